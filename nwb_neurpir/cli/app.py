@@ -1,0 +1,87 @@
+"""The ``neurpir`` Typer app: registers the commands and turns user errors into one-line messages.
+
+Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from nwb_neurpir import __version__
+from nwb_neurpir.cli import (
+    cmd_annotate,
+    cmd_demo,
+    cmd_embed,
+    cmd_evaluate,
+    cmd_fetch,
+    cmd_inspect,
+    cmd_plot,
+    cmd_simulate,
+    cmd_train,
+)
+from nwb_neurpir.errors import NeurPIRError
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+class _Group(TyperGroup):
+    """Turns NeurPIRError and OS errors into ``error: <one line>`` and exit code 1, no traceback.
+
+    Done in ``invoke`` so that the installed command and Typer's CliRunner behave the same.
+    """
+
+    def invoke(self, ctx: typer.Context):  # noqa: ANN201 - Click's signature
+        try:
+            return super().invoke(ctx)
+        except NeurPIRError as exc:
+            raise _fail(exc.one_line()) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _fail(f"{where}{exc.strerror or exc}") from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="neurpir",
+    help="Learn one intrinsic vector per neuron from NWB recordings (NeurPIR) and store it back into NWB.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"neurpir {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging (-v info, -vv debug).")] = 0,
+    version: Annotated[
+        Optional[bool],  # noqa: UP007 - Typer needs Optional here on 3.10
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """NeurPIR for NWB: simulate, inspect, train, embed, annotate, evaluate, plot."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+for _module in (cmd_demo, cmd_simulate, cmd_inspect, cmd_fetch, cmd_train, cmd_embed, cmd_annotate, cmd_evaluate,
+                cmd_plot):
+    _module.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``neurpir`` console script."""
+    app()

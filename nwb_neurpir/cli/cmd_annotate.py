@@ -1,0 +1,16 @@
+"""`neurpir annotate`: (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+from nwb_neurpir.errors import NeurPIRError
+
+
+def register(app: typer.Typer) -> None:
+    """Add `annotate` to the app."""
+
+    @app.command("annotate")
+    def annotate() -> None:
+        """Not available yet."""
+        raise NeurPIRError("this command is not built yet")

@@ -1,0 +1,16 @@
+"""`neurpir demo`: (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+from nwb_neurpir.errors import NeurPIRError
+
+
+def register(app: typer.Typer) -> None:
+    """Add `demo` to the app."""
+
+    @app.command("demo")
+    def demo() -> None:
+        """Not available yet."""
+        raise NeurPIRError("this command is not built yet")

@@ -1,0 +1,16 @@
+"""`neurpir embed`: (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+from nwb_neurpir.errors import NeurPIRError
+
+
+def register(app: typer.Typer) -> None:
+    """Add `embed` to the app."""
+
+    @app.command("embed")
+    def embed() -> None:
+        """Not available yet."""
+        raise NeurPIRError("this command is not built yet")

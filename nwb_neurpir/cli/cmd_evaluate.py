@@ -1,0 +1,16 @@
+"""`neurpir evaluate`: (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+from nwb_neurpir.errors import NeurPIRError
+
+
+def register(app: typer.Typer) -> None:
+    """Add `evaluate` to the app."""
+
+    @app.command("evaluate")
+    def evaluate() -> None:
+        """Not available yet."""
+        raise NeurPIRError("this command is not built yet")

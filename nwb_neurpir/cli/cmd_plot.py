@@ -1,0 +1,16 @@
+"""`neurpir plot`: (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+from nwb_neurpir.errors import NeurPIRError
+
+
+def register(app: typer.Typer) -> None:
+    """Add `plot` to the app."""
+
+    @app.command("plot")
+    def plot() -> None:
+        """Not available yet."""
+        raise NeurPIRError("this command is not built yet")

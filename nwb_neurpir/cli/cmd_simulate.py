@@ -1,0 +1,16 @@
+"""`neurpir simulate`: (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+from nwb_neurpir.errors import NeurPIRError
+
+
+def register(app: typer.Typer) -> None:
+    """Add `simulate` to the app."""
+
+    @app.command("simulate")
+    def simulate() -> None:
+        """Not available yet."""
+        raise NeurPIRError("this command is not built yet")

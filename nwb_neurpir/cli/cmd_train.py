@@ -1,0 +1,16 @@
+"""`neurpir train`: (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+from nwb_neurpir.errors import NeurPIRError
+
+
+def register(app: typer.Typer) -> None:
+    """Add `train` to the app."""
+
+    @app.command("train")
+    def train() -> None:
+        """Not available yet."""
+        raise NeurPIRError("this command is not built yet")

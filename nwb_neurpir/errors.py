@@ -1,0 +1,22 @@
+"""The one exception type for user-facing problems: it names the file and says what is wrong in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class NeurPIRError(Exception):
+    """A problem with the user's input (a file, a source, an option) rather than a bug.
+
+    The CLI prints ``error: <source>: <message>`` on one line and exits with code 1.
+    """
+
+    def __init__(self, message: str, source: str | Path | None = None) -> None:
+        self.message = message
+        self.source = None if source is None else str(source)
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """The message as the CLI prints it: source first, no newlines."""
+        text = f"{self.source}: {self.message}" if self.source else self.message
+        return " ".join(text.split())

@@ -1,0 +1,1 @@
+"""Readers: NWB files (local or streamed from DANDI) into ``Recording`` objects."""

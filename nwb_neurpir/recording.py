@@ -1,0 +1,124 @@
+"""The in-memory recording every stage after the reader works on: plain numpy/pandas, no torch, no h5py.
+
+One ``Recording`` is one session of one animal, binned on one time grid. Only *observed* time is kept: the bins are
+the concatenation of the observed windows (``obs_intervals`` for spikes, valid frames for calcium), ``bin_times`` says
+where each bin starts, and a jump in ``bin_times`` marks a gap in observation. A per-neuron ``observed`` mask covers
+neurons whose own observation differs from the grid (``None`` when every neuron is observed in every bin).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Modality = Literal["spikes", "ophys"]
+
+__all__ = ["Modality", "Recording", "SourceInfo"]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where a recording came from: enough to find it again and to record provenance."""
+
+    location: str
+    """Local path or URL that was opened."""
+    identifier: str = ""
+    """The NWB file's ``identifier``."""
+    dandiset: str | None = None
+    version: str | None = None
+    asset_id: str | None = None
+    asset_path: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        """True for a local file that can be annotated in place."""
+        return self.asset_id is None and "://" not in self.location
+
+    def label(self) -> str:
+        """Short human-readable name for messages and tables."""
+        if self.asset_id:
+            return f"DANDI:{self.dandiset}/{self.asset_path or self.asset_id}"
+        return self.location
+
+
+@dataclass
+class Recording:
+    """One session's activity on a binned grid of observed time, plus what surrounds it."""
+
+    source: SourceInfo
+    subject_id: str
+    session_id: str
+    session_start_time: str
+    """ISO 8601."""
+    modality: Modality
+    bin_size: float
+    """Seconds per bin."""
+    bin_times: np.ndarray
+    """(n_bins,) float64: start time (s, session clock) of each kept bin; strictly increasing."""
+    activity: np.ndarray
+    """(n_neurons, n_bins): spike counts (uint8/uint16) or dF/F-like traces (float32)."""
+    neuron_ids: np.ndarray
+    """(n_neurons,) int64: ids of the rows in the source table (``units.id`` or the ROI ids)."""
+    neuron_table: str
+    """HDF5 path of the source table inside the NWB file, e.g. ``units`` or
+    ``processing/ophys/ImageSegmentation/PlaneSegmentation``."""
+    neuron_metadata: pd.DataFrame
+    """One row per neuron (same order as ``neuron_ids``): every other column of the source table, plus electrode
+    location where the table links to electrodes."""
+    observed: np.ndarray | None = None
+    """(n_neurons, n_bins) bool, or None when every neuron is observed in every kept bin."""
+    covariates: dict[str, np.ndarray] = field(default_factory=dict)
+    """Surrounding information on the same grid: name -> (n_bins,) or (n_bins, k) float32 (stimulus, behaviour,
+    trial variables)."""
+    trials: pd.DataFrame | None = None
+    """The trials table (``start_time``, ``stop_time`` and its columns), if the file has one."""
+    spike_times: list[np.ndarray] | None = None
+    """Per-neuron spike times (s) inside the kept time, when the reader was asked to keep them."""
+
+    def __post_init__(self) -> None:
+        n_neurons, n_bins = self.activity.shape
+        if self.bin_times.shape != (n_bins,):
+            raise ValueError(f"bin_times has shape {self.bin_times.shape}, expected ({n_bins},)")
+        if self.neuron_ids.shape != (n_neurons,):
+            raise ValueError(f"neuron_ids has shape {self.neuron_ids.shape}, expected ({n_neurons},)")
+        if len(self.neuron_metadata) != n_neurons:
+            raise ValueError(f"neuron_metadata has {len(self.neuron_metadata)} rows, expected {n_neurons}")
+        if self.observed is not None and self.observed.shape != self.activity.shape:
+            raise ValueError(f"observed has shape {self.observed.shape}, expected {self.activity.shape}")
+        for name, values in self.covariates.items():
+            if values.shape[0] != n_bins:
+                raise ValueError(f"covariate {name!r} has {values.shape[0]} bins, expected {n_bins}")
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.activity.shape[0])
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.activity.shape[1])
+
+    @property
+    def observed_seconds(self) -> float:
+        """Total observed time on the grid."""
+        return self.n_bins * self.bin_size
+
+    def epoch_starts(self) -> np.ndarray:
+        """Indices of bins that start a contiguous stretch of observed time (always includes 0 when non-empty)."""
+        if self.n_bins == 0:
+            return np.zeros(0, dtype=np.int64)
+        gaps = np.flatnonzero(np.diff(self.bin_times) > 1.5 * self.bin_size) + 1
+        return np.concatenate([[0], gaps]).astype(np.int64)
+
+    def covariate_matrix(self) -> tuple[np.ndarray, list[str]]:
+        """All covariates stacked as (n_bins, n_features) float32, with one name per column."""
+        columns, names = [], []
+        for name in sorted(self.covariates):
+            values = np.asarray(self.covariates[name], dtype=np.float32).reshape(self.n_bins, -1)
+            columns.append(values)
+            names.extend([name] if values.shape[1] == 1 else [f"{name}[{i}]" for i in range(values.shape[1])])
+        if not columns:
+            return np.zeros((self.n_bins, 0), dtype=np.float32), []
+        return np.concatenate(columns, axis=1), names
