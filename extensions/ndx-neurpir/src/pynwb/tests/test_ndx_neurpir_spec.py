@@ -1,0 +1,30 @@
+"""The committed spec YAML is exactly what ``src/spec/create_extension_spec.py`` generates (no drift)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+EXTENSION_DIR = Path(__file__).resolve().parents[3]
+SPEC_FILES = ("ndx-neurpir.namespace.yaml", "ndx-neurpir.extensions.yaml")
+
+
+def _load_spec_script():
+    path = EXTENSION_DIR / "src" / "spec" / "create_extension_spec.py"
+    spec = importlib.util.spec_from_file_location("create_extension_spec", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_spec_matches_generator(tmp_path: Path) -> None:
+    _load_spec_script().main(tmp_path)
+    for name in SPEC_FILES:
+        committed = (EXTENSION_DIR / "spec" / name).read_text()
+        assert (tmp_path / name).read_text() == committed, f"spec/{name} drifted: rerun src/spec/create_extension_spec.py"
+
+
+def test_package_finds_the_committed_spec() -> None:
+    import ndx_neurpir
+
+    assert ndx_neurpir.spec_path().resolve() == (EXTENSION_DIR / "spec" / SPEC_FILES[0]).resolve()

@@ -1,0 +1,99 @@
+"""The generated ndx-neurpir classes: construction, and a write/read round trip through pynwb that validates."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hdmf.common import DynamicTable, DynamicTableRegion, VectorData
+from pynwb import NWBHDF5IO, NWBFile, validate
+
+from ndx_neurpir import NeurPIRModel, NeurPIRSource, NeuronEmbeddings
+
+CREATED = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
+
+
+def _model(name: str = "model") -> NeurPIRModel:
+    return NeurPIRModel(
+        name=name,
+        description="test model",
+        package_version="0.1.0",
+        checkpoint_sha256="0" * 64,
+        created=CREATED,
+        hyperparameters='{"dim":4}',
+        training_data=["asset-a", "asset-b"],
+    )
+
+
+def _nwbfile_with_embeddings(n_neurons: int = 5, dim: int = 4) -> tuple[NWBFile, np.ndarray]:
+    nwbfile = NWBFile(session_description="types test", identifier="types-test", session_start_time=CREATED)
+    for index in range(n_neurons):
+        nwbfile.add_unit(spike_times=[0.1 * (index + 1)])
+    vectors = np.arange(n_neurons * dim, dtype=np.float32).reshape(n_neurons, dim)
+    model = _model()
+    rows = DynamicTableRegion(name="neurons", data=list(range(n_neurons)), description="unit rows",
+                              table=nwbfile.units)
+    embedding = VectorData(name="embedding", data=vectors, description="embedding vectors")
+    table = NeuronEmbeddings(name="embeddings", description="test embeddings", model=model,
+                             columns=[rows, embedding], id=list(range(n_neurons)))
+    module = nwbfile.create_processing_module("neurpir", "NeurPIR embeddings")
+    module.add(model)
+    module.add(table)
+    return nwbfile, vectors
+
+
+def test_constructor_exposes_spec_fields() -> None:
+    model = _model()
+    assert model.checkpoint_sha256 == "0" * 64
+    assert list(model.training_data) == ["asset-a", "asset-b"]
+    assert [column["name"] for column in NeuronEmbeddings.__columns__] == ["neurons", "embedding"]
+    source = NeurPIRSource(name="source", identifier="abc", location="/x.nwb", neuron_table="units")
+    assert source.asset_id is None
+
+
+def test_embeddings_table_requires_its_model() -> None:
+    with pytest.raises(TypeError):
+        NeuronEmbeddings(name="embeddings", description="no model")
+
+
+def test_round_trip_validates(tmp_path: Path) -> None:
+    nwbfile, vectors = _nwbfile_with_embeddings()
+    path = tmp_path / "types.nwb"
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    assert validate(path=str(path)) == []
+    with NWBHDF5IO(str(path), "r") as io:
+        table = io.read().processing["neurpir"]["embeddings"]
+        assert isinstance(table, NeuronEmbeddings)
+        np.testing.assert_array_equal(table["embedding"].data[:], vectors)
+        assert table.neurons.table.name == "units"
+        assert table.model.created == CREATED
+        assert table.model.hyperparameters == '{"dim":4}'
+
+
+def test_region_may_target_any_dynamic_table(tmp_path: Path) -> None:
+    nwbfile = NWBFile(session_description="sidecar-like", identifier="sidecar-like", session_start_time=CREATED)
+    labels = DynamicTable(name="labels", description="label columns copied from a source table", id=[7, 9])
+    labels.add_column(name="brain_area", description="area", data=["CA1", "VISp"])
+    model = _model()
+    table = NeuronEmbeddings(
+        name="embeddings", description="embeddings of a sidecar", model=model,
+        columns=[DynamicTableRegion(name="neurons", data=[0, 1], description="label rows", table=labels),
+                 VectorData(name="embedding", data=np.ones((2, 3), dtype=np.float32), description="vectors")],
+        source_file=NeurPIRSource(name="source", identifier="src", location="dandi://x", neuron_table="units",
+                                  asset_id="abc"),
+        id=[7, 9],
+    )
+    module = nwbfile.create_processing_module("neurpir", "NeurPIR embeddings")
+    for container in (labels, model, table.source_file, table):
+        module.add(container)
+    path = tmp_path / "sidecar.nwb"
+    with NWBHDF5IO(str(path), "w") as io:
+        io.write(nwbfile)
+    assert validate(path=str(path)) == []
+    with NWBHDF5IO(str(path), "r") as io:
+        table = io.read().processing["neurpir"]["embeddings"]
+        assert table.source_file.asset_id == "abc"
+        assert list(table.neurons.table["brain_area"].data[:]) == ["CA1", "VISp"]

@@ -1,0 +1,123 @@
+"""Generate the ndx-neurpir spec YAML (``spec/ndx-neurpir.namespace.yaml`` and ``spec/ndx-neurpir.extensions.yaml``).
+
+Run ``python src/spec/create_extension_spec.py`` from ``extensions/ndx-neurpir/`` after changing a type, and commit the
+YAML it writes. A test regenerates the spec into a temporary folder and compares it with the committed files.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from pynwb.spec import (
+    NWBAttributeSpec,
+    NWBDatasetSpec,
+    NWBGroupSpec,
+    NWBLinkSpec,
+    NWBNamespaceBuilder,
+    export_spec,
+)
+
+NAMESPACE = "ndx-neurpir"
+VERSION = "0.1.0"
+SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
+
+
+def _text_attribute(name: str, doc: str, required: bool = True) -> NWBAttributeSpec:
+    return NWBAttributeSpec(name=name, doc=doc, dtype="text", required=required)
+
+
+def neurpir_model_spec() -> NWBGroupSpec:
+    """``NeurPIRModel``: the provenance of a set of embeddings (which model, trained how, on what)."""
+    return NWBGroupSpec(
+        neurodata_type_def="NeurPIRModel",
+        neurodata_type_inc="NWBDataInterface",
+        doc=(
+            "The NeurPIR model that produced a set of neuron embeddings: software version, hyperparameters, checksum of "
+            "the checkpoint and the sessions it was trained on."
+        ),
+        attributes=[
+            _text_attribute("description", "What the model is and how it was trained."),
+            _text_attribute("package_version", "Version of the nwb-neurpir package that trained the model."),
+            _text_attribute("checkpoint_sha256", "SHA-256 hex digest of the model checkpoint file."),
+            NWBAttributeSpec(name="created", doc="When the model was created (ISO 8601 date and time).",
+                             dtype="isodatetime"),
+        ],
+        datasets=[
+            NWBDatasetSpec(name="hyperparameters", doc="Model hyperparameters as a JSON object with sorted keys.",
+                           dtype="text"),
+            NWBDatasetSpec(name="training_data", dtype="text", dims=["num_sessions"], shape=[None],
+                           doc="DANDI asset IDs or NWB file identifiers of the sessions the model was trained on."),
+        ],
+    )
+
+
+def neurpir_source_spec() -> NWBGroupSpec:
+    """``NeurPIRSource``: the identity of the NWB file whose neurons a sidecar file describes."""
+    return NWBGroupSpec(
+        neurodata_type_def="NeurPIRSource",
+        neurodata_type_inc="NWBDataInterface",
+        doc=(
+            "Identity of the source NWB file whose neurons are embedded, for embeddings stored in a separate (sidecar) "
+            "file because the source could not be modified, e.g. a DANDI asset."
+        ),
+        attributes=[
+            _text_attribute("identifier", "The 'identifier' of the source NWB file."),
+            _text_attribute("location", "Local path or URL of the source NWB file when the embeddings were made."),
+            _text_attribute("neuron_table", "HDF5 path of the source table whose rows are the neurons, e.g. 'units'."),
+            _text_attribute("dandiset_id", "DANDI archive dandiset ID of the source, e.g. '000207'.", required=False),
+            _text_attribute("dandiset_version", "Version of the dandiset, e.g. 'draft'.", required=False),
+            _text_attribute("asset_id", "DANDI archive asset ID of the source file.", required=False),
+            _text_attribute("asset_path", "Path of the source file inside the dandiset.", required=False),
+        ],
+    )
+
+
+def neuron_embeddings_spec() -> NWBGroupSpec:
+    """``NeuronEmbeddings``: one row per neuron, a region into its source table and its embedding vector."""
+    return NWBGroupSpec(
+        neurodata_type_def="NeuronEmbeddings",
+        neurodata_type_inc="DynamicTable",
+        doc=(
+            "One intrinsic representation (embedding) per neuron, learned by a NeurPIR model. Each row points at the "
+            "neuron's row in its source table: the Units table for spiking data, a PlaneSegmentation for calcium ROIs, "
+            "or, in a sidecar file, a copy of the source table's label columns."
+        ),
+        datasets=[
+            NWBDatasetSpec(
+                name="neurons",
+                neurodata_type_inc="DynamicTableRegion",
+                doc="Row of each neuron in its source table (Units, PlaneSegmentation or a DynamicTable of labels).",
+            ),
+            NWBDatasetSpec(
+                name="embedding",
+                neurodata_type_inc="VectorData",
+                dtype="float32",
+                dims=["num_neurons", "embedding_dim"],
+                shape=[None, None],
+                doc="Embedding vector of each neuron (dimensionless, one row per neuron).",
+            ),
+        ],
+        links=[
+            NWBLinkSpec(name="model", target_type="NeurPIRModel", doc="The model that produced the embeddings."),
+            NWBLinkSpec(name="source_file", target_type="NeurPIRSource", quantity="?",
+                        doc="The source NWB file of the neurons, when the embeddings live in a sidecar file."),
+        ],
+    )
+
+
+def main(output_dir: str | Path = SPEC_DIR) -> None:
+    """Write the namespace and extensions YAML into ``output_dir``."""
+    builder = NWBNamespaceBuilder(
+        doc="Per-neuron embeddings learned by NeurPIR and the provenance of the model that made them.",
+        name=NAMESPACE,
+        version=VERSION,
+        author=["nwb-neurpir developers"],
+    )
+    for neurodata_type in ("NWBDataInterface", "DynamicTable", "DynamicTableRegion", "VectorData"):
+        builder.include_type(neurodata_type, namespace="core")
+    export_spec(builder, [neurpir_model_spec(), neurpir_source_spec(), neuron_embeddings_spec()], str(output_dir))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else SPEC_DIR)
