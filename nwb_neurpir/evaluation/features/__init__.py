@@ -1,0 +1,45 @@
+"""Hand-made per-neuron features from a ``Recording`` (the baseline NeurPIR must beat).
+
+Spikes: rate relative to the session, Fano factor, ISI CV / CV2 / LV, burst index, ISI histogram, short-lag
+autocorrelation, population coupling, normalised PSTH, stimulus-minus-blank, stimulus tuning and reward modulation.
+Calcium: skewness, SNR, event rate, autocorrelation decay and the same autocorrelation / coupling / trial features.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.evaluation.features.activity import binned_activity_features
+from nwb_neurpir.evaluation.features.spikes import spike_train_features
+from nwb_neurpir.evaluation.features.traces import trace_features
+from nwb_neurpir.evaluation.features.trials import align_trials, trial_response_features
+from nwb_neurpir.recording import Recording
+
+__all__ = ["feature_matrix", "hand_features"]
+
+
+def hand_features(recording: Recording) -> pd.DataFrame:
+    """One row per neuron (recording order), one named column per feature; no NaN."""
+    windows = align_trials(recording)
+    per_trial = None if windows is None else np.nanmean(windows.responses, axis=2)
+    parts = [trial_response_features(recording, windows), binned_activity_features(recording, per_trial)]
+    if recording.modality == "spikes":
+        trial_counts = None if windows is None else np.nansum(windows.responses, axis=2)
+        parts.insert(0, spike_train_features(recording, trial_counts))
+    else:
+        parts.insert(0, trace_features(recording))
+    table = pd.concat([part.reset_index(drop=True) for part in parts], axis=1)
+    return table.replace([np.inf, -np.inf], np.nan).fillna(0.0).astype(np.float64)
+
+
+def feature_matrix(recordings: Sequence[Recording], progress: bool = False) -> tuple[list[np.ndarray], list[str]]:
+    """Hand features of several recordings on one shared column set (a column a recording lacks is 0 there)."""
+    from tqdm.auto import tqdm
+
+    tables = [hand_features(recording)
+              for recording in tqdm(recordings, desc="hand features", unit="session", disable=not progress)]
+    columns = list(dict.fromkeys(name for table in tables for name in table.columns))
+    return [table.reindex(columns=columns, fill_value=0.0).to_numpy() for table in tables], columns

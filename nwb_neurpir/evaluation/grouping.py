@@ -1,0 +1,171 @@
+"""Grouping of raw label values (e.g. Allen CCF acronyms) into coarse classes; values outside every group are dropped.
+
+A grouping comes from a built-in preset (``steinmetz-4region``) or from a YAML/JSON file that maps each group name to
+the raw values it contains::
+
+    VIS: [VISp, VISl]
+    HPF: [CA1, DG]
+
+(optionally nested under a top-level ``groups:`` key, with an optional ``name:``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = ["GROUPING_PRESETS", "GroupedLabels", "LabelGrouping", "group_labels", "load_grouping", "normalize_label"]
+
+_MAX_GROUPING_FILE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class LabelGrouping:
+    """Named groups of raw label values; a raw value belongs to at most one group."""
+
+    name: str
+    groups: dict[str, tuple[str, ...]]
+
+    def mapping(self) -> dict[str, str]:
+        """Raw value -> group name."""
+        return {value: group for group, values in self.groups.items() for value in values}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "groups": {group: list(values) for group, values in self.groups.items()}}
+
+
+GROUPING_PRESETS: dict[str, LabelGrouping] = {
+    "steinmetz-4region": LabelGrouping(
+        name="steinmetz-4region",
+        groups={
+            "MB": ("MRN", "SCm", "SCs", "APN", "PAG"),
+            "VIS": ("VISp", "VISrl", "VISam", "VISpm", "VISl", "VISa"),
+            "TH": ("LP", "LD", "RT", "MD", "MG", "LGd", "VPM", "VPL", "PO", "POL"),
+            "HPF": ("POST", "SUB", "DG", "CA1", "CA3"),
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
+class GroupedLabels:
+    """Labels after grouping: which neurons were kept, their class, and what was dropped (raw value -> count)."""
+
+    keep: np.ndarray
+    """(n,) bool: neuron has a label inside a group (or any non-missing label when there is no grouping)."""
+    labels: np.ndarray
+    """(n_kept,) str: the class of each kept neuron."""
+    dropped: dict[str, int]
+    """Raw label value -> number of neurons dropped with it (``<missing>`` for empty / NaN labels)."""
+
+    @property
+    def n_dropped(self) -> int:
+        return int(sum(self.dropped.values()))
+
+
+def normalize_label(value: Any) -> str | None:
+    """A raw label as a clean string, or None when it is missing (None, NaN, empty, bytes decoded)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def group_labels(raw_labels: Sequence[Any], grouping: LabelGrouping | None) -> GroupedLabels:
+    """Map raw labels to classes; neurons with a missing label or one outside every group are dropped and counted."""
+    mapping = grouping.mapping() if grouping is not None else None
+    keep = np.zeros(len(raw_labels), dtype=bool)
+    labels: list[str] = []
+    dropped: Counter[str] = Counter()
+    for index, value in enumerate(raw_labels):
+        text = normalize_label(value)
+        group = text if mapping is None or text is None else mapping.get(text)
+        if group is None:
+            dropped["<missing>" if text is None else text] += 1
+            continue
+        keep[index] = True
+        labels.append(group)
+    return GroupedLabels(keep=keep, labels=np.asarray(labels, dtype=object).astype(str),
+                        dropped=dict(sorted(dropped.items(), key=lambda item: (-item[1], item[0]))))
+
+
+def load_grouping(spec: str | Path | None) -> LabelGrouping | None:
+    """A preset name, or a YAML/JSON grouping file; None for no grouping. Bad files raise NeurPIRError."""
+    if spec is None or spec == "":
+        return None
+    if str(spec) in GROUPING_PRESETS:
+        return GROUPING_PRESETS[str(spec)]
+    path = Path(spec)
+    if not path.is_file():
+        presets = ", ".join(sorted(GROUPING_PRESETS))
+        raise NeurPIRError(f"not a grouping preset ({presets}) nor an existing YAML/JSON file", source=spec)
+    if path.stat().st_size > _MAX_GROUPING_FILE_BYTES:
+        raise NeurPIRError(f"grouping file is larger than {_MAX_GROUPING_FILE_BYTES} bytes", source=path)
+    return _parse_grouping(_read_mapping_file(path), default_name=path.stem, source=path)
+
+
+def _read_mapping_file(path: Path) -> Any:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise NeurPIRError("grouping file is not UTF-8 text", source=path) from None
+    try:
+        if path.suffix.lower() == ".json":
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise NeurPIRError(f"cannot parse grouping file: {reason}", source=path) from None
+    except RecursionError:
+        raise NeurPIRError("cannot parse grouping file: nested too deeply", source=path) from None
+
+
+def _parse_grouping(content: Any, default_name: str, source: Path) -> LabelGrouping:
+    if isinstance(content, dict) and "groups" in content:
+        name = content.get("name", default_name)
+        extra = sorted(set(content) - {"name", "groups"})
+        if extra:
+            raise NeurPIRError(f"unknown keys in grouping file: {', '.join(map(str, extra))}", source=source)
+        content = content["groups"]
+    else:
+        name = default_name
+    if not isinstance(content, dict) or not content:
+        raise NeurPIRError("grouping file must map each group name to a list of label values", source=source)
+    groups: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for group, values in content.items():
+        group_name = normalize_label(group) if isinstance(group, (str, int)) else None
+        if group_name is None:
+            raise NeurPIRError(f"group name {group!r} is not a non-empty string", source=source)
+        if isinstance(values, (str, int)):
+            values = [values]
+        if not isinstance(values, list) or not values:
+            raise NeurPIRError(f"group {group_name!r} must list at least one label value", source=source)
+        members = []
+        for value in values:
+            text = normalize_label(value) if isinstance(value, (str, int)) else None
+            if text is None:
+                raise NeurPIRError(f"group {group_name!r} has a value that is not a non-empty string: {value!r}",
+                                   source=source)
+            if text in owner and owner[text] != group_name:
+                raise NeurPIRError(f"label value {text!r} is in two groups ({owner[text]!r} and {group_name!r})",
+                                   source=source)
+            owner[text] = group_name
+            members.append(text)
+        groups[group_name] = tuple(dict.fromkeys(members))
+    if not isinstance(name, str) or not name.strip():
+        raise NeurPIRError("grouping 'name' must be a non-empty string", source=source)
+    return LabelGrouping(name=name.strip(), groups=groups)

@@ -1,0 +1,96 @@
+"""Scores of a probe's predictions on one fold, and their mean ± std over folds.
+
+Balanced accuracy and macro-F1 average over the classes present in the fold's test labels, so a class missing from
+an animal (no MB units in one Steinmetz mouse) does not count; the chance level of balanced accuracy is then
+1 / (number of classes present).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["FoldScore", "Summary", "confusion_matrix", "score_fold", "summarize"]
+
+
+@dataclass(frozen=True)
+class FoldScore:
+    """A probe's scores on one fold's test neurons."""
+
+    balanced_accuracy: float
+    macro_f1: float
+    chance: float
+    """Chance level of balanced accuracy: 1 / number of classes present in the test labels."""
+    classes: tuple[str, ...]
+    """Every class of the evaluation (row/column order of ``confusion``)."""
+    confusion: np.ndarray
+    """(n_classes, n_classes) int: rows true class, columns predicted class."""
+
+    def per_class(self) -> dict[str, dict[str, float]]:
+        """Precision, recall, F1 and support of each class (0 where undefined)."""
+        return per_class_scores(self.confusion, self.classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"balanced_accuracy": self.balanced_accuracy, "macro_f1": self.macro_f1, "chance": self.chance,
+                "confusion": self.confusion.tolist(), "per_class": self.per_class()}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and standard deviation (population, ddof=0) of a score over folds."""
+
+    mean: float
+    std: float
+    values: tuple[float, ...]
+
+    def __str__(self) -> str:
+        return f"{self.mean:.3f} ± {self.std:.3f}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "std": self.std, "values": list(self.values)}
+
+
+def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+    """Counts of (true, predicted) pairs; labels outside ``classes`` raise ValueError."""
+    index = {name: position for position, name in enumerate(classes)}
+    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
+    try:
+        np.add.at(matrix, ([index[v] for v in y_true], [index[v] for v in y_pred]), 1)
+    except KeyError as exc:
+        raise ValueError(f"label {exc.args[0]!r} is not one of the classes {list(classes)}") from None
+    return matrix
+
+
+def per_class_scores(confusion: np.ndarray, classes: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support per class from a confusion matrix (0 where a ratio is undefined)."""
+    true_positive = np.diag(confusion).astype(float)
+    predicted = confusion.sum(axis=0).astype(float)
+    support = confusion.sum(axis=1).astype(float)
+    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
+    recall = np.divide(true_positive, support, out=np.zeros_like(true_positive), where=support > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    return {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                   "support": int(support[i])} for i, name in enumerate(classes)}
+
+
+def score_fold(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> FoldScore:
+    """Balanced accuracy, macro-F1 (both over classes present in ``y_true``), chance level and confusion matrix."""
+    classes = tuple(classes)
+    confusion = confusion_matrix(y_true, y_pred, classes)
+    present = confusion.sum(axis=1) > 0
+    if not present.any():
+        raise ValueError("no test labels to score")
+    scores = per_class_scores(confusion, classes)
+    recalls = [scores[name]["recall"] for name, here in zip(classes, present) if here]
+    f1s = [scores[name]["f1"] for name, here in zip(classes, present) if here]
+    return FoldScore(balanced_accuracy=float(np.mean(recalls)), macro_f1=float(np.mean(f1s)),
+                     chance=1.0 / int(present.sum()), classes=classes, confusion=confusion)
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Mean ± std of one score over folds."""
+    array = np.asarray(values, dtype=float)
+    return Summary(mean=float(array.mean()), std=float(array.std()), values=tuple(float(v) for v in array))

@@ -1,0 +1,102 @@
+"""Train/test folds over neurons that answer "does it generalise to an animal (or session) never seen?".
+
+* ``animal`` (default): leave one animal (``subject_id``) out; no animal is ever on both sides.
+* ``session``: leave one session out; other sessions of the same animal stay in training.
+* ``kfold``: stratified k-fold with every animal's neurons spread over the folds (train and test share animals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = ["SPLITS", "Fold", "Split", "make_folds"]
+
+Split = Literal["animal", "session", "kfold"]
+SPLITS: tuple[str, ...] = ("animal", "session", "kfold")
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One train/test partition of the labelled neurons (indices into the evaluation's neuron table)."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    held_out_subjects: tuple[str, ...]
+    """Animals whose neurons are in ``test``."""
+    held_out_sessions: tuple[str, ...]
+    """``subject/session`` keys whose neurons are in ``test``."""
+    animal_disjoint: bool
+    """True when no test animal contributes a training neuron."""
+
+
+def make_folds(
+    subject_ids: Sequence[str],
+    session_ids: Sequence[str],
+    labels: Sequence[str],
+    split: Split = "animal",
+    n_splits: int = 5,
+    seed: int = 0,
+) -> list[Fold]:
+    """Folds over neurons given each neuron's animal, session and class; raises NeurPIRError when impossible."""
+    subjects = np.asarray(subject_ids, dtype=str)
+    sessions = np.char.add(np.char.add(subjects, "/"), np.asarray(session_ids, dtype=str))
+    labels = np.asarray(labels, dtype=str)
+    if not subjects.size == sessions.size == labels.size:
+        raise ValueError("subject_ids, session_ids and labels must have the same length")
+    if split == "animal":
+        folds = _leave_one_out(subjects, subjects, sessions, unit="animal")
+    elif split == "session":
+        folds = _leave_one_out(sessions, subjects, sessions, unit="session")
+    elif split == "kfold":
+        folds = _stratified_kfold(subjects, sessions, labels, n_splits, seed)
+    else:
+        raise NeurPIRError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    for fold in folds:
+        if np.unique(labels[fold.train]).size < 2:
+            raise NeurPIRError(f"fold {fold.name!r}: the training neurons have fewer than two classes")
+    return folds
+
+
+def _leave_one_out(keys: np.ndarray, subjects: np.ndarray, sessions: np.ndarray, unit: str) -> list[Fold]:
+    values = list(dict.fromkeys(keys.tolist()))
+    if len(values) < 2:
+        raise NeurPIRError(f"leave-one-{unit}-out needs labelled neurons from at least two {unit}s, found "
+                           f"{len(values)} ({', '.join(values) or 'none'})")
+    folds = []
+    for value in values:
+        test = np.flatnonzero(keys == value)
+        train = np.flatnonzero(keys != value)
+        test_subjects = tuple(dict.fromkeys(subjects[test].tolist()))
+        disjoint = not set(test_subjects) & set(subjects[train].tolist())
+        folds.append(Fold(name=value, train=train, test=test, held_out_subjects=test_subjects,
+                          held_out_sessions=tuple(dict.fromkeys(sessions[test].tolist())), animal_disjoint=disjoint))
+    return folds
+
+
+def _stratified_kfold(subjects: np.ndarray, sessions: np.ndarray, labels: np.ndarray, n_splits: int,
+                      seed: int) -> list[Fold]:
+    from sklearn.model_selection import StratifiedKFold
+
+    if n_splits < 2:
+        raise NeurPIRError(f"k-fold needs at least 2 folds, got {n_splits}")
+    strata = np.char.add(np.char.add(subjects, "|"), labels)
+    _, stratum_codes, stratum_counts = np.unique(strata, return_inverse=True, return_counts=True)
+    if stratum_counts.max() < n_splits:
+        raise NeurPIRError(f"k-fold with {n_splits} folds needs at least {n_splits} neurons of some class in some "
+                           "animal")
+    # Strata (animal x class) smaller than n_splits are merged into their animal so StratifiedKFold stays valid.
+    rare = stratum_counts[stratum_codes] < n_splits
+    strata = np.where(rare, np.char.add(subjects, "|<rare>"), strata)
+    splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    folds = []
+    for index, (train, test) in enumerate(splitter.split(np.zeros(labels.size), strata)):
+        folds.append(Fold(name=f"fold{index + 1}", train=train, test=test,
+                          held_out_subjects=tuple(dict.fromkeys(subjects[test].tolist())),
+                          held_out_sessions=tuple(dict.fromkeys(sessions[test].tolist())), animal_disjoint=False))
+    return folds
