@@ -1,0 +1,191 @@
+"""Model folders on disk: safetensors weights + JSON, every file's sha256 in a manifest, written atomically.
+
+Nothing here ever unpickles: weights are parsed by ``safetensors`` only, after their checksum matched. A folder that
+was tampered with, truncated, or holds unexpected files or tensors gives a one-line ``NeurPIRError``.
+
+Layout of a folder::
+
+    manifest.json        {"format": ..., "files": {name: sha256}}   (written last)
+    config.json          the resolved NeurPIRConfig
+    model.json           context encoder layout, training data, package version, ...
+    weights.safetensors  encoder (and context) weights
+    [optimizer.safetensors, trainer.json]   training checkpoints only
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = [
+    "FORMAT",
+    "atomic_write_bytes",
+    "folder_sha256",
+    "latest_checkpoint",
+    "read_folder",
+    "write_checkpoint",
+    "write_folder",
+]
+
+FORMAT = "nwb-neurpir-model/1"
+MAX_JSON_BYTES = 16 * 1024 * 1024
+_LATEST = "LATEST"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder: fsync, then ``os.replace``."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _encode_json(value: Any) -> bytes:
+    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _serialise(files: dict[str, Any]) -> dict[str, bytes]:
+    """Each file's bytes: dicts become JSON, tensor dicts (``*.safetensors``) become safetensors."""
+    from safetensors.torch import save
+
+    out = {}
+    for name, value in files.items():
+        if name.endswith(".safetensors"):
+            out[name] = save({key: tensor.detach().cpu().contiguous() for key, tensor in value.items()})
+        else:
+            out[name] = _encode_json(value)
+    return out
+
+
+def _manifest(payloads: dict[str, bytes]) -> bytes:
+    return _encode_json(
+        {"format": FORMAT, "files": {name: hashlib.sha256(data).hexdigest() for name, data in payloads.items()}})
+
+
+def folder_sha256(files: dict[str, Any]) -> str:
+    """The sha256 of the manifest ``write_folder`` would write for ``files`` (identifies a model's exact content)."""
+    return hashlib.sha256(_manifest(_serialise(files))).hexdigest()
+
+
+def write_folder(folder: Path, files: dict[str, Any]) -> str:
+    """Write ``files`` (name -> dict or tensor dict) and the manifest into ``folder``; return the manifest's sha256."""
+    folder.mkdir(parents=True, exist_ok=True)
+    payloads = _serialise(files)
+    for name, data in payloads.items():
+        atomic_write_bytes(folder / name, data)
+    manifest_bytes = _manifest(payloads)
+    atomic_write_bytes(folder / "manifest.json", manifest_bytes)
+    return hashlib.sha256(manifest_bytes).hexdigest()
+
+
+def read_folder(folder: Path, required: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """Verify and parse a folder: (name -> dict or tensor dict, sha256 of the manifest)."""
+    folder = Path(folder)
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise NeurPIRError("not a NeurPIR model folder (manifest.json missing)", folder)
+    manifest_bytes = _read_limited(manifest_path, MAX_JSON_BYTES)
+    manifest = _parse_json(manifest_bytes, manifest_path)
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(listed, dict):
+        raise NeurPIRError(f"manifest.json is not a {FORMAT} manifest", folder)
+    unexpected = sorted(name for name in listed if not _safe_name(name))
+    missing = sorted(set(required) - set(listed))
+    if unexpected or missing:
+        raise NeurPIRError(f"manifest lists unexpected files {unexpected} or lacks {missing}", folder)
+    parsed: dict[str, Any] = {}
+    for name, digest in listed.items():
+        data = _read_limited(folder / name, None)
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise NeurPIRError(f"{name} does not match its checksum (modified or truncated)", folder)
+        parsed[name] = _parse_tensors(data, folder / name) if name.endswith(".safetensors") else \
+            _parse_json(data, folder / name)
+    return parsed, hashlib.sha256(manifest_bytes).hexdigest()
+
+
+def _safe_name(name: Any) -> bool:
+    return isinstance(name, str) and name.endswith((".json", ".safetensors")) and "/" not in name and \
+        "\\" not in name and not name.startswith(".") and name != "manifest.json"
+
+
+def _read_limited(path: Path, limit: int | None) -> bytes:
+    try:
+        size = path.stat().st_size
+        if limit is not None and size > limit:
+            raise NeurPIRError(f"{path.name} is too large ({size} bytes)", path.parent)
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NeurPIRError(f"{path.name} is missing", path.parent) from None
+
+
+def _parse_json(data: bytes, path: Path) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise NeurPIRError(f"{path.name} is not valid JSON", path.parent) from None
+
+
+def _parse_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise NeurPIRError(f"{path.name} is not a valid safetensors file ({exc})", path.parent) from None
+
+
+def write_checkpoint(root: Path, step: int, files: dict[str, Any], keep: int = 2) -> Path:
+    """Write a training checkpoint under ``root`` and point ``root/LATEST`` at it only once it is complete."""
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:08d}"
+    final = root / name
+    staging = root / f".{name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    write_folder(staging, files)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)
+    _fsync_dir(root)
+    atomic_write_bytes(root / _LATEST, name.encode())
+    older = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name != name)
+    for old in older[: max(len(older) - (keep - 1), 0)]:
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in root.glob(".step-*.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    """The folder ``root/LATEST`` names, or None when there is no complete checkpoint."""
+    pointer = root / _LATEST
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text().strip()
+    if not name.startswith("step-") or "/" in name:
+        return None
+    folder = root / name
+    return folder if (folder / "manifest.json").is_file() else None

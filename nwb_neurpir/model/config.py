@@ -1,0 +1,184 @@
+"""Every NeurPIR hyperparameter in one dataclass, with per-modality defaults and a strict JSON round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = ["MODALITY_DEFAULTS", "NeurPIRConfig"]
+
+MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
+    # Spikes: a few seconds up to tens of seconds of activity (or a few trials up to many), session-normalised counts.
+    "spikes": {"segment_length_min": 2.0, "segment_length_max": 32.0, "normalization": "session"},
+    # Calcium: dF/F scale differs per ROI, so z-score each neuron; slower dynamics need longer views.
+    "ophys": {"segment_length_min": 4.0, "segment_length_max": 64.0, "normalization": "neuron"},
+}
+"""Values used for fields left at ``None``, by modality."""
+
+
+@dataclass(frozen=True)
+class NeurPIRConfig:
+    """Hyperparameters of the context encoder, the neuron encoder, the views and the training loop.
+
+    Fields left at ``None`` are filled from :data:`MODALITY_DEFAULTS` (or from the data) by :meth:`resolved`, and the
+    resolved config is what a saved model records.
+    """
+
+    # --- data and views -------------------------------------------------------------------------------------------
+    modality: Literal["spikes", "ophys"] | None = None
+    """Taken from the recordings when None; all training recordings must share it."""
+    normalization: Literal["session", "neuron", "none"] | None = None
+    """``session``: spikes divided by the session's mean count per bin then log1p, traces divided by the session's
+    standard deviation; ``neuron``: each neuron z-scored; ``none``: log1p counts / raw traces."""
+    segment_length_min: float | None = None
+    """Shortest view, seconds of observed activity."""
+    segment_length_max: float | None = None
+    """Longest view, seconds; equal to ``segment_length_min`` gives fixed-length views (the ablation)."""
+    chunk_bins: int = 0
+    """Bins per chunk the temporal network sees at once; 0 picks the longest epoch, capped at ``max_chunk_bins``."""
+    max_chunk_bins: int = 128
+    segment_sampling: Literal["auto", "contiguous", "chunks"] = "auto"
+    """``contiguous``: a run of consecutive chunks; ``chunks``: a random set of whole chunks (trials);
+    ``auto`` uses ``chunks`` when the recording is made of short epochs (trial windows)."""
+    position_channel: bool = True
+    """Give the network the bin's position inside its epoch when chunks are whole epochs (trial-aligned data)."""
+
+    # --- context (CEBRA) ------------------------------------------------------------------------------------------
+    context: Literal["cebra", "none"] = "cebra"
+    context_dim: int = 8
+    context_architecture: str = "offset10-model"
+    context_hidden: int = 32
+    context_iterations: int = 500
+    context_batch_size: int = 512
+    context_learning_rate: float = 3e-4
+    context_temperature: float = 1.0
+    context_time_offsets: int = 10
+
+    # --- neuron encoder ---------------------------------------------------------------------------------------------
+    hidden_dim: int = 32
+    n_layers: int = 4
+    """Residual dilated convolutions with dilations 1, 2, 4, ..."""
+    kernel_size: int = 3
+    pooling: Literal["mean", "mean_std"] = "mean_std"
+    representation_dim: int = 64
+    expander_dim: int = 256
+
+    # --- loss and optimisation --------------------------------------------------------------------------------------
+    invariance_weight: float = 25.0
+    variance_weight: float = 25.0
+    covariance_weight: float = 1.0
+    batch_size: int = 256
+    max_steps: int = 2000
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    seed: int = 0
+    validation_fraction: float = 0.1
+    validate_every: int = 100
+    early_stopping_patience: int = 5
+    """Validations without improvement before stopping; 0 never stops early."""
+    checkpoint_every: int = 200
+    num_threads: int = 0
+    """Torch CPU threads; 0 uses every core the process may run on."""
+    device: str = "auto"
+
+    # --- embedding ------------------------------------------------------------------------------------------------
+    embed_batch_size: int = 256
+    embed_max_seconds: float = 0.0
+    """Use at most this much observed activity per neuron when embedding (spread over the session); 0 = all."""
+
+    def __post_init__(self) -> None:
+        _check(self.context in ("cebra", "none"), f"context must be 'cebra' or 'none', not {self.context!r}")
+        _check(self.modality in (None, "spikes", "ophys"), f"unknown modality {self.modality!r}")
+        _check(self.normalization in (None, "session", "neuron", "none"),
+               f"unknown normalization {self.normalization!r}")
+        _check(self.segment_sampling in ("auto", "contiguous", "chunks"),
+               f"unknown segment_sampling {self.segment_sampling!r}")
+        _check(self.pooling in ("mean", "mean_std"), f"unknown pooling {self.pooling!r}")
+        for name in ("context_dim", "hidden_dim", "n_layers", "kernel_size", "representation_dim", "expander_dim",
+                     "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size"):
+            _check(getattr(self, name) >= 1, f"{name} must be at least 1")
+        for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
+                     "early_stopping_patience"):
+            _check(getattr(self, name) >= 0, f"{name} must not be negative")
+        _check(self.batch_size >= 2, "batch_size must be at least 2 (VICReg needs a batch)")
+        _check(0.0 <= self.validation_fraction < 1.0, "validation_fraction must be in [0, 1)")
+        if self.segment_length_min is not None and self.segment_length_max is not None:
+            _check(0 < self.segment_length_min <= self.segment_length_max,
+                   "need 0 < segment_length_min <= segment_length_max")
+
+    @property
+    def fixed_length(self) -> bool:
+        """True when both views always have the same length (the fixed-length ablation)."""
+        return self.segment_length_min == self.segment_length_max
+
+    def resolved(self, modality: str) -> NeurPIRConfig:
+        """This config with ``modality`` set and every ``None`` filled from the modality's defaults."""
+        if self.modality is not None and self.modality != modality:
+            raise NeurPIRError(f"config is for {self.modality} but the recordings are {modality}")
+        defaults = MODALITY_DEFAULTS[modality]
+        updates: dict[str, Any] = {"modality": modality}
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                updates[name] = value
+        if self.segment_length_min is not None and self.segment_length_max is None:
+            updates["segment_length_max"] = max(self.segment_length_min, defaults["segment_length_max"])
+        if self.segment_length_max is not None and self.segment_length_min is None:
+            updates["segment_length_min"] = min(self.segment_length_max, defaults["segment_length_min"])
+        return dataclasses.replace(self, **updates)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str | None = None) -> NeurPIRConfig:
+        """Build from a mapping; unknown keys and wrongly typed values are refused with ``NeurPIRError``."""
+        if not isinstance(values, dict):
+            raise NeurPIRError("config must be a JSON object", source)
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise NeurPIRError(f"unknown config keys: {', '.join(unknown)}", source)
+        for name, value in values.items():
+            if not _type_ok(known[name].type, value):
+                raise NeurPIRError(f"config key {name!r} has a value of the wrong type: {value!r}", source)
+        try:
+            return cls(**values)
+        except NeurPIRError as exc:
+            raise NeurPIRError(exc.message, source) from None
+
+    @classmethod
+    def from_json(cls, text: str, source: str | None = None) -> NeurPIRConfig:
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise NeurPIRError(f"config is not valid JSON ({exc.msg})", source) from None
+        return cls.from_dict(values, source)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise NeurPIRError(message)
+
+
+def _type_ok(annotation: str, value: Any) -> bool:
+    """Loose check of a JSON value against a field's (string) annotation."""
+    if value is None:
+        return "None" in annotation
+    if isinstance(value, bool):
+        return annotation.startswith("bool")
+    if isinstance(value, int):
+        return annotation.startswith(("int", "float")) or "float" in annotation
+    if isinstance(value, float):
+        return "float" in annotation
+    if isinstance(value, str):
+        return annotation.startswith(("str", "Literal"))
+    return False

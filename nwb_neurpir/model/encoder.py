@@ -1,0 +1,103 @@
+"""The neuron encoder: dilated residual 1-D convolutions over each chunk, masked pooling over all chunks of a view.
+
+Input channels per bin: normalised activity (zeroed where unobserved), the observation mask, seconds since the epoch
+start, and the CEBRA context. Pooling (masked mean, optionally + standard deviation, over every observed bin of every
+chunk of a view) does not depend on the view's length, so one network embeds views of any length.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from nwb_neurpir.model.config import NeurPIRConfig
+
+__all__ = ["Expander", "NeuronEncoder", "encode"]
+
+if TYPE_CHECKING:
+    from nwb_neurpir.model.segments import ViewBatch
+
+
+class _DilatedBlock(nn.Module):
+    def __init__(self, channels: int, kernel_size: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation,
+                              padding=dilation * (kernel_size - 1) // 2)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + F.gelu(self.conv(h))
+
+
+class NeuronEncoder(nn.Module):
+    """Maps a batch of chunked views to one ``representation_dim`` vector per view."""
+
+    def __init__(self, config: NeurPIRConfig, context_dim: int) -> None:
+        super().__init__()
+        self.context_dim = context_dim
+        self.pooling = config.pooling
+        hidden = config.hidden_dim
+        self.input = nn.Conv1d(3 + context_dim, hidden, 1)
+        self.blocks = nn.ModuleList(
+            [_DilatedBlock(hidden, config.kernel_size, 2**i) for i in range(config.n_layers)])
+        pooled = 2 * hidden if config.pooling == "mean_std" else hidden
+        self.head = nn.Sequential(nn.Linear(pooled, 2 * hidden), nn.GELU(),
+                                  nn.Linear(2 * hidden, config.representation_dim))
+
+    def forward(self, values: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
+                context: torch.Tensor | None, owner: torch.Tensor, n_views: int) -> torch.Tensor:
+        """(n_chunks, T) inputs + (n_chunks,) owner -> (n_views, representation_dim)."""
+        weight = mask.to(values.dtype)
+        channels = [(values * weight)[:, None], weight[:, None], positions[:, None]]
+        if self.context_dim:
+            if context is None:
+                raise ValueError("this encoder was built with context but the batch has none")
+            channels.append(context.permute(0, 2, 1))
+        h = F.gelu(self.input(torch.cat(channels, dim=1)))
+        for block in self.blocks:
+            h = block(h)
+        return self.head(_masked_pool(h, weight, owner, n_views, self.pooling))
+
+
+def _masked_pool(h: torch.Tensor, weight: torch.Tensor, owner: torch.Tensor, n_views: int,
+                 pooling: str) -> torch.Tensor:
+    """Mean (and standard deviation) of ``h`` over the observed bins of every chunk of each view."""
+    w = weight[:, None, :]
+    sums = torch.zeros(n_views, h.shape[1], dtype=h.dtype, device=h.device).index_add(0, owner, (h * w).sum(-1))
+    counts = torch.zeros(n_views, dtype=h.dtype, device=h.device).index_add(0, owner, weight.sum(-1))
+    counts = counts.clamp(min=1.0)[:, None]
+    mean = sums / counts
+    if pooling == "mean":
+        return mean
+    squares = torch.zeros_like(sums).index_add(0, owner, (h * h * w).sum(-1))
+    std = torch.sqrt((squares / counts - mean * mean).clamp(min=0.0) + 1e-6)
+    return torch.cat([mean, std], dim=1)
+
+
+class Expander(nn.Module):
+    """VICReg expander: used only for the loss, never for embeddings."""
+
+    def __init__(self, representation_dim: int, expander_dim: int) -> None:
+        super().__init__()
+        def norm() -> nn.Module:  # batch statistics always: no buffers to keep in step across ranks
+            return nn.BatchNorm1d(expander_dim, track_running_stats=False)
+
+        self.net = nn.Sequential(
+            nn.Linear(representation_dim, expander_dim), norm(), nn.ReLU(),
+            nn.Linear(expander_dim, expander_dim), norm(), nn.ReLU(),
+            nn.Linear(expander_dim, expander_dim))
+
+    def forward(self, representation: torch.Tensor) -> torch.Tensor:
+        return self.net(representation)
+
+
+def encode(encoder: nn.Module, batch: ViewBatch, device: torch.device) -> torch.Tensor:
+    """Run ``encoder`` (a NeuronEncoder, possibly wrapped) on a numpy ``ViewBatch``."""
+    def tensor(array):  # noqa: ANN001, ANN202
+        return torch.from_numpy(array).to(device)
+
+    context = None if batch.context is None else tensor(batch.context)
+    return encoder(tensor(batch.values), tensor(batch.mask), tensor(batch.positions), context, tensor(batch.owner),
+                   batch.n_views)

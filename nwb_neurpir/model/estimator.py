@@ -1,0 +1,128 @@
+"""``NeurPIR``: a trained neuron encoder (+ its CEBRA context encoder) that embeds, saves and loads itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nwb_neurpir import __version__
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.model.checkpoint import folder_sha256, read_folder, write_folder
+from nwb_neurpir.model.config import NeurPIRConfig
+from nwb_neurpir.model.context import ContextEncoder
+from nwb_neurpir.model.distributed import resolve_device
+from nwb_neurpir.model.embed import embed_session
+from nwb_neurpir.model.encoder import NeuronEncoder
+from nwb_neurpir.model.sessions import prepare_session
+from nwb_neurpir.provenance import ModelProvenance
+from nwb_neurpir.recording import Recording
+
+__all__ = ["MODEL_FILES", "NeurPIR", "load_state"]
+
+MODEL_FILES = ("config.json", "model.json", "weights.safetensors")
+
+
+def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, source: str) -> None:
+    """Load ``prefix``-ed tensors into ``module``; a missing, unknown or wrongly shaped tensor is a NeurPIRError."""
+    expected = module.state_dict()
+    given = {key[len(prefix):]: value for key, value in tensors.items() if key.startswith(prefix)}
+    missing, unknown = sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
+    if missing or unknown:
+        raise NeurPIRError(f"weights do not fit the model: missing {missing[:3]}, unknown {unknown[:3]}", source)
+    for key, value in given.items():
+        if tuple(value.shape) != tuple(expected[key].shape) or value.dtype != expected[key].dtype:
+            raise NeurPIRError(f"weight {prefix}{key} has shape {tuple(value.shape)} {value.dtype}, expected "
+                               f"{tuple(expected[key].shape)} {expected[key].dtype}", source)
+    module.load_state_dict(given, strict=True)
+
+
+class NeurPIR:
+    """A fitted model. Build it with :func:`nwb_neurpir.model.train` or :meth:`NeurPIR.load`."""
+
+    def __init__(self, config: NeurPIRConfig, encoder: NeuronEncoder, context: ContextEncoder | None = None,
+                 training_data: list[str] | None = None, training_summary: dict[str, Any] | None = None) -> None:
+        if config.modality is None:
+            raise ValueError("NeurPIR needs a resolved config (modality set)")
+        self.config = config
+        self.encoder_ = encoder
+        self.context_ = context
+        self.training_data_ = list(training_data or [])
+        self.training_summary_ = dict(training_summary or {})
+        self.checkpoint_sha256_ = ""
+
+    @property
+    def representation_dim(self) -> int:
+        return self.config.representation_dim
+
+    def embed(self, recording: Recording, progress: bool = True) -> np.ndarray:
+        """One vector per neuron, (recording.n_neurons, representation_dim) float32, rows in ``neuron_ids`` order.
+
+        Neurons without any observed bin get a row of NaN.
+        """
+        if recording.modality != self.config.modality:
+            raise NeurPIRError(f"model was trained on {self.config.modality} but this recording is "
+                               f"{recording.modality}", recording.source.label())
+        context = self.context_.transform(recording) if self.context_ is not None else None
+        session = prepare_session(recording, self.config, context)
+        device = resolve_device(self.config.device, 0)
+        self.encoder_.to(device)
+        return embed_session(self.encoder_, session, float(self.config.segment_length_max), self.config.embed_batch_size,
+                             self.config.embed_max_seconds, device, progress)
+
+    def files(self) -> dict[str, Any]:
+        """The folder content: name -> JSON dict or tensor dict."""
+        tensors = {f"encoder.{k}": v for k, v in self.encoder_.state_dict().items()}
+        if self.context_ is not None:
+            tensors.update({f"context.{k}": v for k, v in self.context_.network.state_dict().items()})
+        meta = {"package_version": __version__, "context": None if self.context_ is None else self.context_.meta(),
+                "training_data": self.training_data_, "training": self.training_summary_}
+        return {"config.json": self.config.to_dict(), "model.json": meta, "weights.safetensors": tensors}
+
+    def save(self, out_dir: str | Path) -> Path:
+        """Write the model folder (safetensors + JSON + manifest) and return it."""
+        out_dir = Path(out_dir)
+        self.checkpoint_sha256_ = write_folder(out_dir, self.files())
+        return out_dir
+
+    @classmethod
+    def load(cls, path: str | Path) -> NeurPIR:
+        """Read a model folder, verifying every checksum; never unpickles anything."""
+        path = Path(path)
+        parsed, sha = read_folder(path, MODEL_FILES)
+        model = cls.from_files(parsed, str(path))
+        model.checkpoint_sha256_ = sha
+        return model
+
+    @classmethod
+    def from_files(cls, parsed: dict[str, Any], source: str) -> NeurPIR:
+        """Rebuild from parsed folder content (see :meth:`files`)."""
+        config = NeurPIRConfig.from_dict(parsed["config.json"], source)
+        if config.modality is None or config.normalization is None or config.segment_length_max is None:
+            raise NeurPIRError("config.json is not a resolved model config", source)
+        meta = parsed["model.json"]
+        if not isinstance(meta, dict) or set(meta) != {"package_version", "context", "training_data", "training"}:
+            raise NeurPIRError("model.json has unexpected keys", source)
+        try:
+            context = None if meta["context"] is None else ContextEncoder.from_meta(meta["context"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NeurPIRError(f"model.json has a malformed context entry ({exc})", source) from None
+        tensors = parsed["weights.safetensors"]
+        encoder = NeuronEncoder(config, 0 if context is None else context.output_dim)
+        load_state(encoder, tensors, "encoder.", source)
+        if context is not None:
+            load_state(context.network, tensors, "context.", source)
+        elif any(key.startswith("context.") for key in tensors):
+            raise NeurPIRError("weights hold a context encoder that model.json does not describe", source)
+        unknown = [k for k in tensors if not k.startswith(("encoder.", "context."))]
+        if unknown:
+            raise NeurPIRError(f"weights hold unknown tensors {unknown[:3]}", source)
+        return cls(config, encoder.eval(), context, [str(x) for x in meta["training_data"]], meta["training"])
+
+    def provenance(self) -> ModelProvenance:
+        """Hyperparameters, checksum of the exact model content, and the sessions it was trained on."""
+        sha = self.checkpoint_sha256_ or folder_sha256(self.files())
+        return ModelProvenance(hyperparameters=self.config.to_dict(), checkpoint_sha256=sha,
+                               training_data=list(self.training_data_))

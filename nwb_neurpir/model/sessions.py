@@ -1,0 +1,119 @@
+"""A recording reduced to what the neuron encoder samples from: compact activity, chunk layout, normaliser, context.
+
+Activity stays in its compact dtype (uint8 counts where they fit); views are cut and normalised lazily per batch, so
+memory grows with the data kept, never with what a step samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nwb_neurpir.model.config import NeurPIRConfig
+from nwb_neurpir.model.normalize import Normalizer, fit_normalizer
+from nwb_neurpir.recording import Recording
+
+__all__ = ["ChunkLayout", "SessionData", "chunk_layout", "compact_activity", "prepare_session"]
+
+
+@dataclass(frozen=True)
+class ChunkLayout:
+    """How a session's bins split into chunks the temporal network sees at once."""
+
+    starts: np.ndarray
+    """(n_chunks,) int64: first bin of each chunk."""
+    lengths: np.ndarray
+    """(n_chunks,) int64: bins in each chunk (at most ``chunk_bins``)."""
+    positions: np.ndarray
+    """(n_bins,) float32: seconds since the start of the bin's epoch when chunks are whole epochs, else zeros."""
+    chunk_bins: int
+    epoch_aligned: bool
+    """True when every chunk is one whole epoch (trial windows)."""
+    random_chunks: bool
+    """Views are random sets of chunks (trials) rather than runs of consecutive chunks."""
+
+    @property
+    def n_chunks(self) -> int:
+        return int(self.starts.size)
+
+
+@dataclass
+class SessionData:
+    """One recording prepared for sampling and embedding."""
+
+    key: str
+    """Session identifier used for provenance and balancing (the source identifier or location)."""
+    subject_id: str
+    activity: np.ndarray
+    observed: np.ndarray | None
+    normalizer: Normalizer
+    layout: ChunkLayout
+    context: np.ndarray | None
+    """(n_bins, context_dim) float32 or None without context."""
+    bin_size: float
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.activity.shape[0])
+
+    def chunks_per_view(self, seconds: float) -> int:
+        """How many chunks make a view of about ``seconds`` of activity."""
+        mean_chunk = float(self.layout.lengths.mean()) * self.bin_size if self.layout.n_chunks else 1.0
+        return int(np.clip(round(seconds / mean_chunk), 1, max(self.layout.n_chunks, 1)))
+
+
+def compact_activity(activity: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Smallest faithful dtype for the activity, and a mask of bins that are not finite (None when all are)."""
+    if np.issubdtype(activity.dtype, np.integer):
+        top = int(activity.max()) if activity.size else 0
+        return activity.astype(np.uint8 if top <= 255 else np.uint16, copy=False), None
+    values = np.asarray(activity, dtype=np.float32)
+    finite = np.isfinite(values)
+    if finite.all():
+        return values, None
+    return np.where(finite, values, 0.0).astype(np.float32), finite
+
+
+def chunk_layout(recording: Recording, config: NeurPIRConfig) -> ChunkLayout:
+    """Chunks of one recording: whole epochs when every epoch is short, else pieces of ``chunk_bins``."""
+    starts = recording.epoch_starts()
+    ends = np.append(starts[1:], recording.n_bins)
+    epoch_lengths = ends - starts
+    longest = int(epoch_lengths.max()) if epoch_lengths.size else 1
+    chunk_bins = config.chunk_bins or min(longest, config.max_chunk_bins)
+    epoch_aligned = longest <= chunk_bins
+    random_chunks = config.segment_sampling == "chunks" or (config.segment_sampling == "auto" and epoch_aligned)
+    chunk_starts, chunk_lengths = [], []
+    for start, length in zip(starts, epoch_lengths):
+        offsets = np.arange(0, length, chunk_bins)
+        chunk_starts.append(start + offsets)
+        chunk_lengths.append(np.minimum(chunk_bins, length - offsets))
+    positions = np.zeros(recording.n_bins, dtype=np.float32)
+    if epoch_aligned and config.position_channel:
+        for start, length in zip(starts, epoch_lengths):
+            positions[start:start + length] = np.arange(length, dtype=np.float32) * recording.bin_size
+    return ChunkLayout(
+        starts=np.concatenate(chunk_starts).astype(np.int64) if chunk_starts else np.zeros(0, np.int64),
+        lengths=np.concatenate(chunk_lengths).astype(np.int64) if chunk_lengths else np.zeros(0, np.int64),
+        positions=positions, chunk_bins=int(chunk_bins), epoch_aligned=bool(epoch_aligned),
+        random_chunks=bool(random_chunks))
+
+
+def session_key(recording: Recording) -> str:
+    """Identifier of a recording for provenance: the NWB identifier, else the DANDI asset, else the location."""
+    source = recording.source
+    return source.asset_id or source.identifier or source.location
+
+
+def prepare_session(recording: Recording, config: NeurPIRConfig, context: np.ndarray | None) -> SessionData:
+    """Compact, normalise (statistics only) and chunk one recording for a resolved ``config``."""
+    activity, not_finite = compact_activity(recording.activity)
+    observed = recording.observed
+    if not_finite is not None:
+        observed = not_finite if observed is None else (observed & not_finite)
+    normalizer = fit_normalizer(activity, observed, recording.modality, str(config.normalization))
+    return SessionData(
+        key=session_key(recording), subject_id=recording.subject_id, activity=activity, observed=observed,
+        normalizer=normalizer, layout=chunk_layout(recording, config), context=context,
+        bin_size=float(recording.bin_size))

@@ -1,0 +1,296 @@
+"""Training: VICReg on two segment-length-augmented views per neuron, with checkpoints one can kill and resume.
+
+AdamW with linear warm-up and cosine decay, gradient clipping, a validation loss on held-out neurons with early
+stopping (the best weights are kept), a tqdm bar with the three loss terms. Every step's sample is drawn from a
+generator seeded by (seed, step, rank), so a run resumed from a checkpoint continues exactly as it would have.
+Works alone or under ``torchrun`` (DistributedDataParallel, neurons sharded across ranks).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.model.checkpoint import latest_checkpoint, read_folder, write_checkpoint
+from nwb_neurpir.model.config import NeurPIRConfig
+from nwb_neurpir.model.context import ContextEncoder, fit_context
+from nwb_neurpir.model.distributed import DistEnv, barrier, broadcast_module, setup_distributed
+from nwb_neurpir.model.encoder import Expander, NeuronEncoder, encode
+from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
+from nwb_neurpir.model.segments import ViewBatch, ViewSampler
+from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
+from nwb_neurpir.model.vicreg import vicreg_loss
+from nwb_neurpir.recording import Recording
+
+__all__ = ["train"]
+
+log = logging.getLogger(__name__)
+
+TRAINING_FILES = (*MODEL_FILES, "training.safetensors", "trainer.json")
+RESUME_FREE_KEYS = {"max_steps", "num_threads", "device", "checkpoint_every", "validate_every",
+                    "early_stopping_patience", "embed_batch_size", "embed_max_seconds"}
+"""Config keys that may change between an interrupted run and its resumption."""
+VALIDATION_BATCHES = 2
+
+
+@dataclass
+class TrainerState:
+    """Progress that a checkpoint must carry besides weights."""
+
+    step: int = 0
+    best_validation: float = math.inf
+    bad_validations: int = 0
+    stopped_early: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class _VICRegPair(nn.Module):
+    """Encoder + expander computing the VICReg loss of two aligned view batches (one module for DDP)."""
+
+    def __init__(self, encoder: NeuronEncoder, expander: Expander, config: NeurPIRConfig) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.expander = expander
+        self.weights = (config.invariance_weight, config.variance_weight, config.covariance_weight)
+
+    def forward(self, views: ViewBatch, n_pairs: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        representations = encode(self.encoder, views, device)
+        z_a = self.expander(representations[:n_pairs])
+        z_b = self.expander(representations[n_pairs:])
+        total, terms = vicreg_loss(z_a, z_b, *self.weights)
+        return total, torch.stack([terms["invariance"], terms["variance"], terms["covariance"]]).detach()
+
+
+def _learning_rate(config: NeurPIRConfig, step: int) -> float:
+    warm = min(1.0, (step + 1) / max(config.warmup_steps, 1))
+    progress = step / max(config.max_steps, 1)
+    return config.learning_rate * warm * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def _set_threads(config: NeurPIRConfig, env: DistEnv) -> None:
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, config.num_threads or available // env.world_size))
+
+
+def _split_neurons(sessions: list[SessionData], config: NeurPIRConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per session: training neurons and held-out validation neurons (a seeded random fraction)."""
+    train_pools, val_pools = [], []
+    for index, session in enumerate(sessions):
+        order = np.random.default_rng([config.seed, index]).permutation(session.n_neurons)
+        n_val = min(int(config.validation_fraction * session.n_neurons), session.n_neurons - 1)
+        val_pools.append(np.sort(order[:n_val]))
+        train_pools.append(np.sort(order[n_val:]))
+    return train_pools, val_pools
+
+
+def _check_recordings(recordings: list[Recording]) -> str:
+    if not recordings:
+        raise NeurPIRError("no recordings to train on")
+    modalities = sorted({r.modality for r in recordings})
+    if len(modalities) > 1:
+        raise NeurPIRError(f"recordings mix modalities {modalities}; train one model per modality")
+    if not any(r.n_neurons and r.n_bins for r in recordings):
+        raise NeurPIRError("the recordings hold no activity to train on")
+    return modalities[0]
+
+
+def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, data: list[str], folder: Path) -> None:
+    saved = parsed["config.json"]
+    current = config.to_dict()
+    changed = sorted(k for k in set(saved) | set(current) if k not in RESUME_FREE_KEYS and saved.get(k) != current.get(k))
+    if changed:
+        raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); "
+                           "use another output folder or turn resuming off", folder)
+    if parsed["model.json"].get("training_data") != data:
+        raise NeurPIRError("the checkpoint was trained on other recordings; use another output folder or turn "
+                           "resuming off", folder)
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    state = optimizer.state_dict()
+    tensors = {f"optimizer.{index}.{name}": torch.as_tensor(value).clone()
+               for index, entries in state["state"].items() for name, value in entries.items()}
+    return tensors, state["param_groups"]
+
+
+def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                       groups: list[dict[str, Any]]) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for group in groups:
+        if "betas" in group:
+            group["betas"] = tuple(group["betas"])
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+class _Run:
+    """One training run's moving parts (kept together so the loop stays readable)."""
+
+    def __init__(self, recordings: list[Recording], config: NeurPIRConfig, out_dir: Path | None, resume: bool):
+        self.config = config
+        self.env = setup_distributed(config.device)
+        _set_threads(config, self.env)
+        self.out_dir = out_dir
+        self.data = [session_key(r) for r in recordings]
+        self.root = out_dir / "checkpoints" if out_dir is not None else None
+        folder = latest_checkpoint(self.root) if (resume and self.root is not None) else None
+        self.resumed = read_folder(folder, TRAINING_FILES)[0] if folder is not None else None
+        if self.resumed is not None:
+            _check_resumable(self.resumed, config, self.data, folder)  # type: ignore[arg-type]
+            log.info("resuming from %s", folder)
+        self.context = self._context(recordings)
+        contexts = [self.context.transform(r) if self.context else None for r in recordings]
+        self.sessions = [prepare_session(r, config, c) for r, c in zip(recordings, contexts)]
+        train_pools, val_pools = _split_neurons(self.sessions, config)
+        shards = [pool[self.env.rank::self.env.world_size] for pool in train_pools]
+        lengths = (float(config.segment_length_min), float(config.segment_length_max))
+        self.sampler = ViewSampler(self.sessions, shards, lengths)
+        self.n_train, self.n_val = int(sum(p.size for p in train_pools)), int(sum(p.size for p in val_pools))
+        self.validation = self._validation_batches(val_pools, lengths)
+        torch.manual_seed(config.seed)
+        context_dim = self.context.output_dim if self.context else 0
+        self.pair = _VICRegPair(NeuronEncoder(config, context_dim), Expander(config.representation_dim,
+                                                                              config.expander_dim), config)
+        self.pair.to(self.env.device)
+        self.optimizer = torch.optim.AdamW(self.pair.parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay)
+        self.state = TrainerState()
+        self.best: dict[str, torch.Tensor] | None = None
+        if self.resumed is not None:
+            self._restore(self.resumed, str(folder))
+
+    def _context(self, recordings: list[Recording]) -> ContextEncoder | None:
+        context = fit_context(recordings, self.config, fit=self.resumed is None and self.env.is_main)
+        if context is None:
+            return None
+        if self.resumed is not None:
+            load_state(context.network, self.resumed["weights.safetensors"], "context.", "checkpoint")
+        else:
+            broadcast_module(context.network, self.env)
+        return context
+
+    def _validation_batches(self, val_pools: list[np.ndarray], lengths: tuple[float, float]) -> list[tuple]:
+        if not any(pool.size for pool in val_pools):
+            return []
+        sampler = ViewSampler(self.sessions, val_pools, lengths)
+        size = max(2, min(self.config.batch_size, int(sum(pool.size for pool in val_pools))))
+        return [sampler.sample(np.random.default_rng([self.config.seed, 999_983, i]), size)
+                for i in range(VALIDATION_BATCHES)]
+
+    def _restore(self, parsed: dict[str, Any], source: str) -> None:
+        tensors = parsed["training.safetensors"]
+        load_state(self.pair.encoder, parsed["weights.safetensors"], "encoder.", source)
+        load_state(self.pair.expander, tensors, "expander.", source)
+        trainer = parsed["trainer.json"]
+        _restore_optimizer(self.optimizer, tensors, trainer["param_groups"])
+        self.state = TrainerState(**trainer["state"])
+        best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
+        self.best = best or None
+
+    def model(self) -> NeurPIR:
+        """The trained model: best validated weights when validation ran, else the last ones."""
+        encoder = NeuronEncoder(self.config, self.context.output_dim if self.context else 0)
+        encoder.load_state_dict(self.best if self.best is not None else self.pair.encoder.state_dict())
+        summary = {"steps": self.state.step, "stopped_early": self.state.stopped_early,
+                   "best_validation_loss": None if math.isinf(self.state.best_validation) else
+                   self.state.best_validation, "history": self.state.history, "world_size": self.env.world_size,
+                   "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
+                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons}
+                                for s in self.sessions]}
+        return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary)
+
+    def checkpoint(self) -> None:
+        """Rank 0 writes a complete checkpoint; every rank waits for it."""
+        if self.root is not None and self.env.is_main:
+            files = self.model().files()
+            files["weights.safetensors"].update(
+                {f"encoder.{k}": v for k, v in self.pair.encoder.state_dict().items()})
+            optimizer_tensors, groups = _optimizer_tensors(self.optimizer)
+            training = {f"expander.{k}": v for k, v in self.pair.expander.state_dict().items()}
+            training.update(optimizer_tensors)
+            training.update({f"best.{k}": v for k, v in (self.best or {}).items()})
+            files["training.safetensors"] = training
+            files["trainer.json"] = {"state": asdict(self.state), "param_groups": groups}
+            write_checkpoint(self.root, self.state.step, files)
+        barrier(self.env)
+
+    def validate(self) -> float:
+        self.pair.eval()
+        with torch.no_grad():
+            losses = [float(self.pair(ViewBatch.concatenate([a, b]), a.n_views, self.env.device)[0])
+                      for a, b in self.validation]
+        self.pair.train()
+        return float(np.mean(losses))
+
+
+def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_dir: str | Path | None = None,
+          progress: bool = True, resume: bool = True) -> NeurPIR:
+    """Fit the context encoder and the neuron encoder on ``recordings``; save to ``out_dir`` when given.
+
+    With ``resume`` (default) and an ``out_dir`` holding a complete checkpoint of the same settings and data,
+    training continues from it. ``max_steps=0`` returns an untrained encoder (an evaluation baseline).
+    """
+    config = (config or NeurPIRConfig()).resolved(_check_recordings(recordings))
+    run = _Run(recordings, config, Path(out_dir) if out_dir is not None else None, resume)
+    net: nn.Module = run.pair
+    if run.env.active:
+        net = nn.parallel.DistributedDataParallel(run.pair)
+    local_batch = max(2, config.batch_size // run.env.world_size)
+    bar = tqdm(total=config.max_steps, initial=run.state.step, desc="train", unit="step",
+               disable=not progress or not run.env.is_main)
+    run.pair.train()
+    while run.state.step < config.max_steps and not run.state.stopped_early:
+        step = run.state.step
+        for group in run.optimizer.param_groups:
+            group["lr"] = _learning_rate(config, step)
+        view_a, view_b = run.sampler.sample(np.random.default_rng([config.seed, step, run.env.rank]), local_batch)
+        loss, terms = net(ViewBatch.concatenate([view_a, view_b]), view_a.n_views, run.env.device)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(run.pair.parameters(), config.grad_clip)
+        run.optimizer.step()
+        run.state.step = step + 1
+        postfix = dict(zip(("inv", "var", "cov"), (f"{float(t):.3f}" for t in terms)))
+        if run.validation and (run.state.step % config.validate_every == 0 or run.state.step == config.max_steps):
+            _record_validation(run, float(loss))
+            postfix["val"] = f"{run.state.history[-1]['validation']:.3f}"
+        bar.set_postfix(postfix, refresh=False)
+        bar.update(1)
+        if run.state.step % config.checkpoint_every == 0 or run.state.stopped_early or \
+                run.state.step == config.max_steps:
+            run.checkpoint()
+    bar.close()
+    model = run.model()
+    if run.out_dir is not None and run.env.is_main:
+        model.save(run.out_dir)
+    barrier(run.env)
+    return model
+
+
+def _record_validation(run: _Run, train_loss: float) -> None:
+    value = run.validate()
+    state = run.state
+    state.history.append({"step": state.step, "train": train_loss, "validation": value})
+    if value < state.best_validation - 1e-4 * abs(state.best_validation if math.isfinite(state.best_validation)
+                                                  else 0.0):
+        state.best_validation, state.bad_validations = value, 0
+        run.best = {k: v.detach().cpu().clone() for k, v in run.pair.encoder.state_dict().items()}
+    else:
+        state.bad_validations += 1
+        if run.config.early_stopping_patience and state.bad_validations >= run.config.early_stopping_patience:
+            state.stopped_early = True
+            log.info("early stopping at step %d (no validation improvement for %d checks)", state.step,
+                     state.bad_validations)
