@@ -1,0 +1,25 @@
+"""What a modality reader (units, ophys) hands back to ``read_nwb``: activity on a grid plus the neurons' table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.io.binning import TimeGrid
+
+__all__ = ["NeuronActivity"]
+
+
+@dataclass
+class NeuronActivity:
+    """Activity of the selected neurons on ``grid``; fields mean what the same-named ``Recording`` fields mean."""
+
+    grid: TimeGrid
+    activity: np.ndarray
+    neuron_ids: np.ndarray
+    neuron_table: str
+    neuron_metadata: pd.DataFrame
+    observed: np.ndarray | None = None
+    spike_times: list[np.ndarray] | None = None

@@ -1,0 +1,129 @@
+"""Reading NWB ``DynamicTable`` groups (units, ROIs, intervals, electrodes) straight from h5py, without pynwb.
+
+A ``DynamicTable`` is an HDF5 group with an ``id`` dataset and one dataset per column (``colnames`` attribute); a
+ragged column ``x`` has a companion ``x_index`` (``VectorIndex``) holding the end offset of each row; a
+``DynamicTableRegion`` column holds row indices into the table its ``table`` attribute references.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = [
+    "column_names",
+    "decode_text",
+    "numeric_dataset",
+    "read_numeric",
+    "ragged_bounds",
+    "region_target",
+    "scalar_columns",
+    "table_ids",
+]
+
+
+def decode_text(value: object) -> str:
+    """A scalar string dataset value (bytes, str or 0-d array) as ``str``."""
+    if isinstance(value, np.ndarray):
+        value = value.item() if value.size == 1 else value.tolist()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def column_names(table: h5py.Group) -> list[str]:
+    """The table's declared columns (``colnames``), falling back to its datasets other than ``id`` and indices."""
+    names = table.attrs.get("colnames")
+    if names is None:
+        return [key for key, item in table.items()
+                if isinstance(item, h5py.Dataset) and key != "id" and not key.endswith("_index")]
+    return [decode_text(name) for name in np.atleast_1d(names)]
+
+
+def read_numeric(node: object, what: str, source: str, ndim: tuple[int, ...] = (1,)) -> np.ndarray:
+    """Read a whole numeric dataset, checking it is one, with an allowed number of dimensions."""
+    return numeric_dataset(node, what, source, ndim)[()]
+
+
+def numeric_dataset(node: object, what: str, source: str, ndim: tuple[int, ...] = (1,)) -> h5py.Dataset:
+    """``node`` checked (without reading it) to be a numeric dataset with an allowed number of dimensions."""
+    if not isinstance(node, h5py.Dataset):
+        raise NeurPIRError(f"{what} is not a dataset", source=source)
+    if node.dtype.kind not in "biuf":
+        raise NeurPIRError(f"{what} has non-numeric type {node.dtype}", source=source)
+    if node.ndim not in ndim:
+        raise NeurPIRError(f"{what} has shape {node.shape}, expected {' or '.join(map(str, ndim))} dimensions",
+                           source=source)
+    return node
+
+
+def table_ids(table: h5py.Group, source: str) -> np.ndarray:
+    """The table's row ids as int64 (row numbers when the ``id`` dataset is missing)."""
+    if "id" not in table:
+        raise NeurPIRError(f"table {table.name} has no 'id' dataset", source=source)
+    ids = read_numeric(table["id"], f"{table.name}/id", source)
+    if ids.dtype.kind == "f" and not np.all(np.isfinite(ids)):
+        raise NeurPIRError(f"{table.name}/id holds non-finite values", source=source)
+    return ids.astype(np.int64)
+
+
+def ragged_bounds(table: h5py.Group, column: str, n_rows: int, source: str) -> np.ndarray:
+    """(n_rows + 1,) int64 offsets of each row of a ragged column into its data, validated."""
+    data = table[column]
+    index = read_numeric(table[f"{column}_index"], f"{table.name}/{column}_index", source)
+    if index.dtype.kind not in "iu" or index.shape != (n_rows,):
+        raise NeurPIRError(f"{table.name}/{column}_index has type {index.dtype} and shape {index.shape}, expected "
+                           f"{n_rows} integer offsets", source=source)
+    bounds = np.concatenate([[0], index.astype(np.int64)])
+    if np.any(np.diff(bounds) < 0) or bounds[-1] > data.shape[0]:
+        raise NeurPIRError(f"{table.name}/{column}_index is not a valid ragged index into {data.shape[0]} rows "
+                           "(offsets decrease or run past the end)", source=source)
+    return bounds
+
+
+def region_target(region: h5py.Dataset, source: str) -> h5py.Group:
+    """The table a ``DynamicTableRegion`` column points at."""
+    reference = region.attrs.get("table")
+    if not isinstance(reference, h5py.Reference) or not reference:
+        raise NeurPIRError(f"{region.name} has no valid 'table' reference", source=source)
+    target = region.file[reference]
+    if not isinstance(target, h5py.Group):
+        raise NeurPIRError(f"{region.name} does not point at a table", source=source)
+    return target
+
+
+def scalar_columns(table: h5py.Group, n_rows: int, exclude: Iterable[str] = ()) -> pd.DataFrame:
+    """Every one-value-per-row column (numbers, booleans, strings) as a DataFrame; ragged, multi-dimensional,
+    region and reference columns are left out."""
+    skip = set(exclude)
+    columns: dict[str, np.ndarray] = {}
+    for name in column_names(table):
+        node = table.get(name)
+        if name in skip or f"{name}_index" in table or not isinstance(node, h5py.Dataset):
+            continue
+        if node.ndim != 1 or node.shape[0] != n_rows or _attr_text(node, "neurodata_type") == "DynamicTableRegion":
+            continue
+        values = _scalar_values(node)
+        if values is not None:
+            columns[name] = values
+    return pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
+
+
+def _scalar_values(node: h5py.Dataset) -> np.ndarray | None:
+    if h5py.check_string_dtype(node.dtype) is not None:
+        return np.asarray(node.asstr(errors="replace")[()], dtype=object)
+    if node.dtype.kind in "biuf":
+        return node[()]
+    if node.dtype.kind == "S":
+        return np.array([decode_text(value) for value in node[()]], dtype=object)
+    return None
+
+
+def _attr_text(node: h5py.HLObject, name: str) -> str:
+    value = node.attrs.get(name)
+    return "" if value is None else decode_text(value)

@@ -1,0 +1,165 @@
+"""``read_nwb``: one NWB file (a path, or an already open ``h5py.File`` such as a remfile stream) into a ``Recording``.
+
+The NWB layout is read with h5py directly (pynwb is too slow and reads too much for this): units or ROI responses
+binned on the observed grid (``units``, ``ophys``), covariates on the same grid (``covariates``), the trials table and
+the session's identity. Problems with the input raise ``NeurPIRError`` naming the file; problems the reader can work
+around give an ``NWBReadWarning``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import h5py
+import numpy as np
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.activity import NeuronActivity
+from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
+from nwb_neurpir.io.h5_tables import decode_text
+from nwb_neurpir.io.ophys import find_roi_series, read_ophys
+from nwb_neurpir.io.read_warnings import warn_about
+from nwb_neurpir.io.units import read_units
+from nwb_neurpir.recording import Modality, Recording, SourceInfo
+
+__all__ = ["detect_modality", "read_nwb"]
+
+
+def read_nwb(
+    file: str | Path | h5py.File,
+    *,
+    source_info: SourceInfo | None = None,
+    modality: Literal["auto", "spikes", "ophys"] = "auto",
+    unit_filter: str | None = None,
+    bin_size: float | None = None,
+    time_range: tuple[float, float] | None = None,
+    keep_spike_times: bool = False,
+    ophys_series: str | None = None,
+) -> Recording:
+    """Read one NWB session into a ``Recording`` on a grid of observed time.
+
+    ``modality`` "auto" takes units when the file has a units table, else the calcium ROI responses. ``unit_filter`` is
+    a safe expression on the unit/ROI columns (e.g. ``'quality == "good" and location != "root"'``). ``bin_size``
+    defaults to 10 ms for spikes and to the frame period for calcium; ``time_range`` (s) keeps the bins wholly inside
+    it. ``ophys_series`` picks a RoiResponseSeries by name or path (default: the first ``DfOverF`` one, else
+    ``Fluorescence``). An open ``h5py.File`` is read but not closed.
+    """
+    label = source_info.label() if source_info is not None else str(getattr(file, "filename", file))
+    _check_options(modality, bin_size, time_range, label)
+    with _opened(file, label) as nwb:
+        try:
+            return _read(nwb, label, source_info, modality, unit_filter, bin_size, time_range, keep_spike_times,
+                         ophys_series)
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise NeurPIRError(f"the file is damaged or not laid out as NWB expects ({type(exc).__name__}: {exc})",
+                               source=label) from exc
+
+
+def detect_modality(nwb: h5py.File) -> Modality | None:
+    """"spikes" when the file has a units table with spike times, else "ophys" when it has ROI responses, else None."""
+    units = nwb.get("units")
+    if isinstance(units, h5py.Group) and "spike_times" in units:
+        return "spikes"
+    return "ophys" if find_roi_series(nwb) else None
+
+
+def _check_options(modality: str, bin_size: float | None, time_range: tuple[float, float] | None, label: str) -> None:
+    if modality not in ("auto", "spikes", "ophys"):
+        raise NeurPIRError(f"modality must be 'auto', 'spikes' or 'ophys', not {modality!r}", source=label)
+    if bin_size is not None and not (np.isfinite(bin_size) and bin_size > 0):
+        raise NeurPIRError(f"bin size must be a positive number of seconds, not {bin_size!r}", source=label)
+    if time_range is not None and not (len(time_range) == 2 and np.all(np.isfinite(time_range))
+                                       and time_range[0] < time_range[1]):
+        raise NeurPIRError(f"time range must be (start, stop) with start < stop, not {time_range!r}", source=label)
+
+
+@contextmanager
+def _opened(file: str | Path | h5py.File, label: str) -> Iterator[h5py.File]:
+    """The file open for reading, checked to be NWB; a path is closed afterwards, an open file is left open."""
+    if isinstance(file, h5py.File):
+        _check_nwb_root(file, label)
+        yield file
+        return
+    path = Path(file)
+    if not path.is_file():
+        raise NeurPIRError("no such file" if not path.exists() else "is not a file", source=label)
+    if not h5py.is_hdf5(path):
+        raise NeurPIRError("not an HDF5 file, so not an NWB file", source=label)
+    try:
+        nwb = h5py.File(path, "r")
+    except OSError as exc:
+        raise NeurPIRError(f"the HDF5 file is damaged or truncated and cannot be opened ({exc})", source=label) from exc
+    with nwb:
+        _check_nwb_root(nwb, label)
+        yield nwb
+
+
+def _check_nwb_root(nwb: h5py.File, label: str) -> None:
+    try:
+        kind = decode_text(nwb.attrs.get("neurodata_type", ""))
+        has_version = "nwb_version" in nwb.attrs
+    except OSError as exc:
+        raise NeurPIRError(f"the HDF5 file is damaged: cannot read its root attributes ({exc})", source=label) from exc
+    if kind != "NWBFile" and not has_version:
+        raise NeurPIRError("an HDF5 file but not an NWB file (its root is not an NWBFile)", source=label)
+
+
+def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: str, unit_filter: str | None,
+          bin_size: float | None, time_range: tuple[float, float] | None, keep_spike_times: bool,
+          ophys_series: str | None) -> Recording:
+    found = detect_modality(nwb)
+    chosen = found if modality == "auto" else modality
+    if chosen is None:
+        raise NeurPIRError("no units table with spike times and no ophys RoiResponseSeries: nothing to read",
+                           source=label)
+    if chosen == "spikes":
+        if found != "spikes":
+            raise NeurPIRError("no units table with spike times (try modality 'ophys')", source=label)
+        activity = read_units(nwb, label, unit_filter=unit_filter, bin_size=bin_size, time_range=time_range,
+                              keep_spike_times=keep_spike_times)
+    else:
+        activity = read_ophys(nwb, label, series_path=ophys_series, unit_filter=unit_filter, bin_size=bin_size,
+                              time_range=time_range)
+    return _recording(nwb, label, source_info, chosen, activity)
+
+
+def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: Modality,
+               activity: NeuronActivity) -> Recording:
+    identifier = _text(nwb, "identifier")
+    if source_info is None:
+        source_info = SourceInfo(location=str(nwb.filename), identifier=identifier)
+    elif not source_info.identifier:
+        source_info = dataclasses.replace(source_info, identifier=identifier)
+    subject_id = _text(nwb, "general/subject/subject_id")
+    if not subject_id:
+        warn_about(label, "no general/subject/subject_id; the recording's subject id is empty")
+    interval_tables = read_interval_tables(nwb, label)
+    return Recording(
+        source=source_info,
+        subject_id=subject_id,
+        session_id=_text(nwb, "general/session_id") or identifier,
+        session_start_time=_text(nwb, "session_start_time"),
+        modality=modality,
+        bin_size=activity.grid.bin_size,
+        bin_times=activity.grid.bin_times,
+        activity=activity.activity,
+        neuron_ids=activity.neuron_ids,
+        neuron_table=activity.neuron_table,
+        neuron_metadata=activity.neuron_metadata,
+        observed=activity.observed,
+        covariates=collect_covariates(nwb, activity.grid, label, interval_tables),
+        trials=interval_tables.get("trials"),
+        spike_times=activity.spike_times,
+    )
+
+
+def _text(nwb: h5py.File, path: str) -> str:
+    """A scalar text dataset's value, "" when absent or not scalar."""
+    node = nwb.get(path)
+    if not isinstance(node, h5py.Dataset) or node.shape not in ((), (1,)):
+        return ""
+    return decode_text(node[()]).strip()

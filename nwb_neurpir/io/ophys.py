@@ -1,0 +1,159 @@
+"""Calcium imaging: a ``RoiResponseSeries`` (``DfOverF`` preferred over ``Fluorescence``) on a grid of valid frames.
+
+By default each frame is one bin (the native frame period); a larger ``bin_size`` averages frames into bins aligned to
+the start of each run of consecutive frames. NaN values are unobserved: a frame NaN for every selected ROI leaves the
+grid, a frame NaN for some ROIs is marked in ``observed`` (its value is stored as 0).
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.activity import NeuronActivity
+from nwb_neurpir.io.binning import TimeGrid, bin_means, window_grid
+from nwb_neurpir.io.h5_tables import decode_text, numeric_dataset, read_numeric, region_target, scalar_columns, table_ids
+from nwb_neurpir.io.timeseries import neurodata_type, sample_period, sample_times, scaled
+from nwb_neurpir.io.unit_filter import filter_mask
+
+__all__ = ["find_roi_series", "read_ophys"]
+
+_CONTAINER_PREFERENCE = ("DfOverF", "Fluorescence")
+_NOT_METADATA = ("image_mask", "pixel_mask", "voxel_mask")
+_CHUNK_VALUES = 16_000_000
+
+
+def find_roi_series(nwb: h5py.File) -> list[str]:
+    """HDF5 paths of every ``RoiResponseSeries`` in a ``DfOverF`` or ``Fluorescence`` container of any processing
+    module, ``DfOverF`` first and the ``ophys`` module first."""
+    processing = nwb.get("processing")
+    if not isinstance(processing, h5py.Group):
+        return []
+    found: list[tuple[int, int, str]] = []
+    for module_name in processing:
+        module = processing.get(module_name)
+        if not isinstance(module, h5py.Group):
+            continue
+        for container in module.values():
+            kind = neurodata_type(container)
+            if not isinstance(container, h5py.Group) or kind not in _CONTAINER_PREFERENCE:
+                continue
+            for series in container.values():
+                if isinstance(series, h5py.Group) and "data" in series and "rois" in series:
+                    found.append((module_name != "ophys", _CONTAINER_PREFERENCE.index(kind), series.name))
+    return [path.lstrip("/") for *_, path in sorted(found)]
+
+
+def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, unit_filter: str | None = None,
+               bin_size: float | None = None, time_range: tuple[float, float] | None = None) -> NeuronActivity:
+    """Read one ROI response series (the first of ``find_roi_series`` unless ``series_path`` names one)."""
+    series = _choose_series(nwb, source, series_path)
+    data = numeric_dataset(series["data"], f"{series.name}/data", source, ndim=(1, 2))
+    n_frames, n_rois = data.shape[0], (data.shape[1] if data.ndim == 2 else 1)
+    table, rows = _roi_rows(series, n_rois, source)
+    roi_ids = table_ids(table, source)
+    metadata = _roi_metadata(table, roi_ids.size).iloc[rows].reset_index(drop=True)
+    selected = np.arange(n_rois) if unit_filter is None else np.flatnonzero(filter_mask(unit_filter, metadata, source))
+    if selected.size == 0:
+        raise NeurPIRError(f"no ROI passes the filter {unit_filter!r} ({n_rois} ROIs in {series.name})", source=source)
+    times = sample_times(series, source)
+    if times.size != n_frames:
+        raise NeurPIRError(f"{series.name} has {times.size} timestamps for {n_frames} frames", source=source)
+    if not (np.all(np.isfinite(times)) and np.all(np.diff(times) > 0)):
+        raise NeurPIRError(f"{series.name} timestamps are not finite and strictly increasing", source=source)
+    period = sample_period(series, times)
+    if not (np.isfinite(period) and period > 0):
+        raise NeurPIRError(f"{series.name} needs at least two frames or a rate to define a frame period", source=source)
+    frames = _frames_in_range(times, period, time_range)
+    values = _read_frames(series, data, frames, selected)
+    if bin_size is None or np.isclose(bin_size, period, rtol=1e-6, atol=0):
+        grid, activity, observed = _native_bins(times[frames], period, values)
+    else:
+        grid, activity, observed = _averaged_bins(times[frames], period, values, float(bin_size), time_range, source)
+    if grid.n_bins == 0:
+        raise NeurPIRError(f"{series.name} has no valid frame{'' if time_range is None else f' in {time_range}'}",
+                           source=source)
+    return NeuronActivity(
+        grid=grid, activity=activity, neuron_ids=roi_ids[rows[selected]], neuron_table=table.name.lstrip("/"),
+        neuron_metadata=metadata.iloc[selected].reset_index(drop=True),
+        observed=None if observed.all() else observed)
+
+
+def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py.Group:
+    candidates = find_roi_series(nwb)
+    if series_path is None:
+        if not candidates:
+            raise NeurPIRError("no RoiResponseSeries in a DfOverF or Fluorescence container", source=source)
+        return nwb[candidates[0]]
+    matches = [path for path in candidates if path == series_path.strip("/") or path.endswith("/" + series_path)]
+    if len(matches) != 1:
+        raise NeurPIRError(f"ophys series {series_path!r} {'is ambiguous' if matches else 'not found'}; available: "
+                           f"{', '.join(candidates) or 'none'}", source=source)
+    return nwb[matches[0]]
+
+
+def _roi_rows(series: h5py.Group, n_rois: int, source: str) -> tuple[h5py.Group, np.ndarray]:
+    region = series["rois"]
+    rows = read_numeric(region, f"{series.name}/rois", source).astype(np.int64)
+    table = region_target(region, source)
+    n_table = table_ids(table, source).size
+    if rows.shape != (n_rois,) or np.any((rows < 0) | (rows >= n_table)):
+        raise NeurPIRError(f"{series.name}/rois must hold {n_rois} row indices into the {n_table} rows of "
+                           f"{table.name}", source=source)
+    return table, rows
+
+
+def _roi_metadata(table: h5py.Group, n_rows: int) -> pd.DataFrame:
+    """The segmentation table's scalar columns plus the imaging plane's ``location`` and ``indicator``."""
+    metadata = scalar_columns(table, n_rows, exclude=_NOT_METADATA)
+    plane = table.get("imaging_plane")
+    if isinstance(plane, h5py.Group):
+        for name in ("location", "indicator"):
+            if name in plane and name not in metadata and isinstance(plane[name], h5py.Dataset):
+                metadata[name] = decode_text(plane[name][()])
+    return metadata
+
+
+def _frames_in_range(times: np.ndarray, period: float, time_range: tuple[float, float] | None) -> slice:
+    if time_range is None:
+        return slice(0, times.size)
+    start, stop = time_range
+    return slice(int(np.searchsorted(times, start, side="left")),
+                 int(np.searchsorted(times, stop - period * (1 - 1e-6), side="right")))
+
+
+def _read_frames(series: h5py.Group, data: h5py.Dataset, frames: slice, selected: np.ndarray) -> np.ndarray:
+    """(n_frames, n_selected) float32 of the chosen frames, read in chunks of rows, in the series' unit."""
+    n_frames = frames.stop - frames.start
+    values = np.empty((max(n_frames, 0), selected.size), dtype=np.float32)
+    row_step = max(1, _CHUNK_VALUES // max(1, data.shape[1] if data.ndim == 2 else 1))
+    for first in range(0, n_frames, row_step):
+        last = min(n_frames, first + row_step)
+        chunk = data[frames.start + first:frames.start + last]
+        chunk = chunk.reshape(chunk.shape[0], -1)[:, selected]
+        values[first:last] = scaled(series, chunk.astype(np.float32, copy=False))
+    return values
+
+
+def _native_bins(times: np.ndarray, period: float,
+                 values: np.ndarray) -> tuple[TimeGrid, np.ndarray, np.ndarray]:
+    finite = np.isfinite(values)
+    keep = finite.any(axis=1)
+    activity = np.where(finite[keep], values[keep], np.float32(0)).T.copy()
+    return TimeGrid(times[keep], period), activity, finite[keep].T.copy()
+
+
+def _averaged_bins(times: np.ndarray, period: float, values: np.ndarray, bin_size: float,
+                   time_range: tuple[float, float] | None, source: str) -> tuple[TimeGrid, np.ndarray, np.ndarray]:
+    breaks = np.flatnonzero(np.diff(times) > 1.5 * period) + 1
+    run_starts = np.concatenate([[0], breaks]) if times.size else np.zeros(0, dtype=np.int64)
+    run_stops = np.concatenate([breaks, [times.size]]) if times.size else np.zeros(0, dtype=np.int64)
+    windows = np.column_stack([times[run_starts], times[run_stops - 1] + period]) if times.size else np.zeros((0, 2))
+    grid = window_grid(windows, bin_size, time_range, source=source)
+    means, counts = bin_means(grid.locate(times), values, grid.n_bins)
+    observed = counts > 0
+    keep = observed.any(axis=1)
+    activity = np.where(observed[keep], means[keep], 0.0).astype(np.float32).T.copy()
+    return grid.restrict(keep), activity, observed[keep].T.copy()

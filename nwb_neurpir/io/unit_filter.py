@@ -1,0 +1,114 @@
+"""A small, safe filter language over neuron metadata columns, e.g. ``quality == "good" and brain_area != "root"``.
+
+Python expression syntax, but only column names, literals (numbers, strings, booleans, lists of them), comparisons
+(``== != < <= > >= in``, ``not in``, chained), ``and``/``or``/``not`` and ``& | ~``. Nothing is ``eval``-ed: the
+expression is parsed with ``ast`` and walked, so no attribute access, call or import can run.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = ["filter_mask"]
+
+_COMPARISONS: dict[type, Callable[[object, object], object]] = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge,
+}
+
+
+def filter_mask(expression: str, table: pd.DataFrame, source: str | None = None) -> np.ndarray:
+    """(n_rows,) bool: the rows of ``table`` for which ``expression`` holds."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise NeurPIRError(f"unit filter {expression!r} is not a valid expression ({exc.msg})", source=source) from exc
+    try:
+        result = _Evaluator(table, expression).visit(tree.body)
+    except TypeError as exc:
+        raise NeurPIRError(f"unit filter {expression!r} compares values of incompatible types ({exc})",
+                           source=source) from exc
+    except _FilterError as exc:
+        raise NeurPIRError(str(exc), source=source) from exc
+    mask = np.broadcast_to(np.asarray(result), (len(table),))
+    if mask.dtype != bool:
+        raise NeurPIRError(f"unit filter {expression!r} does not give true/false per row", source=source)
+    return mask.copy()
+
+
+class _FilterError(Exception):
+    pass
+
+
+class _Evaluator(ast.NodeVisitor):
+    def __init__(self, table: pd.DataFrame, expression: str) -> None:
+        self.table = table
+        self.expression = expression
+
+    def generic_visit(self, node: ast.AST) -> object:
+        raise _FilterError(f"unit filter {self.expression!r}: {type(node).__name__} is not allowed "
+                           "(use column names, literals, comparisons, and/or/not)")
+
+    def visit_Name(self, node: ast.Name) -> np.ndarray:
+        if node.id not in self.table.columns:
+            raise _FilterError(f"unit filter {self.expression!r}: no column {node.id!r} "
+                               f"(columns: {', '.join(map(str, self.table.columns))})")
+        return self.table[node.id].to_numpy()
+
+    def visit_Constant(self, node: ast.Constant) -> object:
+        if not isinstance(node.value, (str, int, float, bool)):
+            return self.generic_visit(node)
+        return node.value
+
+    def visit_List(self, node: ast.List | ast.Tuple | ast.Set) -> list[object]:
+        return [self.visit(element) for element in node.elts]
+
+    visit_Tuple = visit_List
+    visit_Set = visit_List
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> object:
+        operand = self.visit(node.operand)
+        if isinstance(node.op, (ast.Not, ast.Invert)):
+            return ~np.asarray(operand, dtype=bool)
+        if isinstance(node.op, ast.USub) and isinstance(operand, (int, float)):
+            return -operand
+        return self.generic_visit(node)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> np.ndarray:
+        values = [np.asarray(self.visit(value), dtype=bool) for value in node.values]
+        combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+        return combine.reduce(np.broadcast_arrays(*values))
+
+    def visit_BinOp(self, node: ast.BinOp) -> np.ndarray:
+        if not isinstance(node.op, (ast.BitAnd, ast.BitOr)):
+            return self.generic_visit(node)
+        left = np.asarray(self.visit(node.left), dtype=bool)
+        right = np.asarray(self.visit(node.right), dtype=bool)
+        return left & right if isinstance(node.op, ast.BitAnd) else left | right
+
+    def visit_Compare(self, node: ast.Compare) -> np.ndarray:
+        result: np.ndarray | bool = True
+        left = self.visit(node.left)
+        for op, right_node in zip(node.ops, node.comparators):
+            right = self.visit(right_node)
+            result = result & self._compare(op, left, right)
+            left = right
+        return np.asarray(result, dtype=bool)
+
+    def _compare(self, op: ast.cmpop, left: object, right: object) -> np.ndarray:
+        if isinstance(op, (ast.In, ast.NotIn)):
+            if not isinstance(right, list):
+                raise _FilterError(f"unit filter {self.expression!r}: 'in' needs a list, e.g. area in ['CA1', 'CA3']")
+            found = np.isin(np.asarray(left, dtype=object), np.asarray(right, dtype=object))
+            return ~found if isinstance(op, ast.NotIn) else found
+        compare = _COMPARISONS.get(type(op))
+        if compare is None:
+            raise _FilterError(f"unit filter {self.expression!r}: operator {type(op).__name__} is not allowed")
+        return np.asarray(compare(left, right), dtype=bool)

@@ -1,0 +1,313 @@
+"""Spike-sorted units (``/units``) binned into counts on a grid of observed time, straight from h5py.
+
+Only the selected units' slices of the ragged ``spike_times`` are read, block by block, so a file larger than memory
+works for the units it needs. ``obs_intervals`` are honoured: time outside a unit's windows is unobserved, not
+silence. When every selected unit has the same windows the grid is those windows and ``observed`` is None; otherwise
+the grid is their union and ``observed`` marks, per unit, the bins inside its own windows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.activity import NeuronActivity
+from nwb_neurpir.io.binning import TimeGrid, bins_inside_windows, count_events, merge_windows, window_grid
+from nwb_neurpir.io.h5_tables import (
+    column_names,
+    decode_text,
+    numeric_dataset,
+    ragged_bounds,
+    read_numeric,
+    region_target,
+    scalar_columns,
+    table_ids,
+)
+from nwb_neurpir.io.read_warnings import warn_about
+from nwb_neurpir.io.unit_filter import filter_mask
+
+__all__ = ["DEFAULT_SPIKE_BIN_SIZE", "read_units", "unit_metadata"]
+
+DEFAULT_SPIKE_BIN_SIZE = 0.010
+
+_MAX_BLOCK_SPIKES = 8_000_000
+_MAX_BLOCK_CELLS = 16_000_000
+_COUNT_TYPES = (np.uint8, np.uint16, np.uint32)
+_NOT_METADATA = ("spike_times", "obs_intervals", "electrodes", "waveforms")
+
+
+def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, bin_size: float | None = None,
+               time_range: tuple[float, float] | None = None, keep_spike_times: bool = False) -> NeuronActivity:
+    """Bin the selected units' spikes (``bin_size`` default 10 ms) on the observed grid."""
+    units = nwb["units"]
+    ids = table_ids(units, source)
+    if "spike_times" not in units or "spike_times_index" not in units:
+        raise NeurPIRError("the units table has no ragged spike_times column", source=source)
+    spike_data = units["spike_times"]
+    numeric_dataset(spike_data, f"{units.name}/spike_times", source)
+    bounds = ragged_bounds(units, "spike_times", ids.size, source)
+    metadata = unit_metadata(units, ids.size, source)
+    selected = np.arange(ids.size) if unit_filter is None else np.flatnonzero(filter_mask(unit_filter, metadata, source))
+    if selected.size == 0:
+        raise NeurPIRError(f"no unit passes the filter {unit_filter!r} ({ids.size} units in the file)", source=source)
+    bin_size = DEFAULT_SPIKE_BIN_SIZE if bin_size is None else float(bin_size)
+    windows = _UnitWindows.read(units, selected, source)
+    problems = _SpikeProblems()
+    grid = _make_grid(windows, spike_data, bounds, selected, bin_size, time_range, source)
+    observed = windows.observed(grid)
+    activity, kept_times = _bin_selected(spike_data, bounds, selected, windows, grid, observed, keep_spike_times,
+                                         problems)
+    problems.zero_spike_ids = ids[selected][bounds[selected + 1] == bounds[selected]]
+    problems.report(source)
+    return NeuronActivity(
+        grid=grid, activity=activity, neuron_ids=ids[selected], neuron_table=units.name.lstrip("/"),
+        neuron_metadata=metadata.iloc[selected].reset_index(drop=True),
+        observed=observed, spike_times=kept_times)
+
+
+def unit_metadata(units: h5py.Group, n_units: int, source: str) -> pd.DataFrame:
+    """Every scalar column of the units table, plus ``location`` (and ``electrode_id``) through its electrodes."""
+    metadata = scalar_columns(units, n_units, exclude=_NOT_METADATA)
+    for name, values in _electrode_columns(units, n_units, source).items():
+        metadata[name if name not in metadata else f"electrode_{name}"] = values
+    return metadata
+
+
+def _electrode_columns(units: h5py.Group, n_units: int, source: str) -> dict[str, np.ndarray]:
+    region = units.get("electrodes")
+    if not isinstance(region, h5py.Dataset) or "electrodes" not in column_names(units):
+        return {}
+    electrodes = region_target(region, source)
+    n_electrodes = table_ids(electrodes, source).size
+    if "electrodes_index" in units:
+        ends = ragged_bounds(units, "electrodes", n_units, source)
+        rows_all = read_numeric(region, region.name, source)
+        has_one = ends[1:] > ends[:-1]
+        rows = np.full(n_units, -1, dtype=np.int64)
+        rows[has_one] = rows_all[ends[:-1][has_one]]
+    else:
+        rows = read_numeric(region, region.name, source).astype(np.int64)
+        if rows.shape != (n_units,):
+            raise NeurPIRError(f"{region.name} has {rows.size} rows for {n_units} units", source=source)
+    if np.any(rows >= n_electrodes):
+        raise NeurPIRError(f"{region.name} points past the {n_electrodes} rows of {electrodes.name}", source=source)
+    valid = rows >= 0
+    electrode_ids = table_ids(electrodes, source)
+    columns = {"electrode_id": np.where(valid, electrode_ids[np.maximum(rows, 0)], -1)}
+    locations = _electrode_locations(electrodes, n_electrodes)
+    if locations is not None:
+        columns["location"] = np.where(valid, locations[np.maximum(rows, 0)], "")
+    return columns
+
+
+def _electrode_locations(electrodes: h5py.Group, n_electrodes: int) -> np.ndarray | None:
+    table = scalar_columns(electrodes, n_electrodes)
+    if "location" in table:
+        return table["location"].astype(str).to_numpy(dtype=object)
+    groups = electrodes.get("group")
+    if not isinstance(groups, h5py.Dataset) or groups.dtype != h5py.ref_dtype or groups.shape != (n_electrodes,):
+        return None
+    return np.array([decode_text(electrodes.file[ref].attrs.get("location", "")) if ref else "" for ref in groups[()]],
+                    dtype=object)
+
+
+@dataclass
+class _UnitWindows:
+    """The selected units' ``obs_intervals``: ``shared`` when all are identical, else one array per unit."""
+
+    shared: np.ndarray | None
+    per_unit: list[np.ndarray] | None
+
+    @classmethod
+    def read(cls, units: h5py.Group, selected: np.ndarray, source: str) -> _UnitWindows:
+        if "obs_intervals" not in units or "obs_intervals_index" not in units:
+            return cls(None, None)
+        data = units["obs_intervals"]
+        if not isinstance(data, h5py.Dataset) or data.ndim != 2 or data.shape[1] != 2 or data.dtype.kind not in "iuf":
+            raise NeurPIRError(f"{data.name} must be an (n, 2) numeric dataset, got shape "
+                               f"{getattr(data, 'shape', None)}", source=source)
+        bounds = ragged_bounds(units, "obs_intervals", units["id"].shape[0], source)
+        low, high = bounds[selected[0]], bounds[selected[-1] + 1]
+        values = data[low:high].astype(np.float64)
+        bad = ~np.all(np.isfinite(values), axis=1) | (values[:, 1] <= values[:, 0])
+        if np.any(bad):
+            warn_about(source, f"{int(bad.sum())} of {len(values)} obs_intervals rows are empty, reversed or not "
+                               "finite; they are ignored")
+        starts, lengths = bounds[selected] - low, bounds[selected + 1] - bounds[selected]
+        if lengths[0] > 0 and np.all(lengths == lengths[0]):
+            contiguous = np.array_equal(starts, np.arange(selected.size) * lengths[0])
+            block = (values.reshape(selected.size, lengths[0], 2) if contiguous
+                     else values[starts[:, None] + np.arange(lengths[0])])
+            if np.array_equal(block, np.broadcast_to(block[0], block.shape)):
+                return cls(merge_windows(block[0]), None)
+        if np.any(lengths == 0):
+            warn_about(source, f"{int(np.sum(lengths == 0))} selected units have no obs_intervals; they are marked "
+                               "unobserved everywhere")
+        return cls(None, [merge_windows(values[start:start + length]) for start, length in zip(starts, lengths)])
+
+    @property
+    def present(self) -> bool:
+        return self.shared is not None or self.per_unit is not None
+
+    def union(self) -> np.ndarray:
+        return self.shared if self.shared is not None else merge_windows(np.concatenate(self.per_unit))
+
+    def inside(self, times: np.ndarray, rows: np.ndarray, first_position: int) -> np.ndarray:
+        """Which spikes (of block rows starting at ``first_position``) lie inside their own unit's windows."""
+        if self.shared is not None:
+            return _in_windows(times, self.shared)
+        inside = np.zeros(times.size, dtype=bool)
+        row_bounds = np.searchsorted(rows, np.arange(rows.max() + 2)) if rows.size else np.zeros(1, dtype=np.int64)
+        for row in range(row_bounds.size - 1):
+            part = slice(row_bounds[row], row_bounds[row + 1])
+            inside[part] = _in_windows(times[part], self.per_unit[first_position + row])
+        return inside
+
+    def observed(self, grid: TimeGrid) -> np.ndarray | None:
+        """(n_units, n_bins) bins inside each unit's own windows, or None when all units share the grid."""
+        if self.per_unit is None:
+            return None
+        return np.stack([bins_inside_windows(grid, windows) for windows in self.per_unit])
+
+
+def _in_windows(times: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    if windows.shape[0] == 0:
+        return np.zeros(times.size, dtype=bool)
+    index = np.searchsorted(windows[:, 0], times, side="right") - 1
+    inside = index >= 0
+    inside[inside] = times[inside] < windows[index[inside], 1]
+    return inside
+
+
+@dataclass
+class _SpikeProblems:
+    """Counts of bad spike times met while binning, reported once per file."""
+
+    non_finite: int = 0
+    negative: int = 0
+    outside_windows: int = 0
+    unsorted_units: int = 0
+    zero_spike_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def report(self, source: str) -> None:
+        if self.non_finite:
+            warn_about(source, f"{self.non_finite} spike times are NaN or infinite; they are dropped")
+        if self.negative:
+            warn_about(source, f"{self.negative} spike times are negative (before the session start); they are dropped")
+        if self.outside_windows:
+            warn_about(source, f"{self.outside_windows} spike times fall outside their unit's obs_intervals; they are "
+                               "dropped")
+        if self.unsorted_units:
+            warn_about(source, f"{self.unsorted_units} units have unsorted spike times; they were sorted")
+        if self.zero_spike_ids.size:
+            shown = ", ".join(map(str, self.zero_spike_ids[:5])) + (", ..." if self.zero_spike_ids.size > 5 else "")
+            warn_about(source, f"{self.zero_spike_ids.size} units have no spikes (ids {shown}); they are kept as "
+                               "all-zero rows")
+
+
+def _make_grid(windows: _UnitWindows, spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.ndarray,
+               bin_size: float, time_range: tuple[float, float] | None, source: str) -> TimeGrid:
+    if windows.present:
+        grid = window_grid(windows.union(), bin_size, time_range, source=source)
+    elif time_range is not None:
+        grid = window_grid(np.array([time_range]), bin_size, source=source)
+    else:
+        grid = window_grid(_spike_span(spike_data, bounds, selected, bin_size), bin_size, source=source)
+    if grid.n_bins == 0:
+        where = "" if time_range is None else f" in the time range {time_range}"
+        raise NeurPIRError(f"no observed time to bin{where} (bin size {bin_size} s)", source=source)
+    return grid
+
+
+def _spike_span(spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.ndarray, bin_size: float) -> np.ndarray:
+    """Without obs_intervals: one window from the first valid spike (floored to the bin) past the last spike."""
+    low, high = np.inf, -np.inf
+    for _, _, times, _ in _spike_blocks(spike_data, bounds, selected, max_units=selected.size):
+        times = times[np.isfinite(times) & (times >= 0)]
+        if times.size:
+            low, high = min(low, float(times.min())), max(high, float(times.max()))
+    if not np.isfinite(low):
+        return np.zeros((0, 2))
+    start = np.floor(low / bin_size) * bin_size
+    return np.array([[start, high + bin_size]])
+
+
+def _spike_blocks(spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.ndarray,
+                  max_units: int) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+    """Yield ``(first, stop, times, rows)`` for blocks of selected positions ``first:stop``: the block's spike times
+    (read with one slice per run of consecutive unit indices) and each spike's row within the block."""
+    lengths = bounds[selected + 1] - bounds[selected]
+    cumulative = np.concatenate([[0], np.cumsum(lengths)])
+    first = 0
+    while first < selected.size:
+        by_spikes = int(np.searchsorted(cumulative, cumulative[first] + _MAX_BLOCK_SPIKES, side="right")) - 1
+        stop = max(first + 1, min(first + max_units, by_spikes, selected.size))
+        chosen = selected[first:stop]
+        run_starts = np.flatnonzero(np.concatenate([[True], np.diff(chosen) != 1]))
+        run_stops = np.concatenate([run_starts[1:], [chosen.size]])
+        parts = [spike_data[bounds[chosen[a]]:bounds[chosen[b - 1] + 1]] for a, b in zip(run_starts, run_stops)]
+        times = np.concatenate(parts).astype(np.float64, copy=False) if parts else np.zeros(0)
+        rows = np.repeat(np.arange(stop - first), lengths[first:stop])
+        yield first, stop, times, rows
+        first = stop
+
+
+def _bin_selected(spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.ndarray, windows: _UnitWindows,
+                  grid: TimeGrid, observed: np.ndarray | None, keep_spike_times: bool,
+                  problems: _SpikeProblems) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    activity = np.zeros((selected.size, grid.n_bins), dtype=_COUNT_TYPES[0])
+    kept_times: list[np.ndarray] | None = [] if keep_spike_times else None
+    max_units = max(1, _MAX_BLOCK_CELLS // max(grid.n_bins, 1))
+    for first, stop, times, rows in _spike_blocks(spike_data, bounds, selected, max_units):
+        times, rows, bins = _clean_block(times, rows, windows, first, grid, problems)
+        if observed is not None:
+            hit = np.flatnonzero(bins >= 0)
+            unobserved = hit[~observed[first + rows[hit], bins[hit]]]
+            problems.outside_windows += int(np.sum(~windows.inside(times[unobserved], rows[unobserved], first)))
+            bins[unobserved] = -1
+        cells, counts = count_events(bins, rows, grid.n_bins)
+        activity = _fit_counts(activity, int(counts.max(initial=0)))
+        activity.reshape(-1)[first * grid.n_bins + cells] = counts
+        if kept_times is not None:
+            kept_times.extend(_split_by_row(times[bins >= 0], rows[bins >= 0], stop - first))
+    return activity, kept_times
+
+
+def _clean_block(times: np.ndarray, rows: np.ndarray, windows: _UnitWindows, first: int, grid: TimeGrid,
+                 problems: _SpikeProblems) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drop NaN/inf and negative spikes, sort each unit's times, locate their bins, and count the spikes that fall
+    outside their unit's obs_intervals (their bin is -1)."""
+    usable = (times >= 0) & (times < np.inf)
+    if not usable.all():
+        problems.non_finite += int(np.sum(~np.isfinite(times)))
+        problems.negative += int(np.sum(times < 0))
+        times, rows = times[usable], rows[usable]
+    decreasing = np.flatnonzero(np.diff(times) < 0)
+    decreasing = decreasing[rows[decreasing + 1] == rows[decreasing]]
+    if decreasing.size:
+        problems.unsorted_units += int(np.unique(rows[decreasing]).size)
+        order = np.lexsort((times, rows))
+        times, rows = times[order], rows[order]
+    bins = grid.locate(times)
+    if windows.present:
+        missed = np.flatnonzero(bins < 0)
+        problems.outside_windows += int(np.sum(~windows.inside(times[missed], rows[missed], first)))
+    return times, rows, bins
+
+
+def _fit_counts(activity: np.ndarray, largest: int) -> np.ndarray:
+    """``activity`` in the smallest unsigned type that holds ``largest``."""
+    for count_type in _COUNT_TYPES:
+        if largest <= np.iinfo(count_type).max:
+            return activity if np.iinfo(activity.dtype).max >= largest else activity.astype(count_type)
+    return activity.astype(np.uint64)
+
+
+def _split_by_row(times: np.ndarray, rows: np.ndarray, n_rows: int) -> list[np.ndarray]:
+    ends = np.cumsum(np.bincount(rows, minlength=n_rows))
+    return np.split(times, ends[:-1])
