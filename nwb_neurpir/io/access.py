@@ -1,0 +1,224 @@
+"""Opening a resolved source as an ``h5py.File``: local files directly, remote files streamed (remfile + h5py, chunks
+cached on disk) or from a whole verified copy in the cache; and downloading whole files into the cache.
+
+What is verified:
+- whole downloads: the byte count, then the archive's SHA-256 (``dandi:sha2-256``) or, when only that is given, its
+  ``dandi:dandi-etag``; a mismatch deletes the temp file and raises. Plain URLs have no archive digest: only the
+  byte count (from a Range probe) is checked.
+- streamed chunks: every Range answer must be a 206 whose ``Content-Range`` is exactly the requested range of a
+  file of the expected total size, with a body of exactly that length (otherwise retried); chunks on disk carry
+  their SHA-256 and are re-fetched when it does not match. A whole-file digest cannot be checked from partial reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.cache import AssetCache, cache_key
+from nwb_neurpir.io.dandi import AssetDetails, DandiResolver, default_api_url
+from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError, download_to, probe_size
+from nwb_neurpir.sources import ResolvedSource
+
+__all__ = ["DataAccess", "FetchedFile", "StreamStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    """A source made available as a local file."""
+
+    source: ResolvedSource
+    path: Path
+    status: Literal["local", "cached", "downloaded"]
+    bytes_downloaded: int = 0
+
+
+@dataclass
+class StreamStats:
+    """Network use of the last ``open_h5``."""
+
+    mode: Literal["local", "cached-file", "streamed"] = "local"
+    bytes_received: int = 0
+    requests_sent: int = 0
+    chunk_hits: int = 0
+    chunk_misses: int = 0
+
+
+@dataclass(frozen=True)
+class _Remote:
+    key: str
+    name: str
+    size: int
+    stream_url: str
+    download_url: str
+    details: AssetDetails | None
+
+
+class DataAccess:
+    """Opens and downloads resolved sources, sharing one cache, HTTP policy and DANDI client per API."""
+
+    def __init__(self, *, api_url: str | None = None, cache_dir: str | Path | None = None,
+                 cache_max_bytes: int | str | None = None, http: HttpPolicy | None = None) -> None:
+        self.api_url = api_url
+        self.cache = AssetCache(cache_dir, cache_max_bytes)
+        self.policy = http or HttpPolicy()
+        self.last_stats = StreamStats()
+        self._resolvers: dict[str, DandiResolver] = {}
+
+    def resolver(self, api_url: str | None = None) -> DandiResolver:
+        """The DANDI resolver for ``api_url`` (default: this access's API)."""
+        url = (api_url or self.api_url or default_api_url()).rstrip("/")
+        if url not in self._resolvers:
+            self._resolvers[url] = DandiResolver(url, cache=self.cache, policy=self.policy)
+        return self._resolvers[url]
+
+    @contextmanager
+    def open_h5(self, source: ResolvedSource, *, download: bool = False) -> Iterator[object]:
+        """Yield the source as an open read-only ``h5py.File``; closed (and the cache trimmed) on exit."""
+        if source.kind == "local":
+            self.last_stats = StreamStats(mode="local")
+            with _open_local(Path(source.location), source) as h5:
+                yield h5
+            return
+        remote = self._remote(source)
+        path = self.cache.cached_file(remote.key, remote.name, remote.size)
+        if path is None and download:
+            path = self.fetch(source).path
+        if path is not None:
+            self.last_stats = StreamStats(mode="cached-file")
+            with _open_local(path, source) as h5:
+                yield h5
+            return
+        with self._streamed(source, remote) as h5:
+            yield h5
+
+    @contextmanager
+    def _streamed(self, source: ResolvedSource, remote: _Remote) -> Iterator[object]:
+        import h5py
+        import remfile
+
+        session = HttpSession(self.policy)
+        session.expected_sizes[remote.stream_url] = remote.size
+        chunks = self.cache.chunks(remote.key)
+        stats = self.last_stats = StreamStats(mode="streamed")
+        stream = remfile.File(remote.stream_url, disk_cache=chunks, _size=remote.size)
+        stream.session = session  # our timeouts, retries and Range checks instead of a bare requests.Session
+        h5 = None
+        try:
+            try:
+                h5 = h5py.File(stream, "r")
+            except Exception as exc:
+                raise _stream_error(session, source, exc) from exc
+            try:
+                yield h5
+            except Exception as exc:
+                if session.failure is not None:
+                    raise session.failure from exc
+                raise
+        finally:
+            if h5 is not None:
+                h5.close()
+            stats.bytes_received, stats.requests_sent = session.bytes_received, session.requests_sent
+            stats.chunk_hits, stats.chunk_misses = chunks.hits, chunks.misses
+            session.close()
+            self.cache.trim()
+
+    def fetch(self, source: ResolvedSource, *, progress: bool = False) -> FetchedFile:
+        """Make ``source`` a verified local file in the cache (no-op for local files)."""
+        if source.kind == "local":
+            return FetchedFile(source=source, path=Path(source.location), status="local")
+        remote = self._remote(source)
+        if (path := self.cache.cached_file(remote.key, remote.name, remote.size)) is not None:
+            return FetchedFile(source=source, path=path, status="cached")
+        session = HttpSession(self.policy)
+
+        def write(tmp: Path) -> None:
+            bar = _progress_bar(remote.size, source.label(), progress)
+            try:
+                with open(tmp, "wb") as out:
+                    download_to(session, remote.download_url, out, size=remote.size,
+                                progress=bar.update if bar else None)
+            finally:
+                if bar:
+                    bar.close()
+
+        path = self.cache.store_file(remote.key, remote.name, write,
+                                     lambda tmp: _verify(tmp, remote, source.label()), size=remote.size)
+        return FetchedFile(source=source, path=path, status="downloaded", bytes_downloaded=session.bytes_received)
+
+    def _remote(self, source: ResolvedSource) -> _Remote:
+        if source.kind == "dandi":
+            details = self.resolver(source.api_url).details(source.info.asset_id or "")
+            details.check_nwb(source.label())
+            return _Remote(key=cache_key("dandi", details.asset_id), name=details.path, size=details.size,
+                           stream_url=details.stream_url, download_url=details.download_url, details=details)
+        session = HttpSession(self.policy)
+        size = probe_size(session, source.location)
+        name = source.location.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+        return _Remote(key=cache_key("url", f"{source.location}|{size}"), name=name, size=size,
+                       stream_url=source.location, download_url=source.location, details=None)
+
+
+def _verify(path: Path, remote: _Remote, label: str) -> None:
+    size = path.stat().st_size
+    if size != remote.size:
+        raise NeurPIRError(f"download has {size} bytes, the archive says {remote.size}", source=label)
+    digests = remote.details.digests if remote.details else {}
+    if expected := digests.get("dandi:sha2-256"):
+        actual = _sha256(path)
+        kind = "SHA-256"
+    elif expected := digests.get("dandi:dandi-etag"):
+        from dandischema.digests.dandietag import DandiETag
+
+        actual, kind = DandiETag.from_file(path).as_str(), "dandi-etag"
+    else:
+        log.info("%s: the archive lists no digest; checked the size only", label)
+        return
+    if actual != expected:
+        raise NeurPIRError(f"downloaded file does not match the archive's {kind} ({actual} != {expected}); "
+                           "it was not kept", source=label)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _progress_bar(total: int, label: str, enabled: bool):  # noqa: ANN202 - tqdm or None
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False)
+
+
+def _stream_error(session: HttpSession, source: ResolvedSource, exc: Exception) -> NeurPIRError:
+    if session.failure is not None:
+        return session.failure
+    if isinstance(exc, RemoteError | NeurPIRError):
+        return exc
+    return NeurPIRError(f"not a readable HDF5/NWB file ({' '.join(str(exc).split())[:200]})", source=source.label())
+
+
+@contextmanager
+def _open_local(path: Path, source: ResolvedSource) -> Iterator[object]:
+    import h5py
+
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as exc:
+        raise NeurPIRError(f"cannot open as HDF5/NWB ({' '.join(str(exc).split())[:200]})",
+                           source=source.label()) from None
+    with h5:
+        yield h5

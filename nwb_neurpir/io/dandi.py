@@ -1,0 +1,238 @@
+"""DANDI Archive lookups through the real ``dandi`` client (``DandiAPIClient``): dandisets, versions, asset paths,
+globs and asset IDs, turned into ``ResolvedSource`` objects, plus each asset's size, digests and content URLs.
+
+The API URL is ``api_url`` if given, else ``NEURPIR_DANDI_API_URL``, else the public archive. The client's HTTP
+goes through ``HttpSession`` (timeouts, bounded retries); its construction (which asks the server for
+``/server-info`` with no timeout of its own) runs under a deadline. ``DANDI_NO_ET`` is set so the client does not
+ask etelemetry for newer versions. Asset details are cached on disk by asset ID: DANDI assets are immutable (a
+changed file or metadata gets a new asset ID), so a cached asset opens again without the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.cache import AssetCache, cache_key
+from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError
+from nwb_neurpir.recording import SourceInfo
+from nwb_neurpir.sources import ResolvedSource, SourceSpec, is_nwb_path
+
+__all__ = ["API_URL_ENV", "DEFAULT_API_URL", "AssetDetails", "DandiResolver", "default_api_url"]
+
+API_URL_ENV = "NEURPIR_DANDI_API_URL"
+DEFAULT_API_URL = "https://api.dandiarchive.org/api"
+
+
+def default_api_url() -> str:
+    """``NEURPIR_DANDI_API_URL`` if set, else the public DANDI Archive API."""
+    return os.environ.get(API_URL_ENV) or DEFAULT_API_URL
+
+
+@dataclass(frozen=True)
+class AssetDetails:
+    """What the archive says about one asset (``GET /api/assets/<id>/info/``)."""
+
+    api_url: str
+    asset_id: str
+    path: str
+    size: int
+    is_zarr: bool
+    encoding_format: str | None = None
+    digests: dict[str, str] = field(default_factory=dict)
+    """e.g. ``{"dandi:sha2-256": ..., "dandi:dandi-etag": ...}``."""
+    content_urls: list[str] = field(default_factory=list)
+
+    @property
+    def download_url(self) -> str:
+        """The API download URL (answers with a redirect to the blob store)."""
+        return f"{self.api_url}/assets/{self.asset_id}/download/"
+
+    @property
+    def stream_url(self) -> str:
+        """The blob URL listed in the metadata (saves a redirect per Range request), else the download URL."""
+        api_prefix = self.api_url.rsplit("/api", 1)[0]
+        direct = [url for url in self.content_urls if url.startswith(("http://", "https://"))
+                  and not url.startswith(api_prefix)]
+        return direct[0] if direct else self.download_url
+
+    def check_nwb(self, source: str) -> None:
+        """Raise ``NeurPIRError`` unless this is an NWB HDF5 file."""
+        if self.is_zarr:
+            raise NeurPIRError(f"asset {self.path!r} is a Zarr asset; only NWB HDF5 files (.nwb) can be read",
+                               source=source)
+        if not (is_nwb_path(self.path) or self.encoding_format == "application/x-nwb"):
+            raise NeurPIRError(f"asset {self.path!r} is not an NWB file "
+                               f"(encoding {self.encoding_format or 'unknown'})", source=source)
+
+
+class DandiResolver:
+    """Looks sources up in one DANDI API; the ``dandi`` client is created on first need."""
+
+    def __init__(self, api_url: str | None = None, *, cache_dir: str | Path | None = None,
+                 cache: AssetCache | None = None, policy: HttpPolicy | None = None) -> None:
+        self.api_url = (api_url or default_api_url()).rstrip("/")
+        self.cache = cache if cache is not None else AssetCache(cache_dir)
+        self.session = HttpSession(policy)
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The ``dandi.dandiapi.DandiAPIClient`` for this API (created under a deadline, on our session)."""
+        if self._client is None:
+            self._client = _make_client(self.api_url, self.session)
+        return self._client
+
+    # -- resolution ----------------------------------------------------------------------------------------
+    def resolve(self, spec: SourceSpec, glob: str | None = None) -> list[ResolvedSource]:
+        """The NWB assets a ``dandi_asset`` or ``dandiset`` spec names (``glob`` filters dandisets/folders)."""
+        with _dandi_errors(self.api_url, spec.text):
+            if spec.kind == "dandi_asset":
+                details = self.details(spec.asset_id or "")
+                details.check_nwb(spec.text)
+                return [self._resolved(details.asset_id, details.path, details.size, spec.dandiset, spec.version)]
+            if spec.kind != "dandiset":
+                raise NeurPIRError(f"not a DANDI source ({spec.kind})", source=spec.text)
+            return self._resolve_dandiset(spec, glob)
+
+    def _resolve_dandiset(self, spec: SourceSpec, glob: str | None) -> list[ResolvedSource]:
+        from dandi.dandiapi import RemoteBlobAsset
+
+        dandiset = self.client.get_dandiset(spec.dandiset, spec.version, lazy=False)
+        version = dandiset.version_id
+        path = spec.path or ""
+        if path and not path.endswith("/") and "*" not in path:
+            asset = dandiset.get_asset_by_path(path)
+            if not isinstance(asset, RemoteBlobAsset) or not is_nwb_path(asset.path):
+                kind = "a Zarr asset" if not isinstance(asset, RemoteBlobAsset) else "not an NWB file"
+                raise NeurPIRError(f"asset {asset.path!r} is {kind}; only NWB HDF5 files (.nwb) can be read",
+                                   source=spec.text)
+            return [self._resolved(asset.identifier, asset.path, asset.size, spec.dandiset, version)]
+        if "*" in path and glob:
+            raise NeurPIRError("give the glob once: either in the source or with --glob", source=spec.text)
+        pattern = path if "*" in path else (path + glob if glob else None)
+        assets: Iterable[Any]
+        if pattern:
+            assets = dandiset.get_assets_by_glob(pattern, order="path")
+        elif path:
+            assets = dandiset.get_assets_with_path_prefix(path, order="path")
+        else:
+            assets = dandiset.get_assets(order="path")
+        found = [self._resolved(a.identifier, a.path, a.size, spec.dandiset, version) for a in assets
+                 if isinstance(a, RemoteBlobAsset) and is_nwb_path(a.path)]
+        if not found:
+            what = f"matching {pattern!r}" if pattern else f"under {path!r}" if path else "in it"
+            raise NeurPIRError(f"no NWB assets {what} in dandiset {spec.dandiset} version {version}",
+                               source=spec.text)
+        return sorted(found, key=lambda source: source.info.asset_path or "")
+
+    def _resolved(self, asset_id: str, path: str, size: int, dandiset: str | None,
+                  version: str | None) -> ResolvedSource:
+        info = SourceInfo(location=f"{self.api_url}/assets/{asset_id}/download/", dandiset=dandiset,
+                          version=version, asset_id=asset_id, asset_path=path)
+        return ResolvedSource(kind="dandi", info=info, size=size, api_url=self.api_url)
+
+    # -- asset details -------------------------------------------------------------------------------------
+    def details(self, asset_id: str) -> AssetDetails:
+        """Size, path, digests and content URLs of an asset: from the cache, else ``GET /assets/<id>/info/``."""
+        key = cache_key("dandi", asset_id)
+        cached = self.cache.read_meta(key)
+        if cached and cached.get("api_url") == self.api_url:
+            return AssetDetails(**cached)
+        with _dandi_errors(self.api_url, asset_id):
+            asset = self.client.get_asset(asset_id)
+            metadata = asset.get_raw_metadata() or {}
+        from dandi.dandiapi import BaseRemoteZarrAsset
+
+        urls = metadata.get("contentUrl") or []
+        details = AssetDetails(
+            api_url=self.api_url, asset_id=asset.identifier, path=asset.path, size=int(asset.size),
+            is_zarr=isinstance(asset, BaseRemoteZarrAsset), encoding_format=metadata.get("encodingFormat"),
+            digests={str(k): str(v) for k, v in (metadata.get("digest") or {}).items()},
+            content_urls=[str(url) for url in (urls if isinstance(urls, list) else [urls])])
+        self.cache.write_meta(key, asdict(details))
+        return details
+
+
+def _make_client(api_url: str, session: HttpSession) -> Any:
+    """Create the ``DandiAPIClient`` with a deadline, then route its requests through ``session``."""
+    os.environ.setdefault("DANDI_NO_ET", "1")
+    from dandi.dandiapi import DandiAPIClient
+
+    result: dict[str, Any] = {}
+
+    def build() -> None:
+        try:
+            result["client"] = DandiAPIClient(api_url=api_url)
+        except Exception as exc:  # reported below, in the caller's thread
+            result["error"] = exc
+
+    policy = session.policy
+    deadline = policy.connect_timeout + policy.read_timeout
+    with _quiet_dandi_logs():
+        worker = threading.Thread(target=build, name="dandi-client", daemon=True)
+        worker.start()
+        worker.join(deadline)
+    if worker.is_alive():
+        raise RemoteError(f"no answer from the DANDI server within {deadline:.0f} s (GET /server-info)",
+                          source=api_url)
+    if "error" in result:
+        raise NeurPIRError(f"cannot use this DANDI API ({_first_line(result['error'])})", source=api_url)
+    client = result["client"]
+    session.headers.update(client.session.headers)
+    client.session = session
+    return client
+
+
+@contextmanager
+def _dandi_errors(api_url: str, source: str) -> Iterator[None]:
+    """Turn the dandi client's exceptions into one-line ``NeurPIRError``s."""
+    import requests
+    from dandi.exceptions import NotFoundError
+
+    try:
+        with _quiet_dandi_logs():
+            yield
+    except NeurPIRError:
+        raise
+    except NotFoundError as exc:
+        raise NeurPIRError(f"not found in the DANDI archive at {api_url}: {_first_line(exc)}", source=source) \
+            from None
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise NeurPIRError(f"the DANDI API at {api_url} answered HTTP {status}", source=source) from None
+    except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise NeurPIRError(f"unexpected answer from the DANDI API at {api_url}: {_first_line(exc)}",
+                           source=source) from None
+
+
+class _DemoteToDebug(logging.Filter):
+    """The dandi client logs failures at ERROR before raising; we report them ourselves as one line, so its
+    records are shown only at debug level (``neurpir -vv``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+@contextmanager
+def _quiet_dandi_logs() -> Iterator[None]:
+    logger = logging.getLogger("dandi")
+    demote = _DemoteToDebug()
+    logger.addFilter(demote)
+    try:
+        yield
+    finally:
+        logger.removeFilter(demote)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return " ".join(text[0].split()) if text else type(exc).__name__

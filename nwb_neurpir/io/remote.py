@@ -1,0 +1,262 @@
+"""HTTP for DANDI and plain URLs: timeouts on every request, bounded retries with exponential backoff, exact checks
+of Range answers, and a byte counter.
+
+``HttpSession`` is a ``requests.Session`` handed both to the ``dandi`` client (API calls) and to ``remfile`` (Range
+reads of NWB files). Transient failures -- 408/425/429/5xx, refused or reset connections, timeouts, bodies cut short
+or longer/shorter than asked -- are retried with exponential backoff inside a time budget per request; anything else
+is final. A final failure raises ``RemoteError`` (a ``NeurPIRError``) and marks the session broken, so every later
+request fails at once instead of each waiting out its own budget. ``RemoteError`` also subclasses remfile's
+"permanent" error so remfile does not wrap our retries in its own fixed 8-retry loop.
+
+Redirects are followed (at most ``max_redirects``), including to another host: that is how the DANDI API hands out
+its S3 blob URLs (``/api/assets/<id>/download/`` answers 302). ``requests`` drops an ``Authorization`` header when a
+redirect changes host, and only http(s) targets are followed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+import requests
+
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = ["HttpPolicy", "HttpSession", "RemoteError", "download_to", "probe_size"]
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+_BLOCK = 256 * 1024
+
+
+def _remfile_permanent_error() -> type[Exception]:
+    """remfile re-raises this class at once instead of retrying (checked by a test, as it is private)."""
+    remfile_module = importlib.import_module("remfile.RemFile")
+    return getattr(remfile_module, "_PermanentHTTPError", Exception)
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Timeouts and retries for every HTTP request (seconds)."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    """Longest silence allowed while waiting for headers or between body blocks."""
+    attempt_deadline: float = 120.0
+    """Longest one attempt may take for a small body (catches servers that trickle bytes)."""
+    min_bytes_per_second: float = 50_000.0
+    """Each attempt also gets ``expected bytes / min_bytes_per_second`` on top of ``attempt_deadline``."""
+    attempts: int = 5
+    backoff: float = 0.5
+    """First wait before a retry; doubles after each failed attempt, capped by ``max_backoff``."""
+    max_backoff: float = 8.0
+    total_budget: float = 300.0
+    """No retry is started once this much time has passed since a request's first attempt."""
+    max_redirects: int = 5
+
+    def deadline_for(self, nbytes: int) -> float:
+        """Seconds allowed for one attempt that moves ``nbytes``."""
+        return self.attempt_deadline + nbytes / self.min_bytes_per_second
+
+
+class RemoteError(NeurPIRError, _remfile_permanent_error()):  # type: ignore[misc]
+    """A remote request failed for good: after retries, or with a status retrying cannot fix."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying (bad status, short body, wrong Content-Range)."""
+
+
+_RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+              requests.exceptions.ContentDecodingError, _Transient)
+
+
+class HttpSession(requests.Session):
+    """A ``requests.Session`` with the policy's timeouts and retries, Range checks and a byte counter."""
+
+    def __init__(self, policy: HttpPolicy | None = None) -> None:
+        super().__init__()
+        self.policy = policy or HttpPolicy()
+        self.max_redirects = self.policy.max_redirects
+        self.bytes_received = 0
+        """Body bytes received (all attempts, all requests)."""
+        self.requests_sent = 0
+        self.failure: RemoteError | None = None
+        """The final failure, once one happened; later requests raise it again at once."""
+        self.expected_sizes: dict[str, int] = {}
+        """URL -> total size; a Range answer reporting another total is refused (the file changed)."""
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Send with timeouts and retries; read the body (unless ``stream=True``) and check Range answers."""
+        if self.failure is not None:
+            raise self.failure
+        stream = bool(kwargs.pop("stream", False))
+        kwargs.setdefault("timeout", (self.policy.connect_timeout, self.policy.read_timeout))
+        wanted = _requested_range(kwargs.get("headers"))
+        started = time.monotonic()
+        for attempt in range(1, self.policy.attempts + 1):
+            try:
+                self.requests_sent += 1
+                response = super().request(method, url, *args, stream=True, **kwargs)
+                self._check_status(response, url, wanted)
+                if not stream:
+                    nbytes = wanted[1] - wanted[0] + 1 if wanted else 0
+                    self._read_body(response, time.monotonic() + self.policy.deadline_for(nbytes))
+                    _check_range_body(response, wanted, self.expected_sizes.get(url))
+                return response
+            except _RETRYABLE as exc:
+                wait = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1))
+                spent = time.monotonic() - started
+                if attempt == self.policy.attempts or spent + wait > self.policy.total_budget:
+                    self._fail(f"{method} failed after {attempt} attempt(s) in {spent:.1f} s: {_describe(exc)}", url)
+                log.info("retrying %s %s in %.1f s (attempt %d failed: %s)", method, url, wait, attempt,
+                         _describe(exc))
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def count(self, nbytes: int) -> None:
+        """Add bytes read from a ``stream=True`` response to the counter."""
+        self.bytes_received += nbytes
+
+    def _fail(self, message: str, url: str) -> None:
+        self.failure = RemoteError(message, source=url)
+        raise self.failure
+
+    def _check_status(self, response: requests.Response, url: str, wanted: tuple[int, int] | None) -> None:
+        status = response.status_code
+        if status in TRANSIENT_STATUS:
+            response.close()
+            raise _Transient(f"HTTP {status} {response.reason}")
+        if wanted is not None and status == 200 and not _covers_whole_body(response, wanted):
+            response.close()
+            self._fail("the server ignored the HTTP Range request (answered 200 with the whole file), so the file "
+                       "cannot be streamed; download it instead (`neurpir fetch` or download=True)", url)
+        if wanted is not None and status >= 400:
+            response.close()
+            self._fail(f"HTTP {status} {response.reason} while reading bytes {wanted[0]}-{wanted[1]}", url)
+
+    def _read_body(self, response: requests.Response, deadline: float) -> None:
+        blocks = []
+        for block in response.iter_content(_BLOCK):
+            blocks.append(block)
+            self.bytes_received += len(block)
+            if time.monotonic() > deadline:
+                response.close()
+                raise _Transient("the server is too slow (attempt deadline passed while reading the body)")
+        response._content = b"".join(blocks)  # what requests itself does once a streamed body is read
+        response._content_consumed = True
+
+
+def _requested_range(headers: dict[str, str] | None) -> tuple[int, int] | None:
+    value = next((v for k, v in (headers or {}).items() if k.lower() == "range"), None)
+    match = re.fullmatch(r"bytes=(\d+)-(\d+)", value or "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _covers_whole_body(response: requests.Response, wanted: tuple[int, int]) -> bool:
+    length = response.headers.get("Content-Length")
+    return wanted[0] == 0 and length is not None and int(length) <= wanted[1] + 1
+
+
+def _check_range_body(response: requests.Response, wanted: tuple[int, int] | None, size: int | None) -> None:
+    if wanted is None or response.status_code != 206:
+        return
+    match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+    if match is None:
+        raise _Transient(f"206 answer without a valid Content-Range ({response.headers.get('Content-Range')!r})")
+    start, end, total = int(match[1]), int(match[2]), match[3]
+    last = wanted[1] if total == "*" else min(wanted[1], int(total) - 1)
+    if (start, end) != (wanted[0], last):
+        raise _Transient(f"asked for bytes {wanted[0]}-{wanted[1]}, got {start}-{end}")
+    if size is not None and total != "*" and int(total) != size:
+        raise RemoteError(f"the file changed on the server: it now has {total} bytes, expected {size}",
+                          source=response.url)
+    if len(response.content) != end - start + 1:
+        raise _Transient(f"body has {len(response.content)} bytes, Content-Range says {end - start + 1}")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, requests.ConnectionError) and "Connection refused" in text:
+        return "connection refused (is the server up / is there a network?)"
+    if isinstance(exc, requests.Timeout):
+        return f"timed out ({type(exc).__name__})"
+    return " ".join(text.split())[:300]
+
+
+def probe_size(session: HttpSession, url: str) -> int:
+    """Size of a remote file from a one-byte Range request; also proves the server honours Range."""
+    response = session.get(url, headers={"Range": "bytes=0-0"})
+    if response.status_code >= 400:
+        raise RemoteError(f"HTTP {response.status_code} {response.reason}", source=url)
+    match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+    if response.status_code == 206 and match and match[3] != "*":
+        return int(match[3])
+    raise RemoteError("the server did not report the file size in a Range answer, so it cannot be streamed", url)
+
+
+def download_to(
+    session: HttpSession,
+    url: str,
+    out: IO[bytes],
+    *,
+    size: int | None,
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Stream ``url`` into ``out`` (an open, empty binary file); ``progress(n)`` gets every block's size.
+
+    A body cut short is resumed with a Range request from where it stopped (restarted from zero, with a negative
+    ``progress``, when the server will not resume), within the session's retry policy. Checks the byte count
+    against ``size`` when known. Returns the number of bytes written; raises ``RemoteError``.
+    """
+    policy = session.policy
+    written, started = 0, time.monotonic()
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            written = _download_attempt(session, url, out, written, size, progress)
+            if size is not None and written != size:
+                raise _Transient(f"got {written} bytes, expected {size}")
+            return written
+        except _RETRYABLE as exc:
+            wait = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
+            spent = time.monotonic() - started
+            if attempt == policy.attempts or spent + wait > policy.total_budget:
+                raise RemoteError(f"download failed after {attempt} attempt(s) in {spent:.1f} s: "
+                                  f"{_describe(exc)}", source=url) from None
+            written = out.tell()
+            log.info("resuming download of %s at byte %d in %.1f s (%s)", url, written, wait, _describe(exc))
+            time.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _download_attempt(session: HttpSession, url: str, out: IO[bytes], offset: int, size: int | None,
+                      progress: Callable[[int], object] | None) -> int:
+    """One GET (resuming at ``offset`` when possible); returns the bytes now in ``out``."""
+    response = session.get(url, headers={"Range": f"bytes={offset}-"} if offset else {}, stream=True)
+    with response:
+        if response.status_code >= 400:
+            raise RemoteError(f"HTTP {response.status_code} {response.reason}", source=url)
+        match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+        if offset and not (response.status_code == 206 and match and int(match[1]) == offset):
+            if progress:
+                progress(-offset)
+            out.seek(0)
+            out.truncate()
+            offset = 0
+        deadline = time.monotonic() + session.policy.deadline_for((size or 0) - offset)
+        for block in response.iter_content(_BLOCK):
+            out.write(block)
+            offset += len(block)
+            session.count(len(block))
+            if progress:
+                progress(len(block))
+            if time.monotonic() > deadline:
+                raise _Transient("the server is too slow (download deadline passed)")
+    return offset
