@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own).
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Annotated, Optional
 
 import typer
@@ -75,6 +76,12 @@ def _root(
     """NeurPIR for NWB: simulate, inspect, train, embed, annotate, evaluate, plot."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001, ARG001
+    """Warnings reach the user as one line, without the source line that raised them."""
+    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
 
 
 for _module in (cmd_demo, cmd_simulate, cmd_inspect, cmd_fetch, cmd_train, cmd_embed, cmd_annotate, cmd_evaluate,
