@@ -1,0 +1,5 @@
+"""``python -m nwb_neurpir.cli`` runs the ``neurpir`` command."""
+
+from nwb_neurpir.cli.app import main
+
+main()

@@ -1,0 +1,49 @@
+"""`neurpir inspect` on real small files, through Typer's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from nwb_neurpir.cli.app import app
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+
+runner = CliRunner()
+
+
+def test_inspect_json_reports_labels_trials_and_covariates(tmp_path: Path) -> None:
+    path = write_nwbfile(make_spikes_nwbfile(n_units=8, duration=30.0, obs_intervals=[(0, 10), (20, 30)]),
+                         tmp_path / "sub-m_ses-1.nwb")
+    result = runner.invoke(app, ["inspect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    (summary,) = json.loads(result.stdout)
+    assert summary["n_neurons"] == 8
+    assert summary["label_counts"]["brain_area"] == {"VISp": 2, "CA1": 2, "LGd": 2, "MRN": 2}
+    assert summary["observed_s"] == 20.0
+    assert summary["observed_epochs"] == 2
+    assert summary["n_trials"] == 20
+    assert "behavior/running_speed" in summary["covariates"]
+
+
+def test_inspect_folder_with_filter(tmp_path: Path) -> None:
+    for session in ("1", "2"):
+        write_nwbfile(make_spikes_nwbfile(n_units=6, duration=10.0, session_id=session),
+                      tmp_path / "sub-m" / f"sub-m_ses-{session}.nwb")
+    result = runner.invoke(app, ["inspect", str(tmp_path), "--filter", 'quality == "good"', "--json"])
+    assert result.exit_code == 0, result.output
+    summaries = json.loads(result.stdout)
+    assert [s["n_neurons"] for s in summaries] == [4, 4]
+
+
+def test_inspect_missing_file_is_one_line_error_in_a_real_process(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.nwb"
+    done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", "inspect", str(missing)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0
+    assert done.stderr.startswith("error: ") and str(missing) in done.stderr
+    assert "Traceback" not in done.stderr
