@@ -22,6 +22,9 @@ MAX_BINS = 200_000_000
 _MAX_LOOKUP_CELLS = 8_000_000
 """Largest cell table ``TimeGrid.locate`` builds (64 MB); longer spans fall back to binary search."""
 
+_SNAP = 1e-9
+"""Fraction of a bin by which ``TimeGrid.locate`` moves times forward to absorb float rounding of bin edges."""
+
 _EDGE_TOLERANCE = 1e-6
 """Fraction of a bin by which a window may fall short and still hold that bin (float rounding of window edges)."""
 
@@ -42,8 +45,10 @@ class TimeGrid:
         return self.bin_times + 0.5 * self.bin_size
 
     def locate(self, times: np.ndarray) -> np.ndarray:
-        """Bin index of each time (int64), ``-1`` for times in no bin (gaps, outside, NaN)."""
-        times = np.asarray(times, dtype=np.float64)
+        """Bin index of each time (int64), ``-1`` for times in no bin (gaps, outside, NaN). A time within a billionth
+        of a bin below a bin edge counts as on the edge, so float rounding of computed bin starts (``12 * 0.05`` is
+        ``0.6000000000000001``) does not move samples that sit exactly on an edge into the previous bin."""
+        times = np.asarray(times, dtype=np.float64) + _SNAP * self.bin_size
         if self.n_bins == 0:
             return np.full(times.shape, -1, dtype=np.int64)
         lookup = self._lookup
@@ -80,8 +85,9 @@ class TimeGrid:
         index = lookup[cells.astype(np.int64)]
         starts = self._padded_starts
         index -= (index >= 0) & (times < starts[index])
+        last = self.n_bins - 1
         for _ in range(2):
-            index += times >= starts[index + 1]
+            index += (index < last) & (times >= starts[index + 1])
         return index
 
     def restrict(self, keep: np.ndarray) -> TimeGrid:

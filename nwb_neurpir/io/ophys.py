@@ -1,7 +1,7 @@
 """Calcium imaging: a ``RoiResponseSeries`` (``DfOverF`` preferred over ``Fluorescence``) on a grid of valid frames.
 
-By default each frame is one bin (the native frame period); a larger ``bin_size`` averages frames into bins aligned to
-the start of each run of consecutive frames. NaN values are unobserved: a frame NaN for every selected ROI leaves the
+By default each frame is one bin (the native frame period); another ``bin_size`` averages the frames whose middle
+falls in each bin, bins aligned to the start of each run of consecutive frames. NaN values are unobserved: a frame NaN for every selected ROI leaves the
 grid, a frame NaN for some ROIs is marked in ``observed`` (its value is stored as 0).
 """
 
@@ -152,7 +152,7 @@ def _averaged_bins(times: np.ndarray, period: float, values: np.ndarray, bin_siz
     run_stops = np.concatenate([breaks, [times.size]]) if times.size else np.zeros(0, dtype=np.int64)
     windows = np.column_stack([times[run_starts], times[run_stops - 1] + period]) if times.size else np.zeros((0, 2))
     grid = window_grid(windows, bin_size, time_range, source=source)
-    means, counts = bin_means(grid.locate(times), values, grid.n_bins)
+    means, counts = bin_means(grid.locate(times + 0.5 * period), values, grid.n_bins)
     observed = counts > 0
     keep = observed.any(axis=1)
     activity = np.where(observed[keep], means[keep], 0.0).astype(np.float32).T.copy()

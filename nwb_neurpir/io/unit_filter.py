@@ -1,14 +1,17 @@
 """A small, safe filter language over neuron metadata columns, e.g. ``quality == "good" and brain_area != "root"``.
 
 Python expression syntax, but only column names, literals (numbers, strings, booleans, lists of them), comparisons
-(``== != < <= > >= in``, ``not in``, chained), ``and``/``or``/``not`` and ``& | ~``. Nothing is ``eval``-ed: the
-expression is parsed with ``ast`` and walked, so no attribute access, call or import can run.
+(``== != < <= > >= in``, ``not in``, chained), ``and``/``or``/``not``; as in ``pandas.DataFrame.query``, ``& | ~``
+mean ``and or not`` (with their low precedence). Nothing is ``eval``-ed: the expression is parsed with ``ast`` and
+walked, so no attribute access, call or import can run.
 """
 
 from __future__ import annotations
 
 import ast
+import io
 import operator
+import tokenize
 from collections.abc import Callable
 
 import numpy as np
@@ -27,9 +30,9 @@ _COMPARISONS: dict[type, Callable[[object, object], object]] = {
 def filter_mask(expression: str, table: pd.DataFrame, source: str | None = None) -> np.ndarray:
     """(n_rows,) bool: the rows of ``table`` for which ``expression`` holds."""
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise NeurPIRError(f"unit filter {expression!r} is not a valid expression ({exc.msg})", source=source) from exc
+        tree = ast.parse(_words_for_symbols(expression), mode="eval")
+    except (SyntaxError, tokenize.TokenError) as exc:
+        raise NeurPIRError(f"unit filter {expression!r} is not a valid expression ({exc.args[0]})", source=source) from exc
     try:
         result = _Evaluator(table, expression).visit(tree.body)
     except TypeError as exc:
@@ -41,6 +44,17 @@ def filter_mask(expression: str, table: pd.DataFrame, source: str | None = None)
     if mask.dtype != bool:
         raise NeurPIRError(f"unit filter {expression!r} does not give true/false per row", source=source)
     return mask.copy()
+
+
+_SYMBOL_WORDS = {"&": "and", "|": "or", "~": "not"}
+
+
+def _words_for_symbols(expression: str) -> str:
+    """``& | ~`` outside string literals replaced by ``and or not``."""
+    tokens = tokenize.generate_tokens(io.StringIO(expression.strip()).readline)
+    return tokenize.untokenize(
+        (tokenize.NAME, _SYMBOL_WORDS[token.string]) if token.type == tokenize.OP and token.string in _SYMBOL_WORDS
+        else (token.type, token.string) for token in tokens).strip()
 
 
 class _FilterError(Exception):
@@ -75,7 +89,7 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> object:
         operand = self.visit(node.operand)
-        if isinstance(node.op, (ast.Not, ast.Invert)):
+        if isinstance(node.op, ast.Not):
             return ~np.asarray(operand, dtype=bool)
         if isinstance(node.op, ast.USub) and isinstance(operand, (int, float)):
             return -operand
@@ -85,13 +99,6 @@ class _Evaluator(ast.NodeVisitor):
         values = [np.asarray(self.visit(value), dtype=bool) for value in node.values]
         combine = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
         return combine.reduce(np.broadcast_arrays(*values))
-
-    def visit_BinOp(self, node: ast.BinOp) -> np.ndarray:
-        if not isinstance(node.op, (ast.BitAnd, ast.BitOr)):
-            return self.generic_visit(node)
-        left = np.asarray(self.visit(node.left), dtype=bool)
-        right = np.asarray(self.visit(node.right), dtype=bool)
-        return left & right if isinstance(node.op, ast.BitAnd) else left | right
 
     def visit_Compare(self, node: ast.Compare) -> np.ndarray:
         result: np.ndarray | bool = True

@@ -284,8 +284,9 @@ def _clean_block(times: np.ndarray, rows: np.ndarray, windows: _UnitWindows, fir
     outside their unit's obs_intervals (their bin is -1)."""
     usable = (times >= 0) & (times < np.inf)
     if not usable.all():
-        problems.non_finite += int(np.sum(~np.isfinite(times)))
-        problems.negative += int(np.sum(times < 0))
+        finite = np.isfinite(times)
+        problems.non_finite += int(np.sum(~finite))
+        problems.negative += int(np.sum(finite & (times < 0)))
         times, rows = times[usable], rows[usable]
     decreasing = np.flatnonzero(np.diff(times) < 0)
     decreasing = decreasing[rows[decreasing + 1] == rows[decreasing]]

@@ -1,0 +1,88 @@
+"""Bad files and options give one clear line naming the file (NeurPIRError), never a raw h5py/numpy exception."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from reader_files import copy_of, spikes_file
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.nwb_reader import read_nwb
+
+
+@pytest.fixture(scope="module")
+def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return spikes_file(tmp_path_factory.mktemp("bad"), with_context=False)
+
+
+def error_for(path: Path, **options: object) -> NeurPIRError:
+    with pytest.raises(NeurPIRError) as caught:
+        read_nwb(path, **options)
+    assert caught.value.source == str(path) and "\n" not in caught.value.one_line()
+    return caught.value
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert "no such file" in error_for(tmp_path / "absent.nwb").message
+
+
+def test_not_hdf5(tmp_path: Path) -> None:
+    path = tmp_path / "notes.nwb"
+    path.write_text("just some text, not HDF5\n" * 100)
+    assert "not an HDF5 file" in error_for(path).message
+
+
+def test_hdf5_but_not_nwb(tmp_path: Path) -> None:
+    path = tmp_path / "plain.h5"
+    with h5py.File(path, "w") as plain:
+        plain["units/spike_times"] = np.arange(10.0)
+    assert "not an NWB file" in error_for(path).message
+
+
+def test_nwb_with_neither_units_nor_ophys(base_file: Path, tmp_path: Path) -> None:
+    path = copy_of(base_file, tmp_path)
+    with h5py.File(path, "a") as nwb:
+        del nwb["units"]
+    assert "no units table with spike times and no ophys" in error_for(path).message
+    assert "no units table" in error_for(path, modality="spikes").message
+
+
+def test_asking_for_ophys_in_a_spikes_file(base_file: Path) -> None:
+    assert "RoiResponseSeries" in error_for(base_file, modality="ophys").message
+
+
+def test_truncated_file(base_file: Path, tmp_path: Path) -> None:
+    path = tmp_path / "truncated.nwb"
+    path.write_bytes(base_file.read_bytes()[: base_file.stat().st_size // 2])
+    assert "damaged" in error_for(path).message
+
+
+def test_ragged_index_past_the_data(base_file: Path, tmp_path: Path) -> None:
+    path = copy_of(base_file, tmp_path)
+    with h5py.File(path, "a") as nwb:
+        index = nwb["units/spike_times_index"]
+        index[-1] = index[-1] + 1000
+    assert "not a valid ragged index" in error_for(path).message
+
+
+def test_spike_times_of_the_wrong_type(base_file: Path, tmp_path: Path) -> None:
+    path = copy_of(base_file, tmp_path)
+    with h5py.File(path, "a") as nwb:
+        n = nwb["units/spike_times"].shape[0]
+        del nwb["units/spike_times"]
+        nwb["units/spike_times"] = np.array(["x"] * n, dtype=object)
+    assert "spike_times" in error_for(path).message
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ({"bin_size": -0.01}, "bin size"),
+    ({"bin_size": float("nan")}, "bin size"),
+    ({"time_range": (5.0, 1.0)}, "time range"),
+    ({"modality": "lfp"}, "modality"),
+    ({"time_range": (100.0, 200.0)}, "no observed time"),
+])
+def test_bad_options(base_file: Path, options: dict, expected: str) -> None:
+    assert expected in error_for(base_file, **options).message

@@ -1,0 +1,94 @@
+"""Calcium ROI responses: series choice, frame grid, NaN masking, averaging into bins, ROI metadata, bad timing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from reader_files import copy_of, ophys_file, replace_dataset
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.nwb_reader import read_nwb
+
+DFF = "processing/ophys/DfOverF/DfOverFSeries"
+RAW = "processing/ophys/Fluorescence/RoiResponseSeries"
+
+
+@pytest.fixture(scope="module")
+def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return ophys_file(tmp_path_factory.mktemp("ophys"))
+
+
+@pytest.fixture()
+def copy(base_file: Path, tmp_path: Path) -> Path:
+    return copy_of(base_file, tmp_path)
+
+
+def series_data(path: Path, series: str) -> np.ndarray:
+    with h5py.File(path, "r") as nwb:
+        return nwb[f"{series}/data"][()]
+
+
+def test_dff_is_preferred_one_bin_per_frame(base_file: Path) -> None:
+    recording = read_nwb(base_file)
+    assert recording.modality == "ophys" and recording.activity.dtype == np.float32
+    np.testing.assert_allclose(recording.activity, series_data(base_file, DFF).T)
+    assert recording.bin_size == pytest.approx(1 / 30) and recording.observed is None
+    np.testing.assert_allclose(recording.bin_times, np.arange(300) / 30)
+    assert recording.neuron_table == "processing/ophys/ImageSegmentation/PlaneSegmentation"
+    assert list(recording.neuron_ids) == [0, 1, 2, 3, 4]
+    assert list(recording.neuron_metadata["cell_type"]) == ["Pvalb", "Sst", "Vip", "Pvalb", "Sst"]
+    assert set(recording.neuron_metadata["location"]) == {"VISp"}
+    assert "stimulus/visual_contrast" in recording.covariates and "trials/in_trial" in recording.covariates
+
+
+def test_a_named_series_a_filter_and_a_time_range(base_file: Path) -> None:
+    recording = read_nwb(base_file, ophys_series="Fluorescence/RoiResponseSeries", unit_filter="cell_type == 'Sst'",
+                         time_range=(1.0, 2.0))
+    assert list(recording.neuron_ids) == [1, 4]
+    np.testing.assert_allclose(recording.activity, series_data(base_file, RAW)[30:60, [1, 4]].T)
+    with pytest.raises(NeurPIRError, match="not found; available"):
+        read_nwb(base_file, ophys_series="Nope")
+
+
+def test_nan_frames_leave_the_grid_and_partial_nans_are_masked(copy: Path, base_file: Path) -> None:
+    data = series_data(copy, DFF)
+    data[10] = np.nan
+    data[20, 1] = np.nan
+    replace_dataset(copy, f"{DFF}/data", data)
+    recording = read_nwb(copy)
+    assert recording.n_bins == 299 and not np.isclose(recording.bin_times, 10 / 30).any()
+    assert recording.observed is not None and recording.observed.sum() == 299 * 5 - 1
+    column = int(np.flatnonzero(np.isclose(recording.bin_times, 20 / 30))[0])
+    assert not recording.observed[1, column] and recording.activity[1, column] == 0
+    assert np.isfinite(recording.activity).all()
+
+
+def test_bigger_bins_average_the_frames_inside(copy: Path) -> None:
+    data = series_data(copy, DFF)
+    data[4, 0] = np.nan
+    replace_dataset(copy, f"{DFF}/data", data)
+    recording = read_nwb(copy, bin_size=0.1)
+    assert recording.n_bins == 100 and recording.observed is None
+    expected = np.nanmean(data.reshape(100, 3, 5), axis=1).T
+    np.testing.assert_allclose(recording.activity, expected, rtol=1e-5)
+
+
+def test_timestamps_that_do_not_match_the_frames_are_an_error(copy: Path) -> None:
+    with h5py.File(copy, "a") as nwb:
+        del nwb[f"{DFF}/starting_time"]
+        nwb[f"{DFF}/timestamps"] = np.arange(250) / 30
+    with pytest.raises(NeurPIRError, match="250 timestamps for 300 frames"):
+        read_nwb(copy)
+
+
+def test_irregular_timestamps_are_respected(copy: Path) -> None:
+    times = np.cumsum(np.random.default_rng(1).uniform(0.03, 0.036, 300))
+    with h5py.File(copy, "a") as nwb:
+        del nwb[f"{DFF}/starting_time"]
+        nwb[f"{DFF}/timestamps"] = times
+    recording = read_nwb(copy)
+    np.testing.assert_allclose(recording.bin_times, times)
+    assert recording.bin_size == pytest.approx(np.median(np.diff(times)))

@@ -1,0 +1,51 @@
+"""The unit filter language selects rows by column values and refuses anything that could run code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.unit_filter import filter_mask
+
+TABLE = pd.DataFrame({"quality": ["good", "mua", "good", "noise"], "area": ["CA1", "VISp", "root", "CA1"],
+                      "snr": [5.0, 1.0, 3.0, 0.5], "depth": [100, 200, 300, 400]})
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ('quality == "good"', [True, False, True, False]),
+    ("quality != 'good' and snr > 0.8", [False, True, False, False]),
+    ("area in ['CA1', 'VISp']", [True, True, False, True]),
+    ("area not in ('root',) & (depth >= 200)", [False, True, False, True]),
+    ("150 < depth <= 300", [False, True, True, False]),
+    ("not (snr < 2) or area == 'root'", [True, False, True, False]),
+    ("~(quality == 'good') | (snr == -1)", [False, True, False, True]),
+])
+def test_filter_selects_rows(expression: str, expected: list[bool]) -> None:
+    np.testing.assert_array_equal(filter_mask(expression, TABLE), expected)
+
+
+@pytest.mark.parametrize("expression", [
+    "__import__('os').system('echo hacked')",
+    "quality.str.len() > 2",
+    "(lambda: True)()",
+    "[x for x in quality]",
+    "snr + 1 > 2",
+    "quality ==",
+])
+def test_filter_refuses_code_and_bad_syntax(expression: str) -> None:
+    with pytest.raises(NeurPIRError, match="unit filter"):
+        filter_mask(expression, TABLE, source="f.nwb")
+
+
+def test_filter_names_the_columns_when_one_is_unknown() -> None:
+    with pytest.raises(NeurPIRError, match="no column 'brain_area'.*quality, area, snr, depth"):
+        filter_mask("brain_area == 'CA1'", TABLE)
+
+
+def test_filter_reports_incomparable_types_and_non_boolean_results() -> None:
+    with pytest.raises(NeurPIRError, match="incompatible"):
+        filter_mask("quality < 3", TABLE)
+    with pytest.raises(NeurPIRError, match="true/false"):
+        filter_mask("snr", TABLE)

@@ -1,0 +1,132 @@
+"""Spikes from ``/units`` binned on observed windows: counts, grid, masks, metadata and the usable-but-odd cases."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from reader_files import WINDOWS, copy_of, replace_dataset, set_unit_spike_times, spikes_file, unit_spike_times
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.nwb_reader import read_nwb
+from nwb_neurpir.io.read_warnings import NWBReadWarning
+
+
+@pytest.fixture(scope="module")
+def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return spikes_file(tmp_path_factory.mktemp("units"))
+
+
+@pytest.fixture()
+def copy(base_file: Path, tmp_path: Path) -> Path:
+    return copy_of(base_file, tmp_path)
+
+
+def naive_counts(per_unit: list[np.ndarray], bin_times: np.ndarray, bin_size: float) -> np.ndarray:
+    return np.array([[np.sum((t >= start) & (t < start + bin_size)) for start in bin_times] for t in per_unit])
+
+
+def test_counts_grid_and_metadata_match_the_file(base_file: Path) -> None:
+    recording = read_nwb(base_file)
+    expected_times = np.concatenate([np.arange(0, 5, 0.01), np.arange(10, 15, 0.01)])
+    np.testing.assert_allclose(recording.bin_times, expected_times, atol=1e-9)
+    assert recording.activity.dtype == np.uint8 and recording.observed is None
+    np.testing.assert_array_equal(recording.activity, naive_counts(unit_spike_times(base_file),
+                                                                   recording.bin_times, 0.01))
+    assert recording.activity.sum() == sum(t.size for t in unit_spike_times(base_file))
+    assert list(recording.neuron_ids) == list(range(6))
+    assert recording.neuron_table == "units"
+    assert list(recording.neuron_metadata.columns) == ["brain_area", "quality", "electrode_id", "location"]
+    assert list(recording.neuron_metadata["location"]) == ["VISp", "CA1", "LGd", "MRN", "VISp", "CA1"]
+    assert (recording.subject_id, recording.session_id) == ("mouse1", "ses1")
+    assert recording.session_start_time.startswith("2024-01-01T12:00:00")
+    assert recording.source.location == str(base_file) and recording.source.identifier
+    assert len(recording.trials) == 8 and {"contrast", "feedback_type"} <= set(recording.trials.columns)
+
+
+def test_filter_bin_size_time_range_and_kept_spike_times(base_file: Path) -> None:
+    recording = read_nwb(base_file, unit_filter='quality == "good"', bin_size=0.05, time_range=(2.02, 12.0),
+                         keep_spike_times=True)
+    assert list(recording.neuron_ids) == [1, 2, 4, 5]
+    assert recording.bin_times[0] == pytest.approx(2.05) and recording.bin_times[-1] == pytest.approx(11.95)
+    assert np.all(np.diff(recording.bin_times) > 0) and recording.bin_size == 0.05
+    chosen = [unit_spike_times(base_file)[i] for i in (1, 2, 4, 5)]
+    np.testing.assert_array_equal(recording.activity, naive_counts(chosen, recording.bin_times, 0.05))
+    for kept, counts in zip(recording.spike_times, recording.activity):
+        assert kept.size == counts.sum() and np.all(np.diff(kept) >= 0)
+        assert np.all(((kept >= 2.05) & (kept < 5)) | ((kept >= 10) & (kept < 12)))
+
+
+def test_without_obs_intervals_the_grid_spans_the_spikes_and_big_bins_promote_the_count_type(tmp_path: Path) -> None:
+    path = spikes_file(tmp_path, obs_intervals=None, duration=20.0, with_context=False)
+    n_spikes = sum(t.size for t in unit_spike_times(path))
+    recording = read_nwb(path)
+    first = min(t.min() for t in unit_spike_times(path))
+    assert recording.bin_times[0] == pytest.approx(np.floor(first / 0.01) * 0.01)
+    assert recording.activity.sum() == n_spikes
+    assert recording.covariates == {} and recording.trials is None
+    coarse = read_nwb(path, bin_size=10.0)
+    assert coarse.activity.dtype == np.uint16 and coarse.activity.max() > 255 and coarse.activity.sum() == n_spikes
+
+
+def test_units_with_different_windows_get_an_observed_mask_and_outside_spikes_are_dropped(copy: Path) -> None:
+    per_unit = unit_spike_times(copy)
+    # unit 0 is now observed only in the first window: its spikes in the second are outside its obs_intervals
+    windows = [WINDOWS[:1]] + [WINDOWS] * 5
+    replace_dataset(copy, "units/obs_intervals", np.concatenate(windows))
+    replace_dataset(copy, "units/obs_intervals_index", np.cumsum([len(w) for w in windows]).astype(np.uint32))
+    with pytest.warns(NWBReadWarning, match=rf"{np.sum(per_unit[0] >= 10)} spike times fall outside"):
+        recording = read_nwb(copy)
+    assert recording.observed is not None and recording.observed.shape == recording.activity.shape
+    assert recording.observed[0].sum() == 500 and recording.observed[1:].all()
+    assert recording.activity[0, 500:].sum() == 0
+    assert recording.activity[0].sum() == np.sum(per_unit[0] < 5)
+    np.testing.assert_array_equal(recording.activity[1:], read_nwb(copy, unit_filter="quality == 'good' or "
+                                                                               "brain_area != 'VISp'").activity[-5:])
+
+
+def test_zero_spike_units_are_kept_with_a_warning(copy: Path) -> None:
+    per_unit = unit_spike_times(copy)
+    per_unit[3] = np.zeros(0)
+    set_unit_spike_times(copy, per_unit)
+    with pytest.warns(NWBReadWarning, match=r"1 units have no spikes \(ids 3\)"):
+        recording = read_nwb(copy)
+    assert recording.n_neurons == 6 and recording.activity[3].sum() == 0 and recording.activity[2].sum() > 0
+
+
+def test_unsorted_spike_times_are_sorted_with_a_warning(copy: Path, base_file: Path) -> None:
+    per_unit = unit_spike_times(copy)
+    per_unit[1] = per_unit[1][::-1].copy()
+    set_unit_spike_times(copy, per_unit)
+    with pytest.warns(NWBReadWarning, match="1 units have unsorted spike times"):
+        recording = read_nwb(copy, keep_spike_times=True)
+    np.testing.assert_array_equal(recording.activity, read_nwb(base_file).activity)
+    assert np.all(np.diff(recording.spike_times[1]) >= 0)
+
+
+def test_negative_nan_and_infinite_spike_times_are_dropped_with_warnings(copy: Path, base_file: Path) -> None:
+    per_unit = unit_spike_times(copy)
+    per_unit[0] = np.concatenate([[-1.0, -0.5], per_unit[0], [np.nan, np.inf, -np.inf]])
+    set_unit_spike_times(copy, per_unit)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        recording = read_nwb(copy)
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "3 spike times are NaN or infinite" in messages and "2 spike times are negative" in messages
+    assert all(str(copy) in str(w.message) for w in caught)
+    np.testing.assert_array_equal(recording.activity, read_nwb(base_file).activity)
+
+
+def test_an_open_h5py_file_is_read_and_left_open(base_file: Path) -> None:
+    with h5py.File(base_file, "r") as nwb:
+        recording = read_nwb(nwb)
+        assert nwb.id.valid
+    np.testing.assert_array_equal(recording.activity, read_nwb(base_file).activity)
+
+
+def test_a_filter_that_keeps_no_unit_is_an_error(base_file: Path) -> None:
+    with pytest.raises(NeurPIRError, match="no unit passes the filter"):
+        read_nwb(base_file, unit_filter="brain_area == 'nowhere'")
