@@ -13,7 +13,8 @@ Endpoints (as logged against dandi 0.81, see ``shared/notes/nwb-dandi-facts.md``
     GET|HEAD /api/[dandisets/{d}/versions/{v}/]assets/{id}/download/   302 -> /blobs/{blob}
     GET|HEAD /blobs/{blob}                                 the file: 206 + exact Content-Range/Length for Range
 
-Faults (``set_fault``): ``error500``, ``reset`` (connection dropped mid-body), ``length_over`` / ``length_under``
+Faults (``set_fault``): ``error500``, ``reset`` (connection reset -- RST -- mid-body), ``truncate`` (half the body,
+then a clean close), ``length_over`` / ``length_under``
 (Content-Length larger / smaller than the body), ``ignore_range`` (200 + whole file), ``slow`` (no answer for
 ``delay`` s), ``trickle`` (body at ``rate`` bytes/s), ``not_found``. Each applies to requests whose path matches
 ``target`` (a regex; default the blobs), for ``times`` requests (None: always). Redirects from the download endpoint
@@ -39,7 +40,8 @@ __all__ = ["Fault", "LoopbackDandi", "ServedAsset"]
 _TIME = "2024-01-01T00:00:00.000000Z"
 _DANDISET_ASSETS = re.compile(r"/api/dandisets/(\d{6})/versions/([^/]+)/assets/")
 _ASSET = re.compile(r"/api/(?:dandisets/(\d{6})/versions/([^/]+)/)?assets/([0-9a-f-]{36})/(info/|download/)?")
-FAULT_KINDS = ("error500", "reset", "length_over", "length_under", "ignore_range", "slow", "trickle", "not_found")
+FAULT_KINDS = ("error500", "reset", "truncate", "length_over", "length_under", "ignore_range", "slow", "trickle",
+               "not_found")
 
 
 @dataclass
@@ -86,8 +88,7 @@ class LoopbackDandi:
         self.log: list[tuple[str, str, int]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -224,6 +225,18 @@ class LoopbackDandi:
                 "contentUrl": urls, "schemaKey": "Asset"}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Handler threads are daemons; clients hanging up mid-answer (which the fault tests cause) are not errors."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
 def _bytes_etag(content: bytes) -> str:
     from dandischema.digests.dandietag import DandiETag
 
@@ -344,8 +357,9 @@ def _make_handler(server: LoopbackDandi) -> type[BaseHTTPRequestHandler]:
             if kind == "length_under":
                 cut = max(1, len(body) // 2)
                 return self._send(status, body[:cut], headers, head=head, length=cut, close=True)
-            if kind == "reset":
-                return self._send(status, body[: len(body) // 2], headers, head=head, length=len(body), reset=True)
+            if kind in ("reset", "truncate"):
+                return self._send(status, body[: len(body) // 2], headers, head=head, length=len(body),
+                                  reset=kind == "reset", close=kind == "truncate")
             return self._send(status, body, headers, head=head, rate=fault.rate if kind == "trickle" else None,
                               count=True)
 

@@ -19,11 +19,12 @@ import importlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 import requests
+import urllib3
 
 from nwb_neurpir.errors import NeurPIRError
 
@@ -75,7 +76,7 @@ class _Transient(Exception):
 
 
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-              requests.exceptions.ContentDecodingError, _Transient)
+              requests.exceptions.ContentDecodingError, urllib3.exceptions.HTTPError, _Transient)
 
 
 class HttpSession(requests.Session):
@@ -144,14 +145,20 @@ class HttpSession(requests.Session):
 
     def _read_body(self, response: requests.Response, deadline: float) -> None:
         blocks = []
-        for block in response.iter_content(_BLOCK):
-            blocks.append(block)
-            self.bytes_received += len(block)
-            if time.monotonic() > deadline:
-                response.close()
-                raise _Transient("the server is too slow (attempt deadline passed while reading the body)")
+        with response:
+            for block in _body_blocks(response, deadline):
+                blocks.append(block)
+                self.bytes_received += len(block)
         response._content = b"".join(blocks)  # what requests itself does once a streamed body is read
         response._content_consumed = True
+
+
+def _body_blocks(response: requests.Response, deadline: float) -> Iterator[bytes]:
+    """The body as it arrives -- whatever each socket read returns, so a trickling server meets the deadline."""
+    while block := response.raw.read1(_BLOCK, decode_content=True):
+        yield block
+        if time.monotonic() > deadline:
+            raise _Transient("the server is too slow (the attempt's deadline passed while reading the body)")
 
 
 def _requested_range(headers: dict[str, str] | None) -> tuple[int, int] | None:
@@ -183,12 +190,17 @@ def _check_range_body(response: requests.Response, wanted: tuple[int, int] | Non
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, requests.ConnectionError) and "Connection refused" in text:
-        return "connection refused (is the server up / is there a network?)"
+    text = " ".join((str(exc) or type(exc).__name__).split())
+    if isinstance(exc, requests.ConnectionError):
+        if match := re.search(r"Failed to resolve '([^']+)'", text):
+            return f"cannot resolve host {match[1]} (no network?)"
+        if "Connection refused" in text:
+            return "connection refused (is the server up?)"
+        if "timed out" in text.lower():
+            return "timed out waiting for the server"
     if isinstance(exc, requests.Timeout):
-        return f"timed out ({type(exc).__name__})"
-    return " ".join(text.split())[:300]
+        return "timed out waiting for the server"
+    return text[:300]
 
 
 def probe_size(session: HttpSession, url: str) -> int:
@@ -225,6 +237,8 @@ def download_to(
                 raise _Transient(f"got {written} bytes, expected {size}")
             return written
         except _RETRYABLE as exc:
+            if size is not None and out.tell() == size:
+                return size  # every byte arrived before the connection broke; the digest check decides
             wait = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
             spent = time.monotonic() - started
             if attempt == policy.attempts or spent + wait > policy.total_budget:
@@ -251,12 +265,10 @@ def _download_attempt(session: HttpSession, url: str, out: IO[bytes], offset: in
             out.truncate()
             offset = 0
         deadline = time.monotonic() + session.policy.deadline_for((size or 0) - offset)
-        for block in response.iter_content(_BLOCK):
+        for block in _body_blocks(response, deadline):
             out.write(block)
             offset += len(block)
             session.count(len(block))
             if progress:
                 progress(len(block))
-            if time.monotonic() > deadline:
-                raise _Transient("the server is too slow (download deadline passed)")
     return offset
