@@ -1,16 +1,45 @@
-"""`neurpir fetch`: (being built)."""
+"""`neurpir fetch`: download remote NWB files (DANDI assets, URLs) into the cache as whole, verified files."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import typer
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources
+
+__all__ = ["register"]
+
+
+def _row(fetched: Any) -> dict[str, Any]:  # noqa: ANN401 - a FetchedFile, imported lazily
+    info = fetched.source.info
+    return {"source": fetched.source.label(), "status": fetched.status, "path": str(fetched.path),
+            "size": fetched.path.stat().st_size, "bytes_downloaded": fetched.bytes_downloaded,
+            "dandiset": info.dandiset, "version": info.version, "asset_id": info.asset_id,
+            "asset_path": info.asset_path}
 
 
 def register(app: typer.Typer) -> None:
     """Add `fetch` to the app."""
 
     @app.command("fetch")
-    def fetch() -> None:
-        """Not available yet."""
-        raise NeurPIRError("this command is not built yet")
+    def fetch(sources: Sources, glob: Glob = None, cache_dir: CacheDir = None, as_json: JsonOutput = False) -> None:
+        """Download DANDI assets and URLs into the cache (checked against the archive's digest); local files are
+        listed as they are. Later commands then read the cached copies without the network.
+
+        The DANDI API is NEURPIR_DANDI_API_URL (default: the public archive); the cache is --cache-dir or
+        NEURPIR_CACHE_DIR, bounded by NEURPIR_CACHE_MAX_BYTES (default 20GB).
+
+        Example: neurpir fetch DANDI:000021 --glob "sub-*/*ecephys.nwb"
+        """
+        from nwb_neurpir.io import fetch_sources
+
+        rows = []
+        for fetched in fetch_sources(sources, glob, cache_dir=cache_dir, progress=not as_json):
+            row = _row(fetched)
+            rows.append(row)
+            if not as_json:
+                typer.echo(f"{row['status']:<10} {row['size'] / 1e6:9.1f} MB  {row['source']}  ->  {row['path']}")
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))

@@ -1,0 +1,58 @@
+"""`neurpir fetch` against the loopback archive: downloads, reports, reuses the cache, fails in one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from dandi_fixtures import cache_dir, loopback_dandi, small_nwb  # noqa: F401 - fixtures
+from dandi_server import LoopbackDandi
+from typer.testing import CliRunner
+
+from nwb_neurpir.cli.app import app
+from nwb_neurpir.io.dandi import API_URL_ENV
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def archive(loopback_dandi: LoopbackDandi, small_nwb: Path, monkeypatch: pytest.MonkeyPatch) -> LoopbackDandi:  # noqa: F811
+    monkeypatch.setenv(API_URL_ENV, loopback_dandi.api_url)
+    for path in ["sub-1/sub-1_ecephys.nwb", "sub-2/sub-2_ecephys.nwb", "sub-2/sub-2_ophys.nwb"]:
+        loopback_dandi.add_asset(path, small_nwb)
+    return loopback_dandi
+
+
+def test_fetch_a_dandiset_glob_as_json_then_again_from_the_cache(archive: LoopbackDandi, cache_dir: Path,  # noqa: F811
+                                                                 small_nwb: Path) -> None:  # noqa: F811
+    args = ["fetch", "DANDI:000123", "--glob", "*ecephys.nwb", "--cache-dir", str(cache_dir), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [row["asset_path"] for row in rows] == ["sub-1/sub-1_ecephys.nwb", "sub-2/sub-2_ecephys.nwb"]
+    assert {row["status"] for row in rows} == {"downloaded"}
+    for row in rows:
+        assert Path(row["path"]).read_bytes() == small_nwb.read_bytes()
+        assert cache_dir in Path(row["path"]).parents
+    archive.reset_counters()
+
+    again = json.loads(runner.invoke(app, args).stdout)
+    assert {row["status"] for row in again} == {"cached"}
+    assert archive.requests_to("^/blobs/") == 0
+
+
+def test_fetch_prints_one_line_per_file(archive: LoopbackDandi, cache_dir: Path, small_nwb: Path) -> None:  # noqa: F811
+    result = runner.invoke(app, ["fetch", "DANDI:000123/sub-2/sub-2_ophys.nwb", str(small_nwb),
+                                 "--cache-dir", str(cache_dir)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("downloaded") and "DANDI:000123/sub-2/sub-2_ophys.nwb" in lines[0]
+    assert lines[1].startswith("local") and str(small_nwb) in lines[1]
+
+
+def test_fetch_of_a_missing_asset_is_one_error_line(archive: LoopbackDandi, cache_dir: Path) -> None:  # noqa: F811
+    result = runner.invoke(app, ["fetch", "DANDI:000123/sub-9/nothing.nwb", "--cache-dir", str(cache_dir)])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: DANDI:000123/sub-9/nothing.nwb: not found")
+    assert len(result.stderr.strip().splitlines()) == 1
