@@ -30,25 +30,28 @@ class Fold:
     held_out_subjects: tuple[str, ...]
     """Animals whose neurons are in ``test``."""
     held_out_sessions: tuple[str, ...]
-    """``subject/session`` keys whose neurons are in ``test``."""
+    """Session keys (as given to ``make_folds``) whose neurons are in ``test``."""
     animal_disjoint: bool
     """True when no test animal contributes a training neuron."""
 
 
 def make_folds(
     subject_ids: Sequence[str],
-    session_ids: Sequence[str],
+    session_keys: Sequence[str],
     labels: Sequence[str],
     split: Split = "animal",
     n_splits: int = 5,
     seed: int = 0,
 ) -> list[Fold]:
-    """Folds over neurons given each neuron's animal, session and class; raises NeurPIRError when impossible."""
+    """Folds over neurons given each neuron's animal, session key (unique across animals) and class.
+
+    Raises NeurPIRError when the split is impossible (one animal only, a training side with a single class...).
+    """
     subjects = np.asarray(subject_ids, dtype=str)
-    sessions = np.char.add(np.char.add(subjects, "/"), np.asarray(session_ids, dtype=str))
+    sessions = np.asarray(session_keys, dtype=str)
     labels = np.asarray(labels, dtype=str)
     if not subjects.size == sessions.size == labels.size:
-        raise ValueError("subject_ids, session_ids and labels must have the same length")
+        raise ValueError("subject_ids, session_keys and labels must have the same length")
     if split == "animal":
         folds = _leave_one_out(subjects, subjects, sessions, unit="animal")
     elif split == "session":

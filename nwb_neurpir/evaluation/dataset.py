@@ -1,0 +1,129 @@
+"""The labelled neurons of one evaluation: who they are (animal, session, id), their class, and where they live.
+
+Built either from ``Recording`` objects (label = a column of ``neuron_metadata``) or from an embeddings table (one row
+per neuron with ``subject_id``, ``session_id``, ``neuron_id``, the label column and an ``embedding`` vector).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels
+from nwb_neurpir.recording import Recording
+
+__all__ = ["LabelledNeurons", "from_embeddings", "from_recordings", "session_keys"]
+
+EMBEDDING_COLUMNS = ("subject_id", "session_id", "neuron_id", "embedding")
+
+
+@dataclass
+class LabelledNeurons:
+    """One row per kept neuron (label inside the grouping); arrays share the row order."""
+
+    label_name: str
+    subject_ids: np.ndarray
+    session_keys: np.ndarray
+    """``subject/session`` (made unique per recording)."""
+    neuron_ids: np.ndarray
+    labels: np.ndarray
+    dropped: dict[str, int]
+    """Raw label value -> neurons dropped with it."""
+    n_total: int
+    """Neurons before dropping."""
+    recording_rows: list[np.ndarray] = field(default_factory=list)
+    """Per recording (when built from recordings): row indices into that recording for each kept neuron of it,
+    in the order the kept neurons appear here (recordings are concatenated in order)."""
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.labels.tolist())))
+
+    def __len__(self) -> int:
+        return int(self.labels.size)
+
+    def class_counts(self, rows: np.ndarray | None = None) -> dict[str, int]:
+        labels = self.labels if rows is None else self.labels[rows]
+        return {name: int((labels == name).sum()) for name in self.classes}
+
+
+def session_keys(recordings: Sequence[Recording]) -> list[str]:
+    """``subject/session`` per recording; repeated keys get ``#2``, ``#3``... so every recording has its own."""
+    keys: list[str] = []
+    for recording in recordings:
+        key = f"{recording.subject_id}/{recording.session_id or recording.source.identifier}"
+        candidate, repeat = key, 1
+        while candidate in keys:
+            repeat += 1
+            candidate = f"{key}#{repeat}"
+        keys.append(candidate)
+    return keys
+
+
+def _check_classes(labels: np.ndarray, label: str, grouping: LabelGrouping | None, source: str) -> None:
+    classes = sorted(set(labels.tolist()))
+    if len(classes) < 2:
+        after = f" after grouping {grouping.name!r}" if grouping is not None else ""
+        found = f"only {classes[0]!r}" if classes else "no labelled neurons"
+        raise NeurPIRError(f"label {label!r} has {found}{after}; a probe needs at least two classes", source=source)
+
+
+def from_recordings(recordings: Sequence[Recording], label: str, grouping: LabelGrouping | None) -> LabelledNeurons:
+    """Labelled neurons of ``recordings``; a label column missing from every recording is a NeurPIRError."""
+    if not recordings:
+        raise NeurPIRError("no recordings to evaluate")
+    if not any(label in recording.neuron_metadata.columns for recording in recordings):
+        available = sorted({c for r in recordings for c in r.neuron_metadata.columns})
+        raise NeurPIRError(f"no recording has a neuron column {label!r}; available: {', '.join(available) or 'none'}",
+                           source=recordings[0].source.label())
+    keys = session_keys(recordings)
+    raw, subjects, sessions, ids, owners = [], [], [], [], []
+    for index, (recording, key) in enumerate(zip(recordings, keys)):
+        metadata = recording.neuron_metadata
+        values = metadata[label].tolist() if label in metadata.columns else [None] * recording.n_neurons
+        raw.extend(values)
+        subjects.extend([recording.subject_id] * recording.n_neurons)
+        sessions.extend([key] * recording.n_neurons)
+        ids.append(recording.neuron_ids)
+        owners.append(np.full(recording.n_neurons, index))
+    grouped = group_labels(raw, grouping)
+    owner = np.concatenate(owners)[grouped.keep]
+    within = np.concatenate([np.arange(r.n_neurons) for r in recordings])[grouped.keep]
+    neurons = LabelledNeurons(label_name=label, subject_ids=np.asarray(subjects, dtype=str)[grouped.keep],
+                              session_keys=np.asarray(sessions, dtype=str)[grouped.keep],
+                              neuron_ids=np.concatenate(ids)[grouped.keep], labels=grouped.labels,
+                              dropped=grouped.dropped, n_total=len(raw),
+                              recording_rows=[within[owner == index] for index in range(len(recordings))])
+    _check_classes(neurons.labels, label, grouping, recordings[0].source.label())
+    return neurons
+
+
+def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | None,
+                    source: str = "embeddings") -> tuple[LabelledNeurons, np.ndarray]:
+    """Labelled neurons and their (n_kept, dim) embedding matrix from an embeddings table."""
+    missing = [name for name in (*EMBEDDING_COLUMNS, label) if name not in table.columns]
+    if missing:
+        available = ", ".join(map(str, table.columns))
+        raise NeurPIRError(f"embeddings table lacks column(s) {', '.join(missing)}; available: {available}",
+                           source=source)
+    if len(table) == 0:
+        raise NeurPIRError("embeddings table is empty", source=source)
+    grouped = group_labels(table[label].tolist(), grouping)
+    kept = table.loc[grouped.keep]
+    try:
+        vectors = np.stack([np.asarray(v, dtype=np.float64).ravel() for v in kept["embedding"]]) if len(kept) else \
+            np.zeros((0, 0))
+    except ValueError:
+        raise NeurPIRError("embedding vectors do not all have the same length", source=source) from None
+    subjects = kept["subject_id"].astype(str).to_numpy()
+    neurons = LabelledNeurons(label_name=label, subject_ids=subjects,
+                              session_keys=np.char.add(np.char.add(subjects.astype(str), "/"),
+                                                       kept["session_id"].astype(str).to_numpy().astype(str)),
+                              neuron_ids=kept["neuron_id"].to_numpy(), labels=grouped.labels,
+                              dropped=grouped.dropped, n_total=len(table))
+    _check_classes(neurons.labels, label, grouping, source)
+    return neurons, vectors

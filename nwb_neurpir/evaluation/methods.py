@@ -1,0 +1,74 @@
+"""Method names: ``REPRESENTATION[:PROBE]`` such as ``neurpir``, ``neurpir-untrained``, ``hand:gb`` or ``hand-pca``.
+
+Representations: the NeurPIR variants (``representations.NEURPIR_VARIANTS``) and the baselines
+(``baselines.BASELINES``); probes: ``probes.PROBES`` (default ``logistic``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.baselines import BASELINES, HAND_PCA_COMPONENTS
+from nwb_neurpir.evaluation.probes import PROBES
+from nwb_neurpir.evaluation.representations import NEURPIR_VARIANTS
+
+__all__ = ["REPRESENTATIONS", "Method", "default_methods", "parse_methods"]
+
+REPRESENTATIONS: dict[str, str] = {**NEURPIR_VARIANTS, **BASELINES}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A representation read out by a probe."""
+
+    name: str
+    representation: str
+    probe: str
+
+    @property
+    def pca(self) -> int | None:
+        """Components of the PCA step inside the probe (the ``hand-pca`` baseline), else None."""
+        return HAND_PCA_COMPONENTS if self.representation == "hand-pca" else None
+
+    @property
+    def source(self) -> str:
+        """The representation whose matrix the probe reads (``hand-pca`` reads ``hand``)."""
+        return "hand" if self.representation == "hand-pca" else self.representation
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.representation in BASELINES
+
+
+def default_methods(neurpir_variants: Sequence[str], with_hand_features: bool) -> list[str]:
+    """NeurPIR variants with the default probe, then the hand baselines (logistic, gradient boosting, PCA)."""
+    methods = list(neurpir_variants)
+    if with_hand_features:
+        methods += ["hand", "hand:gb", "hand-pca"]
+    return methods
+
+
+def parse_methods(specs: Sequence[str], available: Sequence[str], default_probe: str = "logistic") -> list[Method]:
+    """Methods from ``REPRESENTATION[:PROBE]`` strings; unknown or unavailable names raise NeurPIRError."""
+    if default_probe not in PROBES:
+        raise NeurPIRError(f"unknown probe {default_probe!r}; choose one of {', '.join(PROBES)}")
+    methods: list[Method] = []
+    for spec in specs:
+        representation, _, probe = spec.strip().partition(":")
+        probe = probe or default_probe
+        if representation not in REPRESENTATIONS:
+            raise NeurPIRError(f"unknown method {spec!r}; representations: {', '.join(REPRESENTATIONS)}")
+        if representation not in available:
+            raise NeurPIRError(f"method {spec!r} is not available with these inputs; available: "
+                               f"{', '.join(available)}")
+        if probe not in PROBES:
+            raise NeurPIRError(f"unknown probe in {spec!r}; choose one of {', '.join(PROBES)}")
+        name = representation if probe == default_probe else f"{representation}:{probe}"
+        if any(method.name == name for method in methods):
+            continue
+        methods.append(Method(name=name, representation=representation, probe=probe))
+    if not methods:
+        raise NeurPIRError("no methods to evaluate")
+    return methods

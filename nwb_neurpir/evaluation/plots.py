@@ -1,0 +1,113 @@
+"""PNG figures: UMAP of per-neuron vectors coloured by label and, in a second panel, by animal; confusion matrices.
+
+matplotlib runs on the Agg backend (no display needed); umap is imported only when a UMAP is drawn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
+
+__all__ = ["plot_confusions", "plot_umap", "umap_coordinates"]
+
+_MAX_CONFUSION_PANELS = 8
+
+
+def _pyplot():  # noqa: ANN202 - matplotlib.pyplot module
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def umap_coordinates(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
+    """2-D UMAP of standardised vectors clipped to ±5 SD (rows with NaN stay NaN); PCA when there are too few rows."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    finite = np.isfinite(vectors).all(axis=1)
+    coordinates = np.full((vectors.shape[0], 2), np.nan)
+    x = vectors[finite]
+    if x.shape[0] < 3:
+        return coordinates
+    x = np.clip((x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0), -5.0, 5.0)
+    if x.shape[0] < 10:
+        _, _, vt = np.linalg.svd(x, full_matrices=False)
+        coordinates[finite] = x @ vt[:2].T if vt.shape[0] >= 2 else np.c_[x @ vt[:1].T, np.zeros(len(x))]
+        return coordinates
+    import umap
+
+    reducer = umap.UMAP(n_neighbors=min(15, x.shape[0] - 1), min_dist=0.1, random_state=seed, n_jobs=1)
+    coordinates[finite] = reducer.fit_transform(x)
+    return coordinates
+
+
+def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str) -> None:  # noqa: ANN001
+    plt = _pyplot()
+    names = sorted(set(categories.tolist()))
+    colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    size = max(1.0, min(12.0, 4000.0 / max(len(categories), 1)))
+    for index, name in enumerate(names):
+        rows = categories == name
+        axis.scatter(coordinates[rows, 0], coordinates[rows, 1], s=size, alpha=0.7, linewidths=0,
+                     color=colours(index % colours.N), label=f"{name} ({int(rows.sum())})")
+    axis.set_title(title, fontsize=10)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    axis.legend(fontsize=7, markerscale=max(1.0, 12.0 / size), loc="best", frameon=False)
+
+
+def plot_umap(view: EmbeddingView, path: str | Path, seed: int = 0) -> Path:
+    """One PNG, two panels: UMAP coloured by label, and the same points coloured by animal."""
+    plt = _pyplot()
+    coordinates = umap_coordinates(view.vectors, seed)
+    figure, axes = plt.subplots(1, 2, figsize=(13, 6))
+    _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str), "by label")
+    _scatter(axes[1], coordinates, np.asarray(view.subjects, dtype=str), "by animal")
+    figure.suptitle(f"UMAP of {view.title}", fontsize=11)
+    figure.tight_layout()
+    return _save(figure, Path(path))
+
+
+def _confusion_panel(axis, confusion: np.ndarray, classes: Sequence[str], title: str) -> None:  # noqa: ANN001
+    support = confusion.sum(axis=1, keepdims=True)
+    fraction = np.divide(confusion, support, out=np.zeros(confusion.shape), where=support > 0)
+    axis.imshow(fraction, vmin=0, vmax=1, cmap="Blues")
+    for (row, column), count in np.ndenumerate(confusion):
+        axis.text(column, row, f"{fraction[row, column]:.2f}\n({count})", ha="center", va="center", fontsize=7,
+                  color="white" if fraction[row, column] > 0.5 else "black")
+    axis.set_xticks(range(len(classes)), classes, fontsize=8, rotation=45)
+    axis.set_yticks(range(len(classes)), classes, fontsize=8)
+    axis.set_xlabel("predicted", fontsize=8)
+    axis.set_ylabel("true", fontsize=8)
+    axis.set_title(title, fontsize=9)
+
+
+def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
+    """Row-normalised confusion matrices (test folds pooled), one panel per method."""
+    plt = _pyplot()
+    methods = result.methods[:_MAX_CONFUSION_PANELS]
+    columns = min(4, len(methods))
+    rows = int(np.ceil(len(methods) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.6 * rows), squeeze=False)
+    for axis in axes.ravel()[len(methods):]:
+        axis.set_axis_off()
+    for axis, method in zip(axes.ravel(), methods):
+        _confusion_panel(axis, method.total_confusion(), result.classes,
+                         f"{method.method.name}\nbal. acc. {method.balanced_accuracy}")
+    figure.tight_layout()
+    return _save(figure, Path(path))
+
+
+def _save(figure, path: Path) -> Path:  # noqa: ANN001 - matplotlib Figure
+    plt = _pyplot()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.stem + ".tmp.png")
+    figure.savefig(temporary, dpi=120)
+    plt.close(figure)
+    temporary.replace(path)
+    return path

@@ -1,0 +1,103 @@
+"""Per-neuron vectors a probe reads, per fold: fixed ones (hand features, given embeddings, a given model) and NeurPIR
+variants trained on each fold's training recordings only (inductive).
+
+A representation returns a matrix for every labelled neuron of the evaluation (train and test rows alike); only the
+probe looks at labels, and only at the training rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from nwb_neurpir.evaluation.dataset import LabelledNeurons
+from nwb_neurpir.recording import Recording
+
+if TYPE_CHECKING:
+    from nwb_neurpir.model import NeurPIR, NeurPIRConfig
+
+__all__ = ["NEURPIR_VARIANTS", "FixedRepresentation", "TrainedRepresentation", "gather_rows", "variant_config"]
+
+NEURPIR_VARIANTS: dict[str, str] = {
+    "neurpir": "NeurPIR as configured",
+    "neurpir-no-context": "ablation: no CEBRA context",
+    "neurpir-fixed-length": "ablation: both views of one fixed length (geometric mean of min and max)",
+    "neurpir-untrained": "ablation: randomly initialised encoder (max_steps=0)",
+}
+
+
+def gather_rows(neurons: LabelledNeurons, per_recording: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack per-recording (n_neurons, dim) matrices into the evaluation's kept-neuron order."""
+    return np.concatenate([matrix[rows] for matrix, rows in zip(per_recording, neurons.recording_rows)], axis=0)
+
+
+def variant_config(config: NeurPIRConfig, variant: str, modality: str) -> NeurPIRConfig:
+    """The config of one NeurPIR variant (``NEURPIR_VARIANTS``) derived from the user's config."""
+    if variant == "neurpir":
+        return config
+    if variant == "neurpir-no-context":
+        return dataclasses.replace(config, context="none")
+    if variant == "neurpir-untrained":
+        return dataclasses.replace(config, max_steps=0)
+    if variant == "neurpir-fixed-length":
+        resolved = config.resolved(modality)
+        length = math.sqrt(float(resolved.segment_length_min) * float(resolved.segment_length_max))
+        return dataclasses.replace(resolved, segment_length_min=length, segment_length_max=length)
+    raise ValueError(f"unknown NeurPIR variant {variant!r}")
+
+
+@dataclass
+class FixedRepresentation:
+    """The same matrix on every fold (no training involved, or training that does not depend on the fold)."""
+
+    name: str
+    matrix: np.ndarray
+    mode: str
+    """``inductive``, ``transductive`` or ``none`` (no self-supervised training: hand features)."""
+
+    def for_fold(self, train_recordings: Sequence[int]) -> np.ndarray:  # noqa: ARG002 - same on every fold
+        return self.matrix
+
+
+@dataclass
+class TrainedRepresentation:
+    """A NeurPIR variant trained on each fold's training recordings (cached per training set)."""
+
+    name: str
+    recordings: Sequence[Recording]
+    neurons: LabelledNeurons
+    config: NeurPIRConfig
+    mode: str
+    progress: bool = True
+    on_model: Callable[[str, tuple[int, ...], NeurPIR], None] | None = None
+    """Called after each training (variant name, training recording indices, model), e.g. to keep one for plots."""
+    _cache: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+
+    def for_fold(self, train_recordings: Sequence[int]) -> np.ndarray:
+        from nwb_neurpir.model import train
+
+        key = tuple(sorted(train_recordings))
+        if key not in self._cache:
+            model = train([self.recordings[i] for i in key], self.config, progress=self.progress)
+            if self.on_model is not None:
+                self.on_model(self.name, key, model)
+            self._cache.clear()
+            self._cache[key] = gather_rows(self.neurons, embed_all(model, self.recordings, self.neurons,
+                                                                     self.progress))
+        return self._cache[key]
+
+
+def embed_all(model: NeurPIR, recordings: Sequence[Recording], neurons: LabelledNeurons,
+              progress: bool = False) -> list[np.ndarray]:
+    """Embeddings of every recording with a labelled neuron (others get an empty matrix)."""
+    out = []
+    for recording, rows in zip(recordings, neurons.recording_rows):
+        if rows.size:
+            out.append(np.asarray(model.embed(recording, progress=progress), dtype=np.float64))
+        else:
+            out.append(np.zeros((recording.n_neurons, model.representation_dim)))
+    return out
