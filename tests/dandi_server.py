@@ -348,7 +348,7 @@ def _make_handler(server: LoopbackDandi) -> type[BaseHTTPRequestHandler]:
                 status = 206
             body = content[start:end + 1]
             headers = {"Accept-Ranges": "bytes", "Content-Type": "application/octet-stream",
-                       "ETag": f'"{hashlib.md5(content).hexdigest()}"'}
+                       "ETag": f'"{blob_id}"'}
             if status == 206:
                 headers["Content-Range"] = f"bytes {start}-{end}/{len(content)}"
             kind = fault.kind if fault is not None else None

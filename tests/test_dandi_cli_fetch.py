@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,21 @@ def test_fetch_of_a_missing_asset_is_one_error_line(archive: LoopbackDandi, cach
     assert result.exit_code == 1
     assert result.stderr.startswith("error: DANDI:000123/sub-9/nothing.nwb: not found")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_fetch_and_inspect_write_nothing_outside_the_cache(archive: LoopbackDandi, tmp_path: Path) -> None:
+    """Run the installed command in a fresh HOME: the cache folder is the only thing that appears."""
+    home, work, cache = tmp_path / "home", tmp_path / "work", tmp_path / "cache"
+    home.mkdir()
+    work.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+           "XDG_CONFIG_HOME": str(home / ".config"), "NEURPIR_CACHE_DIR": str(cache)}
+    asset_id = next(iter(archive.assets))
+    for command in (["fetch", "DANDI:000123", "--glob", "*ecephys.nwb"], ["inspect", asset_id, "--json"]):
+        done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", *command], env=env, cwd=work,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert list(home.iterdir()) == [] and list(work.iterdir()) == []
+    assert {p.name for p in tmp_path.iterdir()} == {"home", "work", "cache"}
+    assert {p.name for p in cache.iterdir()} <= {"files", "chunks", "meta", "locks"}

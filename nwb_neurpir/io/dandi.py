@@ -58,9 +58,8 @@ class AssetDetails:
     @property
     def stream_url(self) -> str:
         """The blob URL listed in the metadata (saves a redirect per Range request), else the download URL."""
-        api_prefix = self.api_url.rsplit("/api", 1)[0]
         direct = [url for url in self.content_urls if url.startswith(("http://", "https://"))
-                  and not url.startswith(api_prefix)]
+                  and not url.startswith(self.api_url + "/")]
         return direct[0] if direct else self.download_url
 
     def check_nwb(self, source: str) -> None:
