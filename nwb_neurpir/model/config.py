@@ -108,9 +108,11 @@ class NeurPIRConfig:
             _check(getattr(self, name) >= 0, f"{name} must not be negative")
         _check(self.batch_size >= 2, "batch_size must be at least 2 (VICReg needs a batch)")
         _check(0.0 <= self.validation_fraction < 1.0, "validation_fraction must be in [0, 1)")
+        for name in ("segment_length_min", "segment_length_max"):
+            _check(getattr(self, name) is None or getattr(self, name) > 0, f"{name} must be positive")
         if self.segment_length_min is not None and self.segment_length_max is not None:
-            _check(0 < self.segment_length_min <= self.segment_length_max,
-                   "need 0 < segment_length_min <= segment_length_max")
+            _check(self.segment_length_min <= self.segment_length_max,
+                   "segment_length_min must not exceed segment_length_max")
 
     @property
     def fixed_length(self) -> bool:

@@ -52,6 +52,9 @@ class TrainerState:
     bad_validations: int = 0
     stopped_early: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
+    """Every ``validate_every`` steps: the step, the mean training loss since the last entry, the validation loss."""
+    window: list[float] = field(default_factory=list)
+    """Training losses since the last history entry."""
 
 
 class _VICRegPair(nn.Module):
@@ -263,10 +266,12 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
         nn.utils.clip_grad_norm_(run.pair.parameters(), config.grad_clip)
         run.optimizer.step()
         run.state.step = step + 1
+        run.state.window.append(float(loss.detach()))
         postfix = dict(zip(("inv", "var", "cov"), (f"{float(t):.3f}" for t in terms)))
-        if run.validation and (run.state.step % config.validate_every == 0 or run.state.step == config.max_steps):
-            _record_validation(run, float(loss))
-            postfix["val"] = f"{run.state.history[-1]['validation']:.3f}"
+        if run.state.step % config.validate_every == 0 or run.state.step == config.max_steps:
+            _record_history(run)
+            if "validation" in run.state.history[-1]:
+                postfix["val"] = f"{run.state.history[-1]['validation']:.3f}"
         bar.set_postfix(postfix, refresh=False)
         bar.update(1)
         if run.state.step % config.checkpoint_every == 0 or run.state.stopped_early or \
@@ -280,10 +285,15 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     return model
 
 
-def _record_validation(run: _Run, train_loss: float) -> None:
-    value = run.validate()
+def _record_history(run: _Run) -> None:
+    """Append a history entry; with held-out neurons, validate, keep the best weights and maybe stop early."""
     state = run.state
-    state.history.append({"step": state.step, "train": train_loss, "validation": value})
+    entry = {"step": state.step, "train": float(np.mean(state.window))}
+    state.window = []
+    state.history.append(entry)
+    if not run.validation:
+        return
+    value = entry["validation"] = run.validate()
     if value < state.best_validation - 1e-4 * abs(state.best_validation if math.isfinite(state.best_validation)
                                                   else 0.0):
         state.best_validation, state.bad_validations = value, 0

@@ -1,0 +1,139 @@
+"""Model folders: round trip, and every kind of tampering refused without ever unpickling."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from model_recordings import synthetic_recording
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
+from nwb_neurpir.model.checkpoint import read_folder, write_folder
+
+TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
+                     context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
+                     validation_fraction=0.0, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def recording():  # noqa: ANN201
+    return synthetic_recording(seed=3, n_bins=300)
+
+
+@pytest.fixture(scope="module")
+def model(recording):  # noqa: ANN001, ANN201
+    return train([recording], TINY, progress=False)
+
+
+@pytest.fixture()
+def saved(model, tmp_path: Path) -> Path:  # noqa: ANN001
+    return model.save(tmp_path / "model")
+
+
+def _rewrite(folder: Path, name: str, data: bytes) -> None:
+    """Replace a file and update the manifest so only the content check (not the checksum) can catch it."""
+    (folder / name).write_bytes(data)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][name] = hashlib.sha256(data).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_round_trip_gives_identical_embeddings(model, saved: Path, recording) -> None:  # noqa: ANN001
+    loaded = NeurPIR.load(saved)
+    assert loaded.config == model.config
+    assert loaded.context_ is not None and loaded.context_.columns == ["speed", "stimulus"]
+    np.testing.assert_array_equal(loaded.embed(recording, progress=False), model.embed(recording, progress=False))
+    provenance = loaded.provenance()
+    assert provenance.checkpoint_sha256 == model.checkpoint_sha256_ != ""
+    assert provenance.training_data == [recording.source.identifier]
+    assert provenance.hyperparameters["hidden_dim"] == 8
+
+
+def test_flipped_byte_is_rejected(saved: Path) -> None:
+    weights = bytearray((saved / "weights.safetensors").read_bytes())
+    weights[-5] ^= 0xFF
+    (saved / "weights.safetensors").write_bytes(bytes(weights))
+    with pytest.raises(NeurPIRError, match="does not match its checksum"):
+        NeurPIR.load(saved)
+
+
+def test_truncated_weights_are_rejected(saved: Path) -> None:
+    data = (saved / "weights.safetensors").read_bytes()
+    (saved / "weights.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(NeurPIRError, match="checksum"):
+        NeurPIR.load(saved)
+    _rewrite(saved, "weights.safetensors", data[: len(data) // 2])
+    with pytest.raises(NeurPIRError, match="not a valid safetensors"):
+        NeurPIR.load(saved)
+
+
+class _Payload:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (Path.write_text, (self.marker, "pwned"))
+
+
+def test_pickle_payload_is_never_executed(saved: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "executed.txt"
+    payload = pickle.dumps({"encoder.input.weight": _Payload(marker)})
+    torch_payload = tmp_path / "torch.pt"
+    torch.save({"x": _Payload(marker)}, torch_payload)
+    for data in (payload, torch_payload.read_bytes()):
+        (saved / "weights.safetensors").write_bytes(data)
+        with pytest.raises(NeurPIRError):
+            NeurPIR.load(saved)
+        _rewrite(saved, "weights.safetensors", data)  # checksum updated too: the parser must still refuse
+        with pytest.raises(NeurPIRError, match="not a valid safetensors"):
+            NeurPIR.load(saved)
+    assert not marker.exists()
+
+
+def test_unknown_config_key_is_refused(saved: Path) -> None:
+    config = json.loads((saved / "config.json").read_text())
+    config["exec"] = "rm -rf /"
+    _rewrite(saved, "config.json", json.dumps(config).encode())
+    with pytest.raises(NeurPIRError, match="unknown config keys: exec"):
+        NeurPIR.load(saved)
+
+
+def test_wrong_shapes_are_refused(saved: Path, model) -> None:  # noqa: ANN001
+    tensors = {k: v.clone() for k, v in model.files()["weights.safetensors"].items()}
+    tensors["encoder.input.weight"] = torch.zeros(3, 3, 3)
+    save_file(tensors, saved / "new.safetensors")
+    _rewrite(saved, "weights.safetensors", (saved / "new.safetensors").read_bytes())
+    with pytest.raises(NeurPIRError, match="encoder.input.weight has shape"):
+        NeurPIR.load(saved)
+
+
+def test_config_that_does_not_match_weights_is_refused(saved: Path) -> None:
+    config = json.loads((saved / "config.json").read_text())
+    config["hidden_dim"] = 12
+    _rewrite(saved, "config.json", json.dumps(config).encode())
+    with pytest.raises(NeurPIRError, match="shape"):
+        NeurPIR.load(saved)
+
+
+def test_extra_or_missing_files_are_refused(saved: Path, tmp_path: Path) -> None:
+    manifest = json.loads((saved / "manifest.json").read_text())
+    manifest["files"]["../evil.json"] = "0" * 64
+    (saved / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(NeurPIRError, match="unexpected files"):
+        NeurPIR.load(saved)
+    with pytest.raises(NeurPIRError, match="manifest.json missing"):
+        NeurPIR.load(tmp_path / "nowhere")
+
+
+def test_write_folder_leaves_no_temporary_files(tmp_path: Path) -> None:
+    write_folder(tmp_path / "f", {"a.json": {"x": 1}, "b.safetensors": {"t": torch.ones(2)}})
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["a.json", "b.safetensors", "manifest.json"]
+    parsed, _ = read_folder(tmp_path / "f", ("a.json",))
+    assert parsed["a.json"] == {"x": 1} and torch.equal(parsed["b.safetensors"]["t"], torch.ones(2))

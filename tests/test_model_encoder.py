@@ -1,0 +1,77 @@
+"""The neuron encoder: masking, length independence, batching independence."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from model_recordings import synthetic_recording
+from nwb_neurpir.model.config import NeurPIRConfig
+from nwb_neurpir.model.encoder import NeuronEncoder, encode
+from nwb_neurpir.model.segments import ViewBatch, ViewSampler, gather_views
+from nwb_neurpir.model.sessions import prepare_session
+
+CONFIG = NeurPIRConfig(hidden_dim=8, representation_dim=6, max_chunk_bins=50).resolved("spikes")
+
+
+def _encoder(context_dim: int = 0) -> NeuronEncoder:
+    torch.manual_seed(0)
+    return NeuronEncoder(CONFIG, context_dim).eval()
+
+
+def _session(observed: np.ndarray | None = None):  # noqa: ANN202
+    recording = synthetic_recording(seed=1, n_bins=400)
+    if observed is not None:
+        recording.observed = observed
+    return prepare_session(recording, CONFIG, None)
+
+
+def test_masked_bins_do_not_change_the_output() -> None:
+    session = _session()
+    batch = gather_views(session, np.array([0, 5]), [np.arange(3), np.arange(2, 6)])
+    batch.mask[:, 10:20] = False
+    batch.values[~batch.mask] = 0.0
+    changed = ViewBatch(values=batch.values.copy(), mask=batch.mask, positions=batch.positions, context=None,
+                        owner=batch.owner, n_views=batch.n_views)
+    changed.values[~batch.mask] = 50.0
+    encoder = _encoder()
+    with torch.no_grad():
+        assert torch.equal(encode(encoder, batch, torch.device("cpu")),
+                           encode(encoder, changed, torch.device("cpu")))
+
+
+def test_unobserved_activity_is_ignored_when_sampling() -> None:
+    observed = np.ones((24, 400), dtype=bool)
+    observed[:, 100:200] = False
+    session = _session(observed)
+    noisy = _session(observed)
+    noisy.activity[:, 100:200] = 200
+    encoder = _encoder()
+    views = [np.arange(8)]
+    with torch.no_grad():
+        a = encode(encoder, gather_views(session, np.array([3]), views), torch.device("cpu"))
+        b = encode(encoder, gather_views(noisy, np.array([3]), views), torch.device("cpu"))
+    assert torch.equal(a, b)
+
+
+def test_variable_length_batch_matches_one_by_one() -> None:
+    session = _session()
+    neurons = np.array([0, 9, 17, 20])
+    chunk_lists = [np.arange(1), np.arange(2, 8), np.arange(3), np.arange(8)]
+    encoder = _encoder()
+    with torch.no_grad():
+        together = encode(encoder, gather_views(session, neurons, chunk_lists), torch.device("cpu"))
+        alone = torch.cat([encode(encoder, gather_views(session, neurons[i:i + 1], [c]), torch.device("cpu"))
+                           for i, c in enumerate(chunk_lists)])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-6)
+
+
+def test_sampler_draws_aligned_views_of_independent_lengths() -> None:
+    sessions = [_session(), prepare_session(synthetic_recording(seed=2, n_bins=400, subject_id="m2"), CONFIG, None)]
+    sampler = ViewSampler(sessions, [np.arange(24), np.arange(24)], (0.5, 4.0))
+    view_a, view_b = sampler.sample(np.random.default_rng(0), 64)
+    assert view_a.n_views == view_b.n_views == 64
+    lengths_a = np.bincount(view_a.owner, minlength=64)
+    lengths_b = np.bincount(view_b.owner, minlength=64)
+    assert (lengths_a != lengths_b).mean() > 0.3
+    assert lengths_a.min() >= 1 and lengths_a.max() <= 8

@@ -1,0 +1,133 @@
+"""Training: loss falls, seeds reproduce, ablations run, interrupted runs resume exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model_recordings import synthetic_recording
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
+from nwb_neurpir.model.checkpoint import latest_checkpoint
+
+TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=32, batch_size=24, max_steps=40,
+                     context="none", segment_length_min=0.5, segment_length_max=3.0, validation_fraction=0.0,
+                     warmup_steps=5, learning_rate=3e-3, num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def recordings():  # noqa: ANN201
+    return [synthetic_recording(seed=s, n_bins=300, subject_id=f"m{s % 2}") for s in range(2)]
+
+
+def test_tiny_model_overfits_a_tiny_data_set(recordings) -> None:  # noqa: ANN001
+    model = train(recordings, dataclasses.replace(TINY, max_steps=100, validation_fraction=0.25, validate_every=20,
+                                                  early_stopping_patience=0, expander_dim=16, learning_rate=1e-2),
+                  progress=False)
+    history = model.training_summary_["history"]
+    assert [h["step"] for h in history] == [20, 40, 60, 80, 100]
+    assert history[-1]["train"] < 0.9 * history[0]["train"]
+    assert model.training_summary_["n_validation_neurons"] == 12
+
+
+def test_same_seed_gives_the_same_embedding(recordings) -> None:  # noqa: ANN001
+    first = train(recordings, TINY, progress=False).embed(recordings[0], progress=False)
+    second = train(recordings, TINY, progress=False).embed(recordings[0], progress=False)
+    other = train(recordings, dataclasses.replace(TINY, seed=1), progress=False).embed(recordings[0], progress=False)
+    np.testing.assert_array_equal(first, second)
+    assert not np.allclose(first, other)
+    assert first.shape == (recordings[0].n_neurons, 8) and first.dtype == np.float32
+
+
+def test_untrained_and_fixed_length_ablations_run(recordings) -> None:  # noqa: ANN001
+    untrained = train(recordings, dataclasses.replace(TINY, max_steps=0), progress=False)
+    assert untrained.training_summary_["steps"] == 0
+    fixed = train(recordings, dataclasses.replace(TINY, max_steps=3, segment_length_min=1.0, segment_length_max=1.0),
+                  progress=False)
+    assert fixed.config.fixed_length
+    assert np.isfinite(fixed.embed(recordings[1], progress=False)).all()
+
+
+def test_no_covariates_trains_without_context(recordings, caplog) -> None:  # noqa: ANN001
+    bare = [synthetic_recording(seed=5, n_bins=300, with_covariates=False)]
+    with caplog.at_level(logging.WARNING):
+        model = train(bare, dataclasses.replace(TINY, context="cebra", max_steps=2), progress=False)
+    assert model.context_ is None
+    assert "without context" in caplog.text
+
+
+def test_user_mistakes_are_clear(recordings) -> None:  # noqa: ANN001
+    with pytest.raises(NeurPIRError, match="no recordings"):
+        train([], TINY)
+    ophys = synthetic_recording(seed=1, n_bins=300, modality="ophys")
+    with pytest.raises(NeurPIRError, match="mix modalities"):
+        train([recordings[0], ophys], TINY)
+    model = train(recordings, dataclasses.replace(TINY, max_steps=0), progress=False)
+    with pytest.raises(NeurPIRError, match="trained on spikes"):
+        model.embed(ophys)
+
+
+def test_calcium_recordings_train_and_embed() -> None:
+    ophys = [synthetic_recording(seed=s, n_bins=300, modality="ophys") for s in range(2)]
+    model = train(ophys, dataclasses.replace(TINY, max_steps=5), progress=False)
+    assert model.config.normalization == "neuron"
+    assert np.isfinite(model.embed(ophys[0], progress=False)).all()
+
+
+def test_resumed_run_matches_an_uninterrupted_one(recordings, tmp_path: Path) -> None:  # noqa: ANN001
+    config = dataclasses.replace(TINY, max_steps=30, checkpoint_every=10)
+    whole = train(recordings, config, out_dir=tmp_path, progress=False)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*")) == ["step-00000020", "step-00000030"]
+    (tmp_path / "checkpoints" / "LATEST").write_text("step-00000020")  # as if killed between steps 20 and 30
+    resumed = train(recordings, config, out_dir=tmp_path, progress=False)
+    assert resumed.training_summary_["steps"] == 30
+    for key, value in whole.encoder_.state_dict().items():
+        torch.testing.assert_close(resumed.encoder_.state_dict()[key], value)
+    with pytest.raises(NeurPIRError, match="different settings"):
+        train(recordings, dataclasses.replace(config, hidden_dim=16), out_dir=tmp_path, progress=False)
+
+
+KILL_SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from model_recordings import synthetic_recording
+from nwb_neurpir.model import NeurPIRConfig, train
+recordings = [synthetic_recording(seed=s, n_bins=300, subject_id=f"m{{s % 2}}") for s in range(2)]
+config = NeurPIRConfig.from_json({config!r})
+train(recordings, config, out_dir={out!r}, progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_the_last_complete_checkpoint(tmp_path: Path) -> None:
+    config = dataclasses.replace(TINY, max_steps=100, checkpoint_every=5, num_threads=1)
+    out = tmp_path / "model"
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), config=config.to_json(), out=str(out))
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        folder = latest_checkpoint(out / "checkpoints")
+        if folder is not None and int(folder.name.split("-")[1]) >= 15:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    folder = latest_checkpoint(out / "checkpoints")
+    assert folder is not None and not (out / "manifest.json").exists()
+    killed_at = int(folder.name.split("-")[1])
+    assert 15 <= killed_at < 100
+    resumed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    model = NeurPIR.load(out)
+    assert model.training_summary_["steps"] == 100
+    assert not list((out / "checkpoints").glob(".*tmp*"))
