@@ -114,8 +114,9 @@ def main(output_dir: str | Path = SPEC_DIR) -> None:
         version=VERSION,
         author=["nwb-neurpir developers"],
     )
-    for neurodata_type in ("NWBDataInterface", "DynamicTable", "DynamicTableRegion", "VectorData"):
-        builder.include_type(neurodata_type, namespace="core")
+    # The whole core namespace (which includes hdmf-common), not a list of types: the validator then knows that a
+    # region may point at any DynamicTable subtype (Units, PlaneSegmentation), and the spec cached in files (which
+    # hdmf writes with whole-namespace includes) says the same as this one.
     export_spec(builder, [neurpir_model_spec(), neurpir_source_spec(), neuron_embeddings_spec()], str(output_dir))
 
 

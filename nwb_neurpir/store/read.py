@@ -1,0 +1,121 @@
+"""``read_embeddings``: the embeddings of an annotated NWB file or a sidecar as a pandas DataFrame, labels joined in.
+
+Read with h5py (fast, and independent of pynwb's object mapping): the ``NeuronEmbeddings`` table, the rows of the
+source table it points at, and that table's one-value-per-row columns (for units also the electrode ``location``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.h5_tables import decode_text, region_target, scalar_columns, table_ids
+from nwb_neurpir.io.units import unit_metadata
+from nwb_neurpir.store.checks import open_nwb_hdf5
+
+__all__ = ["list_embeddings", "read_embeddings", "source_labels"]
+
+_ROI_MASKS = ("image_mask", "pixel_mask", "voxel_mask")
+_RESERVED = ("neuron_id", "embedding")
+
+
+def list_embeddings(path: str | Path) -> list[str]:
+    """Names (``module/name``) of the ``NeuronEmbeddings`` tables in the NWB file at ``path``."""
+    with open_nwb_hdf5(Path(path)) as file:
+        return sorted(_embedding_groups(file))
+
+
+def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
+    """One row per neuron: ``neuron_id``, ``embedding`` (a float32 vector) and the source table's label columns
+    (``brain_area``, ``cell_type``, electrode or imaging-plane ``location``, ...).
+
+    ``name`` picks a table by its name or ``module/name``; it may be left out when the file has only one. The
+    DataFrame's ``attrs`` hold the table's ``name``, the ``neuron_table`` path, the ``model`` provenance and, for a
+    sidecar file, the ``source`` file's identity. ``np.stack(frame["embedding"])`` gives the (n_neurons, dim) matrix.
+    """
+    source = Path(path)
+    with open_nwb_hdf5(source) as file:
+        key, group = _choose(_embedding_groups(file), name, source)
+        try:
+            return _frame(group, key, source)
+        except (KeyError, OSError, ValueError, TypeError) as error:
+            raise NeurPIRError(f"embeddings '{key}' are damaged ({type(error).__name__}: {error})",
+                               source=source) from error
+
+
+def _embedding_groups(file: h5py.File) -> dict[str, h5py.Group]:
+    found = {}
+    processing = file.get("processing")
+    if isinstance(processing, h5py.Group):
+        for module_name, module in processing.items():
+            if not isinstance(module, h5py.Group):
+                continue
+            for child_name, child in module.items():
+                if isinstance(child, h5py.Group) and _text(child.attrs.get("neurodata_type")) == "NeuronEmbeddings":
+                    found[f"{module_name}/{child_name}"] = child
+    return found
+
+
+def _choose(groups: dict[str, h5py.Group], name: str | None, source: Path) -> tuple[str, h5py.Group]:
+    if not groups:
+        raise NeurPIRError("has no NeurPIR embeddings (no NeuronEmbeddings table in processing/)", source=source)
+    if name is None:
+        if len(groups) > 1:
+            raise NeurPIRError(f"has several embedding tables ({', '.join(sorted(groups))}); pick one by name",
+                               source=source)
+        return next(iter(groups.items()))
+    matches = [key for key in groups if name in (key, key.split("/", 1)[1])]
+    if len(matches) != 1:
+        what = "no" if not matches else "several"
+        raise NeurPIRError(f"has {what} embedding tables named {name!r} (tables: {', '.join(sorted(groups))})",
+                           source=source)
+    return matches[0], groups[matches[0]]
+
+
+def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
+    label = str(source)
+    region = group["neurons"]
+    rows = np.asarray(region[()], dtype=np.int64)
+    vectors = np.asarray(group["embedding"][()], dtype=np.float32)
+    target = region_target(region, label)
+    target_ids = table_ids(target, label)
+    if vectors.ndim != 2 or vectors.shape[0] != rows.size or np.any((rows < 0) | (rows >= target_ids.size)):
+        raise ValueError(f"{rows.size} neuron rows into {target_ids.size}, embedding shape {vectors.shape}")
+    labels = source_labels(target, target_ids.size, label).iloc[rows].reset_index(drop=True)
+    frame = pd.DataFrame({"neuron_id": target_ids[rows], "embedding": list(vectors)})
+    frame = pd.concat([frame, labels.drop(columns=[c for c in _RESERVED if c in labels.columns])], axis=1)
+    frame.attrs.update(name=key, neuron_table=target.name.strip("/"), model=_model(group["model"]))
+    if "source_file" in group:
+        frame.attrs["source"] = {k: _text(v) for k, v in group["source_file"].attrs.items()
+                                 if k not in ("namespace", "neurodata_type", "object_id")}
+    return frame
+
+
+def source_labels(target: h5py.Group, n_rows: int, label: str) -> pd.DataFrame:
+    """The source table's label columns: units get electrode ``location``; ROIs get the imaging plane's."""
+    kind = _text(target.attrs.get("neurodata_type"))
+    if kind == "Units":
+        return unit_metadata(target, n_rows, label)
+    labels = scalar_columns(target, n_rows, exclude=_ROI_MASKS)
+    plane = target.get("imaging_plane")
+    if isinstance(plane, h5py.Group) and isinstance(plane.get("location"), h5py.Dataset) and "location" not in labels:
+        labels["location"] = decode_text(plane["location"][()])
+    return labels
+
+
+def _model(group: h5py.Group) -> dict[str, Any]:
+    model = {key: _text(group.attrs.get(key)) for key in ("description", "package_version", "checkpoint_sha256",
+                                                            "created")}
+    model["hyperparameters"] = json.loads(decode_text(group["hyperparameters"][()]))
+    model["training_data"] = [decode_text(value) for value in np.atleast_1d(group["training_data"][()])]
+    return model
+
+
+def _text(value: object) -> str:
+    return "" if value is None else decode_text(value)

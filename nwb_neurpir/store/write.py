@@ -1,0 +1,161 @@
+"""``write_embeddings``: add a ``NeuronEmbeddings`` table and its ``NeurPIRModel`` to an NWB file, atomically.
+
+The file is copied byte for byte to a temporary file next to the target, the new objects are appended to the copy
+(replacing an older table of the same name first, then repacking so the file does not grow), the copy is verified by
+reading it back, and only then moved into place with ``os.replace``. The original's objects stay exactly as they
+were: pynwb's append mode would re-stamp old files with the current NWB version and cache a second core schema, so
+the spec is cached for ``ndx-neurpir`` only and attributes pynwb rewrote on existing objects are put back. (``export``
+would give a clean single-version file too, but it rewrites every object and fails on real NWB 2.4 files whose
+``units/electrodes`` has no index.)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.provenance import ModelProvenance
+from nwb_neurpir.store.atomic import Staging, is_writable, staged_replace
+from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons, open_nwb_hdf5
+from nwb_neurpir.store.containers import embeddings_table, model_container, model_name
+from nwb_neurpir.store.hdf5_tools import AttributeSnapshot, cache_namespace, repack
+from nwb_neurpir.store.read import read_embeddings
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_MODULE", "DEFAULT_NAME", "write_embeddings"]
+
+DEFAULT_NAME = "NeurPIREmbeddings"
+DEFAULT_MODULE = "neurpir"
+DEFAULT_LOCK_TIMEOUT = 120.0
+MODULE_DESCRIPTION = "Per-neuron embeddings learned by NeurPIR and the models that made them (ndx-neurpir)."
+_OUR_TYPES = {"NeuronEmbeddings", "NeurPIRModel"}
+
+
+def write_embeddings(
+    path: str | Path,
+    neuron_ids: Sequence[int] | np.ndarray,
+    embeddings: np.ndarray,
+    provenance: ModelProvenance,
+    *,
+    neuron_table: str | None = None,
+    name: str = DEFAULT_NAME,
+    module: str = DEFAULT_MODULE,
+    overwrite: bool = False,
+    output: str | Path | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+) -> Path:
+    """Store one embedding per neuron in the NWB file at ``path`` (in place), or in a copy at ``output``.
+
+    ``neuron_ids`` are ids of rows of ``neuron_table`` (an HDF5 path such as ``units``; ``None`` finds the Units table
+    or PlaneSegmentation holding them). The table goes to ``processing/<module>/<name>`` next to its model
+    ``<name>_model``. An existing table of that name is an error unless ``overwrite``. Returns the written path.
+    """
+    source = Path(path)
+    target = Path(output) if output is not None else source
+    ids, vectors = checked_embeddings(neuron_ids, embeddings, source)
+    checked_name(name, "embeddings", source)
+    checked_name(module, "processing module", source)
+    if output is None and source.exists() and not is_writable(source):
+        raise NeurPIRError("file is read-only; write a sidecar file or choose an output folder", source=source)
+    with staged_replace(target, lock_timeout) as staging:
+        if target != source and target.exists() and not overwrite:
+            raise NeurPIRError(f"output {target} already exists; pass overwrite to replace it", source=source)
+        with open_nwb_hdf5(source) as file:
+            table_path, rows = locate_neurons(file, ids, neuron_table, source)
+            stale = _existing_objects(file, module, name, source)
+        if stale and not overwrite:
+            raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}; pass overwrite to "
+                               "replace them", source=source)
+        work = _fresh_copy(staging, source, stale)
+        _append(work, table_path, rows, ids, vectors, provenance, name, module, source)
+        _verify(work, f"{module}/{name}", table_path, ids, vectors, source)
+        staging.commit(work)
+    return target
+
+
+def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:
+    """Paths of our objects that a new table called ``name`` would replace; a foreign object there is an error."""
+    found = []
+    for child in (name, model_name(name)):
+        path = f"processing/{module}/{child}"
+        if path not in file:
+            continue
+        kind = file[path].attrs.get("neurodata_type", "")
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        if kind not in _OUR_TYPES:
+            raise NeurPIRError(f"{path} already holds a {kind or 'non-NWB object'}, not NeurPIR embeddings; choose "
+                               "another name", source=source)
+        found.append(path)
+    return found
+
+
+def _fresh_copy(staging: Staging, source: Path, stale: list[str]) -> Path:
+    """A temporary copy of ``source`` without the ``stale`` objects (repacked, so their space is not kept)."""
+    work = staging.copy_of(source)
+    if not stale:
+        return work
+    with h5py.File(work, "a") as file:
+        for path in stale:
+            del file[path]
+    packed = staging.new_temp()
+    repack(work, packed)
+    return packed
+
+
+def _append(work: Path, table_path: str, rows: np.ndarray, ids: np.ndarray, vectors: np.ndarray,
+            provenance: ModelProvenance, name: str, module: str, source: Path) -> None:
+    from ndx_neurpir import NAMESPACE
+    from pynwb import NWBHDF5IO
+
+    file = h5py.File(work, "a")
+    io = NWBHDF5IO(file=file, mode="a")
+    try:
+        snapshot = AttributeSnapshot(file)
+        nwbfile = _read_nwb(io, source)
+        target = _container_at(io, nwbfile, table_path)
+        processing = (nwbfile.processing[module] if module in nwbfile.processing
+                      else nwbfile.create_processing_module(module, MODULE_DESCRIPTION))
+        model = model_container(provenance, name)
+        processing.add(model)
+        processing.add(embeddings_table(name, ids, rows, vectors, target, model))
+        io.write(nwbfile, cache_spec=False)
+        cache_namespace(file, io.manager.namespace_catalog, NAMESPACE)
+        snapshot.restore(file, may_add={"/": {".specloc"}})
+    finally:
+        io.close()
+        file.close()
+
+
+def _read_nwb(io: Any, source: Path) -> Any:
+    """``io.read()``; warnings about the file's own content are not this write's business and stay quiet."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return io.read()
+    except Exception as error:  # pynwb raises many types on files it cannot map; the user needs one line
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise NeurPIRError(f"pynwb cannot read this NWB file ({type(error).__name__}: {first_line})",
+                           source=source) from error
+
+
+def _container_at(io: Any, nwbfile: Any, table_path: str) -> Any:
+    """The pynwb container read from the HDF5 path ``table_path``."""
+    for container in nwbfile.objects.values():
+        builder = io.manager.get_builder(container)
+        if builder is not None and builder.path.removeprefix("root/") == table_path:
+            return container
+    raise RuntimeError(f"pynwb read no container at {table_path}")
+
+
+def _verify(work: Path, name: str, table_path: str, ids: np.ndarray, vectors: np.ndarray, source: Path) -> None:
+    """Read the written table back from the closed file and compare it with what was meant to be written."""
+    frame = read_embeddings(work, name=name)
+    if not (frame.attrs["neuron_table"] == table_path and np.array_equal(frame["neuron_id"].to_numpy(), ids)
+            and np.array_equal(np.stack(frame["embedding"].to_numpy()), vectors)):
+        raise NeurPIRError("the embeddings read back differ from those written; the file was left unchanged",
+                           source=source)

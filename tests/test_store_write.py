@@ -1,0 +1,162 @@
+"""write_embeddings / read_embeddings on real NWB files: round trip, validation, idempotence, the original kept."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from nwbinspector import inspect_nwbfile, load_config
+from pynwb import validate
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.store import list_embeddings, read_embeddings, write_embeddings
+from nwb_neurpir.store.atomic import lock_path, temp_files
+from store_helpers import (PROVENANCE, h5_contents, ophys_file, read_in_clean_process, serious_messages_about_ours,
+                           spikes_file, vectors)
+
+
+@pytest.fixture(scope="module")
+def spikes_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return spikes_file(tmp_path_factory.mktemp("template") / "spikes.nwb")
+
+
+@pytest.fixture()
+def spikes(spikes_template: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copy(spikes_template, tmp_path / "session.nwb"))
+
+
+def test_round_trip_joins_labels_and_validates(spikes: Path) -> None:
+    ids = np.array([11, 3, 0, 7])
+    matrix = vectors(4)
+    assert write_embeddings(spikes, ids, matrix, PROVENANCE) == spikes
+    frame = read_embeddings(spikes)
+    assert frame["neuron_id"].tolist() == [11, 3, 0, 7]
+    np.testing.assert_array_equal(np.stack(frame["embedding"]), matrix)
+    areas = np.array(["VISp", "CA1", "LGd", "MRN"])
+    assert frame["brain_area"].tolist() == areas[ids % 4].tolist()
+    assert frame["location"].tolist() == areas[ids % 4].tolist()  # through units -> electrodes
+    assert frame.attrs["neuron_table"] == "units"
+    assert frame.attrs["model"]["hyperparameters"] == {"dim": 8, "lr": 0.001}
+    assert frame.attrs["model"]["training_data"] == list(PROVENANCE.training_data)
+    assert validate(path=str(spikes)) == []
+    messages = list(inspect_nwbfile(nwbfile_path=str(spikes), config=load_config("dandi")))
+    assert serious_messages_about_ours(messages) == []
+
+
+def test_plain_pynwb_reads_it_without_our_packages(spikes: Path) -> None:
+    matrix = vectors(12, dim=5)
+    write_embeddings(spikes, np.arange(12), matrix, PROVENANCE, name="v1")
+    seen = read_in_clean_process(spikes, "neurpir", "v1")
+    assert seen["loaded"] == []
+    assert seen["type"] == "NeuronEmbeddings"
+    np.testing.assert_array_equal(np.array(seen["embedding"], dtype=np.float32), matrix)
+    assert seen["target"] == "units" and seen["rows"] == list(range(12))
+    assert seen["checkpoint_sha256"] == PROVENANCE.checkpoint_sha256
+
+
+def test_everything_that_was_there_stays_byte_for_byte(spikes: Path) -> None:
+    before = h5_contents(spikes)
+    write_embeddings(spikes, np.arange(12), vectors(12), PROVENANCE)
+    after = h5_contents(spikes)
+    added = set(after) - set(before)
+    assert {name for name in before if after.get(name) != before[name]} == set()
+    assert all(name.startswith(("processing/neurpir", "specifications/ndx-neurpir")) for name in added), added
+
+
+def test_calcium_rois_are_found_and_labelled(tmp_path: Path) -> None:
+    path = ophys_file(tmp_path / "ophys.nwb")
+    write_embeddings(path, [5, 1], vectors(2), PROVENANCE)
+    frame = read_embeddings(path)
+    assert frame.attrs["neuron_table"] == "processing/ophys/ImageSegmentation/PlaneSegmentation"
+    assert frame["cell_type"].tolist() == ["Vip", "Sst"]
+    assert frame["location"].tolist() == ["VISp", "VISp"]  # the imaging plane's
+    assert validate(path=str(path)) == []
+
+
+def test_same_name_needs_overwrite_and_overwriting_does_not_grow_the_file(spikes: Path) -> None:
+    write_embeddings(spikes, np.arange(12), vectors(12, seed=1), PROVENANCE)
+    with pytest.raises(NeurPIRError, match="already has embeddings named 'NeurPIREmbeddings'"):
+        write_embeddings(spikes, np.arange(12), vectors(12, seed=2), PROVENANCE)
+    sizes = []
+    for seed in range(3, 7):
+        write_embeddings(spikes, np.arange(12), vectors(12, seed=seed), PROVENANCE, overwrite=True)
+        sizes.append(spikes.stat().st_size)
+    assert max(sizes[1:]) <= sizes[0]
+    np.testing.assert_array_equal(np.stack(read_embeddings(spikes)["embedding"]), vectors(12, seed=6))
+    assert list_embeddings(spikes) == ["neurpir/NeurPIREmbeddings"]
+    assert validate(path=str(spikes)) == []
+    assert read_in_clean_process(spikes, "neurpir", "NeurPIREmbeddings")["rows"] == list(range(12))
+
+
+def test_several_embeddings_side_by_side(spikes: Path) -> None:
+    write_embeddings(spikes, np.arange(12), vectors(12, dim=8), PROVENANCE, name="small_model")
+    write_embeddings(spikes, [2, 4], vectors(2, dim=3), PROVENANCE, name="big_model", module="embeddings")
+    assert list_embeddings(spikes) == ["embeddings/big_model", "neurpir/small_model"]
+    with pytest.raises(NeurPIRError, match="several embedding tables"):
+        read_embeddings(spikes)
+    assert read_embeddings(spikes, name="big_model")["neuron_id"].tolist() == [2, 4]
+    assert len(read_embeddings(spikes, name="neurpir/small_model")) == 12
+    assert validate(path=str(spikes)) == []
+
+
+def test_output_copy_leaves_the_source_untouched(spikes: Path, tmp_path: Path) -> None:
+    original = spikes.read_bytes()
+    output = tmp_path / "out" / "annotated.nwb"
+    output.parent.mkdir()
+    assert write_embeddings(spikes, [0, 1], vectors(2), PROVENANCE, output=output) == output
+    assert spikes.read_bytes() == original
+    assert read_embeddings(output)["neuron_id"].tolist() == [0, 1]
+    with pytest.raises(NeurPIRError, match="already exists"):
+        write_embeddings(spikes, [0, 1], vectors(2), PROVENANCE, output=output)
+
+
+def test_stale_temporary_files_of_this_target_are_removed(spikes: Path) -> None:
+    stale = spikes.with_name(f".{spikes.name}.neurpir-tmp-deadbeef.nwb")
+    stale.write_bytes(b"half-written by a killed writer")
+    other = spikes.with_name(".other.nwb.neurpir-tmp-x.nwb")
+    other.write_bytes(b"belongs to another target")
+    write_embeddings(spikes, [0], vectors(1), PROVENANCE)
+    assert not stale.exists() and other.exists()
+    assert temp_files(spikes) == []
+    assert sorted(p.name for p in spikes.parent.iterdir()) == sorted(
+        [spikes.name, lock_path(spikes).name, other.name])
+
+
+def _error(path: Path, ids: object, matrix: object, **options: object) -> str:
+    with pytest.raises(NeurPIRError) as caught:
+        write_embeddings(path, ids, matrix, PROVENANCE, **options)
+    message = caught.value.one_line()
+    assert "\n" not in message and str(path) in message
+    return message
+
+
+def test_bad_input_gives_one_line_naming_the_file(spikes: Path, tmp_path: Path) -> None:
+    text = tmp_path / "notes.nwb"
+    text.write_text("not hdf5")
+    assert "not an HDF5 file" in _error(text, [0], vectors(1))
+    plain = tmp_path / "plain.h5"
+    with h5py.File(plain, "w") as file:
+        file["x"] = [1, 2]
+    assert "not an NWB file" in _error(plain, [0], vectors(1))
+    assert "file not found" in _error(tmp_path / "missing.nwb", [0], vectors(1))
+    assert "'units', has no rows with ids 99 (1 of 2 missing)" in _error(spikes, [0, 99], vectors(2))
+    assert "no table 'trials2'" in _error(spikes, [0], vectors(1), neuron_table="trials2")
+    assert "embeddings have 3 rows but 2 neuron ids" in _error(spikes, [0, 1], vectors(3))
+    with_nan = vectors(2)
+    with_nan[1, 1] = np.nan
+    assert "1 NaN or infinite" in _error(spikes, [0, 1], with_nan)
+    assert "NaN or infinite" in _error(spikes, [0, 1], np.array([[1e39, 0.0], [0.0, 0.0]]))  # inf as float32
+    assert "duplicates" in _error(spikes, [1, 1], vectors(2))
+    assert "not a valid NWB object name" in _error(spikes, [0], vectors(1), name="a/b")
+    spikes.chmod(0o444)
+    assert "read-only; write a sidecar" in _error(spikes, [0], vectors(1))
+    assert list_embeddings(spikes) == []
+
+
+def test_a_foreign_object_with_the_name_is_never_replaced(spikes: Path) -> None:
+    with h5py.File(spikes, "a") as file:
+        file.create_group("processing/neurpir/NeurPIREmbeddings").attrs["neurodata_type"] = "TimeSeries"
+    assert "holds a TimeSeries" in _error(spikes, [0], vectors(1), overwrite=True)
