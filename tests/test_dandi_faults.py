@@ -113,6 +113,14 @@ def test_a_vanished_blob_is_a_clear_error(loopback_dandi: LoopbackDandi, asset, 
     assert loopback_dandi.requests_to("^/blobs/") == 1
 
 
+def test_a_blob_that_changed_size_is_refused(loopback_dandi: LoopbackDandi, asset, cache_dir: Path,  # noqa: ANN001, F811
+                                             small_nwb: Path) -> None:  # noqa: F811
+    loopback_dandi.replace_content(asset, small_nwb.read_bytes() + b"appended")
+    with pytest.raises(NeurPIRError, match="the file changed on the server"):
+        _stream(loopback_dandi, asset.asset_id, cache_dir)
+    assert loopback_dandi.requests_to("^/blobs/") == 1
+
+
 def test_download_resumes_after_a_truncated_body(loopback_dandi: LoopbackDandi, asset,  # noqa: ANN001, F811
                                                   cache_dir: Path) -> None:  # noqa: F811
     loopback_dandi.set_fault("truncate", times=1)

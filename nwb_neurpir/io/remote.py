@@ -112,11 +112,16 @@ class HttpSession(requests.Session):
                     self._read_body(response, time.monotonic() + self.policy.deadline_for(nbytes))
                     _check_range_body(response, wanted, self.expected_sizes.get(url))
                 return response
+            except RemoteError as exc:
+                self.failure = exc
+                raise
             except _RETRYABLE as exc:
                 wait = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1))
                 spent = time.monotonic() - started
                 if attempt == self.policy.attempts or spent + wait > self.policy.total_budget:
-                    self._fail(f"{method} failed after {attempt} attempt(s) in {spent:.1f} s: {_describe(exc)}", url)
+                    self.failure = RemoteError(f"{method} failed after {attempt} attempt(s) in {spent:.1f} s: "
+                                               f"{_describe(exc)}", source=url)
+                    raise self.failure from None
                 log.info("retrying %s %s in %.1f s (attempt %d failed: %s)", method, url, wait, attempt,
                          _describe(exc))
                 time.sleep(wait)
@@ -126,10 +131,6 @@ class HttpSession(requests.Session):
         """Add bytes read from a ``stream=True`` response to the counter."""
         self.bytes_received += nbytes
 
-    def _fail(self, message: str, url: str) -> None:
-        self.failure = RemoteError(message, source=url)
-        raise self.failure
-
     def _check_status(self, response: requests.Response, url: str, wanted: tuple[int, int] | None) -> None:
         status = response.status_code
         if status in TRANSIENT_STATUS:
@@ -137,11 +138,11 @@ class HttpSession(requests.Session):
             raise _Transient(f"HTTP {status} {response.reason}")
         if wanted is not None and status == 200 and not _covers_whole_body(response, wanted):
             response.close()
-            self._fail("the server ignored the HTTP Range request (answered 200 with the whole file), so the file "
-                       "cannot be streamed; download it instead (`neurpir fetch` or download=True)", url)
+            raise RemoteError("the server ignored the HTTP Range request (answered 200 with the whole file), so the "
+                              "file cannot be streamed; download it instead (`neurpir fetch` or download=True)", url)
         if wanted is not None and status >= 400:
             response.close()
-            self._fail(f"HTTP {status} {response.reason} while reading bytes {wanted[0]}-{wanted[1]}", url)
+            raise RemoteError(f"HTTP {status} {response.reason} while reading bytes {wanted[0]}-{wanted[1]}", url)
 
     def _read_body(self, response: requests.Response, deadline: float) -> None:
         blocks = []
