@@ -8,7 +8,7 @@ neurons whose own observation differs from the grid (``None`` when every neuron 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -111,6 +111,18 @@ class Recording:
             return np.zeros(0, dtype=np.int64)
         gaps = np.flatnonzero(np.diff(self.bin_times) > 1.5 * self.bin_size) + 1
         return np.concatenate([[0], gaps]).astype(np.int64)
+
+    def select_neurons(self, keep: np.ndarray) -> Recording:
+        """A recording with only the neurons where ``keep`` (bool mask or indices) selects them; time is shared."""
+        index = np.flatnonzero(keep) if np.asarray(keep).dtype == bool else np.asarray(keep, dtype=np.int64)
+        return replace(
+            self,
+            activity=self.activity[index],
+            neuron_ids=self.neuron_ids[index],
+            neuron_metadata=self.neuron_metadata.iloc[index].reset_index(drop=True),
+            observed=None if self.observed is None else self.observed[index],
+            spike_times=None if self.spike_times is None else [self.spike_times[i] for i in index],
+        )
 
     def covariate_matrix(self) -> tuple[np.ndarray, list[str]]:
         """All covariates stacked as (n_bins, n_features) float32, with one name per column."""

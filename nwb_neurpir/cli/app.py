@@ -54,6 +54,7 @@ app = typer.Typer(
     help="Learn one intrinsic vector per neuron from NWB recordings (NeurPIR) and store it back into NWB.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

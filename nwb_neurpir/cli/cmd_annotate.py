@@ -1,16 +1,58 @@
-"""`neurpir annotate`: (being built)."""
+"""`neurpir annotate`: embed every neuron with a trained model and store the vectors in NWB."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter
 
 
 def register(app: typer.Typer) -> None:
     """Add `annotate` to the app."""
 
     @app.command("annotate")
-    def annotate() -> None:
-        """Not available yet."""
-        raise NeurPIRError("this command is not built yet")
+    def annotate(
+        model_dir: Annotated[Path, typer.Argument(help="A model folder written by `neurpir train`.")],
+        sources: Sources,
+        glob: Glob = None,
+        output_dir: Annotated[
+            Optional[Path],  # noqa: UP007
+            typer.Option("--output-dir", "-o", help="Write annotated copies (or sidecars) here instead of in place."),
+        ] = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace embeddings of the same name.")] = False,
+        name: Annotated[str, typer.Option("--name", help="Name of the embeddings table in the file.")] =
+            "NeurPIREmbeddings",
+        sidecar: Annotated[
+            bool, typer.Option("--sidecar", help="Always write a small sidecar NWB file, never touch the source.")
+        ] = False,
+        unit_filter: UnitFilter = None,
+        cache_dir: CacheDir = None,
+        as_json: JsonOutput = False,
+    ) -> None:
+        """Write one embedding per neuron into each source: in place (atomic) for local files, as sidecar NWB files
+        for DANDI assets and read-only files. Continues past a failing source and exits 1 if any failed.
+
+        Example: neurpir annotate neurpir-demo/model neurpir-demo/data --overwrite
+        """
+        from nwb_neurpir.annotate_sources import annotate_sources
+        from nwb_neurpir.model import NeurPIR
+
+        model = NeurPIR.load(model_dir)
+        outcomes = annotate_sources(model, sources, glob, output_dir=output_dir, overwrite=overwrite, name=name,
+                                    sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
+                                    progress=not as_json)
+        if as_json:
+            typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
+        else:
+            for outcome in outcomes:
+                where = outcome.path if outcome.error is None else outcome.error
+                typer.echo(f"{outcome.status:>8}  {outcome.n_neurons:>6} neurons  {where}")
+        failed = sum(outcome.status == "failed" for outcome in outcomes)
+        typer.echo(f"annotated {len(outcomes) - failed} of {len(outcomes)} sources"
+                   + (f"; {failed} failed" if failed else ""), err=True)
+        if failed:
+            raise typer.Exit(code=1)
