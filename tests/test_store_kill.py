@@ -1,0 +1,167 @@
+"""Writers killed with SIGKILL at random points never leave a changed-but-incomplete file, and the next run leaves no
+temporary file behind; two writers of one file take turns through the lock.
+
+A fork server (one interpreter that has imported pynwb once) forks each writer, so a trial costs one write, not one
+interpreter start-up; the test kills the forked writer by pid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.store import read_embeddings, write_embeddings
+from nwb_neurpir.store.atomic import lock_path
+from store_helpers import PROVENANCE, spikes_file, vectors
+
+N_UNITS = 10
+TRIALS = 20
+
+_FORK_SERVER = r"""
+import json, os, sys, traceback, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.provenance import ModelProvenance
+from nwb_neurpir.store import write_embeddings
+import ndx_neurpir, pynwb
+print("ready", flush=True)
+for line in sys.stdin:
+    command = json.loads(line)
+    if command["op"] == "wait":
+        _, status = os.waitpid(command["pid"], 0)
+        print(json.dumps(os.waitstatus_to_exitcode(status)), flush=True)
+        continue
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            write_embeddings(command["path"], command["ids"], np.array(command["vectors"]),
+                             ModelProvenance(**command["provenance"]), name=command["name"], overwrite=True,
+                             lock_timeout=command["lock_timeout"])
+        except NeurPIRError as error:
+            sys.stderr.write(error.one_line() + "\n")
+            code = 3
+        except BaseException:
+            traceback.print_exc()
+            code = 4
+        sys.stderr.flush()
+        os._exit(code)
+    print(json.dumps(pid), flush=True)
+"""
+
+
+class ForkServer:
+    """Starts writers (forked from a warm interpreter) and reports their exit codes."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        assert self._reply() == "ready"
+
+    def start(self, path: Path, matrix: np.ndarray, name: str = "NeurPIREmbeddings",
+              lock_timeout: float = 30.0) -> int:
+        self._send(op="write", path=str(path), ids=list(range(N_UNITS)), vectors=matrix.tolist(), name=name,
+                   lock_timeout=lock_timeout, provenance=PROVENANCE.to_dict())
+        return json.loads(self._reply())
+
+    def wait(self, pid: int) -> int:
+        self._send(op="wait", pid=pid)
+        return json.loads(self._reply())
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+    def _send(self, **command: object) -> None:
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+
+    def _reply(self) -> str:
+        return self.process.stdout.readline().strip()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ForkServer]:
+    server = ForkServer()
+    yield server
+    server.close()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _holds(path: Path, matrix: np.ndarray, name: str = "NeurPIREmbeddings") -> bool:
+    try:
+        return np.array_equal(np.stack(read_embeddings(path, name=name)["embedding"]), matrix)
+    except NeurPIRError:
+        return False
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_leaves_old_or_new_file(server: ForkServer, tmp_path: Path) -> None:
+    path = spikes_file(tmp_path / "session.nwb", n_units=N_UNITS)
+    started = time.monotonic()
+    assert server.wait(server.start(path, vectors(N_UNITS, seed=100))) == 0
+    full_run = time.monotonic() - started
+    rng = np.random.default_rng(2025)
+    outcomes = {"old": 0, "new": 0}
+    for trial in range(TRIALS):
+        before = _sha256(path)
+        matrix = vectors(N_UNITS, seed=trial)
+        pid = server.start(path, matrix)
+        time.sleep(rng.uniform(0.0, 1.2 * full_run))
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        assert server.wait(pid) in (0, -signal.SIGKILL)
+        if _sha256(path) == before:
+            outcomes["old"] += 1
+        else:
+            assert _holds(path, matrix), f"trial {trial}: the file changed but does not hold the new embeddings"
+            outcomes["new"] += 1
+    assert outcomes["old"] and outcomes["new"], outcomes  # the kills did land before and after the replacement
+    final = vectors(N_UNITS, seed=999)
+    assert server.wait(server.start(path, final)) == 0
+    assert _holds(path, final)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, lock_path(path).name])
+
+
+def test_second_writer_waits_for_the_lock_then_both_tables_are_there(server: ForkServer, tmp_path: Path) -> None:
+    path = spikes_file(tmp_path / "session.nwb", n_units=N_UNITS)
+    first, second = vectors(N_UNITS, seed=1), vectors(N_UNITS, seed=2)
+    pids = [server.start(path, first, name="first"), server.start(path, second, name="second")]
+    assert [server.wait(pid) for pid in pids] == [0, 0]
+    assert _holds(path, first, "first") and _holds(path, second, "second")
+
+
+def test_a_held_lock_makes_the_writer_fail_clearly_and_the_file_unchanged(tmp_path: Path) -> None:
+    path = spikes_file(tmp_path / "session.nwb", n_units=N_UNITS)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
+                               "lock.acquire(); print('locked', flush=True); time.sleep(60)", str(lock_path(path))],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = _sha256(path)
+        with pytest.raises(NeurPIRError, match="another process is writing this file"):
+            write_embeddings(path, range(N_UNITS), vectors(N_UNITS), PROVENANCE, lock_timeout=0.5)
+        assert _sha256(path) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    write_embeddings(path, range(N_UNITS), vectors(N_UNITS), PROVENANCE, lock_timeout=5)
+    assert _holds(path, vectors(N_UNITS))

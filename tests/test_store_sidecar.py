@@ -1,0 +1,114 @@
+"""Sidecar files for sources that cannot be changed, and ``annotate`` choosing in place / copy / sidecar."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from nwbinspector import inspect_nwbfile, load_config
+from pynwb import validate
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.nwb_reader import read_nwb
+from nwb_neurpir.recording import SourceInfo
+from nwb_neurpir.store import annotate, annotate_recording, read_embeddings, write_sidecar
+from store_helpers import PROVENANCE, read_in_clean_process, spikes_file, vectors
+
+DANDI_SOURCE = SourceInfo(location="https://api.example.org/api/assets/abc-123/download/", identifier="ses-remote",
+                          dandiset="000207", version="draft", asset_id="abc-123",
+                          asset_path="sub-4/sub-4_ses-4_ecephys+image.nwb")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return spikes_file(tmp_path_factory.mktemp("template") / "spikes.nwb", n_units=8)
+
+
+@pytest.fixture()
+def session(template: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copy(template, tmp_path / "session.nwb"))
+
+
+def test_read_only_file_gets_a_sidecar_next_to_it(session: Path) -> None:
+    session.chmod(0o444)
+    original = session.read_bytes()
+    matrix = vectors(3, dim=4)
+    result = annotate(session, [6, 2, 5], matrix, PROVENANCE)
+    assert result.kind == "sidecar" and result.path == session.with_name("session.NeurPIREmbeddings.nwb")
+    assert session.read_bytes() == original
+    frame = read_embeddings(result.path)
+    assert frame["neuron_id"].tolist() == [6, 2, 5]
+    np.testing.assert_array_equal(np.stack(frame["embedding"]), matrix)
+    assert frame["brain_area"].tolist() == ["LGd", "LGd", "CA1"] and frame["location"].tolist() == ["LGd", "LGd", "CA1"]
+    assert frame.attrs["source"]["location"] == str(session)
+    with h5py.File(session, "r") as file:
+        assert frame.attrs["source"]["identifier"] == file["identifier"][()].decode()
+    assert validate(path=str(result.path)) == []
+    serious = [m for m in inspect_nwbfile(nwbfile_path=str(result.path), config=load_config("dandi"))
+               if m.importance.name in ("CRITICAL", "BEST_PRACTICE_VIOLATION", "ERROR", "PYNWB_VALIDATION")]
+    assert serious == []
+    seen = read_in_clean_process(result.path, "neurpir", "NeurPIREmbeddings")
+    assert seen["target_ids"] == [6, 2, 5] and seen["rows"] == [0, 1, 2]
+
+
+def test_remote_source_sidecar_carries_identity_and_given_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:
+    labels = pd.DataFrame({"brain_area": ["CA1", None], "depth": [120.5, np.nan], "spikes": [[1, 2], [3]]})
+    monkeypatch.chdir(tmp_path)
+    result = annotate(DANDI_SOURCE, [10, 30], vectors(2), PROVENANCE, label_columns=labels, neuron_table="units",
+                      session_start_time="2019-01-01T10:00:00+00:00", subject_id="sub-4")
+    assert result.kind == "sidecar" and result.path == tmp_path / "sub-4_ses-4_ecephys+image.NeurPIREmbeddings.nwb"
+    frame = read_embeddings(result.path)
+    assert frame["brain_area"].tolist() == ["CA1", ""] and "spikes" not in frame
+    assert frame["depth"].iloc[0] == 120.5 and np.isnan(frame["depth"].iloc[1])
+    assert frame.attrs["source"] == {"identifier": "ses-remote", "location": DANDI_SOURCE.location,
+                                     "neuron_table": "units", "dandiset_id": "000207", "dandiset_version": "draft",
+                                     "asset_id": "abc-123", "asset_path": DANDI_SOURCE.asset_path}
+    assert validate(path=str(result.path)) == []
+
+
+def test_sidecar_refuses_to_replace_without_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "side.nwb"
+    options = dict(neuron_table="units", session_start_time="2019-01-01T10:00:00+00:00")
+    write_sidecar(out, DANDI_SOURCE, [1], vectors(1), PROVENANCE, **options)
+    with pytest.raises(NeurPIRError, match="sidecar file already exists"):
+        write_sidecar(out, DANDI_SOURCE, [1], vectors(1, seed=1), PROVENANCE, **options)
+    write_sidecar(out, DANDI_SOURCE, [1], vectors(1, seed=1), PROVENANCE, overwrite=True, **options)
+    np.testing.assert_array_equal(read_embeddings(out)["embedding"].iloc[0], vectors(1, seed=1)[0])
+    with pytest.raises(NeurPIRError, match="needs its neuron table and session start time"):
+        write_sidecar(tmp_path / "other.nwb", DANDI_SOURCE, [1], vectors(1), PROVENANCE)
+    with pytest.raises(NeurPIRError, match="label columns have 2 rows but 1 neuron ids"):
+        write_sidecar(tmp_path / "other.nwb", DANDI_SOURCE, [1], vectors(1), PROVENANCE,
+                      label_columns=pd.DataFrame({"a": [1, 2]}), **options)
+
+
+def test_annotate_writes_in_place_or_into_a_copy(session: Path, tmp_path: Path) -> None:
+    original = session.read_bytes()
+    copy = annotate(session, [0, 1], vectors(2), PROVENANCE, output_dir=tmp_path / "annotated")
+    assert copy.kind == "copy" and copy.path == tmp_path / "annotated" / session.name
+    assert session.read_bytes() == original and len(read_embeddings(copy.path)) == 2
+    in_place = annotate(session, [0, 1], vectors(2), PROVENANCE)
+    assert in_place.kind == "in-place" and in_place.path == session and len(read_embeddings(session)) == 2
+    session.chmod(0o444)
+    with pytest.raises(NeurPIRError, match="read-only; write a sidecar"):
+        annotate(session, [0], vectors(1), PROVENANCE, sidecar=False, overwrite=True)
+    with pytest.raises(NeurPIRError, match="file not found"):
+        annotate(tmp_path / "gone.nwb", [0], vectors(1), PROVENANCE)
+
+
+def test_annotate_recording_uses_what_the_reader_found(session: Path, tmp_path: Path) -> None:
+    recording = read_nwb(session, bin_size=0.1)
+    matrix = vectors(recording.n_neurons)
+    assert annotate_recording(recording, matrix, PROVENANCE).kind == "in-place"
+    assert read_embeddings(session)["neuron_id"].tolist() == recording.neuron_ids.tolist()
+    remote = dataclasses.replace(recording, source=DANDI_SOURCE)
+    result = annotate_recording(remote, matrix, PROVENANCE, output_dir=tmp_path / "sidecars")
+    frame = read_embeddings(result.path)
+    assert result.kind == "sidecar"
+    assert frame["brain_area"].tolist() == recording.neuron_metadata["brain_area"].tolist()
+    assert frame["location"].tolist() == recording.neuron_metadata["location"].tolist()
