@@ -9,26 +9,27 @@ import sys
 from pathlib import Path
 
 import pytest
-from dandi_fixtures import cache_dir, loopback_dandi, small_nwb  # noqa: F401 - fixtures
 from dandi_server import LoopbackDandi
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
 from nwb_neurpir.io.dandi import API_URL_ENV
 
+pytest_plugins = ["dandi_fixtures"]
+
 runner = CliRunner()
 
 
 @pytest.fixture
-def archive(loopback_dandi: LoopbackDandi, small_nwb: Path, monkeypatch: pytest.MonkeyPatch) -> LoopbackDandi:  # noqa: F811
+def archive(loopback_dandi: LoopbackDandi, small_nwb: Path, monkeypatch: pytest.MonkeyPatch) -> LoopbackDandi:
     monkeypatch.setenv(API_URL_ENV, loopback_dandi.api_url)
     for path in ["sub-1/sub-1_ecephys.nwb", "sub-2/sub-2_ecephys.nwb", "sub-2/sub-2_ophys.nwb"]:
         loopback_dandi.add_asset(path, small_nwb)
     return loopback_dandi
 
 
-def test_fetch_a_dandiset_glob_as_json_then_again_from_the_cache(archive: LoopbackDandi, cache_dir: Path,  # noqa: F811
-                                                                 small_nwb: Path) -> None:  # noqa: F811
+def test_fetch_a_dandiset_glob_as_json_then_again_from_the_cache(archive: LoopbackDandi, cache_dir: Path,
+                                                                 small_nwb: Path) -> None:
     args = ["fetch", "DANDI:000123", "--glob", "*ecephys.nwb", "--cache-dir", str(cache_dir), "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -45,7 +46,7 @@ def test_fetch_a_dandiset_glob_as_json_then_again_from_the_cache(archive: Loopba
     assert archive.requests_to("^/blobs/") == 0
 
 
-def test_fetch_prints_one_line_per_file(archive: LoopbackDandi, cache_dir: Path, small_nwb: Path) -> None:  # noqa: F811
+def test_fetch_prints_one_line_per_file(archive: LoopbackDandi, cache_dir: Path, small_nwb: Path) -> None:
     result = runner.invoke(app, ["fetch", "DANDI:000123/sub-2/sub-2_ophys.nwb", str(small_nwb),
                                  "--cache-dir", str(cache_dir)])
     assert result.exit_code == 0, result.output
@@ -54,7 +55,7 @@ def test_fetch_prints_one_line_per_file(archive: LoopbackDandi, cache_dir: Path,
     assert lines[1].startswith("local") and str(small_nwb) in lines[1]
 
 
-def test_fetch_of_a_missing_asset_is_one_error_line(archive: LoopbackDandi, cache_dir: Path) -> None:  # noqa: F811
+def test_fetch_of_a_missing_asset_is_one_error_line(archive: LoopbackDandi, cache_dir: Path) -> None:
     result = runner.invoke(app, ["fetch", "DANDI:000123/sub-9/nothing.nwb", "--cache-dir", str(cache_dir)])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: DANDI:000123/sub-9/nothing.nwb: not found")

@@ -11,26 +11,30 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from dandi_fixtures import FAST_HTTP, cache_dir, loopback_dandi, small_nwb  # noqa: F401 - fixtures
-from dandi_server import LoopbackDandi
+from dandi_fixtures import FAST_HTTP
+from dandi_server import LoopbackDandi, ServedAsset
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io import fetch_sources, open_recording
+from nwb_neurpir.io.access import FetchedFile
 from nwb_neurpir.io.remote import HttpPolicy, RemoteError
+from nwb_neurpir.recording import Recording
+
+pytest_plugins = ["dandi_fixtures"]
 
 CHUNK_BYTES = 100 * 1024  # remfile's default chunk
 
 
 @pytest.fixture
-def asset(loopback_dandi: LoopbackDandi, small_nwb: Path):  # noqa: ANN201, F811 - ServedAsset
+def asset(loopback_dandi: LoopbackDandi, small_nwb: Path) -> ServedAsset:
     return loopback_dandi.add_asset("sub-1/sub-1_ses-1.nwb", small_nwb)
 
 
-def _stream(server: LoopbackDandi, asset_id: str, cache: Path, policy: HttpPolicy = FAST_HTTP):  # noqa: ANN202
+def _stream(server: LoopbackDandi, asset_id: str, cache: Path, policy: HttpPolicy = FAST_HTTP) -> Recording:
     return open_recording(asset_id, api_url=server.api_url, cache_dir=cache, http=policy)
 
 
-def _fetch(server: LoopbackDandi, asset_id: str, cache: Path, policy: HttpPolicy = FAST_HTTP):  # noqa: ANN202
+def _fetch(server: LoopbackDandi, asset_id: str, cache: Path, policy: HttpPolicy = FAST_HTTP) -> FetchedFile:
     [fetched] = fetch_sources([asset_id], api_url=server.api_url, cache_dir=cache, http=policy, progress=False)
     return fetched
 
@@ -52,7 +56,7 @@ def test_remote_errors_are_not_retried_again_by_remfile() -> None:
 
 
 @pytest.mark.parametrize("kind", ["error500", "reset", "truncate", "length_over", "length_under"])
-def test_transient_blob_faults_are_retried(loopback_dandi: LoopbackDandi, asset, cache_dir: Path,  # noqa: ANN001, F811
+def test_transient_blob_faults_are_retried(loopback_dandi: LoopbackDandi, asset: ServedAsset, cache_dir: Path,
                                            kind: str) -> None:
     loopback_dandi.set_fault(kind, times=2)
     recording = _stream(loopback_dandi, asset.asset_id, cache_dir)
@@ -63,8 +67,8 @@ def test_transient_blob_faults_are_retried(loopback_dandi: LoopbackDandi, asset,
 
 
 @pytest.mark.parametrize("kind", ["error500", "reset", "truncate", "length_over", "length_under"])
-def test_persistent_blob_faults_end_in_one_clear_error(loopback_dandi: LoopbackDandi, asset, cache_dir: Path,  # noqa: ANN001, F811
-                                                       tmp_path: Path, kind: str) -> None:
+def test_persistent_blob_faults_end_in_one_clear_error(loopback_dandi: LoopbackDandi, asset: ServedAsset,
+                                                       cache_dir: Path, tmp_path: Path, kind: str) -> None:
     loopback_dandi.set_fault(kind)
     started = time.monotonic()
     with pytest.raises(NeurPIRError, match="failed after 3 attempt") as caught:
@@ -75,8 +79,8 @@ def test_persistent_blob_faults_end_in_one_clear_error(loopback_dandi: LoopbackD
     _assert_cache_clean(cache_dir, tmp_path)
 
 
-def test_a_server_ignoring_range_is_refused_without_retrying(loopback_dandi: LoopbackDandi, asset,  # noqa: ANN001, F811
-                                                             cache_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_server_ignoring_range_is_refused_without_retrying(loopback_dandi: LoopbackDandi, asset: ServedAsset,
+                                                             cache_dir: Path, tmp_path: Path) -> None:
     loopback_dandi.set_fault("ignore_range")
     with pytest.raises(NeurPIRError, match="ignored the HTTP Range request"):
         _stream(loopback_dandi, asset.asset_id, cache_dir)
@@ -84,7 +88,7 @@ def test_a_server_ignoring_range_is_refused_without_retrying(loopback_dandi: Loo
     _assert_cache_clean(cache_dir, tmp_path)
 
 
-def test_a_silent_server_times_out(loopback_dandi: LoopbackDandi, asset, cache_dir: Path,  # noqa: ANN001, F811
+def test_a_silent_server_times_out(loopback_dandi: LoopbackDandi, asset: ServedAsset, cache_dir: Path,
                                    tmp_path: Path) -> None:
     loopback_dandi.set_fault("slow", delay=5.0)
     policy = replace(FAST_HTTP, read_timeout=0.3, attempts=2)
@@ -95,8 +99,8 @@ def test_a_silent_server_times_out(loopback_dandi: LoopbackDandi, asset, cache_d
     _assert_cache_clean(cache_dir, tmp_path)
 
 
-def test_a_trickling_server_hits_the_attempt_deadline(loopback_dandi: LoopbackDandi, asset, cache_dir: Path,  # noqa: ANN001, F811
-                                                      tmp_path: Path) -> None:
+def test_a_trickling_server_hits_the_attempt_deadline(loopback_dandi: LoopbackDandi, asset: ServedAsset,
+                                                      cache_dir: Path, tmp_path: Path) -> None:
     loopback_dandi.set_fault("trickle", rate=20_000.0)  # 100 KiB chunks would take 5 s each
     policy = replace(FAST_HTTP, attempt_deadline=0.3, min_bytes_per_second=1e9, attempts=2)
     started = time.monotonic()
@@ -106,23 +110,23 @@ def test_a_trickling_server_hits_the_attempt_deadline(loopback_dandi: LoopbackDa
     _assert_cache_clean(cache_dir, tmp_path)
 
 
-def test_a_vanished_blob_is_a_clear_error(loopback_dandi: LoopbackDandi, asset, cache_dir: Path) -> None:  # noqa: ANN001, F811
+def test_a_vanished_blob_is_a_clear_error(loopback_dandi: LoopbackDandi, asset: ServedAsset, cache_dir: Path) -> None:
     loopback_dandi.set_fault("not_found")
     with pytest.raises(NeurPIRError, match="HTTP 404"):
         _stream(loopback_dandi, asset.asset_id, cache_dir)
     assert loopback_dandi.requests_to("^/blobs/") == 1
 
 
-def test_a_blob_that_changed_size_is_refused(loopback_dandi: LoopbackDandi, asset, cache_dir: Path,  # noqa: ANN001, F811
-                                             small_nwb: Path) -> None:  # noqa: F811
+def test_a_blob_that_changed_size_is_refused(loopback_dandi: LoopbackDandi, asset: ServedAsset, cache_dir: Path,
+                                             small_nwb: Path) -> None:
     loopback_dandi.replace_content(asset, small_nwb.read_bytes() + b"appended")
     with pytest.raises(NeurPIRError, match="the file changed on the server"):
         _stream(loopback_dandi, asset.asset_id, cache_dir)
     assert loopback_dandi.requests_to("^/blobs/") == 1
 
 
-def test_download_resumes_after_a_truncated_body(loopback_dandi: LoopbackDandi, asset,  # noqa: ANN001, F811
-                                                  cache_dir: Path) -> None:  # noqa: F811
+def test_download_resumes_after_a_truncated_body(loopback_dandi: LoopbackDandi, asset: ServedAsset,
+                                                 cache_dir: Path) -> None:
     loopback_dandi.set_fault("truncate", times=1)
     fetched = _fetch(loopback_dandi, asset.asset_id, cache_dir)
     assert hashlib.sha256(fetched.path.read_bytes()).hexdigest() == asset.sha256
@@ -131,7 +135,7 @@ def test_download_resumes_after_a_truncated_body(loopback_dandi: LoopbackDandi, 
 
 
 @pytest.mark.parametrize("kind", ["error500", "reset", "truncate"])
-def test_download_failing_for_good_keeps_nothing(loopback_dandi: LoopbackDandi, asset, cache_dir: Path,  # noqa: ANN001, F811
+def test_download_failing_for_good_keeps_nothing(loopback_dandi: LoopbackDandi, asset: ServedAsset, cache_dir: Path,
                                                  tmp_path: Path, kind: str) -> None:
     loopback_dandi.set_fault(kind)
     with pytest.raises(NeurPIRError, match="failed after 3 attempt"):
@@ -139,7 +143,7 @@ def test_download_failing_for_good_keeps_nothing(loopback_dandi: LoopbackDandi, 
     _assert_cache_clean(cache_dir, tmp_path)
 
 
-def test_redirect_to_a_dead_host_is_a_clear_error(loopback_dandi: LoopbackDandi, asset, cache_dir: Path,  # noqa: ANN001, F811
+def test_redirect_to_a_dead_host_is_a_clear_error(loopback_dandi: LoopbackDandi, asset: ServedAsset, cache_dir: Path,
                                                   tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dandi_fixtures import FAST_HTTP, cache_dir, loopback_dandi, small_nwb  # noqa: F401 - fixtures
+from dandi_fixtures import FAST_HTTP
 from dandi_server import LoopbackDandi
 
 from nwb_neurpir.errors import NeurPIRError
@@ -14,12 +14,14 @@ from nwb_neurpir.io.access import DataAccess
 from nwb_neurpir.io.dandi import API_URL_ENV, DEFAULT_API_URL, default_api_url
 from nwb_neurpir.sources import resolve_sources
 
+pytest_plugins = ["dandi_fixtures"]
+
 PATHS = ["sub-1/sub-1_ses-1_ecephys.nwb", "sub-1/sub-1_ses-2_ecephys.nwb", "sub-2/sub-2_ses-1_ophys.nwb",
          "sub-2/sub-2_ses-1_ecephys.nwb", "sub-3/sub-3_ses-1_ecephys.nwb"]
 
 
 @pytest.fixture
-def archive(loopback_dandi: LoopbackDandi, small_nwb: Path) -> LoopbackDandi:  # noqa: F811
+def archive(loopback_dandi: LoopbackDandi, small_nwb: Path) -> LoopbackDandi:
     """Five NWB assets, a README, a Zarr asset; listings paginated two at a time."""
     loopback_dandi.page_size = 2
     for path in PATHS:
@@ -37,7 +39,7 @@ def _paths(resolved: list) -> list[str]:
     return [r.info.asset_path for r in resolved]
 
 
-def test_resolve_by_asset_id_url_and_dandiset_path(archive: LoopbackDandi, cache_dir: Path) -> None:  # noqa: F811
+def test_resolve_by_asset_id_url_and_dandiset_path(archive: LoopbackDandi, cache_dir: Path) -> None:
     access = _access(archive, cache_dir)
     asset = next(a for a in archive.assets.values() if a.path == PATHS[2])
     [by_id] = resolve_sources([asset.asset_id], access=access)
@@ -57,7 +59,7 @@ def test_resolve_by_asset_id_url_and_dandiset_path(archive: LoopbackDandi, cache
     assert by_path.label() == f"DANDI:000123/{PATHS[2]}"
 
 
-def test_dandiset_glob_and_folder_expansion(archive: LoopbackDandi, cache_dir: Path) -> None:  # noqa: F811
+def test_dandiset_glob_and_folder_expansion(archive: LoopbackDandi, cache_dir: Path) -> None:
     access = _access(archive, cache_dir)
     everything = resolve_sources(["DANDI:000123"], access=access)
     assert _paths(everything) == sorted(PATHS)  # README and the Zarr asset are skipped; 3 pages followed
@@ -72,8 +74,8 @@ def test_dandiset_glob_and_folder_expansion(archive: LoopbackDandi, cache_dir: P
     assert _paths(resolve_sources([api_listing], access=access)) == [PATHS[0]]
 
 
-def test_default_version_is_the_latest_published(archive: LoopbackDandi, cache_dir: Path,  # noqa: F811
-                                                 small_nwb: Path) -> None:  # noqa: F811
+def test_default_version_is_the_latest_published(archive: LoopbackDandi, cache_dir: Path,
+                                                 small_nwb: Path) -> None:
     archive.publish("0.240101.1200")
     archive.add_asset("sub-9/sub-9_draft-only.nwb", small_nwb)
     access = _access(archive, cache_dir)
@@ -84,7 +86,7 @@ def test_default_version_is_the_latest_published(archive: LoopbackDandi, cache_d
 
 
 def test_api_url_from_environment(monkeypatch: pytest.MonkeyPatch, archive: LoopbackDandi,
-                                  cache_dir: Path) -> None:  # noqa: F811
+                                  cache_dir: Path) -> None:
     monkeypatch.delenv(API_URL_ENV, raising=False)
     assert default_api_url() == DEFAULT_API_URL
     monkeypatch.setenv(API_URL_ENV, archive.api_url)
@@ -101,7 +103,7 @@ def test_api_url_from_environment(monkeypatch: pytest.MonkeyPatch, archive: Loop
     ("DANDI:000123", "no NWB assets matching"),
     ("DANDI:000123/sub-1/*", "give the glob once"),
 ])
-def test_clear_errors_for_unknown_or_non_nwb_assets(archive: LoopbackDandi, cache_dir: Path,  # noqa: F811
+def test_clear_errors_for_unknown_or_non_nwb_assets(archive: LoopbackDandi, cache_dir: Path,
                                                     source: str, message: str) -> None:
     glob = "*.none" if source == "DANDI:000123" else "*.nwb" if source.endswith("*") else None
     with pytest.raises(NeurPIRError, match=message) as caught:
@@ -109,7 +111,7 @@ def test_clear_errors_for_unknown_or_non_nwb_assets(archive: LoopbackDandi, cach
     assert "\n" not in caught.value.one_line()
 
 
-def test_non_nwb_asset_ids_are_refused(archive: LoopbackDandi, cache_dir: Path) -> None:  # noqa: F811
+def test_non_nwb_asset_ids_are_refused(archive: LoopbackDandi, cache_dir: Path) -> None:
     by_path = {a.path: a.asset_id for a in archive.assets.values()}
     access = _access(archive, cache_dir)
     with pytest.raises(NeurPIRError, match="not an NWB file"):
@@ -118,13 +120,13 @@ def test_non_nwb_asset_ids_are_refused(archive: LoopbackDandi, cache_dir: Path) 
         resolve_sources([by_path["sub-3/sub-3_ses-1_image.nwb.zarr"]], access=access)
 
 
-def test_api_500s_are_retried(archive: LoopbackDandi, cache_dir: Path) -> None:  # noqa: F811
+def test_api_500s_are_retried(archive: LoopbackDandi, cache_dir: Path) -> None:
     archive.set_fault("error500", target=r"^/api/dandisets/000123/versions/draft/assets/$", times=2)
     assert _paths(resolve_sources(["DANDI:000123/draft/sub-1/"], access=_access(archive, cache_dir))) == PATHS[:2]
     assert archive.requests_to(r"/assets/$") >= 3
 
 
-def test_api_failing_for_good_gives_one_clear_error(archive: LoopbackDandi, cache_dir: Path) -> None:  # noqa: F811
+def test_api_failing_for_good_gives_one_clear_error(archive: LoopbackDandi, cache_dir: Path) -> None:
     archive.set_fault("error500", target=r"^/api/dandisets/")
     started = time.monotonic()
     with pytest.raises(NeurPIRError, match="failed after 3 attempt"):
@@ -132,7 +134,7 @@ def test_api_failing_for_good_gives_one_clear_error(archive: LoopbackDandi, cach
     assert time.monotonic() - started < 5
 
 
-def test_unreachable_server_fails_fast(cache_dir: Path) -> None:  # noqa: F811
+def test_unreachable_server_fails_fast(cache_dir: Path) -> None:
     import socket
 
     with socket.socket() as probe:  # a port nobody listens on
@@ -144,8 +146,8 @@ def test_unreachable_server_fails_fast(cache_dir: Path) -> None:  # noqa: F811
     assert time.monotonic() - started < 10
 
 
-def test_asset_details_are_cached_so_a_known_asset_resolves_offline(archive: LoopbackDandi,  # noqa: F811
-                                                                     cache_dir: Path) -> None:  # noqa: F811
+def test_asset_details_are_cached_so_a_known_asset_resolves_offline(archive: LoopbackDandi,
+                                                                     cache_dir: Path) -> None:
     asset_id = next(iter(archive.assets))
     first = resolve_sources([asset_id], access=_access(archive, cache_dir))
     archive.reset_counters()

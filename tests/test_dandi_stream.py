@@ -8,16 +8,19 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from dandi_fixtures import FAST_HTTP, cache_dir, large_nwb, loopback_dandi, small_nwb  # noqa: F401 - fixtures
+from dandi_fixtures import FAST_HTTP
 from dandi_server import LoopbackDandi
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io import fetch_sources, open_recording, open_recordings
 from nwb_neurpir.io.cache import AssetCache
 from nwb_neurpir.io.nwb_reader import read_nwb
+from nwb_neurpir.recording import Recording
+
+pytest_plugins = ["dandi_fixtures"]
 
 
-def _open(server: LoopbackDandi, source: str, cache: Path, **kwargs: object):  # noqa: ANN202 - Recording
+def _open(server: LoopbackDandi, source: str, cache: Path, **kwargs: object) -> Recording:
     return open_recording(source, api_url=server.api_url, cache_dir=cache, http=FAST_HTTP, **kwargs)
 
 
@@ -25,8 +28,8 @@ def _tree(folder: Path, skip: Path) -> set[Path]:
     return {p for p in folder.rglob("*") if skip not in p.parents and p != skip}
 
 
-def test_streaming_units_reads_a_small_fraction_of_a_large_file(loopback_dandi: LoopbackDandi, large_nwb: Path,  # noqa: F811
-                                                                cache_dir: Path) -> None:  # noqa: F811
+def test_streaming_units_reads_a_small_fraction_of_a_large_file(loopback_dandi: LoopbackDandi, large_nwb: Path,
+                                                                cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/sub-1_ses-1_ecephys.nwb", large_nwb)
     recording = _open(loopback_dandi, asset.asset_id, cache_dir)
 
@@ -40,8 +43,8 @@ def test_streaming_units_reads_a_small_fraction_of_a_large_file(loopback_dandi: 
     assert not recording.source.is_local
 
 
-def test_second_open_is_served_from_the_cache(loopback_dandi: LoopbackDandi, large_nwb: Path,  # noqa: F811
-                                              cache_dir: Path) -> None:  # noqa: F811
+def test_second_open_is_served_from_the_cache(loopback_dandi: LoopbackDandi, large_nwb: Path,
+                                              cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/sub-1_ses-1_ecephys.nwb", large_nwb)
     first = _open(loopback_dandi, "DANDI:000123/sub-1/sub-1_ses-1_ecephys.nwb", cache_dir)
     assert (first.source.dandiset, first.source.version) == ("000123", "draft")
@@ -52,8 +55,8 @@ def test_second_open_is_served_from_the_cache(loopback_dandi: LoopbackDandi, lar
     np.testing.assert_array_equal(again.activity, first.activity)
 
 
-def test_corrupted_cached_chunk_is_fetched_again(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                                 cache_dir: Path) -> None:  # noqa: F811
+def test_corrupted_cached_chunk_is_fetched_again(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                 cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
     first = _open(loopback_dandi, asset.asset_id, cache_dir)
     chunk = sorted((cache_dir / "chunks").rglob("*.bin"))[0]
@@ -67,8 +70,8 @@ def test_corrupted_cached_chunk_is_fetched_again(loopback_dandi: LoopbackDandi, 
     np.testing.assert_array_equal(again.activity, first.activity)
 
 
-def test_fetch_downloads_a_verified_copy_that_later_opens_use(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                                             cache_dir: Path) -> None:  # noqa: F811
+def test_fetch_downloads_a_verified_copy_that_later_opens_use(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                             cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
     [fetched] = fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir,
                               http=FAST_HTTP, progress=False)
@@ -84,8 +87,8 @@ def test_fetch_downloads_a_verified_copy_that_later_opens_use(loopback_dandi: Lo
     assert recording.n_neurons == 20
 
 
-def test_download_flag_fetches_the_whole_file_before_reading(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                                            cache_dir: Path) -> None:  # noqa: F811
+def test_download_flag_fetches_the_whole_file_before_reading(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                            cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
     recording = _open(loopback_dandi, asset.asset_id, cache_dir, download=True)
     assert loopback_dandi.blob_bytes == asset.size
@@ -94,8 +97,8 @@ def test_download_flag_fetches_the_whole_file_before_reading(loopback_dandi: Loo
 
 
 @pytest.mark.parametrize(("digests", "kind"), [("sha256+etag", "SHA-256"), ("etag", "dandi-etag")])
-def test_download_not_matching_the_archive_digest_is_not_kept(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                                              cache_dir: Path, digests: str, kind: str) -> None:  # noqa: F811
+def test_download_not_matching_the_archive_digest_is_not_kept(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                              cache_dir: Path, digests: str, kind: str) -> None:
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb, digests=digests)
     content = bytearray(small_nwb.read_bytes())
     content[len(content) // 2] ^= 0xFF
@@ -106,16 +109,16 @@ def test_download_not_matching_the_archive_digest_is_not_kept(loopback_dandi: Lo
     assert not list((cache_dir / "files").rglob("*.*"))  # neither the file nor a .partial- temp file
 
 
-def test_etag_only_digest_verifies_a_good_download(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                                   cache_dir: Path) -> None:  # noqa: F811
+def test_etag_only_digest_verifies_a_good_download(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                   cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb, digests="etag")
     [fetched] = fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir,
                               http=FAST_HTTP, progress=False)
     assert fetched.path.stat().st_size == asset.size
 
 
-def test_redirect_to_another_host_is_followed(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                              cache_dir: Path) -> None:  # noqa: F811
+def test_redirect_to_another_host_is_followed(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                              cache_dir: Path) -> None:
     loopback_dandi.blob_urls_in_metadata = False  # stream through /download/, which redirects
     loopback_dandi.redirect_host = "localhost"
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
@@ -125,8 +128,8 @@ def test_redirect_to_another_host_is_followed(loopback_dandi: LoopbackDandi, sma
     assert loopback_dandi.requests_to(r"^/blobs/") == loopback_dandi.requests_to(r"/download/$")
 
 
-def test_plain_url_and_local_file_give_the_same_recording(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                                          cache_dir: Path) -> None:  # noqa: F811
+def test_plain_url_and_local_file_give_the_same_recording(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                          cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
     url = f"{loopback_dandi.base_url}/blobs/{asset.blob_id}"
     streamed = _open(loopback_dandi, url, cache_dir)
@@ -137,8 +140,8 @@ def test_plain_url_and_local_file_give_the_same_recording(loopback_dandi: Loopba
     np.testing.assert_array_equal(local.activity, read_nwb(small_nwb).activity)
 
 
-def test_open_recordings_reads_a_dandiset_glob_in_order(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                                        cache_dir: Path) -> None:  # noqa: F811
+def test_open_recordings_reads_a_dandiset_glob_in_order(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                        cache_dir: Path) -> None:
     for path in ["sub-2/b_ecephys.nwb", "sub-1/a_ecephys.nwb", "sub-1/c_ophys.nwb"]:
         loopback_dandi.add_asset(path, small_nwb)
     recordings = list(open_recordings(["DANDI:000123"], glob="*ecephys.nwb", api_url=loopback_dandi.api_url,
@@ -148,8 +151,8 @@ def test_open_recordings_reads_a_dandiset_glob_in_order(loopback_dandi: Loopback
         _open(loopback_dandi, "DANDI:000123", cache_dir)
 
 
-def test_cache_bound_evicts_least_recently_used_files(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                                      cache_dir: Path) -> None:  # noqa: F811
+def test_cache_bound_evicts_least_recently_used_files(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                      cache_dir: Path) -> None:
     size = small_nwb.stat().st_size
     first = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
     second = loopback_dandi.add_asset("sub-2/b.nwb", small_nwb)
@@ -163,9 +166,10 @@ def test_cache_bound_evicts_least_recently_used_files(loopback_dandi: LoopbackDa
         list(fetch_sources([first.asset_id], **{**options, "cache_max_bytes": size // 2}))
 
 
-@pytest.mark.parametrize("hostile", ["../../escaped.nwb", "/tmp/absolute.nwb", "a/../../../b.nwb", "../.nwb", "./.hidden.nwb"])
-def test_asset_paths_cannot_escape_the_cache(loopback_dandi: LoopbackDandi, small_nwb: Path, tmp_path: Path,  # noqa: F811
-                                             cache_dir: Path, hostile: str) -> None:  # noqa: F811
+@pytest.mark.parametrize("hostile", ["../../escaped.nwb", "/tmp/absolute.nwb", "a/../../../b.nwb", "../.nwb",
+                                     "./.hidden.nwb"])
+def test_asset_paths_cannot_escape_the_cache(loopback_dandi: LoopbackDandi, small_nwb: Path, tmp_path: Path,
+                                             cache_dir: Path, hostile: str) -> None:
     asset = loopback_dandi.add_asset(hostile, small_nwb)
     before = _tree(tmp_path, cache_dir)
     for fetched in fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir,
@@ -176,8 +180,8 @@ def test_asset_paths_cannot_escape_the_cache(loopback_dandi: LoopbackDandi, smal
     assert not Path("/tmp/absolute.nwb").exists()
 
 
-def test_a_symlink_planted_in_the_cache_is_refused(loopback_dandi: LoopbackDandi, small_nwb: Path,  # noqa: F811
-                                                   tmp_path: Path, cache_dir: Path) -> None:  # noqa: F811
+def test_a_symlink_planted_in_the_cache_is_refused(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                   tmp_path: Path, cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -116,11 +116,10 @@ class HttpSession(requests.Session):
                 self.failure = exc
                 raise
             except _RETRYABLE as exc:
-                wait = min(self.policy.max_backoff, self.policy.backoff * 2 ** (attempt - 1))
-                spent = time.monotonic() - started
-                if attempt == self.policy.attempts or spent + wait > self.policy.total_budget:
-                    self.failure = RemoteError(f"{method} failed after {attempt} attempt(s) in {spent:.1f} s: "
-                                               f"{_describe(exc)}", source=url)
+                wait = _backoff(self.policy, attempt, started)
+                if wait is None:
+                    self.failure = RemoteError(f"{method} failed after {attempt} attempt(s) in "
+                                               f"{time.monotonic() - started:.1f} s: {_describe(exc)}", source=url)
                     raise self.failure from None
                 log.info("retrying %s %s in %.1f s (attempt %d failed: %s)", method, url, wait, attempt,
                          _describe(exc))
@@ -160,6 +159,14 @@ def _body_blocks(response: requests.Response, deadline: float) -> Iterator[bytes
         yield block
         if time.monotonic() > deadline:
             raise _Transient("the server is too slow (the attempt's deadline passed while reading the body)")
+
+
+def _backoff(policy: HttpPolicy, attempt: int, started: float) -> float | None:
+    """Seconds to wait before the next attempt; None once the attempts or the time budget are spent."""
+    wait = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
+    if attempt >= policy.attempts or time.monotonic() - started + wait > policy.total_budget:
+        return None
+    return wait
 
 
 def _requested_range(headers: dict[str, str] | None) -> tuple[int, int] | None:
@@ -240,10 +247,9 @@ def download_to(
         except _RETRYABLE as exc:
             if size is not None and out.tell() == size:
                 return size  # every byte arrived before the connection broke; the digest check decides
-            wait = min(policy.max_backoff, policy.backoff * 2 ** (attempt - 1))
-            spent = time.monotonic() - started
-            if attempt == policy.attempts or spent + wait > policy.total_budget:
-                raise RemoteError(f"download failed after {attempt} attempt(s) in {spent:.1f} s: "
+            wait = _backoff(policy, attempt, started)
+            if wait is None:
+                raise RemoteError(f"download failed after {attempt} attempt(s) in {time.monotonic() - started:.1f} s: "
                                   f"{_describe(exc)}", source=url) from None
             written = out.tell()
             log.info("resuming download of %s at byte %d in %.1f s (%s)", url, written, wait, _describe(exc))
