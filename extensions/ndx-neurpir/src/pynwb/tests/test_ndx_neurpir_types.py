@@ -58,13 +58,16 @@ def test_embeddings_table_requires_its_model() -> None:
         NeuronEmbeddings(name="embeddings", description="no model")
 
 
-def test_round_trip_validates(tmp_path: Path) -> None:
-    nwbfile, vectors = _nwbfile_with_embeddings()
-    path = tmp_path / "types.nwb"
+def _written_and_valid(nwbfile: NWBFile, path: Path) -> str:
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)
     assert validate(path=str(path)) == []
-    with NWBHDF5IO(str(path), "r") as io:
+    return str(path)
+
+
+def test_round_trip_validates(tmp_path: Path) -> None:
+    nwbfile, vectors = _nwbfile_with_embeddings()
+    with NWBHDF5IO(_written_and_valid(nwbfile, tmp_path / "types.nwb"), "r") as io:
         table = io.read().processing["neurpir"]["embeddings"]
         assert isinstance(table, NeuronEmbeddings)
         np.testing.assert_array_equal(table["embedding"].data[:], vectors)
@@ -89,11 +92,7 @@ def test_region_may_target_any_dynamic_table(tmp_path: Path) -> None:
     module = nwbfile.create_processing_module("neurpir", "NeurPIR embeddings")
     for container in (labels, model, table.source_file, table):
         module.add(container)
-    path = tmp_path / "sidecar.nwb"
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwbfile)
-    assert validate(path=str(path)) == []
-    with NWBHDF5IO(str(path), "r") as io:
+    with NWBHDF5IO(_written_and_valid(nwbfile, tmp_path / "sidecar.nwb"), "r") as io:
         table = io.read().processing["neurpir"]["embeddings"]
         assert table.source_file.asset_id == "abc"
         assert list(table.neurons.table["brain_area"].data[:]) == ["CA1", "VISp"]
