@@ -1,7 +1,7 @@
 """Fixtures for the DANDI/streaming tests: a loopback archive, NWB files to serve, short HTTP timeouts.
 
-Test modules import the fixtures they use from here (``from dandi_fixtures import ...``); adding
-``pytest_plugins = ["dandi_fixtures"]`` to ``tests/conftest.py`` would make them available everywhere.
+Test modules load them with ``pytest_plugins = ["dandi_fixtures"]`` (so do not import this module directly: it
+would then escape pytest's assertion rewriting).
 """
 
 from __future__ import annotations
@@ -13,15 +13,9 @@ import numpy as np
 import pytest
 
 from dandi_server import LoopbackDandi
-from nwb_neurpir.io.remote import HttpPolicy
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
-__all__ = ["FAST_HTTP", "cache_dir", "large_nwb", "loopback_dandi", "small_nwb", "write_session_with_acquisition"]
-
-FAST_HTTP = HttpPolicy(connect_timeout=1.0, read_timeout=1.0, attempt_deadline=5.0, attempts=3, backoff=0.05,
-                       max_backoff=0.2, total_budget=10.0)
-"""Short timeouts and few quick retries, so fault tests finish in about a second each."""
-
+__all__ = ["cache_dir", "large_nwb", "loopback_dandi", "small_nwb", "write_session_with_acquisition"]
 
 def write_session_with_acquisition(path: Path, megabytes: float = 30.0, seed: int = 0) -> Path:
     """A spikes session (20 units, trials, stimulus, running speed) plus an uncompressed, chunked int16

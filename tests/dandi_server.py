@@ -35,7 +35,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-__all__ = ["Fault", "LoopbackDandi", "ServedAsset"]
+from nwb_neurpir.io.remote import HttpPolicy
+
+__all__ = ["FAST_HTTP", "Fault", "LoopbackDandi", "ServedAsset"]
+
+FAST_HTTP = HttpPolicy(connect_timeout=1.0, read_timeout=1.0, attempt_deadline=5.0, attempts=3, backoff=0.05,
+                       max_backoff=0.2, total_budget=10.0)
+"""Client settings for tests against this server: short timeouts, three quick attempts (about a second per fault)."""
 
 _TIME = "2024-01-01T00:00:00.000000Z"
 _DANDISET_ASSETS = re.compile(r"/api/dandisets/(\d{6})/versions/([^/]+)/assets/")

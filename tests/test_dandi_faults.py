@@ -11,8 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from dandi_fixtures import FAST_HTTP
-from dandi_server import LoopbackDandi, ServedAsset
+from dandi_server import FAST_HTTP, LoopbackDandi, ServedAsset
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io import fetch_sources, open_recording

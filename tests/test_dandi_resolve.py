@@ -6,8 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dandi_fixtures import FAST_HTTP
-from dandi_server import LoopbackDandi
+from dandi_server import FAST_HTTP, LoopbackDandi
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.access import DataAccess

@@ -8,8 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from dandi_fixtures import FAST_HTTP
-from dandi_server import LoopbackDandi
+from dandi_server import FAST_HTTP, LoopbackDandi
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io import fetch_sources, open_recording, open_recordings
