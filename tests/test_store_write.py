@@ -113,6 +113,14 @@ def test_output_copy_leaves_the_source_untouched(spikes: Path, tmp_path: Path) -
         write_embeddings(spikes, [0, 1], vectors(2), PROVENANCE, output=output)
 
 
+def test_a_symbolic_link_stays_a_link_to_the_annotated_file(spikes: Path, tmp_path: Path) -> None:
+    link = tmp_path / "link.nwb"
+    link.symlink_to(spikes)
+    assert write_embeddings(link, [0, 1], vectors(2), PROVENANCE) == link
+    assert link.is_symlink() and len(read_embeddings(spikes)) == 2
+    assert not lock_path(link).exists() and lock_path(spikes).exists()
+
+
 def test_stale_temporary_files_of_this_target_are_removed(spikes: Path) -> None:
     stale = spikes.with_name(f".{spikes.name}.neurpir-tmp-deadbeef.nwb")
     stale.write_bytes(b"half-written by a killed writer")

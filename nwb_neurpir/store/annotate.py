@@ -47,6 +47,7 @@ def annotate(
     session_start_time: datetime | str | None = None,
     subject_id: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    progress: bool = True,
 ) -> AnnotateResult:
     """Store embeddings for the neurons of ``source`` where they belong.
 
@@ -58,6 +59,7 @@ def annotate(
       sidecar of a remote source (a local one supplies its own).
 
     ``sidecar=False`` refuses the sidecar fallback (with ``output_dir``, a read-only file then gets a full copy).
+    ``progress=False`` hides the progress bar of copying a large file.
     """
     info = source if isinstance(source, SourceInfo) else SourceInfo(location=str(source))
     local = Path(info.location) if info.is_local else None
@@ -78,9 +80,10 @@ def annotate(
     if local is None:
         raise NeurPIRError("a remote file cannot be annotated in place; write a sidecar file", source=info.label())
     if folder is not None and (folder / local.name).resolve() != local.resolve():
-        path = write_embeddings(local, neuron_ids, embeddings, provenance, output=folder / local.name, **common)
+        path = write_embeddings(local, neuron_ids, embeddings, provenance, output=folder / local.name,
+                                progress=progress, **common)
         return AnnotateResult(path, "copy")
-    path = write_embeddings(local, neuron_ids, embeddings, provenance, **common)
+    path = write_embeddings(local, neuron_ids, embeddings, provenance, progress=progress, **common)
     return AnnotateResult(path, "in-place")
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -28,6 +28,7 @@ _TEMP_MARK = ".neurpir-tmp-"
 _LOCK_SUFFIX = ".neurpir-lock"
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 _NEW_FILE_MODE = 0o644
+_COPY_CHUNK = 16 * 1024 * 1024
 
 
 def lock_path(target: Path) -> Path:
@@ -68,10 +69,17 @@ class Staging:
         self._temps.append(path)
         return path
 
-    def copy_of(self, source: Path) -> Path:
-        """A new temporary file holding the bytes of ``source``."""
+    def copy_of(self, source: Path, progress: bool = True) -> Path:
+        """A new temporary file holding the bytes of ``source`` (a progress bar on stderr if it takes over 1 s)."""
+        from tqdm import tqdm
+
         temp = self.new_temp()
-        shutil.copyfile(source, temp)
+        with open(source, "rb") as reader, open(temp, "wb") as writer, tqdm(
+                total=source.stat().st_size, unit="B", unit_scale=True, desc=f"copying {source.name}",
+                file=sys.stderr, delay=1.0, disable=not progress, leave=False) as bar:
+            while chunk := reader.read(_COPY_CHUNK):
+                writer.write(chunk)
+                bar.update(len(chunk))
         return temp
 
     def commit(self, temp: Path) -> None:
@@ -94,6 +102,8 @@ class Staging:
 @contextmanager
 def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
     """Lock ``target``, clear stale temporary files, and yield a ``Staging``; leftovers are deleted on exit."""
+    if not target.parent.is_dir():
+        raise NeurPIRError(f"folder {target.parent} does not exist", source=target)
     if not is_writable(target.parent):
         raise NeurPIRError(f"folder {target.parent} is read-only; write a sidecar file or choose an output folder",
                            source=target)

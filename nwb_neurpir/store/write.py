@@ -48,22 +48,28 @@ def write_embeddings(
     overwrite: bool = False,
     output: str | Path | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    progress: bool = True,
 ) -> Path:
     """Store one embedding per neuron in the NWB file at ``path`` (in place), or in a copy at ``output``.
 
     ``neuron_ids`` are ids of rows of ``neuron_table`` (an HDF5 path such as ``units``; ``None`` finds the Units table
     or PlaneSegmentation holding them). The table goes to ``processing/<module>/<name>`` next to its model
-    ``<name>_model``. An existing table of that name is an error unless ``overwrite``. Returns the written path.
+    ``<name>_model``. An existing table of that name is an error unless ``overwrite``. Writing in place copies the
+    whole file first (shown with a progress bar when that takes over a second, unless ``progress`` is False); a
+    symbolic link is followed, so the file it points at is annotated. Returns the written path.
     """
     source = Path(path)
-    target = Path(output) if output is not None else source
+    in_place = output is None or Path(output).resolve() == source.resolve()
+    target = source.resolve() if in_place else Path(output)
     ids, vectors = checked_embeddings(neuron_ids, embeddings, source)
     checked_name(name, "embeddings", source)
     checked_name(module, "processing module", source)
-    if output is None and source.exists() and not is_writable(source):
+    with open_nwb_hdf5(source):
+        pass  # not found / not HDF5 / not NWB: said before any lock file is made
+    if in_place and not is_writable(target):
         raise NeurPIRError("file is read-only; write a sidecar file or choose an output folder", source=source)
     with staged_replace(target, lock_timeout) as staging:
-        if target != source and target.exists() and not overwrite:
+        if not in_place and target.exists() and not overwrite:
             raise NeurPIRError(f"output {target} already exists; pass overwrite to replace it", source=source)
         with open_nwb_hdf5(source) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, source)
@@ -71,11 +77,11 @@ def write_embeddings(
         if stale and not overwrite:
             raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}; pass overwrite to "
                                "replace them", source=source)
-        work = _fresh_copy(staging, source, stale)
+        work = _fresh_copy(staging, source, stale, progress)
         _append(work, table_path, rows, ids, vectors, provenance, name, module, source)
         _verify(work, f"{module}/{name}", table_path, ids, vectors, source)
         staging.commit(work)
-    return target
+    return source if in_place else target
 
 
 def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:
@@ -94,9 +100,9 @@ def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> 
     return found
 
 
-def _fresh_copy(staging: Staging, source: Path, stale: list[str]) -> Path:
+def _fresh_copy(staging: Staging, source: Path, stale: list[str], progress: bool) -> Path:
     """A temporary copy of ``source`` without the ``stale`` objects (repacked, so their space is not kept)."""
-    work = staging.copy_of(source)
+    work = staging.copy_of(source, progress)
     if not stale:
         return work
     with h5py.File(work, "a") as file:
