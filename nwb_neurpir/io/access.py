@@ -152,7 +152,9 @@ class DataAccess:
 
         path = self.cache.store_file(remote.key, remote.name, write,
                                      lambda tmp: _verify(tmp, remote, source.label()), size=remote.size)
-        return FetchedFile(source=source, path=path, status="downloaded", bytes_downloaded=session.bytes_received)
+        # another process may have stored it while this one waited for the lock
+        status = "downloaded" if session.bytes_received else "cached"
+        return FetchedFile(source=source, path=path, status=status, bytes_downloaded=session.bytes_received)
 
     def _remote(self, source: ResolvedSource) -> _Remote:
         if source.kind == "dandi":

@@ -1,0 +1,128 @@
+"""The on-disk cache on its own: where it lives, its bound and LRU order, atomic writes, checksummed chunks, keys
+that cannot escape it, and one downloader per asset across threads."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from dandi_server import FAST_HTTP, LoopbackDandi
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io import fetch_sources
+from nwb_neurpir.io.cache import CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, AssetCache, cache_key, default_cache_dir, parse_size
+
+pytest_plugins = ["dandi_fixtures"]
+
+KEY = cache_key("dandi", "5f2a1c3e-0b1d-4c6e-9a7f-1234567890ab")
+
+
+def test_cache_dir_and_bound_come_from_parameters_or_environment(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "from-env"))
+    monkeypatch.setenv(CACHE_MAX_BYTES_ENV, "2GB")
+    assert default_cache_dir() == tmp_path / "from-env"
+    assert AssetCache().root == tmp_path / "from-env" and AssetCache().max_bytes == 2 * 10**9
+    assert AssetCache(tmp_path / "given", "500MiB").root == tmp_path / "given"
+    assert AssetCache(tmp_path / "given", "500MiB").max_bytes == 500 * 2**20
+    monkeypatch.delenv(CACHE_DIR_ENV)
+    assert "nwb-neurpir" in str(default_cache_dir())
+
+
+@pytest.mark.parametrize(("text", "expected"), [("1234", 1234), ("20GB", 20 * 10**9), ("1.5 G", 15 * 10**8),
+                                                ("2GiB", 2 * 2**30), ("10kb", 10_000), (7, 7)])
+def test_parse_size(text: str | int, expected: int) -> None:
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "lots", "-5GB", "5 parsecs"])
+def test_parse_size_refuses_nonsense(text: str) -> None:
+    with pytest.raises(NeurPIRError, match="not a size"):
+        parse_size(text)
+
+
+def test_keys_never_come_from_paths() -> None:
+    assert KEY == "dandi-5f2a1c3e-0b1d-4c6e-9a7f-1234567890ab"
+    url_key = cache_key("url", "https://example.org/../../etc/passwd")
+    assert url_key.startswith("url-") and "/" not in url_key and ".." not in url_key
+    assert cache_key("dandi", "../../evil").startswith("dandi-") and "/" not in cache_key("dandi", "../../evil")
+
+
+def test_bad_keys_are_refused(tmp_path: Path) -> None:
+    cache = AssetCache(tmp_path)
+    for key in ["../x", "a/b", "", "UPPER", ".hidden"]:
+        with pytest.raises(NeurPIRError, match="invalid cache key"):
+            cache.file_path(key, "a.nwb")
+
+
+def test_store_file_is_atomic_and_verified(tmp_path: Path) -> None:
+    cache = AssetCache(tmp_path)
+
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(b"partial")
+        raise OSError("network went away")
+
+    with pytest.raises(OSError, match="network went away"):
+        cache.store_file(KEY, "a.nwb", write, lambda tmp: None)
+
+    def reject(tmp: Path) -> None:
+        raise NeurPIRError("digest mismatch")
+
+    with pytest.raises(NeurPIRError, match="digest mismatch"):
+        cache.store_file(KEY, "a.nwb", lambda tmp: tmp.write_bytes(b"bad"), reject)
+    assert [p for p in (tmp_path / "files").rglob("*") if p.is_file()] == []
+
+    stale = cache.file_path(KEY, "a.nwb").parent / ".partial-left-by-a-killed-run"
+    stale.write_bytes(b"x")
+    path = cache.store_file(KEY, "sub/../a.nwb", lambda tmp: tmp.write_bytes(b"good"), lambda tmp: None, size=4)
+    assert path.read_bytes() == b"good" and path.name == "a.nwb" and not stale.exists()
+    assert cache.cached_file(KEY, "a.nwb", size=4) == path
+    assert cache.cached_file(KEY, "a.nwb", size=5) is None and not path.exists()  # wrong size: dropped
+
+
+def test_trim_evicts_least_recently_used_first(tmp_path: Path) -> None:
+    cache = AssetCache(tmp_path, max_bytes=1000)
+    paths = {}
+    for age, name in enumerate(["old", "middle", "new"]):
+        key = cache_key("url", name)
+        paths[name] = cache.store_file(key, f"{name}.nwb", lambda tmp: tmp.write_bytes(b"x" * 100), lambda tmp: None)
+        os.utime(paths[name], (1000 + age, 1000 + age))
+    cache.cached_file(cache_key("url", "old"), "old.nwb")  # touching it makes it the most recent
+    cache = AssetCache(tmp_path, max_bytes=250)
+    assert cache.trim() == 100
+    assert paths["old"].exists() and not paths["middle"].exists() and paths["new"].exists()
+    assert cache.usage().bytes == 200 and cache.usage().files == 2
+
+
+def test_chunks_are_checksummed(tmp_path: Path) -> None:
+    chunks = AssetCache(tmp_path).chunks(KEY)
+    chunks.set("https://blob|102400|3", b"abc" * 10)
+    assert chunks.get("https://another-url|102400|3") == b"abc" * 10  # the URL part of remfile's key is ignored
+    stored = next((tmp_path / "chunks").rglob("*.bin"))
+    stored.write_bytes(stored.read_bytes()[:-1] + b"X")
+    assert chunks.get("https://blob|102400|3") is None and not stored.exists()
+    assert chunks.get("https://blob|102400|4") is None
+    with pytest.raises(NeurPIRError, match="unexpected chunk key"):
+        chunks.get("https://blob|1|../../x")
+
+
+def test_one_download_when_two_threads_fetch_the_same_asset(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                            cache_dir: Path) -> None:
+    asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
+    loopback_dandi.set_fault("trickle", rate=2_000_000.0)  # a download that takes ~0.25 s
+    statuses: list[str] = []
+
+    def fetch() -> None:
+        for fetched in fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir,
+                                     http=FAST_HTTP, progress=False):
+            statuses.append(fetched.status)
+
+    workers = [threading.Thread(target=fetch) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert sorted(statuses) == ["cached", "downloaded"]
+    assert loopback_dandi.requests_to("^/blobs/") == 1
