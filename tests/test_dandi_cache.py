@@ -12,7 +12,14 @@ from dandi_server import FAST_HTTP, LoopbackDandi
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io import fetch_sources
-from nwb_neurpir.io.cache import CACHE_DIR_ENV, CACHE_MAX_BYTES_ENV, AssetCache, cache_key, default_cache_dir, parse_size
+from nwb_neurpir.io.cache import (
+    CACHE_DIR_ENV,
+    CACHE_MAX_BYTES_ENV,
+    AssetCache,
+    cache_key,
+    default_cache_dir,
+    parse_size,
+)
 
 pytest_plugins = ["dandi_fixtures"]
 
