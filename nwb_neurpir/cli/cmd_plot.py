@@ -1,16 +1,42 @@
-"""`neurpir plot`: (being built)."""
+"""`neurpir plot`: UMAP of the embeddings in annotated NWB files, coloured by a label and by animal."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.cli.options import Glob, Sources
 
 
 def register(app: typer.Typer) -> None:
     """Add `plot` to the app."""
 
     @app.command("plot")
-    def plot() -> None:
-        """Not available yet."""
-        raise NeurPIRError("this command is not built yet")
+    def plot(
+        sources: Sources,
+        label: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--label", help="Neuron column to colour by (default: cell_type, brain_area or location).")] = None,
+        grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--grouping", help="Preset (steinmetz-4region) or YAML/JSON file grouping the label values.")] = None,
+        embeddings_name: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--embeddings", help="Which embedding table (when a file has several).")] = None,
+        out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("umap.png"),
+        seed: Annotated[int, typer.Option("--seed", help="UMAP random seed.")] = 0,
+        glob: Glob = None,
+    ) -> None:
+        """Draw a UMAP of annotated files' embeddings: one panel by label, one by animal (do animals mix?).
+
+        Example: neurpir plot annotated/ --label cell_type --out umap.png
+        """
+        from nwb_neurpir.evaluation import load_grouping, read_annotated
+        from nwb_neurpir.evaluation.inputs import annotated_view, local_paths
+        from nwb_neurpir.evaluation.plots import plot_umap
+        from nwb_neurpir.sources import resolve_sources
+
+        view = annotated_view(read_annotated(local_paths(resolve_sources(sources, glob)), embeddings_name), label, load_grouping(grouping))
+        typer.echo(f"wrote {plot_umap(view, out, seed=seed)} ({len(view.labels)} neurons)")
+
+
+__all__ = ["register"]

@@ -16,7 +16,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels
 from nwb_neurpir.recording import Recording
 
-__all__ = ["LabelledNeurons", "from_embeddings", "from_recordings", "session_keys"]
+__all__ = ["LabelledNeurons", "check_classes", "from_embeddings", "from_recordings", "session_keys"]
 
 EMBEDDING_COLUMNS = ("subject_id", "session_id", "neuron_id", "embedding")
 
@@ -46,6 +46,19 @@ class LabelledNeurons:
     def __len__(self) -> int:
         return int(self.labels.size)
 
+    def without(self, drop: np.ndarray, reason: str) -> LabelledNeurons:
+        """These neurons minus the rows where ``drop`` is True, counted in ``dropped`` under ``reason``."""
+        keep = ~np.asarray(drop, dtype=bool)
+        dropped = dict(self.dropped)
+        if drop.any():
+            dropped[reason] = dropped.get(reason, 0) + int(drop.sum())
+        bounds = np.cumsum([0] + [rows.size for rows in self.recording_rows])
+        return LabelledNeurons(label_name=self.label_name, subject_ids=self.subject_ids[keep],
+                               session_keys=self.session_keys[keep], neuron_ids=self.neuron_ids[keep],
+                               labels=self.labels[keep], dropped=dropped, n_total=self.n_total,
+                               recording_rows=[rows[keep[a:b]] for rows, a, b in
+                                               zip(self.recording_rows, bounds[:-1], bounds[1:])])
+
     def class_counts(self, rows: np.ndarray | None = None) -> dict[str, int]:
         labels = self.labels if rows is None else self.labels[rows]
         return {name: int((labels == name).sum()) for name in self.classes}
@@ -64,7 +77,8 @@ def session_keys(recordings: Sequence[Recording]) -> list[str]:
     return keys
 
 
-def _check_classes(labels: np.ndarray, label: str, grouping: LabelGrouping | None, source: str) -> None:
+def check_classes(labels: np.ndarray, label: str, grouping: LabelGrouping | None, source: str) -> None:
+    """NeurPIRError unless at least two classes remain."""
     classes = sorted(set(labels.tolist()))
     if len(classes) < 2:
         after = f" after grouping {grouping.name!r}" if grouping is not None else ""
@@ -98,7 +112,7 @@ def from_recordings(recordings: Sequence[Recording], label: str, grouping: Label
                               neuron_ids=np.concatenate(ids)[grouped.keep], labels=grouped.labels,
                               dropped=grouped.dropped, n_total=len(raw),
                               recording_rows=[within[owner == index] for index in range(len(recordings))])
-    _check_classes(neurons.labels, label, grouping, recordings[0].source.label())
+    check_classes(neurons.labels, label, grouping, recordings[0].source.label())
     return neurons
 
 
@@ -125,5 +139,5 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
                                                        kept["session_id"].astype(str).to_numpy().astype(str)),
                               neuron_ids=kept["neuron_id"].to_numpy(), labels=grouped.labels,
                               dropped=grouped.dropped, n_total=len(table))
-    _check_classes(neurons.labels, label, grouping, source)
+    check_classes(neurons.labels, label, grouping, source)
     return neurons, vectors

@@ -21,7 +21,13 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.baselines import BASELINES, hand_feature_representation
-from nwb_neurpir.evaluation.dataset import LabelledNeurons, from_embeddings, from_recordings, session_keys
+from nwb_neurpir.evaluation.dataset import (
+    LabelledNeurons,
+    check_classes,
+    from_embeddings,
+    from_recordings,
+    session_keys,
+)
 from nwb_neurpir.evaluation.grouping import LabelGrouping, load_grouping
 from nwb_neurpir.evaluation.methods import Method, default_methods, parse_methods, REPRESENTATIONS
 from nwb_neurpir.evaluation.metrics import score_fold
@@ -89,17 +95,21 @@ def evaluate(
         neurons, table_vectors = from_embeddings(embeddings, label, grouping)
     else:
         neurons = from_recordings(recordings, label, grouping)
-    folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed)
-    protocol = _protocol(protocol, split, config is not None)
-    keys = session_keys(recordings)
-    train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     timings: dict[str, float] = {}
-
     representations: dict[str, Representation] = {}
     if table_vectors is not None or embeddings is not None or model is not None:
-        representations["neurpir"] = _given_representation(recordings, neurons, model, embeddings, table_vectors,
-                                                           progress, timings)
-    elif config is not None:
+        given = _given_representation(recordings, neurons, model, embeddings, table_vectors, progress, timings)
+        missing = ~np.isfinite(given.matrix).all(axis=1)
+        if missing.any():
+            neurons = neurons.without(missing, "<no embedding>")
+            check_classes(neurons.labels, label, grouping, "embeddings")
+            given.matrix = given.matrix[~missing]
+        representations["neurpir"] = given
+    protocol = _protocol(protocol, split, config is not None)
+    folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed)
+    keys = session_keys(recordings)
+    train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
+    if config is not None:
         modality = recordings[0].modality
         mode = "inductive" if protocol == "inductive" else "transductive"
         for variant in NEURPIR_VARIANTS:

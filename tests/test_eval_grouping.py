@@ -1,0 +1,76 @@
+"""Label grouping: the Steinmetz preset maps and drops with counts; grouping files are checked strictly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.grouping import GROUPING_PRESETS, group_labels, load_grouping
+
+
+def test_steinmetz_preset_maps_drops_and_counts() -> None:
+    preset = load_grouping("steinmetz-4region")
+    assert preset is GROUPING_PRESETS["steinmetz-4region"]
+    assert set(preset.groups) == {"MB", "VIS", "TH", "HPF"}
+    assert preset.groups["TH"] == ("LP", "LD", "RT", "MD", "MG", "LGd", "VPM", "VPL", "PO", "POL")
+    raw = ["VISp", "CA1", "LGd", "MRN", "root", "MOs", "root", None, float("nan"), "SCs", b"DG", " VISl "]
+    grouped = group_labels(raw, preset)
+    assert grouped.keep.tolist() == [True, True, True, True, False, False, False, False, False, True, True, True]
+    assert grouped.labels.tolist() == ["VIS", "HPF", "TH", "MB", "MB", "HPF", "VIS"]
+    assert grouped.dropped == {"<missing>": 2, "root": 2, "MOs": 1}
+    assert grouped.n_dropped == 5
+
+
+def test_no_grouping_keeps_every_present_label() -> None:
+    grouped = group_labels(["FS", "RS", "", "RS"], None)
+    assert grouped.labels.tolist() == ["FS", "RS", "RS"]
+    assert grouped.dropped == {"<missing>": 1}
+
+
+@pytest.mark.parametrize("suffix, text", [
+    (".yaml", "fast: [FS, LTS]\nregular: RS\n"),
+    (".yml", "name: mine\ngroups:\n  fast: [FS, LTS]\n  regular: [RS]\n"),
+    (".json", json.dumps({"groups": {"fast": ["FS", "LTS"], "regular": ["RS"]}})),
+])
+def test_grouping_files(tmp_path: Path, suffix: str, text: str) -> None:
+    path = tmp_path / f"types{suffix}"
+    path.write_text(text)
+    grouping = load_grouping(path)
+    assert grouping.mapping() == {"FS": "fast", "LTS": "fast", "RS": "regular"}
+    assert group_labels(["FS", "CH", "RS"], grouping).labels.tolist() == ["fast", "regular"]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("bad.yaml", "a: [x\n", "cannot parse"),
+    ("bad.json", "{not json", "cannot parse"),
+    ("list.yaml", "- a\n- b\n", "must map each group"),
+    ("empty.yaml", "", "must map each group"),
+    ("twice.yaml", "a: [x]\nb: [x]\n", "in two groups"),
+    ("nogroup.yaml", "a: []\n", "at least one label value"),
+    ("nested.yaml", "a: [[x]]\n", "not a non-empty string"),
+    ("keys.yaml", "groups: {a: [x]}\nextra: 1\n", "unknown keys"),
+    ("python.yaml", "a: !!python/object/apply:os.system [echo]\n", "cannot parse"),
+])
+def test_bad_grouping_files_give_one_line_errors(tmp_path: Path, name: str, content: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(NeurPIRError, match=message) as info:
+        load_grouping(path)
+    assert str(path) in info.value.one_line() and "\n" not in info.value.one_line()
+
+
+def test_missing_binary_and_huge_grouping_files(tmp_path: Path) -> None:
+    with pytest.raises(NeurPIRError, match="not a grouping preset"):
+        load_grouping(tmp_path / "absent.yaml")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(np.random.default_rng(0).integers(128, 256, 64, dtype=np.uint8).tobytes())
+    with pytest.raises(NeurPIRError, match="not UTF-8"):
+        load_grouping(binary)
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("a: [" + ", ".join(f"v{i}" for i in range(200_000)) + "]\n")
+    with pytest.raises(NeurPIRError, match="larger than"):
+        load_grouping(huge)

@@ -1,0 +1,64 @@
+"""Folds: leave-one-animal-out never shares an animal; session and k-fold splits; impossible splits are clear."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.splits import make_folds
+
+
+def _neurons(seed: int = 0, n: int = 600) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    subjects = rng.choice(["m1", "m2", "m3", "m4"], n)
+    sessions = np.char.add(np.char.add(subjects, "/s"), rng.integers(0, 3, n).astype(str))
+    labels = rng.choice(["A", "B", "C"], n)
+    return subjects, sessions, labels
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_leave_one_animal_out_never_shares_an_animal(seed: int) -> None:
+    subjects, sessions, labels = _neurons(seed)
+    folds = make_folds(subjects, sessions, labels, "animal")
+    assert [fold.name for fold in folds] == list(dict.fromkeys(subjects.tolist()))
+    for fold in folds:
+        assert not set(subjects[fold.train]) & set(subjects[fold.test])
+        assert set(subjects[fold.test]) == set(fold.held_out_subjects) == {fold.name}
+        assert fold.animal_disjoint
+        assert np.union1d(fold.train, fold.test).size == subjects.size
+    assert np.sort(np.concatenate([fold.test for fold in folds])).tolist() == list(range(subjects.size))
+
+
+def test_leave_one_session_out_keeps_other_sessions_of_the_animal() -> None:
+    subjects, sessions, labels = _neurons()
+    folds = make_folds(subjects, sessions, labels, "session")
+    assert len(folds) == np.unique(sessions).size
+    for fold in folds:
+        assert set(sessions[fold.test]) == {fold.name}
+        assert fold.name not in set(sessions[fold.train])
+        assert not fold.animal_disjoint
+
+
+def test_kfold_is_stratified_within_animals() -> None:
+    subjects, sessions, labels = _neurons()
+    folds = make_folds(subjects, sessions, labels, "kfold", n_splits=4, seed=1)
+    assert len(folds) == 4
+    assert np.sort(np.concatenate([fold.test for fold in folds])).tolist() == list(range(subjects.size))
+    for fold in folds:
+        for subject in ("m1", "m2", "m3", "m4"):
+            share = np.mean(subjects[fold.test] == subject) / np.mean(subjects == subject)
+            assert 0.8 < share < 1.2
+
+
+def test_impossible_splits_raise_clear_errors() -> None:
+    subjects, sessions, labels = _neurons()
+    with pytest.raises(NeurPIRError, match="at least two animals"):
+        make_folds(np.full(10, "m1"), sessions[:10], labels[:10], "animal")
+    with pytest.raises(NeurPIRError, match="unknown split"):
+        make_folds(subjects, sessions, labels, "random")
+    one_class_elsewhere = np.where(subjects == "m1", labels, "A")
+    with pytest.raises(NeurPIRError, match="fewer than two classes"):
+        make_folds(subjects, sessions, one_class_elsewhere, "animal")
+    with pytest.raises(NeurPIRError, match="at least 2 folds"):
+        make_folds(subjects, sessions, labels, "kfold", n_splits=1)
