@@ -125,7 +125,8 @@ def is_nwb_path(path: str) -> bool:
 
 
 def parse_source(text: str | Path) -> SourceSpec:
-    """Classify one source string (no network, no disk access). Raises ``NeurPIRError`` for malformed DANDI forms."""
+    """Classify one source string: no network, and on disk only "is it a folder?". Raises ``NeurPIRError`` when a
+    DANDI identifier or URL is malformed."""
     if isinstance(text, Path):
         return _local_spec(str(text), text)
     stripped = text.strip()
