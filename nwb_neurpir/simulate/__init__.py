@@ -1,0 +1,26 @@
+"""Simulated Izhikevich populations with known cell types, written as DANDI-style NWB files (spikes or calcium)."""
+
+from __future__ import annotations
+
+from nwb_neurpir.simulate.context import ContextSettings
+from nwb_neurpir.simulate.izhikevich import CELL_TYPES, IZHIKEVICH_PARAMETERS
+from nwb_neurpir.simulate.population import (
+    DEMO,
+    PRESETS,
+    SimulatedSession,
+    SimulationConfig,
+    iter_sessions,
+    simulate_population,
+)
+
+__all__ = [
+    "CELL_TYPES",
+    "DEMO",
+    "IZHIKEVICH_PARAMETERS",
+    "PRESETS",
+    "ContextSettings",
+    "SimulatedSession",
+    "SimulationConfig",
+    "iter_sessions",
+    "simulate_population",
+]
