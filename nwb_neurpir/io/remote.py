@@ -155,7 +155,8 @@ class HttpSession(requests.Session):
 
 def _body_blocks(response: requests.Response, deadline: float) -> Iterator[bytes]:
     """The body as it arrives -- whatever each socket read returns, so a trickling server meets the deadline."""
-    while block := response.raw.read1(_BLOCK, decode_content=True):
+    read = getattr(response.raw, "read1", None) or response.raw.read  # read1 (urllib3 >= 2) returns what arrived
+    while block := read(_BLOCK, decode_content=True):
         yield block
         if time.monotonic() > deadline:
             raise _Transient("the server is too slow (the attempt's deadline passed while reading the body)")
