@@ -39,8 +39,10 @@ class SourceInfo:
 
     def label(self) -> str:
         """Short human-readable name for messages and tables."""
-        if self.asset_id:
+        if self.asset_id and self.dandiset:
             return f"DANDI:{self.dandiset}/{self.asset_path or self.asset_id}"
+        if self.asset_id:
+            return f"DANDI asset {self.asset_id}" + (f" ({self.asset_path})" if self.asset_path else "")
         return self.location
 
 
