@@ -73,7 +73,7 @@ def annotate_sources(
             outcomes.append(AnnotateOutcome(source=str(text), status="failed", error=exc.one_line()))
     for source in tqdm(resolved, desc="annotating", unit="file", disable=not progress):
         try:
-            recording = read_resolved(source, access, unit_filter=unit_filter, **model.reader_options())
+            recording = read_resolved(source, access, unit_filter=unit_filter, modality=model.config.modality)
             vectors = model.embed(recording, progress=False)
             keep = np.isfinite(vectors).all(axis=1)
             if not keep.all():
