@@ -1,16 +1,77 @@
-"""`neurpir simulate`: (being built)."""
+"""`neurpir simulate`: write a simulated Izhikevich population with known cell types as DANDI-style NWB files."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
+from nwb_neurpir.cli.options import JsonOutput
 from nwb_neurpir.errors import NeurPIRError
+
+_PRESETS = ("paper", "demo")
+_MODALITIES = ("spikes", "ophys", "both")
+_BACKENDS = ("auto", "numba", "numpy")
 
 
 def register(app: typer.Typer) -> None:
     """Add `simulate` to the app."""
 
     @app.command("simulate")
-    def simulate() -> None:
-        """Not available yet."""
-        raise NeurPIRError("this command is not built yet")
+    def simulate(
+        out_dir: Annotated[Path, typer.Argument(help="Folder for the files (sub-<id>/sub-<id>_ses-<id>_*.nwb).",
+                                                show_default=False)],
+        preset: Annotated[str, typer.Option(
+            "--preset", help="paper: 3 animals x 2,000 neurons x 10 min; demo: 4 animals x 250 neurons x 5 min. "
+                             "The options below override it.")] = "paper",
+        animals: Annotated[Optional[int], typer.Option(  # noqa: UP007
+            "--animals", help="Number of animals (each its own wiring, parameters and input gains).")] = None,
+        sessions_per_animal: Annotated[Optional[int], typer.Option(  # noqa: UP007
+            "--sessions-per-animal", help="Sessions per animal (new trials, running and noise).")] = None,
+        neurons: Annotated[Optional[int], typer.Option(  # noqa: UP007
+            "--neurons", help="Neurons per animal, split equally over RS, IB, CH, FS and LTS.")] = None,
+        duration: Annotated[Optional[float], typer.Option(  # noqa: UP007
+            "--duration", help="Seconds simulated per session.")] = None,
+        modality: Annotated[str, typer.Option(
+            "--modality", help="spikes (_ecephys.nwb with Units), ophys (_ophys.nwb with calcium traces) or both.")]
+        = "spikes",
+        seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
+            "--seed", help="Seed of everything: the same seed writes the same data.")] = None,
+        backend: Annotated[str, typer.Option(
+            "--backend", help="auto (numba when installed), numba or numpy (same spikes, slower).")] = "auto",
+        overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace files that already exist.")] = False,
+        as_json: JsonOutput = False,
+    ) -> None:
+        """Simulate recurrent Izhikevich (2003) populations with five known cell types, driven by noise, a stimulus
+        with trials at several contrasts and running speed, and write one NWB file per session.
+
+        Example: neurpir simulate sim/ --preset demo --modality both --seed 1
+        (writes sim/sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb, ..._ophys.nwb, and the same for sim02..sim04).
+        """
+        from nwb_neurpir.simulate import PRESETS, write_dataset
+
+        for name, value, allowed in (("--preset", preset, _PRESETS), ("--modality", modality, _MODALITIES),
+                                     ("--backend", backend, _BACKENDS)):
+            if value not in allowed:
+                raise NeurPIRError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        config = PRESETS[preset].with_overrides(
+            n_animals=animals, sessions_per_animal=sessions_per_animal, n_neurons=neurons, duration_s=duration,
+            seed=seed).validate()
+        started = time.perf_counter()
+        paths = write_dataset(out_dir, config, modality=modality, backend=backend, progress=not as_json,
+                              overwrite=overwrite)
+        elapsed = time.perf_counter() - started
+        summary = {"files": [str(path) for path in paths], "n_animals": config.n_animals,
+                   "sessions_per_animal": config.sessions_per_animal, "n_neurons": config.n_neurons,
+                   "duration_s": config.duration_s, "seed": config.seed, "modality": modality,
+                   "elapsed_s": round(elapsed, 2)}
+        if as_json:
+            typer.echo(json.dumps(summary, indent=2))
+            return
+        for path in paths:
+            typer.echo(str(path))
+        typer.echo(f"{len(paths)} file(s): {config.n_animals} animal(s) x {config.sessions_per_animal} session(s) x "
+                   f"{config.n_neurons} neurons x {config.duration_s:g} s, seed {config.seed}, in {elapsed:.1f} s")

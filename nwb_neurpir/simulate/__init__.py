@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from nwb_neurpir.simulate.calcium import CalciumSettings
 from nwb_neurpir.simulate.context import ContextSettings
 from nwb_neurpir.simulate.izhikevich import CELL_TYPES, IZHIKEVICH_PARAMETERS
+from nwb_neurpir.simulate.nwb_output import dandi_path, write_dataset, write_session
 from nwb_neurpir.simulate.population import (
     DEMO,
     PRESETS,
@@ -18,9 +20,13 @@ __all__ = [
     "DEMO",
     "IZHIKEVICH_PARAMETERS",
     "PRESETS",
+    "CalciumSettings",
     "ContextSettings",
     "SimulatedSession",
     "SimulationConfig",
+    "dandi_path",
     "iter_sessions",
     "simulate_population",
+    "write_dataset",
+    "write_session",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import asdict
 from pathlib import Path
 from typing import Literal
 
@@ -148,7 +147,8 @@ def _base_nwbfile(session: SimulatedSession, kind: str):  # noqa: ANN202
         institution="nwb-neurpir (simulation)",
         experiment_description="Ground truth for learning intrinsic neuron representations (NeurPIR).",
         keywords=["simulation", "Izhikevich", "cell type", "NeurPIR"],
-        notes=json.dumps({"simulation_config": asdict(config), "backend": session.backend}, sort_keys=True),
+        notes=json.dumps({"simulation_settings": config.session_settings(), "animal_index": session.animal.index,
+                          "session_index": session.session_index}, sort_keys=True),
         source_script=f"nwb_neurpir.simulate {__version__}",
         source_script_file_name="nwb_neurpir/simulate/population.py",
         subject=Subject(subject_id=session.subject_id, species="Mus musculus", sex="U", age="P90D",
@@ -163,7 +163,8 @@ def _add_context(nwbfile, session: SimulatedSession) -> None:  # noqa: ANN001 - 
     from pynwb.behavior import BehavioralTimeSeries
 
     context = session.context
-    nwbfile.add_trial_column("contrast", "contrast of the full-field stimulus shown during the trial, 0 to 1")
+    if context.trial_start.size:
+        nwbfile.add_trial_column("contrast", "contrast of the full-field stimulus shown during the trial, 0 to 1")
     for start, stop, contrast in zip(context.trial_start, context.trial_stop, context.trial_contrast):
         nwbfile.add_trial(start_time=float(start), stop_time=float(stop), contrast=float(contrast))
     nwbfile.add_stimulus(TimeSeries(

@@ -114,9 +114,16 @@ class SimulationConfig:
     def n_steps(self) -> int:
         return int(round(self.duration_s / self.dt))
 
+    def session_settings(self) -> dict[str, object]:
+        """The settings that shape each session (all but the numbers of animals and sessions), as plain data."""
+        settings = asdict(self)
+        del settings["n_animals"], settings["sessions_per_animal"]
+        return settings
+
     def fingerprint(self) -> str:
-        """Short sha256 of the config: part of every file identifier, so different configs never share one."""
-        text = json.dumps(asdict(self), sort_keys=True)
+        """Short sha256 of ``session_settings``: part of every file identifier, so sessions simulated with different
+        settings never share one, while asking for more animals leaves the existing ones unchanged."""
+        text = json.dumps(self.session_settings(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def with_overrides(self, **overrides: object) -> SimulationConfig:
