@@ -1,16 +1,66 @@
-"""`neurpir embed`: (being built)."""
+"""`neurpir embed`: one vector per neuron from a trained model, to a .npz file or JSON."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter
+
+__all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
     """Add `embed` to the app."""
 
     @app.command("embed")
-    def embed() -> None:
-        """Not available yet."""
-        raise NeurPIRError("this command is not built yet")
+    def embed(
+        model_dir: Annotated[Path, typer.Argument(help="Model folder written by `neurpir train`.")],
+        sources: Sources,
+        out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+            "--out", help="Write embeddings, neuron ids and sessions to this .npz file.")] = None,
+        as_json: JsonOutput = False,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+        glob: Glob = None,
+        unit_filter: UnitFilter = None,
+        cache_dir: CacheDir = None,
+    ) -> None:
+        """Embed every neuron of SOURCES with a trained model (read on the model's time grid).
+
+        Example: neurpir embed model ../shared/data/steinmetz2019-nwb/sub-Cori --out cori.npz
+        """
+        import numpy as np
+
+        from nwb_neurpir.errors import NeurPIRError
+        from nwb_neurpir.io import open_recordings
+        from nwb_neurpir.model import NeurPIR
+
+        if out is not None and out.suffix != ".npz":
+            raise NeurPIRError("--out must end in .npz", out)
+        model = NeurPIR.load(model_dir)
+        rows = []
+        for recording in open_recordings(sources, glob, cache_dir=cache_dir, modality=model.config.modality,
+                                         unit_filter=unit_filter, bin_size=model.bin_size_, progress=progress):
+            vectors = model.embed(recording, progress=progress)
+            rows.append((recording, vectors))
+            if not as_json:
+                typer.echo(f"{recording.source.label()}: {recording.n_neurons} neurons -> {vectors.shape[1]}-d")
+        sha = model.provenance().checkpoint_sha256
+        if out is not None:
+            np.savez(
+                out, embeddings=np.concatenate([v for _, v in rows]).astype(np.float32),
+                neuron_ids=np.concatenate([r.neuron_ids for r, _ in rows]),
+                session=np.concatenate([[r.source.label()] * r.n_neurons for r, _ in rows]).astype(str),
+                subject_id=np.concatenate([[r.subject_id] * r.n_neurons for r, _ in rows]).astype(str),
+                model_sha256=np.array(sha))
+            if not as_json:
+                typer.echo(f"wrote {out}")
+        if as_json:
+            typer.echo(json.dumps({"model_sha256": sha, "recordings": [
+                {"source": r.source.label(), "identifier": r.source.identifier, "subject_id": r.subject_id,
+                 "neuron_ids": r.neuron_ids.tolist(),
+                 "embeddings": [[None if not np.isfinite(x) else round(float(x), 6) for x in row] for row in v]}
+                for r, v in rows]}))

@@ -60,7 +60,9 @@ class NeurPIRConfig:
 
     # --- neuron encoder ---------------------------------------------------------------------------------------------
     hidden_dim: int = 32
-    n_layers: int = 4
+    input_stride: int = 2
+    """Bins merged into one step by the first convolution (a patch embedding)."""
+    n_layers: int = 3
     """Residual dilated convolutions with dilations 1, 2, 4, ..."""
     kernel_size: int = 3
     pooling: Literal["mean", "mean_std"] = "mean_std"
@@ -101,7 +103,7 @@ class NeurPIRConfig:
                f"unknown segment_sampling {self.segment_sampling!r}")
         _check(self.pooling in ("mean", "mean_std"), f"unknown pooling {self.pooling!r}")
         for name in ("context_dim", "hidden_dim", "n_layers", "kernel_size", "representation_dim", "expander_dim",
-                     "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size"):
+                     "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size", "input_stride"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
         for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
                      "early_stopping_patience"):

@@ -1,7 +1,8 @@
 """The neuron encoder: dilated residual 1-D convolutions over each chunk, masked pooling over all chunks of a view.
 
 Input channels per bin: normalised activity (zeroed where unobserved), the observation mask, seconds since the epoch
-start, and the CEBRA context. Pooling (masked mean, optionally + standard deviation, over every observed bin of every
+start, and the CEBRA context. A first convolution turns patches of ``input_stride`` bins into one step (cheap on two
+cores), then residual dilated convolutions (dilations 1, 2, 4, ...) see a widening window. Pooling (masked mean, optionally + standard deviation, over every observed bin of every
 chunk of a view) does not depend on the view's length, so one network embeds views of any length.
 """
 
@@ -39,7 +40,8 @@ class NeuronEncoder(nn.Module):
         self.context_dim = context_dim
         self.pooling = config.pooling
         hidden = config.hidden_dim
-        self.input = nn.Conv1d(3 + context_dim, hidden, 1)
+        self.stride = config.input_stride
+        self.input = nn.Conv1d(3 + context_dim, hidden, config.input_stride, stride=config.input_stride)
         self.blocks = nn.ModuleList(
             [_DilatedBlock(hidden, config.kernel_size, 2**i) for i in range(config.n_layers)])
         pooled = 2 * hidden if config.pooling == "mean_std" else hidden
@@ -55,7 +57,14 @@ class NeuronEncoder(nn.Module):
             if context is None:
                 raise ValueError("this encoder was built with context but the batch has none")
             channels.append(context.permute(0, 2, 1))
-        h = F.gelu(self.input(torch.cat(channels, dim=1)))
+        inputs = torch.cat(channels, dim=1)
+        extra = -inputs.shape[-1] % self.stride
+        if extra:  # pad chunks to a whole number of input patches; padded bins are unobserved
+            inputs = F.pad(inputs, (0, extra))
+            weight = F.pad(weight, (0, extra))
+        if self.stride > 1:
+            weight = F.avg_pool1d(weight[:, None], self.stride)[:, 0]
+        h = F.gelu(self.input(inputs))
         for block in self.blocks:
             h = block(h)
         return self.head(_masked_pool(h, weight, owner, n_views, self.pooling))

@@ -43,7 +43,8 @@ class NeurPIR:
     """A fitted model. Build it with :func:`nwb_neurpir.model.train` or :meth:`NeurPIR.load`."""
 
     def __init__(self, config: NeurPIRConfig, encoder: NeuronEncoder, context: ContextEncoder | None = None,
-                 training_data: list[str] | None = None, training_summary: dict[str, Any] | None = None) -> None:
+                 training_data: list[str] | None = None, training_summary: dict[str, Any] | None = None,
+                 bin_size: float | None = None) -> None:
         if config.modality is None:
             raise ValueError("NeurPIR needs a resolved config (modality set)")
         self.config = config
@@ -51,6 +52,8 @@ class NeurPIR:
         self.context_ = context
         self.training_data_ = list(training_data or [])
         self.training_summary_ = dict(training_summary or {})
+        self.bin_size_ = bin_size
+        """Seconds per bin of the training recordings; recordings to embed must use the same grid."""
         self.checkpoint_sha256_ = ""
 
     @property
@@ -65,6 +68,10 @@ class NeurPIR:
         if recording.modality != self.config.modality:
             raise NeurPIRError(f"model was trained on {self.config.modality} but this recording is "
                                f"{recording.modality}", recording.source.label())
+        if self.bin_size_ is not None and not np.isclose(recording.bin_size, self.bin_size_, rtol=1e-6, atol=0.0):
+            raise NeurPIRError(f"model was trained on {self.bin_size_ * 1000:g} ms bins but this recording has "
+                               f"{recording.bin_size * 1000:g} ms bins; read it with bin_size={self.bin_size_:g}",
+                               recording.source.label())
         context = self.context_.transform(recording) if self.context_ is not None else None
         session = prepare_session(recording, self.config, context)
         device = resolve_device(self.config.device, 0)
@@ -78,7 +85,7 @@ class NeurPIR:
         if self.context_ is not None:
             tensors.update({f"context.{k}": v for k, v in self.context_.network.state_dict().items()})
         meta = {"package_version": __version__, "context": None if self.context_ is None else self.context_.meta(),
-                "training_data": self.training_data_, "training": self.training_summary_}
+                "training_data": self.training_data_, "training": self.training_summary_, "bin_size": self.bin_size_}
         return {"config.json": self.config.to_dict(), "model.json": meta, "weights.safetensors": tensors}
 
     def save(self, out_dir: str | Path) -> Path:
@@ -103,7 +110,8 @@ class NeurPIR:
         if config.modality is None or config.normalization is None or config.segment_length_max is None:
             raise NeurPIRError("config.json is not a resolved model config", source)
         meta = parsed["model.json"]
-        if not isinstance(meta, dict) or set(meta) != {"package_version", "context", "training_data", "training"}:
+        if not isinstance(meta, dict) or set(meta) != {"package_version", "context", "training_data", "training",
+                                                   "bin_size"}:
             raise NeurPIRError("model.json has unexpected keys", source)
         try:
             context = None if meta["context"] is None else ContextEncoder.from_meta(meta["context"])
@@ -119,7 +127,11 @@ class NeurPIR:
         unknown = [k for k in tensors if not k.startswith(("encoder.", "context."))]
         if unknown:
             raise NeurPIRError(f"weights hold unknown tensors {unknown[:3]}", source)
-        return cls(config, encoder.eval(), context, [str(x) for x in meta["training_data"]], meta["training"])
+        bin_size = meta["bin_size"]
+        if bin_size is not None and not (isinstance(bin_size, (int, float)) and bin_size > 0):
+            raise NeurPIRError("model.json has an invalid bin_size", source)
+        return cls(config, encoder.eval(), context, [str(x) for x in meta["training_data"]], meta["training"],
+                   None if bin_size is None else float(bin_size))
 
     def provenance(self) -> ModelProvenance:
         """Hyperparameters, checksum of the exact model content, and the sessions it was trained on."""

@@ -104,6 +104,9 @@ def _check_recordings(recordings: list[Recording]) -> str:
         raise NeurPIRError(f"recordings mix modalities {modalities}; train one model per modality")
     if not any(r.n_neurons and r.n_bins for r in recordings):
         raise NeurPIRError("the recordings hold no activity to train on")
+    bin_sizes = sorted({round(r.bin_size, 9) for r in recordings})
+    if len(bin_sizes) > 1:
+        raise NeurPIRError(f"recordings have different bin sizes {bin_sizes}; read them on one grid (bin_size=...)")
     return modalities[0]
 
 
@@ -148,6 +151,7 @@ class _Run:
         _set_threads(config, self.env)
         self.out_dir = out_dir
         self.data = [session_key(r) for r in recordings]
+        self.bin_size = float(recordings[0].bin_size)
         self.root = out_dir / "checkpoints" if out_dir is not None else None
         folder = latest_checkpoint(self.root) if (resume and self.root is not None) else None
         self.resumed = read_folder(folder, TRAINING_FILES)[0] if folder is not None else None
@@ -213,7 +217,7 @@ class _Run:
                    "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
                    "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons}
                                 for s in self.sessions]}
-        return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary)
+        return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size)
 
     def checkpoint(self) -> None:
         """Rank 0 writes a complete checkpoint; every rank waits for it."""

@@ -1,0 +1,62 @@
+"""`neurpir train` and `neurpir embed` on small NWB files written by nwb_neurpir.testing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nwb_neurpir.cli.app import app
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+
+runner = CliRunner()
+TINY = {"hidden_dim": 8, "representation_dim": 8, "expander_dim": 16, "batch_size": 16, "context_iterations": 5,
+        "context_batch_size": 64, "segment_length_min": 1.0, "segment_length_max": 4.0, "num_threads": 1,
+        "validation_fraction": 0.0}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("nwb")
+    return [write_nwbfile(make_spikes_nwbfile(n_units=12, duration=30.0, seed=s, subject_id=f"mouse{s}",
+                                              session_id=f"ses{s}"), folder / f"s{s}.nwb") for s in range(2)]
+
+
+@pytest.fixture(scope="module")
+def model_dir(files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("run")
+    config = folder / "config.json"
+    config.write_text(json.dumps(TINY))
+    result = runner.invoke(app, ["train", *map(str, files), "--out", str(folder / "model"), "--config", str(config),
+                                 "--max-steps", "4", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "trained 4 steps on 2 recordings" in result.output
+    assert "context: behavior/running_speed" in result.output
+    return folder / "model"
+
+
+def test_embed_writes_npz_and_json(model_dir: Path, files: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "emb.npz"
+    result = runner.invoke(app, ["embed", str(model_dir), *map(str, files), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    with np.load(out) as data:
+        assert data["embeddings"].shape == (24, 8)
+        assert list(data["neuron_ids"][:3]) == [0, 1, 2]
+        assert set(data["subject_id"]) == {"mouse0", "mouse1"}
+    result = runner.invoke(app, ["embed", str(model_dir), str(files[0]), "--json", "--no-progress"])
+    payload = json.loads(result.output)
+    assert len(payload["recordings"][0]["embeddings"]) == 12 and len(payload["model_sha256"]) == 64
+
+
+def test_mistakes_are_one_line_errors(model_dir: Path, files: list[Path], tmp_path: Path) -> None:
+    result = runner.invoke(app, ["embed", str(tmp_path), str(files[0])])
+    assert result.exit_code == 1 and "not a NeurPIR model folder" in result.output
+    result = runner.invoke(app, ["embed", str(model_dir), str(files[0]), "--out", str(tmp_path / "x.txt")])
+    assert result.exit_code == 1 and "--out must end in .npz" in result.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hidden_dims": 3}))
+    result = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m"), "--config", str(bad)])
+    assert result.exit_code == 1 and "unknown config keys: hidden_dims" in result.output

@@ -1,0 +1,53 @@
+"""Two CPU processes under torchrun (gloo): identical weights on both ranks, and the loss goes down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+SCRIPT = """
+import json, os, sys
+sys.path.insert(0, {tests!r})
+from safetensors.torch import save_file
+from model_recordings import synthetic_recording
+from nwb_neurpir.model import NeurPIRConfig, train
+recordings = [synthetic_recording(seed=s, n_bins=300, subject_id=f"m{{s % 2}}") for s in range(2)]
+config = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=32, max_steps=60,
+                       context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=3.0,
+                       validation_fraction=0.0, validate_every=20, learning_rate=1e-2, warmup_steps=5, num_threads=1)
+model = train(recordings, config, out_dir={out!r}, progress=False)
+rank = os.environ["RANK"]
+save_file(model.encoder_.state_dict(), os.path.join({out!r}, f"rank{{rank}}.safetensors"))
+context = {{k: v.contiguous() for k, v in model.context_.network.state_dict().items()}}
+save_file(context, os.path.join({out!r}, f"context{{rank}}.safetensors"))
+with open(os.path.join({out!r}, f"summary{{rank}}.json"), "w") as handle:
+    json.dump(model.training_summary_, handle)
+"""
+
+
+@pytest.mark.slow
+def test_two_ranks_end_with_identical_weights(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path)))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(script)],
+                            capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("rank", "context"):
+        zero, one = load_file(tmp_path / f"{name}0.safetensors"), load_file(tmp_path / f"{name}1.safetensors")
+        assert zero.keys() == one.keys()
+        for key in zero:
+            assert torch.equal(zero[key], one[key]), key
+    summary = json.loads((tmp_path / "summary0.json").read_text())
+    assert summary["world_size"] == 2 and summary["steps"] == 60
+    losses = [entry["train"] for entry in summary["history"]]
+    assert losses[-1] < losses[0]
+    assert (tmp_path / "manifest.json").is_file()
