@@ -19,7 +19,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.binning import TimeGrid, bin_means
-from nwb_neurpir.io.h5_tables import scalar_columns, table_ids
+from nwb_neurpir.io.h5_tables import member_names, object_path, scalar_columns, table_ids
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.timeseries import iter_timeseries, neurodata_type, sample_times, scaled
 
@@ -50,7 +50,7 @@ def read_interval_tables(nwb: h5py.File, source: str) -> dict[str, pd.DataFrame]
     if not isinstance(intervals, h5py.Group):
         return {}
     tables = {}
-    for name in sorted(intervals):
+    for name in member_names(intervals):
         group = intervals.get(name)
         table = read_interval_table(group, source) if isinstance(group, h5py.Group) else None
         if table is not None:
@@ -89,15 +89,15 @@ def interval_covariates(table: pd.DataFrame, name: str, grid: TimeGrid, source: 
     row = order[np.maximum(index, 0)] if order.size else np.zeros(grid.n_bins, dtype=np.int64)
     covariates = {
         f"{name}/{'in_trial' if name == 'trials' else 'in_interval'}": inside.astype(np.float32),
-        f"{name}/time_since_start": np.where(inside, centers - starts[row] if order.size else 0.0, 0.0)
-        .astype(np.float32),
+        f"{name}/time_since_start": _finite_float32(np.where(inside, centers - starts[row] if order.size else 0.0,
+                                                             0.0)),
     }
     for column in table.columns:
         values = table[column].to_numpy()
         if column in ("start_time", "stop_time") or column.endswith("_time") or values.dtype.kind not in "biuf":
             continue
         stepped = np.where(inside, values.astype(np.float64)[row] if order.size else 0.0, 0.0)
-        covariates[f"{name}/{column}"] = np.nan_to_num(stepped, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        covariates[f"{name}/{column}"] = _finite_float32(np.where(np.isfinite(stepped), stepped, 0.0))
     return covariates
 
 
@@ -132,20 +132,26 @@ def series_on_grid(series: h5py.Group, grid: TimeGrid, source: str) -> np.ndarra
         if empty.any():
             means[empty, column] = (np.interp(grid.centers[empty], sample_t[finite], values[finite, column])
                                     if finite.any() else 0.0)
-    return (means[:, 0] if data.ndim == 1 else means).astype(np.float32)
+    return _finite_float32(means[:, 0] if data.ndim == 1 else means)
+
+
+def _finite_float32(values: np.ndarray) -> np.ndarray:
+    """float32 without NaN or inf: values beyond the float32 range are clipped to it, NaN becomes 0."""
+    limit = np.finfo(np.float32).max
+    return np.nan_to_num(np.clip(values, -limit, limit), nan=0.0).astype(np.float32)
 
 
 def _behaviour_series(nwb: h5py.File) -> list[tuple[str, h5py.Group]]:
     found: list[tuple[str, h5py.Group]] = []
     processing = nwb.get("processing")
     if isinstance(processing, h5py.Group):
-        for module_name in sorted(processing):
+        for module_name in member_names(processing):
             module = processing.get(module_name)
             if isinstance(module, h5py.Group) and module_name.lower().startswith("behavio"):
                 found.extend(("behavior", series) for series in iter_timeseries(module))
     acquisition = nwb.get("acquisition")
     if isinstance(acquisition, h5py.Group):
-        for name in sorted(acquisition):
+        for name in member_names(acquisition):
             container = acquisition.get(name)
             if isinstance(container, h5py.Group) and neurodata_type(container) in _BEHAVIOUR_CONTAINERS:
                 found.extend(("behavior", series) for series in iter_timeseries(container))
@@ -161,8 +167,9 @@ def _stimulus_series(nwb: h5py.File) -> list[tuple[str, h5py.Group]]:
 
 def _unique_name(taken: dict[str, np.ndarray], prefix: str, series: h5py.Group) -> str:
     """``prefix/<series name>``, or with the parent container's name too when that is already taken."""
-    parts = series.name.strip("/").split("/")
+    path = object_path(series)
+    parts = path.split("/")
     name = f"{prefix}/{parts[-1]}"
     if name in taken and len(parts) > 1:
         name = f"{prefix}/{parts[-2]}/{parts[-1]}"
-    return name if name not in taken else f"{prefix}/{series.name.strip('/')}"
+    return name if name not in taken else f"{prefix}/{path}"

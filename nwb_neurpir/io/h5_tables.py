@@ -18,7 +18,9 @@ from nwb_neurpir.errors import NeurPIRError
 __all__ = [
     "column_names",
     "decode_text",
+    "member_names",
     "numeric_dataset",
+    "object_path",
     "read_numeric",
     "ragged_bounds",
     "region_target",
@@ -28,12 +30,28 @@ __all__ = [
 
 
 def decode_text(value: object) -> str:
-    """A scalar string dataset value (bytes, str or 0-d array) as ``str``."""
+    """A scalar string value (bytes, str, or an array of one) as ``str``; "" for arrays of any other size."""
     if isinstance(value, np.ndarray):
-        value = value.item() if value.size == 1 else value.tolist()
+        if value.size != 1:
+            return ""
+        value = value.item()
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     return str(value)
+
+
+def object_path(node: h5py.HLObject) -> str:
+    """The node's path in the file without the leading slash ("" for an unlinked node; undecodable bytes
+    replaced)."""
+    name = node.name
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", errors="replace")
+    return (name or "").lstrip("/")
+
+
+def member_names(group: h5py.Group) -> list[str]:
+    """The group's member names, sorted; names HDF5 cannot decode (damaged files) are left out."""
+    return sorted(name for name in group if isinstance(name, str))
 
 
 def column_names(table: h5py.Group) -> list[str]:
@@ -75,6 +93,8 @@ def table_ids(table: h5py.Group, source: str) -> np.ndarray:
 def ragged_bounds(table: h5py.Group, column: str, n_rows: int, source: str) -> np.ndarray:
     """(n_rows + 1,) int64 offsets of each row of a ragged column into its data, validated."""
     data = table[column]
+    if not isinstance(data, h5py.Dataset) or data.ndim == 0:
+        raise NeurPIRError(f"{table.name}/{column} is not a ragged column's data", source=source)
     index = read_numeric(table[f"{column}_index"], f"{table.name}/{column}_index", source)
     if index.dtype.kind not in "iu" or index.shape != (n_rows,):
         raise NeurPIRError(f"{table.name}/{column}_index has type {index.dtype} and shape {index.shape}, expected "
@@ -92,8 +112,8 @@ def region_target(region: h5py.Dataset, source: str) -> h5py.Group:
     if not isinstance(reference, h5py.Reference) or not reference:
         raise NeurPIRError(f"{region.name} has no valid 'table' reference", source=source)
     target = region.file[reference]
-    if not isinstance(target, h5py.Group):
-        raise NeurPIRError(f"{region.name} does not point at a table", source=source)
+    if not isinstance(target, h5py.Group) or not object_path(target):
+        raise NeurPIRError(f"{region.name} does not point at a table in the file", source=source)
     return target
 
 

@@ -9,6 +9,7 @@ around give an ``NWBReadWarning``.
 from __future__ import annotations
 
 import dataclasses
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +28,11 @@ from nwb_neurpir.io.units import read_units
 from nwb_neurpir.recording import Modality, Recording, SourceInfo
 
 __all__ = ["detect_modality", "read_nwb"]
+
+_DAMAGE_ERRORS = (OSError, KeyError, RuntimeError, ValueError, UnicodeError)
+"""What h5py raises on damaged files (unreadable chunks, broken links, undecodable types and names)."""
+_H5PY_ONLY_ERRORS = (TypeError, AttributeError, IndexError)
+"""Also raised by h5py on damaged types, but a bug when raised elsewhere: translated only when h5py raised them."""
 
 
 def read_nwb(
@@ -50,13 +56,18 @@ def read_nwb(
     """
     label = source_info.label() if source_info is not None else str(getattr(file, "filename", file))
     _check_options(modality, bin_size, time_range, label)
-    with _opened(file, label) as nwb:
-        try:
+    try:
+        with _opened(file, label) as nwb:
             return _read(nwb, label, source_info, modality, unit_filter, bin_size, time_range, keep_spike_times,
                          ophys_series)
-        except (OSError, KeyError, RuntimeError) as exc:
-            raise NeurPIRError(f"the file is damaged or not laid out as NWB expects ({type(exc).__name__}: {exc})",
-                               source=label) from exc
+    except (*_DAMAGE_ERRORS, *_H5PY_ONLY_ERRORS) as exc:
+        if isinstance(exc, _H5PY_ONLY_ERRORS) and not _raised_in_h5py(exc):
+            raise
+        raise NeurPIRError(f"the file is damaged or not laid out as NWB expects ({type(exc).__name__}: {exc})",
+                           source=label) from exc
+    except MemoryError as exc:
+        raise NeurPIRError(f"not enough memory to read the file's data ({exc}); try a unit filter, a time range or "
+                           "a larger bin size", source=label) from exc
 
 
 def detect_modality(nwb: h5py.File) -> Modality | None:
@@ -65,6 +76,12 @@ def detect_modality(nwb: h5py.File) -> Modality | None:
     if isinstance(units, h5py.Group) and "spike_times" in units:
         return "spikes"
     return "ophys" if find_roi_series(nwb) else None
+
+
+def _raised_in_h5py(exc: BaseException) -> bool:
+    """True when the innermost frame of the exception's traceback is h5py code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return bool(frames) and "h5py" in Path(frames[-1].filename).parts
 
 
 def _check_options(modality: str, bin_size: float | None, time_range: tuple[float, float] | None, label: str) -> None:
@@ -99,12 +116,8 @@ def _opened(file: str | Path | h5py.File, label: str) -> Iterator[h5py.File]:
 
 
 def _check_nwb_root(nwb: h5py.File, label: str) -> None:
-    try:
-        kind = decode_text(nwb.attrs.get("neurodata_type", ""))
-        has_version = "nwb_version" in nwb.attrs
-    except OSError as exc:
-        raise NeurPIRError(f"the HDF5 file is damaged: cannot read its root attributes ({exc})", source=label) from exc
-    if kind != "NWBFile" and not has_version:
+    kind = decode_text(nwb.attrs.get("neurodata_type", ""))
+    if kind != "NWBFile" and "nwb_version" not in nwb.attrs:
         raise NeurPIRError("an HDF5 file but not an NWB file (its root is not an NWBFile)", source=label)
 
 

@@ -14,7 +14,16 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.activity import NeuronActivity
 from nwb_neurpir.io.binning import TimeGrid, bin_means, window_grid
-from nwb_neurpir.io.h5_tables import decode_text, numeric_dataset, read_numeric, region_target, scalar_columns, table_ids
+from nwb_neurpir.io.h5_tables import (
+    decode_text,
+    member_names,
+    numeric_dataset,
+    object_path,
+    read_numeric,
+    region_target,
+    scalar_columns,
+    table_ids,
+)
 from nwb_neurpir.io.timeseries import neurodata_type, sample_period, sample_times, scaled
 from nwb_neurpir.io.unit_filter import filter_mask
 
@@ -32,18 +41,18 @@ def find_roi_series(nwb: h5py.File) -> list[str]:
     if not isinstance(processing, h5py.Group):
         return []
     found: list[tuple[int, int, str]] = []
-    for module_name in processing:
+    for module_name in member_names(processing):
         module = processing.get(module_name)
         if not isinstance(module, h5py.Group):
             continue
-        for container in module.values():
-            kind = neurodata_type(container)
-            if not isinstance(container, h5py.Group) or kind not in _CONTAINER_PREFERENCE:
+        for container in (module.get(name) for name in member_names(module)):
+            kind = neurodata_type(container) if isinstance(container, h5py.Group) else ""
+            if kind not in _CONTAINER_PREFERENCE:
                 continue
-            for series in container.values():
+            for series in (container.get(name) for name in member_names(container)):
                 if isinstance(series, h5py.Group) and "data" in series and "rois" in series:
-                    found.append((module_name != "ophys", _CONTAINER_PREFERENCE.index(kind), series.name))
-    return [path.lstrip("/") for *_, path in sorted(found)]
+                    found.append((module_name != "ophys", _CONTAINER_PREFERENCE.index(kind), object_path(series)))
+    return [path for *_, path in sorted(found) if path]
 
 
 def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, unit_filter: str | None = None,
@@ -76,7 +85,7 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
         raise NeurPIRError(f"{series.name} has no valid frame{'' if time_range is None else f' in {time_range}'}",
                            source=source)
     return NeuronActivity(
-        grid=grid, activity=activity, neuron_ids=roi_ids[rows[selected]], neuron_table=table.name.lstrip("/"),
+        grid=grid, activity=activity, neuron_ids=roi_ids[rows[selected]], neuron_table=object_path(table),
         neuron_metadata=metadata.iloc[selected].reset_index(drop=True),
         observed=None if observed.all() else observed)
 
@@ -111,8 +120,9 @@ def _roi_metadata(table: h5py.Group, n_rows: int) -> pd.DataFrame:
     plane = table.get("imaging_plane")
     if isinstance(plane, h5py.Group):
         for name in ("location", "indicator"):
-            if name in plane and name not in metadata and isinstance(plane[name], h5py.Dataset):
-                metadata[name] = decode_text(plane[name][()])
+            node = plane.get(name)
+            if name not in metadata and isinstance(node, h5py.Dataset) and node.shape in ((), (1,)):
+                metadata[name] = decode_text(node[()])
     return metadata
 
 

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.h5_tables import decode_text, numeric_dataset
+from nwb_neurpir.io.h5_tables import decode_text, member_names, numeric_dataset
 
 __all__ = ["iter_timeseries", "neurodata_type", "sample_period", "sample_times", "scaled"]
 
@@ -29,7 +29,7 @@ def iter_timeseries(group: h5py.Group) -> Iterator[h5py.Group]:
     if is_timeseries(group):
         yield group
         return
-    for name in sorted(group):
+    for name in member_names(group):
         child = group.get(name)
         if isinstance(child, h5py.Group):
             yield from iter_timeseries(child)

@@ -22,6 +22,7 @@ from nwb_neurpir.io.h5_tables import (
     column_names,
     decode_text,
     numeric_dataset,
+    object_path,
     ragged_bounds,
     read_numeric,
     region_target,
@@ -65,7 +66,7 @@ def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, b
     problems.zero_spike_ids = ids[selected][bounds[selected + 1] == bounds[selected]]
     problems.report(source)
     return NeuronActivity(
-        grid=grid, activity=activity, neuron_ids=ids[selected], neuron_table=units.name.lstrip("/"),
+        grid=grid, activity=activity, neuron_ids=ids[selected], neuron_table=object_path(units),
         neuron_metadata=metadata.iloc[selected].reset_index(drop=True),
         observed=observed, spike_times=kept_times)
 
