@@ -34,8 +34,8 @@ def numba_chunk(
         for i in range(n):
             noise[i] = noise_table[codes[i]]
         for i in range(n):
-            current = (baseline[i] + w_sustained[i] * s + w_transient[i] * t) * (1.0 + running_gain[i] * gain)
-            current = current + noise[i] * noise_sd[i] + recurrent[i]
+            current = baseline[i] + w_sustained[i] * s + w_transient[i] * t + noise[i] * noise_sd[i]
+            current = current * (1.0 + running_gain[i] * gain) + recurrent[i]
             recurrent[i] = 0.0
             vi = v[i]
             ui = u[i]

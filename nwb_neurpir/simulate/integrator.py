@@ -43,9 +43,10 @@ NOISE_LEVELS = 1 << 16
 class NeuronDrive:
     """How each neuron's input current depends on the shared context, as (n,) float64 arrays.
 
-    ``I = (baseline + w_sustained·S + w_transient·T) · (1 + running_gain·R) + noise_sd·ξ + recurrent``, where S and
-    T are the stimulus's sustained and onset responses, R the normalised running speed and ξ standard normal noise
-    (drawn as uint16 codes into a table of Gaussian quantiles, see ``gaussian_noise_table``).
+    ``I = (baseline + w_sustained·S + w_transient·T + noise_sd·ξ) · (1 + running_gain·R) + recurrent``, where S and
+    T are the stimulus's sustained and onset responses, R the normalised running speed (a gain on all external
+    input, background included) and ξ standard normal noise (drawn as uint16 codes into a table of Gaussian
+    quantiles, see ``gaussian_noise_table``).
     """
 
     baseline: np.ndarray
@@ -149,11 +150,11 @@ def _numpy_chunk(
         np.add(drive.baseline, current, out=current)
         np.multiply(drive.w_transient, transient, out=work)
         current += work
+        np.multiply(noise[k], drive.noise_sd, out=work)
+        current += work
         np.multiply(drive.running_gain, running, out=gain)
         gain += 1.0
         current *= gain
-        np.multiply(noise[k], drive.noise_sd, out=work)
-        current += work
         current += state.recurrent
         for _ in range(2):
             np.multiply(v, 0.04, out=work)

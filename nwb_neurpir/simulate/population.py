@@ -69,16 +69,17 @@ class SimulationConfig:
     """Mean weight of a synapse from RS/IB/CH (jump of v in mV)."""
     inhibitory_weight: float = 1.2
     """Mean magnitude of a synapse from FS/LTS."""
-    baseline_current: tuple[float, float] = (2.0, 1.0)
+    baseline_current: tuple[float, float] = (1.0, 1.0)
     """Mean and sd of a neuron's constant input."""
-    stimulus_weight: tuple[float, float] = (1.5, 2.0)
+    stimulus_weight: tuple[float, float] = (2.5, 2.0)
     """Mean and sd of a neuron's weight on the sustained stimulus response (negative: suppressed)."""
-    transient_weight: tuple[float, float] = (2.0, 3.0)
+    transient_weight: tuple[float, float] = (3.0, 3.0)
     """Mean and sd of a neuron's weight on the onset transient."""
     running_gain_max: float = 1.0
-    """A neuron's input gain while running at the reference speed is 1 + U(0, running_gain_max)."""
-    noise_sd: float = 3.0
-    """Sd of the white background input per 1 ms step (each neuron's is scaled by U(0.8, 1.2))."""
+    """A neuron's input gain (on all external input) while running at the reference speed is 1 + U(0, max)."""
+    noise_sd: float = 5.0
+    """Sd of the white background input per 1 ms step (each neuron's is scaled by U(0.8, 1.2)). Strong noise
+    keeps every neuron fluctuating through its intrinsic dynamics (bursts, adaptation) in every context."""
     animal_gain_sd: float = 0.1
     """Sd of an animal's log input gain (scales all its baselines and stimulus weights)."""
     context: ContextSettings = field(default_factory=ContextSettings)
