@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.simulate import CELL_TYPES, SimulationConfig, simulate_population, write_dataset
+from nwb_neurpir.simulate import CELL_TYPES, SimulationConfig, planned_paths, simulate_population, write_dataset
 
 TINY = SimulationConfig(n_animals=2, sessions_per_animal=1, n_neurons=25, duration_s=8.0, seed=11)
 
@@ -35,6 +35,7 @@ def test_files_follow_the_dandi_layout(written: list[Path]) -> None:
         "sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb", "sub-sim01/sub-sim01_ses-sim01s01_ophys.nwb",
         "sub-sim02/sub-sim02_ses-sim02s01_ecephys.nwb", "sub-sim02/sub-sim02_ses-sim02s01_ophys.nwb"]
     assert not [p for p in root.rglob("*") if p.is_file() and p not in written]
+    assert planned_paths(root, TINY, "both") == written
 
 
 def test_spikes_file_holds_units_with_type_parameters_and_the_simulated_spikes(written: list[Path]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nwb_neurpir.simulate.calcium import CalciumSettings
 from nwb_neurpir.simulate.context import ContextSettings
 from nwb_neurpir.simulate.izhikevich import CELL_TYPES, IZHIKEVICH_PARAMETERS
-from nwb_neurpir.simulate.nwb_output import dandi_path, write_dataset, write_session
+from nwb_neurpir.simulate.nwb_output import dandi_path, planned_paths, write_dataset, write_session
 from nwb_neurpir.simulate.population import (
     DEMO,
     PRESETS,
@@ -26,6 +26,7 @@ __all__ = [
     "SimulationConfig",
     "dandi_path",
     "iter_sessions",
+    "planned_paths",
     "simulate_population",
     "write_dataset",
     "write_session",

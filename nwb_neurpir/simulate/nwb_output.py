@@ -20,13 +20,20 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.simulate.calcium import CalciumSettings, CalciumTraces, simulate_calcium
 from nwb_neurpir.simulate.integrator import Backend
 from nwb_neurpir.simulate.izhikevich import CELL_TYPE_DESCRIPTIONS, PARAMETER_DESCRIPTIONS
-from nwb_neurpir.simulate.population import SimulatedSession, SimulationConfig, iter_sessions
+from nwb_neurpir.simulate.population import (
+    SimulatedSession,
+    SimulationConfig,
+    iter_sessions,
+    session_id_of,
+    subject_id_of,
+)
 
 __all__ = [
     "MODALITIES",
     "SimModality",
     "dandi_path",
     "ophys_nwbfile",
+    "planned_paths",
     "spikes_nwbfile",
     "write_dataset",
     "write_session",
@@ -39,10 +46,17 @@ _CELL_TYPE_HELP = "Izhikevich (2003) firing type the neuron's parameters were dr
     f"{name} = {text}" for name, text in CELL_TYPE_DESCRIPTIONS.items())
 
 
-def dandi_path(out_dir: str | Path, session: SimulatedSession, modality: Literal["spikes", "ophys"]) -> Path:
+def dandi_path(out_dir: str | Path, subject_id: str, session_id: str, modality: Literal["spikes", "ophys"]) -> Path:
     """``out_dir/sub-<subject>/sub-<subject>_ses-<session>_<ecephys|ophys>.nwb``."""
-    subject = f"sub-{session.subject_id}"
-    return Path(out_dir) / subject / f"{subject}_ses-{session.session_id}_{_SUFFIX[modality]}.nwb"
+    subject = f"sub-{subject_id}"
+    return Path(out_dir) / subject / f"{subject}_ses-{session_id}_{_SUFFIX[modality]}.nwb"
+
+
+def planned_paths(out_dir: str | Path, config: SimulationConfig, modality: SimModality = "spikes") -> list[Path]:
+    """The files ``write_dataset`` will write, in order, without simulating anything."""
+    return [dandi_path(out_dir, subject_id_of(animal), session_id_of(animal, session), kind)
+            for animal in range(config.n_animals) for session in range(config.sessions_per_animal)
+            for kind in _kinds(modality)]
 
 
 def spikes_nwbfile(session: SimulatedSession):  # noqa: ANN201 - pynwb.NWBFile, imported lazily
@@ -98,13 +112,11 @@ def ophys_nwbfile(session: SimulatedSession, settings: CalciumSettings = Calcium
 def write_session(session: SimulatedSession, out_dir: str | Path, modality: SimModality = "spikes",
                   overwrite: bool = False) -> list[Path]:
     """Write one session as NWB file(s) under ``out_dir`` in DANDI layout; each file is replaced atomically."""
-    kinds = ["spikes", "ophys"] if modality == "both" else [modality]
     builders = {"spikes": spikes_nwbfile, "ophys": ophys_nwbfile}
     paths = []
-    for kind in kinds:
-        path = dandi_path(out_dir, session, kind)
-        if path.exists() and not overwrite:
-            raise NeurPIRError("file exists; pass overwrite=True (--overwrite) to replace it", source=path)
+    for kind in _kinds(modality):
+        path = dandi_path(out_dir, session.subject_id, session.session_id, kind)
+        _refuse_existing([path], overwrite)
         _write_atomically(builders[kind](session), path)
         paths.append(path)
     return paths
@@ -118,14 +130,28 @@ def write_dataset(
     progress: bool = True,
     overwrite: bool = False,
 ) -> list[Path]:
-    """Simulate every session of ``config`` and write it under ``out_dir`` (one session in memory at a time)."""
-    if modality not in MODALITIES:
-        raise NeurPIRError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}", source=str(out_dir))
+    """Simulate every session of ``config`` and write it under ``out_dir`` (one session in memory at a time).
+
+    Refuses before simulating anything when a file exists and ``overwrite`` is False."""
     config.validate()
+    _refuse_existing(planned_paths(out_dir, config, modality), overwrite)
     paths: list[Path] = []
     for session in iter_sessions(config, backend=backend, progress=progress):
         paths.extend(write_session(session, out_dir, modality, overwrite))
     return paths
+
+
+def _kinds(modality: SimModality) -> list[Literal["spikes", "ophys"]]:
+    if modality not in MODALITIES:
+        raise NeurPIRError(f"modality must be one of {', '.join(MODALITIES)}, got {modality!r}")
+    return ["spikes", "ophys"] if modality == "both" else [modality]
+
+
+def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
+    existing = [path for path in paths if path.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise NeurPIRError(f"file exists{more}; pass overwrite=True (--overwrite) to replace", source=existing[0])
 
 
 def _base_nwbfile(session: SimulatedSession, kind: str):  # noqa: ANN202

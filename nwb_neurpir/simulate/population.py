@@ -37,8 +37,10 @@ __all__ = [
     "SimulationConfig",
     "iter_sessions",
     "make_animal",
+    "session_id_of",
     "simulate_population",
     "simulate_session",
+    "subject_id_of",
 ]
 
 _FIRST_SESSION = datetime(2024, 1, 8, 9, 0, 0, tzinfo=timezone.utc)
@@ -170,7 +172,7 @@ class SimulatedSession:
 
     @property
     def session_id(self) -> str:
-        return f"{self.animal.subject_id}s{self.session_index + 1:02d}"
+        return session_id_of(self.animal.index, self.session_index)
 
     @property
     def session_start_time(self) -> datetime:
@@ -195,6 +197,16 @@ class SimulatedSession:
         return counts / self.config.duration_s
 
 
+def subject_id_of(animal_index: int) -> str:
+    """``sim01``, ``sim02``, ...: DANDI-safe (letters and digits only)."""
+    return f"sim{animal_index + 1:02d}"
+
+
+def session_id_of(animal_index: int, session_index: int) -> str:
+    """``sim01s01``, ...: unique across the data set, DANDI-safe."""
+    return f"{subject_id_of(animal_index)}s{session_index + 1:02d}"
+
+
 def make_animal(config: SimulationConfig, index: int) -> Animal:
     """Draw animal ``index``'s neurons, connectivity and input gains from its own seed."""
     rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(index, 0)))
@@ -212,7 +224,7 @@ def make_animal(config: SimulationConfig, index: int) -> Animal:
         running_gain=rng.uniform(0.0, config.running_gain_max, n),
         noise_sd=config.noise_sd * rng.uniform(0.8, 1.2, n) / np.sqrt(config.dt * 1000),
     )
-    return Animal(index=index, subject_id=f"sim{index + 1:02d}", params=params, connectivity=connectivity,
+    return Animal(index=index, subject_id=subject_id_of(index), params=params, connectivity=connectivity,
                   drive=drive)
 
 
