@@ -7,10 +7,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from pynwb.base import TimeSeries
+from pynwb.behavior import Position, PupilTracking, SpatialSeries
 from reader_files import copy_of, replace_dataset, spikes_file
 
 from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.io.read_warnings import NWBReadWarning
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
 SPEED = "processing/behavior/BehavioralTimeSeries/running_speed"
 
@@ -18,11 +21,6 @@ SPEED = "processing/behavior/BehavioralTimeSeries/running_speed"
 @pytest.fixture(scope="module")
 def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return spikes_file(tmp_path_factory.mktemp("covariates"))
-
-
-@pytest.fixture()
-def copy(base_file: Path, tmp_path: Path) -> Path:
-    return copy_of(base_file, tmp_path)
 
 
 def test_every_covariate_is_finite_float32_on_the_grid(base_file: Path) -> None:
@@ -35,14 +33,15 @@ def test_every_covariate_is_finite_float32_on_the_grid(base_file: Path) -> None:
 
 def test_trial_columns_are_step_functions_over_each_trial(base_file: Path) -> None:
     recording = read_nwb(base_file)
-    trials = recording.trials
+    starts, stops = recording.trials.start_time.to_numpy(), recording.trials.stop_time.to_numpy()
+    contrasts = recording.trials.contrast.to_numpy()
     centers = recording.bin_times + recording.bin_size / 2
     expected_in, expected_contrast, expected_since = [], [], []
     for center in centers:
-        holding = trials[(trials.start_time <= center) & (center < trials.stop_time)]
-        expected_in.append(len(holding) > 0)
-        expected_contrast.append(holding.contrast.iloc[-1] if len(holding) else 0.0)
-        expected_since.append(center - holding.start_time.iloc[-1] if len(holding) else 0.0)
+        holding = np.flatnonzero((starts <= center) & (center < stops))
+        expected_in.append(holding.size > 0)
+        expected_contrast.append(contrasts[holding[-1]] if holding.size else 0.0)
+        expected_since.append(center - starts[holding[-1]] if holding.size else 0.0)
     assert 0 < sum(expected_in) < len(centers)
     np.testing.assert_array_equal(recording.covariates["trials/in_trial"], np.array(expected_in, dtype=np.float32))
     np.testing.assert_allclose(recording.covariates["trials/contrast"], expected_contrast)
@@ -53,12 +52,13 @@ def test_series_are_averaged_per_bin(base_file: Path) -> None:
     recording = read_nwb(base_file, bin_size=0.05)
     with h5py.File(base_file, "r") as nwb:
         speed = nwb[f"{SPEED}/data"][()]
-    sample = np.round(recording.bin_times * 100).astype(int)  # each 50 ms bin holds the five 100 Hz samples from its start
+    sample = np.round(recording.bin_times * 100).astype(int)  # a 50 ms bin holds the 5 samples (100 Hz) from its start
     expected = [speed[first:first + 5].mean() for first in sample]
     np.testing.assert_allclose(recording.covariates["behavior/running_speed"], expected, rtol=1e-5)
 
 
-def test_bins_without_samples_are_interpolated_and_edges_held(copy: Path) -> None:
+def test_bins_without_samples_are_interpolated_and_edges_held(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     with h5py.File(copy, "a") as nwb:
         del nwb[f"{SPEED}/starting_time"]
         nwb[f"{SPEED}/timestamps"] = np.arange(1.0, 13.0, 0.5)
@@ -69,7 +69,8 @@ def test_bins_without_samples_are_interpolated_and_edges_held(copy: Path) -> Non
     np.testing.assert_allclose(speed, centers, atol=0.006)
 
 
-def test_a_series_with_mismatched_timestamps_is_skipped_with_a_warning(copy: Path) -> None:
+def test_a_series_with_mismatched_timestamps_is_skipped(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     with h5py.File(copy, "a") as nwb:
         del nwb[f"{SPEED}/starting_time"]
         nwb[f"{SPEED}/timestamps"] = np.arange(10) / 100
@@ -78,7 +79,8 @@ def test_a_series_with_mismatched_timestamps_is_skipped_with_a_warning(copy: Pat
     assert "behavior/running_speed" not in recording.covariates and "trials/contrast" in recording.covariates
 
 
-def test_trials_with_negative_duration_are_ignored_with_a_warning(copy: Path) -> None:
+def test_trials_with_negative_duration_are_ignored(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     with h5py.File(copy, "r") as nwb:
         stops = nwb["intervals/trials/stop_time"][()]
         starts = nwb["intervals/trials/start_time"][()]
@@ -88,3 +90,21 @@ def test_trials_with_negative_duration_are_ignored_with_a_warning(copy: Path) ->
         recording = read_nwb(copy)
     first_trial = (recording.bin_times >= starts[0]) & (recording.bin_times < starts[0] + 0.8)
     assert first_trial.any() and not recording.covariates["trials/in_trial"][first_trial].any()
+
+
+def test_position_and_pupil_series_become_covariates_with_their_columns(tmp_path: Path) -> None:
+    nwbfile = make_spikes_nwbfile(n_units=3, duration=20.0, obs_intervals=[(0.0, 5.0)], n_trials=4)
+    xy = np.column_stack([np.arange(1000) / 50.0, -np.arange(1000) / 50.0])  # 50 Hz: x = t, y = -t
+    nwbfile.processing["behavior"].add(Position(spatial_series=SpatialSeries(
+        name="position_xy", data=xy, reference_frame="arena centre", rate=50.0, starting_time=0.0,
+        description="animal position")))
+    nwbfile.add_acquisition(PupilTracking(time_series=TimeSeries(
+        name="pupil_radius", data=np.full(200, 2.5), unit="mm", timestamps=np.arange(200) / 10.0,
+        description="pupil radius")))
+    recording = read_nwb(write_nwbfile(nwbfile, tmp_path / "behaviour.nwb"), bin_size=0.1)
+    position = recording.covariates["behavior/position_xy"]
+    assert position.shape == (recording.n_bins, 2)
+    # each 100 ms bin averages five 50 Hz samples starting at its start: mean time = start + 0.04
+    np.testing.assert_allclose(position[:, 0], recording.bin_times + 0.04, atol=1e-5)
+    np.testing.assert_allclose(position[:, 1], -(recording.bin_times + 0.04), atol=1e-5)
+    np.testing.assert_allclose(recording.covariates["behavior/pupil_radius"], 2.5)

@@ -21,11 +21,6 @@ def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return ophys_file(tmp_path_factory.mktemp("ophys"))
 
 
-@pytest.fixture()
-def copy(base_file: Path, tmp_path: Path) -> Path:
-    return copy_of(base_file, tmp_path)
-
-
 def series_data(path: Path, series: str) -> np.ndarray:
     with h5py.File(path, "r") as nwb:
         return nwb[f"{series}/data"][()]
@@ -53,7 +48,8 @@ def test_a_named_series_a_filter_and_a_time_range(base_file: Path) -> None:
         read_nwb(base_file, ophys_series="Nope")
 
 
-def test_nan_frames_leave_the_grid_and_partial_nans_are_masked(copy: Path, base_file: Path) -> None:
+def test_nan_frames_leave_the_grid_and_partial_nans_are_masked(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     data = series_data(copy, DFF)
     data[10] = np.nan
     data[20, 1] = np.nan
@@ -66,7 +62,8 @@ def test_nan_frames_leave_the_grid_and_partial_nans_are_masked(copy: Path, base_
     assert np.isfinite(recording.activity).all()
 
 
-def test_bigger_bins_average_the_frames_inside(copy: Path) -> None:
+def test_bigger_bins_average_the_frames_inside(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     data = series_data(copy, DFF)
     data[4, 0] = np.nan
     replace_dataset(copy, f"{DFF}/data", data)
@@ -76,7 +73,8 @@ def test_bigger_bins_average_the_frames_inside(copy: Path) -> None:
     np.testing.assert_allclose(recording.activity, expected, rtol=1e-5)
 
 
-def test_timestamps_that_do_not_match_the_frames_are_an_error(copy: Path) -> None:
+def test_timestamps_that_do_not_match_the_frames_are_an_error(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     with h5py.File(copy, "a") as nwb:
         del nwb[f"{DFF}/starting_time"]
         nwb[f"{DFF}/timestamps"] = np.arange(250) / 30
@@ -84,7 +82,8 @@ def test_timestamps_that_do_not_match_the_frames_are_an_error(copy: Path) -> Non
         read_nwb(copy)
 
 
-def test_irregular_timestamps_are_respected(copy: Path) -> None:
+def test_irregular_timestamps_are_respected(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     times = np.cumsum(np.random.default_rng(1).uniform(0.03, 0.036, 300))
     with h5py.File(copy, "a") as nwb:
         del nwb[f"{DFF}/starting_time"]

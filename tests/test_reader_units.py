@@ -20,11 +20,6 @@ def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return spikes_file(tmp_path_factory.mktemp("units"))
 
 
-@pytest.fixture()
-def copy(base_file: Path, tmp_path: Path) -> Path:
-    return copy_of(base_file, tmp_path)
-
-
 def naive_counts(per_unit: list[np.ndarray], bin_times: np.ndarray, bin_size: float) -> np.ndarray:
     return np.array([[np.sum((t >= start) & (t < start + bin_size)) for start in bin_times] for t in per_unit])
 
@@ -60,7 +55,7 @@ def test_filter_bin_size_time_range_and_kept_spike_times(base_file: Path) -> Non
         assert np.all(((kept >= 2.05) & (kept < 5)) | ((kept >= 10) & (kept < 12)))
 
 
-def test_without_obs_intervals_the_grid_spans_the_spikes_and_big_bins_promote_the_count_type(tmp_path: Path) -> None:
+def test_no_obs_intervals_grid_spans_the_spikes_and_big_bins_widen_the_count_type(tmp_path: Path) -> None:
     path = spikes_file(tmp_path, obs_intervals=None, duration=20.0, with_context=False)
     n_spikes = sum(t.size for t in unit_spike_times(path))
     recording = read_nwb(path)
@@ -72,7 +67,8 @@ def test_without_obs_intervals_the_grid_spans_the_spikes_and_big_bins_promote_th
     assert coarse.activity.dtype == np.uint16 and coarse.activity.max() > 255 and coarse.activity.sum() == n_spikes
 
 
-def test_units_with_different_windows_get_an_observed_mask_and_outside_spikes_are_dropped(copy: Path) -> None:
+def test_different_windows_give_an_observed_mask_and_drop_outside_spikes(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     per_unit = unit_spike_times(copy)
     # unit 0 is now observed only in the first window: its spikes in the second are outside its obs_intervals
     windows = [WINDOWS[:1]] + [WINDOWS] * 5
@@ -88,7 +84,8 @@ def test_units_with_different_windows_get_an_observed_mask_and_outside_spikes_ar
                                                                                "brain_area != 'VISp'").activity[-5:])
 
 
-def test_zero_spike_units_are_kept_with_a_warning(copy: Path) -> None:
+def test_zero_spike_units_are_kept_with_a_warning(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     per_unit = unit_spike_times(copy)
     per_unit[3] = np.zeros(0)
     set_unit_spike_times(copy, per_unit)
@@ -97,7 +94,8 @@ def test_zero_spike_units_are_kept_with_a_warning(copy: Path) -> None:
     assert recording.n_neurons == 6 and recording.activity[3].sum() == 0 and recording.activity[2].sum() > 0
 
 
-def test_unsorted_spike_times_are_sorted_with_a_warning(copy: Path, base_file: Path) -> None:
+def test_unsorted_spike_times_are_sorted_with_a_warning(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     per_unit = unit_spike_times(copy)
     per_unit[1] = per_unit[1][::-1].copy()
     set_unit_spike_times(copy, per_unit)
@@ -107,7 +105,8 @@ def test_unsorted_spike_times_are_sorted_with_a_warning(copy: Path, base_file: P
     assert np.all(np.diff(recording.spike_times[1]) >= 0)
 
 
-def test_negative_nan_and_infinite_spike_times_are_dropped_with_warnings(copy: Path, base_file: Path) -> None:
+def test_negative_nan_and_infinite_spike_times_are_dropped(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
     per_unit = unit_spike_times(copy)
     per_unit[0] = np.concatenate([[-1.0, -0.5], per_unit[0], [np.nan, np.inf, -np.inf]])
     set_unit_spike_times(copy, per_unit)

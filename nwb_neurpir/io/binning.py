@@ -71,7 +71,8 @@ class TimeGrid:
         locating a time is then a division and a few look-ups instead of a binary search. None when the span has too
         many cells or bins are closer together than ``bin_size`` (then binary search is used)."""
         span_cells = (self.bin_times[-1] - self.bin_times[0]) / self.bin_size
-        if span_cells + 2 > _MAX_LOOKUP_CELLS or np.any(np.diff(self.bin_times) < self.bin_size * (1 - _EDGE_TOLERANCE)):
+        too_close = np.any(np.diff(self.bin_times) < self.bin_size * (1 - _EDGE_TOLERANCE))
+        if span_cells + 2 > _MAX_LOOKUP_CELLS or too_close:
             return None
         edges = self.bin_times[0] + np.arange(int(np.ceil(span_cells)) + 2) * self.bin_size
         return np.searchsorted(self.bin_times, edges, side="right") - 1

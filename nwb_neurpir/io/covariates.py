@@ -2,10 +2,10 @@
 
 Every covariate is float32 with no NaN, shape (n_bins,) or (n_bins, k), named by where it came from:
 
-- ``<table>/<column>`` for each numeric column of a ``TimeIntervals`` table in ``/intervals`` (``trials/contrast_left``),
-  as a step function over each interval (value of the interval holding the bin's centre, 0 outside any interval),
-  plus ``trials/in_trial`` (``<table>/in_interval`` for other tables) and ``<table>/time_since_start`` (s from the
-  interval's start to the bin centre, 0 outside). Columns named ``*_time`` (absolute event times) are left out.
+- ``<table>/<column>`` for each numeric column of a ``TimeIntervals`` table in ``/intervals``
+  (``trials/contrast_left``), as a step function over each interval (value of the interval holding the bin's centre,
+  0 outside any interval), plus ``trials/in_trial`` (``<table>/in_interval`` for other tables) and
+  ``<table>/time_since_start`` (s from the interval's start to the bin centre, 0 outside). Columns named ``*_time`` (absolute event times) are left out.
 - ``behavior/<series>`` for each numeric TimeSeries in a ``behavior`` processing module or a behavioural container in
   ``/acquisition`` (Position, BehavioralTimeSeries, PupilTracking, ...), and ``stimulus/<series>`` for
   ``/stimulus/presentation``: samples averaged per bin, bins without a sample linearly interpolated (edge values held).
@@ -124,7 +124,7 @@ def series_on_grid(series: h5py.Group, grid: TimeGrid, source: str) -> np.ndarra
     first = max(0, int(np.searchsorted(times, grid.bin_times[0], side="left")) - 1)
     last = min(times.size, int(np.searchsorted(times, grid.bin_times[-1] + grid.bin_size, side="right")) + 1)
     sample_t = times[first:last]
-    values = scaled(series, data[first:last].astype(np.float64)).reshape(sample_t.size, -1)
+    values = scaled(series, data[first:last].astype(np.float64, copy=False)).reshape(sample_t.size, -1)
     means, _ = bin_means(grid.locate(sample_t), values, grid.n_bins)
     for column in range(means.shape[1]):
         empty = np.isnan(means[:, column])

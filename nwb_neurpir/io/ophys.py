@@ -1,8 +1,8 @@
 """Calcium imaging: a ``RoiResponseSeries`` (``DfOverF`` preferred over ``Fluorescence``) on a grid of valid frames.
 
 By default each frame is one bin (the native frame period); another ``bin_size`` averages the frames whose middle
-falls in each bin, bins aligned to the start of each run of consecutive frames. NaN values are unobserved: a frame NaN for every selected ROI leaves the
-grid, a frame NaN for some ROIs is marked in ``observed`` (its value is stored as 0).
+falls in each bin, bins aligned to the start of each run of consecutive frames. NaN values are unobserved: a frame
+NaN for every selected ROI leaves the grid, a frame NaN for some ROIs is marked in ``observed`` (value stored as 0).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from nwb_neurpir.io.h5_tables import (
     table_ids,
 )
 from nwb_neurpir.io.timeseries import neurodata_type, sample_period, sample_times, scaled
-from nwb_neurpir.io.unit_filter import filter_mask
+from nwb_neurpir.io.unit_filter import select_rows
 
 __all__ = ["find_roi_series", "read_ophys"]
 
@@ -64,9 +64,7 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
     table, rows = _roi_rows(series, n_rois, source)
     roi_ids = table_ids(table, source)
     metadata = _roi_metadata(table, roi_ids.size).iloc[rows].reset_index(drop=True)
-    selected = np.arange(n_rois) if unit_filter is None else np.flatnonzero(filter_mask(unit_filter, metadata, source))
-    if selected.size == 0:
-        raise NeurPIRError(f"no ROI passes the filter {unit_filter!r} ({n_rois} ROIs in {series.name})", source=source)
+    selected = select_rows(unit_filter, metadata, source, what="ROI")
     times = sample_times(series, source)
     if times.size != n_frames:
         raise NeurPIRError(f"{series.name} has {times.size} timestamps for {n_frames} frames", source=source)

@@ -38,7 +38,8 @@ def iter_timeseries(group: h5py.Group) -> Iterator[h5py.Group]:
 def sample_times(series: h5py.Group, source: str) -> np.ndarray:
     """(n,) float64 time of each sample: ``timestamps``, or ``starting_time + i / rate`` for the data's length."""
     if "timestamps" in series:
-        return numeric_dataset(series["timestamps"], f"{series.name}/timestamps", source)[()].astype(np.float64)
+        timestamps = numeric_dataset(series["timestamps"], f"{series.name}/timestamps", source)[()]
+        return timestamps.astype(np.float64, copy=False)
     start = numeric_dataset(series["starting_time"], f"{series.name}/starting_time", source, ndim=(0,))
     rate = _number_attribute(start, "rate", np.nan)
     if not (np.isfinite(rate) and rate > 0) or not np.isfinite(start[()]):

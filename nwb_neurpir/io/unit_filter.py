@@ -19,7 +19,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["filter_mask"]
+__all__ = ["filter_mask", "select_rows"]
 
 _COMPARISONS: dict[type, Callable[[object, object], object]] = {
     ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
@@ -27,12 +27,24 @@ _COMPARISONS: dict[type, Callable[[object, object], object]] = {
 }
 
 
+def select_rows(expression: str | None, table: pd.DataFrame, source: str | None = None,
+                what: str = "unit") -> np.ndarray:
+    """Indices of the rows passing ``expression`` (all rows when None); an error when none passes."""
+    if expression is None:
+        return np.arange(len(table))
+    selected = np.flatnonzero(filter_mask(expression, table, source))
+    if selected.size == 0:
+        raise NeurPIRError(f"no {what} passes the filter {expression!r} ({len(table)} in the file)", source=source)
+    return selected
+
+
 def filter_mask(expression: str, table: pd.DataFrame, source: str | None = None) -> np.ndarray:
     """(n_rows,) bool: the rows of ``table`` for which ``expression`` holds."""
     try:
         tree = ast.parse(_words_for_symbols(expression), mode="eval")
     except (SyntaxError, tokenize.TokenError) as exc:
-        raise NeurPIRError(f"unit filter {expression!r} is not a valid expression ({exc.args[0]})", source=source) from exc
+        raise NeurPIRError(f"unit filter {expression!r} is not a valid expression ({exc.args[0]})",
+                           source=source) from exc
     try:
         result = _Evaluator(table, expression).visit(tree.body)
     except TypeError as exc:

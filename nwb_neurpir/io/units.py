@@ -30,7 +30,7 @@ from nwb_neurpir.io.h5_tables import (
     table_ids,
 )
 from nwb_neurpir.io.read_warnings import warn_about
-from nwb_neurpir.io.unit_filter import filter_mask
+from nwb_neurpir.io.unit_filter import select_rows
 
 __all__ = ["DEFAULT_SPIKE_BIN_SIZE", "read_units", "unit_metadata"]
 
@@ -53,9 +53,7 @@ def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, b
     numeric_dataset(spike_data, f"{units.name}/spike_times", source)
     bounds = ragged_bounds(units, "spike_times", ids.size, source)
     metadata = unit_metadata(units, ids.size, source)
-    selected = np.arange(ids.size) if unit_filter is None else np.flatnonzero(filter_mask(unit_filter, metadata, source))
-    if selected.size == 0:
-        raise NeurPIRError(f"no unit passes the filter {unit_filter!r} ({ids.size} units in the file)", source=source)
+    selected = select_rows(unit_filter, metadata, source)
     bin_size = DEFAULT_SPIKE_BIN_SIZE if bin_size is None else float(bin_size)
     windows = _UnitWindows.read(units, selected, source)
     problems = _SpikeProblems()
@@ -84,7 +82,8 @@ def _electrode_columns(units: h5py.Group, n_units: int, source: str) -> dict[str
     if not isinstance(region, h5py.Dataset) or "electrodes" not in column_names(units):
         return {}
     electrodes = region_target(region, source)
-    n_electrodes = table_ids(electrodes, source).size
+    electrode_ids = table_ids(electrodes, source)
+    n_electrodes = electrode_ids.size
     if "electrodes_index" in units:
         ends = ragged_bounds(units, "electrodes", n_units, source)
         rows_all = read_numeric(region, region.name, source)
@@ -98,7 +97,6 @@ def _electrode_columns(units: h5py.Group, n_units: int, source: str) -> dict[str
     if np.any(rows >= n_electrodes):
         raise NeurPIRError(f"{region.name} points past the {n_electrodes} rows of {electrodes.name}", source=source)
     valid = rows >= 0
-    electrode_ids = table_ids(electrodes, source)
     columns = {"electrode_id": np.where(valid, electrode_ids[np.maximum(rows, 0)], -1)}
     locations = _electrode_locations(electrodes, n_electrodes)
     if locations is not None:
@@ -134,7 +132,7 @@ class _UnitWindows:
                                f"{getattr(data, 'shape', None)}", source=source)
         bounds = ragged_bounds(units, "obs_intervals", units["id"].shape[0], source)
         low, high = bounds[selected[0]], bounds[selected[-1] + 1]
-        values = data[low:high].astype(np.float64)
+        values = np.asarray(data[low:high], dtype=np.float64)
         bad = ~np.all(np.isfinite(values), axis=1) | (values[:, 1] <= values[:, 0])
         if np.any(bad):
             warn_about(source, f"{int(bad.sum())} of {len(values)} obs_intervals rows are empty, reversed or not "
@@ -252,7 +250,7 @@ def _spike_blocks(spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.nda
         run_starts = np.flatnonzero(np.concatenate([[True], np.diff(chosen) != 1]))
         run_stops = np.concatenate([run_starts[1:], [chosen.size]])
         parts = [spike_data[bounds[chosen[a]]:bounds[chosen[b - 1] + 1]] for a, b in zip(run_starts, run_stops)]
-        times = np.concatenate(parts).astype(np.float64, copy=False) if parts else np.zeros(0)
+        times = (parts[0] if len(parts) == 1 else np.concatenate(parts)).astype(np.float64, copy=False)
         rows = np.repeat(np.arange(stop - first), lengths[first:stop])
         yield first, stop, times, rows
         first = stop
