@@ -33,12 +33,13 @@ def copy_of(path: Path, folder: Path, name: str = "copy.nwb") -> Path:
     return Path(shutil.copyfile(path, folder / name))
 
 
-def replace_dataset(path: Path, name: str, values: object) -> None:
-    """Replace dataset ``name`` with ``values``, keeping its attributes."""
+def replace_dataset(path: Path, name: str, values: object, **storage: object) -> None:
+    """Replace dataset ``name`` with ``values`` (``storage``: h5py options such as ``chunks``), keeping its
+    attributes."""
     with h5py.File(path, "a") as nwb:
         attributes = dict(nwb[name].attrs)
         del nwb[name]
-        dataset = nwb.create_dataset(name, data=values)
+        dataset = nwb.create_dataset(name, data=values, **storage)
         for key, value in attributes.items():
             dataset.attrs[key] = value
 

@@ -119,6 +119,24 @@ def test_negative_nan_and_infinite_spike_times_are_dropped(base_file: Path, tmp_
     np.testing.assert_array_equal(recording.activity, read_nwb(base_file).activity)
 
 
+def test_only_the_selected_units_spike_times_are_read(base_file: Path, tmp_path: Path) -> None:
+    copy = copy_of(base_file, tmp_path)
+    per_unit = unit_spike_times(copy)
+    replace_dataset(copy, "units/spike_times", np.concatenate(per_unit), chunks=(8,), compression="gzip")
+    start = 8 * (sum(t.size for t in per_unit[:3]) // 8 + 1)
+    assert start + 8 <= sum(t.size for t in per_unit[:4])  # a chunk wholly inside unit 3's spikes
+    with h5py.File(copy, "r") as nwb:
+        chunk = nwb["units/spike_times"].id.get_chunk_info_by_coord((start,))
+    with open(copy, "r+b") as raw:  # break its compressed bytes: reading it now fails
+        raw.seek(chunk.byte_offset)
+        raw.write(b"\xff" * chunk.size)
+    recording = read_nwb(copy, unit_filter="quality == 'good'")  # units 1, 2, 4, 5: unit 3 is never read
+    assert list(recording.neuron_ids) == [1, 2, 4, 5]
+    np.testing.assert_array_equal(recording.activity, read_nwb(base_file).activity[[1, 2, 4, 5]])
+    with pytest.raises(NeurPIRError, match="damaged"):
+        read_nwb(copy)
+
+
 def test_an_open_h5py_file_is_read_and_left_open(base_file: Path) -> None:
     with h5py.File(base_file, "r") as nwb:
         recording = read_nwb(nwb)
