@@ -59,6 +59,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help="Report folder: report.json, report.md, umap.png, confusion.png.")] = None,
         no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG figures.")] = False,
+        projection: Annotated[str, typer.Option(
+            "--projection", help="Embedding figure: umap, or pca (instant preview).")] = "umap",
         seed: Annotated[int, typer.Option("--seed", help="Seed of folds and probes.")] = 0,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
@@ -89,8 +91,9 @@ def register(app: typer.Typer) -> None:
             from nwb_neurpir.evaluation.inputs import local_paths
             from nwb_neurpir.sources import resolve_sources
 
-            result = evaluate_annotated(local_paths(resolve_sources(sources, glob, cache_dir=cache_dir)), name=embeddings_name, reader_kwargs=reader, **options)
-        written = write_report(result, out, plots=not no_plots) if out is not None else {}
+            paths = local_paths(resolve_sources(sources, glob, cache_dir=cache_dir))
+            result = evaluate_annotated(paths, name=embeddings_name, reader_kwargs=reader, **options)
+        written = write_report(result, out, plots=not no_plots, projection=projection) if out is not None else {}
         if as_json:
             payload = result.to_dict()
             payload["written"] = {key: str(path) for key, path in written.items()}

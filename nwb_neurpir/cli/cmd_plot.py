@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
             "--embeddings", help="Which embedding table (when a file has several).")] = None,
         out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("umap.png"),
         seed: Annotated[int, typer.Option("--seed", help="UMAP random seed.")] = 0,
+        projection: Annotated[str, typer.Option(
+            "--projection", help="umap, or pca (instant preview).")] = "umap",
         glob: Glob = None,
     ) -> None:
         """Draw a UMAP of annotated files' embeddings: one panel by label, one by animal (do animals mix?).
@@ -32,11 +34,13 @@ def register(app: typer.Typer) -> None:
         """
         from nwb_neurpir.evaluation import load_grouping, read_annotated
         from nwb_neurpir.evaluation.inputs import annotated_view, local_paths
-        from nwb_neurpir.evaluation.plots import plot_umap
+        from nwb_neurpir.evaluation.plots import plot_embeddings
         from nwb_neurpir.sources import resolve_sources
 
-        view = annotated_view(read_annotated(local_paths(resolve_sources(sources, glob)), embeddings_name), label, load_grouping(grouping))
-        typer.echo(f"wrote {plot_umap(view, out, seed=seed)} ({len(view.labels)} neurons)")
+        table = read_annotated(local_paths(resolve_sources(sources, glob)), embeddings_name)
+        view = annotated_view(table, label, load_grouping(grouping))
+        written = plot_embeddings(view, out, seed=seed, projection=projection)
+        typer.echo(f"wrote {written} ({len(view.labels)} neurons)")
 
 
 __all__ = ["register"]

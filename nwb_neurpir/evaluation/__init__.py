@@ -1,8 +1,9 @@
 """Evaluation of per-neuron vectors: probes on animals never seen, against hand-made baselines, with reports.
 
 >>> from nwb_neurpir.evaluation import evaluate, format_table, write_report
->>> result = evaluate(recordings, label="brain_area", grouping="steinmetz-4region", config=NeurPIRConfig())  # doctest: +SKIP
->>> print(format_table(result)); write_report(result, "report/")                                             # doctest: +SKIP
+>>> result = evaluate(recordings, label="brain_area", grouping="steinmetz-4region",
+...                   config=NeurPIRConfig())                                       # doctest: +SKIP
+>>> print(format_table(result)); write_report(result, "report/")                    # doctest: +SKIP
 """
 
 from nwb_neurpir.evaluation.evaluate import evaluate

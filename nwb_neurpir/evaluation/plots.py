@@ -1,5 +1,7 @@
 """PNG figures: UMAP of per-neuron vectors coloured by label and, in a second panel, by animal; confusion matrices.
 
+The projection file is ``umap.png`` whichever projection drew it (its title names the projection).
+
 matplotlib runs on the Agg backend (no display needed); umap is imported only when a UMAP is drawn.
 """
 
@@ -10,9 +12,13 @@ from typing import Sequence
 
 import numpy as np
 
+from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
 
-__all__ = ["plot_confusions", "plot_umap", "umap_coordinates"]
+__all__ = ["PROJECTIONS", "plot_confusions", "plot_embeddings", "project_2d"]
+
+PROJECTIONS = ("umap", "pca")
+"""``umap`` (slow the first time in a process: numba compiles it) or ``pca`` (instant; a quick preview)."""
 
 _MAX_CONFUSION_PANELS = 8
 
@@ -26,8 +32,10 @@ def _pyplot():  # noqa: ANN202 - matplotlib.pyplot module
     return plt
 
 
-def umap_coordinates(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
-    """2-D UMAP of standardised vectors clipped to ±5 SD (rows with NaN stay NaN); PCA when there are too few rows."""
+def project_2d(vectors: np.ndarray, projection: str = "umap", seed: int = 0) -> np.ndarray:
+    """2-D coordinates of standardised vectors clipped to ±5 SD (rows with NaN stay NaN); PCA for under 10 rows."""
+    if projection not in PROJECTIONS:
+        raise NeurPIRError(f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)}")
     vectors = np.asarray(vectors, dtype=np.float64)
     finite = np.isfinite(vectors).all(axis=1)
     coordinates = np.full((vectors.shape[0], 2), np.nan)
@@ -35,9 +43,11 @@ def umap_coordinates(vectors: np.ndarray, seed: int = 0) -> np.ndarray:
     if x.shape[0] < 3:
         return coordinates
     x = np.clip((x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0), -5.0, 5.0)
-    if x.shape[0] < 10:
+    if projection == "pca" or x.shape[0] < 10:
         _, _, vt = np.linalg.svd(x, full_matrices=False)
-        coordinates[finite] = x @ vt[:2].T if vt.shape[0] >= 2 else np.c_[x @ vt[:1].T, np.zeros(len(x))]
+        components = np.zeros((x.shape[1], 2))
+        components[:, : min(2, vt.shape[0])] = vt[:2].T
+        coordinates[finite] = x @ components
         return coordinates
     import umap
 
@@ -61,14 +71,14 @@ def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str) 
     axis.legend(fontsize=7, markerscale=max(1.0, 12.0 / size), loc="best", frameon=False)
 
 
-def plot_umap(view: EmbeddingView, path: str | Path, seed: int = 0) -> Path:
-    """One PNG, two panels: UMAP coloured by label, and the same points coloured by animal."""
+def plot_embeddings(view: EmbeddingView, path: str | Path, seed: int = 0, projection: str = "umap") -> Path:
+    """One PNG, two panels: UMAP (or PCA) coloured by label, and the same points coloured by animal."""
     plt = _pyplot()
-    coordinates = umap_coordinates(view.vectors, seed)
+    coordinates = project_2d(view.vectors, projection, seed)
     figure, axes = plt.subplots(1, 2, figsize=(13, 6))
     _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str), "by label")
     _scatter(axes[1], coordinates, np.asarray(view.subjects, dtype=str), "by animal")
-    figure.suptitle(f"UMAP of {view.title}", fontsize=11)
+    figure.suptitle(f"{projection.upper()} of {view.title}", fontsize=11)
     figure.tight_layout()
     return _save(figure, Path(path))
 

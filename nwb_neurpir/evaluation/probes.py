@@ -57,6 +57,7 @@ def fit_predict(
     """Fit ``probe`` on the training neurons and predict the test neurons' labels."""
     import warnings
 
+    from threadpoolctl import threadpool_limits
     from sklearn.decomposition import PCA
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.pipeline import make_pipeline
@@ -71,10 +72,11 @@ def fit_predict(
     fit_params = {}
     if probe == "mlp":
         fit_params[f"{pipeline.steps[-1][0]}__sample_weight"] = compute_sample_weight("balanced", train_y)
-    with warnings.catch_warnings():
+    # One BLAS/OpenMP thread: probes are small, and OpenMP spinning on a busy machine costs minutes.
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipeline.fit(_finite(train_x), train_y, **fit_params)
-    return np.asarray(pipeline.predict(_finite(test_x)), dtype=str)
+        return np.asarray(pipeline.predict(_finite(test_x)), dtype=str)
 
 
 def standardize_per_session(x: np.ndarray, session_keys: np.ndarray) -> np.ndarray:

@@ -95,22 +95,26 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = True) -> dict[str, Path]:
-    """Write ``report.json``, ``report.md`` and (``plots``) the PNG figures into ``out_dir``; returns the paths."""
+def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = True,
+                 projection: str = "umap") -> dict[str, Path]:
+    """Write ``report.json``, ``report.md`` and (``plots``) the PNG figures into ``out_dir``; returns the paths.
+
+    ``projection`` (``umap`` or ``pca``) draws ``umap.png``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     if plots:
-        from nwb_neurpir.evaluation.plots import plot_confusions, plot_umap
+        from nwb_neurpir.evaluation.plots import plot_confusions, plot_embeddings
 
         paths["confusion"] = plot_confusions(result, out_dir / "confusion.png")
         if result.view is not None:
-            paths["umap"] = plot_umap(result.view, out_dir / "umap.png")
+            seed = int(result.settings.get("seed", 0))
+            paths["umap"] = plot_embeddings(result.view, out_dir / "umap.png", seed=seed, projection=projection)
     payload: dict[str, Any] = result.to_dict()
     payload["figures"] = {name: path.name for name, path in paths.items()}
     paths["json"] = _write_text(out_dir / "report.json", json.dumps(payload, indent=2, default=float))
-    paths["markdown"] = _write_text(out_dir / "report.md",
-                                    _markdown(result, {name: p.name for name, p in paths.items() if p.suffix == ".png"}))
+    images = {name: path.name for name, path in paths.items() if path.suffix == ".png"}
+    paths["markdown"] = _write_text(out_dir / "report.md", _markdown(result, images))
     return paths
 
 

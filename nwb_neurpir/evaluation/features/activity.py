@@ -1,4 +1,5 @@
-"""Statistics of binned activity shared by spikes and calcium: short-lag autocorrelation and population coupling.
+"""Statistics of binned activity shared by spikes and calcium: short-lag autocorrelation, population coupling and
+correlation with each covariate (stimulus, behaviour, trial variables).
 
 Pairs of bins are only compared inside one contiguous stretch of observed time.
 """
@@ -10,7 +11,12 @@ import pandas as pd
 
 from nwb_neurpir.recording import Recording
 
-__all__ = ["autocorrelation", "binned_activity_features", "population_coupling"]
+__all__ = [
+    "autocorrelation",
+    "binned_activity_features",
+    "covariate_correlations",
+    "population_coupling",
+]
 
 AUTOCORRELATION_LAGS = (1, 2, 3, 4, 5, 7, 10, 15, 20)
 
@@ -51,12 +57,27 @@ def population_coupling(activity: np.ndarray) -> np.ndarray:
     return np.divide(covariance, denominator, out=np.zeros_like(covariance), where=denominator > 0)
 
 
+def covariate_correlations(recording: Recording) -> dict[str, np.ndarray]:
+    """Pearson correlation of each neuron's binned activity with each covariate column (0 where undefined)."""
+    covariates, names = recording.covariate_matrix()
+    if not names:
+        return {}
+    x = np.nan_to_num(recording.activity.astype(np.float64))
+    x = x - x.mean(axis=1, keepdims=True)
+    c = np.nan_to_num(covariates.astype(np.float64))
+    c = c - c.mean(axis=0, keepdims=True)
+    denominator = np.sqrt(np.outer((x ** 2).sum(axis=1), (c ** 2).sum(axis=0)))
+    correlation = np.divide(x @ c, denominator, out=np.zeros(denominator.shape), where=denominator > 0)
+    return {f"covariate_corr[{name}]": correlation[:, i] for i, name in enumerate(names)}
+
+
 def binned_activity_features(recording: Recording, per_trial: np.ndarray | None) -> pd.DataFrame:
-    """Autocorrelation at short lags (in bins), and population coupling per bin and per trial."""
+    """Autocorrelation at short lags (in bins), population coupling per bin and per trial, covariate correlations."""
     acf = autocorrelation(recording)
-    features = {f"autocorr[{lag * recording.bin_size * 1000:g}ms]": acf[:, i]
+    features = {f"autocorr[{lag * recording.bin_size * 1000:.0f}ms]": acf[:, i]
                 for i, lag in enumerate(AUTOCORRELATION_LAGS)}
     features["population_coupling"] = population_coupling(recording.activity)
     if per_trial is not None and per_trial.shape[1] > 2:
         features["population_coupling_trials"] = population_coupling(np.nan_to_num(per_trial))
+    features.update(covariate_correlations(recording))
     return pd.DataFrame(features)
