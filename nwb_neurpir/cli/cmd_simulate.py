@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
         backend: Annotated[str, typer.Option(
             "--backend", help="auto (numba when installed), numba or numpy (same spikes, slower).")] = "auto",
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace files that already exist.")] = False,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
         as_json: JsonOutput = False,
     ) -> None:
         """Simulate recurrent Izhikevich (2003) populations with five known cell types, driven by noise, a stimulus
@@ -61,7 +62,7 @@ def register(app: typer.Typer) -> None:
             n_animals=animals, sessions_per_animal=sessions_per_animal, n_neurons=neurons, duration_s=duration,
             seed=seed).validate()
         started = time.perf_counter()
-        paths = write_dataset(out_dir, config, modality=modality, backend=backend, progress=not as_json,
+        paths = write_dataset(out_dir, config, modality=modality, backend=backend, progress=progress and not as_json,
                               overwrite=overwrite)
         elapsed = time.perf_counter() - started
         summary = {"files": [str(path) for path in paths], "n_animals": config.n_animals,
