@@ -17,7 +17,7 @@ import numpy as np
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.simulate.calcium import CalciumSettings, CalciumTraces, simulate_calcium
+from nwb_neurpir.simulate.calcium import CalciumTraces, simulate_calcium
 from nwb_neurpir.simulate.integrator import Backend
 from nwb_neurpir.simulate.izhikevich import CELL_TYPE_DESCRIPTIONS, PARAMETER_DESCRIPTIONS
 from nwb_neurpir.simulate.population import (
@@ -66,8 +66,8 @@ def spikes_nwbfile(session: SimulatedSession):  # noqa: ANN201 - pynwb.NWBFile, 
 
     nwbfile = _base_nwbfile(session, "spikes")
     times = session.spike_times()
-    flat = np.concatenate(times) if times else np.zeros(0)
-    spike_times = VectorData(name="spike_times", description="spike times (s) of each simulated neuron", data=flat)
+    spike_times = VectorData(name="spike_times", description="spike times (s) of each simulated neuron",
+                             data=np.concatenate(times))
     columns = [spike_times, VectorIndex(name="spike_times_index", target=spike_times,
                                         data=np.cumsum([t.size for t in times]).astype(np.int64))]
     columns += _neuron_columns(session)
@@ -76,11 +76,12 @@ def spikes_nwbfile(session: SimulatedSession):  # noqa: ANN201 - pynwb.NWBFile, 
     return nwbfile
 
 
-def ophys_nwbfile(session: SimulatedSession, settings: CalciumSettings = CalciumSettings()):  # noqa: ANN201, B008
-    """The session as two-photon calcium imaging: one ROI per neuron, raw fluorescence and dF/F."""
+def ophys_nwbfile(session: SimulatedSession):  # noqa: ANN201 - pynwb.NWBFile, imported lazily
+    """The session as two-photon calcium imaging (``config.calcium``): one ROI per neuron, raw fluorescence, dF/F."""
     from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
 
-    traces = _calcium(session, settings)
+    settings = session.config.calcium
+    traces = _calcium(session)
     nwbfile = _base_nwbfile(session, "ophys")
     device = nwbfile.create_device(name="microscope", description="simulated two-photon microscope",
                                    manufacturer="none (simulation)")
@@ -232,12 +233,12 @@ def _pixel_masks(session: SimulatedSession) -> tuple:
     return mask, index
 
 
-def _calcium(session: SimulatedSession, settings: CalciumSettings) -> CalciumTraces:
+def _calcium(session: SimulatedSession) -> CalciumTraces:
     config = session.config
     rng = np.random.default_rng(np.random.SeedSequence(
         config.seed, spawn_key=(session.animal.index, session.session_index + 1, 1)))
     return simulate_calcium((session.spike_steps + 1) * config.dt, session.spike_neurons,
-                            session.animal.params.n_neurons, config.duration_s, rng, settings)
+                            session.animal.params.n_neurons, config.duration_s, rng, config.calcium)
 
 
 def _write_atomically(nwbfile, path: Path) -> None:  # noqa: ANN001 - pynwb.NWBFile

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.simulate.calcium import CalciumSettings
 from nwb_neurpir.simulate.context import ContextSettings, SessionContext, make_context
 from nwb_neurpir.simulate.integrator import (
     Backend,
@@ -85,6 +86,8 @@ class SimulationConfig:
     animal_gain_sd: float = 0.1
     """Sd of an animal's log input gain (scales all its baselines and stimulus weights)."""
     context: ContextSettings = field(default_factory=ContextSettings)
+    calcium: CalciumSettings = field(default_factory=CalciumSettings)
+    """How spikes become fluorescence in ``_ophys.nwb`` files."""
     chunk_s: float = 1.0
     """Simulated seconds per integration chunk (noise is drawn per chunk)."""
 
