@@ -1,16 +1,50 @@
-"""`neurpir demo`: (being built)."""
+"""`neurpir demo`: the whole workflow on a simulated population, no network, a few minutes on 2 cores."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.cli.options import JsonOutput
 
 
 def register(app: typer.Typer) -> None:
     """Add `demo` to the app."""
 
     @app.command("demo")
-    def demo() -> None:
-        """Not available yet."""
-        raise NeurPIRError("this command is not built yet")
+    def demo(
+        out: Annotated[Path, typer.Option("--out", help="Folder for the simulated files, model and report.")] =
+            Path("neurpir-demo"),
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation and the training.")] = 0,
+        max_steps: Annotated[
+            Optional[int],  # noqa: UP007
+            typer.Option("--max-steps", help="Training steps (default: the model's default)."),
+        ] = None,
+        as_json: JsonOutput = False,
+    ) -> None:
+        """Simulate Izhikevich neurons of 5 types in several animals, train NeurPIR without one animal, write the
+        embeddings into the NWB files, and compare cell-type prediction on the unseen animal with hand-made features.
+
+        Example: neurpir demo --out neurpir-demo
+        """
+        from nwb_neurpir.demo import run_demo
+
+        result = run_demo(out, seed=seed, max_steps=max_steps, progress=not as_json,
+                          say=(lambda _text: None) if as_json else typer.echo)
+        if as_json:
+            typer.echo(json.dumps(result.to_dict(), indent=2))
+            return
+        typer.echo("")
+        typer.echo(result.table)
+        typer.echo(f"\nheld-out animal {result.test_subject} (never seen in training), balanced accuracy "
+                   f"(chance {result.chance:.2f}):")
+        for method, score in result.scores.items():
+            typer.echo(f"  {method:<24} {score:.3f}")
+        typer.echo(f"\nmodel:     {result.model_dir}")
+        typer.echo(f"NWB files: {result.out_dir / 'data'} ({len(result.data_files)} files, annotated in place)")
+        for kind, path in result.report_files.items():
+            typer.echo(f"{kind + ':':<10} {path}")
+        typer.echo(f"seconds:   {', '.join(f'{k} {v:g}' for k, v in result.seconds.items())}")
