@@ -75,7 +75,8 @@ def test_context_has_trials_at_several_contrasts_and_running_bouts() -> None:
     settings = ContextSettings()
     context = make_context(300.0, np.random.default_rng(2), settings)
     assert context.trial_start.size > 50 and np.all(context.trial_stop <= 300.0)
-    assert np.all(context.trial_stop > context.trial_start) and np.all(context.trial_start[1:] >= context.trial_stop[:-1])
+    assert np.all(context.trial_stop > context.trial_start)
+    assert np.all(context.trial_start[1:] >= context.trial_stop[:-1])
     assert set(np.unique(context.trial_contrast)) == set(settings.contrasts)
     assert context.running_speed.min() >= 0 and context.running_speed.max() > 10
     assert 0.1 < np.mean(context.running_speed > 5) < 0.9
