@@ -98,7 +98,8 @@ def evaluate(
     timings: dict[str, float] = {}
     representations: dict[str, Representation] = {}
     if table_vectors is not None or embeddings is not None or model is not None:
-        given = _given_representation(recordings, neurons, model, embeddings, table_vectors, progress, timings)
+        given = _given_representation(recordings, neurons, model, embeddings, table_vectors,
+                                      embeddings_training_data, progress, timings)
         missing = ~np.isfinite(given.matrix).all(axis=1)
         if missing.any():
             neurons = neurons.without(missing, "<no embedding>")
@@ -127,13 +128,16 @@ def evaluate(
 
     results = {method.name: MethodResult(method=method, description=_describe(method)) for method in chosen}
     view: EmbeddingView | None = None
+    fold_infos: list[FoldInfo] = []
     from tqdm.auto import tqdm
 
     for fold, train_set in tqdm(list(zip(folds, train_sets)), desc="folds", unit="fold", disable=not progress):
+        training_data: tuple[str, ...] = ()
         for name in needed:
             clock = time.perf_counter()
             matrix = representations[name].for_fold(train_set)
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - clock
+            training_data = training_data or representations[name].training_data
             if view is None and name == needed[0]:
                 view = _view(name, matrix, neurons, fold, representations[name])
             x = standardize_per_session(matrix, neurons.session_keys) if normalize == "session" else matrix
@@ -142,8 +146,8 @@ def evaluate(
                                         pca=method.pca, seed=seed)
                 result = results[method.name]
                 result.scores.append(score_fold(neurons.labels[fold.test], predicted, neurons.classes))
-                result.modes.append(_fold_mode(representations[name], fold, recordings, keys, model,
-                                               embeddings_training_data))
+                result.modes.append(_fold_mode(representations[name], fold, recordings, keys))
+        fold_infos.append(_fold_info(fold, neurons, training_data))
     timings["total"] = time.perf_counter() - started
     settings = {"probe": probe, "normalize": normalize, "protocol": protocol if config is not None else None,
                 "n_splits": n_splits if split == "kfold" else None, "seed": seed,
@@ -152,7 +156,7 @@ def evaluate(
     return EvaluationResult(
         label=label, grouping=None if grouping is None else grouping.to_dict(), split=split, classes=neurons.classes,
         n_neurons=neurons.n_total, n_labelled=len(neurons), dropped=neurons.dropped,
-        folds=[_fold_info(fold, neurons, train_set) for fold, train_set in zip(folds, train_sets)],
+        folds=fold_infos,
         methods=list(results.values()), settings=settings, timings=timings, view=view)
 
 
@@ -179,36 +183,36 @@ def _training_recordings(fold: Fold, split: str, recordings: Sequence[Recording]
 
 def _given_representation(recordings: list[Recording], neurons: LabelledNeurons, model: NeurPIR | None,
                           embeddings: pd.DataFrame | Sequence[np.ndarray] | None, table_vectors: np.ndarray | None,
-                          progress: bool, timings: dict[str, float]) -> FixedRepresentation:
+                          training_data: Sequence[str] | None, progress: bool,
+                          timings: dict[str, float]) -> FixedRepresentation:
+    """NeurPIR vectors that exist before the folds: an embeddings table, a trained model's, or given matrices."""
     if table_vectors is not None:
         return FixedRepresentation(name="neurpir", matrix=table_vectors, mode="unknown")
     if model is not None:
         clock = time.perf_counter()
         matrix = gather_rows(neurons, embed_all(model, recordings, neurons, progress))
         timings["neurpir (embedding)"] = time.perf_counter() - clock
-        return FixedRepresentation(name="neurpir", matrix=matrix, mode="model")
+        return FixedRepresentation(name="neurpir", matrix=matrix, mode="provenance",
+                                   training_data=tuple(model.training_data_))
     matrices = list(embeddings or [])
     if len(matrices) != len(recordings) or any(
             np.asarray(m).ndim != 2 or len(m) != r.n_neurons for m, r in zip(matrices, recordings)):
         raise NeurPIRError("embeddings must be one (n_neurons, dim) matrix per recording, rows in neuron order")
     return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, [np.asarray(m, float) for m in matrices]),
-                               mode="embeddings")
+                               mode="unknown" if training_data is None else "provenance",
+                               training_data=tuple(map(str, training_data or ())))
 
 
-def _fold_mode(representation: Representation, fold: Fold, recordings: Sequence[Recording], keys: Sequence[str],
-               model: NeurPIR | None, training_data: Sequence[str] | None) -> str:
-    """How the fold's representation relates to its test sessions (see ``MethodResult.modes``)."""
-    if representation.mode in ("inductive", "transductive", "none", "unknown"):
+def _fold_mode(representation: Representation, fold: Fold, recordings: Sequence[Recording],
+               keys: Sequence[str]) -> str:
+    """How the fold's representation relates to its test sessions (see ``MethodResult.modes``); ``provenance``
+    means: decide from the sessions the model was trained on."""
+    if representation.mode != "provenance":
         return representation.mode
-    if representation.mode == "model":
-        training_data = model.training_data_ if model is not None else None
-    if training_data is None:
-        return "unknown"
     from nwb_neurpir.model.sessions import session_key
 
-    seen = set(map(str, training_data))
-    test = [session_key(r) for r, key in zip(recordings, keys) if key in fold.held_out_sessions]
-    return "transductive" if seen & set(test) else "inductive"
+    test = {session_key(r) for r, key in zip(recordings, keys) if key in fold.held_out_sessions}
+    return "transductive" if test & set(representation.training_data) else "inductive"
 
 
 def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold,
@@ -219,12 +223,12 @@ def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold,
     return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title)
 
 
-def _fold_info(fold: Fold, neurons: LabelledNeurons, train_set: tuple[int, ...]) -> FoldInfo:
+def _fold_info(fold: Fold, neurons: LabelledNeurons, training_data: tuple[str, ...]) -> FoldInfo:
     test_counts = neurons.class_counts(fold.test)
     present = sum(1 for count in test_counts.values() if count > 0)
     return FoldInfo(name=fold.name, held_out_subjects=fold.held_out_subjects,
                     held_out_sessions=fold.held_out_sessions, train_counts=neurons.class_counts(fold.train),
-                    test_counts=test_counts, chance=1.0 / present, training_recordings=len(train_set))
+                    test_counts=test_counts, chance=1.0 / present, training_data=training_data)
 
 
 def _describe(method: Method) -> str:

@@ -72,9 +72,9 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
     lines += ["Mode: `inductive` = the representation never saw the test sessions; `transductive` = it did; "
               "`none` = no self-supervised training (hand features).", ""]
     lines += ["## Folds", "", *_markdown_table(
-        ["fold", "held out", "train counts", "test counts", "chance", "training recordings"],
+        ["fold", "held out", "train counts", "test counts", "chance", "model trained on"],
         [[f.name, ", ".join(f.held_out_subjects), _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",
-          str(f.training_recordings)] for f in result.folds]), ""]
+          f"{len(f.training_data)} sessions" if f.training_data else "-"] for f in result.folds]), ""]
     lines += ["## Per-class scores (all folds pooled)", ""]
     for method in result.methods:
         per_class = method.to_dict()["per_class_total"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -58,6 +58,8 @@ class FixedRepresentation:
     matrix: np.ndarray
     mode: str
     """``inductive``, ``transductive`` or ``none`` (no self-supervised training: hand features)."""
+    training_data: tuple[str, ...] = ()
+    """Sessions the model behind the matrix was trained on, when known."""
 
     def for_fold(self, train_recordings: Sequence[int]) -> np.ndarray:  # noqa: ARG002 - same on every fold
         return self.matrix
@@ -73,8 +75,8 @@ class TrainedRepresentation:
     config: NeurPIRConfig
     mode: str
     progress: bool = True
-    on_model: Callable[[str, tuple[int, ...], NeurPIR], None] | None = None
-    """Called after each training (variant name, training recording indices, model), e.g. to keep one for plots."""
+    training_data: tuple[str, ...] = ()
+    """Sessions the latest model was trained on (its provenance)."""
     _cache: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
 
     def for_fold(self, train_recordings: Sequence[int]) -> np.ndarray:
@@ -83,8 +85,7 @@ class TrainedRepresentation:
         key = tuple(sorted(train_recordings))
         if key not in self._cache:
             model = train([self.recordings[i] for i in key], self.config, progress=self.progress)
-            if self.on_model is not None:
-                self.on_model(self.name, key, model)
+            self.training_data = tuple(model.training_data_)
             self._cache.clear()
             self._cache[key] = gather_rows(self.neurons, embed_all(model, self.recordings, self.neurons,
                                                                      self.progress))

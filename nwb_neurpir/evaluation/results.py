@@ -23,14 +23,14 @@ class FoldInfo:
     train_counts: dict[str, int]
     test_counts: dict[str, int]
     chance: float
-    training_recordings: int
-    """Recordings a fold-trained model learned from (all sessions of the training animals, labelled or not)."""
+    training_data: tuple[str, ...]
+    """Sessions (NWB identifiers) the fold's NeurPIR model was trained on, from the model's own provenance; for
+    per-fold training all sessions of the training animals, labelled or not. Empty when unknown or not trained."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "held_out_subjects": list(self.held_out_subjects),
                 "held_out_sessions": list(self.held_out_sessions), "train_counts": self.train_counts,
-                "test_counts": self.test_counts, "chance": self.chance,
-                "training_recordings": self.training_recordings}
+                "test_counts": self.test_counts, "chance": self.chance, "training_data": list(self.training_data)}
 
 
 @dataclass

@@ -1,0 +1,130 @@
+"""End to end on a tiny simulated set (real simulator, NWB files, reader, model, store): evaluate, report, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nwb_neurpir.cli.app import app
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation import evaluate, format_table, write_report
+from nwb_neurpir.io import open_recordings
+from nwb_neurpir.model import NeurPIRConfig
+from nwb_neurpir.simulate import SimulationConfig
+from nwb_neurpir.simulate.nwb_output import write_dataset
+
+SIMULATION = SimulationConfig(n_animals=3, sessions_per_animal=1, n_neurons=25, duration_s=20.0, seed=5)
+TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
+                     context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
+                     validation_fraction=0.0, num_threads=1)
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("simulated")
+    write_dataset(folder, SIMULATION, modality="spikes", progress=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def recordings(simulated: Path) -> list:
+    return list(open_recordings([simulated], progress=False, keep_spike_times=True))
+
+
+@pytest.mark.slow
+def test_inductive_evaluation_report_end_to_end(recordings: list, tmp_path: Path) -> None:
+    result = evaluate(recordings, label="cell_type", config=TINY, progress=False,
+                      methods=["neurpir", "neurpir-untrained", "hand", "hand:gb", "hand-pca"])
+    assert [fold.name for fold in result.folds] == ["sim01", "sim02", "sim03"]
+    for fold in result.folds:
+        assert fold.test_counts == {name: 5 for name in ("CH", "FS", "IB", "LTS", "RS")}
+        assert fold.chance == pytest.approx(0.2)
+        assert fold.training_data and len(fold.training_data) == 2
+        held_out = [r.source.identifier for r in recordings if r.subject_id == fold.name]
+        assert not set(held_out) & set(fold.training_data)
+    assert [m.method.name for m in result.methods] == ["neurpir", "neurpir-untrained", "hand", "hand:gb", "hand-pca"]
+    assert result.method("neurpir").mode == "inductive"
+    assert result.method("hand").mode == "none"
+    assert all(len(m.scores) == 3 for m in result.methods)
+    assert result.method("hand").balanced_accuracy.mean > 0.4
+    table = format_table(result)
+    assert "neurpir-untrained" in table and "chance" in table and "best baseline" in table
+
+    paths = write_report(result, tmp_path / "report", projection="pca")  # UMAP: numba compiles for a minute
+    report = json.loads(paths["json"].read_text())
+    assert report["split"] == "animal" and report["classes"] == ["CH", "FS", "IB", "LTS", "RS"]
+    assert report["methods"][0]["modes"] == ["inductive"] * 3
+    assert len(report["methods"][0]["folds"]) == 3 and "per_class" in report["methods"][0]["folds"][0]
+    assert report["comparison"]["best_baseline"] in ("hand", "hand:gb", "hand-pca")
+    markdown = paths["markdown"].read_text()
+    assert "| neurpir | inductive |" in markdown and "![umap](umap.png)" in markdown
+    for name in ("umap", "confusion"):
+        assert paths[name].read_bytes()[:8] == PNG_MAGIC
+
+
+def test_label_errors_are_clear(recordings: list, tmp_path: Path) -> None:
+    with pytest.raises(NeurPIRError, match="no recording has a neuron column 'brain_area'; available: .*cell_type"):
+        evaluate(recordings, label="brain_area", methods=["hand"], progress=False)
+    grouping = tmp_path / "one.yaml"
+    grouping.write_text("fast: [FS]\n")
+    with pytest.raises(NeurPIRError, match="only 'fast' after grouping"):
+        evaluate(recordings, label="cell_type", grouping=grouping, methods=["hand"], progress=False)
+    with pytest.raises(NeurPIRError, match="not available with these inputs"):
+        evaluate(recordings, label="cell_type", methods=["neurpir"], progress=False)
+    with pytest.raises(NeurPIRError, match="unknown probe"):
+        evaluate(recordings, label="cell_type", methods=["hand:svm"], progress=False)
+    with pytest.raises(NeurPIRError, match="inductive training needs split"):
+        evaluate(recordings, label="cell_type", config=TINY, split="kfold", protocol="inductive", progress=False)
+
+
+def test_given_embeddings_provenance_and_kfold(recordings: list) -> None:
+    rng = np.random.default_rng(0)
+    codes = {name: i for i, name in enumerate(("CH", "FS", "IB", "LTS", "RS"))}
+    informative = [np.eye(5)[[codes[t] for t in r.neuron_metadata["cell_type"]]] + rng.normal(0, 0.3, (r.n_neurons, 5))
+                   for r in recordings]
+    informative[0][0] = np.nan
+    result = evaluate(recordings, label="cell_type", embeddings=informative, methods=["neurpir", "hand"],
+                      embeddings_training_data=[recordings[0].source.identifier], progress=False)
+    assert result.dropped == {"<no embedding>": 1} and result.n_labelled == 74
+    assert result.method("neurpir").balanced_accuracy.mean > 0.9
+    assert result.method("neurpir").modes == ["transductive", "inductive", "inductive"]
+    kfold = evaluate(recordings, label="cell_type", embeddings=informative, split="kfold", n_splits=3,
+                     methods=["neurpir:knn"], progress=False)
+    assert len(kfold.folds) == 3 and kfold.method("neurpir:knn").balanced_accuracy.mean > 0.9
+
+
+def test_cli_evaluates_and_plots_annotated_files(recordings: list, simulated: Path, tmp_path: Path) -> None:
+    from nwb_neurpir.model import train
+    from nwb_neurpir.store import annotate_recording
+
+    model = train(recordings, TINY, progress=False)
+    annotated = tmp_path / "annotated"
+    for recording in recordings:
+        annotate_recording(recording, model.embed(recording, progress=False), model.provenance(),
+                           output_dir=annotated, progress=False)
+    runner = CliRunner()
+    out = tmp_path / "report"
+    result = runner.invoke(app, ["evaluate", str(annotated), "--label", "cell_type", "--methods", "neurpir,hand",
+                                 "--out", str(out), "--projection", "pca", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert [m["name"] for m in payload["methods"]] == ["neurpir", "hand"]
+    assert payload["methods"][0]["modes"] == ["transductive"] * 3
+    assert (out / "umap.png").read_bytes()[:8] == PNG_MAGIC and (out / "report.md").exists()
+
+    plot = runner.invoke(app, ["plot", str(annotated), "--out", str(tmp_path / "map.png"), "--projection", "pca"])
+    assert plot.exit_code == 0, plot.output
+    assert "75 neurons" in plot.output and (tmp_path / "map.png").read_bytes()[:8] == PNG_MAGIC
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [x\n")
+    failed = runner.invoke(app, ["evaluate", str(annotated), "--label", "cell_type", "--grouping", str(bad)])
+    assert failed.exit_code == 1
+    assert failed.output.startswith(f"error: {bad}: cannot parse grouping file") and failed.output.count("\n") == 1
+    missing = runner.invoke(app, ["plot", str(annotated), "--label", "brain_area"])
+    assert missing.exit_code == 1 and "no column 'brain_area'" in missing.output
