@@ -68,10 +68,14 @@ def spikes_nwbfile(session: SimulatedSession):  # noqa: ANN201 - pynwb.NWBFile, 
     times = session.spike_times()
     spike_times = VectorData(name="spike_times", description="spike times (s) of each simulated neuron",
                              data=np.concatenate(times))
+    n = len(times)
+    observed = VectorData(name="obs_intervals", description="the whole session: every neuron is observed throughout",
+                          data=np.tile([0.0, session.config.duration_s], (n, 1)))
     columns = [spike_times, VectorIndex(name="spike_times_index", target=spike_times,
-                                        data=np.cumsum([t.size for t in times]).astype(np.int64))]
+                                        data=np.cumsum([t.size for t in times]).astype(np.int64)),
+               observed, VectorIndex(name="obs_intervals_index", target=observed, data=np.arange(1, n + 1))]
     columns += _neuron_columns(session)
-    nwbfile.units = Units(name="units", id=np.arange(len(times)), columns=columns, resolution=session.config.dt,
+    nwbfile.units = Units(name="units", id=np.arange(n), columns=columns, resolution=session.config.dt,
                           description="simulated Izhikevich neurons (one unit per neuron, perfectly sorted)")
     return nwbfile
 
@@ -237,7 +241,7 @@ def _calcium(session: SimulatedSession) -> CalciumTraces:
     config = session.config
     rng = np.random.default_rng(np.random.SeedSequence(
         config.seed, spawn_key=(session.animal.index, session.session_index + 1, 1)))
-    return simulate_calcium((session.spike_steps + 1) * config.dt, session.spike_neurons,
+    return simulate_calcium(session.spike_steps * config.dt, session.spike_neurons,
                             session.animal.params.n_neurons, config.duration_s, rng, config.calcium)
 
 

@@ -164,7 +164,8 @@ class SimulatedSession:
     session_index: int
     context: SessionContext
     spike_steps: np.ndarray
-    """(n_spikes,) int64: step index from time 0; a spike at step k is at time (k + 1)·dt."""
+    """(n_spikes,) int64: step index from time 0; a spike in step k (which covers [k·dt, (k + 1)·dt)) is stamped
+    k·dt, so every spike lies in [0, duration)."""
     spike_neurons: np.ndarray
     """(n_spikes,) int32, ordered by step then neuron."""
     backend: str
@@ -190,7 +191,7 @@ class SimulatedSession:
     def spike_times(self) -> list[np.ndarray]:
         """Per-neuron spike times (s), ascending."""
         order = np.argsort(self.spike_neurons, kind="stable")
-        times = (self.spike_steps[order] + 1) * self.config.dt
+        times = self.spike_steps[order] * self.config.dt
         counts = np.bincount(self.spike_neurons, minlength=self.animal.params.n_neurons)
         return np.split(times, np.cumsum(counts)[:-1])
 
