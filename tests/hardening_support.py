@@ -1,0 +1,157 @@
+"""Support for the hardening tests: ``neurpir`` commands as real processes, cold (``python -m nwb_neurpir.cli``) or
+forked from a warm interpreter (``CliForkServer``), with their output in files and their pid at hand for SIGKILL;
+and the tiny model config they train."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nwb_neurpir.model import NeurPIRConfig
+
+__all__ = ["TINY", "CliForkServer", "ColdAnnotation", "Finished", "run_cold", "sha256", "user_lines"]
+
+TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
+                     context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
+                     validation_fraction=0.0, num_threads=1)
+"""Small enough to train in a second or two; keeps the CEBRA context so annotating loads and runs it."""
+
+_SERVER = r"""
+import json, os, sys, traceback, warnings
+warnings.simplefilter("ignore")
+from nwb_neurpir.cli.app import app
+# What annotate and train import, loaded once. No torch op runs here, so a forked child starts without thread pools.
+import h5py, pynwb, ndx_neurpir, torch, torch._dynamo, cebra, safetensors.torch
+import nwb_neurpir.annotate_sources, nwb_neurpir.io.nwb_reader, nwb_neurpir.model, nwb_neurpir.store
+print("ready", flush=True)
+for line in sys.stdin:
+    command = json.loads(line)
+    if command["op"] == "wait":
+        _, status = os.waitpid(command["pid"], 0)
+        print(json.dumps(os.waitstatus_to_exitcode(status)), flush=True)
+        continue
+    pid = os.fork()
+    if pid == 0:
+        for fd, name in ((1, command["stdout"]), (2, command["stderr"])):
+            os.dup2(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+        code = 0
+        try:
+            app(command["argv"], prog_name="neurpir")
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        except BaseException:
+            traceback.print_exc()
+            code = 99
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    print(json.dumps(pid), flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A command that ended: its exit code (negative: killed by that signal) and what it printed."""
+
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ColdAnnotation:
+    """One ``python -m nwb_neurpir.cli annotate`` run in a sandbox, and what it wrote (the reference vectors)."""
+
+    run: Finished
+    annotated: Path
+    ids: list[int]
+    vectors: np.ndarray
+    sandbox: dict[str, Path]
+    """Empty folders the run was pointed at: ``home``, ``cwd``, ``tmp`` (TMPDIR), ``cache`` (NEURPIR_CACHE_DIR)."""
+
+
+
+class CliForkServer:
+    """Starts ``neurpir`` commands forked from a warm interpreter; ``start`` returns the pid, ``wait`` the outcome."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        ready = self.process.stdout.readline().strip()
+        if ready != "ready":
+            raise RuntimeError(f"the CLI fork server did not start (said {ready!r})")
+        self._outputs: dict[int, tuple[Path, Path, float]] = {}
+
+    def start(self, argv: list[str], output_dir: Path) -> int:
+        """Fork a process running ``neurpir <argv>``; its stdout/stderr go to files in ``output_dir``."""
+        output_dir.mkdir(parents=True, exist_ok=True)
+        stamp = f"{time.monotonic_ns()}"
+        stdout, stderr = output_dir / f"{stamp}.out", output_dir / f"{stamp}.err"
+        self._send(op="run", argv=[str(a) for a in argv], stdout=str(stdout), stderr=str(stderr))
+        pid = json.loads(self._reply())
+        self._outputs[pid] = (stdout, stderr, time.monotonic())
+        return pid
+
+    def running(self, pid: int) -> bool:
+        """True while the process runs (an exited one waiting to be reaped is a zombie: not running)."""
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return state not in ("Z", "X")
+
+    def stderr_of(self, pid: int) -> str:
+        """What the running (or finished) process has written to stderr so far."""
+        return self._outputs[pid][1].read_text(errors="replace")
+
+    def wait(self, pid: int) -> Finished:
+        """Reap the process and return its outcome."""
+        self._send(op="wait", pid=pid)
+        code = json.loads(self._reply())
+        stdout, stderr, started = self._outputs.pop(pid)
+        return Finished(code, stdout.read_text(errors="replace"), stderr.read_text(errors="replace"),
+                        time.monotonic() - started)
+
+    def run(self, argv: list[str], output_dir: Path) -> Finished:
+        """Run ``neurpir <argv>`` to the end."""
+        return self.wait(self.start(argv, output_dir))
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+    def _send(self, **command: object) -> None:
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+
+    def _reply(self) -> str:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the CLI fork server died")
+        return line.strip()
+
+
+def run_cold(argv: list[str], timeout: float = 300.0, cwd: Path | None = None,
+             env: dict[str, str] | None = None) -> Finished:
+    """``python -m nwb_neurpir.cli <argv>`` in a fresh interpreter."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", *map(str, argv)], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd, env=env, check=False)
+    return Finished(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+def user_lines(stderr: str) -> list[str]:
+    """The non-empty stderr lines, progress-bar redraws removed (tqdm separates them with carriage returns)."""
+    return [line.rsplit("\r", 1)[-1] for line in stderr.splitlines() if line.rsplit("\r", 1)[-1].strip()]
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,120 @@
+"""`neurpir train` killed with SIGKILL and rerun: each rerun resumes from the last complete checkpoint (never a
+half-written one), and the model that finally comes out equals the one an uninterrupted run makes from the same
+checkpoint.
+
+The control run continues a copy of the first checkpoint rather than starting afresh, because the CEBRA context fit is
+not reproducible across processes (CEBRA seeds its samplers from ``torch.Generator().seed()``): a fresh run would differ
+for that reason alone. The commands run as real processes forked from a warm interpreter (``CliForkServer``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hardening_support import TINY, CliForkServer, Finished
+from nwb_neurpir.model import NeurPIR
+from nwb_neurpir.model.checkpoint import latest_checkpoint, read_folder
+from nwb_neurpir.model.trainer import TRAINING_FILES
+
+pytest_plugins = ["hardening_fixtures"]
+
+MAX_STEPS = 100
+CHECKPOINT_EVERY = 4
+KILLS = 5
+SEED = 7
+
+
+def _step(checkpoints: Path) -> int:
+    """Step of the last complete checkpoint (0 when there is none), verifying every file of it."""
+    folder = latest_checkpoint(checkpoints)
+    if folder is None:
+        return 0
+    parsed, _ = read_folder(folder, TRAINING_FILES)
+    return int(parsed["trainer.json"]["state"]["step"])
+
+
+def _checkpoint_times(server: CliForkServer, argv: list, checkpoints: Path, logs: Path) -> tuple[list[float], int]:
+    """Run to the end, noting when each new checkpoint became the latest (seconds after the start); exit code."""
+    pid, started, seen, times = server.start(argv, logs), time.monotonic(), None, []
+    while server.running(pid):
+        pointer = checkpoints / "LATEST"
+        current = pointer.read_text() if pointer.is_file() else None
+        if current != seen:
+            seen = current
+            times.append(time.monotonic() - started)
+        time.sleep(0.01)
+    return times, server.wait(pid).code
+
+
+def _kill_at(server: CliForkServer, pid: int, delay: float) -> Finished:
+    """SIGKILL ``pid`` after ``delay`` seconds (unless it ended first); its outcome."""
+    time.sleep(delay)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    outcome = server.wait(pid)
+    assert outcome.code in (0, -signal.SIGKILL), outcome.stderr[-2000:]
+    return outcome
+
+
+def _weights(folder: Path) -> dict[str, torch.Tensor]:
+    return NeurPIR.load(folder).files()["weights.safetensors"]
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_the_last_complete_checkpoint(cli_server: CliForkServer, session_template: Path,
+                                                                   tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    values = {k: v for k, v in TINY.to_dict().items() if k not in ("max_steps", "modality", "normalization")}
+    config.write_text(json.dumps(values | {"checkpoint_every": CHECKPOINT_EVERY}))
+    logs = tmp_path / "logs"
+
+    def argv(out: Path) -> list:
+        return ["-v", "train", session_template, "--out", out, "--config", config, "--max-steps", MAX_STEPS,
+                "--no-progress"]
+
+    times, code = _checkpoint_times(cli_server, argv(tmp_path / "calibration"),
+                                    tmp_path / "calibration" / "checkpoints", logs)
+    assert code == 0 and len(times) >= 3, (code, times)
+    interval = float(np.mean(np.diff(times)))
+    out, control = tmp_path / "killed", tmp_path / "control"
+    checkpoints = out / "checkpoints"
+    rng = np.random.default_rng(SEED)
+    _kill_at(cli_server, cli_server.start(argv(out), logs), rng.uniform(0.0, times[0]))  # during start-up
+    assert _step(checkpoints) < MAX_STEPS  # no checkpoint yet, or a complete one
+    resumed_from = []
+    for kill in range(KILLS):
+        before = _step(checkpoints)
+        pid = cli_server.start(argv(out), logs)
+        while _step(checkpoints) == before and cli_server.running(pid):  # one more checkpoint, then a random kill
+            time.sleep(0.01)
+        outcome = _kill_at(cli_server, pid, rng.uniform(0.0, 1.2 * interval))
+        if before:
+            assert f"resuming from {checkpoints / f'step-{before:08d}'}" in outcome.stderr
+            resumed_from.append(before)
+        assert _step(checkpoints) > before  # the latest checkpoint is complete, and progress is kept
+        if kill == 0:
+            shutil.copytree(out, control)
+    last = _step(checkpoints)
+    assert last < MAX_STEPS and len(resumed_from) >= KILLS - 1, (last, resumed_from)
+    for folder, start in ((control, _step(control / "checkpoints")), (out, last)):
+        final = cli_server.run(argv(folder), logs)
+        assert final.code == 0, final.stderr[-2000:]
+        assert f"resuming from {folder / 'checkpoints' / f'step-{start:08d}'}" in final.stderr
+        assert f"trained {MAX_STEPS} steps" in final.stdout
+        assert [p.name for p in (folder / "checkpoints").iterdir() if p.name.startswith(".")] == []
+        assert [p.name for p in folder.iterdir() if ".tmp-" in p.name] == []
+    expected, got = _weights(control), _weights(out)
+    assert sorted(got) == sorted(expected) and any(key.startswith("context.") for key in got)
+    for key, value in expected.items():
+        torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=key)
