@@ -28,7 +28,7 @@ def model_container(provenance: ModelProvenance, embeddings_name: str) -> Any:
         description=provenance.description,
         package_version=provenance.package_version,
         checkpoint_sha256=provenance.checkpoint_sha256,
-        created=datetime.fromisoformat(provenance.created),
+        created=datetime.fromisoformat(provenance.created.replace("Z", "+00:00")),  # Python 3.10 rejects "Z"
         hyperparameters=provenance.hyperparameters_json(),
         training_data=list(provenance.training_data),
     )
