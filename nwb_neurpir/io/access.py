@@ -12,6 +12,8 @@ What is verified:
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -104,6 +106,8 @@ class DataAccess:
     def _streamed(self, source: ResolvedSource, remote: _Remote) -> Iterator[object]:
         import h5py
         import remfile
+
+        _close_hdf5_before_python_exits()
 
         session = HttpSession(self.policy)
         session.expected_sizes[remote.stream_url] = remote.size
@@ -224,3 +228,25 @@ def _open_local(path: Path, source: ResolvedSource) -> Iterator[object]:
                            source=source.label()) from None
     with h5:
         yield h5
+
+
+@functools.cache
+def _close_hdf5_before_python_exits() -> None:
+    """Register ``H5close`` to run while Python is still alive.
+
+    When reading a Python file object (remfile) fails, HDF5 keeps a file-access property list that holds a reference
+    to that object; HDF5's own exit hook then frees it after the interpreter has shut down and the process dies with
+    SIGSEGV. Closing the library from an ``atexit`` handler frees it in time.
+    """
+    import ctypes
+    import re
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            loaded = maps.read()
+    except OSError:  # not Linux: nothing to find this way
+        return
+    libraries = {match.group(0) for match in re.finditer(r"/\S*libhdf5[-.][^/\s]*\.so[.\d]*", loaded)
+                 if "_hl" not in match.group(0)}
+    for library in libraries:
+        atexit.register(ctypes.CDLL(library).H5close)
