@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_model_steinmetz import parse_overrides  # noqa: E402
+from bench_model_common import parse_overrides, probe_unseen, train_and_embed  # noqa: E402
 
 SUFFIX = {"spikes": "_ecephys.nwb", "ophys": "_ophys.nwb"}
 
@@ -39,40 +37,13 @@ def simulated_files(data: Path, modality: str) -> list[Path]:
     return files
 
 
-def variant(config, name: str):  # noqa: ANN001, ANN201
-    """The config of one ablation."""
-    if name == "full":
-        return config
-    if name == "no-context":
-        return dataclasses.replace(config, context="none")
-    if name == "untrained":
-        return dataclasses.replace(config, max_steps=0)
-    if name == "fixed-length":
-        low, high = config.segment_length_min, config.segment_length_max
-        length = math.sqrt(low * high)
-        return dataclasses.replace(config, segment_length_min=length, segment_length_max=length)
-    raise SystemExit(f"unknown variant {name}")
-
-
-def probe(matrices: list[np.ndarray], labels: list[np.ndarray], test: list[bool]) -> float:
-    from sklearn.metrics import balanced_accuracy_score
-
-    from nwb_neurpir.evaluation.probes import fit_predict, standardize_per_session
-
-    z = [standardize_per_session(m, np.zeros(m.shape[0])) for m in matrices]
-    x_tr = np.concatenate([m for m, t in zip(z, test) if not t])
-    y_tr = np.concatenate([y for y, t in zip(labels, test) if not t])
-    x_te = np.concatenate([m for m, t in zip(z, test) if t])
-    y_te = np.concatenate([y for y, t in zip(labels, test) if t])
-    return float(balanced_accuracy_score(y_te, fit_predict("logistic", x_tr, y_tr, x_te)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("/tmp/neurpir-sim-demo"))
     parser.add_argument("--modality", choices=("spikes", "ophys"), default="spikes")
     parser.add_argument("--test-animal", type=int, default=-1, help="index of the held-out animal (default: last)")
-    parser.add_argument("--variants", nargs="+", default=["full"])
+    parser.add_argument("--variants", nargs="+", default=["neurpir"],
+                        help="neurpir, neurpir-no-context, neurpir-fixed-length, neurpir-untrained")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config key=value")
     parser.add_argument("--bin-size", type=float, default=None)
@@ -82,8 +53,9 @@ def main() -> None:
 
     import warnings
 
+    from nwb_neurpir.evaluation.representations import variant_config
     from nwb_neurpir.io.nwb_reader import read_nwb
-    from nwb_neurpir.model import NeurPIRConfig, train
+    from nwb_neurpir.model import NeurPIRConfig
 
     warnings.simplefilter("ignore")
     recordings = [read_nwb(path, bin_size=args.bin_size) for path in simulated_files(args.data, args.modality)]
@@ -97,22 +69,17 @@ def main() -> None:
         from nwb_neurpir.evaluation.features import feature_matrix
 
         features, _ = feature_matrix(recordings)
-        print(f"hand features + logistic: {probe(features, labels, test):.3f}")
+        print(f"hand features + logistic: {probe_unseen(features, labels, test)[0]:.3f}")
     base = NeurPIRConfig(**parse_overrides(args.overrides)).resolved(args.modality)
     train_set = [r for r, t in zip(recordings, test) if not t]
     for name in args.variants:
         scores = []
         for seed in args.seeds:
-            config = dataclasses.replace(variant(base, name), seed=seed)
-            start = time.perf_counter()
-            model = train(train_set, config, progress=args.progress)
-            trained = time.perf_counter() - start
-            start = time.perf_counter()
-            matrices = [model.embed(r, progress=False) for r in recordings]
-            embedded = time.perf_counter() - start
-            scores.append(probe(matrices, labels, test))
-            print(f"{name} seed {seed}: balanced accuracy {scores[-1]:.3f} (chance 0.200); train {trained:.0f} s "
-                  f"({model.training_summary_['steps']} steps), embed {embedded:.1f} s", flush=True)
+            config = dataclasses.replace(variant_config(base, name, args.modality), seed=seed)
+            run = train_and_embed(train_set, recordings, config, args.progress)
+            scores.append(probe_unseen(run.matrices, labels, test)[0])
+            print(f"{name} seed {seed}: balanced accuracy {scores[-1]:.3f} (chance 0.200); train "
+                  f"{run.train_seconds:.0f} s ({run.steps} steps), embed {run.embed_seconds:.1f} s", flush=True)
         print(f"{name}: mean {np.mean(scores):.3f} ± {np.std(scores):.3f} over {len(scores)} seeds", flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -12,27 +12,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_model_common import parse_overrides, probe_unseen, train_and_embed  # noqa: E402
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
-
-
-def parse_overrides(pairs: list[str]) -> dict:
-    """``key=value`` strings (values parsed as JSON when possible) into a dict."""
-    out = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 def load_sessions(progress: bool):  # noqa: ANN201
@@ -53,24 +42,6 @@ def load_sessions(progress: bool):  # noqa: ANN201
     return recordings, labels
 
 
-def probe_fold(matrices: list[np.ndarray], labels: list[np.ndarray], subjects: list[str], test_subject: str,
-               probe: str = "logistic") -> tuple[float, dict]:
-    from sklearn.metrics import balanced_accuracy_score
-
-    from nwb_neurpir.evaluation.probes import fit_predict, standardize_per_session
-
-    x_tr, y_tr, x_te, y_te = [], [], [], []
-    for index, (matrix, label, subject) in enumerate(zip(matrices, labels, subjects)):
-        keep = label != ""
-        z = standardize_per_session(matrix, np.zeros(matrix.shape[0]))[keep]
-        (x_te if subject == test_subject else x_tr).append(z)
-        (y_te if subject == test_subject else y_tr).append(label[keep])
-    y_test = np.concatenate(y_te)
-    predicted = fit_predict(probe, np.concatenate(x_tr), np.concatenate(y_tr), np.concatenate(x_te))
-    classes, counts = np.unique(y_test, return_counts=True)
-    return float(balanced_accuracy_score(y_test, predicted)), dict(zip(classes.tolist(), counts.tolist()))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -80,7 +51,7 @@ def main() -> None:
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
 
-    from nwb_neurpir.model import NeurPIRConfig, train
+    from nwb_neurpir.model import NeurPIRConfig
 
     recordings, labels = load_sessions(args.progress)
     subjects = [r.subject_id for r in recordings]
@@ -90,7 +61,7 @@ def main() -> None:
 
         features, _ = feature_matrix(recordings)
         for probe in ("logistic", "gb"):
-            scores = [probe_fold(features, labels, subjects, mouse, probe)[0] for mouse in mice]
+            scores = [probe_unseen(features, labels, [s == mouse for s in subjects], probe)[0] for mouse in mice]
             print(f"hand features + {probe}: " + " ".join(f"{s:.3f}" for s in scores) + f" mean {np.mean(scores):.3f}")
     overrides = parse_overrides(args.overrides)
     print("overrides:", overrides)
@@ -99,18 +70,13 @@ def main() -> None:
         config = dataclasses.replace(NeurPIRConfig(**overrides), seed=seed)
         scores = []
         for mouse in mice:
-            train_set = [r for r in recordings if r.subject_id != mouse]
-            start = time.perf_counter()
-            model = train(train_set, config, progress=args.progress)
-            trained = time.perf_counter() - start
-            start = time.perf_counter()
-            matrices = [model.embed(r, progress=False) for r in recordings]
-            embedded = time.perf_counter() - start
-            score, counts = probe_fold(matrices, labels, subjects, mouse)
+            test = [s == mouse for s in subjects]
+            run = train_and_embed([r for r, t in zip(recordings, test) if not t], recordings, config, args.progress)
+            score, counts = probe_unseen(run.matrices, labels, test)
             scores.append(score)
             print(f"seed {seed} test {mouse}: balanced accuracy {score:.3f} (chance {1 / len(counts):.3f}, {counts}); "
-                  f"train {trained:.0f} s for {model.training_summary_['steps']} steps, embed "
-                  f"{sum(r.n_neurons for r in recordings)} neurons {embedded:.0f} s", flush=True)
+                  f"train {run.train_seconds:.0f} s for {run.steps} steps, embed "
+                  f"{sum(r.n_neurons for r in recordings)} neurons {run.embed_seconds:.0f} s", flush=True)
         means.append(np.mean(scores))
         print(f"seed {seed}: mean {means[-1]:.3f}", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

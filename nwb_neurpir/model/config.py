@@ -57,6 +57,8 @@ class NeurPIRConfig:
     context_learning_rate: float = 3e-4
     context_temperature: float = 1.0
     context_time_offsets: int = 10
+    context_max_samples: int = 20000
+    """Bins (over all sessions, in contiguous blocks) the CEBRA fit sees; bounds its cost."""
 
     # --- neuron encoder ---------------------------------------------------------------------------------------------
     hidden_dim: int = 32
@@ -103,7 +105,8 @@ class NeurPIRConfig:
                f"unknown segment_sampling {self.segment_sampling!r}")
         _check(self.pooling in ("mean", "mean_std"), f"unknown pooling {self.pooling!r}")
         for name in ("context_dim", "hidden_dim", "n_layers", "kernel_size", "representation_dim", "expander_dim",
-                     "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size", "input_stride"):
+                     "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size", "input_stride",
+                     "context_max_samples"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
         for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
                      "early_stopping_patience"):

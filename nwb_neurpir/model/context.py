@@ -113,7 +113,8 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
     if not columns:
         log.warning("no covariates in the training recordings: training without context")
         return None
-    stacked = np.concatenate([aligned_covariates(recording, columns) for recording in recordings])
+    stacked = np.concatenate([_blocks(aligned_covariates(recording, columns), config.context_max_samples //
+                                      len(recordings)) for recording in recordings])
     mean = stacked.mean(axis=0).astype(np.float32)
     std = stacked.std(axis=0).astype(np.float32)
     std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
@@ -124,6 +125,16 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
                                                config.context_dim).eval()
     return ContextEncoder(columns=columns, mean=mean, std=std, architecture=config.context_architecture,
                           hidden=config.context_hidden, output_dim=config.context_dim, network=network)
+
+
+def _blocks(values: np.ndarray, budget: int, block: int = 400) -> np.ndarray:
+    """At most ``budget`` rows of ``values`` as evenly spaced contiguous blocks (CEBRA's neighbour search over
+    behaviour labels costs time linear in the number of samples, so the fit sees a bounded subset)."""
+    if values.shape[0] <= budget:
+        return values
+    n_blocks = max(1, budget // block)
+    starts = np.linspace(0, values.shape[0] - block, n_blocks).astype(np.int64)
+    return np.concatenate([values[start:start + block] for start in starts])
 
 
 def _fit_cebra(scaled: np.ndarray, config: NeurPIRConfig) -> torch.nn.Module:
