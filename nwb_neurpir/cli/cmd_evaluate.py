@@ -52,7 +52,8 @@ def register(app: typer.Typer) -> None:
                               "hand-pca (default: all the inputs allow).")] = None,
         probe: Annotated[str, typer.Option("--probe", help="Default probe: logistic, knn, mlp or gb.")] = "logistic",
         normalize: Annotated[str, typer.Option(
-            "--normalize", help="none, or session (z-score each representation within each session).")] = "none",
+            "--normalize", help="session (z-score every representation within each session before the probe) or "
+                                "none.")] = "session",
         folds: Annotated[int, typer.Option("--folds", help="Number of folds for --split kfold.")] = 5,
         embeddings_name: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--embeddings", help="Which embedding table of annotated files (when a file has several).")] = None,

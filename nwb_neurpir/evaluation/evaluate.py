@@ -66,7 +66,7 @@ def evaluate(
     methods: Sequence[str] | None = None,
     probe: str = "logistic",
     protocol: Protocol | None = None,
-    normalize: Literal["none", "session"] = "none",
+    normalize: Literal["none", "session"] = "session",
     n_splits: int = 5,
     seed: int = 0,
     progress: bool = True,
@@ -74,8 +74,8 @@ def evaluate(
     """Probe ``label`` (after ``grouping``) from each method's per-neuron vectors on folds of ``split``.
 
     ``methods`` are ``REPRESENTATION[:PROBE]`` names (default: every NeurPIR variant the inputs allow, then ``hand``,
-    ``hand:gb`` and ``hand-pca``). ``normalize="session"`` z-scores every representation within each session before
-    the probe. ``embeddings_training_data`` (session identifiers the embedding model was trained on) lets given
+    ``hand:gb`` and ``hand-pca``). ``normalize="session"`` (default) z-scores every representation within each
+    session before the probe (label-free; removes session offsets such as rate scale or indicator brightness). ``embeddings_training_data`` (session identifiers the embedding model was trained on) lets given
     embeddings be labelled inductive or transductive per fold.
     """
     started = time.perf_counter()
@@ -94,6 +94,9 @@ def evaluate(
                                "one embedding matrix per recording instead")
         neurons, table_vectors = from_embeddings(embeddings, label, grouping)
     else:
+        modalities = sorted({recording.modality for recording in recordings})
+        if len(modalities) > 1:
+            raise NeurPIRError(f"the recordings mix modalities ({', '.join(modalities)}); evaluate one at a time")
         neurons = from_recordings(recordings, label, grouping)
     timings: dict[str, float] = {}
     representations: dict[str, Representation] = {}

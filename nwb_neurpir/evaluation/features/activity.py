@@ -14,6 +14,7 @@ from nwb_neurpir.recording import Recording
 __all__ = [
     "autocorrelation",
     "binned_activity_features",
+    "epoch_ids",
     "covariate_correlations",
     "population_coupling",
 ]
@@ -21,18 +22,19 @@ __all__ = [
 AUTOCORRELATION_LAGS = (1, 2, 3, 4, 5, 7, 10, 15, 20)
 
 
-def _epoch_ids(recording: Recording) -> np.ndarray:
+def epoch_ids(recording: Recording) -> np.ndarray:
+    """(n_bins,) index of the contiguous stretch of observed time each bin belongs to."""
     ids = np.zeros(recording.n_bins, dtype=np.int64)
     ids[recording.epoch_starts()[1:]] = 1
     return np.cumsum(ids)
 
 
-def autocorrelation(recording: Recording, lags: tuple[int, ...] = AUTOCORRELATION_LAGS) -> np.ndarray:
-    """(n_neurons, len(lags)) autocorrelation coefficients of binned activity within observed stretches."""
-    x = recording.activity.astype(np.float32)
+def autocorrelation(values: np.ndarray, epochs: np.ndarray, lags: tuple[int, ...] = AUTOCORRELATION_LAGS) -> np.ndarray:
+    """(n_rows, len(lags)) autocorrelation coefficients of (n_rows, n_bins) ``values`` at lags in bins, pairing only
+    bins of the same epoch (``epochs``: per-bin stretch index)."""
+    x = values.astype(np.float32)
     x = x - x.mean(axis=1, keepdims=True)
     variance = (x ** 2).mean(axis=1)
-    epochs = _epoch_ids(recording)
     out = np.zeros((x.shape[0], len(lags)))
     for column, lag in enumerate(lags):
         if lag >= x.shape[1]:
@@ -73,7 +75,7 @@ def covariate_correlations(recording: Recording) -> dict[str, np.ndarray]:
 
 def binned_activity_features(recording: Recording, per_trial: np.ndarray | None) -> pd.DataFrame:
     """Autocorrelation at short lags (in bins), population coupling per bin and per trial, covariate correlations."""
-    acf = autocorrelation(recording)
+    acf = autocorrelation(recording.activity, epoch_ids(recording))
     features = {f"autocorr[{lag * recording.bin_size * 1000:.0f}ms]": acf[:, i]
                 for i, lag in enumerate(AUTOCORRELATION_LAGS)}
     features["population_coupling"] = population_coupling(recording.activity)

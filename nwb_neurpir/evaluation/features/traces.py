@@ -1,17 +1,25 @@
-"""Calcium-trace statistics: skewness, signal-to-noise, event rate and autocorrelation decay time."""
+"""Calcium-trace statistics: shape of the trace (skewness, SNR, percentiles, rise steepness), events, decay time,
+and spike-train-like statistics of a simple deconvolution (burstiness, variability, autocorrelation).
+
+The deconvolution removes a generic indicator decay (``DECONVOLUTION_TAU_S``) frame by frame and keeps the positive
+part, in units of the trace's noise: a rough, label-free stand-in for spike counts.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from nwb_neurpir.evaluation.features.activity import autocorrelation, epoch_ids
 from nwb_neurpir.recording import Recording
-from nwb_neurpir.evaluation.features.activity import autocorrelation
 
 __all__ = ["trace_features"]
 
 EVENT_THRESHOLD_NOISE_SD = 3.0
 DECAY_MAX_SECONDS = 5.0
+DECONVOLUTION_TAU_S = 0.7
+DECONVOLVED_LAGS_S = (0.033, 0.067, 0.1, 0.167, 0.333, 0.667)
+TRACE_PERCENTILES = (50, 75, 90, 95, 99, 99.9)
 
 
 def _noise_sd(traces: np.ndarray) -> np.ndarray:
@@ -21,32 +29,68 @@ def _noise_sd(traces: np.ndarray) -> np.ndarray:
     return mad / (0.6745 * np.sqrt(2.0))
 
 
-def _decay_time(recording: Recording) -> np.ndarray:
+def _skew(x: np.ndarray) -> np.ndarray:
+    centred = x - x.mean(axis=1, keepdims=True)
+    std = centred.std(axis=1)
+    return np.divide((centred ** 3).mean(axis=1), std ** 3, out=np.zeros_like(std), where=std > 0)
+
+
+def _lags(seconds: tuple[float, ...] | np.ndarray, bin_size: float, n_bins: int) -> tuple[int, ...]:
+    bins = np.clip(np.round(np.asarray(seconds) / bin_size), 1, max(n_bins - 1, 1)).astype(int)
+    return tuple(np.unique(bins).tolist())
+
+
+def _decay_time(traces: np.ndarray, epochs: np.ndarray, bin_size: float) -> np.ndarray:
     """Seconds until the autocorrelation falls below 1/e (capped at ``DECAY_MAX_SECONDS``)."""
-    max_lag = max(1, min(int(DECAY_MAX_SECONDS / recording.bin_size), recording.n_bins - 1))
-    lags = tuple(np.unique(np.geomspace(1, max_lag, num=min(max_lag, 24)).round().astype(int)).tolist())
-    acf = autocorrelation(recording, lags)
-    below = acf < np.exp(-1)
+    max_lag = max(1, min(int(DECAY_MAX_SECONDS / bin_size), traces.shape[1] - 1))
+    lags = _lags(np.geomspace(1, max_lag, num=min(max_lag, 24)) * bin_size, bin_size, traces.shape[1])
+    below = autocorrelation(traces, epochs, lags) < np.exp(-1)
     first = np.where(below.any(axis=1), np.argmax(below, axis=1), len(lags) - 1)
-    return np.asarray(lags)[first] * recording.bin_size
+    return np.asarray(lags)[first] * bin_size
+
+
+def _deconvolved_features(z: np.ndarray, epochs: np.ndarray, bin_size: float) -> dict[str, np.ndarray]:
+    """Burstiness, variability and autocorrelation of the positive part of ``z_t - exp(-dt/tau) z_{t-1}``."""
+    keep = np.exp(-bin_size / DECONVOLUTION_TAU_S)
+    drive = np.zeros_like(z)
+    drive[:, 1:] = np.clip(z[:, 1:] - keep * z[:, :-1], 0, None)
+    drive[:, np.flatnonzero(np.diff(epochs)) + 1] = 0.0
+    total = drive.sum(axis=1) + 1e-9
+    ranked = -np.sort(-drive, axis=1)
+    n_bins = drive.shape[1]
+    window = max(1, int(round(1.0 / bin_size)))
+    n_windows = max(1, n_bins // window)
+    sums = drive[:, : n_windows * window].reshape(drive.shape[0], n_windows, -1).sum(axis=2)
+    lags = _lags(DECONVOLVED_LAGS_S, bin_size, n_bins)
+    acf = autocorrelation(drive, epochs, lags)
+    features = {
+        "deconv_log_mean": np.log10(drive.mean(axis=1) + 1e-3),
+        "deconv_top1pct_share": ranked[:, : max(1, n_bins // 100)].sum(axis=1) / total,
+        "deconv_top10pct_share": ranked[:, : max(1, n_bins // 10)].sum(axis=1) / total,
+        "deconv_fano_1s": sums.var(axis=1) / (sums.mean(axis=1) + 1e-9),
+    }
+    features.update({f"deconv_autocorr[{lag * bin_size * 1000:.0f}ms]": acf[:, i] for i, lag in enumerate(lags)})
+    return features
 
 
 def trace_features(recording: Recording) -> pd.DataFrame:
-    """Per-ROI statistics of dF/F-like traces, scale-free where possible."""
+    """Per-ROI statistics of dF/F-like traces, in units of each trace's own noise where possible."""
     traces = np.nan_to_num(recording.activity.astype(np.float64))
-    centre = np.median(traces, axis=1, keepdims=True)
+    epochs = epoch_ids(recording)
     noise = _noise_sd(traces)
-    safe_noise = np.where(noise > 0, noise, 1.0)
-    z = (traces - centre) / safe_noise[:, None]
-    mean = traces.mean(axis=1, keepdims=True)
-    std = traces.std(axis=1)
-    skew = np.divide(((traces - mean) ** 3).mean(axis=1), std ** 3, out=np.zeros_like(std), where=std > 0)
+    z = (traces - np.median(traces, axis=1, keepdims=True)) / np.where(noise > 0, noise, 1.0)[:, None]
+    rise = np.diff(z, axis=1)
     above = z > EVENT_THRESHOLD_NOISE_SD
     onsets = (above[:, 1:] & ~above[:, :-1]).sum(axis=1)
-    return pd.DataFrame({
-        "skewness": skew,
+    features = {
+        "skewness": _skew(traces),
         "log_snr": np.log10(np.clip(np.percentile(z, 99, axis=1), 1e-3, None)),
         "event_rate": onsets / max(recording.observed_seconds, recording.bin_size),
         "fraction_active": above.mean(axis=1),
-        "log_decay_time": np.log10(_decay_time(recording)),
-    })
+        "log_decay_time": np.log10(_decay_time(traces, epochs, recording.bin_size)),
+        "rise_skewness": _skew(rise),
+    }
+    features.update({f"z_percentile[{q:g}]": np.percentile(z, q, axis=1) for q in TRACE_PERCENTILES})
+    features.update({f"rise_percentile[{q:g}]": np.percentile(rise, q, axis=1) for q in (90, 99, 99.9)})
+    features.update(_deconvolved_features(z, epochs, recording.bin_size))
+    return pd.DataFrame(features)
