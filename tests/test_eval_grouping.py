@@ -53,7 +53,6 @@ def test_grouping_files(tmp_path: Path, suffix: str, text: str) -> None:
     ("nogroup.yaml", "a: []\n", "at least one label value"),
     ("nested.yaml", "a: [[x]]\n", "not a non-empty string"),
     ("keys.yaml", "groups: {a: [x]}\nextra: 1\n", "unknown keys"),
-    ("python.yaml", "a: !!python/object/apply:os.system [echo]\n", "cannot parse"),
 ])
 def test_bad_grouping_files_give_one_line_errors(tmp_path: Path, name: str, content: str, message: str) -> None:
     path = tmp_path / name
@@ -74,3 +73,14 @@ def test_missing_binary_and_huge_grouping_files(tmp_path: Path) -> None:
     huge.write_text("a: [" + ", ".join(f"v{i}" for i in range(200_000)) + "]\n")
     with pytest.raises(NeurPIRError, match="larger than"):
         load_grouping(huge)
+
+
+def test_yaml_values_stay_text_and_tags_build_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "retina.yaml"
+    marker = tmp_path / "executed"
+    path.write_text(f"on_cells: [ON, 'ON-OFF']\noff_cells: [OFF, NO, 1]\n"
+                    f"other: !!python/object/apply:os.system ['touch {marker}']\n")
+    grouping = load_grouping(path)
+    assert grouping.groups["on_cells"] == ("ON", "ON-OFF")
+    assert grouping.groups["off_cells"] == ("OFF", "NO", "1")
+    assert not marker.exists()

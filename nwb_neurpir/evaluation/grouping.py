@@ -6,7 +6,8 @@ the raw values it contains::
     VIS: [VISp, VISl]
     HPF: [CA1, DG]
 
-(optionally nested under a top-level ``groups:`` key, with an optional ``name:``).
+(optionally nested under a top-level ``groups:`` key, with an optional ``name:``). Every YAML value is read as
+text: ``ON``/``OFF``/``NO`` or ``1`` are label values, not booleans or numbers.
 """
 
 from __future__ import annotations
@@ -125,7 +126,9 @@ def _read_mapping_file(path: Path) -> Any:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        # BaseLoader keeps every scalar a string (ON, OFF, NO, 1 stay labels, not booleans or numbers) and
+        # constructs no objects from tags.
+        return yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds only str/list/dict
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NeurPIRError(f"cannot parse grouping file: {reason}", source=path) from None
@@ -147,16 +150,16 @@ def _parse_grouping(content: Any, default_name: str, source: Path) -> LabelGroup
     groups: dict[str, tuple[str, ...]] = {}
     owner: dict[str, str] = {}
     for group, values in content.items():
-        group_name = normalize_label(group) if isinstance(group, (str, int)) else None
+        group_name = normalize_label(group) if _is_text_or_integer(group) else None
         if group_name is None:
             raise NeurPIRError(f"group name {group!r} is not a non-empty string", source=source)
-        if isinstance(values, (str, int)):
+        if _is_text_or_integer(values):
             values = [values]
         if not isinstance(values, list) or not values:
             raise NeurPIRError(f"group {group_name!r} must list at least one label value", source=source)
         members = []
         for value in values:
-            text = normalize_label(value) if isinstance(value, (str, int)) else None
+            text = normalize_label(value) if _is_text_or_integer(value) else None
             if text is None:
                 raise NeurPIRError(f"group {group_name!r} has a value that is not a non-empty string: {value!r}",
                                    source=source)
@@ -169,3 +172,8 @@ def _parse_grouping(content: Any, default_name: str, source: Path) -> LabelGroup
     if not isinstance(name, str) or not name.strip():
         raise NeurPIRError("grouping 'name' must be a non-empty string", source=source)
     return LabelGrouping(name=name.strip(), groups=groups)
+
+
+def _is_text_or_integer(value: Any) -> bool:
+    """JSON label values may be strings or integers (never booleans, floats, lists or objects)."""
+    return isinstance(value, (str, int)) and not isinstance(value, bool)
