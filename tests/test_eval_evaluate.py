@@ -98,11 +98,42 @@ def test_given_embeddings_provenance_and_kfold(recordings: list) -> None:
     assert len(kfold.folds) == 3 and kfold.method("neurpir:knn").balanced_accuracy.mean > 0.9
 
 
-def test_cli_evaluates_and_plots_annotated_files(recordings: list, simulated: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def model_dir(recordings: list, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from nwb_neurpir.model import train
+
+    folder = tmp_path_factory.mktemp("model")
+    train(recordings, TINY, out_dir=folder, progress=False)
+    return folder
+
+
+@pytest.mark.slow
+def test_cli_with_a_model_folder_and_with_training(simulated: Path, model_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    given = runner.invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--model", str(model_dir),
+                                "--methods", "neurpir", "--json"])
+    assert given.exit_code == 0, given.output
+    assert json.loads(given.output)["methods"][0]["modes"] == ["transductive"] * 3
+    config = tmp_path / "tiny.json"
+    config.write_text(TINY.to_json())
+    trained = runner.invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--train-config", str(config),
+                                  "--max-steps", "2", "--methods", "neurpir-no-context,hand:knn", "--split", "session",
+                                  "--json"])
+    assert trained.exit_code == 0, trained.output
+    payload = json.loads(trained.output)
+    assert payload["settings"]["config"]["max_steps"] == 2 and payload["split"] == "session"
+    assert [m["modes"] for m in payload["methods"]] == [["inductive"] * 3, ["none"] * 3]
+    both = runner.invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--model", str(model_dir),
+                               "--train"])
+    assert both.exit_code == 1 and "not both" in both.output
+
+
+@pytest.mark.slow
+def test_cli_evaluates_and_plots_annotated_files(recordings: list, model_dir: Path, tmp_path: Path) -> None:
+    from nwb_neurpir.model import NeurPIR
     from nwb_neurpir.store import annotate_recording
 
-    model = train(recordings, TINY, progress=False)
+    model = NeurPIR.load(model_dir)
     annotated = tmp_path / "annotated"
     for recording in recordings:
         annotate_recording(recording, model.embed(recording, progress=False), model.provenance(),

@@ -14,13 +14,14 @@ from nwb_neurpir.errors import NeurPIRError
 _SPLITS = ("animal", "session", "kfold")
 
 
-def _read_config(path: Path | None, max_steps: int | None):  # noqa: ANN202 - NeurPIRConfig, imported lazily
+def _read_config(path: Path | None, max_steps: int | None, seed: int | None):  # noqa: ANN202 - NeurPIRConfig
     import dataclasses
 
     from nwb_neurpir.model import NeurPIRConfig
 
     config = NeurPIRConfig() if path is None else NeurPIRConfig.from_json(path.read_text(encoding="utf-8"), str(path))
-    return config if max_steps is None else dataclasses.replace(config, max_steps=max_steps)
+    overrides = {key: value for key, value in (("max_steps", max_steps), ("seed", seed)) if value is not None}
+    return dataclasses.replace(config, **overrides)
 
 
 def register(app: typer.Typer) -> None:
@@ -62,7 +63,8 @@ def register(app: typer.Typer) -> None:
         no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG figures.")] = False,
         projection: Annotated[str, typer.Option(
             "--projection", help="Embedding figure: umap, or pca (instant preview).")] = "umap",
-        seed: Annotated[int, typer.Option("--seed", help="Seed of folds and probes.")] = 0,
+        seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
+            "--seed", help="Seed of folds, probes and UMAP (default 0); with --train also of the model.")] = None,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
         cache_dir: CacheDir = None,
@@ -80,13 +82,13 @@ def register(app: typer.Typer) -> None:
         if model is not None and (train or train_config is not None):
             raise NeurPIRError("give either --model or --train/--train-config, not both")
         options = dict(label=label, grouping=grouping, split=split, probe=probe, normalize=normalize,
-                       n_splits=folds, seed=seed, progress=not as_json,
+                       n_splits=folds, seed=seed or 0, progress=not as_json,
                        methods=[m for m in methods.split(",") if m.strip()] if methods else None)
         reader = {"unit_filter": unit_filter}
         if model is not None or train or train_config is not None:
             result = evaluate_recordings(
                 sources, glob=glob, cache_dir=cache_dir, reader_kwargs=reader, model_dir=model,
-                config=_read_config(train_config, max_steps) if model is None else None,
+                config=_read_config(train_config, max_steps, seed) if model is None else None,
                 protocol="transductive" if transductive else None, **options)
         else:
             from nwb_neurpir.evaluation.inputs import local_paths
