@@ -75,18 +75,63 @@ def evaluate(
 
     ``methods`` are ``REPRESENTATION[:PROBE]`` names (default: every NeurPIR variant the inputs allow, then ``hand``,
     ``hand:gb`` and ``hand-pca``). ``normalize="session"`` (default) z-scores every representation within each
-    session before the probe (label-free; removes session offsets such as rate scale or indicator brightness). ``embeddings_training_data`` (session identifiers the embedding model was trained on) lets given
-    embeddings be labelled inductive or transductive per fold.
+    session before the probe (label-free; removes session offsets such as rate scale or indicator brightness).
+    ``embeddings_training_data`` (session identifiers the embedding model was trained on) lets given embeddings be
+    labelled inductive or transductive per fold.
     """
     started = time.perf_counter()
+    _check_options(config, model, embeddings, normalize, probe)
+    grouping = grouping if isinstance(grouping, LabelGrouping) or grouping is None else load_grouping(grouping)
+    recordings = list(recordings or [])
+    timings: dict[str, float] = {}
+    neurons, representations = _given_inputs(recordings, label, grouping, model, embeddings, embeddings_training_data,
+                                             progress, timings)
+    protocol = _protocol(protocol, split, config is not None)
+    folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed)
+    keys = session_keys(recordings)
+    train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
+    if config is not None:
+        mode = "inductive" if protocol == "inductive" else "transductive"
+        for variant in NEURPIR_VARIANTS:
+            representations[variant] = TrainedRepresentation(
+                name=variant, recordings=recordings, neurons=neurons,
+                config=variant_config(config, variant, recordings[0].modality), mode=mode, progress=progress)
+    available = list(representations) + (list(BASELINES) if recordings else [])
+    chosen = parse_methods(methods or default_methods([r for r in NEURPIR_VARIANTS if r in representations],
+                                                      bool(recordings)), available, probe)
+    feature_names = None
+    if any(method.source == "hand" for method in chosen):
+        clock = time.perf_counter()
+        representations["hand"], feature_names = hand_feature_representation(recordings, neurons, progress)
+        timings["hand features"] = time.perf_counter() - clock
+
+    results = {method.name: MethodResult(method=method, description=_describe(method)) for method in chosen}
+    fold_infos, view = _run_folds(folds, train_sets, neurons, representations, chosen, results, recordings, keys,
+                                  normalize, seed, timings, progress)
+    timings["total"] = time.perf_counter() - started
+    settings = {"probe": probe, "normalize": normalize, "protocol": protocol if config is not None else None,
+                "n_splits": n_splits if split == "kfold" else None, "seed": seed, "n_recordings": len(recordings),
+                "config": None if config is None else config.to_dict(), "hand_features": feature_names}
+    return EvaluationResult(
+        label=label, grouping=None if grouping is None else grouping.to_dict(), split=split, classes=neurons.classes,
+        n_neurons=neurons.n_total, n_labelled=len(neurons), dropped=neurons.dropped, folds=fold_infos,
+        methods=list(results.values()), settings=settings, timings=timings, view=view)
+
+
+def _check_options(config: NeurPIRConfig | None, model: NeurPIR | None, embeddings: object, normalize: str,
+                   probe: str) -> None:
     if sum(x is not None for x in (config, model, embeddings)) > 1:
         raise NeurPIRError("give at most one of: a training config, a trained model, embeddings")
     if normalize not in ("none", "session"):
         raise NeurPIRError(f"normalize must be 'none' or 'session', not {normalize!r}")
     if probe not in PROBES:
         raise NeurPIRError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
-    grouping = grouping if isinstance(grouping, LabelGrouping) or grouping is None else load_grouping(grouping)
-    recordings = list(recordings or [])
+
+
+def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGrouping | None, model: NeurPIR | None,
+                  embeddings: pd.DataFrame | Sequence[np.ndarray] | None, training_data: Sequence[str] | None,
+                  progress: bool, timings: dict[str, float]) -> tuple[LabelledNeurons, dict[str, Representation]]:
+    """The labelled neurons and the NeurPIR vectors that exist before any fold (neurons without one are dropped)."""
     table_vectors = None
     if isinstance(embeddings, pd.DataFrame):
         if recordings:
@@ -98,42 +143,28 @@ def evaluate(
         if len(modalities) > 1:
             raise NeurPIRError(f"the recordings mix modalities ({', '.join(modalities)}); evaluate one at a time")
         neurons = from_recordings(recordings, label, grouping)
-    timings: dict[str, float] = {}
-    representations: dict[str, Representation] = {}
-    if table_vectors is not None or embeddings is not None or model is not None:
-        given = _given_representation(recordings, neurons, model, embeddings, table_vectors,
-                                      embeddings_training_data, progress, timings)
-        missing = ~np.isfinite(given.matrix).all(axis=1)
-        if missing.any():
-            neurons = neurons.without(missing, "<no embedding>")
-            check_classes(neurons.labels, label, grouping, "embeddings")
-            given.matrix = given.matrix[~missing]
-        representations["neurpir"] = given
-    protocol = _protocol(protocol, split, config is not None)
-    folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed)
-    keys = session_keys(recordings)
-    train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
-    if config is not None:
-        modality = recordings[0].modality
-        mode = "inductive" if protocol == "inductive" else "transductive"
-        for variant in NEURPIR_VARIANTS:
-            representations[variant] = TrainedRepresentation(
-                name=variant, recordings=recordings, neurons=neurons,
-                config=variant_config(config, variant, modality), mode=mode, progress=progress)
-    available = list(representations) + (list(BASELINES) if recordings else [])
-    chosen = parse_methods(methods or default_methods([r for r in NEURPIR_VARIANTS if r in representations],
-                                                      bool(recordings)), available, probe)
-    if any(method.source == "hand" for method in chosen):
-        clock = time.perf_counter()
-        representations["hand"], feature_names = hand_feature_representation(recordings, neurons, progress)
-        timings["hand features"] = time.perf_counter() - clock
-    needed = list(dict.fromkeys(method.source for method in chosen))
+    if table_vectors is None and embeddings is None and model is None:
+        return neurons, {}
+    given = _given_representation(recordings, neurons, model, embeddings, table_vectors, training_data, progress,
+                                  timings)
+    missing = ~np.isfinite(given.matrix).all(axis=1)
+    if missing.any():
+        neurons = neurons.without(missing, "<no embedding>")
+        check_classes(neurons.labels, label, grouping, "embeddings")
+        given.matrix = given.matrix[~missing]
+    return neurons, {"neurpir": given}
 
-    results = {method.name: MethodResult(method=method, description=_describe(method)) for method in chosen}
-    view: EmbeddingView | None = None
-    fold_infos: list[FoldInfo] = []
+
+def _run_folds(folds: list[Fold], train_sets: list[tuple[int, ...]], neurons: LabelledNeurons,
+               representations: dict[str, Representation], chosen: list[Method], results: dict[str, MethodResult],
+               recordings: list[Recording], keys: list[str], normalize: str, seed: int, timings: dict[str, float],
+               progress: bool) -> tuple[list[FoldInfo], EmbeddingView | None]:
+    """Every method on every fold (fold-trained representations once per fold), filling ``results`` in place."""
     from tqdm.auto import tqdm
 
+    needed = list(dict.fromkeys(method.source for method in chosen))
+    view: EmbeddingView | None = None
+    fold_infos: list[FoldInfo] = []
     for fold, train_set in tqdm(list(zip(folds, train_sets)), desc="folds", unit="fold", disable=not progress):
         training_data: tuple[str, ...] = ()
         for name in needed:
@@ -141,26 +172,16 @@ def evaluate(
             matrix = representations[name].for_fold(train_set)
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - clock
             training_data = training_data or representations[name].training_data
-            if view is None and name == needed[0]:
+            if view is None:
                 view = _view(name, matrix, neurons, fold, representations[name])
             x = standardize_per_session(matrix, neurons.session_keys) if normalize == "session" else matrix
             for method in (m for m in chosen if m.source == name):
                 predicted = fit_predict(method.probe, x[fold.train], neurons.labels[fold.train], x[fold.test],
                                         pca=method.pca, seed=seed)
-                result = results[method.name]
-                result.scores.append(score_fold(neurons.labels[fold.test], predicted, neurons.classes))
-                result.modes.append(_fold_mode(representations[name], fold, recordings, keys))
+                results[method.name].scores.append(score_fold(neurons.labels[fold.test], predicted, neurons.classes))
+                results[method.name].modes.append(_fold_mode(representations[name], fold, recordings, keys))
         fold_infos.append(_fold_info(fold, neurons, training_data))
-    timings["total"] = time.perf_counter() - started
-    settings = {"probe": probe, "normalize": normalize, "protocol": protocol if config is not None else None,
-                "n_splits": n_splits if split == "kfold" else None, "seed": seed,
-                "n_recordings": len(recordings), "config": None if config is None else config.to_dict(),
-                "hand_features": feature_names if "hand" in representations else None}
-    return EvaluationResult(
-        label=label, grouping=None if grouping is None else grouping.to_dict(), split=split, classes=neurons.classes,
-        n_neurons=neurons.n_total, n_labelled=len(neurons), dropped=neurons.dropped,
-        folds=fold_infos,
-        methods=list(results.values()), settings=settings, timings=timings, view=view)
+    return fold_infos, view
 
 
 def _protocol(protocol: Protocol | None, split: str, training: bool) -> Protocol:
