@@ -41,6 +41,8 @@ for line in sys.stdin:
     if pid == 0:
         for fd, name in ((1, command["stdout"]), (2, command["stderr"])):
             os.dup2(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+        os.environ.update(command["env"])
+        os.chdir(command["cwd"] or ".")
         code = 0
         try:
             app(command["argv"], prog_name="neurpir")
@@ -90,12 +92,14 @@ class CliForkServer:
             raise RuntimeError(f"the CLI fork server did not start (said {ready!r})")
         self._outputs: dict[int, tuple[Path, Path, float]] = {}
 
-    def start(self, argv: list[str], output_dir: Path) -> int:
-        """Fork a process running ``neurpir <argv>``; its stdout/stderr go to files in ``output_dir``."""
+    def start(self, argv: list, output_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+        """Fork a process running ``neurpir <argv>`` (with ``env`` added, in ``cwd``); its stdout/stderr go to files
+        in ``output_dir``."""
         output_dir.mkdir(parents=True, exist_ok=True)
         stamp = f"{time.monotonic_ns()}"
         stdout, stderr = output_dir / f"{stamp}.out", output_dir / f"{stamp}.err"
-        self._send(op="run", argv=[str(a) for a in argv], stdout=str(stdout), stderr=str(stderr))
+        self._send(op="run", argv=[str(a) for a in argv], stdout=str(stdout), stderr=str(stderr), env=env or {},
+                   cwd=str(cwd) if cwd else None)
         pid = json.loads(self._reply())
         self._outputs[pid] = (stdout, stderr, time.monotonic())
         return pid
@@ -120,9 +124,10 @@ class CliForkServer:
         return Finished(code, stdout.read_text(errors="replace"), stderr.read_text(errors="replace"),
                         time.monotonic() - started)
 
-    def run(self, argv: list[str], output_dir: Path) -> Finished:
+    def run(self, argv: list, output_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+            ) -> Finished:
         """Run ``neurpir <argv>`` to the end."""
-        return self.wait(self.start(argv, output_dir))
+        return self.wait(self.start(argv, output_dir, env, cwd))
 
     def close(self) -> None:
         self.process.stdin.close()
