@@ -52,12 +52,12 @@ class NeurPIRConfig:
     context_dim: int = 8
     context_architecture: str = "offset10-model"
     context_hidden: int = 32
-    context_iterations: int = 500
-    context_batch_size: int = 512
+    context_iterations: int = 300
+    context_batch_size: int = 256
     context_learning_rate: float = 3e-4
     context_temperature: float = 1.0
     context_time_offsets: int = 10
-    context_max_samples: int = 20000
+    context_max_samples: int = 8000
     """Bins (over all sessions, in contiguous blocks) the CEBRA fit sees; bounds its cost."""
 
     # --- neuron encoder ---------------------------------------------------------------------------------------------
