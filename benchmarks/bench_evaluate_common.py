@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import resource
 import sys
 import time
@@ -36,11 +37,13 @@ def run_evaluation(recordings: list, args: argparse.Namespace, started: float, *
                       **options)
     paths = write_report(result, args.out, projection=args.projection)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time()
     print(format_table(result))
     print(f"config overrides: {parse_overrides(args.overrides)} seed {args.seed}; probe input normalised per "
           f"{args.normalize}")
     print("seconds: " + ", ".join(f"{name} {value:.0f}" for name, value in result.timings.items()))
     print(f"whole run (read + {len(result.folds)} folds of training + baselines + report and plots): "
-          f"{elapsed:.0f} s = {elapsed / 60:.1f} min; peak RSS "
-          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+          f"{elapsed:.0f} s = {elapsed / 60:.1f} min wall, {cpu:.0f} CPU s (all threads); peak RSS "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; load average "
+          + "/".join(f"{value:.1f}" for value in os.getloadavg()))
     print(f"report: {paths['markdown']}")
