@@ -20,7 +20,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
 from nwb_neurpir.model.checkpoint import latest_checkpoint
 
-TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=32, batch_size=24, max_steps=40,
+TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=32, batch_size=24, max_steps=15,
                      context="none", segment_length_min=0.5, segment_length_max=3.0, validation_fraction=0.0,
                      warmup_steps=5, learning_rate=3e-3, num_threads=1)
 
@@ -30,12 +30,13 @@ def recordings():  # noqa: ANN201
     return [synthetic_recording(seed=s, n_bins=300, subject_id=f"m{s % 2}") for s in range(2)]
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_a_tiny_data_set(recordings) -> None:  # noqa: ANN001
-    model = train(recordings, dataclasses.replace(TINY, max_steps=100, validation_fraction=0.25, validate_every=20,
+    model = train(recordings, dataclasses.replace(TINY, max_steps=60, validation_fraction=0.25, validate_every=15,
                                                   early_stopping_patience=0, expander_dim=16, learning_rate=1e-2),
                   progress=False)
     history = model.training_summary_["history"]
-    assert [h["step"] for h in history] == [20, 40, 60, 80, 100]
+    assert [h["step"] for h in history] == [15, 30, 45, 60]
     assert history[-1]["train"] < 0.9 * history[0]["train"]
     assert model.training_summary_["n_validation_neurons"] == 12
 
@@ -110,14 +111,14 @@ train(recordings, config, out_dir={out!r}, progress=False)
 
 @pytest.mark.slow
 def test_killed_training_resumes_from_the_last_complete_checkpoint(tmp_path: Path) -> None:
-    config = dataclasses.replace(TINY, max_steps=100, checkpoint_every=5, num_threads=1)
+    config = dataclasses.replace(TINY, max_steps=60, checkpoint_every=5, num_threads=1)
     out = tmp_path / "model"
     script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), config=config.to_json(), out=str(out))
     process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         folder = latest_checkpoint(out / "checkpoints")
-        if folder is not None and int(folder.name.split("-")[1]) >= 15:
+        if folder is not None and int(folder.name.split("-")[1]) >= 10:
             break
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
@@ -125,9 +126,9 @@ def test_killed_training_resumes_from_the_last_complete_checkpoint(tmp_path: Pat
     folder = latest_checkpoint(out / "checkpoints")
     assert folder is not None and not (out / "manifest.json").exists()
     killed_at = int(folder.name.split("-")[1])
-    assert 15 <= killed_at < 100
+    assert 10 <= killed_at < 60
     resumed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     model = NeurPIR.load(out)
-    assert model.training_summary_["steps"] == 100
+    assert model.training_summary_["steps"] == 60
     assert not list((out / "checkpoints").glob(".*tmp*"))
