@@ -1,10 +1,10 @@
 """Load: peak memory of `neurpir train` on 1, 3 and 11 shared Steinmetz sessions, against the data it must hold.
 
 Each run is ``python -m nwb_neurpir.cli train <first N sessions> --out ... --max-steps 20`` in its own child process
-(the reader goes through ``nwb_neurpir.io.open_recordings``, one file open at a time); its peak RSS is its ``VmHWM``
-sampled from ``/proc``. The same imports alone give the fixed cost. What training must keep is each session's binned activity
-(compact counts, read here once with ``read_nwb`` to size it); memory should grow by about that, not by the number of
-sessions times what one step samples.
+(the reader goes through ``nwb_neurpir.io.open_recordings``, one file open at a time); its peak RSS is its
+``VmHWM`` sampled from ``/proc``. The same imports alone give the fixed cost. What training must keep is each
+session's binned activity (compact counts, read here once with ``read_nwb`` to size it); memory should grow by about
+that, not by the number of sessions times what one step samples.
 
     python benchmarks/bench_load_train.py [--sessions 1 3 11] [--steps 20] [--workdir /tmp/neurpir-bench-load-train]
 """
