@@ -13,7 +13,7 @@ __all__ = ["MODALITY_DEFAULTS", "NeurPIRConfig"]
 
 MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Spikes: a few seconds up to tens of seconds of activity (or a few trials up to many), session-normalised counts.
-    "spikes": {"segment_length_min": 2.0, "segment_length_max": 32.0, "normalization": "session"},
+    "spikes": {"segment_length_min": 1.0, "segment_length_max": 16.0, "normalization": "session"},
     # Calcium: dF/F scale differs per ROI, so z-score each neuron; slower dynamics need longer views.
     "ophys": {"segment_length_min": 4.0, "segment_length_max": 64.0, "normalization": "neuron"},
 }
@@ -61,7 +61,7 @@ class NeurPIRConfig:
     """Bins (over all sessions, in contiguous blocks) the CEBRA fit sees; bounds its cost."""
 
     # --- neuron encoder ---------------------------------------------------------------------------------------------
-    hidden_dim: int = 32
+    hidden_dim: int = 16
     input_stride: int = 2
     """Bins merged into one step by the first convolution (a patch embedding)."""
     n_layers: int = 3
@@ -75,9 +75,9 @@ class NeurPIRConfig:
     invariance_weight: float = 25.0
     variance_weight: float = 25.0
     covariance_weight: float = 1.0
-    batch_size: int = 256
-    max_steps: int = 2000
-    learning_rate: float = 1e-3
+    batch_size: int = 128
+    max_steps: int = 800
+    learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
     grad_clip: float = 1.0
