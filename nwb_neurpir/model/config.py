@@ -93,8 +93,9 @@ class NeurPIRConfig:
 
     # --- embedding ------------------------------------------------------------------------------------------------
     embed_batch_size: int = 256
-    embed_max_seconds: float = 0.0
-    """Use at most this much observed activity per neuron when embedding (spread over the session); 0 = all."""
+    embed_max_seconds: float = 64.0
+    """Use at most this much observed activity per neuron when embedding (chunks spread evenly over the session;
+    bounds the cost on long recordings); 0 = all."""
 
     def __post_init__(self) -> None:
         _check(self.context in ("cebra", "none"), f"context must be 'cebra' or 'none', not {self.context!r}")
