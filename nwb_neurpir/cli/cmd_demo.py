@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Seed of the simulation and the training.")] = 0,
         max_steps: Annotated[
             Optional[int],  # noqa: UP007
-            typer.Option("--max-steps", help="Training steps (default: the model's default)."),
+            typer.Option("--max-steps", help="Training steps (default: 600)."),
         ] = None,
         as_json: JsonOutput = False,
     ) -> None:
