@@ -172,9 +172,9 @@ def _run_folds(folds: list[Fold], train_sets: list[tuple[int, ...]], neurons: La
             matrix = representations[name].for_fold(train_set)
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - clock
             training_data = training_data or representations[name].training_data
-            if view is None:
-                view = _view(name, matrix, neurons, fold, representations[name])
             x = standardize_per_session(matrix, neurons.session_keys) if normalize == "session" else matrix
+            if view is None:
+                view = _view(name, x, neurons, fold, representations[name], normalize)
             for method in (m for m in chosen if m.source == name):
                 predicted = fit_predict(method.probe, x[fold.train], neurons.labels[fold.train], x[fold.test],
                                         pca=method.pca, seed=seed)
@@ -239,11 +239,14 @@ def _fold_mode(representation: Representation, fold: Fold, recordings: Sequence[
     return "transductive" if test & set(representation.training_data) else "inductive"
 
 
-def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold,
-          representation: Representation) -> EmbeddingView:
+def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, representation: Representation,
+          normalize: str) -> EmbeddingView:
+    """What the probe reads from the first representation on the first fold, for the UMAP figure."""
     title = REPRESENTATIONS.get(name, name)
     if isinstance(representation, TrainedRepresentation) and representation.mode == "inductive":
         title = f"{name}: model trained without {', '.join(fold.held_out_subjects)} (fold {fold.name})"
+    if normalize == "session":
+        title += ", z-scored per session"
     return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title)
 
 
