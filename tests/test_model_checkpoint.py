@@ -15,7 +15,7 @@ from safetensors.torch import save_file
 from model_recordings import synthetic_recording
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
-from nwb_neurpir.model.checkpoint import read_folder, write_folder
+from nwb_neurpir.model.checkpoint import read_folder, write_checkpoint, write_folder
 
 TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
                      context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
@@ -137,3 +137,17 @@ def test_write_folder_leaves_no_temporary_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["a.json", "b.safetensors", "manifest.json"]
     parsed, _ = read_folder(tmp_path / "f", ("a.json",))
     assert parsed["a.json"] == {"x": 1} and torch.equal(parsed["b.safetensors"]["t"], torch.ones(2))
+
+
+def test_temporaries_of_an_interrupted_write_are_removed_by_the_next(tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in (".a.json.tmp-4242", ".manifest.json.tmp-4242"):
+        (folder / name).write_bytes(b"half")
+    write_folder(folder, {"a.json": {"x": 1}})
+    assert sorted(p.name for p in folder.iterdir()) == ["a.json", "manifest.json"]
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    (root / ".LATEST.tmp-4242").write_bytes(b"step-")
+    write_checkpoint(root, 3, {"a.json": {"x": 1}})
+    assert sorted(p.name for p in root.iterdir()) == ["LATEST", "step-00000003"]

@@ -46,6 +46,7 @@ def test_embed_writes_npz_and_json(model_dir: Path, files: list[Path], tmp_path:
         assert data["embeddings"].shape == (24, 8)
         assert list(data["neuron_ids"][:3]) == [0, 1, 2]
         assert set(data["subject_id"]) == {"mouse0", "mouse1"}
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # written through a temporary file
     result = runner.invoke(app, ["embed", str(model_dir), str(files[0]), "--json", "--no-progress"])
     payload = json.loads(result.output)
     assert len(payload["recordings"][0]["embeddings"]) == 12 and len(payload["model_sha256"]) == 64

@@ -54,6 +54,15 @@ def test_context_does_not_reveal_the_session(context, recordings) -> None:  # no
     assert accuracy < 1 / len(recordings) + 0.15
 
 
+def test_same_seed_gives_the_same_context_network(recordings, context) -> None:  # noqa: ANN001
+    """CEBRA's own samplers would draw their seeds from the OS; the fit pins them to the config's seed."""
+    import torch
+
+    again = fit_context(recordings, CONFIG)
+    for name, value in context.network.state_dict().items():
+        assert torch.equal(value, again.network.state_dict()[name]), name
+
+
 def test_missing_columns_are_zeros_and_logged(recordings, caplog) -> None:  # noqa: ANN001
     partial = synthetic_recording(seed=9, n_bins=100)
     del partial.covariates["speed"]

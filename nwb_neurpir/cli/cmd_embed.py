@@ -32,11 +32,14 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir embed model ../shared/data/steinmetz2019-nwb/sub-Cori --out cori.npz
         """
+        import io
+
         import numpy as np
 
         from nwb_neurpir.errors import NeurPIRError
         from nwb_neurpir.io import open_recordings
         from nwb_neurpir.model import NeurPIR
+        from nwb_neurpir.model.checkpoint import atomic_write_bytes
 
         if out is not None and out.suffix != ".npz":
             raise NeurPIRError("--out must end in .npz", out)
@@ -50,12 +53,14 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{recording.source.label()}: {recording.n_neurons} neurons -> {vectors.shape[1]}-d")
         sha = model.provenance().checkpoint_sha256
         if out is not None:
+            buffer = io.BytesIO()
             np.savez(
-                out, embeddings=np.concatenate([v for _, v in rows]).astype(np.float32),
+                buffer, embeddings=np.concatenate([v for _, v in rows]).astype(np.float32),
                 neuron_ids=np.concatenate([r.neuron_ids for r, _ in rows]),
                 session=np.concatenate([[r.source.label()] * r.n_neurons for r, _ in rows]).astype(str),
                 subject_id=np.concatenate([[r.subject_id] * r.n_neurons for r, _ in rows]).astype(str),
                 model_sha256=np.array(sha))
+            atomic_write_bytes(out, buffer.getvalue())
             if not as_json:
                 typer.echo(f"wrote {out}")
         if as_json:

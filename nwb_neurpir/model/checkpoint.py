@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
@@ -31,6 +31,7 @@ __all__ = [
     "folder_sha256",
     "latest_checkpoint",
     "read_folder",
+    "remove_stale_temporaries",
     "write_checkpoint",
     "write_folder",
 ]
@@ -91,9 +92,20 @@ def folder_sha256(files: dict[str, Any]) -> str:
     return hashlib.sha256(_manifest(_serialise(files))).hexdigest()
 
 
+def remove_stale_temporaries(folder: Path, names: Iterable[str]) -> None:
+    """Delete the ``.<name>.tmp-<pid>`` files an interrupted :func:`atomic_write_bytes` of ``names`` left behind."""
+    for name in names:
+        for stale in folder.glob(f".{name}.tmp-*"):
+            stale.unlink(missing_ok=True)
+
+
 def write_folder(folder: Path, files: dict[str, Any]) -> str:
-    """Write ``files`` (name -> dict or tensor dict) and the manifest into ``folder``; return the manifest's sha256."""
+    """Write ``files`` (name -> dict or tensor dict) and the manifest into ``folder``; return the manifest's sha256.
+
+    Temporary files left by an earlier, interrupted write of the same names are removed first.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder, [*files, "manifest.json"])
     payloads = _serialise(files)
     for name, data in payloads.items():
         atomic_write_bytes(folder / name, data)
@@ -176,6 +188,7 @@ def write_checkpoint(root: Path, step: int, files: dict[str, Any], keep: int = 2
         shutil.rmtree(old, ignore_errors=True)
     for stale in root.glob(".step-*.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
+    remove_stale_temporaries(root, [_LATEST])
     return final
 
 

@@ -9,7 +9,10 @@ pickle-based ``save``.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,8 +152,34 @@ def _fit_cebra(scaled: np.ndarray, config: NeurPIRConfig) -> torch.nn.Module:
         batch_size=min(config.context_batch_size, scaled.shape[0]), learning_rate=config.context_learning_rate,
         temperature=config.context_temperature, conditional="time_delta", time_offsets=config.context_time_offsets,
         device="cpu", verbose=False)
-    estimator.fit(scaled, scaled)
+    with _seeded_cebra_samplers(config.seed):
+        estimator.fit(scaled, scaled)
     network = estimator.model_.cpu().eval()
     for parameter in network.parameters():
         parameter.requires_grad_(False)
     return network
+
+
+@contextlib.contextmanager
+def _seeded_cebra_samplers(seed: int) -> Iterator[None]:
+    """While fitting, give CEBRA's samplers seeds derived from ``seed``.
+
+    CEBRA (0.4-0.6) seeds every sampler's generator from ``torch.Generator().seed()``, which draws from the operating
+    system, so two fits with the same data and ``torch.manual_seed`` differ. Within this block each sampler created
+    gets the next seed of a sequence that starts from ``seed`` instead; the class is restored afterwards.
+    """
+    from cebra.distributions.base import HasGenerator
+
+    original = HasGenerator.__init__
+    seeds = itertools.count(seed * 1_000_003 + 1)
+
+    def seeded_init(self: HasGenerator, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        original(self, *args, **kwargs)
+        self._seed = next(seeds)
+        self.generator.manual_seed(self._seed)
+
+    HasGenerator.__init__ = seeded_init  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        HasGenerator.__init__ = original  # type: ignore[method-assign]
