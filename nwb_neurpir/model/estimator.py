@@ -16,7 +16,6 @@ from nwb_neurpir.model.context import ContextEncoder
 from nwb_neurpir.model.distributed import resolve_device
 from nwb_neurpir.model.embed import embed_session
 from nwb_neurpir.model.encoder import NeuronEncoder
-from nwb_neurpir.model.heap import limit_heap_growth
 from nwb_neurpir.model.sessions import prepare_session
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import Recording
@@ -73,7 +72,6 @@ class NeurPIR:
             raise NeurPIRError(f"model was trained on {self.bin_size_ * 1000:g} ms bins but this recording has "
                                f"{recording.bin_size * 1000:g} ms bins; read it with bin_size={self.bin_size_:g}",
                                recording.source.label())
-        limit_heap_growth()
         context = self.context_.transform(recording) if self.context_ is not None else None
         session = prepare_session(recording, self.config, context)
         device = resolve_device(self.config.device, 0)

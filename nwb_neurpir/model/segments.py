@@ -51,6 +51,22 @@ class ViewBatch:
             owner=np.concatenate([p.owner + off for p, off in zip(parts, offsets)]),
             n_views=int(sum(p.n_views for p in parts)))
 
+    def padded(self, multiple: int) -> ViewBatch:
+        """This batch with empty (fully masked) chunks appended until the chunk count is a multiple of ``multiple``.
+
+        Masked chunks change no view's pooled output; the point is that batches then come in few distinct sizes.
+        """
+        extra = -self.values.shape[0] % multiple
+        if not extra:
+            return self
+
+        def grow(array: np.ndarray) -> np.ndarray:
+            return np.concatenate([array, np.zeros((extra, *array.shape[1:]), dtype=array.dtype)])
+
+        return ViewBatch(values=grow(self.values), mask=grow(self.mask), positions=grow(self.positions),
+                         context=None if self.context is None else grow(self.context), owner=grow(self.owner),
+                         n_views=self.n_views)
+
 
 def gather_views(session: SessionData, neurons: np.ndarray, chunk_lists: list[np.ndarray]) -> ViewBatch:
     """Cut and normalise the chunks ``chunk_lists[i]`` of neuron ``neurons[i]`` (one view per entry)."""

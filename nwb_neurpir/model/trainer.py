@@ -27,7 +27,6 @@ from nwb_neurpir.model.context import ContextEncoder, fit_context
 from nwb_neurpir.model.distributed import DistEnv, barrier, broadcast_module, setup_distributed
 from nwb_neurpir.model.encoder import Expander, NeuronEncoder, encode
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
-from nwb_neurpir.model.heap import limit_heap_growth
 from nwb_neurpir.model.segments import ViewBatch, ViewSampler
 from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
 from nwb_neurpir.model.vicreg import vicreg_loss
@@ -252,7 +251,6 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     training continues from it. ``max_steps=0`` returns an untrained encoder (an evaluation baseline).
     """
     config = (config or NeurPIRConfig()).resolved(_check_recordings(recordings))
-    limit_heap_growth()
     run = _Run(recordings, config, Path(out_dir) if out_dir is not None else None, resume)
     net: nn.Module = run.pair
     if run.env.active:
