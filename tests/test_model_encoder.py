@@ -40,6 +40,16 @@ def test_masked_bins_do_not_change_the_output() -> None:
                            encode(encoder, changed, torch.device("cpu")))
 
 
+def test_padding_chunks_do_not_change_the_output() -> None:
+    batch = gather_views(_session(), np.array([0, 5, 7]), [np.arange(3), np.arange(2, 6), np.arange(1)])
+    padded = batch.padded(200)
+    assert padded.values.shape[0] == 200 and not padded.mask[batch.values.shape[0]:].any()
+    encoder = _encoder()
+    with torch.no_grad():
+        torch.testing.assert_close(encode(encoder, batch, torch.device("cpu")),
+                                   encode(encoder, padded, torch.device("cpu")), rtol=1e-5, atol=1e-6)
+
+
 def test_unobserved_activity_is_ignored_when_sampling() -> None:
     observed = np.ones((24, 400), dtype=bool)
     observed[:, 100:200] = False
@@ -75,3 +85,23 @@ def test_sampler_draws_aligned_views_of_independent_lengths() -> None:
     lengths_b = np.bincount(view_b.owner, minlength=64)
     assert (lengths_a != lengths_b).mean() > 0.3
     assert lengths_a.min() >= 1 and lengths_a.max() <= 8
+
+
+def test_population_channel_is_the_session_mean_and_reaches_the_encoder() -> None:
+    config = NeurPIRConfig(hidden_dim=8, representation_dim=6, max_chunk_bins=50,
+                           population_channel=True).resolved("spikes")
+    recording = synthetic_recording(seed=1, n_bins=400)
+    session = prepare_session(recording, config, None)
+    rows = np.arange(recording.n_neurons)
+    expected = session.normalizer.apply(session.activity, rows).mean(axis=0)
+    assert abs(np.corrcoef(session.population, expected)[0, 1] - 1.0) < 1e-5
+    assert abs(float(session.population.mean())) < 1e-5 and abs(float(session.population.std()) - 1.0) < 1e-4
+    batch = gather_views(session, np.array([0, 5]), [np.arange(3), np.arange(2, 6)])
+    torch.manual_seed(0)
+    encoder = NeuronEncoder(config, 0).eval()
+    shifted = ViewBatch(values=batch.values, mask=batch.mask, positions=batch.positions, context=None,
+                        owner=batch.owner, n_views=batch.n_views, population=batch.population + 1.0)
+    with torch.no_grad():
+        a = encode(encoder, batch, torch.device("cpu"))
+        b = encode(encoder, shifted, torch.device("cpu"))
+    assert a.shape == (2, 6) and not torch.allclose(a, b)
