@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Draw a UMAP of annotated files' embeddings: one panel by label, one by animal (do animals mix?).
 
-        Example: neurpir plot annotated/ --label cell_type --out umap.png
+        Example: neurpir plot neurpir-demo/data --label cell_type --out umap.png
         """
         from nwb_neurpir.evaluation import load_grouping, read_annotated
         from nwb_neurpir.evaluation.inputs import annotated_view, local_paths
