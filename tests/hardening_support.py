@@ -1,61 +1,53 @@
 """Support for the hardening tests: ``neurpir`` commands as real processes, cold (``python -m nwb_neurpir.cli``) or
-forked from a warm interpreter (``CliForkServer``), with their output in files and their pid at hand for SIGKILL;
-and the tiny model config they train."""
+forked from a warm interpreter (``CliForkServer`` over ``fork_server.ForkServer``; ``run_cli_forked`` is what the
+forked process runs), with their output in files and their pid at hand for SIGKILL; and the tiny model config they
+train."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fork_server import ForkServer
+from nwb_neurpir.cli.app import app
 from nwb_neurpir.model import NeurPIRConfig
 
-__all__ = ["TINY", "CliForkServer", "ColdAnnotation", "Finished", "run_cold", "sha256", "user_lines"]
+__all__ = ["CLI_CRASHED", "CLI_PRELOAD", "TINY", "CliForkServer", "ColdAnnotation", "Finished", "run_cli_forked",
+           "run_cold", "sha256", "user_lines"]
 
 TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
                      context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
                      validation_fraction=0.0, num_threads=1)
 """Small enough to train in a second or two; keeps the CEBRA context so annotating loads and runs it."""
 
-_SERVER = r"""
-import json, os, sys, traceback, warnings
-warnings.simplefilter("ignore")
-from nwb_neurpir.cli.app import app
-# What annotate and train import, loaded once. No torch op runs here, so a forked child starts without thread pools.
-import h5py, pynwb, ndx_neurpir, torch, torch._dynamo, cebra, safetensors.torch
-import nwb_neurpir.annotate_sources, nwb_neurpir.io.nwb_reader, nwb_neurpir.model, nwb_neurpir.store
-print("ready", flush=True)
-for line in sys.stdin:
-    command = json.loads(line)
-    if command["op"] == "wait":
-        _, status = os.waitpid(command["pid"], 0)
-        print(json.dumps(os.waitstatus_to_exitcode(status)), flush=True)
-        continue
-    pid = os.fork()
-    if pid == 0:
-        for fd, name in ((1, command["stdout"]), (2, command["stderr"])):
-            os.dup2(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
-        os.environ.update(command["env"])
-        os.chdir(command["cwd"] or ".")
-        code = 0
-        try:
-            app(command["argv"], prog_name="neurpir")
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-        except BaseException:
-            traceback.print_exc()
-            code = 99
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    print(json.dumps(pid), flush=True)
-"""
+CLI_PRELOAD = ("nwb_neurpir.cli.app", "h5py", "pynwb", "ndx_neurpir", "torch", "torch._dynamo", "cebra",
+               "safetensors.torch", "nwb_neurpir.annotate_sources", "nwb_neurpir.io.nwb_reader", "nwb_neurpir.model",
+               "nwb_neurpir.store", "hardening_support")
+"""What the CLI fork server imports once: the CLI and what annotate and train import. No torch op runs on import, so a
+forked process starts without thread pools."""
+
+CLI_CRASHED = 99
+"""Exit code of a forked ``neurpir`` command that raised past the Typer app (its traceback is on stderr)."""
+
+
+def run_cli_forked(argv: list[str]) -> int:
+    """``neurpir <argv>`` through the Typer app, as the exit code it asks for (``CLI_CRASHED`` on an uncaught
+    exception)."""
+    try:
+        app(argv, prog_name="neurpir")
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        return CLI_CRASHED
+    return 0
 
 
 @dataclass(frozen=True)
@@ -85,11 +77,7 @@ class CliForkServer:
     """Starts ``neurpir`` commands forked from a warm interpreter; ``start`` returns the pid, ``wait`` the outcome."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", _SERVER], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        ready = self.process.stdout.readline().strip()
-        if ready != "ready":
-            raise RuntimeError(f"the CLI fork server did not start (said {ready!r})")
+        self._server = ForkServer(CLI_PRELOAD)
         self._outputs: dict[int, tuple[Path, Path, float]] = {}
 
     def start(self, argv: list, output_dir: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
@@ -98,19 +86,14 @@ class CliForkServer:
         output_dir.mkdir(parents=True, exist_ok=True)
         stamp = f"{time.monotonic_ns()}"
         stdout, stderr = output_dir / f"{stamp}.out", output_dir / f"{stamp}.err"
-        self._send(op="run", argv=[str(a) for a in argv], stdout=str(stdout), stderr=str(stderr), env=env or {},
-                   cwd=str(cwd) if cwd else None)
-        pid = json.loads(self._reply())
+        pid = self._server.start("hardening_support:run_cli_forked", {"argv": [str(a) for a in argv]},
+                                 stdout=stdout, stderr=stderr, env=env, cwd=cwd)
         self._outputs[pid] = (stdout, stderr, time.monotonic())
         return pid
 
     def running(self, pid: int) -> bool:
         """True while the process runs (an exited one waiting to be reaped is a zombie: not running)."""
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return False
-        return state not in ("Z", "X")
+        return self._server.running(pid)
 
     def stderr_of(self, pid: int) -> str:
         """What the running (or finished) process has written to stderr so far."""
@@ -118,8 +101,7 @@ class CliForkServer:
 
     def wait(self, pid: int) -> Finished:
         """Reap the process and return its outcome."""
-        self._send(op="wait", pid=pid)
-        code = json.loads(self._reply())
+        code = self._server.wait(pid)
         stdout, stderr, started = self._outputs.pop(pid)
         return Finished(code, stdout.read_text(errors="replace"), stderr.read_text(errors="replace"),
                         time.monotonic() - started)
@@ -130,18 +112,7 @@ class CliForkServer:
         return self.wait(self.start(argv, output_dir, env, cwd))
 
     def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=60)
-
-    def _send(self, **command: object) -> None:
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-
-    def _reply(self) -> str:
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError("the CLI fork server died")
-        return line.strip()
+        self._server.close()
 
 
 def run_cold(argv: list[str], timeout: float = 300.0, cwd: Path | None = None,

@@ -8,7 +8,6 @@ interpreter start-up; the test kills the forked writer by pid.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -20,81 +19,41 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fork_server import ForkServer
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store import read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path
 from store_helpers import PROVENANCE, spikes_file, vectors
+from store_kill_support import WRITER_PRELOAD
 
 N_UNITS = 10
 TRIALS = 20
 
-_FORK_SERVER = r"""
-import json, os, sys, traceback, warnings
-warnings.simplefilter("ignore")
-import numpy as np
-from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.provenance import ModelProvenance
-from nwb_neurpir.store import write_embeddings
-import ndx_neurpir, pynwb
-print("ready", flush=True)
-for line in sys.stdin:
-    command = json.loads(line)
-    if command["op"] == "wait":
-        _, status = os.waitpid(command["pid"], 0)
-        print(json.dumps(os.waitstatus_to_exitcode(status)), flush=True)
-        continue
-    pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            write_embeddings(command["path"], command["ids"], np.array(command["vectors"]),
-                             ModelProvenance(**command["provenance"]), name=command["name"], overwrite=True,
-                             lock_timeout=command["lock_timeout"])
-        except NeurPIRError as error:
-            sys.stderr.write(error.one_line() + "\n")
-            code = 3
-        except BaseException:
-            traceback.print_exc()
-            code = 4
-        sys.stderr.flush()
-        os._exit(code)
-    print(json.dumps(pid), flush=True)
-"""
 
-
-class ForkServer:
+class WriterForkServer:
     """Starts writers (forked from a warm interpreter) and reports their exit codes."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", _FORK_SERVER], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
-        assert self._reply() == "ready"
+        self._server = ForkServer(WRITER_PRELOAD)
 
     def start(self, path: Path, matrix: np.ndarray, name: str = "NeurPIREmbeddings",
               lock_timeout: float = 30.0) -> int:
-        self._send(op="write", path=str(path), ids=list(range(N_UNITS)), vectors=matrix.tolist(), name=name,
-                   lock_timeout=lock_timeout, provenance=PROVENANCE.to_dict())
-        return json.loads(self._reply())
+        """Fork a writer of ``matrix`` as the embeddings table ``name`` of ``path``; returns its pid."""
+        return self._server.start("store_kill_support:write_embeddings_forked",
+                                  {"path": str(path), "ids": list(range(N_UNITS)), "vectors": matrix.tolist(),
+                                   "name": name, "lock_timeout": lock_timeout, "provenance": PROVENANCE.to_dict()})
 
     def wait(self, pid: int) -> int:
-        self._send(op="wait", pid=pid)
-        return json.loads(self._reply())
+        """Reap the writer and return its exit code (negative: killed by that signal)."""
+        return self._server.wait(pid)
 
     def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
-
-    def _send(self, **command: object) -> None:
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-
-    def _reply(self) -> str:
-        return self.process.stdout.readline().strip()
+        self._server.close()
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ForkServer]:
-    server = ForkServer()
+def server() -> Iterator[WriterForkServer]:
+    server = WriterForkServer()
     yield server
     server.close()
 
@@ -111,7 +70,7 @@ def _holds(path: Path, matrix: np.ndarray, name: str = "NeurPIREmbeddings") -> b
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points_leaves_old_or_new_file(server: ForkServer, tmp_path: Path) -> None:
+def test_sigkill_at_random_points_leaves_old_or_new_file(server: WriterForkServer, tmp_path: Path) -> None:
     path = spikes_file(tmp_path / "session.nwb", n_units=N_UNITS)
     started = time.monotonic()
     assert server.wait(server.start(path, vectors(N_UNITS, seed=100))) == 0
@@ -140,7 +99,7 @@ def test_sigkill_at_random_points_leaves_old_or_new_file(server: ForkServer, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, lock_path(path).name])
 
 
-def test_second_writer_waits_for_the_lock_then_both_tables_are_there(server: ForkServer, tmp_path: Path) -> None:
+def test_second_writer_waits_for_the_lock_then_both_tables_are_there(server: WriterForkServer, tmp_path: Path) -> None:
     path = spikes_file(tmp_path / "session.nwb", n_units=N_UNITS)
     first, second = vectors(N_UNITS, seed=1), vectors(N_UNITS, seed=2)
     pids = [server.start(path, first, name="first"), server.start(path, second, name="second")]
