@@ -48,19 +48,21 @@ def annotate_sources(
     sidecar: bool | None = None,
     cache_dir: str | Path | None = None,
     unit_filter: str | None = None,
+    lock_timeout: float | None = None,
     progress: bool = True,
 ) -> list[AnnotateOutcome]:
     """Embed and store each source's neurons; a source that fails is reported in its outcome, not raised.
 
     Local writable files are annotated in place (atomically) or copied to ``output_dir``; DANDI assets, URLs and
     read-only files get a sidecar NWB file. Neurons with no observed activity have no vector and are left out.
+    ``lock_timeout``: seconds to wait for another writer of the same file (None: the store's default).
     """
     from tqdm import tqdm
 
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.sources import resolve_sources
-    from nwb_neurpir.store import DEFAULT_NAME, annotate_recording
+    from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_NAME, annotate_recording
 
     access = DataAccess(cache_dir=cache_dir)
     provenance = model.provenance()
@@ -81,7 +83,8 @@ def annotate_sources(
                               "no embedding", stacklevel=2)
             recording = recording.select_neurons(keep)
             result = annotate_recording(recording, vectors[keep], provenance, name=name or DEFAULT_NAME,
-                                        overwrite=overwrite, output_dir=output_dir, sidecar=sidecar)
+                                        overwrite=overwrite, output_dir=output_dir, sidecar=sidecar,
+                                        lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
             outcomes.append(AnnotateOutcome(source=source.label(), status=result.kind, path=str(result.path),
                                             n_neurons=int(keep.sum())))
         except NeurPIRError as exc:

@@ -156,3 +156,20 @@ def test_two_annotate_runs_at_once_wait_for_the_lock_and_lose_nothing(cli_server
             assert frame["neuron_id"].tolist() == reference["ids"]
             np.testing.assert_allclose(np.stack(frame["embedding"]), reference["vectors"], rtol=0, atol=1e-6)
     assert _leftovers(folder, names) == []
+
+
+def test_annotate_gives_up_on_a_held_lock_after_lock_timeout(cli_server: CliForkServer, tiny_model: Path,
+                                                             session_template: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    before = _reset(folder, {"held.nwb": session_template})
+    target = folder / "held.nwb"
+    holder = FileLock(lock_path(target))
+    holder.acquire()
+    try:
+        outcome = cli_server.run(["annotate", tiny_model, target, "--lock-timeout", "0.5"], tmp_path / "logs")
+    finally:
+        holder.release()
+    assert outcome.code == 1
+    assert "still locked after 0.5 s" in outcome.stdout + outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    assert sha256(target) == before["held.nwb"] and _leftovers(folder, ["held.nwb"]) == []

@@ -29,6 +29,9 @@ def register(app: typer.Typer) -> None:
         sidecar: Annotated[
             bool, typer.Option("--sidecar", help="Always write a small sidecar NWB file, never touch the source.")
         ] = False,
+        lock_timeout: Annotated[Optional[float], typer.Option(  # noqa: UP007
+            "--lock-timeout", min=0.0,
+            help="Seconds to wait while another process writes the same file (default 120).")] = None,
         unit_filter: UnitFilter = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
@@ -44,7 +47,7 @@ def register(app: typer.Typer) -> None:
         model = NeurPIR.load(model_dir)
         outcomes = annotate_sources(model, sources, glob, output_dir=output_dir, overwrite=overwrite, name=name,
                                     sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
-                                    progress=not as_json)
+                                    lock_timeout=lock_timeout, progress=not as_json)
         if as_json:
             typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
         else:
