@@ -105,3 +105,19 @@ def test_population_channel_is_the_session_mean_and_reaches_the_encoder() -> Non
         a = encode(encoder, batch, torch.device("cpu"))
         b = encode(encoder, shifted, torch.device("cpu"))
     assert a.shape == (2, 6) and not torch.allclose(a, b)
+
+
+def test_single_session_batches_draw_every_neuron_from_one_session() -> None:
+    silent = prepare_session(synthetic_recording(seed=2, n_bins=400, subject_id="m2", rate_scale=0.0), CONFIG, None)
+    sessions = [_session(), silent]
+    pools = [np.arange(24), np.arange(24)]
+    kinds = set()
+    for seed in range(12):
+        view_a, _ = ViewSampler(sessions, pools, (2.0, 4.0), single_session=True).sample(np.random.default_rng(seed), 16)
+        active = np.bincount(view_a.owner, weights=view_a.values.sum(axis=1), minlength=16) > 0
+        assert active.all() or not active.any()
+        kinds.add(bool(active.any()))
+    assert kinds == {True, False}
+    view_a, _ = ViewSampler(sessions, pools, (2.0, 4.0)).sample(np.random.default_rng(0), 16)
+    active = np.bincount(view_a.owner, weights=view_a.values.sum(axis=1), minlength=16) > 0
+    assert 0 < active.sum() < 16

@@ -46,6 +46,9 @@ class NeurPIRConfig:
     ``auto`` uses ``chunks`` when the recording is made of short epochs (trial windows)."""
     position_channel: bool = True
     """Give the network the bin's position inside its epoch when chunks are whole epochs (trial-aligned data)."""
+    population_channel: bool = False
+    """Give the network the session's population activity per bin (mean normalised activity of all its neurons,
+    z-scored over the session), so a neuron's coupling to the population can be learnt."""
 
     # --- context (CEBRA) ------------------------------------------------------------------------------------------
     context: Literal["cebra", "none"] = "cebra"
@@ -76,6 +79,9 @@ class NeurPIRConfig:
     variance_weight: float = 25.0
     covariance_weight: float = 1.0
     batch_size: int = 128
+    single_session_batches: bool = False
+    """Draw every batch's neurons from one session (session picked balanced over animals), so VICReg's variance and
+    covariance terms cannot be satisfied by encoding which session or animal a neuron comes from."""
     max_steps: int = 800
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4

@@ -1,9 +1,11 @@
 """The neuron encoder: dilated residual 1-D convolutions over each chunk, masked pooling over all chunks of a view.
 
 Input channels per bin: normalised activity (zeroed where unobserved), the observation mask, seconds since the epoch
-start, and the CEBRA context. A first convolution turns patches of ``input_stride`` bins into one step (cheap on two
-cores), then residual dilated convolutions (dilations 1, 2, 4, ...) see a widening window. Pooling (masked mean, optionally + standard deviation, over every observed bin of every
-chunk of a view) does not depend on the view's length, so one network embeds views of any length.
+start, optionally the session's population activity (``population_channel``), and the CEBRA context. A first
+convolution turns patches of ``input_stride`` bins into one step (cheap on two cores), then residual dilated
+convolutions (dilations 1, 2, 4, ...) see a widening window. Pooling (masked mean, optionally + standard deviation, over
+every observed bin of every chunk of a view) does not depend on the view's length, so one network embeds views of
+any length.
 """
 
 from __future__ import annotations
@@ -38,10 +40,12 @@ class NeuronEncoder(nn.Module):
     def __init__(self, config: NeurPIRConfig, context_dim: int) -> None:
         super().__init__()
         self.context_dim = context_dim
+        self.population = config.population_channel
         self.pooling = config.pooling
         hidden = config.hidden_dim
         self.stride = config.input_stride
-        self.input = nn.Conv1d(3 + context_dim, hidden, config.input_stride, stride=config.input_stride)
+        n_inputs = 3 + int(self.population) + context_dim
+        self.input = nn.Conv1d(n_inputs, hidden, config.input_stride, stride=config.input_stride)
         self.blocks = nn.ModuleList(
             [_DilatedBlock(hidden, config.kernel_size, 2**i) for i in range(config.n_layers)])
         pooled = 2 * hidden if config.pooling == "mean_std" else hidden
@@ -49,10 +53,15 @@ class NeuronEncoder(nn.Module):
                                   nn.Linear(2 * hidden, config.representation_dim))
 
     def forward(self, values: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
-                context: torch.Tensor | None, owner: torch.Tensor, n_views: int) -> torch.Tensor:
+                context: torch.Tensor | None, owner: torch.Tensor, n_views: int,
+                population: torch.Tensor | None = None) -> torch.Tensor:
         """(n_chunks, T) inputs + (n_chunks,) owner -> (n_views, representation_dim)."""
         weight = mask.to(values.dtype)
         channels = [(values * weight)[:, None], weight[:, None], positions[:, None]]
+        if self.population:
+            if population is None:
+                raise ValueError("this encoder was built with a population channel but the batch has none")
+            channels.append(population[:, None])
         if self.context_dim:
             if context is None:
                 raise ValueError("this encoder was built with context but the batch has none")
@@ -116,5 +125,6 @@ def encode(encoder: nn.Module, batch: ViewBatch, device: torch.device) -> torch.
         return torch.from_numpy(array).to(device)
 
     context = None if batch.context is None else tensor(batch.context)
+    population = None if batch.population is None else tensor(batch.population)
     return encoder(tensor(batch.values), tensor(batch.mask), tensor(batch.positions), context, tensor(batch.owner),
-                   batch.n_views)
+                   batch.n_views, population)

@@ -31,6 +31,8 @@ class ViewBatch:
     owner: np.ndarray
     """(n_chunks,) int64: index of the view each chunk belongs to."""
     n_views: int
+    population: np.ndarray | None = None
+    """(n_chunks, T) float32 population activity of the neuron's session, or None."""
 
     @staticmethod
     def concatenate(parts: list[ViewBatch]) -> ViewBatch:
@@ -43,13 +45,16 @@ class ViewBatch:
             return np.pad(array, extra)
 
         has_context = parts[0].context is not None
+        has_population = parts[0].population is not None
         return ViewBatch(
             values=np.concatenate([pad(p.values) for p in parts]),
             mask=np.concatenate([pad(p.mask) for p in parts]),
             positions=np.concatenate([pad(p.positions) for p in parts]),
             context=np.concatenate([pad(p.context) for p in parts]) if has_context else None,  # type: ignore[arg-type]
             owner=np.concatenate([p.owner + off for p, off in zip(parts, offsets)]),
-            n_views=int(sum(p.n_views for p in parts)))
+            n_views=int(sum(p.n_views for p in parts)),
+            population=(np.concatenate([pad(p.population) for p in parts])  # type: ignore[arg-type]
+                        if has_population else None))
 
     def padded(self, multiple: int) -> ViewBatch:
         """This batch with empty (fully masked) chunks appended until the chunk count is a multiple of ``multiple``.
@@ -65,7 +70,7 @@ class ViewBatch:
 
         return ViewBatch(values=grow(self.values), mask=grow(self.mask), positions=grow(self.positions),
                          context=None if self.context is None else grow(self.context), owner=grow(self.owner),
-                         n_views=self.n_views)
+                         n_views=self.n_views, population=None if self.population is None else grow(self.population))
 
 
 def gather_views(session: SessionData, neurons: np.ndarray, chunk_lists: list[np.ndarray]) -> ViewBatch:
@@ -85,15 +90,21 @@ def gather_views(session: SessionData, neurons: np.ndarray, chunk_lists: list[np
     if session.context is not None:
         context = np.where(inside[..., None], session.context[bins], 0.0).astype(np.float32)
     positions = np.where(inside, layout.positions[bins], 0.0).astype(np.float32)
+    population = None
+    if session.population is not None:
+        population = np.where(inside, session.population[bins], 0.0).astype(np.float32)
     return ViewBatch(values=values, mask=mask, positions=positions, context=context, owner=owner,
-                     n_views=len(chunk_lists))
+                     n_views=len(chunk_lists), population=population)
 
 
 class ViewSampler:
-    """Draws batches of neurons balanced over animals then sessions, and two views of each."""
+    """Draws batches of neurons balanced over animals then sessions (or all from one such session), and two views of
+    each."""
 
-    def __init__(self, sessions: list[SessionData], pools: list[np.ndarray], length_range: tuple[float, float]):
+    def __init__(self, sessions: list[SessionData], pools: list[np.ndarray], length_range: tuple[float, float],
+                 single_session: bool = False):
         self.sessions = sessions
+        self.single_session = single_session
         self.pools = pools
         self.length_range = length_range
         usable = [i for i, pool in enumerate(pools) if pool.size and sessions[i].layout.n_chunks]
@@ -118,15 +129,22 @@ class ViewSampler:
         start = int(rng.integers(0, n_chunks - count + 1))
         return np.arange(start, start + count)
 
+    def _pick_session(self, rng: np.random.Generator, animal: int) -> int:
+        sessions = self.animals[animal]
+        return int(sessions[rng.integers(0, sessions.size)])
+
     def sample(self, rng: np.random.Generator, batch_size: int) -> tuple[ViewBatch, ViewBatch]:
         """Two aligned batches of views: row i of each is a view of the same neuron."""
-        animal_pick = rng.integers(0, len(self.animals), batch_size)
         picks: dict[int, list[int]] = {}
-        for animal in animal_pick:
-            sessions = self.animals[animal]
-            session_index = int(sessions[rng.integers(0, sessions.size)])
-            pool = self.pools[session_index]
-            picks.setdefault(session_index, []).append(int(pool[rng.integers(0, pool.size)]))
+        if self.single_session:
+            pool_index = self._pick_session(rng, int(rng.integers(0, len(self.animals))))
+            pool = self.pools[pool_index]
+            picks[pool_index] = pool[rng.integers(0, pool.size, batch_size)].tolist()
+        else:
+            for animal in rng.integers(0, len(self.animals), batch_size):
+                pool_index = self._pick_session(rng, int(animal))
+                pool = self.pools[pool_index]
+                picks.setdefault(pool_index, []).append(int(pool[rng.integers(0, pool.size)]))
         parts_a, parts_b = [], []
         for session_index in sorted(picks):
             session, neurons = self.sessions[session_index], np.asarray(picks[session_index])

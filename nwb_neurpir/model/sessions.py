@@ -14,7 +14,8 @@ from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.normalize import Normalizer, fit_normalizer
 from nwb_neurpir.recording import Recording
 
-__all__ = ["ChunkLayout", "SessionData", "chunk_layout", "compact_activity", "prepare_session"]
+__all__ = ["ChunkLayout", "SessionData", "chunk_layout", "compact_activity", "population_activity",
+           "prepare_session"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class SessionData:
     context: np.ndarray | None
     """(n_bins, context_dim) float32 or None without context."""
     bin_size: float
+    population: np.ndarray | None = None
+    """(n_bins,) float32 z-scored population activity, or None when the config does not ask for it."""
 
     @property
     def n_neurons(self) -> int:
@@ -116,4 +119,24 @@ def prepare_session(recording: Recording, config: NeurPIRConfig, context: np.nda
     return SessionData(
         key=session_key(recording), subject_id=recording.subject_id, activity=activity, observed=observed,
         normalizer=normalizer, layout=chunk_layout(recording, config), context=context,
-        bin_size=float(recording.bin_size))
+        bin_size=float(recording.bin_size),
+        population=population_activity(activity, observed, normalizer) if config.population_channel else None)
+
+
+def population_activity(activity: np.ndarray, observed: np.ndarray | None, normalizer: Normalizer) -> np.ndarray:
+    """(n_bins,) mean normalised activity over the neurons observed in each bin, z-scored over the session's bins
+    (0 where no neuron is observed); computed in row blocks to bound memory."""
+    n_neurons, n_bins = activity.shape
+    sums, counts = np.zeros(n_bins, np.float64), np.zeros(n_bins, np.float64)
+    for start in range(0, n_neurons, 256):
+        rows = np.arange(start, min(start + 256, n_neurons))
+        values = normalizer.apply(activity[rows], rows)
+        weight = np.ones(values.shape, bool) if observed is None else observed[rows]
+        sums += np.where(weight, values, 0.0).sum(axis=0)
+        counts += weight.sum(axis=0)
+    seen = counts > 0
+    mean = np.divide(sums, counts, out=np.zeros(n_bins), where=seen)
+    if seen.any():
+        centre, spread = mean[seen].mean(), mean[seen].std()
+        mean = np.where(seen, (mean - centre) / (spread if spread > 1e-9 else 1.0), 0.0)
+    return mean.astype(np.float32)
