@@ -103,10 +103,11 @@ def _run(network: torch.nn.Module, piece: np.ndarray, n_out: int) -> np.ndarray:
     return network(tensor)[0].T.numpy()
 
 
-def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = True) -> ContextEncoder | None:
+def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = True,
+                progress: bool = False) -> ContextEncoder | None:
     """One CEBRA model over every training session's covariates, or None (logged) when there are none.
 
-    With ``fit=False`` the layout and scaling are computed but the network keeps fresh weights (to be loaded from a
+    ``progress`` shows CEBRA's own progress bar while it fits. With ``fit=False`` the layout and scaling are computed but the network keeps fresh weights (to be loaded from a
     checkpoint or received from rank 0).
     """
     if config.context == "none":
@@ -122,7 +123,7 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
     std = stacked.std(axis=0).astype(np.float32)
     std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
     if fit:
-        network = _fit_cebra(((stacked - mean) / std).astype(np.float32), config)
+        network = _fit_cebra(((stacked - mean) / std).astype(np.float32), config, progress)
     else:
         network = ContextEncoder.build_network(config.context_architecture, len(columns), config.context_hidden,
                                                config.context_dim).eval()
@@ -140,7 +141,7 @@ def _blocks(values: np.ndarray, budget: int, block: int = 400) -> np.ndarray:
     return np.concatenate([values[start:start + block] for start in starts])
 
 
-def _fit_cebra(scaled: np.ndarray, config: NeurPIRConfig) -> torch.nn.Module:
+def _fit_cebra(scaled: np.ndarray, config: NeurPIRConfig, progress: bool = False) -> torch.nn.Module:
     """Train CEBRA (behaviour-guided on the covariates themselves) and return its torch network, on CPU."""
     import cebra
 
@@ -151,7 +152,7 @@ def _fit_cebra(scaled: np.ndarray, config: NeurPIRConfig) -> torch.nn.Module:
         num_hidden_units=config.context_hidden, max_iterations=max(config.context_iterations, 1),
         batch_size=min(config.context_batch_size, scaled.shape[0]), learning_rate=config.context_learning_rate,
         temperature=config.context_temperature, conditional="time_delta", time_offsets=config.context_time_offsets,
-        device="cpu", verbose=False)
+        device="cpu", verbose=progress)
     with _seeded_cebra_samplers(config.seed):
         estimator.fit(scaled, scaled)
     network = estimator.model_.cpu().eval()

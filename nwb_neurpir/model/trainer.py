@@ -145,7 +145,8 @@ def _restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torc
 class _Run:
     """One training run's moving parts (kept together so the loop stays readable)."""
 
-    def __init__(self, recordings: list[Recording], config: NeurPIRConfig, out_dir: Path | None, resume: bool):
+    def __init__(self, recordings: list[Recording], config: NeurPIRConfig, out_dir: Path | None, resume: bool,
+                 progress: bool = False):
         self.config = config
         self.env = setup_distributed(config.device)
         _set_threads(config, self.env)
@@ -158,7 +159,7 @@ class _Run:
         if self.resumed is not None:
             _check_resumable(self.resumed, config, self.data, folder)  # type: ignore[arg-type]
             log.info("resuming from %s", folder)
-        self.context = self._context(recordings)
+        self.context = self._context(recordings, progress)
         contexts = [self.context.transform(r) if self.context else None for r in recordings]
         self.sessions = [prepare_session(r, config, c) for r, c in zip(recordings, contexts)]
         train_pools, val_pools = _split_neurons(self.sessions, config)
@@ -179,8 +180,9 @@ class _Run:
         if self.resumed is not None:
             self._restore(self.resumed, str(folder))
 
-    def _context(self, recordings: list[Recording]) -> ContextEncoder | None:
-        context = fit_context(recordings, self.config, fit=self.resumed is None and self.env.is_main)
+    def _context(self, recordings: list[Recording], progress: bool) -> ContextEncoder | None:
+        fit = self.resumed is None and self.env.is_main
+        context = fit_context(recordings, self.config, fit=fit, progress=progress and fit)
         if context is None:
             return None
         if self.resumed is not None:
@@ -251,7 +253,7 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     training continues from it. ``max_steps=0`` returns an untrained encoder (an evaluation baseline).
     """
     config = (config or NeurPIRConfig()).resolved(_check_recordings(recordings))
-    run = _Run(recordings, config, Path(out_dir) if out_dir is not None else None, resume)
+    run = _Run(recordings, config, Path(out_dir) if out_dir is not None else None, resume, progress)
     net: nn.Module = run.pair
     if run.env.active:
         net = nn.parallel.DistributedDataParallel(run.pair)
