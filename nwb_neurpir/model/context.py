@@ -107,8 +107,8 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
                 progress: bool = False) -> ContextEncoder | None:
     """One CEBRA model over every training session's covariates, or None (logged) when there are none.
 
-    ``progress`` shows CEBRA's own progress bar while it fits. With ``fit=False`` the layout and scaling are computed but the network keeps fresh weights (to be loaded from a
-    checkpoint or received from rank 0).
+    ``progress`` shows CEBRA's own progress bar while it fits. With ``fit=False`` the layout and scaling are computed
+    but the network keeps fresh weights (to be loaded from a checkpoint or received from rank 0).
     """
     if config.context == "none":
         log.info("context is off (context='none')")

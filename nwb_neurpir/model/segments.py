@@ -7,7 +7,7 @@ a mask and an ``owner`` index saying which view each chunk belongs to, so views 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -34,6 +34,10 @@ class ViewBatch:
     population: np.ndarray | None = None
     """(n_chunks, T) float32 population activity of the neuron's session, or None."""
 
+    def chunk_arrays(self) -> dict[str, np.ndarray]:
+        """Every per-chunk array of the batch that is present (context and population may be None), by field name."""
+        return {f.name: value for f in fields(self) if isinstance(value := getattr(self, f.name), np.ndarray)}
+
     @staticmethod
     def concatenate(parts: list[ViewBatch]) -> ViewBatch:
         """Join batches (views renumbered in order), padding chunks to the longest chunk length."""
@@ -44,17 +48,10 @@ class ViewBatch:
             extra = [(0, 0), (0, width - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
             return np.pad(array, extra)
 
-        has_context = parts[0].context is not None
-        has_population = parts[0].population is not None
-        return ViewBatch(
-            values=np.concatenate([pad(p.values) for p in parts]),
-            mask=np.concatenate([pad(p.mask) for p in parts]),
-            positions=np.concatenate([pad(p.positions) for p in parts]),
-            context=np.concatenate([pad(p.context) for p in parts]) if has_context else None,  # type: ignore[arg-type]
-            owner=np.concatenate([p.owner + off for p, off in zip(parts, offsets)]),
-            n_views=int(sum(p.n_views for p in parts)),
-            population=(np.concatenate([pad(p.population) for p in parts])  # type: ignore[arg-type]
-                        if has_population else None))
+        joined = {name: np.concatenate([pad(part.chunk_arrays()[name]) for part in parts])
+                  for name in parts[0].chunk_arrays() if name != "owner"}
+        return replace(parts[0], **joined, owner=np.concatenate([p.owner + off for p, off in zip(parts, offsets)]),
+                       n_views=int(sum(p.n_views for p in parts)))
 
     def padded(self, multiple: int) -> ViewBatch:
         """This batch with empty (fully masked) chunks appended until the chunk count is a multiple of ``multiple``.
@@ -64,13 +61,8 @@ class ViewBatch:
         extra = -self.values.shape[0] % multiple
         if not extra:
             return self
-
-        def grow(array: np.ndarray) -> np.ndarray:
-            return np.concatenate([array, np.zeros((extra, *array.shape[1:]), dtype=array.dtype)])
-
-        return ViewBatch(values=grow(self.values), mask=grow(self.mask), positions=grow(self.positions),
-                         context=None if self.context is None else grow(self.context), owner=grow(self.owner),
-                         n_views=self.n_views, population=None if self.population is None else grow(self.population))
+        return replace(self, **{name: np.concatenate([array, np.zeros((extra, *array.shape[1:]), dtype=array.dtype)])
+                                for name, array in self.chunk_arrays().items()})
 
 
 def gather_views(session: SessionData, neurons: np.ndarray, chunk_lists: list[np.ndarray]) -> ViewBatch:
