@@ -1,10 +1,11 @@
 """How far can the NeurPIR encoder get when it is *given the labels*? A ceiling for the accuracy targets of #7.
 
 Same folds as ``bench_model_steinmetz.py`` (4 regions, leave-one-mouse-out) or ``bench_model_simulated.py`` (5 cell
-types, leave-one-animal-out; spikes or calcium): the NeuronEncoder architecture of the config, plus a linear head, trained with class-balanced cross-entropy on the training animals' labelled units (views
-of random length, as in self-supervised training), then the held-out animal is embedded the way ``NeurPIR.embed`` does it
-and read out (a) by the head itself and (b) by the same per-session z-scored logistic probe every other method gets.
-No self-supervised objective can be expected to beat this by much with the same encoder and the same labels.
+types, leave-one-animal-out; spikes or calcium): the NeuronEncoder architecture of the config plus a linear head,
+trained with class-balanced cross-entropy on the training animals' labelled units (views of random length, as in
+self-supervised training); the held-out animal is then embedded the way ``NeurPIR.embed`` does it and read out (a) by
+the head itself and (b) by the per-session z-scored logistic probe every other method gets. This is evidence, not a
+proof, of a ceiling: with few labelled animals a supervised encoder can overfit where a self-supervised one does not.
 
 ``--hand`` also fits a range of supervised classifiers (logistic regression at three strengths, gradient boosting
 variants, random forest, extra trees, RBF SVM) on the hand features, raw and per-session z-scored, on the same folds.
