@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TrainedEmbeddings", "parse_overrides", "probe_unseen", "train_and_embed"]
+__all__ = ["TrainedEmbeddings", "parse_overrides", "probe_unseen", "split_labelled", "train_and_embed"]
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -43,6 +43,18 @@ def train_and_embed(train_set: list, recordings: list, config, progress: bool) -
     return TrainedEmbeddings(matrices, trained, time.perf_counter() - start, model.training_summary_["steps"])
 
 
+def split_labelled(matrices: list[np.ndarray], labels: list[np.ndarray],
+                   test: list[bool]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The labelled rows (label != "") of every session stacked into train x, train y, test x, test y."""
+    parts: dict[bool, tuple[list, list]] = {False: ([], []), True: ([], [])}
+    for matrix, label, is_test in zip(matrices, labels, test):
+        keep = label != ""
+        parts[bool(is_test)][0].append(matrix[keep])
+        parts[bool(is_test)][1].append(label[keep])
+    (x_train, y_train), (x_test, y_test) = ((np.concatenate(x), np.concatenate(y)) for x, y in parts.values())
+    return x_train, y_train, x_test, y_test
+
+
 def probe_unseen(matrices: list[np.ndarray], labels: list[np.ndarray], test: list[bool],
                  probe: str = "logistic") -> tuple[float, dict]:
     """Z-score each session's rows, fit ``probe`` on the non-test sessions' labelled rows (label != ""), and return
@@ -51,13 +63,8 @@ def probe_unseen(matrices: list[np.ndarray], labels: list[np.ndarray], test: lis
 
     from nwb_neurpir.evaluation.probes import fit_predict, standardize_per_session
 
-    x_tr, y_tr, x_te, y_te = [], [], [], []
-    for matrix, label, is_test in zip(matrices, labels, test):
-        keep = label != ""
-        z = standardize_per_session(matrix, np.zeros(matrix.shape[0]))[keep]
-        (x_te if is_test else x_tr).append(z)
-        (y_te if is_test else y_tr).append(label[keep])
-    y_test = np.concatenate(y_te)
-    predicted = fit_predict(probe, np.concatenate(x_tr), np.concatenate(y_tr), np.concatenate(x_te))
+    z_scored = [standardize_per_session(matrix, np.zeros(matrix.shape[0])) for matrix in matrices]
+    x_train, y_train, x_test, y_test = split_labelled(z_scored, labels, test)
+    predicted = fit_predict(probe, x_train, y_train, x_test)
     classes, counts = np.unique(y_test, return_counts=True)
     return float(balanced_accuracy_score(y_test, predicted)), dict(zip(classes.tolist(), counts.tolist()))

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_model_common import parse_overrides, probe_unseen  # noqa: E402
+from bench_model_common import parse_overrides, probe_unseen, split_labelled  # noqa: E402
 from bench_model_simulated import simulated_files  # noqa: E402
 from bench_model_steinmetz import load_sessions  # noqa: E402
 
@@ -123,15 +123,9 @@ def hand_sweep(recordings: list, labels: list[np.ndarray], folds: list[str]) -> 
         for name, make in hand_classifiers().items():
             scores = []
             for animal in folds:
-                parts: dict[bool, tuple[list, list]] = {True: ([], []), False: ([], [])}
-                for x, label, subject in zip(inputs, labels, subjects):
-                    keep = label != ""
-                    parts[subject == animal][0].append(x[keep])
-                    parts[subject == animal][1].append(label[keep])
-                model = make_pipeline(StandardScaler(), make())
-                model.fit(np.concatenate(parts[False][0]), np.concatenate(parts[False][1]))
-                predicted = model.predict(np.concatenate(parts[True][0]))
-                scores.append(balanced_accuracy_score(np.concatenate(parts[True][1]), predicted))
+                x_train, y_train, x_test, y_test = split_labelled(inputs, labels, [s == animal for s in subjects])
+                model = make_pipeline(StandardScaler(), make()).fit(x_train, y_train)
+                scores.append(balanced_accuracy_score(y_test, model.predict(x_test)))
             best = max(best, (float(np.mean(scores)), f"{scaling} {name}"))
             print(f"hand {scaling:9s} {name:28s} " + " ".join(f"{v:.3f}" for v in scores)
                   + f"  mean {np.mean(scores):.3f}", flush=True)
@@ -185,12 +179,10 @@ def main() -> None:
             matrices = [embed_session(encoder, s, float(config.segment_length_max), config.embed_batch_size,
                                       config.embed_max_seconds, torch.device("cpu"), progress=False)
                         for s in sessions]
+            _, _, x_test, y_test = split_labelled(matrices, labels, test)
             with torch.no_grad():
-                predicted = np.concatenate([
-                    np.asarray(classes)[head(torch.from_numpy(m[lab != ""])).argmax(1).numpy()]
-                    for m, lab, t in zip(matrices, labels, test) if t])
-            truth = np.concatenate([lab[lab != ""] for lab, t in zip(labels, test) if t])
-            head_scores.append(float(balanced_accuracy_score(truth, predicted)))
+                predicted = np.asarray(classes)[head(torch.from_numpy(x_test)).argmax(1).numpy()]
+            head_scores.append(float(balanced_accuracy_score(y_test, predicted)))
             probe_scores.append(probe_unseen(matrices, labels, test)[0])
             print(f"seed {seed} test {mouse}: head {head_scores[-1]:.3f}, logistic probe {probe_scores[-1]:.3f} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
