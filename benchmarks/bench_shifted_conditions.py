@@ -8,7 +8,7 @@ regression and gradient boosting, all on the same fold: train on the unshifted a
 animal's. Prints per-seed numbers, mean ± std and a markdown table. ``--control`` repeats everything on the same
 animals with no shift, to show what the shift costs.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_shifted_conditions.py --seeds 0 1
+    OMP_NUM_THREADS=1 python benchmarks/bench_shifted_conditions.py --control
     python benchmarks/bench_shifted_conditions.py --steps 800 --set batch_size=256 --neurons 250 --duration 300
 """
 
@@ -136,12 +136,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/tmp/neurpir-sim-shifted"),
                         help="simulated data are kept under DATA/<config fingerprint>")
     parser.add_argument("--animals", type=int, default=4, help="the last one is held out under shifted conditions")
-    parser.add_argument("--neurons", type=int, default=150, help="per animal, split over the 5 types")
+    parser.add_argument("--neurons", type=int, default=250, help="per animal, split over the 5 types")
     parser.add_argument("--duration", type=float, default=180.0, help="seconds per session")
     parser.add_argument("--shift", default="both", help="behaviour, stimulus or both (CONTEXT_SHIFTS)")
     parser.add_argument("--sim-seed", type=int, default=0, help="seed of the simulated animals")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="NeurPIR training seeds")
-    parser.add_argument("--steps", type=int, default=300, help="NeurPIR max_steps")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="NeurPIR training seeds")
+    parser.add_argument("--steps", type=int, default=400, help="NeurPIR max_steps")
     parser.add_argument("--threads", type=int, default=1, help="NeurPIR num_threads")
     parser.add_argument("--contexts", nargs="+", choices=CONTEXTS, default=list(CONTEXTS))
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="NeurPIRConfig key=value")

@@ -1,4 +1,4 @@
-"""Shifted peripheral conditions: an animal that runs far more and sees other contrasts, with the same kind of neurons."""
+"""Shifted peripheral conditions: an animal that runs far more and sees other contrasts, with the same neurons."""
 
 from __future__ import annotations
 
