@@ -12,7 +12,7 @@ import typer
 from nwb_neurpir.cli.options import JsonOutput
 from nwb_neurpir.errors import NeurPIRError
 
-_PRESETS = ("paper", "demo")
+_PRESETS = ("paper", "demo", "demo-shifted")
 _MODALITIES = ("spikes", "ophys", "both")
 _BACKENDS = ("auto", "numba", "numpy")
 
@@ -25,8 +25,9 @@ def register(app: typer.Typer) -> None:
         out_dir: Annotated[Path, typer.Argument(help="Folder for the files (sub-<id>/sub-<id>_ses-<id>_*.nwb).",
                                                 show_default=False)],
         preset: Annotated[str, typer.Option(
-            "--preset", help="paper: 3 animals x 2,000 neurons x 10 min; demo: 4 animals x 250 neurons x 5 min. "
-                             "The options below override it.")] = "paper",
+            "--preset", help="paper: 3 animals x 2,000 neurons x 10 min; demo: 4 animals x 250 neurons x 5 min; "
+                             "demo-shifted: demo with sim04 under shifted conditions (--shift both). The options "
+                             "below override it.")] = "paper",
         animals: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--animals", help="Number of animals (each its own wiring, parameters and input gains).")] = None,
         sessions_per_animal: Annotated[Optional[int], typer.Option(  # noqa: UP007
@@ -38,6 +39,13 @@ def register(app: typer.Typer) -> None:
         modality: Annotated[str, typer.Option(
             "--modality", help="spikes (_ecephys.nwb with Units), ophys (_ophys.nwb with calcium traces) or both.")]
         = "spikes",
+        shift: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--shift", help="Give some animals other peripheral conditions (their neurons stay the same kind): "
+                            "behaviour (running ~90 % of the time, faster), stimulus (contrasts 0.05/0.8, shorter and "
+                            "more frequent trials) or both.")] = None,
+        shifted_animals: Annotated[Optional[list[int]], typer.Option(  # noqa: UP007
+            "--shifted-animal", metavar="<int>", help="Animal number (1 = sim01) under --shift; repeat for several "
+                                     "[default: the last animal].")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--seed", help="Seed of everything: the same seed writes the same data.")] = None,
         backend: Annotated[str, typer.Option(
@@ -51,16 +59,24 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir simulate sim/ --preset demo --modality both --seed 1
         (writes sim/sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb, ..._ophys.nwb, and the same for sim02..sim04).
+        With --shift both, sim04 runs far more and sees other contrasts: a test of invariance to conditions.
         """
         from nwb_neurpir.simulate import PRESETS, write_dataset
+        from nwb_neurpir.simulate.population import subject_id_of
 
         for name, value, allowed in (("--preset", preset, _PRESETS), ("--modality", modality, _MODALITIES),
                                      ("--backend", backend, _BACKENDS)):
             if value not in allowed:
                 raise NeurPIRError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if shifted_animals and shift is None:
+            raise NeurPIRError("--shifted-animal needs --shift (behaviour, stimulus or both)")
         config = PRESETS[preset].with_overrides(
             n_animals=animals, sessions_per_animal=sessions_per_animal, n_neurons=neurons, duration_s=duration,
-            seed=seed).validate()
+            seed=seed)
+        if shift is not None:
+            numbers = shifted_animals or [config.n_animals]
+            config = config.with_shift(tuple(number - 1 for number in numbers), shift)
+        config = config.validate()
         started = time.perf_counter()
         paths = write_dataset(out_dir, config, modality=modality, backend=backend, progress=progress and not as_json,
                               overwrite=overwrite)
@@ -68,11 +84,14 @@ def register(app: typer.Typer) -> None:
         summary = {"files": [str(path) for path in paths], "n_animals": config.n_animals,
                    "sessions_per_animal": config.sessions_per_animal, "n_neurons": config.n_neurons,
                    "duration_s": config.duration_s, "seed": config.seed, "modality": modality,
+                   "shifted_subjects": [subject_id_of(index) for index in config.shifted_animals],
                    "elapsed_s": round(elapsed, 2)}
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
             return
         for path in paths:
             typer.echo(str(path))
+        shifted = f", shifted conditions: {', '.join(summary['shifted_subjects'])}" if config.shifted_animals else ""
         typer.echo(f"{len(paths)} file(s): {config.n_animals} animal(s) x {config.sessions_per_animal} session(s) x "
-                   f"{config.n_neurons} neurons x {config.duration_s:g} s, seed {config.seed}, in {elapsed:.1f} s")
+                   f"{config.n_neurons} neurons x {config.duration_s:g} s, seed {config.seed}{shifted}, in "
+                   f"{elapsed:.1f} s")

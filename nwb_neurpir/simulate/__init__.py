@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nwb_neurpir.simulate.calcium import CalciumSettings
-from nwb_neurpir.simulate.context import ContextSettings
+from nwb_neurpir.simulate.context import CONTEXT_SHIFTS, ContextSettings, shift_context
 from nwb_neurpir.simulate.izhikevich import CELL_TYPES, IZHIKEVICH_PARAMETERS
 from nwb_neurpir.simulate.nwb_output import dandi_path, planned_paths, write_dataset, write_session
 from nwb_neurpir.simulate.population import (
@@ -17,6 +17,7 @@ from nwb_neurpir.simulate.population import (
 
 __all__ = [
     "CELL_TYPES",
+    "CONTEXT_SHIFTS",
     "DEMO",
     "IZHIKEVICH_PARAMETERS",
     "PRESETS",
@@ -27,6 +28,7 @@ __all__ = [
     "dandi_path",
     "iter_sessions",
     "planned_paths",
+    "shift_context",
     "simulate_population",
     "write_dataset",
     "write_session",

@@ -2,15 +2,19 @@
 
 Both are sampled at ``rate`` Hz (100 by default): the stimulus response has a sustained part (a Naka–Rushton
 function of contrast while the stimulus is on) and an onset transient; running comes in bouts with a smooth speed.
+``CONTEXT_SHIFTS`` name other peripheral conditions (more running, other contrasts and trial timing) for animals
+that should not see what the others saw.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["ContextSettings", "SessionContext", "make_context"]
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = ["CONTEXT_SHIFTS", "ContextSettings", "SessionContext", "make_context", "shift_context"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,28 @@ class ContextSettings:
     """Smoothing time constant of running speed."""
     speed_reference_cm_s: float = 20.0
     """Speed at which a neuron's input gain reaches 1 + its running gain."""
+
+
+_MORE_RUNNING: dict[str, object] = {"still_bout_s": 4.0, "run_bout_s": 40.0, "run_speed_cm_s": (30.0, 60.0)}
+_OTHER_STIMULUS: dict[str, object] = {"contrasts": (0.05, 0.8), "on_s": (0.3, 0.6), "off_s": (0.4, 1.2)}
+
+CONTEXT_SHIFTS: dict[str, dict[str, object]] = {
+    "behaviour": _MORE_RUNNING,
+    "stimulus": _OTHER_STIMULUS,
+    "both": {**_MORE_RUNNING, **_OTHER_STIMULUS},
+}
+"""Named changes of ``ContextSettings`` fields. ``behaviour``: running ~90 % of the time instead of ~33 %, at
+30–60 cm/s instead of 10–40; ``stimulus``: contrasts 0.05 and 0.8 instead of 0.1–1.0, trials of 0.3–0.6 s every
+0.7–1.8 s instead of 1–2 s every 2–5 s; ``both``: all of it. How the neurons respond to stimulus and running
+(their weights, gains and the reference speed) is the animal's, not the context's, and never shifts."""
+
+
+def shift_context(settings: ContextSettings, shift: str) -> ContextSettings:
+    """``settings`` with the changes of ``CONTEXT_SHIFTS[shift]`` applied."""
+    if shift not in CONTEXT_SHIFTS:
+        raise NeurPIRError(f"unknown context shift {shift!r}; choose one of {', '.join(CONTEXT_SHIFTS)}",
+                           source="simulation config")
+    return replace(settings, **CONTEXT_SHIFTS[shift])
 
 
 @dataclass(frozen=True)

@@ -165,11 +165,14 @@ def _base_nwbfile(session: SimulatedSession, kind: str):  # noqa: ANN202
 
     config = session.config
     start = session.session_start_time
+    shifted = session.animal.index in config.shifted_animals
+    conditions = (" This animal is under shifted conditions: other stimulus statistics and behaviour than the "
+                  "unshifted animals (see notes: shifted_context)." if shifted else "")
     nwbfile = NWBFile(
         session_description=(
             f"Simulated session {session.session_index + 1} of animal {session.subject_id}: a recurrent network of "
             f"{config.n_neurons} Izhikevich (2003) neurons (RS, IB, CH, FS, LTS in equal parts) driven by noise, "
-            f"a visual stimulus at several contrasts and running speed."),
+            f"a visual stimulus at several contrasts and running speed.{conditions}"),
         identifier=session.identifier(kind),
         session_start_time=start,
         file_create_date=start,
@@ -179,7 +182,7 @@ def _base_nwbfile(session: SimulatedSession, kind: str):  # noqa: ANN202
         experiment_description="Ground truth for learning intrinsic neuron representations (NeurPIR).",
         keywords=["simulation", "Izhikevich", "cell type", "NeurPIR"],
         notes=json.dumps({"simulation_settings": config.session_settings(), "animal_index": session.animal.index,
-                          "session_index": session.session_index}, sort_keys=True),
+                          "session_index": session.session_index, "shifted_conditions": shifted}, sort_keys=True),
         source_script=f"nwb_neurpir.simulate {__version__}",
         source_script_file_name="nwb_neurpir/simulate/population.py",
         subject=Subject(subject_id=session.subject_id, species="Mus musculus", sex="U", age="P90D",

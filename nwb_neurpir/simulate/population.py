@@ -3,6 +3,8 @@
 Seeds: animal ``i`` uses ``SeedSequence(seed, spawn_key=(i, 0))`` for its neurons (parameter jitter, connectivity,
 input gains) and session ``j`` of it ``spawn_key=(i, j + 1)`` for trials, running, noise and initial state. So an
 animal does not change when more animals or sessions are asked for, and the same config gives the same spikes.
+Shifted animals (``shifted_animals``) draw their neurons exactly as they would unshifted; only their sessions' trials
+and running follow ``shifted_context``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.simulate.calcium import CalciumSettings
-from nwb_neurpir.simulate.context import ContextSettings, SessionContext, make_context
+from nwb_neurpir.simulate.context import ContextSettings, SessionContext, make_context, shift_context
 from nwb_neurpir.simulate.integrator import (
     Backend,
     NeuronDrive,
@@ -86,6 +88,10 @@ class SimulationConfig:
     animal_gain_sd: float = 0.1
     """Sd of an animal's log input gain (scales all its baselines and stimulus weights)."""
     context: ContextSettings = field(default_factory=ContextSettings)
+    shifted_animals: tuple[int, ...] = ()
+    """Indices (0-based) of animals whose sessions follow ``shifted_context`` instead of ``context``: the same kind of
+    neurons under other peripheral conditions (stimulus statistics, behaviour). See ``with_shift``."""
+    shifted_context: ContextSettings = field(default_factory=lambda: shift_context(ContextSettings(), "both"))
     calcium: CalciumSettings = field(default_factory=CalciumSettings)
     """How spikes become fluorescence in ``_ophys.nwb`` files."""
     chunk_s: float = 1.0
@@ -101,15 +107,29 @@ class SimulationConfig:
             (0 < self.dt <= 0.001, f"dt must be in (0, 0.001] s, got {self.dt}"),
             (self.seed >= 0, f"seed must be non-negative, got {self.seed}"),
             (self.warmup_s >= 0 and self.chunk_s > 0, "warmup_s must be >= 0 and chunk_s > 0"),
+            (all(0 <= index < self.n_animals for index in self.shifted_animals),
+             f"shifted animal(s) {', '.join(subject_id_of(i) for i in self.shifted_animals)} not among the "
+             f"{self.n_animals} animal(s) simulated"),
         ]
         for ok, message in checks:
             if not ok:
                 raise NeurPIRError(message, source="simulation config")
+        if self.shifted_animals and self.shifted_context.rate != self.context.rate:
+            raise NeurPIRError("the shifted context must keep the context's sampling rate", source="simulation config")
         ratio = 1.0 / (self.context.rate * self.dt)
         if abs(ratio - round(ratio)) > 1e-9:
             raise NeurPIRError(f"dt={self.dt} s does not divide the context sample of {1 / self.context.rate} s",
                                source="simulation config")
         return self
+
+    def context_of(self, animal_index: int) -> ContextSettings:
+        """The peripheral conditions of animal ``animal_index``'s sessions."""
+        return self.shifted_context if animal_index in self.shifted_animals else self.context
+
+    def with_shift(self, animals: tuple[int, ...], shift: str = "both") -> SimulationConfig:
+        """A copy in which ``animals`` (0-based) see ``context`` changed by ``CONTEXT_SHIFTS[shift]``."""
+        return replace(self, shifted_animals=tuple(sorted(set(animals))),
+                       shifted_context=shift_context(self.context, shift))
 
     @property
     def steps_per_sample(self) -> int:
@@ -124,6 +144,8 @@ class SimulationConfig:
         """The settings that shape each session (all but the numbers of animals and sessions), as plain data."""
         settings = asdict(self)
         del settings["n_animals"], settings["sessions_per_animal"]
+        if not self.shifted_animals:  # unused: leaves the identifiers of unshifted data sets as they were
+            del settings["shifted_animals"], settings["shifted_context"]
         return settings
 
     def fingerprint(self) -> str:
@@ -140,8 +162,10 @@ class SimulationConfig:
 DEMO = SimulationConfig(n_animals=4, sessions_per_animal=1, n_neurons=250, duration_s=300.0)
 """Small enough to simulate in seconds and train on quickly; 50 neurons per type per animal, 4 animals."""
 
-PRESETS: dict[str, SimulationConfig] = {"paper": SimulationConfig(), "demo": DEMO}
-"""``paper``: 3 animals × 2,000 neurons (400 per type) × 10 min, as in the NeurPIR paper's simulation."""
+PRESETS: dict[str, SimulationConfig] = {"paper": SimulationConfig(), "demo": DEMO,
+                                        "demo-shifted": DEMO.with_shift((DEMO.n_animals - 1,), "both")}
+"""``paper``: 3 animals × 2,000 neurons (400 per type) × 10 min, as in the NeurPIR paper's simulation;
+``demo-shifted``: the demo with its last animal (sim04) running far more and seeing other contrasts and trials."""
 
 
 @dataclass(frozen=True)
@@ -249,7 +273,7 @@ def simulate_session(
     """Run one session of ``animal``: warm-up, then ``duration_s`` of recorded activity."""
     chosen = available_backend(backend)
     rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(animal.index, session_index + 1)))
-    context = make_context(config.duration_s, rng, config.context)
+    context = make_context(config.duration_s, rng, config.context_of(animal.index))
     v, u = resting_state(animal.params)
     state = PopulationState.at(v + rng.uniform(0.0, 5.0, v.size), u)
     chunk = max(1, int(round(config.chunk_s / config.dt)))
