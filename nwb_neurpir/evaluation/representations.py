@@ -60,6 +60,11 @@ class FixedRepresentation:
     """``inductive``, ``transductive`` or ``none`` (no self-supervised training: hand features)."""
     training_data: tuple[str, ...] = ()
     """Sessions the model behind the matrix was trained on, when known."""
+    checkpoint_sha256: str = ""
+    """Checksum of the model behind the matrix, when known."""
+
+    def needs_training(self, train_recordings: Sequence[int]) -> bool:  # noqa: ARG002 - same on every fold
+        return False
 
     def for_fold(self, train_recordings: Sequence[int]) -> np.ndarray:  # noqa: ARG002 - same on every fold
         return self.matrix
@@ -77,7 +82,13 @@ class TrainedRepresentation:
     progress: bool = True
     training_data: tuple[str, ...] = ()
     """Sessions the latest model was trained on (its provenance)."""
+    checkpoint_sha256: str = ""
+    """Checksum of the latest model."""
     _cache: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+
+    def needs_training(self, train_recordings: Sequence[int]) -> bool:
+        """Whether ``for_fold`` will train a model (its vectors for this training set are not cached)."""
+        return tuple(sorted(train_recordings)) not in self._cache
 
     def for_fold(self, train_recordings: Sequence[int]) -> np.ndarray:
         from nwb_neurpir.model import train
@@ -86,6 +97,7 @@ class TrainedRepresentation:
         if key not in self._cache:
             model = train([self.recordings[i] for i in key], self.config, progress=self.progress)
             self.training_data = tuple(model.training_data_)
+            self.checkpoint_sha256 = model.provenance().checkpoint_sha256
             self._cache.clear()
             self._cache[key] = gather_rows(self.neurons, embed_all(model, self.recordings, self.neurons,
                                                                      self.progress))
