@@ -136,6 +136,8 @@ def evaluate(
         timings["hand features"] = time.perf_counter() - clock
     for note in notes:
         warnings.warn(note, EvaluationWarning, stacklevel=2)
+    if config is not None and progress:
+        _announce_training(chosen, train_sets, config)
 
     extra = _diagnostic_methods(chosen, probe)
     run = _Run(results={method.name: MethodResult(method=method, description=_describe(method),
@@ -254,6 +256,17 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
     bar.close()
 
 
+def _announce_training(chosen: list[Method], train_sets: list[tuple[int, ...]], config: NeurPIRConfig) -> None:
+    """Say up front how many models the evaluation will train (a run can take long)."""
+    import sys
+
+    variants = sorted({source for method in chosen for source in method.sources if source in NEURPIR_VARIANTS})
+    if variants:
+        n_models = len(variants) * len(set(train_sets))
+        print(f"training {n_models} models ({len(variants)} NeurPIR methods x {len(set(train_sets))} training sets) "
+              f"of up to {config.max_steps} steps each", file=sys.stderr)
+
+
 def _diagnostic_methods(chosen: list[Method], probe: str) -> list[Method]:
     """``neurpir+hand`` on the default probe when NeurPIR vectors and hand features are both evaluated but the
     combination was not asked for (the diagnostics compare it with the hand features alone)."""
@@ -350,7 +363,7 @@ def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, r
     if normalization.applied == "session":
         title += ", z-scored per session"
     return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
-                         label_name=neurons.label_name)
+                         label_name=neurons.label_name, normalization=normalization.to_dict())
 
 
 def _fold_info(fold: Fold, neurons: LabelledNeurons) -> FoldInfo:

@@ -144,6 +144,8 @@ class EmbeddingView:
     subjects: np.ndarray
     title: str
     label_name: str = "label"
+    normalization: dict[str, Any] | None = None
+    """``Normalization.to_dict()`` of what was applied to ``vectors``, when known."""
 
 
 @dataclass
