@@ -12,6 +12,7 @@ Hand-feature baselines run whenever recordings are given.
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -225,7 +226,7 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
             bar.set_description_str(f"fold {number}/{len(folds)} ({fold.name}): {name}")
             if progress and representation.needs_training(train_set):
                 tqdm.write(f"fold {number}/{len(folds)} ({fold.name}): training {name} on {len(train_set)} "
-                           "recordings")
+                           "recordings", file=sys.stderr)
             clock = time.perf_counter()
             raw = representation.for_fold(train_set)
             run.timings[name] = run.timings.get(name, 0.0) + time.perf_counter() - clock
@@ -258,8 +259,6 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
 
 def _announce_training(chosen: list[Method], train_sets: list[tuple[int, ...]], config: NeurPIRConfig) -> None:
     """Say up front how many models the evaluation will train (a run can take long)."""
-    import sys
-
     variants = sorted({source for method in chosen for source in method.sources if source in NEURPIR_VARIANTS})
     if variants:
         n_models = len(variants) * len(set(train_sets))
