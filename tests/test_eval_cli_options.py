@@ -133,7 +133,8 @@ def test_plot_does_not_z_score_one_class_sessions(annotated: Path, tmp_path: Pat
                  "cell_type == 'FS'", "--json"]
     refused = _neurpir(*one_class, "--normalize", "session")
     assert refused.returncode == 1 and refused.stdout == ""
-    assert refused.stderr.startswith("error: --normalize session: 3 of 3 sessions are too small or single-class")
+    assert refused.stderr.startswith("error: --normalize session: 3 of 3 sessions (100% of the neurons) are too "
+                                     "small or single-class")
     assert refused.stderr.count("\n") == 1
     fallback = _neurpir(*one_class)
     assert fallback.returncode == 0, fallback.stderr

@@ -47,7 +47,8 @@ def sparse(files: list[Path]) -> list:
 
 def test_session_normalisation_refuses_one_class_sessions_and_auto_falls_back(sparse: list) -> None:
     assert all(r.neuron_metadata["cell_type"].nunique() == 1 and r.n_neurons == 5 for r in sparse)
-    with pytest.raises(NeurPIRError, match=r"--normalize session: 15 of 15 sessions are too small or single-class"):
+    with pytest.raises(NeurPIRError, match=r"--normalize session: 15 of 15 sessions \(100% of the neurons\) are too "
+                                           r"small or single-class.*; use --normalize auto or none"):
         evaluate(sparse, label="cell_type", methods=["hand"], normalize="session", progress=False)
     with pytest.warns(UserWarning, match="--normalize auto used none"):
         result = evaluate(sparse, label="cell_type", methods=["hand"], progress=False)
@@ -56,6 +57,23 @@ def test_session_normalisation_refuses_one_class_sessions_and_auto_falls_back(sp
     assert "--normalize auto used none" in format_table(result)
     # Without the fallback, z-scoring 5 same-class neurons erases the class: the probe is at chance.
     assert result.method("hand").pooled.balanced_accuracy > 0.5
+
+
+def test_a_few_one_class_sessions_fall_back_to_the_statistics_of_all_neurons(files: list[Path]) -> None:
+    recordings = [open_recording(path, keep_spike_times=True) for path in files[1:]]
+    recordings += _one_class_sessions(files[:1], [("FS",)])
+    with pytest.warns(UserWarning, match=r"--normalize session: 1 of 3 sessions \(9% of the neurons\).*statistics "
+                                         "of all neurons instead"):
+        result = evaluate(recordings, label="cell_type", methods=["hand"], normalize="session", progress=False)
+    normalization = result.settings["normalization"]
+    assert normalization["applied"] == "session" and normalization["fallback_sessions"] == ["sim01/sim01s01"]
+    from nwb_neurpir.evaluation.normalization import choose_normalization
+
+    keys = np.repeat(["a", "b", "c"], [10, 10, 3])
+    x = np.random.default_rng(0).normal(5.0, 2.0, (23, 4))
+    applied = choose_normalization("auto", keys).apply(x, keys)
+    np.testing.assert_allclose(applied[:10].mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(applied[20:], ((x - x.mean(axis=0)) / x.std(axis=0))[20:])
 
 
 def test_chance_comes_from_the_training_classes(sparse: list) -> None:
