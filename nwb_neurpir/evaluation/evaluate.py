@@ -36,6 +36,7 @@ from nwb_neurpir.evaluation.grouping import LabelGrouping, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import Method, default_methods, parse_methods, REPRESENTATIONS
 from nwb_neurpir.evaluation.metrics import score_fold
+from nwb_neurpir.evaluation.neighbours import NeighbourRepresentation
 from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization
 from nwb_neurpir.evaluation.probes import PROBES, fit_predict
 from nwb_neurpir.evaluation.representations import (
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["EvaluationWarning", "evaluate"]
 
 Protocol = Literal["inductive", "transductive"]
-Representation = FixedRepresentation | TrainedRepresentation
+Representation = FixedRepresentation | TrainedRepresentation | NeighbourRepresentation
 
 
 class EvaluationWarning(UserWarning):
@@ -127,6 +128,9 @@ def evaluate(
             representations[variant] = TrainedRepresentation(
                 name=variant, recordings=recordings, neurons=neurons,
                 config=variant_config(config, variant, recordings[0].modality), mode=mode, progress=progress)
+    if recordings and "neurpir" in representations:
+        representations["neurpir-neighbours"] = NeighbourRepresentation(
+            "neurpir-neighbours", representations["neurpir"], recordings, neurons)
     available = list(representations) + (list(BASELINES) if recordings else [])
     chosen = parse_methods(methods or default_methods([r for r in NEURPIR_VARIANTS if r in representations],
                                                       bool(recordings)), available, probe)
@@ -328,17 +332,18 @@ def _given_representation(recordings: list[Recording], neurons: LabelledNeurons,
         return FixedRepresentation(name="neurpir", matrix=table_vectors, mode="unknown")
     if model is not None:
         clock = time.perf_counter()
-        matrix = gather_rows(neurons, embed_all(model, recordings, neurons, progress))
+        full = embed_all(model, recordings, neurons, progress)
         timings["neurpir (embedding)"] = time.perf_counter() - clock
-        return FixedRepresentation(name="neurpir", matrix=matrix, mode="provenance",
-                                   training_data=tuple(model.training_data_))
+        return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full), mode="provenance",
+                                   training_data=tuple(model.training_data_), per_recording=full)
     matrices = list(embeddings or [])
     if len(matrices) != len(recordings) or any(
             np.asarray(m).ndim != 2 or len(m) != r.n_neurons for m, r in zip(matrices, recordings)):
         raise NeurPIRError("embeddings must be one (n_neurons, dim) matrix per recording, rows in neuron order")
-    return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, [np.asarray(m, float) for m in matrices]),
+    full = [np.asarray(m, float) for m in matrices]
+    return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full),
                                mode="unknown" if training_data is None else "provenance",
-                               training_data=tuple(map(str, training_data or ())))
+                               training_data=tuple(map(str, training_data or ())), per_recording=full)
 
 
 def _fold_mode(representation: Representation, fold: Fold, recordings: Sequence[Recording],

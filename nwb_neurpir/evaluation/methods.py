@@ -1,8 +1,8 @@
 """Method names: ``REPRESENTATION[:PROBE]`` such as ``neurpir``, ``neurpir-untrained``, ``hand:gb`` or ``hand-pca``.
 
 Representations: the NeurPIR variants (``representations.NEURPIR_VARIANTS``), the baselines
-(``baselines.BASELINES``) and ``neurpir+hand`` (NeurPIR vectors beside the hand features); probes: ``probes.PROBES``
-(default ``logistic``).
+(``baselines.BASELINES``), ``neurpir+hand`` (NeurPIR vectors beside the hand features) and ``neurpir-neighbours``
+(``neighbours``); probes: ``probes.PROBES`` (default ``logistic``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,11 @@ from nwb_neurpir.evaluation.representations import NEURPIR_VARIANTS
 
 __all__ = ["COMBINED", "REPRESENTATIONS", "Method", "default_methods", "parse_methods"]
 
-COMBINED: dict[str, str] = {"neurpir+hand": "NeurPIR vectors concatenated to the hand features"}
+COMBINED: dict[str, str] = {
+    "neurpir+hand": "NeurPIR vectors concatenated to the hand features",
+    "neurpir-neighbours": "NeurPIR vector beside the mean vector of the 5 co-recorded neurons most correlated in "
+                          "activity (label-free, neighbour-aware)",
+}
 REPRESENTATIONS: dict[str, str] = {**NEURPIR_VARIANTS, **BASELINES, **COMBINED}
 
 
@@ -48,8 +52,10 @@ class Method:
 
 def default_methods(neurpir_variants: Sequence[str], with_hand_features: bool) -> list[str]:
     """NeurPIR variants with the default probe, then the hand baselines (logistic, gradient boosting, PCA) and, with
-    NeurPIR vectors and hand features both available, ``neurpir+hand``."""
+    NeurPIR vectors and recordings both available, ``neurpir-neighbours`` and ``neurpir+hand``."""
     methods = list(neurpir_variants)
+    if with_hand_features and "neurpir" in neurpir_variants:
+        methods.append("neurpir-neighbours")
     if with_hand_features:
         methods += ["hand", "hand:gb", "hand-pca"]
         if "neurpir" in neurpir_variants:
