@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+from eval_files import simulated_folder
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate, format_table, write_report
@@ -20,18 +21,13 @@ from nwb_neurpir.evaluation.methods import Method
 from nwb_neurpir.evaluation.metrics import score_fold
 from nwb_neurpir.evaluation.results import FoldPredictions, MethodResult
 from nwb_neurpir.io import open_recording
-from nwb_neurpir.simulate import SimulationConfig
-from nwb_neurpir.simulate.nwb_output import write_dataset
 
-SIMULATION = SimulationConfig(n_animals=3, sessions_per_animal=1, n_neurons=25, duration_s=20.0, seed=5)
 TYPES = ("CH", "FS", "IB", "LTS", "RS")
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    folder = tmp_path_factory.mktemp("sparse")
-    write_dataset(folder, SIMULATION, modality="spikes", progress=False)
-    return sorted(folder.rglob("*.nwb"))
+    return sorted(simulated_folder(tmp_path_factory, seed=5, name="sparse").rglob("*.nwb"))
 
 
 def _one_class_sessions(files: list[Path], types_per_file: list[tuple[str, ...]]) -> list:

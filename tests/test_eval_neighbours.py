@@ -7,20 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from eval_files import simulated_folder
 
 from nwb_neurpir.evaluation import evaluate
 from nwb_neurpir.evaluation.neighbours import NEIGHBOURS, activity_neighbours
 from nwb_neurpir.io import open_recordings
-from nwb_neurpir.simulate import SimulationConfig
-from nwb_neurpir.simulate.nwb_output import write_dataset
 
-SIMULATION = SimulationConfig(n_animals=3, sessions_per_animal=1, n_neurons=25, duration_s=20.0, seed=11)
 
 
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory: pytest.TempPathFactory) -> list:
-    folder: Path = tmp_path_factory.mktemp("neighbours")
-    write_dataset(folder, SIMULATION, modality="spikes", progress=False)
+    folder = simulated_folder(tmp_path_factory, seed=11, name="neighbours")
     return list(open_recordings([folder], progress=False, keep_spike_times=True))
 
 
