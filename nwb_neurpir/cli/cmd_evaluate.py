@@ -18,7 +18,8 @@ Normalize = Annotated[str, typer.Option(
                         "neurons) or single-class, then none, with a warning; session: the same but refuse such "
                         "sessions; none.")]
 """The normalisation option ``evaluate`` and ``plot`` share (same name, same default ``auto``)."""
-Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars and status lines (on stderr).")]
+Progress = Annotated[bool, typer.Option("--progress/--no-progress",
+                                        help="Show progress bars and status lines (on stderr).")]
 
 
 def _read_config(path: Path | None, max_steps: int | None, seed: int | None):  # noqa: ANN202 - NeurPIRConfig

@@ -263,7 +263,9 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
 
 def _announce_training(chosen: list[Method], train_sets: list[tuple[int, ...]], config: NeurPIRConfig) -> None:
     """Say up front how many models the evaluation will train (a run can take long)."""
-    variants = sorted({source for method in chosen for source in method.sources if source in NEURPIR_VARIANTS})
+    sources = {source for method in chosen for source in method.sources}
+    trained = {"neurpir" if source == "neurpir-neighbours" else source for source in sources}
+    variants = sorted(trained & set(NEURPIR_VARIANTS))
     if variants:
         n_models = len(variants) * len(set(train_sets))
         print(f"training {n_models} models ({len(variants)} NeurPIR methods x {len(set(train_sets))} training sets) "
@@ -408,10 +410,10 @@ def _unscorable_notes(fold_infos: list[FoldInfo], label: str) -> list[str]:
 
 
 def _model_settings(model: NeurPIR | None, given: dict | None) -> dict | None:
-    """What the report says about the model behind the NeurPIR vectors (checksum, hyperparameters, ...)."""
-    if model is not None:
-        return model.provenance().to_dict()
-    return given
+    """What the report says about the model behind the NeurPIR vectors (checksum, hyperparameters, ...); not
+    ``created``, which holds when the provenance was written, not when the model was made."""
+    found = model.provenance().to_dict() if model is not None else given
+    return None if found is None else {key: value for key, value in found.items() if key != "created"}
 
 
 def _inductive_folds(results: list[MethodResult], fold_infos: list[FoldInfo]) -> dict[str, list[str]]:

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from nwb_neurpir.evaluation.methods import Method
-from nwb_neurpir.evaluation.metrics import FoldScore, Summary, per_class_scores, permutation_chance, score_fold, summarize
+from nwb_neurpir.evaluation.metrics import (
+    FoldScore,
+    Summary,
+    per_class_scores,
+    permutation_chance,
+    score_fold,
+    summarize,
+)
 
 __all__ = ["EmbeddingView", "EvaluationResult", "FoldInfo", "FoldPredictions", "MethodResult"]
 
