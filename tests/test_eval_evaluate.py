@@ -8,27 +8,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from typer.testing import CliRunner
+from eval_files import TINY, simulated_folder
 
 from nwb_neurpir.cli.app import app
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate, format_table, write_report
 from nwb_neurpir.io import open_recordings
-from nwb_neurpir.model import NeurPIRConfig
-from nwb_neurpir.simulate import SimulationConfig
-from nwb_neurpir.simulate.nwb_output import write_dataset
 
-SIMULATION = SimulationConfig(n_animals=3, sessions_per_animal=1, n_neurons=25, duration_s=20.0, seed=5)
-TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
-                     context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
-                     validation_fraction=0.0, num_threads=1)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("simulated")
-    write_dataset(folder, SIMULATION, modality="spikes", progress=False)
-    return folder
+    return simulated_folder(tmp_path_factory, seed=5)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,14 @@ from nwb_neurpir.errors import NeurPIRError
 
 _SPLITS = ("animal", "session", "kfold")
 
+Normalize = Annotated[str, typer.Option(
+    "--normalize", help="auto: z-score the vectors within each session unless a session is too small (under 8 "
+                        "neurons) or single-class, then none, with a warning; session: the same but refuse such "
+                        "sessions; none.")]
+"""The normalisation option ``evaluate`` and ``plot`` share (same name, same default ``auto``)."""
+Progress = Annotated[bool, typer.Option("--progress/--no-progress",
+                                        help="Show progress bars and status lines (on stderr).")]
+
 
 def _read_config(path: Path | None, max_steps: int | None, seed: int | None):  # noqa: ANN202 - NeurPIRConfig
     import dataclasses
@@ -22,6 +30,21 @@ def _read_config(path: Path | None, max_steps: int | None, seed: int | None):  #
     config = NeurPIRConfig() if path is None else NeurPIRConfig.from_json(path.read_text(encoding="utf-8"), str(path))
     overrides = {key: value for key, value in (("max_steps", max_steps), ("seed", seed)) if value is not None}
     return dataclasses.replace(config, **overrides)
+
+
+def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, transductive: bool,
+                   embeddings_name: str | None, split: str, folds: int | None, out: Path | None, no_plots: bool,
+                   projection: str | None) -> None:
+    """A one-line error for an option that would change nothing with the others given."""
+    unused = [(max_steps is not None and not training, "--max-steps needs --train or --train-config"),
+              (transductive and not training, "--transductive needs --train or --train-config"),
+              (embeddings_name is not None and (training or model is not None),
+               "--embeddings picks a table of annotated files; it does nothing with --model or --train"),
+              (folds is not None and split != "kfold", "--folds needs --split kfold"),
+              (projection is not None and (out is None or no_plots), "--projection needs --out and figures")]
+    for happens, message in unused:
+        if happens:
+            raise NeurPIRError(message)
 
 
 def register(app: typer.Typer) -> None:
@@ -41,39 +64,43 @@ def register(app: typer.Typer) -> None:
             "--model", help="A trained model folder: embed every source with it.")] = None,
         train: Annotated[bool, typer.Option(
             "--train", help="Train NeurPIR per fold without the test animal (inductive), with the default "
-                            "config or --train-config.")] = False,
+                            "config or --train-config: one model per fold and NeurPIR method, which can take long "
+                            "(name fewer neurpir methods in --methods, or lower --max-steps).")] = False,
         train_config: Annotated[Optional[Path], typer.Option(  # noqa: UP007
-            "--train-config", help="JSON NeurPIRConfig for --train.")] = None,
+            "--train-config", help="JSON NeurPIRConfig for --train (implies --train).")] = None,
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--max-steps", help="Override max_steps of the training config.")] = None,
+            "--max-steps", help="With --train: override max_steps of the training config [default: the config's]."
+        )] = None,
         transductive: Annotated[bool, typer.Option(
             "--transductive", help="With --train: train once on all sources (the published protocol).")] = False,
         methods: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--methods", help="Comma-separated REPRESENTATION[:PROBE], e.g. neurpir,neurpir-untrained,hand,hand:gb,"
-                              "hand-pca (default: all the inputs allow).")] = None,
+                              "hand-pca,neurpir+hand [default: all the inputs allow]. hand baselines alone need no "
+                              "model or embeddings.")] = None,
         probe: Annotated[str, typer.Option("--probe", help="Default probe: logistic, knn, mlp or gb.")] = "logistic",
-        normalize: Annotated[str, typer.Option(
-            "--normalize", help="session (z-score every representation within each session before the probe) or "
-                                "none.")] = "session",
-        folds: Annotated[int, typer.Option("--folds", help="Number of folds for --split kfold.")] = 5,
+        normalize: Normalize = "auto",
+        folds: Annotated[Optional[int], typer.Option(  # noqa: UP007
+            "--folds", help="Number of folds for --split kfold [default: 5].")] = None,
         embeddings_name: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--embeddings", help="Which embedding table of annotated files (when a file has several).")] = None,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help="Report folder: report.json, report.md, umap.png, confusion.png.")] = None,
-        no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG figures.")] = False,
-        projection: Annotated[str, typer.Option(
-            "--projection", help="Embedding figure: umap, or pca (instant preview).")] = "umap",
+        no_plots: Annotated[bool, typer.Option("--no-plots", help="With --out: skip the PNG figures.")] = False,
+        projection: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--projection", help="Embedding figure: umap, or pca (instant preview) [default: umap].")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--seed", help="Seed of folds, probes and UMAP (default 0); with --train also of the model.")] = None,
+            "--seed", help="Seed of folds, probes and UMAP [default: 0]; with --train also of the model "
+                           "[default: the config's].")] = None,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
         cache_dir: CacheDir = None,
+        progress: Progress = True,
         as_json: JsonOutput = False,
     ) -> None:
         """Evaluate per-neuron vectors: NeurPIR (annotated files, --model, or --train) against hand features.
 
         Example: neurpir evaluate ../shared/data/steinmetz2019-nwb --label brain_area --grouping steinmetz-4region
-        --train --out report/
+        --train --methods neurpir,hand --out report/
         """
         from nwb_neurpir.evaluation import evaluate_annotated, evaluate_recordings, format_table, write_report
 
@@ -81,11 +108,15 @@ def register(app: typer.Typer) -> None:
             raise NeurPIRError(f"--split must be one of {', '.join(_SPLITS)}, not {split!r}")
         if model is not None and (train or train_config is not None):
             raise NeurPIRError("give either --model or --train/--train-config, not both")
+        training = train or train_config is not None
+        _refuse_unused(training=training, model=model, max_steps=max_steps, transductive=transductive,
+                       embeddings_name=embeddings_name, split=split, folds=folds, out=out, no_plots=no_plots,
+                       projection=projection)
         options = dict(label=label, grouping=grouping, split=split, probe=probe, normalize=normalize,
-                       n_splits=folds, seed=seed or 0, progress=not as_json,
+                       n_splits=folds or 5, seed=seed or 0, progress=progress and not as_json,
                        methods=[m for m in methods.split(",") if m.strip()] if methods else None)
         reader = {"unit_filter": unit_filter}
-        if model is not None or train or train_config is not None:
+        if model is not None or training:
             result = evaluate_recordings(
                 sources, glob=glob, cache_dir=cache_dir, reader_kwargs=reader, model_dir=model,
                 config=_read_config(train_config, max_steps, seed) if model is None else None,
@@ -96,7 +127,8 @@ def register(app: typer.Typer) -> None:
 
             paths = local_paths(resolve_sources(sources, glob, cache_dir=cache_dir))
             result = evaluate_annotated(paths, name=embeddings_name, reader_kwargs=reader, **options)
-        written = write_report(result, out, plots=not no_plots, projection=projection) if out is not None else {}
+        written = (write_report(result, out, plots=not no_plots, projection=projection or "umap")
+                   if out is not None else {})
         if as_json:
             payload = result.to_dict()
             payload["written"] = {key: str(path) for key, path in written.items()}
@@ -107,4 +139,4 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"wrote {path}")
 
 
-__all__ = ["register"]
+__all__ = ["Normalize", "Progress", "register"]

@@ -12,13 +12,17 @@ Hand-feature baselines run whenever recordings are given.
 
 from __future__ import annotations
 
+import sys
 import time
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
 
+from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.baselines import BASELINES, hand_feature_representation
 from nwb_neurpir.evaluation.dataset import (
@@ -29,9 +33,12 @@ from nwb_neurpir.evaluation.dataset import (
     session_keys,
 )
 from nwb_neurpir.evaluation.grouping import LabelGrouping, load_grouping
+from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import Method, default_methods, parse_methods, REPRESENTATIONS
 from nwb_neurpir.evaluation.metrics import score_fold
-from nwb_neurpir.evaluation.probes import PROBES, fit_predict, standardize_per_session
+from nwb_neurpir.evaluation.neighbours import NeighbourRepresentation
+from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization
+from nwb_neurpir.evaluation.probes import PROBES, fit_predict
 from nwb_neurpir.evaluation.representations import (
     NEURPIR_VARIANTS,
     FixedRepresentation,
@@ -40,17 +47,34 @@ from nwb_neurpir.evaluation.representations import (
     gather_rows,
     variant_config,
 )
-from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult, FoldInfo, MethodResult
+from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult, FoldInfo, FoldPredictions, MethodResult
 from nwb_neurpir.evaluation.splits import Fold, Split, make_folds
 from nwb_neurpir.recording import Recording
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR, NeurPIRConfig
 
-__all__ = ["evaluate"]
+__all__ = ["EvaluationWarning", "evaluate"]
 
 Protocol = Literal["inductive", "transductive"]
-Representation = FixedRepresentation | TrainedRepresentation
+Representation = FixedRepresentation | TrainedRepresentation | NeighbourRepresentation
+
+
+class EvaluationWarning(UserWarning):
+    """Something the reader of an evaluation must know (also recorded in the result's ``notes``)."""
+
+
+@dataclass
+class _Run:
+    """What the folds loop fills in: per-method results, the figure's view, the raw matrices for diagnostics, the
+    fold models' checksums and the time spent per representation."""
+
+    results: dict[str, MethodResult]
+    view: EmbeddingView | None = None
+    matrices: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    fold_models: dict[str, dict[str, str]] = field(default_factory=dict)
+    fold_training_data: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def evaluate(
@@ -66,18 +90,22 @@ def evaluate(
     methods: Sequence[str] | None = None,
     probe: str = "logistic",
     protocol: Protocol | None = None,
-    normalize: Literal["none", "session"] = "session",
+    normalize: Literal["auto", "none", "session"] = "auto",
     n_splits: int = 5,
     seed: int = 0,
     progress: bool = True,
+    model_provenance: dict | None = None,
 ) -> EvaluationResult:
     """Probe ``label`` (after ``grouping``) from each method's per-neuron vectors on folds of ``split``.
 
     ``methods`` are ``REPRESENTATION[:PROBE]`` names (default: every NeurPIR variant the inputs allow, then ``hand``,
-    ``hand:gb`` and ``hand-pca``). ``normalize="session"`` (default) z-scores every representation within each
-    session before the probe (label-free; removes session offsets such as rate scale or indicator brightness).
-    ``embeddings_training_data`` (session identifiers the embedding model was trained on) lets given embeddings be
-    labelled inductive or transductive per fold.
+    ``hand:gb``, ``hand-pca`` and ``neurpir+hand``). ``normalize``: ``session`` z-scores every representation within
+    each session before the probe (label-free; removes session offsets such as rate scale or indicator brightness)
+    and refuses sessions too small or single-class for it; ``auto`` (default) does the same but falls back to
+    ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
+    embedding model was trained on) lets given embeddings be labelled inductive or transductive per fold;
+    ``model_provenance`` (checksum, hyperparameters... of the model behind given embeddings) goes into the report.
+    Folds whose test classes are all absent from their training neurons are unscorable: reported, not averaged in.
     """
     started = time.perf_counter()
     _check_options(config, model, embeddings, normalize, probe)
@@ -86,8 +114,12 @@ def evaluate(
     timings: dict[str, float] = {}
     neurons, representations = _given_inputs(recordings, label, grouping, model, embeddings, embeddings_training_data,
                                              progress, timings)
+    normalization = choose_normalization(normalize, neurons.session_keys, neurons.labels)
+    notes = [normalization.note] if normalization.note else []
     protocol = _protocol(protocol, split, config is not None)
     folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed)
+    fold_infos = [_fold_info(fold, neurons) for fold in folds]
+    notes += _unscorable_notes(fold_infos, label)
     keys = session_keys(recordings)
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     if config is not None:
@@ -96,34 +128,61 @@ def evaluate(
             representations[variant] = TrainedRepresentation(
                 name=variant, recordings=recordings, neurons=neurons,
                 config=variant_config(config, variant, recordings[0].modality), mode=mode, progress=progress)
+    if recordings and "neurpir" in representations:
+        representations["neurpir-neighbours"] = NeighbourRepresentation(
+            "neurpir-neighbours", representations["neurpir"], recordings, neurons)
     available = list(representations) + (list(BASELINES) if recordings else [])
     chosen = parse_methods(methods or default_methods([r for r in NEURPIR_VARIANTS if r in representations],
                                                       bool(recordings)), available, probe)
     feature_names = None
-    if any(method.source == "hand" for method in chosen):
+    if any("hand" in method.sources for method in chosen):
         clock = time.perf_counter()
         representations["hand"], feature_names = hand_feature_representation(recordings, neurons, progress)
         timings["hand features"] = time.perf_counter() - clock
+    for note in notes:
+        warnings.warn(note, EvaluationWarning, stacklevel=2)
+    if config is not None and progress:
+        _announce_training(chosen, train_sets, config)
 
-    results = {method.name: MethodResult(method=method, description=_describe(method)) for method in chosen}
-    fold_infos, view = _run_folds(folds, train_sets, neurons, representations, chosen, results, recordings, keys,
-                                  normalize, seed, timings, progress)
+    extra = _diagnostic_methods(chosen, probe)
+    run = _Run(results={method.name: MethodResult(method=method, description=_describe(method),
+                                                  classes=neurons.classes) for method in [*chosen, *extra]},
+               timings=timings)
+    _run_folds(folds, fold_infos, train_sets, neurons, representations, [*chosen, *extra], run, recordings, keys,
+               normalization, seed, progress)
+    fold_infos = [_with_training_data(info, run) for info in fold_infos]
+    diagnostics = _diagnostics(run, neurons, seed, [m.name for m in extra])
+    results = [run.results[method.name] for method in chosen]
     timings["total"] = time.perf_counter() - started
-    settings = {"probe": probe, "normalize": normalize, "protocol": protocol if config is not None else None,
+    settings = {"probe": probe, "normalize": normalization.applied, "normalization": normalization.to_dict(),
+                "protocol": protocol if config is not None else None,
                 "n_splits": n_splits if split == "kfold" else None, "seed": seed, "n_recordings": len(recordings),
-                "config": None if config is None else config.to_dict(), "hand_features": feature_names}
+                "config": None if config is None else config.to_dict(),
+                "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,
+                "inductive_folds": _inductive_folds(results, fold_infos), "package_version": __version__,
+                "hand_features": feature_names}
     return EvaluationResult(
         label=label, grouping=None if grouping is None else grouping.to_dict(), split=split, classes=neurons.classes,
         n_neurons=neurons.n_total, n_labelled=len(neurons), dropped=neurons.dropped, folds=fold_infos,
-        methods=list(results.values()), settings=settings, timings=timings, view=view)
+        methods=results, settings=settings, timings=round_timings(timings), view=run.view, diagnostics=diagnostics,
+        notes=notes)
+
+
+def round_timings(timings: dict[str, float]) -> dict[str, float]:
+    """Seconds rounded to 0.1 s (``total`` last)."""
+    total = timings.get("total")
+    out = {name: round(float(value), 1) for name, value in timings.items() if name != "total"}
+    if total is not None:
+        out["total"] = round(float(total), 1)
+    return out
 
 
 def _check_options(config: NeurPIRConfig | None, model: NeurPIR | None, embeddings: object, normalize: str,
                    probe: str) -> None:
     if sum(x is not None for x in (config, model, embeddings)) > 1:
         raise NeurPIRError("give at most one of: a training config, a trained model, embeddings")
-    if normalize not in ("none", "session"):
-        raise NeurPIRError(f"normalize must be 'none' or 'session', not {normalize!r}")
+    if normalize not in NORMALIZATIONS:
+        raise NeurPIRError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, not {normalize!r}")
     if probe not in PROBES:
         raise NeurPIRError(f"unknown probe {probe!r}; choose one of {', '.join(PROBES)}")
 
@@ -155,33 +214,94 @@ def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGroupi
     return neurons, {"neurpir": given}
 
 
-def _run_folds(folds: list[Fold], train_sets: list[tuple[int, ...]], neurons: LabelledNeurons,
-               representations: dict[str, Representation], chosen: list[Method], results: dict[str, MethodResult],
-               recordings: list[Recording], keys: list[str], normalize: str, seed: int, timings: dict[str, float],
-               progress: bool) -> tuple[list[FoldInfo], EmbeddingView | None]:
-    """Every method on every fold (fold-trained representations once per fold), filling ``results`` in place."""
+def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[tuple[int, ...]],
+               neurons: LabelledNeurons, representations: dict[str, Representation], chosen: list[Method], run: _Run,
+               recordings: list[Recording], keys: list[str], normalization: Normalization, seed: int,
+               progress: bool) -> None:
+    """Every method on every scorable fold (fold-trained representations once per fold), filling ``run``."""
     from tqdm.auto import tqdm
 
-    needed = list(dict.fromkeys(method.source for method in chosen))
-    view: EmbeddingView | None = None
-    fold_infos: list[FoldInfo] = []
-    for fold, train_set in tqdm(list(zip(folds, train_sets)), desc="folds", unit="fold", disable=not progress):
-        training_data: tuple[str, ...] = ()
+    needed = list(dict.fromkeys(source for method in chosen for source in method.sources))
+    bar = tqdm(total=len(folds) * len(needed), unit="step", disable=not progress, desc="evaluate")
+    for number, (fold, info, train_set) in enumerate(zip(folds, fold_infos, train_sets), start=1):
+        matrices: dict[str, np.ndarray] = {}
         for name in needed:
+            representation = representations[name]
+            bar.set_description_str(f"fold {number}/{len(folds)} ({fold.name}): {name}")
+            if progress and representation.needs_training(train_set):
+                tqdm.write(f"fold {number}/{len(folds)} ({fold.name}): training {name} on {len(train_set)} "
+                           "recordings", file=sys.stderr)
             clock = time.perf_counter()
-            matrix = representations[name].for_fold(train_set)
-            timings[name] = timings.get(name, 0.0) + time.perf_counter() - clock
-            training_data = training_data or representations[name].training_data
-            x = standardize_per_session(matrix, neurons.session_keys) if normalize == "session" else matrix
-            if view is None:
-                view = _view(name, x, neurons, fold, representations[name], normalize)
-            for method in (m for m in chosen if m.source == name):
-                predicted = fit_predict(method.probe, x[fold.train], neurons.labels[fold.train], x[fold.test],
-                                        pca=method.pca, seed=seed)
-                results[method.name].scores.append(score_fold(neurons.labels[fold.test], predicted, neurons.classes))
-                results[method.name].modes.append(_fold_mode(representations[name], fold, recordings, keys))
-        fold_infos.append(_fold_info(fold, neurons, training_data))
-    return fold_infos, view
+            raw = representation.for_fold(train_set)
+            run.timings[name] = run.timings.get(name, 0.0) + time.perf_counter() - clock
+            if not any(raw is seen for seen in run.matrices.setdefault(name, [])):
+                run.matrices[name].append(raw)
+            if representation.training_data and fold.name not in run.fold_training_data:
+                run.fold_training_data[fold.name] = representation.training_data
+            if representation.checkpoint_sha256:
+                run.fold_models.setdefault(fold.name, {})[name] = representation.checkpoint_sha256
+            matrices[name] = normalization.apply(raw, neurons.session_keys)
+            if run.view is None:
+                run.view = _view(name, matrices[name], neurons, fold, representation, normalization)
+            bar.update()
+        for method in chosen:
+            result = run.results[method.name]
+            result.modes.append(_fold_mode(representations[method.sources[0]], fold, recordings, keys))
+            if not info.scorable:
+                result.scores.append(None)
+                continue
+            x = np.hstack([matrices[source] for source in method.sources])
+            predicted = fit_predict(method.probe, x[fold.train], neurons.labels[fold.train], x[fold.test],
+                                    pca=method.pca, seed=seed)
+            scored = ~np.isin(neurons.labels[fold.test], info.unscorable_classes)
+            y_true, y_pred = neurons.labels[fold.test][scored], predicted[scored]
+            n_choices = sum(1 for count in info.train_counts.values() if count > 0)
+            result.scores.append(score_fold(y_true, y_pred, neurons.classes, n_choices))
+            result.predictions.append(FoldPredictions(fold.name, y_true, y_pred, n_choices))
+    bar.close()
+
+
+def _announce_training(chosen: list[Method], train_sets: list[tuple[int, ...]], config: NeurPIRConfig) -> None:
+    """Say up front how many models the evaluation will train (a run can take long)."""
+    sources = {source for method in chosen for source in method.sources}
+    trained = {"neurpir" if source == "neurpir-neighbours" else source for source in sources}
+    variants = sorted(trained & set(NEURPIR_VARIANTS))
+    if variants:
+        n_models = len(variants) * len(set(train_sets))
+        print(f"training {n_models} models ({len(variants)} NeurPIR methods x {len(set(train_sets))} training sets) "
+              f"of up to {config.max_steps} steps each", file=sys.stderr)
+
+
+def _diagnostic_methods(chosen: list[Method], probe: str) -> list[Method]:
+    """``neurpir+hand`` on the default probe when NeurPIR vectors and hand features are both evaluated but the
+    combination was not asked for (the diagnostics compare it with the hand features alone)."""
+    sources = {source for method in chosen for source in method.sources}
+    if {"neurpir", "hand"} <= sources and not any(m.representation == "neurpir+hand" and m.probe == probe
+                                                  for m in chosen):
+        return [Method(name="neurpir+hand (diagnostic)", representation="neurpir+hand", probe=probe)]
+    return []
+
+
+def _diagnostics(run: _Run, neurons: LabelledNeurons, seed: int, hidden: list[str]) -> dict[str, Any]:
+    """Effective rank and identity probes of every NeurPIR variant and the hand features (on the vectors before
+    normalisation; trained variants: rank averaged over the folds' models, identity from the first fold's), and
+    NeurPIR + hand features against hand features alone."""
+    out: dict[str, Any] = {"representations": {}}
+    for name, matrices in run.matrices.items():
+        if name not in NEURPIR_VARIANTS and name != "hand":
+            continue
+        summary = representation_diagnostics(matrices[0], neurons.session_keys, neurons.subject_ids, seed)
+        if len(matrices) > 1:
+            summary["effective_rank_per_fold"] = [effective_rank(matrix) for matrix in matrices]
+            summary["effective_rank"] = float(np.mean(summary["effective_rank_per_fold"]))
+        out["representations"][name] = summary
+    hand = run.results.get("hand")
+    combined = next((r for r in run.results.values() if r.method.representation == "neurpir+hand"
+                     and hand is not None and r.method.probe == hand.method.probe), None)
+    if hand is not None and combined is not None and combined.predictions:
+        out["vector_plus_hand"] = vector_plus_hand(combined, hand)
+        out["vector_plus_hand"]["shown_as_method"] = combined.method.name not in hidden
+    return out
 
 
 def _protocol(protocol: Protocol | None, split: str, training: bool) -> Protocol:
@@ -214,17 +334,18 @@ def _given_representation(recordings: list[Recording], neurons: LabelledNeurons,
         return FixedRepresentation(name="neurpir", matrix=table_vectors, mode="unknown")
     if model is not None:
         clock = time.perf_counter()
-        matrix = gather_rows(neurons, embed_all(model, recordings, neurons, progress))
+        full = embed_all(model, recordings, neurons, progress)
         timings["neurpir (embedding)"] = time.perf_counter() - clock
-        return FixedRepresentation(name="neurpir", matrix=matrix, mode="provenance",
-                                   training_data=tuple(model.training_data_))
+        return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full), mode="provenance",
+                                   training_data=tuple(model.training_data_), per_recording=full)
     matrices = list(embeddings or [])
     if len(matrices) != len(recordings) or any(
             np.asarray(m).ndim != 2 or len(m) != r.n_neurons for m, r in zip(matrices, recordings)):
         raise NeurPIRError("embeddings must be one (n_neurons, dim) matrix per recording, rows in neuron order")
-    return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, [np.asarray(m, float) for m in matrices]),
+    full = [np.asarray(m, float) for m in matrices]
+    return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full),
                                mode="unknown" if training_data is None else "provenance",
-                               training_data=tuple(map(str, training_data or ())))
+                               training_data=tuple(map(str, training_data or ())), per_recording=full)
 
 
 def _fold_mode(representation: Representation, fold: Fold, recordings: Sequence[Recording],
@@ -240,22 +361,65 @@ def _fold_mode(representation: Representation, fold: Fold, recordings: Sequence[
 
 
 def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, representation: Representation,
-          normalize: str) -> EmbeddingView:
+          normalization: Normalization) -> EmbeddingView:
     """What the probe reads from the first representation on the first fold, for the UMAP figure."""
     title = REPRESENTATIONS.get(name, name)
     if isinstance(representation, TrainedRepresentation) and representation.mode == "inductive":
         title = f"{name}: model trained without {', '.join(fold.held_out_subjects)} (fold {fold.name})"
-    if normalize == "session":
+    if normalization.applied == "session":
         title += ", z-scored per session"
-    return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title)
+    return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
+                         label_name=neurons.label_name, normalization=normalization.to_dict())
 
 
-def _fold_info(fold: Fold, neurons: LabelledNeurons, training_data: tuple[str, ...]) -> FoldInfo:
+def _fold_info(fold: Fold, neurons: LabelledNeurons) -> FoldInfo:
+    train_counts = neurons.class_counts(fold.train)
     test_counts = neurons.class_counts(fold.test)
-    present = sum(1 for count in test_counts.values() if count > 0)
+    trained = [name for name, count in train_counts.items() if count > 0]
+    absent = tuple(name for name, count in test_counts.items() if count > 0 and train_counts[name] == 0)
     return FoldInfo(name=fold.name, held_out_subjects=fold.held_out_subjects,
-                    held_out_sessions=fold.held_out_sessions, train_counts=neurons.class_counts(fold.train),
-                    test_counts=test_counts, chance=1.0 / present, training_data=training_data)
+                    held_out_sessions=fold.held_out_sessions, train_counts=train_counts, test_counts=test_counts,
+                    chance=1.0 / len(trained), training_data=(), unscorable_classes=absent)
+
+
+def _with_training_data(info: FoldInfo, run: _Run) -> FoldInfo:
+    """``info`` with the sessions its NeurPIR model was trained on (known once the fold has run)."""
+    import dataclasses
+
+    return dataclasses.replace(info, training_data=run.fold_training_data.get(info.name, ()))
+
+
+def _unscorable_notes(fold_infos: list[FoldInfo], label: str) -> list[str]:
+    """One note per fold whose test neurons (some or all) belong to classes its training neurons lack."""
+    notes = []
+    for info in fold_infos:
+        if not info.unscorable_classes:
+            continue
+        missing = ", ".join(info.unscorable_classes)
+        if info.scorable:
+            notes.append(f"fold {info.name}: {label} {missing} is absent from the training neurons; those test "
+                         f"neurons are not scored ({info.n_scored} scored)")
+        else:
+            notes.append(f"fold {info.name} is unscorable: its test {label} ({missing}) is absent from the training "
+                         "neurons, so no probe can predict it; it is left out of the scores")
+    if fold_infos and not any(info.scorable for info in fold_infos):
+        raise NeurPIRError(f"no fold can be scored: in every fold the test neurons' {label} is absent from the "
+                           "training neurons (each held-out group has classes of its own); try --split kfold or a "
+                           "coarser --grouping")
+    return notes
+
+
+def _model_settings(model: NeurPIR | None, given: dict | None) -> dict | None:
+    """What the report says about the model behind the NeurPIR vectors (checksum, hyperparameters, ...); not
+    ``created``, which holds when the provenance was written, not when the model was made."""
+    found = model.provenance().to_dict() if model is not None else given
+    return None if found is None else {key: value for key, value in found.items() if key != "created"}
+
+
+def _inductive_folds(results: list[MethodResult], fold_infos: list[FoldInfo]) -> dict[str, list[str]]:
+    """Per NeurPIR method, the folds on which its representation never saw the test sessions."""
+    return {result.method.name: [info.name for info, mode in zip(fold_infos, result.modes) if mode == "inductive"]
+            for result in results if not result.method.is_baseline}
 
 
 def _describe(method: Method) -> str:

@@ -8,6 +8,7 @@ sidecar files).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -58,22 +59,25 @@ def local_paths(resolved: Sequence[Any]) -> list[str]:
 
 def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.DataFrame:
     """One table of every file's embeddings with ``subject_id`` and ``session_id`` columns; ``attrs["training_data"]``
-    lists the sessions the embedding model(s) were trained on."""
+    lists the sessions the embedding model(s) were trained on, ``attrs["models"]`` each distinct model's provenance
+    (by checksum)."""
     from nwb_neurpir.store import read_embeddings
 
-    frames, training_data = [], []
+    frames, training_data, models = [], [], {}
     for path in paths:
         frame = read_embeddings(path, name)
         subject_id, session_id = _identity(Path(path))
         frame.insert(0, "subject_id", subject_id)
         frame.insert(1, "session_id", session_id)
         frame["file"] = str(path)
-        training_data.extend(frame.attrs.get("model", {}).get("training_data", []))
+        model = frame.attrs.get("model", {})
+        training_data.extend(model.get("training_data", []))
+        models.setdefault(model.get("checkpoint_sha256", ""), {**model, "files": []})["files"].append(str(path))
         frames.append(frame)
     if not frames:
         raise NeurPIRError("no annotated files given")
     table = pd.concat(frames, ignore_index=True)
-    table.attrs = {"training_data": list(dict.fromkeys(training_data))}
+    table.attrs = {"training_data": list(dict.fromkeys(training_data)), "models": list(models.values())}
     return table
 
 
@@ -93,6 +97,29 @@ def aligned_embeddings(recording: Recording, table: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def _model_provenance(models: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The provenance to report for annotated files: the one model's (with ``files``), or every model's."""
+    if not models:
+        return None
+    if len(models) == 1:
+        return {**models[0], "path": "embedded in the annotated files (model folder not recorded)"}
+    return {"checkpoint_sha256": "several models", "models": models,
+            "package_version": ", ".join(sorted({m.get("package_version", "") for m in models}))}
+
+
+def _uses_neurpir(methods: Sequence[str] | None) -> bool:
+    return methods is None or any("neurpir" in m.partition(":")[0] for m in methods)
+
+
+def _timed_total(result: EvaluationResult, reading: float) -> EvaluationResult:
+    """``result`` with the time spent reading its inputs counted in, so ``total`` is the one elapsed figure."""
+    from nwb_neurpir.evaluation.evaluate import round_timings
+
+    total = result.timings.get("total", 0.0) + reading
+    result.timings = round_timings({"reading": reading, **result.timings, "total": total})
+    return result
+
+
 def evaluate_annotated(
     paths: Sequence[str | Path],
     *,
@@ -104,21 +131,30 @@ def evaluate_annotated(
     **options: Any,
 ) -> EvaluationResult:
     """``evaluate`` on annotated files: their embeddings as ``neurpir``; hand baselines (read from the same files)
-    unless ``methods`` names only ``neurpir`` (then sidecar files work too). ``options`` go to ``evaluate``."""
+    unless ``methods`` names only ``neurpir`` (then sidecar files work too). Methods that need no NeurPIR vectors
+    (``hand``, ``hand:gb``...) need no embeddings in the files. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recording
 
+    clock = time.perf_counter()
+    if not _uses_neurpir(methods):
+        recordings = [open_recording(path, keep_spike_times=True, **(reader_kwargs or {})) for path in paths]
+        return _timed_total(evaluate(recordings, label=label, methods=methods, progress=progress, **options),
+                            time.perf_counter() - clock)
     table = read_annotated(paths, name)
+    provenance = _model_provenance(table.attrs["models"])
     if methods is not None and all(m.partition(":")[0] == "neurpir" for m in methods):
-        return evaluate(label=label, embeddings=table, methods=methods, progress=progress, **options)
+        return _timed_total(evaluate(label=label, embeddings=table, methods=methods, progress=progress,
+                                     model_provenance=provenance, **options), time.perf_counter() - clock)
     recordings, matrices = [], []
     for path, frame in table.groupby("file", sort=False):
         recording = open_recording(path, keep_spike_times=True, **(reader_kwargs or {}))
         recordings.append(recording)
         matrices.append(aligned_embeddings(recording, frame))
-    return evaluate(recordings, label=label, embeddings=matrices,
-                    embeddings_training_data=table.attrs["training_data"], methods=methods, progress=progress,
-                    **options)
+    reading = time.perf_counter() - clock
+    return _timed_total(evaluate(recordings, label=label, embeddings=matrices,
+                                 embeddings_training_data=table.attrs["training_data"], methods=methods,
+                                 progress=progress, model_provenance=provenance, **options), reading)
 
 
 def evaluate_recordings(
@@ -138,6 +174,7 @@ def evaluate_recordings(
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
 
+    clock = time.perf_counter()
     model = None
     if model_dir is not None:
         from nwb_neurpir.model import NeurPIR
@@ -145,23 +182,45 @@ def evaluate_recordings(
         model = NeurPIR.load(model_dir)
     recordings = list(open_recordings(sources, glob, cache_dir=cache_dir, progress=progress, keep_spike_times=True,
                                       **(reader_kwargs or {})))
-    return evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
+    reading = time.perf_counter() - clock
+    result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
+    if model_dir is not None and result.settings.get("model"):
+        result.settings["model"]["path"] = str(Path(model_dir).resolve())
+    return _timed_total(result, reading)
 
 
 def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: LabelGrouping | None = None,
-                   title: str = "NeurPIR embeddings") -> EmbeddingView:
+                   title: str = "NeurPIR embeddings", normalize: str = "auto",
+                   unit_filter: str | None = None) -> EmbeddingView:
     """The vectors of an annotated table for a UMAP, coloured by ``label`` (after ``grouping``; neurons outside it
-    dropped) or by the first of ``DEFAULT_LABELS`` present."""
+    dropped) or by the first of ``DEFAULT_LABELS`` present; ``unit_filter`` keeps the neurons matching it.
+
+    ``normalize`` works as in ``evaluate`` (each file is a session; the label's classes count only when a label is
+    known): ``auto`` z-scores per session unless a session is too small or single-class, then warns and uses none."""
+    import warnings
+
+    from nwb_neurpir.evaluation.evaluate import EvaluationWarning
+    from nwb_neurpir.evaluation.normalization import choose_normalization
+    from nwb_neurpir.io.unit_filter import select_rows
+
     if label is None:
         label = next((name for name in DEFAULT_LABELS if name in table.columns), None)
     elif label not in table.columns:
         columns = [c for c in table.columns if c not in ("embedding", "file")]
         raise NeurPIRError(f"the embeddings have no column {label!r}; available: {', '.join(map(str, columns))}")
+    table = table.iloc[select_rows(unit_filter, table, what="neuron")].reset_index(drop=True)
     raw = table[label].tolist() if label is not None else ["all"] * len(table)
     grouped = group_labels(raw, grouping)
     kept = table.loc[grouped.keep]
     if len(kept) == 0:
         raise NeurPIRError(f"no neuron has a {label!r} value inside the grouping")
     vectors = np.stack([np.asarray(v, dtype=np.float64) for v in kept["embedding"]])
-    return EmbeddingView(vectors=vectors, labels=grouped.labels, subjects=kept["subject_id"].astype(str).to_numpy(),
-                         title=f"{title} ({label or 'no label'})")
+    sessions = kept["file"].astype(str).to_numpy()
+    normalization = choose_normalization(normalize, sessions, grouped.labels if label is not None else None)
+    if normalization.note:
+        warnings.warn(normalization.note, EvaluationWarning, stacklevel=2)
+    suffix = ", z-scored per session" if normalization.applied == "session" else ""
+    return EmbeddingView(vectors=normalization.apply(vectors, sessions), labels=grouped.labels,
+                         subjects=kept["subject_id"].astype(str).to_numpy(),
+                         title=f"{title} ({label or 'no label'}){suffix}", label_name=label or "label",
+                         normalization=normalization.to_dict())

@@ -1,7 +1,8 @@
 """Method names: ``REPRESENTATION[:PROBE]`` such as ``neurpir``, ``neurpir-untrained``, ``hand:gb`` or ``hand-pca``.
 
-Representations: the NeurPIR variants (``representations.NEURPIR_VARIANTS``) and the baselines
-(``baselines.BASELINES``); probes: ``probes.PROBES`` (default ``logistic``).
+Representations: the NeurPIR variants (``representations.NEURPIR_VARIANTS``), the baselines
+(``baselines.BASELINES``), ``neurpir+hand`` (NeurPIR vectors beside the hand features) and ``neurpir-neighbours``
+(``neighbours``); probes: ``probes.PROBES`` (default ``logistic``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ from nwb_neurpir.evaluation.baselines import BASELINES, HAND_PCA_COMPONENTS
 from nwb_neurpir.evaluation.probes import PROBES
 from nwb_neurpir.evaluation.representations import NEURPIR_VARIANTS
 
-__all__ = ["REPRESENTATIONS", "Method", "default_methods", "parse_methods"]
+__all__ = ["COMBINED", "REPRESENTATIONS", "Method", "default_methods", "parse_methods"]
 
-REPRESENTATIONS: dict[str, str] = {**NEURPIR_VARIANTS, **BASELINES}
+COMBINED: dict[str, str] = {
+    "neurpir+hand": "NeurPIR vectors concatenated to the hand features",
+    "neurpir-neighbours": "NeurPIR vector beside the mean vector of the 5 co-recorded neurons most correlated in "
+                          "activity (label-free, neighbour-aware)",
+}
+REPRESENTATIONS: dict[str, str] = {**NEURPIR_VARIANTS, **BASELINES, **COMBINED}
 
 
 @dataclass(frozen=True)
@@ -33,9 +39,11 @@ class Method:
         return HAND_PCA_COMPONENTS if self.representation == "hand-pca" else None
 
     @property
-    def source(self) -> str:
-        """The representation whose matrix the probe reads (``hand-pca`` reads ``hand``)."""
-        return "hand" if self.representation == "hand-pca" else self.representation
+    def sources(self) -> tuple[str, ...]:
+        """The representations whose matrices the probe reads, side by side (``hand-pca`` reads ``hand``)."""
+        if self.representation == "hand-pca":
+            return ("hand",)
+        return tuple(self.representation.split("+"))
 
     @property
     def is_baseline(self) -> bool:
@@ -43,10 +51,15 @@ class Method:
 
 
 def default_methods(neurpir_variants: Sequence[str], with_hand_features: bool) -> list[str]:
-    """NeurPIR variants with the default probe, then the hand baselines (logistic, gradient boosting, PCA)."""
+    """NeurPIR variants with the default probe, then the hand baselines (logistic, gradient boosting, PCA) and, with
+    NeurPIR vectors and recordings both available, ``neurpir-neighbours`` and ``neurpir+hand``."""
     methods = list(neurpir_variants)
+    if with_hand_features and "neurpir" in neurpir_variants:
+        methods.append("neurpir-neighbours")
     if with_hand_features:
         methods += ["hand", "hand:gb", "hand-pca"]
+        if "neurpir" in neurpir_variants:
+            methods.append("neurpir+hand")
     return methods
 
 
@@ -60,7 +73,7 @@ def parse_methods(specs: Sequence[str], available: Sequence[str], default_probe:
         probe = probe or default_probe
         if representation not in REPRESENTATIONS:
             raise NeurPIRError(f"unknown method {spec!r}; representations: {', '.join(REPRESENTATIONS)}")
-        if representation not in available:
+        if any(source not in available for source in Method(spec, representation, probe).sources):
             raise NeurPIRError(f"method {spec!r} is not available with these inputs; available: "
                                f"{', '.join(available)}")
         if probe not in PROBES:

@@ -1,8 +1,9 @@
-"""Scores of a probe's predictions on one fold, and their mean ± std over folds.
+"""Scores of a probe's predictions on one fold (or on all folds pooled), and their mean ± std over folds.
 
-Balanced accuracy and macro-F1 average over the classes present in the fold's test labels, so a class missing from
-an animal (no MB units in one Steinmetz mouse) does not count; the chance level of balanced accuracy is then
-1 / (number of classes present).
+Balanced accuracy and macro-F1 average over the classes present in the test labels, so a class missing from an
+animal (no MB units in one Steinmetz mouse) does not count. Chance is that of a probe guessing uniformly among the
+classes it was trained on (``chance_level``); ``permutation_chance`` estimates it for a method's own predictions by
+shuffling them against the true labels.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["FoldScore", "Summary", "confusion_matrix", "score_fold", "summarize"]
+__all__ = ["FoldScore", "Summary", "chance_level", "confusion_matrix", "permutation_chance", "score_fold", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class FoldScore:
     balanced_accuracy: float
     macro_f1: float
     chance: float
-    """Chance level of balanced accuracy: 1 / number of classes present in the test labels."""
+    """Chance level of balanced accuracy: a probe guessing uniformly among its training classes (``chance_level``)."""
     classes: tuple[str, ...]
     """Every class of the evaluation (row/column order of ``confusion``)."""
     confusion: np.ndarray
@@ -76,8 +77,20 @@ def per_class_scores(confusion: np.ndarray, classes: Sequence[str]) -> dict[str,
                    "support": int(support[i])} for i, name in enumerate(classes)}
 
 
-def score_fold(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str]) -> FoldScore:
-    """Balanced accuracy, macro-F1 (both over classes present in ``y_true``), chance level and confusion matrix."""
+def chance_level(y_true: Sequence[str], n_choices: Sequence[int] | int) -> float:
+    """Expected balanced accuracy of a probe guessing uniformly: per test neuron ``1 / n_choices`` (the number of
+    classes its probe was trained on; all test classes among them), averaged within each class, then over classes."""
+    y_true = np.asarray(y_true, dtype=str)
+    guess = 1.0 / np.broadcast_to(np.asarray(n_choices, dtype=float), y_true.shape)
+    return float(np.mean([guess[y_true == name].mean() for name in np.unique(y_true)]))
+
+
+def score_fold(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str],
+               n_choices: Sequence[int] | int | None = None) -> FoldScore:
+    """Balanced accuracy, macro-F1 (both over classes present in ``y_true``), chance level and confusion matrix.
+
+    ``n_choices``: classes the probe could predict, per test neuron or one number (default: the classes present in
+    ``y_true``)."""
     classes = tuple(classes)
     confusion = confusion_matrix(y_true, y_pred, classes)
     present = confusion.sum(axis=1) > 0
@@ -86,8 +99,21 @@ def score_fold(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[s
     scores = per_class_scores(confusion, classes)
     recalls = [scores[name]["recall"] for name, here in zip(classes, present) if here]
     f1s = [scores[name]["f1"] for name, here in zip(classes, present) if here]
-    return FoldScore(balanced_accuracy=float(np.mean(recalls)), macro_f1=float(np.mean(f1s)),
-                     chance=1.0 / int(present.sum()), classes=classes, confusion=confusion)
+    chance = chance_level(y_true, int(present.sum()) if n_choices is None else n_choices)
+    return FoldScore(balanced_accuracy=float(np.mean(recalls)), macro_f1=float(np.mean(f1s)), chance=chance,
+                     classes=classes, confusion=confusion)
+
+
+def permutation_chance(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str],
+                       n_permutations: int = 200, seed: int = 0) -> tuple[float, float]:
+    """Mean balanced accuracy of the predictions shuffled against the true labels (what this method's mix of
+    predicted classes scores by luck), and the share of shuffles scoring at least the real predictions (p-value)."""
+    y_true, y_pred = np.asarray(y_true, dtype=str), np.asarray(y_pred, dtype=str)
+    observed = score_fold(y_true, y_pred, classes).balanced_accuracy
+    rng = np.random.default_rng(seed)
+    values = np.array([score_fold(y_true, rng.permutation(y_pred), classes).balanced_accuracy
+                       for _ in range(n_permutations)])
+    return float(values.mean()), float((1 + np.sum(values >= observed - 1e-12)) / (1 + n_permutations))
 
 
 def summarize(values: Sequence[float]) -> Summary:

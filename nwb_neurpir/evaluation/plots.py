@@ -15,12 +15,14 @@ import numpy as np
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
 
-__all__ = ["PROJECTIONS", "plot_confusions", "plot_embeddings", "project_2d"]
+__all__ = ["MAX_LEGEND_ENTRIES", "PROJECTIONS", "plot_confusions", "plot_embeddings", "project_2d", "top_categories"]
 
 PROJECTIONS = ("umap", "pca")
 """``umap`` (slow the first time in a process: numba compiles it) or ``pca`` (instant; a quick preview)."""
 
 _MAX_CONFUSION_PANELS = 8
+MAX_LEGEND_ENTRIES = 12
+"""Legend entries per panel: beyond it, the most frequent values and "other"."""
 
 
 def _pyplot():  # noqa: ANN202 - matplotlib.pyplot module
@@ -56,59 +58,85 @@ def project_2d(vectors: np.ndarray, projection: str = "umap", seed: int = 0) -> 
     return coordinates
 
 
+def top_categories(categories: np.ndarray, limit: int = MAX_LEGEND_ENTRIES) -> np.ndarray:
+    """``categories`` with all but the ``limit - 1`` most frequent values replaced by ``other (N values)`` when there
+    are more than ``limit`` distinct values (so colours do not repeat and the legend fits)."""
+    names, counts = np.unique(categories, return_counts=True)
+    if names.size <= limit:
+        return categories
+    keep = names[np.argsort(-counts, kind="stable")[: limit - 1]]
+    other = f"other ({names.size - keep.size} values)"
+    return np.where(np.isin(categories, keep), categories, other)
+
+
 def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str) -> None:  # noqa: ANN001
     plt = _pyplot()
-    names = sorted(set(categories.tolist()))
+    categories = top_categories(categories)
+    names, counts = np.unique(categories, return_counts=True)
+    names = [name for _, name in sorted(zip(-counts, names.tolist()))]
+    names = [n for n in names if not n.startswith("other (")] + [n for n in names if n.startswith("other (")]
     colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
     size = max(1.0, min(12.0, 4000.0 / max(len(categories), 1)))
     for index, name in enumerate(names):
         rows = categories == name
-        axis.scatter(coordinates[rows, 0], coordinates[rows, 1], s=size, alpha=0.7, linewidths=0,
-                     color=colours(index % colours.N), label=f"{name} ({int(rows.sum())})")
+        colour = "lightgrey" if name.startswith("other (") else colours(index % colours.N)
+        axis.scatter(coordinates[rows, 0], coordinates[rows, 1], s=size, alpha=0.7, linewidths=0, color=colour,
+                     label=f"{name} ({int(rows.sum())})")
     axis.set_title(title, fontsize=10)
     axis.set_xticks([])
     axis.set_yticks([])
-    axis.legend(fontsize=7, markerscale=max(1.0, 12.0 / size), loc="best", frameon=False)
+    # Beside the panel, never over the points.
+    axis.legend(fontsize=7, markerscale=max(1.0, 12.0 / size), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                frameon=False, borderaxespad=0.0)
 
 
 def plot_embeddings(view: EmbeddingView, path: str | Path, seed: int = 0, projection: str = "umap") -> Path:
-    """One PNG, two panels: UMAP (or PCA) coloured by label, and the same points coloured by animal."""
+    """One PNG, two panels: UMAP (or PCA) coloured by label, and the same points coloured by animal (legends beside
+    the panels; more than ``MAX_LEGEND_ENTRIES`` values show the most frequent and "other")."""
     plt = _pyplot()
     coordinates = project_2d(view.vectors, projection, seed)
-    figure, axes = plt.subplots(1, 2, figsize=(13, 6))
-    _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str), "by label")
+    figure, axes = plt.subplots(1, 2, figsize=(15, 6))
+    _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str), f"by {view.label_name}")
     _scatter(axes[1], coordinates, np.asarray(view.subjects, dtype=str), "by animal")
     figure.suptitle(f"{projection.upper()} of {view.title}", fontsize=11)
     figure.tight_layout()
     return _save(figure, Path(path))
 
 
-def _confusion_panel(axis, confusion: np.ndarray, classes: Sequence[str], title: str) -> None:  # noqa: ANN001
+def _confusion_panel(axis, confusion: np.ndarray, classes: Sequence[str], title: str,  # noqa: ANN001
+                     label: str) -> None:
     support = confusion.sum(axis=1, keepdims=True)
     fraction = np.divide(confusion, support, out=np.zeros(confusion.shape), where=support > 0)
     axis.imshow(fraction, vmin=0, vmax=1, cmap="Blues")
     for (row, column), count in np.ndenumerate(confusion):
         axis.text(column, row, f"{fraction[row, column]:.2f}\n({count})", ha="center", va="center", fontsize=7,
                   color="white" if fraction[row, column] > 0.5 else "black")
-    axis.set_xticks(range(len(classes)), classes, fontsize=8, rotation=45)
+    axis.set_xticks(range(len(classes)), classes, fontsize=8, rotation=45, ha="right")
     axis.set_yticks(range(len(classes)), classes, fontsize=8)
-    axis.set_xlabel("predicted", fontsize=8)
-    axis.set_ylabel("true", fontsize=8)
+    axis.set_xlabel(f"predicted {label}", fontsize=8)
+    axis.set_ylabel(f"true {label}", fontsize=8)
     axis.set_title(title, fontsize=9)
 
 
+def _split_name(result: EvaluationResult) -> str:
+    return "stratified k-fold" if result.split == "kfold" else f"leave-one-{result.split}-out"
+
+
 def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
-    """Row-normalised confusion matrices (test folds pooled), one panel per method."""
+    """Row-normalised confusion matrices (test folds pooled), one panel per method, titled with the label, the
+    split and the pooled score."""
     plt = _pyplot()
     methods = result.methods[:_MAX_CONFUSION_PANELS]
     columns = min(4, len(methods))
     rows = int(np.ceil(len(methods) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.6 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.9 * rows + 0.6), squeeze=False)
     for axis in axes.ravel()[len(methods):]:
         axis.set_axis_off()
     for axis, method in zip(axes.ravel(), methods):
         _confusion_panel(axis, method.total_confusion(), result.classes,
-                         f"{method.method.name}\nbal. acc. {method.balanced_accuracy}")
+                         f"{method.method.name}\npooled bal. acc. {method.pooled.balanced_accuracy:.3f}", result.label)
+    grouping = f" grouped by {result.grouping['name']}" if result.grouping else ""
+    figure.suptitle(f"{result.label}{grouping}: {_split_name(result)}, test folds pooled", fontsize=10)
     figure.tight_layout()
     return _save(figure, Path(path))
 
@@ -117,7 +145,7 @@ def _save(figure, path: Path) -> Path:  # noqa: ANN001 - matplotlib Figure
     plt = _pyplot()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(temporary, dpi=120)
+    figure.savefig(temporary, dpi=120, bbox_inches="tight")  # nothing clipped: legends, axis labels
     plt.close(figure)
     temporary.replace(path)
     return path

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nwb_neurpir.evaluation.results import EvaluationResult
+from nwb_neurpir.evaluation.results import EvaluationResult, FoldInfo
 
 __all__ = ["format_table", "write_report"]
 
@@ -20,28 +20,43 @@ def _headline(result: EvaluationResult) -> str:
         f"; {result.n_labelled} labelled of {result.n_neurons} neurons ({result.n_neurons - result.n_labelled} dropped)"
 
 
+def _fold_cell(score: object) -> str:
+    return "unscorable" if score is None else f"{score.balanced_accuracy:.3f}"
+
+
 def _rows(result: EvaluationResult) -> tuple[list[str], list[list[str]]]:
-    header = ["method", "mode", "balanced acc.", "macro-F1", *[fold.name for fold in result.folds]]
-    rows = [[m.method.name, m.mode, str(m.balanced_accuracy), str(m.macro_f1),
-             *[f"{score.balanced_accuracy:.3f}" for score in m.scores]] for m in result.methods]
-    rows.append(["chance", "", "", "", *[f"{fold.chance:.3f}" for fold in result.folds]])
+    """Per method: pooled balanced accuracy (headline), per-fold mean ± std, pooled macro-F1, scored neurons,
+    permutation chance, then each fold's balanced accuracy; last row: chance."""
+    header = ["method", "mode", "pooled bal. acc.", "per-fold mean ± std", "pooled macro-F1", "n scored",
+              "permutation chance", *[fold.name for fold in result.folds]]
+    rows = [[m.method.name, m.mode, f"{m.pooled.balanced_accuracy:.3f}", str(m.balanced_accuracy),
+             f"{m.pooled.macro_f1:.3f}", str(m.n_scored), f"{m.permutation[0]:.3f} (p {m.permutation[1]:.2f})",
+             *[_fold_cell(score) for score in m.scores]] for m in result.methods]
+    rows.append(["chance (training classes)", "", f"{result.pooled_chance:.3f}", "", "", "", "",
+                 *[f"{fold.chance:.3f}" for fold in result.folds]])
     return header, rows
 
 
 def _comparison_line(result: EvaluationResult) -> str | None:
     comparison = result.comparison()
-    if comparison is None:
-        return None
-    return (f"{comparison['neurpir']} vs best baseline {comparison['best_baseline']}: "
-            f"{comparison['balanced_accuracy_gain']:+.3f} mean balanced accuracy")
+    return None if comparison is None else comparison["verdict"]
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{name} {count}" for name, count in counts.items())
+    return ", ".join(f"{name} {count}" for name, count in counts.items() if count) or "none"
+
+
+def _fold_line(fold: FoldInfo) -> str:
+    scoring = (f"chance {fold.chance:.3f}" if fold.scorable and not fold.unscorable_classes else
+               f"chance {fold.chance:.3f}; {', '.join(fold.unscorable_classes)} not in training, "
+               f"{fold.n_scored} scored" if fold.scorable else
+               f"UNSCORABLE ({', '.join(fold.unscorable_classes)} not in training)")
+    return f"fold {fold.name}: test {_counts(fold.test_counts)}; {scoring}"
 
 
 def format_table(result: EvaluationResult) -> str:
-    """The summary a person reads in the terminal: methods side by side, per-fold balanced accuracy, chance."""
+    """The summary a person reads in the terminal: methods side by side, pooled and per-fold balanced accuracy,
+    chance, notes and the comparison verdict."""
     header, rows = _rows(result)
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [_headline(result), ""]
@@ -49,8 +64,8 @@ def format_table(result: EvaluationResult) -> str:
         lines.append("  ".join(cell.ljust(width) if i < 2 else cell.rjust(width)
                                for i, (cell, width) in enumerate(zip(row, widths))))
     lines.append("")
-    lines.extend(f"fold {fold.name}: test {_counts(fold.test_counts)}; chance {fold.chance:.3f}"
-                 for fold in result.folds)
+    lines.extend(_fold_line(fold) for fold in result.folds)
+    lines.extend(f"note: {note}" for note in result.notes)
     comparison = _comparison_line(result)
     if comparison:
         lines.append(comparison)
@@ -63,18 +78,79 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
             *["| " + " | ".join(row) + " |" for row in rows]]
 
 
+def _model_lines(result: EvaluationResult) -> list[str]:
+    """Which model made the NeurPIR vectors: path, checksum, package version, hyperparameters, inductive folds."""
+    settings = result.settings
+    model, config = settings.get("model"), settings.get("config")
+    lines = ["## Model", ""]
+    if model:
+        lines += [f"- path: `{model.get('path', 'not recorded')}`",
+                  f"- checkpoint sha256: `{model.get('checkpoint_sha256', 'not recorded')}`",
+                  f"- trained on {len(model.get('training_data') or [])} sessions with package version "
+                  f"{model.get('package_version', 'unknown')}"]
+        config = config or model.get("hyperparameters")
+    elif config:
+        lines.append("- trained per fold by this evaluation; checkpoints: "
+                     + "; ".join(f"{fold}: " + ", ".join(f"{name} `{sha[:12]}`" for name, sha in shas.items())
+                                 for fold, shas in (settings.get("fold_models") or {}).items()))
+    else:
+        lines.append("- no NeurPIR model behind these methods (or none recorded)")
+    lines.append(f"- evaluated with nwb-neurpir {settings.get('package_version')}")
+    for name, folds in (settings.get("inductive_folds") or {}).items():
+        lines.append(f"- {name}: inductive on {len(folds)} of {len(result.folds)} folds"
+                     + (f" ({', '.join(folds)})" if folds else ""))
+    if config:
+        lines += ["", "Hyperparameters:", "", "```json", json.dumps(config, sort_keys=True), "```"]
+    return [*lines, ""]
+
+
+def _rate(probe: dict[str, Any] | None) -> str:
+    if probe is None:
+        return "-"
+    return f"{probe['balanced_accuracy']:.3f} (chance {probe['chance']:.3f}, {probe['n_groups']} groups)"
+
+
+def _diagnostic_lines(result: EvaluationResult) -> list[str]:
+    """Effective rank and identity probes per representation, and vector + hand features vs hand alone."""
+    diagnostics = result.diagnostics
+    representations = diagnostics.get("representations") or {}
+    if not representations:
+        return []
+    lines = ["## Diagnostics", "", *_markdown_table(
+        ["vectors", "dimension", "effective rank", "session identity (bal. acc.)", "animal identity (bal. acc.)"],
+        [[name, str(d["dimension"]), f"{d['effective_rank']:.1f}", _rate(d["session_identity"]),
+          _rate(d["animal_identity"])] for name, d in representations.items()]), "",
+        "Effective rank: exp(entropy of the normalised PCA eigenvalues) of the vectors before normalisation. "
+        "Identity: balanced accuracy of a logistic probe telling the session (animal) from the vectors, "
+        "cross-validated over neurons; near chance means the vectors describe neurons, not recordings.", ""]
+    both = diagnostics.get("vector_plus_hand")
+    if both:
+        lines += [f"NeurPIR vectors + hand features: {both['vector_plus_hand']:.3f} pooled balanced accuracy; hand "
+                  f"features alone: {both['hand_alone']:.3f} (gain {both['gain']:+.3f}, same folds and probe).", ""]
+    return lines
+
+
 def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
     lines = ["# NeurPIR evaluation", "", _headline(result) + ".", ""]
     comparison = _comparison_line(result)
     if comparison:
         lines += [f"**{comparison}.**", ""]
-    lines += ["## Methods (balanced accuracy per fold)", "", *_markdown_table(*_rows(result)), ""]
-    lines += ["Mode: `inductive` = the representation never saw the test sessions; `transductive` = it did; "
+    if result.notes:
+        lines += ["## Notes", "", *[f"- {note}" for note in result.notes], ""]
+    lines += ["## Methods", "", *_markdown_table(*_rows(result)), ""]
+    lines += ["Headline: the pooled score (all out-of-fold predictions scored together, every neuron weighs the "
+              "same); beside it the mean ± std over scorable folds (every fold weighs the same). Chance: a probe "
+              "guessing uniformly among its training classes; permutation chance: the method's own predictions "
+              "shuffled against the true labels (p: share of shuffles scoring at least as well). "
+              "Mode: `inductive` = the representation never saw the test sessions; `transductive` = it did; "
               "`none` = no self-supervised training (hand features).", ""]
     lines += ["## Folds", "", *_markdown_table(
-        ["fold", "held out", "train counts", "test counts", "chance", "model trained on"],
+        ["fold", "held out", "train counts", "test counts", "chance", "scored", "model trained on"],
         [[f.name, ", ".join(f.held_out_subjects), _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",
+          str(f.n_scored) if f.scorable else f"unscorable ({', '.join(f.unscorable_classes)} not in training)",
           f"{len(f.training_data)} sessions" if f.training_data else "-"] for f in result.folds]), ""]
+    lines += _model_lines(result)
+    lines += _diagnostic_lines(result)
     lines += ["## Per-class scores (all folds pooled)", ""]
     for method in result.methods:
         per_class = method.to_dict()["per_class_total"]
@@ -89,8 +165,9 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
                   + (f", and {more} more values" if more > 0 else ""), ""]
     if images:
         lines += ["## Figures", "", *[f"![{name}]({path})" for name, path in images.items()], ""]
+    hidden = ("hand_features", "config", "model")
     lines += ["## Settings and timings", "", "```json",
-              json.dumps({"settings": {k: v for k, v in result.settings.items() if k != "hand_features"},
+              json.dumps({"settings": {k: v for k, v in result.settings.items() if k not in hidden},
                           "timings_seconds": result.timings}, indent=2, default=str), "```", ""]
     return "\n".join(lines)
 

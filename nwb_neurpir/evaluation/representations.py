@@ -60,9 +60,22 @@ class FixedRepresentation:
     """``inductive``, ``transductive`` or ``none`` (no self-supervised training: hand features)."""
     training_data: tuple[str, ...] = ()
     """Sessions the model behind the matrix was trained on, when known."""
+    checkpoint_sha256: str = ""
+    """Checksum of the model behind the matrix, when known."""
+    per_recording: list[np.ndarray] | None = None
+    """Vectors of every neuron of every recording (labelled or not), when known."""
+
+    def needs_training(self, train_recordings: Sequence[int]) -> bool:  # noqa: ARG002 - same on every fold
+        return False
 
     def for_fold(self, train_recordings: Sequence[int]) -> np.ndarray:  # noqa: ARG002 - same on every fold
         return self.matrix
+
+    def full_for_fold(self, train_recordings: Sequence[int]) -> list[np.ndarray]:  # noqa: ARG002 - same everywhere
+        """Per recording, the vectors of all its neurons."""
+        if self.per_recording is None:
+            raise ValueError(f"{self.name}: the vectors of unlabelled neurons are not known")
+        return self.per_recording
 
 
 @dataclass
@@ -77,18 +90,28 @@ class TrainedRepresentation:
     progress: bool = True
     training_data: tuple[str, ...] = ()
     """Sessions the latest model was trained on (its provenance)."""
-    _cache: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict)
+    checkpoint_sha256: str = ""
+    """Checksum of the latest model."""
+    _cache: dict[tuple[int, ...], list[np.ndarray]] = field(default_factory=dict)
+
+    def needs_training(self, train_recordings: Sequence[int]) -> bool:
+        """Whether ``for_fold`` will train a model (its vectors for this training set are not cached)."""
+        return tuple(sorted(train_recordings)) not in self._cache
 
     def for_fold(self, train_recordings: Sequence[int]) -> np.ndarray:
+        return gather_rows(self.neurons, self.full_for_fold(train_recordings))
+
+    def full_for_fold(self, train_recordings: Sequence[int]) -> list[np.ndarray]:
+        """Per recording, the vectors of all its neurons from the model trained on ``train_recordings``."""
         from nwb_neurpir.model import train
 
         key = tuple(sorted(train_recordings))
         if key not in self._cache:
             model = train([self.recordings[i] for i in key], self.config, progress=self.progress)
             self.training_data = tuple(model.training_data_)
+            self.checkpoint_sha256 = model.provenance().checkpoint_sha256
             self._cache.clear()
-            self._cache[key] = gather_rows(self.neurons, embed_all(model, self.recordings, self.neurons,
-                                                                     self.progress))
+            self._cache[key] = embed_all(model, self.recordings, self.neurons, self.progress)
         return self._cache[key]
 
 

@@ -1,16 +1,24 @@
-"""What an evaluation found: folds with class counts and chance, every method's per-fold scores, and a summary."""
+"""What an evaluation found: folds with class counts and chance, every method's per-fold and pooled scores."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from nwb_neurpir.evaluation.methods import Method
-from nwb_neurpir.evaluation.metrics import FoldScore, Summary, per_class_scores, summarize
+from nwb_neurpir.evaluation.metrics import (
+    FoldScore,
+    Summary,
+    per_class_scores,
+    permutation_chance,
+    score_fold,
+    summarize,
+)
 
-__all__ = ["EmbeddingView", "EvaluationResult", "FoldInfo", "MethodResult"]
+__all__ = ["EmbeddingView", "EvaluationResult", "FoldInfo", "FoldPredictions", "MethodResult"]
 
 
 @dataclass(frozen=True)
@@ -23,50 +31,115 @@ class FoldInfo:
     train_counts: dict[str, int]
     test_counts: dict[str, int]
     chance: float
+    """1 / number of classes in the training neurons (what a probe guessing among them scores)."""
     training_data: tuple[str, ...]
     """Sessions (NWB identifiers) the fold's NeurPIR model was trained on, from the model's own provenance; for
     per-fold training all sessions of the training animals, labelled or not. Empty when unknown or not trained."""
+    unscorable_classes: tuple[str, ...] = ()
+    """Test classes absent from the training neurons: no probe can predict them, so their neurons are not scored."""
+
+    @property
+    def n_scored(self) -> int:
+        """Test neurons whose class the probe could predict."""
+        return sum(count for name, count in self.test_counts.items() if name not in self.unscorable_classes)
+
+    @property
+    def scorable(self) -> bool:
+        return self.n_scored > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "held_out_subjects": list(self.held_out_subjects),
                 "held_out_sessions": list(self.held_out_sessions), "train_counts": self.train_counts,
-                "test_counts": self.test_counts, "chance": self.chance, "training_data": list(self.training_data)}
+                "test_counts": self.test_counts, "chance": self.chance, "scorable": self.scorable,
+                "n_scored": self.n_scored, "unscorable_classes": list(self.unscorable_classes),
+                "training_data": list(self.training_data)}
+
+
+@dataclass(frozen=True)
+class FoldPredictions:
+    """A probe's predictions for the scored test neurons of one fold."""
+
+    fold: str
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    n_choices: int
+    """Classes the fold's probe could predict."""
 
 
 @dataclass
 class MethodResult:
-    """One method's scores on every fold, and the protocol its representation was made under on each fold."""
+    """One method's scores on every fold (None where the fold is unscorable), its pooled out-of-fold score, and the
+    protocol its representation was made under on each fold."""
 
     method: Method
     description: str
-    scores: list[FoldScore] = field(default_factory=list)
+    scores: list[FoldScore | None] = field(default_factory=list)
     modes: list[str] = field(default_factory=list)
     """Per fold: ``inductive`` (representation never saw the test neurons' sessions), ``transductive`` (it did),
     ``unknown`` (given embeddings without provenance) or ``none`` (no self-supervised training)."""
+    predictions: list[FoldPredictions] = field(default_factory=list)
+    classes: tuple[str, ...] = ()
+
+    @property
+    def scored(self) -> list[FoldScore]:
+        return [score for score in self.scores if score is not None]
 
     @property
     def balanced_accuracy(self) -> Summary:
-        return summarize([score.balanced_accuracy for score in self.scores])
+        """Per-fold balanced accuracy, mean ± std over the scorable folds (every fold weighs the same)."""
+        return summarize([score.balanced_accuracy for score in self.scored])
 
     @property
     def macro_f1(self) -> Summary:
-        return summarize([score.macro_f1 for score in self.scores])
+        return summarize([score.macro_f1 for score in self.scored])
+
+    def _stacked(self) -> dict[str, np.ndarray]:
+        """The folds' predictions end to end: ``y_true``, ``y_pred``, and per neuron its ``n_choices``."""
+        parts = self.predictions
+        return {"y_true": np.concatenate([p.y_true for p in parts]),
+                "y_pred": np.concatenate([p.y_pred for p in parts]),
+                "n_choices": np.concatenate([np.full(p.y_true.size, p.n_choices) for p in parts])}
+
+    @cached_property
+    def pooled(self) -> FoldScore:
+        """All out-of-fold predictions scored together (every neuron weighs the same): the headline score."""
+        stacked = self._stacked()
+        return score_fold(stacked["y_true"], stacked["y_pred"], self.classes, stacked["n_choices"])
+
+    @cached_property
+    def permutation(self) -> tuple[float, float]:
+        """Pooled balanced accuracy of the predictions shuffled against the true labels (mean over shuffles), and
+        the permutation p-value."""
+        stacked = self._stacked()
+        return permutation_chance(stacked["y_true"], stacked["y_pred"], self.classes)
+
+    @property
+    def n_scored(self) -> int:
+        return int(sum(p.y_true.size for p in self.predictions))
+
+    @property
+    def predicted_classes(self) -> tuple[str, ...]:
+        return tuple(sorted(set().union(*(set(p.y_pred.tolist()) for p in self.predictions))))
 
     @property
     def mode(self) -> str:
         return "+".join(dict.fromkeys(self.modes)) or "none"
 
     def total_confusion(self) -> np.ndarray:
-        return np.sum([score.confusion for score in self.scores], axis=0)
+        return self.pooled.confusion
 
     def to_dict(self) -> dict[str, Any]:
-        classes = self.scores[0].classes if self.scores else ()
+        pooled = self.pooled
+        permuted, p_value = self.permutation
         return {"name": self.method.name, "representation": self.method.representation, "probe": self.method.probe,
                 "description": self.description, "mode": self.mode, "modes": self.modes,
+                "pooled": {"balanced_accuracy": pooled.balanced_accuracy, "macro_f1": pooled.macro_f1,
+                           "chance": pooled.chance, "permutation_chance": permuted, "permutation_p": p_value,
+                           "n_scored": self.n_scored, "predicted_classes": list(self.predicted_classes)},
                 "balanced_accuracy": self.balanced_accuracy.to_dict(), "macro_f1": self.macro_f1.to_dict(),
-                "confusion_total": self.total_confusion().tolist(),
-                "per_class_total": per_class_scores(self.total_confusion(), classes),
-                "folds": [score.to_dict() for score in self.scores]}
+                "confusion_total": pooled.confusion.tolist(),
+                "per_class_total": per_class_scores(pooled.confusion, self.classes),
+                "folds": [None if score is None else score.to_dict() for score in self.scores]}
 
 
 @dataclass(frozen=True)
@@ -77,6 +150,9 @@ class EmbeddingView:
     labels: np.ndarray
     subjects: np.ndarray
     title: str
+    label_name: str = "label"
+    normalization: dict[str, Any] | None = None
+    """``Normalization.to_dict()`` of what was applied to ``vectors``, when known."""
 
 
 @dataclass
@@ -95,33 +171,45 @@ class EvaluationResult:
     methods: list[MethodResult]
     settings: dict[str, Any]
     timings: dict[str, float]
-    """Seconds: ``total`` and per representation (training + embedding, or feature extraction)."""
+    """Seconds, rounded: ``total`` (the one elapsed figure) and its parts (reading, training, features...)."""
     view: EmbeddingView | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    """What the vectors hold besides the label: effective rank, session/animal identity (see ``diagnostics``)."""
+    notes: list[str] = field(default_factory=list)
+    """Things the reader must know to trust the numbers (normalisation fallback, unscorable folds...)."""
 
     def method(self, name: str) -> MethodResult:
         return next(result for result in self.methods if result.method.name == name)
 
     def best_baseline(self) -> MethodResult | None:
-        """The hand-feature baseline with the highest mean balanced accuracy."""
+        """The hand-feature baseline with the highest pooled balanced accuracy."""
         pool = [result for result in self.methods if result.method.is_baseline]
-        return max(pool, key=lambda result: result.balanced_accuracy.mean, default=None)
+        return max(pool, key=lambda result: result.pooled.balanced_accuracy, default=None)
 
     def primary(self) -> MethodResult | None:
         """The full NeurPIR method (first ``neurpir`` representation), if it ran."""
         return next((result for result in self.methods if result.method.representation == "neurpir"), None)
 
+    @property
+    def pooled_chance(self) -> float:
+        """Chance of the pooled score: uniform guessing among each fold's training classes."""
+        return self.methods[0].pooled.chance if self.methods else float("nan")
+
     def comparison(self) -> dict[str, Any] | None:
-        """NeurPIR against the best baseline: names and the gain in mean balanced accuracy."""
+        """NeurPIR against the best baseline, with a verdict that a constant predictor or fold noise cannot win."""
+        from nwb_neurpir.evaluation.comparison import compare
+
         primary, baseline = self.primary(), self.best_baseline()
         if primary is None or baseline is None:
             return None
-        return {"neurpir": primary.method.name, "best_baseline": baseline.method.name,
-                "balanced_accuracy_gain": primary.balanced_accuracy.mean - baseline.balanced_accuracy.mean}
+        return compare(primary, baseline)
 
     def to_dict(self) -> dict[str, Any]:
-        comparison = self.comparison()
         return {"label": self.label, "grouping": self.grouping, "split": self.split, "classes": list(self.classes),
                 "n_neurons": self.n_neurons, "n_labelled": self.n_labelled, "dropped": self.dropped,
                 "n_dropped": int(sum(self.dropped.values())), "settings": self.settings, "timings": self.timings,
+                "pooled_chance": self.pooled_chance,
+                "unscorable_folds": [fold.name for fold in self.folds if not fold.scorable],
                 "folds": [fold.to_dict() for fold in self.folds],
-                "methods": [method.to_dict() for method in self.methods], "comparison": comparison}
+                "methods": [method.to_dict() for method in self.methods], "comparison": self.comparison(),
+                "diagnostics": self.diagnostics, "notes": self.notes}

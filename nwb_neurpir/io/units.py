@@ -175,11 +175,14 @@ class _UnitWindows:
 
 
 def _in_windows(times: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """Which times lie in one of the windows, both ends included: ``obs_intervals = [[first, last]]`` is a common
+    way to say "observed from the first to the last spike", and the spike at ``last`` belongs to the unit (it falls
+    in no whole bin, like any spike in a window's last partial bin, but it is not reported as outside)."""
     if windows.shape[0] == 0:
         return np.zeros(times.size, dtype=bool)
     index = np.searchsorted(windows[:, 0], times, side="right") - 1
     inside = index >= 0
-    inside[inside] = times[inside] < windows[index[inside], 1]
+    inside[inside] = times[inside] <= windows[index[inside], 1]
     return inside
 
 

@@ -1,0 +1,91 @@
+"""Per-session z-scoring of representations before a probe or a UMAP, and where it must not be used.
+
+Z-scoring every column within a session removes session-wide offsets (rate scale, indicator brightness), but it
+needs sessions whose neurons are many and varied: within a session of 1-6 neurons of one class it erases exactly
+the class information the probe is asked to find. A session is *unfit* when it has fewer than
+``MIN_SESSION_NEURONS`` neurons, or (when labels are known, as in an evaluation) all its labelled neurons share one
+class. The label check only decides the preprocessing of a whole session; it never looks at a fold's split.
+
+Unfit sessions are never z-scored on their own: they are z-scored with the statistics of all neurons instead, and
+a note says which. ``auto`` (the default) does this whatever their share (when every session is unfit this is the
+same as ``none``); ``session`` refuses when unfit sessions hold more than ``MAX_UNFIT_SHARE`` of the neurons (the
+scores would mostly measure the fallback, not what was asked); ``none`` leaves the vectors as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.probes import standardize_per_session
+
+__all__ = ["MAX_UNFIT_SHARE", "MIN_SESSION_NEURONS", "NORMALIZATIONS", "Normalization", "choose_normalization",
+           "unfit_sessions"]
+
+NORMALIZATIONS = ("auto", "session", "none")
+MIN_SESSION_NEURONS = 8
+MAX_UNFIT_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """What was asked, what is applied (``session`` or ``none``), which sessions fell back to the statistics of all
+    neurons, and why (``note`` is None when nothing needs saying)."""
+
+    requested: str
+    applied: str
+    fallback_sessions: tuple[str, ...] = ()
+    note: str | None = None
+
+    def apply(self, x: np.ndarray, session_keys: np.ndarray) -> np.ndarray:
+        if self.applied != "session":
+            return x
+        out = standardize_per_session(x, session_keys)
+        fallback = np.isin(np.asarray(session_keys, dtype=str), self.fallback_sessions)
+        if fallback.any():
+            out[fallback] = standardize_per_session(x, np.zeros(len(x)))[fallback]
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        return {"requested": self.requested, "applied": self.applied,
+                "fallback_sessions": list(self.fallback_sessions), "note": self.note}
+
+
+def unfit_sessions(session_keys: np.ndarray, labels: np.ndarray | None = None) -> dict[str, str]:
+    """Session key -> why per-session z-scoring would be degenerate there."""
+    session_keys = np.asarray(session_keys, dtype=str)
+    unfit = {}
+    for key in dict.fromkeys(session_keys.tolist()):
+        rows = session_keys == key
+        if rows.sum() < MIN_SESSION_NEURONS:
+            unfit[key] = f"{int(rows.sum())} neurons"
+        elif labels is not None and np.unique(np.asarray(labels)[rows]).size < 2:
+            unfit[key] = "a single class"
+    return unfit
+
+
+def choose_normalization(requested: str, session_keys: np.ndarray, labels: np.ndarray | None = None) -> Normalization:
+    """The normalisation to apply for ``requested`` (``auto``, ``session`` or ``none``) on these sessions."""
+    if requested not in NORMALIZATIONS:
+        raise NeurPIRError(f"--normalize must be one of {', '.join(NORMALIZATIONS)}, not {requested!r}")
+    if requested == "none":
+        return Normalization(requested, "none")
+    unfit = unfit_sessions(session_keys, labels)
+    if not unfit:
+        return Normalization(requested, "session")
+    session_keys = np.asarray(session_keys, dtype=str)
+    share = float(np.isin(session_keys, list(unfit)).mean())
+    example = ", ".join(f"{key} ({why})" for key, why in list(unfit.items())[:3])
+    problem = (f"{len(unfit)} of {len(set(session_keys.tolist()))} sessions ({share:.0%} of the neurons) are too "
+               f"small or single-class for per-session z-scoring (fewer than {MIN_SESSION_NEURONS} neurons or one "
+               f"class, e.g. {example})")
+    if requested == "session" and share > MAX_UNFIT_SHARE:
+        raise NeurPIRError(f"--normalize session: {problem}; it would erase the label there; use --normalize auto "
+                           "or none")
+    if len(unfit) == len(set(session_keys.tolist())):
+        return Normalization(requested, "none", tuple(unfit), f"--normalize {requested} used none: {problem}")
+    return Normalization(requested, "session", tuple(unfit),
+                         f"--normalize {requested}: {problem}; those were z-scored with the statistics of all "
+                         "neurons instead")

@@ -1,0 +1,163 @@
+"""#15 for `evaluate` and `plot`: options that do nothing are refused, hand baselines need no embeddings, both
+commands normalise the same way, reports name the model, figures stay readable (real files, real model)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+from eval_files import TINY, simulated_folder
+
+from nwb_neurpir.cli.app import app
+from nwb_neurpir.evaluation import evaluate, read_annotated
+from nwb_neurpir.evaluation.inputs import annotated_view
+from nwb_neurpir.evaluation.plots import MAX_LEGEND_ENTRIES, top_categories
+from nwb_neurpir.io import open_recordings
+
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return simulated_folder(tmp_path_factory, seed=7)
+
+
+@pytest.fixture(scope="module")
+def model_dir(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nwb_neurpir.model import train
+
+    folder = tmp_path_factory.mktemp("model")
+    train(list(open_recordings([simulated], progress=False)), TINY, out_dir=folder, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def annotated(simulated: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nwb_neurpir.model import NeurPIR
+    from nwb_neurpir.store import annotate_recording
+
+    model = NeurPIR.load(model_dir)
+    folder = tmp_path_factory.mktemp("annotated")
+    for recording in open_recordings([simulated], progress=False):
+        annotate_recording(recording, model.embed(recording, progress=False), model.provenance(), output_dir=folder,
+                           progress=False)
+    return folder
+
+
+def _neurpir(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--max-steps", "5"], "--max-steps needs --train or --train-config"),
+    (["--transductive"], "--transductive needs --train or --train-config"),
+    (["--folds", "3"], "--folds needs --split kfold"),
+    (["--projection", "pca"], "--projection needs --out and figures"),
+])
+def test_evaluate_refuses_options_that_do_nothing(simulated: Path, extra: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", *extra])
+    assert result.exit_code == 1
+    assert result.output == f"error: {message}\n"
+
+
+def test_hand_baselines_need_no_model_or_embeddings(simulated: Path) -> None:
+    shown = _neurpir("evaluate", str(simulated), "--label", "cell_type", "--methods", "hand,hand:gb", "--json")
+    assert shown.returncode == 0, shown.stderr
+    payload = json.loads(shown.stdout)
+    assert [m["name"] for m in payload["methods"]] == ["hand", "hand:gb"]
+    assert payload["methods"][0]["pooled"]["n_scored"] == 75
+    assert set(payload["timings"]) >= {"reading", "total"}
+    assert payload["timings"]["total"] >= payload["timings"]["reading"]
+    assert all(value == round(value, 1) for value in payload["timings"].values())
+
+
+@pytest.mark.slow
+def test_report_names_the_model(simulated: Path, model_dir: Path, tmp_path: Path) -> None:
+    from nwb_neurpir.model import NeurPIR
+
+    shown = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--model", str(model_dir),
+                                     "--methods", "neurpir,hand", "--out", str(tmp_path), "--no-plots", "--json"])
+    assert shown.exit_code == 0, shown.output
+    payload = json.loads(shown.output)
+    model = payload["settings"]["model"]
+    assert model["path"] == str(model_dir.resolve())
+    assert model["checkpoint_sha256"] == NeurPIR.load(model_dir).provenance().checkpoint_sha256
+    assert model["hyperparameters"]["max_steps"] == 3 and model["package_version"]
+    assert payload["settings"]["inductive_folds"]["neurpir"] == []  # the model saw every session
+    assert payload["settings"]["package_version"]
+    markdown = (tmp_path / "report.md").read_text()
+    assert model["checkpoint_sha256"] in markdown and str(model_dir.resolve()) in markdown
+    assert "neurpir: inductive on 0 of 3 folds" in markdown
+    assert "## Diagnostics" in markdown and "effective rank" in markdown
+    diagnostics = payload["diagnostics"]
+    assert diagnostics["representations"]["neurpir"]["session_identity"]["chance"] == pytest.approx(1 / 3)
+    assert diagnostics["vector_plus_hand"]["hand_alone"] == pytest.approx(
+        next(m for m in payload["methods"] if m["name"] == "hand")["pooled"]["balanced_accuracy"])
+
+
+@pytest.mark.slow
+def test_plot_and_evaluate_normalise_alike(annotated: Path, tmp_path: Path) -> None:
+    table = read_annotated(sorted(annotated.rglob("*.nwb")))
+    view = annotated_view(table, "cell_type")
+    result = evaluate(label="cell_type", embeddings=table, methods=["neurpir"], progress=False)
+    assert view.normalization == result.view.normalization
+    assert view.normalization["applied"] == "session"
+    np.testing.assert_allclose(view.vectors, result.view.vectors)
+    out = tmp_path / "map.png"
+    shown = _neurpir("plot", str(annotated), "--out", str(out), "--projection", "pca", "--filter",
+                     "cell_type != 'FS'", "--cache-dir", str(tmp_path / "cache"), "--json")
+    assert shown.returncode == 0, shown.stderr
+    payload = json.loads(shown.stdout)
+    assert payload["n_neurons"] == 60 and payload["normalization"]["applied"] == "session"
+    assert "z-scored per session" in payload["title"]
+    raw = _neurpir("plot", str(annotated), "--out", str(out), "--projection", "pca", "--normalize", "none",
+                   "--json", "--no-progress")
+    assert json.loads(raw.stdout)["normalization"]["applied"] == "none" and raw.stderr == ""
+
+
+@pytest.mark.slow
+def test_plot_does_not_z_score_one_class_sessions(annotated: Path, tmp_path: Path) -> None:
+    one_class = ["plot", str(annotated), "--out", str(tmp_path / "fs.png"), "--projection", "pca", "--filter",
+                 "cell_type == 'FS'", "--json"]
+    refused = _neurpir(*one_class, "--normalize", "session")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("error: --normalize session: 3 of 3 sessions (100% of the neurons) are too "
+                                     "small or single-class")
+    assert refused.stderr.count("\n") == 1
+    fallback = _neurpir(*one_class)
+    assert fallback.returncode == 0, fallback.stderr
+    assert json.loads(fallback.stdout)["normalization"]["applied"] == "none"
+    assert "warning: --normalize auto used none" in fallback.stderr
+
+
+@pytest.mark.slow
+def test_training_runs_say_what_they_train(simulated: Path, tmp_path: Path) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(TINY.to_json())
+    shown = _neurpir("evaluate", str(simulated), "--label", "cell_type", "--train-config", str(config),
+                     "--methods", "neurpir-no-context,hand")
+    assert shown.returncode == 0, shown.stderr
+    assert "training 3 models (1 NeurPIR methods x 3 training sets) of up to 3 steps each" in shown.stderr
+    assert "fold 2/3 (sim02): training neurpir-no-context on 2 recordings" in shown.stderr
+
+
+def test_help_shows_defaults_and_the_shared_options() -> None:
+    runner = CliRunner()
+    for command in ("evaluate", "plot"):
+        text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())
+        for option in ("--normalize", "--progress / --no-progress", "--json", "--cache-dir", "--filter"):
+            assert option in text, (command, option)
+        assert "[default: auto]" in text
+    evaluate_help = " ".join(runner.invoke(app, ["evaluate", "--help"], terminal_width=200).output.split())
+    assert "[default: the config's]" in evaluate_help and "[default: 5]" in evaluate_help
+
+
+def test_many_labels_show_the_most_frequent_and_other() -> None:
+    labels = np.array([f"area{i % 62:02d}" for i in range(62 * 3)] + ["area00"] * 10)
+    shown = top_categories(labels)
+    assert np.unique(shown).size == MAX_LEGEND_ENTRIES
+    assert "area00" in shown and "other (51 values)" in shown

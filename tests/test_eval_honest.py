@@ -1,0 +1,137 @@
+"""#18: evaluation on sparse, one-class sessions does not lie (real simulated NWB files read by the real reader).
+
+Each "session" below is one simulated file read with a unit filter that keeps the neurons of one cell type, so every
+session holds 5 neurons of a single class, as in identified-cell datasets (a few tagged cells per session).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+from eval_files import simulated_folder
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation import evaluate, format_table, write_report
+from nwb_neurpir.evaluation.comparison import compare
+from nwb_neurpir.evaluation.methods import Method
+from nwb_neurpir.evaluation.metrics import score_fold
+from nwb_neurpir.evaluation.results import FoldPredictions, MethodResult
+from nwb_neurpir.io import open_recording
+
+TYPES = ("CH", "FS", "IB", "LTS", "RS")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return sorted(simulated_folder(tmp_path_factory, seed=5, name="sparse").rglob("*.nwb"))
+
+
+def _one_class_sessions(files: list[Path], types_per_file: list[tuple[str, ...]]) -> list:
+    """One recording per (file, type): each holds only that type's neurons."""
+    return [open_recording(path, keep_spike_times=True, unit_filter=f"cell_type == '{kind}'")
+            for path, kinds in zip(files, types_per_file) for kind in kinds]
+
+
+@pytest.fixture(scope="module")
+def sparse(files: list[Path]) -> list:
+    return _one_class_sessions(files, [TYPES] * len(files))
+
+
+def test_session_normalisation_refuses_one_class_sessions_and_auto_falls_back(sparse: list) -> None:
+    assert all(r.neuron_metadata["cell_type"].nunique() == 1 and r.n_neurons == 5 for r in sparse)
+    with pytest.raises(NeurPIRError, match=r"--normalize session: 15 of 15 sessions \(100% of the neurons\) are too "
+                                           r"small or single-class.*; use --normalize auto or none"):
+        evaluate(sparse, label="cell_type", methods=["hand"], normalize="session", progress=False)
+    with pytest.warns(UserWarning, match="--normalize auto used none"):
+        result = evaluate(sparse, label="cell_type", methods=["hand"], progress=False)
+    assert result.settings["normalization"]["applied"] == "none"
+    assert any("--normalize auto used none" in note for note in result.notes)
+    assert "--normalize auto used none" in format_table(result)
+    # Without the fallback, z-scoring 5 same-class neurons erases the class: the probe is at chance.
+    assert result.method("hand").pooled.balanced_accuracy > 0.5
+
+
+def test_a_few_one_class_sessions_fall_back_to_the_statistics_of_all_neurons(files: list[Path]) -> None:
+    recordings = [open_recording(path, keep_spike_times=True) for path in files[1:]]
+    recordings += _one_class_sessions(files[:1], [("FS",)])
+    with pytest.warns(UserWarning, match=r"--normalize session: 1 of 3 sessions \(9% of the neurons\).*statistics "
+                                         "of all neurons instead"):
+        result = evaluate(recordings, label="cell_type", methods=["hand"], normalize="session", progress=False)
+    normalization = result.settings["normalization"]
+    assert normalization["applied"] == "session" and normalization["fallback_sessions"] == ["sim01/sim01s01"]
+    from nwb_neurpir.evaluation.normalization import choose_normalization
+
+    keys = np.repeat(["a", "b", "c"], [10, 10, 3])
+    x = np.random.default_rng(0).normal(5.0, 2.0, (23, 4))
+    applied = choose_normalization("auto", keys).apply(x, keys)
+    np.testing.assert_allclose(applied[:10].mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(applied[20:], ((x - x.mean(axis=0)) / x.std(axis=0))[20:])
+
+
+def test_chance_comes_from_the_training_classes(sparse: list) -> None:
+    result = evaluate(sparse, label="cell_type", methods=["hand"], split="session", normalize="none",
+                      progress=False)
+    assert len(result.folds) == 15
+    assert all(fold.chance == pytest.approx(0.2) for fold in result.folds)  # not 1 / (one class in the test)
+    assert result.method("hand").pooled.chance == pytest.approx(0.2)
+    permuted, p_value = result.method("hand").permutation
+    assert 0.0 < permuted < 0.5 and 0.0 < p_value <= 1.0
+
+
+def test_folds_whose_class_is_not_in_training_are_unscorable(files: list[Path], tmp_path: Path) -> None:
+    recordings = _one_class_sessions(files, [("FS",), ("RS", "IB"), ("RS", "IB")])
+    with pytest.warns(UserWarning, match="fold sim01 is unscorable"):
+        result = evaluate(recordings, label="cell_type", methods=["hand"], normalize="none", progress=False)
+    sim01 = next(fold for fold in result.folds if fold.name == "sim01")
+    assert not sim01.scorable and sim01.unscorable_classes == ("FS",)
+    hand = result.method("hand")
+    assert hand.scores[0] is None and len(hand.scored) == 2
+    assert hand.n_scored == 20 and "sim01" not in {p.fold for p in hand.predictions}
+    assert hand.balanced_accuracy.values == tuple(s.balanced_accuracy for s in hand.scored)
+    report = json.loads(write_report(result, tmp_path, plots=False)["json"].read_text())
+    assert report["unscorable_folds"] == ["sim01"] and report["folds"][0]["scorable"] is False
+    assert "unscorable" in (tmp_path / "report.md").read_text()
+
+
+def test_headline_is_the_pooled_out_of_fold_score(sparse: list) -> None:
+    result = evaluate(sparse, label="cell_type", methods=["hand"], split="session", normalize="none",
+                      progress=False)
+    hand = result.method("hand")
+    y_true = np.concatenate([p.y_true for p in hand.predictions])
+    y_pred = np.concatenate([p.y_pred for p in hand.predictions])
+    assert hand.n_scored == 75 == y_true.size
+    assert hand.pooled.balanced_accuracy == pytest.approx(skm.balanced_accuracy_score(y_true, y_pred))
+    table = format_table(result)
+    assert "pooled bal. acc." in table and "per-fold mean ± std" in table and "n scored" in table
+    assert f"{hand.pooled.balanced_accuracy:.3f}" in table
+
+
+def _constant_result(name: str, representation: str, folds: dict[str, tuple[list[str], list[str]]]) -> MethodResult:
+    classes = ("A", "B")
+    result = MethodResult(method=Method(name, representation, "logistic"), description=name, classes=classes)
+    for fold, (y_true, y_pred) in folds.items():
+        result.scores.append(score_fold(y_true, y_pred, classes, 2))
+        result.predictions.append(FoldPredictions(fold, np.array(y_true), np.array(y_pred), 2))
+    return result
+
+
+def test_a_constant_predictor_or_fold_noise_never_wins() -> None:
+    truth = {"f1": (["A"] * 6 + ["B"] * 4, None), "f2": (["A"] * 3 + ["B"] * 7, None)}
+    constant = _constant_result("neurpir", "neurpir", {f: (t, ["A"] * len(t)) for f, (t, _) in truth.items()})
+    poor = _constant_result("hand", "hand", {"f1": (truth["f1"][0], ["B"] * 5 + ["A"] * 5),
+                                             "f2": (truth["f2"][0], ["B"] * 5 + ["A"] * 5)})
+    assert constant.pooled.balanced_accuracy > poor.pooled.balanced_accuracy
+    verdict = compare(constant, poor)
+    assert verdict["winner"] is None
+    assert "neurpir predicts a single class (A) for every neuron" in verdict["verdict"]
+
+    good = _constant_result("neurpir", "neurpir", {"f1": (truth["f1"][0], truth["f1"][0]),
+                                                   "f2": (truth["f2"][0], truth["f2"][0][:-2] + ["A", "A"])})
+    noisy = _constant_result("hand", "hand", {"f1": (truth["f1"][0], truth["f1"][0][:-1] + ["A"]),
+                                              "f2": (truth["f2"][0], truth["f2"][0])})
+    close = compare(good, noisy)
+    assert close["winner"] is None and "within the fold-to-fold spread" in close["verdict"]
