@@ -150,11 +150,13 @@ def _containers(name: str, ids: np.ndarray, rows: np.ndarray, labels: np.ndarray
     from ndx_neurpir import NeurPIRProbe, NeuronPredictions
 
     model = model_container(provenance, name)
-    optional = {} if probe.cross_animal_accuracy is None else {"cross_animal_accuracy": probe.cross_animal_accuracy}
+    optional: dict[str, Any] = {}
+    if probe.cross_animal_accuracy is not None:
+        optional["cross_animal_accuracy"] = probe.cross_animal_accuracy
+    if probe.grouping:
+        optional["grouping"] = json.dumps(probe.grouping, sort_keys=True)
     probe_object = NeurPIRProbe(
-        name=probe_name(name), description=probe.description, kind=probe.kind, label=probe.label,
-        grouping=json.dumps(probe.grouping, sort_keys=True) if probe.grouping else "",
-        package_version=probe.package_version, checkpoint_sha256=probe.checkpoint_sha256,
+        name=probe_name(name), description=probe.description, kind=probe.kind, label=probe.label, package_version=probe.package_version, checkpoint_sha256=probe.checkpoint_sha256,
         class_names=list(probe.class_names), training_data=list(probe.training_data), **optional)
     table = NeuronPredictions(
         name=name,

@@ -16,12 +16,12 @@ _HOMES = {
     "LabelProbe": "probe",
     "NeurPIR": "estimator",
     "NotFittedError": "estimator",
-    "PredictOutcome": "predict",
-    "annotate": "annotate",
+    "PredictOutcome": "prediction",
+    "annotate": "annotation",
     "open_recordings": "recordings",
-    "predict": "predict",
+    "predict": "prediction",
     "read_embeddings": "embeddings",
-    "to_pynapple": "pynapple",
+    "to_pynapple": "pynapple_units",
 }
 
 
