@@ -162,21 +162,26 @@ warnings.simplefilter("ignore")
 from pynwb import NWBHDF5IO
 with NWBHDF5IO(sys.argv[1], "r") as io:
     module = io.read().processing["neurpir"]
-    table = module["predicted_cell_type"]
+    table = module[sys.argv[2]]
     print(json.dumps({"labels": [str(x) for x in table["label"].data[:]], "shape": list(table["probability"].data.shape),
                       "classes": [str(x) for x in table.probe.class_names[:]], "target": table["neurons"].table.name,
                       "embeddings": list(module["NeurPIREmbeddings"]["embedding"].data.shape)}))
 """
 
 
+def read_with_plain_pynwb(path: str | Path, name: str) -> dict:
+    """Predictions and embeddings as plain pynwb reads them, in a process that cannot import our packages."""
+    done = subprocess.run([sys.executable, "-I", "-c", _PLAIN_PYNWB, str(path), name], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def test_plain_pynwb_and_pynapple_read_the_predictions(predicted: dict) -> None:
     import pynapple
 
     path = predicted["outcomes"][0].path
-    done = subprocess.run([sys.executable, "-I", "-c", _PLAIN_PYNWB, path], capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = read_with_plain_pynwb(path, "predicted_cell_type")
     assert seen["shape"] == [25, 5] and seen["classes"] == CLASSES and seen["target"] == "units"
     assert seen["embeddings"] == [25, 8] and set(seen["labels"]) <= set(CLASSES)
     assert len(pynapple.load_file(path)["units"]) == 25
