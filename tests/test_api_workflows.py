@@ -16,13 +16,11 @@ import pytest
 import nwb_neurpir as npir
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIRConfig
-from nwb_neurpir.simulate import SimulationConfig
 from nwb_neurpir.simulate.nwb_output import write_dataset
+from test_eval_evaluate import SIMULATION
+from test_eval_evaluate import TINY as TINY_CONFIG
 
-SIMULATION = SimulationConfig(n_animals=3, sessions_per_animal=1, n_neurons=25, duration_s=20.0, seed=5)
-TINY = dict(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=2, context_iterations=5,
-            context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0, validation_fraction=0.0,
-            num_threads=1)
+TINY = {**TINY_CONFIG.to_dict(), "max_steps": 2}
 CLASSES = ["CH", "FS", "IB", "LTS", "RS"]
 
 
@@ -217,7 +215,7 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     assert len(read_predictions(sidecar)) == 25
     missing = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--label", "brain_area"],
                              capture_output=True, text=True, timeout=300, check=False)
-    assert missing.returncode == 1 and missing.stderr.startswith("error: ") and "manifest.json missing" in \
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ") and "no probe saved here" in \
         missing.stderr
 
 

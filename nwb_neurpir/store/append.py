@@ -6,16 +6,19 @@ is cached for ``ndx-neurpir`` only and attributes pynwb rewrote on existing obje
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import h5py
 
+from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store.hdf5_tools import AttributeSnapshot, cache_namespace
-from nwb_neurpir.store.write import MODULE_DESCRIPTION, _container_at, _read_nwb
 
-__all__ = ["append_objects"]
+__all__ = ["MODULE_DESCRIPTION", "append_objects", "replaceable_objects"]
+
+MODULE_DESCRIPTION = "Per-neuron embeddings learned by NeurPIR and the models that made them (ndx-neurpir)."
 
 
 def append_objects(work: Path, table_path: str, module: str, build: Callable[[Any], list[Any]],
@@ -44,3 +47,42 @@ def append_objects(work: Path, table_path: str, module: str, build: Callable[[An
     finally:
         io.close()
         file.close()
+
+
+def replaceable_objects(file: h5py.File, module: str, names: Iterable[str], our_types: set[str], what: str,
+                        source: Path) -> list[str]:
+    """Paths of the objects ``processing/<module>/<name>`` that exist; each must be one of ``our_types`` (else a
+    NeurPIRError saying it holds something else than ``what``)."""
+    found = []
+    for child in names:
+        path = f"processing/{module}/{child}"
+        if path not in file:
+            continue
+        kind = file[path].attrs.get("neurodata_type", "")
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        if kind not in our_types:
+            raise NeurPIRError(f"{path} already holds a {kind or 'non-NWB object'}, not {what}; choose another name",
+                               source=source)
+        found.append(path)
+    return found
+
+
+def _read_nwb(io: Any, source: Path) -> Any:
+    """``io.read()``; warnings about the file's own content are not this write's business and stay quiet."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return io.read()
+    except Exception as error:  # pynwb raises many types on files it cannot map; the user needs one line
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise NeurPIRError(f"pynwb cannot read this NWB file ({type(error).__name__}: {first_line})",
+                           source=source) from error
+
+
+def _container_at(io: Any, nwbfile: Any, table_path: str) -> Any:
+    """The pynwb container read from the HDF5 path ``table_path``."""
+    for container in nwbfile.objects.values():
+        builder = io.manager.get_builder(container)
+        if builder is not None and builder.path.removeprefix("root/") == table_path:
+            return container
+    raise RuntimeError(f"pynwb read no container at {table_path}")

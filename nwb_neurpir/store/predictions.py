@@ -20,7 +20,7 @@ import numpy as np
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
-from nwb_neurpir.store.append import append_objects
+from nwb_neurpir.store.append import append_objects, replaceable_objects
 from nwb_neurpir.store.atomic import is_writable, staged_replace
 from nwb_neurpir.store.checks import checked_name, locate_neurons, open_nwb_hdf5
 from nwb_neurpir.store.containers import model_container, model_name
@@ -92,7 +92,8 @@ def write_predictions(
     with staged_replace(target, lock_timeout) as staging:
         with open_nwb_hdf5(source) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, source)
-            stale = _existing_objects(file, module, name, source)
+            stale = replaceable_objects(file, module, (name, model_name(name), probe_name(name)), _OUR_TYPES,
+                                        "NeurPIR predictions", source)
         if stale and not overwrite:
             raise NeurPIRError(f"already has predictions named '{name}' in processing/{module}; pass overwrite to "
                                "replace them", source=source)
@@ -121,22 +122,6 @@ def _checked(neuron_ids: Sequence[int] | np.ndarray, probabilities: np.ndarray, 
     if not np.all(np.isfinite(probability)):
         raise NeurPIRError("probabilities contain NaN or infinite values", source=source)
     return ids.astype(np.int64), probability
-
-
-def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:
-    """Paths of our objects a new table called ``name`` replaces; a foreign object there is an error."""
-    found = []
-    for child in (name, model_name(name), probe_name(name)):
-        path = f"processing/{module}/{child}"
-        if path not in file:
-            continue
-        kind = file[path].attrs.get("neurodata_type", "")
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        if kind not in _OUR_TYPES:
-            raise NeurPIRError(f"{path} already holds a {kind or 'non-NWB object'}, not NeurPIR predictions; choose "
-                               "another name", source=source)
-        found.append(path)
-    return found
 
 
 def probe_name(predictions: str) -> str:

@@ -9,6 +9,7 @@ units also the electrode ``location``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,7 @@ def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
     DataFrame's ``attrs`` hold the table's ``name``, the ``neuron_table`` path, the ``model`` provenance and, for a
     sidecar file, the ``source`` file's identity. ``np.stack(frame["embedding"])`` gives the (n_neurons, dim) matrix.
     """
-    source = Path(path)
-    with open_nwb_hdf5(source) as file:
-        key, group = _choose(file, "NeuronEmbeddings", name, source)
-        try:
-            return _frame(group, key, source)
-        except (KeyError, OSError, ValueError, TypeError) as error:
-            raise NeurPIRError(f"embeddings '{key}' are damaged ({type(error).__name__}: {error})",
-                               source=source) from error
+    return _read_table(Path(path), "NeuronEmbeddings", name, _frame)
 
 
 def read_predictions(path: str | Path, name: str | None = None) -> pd.DataFrame:
@@ -68,13 +62,18 @@ def read_predictions(path: str | Path, name: str | None = None) -> pd.DataFrame:
     the probability columns), the ``probe`` (kind, label, grouping, training files, cross-animal accuracy) and the
     ``model`` provenance.
     """
-    source = Path(path)
+    return _read_table(Path(path), "NeuronPredictions", name, _prediction_frame)
+
+
+def _read_table(source: Path, kind: str, name: str | None,
+                frame: Callable[[h5py.Group, str, Path], pd.DataFrame]) -> pd.DataFrame:
+    """``frame`` of the one table of type ``kind`` called ``name``; a damaged table is a one-line NeurPIRError."""
     with open_nwb_hdf5(source) as file:
-        key, group = _choose(file, "NeuronPredictions", name, source)
+        key, group = _choose(file, kind, name, source)
         try:
-            return _prediction_frame(group, key, source)
+            return frame(group, key, source)
         except (KeyError, OSError, ValueError, TypeError) as error:
-            raise NeurPIRError(f"predictions '{key}' are damaged ({type(error).__name__}: {error})",
+            raise NeurPIRError(f"{_KINDS[kind][0]} '{key}' are damaged ({type(error).__name__}: {error})",
                                source=source) from error
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nwb_neurpir.annotate_sources import AnnotateOutcome
 from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
@@ -23,19 +24,14 @@ __all__ = ["PredictOutcome", "predict"]
 
 
 @dataclass(frozen=True)
-class PredictOutcome:
-    """What happened to one source: where its predictions went and how many neurons got each class, or why not."""
+class PredictOutcome(AnnotateOutcome):
+    """What happened to one source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``; ``error``)
+    and how many of its neurons got each class (``counts``)."""
 
-    source: str
-    status: str
-    """``in-place``, ``copy``, ``sidecar`` or ``failed``."""
-    path: str | None = None
-    n_neurons: int = 0
     counts: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**super().to_dict(), "counts": dict(self.counts)}
 
 
 def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str | Path], glob: str | None = None, *,

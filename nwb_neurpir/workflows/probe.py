@@ -213,6 +213,9 @@ class LabelProbe:
         from nwb_neurpir.model.checkpoint import read_folder
 
         folder = Path(folder)
+        if not (folder / "manifest.json").is_file():
+            raise NeurPIRError("no probe saved here; fit one first (LabelProbe.fit, or neurpir predict --fit-on)",
+                               folder)
         parsed, sha = read_folder(folder, PROBE_FILES)
         meta, tensors = parsed["probe.json"], {k: v.numpy() for k, v in parsed["probe.safetensors"].items()}
         try:
