@@ -16,19 +16,11 @@ import pytest
 import nwb_neurpir as npir
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIRConfig
-from nwb_neurpir.simulate.nwb_output import write_dataset
-from test_eval_evaluate import SIMULATION
 from test_eval_evaluate import TINY as TINY_CONFIG
+from test_eval_evaluate import simulated  # noqa: F401 - the fixture: 3 simulated animals x 25 neurons x 20 s
 
 TINY = {**TINY_CONFIG.to_dict(), "max_steps": 2}
 CLASSES = ["CH", "FS", "IB", "LTS", "RS"]
-
-
-@pytest.fixture(scope="module")
-def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("simulated")
-    write_dataset(folder, SIMULATION, modality="spikes", progress=False)
-    return folder
 
 
 @pytest.fixture(scope="module")
