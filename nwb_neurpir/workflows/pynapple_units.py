@@ -24,7 +24,10 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
     >>> units = npir.to_pynapple("sim/sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb")  # doctest: +SKIP
     >>> units.getby_category("predicted_cell_type")["FS"]                             # doctest: +SKIP
     """
-    import pynapple
+    try:
+        import pynapple
+    except ImportError:
+        raise NeurPIRError("to_pynapple needs pynapple: pip install 'nwb-neurpir[pynapple]'") from None
 
     from nwb_neurpir.store import list_embeddings, list_predictions, read_embeddings, read_predictions
 
