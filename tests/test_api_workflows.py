@@ -97,6 +97,10 @@ def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: 
         np.testing.assert_allclose(matrix.mean(axis=0), 0, atol=1e-5)
     with pytest.raises(NeurPIRError, match="no annotated NWB file"):
         npir.read_embeddings(simulated)
+    with pytest.raises(NeurPIRError, match="DANDI:000021/sub-1/sub-1.nwb: embeddings are read from local annotated"):
+        npir.read_embeddings(["DANDI:000021/sub-1/sub-1.nwb"])  # refused before any network call
+    with pytest.raises(NeurPIRError, match="has no NeurPIR embeddings"):
+        npir.read_embeddings(sorted(simulated.rglob("*.nwb"))[0])  # a file named on its own must hold embeddings
 
 
 @pytest.fixture(scope="module")

@@ -20,17 +20,16 @@ def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None
     (a folder of recordings next to their sidecars). DANDI assets and URLs are refused: annotate them first and read
     their sidecars.
     """
-    from nwb_neurpir.sources import resolve_sources
+    from nwb_neurpir.sources import parse_source, resolve_sources
     from nwb_neurpir.store import list_embeddings
 
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     paths = []
     for item in items:
-        resolved = resolve_sources([item], glob)
-        remote = [source.label() for source in resolved if source.kind != "local"]
-        if remote:
+        if parse_source(item).kind not in ("file", "folder", "glob"):
             raise NeurPIRError("embeddings are read from local annotated files or sidecars; annotate this source "
-                               "(npir.annotate writes a sidecar) and read that file", source=remote[0])
+                               "(npir.annotate writes a sidecar) and read that file", source=item)
+        resolved = resolve_sources([item], glob)
         named = len(resolved) == 1 and Path(resolved[0].location) == Path(item)
         paths.extend(source.location for source in resolved if named or list_embeddings(source.location))
     if not paths:
