@@ -237,3 +237,21 @@ def test_dandi_validate_and_nwbinspector_find_nothing_about_our_objects(predicte
     issues = json.loads(done.stdout) if done.stdout.strip().startswith("[") else []
     assert "No errors found" in done.stdout or issues == [], done.stdout[-3000:]
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("kind", ["logistic", "knn"])
+def test_probe_from_a_frame_round_trips_its_arrays(kind: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(["A", "B", "C"], 20)
+    vectors = rng.normal(size=(60, 4)) + (labels == "B")[:, None] * 3.0 - (labels == "C")[:, None] * 3.0
+    frame = pd.DataFrame({"subject_id": np.tile(["m1", "m2"], 30), "file": np.tile(["a.nwb", "b.nwb"], 30),
+                          "embedding": list(vectors), "kind": labels})
+    probe = npir.LabelProbe("kind", kind=kind).fit(frame)
+    assert probe.classes_ == ["A", "B", "C"] and probe.cross_animal_accuracy_ > 0.8
+    loaded = npir.LabelProbe.load(probe.save(tmp_path / kind))
+    np.testing.assert_allclose(loaded.predict_proba(vectors), probe.predict_proba(vectors), atol=1e-6)
+    assert list(loaded.predict(vectors[:3])) == list(probe.predict(vectors[:3]))
+    with pytest.raises(NeurPIRError, match="expects 4-dimensional embeddings"):
+        loaded.predict_proba(vectors[:, :2])
