@@ -209,6 +209,8 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     from nwb_neurpir.store import read_predictions
 
     assert len(read_predictions(sidecar)) == 25
+    units = npir.to_pynapple(next(target.glob("*.nwb")), sidecar=sidecar)  # vectors and labels from the sidecar
+    assert units.metadata["predicted_cell_type"].tolist() == read_predictions(sidecar)["label"].tolist()
     missing = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--label", "brain_area"],
                              capture_output=True, text=True, timeout=300, check=False)
     assert missing.returncode == 1 and missing.stderr.startswith("error: ") and "no probe saved here" in \
