@@ -1,5 +1,31 @@
-"""nwb-neurpir: learn one intrinsic vector per neuron from NWB recordings (NeurPIR, Wu et al., ICLR 2025)."""
+"""nwb-neurpir: learn one intrinsic vector per neuron from NWB recordings (NeurPIR, Wu et al., ICLR 2025).
+
+>>> import nwb_neurpir as npir
+>>> recordings = npir.open_recordings("sim/")                          # doctest: +SKIP
+>>> model = npir.NeurPIR(max_steps=800).fit(recordings)               # doctest: +SKIP
+>>> frame = model.transform(recordings)                               # doctest: +SKIP
+>>> npir.annotate(model, "sim/"); npir.read_embeddings("sim/")        # doctest: +SKIP
+
+The names below are imported on first use (torch, CEBRA and pynwb load only when needed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "__version__", "annotate", "open_recordings",
+           "predict", "read_embeddings", "to_pynapple"]
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - any public name
+    if name in __all__:
+        from nwb_neurpir import workflows
+
+        return getattr(workflows, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

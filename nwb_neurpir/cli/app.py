@@ -21,6 +21,7 @@ from nwb_neurpir.cli import (
     cmd_fetch,
     cmd_inspect,
     cmd_plot,
+    cmd_predict,
     cmd_simulate,
     cmd_train,
 )
@@ -74,7 +75,7 @@ def _root(
         typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
     ] = None,
 ) -> None:
-    """NeurPIR for NWB: simulate, inspect, train, embed, annotate, evaluate, plot."""
+    """NeurPIR for NWB: simulate, inspect, train, embed, annotate, predict, evaluate, plot."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     warnings.showwarning = _show_warning
@@ -85,8 +86,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
 
 
-for _module in (cmd_demo, cmd_simulate, cmd_inspect, cmd_fetch, cmd_train, cmd_embed, cmd_annotate, cmd_evaluate,
-                cmd_plot):
+for _module in (cmd_demo, cmd_simulate, cmd_inspect, cmd_fetch, cmd_train, cmd_embed, cmd_annotate, cmd_predict,
+                cmd_evaluate, cmd_plot):
     _module.register(app)
 
 

@@ -10,7 +10,28 @@ import typer
 
 from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter
 
-__all__ = ["register"]
+__all__ = ["label_arrays", "register"]
+
+_NPZ_KEYS = ("embeddings", "neuron_ids", "session", "subject_id", "model_sha256")
+
+
+def label_arrays(tables: list) -> dict:  # noqa: ANN001 - pandas DataFrames (imported lazily)
+    """The one-value-per-neuron label columns of the recordings' neuron tables, concatenated: numbers as float64 (NaN
+    where a recording lacks the column), anything else as text ("" where absent); loadable without pickle."""
+    import numpy as np
+    import pandas as pd
+
+    joined = pd.concat(tables, ignore_index=True)
+    arrays = {}
+    for column in joined.columns:
+        values = joined[column]
+        if str(column) in _NPZ_KEYS or values.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).any():
+            continue
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            arrays[str(column)] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            arrays[str(column)] = np.array(["" if pd.isna(v) else str(v) for v in values], dtype=str)
+    return arrays
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +42,7 @@ def register(app: typer.Typer) -> None:
         model_dir: Annotated[Path, typer.Argument(help="Model folder written by `neurpir train`.")],
         sources: Sources,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
-            "--out", help="Write embeddings, neuron ids and sessions to this .npz file.")] = None,
+            "--out", help="Write embeddings, neuron ids, sessions and label columns to this .npz file.")] = None,
         as_json: JsonOutput = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
         glob: Glob = None,
@@ -59,7 +80,7 @@ def register(app: typer.Typer) -> None:
                 neuron_ids=np.concatenate([r.neuron_ids for r, _ in rows]),
                 session=np.concatenate([[r.source.label()] * r.n_neurons for r, _ in rows]).astype(str),
                 subject_id=np.concatenate([[r.subject_id] * r.n_neurons for r, _ in rows]).astype(str),
-                model_sha256=np.array(sha))
+                model_sha256=np.array(sha), **label_arrays([r.neuron_metadata for r, _ in rows]))
             atomic_write_bytes(out, buffer.getvalue())
             if not as_json:
                 typer.echo(f"wrote {out}")

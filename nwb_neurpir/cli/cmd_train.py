@@ -57,14 +57,13 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir train ../shared/data/steinmetz2019-nwb --out model --max-steps 1500
         """
-        from nwb_neurpir.io import open_recordings
-        from nwb_neurpir.model import train as fit
+        from nwb_neurpir.workflows import NeurPIR, open_recordings
 
         config = _config(config_file, {"max_steps": max_steps, "batch_size": batch_size, "context": context,
                                        "seed": seed})
-        recordings = list(open_recordings(sources, glob, cache_dir=cache_dir, modality=modality,
-                                          unit_filter=unit_filter, bin_size=bin_size, progress=progress))
-        model = fit(recordings, config, out_dir=out, progress=progress, resume=resume)
+        recordings = open_recordings(sources, glob, cache_dir=cache_dir, modality=modality, unit_filter=unit_filter,
+                                     bin_size=bin_size, progress=progress)
+        model = NeurPIR(**config.to_dict()).fit(recordings, out, progress=progress, resume=resume).fitted_model()
         summary = model.training_summary_
         context_text = ", ".join(model.context_.columns) if model.context_ is not None else "none"
         typer.echo(f"trained {summary['steps']} steps on {len(recordings)} recordings "

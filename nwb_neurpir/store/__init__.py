@@ -2,7 +2,8 @@
 that cannot be changed, and reading them back as a DataFrame."""
 
 from nwb_neurpir.store.annotate import AnnotateResult, annotate, annotate_recording
-from nwb_neurpir.store.read import list_embeddings, read_embeddings
+from nwb_neurpir.store.predictions import ProbeProvenance, write_predictions
+from nwb_neurpir.store.read import list_embeddings, list_predictions, read_embeddings, read_predictions
 from nwb_neurpir.store.sidecar import sidecar_path, write_sidecar
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, write_embeddings
 
@@ -11,11 +12,15 @@ __all__ = [
     "DEFAULT_MODULE",
     "DEFAULT_NAME",
     "AnnotateResult",
+    "ProbeProvenance",
     "annotate",
     "annotate_recording",
     "list_embeddings",
+    "list_predictions",
     "read_embeddings",
+    "read_predictions",
     "sidecar_path",
     "write_embeddings",
+    "write_predictions",
     "write_sidecar",
 ]

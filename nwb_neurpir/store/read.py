@@ -1,12 +1,15 @@
-"""``read_embeddings``: the embeddings of an annotated NWB file or a sidecar as a pandas DataFrame, labels joined in.
+"""``read_embeddings`` / ``read_predictions``: the embeddings (or predicted labels) of an annotated NWB file or a
+sidecar as a pandas DataFrame.
 
-Read with h5py (fast, and independent of pynwb's object mapping): the ``NeuronEmbeddings`` table, the rows of the
-source table it points at, and that table's one-value-per-row columns (for units also the electrode ``location``).
+Read with h5py (fast, and independent of pynwb's object mapping): the ``NeuronEmbeddings`` (``NeuronPredictions``)
+table, the rows of the source table it points at, and, for embeddings, that table's one-value-per-row columns (for
+units also the electrode ``location``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +22,24 @@ from nwb_neurpir.io.h5_tables import decode_text, region_target, scalar_columns,
 from nwb_neurpir.io.units import unit_metadata
 from nwb_neurpir.store.checks import open_nwb_hdf5
 
-__all__ = ["list_embeddings", "read_embeddings", "source_labels"]
+__all__ = ["list_embeddings", "list_predictions", "read_embeddings", "read_predictions", "source_labels"]
 
 _ROI_MASKS = ("image_mask", "pixel_mask", "voxel_mask")
 _RESERVED = ("neuron_id", "embedding")
+_KINDS = {"NeuronEmbeddings": ("embeddings", "embedding tables"),
+          "NeuronPredictions": ("predictions", "prediction tables")}
 
 
 def list_embeddings(path: str | Path) -> list[str]:
     """Names (``module/name``) of the ``NeuronEmbeddings`` tables in the NWB file at ``path``."""
     with open_nwb_hdf5(Path(path)) as file:
-        return sorted(_embedding_groups(file))
+        return sorted(_typed_groups(file, "NeuronEmbeddings"))
+
+
+def list_predictions(path: str | Path) -> list[str]:
+    """Names (``module/name``) of the ``NeuronPredictions`` tables in the NWB file at ``path``."""
+    with open_nwb_hdf5(Path(path)) as file:
+        return sorted(_typed_groups(file, "NeuronPredictions"))
 
 
 def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
@@ -39,17 +50,35 @@ def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
     DataFrame's ``attrs`` hold the table's ``name``, the ``neuron_table`` path, the ``model`` provenance and, for a
     sidecar file, the ``source`` file's identity. ``np.stack(frame["embedding"])`` gives the (n_neurons, dim) matrix.
     """
-    source = Path(path)
+    return _read_table(Path(path), "NeuronEmbeddings", name, _frame)
+
+
+def read_predictions(path: str | Path, name: str | None = None) -> pd.DataFrame:
+    """One row per neuron: ``neuron_id``, the predicted ``label`` and ``probability`` (a float32 vector over the
+    classes), written by ``neurpir predict``.
+
+    ``name`` picks a table by its name or ``module/name`` (e.g. ``predicted_cell_type``); it may be left out when the
+    file has only one. ``attrs`` hold the table's ``name``, the ``neuron_table`` path, the ``class_names`` (order of
+    the probability columns), the ``probe`` (kind, label, grouping, training files, cross-animal accuracy) and the
+    ``model`` provenance.
+    """
+    return _read_table(Path(path), "NeuronPredictions", name, _prediction_frame)
+
+
+def _read_table(source: Path, kind: str, name: str | None,
+                frame: Callable[[h5py.Group, str, Path], pd.DataFrame]) -> pd.DataFrame:
+    """``frame`` of the one table of type ``kind`` called ``name``; a damaged table is a one-line NeurPIRError."""
     with open_nwb_hdf5(source) as file:
-        key, group = _choose(_embedding_groups(file), name, source)
+        key, group = _choose(file, kind, name, source)
         try:
-            return _frame(group, key, source)
+            return frame(group, key, source)
         except (KeyError, OSError, ValueError, TypeError) as error:
-            raise NeurPIRError(f"embeddings '{key}' are damaged ({type(error).__name__}: {error})",
+            raise NeurPIRError(f"{_KINDS[kind][0]} '{key}' are damaged ({type(error).__name__}: {error})",
                                source=source) from error
 
 
-def _embedding_groups(file: h5py.File) -> dict[str, h5py.Group]:
+def _typed_groups(file: h5py.File, neurodata_type: str) -> dict[str, h5py.Group]:
+    """``module/name`` -> group of every object of ``neurodata_type`` in a processing module."""
     found = {}
     processing = file.get("processing")
     if isinstance(processing, h5py.Group):
@@ -57,24 +86,25 @@ def _embedding_groups(file: h5py.File) -> dict[str, h5py.Group]:
             if not isinstance(module, h5py.Group):
                 continue
             for child_name, child in module.items():
-                if isinstance(child, h5py.Group) and _text(child.attrs.get("neurodata_type")) == "NeuronEmbeddings":
+                if isinstance(child, h5py.Group) and _text(child.attrs.get("neurodata_type")) == neurodata_type:
                     found[f"{module_name}/{child_name}"] = child
     return found
 
 
-def _choose(groups: dict[str, h5py.Group], name: str | None, source: Path) -> tuple[str, h5py.Group]:
+def _choose(file: h5py.File, kind: str, name: str | None, source: Path) -> tuple[str, h5py.Group]:
+    """The one table of type ``kind`` called ``name`` (or the only one), or a NeurPIRError saying what is there."""
+    groups = _typed_groups(file, kind)
+    contents, what = _KINDS[kind]
     if not groups:
-        raise NeurPIRError("has no NeurPIR embeddings (no NeuronEmbeddings table in processing/)", source=source)
+        raise NeurPIRError(f"has no NeurPIR {contents} (no {kind} table in processing/)", source=source)
     if name is None:
         if len(groups) > 1:
-            raise NeurPIRError(f"has several embedding tables ({', '.join(sorted(groups))}); pick one by name",
-                               source=source)
+            raise NeurPIRError(f"has several {what} ({', '.join(sorted(groups))}); pick one by name", source=source)
         return next(iter(groups.items()))
     matches = [key for key in groups if name in (key, key.split("/", 1)[1])]
     if len(matches) != 1:
-        what = "no" if not matches else "several"
-        raise NeurPIRError(f"has {what} embedding tables named {name!r} (tables: {', '.join(sorted(groups))})",
-                           source=source)
+        count = "no" if not matches else "several"
+        raise NeurPIRError(f"has {count} {what} named {name!r} (tables: {', '.join(sorted(groups))})", source=source)
     return matches[0], groups[matches[0]]
 
 
@@ -95,6 +125,37 @@ def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
         frame.attrs["source"] = {k: _text(v) for k, v in group["source_file"].attrs.items()
                                  if k not in ("namespace", "neurodata_type", "object_id")}
     return frame
+
+
+def _prediction_frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
+    label = str(source)
+    region = group["neurons"]
+    rows = np.asarray(region[()], dtype=np.int64)
+    probability = np.asarray(group["probability"][()], dtype=np.float32)
+    predicted = [decode_text(value) for value in np.atleast_1d(group["label"][()])]
+    target = region_target(region, label)
+    target_ids = table_ids(target, label)
+    probe = _probe(group["probe"])
+    if probability.shape != (rows.size, len(probe["class_names"])) or len(predicted) != rows.size or np.any(
+            (rows < 0) | (rows >= target_ids.size)):
+        raise ValueError(f"{rows.size} neuron rows into {target_ids.size}, {len(predicted)} labels, probabilities "
+                         f"{probability.shape} for {len(probe['class_names'])} classes")
+    frame = pd.DataFrame({"neuron_id": target_ids[rows], "label": predicted, "probability": list(probability)})
+    frame.attrs.update(name=key, neuron_table=target.name.strip("/"), class_names=probe["class_names"], probe=probe,
+                       model=_model(group["model"]))
+    return frame
+
+
+def _probe(group: h5py.Group) -> dict[str, Any]:
+    probe: dict[str, Any] = {key: _text(group.attrs.get(key)) for key in (
+        "description", "kind", "label", "package_version", "checkpoint_sha256")}
+    grouping = _text(group.attrs.get("grouping"))
+    probe["grouping"] = json.loads(grouping) if grouping else None
+    accuracy = group.attrs.get("cross_animal_accuracy")
+    probe["cross_animal_accuracy"] = None if accuracy is None else float(accuracy)
+    for key in ("class_names", "training_data"):
+        probe[key] = [decode_text(value) for value in np.atleast_1d(group[key][()])]
+    return probe
 
 
 def source_labels(target: h5py.Group, n_rows: int, label: str) -> pd.DataFrame:

@@ -11,7 +11,6 @@ would give a clean single-version file too, but it rewrites every object and fai
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,18 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
+from nwb_neurpir.store.append import MODULE_DESCRIPTION, append_objects, replaceable_objects
 from nwb_neurpir.store.atomic import Staging, is_writable, staged_replace
 from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons, open_nwb_hdf5
 from nwb_neurpir.store.containers import embeddings_table, model_container, model_name
-from nwb_neurpir.store.hdf5_tools import AttributeSnapshot, cache_namespace, repack
+from nwb_neurpir.store.hdf5_tools import repack
 from nwb_neurpir.store.read import read_embeddings
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_MODULE", "DEFAULT_NAME", "write_embeddings"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_MODULE", "DEFAULT_NAME", "MODULE_DESCRIPTION", "write_embeddings"]
 
 DEFAULT_NAME = "NeurPIREmbeddings"
 DEFAULT_MODULE = "neurpir"
 DEFAULT_LOCK_TIMEOUT = 120.0
-MODULE_DESCRIPTION = "Per-neuron embeddings learned by NeurPIR and the models that made them (ndx-neurpir)."
 _OUR_TYPES = {"NeuronEmbeddings", "NeurPIRModel"}
 
 
@@ -86,18 +85,7 @@ def write_embeddings(
 
 def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:
     """Paths of our objects that a new table called ``name`` would replace; a foreign object there is an error."""
-    found = []
-    for child in (name, model_name(name)):
-        path = f"processing/{module}/{child}"
-        if path not in file:
-            continue
-        kind = file[path].attrs.get("neurodata_type", "")
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
-        if kind not in _OUR_TYPES:
-            raise NeurPIRError(f"{path} already holds a {kind or 'non-NWB object'}, not NeurPIR embeddings; choose "
-                               "another name", source=source)
-        found.append(path)
-    return found
+    return replaceable_objects(file, module, (name, model_name(name)), _OUR_TYPES, "NeurPIR embeddings", source)
 
 
 def _fresh_copy(staging: Staging, source: Path, stale: list[str], progress: bool) -> Path:
@@ -115,47 +103,11 @@ def _fresh_copy(staging: Staging, source: Path, stale: list[str], progress: bool
 
 def _append(work: Path, table_path: str, rows: np.ndarray, ids: np.ndarray, vectors: np.ndarray,
             provenance: ModelProvenance, name: str, module: str, source: Path) -> None:
-    from ndx_neurpir import NAMESPACE
-    from pynwb import NWBHDF5IO
-
-    file = h5py.File(work, "a")
-    io = NWBHDF5IO(file=file, mode="a")
-    try:
-        snapshot = AttributeSnapshot(file)
-        nwbfile = _read_nwb(io, source)
-        target = _container_at(io, nwbfile, table_path)
-        processing = (nwbfile.processing[module] if module in nwbfile.processing
-                      else nwbfile.create_processing_module(module, MODULE_DESCRIPTION))
+    def build(target: Any) -> list[Any]:
         model = model_container(provenance, name)
-        processing.add(model)
-        processing.add(embeddings_table(name, ids, rows, vectors, target, model))
-        io.write(nwbfile, cache_spec=False)
-        cache_namespace(file, io.manager.namespace_catalog, NAMESPACE)
-        snapshot.restore(file, may_add={"/": {".specloc"}})
-    finally:
-        io.close()
-        file.close()
+        return [model, embeddings_table(name, ids, rows, vectors, target, model)]
 
-
-def _read_nwb(io: Any, source: Path) -> Any:
-    """``io.read()``; warnings about the file's own content are not this write's business and stay quiet."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return io.read()
-    except Exception as error:  # pynwb raises many types on files it cannot map; the user needs one line
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise NeurPIRError(f"pynwb cannot read this NWB file ({type(error).__name__}: {first_line})",
-                           source=source) from error
-
-
-def _container_at(io: Any, nwbfile: Any, table_path: str) -> Any:
-    """The pynwb container read from the HDF5 path ``table_path``."""
-    for container in nwbfile.objects.values():
-        builder = io.manager.get_builder(container)
-        if builder is not None and builder.path.removeprefix("root/") == table_path:
-            return container
-    raise RuntimeError(f"pynwb read no container at {table_path}")
+    append_objects(work, table_path, module, build, source)
 
 
 def _verify(work: Path, name: str, table_path: str, ids: np.ndarray, vectors: np.ndarray, source: Path) -> None:

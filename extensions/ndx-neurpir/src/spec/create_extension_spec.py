@@ -19,7 +19,7 @@ from pynwb.spec import (
 )
 
 NAMESPACE = "ndx-neurpir"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
 
 
@@ -106,6 +106,71 @@ def neuron_embeddings_spec() -> NWBGroupSpec:
     )
 
 
+def neurpir_probe_spec() -> NWBGroupSpec:
+    """``NeurPIRProbe``: a classifier that reads a label off NeurPIR embeddings, and how well it did on new animals."""
+    return NWBGroupSpec(
+        neurodata_type_def="NeurPIRProbe",
+        neurodata_type_inc="NWBDataInterface",
+        doc=(
+            "A supervised probe (e.g. logistic regression) fitted on the embeddings of labelled neurons to predict a "
+            "label (cell type, brain area) for other neurons: what it predicts, what it was fitted on, and its "
+            "accuracy on animals left out of its fit."
+        ),
+        attributes=[
+            _text_attribute("description", "What the probe is and how it was fitted."),
+            _text_attribute("kind", "Probe kind, e.g. 'logistic' (standardised inputs, balanced class weights)."),
+            _text_attribute("label", "The neuron column the probe was fitted to predict, e.g. 'brain_area'."),
+            _text_attribute("grouping", "JSON of the grouping of raw label values into classes ('' for none).",
+                            required=False),
+            _text_attribute("package_version", "Version of the nwb-neurpir package that fitted the probe."),
+            _text_attribute("checkpoint_sha256", "SHA-256 hex digest of the saved probe (its manifest)."),
+            NWBAttributeSpec(name="cross_animal_accuracy", dtype="float64", required=False,
+                             doc=("Balanced accuracy of the probe on the neurons of each training animal left out "
+                                  "of its fit (leave-one-animal-out), averaged over animals.")),
+        ],
+        datasets=[
+            NWBDatasetSpec(name="class_names", dtype="text", dims=["num_classes"], shape=[None],
+                           doc="The classes, in the order of the columns of the predicted probabilities."),
+            NWBDatasetSpec(name="training_data", dtype="text", dims=["num_files"], shape=[None],
+                           doc="The labelled, annotated NWB files the probe was fitted on."),
+        ],
+    )
+
+
+def neuron_predictions_spec() -> NWBGroupSpec:
+    """``NeuronPredictions``: one row per neuron, a region into its source table, the predicted label and the class
+    probabilities."""
+    return NWBGroupSpec(
+        neurodata_type_def="NeuronPredictions",
+        neurodata_type_inc="DynamicTable",
+        doc=(
+            "A label predicted for each neuron by a NeurPIRProbe from the neuron's NeurPIR embedding. Each row points "
+            "at the neuron's row in its source table (Units, PlaneSegmentation, or a sidecar's table of labels)."
+        ),
+        datasets=[
+            NWBDatasetSpec(
+                name="neurons",
+                neurodata_type_inc="DynamicTableRegion",
+                doc="Row of each neuron in its source table (Units, PlaneSegmentation or a DynamicTable of labels).",
+            ),
+            NWBDatasetSpec(name="label", neurodata_type_inc="VectorData", dtype="text",
+                           doc="The predicted class of each neuron (the most probable one)."),
+            NWBDatasetSpec(
+                name="probability",
+                neurodata_type_inc="VectorData",
+                dtype="float32",
+                dims=["num_neurons", "num_classes"],
+                shape=[None, None],
+                doc="Probability of each class (columns in the order of the probe's class_names) for each neuron.",
+            ),
+        ],
+        links=[
+            NWBLinkSpec(name="model", target_type="NeurPIRModel", doc="The model that produced the embeddings."),
+            NWBLinkSpec(name="probe", target_type="NeurPIRProbe", doc="The probe that made the predictions."),
+        ],
+    )
+
+
 def main(output_dir: str | Path = SPEC_DIR) -> None:
     """Write the namespace and extensions YAML into ``output_dir``."""
     builder = NWBNamespaceBuilder(
@@ -117,7 +182,9 @@ def main(output_dir: str | Path = SPEC_DIR) -> None:
     # The whole core namespace (which includes hdmf-common), not a list of types: the validator then knows that a
     # region may point at any DynamicTable subtype (Units, PlaneSegmentation), and the spec cached in files (which
     # hdmf writes with whole-namespace includes) says the same as this one.
-    export_spec(builder, [neurpir_model_spec(), neurpir_source_spec(), neuron_embeddings_spec()], str(output_dir))
+    types = [neurpir_model_spec(), neurpir_source_spec(), neuron_embeddings_spec(), neurpir_probe_spec(),
+             neuron_predictions_spec()]
+    export_spec(builder, types, str(output_dir))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,13 @@ YAML (no hand-written classes):
 - ``NeuronEmbeddings``: a ``DynamicTable`` with one row per neuron (``neurons`` region into the source table,
   ``embedding`` vector) and a link to its ``NeurPIRModel``.
 - ``NeurPIRSource``: identity of the source file when the embeddings live in a sidecar file.
+- ``NeurPIRProbe``: a classifier fitted on labelled neurons' embeddings (kind, label, grouping, class names, training
+  files, leave-one-animal-out accuracy).
+- ``NeuronPredictions``: a ``DynamicTable`` with one row per neuron (``neurons`` region, predicted ``label``,
+  ``probability`` per class in the order of the probe's ``class_names``), linked to its ``NeurPIRModel`` and
+  ``NeurPIRProbe``.
+
+Files written by earlier versions of the extension (0.1.0) read unchanged: their types are a subset of these.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from pynwb import get_class, load_namespaces
 
 NAMESPACE = "ndx-neurpir"
 
-__all__ = ["NAMESPACE", "NeurPIRModel", "NeurPIRSource", "NeuronEmbeddings", "spec_path"]
+__all__ = ["NAMESPACE", "NeurPIRModel", "NeurPIRProbe", "NeurPIRSource", "NeuronEmbeddings", "NeuronPredictions",
+           "spec_path"]
 
 
 def spec_path() -> Path:
@@ -35,3 +43,5 @@ load_namespaces(str(spec_path()))
 NeurPIRModel = get_class("NeurPIRModel", NAMESPACE)
 NeurPIRSource = get_class("NeurPIRSource", NAMESPACE)
 NeuronEmbeddings = get_class("NeuronEmbeddings", NAMESPACE)
+NeurPIRProbe = get_class("NeurPIRProbe", NAMESPACE)
+NeuronPredictions = get_class("NeuronPredictions", NAMESPACE)

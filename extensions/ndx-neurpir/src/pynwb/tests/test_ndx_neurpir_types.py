@@ -96,3 +96,49 @@ def test_region_may_target_any_dynamic_table(tmp_path: Path) -> None:
         table = io.read().processing["neurpir"]["embeddings"]
         assert table.source_file.asset_id == "abc"
         assert list(table.neurons.table["brain_area"].data[:]) == ["CA1", "VISp"]
+
+
+def _probe() -> "NeurPIRProbe":
+    from ndx_neurpir import NeurPIRProbe
+
+    return NeurPIRProbe(name="probe", description="test probe", kind="logistic", label="cell_type", grouping="",
+                        package_version="0.1.0", checkpoint_sha256="1" * 64, cross_animal_accuracy=0.5,
+                        class_names=["FS", "RS"], training_data=["a.nwb", "b.nwb"])
+
+
+def test_predictions_round_trip_validates(tmp_path: Path) -> None:
+    from ndx_neurpir import NeurPIRProbe, NeuronPredictions
+
+    nwbfile, _ = _nwbfile_with_embeddings(n_neurons=3)
+    model = nwbfile.processing["neurpir"]["model"]
+    probe = _probe()
+    probability = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], dtype=np.float32)
+    table = NeuronPredictions(
+        name="predicted_cell_type", description="predicted cell types", model=model, probe=probe, id=[0, 1, 2],
+        columns=[DynamicTableRegion(name="neurons", data=[0, 1, 2], description="unit rows", table=nwbfile.units),
+                 VectorData(name="label", data=["FS", "RS", "FS"], description="predicted class"),
+                 VectorData(name="probability", data=probability, description="class probabilities")])
+    nwbfile.processing["neurpir"].add(probe)
+    nwbfile.processing["neurpir"].add(table)
+    with NWBHDF5IO(_written_and_valid(nwbfile, tmp_path / "predictions.nwb"), "r") as io:
+        table = io.read().processing["neurpir"]["predicted_cell_type"]
+        assert isinstance(table, NeuronPredictions) and isinstance(table.probe, NeurPIRProbe)
+        assert list(table["label"].data[:]) == ["FS", "RS", "FS"]
+        np.testing.assert_array_equal(table["probability"].data[:], probability)
+        assert list(table.probe.class_names[:]) == ["FS", "RS"]
+        assert table.probe.cross_animal_accuracy == 0.5
+        assert table.model.name == "model"
+
+
+OLD_VERSIONS = sorted((Path(__file__).parent / "old_versions").glob("ndx-neurpir-*.nwb"))
+
+
+@pytest.mark.parametrize("path", OLD_VERSIONS, ids=[path.stem for path in OLD_VERSIONS])
+def test_files_of_earlier_versions_still_read(path: Path) -> None:
+    assert OLD_VERSIONS, "no file of an earlier extension version is kept"
+    with NWBHDF5IO(str(path), "r") as io:
+        table = io.read().processing["neurpir"]["NeurPIREmbeddings"]
+        assert isinstance(table, NeuronEmbeddings)
+        np.testing.assert_array_equal(table["embedding"].data[:], np.arange(24, dtype=np.float32).reshape(6, 4) / 10)
+        assert table.model.checkpoint_sha256 == "cd" * 32
+    assert validate(path=str(path)) == []

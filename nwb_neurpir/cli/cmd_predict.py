@@ -1,0 +1,83 @@
+"""`neurpir predict`: fit a label probe on annotated, labelled files (or load one kept beside the model) and write
+each neuron's predicted label and class probabilities into other files or sidecars."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `predict` to the app."""
+
+    @app.command("predict")
+    def predict(
+        model_dir: Annotated[Path, typer.Argument(help="Model folder written by `neurpir train`.")],
+        sources: Sources,
+        fit_on: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
+            "--fit-on", help="Annotated, labelled files or folders to fit the probe on (repeat the option); "
+                             "without it, the probe saved beside the model for --label/--grouping is used.")] = None,
+        label: Annotated[str, typer.Option("--label", help="Neuron column to predict.")] = "cell_type",
+        grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--grouping", help="Preset (steinmetz-4region) or YAML/JSON file grouping the label values.")] = None,
+        probe_kind: Annotated[str, typer.Option("--probe", help="logistic or knn.")] = "logistic",
+        probe_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+            "--probe-dir", help="Where the probe is saved / read (default MODEL_DIR/probes/<label>[-<grouping>]).")]
+        = None,
+        name: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--name", help="Name of the predictions table (default predicted_<label>).")] = None,
+        output_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+            "--output-dir", "-o", help="Write annotated copies (or sidecars) here instead of in place.")] = None,
+        sidecar: Annotated[bool, typer.Option(
+            "--sidecar", help="Always write a sidecar NWB file, never touch the source.")] = False,
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="Replace predictions, embeddings and sidecars of the same names.")] = False,
+        glob: Glob = None,
+        unit_filter: UnitFilter = None,
+        cache_dir: CacheDir = None,
+        as_json: JsonOutput = False,
+    ) -> None:
+        """Predict a label (cell type, brain area) for every neuron of SOURCES from its embedding and store the label
+        and class probabilities in the file (NeuronPredictions), or in a sidecar for DANDI assets and read-only files.
+
+        Example: neurpir predict model ../shared/data/steinmetz2019-nwb/sub-Hench --fit-on annotated/sub-Cori
+        --fit-on annotated/sub-Forssmann --label brain_area --grouping steinmetz-4region
+        """
+        from nwb_neurpir.model import NeurPIR
+        from nwb_neurpir.workflows import LabelProbe
+        from nwb_neurpir.workflows import predict as predict_sources
+
+        model = NeurPIR.load(model_dir)
+        probe = LabelProbe(label, grouping, probe_kind)
+        folder = probe_dir or probe.default_folder(model_dir)
+        if fit_on:
+            probe.fit(fit_on)
+            probe.save(folder)
+            accuracy = probe.cross_animal_accuracy_
+            typer.echo(f"probe {probe.name}: {probe.n_training_neurons_} neurons, classes "
+                       f"{', '.join(probe.classes_)}; cross-animal balanced accuracy "
+                       f"{'n/a' if accuracy is None else f'{accuracy:.3f}'}; saved to {folder}", err=True)
+        else:
+            probe = LabelProbe.load(folder)
+        outcomes = predict_sources(probe, sources, glob, model=model, name=name, sidecar=True if sidecar else None,
+                                   output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir,
+                                   unit_filter=unit_filter, progress=not as_json, raise_on_failure=False)
+        if as_json:
+            typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
+        else:
+            for outcome in outcomes:
+                counts = ", ".join(f"{key} {value}" for key, value in outcome.counts.items())
+                where = f"{outcome.path}  ({counts})" if outcome.error is None else outcome.error
+                typer.echo(f"{outcome.status:>8}  {outcome.n_neurons:>6} neurons  {where}")
+        failed = sum(outcome.status == "failed" for outcome in outcomes)
+        typer.echo(f"predicted {len(outcomes) - failed} of {len(outcomes)} sources"
+                   + (f"; {failed} failed" if failed else ""), err=True)
+        if failed:
+            raise typer.Exit(code=1)

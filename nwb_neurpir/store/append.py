@@ -1,0 +1,88 @@
+"""Append ndx-neurpir objects to a temporary copy of an NWB file with pynwb, leaving every existing object as it was.
+
+pynwb's append mode would re-stamp old files with the current NWB version and cache a second core schema, so the spec
+is cached for ``ndx-neurpir`` only and attributes pynwb rewrote on existing objects are put back.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.store.hdf5_tools import AttributeSnapshot, cache_namespace
+
+__all__ = ["MODULE_DESCRIPTION", "append_objects", "replaceable_objects"]
+
+MODULE_DESCRIPTION = "Per-neuron embeddings learned by NeurPIR and the models that made them (ndx-neurpir)."
+
+
+def append_objects(work: Path, table_path: str, module: str, build: Callable[[Any], list[Any]],
+                   source: Path) -> None:
+    """Add the containers ``build(neuron_table)`` returns to ``processing/<module>`` of the NWB file ``work``.
+
+    ``neuron_table`` is the pynwb container read from the HDF5 path ``table_path`` (Units, a PlaneSegmentation, a
+    sidecar's label table); ``source`` names the user's file in error messages.
+    """
+    from ndx_neurpir import NAMESPACE
+    from pynwb import NWBHDF5IO
+
+    file = h5py.File(work, "a")
+    io = NWBHDF5IO(file=file, mode="a")
+    try:
+        snapshot = AttributeSnapshot(file)
+        nwbfile = _read_nwb(io, source)
+        target = _container_at(io, nwbfile, table_path)
+        processing = (nwbfile.processing[module] if module in nwbfile.processing
+                      else nwbfile.create_processing_module(module, MODULE_DESCRIPTION))
+        for container in build(target):
+            processing.add(container)
+        io.write(nwbfile, cache_spec=False)
+        cache_namespace(file, io.manager.namespace_catalog, NAMESPACE)
+        snapshot.restore(file, may_add={"/": {".specloc"}})
+    finally:
+        io.close()
+        file.close()
+
+
+def replaceable_objects(file: h5py.File, module: str, names: Iterable[str], our_types: set[str], what: str,
+                        source: Path) -> list[str]:
+    """Paths of the objects ``processing/<module>/<name>`` that exist; each must be one of ``our_types`` (else a
+    NeurPIRError saying it holds something else than ``what``)."""
+    found = []
+    for child in names:
+        path = f"processing/{module}/{child}"
+        if path not in file:
+            continue
+        kind = file[path].attrs.get("neurodata_type", "")
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        if kind not in our_types:
+            raise NeurPIRError(f"{path} already holds a {kind or 'non-NWB object'}, not {what}; choose another name",
+                               source=source)
+        found.append(path)
+    return found
+
+
+def _read_nwb(io: Any, source: Path) -> Any:
+    """``io.read()``; warnings about the file's own content are not this write's business and stay quiet."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return io.read()
+    except Exception as error:  # pynwb raises many types on files it cannot map; the user needs one line
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise NeurPIRError(f"pynwb cannot read this NWB file ({type(error).__name__}: {first_line})",
+                           source=source) from error
+
+
+def _container_at(io: Any, nwbfile: Any, table_path: str) -> Any:
+    """The pynwb container read from the HDF5 path ``table_path``."""
+    for container in nwbfile.objects.values():
+        builder = io.manager.get_builder(container)
+        if builder is not None and builder.path.removeprefix("root/") == table_path:
+            return container
+    raise RuntimeError(f"pynwb read no container at {table_path}")

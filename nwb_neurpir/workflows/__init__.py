@@ -1,0 +1,35 @@
+"""The one place where the stages are joined: reading (``io``) -> model (``model``) -> storing (``store``).
+
+Everything here is re-exported at the top level (``import nwb_neurpir as npir``); the CLI commands call the same
+functions. Submodules are imported on first use, so importing this package stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "annotate", "open_recordings", "predict",
+           "read_embeddings", "to_pynapple"]
+
+_HOMES = {
+    "LabelProbe": "probe",
+    "NeurPIR": "estimator",
+    "NotFittedError": "estimator",
+    "PredictOutcome": "prediction",
+    "annotate": "annotation",
+    "open_recordings": "recordings",
+    "predict": "prediction",
+    "read_embeddings": "embeddings",
+    "to_pynapple": "pynapple_units",
+}
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - any public name
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

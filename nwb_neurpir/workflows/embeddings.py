@@ -1,0 +1,95 @@
+"""``read_embeddings``: the embeddings stored in many annotated NWB files (or sidecars) as one DataFrame."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = ["annotated_files", "read_embeddings"]
+
+
+def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None = None) -> list[str]:
+    """The local NWB files the sources name that hold NeurPIR embeddings.
+
+    Files named one by one must hold embeddings; files found in a folder or by a glob without any are skipped
+    (a folder of recordings next to their sidecars). DANDI assets and URLs are refused: annotate them first and read
+    their sidecars.
+    """
+    from nwb_neurpir.sources import parse_source, resolve_sources
+    from nwb_neurpir.store import list_embeddings
+
+    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    paths = []
+    for item in items:
+        if parse_source(item).kind not in ("file", "folder", "glob"):
+            raise NeurPIRError("embeddings are read from local annotated files or sidecars; annotate this source "
+                               "(npir.annotate writes a sidecar) and read that file", source=item)
+        resolved = resolve_sources([item], glob)
+        named = len(resolved) == 1 and Path(resolved[0].location) == Path(item)
+        paths.extend(source.location for source in resolved if named or list_embeddings(source.location))
+    if not paths:
+        raise NeurPIRError("no annotated NWB file (with NeurPIR embeddings) found", source=", ".join(map(str, items)))
+    return list(dict.fromkeys(paths))
+
+
+def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None = None, *,
+                    glob: str | None = None, zscore: bool = False, predictions: bool = True) -> pd.DataFrame:
+    """One row per neuron of every annotated file: ``subject_id``, ``session_id``, ``neuron_id``, ``embedding``
+    (float32 vector), the neuron's label columns (``cell_type``, ``brain_area``, ``location``, ...), predicted labels
+    (a ``predicted_<label>`` column per ``neurpir predict`` table, unless ``predictions=False``) and ``file``.
+
+    ``sources`` is a file, a folder (files without embeddings are skipped) or a list of them; ``name`` picks the
+    embedding table when a file has several. The vectors are stored raw: they are *not* centred per session, so
+    session-wide offsets (e.g. overall firing rate) remain; ``zscore=True`` z-scores every component within each
+    file (session), as the evaluation's probes do. ``attrs["training_data"]`` lists the sessions the model(s) were
+    trained on, ``attrs["model_sha256"]`` the checksums of the model(s) that made the vectors.
+    ``np.stack(frame["embedding"])`` gives the (n_neurons, dim) matrix.
+
+    >>> import nwb_neurpir as npir
+    >>> frame = npir.read_embeddings("sim/", zscore=True)                       # doctest: +SKIP
+    >>> frame.groupby("subject_id").size()                                      # doctest: +SKIP
+    """
+    from nwb_neurpir.evaluation.inputs import read_annotated
+    from nwb_neurpir.evaluation.probes import standardize_per_session
+
+    paths = annotated_files(sources, glob)
+    table = read_annotated(paths, name)
+    table.attrs["model_sha256"] = sorted({_model_sha256(path, name) for path in paths})
+    if predictions:
+        table = _with_predictions(table)
+    if zscore:
+        vectors = np.stack([np.asarray(v, dtype=np.float32) for v in table["embedding"]])
+        table["embedding"] = list(standardize_per_session(vectors, table["file"].to_numpy()).astype(np.float32))
+    table.attrs["zscored"] = bool(zscore)
+    return table
+
+
+def _model_sha256(path: str, name: str | None) -> str:
+    from nwb_neurpir.store import read_embeddings as read_one
+
+    return str(read_one(path, name).attrs["model"]["checkpoint_sha256"])
+
+
+def _with_predictions(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with a ``<prediction table name>`` column per predictions table found in its files."""
+    from nwb_neurpir.store import list_predictions, read_predictions
+
+    attrs = dict(table.attrs)
+    columns: dict[str, list[pd.DataFrame]] = {}
+    for path in table["file"].unique():
+        for key in list_predictions(path):
+            column = key.split("/", 1)[1]
+            predicted = read_predictions(path, key)[["neuron_id", "label"]].rename(columns={"label": column})
+            columns.setdefault(column, []).append(predicted.assign(file=path))
+    for column, parts in columns.items():
+        if column in table.columns:
+            continue
+        table = table.merge(pd.concat(parts, ignore_index=True), on=["file", "neuron_id"], how="left",
+                            validate="many_to_one")
+    table.attrs = attrs
+    return table

@@ -1,0 +1,204 @@
+"""``NeurPIR``: the scikit-learn-style estimator over NeurPIR training, embedding and model folders.
+
+Its parameters are the fields of :class:`nwb_neurpir.model.NeurPIRConfig` (read from the dataclass, so they follow it);
+the fitted model is ``model_`` (a :class:`nwb_neurpir.model.NeurPIR`).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import MISSING, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nwb_neurpir.errors import NeurPIRError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nwb_neurpir.model import NeurPIR as TrainedModel
+    from nwb_neurpir.model import NeurPIRConfig
+    from nwb_neurpir.provenance import ModelProvenance
+
+__all__ = ["NeurPIR", "NotFittedError", "trained_model"]
+
+
+class NotFittedError(NeurPIRError, ValueError, AttributeError):
+    """The estimator was used before ``fit`` or ``load`` (a ``ValueError`` and ``AttributeError``, as in
+    scikit-learn)."""
+
+
+def _config_fields() -> dict[str, Any]:
+    """NeurPIRConfig's field names and default values, in declaration order."""
+    from nwb_neurpir.model import NeurPIRConfig
+
+    return {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            for f in fields(NeurPIRConfig) if f.init}
+
+
+class NeurPIR:
+    """Learn one vector per neuron from NWB recordings; parameters are ``NeurPIRConfig``'s fields.
+
+    ``fit`` trains on recordings (or sources) and returns the estimator; ``transform`` gives one row per neuron;
+    ``save``/``load`` use a model folder (safetensors + JSON, checksummed; never pickle).
+
+    >>> import nwb_neurpir as npir
+    >>> model = npir.NeurPIR(max_steps=0, context="none")
+    >>> model.get_params()["max_steps"]
+    0
+    >>> model.set_params(batch_size=64).batch_size
+    64
+    >>> model.fit(npir.open_recordings("sim/")).transform("sim/sub-sim01")   # doctest: +SKIP
+    """
+
+    def __init__(self, **params: Any) -> None:
+        self._params: dict[str, Any] = _config_fields()
+        self.set_params(**params)
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - a parameter's value
+        params = self.__dict__.get("_params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        defaults = _config_fields()
+        changed = ", ".join(f"{key}={value!r}" for key, value in self._params.items() if value != defaults[key])
+        return f"{type(self).__name__}({changed})"
+
+    # --- parameters -------------------------------------------------------------------------------------------------
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: ARG002 - scikit-learn's signature
+        """Every parameter (a ``NeurPIRConfig`` field) and its value.
+
+        >>> import nwb_neurpir as npir
+        >>> npir.NeurPIR(max_steps=5).get_params()["max_steps"]
+        5
+        """
+        return dict(self._params)
+
+    def set_params(self, **params: Any) -> NeurPIR:
+        """Change parameters; an unknown name or a bad value is a ``NeurPIRError``. Returns the estimator.
+
+        >>> import nwb_neurpir as npir
+        >>> npir.NeurPIR().set_params(seed=3).seed
+        3
+        """
+        known = self.__dict__["_params"] if "_params" in self.__dict__ else _config_fields()
+        unknown = [key for key in params if key not in known]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else " (parameters are NeurPIRConfig's fields)"
+            raise NeurPIRError(f"NeurPIR has no parameter {unknown[0]!r}{hint}")
+        merged = {**known, **params}
+        self._config_of(merged)
+        self._params = merged
+        return self
+
+    @property
+    def config(self) -> NeurPIRConfig:
+        """The parameters as a ``NeurPIRConfig``."""
+        return self._config_of(self._params)
+
+    @staticmethod
+    def _config_of(params: dict[str, Any]) -> NeurPIRConfig:
+        from nwb_neurpir.model import NeurPIRConfig
+
+        return NeurPIRConfig.from_dict(params)
+
+    # --- fitting and embedding --------------------------------------------------------------------------------------
+    def fit(self, recordings: Any, checkpoint_dir: str | Path | None = None, *, progress: bool = True,  # noqa: ANN401
+            resume: bool = True) -> NeurPIR:
+        """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator.
+
+        With ``checkpoint_dir``, checkpoints and the final model go to that folder, and a run interrupted there
+        continues from its last checkpoint (``resume=False`` starts over). ``progress`` shows a progress bar.
+        """
+        from nwb_neurpir.model import train
+        from nwb_neurpir.workflows.recordings import as_recordings
+
+        options = {} if self._params["modality"] is None else {"modality": self._params["modality"]}
+        data = as_recordings(recordings, progress=progress, **options)
+        self.model_ = train(data, self.config, out_dir=checkpoint_dir, progress=progress, resume=resume)
+        return self
+
+    def transform(self, recordings: Any, *, progress: bool = True) -> pd.DataFrame:  # noqa: ANN401
+        """One row per neuron: ``subject_id``, ``session_id``, ``neuron_id``, ``embedding`` (float32 vector), the
+        neuron's label columns, ``identifier`` and ``file`` (where the recording came from).
+
+        ``recordings`` are ``Recording`` objects (read on the model's time grid) or sources, which are read with the
+        model's modality and bin size. Neurons without observed activity get a NaN vector.
+        """
+        import numpy as np
+        import pandas as pd
+
+        from nwb_neurpir.workflows.recordings import as_recordings
+
+        model = self.fitted_model()
+        data = as_recordings(recordings, progress=progress, modality=model.config.modality, bin_size=model.bin_size_)
+        frames = []
+        for recording in data:
+            vectors = model.embed(recording, progress=progress)
+            frame = pd.DataFrame({"subject_id": recording.subject_id, "session_id": recording.session_id,
+                                  "neuron_id": recording.neuron_ids, "embedding": list(vectors.astype(np.float32))})
+            labels = recording.neuron_metadata.reset_index(drop=True)
+            frame = pd.concat([frame, labels.drop(columns=[c for c in labels.columns if c in frame.columns
+                                                           or c in ("identifier", "file")])], axis=1)
+            frame["identifier"] = recording.source.identifier
+            frame["file"] = recording.source.label()
+            frames.append(frame)
+        if not frames:
+            raise NeurPIRError("no recordings to transform")
+        table = pd.concat(frames, ignore_index=True)
+        table.attrs["model"] = model.provenance().to_dict()
+        return table
+
+    def fit_transform(self, recordings: Any, checkpoint_dir: str | Path | None = None, *,  # noqa: ANN401
+                      progress: bool = True) -> pd.DataFrame:
+        """``fit`` then ``transform`` on the same recordings (read once)."""
+        from nwb_neurpir.workflows.recordings import as_recordings
+
+        data = as_recordings(recordings, progress=progress)
+        return self.fit(data, checkpoint_dir, progress=progress).transform(data, progress=progress)
+
+    # --- the fitted model -------------------------------------------------------------------------------------------
+    def fitted_model(self) -> TrainedModel:
+        """The trained ``nwb_neurpir.model.NeurPIR``, or a ``NotFittedError``."""
+        model = self.__dict__.get("model_")
+        if model is None:
+            raise NotFittedError("this NeurPIR estimator is not fitted yet: call fit(recordings) first, or "
+                                 "NeurPIR.load(folder)")
+        return model
+
+    def provenance(self) -> ModelProvenance:
+        """Hyperparameters, checksum and training sessions of the fitted model (what annotated files record)."""
+        return self.fitted_model().provenance()
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the fitted model to ``folder`` (safetensors weights, JSON config, checksummed manifest)."""
+        return self.fitted_model().save(folder)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> NeurPIR:
+        """A fitted estimator from a model folder written by ``save``, ``fit(checkpoint_dir=...)`` or
+        ``neurpir train``; every checksum is verified and nothing is unpickled.
+
+        >>> import nwb_neurpir as npir
+        >>> model = npir.NeurPIR.load("model/")                      # doctest: +SKIP
+        """
+        from nwb_neurpir.model import NeurPIR as TrainedModel
+
+        model = TrainedModel.load(folder)
+        estimator = cls(**{key: value for key, value in model.config.to_dict().items() if key in _config_fields()})
+        estimator.model_ = model
+        return estimator
+
+
+def trained_model(model: NeurPIR | TrainedModel | str | Path) -> TrainedModel:
+    """The trained model behind an estimator, a trained model, or a model folder."""
+    if isinstance(model, NeurPIR):
+        return model.fitted_model()
+    if isinstance(model, (str, Path)):
+        from nwb_neurpir.model import NeurPIR as TrainedModel
+
+        return TrainedModel.load(model)
+    return model

@@ -1,0 +1,154 @@
+"""``predict``: a fitted ``LabelProbe`` applied to the neurons of NWB sources, each neuron's predicted label and class
+probabilities written into its file (or, for DANDI assets and read-only files, into a sidecar file)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nwb_neurpir.annotate_sources import AnnotateOutcome
+from nwb_neurpir.errors import NeurPIRError
+
+if TYPE_CHECKING:
+    from nwb_neurpir.model import NeurPIR as TrainedModel
+    from nwb_neurpir.sources import ResolvedSource
+    from nwb_neurpir.workflows.estimator import NeurPIR
+    from nwb_neurpir.workflows.probe import LabelProbe
+
+__all__ = ["PredictOutcome", "predict"]
+
+
+@dataclass(frozen=True)
+class PredictOutcome(AnnotateOutcome):
+    """What happened to one source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``; ``error``)
+    and how many of its neurons got each class (``counts``)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "counts": dict(self.counts)}
+
+
+def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str | Path], glob: str | None = None, *,
+            model: NeurPIR | TrainedModel | str | Path | None = None, name: str | None = None,
+            sidecar: bool | None = None, output_dir: str | Path | None = None, overwrite: bool = False,
+            cache_dir: str | Path | None = None, unit_filter: str | None = None, lock_timeout: float | None = None,
+            progress: bool = True, raise_on_failure: bool = True) -> list[PredictOutcome]:
+    """Predict ``probe.label`` for every neuron of the sources and store it with the class probabilities in a
+    ``NeuronPredictions`` table (default name ``predicted_<label>``).
+
+    A local writable file that already holds embeddings of the probe's model gets the predictions next to them, in
+    place (atomic, locked). Any other source is embedded by ``model`` (the one the probe was fitted on: an estimator,
+    a trained model or a model folder) and annotated as ``annotate`` does -- in place, a copy in ``output_dir``, or a
+    sidecar file for DANDI assets, URLs, read-only files and ``sidecar=True`` -- and the predictions go into that
+    file. ``overwrite`` replaces earlier embeddings, sidecars and predictions of the same names. Every source is
+    tried; then, unless ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
+
+    >>> import nwb_neurpir as npir
+    >>> probe = npir.LabelProbe("cell_type").fit(["sim/sub-sim01", "sim/sub-sim02"])    # doctest: +SKIP
+    >>> npir.predict(probe, "sim/sub-sim03", model="model/")                          # doctest: +SKIP
+    """
+    from tqdm import tqdm
+
+    from nwb_neurpir.io.access import DataAccess
+    from nwb_neurpir.sources import resolve_sources
+    from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT
+    from nwb_neurpir.workflows.estimator import trained_model
+    from nwb_neurpir.workflows.probe import LabelProbe
+
+    fitted = probe if isinstance(probe, LabelProbe) else LabelProbe.load(probe)
+    embedder = None if model is None else trained_model(model)
+    if embedder is not None and embedder.provenance().checkpoint_sha256 != fitted.model_sha256_:
+        raise NeurPIRError("the probe was fitted on embeddings of another model (checksums differ); fit it on "
+                           "files annotated with this model")
+    access = DataAccess(cache_dir=cache_dir)
+    options = dict(name=name, overwrite=overwrite, progress=False,
+                   lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
+    outcomes: list[PredictOutcome] = []
+    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    resolved: list[ResolvedSource] = []
+    for item in items:
+        try:
+            resolved.extend(resolve_sources([item], glob, access=access))
+        except NeurPIRError as error:
+            outcomes.append(PredictOutcome(source=str(item), status="failed", error=error.one_line()))
+    for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
+        try:
+            outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
+                                         options))
+        except NeurPIRError as error:
+            outcomes.append(PredictOutcome(source=source.label(), status="failed", error=error.one_line()))
+    failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+    if failed and raise_on_failure:
+        more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""
+        raise NeurPIRError(f"{failed[0].error}{more}")
+    return outcomes
+
+
+def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: ResolvedSource, access: Any,  # noqa: ANN401
+                 sidecar: bool | None, output_dir: str | Path | None, unit_filter: str | None,
+                 options: dict[str, Any]) -> PredictOutcome:
+    from nwb_neurpir.store import write_predictions
+    from nwb_neurpir.store.atomic import is_writable
+
+    local = Path(source.location) if source.kind == "local" else None
+    stored = None
+    if local is not None and not sidecar and output_dir is None and is_writable(local):
+        stored = _stored_embeddings(local, probe.model_sha256_)
+    if stored is not None:
+        ids, vectors, table, provenance = stored
+        path, status = local, "in-place"
+    elif model is None:
+        raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
+    else:
+        ids, vectors, table, provenance, path, status = _embed_and_annotate(model, source, access, sidecar,
+                                                                           output_dir, unit_filter, options)
+    probabilities = probe.predict_proba(vectors)
+    write_predictions(path, ids, probabilities, probe.provenance(), provenance, neuron_table=table, **options)
+    counts = Counter(np.asarray(probe.classes_)[probabilities.argmax(axis=1)].tolist())
+    return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
+                          counts=dict(sorted(counts.items())))
+
+
+def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
+                        output_dir: str | Path | None, unit_filter: str | None,
+                        options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, str, Any, Path, str]:
+    """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
+    sidecar); returns ids, vectors, the neuron table in the written file, provenance, the file and how it was
+    written."""
+    from nwb_neurpir.io import read_resolved
+    from nwb_neurpir.store import DEFAULT_MODULE, DEFAULT_NAME, annotate_recording, read_embeddings
+
+    recording = read_resolved(source, access, unit_filter=unit_filter, modality=model.config.modality,
+                              bin_size=model.bin_size_)
+    vectors = model.embed(recording, progress=False)
+    keep = np.isfinite(vectors).all(axis=1)
+    recording, vectors, provenance = recording.select_neurons(keep), vectors[keep], model.provenance()
+    result = annotate_recording(recording, vectors, provenance, sidecar=True if sidecar else None,
+                                output_dir=output_dir, overwrite=options["overwrite"],
+                                lock_timeout=options["lock_timeout"], progress=False)
+    table = recording.neuron_table if result.kind != "sidecar" else \
+        read_embeddings(result.path, f"{DEFAULT_MODULE}/{DEFAULT_NAME}").attrs["neuron_table"]
+    return recording.neuron_ids, vectors, table, provenance, result.path, result.kind
+
+
+def _stored_embeddings(path: Path, model_sha256: str) -> tuple[np.ndarray, np.ndarray, str, Any] | None:
+    """Neuron ids, vectors, neuron table and model provenance of the file's embeddings made by the probe's model."""
+    from nwb_neurpir.provenance import ModelProvenance
+    from nwb_neurpir.store import list_embeddings, read_embeddings
+
+    for key in list_embeddings(path):
+        frame = read_embeddings(path, key)
+        model = frame.attrs["model"]
+        if model["checkpoint_sha256"] == model_sha256:
+            provenance = ModelProvenance(**{k: model[k] for k in (
+                "hyperparameters", "checkpoint_sha256", "training_data", "description", "package_version",
+                "created")})
+            return (frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()),
+                    frame.attrs["neuron_table"], provenance)
+    return None

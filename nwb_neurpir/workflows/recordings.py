@@ -1,0 +1,45 @@
+"""``open_recordings``: NWB sources (files, folders, globs, DANDI) read into a list of ``Recording`` objects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nwb_neurpir.recording import Recording
+
+__all__ = ["as_recordings", "open_recordings"]
+
+
+def open_recordings(sources: str | Path | Iterable[str | Path], glob: str | None = None, *, progress: bool = True,
+                    **options: Any) -> list[Recording]:
+    """Read every NWB file the sources name, one ``Recording`` per session (binned activity, neuron ids, labels).
+
+    ``sources`` are local files, folders (searched recursively), globs, DANDI asset IDs, ``DANDI:<dandiset>/<path>``
+    or URLs (streamed and cached); ``glob`` filters folders and dandisets. ``options`` go to the reader and to
+    ``nwb_neurpir.io.open_recordings`` (``modality``, ``unit_filter``, ``bin_size``, ``cache_dir``, ...).
+
+    >>> import nwb_neurpir as npir
+    >>> recordings = npir.open_recordings(["sim/sub-sim01", "sim/sub-sim02"])   # doctest: +SKIP
+    >>> recordings[0].n_neurons, recordings[0].subject_id                       # doctest: +SKIP
+    (250, 'sim01')
+    """
+    from nwb_neurpir.io import open_recordings as read_all
+
+    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    return list(read_all(items, glob, progress=progress, **options))
+
+
+def as_recordings(items: Any, *, progress: bool = True, **options: Any) -> list[Recording]:  # noqa: ANN401
+    """``items`` as a list of recordings: a ``Recording`` or a list of them passes through; sources are read."""
+    from nwb_neurpir.recording import Recording
+
+    if isinstance(items, Recording):
+        return [items]
+    items = [items] if isinstance(items, (str, Path)) else list(items)
+    if all(isinstance(item, Recording) for item in items):
+        return items
+    if any(isinstance(item, Recording) for item in items):
+        raise TypeError("give either recordings or sources, not a mix of both")
+    return open_recordings(items, progress=progress, **options)

@@ -1,0 +1,259 @@
+"""The top-level API (``import nwb_neurpir as npir``) end to end on simulated NWB files: estimator, annotate,
+read_embeddings of many files, LabelProbe, predict (Python and CLI), pynapple, and DANDI/NWB validators."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nwb_neurpir as npir
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.model import NeurPIRConfig
+from test_eval_evaluate import TINY as TINY_CONFIG
+from test_eval_evaluate import simulated  # noqa: F401 - the fixture: 3 simulated animals x 25 neurons x 20 s
+
+TINY = {**TINY_CONFIG.to_dict(), "max_steps": 2}
+CLASSES = ["CH", "FS", "IB", "LTS", "RS"]
+
+
+@pytest.fixture(scope="module")
+def fitted(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[npir.NeurPIR, Path]:
+    folder = tmp_path_factory.mktemp("model") / "model"
+    model = npir.NeurPIR(**TINY).fit(npir.open_recordings(simulated, progress=False), folder, progress=False)
+    return model, folder
+
+
+def _copy(simulated: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(simulated, tmp_path / "data"))
+
+
+def test_import_is_lazy_and_names_are_documented() -> None:
+    code = "import sys, nwb_neurpir; print(sorted(m for m in ('torch', 'pynwb', 'cebra', 'pynapple', 'sklearn') " \
+           "if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    for name in npir.__all__:
+        if name != "__version__":
+            doc = getattr(npir, name).__doc__
+            assert doc and (">>>" in doc or name in ("NotFittedError", "PredictOutcome")), name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        npir.nope  # noqa: B018
+
+
+def test_parameters_follow_the_config_dataclass() -> None:
+    from sklearn.base import clone
+
+    model = npir.NeurPIR(max_steps=7)
+    assert set(model.get_params()) == {f.name for f in fields(NeurPIRConfig)}
+    assert model.get_params()["max_steps"] == 7 and model.max_steps == 7 and repr(model) == "NeurPIR(max_steps=7)"
+    assert model.set_params(seed=4) is model and model.config.seed == 4
+    assert clone(model).get_params() == model.get_params()
+    with pytest.raises(NeurPIRError, match="no parameter 'max_step'; did you mean 'max_steps'"):
+        model.set_params(max_step=1)
+    with pytest.raises(NeurPIRError, match="batch_size must be at least 1"):
+        npir.NeurPIR(batch_size=0)
+    with pytest.raises(npir.NotFittedError, match="not fitted yet") as caught:
+        model.transform([])
+    assert isinstance(caught.value, (ValueError, AttributeError))
+
+
+def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
+    model, folder = fitted
+    frame = model.transform(simulated, progress=False)
+    assert len(frame) == 75 and frame.groupby("subject_id").size().to_dict() == {"sim01": 25, "sim02": 25,
+                                                                                  "sim03": 25}
+    assert {"subject_id", "session_id", "neuron_id", "embedding", "cell_type", "file"} <= set(frame.columns)
+    assert np.stack(frame["embedding"]).shape == (75, 8)
+    loaded = npir.NeurPIR.load(model.save(tmp_path / "saved"))
+    assert loaded.get_params()["max_steps"] == 2
+    np.testing.assert_allclose(np.stack(loaded.transform(simulated, progress=False)["embedding"]),
+                               np.stack(frame["embedding"]), rtol=1e-5, atol=1e-6)
+    assert (folder / "checkpoints" / "LATEST").is_file()
+    copy = Path(shutil.copytree(folder, tmp_path / "resumed"))
+    resumed = npir.NeurPIR(**{**TINY, "max_steps": 4}).fit(simulated, copy, progress=False)
+    history = [entry["step"] for entry in resumed.model_.training_summary_["history"]]
+    assert history == [2, 4]  # continued from the 2-step checkpoint, not started over
+
+
+def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
+    data = _copy(simulated, tmp_path)
+    outcomes = npir.annotate(fitted[1], data, progress=False)
+    assert [outcome.status for outcome in outcomes] == ["in-place"] * 3
+    frame = npir.read_embeddings(data)
+    assert len(frame) == 75 and frame["file"].nunique() == 3 and set(frame["subject_id"]) == {"sim01", "sim02",
+                                                                                              "sim03"}
+    assert frame["session_id"].nunique() == 3 and frame.attrs["model_sha256"] == [fitted[0].provenance()
+                                                                                  .checkpoint_sha256]
+    scaled = npir.read_embeddings(sorted(data.rglob("*.nwb")), zscore=True)
+    for _, block in scaled.groupby("file"):
+        matrix = np.stack(block["embedding"])
+        np.testing.assert_allclose(matrix.mean(axis=0), 0, atol=1e-5)
+    with pytest.raises(NeurPIRError, match="no annotated NWB file"):
+        npir.read_embeddings(simulated)
+    with pytest.raises(NeurPIRError, match="DANDI:000021/sub-1/sub-1.nwb: embeddings are read from local annotated"):
+        npir.read_embeddings(["DANDI:000021/sub-1/sub-1.nwb"])  # refused before any network call
+    with pytest.raises(NeurPIRError, match="has no NeurPIR embeddings"):
+        npir.read_embeddings(sorted(simulated.rglob("*.nwb"))[0])  # a file named on its own must hold embeddings
+
+
+@pytest.fixture(scope="module")
+def predicted(fitted: tuple, simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Probe fitted on two annotated animals, predictions written into the third animal's (unannotated) file."""
+    data = _copy(simulated, tmp_path_factory.mktemp("predicted"))
+    model, folder = fitted
+    npir.annotate(model, [data / "sub-sim01", data / "sub-sim02"], progress=False)
+    probe = npir.LabelProbe("cell_type").fit([data / "sub-sim01", data / "sub-sim02"])
+    saved = probe.save(probe.default_folder(folder))
+    outcomes = npir.predict(npir.LabelProbe.load(saved), data / "sub-sim03", model=model, progress=False)
+    return {"data": data, "probe": probe, "saved": saved, "outcomes": outcomes}
+
+
+def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict) -> None:
+    probe, saved = predicted["probe"], predicted["saved"]
+    assert probe.classes_ == CLASSES and set(probe.fold_accuracy_) == {"sim01", "sim02"}
+    assert 0.0 <= probe.cross_animal_accuracy_ <= 1.0
+    assert saved.name == "cell_type" and saved.parent.name == "probes"
+    assert sorted(p.name for p in saved.iterdir()) == ["manifest.json", "probe.json", "probe.safetensors"]
+    meta = json.loads((saved / "probe.json").read_text())
+    assert meta["label"] == "cell_type" and meta["kind"] == "logistic" and len(meta["training_data"]) == 2
+    loaded = npir.LabelProbe.load(saved)
+    vectors = np.random.default_rng(0).normal(size=(6, 8))
+    np.testing.assert_allclose(loaded.predict_proba(vectors), probe.predict_proba(vectors), atol=1e-6)
+    (saved / "probe.json").write_text((saved / "probe.json").read_text().replace("logistic", "knn"))
+    with pytest.raises(NeurPIRError, match="does not match its checksum"):
+        npir.LabelProbe.load(saved)
+    with pytest.raises(NeurPIRError, match="cannot be saved without pickle"):
+        npir.LabelProbe(kind="gb")
+
+
+def test_predictions_are_in_the_third_animals_file(predicted: dict) -> None:
+    from nwb_neurpir.store import read_predictions
+
+    (outcome,) = predicted["outcomes"]
+    assert outcome.status == "in-place" and outcome.n_neurons == 25 and sum(outcome.counts.values()) == 25
+    frame = read_predictions(outcome.path)
+    assert frame.attrs["class_names"] == CLASSES and frame.attrs["probe"]["training_data"] == \
+        predicted["probe"].training_data_
+    np.testing.assert_allclose(np.stack(frame["probability"]).sum(axis=1), 1.0, atol=1e-5)
+    table = npir.read_embeddings(predicted["data"])
+    third = table[table["subject_id"] == "sim03"]
+    assert len(third) == 25 and set(third["predicted_cell_type"]) <= set(CLASSES)
+    assert table[table["subject_id"] != "sim03"]["predicted_cell_type"].isna().all()
+
+
+_PLAIN_PYNWB = r"""
+import json, sys, warnings
+sys.modules["ndx_neurpir"] = None
+sys.modules["nwb_neurpir"] = None
+warnings.simplefilter("ignore")
+from pynwb import NWBHDF5IO
+with NWBHDF5IO(sys.argv[1], "r") as io:
+    module = io.read().processing["neurpir"]
+    table = module[sys.argv[2]]
+    print(json.dumps({"labels": [str(x) for x in table["label"].data[:]], "shape": list(table["probability"].data.shape),
+                      "classes": [str(x) for x in table.probe.class_names[:]], "target": table["neurons"].table.name,
+                      "embeddings": list(module["NeurPIREmbeddings"]["embedding"].data.shape)}))
+"""
+
+
+def read_with_plain_pynwb(path: str | Path, name: str) -> dict:
+    """Predictions and embeddings as plain pynwb reads them, in a process that cannot import our packages."""
+    done = subprocess.run([sys.executable, "-I", "-c", _PLAIN_PYNWB, str(path), name], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_plain_pynwb_and_pynapple_read_the_predictions(predicted: dict) -> None:
+    import pynapple
+
+    path = predicted["outcomes"][0].path
+    seen = read_with_plain_pynwb(path, "predicted_cell_type")
+    assert seen["shape"] == [25, 5] and seen["classes"] == CLASSES and seen["target"] == "units"
+    assert seen["embeddings"] == [25, 8] and set(seen["labels"]) <= set(CLASSES)
+    assert len(pynapple.load_file(path)["units"]) == 25
+    units = npir.to_pynapple(path)
+    assert {"embedding_0", "embedding_7", "predicted_cell_type", "cell_type"} <= set(units.metadata_columns)
+    assert list(units.metadata["predicted_cell_type"]) == seen["labels"]
+    assert np.isfinite(units.metadata["embedding_3"].to_numpy(dtype=float)).all()
+
+
+def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
+    data = _copy(simulated, tmp_path)
+    model_dir = Path(shutil.copytree(fitted[1], tmp_path / "model"))
+    npir.annotate(model_dir, [data / "sub-sim01", data / "sub-sim02"], progress=False)
+    target = data / "sub-sim03"
+    done = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--fit-on", str(data / "sub-sim01"),
+                           "--fit-on", str(data / "sub-sim02"), "--label", "cell_type", "--json"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = json.loads(done.stdout)
+    assert row["status"] == "in-place" and row["n_neurons"] == 25
+    assert "cross-animal balanced accuracy" in done.stderr and (model_dir / "probes" / "cell_type").is_dir()
+    again = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--label", "cell_type"],
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 1 and "already has predictions named 'predicted_cell_type'" in again.stdout
+    assert "Traceback" not in again.stderr
+    sidecars = tmp_path / "sidecars"
+    third = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--label", "cell_type", "--sidecar",
+                            "-o", str(sidecars)], capture_output=True, text=True, timeout=300, check=False)
+    assert third.returncode == 0, third.stderr[-2000:]
+    (sidecar,) = sidecars.glob("*.nwb")
+    from nwb_neurpir.store import read_predictions
+
+    assert len(read_predictions(sidecar)) == 25
+    units = npir.to_pynapple(next(target.glob("*.nwb")), sidecar=sidecar)  # vectors and labels from the sidecar
+    assert units.metadata["predicted_cell_type"].tolist() == read_predictions(sidecar)["label"].tolist()
+    missing = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--label", "brain_area"],
+                             capture_output=True, text=True, timeout=300, check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("error: ") and "no probe saved here" in \
+        missing.stderr
+
+
+OUR_TYPES = ("NeuronEmbeddings", "NeuronPredictions", "NeurPIRModel", "NeurPIRProbe", "NeurPIRSource")
+
+
+def test_dandi_validate_and_nwbinspector_find_nothing_about_our_objects(predicted: dict) -> None:
+    import os
+
+    from nwbinspector import inspect_nwbfile, load_config
+
+    path = Path(predicted["outcomes"][0].path)
+    messages = [m for m in inspect_nwbfile(nwbfile_path=str(path), config=load_config("dandi"))
+                if m.check_function_name != "check_processing_module_name"]  # the `neurpir` module is the design
+    ours = [f"{m.importance.name} {m.location} {m.message}" for m in messages
+            if "processing/neurpir" in str(m.location) or m.object_type in OUR_TYPES]
+    assert ours == []
+    root = predicted["data"]
+    (root / "dandiset.yaml").write_text('identifier: "000000"\nname: neurpir test\ndescription: annotated files\n')
+    done = subprocess.run(["dandi", "validate", "--min-severity", "HINT", "-f", "json", str(root)],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          env={**os.environ, "DANDI_NO_ET": "1"})
+    issues = json.loads(done.stdout) if done.stdout.strip().startswith("[") else []
+    assert "No errors found" in done.stdout or issues == [], done.stdout[-3000:]
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("kind", ["logistic", "knn"])
+def test_probe_from_a_frame_round_trips_its_arrays(kind: str, tmp_path: Path) -> None:
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat(["A", "B", "C"], 20)
+    vectors = rng.normal(size=(60, 4)) + (labels == "B")[:, None] * 3.0 - (labels == "C")[:, None] * 3.0
+    frame = pd.DataFrame({"subject_id": np.tile(["m1", "m2"], 30), "file": np.tile(["a.nwb", "b.nwb"], 30),
+                          "embedding": list(vectors), "kind": labels})
+    probe = npir.LabelProbe("kind", kind=kind).fit(frame)
+    assert probe.classes_ == ["A", "B", "C"] and probe.cross_animal_accuracy_ > 0.8
+    loaded = npir.LabelProbe.load(probe.save(tmp_path / kind))
+    np.testing.assert_allclose(loaded.predict_proba(vectors), probe.predict_proba(vectors), atol=1e-6)
+    assert list(loaded.predict(vectors[:3])) == list(probe.predict(vectors[:3]))
+    with pytest.raises(NeurPIRError, match="expects 4-dimensional embeddings"):
+        loaded.predict_proba(vectors[:, :2])

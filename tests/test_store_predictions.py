@@ -1,0 +1,109 @@
+"""``write_predictions`` / ``read_predictions``: predicted labels and class probabilities in NWB, atomic and readable
+with plain pynwb, also in files written by ndx-neurpir 0.1.0."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pynwb import validate
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.store import ProbeProvenance, read_embeddings, read_predictions, write_embeddings, write_predictions
+from store_helpers import PROVENANCE, spikes_file, vectors
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+OLD_FILE = PROJECT_ROOT / "extensions/ndx-neurpir/src/pynwb/tests/old_versions/ndx-neurpir-0.1.0.nwb"
+PROBE = ProbeProvenance(kind="logistic", label="brain_area", class_names=["CA1", "VISp"],
+                        training_data=["a.nwb", "b.nwb"], checkpoint_sha256="ef" * 32,
+                        grouping={"name": "two", "groups": {"CA1": ["CA1"], "VISp": ["VISp"]}},
+                        cross_animal_accuracy=0.75)
+
+_CLEAN_READER = r"""
+import json, sys, warnings
+sys.modules["ndx_neurpir"] = None
+sys.modules["nwb_neurpir"] = None
+warnings.simplefilter("ignore")
+from pynwb import NWBHDF5IO
+with NWBHDF5IO(sys.argv[1], "r") as io:
+    table = io.read().processing["neurpir"][sys.argv[2]]
+    print(json.dumps({"type": type(table).__name__, "label": [str(x) for x in table["label"].data[:]],
+                      "probability": table["probability"].data[:].tolist(),
+                      "class_names": [str(x) for x in table.probe.class_names[:]],
+                      "accuracy": table.probe.cross_animal_accuracy, "target": table["neurons"].table.name,
+                      "model": table.model.checkpoint_sha256}))
+"""
+
+
+def _clean_read(path: Path, name: str) -> dict:
+    done = subprocess.run([sys.executable, "-I", "-c", _CLEAN_READER, str(path), name], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _probabilities(n: int) -> np.ndarray:
+    first = np.linspace(0.1, 0.9, n, dtype=np.float32)
+    return np.stack([first, 1 - first], axis=1)
+
+
+def test_predictions_round_trip_and_plain_pynwb(tmp_path: Path) -> None:
+    path = spikes_file(tmp_path / "a.nwb", n_units=6)
+    ids = np.array([5, 0, 3])
+    write_predictions(path, ids, _probabilities(3), PROBE, PROVENANCE, progress=False)
+    frame = read_predictions(path)
+    assert frame["neuron_id"].tolist() == [5, 0, 3]
+    assert frame["label"].tolist() == ["VISp", "CA1", "CA1"]
+    assert frame.attrs["class_names"] == ["CA1", "VISp"] and frame.attrs["probe"]["cross_animal_accuracy"] == 0.75
+    assert frame.attrs["probe"]["grouping"]["groups"]["CA1"] == ["CA1"]
+    assert validate(path=str(path)) == []
+    seen = _clean_read(path, "predicted_brain_area")
+    assert seen["type"] == "NeuronPredictions" and seen["target"] == "units"
+    assert seen["label"] == ["VISp", "CA1", "CA1"] and seen["class_names"] == ["CA1", "VISp"]
+    np.testing.assert_allclose(seen["probability"], _probabilities(3))
+    assert seen["model"] == PROVENANCE.checkpoint_sha256 and seen["accuracy"] == 0.75
+
+
+def test_existing_predictions_need_overwrite_and_file_stays_unchanged(tmp_path: Path) -> None:
+    path = spikes_file(tmp_path / "a.nwb", n_units=4)
+    write_predictions(path, [0, 1], _probabilities(2), PROBE, PROVENANCE, progress=False)
+    before = path.read_bytes()
+    with pytest.raises(NeurPIRError, match="already has predictions named 'predicted_brain_area'"):
+        write_predictions(path, [0, 1], _probabilities(2)[:, ::-1], PROBE, PROVENANCE, progress=False)
+    assert path.read_bytes() == before
+    write_predictions(path, [0, 1], _probabilities(2)[:, ::-1], PROBE, PROVENANCE, overwrite=True, progress=False)
+    assert read_predictions(path)["label"].tolist() == ["CA1", "VISp"]
+
+
+def test_bad_probabilities_are_one_line_errors(tmp_path: Path) -> None:
+    path = spikes_file(tmp_path / "a.nwb", n_units=4)
+    with pytest.raises(NeurPIRError, match=r"a.nwb: probabilities have shape \(2, 3\)"):
+        write_predictions(path, [0, 1], np.ones((2, 3)), PROBE, PROVENANCE, progress=False)
+    with pytest.raises(NeurPIRError, match="has no NeurPIR predictions"):
+        read_predictions(path)
+
+
+def test_predictions_into_a_file_of_extension_0_1_0(tmp_path: Path) -> None:
+    path = Path(shutil.copy(OLD_FILE, tmp_path / "old.nwb"))
+    write_predictions(path, [1, 2], _probabilities(2), PROBE, PROVENANCE, progress=False)
+    assert read_predictions(path)["neuron_id"].tolist() == [1, 2]
+    np.testing.assert_array_equal(np.stack(read_embeddings(path)["embedding"]),
+                                  np.arange(24, dtype=np.float32).reshape(6, 4) / 10)
+    assert _clean_read(path, "predicted_brain_area")["label"] == ["VISp", "CA1"]
+
+
+def test_predictions_next_to_embeddings_in_a_sidecar_label_table(tmp_path: Path) -> None:
+    from nwb_neurpir.recording import SourceInfo
+    from nwb_neurpir.store import write_sidecar
+
+    source = spikes_file(tmp_path / "src.nwb", n_units=5)
+    sidecar = write_sidecar(tmp_path / "side.nwb", SourceInfo(location=str(source)), [1, 3], vectors(2),
+                            PROVENANCE)
+    table = read_embeddings(sidecar).attrs["neuron_table"]
+    write_predictions(sidecar, [3, 1], _probabilities(2), PROBE, PROVENANCE, neuron_table=table, progress=False)
+    assert read_predictions(sidecar)["neuron_id"].tolist() == [3, 1]
