@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TrainedEmbeddings", "parse_overrides", "probe_unseen", "split_labelled", "train_and_embed"]
+__all__ = ["TrainedEmbeddings", "effective_rank", "identity_probe", "parse_overrides", "probe_unseen",
+           "split_labelled", "train_and_embed"]
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -68,3 +69,29 @@ def probe_unseen(matrices: list[np.ndarray], labels: list[np.ndarray], test: lis
     predicted = fit_predict(probe, x_train, y_train, x_test)
     classes, counts = np.unique(y_test, return_counts=True)
     return float(balanced_accuracy_score(y_test, predicted)), dict(zip(classes.tolist(), counts.tolist()))
+
+
+def effective_rank(matrices: list[np.ndarray]) -> float:
+    """exp(entropy) of the normalised PCA eigenvalues of the per-session-centred rows of all ``matrices``."""
+    rows = np.concatenate([m[np.isfinite(m).all(axis=1)] - np.nanmean(m, axis=0) for m in matrices])
+    eigenvalues = np.linalg.svd(rows, compute_uv=False) ** 2
+    share = eigenvalues / eigenvalues.sum()
+    share = share[share > 0]
+    return float(np.exp(-(share * np.log(share)).sum()))
+
+
+def identity_probe(matrices: list[np.ndarray], identities: list[str]) -> float:
+    """5-fold cross-validated balanced accuracy of a logistic regression predicting each row's identity (e.g. its
+    session) from the raw vectors; chance is 1 / #identities."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.concatenate(matrices)
+    y = np.concatenate([[name] * len(m) for name, m in zip(identities, matrices)])
+    keep = np.isfinite(x).all(axis=1)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, class_weight="balanced"))
+    predicted = cross_val_predict(model, x[keep], y[keep], cv=5)
+    return float(balanced_accuracy_score(y[keep], predicted))

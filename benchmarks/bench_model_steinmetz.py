@@ -1,11 +1,14 @@
 """NeurPIR on the 11 shared Steinmetz sessions: leave-one-mouse-out, inductive, 4 regions, logistic probe.
 
-For each mouse: train NeurPIR on the other two mice's sessions (all units, no labels), embed every session, z-score
-embeddings per session, fit a balanced logistic regression on the training mice's labelled units, score balanced
-accuracy on the held-out mouse. Prints per-fold accuracy with class counts and chance, training time and peak RSS.
-The hand-feature baselines on the same folds (helper F's features) are printed with ``--baselines``.
+For each mouse and seed: train NeurPIR on the other two mice's sessions (all units, no labels) and embed every
+session with the trained and with the untrained encoder (same seed, ``max_steps=0``). Z-score every representation
+per session, fit a balanced logistic regression on the training mice's labelled units, score balanced accuracy on the
+held-out mouse. Printed per fold with class counts and chance, on the same folds: hand features (logistic, gradient
+boosting), hand features + the NeurPIR vector, the vectors' effective rank (exp of the entropy of the normalised PCA
+eigenvalues of the per-session-centred vectors), and a session-identity probe on the raw vectors (5-fold CV balanced
+accuracy; chance 1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
 
-    python benchmarks/bench_model_steinmetz.py --seeds 0 1 2 [--set max_steps=1500 --set hidden_dim=32] [--baselines]
+    python benchmarks/bench_model_steinmetz.py --seeds 0 1 [--set context=none] [--folds Hench]
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_model_common import parse_overrides, probe_unseen, train_and_embed  # noqa: E402
+from bench_model_common import (  # noqa: E402
+    effective_rank,
+    identity_probe,
+    parse_overrides,
+    probe_unseen,
+    train_and_embed,
+)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
 
@@ -44,43 +53,55 @@ def load_sessions(progress: bool):  # noqa: ANN201
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="config key=value")
     parser.add_argument("--folds", nargs="*", default=None, help="test mice (default: all three)")
-    parser.add_argument("--baselines", action="store_true", help="also hand features + logistic / gradient boosting")
+    parser.add_argument("--no-untrained", action="store_true", help="skip the untrained-encoder comparison")
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args()
 
+    import warnings
+
+    from nwb_neurpir.evaluation.features import feature_matrix
     from nwb_neurpir.model import NeurPIRConfig
 
+    warnings.simplefilter("ignore")
     recordings, labels = load_sessions(args.progress)
     subjects = [r.subject_id for r in recordings]
     mice = args.folds or sorted(set(subjects))
-    if args.baselines:
-        from nwb_neurpir.evaluation.features import feature_matrix
-
-        features, _ = feature_matrix(recordings)
-        for probe in ("logistic", "gb"):
-            scores = [probe_unseen(features, labels, [s == mouse for s in subjects], probe)[0] for mouse in mice]
-            print(f"hand features + {probe}: " + " ".join(f"{s:.3f}" for s in scores) + f" mean {np.mean(scores):.3f}")
+    hand, _ = feature_matrix(recordings)
     overrides = parse_overrides(args.overrides)
+    print("command: python benchmarks/bench_model_steinmetz.py " + " ".join(sys.argv[1:]))
     print("overrides:", overrides)
-    means = []
+    rows: dict[str, list[list[float]]] = {}
     for seed in args.seeds:
         config = dataclasses.replace(NeurPIRConfig(**overrides), seed=seed)
-        scores = []
         for mouse in mice:
             test = [s == mouse for s in subjects]
-            run = train_and_embed([r for r, t in zip(recordings, test) if not t], recordings, config, args.progress)
-            score, counts = probe_unseen(run.matrices, labels, test)
-            scores.append(score)
-            print(f"seed {seed} test {mouse}: balanced accuracy {score:.3f} (chance {1 / len(counts):.3f}, {counts}); "
-                  f"train {run.train_seconds:.0f} s for {run.steps} steps, embed "
-                  f"{sum(r.n_neurons for r in recordings)} neurons {run.embed_seconds:.0f} s", flush=True)
-        means.append(np.mean(scores))
-        print(f"seed {seed}: mean {means[-1]:.3f}", flush=True)
+            train_set = [r for r, t in zip(recordings, test) if not t]
+            run = train_and_embed(train_set, recordings, config, args.progress)
+            scores = {"neurpir": probe_unseen(run.matrices, labels, test)[0]}
+            if not args.no_untrained:
+                untrained = train_and_embed(train_set, recordings, dataclasses.replace(config, max_steps=0), False)
+                scores["untrained"] = probe_unseen(untrained.matrices, labels, test)[0]
+            scores["hand"], counts = probe_unseen(hand, labels, test)
+            scores["hand:gb"] = probe_unseen(hand, labels, test, "gb")[0]
+            joined = [np.concatenate([h, m], axis=1) for h, m in zip(hand, run.matrices)]
+            scores["hand+neurpir"] = probe_unseen(joined, labels, test)[0]
+            scores["erank"] = effective_rank(run.matrices)
+            scores["session-id"] = identity_probe(run.matrices, [r.session_id for r in recordings])
+            for name, value in scores.items():
+                rows.setdefault(name, []).append([seed, value])
+            print(f"seed {seed} test {mouse} (chance {1 / len(counts):.3f}, {counts}): "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+                  + f" (session-id chance {1 / len(recordings):.3f}); train {run.train_seconds:.0f} s for "
+                  f"{run.steps} steps, embed {sum(r.n_neurons for r in recordings)} neurons {run.embed_seconds:.0f} s",
+                  flush=True)
+    for name, entries in rows.items():
+        per_seed = [np.mean([v for s, v in entries if s == seed]) for seed in args.seeds]
+        print(f"{name}: mean over folds, mean ± std over seeds {np.mean(per_seed):.3f} ± {np.std(per_seed):.3f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"NeurPIR mean over seeds {np.mean(means):.3f} ± {np.std(means):.3f}; peak RSS {peak:.0f} MB")
+    print(f"peak RSS {peak:.0f} MB")
 
 
 if __name__ == "__main__":

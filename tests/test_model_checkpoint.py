@@ -107,10 +107,10 @@ def test_unknown_config_key_is_refused(saved: Path) -> None:
 
 def test_wrong_shapes_are_refused(saved: Path, model) -> None:  # noqa: ANN001
     tensors = {k: v.clone() for k, v in model.files()["weights.safetensors"].items()}
-    tensors["encoder.input.weight"] = torch.zeros(3, 3, 3)
+    tensors["encoder.token.0.weight"] = torch.zeros(3, 3)
     save_file(tensors, saved / "new.safetensors")
     _rewrite(saved, "weights.safetensors", (saved / "new.safetensors").read_bytes())
-    with pytest.raises(NeurPIRError, match="encoder.input.weight has shape"):
+    with pytest.raises(NeurPIRError, match="encoder.token.0.weight has shape"):
         NeurPIR.load(saved)
 
 
@@ -151,3 +151,11 @@ def test_temporaries_of_an_interrupted_write_are_removed_by_the_next(tmp_path: P
     (root / ".LATEST.tmp-4242").write_bytes(b"step-")
     write_checkpoint(root, 3, {"a.json": {"x": 1}})
     assert sorted(p.name for p in root.iterdir()) == ["LATEST", "step-00000003"]
+
+
+def test_a_model_folder_of_the_previous_format_asks_for_retraining(saved: Path) -> None:
+    manifest = json.loads((saved / "manifest.json").read_text())
+    manifest["format"] = "nwb-neurpir-model/1"
+    (saved / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(NeurPIRError, match="earlier nwb-neurpir .*train it again"):
+        NeurPIR.load(saved)

@@ -1,4 +1,4 @@
-"""The neuron encoder: masking, length independence, batching independence."""
+"""The neuron encoder: masking, length independence, batching independence, population context, grouped sampling."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 
 from model_recordings import synthetic_recording
 from nwb_neurpir.model.config import NeurPIRConfig
-from nwb_neurpir.model.encoder import NeuronEncoder, encode
+from nwb_neurpir.model.encoder import NeuronEncoder, encode, encode_own
 from nwb_neurpir.model.segments import ViewBatch, ViewSampler, gather_views
 from nwb_neurpir.model.sessions import prepare_session
 
@@ -31,13 +31,13 @@ def test_masked_bins_do_not_change_the_output() -> None:
     batch = gather_views(session, np.array([0, 5]), [np.arange(3), np.arange(2, 6)])
     batch.mask[:, 10:20] = False
     batch.values[~batch.mask] = 0.0
-    changed = ViewBatch(values=batch.values.copy(), mask=batch.mask, positions=batch.positions, context=None,
-                        owner=batch.owner, n_views=batch.n_views)
+    changed = ViewBatch(values=batch.values.copy(), mask=batch.mask, context=None,
+                        owner=batch.owner, n_views=batch.n_views, population=batch.population)
     changed.values[~batch.mask] = 50.0
     encoder = _encoder()
     with torch.no_grad():
-        assert torch.equal(encode(encoder, batch, torch.device("cpu")),
-                           encode(encoder, changed, torch.device("cpu")))
+        assert torch.equal(encode_own(encoder, batch, torch.device("cpu")),
+                           encode_own(encoder, changed, torch.device("cpu")))
 
 
 def test_padding_chunks_do_not_change_the_output() -> None:
@@ -46,8 +46,8 @@ def test_padding_chunks_do_not_change_the_output() -> None:
     assert padded.values.shape[0] == 200 and not padded.mask[batch.values.shape[0]:].any()
     encoder = _encoder()
     with torch.no_grad():
-        torch.testing.assert_close(encode(encoder, batch, torch.device("cpu")),
-                                   encode(encoder, padded, torch.device("cpu")), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(encode_own(encoder, batch, torch.device("cpu")),
+                                   encode_own(encoder, padded, torch.device("cpu")), rtol=1e-5, atol=1e-6)
 
 
 def test_unobserved_activity_is_ignored_when_sampling() -> None:
@@ -59,8 +59,8 @@ def test_unobserved_activity_is_ignored_when_sampling() -> None:
     encoder = _encoder()
     views = [np.arange(8)]
     with torch.no_grad():
-        a = encode(encoder, gather_views(session, np.array([3]), views), torch.device("cpu"))
-        b = encode(encoder, gather_views(noisy, np.array([3]), views), torch.device("cpu"))
+        a = encode_own(encoder, gather_views(session, np.array([3]), views), torch.device("cpu"))
+        b = encode_own(encoder, gather_views(noisy, np.array([3]), views), torch.device("cpu"))
     assert torch.equal(a, b)
 
 
@@ -70,54 +70,67 @@ def test_variable_length_batch_matches_one_by_one() -> None:
     chunk_lists = [np.arange(1), np.arange(2, 8), np.arange(3), np.arange(8)]
     encoder = _encoder()
     with torch.no_grad():
-        together = encode(encoder, gather_views(session, neurons, chunk_lists), torch.device("cpu"))
-        alone = torch.cat([encode(encoder, gather_views(session, neurons[i:i + 1], [c]), torch.device("cpu"))
+        together = encode_own(encoder, gather_views(session, neurons, chunk_lists), torch.device("cpu"))
+        alone = torch.cat([encode_own(encoder, gather_views(session, neurons[i:i + 1], [c]), torch.device("cpu"))
                            for i, c in enumerate(chunk_lists)])
     torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-6)
 
 
-def test_sampler_draws_aligned_views_of_independent_lengths() -> None:
+def test_sampler_draws_groups_of_co_recorded_neurons_with_shared_chunks() -> None:
     sessions = [_session(), prepare_session(synthetic_recording(seed=2, n_bins=400, subject_id="m2"), CONFIG, None)]
-    sampler = ViewSampler(sessions, [np.arange(24), np.arange(24)], (0.5, 4.0))
-    view_a, view_b = sampler.sample(np.random.default_rng(0), 64)
-    assert view_a.n_views == view_b.n_views == 64
-    lengths_a = np.bincount(view_a.owner, minlength=64)
-    lengths_b = np.bincount(view_b.owner, minlength=64)
-    assert (lengths_a != lengths_b).mean() > 0.3
-    assert lengths_a.min() >= 1 and lengths_a.max() <= 8
+    sampler = ViewSampler(sessions, [np.arange(24), np.arange(24)], (0.5, 4.0), groups=2)
+    lengths_differ = []
+    for seed in range(6):
+        pair = sampler.sample(np.random.default_rng(seed), 32)
+        assert pair.view_a.n_views == pair.view_b.n_views == pair.group.size == 32
+        lengths_a = np.bincount(pair.view_a.owner, minlength=32)
+        lengths_b = np.bincount(pair.view_b.owner, minlength=32)
+        for recording in np.unique(pair.recording):  # one recording's neurons share their chunks within a view
+            rows = pair.recording == recording
+            assert np.unique(lengths_a[rows]).size == 1 and np.unique(lengths_b[rows]).size == 1
+            assert np.unique(pair.group[rows]).size == 1
+        lengths_differ.append(lengths_a[0] != lengths_b[0])
+        assert 0 < pair.keep_a.sum() <= 32
+    assert any(lengths_differ)
 
 
-def test_population_channel_is_the_session_mean_and_reaches_the_encoder() -> None:
-    config = NeurPIRConfig(hidden_dim=8, representation_dim=6, max_chunk_bins=50,
-                           population_channel=True).resolved("spikes")
+def test_small_recordings_are_pooled_into_one_group_but_attend_only_within_themselves() -> None:
+    recordings = [synthetic_recording(seed=s, n_per_kind=1, n_bins=400, subject_id=f"m{s % 2}") for s in range(8)]
+    sessions = [prepare_session(r, CONFIG, None) for r in recordings]
+    sampler = ViewSampler(sessions, [np.arange(3)] * 8, (0.5, 2.0), groups=1)
+    pair = sampler.sample(np.random.default_rng(0), 12)
+    assert np.unique(pair.group).size == 1 and np.unique(pair.recording).size >= 3
+
+
+def test_a_neuron_s_vector_depends_on_its_population_only_through_its_own_recording() -> None:
+    session = _session()
+    encoder = _encoder()
+    neurons = np.arange(6)
+    batch = gather_views(session, neurons, [np.arange(4)] * 6)
+    keep = np.ones(6, bool)
+    with torch.no_grad():
+        together = encode(encoder, batch, np.zeros(6, np.int64), keep, torch.device("cpu"))
+        split = encode(encoder, batch, np.array([0, 0, 0, 1, 1, 1]), keep, torch.device("cpu"))
+        dropped = keep.copy()
+        dropped[5] = False
+        without_5 = encode(encoder, batch, np.array([0, 0, 0, 1, 1, 1]), dropped, torch.device("cpu"))
+    assert not torch.allclose(together[:3], split[:3])  # the population changed
+    torch.testing.assert_close(split[:3], without_5[:3])  # another recording's unit dropout changes nothing
+    assert not torch.allclose(split[3:5], without_5[3:5])
+
+
+def test_population_activity_is_the_session_mean_and_reaches_the_encoder() -> None:
     recording = synthetic_recording(seed=1, n_bins=400)
-    session = prepare_session(recording, config, None)
+    session = prepare_session(recording, CONFIG, None)
     rows = np.arange(recording.n_neurons)
     expected = session.normalizer.apply(session.activity, rows).mean(axis=0)
     assert abs(np.corrcoef(session.population, expected)[0, 1] - 1.0) < 1e-5
     assert abs(float(session.population.mean())) < 1e-5 and abs(float(session.population.std()) - 1.0) < 1e-4
     batch = gather_views(session, np.array([0, 5]), [np.arange(3), np.arange(2, 6)])
-    torch.manual_seed(0)
-    encoder = NeuronEncoder(config, 0).eval()
-    shifted = ViewBatch(values=batch.values, mask=batch.mask, positions=batch.positions, context=None,
+    encoder = _encoder()
+    shifted = ViewBatch(values=batch.values, mask=batch.mask, context=None,
                         owner=batch.owner, n_views=batch.n_views, population=batch.population + 1.0)
     with torch.no_grad():
-        a = encode(encoder, batch, torch.device("cpu"))
-        b = encode(encoder, shifted, torch.device("cpu"))
+        a = encode_own(encoder, batch, torch.device("cpu"))
+        b = encode_own(encoder, shifted, torch.device("cpu"))
     assert a.shape == (2, 6) and not torch.allclose(a, b)
-
-
-def test_single_session_batches_draw_every_neuron_from_one_session() -> None:
-    silent = prepare_session(synthetic_recording(seed=2, n_bins=400, subject_id="m2", rate_scale=0.0), CONFIG, None)
-    sessions = [_session(), silent]
-    pools = [np.arange(24), np.arange(24)]
-    kinds = set()
-    for seed in range(12):
-        view_a, _ = ViewSampler(sessions, pools, (2.0, 4.0), single_session=True).sample(np.random.default_rng(seed), 16)
-        active = np.bincount(view_a.owner, weights=view_a.values.sum(axis=1), minlength=16) > 0
-        assert active.all() or not active.any()
-        kinds.add(bool(active.any()))
-    assert kinds == {True, False}
-    view_a, _ = ViewSampler(sessions, pools, (2.0, 4.0)).sample(np.random.default_rng(0), 16)
-    active = np.bincount(view_a.owner, weights=view_a.values.sum(axis=1), minlength=16) > 0
-    assert 0 < active.sum() < 16

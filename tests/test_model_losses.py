@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from nwb_neurpir.model.vicreg import vicreg_loss
+from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 
 
 def test_identical_views_have_zero_invariance() -> None:
@@ -35,3 +35,23 @@ def test_weights_combine_the_terms() -> None:
     total, terms = vicreg_loss(a, b, 2.0, 3.0, 5.0)
     expected = 2 * terms["invariance"] + 3 * terms["variance"] + 5 * terms["covariance"]
     assert torch.allclose(total, expected)
+
+
+def test_barlow_is_zero_for_identical_decorrelated_views_and_positive_for_unrelated_ones() -> None:
+    z = torch.linalg.qr(torch.randn(256, 16, generator=torch.Generator().manual_seed(0)))[0] * 16.0
+    same, terms = barlow_loss(z, z.clone())
+    assert float(terms["invariance"]) < 1e-3 and float(same) < 0.05
+    other = torch.randn(256, 16, generator=torch.Generator().manual_seed(1))
+    assert float(barlow_loss(z, other)[0]) > 10.0
+
+
+def test_grouped_loss_cannot_be_lowered_by_telling_recordings_apart() -> None:
+    generator = torch.Generator().manual_seed(2)
+    z_a, z_b = torch.randn(64, 8, generator=generator), torch.randn(64, 8, generator=generator)
+    group = torch.arange(64) // 32
+    offset = 10.0 * group[:, None].float()  # a vector part that only says which recording a neuron is from
+    plain, _ = grouped_loss(barlow_loss, z_a, z_b, group)
+    shifted, _ = grouped_loss(barlow_loss, z_a + offset, z_b + offset, group)
+    torch.testing.assert_close(plain, shifted)
+    pooled, _ = barlow_loss(z_a + offset, z_b + offset)
+    assert float(pooled) < float(plain)  # without groups, the offset would have satisfied the loss

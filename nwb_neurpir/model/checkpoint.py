@@ -36,7 +36,9 @@ __all__ = [
     "write_folder",
 ]
 
-FORMAT = "nwb-neurpir-model/1"
+FORMAT = "nwb-neurpir-model/2"
+"""Version 2: the population-context encoder. Folders of version 1 (the encoder without population layer) are refused
+with a message saying to retrain."""
 MAX_JSON_BYTES = 16 * 1024 * 1024
 _LATEST = "LATEST"
 
@@ -123,6 +125,9 @@ def read_folder(folder: Path, required: tuple[str, ...]) -> tuple[dict[str, Any]
     manifest_bytes = _read_limited(manifest_path, MAX_JSON_BYTES)
     manifest = _parse_json(manifest_bytes, manifest_path)
     listed = manifest.get("files") if isinstance(manifest, dict) else None
+    if isinstance(manifest, dict) and manifest.get("format") == "nwb-neurpir-model/1":
+        raise NeurPIRError("this model was made by an earlier nwb-neurpir (format nwb-neurpir-model/1, an encoder "
+                           "without population context); train it again with this version", folder)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(listed, dict):
         raise NeurPIRError(f"manifest.json is not a {FORMAT} manifest", folder)
     unexpected = sorted(name for name in listed if not _safe_name(name))

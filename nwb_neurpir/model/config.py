@@ -41,14 +41,10 @@ class NeurPIRConfig:
     chunk_bins: int = 0
     """Bins per chunk the temporal network sees at once; 0 picks the longest epoch, capped at ``max_chunk_bins``."""
     max_chunk_bins: int = 128
+    """The encoder reads chunks padded to this many bins."""
     segment_sampling: Literal["auto", "contiguous", "chunks"] = "auto"
     """``contiguous``: a run of consecutive chunks; ``chunks``: a random set of whole chunks (trials);
     ``auto`` uses ``chunks`` when the recording is made of short epochs (trial windows)."""
-    position_channel: bool = True
-    """Give the network the bin's position inside its epoch when chunks are whole epochs (trial-aligned data)."""
-    population_channel: bool = False
-    """Give the network the session's population activity per bin (mean normalised activity of all its neurons,
-    z-scored over the session), so a neuron's coupling to the population can be learnt."""
 
     # --- context (CEBRA) ------------------------------------------------------------------------------------------
     context: Literal["cebra", "none"] = "cebra"
@@ -64,24 +60,31 @@ class NeurPIRConfig:
     """Bins (over all sessions, in contiguous blocks) the CEBRA fit sees; bounds its cost."""
 
     # --- neuron encoder ---------------------------------------------------------------------------------------------
-    hidden_dim: int = 16
-    input_stride: int = 2
-    """Bins merged into one step by the first convolution (a patch embedding)."""
-    n_layers: int = 3
-    """Residual dilated convolutions with dilations 1, 2, 4, ..."""
-    kernel_size: int = 3
-    pooling: Literal["mean", "mean_std"] = "mean_std"
+    hidden_dim: int = 64
+    """Width of the chunk tokens."""
     representation_dim: int = 64
     expander_dim: int = 256
+    """Width of VICReg's expander (``loss="vicreg"`` only)."""
+
+    # --- population context ----------------------------------------------------------------------------------------
+    batch_groups: int = 2
+    """Recordings per batch; a batch's neurons are split evenly over them, each group's views cover the same chunks,
+    and the loss compares neurons within a group."""
+    unit_keep_min: float = 0.5
+    """Unit dropout: each view lets a neuron attend to a random ``unit_keep_min``..100 % of its group."""
+    context_neurons: int = 512
+    """When embedding, each neuron attends to at most this many neurons of its recording (a seeded random subset of
+    larger recordings; bounds memory)."""
 
     # --- loss and optimisation --------------------------------------------------------------------------------------
+    loss: Literal["barlow", "vicreg"] = "barlow"
+    """``barlow``: Barlow Twins on the representation; ``vicreg``: VICReg on the expander output. Both per group."""
+    redundancy_weight: float = 0.02
+    """Barlow Twins' weight of the off-diagonal cross-correlations."""
     invariance_weight: float = 25.0
     variance_weight: float = 25.0
     covariance_weight: float = 1.0
-    batch_size: int = 128
-    single_session_batches: bool = False
-    """Draw every batch's neurons from one session (session picked balanced over animals), so VICReg's variance and
-    covariance terms cannot be satisfied by encoding which session or animal a neuron comes from."""
+    batch_size: int = 256
     max_steps: int = 800
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
@@ -98,7 +101,7 @@ class NeurPIRConfig:
     device: str = "auto"
 
     # --- embedding ------------------------------------------------------------------------------------------------
-    embed_batch_size: int = 256
+    embed_batch_size: int = 64
     embed_max_seconds: float = 64.0
     """Use at most this much observed activity per neuron when embedding (chunks spread evenly over the session;
     bounds the cost on long recordings); 0 = all."""
@@ -110,15 +113,18 @@ class NeurPIRConfig:
                f"unknown normalization {self.normalization!r}")
         _check(self.segment_sampling in ("auto", "contiguous", "chunks"),
                f"unknown segment_sampling {self.segment_sampling!r}")
-        _check(self.pooling in ("mean", "mean_std"), f"unknown pooling {self.pooling!r}")
-        for name in ("context_dim", "hidden_dim", "n_layers", "kernel_size", "representation_dim", "expander_dim",
-                     "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size", "input_stride",
-                     "context_max_samples"):
+        _check(self.loss in ("barlow", "vicreg"), f"unknown loss {self.loss!r}")
+        _check(0.0 < self.unit_keep_min <= 1.0, "unit_keep_min must be in (0, 1]")
+        for name in ("context_dim", "hidden_dim", "representation_dim", "expander_dim",
+                     "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size",
+                     "context_max_samples", "batch_groups", "context_neurons"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
         for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
                      "early_stopping_patience"):
             _check(getattr(self, name) >= 0, f"{name} must not be negative")
-        _check(self.batch_size >= 2, "batch_size must be at least 2 (VICReg needs a batch)")
+        _check(self.chunk_bins <= self.max_chunk_bins, "chunk_bins must not exceed max_chunk_bins")
+        _check(self.batch_size >= 2 * self.batch_groups, "batch_size must be at least 2 per group (the loss compares "
+               "neurons of a group)")
         _check(0.0 <= self.validation_fraction < 1.0, "validation_fraction must be in [0, 1)")
         for name in ("segment_length_min", "segment_length_max"):
             _check(getattr(self, name) is None or getattr(self, name) > 0, f"{name} must be positive")

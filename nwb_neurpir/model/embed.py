@@ -1,4 +1,5 @@
-"""Embedding: one vector per neuron, the mean of the representations of segments that tile its observed activity."""
+"""Embedding: each neuron's own vector from one view of its observed activity, then the population layer over the
+neurons of its recording."""
 
 from __future__ import annotations
 
@@ -6,49 +7,61 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from nwb_neurpir.model.encoder import NeuronEncoder, encode
-from nwb_neurpir.model.segments import ViewBatch, gather_views
+from nwb_neurpir.model.encoder import NeuronEncoder, encode_own
+from nwb_neurpir.model.segments import gather_views
 from nwb_neurpir.model.sessions import SessionData
 
-__all__ = ["embed_session", "tile_views"]
+__all__ = ["embed_session", "observed_chunks"]
 
 
-def tile_views(session: SessionData, neuron: int, chunks_per_view: int, max_chunks: int) -> list[np.ndarray]:
-    """Consecutive groups of the neuron's observed chunks (at most ``max_chunks`` spread evenly; 0 = all)."""
+def observed_chunks(session: SessionData, neuron: int, max_chunks: int) -> np.ndarray:
+    """The chunks holding observed activity of ``neuron`` (at most ``max_chunks`` spread evenly; 0 = all)."""
     layout = session.layout
     chunks = np.arange(layout.n_chunks)
     if session.observed is not None and chunks.size:
         chunks = chunks[np.add.reduceat(session.observed[neuron].astype(np.int32), layout.starts) > 0]
     if max_chunks and chunks.size > max_chunks:
         chunks = chunks[np.linspace(0, chunks.size - 1, max_chunks).round().astype(np.int64)]
-    return [chunks[i:i + chunks_per_view] for i in range(0, chunks.size, chunks_per_view)]
+    return chunks
 
 
-def embed_session(encoder: NeuronEncoder, session: SessionData, segment_seconds: float, batch_size: int,
-                  max_seconds: float, device: torch.device, progress: bool = True) -> np.ndarray:
-    """(n_neurons, representation_dim) float32; neurons with no observed bin get NaN rows."""
-    per_view = session.chunks_per_view(segment_seconds)
+def embed_session(encoder: NeuronEncoder, session: SessionData, batch_size: int, max_seconds: float,
+                  context_neurons: int, seed: int, device: torch.device, progress: bool = True) -> np.ndarray:
+    """(n_neurons, representation_dim) float32; neurons with no observed bin get NaN rows.
+
+    Each neuron's own vector pools all its observed chunks (at most ``max_seconds`` of them, spread over the
+    recording; 0 = all); each then attends to the own vectors of up to ``context_neurons`` neurons of the recording
+    (a subset seeded by ``seed`` when there are more).
+    """
     max_chunks = session.chunks_per_view(max_seconds) if max_seconds > 0 else 0
-    out = np.full((session.n_neurons, encoder.head[-1].out_features), np.nan, dtype=np.float32)
+    own = torch.full((session.n_neurons, encoder.output_dim), float("nan"))
     encoder.eval()
     bar = tqdm(total=session.n_neurons, desc="embed", unit="neuron", disable=not progress, leave=False)
     with torch.no_grad():
         for start in range(0, session.n_neurons, batch_size):
             neurons = np.arange(start, min(start + batch_size, session.n_neurons))
-            views = [(n, v) for n in neurons for v in tile_views(session, int(n), per_view, max_chunks)]
-            if views:
-                batch = gather_views(session, np.array([n for n, _ in views]), [v for _, v in views])
-                _accumulate(out, encode(encoder, batch, device).cpu().numpy(), batch, np.array([n for n, _ in views]))
+            chunk_lists = [observed_chunks(session, int(n), max_chunks) for n in neurons]
+            seen = np.array([chunks.size > 0 for chunks in chunk_lists])
+            if seen.any():
+                batch = gather_views(session, neurons[seen], [c for c, s in zip(chunk_lists, seen) if s])
+                own[neurons[seen]] = encode_own(encoder, batch, device).cpu()
             bar.update(neurons.size)
-    bar.close()
+        bar.close()
+        return _relate_to_population(encoder, own, context_neurons, seed, device).numpy()
+
+
+def _relate_to_population(encoder: NeuronEncoder, own: torch.Tensor, context_neurons: int, seed: int,
+                          device: torch.device, rows_per_pass: int = 1024) -> torch.Tensor:
+    """The population layer on every neuron with an own vector, attending to (a subset of) those neurons."""
+    out = torch.full_like(own, float("nan"))
+    seen = torch.nonzero(~torch.isnan(own).any(dim=1)).flatten()
+    if seen.numel() == 0:
+        return out
+    keys = seen
+    if seen.numel() > context_neurons:
+        keys = seen[np.sort(np.random.default_rng(seed).choice(seen.numel(), context_neurons, replace=False))]
+    key_vectors = own[keys].to(device)
+    for start in range(0, seen.numel(), rows_per_pass):
+        rows = seen[start:start + rows_per_pass]
+        out[rows] = encoder.population(own[rows].to(device), key_vectors).cpu()
     return out
-
-
-def _accumulate(out: np.ndarray, representations: np.ndarray, batch: ViewBatch, view_neurons: np.ndarray) -> None:
-    """Average each neuron's view representations, weighted by the observed bins each view holds."""
-    weights = np.zeros(batch.n_views)
-    np.add.at(weights, batch.owner, batch.mask.sum(axis=1))
-    for neuron in np.unique(view_neurons):
-        rows = np.flatnonzero((view_neurons == neuron) & (weights > 0))
-        if rows.size:
-            out[neuron] = np.average(representations[rows], axis=0, weights=weights[rows])

@@ -1,37 +1,49 @@
-"""The neuron encoder: dilated residual 1-D convolutions over each chunk, masked pooling over all chunks of a view.
+"""The neuron encoder: one token per chunk, pooled over the chunks of a view, then attention over the co-recorded
+neurons.
 
-Input channels per bin: normalised activity (zeroed where unobserved), the observation mask, seconds since the epoch
-start, optionally the session's population activity (``population_channel``), and the CEBRA context. A first
-convolution turns patches of ``input_stride`` bins into one step (cheap on two cores), then residual dilated
-convolutions (dilations 1, 2, 4, ...) see a widening window. Pooling (masked mean, optionally + standard deviation, over
-every observed bin of every chunk of a view) does not depend on the view's length, so one network embeds views of
-any length.
+A chunk (a trial, or a piece of continuous recording) is padded to ``max_chunk_bins`` and read whole by a small MLP:
+the neuron's normalised activity in each bin (zeroed where unobserved), the observation mask, the recording's
+population activity in the same bins, and the chunk's mean CEBRA context. Bin ``i`` of a trial is always input ``i``,
+so the token keeps the shape of the neuron's response and its relation to the population's. The mean and standard
+deviation of the tokens over a view's chunks (weighted by their observed bins) do not depend on the view's length, so
+one network embeds views of any length; a head maps them to the neuron's own vector. A population layer then lets each
+neuron attend to the other neurons of its recording (order-free, no unit position), so the final vector describes the
+neuron relative to its population. An unseen recording needs no retraining: its own neurons are the context.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from nwb_neurpir.model.config import NeurPIRConfig
 
-__all__ = ["Expander", "NeuronEncoder", "encode"]
+__all__ = ["Expander", "NeuronEncoder", "PopulationLayer", "batch_tensors", "encode", "encode_own"]
 
 if TYPE_CHECKING:
     from nwb_neurpir.model.segments import ViewBatch
 
 
-class _DilatedBlock(nn.Module):
-    def __init__(self, channels: int, kernel_size: int, dilation: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation,
-                              padding=dilation * (kernel_size - 1) // 2)
+class PopulationLayer(nn.Module):
+    """One attention step from each neuron's own vector to the vectors of its co-recorded neurons, added residually."""
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return h + F.gelu(self.conv(h))
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.query, self.key, self.value = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.mix = nn.Sequential(nn.Linear(2 * dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, own: torch.Tensor, keys: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
+        """``own`` (n, d) attends to ``keys`` (m, d); ``allowed`` (n, m) bool limits which keys each row sees."""
+        scores = self.query(own) @ self.key(keys).T / math.sqrt(own.shape[1])
+        if allowed is not None:
+            scores = scores.masked_fill(~allowed, float("-inf"))
+        population = torch.softmax(scores, dim=-1) @ self.value(keys)
+        return own + self.mix(torch.cat([own, own - population], dim=1))
 
 
 class NeuronEncoder(nn.Module):
@@ -40,58 +52,56 @@ class NeuronEncoder(nn.Module):
     def __init__(self, config: NeurPIRConfig, context_dim: int) -> None:
         super().__init__()
         self.context_dim = context_dim
-        self.population = config.population_channel
-        self.pooling = config.pooling
+        self.width = config.max_chunk_bins
         hidden = config.hidden_dim
-        self.stride = config.input_stride
-        n_inputs = 3 + int(self.population) + context_dim
-        self.input = nn.Conv1d(n_inputs, hidden, config.input_stride, stride=config.input_stride)
-        self.blocks = nn.ModuleList(
-            [_DilatedBlock(hidden, config.kernel_size, 2**i) for i in range(config.n_layers)])
-        pooled = 2 * hidden if config.pooling == "mean_std" else hidden
-        self.head = nn.Sequential(nn.Linear(pooled, 2 * hidden), nn.GELU(),
+        self.token = nn.Sequential(nn.Linear(3 * self.width + context_dim, 2 * hidden), nn.GELU(),
+                                   nn.Linear(2 * hidden, hidden), nn.GELU())
+        self.head = nn.Sequential(nn.Linear(2 * hidden, 2 * hidden), nn.GELU(),
                                   nn.Linear(2 * hidden, config.representation_dim))
+        self.population = PopulationLayer(config.representation_dim)
 
-    def forward(self, values: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor,
-                context: torch.Tensor | None, owner: torch.Tensor, n_views: int,
-                population: torch.Tensor | None = None) -> torch.Tensor:
-        """(n_chunks, T) inputs + (n_chunks,) owner -> (n_views, representation_dim)."""
+    @property
+    def output_dim(self) -> int:
+        return int(self.head[-1].out_features)
+
+    def own(self, values: torch.Tensor, mask: torch.Tensor, population: torch.Tensor, context: torch.Tensor | None,
+            owner: torch.Tensor, n_views: int) -> torch.Tensor:
+        """(n_chunks, T) inputs + (n_chunks,) owner -> (n_views, representation_dim), before the population layer."""
+        if values.shape[1] > self.width:
+            raise ValueError(f"chunks of {values.shape[1]} bins exceed this encoder's {self.width}")
         weight = mask.to(values.dtype)
-        channels = [(values * weight)[:, None], weight[:, None], positions[:, None]]
-        if self.population:
-            if population is None:
-                raise ValueError("this encoder was built with a population channel but the batch has none")
-            channels.append(population[:, None])
+        pad = (0, self.width - values.shape[1])
+        inputs = [F.pad(values * weight, pad), F.pad(weight, pad), F.pad(population, pad)]
+        observed = weight.sum(dim=1)
         if self.context_dim:
             if context is None:
                 raise ValueError("this encoder was built with context but the batch has none")
-            channels.append(context.permute(0, 2, 1))
-        inputs = torch.cat(channels, dim=1)
-        extra = -inputs.shape[-1] % self.stride
-        if extra:  # pad chunks to a whole number of input patches; padded bins are unobserved
-            inputs = F.pad(inputs, (0, extra))
-            weight = F.pad(weight, (0, extra))
-        if self.stride > 1:
-            weight = F.avg_pool1d(weight[:, None], self.stride)[:, 0]
-        h = F.gelu(self.input(inputs))
-        for block in self.blocks:
-            h = block(h)
-        return self.head(_masked_pool(h, weight, owner, n_views, self.pooling))
+            inputs.append((context * weight[..., None]).sum(dim=1) / observed.clamp(min=1.0)[:, None])
+        tokens = self.token(torch.cat(inputs, dim=1))
+        share = observed / float(self.width)
+        return self.head(_weighted_moments(tokens, share, owner, n_views))
+
+    def forward(self, values: torch.Tensor, mask: torch.Tensor, population: torch.Tensor,
+                context: torch.Tensor | None, owner: torch.Tensor, n_views: int, recording: torch.Tensor,
+                keep: torch.Tensor) -> torch.Tensor:
+        """Views of neurons of several recordings -> (n_views, representation_dim); each view attends to itself and
+        to the kept views of its own recording."""
+        own = self.own(values, mask, population, context, owner, n_views)
+        same = recording[:, None] == recording[None, :]
+        allowed = same & (keep[None, :] | torch.eye(n_views, dtype=torch.bool, device=own.device))
+        return self.population(own, own, allowed)
 
 
-def _masked_pool(h: torch.Tensor, weight: torch.Tensor, owner: torch.Tensor, n_views: int,
-                 pooling: str) -> torch.Tensor:
-    """Mean (and standard deviation) of ``h`` over the observed bins of every chunk of each view."""
-    w = weight[:, None, :]
-    sums = torch.zeros(n_views, h.shape[1], dtype=h.dtype, device=h.device).index_add(0, owner, (h * w).sum(-1))
-    counts = torch.zeros(n_views, dtype=h.dtype, device=h.device).index_add(0, owner, weight.sum(-1))
-    counts = counts.clamp(min=1.0)[:, None]
-    mean = sums / counts
-    if pooling == "mean":
-        return mean
-    squares = torch.zeros_like(sums).index_add(0, owner, (h * h * w).sum(-1))
-    std = torch.sqrt((squares / counts - mean * mean).clamp(min=0.0) + 1e-6)
-    return torch.cat([mean, std], dim=1)
+def _weighted_moments(tokens: torch.Tensor, weight: torch.Tensor, owner: torch.Tensor, n_views: int) -> torch.Tensor:
+    """Weighted mean and standard deviation of the chunk tokens of each view (chunks without observed bins weigh 0)."""
+    def view_sum(values: torch.Tensor) -> torch.Tensor:
+        return torch.zeros((n_views, *values.shape[1:]), dtype=tokens.dtype,
+                           device=tokens.device).index_add(0, owner, values)
+
+    total = view_sum(weight).clamp(min=1e-6)[:, None]
+    mean = view_sum(tokens * weight[:, None]) / total
+    variance = view_sum(tokens * tokens * weight[:, None]) / total - mean * mean
+    return torch.cat([mean, torch.sqrt(variance.clamp(min=0.0) + 1e-6)], dim=1)
 
 
 class Expander(nn.Module):
@@ -117,14 +127,26 @@ sizes, and glibc's heap grew step after step (RSS 480 -> 1180 MB over 800 steps 
 flat at ~530 MB at the same speed (benchmarks/results/model.md)."""
 
 
-def encode(encoder: nn.Module, batch: ViewBatch, device: torch.device) -> torch.Tensor:
-    """Run ``encoder`` (a NeuronEncoder, possibly wrapped) on a numpy ``ViewBatch``."""
+def batch_tensors(batch: ViewBatch, device: torch.device) -> dict[str, torch.Tensor | int | None]:
+    """The per-chunk inputs of :meth:`NeuronEncoder.own` as tensors (batch padded to a multiple of CHUNK_MULTIPLE)."""
     batch = batch.padded(CHUNK_MULTIPLE)
 
     def tensor(array):  # noqa: ANN001, ANN202
         return torch.from_numpy(array).to(device)
 
-    context = None if batch.context is None else tensor(batch.context)
-    population = None if batch.population is None else tensor(batch.population)
-    return encoder(tensor(batch.values), tensor(batch.mask), tensor(batch.positions), context, tensor(batch.owner),
-                   batch.n_views, population)
+    return {"values": tensor(batch.values), "mask": tensor(batch.mask), "population": tensor(batch.population),
+            "context": None if batch.context is None else tensor(batch.context), "owner": tensor(batch.owner),
+            "n_views": batch.n_views}
+
+
+def encode_own(encoder: NeuronEncoder, batch: ViewBatch, device: torch.device) -> torch.Tensor:
+    """Each view's own vector (before the population layer) from a numpy ``ViewBatch``."""
+    return encoder.own(**batch_tensors(batch, device))
+
+
+def encode(encoder: nn.Module, batch: ViewBatch, recording: np.ndarray, keep: np.ndarray,
+           device: torch.device) -> torch.Tensor:
+    """Run ``encoder`` (a NeuronEncoder, possibly wrapped for DDP) on a numpy ``ViewBatch`` whose views come from the
+    recordings ``recording`` (n_views,), attending to the ``keep`` (n_views,) views."""
+    return encoder(**batch_tensors(batch, device), recording=torch.from_numpy(recording).to(device),
+                   keep=torch.from_numpy(keep).to(device))

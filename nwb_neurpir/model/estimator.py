@@ -76,8 +76,8 @@ class NeurPIR:
         session = prepare_session(recording, self.config, context)
         device = resolve_device(self.config.device, 0)
         self.encoder_.to(device)
-        return embed_session(self.encoder_, session, float(self.config.segment_length_max), self.config.embed_batch_size,
-                             self.config.embed_max_seconds, device, progress)
+        return embed_session(self.encoder_, session, self.config.embed_batch_size, self.config.embed_max_seconds,
+                             self.config.context_neurons, self.config.seed, device, progress)
 
     def files(self) -> dict[str, Any]:
         """The folder content: name -> JSON dict or tensor dict."""

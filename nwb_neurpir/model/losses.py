@@ -1,11 +1,19 @@
-"""VICReg loss (Bardes et al. 2022): invariance between views, variance kept above 1, covariance decorrelated."""
+"""Self-supervised losses on two aligned batches of views, applied within each group of co-recorded neurons.
+
+VICReg (Bardes et al. 2022): invariance between views, variance kept above 1, covariance decorrelated, on the
+expander's output. Barlow Twins (Zbontar et al. 2021) on the representation itself: each dimension standardised over
+the group's neurons, the cross-correlation of the two views pushed to the identity, so every dimension must be both
+stable across views and decorrelated from the others (no collapse of the vector the probes read). Both are computed per
+group (neurons of one recording) and averaged, so the statistics that keep neurons apart compare neurons of the same
+recording: a vector that only says which recording or animal a neuron comes from cannot satisfy them.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch.nn import functional as F
 
-__all__ = ["vicreg_loss"]
+__all__ = ["barlow_loss", "grouped_loss", "vicreg_loss"]
 
 
 def vicreg_loss(
@@ -20,6 +28,19 @@ def vicreg_loss(
     return total, {"invariance": invariance, "variance": variance, "covariance": covariance}
 
 
+def barlow_loss(z_a: torch.Tensor, z_b: torch.Tensor, off_diagonal_weight: float = 0.02,
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Barlow Twins loss of two (batch, dim) representations, and its two unweighted terms."""
+    n = z_a.shape[0]
+    a = (z_a - z_a.mean(0)) / (z_a.std(0) + 1e-4)
+    b = (z_b - z_b.mean(0)) / (z_b.std(0) + 1e-4)
+    correlation = a.T @ b / n
+    diagonal = torch.diagonal(correlation)
+    invariance = (1.0 - diagonal).pow(2).sum()
+    redundancy = (correlation - torch.diag(diagonal)).pow(2).sum()
+    return invariance + off_diagonal_weight * redundancy, {"invariance": invariance, "redundancy": redundancy}
+
+
 def _variance_term(z: torch.Tensor) -> torch.Tensor:
     std = torch.sqrt(z.var(dim=0) + 1e-4)
     return F.relu(1.0 - std).mean()
@@ -31,3 +52,18 @@ def _covariance_term(z: torch.Tensor) -> torch.Tensor:
     cov = centred.T @ centred / max(n - 1, 1)
     off_diagonal = cov - torch.diag(torch.diag(cov))
     return off_diagonal.pow(2).sum() / dim
+
+
+def grouped_loss(loss, z_a: torch.Tensor, z_b: torch.Tensor,  # noqa: ANN001
+                 group: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``loss(z_a[g], z_b[g])`` averaged over the groups with at least two neurons (terms averaged likewise)."""
+    totals, terms = [], {}
+    for value in torch.unique(group):
+        rows = group == value
+        if int(rows.sum()) < 2:
+            continue
+        total, parts = loss(z_a[rows], z_b[rows])
+        totals.append(total)
+        for name, term in parts.items():
+            terms.setdefault(name, []).append(term)
+    return torch.stack(totals).mean(), {name: torch.stack(values).mean() for name, values in terms.items()}

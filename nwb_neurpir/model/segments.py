@@ -3,6 +3,8 @@
 A view is a set of chunks of one neuron's observed activity (a run of consecutive chunks, or a random set of whole
 trials for trial-structured data). All chunks of a batch are stacked into one padded (n_chunks, chunk_bins) array with
 a mask and an ``owner`` index saying which view each chunk belongs to, so views of any length share one forward pass.
+Neurons are drawn in groups from one recording whose views cover the same chunks: the group is the population context
+of each of its neurons, and the loss contrasts neurons within a group.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 
 from nwb_neurpir.model.sessions import SessionData
 
-__all__ = ["ViewBatch", "ViewSampler", "gather_views"]
+__all__ = ["PairBatch", "ViewBatch", "ViewSampler", "gather_views"]
 
 
 @dataclass
@@ -24,18 +26,16 @@ class ViewBatch:
     """(n_chunks, T) float32 normalised activity, 0 where masked."""
     mask: np.ndarray
     """(n_chunks, T) bool: observed bins."""
-    positions: np.ndarray
-    """(n_chunks, T) float32 seconds since epoch start (zeros when chunks are not whole epochs)."""
     context: np.ndarray | None
     """(n_chunks, T, context_dim) float32, or None."""
     owner: np.ndarray
     """(n_chunks,) int64: index of the view each chunk belongs to."""
     n_views: int
-    population: np.ndarray | None = None
-    """(n_chunks, T) float32 population activity of the neuron's session, or None."""
+    population: np.ndarray
+    """(n_chunks, T) float32 population activity of the neuron's recording in the chunk's bins."""
 
     def chunk_arrays(self) -> dict[str, np.ndarray]:
-        """Every per-chunk array of the batch that is present (context and population may be None), by field name."""
+        """Every per-chunk array of the batch that is present (context may be None), by field name."""
         return {f.name: value for f in fields(self) if isinstance(value := getattr(self, f.name), np.ndarray)}
 
     @staticmethod
@@ -81,36 +81,73 @@ def gather_views(session: SessionData, neurons: np.ndarray, chunk_lists: list[np
     context = None
     if session.context is not None:
         context = np.where(inside[..., None], session.context[bins], 0.0).astype(np.float32)
-    positions = np.where(inside, layout.positions[bins], 0.0).astype(np.float32)
-    population = None
-    if session.population is not None:
-        population = np.where(inside, session.population[bins], 0.0).astype(np.float32)
-    return ViewBatch(values=values, mask=mask, positions=positions, context=context, owner=owner,
+    population = np.where(inside, session.population[bins], 0.0).astype(np.float32)
+    return ViewBatch(values=values, mask=mask, context=context, owner=owner,
                      n_views=len(chunk_lists), population=population)
 
 
+@dataclass
+class PairBatch:
+    """Two aligned batches of views (row i of each is a view of the same neuron) and how the neurons group.
+
+    Neurons of one recording in a batch have views that cover the same chunks (a window of that recording, or the same
+    trials), so they are each other's population context (``recording``). The loss compares neurons within a
+    ``group``: one recording's neurons, or, for recordings too small to be a group alone, neurons pooled from several.
+    """
+
+    view_a: ViewBatch
+    view_b: ViewBatch
+    group: np.ndarray
+    """(n_views,) int64: the loss group of each neuron."""
+    recording: np.ndarray
+    """(n_views,) int64: which of the batch's recordings each neuron comes from (attention stays inside one)."""
+    keep_a: np.ndarray
+    """(n_views,) bool: neurons that the views of ``view_a`` may attend to (random unit dropout); likewise ``keep_b``."""
+    keep_b: np.ndarray
+
+
+@dataclass
+class _Part:
+    session: SessionData
+    neurons: np.ndarray
+    group: int
+
+
 class ViewSampler:
-    """Draws batches of neurons balanced over animals then sessions (or all from one such session), and two views of
-    each."""
+    """Draws groups of neurons balanced over animals, and two views of each neuron.
+
+    A batch holds ``groups`` groups; a group is one recording's neurons when the recording has at least
+    ``MIN_GROUP`` neurons to sample from, else neurons pooled from several small recordings. Within a recording both
+    views share their chunks, and each view keeps a random ``keep_range`` share of the recording's neurons as
+    population context (unit dropout).
+    """
+
+    MIN_GROUP = 16
 
     def __init__(self, sessions: list[SessionData], pools: list[np.ndarray], length_range: tuple[float, float],
-                 single_session: bool = False):
+                 groups: int = 2, keep_range: tuple[float, float] = (0.5, 1.0)):
         self.sessions = sessions
-        self.single_session = single_session
         self.pools = pools
         self.length_range = length_range
+        self.groups = groups
+        self.keep_range = keep_range
         usable = [i for i, pool in enumerate(pools) if pool.size and sessions[i].layout.n_chunks]
-        if not usable:
-            raise ValueError("no neurons to sample from")
-        animals: dict[str, list[int]] = {}
-        for index in usable:
-            animals.setdefault(sessions[index].subject_id, []).append(index)
-        self.animals = [np.asarray(v) for _, v in sorted(animals.items())]
+        if sum(pools[i].size for i in usable) < 2:
+            raise ValueError("fewer than two neurons to sample from")
+        self.large = self._by_animal([i for i in usable if pools[i].size >= self.MIN_GROUP])
+        self.small = self._by_animal([i for i in usable if pools[i].size < self.MIN_GROUP])
+        self.n_small_neurons = sum(pools[i].size for sessions_ in self.small for i in sessions_)
 
-    def draw_seconds(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        """View lengths in seconds, log-uniform over the configured range."""
+    def _by_animal(self, indices: list[int]) -> list[np.ndarray]:
+        animals: dict[str, list[int]] = {}
+        for index in indices:
+            animals.setdefault(self.sessions[index].subject_id, []).append(index)
+        return [np.asarray(v) for _, v in sorted(animals.items())]
+
+    def draw_seconds(self, rng: np.random.Generator) -> float:
+        """A view length in seconds, log-uniform over the configured range."""
         low, high = self.length_range
-        return np.exp(rng.uniform(np.log(low), np.log(high), size))
+        return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
     def draw_chunks(self, rng: np.random.Generator, session: SessionData, seconds: float) -> np.ndarray:
         """Chunk indices of one view of about ``seconds``."""
@@ -121,26 +158,45 @@ class ViewSampler:
         start = int(rng.integers(0, n_chunks - count + 1))
         return np.arange(start, start + count)
 
-    def _pick_session(self, rng: np.random.Generator, animal: int) -> int:
-        sessions = self.animals[animal]
+    @staticmethod
+    def _session_of(rng: np.random.Generator, animals: list[np.ndarray]) -> int:
+        sessions = animals[int(rng.integers(0, len(animals)))]
         return int(sessions[rng.integers(0, sessions.size)])
 
-    def sample(self, rng: np.random.Generator, batch_size: int) -> tuple[ViewBatch, ViewBatch]:
-        """Two aligned batches of views: row i of each is a view of the same neuron."""
-        picks: dict[int, list[int]] = {}
-        if self.single_session:
-            pool_index = self._pick_session(rng, int(rng.integers(0, len(self.animals))))
-            pool = self.pools[pool_index]
-            picks[pool_index] = pool[rng.integers(0, pool.size, batch_size)].tolist()
-        else:
-            for animal in rng.integers(0, len(self.animals), batch_size):
-                pool_index = self._pick_session(rng, int(animal))
-                pool = self.pools[pool_index]
-                picks.setdefault(pool_index, []).append(int(pool[rng.integers(0, pool.size)]))
-        parts_a, parts_b = [], []
-        for session_index in sorted(picks):
-            session, neurons = self.sessions[session_index], np.asarray(picks[session_index])
-            seconds = self.draw_seconds(rng, 2 * neurons.size).reshape(2, -1)
-            parts_a.append(gather_views(session, neurons, [self.draw_chunks(rng, session, s) for s in seconds[0]]))
-            parts_b.append(gather_views(session, neurons, [self.draw_chunks(rng, session, s) for s in seconds[1]]))
-        return ViewBatch.concatenate(parts_a), ViewBatch.concatenate(parts_b)
+    def _group(self, rng: np.random.Generator, index: int, size: int) -> list[_Part]:
+        """One group: a large recording's neurons, or neurons pooled from small recordings (balanced over animals)."""
+        n_large = sum(len(s) for s in self.large)
+        use_large = bool(self.large) and (not self.small or rng.random() < n_large / (n_large + len(self.small)))
+        if use_large:
+            session_index = self._session_of(rng, self.large)
+            pool = self.pools[session_index]
+            return [_Part(self.sessions[session_index], np.sort(rng.choice(pool, min(size, pool.size), replace=False)),
+                          index)]
+        parts: dict[int, _Part] = {}
+        for _ in range(4 * size):
+            if sum(part.neurons.size for part in parts.values()) >= min(size, self.n_small_neurons):
+                break
+            session_index = self._session_of(rng, self.small)
+            if session_index not in parts:
+                parts[session_index] = _Part(self.sessions[session_index], self.pools[session_index], index)
+        return list(parts.values())
+
+    def _keep(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.random(size) < rng.uniform(*self.keep_range)
+
+    def sample(self, rng: np.random.Generator, batch_size: int) -> PairBatch:
+        """About ``batch_size`` neurons split over ``groups`` groups, two views each."""
+        per_group = max(2, batch_size // self.groups)
+        parts = [part for index in range(self.groups) for part in self._group(rng, index, per_group)]
+        views: dict[str, list[ViewBatch]] = {"a": [], "b": []}
+        for part in parts:
+            for name in views:
+                chunks = self.draw_chunks(rng, part.session, self.draw_seconds(rng))
+                views[name].append(gather_views(part.session, part.neurons, [chunks] * part.neurons.size))
+        sizes = [part.neurons.size for part in parts]
+        return PairBatch(
+            ViewBatch.concatenate(views["a"]), ViewBatch.concatenate(views["b"]),
+            group=np.repeat([part.group for part in parts], sizes).astype(np.int64),
+            recording=np.repeat(np.arange(len(parts)), sizes).astype(np.int64),
+            keep_a=np.concatenate([self._keep(rng, n) for n in sizes]),
+            keep_b=np.concatenate([self._keep(rng, n) for n in sizes]))

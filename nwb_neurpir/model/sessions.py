@@ -26,8 +26,6 @@ class ChunkLayout:
     """(n_chunks,) int64: first bin of each chunk."""
     lengths: np.ndarray
     """(n_chunks,) int64: bins in each chunk (at most ``chunk_bins``)."""
-    positions: np.ndarray
-    """(n_bins,) float32: seconds since the start of the bin's epoch when chunks are whole epochs, else zeros."""
     chunk_bins: int
     epoch_aligned: bool
     """True when every chunk is one whole epoch (trial windows)."""
@@ -53,8 +51,8 @@ class SessionData:
     context: np.ndarray | None
     """(n_bins, context_dim) float32 or None without context."""
     bin_size: float
-    population: np.ndarray | None = None
-    """(n_bins,) float32 z-scored population activity, or None when the config does not ask for it."""
+    population: np.ndarray
+    """(n_bins,) float32 z-scored population activity (mean normalised activity of the recording's neurons)."""
 
     @property
     def n_neurons(self) -> int:
@@ -92,14 +90,10 @@ def chunk_layout(recording: Recording, config: NeurPIRConfig) -> ChunkLayout:
         offsets = np.arange(0, length, chunk_bins)
         chunk_starts.append(start + offsets)
         chunk_lengths.append(np.minimum(chunk_bins, length - offsets))
-    positions = np.zeros(recording.n_bins, dtype=np.float32)
-    if epoch_aligned and config.position_channel:
-        for start, length in zip(starts, epoch_lengths):
-            positions[start:start + length] = np.arange(length, dtype=np.float32) * recording.bin_size
     return ChunkLayout(
         starts=np.concatenate(chunk_starts).astype(np.int64) if chunk_starts else np.zeros(0, np.int64),
         lengths=np.concatenate(chunk_lengths).astype(np.int64) if chunk_lengths else np.zeros(0, np.int64),
-        positions=positions, chunk_bins=int(chunk_bins), epoch_aligned=bool(epoch_aligned),
+        chunk_bins=int(chunk_bins), epoch_aligned=bool(epoch_aligned),
         random_chunks=bool(random_chunks))
 
 
@@ -119,8 +113,7 @@ def prepare_session(recording: Recording, config: NeurPIRConfig, context: np.nda
     return SessionData(
         key=session_key(recording), subject_id=recording.subject_id, activity=activity, observed=observed,
         normalizer=normalizer, layout=chunk_layout(recording, config), context=context,
-        bin_size=float(recording.bin_size),
-        population=population_activity(activity, observed, normalizer) if config.population_channel else None)
+        bin_size=float(recording.bin_size), population=population_activity(activity, observed, normalizer))
 
 
 def population_activity(activity: np.ndarray, observed: np.ndarray | None, normalizer: Normalizer) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Training: VICReg on two segment-length-augmented views per neuron, with checkpoints one can kill and resume.
+"""Training: two segment-length-augmented views per neuron, neurons drawn in groups of co-recorded neurons, a
+within-group loss (Barlow Twins or VICReg), with checkpoints one can kill and resume.
 
 AdamW with linear warm-up and cosine decay, gradient clipping, a validation loss on held-out neurons with early
 stopping (the best weights are kept), a tqdm bar with the three loss terms. Every step's sample is drawn from a
@@ -26,10 +27,10 @@ from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder, fit_context
 from nwb_neurpir.model.distributed import DistEnv, barrier, broadcast_module, setup_distributed
 from nwb_neurpir.model.encoder import Expander, NeuronEncoder, encode
+from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
-from nwb_neurpir.model.segments import ViewBatch, ViewSampler
+from nwb_neurpir.model.segments import PairBatch, ViewSampler
 from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
-from nwb_neurpir.model.vicreg import vicreg_loss
 from nwb_neurpir.recording import Recording
 
 __all__ = ["train"]
@@ -57,21 +58,24 @@ class TrainerState:
     """Training losses since the last history entry."""
 
 
-class _VICRegPair(nn.Module):
-    """Encoder + expander computing the VICReg loss of two aligned view batches (one module for DDP)."""
+class _PairLoss(nn.Module):
+    """Encoder (+ VICReg's expander) computing the within-group loss of a PairBatch (one module for DDP)."""
 
-    def __init__(self, encoder: NeuronEncoder, expander: Expander, config: NeurPIRConfig) -> None:
+    def __init__(self, encoder: NeuronEncoder, config: NeurPIRConfig) -> None:
         super().__init__()
         self.encoder = encoder
-        self.expander = expander
-        self.weights = (config.invariance_weight, config.variance_weight, config.covariance_weight)
+        self.expander = Expander(config.representation_dim, config.expander_dim) if config.loss == "vicreg" else None
+        if config.loss == "vicreg":
+            weights = (config.invariance_weight, config.variance_weight, config.covariance_weight)
+            self.loss = lambda a, b: vicreg_loss(self.expander(a), self.expander(b), *weights)
+        else:
+            self.loss = lambda a, b: barlow_loss(a, b, config.redundancy_weight)
 
-    def forward(self, views: ViewBatch, n_pairs: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-        representations = encode(self.encoder, views, device)
-        z_a = self.expander(representations[:n_pairs])
-        z_b = self.expander(representations[n_pairs:])
-        total, terms = vicreg_loss(z_a, z_b, *self.weights)
-        return total, torch.stack([terms["invariance"], terms["variance"], terms["covariance"]]).detach()
+    def forward(self, pair: PairBatch, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        z_a = encode(self.encoder, pair.view_a, pair.recording, pair.keep_a, device)
+        z_b = encode(self.encoder, pair.view_b, pair.recording, pair.keep_b, device)
+        total, terms = grouped_loss(self.loss, z_a, z_b, torch.from_numpy(pair.group).to(device))
+        return total, {name: term.detach() for name, term in terms.items()}
 
 
 def _learning_rate(config: NeurPIRConfig, step: int) -> float:
@@ -165,13 +169,12 @@ class _Run:
         train_pools, val_pools = _split_neurons(self.sessions, config)
         shards = [pool[self.env.rank::self.env.world_size] for pool in train_pools]
         lengths = (float(config.segment_length_min), float(config.segment_length_max))
-        self.sampler = ViewSampler(self.sessions, shards, lengths, config.single_session_batches)
+        self.sampler = ViewSampler(self.sessions, shards, lengths, config.batch_groups, (config.unit_keep_min, 1.0))
         self.n_train, self.n_val = int(sum(p.size for p in train_pools)), int(sum(p.size for p in val_pools))
         self.validation = self._validation_batches(val_pools, lengths)
         torch.manual_seed(config.seed)
         context_dim = self.context.output_dim if self.context else 0
-        self.pair = _VICRegPair(NeuronEncoder(config, context_dim), Expander(config.representation_dim,
-                                                                              config.expander_dim), config)
+        self.pair = _PairLoss(NeuronEncoder(config, context_dim), config)
         self.pair.to(self.env.device)
         self.optimizer = torch.optim.AdamW(self.pair.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
@@ -194,7 +197,8 @@ class _Run:
     def _validation_batches(self, val_pools: list[np.ndarray], lengths: tuple[float, float]) -> list[tuple]:
         if not any(pool.size for pool in val_pools):
             return []
-        sampler = ViewSampler(self.sessions, val_pools, lengths, self.config.single_session_batches)
+        sampler = ViewSampler(self.sessions, val_pools, lengths, self.config.batch_groups,
+                              (self.config.unit_keep_min, 1.0))
         size = max(2, min(self.config.batch_size, int(sum(pool.size for pool in val_pools))))
         return [sampler.sample(np.random.default_rng([self.config.seed, 999_983, i]), size)
                 for i in range(VALIDATION_BATCHES)]
@@ -202,7 +206,8 @@ class _Run:
     def _restore(self, parsed: dict[str, Any], source: str) -> None:
         tensors = parsed["training.safetensors"]
         load_state(self.pair.encoder, parsed["weights.safetensors"], "encoder.", source)
-        load_state(self.pair.expander, tensors, "expander.", source)
+        if self.pair.expander is not None:
+            load_state(self.pair.expander, tensors, "expander.", source)
         trainer = parsed["trainer.json"]
         _restore_optimizer(self.optimizer, tensors, trainer["param_groups"])
         self.state = TrainerState(**trainer["state"])
@@ -228,7 +233,8 @@ class _Run:
             files["weights.safetensors"].update(
                 {f"encoder.{k}": v for k, v in self.pair.encoder.state_dict().items()})
             optimizer_tensors, groups = _optimizer_tensors(self.optimizer)
-            training = {f"expander.{k}": v for k, v in self.pair.expander.state_dict().items()}
+            expander = self.pair.expander.state_dict() if self.pair.expander is not None else {}
+            training = {f"expander.{k}": v for k, v in expander.items()}
             training.update(optimizer_tensors)
             training.update({f"best.{k}": v for k, v in (self.best or {}).items()})
             files["training.safetensors"] = training
@@ -239,8 +245,7 @@ class _Run:
     def validate(self) -> float:
         self.pair.eval()
         with torch.no_grad():
-            losses = [float(self.pair(ViewBatch.concatenate([a, b]), a.n_views, self.env.device)[0])
-                      for a, b in self.validation]
+            losses = [float(self.pair(pair, self.env.device)[0]) for pair in self.validation]
         self.pair.train()
         return float(np.mean(losses))
 
@@ -257,7 +262,7 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     net: nn.Module = run.pair
     if run.env.active:
         net = nn.parallel.DistributedDataParallel(run.pair)
-    local_batch = max(2, config.batch_size // run.env.world_size)
+    local_batch = max(2 * config.batch_groups, config.batch_size // run.env.world_size)
     bar = tqdm(total=config.max_steps, initial=run.state.step, desc="train", unit="step",
                disable=not progress or not run.env.is_main)
     run.pair.train()
@@ -265,15 +270,15 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
         step = run.state.step
         for group in run.optimizer.param_groups:
             group["lr"] = _learning_rate(config, step)
-        view_a, view_b = run.sampler.sample(np.random.default_rng([config.seed, step, run.env.rank]), local_batch)
-        loss, terms = net(ViewBatch.concatenate([view_a, view_b]), view_a.n_views, run.env.device)
+        pair = run.sampler.sample(np.random.default_rng([config.seed, step, run.env.rank]), local_batch)
+        loss, terms = net(pair, run.env.device)
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(run.pair.parameters(), config.grad_clip)
         run.optimizer.step()
         run.state.step = step + 1
         run.state.window.append(float(loss.detach()))
-        postfix = dict(zip(("inv", "var", "cov"), (f"{float(t):.3f}" for t in terms)))
+        postfix = {name[:3]: f"{float(term):.3f}" for name, term in terms.items()}
         if run.state.step % config.validate_every == 0 or run.state.step == config.max_steps:
             _record_history(run)
             if "validation" in run.state.history[-1]:
