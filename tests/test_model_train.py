@@ -132,3 +132,21 @@ def test_killed_training_resumes_from_the_last_complete_checkpoint(tmp_path: Pat
     model = NeurPIR.load(out)
     assert model.training_summary_["steps"] == 60
     assert not list((out / "checkpoints").glob(".*tmp*"))
+
+
+def test_provenance_says_no_context_when_the_recordings_have_no_covariates(caplog) -> None:  # noqa: ANN001
+    plain = [synthetic_recording(seed=s, n_bins=300, subject_id=f"m{s}", with_covariates=False) for s in range(2)]
+    with caplog.at_level(logging.WARNING):
+        model = train(plain, dataclasses.replace(TINY, context="cebra", max_steps=2), progress=False)
+    assert model.context_ is None
+    assert model.provenance().hyperparameters["context"] == "none"
+    assert "training without context" in caplog.text
+
+
+def test_small_recordings_still_hold_out_validation_neurons() -> None:
+    small = [synthetic_recording(seed=s, n_per_kind=1, n_bins=300, subject_id=f"m{s % 3}") for s in range(12)]
+    model = train(small, dataclasses.replace(TINY, max_steps=4, validation_fraction=0.1, validate_every=2),
+                  progress=False)
+    summary = model.training_summary_
+    assert summary["n_validation_neurons"] == 4 and summary["n_train_neurons"] == 32
+    assert all("validation" in entry for entry in summary["history"])

@@ -9,6 +9,7 @@ Works alone or under ``torchrun`` (DistributedDataParallel, neurons sharded acro
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -90,13 +91,27 @@ def _set_threads(config: NeurPIRConfig, env: DistEnv) -> None:
 
 
 def _split_neurons(sessions: list[SessionData], config: NeurPIRConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per session: training neurons and held-out validation neurons (a seeded random fraction)."""
-    train_pools, val_pools = [], []
-    for index, session in enumerate(sessions):
-        order = np.random.default_rng([config.seed, index]).permutation(session.n_neurons)
-        n_val = min(int(config.validation_fraction * session.n_neurons), session.n_neurons - 1)
-        val_pools.append(np.sort(order[:n_val]))
-        train_pools.append(np.sort(order[n_val:]))
+    """Per session: training neurons and held-out validation neurons.
+
+    ``validation_fraction`` of each session's neurons (seeded); when sessions are too small for that to hold out anyone,
+    the same fraction of all neurons pooled over sessions instead (never a session's last neuron), with a warning
+    when even that leaves none.
+    """
+    orders = [np.random.default_rng([config.seed, index]).permutation(s.n_neurons) for index, s in enumerate(sessions)]
+    n_val = [min(int(config.validation_fraction * s.n_neurons), s.n_neurons - 1) for s in sessions]
+    total = sum(s.n_neurons for s in sessions)
+    wanted = int(round(config.validation_fraction * total))
+    if sum(n_val) == 0 and wanted:
+        n_val = [0] * len(sessions)
+        for index in np.random.default_rng([config.seed, 7919]).permutation(len(sessions)):
+            if sum(n_val) >= wanted:
+                break
+            n_val[index] = min(wanted - sum(n_val), max(sessions[index].n_neurons - 1, 0))
+    if config.validation_fraction and sum(n_val) == 0:
+        log.warning("no neuron can be held out for validation (%d neurons in %d recordings): no validation loss, no "
+                    "early stopping; the last weights are kept", total, len(sessions))
+    val_pools = [np.sort(order[:k]) for order, k in zip(orders, n_val)]
+    train_pools = [np.sort(order[k:]) for order, k in zip(orders, n_val)]
     return train_pools, val_pools
 
 
@@ -151,6 +166,9 @@ class _Run:
 
     def __init__(self, recordings: list[Recording], config: NeurPIRConfig, out_dir: Path | None, resume: bool,
                  progress: bool = False):
+        if config.context != "none" and not any(r.covariate_matrix()[1] for r in recordings):
+            log.warning("no covariates in the training recordings: training without context")
+            config = dataclasses.replace(config, context="none")  # provenance records what was done
         self.config = config
         self.env = setup_distributed(config.device)
         _set_threads(config, self.env)
