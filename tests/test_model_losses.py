@@ -50,8 +50,14 @@ def test_grouped_loss_cannot_be_lowered_by_telling_recordings_apart() -> None:
     z_a, z_b = torch.randn(64, 8, generator=generator), torch.randn(64, 8, generator=generator)
     group = torch.arange(64) // 32
     offset = 10.0 * group[:, None].float()  # a vector part that only says which recording a neuron is from
-    plain, _ = grouped_loss(barlow_loss, z_a, z_b, group)
-    shifted, _ = grouped_loss(barlow_loss, z_a + offset, z_b + offset, group)
+    def barlow(a, b):  # noqa: ANN001, ANN202
+        return barlow_loss(a, b, scale_weight=0.0)
+
+    plain, _ = grouped_loss(barlow, z_a, z_b, group)
+    shifted, _ = grouped_loss(barlow, z_a + offset, z_b + offset, group)
     torch.testing.assert_close(plain, shifted)
-    pooled, _ = barlow_loss(z_a + offset, z_b + offset)
+    pooled, _ = barlow(z_a + offset, z_b + offset)
     assert float(pooled) < float(plain)  # without groups, the offset would have satisfied the loss
+    # the scale term goes further: a per-recording offset costs
+    assert float(grouped_loss(barlow_loss, z_a + offset, z_b + offset, group)[0]) > \
+        float(grouped_loss(barlow_loss, z_a, z_b, group)[0])

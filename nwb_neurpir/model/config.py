@@ -81,6 +81,8 @@ class NeurPIRConfig:
     """``barlow``: Barlow Twins on the representation; ``vicreg``: VICReg on the expander output. Both per group."""
     redundancy_weight: float = 0.02
     """Barlow Twins' weight of the off-diagonal cross-correlations."""
+    scale_weight: float = 1.0
+    """Barlow Twins: weight of the term that centres each dimension and scales it to unit spread within a group."""
     invariance_weight: float = 25.0
     variance_weight: float = 25.0
     covariance_weight: float = 1.0

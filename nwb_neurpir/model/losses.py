@@ -3,7 +3,8 @@
 VICReg (Bardes et al. 2022): invariance between views, variance kept above 1, covariance decorrelated, on the
 expander's output. Barlow Twins (Zbontar et al. 2021) on the representation itself: each dimension standardised over
 the group's neurons, the cross-correlation of the two views pushed to the identity, so every dimension must be both
-stable across views and decorrelated from the others (no collapse of the vector the probes read). Both are computed per
+stable across views and decorrelated from the others (no collapse of the vector the probes read); plus a term that
+centres and scales each dimension within the group. Both are computed per
 group (neurons of one recording) and averaged, so the statistics that keep neurons apart compare neurons of the same
 recording: a vector that only says which recording or animal a neuron comes from cannot satisfy them.
 """
@@ -28,9 +29,14 @@ def vicreg_loss(
     return total, {"invariance": invariance, "variance": variance, "covariance": covariance}
 
 
-def barlow_loss(z_a: torch.Tensor, z_b: torch.Tensor, off_diagonal_weight: float = 0.02,
+def barlow_loss(z_a: torch.Tensor, z_b: torch.Tensor, off_diagonal_weight: float = 0.02, scale_weight: float = 1.0,
                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Barlow Twins loss of two (batch, dim) representations, and its two unweighted terms."""
+    """Barlow Twins loss of two (batch, dim) representations, and its unweighted terms.
+
+    Barlow Twins itself ignores each dimension's offset and scale; a ``scale`` term pulls every dimension's mean over
+    the batch to 0 and its standard deviation to 1, so the vectors themselves are centred per recording and no single
+    dimension dominates their spread.
+    """
     n = z_a.shape[0]
     a = (z_a - z_a.mean(0)) / (z_a.std(0) + 1e-4)
     b = (z_b - z_b.mean(0)) / (z_b.std(0) + 1e-4)
@@ -38,7 +44,9 @@ def barlow_loss(z_a: torch.Tensor, z_b: torch.Tensor, off_diagonal_weight: float
     diagonal = torch.diagonal(correlation)
     invariance = (1.0 - diagonal).pow(2).sum()
     redundancy = (correlation - torch.diag(diagonal)).pow(2).sum()
-    return invariance + off_diagonal_weight * redundancy, {"invariance": invariance, "redundancy": redundancy}
+    scale = sum(z.mean(0).pow(2).sum() + (z.std(0) - 1.0).pow(2).sum() for z in (z_a, z_b)) / 2
+    total = invariance + off_diagonal_weight * redundancy + scale_weight * scale
+    return total, {"invariance": invariance, "redundancy": redundancy, "scale": scale}
 
 
 def _variance_term(z: torch.Tensor) -> torch.Tensor:

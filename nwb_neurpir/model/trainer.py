@@ -70,7 +70,7 @@ class _PairLoss(nn.Module):
             weights = (config.invariance_weight, config.variance_weight, config.covariance_weight)
             self.loss = lambda a, b: vicreg_loss(self.expander(a), self.expander(b), *weights)
         else:
-            self.loss = lambda a, b: barlow_loss(a, b, config.redundancy_weight)
+            self.loss = lambda a, b: barlow_loss(a, b, config.redundancy_weight, config.scale_weight)
 
     def forward(self, pair: PairBatch, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z_a = encode(self.encoder, pair.view_a, pair.recording, pair.keep_a, device)
