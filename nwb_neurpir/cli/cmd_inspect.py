@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Sources, UnitFilter
+from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Sources, UnitFilter
 
 _MAX_LABEL_VALUES = 30
 
@@ -66,6 +66,7 @@ def register(app: typer.Typer) -> None:
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
+        progress: Progress = True,
     ) -> None:
         """Print subject, session, neurons and label columns, observed time, trials and covariates.
 
@@ -75,7 +76,7 @@ def register(app: typer.Typer) -> None:
 
         summaries = []
         for recording in open_recordings(sources, glob, cache_dir=cache_dir, modality=modality,
-                                         unit_filter=unit_filter, bin_size=bin_size, progress=not as_json):
+                                         unit_filter=unit_filter, bin_size=bin_size, progress=progress):
             summary = summarize(recording)
             summaries.append(summary)
             if not as_json:

@@ -34,3 +34,4 @@ BinSize = Annotated[
     Optional[float],  # noqa: UP007
     typer.Option("--bin-size", help="Bin size in seconds (default: 0.01 for spikes, the frame period for calcium)."),
 ]
+Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")]

@@ -72,13 +72,32 @@ def open_recordings(
     progress: bool = True,
     **reader_kwargs: Any,
 ) -> Iterator[Recording]:
-    """Resolve all sources (``glob`` filters folders and dandisets), then read them one at a time, in order."""
-    access = _access(api_url, cache_dir, cache_max_bytes, http)
-    resolved = resolve_sources(sources, glob, access=access)
+    """Resolve all sources (``glob`` filters folders and dandisets), then read them one at a time, in order.
+
+    NeurPIR sidecar files among them are skipped with a warning (they hold embeddings of other files, not
+    recordings); a ``NeurPIRError`` says so when nothing but sidecars was named.
+    """
+    import warnings
+
     from tqdm import tqdm
 
+    from nwb_neurpir.errors import NeurPIRError
+    from nwb_neurpir.io.nwb_reader import SidecarFile
+
+    access = _access(api_url, cache_dir, cache_max_bytes, http)
+    resolved = resolve_sources(sources, glob, access=access)
+    n_read = 0
     for source in tqdm(resolved, desc="reading", unit="file", disable=not progress or len(resolved) < 2):
-        yield read_resolved(source, access, download=download, **reader_kwargs)
+        try:
+            recording = read_resolved(source, access, download=download, **reader_kwargs)
+        except SidecarFile as exc:
+            warnings.warn(f"{exc.one_line()}; skipped", stacklevel=2)
+            continue
+        n_read += 1
+        yield recording
+    if not n_read:
+        raise NeurPIRError("the sources hold only NeurPIR sidecar files, no recordings; name the files they were "
+                           "made from")
 
 
 def read_resolved(source: ResolvedSource, access: DataAccess, *, download: bool = False,
