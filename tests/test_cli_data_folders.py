@@ -105,16 +105,16 @@ def test_sidecars_go_to_their_own_folder_and_every_reader_skips_them(
     assert [p for p in _inspector_problems(cwd / "neurpir-sidecars") if "ERROR" in p or "CRITICAL" in p] == []
     # sidecars inside the data folder: readers skip them instead of failing on them
     shutil.copytree(cwd / "neurpir-sidecars", data / "derived")
-    inspected = run_cold(["inspect", data, "--json", "--no-progress"])  # the fork server silences warnings
+    inspected = cli_server.run(["inspect", data, "--json", "--no-progress"], tmp_path / "logs")
     assert inspected.code == 0, inspected.stderr[-2000:]
-    assert len(json.loads(inspected.stdout)) == 2 and "NeurPIR sidecar file" in inspected.stderr
-    embedded = cli_server.run(["embed", model, data, "--json", "--no-progress"], tmp_path / "logs")
+    assert [s["holds"] for s in json.loads(inspected.stdout)] == ["NeurPIR sidecar"] * 2 + ["units"] * 2
+    embedded = run_cold(["embed", model, data, "--json", "--no-progress"])  # the fork server silences warnings
     assert embedded.code == 0, embedded.stderr[-2000:]
-    assert len(json.loads(embedded.stdout)["recordings"]) == 2
+    assert len(json.loads(embedded.stdout)["recordings"]) == 2 and "NeurPIR sidecar file" in embedded.stderr
     annotated = cli_server.run(["annotate", model, data, "--json", "--no-progress"], tmp_path / "logs")
     assert annotated.code == 0, annotated.stderr[-2000:]
     assert sorted(o["status"] for o in json.loads(annotated.stdout)) == ["in-place", "in-place", "skipped", "skipped"]
-    only_sidecars = cli_server.run(["inspect", data / "derived"], tmp_path / "logs")
+    only_sidecars = cli_server.run(["embed", model, data / "derived"], tmp_path / "logs")
     assert only_sidecars.code == 1 and "only NeurPIR sidecar files" in only_sidecars.stderr
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources, UnitFilter, load_model
 
 
 def register(app: typer.Typer) -> None:
@@ -46,9 +46,8 @@ def register(app: typer.Typer) -> None:
         Example: neurpir annotate neurpir-demo/model neurpir-demo/data --overwrite
         """
         from nwb_neurpir.annotate_sources import annotate_sources, saved_model_time
-        from nwb_neurpir.model import NeurPIR
 
-        model = NeurPIR.load(model_dir)
+        model = load_model(model_dir)
         outcomes = annotate_sources(model, sources, glob, output_dir=output_dir, overwrite=overwrite, name=name,
                                     sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
                                     lock_timeout=lock_timeout, progress=progress,

@@ -70,9 +70,11 @@ def open_recordings(
     download: bool = False,
     http: HttpPolicy | None = None,
     progress: bool = True,
+    desc: str = "reading",
     **reader_kwargs: Any,
 ) -> Iterator[Recording]:
-    """Resolve all sources (``glob`` filters folders and dandisets), then read them one at a time, in order.
+    """Resolve all sources (``glob`` filters folders and dandisets), then read them one at a time, in order, under a
+    progress bar labelled ``desc`` (say what the caller does with each file).
 
     NeurPIR sidecar files among them are skipped with a warning (they hold embeddings of other files, not
     recordings); a ``NeurPIRError`` says so when nothing but sidecars was named.
@@ -87,7 +89,7 @@ def open_recordings(
     access = _access(api_url, cache_dir, cache_max_bytes, http)
     resolved = resolve_sources(sources, glob, access=access)
     n_read = 0
-    for source in tqdm(resolved, desc="reading", unit="file", disable=not progress or len(resolved) < 2):
+    for source in tqdm(resolved, desc=desc, unit="file", disable=not progress or len(resolved) < 2):
         try:
             recording = read_resolved(source, access, download=download, **reader_kwargs)
         except SidecarFile as exc:

@@ -27,7 +27,7 @@ from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.units import read_units
 from nwb_neurpir.recording import Modality, Recording, SourceInfo
 
-__all__ = ["ModalityMismatch", "SidecarFile", "detect_modality", "read_nwb", "sidecar_source"]
+__all__ = ["ModalityMismatch", "NoNeurons", "SidecarFile", "detect_modality", "read_nwb", "sidecar_source"]
 
 _DAMAGE_ERRORS = (OSError, KeyError, RuntimeError, ValueError, UnicodeError)
 """What h5py raises on damaged files (unreadable chunks, broken links, undecodable types and names)."""
@@ -37,6 +37,10 @@ _H5PY_ONLY_ERRORS = (TypeError, AttributeError, IndexError)
 
 class SidecarFile(NeurPIRError):
     """The file is a NeurPIR sidecar (embeddings of another file), not a recording."""
+
+
+class NoNeurons(NeurPIRError):
+    """The file holds neither units with spike times nor ROI responses (e.g. LFP only)."""
 
 
 class ModalityMismatch(NeurPIRError):
@@ -153,8 +157,8 @@ def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: 
         raise SidecarFile(f"a NeurPIR sidecar file (the embeddings of {sidecar_of}), not a recording", source=label)
     chosen = found if modality == "auto" else modality
     if chosen is None:
-        raise NeurPIRError("no units table with spike times and no ophys RoiResponseSeries: nothing to read",
-                           source=label)
+        raise NoNeurons("no units table with spike times and no ophys RoiResponseSeries: nothing to read",
+                        source=label)
     if found is not None and chosen != found and not (chosen == "ophys" and find_roi_series(nwb)):
         raise ModalityMismatch(chosen, found, label)
     if chosen == "spikes":
