@@ -35,7 +35,7 @@ class AnnotateOutcome:
 
     source: str
     status: str
-    """``in-place``, ``copy``, ``sidecar``, ``skipped`` (a sidecar file given as a source) or ``failed``."""
+    """``in-place``, ``copy``, ``sidecar``, ``skipped`` (a sidecar, or a file without neurons) or ``failed``."""
     path: str | None = None
     n_neurons: int = 0
     error: str | None = None
@@ -64,7 +64,7 @@ def annotate_sources(
 
     Local writable files are annotated in place (atomically) or copied to ``output_dir`` with the layout they have
     below the folder given; DANDI assets, URLs and read-only files get a sidecar NWB file (see
-    ``nwb_neurpir.store.annotate``). Sidecar files among the sources are skipped. Neurons with no observed activity
+    ``nwb_neurpir.store.annotate``). Sidecar files and files without units or ROIs are skipped. Neurons with no observed activity
     have no vector and are left out. Context inputs of the model that a file lacks are set to zero, with a warning,
     and recorded in that file's ``NeurPIRModel`` description. ``lock_timeout``: seconds to wait for another writer of
     the same file (None: the store's default). ``model_created``: ISO time the model was made (see
@@ -73,7 +73,7 @@ def annotate_sources(
     from tqdm import tqdm
 
     from nwb_neurpir.io.access import DataAccess
-    from nwb_neurpir.io.nwb_reader import SidecarFile
+    from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
     from nwb_neurpir.sources import resolve_sources
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_NAME, annotate_recording
 
@@ -105,7 +105,7 @@ def annotate_sources(
                                         lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
             outcomes.append(AnnotateOutcome(source=source.label(), status=result.kind, path=str(result.path),
                                             n_neurons=int(keep.sum())))
-        except SidecarFile as exc:
+        except (SidecarFile, NoNeurons) as exc:
             outcomes.append(AnnotateOutcome(source=source.label(), status="skipped", error=exc.one_line()))
         except NeurPIRError as exc:
             log.info("annotating %s failed: %s", source.label(), exc)

@@ -151,8 +151,8 @@ def test_wording_and_a_missing_model_folder(cli_server: CliForkServer, bare_file
     assert "manifest.json" not in missing.stderr
 
 
-def test_inspect_says_per_file_whether_it_holds_units(cli_server: CliForkServer, bare_files: Path,
-                                                     tmp_path: Path) -> None:
+def test_inspect_says_per_file_whether_it_holds_units(cli_server: CliForkServer, tiny_model: Path,
+                                                     bare_files: Path, tmp_path: Path) -> None:
     data = Path(shutil.copytree(bare_files, tmp_path / "data"))
     lfp = Path(shutil.copy(data / "s1.nwb", data / "s1_probe-0_ecephys.nwb"))
     with h5py.File(lfp, "a") as file:
@@ -163,3 +163,6 @@ def test_inspect_says_per_file_whether_it_holds_units(cli_server: CliForkServer,
     assert holds == {"s1.nwb": "units", "s1_probe-0_ecephys.nwb": "no units or ROIs", "s2.nwb": "units"}
     text = cli_server.run(["inspect", data, "--no-progress"], tmp_path / "logs")
     assert "s1_probe-0_ecephys.nwb\n  holds no units or ROIs: not read" in text.stdout
+    embedded = cli_server.run(["embed", tiny_model, data, "--json", "--no-progress"], tmp_path / "logs")
+    assert embedded.code == 0, embedded.stderr[-2000:]  # the LFP-only file is skipped, not an error
+    assert len(json.loads(embedded.stdout)["recordings"]) == 2

@@ -22,6 +22,7 @@ from filelock import FileLock
 from hardening_support import CliForkServer, ColdAnnotation, sha256
 from nwb_neurpir.store import list_embeddings, read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path
+from nwb_neurpir.store.target_lock import held_lock
 
 pytest_plugins = ["hardening_fixtures"]
 
@@ -164,12 +165,8 @@ def test_annotate_gives_up_on_a_held_lock_after_lock_timeout(cli_server: CliFork
     folder = tmp_path / "data"
     before = _reset(folder, {"held.nwb": session_template})
     target = folder / "held.nwb"
-    holder = FileLock(lock_path(target))
-    holder.acquire()
-    try:
+    with held_lock(lock_path(target), timeout=5):  # held as another neurpir writer holds it
         outcome = cli_server.run(["annotate", tiny_model, target, "--lock-timeout", "0.5"], tmp_path / "logs")
-    finally:
-        holder.release()
     assert outcome.code == 1
     assert "still locked after 0.5 s" in outcome.stdout + outcome.stderr
     assert "Traceback" not in outcome.stderr

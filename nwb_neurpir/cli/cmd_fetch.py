@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         The DANDI API is NEURPIR_DANDI_API_URL (default: the public archive); the cache is --cache-dir or
         NEURPIR_CACHE_DIR, bounded by NEURPIR_CACHE_MAX_BYTES (default 20GB).
 
-        Example: neurpir fetch DANDI:000021 --glob "sub-*/*ecephys.nwb"
+        Example: neurpir fetch DANDI:000021 --glob "sub-7*/sub-*_ses-*.nwb"
         """
         from nwb_neurpir.io import fetch_sources
 

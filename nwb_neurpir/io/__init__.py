@@ -76,15 +76,16 @@ def open_recordings(
     """Resolve all sources (``glob`` filters folders and dandisets), then read them one at a time, in order, under a
     progress bar labelled ``desc`` (say what the caller does with each file).
 
-    NeurPIR sidecar files among them are skipped with a warning (they hold embeddings of other files, not
-    recordings); a ``NeurPIRError`` says so when nothing but sidecars was named.
+    Files without neurons are skipped with a warning: NeurPIR sidecar files (embeddings of other files) and files
+    with neither units nor ROIs (e.g. the LFP-only probe files of a dandiset); a ``NeurPIRError`` says so when
+    nothing else was named.
     """
     import warnings
 
     from tqdm import tqdm
 
     from nwb_neurpir.errors import NeurPIRError
-    from nwb_neurpir.io.nwb_reader import SidecarFile
+    from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
 
     access = _access(api_url, cache_dir, cache_max_bytes, http)
     resolved = resolve_sources(sources, glob, access=access)
@@ -92,14 +93,14 @@ def open_recordings(
     for source in tqdm(resolved, desc=desc, unit="file", disable=not progress or len(resolved) < 2):
         try:
             recording = read_resolved(source, access, download=download, **reader_kwargs)
-        except SidecarFile as exc:
+        except (SidecarFile, NoNeurons) as exc:
             warnings.warn(f"{exc.one_line()}; skipped", stacklevel=2)
             continue
         n_read += 1
         yield recording
     if not n_read:
-        raise NeurPIRError("the sources hold only NeurPIR sidecar files, no recordings; name the files they were "
-                           "made from")
+        raise NeurPIRError("none of the sources holds units or ROIs to read (only NeurPIR sidecar files or files "
+                           "without neurons); `neurpir inspect` lists what each file holds")
 
 
 def read_resolved(source: ResolvedSource, access: DataAccess, *, download: bool = False,
