@@ -155,15 +155,13 @@ def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: 
     found = detect_modality(nwb)
     if found is None and (sidecar_of := sidecar_source(nwb)) is not None:
         raise SidecarFile(f"a NeurPIR sidecar file (the embeddings of {sidecar_of}), not a recording", source=label)
-    chosen = found if modality == "auto" else modality
-    if chosen is None:
+    if found is None:
         raise NoNeurons("no units table with spike times and no ophys RoiResponseSeries: nothing to read",
                         source=label)
-    if found is not None and chosen != found and not (chosen == "ophys" and find_roi_series(nwb)):
+    chosen = found if modality == "auto" else modality
+    if chosen != found and not (chosen == "ophys" and find_roi_series(nwb)):
         raise ModalityMismatch(chosen, found, label)
     if chosen == "spikes":
-        if found != "spikes":
-            raise NeurPIRError("no units table with spike times", source=label)
         activity = read_units(nwb, label, unit_filter=unit_filter, bin_size=bin_size, time_range=time_range,
                               keep_spike_times=keep_spike_times)
     else:
