@@ -21,11 +21,12 @@ from pathlib import Path
 import h5py
 import pytest
 
+from dandi_server import LoopbackDandi
 from hardening_support import CliForkServer, run_cold, user_lines
 from nwb_neurpir.store import read_embeddings
 from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, write_nwbfile
 
-pytest_plugins = ["hardening_fixtures"]
+pytest_plugins = ["hardening_fixtures", "dandi_fixtures"]
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +167,24 @@ def test_inspect_says_per_file_whether_it_holds_units(cli_server: CliForkServer,
     embedded = cli_server.run(["embed", tiny_model, data, "--json", "--no-progress"], tmp_path / "logs")
     assert embedded.code == 0, embedded.stderr[-2000:]  # the LFP-only file is skipped, not an error
     assert len(json.loads(embedded.stdout)["recordings"]) == 2
+
+
+def test_inspect_on_a_dandiset_finds_the_session_files_with_the_readme_glob(cli_server: CliForkServer, bare_files: Path,
+                                                                            loopback_dandi: LoopbackDandi,
+                                                                            tmp_path: Path) -> None:
+    """DANDI:000021's layout: units in sub-<id>/sub-<id>_ses-<id>.nwb, LFP only in ..._probe-<id>_ecephys.nwb."""
+    lfp = Path(shutil.copy(bare_files / "s1.nwb", tmp_path / "lfp.nwb"))
+    with h5py.File(lfp, "a") as file:
+        del file["units"]
+    loopback_dandi.add_asset("sub-1/sub-1_ses-1.nwb", bare_files / "s1.nwb")
+    loopback_dandi.add_asset("sub-1/sub-1_ses-1_probe-7_ecephys.nwb", lfp)
+    env = {"NEURPIR_DANDI_API_URL": loopback_dandi.api_url, "NEURPIR_CACHE_DIR": str(tmp_path / "cache"),
+           "NO_PROXY": "127.0.0.1,localhost", "DANDI_NO_ET": "1"}
+    readme = cli_server.run(["inspect", f"DANDI:{loopback_dandi.dandiset}", "--glob", "sub-*/sub-*_ses-*.nwb",
+                             "--json", "--no-progress"], tmp_path / "logs", env=env)
+    assert readme.code == 0, readme.stderr[-2000:]
+    holds = {s["source"].rsplit("/", 1)[-1]: s["holds"] for s in json.loads(readme.stdout)}
+    assert holds == {"sub-1_ses-1.nwb": "units", "sub-1_ses-1_probe-7_ecephys.nwb": "no units or ROIs"}
+    old = cli_server.run(["inspect", f"DANDI:{loopback_dandi.dandiset}", "--glob", "sub-*/*ecephys.nwb",
+                          "--no-progress"], tmp_path / "logs", env=env)
+    assert old.code == 0 and "holds no units or ROIs: not read" in old.stdout and "units with spike" not in old.stdout
