@@ -7,7 +7,7 @@ be unit-tested on its own); ``resolve_sources`` expands specs into the list of s
 Accepted forms (see ``SOURCE_FORMS``)::
 
     path/to/file.nwb                      a local file
-    path/to/folder                        every *.nwb below it (recursively)
+    path/to/folder                        every *.nwb below it (recursively; hidden files are skipped)
     'data/**/*.nwb'                       a glob (quote it in the shell)
     5f2a...-...                           a DANDI asset ID (UUID)
     DANDI:000021[/<version>][/<path>]     a dandiset, a version, a folder (ending in /), a file or a glob with *
@@ -108,6 +108,14 @@ class ResolvedSource:
     """Bytes, when known without opening (DANDI assets, local files)."""
     api_url: str | None = None
     """DANDI API the asset lives in (kind ``dandi``)."""
+    relative: str | None = None
+    """Path below the folder (or the fixed start of the glob) that a local file was found in."""
+
+    @property
+    def relative_path(self) -> str:
+        """Where the file sits in what the user named: below the folder or glob start, the asset path in its dandiset,
+        or the file name; an output folder keeps this layout."""
+        return self.relative or self.info.asset_path or Path(urlsplit(self.location).path).name
 
     @property
     def location(self) -> str:
@@ -265,18 +273,31 @@ def _resolve_local(spec: SourceSpec, glob: str | None) -> list[ResolvedSource]:
             raise NeurPIRError(f"no such file or folder (expected {SOURCE_FORMS})", source=spec.text)
         return [_local(path)]
     if spec.kind == "folder":
-        files = sorted(p for p in path.rglob("*") if p.is_file() and is_nwb_path(p.name))
+        base = path
+        files = sorted(p for p in path.rglob("[!.]*") if p.is_file() and is_nwb_path(p.name))
         if glob:
             files = [p for p in files if fnmatchcase(p.relative_to(path).as_posix(), glob)]
         where = f"matching --glob {glob!r}" if glob else "(searched recursively for *.nwb)"
     else:
+        base = _glob_base(path)
         files = sorted(Path(p) for p in globlib.glob(str(path), recursive=True)
                        if Path(p).is_file() and is_nwb_path(p))
         where = "(a glob matches .nwb files only)"
     if not files:
         raise NeurPIRError(f"no NWB files found {where}", source=spec.text)
-    return [_local(p) for p in files]
+    return [_local(p, p.relative_to(base).as_posix()) for p in files]
 
 
-def _local(path: Path) -> ResolvedSource:
-    return ResolvedSource(kind="local", info=SourceInfo(location=str(path)), size=path.stat().st_size)
+def _glob_base(pattern: Path) -> Path:
+    """The folder a glob starts from: its leading parts without wildcards."""
+    fixed = []
+    for part in pattern.parts:
+        if any(char in part for char in "*?["):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path()
+
+
+def _local(path: Path, relative: str | None = None) -> ResolvedSource:
+    return ResolvedSource(kind="local", info=SourceInfo(location=str(path)), size=path.stat().st_size,
+                          relative=relative)

@@ -22,6 +22,7 @@ from filelock import FileLock
 from hardening_support import CliForkServer, ColdAnnotation, sha256
 from nwb_neurpir.store import list_embeddings, read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path
+from nwb_neurpir.store.target_lock import held_lock
 
 pytest_plugins = ["hardening_fixtures"]
 
@@ -75,9 +76,8 @@ def _state(path: Path, before: str, reference: dict, spikes: np.ndarray) -> str:
 
 
 def _leftovers(folder: Path, names: list[str]) -> list[str]:
-    """Everything in ``folder`` that is neither one of the files nor its lock file."""
-    expected = set(names) | {lock_path(folder / name).name for name in names}
-    return sorted(p.name for p in folder.iterdir() if p.name not in expected)
+    """Everything in ``folder`` that is not one of the files (temporary files and lock files of killed runs)."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in names)
 
 
 @pytest.mark.slow
@@ -110,6 +110,8 @@ def test_sigkilled_annotate_leaves_each_file_old_or_complete(cli_server: CliFork
             tally[state] += 1
         killed_mid_run += outcome.code == -signal.SIGKILL and len(set(states)) == 2
         left_temporary_files += bool(_leftovers(folder, names))
+        if outcome.code == 0:
+            assert _leftovers(folder, names) == [], f"trial {trial}: a finished run left files behind"
     # The kills landed everywhere: before any write, between files, and after the end.
     assert tally["old"] and tally["new"] and killed_mid_run, (tally, killed_mid_run)
     final = cli_server.run(argv, logs)
@@ -117,7 +119,7 @@ def test_sigkilled_annotate_leaves_each_file_old_or_complete(cli_server: CliFork
     assert all(_state(folder / name, "", reference, spikes) == "new" for name in names)
     assert _leftovers(folder, names) == []
     print(f"{TRIALS} kills: file states {tally}, {killed_mid_run} runs killed between files, "
-          f"{left_temporary_files} left temporary files that the next run removed")
+          f"{left_temporary_files} left temporary or lock files that the next run removed")
 
 
 def _wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001 - a zero-argument callable
@@ -144,7 +146,7 @@ def test_two_annotate_runs_at_once_wait_for_the_lock_and_lose_nothing(cli_server
         _wait_for(lambda: all(lock_name in cli_server.stderr_of(pid) for pid in pids), 240,
                   "both runs are waiting for the lock")
         time.sleep(1.0)
-        assert sha256(first) == before[names[0]] and _leftovers(folder, names) == []  # nobody wrote past the lock
+        assert sha256(first) == before[names[0]] and _leftovers(folder, names) == [lock_name]  # nobody wrote past it
     finally:
         holder.release()
     outcomes = [cli_server.wait(pid) for pid in pids]
@@ -163,12 +165,8 @@ def test_annotate_gives_up_on_a_held_lock_after_lock_timeout(cli_server: CliFork
     folder = tmp_path / "data"
     before = _reset(folder, {"held.nwb": session_template})
     target = folder / "held.nwb"
-    holder = FileLock(lock_path(target))
-    holder.acquire()
-    try:
+    with held_lock(lock_path(target), timeout=5):  # held as another neurpir writer holds it
         outcome = cli_server.run(["annotate", tiny_model, target, "--lock-timeout", "0.5"], tmp_path / "logs")
-    finally:
-        holder.release()
     assert outcome.code == 1
     assert "still locked after 0.5 s" in outcome.stdout + outcome.stderr
     assert "Traceback" not in outcome.stderr

@@ -114,7 +114,7 @@ THIRD_PARTY_CACHES = (".cache/pynwb-hdmf", ".cache/matplotlib", ".config/matplot
 
 def test_annotating_in_place_writes_only_next_to_the_file(cold_annotation: ColdAnnotation) -> None:
     """The working folder, TMPDIR and the cache stay empty, HOME gets only the libraries' own caches, and the file's
-    folder gains only its lock file."""
+    folder gains nothing (its lock file is gone after the run)."""
     assert cold_annotation.run.code == 0
     written = {name: sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
                for name, folder in cold_annotation.sandbox.items()}
@@ -123,5 +123,4 @@ def test_annotating_in_place_writes_only_next_to_the_file(cold_annotation: ColdA
     parents = {str(Path(prefix).parent) for prefix in THIRD_PARTY_CACHES}
     assert [p for p in home if p not in parents and not p.startswith(THIRD_PARTY_CACHES)] == []
     folder = cold_annotation.annotated.parent
-    assert sorted(p.name for p in folder.iterdir()) == sorted([cold_annotation.annotated.name,
-                                                               lock_path(cold_annotation.annotated).name])
+    assert sorted(p.name for p in folder.iterdir()) == [cold_annotation.annotated.name]

@@ -1,6 +1,6 @@
 """`neurpir annotate` on DANDI assets (the loopback archive) whose paths try to leave the folder: the sidecar files land
-in the output folder (or the working folder), named after the file only; the streamed bytes stay in the cache; nothing
-else is written anywhere."""
+in the output folder (or ./neurpir-sidecars), named from subject and session in DANDI's layout, never from the asset
+path; the streamed bytes stay in the cache; nothing else is written anywhere."""
 
 from __future__ import annotations
 
@@ -38,10 +38,11 @@ def test_sidecars_of_hostile_asset_paths_stay_in_the_output_folder(cli_server: C
     done = cli_server.run(["annotate", tiny_model, f"DANDI:{loopback_dandi.dandiset}", "--output-dir", out],
                           tmp_path / "logs", env=env, cwd=cwd)
     assert done.code == 0, done.stderr[-2000:]
-    expected = {f"{stem}.NeurPIREmbeddings.nwb" for stem in HOSTILE.values()}
-    assert {p.name for p in out.iterdir() if not p.name.startswith(".")} == expected
-    for name in expected:
-        frame = read_embeddings(out / name)
+    written = sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(written) == len(HOSTILE)  # one subject and session: the second and third get DANDI's _obj-<hash>
+    assert {p.parent.relative_to(out).as_posix() for p in written} == {"sub-mouse1"}
+    for path in written:
+        frame = read_embeddings(path)
         assert frame["neuron_id"].tolist() == cold_annotation.ids
         np.testing.assert_allclose(np.stack(frame["embedding"]), cold_annotation.vectors, rtol=0, atol=1e-6)
         assert frame.attrs["source"]["asset_path"] in HOSTILE
@@ -51,4 +52,5 @@ def test_sidecars_of_hostile_asset_paths_stay_in_the_output_folder(cli_server: C
     [asset_id] = [a.asset_id for a in loopback_dandi.assets.values() if a.path == "../../escaped.nwb"]
     in_cwd = cli_server.run(["annotate", tiny_model, asset_id], tmp_path / "logs", env=env, cwd=cwd)
     assert in_cwd.code == 0, in_cwd.stderr[-2000:]
-    assert {p for p in _tree(cwd) if not p.startswith(".")} == {"escaped.NeurPIREmbeddings.nwb"}
+    assert _tree(cwd) == {"neurpir-sidecars", "neurpir-sidecars/sub-mouse1",
+                          "neurpir-sidecars/sub-mouse1/sub-mouse1_ses-ses1_desc-NeurPIREmbeddings.nwb"}

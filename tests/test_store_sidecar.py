@@ -34,12 +34,15 @@ def session(template: Path, tmp_path: Path) -> Path:
     return Path(shutil.copy(template, tmp_path / "session.nwb"))
 
 
-def test_read_only_file_gets_a_sidecar_next_to_it(session: Path) -> None:
+def test_read_only_file_gets_a_sidecar_in_its_own_folder(session: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     session.chmod(0o444)
     original = session.read_bytes()
     matrix = vectors(3, dim=4)
+    monkeypatch.chdir(tmp_path)
     result = annotate(session, [6, 2, 5], matrix, PROVENANCE)
-    assert result.kind == "sidecar" and result.path == session.with_name("session.NeurPIREmbeddings.nwb")
+    assert result.kind == "sidecar"
+    assert result.path == tmp_path / "neurpir-sidecars/sub-mouse1/sub-mouse1_ses-ses1_desc-NeurPIREmbeddings.nwb"
     assert session.read_bytes() == original
     frame = read_embeddings(result.path)
     assert frame["neuron_id"].tolist() == [6, 2, 5]
@@ -62,7 +65,8 @@ def test_remote_source_sidecar_carries_identity_and_given_labels(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     result = annotate(DANDI_SOURCE, [10, 30], vectors(2), PROVENANCE, label_columns=labels, neuron_table="units",
                       session_start_time="2019-01-01T10:00:00+00:00", subject_id="sub-4")
-    assert result.kind == "sidecar" and result.path == tmp_path / "sub-4_ses-4_ecephys+image.NeurPIREmbeddings.nwb"
+    assert result.kind == "sidecar"  # DANDI's layout, the session named by the source's identifier
+    assert result.path == tmp_path / "neurpir-sidecars/sub-sub-4/sub-sub-4_ses-ses-remote_desc-NeurPIREmbeddings.nwb"
     frame = read_embeddings(result.path)
     assert frame["brain_area"].tolist() == ["CA1", ""] and "spikes" not in frame
     assert frame["depth"].iloc[0] == 120.5 and np.isnan(frame["depth"].iloc[1])
@@ -112,3 +116,18 @@ def test_annotate_recording_uses_what_the_reader_found(session: Path, tmp_path: 
     assert result.kind == "sidecar"
     assert frame["brain_area"].tolist() == recording.neuron_metadata["brain_area"].tolist()
     assert frame["location"].tolist() == recording.neuron_metadata["location"].tolist()
+
+
+def test_two_sources_of_one_session_get_two_sidecars_and_a_rerun_replaces_its_own(session: Path,
+                                                                                 tmp_path: Path) -> None:
+    twin = Path(shutil.copy(session, tmp_path / "twin.nwb"))  # same subject and session, another file
+    out = tmp_path / "sidecars"
+    first = annotate(session, [0], vectors(1), PROVENANCE, sidecar=True, output_dir=out)
+    second = annotate(twin, [0], vectors(1), PROVENANCE, sidecar=True, output_dir=out)
+    assert first.path == out / "sub-mouse1/sub-mouse1_ses-ses1_desc-NeurPIREmbeddings.nwb"
+    assert second.path.parent == first.path.parent and "_obj-" in second.path.name
+    assert read_embeddings(first.path).attrs["source"]["location"] == str(session)
+    assert read_embeddings(second.path).attrs["source"]["location"] == str(twin)
+    again = annotate(session, [0], vectors(1, seed=2), PROVENANCE, sidecar=True, output_dir=out, overwrite=True)
+    assert again.path == first.path
+    np.testing.assert_array_equal(read_embeddings(first.path)["embedding"].iloc[0], vectors(1, seed=2)[0])

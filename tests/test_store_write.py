@@ -14,6 +14,7 @@ from pynwb import validate
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store import list_embeddings, read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path, temp_files
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 from store_helpers import (PROVENANCE, h5_contents, ophys_file, read_in_clean_process, serious_messages_about_ours,
                            spikes_file, vectors)
 
@@ -117,7 +118,7 @@ def test_a_symbolic_link_stays_a_link_to_the_annotated_file(spikes: Path, tmp_pa
     link.symlink_to(spikes)
     assert write_embeddings(link, [0, 1], vectors(2), PROVENANCE) == link
     assert link.is_symlink() and len(read_embeddings(spikes)) == 2
-    assert not lock_path(link).exists() and lock_path(spikes).exists()
+    assert not lock_path(link).exists() and not lock_path(spikes).exists()
 
 
 def test_stale_temporary_files_of_this_target_are_removed(spikes: Path) -> None:
@@ -128,8 +129,7 @@ def test_stale_temporary_files_of_this_target_are_removed(spikes: Path) -> None:
     write_embeddings(spikes, [0], vectors(1), PROVENANCE)
     assert not stale.exists() and other.exists()
     assert temp_files(spikes) == []
-    assert sorted(p.name for p in spikes.parent.iterdir()) == sorted(
-        [spikes.name, lock_path(spikes).name, other.name])
+    assert sorted(p.name for p in spikes.parent.iterdir()) == sorted([spikes.name, other.name])
 
 
 def _error(path: Path, ids: object, matrix: object, **options: object) -> str:
@@ -167,3 +167,15 @@ def test_a_foreign_object_with_the_name_is_never_replaced(spikes: Path) -> None:
     with h5py.File(spikes, "a") as file:
         file.create_group("processing/neurpir/NeurPIREmbeddings").attrs["neurodata_type"] = "TimeSeries"
     assert "holds a TimeSeries" in _error(spikes, [0], vectors(1), overwrite=True)
+
+
+def test_overwrite_never_replaces_the_copy_of_another_recording(spikes: Path, tmp_path: Path) -> None:
+    other = write_nwbfile(make_spikes_nwbfile(n_units=2, duration=5.0, seed=11), tmp_path / "b" / "other.nwb")
+    output = tmp_path / "out" / "x.nwb"
+    output.parent.mkdir()
+    write_embeddings(spikes, [0, 1], vectors(2), PROVENANCE, output=output)
+    write_embeddings(spikes, [0, 1], vectors(2, seed=1), PROVENANCE, output=output, overwrite=True)  # same recording
+    before = output.read_bytes()
+    with pytest.raises(NeurPIRError, match="holds another recording .* not replaced, even with overwrite"):
+        write_embeddings(other, [0, 1], vectors(2), PROVENANCE, output=output, overwrite=True)
+    assert output.read_bytes() == before

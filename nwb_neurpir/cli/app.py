@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own).
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from typing import Annotated, Optional
 
@@ -77,13 +78,29 @@ def _root(
 ) -> None:
     """NeurPIR for NWB: simulate, inspect, train, embed, annotate, predict, evaluate, plot."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = _BarSafeHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     warnings.showwarning = _show_warning
+
+
+def _write_line(text: str) -> None:
+    """One line on stderr, never in the middle of a progress bar (tqdm clears the bar, prints, redraws it)."""
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stderr)
+
+
+class _BarSafeHandler(logging.Handler):
+    """Log records as lines on stderr that do not share a line with a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _write_line(self.format(record))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001, ARG001
     """Warnings reach the user as one line, without the source line that raised them."""
-    typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+    _write_line(f"warning: {' '.join(str(message).split())}")
 
 
 for _module in (cmd_demo, cmd_simulate, cmd_inspect, cmd_fetch, cmd_train, cmd_embed, cmd_annotate, cmd_predict,

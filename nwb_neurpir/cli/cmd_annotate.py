@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources, UnitFilter
 
 
 def register(app: typer.Typer) -> None:
@@ -21,23 +21,27 @@ def register(app: typer.Typer) -> None:
         glob: Glob = None,
         output_dir: Annotated[
             Optional[Path],  # noqa: UP007
-            typer.Option("--output-dir", "-o", help="Write annotated copies (or sidecars) here instead of in place."),
+            typer.Option("--out", "--output-dir", "-o", help=(
+                "Write annotated copies here instead of in place, keeping the files' layout below the folder given "
+                "(sub-*/...); sidecars go here too.")),
         ] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace embeddings of the same name.")] = False,
         name: Annotated[str, typer.Option("--name", help="Name of the embeddings table in the file.")] =
             "NeurPIREmbeddings",
-        sidecar: Annotated[
-            bool, typer.Option("--sidecar", help="Always write a small sidecar NWB file, never touch the source.")
-        ] = False,
-        lock_timeout: Annotated[Optional[float], typer.Option(  # noqa: UP007
-            "--lock-timeout", min=0.0,
-            help="Seconds to wait while another process writes the same file (default 120).")] = None,
+        sidecar: Annotated[bool, typer.Option("--sidecar", help=(
+            "Always write a small sidecar NWB file, never touch the source. Sidecars are named "
+            "sub-<subject>/sub-<subject>_ses-<session>_desc-<name>.nwb (DANDI's layout) and go to --out, else to "
+            "./neurpir-sidecars."))] = False,
+        lock_timeout: Annotated[float, typer.Option(
+            "--lock-timeout", min=0.0, help="Seconds to wait while another process writes the same file.")] = 120.0,
         unit_filter: UnitFilter = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
+        progress: Progress = True,
     ) -> None:
         """Write one embedding per neuron into each source: in place (atomic) for local files, as sidecar NWB files
-        for DANDI assets and read-only files. Continues past a failing source and exits 1 if any failed.
+        for DANDI assets and read-only files. Sidecar files among SOURCES are skipped. Continues past a failing source
+        and exits 1 if any failed.
 
         Example: neurpir annotate neurpir-demo/model neurpir-demo/data --overwrite
         """
@@ -45,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
         outcomes = annotate_sources(model_dir, sources, glob, output_dir=output_dir, overwrite=overwrite, name=name,
                                     sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
-                                    lock_timeout=lock_timeout, progress=not as_json, raise_on_failure=False)
+                                    lock_timeout=lock_timeout, progress=progress, raise_on_failure=False)
         if as_json:
             typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
         else:
@@ -53,7 +57,9 @@ def register(app: typer.Typer) -> None:
                 where = outcome.path if outcome.error is None else outcome.error
                 typer.echo(f"{outcome.status:>8}  {outcome.n_neurons:>6} neurons  {where}")
         failed = sum(outcome.status == "failed" for outcome in outcomes)
-        typer.echo(f"annotated {len(outcomes) - failed} of {len(outcomes)} sources"
+        skipped = sum(outcome.status == "skipped" for outcome in outcomes)
+        typer.echo(f"annotated {len(outcomes) - failed - skipped} of {len(outcomes)} sources"
+                   + (f"; {skipped} skipped (sidecars or no neurons)" if skipped else "")
                    + (f"; {failed} failed" if failed else ""), err=True)
         if failed:
             raise typer.Exit(code=1)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import JsonOutput
+from nwb_neurpir.cli.options import JsonOutput, Progress
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
             typer.Option("--max-steps", help="Training steps (default: 600)."),
         ] = None,
         as_json: JsonOutput = False,
+        progress: Progress = True,
     ) -> None:
         """Simulate Izhikevich neurons of 5 types in several animals, train NeurPIR without one animal, write the
         embeddings into the NWB files, and compare cell-type prediction on the unseen animal with hand-made features.
@@ -32,7 +33,7 @@ def register(app: typer.Typer) -> None:
         """
         from nwb_neurpir.demo import run_demo
 
-        result = run_demo(out, seed=seed, max_steps=max_steps, progress=not as_json,
+        result = run_demo(out, seed=seed, max_steps=max_steps, progress=progress,
                           say=(lambda _text: None) if as_json else typer.echo)
         if as_json:
             typer.echo(json.dumps(result.to_dict(), indent=2))

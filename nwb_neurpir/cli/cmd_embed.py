@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources, UnitFilter, load_model
 
 __all__ = ["label_arrays", "register"]
 
@@ -44,34 +44,46 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help="Write embeddings, neuron ids, sessions and label columns to this .npz file.")] = None,
         as_json: JsonOutput = False,
-        progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+        progress: Progress = True,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
         cache_dir: CacheDir = None,
     ) -> None:
         """Embed every neuron of SOURCES with a trained model (read on the model's time grid).
 
+        By default a neuron's vector is made from at most 64 s of its activity (the model's embed_max_seconds), while
+        training used the whole recordings. Context inputs of the model that a file lacks are set to zero, with a
+        warning. Sidecar files among SOURCES are skipped.
+
         Example: neurpir embed model ../shared/data/steinmetz2019-nwb/sub-Cori --out cori.npz
         """
         import io
 
         import numpy as np
+        from tqdm import tqdm
 
+        from nwb_neurpir.annotate_sources import model_mismatch, warn_missing_context
         from nwb_neurpir.errors import NeurPIRError
         from nwb_neurpir.io import open_recordings
-        from nwb_neurpir.model import NeurPIR
+        from nwb_neurpir.io.nwb_reader import ModalityMismatch
         from nwb_neurpir.model.checkpoint import atomic_write_bytes
 
         if out is not None and out.suffix != ".npz":
             raise NeurPIRError("--out must end in .npz", out)
-        model = NeurPIR.load(model_dir)
+        model = load_model(model_dir)
         rows = []
-        for recording in open_recordings(sources, glob, cache_dir=cache_dir, modality=model.config.modality,
-                                         unit_filter=unit_filter, bin_size=model.bin_size_, progress=progress):
-            vectors = model.embed(recording, progress=progress)
-            rows.append((recording, vectors))
-            if not as_json:
-                typer.echo(f"{recording.source.label()}: {recording.n_neurons} neurons -> {vectors.shape[1]}-d")
+        recordings = open_recordings(sources, glob, cache_dir=cache_dir, modality=model.config.modality,
+                                     unit_filter=unit_filter, bin_size=model.bin_size_, progress=progress,
+                                     desc="embedding")
+        try:
+            for recording in recordings:
+                warn_missing_context(model, recording)
+                vectors = model.embed(recording, progress=progress)
+                rows.append((recording, vectors))
+                if not as_json:
+                    tqdm.write(f"{recording.source.label()}: {recording.n_neurons} neurons -> {vectors.shape[1]}-d")
+        except ModalityMismatch as exc:
+            raise model_mismatch(exc) from None
         sha = model.provenance().checkpoint_sha256
         if out is not None:
             buffer = io.BytesIO()

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources
 
 __all__ = ["register"]
 
@@ -24,19 +24,20 @@ def register(app: typer.Typer) -> None:
     """Add `fetch` to the app."""
 
     @app.command("fetch")
-    def fetch(sources: Sources, glob: Glob = None, cache_dir: CacheDir = None, as_json: JsonOutput = False) -> None:
+    def fetch(sources: Sources, glob: Glob = None, cache_dir: CacheDir = None, as_json: JsonOutput = False,
+              progress: Progress = True) -> None:
         """Download DANDI assets and URLs into the cache (checked against the archive's digest); local files are
         listed as they are. Later commands then read the cached copies without the network.
 
         The DANDI API is NEURPIR_DANDI_API_URL (default: the public archive); the cache is --cache-dir or
         NEURPIR_CACHE_DIR, bounded by NEURPIR_CACHE_MAX_BYTES (default 20GB).
 
-        Example: neurpir fetch DANDI:000021 --glob "sub-*/*ecephys.nwb"
+        Example: neurpir fetch DANDI:000021 --glob "sub-7*/sub-*_ses-*.nwb"
         """
         from nwb_neurpir.io import fetch_sources
 
         rows = []
-        for fetched in fetch_sources(sources, glob, cache_dir=cache_dir, progress=not as_json):
+        for fetched in fetch_sources(sources, glob, cache_dir=cache_dir, progress=progress):
             row = _row(fetched)
             rows.append(row)
             if not as_json:

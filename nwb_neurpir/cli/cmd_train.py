@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, Modality, Sources, UnitFilter
+from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Sources, UnitFilter
 
 __all__ = ["register"]
 
@@ -29,44 +30,78 @@ def _config(config_file: Path | None, overrides: dict):  # noqa: ANN202 - NeurPI
     return NeurPIRConfig.from_dict(values, str(config_file) if config_file else None)
 
 
+_MODEL_FOLDER_MARKS = ("manifest.json", "checkpoints")
+"""A folder holding either of these was written by `neurpir train` (a finished model, or checkpoints to resume)."""
+
+
+def check_out(out: Path) -> None:
+    """Refuse an output that is a file, or a non-empty folder that is not a model folder, before any work is done."""
+    from nwb_neurpir.errors import NeurPIRError
+
+    if out.exists() and not out.is_dir():
+        raise NeurPIRError("--out must be a folder for the model, but this is a file", out)
+    if out.is_dir() and any(out.iterdir()) and not any((out / mark).exists() for mark in _MODEL_FOLDER_MARKS):
+        raise NeurPIRError("--out is a folder with other files in it, not a model folder; choose a new or empty "
+                           "folder", out)
+
+
+def _is_main_process() -> bool:
+    """False in the ranks other than 0 under torchrun (they train, but rank 0 saves and reports)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def register(app: typer.Typer) -> None:
     """Add `train` to the app."""
 
     @app.command("train")
     def train(
         sources: Sources,
-        out: Annotated[Path, typer.Option("--out", help="Model folder to write (checkpoints go inside).")],
+        out: Annotated[Path, typer.Option("--out", help=(
+            "Model folder to write (checkpoints go inside): new, empty, or a model folder to resume or replace."))],
         config_file: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--config", help="JSON file with NeurPIRConfig fields (see nwb_neurpir.model.NeurPIRConfig).")] = None,
-        max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Training steps.")] = None,  # noqa: UP007
+        max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
+            "--max-steps", help="Training steps (default: 800, or the --config value).")] = None,
         batch_size: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--batch-size", help="Neurons per step.")] = None,
+            "--batch-size", help="Neurons per step (default: 128, or the --config value).")] = None,
         context: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--context", help="cebra (default) or none.")] = None,
-        seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,  # noqa: UP007
+            "--context", help="cebra or none (default: cebra, or the --config value).")] = None,
+        seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
+            "--seed", help="Random seed (default: 0, or the --config value).")] = None,
         resume: Annotated[bool, typer.Option(
             "--resume/--no-resume", help="Continue from the last complete checkpoint in --out.")] = True,
-        progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+        progress: Progress = True,
+        as_json: JsonOutput = False,
         glob: Glob = None,
         modality: Modality = "auto",
         unit_filter: UnitFilter = None,
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
     ) -> None:
-        """Train NeurPIR (CEBRA context + neuron encoder, VICReg) on all SOURCES together; runs under torchrun too.
+        """Train NeurPIR (CEBRA context + neuron encoder, VICReg) on all SOURCES together; runs under torchrun too
+        (rank 0 saves the model and prints the summary).
 
         Example: neurpir train ../shared/data/steinmetz2019-nwb --out model --max-steps 1500
         """
         from nwb_neurpir.workflows import NeurPIR, open_recordings
 
+        check_out(out)
         config = _config(config_file, {"max_steps": max_steps, "batch_size": batch_size, "context": context,
                                        "seed": seed})
         recordings = open_recordings(sources, glob, cache_dir=cache_dir, modality=modality, unit_filter=unit_filter,
                                      bin_size=bin_size, progress=progress)
         model = NeurPIR(**config.to_dict()).fit(recordings, out, progress=progress, resume=resume).fitted_model()
+        if not _is_main_process():
+            return
         summary = model.training_summary_
-        context_text = ", ".join(model.context_.columns) if model.context_ is not None else "none"
-        typer.echo(f"trained {summary['steps']} steps on {len(recordings)} recordings "
-                   f"({summary['n_train_neurons']} + {summary['n_validation_neurons']} held-out neurons); "
-                   f"context: {context_text}")
-        typer.echo(f"model: {out} (sha256 {model.provenance().checkpoint_sha256[:16]}…)")
+        report = {"steps": summary["steps"], "recordings": len(recordings),
+                  "train_neurons": summary["n_train_neurons"], "held_out_neurons": summary["n_validation_neurons"],
+                  "context": list(model.context_.columns) if model.context_ is not None else [],
+                  "model": str(out), "sha256": model.provenance().checkpoint_sha256}
+        if as_json:
+            typer.echo(json.dumps(report, indent=2))
+            return
+        typer.echo(f"trained {report['steps']} steps on {report['recordings']} recordings "
+                   f"({report['train_neurons']} + {report['held_out_neurons']} held-out neurons); "
+                   f"context: {', '.join(report['context']) or 'none'}")
+        typer.echo(f"model: {out} (sha256 {report['sha256'][:16]}…)")

@@ -70,15 +70,37 @@ def open_recordings(
     download: bool = False,
     http: HttpPolicy | None = None,
     progress: bool = True,
+    desc: str = "reading",
     **reader_kwargs: Any,
 ) -> Iterator[Recording]:
-    """Resolve all sources (``glob`` filters folders and dandisets), then read them one at a time, in order."""
-    access = _access(api_url, cache_dir, cache_max_bytes, http)
-    resolved = resolve_sources(sources, glob, access=access)
+    """Resolve all sources (``glob`` filters folders and dandisets), then read them one at a time, in order, under a
+    progress bar labelled ``desc`` (say what the caller does with each file).
+
+    Files without neurons are skipped with a warning: NeurPIR sidecar files (embeddings of other files) and files
+    with neither units nor ROIs (e.g. the LFP-only probe files of a dandiset); a ``NeurPIRError`` says so when
+    nothing else was named.
+    """
+    import warnings
+
     from tqdm import tqdm
 
-    for source in tqdm(resolved, desc="reading", unit="file", disable=not progress or len(resolved) < 2):
-        yield read_resolved(source, access, download=download, **reader_kwargs)
+    from nwb_neurpir.errors import NeurPIRError
+    from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
+
+    access = _access(api_url, cache_dir, cache_max_bytes, http)
+    resolved = resolve_sources(sources, glob, access=access)
+    n_read = 0
+    for source in tqdm(resolved, desc=desc, unit="file", disable=not progress or len(resolved) < 2):
+        try:
+            recording = read_resolved(source, access, download=download, **reader_kwargs)
+        except (SidecarFile, NoNeurons) as exc:
+            warnings.warn(f"{exc.one_line()}; skipped", stacklevel=2)
+            continue
+        n_read += 1
+        yield recording
+    if not n_read:
+        raise NeurPIRError("none of the sources holds units or ROIs to read (only NeurPIR sidecar files or files "
+                           "without neurons); `neurpir inspect` lists what each file holds")
 
 
 def read_resolved(source: ResolvedSource, access: DataAccess, *, download: bool = False,

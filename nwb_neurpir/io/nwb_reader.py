@@ -27,12 +27,30 @@ from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.units import read_units
 from nwb_neurpir.recording import Modality, Recording, SourceInfo
 
-__all__ = ["detect_modality", "read_nwb"]
+__all__ = ["ModalityMismatch", "NoNeurons", "SidecarFile", "detect_modality", "read_nwb", "sidecar_source"]
 
 _DAMAGE_ERRORS = (OSError, KeyError, RuntimeError, ValueError, UnicodeError)
 """What h5py raises on damaged files (unreadable chunks, broken links, undecodable types and names)."""
 _H5PY_ONLY_ERRORS = (TypeError, AttributeError, IndexError)
 """Also raised by h5py on damaged types, but a bug when raised elsewhere: translated only when h5py raised them."""
+
+
+class SidecarFile(NeurPIRError):
+    """The file is a NeurPIR sidecar (embeddings of another file), not a recording."""
+
+
+class NoNeurons(NeurPIRError):
+    """The file holds neither units with spike times nor ROI responses (e.g. LFP only)."""
+
+
+class ModalityMismatch(NeurPIRError):
+    """The file holds another kind of neurons than the one asked for."""
+
+    def __init__(self, wanted: str, found: str, source: str) -> None:
+        self.wanted, self.found = wanted, found
+        what = "no units table with spike times, only calcium ROIs" if found == "ophys" else \
+            "no ophys RoiResponseSeries, only a units table with spike times"
+        super().__init__(f"{wanted} data was asked for, but the file holds {what} (use --modality {found})", source)
 
 
 def read_nwb(
@@ -76,6 +94,16 @@ def detect_modality(nwb: h5py.File) -> Modality | None:
     if isinstance(units, h5py.Group) and "spike_times" in units:
         return "spikes"
     return "ophys" if find_roi_series(nwb) else None
+
+
+def sidecar_source(nwb: h5py.File) -> str | None:
+    """The source location recorded in a NeurPIR sidecar file (its ``NeurPIRSource``); ``None`` for other files."""
+    processing = nwb.get("processing")
+    for module in processing.values() if isinstance(processing, h5py.Group) else ():
+        for child in module.values() if isinstance(module, h5py.Group) else ():
+            if decode_text(child.attrs.get("neurodata_type", "")) == "NeurPIRSource":
+                return decode_text(child.attrs.get("location", ""))
+    return None
 
 
 def _raised_in_h5py(exc: BaseException) -> bool:
@@ -125,13 +153,15 @@ def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: 
           bin_size: float | None, time_range: tuple[float, float] | None, keep_spike_times: bool,
           ophys_series: str | None) -> Recording:
     found = detect_modality(nwb)
+    if found is None and (sidecar_of := sidecar_source(nwb)) is not None:
+        raise SidecarFile(f"a NeurPIR sidecar file (the embeddings of {sidecar_of}), not a recording", source=label)
+    if found is None:
+        raise NoNeurons("no units table with spike times and no ophys RoiResponseSeries: nothing to read",
+                        source=label)
     chosen = found if modality == "auto" else modality
-    if chosen is None:
-        raise NeurPIRError("no units table with spike times and no ophys RoiResponseSeries: nothing to read",
-                           source=label)
+    if chosen != found and not (chosen == "ophys" and find_roi_series(nwb)):
+        raise ModalityMismatch(chosen, found, label)
     if chosen == "spikes":
-        if found != "spikes":
-            raise NeurPIRError("no units table with spike times (try modality 'ophys')", source=label)
         activity = read_units(nwb, label, unit_filter=unit_filter, bin_size=bin_size, time_range=time_range,
                               keep_spike_times=keep_spike_times)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ class NeurPIR:
 
     def __init__(self, config: NeurPIRConfig, encoder: NeuronEncoder, context: ContextEncoder | None = None,
                  training_data: list[str] | None = None, training_summary: dict[str, Any] | None = None,
-                 bin_size: float | None = None) -> None:
+                 bin_size: float | None = None, created: str | None = None) -> None:
         if config.modality is None:
             raise ValueError("NeurPIR needs a resolved config (modality set)")
         self.config = config
@@ -55,6 +56,8 @@ class NeurPIR:
         self.bin_size_ = bin_size
         """Seconds per bin of the training recordings; recordings to embed must use the same grid."""
         self.checkpoint_sha256_ = ""
+        self.created_ = created or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        """When the model was made (ISO 8601, UTC): the end of its training."""
 
     @property
     def representation_dim(self) -> int:
@@ -85,7 +88,8 @@ class NeurPIR:
         if self.context_ is not None:
             tensors.update({f"context.{k}": v for k, v in self.context_.network.state_dict().items()})
         meta = {"package_version": __version__, "context": None if self.context_ is None else self.context_.meta(),
-                "training_data": self.training_data_, "training": self.training_summary_, "bin_size": self.bin_size_}
+                "training_data": self.training_data_, "training": self.training_summary_, "bin_size": self.bin_size_,
+                "created": self.created_}
         return {"config.json": self.config.to_dict(), "model.json": meta, "weights.safetensors": tensors}
 
     def save(self, out_dir: str | Path) -> Path:
@@ -111,7 +115,7 @@ class NeurPIR:
             raise NeurPIRError("config.json is not a resolved model config", source)
         meta = parsed["model.json"]
         if not isinstance(meta, dict) or set(meta) != {"package_version", "context", "training_data", "training",
-                                                   "bin_size"}:
+                                                   "bin_size", "created"}:
             raise NeurPIRError("model.json has unexpected keys", source)
         try:
             context = None if meta["context"] is None else ContextEncoder.from_meta(meta["context"])
@@ -131,10 +135,13 @@ class NeurPIR:
         if bin_size is not None and not (isinstance(bin_size, (int, float)) and bin_size > 0):
             raise NeurPIRError("model.json has an invalid bin_size", source)
         return cls(config, encoder.eval(), context, [str(x) for x in meta["training_data"]], meta["training"],
-                   None if bin_size is None else float(bin_size))
+                   None if bin_size is None else float(bin_size), str(meta["created"]))
 
     def provenance(self) -> ModelProvenance:
         """Hyperparameters, checksum of the exact model content, and the sessions it was trained on."""
         sha = self.checkpoint_sha256_ or folder_sha256(self.files())
         return ModelProvenance(hyperparameters=self.config.to_dict(), checkpoint_sha256=sha,
-                               training_data=list(self.training_data_))
+                               training_data=list(self.training_data_), created=self.created_,
+                               description=f"NeurPIR population-context neuron encoder trained with the "
+                                           f"{self.config.loss} loss on segment-length-augmented views of groups of "
+                                           "co-recorded neurons.")

@@ -1,7 +1,7 @@
 """Storing NeurPIR embeddings in NWB (``ndx-neurpir``): atomic, locked writes into files, sidecar files for sources
 that cannot be changed, and reading them back as a DataFrame."""
 
-from nwb_neurpir.store.annotate import AnnotateResult, annotate, annotate_recording
+from nwb_neurpir.store.annotate import DEFAULT_SIDECAR_DIR, AnnotateResult, annotate, annotate_recording
 from nwb_neurpir.store.predictions import ProbeProvenance, write_predictions
 from nwb_neurpir.store.read import list_embeddings, list_predictions, read_embeddings, read_predictions
 from nwb_neurpir.store.sidecar import sidecar_path, write_sidecar
@@ -11,6 +11,7 @@ __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "DEFAULT_MODULE",
     "DEFAULT_NAME",
+    "DEFAULT_SIDECAR_DIR",
     "AnnotateResult",
     "ProbeProvenance",
     "annotate",

@@ -15,10 +15,10 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import Recording, SourceInfo
 from nwb_neurpir.store.atomic import is_writable
-from nwb_neurpir.store.sidecar import sidecar_path, write_sidecar
+from nwb_neurpir.store.sidecar import disambiguated, sidecar_of_other_source, sidecar_path, write_sidecar
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, write_embeddings
 
-__all__ = ["AnnotateResult", "annotate", "annotate_recording"]
+__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording"]
 
 AnnotateKind = Literal["in-place", "copy", "sidecar"]
 
@@ -29,6 +29,10 @@ class AnnotateResult:
 
     path: Path
     kind: AnnotateKind
+
+
+DEFAULT_SIDECAR_DIR = "neurpir-sidecars"
+"""Where sidecar files go without an output folder: this folder below the current one, never beside the sources."""
 
 
 def annotate(
@@ -42,24 +46,29 @@ def annotate(
     module: str = DEFAULT_MODULE,
     overwrite: bool = False,
     output_dir: str | Path | None = None,
+    relative_path: str | None = None,
     sidecar: bool | None = None,
     label_columns: pd.DataFrame | None = None,
     session_start_time: datetime | str | None = None,
     subject_id: str | None = None,
+    session_id: str | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     progress: bool = True,
+    claimed: set[Path] | None = None,
 ) -> AnnotateResult:
     """Store embeddings for the neurons of ``source`` where they belong.
 
     - A local file that may be written: into the file itself (atomically), or, with ``output_dir``, into an annotated
-      copy ``<output_dir>/<file name>``.
+      copy ``<output_dir>/<relative_path>`` (default: the file name), so a folder's layout is kept.
     - A source that cannot be changed (a DANDI asset or URL, a read-only file or folder), or ``sidecar=True``: a
-      sidecar NWB file ``<stem>.<name>.nwb`` in ``output_dir``, else next to a local source whose folder may be
-      written, else in the current folder. ``label_columns``, ``session_start_time`` and ``subject_id`` feed the
-      sidecar of a remote source (a local one supplies its own).
+      sidecar NWB file ``sub-<subject>/sub-<subject>_ses-<session>_desc-<name>.nwb`` (DANDI's layout) in
+      ``output_dir``, else in ``./neurpir-sidecars``; a second source with the same subject and session gets DANDI's
+      ``_obj-<hash>`` entity instead of replacing the first one's file. ``label_columns``, ``session_start_time``,
+      ``subject_id`` and ``session_id`` feed the sidecar of a remote source (a local one supplies its own).
 
     ``sidecar=False`` refuses the sidecar fallback (with ``output_dir``, a read-only file then gets a full copy).
-    ``progress=False`` hides the progress bar of copying a large file.
+    ``progress=False`` hides the progress bar of copying a large file. ``claimed``: output paths already written in
+    this run; a source whose output would be one of them is refused (and its output is added once written).
     """
     info = source if isinstance(source, SourceInfo) else SourceInfo(location=str(source))
     local = Path(info.location) if info.is_local else None
@@ -67,24 +76,43 @@ def annotate(
         raise NeurPIRError("file not found", source=local)
     modifiable = local is not None and is_writable(local) and is_writable(local.parent)
     folder = Path(output_dir) if output_dir is not None else None
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+    claimed = set() if claimed is None else claimed
     common = dict(neuron_table=neuron_table, name=name, module=module, overwrite=overwrite, lock_timeout=lock_timeout)
     if (not modifiable) if sidecar is None else sidecar:
-        if folder is None:
-            folder = local.parent if local is not None and is_writable(local.parent) else Path.cwd()
-        path = write_sidecar(sidecar_path(info, name, folder), info, neuron_ids, embeddings, provenance,
-                             label_columns, session_start_time=session_start_time, subject_id=subject_id,
-                             **common)
+        target = sidecar_path(info, name, folder or Path.cwd() / DEFAULT_SIDECAR_DIR, subject_id, session_id)
+        if target in claimed or sidecar_of_other_source(target, info):
+            target = disambiguated(target, info)
+        _claim(target, claimed, info)
+        path = write_sidecar(target, info, neuron_ids, embeddings, provenance, label_columns,
+                             session_start_time=session_start_time, subject_id=subject_id, **common)
         return AnnotateResult(path, "sidecar")
     if local is None:
         raise NeurPIRError("a remote file cannot be annotated in place; write a sidecar file", source=info.label())
-    if folder is not None and (folder / local.name).resolve() != local.resolve():
-        path = write_embeddings(local, neuron_ids, embeddings, provenance, output=folder / local.name,
-                                progress=progress, **common)
-        return AnnotateResult(path, "copy")
+    if folder is not None:
+        target = folder / _checked_relative(relative_path or local.name, local)
+        if target.resolve() != local.resolve():
+            _claim(target, claimed, info)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path = write_embeddings(local, neuron_ids, embeddings, provenance, output=target, progress=progress,
+                                    **common)
+            return AnnotateResult(path, "copy")
     path = write_embeddings(local, neuron_ids, embeddings, provenance, progress=progress, **common)
     return AnnotateResult(path, "in-place")
+
+
+def _claim(target: Path, claimed: set[Path], info: SourceInfo) -> None:
+    if target in claimed:
+        raise NeurPIRError(f"another source of this run was already written to {target}; give the sources from "
+                           "one folder (its layout is kept) or annotate them in separate runs", source=info.label())
+    claimed.add(target)
+
+
+def _checked_relative(relative: str, source: Path) -> Path:
+    """``relative`` as a path that stays inside the output folder."""
+    path = Path(relative)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise NeurPIRError(f"cannot place the copy at {relative!r} inside the output folder", source=source)
+    return path
 
 
 def annotate_recording(recording: Recording, embeddings: np.ndarray, provenance: ModelProvenance,
@@ -92,4 +120,5 @@ def annotate_recording(recording: Recording, embeddings: np.ndarray, provenance:
     """``annotate`` with the ids, table, labels and session start of a ``Recording`` read by ``nwb_neurpir.io``."""
     return annotate(recording.source, recording.neuron_ids, embeddings, provenance,
                     neuron_table=recording.neuron_table, label_columns=recording.neuron_metadata,
-                    session_start_time=recording.session_start_time, subject_id=recording.subject_id, **options)
+                    session_start_time=recording.session_start_time, subject_id=recording.subject_id,
+                    session_id=recording.session_id, **options)

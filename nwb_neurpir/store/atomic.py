@@ -1,10 +1,10 @@
 """Replace a file atomically under a lock: temporary files in the target's folder, verify, fsync, ``os.replace``.
 
-Every writer of a target holds an exclusive ``flock`` on ``.<name>.neurpir-lock`` next to it, so two writers of one
-file never interleave (the second waits up to a timeout, then fails with a clear message). The lock file stays in
-place on purpose: deleting it would let a waiter and a newcomer lock different inodes. While holding the lock, a
-writer deletes temporary files of its own naming pattern left by writers that were killed: no live writer can own
-them, since each writer holds the lock for as long as its temporary files exist.
+Every writer of a target holds an exclusive lock on ``.<name>.neurpir-lock`` next to it (``target_lock``), so two
+writers of one file never interleave (the second waits up to a timeout, then fails with a clear message); the lock file
+is deleted on release, so a finished or failed run leaves only the user's files. While holding the lock, a writer
+deletes temporary files and lock files of killed writers: no live writer can own them, since each writer holds the
+lock for as long as its temporary files exist.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.store.target_lock import LockTimeout, held_lock
 
 __all__ = ["Staging", "is_writable", "lock_path", "staged_replace", "temp_files"]
 
@@ -107,23 +106,22 @@ def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
     if not is_writable(target.parent):
         raise NeurPIRError(f"folder {target.parent} is read-only; write a sidecar file or choose an output folder",
                            source=target)
-    lock = FileLock(lock_path(target), timeout=timeout)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise NeurPIRError(f"another process is writing this file (still locked after {timeout:g} s by "
-                           f"{lock_path(target).name}); try again when it has finished", source=target) from None
-    except OSError as error:
-        raise NeurPIRError(f"cannot create the lock file next to it ({error.strerror}); write a sidecar file or "
-                           "choose an output folder", source=target) from error
-    staging = Staging(target)
-    try:
-        for stale in temp_files(target):
-            stale.unlink(missing_ok=True)
-        yield staging
-    finally:
-        staging.discard()
-        lock.release()
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(held_lock(lock_path(target), timeout))
+        except LockTimeout:
+            raise NeurPIRError(f"another process is writing this file (still locked after {timeout:g} s by "
+                               f"{lock_path(target).name}); try again when it has finished", source=target) from None
+        except OSError as error:
+            raise NeurPIRError(f"cannot create the lock file next to it ({error.strerror}); write a sidecar file or "
+                               "choose an output folder", source=target) from error
+        staging = Staging(target)
+        try:
+            for stale in temp_files(target):
+                stale.unlink(missing_ok=True)
+            yield staging
+        finally:
+            staging.discard()
 
 
 def _fsync(path: Path) -> None:

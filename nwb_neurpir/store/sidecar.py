@@ -3,6 +3,8 @@ read-only file): the embeddings, the neuron ids with label columns to join back,
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +25,7 @@ from nwb_neurpir.store.containers import embeddings_table, label_table, model_co
 from nwb_neurpir.store.read import read_embeddings, source_labels
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, MODULE_DESCRIPTION
 
-__all__ = ["sidecar_path", "write_sidecar"]
+__all__ = ["disambiguated", "sidecar_of_other_source", "sidecar_path", "write_sidecar"]
 
 _SUBJECT_TEXT_FIELDS = ("subject_id", "species", "sex", "age", "description", "genotype", "strain")
 
@@ -39,11 +41,49 @@ class _SourceFacts:
     subject: dict[str, str]
 
 
-def sidecar_path(source: SourceInfo, name: str, folder: str | Path) -> Path:
-    """``<folder>/<source file stem>.<name>.nwb``."""
+def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: str | None = None,
+                 session_id: str | None = None) -> Path:
+    """``<folder>/sub-<subject>/sub-<subject>_ses-<session>_desc-<name>.nwb``: DANDI's layout, so a folder of sidecars
+    can be uploaded as a derived dataset. Subject and session default to those of a local source file (else
+    ``unknown`` and the source's identifier or file stem); characters DANDI does not allow in a value become ``-``."""
     location = source.asset_path or (urlparse(source.location).path if "://" in source.location else source.location)
-    stem = Path(location).stem or (source.asset_id or "source")
-    return Path(folder) / f"{stem}.{name}.nwb"
+    if source.is_local and not (subject_id and session_id):
+        subject_id, session_id = _file_identity(Path(source.location), subject_id, session_id)
+    subject = _dandi_value(subject_id or "unknown")
+    session = _dandi_value(session_id or source.identifier or Path(location).stem or source.asset_id or "source")
+    return Path(folder) / f"sub-{subject}" / f"sub-{subject}_ses-{session}_desc-{_dandi_value(name)}.nwb"
+
+
+def disambiguated(path: Path, source: SourceInfo) -> Path:
+    """``path`` with DANDI's ``_obj-<hash>`` entity naming ``source``, for two sources with one subject and session."""
+    digest = hashlib.sha256((source.asset_id or source.location).encode()).hexdigest()[:8]
+    stem, _, desc = path.stem.rpartition("_desc-")
+    return path.with_name(f"{stem}_obj-{digest}_desc-{desc}.nwb")
+
+
+def sidecar_of_other_source(path: Path, source: SourceInfo) -> bool:
+    """True when ``path`` is an existing sidecar (or any NWB file) that does not hold the embeddings of ``source``."""
+    if not path.exists():
+        return False
+    try:
+        recorded = read_embeddings(path).attrs.get("source", {})
+    except NeurPIRError:
+        return True
+    if source.asset_id:
+        return recorded.get("asset_id") != source.asset_id
+    return recorded.get("location") != source.location
+
+
+def _dandi_value(text: str) -> str:
+    return re.sub(r"[_*\\/<>:|\"'?%@;,.\s]", "-", text.strip()) or "unknown"
+
+
+def _file_identity(path: Path, subject_id: str | None, session_id: str | None) -> tuple[str | None, str | None]:
+    """Subject and session id of a local NWB file (the session falls back to its identifier)."""
+    with open_nwb_hdf5(path) as file:
+        subject_id = subject_id or _optional_text(file, "general/subject/subject_id")
+        session_id = session_id or _optional_text(file, "general/session_id") or _optional_text(file, "identifier")
+    return subject_id, session_id
 
 
 def write_sidecar(
@@ -146,3 +186,7 @@ def _subject_fields(file: h5py.File) -> dict[str, str]:
 def _text_dataset(file: object, name: str) -> str:
     value = file[name][()]
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _optional_text(file: h5py.File, name: str) -> str | None:
+    return _text_dataset(file, name) if isinstance(file.get(name), h5py.Dataset) and file[name].shape == () else None

@@ -68,8 +68,8 @@ def write_embeddings(
     if in_place and not is_writable(target):
         raise NeurPIRError("file is read-only; write a sidecar file or choose an output folder", source=source)
     with staged_replace(target, lock_timeout) as staging:
-        if not in_place and target.exists() and not overwrite:
-            raise NeurPIRError(f"output {target} already exists; pass overwrite to replace it", source=source)
+        if not in_place and target.exists():
+            _check_replaceable(target, source, overwrite)
         with open_nwb_hdf5(source) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, source)
             stale = _existing_objects(file, module, name, source)
@@ -81,6 +81,30 @@ def write_embeddings(
         _verify(work, f"{module}/{name}", table_path, ids, vectors, source)
         staging.commit(work)
     return source if in_place else target
+
+
+def _check_replaceable(target: Path, source: Path, overwrite: bool) -> None:
+    """An existing output may be replaced only with ``overwrite``, and only by a copy of the same recording."""
+    if not overwrite:
+        raise NeurPIRError(f"output {target} already exists; pass overwrite to replace it", source=source)
+    with open_nwb_hdf5(source) as file:
+        ours = _identifier(file)
+    try:
+        with open_nwb_hdf5(target) as file:
+            theirs = _identifier(file)
+    except NeurPIRError:
+        theirs = None
+    if theirs != ours:
+        raise NeurPIRError(f"output {target} holds another recording (identifier {theirs or 'unknown'}), not a copy "
+                           "of this one; it is not replaced, even with overwrite", source=source)
+
+
+def _identifier(file: h5py.File) -> str | None:
+    node = file.get("identifier")
+    if not isinstance(node, h5py.Dataset) or node.shape != ():
+        return None
+    value = node[()]
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:

@@ -1,0 +1,81 @@
+"""An exclusive lock on one target file that leaves nothing behind: the lock file is deleted when it is released.
+
+The lock is an ``flock`` on ``.<name>.neurpir-lock`` next to the target. Deleting a lock file is safe only with a
+check: a waiter may win the ``flock`` on the inode that the previous holder just unlinked. So after every ``flock`` the
+holder checks that the path still names the inode it locked, and starts again when it does not. A process killed while
+holding the lock leaves its file; the kernel drops the ``flock``, and the next writer of the target takes the lock,
+then deletes the file on release.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["LockTimeout", "held_lock"]
+
+_POLL_SECONDS = 0.05
+
+log = logging.getLogger(__name__)
+
+
+class LockTimeout(Exception):
+    """The lock was still held by another process when the timeout ran out."""
+
+
+@contextmanager
+def held_lock(path: Path, timeout: float) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created if needed) and delete it on exit.
+
+    Raises ``LockTimeout`` after ``timeout`` seconds of waiting, ``OSError`` when the file cannot be created.
+    """
+    handle = _acquire(path, time.monotonic() + timeout)
+    try:
+        yield
+    finally:
+        try:
+            path.unlink(missing_ok=True)
+        finally:
+            os.close(handle)  # closing drops the flock, after the path is gone
+
+
+def _acquire(path: Path, deadline: float) -> int:
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _flock_until(handle, path, deadline)
+            if _names_inode(path, handle):
+                return handle
+        except BaseException:
+            os.close(handle)
+            raise
+        os.close(handle)  # the previous holder deleted this inode: lock the file that is there now
+
+
+def _flock_until(handle: int, path: Path, deadline: float) -> None:
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockTimeout from None
+            if not waiting:
+                log.debug("waiting for the lock %s", path)
+                waiting = True
+            time.sleep(_POLL_SECONDS)
+
+
+def _names_inode(path: Path, handle: int) -> bool:
+    try:
+        on_disk = path.stat()
+    except FileNotFoundError:
+        return False
+    held = os.fstat(handle)
+    return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)

@@ -1,0 +1,135 @@
+"""`neurpir annotate` leaves users' data folders as other tools expect them (issue #15, items 1-3): no lock or temporary
+files after a run (finished or failed), sidecars in their own folder with DANDI's names and skipped by every reader,
+and `--out` keeping the layout of the folder given. nwbinspector and `dandi validate` run on the results.
+
+Commands run as real processes forked from a warm interpreter (``CliForkServer``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import h5py
+import pytest
+
+from hardening_support import CliForkServer, run_cold, sha256
+from nwb_neurpir.store import read_embeddings
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+
+pytest_plugins = ["hardening_fixtures"]
+
+SESSIONS = {"sub-a/x.nwb": ("a", "s1"), "sub-b/x.nwb": ("b", "s2")}
+"""Two files of one name in two subject folders (the layout of a dandiset)."""
+
+
+def _data(folder: Path) -> Path:
+    for relative, (subject, session) in SESSIONS.items():
+        write_nwbfile(make_spikes_nwbfile(n_units=12, duration=10.0, seed=ord(subject), n_trials=4,
+                                          subject_id=subject, session_id=session), folder / relative)
+    return folder
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def _inspector_problems(folder: Path) -> list[str]:
+    """nwbinspector's messages at or above BEST_PRACTICE_VIOLATION for the folder (the `dandi` config)."""
+    report = folder.parent / f"{folder.name}-inspector.json"
+    done = subprocess.run([shutil.which("nwbinspector") or "nwbinspector", str(folder), "--config", "dandi",
+                           "--threshold", "BEST_PRACTICE_VIOLATION", "--json-file-path", str(report)],
+                          capture_output=True, text=True, timeout=300)
+    assert report.exists(), done.stdout[-2000:] + done.stderr[-2000:]
+    messages = json.loads(report.read_text())["messages"]
+    return [f"{m['importance']} {m['file_path']} {m['check_function_name']}: {m['message']}" for m in messages]
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model: Path) -> Path:
+    return tiny_model
+
+
+def test_annotate_in_place_leaves_only_the_nwb_files_and_nwbinspector_finds_no_error(
+        cli_server: CliForkServer, model: Path, tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    before = _tree(data)
+    assert not [p for p in _inspector_problems(data) if "ERROR" in p or "CRITICAL" in p]
+    done = cli_server.run(["annotate", model, data, "--no-progress"], tmp_path / "logs")
+    assert done.code == 0, done.stderr[-2000:]
+    assert _tree(data) == before  # no lock or temporary files beside the user's files
+    failed = cli_server.run(["annotate", model, data, "--no-progress"], tmp_path / "logs")  # exists: fails
+    assert failed.code == 1 and "already has embeddings" in failed.stdout + failed.stderr
+    assert _tree(data) == before
+    problems = [p for p in _inspector_problems(data) if "ERROR" in p or "CRITICAL" in p or "neurpir" in p.lower()]
+    assert problems == []
+
+
+def test_annotate_out_keeps_the_layout_and_refuses_to_merge_two_files_into_one(
+        cli_server: CliForkServer, model: Path, tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    before = {relative: sha256(data / relative) for relative in SESSIONS}
+    done = cli_server.run(["annotate", model, data, "--out", tmp_path / "out", "--no-progress"], tmp_path / "logs")
+    assert done.code == 0, done.stderr[-2000:]
+    assert _tree(tmp_path / "out") == sorted(SESSIONS)
+    for relative, (subject, _) in SESSIONS.items():
+        assert read_embeddings(tmp_path / "out" / relative)["neuron_id"].tolist() == list(range(12))
+        with h5py.File(tmp_path / "out" / relative, "r") as file:
+            assert file["general/subject/subject_id"][()].decode() == subject
+        assert sha256(data / relative) == before[relative]
+    both = [data / relative for relative in SESSIONS]
+    done = cli_server.run(["annotate", model, *both, "-o", tmp_path / "flat", "--overwrite", "--no-progress"],
+                          tmp_path / "logs")
+    assert done.code == 1
+    assert "another source of this run was already written to" in done.stdout
+    with h5py.File(tmp_path / "flat" / "x.nwb", "r") as file:  # the first file's copy, not overwritten by the second
+        assert file["general/subject/subject_id"][()].decode() == "a"
+
+
+def test_sidecars_go_to_their_own_folder_and_every_reader_skips_them(
+        cli_server: CliForkServer, model: Path, tmp_path: Path) -> None:
+    data = _data(tmp_path / "data")
+    before = _tree(data)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    done = cli_server.run(["annotate", model, data, "--sidecar", "--no-progress"], tmp_path / "logs", cwd=cwd)
+    assert done.code == 0, done.stderr[-2000:]
+    assert _tree(data) == before
+    names = ["neurpir-sidecars/sub-a/sub-a_ses-s1_desc-NeurPIREmbeddings.nwb",
+             "neurpir-sidecars/sub-b/sub-b_ses-s2_desc-NeurPIREmbeddings.nwb"]
+    assert _tree(cwd) == names
+    assert read_embeddings(cwd / names[0]).attrs["source"]["location"] == str(data / "sub-a/x.nwb")
+    assert [p for p in _inspector_problems(cwd / "neurpir-sidecars") if "ERROR" in p or "CRITICAL" in p] == []
+    # sidecars inside the data folder: readers skip them instead of failing on them
+    shutil.copytree(cwd / "neurpir-sidecars", data / "derived")
+    inspected = cli_server.run(["inspect", data, "--json", "--no-progress"], tmp_path / "logs")
+    assert inspected.code == 0, inspected.stderr[-2000:]
+    assert [s["holds"] for s in json.loads(inspected.stdout)] == ["NeurPIR sidecar"] * 2 + ["units"] * 2
+    embedded = run_cold(["embed", model, data, "--json", "--no-progress"])  # the fork server silences warnings
+    assert embedded.code == 0, embedded.stderr[-2000:]
+    assert len(json.loads(embedded.stdout)["recordings"]) == 2 and "NeurPIR sidecar file" in embedded.stderr
+    annotated = cli_server.run(["annotate", model, data, "--json", "--no-progress"], tmp_path / "logs")
+    assert annotated.code == 0, annotated.stderr[-2000:]
+    assert sorted(o["status"] for o in json.loads(annotated.stdout)) == ["in-place", "in-place", "skipped", "skipped"]
+    only_sidecars = cli_server.run(["embed", model, data / "derived"], tmp_path / "logs")
+    assert only_sidecars.code == 1 and "only NeurPIR sidecar files or files without neurons" in only_sidecars.stderr
+
+
+@pytest.mark.skipif(shutil.which("dandi") is None, reason="the dandi CLI is not installed")
+def test_dandi_validate_finds_no_error_in_a_folder_of_sidecars(cli_server: CliForkServer, model: Path,
+                                                              tmp_path: Path) -> None:
+    """The folder as a derived dandiset (a dandiset.yaml makes `dandi validate` check names and content offline)."""
+    data = _data(tmp_path / "data")
+    out = tmp_path / "derived"
+    done = cli_server.run(["annotate", model, data, "--sidecar", "--out", out, "--no-progress"], tmp_path / "logs")
+    assert done.code == 0, done.stderr[-2000:]
+    (out / "dandiset.yaml").write_text("identifier: '000999'\nname: NeurPIR embeddings\ndescription: test\n")
+    checked = subprocess.run(["dandi", "validate", "--format", "json", str(out)], capture_output=True, text=True,
+                             timeout=300, env={**os.environ, "DANDI_NO_ET": "1"}, cwd=tmp_path)
+    issues = json.loads(checked.stdout)
+    assert [f"{i['severity']} {i['id']} {i.get('path')}" for i in issues if i["severity"] in ("ERROR", "CRITICAL")
+            or i["id"] == "DANDI.NON_DANDI_FILENAME"] == []
+    assert len(list(out.rglob("*.nwb"))) == 2
