@@ -20,7 +20,7 @@ class ModelProvenance:
     checkpoint_sha256: str
     training_data: list[str]
     """DANDI asset IDs or NWB file identifiers of the sessions the model was trained on."""
-    description: str = "NeurPIR neuron encoder trained with VICReg on segment-length-augmented views."
+    description: str = "NeurPIR neuron encoder trained on segment-length-augmented views."
     package_version: str = __version__
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 

@@ -205,7 +205,7 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     third = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--label", "cell_type", "--sidecar",
                             "-o", str(sidecars)], capture_output=True, text=True, timeout=300, check=False)
     assert third.returncode == 0, third.stderr[-2000:]
-    (sidecar,) = sidecars.glob("*.nwb")
+    (sidecar,) = sidecars.rglob("*.nwb")
     from nwb_neurpir.store import read_predictions
 
     assert len(read_predictions(sidecar)) == 25

@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--max-steps", help="Training steps (default: 800, or the --config value).")] = None,
         batch_size: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--batch-size", help="Neurons per step (default: 128, or the --config value).")] = None,
+            "--batch-size", help="Neurons per step, split over 2 recordings (default: 256, or the --config value).")] = None,
         context: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--context", help="cebra or none (default: cebra, or the --config value).")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
@@ -78,8 +78,8 @@ def register(app: typer.Typer) -> None:
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
     ) -> None:
-        """Train NeurPIR (CEBRA context + neuron encoder, VICReg) on all SOURCES together; runs under torchrun too
-        (rank 0 saves the model and prints the summary).
+        """Train NeurPIR (CEBRA context + population-context neuron encoder) on all SOURCES together; runs under
+        torchrun too (rank 0 saves the model and prints the summary).
 
         Example: neurpir train ../shared/data/steinmetz2019-nwb --out model --max-steps 1500
         """

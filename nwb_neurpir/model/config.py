@@ -42,6 +42,9 @@ class NeurPIRConfig:
     """Bins per chunk the temporal network sees at once; 0 picks the longest epoch, capped at ``max_chunk_bins``."""
     max_chunk_bins: int = 128
     """The encoder reads chunks padded to this many bins."""
+    min_view_epochs: int = 8
+    """Trial-cut recordings (chunks are whole epochs): a view holds at least this many trials, whatever its drawn
+    length (a few 400 ms windows describe a neuron too poorly to be a positive pair)."""
     segment_sampling: Literal["auto", "contiguous", "chunks"] = "auto"
     """``contiguous``: a run of consecutive chunks; ``chunks``: a random set of whole chunks (trials);
     ``auto`` uses ``chunks`` when the recording is made of short epochs (trial windows)."""
@@ -61,7 +64,9 @@ class NeurPIRConfig:
 
     # --- neuron encoder ---------------------------------------------------------------------------------------------
     hidden_dim: int = 64
-    """Width of the chunk tokens."""
+    """Width of the chunk tokens read from the whole chunk."""
+    conv_channels: int = 16
+    """Channels of the shift-invariant convolutional summary added to each chunk token."""
     representation_dim: int = 64
     expander_dim: int = 256
     """Width of VICReg's expander (``loss="vicreg"`` only)."""
@@ -119,7 +124,7 @@ class NeurPIRConfig:
         _check(0.0 < self.unit_keep_min <= 1.0, "unit_keep_min must be in (0, 1]")
         for name in ("context_dim", "hidden_dim", "representation_dim", "expander_dim",
                      "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size",
-                     "context_max_samples", "batch_groups", "context_neurons"):
+                     "context_max_samples", "batch_groups", "context_neurons", "conv_channels", "min_view_epochs"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
         for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
                      "early_stopping_patience"):

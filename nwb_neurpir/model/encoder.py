@@ -29,6 +29,43 @@ if TYPE_CHECKING:
     from nwb_neurpir.model.segments import ViewBatch
 
 
+class _DilatedBlock(nn.Module):
+    def __init__(self, channels: int, kernel_size: int, dilation: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel_size, dilation=dilation,
+                              padding=dilation * (kernel_size - 1) // 2)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + F.gelu(self.conv(h))
+
+
+class _ConvSummary(nn.Module):
+    """A shift-invariant description of a chunk: dilated residual 1-D convolutions over pairs of bins, then the mean
+    and standard deviation over the chunk's observed bins (what the flattened token cannot give for continuous
+    recordings, whose chunks start anywhere)."""
+
+    def __init__(self, channels: int, layers: int = 3, kernel_size: int = 3, stride: int = 2) -> None:
+        super().__init__()
+        self.stride = stride
+        self.input = nn.Conv1d(3, channels, stride, stride=stride)
+        self.blocks = nn.ModuleList([_DilatedBlock(channels, kernel_size, 2**i) for i in range(layers)])
+
+    def forward(self, values: torch.Tensor, weight: torch.Tensor, population: torch.Tensor) -> torch.Tensor:
+        """(n_chunks, T) inputs -> (n_chunks, 2 * channels)."""
+        inputs = torch.stack([values, weight, population], dim=1)
+        if inputs.shape[-1] % self.stride:
+            inputs = F.pad(inputs, (0, self.stride - inputs.shape[-1] % self.stride))
+            weight = F.pad(weight, (0, self.stride - weight.shape[-1] % self.stride))
+        h = F.gelu(self.input(inputs))
+        for block in self.blocks:
+            h = block(h)
+        w = F.avg_pool1d(weight[:, None], self.stride)
+        count = w.sum(-1).clamp(min=1e-6)
+        mean = (h * w).sum(-1) / count
+        variance = (h * h * w).sum(-1) / count - mean * mean
+        return torch.cat([mean, torch.sqrt(variance.clamp(min=0.0) + 1e-6)], dim=1)
+
+
 class PopulationLayer(nn.Module):
     """One attention step from each neuron's own vector to the vectors of its co-recorded neurons, added residually."""
 
@@ -56,7 +93,9 @@ class NeuronEncoder(nn.Module):
         hidden = config.hidden_dim
         self.token = nn.Sequential(nn.Linear(3 * self.width + context_dim, 2 * hidden), nn.GELU(),
                                    nn.Linear(2 * hidden, hidden), nn.GELU())
-        self.head = nn.Sequential(nn.Linear(2 * hidden, 2 * hidden), nn.GELU(),
+        self.summary = _ConvSummary(config.conv_channels)
+        token_dim = hidden + 2 * config.conv_channels
+        self.head = nn.Sequential(nn.Linear(2 * token_dim, 2 * hidden), nn.GELU(),
                                   nn.Linear(2 * hidden, config.representation_dim))
         self.population = PopulationLayer(config.representation_dim)
 
@@ -70,6 +109,7 @@ class NeuronEncoder(nn.Module):
         if values.shape[1] > self.width:
             raise ValueError(f"chunks of {values.shape[1]} bins exceed this encoder's {self.width}")
         weight = mask.to(values.dtype)
+        summary = self.summary(values * weight, weight, population)
         pad = (0, self.width - values.shape[1])
         inputs = [F.pad(values * weight, pad), F.pad(weight, pad), F.pad(population, pad)]
         observed = weight.sum(dim=1)
@@ -77,7 +117,7 @@ class NeuronEncoder(nn.Module):
             if context is None:
                 raise ValueError("this encoder was built with context but the batch has none")
             inputs.append((context * weight[..., None]).sum(dim=1) / observed.clamp(min=1.0)[:, None])
-        tokens = self.token(torch.cat(inputs, dim=1))
+        tokens = torch.cat([self.token(torch.cat(inputs, dim=1)), summary], dim=1)
         share = observed / float(self.width)
         return self.head(_weighted_moments(tokens, share, owner, n_views))
 

@@ -119,13 +119,14 @@ class ViewSampler:
     A batch holds ``groups`` groups; a group is one recording's neurons when the recording has at least
     ``MIN_GROUP`` neurons to sample from, else neurons pooled from several small recordings. Within a recording both
     views share their chunks, and each view keeps a random ``keep_range`` share of the recording's neurons as
-    population context (unit dropout).
+    population context (unit dropout). In trial-cut recordings a view holds at least ``min_epochs`` trials.
     """
 
     MIN_GROUP = 16
 
     def __init__(self, sessions: list[SessionData], pools: list[np.ndarray], length_range: tuple[float, float],
-                 groups: int = 2, keep_range: tuple[float, float] = (0.5, 1.0)):
+                 groups: int = 2, keep_range: tuple[float, float] = (0.5, 1.0), min_epochs: int = 1):
+        self.min_epochs = min_epochs
         self.sessions = sessions
         self.pools = pools
         self.length_range = length_range
@@ -153,6 +154,8 @@ class ViewSampler:
         """Chunk indices of one view of about ``seconds``."""
         n_chunks = session.layout.n_chunks
         count = session.chunks_per_view(seconds)
+        if session.layout.epoch_aligned:
+            count = min(max(count, self.min_epochs), n_chunks)
         if session.layout.random_chunks:
             return np.sort(rng.choice(n_chunks, size=count, replace=False))
         start = int(rng.integers(0, n_chunks - count + 1))

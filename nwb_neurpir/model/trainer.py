@@ -187,7 +187,8 @@ class _Run:
         train_pools, val_pools = _split_neurons(self.sessions, config)
         shards = [pool[self.env.rank::self.env.world_size] for pool in train_pools]
         lengths = (float(config.segment_length_min), float(config.segment_length_max))
-        self.sampler = ViewSampler(self.sessions, shards, lengths, config.batch_groups, (config.unit_keep_min, 1.0))
+        self.sampler = ViewSampler(self.sessions, shards, lengths, config.batch_groups, (config.unit_keep_min, 1.0),
+                                   config.min_view_epochs)
         self.n_train, self.n_val = int(sum(p.size for p in train_pools)), int(sum(p.size for p in val_pools))
         self.validation = self._validation_batches(val_pools, lengths)
         torch.manual_seed(config.seed)
@@ -216,7 +217,7 @@ class _Run:
         if not any(pool.size for pool in val_pools):
             return []
         sampler = ViewSampler(self.sessions, val_pools, lengths, self.config.batch_groups,
-                              (self.config.unit_keep_min, 1.0))
+                              (self.config.unit_keep_min, 1.0), self.config.min_view_epochs)
         size = max(2, min(self.config.batch_size, int(sum(pool.size for pool in val_pools))))
         return [sampler.sample(np.random.default_rng([self.config.seed, 999_983, i]), size)
                 for i in range(VALIDATION_BATCHES)]
