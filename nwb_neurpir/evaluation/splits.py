@@ -69,8 +69,9 @@ def make_folds(
 def _leave_one_out(keys: np.ndarray, subjects: np.ndarray, sessions: np.ndarray, unit: str) -> list[Fold]:
     values = list(dict.fromkeys(keys.tolist()))
     if len(values) < 2:
-        raise NeurPIRError(f"leave-one-{unit}-out needs labelled neurons from at least two {unit}s, found "
-                           f"{len(values)} ({', '.join(values) or 'none'})")
+        found = f"all come from {unit} {values[0]}" if values else "there are none"
+        raise NeurPIRError(f"leave-one-{unit}-out needs labelled neurons from at least two {unit}s; they {found}"
+                           if values else f"leave-one-{unit}-out needs labelled neurons; {found}")
     folds = []
     for value in values:
         test = np.flatnonzero(keys == value)

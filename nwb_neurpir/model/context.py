@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -144,7 +145,11 @@ def _blocks(values: np.ndarray, budget: int, block: int = 400) -> np.ndarray:
 def _fit_cebra(scaled: np.ndarray, config: NeurPIRConfig, progress: bool = False) -> torch.nn.Module:
     """Train CEBRA (behaviour-guided on the covariates themselves) and return its torch network, on CPU."""
     import cebra
+    from tqdm.auto import tqdm
 
+    if progress:  # CEBRA's own bar has no label: say what it is doing first
+        tqdm.write(f"context: fitting CEBRA on {scaled.shape[0]} bins of {scaled.shape[1]} covariates "
+                   f"({max(config.context_iterations, 1)} iterations)", file=sys.stderr)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed % 2**32)
     estimator = cebra.CEBRA(

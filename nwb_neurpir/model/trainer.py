@@ -135,10 +135,10 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, data: list[s
     changed = sorted(k for k in set(saved) | set(current) if k not in RESUME_FREE_KEYS and saved.get(k) != current.get(k))
     if changed:
         raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); "
-                           "use another output folder or turn resuming off", folder)
+                           "use another output folder or pass --no-resume (resume=False)", folder)
     if parsed["model.json"].get("training_data") != data:
-        raise NeurPIRError("the checkpoint was trained on other recordings; use another output folder or turn "
-                           "resuming off", folder)
+        raise NeurPIRError("the checkpoint was trained on other recordings; use another output folder or pass "
+                           "--no-resume (resume=False)", folder)
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:

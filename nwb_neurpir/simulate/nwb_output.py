@@ -156,7 +156,7 @@ def _refuse_existing(paths: list[Path], overwrite: bool) -> None:
     existing = [path for path in paths if path.exists()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise NeurPIRError(f"file exists{more}; pass overwrite=True (--overwrite) to replace", source=existing[0])
+        raise NeurPIRError(f"file exists{more}; use --overwrite (overwrite=True) to replace it", source=existing[0])
 
 
 def _base_nwbfile(session: SimulatedSession, kind: str):  # noqa: ANN202

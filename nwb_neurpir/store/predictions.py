@@ -95,8 +95,8 @@ def write_predictions(
             stale = replaceable_objects(file, module, (name, model_name(name), probe_name(name)), _OUR_TYPES,
                                         "NeurPIR predictions", source)
         if stale and not overwrite:
-            raise NeurPIRError(f"already has predictions named '{name}' in processing/{module}; pass overwrite to "
-                               "replace them", source=source)
+            raise NeurPIRError(f"already has predictions named '{name}' in processing/{module}; use --overwrite "
+                               "(overwrite=True) to replace them", source=source)
         work = _fresh_copy(staging, source, stale, progress)
         append_objects(work, table_path, module,
                        lambda table: _containers(name, ids, rows, labels, probability, table, probe, model), source)

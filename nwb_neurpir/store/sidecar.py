@@ -117,7 +117,8 @@ def write_sidecar(
     target.parent.mkdir(parents=True, exist_ok=True)
     with staged_replace(target, lock_timeout) as staging:
         if target.exists() and not overwrite:
-            raise NeurPIRError("sidecar file already exists; pass overwrite to replace it", source=target)
+            raise NeurPIRError("sidecar file already exists; use --overwrite (overwrite=True) to replace it",
+                               source=target)
         work = staging.new_temp()
         _write(work, facts, ids, vectors, provenance, name, module)
         frame = read_embeddings(work, name=f"{module}/{name}")

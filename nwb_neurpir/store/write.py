@@ -74,8 +74,8 @@ def write_embeddings(
             table_path, rows = locate_neurons(file, ids, neuron_table, source)
             stale = _existing_objects(file, module, name, source)
         if stale and not overwrite:
-            raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}; pass overwrite to "
-                               "replace them", source=source)
+            raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}; use --overwrite "
+                               "(overwrite=True) to replace them", source=source)
         work = _fresh_copy(staging, source, stale, progress)
         _append(work, table_path, rows, ids, vectors, provenance, name, module, source)
         _verify(work, f"{module}/{name}", table_path, ids, vectors, source)
@@ -86,7 +86,8 @@ def write_embeddings(
 def _check_replaceable(target: Path, source: Path, overwrite: bool) -> None:
     """An existing output may be replaced only with ``overwrite``, and only by a copy of the same recording."""
     if not overwrite:
-        raise NeurPIRError(f"output {target} already exists; pass overwrite to replace it", source=source)
+        raise NeurPIRError(f"output {target} already exists; use --overwrite (overwrite=True) to replace it",
+                          source=source)
     with open_nwb_hdf5(source) as file:
         ours = _identifier(file)
     try:
