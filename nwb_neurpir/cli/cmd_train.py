@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         config_file: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--config", help="JSON file with NeurPIRConfig fields (see nwb_neurpir.model.NeurPIRConfig).")] = None,
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--max-steps", help="Training steps (default: 800, or the --config value).")] = None,
+            "--max-steps", help="Training steps (default: 400, or the --config value).")] = None,
         batch_size: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--batch-size", help="Neurons per step, split over 2 recordings (default: 256, or the --config value).")] = None,
         context: Annotated[Optional[str], typer.Option(  # noqa: UP007
