@@ -84,7 +84,8 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     say("[4/5] evaluating cell-type prediction on animals never seen by the probe (leave-one-animal-out)")
     vectors = [model.embed(recording, progress=False) for recording in recordings]
     result = evaluate(recordings, label="cell_type", embeddings=vectors,
-                      embeddings_training_data=model.provenance().training_data, progress=progress)
+                      embeddings_training_data=model.provenance().training_data,
+                      model_provenance=model.provenance().to_dict(), progress=progress)
     lap("evaluate")
 
     say(f"[5/5] writing the report and plots to {report_dir}")

@@ -410,10 +410,9 @@ def _unscorable_notes(fold_infos: list[FoldInfo], label: str) -> list[str]:
 
 
 def _model_settings(model: NeurPIR | None, given: dict | None) -> dict | None:
-    """What the report says about the model behind the NeurPIR vectors (checksum, hyperparameters, ...); not
-    ``created``, which holds when the provenance was written, not when the model was made."""
-    found = model.provenance().to_dict() if model is not None else given
-    return None if found is None else {key: value for key, value in found.items() if key != "created"}
+    """What the report says about the model behind the NeurPIR vectors (checksum, hyperparameters, when it was
+    made, ...)."""
+    return model.provenance().to_dict() if model is not None else given
 
 
 def _inductive_folds(results: list[MethodResult], fold_infos: list[FoldInfo]) -> dict[str, list[str]]:
