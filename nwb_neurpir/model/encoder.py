@@ -52,18 +52,13 @@ class _ConvSummary(nn.Module):
 
     def forward(self, values: torch.Tensor, weight: torch.Tensor, population: torch.Tensor) -> torch.Tensor:
         """(n_chunks, T) inputs -> (n_chunks, 2 * channels)."""
-        inputs = torch.stack([values, weight, population], dim=1)
-        if inputs.shape[-1] % self.stride:
-            inputs = F.pad(inputs, (0, self.stride - inputs.shape[-1] % self.stride))
-            weight = F.pad(weight, (0, self.stride - weight.shape[-1] % self.stride))
-        h = F.gelu(self.input(inputs))
+        extra = (0, -values.shape[-1] % self.stride)  # whole input patches; padded bins are unobserved
+        weight = F.pad(weight, extra)
+        h = F.gelu(self.input(torch.stack([F.pad(values, extra), weight, F.pad(population, extra)], dim=1)))
         for block in self.blocks:
             h = block(h)
         w = F.avg_pool1d(weight[:, None], self.stride)
-        count = w.sum(-1).clamp(min=1e-6)
-        mean = (h * w).sum(-1) / count
-        variance = (h * h * w).sum(-1) / count - mean * mean
-        return torch.cat([mean, torch.sqrt(variance.clamp(min=0.0) + 1e-6)], dim=1)
+        return _mean_and_std(w.sum(-1), (h * w).sum(-1), (h * h * w).sum(-1))
 
 
 class PopulationLayer(nn.Module):
@@ -109,9 +104,10 @@ class NeuronEncoder(nn.Module):
         if values.shape[1] > self.width:
             raise ValueError(f"chunks of {values.shape[1]} bins exceed this encoder's {self.width}")
         weight = mask.to(values.dtype)
-        summary = self.summary(values * weight, weight, population)
+        masked = values * weight
+        summary = self.summary(masked, weight, population)
         pad = (0, self.width - values.shape[1])
-        inputs = [F.pad(values * weight, pad), F.pad(weight, pad), F.pad(population, pad)]
+        inputs = [F.pad(masked, pad), F.pad(weight, pad), F.pad(population, pad)]
         observed = weight.sum(dim=1)
         if self.context_dim:
             if context is None:
@@ -138,10 +134,15 @@ def _weighted_moments(tokens: torch.Tensor, weight: torch.Tensor, owner: torch.T
         return torch.zeros((n_views, *values.shape[1:]), dtype=tokens.dtype,
                            device=tokens.device).index_add(0, owner, values)
 
-    total = view_sum(weight).clamp(min=1e-6)[:, None]
-    mean = view_sum(tokens * weight[:, None]) / total
-    variance = view_sum(tokens * tokens * weight[:, None]) / total - mean * mean
-    return torch.cat([mean, torch.sqrt(variance.clamp(min=0.0) + 1e-6)], dim=1)
+    weighted = tokens * weight[:, None]
+    return _mean_and_std(view_sum(weight)[:, None], view_sum(weighted), view_sum(weighted * tokens))
+
+
+def _mean_and_std(total: torch.Tensor, sums: torch.Tensor, squares: torch.Tensor) -> torch.Tensor:
+    """[mean, standard deviation] per row from the total weight (n, 1), weighted sums and weighted squares (n, d)."""
+    total = total.clamp(min=1e-6)
+    mean = sums / total
+    return torch.cat([mean, torch.sqrt((squares / total - mean * mean).clamp(min=0.0) + 1e-6)], dim=1)
 
 
 class Expander(nn.Module):

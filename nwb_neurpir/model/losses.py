@@ -4,9 +4,9 @@ VICReg (Bardes et al. 2022): invariance between views, variance kept above 1, co
 expander's output. Barlow Twins (Zbontar et al. 2021) on the representation itself: each dimension standardised over
 the group's neurons, the cross-correlation of the two views pushed to the identity, so every dimension must be both
 stable across views and decorrelated from the others (no collapse of the vector the probes read); plus a term that
-centres and scales each dimension within the group. Both are computed per
-group (neurons of one recording) and averaged, so the statistics that keep neurons apart compare neurons of the same
-recording: a vector that only says which recording or animal a neuron comes from cannot satisfy them.
+centres and scales each dimension within the group. Both are computed per group (neurons of one recording) and
+averaged, so the statistics that keep neurons apart compare neurons of the same recording: a vector that only says
+which recording or animal a neuron comes from cannot satisfy them.
 """
 
 from __future__ import annotations

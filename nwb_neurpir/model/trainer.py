@@ -2,7 +2,7 @@
 within-group loss (Barlow Twins or VICReg), with checkpoints one can kill and resume.
 
 AdamW with linear warm-up and cosine decay, gradient clipping, a validation loss on held-out neurons with early
-stopping (the best weights are kept), a tqdm bar with the three loss terms. Every step's sample is drawn from a
+stopping (the best weights are kept), a tqdm bar with the loss terms. Every step's sample is drawn from a
 generator seeded by (seed, step, rank), so a run resumed from a checkpoint continues exactly as it would have.
 Works alone or under ``torchrun`` (DistributedDataParallel, neurons sharded across ranks).
 """
@@ -65,8 +65,9 @@ class _PairLoss(nn.Module):
     def __init__(self, encoder: NeuronEncoder, config: NeurPIRConfig) -> None:
         super().__init__()
         self.encoder = encoder
-        self.expander = Expander(config.representation_dim, config.expander_dim) if config.loss == "vicreg" else None
+        self.expander: Expander | None = None
         if config.loss == "vicreg":
+            self.expander = Expander(config.representation_dim, config.expander_dim)
             weights = (config.invariance_weight, config.variance_weight, config.covariance_weight)
             self.loss = lambda a, b: vicreg_loss(self.expander(a), self.expander(b), *weights)
         else:
@@ -166,7 +167,7 @@ class _Run:
 
     def __init__(self, recordings: list[Recording], config: NeurPIRConfig, out_dir: Path | None, resume: bool,
                  progress: bool = False):
-        if config.context != "none" and not any(r.covariate_matrix()[1] for r in recordings):
+        if config.context != "none" and not any(r.covariates for r in recordings):
             log.warning("no covariates in the training recordings: training without context")
             config = dataclasses.replace(config, context="none")  # provenance records what was done
         self.config = config
@@ -187,8 +188,7 @@ class _Run:
         train_pools, val_pools = _split_neurons(self.sessions, config)
         shards = [pool[self.env.rank::self.env.world_size] for pool in train_pools]
         lengths = (float(config.segment_length_min), float(config.segment_length_max))
-        self.sampler = ViewSampler(self.sessions, shards, lengths, config.batch_groups, (config.unit_keep_min, 1.0),
-                                   config.min_view_epochs)
+        self.sampler = self._sampler(shards, lengths)
         self.n_train, self.n_val = int(sum(p.size for p in train_pools)), int(sum(p.size for p in val_pools))
         self.validation = self._validation_batches(val_pools, lengths)
         torch.manual_seed(config.seed)
@@ -213,11 +213,15 @@ class _Run:
             broadcast_module(context.network, self.env)
         return context
 
-    def _validation_batches(self, val_pools: list[np.ndarray], lengths: tuple[float, float]) -> list[tuple]:
+    def _sampler(self, pools: list[np.ndarray], lengths: tuple[float, float]) -> ViewSampler:
+        config = self.config
+        return ViewSampler(self.sessions, pools, lengths, config.batch_groups, (config.unit_keep_min, 1.0),
+                           config.min_view_epochs)
+
+    def _validation_batches(self, val_pools: list[np.ndarray], lengths: tuple[float, float]) -> list[PairBatch]:
         if not any(pool.size for pool in val_pools):
             return []
-        sampler = ViewSampler(self.sessions, val_pools, lengths, self.config.batch_groups,
-                              (self.config.unit_keep_min, 1.0), self.config.min_view_epochs)
+        sampler = self._sampler(val_pools, lengths)
         size = max(2, min(self.config.batch_size, int(sum(pool.size for pool in val_pools))))
         return [sampler.sample(np.random.default_rng([self.config.seed, 999_983, i]), size)
                 for i in range(VALIDATION_BATCHES)]
