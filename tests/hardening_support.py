@@ -28,7 +28,7 @@ TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_
 """Small enough to train in a second or two; keeps the CEBRA context so annotating loads and runs it."""
 
 CLI_PRELOAD = ("nwb_neurpir.cli.app", "h5py", "pynwb", "ndx_neurpir", "torch", "torch._dynamo", "cebra",
-               "safetensors.torch", "nwb_neurpir.annotate_sources", "nwb_neurpir.io.nwb_reader", "nwb_neurpir.model",
+               "safetensors.torch", "nwb_neurpir.workflows.annotation", "nwb_neurpir.io.nwb_reader", "nwb_neurpir.model",
                "nwb_neurpir.store", "hardening_support")
 """What the CLI fork server imports once: the CLI and what annotate and train import. No torch op runs on import, so a
 forked process starts without thread pools."""

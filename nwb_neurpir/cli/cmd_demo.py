@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir demo --out neurpir-demo
         """
-        from nwb_neurpir.demo import run_demo
+        from nwb_neurpir.workflows.demo import run_demo
 
         result = run_demo(out, seed=seed, max_steps=max_steps, progress=progress,
                           say=(lambda _text: None) if as_json else typer.echo)

@@ -1,5 +1,4 @@
-"""Options shared by every command that reads data, so SOURCES mean the same thing everywhere; and loading the model
-folder that ``embed`` and ``annotate`` take."""
+"""Options shared by every command that reads data, so SOURCES mean the same thing everywhere."""
 
 from __future__ import annotations
 
@@ -37,14 +36,3 @@ BinSize = Annotated[
 ]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")]
 
-
-def load_model(model_dir: Path):  # noqa: ANN201 - a NeurPIR, imported lazily (torch)
-    """The model in ``model_dir``; a missing folder or a file is named as such, before the manifest is looked at."""
-    from nwb_neurpir.errors import NeurPIRError
-    from nwb_neurpir.model import NeurPIR
-
-    if not model_dir.exists():
-        raise NeurPIRError("model folder not found", model_dir)
-    if not model_dir.is_dir():
-        raise NeurPIRError("is a file, not a model folder written by `neurpir train`", model_dir)
-    return NeurPIR.load(model_dir)

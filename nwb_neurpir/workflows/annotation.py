@@ -1,20 +1,28 @@
 """``annotate``: embed the neurons of NWB sources with a fitted model and store the vectors in each file (or a
-sidecar file for DANDI assets and read-only files)."""
+sidecar file for DANDI assets and read-only files), continuing past failing sources."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.provenance import ModelProvenance
 
 if TYPE_CHECKING:
-    from nwb_neurpir.annotate_sources import AnnotateOutcome
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.estimator import NeurPIR
 
-__all__ = ["annotate"]
+__all__ = ["AnnotateOutcome", "annotate", "annotate_sources"]
+
+log = logging.getLogger(__name__)
 
 
 def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | Iterable[str | Path],
@@ -23,8 +31,8 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
     ``output_dir``, as sidecar NWB files for DANDI assets and read-only files.
 
     ``model`` is a fitted ``npir.NeurPIR``, a trained ``nwb_neurpir.model.NeurPIR`` or a model folder. ``options``
-    go to ``nwb_neurpir.annotate_sources.annotate_sources`` (``output_dir``, ``overwrite``, ``name``, ``sidecar``,
-    ``unit_filter``, ``cache_dir``, ``lock_timeout``, ``progress``). Every source is tried; then, unless
+    go to ``annotate_sources`` (``output_dir``, ``overwrite``, ``name``, ``sidecar``, ``unit_filter``, ``cache_dir``,
+    ``lock_timeout``, ``progress``). Every source is tried; then, unless
     ``raise_on_failure=False``, a failure raises a ``NeurPIRError`` naming the first failed source. Returns one
     outcome per source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``).
 
@@ -33,7 +41,6 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
     >>> outcomes[0].status, outcomes[0].n_neurons                              # doctest: +SKIP
     ('in-place', 250)
     """
-    from nwb_neurpir.annotate_sources import annotate_sources
     from nwb_neurpir.workflows.estimator import trained_model
 
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
@@ -43,3 +50,91 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
         more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""
         raise NeurPIRError(f"{failed[0].error}{more}")
     return outcomes
+
+
+@dataclass(frozen=True)
+class AnnotateOutcome:
+    """What happened to one source: where its embeddings went, or why not."""
+
+    source: str
+    status: str
+    """``in-place``, ``copy``, ``sidecar``, ``skipped`` (a sidecar, or a file without neurons) or ``failed``."""
+    path: str | None = None
+    n_neurons: int = 0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "status": self.status, "path": self.path, "n_neurons": self.n_neurons,
+                "error": self.error}
+
+
+def annotate_sources(
+    model: TrainedModel,
+    sources: Iterable[str | Path],
+    glob: str | None = None,
+    *,
+    output_dir: str | Path | None = None,
+    overwrite: bool = False,
+    name: str | None = None,
+    sidecar: bool | None = None,
+    cache_dir: str | Path | None = None,
+    unit_filter: str | None = None,
+    lock_timeout: float | None = None,
+    progress: bool = True,
+) -> list[AnnotateOutcome]:
+    """Embed and store each source's neurons; a source that fails is reported in its outcome, not raised.
+
+    Local writable files are annotated in place (atomically) or copied to ``output_dir`` with the layout they have
+    below the folder given; DANDI assets, URLs and read-only files get a sidecar NWB file (see
+    ``nwb_neurpir.store.annotate``). Sidecar files and files without units or ROIs are skipped. Neurons with no observed activity
+    have no vector and are left out. Context inputs of the model that a file lacks are set to zero, with a warning,
+    and recorded in that file's ``NeurPIRModel`` description. ``lock_timeout``: seconds to wait for another writer of
+    the same file (None: the store's default).
+    """
+    from tqdm import tqdm
+
+    from nwb_neurpir.io.access import DataAccess
+    from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
+    from nwb_neurpir.sources import resolve_sources
+    from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_NAME, annotate_recording
+    from nwb_neurpir.workflows.model_inputs import read_for_model, warn_missing_context
+
+    access = DataAccess(cache_dir=cache_dir)
+    provenance = model.provenance()
+    outcomes: list[AnnotateOutcome] = []
+    resolved = []
+    for text in sources:
+        try:
+            resolved.extend(resolve_sources([text], glob, access=access))
+        except NeurPIRError as exc:
+            outcomes.append(AnnotateOutcome(source=str(text), status="failed", error=exc.one_line()))
+    claimed: set[Path] = set()
+    for source in tqdm(resolved, desc="annotating", unit="file", disable=not progress):
+        try:
+            recording = read_for_model(model, source, access, unit_filter=unit_filter)
+            missing = warn_missing_context(model, recording)
+            vectors = model.embed(recording, progress=False)
+            keep = np.isfinite(vectors).all(axis=1)
+            if not keep.all():
+                warnings.warn(f"{source.label()}: {int((~keep).sum())} neurons have no observed activity and get "
+                              "no embedding", stacklevel=2)
+            recording = recording.select_neurons(keep)
+            result = annotate_recording(recording, vectors[keep], _with_missing_inputs(provenance, missing),
+                                        name=name or DEFAULT_NAME, overwrite=overwrite, output_dir=output_dir,
+                                        relative_path=source.relative_path, sidecar=sidecar, claimed=claimed,
+                                        lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
+            outcomes.append(AnnotateOutcome(source=source.label(), status=result.kind, path=str(result.path),
+                                            n_neurons=int(keep.sum())))
+        except (SidecarFile, NoNeurons) as exc:
+            outcomes.append(AnnotateOutcome(source=source.label(), status="skipped", error=exc.one_line()))
+        except NeurPIRError as exc:
+            log.info("annotating %s failed: %s", source.label(), exc)
+            outcomes.append(AnnotateOutcome(source=source.label(), status="failed", error=exc.one_line()))
+    return outcomes
+
+
+def _with_missing_inputs(provenance: ModelProvenance, missing: list[str]) -> ModelProvenance:
+    if not missing:
+        return provenance
+    return dataclasses.replace(provenance, description=f"{provenance.description} Context inputs missing in this "
+                               f"file and set to zero when embedding it: {', '.join(missing)}.")

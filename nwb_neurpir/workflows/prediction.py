@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nwb_neurpir.annotate_sources import AnnotateOutcome
+from nwb_neurpir.workflows.annotation import AnnotateOutcome
 from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
              progress: bool = True, say: Callable[[str], None] = print) -> DemoResult:
     """Simulate the DEMO population, train NeurPIR on all animals but the last, annotate every file, and evaluate
     cell-type prediction on the held-out animal against hand-made features; write a report with PNGs."""
-    from nwb_neurpir.annotate_sources import annotate_sources
+    from nwb_neurpir.workflows.annotation import annotate_sources
     from nwb_neurpir.evaluation import evaluate, format_table, write_report
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.model import NeurPIRConfig, train

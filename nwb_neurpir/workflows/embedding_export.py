@@ -1,0 +1,99 @@
+"""``embed_sources``: one vector per neuron of NWB sources from a trained model, kept in memory, and written as a
+``.npz`` file (embeddings, neuron ids, sessions, subjects, the model's checksum and the label columns) or as JSON."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nwb_neurpir.recording import Recording
+
+__all__ = ["EmbeddedSources", "embed_sources", "label_arrays"]
+
+_NPZ_KEYS = ("embeddings", "neuron_ids", "session", "subject_id", "model_sha256")
+
+
+@dataclass
+class EmbeddedSources:
+    """Each recording with its (n_neurons, dim) vectors, and the checksum of the model that made them."""
+
+    rows: list[tuple[Recording, np.ndarray]]
+    model_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: per recording its source, identifier, subject, neuron ids and vectors (null where not
+        finite)."""
+        return {"model_sha256": self.model_sha256, "recordings": [
+            {"source": r.source.label(), "identifier": r.source.identifier, "subject_id": r.subject_id,
+             "neuron_ids": r.neuron_ids.tolist(),
+             "embeddings": [[None if not np.isfinite(x) else round(float(x), 6) for x in row] for row in v]}
+            for r, v in self.rows]}
+
+    def write_npz(self, path: str | Path) -> Path:
+        """Write every neuron's vector, id, session, subject, the model checksum and the label columns to ``path``
+        (atomically; loadable without pickle)."""
+        from nwb_neurpir.model.checkpoint import atomic_write_bytes
+
+        path = Path(path)
+        buffer = io.BytesIO()
+        np.savez(
+            buffer, embeddings=np.concatenate([v for _, v in self.rows]).astype(np.float32),
+            neuron_ids=np.concatenate([r.neuron_ids for r, _ in self.rows]),
+            session=np.concatenate([[r.source.label()] * r.n_neurons for r, _ in self.rows]).astype(str),
+            subject_id=np.concatenate([[r.subject_id] * r.n_neurons for r, _ in self.rows]).astype(str),
+            model_sha256=np.array(self.model_sha256), **label_arrays([r.neuron_metadata for r, _ in self.rows]))
+        atomic_write_bytes(path, buffer.getvalue())
+        return path
+
+
+def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = None, *,
+                  cache_dir: str | Path | None = None, unit_filter: str | None = None, progress: bool = True,
+                  on_recording: Callable[[Recording, np.ndarray], None] | None = None) -> EmbeddedSources:
+    """Embed every neuron of ``sources`` with the model in ``model_dir`` (read on the model's time grid; context
+    inputs a file lacks are set to zero, with a warning); ``on_recording`` is called after each recording."""
+    from nwb_neurpir.io import open_recordings
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch
+    from nwb_neurpir.workflows.model_inputs import load_model_folder, model_mismatch, warn_missing_context
+
+    model = load_model_folder(model_dir)
+    rows = []
+    recordings = open_recordings(sources, glob, cache_dir=cache_dir, modality=model.config.modality,
+                                 unit_filter=unit_filter, bin_size=model.bin_size_, progress=progress,
+                                 desc="embedding")
+    try:
+        for recording in recordings:
+            warn_missing_context(model, recording)
+            vectors = model.embed(recording, progress=progress)
+            rows.append((recording, vectors))
+            if on_recording is not None:
+                on_recording(recording, vectors)
+    except ModalityMismatch as exc:
+        raise model_mismatch(exc) from None
+    return EmbeddedSources(rows=rows, model_sha256=model.provenance().checkpoint_sha256)
+
+
+def label_arrays(tables: list[pd.DataFrame]) -> dict[str, np.ndarray]:
+    """The one-value-per-neuron label columns of the recordings' neuron tables, concatenated: numbers as float64 (NaN
+    where a recording lacks the column), anything else as text ("" where absent); loadable without pickle."""
+    import pandas as pd
+
+    joined = pd.concat(tables, ignore_index=True)
+    arrays = {}
+    for column in joined.columns:
+        values = joined[column]
+        if str(column) in _NPZ_KEYS or values.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).any():
+            continue
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            arrays[str(column)] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            arrays[str(column)] = np.array(["" if pd.isna(v) else str(v) for v in values], dtype=str)
+    return arrays

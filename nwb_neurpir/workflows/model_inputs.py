@@ -1,0 +1,59 @@
+"""Sources read for a trained model: the model folder itself, its modality, and its context inputs a file lacks."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nwb_neurpir.errors import NeurPIRError
+
+if TYPE_CHECKING:
+    from nwb_neurpir.io.access import DataAccess
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch
+    from nwb_neurpir.model import NeurPIR
+    from nwb_neurpir.recording import Recording
+    from nwb_neurpir.sources import ResolvedSource
+
+__all__ = ["load_model_folder", "model_mismatch", "read_for_model", "warn_missing_context"]
+
+
+def load_model_folder(model_dir: str | Path) -> NeurPIR:
+    """The model in ``model_dir``; a missing folder or a file is named as such, before the manifest is looked at."""
+    from nwb_neurpir.model import NeurPIR
+
+    model_dir = Path(model_dir)
+    if not model_dir.exists():
+        raise NeurPIRError("model folder not found", model_dir)
+    if not model_dir.is_dir():
+        raise NeurPIRError("is a file, not a model folder written by `neurpir train`", model_dir)
+    return NeurPIR.load(model_dir)
+
+
+def read_for_model(model: NeurPIR, source: ResolvedSource, access: DataAccess, **reader_kwargs: Any) -> Recording:
+    """Read ``source`` as the model's modality; a file of another modality is blamed on the model, not an option."""
+    from nwb_neurpir.io import read_resolved
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch
+
+    try:
+        return read_resolved(source, access, modality=model.config.modality, **reader_kwargs)
+    except ModalityMismatch as exc:
+        raise model_mismatch(exc) from None
+
+
+def model_mismatch(exc: ModalityMismatch) -> NeurPIRError:
+    """The error for a file whose neurons are of another modality than the model's."""
+    return NeurPIRError(f"the model was trained on {exc.wanted} data, but this file holds {exc.found} data only; "
+                        f"embed it with a model trained on {exc.found} recordings", exc.source)
+
+
+def warn_missing_context(model: NeurPIR, recording: Recording) -> list[str]:
+    """The model's context inputs that ``recording`` lacks (they are set to zero), with one warning naming them."""
+    if model.context_ is None:
+        return []
+    present = set(recording.covariate_matrix()[1])
+    missing = [name for name in model.context_.columns if name not in present]
+    if missing:
+        warnings.warn(f"{recording.source.label()}: {len(missing)} of the model's {len(model.context_.columns)} "
+                      f"context inputs are missing and set to zero: {', '.join(missing)}", stacklevel=2)
+    return missing
