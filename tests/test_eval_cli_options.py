@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 from eval_files import TINY, simulated_folder
 
 from nwb_neurpir.cli.app import app
-from nwb_neurpir.evaluation import evaluate, read_annotated
-from nwb_neurpir.evaluation.inputs import annotated_view
+from nwb_neurpir.evaluation import evaluate
+from nwb_neurpir.workflows.annotated import read_annotated
+from nwb_neurpir.workflows.plotting import annotated_view
 from nwb_neurpir.evaluation.plots import MAX_LEGEND_ENTRIES, top_categories
 from nwb_neurpir.io import open_recordings
 

@@ -33,11 +33,14 @@ def _read_config(path: Path | None, max_steps: int | None, seed: int | None):  #
 
 
 def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, transductive: bool,
-                   embeddings_name: str | None, split: str, folds: int | None, out: Path | None, no_plots: bool,
-                   projection: str | None) -> None:
+                   ablations: bool, methods: str | None, embeddings_name: str | None, split: str, folds: int | None,
+                   out: Path | None, no_plots: bool, projection: str | None) -> None:
     """A one-line error for an option that would change nothing with the others given."""
     unused = [(max_steps is not None and not training, "--max-steps needs --train or --train-config"),
               (transductive and not training, "--transductive needs --train or --train-config"),
+              (ablations and not training, "--ablations needs --train or --train-config"),
+              (ablations and methods is not None,
+               "--ablations adds the ablations to the default methods; with --methods name them there"),
               (embeddings_name is not None and (training or model is not None),
                "--embeddings picks a table of annotated files; it does nothing with --model or --train"),
               (folds is not None and split != "kfold", "--folds needs --split kfold"),
@@ -64,8 +67,8 @@ def register(app: typer.Typer) -> None:
             "--model", help="A trained model folder: embed every source with it.")] = None,
         train: Annotated[bool, typer.Option(
             "--train", help="Train NeurPIR per fold without the test animal (inductive), with the default "
-                            "config or --train-config: one model per fold and NeurPIR method, which can take long "
-                            "(name fewer neurpir methods in --methods, or lower --max-steps).")] = False,
+                            "config or --train-config: one model per fold, which can take long (lower "
+                            "--max-steps).")] = False,
         train_config: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--train-config", help="JSON NeurPIRConfig for --train (implies --train).")] = None,
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
@@ -73,6 +76,9 @@ def register(app: typer.Typer) -> None:
         )] = None,
         transductive: Annotated[bool, typer.Option(
             "--transductive", help="With --train: train once on all sources (the published protocol).")] = False,
+        ablations: Annotated[bool, typer.Option(
+            "--ablations", help="With --train: also train NeurPIR's ablations per fold (the neurpir-* methods "
+                                "besides neurpir; the paper's protocol), one model each.")] = False,
         methods: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--methods", help="Comma-separated REPRESENTATION[:PROBE], e.g. neurpir,neurpir-untrained,hand,hand:gb,"
                               "hand-pca,neurpir+hand [default: all the inputs allow]. hand baselines alone need no "
@@ -102,7 +108,8 @@ def register(app: typer.Typer) -> None:
         Example: neurpir evaluate ../shared/data/steinmetz2019-nwb --label brain_area --grouping steinmetz-4region
         --train --methods neurpir,hand --out report/
         """
-        from nwb_neurpir.evaluation import evaluate_annotated, evaluate_recordings, format_table, write_report
+        from nwb_neurpir.evaluation import format_table
+        from nwb_neurpir.workflows.evaluation import evaluate_sources
 
         if split not in _SPLITS:
             raise NeurPIRError(f"--split must be one of {', '.join(_SPLITS)}, not {split!r}")
@@ -110,33 +117,20 @@ def register(app: typer.Typer) -> None:
             raise NeurPIRError("give either --model or --train/--train-config, not both")
         training = train or train_config is not None
         _refuse_unused(training=training, model=model, max_steps=max_steps, transductive=transductive,
-                       embeddings_name=embeddings_name, split=split, folds=folds, out=out, no_plots=no_plots,
-                       projection=projection)
+                       ablations=ablations, methods=methods, embeddings_name=embeddings_name, split=split,
+                       folds=folds, out=out, no_plots=no_plots, projection=projection)
         options = dict(label=label, grouping=grouping, split=split, probe=probe, normalize=normalize,
                        n_splits=folds or 5, seed=seed or 0, progress=progress and not as_json,
-                       methods=[m for m in methods.split(",") if m.strip()] if methods else None)
-        reader = {"unit_filter": unit_filter}
-        if model is not None or training:
-            result = evaluate_recordings(
-                sources, glob=glob, cache_dir=cache_dir, reader_kwargs=reader, model_dir=model,
-                config=_read_config(train_config, max_steps, seed) if model is None else None,
-                protocol="transductive" if transductive else None, **options)
-        else:
-            from nwb_neurpir.evaluation.inputs import local_paths
-            from nwb_neurpir.sources import resolve_sources
-
-            paths = local_paths(resolve_sources(sources, glob, cache_dir=cache_dir))
-            result = evaluate_annotated(paths, name=embeddings_name, reader_kwargs=reader, **options)
-        written = (write_report(result, out, plots=not no_plots, projection=projection or "umap")
-                   if out is not None else {})
+                       methods=[m for m in methods.split(",") if m.strip()] if methods else None, ablations=ablations)
+        run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, model_dir=model,
+                               config=_read_config(train_config, max_steps, seed) if training else None,
+                               transductive=transductive, embeddings_name=embeddings_name, report_dir=out,
+                               plots=not no_plots, projection=projection or "umap", **options)
         if as_json:
-            payload = result.to_dict()
-            payload["written"] = {key: str(path) for key, path in written.items()}
-            typer.echo(json.dumps(payload, indent=2, default=float))
+            typer.echo(json.dumps(run.to_dict(), indent=2, default=float))
             return
-        typer.echo(format_table(result))
-        for path in written.values():
+        typer.echo(format_table(run.result))
+        for path in run.written.values():
             typer.echo(f"wrote {path}")
-
 
 __all__ = ["Normalize", "Progress", "register"]

@@ -42,22 +42,19 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir plot neurpir-demo/data --label cell_type --out umap.png
         """
-        from nwb_neurpir.evaluation import load_grouping, read_annotated
-        from nwb_neurpir.evaluation.inputs import annotated_view, local_paths
-        from nwb_neurpir.evaluation.plots import plot_embeddings
-        from nwb_neurpir.sources import resolve_sources
+        from nwb_neurpir.workflows.plotting import plot_annotated
 
-        table = read_annotated(local_paths(resolve_sources(sources, glob, cache_dir=cache_dir)), embeddings_name)
-        view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
-        if progress and not as_json:
-            typer.echo(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...", err=True)
-        written = plot_embeddings(view, out, seed=seed, projection=projection)
+        def status(text: str) -> None:
+            if progress and not as_json:
+                typer.echo(text, err=True)
+
+        shown = plot_annotated(sources, out, glob=glob, cache_dir=cache_dir, label=label, grouping=grouping,
+                               embeddings_name=embeddings_name, normalize=normalize, unit_filter=unit_filter,
+                               seed=seed, projection=projection, say=status)
         if as_json:
-            typer.echo(json.dumps({"written": str(written), "n_neurons": int(len(view.labels)),
-                                   "label": view.label_name, "normalization": view.normalization,
-                                   "title": view.title}, indent=2))
+            typer.echo(json.dumps(shown.to_dict(), indent=2))
             return
-        typer.echo(f"wrote {written} ({len(view.labels)} neurons)")
+        typer.echo(f"wrote {shown.written} ({len(shown.view.labels)} neurons)")
 
 
 __all__ = ["register"]

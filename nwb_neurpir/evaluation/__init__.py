@@ -8,7 +8,6 @@
 
 from nwb_neurpir.evaluation.evaluate import evaluate
 from nwb_neurpir.evaluation.grouping import GROUPING_PRESETS, LabelGrouping, load_grouping
-from nwb_neurpir.evaluation.inputs import evaluate_annotated, evaluate_recordings, read_annotated
 from nwb_neurpir.evaluation.report import format_table, write_report
 from nwb_neurpir.evaluation.results import EvaluationResult
 
@@ -17,10 +16,7 @@ __all__ = [
     "EvaluationResult",
     "LabelGrouping",
     "evaluate",
-    "evaluate_annotated",
-    "evaluate_recordings",
     "format_table",
     "load_grouping",
-    "read_annotated",
     "write_report",
 ]

@@ -1,8 +1,9 @@
 """``evaluate``: every method on the same folds in one run, with per-fold class counts and chance levels.
 
 Inputs, one of:
-* recordings + ``config``: each NeurPIR variant is trained per fold on the training animals' recordings only
-  (``inductive``), or once on every recording (``transductive``, the published protocol);
+* recordings + ``config``: NeurPIR (with ``ablations=True`` also its ablation variants) is trained per fold on the
+  training animals' recordings only (``inductive``), or once on every recording (``transductive``, the published
+  protocol);
 * recordings + a trained ``model``: embeds everything once; a fold is inductive when none of its test sessions is
   in the model's training data;
 * recordings + ``embeddings`` (one matrix per recording, e.g. read back from annotated files);
@@ -95,11 +96,13 @@ def evaluate(
     seed: int = 0,
     progress: bool = True,
     model_provenance: dict | None = None,
+    ablations: bool = False,
 ) -> EvaluationResult:
     """Probe ``label`` (after ``grouping``) from each method's per-neuron vectors on folds of ``split``.
 
-    ``methods`` are ``REPRESENTATION[:PROBE]`` names (default: every NeurPIR variant the inputs allow, then ``hand``,
-    ``hand:gb``, ``hand-pca`` and ``neurpir+hand``). ``normalize``: ``session`` z-scores every representation within
+    ``methods`` are ``REPRESENTATION[:PROBE]`` names (default: ``neurpir`` when the inputs allow it -- with a
+    ``config`` and ``ablations=True`` also its ablation variants, each trained per fold -- then ``hand``, ``hand:gb``,
+    ``hand-pca`` and ``neurpir+hand``). ``normalize``: ``session`` z-scores every representation within
     each session before the probe (label-free; removes session offsets such as rate scale or indicator brightness)
     and refuses sessions too small or single-class for it; ``auto`` (default) does the same but falls back to
     ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
@@ -108,7 +111,7 @@ def evaluate(
     Folds whose test classes are all absent from their training neurons are unscorable: reported, not averaged in.
     """
     started = time.perf_counter()
-    _check_options(config, model, embeddings, normalize, probe)
+    _check_options(config, model, embeddings, normalize, probe, ablations)
     grouping = grouping if isinstance(grouping, LabelGrouping) or grouping is None else load_grouping(grouping)
     recordings = list(recordings or [])
     timings: dict[str, float] = {}
@@ -132,8 +135,8 @@ def evaluate(
         representations["neurpir-neighbours"] = NeighbourRepresentation(
             "neurpir-neighbours", representations["neurpir"], recordings, neurons)
     available = list(representations) + (list(BASELINES) if recordings else [])
-    chosen = parse_methods(methods or default_methods([r for r in NEURPIR_VARIANTS if r in representations],
-                                                      bool(recordings)), available, probe)
+    variants = [r for r in NEURPIR_VARIANTS if r in representations and (ablations or r == "neurpir")]
+    chosen = parse_methods(methods or default_methods(variants, bool(recordings)), available, probe)
     feature_names = None
     if any("hand" in method.sources for method in chosen):
         clock = time.perf_counter()
@@ -178,9 +181,11 @@ def round_timings(timings: dict[str, float]) -> dict[str, float]:
 
 
 def _check_options(config: NeurPIRConfig | None, model: NeurPIR | None, embeddings: object, normalize: str,
-                   probe: str) -> None:
+                   probe: str, ablations: bool) -> None:
     if sum(x is not None for x in (config, model, embeddings)) > 1:
         raise NeurPIRError("give at most one of: a training config, a trained model, embeddings")
+    if ablations and config is None:
+        raise NeurPIRError("ablations are trained per fold: they need a training config")
     if normalize not in NORMALIZATIONS:
         raise NeurPIRError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, not {normalize!r}")
     if probe not in PROBES:

@@ -54,7 +54,7 @@ def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None
     >>> frame = npir.read_embeddings("sim/", zscore=True)                       # doctest: +SKIP
     >>> frame.groupby("subject_id").size()                                      # doctest: +SKIP
     """
-    from nwb_neurpir.evaluation.inputs import read_annotated
+    from nwb_neurpir.workflows.annotated import read_annotated
     from nwb_neurpir.evaluation.probes import standardize_per_session
 
     paths = annotated_files(sources, glob)

@@ -1,0 +1,60 @@
+"""Annotated NWB files (embeddings already inside, or sidecars) read as one table per call, with each file's subject
+and session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+
+__all__ = ["local_paths", "read_annotated"]
+
+
+def local_paths(resolved: Sequence[Any]) -> list[str]:
+    """Paths of resolved sources (``nwb_neurpir.sources.ResolvedSource``), all of which must be local files:
+    annotated files and sidecars are read locally."""
+    remote = [source.label() for source in resolved if source.kind != "local"]
+    if remote:
+        raise NeurPIRError("annotated embeddings are read from local NWB files or sidecars; use --model or --train "
+                           "for remote sources", source=remote[0])
+    return [source.location for source in resolved]
+
+
+def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.DataFrame:
+    """One table of every file's embeddings with ``subject_id`` and ``session_id`` columns; ``attrs["training_data"]``
+    lists the sessions the embedding model(s) were trained on, ``attrs["models"]`` each distinct model's provenance
+    (by checksum)."""
+    from nwb_neurpir.store import read_embeddings
+
+    frames, training_data, models = [], [], {}
+    for path in paths:
+        frame = read_embeddings(path, name)
+        subject_id, session_id = _identity(Path(path))
+        frame.insert(0, "subject_id", subject_id)
+        frame.insert(1, "session_id", session_id)
+        frame["file"] = str(path)
+        model = frame.attrs.get("model", {})
+        training_data.extend(model.get("training_data", []))
+        models.setdefault(model.get("checkpoint_sha256", ""), {**model, "files": []})["files"].append(str(path))
+        frames.append(frame)
+    if not frames:
+        raise NeurPIRError("no annotated files given")
+    table = pd.concat(frames, ignore_index=True)
+    table.attrs = {"training_data": list(dict.fromkeys(training_data)), "models": list(models.values())}
+    return table
+
+
+def _identity(path: Path) -> tuple[str, str]:
+    """``subject_id`` and ``session_id`` (else the identifier) of an NWB file, '' when absent."""
+    from nwb_neurpir.io.h5_tables import decode_text
+    from nwb_neurpir.store.checks import open_nwb_hdf5
+
+    with open_nwb_hdf5(path) as file:
+        def text(name: str) -> str:
+            node = file.get(name)
+            return decode_text(node[()]) if node is not None and getattr(node, "shape", None) == () else ""
+
+        return text("general/subject/subject_id"), text("general/session_id") or text("identifier")

@@ -1,0 +1,184 @@
+"""``evaluate_sources``: the evaluation straight from sources, in the mode the inputs ask for -- annotated NWB files
+(embeddings already inside), a trained model folder, or a training config (a model per fold) -- with the report.
+
+Embeddings of annotated files come from ``nwb_neurpir.store.read_embeddings``; subject and session are read from the
+same file. With hand-feature baselines requested, the activity is read too (so the files must hold it, i.e. not be
+sidecar files).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.results import EvaluationResult
+from nwb_neurpir.workflows.annotated import local_paths, read_annotated
+
+if TYPE_CHECKING:
+    from nwb_neurpir.model import NeurPIRConfig
+    from nwb_neurpir.recording import Recording
+
+__all__ = ["EvaluationRun", "aligned_embeddings", "evaluate_annotated", "evaluate_recordings", "evaluate_sources"]
+
+
+@dataclass
+class EvaluationRun:
+    """An evaluation's result and the report files written for it (none without a report folder)."""
+
+    result: EvaluationResult
+    written: dict[str, Path] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data, with ``written``: the report files by kind."""
+        payload = self.result.to_dict()
+        payload["written"] = {key: str(path) for key, path in self.written.items()}
+        return payload
+
+
+def evaluate_sources(
+    sources: Sequence[str | Path],
+    *,
+    label: str,
+    glob: str | None = None,
+    cache_dir: str | Path | None = None,
+    unit_filter: str | None = None,
+    model_dir: str | Path | None = None,
+    config: NeurPIRConfig | None = None,
+    transductive: bool = False,
+    embeddings_name: str | None = None,
+    report_dir: str | Path | None = None,
+    plots: bool = True,
+    projection: str = "umap",
+    **options: Any,
+) -> EvaluationRun:
+    """Evaluate the sources with the model in ``model_dir``, by training ``config`` per fold (once on all sources
+    with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the table); write
+    the report to ``report_dir`` (figures unless ``plots=False``). ``options`` go to ``evaluate``."""
+    from nwb_neurpir.evaluation import write_report
+
+    reader = {"unit_filter": unit_filter}
+    if model_dir is not None or config is not None:
+        result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir, reader_kwargs=reader,
+                                     model_dir=model_dir, config=config,
+                                     protocol="transductive" if transductive else None, **options)
+    else:
+        from nwb_neurpir.sources import resolve_sources
+
+        paths = local_paths(resolve_sources(sources, glob, cache_dir=cache_dir))
+        result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader, **options)
+    written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
+    return EvaluationRun(result=result, written=written)
+
+
+def _model_provenance(models: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The provenance to report for annotated files: the one model's (with ``files``), or every model's."""
+    if not models:
+        return None
+    if len(models) == 1:
+        return {**models[0], "path": "embedded in the annotated files (model folder not recorded)"}
+    return {"checkpoint_sha256": "several models", "models": models,
+            "package_version": ", ".join(sorted({m.get("package_version", "") for m in models}))}
+
+
+def _uses_neurpir(methods: Sequence[str] | None) -> bool:
+    return methods is None or any("neurpir" in m.partition(":")[0] for m in methods)
+
+
+def _timed_total(result: EvaluationResult, reading: float) -> EvaluationResult:
+    """``result`` with the time spent reading its inputs counted in, so ``total`` is the one elapsed figure."""
+    from nwb_neurpir.evaluation.evaluate import round_timings
+
+    total = result.timings.get("total", 0.0) + reading
+    result.timings = round_timings({"reading": reading, **result.timings, "total": total})
+    return result
+
+
+def evaluate_annotated(
+    paths: Sequence[str | Path],
+    *,
+    label: str,
+    name: str | None = None,
+    methods: Sequence[str] | None = None,
+    reader_kwargs: dict[str, Any] | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> EvaluationResult:
+    """``evaluate`` on annotated files: their embeddings as ``neurpir``; hand baselines (read from the same files)
+    unless ``methods`` names only ``neurpir`` (then sidecar files work too). Methods that need no NeurPIR vectors
+    (``hand``, ``hand:gb``...) need no embeddings in the files. ``options`` go to ``evaluate``."""
+    from nwb_neurpir.evaluation.evaluate import evaluate
+    from nwb_neurpir.io import open_recording
+
+    clock = time.perf_counter()
+    if not _uses_neurpir(methods):
+        recordings = [open_recording(path, keep_spike_times=True, **(reader_kwargs or {})) for path in paths]
+        return _timed_total(evaluate(recordings, label=label, methods=methods, progress=progress, **options),
+                            time.perf_counter() - clock)
+    table = read_annotated(paths, name)
+    provenance = _model_provenance(table.attrs["models"])
+    if methods is not None and all(m.partition(":")[0] == "neurpir" for m in methods):
+        return _timed_total(evaluate(label=label, embeddings=table, methods=methods, progress=progress,
+                                     model_provenance=provenance, **options), time.perf_counter() - clock)
+    recordings, matrices = [], []
+    for path, frame in table.groupby("file", sort=False):
+        recording = open_recording(path, keep_spike_times=True, **(reader_kwargs or {}))
+        recordings.append(recording)
+        matrices.append(aligned_embeddings(recording, frame))
+    reading = time.perf_counter() - clock
+    return _timed_total(evaluate(recordings, label=label, embeddings=matrices,
+                                 embeddings_training_data=table.attrs["training_data"], methods=methods,
+                                 progress=progress, model_provenance=provenance, **options), reading)
+
+
+def evaluate_recordings(
+    sources: Sequence[str | Path],
+    *,
+    label: str,
+    glob: str | None = None,
+    cache_dir: str | Path | None = None,
+    reader_kwargs: dict[str, Any] | None = None,
+    model_dir: str | Path | None = None,
+    config: Any = None,
+    progress: bool = True,
+    **options: Any,
+) -> EvaluationResult:
+    """Read ``sources`` (spike times kept for the ISI features) and ``evaluate`` them with the model in
+    ``model_dir`` or by training ``config`` per fold; ``options`` go to ``evaluate``."""
+    from nwb_neurpir.evaluation.evaluate import evaluate
+    from nwb_neurpir.io import open_recordings
+
+    clock = time.perf_counter()
+    model = None
+    if model_dir is not None:
+        from nwb_neurpir.model import NeurPIR
+
+        model = NeurPIR.load(model_dir)
+    recordings = list(open_recordings(sources, glob, cache_dir=cache_dir, progress=progress, keep_spike_times=True,
+                                      **(reader_kwargs or {})))
+    reading = time.perf_counter() - clock
+    result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
+    if model_dir is not None and result.settings.get("model"):
+        result.settings["model"]["path"] = str(Path(model_dir).resolve())
+    return _timed_total(result, reading)
+
+
+def aligned_embeddings(recording: Recording, table: pd.DataFrame) -> np.ndarray:
+    """(n_neurons, dim) embeddings in the recording's neuron order; NaN rows for neurons without one."""
+    if len(table) == 0:
+        raise NeurPIRError("has an empty embeddings table", source=recording.source.label())
+    vectors = np.stack([np.asarray(v, dtype=np.float64) for v in table["embedding"]])
+    position = {int(neuron): row for row, neuron in enumerate(table["neuron_id"])}
+    out = np.full((recording.n_neurons, vectors.shape[1]), np.nan)
+    rows = [(index, position[int(n)]) for index, n in enumerate(recording.neuron_ids) if int(n) in position]
+    if not rows:
+        raise NeurPIRError("none of the embedded neuron ids matches a neuron read from the file",
+                           source=recording.source.label())
+    mine, theirs = map(list, zip(*rows))
+    out[mine] = vectors[theirs]
+    return out

@@ -1,0 +1,87 @@
+"""``plot_annotated``: a UMAP (or PCA) figure of the embeddings stored in annotated NWB files, coloured by a label
+and by animal; the vectors are normalised as ``evaluate`` does before its probe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
+from nwb_neurpir.evaluation.results import EmbeddingView
+from nwb_neurpir.workflows.annotated import local_paths, read_annotated
+
+__all__ = ["DEFAULT_LABELS", "PlotResult", "annotated_view", "plot_annotated"]
+
+DEFAULT_LABELS = ("cell_type", "brain_area", "location")
+"""Label columns ``annotated_view`` colours by when none is named (the first one present)."""
+
+
+@dataclass(frozen=True)
+class PlotResult:
+    """The figure written and what it shows."""
+
+    written: Path
+    view: EmbeddingView
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"written": str(self.written), "n_neurons": int(len(self.view.labels)), "label": self.view.label_name,
+                "normalization": self.view.normalization, "title": self.view.title}
+
+
+def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None = None,
+                   cache_dir: str | Path | None = None, label: str | None = None, grouping: str | None = None,
+                   embeddings_name: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
+                   seed: int = 0, projection: str = "umap",
+                   say: Callable[[str], None] = lambda _text: None) -> PlotResult:
+    """Read the embeddings of the annotated local files the sources name, draw them by label (``grouping`` applied)
+    and by animal, and write the PNG ``out``; ``say`` hears what is being drawn before the (slow) projection."""
+    from nwb_neurpir.evaluation.plots import plot_embeddings
+    from nwb_neurpir.sources import resolve_sources
+
+    table = read_annotated(local_paths(resolve_sources(sources, glob, cache_dir=cache_dir)), embeddings_name)
+    view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
+    say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
+    return PlotResult(written=plot_embeddings(view, out, seed=seed, projection=projection), view=view)
+
+
+def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: LabelGrouping | None = None,
+                   title: str = "NeurPIR embeddings", normalize: str = "auto",
+                   unit_filter: str | None = None) -> EmbeddingView:
+    """The vectors of an annotated table for a UMAP, coloured by ``label`` (after ``grouping``; neurons outside it
+    dropped) or by the first of ``DEFAULT_LABELS`` present; ``unit_filter`` keeps the neurons matching it.
+
+    ``normalize`` works as in ``evaluate`` (each file is a session; the label's classes count only when a label is
+    known): ``auto`` z-scores per session unless a session is too small or single-class, then warns and uses none."""
+    import warnings
+
+    from nwb_neurpir.evaluation.evaluate import EvaluationWarning
+    from nwb_neurpir.evaluation.normalization import choose_normalization
+    from nwb_neurpir.io.unit_filter import select_rows
+
+    if label is None:
+        label = next((name for name in DEFAULT_LABELS if name in table.columns), None)
+    elif label not in table.columns:
+        columns = [c for c in table.columns if c not in ("embedding", "file")]
+        raise NeurPIRError(f"the embeddings have no column {label!r}; available: {', '.join(map(str, columns))}")
+    table = table.iloc[select_rows(unit_filter, table, what="neuron")].reset_index(drop=True)
+    raw = table[label].tolist() if label is not None else ["all"] * len(table)
+    grouped = group_labels(raw, grouping)
+    kept = table.loc[grouped.keep]
+    if len(kept) == 0:
+        raise NeurPIRError(f"no neuron has a {label!r} value inside the grouping")
+    vectors = np.stack([np.asarray(v, dtype=np.float64) for v in kept["embedding"]])
+    sessions = kept["file"].astype(str).to_numpy()
+    normalization = choose_normalization(normalize, sessions, grouped.labels if label is not None else None)
+    if normalization.note:
+        warnings.warn(normalization.note, EvaluationWarning, stacklevel=2)
+    suffix = ", z-scored per session" if normalization.applied == "session" else ""
+    return EmbeddingView(vectors=normalization.apply(vectors, sessions), labels=grouped.labels,
+                         subjects=kept["subject_id"].astype(str).to_numpy(),
+                         title=f"{title} ({label or 'no label'}){suffix}", label_name=label or "label",
+                         normalization=normalization.to_dict())
