@@ -8,16 +8,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter, choice
 from nwb_neurpir.errors import NeurPIRError
 
-_SPLITS = ("animal", "session", "kfold")
-
-Normalize = Annotated[str, typer.Option(
-    "--normalize", help="auto: z-score the vectors within each session unless a session is too small (under 8 "
+Normalize = Annotated[str, choice(
+    "nwb_neurpir.evaluation.normalization:NORMALIZATIONS", "--normalize", help="auto: z-score the vectors within each session unless a session is too small (under 8 "
                         "neurons) or single-class, then none, with a warning; session: the same but refuse such "
                         "sessions; none.")]
 """The normalisation option ``evaluate`` and ``plot`` share (same name, same default ``auto``)."""
+PROJECTIONS = "nwb_neurpir.evaluation.plots:PROJECTIONS"
+"""The registry of ``--projection`` (``evaluate`` and ``plot``)."""
 Progress = Annotated[bool, typer.Option("--progress/--no-progress",
                                         help="Show progress bars and status lines (on stderr).")]
 
@@ -61,7 +61,8 @@ def register(app: typer.Typer) -> None:
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--grouping", help="Preset (steinmetz-4region) or a YAML/JSON file mapping group -> label values; "
                                "other values are dropped.")] = None,
-        split: Annotated[str, typer.Option("--split", help="animal (leave one animal out), session, or kfold.")]
+        split: Annotated[str, choice("nwb_neurpir.evaluation.splits:SPLITS", "--split",
+                                     help="animal (leave one animal out), session, or kfold.")]
         = "animal",
         model: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--model", help="A trained model folder: embed every source with it.")] = None,
@@ -83,7 +84,8 @@ def register(app: typer.Typer) -> None:
             "--methods", help="Comma-separated REPRESENTATION[:PROBE], e.g. neurpir,neurpir-untrained,hand,hand:gb,"
                               "hand-pca,neurpir+hand [default: all the inputs allow]. hand baselines alone need no "
                               "model or embeddings.")] = None,
-        probe: Annotated[str, typer.Option("--probe", help="Default probe: logistic, knn, mlp or gb.")] = "logistic",
+        probe: Annotated[str, choice("nwb_neurpir.evaluation.probes:PROBES", "--probe",
+                                     help="Default probe: logistic, knn, mlp or gb.")] = "logistic",
         normalize: Normalize = "auto",
         folds: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--folds", help="Number of folds for --split kfold [default: 5].")] = None,
@@ -92,8 +94,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help="Report folder: report.json, report.md, umap.png, confusion.png.")] = None,
         no_plots: Annotated[bool, typer.Option("--no-plots", help="With --out: skip the PNG figures.")] = False,
-        projection: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--projection", help="Embedding figure: umap, or pca (instant preview) [default: umap].")] = None,
+        projection: Annotated[Optional[str], choice(  # noqa: UP007
+            PROJECTIONS, "--projection", help="Embedding figure: umap, or pca (instant preview) [default: umap].")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--seed", help="Seed of folds, probes and UMAP [default: 0]; with --train also of the model "
                            "[default: the config's].")] = None,
@@ -111,8 +113,6 @@ def register(app: typer.Typer) -> None:
         from nwb_neurpir.evaluation import format_table
         from nwb_neurpir.workflows.evaluation import evaluate_sources
 
-        if split not in _SPLITS:
-            raise NeurPIRError(f"--split must be one of {', '.join(_SPLITS)}, not {split!r}")
         if model is not None and (train or train_config is not None):
             raise NeurPIRError("give either --model or --train/--train-config, not both")
         training = train or train_config is not None
@@ -133,4 +133,4 @@ def register(app: typer.Typer) -> None:
         for path in run.written.values():
             typer.echo(f"wrote {path}")
 
-__all__ = ["Normalize", "Progress", "register"]
+__all__ = ["PROJECTIONS", "Normalize", "Progress", "register"]

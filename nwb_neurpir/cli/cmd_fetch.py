@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import typer
 
 from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources
 
 __all__ = ["register"]
-
-
-def _row(fetched: Any) -> dict[str, Any]:  # noqa: ANN401 - a FetchedFile, imported lazily
-    info = fetched.source.info
-    return {"source": fetched.source.label(), "status": fetched.status, "path": str(fetched.path),
-            "size": fetched.path.stat().st_size, "bytes_downloaded": fetched.bytes_downloaded,
-            "dandiset": info.dandiset, "version": info.version, "asset_id": info.asset_id,
-            "asset_path": info.asset_path}
 
 
 def register(app: typer.Typer) -> None:
@@ -34,11 +25,10 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir fetch DANDI:000021 --glob "sub-7*/sub-*_ses-*.nwb"
         """
-        from nwb_neurpir.io import fetch_sources
+        from nwb_neurpir.workflows.fetching import fetch_files
 
         rows = []
-        for fetched in fetch_sources(sources, glob, cache_dir=cache_dir, progress=progress):
-            row = _row(fetched)
+        for row in fetch_files(sources, glob, cache_dir=cache_dir, progress=progress):
             rows.append(row)
             if not as_json:
                 typer.echo(f"{row['status']:<10} {row['size'] / 1e6:9.1f} MB  {row['source']}  ->  {row['path']}")

@@ -9,41 +9,6 @@ import typer
 
 from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Sources, UnitFilter
 
-_MAX_LABEL_VALUES = 30
-
-
-def summarize(recording: Any) -> dict[str, Any]:  # noqa: ANN401 - a Recording, imported lazily
-    """A JSON-ready summary of a ``Recording``: identity, neurons and label columns, observed time, context."""
-    labels = {}
-    for column in recording.neuron_metadata.columns:
-        values = recording.neuron_metadata[column]
-        if values.dtype == object or values.nunique() <= _MAX_LABEL_VALUES:
-            counts = values.astype(str).value_counts()
-            if len(counts) <= _MAX_LABEL_VALUES:
-                labels[column] = {str(k): int(v) for k, v in counts.items()}
-    return {
-        "source": recording.source.label(),
-        "identifier": recording.source.identifier,
-        "subject_id": recording.subject_id,
-        "session_id": recording.session_id,
-        "session_start_time": recording.session_start_time,
-        "modality": recording.modality,
-        "neuron_table": recording.neuron_table,
-        "n_neurons": recording.n_neurons,
-        "neuron_columns": list(map(str, recording.neuron_metadata.columns)),
-        "label_counts": labels,
-        "bin_size_s": recording.bin_size,
-        "observed_s": round(recording.observed_seconds, 3),
-        "observed_epochs": int(recording.epoch_starts().size),
-        "n_trials": 0 if recording.trials is None else len(recording.trials),
-        "covariates": sorted(recording.covariates),
-    }
-
-
-def _unreadable(source: Any, reason: str, error: Exception) -> dict[str, Any]:  # noqa: ANN401 - ResolvedSource
-    """The summary of a file without neurons to read: what it is instead."""
-    return {"source": source.label(), "holds": reason, "message": str(error)}
-
 
 def register(app: typer.Typer) -> None:
     """Add `inspect` to the app."""
@@ -67,23 +32,11 @@ def register(app: typer.Typer) -> None:
         """
         from tqdm import tqdm
 
-        from nwb_neurpir.io import read_resolved
-        from nwb_neurpir.io.access import DataAccess
-        from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
-        from nwb_neurpir.sources import resolve_sources
+        from nwb_neurpir.workflows.inspection import inspect_sources
 
-        access = DataAccess(cache_dir=cache_dir)
-        resolved = resolve_sources(sources, glob, access=access)
         summaries = []
-        for source in tqdm(resolved, desc="inspecting", unit="file", disable=not progress or len(resolved) < 2):
-            try:
-                recording = read_resolved(source, access, modality=modality, unit_filter=unit_filter,
-                                          bin_size=bin_size)
-                summary = {"holds": "units" if recording.modality == "spikes" else "rois", **summarize(recording)}
-            except NoNeurons as exc:
-                summary = _unreadable(source, "no units or ROIs", exc)
-            except SidecarFile as exc:
-                summary = _unreadable(source, "NeurPIR sidecar", exc)
+        for summary in inspect_sources(sources, glob, cache_dir=cache_dir, modality=modality, unit_filter=unit_filter,
+                                       bin_size=bin_size, progress=progress):
             summaries.append(summary)
             if not as_json:
                 tqdm.write(_summary_text(summary))
@@ -109,4 +62,4 @@ def _summary_text(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["register", "summarize"]
+__all__ = ["register"]

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.cmd_evaluate import Normalize, Progress
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter
+from nwb_neurpir.cli.cmd_evaluate import PROJECTIONS, Normalize, Progress
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter, choice
 
 
 def register(app: typer.Typer) -> None:
@@ -27,8 +27,8 @@ def register(app: typer.Typer) -> None:
             "--embeddings", help="Which embedding table (when a file has several).")] = None,
         out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("umap.png"),
         seed: Annotated[int, typer.Option("--seed", help="UMAP random seed.")] = 0,
-        projection: Annotated[str, typer.Option(
-            "--projection", help="umap, or pca (instant preview).")] = "umap",
+        projection: Annotated[str, choice(
+            PROJECTIONS, "--projection", help="umap, or pca (instant preview).")] = "umap",
         normalize: Normalize = "auto",
         glob: Glob = None,
         unit_filter: UnitFilter = None,

@@ -50,25 +50,13 @@ def register(app: typer.Typer) -> None:
         Example: neurpir predict model ../shared/data/steinmetz2019-nwb/sub-Hench --fit-on annotated/sub-Cori
         --fit-on annotated/sub-Forssmann --label brain_area --grouping steinmetz-4region
         """
-        from nwb_neurpir.model import NeurPIR
-        from nwb_neurpir.workflows import LabelProbe
-        from nwb_neurpir.workflows import predict as predict_sources
+        from nwb_neurpir.workflows.prediction import predict_with_saved_probe
 
-        model = NeurPIR.load(model_dir)
-        probe = LabelProbe(label, grouping, probe_kind)
-        folder = probe_dir or probe.default_folder(model_dir)
-        if fit_on:
-            probe.fit(fit_on)
-            probe.save(folder)
-            accuracy = probe.cross_animal_accuracy_
-            typer.echo(f"probe {probe.name}: {probe.n_training_neurons_} neurons, classes "
-                       f"{', '.join(probe.classes_)}; cross-animal balanced accuracy "
-                       f"{'n/a' if accuracy is None else f'{accuracy:.3f}'}; saved to {folder}", err=True)
-        else:
-            probe = LabelProbe.load(folder)
-        outcomes = predict_sources(probe, sources, glob, model=model, name=name, sidecar=True if sidecar else None,
-                                   output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir,
-                                   unit_filter=unit_filter, progress=not as_json, raise_on_failure=False)
+        outcomes = predict_with_saved_probe(
+            model_dir, sources, glob, fit_on=fit_on, label=label, grouping=grouping, probe_kind=probe_kind,
+            probe_dir=probe_dir, name=name, sidecar=True if sidecar else None, output_dir=output_dir,
+            overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter, progress=not as_json,
+            say=lambda text: typer.echo(text, err=True))
         if as_json:
             typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
         else:

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import JsonOutput
+from nwb_neurpir.cli.options import JsonOutput, choice
 from nwb_neurpir.errors import NeurPIRError
-
-_PRESETS = ("paper", "demo", "demo-shifted")
-_MODALITIES = ("spikes", "ophys", "both")
-_BACKENDS = ("auto", "numba", "numpy")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,8 +19,8 @@ def register(app: typer.Typer) -> None:
     def simulate(
         out_dir: Annotated[Path, typer.Argument(help="Folder for the files (sub-<id>/sub-<id>_ses-<id>_*.nwb).",
                                                 show_default=False)],
-        preset: Annotated[str, typer.Option(
-            "--preset", help="paper: 3 animals x 2,000 neurons x 10 min; demo: 4 animals x 250 neurons x 5 min; "
+        preset: Annotated[str, choice(
+            "nwb_neurpir.simulate.population:PRESETS", "--preset", help="paper: 3 animals x 2,000 neurons x 10 min; demo: 4 animals x 250 neurons x 5 min; "
                              "demo-shifted: demo with sim04 under shifted conditions (--shift both). The options "
                              "below override it.")] = "paper",
         animals: Annotated[Optional[int], typer.Option(  # noqa: UP007
@@ -36,8 +31,8 @@ def register(app: typer.Typer) -> None:
             "--neurons", help="Neurons per animal, split equally over RS, IB, CH, FS and LTS.")] = None,
         duration: Annotated[Optional[float], typer.Option(  # noqa: UP007
             "--duration", help="Seconds simulated per session.")] = None,
-        modality: Annotated[str, typer.Option(
-            "--modality", help="spikes (_ecephys.nwb with Units), ophys (_ophys.nwb with calcium traces) or both.")]
+        modality: Annotated[str, choice(
+            "nwb_neurpir.simulate.nwb_output:MODALITIES", "--modality", help="spikes (_ecephys.nwb with Units), ophys (_ophys.nwb with calcium traces) or both.")]
         = "spikes",
         shift: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--shift", help="Give some animals other peripheral conditions (their neurons stay the same kind): "
@@ -48,8 +43,8 @@ def register(app: typer.Typer) -> None:
                                      "[default: the last animal].")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--seed", help="Seed of everything: the same seed writes the same data.")] = None,
-        backend: Annotated[str, typer.Option(
-            "--backend", help="auto (numba when installed), numba or numpy (same spikes, slower).")] = "auto",
+        backend: Annotated[str, choice(
+            "nwb_neurpir.simulate.integrator:Backend", "--backend", help="auto (numba when installed), numba or numpy (same spikes, slower).")] = "auto",
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace files that already exist.")] = False,
         progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
         as_json: JsonOutput = False,
@@ -61,37 +56,22 @@ def register(app: typer.Typer) -> None:
         (writes sim/sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb, ..._ophys.nwb, and the same for sim02..sim04).
         With --shift both, sim04 runs far more and sees other contrasts: a test of invariance to conditions.
         """
-        from nwb_neurpir.simulate import PRESETS, write_dataset
-        from nwb_neurpir.simulate.population import subject_id_of
+        from nwb_neurpir.workflows.simulation import simulate_dataset
 
-        for name, value, allowed in (("--preset", preset, _PRESETS), ("--modality", modality, _MODALITIES),
-                                     ("--backend", backend, _BACKENDS)):
-            if value not in allowed:
-                raise NeurPIRError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
         if shifted_animals and shift is None:
             raise NeurPIRError("--shifted-animal needs --shift (behaviour, stimulus or both)")
-        config = PRESETS[preset].with_overrides(
-            n_animals=animals, sessions_per_animal=sessions_per_animal, n_neurons=neurons, duration_s=duration,
-            seed=seed)
-        if shift is not None:
-            numbers = shifted_animals or [config.n_animals]
-            config = config.with_shift(tuple(number - 1 for number in numbers), shift)
-        config = config.validate()
-        started = time.perf_counter()
-        paths = write_dataset(out_dir, config, modality=modality, backend=backend, progress=progress and not as_json,
-                              overwrite=overwrite)
-        elapsed = time.perf_counter() - started
-        summary = {"files": [str(path) for path in paths], "n_animals": config.n_animals,
-                   "sessions_per_animal": config.sessions_per_animal, "n_neurons": config.n_neurons,
-                   "duration_s": config.duration_s, "seed": config.seed, "modality": modality,
-                   "shifted_subjects": [subject_id_of(index) for index in config.shifted_animals],
-                   "elapsed_s": round(elapsed, 2)}
+        run = simulate_dataset(out_dir, preset, modality=modality, shift=shift, shifted_animals=shifted_animals,
+                               backend=backend, overwrite=overwrite, progress=progress and not as_json,
+                               n_animals=animals, sessions_per_animal=sessions_per_animal, n_neurons=neurons,
+                               duration_s=duration, seed=seed)
         if as_json:
-            typer.echo(json.dumps(summary, indent=2))
+            typer.echo(json.dumps(run.to_dict(), indent=2))
             return
-        for path in paths:
+        for path in run.paths:
             typer.echo(str(path))
-        shifted = f", shifted conditions: {', '.join(summary['shifted_subjects'])}" if config.shifted_animals else ""
-        typer.echo(f"{len(paths)} file(s): {config.n_animals} animal(s) x {config.sessions_per_animal} session(s) x "
-                   f"{config.n_neurons} neurons x {config.duration_s:g} s, seed {config.seed}{shifted}, in "
-                   f"{elapsed:.1f} s")
+        config = run.config
+        shifted = f", shifted conditions: {', '.join(run.to_dict()['shifted_subjects'])}" if config.shifted_animals \
+            else ""
+        typer.echo(f"{len(run.paths)} file(s): {config.n_animals} animal(s) x {config.sessions_per_animal} session(s) "
+                   f"x {config.n_neurons} neurons x {config.duration_s:g} s, seed {config.seed}{shifted}, in "
+                   f"{run.elapsed_s:.1f} s")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -28,26 +27,6 @@ def _config(config_file: Path | None, overrides: dict):  # noqa: ANN202 - NeurPI
             raise NeurPIRError("config must be a JSON object", config_file)
     values.update({key: value for key, value in overrides.items() if value is not None})
     return NeurPIRConfig.from_dict(values, str(config_file) if config_file else None)
-
-
-_MODEL_FOLDER_MARKS = ("manifest.json", "checkpoints")
-"""A folder holding either of these was written by `neurpir train` (a finished model, or checkpoints to resume)."""
-
-
-def check_out(out: Path) -> None:
-    """Refuse an output that is a file, or a non-empty folder that is not a model folder, before any work is done."""
-    from nwb_neurpir.errors import NeurPIRError
-
-    if out.exists() and not out.is_dir():
-        raise NeurPIRError("--out must be a folder for the model, but this is a file", out)
-    if out.is_dir() and any(out.iterdir()) and not any((out / mark).exists() for mark in _MODEL_FOLDER_MARKS):
-        raise NeurPIRError("--out is a folder with other files in it, not a model folder; choose a new or empty "
-                           "folder", out)
-
-
-def _is_main_process() -> bool:
-    """False in the ranks other than 0 under torchrun (they train, but rank 0 saves and reports)."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def register(app: typer.Typer) -> None:
@@ -83,25 +62,19 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir train ../shared/data/steinmetz2019-nwb --out model --max-steps 1500
         """
-        from nwb_neurpir.workflows import NeurPIR, open_recordings
+        from nwb_neurpir.workflows.training import check_out, train_sources
 
         check_out(out)
         config = _config(config_file, {"max_steps": max_steps, "batch_size": batch_size, "context": context,
                                        "seed": seed})
-        recordings = open_recordings(sources, glob, cache_dir=cache_dir, modality=modality, unit_filter=unit_filter,
-                                     bin_size=bin_size, progress=progress)
-        model = NeurPIR(**config.to_dict()).fit(recordings, out, progress=progress, resume=resume).fitted_model()
-        if not _is_main_process():
+        report = train_sources(sources, config, out, glob=glob, resume=resume, progress=progress,
+                               cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size)
+        if report is None:
             return
-        summary = model.training_summary_
-        report = {"steps": summary["steps"], "recordings": len(recordings),
-                  "train_neurons": summary["n_train_neurons"], "held_out_neurons": summary["n_validation_neurons"],
-                  "context": list(model.context_.columns) if model.context_ is not None else [],
-                  "model": str(out), "sha256": model.provenance().checkpoint_sha256}
         if as_json:
-            typer.echo(json.dumps(report, indent=2))
+            typer.echo(json.dumps(report.to_dict(), indent=2))
             return
-        typer.echo(f"trained {report['steps']} steps on {report['recordings']} recordings "
-                   f"({report['train_neurons']} + {report['held_out_neurons']} held-out neurons); "
-                   f"context: {', '.join(report['context']) or 'none'}")
-        typer.echo(f"model: {out} (sha256 {report['sha256'][:16]}…)")
+        typer.echo(f"trained {report.steps} steps on {report.recordings} recordings "
+                   f"({report.train_neurons} + {report.held_out_neurons} held-out neurons); "
+                   f"context: {', '.join(report.context) or 'none'}")
+        typer.echo(f"model: {out} (sha256 {report.sha256[:16]}…)")

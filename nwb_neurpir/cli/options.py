@@ -1,11 +1,44 @@
-"""Options shared by every command that reads data, so SOURCES mean the same thing everywhere."""
+"""Options shared by every command that reads data, so SOURCES mean the same thing everywhere; and choices taken
+from the library's registries."""
 
 from __future__ import annotations
 
+import importlib
+import typing
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+
+from nwb_neurpir.errors import NeurPIRError
+
+
+class RegistryChoice:
+    """An option's value checked against the names of a library registry (``"module:NAME"``: a dict, a tuple or a
+    ``Literal``), imported only when a value is checked, so ``neurpir --help`` stays fast. A value outside them is a
+    one-line ``--option must be one of a, b, not 'x'`` error (exit code 1)."""
+
+    def __init__(self, registry: str, option: str) -> None:
+        self.registry = registry
+        self.option = option
+
+    def names(self) -> tuple[str, ...]:
+        """The registry's names, in its order."""
+        module, _, name = self.registry.partition(":")
+        found = getattr(importlib.import_module(module), name)
+        return tuple(typing.get_args(found) or found)
+
+    def __call__(self, value: str) -> str:
+        names = self.names()
+        if value not in names:
+            raise NeurPIRError(f"{self.option} must be one of {', '.join(names)}, not {value!r}")
+        return value
+
+
+def choice(registry: str, *names: str, help: str) -> Any:  # noqa: A002, ANN401 - typer.Option's keyword and type
+    """A ``typer.Option`` (``names``: its flags) whose values are the names in ``registry`` (``"module:NAME"``)."""
+    return typer.Option(*names, parser=RegistryChoice(registry, names[0]), help=help)
+
 
 SOURCES_HELP = (
     "Local .nwb files, folders (searched recursively), globs, DANDI asset IDs, "

@@ -4,7 +4,7 @@ probabilities written into its file (or, for DANDI assets and read-only files, i
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.workflows.estimator import NeurPIR
     from nwb_neurpir.workflows.probe import LabelProbe
 
-__all__ = ["PredictOutcome", "predict"]
+__all__ = ["PredictOutcome", "predict", "predict_with_saved_probe"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,32 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
         more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""
         raise NeurPIRError(f"{failed[0].error}{more}")
     return outcomes
+
+
+def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path], glob: str | None = None, *,
+                             fit_on: list[str] | None = None, label: str = "cell_type", grouping: str | None = None,
+                             probe_kind: str = "logistic", probe_dir: str | Path | None = None,
+                             say: Callable[[str], None] = lambda _text: None,
+                             **options: Any) -> list[PredictOutcome]:
+    """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
+    files ``fit_on`` and saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``; ``say`` hears
+    its cross-animal accuracy), or, without ``fit_on``, the one saved there. ``options`` go to ``predict``; a failed
+    source is reported in its outcome, not raised."""
+    from nwb_neurpir.model import NeurPIR as TrainedModel
+    from nwb_neurpir.workflows.probe import LabelProbe
+
+    model = TrainedModel.load(model_dir)
+    probe = LabelProbe(label, grouping, probe_kind)
+    folder = Path(probe_dir) if probe_dir is not None else probe.default_folder(model_dir)
+    if fit_on:
+        probe.fit(fit_on)
+        probe.save(folder)
+        accuracy = probe.cross_animal_accuracy_
+        say(f"probe {probe.name}: {probe.n_training_neurons_} neurons, classes {', '.join(probe.classes_)}; "
+            f"cross-animal balanced accuracy {'n/a' if accuracy is None else f'{accuracy:.3f}'}; saved to {folder}")
+    else:
+        probe = LabelProbe.load(folder)
+    return predict(probe, sources, glob, model=model, raise_on_failure=False, **options)
 
 
 def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: ResolvedSource, access: Any,  # noqa: ANN401

@@ -1,0 +1,73 @@
+"""``inspect_sources``: per NWB file, what matters before training on it -- whether it holds units or calcium ROIs,
+and for those: identity, neurons and label columns, observed time, trials and covariates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nwb_neurpir.recording import Recording
+    from nwb_neurpir.sources import ResolvedSource
+
+__all__ = ["inspect_sources", "summarize"]
+
+_MAX_LABEL_VALUES = 30
+
+
+def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: str | Path | None = None,
+                    modality: str = "auto", unit_filter: str | None = None, bin_size: float | None = None,
+                    progress: bool = True) -> Iterator[dict[str, Any]]:
+    """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, no units or ROIs,
+    NeurPIR sidecar) and, for files with neurons, ``summarize``'s fields."""
+    from tqdm import tqdm
+
+    from nwb_neurpir.io import read_resolved
+    from nwb_neurpir.io.access import DataAccess
+    from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
+    from nwb_neurpir.sources import resolve_sources
+
+    access = DataAccess(cache_dir=cache_dir)
+    resolved = resolve_sources(sources, glob, access=access)
+    for source in tqdm(resolved, desc="inspecting", unit="file", disable=not progress or len(resolved) < 2):
+        try:
+            recording = read_resolved(source, access, modality=modality, unit_filter=unit_filter, bin_size=bin_size)
+            yield {"holds": "units" if recording.modality == "spikes" else "rois", **summarize(recording)}
+        except NoNeurons as exc:
+            yield _unreadable(source, "no units or ROIs", exc)
+        except SidecarFile as exc:
+            yield _unreadable(source, "NeurPIR sidecar", exc)
+
+
+def summarize(recording: Recording) -> dict[str, Any]:
+    """A JSON-ready summary of a ``Recording``: identity, neurons and label columns, observed time, context."""
+    labels = {}
+    for column in recording.neuron_metadata.columns:
+        values = recording.neuron_metadata[column]
+        if values.dtype == object or values.nunique() <= _MAX_LABEL_VALUES:
+            counts = values.astype(str).value_counts()
+            if len(counts) <= _MAX_LABEL_VALUES:
+                labels[column] = {str(k): int(v) for k, v in counts.items()}
+    return {
+        "source": recording.source.label(),
+        "identifier": recording.source.identifier,
+        "subject_id": recording.subject_id,
+        "session_id": recording.session_id,
+        "session_start_time": recording.session_start_time,
+        "modality": recording.modality,
+        "neuron_table": recording.neuron_table,
+        "n_neurons": recording.n_neurons,
+        "neuron_columns": list(map(str, recording.neuron_metadata.columns)),
+        "label_counts": labels,
+        "bin_size_s": recording.bin_size,
+        "observed_s": round(recording.observed_seconds, 3),
+        "observed_epochs": int(recording.epoch_starts().size),
+        "n_trials": 0 if recording.trials is None else len(recording.trials),
+        "covariates": sorted(recording.covariates),
+    }
+
+
+def _unreadable(source: ResolvedSource, reason: str, error: Exception) -> dict[str, Any]:
+    """The summary of a file without neurons to read: what it is instead."""
+    return {"source": source.label(), "holds": reason, "message": str(error)}

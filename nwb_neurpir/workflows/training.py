@@ -1,0 +1,69 @@
+"""``train_sources``: fit a NeurPIR model on NWB sources into a model folder (resumable; under torchrun every rank
+trains, rank 0 saves and reports)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nwb_neurpir.errors import NeurPIRError
+
+if TYPE_CHECKING:
+    from nwb_neurpir.model import NeurPIRConfig
+
+__all__ = ["TrainingReport", "check_out", "train_sources"]
+
+_MODEL_FOLDER_MARKS = ("manifest.json", "checkpoints")
+"""A folder holding either of these was written by `neurpir train` (a finished model, or checkpoints to resume)."""
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """What a training run did: steps, recordings, neurons trained on and held out, context inputs, the model."""
+
+    steps: int
+    recordings: int
+    train_neurons: int
+    held_out_neurons: int
+    context: list[str]
+    model: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_out(out: Path) -> None:
+    """Refuse an output that is a file, or a non-empty folder that is not a model folder, before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise NeurPIRError("--out must be a folder for the model, but this is a file", out)
+    if out.is_dir() and any(out.iterdir()) and not any((out / mark).exists() for mark in _MODEL_FOLDER_MARKS):
+        raise NeurPIRError("--out is a folder with other files in it, not a model folder; choose a new or empty "
+                           "folder", out)
+
+
+def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob: str | None = None,
+                  resume: bool = True, progress: bool = True, **reader_options: Any) -> TrainingReport | None:
+    """Train ``config`` on all the sources together into the model folder ``out`` (continuing from its last
+    checkpoint unless ``resume=False``); ``reader_options`` (``modality``, ``unit_filter``, ``bin_size``,
+    ``cache_dir``) go to the reader. Returns the report, or None in the torchrun ranks other than 0."""
+    from nwb_neurpir.workflows.estimator import NeurPIR
+    from nwb_neurpir.workflows.recordings import open_recordings
+
+    check_out(out)
+    recordings = open_recordings(sources, glob, progress=progress, **reader_options)
+    model = NeurPIR(**config.to_dict()).fit(recordings, out, progress=progress, resume=resume).fitted_model()
+    if not _is_main_process():
+        return None
+    summary = model.training_summary_
+    return TrainingReport(steps=summary["steps"], recordings=len(recordings),
+                          train_neurons=summary["n_train_neurons"], held_out_neurons=summary["n_validation_neurons"],
+                          context=list(model.context_.columns) if model.context_ is not None else [], model=str(out),
+                          sha256=model.provenance().checkpoint_sha256)
+
+
+def _is_main_process() -> bool:
+    """False in the ranks other than 0 under torchrun (they train, but rank 0 saves and reports)."""
+    return os.environ.get("RANK", "0") == "0"
