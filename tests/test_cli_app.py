@@ -34,3 +34,20 @@ def test_help_does_not_import_heavy_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_choices_come_from_the_registries_which_load_only_when_a_value_is_checked(tmp_path) -> None:  # noqa: ANN001
+    from nwb_neurpir.cli.options import RegistryChoice
+    from nwb_neurpir.evaluation.splits import SPLITS
+    from nwb_neurpir.simulate import PRESETS
+
+    assert RegistryChoice("nwb_neurpir.simulate.population:PRESETS", "--preset").names() == tuple(PRESETS)
+    assert RegistryChoice("nwb_neurpir.evaluation.splits:SPLITS", "--split").names() == SPLITS
+    assert RegistryChoice("nwb_neurpir.simulate.integrator:Backend", "--backend").names() == ("auto", "numba", "numpy")
+    bad = runner.invoke(app, ["simulate", str(tmp_path), "--preset", "huge"])
+    assert bad.exit_code == 1
+    assert bad.output == f"error: --preset must be one of {', '.join(PRESETS)}, not 'huge'\n"
+    code = ("import sys; from nwb_neurpir.cli.app import app; "
+            "print(','.join(m for m in ('numpy', 'nwb_neurpir.simulate', 'nwb_neurpir.evaluation') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -58,6 +58,11 @@ def _neurpir(*args: str) -> subprocess.CompletedProcess:
     (["--transductive"], "--transductive needs --train or --train-config"),
     (["--folds", "3"], "--folds needs --split kfold"),
     (["--projection", "pca"], "--projection needs --out and figures"),
+    (["--ablations"], "--ablations needs --train or --train-config"),
+    (["--train", "--ablations", "--methods", "neurpir"],
+     "--ablations adds the ablations to the default methods; with --methods name them there"),
+    (["--split", "loo"], "--split must be one of animal, session, kfold, not 'loo'"),
+    (["--probe", "svm"], "--probe must be one of logistic, knn, mlp, gb, not 'svm'"),
 ])
 def test_evaluate_refuses_options_that_do_nothing(simulated: Path, extra: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", *extra])
@@ -144,6 +149,27 @@ def test_training_runs_say_what_they_train(simulated: Path, tmp_path: Path) -> N
     assert shown.returncode == 0, shown.stderr
     assert "training 3 models (1 NeurPIR methods x 3 training sets) of up to 3 steps each" in shown.stderr
     assert "fold 2/3 (sim02): training neurpir-no-context on 2 recordings" in shown.stderr
+
+
+@pytest.mark.slow
+def test_train_trains_the_configured_model_and_the_ablations_only_when_asked(simulated: Path, tmp_path: Path) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(TINY.to_json())
+    trained = {}
+    for extra in ([], ["--ablations"]):
+        shown = _neurpir("evaluate", str(simulated), "--label", "cell_type", "--train-config", str(config), "--json",
+                         *extra)
+        assert shown.returncode == 0, shown.stderr
+        payload = json.loads(shown.stdout)
+        trained[tuple(extra)] = ([m["name"] for m in payload["methods"]],
+                                 {fold: sorted(models) for fold, models in payload["settings"]["fold_models"].items()})
+    names, models = trained[()]
+    assert [name for name in names if name.startswith("neurpir")] == ["neurpir", "neurpir-neighbours", "neurpir+hand"]
+    assert models == {fold: ["neurpir"] for fold in ("sim01", "sim02", "sim03")}
+    names, models = trained[("--ablations",)]
+    ablations = ["neurpir-fixed-length", "neurpir-no-context", "neurpir-untrained"]
+    assert set(ablations) < set(names)
+    assert models == {fold: sorted(["neurpir", *ablations]) for fold in ("sim01", "sim02", "sim03")}
 
 
 def test_help_shows_defaults_and_the_shared_options() -> None:
