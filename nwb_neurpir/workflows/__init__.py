@@ -1,7 +1,10 @@
-"""The one place where the stages are joined: reading (``io``) -> model (``model``) -> storing (``store``).
+"""The one place where the stages are joined: reading (``io``) -> model (``model``) -> storing (``store``) ->
+evaluation (``evaluation``). Each workflow takes resolved inputs and options and returns a result object; each
+``neurpir`` command parses its options, calls one workflow and prints the result.
 
-Everything here is re-exported at the top level (``import nwb_neurpir as npir``); the CLI commands call the same
-functions. Submodules are imported on first use, so importing this package stays fast.
+The names below are re-exported at the top level (``import nwb_neurpir as npir``); the command-sized workflows live
+in their modules (``inspection``, ``fetching``, ``training``, ``embedding_export``, ``evaluation``, ``plotting``,
+``simulation``, ``demo``). Submodules are imported on first use, so importing this package stays fast.
 """
 
 from __future__ import annotations
