@@ -45,11 +45,11 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir annotate neurpir-demo/model neurpir-demo/data --overwrite
         """
-        from nwb_neurpir.workflows import annotate as annotate_sources
+        from nwb_neurpir.workflows.annotation import annotate as annotate_files
 
-        outcomes = annotate_sources(model_dir, sources, glob, output_dir=output_dir, overwrite=overwrite, name=name,
-                                    sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
-                                    lock_timeout=lock_timeout, progress=progress, raise_on_failure=False)
+        outcomes = annotate_files(model_dir, sources, glob, output_dir=output_dir, overwrite=overwrite, name=name,
+                                  sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
+                                  lock_timeout=lock_timeout, progress=progress, raise_on_failure=False)
         if as_json:
             typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
         else:
