@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.io.nwb_reader import ModalityMismatch
     from nwb_neurpir.model import NeurPIR
     from nwb_neurpir.recording import Recording
-    from nwb_neurpir.sources import ResolvedSource
+    from nwb_neurpir.io.sources import ResolvedSource
 
 __all__ = ["AnnotateOutcome", "annotate_sources", "model_mismatch", "read_for_model",
            "warn_missing_context"]
@@ -71,7 +71,7 @@ def annotate_sources(
 
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
-    from nwb_neurpir.sources import resolve_sources
+    from nwb_neurpir.io.resolve import resolve_sources
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_NAME, annotate_recording
 
     access = DataAccess(cache_dir=cache_dir)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.sources import ResolvedSource, SourceSpec, parse_source, resolve_sources
+from nwb_neurpir.io.resolve import resolve_sources
+from nwb_neurpir.io.sources import ResolvedSource, SourceSpec, parse_source
 
 ASSET = "5f2a1c3e-0b1d-4c6e-9a7f-1234567890ab"
 API = "https://api.dandiarchive.org/api"

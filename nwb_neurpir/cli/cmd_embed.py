@@ -65,6 +65,7 @@ def register(app: typer.Typer) -> None:
         from nwb_neurpir.annotate_sources import model_mismatch, warn_missing_context
         from nwb_neurpir.errors import NeurPIRError
         from nwb_neurpir.io import open_recordings
+        from nwb_neurpir.io.access import DataAccess
         from nwb_neurpir.io.nwb_reader import ModalityMismatch
         from nwb_neurpir.model.checkpoint import atomic_write_bytes
 
@@ -72,9 +73,9 @@ def register(app: typer.Typer) -> None:
             raise NeurPIRError("--out must end in .npz", out)
         model = load_model(model_dir)
         rows = []
-        recordings = open_recordings(sources, glob, cache_dir=cache_dir, modality=model.config.modality,
-                                     unit_filter=unit_filter, bin_size=model.bin_size_, progress=progress,
-                                     desc="embedding")
+        recordings = open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir),
+                                     modality=model.config.modality, unit_filter=unit_filter, bin_size=model.bin_size_,
+                                     progress=progress, desc="embedding")
         try:
             for recording in recordings:
                 warn_missing_context(model, recording)

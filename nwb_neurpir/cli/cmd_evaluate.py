@@ -123,9 +123,10 @@ def register(app: typer.Typer) -> None:
                 protocol="transductive" if transductive else None, **options)
         else:
             from nwb_neurpir.evaluation.inputs import local_paths
-            from nwb_neurpir.sources import resolve_sources
+            from nwb_neurpir.io.access import DataAccess
+            from nwb_neurpir.io.resolve import resolve_sources
 
-            paths = local_paths(resolve_sources(sources, glob, cache_dir=cache_dir))
+            paths = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
             result = evaluate_annotated(paths, name=embeddings_name, reader_kwargs=reader, **options)
         written = (write_report(result, out, plots=not no_plots, projection=projection or "umap")
                    if out is not None else {})

@@ -35,9 +35,10 @@ def register(app: typer.Typer) -> None:
         Example: neurpir fetch DANDI:000021 --glob "sub-7*/sub-*_ses-*.nwb"
         """
         from nwb_neurpir.io import fetch_sources
+        from nwb_neurpir.io.access import DataAccess
 
         rows = []
-        for fetched in fetch_sources(sources, glob, cache_dir=cache_dir, progress=progress):
+        for fetched in fetch_sources(sources, glob, access=DataAccess(cache_dir=cache_dir), progress=progress):
             row = _row(fetched)
             rows.append(row)
             if not as_json:

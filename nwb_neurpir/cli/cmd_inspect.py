@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         from nwb_neurpir.io import read_resolved
         from nwb_neurpir.io.access import DataAccess
         from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
-        from nwb_neurpir.sources import resolve_sources
+        from nwb_neurpir.io.resolve import resolve_sources
 
         access = DataAccess(cache_dir=cache_dir)
         resolved = resolve_sources(sources, glob, access=access)

@@ -45,9 +45,11 @@ def register(app: typer.Typer) -> None:
         from nwb_neurpir.evaluation import load_grouping, read_annotated
         from nwb_neurpir.evaluation.inputs import annotated_view, local_paths
         from nwb_neurpir.evaluation.plots import plot_embeddings
-        from nwb_neurpir.sources import resolve_sources
+        from nwb_neurpir.io.access import DataAccess
+        from nwb_neurpir.io.resolve import resolve_sources
 
-        table = read_annotated(local_paths(resolve_sources(sources, glob, cache_dir=cache_dir)), embeddings_name)
+        table = read_annotated(local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir))),
+                               embeddings_name)
         view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
         if progress and not as_json:
             typer.echo(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...", err=True)

@@ -26,9 +26,9 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.cache import AssetCache, cache_key
 from nwb_neurpir.io.dandi import AssetDetails, DandiResolver, default_api_url
 from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError, download_to, probe_size
-from nwb_neurpir.sources import ResolvedSource
+from nwb_neurpir.io.sources import ResolvedSource
 
-__all__ = ["DataAccess", "FetchedFile", "StreamStats"]
+__all__ = ["DataAccess", "FetchedFile", "StreamStats", "access_or_default"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,9 @@ class _Remote:
 
 
 class DataAccess:
-    """Opens and downloads resolved sources, sharing one cache, HTTP policy and DANDI client per API."""
+    """Where remote data comes from and where it is kept: the one set of access options (DANDI API, cache folder and
+    bound, HTTP policy) that resolving, opening and downloading sources take. Opens and downloads resolved sources,
+    sharing one cache, HTTP policy and DANDI client per API; ``None`` options come from the environment."""
 
     def __init__(self, *, api_url: str | None = None, cache_dir: str | Path | None = None,
                  cache_max_bytes: int | str | None = None, http: HttpPolicy | None = None) -> None:
@@ -171,6 +173,11 @@ class DataAccess:
         name = source.location.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         return _Remote(key=cache_key("url", f"{source.location}|{size}"), name=name, size=size,
                        stream_url=source.location, download_url=source.location, details=None)
+
+
+def access_or_default(access: DataAccess | None) -> DataAccess:
+    """``access``, or a ``DataAccess`` configured from the environment when it is ``None``."""
+    return access if access is not None else DataAccess()
 
 
 def _verify(path: Path, remote: _Remote, label: str) -> None:

@@ -23,7 +23,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.cache import AssetCache, cache_key
 from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError
 from nwb_neurpir.recording import SourceInfo
-from nwb_neurpir.sources import ResolvedSource, SourceSpec, is_nwb_path
+from nwb_neurpir.io.sources import ResolvedSource, SourceSpec, is_nwb_path
 
 __all__ = ["API_URL_ENV", "DEFAULT_API_URL", "AssetDetails", "DandiResolver", "default_api_url"]
 

@@ -16,7 +16,7 @@ from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
-    from nwb_neurpir.sources import ResolvedSource
+    from nwb_neurpir.io.sources import ResolvedSource
     from nwb_neurpir.workflows.estimator import NeurPIR
     from nwb_neurpir.workflows.probe import LabelProbe
 
@@ -56,7 +56,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     from tqdm import tqdm
 
     from nwb_neurpir.io.access import DataAccess
-    from nwb_neurpir.sources import resolve_sources
+    from nwb_neurpir.io.resolve import resolve_sources
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT
     from nwb_neurpir.workflows.estimator import trained_model
     from nwb_neurpir.workflows.probe import LabelProbe
