@@ -63,11 +63,11 @@ def register(app: typer.Typer) -> None:
         from tqdm import tqdm
 
         from nwb_neurpir.annotate_sources import model_mismatch, warn_missing_context
+        from nwb_neurpir.atomic_files import atomic_write_bytes
         from nwb_neurpir.errors import NeurPIRError
         from nwb_neurpir.io import open_recordings
         from nwb_neurpir.io.access import DataAccess
         from nwb_neurpir.io.nwb_reader import ModalityMismatch
-        from nwb_neurpir.model.checkpoint import atomic_write_bytes
 
         if out is not None and out.suffix != ".npz":
             raise NeurPIRError("--out must end in .npz", out)
