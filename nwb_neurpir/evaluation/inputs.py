@@ -36,13 +36,12 @@ DEFAULT_LABELS = ("cell_type", "brain_area", "location")
 
 def _identity(path: Path) -> tuple[str, str]:
     """``subject_id`` and ``session_id`` (else the identifier) of an NWB file, '' when absent."""
-    from nwb_neurpir.io.h5_tables import decode_text
-    from nwb_neurpir.store.checks import open_nwb_hdf5
+    from nwb_neurpir.io.h5_tables import scalar_text
+    from nwb_neurpir.io.nwb_file import open_nwb
 
-    with open_nwb_hdf5(path) as file:
+    with open_nwb(path) as file:
         def text(name: str) -> str:
-            node = file.get(name)
-            return decode_text(node[()]) if node is not None and getattr(node, "shape", None) == () else ""
+            return scalar_text(file, name) or ""
 
         return text("general/subject/subject_id"), text("general/session_id") or text("identifier")
 

@@ -25,6 +25,7 @@ from typing import Literal
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.cache import AssetCache, cache_key
 from nwb_neurpir.io.dandi import AssetDetails, DandiResolver, default_api_url
+from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError, download_to, probe_size
 from nwb_neurpir.io.sources import ResolvedSource
 
@@ -89,7 +90,7 @@ class DataAccess:
         """Yield the source as an open read-only ``h5py.File``; closed (and the cache trimmed) on exit."""
         if source.kind == "local":
             self.last_stats = StreamStats(mode="local")
-            with _open_local(Path(source.location), source) as h5:
+            with open_nwb(source.location, label=source.label()) as h5:
                 yield h5
             return
         remote = self._remote(source)
@@ -98,7 +99,7 @@ class DataAccess:
             path = self.fetch(source).path
         if path is not None:
             self.last_stats = StreamStats(mode="cached-file")
-            with _open_local(path, source) as h5:
+            with open_nwb(path, label=source.label()) as h5:
                 yield h5
             return
         with self._streamed(source, remote) as h5:
@@ -222,19 +223,6 @@ def _stream_error(session: HttpSession, source: ResolvedSource, exc: Exception) 
     if isinstance(exc, RemoteError | NeurPIRError):
         return exc
     return NeurPIRError(f"not a readable HDF5/NWB file ({' '.join(str(exc).split())[:200]})", source=source.label())
-
-
-@contextmanager
-def _open_local(path: Path, source: ResolvedSource) -> Iterator[object]:
-    import h5py
-
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as exc:
-        raise NeurPIRError(f"cannot open as HDF5/NWB ({' '.join(str(exc).split())[:200]})",
-                           source=source.label()) from None
-    with h5:
-        yield h5
 
 
 @functools.cache
