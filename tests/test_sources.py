@@ -123,12 +123,13 @@ def test_resolved_sources_pass_through(tmp_path: Path) -> None:
     already = resolve_sources([_touch(tmp_path / "x.nwb")])[0]
     assert resolve_sources([already]) == [already]
     assert isinstance(already, ResolvedSource) and already.label() == str(tmp_path / "x.nwb")
+    assert already.is_local
 
 
 def test_resolve_plain_url_needs_no_network() -> None:
     [resolved] = resolve_sources(["https://example.org/a.nwb"])
     assert resolved.kind == "url" and resolved.location == "https://example.org/a.nwb"
-    assert not resolved.info.is_local
+    assert not resolved.info.is_local and not resolved.is_local
 
 
 @pytest.mark.parametrize(("sources", "glob", "message"), [

@@ -49,7 +49,7 @@ def _identity(path: Path) -> tuple[str, str]:
 def local_paths(resolved: Sequence[Any]) -> list[str]:
     """Paths of resolved sources (``nwb_neurpir.io.sources.ResolvedSource``), all of which must be local files:
     annotated files and sidecars are read locally."""
-    remote = [source.label() for source in resolved if source.kind != "local"]
+    remote = [source.label() for source in resolved if not source.is_local]
     if remote:
         raise NeurPIRError("annotated embeddings are read from local NWB files or sidecars; use --model or --train "
                            "for remote sources", source=remote[0])

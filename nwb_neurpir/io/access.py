@@ -88,7 +88,7 @@ class DataAccess:
     @contextmanager
     def open_h5(self, source: ResolvedSource, *, download: bool = False) -> Iterator[object]:
         """Yield the source as an open read-only ``h5py.File``; closed (and the cache trimmed) on exit."""
-        if source.kind == "local":
+        if source.is_local:
             self.last_stats = StreamStats(mode="local")
             with open_nwb(source.location, label=source.label()) as h5:
                 yield h5
@@ -140,7 +140,7 @@ class DataAccess:
 
     def fetch(self, source: ResolvedSource, *, progress: bool = False) -> FetchedFile:
         """Make ``source`` a verified local file in the cache (no-op for local files)."""
-        if source.kind == "local":
+        if source.is_local:
             return FetchedFile(source=source, path=Path(source.location), status="local")
         remote = self._remote(source)
         if (path := self.cache.cached_file(remote.key, remote.name, remote.size)) is not None:

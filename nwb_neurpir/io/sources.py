@@ -112,6 +112,11 @@ class ResolvedSource:
         """Local path, DANDI download URL or URL."""
         return self.info.location
 
+    @property
+    def is_local(self) -> bool:
+        """True for a file on this machine (``SourceInfo.is_local``, the one answer to "is it local?")."""
+        return self.info.is_local
+
     def label(self) -> str:
         """Short name for messages, e.g. ``DANDI:000021/sub-1/sub-1.nwb``."""
         return self.info.label()

@@ -96,7 +96,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     from nwb_neurpir.store import write_predictions
     from nwb_neurpir.store.atomic import is_writable
 
-    local = Path(source.location) if source.kind == "local" else None
+    local = Path(source.location) if source.is_local else None
     stored = None
     if local is not None and not sidecar and output_dir is None and is_writable(local):
         stored = _stored_embeddings(local, probe.model_sha256_)
