@@ -20,7 +20,7 @@ from nwb_neurpir.recording import SourceInfo
 if TYPE_CHECKING:
     from nwb_neurpir.io.access import DataAccess
 
-__all__ = ["resolve_sources"]
+__all__ = ["resolve_each", "resolve_sources"]
 
 
 def resolve_sources(
@@ -54,6 +54,24 @@ def resolve_sources(
             access = access_or_default(access)
             resolved.extend(access.resolver(spec.api_url).resolve(spec, glob))
     return resolved
+
+
+def resolve_each(
+    sources: Iterable[str | Path],
+    glob: str | None = None,
+    *,
+    access: DataAccess | None = None,
+) -> tuple[list[ResolvedSource], list[tuple[str, NeurPIRError]]]:
+    """Resolve every source on its own, so that one which fails does not stop the others: the files found, in
+    order, and each failing source (as given) with its error."""
+    resolved: list[ResolvedSource] = []
+    failures: list[tuple[str, NeurPIRError]] = []
+    for item in sources:
+        try:
+            resolved.extend(resolve_sources([item], glob, access=access))
+        except NeurPIRError as error:
+            failures.append((str(item), error))
+    return resolved, failures
 
 
 def _resolve_local(spec: SourceSpec, glob: str | None) -> list[ResolvedSource]:
