@@ -1,4 +1,5 @@
-"""Every way a user can name NWB data -- local files, folders, globs, DANDI IDs and URLs -- parsed without I/O.
+"""Every way a user can name NWB data -- local files, folders, globs, DANDI IDs and URLs -- parsed before anything is
+looked up (no network, no listing, no file opened).
 
 ``parse_source`` turns one string into a ``SourceSpec`` without touching the network (on disk it only asks "is it a
 folder?"), so every form can be unit-tested on its own; ``nwb_neurpir.io.resolve.resolve_sources`` expands specs into
