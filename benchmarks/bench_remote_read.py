@@ -34,6 +34,7 @@ from dandi_fixtures import write_session_with_acquisition  # noqa: E402
 from dandi_server import LoopbackDandi  # noqa: E402
 
 from nwb_neurpir.io import fetch_sources, open_recording  # noqa: E402
+from nwb_neurpir.io.access import DataAccess  # noqa: E402
 
 
 def _pynwb_units_bytes(server: LoopbackDandi, url: str) -> int:
@@ -61,7 +62,7 @@ def _measure(server: LoopbackDandi, file: Path, cache: Path, label: str) -> dict
 
     server.reset_counters()
     started = time.perf_counter()
-    recording = open_recording(asset.asset_id, **options)
+    recording = open_recording(asset.asset_id, access=DataAccess(**options))
     row["cold_s"] = time.perf_counter() - started
     row["cold_bytes"] = server.blob_bytes
     row["cold_requests"] = server.requests_to("^/blobs/")
@@ -69,7 +70,7 @@ def _measure(server: LoopbackDandi, file: Path, cache: Path, label: str) -> dict
 
     server.reset_counters()
     started = time.perf_counter()
-    open_recording(asset.asset_id, **options)
+    open_recording(asset.asset_id, access=DataAccess(**options))
     row["warm_s"] = time.perf_counter() - started
     row["warm_bytes"] = server.blob_bytes
 
@@ -77,7 +78,7 @@ def _measure(server: LoopbackDandi, file: Path, cache: Path, label: str) -> dict
 
     server.reset_counters()
     started = time.perf_counter()
-    list(fetch_sources([asset.asset_id], progress=False, **options))
+    list(fetch_sources([asset.asset_id], progress=False, access=DataAccess(**options)))
     row["fetch_s"] = time.perf_counter() - started
     row["fetch_bytes"] = server.blob_bytes
     return row

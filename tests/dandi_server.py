@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from nwb_neurpir.io.access import DataAccess
 from nwb_neurpir.io.remote import HttpPolicy
 
 __all__ = ["FAST_HTTP", "Fault", "LoopbackDandi", "ServedAsset"]
@@ -109,6 +110,10 @@ class LoopbackDandi:
     @property
     def api_url(self) -> str:
         return f"{self.base_url}/api"
+
+    def access(self, cache_dir: Path, http: HttpPolicy = FAST_HTTP, **options: object) -> DataAccess:
+        """A ``DataAccess`` to this archive, caching under ``cache_dir`` (``options``: e.g. ``cache_max_bytes``)."""
+        return DataAccess(api_url=self.api_url, cache_dir=cache_dir, http=http, **options)
 
     def start(self) -> LoopbackDandi:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},

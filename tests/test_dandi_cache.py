@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from dandi_server import FAST_HTTP, LoopbackDandi
+from dandi_server import LoopbackDandi
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io import fetch_sources
@@ -122,8 +122,7 @@ def test_one_download_when_two_threads_fetch_the_same_asset(loopback_dandi: Loop
     statuses: list[str] = []
 
     def fetch() -> None:
-        for fetched in fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir,
-                                     http=FAST_HTTP, progress=False):
+        for fetched in fetch_sources([asset.asset_id], access=loopback_dandi.access(cache_dir), progress=False):
             statuses.append(fetched.status)
 
     workers = [threading.Thread(target=fetch) for _ in range(2)]

@@ -30,11 +30,11 @@ def asset(loopback_dandi: LoopbackDandi, small_nwb: Path) -> ServedAsset:
 
 
 def _stream(server: LoopbackDandi, asset_id: str, cache: Path, policy: HttpPolicy = FAST_HTTP) -> Recording:
-    return open_recording(asset_id, api_url=server.api_url, cache_dir=cache, http=policy)
+    return open_recording(asset_id, access=server.access(cache, policy))
 
 
 def _fetch(server: LoopbackDandi, asset_id: str, cache: Path, policy: HttpPolicy = FAST_HTTP) -> FetchedFile:
-    [fetched] = fetch_sources([asset_id], api_url=server.api_url, cache_dir=cache, http=policy, progress=False)
+    [fetched] = fetch_sources([asset_id], access=server.access(cache, policy), progress=False)
     return fetched
 
 

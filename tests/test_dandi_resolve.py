@@ -6,12 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
-from dandi_server import FAST_HTTP, LoopbackDandi
+from dandi_server import LoopbackDandi
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.access import DataAccess
 from nwb_neurpir.io.dandi import API_URL_ENV, DEFAULT_API_URL, default_api_url
-from nwb_neurpir.sources import resolve_sources
+from nwb_neurpir.io.resolve import resolve_sources
 
 pytest_plugins = ["dandi_fixtures"]
 
@@ -30,16 +30,12 @@ def archive(loopback_dandi: LoopbackDandi, small_nwb: Path) -> LoopbackDandi:
     return loopback_dandi
 
 
-def _access(server: LoopbackDandi, cache: Path) -> DataAccess:
-    return DataAccess(api_url=server.api_url, cache_dir=cache, http=FAST_HTTP)
-
-
 def _paths(resolved: list) -> list[str]:
     return [r.info.asset_path for r in resolved]
 
 
 def test_resolve_by_asset_id_url_and_dandiset_path(archive: LoopbackDandi, cache_dir: Path) -> None:
-    access = _access(archive, cache_dir)
+    access = archive.access(cache_dir)
     asset = next(a for a in archive.assets.values() if a.path == PATHS[2])
     [by_id] = resolve_sources([asset.asset_id], access=access)
     assert (by_id.kind, by_id.info.asset_id, by_id.info.asset_path, by_id.size) == (
@@ -59,7 +55,7 @@ def test_resolve_by_asset_id_url_and_dandiset_path(archive: LoopbackDandi, cache
 
 
 def test_dandiset_glob_and_folder_expansion(archive: LoopbackDandi, cache_dir: Path) -> None:
-    access = _access(archive, cache_dir)
+    access = archive.access(cache_dir)
     everything = resolve_sources(["DANDI:000123"], access=access)
     assert _paths(everything) == sorted(PATHS)  # README and the Zarr asset are skipped; 3 pages followed
     ecephys = resolve_sources(["DANDI:000123"], glob="sub-*/*ecephys.nwb", access=access)
@@ -77,7 +73,7 @@ def test_default_version_is_the_latest_published(archive: LoopbackDandi, cache_d
                                                  small_nwb: Path) -> None:
     archive.publish("0.240101.1200")
     archive.add_asset("sub-9/sub-9_draft-only.nwb", small_nwb)
-    access = _access(archive, cache_dir)
+    access = archive.access(cache_dir)
     published = resolve_sources(["DANDI:000123"], access=access)
     assert {r.info.version for r in published} == {"0.240101.1200"}
     assert "sub-9/sub-9_draft-only.nwb" not in _paths(published)
@@ -89,7 +85,7 @@ def test_api_url_from_environment(monkeypatch: pytest.MonkeyPatch, archive: Loop
     monkeypatch.delenv(API_URL_ENV, raising=False)
     assert default_api_url() == DEFAULT_API_URL
     monkeypatch.setenv(API_URL_ENV, archive.api_url)
-    assert _paths(resolve_sources(["DANDI:000123/sub-1/"], cache_dir=cache_dir)) == PATHS[:2]
+    assert _paths(resolve_sources(["DANDI:000123/sub-1/"], access=DataAccess(cache_dir=cache_dir))) == PATHS[:2]
 
 
 @pytest.mark.parametrize(("source", "message"), [
@@ -106,13 +102,13 @@ def test_clear_errors_for_unknown_or_non_nwb_assets(archive: LoopbackDandi, cach
                                                     source: str, message: str) -> None:
     glob = "*.none" if source == "DANDI:000123" else "*.nwb" if source.endswith("*") else None
     with pytest.raises(NeurPIRError, match=message) as caught:
-        resolve_sources([source], glob=glob, access=_access(archive, cache_dir))
+        resolve_sources([source], glob=glob, access=archive.access(cache_dir))
     assert "\n" not in caught.value.one_line()
 
 
 def test_non_nwb_asset_ids_are_refused(archive: LoopbackDandi, cache_dir: Path) -> None:
     by_path = {a.path: a.asset_id for a in archive.assets.values()}
-    access = _access(archive, cache_dir)
+    access = archive.access(cache_dir)
     with pytest.raises(NeurPIRError, match="not an NWB file"):
         resolve_sources([by_path["README.txt"]], access=access)
     with pytest.raises(NeurPIRError, match="Zarr asset"):
@@ -121,7 +117,7 @@ def test_non_nwb_asset_ids_are_refused(archive: LoopbackDandi, cache_dir: Path) 
 
 def test_api_500s_are_retried(archive: LoopbackDandi, cache_dir: Path) -> None:
     archive.set_fault("error500", target=r"^/api/dandisets/000123/versions/draft/assets/$", times=2)
-    assert _paths(resolve_sources(["DANDI:000123/draft/sub-1/"], access=_access(archive, cache_dir))) == PATHS[:2]
+    assert _paths(resolve_sources(["DANDI:000123/draft/sub-1/"], access=archive.access(cache_dir))) == PATHS[:2]
     assert archive.requests_to(r"/assets/$") >= 3
 
 
@@ -129,7 +125,7 @@ def test_api_failing_for_good_gives_one_clear_error(archive: LoopbackDandi, cach
     archive.set_fault("error500", target=r"^/api/dandisets/")
     started = time.monotonic()
     with pytest.raises(NeurPIRError, match="failed after 3 attempt"):
-        resolve_sources(["DANDI:000123"], access=_access(archive, cache_dir))
+        resolve_sources(["DANDI:000123"], access=archive.access(cache_dir))
     assert time.monotonic() - started < 5
 
 
@@ -141,15 +137,16 @@ def test_unreachable_server_fails_fast(cache_dir: Path) -> None:
         port = probe.getsockname()[1]
     started = time.monotonic()
     with pytest.raises(NeurPIRError, match="cannot use this DANDI API|connection refused"):
-        resolve_sources(["DANDI:000123"], api_url=f"http://127.0.0.1:{port}/api", cache_dir=cache_dir)
+        resolve_sources(["DANDI:000123"],
+                        access=DataAccess(api_url=f"http://127.0.0.1:{port}/api", cache_dir=cache_dir))
     assert time.monotonic() - started < 10
 
 
 def test_asset_details_are_cached_so_a_known_asset_resolves_offline(archive: LoopbackDandi,
                                                                      cache_dir: Path) -> None:
     asset_id = next(iter(archive.assets))
-    first = resolve_sources([asset_id], access=_access(archive, cache_dir))
+    first = resolve_sources([asset_id], access=archive.access(cache_dir))
     archive.reset_counters()
-    again = resolve_sources([asset_id], access=_access(archive, cache_dir))
+    again = resolve_sources([asset_id], access=archive.access(cache_dir))
     assert again == first
     assert archive.log == []

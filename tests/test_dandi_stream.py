@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from dandi_server import FAST_HTTP, LoopbackDandi
+from dandi_server import LoopbackDandi
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io import fetch_sources, open_recording, open_recordings
@@ -20,7 +20,7 @@ pytest_plugins = ["dandi_fixtures"]
 
 
 def _open(server: LoopbackDandi, source: str, cache: Path, **kwargs: object) -> Recording:
-    return open_recording(source, api_url=server.api_url, cache_dir=cache, http=FAST_HTTP, **kwargs)
+    return open_recording(source, access=server.access(cache), **kwargs)
 
 
 def _tree(folder: Path, skip: Path) -> set[Path]:
@@ -72,15 +72,13 @@ def test_corrupted_cached_chunk_is_fetched_again(loopback_dandi: LoopbackDandi, 
 def test_fetch_downloads_a_verified_copy_that_later_opens_use(loopback_dandi: LoopbackDandi, small_nwb: Path,
                                                              cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
-    [fetched] = fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir,
-                              http=FAST_HTTP, progress=False)
+    [fetched] = fetch_sources([asset.asset_id], access=loopback_dandi.access(cache_dir), progress=False)
     assert fetched.status == "downloaded" and fetched.bytes_downloaded == asset.size
     assert hashlib.sha256(fetched.path.read_bytes()).hexdigest() == asset.sha256
     assert cache_dir in fetched.path.parents
     loopback_dandi.reset_counters()
 
-    [again] = fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir,
-                            http=FAST_HTTP, progress=False)
+    [again] = fetch_sources([asset.asset_id], access=loopback_dandi.access(cache_dir), progress=False)
     recording = _open(loopback_dandi, asset.asset_id, cache_dir)
     assert again.status == "cached" and loopback_dandi.log == []
     assert recording.n_neurons == 20
@@ -103,16 +101,14 @@ def test_download_not_matching_the_archive_digest_is_not_kept(loopback_dandi: Lo
     content[len(content) // 2] ^= 0xFF
     loopback_dandi.replace_content(asset, bytes(content))
     with pytest.raises(NeurPIRError, match=f"does not match the archive's {kind}"):
-        list(fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir, http=FAST_HTTP,
-                           progress=False))
+        list(fetch_sources([asset.asset_id], access=loopback_dandi.access(cache_dir), progress=False))
     assert not list((cache_dir / "files").rglob("*.*"))  # neither the file nor a .partial- temp file
 
 
 def test_etag_only_digest_verifies_a_good_download(loopback_dandi: LoopbackDandi, small_nwb: Path,
                                                    cache_dir: Path) -> None:
     asset = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb, digests="etag")
-    [fetched] = fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir,
-                              http=FAST_HTTP, progress=False)
+    [fetched] = fetch_sources([asset.asset_id], access=loopback_dandi.access(cache_dir), progress=False)
     assert fetched.path.stat().st_size == asset.size
 
 
@@ -143,8 +139,8 @@ def test_open_recordings_reads_a_dandiset_glob_in_order(loopback_dandi: Loopback
                                                         cache_dir: Path) -> None:
     for path in ["sub-2/b_ecephys.nwb", "sub-1/a_ecephys.nwb", "sub-1/c_ophys.nwb"]:
         loopback_dandi.add_asset(path, small_nwb)
-    recordings = list(open_recordings(["DANDI:000123"], glob="*ecephys.nwb", api_url=loopback_dandi.api_url,
-                                      cache_dir=cache_dir, http=FAST_HTTP, progress=False))
+    recordings = list(open_recordings(["DANDI:000123"], glob="*ecephys.nwb", access=loopback_dandi.access(cache_dir),
+                                      progress=False))
     assert [r.source.asset_path for r in recordings] == ["sub-1/a_ecephys.nwb", "sub-2/b_ecephys.nwb"]
     with pytest.raises(NeurPIRError, match="names 3 files"):
         _open(loopback_dandi, "DANDI:000123", cache_dir)
@@ -155,14 +151,14 @@ def test_cache_bound_evicts_least_recently_used_files(loopback_dandi: LoopbackDa
     size = small_nwb.stat().st_size
     first = loopback_dandi.add_asset("sub-1/a.nwb", small_nwb)
     second = loopback_dandi.add_asset("sub-2/b.nwb", small_nwb)
-    options = {"api_url": loopback_dandi.api_url, "cache_dir": cache_dir, "http": FAST_HTTP, "progress": False,
-               "cache_max_bytes": int(1.5 * size)}
-    [kept_first] = fetch_sources([first.asset_id], **options)
-    [kept_second] = fetch_sources([second.asset_id], **options)
+    access = loopback_dandi.access(cache_dir, cache_max_bytes=int(1.5 * size))
+    [kept_first] = fetch_sources([first.asset_id], access=access, progress=False)
+    [kept_second] = fetch_sources([second.asset_id], access=access, progress=False)
     assert not kept_first.path.exists() and kept_second.path.exists()
     assert AssetCache(cache_dir, int(1.5 * size)).usage().bytes <= 1.5 * size
     with pytest.raises(NeurPIRError, match="more than the cache bound"):
-        list(fetch_sources([first.asset_id], **{**options, "cache_max_bytes": size // 2}))
+        list(fetch_sources([first.asset_id], access=loopback_dandi.access(cache_dir, cache_max_bytes=size // 2),
+                           progress=False))
 
 
 @pytest.mark.parametrize("hostile", ["../../escaped.nwb", "/tmp/absolute.nwb", "a/../../../b.nwb", "../.nwb",
@@ -171,8 +167,7 @@ def test_asset_paths_cannot_escape_the_cache(loopback_dandi: LoopbackDandi, smal
                                              cache_dir: Path, hostile: str) -> None:
     asset = loopback_dandi.add_asset(hostile, small_nwb)
     before = _tree(tmp_path, cache_dir)
-    for fetched in fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir,
-                                 http=FAST_HTTP, progress=False):
+    for fetched in fetch_sources([asset.asset_id], access=loopback_dandi.access(cache_dir), progress=False):
         assert cache_dir in fetched.path.parents and ".." not in fetched.path.parts
     assert _open(loopback_dandi, asset.asset_id, cache_dir).source.asset_path == hostile
     assert _tree(tmp_path, cache_dir) == before
@@ -187,6 +182,5 @@ def test_a_symlink_planted_in_the_cache_is_refused(loopback_dandi: LoopbackDandi
     (cache_dir / "files").mkdir(parents=True)
     (cache_dir / "files" / f"dandi-{asset.asset_id}").symlink_to(outside, target_is_directory=True)
     with pytest.raises(NeurPIRError, match="outside the cache folder"):
-        list(fetch_sources([asset.asset_id], api_url=loopback_dandi.api_url, cache_dir=cache_dir, http=FAST_HTTP,
-                           progress=False))
+        list(fetch_sources([asset.asset_id], access=loopback_dandi.access(cache_dir), progress=False))
     assert list(outside.iterdir()) == []

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.sources import ResolvedSource, SourceSpec, parse_source, resolve_sources
+from nwb_neurpir.io.resolve import resolve_each, resolve_sources
+from nwb_neurpir.io.sources import ResolvedSource, SourceSpec, parse_source
 
 ASSET = "5f2a1c3e-0b1d-4c6e-9a7f-1234567890ab"
 API = "https://api.dandiarchive.org/api"
@@ -122,12 +123,21 @@ def test_resolved_sources_pass_through(tmp_path: Path) -> None:
     already = resolve_sources([_touch(tmp_path / "x.nwb")])[0]
     assert resolve_sources([already]) == [already]
     assert isinstance(already, ResolvedSource) and already.label() == str(tmp_path / "x.nwb")
+    assert already.is_local
+
+
+def test_resolve_each_keeps_going_past_a_failing_source(tmp_path: Path) -> None:
+    good = _touch(tmp_path / "a.nwb")
+    resolved, failures = resolve_each([tmp_path / "gone.nwb", good, "DANDI:12"])
+    assert [r.location for r in resolved] == [str(good)]
+    assert [text for text, _ in failures] == [str(tmp_path / "gone.nwb"), "DANDI:12"]
+    assert "no such file" in failures[0][1].message and "six digits" in failures[1][1].message
 
 
 def test_resolve_plain_url_needs_no_network() -> None:
     [resolved] = resolve_sources(["https://example.org/a.nwb"])
     assert resolved.kind == "url" and resolved.location == "https://example.org/a.nwb"
-    assert not resolved.info.is_local
+    assert not resolved.info.is_local and not resolved.is_local
 
 
 @pytest.mark.parametrize(("sources", "glob", "message"), [

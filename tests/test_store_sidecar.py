@@ -101,7 +101,7 @@ def test_annotate_writes_in_place_or_into_a_copy(session: Path, tmp_path: Path) 
     session.chmod(0o444)
     with pytest.raises(NeurPIRError, match="read-only; write a sidecar"):
         annotate(session, [0], vectors(1), PROVENANCE, sidecar=False, overwrite=True)
-    with pytest.raises(NeurPIRError, match="file not found"):
+    with pytest.raises(NeurPIRError, match="no such file"):
         annotate(tmp_path / "gone.nwb", [0], vectors(1), PROVENANCE)
 
 

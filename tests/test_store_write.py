@@ -148,7 +148,7 @@ def test_bad_input_gives_one_line_naming_the_file(spikes: Path, tmp_path: Path) 
     with h5py.File(plain, "w") as file:
         file["x"] = [1, 2]
     assert "not an NWB file" in _error(plain, [0], vectors(1))
-    assert "file not found" in _error(tmp_path / "missing.nwb", [0], vectors(1))
+    assert "no such file" in _error(tmp_path / "missing.nwb", [0], vectors(1))
     assert "'units', has no rows with ids 99 (1 of 2 missing)" in _error(spikes, [0, 99], vectors(2))
     assert "no table 'trials2'" in _error(spikes, [0], vectors(1), neuron_table="trials2")
     assert "embeddings have 3 rows but 2 neuron ids" in _error(spikes, [0, 1], vectors(3))

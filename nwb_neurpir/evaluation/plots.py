@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nwb_neurpir.atomic_files import atomic_path
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
 
@@ -144,8 +145,7 @@ def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
 def _save(figure, path: Path) -> Path:  # noqa: ANN001 - matplotlib Figure
     plt = _pyplot()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(temporary, dpi=120, bbox_inches="tight")  # nothing clipped: legends, axis labels
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")  # nothing clipped: legends, axis labels
     plt.close(figure)
-    temporary.replace(path)
     return path

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from nwb_neurpir.atomic_files import atomic_write_bytes
 from nwb_neurpir.evaluation.results import EvaluationResult, FoldInfo
 
 __all__ = ["format_table", "write_report"]
@@ -196,7 +197,5 @@ def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = Tr
 
 
 def _write_text(path: Path, text: str) -> Path:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
+    atomic_write_bytes(path, text.encode("utf-8"))
     return path

@@ -1,9 +1,10 @@
 """Readers: NWB files (local or streamed from DANDI) into ``Recording`` objects.
 
-``open_recording(source)`` takes anything ``nwb_neurpir.sources.parse_source`` understands -- a local path, a DANDI
+``open_recording(source)`` takes anything ``nwb_neurpir.io.sources.parse_source`` understands -- a local path, a DANDI
 asset ID, ``DANDI:<dandiset>/<path>``, a DANDI or https/s3 URL -- resolves it, opens it (streaming remote files with
 remfile + h5py and caching what it reads) and hands the open file to ``read_nwb``. ``open_recordings`` does the same
-for many sources, folders, dandisets and globs, one file open at a time.
+for many sources, folders, dandisets and globs, one file open at a time. Where remote data comes from and where it
+is cached is one ``DataAccess`` (``nwb_neurpir.io.access``), passed as ``access`` to every function here.
 
 Environment: ``NEURPIR_DANDI_API_URL`` (DANDI API, default the public archive), ``NEURPIR_CACHE_DIR`` (cache root,
 default the user cache dir), ``NEURPIR_CACHE_MAX_BYTES`` (cache bound, e.g. ``20GB``).
@@ -15,42 +16,38 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nwb_neurpir.sources import resolve_sources
+from nwb_neurpir.io.resolve import resolve_sources
 
 if TYPE_CHECKING:
     from nwb_neurpir.io.access import DataAccess, FetchedFile
-    from nwb_neurpir.io.remote import HttpPolicy
+    from nwb_neurpir.io.sources import ResolvedSource, SourceSpec
     from nwb_neurpir.recording import Recording
-    from nwb_neurpir.sources import ResolvedSource, SourceSpec
 
-__all__ = ["fetch_sources", "open_recording", "open_recordings", "read_resolved"]
+__all__ = ["fetch_sources", "open_recording", "open_recordings", "read_resolved", "resolve_sources"]
 
-def _access(api_url: str | None, cache_dir: str | Path | None, cache_max_bytes: int | str | None,
-            http: HttpPolicy | None) -> DataAccess:
-    from nwb_neurpir.io.access import DataAccess
 
-    return DataAccess(api_url=api_url, cache_dir=cache_dir, cache_max_bytes=cache_max_bytes, http=http)
+def _access_or_default(access: DataAccess | None) -> DataAccess:
+    from nwb_neurpir.io.access import access_or_default
+
+    return access_or_default(access)
 
 
 def open_recording(
     source: str | Path | SourceSpec | ResolvedSource,
     *,
-    api_url: str | None = None,
-    cache_dir: str | Path | None = None,
-    cache_max_bytes: int | str | None = None,
+    access: DataAccess | None = None,
     download: bool = False,
-    http: HttpPolicy | None = None,
     **reader_kwargs: Any,
 ) -> Recording:
     """Resolve, open and read one NWB file into a ``Recording``.
 
-    Remote files are streamed (only the bytes the reader needs, cached under ``cache_dir``) unless ``download`` asks
-    for a whole verified copy first; a whole copy already in the cache is always used. ``reader_kwargs`` go to
-    ``read_nwb`` (``modality``, ``unit_filter``, ``bin_size``, ``time_range``, ``keep_spike_times``, ...). For a DANDI
-    asset the recording's ``source`` carries dandiset, version, asset ID and path. Raises ``NeurPIRError`` when the
-    source names more or less than one file.
+    ``access`` (default ``DataAccess()``) names the DANDI API, the cache and the HTTP policy. Remote files are streamed
+    (only the bytes the reader needs, cached) unless ``download`` asks for a whole verified copy first; a whole copy
+    already in the cache is always used. ``reader_kwargs`` go to ``read_nwb`` (``modality``, ``unit_filter``,
+    ``bin_size``, ``time_range``, ``keep_spike_times``, ...). For a DANDI asset the recording's ``source`` carries
+    dandiset, version, asset ID and path. Raises ``NeurPIRError`` when the source names more or less than one file.
     """
-    access = _access(api_url, cache_dir, cache_max_bytes, http)
+    access = _access_or_default(access)
     resolved = resolve_sources([source], access=access)
     if len(resolved) != 1:
         from nwb_neurpir.errors import NeurPIRError
@@ -64,11 +61,8 @@ def open_recordings(
     sources: Iterable[str | Path | SourceSpec | ResolvedSource],
     glob: str | None = None,
     *,
-    api_url: str | None = None,
-    cache_dir: str | Path | None = None,
-    cache_max_bytes: int | str | None = None,
+    access: DataAccess | None = None,
     download: bool = False,
-    http: HttpPolicy | None = None,
     progress: bool = True,
     desc: str = "reading",
     **reader_kwargs: Any,
@@ -87,7 +81,7 @@ def open_recordings(
     from nwb_neurpir.errors import NeurPIRError
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
 
-    access = _access(api_url, cache_dir, cache_max_bytes, http)
+    access = _access_or_default(access)
     resolved = resolve_sources(sources, glob, access=access)
     n_read = 0
     for source in tqdm(resolved, desc=desc, unit="file", disable=not progress or len(resolved) < 2):
@@ -116,13 +110,10 @@ def fetch_sources(
     sources: Iterable[str | Path | SourceSpec | ResolvedSource],
     glob: str | None = None,
     *,
-    api_url: str | None = None,
-    cache_dir: str | Path | None = None,
-    cache_max_bytes: int | str | None = None,
-    http: HttpPolicy | None = None,
+    access: DataAccess | None = None,
     progress: bool = True,
 ) -> Iterator[FetchedFile]:
     """Download remote sources as whole, verified files into the cache (local files pass through unchanged)."""
-    access = _access(api_url, cache_dir, cache_max_bytes, http)
+    access = _access_or_default(access)
     for source in resolve_sources(sources, glob, access=access):
         yield access.fetch(source, progress=progress)

@@ -25,10 +25,11 @@ from typing import Literal
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.cache import AssetCache, cache_key
 from nwb_neurpir.io.dandi import AssetDetails, DandiResolver, default_api_url
+from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError, download_to, probe_size
-from nwb_neurpir.sources import ResolvedSource
+from nwb_neurpir.io.sources import ResolvedSource
 
-__all__ = ["DataAccess", "FetchedFile", "StreamStats"]
+__all__ = ["DataAccess", "FetchedFile", "StreamStats", "access_or_default"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ class _Remote:
 
 
 class DataAccess:
-    """Opens and downloads resolved sources, sharing one cache, HTTP policy and DANDI client per API."""
+    """Where remote data comes from and where it is kept: the one set of access options (DANDI API, cache folder and
+    bound, HTTP policy) that resolving, opening and downloading sources take. Opens and downloads resolved sources,
+    sharing one cache, HTTP policy and DANDI client per API; ``None`` options come from the environment."""
 
     def __init__(self, *, api_url: str | None = None, cache_dir: str | Path | None = None,
                  cache_max_bytes: int | str | None = None, http: HttpPolicy | None = None) -> None:
@@ -85,9 +88,9 @@ class DataAccess:
     @contextmanager
     def open_h5(self, source: ResolvedSource, *, download: bool = False) -> Iterator[object]:
         """Yield the source as an open read-only ``h5py.File``; closed (and the cache trimmed) on exit."""
-        if source.kind == "local":
+        if source.is_local:
             self.last_stats = StreamStats(mode="local")
-            with _open_local(Path(source.location), source) as h5:
+            with open_nwb(source.location, label=source.label()) as h5:
                 yield h5
             return
         remote = self._remote(source)
@@ -96,7 +99,7 @@ class DataAccess:
             path = self.fetch(source).path
         if path is not None:
             self.last_stats = StreamStats(mode="cached-file")
-            with _open_local(path, source) as h5:
+            with open_nwb(path, label=source.label()) as h5:
                 yield h5
             return
         with self._streamed(source, remote) as h5:
@@ -137,7 +140,7 @@ class DataAccess:
 
     def fetch(self, source: ResolvedSource, *, progress: bool = False) -> FetchedFile:
         """Make ``source`` a verified local file in the cache (no-op for local files)."""
-        if source.kind == "local":
+        if source.is_local:
             return FetchedFile(source=source, path=Path(source.location), status="local")
         remote = self._remote(source)
         if (path := self.cache.cached_file(remote.key, remote.name, remote.size)) is not None:
@@ -171,6 +174,11 @@ class DataAccess:
         name = source.location.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         return _Remote(key=cache_key("url", f"{source.location}|{size}"), name=name, size=size,
                        stream_url=source.location, download_url=source.location, details=None)
+
+
+def access_or_default(access: DataAccess | None) -> DataAccess:
+    """``access``, or a ``DataAccess`` configured from the environment when it is ``None``."""
+    return access if access is not None else DataAccess()
 
 
 def _verify(path: Path, remote: _Remote, label: str) -> None:
@@ -215,19 +223,6 @@ def _stream_error(session: HttpSession, source: ResolvedSource, exc: Exception) 
     if isinstance(exc, RemoteError | NeurPIRError):
         return exc
     return NeurPIRError(f"not a readable HDF5/NWB file ({' '.join(str(exc).split())[:200]})", source=source.label())
-
-
-@contextmanager
-def _open_local(path: Path, source: ResolvedSource) -> Iterator[object]:
-    import h5py
-
-    try:
-        h5 = h5py.File(path, "r")
-    except OSError as exc:
-        raise NeurPIRError(f"cannot open as HDF5/NWB ({' '.join(str(exc).split())[:200]})",
-                           source=source.label()) from None
-    with h5:
-        yield h5
 
 
 @functools.cache

@@ -23,12 +23,12 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from nwb_neurpir.atomic_files import atomic_path, atomic_write_bytes
 from nwb_neurpir.errors import NeurPIRError
 
 __all__ = [
@@ -50,6 +50,8 @@ _KEY_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 _UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 10**9, "GB": 10**9,
           "T": 10**12, "TB": 10**12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 _CHECKSUM_BYTES = 32
+_PARTIAL = ".partial-"
+"""Name prefix of files being written into the cache (a killed writer's are deleted by the next one)."""
 
 
 def default_cache_dir() -> Path:
@@ -155,17 +157,11 @@ class AssetCache:
             if (existing := self.cached_file(key, name, size)) is not None:
                 return existing
             self._makedirs(target.parent)
-            for stale in target.parent.glob(".partial-*"):  # left by a killed download of this key
+            for stale in target.parent.glob(f"{_PARTIAL}*"):  # left by a killed download of this key
                 stale.unlink(missing_ok=True)
-            handle, tmp_name = tempfile.mkstemp(prefix=".partial-", dir=target.parent)
-            os.close(handle)
-            tmp = Path(tmp_name)
-            try:
+            with atomic_path(target, prefix=_PARTIAL) as tmp:
                 write(tmp)
                 verify(tmp)
-                os.replace(tmp, target)
-            finally:
-                tmp.unlink(missing_ok=True)
         self.trim(protect={target})
         return target
 
@@ -202,15 +198,9 @@ class AssetCache:
         self.write_atomic(path, json.dumps(meta, sort_keys=True).encode())
 
     def write_atomic(self, path: Path, data: bytes) -> None:
-        """Write ``data`` to a temp file next to ``path`` and rename it into place."""
+        """Write ``data`` to ``path`` atomically (a temp file next to it, fsync, rename), creating its folder."""
         self._makedirs(path.parent)
-        handle, tmp_name = tempfile.mkstemp(prefix=".partial-", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(tmp_name, path)
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
+        atomic_write_bytes(path, data, prefix=_PARTIAL)
 
     def _makedirs(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.cache import AssetCache, cache_key
 from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError
 from nwb_neurpir.recording import SourceInfo
-from nwb_neurpir.sources import ResolvedSource, SourceSpec, is_nwb_path
+from nwb_neurpir.io.sources import ResolvedSource, SourceSpec, is_nwb_path
 
 __all__ = ["API_URL_ENV", "DEFAULT_API_URL", "AssetDetails", "DandiResolver", "default_api_url"]
 
@@ -64,12 +64,23 @@ class AssetDetails:
 
     def check_nwb(self, source: str) -> None:
         """Raise ``NeurPIRError`` unless this is an NWB HDF5 file."""
-        if self.is_zarr:
-            raise NeurPIRError(f"asset {self.path!r} is a Zarr asset; only NWB HDF5 files (.nwb) can be read",
-                               source=source)
-        if not (is_nwb_path(self.path) or self.encoding_format == "application/x-nwb"):
-            raise NeurPIRError(f"asset {self.path!r} is not an NWB file "
-                               f"(encoding {self.encoding_format or 'unknown'})", source=source)
+        _check_nwb_asset(self.path, is_zarr=self.is_zarr, encoding_format=self.encoding_format, source=source)
+
+
+def _nwb_asset_problem(path: str, *, is_zarr: bool, encoding_format: str | None = None) -> str | None:
+    """Why an asset is not an NWB HDF5 file (Zarr, or neither named ``*.nwb`` nor encoded as NWB); ``None`` if it
+    is one."""
+    if is_zarr:
+        return "is a Zarr asset"
+    if is_nwb_path(path) or encoding_format == "application/x-nwb":
+        return None
+    return f"is not an NWB file (encoding {encoding_format})" if encoding_format else "is not an NWB file"
+
+
+def _check_nwb_asset(path: str, *, is_zarr: bool, encoding_format: str | None, source: str) -> None:
+    """Raise a one-line ``NeurPIRError`` unless the asset is an NWB HDF5 file (see ``_nwb_asset_problem``)."""
+    if problem := _nwb_asset_problem(path, is_zarr=is_zarr, encoding_format=encoding_format):
+        raise NeurPIRError(f"asset {path!r} {problem}; only NWB HDF5 files (.nwb) can be read", source=source)
 
 
 class DandiResolver:
@@ -109,10 +120,8 @@ class DandiResolver:
         path = spec.path or ""
         if path and not path.endswith("/") and "*" not in path:
             asset = dandiset.get_asset_by_path(path)
-            if not isinstance(asset, RemoteBlobAsset) or not is_nwb_path(asset.path):
-                kind = "a Zarr asset" if not isinstance(asset, RemoteBlobAsset) else "not an NWB file"
-                raise NeurPIRError(f"asset {asset.path!r} is {kind}; only NWB HDF5 files (.nwb) can be read",
-                                   source=spec.text)
+            _check_nwb_asset(asset.path, is_zarr=not isinstance(asset, RemoteBlobAsset), encoding_format=None,
+                            source=spec.text)
             return [self._resolved(asset.identifier, asset.path, asset.size, spec.dandiset, version)]
         if "*" in path and glob:
             raise NeurPIRError("give the glob once: either in the source or with --glob", source=spec.text)
@@ -125,7 +134,7 @@ class DandiResolver:
         else:
             assets = dandiset.get_assets(order="path")
         found = [self._resolved(a.identifier, a.path, a.size, spec.dandiset, version) for a in assets
-                 if isinstance(a, RemoteBlobAsset) and is_nwb_path(a.path)]
+                 if _nwb_asset_problem(a.path, is_zarr=not isinstance(a, RemoteBlobAsset)) is None]
         if not found:
             what = f"matching {pattern!r}" if pattern else f"under {path!r}" if path else "in it"
             raise NeurPIRError(f"no NWB assets {what} in dandiset {spec.dandiset} version {version}",

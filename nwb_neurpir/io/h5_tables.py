@@ -25,12 +25,16 @@ __all__ = [
     "ragged_bounds",
     "region_target",
     "scalar_columns",
+    "scalar_text",
     "table_ids",
 ]
 
 
 def decode_text(value: object) -> str:
-    """A scalar string value (bytes, str, or an array of one) as ``str``; "" for arrays of any other size."""
+    """A scalar string value (bytes, str, or an array of one) as ``str``, undecodable bytes replaced; "" for ``None``
+    (a missing attribute) and for arrays of any other size. The one decoder of HDF5 text in the package."""
+    if value is None:
+        return ""
     if isinstance(value, np.ndarray):
         if value.size != 1:
             return ""
@@ -40,13 +44,18 @@ def decode_text(value: object) -> str:
     return str(value)
 
 
+def scalar_text(group: h5py.Group, path: str) -> str | None:
+    """The text of the scalar (or one-element) dataset at ``path`` below ``group``; ``None`` when there is none."""
+    node = group.get(path)
+    if not isinstance(node, h5py.Dataset) or node.shape not in ((), (1,)):
+        return None
+    return decode_text(node[()])
+
+
 def object_path(node: h5py.HLObject) -> str:
     """The node's path in the file without the leading slash ("" for an unlinked node; undecodable bytes
     replaced)."""
-    name = node.name
-    if isinstance(name, bytes):
-        name = name.decode("utf-8", errors="replace")
-    return (name or "").lstrip("/")
+    return decode_text(node.name).lstrip("/")
 
 
 def member_names(group: h5py.Group) -> list[str]:

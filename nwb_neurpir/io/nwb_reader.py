@@ -21,7 +21,8 @@ import numpy as np
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.activity import NeuronActivity
 from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
-from nwb_neurpir.io.h5_tables import decode_text
+from nwb_neurpir.io.h5_tables import decode_text, scalar_text
+from nwb_neurpir.io.nwb_file import check_nwb_root, open_nwb
 from nwb_neurpir.io.ophys import find_roi_series, read_ophys
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.units import read_units
@@ -126,27 +127,11 @@ def _check_options(modality: str, bin_size: float | None, time_range: tuple[floa
 def _opened(file: str | Path | h5py.File, label: str) -> Iterator[h5py.File]:
     """The file open for reading, checked to be NWB; a path is closed afterwards, an open file is left open."""
     if isinstance(file, h5py.File):
-        _check_nwb_root(file, label)
+        check_nwb_root(file, label)
         yield file
         return
-    path = Path(file)
-    if not path.is_file():
-        raise NeurPIRError("no such file" if not path.exists() else "is not a file", source=label)
-    if not h5py.is_hdf5(path):
-        raise NeurPIRError("not an HDF5 file, so not an NWB file", source=label)
-    try:
-        nwb = h5py.File(path, "r")
-    except OSError as exc:
-        raise NeurPIRError(f"the HDF5 file is damaged or truncated and cannot be opened ({exc})", source=label) from exc
-    with nwb:
-        _check_nwb_root(nwb, label)
+    with open_nwb(file, label=label) as nwb:
         yield nwb
-
-
-def _check_nwb_root(nwb: h5py.File, label: str) -> None:
-    kind = decode_text(nwb.attrs.get("neurodata_type", ""))
-    if kind != "NWBFile" and "nwb_version" not in nwb.attrs:
-        raise NeurPIRError("an HDF5 file but not an NWB file (its root is not an NWBFile)", source=label)
 
 
 def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: str, unit_filter: str | None,
@@ -202,7 +187,4 @@ def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modal
 
 def _text(nwb: h5py.File, path: str) -> str:
     """A scalar text dataset's value, "" when absent or not scalar."""
-    node = nwb.get(path)
-    if not isinstance(node, h5py.Dataset) or node.shape not in ((), (1,)):
-        return ""
-    return decode_text(node[()]).strip()
+    return (scalar_text(nwb, path) or "").strip()

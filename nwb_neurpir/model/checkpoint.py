@@ -23,11 +23,11 @@ from typing import Any, Iterable
 
 import torch
 
+from nwb_neurpir.atomic_files import atomic_write_bytes, fsync_dir
 from nwb_neurpir.errors import NeurPIRError
 
 __all__ = [
     "FORMAT",
-    "atomic_write_bytes",
     "folder_sha256",
     "latest_checkpoint",
     "read_folder",
@@ -41,30 +41,6 @@ FORMAT = "nwb-neurpir-model/2"
 with a message saying to retrain."""
 MAX_JSON_BYTES = 16 * 1024 * 1024
 _LATEST = "LATEST"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder: fsync, then ``os.replace``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _encode_json(value: Any) -> bytes:
@@ -95,7 +71,7 @@ def folder_sha256(files: dict[str, Any]) -> str:
 
 
 def remove_stale_temporaries(folder: Path, names: Iterable[str]) -> None:
-    """Delete the ``.<name>.tmp-<pid>`` files an interrupted :func:`atomic_write_bytes` of ``names`` left behind."""
+    """Delete the ``.<name>.tmp-*`` files an interrupted ``atomic_write_bytes`` of ``names`` left behind."""
     for name in names:
         for stale in folder.glob(f".{name}.tmp-*"):
             stale.unlink(missing_ok=True)
@@ -186,7 +162,7 @@ def write_checkpoint(root: Path, step: int, files: dict[str, Any], keep: int = 2
     write_folder(staging, files)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(staging, final)
-    _fsync_dir(root)
+    fsync_dir(root)
     atomic_write_bytes(root / _LATEST, name.encode())
     older = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name != name)
     for old in older[: max(len(older) - (keep - 1), 0)]:

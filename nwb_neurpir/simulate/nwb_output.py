@@ -8,7 +8,6 @@ same seed writes the same datasets (HDF5 object ids, which pynwb draws at random
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -16,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from nwb_neurpir import __version__
+from nwb_neurpir.atomic_files import atomic_path
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.simulate.calcium import CalciumTraces, simulate_calcium
 from nwb_neurpir.simulate.integrator import Backend
@@ -249,17 +249,13 @@ def _calcium(session: SimulatedSession) -> CalciumTraces:
 
 
 def _write_atomically(nwbfile, path: Path) -> None:  # noqa: ANN001 - pynwb.NWBFile
-    """Write to a temporary file next to ``path``, then rename it into place."""
+    """Write to a temporary file next to ``path``, then move it into place (``atomic_path``)."""
     from pynwb import NWBHDF5IO
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
+    with atomic_path(path) as partial:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not end in '.nwb'", category=UserWarning)
             io = NWBHDF5IO(str(partial), "w")
         with io:
             io.write(nwbfile)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)

@@ -73,7 +73,7 @@ def annotate(
     info = source if isinstance(source, SourceInfo) else SourceInfo(location=str(source))
     local = Path(info.location) if info.is_local else None
     if local is not None and not local.exists():
-        raise NeurPIRError("file not found", source=local)
+        raise NeurPIRError("no such file", source=local)
     modifiable = local is not None and is_writable(local) and is_writable(local.parent)
     folder = Path(output_dir) if output_dir is not None else None
     claimed = set() if claimed is None else claimed

@@ -14,6 +14,7 @@ from typing import Any
 import h5py
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.h5_tables import decode_text
 from nwb_neurpir.store.hdf5_tools import AttributeSnapshot, cache_namespace
 
 __all__ = ["MODULE_DESCRIPTION", "append_objects", "replaceable_objects"]
@@ -58,8 +59,7 @@ def replaceable_objects(file: h5py.File, module: str, names: Iterable[str], our_
         path = f"processing/{module}/{child}"
         if path not in file:
             continue
-        kind = file[path].attrs.get("neurodata_type", "")
-        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        kind = decode_text(file[path].attrs.get("neurodata_type"))
         if kind not in our_types:
             raise NeurPIRError(f"{path} already holds a {kind or 'non-NWB object'}, not {what}; choose another name",
                                source=source)

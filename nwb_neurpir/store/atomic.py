@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
+from nwb_neurpir.atomic_files import replace_durably
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store.target_lock import LockTimeout, held_lock
 
@@ -85,10 +86,8 @@ class Staging:
         """Flush ``temp`` to disk, give it the target's permissions, and atomically put it in place of the target."""
         mode = self.target.stat().st_mode if self.target.exists() else _NEW_FILE_MODE
         os.chmod(temp, stat.S_IMODE(mode))
-        _fsync(temp)
-        os.replace(temp, self.target)
+        replace_durably(temp, self.target)
         self._temps.remove(temp)
-        _fsync(self.target.parent)
 
     def discard(self) -> None:
         """Delete the temporary files that were not committed."""
@@ -122,11 +121,3 @@ def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
             yield staging
         finally:
             staging.discard()
-
-
-def _fsync(path: Path) -> None:
-    handle = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(handle)
-    finally:
-        os.close(handle)

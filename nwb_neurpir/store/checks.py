@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.h5_tables import decode_text
 
-__all__ = ["checked_embeddings", "checked_name", "locate_neurons", "open_nwb_hdf5"]
+__all__ = ["checked_embeddings", "checked_name", "locate_neurons"]
 
 _NEURON_TABLE_TYPES = ("Units", "PlaneSegmentation")
-
-
-@contextmanager
-def open_nwb_hdf5(path: Path, mode: str = "r") -> Iterator[h5py.File]:
-    """Open an NWB file with h5py, or raise a one-line ``NeurPIRError`` saying why it is not one."""
-    if not path.exists():
-        raise NeurPIRError("file not found", source=path)
-    if not path.is_file():
-        raise NeurPIRError("not a file", source=path)
-    if not h5py.is_hdf5(path):
-        raise NeurPIRError("not an HDF5 file, so not an NWB file", source=path)
-    try:
-        file = h5py.File(path, mode)
-    except OSError as error:
-        raise NeurPIRError(f"cannot open the HDF5 file ({error})", source=path) from error
-    with file:
-        if "nwb_version" not in file.attrs and _text_attr(file, "neurodata_type") != "NWBFile":
-            raise NeurPIRError("an HDF5 file but not an NWB file (no nwb_version attribute)", source=path)
-        yield file
 
 
 def checked_embeddings(neuron_ids: Sequence[int] | np.ndarray, embeddings: np.ndarray,
@@ -109,7 +90,7 @@ def _neuron_tables(file: h5py.File) -> list[tuple[str, h5py.Group]]:
     found = []
 
     def visit(name: str, node: h5py.HLObject) -> None:
-        if isinstance(node, h5py.Group) and _text_attr(node, "neurodata_type") in _NEURON_TABLE_TYPES:
+        if isinstance(node, h5py.Group) and decode_text(node.attrs.get("neurodata_type")) in _NEURON_TABLE_TYPES:
             found.append((node.name.strip("/"), node))
 
     for top in ("units", "processing"):
@@ -135,8 +116,3 @@ def _rows_of(table: h5py.Group, neuron_ids: np.ndarray) -> tuple[np.ndarray, np.
 def _few(values: np.ndarray, limit: int = 5) -> str:
     shown = ", ".join(str(int(value)) for value in values[:limit])
     return shown + (", ..." if values.size > limit else "")
-
-
-def _text_attr(node: h5py.HLObject, name: str) -> str:
-    value = node.attrs.get(name)
-    return value.decode() if isinstance(value, bytes) else str(value) if value is not None else ""

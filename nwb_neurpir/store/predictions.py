@@ -19,10 +19,11 @@ import numpy as np
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.store.append import append_objects, replaceable_objects
 from nwb_neurpir.store.atomic import is_writable, staged_replace
-from nwb_neurpir.store.checks import checked_name, locate_neurons, open_nwb_hdf5
+from nwb_neurpir.store.checks import checked_name, locate_neurons
 from nwb_neurpir.store.containers import model_container, model_name
 from nwb_neurpir.store.read import read_predictions
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, _fresh_copy
@@ -83,14 +84,14 @@ def write_predictions(
     name = checked_name(name or predictions_name(probe.label), "predictions", source)
     checked_name(module, "processing module", source)
     ids, probability = _checked(neuron_ids, probabilities, probe, source)
-    with open_nwb_hdf5(source):
+    with open_nwb(source):
         pass  # not found / not HDF5 / not NWB: said before any lock file is made
     target = source.resolve()
     if not is_writable(target):
         raise NeurPIRError("file is read-only; write predictions into a sidecar file", source=source)
     labels = np.asarray(probe.class_names, dtype=object)[probability.argmax(axis=1)].astype(str)
     with staged_replace(target, lock_timeout) as staging:
-        with open_nwb_hdf5(source) as file:
+        with open_nwb(source) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, source)
             stale = replaceable_objects(file, module, (name, model_name(name), probe_name(name)), _OUR_TYPES,
                                         "NeurPIR predictions", source)

@@ -19,8 +19,8 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import decode_text, region_target, scalar_columns, table_ids
+from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.units import unit_metadata
-from nwb_neurpir.store.checks import open_nwb_hdf5
 
 __all__ = ["list_embeddings", "list_predictions", "read_embeddings", "read_predictions", "source_labels"]
 
@@ -32,13 +32,13 @@ _KINDS = {"NeuronEmbeddings": ("embeddings", "embedding tables"),
 
 def list_embeddings(path: str | Path) -> list[str]:
     """Names (``module/name``) of the ``NeuronEmbeddings`` tables in the NWB file at ``path``."""
-    with open_nwb_hdf5(Path(path)) as file:
+    with open_nwb(path) as file:
         return sorted(_typed_groups(file, "NeuronEmbeddings"))
 
 
 def list_predictions(path: str | Path) -> list[str]:
     """Names (``module/name``) of the ``NeuronPredictions`` tables in the NWB file at ``path``."""
-    with open_nwb_hdf5(Path(path)) as file:
+    with open_nwb(path) as file:
         return sorted(_typed_groups(file, "NeuronPredictions"))
 
 
@@ -68,7 +68,7 @@ def read_predictions(path: str | Path, name: str | None = None) -> pd.DataFrame:
 def _read_table(source: Path, kind: str, name: str | None,
                 frame: Callable[[h5py.Group, str, Path], pd.DataFrame]) -> pd.DataFrame:
     """``frame`` of the one table of type ``kind`` called ``name``; a damaged table is a one-line NeurPIRError."""
-    with open_nwb_hdf5(source) as file:
+    with open_nwb(source) as file:
         key, group = _choose(file, kind, name, source)
         try:
             return frame(group, key, source)
@@ -86,7 +86,7 @@ def _typed_groups(file: h5py.File, neurodata_type: str) -> dict[str, h5py.Group]
             if not isinstance(module, h5py.Group):
                 continue
             for child_name, child in module.items():
-                if isinstance(child, h5py.Group) and _text(child.attrs.get("neurodata_type")) == neurodata_type:
+                if isinstance(child, h5py.Group) and decode_text(child.attrs.get("neurodata_type")) == neurodata_type:
                     found[f"{module_name}/{child_name}"] = child
     return found
 
@@ -122,7 +122,7 @@ def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
     frame = pd.concat([frame, labels.drop(columns=[c for c in _RESERVED if c in labels.columns])], axis=1)
     frame.attrs.update(name=key, neuron_table=target.name.strip("/"), model=_model(group["model"]))
     if "source_file" in group:
-        frame.attrs["source"] = {k: _text(v) for k, v in group["source_file"].attrs.items()
+        frame.attrs["source"] = {k: decode_text(v) for k, v in group["source_file"].attrs.items()
                                  if k not in ("namespace", "neurodata_type", "object_id")}
     return frame
 
@@ -147,9 +147,9 @@ def _prediction_frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame
 
 
 def _probe(group: h5py.Group) -> dict[str, Any]:
-    probe: dict[str, Any] = {key: _text(group.attrs.get(key)) for key in (
+    probe: dict[str, Any] = {key: decode_text(group.attrs.get(key)) for key in (
         "description", "kind", "label", "package_version", "checkpoint_sha256")}
-    grouping = _text(group.attrs.get("grouping"))
+    grouping = decode_text(group.attrs.get("grouping"))
     probe["grouping"] = json.loads(grouping) if grouping else None
     accuracy = group.attrs.get("cross_animal_accuracy")
     probe["cross_animal_accuracy"] = None if accuracy is None else float(accuracy)
@@ -160,7 +160,7 @@ def _probe(group: h5py.Group) -> dict[str, Any]:
 
 def source_labels(target: h5py.Group, n_rows: int, label: str) -> pd.DataFrame:
     """The source table's label columns: units get electrode ``location``; ROIs get the imaging plane's."""
-    kind = _text(target.attrs.get("neurodata_type"))
+    kind = decode_text(target.attrs.get("neurodata_type"))
     if kind == "Units":
         return unit_metadata(target, n_rows, label)
     labels = scalar_columns(target, n_rows, exclude=_ROI_MASKS)
@@ -171,12 +171,8 @@ def source_labels(target: h5py.Group, n_rows: int, label: str) -> pd.DataFrame:
 
 
 def _model(group: h5py.Group) -> dict[str, Any]:
-    model = {key: _text(group.attrs.get(key)) for key in ("description", "package_version", "checkpoint_sha256",
+    model = {key: decode_text(group.attrs.get(key)) for key in ("description", "package_version", "checkpoint_sha256",
                                                             "created")}
     model["hyperparameters"] = json.loads(decode_text(group["hyperparameters"][()]))
     model["training_data"] = [decode_text(value) for value in np.atleast_1d(group["training_data"][()])]
     return model
-
-
-def _text(value: object) -> str:
-    return "" if value is None else decode_text(value)

@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.h5_tables import scalar_text
+from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import SourceInfo
 from nwb_neurpir.store.atomic import staged_replace
-from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons, open_nwb_hdf5
+from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons
 from nwb_neurpir.store.containers import embeddings_table, label_table, model_container, source_container
 from nwb_neurpir.store.read import read_embeddings, source_labels
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, MODULE_DESCRIPTION
@@ -80,9 +82,9 @@ def _dandi_value(text: str) -> str:
 
 def _file_identity(path: Path, subject_id: str | None, session_id: str | None) -> tuple[str | None, str | None]:
     """Subject and session id of a local NWB file (the session falls back to its identifier)."""
-    with open_nwb_hdf5(path) as file:
-        subject_id = subject_id or _optional_text(file, "general/subject/subject_id")
-        session_id = session_id or _optional_text(file, "general/session_id") or _optional_text(file, "identifier")
+    with open_nwb(path) as file:
+        subject_id = subject_id or scalar_text(file, "general/subject/subject_id")
+        session_id = session_id or scalar_text(file, "general/session_id") or scalar_text(file, "identifier")
     return subject_id, session_id
 
 
@@ -137,12 +139,12 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
         raise NeurPIRError(f"label columns have {len(labels)} rows but {ids.size} neuron ids were given", source=label)
     subject = {"subject_id": subject_id} if subject_id else {}
     if source.is_local:
-        with open_nwb_hdf5(Path(source.location)) as file:
+        with open_nwb(source.location) as file:
             neuron_table, rows = locate_neurons(file, ids, neuron_table, label)
             if labels is None:
                 labels = source_labels(file[neuron_table], int(file[neuron_table]["id"].shape[0]), label).iloc[rows]
-            session_start_time = session_start_time or _text_dataset(file, "session_start_time")
-            source = replace(source, identifier=source.identifier or _text_dataset(file, "identifier"))
+            session_start_time = session_start_time or scalar_text(file, "session_start_time")
+            source = replace(source, identifier=source.identifier or scalar_text(file, "identifier") or "")
             subject = _subject_fields(file) or subject
     if neuron_table is None or session_start_time is None:
         raise NeurPIRError("a sidecar of a remote file needs its neuron table and session start time", source=label)
@@ -180,14 +182,4 @@ def _subject_fields(file: h5py.File) -> dict[str, str]:
     subject = file.get("general/subject")
     if not isinstance(subject, h5py.Group):
         return {}
-    return {key: _text_dataset(subject, key) for key in _SUBJECT_TEXT_FIELDS
-            if isinstance(subject.get(key), h5py.Dataset) and subject[key].shape == ()}
-
-
-def _text_dataset(file: object, name: str) -> str:
-    value = file[name][()]
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _optional_text(file: h5py.File, name: str) -> str | None:
-    return _text_dataset(file, name) if isinstance(file.get(name), h5py.Dataset) and file[name].shape == () else None
+    return {key: text for key in _SUBJECT_TEXT_FIELDS if (text := scalar_text(subject, key)) is not None}

@@ -19,10 +19,12 @@ import h5py
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.h5_tables import scalar_text
+from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.store.append import MODULE_DESCRIPTION, append_objects, replaceable_objects
 from nwb_neurpir.store.atomic import Staging, is_writable, staged_replace
-from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons, open_nwb_hdf5
+from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons
 from nwb_neurpir.store.containers import embeddings_table, model_container, model_name
 from nwb_neurpir.store.hdf5_tools import repack
 from nwb_neurpir.store.read import read_embeddings
@@ -63,14 +65,14 @@ def write_embeddings(
     ids, vectors = checked_embeddings(neuron_ids, embeddings, source)
     checked_name(name, "embeddings", source)
     checked_name(module, "processing module", source)
-    with open_nwb_hdf5(source):
+    with open_nwb(source):
         pass  # not found / not HDF5 / not NWB: said before any lock file is made
     if in_place and not is_writable(target):
         raise NeurPIRError("file is read-only; write a sidecar file or choose an output folder", source=source)
     with staged_replace(target, lock_timeout) as staging:
         if not in_place and target.exists():
             _check_replaceable(target, source, overwrite)
-        with open_nwb_hdf5(source) as file:
+        with open_nwb(source) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, source)
             stale = _existing_objects(file, module, name, source)
         if stale and not overwrite:
@@ -88,24 +90,16 @@ def _check_replaceable(target: Path, source: Path, overwrite: bool) -> None:
     if not overwrite:
         raise NeurPIRError(f"output {target} already exists; use --overwrite (overwrite=True) to replace it",
                           source=source)
-    with open_nwb_hdf5(source) as file:
-        ours = _identifier(file)
+    with open_nwb(source) as file:
+        ours = scalar_text(file, "identifier")
     try:
-        with open_nwb_hdf5(target) as file:
-            theirs = _identifier(file)
+        with open_nwb(target) as file:
+            theirs = scalar_text(file, "identifier")
     except NeurPIRError:
         theirs = None
     if theirs != ours:
         raise NeurPIRError(f"output {target} holds another recording (identifier {theirs or 'unknown'}), not a copy "
                            "of this one; it is not replaced, even with overwrite", source=source)
-
-
-def _identifier(file: h5py.File) -> str | None:
-    node = file.get("identifier")
-    if not isinstance(node, h5py.Dataset) or node.shape != ():
-        return None
-    value = node[()]
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:

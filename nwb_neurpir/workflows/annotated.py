@@ -14,9 +14,9 @@ __all__ = ["local_paths", "read_annotated"]
 
 
 def local_paths(resolved: Sequence[Any]) -> list[str]:
-    """Paths of resolved sources (``nwb_neurpir.sources.ResolvedSource``), all of which must be local files:
+    """Paths of resolved sources (``nwb_neurpir.io.sources.ResolvedSource``), all of which must be local files:
     annotated files and sidecars are read locally."""
-    remote = [source.label() for source in resolved if source.kind != "local"]
+    remote = [source.label() for source in resolved if not source.is_local]
     if remote:
         raise NeurPIRError("annotated embeddings are read from local NWB files or sidecars; use --model or --train "
                            "for remote sources", source=remote[0])
@@ -49,12 +49,11 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
 
 def _identity(path: Path) -> tuple[str, str]:
     """``subject_id`` and ``session_id`` (else the identifier) of an NWB file, '' when absent."""
-    from nwb_neurpir.io.h5_tables import decode_text
-    from nwb_neurpir.store.checks import open_nwb_hdf5
+    from nwb_neurpir.io.h5_tables import scalar_text
+    from nwb_neurpir.io.nwb_file import open_nwb
 
-    with open_nwb_hdf5(path) as file:
+    with open_nwb(path) as file:
         def text(name: str) -> str:
-            node = file.get(name)
-            return decode_text(node[()]) if node is not None and getattr(node, "shape", None) == () else ""
+            return scalar_text(file, name) or ""
 
         return text("general/subject/subject_id"), text("general/session_id") or text("identifier")

@@ -95,19 +95,14 @@ def annotate_sources(
 
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
-    from nwb_neurpir.sources import resolve_sources
+    from nwb_neurpir.io.resolve import resolve_each
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_NAME, annotate_recording
     from nwb_neurpir.workflows.model_inputs import read_for_model, warn_missing_context
 
     access = DataAccess(cache_dir=cache_dir)
     provenance = model.provenance()
-    outcomes: list[AnnotateOutcome] = []
-    resolved = []
-    for text in sources:
-        try:
-            resolved.extend(resolve_sources([text], glob, access=access))
-        except NeurPIRError as exc:
-            outcomes.append(AnnotateOutcome(source=str(text), status="failed", error=exc.one_line()))
+    resolved, failures = resolve_each(sources, glob, access=access)
+    outcomes = [AnnotateOutcome(source=text, status="failed", error=error.one_line()) for text, error in failures]
     claimed: set[Path] = set()
     for source in tqdm(resolved, desc="annotating", unit="file", disable=not progress):
         try:

@@ -41,7 +41,7 @@ class EmbeddedSources:
     def write_npz(self, path: str | Path) -> Path:
         """Write every neuron's vector, id, session, subject, the model checksum and the label columns to ``path``
         (atomically; loadable without pickle)."""
-        from nwb_neurpir.model.checkpoint import atomic_write_bytes
+        from nwb_neurpir.atomic_files import atomic_write_bytes
 
         path = Path(path)
         buffer = io.BytesIO()
@@ -61,12 +61,13 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
     """Embed every neuron of ``sources`` with the model in ``model_dir`` (read on the model's time grid; context
     inputs a file lacks are set to zero, with a warning); ``on_recording`` is called after each recording."""
     from nwb_neurpir.io import open_recordings
+    from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.io.nwb_reader import ModalityMismatch
     from nwb_neurpir.workflows.model_inputs import load_model_folder, model_mismatch, warn_missing_context
 
     model = load_model_folder(model_dir)
     rows = []
-    recordings = open_recordings(sources, glob, cache_dir=cache_dir, modality=model.config.modality,
+    recordings = open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir), modality=model.config.modality,
                                  unit_filter=unit_filter, bin_size=model.bin_size_, progress=progress,
                                  desc="embedding")
     try:

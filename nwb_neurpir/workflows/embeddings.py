@@ -20,7 +20,8 @@ def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None
     (a folder of recordings next to their sidecars). DANDI assets and URLs are refused: annotate them first and read
     their sidecars.
     """
-    from nwb_neurpir.sources import parse_source, resolve_sources
+    from nwb_neurpir.io.resolve import resolve_sources
+    from nwb_neurpir.io.sources import parse_source
     from nwb_neurpir.store import list_embeddings
 
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)

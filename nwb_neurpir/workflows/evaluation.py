@@ -68,9 +68,10 @@ def evaluate_sources(
                                      model_dir=model_dir, config=config,
                                      protocol="transductive" if transductive else None, **options)
     else:
-        from nwb_neurpir.sources import resolve_sources
+        from nwb_neurpir.io.access import DataAccess
+        from nwb_neurpir.io.resolve import resolve_sources
 
-        paths = local_paths(resolve_sources(sources, glob, cache_dir=cache_dir))
+        paths = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
         result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader, **options)
     written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
     return EvaluationRun(result=result, written=written)
@@ -114,10 +115,13 @@ def evaluate_annotated(
     (``hand``, ``hand:gb``...) need no embeddings in the files. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recording
+    from nwb_neurpir.io.access import DataAccess
 
     clock = time.perf_counter()
+    access = DataAccess()
     if not _uses_neurpir(methods):
-        recordings = [open_recording(path, keep_spike_times=True, **(reader_kwargs or {})) for path in paths]
+        recordings = [open_recording(path, access=access, keep_spike_times=True, **(reader_kwargs or {}))
+                      for path in paths]
         return _timed_total(evaluate(recordings, label=label, methods=methods, progress=progress, **options),
                             time.perf_counter() - clock)
     table = read_annotated(paths, name)
@@ -127,7 +131,7 @@ def evaluate_annotated(
                                      model_provenance=provenance, **options), time.perf_counter() - clock)
     recordings, matrices = [], []
     for path, frame in table.groupby("file", sort=False):
-        recording = open_recording(path, keep_spike_times=True, **(reader_kwargs or {}))
+        recording = open_recording(path, access=access, keep_spike_times=True, **(reader_kwargs or {}))
         recordings.append(recording)
         matrices.append(aligned_embeddings(recording, frame))
     reading = time.perf_counter() - clock
@@ -152,6 +156,7 @@ def evaluate_recordings(
     ``model_dir`` or by training ``config`` per fold; ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
+    from nwb_neurpir.io.access import DataAccess
 
     clock = time.perf_counter()
     model = None
@@ -159,8 +164,8 @@ def evaluate_recordings(
         from nwb_neurpir.model import NeurPIR
 
         model = NeurPIR.load(model_dir)
-    recordings = list(open_recordings(sources, glob, cache_dir=cache_dir, progress=progress, keep_spike_times=True,
-                                      **(reader_kwargs or {})))
+    recordings = list(open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir), progress=progress,
+                                      keep_spike_times=True, **(reader_kwargs or {})))
     reading = time.perf_counter() - clock
     result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
     if model_dir is not None and result.settings.get("model"):

@@ -15,8 +15,9 @@ def fetch_files(sources: list[str], glob: str | None = None, *, cache_dir: str |
     """Per file the sources name: its label, ``status`` (as ``nwb_neurpir.io.fetch_sources`` reports it), local
     ``path`` and ``size``, bytes downloaded, and its DANDI identity (None for local files and plain URLs)."""
     from nwb_neurpir.io import fetch_sources
+    from nwb_neurpir.io.access import DataAccess
 
-    for fetched in fetch_sources(sources, glob, cache_dir=cache_dir, progress=progress):
+    for fetched in fetch_sources(sources, glob, access=DataAccess(cache_dir=cache_dir), progress=progress):
         info = fetched.source.info
         yield {"source": fetched.source.label(), "status": fetched.status, "path": str(fetched.path),
                "size": fetched.path.stat().st_size, "bytes_downloaded": fetched.bytes_downloaded,

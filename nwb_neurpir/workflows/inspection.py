@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
-    from nwb_neurpir.sources import ResolvedSource
+    from nwb_neurpir.io.sources import ResolvedSource
 
 __all__ = ["inspect_sources", "summarize"]
 
@@ -26,7 +26,7 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
-    from nwb_neurpir.sources import resolve_sources
+    from nwb_neurpir.io.resolve import resolve_sources
 
     access = DataAccess(cache_dir=cache_dir)
     resolved = resolve_sources(sources, glob, access=access)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.io.nwb_reader import ModalityMismatch
     from nwb_neurpir.model import NeurPIR
     from nwb_neurpir.recording import Recording
-    from nwb_neurpir.sources import ResolvedSource
+    from nwb_neurpir.io.sources import ResolvedSource
 
 __all__ = ["load_model_folder", "model_mismatch", "read_for_model", "warn_missing_context"]
 

@@ -42,9 +42,10 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
     """Read the embeddings of the annotated local files the sources name, draw them by label (``grouping`` applied)
     and by animal, and write the PNG ``out``; ``say`` hears what is being drawn before the (slow) projection."""
     from nwb_neurpir.evaluation.plots import plot_embeddings
-    from nwb_neurpir.sources import resolve_sources
+    from nwb_neurpir.io.access import DataAccess
+    from nwb_neurpir.io.resolve import resolve_sources
 
-    table = read_annotated(local_paths(resolve_sources(sources, glob, cache_dir=cache_dir)), embeddings_name)
+    table = read_annotated(local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir))), embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
     return PlotResult(written=plot_embeddings(view, out, seed=seed, projection=projection), view=view)

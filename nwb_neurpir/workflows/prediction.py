@@ -16,7 +16,7 @@ from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
-    from nwb_neurpir.sources import ResolvedSource
+    from nwb_neurpir.io.sources import ResolvedSource
     from nwb_neurpir.workflows.estimator import NeurPIR
     from nwb_neurpir.workflows.probe import LabelProbe
 
@@ -56,7 +56,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     from tqdm import tqdm
 
     from nwb_neurpir.io.access import DataAccess
-    from nwb_neurpir.sources import resolve_sources
+    from nwb_neurpir.io.resolve import resolve_each
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT
     from nwb_neurpir.workflows.estimator import trained_model
     from nwb_neurpir.workflows.probe import LabelProbe
@@ -69,14 +69,9 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     access = DataAccess(cache_dir=cache_dir)
     options = dict(name=name, overwrite=overwrite, progress=False,
                    lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
-    outcomes: list[PredictOutcome] = []
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    resolved: list[ResolvedSource] = []
-    for item in items:
-        try:
-            resolved.extend(resolve_sources([item], glob, access=access))
-        except NeurPIRError as error:
-            outcomes.append(PredictOutcome(source=str(item), status="failed", error=error.one_line()))
+    resolved, failures = resolve_each(items, glob, access=access)
+    outcomes = [PredictOutcome(source=text, status="failed", error=error.one_line()) for text, error in failures]
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
@@ -122,7 +117,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     from nwb_neurpir.store import write_predictions
     from nwb_neurpir.store.atomic import is_writable
 
-    local = Path(source.location) if source.kind == "local" else None
+    local = Path(source.location) if source.is_local else None
     stored = None
     if local is not None and not sidecar and output_dir is None and is_writable(local):
         stored = _stored_embeddings(local, probe.model_sha256_)

@@ -26,9 +26,11 @@ def open_recordings(sources: str | Path | Iterable[str | Path], glob: str | None
     (250, 'sim01')
     """
     from nwb_neurpir.io import open_recordings as read_all
+    from nwb_neurpir.io.access import DataAccess
 
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    return list(read_all(items, glob, progress=progress, **options))
+    access = DataAccess(cache_dir=options.pop("cache_dir", None))
+    return list(read_all(items, glob, access=access, progress=progress, **options))
 
 
 def as_recordings(items: Any, *, progress: bool = True, **options: Any) -> list[Recording]:  # noqa: ANN401

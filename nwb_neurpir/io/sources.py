@@ -1,8 +1,9 @@
-"""One resolver for every way a user can name NWB data: local files, folders, globs, DANDI IDs and URLs.
+"""Every way a user can name NWB data -- local files, folders, globs, DANDI IDs and URLs -- parsed before anything is
+looked up (no network, no listing, no file opened).
 
-``parse_source`` turns one string into a ``SourceSpec`` without touching the disk or the network (so every form can
-be unit-tested on its own); ``resolve_sources`` expands specs into the list of single NWB files to open
-(``ResolvedSource``), asking the filesystem for folders/globs and the DANDI API for dandisets, paths and asset IDs.
+``parse_source`` turns one string into a ``SourceSpec`` without touching the network (on disk it only asks "is it a
+folder?"), so every form can be unit-tested on its own; ``nwb_neurpir.io.resolve.resolve_sources`` expands specs into
+the single NWB files to open (``ResolvedSource``).
 
 Accepted forms (see ``SOURCE_FORMS``)::
 
@@ -15,27 +16,18 @@ Accepted forms (see ``SOURCE_FORMS``)::
     https://api.dandiarchive.org/api/dandisets/<d>/versions/<v>/assets/<id>/
     https://dandiarchive.org/dandiset/<d>[/<version>][/files?location=<path>]
     https://host/file.nwb, s3://bucket/key.nwb
-
-``--glob`` filters what a folder or a dandiset expands to: it is matched against the path relative to the folder (or
-the asset path below the dandiset folder), and ``*`` matches across ``/`` in both (as the DANDI API does).
 """
 
 from __future__ import annotations
 
-import glob as globlib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.recording import SourceInfo
-
-if TYPE_CHECKING:
-    from nwb_neurpir.io.access import DataAccess
 
 __all__ = [
     "SOURCE_FORMS",
@@ -43,7 +35,6 @@ __all__ = [
     "SourceSpec",
     "is_nwb_path",
     "parse_source",
-    "resolve_sources",
 ]
 
 SOURCE_FORMS = (
@@ -121,6 +112,11 @@ class ResolvedSource:
     def location(self) -> str:
         """Local path, DANDI download URL or URL."""
         return self.info.location
+
+    @property
+    def is_local(self) -> bool:
+        """True for a file on this machine (``SourceInfo.is_local``, the one answer to "is it local?")."""
+        return self.info.is_local
 
     def label(self) -> str:
         """Short name for messages, e.g. ``DANDI:000021/sub-1/sub-1.nwb``."""
@@ -227,77 +223,3 @@ def _parse_s3_url(text: str, url: str) -> SourceSpec:
         raise NeurPIRError("an s3:// URL needs a bucket and a key, e.g. s3://bucket/path/file.nwb", source=text)
     https = f"https://{parts.netloc}.s3.amazonaws.com/{parts.path.lstrip('/')}"
     return SourceSpec(text=text, kind="url", url=https)
-
-
-def resolve_sources(
-    sources: Iterable[str | Path | SourceSpec | ResolvedSource],
-    glob: str | None = None,
-    *,
-    api_url: str | None = None,
-    cache_dir: str | Path | None = None,
-    access: DataAccess | None = None,
-) -> list[ResolvedSource]:
-    """Expand sources into single NWB files, in the order given (folders and dandisets sorted by path).
-
-    ``glob`` filters folders and dandisets (not single files). ``api_url`` is the DANDI API used when a source does
-    not name one (default: ``NEURPIR_DANDI_API_URL`` or the public archive); ``cache_dir`` lets known asset IDs
-    resolve from the on-disk cache without the network; ``access`` (a ``nwb_neurpir.io.access.DataAccess``) replaces
-    both and shares its DANDI clients. Already resolved sources pass through. Raises ``NeurPIRError`` when a source
-    is malformed or matches nothing.
-    """
-    items = list(sources)
-    if not items:
-        raise NeurPIRError(f"no sources given; expected {SOURCE_FORMS}")
-    resolved: list[ResolvedSource] = []
-    for item in items:
-        spec = item if isinstance(item, (SourceSpec, ResolvedSource)) else parse_source(item)
-        if isinstance(spec, ResolvedSource):
-            resolved.append(spec)
-        elif spec.kind in ("file", "folder", "glob"):
-            resolved.extend(_resolve_local(spec, glob))
-        elif spec.kind == "url":
-            resolved.append(ResolvedSource(kind="url", info=SourceInfo(location=spec.url or spec.text)))
-        else:
-            if access is None:
-                from nwb_neurpir.io.access import DataAccess
-
-                access = DataAccess(api_url=api_url, cache_dir=cache_dir)
-            resolved.extend(access.resolver(spec.api_url).resolve(spec, glob))
-    return resolved
-
-
-def _resolve_local(spec: SourceSpec, glob: str | None) -> list[ResolvedSource]:
-    path = Path(spec.path or spec.text)
-    if spec.kind == "file":
-        if not path.exists():
-            raise NeurPIRError(f"no such file or folder (expected {SOURCE_FORMS})", source=spec.text)
-        return [_local(path)]
-    if spec.kind == "folder":
-        base = path
-        files = sorted(p for p in path.rglob("[!.]*") if p.is_file() and is_nwb_path(p.name))
-        if glob:
-            files = [p for p in files if fnmatchcase(p.relative_to(path).as_posix(), glob)]
-        where = f"matching --glob {glob!r}" if glob else "(searched recursively for *.nwb)"
-    else:
-        base = _glob_base(path)
-        files = sorted(Path(p) for p in globlib.glob(str(path), recursive=True)
-                       if Path(p).is_file() and is_nwb_path(p))
-        where = "(a glob matches .nwb files only)"
-    if not files:
-        raise NeurPIRError(f"no NWB files found {where}", source=spec.text)
-    return [_local(p, p.relative_to(base).as_posix()) for p in files]
-
-
-def _glob_base(pattern: Path) -> Path:
-    """The folder a glob starts from: its leading parts without wildcards."""
-    fixed = []
-    for part in pattern.parts:
-        if any(char in part for char in "*?["):
-            break
-        fixed.append(part)
-    return Path(*fixed) if fixed else Path()
-
-
-def _local(path: Path, relative: str | None = None) -> ResolvedSource:
-    return ResolvedSource(kind="local", info=SourceInfo(location=str(path)), size=path.stat().st_size,
-                          relative=relative)

@@ -1,0 +1,40 @@
+"""Opening a file as NWB: the one place that decides whether an HDF5 file is an NWB file, for readers and writers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.h5_tables import decode_text
+
+__all__ = ["check_nwb_root", "open_nwb"]
+
+
+@contextmanager
+def open_nwb(path: str | Path, *, label: str | None = None) -> Iterator[h5py.File]:
+    """``path`` open read-only with h5py and checked to be NWB, closed on exit; otherwise a one-line
+    ``NeurPIRError`` naming ``label`` (default: the path) says why it is not one."""
+    path = Path(path)
+    label = str(path) if label is None else label
+    if not path.is_file():
+        raise NeurPIRError("no such file" if not path.exists() else "not a file", source=label)
+    if not h5py.is_hdf5(path):
+        raise NeurPIRError("not an HDF5 file, so not an NWB file", source=label)
+    try:
+        file = h5py.File(path, "r")
+    except OSError as exc:
+        raise NeurPIRError(f"the HDF5 file is damaged or truncated and cannot be opened "
+                           f"({' '.join(str(exc).split())[:200]})", source=label) from None
+    with file:
+        check_nwb_root(file, label)
+        yield file
+
+
+def check_nwb_root(file: h5py.File, label: str) -> None:
+    """Raise ``NeurPIRError`` unless the file's root is an ``NWBFile`` (its type, or an ``nwb_version`` attribute)."""
+    if decode_text(file.attrs.get("neurodata_type")) != "NWBFile" and "nwb_version" not in file.attrs:
+        raise NeurPIRError("an HDF5 file but not an NWB file (its root is not an NWBFile)", source=label)
