@@ -22,16 +22,6 @@ Progress = Annotated[bool, typer.Option("--progress/--no-progress",
                                         help="Show progress bars and status lines (on stderr).")]
 
 
-def _read_config(path: Path | None, max_steps: int | None, seed: int | None):  # noqa: ANN202 - NeurPIRConfig
-    import dataclasses
-
-    from nwb_neurpir.model import NeurPIRConfig
-
-    config = NeurPIRConfig() if path is None else NeurPIRConfig.from_json(path.read_text(encoding="utf-8"), str(path))
-    overrides = {key: value for key, value in (("max_steps", max_steps), ("seed", seed)) if value is not None}
-    return dataclasses.replace(config, **overrides)
-
-
 def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, transductive: bool,
                    embeddings_name: str | None, split: str, folds: int | None, out: Path | None, no_plots: bool,
                    projection: str | None) -> None:
@@ -103,6 +93,7 @@ def register(app: typer.Typer) -> None:
         --train --methods neurpir,hand --out report/
         """
         from nwb_neurpir.evaluation import evaluate_annotated, evaluate_recordings, format_table, write_report
+        from nwb_neurpir.model.config import NeurPIRConfig
 
         if split not in _SPLITS:
             raise NeurPIRError(f"--split must be one of {', '.join(_SPLITS)}, not {split!r}")
@@ -119,7 +110,7 @@ def register(app: typer.Typer) -> None:
         if model is not None or training:
             result = evaluate_recordings(
                 sources, glob=glob, cache_dir=cache_dir, reader_kwargs=reader, model_dir=model,
-                config=_read_config(train_config, max_steps, seed) if model is None else None,
+                config=NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed) if model is None else None,
                 protocol="transductive" if transductive else None, **options)
         else:
             from nwb_neurpir.evaluation.inputs import local_paths

@@ -14,22 +14,6 @@ from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modalit
 __all__ = ["register"]
 
 
-def _config(config_file: Path | None, overrides: dict):  # noqa: ANN202 - NeurPIRConfig, imported lazily
-    from nwb_neurpir.errors import NeurPIRError
-    from nwb_neurpir.model import NeurPIRConfig
-
-    values = {}
-    if config_file is not None:
-        try:
-            values = json.loads(config_file.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise NeurPIRError(f"cannot read the config ({exc})", config_file) from None
-        if not isinstance(values, dict):
-            raise NeurPIRError("config must be a JSON object", config_file)
-    values.update({key: value for key, value in overrides.items() if value is not None})
-    return NeurPIRConfig.from_dict(values, str(config_file) if config_file else None)
-
-
 _MODEL_FOLDER_MARKS = ("manifest.json", "checkpoints")
 """A folder holding either of these was written by `neurpir train` (a finished model, or checkpoints to resume)."""
 
@@ -83,11 +67,12 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir train ../shared/data/steinmetz2019-nwb --out model --max-steps 1500
         """
+        from nwb_neurpir.model.config import NeurPIRConfig
         from nwb_neurpir.workflows import NeurPIR, open_recordings
 
         check_out(out)
-        config = _config(config_file, {"max_steps": max_steps, "batch_size": batch_size, "context": context,
-                                       "seed": seed})
+        config = NeurPIRConfig.from_file(config_file, max_steps=max_steps, batch_size=batch_size, context=context,
+                                         seed=seed)
         recordings = open_recordings(sources, glob, cache_dir=cache_dir, modality=modality, unit_filter=unit_filter,
                                      bin_size=bin_size, progress=progress)
         model = NeurPIR(**config.to_dict()).fit(recordings, out, progress=progress, resume=resume).fitted_model()
