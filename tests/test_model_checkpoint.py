@@ -47,7 +47,8 @@ def _rewrite(folder: Path, name: str, data: bytes) -> None:
 
 def test_round_trip_gives_identical_embeddings(model, saved: Path, recording) -> None:  # noqa: ANN001
     loaded = NeurPIR.load(saved)
-    assert loaded.config == model.config
+    assert loaded.config.hyperparameters() == model.config.hyperparameters()
+    assert "num_threads" not in json.loads((saved / "config.json").read_text())
     assert loaded.context_ is not None and loaded.context_.columns == ["speed", "stimulus"]
     np.testing.assert_array_equal(loaded.embed(recording, progress=False), model.embed(recording, progress=False))
     provenance = loaded.provenance()
@@ -95,6 +96,15 @@ def test_pickle_payload_is_never_executed(saved: Path, tmp_path: Path) -> None:
         with pytest.raises(NeurPIRError, match="not a valid safetensors"):
             NeurPIR.load(saved)
     assert not marker.exists()
+
+
+def test_a_config_with_runtime_settings_still_loads(saved: Path, model, recording) -> None:  # noqa: ANN001
+    config = json.loads((saved / "config.json").read_text())
+    config.update(num_threads=1, device="auto", checkpoint_every=200, embed_batch_size=64)  # as main wrote it
+    _rewrite(saved, "config.json", json.dumps(config).encode())
+    loaded = NeurPIR.load(saved)
+    assert "num_threads" not in loaded.provenance().hyperparameters
+    np.testing.assert_array_equal(loaded.embed(recording, progress=False), model.embed(recording, progress=False))
 
 
 def test_unknown_config_key_is_refused(saved: Path) -> None:

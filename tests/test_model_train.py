@@ -90,8 +90,8 @@ def test_resumed_run_matches_an_uninterrupted_one(recordings, tmp_path: Path) ->
     whole = train(recordings, config, out_dir=tmp_path, progress=False)
     assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*")) == ["step-00000020", "step-00000030"]
     (tmp_path / "checkpoints" / "LATEST").write_text("step-00000020")  # as if killed between steps 20 and 30
-    resumed = train(recordings, config, out_dir=tmp_path, progress=False)
-    assert resumed.training_summary_["steps"] == 30
+    resumed = train(recordings, dataclasses.replace(config, device="cpu"), out_dir=tmp_path, progress=False)
+    assert resumed.training_summary_["steps"] == 30  # a runtime setting may change on resume
     for key, value in whole.encoder_.state_dict().items():
         torch.testing.assert_close(resumed.encoder_.state_dict()[key], value)
     with pytest.raises(NeurPIRError, match="different settings"):
