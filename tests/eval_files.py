@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from nwb_neurpir.model import NeurPIRConfig
 from nwb_neurpir.simulate import SimulationConfig
 from nwb_neurpir.simulate.nwb_output import write_dataset
+from nwb_neurpir.testing import tiny_config
 
-TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
-                     context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
-                     validation_fraction=0.0, num_threads=1)
+TINY = tiny_config()
 """Trains in about a second: enough to exercise the pipeline, not to learn anything."""
 
 

@@ -12,19 +12,17 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from model_recordings import synthetic_recording
+from nwb_neurpir.testing import mock_recording, tiny_config
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
+from nwb_neurpir.model import NeurPIR, train
 from nwb_neurpir.model.checkpoint import read_folder, write_checkpoint, write_folder
 
-TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
-                     context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
-                     validation_fraction=0.0, num_threads=1)
+TINY = tiny_config()
 
 
 @pytest.fixture(scope="module")
 def recording():  # noqa: ANN201
-    return synthetic_recording(seed=3, n_bins=300)
+    return mock_recording(seed=3, n_bins=300)
 
 
 @pytest.fixture(scope="module")
