@@ -17,8 +17,9 @@ import numpy as np
 if TYPE_CHECKING:
     from nwb_neurpir.model.config import NeurPIRConfig
     from nwb_neurpir.recording import Recording
+    from nwb_neurpir.simulate import SimulationConfig
 
-__all__ = ["make_ophys_nwbfile", "make_spikes_nwbfile", "mock_recording", "tiny_config",
+__all__ = ["make_ophys_nwbfile", "make_spikes_nwbfile", "mock_recording", "tiny_config", "tiny_population",
            "write_nwbfile", "write_session_with_acquisition"]
 
 _START = datetime(2024, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -239,3 +240,10 @@ def tiny_config(**changes: Any) -> NeurPIRConfig:  # noqa: ANN401 - config field
         "context_iterations": 5, "context_batch_size": 64, "segment_length_min": 0.5, "segment_length_max": 2.0,
         "validation_fraction": 0.0, "num_threads": 1}
     return NeurPIRConfig(**{**values, **changes})
+
+
+def tiny_population(seed: int = 0) -> SimulationConfig:
+    """A simulated population that takes seconds: 3 animals x 1 session x 25 neurons (5 per cell type) x 20 s."""
+    from nwb_neurpir.simulate import SimulationConfig
+
+    return SimulationConfig(n_animals=3, sessions_per_animal=1, n_neurons=25, duration_s=20.0, seed=seed)

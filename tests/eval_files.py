@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from nwb_neurpir.simulate import SimulationConfig
 from nwb_neurpir.simulate.nwb_output import write_dataset
-from nwb_neurpir.testing import tiny_config
+from nwb_neurpir.testing import tiny_config, tiny_population
 
 TINY = tiny_config()
 """Trains in about a second: enough to exercise the pipeline, not to learn anything."""
@@ -17,6 +16,5 @@ TINY = tiny_config()
 def simulated_folder(tmp_path_factory: pytest.TempPathFactory, seed: int, name: str = "simulated") -> Path:
     """3 animals x 1 session x 25 neurons (5 per cell type) x 20 s of simulated spikes, written as NWB files."""
     folder = tmp_path_factory.mktemp(name)
-    config = SimulationConfig(n_animals=3, sessions_per_animal=1, n_neurons=25, duration_s=20.0, seed=seed)
-    write_dataset(folder, config, modality="spikes", progress=False)
+    write_dataset(folder, tiny_population(seed), modality="spikes", progress=False)
     return folder
