@@ -39,10 +39,11 @@ def _resumable(default: Any) -> Any:  # noqa: ANN401 - a dataclass field
 
 @dataclass(frozen=True)
 class NeurPIRConfig:
-    """Hyperparameters of the context encoder, the neuron encoder, the views and the training loop.
+    """Hyperparameters of the context encoder, the neuron encoder, the views and the training loop, and a few runtime
+    settings (:data:`RUNTIME_FIELDS`).
 
     Fields left at ``None`` are filled from :data:`MODALITY_DEFAULTS` (or from the data) by :meth:`resolved`, and the
-    resolved config is what a saved model records.
+    resolved config's :meth:`hyperparameters` are what a saved model records.
     """
 
     # --- data and views -------------------------------------------------------------------------------------------
