@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import resource
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_model_common import parse_overrides  # noqa: E402
+from benchmarks.bench_model_common import bench_config
 
 __all__ = ["add_common_arguments", "run_evaluation"]
 
@@ -29,9 +26,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, out: str) -> None:
 def run_evaluation(recordings: list, args: argparse.Namespace, started: float, **options: object) -> None:
     """Evaluate inductively (a model per fold without the test animal), write the report, print what it found."""
     from nwb_neurpir.evaluation import evaluate, format_table, write_report
-    from nwb_neurpir.model import NeurPIRConfig
+    from nwb_neurpir.model.config import parse_overrides
 
-    config = dataclasses.replace(NeurPIRConfig(**parse_overrides(args.overrides)), seed=args.seed)
+    config = bench_config(args.overrides, seed=args.seed)
     methods = args.methods.split(",") if args.methods else None
     result = evaluate(recordings, config=config, methods=methods, normalize=args.normalize, progress=args.progress,
                       **options)

@@ -3,21 +3,19 @@
 Every animal is held out once: NeurPIR (and its ablations) is trained on the other animals only, and hand-feature
 baselines run on the same folds. ``--modality ophys`` evaluates the calcium version of the same population.
 
-    python benchmarks/bench_evaluate_simulated.py --modality spikes
-    python benchmarks/bench_evaluate_simulated.py --modality ophys
+    python -m benchmarks.bench_evaluate_simulated --modality spikes
+    python -m benchmarks.bench_evaluate_simulated --modality ophys
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_evaluate_common import add_common_arguments, run_evaluation  # noqa: E402
-from bench_model_simulated import simulated_files  # noqa: E402
+from benchmarks.bench_evaluate_common import add_common_arguments, run_evaluation
+from benchmarks.bench_model_simulated import simulated_files
 
 
 def main() -> None:

@@ -6,19 +6,17 @@ boosting, PCA + logistic) run on the same folds in the same run. Prints the tabl
 class counts), the time of each part and of the whole run, and writes report.json / report.md / umap.png /
 confusion.png.
 
-    python benchmarks/bench_evaluate_steinmetz.py [--set max_steps=1500 ...] [--methods neurpir,hand,hand:gb]
+    python -m benchmarks.bench_evaluate_steinmetz [--set max_steps=1500 ...] [--methods neurpir,hand,hand:gb]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_evaluate_common import add_common_arguments, run_evaluation  # noqa: E402
+from benchmarks.bench_evaluate_common import add_common_arguments, run_evaluation
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
 

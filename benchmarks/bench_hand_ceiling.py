@@ -7,22 +7,20 @@ per-session z-scored. Taking the best of them *after* seeing the test scores is 
 those features give. (The supervised-encoder ceiling this script also measured for the previous encoder is recorded
 in results/ceiling.md.)
 
-    python benchmarks/bench_hand_ceiling.py
-    python benchmarks/bench_hand_ceiling.py --dataset simulated-ophys --folds sim04
+    python -m benchmarks.bench_hand_ceiling
+    python -m benchmarks.bench_hand_ceiling --dataset simulated-ophys --folds sim04
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_model_common import split_labelled  # noqa: E402
-from bench_model_simulated import simulated_files  # noqa: E402
-from bench_model_steinmetz import load_sessions  # noqa: E402
+from benchmarks.bench_model_common import split_labelled
+from benchmarks.bench_model_simulated import simulated_files
+from benchmarks.bench_model_steinmetz import load_sessions
 
 
 def load_dataset(name: str, data: Path) -> tuple[list, list[np.ndarray]]:

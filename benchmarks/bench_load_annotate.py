@@ -7,7 +7,7 @@ resident memory is sampled from ``/proc`` together with the number of files it h
 so the peak after 50 files can be compared with the peak after all of them, in the same run. Then checks the summary
 (every good file annotated, the broken one reported, exit code 1) and reads every file's embeddings back.
 
-    python benchmarks/bench_load_annotate.py [--files 200] [--workdir /tmp/neurpir-bench-load-annotate]
+    python -m benchmarks.bench_load_annotate [--files 200] [--workdir /tmp/neurpir-bench-load-annotate]
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_load_common import neurpir_argv, run_measured  # noqa: E402
+from benchmarks.bench_load_common import neurpir_argv, run_measured
 
 N_UNITS = 20
 DURATION = 30.0

@@ -6,7 +6,7 @@ Each run is ``python -m nwb_neurpir.cli train <first N sessions> --out ... --max
 session's binned activity (compact counts, read here once with ``read_nwb`` to size it); memory should grow by about
 that, not by the number of sessions times what one step samples.
 
-    python benchmarks/bench_load_train.py [--sessions 1 3 11] [--steps 20] [--workdir /tmp/neurpir-bench-load-train]
+    python -m benchmarks.bench_load_train [--sessions 1 3 11] [--steps 20] [--workdir /tmp/neurpir-bench-load-train]
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import sys
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_load_common import neurpir_argv, run_measured  # noqa: E402
+from benchmarks.bench_load_common import neurpir_argv, run_measured
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
 CONFIG = {"context_iterations": 50, "batch_size": 128, "validation_fraction": 0.0, "checkpoint_every": 1000}

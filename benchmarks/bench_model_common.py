@@ -1,27 +1,28 @@
-"""Helpers shared by the model benchmarks: config overrides, train + embed with timings, a per-session probe."""
+"""Helpers shared by the model benchmarks: the config from ``--set key=value``, train + embed with timings, a probe
+on the held-out sessions built from ``nwb_neurpir.evaluation``'s probe, score and effective rank."""
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["TrainedEmbeddings", "effective_rank", "identity_probe", "parse_overrides", "probe_unseen",
-           "split_labelled", "train_and_embed"]
+__all__ = ["TrainedEmbeddings", "bench_config", "effective_rank", "identity_probe", "probe_unseen", "split_labelled",
+           "train_and_embed"]
 
 
-def parse_overrides(pairs: list[str]) -> dict:
-    """``key=value`` strings (values parsed as JSON when possible) into a dict."""
-    out = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+def bench_config(overrides: list[str], **fields: Any):  # noqa: ANN202, ANN401 - NeurPIRConfig, imported lazily
+    """The NeurPIRConfig of ``--set key=value`` strings (typed by the config's fields), then ``fields``; a bad
+    override ends the benchmark with a one-line error."""
+    from nwb_neurpir.errors import NeurPIRError
+    from nwb_neurpir.model.config import NeurPIRConfig, parse_overrides
+
+    try:
+        return NeurPIRConfig.from_file(None, **{**parse_overrides(overrides), **fields})
+    except NeurPIRError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 @dataclass
@@ -59,33 +60,33 @@ def split_labelled(matrices: list[np.ndarray], labels: list[np.ndarray],
 def probe_unseen(matrices: list[np.ndarray], labels: list[np.ndarray], test: list[bool],
                  probe: str = "logistic") -> tuple[float, dict]:
     """Z-score each session's rows, fit ``probe`` on the non-test sessions' labelled rows (label != ""), and return
-    the balanced accuracy on the test sessions with their class counts."""
-    from sklearn.metrics import balanced_accuracy_score
-
+    the balanced accuracy on the test sessions with their class counts (evaluation's probe and score)."""
+    from nwb_neurpir.evaluation.metrics import score_fold
     from nwb_neurpir.evaluation.probes import fit_predict, standardize_per_session
 
     z_scored = [standardize_per_session(matrix, np.zeros(matrix.shape[0])) for matrix in matrices]
     x_train, y_train, x_test, y_test = split_labelled(z_scored, labels, test)
     predicted = fit_predict(probe, x_train, y_train, x_test)
     classes, counts = np.unique(y_test, return_counts=True)
-    return float(balanced_accuracy_score(y_test, predicted)), dict(zip(classes.tolist(), counts.tolist()))
+    score = score_fold(y_test, predicted, sorted(set(y_test) | set(predicted)))
+    return score.balanced_accuracy, dict(zip(classes.tolist(), counts.tolist()))
 
 
 def effective_rank(matrices: list[np.ndarray]) -> float:
-    """exp(entropy) of the normalised PCA eigenvalues of the per-session-centred rows of all ``matrices``."""
-    rows = np.concatenate([m[np.isfinite(m).all(axis=1)] - np.nanmean(m, axis=0) for m in matrices])
-    eigenvalues = np.linalg.svd(rows, compute_uv=False) ** 2
-    share = eigenvalues / eigenvalues.sum()
-    share = share[share > 0]
-    return float(np.exp(-(share * np.log(share)).sum()))
+    """Evaluation's effective rank of the rows of all ``matrices``, each session centred first (rows with a
+    non-finite value left out)."""
+    from nwb_neurpir.evaluation.diagnostics import effective_rank as rank_of
+
+    return rank_of(np.concatenate([m[np.isfinite(m).all(axis=1)] - np.nanmean(m, axis=0) for m in matrices]))
 
 
 def identity_probe(matrices: list[np.ndarray], identities: list[str]) -> float:
     """5-fold cross-validated balanced accuracy of a logistic regression predicting each row's identity (e.g. its
-    session) from the raw vectors; chance is 1 / #identities."""
+    session) from the raw vectors; chance is 1 / #identities. (Unshuffled folds, unlike the shuffled ones of
+    ``evaluation.diagnostics.identity_probe``: kept so that BENCHMARKS.md's session-identity row stays reproducible.)"""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
     from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 

@@ -5,8 +5,8 @@ there, trains NeurPIR on every animal but ``--test-animal``, embeds all animals,
 on the training animals' embeddings (z-scored per session) and prints the balanced accuracy on the unseen animal
 (chance 0.20), for the full model and the ablations named in ``--variants``.
 
-    python benchmarks/bench_model_simulated.py --modality spikes --variants full no-context fixed-length
-    python benchmarks/bench_model_simulated.py --modality ophys
+    python -m benchmarks.bench_model_simulated --modality spikes --variants full no-context fixed-length
+    python -m benchmarks.bench_model_simulated --modality ophys
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_model_common import parse_overrides, probe_unseen, train_and_embed  # noqa: E402
+from benchmarks.bench_model_common import bench_config, probe_unseen, train_and_embed
 
 SUFFIX = {"spikes": "_ecephys.nwb", "ophys": "_ophys.nwb"}
 
@@ -55,7 +54,6 @@ def main() -> None:
 
     from nwb_neurpir.evaluation.representations import variant_config
     from nwb_neurpir.io.nwb_reader import read_nwb
-    from nwb_neurpir.model import NeurPIRConfig
 
     warnings.simplefilter("ignore")
     recordings = [read_nwb(path, bin_size=args.bin_size) for path in simulated_files(args.data, args.modality)]
@@ -70,7 +68,7 @@ def main() -> None:
 
         features, _ = feature_matrix(recordings)
         print(f"hand features + logistic: {probe_unseen(features, labels, test)[0]:.3f}")
-    base = NeurPIRConfig(**parse_overrides(args.overrides)).resolved(args.modality)
+    base = bench_config(args.overrides).resolved(args.modality)
     train_set = [r for r, t in zip(recordings, test) if not t]
     for name in args.variants:
         scores = []

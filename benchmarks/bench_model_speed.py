@@ -7,7 +7,7 @@
    sessions beyond what is sampled.
 4. With ``--full``: a complete default training run on all 11 sessions, wall-clock time.
 
-    python benchmarks/bench_model_speed.py [--full] [--threads 2]
+    python -m benchmarks.bench_model_speed [--full] [--threads 2]
 """
 
 from __future__ import annotations

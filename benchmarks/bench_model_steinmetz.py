@@ -8,7 +8,7 @@ boosting), hand features + the NeurPIR vector, the vectors' effective rank (exp 
 eigenvalues of the per-session-centred vectors), and a session-identity probe on the raw vectors (5-fold CV balanced
 accuracy; chance 1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
 
-    python benchmarks/bench_model_steinmetz.py --seeds 0 1 [--set context=none] [--folds Hench]
+    python -m benchmarks.bench_model_steinmetz --seeds 0 1 [--set context=none] [--folds Hench]
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_model_common import (  # noqa: E402
+from benchmarks.bench_model_common import (
+    bench_config,
     effective_rank,
     identity_probe,
-    parse_overrides,
     probe_unseen,
     train_and_embed,
 )
@@ -63,7 +62,7 @@ def main() -> None:
     import warnings
 
     from nwb_neurpir.evaluation.features import feature_matrix
-    from nwb_neurpir.model import NeurPIRConfig
+    from nwb_neurpir.model.config import parse_overrides
 
     warnings.simplefilter("ignore")
     recordings, labels = load_sessions(args.progress)
@@ -71,11 +70,11 @@ def main() -> None:
     mice = args.folds or sorted(set(subjects))
     hand, _ = feature_matrix(recordings)
     overrides = parse_overrides(args.overrides)
-    print("command: python benchmarks/bench_model_steinmetz.py " + " ".join(sys.argv[1:]))
+    print("command: python -m benchmarks.bench_model_steinmetz " + " ".join(sys.argv[1:]))
     print("overrides:", overrides)
     rows: dict[str, list[list[float]]] = {}
     for seed in args.seeds:
-        config = dataclasses.replace(NeurPIRConfig(**overrides), seed=seed)
+        config = bench_config(args.overrides, seed=seed)
         for mouse in mice:
             test = [s == mouse for s in subjects]
             train_set = [r for r, t in zip(recordings, test) if not t]

@@ -5,7 +5,7 @@ datasets it needs (spike times and index, obs_intervals, brain_area) and trusts 
 unit's windows; ``read_nwb`` also checks its input, reads metadata, trials and covariates. Repetitions are
 interleaved (baseline, reader, reader, baseline, ...) and the median total is reported, with the peak RSS.
 
-    python benchmarks/bench_reader.py [--data-dir ../shared/data/steinmetz2019-nwb] [--repeats 5]
+    python -m benchmarks.bench_reader [--data-dir ../shared/data/steinmetz2019-nwb] [--repeats 5]
 """
 
 from __future__ import annotations

@@ -14,27 +14,23 @@ All numbers come from one run on the same machine; times are wall-clock and nois
 Real files given with ``--real`` (default: the shared human MTL file and the first shared Steinmetz session, when
 ``../shared/data`` exists) are served and measured the same way.
 
-    python benchmarks/bench_remote_read.py [--sizes-mb 25 100] [--real FILE ...] [--workdir /tmp/bench-remote]
+    python -m benchmarks.bench_remote_read [--sizes-mb 25 100] [--real FILE ...] [--workdir /tmp/bench-remote]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-sys.path.insert(0, str(ROOT / "tests"))
+from nwb_neurpir.io import fetch_sources, open_recording
+from nwb_neurpir.io.access import DataAccess
+from nwb_neurpir.testing import write_session_with_acquisition
+from tests.dandi_server import LoopbackDandi
 
-from dandi_fixtures import write_session_with_acquisition  # noqa: E402
-from dandi_server import LoopbackDandi  # noqa: E402
-
-from nwb_neurpir.io import fetch_sources, open_recording  # noqa: E402
-from nwb_neurpir.io.access import DataAccess  # noqa: E402
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _pynwb_units_bytes(server: LoopbackDandi, url: str) -> int:

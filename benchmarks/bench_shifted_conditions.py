@@ -8,8 +8,8 @@ regression and gradient boosting, all on the same fold: train on the unshifted a
 animal's. Prints per-seed numbers, mean ± std and a markdown table. ``--control`` repeats everything on the same
 animals with no shift, to show what the shift costs.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_shifted_conditions.py --control
-    python benchmarks/bench_shifted_conditions.py --steps 800 --set batch_size=256 --neurons 250 --duration 300
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_shifted_conditions --control
+    python -m benchmarks.bench_shifted_conditions --steps 800 --set batch_size=256 --neurons 250 --duration 300
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_model_common import parse_overrides  # noqa: E402
+from benchmarks.bench_model_common import bench_config
 
 HAND_METHODS = ("hand", "hand:gb")
 CONTEXTS = ("cebra", "none")
@@ -150,10 +149,9 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     warnings.simplefilter("ignore")
-    from nwb_neurpir.model import NeurPIRConfig
+    from nwb_neurpir.model.config import parse_overrides
 
-    base = dataclasses.replace(NeurPIRConfig(**parse_overrides(args.overrides)), max_steps=args.steps,
-                               num_threads=args.threads)
+    base = bench_config(args.overrides, max_steps=args.steps, num_threads=args.threads)
     print(f"command: {shlex.join([Path(sys.executable).name, *sys.argv])}  (OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'unset')})")
     tables = {f"shifted ({args.shift})": run_dataset("shifted", simulation_config(args, True), args, base)}

@@ -2,8 +2,8 @@
 
 Prints markdown. Wall and CPU seconds are both reported, with the load average, because the machine may be shared.
 
-    /work/venv/bin/python benchmarks/bench_simulate.py            # full: 2,000 neurons x 10 min, demo preset, probe
-    /work/venv/bin/python benchmarks/bench_simulate.py --quick    # 2,000 neurons x 1 min
+    python -m benchmarks.bench_simulate             # full: 2,000 neurons x 10 min, demo preset, probe
+    python -m benchmarks.bench_simulate --quick     # 2,000 neurons x 1 min
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Seeded factories for small, valid NWB files (spikes, calcium, trials, behaviour, stimulus) used by the tests.
+"""Seeded factories for the tests: small, valid NWB files (spikes, calcium, trials, behaviour, stimulus, a raw
+acquisition series), in-memory ``Recording`` objects (``mock_recording``) and a config that trains in about a second
+(``tiny_config``).
 
 Shipped in the library, as pynwb ships ``pynwb.testing.mock``, so users can write tests against the same files.
 """
@@ -8,10 +10,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["make_ophys_nwbfile", "make_spikes_nwbfile", "write_nwbfile"]
+if TYPE_CHECKING:
+    from nwb_neurpir.model.config import NeurPIRConfig
+    from nwb_neurpir.recording import Recording
+    from nwb_neurpir.simulate import SimulationConfig
+
+__all__ = ["make_ophys_nwbfile", "make_spikes_nwbfile", "mock_recording", "tiny_config", "tiny_population",
+           "write_nwbfile", "write_session_with_acquisition"]
 
 _START = datetime(2024, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 
@@ -156,3 +165,85 @@ def write_nwbfile(nwbfile, path: str | Path) -> Path:  # noqa: ANN001 - pynwb.NW
     with NWBHDF5IO(str(path), "w") as io:
         io.write(nwbfile)
     return path
+
+
+def write_session_with_acquisition(path: str | Path, megabytes: float = 30.0, seed: int = 0) -> Path:
+    """A spikes session (20 units, trials, stimulus, running speed) plus an uncompressed, chunked int16
+    ``ElectricalSeries`` of about ``megabytes`` MB in ``acquisition`` (the bulk of the file's bytes), written to
+    ``path``."""
+    from hdmf.backends.hdf5 import H5DataIO
+    from pynwb.ecephys import ElectricalSeries
+
+    n_channels = 20
+    nwbfile = make_spikes_nwbfile(n_units=n_channels, duration=60.0, seed=seed)
+    region = nwbfile.create_electrode_table_region(list(range(n_channels)), "all electrodes")
+    n_samples = int(megabytes * 1e6 / (2 * n_channels))
+    data = np.random.default_rng(seed).integers(-2000, 2000, size=(n_samples, n_channels), dtype=np.int16)
+    nwbfile.add_acquisition(ElectricalSeries(
+        name="ElectricalSeries", data=H5DataIO(data, chunks=(16384, n_channels)), electrodes=region,
+        rate=30000.0, starting_time=0.0, description="synthetic raw voltage"))
+    return write_nwbfile(nwbfile, path)
+
+
+_MOCK_KINDS = ("tonic", "bursty", "fast")
+"""The neuron kinds of ``mock_recording`` (its ``kind`` column), in row order."""
+
+
+def mock_recording(seed: int = 0, n_per_kind: int = 8, n_bins: int = 1200, subject_id: str = "m1",
+                   n_epochs: int = 1, with_covariates: bool = True, modality: str = "spikes",
+                   rate_scale: float = 1.0) -> Recording:
+    """A ``Recording`` without a file: spike counts (10 ms bins) of three neuron kinds (tonic Poisson, bursty,
+    fast-spiking and stimulus-driven), or their calcium-like convolution for ``modality="ophys"``, with ``stimulus``
+    and ``speed`` covariates."""
+    import pandas as pd
+
+    from nwb_neurpir.recording import Recording, SourceInfo
+
+    rng = np.random.default_rng(seed)
+    stimulus = (np.sin(np.arange(n_bins) / 25.0) > 0.3).astype(np.float32)
+    rows, kinds = [], []
+    for kind in _MOCK_KINDS:
+        for _ in range(n_per_kind):
+            if kind == "tonic":
+                rate = np.full(n_bins, 0.05)
+            elif kind == "bursty":
+                rate = np.where(rng.random(n_bins) < 0.02, 1.5, 0.005)
+                rate = np.convolve(rate, np.ones(3), mode="same")
+            else:
+                rate = 0.3 + 0.4 * stimulus
+            rows.append(rng.poisson(rate * rate_scale * rng.uniform(0.8, 1.2)))
+            kinds.append(kind)
+    activity = np.asarray(rows, dtype=np.uint8)
+    if modality == "ophys":
+        kernel = np.exp(-np.arange(40) / 8.0)
+        activity = np.stack([np.convolve(r.astype(np.float32), kernel)[:n_bins] for r in activity]).astype(np.float32)
+    epoch_len = n_bins // n_epochs
+    bin_times = np.concatenate([e * 10.0 + np.arange(epoch_len) * 0.01 for e in range(n_epochs)])
+    bin_times = np.concatenate([bin_times, bin_times[-1] + 0.01 * np.arange(1, n_bins - bin_times.size + 1)])
+    covariates = {"stimulus": stimulus, "speed": np.abs(rng.normal(0, 1, n_bins)).astype(np.float32)} \
+        if with_covariates else {}
+    return Recording(
+        source=SourceInfo(location=f"synthetic-{subject_id}-{seed}.nwb", identifier=f"synthetic-{subject_id}-{seed}"),
+        subject_id=subject_id, session_id=f"ses{seed}", session_start_time="2024-01-01T00:00:00+00:00",
+        modality=modality, bin_size=0.01, bin_times=bin_times, activity=activity,
+        neuron_ids=np.arange(activity.shape[0], dtype=np.int64), neuron_table="units",
+        neuron_metadata=pd.DataFrame({"kind": kinds}), covariates=covariates)
+
+
+def tiny_config(**changes: Any) -> NeurPIRConfig:  # noqa: ANN401 - config field values
+    """A ``NeurPIRConfig`` that trains in a second or two (3 steps, tiny networks, a short CEBRA fit, one thread):
+    enough to exercise the pipeline, not to learn anything; ``changes`` replace fields."""
+    from nwb_neurpir.model.config import NeurPIRConfig
+
+    values: dict[str, Any] = {
+        "hidden_dim": 8, "representation_dim": 8, "expander_dim": 16, "batch_size": 16, "max_steps": 3,
+        "context_iterations": 5, "context_batch_size": 64, "segment_length_min": 0.5, "segment_length_max": 2.0,
+        "validation_fraction": 0.0, "num_threads": 1}
+    return NeurPIRConfig(**{**values, **changes})
+
+
+def tiny_population(seed: int = 0) -> SimulationConfig:
+    """A simulated population that takes seconds: 3 animals x 1 session x 25 neurons (5 per cell type) x 20 s."""
+    from nwb_neurpir.simulate import SimulationConfig
+
+    return SimulationConfig(n_animals=3, sessions_per_animal=1, n_neurons=25, duration_s=20.0, seed=seed)

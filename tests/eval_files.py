@@ -6,19 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from nwb_neurpir.model import NeurPIRConfig
-from nwb_neurpir.simulate import SimulationConfig
 from nwb_neurpir.simulate.nwb_output import write_dataset
+from nwb_neurpir.testing import tiny_config, tiny_population
 
-TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
-                     context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
-                     validation_fraction=0.0, num_threads=1)
+TINY = tiny_config()
 """Trains in about a second: enough to exercise the pipeline, not to learn anything."""
 
 
 def simulated_folder(tmp_path_factory: pytest.TempPathFactory, seed: int, name: str = "simulated") -> Path:
     """3 animals x 1 session x 25 neurons (5 per cell type) x 20 s of simulated spikes, written as NWB files."""
     folder = tmp_path_factory.mktemp(name)
-    config = SimulationConfig(n_animals=3, sessions_per_animal=1, n_neurons=25, duration_s=20.0, seed=seed)
-    write_dataset(folder, config, modality="spikes", progress=False)
+    write_dataset(folder, tiny_population(seed), modality="spikes", progress=False)
     return folder

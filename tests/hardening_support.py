@@ -17,14 +17,12 @@ import numpy as np
 
 from fork_server import ForkServer
 from nwb_neurpir.cli.app import app
-from nwb_neurpir.model import NeurPIRConfig
+from nwb_neurpir.testing import tiny_config
 
 __all__ = ["CLI_CRASHED", "CLI_PRELOAD", "TINY", "CliForkServer", "ColdAnnotation", "Finished", "run_cli_forked",
            "run_cold", "sha256", "user_lines"]
 
-TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
-                     context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
-                     validation_fraction=0.0, num_threads=1)
+TINY = tiny_config()
 """Small enough to train in a second or two; keeps the CEBRA context so annotating loads and runs it."""
 
 CLI_PRELOAD = ("nwb_neurpir.cli.app", "h5py", "pynwb", "ndx_neurpir", "torch", "torch._dynamo", "cebra",

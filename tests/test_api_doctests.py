@@ -9,7 +9,7 @@ import pytest
 
 MODULES = ("nwb_neurpir", "nwb_neurpir.workflows.estimator", "nwb_neurpir.workflows.probe",
            "nwb_neurpir.workflows.recordings", "nwb_neurpir.workflows.annotation", "nwb_neurpir.workflows.embeddings",
-           "nwb_neurpir.workflows.prediction", "nwb_neurpir.workflows.pynapple_units")
+           "nwb_neurpir.workflows.prediction", "nwb_neurpir.workflows.pynapple_units", "nwb_neurpir.model.config")
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import typer
 from typer.testing import CliRunner
 
 from nwb_neurpir import __version__
@@ -19,11 +20,15 @@ def test_version() -> None:
     assert __version__ in result.output
 
 
-def test_help_lists_workflow_commands() -> None:
+COMMANDS = {"demo", "simulate", "inspect", "fetch", "train", "embed", "annotate", "predict", "evaluate", "plot"}
+
+
+def test_the_app_has_exactly_the_workflow_commands() -> None:
+    assert set(typer.main.get_command(app).commands) == COMMANDS
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("demo", "simulate", "inspect", "fetch", "train", "embed", "annotate", "evaluate", "plot"):
-        assert command in result.output
+    rows = result.output.split("Commands:", 1)[1].splitlines()
+    assert {row.split()[0] for row in rows if row.startswith("  ") and not row.startswith("   ")} == COMMANDS
 
 
 def test_help_does_not_import_heavy_libraries() -> None:

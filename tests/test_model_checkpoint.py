@@ -12,19 +12,17 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from model_recordings import synthetic_recording
+from nwb_neurpir.testing import mock_recording, tiny_config
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
+from nwb_neurpir.model import NeurPIR, train
 from nwb_neurpir.model.checkpoint import read_folder, write_checkpoint, write_folder
 
-TINY = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, max_steps=3,
-                     context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0,
-                     validation_fraction=0.0, num_threads=1)
+TINY = tiny_config()
 
 
 @pytest.fixture(scope="module")
 def recording():  # noqa: ANN201
-    return synthetic_recording(seed=3, n_bins=300)
+    return mock_recording(seed=3, n_bins=300)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +45,8 @@ def _rewrite(folder: Path, name: str, data: bytes) -> None:
 
 def test_round_trip_gives_identical_embeddings(model, saved: Path, recording) -> None:  # noqa: ANN001
     loaded = NeurPIR.load(saved)
-    assert loaded.config == model.config
+    assert loaded.config.hyperparameters() == model.config.hyperparameters()
+    assert "num_threads" not in json.loads((saved / "config.json").read_text())
     assert loaded.context_ is not None and loaded.context_.columns == ["speed", "stimulus"]
     np.testing.assert_array_equal(loaded.embed(recording, progress=False), model.embed(recording, progress=False))
     provenance = loaded.provenance()
@@ -95,6 +94,15 @@ def test_pickle_payload_is_never_executed(saved: Path, tmp_path: Path) -> None:
         with pytest.raises(NeurPIRError, match="not a valid safetensors"):
             NeurPIR.load(saved)
     assert not marker.exists()
+
+
+def test_a_config_with_runtime_settings_still_loads(saved: Path, model, recording) -> None:  # noqa: ANN001
+    config = json.loads((saved / "config.json").read_text())
+    config.update(num_threads=1, device="auto", checkpoint_every=200, embed_batch_size=64)  # as main wrote it
+    _rewrite(saved, "config.json", json.dumps(config).encode())
+    loaded = NeurPIR.load(saved)
+    assert "num_threads" not in loaded.provenance().hyperparameters
+    np.testing.assert_array_equal(loaded.embed(recording, progress=False), model.embed(recording, progress=False))
 
 
 def test_unknown_config_key_is_refused(saved: Path) -> None:

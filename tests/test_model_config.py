@@ -1,4 +1,4 @@
-"""The config: strict JSON round trip and per-modality defaults."""
+"""The config: strict JSON round trip, per-modality defaults, the one loader, runtime settings apart."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import MODALITY_DEFAULTS, NeurPIRConfig
+from nwb_neurpir.model.config import RUNTIME_FIELDS, parse_overrides
 
 
 def test_json_round_trip() -> None:
@@ -41,3 +42,56 @@ def test_resolved_fills_modality_defaults() -> None:
     assert ophys.segment_length_min <= ophys.segment_length_max == 10.0
     with pytest.raises(NeurPIRError, match="config is for spikes"):
         NeurPIRConfig(modality="spikes").resolved("ophys")
+
+
+def test_from_file_applies_the_given_overrides(tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "config.json"
+    path.write_text('{"hidden_dim": 16, "max_steps": 7}')
+    config = NeurPIRConfig.from_file(path, max_steps=3, seed=None)
+    assert (config.hidden_dim, config.max_steps, config.seed) == (16, 3, 0)
+    assert NeurPIRConfig.from_file(None, context="none") == NeurPIRConfig(context="none")
+
+
+@pytest.mark.parametrize(("text", "message"), [("{nope", "config is not valid JSON"), ("[1]", "must be a JSON object"),
+                                                ('{"sneaky": 1}', "unknown config keys: sneaky"),
+                                                ('{"seed": 1.5}', "wrong type")])
+def test_from_file_names_the_file_and_the_problem(tmp_path, text: str, message: str) -> None:  # noqa: ANN001
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(NeurPIRError, match=message) as error:
+        NeurPIRConfig.from_file(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_from_file_refuses_a_missing_file(tmp_path) -> None:  # noqa: ANN001
+    with pytest.raises(NeurPIRError, match="cannot read the config"):
+        NeurPIRConfig.from_file(tmp_path / "absent.json")
+
+
+def test_overrides_are_typed_by_the_fields() -> None:
+    values = parse_overrides(["max_steps=50", "context=none", "segment_length_min=2", "modality=null",
+                              "device=cpu", "normalization=none"])
+    assert values == {"max_steps": 50, "context": "none", "segment_length_min": 2, "modality": None, "device": "cpu",
+                      "normalization": "none"}
+    assert NeurPIRConfig(**values).max_steps == 50
+
+
+@pytest.mark.parametrize(("pair", "message"), [("max_steps", "key=value"), ("hidden=3", "unknown config keys: hidden"),
+                                                ("seed=1.5", "wrong type"), ("max_steps=many", "wrong type")])
+def test_bad_overrides_are_refused(pair: str, message: str) -> None:
+    with pytest.raises(NeurPIRError, match=message):
+        parse_overrides([pair])
+
+
+def test_runtime_settings_are_not_hyperparameters() -> None:
+    config = NeurPIRConfig(num_threads=3, device="cpu", checkpoint_every=7, embed_batch_size=5, hidden_dim=16)
+    assert RUNTIME_FIELDS == {"num_threads", "device", "checkpoint_every", "embed_batch_size"}
+    assert not RUNTIME_FIELDS & set(config.hyperparameters())
+    assert config.hyperparameters() == NeurPIRConfig(hidden_dim=16).hyperparameters()
+    assert config.hyperparameters()["hidden_dim"] == 16
+
+
+def test_resuming_compares_hyperparameters_only() -> None:
+    saved = {**NeurPIRConfig().hyperparameters(), "num_threads": 1, "device": "cuda"}  # an older checkpoint's file
+    assert NeurPIRConfig(num_threads=4, max_steps=800, embed_max_seconds=0.0).resume_conflicts(saved) == []
+    assert NeurPIRConfig(hidden_dim=16, seed=2).resume_conflicts(saved) == ["hidden_dim", "seed"]

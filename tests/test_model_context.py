@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from model_recordings import synthetic_recording
+from nwb_neurpir.testing import mock_recording
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import aligned_covariates, fit_context
 
@@ -27,7 +27,7 @@ def one_thread():  # noqa: ANN201
 
 @pytest.fixture(scope="module")
 def recordings():  # noqa: ANN201
-    return [synthetic_recording(seed=s, n_bins=600, subject_id=f"m{s}") for s in range(3)]
+    return [mock_recording(seed=s, n_bins=600, subject_id=f"m{s}") for s in range(3)]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def context(recordings):  # noqa: ANN001, ANN201
 
 
 def test_same_covariates_give_the_same_context_in_any_session(context, recordings) -> None:  # noqa: ANN001
-    other = synthetic_recording(seed=7, n_bins=600, subject_id="new-animal", rate_scale=2.0)
+    other = mock_recording(seed=7, n_bins=600, subject_id="new-animal", rate_scale=2.0)
     other.covariates = dict(recordings[0].covariates)
     np.testing.assert_array_equal(context.transform(other), context.transform(recordings[0]))
     assert context.transform(other).shape == (600, CONFIG.context_dim)
@@ -64,7 +64,7 @@ def test_same_seed_gives_the_same_context_network(recordings, context) -> None: 
 
 
 def test_missing_columns_are_zeros_and_logged(recordings, caplog) -> None:  # noqa: ANN001
-    partial = synthetic_recording(seed=9, n_bins=100)
+    partial = mock_recording(seed=9, n_bins=100)
     del partial.covariates["speed"]
     with caplog.at_level(logging.INFO):
         values = aligned_covariates(partial, ["speed", "stimulus"])
@@ -76,4 +76,4 @@ def test_context_off_and_no_covariates_give_none(recordings) -> None:  # noqa: A
     import dataclasses
 
     assert fit_context(recordings, dataclasses.replace(CONFIG, context="none")) is None
-    assert fit_context([synthetic_recording(seed=1, n_bins=100, with_covariates=False)], CONFIG) is None
+    assert fit_context([mock_recording(seed=1, n_bins=100, with_covariates=False)], CONFIG) is None

@@ -14,14 +14,12 @@ from safetensors.torch import load_file
 
 SCRIPT = """
 import json, os, sys
-sys.path.insert(0, {tests!r})
 from safetensors.torch import save_file
-from model_recordings import synthetic_recording
-from nwb_neurpir.model import NeurPIRConfig, train
-recordings = [synthetic_recording(seed=s, n_bins=300, subject_id=f"m{{s % 2}}") for s in range(2)]
-config = NeurPIRConfig(hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=32, max_steps=60,
-                       context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=3.0,
-                       validation_fraction=0.0, validate_every=20, learning_rate=1e-2, warmup_steps=5, num_threads=1)
+from nwb_neurpir.testing import mock_recording, tiny_config
+from nwb_neurpir.model import train
+recordings = [mock_recording(seed=s, n_bins=300, subject_id=f"m{{s % 2}}") for s in range(2)]
+config = tiny_config(batch_size=32, max_steps=60, segment_length_max=3.0, validate_every=20, learning_rate=1e-2,
+                     warmup_steps=5)
 model = train(recordings, config, out_dir={out!r}, progress=False)
 rank = os.environ["RANK"]
 save_file(model.encoder_.state_dict(), os.path.join({out!r}, f"rank{{rank}}.safetensors"))
@@ -35,7 +33,7 @@ with open(os.path.join({out!r}, f"summary{{rank}}.json"), "w") as handle:
 @pytest.mark.slow
 def test_two_ranks_end_with_identical_weights(tmp_path: Path) -> None:
     script = tmp_path / "job.py"
-    script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path)))
+    script.write_text(SCRIPT.format(out=str(tmp_path)))
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(script)],

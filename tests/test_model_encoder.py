@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from model_recordings import synthetic_recording
+from nwb_neurpir.testing import mock_recording
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.encoder import NeuronEncoder, encode, encode_own
 from nwb_neurpir.model.segments import ViewBatch, ViewSampler, gather_views
@@ -20,7 +20,7 @@ def _encoder(context_dim: int = 0) -> NeuronEncoder:
 
 
 def _session(observed: np.ndarray | None = None):  # noqa: ANN202
-    recording = synthetic_recording(seed=1, n_bins=400)
+    recording = mock_recording(seed=1, n_bins=400)
     if observed is not None:
         recording.observed = observed
     return prepare_session(recording, CONFIG, None)
@@ -77,7 +77,7 @@ def test_variable_length_batch_matches_one_by_one() -> None:
 
 
 def test_sampler_draws_groups_of_co_recorded_neurons_with_shared_chunks() -> None:
-    sessions = [_session(), prepare_session(synthetic_recording(seed=2, n_bins=400, subject_id="m2"), CONFIG, None)]
+    sessions = [_session(), prepare_session(mock_recording(seed=2, n_bins=400, subject_id="m2"), CONFIG, None)]
     sampler = ViewSampler(sessions, [np.arange(24), np.arange(24)], (0.5, 4.0), groups=2)
     lengths_differ = []
     for seed in range(6):
@@ -95,7 +95,7 @@ def test_sampler_draws_groups_of_co_recorded_neurons_with_shared_chunks() -> Non
 
 
 def test_small_recordings_are_pooled_into_one_group_but_attend_only_within_themselves() -> None:
-    recordings = [synthetic_recording(seed=s, n_per_kind=1, n_bins=400, subject_id=f"m{s % 2}") for s in range(8)]
+    recordings = [mock_recording(seed=s, n_per_kind=1, n_bins=400, subject_id=f"m{s % 2}") for s in range(8)]
     sessions = [prepare_session(r, CONFIG, None) for r in recordings]
     sampler = ViewSampler(sessions, [np.arange(3)] * 8, (0.5, 2.0), groups=1)
     pair = sampler.sample(np.random.default_rng(0), 12)
@@ -120,7 +120,7 @@ def test_a_neuron_s_vector_depends_on_its_population_only_through_its_own_record
 
 
 def test_population_activity_is_the_session_mean_and_reaches_the_encoder() -> None:
-    recording = synthetic_recording(seed=1, n_bins=400)
+    recording = mock_recording(seed=1, n_bins=400)
     session = prepare_session(recording, CONFIG, None)
     rows = np.arange(recording.n_neurons)
     expected = session.normalizer.apply(session.activity, rows).mean(axis=0)

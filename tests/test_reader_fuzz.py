@@ -1,7 +1,8 @@
 """Fuzz ``read_nwb`` with a few hundred seeded mutations of small valid NWB files (spikes and ophys).
 
 Every case must end in ``NeurPIRError`` or in a valid ``Recording`` (possibly with warnings): never another exception
-type and never a hang (each case runs under a 20 s alarm). Mutations: truncation, flipped bytes (anywhere, or inside a
+type and never a hang (each case runs under a 20 s alarm); both outcomes must be common (a reader that refused every
+file, or mutations that broke none, would fail). Mutations: truncation, flipped bytes (anywhere, or inside a
 dataset's stored bytes), deleted objects and attributes, wrong dtypes, absurd shapes, NaN/inf/negative/huge values,
 negative durations, broken references and rates.
 """
@@ -252,3 +253,5 @@ def test_mutated_files_end_in_a_clear_error_or_a_valid_recording(base_files: lis
             print(f"slow {time.perf_counter() - started:.1f} s: {description}")
     print(f"fuzz: {N_CASES} cases, {outcomes}")
     assert not failures, f"{len(failures)} of {N_CASES} cases escaped:\n" + "\n".join(failures)
+    # A mix, or the mutations (or the reader) are broken: with this seed about 70 % still read, 30 % are refused.
+    assert outcomes["recording"] >= N_CASES // 10 and outcomes["NeurPIRError"] >= N_CASES // 10, outcomes

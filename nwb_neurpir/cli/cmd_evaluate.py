@@ -22,16 +22,6 @@ Progress = Annotated[bool, typer.Option("--progress/--no-progress",
                                         help="Show progress bars and status lines (on stderr).")]
 
 
-def _read_config(path: Path | None, max_steps: int | None, seed: int | None):  # noqa: ANN202 - NeurPIRConfig
-    import dataclasses
-
-    from nwb_neurpir.model import NeurPIRConfig
-
-    config = NeurPIRConfig() if path is None else NeurPIRConfig.from_json(path.read_text(encoding="utf-8"), str(path))
-    overrides = {key: value for key, value in (("max_steps", max_steps), ("seed", seed)) if value is not None}
-    return dataclasses.replace(config, **overrides)
-
-
 def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, transductive: bool,
                    ablations: bool, methods: str | None, embeddings_name: str | None, split: str, folds: int | None,
                    out: Path | None, no_plots: bool, projection: str | None) -> None:
@@ -112,6 +102,7 @@ def register(app: typer.Typer) -> None:
         """
         from nwb_neurpir.evaluation import format_table
         from nwb_neurpir.workflows.evaluation import evaluate_sources
+        from nwb_neurpir.model.config import NeurPIRConfig
 
         if model is not None and (train or train_config is not None):
             raise NeurPIRError("give either --model or --train/--train-config, not both")
@@ -123,7 +114,8 @@ def register(app: typer.Typer) -> None:
                        n_splits=folds or 5, seed=seed or 0, progress=progress and not as_json,
                        methods=[m for m in methods.split(",") if m.strip()] if methods else None, ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, model_dir=model,
-                               config=_read_config(train_config, max_steps, seed) if training else None,
+                               config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed)
+                                       if training else None),
                                transductive=transductive, embeddings_name=embeddings_name, report_dir=out,
                                plots=not no_plots, projection=projection or "umap", **options)
         if as_json:

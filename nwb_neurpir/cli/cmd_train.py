@@ -13,20 +13,6 @@ from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modalit
 __all__ = ["register"]
 
 
-def _config(config_file: Path | None, overrides: dict):  # noqa: ANN202 - NeurPIRConfig, imported lazily
-    from nwb_neurpir.errors import NeurPIRError
-    from nwb_neurpir.model import NeurPIRConfig
-
-    values = {}
-    if config_file is not None:
-        try:
-            values = json.loads(config_file.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise NeurPIRError(f"cannot read the config ({exc})", config_file) from None
-        if not isinstance(values, dict):
-            raise NeurPIRError("config must be a JSON object", config_file)
-    values.update({key: value for key, value in overrides.items() if value is not None})
-    return NeurPIRConfig.from_dict(values, str(config_file) if config_file else None)
 
 
 def register(app: typer.Typer) -> None:
@@ -65,8 +51,10 @@ def register(app: typer.Typer) -> None:
         from nwb_neurpir.workflows.training import check_out, train_sources
 
         check_out(out)
-        config = _config(config_file, {"max_steps": max_steps, "batch_size": batch_size, "context": context,
-                                       "seed": seed})
+        from nwb_neurpir.model.config import NeurPIRConfig
+
+        config = NeurPIRConfig.from_file(config_file, max_steps=max_steps, batch_size=batch_size, context=context,
+                                         seed=seed)
         report = train_sources(sources, config, out, glob=glob, resume=resume, progress=progress,
                                cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size)
         if report is None:

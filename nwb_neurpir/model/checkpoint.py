@@ -6,10 +6,11 @@ was tampered with, truncated, or holds unexpected files or tensors gives a one-l
 Layout of a folder::
 
     manifest.json        {"format": ..., "files": {name: sha256}}   (written last)
-    config.json          the resolved NeurPIRConfig
+    config.json          the resolved NeurPIRConfig's hyperparameters (no runtime settings)
     model.json           context encoder layout, training data, package version, ...
     weights.safetensors  encoder (and context) weights
-    [optimizer.safetensors, trainer.json]   training checkpoints only
+    [training.safetensors, trainer.json]    training checkpoints only: expander, optimizer, best weights;
+                                            trainer state
 """
 
 from __future__ import annotations

@@ -1,15 +1,22 @@
-"""Every NeurPIR hyperparameter in one dataclass, with per-modality defaults and a strict JSON round trip."""
+"""Every NeurPIR setting in one dataclass, with per-modality defaults, a strict JSON round trip and the one config
+loader (``NeurPIRConfig.from_file``) that the CLI and the benchmarks use.
+
+Most fields are hyperparameters: they decide what a model computes, and a saved model and its provenance record
+them. A few are runtime settings (``RUNTIME_FIELDS``: device, threads, checkpoint interval, embedding batch size):
+they decide only where and how fast the work runs, so they are never recorded with a model nor compared on resume.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from dataclasses import dataclass, fields
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Iterable, Literal
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["MODALITY_DEFAULTS", "NeurPIRConfig"]
+__all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig", "parse_overrides"]
 
 MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Spikes: a few seconds up to tens of seconds of activity (or a few trials up to many), session-normalised counts.
@@ -20,12 +27,23 @@ MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
 """Values used for fields left at ``None``, by modality."""
 
 
+def _runtime(default: Any) -> Any:  # noqa: ANN401 - a dataclass field
+    """A runtime setting: where and how fast the work runs, never what it computes (not recorded with a model)."""
+    return dataclasses.field(default=default, metadata={"runtime": True})
+
+
+def _resumable(default: Any) -> Any:  # noqa: ANN401 - a dataclass field
+    """A hyperparameter that a resumed run may change: how long training goes on, how much activity embedding reads."""
+    return dataclasses.field(default=default, metadata={"resumable": True})
+
+
 @dataclass(frozen=True)
 class NeurPIRConfig:
-    """Hyperparameters of the context encoder, the neuron encoder, the views and the training loop.
+    """Hyperparameters of the context encoder, the neuron encoder, the views and the training loop, and a few runtime
+    settings (:data:`RUNTIME_FIELDS`).
 
     Fields left at ``None`` are filled from :data:`MODALITY_DEFAULTS` (or from the data) by :meth:`resolved`, and the
-    resolved config is what a saved model records.
+    resolved config's :meth:`hyperparameters` are what a saved model records.
     """
 
     # --- data and views -------------------------------------------------------------------------------------------
@@ -92,7 +110,7 @@ class NeurPIRConfig:
     variance_weight: float = 25.0
     covariance_weight: float = 1.0
     batch_size: int = 256
-    max_steps: int = 400
+    max_steps: int = _resumable(400)
     """Short training carries over best to unseen animals on real data (Steinmetz, 3 folds: 400 steps 0.381, 800 steps
     0.347); the simulated demo trains longer (``DEMO_TRAINING_STEPS``)."""
     learning_rate: float = 3e-3
@@ -101,17 +119,18 @@ class NeurPIRConfig:
     grad_clip: float = 1.0
     seed: int = 0
     validation_fraction: float = 0.1
-    validate_every: int = 100
-    early_stopping_patience: int = 5
+    validate_every: int = _resumable(100)
+    early_stopping_patience: int = _resumable(5)
     """Validations without improvement before stopping; 0 never stops early."""
-    checkpoint_every: int = 200
-    num_threads: int = 0
+    checkpoint_every: int = _runtime(200)
+    num_threads: int = _runtime(0)
     """Torch CPU threads; 0 uses every core the process may run on."""
-    device: str = "auto"
+    device: str = _runtime("auto")
 
     # --- embedding ------------------------------------------------------------------------------------------------
-    embed_batch_size: int = 64
-    embed_max_seconds: float = 64.0
+    embed_batch_size: int = _runtime(64)
+    """Neurons encoded at once (memory only: each neuron's own vector does not depend on the others of its batch)."""
+    embed_max_seconds: float = _resumable(64.0)
     """Use at most this much observed activity per neuron when embedding (chunks spread evenly over the session;
     bounds the cost on long recordings); 0 = all."""
 
@@ -162,7 +181,19 @@ class NeurPIRConfig:
         return dataclasses.replace(self, **updates)
 
     def to_dict(self) -> dict[str, Any]:
+        """Every field, runtime settings included (the estimator's parameters)."""
         return dataclasses.asdict(self)
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Every field but the runtime settings: what a saved model's ``config.json`` and its provenance record."""
+        return {name: value for name, value in self.to_dict().items() if name not in RUNTIME_FIELDS}
+
+    def resume_conflicts(self, saved: dict[str, Any]) -> list[str]:
+        """The hyperparameters in which ``saved`` (a checkpoint's ``config.json``) differs from this config, except
+        the resumable ones; runtime settings that older checkpoints still hold are ignored."""
+        current = self.hyperparameters()
+        names = (set(saved) | set(current)) - RUNTIME_FIELDS - RESUMABLE_FIELDS
+        return sorted(name for name in names if saved.get(name) != current.get(name))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -191,6 +222,65 @@ class NeurPIRConfig:
         except json.JSONDecodeError as exc:
             raise NeurPIRError(f"config is not valid JSON ({exc.msg})", source) from None
         return cls.from_dict(values, source)
+
+    @classmethod
+    def from_file(cls, path: str | Path | None, **overrides: Any) -> NeurPIRConfig:  # noqa: ANN401 - field values
+        """The config in the JSON file ``path`` (the defaults when None) with ``overrides`` applied; overrides that
+        are None (options not given) are left out. A file that cannot be read or parsed, an unknown key or a bad value
+        is a one-line ``NeurPIRError`` naming the file.
+
+        >>> NeurPIRConfig.from_file(None, max_steps=5, seed=None).max_steps
+        5
+        """
+        values: Any = {}
+        source = None if path is None else str(path)
+        if path is not None:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise NeurPIRError(f"cannot read the config ({exc})", source) from None
+            try:
+                values = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise NeurPIRError(f"config is not valid JSON ({exc.msg})", source) from None
+            if not isinstance(values, dict):
+                raise NeurPIRError("config must be a JSON object", source)
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls.from_dict(values, source)
+
+
+RUNTIME_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.get("runtime"))
+"""Where and how fast the work runs: never recorded with a model, never compared when resuming."""
+RESUMABLE_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.get("resumable"))
+"""Hyperparameters that may change between an interrupted run and its resumption."""
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
+    """``key=value`` strings (``--set`` options) into config values, typed by the fields: a value is read as JSON
+    when that fits the field (``4``, ``0.5``, ``null``, ``true``), else kept as text (``context=none``).
+
+    >>> parse_overrides(["max_steps=50", "context=none", "segment_length_min=2"])
+    {'max_steps': 50, 'context': 'none', 'segment_length_min': 2}
+    """
+    known = {f.name: f for f in fields(NeurPIRConfig)}
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, text = pair.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise NeurPIRError(f"a config override must be key=value, not {pair!r}")
+        if key not in known:
+            raise NeurPIRError(f"unknown config keys: {key}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        if not _type_ok(known[key].type, value) and _type_ok(known[key].type, text):
+            value = text
+        if not _type_ok(known[key].type, value):
+            raise NeurPIRError(f"config key {key!r} has a value of the wrong type: {text!r}")
+        out[key] = value
+    return out
 
 
 def _check(condition: bool, message: str) -> None:

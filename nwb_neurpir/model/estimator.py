@@ -90,7 +90,7 @@ class NeurPIR:
         meta = {"package_version": __version__, "context": None if self.context_ is None else self.context_.meta(),
                 "training_data": self.training_data_, "training": self.training_summary_, "bin_size": self.bin_size_,
                 "created": self.created_}
-        return {"config.json": self.config.to_dict(), "model.json": meta, "weights.safetensors": tensors}
+        return {"config.json": self.config.hyperparameters(), "model.json": meta, "weights.safetensors": tensors}
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the model folder (safetensors + JSON + manifest) and return it."""
@@ -140,7 +140,7 @@ class NeurPIR:
     def provenance(self) -> ModelProvenance:
         """Hyperparameters, checksum of the exact model content, and the sessions it was trained on."""
         sha = self.checkpoint_sha256_ or folder_sha256(self.files())
-        return ModelProvenance(hyperparameters=self.config.to_dict(), checkpoint_sha256=sha,
+        return ModelProvenance(hyperparameters=self.config.hyperparameters(), checkpoint_sha256=sha,
                                training_data=list(self.training_data_), created=self.created_,
                                description=f"NeurPIR population-context neuron encoder trained with the "
                                            f"{self.config.loss} loss on segment-length-augmented views of groups of "

@@ -98,13 +98,14 @@ def chunk_layout(recording: Recording, config: NeurPIRConfig) -> ChunkLayout:
 
 
 def session_key(recording: Recording) -> str:
-    """Identifier of a recording for provenance: the NWB identifier, else the DANDI asset, else the location."""
+    """Identifier of a recording for provenance: the DANDI asset ID, else the NWB identifier, else the location."""
     source = recording.source
     return source.asset_id or source.identifier or source.location
 
 
 def prepare_session(recording: Recording, config: NeurPIRConfig, context: np.ndarray | None) -> SessionData:
-    """Compact, normalise (statistics only) and chunk one recording for a resolved ``config``."""
+    """Compact, normalise (statistics only) and chunk one recording for a resolved ``config``, with the population's
+    mean activity per bin."""
     activity, not_finite = compact_activity(recording.activity)
     observed = recording.observed
     if not_finite is not None:

@@ -39,9 +39,6 @@ __all__ = ["train"]
 log = logging.getLogger(__name__)
 
 TRAINING_FILES = (*MODEL_FILES, "training.safetensors", "trainer.json")
-RESUME_FREE_KEYS = {"max_steps", "num_threads", "device", "checkpoint_every", "validate_every",
-                    "early_stopping_patience", "embed_batch_size", "embed_max_seconds"}
-"""Config keys that may change between an interrupted run and its resumption."""
 VALIDATION_BATCHES = 2
 
 
@@ -131,9 +128,7 @@ def _check_recordings(recordings: list[Recording]) -> str:
 
 
 def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, data: list[str], folder: Path) -> None:
-    saved = parsed["config.json"]
-    current = config.to_dict()
-    changed = sorted(k for k in set(saved) | set(current) if k not in RESUME_FREE_KEYS and saved.get(k) != current.get(k))
+    changed = config.resume_conflicts(parsed["config.json"])
     if changed:
         raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); "
                            "use another output folder or pass --no-resume (resume=False)", folder)

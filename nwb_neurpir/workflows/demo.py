@@ -6,7 +6,11 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from nwb_neurpir.model import NeurPIRConfig
+    from nwb_neurpir.simulate import SimulationConfig
 
 __all__ = ["DEMO_TRAINING_STEPS", "DemoResult", "run_demo"]
 
@@ -37,9 +41,13 @@ class DemoResult:
 
 
 def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: int | None = None,
-             progress: bool = True, say: Callable[[str], None] = print) -> DemoResult:
+             progress: bool = True, say: Callable[[str], None] = print, population: SimulationConfig | None = None,
+             config: NeurPIRConfig | None = None) -> DemoResult:
     """Simulate the DEMO population, train NeurPIR on all animals but the last, annotate every file, and evaluate
-    cell-type prediction on the held-out animal against hand-made features; write a report with PNGs."""
+    cell-type prediction on the held-out animal against hand-made features; write a report with PNGs.
+
+    ``population`` and ``config`` replace the DEMO preset and the default model config (``DEMO_TRAINING_STEPS``
+    steps); ``seed`` and ``max_steps``, when given, override theirs."""
     from nwb_neurpir.workflows.annotation import annotate_sources
     from nwb_neurpir.evaluation import evaluate, format_table, write_report
     from nwb_neurpir.io import open_recordings
@@ -57,7 +65,7 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
         seconds[name] = round(now - clock, 1)
         clock = now
 
-    population = dataclasses.replace(DEMO, seed=seed)
+    population = dataclasses.replace(population or DEMO, seed=seed)
     say(f"[1/5] simulating {population.n_animals} animals x {population.n_neurons} Izhikevich neurons "
         f"({population.duration_s:g} s each) into {data_dir}")
     files = write_dataset(data_dir, population, modality="spikes", progress=progress, overwrite=True)
@@ -67,7 +75,8 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     subjects = sorted({recording.subject_id for recording in recordings})
     test_subject = subjects[-1]
     training = [recording for recording in recordings if recording.subject_id != test_subject]
-    config = NeurPIRConfig(seed=seed, max_steps=DEMO_TRAINING_STEPS if max_steps is None else max_steps)
+    config = dataclasses.replace(config or NeurPIRConfig(max_steps=DEMO_TRAINING_STEPS), seed=seed,
+                                 **({} if max_steps is None else {"max_steps": max_steps}))
     say(f"[2/5] training NeurPIR on animals {', '.join(subjects[:-1])} (animal {test_subject} is held out)")
     model = train(training, config, out_dir=model_dir, progress=progress)
     lap("train")

@@ -1,0 +1,35 @@
+"""``neurpir demo``, the README's first command, end to end as a real process on a tiny population (hidden --tiny)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nwb_neurpir.store import read_embeddings
+
+
+@pytest.mark.slow
+def test_demo_simulates_trains_annotates_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", "demo", "--tiny", "--out", str(out), "--json",
+                           "--no-progress"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)
+    assert result["test_subject"] == "sim03" and result["chance"] == pytest.approx(0.2)
+    assert {"neurpir", "hand"} <= set(result["held_out_balanced_accuracy"])
+    assert all(0.0 <= score <= 1.0 for score in result["held_out_balanced_accuracy"].values())
+    assert all(Path(path).is_file() for path in result["report_files"].values())
+    assert (out / "model" / "manifest.json").is_file()
+    assert len(result["data_files"]) == 3
+    for path in result["data_files"]:
+        table = read_embeddings(path)
+        assert len(table) == 25 and np.isfinite(np.stack(table["embedding"])).all()
+        hyperparameters = table.attrs["model"]["hyperparameters"]
+        assert hyperparameters["max_steps"] == 3 and "num_threads" not in hyperparameters  # runtime is not provenance
