@@ -30,8 +30,8 @@ def run_evaluation(recordings: list, args: argparse.Namespace, started: float, *
 
     config = bench_config(args.overrides, seed=args.seed)
     methods = args.methods.split(",") if args.methods else None
-    result = evaluate(recordings, config=config, methods=methods, normalize=args.normalize, progress=args.progress,
-                      **options)
+    result = evaluate(recordings, config=config, methods=methods, ablations=methods is None,
+                      normalize=args.normalize, progress=args.progress, **options)
     paths = write_report(result, args.out, projection=args.projection)
     elapsed = time.perf_counter() - started
     cpu = time.process_time()
