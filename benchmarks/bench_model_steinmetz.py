@@ -4,7 +4,9 @@ For each mouse and seed: train NeurPIR on the other two mice's sessions (all uni
 session with the trained and with the untrained encoder (same seed, ``max_steps=0``). Z-score every representation
 per session, fit a balanced logistic regression on the training mice's labelled units, score balanced accuracy on the
 held-out mouse. Printed per fold with class counts and chance, on the same folds: hand features (logistic, gradient
-boosting), hand features + the NeurPIR vector, the vectors' effective rank (exp of the entropy of the normalised PCA
+boosting), both with an MLP probe, both beside the mean of their 5 activity neighbours' rows (the label-free
+neighbour-aware probe, ``neurpir-neighbours`` in ``neurpir evaluate``), hand features + the NeurPIR vector, the
+vectors' effective rank (exp of the entropy of the normalised PCA
 eigenvalues of the per-session-centred vectors), and a session-identity probe on the raw vectors (5-fold CV balanced
 accuracy; chance 1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
 
@@ -62,6 +64,7 @@ def main() -> None:
     import warnings
 
     from nwb_neurpir.evaluation.features import feature_matrix
+    from nwb_neurpir.evaluation.neighbours import activity_neighbours
     from nwb_neurpir.model.config import parse_overrides
 
     warnings.simplefilter("ignore")
@@ -69,6 +72,7 @@ def main() -> None:
     subjects = [r.subject_id for r in recordings]
     mice = args.folds or sorted(set(subjects))
     hand, _ = feature_matrix(recordings)
+    neighbours = [activity_neighbours(r) for r in recordings]
     overrides = parse_overrides(args.overrides)
     print("command: python -m benchmarks.bench_model_steinmetz " + " ".join(sys.argv[1:]))
     print("overrides:", overrides)
@@ -85,6 +89,10 @@ def main() -> None:
                 scores["untrained"] = probe_unseen(untrained.matrices, labels, test)[0]
             scores["hand"], counts = probe_unseen(hand, labels, test)
             scores["hand:gb"] = probe_unseen(hand, labels, test, "gb")[0]
+            scores["neurpir:mlp"] = probe_unseen(run.matrices, labels, test, "mlp")[0]
+            scores["hand:mlp"] = probe_unseen(hand, labels, test, "mlp")[0]
+            scores["neurpir-neighbours"] = probe_unseen(beside_neighbours(run.matrices, neighbours), labels, test)[0]
+            scores["hand-neighbours"] = probe_unseen(beside_neighbours(hand, neighbours), labels, test)[0]
             joined = [np.concatenate([h, m], axis=1) for h, m in zip(hand, run.matrices)]
             scores["hand+neurpir"] = probe_unseen(joined, labels, test)[0]
             scores["erank"] = effective_rank(run.matrices)
@@ -101,6 +109,13 @@ def main() -> None:
         print(f"{name}: mean over folds, mean ± std over seeds {np.mean(per_seed):.3f} ± {np.std(per_seed):.3f}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
+
+
+def beside_neighbours(matrices: list[np.ndarray], neighbours: list[np.ndarray]) -> list[np.ndarray]:
+    """Each row beside the mean row of its activity neighbours (the ``neurpir-neighbours`` representation)."""
+    from nwb_neurpir.evaluation.neighbours import neighbour_mean
+
+    return [np.hstack([m, neighbour_mean(m, n)]) for m, n in zip(matrices, neighbours)]
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from nwb_neurpir.recording import Recording
 if TYPE_CHECKING:
     from nwb_neurpir.evaluation.representations import FixedRepresentation, TrainedRepresentation
 
-__all__ = ["NEIGHBOURS", "NeighbourRepresentation", "activity_neighbours"]
+__all__ = ["NEIGHBOURS", "NeighbourRepresentation", "activity_neighbours", "neighbour_mean"]
 
 NEIGHBOURS = 5
 """Co-recorded neurons pooled per neuron."""
@@ -78,11 +78,11 @@ class NeighbourRepresentation:
         if not self._neighbours:
             self._neighbours = [activity_neighbours(r) if rows.size else np.zeros((r.n_neurons, 0), dtype=np.int64)
                                 for r, rows in zip(self.recordings, self.neurons.recording_rows)]
-        pooled = [_mean_of_rows(matrix, index) for matrix, index in zip(full, self._neighbours)]
+        pooled = [neighbour_mean(matrix, index) for matrix, index in zip(full, self._neighbours)]
         return np.hstack([gather_rows(self.neurons, full), gather_rows(self.neurons, pooled)])
 
 
-def _mean_of_rows(matrix: np.ndarray, index: np.ndarray) -> np.ndarray:
+def neighbour_mean(matrix: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Per neuron, the mean of its neighbours' vectors, ignoring neighbours without one (NaN rows)."""
     import warnings
 
