@@ -16,10 +16,10 @@ import pytest
 import nwb_neurpir as npir
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIRConfig
-from test_eval_evaluate import TINY as TINY_CONFIG
+from nwb_neurpir.testing import tiny_config
 from test_eval_evaluate import simulated  # noqa: F401 - the fixture: 3 simulated animals x 25 neurons x 20 s
 
-TINY = {**TINY_CONFIG.to_dict(), "max_steps": 2}
+TINY = tiny_config(max_steps=2).to_dict()
 CLASSES = ["CH", "FS", "IB", "LTS", "RS"]
 
 
