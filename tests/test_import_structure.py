@@ -2,14 +2,14 @@
 
 Stages (one per sub-package) and what each may never import::
 
-    model       io, store, evaluation, workflows, cli   (torch code knows nothing of files)
-    io          store, model, evaluation, workflows, cli
-    store       model, evaluation, workflows, cli
-    evaluation  workflows, cli
+    model       io, store, evaluation, workflows, testing, cli   (torch code knows nothing of files)
+    io          store, model, evaluation, workflows, testing, cli
+    store       model, evaluation, workflows, testing, cli
+    evaluation  workflows, testing, cli
     any         cli, unless it is cli itself
 
-Modules at the package root (errors, recording, provenance, atomic_files, testing) are shared by every stage and
-import none of them. Every import counts, also those inside functions (they run when the function does) and those
+Modules at the package root (errors, recording, provenance, atomic_files) are shared by every stage and import none
+of them. ``testing`` (the factories for tests) sits on top like ``workflows``: it builds configs of the stages. Every import counts, also those inside functions (they run when the function does) and those
 under ``TYPE_CHECKING`` (the types are still a dependency) -- except that a ``TYPE_CHECKING`` import never runs, so it
 cannot close a cycle. ``from nwb_neurpir import __version__`` reads a constant of the top-level package and runs none
 of its lazy re-exports, so it is no dependency on the package.
@@ -27,12 +27,12 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "nwb_neurpir"
 
 FORBIDDEN = {
-    "model": {"io", "store", "evaluation", "workflows", "cli"},
-    "io": {"store", "model", "evaluation", "workflows", "cli"},
-    "store": {"model", "evaluation", "workflows", "cli"},
-    "evaluation": {"workflows", "cli"},
+    "model": {"io", "store", "evaluation", "workflows", "testing", "cli"},
+    "io": {"store", "model", "evaluation", "workflows", "testing", "cli"},
+    "store": {"model", "evaluation", "workflows", "testing", "cli"},
+    "evaluation": {"workflows", "testing", "cli"},
 }
-STAGES = {"cli", "evaluation", "io", "model", "simulate", "store", "workflows"}
+STAGES = {"cli", "evaluation", "io", "model", "simulate", "store", "testing", "workflows"}
 
 @dataclass(frozen=True)
 class Import:
@@ -100,7 +100,8 @@ def _is_type_checking(test: ast.expr) -> bool:
 
 
 def stage_of(module: str) -> str:
-    """The sub-package a module belongs to, or the module itself for the package root's modules."""
+    """The stage a module belongs to (its sub-package, or ``testing``), or the module itself for the package root's
+    shared modules."""
     parts = module.split(".")
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in STAGES) else module
 
