@@ -81,9 +81,10 @@ class ForkServer:
 
 def serve(preload: Sequence[str]) -> None:
     """The server loop: import ``preload``, say ``ready``, then answer the commands on stdin until it closes."""
-    warnings.simplefilter("ignore")
-    for module in preload:
-        importlib.import_module(module)
+    with warnings.catch_warnings():  # quiet imports; the forked processes get the interpreter's usual filters
+        warnings.simplefilter("ignore")
+        for module in preload:
+            importlib.import_module(module)
     print("ready", flush=True)
     for line in sys.stdin:
         command = json.loads(line)

@@ -1,5 +1,5 @@
-"""Small NWB files for the reader tests: written once per test module by ``nwb_neurpir.testing``, copied per test,
-then edited in place with h5py to make each bad or unusual case."""
+"""Editing tools for the reader tests: each module writes its small NWB file once with ``nwb_neurpir.testing``,
+copies it per test, then edits the copy in place with h5py to make each bad or unusual case."""
 
 from __future__ import annotations
 
@@ -9,22 +9,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, write_nwbfile
-
 WINDOWS = [(0.0, 5.0), (10.0, 15.0)]
-"""The shared obs_intervals of ``spikes_file``."""
-
-
-def spikes_file(folder: Path, **kwargs: object) -> Path:
-    """A spikes file (default: 6 units, 20 s, obs_intervals ``WINDOWS``, trials/stimulus/behaviour)."""
-    options = {"n_units": 6, "duration": 20.0, "obs_intervals": WINDOWS, "n_trials": 8} | kwargs
-    return write_nwbfile(make_spikes_nwbfile(**options), folder / "spikes.nwb")
-
-
-def ophys_file(folder: Path, **kwargs: object) -> Path:
-    """An ophys file (default: 5 ROIs, 300 frames at 30 Hz, Fluorescence and DfOverF)."""
-    options = {"n_rois": 5, "n_frames": 300} | kwargs
-    return write_nwbfile(make_ophys_nwbfile(**options), folder / "ophys.nwb")
+"""The obs_intervals of the reader tests' spikes files."""
 
 
 def copy_of(path: Path, folder: Path, name: str = "copy.nwb") -> Path:

@@ -1,4 +1,4 @@
-"""Shared pieces of the store tests: small NWB files, a provenance, a clean-process pynwb reader, inspector filter."""
+"""Shared pieces of the store tests: a provenance, vectors, a clean-process pynwb reader, inspector filter."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import h5py
 import numpy as np
 
 from nwb_neurpir.provenance import ModelProvenance
-from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, write_nwbfile
 
 PROVENANCE = ModelProvenance(hyperparameters={"dim": 8, "lr": 0.001}, checkpoint_sha256="ab" * 32,
                              training_data=["5f2a1c3e-asset", "TWH103_CBID4"], created="2025-03-01T09:30:00+00:00")
@@ -59,16 +58,6 @@ def read_in_clean_process(path: Path, module: str, name: str) -> dict:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def spikes_file(path: Path, n_units: int = 12, seed: int = 3) -> Path:
-    """A small spikes NWB file (units with ``brain_area``, electrodes with ``location``)."""
-    return write_nwbfile(make_spikes_nwbfile(n_units=n_units, duration=10.0, seed=seed, n_trials=4), path)
-
-
-def ophys_file(path: Path, n_rois: int = 6) -> Path:
-    """A small calcium NWB file (a PlaneSegmentation with ``cell_type``, imaging plane location VISp)."""
-    return write_nwbfile(make_ophys_nwbfile(n_rois=n_rois, n_frames=120, with_context=False), path)
 
 
 def vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:

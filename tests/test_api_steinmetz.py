@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from hardening_support import CliForkServer
 
 import nwb_neurpir as npir
 from test_api_workflows import read_with_plain_pynwb
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+pytest_plugins = ["hardening_fixtures"]  # cli_server: `neurpir` commands forked from a warm interpreter
 
 MICE = ("Cori", "Forssmann", "Hench")
 
 
-def test_predict_brain_areas_of_a_third_mouse(steinmetz_dir: Path, tmp_path: Path) -> None:
+def test_predict_brain_areas_of_a_third_mouse(steinmetz_dir: Path, tmp_path: Path, cli_server: CliForkServer) -> None:
     import pynapple
 
     copies = {mouse: Path(shutil.copyfile(sorted((steinmetz_dir / f"sub-{mouse}").glob("*.nwb"))[0],
@@ -27,11 +28,10 @@ def test_predict_brain_areas_of_a_third_mouse(steinmetz_dir: Path, tmp_path: Pat
     model = npir.NeurPIR(max_steps=0, context="none", num_threads=1).fit(training, progress=False)
     model_dir = model.save(tmp_path / "model")
     assert [o.status for o in npir.annotate(model, training, progress=False)] == ["in-place", "in-place"]
-    done = subprocess.run(["neurpir", "predict", str(model_dir), str(copies["Hench"]), "--json",
-                           *[arg for path in training for arg in ("--fit-on", str(path))],
-                           "--label", "brain_area", "--grouping", "steinmetz-4region"],
-                          capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = cli_server.run(["predict", model_dir, copies["Hench"], "--json",
+                           *[arg for path in training for arg in ("--fit-on", path)],
+                           "--label", "brain_area", "--grouping", "steinmetz-4region"], tmp_path / "logs")
+    assert done.code == 0, done.stderr[-2000:]
     (row,) = json.loads(done.stdout)
     assert row["status"] == "in-place" and row["n_neurons"] > 500
     probe = npir.LabelProbe.load(model_dir / "probes" / "brain_area-steinmetz-4region")

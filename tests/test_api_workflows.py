@@ -12,14 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hardening_support import CliForkServer
 
 import nwb_neurpir as npir
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIRConfig
-from test_eval_evaluate import TINY as TINY_CONFIG
+from nwb_neurpir.testing import tiny_config
 from test_eval_evaluate import simulated  # noqa: F401 - the fixture: 3 simulated animals x 25 neurons x 20 s
 
-TINY = {**TINY_CONFIG.to_dict(), "max_steps": 2}
+pytest_plugins = ["hardening_fixtures"]  # cli_server: `neurpir` commands forked from a warm interpreter
+
+TINY = tiny_config(max_steps=2).to_dict()
 CLASSES = ["CH", "FS", "IB", "LTS", "RS"]
 
 
@@ -185,36 +188,34 @@ def test_plain_pynwb_and_pynapple_read_the_predictions(predicted: dict) -> None:
     assert np.isfinite(units.metadata["embedding_3"].to_numpy(dtype=float)).all()
 
 
-def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
+def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulated: Path, tmp_path: Path,
+                                                         cli_server: CliForkServer) -> None:
     data = _copy(simulated, tmp_path)
     model_dir = Path(shutil.copytree(fitted[1], tmp_path / "model"))
     npir.annotate(model_dir, [data / "sub-sim01", data / "sub-sim02"], progress=False)
     target = data / "sub-sim03"
-    done = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--fit-on", str(data / "sub-sim01"),
-                           "--fit-on", str(data / "sub-sim02"), "--label", "cell_type", "--json"],
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
+    outputs = tmp_path / "outputs"
+    done = cli_server.run(["predict", model_dir, target, "--fit-on", data / "sub-sim01", "--fit-on",
+                           data / "sub-sim02", "--label", "cell_type", "--json"], outputs)
+    assert done.code == 0, done.stderr[-2000:]
     (row,) = json.loads(done.stdout)
     assert row["status"] == "in-place" and row["n_neurons"] == 25
     assert "cross-animal balanced accuracy" in done.stderr and (model_dir / "probes" / "cell_type").is_dir()
-    again = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--label", "cell_type"],
-                           capture_output=True, text=True, timeout=300, check=False)
-    assert again.returncode == 1 and "already has predictions named 'predicted_cell_type'" in again.stdout
+    again = cli_server.run(["predict", model_dir, target, "--label", "cell_type"], outputs)
+    assert again.code == 1 and "already has predictions named 'predicted_cell_type'" in again.stdout
     assert "Traceback" not in again.stderr
     sidecars = tmp_path / "sidecars"
-    third = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--label", "cell_type", "--sidecar",
-                            "-o", str(sidecars)], capture_output=True, text=True, timeout=300, check=False)
-    assert third.returncode == 0, third.stderr[-2000:]
+    third = cli_server.run(["predict", model_dir, target, "--label", "cell_type", "--sidecar", "-o", sidecars],
+                           outputs)
+    assert third.code == 0, third.stderr[-2000:]
     (sidecar,) = sidecars.rglob("*.nwb")
     from nwb_neurpir.store import read_predictions
 
     assert len(read_predictions(sidecar)) == 25
     units = npir.to_pynapple(next(target.glob("*.nwb")), sidecar=sidecar)  # vectors and labels from the sidecar
     assert units.metadata["predicted_cell_type"].tolist() == read_predictions(sidecar)["label"].tolist()
-    missing = subprocess.run(["neurpir", "predict", str(model_dir), str(target), "--label", "brain_area"],
-                             capture_output=True, text=True, timeout=300, check=False)
-    assert missing.returncode == 1 and missing.stderr.startswith("error: ") and "no probe saved here" in \
-        missing.stderr
+    missing = cli_server.run(["predict", model_dir, target, "--label", "brain_area"], outputs)
+    assert missing.code == 1 and missing.stderr.startswith("error: ") and "no probe saved here" in missing.stderr
 
 
 OUR_TYPES = ("NeuronEmbeddings", "NeuronPredictions", "NeurPIRModel", "NeurPIRProbe", "NeurPIRSource")

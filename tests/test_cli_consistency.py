@@ -23,7 +23,7 @@ import h5py
 import pytest
 
 from dandi_server import LoopbackDandi
-from hardening_support import CliForkServer, run_cold, user_lines
+from hardening_support import CliForkServer, user_lines
 from nwb_neurpir.store import read_embeddings
 from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, write_nwbfile
 
@@ -40,10 +40,10 @@ def bare_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_missing_context_inputs_warn_once_per_file_and_are_recorded(tiny_model: Path, bare_files: Path,
-                                                                   tmp_path: Path) -> None:
+def test_missing_context_inputs_warn_once_per_file_and_are_recorded(cli_server: CliForkServer, tiny_model: Path,
+                                                                   bare_files: Path, tmp_path: Path) -> None:
     data = Path(shutil.copytree(bare_files, tmp_path / "data"))
-    done = run_cold(["annotate", tiny_model, data, "--progress"])
+    done = cli_server.run(["annotate", tiny_model, data, "--progress"], tmp_path / "logs")
     assert done.code == 0, done.stderr[-2000:]
     warnings = [line for line in user_lines(done.stderr) if "context inputs are missing" in line]
     assert len(warnings) == 2 and all(line.startswith("warning: ") for line in warnings), done.stderr
@@ -139,8 +139,9 @@ def test_one_output_option_name_and_defaults_in_help() -> None:
     assert f"at most {defaults.embed_max_seconds:g} s of its activity" in embed
 
 
-def test_bars_say_what_they_do_and_warnings_get_their_own_line(tiny_model: Path, bare_files: Path) -> None:
-    done = run_cold(["embed", tiny_model, bare_files, "--progress", "--json"])
+def test_bars_say_what_they_do_and_warnings_get_their_own_line(cli_server: CliForkServer, tiny_model: Path,
+                                                               bare_files: Path, tmp_path: Path) -> None:
+    done = cli_server.run(["embed", tiny_model, bare_files, "--progress", "--json"], tmp_path / "logs")
     assert done.code == 0, done.stderr[-2000:]
     assert "embedding:" in done.stderr and "reading:" not in done.stderr
     lines = user_lines(done.stderr)

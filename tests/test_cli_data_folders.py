@@ -16,7 +16,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from hardening_support import CliForkServer, run_cold, sha256
+from hardening_support import CliForkServer, sha256
 from nwb_neurpir.store import read_embeddings
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
@@ -108,7 +108,7 @@ def test_sidecars_go_to_their_own_folder_and_every_reader_skips_them(
     inspected = cli_server.run(["inspect", data, "--json", "--no-progress"], tmp_path / "logs")
     assert inspected.code == 0, inspected.stderr[-2000:]
     assert [s["holds"] for s in json.loads(inspected.stdout)] == ["NeurPIR sidecar"] * 2 + ["units"] * 2
-    embedded = run_cold(["embed", model, data, "--json", "--no-progress"])  # the fork server silences warnings
+    embedded = cli_server.run(["embed", model, data, "--json", "--no-progress"], tmp_path / "logs")
     assert embedded.code == 0, embedded.stderr[-2000:]
     assert len(json.loads(embedded.stdout)["recordings"]) == 2 and "NeurPIR sidecar file" in embedded.stderr
     annotated = cli_server.run(["annotate", model, data, "--json", "--no-progress"], tmp_path / "logs")

@@ -1,4 +1,5 @@
-"""``neurpir demo``, the README's first command, end to end as a real process on a tiny population (hidden --tiny)."""
+"""``neurpir demo``, the README's first command, end to end as a real process on a tiny population (hidden --tiny, which
+also draws the map with PCA: UMAP's numba compilation would be most of the run)."""
 
 from __future__ import annotations
 

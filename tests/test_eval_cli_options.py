@@ -4,14 +4,14 @@ commands normalise the same way, reports name the model, figures stay readable (
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 from eval_files import TINY, simulated_folder
+from hardening_support import CliForkServer, Finished
+from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
 from nwb_neurpir.evaluation import evaluate
@@ -20,6 +20,7 @@ from nwb_neurpir.workflows.plotting import annotated_view
 from nwb_neurpir.evaluation.plots import MAX_LEGEND_ENTRIES, top_categories
 from nwb_neurpir.io import open_recordings
 
+pytest_plugins = ["hardening_fixtures"]  # cli_server: `neurpir` commands forked from a warm interpreter
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,10 @@ def annotated(simulated: Path, model_dir: Path, tmp_path_factory: pytest.TempPat
     return folder
 
 
-def _neurpir(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", *args], capture_output=True, text=True)
+@pytest.fixture()
+def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished]:
+    """Runs ``neurpir <args>`` as a process forked from the warm CLI server (no interpreter start-up per run)."""
+    return lambda *args: cli_server.run(list(args), tmp_path / "outputs")
 
 
 @pytest.mark.parametrize(("extra", "message"), [
@@ -70,9 +73,9 @@ def test_evaluate_refuses_options_that_do_nothing(simulated: Path, extra: list[s
     assert result.output == f"error: {message}\n"
 
 
-def test_hand_baselines_need_no_model_or_embeddings(simulated: Path) -> None:
-    shown = _neurpir("evaluate", str(simulated), "--label", "cell_type", "--methods", "hand,hand:gb", "--json")
-    assert shown.returncode == 0, shown.stderr
+def test_hand_baselines_need_no_model_or_embeddings(simulated: Path, neurpir: Callable[..., Finished]) -> None:
+    shown = neurpir("evaluate", str(simulated), "--label", "cell_type", "--methods", "hand,hand:gb", "--json")
+    assert shown.code == 0, shown.stderr
     payload = json.loads(shown.stdout)
     assert [m["name"] for m in payload["methods"]] == ["hand", "hand:gb"]
     assert payload["methods"][0]["pooled"]["n_scored"] == 75
@@ -106,7 +109,7 @@ def test_report_names_the_model(simulated: Path, model_dir: Path, tmp_path: Path
 
 
 @pytest.mark.slow
-def test_plot_and_evaluate_normalise_alike(annotated: Path, tmp_path: Path) -> None:
+def test_plot_and_evaluate_normalise_alike(annotated: Path, tmp_path: Path, neurpir: Callable[..., Finished]) -> None:
     table = read_annotated(sorted(annotated.rglob("*.nwb")))
     view = annotated_view(table, "cell_type")
     result = evaluate(label="cell_type", embeddings=table, methods=["neurpir"], progress=False)
@@ -114,52 +117,54 @@ def test_plot_and_evaluate_normalise_alike(annotated: Path, tmp_path: Path) -> N
     assert view.normalization["applied"] == "session"
     np.testing.assert_allclose(view.vectors, result.view.vectors)
     out = tmp_path / "map.png"
-    shown = _neurpir("plot", str(annotated), "--out", str(out), "--projection", "pca", "--filter",
+    shown = neurpir("plot", str(annotated), "--out", str(out), "--projection", "pca", "--filter",
                      "cell_type != 'FS'", "--cache-dir", str(tmp_path / "cache"), "--json")
-    assert shown.returncode == 0, shown.stderr
+    assert shown.code == 0, shown.stderr
     payload = json.loads(shown.stdout)
     assert payload["n_neurons"] == 60 and payload["normalization"]["applied"] == "session"
     assert "z-scored per session" in payload["title"]
-    raw = _neurpir("plot", str(annotated), "--out", str(out), "--projection", "pca", "--normalize", "none",
+    raw = neurpir("plot", str(annotated), "--out", str(out), "--projection", "pca", "--normalize", "none",
                    "--json", "--no-progress")
     assert json.loads(raw.stdout)["normalization"]["applied"] == "none" and raw.stderr == ""
 
 
 @pytest.mark.slow
-def test_plot_does_not_z_score_one_class_sessions(annotated: Path, tmp_path: Path) -> None:
+def test_plot_does_not_z_score_one_class_sessions(annotated: Path, tmp_path: Path,
+                                                  neurpir: Callable[..., Finished]) -> None:
     one_class = ["plot", str(annotated), "--out", str(tmp_path / "fs.png"), "--projection", "pca", "--filter",
                  "cell_type == 'FS'", "--json"]
-    refused = _neurpir(*one_class, "--normalize", "session")
-    assert refused.returncode == 1 and refused.stdout == ""
+    refused = neurpir(*one_class, "--normalize", "session")
+    assert refused.code == 1 and refused.stdout == ""
     assert refused.stderr.startswith("error: --normalize session: 3 of 3 sessions (100% of the neurons) are too "
                                      "small or single-class")
     assert refused.stderr.count("\n") == 1
-    fallback = _neurpir(*one_class)
-    assert fallback.returncode == 0, fallback.stderr
+    fallback = neurpir(*one_class)
+    assert fallback.code == 0, fallback.stderr
     assert json.loads(fallback.stdout)["normalization"]["applied"] == "none"
     assert "warning: --normalize auto used none" in fallback.stderr
 
 
 @pytest.mark.slow
-def test_training_runs_say_what_they_train(simulated: Path, tmp_path: Path) -> None:
+def test_training_runs_say_what_they_train(simulated: Path, tmp_path: Path, neurpir: Callable[..., Finished]) -> None:
     config = tmp_path / "tiny.json"
     config.write_text(TINY.to_json())
-    shown = _neurpir("evaluate", str(simulated), "--label", "cell_type", "--train-config", str(config),
+    shown = neurpir("evaluate", str(simulated), "--label", "cell_type", "--train-config", str(config),
                      "--methods", "neurpir-no-context,hand")
-    assert shown.returncode == 0, shown.stderr
+    assert shown.code == 0, shown.stderr
     assert "training 3 models (1 NeurPIR methods x 3 training sets) of up to 3 steps each" in shown.stderr
     assert "fold 2/3 (sim02): training neurpir-no-context on 2 recordings" in shown.stderr
 
 
 @pytest.mark.slow
-def test_train_trains_the_configured_model_and_the_ablations_only_when_asked(simulated: Path, tmp_path: Path) -> None:
+def test_train_trains_the_configured_model_and_the_ablations_only_when_asked(
+        simulated: Path, tmp_path: Path, neurpir: Callable[..., Finished]) -> None:
     config = tmp_path / "tiny.json"
     config.write_text(TINY.to_json())
     trained = {}
     for extra in ([], ["--ablations"]):
-        shown = _neurpir("evaluate", str(simulated), "--label", "cell_type", "--train-config", str(config), "--json",
+        shown = neurpir("evaluate", str(simulated), "--label", "cell_type", "--train-config", str(config), "--json",
                          *extra)
-        assert shown.returncode == 0, shown.stderr
+        assert shown.code == 0, shown.stderr
         payload = json.loads(shown.stdout)
         trained[tuple(extra)] = ([m["name"] for m in payload["methods"]],
                                  {fold: sorted(models) for fold, models in payload["settings"]["fold_models"].items()})

@@ -53,6 +53,8 @@ def test_inductive_evaluation_report_end_to_end(recordings: list, tmp_path: Path
     assert report["methods"][0]["modes"] == ["inductive"] * 3
     assert len(report["methods"][0]["folds"]) == 3 and "per_class" in report["methods"][0]["folds"][0]
     assert report["comparison"]["best_baseline"] in ("hand", "hand:gb", "hand-pca")
+    assert report["settings"]["config"] == TINY.hyperparameters()  # like provenance: no runtime settings
+    assert "num_threads" not in report["settings"]["config"]
     markdown = paths["markdown"].read_text()
     assert "| neurpir | inductive |" in markdown and "![umap](umap.png)" in markdown
     for name in ("umap", "confusion"):

@@ -10,12 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
-from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+from nwb_neurpir.testing import make_spikes_nwbfile, tiny_config, write_nwbfile
 
 runner = CliRunner()
-TINY = {"hidden_dim": 8, "representation_dim": 8, "expander_dim": 16, "batch_size": 16, "context_iterations": 5,
-        "context_batch_size": 64, "segment_length_min": 1.0, "segment_length_max": 4.0, "num_threads": 1,
-        "validation_fraction": 0.0}
+TINY = tiny_config(segment_length_min=1.0, segment_length_max=4.0)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +27,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def model_dir(files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("run")
     config = folder / "config.json"
-    config.write_text(json.dumps(TINY))
+    config.write_text(TINY.to_json())
     result = runner.invoke(app, ["train", *map(str, files), "--out", str(folder / "model"), "--config", str(config),
                                  "--max-steps", "4", "--no-progress"])
     assert result.exit_code == 0, result.output

@@ -7,15 +7,17 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from reader_files import copy_of, spikes_file
+from reader_files import WINDOWS, copy_of
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.nwb_reader import read_nwb
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
 
 @pytest.fixture(scope="module")
 def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return spikes_file(tmp_path_factory.mktemp("bad"), with_context=False)
+    nwbfile = make_spikes_nwbfile(n_units=6, duration=20.0, obs_intervals=WINDOWS, with_context=False)
+    return write_nwbfile(nwbfile, tmp_path_factory.mktemp("bad") / "spikes.nwb")
 
 
 def error_for(path: Path, **options: object) -> NeurPIRError:

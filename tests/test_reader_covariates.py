@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from pynwb.base import TimeSeries
 from pynwb.behavior import Position, PupilTracking, SpatialSeries
-from reader_files import copy_of, replace_dataset, spikes_file
+from reader_files import WINDOWS, copy_of, replace_dataset
 
 from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.io.read_warnings import NWBReadWarning
@@ -20,7 +20,8 @@ SPEED = "processing/behavior/BehavioralTimeSeries/running_speed"
 
 @pytest.fixture(scope="module")
 def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return spikes_file(tmp_path_factory.mktemp("covariates"))
+    nwbfile = make_spikes_nwbfile(n_units=6, duration=20.0, obs_intervals=WINDOWS, n_trials=8)
+    return write_nwbfile(nwbfile, tmp_path_factory.mktemp("covariates") / "spikes.nwb")
 
 
 def test_every_covariate_is_finite_float32_on_the_grid(base_file: Path) -> None:

@@ -20,11 +20,12 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from reader_files import ophys_file, spikes_file
+from reader_files import WINDOWS
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.recording import Recording
+from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, write_nwbfile
 
 N_CASES = 300
 SEED = 20250101
@@ -218,8 +219,9 @@ def alarm(seconds: int, case: str) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def base_files(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     folder = tmp_path_factory.mktemp("fuzz")
-    spikes = spikes_file(folder, n_units=4, duration=12.0, n_trials=4)
-    ophys = ophys_file(folder, n_rois=3, n_frames=120)
+    spikes = write_nwbfile(make_spikes_nwbfile(n_units=4, duration=12.0, obs_intervals=WINDOWS, n_trials=4),
+                           folder / "spikes.nwb")
+    ophys = write_nwbfile(make_ophys_nwbfile(n_rois=3, n_frames=120), folder / "ophys.nwb")
     return [spikes.read_bytes(), ophys.read_bytes()]
 
 

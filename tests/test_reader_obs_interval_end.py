@@ -10,15 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reader_files import copy_of, replace_dataset, spikes_file, unit_spike_times
+from reader_files import copy_of, replace_dataset, unit_spike_times
 
 from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.io.read_warnings import NWBReadWarning
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
 
 @pytest.fixture(scope="module")
 def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return spikes_file(tmp_path_factory.mktemp("ends"), obs_intervals=[(0.0, 20.0)])
+    nwbfile = make_spikes_nwbfile(n_units=6, duration=20.0, obs_intervals=[(0.0, 20.0)], n_trials=8)
+    return write_nwbfile(nwbfile, tmp_path_factory.mktemp("ends") / "spikes.nwb")
 
 
 def _set_windows(path: Path, windows: list[np.ndarray]) -> None:

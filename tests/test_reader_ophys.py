@@ -7,10 +7,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from reader_files import copy_of, ophys_file, replace_dataset
+from reader_files import copy_of, replace_dataset
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.nwb_reader import read_nwb
+from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile
 
 DFF = "processing/ophys/DfOverF/DfOverFSeries"
 RAW = "processing/ophys/Fluorescence/RoiResponseSeries"
@@ -18,7 +19,7 @@ RAW = "processing/ophys/Fluorescence/RoiResponseSeries"
 
 @pytest.fixture(scope="module")
 def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return ophys_file(tmp_path_factory.mktemp("ophys"))
+    return write_nwbfile(make_ophys_nwbfile(n_rois=5, n_frames=300), tmp_path_factory.mktemp("ophys") / "ophys.nwb")
 
 
 def series_data(path: Path, series: str) -> np.ndarray:

@@ -8,16 +8,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from reader_files import WINDOWS, copy_of, replace_dataset, set_unit_spike_times, spikes_file, unit_spike_times
+from reader_files import WINDOWS, copy_of, replace_dataset, set_unit_spike_times, unit_spike_times
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.io.read_warnings import NWBReadWarning
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
 
 @pytest.fixture(scope="module")
 def base_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return spikes_file(tmp_path_factory.mktemp("units"))
+    nwbfile = make_spikes_nwbfile(n_units=6, duration=20.0, obs_intervals=WINDOWS, n_trials=8)
+    return write_nwbfile(nwbfile, tmp_path_factory.mktemp("units") / "spikes.nwb")
 
 
 def naive_counts(per_unit: list[np.ndarray], bin_times: np.ndarray, bin_size: float) -> np.ndarray:
@@ -56,7 +58,7 @@ def test_filter_bin_size_time_range_and_kept_spike_times(base_file: Path) -> Non
 
 
 def test_no_obs_intervals_grid_spans_the_spikes_and_big_bins_widen_the_count_type(tmp_path: Path) -> None:
-    path = spikes_file(tmp_path, obs_intervals=None, duration=20.0, with_context=False)
+    path = write_nwbfile(make_spikes_nwbfile(n_units=6, duration=20.0, with_context=False), tmp_path / "spikes.nwb")
     n_spikes = sum(t.size for t in unit_spike_times(path))
     recording = read_nwb(path)
     first = min(t.min() for t in unit_spike_times(path))

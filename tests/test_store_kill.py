@@ -23,7 +23,8 @@ from fork_server import ForkServer
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store import read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path
-from store_helpers import PROVENANCE, spikes_file, vectors
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+from store_helpers import PROVENANCE, vectors
 from store_kill_support import WRITER_PRELOAD
 
 N_UNITS = 10
@@ -58,6 +59,13 @@ def server() -> Iterator[WriterForkServer]:
     server.close()
 
 
+@pytest.fixture()
+def path(tmp_path: Path) -> Path:
+    """A fresh spikes session with ``N_UNITS`` units, alone in the test's folder."""
+    nwbfile = make_spikes_nwbfile(n_units=N_UNITS, duration=10.0, seed=3, n_trials=4)
+    return write_nwbfile(nwbfile, tmp_path / "session.nwb")
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -70,8 +78,7 @@ def _holds(path: Path, matrix: np.ndarray, name: str = "NeurPIREmbeddings") -> b
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points_leaves_old_or_new_file(server: WriterForkServer, tmp_path: Path) -> None:
-    path = spikes_file(tmp_path / "session.nwb", n_units=N_UNITS)
+def test_sigkill_at_random_points_leaves_old_or_new_file(server: WriterForkServer, path: Path, tmp_path: Path) -> None:
     started = time.monotonic()
     assert server.wait(server.start(path, vectors(N_UNITS, seed=100))) == 0
     full_run = time.monotonic() - started
@@ -99,16 +106,14 @@ def test_sigkill_at_random_points_leaves_old_or_new_file(server: WriterForkServe
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
-def test_second_writer_waits_for_the_lock_then_both_tables_are_there(server: WriterForkServer, tmp_path: Path) -> None:
-    path = spikes_file(tmp_path / "session.nwb", n_units=N_UNITS)
+def test_second_writer_waits_for_the_lock_then_both_tables_are_there(server: WriterForkServer, path: Path) -> None:
     first, second = vectors(N_UNITS, seed=1), vectors(N_UNITS, seed=2)
     pids = [server.start(path, first, name="first"), server.start(path, second, name="second")]
     assert [server.wait(pid) for pid in pids] == [0, 0]
     assert _holds(path, first, "first") and _holds(path, second, "second")
 
 
-def test_a_held_lock_makes_the_writer_fail_clearly_and_the_file_unchanged(tmp_path: Path) -> None:
-    path = spikes_file(tmp_path / "session.nwb", n_units=N_UNITS)
+def test_a_held_lock_makes_the_writer_fail_clearly_and_the_file_unchanged(path: Path) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from filelock import FileLock; lock = FileLock(sys.argv[1]); "
                                "lock.acquire(); print('locked', flush=True); time.sleep(60)", str(lock_path(path))],

@@ -15,7 +15,8 @@ from pynwb import validate
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store import ProbeProvenance, read_embeddings, read_predictions, write_embeddings, write_predictions
-from store_helpers import PROVENANCE, spikes_file, vectors
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+from store_helpers import PROVENANCE, vectors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OLD_FILE = PROJECT_ROOT / "extensions/ndx-neurpir/src/pynwb/tests/old_versions/ndx-neurpir-0.1.0.nwb"
@@ -53,7 +54,8 @@ def _probabilities(n: int) -> np.ndarray:
 
 
 def test_predictions_round_trip_and_plain_pynwb(tmp_path: Path) -> None:
-    path = spikes_file(tmp_path / "a.nwb", n_units=6)
+    path = write_nwbfile(make_spikes_nwbfile(n_units=6, duration=10.0, seed=3, n_trials=4),
+                         tmp_path / "a.nwb")
     ids = np.array([5, 0, 3])
     write_predictions(path, ids, _probabilities(3), PROBE, PROVENANCE, progress=False)
     frame = read_predictions(path)
@@ -70,7 +72,8 @@ def test_predictions_round_trip_and_plain_pynwb(tmp_path: Path) -> None:
 
 
 def test_existing_predictions_need_overwrite_and_file_stays_unchanged(tmp_path: Path) -> None:
-    path = spikes_file(tmp_path / "a.nwb", n_units=4)
+    path = write_nwbfile(make_spikes_nwbfile(n_units=4, duration=10.0, seed=3, n_trials=4),
+                         tmp_path / "a.nwb")
     write_predictions(path, [0, 1], _probabilities(2), PROBE, PROVENANCE, progress=False)
     before = path.read_bytes()
     with pytest.raises(NeurPIRError, match="already has predictions named 'predicted_brain_area'"):
@@ -81,7 +84,8 @@ def test_existing_predictions_need_overwrite_and_file_stays_unchanged(tmp_path: 
 
 
 def test_bad_probabilities_are_one_line_errors(tmp_path: Path) -> None:
-    path = spikes_file(tmp_path / "a.nwb", n_units=4)
+    path = write_nwbfile(make_spikes_nwbfile(n_units=4, duration=10.0, seed=3, n_trials=4),
+                         tmp_path / "a.nwb")
     with pytest.raises(NeurPIRError, match=r"a.nwb: probabilities have shape \(2, 3\)"):
         write_predictions(path, [0, 1], np.ones((2, 3)), PROBE, PROVENANCE, progress=False)
     with pytest.raises(NeurPIRError, match="has no NeurPIR predictions"):
@@ -101,7 +105,8 @@ def test_predictions_next_to_embeddings_in_a_sidecar_label_table(tmp_path: Path)
     from nwb_neurpir.recording import SourceInfo
     from nwb_neurpir.store import write_sidecar
 
-    source = spikes_file(tmp_path / "src.nwb", n_units=5)
+    source = write_nwbfile(make_spikes_nwbfile(n_units=5, duration=10.0, seed=3, n_trials=4),
+                           tmp_path / "src.nwb")
     sidecar = write_sidecar(tmp_path / "side.nwb", SourceInfo(location=str(source)), [1, 3], vectors(2),
                             PROVENANCE)
     table = read_embeddings(sidecar).attrs["neuron_table"]

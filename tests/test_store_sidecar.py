@@ -17,7 +17,8 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.recording import SourceInfo
 from nwb_neurpir.store import annotate, annotate_recording, read_embeddings, write_sidecar
-from store_helpers import PROVENANCE, read_in_clean_process, spikes_file, vectors
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+from store_helpers import PROVENANCE, read_in_clean_process, vectors
 
 DANDI_SOURCE = SourceInfo(location="https://api.example.org/api/assets/abc-123/download/", identifier="ses-remote",
                           dandiset="000207", version="draft", asset_id="abc-123",
@@ -26,7 +27,8 @@ DANDI_SOURCE = SourceInfo(location="https://api.example.org/api/assets/abc-123/d
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return spikes_file(tmp_path_factory.mktemp("template") / "spikes.nwb", n_units=8)
+    nwbfile = make_spikes_nwbfile(n_units=8, duration=10.0, seed=3, n_trials=4)
+    return write_nwbfile(nwbfile, tmp_path_factory.mktemp("template") / "spikes.nwb")
 
 
 @pytest.fixture()

@@ -14,14 +14,14 @@ from pynwb import validate
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store import list_embeddings, read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path, temp_files
-from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
-from store_helpers import (PROVENANCE, h5_contents, ophys_file, read_in_clean_process, serious_messages_about_ours,
-                           spikes_file, vectors)
+from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, write_nwbfile
+from store_helpers import PROVENANCE, h5_contents, read_in_clean_process, serious_messages_about_ours, vectors
 
 
 @pytest.fixture(scope="module")
 def spikes_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return spikes_file(tmp_path_factory.mktemp("template") / "spikes.nwb")
+    nwbfile = make_spikes_nwbfile(n_units=12, duration=10.0, seed=3, n_trials=4)
+    return write_nwbfile(nwbfile, tmp_path_factory.mktemp("template") / "spikes.nwb")
 
 
 @pytest.fixture()
@@ -68,7 +68,7 @@ def test_everything_that_was_there_stays_byte_for_byte(spikes: Path) -> None:
 
 
 def test_calcium_rois_are_found_and_labelled(tmp_path: Path) -> None:
-    path = ophys_file(tmp_path / "ophys.nwb")
+    path = write_nwbfile(make_ophys_nwbfile(n_rois=6, n_frames=120, with_context=False), tmp_path / "ophys.nwb")
     write_embeddings(path, [5, 1], vectors(2), PROVENANCE)
     frame = read_embeddings(path)
     assert frame.attrs["neuron_table"] == "processing/ophys/ImageSegmentation/PlaneSegmentation"

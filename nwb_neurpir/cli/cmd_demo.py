@@ -26,7 +26,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOutput = False,
         progress: Progress = True,
         tiny: Annotated[bool, typer.Option("--tiny", hidden=True, help=(
-            "For tests: 3 animals x 25 neurons x 20 s and a 3-step model (seconds, not minutes)."))] = False,
+            "For tests: 3 animals x 25 neurons x 20 s, a 3-step model and a PCA map instead of the UMAP (seconds, "
+            "not minutes)."))] = False,
     ) -> None:
         """Simulate Izhikevich neurons of 5 types in several animals, train NeurPIR without one animal, write the
         embeddings into the NWB files, and compare cell-type prediction on the unseen animal with hand-made features.
@@ -36,7 +37,7 @@ def register(app: typer.Typer) -> None:
         from nwb_neurpir.workflows.demo import run_demo
         from nwb_neurpir.testing import tiny_config, tiny_population
 
-        sizes = {"population": tiny_population(), "config": tiny_config()} if tiny else {}
+        sizes = {"population": tiny_population(), "config": tiny_config(), "projection": "pca"} if tiny else {}
         result = run_demo(out, seed=seed, max_steps=max_steps, progress=progress,
                           say=(lambda _text: None) if as_json else typer.echo, **sizes)
         if as_json:

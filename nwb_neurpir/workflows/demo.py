@@ -42,12 +42,13 @@ class DemoResult:
 
 def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: int | None = None,
              progress: bool = True, say: Callable[[str], None] = print, population: SimulationConfig | None = None,
-             config: NeurPIRConfig | None = None) -> DemoResult:
+             config: NeurPIRConfig | None = None, projection: str = "umap") -> DemoResult:
     """Simulate the DEMO population, train NeurPIR on all animals but the last, annotate every file, and evaluate
     cell-type prediction on the held-out animal against hand-made features; write a report with PNGs.
 
     ``population`` and ``config`` replace the DEMO preset and the default model config (``DEMO_TRAINING_STEPS``
-    steps); ``seed`` and ``max_steps``, when given, override theirs."""
+    steps); ``seed`` and ``max_steps``, when given, override theirs. ``projection`` (``umap`` or ``pca``) draws the
+    report's map."""
     from nwb_neurpir.workflows.annotation import annotate_sources
     from nwb_neurpir.evaluation import evaluate, format_table, write_report
     from nwb_neurpir.io import open_recordings
@@ -98,7 +99,7 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     lap("evaluate")
 
     say(f"[5/5] writing the report and plots to {report_dir}")
-    report_files = write_report(result, report_dir)
+    report_files = write_report(result, report_dir, projection=projection)
     lap("report")
     held_out = _held_out_scores(result, test_subject)
     return DemoResult(out_dir=out_dir, data_files=files, model_dir=model_dir, test_subject=test_subject,
