@@ -95,3 +95,12 @@ def test_resuming_compares_hyperparameters_only() -> None:
     saved = {**NeurPIRConfig().hyperparameters(), "num_threads": 1, "device": "cuda"}  # an older checkpoint's file
     assert NeurPIRConfig(num_threads=4, max_steps=800, embed_max_seconds=0.0).resume_conflicts(saved) == []
     assert NeurPIRConfig(hidden_dim=16, seed=2).resume_conflicts(saved) == ["hidden_dim", "seed"]
+
+
+def test_a_saved_config_without_a_later_key_reads_as_it_was_trained() -> None:
+    saved = NeurPIRConfig().resolved("spikes").hyperparameters()
+    del saved["predict_weight"]
+    assert NeurPIRConfig.from_saved(saved).predict_weight == 0.0
+    assert NeurPIRConfig.from_saved({**saved, "predict_weight": 7.0}).predict_weight == 7.0
+    with pytest.raises(NeurPIRError, match="unknown config keys"):
+        NeurPIRConfig.from_saved({**saved, "no_such_key": 1})

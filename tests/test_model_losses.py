@@ -62,3 +62,21 @@ def test_grouped_loss_cannot_be_lowered_by_telling_recordings_apart() -> None:
     # the scale term goes further: a per-recording offset costs
     assert float(grouped_loss(barlow_loss, z_a + offset, z_b + offset, group)[0]) > \
         float(grouped_loss(barlow_loss, z_a, z_b, group)[0])
+
+
+def test_the_prediction_error_reads_only_observed_bins_and_reaches_the_vector() -> None:
+    from nwb_neurpir.model.encoder import ActivityDecoder
+
+    torch.manual_seed(0)
+    decoder = ActivityDecoder(representation_dim=8, width=16, hidden=32)
+    z = torch.randn(3, 8, requires_grad=True)
+    values, population = torch.randn(6, 12), torch.randn(6, 12)
+    mask = torch.rand(6, 12) > 0.3
+    owner = torch.tensor([0, 0, 1, 1, 2, 2])
+    error = decoder(z, values=values, mask=mask, population=population, owner=owner)
+    changed = torch.where(mask, values, values + 100.0)  # unobserved bins hold anything
+    assert torch.isclose(error, decoder(z, values=changed, mask=mask, population=population, owner=owner))
+    error.backward()
+    assert z.grad is not None and float(z.grad.abs().sum()) > 0
+    observed = torch.where(mask, values + 1.0, values)
+    assert not torch.isclose(error, decoder(z, values=observed, mask=mask, population=population, owner=owner))

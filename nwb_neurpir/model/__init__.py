@@ -1,5 +1,5 @@
 """The NeurPIR model: CEBRA context, population-context neuron encoder, segment-length-augmented training with a
-within-recording loss (Barlow Twins or VICReg), embedding.
+within-recording loss (Barlow Twins or VICReg) and a cross-view activity-prediction term, embedding.
 
 >>> from nwb_neurpir.model import NeurPIRConfig, NeurPIR, train
 >>> model = train(recordings, NeurPIRConfig(max_steps=500), out_dir="model")   # doctest: +SKIP

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from nwb_neurpir.model.config import NeurPIRConfig
 
-__all__ = ["Expander", "NeuronEncoder", "PopulationLayer", "batch_tensors", "encode", "encode_own"]
+__all__ = ["ActivityDecoder", "Expander", "NeuronEncoder", "PopulationLayer", "batch_tensors", "encode", "encode_own"]
 
 if TYPE_CHECKING:
     from nwb_neurpir.model.segments import ViewBatch
@@ -160,6 +160,29 @@ class Expander(nn.Module):
 
     def forward(self, representation: torch.Tensor) -> torch.Tensor:
         return self.net(representation)
+
+
+class ActivityDecoder(nn.Module):
+    """Predicts a neuron's activity in a chunk from its vector and the population activity of that chunk (loss only).
+
+    Used across views: the vector of one view predicts the chunks of the other, so the vector must say how the neuron
+    follows its population and the trial -- a NeuPRINT-like predictive term beside the invariance loss.
+    """
+
+    def __init__(self, representation_dim: int, width: int, hidden: int) -> None:
+        super().__init__()
+        self.width = width
+        self.net = nn.Sequential(nn.Linear(representation_dim + 2 * width, hidden), nn.GELU(),
+                                 nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, width))
+
+    def forward(self, z: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, population: torch.Tensor,
+                owner: torch.Tensor, **_: object) -> torch.Tensor:
+        """Mean squared error over the observed bins of the chunks (``owner`` names each chunk's row of ``z``)."""
+        weight = mask.to(values.dtype)
+        pad = (0, self.width - values.shape[1])
+        inputs = torch.cat([z[owner], F.pad(population * weight, pad), F.pad(weight, pad)], dim=1)
+        predicted = self.net(inputs)[:, :values.shape[1]]
+        return ((predicted - values * weight).pow(2) * weight).sum() / weight.sum().clamp(min=1.0)
 
 
 CHUNK_MULTIPLE = 64

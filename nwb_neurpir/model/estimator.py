@@ -110,7 +110,7 @@ class NeurPIR:
     @classmethod
     def from_files(cls, parsed: dict[str, Any], source: str) -> NeurPIR:
         """Rebuild from parsed folder content (see :meth:`files`)."""
-        config = NeurPIRConfig.from_dict(parsed["config.json"], source)
+        config = NeurPIRConfig.from_saved(parsed["config.json"], source)
         if config.modality is None or config.normalization is None or config.segment_length_max is None:
             raise NeurPIRError("config.json is not a resolved model config", source)
         meta = parsed["model.json"]

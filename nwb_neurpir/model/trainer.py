@@ -1,5 +1,6 @@
 """Training: two segment-length-augmented views per neuron, neurons drawn in groups of co-recorded neurons, a
-within-group loss (Barlow Twins or VICReg), with checkpoints one can kill and resume.
+within-group loss (Barlow Twins or VICReg) plus a cross-view prediction term (each view's vector, with the population
+activity, predicts the neuron's activity in the other view), with checkpoints one can kill and resume.
 
 AdamW with linear warm-up and cosine decay, gradient clipping, a validation loss on held-out neurons with early
 stopping (the best weights are kept), a tqdm bar with the loss terms. Every step's sample is drawn from a
@@ -27,7 +28,7 @@ from nwb_neurpir.model.checkpoint import latest_checkpoint, read_folder, write_c
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder, fit_context
 from nwb_neurpir.model.distributed import DistEnv, barrier, broadcast_module, setup_distributed
-from nwb_neurpir.model.encoder import Expander, NeuronEncoder, encode
+from nwb_neurpir.model.encoder import ActivityDecoder, Expander, NeuronEncoder, batch_tensors, encode
 from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
 from nwb_neurpir.model.segments import PairBatch, ViewSampler
@@ -57,7 +58,9 @@ class TrainerState:
 
 
 class _PairLoss(nn.Module):
-    """Encoder (+ VICReg's expander) computing the within-group loss of a PairBatch (one module for DDP)."""
+    """Encoder and the loss-only heads (VICReg's expander, the activity decoder of the prediction term) computing the
+    loss of a PairBatch: the within-group loss plus ``predict_weight`` times the cross-view prediction error (one module
+    for DDP)."""
 
     def __init__(self, encoder: NeuronEncoder, config: NeurPIRConfig) -> None:
         super().__init__()
@@ -69,12 +72,25 @@ class _PairLoss(nn.Module):
             self.loss = lambda a, b: vicreg_loss(self.expander(a), self.expander(b), *weights)
         else:
             self.loss = lambda a, b: barlow_loss(a, b, config.redundancy_weight, config.scale_weight)
+        self.predict_weight = config.predict_weight
+        self.decoder = (ActivityDecoder(config.representation_dim, config.max_chunk_bins, 2 * config.hidden_dim)
+                        if config.predict_weight else None)
 
     def forward(self, pair: PairBatch, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z_a = encode(self.encoder, pair.view_a, pair.recording, pair.keep_a, device)
         z_b = encode(self.encoder, pair.view_b, pair.recording, pair.keep_b, device)
         total, terms = grouped_loss(self.loss, z_a, z_b, torch.from_numpy(pair.group).to(device))
+        if self.decoder is not None:
+            error = (self.decoder(z_a, **batch_tensors(pair.view_b, device))
+                     + self.decoder(z_b, **batch_tensors(pair.view_a, device))) / 2
+            total = total + self.predict_weight * error
+            terms["prediction"] = error
         return total, {name: term.detach() for name, term in terms.items()}
+
+    def heads(self) -> dict[str, nn.Module]:
+        """The loss-only modules in use, by the prefix their tensors carry in a checkpoint."""
+        return {name: module for name, module in (("expander", self.expander), ("decoder", self.decoder))
+                if module is not None}
 
 
 def _learning_rate(config: NeurPIRConfig, step: int) -> float:
@@ -224,8 +240,8 @@ class _Run:
     def _restore(self, parsed: dict[str, Any], source: str) -> None:
         tensors = parsed["training.safetensors"]
         load_state(self.pair.encoder, parsed["weights.safetensors"], "encoder.", source)
-        if self.pair.expander is not None:
-            load_state(self.pair.expander, tensors, "expander.", source)
+        for name, head in self.pair.heads().items():
+            load_state(head, tensors, f"{name}.", source)
         trainer = parsed["trainer.json"]
         _restore_optimizer(self.optimizer, tensors, trainer["param_groups"])
         self.state = TrainerState(**trainer["state"])
@@ -251,8 +267,8 @@ class _Run:
             files["weights.safetensors"].update(
                 {f"encoder.{k}": v for k, v in self.pair.encoder.state_dict().items()})
             optimizer_tensors, groups = _optimizer_tensors(self.optimizer)
-            expander = self.pair.expander.state_dict() if self.pair.expander is not None else {}
-            training = {f"expander.{k}": v for k, v in expander.items()}
+            training = {f"{name}.{k}": v for name, head in self.pair.heads().items()
+                        for k, v in head.state_dict().items()}
             training.update(optimizer_tensors)
             training.update({f"best.{k}": v for k, v in (self.best or {}).items()})
             files["training.safetensors"] = training
