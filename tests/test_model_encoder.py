@@ -7,7 +7,7 @@ import torch
 
 from nwb_neurpir.testing import mock_recording
 from nwb_neurpir.model.config import NeurPIRConfig
-from nwb_neurpir.model.encoder import NeuronEncoder, encode, encode_own
+from nwb_neurpir.model.encoder import NeuronEncoder, batch_tensors, encode, encode_own
 from nwb_neurpir.model.segments import ViewBatch, ViewSampler, gather_views
 from nwb_neurpir.model.sessions import prepare_session
 
@@ -109,11 +109,12 @@ def test_a_neuron_s_vector_depends_on_its_population_only_through_its_own_record
     batch = gather_views(session, neurons, [np.arange(4)] * 6)
     keep = np.ones(6, bool)
     with torch.no_grad():
-        together = encode(encoder, batch, np.zeros(6, np.int64), keep, torch.device("cpu"))
-        split = encode(encoder, batch, np.array([0, 0, 0, 1, 1, 1]), keep, torch.device("cpu"))
+        inputs = batch_tensors(batch, torch.device("cpu"))
+        together = encode(encoder, inputs, np.zeros(6, np.int64), keep, torch.device("cpu"))
+        split = encode(encoder, inputs, np.array([0, 0, 0, 1, 1, 1]), keep, torch.device("cpu"))
         dropped = keep.copy()
         dropped[5] = False
-        without_5 = encode(encoder, batch, np.array([0, 0, 0, 1, 1, 1]), dropped, torch.device("cpu"))
+        without_5 = encode(encoder, inputs, np.array([0, 0, 0, 1, 1, 1]), dropped, torch.device("cpu"))
     assert not torch.allclose(together[:3], split[:3])  # the population changed
     torch.testing.assert_close(split[:3], without_5[:3])  # another recording's unit dropout changes nothing
     assert not torch.allclose(split[3:5], without_5[3:5])

@@ -182,7 +182,7 @@ class ActivityDecoder(nn.Module):
         pad = (0, self.width - values.shape[1])
         inputs = torch.cat([z[owner], F.pad(population * weight, pad), F.pad(weight, pad)], dim=1)
         predicted = self.net(inputs)[:, :values.shape[1]]
-        return ((predicted - values * weight).pow(2) * weight).sum() / weight.sum().clamp(min=1.0)
+        return ((predicted - values).pow(2) * weight).sum() / weight.sum().clamp(min=1.0)
 
 
 CHUNK_MULTIPLE = 64
@@ -208,9 +208,8 @@ def encode_own(encoder: NeuronEncoder, batch: ViewBatch, device: torch.device) -
     return encoder.own(**batch_tensors(batch, device))
 
 
-def encode(encoder: nn.Module, batch: ViewBatch, recording: np.ndarray, keep: np.ndarray,
+def encode(encoder: nn.Module, inputs: dict[str, torch.Tensor | int | None], recording: np.ndarray, keep: np.ndarray,
            device: torch.device) -> torch.Tensor:
-    """Run ``encoder`` (a NeuronEncoder, possibly wrapped for DDP) on a numpy ``ViewBatch`` whose views come from the
-    recordings ``recording`` (n_views,), attending to the ``keep`` (n_views,) views."""
-    return encoder(**batch_tensors(batch, device), recording=torch.from_numpy(recording).to(device),
-                   keep=torch.from_numpy(keep).to(device))
+    """Run ``encoder`` (a NeuronEncoder, possibly wrapped for DDP) on the :func:`batch_tensors` ``inputs`` of views
+    that come from the recordings ``recording`` (n_views,), attending to the ``keep`` (n_views,) views."""
+    return encoder(**inputs, recording=torch.from_numpy(recording).to(device), keep=torch.from_numpy(keep).to(device))

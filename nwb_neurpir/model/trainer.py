@@ -77,12 +77,12 @@ class _PairLoss(nn.Module):
                         if config.predict_weight else None)
 
     def forward(self, pair: PairBatch, device: torch.device) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        z_a = encode(self.encoder, pair.view_a, pair.recording, pair.keep_a, device)
-        z_b = encode(self.encoder, pair.view_b, pair.recording, pair.keep_b, device)
+        inputs_a, inputs_b = batch_tensors(pair.view_a, device), batch_tensors(pair.view_b, device)
+        z_a = encode(self.encoder, inputs_a, pair.recording, pair.keep_a, device)
+        z_b = encode(self.encoder, inputs_b, pair.recording, pair.keep_b, device)
         total, terms = grouped_loss(self.loss, z_a, z_b, torch.from_numpy(pair.group).to(device))
         if self.decoder is not None:
-            error = (self.decoder(z_a, **batch_tensors(pair.view_b, device))
-                     + self.decoder(z_b, **batch_tensors(pair.view_a, device))) / 2
+            error = (self.decoder(z_a, **inputs_b) + self.decoder(z_b, **inputs_a)) / 2
             total = total + self.predict_weight * error
             terms["prediction"] = error
         return total, {name: term.detach() for name, term in terms.items()}
