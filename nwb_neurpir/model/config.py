@@ -233,11 +233,7 @@ class NeurPIRConfig:
 
     @classmethod
     def from_json(cls, text: str, source: str | None = None) -> NeurPIRConfig:
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise NeurPIRError(f"config is not valid JSON ({exc.msg})", source) from None
-        return cls.from_dict(values, source)
+        return cls.from_dict(_parse_json(text, source), source)
 
     @classmethod
     def from_file(cls, path: str | Path | None, **overrides: Any) -> NeurPIRConfig:  # noqa: ANN401 - field values
@@ -255,10 +251,7 @@ class NeurPIRConfig:
                 text = Path(path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise NeurPIRError(f"cannot read the config ({exc})", source) from None
-            try:
-                values = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise NeurPIRError(f"config is not valid JSON ({exc.msg})", source) from None
+            values = _parse_json(text, source)
             if not isinstance(values, dict):
                 raise NeurPIRError("config must be a JSON object", source)
         values.update({key: value for key, value in overrides.items() if value is not None})
@@ -297,6 +290,13 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
             raise NeurPIRError(f"config key {key!r} has a value of the wrong type: {text!r}")
         out[key] = value
     return out
+
+
+def _parse_json(text: str, source: str | None) -> Any:  # noqa: ANN401 - any JSON value
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NeurPIRError(f"config is not valid JSON ({exc.msg})", source) from None
 
 
 def _check(condition: bool, message: str) -> None:
