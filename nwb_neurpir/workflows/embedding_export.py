@@ -67,9 +67,9 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
 
     model = load_model_folder(model_dir)
     rows = []
-    recordings = open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir), modality=model.config.modality,
-                                 unit_filter=unit_filter, bin_size=model.bin_size_, progress=progress,
-                                 desc="embedding")
+    recordings = open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir),
+                                 modality=model.config.modality, unit_filter=unit_filter, bin_size=model.bin_size_,
+                                 progress=progress, desc="embedding")
     try:
         for recording in recordings:
             warn_missing_context(model, recording)

@@ -45,7 +45,8 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.io.resolve import resolve_sources
 
-    table = read_annotated(local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir))), embeddings_name)
+    resolved = resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir))
+    table = read_annotated(local_paths(resolved), embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
     return PlotResult(written=plot_embeddings(view, out, seed=seed, projection=projection), view=view)
