@@ -1,0 +1,37 @@
+"""The UMAP figure with the real umap-learn (every other test draws the instant PCA preview)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from nwb_neurpir.evaluation.plots import plot_embeddings, project_2d
+from nwb_neurpir.evaluation.results import EmbeddingView
+
+
+def _two_clusters() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    vectors = np.vstack([rng.normal(0.0, 1.0, (60, 8)), rng.normal(6.0, 1.0, (60, 8))])
+    vectors[5] = np.nan
+    return vectors, np.repeat(["A", "B"], 60)
+
+
+def test_umap_keeps_two_clusters_apart_and_leaves_missing_rows_empty() -> None:
+    vectors, labels = _two_clusters()
+    coordinates = project_2d(vectors, "umap", seed=0)
+    assert np.isnan(coordinates[5]).all()
+    assert np.isfinite(np.delete(coordinates, 5, axis=0)).all()
+    a, b = coordinates[:60][np.isfinite(coordinates[:60, 0])], coordinates[60:]
+    spread = max(a.std(axis=0).max(), b.std(axis=0).max())
+    assert np.linalg.norm(a.mean(axis=0) - b.mean(axis=0)) > 4 * spread
+
+
+def test_umap_figure_is_a_wide_png_with_points_drawn(tmp_path) -> None:  # noqa: ANN001
+    vectors, labels = _two_clusters()
+    view = EmbeddingView(vectors=vectors, labels=labels, subjects=np.repeat(["m1", "m2"], 60), title="test vectors",
+                         label_name="cell_type")
+    path = plot_embeddings(view, tmp_path / "umap.png", projection="umap")
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.size[0] > image.size[1]
+        pixels = np.asarray(image.convert("L"))
+    assert (pixels < 200).mean() > 0.005  # points and text were drawn, not an empty canvas
