@@ -3,12 +3,12 @@
 For each mouse and seed: train NeurPIR on the other two mice's sessions (all units, no labels) and embed every
 session with the trained and with the untrained encoder (same seed, ``max_steps=0``). Z-score every representation
 per session, fit a balanced logistic regression on the training mice's labelled units, score balanced accuracy on the
-held-out mouse. Printed per fold with class counts and chance, on the same folds: hand features (logistic, gradient
-boosting), both with an MLP probe, both beside the mean of their 5 activity neighbours' rows (the label-free
-neighbour-aware probe, ``neurpir-neighbours`` in ``neurpir evaluate``), hand features + the NeurPIR vector, the
-vectors' effective rank (exp of the entropy of the normalised PCA
-eigenvalues of the per-session-centred vectors), and a session-identity probe on the raw vectors (5-fold CV balanced
-accuracy; chance 1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
+held-out mouse. Printed per fold with class counts and chance, on the same folds: hand features (logistic), NeurPIR
+and hand features with an MLP probe and with gradient boosting, both beside the mean of their 5 activity neighbours'
+rows (the label-free neighbour-aware probe, ``neurpir-neighbours`` in ``neurpir evaluate``), hand features + the
+NeurPIR vector, the vectors' effective rank (exp of the entropy of the normalised PCA eigenvalues of the
+per-session-centred vectors), and a session-identity probe on the raw vectors (5-fold CV balanced accuracy; chance
+1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
 
     python -m benchmarks.bench_model_steinmetz --seeds 0 1 [--set context=none] [--folds Hench]
 """
@@ -90,6 +90,7 @@ def main() -> None:
             scores["hand"], counts = probe_unseen(hand, labels, test)
             scores["hand:gb"] = probe_unseen(hand, labels, test, "gb")[0]
             scores["neurpir:mlp"] = probe_unseen(run.matrices, labels, test, "mlp")[0]
+            scores["neurpir:gb"] = probe_unseen(run.matrices, labels, test, "gb")[0]
             scores["hand:mlp"] = probe_unseen(hand, labels, test, "mlp")[0]
             scores["neurpir-neighbours"] = probe_unseen(beside_neighbours(run.matrices, neighbours), labels, test)[0]
             scores["hand-neighbours"] = probe_unseen(beside_neighbours(hand, neighbours), labels, test)[0]
