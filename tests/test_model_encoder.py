@@ -135,3 +135,19 @@ def test_population_activity_is_the_session_mean_and_reaches_the_encoder() -> No
         a = encode_own(encoder, batch, torch.device("cpu"))
         b = encode_own(encoder, shifted, torch.device("cpu"))
     assert a.shape == (2, 6) and not torch.allclose(a, b)
+
+
+def test_embedding_without_population_context_relates_each_neuron_to_itself_only() -> None:
+    from nwb_neurpir.model.embed import embed_session, observed_chunks
+
+    session = _session()
+    encoder = _encoder()
+    cpu = torch.device("cpu")
+    alone = embed_session(encoder, session, 4, 0.0, context_neurons=0, seed=0, device=cpu, progress=False)
+    with_population = embed_session(encoder, session, 4, 0.0, context_neurons=512, seed=0, device=cpu, progress=False)
+    assert not np.allclose(alone, with_population)
+    with torch.no_grad():
+        for neuron in (0, session.n_neurons - 1):
+            own = encode_own(encoder, gather_views(session, np.array([neuron]), [observed_chunks(session, neuron, 0)]),
+                             cpu)
+            np.testing.assert_allclose(alone[neuron], encoder.population(own, own)[0].numpy(), rtol=1e-5, atol=1e-6)

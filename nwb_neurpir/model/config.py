@@ -102,7 +102,8 @@ class NeurPIRConfig:
     """Unit dropout: each view lets a neuron attend to a random ``unit_keep_min``..100 % of its group."""
     context_neurons: int = 512
     """When embedding, each neuron attends to at most this many neurons of its recording (a seeded random subset of
-    larger recordings; bounds memory)."""
+    larger recordings; bounds memory); 0: to itself only, the vector without its population context (on Steinmetz,
+    3 folds, 2 seeds: 0.357 against 0.393)."""
 
     # --- loss and optimisation --------------------------------------------------------------------------------------
     loss: Literal["barlow", "vicreg"] = "barlow"
@@ -154,10 +155,10 @@ class NeurPIRConfig:
         _check(0.0 < self.unit_keep_min <= 1.0, "unit_keep_min must be in (0, 1]")
         for name in ("context_dim", "hidden_dim", "representation_dim", "expander_dim",
                      "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size",
-                     "context_max_samples", "batch_groups", "context_neurons", "conv_channels", "min_view_epochs"):
+                     "context_max_samples", "batch_groups", "conv_channels", "min_view_epochs"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
         for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
-                     "early_stopping_patience", "predict_weight"):
+                     "early_stopping_patience", "predict_weight", "context_neurons"):
             _check(getattr(self, name) >= 0, f"{name} must not be negative")
         _check(self.chunk_bins <= self.max_chunk_bins, "chunk_bins must not exceed max_chunk_bins")
         _check(self.batch_size >= 2 * self.batch_groups, "batch_size must be at least 2 per group (the loss compares "

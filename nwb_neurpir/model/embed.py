@@ -31,7 +31,7 @@ def embed_session(encoder: NeuronEncoder, session: SessionData, batch_size: int,
 
     Each neuron's own vector pools all its observed chunks (at most ``max_seconds`` of them, spread over the
     recording; 0 = all); each then attends to the own vectors of up to ``context_neurons`` neurons of the recording
-    (a subset seeded by ``seed`` when there are more).
+    (a subset seeded by ``seed`` when there are more; 0: to itself only).
     """
     max_chunks = session.chunks_per_view(max_seconds) if max_seconds > 0 else 0
     own = torch.full((session.n_neurons, encoder.output_dim), float("nan"))
@@ -52,16 +52,22 @@ def embed_session(encoder: NeuronEncoder, session: SessionData, batch_size: int,
 
 def _relate_to_population(encoder: NeuronEncoder, own: torch.Tensor, context_neurons: int, seed: int,
                           device: torch.device, rows_per_pass: int = 1024) -> torch.Tensor:
-    """The population layer on every neuron with an own vector, attending to (a subset of) those neurons."""
+    """The population layer on every neuron with an own vector, attending to (a subset of) those neurons; with
+    ``context_neurons=0`` each neuron attends to itself only (the vector without its population context)."""
     out = torch.full_like(own, float("nan"))
     seen = torch.nonzero(~torch.isnan(own).any(dim=1)).flatten()
     if seen.numel() == 0:
         return out
     keys = seen
-    if seen.numel() > context_neurons:
+    if 0 < context_neurons < seen.numel():
         keys = seen[np.sort(np.random.default_rng(seed).choice(seen.numel(), context_neurons, replace=False))]
     key_vectors = own[keys].to(device)
     for start in range(0, seen.numel(), rows_per_pass):
         rows = seen[start:start + rows_per_pass]
-        out[rows] = encoder.population(own[rows].to(device), key_vectors).cpu()
+        queries = own[rows].to(device)
+        if context_neurons == 0:
+            itself = torch.eye(rows.numel(), dtype=torch.bool, device=device)
+            out[rows] = encoder.population(queries, queries, itself).cpu()
+        else:
+            out[rows] = encoder.population(queries, key_vectors).cpu()
     return out
