@@ -17,7 +17,7 @@ def _two_clusters() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_umap_keeps_two_clusters_apart_and_leaves_missing_rows_empty() -> None:
-    vectors, labels = _two_clusters()
+    vectors, _ = _two_clusters()
     coordinates = project_2d(vectors, "umap", seed=0)
     assert np.isnan(coordinates[5]).all()
     assert np.isfinite(np.delete(coordinates, 5, axis=0)).all()

@@ -7,6 +7,7 @@ import torch
 
 from nwb_neurpir.testing import mock_recording
 from nwb_neurpir.model.config import NeurPIRConfig
+from nwb_neurpir.model.embed import embed_session, observed_chunks
 from nwb_neurpir.model.encoder import NeuronEncoder, batch_tensors, encode, encode_own
 from nwb_neurpir.model.segments import ViewBatch, ViewSampler, gather_views
 from nwb_neurpir.model.sessions import prepare_session
@@ -138,8 +139,6 @@ def test_population_activity_is_the_session_mean_and_reaches_the_encoder() -> No
 
 
 def test_embedding_without_population_context_relates_each_neuron_to_itself_only() -> None:
-    from nwb_neurpir.model.embed import embed_session, observed_chunks
-
     session = _session()
     encoder = _encoder()
     cpu = torch.device("cpu")

@@ -61,11 +61,11 @@ def _relate_to_population(encoder: NeuronEncoder, own: torch.Tensor, context_neu
     keys = seen
     if 0 < context_neurons < seen.numel():
         keys = seen[np.sort(np.random.default_rng(seed).choice(seen.numel(), context_neurons, replace=False))]
-    key_vectors = own[keys].to(device)
+    key_vectors = own[keys].to(device) if context_neurons else None
     for start in range(0, seen.numel(), rows_per_pass):
         rows = seen[start:start + rows_per_pass]
         queries = own[rows].to(device)
-        if context_neurons == 0:
+        if key_vectors is None:
             itself = torch.eye(rows.numel(), dtype=torch.bool, device=device)
             out[rows] = encoder.population(queries, queries, itself).cpu()
         else:
