@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TrainedEmbeddings", "bench_config", "effective_rank", "identity_probe", "probe_unseen", "split_labelled",
-           "train_and_embed"]
+__all__ = ["TrainedEmbeddings", "bench_config", "effective_rank", "identity_probe", "probe_fused_unseen", "probe_unseen",
+           "split_labelled", "train_and_embed"]
 
 
 def bench_config(overrides: list[str], **fields: Any):  # noqa: ANN202, ANN401 - NeurPIRConfig, imported lazily
@@ -61,12 +61,33 @@ def probe_unseen(matrices: list[np.ndarray], labels: list[np.ndarray], test: lis
                  probe: str = "logistic") -> tuple[float, dict]:
     """Z-score each session's rows, fit ``probe`` on the non-test sessions' labelled rows (label != ""), and return
     the balanced accuracy on the test sessions with their class counts (evaluation's probe and score)."""
-    from nwb_neurpir.evaluation.metrics import score_fold
-    from nwb_neurpir.evaluation.probes import fit_predict, standardize_per_session
+    from nwb_neurpir.evaluation.probes import fit_predict
 
-    z_scored = [standardize_per_session(matrix, np.zeros(matrix.shape[0])) for matrix in matrices]
-    x_train, y_train, x_test, y_test = split_labelled(z_scored, labels, test)
-    predicted = fit_predict(probe, x_train, y_train, x_test)
+    x_train, y_train, x_test, y_test = split_labelled(_z_scored(matrices), labels, test)
+    return _scored(y_test, fit_predict(probe, x_train, y_train, x_test))
+
+
+def probe_fused_unseen(sources: list[list[np.ndarray]], labels: list[np.ndarray], test: list[bool],
+                       probe: str = "logistic") -> tuple[float, dict]:
+    """As :func:`probe_unseen` for several representations of the same neurons (``sources``, each one matrix per
+    session), read by evaluation's late fusion: one probe per representation, log-probabilities summed."""
+    from nwb_neurpir.evaluation.probes import fit_predict_fused
+
+    splits = [split_labelled(_z_scored(matrices), labels, test) for matrices in sources]
+    y_train, y_test = splits[0][1], splits[0][3]
+    predicted = fit_predict_fused(probe, [s[0] for s in splits], y_train, [s[2] for s in splits])
+    return _scored(y_test, predicted)
+
+
+def _z_scored(matrices: list[np.ndarray]) -> list[np.ndarray]:
+    from nwb_neurpir.evaluation.probes import standardize_per_session
+
+    return [standardize_per_session(matrix, np.zeros(matrix.shape[0])) for matrix in matrices]
+
+
+def _scored(y_test: np.ndarray, predicted: np.ndarray) -> tuple[float, dict]:
+    from nwb_neurpir.evaluation.metrics import score_fold
+
     classes, counts = np.unique(y_test, return_counts=True)
     score = score_fold(y_test, predicted, sorted(set(y_test) | set(predicted)))
     return score.balanced_accuracy, dict(zip(classes.tolist(), counts.tolist()))

@@ -3,7 +3,8 @@
 Simulates the DEMO preset (4 animals x 250 neurons, 5 types; spikes and calcium) into ``--data`` unless it is already
 there, trains NeurPIR on every animal but ``--test-animal``, embeds all animals, fits a balanced logistic regression
 on the training animals' embeddings (z-scored per session) and prints the balanced accuracy on the unseen animal
-(chance 0.20), for the full model and the ablations named in ``--variants``.
+(chance 0.20), for the full model and the ablations named in ``--variants``; with ``--baseline`` also the hand
+features alone and fused with each model's vectors (one probe each, log-probabilities summed).
 
     python -m benchmarks.bench_model_simulated --modality spikes --variants full no-context fixed-length
     python -m benchmarks.bench_model_simulated --modality ophys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_model_common import bench_config, probe_unseen, train_and_embed
+from benchmarks.bench_model_common import bench_config, probe_fused_unseen, probe_unseen, train_and_embed
 
 SUFFIX = {"spikes": "_ecephys.nwb", "ophys": "_ophys.nwb"}
 
@@ -63,6 +64,7 @@ def main() -> None:
     test = [r.subject_id == held_out for r in recordings]
     print(f"{args.modality}: {len(recordings)} sessions, animals {animals}, held out {held_out}, "
           f"bin {recordings[0].bin_size * 1000:.1f} ms, {recordings[0].n_bins} bins")
+    features = None
     if args.baseline:
         from nwb_neurpir.evaluation.features import feature_matrix
 
@@ -76,7 +78,9 @@ def main() -> None:
             config = dataclasses.replace(variant_config(base, name, args.modality), seed=seed)
             run = train_and_embed(train_set, recordings, config, args.progress)
             scores.append(probe_unseen(run.matrices, labels, test)[0])
-            print(f"{name} seed {seed}: balanced accuracy {scores[-1]:.3f} (chance 0.200); train "
+            fused = "" if features is None else \
+                f", fused with the hand features {probe_fused_unseen([features, run.matrices], labels, test)[0]:.3f}"
+            print(f"{name} seed {seed}: balanced accuracy {scores[-1]:.3f} (chance 0.200){fused}; train "
                   f"{run.train_seconds:.0f} s ({run.steps} steps), embed {run.embed_seconds:.1f} s", flush=True)
         print(f"{name}: mean {np.mean(scores):.3f} ± {np.std(scores):.3f} over {len(scores)} seeds", flush=True)
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

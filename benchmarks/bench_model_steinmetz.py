@@ -6,9 +6,10 @@ per session, fit a balanced logistic regression on the training mice's labelled 
 held-out mouse. Printed per fold with class counts and chance, on the same folds: hand features (logistic), NeurPIR
 and hand features with an MLP probe and with gradient boosting, both beside the mean of their 5 activity neighbours'
 rows (the label-free neighbour-aware probe, ``neurpir-neighbours`` in ``neurpir evaluate``), hand features + the
-NeurPIR vector, the vectors' effective rank (exp of the entropy of the normalised PCA eigenvalues of the
-per-session-centred vectors), and a session-identity probe on the raw vectors (5-fold CV balanced accuracy; chance
-1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
+NeurPIR vector (late fusion as in ``neurpir evaluate``: one logistic probe on each, log-probabilities summed; also
+concatenated, and fused with the untrained encoder's vector as the control), the vectors' effective rank (exp of the
+entropy of the normalised PCA eigenvalues of the per-session-centred vectors), and a session-identity probe on the raw
+vectors (5-fold CV balanced accuracy; chance 1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
 
     python -m benchmarks.bench_model_steinmetz --seeds 0 1 [--set context=none] [--folds Hench]
 """
@@ -27,6 +28,7 @@ from benchmarks.bench_model_common import (
     bench_config,
     effective_rank,
     identity_probe,
+    probe_fused_unseen,
     probe_unseen,
     train_and_embed,
 )
@@ -87,6 +89,7 @@ def main() -> None:
             if not args.no_untrained:
                 untrained = train_and_embed(train_set, recordings, dataclasses.replace(config, max_steps=0), False)
                 scores["untrained"] = probe_unseen(untrained.matrices, labels, test)[0]
+                scores["hand+untrained"] = probe_fused_unseen([hand, untrained.matrices], labels, test)[0]
             scores["hand"], counts = probe_unseen(hand, labels, test)
             scores["hand:gb"] = probe_unseen(hand, labels, test, "gb")[0]
             scores["neurpir:mlp"] = probe_unseen(run.matrices, labels, test, "mlp")[0]
@@ -94,8 +97,9 @@ def main() -> None:
             scores["hand:mlp"] = probe_unseen(hand, labels, test, "mlp")[0]
             scores["neurpir-neighbours"] = probe_unseen(beside_neighbours(run.matrices, neighbours), labels, test)[0]
             scores["hand-neighbours"] = probe_unseen(beside_neighbours(hand, neighbours), labels, test)[0]
+            scores["hand+neurpir"] = probe_fused_unseen([hand, run.matrices], labels, test)[0]
             joined = [np.concatenate([h, m], axis=1) for h, m in zip(hand, run.matrices)]
-            scores["hand+neurpir"] = probe_unseen(joined, labels, test)[0]
+            scores["hand+neurpir:concat"] = probe_unseen(joined, labels, test)[0]
             scores["erank"] = effective_rank(run.matrices)
             scores["session-id"] = identity_probe(run.matrices, [r.session_id for r in recordings])
             for name, value in scores.items():

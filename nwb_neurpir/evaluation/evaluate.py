@@ -39,7 +39,7 @@ from nwb_neurpir.evaluation.methods import Method, default_methods, parse_method
 from nwb_neurpir.evaluation.metrics import score_fold
 from nwb_neurpir.evaluation.neighbours import NeighbourRepresentation
 from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization
-from nwb_neurpir.evaluation.probes import PROBES, fit_predict
+from nwb_neurpir.evaluation.probes import PROBES, fit_predict, fit_predict_fused
 from nwb_neurpir.evaluation.representations import (
     NEURPIR_VARIANTS,
     FixedRepresentation,
@@ -255,9 +255,13 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
             if not info.scorable:
                 result.scores.append(None)
                 continue
-            x = np.hstack([matrices[source] for source in method.sources])
-            predicted = fit_predict(method.probe, x[fold.train], neurons.labels[fold.train], x[fold.test],
-                                    pca=method.pca, seed=seed)
+            blocks = [matrices[source] for source in method.sources]
+            if len(blocks) > 1:
+                predicted = fit_predict_fused(method.probe, [b[fold.train] for b in blocks],
+                                              neurons.labels[fold.train], [b[fold.test] for b in blocks], seed=seed)
+            else:
+                predicted = fit_predict(method.probe, blocks[0][fold.train], neurons.labels[fold.train],
+                                        blocks[0][fold.test], pca=method.pca, seed=seed)
             scored = ~np.isin(neurons.labels[fold.test], info.unscorable_classes)
             y_true, y_pred = neurons.labels[fold.test][scored], predicted[scored]
             n_choices = sum(1 for count in info.train_counts.values() if count > 0)

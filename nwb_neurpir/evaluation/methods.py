@@ -1,7 +1,7 @@
 """Method names: ``REPRESENTATION[:PROBE]`` such as ``neurpir``, ``neurpir-untrained``, ``hand:gb`` or ``hand-pca``.
 
 Representations: the NeurPIR variants (``representations.NEURPIR_VARIANTS``), the baselines
-(``baselines.BASELINES``), ``neurpir+hand`` (NeurPIR vectors beside the hand features) and ``neurpir-neighbours``
+(``baselines.BASELINES``), ``neurpir+hand`` (a probe on the NeurPIR vectors and one on the hand features, fused) and ``neurpir-neighbours``
 (``neighbours``); probes: ``probes.PROBES`` (default ``logistic``).
 """
 
@@ -18,7 +18,8 @@ from nwb_neurpir.evaluation.representations import NEURPIR_VARIANTS
 __all__ = ["COMBINED", "REPRESENTATIONS", "Method", "default_methods", "parse_methods"]
 
 COMBINED: dict[str, str] = {
-    "neurpir+hand": "NeurPIR vectors concatenated to the hand features",
+    "neurpir+hand": "NeurPIR vectors and hand features, one probe on each, their log-probabilities summed "
+                    "(late fusion)",
     "neurpir-neighbours": "NeurPIR vector beside the mean vector of the 5 co-recorded neurons most correlated in "
                           "activity (label-free, neighbour-aware)",
 }
@@ -40,7 +41,7 @@ class Method:
 
     @property
     def sources(self) -> tuple[str, ...]:
-        """The representations whose matrices the probe reads, side by side (``hand-pca`` reads ``hand``)."""
+        """The representations the probe reads (several: one probe each, fused; ``hand-pca`` reads ``hand``)."""
         if self.representation == "hand-pca":
             return ("hand",)
         return tuple(self.representation.split("+"))
