@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TrainedEmbeddings", "bench_config", "effective_rank", "identity_probe", "probe_fused_unseen", "probe_unseen",
-           "split_labelled", "train_and_embed"]
+__all__ = ["TrainedEmbeddings", "bench_config", "effective_rank", "identity_probe", "probe_fused_unseen",
+           "probe_unseen", "split_labelled", "train_and_embed"]
 
 
 def bench_config(overrides: list[str], **fields: Any):  # noqa: ANN202, ANN401 - NeurPIRConfig, imported lazily

@@ -1,8 +1,8 @@
 """Method names: ``REPRESENTATION[:PROBE]`` such as ``neurpir``, ``neurpir-untrained``, ``hand:gb`` or ``hand-pca``.
 
 Representations: the NeurPIR variants (``representations.NEURPIR_VARIANTS``), the baselines
-(``baselines.BASELINES``), ``neurpir+hand`` (a probe on the NeurPIR vectors and one on the hand features, fused) and ``neurpir-neighbours``
-(``neighbours``); probes: ``probes.PROBES`` (default ``logistic``).
+(``baselines.BASELINES``), ``neurpir+hand`` (a probe on the NeurPIR vectors and one on the hand features, fused) and
+``neurpir-neighbours`` (``neighbours``); probes: ``probes.PROBES`` (default ``logistic``).
 """
 
 from __future__ import annotations
