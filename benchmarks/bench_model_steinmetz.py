@@ -10,6 +10,7 @@ NeurPIR vector (late fusion as in ``neurpir evaluate``: one logistic probe on ea
 concatenated, and fused with the untrained encoder's vector as the control), the vectors' effective rank (exp of the
 entropy of the normalised PCA eigenvalues of the per-session-centred vectors), and a session-identity probe on the raw
 vectors (5-fold CV balanced accuracy; chance 1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
+First the hand features' own effective rank, for scale.
 
     python -m benchmarks.bench_model_steinmetz --seeds 0 1 [--set context=none] [--folds Hench]
 """
@@ -67,6 +68,7 @@ def main() -> None:
 
     from nwb_neurpir.evaluation.features import feature_matrix
     from nwb_neurpir.evaluation.neighbours import activity_neighbours
+    from nwb_neurpir.evaluation.probes import standardize_per_session
     from nwb_neurpir.model.config import parse_overrides
 
     warnings.simplefilter("ignore")
@@ -78,6 +80,9 @@ def main() -> None:
     overrides = parse_overrides(args.overrides)
     print("command: python -m benchmarks.bench_model_steinmetz " + " ".join(sys.argv[1:]))
     print("overrides:", overrides)
+    z_hand = [standardize_per_session(h, np.zeros(len(h))) for h in hand]
+    print(f"hand features' effective rank: {effective_rank(hand):.1f} per-session centred (as the vectors'), "
+          f"{effective_rank(z_hand):.1f} per-session z-scored")
     rows: dict[str, list[list[float]]] = {}
     for seed in args.seeds:
         config = bench_config(args.overrides, seed=seed)
