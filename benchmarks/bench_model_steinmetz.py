@@ -10,7 +10,8 @@ NeurPIR vector (late fusion as in ``neurpir evaluate``: one logistic probe on ea
 concatenated, and fused with the untrained encoder's vector as the control), the vectors' effective rank (exp of the
 entropy of the normalised PCA eigenvalues of the per-session-centred vectors), and a session-identity probe on the raw
 vectors (5-fold CV balanced accuracy; chance 1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
-First the hand features' own effective rank, for scale.
+First the hand features' own effective rank, for scale; with several seeds, last the ensemble of the seeds' models
+(one logistic probe per model, log-probabilities summed).
 
     python -m benchmarks.bench_model_steinmetz --seeds 0 1 [--set context=none] [--folds Hench]
 """
@@ -84,12 +85,14 @@ def main() -> None:
     print(f"hand features' effective rank: {effective_rank(hand):.1f} per-session centred (as the vectors'), "
           f"{effective_rank(z_hand):.1f} per-session z-scored")
     rows: dict[str, list[list[float]]] = {}
+    vectors: dict[str, list[list[np.ndarray]]] = {mouse: [] for mouse in mice}
     for seed in args.seeds:
         config = bench_config(args.overrides, seed=seed)
         for mouse in mice:
             test = [s == mouse for s in subjects]
             train_set = [r for r, t in zip(recordings, test) if not t]
             run = train_and_embed(train_set, recordings, config, args.progress)
+            vectors[mouse].append(run.matrices)
             scores = {"neurpir": probe_unseen(run.matrices, labels, test)[0]}
             if not args.no_untrained:
                 untrained = train_and_embed(train_set, recordings, dataclasses.replace(config, max_steps=0), False)
@@ -114,6 +117,11 @@ def main() -> None:
                   + f" (session-id chance {1 / len(recordings):.3f}); train {run.train_seconds:.0f} s for "
                   f"{run.steps} steps, embed {sum(r.n_neurons for r in recordings)} neurons {run.embed_seconds:.0f} s",
                   flush=True)
+    if len(args.seeds) > 1:
+        ensemble = [probe_fused_unseen(vectors[mouse], labels, [s == mouse for s in subjects])[0] for mouse in mice]
+        print(f"ensemble of the {len(args.seeds)} seeds' models (one probe per model, fused): "
+              + ", ".join(f"{mouse} {value:.3f}" for mouse, value in zip(mice, ensemble))
+              + f"; mean over folds {np.mean(ensemble):.3f}")
     for name, entries in rows.items():
         per_seed = [np.mean([v for s, v in entries if s == seed]) for seed in args.seeds]
         print(f"{name}: mean over folds, mean ± std over seeds {np.mean(per_seed):.3f} ± {np.std(per_seed):.3f}")
