@@ -18,8 +18,7 @@ from nwb_neurpir.evaluation.representations import NEURPIR_VARIANTS
 __all__ = ["COMBINED", "REPRESENTATIONS", "Method", "default_methods", "parse_methods"]
 
 COMBINED: dict[str, str] = {
-    "neurpir+hand": "NeurPIR vectors and hand features, one probe on each, their log-probabilities summed "
-                    "(late fusion)",
+    "neurpir+hand": "NeurPIR vectors and hand features (late fusion: one probe on each, log-probabilities summed)",
     "neurpir-neighbours": "NeurPIR vector beside the mean vector of the 5 co-recorded neurons most correlated in "
                           "activity (label-free, neighbour-aware)",
 }
