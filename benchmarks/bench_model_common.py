@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["TrainedEmbeddings", "bench_config", "effective_rank", "identity_probe", "probe_fused_unseen",
-           "probe_unseen", "split_labelled", "train_and_embed"]
+           "probe_unseen", "split_labelled", "train_and_embed", "z_scored_per_session"]
 
 
 def bench_config(overrides: list[str], **fields: Any):  # noqa: ANN202, ANN401 - NeurPIRConfig, imported lazily
@@ -63,7 +63,7 @@ def probe_unseen(matrices: list[np.ndarray], labels: list[np.ndarray], test: lis
     the balanced accuracy on the test sessions with their class counts (evaluation's probe and score)."""
     from nwb_neurpir.evaluation.probes import fit_predict
 
-    x_train, y_train, x_test, y_test = split_labelled(_z_scored(matrices), labels, test)
+    x_train, y_train, x_test, y_test = split_labelled(z_scored_per_session(matrices), labels, test)
     return _scored(y_test, fit_predict(probe, x_train, y_train, x_test))
 
 
@@ -73,13 +73,14 @@ def probe_fused_unseen(sources: list[list[np.ndarray]], labels: list[np.ndarray]
     session), read by evaluation's late fusion: one probe per representation, log-probabilities summed."""
     from nwb_neurpir.evaluation.probes import fit_predict_fused
 
-    splits = [split_labelled(_z_scored(matrices), labels, test) for matrices in sources]
+    splits = [split_labelled(z_scored_per_session(matrices), labels, test) for matrices in sources]
     y_train, y_test = splits[0][1], splits[0][3]
     predicted = fit_predict_fused(probe, [s[0] for s in splits], y_train, [s[2] for s in splits])
     return _scored(y_test, predicted)
 
 
-def _z_scored(matrices: list[np.ndarray]) -> list[np.ndarray]:
+def z_scored_per_session(matrices: list[np.ndarray]) -> list[np.ndarray]:
+    """Each matrix (one session's rows) z-scored column by column, as the probes read it."""
     from nwb_neurpir.evaluation.probes import standardize_per_session
 
     return [standardize_per_session(matrix, np.zeros(matrix.shape[0])) for matrix in matrices]

@@ -33,6 +33,7 @@ from benchmarks.bench_model_common import (
     probe_fused_unseen,
     probe_unseen,
     train_and_embed,
+    z_scored_per_session,
 )
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
@@ -69,7 +70,6 @@ def main() -> None:
 
     from nwb_neurpir.evaluation.features import feature_matrix
     from nwb_neurpir.evaluation.neighbours import activity_neighbours
-    from nwb_neurpir.evaluation.probes import standardize_per_session
     from nwb_neurpir.model.config import parse_overrides
 
     warnings.simplefilter("ignore")
@@ -81,9 +81,8 @@ def main() -> None:
     overrides = parse_overrides(args.overrides)
     print("command: python -m benchmarks.bench_model_steinmetz " + " ".join(sys.argv[1:]))
     print("overrides:", overrides)
-    z_hand = [standardize_per_session(h, np.zeros(len(h))) for h in hand]
     print(f"hand features' effective rank: {effective_rank(hand):.1f} per-session centred (as the vectors'), "
-          f"{effective_rank(z_hand):.1f} per-session z-scored")
+          f"{effective_rank(z_scored_per_session(hand)):.1f} per-session z-scored")
     rows: dict[str, list[list[float]]] = {}
     vectors: dict[str, list[list[np.ndarray]]] = {mouse: [] for mouse in mice}
     for seed in args.seeds:

@@ -126,16 +126,12 @@ class LabelProbe:
         return scores
 
     def _fit_arrays(self, vectors: np.ndarray, labels: np.ndarray) -> None:
-        from sklearn.exceptions import ConvergenceWarning
-        from threadpoolctl import threadpool_limits
-
-        from nwb_neurpir.evaluation.probes import _make_estimator
+        from nwb_neurpir.evaluation.probes import _make_estimator, _quiet_single_thread
 
         x = np.nan_to_num(vectors)
         self.mean_, self.scale_ = x.mean(axis=0), x.std(axis=0)
         self.scale_[self.scale_ == 0] = 1.0
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with _quiet_single_thread():
             self.estimator_ = _make_estimator(self.kind, self.seed).fit(self._standardized(x), labels)
         if self.kind == "knn":
             self.train_x_ = self._standardized(x)
