@@ -126,9 +126,18 @@ def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict) -> N
     assert sorted(p.name for p in saved.iterdir()) == ["manifest.json", "probe.json", "probe.safetensors"]
     meta = json.loads((saved / "probe.json").read_text())
     assert meta["label"] == "cell_type" and meta["kind"] == "logistic" and len(meta["training_data"]) == 2
+    assert meta["inputs"] == "neurpir+hand" and "skewness" not in meta["hand_columns"]  # spikes: spike-train features
+    assert {"log_rate_vs_session", "burst_index"} <= set(meta["hand_columns"])
     loaded = npir.LabelProbe.load(saved)
-    vectors = np.random.default_rng(0).normal(size=(6, 8))
-    np.testing.assert_allclose(loaded.predict_proba(vectors), probe.predict_proba(vectors), atol=1e-6)
+    (recording,) = npir.open_recordings(predicted["data"] / "sub-sim03", progress=False)
+    vectors = np.random.default_rng(0).normal(size=(25, 8))
+    probabilities = probe.predict_proba(vectors, recording)
+    np.testing.assert_allclose(loaded.predict_proba(vectors, recording), probabilities, atol=1e-6)
+    assert not np.allclose(probe.predict_proba(vectors, recording, recording.neuron_ids[::-1]), probabilities)
+    with pytest.raises(NeurPIRError, match="also reads the neurons' hand features: pass the recording"):
+        loaded.predict_proba(vectors)
+    with pytest.raises(NeurPIRError, match="has no neuron 999"):
+        loaded.predict_proba(vectors[:1], recording, [999])
     (saved / "probe.json").write_text((saved / "probe.json").read_text().replace("logistic", "knn"))
     with pytest.raises(NeurPIRError, match="does not match its checksum"):
         npir.LabelProbe.load(saved)
@@ -251,10 +260,33 @@ def test_probe_from_a_frame_round_trips_its_arrays(kind: str, tmp_path: Path) ->
     vectors = rng.normal(size=(60, 4)) + (labels == "B")[:, None] * 3.0 - (labels == "C")[:, None] * 3.0
     frame = pd.DataFrame({"subject_id": np.tile(["m1", "m2"], 30), "file": np.tile(["a.nwb", "b.nwb"], 30),
                           "embedding": list(vectors), "kind": labels})
-    probe = npir.LabelProbe("kind", kind=kind).fit(frame)
+    probe = npir.LabelProbe("kind", kind=kind, inputs="neurpir").fit(frame)
     assert probe.classes_ == ["A", "B", "C"] and probe.cross_animal_accuracy_ > 0.8
     loaded = npir.LabelProbe.load(probe.save(tmp_path / kind))
     np.testing.assert_allclose(loaded.predict_proba(vectors), probe.predict_proba(vectors), atol=1e-6)
     assert list(loaded.predict(vectors[:3])) == list(probe.predict(vectors[:3]))
     with pytest.raises(NeurPIRError, match="expects 4-dimensional embeddings"):
         loaded.predict_proba(vectors[:, :2])
+    assert probe.fold_accuracy_.keys() == {"m1", "m2"}
+
+
+def test_a_first_format_probe_loads_and_predicts_as_before(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from nwb_neurpir.model.checkpoint import write_folder
+
+    rng = np.random.default_rng(2)
+    labels = np.repeat(["A", "B"], 20)
+    vectors = rng.normal(size=(40, 3)) + (labels == "B")[:, None] * 2.0
+    frame = pd.DataFrame({"subject_id": np.tile(["m1", "m2"], 20), "file": np.tile(["a.nwb", "b.nwb"], 20),
+                          "embedding": list(vectors), "kind": labels})
+    files = npir.LabelProbe("kind", inputs="neurpir").fit(frame)._files()
+    meta = {key: value for key, value in files["probe.json"].items() if key != "inputs"}
+    write_folder(tmp_path / "v1", {**files, "probe.json": {**meta, "format": "nwb-neurpir-probe/1"}})
+    old = npir.LabelProbe.load(tmp_path / "v1")
+    assert old.inputs == "neurpir" and not old.zscore_per_recording
+    single = old.predict_proba(vectors[:1])  # one neuron: format 1 standardises with the training statistics only
+    np.testing.assert_allclose(single, old.predict_proba(vectors)[:1], atol=1e-6)
+    write_folder(tmp_path / "v9", {**files, "probe.json": {**meta, "format": "nwb-neurpir-probe/9"}})
+    with pytest.raises(NeurPIRError, match="newer than this package reads"):
+        npir.LabelProbe.load(tmp_path / "v9")

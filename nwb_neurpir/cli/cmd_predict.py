@@ -28,6 +28,9 @@ def register(app: typer.Typer) -> None:
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--grouping", help="Preset (steinmetz-4region) or YAML/JSON file grouping the label values.")] = None,
         probe_kind: Annotated[str, typer.Option("--probe", help="logistic or knn.")] = "logistic",
+        probe_inputs: Annotated[str, typer.Option(
+            "--inputs", help="What the probe reads: neurpir+hand (the vectors and the neurons' hand features, by "
+                             "late fusion) or neurpir (the vectors alone).")] = "neurpir+hand",
         probe_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--probe-dir", help="Where the probe is saved / read (default MODEL_DIR/probes/<label>[-<grouping>]).")]
         = None,
@@ -54,9 +57,9 @@ def register(app: typer.Typer) -> None:
 
         outcomes = predict_with_saved_probe(
             model_dir, sources, glob, fit_on=fit_on, label=label, grouping=grouping, probe_kind=probe_kind,
-            probe_dir=probe_dir, name=name, sidecar=True if sidecar else None, output_dir=output_dir,
-            overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter, progress=not as_json,
-            say=lambda text: typer.echo(text, err=True))
+            probe_inputs=probe_inputs, probe_dir=probe_dir, name=name, sidecar=True if sidecar else None,
+            output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,
+            progress=not as_json, say=lambda text: typer.echo(text, err=True))
         if as_json:
             typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
         else:

@@ -17,6 +17,7 @@ from nwb_neurpir.errors import NeurPIRError
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.io.sources import ResolvedSource
+    from nwb_neurpir.recording import Recording
     from nwb_neurpir.workflows.estimator import NeurPIR
     from nwb_neurpir.workflows.probe import LabelProbe
 
@@ -87,18 +88,19 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
 
 def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path], glob: str | None = None, *,
                              fit_on: list[str] | None = None, label: str = "cell_type", grouping: str | None = None,
-                             probe_kind: str = "logistic", probe_dir: str | Path | None = None,
+                             probe_kind: str = "logistic", probe_inputs: str = "neurpir+hand",
+                             probe_dir: str | Path | None = None,
                              say: Callable[[str], None] = lambda _text: None,
                              **options: Any) -> list[PredictOutcome]:
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
-    files ``fit_on`` and saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``; ``say`` hears
-    its cross-animal accuracy), or, without ``fit_on``, the one saved there. ``options`` go to ``predict``; a failed
-    source is reported in its outcome, not raised."""
+    files ``fit_on`` (reading ``probe_inputs``) and saved to ``probe_dir`` (default
+    ``<model_dir>/probes/<label>[-<grouping>]``; ``say`` hears its cross-animal accuracy), or, without ``fit_on``,
+    the one saved there. ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.probe import LabelProbe
 
     model = TrainedModel.load(model_dir)
-    probe = LabelProbe(label, grouping, probe_kind)
+    probe = LabelProbe(label, grouping, probe_kind, inputs=probe_inputs)
     folder = Path(probe_dir) if probe_dir is not None else probe.default_folder(model_dir)
     if fit_on:
         probe.fit(fit_on)
@@ -121,15 +123,24 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     stored = None
     if local is not None and not sidecar and output_dir is None and is_writable(local):
         stored = _stored_embeddings(local, probe.model_sha256_)
+    recording = None
     if stored is not None:
         ids, vectors, table, provenance = stored
         path, status = local, "in-place"
     elif model is None:
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
-        ids, vectors, table, provenance, path, status = _embed_and_annotate(model, source, access, sidecar,
-                                                                           output_dir, unit_filter, options)
-    probabilities = probe.predict_proba(vectors)
+        recording, vectors, table, provenance, path, status = _embed_and_annotate(model, source, access, sidecar,
+                                                                                 output_dir, unit_filter, options)
+        ids = recording.neuron_ids
+    if probe.reads_hand_features:
+        if recording is None or not np.isclose(recording.bin_size, probe.hand_bin_size_):
+            from nwb_neurpir.io import read_resolved
+
+            recording = read_resolved(source, access, bin_size=probe.hand_bin_size_)
+        probabilities = probe.predict_proba(vectors, recording, ids)
+    else:
+        probabilities = probe.predict_proba(vectors)
     write_predictions(path, ids, probabilities, probe.provenance(), provenance, neuron_table=table, **options)
     counts = Counter(np.asarray(probe.classes_)[probabilities.argmax(axis=1)].tolist())
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
@@ -138,10 +149,10 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
                         output_dir: str | Path | None, unit_filter: str | None,
-                        options: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, str, Any, Path, str]:
+                        options: dict[str, Any]) -> tuple[Recording, np.ndarray, str, Any, Path, str]:
     """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
-    sidecar); returns ids, vectors, the neuron table in the written file, provenance, the file and how it was
-    written."""
+    sidecar); returns the recording of the embedded neurons, their vectors, the neuron table in the written file,
+    provenance, the file and how it was written."""
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import DEFAULT_MODULE, DEFAULT_NAME, annotate_recording, read_embeddings
 
@@ -155,7 +166,7 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
                                 lock_timeout=options["lock_timeout"], progress=False)
     table = recording.neuron_table if result.kind != "sidecar" else \
         read_embeddings(result.path, f"{DEFAULT_MODULE}/{DEFAULT_NAME}").attrs["neuron_table"]
-    return recording.neuron_ids, vectors, table, provenance, result.path, result.kind
+    return recording, vectors, table, provenance, result.path, result.kind
 
 
 def _stored_embeddings(path: Path, model_sha256: str) -> tuple[np.ndarray, np.ndarray, str, Any] | None:

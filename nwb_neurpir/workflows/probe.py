@@ -1,8 +1,11 @@
-"""``LabelProbe``: a classifier that reads a label (cell type, brain area) off NeurPIR embeddings of labelled neurons,
-with its accuracy on animals left out of the fit, saved as JSON + safetensors (never pickle).
+"""``LabelProbe``: a classifier that reads a label (cell type, brain area) off NeurPIR embeddings of labelled neurons
+(and, by default, their hand features, by late fusion), with its accuracy on animals left out of the fit, saved as
+JSON + safetensors (never pickle).
 
-The probes and their settings are the evaluation's (``nwb_neurpir.evaluation.probes``): inputs standardised with the
-training neurons' statistics, then logistic regression (balanced class weights) or k-nearest neighbours.
+The probes and their settings are the evaluation's (``nwb_neurpir.evaluation.probes``): each input z-scored within
+its recording (``probe_inputs``) and standardised with the training neurons' statistics, then logistic regression
+(balanced class weights) or k-nearest neighbours; with hand features, one probe per input and the class with the
+highest summed log-probability wins, as ``neurpir evaluate``'s ``neurpir+hand``.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,12 +21,68 @@ import pandas as pd
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
+from nwb_neurpir.workflows.probe_inputs import PROBE_INPUTS, frame_hand_features, recording_hand_features, \
+    zscored_per_recording
+
+if TYPE_CHECKING:
+    from nwb_neurpir.recording import Recording
 
 __all__ = ["PROBE_FILES", "SAVABLE_PROBES", "LabelProbe"]
 
 PROBE_FILES = ("probe.json", "probe.safetensors")
 SAVABLE_PROBES = ("logistic", "knn")
 """Probe kinds whose fitted state is plain arrays (so they are saved without pickle)."""
+PROBE_FORMAT = "nwb-neurpir-probe/2"
+"""Format 2 adds the hand-feature input and per-recording z-scoring; format 1 probes (vectors alone, standardised
+with the training statistics only) still load and predict as they did."""
+
+
+class _InputProbe:
+    """One probe on one input (vectors or hand features): training statistics, the fitted estimator, and for k-NN
+    the standardised training neurons."""
+
+    def __init__(self, kind: str, seed: int) -> None:
+        self.kind, self.seed = kind, seed
+
+    def fit(self, x: np.ndarray, labels: np.ndarray) -> _InputProbe:
+        from nwb_neurpir.evaluation.probes import _make_estimator, _quiet_single_thread
+
+        x = np.nan_to_num(x)
+        self.mean, self.scale = x.mean(axis=0), x.std(axis=0)
+        self.scale[self.scale == 0] = 1.0
+        with _quiet_single_thread():
+            self.estimator = _make_estimator(self.kind, self.seed).fit(self.standardized(x), labels)
+        if self.kind == "knn":
+            self.train_x = self.standardized(x)
+            self.train_y = np.searchsorted(self.estimator.classes_, labels)
+        return self
+
+    def standardized(self, x: np.ndarray) -> np.ndarray:
+        return (np.nan_to_num(np.asarray(x, dtype=np.float64)) - self.mean) / self.scale
+
+    def log_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.log(np.clip(self.estimator.predict_proba(self.standardized(x)), 1e-12, 1.0))
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        arrays = {"mean": self.mean, "scale": self.scale}
+        if self.kind == "logistic":
+            arrays.update(coef=self.estimator.coef_, intercept=self.estimator.intercept_)
+        else:
+            arrays.update(train_x=self.train_x, train_y=self.train_y)
+        return {prefix + key: value for key, value in arrays.items()}
+
+    def restore(self, tensors: dict[str, np.ndarray], prefix: str, classes: list[str]) -> _InputProbe:
+        from nwb_neurpir.evaluation.probes import _make_estimator
+
+        self.mean, self.scale = tensors[prefix + "mean"], tensors[prefix + "scale"]
+        self.estimator = _make_estimator(self.kind, self.seed)
+        if self.kind == "logistic":
+            self.estimator.coef_, self.estimator.intercept_ = tensors[prefix + "coef"], tensors[prefix + "intercept"]
+            self.estimator.classes_, self.estimator.n_features_in_ = np.asarray(classes), self.mean.size
+        else:
+            self.train_x, self.train_y = tensors[prefix + "train_x"], tensors[prefix + "train_y"]
+            self.estimator.fit(self.train_x, np.asarray(classes)[self.train_y])
+        return self
 
 
 class LabelProbe:
@@ -31,36 +90,46 @@ class LabelProbe:
 
     ``label`` is a neuron column (``cell_type``, ``brain_area``, ``location``); ``grouping`` a preset
     (``steinmetz-4region``), a YAML/JSON file or a ``LabelGrouping`` (neurons outside every group are left out of the
-    fit); ``kind`` is ``logistic`` (default) or ``knn``.
+    fit); ``kind`` is ``logistic`` (default) or ``knn``; ``inputs`` is ``neurpir+hand`` (default: the vectors and the
+    neurons' hand features, computed from the files' activity, read by late fusion) or ``neurpir`` (the vectors
+    alone).
 
     >>> import nwb_neurpir as npir
     >>> probe = npir.LabelProbe(label="brain_area", grouping="steinmetz-4region")
-    >>> probe.grouping.name
-    'steinmetz-4region'
+    >>> probe.grouping.name, probe.inputs
+    ('steinmetz-4region', 'neurpir+hand')
     >>> probe.fit(["mouseA/", "mouseB/"]).cross_animal_accuracy_               # doctest: +SKIP
     0.41
     >>> probe.save(probe.default_folder("model/"))                             # doctest: +SKIP
     """
 
     def __init__(self, label: str = "cell_type", grouping: str | Path | LabelGrouping | None = None,
-                 kind: str = "logistic", seed: int = 0) -> None:
+                 kind: str = "logistic", seed: int = 0, inputs: str = "neurpir+hand") -> None:
         if kind not in SAVABLE_PROBES:
             raise NeurPIRError(f"probe kind {kind!r} cannot be saved without pickle; choose one of "
                                f"{', '.join(SAVABLE_PROBES)}")
+        if inputs not in PROBE_INPUTS:
+            raise NeurPIRError(f"probe inputs {inputs!r} unknown; choose one of {', '.join(PROBE_INPUTS)}")
         self.label = label
         self.grouping = grouping if isinstance(grouping, LabelGrouping) or grouping is None else \
             load_grouping(grouping)
         self.kind = kind
         self.seed = seed
+        self.inputs = inputs
+        self.zscore_per_recording = True
 
     def __repr__(self) -> str:
         grouping = f", grouping={self.grouping.name!r}" if self.grouping else ""
-        return f"LabelProbe(label={self.label!r}{grouping}, kind={self.kind!r})"
+        return f"LabelProbe(label={self.label!r}{grouping}, kind={self.kind!r}, inputs={self.inputs!r})"
 
     @property
     def name(self) -> str:
         """``<label>`` or ``<label>-<grouping>``: the probe's folder name beside the model."""
         return self.label if self.grouping is None else f"{self.label}-{self.grouping.name}"
+
+    @property
+    def reads_hand_features(self) -> bool:
+        return self.inputs == "neurpir+hand"
 
     def default_folder(self, model_dir: str | Path) -> Path:
         """Where the probe is kept beside its model: ``<model_dir>/probes/<name>``."""
@@ -72,24 +141,32 @@ class LabelProbe:
 
         First measures the cross-animal accuracy: for each animal, the probe fitted on the other animals' neurons
         predicts that animal's neurons (balanced accuracy, averaged over animals; None with one animal). Then fits
-        on every labelled neuron. ``name`` picks the embedding table when a file has several.
+        on every labelled neuron. ``name`` picks the embedding table when a file has several. With hand features,
+        each file's activity is read again to compute them.
         """
         frame, training_data = self._training_frame(annotated, name)
         if self.label not in frame.columns:
             columns = [str(c) for c in frame.columns if c not in ("embedding", "file")]
             raise NeurPIRError(f"the embeddings have no column {self.label!r}; available: {', '.join(columns)}")
         grouped = group_labels(frame[self.label].tolist(), self.grouping)
-        kept = frame.loc[grouped.keep]
         classes = sorted(set(grouped.labels.tolist()))
         if len(classes) < 2:
             raise NeurPIRError(f"a probe needs labelled neurons of at least two {self.label!r} classes, found "
                                f"{classes or 'none'}")
-        vectors = np.stack([np.asarray(v, dtype=np.float64) for v in kept["embedding"]])
-        self.fold_accuracy_ = self._cross_animal(vectors, grouped.labels, kept, classes)
+        files = frame["file"].astype(str).to_numpy()
+        vectors = np.stack([np.asarray(v, dtype=np.float64) for v in frame["embedding"]])
+        blocks = {"neurpir": zscored_per_recording(vectors, files)}
+        if self.reads_hand_features:
+            hand, self.hand_columns_, self.hand_bin_size_ = frame_hand_features(frame)
+            blocks["hand"] = hand
+        blocks = {key: block[grouped.keep] for key, block in blocks.items()}
+        kept = frame.loc[grouped.keep]
+        self.fold_accuracy_ = self._cross_animal(blocks, grouped.labels, kept, classes)
         self.cross_animal_accuracy_ = (float(np.mean(list(self.fold_accuracy_.values())))
                                        if self.fold_accuracy_ else None)
-        self._fit_arrays(vectors, grouped.labels)
-        self.classes_ = [str(name) for name in self.estimator_.classes_]
+        self.probes_ = {key: _InputProbe(self.kind, self.seed).fit(block, grouped.labels)
+                        for key, block in blocks.items()}
+        self.classes_ = [str(name) for name in self.probes_["neurpir"].estimator.classes_]
         self.training_data_ = training_data
         self.model_sha256_ = _model_sha256(frame)
         self.n_training_neurons_ = int(len(kept))
@@ -106,10 +183,10 @@ class LabelProbe:
             frame = read_embeddings(annotated, name, predictions=False)
         return frame, [str(path) for path in dict.fromkeys(frame["file"])]
 
-    def _cross_animal(self, vectors: np.ndarray, labels: np.ndarray, kept: pd.DataFrame,
+    def _cross_animal(self, blocks: dict[str, np.ndarray], labels: np.ndarray, kept: pd.DataFrame,
                       classes: list[str]) -> dict[str, float]:
         from nwb_neurpir.evaluation.metrics import score_fold
-        from nwb_neurpir.evaluation.probes import fit_predict
+        from nwb_neurpir.evaluation.probes import fit_predict_fused
         from nwb_neurpir.evaluation.splits import make_folds
 
         try:
@@ -120,83 +197,93 @@ class LabelProbe:
             return {}
         scores = {}
         for fold in folds:
-            predicted = fit_predict(self.kind, vectors[fold.train], labels[fold.train], vectors[fold.test],
-                                    seed=self.seed)
+            predicted = fit_predict_fused(self.kind, [block[fold.train] for block in blocks.values()],
+                                          labels[fold.train], [block[fold.test] for block in blocks.values()],
+                                          seed=self.seed)
             scores[fold.name] = float(score_fold(labels[fold.test], predicted, classes).balanced_accuracy)
         return scores
 
-    def _fit_arrays(self, vectors: np.ndarray, labels: np.ndarray) -> None:
-        from nwb_neurpir.evaluation.probes import _make_estimator, _quiet_single_thread
-
-        x = np.nan_to_num(vectors)
-        self.mean_, self.scale_ = x.mean(axis=0), x.std(axis=0)
-        self.scale_[self.scale_ == 0] = 1.0
-        with _quiet_single_thread():
-            self.estimator_ = _make_estimator(self.kind, self.seed).fit(self._standardized(x), labels)
-        if self.kind == "knn":
-            self.train_x_ = self._standardized(x)
-            self.train_y_ = np.searchsorted(self.estimator_.classes_, labels)
-
-    def _standardized(self, vectors: np.ndarray) -> np.ndarray:
-        return (np.nan_to_num(np.asarray(vectors, dtype=np.float64)) - self.mean_) / self.scale_
-
     # --- predicting -------------------------------------------------------------------------------------------------
-    def predict_proba(self, vectors: np.ndarray) -> np.ndarray:
-        """(n_neurons, n_classes) probabilities, columns in the order of ``classes_``."""
-        estimator = self._fitted()
+    def predict_proba(self, vectors: np.ndarray, recording: Recording | None = None,
+                      neuron_ids: Any = None) -> np.ndarray:  # noqa: ANN401 - any sequence of ids
+        """(n_neurons, n_classes) probabilities, columns in the order of ``classes_``.
+
+        ``vectors`` are the embeddings of neurons of one recording (z-scored together when there are at least 8, as
+        at fitting). A probe that reads hand features needs that ``recording`` too; ``neuron_ids`` name the rows of
+        ``vectors`` among its neurons (default: all of them, in the recording's order).
+        """
+        self._fitted()
         matrix = np.asarray(vectors, dtype=np.float64)
-        if matrix.ndim != 2 or matrix.shape[1] != self.mean_.size:
-            raise NeurPIRError(f"the probe expects {self.mean_.size}-dimensional embeddings, got shape "
-                               f"{matrix.shape}")
-        return estimator.predict_proba(self._standardized(matrix)).astype(np.float32)
+        expected = self.probes_["neurpir"].mean.size
+        if matrix.ndim != 2 or matrix.shape[1] != expected:
+            raise NeurPIRError(f"the probe expects {expected}-dimensional embeddings, got shape {matrix.shape}")
+        if self.zscore_per_recording:
+            matrix = zscored_per_recording(matrix, np.zeros(len(matrix)))
+        total = self.probes_["neurpir"].log_proba(matrix)
+        if "hand" in self.probes_:
+            if recording is None:
+                raise NeurPIRError("this probe also reads the neurons' hand features: pass the recording the vectors "
+                                   "come from (or fit the probe with inputs='neurpir')")
+            ids = recording.neuron_ids if neuron_ids is None else neuron_ids
+            if len(ids) != len(matrix):
+                raise NeurPIRError(f"{len(matrix)} vectors but {len(ids)} neurons", recording.source.label())
+            hand, _ = recording_hand_features(recording, ids, self.hand_columns_)
+            total = total + self.probes_["hand"].log_proba(hand)
+        total -= total.max(axis=1, keepdims=True)
+        probabilities = np.exp(total)
+        return (probabilities / probabilities.sum(axis=1, keepdims=True)).astype(np.float32)
 
-    def predict(self, vectors: np.ndarray) -> np.ndarray:
-        """The most probable class of each neuron."""
-        return np.asarray(self.classes_, dtype=object)[self.predict_proba(vectors).argmax(axis=1)].astype(str)
+    def predict(self, vectors: np.ndarray, recording: Recording | None = None,
+                neuron_ids: Any = None) -> np.ndarray:  # noqa: ANN401 - any sequence of ids
+        """The most probable class of each neuron (arguments as ``predict_proba``)."""
+        probabilities = self.predict_proba(vectors, recording, neuron_ids)
+        return np.asarray(self.classes_, dtype=object)[probabilities.argmax(axis=1)].astype(str)
 
-    def _fitted(self) -> Any:  # noqa: ANN401 - a scikit-learn estimator
+    def _fitted(self) -> dict[str, _InputProbe]:
         from nwb_neurpir.workflows.estimator import NotFittedError
 
-        if "estimator_" not in self.__dict__:
+        if "probes_" not in self.__dict__:
             raise NotFittedError("this LabelProbe is not fitted yet: call fit(annotated files) or LabelProbe.load")
-        return self.estimator_
+        return self.probes_
 
     def provenance(self) -> Any:  # noqa: ANN401 - ProbeProvenance
         """What files written with this probe's predictions record about it."""
         from nwb_neurpir.store import ProbeProvenance
 
         self._fitted()
+        reads = "NeurPIR embeddings and hand features (late fusion)" if self.reads_hand_features else \
+            "NeurPIR embeddings"
         return ProbeProvenance(
             kind=self.kind, label=self.label, class_names=list(self.classes_), training_data=self.training_data_,
             checkpoint_sha256=self.checkpoint_sha256_ or _sha256(self._files()),
             grouping=self.grouping.to_dict() if self.grouping else None,
             cross_animal_accuracy=self.cross_animal_accuracy_, created=self.created_,
-            description=(f"{self.kind} probe predicting {self.label} from NeurPIR embeddings, fitted on "
+            description=(f"{self.kind} probe predicting {self.label} from {reads}, fitted on "
                          f"{self.n_training_neurons_} labelled neurons of {len(self.training_data_)} files."))
 
     # --- saving -----------------------------------------------------------------------------------------------------
     def _files(self) -> dict[str, Any]:
         import torch
 
-        estimator = self._fitted()
-        arrays = {"mean": self.mean_, "scale": self.scale_}
-        if self.kind == "logistic":
-            arrays.update(coef=estimator.coef_, intercept=estimator.intercept_)
-        else:
-            arrays.update(train_x=self.train_x_, train_y=self.train_y_)
-        meta = {"format": "nwb-neurpir-probe/1", "kind": self.kind, "label": self.label, "seed": self.seed,
-                "grouping": self.grouping.to_dict() if self.grouping else None, "classes": self.classes_,
-                "training_data": self.training_data_, "cross_animal_accuracy": self.cross_animal_accuracy_,
-                "fold_accuracy": self.fold_accuracy_, "model_sha256": self.model_sha256_,
-                "n_training_neurons": self.n_training_neurons_, "package_version": __version__,
-                "created": self.created_}
+        probes = self._fitted()
+        arrays = probes["neurpir"].arrays("")
+        if "hand" in probes:
+            arrays.update(probes["hand"].arrays("hand."))
+        meta = {"format": PROBE_FORMAT, "kind": self.kind, "label": self.label, "seed": self.seed,
+                "inputs": self.inputs, "grouping": self.grouping.to_dict() if self.grouping else None,
+                "classes": self.classes_, "training_data": self.training_data_,
+                "cross_animal_accuracy": self.cross_animal_accuracy_, "fold_accuracy": self.fold_accuracy_,
+                "model_sha256": self.model_sha256_, "n_training_neurons": self.n_training_neurons_,
+                "package_version": __version__, "created": self.created_}
+        if "hand" in probes:
+            meta.update(hand_columns=self.hand_columns_, hand_bin_size=self.hand_bin_size_)
         return {"probe.json": meta,
                 "probe.safetensors": {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in
                                       arrays.items()}}
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``probe.json`` (kind, label, grouping, classes, training files, accuracies, the embedding model's
-        checksum) and ``probe.safetensors`` (the fitted arrays) with a checksummed manifest into ``folder``."""
+        """Write ``probe.json`` (kind, inputs, label, grouping, classes, training files, accuracies, the embedding
+        model's checksum) and ``probe.safetensors`` (the fitted arrays) with a checksummed manifest into ``folder``."""
         from nwb_neurpir.model.checkpoint import write_folder
 
         folder = Path(folder)
@@ -218,7 +305,12 @@ class LabelProbe:
             grouping = None if meta["grouping"] is None else LabelGrouping(
                 name=str(meta["grouping"]["name"]),
                 groups={str(k): tuple(map(str, v)) for k, v in meta["grouping"]["groups"].items()})
-            probe = cls(meta["label"], grouping, meta["kind"], int(meta["seed"]))
+            first_format = meta["format"] == "nwb-neurpir-probe/1"
+            if not first_format and meta["format"] != PROBE_FORMAT:
+                raise ValueError(f"format {meta['format']!r} is newer than this package reads ({PROBE_FORMAT})")
+            probe = cls(meta["label"], grouping, meta["kind"], int(meta["seed"]),
+                        "neurpir" if first_format else meta["inputs"])
+            probe.zscore_per_recording = not first_format
             probe._restore(meta, tensors)
         except (KeyError, TypeError, ValueError) as error:
             raise NeurPIRError(f"probe.json or probe.safetensors is malformed ({type(error).__name__}: {error})",
@@ -227,18 +319,12 @@ class LabelProbe:
         return probe
 
     def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
-        from nwb_neurpir.evaluation.probes import _make_estimator
-
         self.classes_ = [str(name) for name in meta["classes"]]
-        self.mean_, self.scale_ = tensors["mean"], tensors["scale"]
-        estimator = _make_estimator(self.kind, self.seed)
-        if self.kind == "logistic":
-            estimator.coef_, estimator.intercept_ = tensors["coef"], tensors["intercept"]
-            estimator.classes_, estimator.n_features_in_ = np.asarray(self.classes_), self.mean_.size
-        else:
-            self.train_x_, self.train_y_ = tensors["train_x"], tensors["train_y"]
-            estimator.fit(self.train_x_, np.asarray(self.classes_)[self.train_y_])
-        self.estimator_ = estimator
+        self.probes_ = {"neurpir": _InputProbe(self.kind, self.seed).restore(tensors, "", self.classes_)}
+        if self.reads_hand_features:
+            self.probes_["hand"] = _InputProbe(self.kind, self.seed).restore(tensors, "hand.", self.classes_)
+            self.hand_columns_ = [str(name) for name in meta["hand_columns"]]
+            self.hand_bin_size_ = float(meta["hand_bin_size"])
         self.training_data_ = [str(path) for path in meta["training_data"]]
         self.cross_animal_accuracy_ = meta["cross_animal_accuracy"]
         self.fold_accuracy_ = dict(meta["fold_accuracy"])
