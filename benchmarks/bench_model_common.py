@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TrainedEmbeddings", "bench_config", "effective_rank", "identity_probe", "probe_fused_unseen",
-           "probe_unseen", "split_labelled", "train_and_embed", "z_scored_per_session"]
+__all__ = ["TrainedEmbeddings", "bench_config", "centred_per_session", "effective_rank", "identity_probe",
+           "probe_fused_unseen", "probe_unseen", "split_labelled", "train_and_embed", "z_scored_per_session"]
 
 
 def bench_config(overrides: list[str], **fields: Any):  # noqa: ANN202, ANN401 - NeurPIRConfig, imported lazily
@@ -58,12 +58,14 @@ def split_labelled(matrices: list[np.ndarray], labels: list[np.ndarray],
 
 
 def probe_unseen(matrices: list[np.ndarray], labels: list[np.ndarray], test: list[bool],
-                 probe: str = "logistic") -> tuple[float, dict]:
-    """Z-score each session's rows, fit ``probe`` on the non-test sessions' labelled rows (label != ""), and return
-    the balanced accuracy on the test sessions with their class counts (evaluation's probe and score)."""
+                 probe: str = "logistic", centre_only: bool = False) -> tuple[float, dict]:
+    """Z-score each session's rows (or, with ``centre_only``, only subtract each session's mean), fit ``probe`` on
+    the non-test sessions' labelled rows (label != ""), and return the balanced accuracy on the test sessions with
+    their class counts (evaluation's probe and score)."""
     from nwb_neurpir.evaluation.probes import fit_predict
 
-    x_train, y_train, x_test, y_test = split_labelled(z_scored_per_session(matrices), labels, test)
+    normalized = centred_per_session(matrices) if centre_only else z_scored_per_session(matrices)
+    x_train, y_train, x_test, y_test = split_labelled(normalized, labels, test)
     return _scored(y_test, fit_predict(probe, x_train, y_train, x_test))
 
 
@@ -84,6 +86,12 @@ def z_scored_per_session(matrices: list[np.ndarray]) -> list[np.ndarray]:
     from nwb_neurpir.evaluation.probes import standardize_per_session
 
     return [standardize_per_session(matrix, np.zeros(matrix.shape[0])) for matrix in matrices]
+
+
+def centred_per_session(matrices: list[np.ndarray]) -> list[np.ndarray]:
+    """Each matrix (one session's rows) minus its column means (non-finite values read as 0)."""
+    finite = [np.nan_to_num(np.asarray(matrix, dtype=np.float64)) for matrix in matrices]
+    return [matrix - matrix.mean(axis=0) for matrix in finite]
 
 
 def _scored(y_test: np.ndarray, predicted: np.ndarray) -> tuple[float, dict]:

@@ -9,7 +9,9 @@ rows (the label-free neighbour-aware probe, ``neurpir-neighbours`` in ``neurpir 
 NeurPIR vector (late fusion as in ``neurpir evaluate``: one logistic probe on each, log-probabilities summed; also
 concatenated, and fused with the untrained encoder's vector as the control), the vectors' effective rank (exp of the
 entropy of the normalised PCA eigenvalues of the per-session-centred vectors), and a session-identity probe on the raw
-vectors (5-fold CV balanced accuracy; chance 1 / #sessions). Then mean ± std over seeds, training time and peak RSS.
+vectors (5-fold CV balanced accuracy; chance 1 / #sessions). The probes marked ``:centred`` read the rows with
+each session's mean subtracted instead of z-scored (per-session scaling depends on the session's mix of regions).
+Then mean ± std over seeds, training time and peak RSS.
 First the hand features' own effective rank, for scale; with several seeds, last the ensemble of the seeds' models
 (one logistic probe per model, log-probabilities summed).
 
@@ -104,6 +106,10 @@ def main() -> None:
             scores["hand:mlp"] = probe_unseen(hand, labels, test, "mlp")[0]
             scores["neurpir-neighbours"] = probe_unseen(beside_neighbours(run.matrices, neighbours), labels, test)[0]
             scores["hand-neighbours"] = probe_unseen(beside_neighbours(hand, neighbours), labels, test)[0]
+            for probe in ("logistic", "mlp"):
+                scores[f"neurpir:{probe}:centred"] = probe_unseen(run.matrices, labels, test, probe, True)[0]
+            for probe in ("logistic", "mlp", "gb"):
+                scores[f"hand:{probe}:centred"] = probe_unseen(hand, labels, test, probe, True)[0]
             scores["hand+neurpir"] = probe_fused_unseen([hand, run.matrices], labels, test)[0]
             joined = [np.concatenate([h, m], axis=1) for h, m in zip(hand, run.matrices)]
             scores["hand+neurpir:concat"] = probe_unseen(joined, labels, test)[0]
