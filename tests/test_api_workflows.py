@@ -145,6 +145,20 @@ def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict) -> N
         npir.LabelProbe(kind="gb")
 
 
+def test_a_probe_fitted_on_sidecars_reads_the_hand_features_from_their_sources(fitted: tuple, simulated: Path,
+                                                                               tmp_path: Path) -> None:
+    data = _copy(simulated, tmp_path)
+    sidecars = tmp_path / "sidecars"
+    npir.annotate(fitted[0], [data / "sub-sim01", data / "sub-sim02"], sidecar=True, output_dir=sidecars,
+                  progress=False)
+    probe = npir.LabelProbe("cell_type").fit(sidecars)
+    assert set(probe.fold_accuracy_) == {"sim01", "sim02"} and "burst_index" in probe.hand_columns_
+    shutil.rmtree(data / "sub-sim02")
+    with pytest.raises(NeurPIRError, match="fit it with inputs='neurpir' to read the vectors alone"):
+        npir.LabelProbe("cell_type").fit(sidecars)
+    assert npir.LabelProbe("cell_type", inputs="neurpir").fit(sidecars).classes_ == CLASSES
+
+
 def test_predictions_are_in_the_third_animals_file(predicted: dict) -> None:
     from nwb_neurpir.store import read_predictions
 

@@ -62,14 +62,15 @@ def recording_hand_features(recording: Recording, neuron_ids: Sequence[object] |
 
 
 def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None) -> tuple[np.ndarray, list[str], float]:
-    """Hand features of every row of a ``read_embeddings`` frame, read from each row's ``file`` (the first file read
-    at ``bin_size`` or its reader's default fixes the bin size of the rest): matrix, column names, bin size."""
+    """Hand features of every row of a ``read_embeddings`` frame, read from each row's ``file`` or, for a sidecar,
+    from the source it names (the first file read at ``bin_size`` or its reader's default fixes the bin size of the
+    rest): matrix, column names, bin size."""
     from nwb_neurpir.workflows.recordings import open_recordings
 
     parts: dict[str, tuple[np.ndarray, list[str]]] = {}
     for path in dict.fromkeys(frame["file"].astype(str)):
         try:
-            (recording,) = open_recordings(path, progress=False, bin_size=bin_size)
+            (recording,) = open_recordings(_activity_source(path), progress=False, bin_size=bin_size)
         except (NeurPIRError, ValueError) as error:
             one_line = error.one_line() if isinstance(error, NeurPIRError) else f"{path}: {error}"
             raise NeurPIRError(f"{one_line}; the probe reads hand features from the files' activity (fit it with "
@@ -84,3 +85,14 @@ def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None) -> t
         rows = np.flatnonzero(frame["file"].astype(str).to_numpy() == path)
         matrix[np.ix_(rows, [where[name] for name in names])] = values
     return matrix, columns, float(bin_size)
+
+
+def _activity_source(path: str) -> str:
+    """Where the activity of a file's embedded neurons is: the file itself, or the source its sidecar names."""
+    from nwb_neurpir.store import list_embeddings, read_embeddings
+
+    for key in list_embeddings(path):
+        source = read_embeddings(path, key).attrs.get("source")
+        if source:
+            return str(source["location"])
+    return path
