@@ -239,6 +239,8 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     assert units.metadata["predicted_cell_type"].tolist() == read_predictions(sidecar)["label"].tolist()
     missing = cli_server.run(["predict", model_dir, target, "--label", "brain_area"], outputs)
     assert missing.code == 1 and missing.stderr.startswith("error: ") and "no probe saved here" in missing.stderr
+    wrong = cli_server.run(["predict", model_dir, target, "--fit-on", data / "sub-sim01", "--inputs", "hand"], outputs)
+    assert wrong.code == 1 and "probe inputs 'hand' unknown; choose one of neurpir+hand, neurpir" in wrong.stderr
 
 
 OUR_TYPES = ("NeuronEmbeddings", "NeuronPredictions", "NeurPIRModel", "NeurPIRProbe", "NeurPIRSource")

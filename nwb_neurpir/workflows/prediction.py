@@ -106,7 +106,8 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         probe.fit(fit_on)
         probe.save(folder)
         accuracy = probe.cross_animal_accuracy_
-        say(f"probe {probe.name}: {probe.n_training_neurons_} neurons, classes {', '.join(probe.classes_)}; "
+        say(f"probe {probe.name} ({probe.inputs}): {probe.n_training_neurons_} neurons, classes "
+            f"{', '.join(probe.classes_)}; "
             f"cross-animal balanced accuracy {'n/a' if accuracy is None else f'{accuracy:.3f}'}; saved to {folder}")
     else:
         probe = LabelProbe.load(folder)
