@@ -27,9 +27,9 @@ PROBE_INPUTS = {
     "neurpir+hand": "the NeurPIR vector and the hand features, one probe each, their log-probabilities summed",
     "neurpir": "the NeurPIR vector alone",
 }
-"""What a probe reads. Late fusion with the hand features measured above either alone on every data set so far
-(Steinmetz 4 regions, 3 seeds: 0.412 against 0.388 NeurPIR / 0.373 hand; simulated calcium 0.62 against 0.43;
-BENCHMARKS.md)."""
+"""What a probe reads. Late fusion with the hand features measured above the vectors alone on every data set so far
+and at or above the hand features alone (Steinmetz 4 regions, 3 seeds: 0.412 against 0.388 NeurPIR / 0.373 hand;
+simulated calcium 0.620 against 0.425 / 0.616; BENCHMARKS.md)."""
 
 
 def zscored_per_recording(matrix: np.ndarray, recordings: Sequence[str] | np.ndarray) -> np.ndarray:
