@@ -14,7 +14,7 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["PROBES", "Probe", "fit_predict", "fit_predict_fused", "standardize_per_session"]
+__all__ = ["PROBES", "Probe", "fit_predict", "fit_predict_fused", "log_probabilities", "standardize_per_session"]
 
 Probe = Literal["logistic", "knn", "mlp", "gb"]
 PROBES: dict[str, str] = {
@@ -81,10 +81,16 @@ def fit_predict_fused(
     with _quiet_single_thread():
         for train_x, test_x in zip(train_blocks, test_blocks, strict=True):
             pipeline = _fitted(probe, train_x, train_y, None, seed)
-            log_probability = np.log(np.clip(pipeline.predict_proba(_finite(test_x)), 1e-12, 1.0))
+            log_probability = log_probabilities(pipeline.predict_proba(_finite(test_x)))
             total = log_probability if total is None else total + log_probability
             classes = pipeline.classes_
     return np.asarray(classes[np.argmax(total, axis=1)], dtype=str)
+
+
+def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
+    """The log of a probe's class probabilities, floored at 1e-12 so that no single probe's certainty vetoes a class
+    in a fusion."""
+    return np.log(np.clip(probabilities, 1e-12, 1.0))
 
 
 def _fitted(probe: str, train_x: np.ndarray, train_y: np.ndarray, pca: int | None, seed: int):  # noqa: ANN202

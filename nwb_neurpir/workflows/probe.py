@@ -61,7 +61,9 @@ class _InputProbe:
         return (np.nan_to_num(np.asarray(x, dtype=np.float64)) - self.mean) / self.scale
 
     def log_proba(self, x: np.ndarray) -> np.ndarray:
-        return np.log(np.clip(self.estimator.predict_proba(self.standardized(x)), 1e-12, 1.0))
+        from nwb_neurpir.evaluation.probes import log_probabilities
+
+        return log_probabilities(self.estimator.predict_proba(self.standardized(x)))
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
         arrays = {"mean": self.mean, "scale": self.scale}
@@ -227,7 +229,7 @@ class LabelProbe:
             ids = recording.neuron_ids if neuron_ids is None else neuron_ids
             if len(ids) != len(matrix):
                 raise NeurPIRError(f"{len(matrix)} vectors but {len(ids)} neurons", recording.source.label())
-            hand, _ = recording_hand_features(recording, ids, self.hand_columns_)
+            hand = recording_hand_features(recording, ids, self.hand_columns_)
             total = total + self.probes_["hand"].log_proba(hand)
         total -= total.max(axis=1, keepdims=True)
         probabilities = np.exp(total)

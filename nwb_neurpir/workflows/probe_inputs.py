@@ -1,8 +1,8 @@
 """What a ``LabelProbe`` reads besides the NeurPIR vectors: the neurons' hand features, computed from the recording
 itself, and the per-recording z-scoring both inputs get (as in ``neurpir evaluate``).
 
-A recording with fewer than ``MIN_SESSION_NEURONS`` neurons is not z-scored on its own (it would erase what tells its
-few neurons apart); the probe's training statistics standardise it instead.
+A recording with fewer than ``normalization.MIN_SESSION_NEURONS`` neurons is not z-scored on its own (it would erase
+what tells its few neurons apart); the probe's training statistics standardise it instead.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.evaluation.normalization import MIN_SESSION_NEURONS
+from nwb_neurpir.evaluation.normalization import unfit_sessions
 from nwb_neurpir.evaluation.probes import standardize_per_session
 
 if TYPE_CHECKING:
@@ -33,42 +33,33 @@ simulated calcium 0.620 against 0.425 / 0.616; BENCHMARKS.md)."""
 
 
 def zscored_per_recording(matrix: np.ndarray, recordings: Sequence[str] | np.ndarray) -> np.ndarray:
-    """Every column z-scored within each recording of at least ``MIN_SESSION_NEURONS`` rows; smaller ones unchanged."""
+    """Every column z-scored within each recording, except recordings too small for it (``unfit_sessions``), which
+    are left unchanged."""
     keys = np.asarray(recordings, dtype=str)
     out = np.asarray(matrix, dtype=np.float64).copy()
-    for key in np.unique(keys):
-        rows = keys == key
-        if rows.sum() >= MIN_SESSION_NEURONS:
-            out[rows] = standardize_per_session(out[rows], np.zeros(int(rows.sum())))
+    fit = ~np.isin(keys, list(unfit_sessions(keys)))
+    out[fit] = standardize_per_session(out[fit], keys[fit])
     return out
 
 
 def recording_hand_features(recording: Recording, neuron_ids: Sequence[object] | np.ndarray,
-                            columns: Sequence[str] | None = None) -> tuple[np.ndarray, list[str]]:
+                            columns: Sequence[str]) -> np.ndarray:
     """Hand features of the recording's neurons ``neuron_ids`` (rows in that order), z-scored over all the
-    recording's neurons, on ``columns`` (a feature the recording lacks is 0; None: its own), and the column names."""
-    from nwb_neurpir.evaluation.features import hand_features
-
-    table = hand_features(recording)
-    if columns is not None:
-        table = table.reindex(columns=list(columns), fill_value=0.0)
-    matrix = zscored_per_recording(table.to_numpy(), np.zeros(len(table)))
-    position = {str(neuron): row for row, neuron in enumerate(recording.neuron_ids)}
-    missing = [str(neuron) for neuron in neuron_ids if str(neuron) not in position]
-    if missing:
-        raise NeurPIRError(f"has no neuron {missing[0]} (of {len(missing)} embedded neurons) in its activity",
-                           recording.source.label())
-    return matrix[[position[str(neuron)] for neuron in neuron_ids]], [str(name) for name in table.columns]
+    recording's neurons, on ``columns`` (a feature the recording lacks is 0)."""
+    return _hand_table(recording, neuron_ids).reindex(columns=list(columns), fill_value=0.0).to_numpy()
 
 
 def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None) -> tuple[np.ndarray, list[str], float]:
     """Hand features of every row of a ``read_embeddings`` frame, read from each row's ``file`` or, for a sidecar,
     from the source it names (the first file read at ``bin_size`` or its reader's default fixes the bin size of the
     rest): matrix, column names, bin size."""
+    from nwb_neurpir.evaluation.features import on_shared_columns
     from nwb_neurpir.workflows.recordings import open_recordings
 
-    parts: dict[str, tuple[np.ndarray, list[str]]] = {}
-    for path in dict.fromkeys(frame["file"].astype(str)):
+    files = frame["file"].astype(str).to_numpy()
+    paths = list(dict.fromkeys(files))
+    tables = []
+    for path in paths:
         try:
             (recording,) = open_recordings(_activity_source(path), progress=False, bin_size=bin_size)
         except (NeurPIRError, ValueError) as error:
@@ -76,15 +67,26 @@ def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None) -> t
             raise NeurPIRError(f"{one_line}; the probe reads hand features from the files' activity (fit it with "
                                "inputs='neurpir' to read the vectors alone)") from None
         bin_size = recording.bin_size
-        rows = frame["file"].astype(str) == path
-        parts[path] = recording_hand_features(recording, frame.loc[rows, "neuron_id"].tolist())
-    columns = list(dict.fromkeys(name for _, names in parts.values() for name in names))
+        tables.append(_hand_table(recording, frame["neuron_id"].to_numpy()[files == path]))
+    per_file, columns = on_shared_columns(tables)
     matrix = np.zeros((len(frame), len(columns)))
-    where = {name: index for index, name in enumerate(columns)}
-    for path, (values, names) in parts.items():
-        rows = np.flatnonzero(frame["file"].astype(str).to_numpy() == path)
-        matrix[np.ix_(rows, [where[name] for name in names])] = values
+    for path, values in zip(paths, per_file):
+        matrix[files == path] = values
     return matrix, columns, float(bin_size)
+
+
+def _hand_table(recording: Recording, neuron_ids: Sequence[object] | np.ndarray) -> pd.DataFrame:
+    """The hand features of ``neuron_ids`` (rows in that order), each column z-scored over the recording's neurons."""
+    from nwb_neurpir.evaluation.features import hand_features
+
+    table = hand_features(recording)
+    table.loc[:, :] = zscored_per_recording(table.to_numpy(), np.zeros(len(table)))
+    position = {str(neuron): row for row, neuron in enumerate(recording.neuron_ids)}
+    missing = [str(neuron) for neuron in neuron_ids if str(neuron) not in position]
+    if missing:
+        raise NeurPIRError(f"has no neuron {missing[0]} (of {len(missing)} embedded neurons) in its activity",
+                           recording.source.label())
+    return table.iloc[[position[str(neuron)] for neuron in neuron_ids]]
 
 
 def _activity_source(path: str) -> str:

@@ -18,7 +18,7 @@ from nwb_neurpir.evaluation.features.traces import trace_features
 from nwb_neurpir.evaluation.features.trials import align_trials, trial_response_features
 from nwb_neurpir.recording import Recording
 
-__all__ = ["feature_matrix", "hand_features"]
+__all__ = ["feature_matrix", "hand_features", "on_shared_columns"]
 
 
 def hand_features(recording: Recording) -> pd.DataFrame:
@@ -41,5 +41,10 @@ def feature_matrix(recordings: Sequence[Recording], progress: bool = False) -> t
 
     tables = [hand_features(recording)
               for recording in tqdm(recordings, desc="hand features", unit="session", disable=not progress)]
+    return on_shared_columns(tables)
+
+
+def on_shared_columns(tables: Sequence[pd.DataFrame]) -> tuple[list[np.ndarray], list[str]]:
+    """Feature tables as matrices on the union of their columns (a column a table lacks is 0 there), and the names."""
     columns = list(dict.fromkeys(name for table in tables for name in table.columns))
     return [table.reindex(columns=columns, fill_value=0.0).to_numpy() for table in tables], columns
