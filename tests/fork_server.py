@@ -44,7 +44,12 @@ class ForkServer:
               stderr: Path | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> int:
         """Fork a process that calls ``target`` ("module:function") with the JSON-able ``arguments`` as keywords and
         exits with the code it returns; ``stdout``/``stderr`` are files its output replaces (without ``stdout`` it
-        prints to stderr), ``env`` is added to its environment, ``cwd`` is where it runs. Returns its pid."""
+        prints to stderr), ``env`` is added to its environment, ``cwd`` is where it runs. Returns its pid.
+
+        The output files exist (empty) before the fork, so a child killed before it opened them still leaves them."""
+        for output in (stdout, stderr):
+            if output is not None:
+                Path(output).touch()
         self._send(op="run", target=target, arguments=dict(arguments), stdout=_optional_str(stdout),
                    stderr=_optional_str(stderr), env=dict(env or {}), cwd=_optional_str(cwd))
         return json.loads(self._reply())
