@@ -5,7 +5,7 @@ types, leave-one-animal-out; spikes or calcium): a range of supervised classifie
 strengths, gradient boosting variants, random forest, extra trees, RBF SVM) on the hand features, raw and
 per-session z-scored. Taking the best of them *after* seeing the test scores is optimistic on purpose: it bounds what
 those features give. (The supervised-encoder ceiling this script also measured for the previous encoder is recorded
-in results/ceiling.md.)
+in docs/findings.md.)
 
     python -m benchmarks.bench_hand_ceiling
     python -m benchmarks.bench_hand_ceiling --dataset simulated-ophys --folds sim04

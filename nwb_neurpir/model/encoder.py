@@ -188,7 +188,7 @@ class ActivityDecoder(nn.Module):
 CHUNK_MULTIPLE = 64
 """Batches are padded to a multiple of this many chunks. Views have random lengths, so unpadded batches have ever new
 sizes, and glibc's heap grew step after step (RSS 480 -> 1180 MB over 800 steps on the demo data); padded, it stays
-flat at ~530 MB at the same speed (benchmarks/results/model.md)."""
+flat at ~530 MB at the same speed (docs/findings.md, model section)."""
 
 
 def batch_tensors(batch: ViewBatch, device: torch.device) -> dict[str, torch.Tensor | int | None]:
