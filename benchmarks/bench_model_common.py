@@ -90,8 +90,9 @@ def z_scored_per_session(matrices: list[np.ndarray]) -> list[np.ndarray]:
 
 def centred_per_session(matrices: list[np.ndarray]) -> list[np.ndarray]:
     """Each matrix (one session's rows) minus its column means (non-finite values read as 0)."""
-    finite = [np.nan_to_num(np.asarray(matrix, dtype=np.float64)) for matrix in matrices]
-    return [matrix - matrix.mean(axis=0) for matrix in finite]
+    from nwb_neurpir.evaluation.probes import standardize_per_session
+
+    return [standardize_per_session(matrix, np.zeros(matrix.shape[0]), scale=False) for matrix in matrices]
 
 
 def _scored(y_test: np.ndarray, predicted: np.ndarray) -> tuple[float, dict]:

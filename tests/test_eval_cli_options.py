@@ -126,6 +126,10 @@ def test_plot_and_evaluate_normalise_alike(annotated: Path, tmp_path: Path, neur
     raw = neurpir("plot", str(annotated), "--out", str(out), "--projection", "pca", "--normalize", "none",
                    "--json", "--no-progress")
     assert json.loads(raw.stdout)["normalization"]["applied"] == "none" and raw.stderr == ""
+    centred = neurpir("plot", str(annotated), "--out", str(out), "--projection", "pca", "--normalize", "centre",
+                       "--json", "--no-progress")
+    payload = json.loads(centred.stdout)
+    assert payload["normalization"]["applied"] == "centre" and "centred per session" in payload["title"]
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate, format_table, write_report
 from nwb_neurpir.evaluation.comparison import compare
 from nwb_neurpir.evaluation.methods import Method
+from nwb_neurpir.evaluation.normalization import choose_normalization
 from nwb_neurpir.evaluation.metrics import score_fold
 from nwb_neurpir.evaluation.results import FoldPredictions, MethodResult
 from nwb_neurpir.io import open_recording
@@ -53,6 +54,22 @@ def test_session_normalisation_refuses_one_class_sessions_and_auto_falls_back(sp
     assert "--normalize auto used none" in format_table(result)
     # Without the fallback, z-scoring 5 same-class neurons erases the class: the probe is at chance.
     assert result.method("hand").pooled.balanced_accuracy > 0.5
+
+
+def test_centring_subtracts_each_sessions_mean_and_keeps_the_spread() -> None:
+    rng = np.random.default_rng(0)
+    keys = np.repeat(["a", "b", "tiny"], [40, 30, 3])
+    x = rng.normal(size=(73, 4)) * [1.0, 5.0, 0.1, 2.0] + np.where(keys == "b", 10.0, 0.0)[:, None]
+    normalization = choose_normalization("centre", keys)
+    assert (normalization.applied, normalization.fallback_sessions) == ("centre", ("tiny",))
+    out = normalization.apply(x, keys)
+    for key in ("a", "b"):
+        np.testing.assert_allclose(out[keys == key].mean(axis=0), 0.0, atol=1e-12)
+        np.testing.assert_allclose(out[keys == key].std(axis=0), x[keys == key].std(axis=0))
+    np.testing.assert_allclose(out[keys == "tiny"], (x - x.mean(axis=0))[keys == "tiny"])
+    z_scored = choose_normalization("session", keys).apply(x, keys)
+    np.testing.assert_allclose(z_scored[keys == "a"].std(axis=0), 1.0)
+    assert "centred with the statistics of all neurons" in normalization.note
 
 
 def test_a_few_one_class_sessions_fall_back_to_the_statistics_of_all_neurons(files: list[Path]) -> None:

@@ -14,7 +14,7 @@ from nwb_neurpir.errors import NeurPIRError
 Normalize = Annotated[str, choice(
     "nwb_neurpir.evaluation.normalization:NORMALIZATIONS", "--normalize", help="auto: z-score the vectors within each session unless a session is too small (under 8 "
                         "neurons) or single-class, then none, with a warning; session: the same but refuse such "
-                        "sessions; none.")]
+                        "sessions; centre: as session, subtracting each session's mean only; none.")]
 """The normalisation option ``evaluate`` and ``plot`` share (same name, same default ``auto``)."""
 PROJECTIONS = "nwb_neurpir.evaluation.plots:PROJECTIONS"
 """The registry of ``--projection`` (``evaluate`` and ``plot``)."""

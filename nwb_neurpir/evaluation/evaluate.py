@@ -91,7 +91,7 @@ def evaluate(
     methods: Sequence[str] | None = None,
     probe: str = "logistic",
     protocol: Protocol | None = None,
-    normalize: Literal["auto", "none", "session"] = "auto",
+    normalize: Literal["auto", "none", "session", "centre"] = "auto",
     n_splits: int = 5,
     seed: int = 0,
     progress: bool = True,
@@ -104,7 +104,8 @@ def evaluate(
     ``config`` and ``ablations=True`` also its ablation variants, each trained per fold -- then ``hand``, ``hand:gb``,
     ``hand-pca`` and ``neurpir+hand``). ``normalize``: ``session`` z-scores every representation within
     each session before the probe (label-free; removes session offsets such as rate scale or indicator brightness)
-    and refuses sessions too small or single-class for it; ``auto`` (default) does the same but falls back to
+    and refuses sessions too small or single-class for it (``centre``: the same, subtracting each session's mean
+    only); ``auto`` (default) does the same but falls back to
     ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
     embedding model was trained on) lets given embeddings be labelled inductive or transductive per fold;
     ``model_provenance`` (checksum, hyperparameters... of the model behind given embeddings) goes into the report.
@@ -375,8 +376,7 @@ def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, r
     title = REPRESENTATIONS.get(name, name)
     if isinstance(representation, TrainedRepresentation) and representation.mode == "inductive":
         title = f"{name}: model trained without {', '.join(fold.held_out_subjects)} (fold {fold.name})"
-    if normalization.applied == "session":
-        title += ", z-scored per session"
+    title += normalization.description
     return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
                          label_name=neurons.label_name, normalization=normalization.to_dict())
 

@@ -1,4 +1,4 @@
-"""Per-session z-scoring of representations before a probe or a UMAP, and where it must not be used.
+"""Per-session z-scoring (or centring) of representations before a probe or a UMAP, and where it must not be used.
 
 Z-scoring every column within a session removes session-wide offsets (rate scale, indicator brightness), but it
 needs sessions whose neurons are many and varied: within a session of 1-6 neurons of one class it erases exactly
@@ -9,7 +9,9 @@ class. The label check only decides the preprocessing of a whole session; it nev
 Unfit sessions are never z-scored on their own: they are z-scored with the statistics of all neurons instead, and
 a note says which. ``auto`` (the default) does this whatever their share (when every session is unfit this is the
 same as ``none``); ``session`` refuses when unfit sessions hold more than ``MAX_UNFIT_SHARE`` of the neurons (the
-scores would mostly measure the fallback, not what was asked); ``none`` leaves the vectors as they are.
+scores would mostly measure the fallback, not what was asked); ``none`` leaves the vectors as they are. ``centre``
+is ``session`` without the scaling: each session's mean is subtracted and every column keeps its spread (a session
+that holds few regions has a small spread along a region direction, which z-scoring would inflate).
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ from nwb_neurpir.evaluation.probes import standardize_per_session
 __all__ = ["MAX_UNFIT_SHARE", "MIN_SESSION_NEURONS", "NORMALIZATIONS", "Normalization", "choose_normalization",
            "unfit_sessions"]
 
-NORMALIZATIONS = ("auto", "session", "none")
+NORMALIZATIONS = ("auto", "session", "centre", "none")
 MIN_SESSION_NEURONS = 8
 MAX_UNFIT_SHARE = 0.25
+PAST = {"session": "z-scored", "centre": "centred"}
 
 
 @dataclass(frozen=True)
 class Normalization:
-    """What was asked, what is applied (``session`` or ``none``), which sessions fell back to the statistics of all
-    neurons, and why (``note`` is None when nothing needs saying)."""
+    """What was asked, what is applied (``session``, ``centre`` or ``none``), which sessions fell back to the
+    statistics of all neurons, and why (``note`` is None when nothing needs saying)."""
 
     requested: str
     applied: str
@@ -40,13 +43,19 @@ class Normalization:
     note: str | None = None
 
     def apply(self, x: np.ndarray, session_keys: np.ndarray) -> np.ndarray:
-        if self.applied != "session":
+        if self.applied == "none":
             return x
-        out = standardize_per_session(x, session_keys)
+        scale = self.applied == "session"
+        out = standardize_per_session(x, session_keys, scale)
         fallback = np.isin(np.asarray(session_keys, dtype=str), self.fallback_sessions)
         if fallback.any():
-            out[fallback] = standardize_per_session(x, np.zeros(len(x)))[fallback]
+            out[fallback] = standardize_per_session(x, np.zeros(len(x)), scale)[fallback]
         return out
+
+    @property
+    def description(self) -> str:
+        """How the vectors were normalised, as a title suffix ("" when they were not)."""
+        return f", {PAST[self.applied]} per session" if self.applied in PAST else ""
 
     def to_dict(self) -> dict[str, object]:
         return {"requested": self.requested, "applied": self.applied,
@@ -67,25 +76,28 @@ def unfit_sessions(session_keys: np.ndarray, labels: np.ndarray | None = None) -
 
 
 def choose_normalization(requested: str, session_keys: np.ndarray, labels: np.ndarray | None = None) -> Normalization:
-    """The normalisation to apply for ``requested`` (``auto``, ``session`` or ``none``) on these sessions."""
+    """The normalisation to apply for ``requested`` (``auto``, ``session``, ``centre`` or ``none``) on these
+    sessions."""
     if requested not in NORMALIZATIONS:
         raise NeurPIRError(f"--normalize must be one of {', '.join(NORMALIZATIONS)}, not {requested!r}")
     if requested == "none":
         return Normalization(requested, "none")
     unfit = unfit_sessions(session_keys, labels)
+    per_session = "centre" if requested == "centre" else "session"
+    what = "centring" if per_session == "centre" else "z-scoring"
     if not unfit:
-        return Normalization(requested, "session")
+        return Normalization(requested, per_session)
     session_keys = np.asarray(session_keys, dtype=str)
     share = float(np.isin(session_keys, list(unfit)).mean())
     example = ", ".join(f"{key} ({why})" for key, why in list(unfit.items())[:3])
     problem = (f"{len(unfit)} of {len(set(session_keys.tolist()))} sessions ({share:.0%} of the neurons) are too "
-               f"small or single-class for per-session z-scoring (fewer than {MIN_SESSION_NEURONS} neurons or one "
+               f"small or single-class for per-session {what} (fewer than {MIN_SESSION_NEURONS} neurons or one "
                f"class, e.g. {example})")
-    if requested == "session" and share > MAX_UNFIT_SHARE:
-        raise NeurPIRError(f"--normalize session: {problem}; it would erase the label there; use --normalize auto "
+    if requested in ("session", "centre") and share > MAX_UNFIT_SHARE:
+        raise NeurPIRError(f"--normalize {requested}: {problem}; it would erase the label there; use --normalize auto "
                            "or none")
     if len(unfit) == len(set(session_keys.tolist())):
         return Normalization(requested, "none", tuple(unfit), f"--normalize {requested} used none: {problem}")
-    return Normalization(requested, "session", tuple(unfit),
-                         f"--normalize {requested}: {problem}; those were z-scored with the statistics of all "
-                         "neurons instead")
+    return Normalization(requested, per_session, tuple(unfit),
+                         f"--normalize {requested}: {problem}; those were {PAST[per_session]} with the statistics "
+                         "of all neurons instead")

@@ -124,13 +124,14 @@ def _quiet_single_thread() -> Iterator[None]:
         yield
 
 
-def standardize_per_session(x: np.ndarray, session_keys: np.ndarray) -> np.ndarray:
-    """Z-score every column within each session (label-free; removes session-wide offsets such as rate scale)."""
+def standardize_per_session(x: np.ndarray, session_keys: np.ndarray, scale: bool = True) -> np.ndarray:
+    """Z-score every column within each session (label-free; removes session-wide offsets such as rate scale);
+    with ``scale=False`` only subtract each session's column means."""
     out = np.empty_like(x, dtype=np.float64)
     for key in np.unique(session_keys):
         rows = session_keys == key
         block = _finite(x[rows].astype(np.float64))
-        std = block.std(axis=0)
+        std = block.std(axis=0) if scale else np.ones(block.shape[1])
         out[rows] = (block - block.mean(axis=0)) / np.where(std > 0, std, 1.0)
     return out
 

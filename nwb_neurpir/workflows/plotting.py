@@ -82,8 +82,8 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
     normalization = choose_normalization(normalize, sessions, grouped.labels if label is not None else None)
     if normalization.note:
         warnings.warn(normalization.note, EvaluationWarning, stacklevel=2)
-    suffix = ", z-scored per session" if normalization.applied == "session" else ""
     return EmbeddingView(vectors=normalization.apply(vectors, sessions), labels=grouped.labels,
                          subjects=kept["subject_id"].astype(str).to_numpy(),
-                         title=f"{title} ({label or 'no label'}){suffix}", label_name=label or "label",
+                         title=f"{title} ({label or 'no label'}){normalization.description}",
+                         label_name=label or "label",
                          normalization=normalization.to_dict())
