@@ -4,7 +4,7 @@ Simulates Izhikevich animals (5 cell types) in which the last animal runs far mo
 timing than the others (``SimulationConfig.with_shift``; its neurons are drawn exactly as the others'). NeurPIR is
 trained on the unshifted animals only, with CEBRA context and without; ``nwb_neurpir.evaluation.evaluate`` then
 probes cell type on the shifted animal (logistic probe, z-scored per session) next to hand features with logistic
-regression and gradient boosting, all on the same fold: train on the unshifted animals' neurons, test on the shifted
+regression and gradient boosting and NeurPIR fused with the hand features (``neurpir+hand``), all on the same fold: train on the unshifted animals' neurons, test on the shifted
 animal's. Prints per-seed numbers, mean ± std and a markdown table. ``--control`` repeats everything on the same
 animals with no shift, to show what the shift costs.
 
@@ -86,13 +86,14 @@ def run_seed(recordings: list, base, seed: int, args: argparse.Namespace) -> dic
         clock = time.perf_counter()
         model = train(train_set, config, progress=args.progress)
         trained = time.perf_counter() - clock
-        methods = ["neurpir", *(HAND_METHODS if context == args.contexts[0] else ())]
+        methods = ["neurpir", "neurpir+hand", *(HAND_METHODS if context == args.contexts[0] else ())]
         result = evaluate(recordings, label="cell_type", model=model, methods=methods, split="animal", seed=seed,
                           progress=False)
         fold = held_out_fold(result, held_out)
         mode = result.method("neurpir").modes[fold]
         for method in result.methods:
-            name = f"neurpir context={context}" if method.method.name == "neurpir" else method.method.name
+            name = method.method.name
+            name = f"{name} context={context}" if name.startswith("neurpir") else name
             scores[name] = method.scores[fold].balanced_accuracy
         steps = getattr(model, "training_summary_", {}).get("steps", config.max_steps)
         print(f"  seed {seed} context={context}: NeurPIR {scores[f'neurpir context={context}']:.3f} ({mode}); train "
