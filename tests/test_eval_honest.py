@@ -72,6 +72,22 @@ def test_centring_subtracts_each_sessions_mean_and_keeps_the_spread() -> None:
     assert "centred with the statistics of all neurons" in normalization.note
 
 
+def test_each_session_is_normalised_with_the_statistics_of_all_its_neurons(files: list[Path]) -> None:
+    recordings = [open_recording(path) for path in files]
+    rng = np.random.default_rng(1)
+    vectors = [rng.normal(size=(r.n_neurons, 3)) * [1.0, 3.0, 0.5] + index for index, r in enumerate(recordings)]
+    for recording in recordings:  # only RS and FS neurons keep a label: the others are in the sessions unlabelled
+        kept = recording.neuron_metadata["cell_type"].isin(["RS", "FS"])
+        recording.neuron_metadata["cell_type"] = recording.neuron_metadata["cell_type"].where(kept, None)
+    result = evaluate(recordings, label="cell_type", embeddings=vectors, methods=["neurpir"], progress=False)
+    expected = []
+    for recording, matrix in zip(recordings, vectors):
+        labelled = recording.neuron_metadata["cell_type"].notna().to_numpy()
+        expected.append(((matrix - matrix.mean(axis=0)) / matrix.std(axis=0))[labelled])
+    assert result.n_labelled < result.n_neurons
+    np.testing.assert_allclose(result.view.vectors, np.concatenate(expected))
+
+
 def test_a_few_one_class_sessions_fall_back_to_the_statistics_of_all_neurons(files: list[Path]) -> None:
     recordings = [open_recording(path, keep_spike_times=True) for path in files[1:]]
     recordings += _one_class_sessions(files[:1], [("FS",)])

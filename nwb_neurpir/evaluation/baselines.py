@@ -26,4 +26,5 @@ def hand_feature_representation(recordings: Sequence[Recording], neurons: Labell
                                 progress: bool = False) -> tuple[FixedRepresentation, list[str]]:
     """Hand features of the labelled neurons, and the feature names."""
     matrices, names = feature_matrix(recordings, progress=progress)
-    return FixedRepresentation(name="hand", matrix=gather_rows(neurons, matrices), mode="none"), names
+    return FixedRepresentation(name="hand", matrix=gather_rows(neurons, matrices), mode="none",
+                               per_recording=matrices), names

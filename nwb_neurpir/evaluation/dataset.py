@@ -16,7 +16,8 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels
 from nwb_neurpir.recording import Recording
 
-__all__ = ["LabelledNeurons", "check_classes", "from_embeddings", "from_recordings", "session_keys"]
+__all__ = ["LabelledNeurons", "check_classes", "from_embeddings", "from_recordings", "session_keys",
+           "table_population"]
 
 EMBEDDING_COLUMNS = ("subject_id", "session_id", "neuron_id", "embedding")
 
@@ -133,11 +134,26 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
             np.zeros((0, 0))
     except ValueError:
         raise NeurPIRError("embedding vectors do not all have the same length", source=source) from None
-    subjects = kept["subject_id"].astype(str).to_numpy()
-    neurons = LabelledNeurons(label_name=label, subject_ids=subjects,
-                              session_keys=np.char.add(np.char.add(subjects.astype(str), "/"),
-                                                       kept["session_id"].astype(str).to_numpy().astype(str)),
-                              neuron_ids=kept["neuron_id"].to_numpy(), labels=grouped.labels,
-                              dropped=grouped.dropped, n_total=len(table))
+    neurons = LabelledNeurons(label_name=label, subject_ids=kept["subject_id"].astype(str).to_numpy(),
+                              session_keys=_table_session_keys(kept), neuron_ids=kept["neuron_id"].to_numpy(),
+                              labels=grouped.labels, dropped=grouped.dropped, n_total=len(table))
     check_classes(neurons.labels, label, grouping, source)
     return neurons, vectors
+
+
+def table_population(table: pd.DataFrame, key_column: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every neuron of an embeddings table, labelled or not, with a finite vector: (vectors, session keys as in
+    ``from_embeddings``, or the values of ``key_column``); None when the vectors differ in length."""
+    lengths = {np.asarray(v).size for v in table["embedding"]}
+    if len(lengths) != 1:
+        return None
+    vectors = np.stack([np.asarray(v, dtype=np.float64).ravel() for v in table["embedding"]])
+    finite = np.isfinite(vectors).all(axis=1)
+    keys = _table_session_keys(table) if key_column is None else table[key_column].astype(str).to_numpy()
+    return vectors[finite], keys[finite]
+
+
+def _table_session_keys(table: pd.DataFrame) -> np.ndarray:
+    """``subject/session`` of every row of an embeddings table."""
+    subjects = table["subject_id"].astype(str).to_numpy().astype(str)
+    return np.char.add(np.char.add(subjects, "/"), table["session_id"].astype(str).to_numpy().astype(str))

@@ -32,6 +32,7 @@ from nwb_neurpir.evaluation.dataset import (
     from_embeddings,
     from_recordings,
     session_keys,
+    table_population,
 )
 from nwb_neurpir.evaluation.grouping import LabelGrouping, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
@@ -103,7 +104,8 @@ def evaluate(
     ``methods`` are ``REPRESENTATION[:PROBE]`` names (default: ``neurpir`` when the inputs allow it -- with a
     ``config`` and ``ablations=True`` also its ablation variants, each trained per fold -- then ``hand``, ``hand:gb``,
     ``hand-pca`` and ``neurpir+hand``). ``normalize``: ``session`` z-scores every representation within
-    each session before the probe (label-free; removes session offsets such as rate scale or indicator brightness)
+    each session before the probe, with the statistics of all the session's neurons, labelled or not (label-free;
+    removes session offsets such as rate scale or indicator brightness)
     and refuses sessions too small or single-class for it (``centre``: the same, subtracting each session's mean
     only); ``auto`` (default) does the same but falls back to
     ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
@@ -246,7 +248,8 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
                 run.fold_training_data[fold.name] = representation.training_data
             if representation.checkpoint_sha256:
                 run.fold_models.setdefault(fold.name, {})[name] = representation.checkpoint_sha256
-            matrices[name] = normalization.apply(raw, neurons.session_keys)
+            matrices[name] = normalization.apply(raw, neurons.session_keys,
+                                                 _population(representation, train_set, neurons, keys))
             if run.view is None:
                 run.view = _view(name, matrices[name], neurons, fold, representation, normalization)
             bar.update()
@@ -269,6 +272,21 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
             result.scores.append(score_fold(y_true, y_pred, neurons.classes, n_choices))
             result.predictions.append(FoldPredictions(fold.name, y_true, y_pred, n_choices))
     bar.close()
+
+
+def _population(representation: Representation, train_set: tuple[int, ...], neurons: LabelledNeurons,
+                keys: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every neuron's vector, labelled or not, with its session key, when the representation knows them (the
+    neurons whose statistics normalise each session); recordings without a labelled neuron are left out."""
+    if isinstance(representation, FixedRepresentation) and representation.population is not None:
+        return representation.population
+    try:
+        full = representation.full_for_fold(train_set)
+    except ValueError:
+        return None
+    used = [(matrix[np.isfinite(matrix).all(axis=1)], key)
+            for matrix, key, rows in zip(full, keys, neurons.recording_rows) if rows.size]
+    return np.concatenate([m for m, _ in used]), np.repeat([key for _, key in used], [len(m) for m, _ in used])
 
 
 def _announce_training(chosen: list[Method], train_sets: list[tuple[int, ...]], config: NeurPIRConfig) -> None:
@@ -341,7 +359,8 @@ def _given_representation(recordings: list[Recording], neurons: LabelledNeurons,
                           timings: dict[str, float]) -> FixedRepresentation:
     """NeurPIR vectors that exist before the folds: an embeddings table, a trained model's, or given matrices."""
     if table_vectors is not None:
-        return FixedRepresentation(name="neurpir", matrix=table_vectors, mode="unknown")
+        return FixedRepresentation(name="neurpir", matrix=table_vectors, mode="unknown",
+                                   population=table_population(embeddings))
     if model is not None:
         clock = time.perf_counter()
         full = embed_all(model, recordings, neurons, progress)

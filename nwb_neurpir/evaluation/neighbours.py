@@ -74,12 +74,15 @@ class NeighbourRepresentation:
         return self.base.needs_training(train_recordings)
 
     def for_fold(self, train_recordings: Sequence[int]) -> np.ndarray:
+        return gather_rows(self.neurons, self.full_for_fold(train_recordings))
+
+    def full_for_fold(self, train_recordings: Sequence[int]) -> list[np.ndarray]:
+        """Per recording, every neuron's vector beside the mean vector of its neighbours."""
         full = self.base.full_for_fold(train_recordings)
         if not self._neighbours:
             self._neighbours = [activity_neighbours(r) if rows.size else np.zeros((r.n_neurons, 0), dtype=np.int64)
                                 for r, rows in zip(self.recordings, self.neurons.recording_rows)]
-        pooled = [neighbour_mean(matrix, index) for matrix, index in zip(full, self._neighbours)]
-        return np.hstack([gather_rows(self.neurons, full), gather_rows(self.neurons, pooled)])
+        return [np.hstack([matrix, neighbour_mean(matrix, index)]) for matrix, index in zip(full, self._neighbours)]
 
 
 def neighbour_mean(matrix: np.ndarray, index: np.ndarray) -> np.ndarray:

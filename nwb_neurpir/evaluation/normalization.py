@@ -6,6 +6,9 @@ the class information the probe is asked to find. A session is *unfit* when it h
 ``MIN_SESSION_NEURONS`` neurons, or (when labels are known, as in an evaluation) all its labelled neurons share one
 class. The label check only decides the preprocessing of a whole session; it never looks at a fold's split.
 
+The statistics of a session come from all its neurons, labelled or not, when they are known (``apply``'s
+``population``): which neurons carry a label must not shift the others' normalised vectors.
+
 Unfit sessions are never z-scored on their own: they are z-scored with the statistics of all neurons instead, and
 a note says which. ``auto`` (the default) does this whatever their share (when every session is unfit this is the
 same as ``none``); ``session`` refuses when unfit sessions hold more than ``MAX_UNFIT_SHARE`` of the neurons (the
@@ -42,14 +45,21 @@ class Normalization:
     fallback_sessions: tuple[str, ...] = ()
     note: str | None = None
 
-    def apply(self, x: np.ndarray, session_keys: np.ndarray) -> np.ndarray:
+    def apply(self, x: np.ndarray, session_keys: np.ndarray,
+              population: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """``x`` normalised per session; ``population`` (vectors, session keys) holds every neuron of the sessions,
+        labelled or not, whose statistics are then used (default: the rows of ``x``)."""
         if self.applied == "none":
             return x
         scale = self.applied == "session"
-        out = standardize_per_session(x, session_keys, scale)
-        fallback = np.isin(np.asarray(session_keys, dtype=str), self.fallback_sessions)
+        session_keys = np.asarray(session_keys, dtype=str)
+        if population is not None:
+            population = (population[0], np.asarray(population[1], dtype=str))
+        out = standardize_per_session(x, session_keys, scale, population)
+        fallback = np.isin(session_keys, self.fallback_sessions)
         if fallback.any():
-            out[fallback] = standardize_per_session(x, np.zeros(len(x)), scale)[fallback]
+            everyone = None if population is None else (population[0], np.zeros(len(population[0])))
+            out[fallback] = standardize_per_session(x, np.zeros(len(x)), scale, everyone)[fallback]
         return out
 
     @property

@@ -124,15 +124,20 @@ def _quiet_single_thread() -> Iterator[None]:
         yield
 
 
-def standardize_per_session(x: np.ndarray, session_keys: np.ndarray, scale: bool = True) -> np.ndarray:
+def standardize_per_session(x: np.ndarray, session_keys: np.ndarray, scale: bool = True,
+                            population: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Z-score every column within each session (label-free; removes session-wide offsets such as rate scale);
-    with ``scale=False`` only subtract each session's column means."""
+    with ``scale=False`` only subtract each session's column means. ``population`` (vectors, session keys): the
+    neurons whose statistics are used, per session (default: the rows of ``x`` themselves)."""
     out = np.empty_like(x, dtype=np.float64)
+    reference, reference_keys = (x, session_keys) if population is None else population
     for key in np.unique(session_keys):
         rows = session_keys == key
         block = _finite(x[rows].astype(np.float64))
-        std = block.std(axis=0) if scale else np.ones(block.shape[1])
-        out[rows] = (block - block.mean(axis=0)) / np.where(std > 0, std, 1.0)
+        source = _finite(reference[reference_keys == key].astype(np.float64))
+        source = source if len(source) else block
+        std = source.std(axis=0) if scale else np.ones(block.shape[1])
+        out[rows] = (block - source.mean(axis=0)) / np.where(std > 0, std, 1.0)
     return out
 
 

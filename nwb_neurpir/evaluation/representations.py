@@ -64,6 +64,8 @@ class FixedRepresentation:
     """Checksum of the model behind the matrix, when known."""
     per_recording: list[np.ndarray] | None = None
     """Vectors of every neuron of every recording (labelled or not), when known."""
+    population: tuple[np.ndarray, np.ndarray] | None = None
+    """Without recordings (an embeddings table): every neuron's vector, labelled or not, and its session key."""
 
     def needs_training(self, train_recordings: Sequence[int]) -> bool:  # noqa: ARG002 - same on every fold
         return False

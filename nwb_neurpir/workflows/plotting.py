@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.dataset import table_population
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
 from nwb_neurpir.evaluation.results import EmbeddingView
 from nwb_neurpir.workflows.annotated import local_paths, read_annotated
@@ -82,7 +83,8 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
     normalization = choose_normalization(normalize, sessions, grouped.labels if label is not None else None)
     if normalization.note:
         warnings.warn(normalization.note, EvaluationWarning, stacklevel=2)
-    return EmbeddingView(vectors=normalization.apply(vectors, sessions), labels=grouped.labels,
+    population = table_population(table, key_column="file")
+    return EmbeddingView(vectors=normalization.apply(vectors, sessions, population), labels=grouped.labels,
                          subjects=kept["subject_id"].astype(str).to_numpy(),
                          title=f"{title} ({label or 'no label'}){normalization.description}",
                          label_name=label or "label",
