@@ -18,7 +18,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate, format_table, write_report
 from nwb_neurpir.evaluation.comparison import compare
 from nwb_neurpir.evaluation.methods import Method
-from nwb_neurpir.evaluation.normalization import choose_normalization
+from nwb_neurpir.evaluation.normalization import MIN_SESSION_NEURONS, choose_normalization
 from nwb_neurpir.evaluation.metrics import score_fold
 from nwb_neurpir.evaluation.results import FoldPredictions, MethodResult
 from nwb_neurpir.io import open_recording
@@ -88,6 +88,23 @@ def test_each_session_is_normalised_with_the_statistics_of_all_its_neurons(files
     np.testing.assert_allclose(result.view.vectors, np.concatenate(expected))
 
 
+def test_a_few_labelled_neurons_among_many_are_normalised_within_their_session(files: list[Path]) -> None:
+    recordings = [open_recording(path) for path in files]
+    vectors = [np.random.default_rng(2).normal(size=(r.n_neurons, 3)) + index for index, r in enumerate(recordings)]
+    identified = []
+    for recording in recordings:  # one identified neuron of each of three types per session, as in opto-tagging
+        types = recording.neuron_metadata["cell_type"]
+        first = np.isin(np.arange(len(types)), [np.flatnonzero(types == kind)[0] for kind in ("RS", "FS", "IB")])
+        recording.neuron_metadata["cell_type"] = types.where(first, None)
+        identified.append(first)
+    assert all(r.n_neurons >= 3 + MIN_SESSION_NEURONS for r in recordings)
+    result = evaluate(recordings, label="cell_type", embeddings=vectors, methods=["neurpir"], progress=False)
+    assert result.settings["normalization"]["applied"] == "session"
+    assert result.settings["normalization"]["fallback_sessions"] == [] and not result.notes
+    expected = [((m - m.mean(axis=0)) / m.std(axis=0))[rows] for m, rows in zip(vectors, identified)]
+    np.testing.assert_allclose(result.view.vectors, np.concatenate(expected))
+
+
 def test_a_few_one_class_sessions_fall_back_to_the_statistics_of_all_neurons(files: list[Path]) -> None:
     recordings = [open_recording(path, keep_spike_times=True) for path in files[1:]]
     recordings += _one_class_sessions(files[:1], [("FS",)])
@@ -96,7 +113,6 @@ def test_a_few_one_class_sessions_fall_back_to_the_statistics_of_all_neurons(fil
         result = evaluate(recordings, label="cell_type", methods=["hand"], normalize="session", progress=False)
     normalization = result.settings["normalization"]
     assert normalization["applied"] == "session" and normalization["fallback_sessions"] == ["sim01/sim01s01"]
-    from nwb_neurpir.evaluation.normalization import choose_normalization
 
     keys = np.repeat(["a", "b", "c"], [10, 10, 3])
     x = np.random.default_rng(0).normal(5.0, 2.0, (23, 4))

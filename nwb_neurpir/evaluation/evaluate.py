@@ -120,13 +120,14 @@ def evaluate(
     timings: dict[str, float] = {}
     neurons, representations = _given_inputs(recordings, label, grouping, model, embeddings, embeddings_training_data,
                                              progress, timings)
-    normalization = choose_normalization(normalize, neurons.session_keys, neurons.labels)
+    keys = session_keys(recordings)
+    normalization = choose_normalization(normalize, neurons.session_keys, neurons.labels,
+                                         _population_keys(recordings, keys, representations.get("neurpir")))
     notes = [normalization.note] if normalization.note else []
     protocol = _protocol(protocol, split, config is not None)
     folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed)
     fold_infos = [_fold_info(fold, neurons) for fold in folds]
     notes += _unscorable_notes(fold_infos, label)
-    keys = session_keys(recordings)
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     if config is not None:
         mode = "inductive" if protocol == "inductive" else "transductive"
@@ -287,6 +288,15 @@ def _population(representation: Representation, train_set: tuple[int, ...], neur
     used = [(matrix[np.isfinite(matrix).all(axis=1)], key)
             for matrix, key, rows in zip(full, keys, neurons.recording_rows) if rows.size]
     return np.concatenate([m for m, _ in used]), np.repeat([key for _, key in used], [len(m) for m, _ in used])
+
+
+def _population_keys(recordings: list[Recording], keys: list[str],
+                     given: Representation | None) -> np.ndarray | None:
+    """The session key of every neuron of the evaluated recordings (or of the embeddings table), labelled or not."""
+    if recordings:
+        return np.repeat(keys, [recording.n_neurons for recording in recordings])
+    population = given.population if isinstance(given, FixedRepresentation) else None
+    return None if population is None else population[1]
 
 
 def _announce_training(chosen: list[Method], train_sets: list[tuple[int, ...]], config: NeurPIRConfig) -> None:

@@ -4,10 +4,12 @@ Z-scoring every column within a session removes session-wide offsets (rate scale
 needs sessions whose neurons are many and varied: within a session of 1-6 neurons of one class it erases exactly
 the class information the probe is asked to find. A session is *unfit* when it has fewer than
 ``MIN_SESSION_NEURONS`` neurons, or (when labels are known, as in an evaluation) all its labelled neurons share one
-class. The label check only decides the preprocessing of a whole session; it never looks at a fold's split.
+class and fewer than ``MIN_SESSION_NEURONS`` other neurons share its statistics. The label check only decides the
+preprocessing of a whole session; it never looks at a fold's split.
 
 The statistics of a session come from all its neurons, labelled or not, when they are known (``apply``'s
-``population``): which neurons carry a label must not shift the others' normalised vectors.
+``population``): which neurons carry a label must not shift the others' normalised vectors, and a session that
+holds a few labelled (e.g. identified) neurons among many others is normalised on its own.
 
 Unfit sessions are never z-scored on their own: they are z-scored with the statistics of all neurons instead, and
 a note says which. ``auto`` (the default) does this whatever their share (when every session is unfit this is the
@@ -72,27 +74,34 @@ class Normalization:
                 "fallback_sessions": list(self.fallback_sessions), "note": self.note}
 
 
-def unfit_sessions(session_keys: np.ndarray, labels: np.ndarray | None = None) -> dict[str, str]:
-    """Session key -> why per-session z-scoring would be degenerate there."""
+def unfit_sessions(session_keys: np.ndarray, labels: np.ndarray | None = None,
+                   population_keys: np.ndarray | None = None) -> dict[str, str]:
+    """Session key -> why per-session z-scoring would be degenerate there. ``population_keys``: the session key of
+    every neuron whose statistics normalise the sessions (labelled or not; default: the rows of ``session_keys``).
+    A session of one labelled class is fit when at least ``MIN_SESSION_NEURONS`` other neurons share its statistics."""
     session_keys = np.asarray(session_keys, dtype=str)
+    population_keys = session_keys if population_keys is None else np.asarray(population_keys, dtype=str)
     unfit = {}
     for key in dict.fromkeys(session_keys.tolist()):
         rows = session_keys == key
-        if rows.sum() < MIN_SESSION_NEURONS:
-            unfit[key] = f"{int(rows.sum())} neurons"
-        elif labels is not None and np.unique(np.asarray(labels)[rows]).size < 2:
+        total = int((population_keys == key).sum()) or int(rows.sum())
+        if total < MIN_SESSION_NEURONS:
+            unfit[key] = f"{total} neurons"
+        elif (labels is not None and np.unique(np.asarray(labels)[rows]).size < 2
+              and total - int(rows.sum()) < MIN_SESSION_NEURONS):
             unfit[key] = "a single class"
     return unfit
 
 
-def choose_normalization(requested: str, session_keys: np.ndarray, labels: np.ndarray | None = None) -> Normalization:
+def choose_normalization(requested: str, session_keys: np.ndarray, labels: np.ndarray | None = None,
+                         population_keys: np.ndarray | None = None) -> Normalization:
     """The normalisation to apply for ``requested`` (``auto``, ``session``, ``centre`` or ``none``) on these
-    sessions."""
+    sessions (``population_keys`` as in :func:`unfit_sessions`)."""
     if requested not in NORMALIZATIONS:
         raise NeurPIRError(f"--normalize must be one of {', '.join(NORMALIZATIONS)}, not {requested!r}")
     if requested == "none":
         return Normalization(requested, "none")
-    unfit = unfit_sessions(session_keys, labels)
+    unfit = unfit_sessions(session_keys, labels, population_keys)
     per_session = "centre" if requested == "centre" else "session"
     what = "centring" if per_session == "centre" else "z-scoring"
     if not unfit:

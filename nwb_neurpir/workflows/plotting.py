@@ -80,10 +80,11 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
         raise NeurPIRError(f"no neuron has a {label!r} value inside the grouping")
     vectors = np.stack([np.asarray(v, dtype=np.float64) for v in kept["embedding"]])
     sessions = kept["file"].astype(str).to_numpy()
-    normalization = choose_normalization(normalize, sessions, grouped.labels if label is not None else None)
+    population = table_population(table, key_column="file")
+    normalization = choose_normalization(normalize, sessions, grouped.labels if label is not None else None,
+                                         None if population is None else population[1])
     if normalization.note:
         warnings.warn(normalization.note, EvaluationWarning, stacklevel=2)
-    population = table_population(table, key_column="file")
     return EmbeddingView(vectors=normalization.apply(vectors, sessions, population), labels=grouped.labels,
                          subjects=kept["subject_id"].astype(str).to_numpy(),
                          title=f"{title} ({label or 'no label'}){normalization.description}",
