@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TrainedEmbeddings", "bench_config", "centred_per_session", "effective_rank", "identity_probe",
-           "probe_fused_unseen", "probe_unseen", "split_labelled", "train_and_embed", "z_scored_per_session"]
+__all__ = ["TrainedEmbeddings", "bench_config", "effective_rank", "identity_probe", "probe_fused_unseen",
+           "probe_unseen", "split_labelled", "train_and_embed", "z_scored_per_session"]
 
 
 def bench_config(overrides: list[str], **fields: Any):  # noqa: ANN202, ANN401 - NeurPIRConfig, imported lazily
@@ -64,7 +64,7 @@ def probe_unseen(matrices: list[np.ndarray], labels: list[np.ndarray], test: lis
     their class counts (evaluation's probe and score)."""
     from nwb_neurpir.evaluation.probes import fit_predict
 
-    normalized = centred_per_session(matrices) if centre_only else z_scored_per_session(matrices)
+    normalized = z_scored_per_session(matrices, scale=not centre_only)
     x_train, y_train, x_test, y_test = split_labelled(normalized, labels, test)
     return _scored(y_test, fit_predict(probe, x_train, y_train, x_test))
 
@@ -81,18 +81,12 @@ def probe_fused_unseen(sources: list[list[np.ndarray]], labels: list[np.ndarray]
     return _scored(y_test, predicted)
 
 
-def z_scored_per_session(matrices: list[np.ndarray]) -> list[np.ndarray]:
-    """Each matrix (one session's rows) z-scored column by column, as the probes read it."""
+def z_scored_per_session(matrices: list[np.ndarray], scale: bool = True) -> list[np.ndarray]:
+    """Each matrix (one session's rows) z-scored column by column, as the probes read it; with ``scale=False`` only
+    centred (non-finite values read as 0)."""
     from nwb_neurpir.evaluation.probes import standardize_per_session
 
-    return [standardize_per_session(matrix, np.zeros(matrix.shape[0])) for matrix in matrices]
-
-
-def centred_per_session(matrices: list[np.ndarray]) -> list[np.ndarray]:
-    """Each matrix (one session's rows) minus its column means (non-finite values read as 0)."""
-    from nwb_neurpir.evaluation.probes import standardize_per_session
-
-    return [standardize_per_session(matrix, np.zeros(matrix.shape[0]), scale=False) for matrix in matrices]
+    return [standardize_per_session(matrix, np.zeros(matrix.shape[0]), scale) for matrix in matrices]
 
 
 def _scored(y_test: np.ndarray, predicted: np.ndarray) -> tuple[float, dict]:

@@ -4,9 +4,9 @@ Simulates Izhikevich animals (5 cell types) in which the last animal runs far mo
 timing than the others (``SimulationConfig.with_shift``; its neurons are drawn exactly as the others'). NeurPIR is
 trained on the unshifted animals only, with CEBRA context and without; ``nwb_neurpir.evaluation.evaluate`` then
 probes cell type on the shifted animal (logistic probe, z-scored per session) next to hand features with logistic
-regression and gradient boosting and NeurPIR fused with the hand features (``neurpir+hand``), all on the same fold: train on the unshifted animals' neurons, test on the shifted
-animal's. Prints per-seed numbers, mean ± std and a markdown table. ``--control`` repeats everything on the same
-animals with no shift, to show what the shift costs.
+regression and gradient boosting and NeurPIR fused with the hand features (``neurpir+hand``), all on the same fold:
+train on the unshifted animals' neurons, test on the shifted animal's. Prints per-seed numbers, mean ± std and a
+markdown table. ``--control`` repeats everything on the same animals with no shift, to show what the shift costs.
 
     OMP_NUM_THREADS=1 python -m benchmarks.bench_shifted_conditions --control
     python -m benchmarks.bench_shifted_conditions --steps 800 --set batch_size=256 --neurons 250 --duration 300

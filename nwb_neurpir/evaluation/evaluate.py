@@ -103,12 +103,11 @@ def evaluate(
 
     ``methods`` are ``REPRESENTATION[:PROBE]`` names (default: ``neurpir`` when the inputs allow it -- with a
     ``config`` and ``ablations=True`` also its ablation variants, each trained per fold -- then ``hand``, ``hand:gb``,
-    ``hand-pca`` and ``neurpir+hand``). ``normalize``: ``session`` z-scores every representation within
-    each session before the probe, with the statistics of all the session's neurons, labelled or not (label-free;
-    removes session offsets such as rate scale or indicator brightness)
-    and refuses sessions too small or single-class for it (``centre``: the same, subtracting each session's mean
-    only); ``auto`` (default) does the same but falls back to
-    ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
+    ``hand-pca`` and ``neurpir+hand``). ``normalize``: ``session`` z-scores every representation within each
+    session before the probe, with the statistics of all the session's neurons, labelled or not (label-free; removes
+    session offsets such as rate scale or indicator brightness), and refuses sessions too small or single-class for
+    it; ``centre`` does the same but only subtracts each session's mean; ``auto`` (default) z-scores but falls back
+    to ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
     embedding model was trained on) lets given embeddings be labelled inductive or transductive per fold;
     ``model_provenance`` (checksum, hyperparameters... of the model behind given embeddings) goes into the report.
     Folds whose test classes are all absent from their training neurons are unscorable: reported, not averaged in.
