@@ -17,13 +17,13 @@ import warnings
 from pathlib import Path
 
 from benchmarks.bench_evaluate_common import add_common_arguments, run_evaluation
+from benchmarks.shared_data import STEINMETZ_DATA
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=STEINMETZ_DATA)
     add_common_arguments(parser, "/tmp/neurpir-eval-steinmetz")
     args = parser.parse_args()
     started = time.perf_counter()

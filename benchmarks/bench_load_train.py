@@ -19,8 +19,8 @@ import warnings
 from pathlib import Path
 
 from benchmarks.bench_load_common import neurpir_argv, run_measured
+from benchmarks.shared_data import STEINMETZ_DATA, nwb_files
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
 CONFIG = {"context_iterations": 50, "batch_size": 128, "validation_fraction": 0.0, "checkpoint_every": 1000}
 IMPORTS = "import nwb_neurpir.cli.app, nwb_neurpir.io, nwb_neurpir.model, pynwb, torch, torch._dynamo, cebra"
 
@@ -39,14 +39,12 @@ def activity_megabytes(files: list[Path]) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=DATA)
+    parser.add_argument("--data-dir", type=Path, default=STEINMETZ_DATA)
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 3, 11])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/neurpir-bench-load-train"))
     args = parser.parse_args()
-    files = sorted(args.data_dir.rglob("*.nwb"))
-    if len(files) < max(args.sessions):
-        raise SystemExit(f"need {max(args.sessions)} sessions under {args.data_dir}, found {len(files)}")
+    files = nwb_files(args.data_dir, at_least=max(args.sessions))
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
     config = args.workdir / "config.json"

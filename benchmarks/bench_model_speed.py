@@ -19,9 +19,8 @@ import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
+from benchmarks.shared_data import STEINMETZ_DATA, nwb_files
 
 RSS_SCRIPT = """
 import resource, sys, warnings
@@ -64,7 +63,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"load average at start: {os.getloadavg()}; torch threads {torch.get_num_threads()}")
-    files = sorted(DATA.rglob("*.nwb"))
+    files = nwb_files(STEINMETZ_DATA)
     recordings = [read_nwb(f) for f in files]
     first = recordings[0]
     neural = np.ascontiguousarray(first.activity.T.astype(np.float32))
@@ -89,7 +88,7 @@ def main() -> None:
     print(f"embedding {n_neurons} neurons of {len(recordings)} sessions: {time.perf_counter() - start:.1f} s")
 
     for count in (1, len(files)):
-        script = RSS_SCRIPT.format(data=str(DATA), threads=args.threads)
+        script = RSS_SCRIPT.format(data=str(STEINMETZ_DATA), threads=args.threads)
         out = subprocess.run([sys.executable, "-c", script, str(count)], capture_output=True, text=True, check=True)
         print(f"peak RSS training on {count} session(s): {float(out.stdout.strip().splitlines()[-1]):.0f} MB")
 

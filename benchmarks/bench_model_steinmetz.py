@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import resource
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -37,8 +36,7 @@ from benchmarks.bench_model_common import (
     train_and_embed,
     z_scored_per_session,
 )
-
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
+from benchmarks.shared_data import STEINMETZ_DATA, nwb_files
 
 
 def load_sessions(progress: bool):  # noqa: ANN201
@@ -47,7 +45,7 @@ def load_sessions(progress: bool):  # noqa: ANN201
 
     grouping = load_grouping("steinmetz-4region")
     recordings, labels = [], []
-    for path in sorted(DATA.rglob("*.nwb")):
+    for path in nwb_files(STEINMETZ_DATA):
         recording = read_nwb(path)
         recordings.append(recording)
         grouped = group_labels(recording.neuron_metadata["brain_area"].tolist(), grouping)

@@ -23,8 +23,9 @@ import numpy as np
 from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.io.read_warnings import NWBReadWarning
 
+from benchmarks.shared_data import STEINMETZ_DATA, nwb_files
+
 BIN_SIZE = 0.010
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "steinmetz2019-nwb"
 
 
 def bare_bin(path: Path, bin_size: float = BIN_SIZE) -> np.ndarray:
@@ -63,12 +64,10 @@ def timed(function, files: list[Path]) -> float:  # noqa: ANN001
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data-dir", type=Path, default=STEINMETZ_DATA)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    files = sorted(args.data_dir.rglob("*.nwb"))
-    if not files:
-        raise SystemExit(f"no .nwb files under {args.data_dir}")
+    files = nwb_files(args.data_dir)
     for path in files:
         if not np.array_equal(bare_bin(path), reader_bin(path)):
             raise SystemExit(f"{path}: reader and baseline counts differ")

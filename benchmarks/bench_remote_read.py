@@ -30,7 +30,8 @@ from nwb_neurpir.io.access import DataAccess
 from nwb_neurpir.testing import write_session_with_acquisition
 from tests.dandi_server import LoopbackDandi
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from benchmarks.shared_data import SHARED_DATA, STEINMETZ_DATA
+
 
 
 def _pynwb_units_bytes(server: LoopbackDandi, url: str) -> int:
@@ -46,8 +47,8 @@ def _pynwb_units_bytes(server: LoopbackDandi, url: str) -> int:
 
 
 def _default_real_files() -> list[Path]:
-    candidates = [SHARED / "human-mtl-zheng2022-nwb" / "sub-4_ses-4_ecephys+image.nwb",
-                  *sorted((SHARED / "steinmetz2019-nwb").glob("*/*.nwb"))[:1]]
+    candidates = [SHARED_DATA / "human-mtl-zheng2022-nwb" / "sub-4_ses-4_ecephys+image.nwb",
+                  *sorted(STEINMETZ_DATA.glob("*/*.nwb"))[:1]]
     return [path for path in candidates if path.is_file()]
 
 
