@@ -109,6 +109,25 @@ def test_report_names_the_model(simulated: Path, model_dir: Path, tmp_path: Path
 
 
 @pytest.mark.slow
+def test_evaluate_reads_the_sources_on_the_models_bins(simulated: Path, tmp_path: Path) -> None:
+    """A model trained on 20 ms bins is evaluated on 20 ms bins without being told; --bin-size sets the grid."""
+    from nwb_neurpir.model import train
+
+    folder = tmp_path / "model-20ms"
+    train(list(open_recordings([simulated], progress=False, bin_size=0.02)), TINY, out_dir=folder, progress=False)
+    shown = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--model", str(folder),
+                                     "--methods", "neurpir,hand", "--out", str(tmp_path / "report"), "--no-plots",
+                                     "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["settings"]["bin_sizes_s"] == [0.02]
+    assert "- activity read on 20 ms bins" in (tmp_path / "report" / "report.md").read_text()
+    hand = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--methods", "hand",
+                                    "--bin-size", "0.05", "--json"])
+    assert hand.exit_code == 0, hand.output
+    assert json.loads(hand.output)["settings"]["bin_sizes_s"] == [0.05]
+
+
+@pytest.mark.slow
 def test_plot_and_evaluate_normalise_alike(annotated: Path, tmp_path: Path, neurpir: Callable[..., Finished]) -> None:
     table = read_annotated(sorted(annotated.rglob("*.nwb")))
     view = annotated_view(table, "cell_type")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter, choice
+from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Sources, UnitFilter, choice
 from nwb_neurpir.errors import NeurPIRError
 
 Normalize = Annotated[str, choice(
@@ -91,6 +91,7 @@ def register(app: typer.Typer) -> None:
                            "[default: the config's].")] = None,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
+        bin_size: BinSize = None,
         cache_dir: CacheDir = None,
         progress: Progress = True,
         as_json: JsonOutput = False,
@@ -113,7 +114,8 @@ def register(app: typer.Typer) -> None:
         options = dict(label=label, grouping=grouping, split=split, probe=probe, normalize=normalize,
                        n_splits=folds or 5, seed=seed or 0, progress=progress and not as_json,
                        methods=[m for m in methods.split(",") if m.strip()] if methods else None, ablations=ablations)
-        run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, model_dir=model,
+        run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
+                               model_dir=model,
                                config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed)
                                        if training else None),
                                transductive=transductive, embeddings_name=embeddings_name, report_dir=out,

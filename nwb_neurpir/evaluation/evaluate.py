@@ -163,6 +163,7 @@ def evaluate(
     settings = {"probe": probe, "normalize": normalization.applied, "normalization": normalization.to_dict(),
                 "protocol": protocol if config is not None else None,
                 "n_splits": n_splits if split == "kfold" else None, "seed": seed, "n_recordings": len(recordings),
+                "bin_sizes_s": sorted({float(r.bin_size) for r in recordings}) or None,
                 "config": None if config is None else config.hyperparameters(),
                 "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,
                 "inductive_folds": _inductive_folds(results, fold_infos), "package_version": __version__,

@@ -97,6 +97,9 @@ def _model_lines(result: EvaluationResult) -> list[str]:
     else:
         lines.append("- no NeurPIR model behind these methods (or none recorded)")
     lines.append(f"- evaluated with nwb-neurpir {settings.get('package_version')}")
+    if settings.get("bin_sizes_s"):
+        lines.append("- activity read on " + " / ".join(f"{size * 1000:g} ms" for size in settings["bin_sizes_s"])
+                     + " bins")
     for name, folds in (settings.get("inductive_folds") or {}).items():
         lines.append(f"- {name}: inductive on {len(folds)} of {len(result.folds)} folds"
                      + (f" ({', '.join(folds)})" if folds else ""))

@@ -48,6 +48,7 @@ def evaluate_sources(
     glob: str | None = None,
     cache_dir: str | Path | None = None,
     unit_filter: str | None = None,
+    bin_size: float | None = None,
     model_dir: str | Path | None = None,
     config: NeurPIRConfig | None = None,
     transductive: bool = False,
@@ -59,10 +60,11 @@ def evaluate_sources(
 ) -> EvaluationRun:
     """Evaluate the sources with the model in ``model_dir``, by training ``config`` per fold (once on all sources
     with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the table); write
-    the report to ``report_dir`` (figures unless ``plots=False``). ``options`` go to ``evaluate``."""
+    the report to ``report_dir`` (figures unless ``plots=False``). ``bin_size``: the grid the sources are read on
+    (default: the model's, else the reader's). ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation import write_report
 
-    reader = {"unit_filter": unit_filter}
+    reader = {"unit_filter": unit_filter, "bin_size": bin_size}
     if model_dir is not None or config is not None:
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir, reader_kwargs=reader,
                                      model_dir=model_dir, config=config,
@@ -152,20 +154,24 @@ def evaluate_recordings(
     progress: bool = True,
     **options: Any,
 ) -> EvaluationResult:
-    """Read ``sources`` (spike times kept for the ISI features) and ``evaluate`` them with the model in
-    ``model_dir`` or by training ``config`` per fold; ``options`` go to ``evaluate``."""
+    """Read ``sources`` (spike times kept for the ISI features; on the model's bin size unless ``reader_kwargs``
+    name one) and ``evaluate`` them with the model in ``model_dir`` or by training ``config`` per fold; ``options``
+    go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
 
     clock = time.perf_counter()
     model = None
+    reader = dict(reader_kwargs or {})
     if model_dir is not None:
         from nwb_neurpir.model import NeurPIR
 
         model = NeurPIR.load(model_dir)
+        if reader.get("bin_size") is None:
+            reader["bin_size"] = model.bin_size_
     recordings = list(open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir), progress=progress,
-                                      keep_spike_times=True, **(reader_kwargs or {})))
+                                      keep_spike_times=True, **reader))
     reading = time.perf_counter() - clock
     result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
     if model_dir is not None and result.settings.get("model"):
