@@ -20,7 +20,6 @@ from benchmarks.bench_evaluate_common import add_common_arguments, run_evaluatio
 from benchmarks.shared_data import STEINMETZ_DATA
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=STEINMETZ_DATA)

@@ -33,7 +33,6 @@ from tests.dandi_server import LoopbackDandi
 from benchmarks.shared_data import SHARED_DATA, STEINMETZ_DATA
 
 
-
 def _pynwb_units_bytes(server: LoopbackDandi, url: str) -> int:
     """Server bytes for pynwb reading the units table through a bare remfile stream."""
     import h5py
