@@ -104,7 +104,8 @@ def test_train_refuses_a_bad_out_before_reading_anything(cli_server: CliForkServ
 def test_embedding_a_file_of_another_modality_blames_the_model(cli_server: CliForkServer, tiny_model: Path,
                                                               tmp_path: Path) -> None:
     ophys = write_nwbfile(make_ophys_nwbfile(n_rois=5, n_frames=100, with_context=False), tmp_path / "rois.nwb")
-    for command in (["embed", tiny_model, ophys], ["annotate", tiny_model, ophys]):
+    for command in (["embed", tiny_model, ophys], ["annotate", tiny_model, ophys],
+                    ["evaluate", ophys, "--label", "cell_type", "--model", tiny_model, "--no-progress"]):
         done = cli_server.run(command, tmp_path / "logs")
         text = done.stdout + done.stderr
         assert done.code == 1 and "the model was trained on spikes data, but this file holds ophys data only" in text
@@ -153,9 +154,11 @@ def test_wording_and_a_missing_model_folder(cli_server: CliForkServer, bare_file
     done = cli_server.run(["inspect", bare_files / "s1.nwb", "--no-progress"], tmp_path / "logs")
     assert done.code == 0, done.stderr[-2000:]
     assert "10 units with spike times from /units; observed 10.0 s in 1 window (" in done.stdout
-    missing = cli_server.run(["embed", tmp_path / "no-model", bare_files], tmp_path / "logs")
-    assert missing.code == 1 and "no-model: model folder not found" in missing.stderr
-    assert "manifest.json" not in missing.stderr
+    for command in (["embed", tmp_path / "no-model", bare_files],
+                    ["evaluate", bare_files, "--label", "location", "--model", tmp_path / "no-model"]):
+        missing = cli_server.run(command, tmp_path / "logs")
+        assert missing.code == 1 and "no-model: model folder not found" in missing.stderr
+        assert "manifest.json" not in missing.stderr
 
 
 def test_inspect_says_per_file_whether_it_holds_units(cli_server: CliForkServer, tiny_model: Path,

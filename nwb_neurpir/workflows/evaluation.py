@@ -154,24 +154,28 @@ def evaluate_recordings(
     progress: bool = True,
     **options: Any,
 ) -> EvaluationResult:
-    """Read ``sources`` (spike times kept for the ISI features; on the model's bin size unless ``reader_kwargs``
-    name one) and ``evaluate`` them with the model in ``model_dir`` or by training ``config`` per fold; ``options``
-    go to ``evaluate``."""
+    """Read ``sources`` (spike times kept for the ISI features; as the model's modality and, unless
+    ``reader_kwargs`` name one, on its bin size) and ``evaluate`` them with the model in ``model_dir`` or by training
+    ``config`` per fold; ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch
+    from nwb_neurpir.workflows.model_inputs import load_model_folder, model_mismatch
 
     clock = time.perf_counter()
     model = None
     reader = dict(reader_kwargs or {})
     if model_dir is not None:
-        from nwb_neurpir.model import NeurPIR
-
-        model = NeurPIR.load(model_dir)
+        model = load_model_folder(model_dir)
+        reader["modality"] = model.config.modality
         if reader.get("bin_size") is None:
             reader["bin_size"] = model.bin_size_
-    recordings = list(open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir), progress=progress,
-                                      keep_spike_times=True, **reader))
+    try:
+        recordings = list(open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir), progress=progress,
+                                          keep_spike_times=True, **reader))
+    except ModalityMismatch as exc:
+        raise model_mismatch(exc) from None
     reading = time.perf_counter() - clock
     result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
     if model_dir is not None and result.settings.get("model"):
