@@ -50,6 +50,19 @@ def annotated(simulated: Path, model_dir: Path, tmp_path_factory: pytest.TempPat
     return folder
 
 
+@pytest.fixture(scope="module")
+def sidecars(simulated: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from nwb_neurpir.model import NeurPIR
+    from nwb_neurpir.store import annotate_recording
+
+    model = NeurPIR.load(model_dir)
+    folder = tmp_path_factory.mktemp("sidecars")
+    for recording in open_recordings([simulated], progress=False):
+        annotate_recording(recording, model.embed(recording, progress=False), model.provenance(), output_dir=folder,
+                           sidecar=True, progress=False)
+    return folder
+
+
 @pytest.fixture()
 def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished]:
     """Runs ``neurpir <args>`` as a process forked from the warm CLI server (no interpreter start-up per run)."""
@@ -82,6 +95,18 @@ def test_hand_baselines_need_no_model_or_embeddings(simulated: Path, neurpir: Ca
     assert set(payload["timings"]) >= {"reading", "total"}
     assert payload["timings"]["total"] >= payload["timings"]["reading"]
     assert all(value == round(value, 1) for value in payload["timings"].values())
+
+
+def test_evaluate_reads_the_hand_features_of_sidecars_from_their_sources(
+        annotated: Path, sidecars: Path, neurpir: Callable[..., Finished]) -> None:
+    scores = {}
+    for folder in (annotated, sidecars):
+        shown = neurpir("evaluate", str(folder), "--label", "cell_type", "--methods", "neurpir,hand", "--json")
+        assert shown.code == 0, shown.stderr
+        scores[folder.name] = [(m["name"], m["pooled"]["n_scored"], m["pooled"]["balanced_accuracy"])
+                               for m in json.loads(shown.stdout)["methods"]]
+    assert [name for name, _, _ in scores[sidecars.name]] == ["neurpir", "hand"]
+    assert scores[sidecars.name] == scores[annotated.name]
 
 
 @pytest.mark.slow

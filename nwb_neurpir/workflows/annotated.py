@@ -10,7 +10,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["local_paths", "read_annotated"]
+__all__ = ["activity_source", "local_paths", "read_annotated"]
 
 
 def local_paths(resolved: Sequence[Any]) -> list[str]:
@@ -45,6 +45,17 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
     table = pd.concat(frames, ignore_index=True)
     table.attrs = {"training_data": list(dict.fromkeys(training_data)), "models": list(models.values())}
     return table
+
+
+def activity_source(path: str | Path) -> str:
+    """Where the activity of a file's embedded neurons is: the file itself, or the source its sidecar names."""
+    from nwb_neurpir.store import list_embeddings, read_embeddings
+
+    for key in list_embeddings(path):
+        source = read_embeddings(path, key).attrs.get("source")
+        if source:
+            return str(source["location"])
+    return str(path)
 
 
 def _identity(path: Path) -> tuple[str, str]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EvaluationResult
-from nwb_neurpir.workflows.annotated import local_paths, read_annotated
+from nwb_neurpir.workflows.annotated import activity_source, local_paths, read_annotated
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIRConfig
@@ -112,18 +112,21 @@ def evaluate_annotated(
     progress: bool = True,
     **options: Any,
 ) -> EvaluationResult:
-    """``evaluate`` on annotated files: their embeddings as ``neurpir``; hand baselines (read from the same files)
-    unless ``methods`` names only ``neurpir`` (then sidecar files work too). Methods that need no NeurPIR vectors
-    (``hand``, ``hand:gb``...) need no embeddings in the files. ``options`` go to ``evaluate``."""
+    """``evaluate`` on annotated files: their embeddings as ``neurpir``; hand baselines read from the same files or,
+    for sidecar files, from the sources they name. Methods that need no NeurPIR vectors (``hand``, ``hand:gb``...)
+    need no embeddings in the files. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recording
     from nwb_neurpir.io.access import DataAccess
 
     clock = time.perf_counter()
     access = DataAccess()
+
+    def recording_of(path: str) -> Recording:
+        return open_recording(activity_source(path), access=access, keep_spike_times=True, **(reader_kwargs or {}))
+
     if not _uses_neurpir(methods):
-        recordings = [open_recording(path, access=access, keep_spike_times=True, **(reader_kwargs or {}))
-                      for path in paths]
+        recordings = [recording_of(path) for path in paths]
         return _timed_total(evaluate(recordings, label=label, methods=methods, progress=progress, **options),
                             time.perf_counter() - clock)
     table = read_annotated(paths, name)
@@ -133,7 +136,7 @@ def evaluate_annotated(
                                      model_provenance=provenance, **options), time.perf_counter() - clock)
     recordings, matrices = [], []
     for path, frame in table.groupby("file", sort=False):
-        recording = open_recording(path, access=access, keep_spike_times=True, **(reader_kwargs or {}))
+        recording = recording_of(path)
         recordings.append(recording)
         matrices.append(aligned_embeddings(recording, frame))
     reading = time.perf_counter() - clock

@@ -54,6 +54,7 @@ def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None) -> t
     from the source it names (the first file read at ``bin_size`` or its reader's default fixes the bin size of the
     rest): matrix, column names, bin size."""
     from nwb_neurpir.evaluation.features import on_shared_columns
+    from nwb_neurpir.workflows.annotated import activity_source
     from nwb_neurpir.workflows.recordings import open_recordings
 
     files = frame["file"].astype(str).to_numpy()
@@ -61,7 +62,7 @@ def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None) -> t
     tables = []
     for path in paths:
         try:
-            (recording,) = open_recordings(_activity_source(path), progress=False, bin_size=bin_size)
+            (recording,) = open_recordings(activity_source(path), progress=False, bin_size=bin_size)
         except (NeurPIRError, ValueError) as error:
             one_line = error.one_line() if isinstance(error, NeurPIRError) else f"{path}: {error}"
             raise NeurPIRError(f"{one_line}; the probe reads hand features from the files' activity (fit it with "
@@ -88,13 +89,3 @@ def _hand_table(recording: Recording, neuron_ids: Sequence[object] | np.ndarray)
                            recording.source.label())
     return table.iloc[[position[str(neuron)] for neuron in neuron_ids]]
 
-
-def _activity_source(path: str) -> str:
-    """Where the activity of a file's embedded neurons is: the file itself, or the source its sidecar names."""
-    from nwb_neurpir.store import list_embeddings, read_embeddings
-
-    for key in list_embeddings(path):
-        source = read_embeddings(path, key).attrs.get("source")
-        if source:
-            return str(source["location"])
-    return path
