@@ -37,30 +37,26 @@ def model_dir(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return folder
 
 
-@pytest.fixture(scope="module")
-def annotated(simulated: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _annotated_into(folder: Path, simulated: Path, model_dir: Path, sidecar: bool) -> Path:
+    """Every simulated file's embeddings written into a copy in ``folder``, or into sidecars there."""
     from nwb_neurpir.model import NeurPIR
     from nwb_neurpir.store import annotate_recording
 
     model = NeurPIR.load(model_dir)
-    folder = tmp_path_factory.mktemp("annotated")
     for recording in open_recordings([simulated], progress=False):
         annotate_recording(recording, model.embed(recording, progress=False), model.provenance(), output_dir=folder,
-                           progress=False)
+                           sidecar=sidecar, progress=False)
     return folder
+
+
+@pytest.fixture(scope="module")
+def annotated(simulated: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _annotated_into(tmp_path_factory.mktemp("annotated"), simulated, model_dir, sidecar=False)
 
 
 @pytest.fixture(scope="module")
 def sidecars(simulated: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from nwb_neurpir.model import NeurPIR
-    from nwb_neurpir.store import annotate_recording
-
-    model = NeurPIR.load(model_dir)
-    folder = tmp_path_factory.mktemp("sidecars")
-    for recording in open_recordings([simulated], progress=False):
-        annotate_recording(recording, model.embed(recording, progress=False), model.provenance(), output_dir=folder,
-                           sidecar=True, progress=False)
-    return folder
+    return _annotated_into(tmp_path_factory.mktemp("sidecars"), simulated, model_dir, sidecar=True)
 
 
 @pytest.fixture()
