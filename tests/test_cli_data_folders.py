@@ -118,6 +118,31 @@ def test_sidecars_go_to_their_own_folder_and_every_reader_skips_them(
     assert only_sidecars.code == 1 and "only NeurPIR sidecar files or files without neurons" in only_sidecars.stderr
 
 
+def test_a_sidecar_names_its_source_from_any_folder(cli_server: CliForkServer, model: Path, tmp_path: Path) -> None:
+    _data(tmp_path / "data")
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    relative = os.path.relpath(tmp_path / "data" / "sub-a" / "x.nwb", work)
+    done = cli_server.run(["annotate", model, relative, "--sidecar", "--out", "../sidecars", "--no-progress"],
+                          tmp_path / "logs", cwd=work)
+    assert done.code == 0, done.stderr[-2000:]
+    sidecar = tmp_path / "sidecars/sub-a/sub-a_ses-s1_desc-NeurPIREmbeddings.nwb"
+    assert read_embeddings(sidecar).attrs["source"]["location"] == str((tmp_path / "data/sub-a/x.nwb").resolve())
+    again = cli_server.run(["annotate", model, tmp_path / "data" / "sub-a" / "x.nwb", "--sidecar", "--out",
+                            tmp_path / "sidecars", "--overwrite", "--no-progress"], tmp_path / "logs", cwd=elsewhere)
+    assert again.code == 0, again.stderr[-2000:]
+    assert _tree(tmp_path / "sidecars") == ["sub-a/sub-a_ses-s1_desc-NeurPIREmbeddings.nwb"]
+    shown = cli_server.run(["evaluate", tmp_path / "sidecars", "--label", "brain_area", "--split", "kfold", "--folds",
+                            "2", "--methods", "hand", "--json"], tmp_path / "logs", cwd=elsewhere)
+    assert shown.code == 0, shown.stderr[-2000:]
+    (tmp_path / "data").rename(tmp_path / "moved")
+    gone = cli_server.run(["evaluate", tmp_path / "sidecars", "--label", "brain_area", "--split", "kfold", "--folds",
+                           "2", "--methods", "hand"], tmp_path / "logs", cwd=elsewhere)
+    assert gone.code == 1 and f"this sidecar holds, {(tmp_path / 'data/sub-a/x.nwb').resolve()}, is not there" in \
+        gone.stderr
+
+
 @pytest.mark.skipif(shutil.which("dandi") is None, reason="the dandi CLI is not installed")
 def test_dandi_validate_finds_no_error_in_a_folder_of_sidecars(cli_server: CliForkServer, model: Path,
                                                               tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: 
 
 def disambiguated(path: Path, source: SourceInfo) -> Path:
     """``path`` with DANDI's ``_obj-<hash>`` entity naming ``source``, for two sources with one subject and session."""
-    digest = hashlib.sha256((source.asset_id or source.location).encode()).hexdigest()[:8]
+    digest = hashlib.sha256((source.asset_id or _recorded_location(source)).encode()).hexdigest()[:8]
     stem, _, desc = path.stem.rpartition("_desc-")
     return path.with_name(f"{stem}_obj-{digest}_desc-{desc}.nwb")
 
@@ -73,7 +73,13 @@ def sidecar_of_other_source(path: Path, source: SourceInfo) -> bool:
         return True
     if source.asset_id:
         return recorded.get("asset_id") != source.asset_id
-    return recorded.get("location") != source.location
+    return recorded.get("location") not in (_recorded_location(source), source.location)
+
+
+def _recorded_location(source: SourceInfo) -> str:
+    """Where a sidecar says its source is: a local file's absolute path (so that it can be found from any working
+    folder), else the location as given (a URL)."""
+    return str(Path(source.location).resolve()) if source.is_local else source.location
 
 
 def _dandi_value(text: str) -> str:
@@ -144,7 +150,8 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
             if labels is None:
                 labels = source_labels(file[neuron_table], int(file[neuron_table]["id"].shape[0]), label).iloc[rows]
             session_start_time = session_start_time or scalar_text(file, "session_start_time")
-            source = replace(source, identifier=source.identifier or scalar_text(file, "identifier") or "")
+            source = replace(source, identifier=source.identifier or scalar_text(file, "identifier") or "",
+                             location=_recorded_location(source))
             subject = _subject_fields(file) or subject
     if neuron_table is None or session_start_time is None:
         raise NeurPIRError("a sidecar of a remote file needs its neuron table and session start time", source=label)
