@@ -119,11 +119,12 @@ def _help(command: str) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("command", ["demo", "inspect", "fetch", "train", "embed", "annotate"])
+@pytest.mark.parametrize("command", ["demo", "simulate", "inspect", "fetch", "train", "embed", "annotate", "predict",
+                                     "evaluate", "plot"])
 def test_every_command_has_the_same_progress_and_json_options(command: str) -> None:
     text = _help(command)
     assert "--progress / --no-progress" in text and "--json" in text
-    if command not in ("demo", "fetch"):
+    if command not in ("demo", "simulate", "fetch"):
         assert "--cache-dir" in text and "--filter" in text
 
 
@@ -132,6 +133,7 @@ def test_one_output_option_name_and_defaults_in_help() -> None:
 
     annotate = _help("annotate")
     assert "-o, --out, --output-dir <path>" in annotate and "[default: 120.0;" in annotate
+    assert "-o, --out, --output-dir <path>" in _help("predict")
     train = _help("train")
     defaults = NeurPIRConfig()
     assert f"(default: {defaults.max_steps}," in train and f"(default: {defaults.batch_size}," in train

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources, UnitFilter
 
 __all__ = ["register"]
 
@@ -37,7 +37,8 @@ def register(app: typer.Typer) -> None:
         name: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--name", help="Name of the predictions table (default predicted_<label>).")] = None,
         output_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP007
-            "--output-dir", "-o", help="Write annotated copies (or sidecars) here instead of in place.")] = None,
+            "--out", "--output-dir", "-o", help="Write annotated copies (or sidecars) here instead of in place.")]
+        = None,
         sidecar: Annotated[bool, typer.Option(
             "--sidecar", help="Always write a sidecar NWB file, never touch the source.")] = False,
         overwrite: Annotated[bool, typer.Option(
@@ -45,6 +46,7 @@ def register(app: typer.Typer) -> None:
         glob: Glob = None,
         unit_filter: UnitFilter = None,
         cache_dir: CacheDir = None,
+        progress: Progress = True,
         as_json: JsonOutput = False,
     ) -> None:
         """Predict a label (cell type, brain area) for every neuron of SOURCES from its embedding and store the label
@@ -59,7 +61,7 @@ def register(app: typer.Typer) -> None:
             model_dir, sources, glob, fit_on=fit_on, label=label, grouping=grouping, probe_kind=probe_kind,
             probe_inputs=probe_inputs, probe_dir=probe_dir, name=name, sidecar=True if sidecar else None,
             output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,
-            progress=not as_json, say=lambda text: typer.echo(text, err=True))
+            progress=progress and not as_json, say=lambda text: typer.echo(text, err=True))
         if as_json:
             typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
         else:
