@@ -306,3 +306,24 @@ def test_a_first_format_probe_loads_and_predicts_as_before(tmp_path: Path) -> No
     write_folder(tmp_path / "v9", {**files, "probe.json": {**meta, "format": "nwb-neurpir-probe/9"}})
     with pytest.raises(NeurPIRError, match="newer than this package reads"):
         npir.LabelProbe.load(tmp_path / "v9")
+
+
+def test_evaluate_from_python_with_a_fitted_or_an_unfitted_estimator(fitted: tuple, simulated: Path,
+                                                                      cli_server: CliForkServer,
+                                                                      tmp_path: Path) -> None:
+    model, folder = fitted
+    methods = ["neurpir", "hand"]
+    result = npir.evaluate(simulated, label="cell_type", model=model, methods=methods, progress=False,
+                           report_dir=tmp_path / "report")
+    table = result.table()
+    assert list(table.index) == methods and list(table.columns[-3:]) == [fold.name for fold in result.folds]
+    assert table.loc["hand", "n_scored"] == 75 and "pooled bal. acc." in str(result)
+    assert (tmp_path / "report" / "report.json").exists()
+    shown = cli_server.run(["evaluate", simulated, "--label", "cell_type", "--model", folder, "--methods",
+                            ",".join(methods), "--json"], tmp_path / "logs")
+    assert shown.code == 0, shown.stderr[-2000:]
+    from_cli = {m["name"]: m["pooled"]["balanced_accuracy"] for m in json.loads(shown.stdout)["methods"]}
+    assert from_cli == table["pooled_balanced_accuracy"].to_dict()
+    trained = npir.evaluate([simulated], label="cell_type", model=npir.NeurPIR(**TINY), methods=["neurpir"],
+                            split="kfold", n_splits=2, transductive=True, progress=False)
+    assert trained.settings["config"]["max_steps"] == 2 and trained.method("neurpir").mode == "transductive"

@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
                        n_splits=folds or 5, seed=seed or 0, progress=progress and not as_json,
                        methods=[m for m in methods.split(",") if m.strip()] if methods else None, ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
-                               model_dir=model,
+                               model=model,
                                config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed)
                                        if training else None),
                                transductive=transductive, embeddings_name=embeddings_name, report_dir=out,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from nwb_neurpir.evaluation.metrics import (
     score_fold,
     summarize,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["EmbeddingView", "EvaluationResult", "FoldInfo", "FoldPredictions", "MethodResult"]
 
@@ -203,6 +206,23 @@ class EvaluationResult:
         if primary is None or baseline is None:
             return None
         return compare(primary, baseline)
+
+    def table(self) -> pd.DataFrame:
+        """One row per method: mode, pooled balanced accuracy and macro-F1, per-fold mean and std, neurons scored,
+        then each fold's balanced accuracy (NaN where unscorable) -- the terminal table as numbers."""
+        import pandas as pd
+
+        rows = [{"method": m.method.name, "mode": m.mode, "pooled_balanced_accuracy": m.pooled.balanced_accuracy,
+                 "pooled_macro_f1": m.pooled.macro_f1, "per_fold_mean": m.balanced_accuracy.mean,
+                 "per_fold_std": m.balanced_accuracy.std, "n_scored": m.n_scored,
+                 **{fold.name: np.nan if score is None else score.balanced_accuracy
+                    for fold, score in zip(self.folds, m.scores)}} for m in self.methods]
+        return pd.DataFrame(rows).set_index("method")
+
+    def __str__(self) -> str:
+        from nwb_neurpir.evaluation.report import format_table
+
+        return format_table(self)
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "grouping": self.grouping, "split": self.split, "classes": list(self.classes),

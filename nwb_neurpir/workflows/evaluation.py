@@ -21,10 +21,12 @@ from nwb_neurpir.evaluation.results import EvaluationResult
 from nwb_neurpir.workflows.annotated import activity_source, local_paths, read_annotated
 
 if TYPE_CHECKING:
+    from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.model import NeurPIRConfig
     from nwb_neurpir.recording import Recording
 
-__all__ = ["EvaluationRun", "aligned_embeddings", "evaluate_annotated", "evaluate_recordings", "evaluate_sources"]
+__all__ = ["EvaluationRun", "aligned_embeddings", "evaluate", "evaluate_annotated", "evaluate_recordings",
+           "evaluate_sources"]
 
 
 @dataclass
@@ -49,7 +51,7 @@ def evaluate_sources(
     cache_dir: str | Path | None = None,
     unit_filter: str | None = None,
     bin_size: float | None = None,
-    model_dir: str | Path | None = None,
+    model: TrainedModel | str | Path | None = None,
     config: NeurPIRConfig | None = None,
     transductive: bool = False,
     embeddings_name: str | None = None,
@@ -58,16 +60,16 @@ def evaluate_sources(
     projection: str = "umap",
     **options: Any,
 ) -> EvaluationRun:
-    """Evaluate the sources with the model in ``model_dir``, by training ``config`` per fold (once on all sources
-    with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the table); write
-    the report to ``report_dir`` (figures unless ``plots=False``). ``bin_size``: the grid the sources are read on
-    (default: the model's, else the reader's). ``options`` go to ``evaluate``."""
+    """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
+    all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
+    table); write the report to ``report_dir`` (figures unless ``plots=False``). ``bin_size``: the grid the sources
+    are read on (default: the model's, else the reader's). ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation import write_report
 
     reader = {"unit_filter": unit_filter, "bin_size": bin_size}
-    if model_dir is not None or config is not None:
+    if model is not None or config is not None:
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir, reader_kwargs=reader,
-                                     model_dir=model_dir, config=config,
+                                     model=model, config=config,
                                      protocol="transductive" if transductive else None, **options)
     else:
         from nwb_neurpir.io.access import DataAccess
@@ -157,14 +159,14 @@ def evaluate_recordings(
     glob: str | None = None,
     cache_dir: str | Path | None = None,
     reader_kwargs: dict[str, Any] | None = None,
-    model_dir: str | Path | None = None,
+    model: TrainedModel | str | Path | None = None,
     config: Any = None,
     progress: bool = True,
     **options: Any,
 ) -> EvaluationResult:
     """Read ``sources`` (spike times kept for the ISI features; as the model's modality and, unless
-    ``reader_kwargs`` name one, on its bin size) and ``evaluate`` them with the model in ``model_dir`` or by training
-    ``config`` per fold; ``options`` go to ``evaluate``."""
+    ``reader_kwargs`` name one, on its bin size) and ``evaluate`` them with ``model`` (a trained model or its folder)
+    or by training ``config`` per fold; ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
@@ -172,10 +174,11 @@ def evaluate_recordings(
     from nwb_neurpir.workflows.model_inputs import load_model_folder, model_mismatch
 
     clock = time.perf_counter()
-    model = None
+    folder = model if isinstance(model, (str, Path)) else None
+    if folder is not None:
+        model = load_model_folder(folder)
     reader = dict(reader_kwargs or {})
-    if model_dir is not None:
-        model = load_model_folder(model_dir)
+    if model is not None:
         reader["modality"] = model.config.modality
         if reader.get("bin_size") is None:
             reader["bin_size"] = model.bin_size_
@@ -186,9 +189,45 @@ def evaluate_recordings(
         raise model_mismatch(exc) from None
     reading = time.perf_counter() - clock
     result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
-    if model_dir is not None and result.settings.get("model"):
-        result.settings["model"]["path"] = str(Path(model_dir).resolve())
+    if folder is not None and result.settings.get("model"):
+        result.settings["model"]["path"] = str(Path(folder).resolve())
     return _timed_total(result, reading)
+
+
+def evaluate(
+    sources: Sequence[str | Path] | str | Path,
+    *,
+    label: str,
+    model: Any = None,  # noqa: ANN401 - an estimator, a trained model or a folder
+    report_dir: str | Path | None = None,
+    **options: Any,
+) -> EvaluationResult:
+    """Probe ``label`` on each animal in turn, held out, from NeurPIR vectors and from hand features: the Python
+    form of ``neurpir evaluate``.
+
+    ``model``: a fitted :class:`~nwb_neurpir.NeurPIR` estimator, a trained model or a model folder embeds every
+    source; an unfitted estimator trains one model per fold with its parameters (``transductive=True``: one model
+    on all sources); ``None`` reads the embeddings stored in annotated files or sidecars. ``options`` are
+    ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods``, ``probe``,
+    ``normalize``, ``n_splits``, ``seed``, ``glob``, ``bin_size``, ``unit_filter``, ``progress``... With
+    ``report_dir`` the report (report.md/json and figures) is written there. ``print(result)`` shows the table,
+    ``result.table()`` gives it as a DataFrame.
+
+    >>> import nwb_neurpir as npir
+    >>> result = npir.evaluate("sim/", label="cell_type", model=npir.NeurPIR(max_steps=200))   # doctest: +SKIP
+    >>> result.table()["pooled_balanced_accuracy"]                                              # doctest: +SKIP
+    """
+    from nwb_neurpir.workflows.estimator import NeurPIR
+
+    config = None
+    if isinstance(model, NeurPIR):
+        if "model_" in model.__dict__:
+            model = model.fitted_model()
+        else:
+            model, config = None, model.config
+    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    return evaluate_sources(items, label=label, model=model, config=config, report_dir=report_dir,
+                            **options).result
 
 
 def aligned_embeddings(recording: Recording, table: pd.DataFrame) -> np.ndarray:
