@@ -219,11 +219,6 @@ class EvaluationResult:
                     for fold, score in zip(self.folds, m.scores)}} for m in self.methods]
         return pd.DataFrame(rows).set_index("method")
 
-    def __str__(self) -> str:
-        from nwb_neurpir.evaluation.report import format_table
-
-        return format_table(self)
-
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "grouping": self.grouping, "split": self.split, "classes": list(self.classes),
                 "n_neurons": self.n_neurons, "n_labelled": self.n_labelled, "dropped": self.dropped,

@@ -210,8 +210,8 @@ def evaluate(
     on all sources); ``None`` reads the embeddings stored in annotated files or sidecars. ``options`` are
     ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods``, ``probe``,
     ``normalize``, ``n_splits``, ``seed``, ``glob``, ``bin_size``, ``unit_filter``, ``progress``... With
-    ``report_dir`` the report (report.md/json and figures) is written there. ``print(result)`` shows the table,
-    ``result.table()`` gives it as a DataFrame.
+    ``report_dir`` the report (report.md/json and figures) is written there; ``result.table()`` gives the scores as a
+    DataFrame.
 
     >>> import nwb_neurpir as npir
     >>> result = npir.evaluate("sim/", label="cell_type", model=npir.NeurPIR(max_steps=200))   # doctest: +SKIP
