@@ -118,6 +118,24 @@ def test_sidecars_go_to_their_own_folder_and_every_reader_skips_them(
     assert only_sidecars.code == 1 and "only NeurPIR sidecar files or files without neurons" in only_sidecars.stderr
 
 
+def test_a_modality_asked_for_skips_the_files_of_the_other_kind(tmp_path: Path) -> None:
+    from nwb_neurpir.io import open_recordings
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch
+    from nwb_neurpir.testing import make_ophys_nwbfile
+
+    data = tmp_path / "data"
+    write_nwbfile(make_spikes_nwbfile(n_units=6, duration=5.0, seed=1, subject_id="a", session_id="s1"),
+                  data / "sub-a" / "sub-a_ses-s1_ecephys.nwb")
+    write_nwbfile(make_ophys_nwbfile(n_rois=5, n_frames=100, with_context=False),
+                  data / "sub-a" / "sub-a_ses-s1_ophys.nwb")
+    with pytest.warns(UserWarning, match=r"1 file holds spikes data only, not the ophys data asked for; skipped: "
+                                         r".*sub-a_ses-s1_ecephys\.nwb$"):
+        recordings = list(open_recordings([data], modality="ophys", progress=False))
+    assert [recording.modality for recording in recordings] == ["ophys"]
+    with pytest.raises(ModalityMismatch, match="spikes data was asked for"):
+        list(open_recordings([data / "sub-a" / "sub-a_ses-s1_ophys.nwb"], modality="spikes", progress=False))
+
+
 def test_a_sidecar_names_its_source_from_any_folder(cli_server: CliForkServer, model: Path, tmp_path: Path) -> None:
     _data(tmp_path / "data")
     work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"

@@ -72,26 +72,38 @@ def open_recordings(
 
     Files without neurons are skipped with a warning: NeurPIR sidecar files (embeddings of other files) and files
     with neither units nor ROIs (e.g. the LFP-only probe files of a dandiset); a ``NeurPIRError`` says so when
-    nothing else was named.
+    nothing else was named. With a ``modality`` asked for, files holding only the other kind of neurons (the
+    ``_ophys.nwb`` beside the ``_ecephys.nwb`` files of a dandiset) are skipped too, with one warning at the end;
+    when no file holds the kind asked for, the first one's ``ModalityMismatch`` is raised.
     """
     import warnings
 
     from tqdm import tqdm
 
     from nwb_neurpir.errors import NeurPIRError
-    from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch, NoNeurons, SidecarFile
 
     access = _access_or_default(access)
     resolved = resolve_sources(sources, glob, access=access)
-    n_read = 0
+    n_read, other_kind = 0, []
     for source in tqdm(resolved, desc=desc, unit="file", disable=not progress or len(resolved) < 2):
         try:
             recording = read_resolved(source, access, download=download, **reader_kwargs)
         except (SidecarFile, NoNeurons) as exc:
             warnings.warn(f"{exc.one_line()}; skipped", stacklevel=2)
             continue
+        except ModalityMismatch as exc:
+            other_kind.append(exc)
+            continue
         n_read += 1
         yield recording
+    if other_kind and n_read:
+        names = ", ".join(str(exc.source) for exc in other_kind[:3]) + (", ..." if len(other_kind) > 3 else "")
+        files = "1 file holds" if len(other_kind) == 1 else f"{len(other_kind)} files hold"
+        warnings.warn(f"{files} {other_kind[0].found} data only, not the {other_kind[0].wanted} data asked for; "
+                      f"skipped: {names}", stacklevel=2)
+    elif other_kind:
+        raise other_kind[0]
     if not n_read:
         raise NeurPIRError("none of the sources holds units or ROIs to read (only NeurPIR sidecar files or files "
                            "without neurons); `neurpir inspect` lists what each file holds")

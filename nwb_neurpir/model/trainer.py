@@ -134,7 +134,8 @@ def _check_recordings(recordings: list[Recording]) -> str:
         raise NeurPIRError("no recordings to train on")
     modalities = sorted({r.modality for r in recordings})
     if len(modalities) > 1:
-        raise NeurPIRError(f"recordings mix modalities {modalities}; train one model per modality")
+        raise NeurPIRError(f"recordings mix modalities {modalities}; train one model per modality (modality=... "
+                           "or --modality reads only those files)")
     if not any(r.n_neurons and r.n_bins for r in recordings):
         raise NeurPIRError("the recordings hold no activity to train on")
     bin_sizes = sorted({round(r.bin_size, 9) for r in recordings})
