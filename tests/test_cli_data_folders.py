@@ -118,7 +118,8 @@ def test_sidecars_go_to_their_own_folder_and_every_reader_skips_them(
     assert only_sidecars.code == 1 and "only NeurPIR sidecar files or files without neurons" in only_sidecars.stderr
 
 
-def test_a_modality_asked_for_skips_the_files_of_the_other_kind(tmp_path: Path) -> None:
+def test_a_modality_asked_for_skips_the_files_of_the_other_kind(cli_server: CliForkServer, model: Path,
+                                                                 tmp_path: Path) -> None:
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.nwb_reader import ModalityMismatch
     from nwb_neurpir.testing import make_ophys_nwbfile
@@ -134,6 +135,10 @@ def test_a_modality_asked_for_skips_the_files_of_the_other_kind(tmp_path: Path) 
     assert [recording.modality for recording in recordings] == ["ophys"]
     with pytest.raises(ModalityMismatch, match="spikes data was asked for"):
         list(open_recordings([data / "sub-a" / "sub-a_ses-s1_ophys.nwb"], modality="spikes", progress=False))
+    annotated = cli_server.run(["annotate", model, data, "--out", tmp_path / "out", "--json", "--no-progress"],
+                               tmp_path / "logs")
+    assert annotated.code == 0, annotated.stderr[-2000:]
+    assert sorted(o["status"] for o in json.loads(annotated.stdout)) == ["copy", "skipped"]
 
 
 def test_a_sidecar_names_its_source_from_any_folder(cli_server: CliForkServer, model: Path, tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         failed = sum(outcome.status == "failed" for outcome in outcomes)
         skipped = sum(outcome.status == "skipped" for outcome in outcomes)
         typer.echo(f"annotated {len(outcomes) - failed - skipped} of {len(outcomes)} sources"
-                   + (f"; {skipped} skipped (sidecars or no neurons)" if skipped else "")
+                   + (f"; {skipped} skipped (sidecars, no neurons, or the other modality)" if skipped else "")
                    + (f"; {failed} failed" if failed else ""), err=True)
         if failed:
             raise typer.Exit(code=1)

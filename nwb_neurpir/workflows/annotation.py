@@ -58,7 +58,8 @@ class AnnotateOutcome:
 
     source: str
     status: str
-    """``in-place``, ``copy``, ``sidecar``, ``skipped`` (a sidecar, or a file without neurons) or ``failed``."""
+    """``in-place``, ``copy``, ``sidecar``, ``skipped`` (a sidecar, a file without neurons, or one of the other
+    modality among files of the model's) or ``failed``."""
     path: str | None = None
     n_neurons: int = 0
     error: str | None = None
@@ -97,13 +98,14 @@ def annotate_sources(
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
     from nwb_neurpir.io.resolve import resolve_each
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_NAME, annotate_recording
-    from nwb_neurpir.workflows.model_inputs import read_for_model, warn_missing_context
+    from nwb_neurpir.workflows.model_inputs import OtherModality, read_for_model, warn_missing_context
 
     access = DataAccess(cache_dir=cache_dir)
     provenance = model.provenance()
     resolved, failures = resolve_each(sources, glob, access=access)
     outcomes = [AnnotateOutcome(source=text, status="failed", error=error.one_line()) for text, error in failures]
     claimed: set[Path] = set()
+    other_kind: list[int] = []
     for source in tqdm(resolved, desc="annotating", unit="file", disable=not progress):
         try:
             recording = read_for_model(model, source, access, unit_filter=unit_filter)
@@ -122,9 +124,15 @@ def annotate_sources(
                                             n_neurons=int(keep.sum())))
         except (SidecarFile, NoNeurons) as exc:
             outcomes.append(AnnotateOutcome(source=source.label(), status="skipped", error=exc.one_line()))
+        except OtherModality as exc:
+            other_kind.append(len(outcomes))
+            outcomes.append(AnnotateOutcome(source=source.label(), status="failed", error=exc.one_line()))
         except NeurPIRError as exc:
             log.info("annotating %s failed: %s", source.label(), exc)
             outcomes.append(AnnotateOutcome(source=source.label(), status="failed", error=exc.one_line()))
+    if any(outcome.status not in ("skipped", "failed") for outcome in outcomes):
+        for index in other_kind:  # beside files of the model's modality, one of the other kind is not a failure
+            outcomes[index] = dataclasses.replace(outcomes[index], status="skipped")
     return outcomes
 
 

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.io.sources import ResolvedSource
 
-__all__ = ["load_model_folder", "model_mismatch", "read_for_model", "warn_missing_context"]
+__all__ = ["OtherModality", "load_model_folder", "model_mismatch", "read_for_model", "warn_missing_context"]
+
+
+class OtherModality(NeurPIRError):
+    """A file whose neurons are of another modality than the model's."""
 
 
 def load_model_folder(model_dir: str | Path) -> NeurPIR:
@@ -41,9 +45,9 @@ def read_for_model(model: NeurPIR, source: ResolvedSource, access: DataAccess, *
         raise model_mismatch(exc) from None
 
 
-def model_mismatch(exc: ModalityMismatch) -> NeurPIRError:
+def model_mismatch(exc: ModalityMismatch) -> OtherModality:
     """The error for a file whose neurons are of another modality than the model's."""
-    return NeurPIRError(f"the model was trained on {exc.wanted} data, but this file holds {exc.found} data only; "
+    return OtherModality(f"the model was trained on {exc.wanted} data, but this file holds {exc.found} data only; "
                         f"embed it with a model trained on {exc.found} recordings", exc.source)
 
 
