@@ -60,25 +60,18 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
                   on_recording: Callable[[Recording, np.ndarray], None] | None = None) -> EmbeddedSources:
     """Embed every neuron of ``sources`` with the model in ``model_dir`` (read on the model's time grid; context
     inputs a file lacks are set to zero, with a warning); ``on_recording`` is called after each recording."""
-    from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
-    from nwb_neurpir.io.nwb_reader import ModalityMismatch
-    from nwb_neurpir.workflows.model_inputs import load_model_folder, model_mismatch, warn_missing_context
+    from nwb_neurpir.workflows.model_inputs import load_model_folder, open_for_model, warn_missing_context
 
     model = load_model_folder(model_dir)
     rows = []
-    recordings = open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir),
-                                 modality=model.config.modality, unit_filter=unit_filter, bin_size=model.bin_size_,
-                                 progress=progress, desc="embedding")
-    try:
-        for recording in recordings:
-            warn_missing_context(model, recording)
-            vectors = model.embed(recording, progress=progress)
-            rows.append((recording, vectors))
-            if on_recording is not None:
-                on_recording(recording, vectors)
-    except ModalityMismatch as exc:
-        raise model_mismatch(exc) from None
+    for recording in open_for_model(model, sources, glob, access=DataAccess(cache_dir=cache_dir),
+                                    unit_filter=unit_filter, progress=progress, desc="embedding"):
+        warn_missing_context(model, recording)
+        vectors = model.embed(recording, progress=progress)
+        rows.append((recording, vectors))
+        if on_recording is not None:
+            on_recording(recording, vectors)
     return EmbeddedSources(rows=rows, model_sha256=model.provenance().checkpoint_sha256)
 
 

@@ -170,23 +170,16 @@ def evaluate_recordings(
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
-    from nwb_neurpir.io.nwb_reader import ModalityMismatch
-    from nwb_neurpir.workflows.model_inputs import load_model_folder, model_mismatch
+    from nwb_neurpir.workflows.model_inputs import load_model_folder, open_for_model
 
     clock = time.perf_counter()
     folder = model if isinstance(model, (str, Path)) else None
     if folder is not None:
         model = load_model_folder(folder)
-    reader = dict(reader_kwargs or {})
-    if model is not None:
-        reader["modality"] = model.config.modality
-        if reader.get("bin_size") is None:
-            reader["bin_size"] = model.bin_size_
-    try:
-        recordings = list(open_recordings(sources, glob, access=DataAccess(cache_dir=cache_dir), progress=progress,
-                                          keep_spike_times=True, **reader))
-    except ModalityMismatch as exc:
-        raise model_mismatch(exc) from None
+    reader = dict(reader_kwargs or {}, access=DataAccess(cache_dir=cache_dir), progress=progress,
+                  keep_spike_times=True)
+    recordings = list(open_recordings(sources, glob, **reader) if model is None else
+                      open_for_model(model, sources, glob, **reader))
     reading = time.perf_counter() - clock
     result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
     if folder is not None and result.settings.get("model"):

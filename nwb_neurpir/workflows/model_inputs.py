@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.io.sources import ResolvedSource
 
-__all__ = ["OtherModality", "load_model_folder", "model_mismatch", "read_for_model", "warn_missing_context"]
+__all__ = ["OtherModality", "load_model_folder", "model_mismatch", "open_for_model", "read_for_model",
+           "warn_missing_context"]
 
 
 class OtherModality(NeurPIRError):
@@ -32,6 +34,21 @@ def load_model_folder(model_dir: str | Path) -> NeurPIR:
     if not model_dir.is_dir():
         raise NeurPIRError("is a file, not a model folder written by `neurpir train`", model_dir)
     return NeurPIR.load(model_dir)
+
+
+def open_for_model(model: NeurPIR, sources: Iterable[str | Path], glob: str | None = None, *, access: DataAccess,
+                   **reader_kwargs: Any) -> Iterator[Recording]:
+    """``nwb_neurpir.io.open_recordings`` as the model's modality and, unless ``reader_kwargs`` name one, on its bin
+    size; when no file holds the model's modality, the error blames the model, not an option."""
+    from nwb_neurpir.io import open_recordings
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch
+
+    if reader_kwargs.get("bin_size") is None:
+        reader_kwargs["bin_size"] = model.bin_size_
+    try:
+        yield from open_recordings(sources, glob, access=access, modality=model.config.modality, **reader_kwargs)
+    except ModalityMismatch as exc:
+        raise model_mismatch(exc) from None
 
 
 def read_for_model(model: NeurPIR, source: ResolvedSource, access: DataAccess, **reader_kwargs: Any) -> Recording:
