@@ -130,8 +130,9 @@ def test_report_names_the_model(simulated: Path, model_dir: Path, tmp_path: Path
 
 
 @pytest.mark.slow
-def test_evaluate_reads_the_sources_on_the_models_bins(simulated: Path, tmp_path: Path) -> None:
-    """A model trained on 20 ms bins is evaluated on 20 ms bins without being told; --bin-size sets the grid."""
+def test_evaluate_annotate_and_predict_read_the_sources_on_the_models_bins(simulated: Path, tmp_path: Path) -> None:
+    """A model trained on 20 ms bins evaluates, annotates and predicts on 20 ms bins without being told; --bin-size
+    sets the grid."""
     from nwb_neurpir.model import train
 
     folder = tmp_path / "model-20ms"
@@ -146,6 +147,15 @@ def test_evaluate_reads_the_sources_on_the_models_bins(simulated: Path, tmp_path
                                     "--bin-size", "0.05", "--json"])
     assert hand.exit_code == 0, hand.output
     assert json.loads(hand.output)["settings"]["bin_sizes_s"] == [0.05]
+    annotated = CliRunner().invoke(app, ["annotate", str(folder), str(simulated), "--out", str(tmp_path / "copies"),
+                                         "--no-progress", "--json"])
+    assert annotated.exit_code == 0, annotated.output
+    assert [o["status"] for o in json.loads(annotated.stdout)] == ["copy"] * 3
+    predicted = CliRunner().invoke(app, ["predict", str(folder), str(simulated / "sub-sim03"), "--fit-on",
+                                         str(tmp_path / "copies" / "sub-sim01"), "--fit-on",
+                                         str(tmp_path / "copies" / "sub-sim02"), "--label", "cell_type", "--out",
+                                         str(tmp_path / "predicted"), "--no-progress", "--json"])
+    assert predicted.exit_code == 0, predicted.output
 
 
 @pytest.mark.slow

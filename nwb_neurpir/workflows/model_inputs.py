@@ -52,10 +52,13 @@ def open_for_model(model: NeurPIR, sources: Iterable[str | Path], glob: str | No
 
 
 def read_for_model(model: NeurPIR, source: ResolvedSource, access: DataAccess, **reader_kwargs: Any) -> Recording:
-    """Read ``source`` as the model's modality; a file of another modality is blamed on the model, not an option."""
+    """Read ``source`` as the model's modality and, unless ``reader_kwargs`` name one, on its bin size; a file of
+    another modality is blamed on the model, not an option."""
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.io.nwb_reader import ModalityMismatch
 
+    if reader_kwargs.get("bin_size") is None:
+        reader_kwargs["bin_size"] = model.bin_size_
     try:
         return read_resolved(source, access, modality=model.config.modality, **reader_kwargs)
     except ModalityMismatch as exc:

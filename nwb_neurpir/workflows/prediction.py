@@ -154,11 +154,10 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
     """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
     sidecar); returns the recording of the embedded neurons, their vectors, the neuron table in the written file,
     provenance, the file and how it was written."""
-    from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import DEFAULT_MODULE, DEFAULT_NAME, annotate_recording, read_embeddings
+    from nwb_neurpir.workflows.model_inputs import read_for_model
 
-    recording = read_resolved(source, access, unit_filter=unit_filter, modality=model.config.modality,
-                              bin_size=model.bin_size_)
+    recording = read_for_model(model, source, access, unit_filter=unit_filter)
     vectors = model.embed(recording, progress=False)
     keep = np.isfinite(vectors).all(axis=1)
     recording, vectors, provenance = recording.select_neurons(keep), vectors[keep], model.provenance()
