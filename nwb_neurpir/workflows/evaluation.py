@@ -210,13 +210,13 @@ def evaluate(
     >>> result = npir.evaluate("sim/", label="cell_type", model=npir.NeurPIR(max_steps=200))   # doctest: +SKIP
     >>> result.table()["pooled_balanced_accuracy"]                                              # doctest: +SKIP
     """
-    from nwb_neurpir.workflows.estimator import NeurPIR
+    from nwb_neurpir.workflows.estimator import NeurPIR, NotFittedError
 
     config = None
     if isinstance(model, NeurPIR):
-        if "model_" in model.__dict__:
+        try:
             model = model.fitted_model()
-        else:
+        except NotFittedError:
             model, config = None, model.config
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     return evaluate_sources(items, label=label, model=model, config=config, report_dir=report_dir,
