@@ -103,6 +103,10 @@ def test_annotate_writes_in_place_or_into_a_copy(session: Path, tmp_path: Path) 
     session.chmod(0o444)
     with pytest.raises(NeurPIRError, match="read-only; write a sidecar"):
         annotate(session, [0], vectors(1), PROVENANCE, sidecar=False, overwrite=True)
+    read_only_copy = annotate(session, [0, 1], vectors(2), PROVENANCE, output_dir=tmp_path / "from-read-only",
+                              overwrite=True)
+    assert read_only_copy.kind == "copy" and read_only_copy.path == tmp_path / "from-read-only" / session.name
+    assert len(read_embeddings(read_only_copy.path)) == 2 and read_only_copy.path.stat().st_mode & 0o200
     with pytest.raises(NeurPIRError, match="no such file"):
         annotate(tmp_path / "gone.nwb", [0], vectors(1), PROVENANCE)
 

@@ -58,15 +58,17 @@ def annotate(
 ) -> AnnotateResult:
     """Store embeddings for the neurons of ``source`` where they belong.
 
-    - A local file that may be written: into the file itself (atomically), or, with ``output_dir``, into an annotated
-      copy ``<output_dir>/<relative_path>`` (default: the file name), so a folder's layout is kept.
-    - A source that cannot be changed (a DANDI asset or URL, a read-only file or folder), or ``sidecar=True``: a
+    - A local file: with ``output_dir``, into an annotated copy ``<output_dir>/<relative_path>`` (default: the file
+      name), so a folder's layout is kept -- a read-only file too, the copy being new; without it, into the file
+      itself (atomically) when it may be written.
+    - A source that cannot be changed (a DANDI asset or URL; without ``output_dir``, a read-only file or folder), or
+      ``sidecar=True``: a
       sidecar NWB file ``sub-<subject>/sub-<subject>_ses-<session>_desc-<name>.nwb`` (DANDI's layout) in
       ``output_dir``, else in ``./neurpir-sidecars``; a second source with the same subject and session gets DANDI's
       ``_obj-<hash>`` entity instead of replacing the first one's file. ``label_columns``, ``session_start_time``,
       ``subject_id`` and ``session_id`` feed the sidecar of a remote source (a local one supplies its own).
 
-    ``sidecar=False`` refuses the sidecar fallback (with ``output_dir``, a read-only file then gets a full copy).
+    ``sidecar=False`` refuses the sidecar fallback (a read-only file without ``output_dir`` is then an error).
     ``progress=False`` hides the progress bar of copying a large file. ``claimed``: output paths already written in
     this run; a source whose output would be one of them is refused (and its output is added once written).
     """
@@ -74,8 +76,8 @@ def annotate(
     local = Path(info.location) if info.is_local else None
     if local is not None and not local.exists():
         raise NeurPIRError("no such file", source=local)
-    modifiable = local is not None and is_writable(local) and is_writable(local.parent)
     folder = Path(output_dir) if output_dir is not None else None
+    modifiable = local is not None and (folder is not None or (is_writable(local) and is_writable(local.parent)))
     claimed = set() if claimed is None else claimed
     common = dict(neuron_table=neuron_table, name=name, module=module, overwrite=overwrite, lock_timeout=lock_timeout)
     if (not modifiable) if sidecar is None else sidecar:

@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | Iterable[str | Path],
              glob: str | None = None, *, raise_on_failure: bool = True, **options: Any) -> list[AnnotateOutcome]:
     """Write one embedding per neuron into every source: in place (atomic, locked) for local files, into copies with
-    ``output_dir``, as sidecar NWB files for DANDI assets and read-only files.
+    ``output_dir`` (read-only files too), as sidecar NWB files for DANDI assets and, without ``output_dir``,
+    read-only files.
 
     ``model`` is a fitted ``npir.NeurPIR``, a trained ``nwb_neurpir.model.NeurPIR`` or a model folder. ``options``
     go to ``annotate_sources`` (``output_dir``, ``overwrite``, ``name``, ``sidecar``, ``unit_filter``, ``cache_dir``,
@@ -85,8 +86,8 @@ def annotate_sources(
 ) -> list[AnnotateOutcome]:
     """Embed and store each source's neurons; a source that fails is reported in its outcome, not raised.
 
-    Local writable files are annotated in place (atomically) or copied to ``output_dir`` with the layout they have
-    below the folder given; DANDI assets, URLs and read-only files get a sidecar NWB file (see
+    Local files are copied to ``output_dir`` with the layout they have below the folder given, or else annotated in
+    place (atomically) when writable; DANDI assets, URLs and other read-only files get a sidecar NWB file (see
     ``nwb_neurpir.store.annotate``). Sidecar files and files without units or ROIs are skipped. Neurons with no observed activity
     have no vector and are left out. Context inputs of the model that a file lacks are set to zero, with a warning,
     and recorded in that file's ``NeurPIRModel`` description. ``lock_timeout``: seconds to wait for another writer of

@@ -46,7 +46,8 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     A local writable file that already holds embeddings of the probe's model gets the predictions next to them, in
     place (atomic, locked). Any other source is embedded by ``model`` (the one the probe was fitted on: an estimator,
     a trained model or a model folder) and annotated as ``annotate`` does -- in place, a copy in ``output_dir``, or a
-    sidecar file for DANDI assets, URLs, read-only files and ``sidecar=True`` -- and the predictions go into that
+    sidecar file for DANDI assets, URLs, read-only files without ``output_dir`` and ``sidecar=True`` -- and the
+    predictions go into that
     file. ``overwrite`` replaces earlier embeddings, sidecars and predictions of the same names. Every source is
     tried; then, unless ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
 
