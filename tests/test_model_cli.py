@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -47,6 +48,14 @@ def test_embed_writes_npz_and_json(model_dir: Path, files: list[Path], tmp_path:
         assert list(data["brain_area"][:4]) == ["VISp", "CA1", "LGd", "MRN"]  # label columns, loadable without pickle
         assert data["quality"].shape == (24,) and data["brain_area"].dtype.kind == "U"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # written through a temporary file
+    table = tmp_path / "emb.csv"
+    result = runner.invoke(app, ["embed", str(model_dir), *map(str, files), "--out", str(table), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(table)
+    assert frame.shape[0] == 24 and frame["brain_area"].tolist()[:4] == ["VISp", "CA1", "LGd", "MRN"]
+    with np.load(out) as data:
+        np.testing.assert_allclose(frame[[f"embedding_{i}" for i in range(8)]].to_numpy(), data["embeddings"],
+                                   rtol=1e-5, atol=1e-6)
     result = runner.invoke(app, ["embed", str(model_dir), str(files[0]), "--json", "--no-progress"])
     payload = json.loads(result.output)
     assert len(payload["recordings"][0]["embeddings"]) == 12 and len(payload["model_sha256"]) == 64
@@ -56,7 +65,7 @@ def test_mistakes_are_one_line_errors(model_dir: Path, files: list[Path], tmp_pa
     result = runner.invoke(app, ["embed", str(tmp_path), str(files[0])])
     assert result.exit_code == 1 and "not a NeurPIR model folder" in result.output
     result = runner.invoke(app, ["embed", str(model_dir), str(files[0]), "--out", str(tmp_path / "x.txt")])
-    assert result.exit_code == 1 and "--out must end in .npz" in result.output
+    assert result.exit_code == 1 and "--out must end in .npz, .csv, .tsv" in result.output
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"hidden_dims": 3}))
     result = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m"), "--config", str(bad)])

@@ -1,4 +1,4 @@
-"""`neurpir embed`: one vector per neuron from a trained model, to a .npz file or JSON."""
+"""`neurpir embed`: one vector per neuron from a trained model, to a .npz, .csv or .tsv file or JSON."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def register(app: typer.Typer) -> None:
         model_dir: Annotated[Path, typer.Argument(help="Model folder written by `neurpir train`.")],
         sources: Sources,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
-            "--out", help="Write embeddings, neuron ids, sessions and label columns to this .npz file.")] = None,
+            "--out", help=("Write embeddings, neuron ids, sessions and label columns to this .npz file, or to a "
+                           ".csv/.tsv table (one row per neuron)."))] = None,
         as_json: JsonOutput = False,
         progress: Progress = True,
         glob: Glob = None,
@@ -39,10 +40,10 @@ def register(app: typer.Typer) -> None:
         from tqdm import tqdm
 
         from nwb_neurpir.errors import NeurPIRError
-        from nwb_neurpir.workflows.embedding_export import embed_sources
+        from nwb_neurpir.workflows.embedding_export import TABLE_SUFFIXES, embed_sources
 
-        if out is not None and out.suffix != ".npz":
-            raise NeurPIRError("--out must end in .npz", out)
+        if out is not None and out.suffix.lower() not in TABLE_SUFFIXES:
+            raise NeurPIRError(f"--out must end in {', '.join(TABLE_SUFFIXES)}", out)
 
         def say(recording, vectors) -> None:  # noqa: ANN001 - a Recording and its vectors
             if not as_json:
@@ -51,7 +52,7 @@ def register(app: typer.Typer) -> None:
         embedded = embed_sources(model_dir, sources, glob, cache_dir=cache_dir, unit_filter=unit_filter,
                                  progress=progress, on_recording=say)
         if out is not None:
-            embedded.write_npz(out)
+            embedded.write(out)
             if not as_json:
                 typer.echo(f"wrote {out}")
         if as_json:

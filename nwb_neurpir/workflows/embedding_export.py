@@ -1,5 +1,6 @@
 """``embed_sources``: one vector per neuron of NWB sources from a trained model, kept in memory, and written as a
-``.npz`` file (embeddings, neuron ids, sessions, subjects, the model's checksum and the label columns) or as JSON."""
+``.npz`` file (embeddings, neuron ids, sessions, subjects, the model's checksum and the label columns), as a CSV/TSV
+table (one row per neuron, one column per dimension) or as JSON."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ if TYPE_CHECKING:
 
     from nwb_neurpir.recording import Recording
 
-__all__ = ["EmbeddedSources", "embed_sources", "label_arrays"]
+__all__ = ["TABLE_SUFFIXES", "EmbeddedSources", "embed_sources", "label_arrays"]
 
 _NPZ_KEYS = ("embeddings", "neuron_ids", "session", "subject_id", "model_sha256")
+TABLE_SUFFIXES = {".npz": None, ".csv": ",", ".tsv": "\t"}
+"""What ``EmbeddedSources.write`` can write, by file suffix (with the column separator of the text tables)."""
 
 
 @dataclass
@@ -38,19 +41,32 @@ class EmbeddedSources:
              "embeddings": [[None if not np.isfinite(x) else round(float(x), 6) for x in row] for row in v]}
             for r, v in self.rows]}
 
-    def write_npz(self, path: str | Path) -> Path:
-        """Write every neuron's vector, id, session, subject, the model checksum and the label columns to ``path``
-        (atomically; loadable without pickle)."""
-        from nwb_neurpir.atomic_files import atomic_write_bytes
-
-        path = Path(path)
-        buffer = io.BytesIO()
-        np.savez(
-            buffer, embeddings=np.concatenate([v for _, v in self.rows]).astype(np.float32),
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every neuron's vector (``embeddings``), id, session, subject and label columns, one row per neuron."""
+        return dict(
+            embeddings=np.concatenate([v for _, v in self.rows]).astype(np.float32),
             neuron_ids=np.concatenate([r.neuron_ids for r, _ in self.rows]),
             session=np.concatenate([[r.source.label()] * r.n_neurons for r, _ in self.rows]).astype(str),
             subject_id=np.concatenate([[r.subject_id] * r.n_neurons for r, _ in self.rows]).astype(str),
-            model_sha256=np.array(self.model_sha256), **label_arrays([r.neuron_metadata for r, _ in self.rows]))
+            **label_arrays([r.neuron_metadata for r, _ in self.rows]))
+
+    def write(self, path: str | Path) -> Path:
+        """Write :meth:`arrays` to ``path`` atomically: ``.npz`` (with the model checksum; loadable without pickle),
+        or ``.csv``/``.tsv`` (one row per neuron, the vector as columns ``embedding_0``...)."""
+        from nwb_neurpir.atomic_files import atomic_write_bytes
+
+        path = Path(path)
+        arrays = self.arrays()
+        buffer = io.BytesIO()
+        if TABLE_SUFFIXES[path.suffix.lower()] is None:
+            np.savez(buffer, model_sha256=np.array(self.model_sha256), **arrays)
+        else:
+            import pandas as pd
+
+            vectors = arrays.pop("embeddings")
+            frame = pd.DataFrame(arrays).join(pd.DataFrame(vectors, columns=[f"embedding_{i}"
+                                                                             for i in range(vectors.shape[1])]))
+            frame.to_csv(buffer, sep=TABLE_SUFFIXES[path.suffix.lower()], index=False, float_format="%.6g")
         atomic_write_bytes(path, buffer.getvalue())
         return path
 
