@@ -62,7 +62,8 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2))
             return
-        typer.echo(f"trained {report.steps} steps on {report.recordings} recordings "
+        recordings = f"{report.recordings} recording{'s' if report.recordings != 1 else ''}"
+        typer.echo(f"trained {report.steps} steps on {recordings} "
                    f"({report.train_neurons} + {report.held_out_neurons} held-out neurons); "
                    f"context: {', '.join(report.context) or 'none'}")
         typer.echo(f"model: {out} (sha256 {report.sha256[:16]}…)")
