@@ -174,6 +174,21 @@ def test_predictions_are_in_the_third_animals_file(predicted: dict) -> None:
     assert table[table["subject_id"] != "sim03"]["predicted_cell_type"].isna().all()
 
 
+def test_predictions_into_a_copy_of_an_annotated_read_only_file(predicted: dict, tmp_path: Path) -> None:
+    from nwb_neurpir.store import read_predictions
+
+    (annotated,) = sorted((predicted["data"] / "sub-sim01").rglob("*.nwb"))
+    source = Path(shutil.copy(annotated, tmp_path / annotated.name))
+    source.chmod(0o444)
+    original = source.read_bytes()
+    (outcome,) = npir.predict(predicted["probe"], source, output_dir=tmp_path / "out", progress=False)  # no model
+    assert outcome.status == "copy" and Path(outcome.path) == tmp_path / "out" / source.name
+    assert len(read_predictions(outcome.path)) == 25 and len(npir.read_embeddings(outcome.path)) == 25
+    assert source.read_bytes() == original
+    with pytest.raises(NeurPIRError, match="already exists; use --overwrite"):
+        npir.predict(predicted["probe"], source, output_dir=tmp_path / "out", progress=False)
+
+
 _PLAIN_PYNWB = r"""
 import json, sys, warnings
 sys.modules["ndx_neurpir"] = None

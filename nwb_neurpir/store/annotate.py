@@ -18,7 +18,7 @@ from nwb_neurpir.store.atomic import is_writable
 from nwb_neurpir.store.sidecar import disambiguated, sidecar_of_other_source, sidecar_path, write_sidecar
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, write_embeddings
 
-__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording"]
+__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_target"]
 
 AnnotateKind = Literal["in-place", "copy", "sidecar"]
 
@@ -91,7 +91,7 @@ def annotate(
     if local is None:
         raise NeurPIRError("a remote file cannot be annotated in place; write a sidecar file", source=info.label())
     if folder is not None:
-        target = folder / _checked_relative(relative_path or local.name, local)
+        target = copy_target(local, folder, relative_path)
         if target.resolve() != local.resolve():
             _claim(target, claimed, info)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -109,12 +109,13 @@ def _claim(target: Path, claimed: set[Path], info: SourceInfo) -> None:
     claimed.add(target)
 
 
-def _checked_relative(relative: str, source: Path) -> Path:
-    """``relative`` as a path that stays inside the output folder."""
-    path = Path(relative)
+def copy_target(source: Path, output_dir: str | Path, relative_path: str | None = None) -> Path:
+    """Where the annotated copy of the local file ``source`` goes: ``<output_dir>/<relative_path>`` (default: the
+    file's name), refused when the relative path would leave the folder."""
+    path = Path(relative_path or source.name)
     if path.is_absolute() or ".." in path.parts or not path.parts:
-        raise NeurPIRError(f"cannot place the copy at {relative!r} inside the output folder", source=source)
-    return path
+        raise NeurPIRError(f"cannot place the copy at {str(path)!r} inside the output folder", source=source)
+    return Path(output_dir) / path
 
 
 def annotate_recording(recording: Recording, embeddings: np.ndarray, provenance: ModelProvenance,

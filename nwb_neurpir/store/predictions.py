@@ -25,7 +25,7 @@ from nwb_neurpir.store.atomic import is_writable, staged_replace
 from nwb_neurpir.store.checks import checked_name, locate_neurons
 from nwb_neurpir.store.containers import model_container, model_name
 from nwb_neurpir.store.read import read_predictions
-from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, _fresh_copy
+from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, _fresh_copy, check_replaceable
 
 __all__ = ["ProbeProvenance", "predictions_name", "write_predictions"]
 
@@ -72,12 +72,15 @@ def write_predictions(
     overwrite: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     progress: bool = True,
+    output: str | Path | None = None,
 ) -> Path:
     """Store each neuron's class probabilities (columns in ``probe.class_names`` order) and its most probable class
-    in the NWB file at ``path``, in place, as ``processing/<module>/<name>`` (default ``predicted_<label>``).
+    in the NWB file at ``path`` -- in place, or in a copy written to ``output`` -- as ``processing/<module>/<name>``
+    (default ``predicted_<label>``).
 
     ``neuron_table`` is the HDF5 path of the table whose ids are ``neuron_ids`` (``None``: the Units table or
-    PlaneSegmentation holding them; a sidecar's label table must be named). Returns the file's path.
+    PlaneSegmentation holding them; a sidecar's label table must be named). An existing ``output`` is replaced only
+    with ``overwrite``. Returns the written path.
     """
     source = Path(path)
     name = checked_name(name or predictions_name(probe.label), "predictions", source)
@@ -85,11 +88,14 @@ def write_predictions(
     ids, probability = _checked(neuron_ids, probabilities, probe, source)
     with open_nwb(source):
         pass  # not found / not HDF5 / not NWB: said before any lock file is made
-    target = source.resolve()
-    if not is_writable(target):
+    in_place = output is None or Path(output).resolve() == source.resolve()
+    target = source.resolve() if in_place else Path(output)
+    if in_place and not is_writable(target):
         raise NeurPIRError("file is read-only; write predictions into a sidecar file", source=source)
     labels = np.asarray(probe.class_names, dtype=object)[probability.argmax(axis=1)].astype(str)
     with staged_replace(target, lock_timeout) as staging:
+        if not in_place and target.exists():
+            check_replaceable(target, source, overwrite)
         with open_nwb(source) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, source)
             stale = replaceable_objects(file, module, (name, model_name(name), probe_name(name)), _OUR_TYPES,
@@ -106,7 +112,7 @@ def write_predictions(
             raise NeurPIRError("the predictions read back differ from those written; the file was left unchanged",
                                source=source)
         staging.commit(work)
-    return source
+    return source if in_place else target
 
 
 def _checked(neuron_ids: Sequence[int] | np.ndarray, probabilities: np.ndarray, probe: ProbeProvenance,

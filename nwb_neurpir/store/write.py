@@ -71,7 +71,7 @@ def write_embeddings(
         raise NeurPIRError("file is read-only; write a sidecar file or choose an output folder", source=source)
     with staged_replace(target, lock_timeout) as staging:
         if not in_place and target.exists():
-            _check_replaceable(target, source, overwrite)
+            check_replaceable(target, source, overwrite)
         with open_nwb(source) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, source)
             stale = _existing_objects(file, module, name, source)
@@ -85,7 +85,7 @@ def write_embeddings(
     return source if in_place else target
 
 
-def _check_replaceable(target: Path, source: Path, overwrite: bool) -> None:
+def check_replaceable(target: Path, source: Path, overwrite: bool) -> None:
     """An existing output may be replaced only with ``overwrite``, and only by a copy of the same recording."""
     if not overwrite:
         raise NeurPIRError(f"output {target} already exists; use --overwrite (overwrite=True) to replace it",

@@ -43,8 +43,8 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     """Predict ``probe.label`` for every neuron of the sources and store it with the class probabilities in a
     ``NeuronPredictions`` table (default name ``predicted_<label>``).
 
-    A local writable file that already holds embeddings of the probe's model gets the predictions next to them, in
-    place (atomic, locked). Any other source is embedded by ``model`` (the one the probe was fitted on: an estimator,
+    A local file that already holds embeddings of the probe's model gets the predictions next to them, in place
+    (atomic, locked; a writable file) or, with ``output_dir``, in a copy there. Any other source is embedded by ``model`` (the one the probe was fitted on: an estimator,
     a trained model or a model folder) and annotated as ``annotate`` does -- in place, a copy in ``output_dir``, or a
     sidecar file for DANDI assets, URLs, read-only files without ``output_dir`` and ``sidecar=True`` -- and the
     predictions go into that
@@ -119,16 +119,21 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
                  sidecar: bool | None, output_dir: str | Path | None, unit_filter: str | None,
                  options: dict[str, Any]) -> PredictOutcome:
     from nwb_neurpir.store import write_predictions
+    from nwb_neurpir.store.annotate import copy_target
     from nwb_neurpir.store.atomic import is_writable
 
     local = Path(source.location) if source.is_local else None
     stored = None
-    if local is not None and not sidecar and output_dir is None and is_writable(local):
+    if local is not None and not sidecar and (output_dir is not None or is_writable(local)):
         stored = _stored_embeddings(local, probe.model_sha256_)
-    recording = None
+    recording, copy_from = None, None
     if stored is not None:
         ids, vectors, table, provenance = stored
         path, status = local, "in-place"
+        if output_dir is not None and (target := copy_target(local, output_dir, source.relative_path)).resolve() \
+                != local.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path, status, copy_from = target, "copy", local
     elif model is None:
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
@@ -143,7 +148,8 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         probabilities = probe.predict_proba(vectors, recording, ids)
     else:
         probabilities = probe.predict_proba(vectors)
-    write_predictions(path, ids, probabilities, probe.provenance(), provenance, neuron_table=table, **options)
+    write_predictions(copy_from or path, ids, probabilities, probe.provenance(), provenance, neuron_table=table,
+                      output=path if copy_from else None, **options)
     counts = Counter(np.asarray(probe.classes_)[probabilities.argmax(axis=1)].tolist())
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
                           counts=dict(sorted(counts.items())))
