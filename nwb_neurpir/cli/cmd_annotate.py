@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
             Optional[Path],  # noqa: UP007
             typer.Option("--out", "--output-dir", "-o", help=(
                 "Write annotated copies here instead of in place, keeping the files' layout below the folder given "
-                "(sub-*/...); sidecars go here too.")),
+                "(sub-*/...; a file named sub-<subject>_*.nwb goes into sub-<subject>/); sidecars go here too.")),
         ] = None,
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace embeddings of the same name.")] = False,
         name: Annotated[str, typer.Option("--name", help="Name of the embeddings table in the file.")] =

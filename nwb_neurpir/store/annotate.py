@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,12 +110,23 @@ def _claim(target: Path, claimed: set[Path], info: SourceInfo) -> None:
     claimed.add(target)
 
 
+_DANDI_SUBJECT = re.compile(r"(sub-[^_/\\]+)_")
+
+
 def copy_target(source: Path, output_dir: str | Path, relative_path: str | None = None) -> Path:
     """Where the annotated copy of the local file ``source`` goes: ``<output_dir>/<relative_path>`` (default: the
-    file's name), refused when the relative path would leave the folder."""
+    file's name), refused when the relative path would leave the folder. A bare file named in DANDI's layout
+    (``sub-<subject>_...``) goes into ``sub-<subject>/``, as in a dandiset, whether its folder or the file was given.
+
+    >>> copy_target(Path("data/sub-1/sub-1_ses-2_ecephys.nwb"), "out", "sub-1_ses-2_ecephys.nwb").as_posix()
+    'out/sub-1/sub-1_ses-2_ecephys.nwb'
+    """
     path = Path(relative_path or source.name)
     if path.is_absolute() or ".." in path.parts or not path.parts:
         raise NeurPIRError(f"cannot place the copy at {str(path)!r} inside the output folder", source=source)
+    subject = _DANDI_SUBJECT.match(path.name)
+    if len(path.parts) == 1 and subject:
+        path = Path(subject.group(1)) / path
     return Path(output_dir) / path
 
 
