@@ -40,8 +40,8 @@ def register(app: typer.Typer) -> None:
         progress: Progress = True,
     ) -> None:
         """Write one embedding per neuron into each source: in place (atomic) for local files, into copies with --out,
-        as sidecar NWB files for DANDI assets and (without --out) read-only files. Sidecar files among SOURCES are skipped. Continues past a failing source
-        and exits 1 if any failed.
+        as sidecar NWB files for DANDI assets and (without --out) read-only files. Sidecar files among SOURCES are
+        skipped. Continues past a failing source and exits 1 if any failed.
 
         Example: neurpir annotate neurpir-demo/model neurpir-demo/data --overwrite
         """

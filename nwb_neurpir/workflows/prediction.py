@@ -44,12 +44,12 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     ``NeuronPredictions`` table (default name ``predicted_<label>``).
 
     A local file that already holds embeddings of the probe's model gets the predictions next to them, in place
-    (atomic, locked; a writable file) or, with ``output_dir``, in a copy there. Any other source is embedded by ``model`` (the one the probe was fitted on: an estimator,
-    a trained model or a model folder) and annotated as ``annotate`` does -- in place, a copy in ``output_dir``, or a
-    sidecar file for DANDI assets, URLs, read-only files without ``output_dir`` and ``sidecar=True`` -- and the
-    predictions go into that
-    file. ``overwrite`` replaces earlier embeddings, sidecars and predictions of the same names. Every source is
-    tried; then, unless ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
+    (atomic, locked; a writable file) or, with ``output_dir``, in a copy there. Any other source is embedded by
+    ``model`` (the one the probe was fitted on: an estimator, a trained model or a model folder) and annotated as
+    ``annotate`` does -- in place, a copy in ``output_dir``, or a sidecar file for DANDI assets, URLs, read-only files
+    without ``output_dir`` and ``sidecar=True`` -- and the predictions go into that file. ``overwrite`` replaces
+    earlier embeddings, sidecars and predictions of the same names. Every source is tried; then, unless
+    ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
 
     >>> import nwb_neurpir as npir
     >>> probe = npir.LabelProbe("cell_type").fit(["sim/sub-sim01", "sim/sub-sim02"])    # doctest: +SKIP
