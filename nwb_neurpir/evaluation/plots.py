@@ -77,7 +77,7 @@ def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str) 
     names = [name for _, name in sorted(zip(-counts, names.tolist()))]
     names = [n for n in names if not n.startswith("other (")] + [n for n in names if n.startswith("other (")]
     colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
-    size = max(1.0, min(12.0, 4000.0 / max(len(categories), 1)))
+    size = max(2.0, min(16.0, 20000.0 / max(len(categories), 1)))  # visible at 10,000 points, not blobs at 100
     for index, name in enumerate(names):
         rows = categories == name
         colour = "lightgrey" if name.startswith("other (") else colours(index % colours.N)
@@ -87,7 +87,7 @@ def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str) 
     axis.set_xticks([])
     axis.set_yticks([])
     # Beside the panel, never over the points.
-    axis.legend(fontsize=7, markerscale=max(1.0, 12.0 / size), loc="upper left", bbox_to_anchor=(1.01, 1.0),
+    axis.legend(fontsize=7, markerscale=max(1.0, 16.0 / size), loc="upper left", bbox_to_anchor=(1.01, 1.0),
                 frameon=False, borderaxespad=0.0)
 
 
