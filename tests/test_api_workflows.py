@@ -189,6 +189,19 @@ def test_predictions_into_a_copy_of_an_annotated_read_only_file(predicted: dict,
         npir.predict(predicted["probe"], source, output_dir=tmp_path / "out", progress=False)
 
 
+def test_predict_skips_files_of_the_other_modality_beside_its_own(fitted: tuple, predicted: dict,
+                                                                   tmp_path: Path) -> None:
+    from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile
+
+    (spikes,) = sorted((predicted["data"] / "sub-sim02").rglob("*.nwb"))  # annotated with the model, no predictions
+    shutil.copy(spikes, tmp_path / spikes.name)
+    write_nwbfile(make_ophys_nwbfile(n_rois=5, n_frames=100, with_context=False), tmp_path / "rois_ophys.nwb")
+    outcomes = npir.predict(predicted["probe"], tmp_path, model=fitted[1], progress=False)
+    assert sorted(outcome.status for outcome in outcomes) == ["in-place", "skipped"]
+    with pytest.raises(NeurPIRError, match="trained on spikes data, but this file holds ophys data only"):
+        npir.predict(predicted["probe"], tmp_path / "rois_ophys.nwb", model=fitted[1], progress=False)
+
+
 _PLAIN_PYNWB = r"""
 import json, sys, warnings
 sys.modules["ndx_neurpir"] = None

@@ -139,6 +139,9 @@ def test_a_modality_asked_for_skips_the_files_of_the_other_kind(cli_server: CliF
                                tmp_path / "logs")
     assert annotated.code == 0, annotated.stderr[-2000:]
     assert sorted(o["status"] for o in json.loads(annotated.stdout)) == ["copy", "skipped"]
+    again = cli_server.run(["annotate", model, data, "--out", tmp_path / "out", "--json", "--no-progress"],
+                           tmp_path / "logs")  # the copy's embeddings exist: it fails, the other kind stays skipped
+    assert again.code == 1 and sorted(o["status"] for o in json.loads(again.stdout)) == ["failed", "skipped"]
 
 
 def test_a_sidecar_names_its_source_from_any_folder(cli_server: CliForkServer, model: Path, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -45,21 +44,10 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir annotate neurpir-demo/model neurpir-demo/data --overwrite
         """
+        from nwb_neurpir.cli.outcomes import print_outcomes
         from nwb_neurpir.workflows.annotation import annotate as annotate_files
 
         outcomes = annotate_files(model_dir, sources, glob, output_dir=output_dir, overwrite=overwrite, name=name,
                                   sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
                                   lock_timeout=lock_timeout, progress=progress, raise_on_failure=False)
-        if as_json:
-            typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
-        else:
-            for outcome in outcomes:
-                where = outcome.path if outcome.error is None else outcome.error
-                typer.echo(f"{outcome.status:>8}  {outcome.n_neurons:>6} neurons  {where}")
-        failed = sum(outcome.status == "failed" for outcome in outcomes)
-        skipped = sum(outcome.status == "skipped" for outcome in outcomes)
-        typer.echo(f"annotated {len(outcomes) - failed - skipped} of {len(outcomes)} sources"
-                   + (f"; {skipped} skipped (sidecars, no neurons, or the other modality)" if skipped else "")
-                   + (f"; {failed} failed" if failed else ""), err=True)
-        if failed:
-            raise typer.Exit(code=1)
+        print_outcomes(outcomes, "annotated", as_json)

@@ -3,7 +3,6 @@ each neuron's predicted label and class probabilities into other files or sideca
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -56,6 +55,7 @@ def register(app: typer.Typer) -> None:
         Example: neurpir predict model ../shared/data/steinmetz2019-nwb/sub-Hench --fit-on annotated/sub-Cori
         --fit-on annotated/sub-Forssmann --label brain_area --grouping steinmetz-4region
         """
+        from nwb_neurpir.cli.outcomes import print_outcomes
         from nwb_neurpir.workflows.prediction import predict_with_saved_probe
 
         outcomes = predict_with_saved_probe(
@@ -63,15 +63,5 @@ def register(app: typer.Typer) -> None:
             probe_inputs=probe_inputs, probe_dir=probe_dir, name=name, sidecar=True if sidecar else None,
             output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,
             progress=progress and not as_json, say=lambda text: typer.echo(text, err=True))
-        if as_json:
-            typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
-        else:
-            for outcome in outcomes:
-                counts = ", ".join(f"{key} {value}" for key, value in outcome.counts.items())
-                where = f"{outcome.path}  ({counts})" if outcome.error is None else outcome.error
-                typer.echo(f"{outcome.status:>8}  {outcome.n_neurons:>6} neurons  {where}")
-        failed = sum(outcome.status == "failed" for outcome in outcomes)
-        typer.echo(f"predicted {len(outcomes) - failed} of {len(outcomes)} sources"
-                   + (f"; {failed} failed" if failed else ""), err=True)
-        if failed:
-            raise typer.Exit(code=1)
+        print_outcomes(outcomes, "predicted", as_json, where=lambda outcome: f"{outcome.path}  ("
+                       + ", ".join(f"{key} {value}" for key, value in outcome.counts.items()) + ")")

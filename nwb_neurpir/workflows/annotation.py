@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.estimator import NeurPIR
 
-__all__ = ["AnnotateOutcome", "annotate", "annotate_sources"]
+__all__ = ["AnnotateOutcome", "annotate", "annotate_sources", "other_modality_skipped"]
 
 log = logging.getLogger(__name__)
+
+Outcome = TypeVar("Outcome", bound="AnnotateOutcome")
 
 
 def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | Iterable[str | Path],
@@ -131,10 +133,18 @@ def annotate_sources(
         except NeurPIRError as exc:
             log.info("annotating %s failed: %s", source.label(), exc)
             outcomes.append(AnnotateOutcome(source=source.label(), status="failed", error=exc.one_line()))
-    if any(outcome.status not in ("skipped", "failed") for outcome in outcomes):
-        for index in other_kind:  # beside files of the model's modality, one of the other kind is not a failure
-            outcomes[index] = dataclasses.replace(outcomes[index], status="skipped")
-    return outcomes
+    return other_modality_skipped(outcomes, other_kind)
+
+
+def other_modality_skipped(outcomes: list[Outcome], other_kind: list[int]) -> list[Outcome]:
+    """``outcomes`` with the failed ones at ``other_kind`` (files holding only the other modality's neurons) marked
+    skipped when any other source was tried (a dandiset's ``_ecephys.nwb`` beside its ``_ophys.nwb``); when every
+    source tried is of the other kind, they stay failures that blame the model."""
+    others = set(other_kind)
+    if not any(index not in others and outcome.status != "skipped" for index, outcome in enumerate(outcomes)):
+        return outcomes
+    return [dataclasses.replace(outcome, status="skipped") if index in others else outcome
+            for index, outcome in enumerate(outcomes)]
 
 
 def _with_missing_inputs(provenance: ModelProvenance, missing: list[str]) -> ModelProvenance:

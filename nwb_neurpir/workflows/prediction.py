@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nwb_neurpir.workflows.annotation import AnnotateOutcome
+from nwb_neurpir.workflows.annotation import AnnotateOutcome, other_modality_skipped
 from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     ``model`` (the one the probe was fitted on: an estimator, a trained model or a model folder) and annotated as
     ``annotate`` does -- in place, a copy in ``output_dir``, or a sidecar file for DANDI assets, URLs, read-only files
     without ``output_dir`` and ``sidecar=True`` -- and the predictions go into that file. ``overwrite`` replaces
-    earlier embeddings, sidecars and predictions of the same names. Every source is tried; then, unless
+    earlier embeddings, sidecars and predictions of the same names. Sidecar files and files without neurons are
+    skipped, as are files of the other modality beside files of the model's own. Every source is tried; then, unless
     ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
 
     >>> import nwb_neurpir as npir
@@ -58,9 +59,11 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     from tqdm import tqdm
 
     from nwb_neurpir.io.access import DataAccess
+    from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
     from nwb_neurpir.io.resolve import resolve_each
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT
     from nwb_neurpir.workflows.estimator import trained_model
+    from nwb_neurpir.workflows.model_inputs import OtherModality
     from nwb_neurpir.workflows.probe import LabelProbe
 
     fitted = probe if isinstance(probe, LabelProbe) else LabelProbe.load(probe)
@@ -74,12 +77,17 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     resolved, failures = resolve_each(items, glob, access=access)
     outcomes = [PredictOutcome(source=text, status="failed", error=error.one_line()) for text, error in failures]
+    other_kind: list[int] = []
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
                                          options))
         except NeurPIRError as error:
-            outcomes.append(PredictOutcome(source=source.label(), status="failed", error=error.one_line()))
+            if isinstance(error, OtherModality):
+                other_kind.append(len(outcomes))
+            status = "skipped" if isinstance(error, (SidecarFile, NoNeurons)) else "failed"
+            outcomes.append(PredictOutcome(source=source.label(), status=status, error=error.one_line()))
+    outcomes = other_modality_skipped(outcomes, other_kind)
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed and raise_on_failure:
         more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""
