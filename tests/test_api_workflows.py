@@ -202,6 +202,21 @@ def test_predict_skips_files_of_the_other_modality_beside_its_own(fitted: tuple,
         npir.predict(predicted["probe"], tmp_path / "rois_ophys.nwb", model=fitted[1], progress=False)
 
 
+def test_a_probe_of_another_models_embeddings_is_refused_before_it_is_saved(fitted: tuple, predicted: dict,
+                                                                           simulated: Path, tmp_path: Path) -> None:
+    from nwb_neurpir.workflows.prediction import predict_with_saved_probe
+
+    other = tmp_path / "other-model"
+    npir.NeurPIR(**{**TINY, "seed": 1}).fit(npir.open_recordings(simulated, progress=False), other, progress=False)
+    fit_on = [str(predicted["data"] / "sub-sim01"), str(predicted["data"] / "sub-sim02")]  # annotated by `fitted`
+    with pytest.raises(NeurPIRError, match="the probe was fitted on embeddings of another model"):
+        predict_with_saved_probe(other, [predicted["data"] / "sub-sim03"], fit_on=fit_on, label="cell_type")
+    assert not (other / "probes").exists()
+    predicted["probe"].save(other / "probes" / "cell_type")  # as an older version left it
+    with pytest.raises(NeurPIRError, match=f"the probe saved in {other / 'probes' / 'cell_type'} was fitted on"):
+        predict_with_saved_probe(other, [predicted["data"] / "sub-sim03"], label="cell_type")
+
+
 _PLAIN_PYNWB = r"""
 import json, sys, warnings
 sys.modules["ndx_neurpir"] = None

@@ -68,9 +68,8 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
 
     fitted = probe if isinstance(probe, LabelProbe) else LabelProbe.load(probe)
     embedder = None if model is None else trained_model(model)
-    if embedder is not None and embedder.provenance().checkpoint_sha256 != fitted.model_sha256_:
-        raise NeurPIRError("the probe was fitted on embeddings of another model (checksums differ); fit it on "
-                           "files annotated with this model")
+    if embedder is not None:
+        _check_same_model(fitted, embedder)
     access = DataAccess(cache_dir=cache_dir)
     options = dict(name=name, overwrite=overwrite, progress=False,
                    lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
@@ -113,6 +112,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     folder = Path(probe_dir) if probe_dir is not None else probe.default_folder(model_dir)
     if fit_on:
         probe.fit(fit_on)
+        _check_same_model(probe, model)
         probe.save(folder)
         accuracy = probe.cross_animal_accuracy_
         say(f"probe {probe.name} ({probe.inputs}): {probe.n_training_neurons_} neurons, classes "
@@ -120,7 +120,14 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
             f"cross-animal balanced accuracy {'n/a' if accuracy is None else f'{accuracy:.3f}'}; saved to {folder}")
     else:
         probe = LabelProbe.load(folder)
+        _check_same_model(probe, model, f"the probe saved in {folder}")
     return predict(probe, sources, glob, model=model, raise_on_failure=False, **options)
+
+
+def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the probe") -> None:
+    if model.provenance().checkpoint_sha256 != probe.model_sha256_:
+        raise NeurPIRError(f"{which} was fitted on embeddings of another model (checksums differ); fit it on "
+                           "files annotated with this model")
 
 
 def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: ResolvedSource, access: Any,  # noqa: ANN401
