@@ -185,7 +185,7 @@ def test_predictions_into_a_copy_of_an_annotated_read_only_file(predicted: dict,
     assert outcome.status == "copy" and Path(outcome.path) == tmp_path / "out" / "sub-sim01" / source.name  # DANDI layout
     assert len(read_predictions(outcome.path)) == 25 and len(npir.read_embeddings(outcome.path)) == 25
     assert source.read_bytes() == original
-    with pytest.raises(NeurPIRError, match="already exists; use --overwrite"):
+    with pytest.raises(NeurPIRError, match="already has predictions named 'predicted_cell_type'"):
         npir.predict(predicted["probe"], source, output_dir=tmp_path / "out", progress=False)
 
 

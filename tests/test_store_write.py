@@ -109,8 +109,11 @@ def test_output_copy_leaves_the_source_untouched(spikes: Path, tmp_path: Path) -
     assert write_embeddings(spikes, [0, 1], vectors(2), PROVENANCE, output=output) == output
     assert spikes.read_bytes() == original
     assert read_embeddings(output)["neuron_id"].tolist() == [0, 1]
-    with pytest.raises(NeurPIRError, match="already exists"):
+    with pytest.raises(NeurPIRError, match="annotated.nwb: already has embeddings named 'NeurPIREmbeddings'"):
         write_embeddings(spikes, [0, 1], vectors(2), PROVENANCE, output=output)
+    write_embeddings(spikes, [2], vectors(1), PROVENANCE, output=output, name="Second")  # added to the earlier copy
+    assert read_embeddings(output, name="NeurPIREmbeddings")["neuron_id"].tolist() == [0, 1]
+    assert read_embeddings(output, name="Second")["neuron_id"].tolist() == [2] and spikes.read_bytes() == original
 
 
 def test_a_symbolic_link_stays_a_link_to_the_annotated_file(spikes: Path, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from nwb_neurpir.store.atomic import is_writable, staged_replace
 from nwb_neurpir.store.checks import checked_name, locate_neurons
 from nwb_neurpir.store.containers import model_container, model_name
 from nwb_neurpir.store.read import read_predictions
-from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, _fresh_copy, check_replaceable
+from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, _fresh_copy, earlier_copy_or
 
 __all__ = ["ProbeProvenance", "predictions_name", "write_predictions"]
 
@@ -79,8 +79,8 @@ def write_predictions(
     (default ``predicted_<label>``).
 
     ``neuron_table`` is the HDF5 path of the table whose ids are ``neuron_ids`` (``None``: the Units table or
-    PlaneSegmentation holding them; a sidecar's label table must be named). An existing ``output`` is replaced only
-    with ``overwrite``. Returns the written path.
+    PlaneSegmentation holding them; a sidecar's label table must be named). An earlier copy of the same recording at
+    ``output`` gets the table added. Returns the written path.
     """
     source = Path(path)
     name = checked_name(name or predictions_name(probe.label), "predictions", source)
@@ -94,16 +94,15 @@ def write_predictions(
         raise NeurPIRError("file is read-only; write predictions into a sidecar file", source=source)
     labels = np.asarray(probe.class_names, dtype=object)[probability.argmax(axis=1)].astype(str)
     with staged_replace(target, lock_timeout) as staging:
-        if not in_place and target.exists():
-            check_replaceable(target, source, overwrite)
-        with open_nwb(source) as file:
-            table_path, rows = locate_neurons(file, ids, neuron_table, source)
+        base = earlier_copy_or(source, target, in_place)
+        with open_nwb(base) as file:
+            table_path, rows = locate_neurons(file, ids, neuron_table, base)
             stale = replaceable_objects(file, module, (name, model_name(name), probe_name(name)), _OUR_TYPES,
-                                        "NeurPIR predictions", source)
+                                        "NeurPIR predictions", base)
         if stale and not overwrite:
             raise NeurPIRError(f"already has predictions named '{name}' in processing/{module}; use --overwrite "
-                               "(overwrite=True) to replace them", source=source)
-        work = _fresh_copy(staging, source, stale, progress)
+                               "(overwrite=True) to replace them", source=base)
+        work = _fresh_copy(staging, base, stale, progress)
         append_objects(work, table_path, module,
                        lambda table: _containers(name, ids, rows, labels, probability, table, probe, model), source)
         written = read_predictions(work, f"{module}/{name}")

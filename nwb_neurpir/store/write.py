@@ -55,7 +55,8 @@ def write_embeddings(
 
     ``neuron_ids`` are ids of rows of ``neuron_table`` (an HDF5 path such as ``units``; ``None`` finds the Units table
     or PlaneSegmentation holding them). The table goes to ``processing/<module>/<name>`` next to its model
-    ``<name>_model``. An existing table of that name is an error unless ``overwrite``. Writing in place copies the
+    ``<name>_model``. An existing table of that name is an error unless ``overwrite``. An earlier copy of the same
+    recording at ``output`` gets the table added, keeping what it holds. Writing in place copies the
     whole file first (shown with a progress bar when that takes over a second, unless ``progress`` is False); a
     symbolic link is followed, so the file it points at is annotated. Returns the written path.
     """
@@ -70,26 +71,26 @@ def write_embeddings(
     if in_place and not is_writable(target):
         raise NeurPIRError("file is read-only; write a sidecar file or choose an output folder", source=source)
     with staged_replace(target, lock_timeout) as staging:
-        if not in_place and target.exists():
-            check_replaceable(target, source, overwrite)
-        with open_nwb(source) as file:
-            table_path, rows = locate_neurons(file, ids, neuron_table, source)
-            stale = _existing_objects(file, module, name, source)
+        base = earlier_copy_or(source, target, in_place)
+        with open_nwb(base) as file:
+            table_path, rows = locate_neurons(file, ids, neuron_table, base)
+            stale = _existing_objects(file, module, name, base)
         if stale and not overwrite:
             raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}; use --overwrite "
-                               "(overwrite=True) to replace them", source=source)
-        work = _fresh_copy(staging, source, stale, progress)
+                               "(overwrite=True) to replace them", source=base)
+        work = _fresh_copy(staging, base, stale, progress)
         _append(work, table_path, rows, ids, vectors, provenance, name, module, source)
         _verify(work, f"{module}/{name}", table_path, ids, vectors, source)
         staging.commit(work)
     return source if in_place else target
 
 
-def check_replaceable(target: Path, source: Path, overwrite: bool) -> None:
-    """An existing output may be replaced only with ``overwrite``, and only by a copy of the same recording."""
-    if not overwrite:
-        raise NeurPIRError(f"output {target} already exists; use --overwrite (overwrite=True) to replace it",
-                          source=source)
+def earlier_copy_or(source: Path, target: Path, in_place: bool) -> Path:
+    """The file to add to: ``source``, or, when writing a copy to ``target`` and an earlier copy of the same
+    recording is there, that copy (so what it already holds is kept); a file of another recording there is an
+    error."""
+    if in_place or not target.exists():
+        return source
     with open_nwb(source) as file:
         ours = scalar_text(file, "identifier")
     try:
@@ -100,6 +101,7 @@ def check_replaceable(target: Path, source: Path, overwrite: bool) -> None:
     if theirs != ours:
         raise NeurPIRError(f"output {target} holds another recording (identifier {theirs or 'unknown'}), not a copy "
                            "of this one; it is not replaced, even with overwrite", source=source)
+    return target
 
 
 def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:
