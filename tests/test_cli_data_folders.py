@@ -142,6 +142,13 @@ def test_a_modality_asked_for_skips_the_files_of_the_other_kind(cli_server: CliF
     again = cli_server.run(["annotate", model, data, "--out", tmp_path / "out", "--json", "--no-progress"],
                            tmp_path / "logs")  # the copy's embeddings exist: it fails, the other kind stays skipped
     assert again.code == 1 and sorted(o["status"] for o in json.loads(again.stdout)) == ["failed", "skipped"]
+    shutil.copy(data / "sub-a" / "sub-a_ses-s1_ophys.nwb", tmp_path / "out" / "sub-a")  # not annotated: left out
+    plotted = cli_server.run(["plot", tmp_path / "out", "--projection", "pca", "--out", tmp_path / "p.png", "--json",
+                              "--no-progress"], tmp_path / "logs")
+    assert plotted.code == 0 and json.loads(plotted.stdout)["n_neurons"] == 6, plotted.stderr[-2000:]
+    shown = cli_server.run(["evaluate", tmp_path / "out", "--label", "brain_area", "--split", "kfold", "--folds", "2",
+                            "--methods", "neurpir", "--json", "--no-progress"], tmp_path / "logs")
+    assert shown.code == 0, shown.stderr[-2000:]
 
 
 def test_a_sidecar_names_its_source_from_any_folder(cli_server: CliForkServer, model: Path, tmp_path: Path) -> None:

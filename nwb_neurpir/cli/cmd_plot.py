@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from nwb_neurpir.cli.cmd_evaluate import PROJECTIONS, Normalize, Progress
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Sources, UnitFilter, choice
+from nwb_neurpir.cli.options import Glob, JsonOutput, Sources, UnitFilter, choice
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +32,6 @@ def register(app: typer.Typer) -> None:
         normalize: Normalize = "auto",
         glob: Glob = None,
         unit_filter: UnitFilter = None,
-        cache_dir: CacheDir = None,
         progress: Progress = True,
         as_json: JsonOutput = False,
     ) -> None:
@@ -48,7 +47,7 @@ def register(app: typer.Typer) -> None:
             if progress and not as_json:
                 typer.echo(text, err=True)
 
-        shown = plot_annotated(sources, out, glob=glob, cache_dir=cache_dir, label=label, grouping=grouping,
+        shown = plot_annotated(sources, out, glob=glob, label=label, grouping=grouping,
                                embeddings_name=embeddings_name, normalize=normalize, unit_filter=unit_filter,
                                seed=seed, projection=projection, say=status)
         if as_json:

@@ -74,8 +74,11 @@ def evaluate_sources(
     else:
         from nwb_neurpir.io.access import DataAccess
         from nwb_neurpir.io.resolve import resolve_sources
+        from nwb_neurpir.workflows.embeddings import annotated_files
 
         paths = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
+        if _uses_neurpir(options.get("methods")):  # files found in folders without embeddings are left out
+            paths = annotated_files(sources, glob)
         result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader, **options)
     written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
     return EvaluationRun(result=result, written=written)

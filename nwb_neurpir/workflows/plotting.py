@@ -15,7 +15,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.dataset import table_population
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
 from nwb_neurpir.evaluation.results import EmbeddingView
-from nwb_neurpir.workflows.annotated import local_paths, read_annotated
+from nwb_neurpir.workflows.annotated import read_annotated
 
 __all__ = ["DEFAULT_LABELS", "PlotResult", "annotated_view", "plot_annotated"]
 
@@ -36,18 +36,16 @@ class PlotResult:
 
 
 def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None = None,
-                   cache_dir: str | Path | None = None, label: str | None = None, grouping: str | None = None,
+                   label: str | None = None, grouping: str | None = None,
                    embeddings_name: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
                    seed: int = 0, projection: str = "umap",
                    say: Callable[[str], None] = lambda _text: None) -> PlotResult:
     """Read the embeddings of the annotated local files the sources name, draw them by label (``grouping`` applied)
     and by animal, and write the PNG ``out``; ``say`` hears what is being drawn before the (slow) projection."""
     from nwb_neurpir.evaluation.plots import plot_embeddings
-    from nwb_neurpir.io.access import DataAccess
-    from nwb_neurpir.io.resolve import resolve_sources
+    from nwb_neurpir.workflows.embeddings import annotated_files
 
-    resolved = resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir))
-    table = read_annotated(local_paths(resolved), embeddings_name)
+    table = read_annotated(annotated_files(sources, glob), embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
     return PlotResult(written=plot_embeddings(view, out, seed=seed, projection=projection), view=view)
