@@ -367,6 +367,8 @@ def test_evaluate_from_python_with_a_fitted_or_an_unfitted_estimator(fitted: tup
     assert shown.code == 0, shown.stderr[-2000:]
     from_cli = {m["name"]: m["pooled"]["balanced_accuracy"] for m in json.loads(shown.stdout)["methods"]}
     assert from_cli == table["pooled_balanced_accuracy"].to_dict()
+    as_text = npir.evaluate(simulated, label="cell_type", model=model, methods="neurpir, hand", progress=False)
+    assert as_text.table()["pooled_balanced_accuracy"].to_dict() == from_cli  # the command's comma-separated form
     trained = npir.evaluate([simulated], label="cell_type", model=npir.NeurPIR(**TINY), methods=["neurpir"],
                             split="kfold", n_splits=2, transductive=True, progress=False)
     assert trained.settings["config"]["max_steps"] == 2 and trained.method("neurpir").mode == "transductive"

@@ -204,8 +204,9 @@ def evaluate(
     ``model``: a fitted :class:`~nwb_neurpir.NeurPIR` estimator, a trained model or a model folder embeds every
     source; an unfitted estimator trains one model per fold with its parameters (``transductive=True``: one model
     on all sources); ``None`` reads the embeddings stored in annotated files or sidecars. ``options`` are
-    ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods``, ``probe``,
-    ``normalize``, ``n_splits``, ``seed``, ``glob``, ``bin_size``, ``unit_filter``, ``progress``... With
+    ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods`` (a list, or the
+    command's comma-separated text), ``probe``, ``normalize``, ``n_splits`` (``--folds``), ``seed``, ``glob``,
+    ``bin_size``, ``unit_filter``, ``progress``... With
     ``report_dir`` the report (report.md/json and figures) is written there; ``result.table()`` gives the scores as a
     DataFrame.
 
@@ -221,6 +222,8 @@ def evaluate(
             model = model.fitted_model()
         except NotFittedError:
             model, config = None, model.config
+    if isinstance(options.get("methods"), str):
+        options["methods"] = [method.strip() for method in options["methods"].split(",") if method.strip()]
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     return evaluate_sources(items, label=label, model=model, config=config, report_dir=report_dir,
                             **options).result
