@@ -53,6 +53,7 @@ def test_embed_writes_npz_and_json(model_dir: Path, files: list[Path], tmp_path:
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(table)
     assert frame.shape[0] == 24 and frame["brain_area"].tolist()[:4] == ["VISp", "CA1", "LGd", "MRN"]
+    assert list(frame.columns[:3]) == ["subject_id", "session_id", "neuron_id"] and "file" in frame
     with np.load(out) as data:
         np.testing.assert_allclose(frame[[f"embedding_{i}" for i in range(8)]].to_numpy(), data["embeddings"],
                                    rtol=1e-5, atol=1e-6)

@@ -52,7 +52,8 @@ class EmbeddedSources:
 
     def write(self, path: str | Path) -> Path:
         """Write :meth:`arrays` to ``path`` atomically: ``.npz`` (with the model checksum; loadable without pickle),
-        or ``.csv``/``.tsv`` (one row per neuron, the vector as columns ``embedding_0``...)."""
+        or ``.csv``/``.tsv``: one row per neuron with the columns ``npir.read_embeddings`` gives (``subject_id``,
+        ``session_id``, ``neuron_id``, the label columns, ``file``), then the vector as ``embedding_0``..."""
         from nwb_neurpir.atomic_files import atomic_write_bytes
 
         path = Path(path)
@@ -63,9 +64,12 @@ class EmbeddedSources:
         else:
             import pandas as pd
 
-            vectors = arrays.pop("embeddings")
-            frame = pd.DataFrame(arrays).join(pd.DataFrame(vectors, columns=[f"embedding_{i}"
-                                                                             for i in range(vectors.shape[1])]))
+            vectors, ids, files, subjects = (arrays.pop(key) for key in ("embeddings", "neuron_ids", "session",
+                                                                         "subject_id"))
+            sessions = np.concatenate([[r.session_id] * r.n_neurons for r, _ in self.rows]).astype(str)
+            frame = pd.DataFrame({"subject_id": subjects, "session_id": sessions, "neuron_id": ids, **arrays,
+                                  "file": files})
+            frame = frame.join(pd.DataFrame(vectors, columns=[f"embedding_{i}" for i in range(vectors.shape[1])]))
             frame.to_csv(buffer, sep=TABLE_SUFFIXES[path.suffix.lower()], index=False, float_format="%.6g")
         atomic_write_bytes(path, buffer.getvalue())
         return path
