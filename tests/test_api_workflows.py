@@ -257,7 +257,7 @@ def test_plain_pynwb_and_pynapple_read_the_predictions(predicted: dict) -> None:
 def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulated: Path, tmp_path: Path,
                                                          cli_server: CliForkServer) -> None:
     data = _copy(simulated, tmp_path)
-    model_dir = Path(shutil.copytree(fitted[1], tmp_path / "model"))
+    model_dir = Path(shutil.copytree(fitted[1], tmp_path / "model", ignore=shutil.ignore_patterns("probes")))
     npir.annotate(model_dir, [data / "sub-sim01", data / "sub-sim02"], progress=False)
     target = data / "sub-sim03"
     outputs = tmp_path / "outputs"
@@ -282,6 +282,10 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     assert units.metadata["predicted_cell_type"].tolist() == read_predictions(sidecar)["label"].tolist()
     missing = cli_server.run(["predict", model_dir, target, "--label", "brain_area"], outputs)
     assert missing.code == 1 and missing.stderr.startswith("error: ") and "no probe saved here" in missing.stderr
+    refit = cli_server.run(["predict", model_dir, target, "--fit-on", data / "sub-sim01", "--label", "cell_type"],
+                           outputs)
+    assert refit.code == 1 and "a probe is already saved here; use --overwrite" in refit.stderr
+    assert len(npir.LabelProbe.load(model_dir / "probes" / "cell_type").training_data_) == 2  # the first is kept
     wrong = cli_server.run(["predict", model_dir, target, "--fit-on", data / "sub-sim01", "--inputs", "hand"], outputs)
     assert wrong.code == 1 and "probe inputs 'hand' unknown; choose one of neurpir+hand, neurpir" in wrong.stderr
 

@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
         sidecar: Annotated[bool, typer.Option(
             "--sidecar", help="Always write a sidecar NWB file, never touch the source.")] = False,
         overwrite: Annotated[bool, typer.Option(
-            "--overwrite", help="Replace predictions, embeddings and sidecars of the same names.")] = False,
+            "--overwrite", help="Replace predictions, embeddings and sidecars of the same names, and a probe saved "
+                                "where --fit-on saves its own.")] = False,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
         cache_dir: CacheDir = None,

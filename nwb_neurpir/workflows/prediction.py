@@ -102,8 +102,8 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
                              **options: Any) -> list[PredictOutcome]:
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
     files ``fit_on`` (reading ``probe_inputs``) and saved to ``probe_dir`` (default
-    ``<model_dir>/probes/<label>[-<grouping>]``; ``say`` hears its cross-animal accuracy), or, without ``fit_on``,
-    the one saved there. ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
+    ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with ``overwrite``; ``say`` hears its
+    cross-animal accuracy), or, without ``fit_on``, the one saved there. ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.probe import LabelProbe
 
@@ -111,6 +111,9 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     probe = LabelProbe(label, grouping, probe_kind, inputs=probe_inputs)
     folder = Path(probe_dir) if probe_dir is not None else probe.default_folder(model_dir)
     if fit_on:
+        if (folder / "manifest.json").exists() and not options.get("overwrite"):
+            raise NeurPIRError("a probe is already saved here; use --overwrite to replace it with the one fitted on "
+                               "--fit-on, or --probe-dir to keep both", source=folder)
         probe.fit(fit_on)
         _check_same_model(probe, model)
         probe.save(folder)
