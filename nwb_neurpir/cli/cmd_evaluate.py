@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         train: Annotated[bool, typer.Option(
             "--train", help="Train NeurPIR per fold without the test animal (inductive), with the default "
                             "config or --train-config: one model per fold, which can take long (lower "
-                            "--max-steps).")] = False,
+                            "--max-steps, and context_iterations in --train-config: CEBRA's fit).")] = False,
         train_config: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--train-config", help="JSON NeurPIRConfig for --train (implies --train).")] = None,
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007

@@ -49,9 +49,9 @@ def register(app: typer.Typer) -> None:
         progress: Progress = True,
         as_json: JsonOutput = False,
     ) -> None:
-        """Predict a label (cell type, brain area) for every neuron of SOURCES from its embedding and store the label
-        and class probabilities in the file (NeuronPredictions), in a copy with --out, or in a sidecar for DANDI assets
-        and (without --out) read-only files.
+        """Predict a label (cell type, brain area) for every neuron of SOURCES from its embedding (and, by default,
+        its hand features: --inputs) and store the label and class probabilities in the file (NeuronPredictions), in
+        a copy with --out, or in a sidecar for DANDI assets and (without --out) read-only files.
 
         Example: neurpir predict model ../shared/data/steinmetz2019-nwb/sub-Hench --fit-on annotated/sub-Cori
         --fit-on annotated/sub-Forssmann --label brain_area --grouping steinmetz-4region

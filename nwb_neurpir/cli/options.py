@@ -65,8 +65,8 @@ UnitFilter = Annotated[
 ]
 BinSize = Annotated[
     Optional[float],  # noqa: UP007
-    typer.Option("--bin-size", help="Bin size in seconds (default: a given model's own, else 0.01 for spikes and "
-                                    "the frame period for calcium)."),
+    typer.Option("--bin-size", help="Bin size in seconds (default: 0.01 for spikes, the frame period for calcium; "
+                                    "with a model, the model's own)."),
 ]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")]
 
