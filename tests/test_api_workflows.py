@@ -145,6 +145,13 @@ def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict) -> N
         npir.LabelProbe(kind="gb")
 
 
+def test_a_probe_records_its_training_files_by_absolute_path(predicted: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(predicted["data"])
+    probe = npir.LabelProbe("cell_type", inputs="neurpir").fit(["sub-sim01", "sub-sim02"])
+    assert len(probe.training_data_) == 2 and all(Path(p).is_absolute() and Path(p).exists()
+                                                   for p in probe.training_data_)
+
+
 def test_a_probe_fitted_on_sidecars_reads_the_hand_features_from_their_sources(fitted: tuple, simulated: Path,
                                                                                tmp_path: Path) -> None:
     data = _copy(simulated, tmp_path)

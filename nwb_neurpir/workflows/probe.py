@@ -178,12 +178,11 @@ class LabelProbe:
 
     def _training_frame(self, annotated: Any, name: str | None) -> tuple[pd.DataFrame, list[str]]:  # noqa: ANN401
         if isinstance(annotated, pd.DataFrame):
-            frame = annotated
-        else:
-            from nwb_neurpir.workflows.embeddings import read_embeddings
+            return annotated, [str(path) for path in dict.fromkeys(annotated["file"])]
+        from nwb_neurpir.workflows.embeddings import read_embeddings
 
-            frame = read_embeddings(annotated, name, predictions=False)
-        return frame, [str(path) for path in dict.fromkeys(frame["file"])]
+        frame = read_embeddings(annotated, name, predictions=False)
+        return frame, [str(Path(path).absolute()) for path in dict.fromkeys(frame["file"])]  # from any folder
 
     def _cross_animal(self, blocks: dict[str, np.ndarray], labels: np.ndarray, kept: pd.DataFrame,
                       classes: list[str]) -> dict[str, float]:
