@@ -129,7 +129,7 @@ def test_a_modality_asked_for_skips_the_files_of_the_other_kind(cli_server: CliF
                   data / "sub-a" / "sub-a_ses-s1_ecephys.nwb")
     write_nwbfile(make_ophys_nwbfile(n_rois=5, n_frames=100, with_context=False),
                   data / "sub-a" / "sub-a_ses-s1_ophys.nwb")
-    with pytest.warns(UserWarning, match=r"1 file holds spikes data only, not the ophys data asked for; skipped: "
+    with pytest.warns(UserWarning, match=r"1 file holds spikes data only, not the ophys data being read; skipped: "
                                          r".*sub-a_ses-s1_ecephys\.nwb$"):
         recordings = list(open_recordings([data], modality="ophys", progress=False))
     assert [recording.modality for recording in recordings] == ["ophys"]

@@ -100,7 +100,7 @@ def open_recordings(
     if other_kind and n_read:
         names = ", ".join(str(exc.source) for exc in other_kind[:3]) + (", ..." if len(other_kind) > 3 else "")
         files = "1 file holds" if len(other_kind) == 1 else f"{len(other_kind)} files hold"
-        warnings.warn(f"{files} {other_kind[0].found} data only, not the {other_kind[0].wanted} data asked for; "
+        warnings.warn(f"{files} {other_kind[0].found} data only, not the {other_kind[0].wanted} data being read; "
                       f"skipped: {names}", stacklevel=2)
     elif other_kind:
         raise other_kind[0]
