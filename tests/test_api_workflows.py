@@ -196,6 +196,21 @@ def test_predictions_into_a_copy_of_an_annotated_read_only_file(predicted: dict,
         npir.predict(predicted["probe"], source, output_dir=tmp_path / "out", progress=False)
 
 
+def test_predict_after_annotate_adds_to_the_sidecar_of_a_read_only_file(fitted: tuple, predicted: dict,
+                                                                        simulated: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from nwb_neurpir.store import list_embeddings, read_predictions
+
+    (original,) = sorted((simulated / "sub-sim03").rglob("*.nwb"))
+    source = Path(shutil.copy(original, tmp_path / original.name))
+    source.chmod(0o444)
+    monkeypatch.chdir(tmp_path)
+    (annotated,) = npir.annotate(fitted[0], source, progress=False)
+    (outcome,) = npir.predict(predicted["probe"], source, model=fitted[0], progress=False)
+    assert annotated.status == outcome.status == "sidecar" and outcome.path == annotated.path
+    assert len(read_predictions(outcome.path)) == 25 and len(list_embeddings(outcome.path)) == 1
+
+
 def test_predict_skips_files_of_the_other_modality_beside_its_own(fitted: tuple, predicted: dict,
                                                                    tmp_path: Path) -> None:
     from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile

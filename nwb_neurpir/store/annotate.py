@@ -19,7 +19,8 @@ from nwb_neurpir.store.atomic import is_writable
 from nwb_neurpir.store.sidecar import disambiguated, sidecar_of_other_source, sidecar_path, write_sidecar
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, write_embeddings
 
-__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_target"]
+__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_target", "goes_to_sidecar",
+           "sidecar_target"]
 
 AnnotateKind = Literal["in-place", "copy", "sidecar"]
 
@@ -77,13 +78,10 @@ def annotate(
     if local is not None and not local.exists():
         raise NeurPIRError("no such file", source=local)
     folder = Path(output_dir) if output_dir is not None else None
-    modifiable = local is not None and (folder is not None or (is_writable(local) and is_writable(local.parent)))
     claimed = set() if claimed is None else claimed
     common = dict(neuron_table=neuron_table, name=name, module=module, overwrite=overwrite, lock_timeout=lock_timeout)
-    if (not modifiable) if sidecar is None else sidecar:
-        target = sidecar_path(info, name, folder or Path.cwd() / DEFAULT_SIDECAR_DIR, subject_id, session_id)
-        if target in claimed or sidecar_of_other_source(target, info):
-            target = disambiguated(target, info)
+    if goes_to_sidecar(info, output_dir, sidecar):
+        target = sidecar_target(info, name, output_dir, subject_id, session_id, claimed)
         _claim(target, claimed, info)
         path = write_sidecar(target, info, neuron_ids, embeddings, provenance, label_columns,
                              session_start_time=session_start_time, subject_id=subject_id, **common)
@@ -100,6 +98,28 @@ def annotate(
             return AnnotateResult(path, "copy")
     path = write_embeddings(local, neuron_ids, embeddings, provenance, progress=progress, **common)
     return AnnotateResult(path, "in-place")
+
+
+def goes_to_sidecar(info: SourceInfo, output_dir: str | Path | None, sidecar: bool | None) -> bool:
+    """Whether ``annotate`` writes a sidecar for ``info``: asked for (``sidecar``), or, when not said, for a source
+    that cannot be changed (remote, or read-only and no ``output_dir`` for a copy)."""
+    if sidecar is not None:
+        return sidecar
+    if not info.is_local:
+        return True
+    local = Path(info.location)
+    return output_dir is None and not (is_writable(local) and is_writable(local.parent))
+
+
+def sidecar_target(info: SourceInfo, name: str, output_dir: str | Path | None, subject_id: str | None = None,
+                   session_id: str | None = None, claimed: set[Path] | frozenset[Path] = frozenset()) -> Path:
+    """The sidecar ``annotate`` writes for ``info``: in ``output_dir`` (else ``./neurpir-sidecars``), named in DANDI's
+    layout, with DANDI's ``_obj-<hash>`` entity when another source of this run or on disk has that name."""
+    folder = Path(output_dir) if output_dir is not None else Path.cwd() / DEFAULT_SIDECAR_DIR
+    target = sidecar_path(info, name, folder, subject_id, session_id)
+    if target in claimed or sidecar_of_other_source(target, info):
+        target = disambiguated(target, info)
+    return target
 
 
 def _claim(target: Path, claimed: set[Path], info: SourceInfo) -> None:

@@ -155,9 +155,8 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     elif model is None:
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
-        recording, vectors, table, provenance, path, status = _embed_and_annotate(model, source, access, sidecar,
-                                                                                 output_dir, unit_filter, options)
-        ids = recording.neuron_ids
+        recording, ids, vectors, table, provenance, path, status = _embed_and_annotate(
+            model, source, access, sidecar, output_dir, unit_filter, options)
     if probe.reads_hand_features:
         if recording is None or not np.isclose(recording.bin_size, probe.hand_bin_size_):
             from nwb_neurpir.io import read_resolved
@@ -175,14 +174,22 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
                         output_dir: str | Path | None, unit_filter: str | None,
-                        options: dict[str, Any]) -> tuple[Recording, np.ndarray, str, Any, Path, str]:
+                        options: dict[str, Any]) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str]:
     """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
-    sidecar); returns the recording of the embedded neurons, their vectors, the neuron table in the written file,
-    provenance, the file and how it was written."""
+    sidecar) -- or, when ``annotate`` already wrote this model's vectors into the sidecar, use those; returns the
+    recording, the neuron ids and their vectors, the neuron table in the written file, provenance, the file and how
+    it was written."""
     from nwb_neurpir.store import DEFAULT_MODULE, DEFAULT_NAME, annotate_recording, read_embeddings
+    from nwb_neurpir.store.annotate import goes_to_sidecar, sidecar_target
     from nwb_neurpir.workflows.model_inputs import read_for_model
 
     recording = read_for_model(model, source, access, unit_filter=unit_filter)
+    if goes_to_sidecar(source.info, output_dir, True if sidecar else None):
+        target = sidecar_target(source.info, DEFAULT_NAME, output_dir, recording.subject_id, recording.session_id)
+        stored = _stored_embeddings(target, model.provenance().checkpoint_sha256) if target.exists() else None
+        if stored is not None:
+            ids, vectors, table, provenance = stored
+            return recording, ids, vectors, table, provenance, target, "sidecar"
     vectors = model.embed(recording, progress=False)
     keep = np.isfinite(vectors).all(axis=1)
     recording, vectors, provenance = recording.select_neurons(keep), vectors[keep], model.provenance()
@@ -191,7 +198,7 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
                                 lock_timeout=options["lock_timeout"], progress=False)
     table = recording.neuron_table if result.kind != "sidecar" else \
         read_embeddings(result.path, f"{DEFAULT_MODULE}/{DEFAULT_NAME}").attrs["neuron_table"]
-    return recording, vectors, table, provenance, result.path, result.kind
+    return recording, recording.neuron_ids, vectors, table, provenance, result.path, result.kind
 
 
 def _stored_embeddings(path: Path, model_sha256: str) -> tuple[np.ndarray, np.ndarray, str, Any] | None:
