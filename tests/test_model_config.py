@@ -104,3 +104,12 @@ def test_a_saved_config_without_a_later_key_reads_as_it_was_trained() -> None:
     assert NeurPIRConfig.from_saved({**saved, "predict_weight": 7.0}).predict_weight == 7.0
     with pytest.raises(NeurPIRError, match="unknown config keys"):
         NeurPIRConfig.from_saved({**saved, "no_such_key": 1})
+
+
+def test_warmup_takes_at_most_a_quarter_of_the_run() -> None:
+    from nwb_neurpir.model.trainer import _learning_rate
+
+    short = NeurPIRConfig(max_steps=20)
+    assert _learning_rate(short, 4) > 0.75 * short.learning_rate  # warmed up after 5 of 20 steps, not 100
+    default = NeurPIRConfig()
+    assert _learning_rate(default, 49) == pytest.approx(0.5 * default.learning_rate, rel=0.05)  # 100 of 400 steps

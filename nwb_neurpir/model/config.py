@@ -126,6 +126,7 @@ class NeurPIRConfig:
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
+    """Steps of linear learning-rate warmup, at most a quarter of ``max_steps``."""
     grad_clip: float = 1.0
     seed: int = 0
     validation_fraction: float = 0.1

@@ -94,7 +94,8 @@ class _PairLoss(nn.Module):
 
 
 def _learning_rate(config: NeurPIRConfig, step: int) -> float:
-    warm = min(1.0, (step + 1) / max(config.warmup_steps, 1))
+    warmup = min(config.warmup_steps, config.max_steps // 4)  # a short run still reaches its learning rate
+    warm = min(1.0, (step + 1) / max(warmup, 1))
     progress = step / max(config.max_steps, 1)
     return config.learning_rate * warm * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
 
