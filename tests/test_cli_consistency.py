@@ -201,3 +201,13 @@ def test_inspect_on_a_dandiset_finds_the_session_files_with_the_readme_glob(cli_
     old = cli_server.run(["inspect", f"DANDI:{loopback_dandi.dandiset}", "--glob", "sub-*/*ecephys.nwb",
                           "--no-progress"], tmp_path / "logs", env=env)
     assert old.code == 0 and "holds no units or ROIs: not read" in old.stdout and "units with spike" not in old.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`neurpir inspect ... | head`: no 'error: Broken pipe' once the reader has closed the pipe."""
+    recording = write_nwbfile(make_spikes_nwbfile(n_units=3, duration=5.0, seed=2), tmp_path / "x.nwb")
+    process = subprocess.Popen([sys.executable, "-m", "nwb_neurpir.cli", "inspect", str(recording), "--json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # gone before the command writes anything
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 1 and stderr == ""

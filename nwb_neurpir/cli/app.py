@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import warnings
 from typing import Annotated, Optional
@@ -34,6 +35,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit raises no second broken-pipe error."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # not a real file (e.g. a test runner's buffer)
+        pass
+
+
 class _Group(TyperGroup):
     """Turns NeurPIRError and OS errors into ``error: <one line>`` and exit code 1, no traceback.
 
@@ -45,6 +54,9 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except NeurPIRError as exc:
             raise _fail(exc.one_line()) from None
+        except BrokenPipeError:  # `neurpir inspect ... | head`: the reader has gone, nothing more to say
+            _silence_stdout()
+            raise typer.Exit(code=1) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise _fail(f"{where}{exc.strerror or exc}") from None
