@@ -71,8 +71,9 @@ def register(app: typer.Typer) -> None:
             "--ablations", help="With --train: also train NeurPIR's ablations per fold (the neurpir-* methods "
                                 "besides neurpir; the paper's protocol), one model each.")] = False,
         methods: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--methods", help="Comma-separated REPRESENTATION[:PROBE], e.g. neurpir,neurpir-untrained,hand,hand:gb,"
-                              "hand-pca,neurpir+hand [default: all the inputs allow]. hand baselines alone need no "
+            "--methods", help="Comma-separated REPRESENTATION[:PROBE], e.g. neurpir,neurpir-untrained,"
+                              "neurpir-neighbours,hand,hand:gb,hand-pca,neurpir+hand [default: all the inputs allow]. "
+                              "hand baselines alone need no "
                               "model or embeddings.")] = None,
         probe: Annotated[str, choice("nwb_neurpir.evaluation.probes:PROBES", "--probe",
                                      help="Default probe: logistic, knn, mlp or gb.")] = "logistic",
