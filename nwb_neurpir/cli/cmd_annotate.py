@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, LockTimeout, Progress, Sources, UnitFilter
 
 
 def register(app: typer.Typer) -> None:
@@ -31,8 +31,7 @@ def register(app: typer.Typer) -> None:
             "Always write a small sidecar NWB file, never touch the source. Sidecars are named "
             "sub-<subject>/sub-<subject>_ses-<session>_desc-<name>.nwb (DANDI's layout) and go to --out, else to "
             "./neurpir-sidecars."))] = False,
-        lock_timeout: Annotated[float, typer.Option(
-            "--lock-timeout", min=0.0, help="Seconds to wait while another process writes the same file.")] = 120.0,
+        lock_timeout: LockTimeout = 120.0,
         unit_filter: UnitFilter = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,

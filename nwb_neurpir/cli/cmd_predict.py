@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, LockTimeout, Progress, Sources, UnitFilter
 
 __all__ = ["register"]
 
@@ -46,6 +46,7 @@ def register(app: typer.Typer) -> None:
         glob: Glob = None,
         unit_filter: UnitFilter = None,
         cache_dir: CacheDir = None,
+        lock_timeout: LockTimeout = 120.0,
         progress: Progress = True,
         as_json: JsonOutput = False,
     ) -> None:
@@ -63,6 +64,7 @@ def register(app: typer.Typer) -> None:
             model_dir, sources, glob, fit_on=fit_on, label=label, grouping=grouping, probe_kind=probe_kind,
             probe_inputs=probe_inputs, probe_dir=probe_dir, name=name, sidecar=True if sidecar else None,
             output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,
+            lock_timeout=lock_timeout,
             progress=progress and not as_json, say=lambda text: typer.echo(text, err=True))
         print_outcomes(outcomes, "predicted", as_json, where=lambda outcome: f"{outcome.path}  ("
                        + ", ".join(f"{key} {value}" for key, value in outcome.counts.items()) + ")")

@@ -68,5 +68,7 @@ BinSize = Annotated[
     typer.Option("--bin-size", help="Bin size in seconds (default: 0.01 for spikes, the frame period for calcium; "
                                     "with a model, the model's own)."),
 ]
+LockTimeout = Annotated[float, typer.Option(
+    "--lock-timeout", min=0.0, help="Seconds to wait while another process writes the same file.")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")]
 
