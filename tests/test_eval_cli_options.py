@@ -168,7 +168,7 @@ def test_plot_and_evaluate_normalise_alike(annotated: Path, tmp_path: Path, neur
     np.testing.assert_allclose(view.vectors, result.view.vectors)
     out = tmp_path / "map.png"
     shown = neurpir("plot", str(annotated), "--out", str(out), "--projection", "pca", "--filter",
-                     "cell_type != 'FS'", "--cache-dir", str(tmp_path / "cache"), "--json")
+                     "cell_type != 'FS'", "--json")
     assert shown.code == 0, shown.stderr
     payload = json.loads(shown.stdout)
     assert payload["n_neurons"] == 60 and payload["normalization"]["applied"] == "session"
@@ -235,8 +235,9 @@ def test_help_shows_defaults_and_the_shared_options() -> None:
     runner = CliRunner()
     for command in ("evaluate", "plot"):
         text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())
-        for option in ("--normalize", "--progress / --no-progress", "--json", "--cache-dir", "--filter"):
+        for option in ("--normalize", "--progress / --no-progress", "--json", "--filter"):
             assert option in text, (command, option)
+        assert ("--cache-dir" in text) == (command == "evaluate")  # plot reads local annotated files only
         assert "[default: auto]" in text
     evaluate_help = " ".join(runner.invoke(app, ["evaluate", "--help"], terminal_width=200).output.split())
     assert "[default: the config's]" in evaluate_help and "[default: 5]" in evaluate_help
