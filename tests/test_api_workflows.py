@@ -211,6 +211,18 @@ def test_predict_after_annotate_adds_to_the_sidecar_of_a_read_only_file(fitted: 
     assert len(read_predictions(outcome.path)) == 25 and len(list_embeddings(outcome.path)) == 1
 
 
+def test_predict_into_the_folder_annotate_wrote_its_copies_to(fitted: tuple, predicted: dict, simulated: Path,
+                                                               tmp_path: Path) -> None:
+    from nwb_neurpir.store import list_embeddings, read_predictions
+
+    out = tmp_path / "annotated"
+    (annotated,) = npir.annotate(fitted[0], simulated / "sub-sim03", output_dir=out, progress=False)
+    (outcome,) = npir.predict(predicted["probe"], simulated / "sub-sim03", model=fitted[0], output_dir=out,
+                              progress=False)
+    assert outcome.status == "copy" and outcome.path == annotated.path
+    assert len(list_embeddings(outcome.path)) == 1 and len(read_predictions(outcome.path)) == 25
+
+
 def test_predict_skips_files_of_the_other_modality_beside_its_own(fitted: tuple, predicted: dict,
                                                                    tmp_path: Path) -> None:
     from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile

@@ -103,7 +103,8 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
     files ``fit_on`` (reading ``probe_inputs``) and saved to ``probe_dir`` (default
     ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with ``overwrite``; ``say`` hears its
-    cross-animal accuracy), or, without ``fit_on``, the one saved there. ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
+    cross-animal accuracy), or, without ``fit_on``, the one saved there. ``options`` go to ``predict``; a failed
+    source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.probe import LabelProbe
 
@@ -137,26 +138,17 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
                  sidecar: bool | None, output_dir: str | Path | None, unit_filter: str | None,
                  options: dict[str, Any]) -> PredictOutcome:
     from nwb_neurpir.store import write_predictions
-    from nwb_neurpir.store.annotate import copy_target
-    from nwb_neurpir.store.atomic import is_writable
 
-    local = Path(source.location) if source.is_local else None
-    stored = None
-    if local is not None and not sidecar and (output_dir is not None or is_writable(local)):
-        stored = _stored_embeddings(local, probe.model_sha256_)
-    recording, copy_from = None, None
-    if stored is not None:
-        ids, vectors, table, provenance = stored
-        path, status = local, "in-place"
-        if output_dir is not None and (target := copy_target(local, output_dir, source.relative_path)).resolve() \
-                != local.resolve():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path, status, copy_from = target, "copy", local
+    recording = None
+    found = _local_embeddings(probe, source, sidecar, output_dir)
+    if found is not None:
+        (ids, vectors, table, provenance), path, status, copy_from = found
     elif model is None:
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
         recording, ids, vectors, table, provenance, path, status = _embed_and_annotate(
             model, source, access, sidecar, output_dir, unit_filter, options)
+        copy_from = None
     if probe.reads_hand_features:
         if recording is None or not np.isclose(recording.bin_size, probe.hand_bin_size_):
             from nwb_neurpir.io import read_resolved
@@ -170,6 +162,34 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     counts = Counter(np.asarray(probe.classes_)[probabilities.argmax(axis=1)].tolist())
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
                           counts=dict(sorted(counts.items())))
+
+
+def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool | None,
+                      output_dir: str | Path | None) -> tuple[tuple, Path, str, Path | None] | None:
+    """Vectors of the probe's model already stored for a local source, where ``annotate`` would have put them: in
+    an earlier copy in ``output_dir`` (predictions go into it), in the file itself (into a copy in ``output_dir``,
+    else in place when writable); with the file to write, its status and the file to copy from. None when there
+    are none (sidecars are looked up once the recording is read, in ``_embed_and_annotate``)."""
+    from nwb_neurpir.store.annotate import copy_target
+    from nwb_neurpir.store.atomic import is_writable
+
+    if not source.is_local or sidecar:
+        return None
+    local = Path(source.location)
+    copy = None if output_dir is None else copy_target(local, output_dir, source.relative_path)
+    if copy is not None and copy.exists() and copy.resolve() != local.resolve():
+        stored = _stored_embeddings(copy, probe.model_sha256_)
+        if stored is not None:
+            return stored, copy, "copy", None
+    if copy is None and not is_writable(local):
+        return None
+    stored = _stored_embeddings(local, probe.model_sha256_)
+    if stored is None:
+        return None
+    if copy is None or copy.resolve() == local.resolve():
+        return stored, local, "in-place", None
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    return stored, copy, "copy", local
 
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
