@@ -160,10 +160,16 @@ def test_a_probe_fitted_on_sidecars_reads_the_hand_features_from_their_sources(f
                   progress=False)
     probe = npir.LabelProbe("cell_type").fit(sidecars)
     assert set(probe.fold_accuracy_) == {"sim01", "sim02"} and "burst_index" in probe.hand_columns_
+    sessions = {r.session_id for r in npir.open_recordings([data / "sub-sim01", data / "sub-sim02"], progress=False)}
+    assert set(npir.read_embeddings(sidecars)["session_id"]) == sessions  # the source's, not the sidecar's own
     shutil.rmtree(data / "sub-sim02")
     with pytest.raises(NeurPIRError, match="fit it with inputs='neurpir' to read the vectors alone"):
         npir.LabelProbe("cell_type").fit(sidecars)
     assert npir.LabelProbe("cell_type", inputs="neurpir").fit(sidecars).classes_ == CLASSES
+    npir.annotate(fitted[0], data / "sub-sim01", sidecar=True, output_dir=sidecars, name="Other", progress=False)
+    with pytest.raises(NeurPIRError, match="both hold embeddings of recording .* would count twice"):
+        npir.read_embeddings(sidecars)
+    assert len(npir.read_embeddings(sidecars, "NeurPIREmbeddings")) == 50  # the other name's sidecars left out
 
 
 def test_predictions_are_in_the_third_animals_file(predicted: dict) -> None:
@@ -209,6 +215,9 @@ def test_predict_after_annotate_adds_to_the_sidecar_of_a_read_only_file(fitted: 
     (outcome,) = npir.predict(predicted["probe"], source, model=fitted[0], progress=False)
     assert annotated.status == outcome.status == "sidecar" and outcome.path == annotated.path
     assert len(read_predictions(outcome.path)) == 25 and len(list_embeddings(outcome.path)) == 1
+    with pytest.raises(NeurPIRError, match=r"holds predictions \(neurpir/predicted_cell_type\) made from the"):
+        npir.annotate(fitted[0], source, overwrite=True, progress=False)
+    assert len(read_predictions(outcome.path)) == 25
 
 
 def test_predict_into_the_folder_annotate_wrote_its_copies_to(fitted: tuple, predicted: dict, simulated: Path,

@@ -84,7 +84,8 @@ def annotate(
         target = sidecar_target(info, name, output_dir, subject_id, session_id, claimed)
         _claim(target, claimed, info)
         path = write_sidecar(target, info, neuron_ids, embeddings, provenance, label_columns,
-                             session_start_time=session_start_time, subject_id=subject_id, **common)
+                             session_start_time=session_start_time, subject_id=subject_id, session_id=session_id,
+                             **common)
         return AnnotateResult(path, "sidecar")
     if local is None:
         raise NeurPIRError("a remote file cannot be annotated in place; write a sidecar file", source=info.label())

@@ -24,7 +24,7 @@ from nwb_neurpir.recording import SourceInfo
 from nwb_neurpir.store.atomic import staged_replace
 from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons
 from nwb_neurpir.store.containers import embeddings_table, label_table, model_container, source_container
-from nwb_neurpir.store.read import read_embeddings, source_labels
+from nwb_neurpir.store.read import list_predictions, read_embeddings, source_labels
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, MODULE_DESCRIPTION
 
 __all__ = ["disambiguated", "sidecar_of_other_source", "sidecar_path", "write_sidecar"]
@@ -41,6 +41,7 @@ class _SourceFacts:
     neuron_table: str
     labels: pd.DataFrame
     subject: dict[str, str]
+    session_id: str | None
 
 
 def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: str | None = None,
@@ -105,6 +106,7 @@ def write_sidecar(
     neuron_table: str | None = None,
     session_start_time: datetime | str | None = None,
     subject_id: str | None = None,
+    session_id: str | None = None,
     name: str = DEFAULT_NAME,
     module: str = DEFAULT_MODULE,
     overwrite: bool = False,
@@ -114,19 +116,25 @@ def write_sidecar(
 
     ``label_columns`` has one row per neuron (same order as ``neuron_ids``); its one-value-per-row columns are copied.
     For a local source, what is not given (labels, neuron table, session start, identifier) is read from the file,
-    and its subject is copied; a remote source needs ``neuron_table`` and ``session_start_time`` (and gets a subject
-    from ``subject_id``). An existing ``out_path`` is replaced only with ``overwrite``.
+    and its subject and session id are copied; a remote source needs ``neuron_table`` and ``session_start_time`` (and
+    gets a subject from ``subject_id``, its session id from ``session_id``). An existing ``out_path`` is replaced only
+    with ``overwrite``, and not when it holds predictions (replacing the embeddings they were made from would drop
+    them).
     """
     target = Path(out_path)
     ids, vectors = checked_embeddings(neuron_ids, embeddings, source.label())
     checked_name(name, "embeddings", target)
     checked_name(module, "processing module", target)
-    facts = _source_facts(source, ids, label_columns, neuron_table, session_start_time, subject_id)
+    facts = _source_facts(source, ids, label_columns, neuron_table, session_start_time, subject_id, session_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     with staged_replace(target, lock_timeout) as staging:
         if target.exists() and not overwrite:
             raise NeurPIRError("sidecar file already exists; use --overwrite (overwrite=True) to replace it",
                                source=target)
+        if target.exists() and (predictions := list_predictions(target)):
+            raise NeurPIRError(f"holds predictions ({', '.join(predictions)}) made from the embeddings --overwrite "
+                               "would replace, which would drop them; move the file aside or write the new "
+                               "embeddings under another --name", source=target)
         work = staging.new_temp()
         _write(work, facts, ids, vectors, provenance, name, module)
         frame = read_embeddings(work, name=f"{module}/{name}")
@@ -138,7 +146,8 @@ def write_sidecar(
 
 
 def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | None, neuron_table: str | None,
-                  session_start_time: datetime | str | None, subject_id: str | None) -> _SourceFacts:
+                  session_start_time: datetime | str | None, subject_id: str | None,
+                  session_id: str | None) -> _SourceFacts:
     """What the sidecar records about its source: given by the caller, else read from a local source file."""
     label = source.label()
     if labels is not None and len(labels) != ids.size:
@@ -153,12 +162,13 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
             source = replace(source, identifier=source.identifier or scalar_text(file, "identifier") or "",
                              location=_recorded_location(source))
             subject = _subject_fields(file) or subject
+            session_id = scalar_text(file, "general/session_id") or session_id
     if neuron_table is None or session_start_time is None:
         raise NeurPIRError("a sidecar of a remote file needs its neuron table and session start time", source=label)
     start = session_start_time if isinstance(session_start_time, datetime) else datetime.fromisoformat(
         str(session_start_time))
     frame = labels.reset_index(drop=True) if labels is not None else pd.DataFrame(index=range(ids.size))
-    return _SourceFacts(source, start, neuron_table.strip("/"), frame, subject)
+    return _SourceFacts(source, start, neuron_table.strip("/"), frame, subject, session_id)
 
 
 def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray, provenance: ModelProvenance,
@@ -170,6 +180,7 @@ def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray
         session_description=(f"NeurPIR embeddings of the neurons of {facts.source.label()}; a sidecar file: the "
                              "recording itself stays in that source file."),
         identifier=str(uuid.uuid4()),
+        session_id=facts.session_id,
         session_start_time=facts.session_start_time,
         subject=Subject(**facts.subject) if facts.subject else None,
     )

@@ -26,13 +26,19 @@ def local_paths(resolved: Sequence[Any]) -> list[str]:
 def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.DataFrame:
     """One table of every file's embeddings with ``subject_id`` and ``session_id`` columns; ``attrs["training_data"]``
     lists the sessions the embedding model(s) were trained on, ``attrs["models"]`` each distinct model's provenance
-    (by checksum)."""
+    (by checksum). Two files holding embeddings of one recording (a file and its sidecar, two sidecars of different
+    names) are refused: their neurons would count twice."""
     from nwb_neurpir.store import read_embeddings
 
-    frames, training_data, models = [], [], {}
+    frames, training_data, models, recordings = [], [], {}, {}
     for path in paths:
         frame = read_embeddings(path, name)
-        subject_id, session_id = _identity(Path(path))
+        subject_id, session_id, identifier = _identity(Path(path))
+        recording = frame.attrs.get("source", {}).get("identifier") or identifier
+        if recording and recordings.setdefault(recording, str(path)) != str(path):
+            raise NeurPIRError(f"{recordings[recording]} and {path} both hold embeddings of recording {recording}, "
+                               "whose neurons would count twice; pick one table by name (--embeddings) or give "
+                               "one of the files")
         frame.insert(0, "subject_id", subject_id)
         frame.insert(1, "session_id", session_id)
         frame["file"] = str(path)
@@ -58,8 +64,8 @@ def activity_source(path: str | Path) -> str:
     return str(path)
 
 
-def _identity(path: Path) -> tuple[str, str]:
-    """``subject_id`` and ``session_id`` (else the identifier) of an NWB file, '' when absent."""
+def _identity(path: Path) -> tuple[str, str, str]:
+    """``subject_id``, ``session_id`` (else the identifier) and identifier of an NWB file, '' when absent."""
     from nwb_neurpir.io.h5_tables import scalar_text
     from nwb_neurpir.io.nwb_file import open_nwb
 
@@ -67,4 +73,4 @@ def _identity(path: Path) -> tuple[str, str]:
         def text(name: str) -> str:
             return scalar_text(file, name) or ""
 
-        return text("general/subject/subject_id"), text("general/session_id") or text("identifier")
+        return text("general/subject/subject_id"), text("general/session_id") or text("identifier"), text("identifier")

@@ -91,9 +91,9 @@ def annotate_sources(
     Local files are copied to ``output_dir`` with the layout they have below the folder given, or else annotated in
     place (atomically) when writable; DANDI assets, URLs and other read-only files get a sidecar NWB file (see
     ``nwb_neurpir.store.annotate``). Sidecar files and files without units or ROIs are skipped. Neurons with no
-    observed activity have no vector and are left out. Context inputs of the model that a file lacks are set to zero, with a warning,
-    and recorded in that file's ``NeurPIRModel`` description. ``lock_timeout``: seconds to wait for another writer of
-    the same file (None: the store's default).
+    observed activity have no vector and are left out. Context inputs of the model that a file lacks are set to
+    zero, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``lock_timeout``: seconds to wait
+    for another writer of the same file (None: the store's default).
     """
     from tqdm import tqdm
 

@@ -13,12 +13,13 @@ from nwb_neurpir.errors import NeurPIRError
 __all__ = ["annotated_files", "read_embeddings"]
 
 
-def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None = None) -> list[str]:
-    """The local NWB files the sources name that hold NeurPIR embeddings.
+def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None = None,
+                    name: str | None = None) -> list[str]:
+    """The local NWB files the sources name that hold NeurPIR embeddings (called ``name``, when given).
 
     Files named one by one must hold embeddings; files found in a folder or by a glob without any are skipped
-    (a folder of recordings next to their sidecars). DANDI assets and URLs are refused: annotate them first and read
-    their sidecars.
+    (a folder of recordings next to their sidecars, sidecars of other names). DANDI assets and URLs are refused:
+    annotate them first and read their sidecars.
     """
     from nwb_neurpir.io.resolve import resolve_sources
     from nwb_neurpir.io.sources import parse_source
@@ -32,10 +33,16 @@ def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None
                                "(npir.annotate writes a sidecar) and read that file", source=item)
         resolved = resolve_sources([item], glob)
         named = len(resolved) == 1 and Path(resolved[0].location) == Path(item)
-        paths.extend(source.location for source in resolved if named or list_embeddings(source.location))
+        paths.extend(source.location for source in resolved
+                     if named or _holds(list_embeddings(source.location), name))
     if not paths:
         raise NeurPIRError("no annotated NWB file (with NeurPIR embeddings) found", source=", ".join(map(str, items)))
     return list(dict.fromkeys(paths))
+
+
+def _holds(tables: list[str], name: str | None) -> bool:
+    """Whether the embedding tables ``tables`` (``module/name``) of a file include ``name`` (any, if None)."""
+    return bool(tables) if name is None else any(name in (table, table.split("/", 1)[1]) for table in tables)
 
 
 def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None = None, *,
@@ -58,7 +65,7 @@ def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None
     from nwb_neurpir.workflows.annotated import read_annotated
     from nwb_neurpir.evaluation.probes import standardize_per_session
 
-    paths = annotated_files(sources, glob)
+    paths = annotated_files(sources, glob, name)
     table = read_annotated(paths, name)
     table.attrs["model_sha256"] = sorted({_model_sha256(path, name) for path in paths})
     if predictions:

@@ -78,7 +78,7 @@ def evaluate_sources(
 
         paths = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
         if _uses_neurpir(options.get("methods")):  # files found in folders without embeddings are left out
-            paths = annotated_files(sources, glob)
+            paths = annotated_files(sources, glob, embeddings_name)
         result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader, **options)
     written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
     return EvaluationRun(result=result, written=written)

@@ -45,7 +45,7 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
     from nwb_neurpir.evaluation.plots import plot_embeddings
     from nwb_neurpir.workflows.embeddings import annotated_files
 
-    table = read_annotated(annotated_files(sources, glob), embeddings_name)
+    table = read_annotated(annotated_files(sources, glob, embeddings_name), embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
     return PlotResult(written=plot_embeddings(view, out, seed=seed, projection=projection), view=view)
