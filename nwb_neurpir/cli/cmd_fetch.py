@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
     def fetch(sources: Sources, glob: Glob = None, cache_dir: CacheDir = None, as_json: JsonOutput = False,
               progress: Progress = True) -> None:
         """Download DANDI assets and URLs into the cache (checked against the archive's digest); local files are
-        listed as they are. Later commands then read the cached copies without the network.
+        listed as they are. Later commands given the same asset IDs or download URLs then read the cached copies
+        without the network; a DANDI:<dandiset>/<path> source still asks the archive which asset the path names.
 
         The DANDI API is NEURPIR_DANDI_API_URL (default: the public archive); the cache is --cache-dir or
         NEURPIR_CACHE_DIR, bounded by NEURPIR_CACHE_MAX_BYTES (default 20GB).
