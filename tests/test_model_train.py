@@ -95,6 +95,12 @@ def test_resumed_run_matches_an_uninterrupted_one(recordings, tmp_path: Path) ->
         torch.testing.assert_close(resumed.encoder_.state_dict()[key], value)
     with pytest.raises(NeurPIRError, match="different settings"):
         train(recordings, dataclasses.replace(config, hidden_dim=16), out_dir=tmp_path, progress=False)
+    coarser = [dataclasses.replace(r, bin_size=0.02) for r in recordings]  # as if read with --bin-size 0.02
+    with pytest.raises(NeurPIRError, match=r"different settings \(bin size 10 ms, now 20 ms\)"):
+        train(coarser, config, out_dir=tmp_path, progress=False)
+    fewer = [recordings[0].select_neurons(np.arange(recordings[0].n_neurons) > 0), *recordings[1:]]  # a --filter
+    with pytest.raises(NeurPIRError, match="other recordings or other neurons of them"):
+        train(fewer, config, out_dir=tmp_path, progress=False)
 
 
 KILL_SCRIPT = """

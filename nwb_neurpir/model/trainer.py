@@ -145,14 +145,23 @@ def _check_recordings(recordings: list[Recording]) -> str:
     return modalities[0]
 
 
-def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, data: list[str], folder: Path) -> None:
+def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: list[Recording],
+                     folder: Path) -> None:
+    """A checkpoint is resumed only with the same hyperparameters, on the same neurons of the same recordings, read
+    on the same time grid."""
     changed = config.resume_conflicts(parsed["config.json"])
+    meta = parsed["model.json"]
+    saved_bin = meta.get("bin_size")
+    if saved_bin is not None and not math.isclose(saved_bin, recordings[0].bin_size, rel_tol=1e-6):
+        changed.append(f"bin size {saved_bin * 1000:g} ms, now {recordings[0].bin_size * 1000:g} ms")
     if changed:
         raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); "
                            "use another output folder or pass --no-resume (resume=False)", folder)
-    if parsed["model.json"].get("training_data") != data:
-        raise NeurPIRError("the checkpoint was trained on other recordings; use another output folder or pass "
-                           "--no-resume (resume=False)", folder)
+    saved_neurons = [session.get("n_neurons") for session in meta.get("training", {}).get("sessions", [])]
+    if meta.get("training_data") != [session_key(r) for r in recordings] or (
+            saved_neurons and saved_neurons != [r.n_neurons for r in recordings]):
+        raise NeurPIRError("the checkpoint was trained on other recordings or other neurons of them (another "
+                           "--filter?); use another output folder or pass --no-resume (resume=False)", folder)
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
@@ -193,7 +202,7 @@ class _Run:
         folder = latest_checkpoint(self.root) if (resume and self.root is not None) else None
         self.resumed = read_folder(folder, TRAINING_FILES)[0] if folder is not None else None
         if self.resumed is not None:
-            _check_resumable(self.resumed, config, self.data, folder)  # type: ignore[arg-type]
+            _check_resumable(self.resumed, config, recordings, folder)  # type: ignore[arg-type]
             log.info("resuming from %s", folder)
         self.context = self._context(recordings, progress)
         contexts = [self.context.transform(r) if self.context else None for r in recordings]
