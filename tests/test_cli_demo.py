@@ -34,3 +34,4 @@ def test_demo_simulates_trains_annotates_and_reports(tmp_path: Path) -> None:
         assert len(table) == 25 and np.isfinite(np.stack(table["embedding"])).all()
         hyperparameters = table.attrs["model"]["hyperparameters"]
         assert hyperparameters["max_steps"] == 3 and "num_threads" not in hyperparameters  # runtime is not provenance
+        assert hyperparameters["bin_size"] == 0.01  # the grid the files are read on

@@ -138,9 +138,11 @@ class NeurPIR:
                    None if bin_size is None else float(bin_size), str(meta["created"]))
 
     def provenance(self) -> ModelProvenance:
-        """Hyperparameters, checksum of the exact model content, and the sessions it was trained on."""
+        """Hyperparameters (with the bin size the model reads), checksum of the exact model content, and the
+        sessions it was trained on."""
         sha = self.checkpoint_sha256_ or folder_sha256(self.files())
-        return ModelProvenance(hyperparameters=self.config.hyperparameters(), checkpoint_sha256=sha,
+        return ModelProvenance(hyperparameters={**self.config.hyperparameters(), "bin_size": self.bin_size_},
+                               checkpoint_sha256=sha,
                                training_data=list(self.training_data_), created=self.created_,
                                description=f"NeurPIR population-context neuron encoder trained with the "
                                            f"{self.config.loss} loss on segment-length-augmented views of groups of "
