@@ -85,6 +85,20 @@ def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_
     assert history == [2, 4]  # continued from the 2-step checkpoint, not started over
 
 
+def test_a_second_training_run_into_a_busy_model_folder_is_refused(simulated: Path, tmp_path: Path) -> None:
+    from nwb_neurpir.store.atomic import lock_path
+    from nwb_neurpir.store.target_lock import held_lock
+
+    folder = tmp_path / "model"
+    recordings = npir.open_recordings(simulated, progress=False)
+    with held_lock(lock_path(folder.absolute()), timeout=0.0):  # as a first run holds it
+        with pytest.raises(NeurPIRError, match="another training run is writing this model folder"):
+            npir.NeurPIR(**TINY).fit(recordings, folder, progress=False)
+    assert not folder.exists()
+    npir.NeurPIR(**TINY).fit(recordings, folder, progress=False)  # free again
+    assert (folder / "manifest.json").is_file() and not lock_path(folder.absolute()).exists()
+
+
 def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
     data = _copy(simulated, tmp_path)
     outcomes = npir.annotate(fitted[1], data, progress=False)

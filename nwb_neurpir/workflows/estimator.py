@@ -7,6 +7,9 @@ the fitted model is ``model_`` (a :class:`nwb_neurpir.model.NeurPIR`).
 from __future__ import annotations
 
 import difflib
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,14 +114,16 @@ class NeurPIR:
         """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator.
 
         With ``checkpoint_dir``, checkpoints and the final model go to that folder, and a run interrupted there
-        continues from its last checkpoint (``resume=False`` starts over). ``progress`` shows a progress bar.
+        continues from its last checkpoint (``resume=False`` starts over); one run at a time may write it.
+        ``progress`` shows a progress bar.
         """
         from nwb_neurpir.model import train
         from nwb_neurpir.workflows.recordings import as_recordings
 
         options = {} if self._params["modality"] is None else {"modality": self._params["modality"]}
         data = as_recordings(recordings, progress=progress, **options)
-        self.model_ = train(data, self.config, out_dir=checkpoint_dir, progress=progress, resume=resume)
+        with _only_writer(None if checkpoint_dir is None else Path(checkpoint_dir)):
+            self.model_ = train(data, self.config, out_dir=checkpoint_dir, progress=progress, resume=resume)
         return self
 
     def transform(self, recordings: Any, *, progress: bool = True) -> pd.DataFrame:  # noqa: ANN401
@@ -191,6 +196,31 @@ class NeurPIR:
         estimator = cls(**{key: value for key, value in model.config.to_dict().items() if key in _config_fields()})
         estimator.model_ = model
         return estimator
+
+
+@contextmanager
+def _only_writer(folder: Path | None) -> Iterator[None]:
+    """Hold the lock of the model folder ``folder`` (in rank 0 only under torchrun, whose ranks train together):
+    a second run into the same folder fails at once instead of mixing its checkpoints with the first one's."""
+    if folder is None or not is_main_process():
+        yield
+        return
+    from nwb_neurpir.store.atomic import lock_path
+    from nwb_neurpir.store.target_lock import LockTimeout, held_lock
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(held_lock(lock_path(folder.absolute()), timeout=0.0))
+        except LockTimeout:
+            raise NeurPIRError("another training run is writing this model folder; wait for it or choose another "
+                               "output folder", source=folder) from None
+        yield
+
+
+def is_main_process() -> bool:
+    """False in the ranks other than 0 under torchrun (they train, but rank 0 saves and reports)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def trained_model(model: NeurPIR | TrainedModel | str | Path) -> TrainedModel:

@@ -3,7 +3,6 @@ trains, rank 0 saves and reports)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,13 +48,13 @@ def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob:
     """Train ``config`` on all the sources together into the model folder ``out`` (continuing from its last
     checkpoint unless ``resume=False``); ``reader_options`` (``modality``, ``unit_filter``, ``bin_size``,
     ``cache_dir``) go to the reader. Returns the report, or None in the torchrun ranks other than 0."""
-    from nwb_neurpir.workflows.estimator import NeurPIR
+    from nwb_neurpir.workflows.estimator import NeurPIR, is_main_process
     from nwb_neurpir.workflows.recordings import open_recordings
 
     check_out(out)
     recordings = open_recordings(sources, glob, progress=progress, **reader_options)
     model = NeurPIR(**config.to_dict()).fit(recordings, out, progress=progress, resume=resume).fitted_model()
-    if not _is_main_process():
+    if not is_main_process():
         return None
     summary = model.training_summary_
     return TrainingReport(steps=summary["steps"], recordings=len(recordings),
@@ -64,6 +63,3 @@ def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob:
                           sha256=model.provenance().checkpoint_sha256)
 
 
-def _is_main_process() -> bool:
-    """False in the ranks other than 0 under torchrun (they train, but rank 0 saves and reports)."""
-    return os.environ.get("RANK", "0") == "0"
