@@ -211,3 +211,9 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
     process.stdout.close()  # gone before the command writes anything
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=120) == 1 and stderr == ""
+
+
+def test_an_unknown_modality_is_refused_before_any_file_is_read(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", "inspect", str(tmp_path / "missing.nwb"),
+                           "--modality", "eeg"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stderr == "error: --modality must be one of auto, spikes, ophys, not 'eeg'\n"

@@ -55,9 +55,8 @@ CacheDir = Annotated[
     typer.Option("--cache-dir", help="Where streamed DANDI data is cached (default: the user cache dir)."),
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
-Modality = Annotated[
-    str, typer.Option("--modality", help="auto (units if present, else calcium ROIs), spikes or ophys.")
-]
+Modality = Annotated[str, choice("nwb_neurpir.io.nwb_reader:MODALITIES", "--modality",
+                                 help="auto (units if present, else calcium ROIs), spikes or ophys.")]
 UnitFilter = Annotated[
     Optional[str],  # noqa: UP007
     typer.Option("--filter", help="Keep only neurons matching this expression on their columns, "

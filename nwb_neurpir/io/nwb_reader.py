@@ -113,8 +113,12 @@ def _raised_in_h5py(exc: BaseException) -> bool:
     return bool(frames) and "h5py" in Path(frames[-1].filename).parts
 
 
+MODALITIES = ("auto", "spikes", "ophys")
+"""What a reader may be asked for: ``auto`` (units if present, else calcium ROIs), ``spikes`` or ``ophys``."""
+
+
 def _check_options(modality: str, bin_size: float | None, time_range: tuple[float, float] | None, label: str) -> None:
-    if modality not in ("auto", "spikes", "ophys"):
+    if modality not in MODALITIES:
         raise NeurPIRError(f"modality must be 'auto', 'spikes' or 'ophys', not {modality!r}", source=label)
     if bin_size is not None and not (np.isfinite(bin_size) and bin_size > 0):
         raise NeurPIRError(f"bin size must be a positive number of seconds, not {bin_size!r}", source=label)
