@@ -93,6 +93,12 @@ def test_resumed_run_matches_an_uninterrupted_one(recordings, tmp_path: Path) ->
     assert resumed.training_summary_["steps"] == 30  # a runtime setting may change on resume
     for key, value in whole.encoder_.state_dict().items():
         torch.testing.assert_close(resumed.encoder_.state_dict()[key], value)
+    damaged = tmp_path / "checkpoints" / "step-00000030" / "training.safetensors"
+    damaged.write_bytes(damaged.read_bytes()[:-8] + b"\0" * 8)  # the latest checkpoint is damaged
+    with pytest.warns(UserWarning, match=r"does not match its checksum .*; trying the checkpoint before it"):
+        again = train(recordings, config, out_dir=tmp_path, progress=False)  # resumes from step 20
+    for key, value in whole.encoder_.state_dict().items():
+        torch.testing.assert_close(again.encoder_.state_dict()[key], value)
     with pytest.raises(NeurPIRError, match="different settings"):
         train(recordings, dataclasses.replace(config, hidden_dim=16), out_dir=tmp_path, progress=False)
     coarser = [dataclasses.replace(r, bin_size=0.02) for r in recordings]  # as if read with --bin-size 0.02

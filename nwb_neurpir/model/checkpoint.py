@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -31,6 +32,7 @@ __all__ = [
     "FORMAT",
     "folder_sha256",
     "latest_checkpoint",
+    "readable_checkpoint",
     "read_folder",
     "remove_stale_temporaries",
     "write_checkpoint",
@@ -184,3 +186,23 @@ def latest_checkpoint(root: Path) -> Path | None:
         return None
     folder = root / name
     return folder if (folder / "manifest.json").is_file() else None
+
+
+def readable_checkpoint(root: Path, names: Iterable[str]) -> tuple[Path, dict[str, Any]] | None:
+    """The newest complete checkpoint under ``root`` whose files ``names`` pass their checksums, read
+    (``read_folder``): the one ``LATEST`` names, else, with a warning, the one kept before it; None when there is
+    none; the latest one's error when none can be read."""
+    latest = latest_checkpoint(root)
+    if latest is None:
+        return None
+    older = sorted((p for p in root.glob("step-*") if p.name < latest.name and (p / "manifest.json").is_file()),
+                   reverse=True)
+    names = tuple(names)
+    first_error = None
+    for folder in [latest, *older]:
+        try:
+            return folder, read_folder(folder, names)[0]
+        except NeurPIRError as error:
+            first_error = first_error or error
+            warnings.warn(f"{error.one_line()}; trying the checkpoint before it", stacklevel=2)
+    raise first_error

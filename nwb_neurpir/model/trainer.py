@@ -24,7 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.model.checkpoint import latest_checkpoint, read_folder, write_checkpoint
+from nwb_neurpir.model.checkpoint import readable_checkpoint, write_checkpoint
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder, fit_context
 from nwb_neurpir.model.distributed import DistEnv, barrier, broadcast_module, setup_distributed
@@ -199,8 +199,8 @@ class _Run:
         self.data = [session_key(r) for r in recordings]
         self.bin_size = float(recordings[0].bin_size)
         self.root = out_dir / "checkpoints" if out_dir is not None else None
-        folder = latest_checkpoint(self.root) if (resume and self.root is not None) else None
-        self.resumed = read_folder(folder, TRAINING_FILES)[0] if folder is not None else None
+        found = readable_checkpoint(self.root, TRAINING_FILES) if (resume and self.root is not None) else None
+        folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:
             _check_resumable(self.resumed, config, recordings, folder)  # type: ignore[arg-type]
             log.info("resuming from %s", folder)
