@@ -209,7 +209,7 @@ def test_predictions_into_a_copy_of_an_annotated_read_only_file(predicted: dict,
     source.chmod(0o444)
     original = source.read_bytes()
     (outcome,) = npir.predict(predicted["probe"], source, output_dir=tmp_path / "out", progress=False)  # no model
-    assert outcome.status == "copy" and Path(outcome.path) == tmp_path / "out" / "sub-sim01" / source.name  # DANDI layout
+    assert outcome.status == "copy" and Path(outcome.path) == tmp_path / "out" / "sub-sim01" / source.name  # DANDI
     assert len(read_predictions(outcome.path)) == 25 and len(npir.read_embeddings(outcome.path)) == 25
     assert source.read_bytes() == original
     with pytest.raises(NeurPIRError, match="already has predictions named 'predicted_cell_type'"):

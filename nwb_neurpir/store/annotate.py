@@ -66,8 +66,9 @@ def annotate(
     - A source that cannot be changed (a DANDI asset or URL; without ``output_dir``, a read-only file or folder), or
       ``sidecar=True``: a sidecar NWB file ``sub-<subject>/sub-<subject>_ses-<session>_desc-<name>.nwb`` (DANDI's
       layout) in ``output_dir``, else in ``./neurpir-sidecars``; a second source with the same subject and session
-      gets DANDI's ``_obj-<hash>`` entity instead of replacing the first one's file. ``label_columns``, ``session_start_time``,
-      ``subject_id`` and ``session_id`` feed the sidecar of a remote source (a local one supplies its own).
+      gets DANDI's ``_obj-<hash>`` entity instead of replacing the first one's file. ``label_columns``,
+      ``session_start_time``, ``subject_id`` and ``session_id`` feed the sidecar of a remote source (a local one
+      supplies its own).
 
     ``sidecar=False`` refuses the sidecar fallback (a read-only file without ``output_dir`` is then an error).
     ``progress=False`` hides the progress bar of copying a large file. ``claimed``: output paths already written in

@@ -73,4 +73,5 @@ def _identity(path: Path) -> tuple[str, str, str]:
         def text(name: str) -> str:
             return scalar_text(file, name) or ""
 
-        return text("general/subject/subject_id"), text("general/session_id") or text("identifier"), text("identifier")
+        identifier = text("identifier")
+        return text("general/subject/subject_id"), text("general/session_id") or identifier, identifier
