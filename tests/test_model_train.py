@@ -17,7 +17,7 @@ import torch
 
 from nwb_neurpir.testing import mock_recording, tiny_config
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.model import NeurPIR, train
+from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
 from nwb_neurpir.model.checkpoint import latest_checkpoint
 
 TINY = tiny_config(expander_dim=32, batch_size=24, max_steps=15, context="none", segment_length_max=3.0,
@@ -107,6 +107,32 @@ def test_resumed_run_matches_an_uninterrupted_one(recordings, tmp_path: Path) ->
     fewer = [recordings[0].select_neurons(np.arange(recordings[0].n_neurons) > 0), *recordings[1:]]  # a --filter
     with pytest.raises(NeurPIRError, match="other recordings or other neurons of them"):
         train(fewer, config, out_dir=tmp_path, progress=False)
+
+
+def test_sigterm_saves_a_checkpoint_of_the_step_it_stops_at(recordings, tmp_path: Path,  # noqa: ANN001
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from nwb_neurpir.model import trainer
+
+    config = dataclasses.replace(TINY, max_steps=30, checkpoint_every=100)
+    original = trainer._learning_rate
+
+    def rate(config: NeurPIRConfig, step: int) -> float:
+        if step == 7:
+            signal.raise_signal(signal.SIGTERM)  # as a job scheduler stopping the run
+        return original(config, step)
+
+    monkeypatch.setattr(trainer, "_learning_rate", rate)
+    with pytest.raises(NeurPIRError, match="stopped by SIGTERM at step 8; a checkpoint of that step is saved"):
+        train(recordings, config, out_dir=tmp_path, progress=False)
+    assert latest_checkpoint(tmp_path / "checkpoints").name == "step-00000008"
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler is gone with the run
+    monkeypatch.setattr(trainer, "_learning_rate", original)
+    whole = train(recordings, config, out_dir=tmp_path / "whole", progress=False)
+    resumed = train(recordings, config, out_dir=tmp_path, progress=False)
+    for key, value in whole.encoder_.state_dict().items():
+        torch.testing.assert_close(resumed.encoder_.state_dict()[key], value)
 
 
 KILL_SCRIPT = """

@@ -14,6 +14,10 @@ import dataclasses
 import logging
 import math
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -311,34 +315,64 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     bar = tqdm(total=config.max_steps, initial=run.state.step, desc="train", unit="step",
                disable=not progress or not run.env.is_main)
     run.pair.train()
-    while run.state.step < config.max_steps and not run.state.stopped_early:
-        step = run.state.step
-        for group in run.optimizer.param_groups:
-            group["lr"] = _learning_rate(config, step)
-        pair = run.sampler.sample(np.random.default_rng([config.seed, step, run.env.rank]), local_batch)
-        loss, terms = net(pair, run.env.device)
-        run.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(run.pair.parameters(), config.grad_clip)
-        run.optimizer.step()
-        run.state.step = step + 1
-        run.state.window.append(float(loss.detach()))
-        postfix = {name[:3]: f"{float(term):.3f}" for name, term in terms.items()}
-        if run.state.step % config.validate_every == 0 or run.state.step == config.max_steps:
-            _record_history(run)
-            if "validation" in run.state.history[-1]:
-                postfix["val"] = f"{run.state.history[-1]['validation']:.3f}"
-        bar.set_postfix(postfix, refresh=False)
-        bar.update(1)
-        if run.state.step % config.checkpoint_every == 0 or run.state.stopped_early or \
-                run.state.step == config.max_steps:
-            run.checkpoint()
+    with _stop_requests(run.root is not None and not run.env.active) as stops:
+        while run.state.step < config.max_steps and not run.state.stopped_early and not stops:
+            _step(run, net, config, local_batch, bar)
     bar.close()
+    if stops and run.state.step < config.max_steps and not run.state.stopped_early:
+        run.checkpoint()
+        raise NeurPIRError(f"stopped by {stops[0]} at step {run.state.step}; a checkpoint of that step is saved: run "
+                           "the same command to resume", run.out_dir)
     model = run.model()
     if run.out_dir is not None and run.env.is_main:
         model.save(run.out_dir)
     barrier(run.env)
     return model
+
+
+@contextmanager
+def _stop_requests(enabled: bool) -> Iterator[list[str]]:
+    """While ``enabled`` (one process training into a folder), SIGINT and SIGTERM do not kill the run: they are
+    collected, and the loop stops after its current step and saves a checkpoint there."""
+    requests: list[str] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield requests
+        return
+
+    def collect(number: int, _frame: object) -> None:
+        requests.append(signal.Signals(number).name)
+
+    previous = {number: signal.signal(number, collect) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield requests
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _step(run: _Run, net: nn.Module, config: NeurPIRConfig, local_batch: int, bar: tqdm) -> None:
+    """One optimisation step, its history, progress and (every ``checkpoint_every`` steps) checkpoint."""
+    step = run.state.step
+    for group in run.optimizer.param_groups:
+        group["lr"] = _learning_rate(config, step)
+    pair = run.sampler.sample(np.random.default_rng([config.seed, step, run.env.rank]), local_batch)
+    loss, terms = net(pair, run.env.device)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(run.pair.parameters(), config.grad_clip)
+    run.optimizer.step()
+    run.state.step = step + 1
+    run.state.window.append(float(loss.detach()))
+    postfix = {name[:3]: f"{float(term):.3f}" for name, term in terms.items()}
+    if run.state.step % config.validate_every == 0 or run.state.step == config.max_steps:
+        _record_history(run)
+        if "validation" in run.state.history[-1]:
+            postfix["val"] = f"{run.state.history[-1]['validation']:.3f}"
+    bar.set_postfix(postfix, refresh=False)
+    bar.update(1)
+    if run.state.step % config.checkpoint_every == 0 or run.state.stopped_early or \
+            run.state.step == config.max_steps:
+        run.checkpoint()
 
 
 def _record_history(run: _Run) -> None:
