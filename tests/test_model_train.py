@@ -101,6 +101,8 @@ def test_resumed_run_matches_an_uninterrupted_one(recordings, tmp_path: Path) ->
         torch.testing.assert_close(again.encoder_.state_dict()[key], value)
     with pytest.raises(NeurPIRError, match="different settings"):
         train(recordings, dataclasses.replace(config, hidden_dim=16), out_dir=tmp_path, progress=False)
+    with pytest.raises(NeurPIRError, match="the checkpoint is at step 30, past max_steps 20"):
+        train(recordings, dataclasses.replace(config, max_steps=20), out_dir=tmp_path, progress=False)
     coarser = [dataclasses.replace(r, bin_size=0.02) for r in recordings]  # as if read with --bin-size 0.02
     with pytest.raises(NeurPIRError, match=r"different settings \(bin size 10 ms, now 20 ms\)"):
         train(coarser, config, out_dir=tmp_path, progress=False)

@@ -161,6 +161,10 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
     if changed:
         raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); "
                            "use another output folder or pass --no-resume (resume=False)", folder)
+    done = parsed["trainer.json"]["state"]["step"]
+    if done > config.max_steps:
+        raise NeurPIRError(f"the checkpoint is at step {done}, past max_steps {config.max_steps}; ask for at least "
+                           f"{done} steps, or pass --no-resume (resume=False) to start over", folder)
     saved_neurons = [session.get("n_neurons") for session in meta.get("training", {}).get("sessions", [])]
     if meta.get("training_data") != [session_key(r) for r in recordings] or (
             saved_neurons and saved_neurons != [r.n_neurons for r in recordings]):
