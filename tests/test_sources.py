@@ -32,6 +32,10 @@ API = "https://api.dandiarchive.org/api"
                                                          path="sub-*/*ecephys.nwb")),
     (f"DANDI:000021/draft/{ASSET}", SourceSpec(text=f"DANDI:000021/draft/{ASSET}", kind="dandi_asset",
                                                dandiset="000021", version="draft", asset_id=ASSET)),
+    ("dandi://DANDI/000021@0.210913.1639/sub-1/", SourceSpec(text="dandi://DANDI/000021@0.210913.1639/sub-1/",
+                                                            kind="dandiset", dandiset="000021",
+                                                            version="0.210913.1639", path="sub-1/")),
+    ("dandi://dandi/000021", SourceSpec(text="dandi://dandi/000021", kind="dandiset", dandiset="000021")),
 ])
 def test_parse_dandi_identifiers(text: str, expected: SourceSpec) -> None:
     assert parse_source(text) == expected
@@ -85,6 +89,8 @@ def test_parse_local_forms(tmp_path: Path) -> None:
     ("DANDI:000021/draft/a/../../b.nwb", "plain relative path"),
     ("DANDI:000021/draft/a//b.nwb", "plain relative path"),
     ("ftp://example.org/a.nwb", "unsupported URL scheme"),
+    ("dandi://DANDI/21/sub-1/", "a dandi:// URL reads dandi://DANDI/<six-digit dandiset>"),
+    ("dandi://dandi-sandbox/000021/sub-1/", "instance 'dandi-sandbox' are not read here"),
     ("s3://bucket-only", "bucket and a key"),
     (f"{API}/assets/not-a-uuid/download/", "not one of the known forms"),
     (f"{API}/dandisets/000021/versions/draft/assets/zzz/", "not one of the known forms"),

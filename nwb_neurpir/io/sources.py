@@ -50,6 +50,8 @@ _VERSION = r"draft|\d+\.\d+\.\d+"
 _UUID_RE = re.compile(_UUID)
 _VERSION_RE = re.compile(_VERSION)
 _DANDI_PREFIX_RE = re.compile(r"dandi:", re.IGNORECASE)
+_DANDI_URL_RE = re.compile(rf"dandi://(?P<instance>[^/]+)/(?P<dandiset>{_DANDISET})(?:@(?P<version>{_VERSION}))?"
+                           r"(?P<rest>/.*)?", re.IGNORECASE | re.DOTALL)
 _DANDI_ID_RE = re.compile(r"dandi:(?P<dandiset>[^/]*)(?:/(?P<rest>.*))?", re.IGNORECASE | re.DOTALL)
 _API_ASSET_RE = re.compile(rf"(?P<api>.*?/api)/assets/(?P<asset>{_UUID})(?:/(?:download|info)?)?/?")
 _API_VERSION_ASSET_RE = re.compile(
@@ -138,6 +140,8 @@ def parse_source(text: str | Path) -> SourceSpec:
         raise NeurPIRError(f"empty source; expected {SOURCE_FORMS}", source=repr(text))
     if _UUID_RE.fullmatch(stripped):
         return SourceSpec(text=text, kind="dandi_asset", asset_id=stripped.lower())
+    if stripped.lower().startswith("dandi://"):
+        return _parse_dandi_url(text, stripped)
     if _DANDI_PREFIX_RE.match(stripped):
         return _parse_dandi_id(text, stripped)
     scheme = urlsplit(stripped).scheme.lower() if "://" in stripped else ""
@@ -166,6 +170,19 @@ def _parse_dandi_id(text: str, stripped: str) -> SourceSpec:
     if _VERSION_RE.fullmatch(head):
         return _dandiset_spec(text, dandiset, head, tail, api_url=None)
     return _dandiset_spec(text, dandiset, None, rest, api_url=None)
+
+
+def _parse_dandi_url(text: str, stripped: str) -> SourceSpec:
+    """``dandi://DANDI/<dandiset>[@<version>][/<path>]``, the form ``dandi ls`` prints."""
+    match = _DANDI_URL_RE.fullmatch(stripped)
+    if match is None:
+        raise NeurPIRError("a dandi:// URL reads dandi://DANDI/<six-digit dandiset>[@<version>][/<path>]",
+                           source=text)
+    if match.group("instance").upper() != "DANDI":
+        raise NeurPIRError(f"dandi:// URLs of the instance {match.group('instance')!r} are not read here; point "
+                           "NEURPIR_DANDI_API_URL at its API and give DANDI:<dandiset>/<path>", source=text)
+    return _dandiset_spec(text, match.group("dandiset"), match.group("version"), match.group("rest") or "",
+                          api_url=None)
 
 
 def _dandiset_spec(text: str, dandiset: str, version: str | None, path: str, api_url: str | None) -> SourceSpec:
