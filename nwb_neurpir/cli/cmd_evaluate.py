@@ -73,8 +73,7 @@ def register(app: typer.Typer) -> None:
         methods: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--methods", help="Comma-separated REPRESENTATION[:PROBE], e.g. neurpir,neurpir-untrained,"
                               "neurpir-neighbours,hand,hand:gb,hand-pca,neurpir+hand [default: all the inputs allow]. "
-                              "hand baselines alone need no "
-                              "model or embeddings.")] = None,
+                              "hand baselines alone need no model or embeddings.")] = None,
         probe: Annotated[str, choice("nwb_neurpir.evaluation.probes:PROBES", "--probe",
                                      help="Default probe: logistic, knn, mlp or gb.")] = "logistic",
         normalize: Normalize = "auto",
@@ -103,6 +102,7 @@ def register(app: typer.Typer) -> None:
         --train --methods neurpir,hand --out report/
         """
         from nwb_neurpir.evaluation import format_table
+        from nwb_neurpir.evaluation.methods import split_methods
         from nwb_neurpir.workflows.evaluation import evaluate_sources
         from nwb_neurpir.model.config import NeurPIRConfig
 
@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
                        folds=folds, out=out, no_plots=no_plots, projection=projection)
         options = dict(label=label, grouping=grouping, split=split, probe=probe, normalize=normalize,
                        n_splits=folds or 5, seed=seed or 0, progress=progress and not as_json,
-                       methods=[m for m in methods.split(",") if m.strip()] if methods else None, ablations=ablations)
+                       methods=split_methods(methods) if methods else None, ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
                                model=model,
                                config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed)

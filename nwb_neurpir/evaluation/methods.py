@@ -15,7 +15,7 @@ from nwb_neurpir.evaluation.baselines import BASELINES, HAND_PCA_COMPONENTS
 from nwb_neurpir.evaluation.probes import PROBES
 from nwb_neurpir.evaluation.representations import NEURPIR_VARIANTS
 
-__all__ = ["COMBINED", "REPRESENTATIONS", "Method", "default_methods", "parse_methods"]
+__all__ = ["COMBINED", "REPRESENTATIONS", "Method", "default_methods", "parse_methods", "split_methods"]
 
 COMBINED: dict[str, str] = {
     "neurpir+hand": "NeurPIR vectors and hand features (late fusion: one probe on each, log-probabilities summed)",
@@ -61,6 +61,11 @@ def default_methods(neurpir_variants: Sequence[str], with_hand_features: bool) -
         if "neurpir" in neurpir_variants:
             methods.append("neurpir+hand")
     return methods
+
+
+def split_methods(text: str) -> list[str]:
+    """The ``REPRESENTATION[:PROBE]`` specs of comma-separated text (``--methods neurpir,hand:gb``)."""
+    return [spec.strip() for spec in text.split(",") if spec.strip()]
 
 
 def parse_methods(specs: Sequence[str], available: Sequence[str], default_probe: str = "logistic") -> list[Method]:

@@ -9,7 +9,7 @@ units also the electrode ``location``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ from nwb_neurpir.io.h5_tables import decode_text, region_target, scalar_columns,
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.units import unit_metadata
 
-__all__ = ["list_embeddings", "list_predictions", "read_embeddings", "read_predictions", "source_labels"]
+__all__ = ["list_embeddings", "list_predictions", "read_embeddings", "read_predictions", "source_labels",
+           "tables_named"]
 
 _ROI_MASKS = ("image_mask", "pixel_mask", "voxel_mask")
 _RESERVED = ("neuron_id", "embedding")
@@ -101,11 +102,16 @@ def _choose(file: h5py.File, kind: str, name: str | None, source: Path) -> tuple
         if len(groups) > 1:
             raise NeurPIRError(f"has several {what} ({', '.join(sorted(groups))}); pick one by name", source=source)
         return next(iter(groups.items()))
-    matches = [key for key in groups if name in (key, key.split("/", 1)[1])]
+    matches = tables_named(groups, name)
     if len(matches) != 1:
         count = "no" if not matches else "several"
         raise NeurPIRError(f"has {count} {what} named {name!r} (tables: {', '.join(sorted(groups))})", source=source)
     return matches[0], groups[matches[0]]
+
+
+def tables_named(keys: Iterable[str], name: str) -> list[str]:
+    """The ``module/name`` table keys that ``name`` picks: by ``module/name`` or by the table's own name."""
+    return [key for key in keys if name in (key, key.split("/", 1)[1])]
 
 
 def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:

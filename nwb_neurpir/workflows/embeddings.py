@@ -42,7 +42,9 @@ def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None
 
 def _holds(tables: list[str], name: str | None) -> bool:
     """Whether the embedding tables ``tables`` (``module/name``) of a file include ``name`` (any, if None)."""
-    return bool(tables) if name is None else any(name in (table, table.split("/", 1)[1]) for table in tables)
+    from nwb_neurpir.store.read import tables_named
+
+    return bool(tables if name is None else tables_named(tables, name))
 
 
 def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None = None, *,

@@ -206,14 +206,14 @@ def evaluate(
     on all sources); ``None`` reads the embeddings stored in annotated files or sidecars. ``options`` are
     ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods`` (a list, or the
     command's comma-separated text), ``probe``, ``normalize``, ``n_splits`` (``--folds``), ``seed``, ``glob``,
-    ``bin_size``, ``unit_filter``, ``progress``... With
-    ``report_dir`` the report (report.md/json and figures) is written there; ``result.table()`` gives the scores as a
-    DataFrame.
+    ``bin_size``, ``unit_filter``, ``progress``... With ``report_dir`` the report (report.md/json and figures) is
+    written there; ``result.table()`` gives the scores as a DataFrame.
 
     >>> import nwb_neurpir as npir
     >>> result = npir.evaluate("sim/", label="cell_type", model=npir.NeurPIR(max_steps=200))   # doctest: +SKIP
     >>> result.table()["pooled_balanced_accuracy"]                                              # doctest: +SKIP
     """
+    from nwb_neurpir.evaluation.methods import split_methods
     from nwb_neurpir.workflows.estimator import NeurPIR, NotFittedError
 
     config = None
@@ -223,7 +223,7 @@ def evaluate(
         except NotFittedError:
             model, config = None, model.config
     if isinstance(options.get("methods"), str):
-        options["methods"] = [method.strip() for method in options["methods"].split(",") if method.strip()]
+        options["methods"] = split_methods(options["methods"])
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     return evaluate_sources(items, label=label, model=model, config=config, report_dir=report_dir,
                             **options).result

@@ -170,23 +170,20 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
     an earlier copy in ``output_dir`` (predictions go into it), in the file itself (into a copy in ``output_dir``,
     else in place when writable); with the file to write, its status and the file to copy from. None when there
     are none (sidecars are looked up once the recording is read, in ``_embed_and_annotate``)."""
-    from nwb_neurpir.store.annotate import copy_target
-    from nwb_neurpir.store.atomic import is_writable
+    from nwb_neurpir.store.annotate import copy_target, goes_to_sidecar
 
-    if not source.is_local or sidecar:
+    if goes_to_sidecar(source.info, output_dir, True if sidecar else None):
         return None
     local = Path(source.location)
     copy = None if output_dir is None else copy_target(local, output_dir, source.relative_path)
-    if copy is not None and copy.exists() and copy.resolve() != local.resolve():
-        stored = _stored_embeddings(copy, probe.model_sha256_)
-        if stored is not None:
-            return stored, copy, "copy", None
-    if copy is None and not is_writable(local):
-        return None
+    if copy is not None and copy.resolve() == local.resolve():
+        copy = None  # the output folder is the file's own: in place
+    if copy is not None and copy.exists() and (stored := _stored_embeddings(copy, probe.model_sha256_)) is not None:
+        return stored, copy, "copy", None
     stored = _stored_embeddings(local, probe.model_sha256_)
     if stored is None:
         return None
-    if copy is None or copy.resolve() == local.resolve():
+    if copy is None:
         return stored, local, "in-place", None
     copy.parent.mkdir(parents=True, exist_ok=True)
     return stored, copy, "copy", local
