@@ -85,6 +85,33 @@ def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_
     assert history == [2, 4]  # continued from the 2-step checkpoint, not started over
 
 
+def test_the_modality_parameter_picks_the_files_of_a_mixed_folder(fitted: tuple, simulated: Path,
+                                                                    tmp_path: Path) -> None:
+    from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile
+
+    data = _copy(simulated, tmp_path)
+    write_nwbfile(make_ophys_nwbfile(n_rois=5, n_frames=100, with_context=False), data / "rois_ophys.nwb")
+    spikes_only = {**TINY, "modality": "spikes"}
+    frame = npir.NeurPIR(**spikes_only).fit_transform(data, progress=False)  # fit read it as spikes; so does this
+    assert len(frame) == 75 and not frame["file"].str.endswith("rois_ophys.nwb").any()
+    result = npir.evaluate(data, label="cell_type", model=npir.NeurPIR(**spikes_only), methods=["neurpir"],
+                           split="kfold", n_splits=2, transductive=True, progress=False)
+    assert result.method("neurpir").n_scored == 75
+
+
+def test_a_fitted_estimator_pickles_and_bad_input_is_named(fitted: tuple, simulated: Path) -> None:
+    import pickle
+
+    model, _folder = fitted
+    copy = pickle.loads(pickle.dumps(model))  # joblib and multiprocessing pickle estimators
+    assert copy.provenance().checkpoint_sha256 == model.provenance().checkpoint_sha256
+    assert copy.model_.config == model.model_.config  # runtime settings too, not only what a folder records
+    np.testing.assert_array_equal(np.stack(copy.transform(simulated, progress=False)["embedding"]),
+                                  np.stack(model.transform(simulated, progress=False)["embedding"]))
+    with pytest.raises(TypeError, match="expected sources .* or Recording objects, not int"):
+        model.transform(5)
+
+
 def test_a_second_training_run_into_a_busy_model_folder_is_refused(simulated: Path, tmp_path: Path) -> None:
     from nwb_neurpir.store.atomic import lock_path
     from nwb_neurpir.store.target_lock import held_lock
@@ -420,6 +447,7 @@ def test_evaluate_from_python_with_a_fitted_or_an_unfitted_estimator(fitted: tup
     result = npir.evaluate(simulated, label="cell_type", model=model, methods=methods, progress=False,
                            report_dir=tmp_path / "report")
     table = result.table()
+    assert repr(result).startswith("<EvaluationResult 'cell_type': 3 folds") and len(repr(result)) < 300
     assert list(table.index) == methods and list(table.columns[-3:]) == [fold.name for fold in result.folds]
     assert table.loc["hand", "n_scored"] == 75
     assert (tmp_path / "report" / "report.json").exists()

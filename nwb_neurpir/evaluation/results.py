@@ -181,6 +181,14 @@ class EvaluationResult:
     notes: list[str] = field(default_factory=list)
     """Things the reader must know to trust the numbers (normalisation fallback, unscorable folds...)."""
 
+    def __repr__(self) -> str:
+        """A few lines (the predictions behind the scores would fill a notebook cell): label, folds, and each
+        method's pooled balanced accuracy against chance; ``table()`` has the numbers."""
+        scores = "; ".join(f"{m.method.name} {m.pooled.balanced_accuracy:.3f}" for m in self.methods)
+        return (f"<EvaluationResult {self.label!r}: {len(self.folds)} folds ({self.split}), {self.n_labelled} labelled "
+                f"neurons, {len(self.classes)} classes; pooled balanced accuracy {scores} (chance "
+                f"{self.pooled_chance:.3f}); .table() for every number>")
+
     def method(self, name: str) -> MethodResult:
         return next(result for result in self.methods if result.method.name == name)
 

@@ -92,6 +92,15 @@ class NeurPIR:
                 "created": self.created_}
         return {"config.json": self.config.hyperparameters(), "model.json": meta, "weights.safetensors": tensors}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled as its folder content (the CEBRA network object itself does not pickle) and its full config."""
+        return {"files": self.files(), "config": self.config, "checkpoint_sha256_": self.checkpoint_sha256_}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(type(self).from_files(state["files"], "a pickled NeurPIR model").__dict__)
+        self.config = state["config"]
+        self.checkpoint_sha256_ = state["checkpoint_sha256_"]
+
     def save(self, out_dir: str | Path) -> Path:
         """Write the model folder (safetensors + JSON + manifest) and return it."""
         out_dir = Path(out_dir)

@@ -28,14 +28,16 @@ Outcome = TypeVar("Outcome", bound="AnnotateOutcome")
 
 
 def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | Iterable[str | Path],
-             glob: str | None = None, *, raise_on_failure: bool = True, **options: Any) -> list[AnnotateOutcome]:
+             glob: str | None = None, *, output_dir: str | Path | None = None, overwrite: bool = False,
+             name: str | None = None, sidecar: bool | None = None, cache_dir: str | Path | None = None,
+             unit_filter: str | None = None, lock_timeout: float | None = None, progress: bool = True,
+             raise_on_failure: bool = True) -> list[AnnotateOutcome]:
     """Write one embedding per neuron into every source: in place (atomic, locked) for local files, into copies with
     ``output_dir`` (read-only files too), as sidecar NWB files for DANDI assets and, without ``output_dir``,
     read-only files.
 
-    ``model`` is a fitted ``npir.NeurPIR``, a trained ``nwb_neurpir.model.NeurPIR`` or a model folder. ``options``
-    go to ``annotate_sources`` (``output_dir``, ``overwrite``, ``name``, ``sidecar``, ``unit_filter``, ``cache_dir``,
-    ``lock_timeout``, ``progress``). Every source is tried; then, unless
+    ``model`` is a fitted ``npir.NeurPIR``, a trained ``nwb_neurpir.model.NeurPIR`` or a model folder; the other
+    options are ``annotate_sources``' (``output_dir`` is the command's ``--out``). Every source is tried; then, unless
     ``raise_on_failure=False``, a failure raises a ``NeurPIRError`` naming the first failed source. Returns one
     outcome per source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``).
 
@@ -47,7 +49,9 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
     from nwb_neurpir.workflows.estimator import trained_model
 
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    outcomes = annotate_sources(trained_model(model), items, glob, **options)
+    outcomes = annotate_sources(trained_model(model), items, glob, output_dir=output_dir, overwrite=overwrite,
+                                name=name, sidecar=sidecar, cache_dir=cache_dir, unit_filter=unit_filter,
+                                lock_timeout=lock_timeout, progress=progress)
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed and raise_on_failure:
         more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""

@@ -19,6 +19,7 @@ from nwb_neurpir.errors import NeurPIRError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nwb_neurpir.recording import Recording
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.model import NeurPIRConfig
     from nwb_neurpir.provenance import ModelProvenance
@@ -43,7 +44,8 @@ class NeurPIR:
     """Learn one vector per neuron from NWB recordings; parameters are ``NeurPIRConfig``'s fields.
 
     ``fit`` trains on recordings (or sources) and returns the estimator; ``transform`` gives one row per neuron;
-    ``save``/``load`` use a model folder (safetensors + JSON, checksummed; never pickle).
+    ``save``/``load`` use a model folder (safetensors + JSON, checksummed; nothing unpickled). A fitted estimator
+    also pickles (joblib, multiprocessing), but a folder is the way to keep or share a model.
 
     >>> import nwb_neurpir as npir
     >>> model = npir.NeurPIR(max_steps=0, context="none")
@@ -118,13 +120,18 @@ class NeurPIR:
         ``progress`` shows a progress bar.
         """
         from nwb_neurpir.model import train
-        from nwb_neurpir.workflows.recordings import as_recordings
 
-        options = {} if self._params["modality"] is None else {"modality": self._params["modality"]}
-        data = as_recordings(recordings, progress=progress, **options)
+        data = self._training_recordings(recordings, progress)
         with _only_writer(None if checkpoint_dir is None else Path(checkpoint_dir)):
             self.model_ = train(data, self.config, out_dir=checkpoint_dir, progress=progress, resume=resume)
         return self
+
+    def _training_recordings(self, recordings: Any, progress: bool) -> list[Recording]:  # noqa: ANN401
+        """``recordings`` as ``Recording`` objects, sources read as the ``modality`` parameter when it is set."""
+        from nwb_neurpir.workflows.recordings import as_recordings
+
+        options = {} if self._params["modality"] is None else {"modality": self._params["modality"]}
+        return as_recordings(recordings, progress=progress, **options)
 
     def transform(self, recordings: Any, *, progress: bool = True) -> pd.DataFrame:  # noqa: ANN401
         """One row per neuron: ``subject_id``, ``session_id``, ``neuron_id``, ``embedding`` (float32 vector), the
@@ -160,9 +167,7 @@ class NeurPIR:
     def fit_transform(self, recordings: Any, checkpoint_dir: str | Path | None = None, *,  # noqa: ANN401
                       progress: bool = True) -> pd.DataFrame:
         """``fit`` then ``transform`` on the same recordings (read once)."""
-        from nwb_neurpir.workflows.recordings import as_recordings
-
-        data = as_recordings(recordings, progress=progress)
+        data = self._training_recordings(recordings, progress)
         return self.fit(data, checkpoint_dir, progress=progress).transform(data, progress=progress)
 
     # --- the fitted model -------------------------------------------------------------------------------------------

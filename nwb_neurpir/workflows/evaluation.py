@@ -168,8 +168,9 @@ def evaluate_recordings(
     **options: Any,
 ) -> EvaluationResult:
     """Read ``sources`` (spike times kept for the ISI features; as the model's modality and, unless
-    ``reader_kwargs`` name one, on its bin size) and ``evaluate`` them with ``model`` (a trained model or its folder)
-    or by training ``config`` per fold; ``options`` go to ``evaluate``."""
+    ``reader_kwargs`` name one, on its bin size, or as ``config``'s modality when it sets one) and ``evaluate`` them
+    with ``model`` (a trained model or its folder) or by training ``config`` per fold; ``options`` go to
+    ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
@@ -181,6 +182,8 @@ def evaluate_recordings(
         model = load_model_folder(folder)
     reader = dict(reader_kwargs or {}, access=DataAccess(cache_dir=cache_dir), progress=progress,
                   keep_spike_times=True)
+    if model is None and getattr(config, "modality", None) is not None:
+        reader.setdefault("modality", config.modality)
     recordings = list(open_recordings(sources, glob, **reader) if model is None else
                       open_for_model(model, sources, glob, **reader))
     reading = time.perf_counter() - clock

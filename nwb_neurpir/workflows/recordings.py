@@ -39,7 +39,13 @@ def as_recordings(items: Any, *, progress: bool = True, **options: Any) -> list[
 
     if isinstance(items, Recording):
         return [items]
-    items = [items] if isinstance(items, (str, Path)) else list(items)
+    if isinstance(items, (str, Path)):
+        items = [items]
+    elif isinstance(items, Iterable):
+        items = list(items)
+    else:
+        raise TypeError(f"expected sources (paths, folders, DANDI asset IDs or URLs) or Recording objects, not "
+                        f"{type(items).__name__}")
     if all(isinstance(item, Recording) for item in items):
         return items
     if any(isinstance(item, Recording) for item in items):
