@@ -65,6 +65,11 @@ def test_parameters_follow_the_config_dataclass() -> None:
     with pytest.raises(npir.NotFittedError, match="not fitted yet") as caught:
         model.transform([])
     assert isinstance(caught.value, (ValueError, AttributeError))
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    with pytest.raises(NotFittedError):
+        check_is_fitted(model)
 
 
 def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
@@ -102,7 +107,10 @@ def test_the_modality_parameter_picks_the_files_of_a_mixed_folder(fitted: tuple,
 def test_a_fitted_estimator_pickles_and_bad_input_is_named(fitted: tuple, simulated: Path) -> None:
     import pickle
 
+    from sklearn.utils.validation import check_is_fitted
+
     model, _folder = fitted
+    check_is_fitted(model)
     copy = pickle.loads(pickle.dumps(model))  # joblib and multiprocessing pickle estimators
     assert copy.provenance().checkpoint_sha256 == model.provenance().checkpoint_sha256
     assert copy.model_.config == model.model_.config  # runtime settings too, not only what a folder records

@@ -71,6 +71,17 @@ class NeurPIR:
         changed = ", ".join(f"{key}={value!r}" for key, value in self._params.items() if value != defaults[key])
         return f"{type(self).__name__}({changed})"
 
+    def __sklearn_is_fitted__(self) -> bool:
+        """For ``sklearn.utils.validation.check_is_fitted``."""
+        return "model_" in self.__dict__
+
+    def __sklearn_tags__(self) -> Any:  # noqa: ANN401 - sklearn.utils.Tags (scikit-learn >= 1.6 asks for it)
+        """A transformer that reads NWB sources, not arrays: no target, no input validation."""
+        from sklearn.utils import Tags, TargetTags, TransformerTags
+
+        return Tags(estimator_type="transformer", target_tags=TargetTags(required=False),
+                    transformer_tags=TransformerTags(), no_validation=True)
+
     # --- parameters -------------------------------------------------------------------------------------------------
     def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: ARG002 - scikit-learn's signature
         """Every parameter (a ``NeurPIRConfig`` field) and its value.
