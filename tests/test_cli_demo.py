@@ -27,6 +27,10 @@ def test_demo_simulates_trains_annotates_and_reports(tmp_path: Path) -> None:
     assert {"neurpir", "hand"} <= set(result["held_out_balanced_accuracy"])
     assert all(0.0 <= score <= 1.0 for score in result["held_out_balanced_accuracy"].values())
     assert all(Path(path).is_file() for path in result["report_files"].values())
+    report = json.loads(Path(result["report_files"]["json"]).read_text())
+    assert [fold["name"] for fold in report["folds"]] == ["sim03"]  # the one animal the model never saw
+    assert report["settings"]["model"]["path"] == str((out / "model").resolve())
+    assert {method["mode"] for method in report["methods"] if method["name"] == "neurpir"} == {"inductive"}
     assert (out / "model" / "manifest.json").is_file()
     assert len(result["data_files"]) == 3
     for path in result["data_files"]:

@@ -75,6 +75,10 @@ def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished
      "--ablations adds the ablations to the default methods; with --methods name them there"),
     (["--split", "loo"], "--split must be one of animal, session, kfold, not 'loo'"),
     (["--probe", "svm"], "--probe must be one of logistic, knn, mlp, gb, not 'svm'"),
+    (["--held-out", "sim09", "--methods", "hand"], "no fold holds out 'sim09'; the folds hold out sim01, sim02, sim03"),
+    (["--held-out", "sim01", "--split", "kfold", "--methods", "hand"], "held-out animals need split 'animal' or "
+                                                                      "'session' (k-fold mixes every animal into "
+                                                                      "every fold)"),
 ])
 def test_evaluate_refuses_options_that_do_nothing(simulated: Path, extra: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", *extra])
@@ -91,6 +95,11 @@ def test_hand_baselines_need_no_model_or_embeddings(simulated: Path, neurpir: Ca
     assert set(payload["timings"]) >= {"reading", "total"}
     assert payload["timings"]["total"] >= payload["timings"]["reading"]
     assert all(value == round(value, 1) for value in payload["timings"].values())
+    one = neurpir("evaluate", str(simulated), "--label", "cell_type", "--methods", "hand", "--held-out", "sim02",
+                  "--json")
+    assert one.code == 0, one.stderr
+    assert [fold["name"] for fold in json.loads(one.stdout)["folds"]] == ["sim02"]
+    assert json.loads(one.stdout)["methods"][0]["pooled"]["n_scored"] == 25
 
 
 def test_evaluate_reads_the_hand_features_of_sidecars_from_their_sources(

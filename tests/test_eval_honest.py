@@ -184,3 +184,14 @@ def test_a_constant_predictor_or_fold_noise_never_wins() -> None:
                                               "f2": (truth["f2"][0], truth["f2"][0])})
     close = compare(good, noisy)
     assert close["winner"] is None and "within the fold-to-fold spread" in close["verdict"]
+
+
+def test_the_hand_features_effective_rank_does_not_depend_on_their_units() -> None:
+    from nwb_neurpir.evaluation.diagnostics import effective_rank
+    from nwb_neurpir.evaluation.evaluate import _standardised_columns
+
+    features = np.random.default_rng(0).normal(size=(200, 12))
+    in_other_units = features * np.geomspace(1e-3, 1e3, 12)  # a rate in Hz beside a fraction beside an ISI in ms
+    assert effective_rank(in_other_units) < 2 < 10 < effective_rank(features)
+    assert effective_rank(_standardised_columns(in_other_units)) == pytest.approx(
+        effective_rank(_standardised_columns(features)))

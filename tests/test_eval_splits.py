@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.evaluation.splits import make_folds
+from nwb_neurpir.evaluation.splits import make_folds, only_held_out
 
 
 def _neurons(seed: int = 0, n: int = 600) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,3 +62,14 @@ def test_impossible_splits_raise_clear_errors() -> None:
         make_folds(subjects, sessions, one_class_elsewhere, "animal")
     with pytest.raises(NeurPIRError, match="at least 2 folds"):
         make_folds(subjects, sessions, labels, "kfold", n_splits=1)
+
+
+def test_only_the_folds_of_the_animals_asked_for_are_kept() -> None:
+    subjects, sessions, labels = _neurons()
+    folds = make_folds(subjects, sessions, labels, "animal")
+    assert [fold.name for fold in only_held_out(folds, ["m3"])] == ["m3"]
+    by_session = make_folds(subjects, sessions, labels, "session")
+    assert {fold.name for fold in only_held_out(by_session, ["m2"])} == {f"m2/s{i}" for i in range(3)}
+    assert [fold.name for fold in only_held_out(by_session, ["m2/s1"])] == ["m2/s1"]
+    with pytest.raises(NeurPIRError, match="no fold holds out 'm9'; the folds hold out m"):
+        only_held_out(folds, ["m3", "m9"])

@@ -79,6 +79,10 @@ def register(app: typer.Typer) -> None:
         normalize: Normalize = "auto",
         folds: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--folds", help="Number of folds for --split kfold [default: 5].")] = None,
+        held_out: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
+            "--held-out", help="Score only the fold that holds out this animal (a session with --split session), "
+                               "e.g. the animal a --model never saw; repeat for several [default: every fold].")
+        ] = None,
         embeddings_name: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--embeddings", help="Which embedding table of annotated files (when a file has several).")] = None,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
@@ -113,7 +117,7 @@ def register(app: typer.Typer) -> None:
                        ablations=ablations, methods=methods, embeddings_name=embeddings_name, split=split,
                        folds=folds, out=out, no_plots=no_plots, projection=projection)
         options = dict(label=label, grouping=grouping, split=split, probe=probe, normalize=normalize,
-                       n_splits=folds or 5, seed=seed or 0, progress=progress and not as_json,
+                       n_splits=folds or 5, seed=seed or 0, held_out=held_out, progress=progress and not as_json,
                        methods=split_methods(methods) if methods else None, ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
                                model=model,

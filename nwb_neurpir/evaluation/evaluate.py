@@ -50,7 +50,7 @@ from nwb_neurpir.evaluation.representations import (
     variant_config,
 )
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult, FoldInfo, FoldPredictions, MethodResult
-from nwb_neurpir.evaluation.splits import Fold, Split, make_folds
+from nwb_neurpir.evaluation.splits import Fold, Split, make_folds, only_held_out
 from nwb_neurpir.recording import Recording
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ def evaluate(
     normalize: Literal["auto", "none", "session", "centre"] = "auto",
     n_splits: int = 5,
     seed: int = 0,
+    held_out: Sequence[str] | None = None,
     progress: bool = True,
     model_provenance: dict | None = None,
     ablations: bool = False,
@@ -110,7 +111,9 @@ def evaluate(
     to ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
     embedding model was trained on) lets given embeddings be labelled inductive or transductive per fold;
     ``model_provenance`` (checksum, hyperparameters... of the model behind given embeddings) goes into the report.
-    Folds whose test classes are all absent from their training neurons are unscorable: reported, not averaged in.
+    ``held_out`` (animals, or sessions under ``split="session"``) keeps only the folds that hold them out: the
+    animals a given model never saw. Folds whose test classes are all absent from their training neurons are
+    unscorable: reported, not averaged in.
     """
     started = time.perf_counter()
     _check_options(config, model, embeddings, normalize, probe, ablations)
@@ -125,6 +128,11 @@ def evaluate(
     notes = [normalization.note] if normalization.note else []
     protocol = _protocol(protocol, split, config is not None)
     folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed)
+    if held_out:
+        if split == "kfold":
+            raise NeurPIRError("held-out animals need split 'animal' or 'session' (k-fold mixes every animal into "
+                               "every fold)")
+        folds = only_held_out(folds, held_out)
     fold_infos = [_fold_info(fold, neurons) for fold in folds]
     notes += _unscorable_notes(fold_infos, label)
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
@@ -162,7 +170,7 @@ def evaluate(
     timings["total"] = time.perf_counter() - started
     settings = {"probe": probe, "normalize": normalization.applied, "normalization": normalization.to_dict(),
                 "protocol": protocol if config is not None else None,
-                "n_splits": n_splits if split == "kfold" else None, "seed": seed, "n_recordings": len(recordings),
+                "n_splits": n_splits if split == "kfold" else None, "held_out": list(held_out or []), "seed": seed, "n_recordings": len(recordings),
                 "bin_sizes_s": sorted({float(r.bin_size) for r in recordings}) or None,
                 "config": None if config is None else config.hyperparameters(),
                 "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,
@@ -322,13 +330,15 @@ def _diagnostic_methods(chosen: list[Method], probe: str) -> list[Method]:
 
 def _diagnostics(run: _Run, neurons: LabelledNeurons, seed: int, hidden: list[str]) -> dict[str, Any]:
     """Effective rank and identity probes of every NeurPIR variant and the hand features (on the vectors before
-    normalisation; trained variants: rank averaged over the folds' models, identity from the first fold's), and
-    NeurPIR + hand features against hand features alone."""
+    normalisation, the hand features' columns z-scored over all neurons as their units differ; trained variants:
+    rank averaged over the folds' models, identity from the first fold's), and NeurPIR + hand features against hand
+    features alone."""
     out: dict[str, Any] = {"representations": {}}
     for name, matrices in run.matrices.items():
         if name not in NEURPIR_VARIANTS and name != "hand":
             continue
-        summary = representation_diagnostics(matrices[0], neurons.session_keys, neurons.subject_ids, seed)
+        first = _standardised_columns(matrices[0]) if name == "hand" else matrices[0]
+        summary = representation_diagnostics(first, neurons.session_keys, neurons.subject_ids, seed)
         if len(matrices) > 1:
             summary["effective_rank_per_fold"] = [effective_rank(matrix) for matrix in matrices]
             summary["effective_rank"] = float(np.mean(summary["effective_rank_per_fold"]))
@@ -340,6 +350,12 @@ def _diagnostics(run: _Run, neurons: LabelledNeurons, seed: int, hidden: list[st
         out["vector_plus_hand"] = vector_plus_hand(combined, hand)
         out["vector_plus_hand"]["shown_as_method"] = combined.method.name not in hidden
     return out
+
+
+def _standardised_columns(matrix: np.ndarray) -> np.ndarray:
+    """Each column z-scored over all rows (constant columns left at zero)."""
+    spread = np.nanstd(matrix, axis=0)
+    return (matrix - np.nanmean(matrix, axis=0)) / np.where(spread > 0, spread, 1.0)
 
 
 def _protocol(protocol: Protocol | None, split: str, training: bool) -> Protocol:

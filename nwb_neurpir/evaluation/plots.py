@@ -105,10 +105,10 @@ def plot_embeddings(view: EmbeddingView, path: str | Path, seed: int = 0, projec
 
 
 def _confusion_panel(axis, confusion: np.ndarray, classes: Sequence[str], title: str,  # noqa: ANN001
-                     label: str) -> None:
+                     label: str):  # noqa: ANN202 - the panel's matplotlib image, for the colour bar
     support = confusion.sum(axis=1, keepdims=True)
     fraction = np.divide(confusion, support, out=np.zeros(confusion.shape), where=support > 0)
-    axis.imshow(fraction, vmin=0, vmax=1, cmap="Blues")
+    image = axis.imshow(fraction, vmin=0, vmax=1, cmap="Blues")
     for (row, column), count in np.ndenumerate(confusion):
         axis.text(column, row, f"{fraction[row, column]:.2f}\n({count})", ha="center", va="center", fontsize=7,
                   color="white" if fraction[row, column] > 0.5 else "black")
@@ -117,6 +117,7 @@ def _confusion_panel(axis, confusion: np.ndarray, classes: Sequence[str], title:
     axis.set_xlabel(f"predicted {label}", fontsize=8)
     axis.set_ylabel(f"true {label}", fontsize=8)
     axis.set_title(title, fontsize=9)
+    return image
 
 
 def _split_name(result: EvaluationResult) -> str:
@@ -133,12 +134,19 @@ def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
     figure, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.9 * rows + 0.6), squeeze=False)
     for axis in axes.ravel()[len(methods):]:
         axis.set_axis_off()
+    image = None
     for axis, method in zip(axes.ravel(), methods):
-        _confusion_panel(axis, method.total_confusion(), result.classes,
-                         f"{method.method.name}\npooled bal. acc. {method.pooled.balanced_accuracy:.3f}", result.label)
+        image = _confusion_panel(axis, method.total_confusion(), result.classes,
+                                 f"{method.method.name}{'' if method.mode == 'none' else f' ({method.mode})'}\npooled bal. acc. "
+                                 f"{method.pooled.balanced_accuracy:.3f}, chance {result.pooled_chance:.3f}",
+                                 result.label)
     grouping = f" grouped by {result.grouping['name']}" if result.grouping else ""
-    figure.suptitle(f"{result.label}{grouping}: {_split_name(result)}, test folds pooled", fontsize=10)
+    held_out = ", ".join(fold.name for fold in result.folds)
+    figure.suptitle(f"{result.label}{grouping}: {_split_name(result)}, test folds pooled (held out: {held_out})\n"
+                    "each row: share of that true class's neurons (diagonal = recall)", fontsize=10)
     figure.tight_layout()
+    if image is not None:
+        figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="share of the true class")
     return _save(figure, Path(path))
 
 

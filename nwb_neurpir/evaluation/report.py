@@ -31,7 +31,7 @@ def _rows(result: EvaluationResult) -> tuple[list[str], list[list[str]]]:
     header = ["method", "mode", "pooled bal. acc.", "per-fold mean ± std", "pooled macro-F1", "n scored",
               "permutation chance", *[fold.name for fold in result.folds]]
     rows = [[m.method.name, m.mode, f"{m.pooled.balanced_accuracy:.3f}", str(m.balanced_accuracy),
-             f"{m.pooled.macro_f1:.3f}", str(m.n_scored), f"{m.permutation[0]:.3f} (p {m.permutation[1]:.2f})",
+             f"{m.pooled.macro_f1:.3f}", str(m.n_scored), f"{m.permutation[0]:.3f} (p {m.permutation[1]:.3f})",
              *[_fold_cell(score) for score in m.scores]] for m in result.methods]
     rows.append(["chance (training classes)", "", f"{result.pooled_chance:.3f}", "", "", "", "",
                  *[f"{fold.chance:.3f}" for fold in result.folds]])
@@ -124,7 +124,8 @@ def _diagnostic_lines(result: EvaluationResult) -> list[str]:
         ["vectors", "dimension", "effective rank", "session identity (bal. acc.)", "animal identity (bal. acc.)"],
         [[name, str(d["dimension"]), f"{d['effective_rank']:.1f}", _rate(d["session_identity"]),
           _rate(d["animal_identity"])] for name, d in representations.items()]), "",
-        "Effective rank: exp(entropy of the normalised PCA eigenvalues) of the vectors before normalisation. "
+        "Effective rank: exp(entropy of the normalised PCA eigenvalues) of the vectors before normalisation "
+        "(the hand features' columns each z-scored over all neurons first, as their units differ). "
         "Identity: balanced accuracy of a logistic probe telling the session (animal) from the vectors, "
         "cross-validated over neurons; near chance means the vectors describe neurons, not recordings.", ""]
     both = diagnostics.get("vector_plus_hand")

@@ -14,7 +14,7 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["SPLITS", "Fold", "Split", "make_folds"]
+__all__ = ["SPLITS", "Fold", "Split", "make_folds", "only_held_out"]
 
 Split = Literal["animal", "session", "kfold"]
 SPLITS: tuple[str, ...] = ("animal", "session", "kfold")
@@ -64,6 +64,18 @@ def make_folds(
         if np.unique(labels[fold.train]).size < 2:
             raise NeurPIRError(f"fold {fold.name!r}: the training neurons have fewer than two classes")
     return folds
+
+
+def only_held_out(folds: list[Fold], names: Sequence[str]) -> list[Fold]:
+    """The folds that hold out one of ``names`` (an animal, or a fold's own name: a session under ``session``),
+    for scoring only the animals a model never saw; a name no fold holds out is a ``NeurPIRError``."""
+    kept = [fold for fold in folds if {fold.name, *fold.held_out_subjects} & set(names)]
+    known = {name for fold in folds for name in (fold.name, *fold.held_out_subjects)}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise NeurPIRError(f"no fold holds out {unknown[0]!r}; the folds hold out "
+                           f"{', '.join(fold.name for fold in folds)}")
+    return kept
 
 
 def _leave_one_out(keys: np.ndarray, subjects: np.ndarray, sessions: np.ndarray, unit: str) -> list[Fold]:

@@ -91,11 +91,12 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
         raise NeurPIRError(f"annotating failed: {failed[0].error}", source=failed[0].source)
     lap("annotate")
 
-    say("[4/5] evaluating cell-type prediction on animals never seen by the probe (leave-one-animal-out)")
+    say(f"[4/5] evaluating cell-type prediction on animal {test_subject}, unseen by the model and the probes")
     vectors = [model.embed(recording, progress=False) for recording in recordings]
-    result = evaluate(recordings, label="cell_type", embeddings=vectors,
+    result = evaluate(recordings, label="cell_type", embeddings=vectors, held_out=[test_subject],
                       embeddings_training_data=model.provenance().training_data,
-                      model_provenance=model.provenance().to_dict(), progress=progress)
+                      model_provenance={**model.provenance().to_dict(), "path": str(model_dir.resolve())},
+                      progress=progress)
     lap("evaluate")
 
     say(f"[5/5] writing the report and plots to {report_dir}")
