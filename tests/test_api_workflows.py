@@ -281,6 +281,31 @@ def test_predict_into_the_folder_annotate_wrote_its_copies_to(fitted: tuple, pre
     assert len(list_embeddings(outcome.path)) == 1 and len(read_predictions(outcome.path)) == 25
 
 
+def test_predict_reads_the_table_and_the_neurons_asked_for(fitted: tuple, predicted: dict, simulated: Path,
+                                                          tmp_path: Path) -> None:
+    from nwb_neurpir.store import read_predictions
+
+    data = _copy(simulated, tmp_path)
+    target = data / "sub-sim03"
+    npir.annotate(fitted[1], target, unit_filter='cell_type == "FS"', name="FSonly", progress=False)  # sorts first
+    npir.annotate(fitted[1], target, progress=False)
+    (path,) = target.rglob("*.nwb")
+    npir.predict(predicted["probe"], target, progress=False)
+    assert len(read_predictions(path, "predicted_cell_type")) == 25  # the default table, not the first by name
+    npir.predict(predicted["probe"], target, unit_filter='cell_type == "LTS"', name="lts", progress=False)
+    labels = npir.read_embeddings(path, "NeurPIREmbeddings").set_index("neuron_id")["cell_type"]
+    assert set(labels[read_predictions(path, "lts")["neuron_id"]]) == {"LTS"}
+    npir.predict(predicted["probe"], target, embeddings="FSonly", name="fs", progress=False)
+    assert set(labels[read_predictions(path, "fs")["neuron_id"]]) == {"FS"}
+    with pytest.raises(NeurPIRError, match=r"no embedding table 'Nope' of the probe's model"):
+        npir.predict(predicted["probe"], target, embeddings="Nope", model=fitted[1], progress=False)
+    other = data / "sub-sim02"
+    for name in ("A", "B"):
+        npir.annotate(fitted[1], other, name=name, progress=False)
+    with pytest.raises(NeurPIRError, match=r"several embedding tables of the probe's model \(neurpir/A, neurpir/B\)"):
+        npir.predict(predicted["probe"], other, progress=False)
+
+
 def test_predict_skips_files_of_the_other_modality_beside_its_own(fitted: tuple, predicted: dict,
                                                                    tmp_path: Path) -> None:
     from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile

@@ -35,6 +35,10 @@ def register(app: typer.Typer) -> None:
         = None,
         name: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--name", help="Name of the predictions table (default predicted_<label>).")] = None,
+        embeddings: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--embeddings", help="Which embedding table of the model to read, in --fit-on files and in SOURCES, "
+                                 "when a file has several (annotate --name) [default: the only one, or "
+                                 "NeurPIREmbeddings].")] = None,
         output_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", "--output-dir", "-o", help="Write annotated copies (or sidecars) here instead of in place.")]
         = None,
@@ -62,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
         outcomes = predict_with_saved_probe(
             model_dir, sources, glob, fit_on=fit_on, label=label, grouping=grouping, probe_kind=probe_kind,
-            probe_inputs=probe_inputs, probe_dir=probe_dir, name=name, sidecar=True if sidecar else None,
+            probe_inputs=probe_inputs, probe_dir=probe_dir, embeddings=embeddings, name=name, sidecar=True if sidecar else None,
             output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,
             lock_timeout=lock_timeout,
             progress=progress and not as_json, say=lambda text: typer.echo(text, err=True))

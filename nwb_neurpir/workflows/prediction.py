@@ -37,14 +37,16 @@ class PredictOutcome(AnnotateOutcome):
 
 def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str | Path], glob: str | None = None, *,
             model: NeurPIR | TrainedModel | str | Path | None = None, name: str | None = None,
-            sidecar: bool | None = None, output_dir: str | Path | None = None, overwrite: bool = False,
+            embeddings: str | None = None, sidecar: bool | None = None, output_dir: str | Path | None = None, overwrite: bool = False,
             cache_dir: str | Path | None = None, unit_filter: str | None = None, lock_timeout: float | None = None,
             progress: bool = True, raise_on_failure: bool = True) -> list[PredictOutcome]:
     """Predict ``probe.label`` for every neuron of the sources and store it with the class probabilities in a
     ``NeuronPredictions`` table (default name ``predicted_<label>``).
 
     A local file that already holds embeddings of the probe's model gets the predictions next to them, in place
-    (atomic, locked; a writable file) or, with ``output_dir``, in a copy there. Any other source is embedded by
+    (atomic, locked; a writable file) or, with ``output_dir``, in a copy there; ``embeddings`` names the table when
+    the file holds several of that model (else the default-named one is used), and ``unit_filter`` keeps the
+    neurons it selects. Any other source is embedded by
     ``model`` (the one the probe was fitted on: an estimator, a trained model or a model folder) and annotated as
     ``annotate`` does -- in place, a copy in ``output_dir``, or a sidecar file for DANDI assets, URLs, read-only files
     without ``output_dir`` and ``sidecar=True`` -- and the predictions go into that file. ``overwrite`` replaces
@@ -80,7 +82,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
-                                         options))
+                                         embeddings, options))
         except NeurPIRError as error:
             if isinstance(error, OtherModality):
                 other_kind.append(len(outcomes))
@@ -97,14 +99,15 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
 def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path], glob: str | None = None, *,
                              fit_on: list[str] | None = None, label: str = "cell_type", grouping: str | None = None,
                              probe_kind: str = "logistic", probe_inputs: str = "neurpir+hand",
-                             probe_dir: str | Path | None = None,
+                             probe_dir: str | Path | None = None, embeddings: str | None = None,
                              say: Callable[[str], None] = lambda _text: None,
                              **options: Any) -> list[PredictOutcome]:
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
     files ``fit_on`` (reading ``probe_inputs``) and saved to ``probe_dir`` (default
     ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with ``overwrite``; ``say`` hears its
-    cross-animal accuracy), or, without ``fit_on``, the one saved there. ``options`` go to ``predict``; a failed
-    source is reported in its outcome, not raised."""
+    cross-animal accuracy), or, without ``fit_on``, the one saved there. ``embeddings`` names the embedding table
+    where files hold several, in ``fit_on`` and in the sources. ``options`` go to ``predict``; a failed source is
+    reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.probe import LabelProbe
 
@@ -115,7 +118,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         if (folder / "manifest.json").exists() and not options.get("overwrite"):
             raise NeurPIRError("a probe is already saved here; use --overwrite to replace it with the one fitted on "
                                "--fit-on, or --probe-dir to keep both", source=folder)
-        probe.fit(fit_on)
+        probe.fit(fit_on, embeddings)
         _check_same_model(probe, model)
         probe.save(folder)
         accuracy = probe.cross_animal_accuracy_
@@ -125,7 +128,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     else:
         probe = LabelProbe.load(folder)
         _check_same_model(probe, model, f"the probe saved in {folder}")
-    return predict(probe, sources, glob, model=model, raise_on_failure=False, **options)
+    return predict(probe, sources, glob, model=model, embeddings=embeddings, raise_on_failure=False, **options)
 
 
 def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the probe") -> None:
@@ -136,23 +139,26 @@ def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the 
 
 def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: ResolvedSource, access: Any,  # noqa: ANN401
                  sidecar: bool | None, output_dir: str | Path | None, unit_filter: str | None,
-                 options: dict[str, Any]) -> PredictOutcome:
+                 embeddings: str | None, options: dict[str, Any]) -> PredictOutcome:
+    from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import write_predictions
 
     recording = None
-    found = _local_embeddings(probe, source, sidecar, output_dir)
+    found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
+        if unit_filter is not None:
+            recording = read_resolved(source, access, unit_filter=unit_filter,
+                                      bin_size=probe.hand_bin_size_ if probe.reads_hand_features else None)
+            ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
     elif model is None:
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
         recording, ids, vectors, table, provenance, path, status = _embed_and_annotate(
-            model, source, access, sidecar, output_dir, unit_filter, options)
+            model, source, access, sidecar, output_dir, unit_filter, embeddings, options)
         copy_from = None
     if probe.reads_hand_features:
         if recording is None or not np.isclose(recording.bin_size, probe.hand_bin_size_):
-            from nwb_neurpir.io import read_resolved
-
             recording = read_resolved(source, access, bin_size=probe.hand_bin_size_)
         probabilities = probe.predict_proba(vectors, recording, ids)
     else:
@@ -164,8 +170,18 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
                           counts=dict(sorted(counts.items())))
 
 
+def _selected(ids: np.ndarray, vectors: np.ndarray, wanted: np.ndarray,
+              source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The stored rows of the neurons ``wanted`` (those a unit filter selects)."""
+    keep = np.isin(ids, wanted)
+    if not keep.any():
+        raise NeurPIRError("none of the neurons --filter selects has a stored embedding", source=source)
+    return ids[keep], vectors[keep]
+
+
 def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool | None,
-                      output_dir: str | Path | None) -> tuple[tuple, Path, str, Path | None] | None:
+                      output_dir: str | Path | None,
+                      embeddings: str | None) -> tuple[tuple, Path, str, Path | None] | None:
     """Vectors of the probe's model already stored for a local source, where ``annotate`` would have put them: in
     an earlier copy in ``output_dir`` (predictions go into it), in the file itself (into a copy in ``output_dir``,
     else in place when writable); with the file to write, its status and the file to copy from. None when there
@@ -178,9 +194,10 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
     copy = None if output_dir is None else copy_target(local, output_dir, source.relative_path)
     if copy is not None and copy.resolve() == local.resolve():
         copy = None  # the output folder is the file's own: in place
-    if copy is not None and copy.exists() and (stored := _stored_embeddings(copy, probe.model_sha256_)) is not None:
+    if copy is not None and copy.exists() and \
+            (stored := _stored_embeddings(copy, probe.model_sha256_, embeddings)) is not None:
         return stored, copy, "copy", None
-    stored = _stored_embeddings(local, probe.model_sha256_)
+    stored = _stored_embeddings(local, probe.model_sha256_, embeddings)
     if stored is None:
         return None
     if copy is None:
@@ -190,7 +207,7 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
 
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
-                        output_dir: str | Path | None, unit_filter: str | None,
+                        output_dir: str | Path | None, unit_filter: str | None, embeddings: str | None,
                         options: dict[str, Any]) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str]:
     """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
     sidecar) -- or, when ``annotate`` already wrote this model's vectors into the sidecar, use those; returns the
@@ -203,10 +220,14 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
     recording = read_for_model(model, source, access, unit_filter=unit_filter)
     if goes_to_sidecar(source.info, output_dir, True if sidecar else None):
         target = sidecar_target(source.info, DEFAULT_NAME, output_dir, recording.subject_id, recording.session_id)
-        stored = _stored_embeddings(target, model.provenance().checkpoint_sha256) if target.exists() else None
+        stored = _stored_embeddings(target, model.provenance().checkpoint_sha256, embeddings) \
+            if target.exists() else None
         if stored is not None:
             ids, vectors, table, provenance = stored
+            ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
             return recording, ids, vectors, table, provenance, target, "sidecar"
+    if embeddings is not None:
+        raise NeurPIRError(f"has no embedding table {embeddings!r} of the probe's model", source=source.label())
     vectors = model.embed(recording, progress=False)
     keep = np.isfinite(vectors).all(axis=1)
     recording, vectors, provenance = recording.select_neurons(keep), vectors[keep], model.provenance()
@@ -218,18 +239,28 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
     return recording, recording.neuron_ids, vectors, table, provenance, result.path, result.kind
 
 
-def _stored_embeddings(path: Path, model_sha256: str) -> tuple[np.ndarray, np.ndarray, str, Any] | None:
-    """Neuron ids, vectors, neuron table and model provenance of the file's embeddings made by the probe's model."""
+def _stored_embeddings(path: Path, model_sha256: str,
+                       embeddings: str | None = None) -> tuple[np.ndarray, np.ndarray, str, Any] | None:
+    """Neuron ids, vectors, neuron table and model provenance of the file's embeddings made by the probe's model:
+    the table named ``embeddings``, else the only one or the default-named one; several others are refused."""
     from nwb_neurpir.provenance import ModelProvenance
-    from nwb_neurpir.store import list_embeddings, read_embeddings
+    from nwb_neurpir.store import DEFAULT_NAME, list_embeddings, read_embeddings
+    from nwb_neurpir.store.read import tables_named
 
-    for key in list_embeddings(path):
-        frame = read_embeddings(path, key)
-        model = frame.attrs["model"]
-        if model["checkpoint_sha256"] == model_sha256:
-            provenance = ModelProvenance(**{k: model[k] for k in (
-                "hyperparameters", "checkpoint_sha256", "training_data", "description", "package_version",
-                "created")})
-            return (frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()),
-                    frame.attrs["neuron_table"], provenance)
-    return None
+    keys = list_embeddings(path)
+    frames = {key: read_embeddings(path, key) for key in (keys if embeddings is None else
+                                                          tables_named(keys, embeddings))}
+    mine = [key for key, frame in frames.items() if frame.attrs["model"]["checkpoint_sha256"] == model_sha256]
+    if len(mine) > 1:
+        mine = tables_named(mine, DEFAULT_NAME) or mine
+    if len(mine) > 1:
+        raise NeurPIRError(f"has several embedding tables of the probe's model ({', '.join(mine)}); pick one by "
+                           "name (--embeddings)", source=path)
+    if not mine:
+        return None
+    frame = frames[mine[0]]
+    model = frame.attrs["model"]
+    provenance = ModelProvenance(**{k: model[k] for k in (
+        "hyperparameters", "checkpoint_sha256", "training_data", "description", "package_version", "created")})
+    return (frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()), frame.attrs["neuron_table"],
+            provenance)
