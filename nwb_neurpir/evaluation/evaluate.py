@@ -444,9 +444,15 @@ def _with_training_data(info: FoldInfo, run: _Run) -> FoldInfo:
 
 
 def _unscorable_notes(fold_infos: list[FoldInfo], label: str) -> list[str]:
-    """One note per fold whose test neurons (some or all) belong to classes its training neurons lack."""
+    """One note per fold whose test neurons (some or all) belong to classes its training neurons lack, and per
+    scorable fold whose test neurons lack some training classes (its balanced accuracy averages fewer classes)."""
     notes = []
     for info in fold_infos:
+        absent = [name for name in info.train_counts if not info.test_counts.get(name)]
+        if absent and info.scorable:
+            notes.append(f"fold {info.name}: no test neuron of {label} {', '.join(absent)}; its balanced accuracy "
+                         "averages the recall of the other classes (its chance stays 1 / training classes), so "
+                         "per-fold means and the pooled score can rank methods differently")
         if not info.unscorable_classes:
             continue
         missing = ", ".join(info.unscorable_classes)
