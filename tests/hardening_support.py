@@ -37,7 +37,8 @@ CLI_CRASHED = 99
 
 def run_cli_forked(argv: list[str]) -> int:
     """``neurpir <argv>`` through the Typer app, as the exit code it asks for (``CLI_CRASHED`` on an uncaught
-    exception)."""
+    exception); the forked child's ``sys.argv`` is the command's, as in a `neurpir` process."""
+    sys.argv = ["neurpir", *argv]
     try:
         app(argv, prog_name="neurpir")
     except SystemExit as exit_:

@@ -99,6 +99,7 @@ def test_hand_baselines_need_no_model_or_embeddings(simulated: Path, neurpir: Ca
                   "--json")
     assert one.code == 0, one.stderr
     assert [fold["name"] for fold in json.loads(one.stdout)["folds"]] == ["sim02"]
+    assert json.loads(one.stdout)["settings"]["command"].endswith("--held-out sim02 --json")
     assert json.loads(one.stdout)["methods"][0]["pooled"]["n_scored"] == 25
 
 
@@ -127,8 +128,10 @@ def test_report_names_the_model(simulated: Path, model_dir: Path, tmp_path: Path
     assert model["checkpoint_sha256"] == NeurPIR.load(model_dir).provenance().checkpoint_sha256
     assert model["hyperparameters"]["max_steps"] == 3 and model["package_version"]
     assert payload["settings"]["inductive_folds"]["neurpir"] == []  # the model saw every session
-    assert payload["settings"]["package_version"]
+    assert payload["settings"]["package_version"] and payload["settings"]["created"].startswith("20")
+    assert len(payload["settings"]["sources"]) == 3 and payload["settings"]["command"] is None  # not a process
     markdown = (tmp_path / "report.md").read_text()
+    assert "from 3 recordings (listed in report.json under settings.sources)" in markdown
     assert model["checkpoint_sha256"] in markdown and str(model_dir.resolve()) in markdown
     assert "neurpir: inductive on 0 of 3 folds" in markdown
     assert "## Diagnostics" in markdown and "effective rank" in markdown

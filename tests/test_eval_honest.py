@@ -197,3 +197,14 @@ def test_the_hand_features_effective_rank_does_not_depend_on_their_units() -> No
     assert effective_rank(in_other_units) < 2 < 10 < effective_rank(features)
     assert effective_rank(_standardised_columns(in_other_units)) == pytest.approx(
         effective_rank(_standardised_columns(features)))
+
+
+def test_raw_labels_named_like_a_group_but_outside_it_are_noted(sparse: list) -> None:
+    from nwb_neurpir.evaluation.grouping import LabelGrouping
+
+    grouping = LabelGrouping("subareas", {"FS": ("LTS",), "RS": ("IB", "CH")})  # as TH holds LP, LD ... but not TH
+    result = evaluate(sparse, label="cell_type", grouping=grouping, methods=["hand"], normalize="none",
+                      progress=False)
+    assert "15 neurons whose cell_type is 'FS' itself are dropped: group FS of grouping subareas holds only LTS" \
+        in result.notes
+    assert any(note.startswith("15 neurons whose cell_type is 'RS' itself") for note in result.notes)

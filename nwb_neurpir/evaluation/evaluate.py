@@ -17,6 +17,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
@@ -134,7 +135,7 @@ def evaluate(
                                "every fold)")
         folds = only_held_out(folds, held_out)
     fold_infos = [_fold_info(fold, neurons) for fold in folds]
-    notes += _unscorable_notes(fold_infos, label)
+    notes += _unscorable_notes(fold_infos, label) + _group_named_notes(grouping, neurons.dropped, label)
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     if config is not None:
         mode = "inductive" if protocol == "inductive" else "transductive"
@@ -175,7 +176,8 @@ def evaluate(
                 "config": None if config is None else config.hyperparameters(),
                 "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,
                 "inductive_folds": _inductive_folds(results, fold_infos), "package_version": __version__,
-                "hand_features": feature_names}
+                "hand_features": feature_names, "sources": [r.source.label() for r in recordings],
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return EvaluationResult(
         label=label, grouping=None if grouping is None else grouping.to_dict(), split=split, classes=neurons.classes,
         n_neurons=neurons.n_total, n_labelled=len(neurons), dropped=neurons.dropped, folds=fold_infos,
@@ -467,6 +469,16 @@ def _unscorable_notes(fold_infos: list[FoldInfo], label: str) -> list[str]:
                            "training neurons (each held-out group has classes of its own); try --split kfold or a "
                            "coarser --grouping")
     return notes
+
+
+def _group_named_notes(grouping: LabelGrouping | None, dropped: dict[str, int], label: str) -> list[str]:
+    """A note for each dropped raw value that is also a group's name (an Allen parent area such as ``TH`` beside
+    the group of its subareas): a reader would take its neurons for members of that group."""
+    if grouping is None:
+        return []
+    return [f"{dropped[name]} neurons whose {label} is {name!r} itself are dropped: group {name} of grouping "
+            f"{grouping.name} holds only {', '.join(grouping.groups[name])}" for name in grouping.groups
+            if dropped.get(name)]
 
 
 def _model_settings(model: NeurPIR | None, given: dict | None) -> dict | None:

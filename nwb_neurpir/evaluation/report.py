@@ -135,8 +135,20 @@ def _diagnostic_lines(result: EvaluationResult) -> list[str]:
     return lines
 
 
+def _origin_lines(settings: dict) -> list[str]:
+    """When, with which version and (from the command line) with which command the report was made, and from how
+    many recordings (their paths are in report.json)."""
+    made = f"Made {settings.get('created', '(date not recorded)')} with nwb-neurpir {settings.get('package_version')}"
+    sources = settings.get("sources") or []
+    lines = [f"{made}, from {len(sources)} recordings (listed in report.json under settings.sources)."
+             if sources else f"{made}.", ""]
+    if settings.get("command"):
+        lines += ["```", settings["command"], "```", ""]
+    return lines
+
+
 def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
-    lines = ["# NeurPIR evaluation", "", _headline(result) + ".", ""]
+    lines = ["# NeurPIR evaluation", "", _headline(result) + ".", "", *_origin_lines(result.settings)]
     comparison = _comparison_line(result)
     if comparison:
         lines += [f"**{comparison}.**", ""]

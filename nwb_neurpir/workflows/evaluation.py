@@ -58,12 +58,14 @@ def evaluate_sources(
     report_dir: str | Path | None = None,
     plots: bool = True,
     projection: str = "umap",
+    command: str | None = None,
     **options: Any,
 ) -> EvaluationRun:
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
     table); write the report to ``report_dir`` (figures unless ``plots=False``). ``bin_size``: the grid the sources
-    are read on (default: the model's, else the reader's). ``options`` go to ``evaluate``."""
+    are read on (default: the model's, else the reader's); ``command``, the command line that asked for it, goes
+    into the report. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation import write_report
 
     reader = {"unit_filter": unit_filter, "bin_size": bin_size}
@@ -80,6 +82,7 @@ def evaluate_sources(
         if _uses_neurpir(options.get("methods")):  # files found in folders without embeddings are left out
             paths = annotated_files(sources, glob, embeddings_name)
         result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader, **options)
+    result.settings["command"] = command
     written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
     return EvaluationRun(result=result, written=written)
 
