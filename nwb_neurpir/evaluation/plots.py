@@ -70,13 +70,15 @@ def top_categories(categories: np.ndarray, limit: int = MAX_LEGEND_ENTRIES) -> n
     return np.where(np.isin(categories, keep), categories, other)
 
 
-def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str) -> None:  # noqa: ANN001
+def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str,  # noqa: ANN001
+             palettes: tuple[str, str], projection: str) -> None:
+    """Points coloured by category, in alphabetical order (as the confusion matrices), "other" last and grey;
+    ``palettes``: the colour maps for up to 10 and for more categories (labels and animals use different ones)."""
     plt = _pyplot()
     categories = top_categories(categories)
-    names, counts = np.unique(categories, return_counts=True)
-    names = [name for _, name in sorted(zip(-counts, names.tolist()))]
+    names = sorted(np.unique(categories).tolist())
     names = [n for n in names if not n.startswith("other (")] + [n for n in names if n.startswith("other (")]
-    colours = plt.get_cmap("tab10" if len(names) <= 10 else "tab20")
+    colours = plt.get_cmap(palettes[0] if len(names) <= 10 else palettes[1])
     size = max(2.0, min(16.0, 20000.0 / max(len(categories), 1)))  # visible at 10,000 points, not blobs at 100
     for index, name in enumerate(names):
         rows = categories == name
@@ -86,6 +88,8 @@ def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str) 
     axis.set_title(title, fontsize=10)
     axis.set_xticks([])
     axis.set_yticks([])
+    axis.set_xlabel(f"{projection.upper()} 1", fontsize=8)
+    axis.set_ylabel(f"{projection.upper()} 2", fontsize=8)
     # Beside the panel, never over the points.
     axis.legend(fontsize=7, markerscale=max(1.0, 16.0 / size), loc="upper left", bbox_to_anchor=(1.01, 1.0),
                 frameon=False, borderaxespad=0.0)
@@ -97,8 +101,10 @@ def plot_embeddings(view: EmbeddingView, path: str | Path, seed: int = 0, projec
     plt = _pyplot()
     coordinates = project_2d(view.vectors, projection, seed)
     figure, axes = plt.subplots(1, 2, figsize=(15, 6))
-    _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str), f"by {view.label_name}")
-    _scatter(axes[1], coordinates, np.asarray(view.subjects, dtype=str), "by animal")
+    _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str), f"by {view.label_name}", ("tab10", "tab20"),
+             projection)
+    _scatter(axes[1], coordinates, np.asarray(view.subjects, dtype=str), "by animal", ("Dark2", "tab20b"),
+             projection)
     figure.suptitle(f"{projection.upper()} of {view.title}", fontsize=11)
     figure.tight_layout()
     return _save(figure, Path(path))

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["NEURPIR_VARIANTS", "FixedRepresentation", "TrainedRepresentation", "gather_rows", "variant_config"]
 
 NEURPIR_VARIANTS: dict[str, str] = {
-    "neurpir": "NeurPIR as configured",
+    "neurpir": "NeurPIR vectors (the full model)",
     "neurpir-no-context": "ablation: no CEBRA context",
     "neurpir-fixed-length": "ablation: both views of one fixed length (geometric mean of min and max)",
     "neurpir-untrained": "ablation: randomly initialised encoder (max_steps=0)",

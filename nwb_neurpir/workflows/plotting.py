@@ -85,6 +85,6 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
         warnings.warn(normalization.note, EvaluationWarning, stacklevel=2)
     return EmbeddingView(vectors=normalization.apply(vectors, sessions, population), labels=grouped.labels,
                          subjects=kept["subject_id"].astype(str).to_numpy(),
-                         title=f"{title} ({label or 'no label'}){normalization.description}",
+                         title=f"{title} of {len(kept)} neurons{normalization.description}",
                          label_name=label or "label",
                          normalization=normalization.to_dict())
