@@ -315,6 +315,9 @@ def test_predict_skips_files_of_the_other_modality_beside_its_own(fitted: tuple,
     write_nwbfile(make_ophys_nwbfile(n_rois=5, n_frames=100, with_context=False), tmp_path / "rois_ophys.nwb")
     outcomes = npir.predict(predicted["probe"], tmp_path, model=fitted[1], progress=False)
     assert sorted(outcome.status for outcome in outcomes) == ["in-place", "skipped"]
+    assert predicted["probe"].model_modality_ == "spikes"
+    without_model = npir.predict(predicted["probe"], tmp_path, overwrite=True, progress=False)  # stored vectors
+    assert sorted(outcome.status for outcome in without_model) == ["in-place", "skipped"]
     with pytest.raises(NeurPIRError, match="trained on spikes data, but this file holds ophys data only"):
         npir.predict(predicted["probe"], tmp_path / "rois_ophys.nwb", model=fitted[1], progress=False)
 
@@ -405,6 +408,23 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     assert len(npir.LabelProbe.load(model_dir / "probes" / "cell_type").training_data_) == 2  # the first is kept
     wrong = cli_server.run(["predict", model_dir, target, "--fit-on", data / "sub-sim01", "--inputs", "hand"], outputs)
     assert wrong.code == 1 and "probe inputs 'hand' unknown; choose one of neurpir+hand, neurpir" in wrong.stderr
+
+
+def test_predict_fits_on_the_files_of_its_own_model_in_a_mixed_folder(fitted: tuple, simulated: Path,
+                                                                       tmp_path: Path) -> None:
+    from nwb_neurpir.workflows.prediction import predict_with_saved_probe
+
+    data = _copy(simulated, tmp_path)
+    model_dir = Path(shutil.copytree(fitted[1], tmp_path / "model", ignore=shutil.ignore_patterns("probes")))
+    other = npir.NeurPIR(**{**TINY, "seed": 7}).fit(npir.open_recordings(simulated, progress=False), progress=False)
+    npir.annotate(model_dir, [data / "sub-sim01", data / "sub-sim02"], progress=False)
+    npir.annotate(other, data / "sub-sim03", progress=False)  # as an _ophys.nwb annotated with an ophys model
+    with pytest.warns(UserWarning, match="1 --fit-on files hold embeddings of other models only; the probe is "
+                                         "fitted on the 2 annotated with this one"):
+        outcomes = predict_with_saved_probe(model_dir, [simulated / "sub-sim03"], fit_on=[str(data)],
+                                            label="cell_type", output_dir=tmp_path / "out", progress=False)
+    assert [outcome.status for outcome in outcomes] == ["copy"]
+    assert len(npir.LabelProbe.load(model_dir / "probes" / "cell_type").training_data_) == 2
 
 
 OUR_TYPES = ("NeuronEmbeddings", "NeuronPredictions", "NeurPIRModel", "NeurPIRProbe", "NeurPIRSource")

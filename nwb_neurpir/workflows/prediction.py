@@ -118,7 +118,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         if (folder / "manifest.json").exists() and not options.get("overwrite"):
             raise NeurPIRError("a probe is already saved here; use --overwrite to replace it with the one fitted on "
                                "--fit-on, or --probe-dir to keep both", source=folder)
-        probe.fit(fit_on, embeddings)
+        probe.fit(_files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings), embeddings)
         _check_same_model(probe, model)
         probe.save(folder)
         accuracy = probe.cross_animal_accuracy_
@@ -129,6 +129,32 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         probe = LabelProbe.load(folder)
         _check_same_model(probe, model, f"the probe saved in {folder}")
     return predict(probe, sources, glob, model=model, embeddings=embeddings, raise_on_failure=False, **options)
+
+
+def _files_of_model(sources: list[str], model_sha256: str, embeddings: str | None) -> list[str]:
+    """The annotated files among ``sources`` that hold embeddings of the model (beside a dandiset's ``_ecephys.nwb``
+    files annotated with a spikes model, its ``_ophys.nwb`` files may hold an ophys model's): the others are left
+    out with a warning; none left is a ``NeurPIRError``."""
+    import warnings
+
+    from nwb_neurpir.store import list_embeddings, read_embeddings
+    from nwb_neurpir.store.read import tables_named
+    from nwb_neurpir.workflows.embeddings import annotated_files
+
+    def of_model(path: str) -> bool:
+        keys = list_embeddings(path)
+        return any(read_embeddings(path, key).attrs["model"]["checkpoint_sha256"] == model_sha256
+                   for key in (keys if embeddings is None else tables_named(keys, embeddings)))
+
+    files = annotated_files(sources, None, embeddings)
+    kept = [path for path in files if of_model(path)]
+    if not kept:
+        raise NeurPIRError("no --fit-on file holds embeddings of this model; annotate them with it first",
+                           source=", ".join(map(str, sources)))
+    if len(kept) < len(files):
+        warnings.warn(f"{len(files) - len(kept)} --fit-on files hold embeddings of other models only; the probe is "
+                      f"fitted on the {len(kept)} annotated with this one", stacklevel=3)
+    return kept
 
 
 def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the probe") -> None:
@@ -152,6 +178,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
                                       bin_size=probe.hand_bin_size_ if probe.reads_hand_features else None)
             ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
     elif model is None:
+        _check_modality(probe, source, access)
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
         recording, ids, vectors, table, provenance, path, status = _embed_and_annotate(
@@ -168,6 +195,20 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     counts = Counter(np.asarray(probe.classes_)[probabilities.argmax(axis=1)].tolist())
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
                           counts=dict(sorted(counts.items())))
+
+
+def _check_modality(probe: LabelProbe, source: ResolvedSource, access: Any) -> None:  # noqa: ANN401
+    """An ``OtherModality`` error for a file holding only neurons of another modality than the probe's model's (so
+    that, beside files of the model's own, it is skipped rather than failed)."""
+    from nwb_neurpir.io import read_resolved
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch
+    from nwb_neurpir.workflows.model_inputs import model_mismatch
+
+    if probe.model_modality_ is not None:
+        try:
+            read_resolved(source, access, modality=probe.model_modality_)
+        except ModalityMismatch as exc:
+            raise model_mismatch(exc) from None
 
 
 def _selected(ids: np.ndarray, vectors: np.ndarray, wanted: np.ndarray,

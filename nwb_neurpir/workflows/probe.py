@@ -171,6 +171,7 @@ class LabelProbe:
         self.classes_ = [str(name) for name in self.probes_["neurpir"].estimator.classes_]
         self.training_data_ = training_data
         self.model_sha256_ = _model_sha256(frame)
+        self.model_modality_ = _model_modality(frame)
         self.n_training_neurons_ = int(len(kept))
         self.created_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.checkpoint_sha256_ = ""
@@ -274,7 +275,8 @@ class LabelProbe:
                 "inputs": self.inputs, "grouping": self.grouping.to_dict() if self.grouping else None,
                 "classes": self.classes_, "training_data": self.training_data_,
                 "cross_animal_accuracy": self.cross_animal_accuracy_, "fold_accuracy": self.fold_accuracy_,
-                "model_sha256": self.model_sha256_, "n_training_neurons": self.n_training_neurons_,
+                "model_sha256": self.model_sha256_, "model_modality": self.model_modality_,
+                "n_training_neurons": self.n_training_neurons_,
                 "package_version": __version__, "created": self.created_}
         if "hand" in probes:
             meta.update(hand_columns=self.hand_columns_, hand_bin_size=self.hand_bin_size_)
@@ -330,6 +332,7 @@ class LabelProbe:
         self.cross_animal_accuracy_ = meta["cross_animal_accuracy"]
         self.fold_accuracy_ = dict(meta["fold_accuracy"])
         self.model_sha256_ = str(meta["model_sha256"])
+        self.model_modality_ = meta.get("model_modality")  # not recorded by probes saved before it was
         self.n_training_neurons_ = int(meta["n_training_neurons"])
         self.created_ = str(meta["created"])
 
@@ -341,6 +344,13 @@ def _model_sha256(frame: pd.DataFrame) -> str:
         raise NeurPIRError(f"the embeddings come from {len(set(shas))} different models; fit a probe on embeddings "
                            "of one model")
     return str(shas[0])
+
+
+def _model_modality(frame: pd.DataFrame) -> str | None:
+    """The modality (spikes, ophys) of the model that made the frame's embeddings, when its provenance says."""
+    models = frame.attrs.get("models") or [frame.attrs.get("model") or {}]
+    kinds = {(model.get("hyperparameters") or {}).get("modality") for model in models} - {None}
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def _sha256(files: dict[str, Any]) -> str:
