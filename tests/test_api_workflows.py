@@ -329,7 +329,7 @@ def test_a_probe_of_another_models_embeddings_is_refused_before_it_is_saved(fitt
     other = tmp_path / "other-model"
     npir.NeurPIR(**{**TINY, "seed": 1}).fit(npir.open_recordings(simulated, progress=False), other, progress=False)
     fit_on = [str(predicted["data"] / "sub-sim01"), str(predicted["data"] / "sub-sim02")]  # annotated by `fitted`
-    with pytest.raises(NeurPIRError, match="the probe was fitted on embeddings of another model"):
+    with pytest.raises(NeurPIRError, match="no --fit-on file holds embeddings of this model; annotate them with it"):
         predict_with_saved_probe(other, [predicted["data"] / "sub-sim03"], fit_on=fit_on, label="cell_type")
     assert not (other / "probes").exists()
     predicted["probe"].save(other / "probes" / "cell_type")  # as an older version left it

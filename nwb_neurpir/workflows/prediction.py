@@ -119,7 +119,6 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
             raise NeurPIRError("a probe is already saved here; use --overwrite to replace it with the one fitted on "
                                "--fit-on, or --probe-dir to keep both", source=folder)
         probe.fit(_files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings), embeddings)
-        _check_same_model(probe, model)
         probe.save(folder)
         accuracy = probe.cross_animal_accuracy_
         say(f"probe {probe.name} ({probe.inputs}): {probe.n_training_neurons_} neurons, classes "
