@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 from pynwb import validate
@@ -99,6 +100,8 @@ def test_predictions_into_a_file_of_extension_0_1_0(tmp_path: Path) -> None:
     np.testing.assert_array_equal(np.stack(read_embeddings(path)["embedding"]),
                                   np.arange(24, dtype=np.float32).reshape(6, 4) / 10)
     assert _clean_read(path, "predicted_brain_area")["label"] == ["VISp", "CA1"]
+    with h5py.File(path, "r") as file:
+        assert list(file["specifications/ndx-neurpir"]) == ["0.2.0"]  # 0.1.0 dropped: no reader warns of it
 
 
 def test_predictions_next_to_embeddings_in_a_sidecar_label_table(tmp_path: Path) -> None:

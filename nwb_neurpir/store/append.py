@@ -15,7 +15,7 @@ import h5py
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import decode_text
-from nwb_neurpir.store.hdf5_tools import AttributeSnapshot, cache_namespace
+from nwb_neurpir.store.hdf5_tools import AttributeSnapshot, cache_namespace, drop_older_versions
 
 __all__ = ["MODULE_DESCRIPTION", "append_objects", "replaceable_objects"]
 
@@ -45,6 +45,7 @@ def append_objects(work: Path, table_path: str, module: str, build: Callable[[An
         io.write(nwbfile, cache_spec=False)
         cache_namespace(file, io.manager.namespace_catalog, NAMESPACE)
         snapshot.restore(file, may_add={"/": {".specloc"}})
+        drop_older_versions(file, NAMESPACE, io.manager.namespace_catalog.get_namespace(NAMESPACE).version)
     finally:
         io.close()
         file.close()

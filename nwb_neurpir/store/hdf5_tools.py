@@ -9,7 +9,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-__all__ = ["AttributeSnapshot", "cache_namespace", "repack"]
+__all__ = ["AttributeSnapshot", "cache_namespace", "drop_older_versions", "repack"]
 
 _SPEC_LOCATION = ".specloc"
 _STAGING_ROOT = "__neurpir_repack__"
@@ -64,10 +64,24 @@ def cache_namespace(file: h5py.File, catalog: Any, namespace: str) -> None:
         specifications = file.require_group("specifications")
         file.attrs[_SPEC_LOCATION] = specifications.ref
     group_name = f"{namespace}/{catalog.get_namespace(namespace).version}"
-    if group_name in specifications:
-        return
-    builder = NamespaceToBuilderHelper.convert_namespace(catalog, namespace)
-    builder.export("namespace", writer=H5SpecWriter(specifications.create_group(group_name)))
+    if group_name not in specifications:
+        builder = NamespaceToBuilderHelper.convert_namespace(catalog, namespace)
+        builder.export("namespace", writer=H5SpecWriter(specifications.create_group(group_name)))
+
+
+def drop_older_versions(file: h5py.File, namespace: str, version: str) -> None:
+    """Remove the versions of ``namespace`` older than ``version`` from the file's cached specs (a version of ours
+    reads the files of the earlier ones, and two cached versions make every reader warn that it ignores one)."""
+    reference = file.attrs.get(_SPEC_LOCATION)
+    cached = file[reference].get(namespace) if reference else None
+    for name in list(cached or []):
+        if _version_key(name) < _version_key(version):
+            del cached[name]
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    """``"0.2.0"`` as ``(0, 2, 0)``; a part that is not a number counts as 0."""
+    return tuple(int(part) if part.isdigit() else 0 for part in str(version).split("."))
 
 
 def repack(source: Path, destination: Path) -> None:
