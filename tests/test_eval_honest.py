@@ -208,3 +208,14 @@ def test_raw_labels_named_like_a_group_but_outside_it_are_noted(sparse: list) ->
     assert "15 neurons whose cell_type is 'FS' itself are dropped: group FS of grouping subareas holds only LTS" \
         in result.notes
     assert any(note.startswith("15 neurons whose cell_type is 'RS' itself") for note in result.notes)
+
+
+def test_labelled_neurons_without_activity_are_noted(sparse: list) -> None:
+    import dataclasses
+
+    silent = [dataclasses.replace(sparse[0], activity=np.zeros_like(sparse[0].activity)), *sparse[1:]]
+    result = evaluate(silent, label="cell_type", methods=["hand"], normalize="none", progress=False)
+    assert "5 of the 75 labelled neurons have no activity in the observed time (units without spikes, kept as " \
+           "all-zero rows); no representation can tell them apart" in result.notes
+    assert not any("no activity" in note for note in evaluate(sparse, label="cell_type", methods=["hand"],
+                                                               normalize="none", progress=False).notes)

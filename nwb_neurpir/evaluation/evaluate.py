@@ -136,6 +136,7 @@ def evaluate(
         folds = only_held_out(folds, held_out)
     fold_infos = [_fold_info(fold, neurons) for fold in folds]
     notes += _unscorable_notes(fold_infos, label) + _group_named_notes(grouping, neurons.dropped, label)
+    notes += _silent_notes(recordings, neurons)
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     if config is not None:
         mode = "inductive" if protocol == "inductive" else "transductive"
@@ -469,6 +470,17 @@ def _unscorable_notes(fold_infos: list[FoldInfo], label: str) -> list[str]:
                            "training neurons (each held-out group has classes of its own); try --split kfold or a "
                            "coarser --grouping")
     return notes
+
+
+def _silent_notes(recordings: Sequence[Recording], neurons: LabelledNeurons) -> list[str]:
+    """A note when labelled neurons have no activity at all (units without spikes, kept as all-zero rows): every
+    method sees the same empty row for them, so they are scored near chance whatever the representation."""
+    if not recordings or len(neurons.recording_rows) != len(recordings):
+        return []
+    silent = sum(int((np.count_nonzero(r.activity, axis=1)[rows] == 0).sum())
+                 for r, rows in zip(recordings, neurons.recording_rows))
+    return [f"{silent} of the {len(neurons)} labelled neurons have no activity in the observed time (units without "
+            "spikes, kept as all-zero rows); no representation can tell them apart"] if silent else []
 
 
 def _group_named_notes(grouping: LabelGrouping | None, dropped: dict[str, int], label: str) -> list[str]:
