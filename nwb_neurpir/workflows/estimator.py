@@ -126,9 +126,11 @@ class NeurPIR:
             resume: bool = True) -> NeurPIR:
         """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator.
 
-        With ``checkpoint_dir``, checkpoints and the final model go to that folder, and a run interrupted there
-        continues from its last checkpoint (``resume=False`` starts over); one run at a time may write it.
-        ``progress`` shows a progress bar.
+        Sources are read on the reader's grid (10 ms bins for spikes, the frame rate for calcium); for another one
+        (the command's ``--bin-size``) give recordings read with ``npir.open_recordings(sources, bin_size=0.02)``:
+        the model records its grid and ``transform`` reads later sources on it. With ``checkpoint_dir``, checkpoints
+        and the final model go to that folder, and a run interrupted there continues from its last checkpoint
+        (``resume=False`` starts over); one run at a time may write it. ``progress`` shows a progress bar.
         """
         from nwb_neurpir.model import train
 
