@@ -58,10 +58,10 @@ def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: 
 
 
 def disambiguated(path: Path, source: SourceInfo) -> Path:
-    """``path`` with DANDI's ``_obj-<hash>`` entity naming ``source``, for two sources with one subject and session."""
+    """``path`` with DANDI's ``_obj-<hash>`` entity naming ``source``, for two sources with one subject and session;
+    after ``_desc-``, in the order of DANDI's layout (so that ``dandi organize`` keeps the name)."""
     digest = hashlib.sha256((source.asset_id or _recorded_location(source)).encode()).hexdigest()[:8]
-    stem, _, desc = path.stem.rpartition("_desc-")
-    return path.with_name(f"{stem}_obj-{digest}_desc-{desc}.nwb")
+    return path.with_name(f"{path.stem}_obj-{digest}.nwb")
 
 
 def sidecar_of_other_source(path: Path, source: SourceInfo) -> bool:
