@@ -29,6 +29,8 @@ DANDI_SOURCE = SourceInfo(location="https://api.example.org/api/assets/abc-123/d
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     nwbfile = make_spikes_nwbfile(n_units=8, duration=10.0, seed=3, n_trials=4)
+    nwbfile.fields.update(experiment_description="a test session", institution="Lab U", lab="Neuro lab",
+                          experimenter=("Doe, Jane", "Roe, Rick"), keywords=("test", "spikes"))
     return write_nwbfile(nwbfile, tmp_path_factory.mktemp("template") / "spikes.nwb")
 
 
@@ -58,6 +60,10 @@ def test_read_only_file_gets_a_sidecar_in_its_own_folder(session: Path, tmp_path
     serious = [m for m in inspect_nwbfile(nwbfile_path=str(result.path), config=load_config("dandi"))
                if m.importance.name in ("CRITICAL", "BEST_PRACTICE_VIOLATION", "ERROR", "PYNWB_VALIDATION")]
     assert serious == []
+    with h5py.File(result.path, "r") as file:  # what a derived dataset should carry of its source
+        assert file["general/institution"][()].decode() == "Lab U" and file["general/lab"][()].decode() == "Neuro lab"
+        assert file["general/experiment_description"][()].decode() == "a test session"
+        assert [name.decode() for name in file["general/experimenter"][()]] == ["Doe, Jane", "Roe, Rick"]
     seen = read_in_clean_process(result.path, "neurpir", "NeurPIREmbeddings")
     assert seen["target_ids"] == [6, 2, 5] and seen["rows"] == [0, 1, 2]
 

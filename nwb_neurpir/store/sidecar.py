@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.h5_tables import scalar_text
+from nwb_neurpir.io.h5_tables import decode_text, scalar_text
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import SourceInfo
@@ -30,6 +30,8 @@ from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAUL
 __all__ = ["disambiguated", "sidecar_of_other_source", "sidecar_path", "write_sidecar"]
 
 _SUBJECT_TEXT_FIELDS = ("subject_id", "species", "sex", "age", "description", "genotype", "strain")
+_GENERAL_TEXT_FIELDS = ("experiment_description", "institution", "lab")
+_GENERAL_LIST_FIELDS = ("experimenter", "related_publications", "keywords")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class _SourceFacts:
     labels: pd.DataFrame
     subject: dict[str, str]
     session_id: str | None
+    general: dict[str, str | list[str]]
+    """The source's experiment description, institution, lab, experimenters, publications and keywords."""
 
 
 def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: str | None = None,
@@ -153,6 +157,7 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
     if labels is not None and len(labels) != ids.size:
         raise NeurPIRError(f"label columns have {len(labels)} rows but {ids.size} neuron ids were given", source=label)
     subject = {"subject_id": subject_id} if subject_id else {}
+    general: dict[str, str | list[str]] = {}
     if source.is_local:
         with open_nwb(source.location) as file:
             neuron_table, rows = locate_neurons(file, ids, neuron_table, label)
@@ -162,13 +167,14 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
             source = replace(source, identifier=source.identifier or scalar_text(file, "identifier") or "",
                              location=_recorded_location(source))
             subject = _subject_fields(file) or subject
+            general = _general_fields(file)
             session_id = scalar_text(file, "general/session_id") or session_id
     if neuron_table is None or session_start_time is None:
         raise NeurPIRError("a sidecar of a remote file needs its neuron table and session start time", source=label)
     start = session_start_time if isinstance(session_start_time, datetime) else datetime.fromisoformat(
         str(session_start_time))
     frame = labels.reset_index(drop=True) if labels is not None else pd.DataFrame(index=range(ids.size))
-    return _SourceFacts(source, start, neuron_table.strip("/"), frame, subject, session_id)
+    return _SourceFacts(source, start, neuron_table.strip("/"), frame, subject, session_id, general)
 
 
 def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray, provenance: ModelProvenance,
@@ -183,6 +189,7 @@ def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray
         session_id=facts.session_id,
         session_start_time=facts.session_start_time,
         subject=Subject(**facts.subject) if facts.subject else None,
+        **facts.general,
     )
     processing = nwbfile.create_processing_module(module, MODULE_DESCRIPTION)
     neurons = label_table(f"{name}_neurons", ids, facts.labels, facts.neuron_table)
@@ -193,6 +200,19 @@ def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray
     processing.add(embeddings_table(name, ids, np.arange(ids.size), vectors, neurons, model, source_file=source))
     with NWBHDF5IO(str(work), "w") as io:
         io.write(nwbfile)
+
+
+def _general_fields(file: h5py.File) -> dict[str, str | list[str]]:
+    """The source's ``general`` text and lists of text that a derived dataset should carry too (what DANDI's
+    inspection asks of every file)."""
+    fields: dict[str, str | list[str]] = {key: text for key in _GENERAL_TEXT_FIELDS
+                                           if (text := scalar_text(file, f"general/{key}")) is not None}
+    for key in _GENERAL_LIST_FIELDS:
+        node = file.get(f"general/{key}")
+        if isinstance(node, h5py.Dataset) and node.ndim <= 1:
+            values = [decode_text(value) for value in np.atleast_1d(node[()])]
+            fields[key] = [value for value in values if value]
+    return {key: value for key, value in fields.items() if value}
 
 
 def _subject_fields(file: h5py.File) -> dict[str, str]:
