@@ -89,3 +89,20 @@ def test_feature_matrix_aligns_columns_across_recordings() -> None:
     assert [m.shape for m in matrices] == [(4, len(names)), (3, len(names))]
     assert "psth[0]" in names
     assert np.all(matrices[1][:, names.index("psth[0]")] == 0)
+
+
+def test_activity_statistics_read_in_blocks_equal_the_direct_formulas() -> None:
+    from nwb_neurpir.evaluation.features.activity import _BLOCK_BINS, autocorrelation, population_coupling
+
+    rng = np.random.default_rng(0)
+    n_bins = 2 * _BLOCK_BINS + 123  # three blocks; pairs cross block ends
+    activity = rng.poisson(rng.uniform(0.1, 2.0, (4, 1)), (4, n_bins)).astype(np.uint8)
+    epochs = np.repeat(np.arange(n_bins // 50 + 1), 50)[:n_bins]  # 50-bin trials: many pairs cross epochs
+    x = activity - activity.mean(axis=1, keepdims=True)
+    for column, lag in enumerate((1, 7, 20)):
+        same = epochs[:-lag] == epochs[lag:]
+        expected = (x[:, :-lag][:, same] * x[:, lag:][:, same]).mean(axis=1) / (x ** 2).mean(axis=1)
+        np.testing.assert_allclose(autocorrelation(activity, epochs, (1, 7, 20))[:, column], expected, rtol=1e-10)
+    others = activity.sum(axis=0) - activity
+    expected = [np.corrcoef(activity[i], others[i])[0, 1] for i in range(4)]
+    np.testing.assert_allclose(population_coupling(activity), expected, rtol=1e-10)

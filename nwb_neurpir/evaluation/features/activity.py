@@ -6,6 +6,8 @@ Pairs of bins are only compared inside one contiguous stretch of observed time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -29,32 +31,61 @@ def epoch_ids(recording: Recording) -> np.ndarray:
     return np.cumsum(ids)
 
 
+_BLOCK_BINS = 4096
+"""Bins per block: the statistics read float64 copies of this many columns at a time, never of the whole matrix (a
+session of 2,000 neurons x 1 h of 10 ms bins is 720 M values)."""
+
+
+def _centred_blocks(values: np.ndarray, extra: int = 0) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(start, stop, block)``: the rows' values minus their means, float64, over columns ``start:stop`` and the
+    ``extra`` columns after them (for lagged products across the block's end)."""
+    n_bins = values.shape[1]
+    total = np.nansum(values, axis=1, dtype=np.float64) if values.dtype.kind == "f" else \
+        values.sum(axis=1, dtype=np.float64)
+    means = (total / max(n_bins, 1))[:, None]  # missing values count as 0, as in the blocks
+    for start in range(0, n_bins, _BLOCK_BINS):
+        stop = min(start + _BLOCK_BINS, n_bins)
+        yield start, stop, np.nan_to_num(values[:, start:min(stop + extra, n_bins)].astype(np.float64)) - means
+
+
+def _row_sums_of_squares(values: np.ndarray) -> np.ndarray:
+    return sum((np.einsum("ij,ij->i", block, block) for _, _, block in _centred_blocks(values)),
+               np.zeros(values.shape[0]))
+
+
 def autocorrelation(values: np.ndarray, epochs: np.ndarray, lags: tuple[int, ...] = AUTOCORRELATION_LAGS) -> np.ndarray:
     """(n_rows, len(lags)) autocorrelation coefficients of (n_rows, n_bins) ``values`` at lags in bins, pairing only
     bins of the same epoch (``epochs``: per-bin stretch index)."""
-    x = values.astype(np.float32)
-    x = x - x.mean(axis=1, keepdims=True)
-    variance = (x ** 2).mean(axis=1)
-    out = np.zeros((x.shape[0], len(lags)))
-    for column, lag in enumerate(lags):
-        if lag >= x.shape[1]:
-            continue
-        same = epochs[:-lag] == epochs[lag:]
-        if not same.any():
-            continue
-        products = (x[:, :-lag][:, same] * x[:, lag:][:, same]).mean(axis=1)
-        out[:, column] = np.divide(products, variance, out=np.zeros_like(products), where=variance > 0)
+    n_rows, n_bins = values.shape
+    usable = [(column, lag, epochs[:-lag] == epochs[lag:]) for column, lag in enumerate(lags) if lag < n_bins]
+    sums = np.zeros((n_rows, len(lags)))
+    for start, stop, block in _centred_blocks(values, extra=max(lags)):
+        for column, lag, same in usable:
+            width = min(stop, n_bins - lag) - start  # pairs (t, t + lag) with t in this block
+            if width <= 0:
+                continue
+            first, second, keep = block[:, :width], block[:, lag:lag + width], same[start:start + width]
+            if not keep.all():
+                first, second = first[:, keep], second[:, keep]
+            sums[:, column] += np.einsum("ij,ij->i", first, second)
+    variance = _row_sums_of_squares(values) / n_bins
+    out = np.zeros((n_rows, len(lags)))
+    for column, _lag, same in usable:
+        if same.any():
+            products = sums[:, column] / same.sum()
+            out[:, column] = np.divide(products, variance, out=np.zeros_like(products), where=variance > 0)
     return out
 
 
 def population_coupling(activity: np.ndarray) -> np.ndarray:
     """Correlation of each neuron with the summed activity of all the others in the session, per column (bin)."""
-    x = activity.astype(np.float64)
-    x = x - x.mean(axis=1, keepdims=True)
-    population = x.sum(axis=0)
-    covariance = x @ population - (x ** 2).sum(axis=1)
-    variance = (x ** 2).sum(axis=1)
-    rest_variance = (population ** 2).sum() - 2 * (x @ population) + variance
+    population = np.concatenate([block.sum(axis=0) for _, _, block in _centred_blocks(activity)]) \
+        if activity.shape[1] else np.zeros(0)
+    with_population = sum((block @ population[start:stop] for start, stop, block in _centred_blocks(activity)),
+                          np.zeros(activity.shape[0]))
+    variance = _row_sums_of_squares(activity)
+    covariance = with_population - variance
+    rest_variance = (population ** 2).sum() - 2 * with_population + variance
     denominator = np.sqrt(variance * np.clip(rest_variance, 0, None))
     return np.divide(covariance, denominator, out=np.zeros_like(covariance), where=denominator > 0)
 
@@ -64,12 +95,13 @@ def covariate_correlations(recording: Recording) -> dict[str, np.ndarray]:
     covariates, names = recording.covariate_matrix()
     if not names:
         return {}
-    x = np.nan_to_num(recording.activity.astype(np.float64))
-    x = x - x.mean(axis=1, keepdims=True)
+    activity = recording.activity
     c = np.nan_to_num(covariates.astype(np.float64))
     c = c - c.mean(axis=0, keepdims=True)
-    denominator = np.sqrt(np.outer((x ** 2).sum(axis=1), (c ** 2).sum(axis=0)))
-    correlation = np.divide(x @ c, denominator, out=np.zeros(denominator.shape), where=denominator > 0)
+    products = sum((block @ c[start:stop] for start, stop, block in _centred_blocks(activity)),
+                   np.zeros((activity.shape[0], len(names))))
+    denominator = np.sqrt(np.outer(_row_sums_of_squares(activity), (c ** 2).sum(axis=0)))
+    correlation = np.divide(products, denominator, out=np.zeros(denominator.shape), where=denominator > 0)
     return {f"covariate_corr[{name}]": correlation[:, i] for i, name in enumerate(names)}
 
 
