@@ -134,10 +134,17 @@ def test_a_second_training_run_into_a_busy_model_folder_is_refused(simulated: Pa
     assert (folder / "manifest.json").is_file() and not lock_path(folder.absolute()).exists()
 
 
-def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
+def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from nwb_neurpir.model import NeurPIR as TrainedModel
+
     data = _copy(simulated, tmp_path)
     outcomes = npir.annotate(fitted[1], data, progress=False)
     assert [outcome.status for outcome in outcomes] == ["in-place"] * 3
+    monkeypatch.setattr(TrainedModel, "embed", lambda *_args, **_kwargs: pytest.fail("embedded before refusing"))
+    again = npir.annotate(fitted[1], data, raise_on_failure=False, progress=False)  # refused before embedding
+    assert all(o.status == "failed" and "already has embeddings named 'NeurPIREmbeddings'" in o.error for o in again)
+    monkeypatch.undo()
     frame = npir.read_embeddings(data)
     assert len(frame) == 75 and frame["file"].nunique() == 3 and set(frame["subject_id"]) == {"sim01", "sim02",
                                                                                               "sim03"}

@@ -75,9 +75,7 @@ def write_embeddings(
         with open_nwb(base) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, base)
             stale = _existing_objects(file, module, name, base)
-        if stale and not overwrite:
-            raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}; use --overwrite "
-                               "(overwrite=True) to replace them", source=base)
+        refuse_replacing(stale, name, module, base, overwrite)
         work = _fresh_copy(staging, base, stale, progress)
         _append(work, table_path, rows, ids, vectors, provenance, name, module, source)
         _verify(work, f"{module}/{name}", table_path, ids, vectors, source)
@@ -102,6 +100,19 @@ def earlier_copy_or(source: Path, target: Path, in_place: bool) -> Path:
         raise NeurPIRError(f"output {target} holds another recording (identifier {theirs or 'unknown'}), not a copy "
                            "of this one; it is not replaced, even with overwrite", source=source)
     return target
+
+
+def existing_embeddings(path: Path, name: str, module: str = DEFAULT_MODULE) -> list[str]:
+    """Our objects in the NWB file ``path`` that embeddings called ``name`` would replace (to refuse early)."""
+    with open_nwb(path) as file:
+        return _existing_objects(file, module, name, path)
+
+
+def refuse_replacing(stale: list[str], name: str, module: str, path: Path, overwrite: bool) -> None:
+    """The error for embeddings that would replace ``stale`` ones without ``overwrite``."""
+    if stale and not overwrite:
+        raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}; use --overwrite "
+                           "(overwrite=True) to replace them", source=path)
 
 
 def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:

@@ -17,6 +17,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
 
 if TYPE_CHECKING:
+    from nwb_neurpir.io.sources import ResolvedSource
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.estimator import NeurPIR
 
@@ -115,6 +116,8 @@ def annotate_sources(
     other_kind: list[int] = []
     for source in tqdm(resolved, desc="annotating", unit="file", disable=not progress):
         try:
+            if not overwrite:
+                _refuse_existing_early(source, name or DEFAULT_NAME, output_dir, sidecar)
             recording = read_for_model(model, source, access, unit_filter=unit_filter)
             missing = warn_missing_context(model, recording)
             vectors = model.embed(recording, progress=False)
@@ -138,6 +141,22 @@ def annotate_sources(
             log.info("annotating %s failed: %s", source.label(), exc)
             outcomes.append(AnnotateOutcome(source=source.label(), status="failed", error=exc.one_line()))
     return other_modality_skipped(outcomes, other_kind)
+
+
+def _refuse_existing_early(source: ResolvedSource, name: str, output_dir: str | Path | None,
+                           sidecar: bool | None) -> None:
+    """Before embedding, the error ``annotate_recording`` would give at the end: the file it writes (the source in
+    place, or its copy in ``output_dir``) already holds embeddings ``name``. Sidecars are named after the recording
+    and checked when written."""
+    from nwb_neurpir.store.annotate import copy_target, goes_to_sidecar
+    from nwb_neurpir.store.write import DEFAULT_MODULE, existing_embeddings, refuse_replacing
+
+    if goes_to_sidecar(source.info, output_dir, sidecar):
+        return
+    local = Path(source.location)
+    target = local if output_dir is None else copy_target(local, output_dir, source.relative_path)
+    if target.exists():
+        refuse_replacing(existing_embeddings(target, name), name, DEFAULT_MODULE, target, overwrite=False)
 
 
 def other_modality_skipped(outcomes: list[Outcome], other_kind: list[int]) -> list[Outcome]:
