@@ -20,3 +20,12 @@ class NeurPIRError(Exception):
         """The message as the CLI prints it: source first, no newlines."""
         text = f"{self.source}: {self.message}" if self.source else self.message
         return " ".join(text.split())
+
+
+class Stopped(NeurPIRError):
+    """A run the user stopped (Ctrl-C, or a scheduler's SIGTERM) after saving what it had done: not a failure. The CLI
+    prints the message without ``error:`` and exits with ``128 + signal`` (130 for Ctrl-C), as a shell expects."""
+
+    def __init__(self, message: str, source: str | Path | None = None, *, signal: int) -> None:
+        super().__init__(message, source)
+        self.exit_code = 128 + int(signal)

@@ -71,3 +71,31 @@ def test_mistakes_are_one_line_errors(model_dir: Path, files: list[Path], tmp_pa
     bad.write_text(json.dumps({"hidden_dims": 3}))
     result = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m"), "--config", str(bad)])
     assert result.exit_code == 1 and "unknown config keys: hidden_dims" in result.output
+
+
+def test_ctrl_c_stops_training_as_asked_and_the_rerun_says_it_resumes(files: list[Path], tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    from nwb_neurpir.model import trainer
+
+    config = tmp_path / "config.json"
+    config.write_text(TINY.to_json())
+    original = trainer._learning_rate
+
+    def rate(config, step: int) -> float:  # noqa: ANN001
+        if step == 2:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C during the third step
+        return original(config, step)
+
+    monkeypatch.setattr(trainer, "_learning_rate", rate)
+    command = ["train", *map(str, files), "--out", str(tmp_path / "model"), "--config", str(config), "--max-steps",
+               "6"]
+    stopped = runner.invoke(app, [*command, "--no-progress"])
+    assert stopped.exit_code == 130  # what a shell expects after Ctrl-C, not a failure's 1
+    assert "error" not in stopped.output and "stopped by SIGINT at step 3; a checkpoint of that step is saved" \
+        in stopped.output
+    monkeypatch.setattr(trainer, "_learning_rate", original)
+    resumed = runner.invoke(app, command)
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming from the checkpoint of step 3 in " in resumed.output

@@ -27,7 +27,7 @@ from nwb_neurpir.cli import (
     cmd_simulate,
     cmd_train,
 )
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.errors import NeurPIRError, Stopped
 
 
 def _fail(message: str) -> typer.Exit:
@@ -44,7 +44,8 @@ def _silence_stdout() -> None:
 
 
 class _Group(TyperGroup):
-    """Turns NeurPIRError and OS errors into ``error: <one line>`` and exit code 1, no traceback.
+    """Turns NeurPIRError and OS errors into ``error: <one line>`` and exit code 1, no traceback (a run the user
+    stopped: its message and ``128 + signal``).
 
     Done in ``invoke`` so that the installed command and Typer's CliRunner behave the same.
     """
@@ -52,6 +53,9 @@ class _Group(TyperGroup):
     def invoke(self, ctx: typer.Context):  # noqa: ANN201 - Click's signature
         try:
             return super().invoke(ctx)
+        except Stopped as exc:
+            typer.echo(exc.one_line(), err=True)
+            raise typer.Exit(code=exc.exit_code) from None
         except NeurPIRError as exc:
             raise _fail(exc.one_line()) from None
         except BrokenPipeError:  # `neurpir inspect ... | head`: the reader has gone, nothing more to say

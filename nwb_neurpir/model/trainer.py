@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.errors import NeurPIRError, Stopped
 from nwb_neurpir.model.checkpoint import readable_checkpoint, write_checkpoint
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder, fit_context
@@ -318,6 +319,8 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     local_batch = max(2 * config.batch_groups, config.batch_size // run.env.world_size)
     bar = tqdm(total=config.max_steps, initial=run.state.step, desc="train", unit="step",
                disable=not progress or not run.env.is_main)
+    if run.resumed is not None and progress and run.env.is_main:
+        bar.write(f"resuming from the checkpoint of step {run.state.step} in {run.root}", file=sys.stderr)
     run.pair.train()
     with _stop_requests(run.root is not None and not run.env.active) as stops:
         while run.state.step < config.max_steps and not run.state.stopped_early and not stops:
@@ -325,8 +328,8 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     bar.close()
     if stops and run.state.step < config.max_steps and not run.state.stopped_early:
         run.checkpoint()
-        raise NeurPIRError(f"stopped by {stops[0]} at step {run.state.step}; a checkpoint of that step is saved: run "
-                           "the same command to resume", run.out_dir)
+        raise Stopped(f"stopped by {stops[0]} at step {run.state.step}; a checkpoint of that step is saved: run the "
+                      "same command to resume", run.out_dir, signal=signal.Signals[stops[0]])
     model = run.model()
     if run.out_dir is not None and run.env.is_main:
         model.save(run.out_dir)
