@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
@@ -96,6 +97,9 @@ def test_ctrl_c_stops_training_as_asked_and_the_rerun_says_it_resumes(files: lis
     assert "error" not in stopped.output and "stopped by SIGINT at step 3; a checkpoint of that step is saved" \
         in stopped.output
     monkeypatch.setattr(trainer, "_learning_rate", original)
-    resumed = runner.invoke(app, command)
+    threads = torch.get_num_threads()
+    resumed = runner.invoke(app, [*command, "--threads", "1"])  # a runtime setting: resuming with it is allowed
     assert resumed.exit_code == 0, resumed.output
+    assert torch.get_num_threads() == 1
+    torch.set_num_threads(threads)
     assert "resuming from the checkpoint of step 3 in " in resumed.output

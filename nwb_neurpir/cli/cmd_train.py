@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
             "--context", help="cebra or none (default: cebra, or the --config value).")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--seed", help="Random seed (default: 0, or the --config value).")] = None,
+        threads: Annotated[Optional[int], typer.Option(  # noqa: UP007
+            "--threads", min=1, help="CPU threads torch trains with (default: every core this process may use; on a "
+                                     "machine other jobs share, fewer run faster).")] = None,
         resume: Annotated[bool, typer.Option(
             "--resume/--no-resume", help="Continue from the last complete checkpoint in --out.")] = True,
         progress: Progress = True,
@@ -54,7 +57,7 @@ def register(app: typer.Typer) -> None:
         from nwb_neurpir.model.config import NeurPIRConfig
 
         config = NeurPIRConfig.from_file(config_file, max_steps=max_steps, batch_size=batch_size, context=context,
-                                         seed=seed)
+                                         seed=seed, num_threads=threads)
         report = train_sources(sources, config, out, glob=glob, resume=resume, progress=progress,
                                cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size)
         if report is None:
