@@ -8,6 +8,7 @@ sidecar files).
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,9 @@ def evaluate_sources(
             paths = annotated_files(sources, glob, embeddings_name)
         result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader, **options)
     result.settings["command"] = command
+    if report_dir is not None and plots and options.get("progress", True):
+        print(f"writing the report and its figures to {report_dir} (a {projection.upper()} of the vectors can take a "
+              "minute) ...", file=sys.stderr)
     written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
     return EvaluationRun(result=result, written=written)
 

@@ -118,7 +118,10 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         if (folder / "manifest.json").exists() and not options.get("overwrite"):
             raise NeurPIRError("a probe is already saved here; use --overwrite to replace it with the one fitted on "
                                "--fit-on, or --probe-dir to keep both", source=folder)
-        probe.fit(_files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings), embeddings)
+        files = _files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings)
+        say(f"fitting the {probe.name} probe on {len(files)} annotated files"
+            + (" (reading their activity for the hand features)" if probe.reads_hand_features else "") + " ...")
+        probe.fit(files, embeddings)
         probe.save(folder)
         accuracy = probe.cross_animal_accuracy_
         say(f"probe {probe.name} ({probe.inputs}): {probe.n_training_neurons_} neurons, classes "
