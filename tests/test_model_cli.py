@@ -45,7 +45,8 @@ def test_embed_writes_npz_and_json(model_dir: Path, files: list[Path], tmp_path:
     with np.load(out) as data:
         assert data["embeddings"].shape == (24, 8)
         assert list(data["neuron_ids"][:3]) == [0, 1, 2]
-        assert set(data["subject_id"]) == {"mouse0", "mouse1"}
+        assert set(data["subject_id"]) == {"mouse0", "mouse1"} and set(data["session_id"]) == {"ses0", "ses1"}
+        assert set(data["source"]) == {str(path) for path in files}  # as --json names them
         assert list(data["brain_area"][:4]) == ["VISp", "CA1", "LGd", "MRN"]  # label columns, loadable without pickle
         assert data["quality"].shape == (24,) and data["brain_area"].dtype.kind == "U"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # written through a temporary file

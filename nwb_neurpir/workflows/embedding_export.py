@@ -1,5 +1,5 @@
 """``embed_sources``: one vector per neuron of NWB sources from a trained model, kept in memory, and written as a
-``.npz`` file (embeddings, neuron ids, sessions, subjects, the model's checksum and the label columns), as a CSV/TSV
+``.npz`` file (embeddings, neuron ids, subjects, sessions, sources, the model's checksum and the label columns), as a CSV/TSV
 table (one row per neuron, one column per dimension) or as JSON."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TABLE_SUFFIXES", "EmbeddedSources", "embed_sources", "label_arrays"]
 
-_NPZ_KEYS = ("embeddings", "neuron_ids", "session", "subject_id", "model_sha256")
+_NPZ_KEYS = ("embeddings", "neuron_ids", "subject_id", "session_id", "source", "model_sha256")
 TABLE_SUFFIXES = {".npz": None, ".csv": ",", ".tsv": "\t"}
 """What ``EmbeddedSources.write`` can write, by file suffix (with the column separator of the text tables)."""
 
@@ -42,12 +42,16 @@ class EmbeddedSources:
             for r, v in self.rows]}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Every neuron's vector (``embeddings``), id, session, subject and label columns, one row per neuron."""
+        """Every neuron's vector (``embeddings``), id, subject, session, ``source`` (the file or DANDI asset, as in
+        the JSON form; ``np.savez`` cannot take a key called ``file``) and label columns, one row per neuron."""
+        def per_neuron(value: Callable[[Recording], str]) -> np.ndarray:
+            return np.concatenate([[value(r)] * r.n_neurons for r, _ in self.rows]).astype(str)
+
         return dict(
             embeddings=np.concatenate([v for _, v in self.rows]).astype(np.float32),
             neuron_ids=np.concatenate([r.neuron_ids for r, _ in self.rows]),
-            session=np.concatenate([[r.source.label()] * r.n_neurons for r, _ in self.rows]).astype(str),
-            subject_id=np.concatenate([[r.subject_id] * r.n_neurons for r, _ in self.rows]).astype(str),
+            subject_id=per_neuron(lambda r: r.subject_id), session_id=per_neuron(lambda r: r.session_id),
+            source=per_neuron(lambda r: r.source.label()),
             **label_arrays([r.neuron_metadata for r, _ in self.rows]))
 
     def write(self, path: str | Path) -> Path:
@@ -64,9 +68,8 @@ class EmbeddedSources:
         else:
             import pandas as pd
 
-            vectors, ids, files, subjects = (arrays.pop(key) for key in ("embeddings", "neuron_ids", "session",
-                                                                         "subject_id"))
-            sessions = np.concatenate([[r.session_id] * r.n_neurons for r, _ in self.rows]).astype(str)
+            vectors, ids, subjects, sessions, files = (arrays.pop(key) for key in (
+                "embeddings", "neuron_ids", "subject_id", "session_id", "source"))
             frame = pd.DataFrame({"subject_id": subjects, "session_id": sessions, "neuron_id": ids, **arrays,
                                   "file": files})
             frame = frame.join(pd.DataFrame(vectors, columns=[f"embedding_{i}" for i in range(vectors.shape[1])]))
