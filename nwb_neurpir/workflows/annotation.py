@@ -116,9 +116,9 @@ def annotate_sources(
     other_kind: list[int] = []
     for source in tqdm(resolved, desc="annotating", unit="file", disable=not progress):
         try:
+            recording = read_for_model(model, source, access, unit_filter=unit_filter)  # sidecars: skipped here
             if not overwrite:
                 _refuse_existing_early(source, name or DEFAULT_NAME, output_dir, sidecar)
-            recording = read_for_model(model, source, access, unit_filter=unit_filter)
             missing = warn_missing_context(model, recording)
             vectors = model.embed(recording, progress=False)
             keep = np.isfinite(vectors).all(axis=1)
@@ -145,7 +145,7 @@ def annotate_sources(
 
 def _refuse_existing_early(source: ResolvedSource, name: str, output_dir: str | Path | None,
                            sidecar: bool | None) -> None:
-    """Before embedding, the error ``annotate_recording`` would give at the end: the file it writes (the source in
+    """Before embedding (the slow part), the error ``annotate_recording`` would give at the end: the file it writes (the source in
     place, or its copy in ``output_dir``) already holds embeddings ``name``. Sidecars are named after the recording
     and checked when written."""
     from nwb_neurpir.store.annotate import copy_target, goes_to_sidecar
