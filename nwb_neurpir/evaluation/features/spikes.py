@@ -51,13 +51,13 @@ def _irregularity(isi: np.ndarray) -> tuple[float, float, float, float]:
 
 def spike_train_features(recording: Recording, trial_counts: np.ndarray | None) -> pd.DataFrame:
     """Per-neuron spike statistics; ``trial_counts`` (n_neurons, n_trials) gives the Fano factor when present."""
-    counts = recording.activity.astype(np.float64)
+    counts = recording.activity  # summed in float64, never copied as float64 (a large session's counts are GBs)
     if recording.observed is not None:
         seconds = recording.observed.sum(axis=1) * recording.bin_size
-        totals = np.where(recording.observed, counts, 0).sum(axis=1)
+        totals = np.where(recording.observed, counts, 0).sum(axis=1, dtype=np.float64)
     else:
         seconds = np.full(recording.n_neurons, recording.observed_seconds)
-        totals = counts.sum(axis=1)
+        totals = counts.sum(axis=1, dtype=np.float64)
     rate = np.divide(totals, seconds, out=np.zeros_like(totals), where=seconds > 0)
     log_rate = np.log10(rate + 0.1)
     features: dict[str, np.ndarray] = {"log_rate_vs_session": log_rate - np.median(log_rate)}

@@ -20,6 +20,7 @@ DECAY_MAX_SECONDS = 5.0
 DECONVOLUTION_TAU_S = 0.7
 DECONVOLVED_LAGS_S = (0.033, 0.067, 0.1, 0.167, 0.333, 0.667)
 TRACE_PERCENTILES = (50, 75, 90, 95, 99, 99.9)
+ROWS_PER_BLOCK = 128
 
 
 def _noise_sd(traces: np.ndarray) -> np.ndarray:
@@ -74,9 +75,19 @@ def _deconvolved_features(z: np.ndarray, epochs: np.ndarray, bin_size: float) ->
 
 
 def trace_features(recording: Recording) -> pd.DataFrame:
-    """Per-ROI statistics of dF/F-like traces, in units of each trace's own noise where possible."""
-    traces = np.nan_to_num(recording.activity.astype(np.float64))
+    """Per-ROI statistics of dF/F-like traces, in units of each trace's own noise where possible (computed for
+    ``ROWS_PER_BLOCK`` ROIs at a time: every statistic is the ROI's own, and the float64 copies stay small)."""
     epochs = epoch_ids(recording)
+    blocks = [_block_features(recording.activity[start:start + ROWS_PER_BLOCK], epochs, recording.bin_size,
+                              recording.observed_seconds)
+              for start in range(0, recording.n_neurons, ROWS_PER_BLOCK)]
+    return pd.concat(blocks, ignore_index=True) if blocks else _block_features(
+        recording.activity, epochs, recording.bin_size, recording.observed_seconds)
+
+
+def _block_features(activity: np.ndarray, epochs: np.ndarray, bin_size: float,
+                    observed_seconds: float) -> pd.DataFrame:
+    traces = np.nan_to_num(activity.astype(np.float64))
     noise = _noise_sd(traces)
     z = (traces - np.median(traces, axis=1, keepdims=True)) / np.where(noise > 0, noise, 1.0)[:, None]
     rise = np.diff(z, axis=1)
@@ -85,12 +96,12 @@ def trace_features(recording: Recording) -> pd.DataFrame:
     features = {
         "skewness": _skew(traces),
         "log_snr": np.log10(np.clip(np.percentile(z, 99, axis=1), 1e-3, None)),
-        "event_rate": onsets / max(recording.observed_seconds, recording.bin_size),
+        "event_rate": onsets / max(observed_seconds, bin_size),
         "fraction_active": above.mean(axis=1),
-        "log_decay_time": np.log10(_decay_time(traces, epochs, recording.bin_size)),
+        "log_decay_time": np.log10(_decay_time(traces, epochs, bin_size)),
         "rise_skewness": _skew(rise),
     }
     features.update({f"z_percentile[{q:g}]": np.percentile(z, q, axis=1) for q in TRACE_PERCENTILES})
     features.update({f"rise_percentile[{q:g}]": np.percentile(rise, q, axis=1) for q in (90, 99, 99.9)})
-    features.update(_deconvolved_features(z, epochs, recording.bin_size))
+    features.update(_deconvolved_features(z, epochs, bin_size))
     return pd.DataFrame(features)
