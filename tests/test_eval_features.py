@@ -80,6 +80,16 @@ def test_calcium_trace_features(tmp_path: Path) -> None:
     assert 0.3 < decay.median() < 1.5
 
 
+def test_calcium_statistics_of_roi_blocks_equal_those_of_all_rois_at_once(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from nwb_neurpir.evaluation.features import traces
+
+    recording = read_nwb(write_nwbfile(make_ophys_nwbfile(n_rois=12, n_frames=600, seed=2), tmp_path / "o.nwb"))
+    whole = traces.trace_features(recording)
+    monkeypatch.setattr(traces, "ROWS_PER_BLOCK", 5)  # blocks of 5, 5 and 2 ROIs
+    pd.testing.assert_frame_equal(traces.trace_features(recording), whole)
+
+
 def test_feature_matrix_aligns_columns_across_recordings() -> None:
     rng = np.random.default_rng(1)
     trials = pd.DataFrame({"start_time": [1.0, 3.0, 5.0], "stop_time": [1.5, 3.5, 5.5], "contrast": [0.0, 1.0, 0.5]})
