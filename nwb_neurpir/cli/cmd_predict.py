@@ -66,7 +66,8 @@ def register(app: typer.Typer) -> None:
 
         outcomes = predict_with_saved_probe(
             model_dir, sources, glob, fit_on=fit_on, label=label, grouping=grouping, probe_kind=probe_kind,
-            probe_inputs=probe_inputs, probe_dir=probe_dir, embeddings=embeddings, name=name, sidecar=True if sidecar else None,
+            probe_inputs=probe_inputs, probe_dir=probe_dir, embeddings=embeddings, name=name,
+            sidecar=True if sidecar else None,
             output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,
             lock_timeout=lock_timeout,
             progress=progress and not as_json, say=lambda text: typer.echo(text, err=True))

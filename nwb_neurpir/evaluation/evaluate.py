@@ -172,7 +172,8 @@ def evaluate(
     timings["total"] = time.perf_counter() - started
     settings = {"probe": probe, "normalize": normalization.applied, "normalization": normalization.to_dict(),
                 "protocol": protocol if config is not None else None,
-                "n_splits": n_splits if split == "kfold" else None, "held_out": list(held_out or []), "seed": seed, "n_recordings": len(recordings),
+                "n_splits": n_splits if split == "kfold" else None, "held_out": list(held_out or []), "seed": seed,
+                "n_recordings": len(recordings),
                 "bin_sizes_s": sorted({float(r.bin_size) for r in recordings}) or None,
                 "config": None if config is None else config.hyperparameters(),
                 "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,

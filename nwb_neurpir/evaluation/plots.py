@@ -142,10 +142,10 @@ def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
         axis.set_axis_off()
     image = None
     for axis, method in zip(axes.ravel(), methods):
+        mode = "" if method.mode == "none" else f" ({method.mode})"
         image = _confusion_panel(axis, method.total_confusion(), result.classes,
-                                 f"{method.method.name}{'' if method.mode == 'none' else f' ({method.mode})'}\npooled bal. acc. "
-                                 f"{method.pooled.balanced_accuracy:.3f}, chance {result.pooled_chance:.3f}",
-                                 result.label)
+                                 f"{method.method.name}{mode}\npooled bal. acc. {method.pooled.balanced_accuracy:.3f}, "
+                                 f"chance {result.pooled_chance:.3f}", result.label)
     grouping = f" grouped by {result.grouping['name']}" if result.grouping else ""
     held_out = ", ".join(fold.name for fold in result.folds)
     figure.suptitle(f"{result.label}{grouping}: {_split_name(result)}, test folds pooled (held out: {held_out})\n"

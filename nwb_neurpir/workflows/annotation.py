@@ -145,9 +145,9 @@ def annotate_sources(
 
 def _refuse_existing_early(source: ResolvedSource, name: str, output_dir: str | Path | None,
                            sidecar: bool | None) -> None:
-    """Before embedding (the slow part), the error ``annotate_recording`` would give at the end: the file it writes (the source in
-    place, or its copy in ``output_dir``) already holds embeddings ``name``. Sidecars are named after the recording
-    and checked when written."""
+    """Before embedding (the slow part), the error ``annotate_recording`` would give at the end: the file it writes
+    (the source in place, or its copy in ``output_dir``) already holds embeddings ``name``. Sidecars are named after
+    the recording and checked when written."""
     from nwb_neurpir.store.annotate import copy_target, goes_to_sidecar
     from nwb_neurpir.store.write import DEFAULT_MODULE, existing_embeddings, refuse_replacing
 

@@ -1,6 +1,6 @@
 """``embed_sources``: one vector per neuron of NWB sources from a trained model, kept in memory, and written as a
-``.npz`` file (embeddings, neuron ids, subjects, sessions, sources, the model's checksum and the label columns), as a CSV/TSV
-table (one row per neuron, one column per dimension) or as JSON."""
+``.npz`` file (embeddings, neuron ids, subjects, sessions, sources, the model's checksum and the label columns), as a
+CSV/TSV table (one row per neuron, one column per dimension) or as JSON."""
 
 from __future__ import annotations
 

@@ -15,6 +15,8 @@ from nwb_neurpir.workflows.annotation import AnnotateOutcome, other_modality_ski
 from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.io.sources import ResolvedSource
     from nwb_neurpir.recording import Recording
@@ -37,19 +39,20 @@ class PredictOutcome(AnnotateOutcome):
 
 def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str | Path], glob: str | None = None, *,
             model: NeurPIR | TrainedModel | str | Path | None = None, name: str | None = None,
-            embeddings: str | None = None, sidecar: bool | None = None, output_dir: str | Path | None = None, overwrite: bool = False,
-            cache_dir: str | Path | None = None, unit_filter: str | None = None, lock_timeout: float | None = None,
-            progress: bool = True, raise_on_failure: bool = True) -> list[PredictOutcome]:
+            embeddings: str | None = None, sidecar: bool | None = None, output_dir: str | Path | None = None,
+            overwrite: bool = False, cache_dir: str | Path | None = None, unit_filter: str | None = None,
+            lock_timeout: float | None = None, progress: bool = True,
+            raise_on_failure: bool = True) -> list[PredictOutcome]:
     """Predict ``probe.label`` for every neuron of the sources and store it with the class probabilities in a
     ``NeuronPredictions`` table (default name ``predicted_<label>``).
 
     A local file that already holds embeddings of the probe's model gets the predictions next to them, in place
     (atomic, locked; a writable file) or, with ``output_dir``, in a copy there; ``embeddings`` names the table when
     the file holds several of that model (else the default-named one is used), and ``unit_filter`` keeps the
-    neurons it selects. Any other source is embedded by
-    ``model`` (the one the probe was fitted on: an estimator, a trained model or a model folder) and annotated as
-    ``annotate`` does -- in place, a copy in ``output_dir``, or a sidecar file for DANDI assets, URLs, read-only files
-    without ``output_dir`` and ``sidecar=True`` -- and the predictions go into that file. ``overwrite`` replaces
+    neurons it selects. Any other source is embedded by ``model`` (the one the probe was fitted on: an estimator, a
+    trained model or a model folder) and annotated as ``annotate`` does -- in place, a copy in ``output_dir``, or a
+    sidecar file for DANDI assets, URLs, read-only files without ``output_dir`` and ``sidecar=True`` -- and the
+    predictions go into that file. ``overwrite`` replaces
     earlier embeddings, sidecars and predictions of the same names. Sidecar files and files without neurons are
     skipped, as are files of the other modality beside files of the model's own. Every source is tried; then, unless
     ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
@@ -139,17 +142,10 @@ def _files_of_model(sources: list[str], model_sha256: str, embeddings: str | Non
     out with a warning; none left is a ``NeurPIRError``."""
     import warnings
 
-    from nwb_neurpir.store import list_embeddings, read_embeddings
-    from nwb_neurpir.store.read import tables_named
     from nwb_neurpir.workflows.embeddings import annotated_files
 
-    def of_model(path: str) -> bool:
-        keys = list_embeddings(path)
-        return any(read_embeddings(path, key).attrs["model"]["checkpoint_sha256"] == model_sha256
-                   for key in (keys if embeddings is None else tables_named(keys, embeddings)))
-
     files = annotated_files(sources, None, embeddings)
-    kept = [path for path in files if of_model(path)]
+    kept = [path for path in files if _tables_of_model(path, model_sha256, embeddings)]
     if not kept:
         raise NeurPIRError("no --fit-on file holds embeddings of this model; annotate them with it first",
                            source=", ".join(map(str, sources)))
@@ -282,18 +278,27 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
     return recording, recording.neuron_ids, vectors, table, provenance, result.path, result.kind
 
 
-def _stored_embeddings(path: Path, model_sha256: str,
-                       embeddings: str | None = None) -> tuple[np.ndarray, np.ndarray, str, Any] | None:
-    """Neuron ids, vectors, neuron table and model provenance of the file's embeddings made by the probe's model:
-    the table named ``embeddings``, else the only one or the default-named one; several others are refused."""
-    from nwb_neurpir.provenance import ModelProvenance
-    from nwb_neurpir.store import DEFAULT_NAME, list_embeddings, read_embeddings
+def _tables_of_model(path: str | Path, model_sha256: str, embeddings: str | None) -> dict[str, pd.DataFrame]:
+    """The file's embedding tables (named ``embeddings``, when given) made by the model, by ``module/name``."""
+    from nwb_neurpir.store import list_embeddings, read_embeddings
     from nwb_neurpir.store.read import tables_named
 
     keys = list_embeddings(path)
     frames = {key: read_embeddings(path, key) for key in (keys if embeddings is None else
                                                           tables_named(keys, embeddings))}
-    mine = [key for key, frame in frames.items() if frame.attrs["model"]["checkpoint_sha256"] == model_sha256]
+    return {key: frame for key, frame in frames.items() if frame.attrs["model"]["checkpoint_sha256"] == model_sha256}
+
+
+def _stored_embeddings(path: Path, model_sha256: str,
+                       embeddings: str | None = None) -> tuple[np.ndarray, np.ndarray, str, Any] | None:
+    """Neuron ids, vectors, neuron table and model provenance of the file's embeddings made by the probe's model:
+    the table named ``embeddings``, else the only one or the default-named one; several others are refused."""
+    from nwb_neurpir.provenance import ModelProvenance
+    from nwb_neurpir.store import DEFAULT_NAME
+    from nwb_neurpir.store.read import tables_named
+
+    frames = _tables_of_model(path, model_sha256, embeddings)
+    mine = list(frames)
     if len(mine) > 1:
         mine = tables_named(mine, DEFAULT_NAME) or mine
     if len(mine) > 1:
