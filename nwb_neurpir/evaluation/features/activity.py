@@ -48,9 +48,9 @@ def _centred_blocks(values: np.ndarray, extra: int = 0) -> Iterator[tuple[int, i
         yield start, stop, np.nan_to_num(values[:, start:min(stop + extra, n_bins)].astype(np.float64)) - means
 
 
-def _row_sums_of_squares(values: np.ndarray) -> np.ndarray:
-    return sum((np.einsum("ij,ij->i", block, block) for _, _, block in _centred_blocks(values)),
-               np.zeros(values.shape[0]))
+def _squares(block: np.ndarray, width: int) -> np.ndarray:
+    """Per row, the sum of squares of the block's first ``width`` columns (its own bins, not the ``extra`` ones)."""
+    return np.einsum("ij,ij->i", block[:, :width], block[:, :width])
 
 
 def autocorrelation(values: np.ndarray, epochs: np.ndarray, lags: tuple[int, ...] = AUTOCORRELATION_LAGS) -> np.ndarray:
@@ -58,8 +58,9 @@ def autocorrelation(values: np.ndarray, epochs: np.ndarray, lags: tuple[int, ...
     bins of the same epoch (``epochs``: per-bin stretch index)."""
     n_rows, n_bins = values.shape
     usable = [(column, lag, epochs[:-lag] == epochs[lag:]) for column, lag in enumerate(lags) if lag < n_bins]
-    sums = np.zeros((n_rows, len(lags)))
+    sums, squares = np.zeros((n_rows, len(lags))), np.zeros(n_rows)
     for start, stop, block in _centred_blocks(values, extra=max(lags)):
+        squares += _squares(block, stop - start)
         for column, lag, same in usable:
             width = min(stop, n_bins - lag) - start  # pairs (t, t + lag) with t in this block
             if width <= 0:
@@ -68,7 +69,7 @@ def autocorrelation(values: np.ndarray, epochs: np.ndarray, lags: tuple[int, ...
             if not keep.all():
                 first, second = first[:, keep], second[:, keep]
             sums[:, column] += np.einsum("ij,ij->i", first, second)
-    variance = _row_sums_of_squares(values) / n_bins
+    variance = squares / n_bins
     out = np.zeros((n_rows, len(lags)))
     for column, _lag, same in usable:
         if same.any():
@@ -79,11 +80,12 @@ def autocorrelation(values: np.ndarray, epochs: np.ndarray, lags: tuple[int, ...
 
 def population_coupling(activity: np.ndarray) -> np.ndarray:
     """Correlation of each neuron with the summed activity of all the others in the session, per column (bin)."""
-    population = np.concatenate([block.sum(axis=0) for _, _, block in _centred_blocks(activity)]) \
-        if activity.shape[1] else np.zeros(0)
+    population, variance = np.zeros(activity.shape[1]), np.zeros(activity.shape[0])
+    for start, stop, block in _centred_blocks(activity):
+        population[start:stop] = block.sum(axis=0)
+        variance += _squares(block, stop - start)
     with_population = sum((block @ population[start:stop] for start, stop, block in _centred_blocks(activity)),
                           np.zeros(activity.shape[0]))
-    variance = _row_sums_of_squares(activity)
     covariance = with_population - variance
     rest_variance = (population ** 2).sum() - 2 * with_population + variance
     denominator = np.sqrt(variance * np.clip(rest_variance, 0, None))
@@ -98,9 +100,11 @@ def covariate_correlations(recording: Recording) -> dict[str, np.ndarray]:
     activity = recording.activity
     c = np.nan_to_num(covariates.astype(np.float64))
     c = c - c.mean(axis=0, keepdims=True)
-    products = sum((block @ c[start:stop] for start, stop, block in _centred_blocks(activity)),
-                   np.zeros((activity.shape[0], len(names))))
-    denominator = np.sqrt(np.outer(_row_sums_of_squares(activity), (c ** 2).sum(axis=0)))
+    products, squares = np.zeros((activity.shape[0], len(names))), np.zeros(activity.shape[0])
+    for start, stop, block in _centred_blocks(activity):
+        products += block @ c[start:stop]
+        squares += _squares(block, stop - start)
+    denominator = np.sqrt(np.outer(squares, (c ** 2).sum(axis=0)))
     correlation = np.divide(products, denominator, out=np.zeros(denominator.shape), where=denominator > 0)
     return {f"covariate_corr[{name}]": correlation[:, i] for i, name in enumerate(names)}
 
