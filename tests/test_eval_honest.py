@@ -190,13 +190,14 @@ def test_a_constant_predictor_or_fold_noise_never_wins() -> None:
 
 def test_the_hand_features_effective_rank_does_not_depend_on_their_units() -> None:
     from nwb_neurpir.evaluation.diagnostics import effective_rank
-    from nwb_neurpir.evaluation.evaluate import _standardised_columns
+    from nwb_neurpir.evaluation.probes import standardize_per_session
 
     features = np.random.default_rng(0).normal(size=(200, 12))
     in_other_units = features * np.geomspace(1e-3, 1e3, 12)  # a rate in Hz beside a fraction beside an ISI in ms
     assert effective_rank(in_other_units) < 2 < 10 < effective_rank(features)
-    assert effective_rank(_standardised_columns(in_other_units)) == pytest.approx(
-        effective_rank(_standardised_columns(features)))
+    one_session = np.zeros(200)  # the diagnostics z-score the hand features' columns over all neurons
+    assert effective_rank(standardize_per_session(in_other_units, one_session)) == pytest.approx(
+        effective_rank(standardize_per_session(features, one_session)))
 
 
 def test_raw_labels_named_like_a_group_but_outside_it_are_noted(sparse: list) -> None:

@@ -41,7 +41,7 @@ from nwb_neurpir.evaluation.methods import Method, default_methods, parse_method
 from nwb_neurpir.evaluation.metrics import score_fold
 from nwb_neurpir.evaluation.neighbours import NeighbourRepresentation
 from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization
-from nwb_neurpir.evaluation.probes import PROBES, fit_predict, fit_predict_fused
+from nwb_neurpir.evaluation.probes import PROBES, fit_predict, fit_predict_fused, standardize_per_session
 from nwb_neurpir.evaluation.representations import (
     NEURPIR_VARIANTS,
     FixedRepresentation,
@@ -341,7 +341,7 @@ def _diagnostics(run: _Run, neurons: LabelledNeurons, seed: int, hidden: list[st
     for name, matrices in run.matrices.items():
         if name not in NEURPIR_VARIANTS and name != "hand":
             continue
-        first = _standardised_columns(matrices[0]) if name == "hand" else matrices[0]
+        first = standardize_per_session(matrices[0], np.zeros(len(matrices[0]))) if name == "hand" else matrices[0]
         summary = representation_diagnostics(first, neurons.session_keys, neurons.subject_ids, seed)
         if len(matrices) > 1:
             summary["effective_rank_per_fold"] = [effective_rank(matrix) for matrix in matrices]
@@ -354,12 +354,6 @@ def _diagnostics(run: _Run, neurons: LabelledNeurons, seed: int, hidden: list[st
         out["vector_plus_hand"] = vector_plus_hand(combined, hand)
         out["vector_plus_hand"]["shown_as_method"] = combined.method.name not in hidden
     return out
-
-
-def _standardised_columns(matrix: np.ndarray) -> np.ndarray:
-    """Each column z-scored over all rows (constant columns left at zero)."""
-    spread = np.nanstd(matrix, axis=0)
-    return (matrix - np.nanmean(matrix, axis=0)) / np.where(spread > 0, spread, 1.0)
 
 
 def _protocol(protocol: Protocol | None, split: str, training: bool) -> Protocol:
