@@ -28,7 +28,8 @@ from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.units import read_units
 from nwb_neurpir.recording import Modality, Recording, SourceInfo
 
-__all__ = ["ModalityMismatch", "NoNeurons", "SidecarFile", "detect_modality", "read_nwb", "sidecar_source"]
+__all__ = ["ModalityMismatch", "NoNeurons", "SidecarFile", "detect_modality", "read_nwb", "readable_modality",
+           "sidecar_source"]
 
 _DAMAGE_ERRORS = (OSError, KeyError, RuntimeError, ValueError, UnicodeError)
 """What h5py raises on damaged files (unreadable chunks, broken links, undecodable types and names)."""
@@ -97,6 +98,21 @@ def detect_modality(nwb: h5py.File) -> Modality | None:
     return "ophys" if find_roi_series(nwb) else None
 
 
+def readable_modality(nwb: h5py.File, modality: str, label: str) -> Modality:
+    """The kind of neurons ``read_nwb`` reads from the file for ``modality`` (``auto``: what it holds), without
+    reading them; a ``SidecarFile``, ``NoNeurons`` or ``ModalityMismatch`` error when there are none of that kind."""
+    found = detect_modality(nwb)
+    if found is None and (sidecar_of := sidecar_source(nwb)) is not None:
+        raise SidecarFile(f"a NeurPIR sidecar file (the embeddings of {sidecar_of}), not a recording", source=label)
+    if found is None:
+        raise NoNeurons("no units table with spike times and no ophys RoiResponseSeries: nothing to read",
+                        source=label)
+    chosen = found if modality == "auto" else modality
+    if chosen != found and not (chosen == "ophys" and find_roi_series(nwb)):
+        raise ModalityMismatch(chosen, found, label)
+    return chosen  # type: ignore[return-value]
+
+
 def sidecar_source(nwb: h5py.File) -> str | None:
     """The source location recorded in a NeurPIR sidecar file (its ``NeurPIRSource``); ``None`` for other files."""
     processing = nwb.get("processing")
@@ -141,15 +157,7 @@ def _opened(file: str | Path | h5py.File, label: str) -> Iterator[h5py.File]:
 def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: str, unit_filter: str | None,
           bin_size: float | None, time_range: tuple[float, float] | None, keep_spike_times: bool,
           ophys_series: str | None) -> Recording:
-    found = detect_modality(nwb)
-    if found is None and (sidecar_of := sidecar_source(nwb)) is not None:
-        raise SidecarFile(f"a NeurPIR sidecar file (the embeddings of {sidecar_of}), not a recording", source=label)
-    if found is None:
-        raise NoNeurons("no units table with spike times and no ophys RoiResponseSeries: nothing to read",
-                        source=label)
-    chosen = found if modality == "auto" else modality
-    if chosen != found and not (chosen == "ophys" and find_roi_series(nwb)):
-        raise ModalityMismatch(chosen, found, label)
+    chosen = readable_modality(nwb, modality, label)
     if chosen == "spikes":
         activity = read_units(nwb, label, unit_filter=unit_filter, bin_size=bin_size, time_range=time_range,
                               keep_spike_times=keep_spike_times)

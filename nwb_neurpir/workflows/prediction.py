@@ -197,16 +197,16 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
 
 def _check_modality(probe: LabelProbe, source: ResolvedSource, access: Any) -> None:  # noqa: ANN401
     """An ``OtherModality`` error for a file holding only neurons of another modality than the probe's model's (so
-    that, beside files of the model's own, it is skipped rather than failed)."""
-    from nwb_neurpir.io import read_resolved
-    from nwb_neurpir.io.nwb_reader import ModalityMismatch
+    that, beside files of the model's own, it is skipped rather than failed); the neurons themselves are not read."""
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch, readable_modality
     from nwb_neurpir.workflows.model_inputs import model_mismatch
 
     if probe.model_modality_ is not None:
-        try:
-            read_resolved(source, access, modality=probe.model_modality_)
-        except ModalityMismatch as exc:
-            raise model_mismatch(exc) from None
+        with access.open_h5(source) as h5:
+            try:
+                readable_modality(h5, probe.model_modality_, source.label())
+            except ModalityMismatch as exc:
+                raise model_mismatch(exc) from None
 
 
 def _selected(ids: np.ndarray, vectors: np.ndarray, wanted: np.ndarray,
