@@ -328,8 +328,8 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     bar.close()
     if stops and run.state.step < config.max_steps and not run.state.stopped_early:
         run.checkpoint()
-        raise Stopped(f"stopped by {stops[0]} at step {run.state.step}; a checkpoint of that step is saved: run the "
-                      "same command to resume", run.out_dir, signal=signal.Signals[stops[0]])
+        raise Stopped(f"stopped by {stops[0].name} at step {run.state.step}; a checkpoint of that step is saved: run "
+                      "the same command to resume", run.out_dir, signal=stops[0])
     model = run.model()
     if run.out_dir is not None and run.env.is_main:
         model.save(run.out_dir)
@@ -338,16 +338,16 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
 
 
 @contextmanager
-def _stop_requests(enabled: bool) -> Iterator[list[str]]:
+def _stop_requests(enabled: bool) -> Iterator[list[signal.Signals]]:
     """While ``enabled`` (one process training into a folder), SIGINT and SIGTERM do not kill the run: they are
     collected, and the loop stops after its current step and saves a checkpoint there."""
-    requests: list[str] = []
+    requests: list[signal.Signals] = []
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield requests
         return
 
     def collect(number: int, _frame: object) -> None:
-        requests.append(signal.Signals(number).name)
+        requests.append(signal.Signals(number))
 
     previous = {number: signal.signal(number, collect) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
