@@ -150,3 +150,22 @@ def test_asset_details_are_cached_so_a_known_asset_resolves_offline(archive: Loo
     again = resolve_sources([asset_id], access=archive.access(cache_dir))
     assert again == first
     assert archive.log == []
+
+
+def test_listings_resolve_from_the_cache_when_fixed_or_when_the_archive_is_down(archive: LoopbackDandi,
+                                                                                cache_dir: Path,
+                                                                                small_nwb: Path) -> None:
+    archive.publish("0.240101.1200")
+    pinned = resolve_sources(["DANDI:000123/0.240101.1200/sub-1/"], access=archive.access(cache_dir))
+    draft = resolve_sources([f"DANDI:000123/draft/{PATHS[2]}"], access=archive.access(cache_dir))
+    archive.add_asset("sub-1/sub-1_ses-3_ecephys.nwb", small_nwb)
+    archive.reset_counters()
+    assert resolve_sources(["DANDI:000123/0.240101.1200/sub-1/"], access=archive.access(cache_dir)) == pinned
+    assert archive.log == []  # a published version cannot change: no request at all
+    assert len(resolve_sources(["DANDI:000123/draft/sub-1/"], access=archive.access(cache_dir))) == 3
+
+    archive.stop()
+    with pytest.warns(UserWarning, match="cannot be reached.*using its listing of 20"):
+        assert resolve_sources([f"DANDI:000123/draft/{PATHS[2]}"], access=archive.access(cache_dir)) == draft
+    with pytest.raises(NeurPIRError, match="connection refused"):
+        resolve_sources(["DANDI:000123/draft/sub-2/"], access=archive.access(cache_dir))  # never listed

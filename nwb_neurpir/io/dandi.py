@@ -5,7 +5,9 @@ The API URL is ``api_url`` if given, else ``NEURPIR_DANDI_API_URL``, else the pu
 goes through ``HttpSession`` (timeouts, bounded retries); its construction (which asks the server for
 ``/server-info`` with no timeout of its own) runs under a deadline. ``DANDI_NO_ET`` is set so the client does not
 ask etelemetry for newer versions. Asset details are cached on disk by asset ID: DANDI assets are immutable (a
-changed file or metadata gets a new asset ID), so a cached asset opens again without the network.
+changed file or metadata gets a new asset ID), so a cached asset opens again without the network. So do the
+listings of dandisets and their paths: a published version's from the cache alone (it cannot change), a draft's
+from the cache, with a warning, when the archive cannot be reached.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +117,30 @@ class DandiResolver:
             return self._resolve_dandiset(spec, glob)
 
     def _resolve_dandiset(self, spec: SourceSpec, glob: str | None) -> list[ResolvedSource]:
+        """The assets a dandiset spec names, listed by the archive, or by the cache when the listing cannot have
+        changed (a published version) or the archive cannot be reached."""
+        key = cache_key("listing", "|".join([self.api_url, spec.dandiset or "", spec.version or "", spec.path or "",
+                                             glob or ""]))
+        cached = self.cache.read_meta(key)
+        if cached and spec.version not in (None, "draft"):
+            return self._listed(cached)
+        try:
+            found = self._list_dandiset(spec, glob)
+        except RemoteError as error:
+            if not cached:
+                raise
+            warnings.warn(f"{spec.text}: the DANDI archive cannot be reached ({error.one_line()}); using its "
+                          f"listing of {cached['listed']}", stacklevel=2)
+            return self._listed(cached)
+        listed = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.cache.write_meta(key, {"listed": listed, "assets": [
+            [r.info.asset_id, r.info.asset_path, r.size, r.info.dandiset, r.info.version] for r in found]})
+        return found
+
+    def _listed(self, cached: dict) -> list[ResolvedSource]:
+        return [self._resolved(*row) for row in cached["assets"]]
+
+    def _list_dandiset(self, spec: SourceSpec, glob: str | None) -> list[ResolvedSource]:
         from dandi.dandiapi import RemoteBlobAsset
 
         dandiset = self.client.get_dandiset(spec.dandiset, spec.version, lazy=False)
@@ -192,7 +220,7 @@ def _make_client(api_url: str, session: HttpSession) -> Any:
         raise RemoteError(f"no answer from the DANDI server within {deadline:.0f} s (GET /server-info)",
                           source=api_url)
     if "error" in result:
-        raise NeurPIRError(f"cannot use this DANDI API ({_first_line(result['error'])})", source=api_url)
+        raise RemoteError(f"cannot use this DANDI API ({_first_line(result['error'])})", source=api_url)
     client = result["client"]
     session.headers.update(client.session.headers)
     client.session = session
