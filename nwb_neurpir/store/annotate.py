@@ -19,7 +19,7 @@ from nwb_neurpir.store.atomic import is_writable
 from nwb_neurpir.store.sidecar import disambiguated, sidecar_of_other_source, sidecar_path, write_sidecar
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, write_embeddings
 
-__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_target", "goes_to_sidecar",
+__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_target", "goes_to_sidecar", "local_target",
            "sidecar_target"]
 
 AnnotateKind = Literal["in-place", "copy", "sidecar"]
@@ -78,7 +78,6 @@ def annotate(
     local = Path(info.location) if info.is_local else None
     if local is not None and not local.exists():
         raise NeurPIRError("no such file", source=local)
-    folder = Path(output_dir) if output_dir is not None else None
     claimed = set() if claimed is None else claimed
     common = dict(neuron_table=neuron_table, name=name, module=module, overwrite=overwrite, lock_timeout=lock_timeout)
     if goes_to_sidecar(info, output_dir, sidecar):
@@ -90,16 +89,13 @@ def annotate(
         return AnnotateResult(path, "sidecar")
     if local is None:
         raise NeurPIRError("a remote file cannot be annotated in place; write a sidecar file", source=info.label())
-    if folder is not None:
-        target = copy_target(local, folder, relative_path)
-        if target.resolve() != local.resolve():
-            _claim(target, claimed, info)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path = write_embeddings(local, neuron_ids, embeddings, provenance, output=target, progress=progress,
-                                    **common)
-            return AnnotateResult(path, "copy")
-    path = write_embeddings(local, neuron_ids, embeddings, provenance, progress=progress, **common)
-    return AnnotateResult(path, "in-place")
+    target, how = local_target(local, output_dir, relative_path)
+    if how == "copy":
+        _claim(target, claimed, info)
+        target.parent.mkdir(parents=True, exist_ok=True)
+    path = write_embeddings(local, neuron_ids, embeddings, provenance, progress=progress,
+                            output=target if how == "copy" else None, **common)
+    return AnnotateResult(path, how)
 
 
 def goes_to_sidecar(info: SourceInfo, output_dir: str | Path | None, sidecar: bool | None) -> bool:
@@ -132,6 +128,17 @@ def _claim(target: Path, claimed: set[Path], info: SourceInfo) -> None:
 
 
 _DANDI_SUBJECT = re.compile(r"(sub-[^_/\\]+)_")
+
+
+def local_target(local: Path, output_dir: str | Path | None,
+                 relative_path: str | None = None) -> tuple[Path, Literal["copy", "in-place"]]:
+    """Where ``annotate`` writes a local file when not into a sidecar, and how: into its copy in ``output_dir``
+    (``copy_target``), else into the file itself -- also when that copy would be the file itself."""
+    if output_dir is not None:
+        target = copy_target(local, output_dir, relative_path)
+        if target.resolve() != local.resolve():
+            return target, "copy"
+    return local, "in-place"
 
 
 def copy_target(source: Path, output_dir: str | Path, relative_path: str | None = None) -> Path:

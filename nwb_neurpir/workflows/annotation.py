@@ -148,13 +148,12 @@ def _refuse_existing_early(source: ResolvedSource, name: str, output_dir: str | 
     """Before embedding (the slow part), the error ``annotate_recording`` would give at the end: the file it writes
     (the source in place, or its copy in ``output_dir``) already holds embeddings ``name``. Sidecars are named after
     the recording and checked when written."""
-    from nwb_neurpir.store.annotate import copy_target, goes_to_sidecar
+    from nwb_neurpir.store.annotate import goes_to_sidecar, local_target
     from nwb_neurpir.store.write import DEFAULT_MODULE, existing_embeddings, refuse_replacing
 
     if goes_to_sidecar(source.info, output_dir, sidecar):
         return
-    local = Path(source.location)
-    target = local if output_dir is None else copy_target(local, output_dir, source.relative_path)
+    target, _ = local_target(Path(source.location), output_dir, source.relative_path)
     if target.exists():
         refuse_replacing(existing_embeddings(target, name), name, DEFAULT_MODULE, target, overwrite=False)
 

@@ -225,24 +225,22 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
     an earlier copy in ``output_dir`` (predictions go into it), in the file itself (into a copy in ``output_dir``,
     else in place when writable); with the file to write, its status and the file to copy from. None when there
     are none (sidecars are looked up once the recording is read, in ``_embed_and_annotate``)."""
-    from nwb_neurpir.store.annotate import copy_target, goes_to_sidecar
+    from nwb_neurpir.store.annotate import goes_to_sidecar, local_target
 
     if goes_to_sidecar(source.info, output_dir, True if sidecar else None):
         return None
     local = Path(source.location)
-    copy = None if output_dir is None else copy_target(local, output_dir, source.relative_path)
-    if copy is not None and copy.resolve() == local.resolve():
-        copy = None  # the output folder is the file's own: in place
-    if copy is not None and copy.exists() and \
-            (stored := _stored_embeddings(copy, probe.model_sha256_, embeddings)) is not None:
-        return stored, copy, "copy", None
+    target, how = local_target(local, output_dir, source.relative_path)
+    if how == "copy" and target.exists() and \
+            (stored := _stored_embeddings(target, probe.model_sha256_, embeddings)) is not None:
+        return stored, target, "copy", None
     stored = _stored_embeddings(local, probe.model_sha256_, embeddings)
     if stored is None:
         return None
-    if copy is None:
+    if how == "in-place":
         return stored, local, "in-place", None
-    copy.parent.mkdir(parents=True, exist_ok=True)
-    return stored, copy, "copy", local
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return stored, target, "copy", local
 
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
