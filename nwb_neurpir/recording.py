@@ -8,6 +8,7 @@ neurons whose own observation differs from the grid (``None`` when every neuron 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -16,7 +17,16 @@ import pandas as pd
 
 Modality = Literal["spikes", "ophys"]
 
-__all__ = ["Modality", "Recording", "SourceInfo"]
+__all__ = ["SAME_GRID_RTOL", "Modality", "Recording", "SourceInfo", "same_grid"]
+
+SAME_GRID_RTOL = 1e-3
+"""Bin sizes this close are one grid: frame periods measured from timestamps differ by their jitter (two sessions
+imaged at 15.2 Hz gave 65.781 and 65.790 ms)."""
+
+
+def same_grid(first: float, second: float) -> bool:
+    """Whether two bin sizes (seconds) are one time grid, within ``SAME_GRID_RTOL``."""
+    return math.isclose(first, second, rel_tol=SAME_GRID_RTOL)
 
 
 @dataclass(frozen=True)

@@ -79,9 +79,13 @@ def test_user_mistakes_are_clear(recordings) -> None:  # noqa: ANN001
 
 def test_calcium_recordings_train_and_embed() -> None:
     ophys = [mock_recording(seed=s, n_bins=300, modality="ophys") for s in range(2)]
-    model = train(ophys, dataclasses.replace(TINY, max_steps=5), progress=False)
-    assert model.config.normalization == "neuron"
-    assert np.isfinite(model.embed(ophys[0], progress=False)).all()
+    period = ophys[0].bin_size
+    jittered = dataclasses.replace(ophys[1], bin_size=period * 1.0001)  # a frame period measured from timestamps
+    model = train([ophys[0], jittered], dataclasses.replace(TINY, max_steps=5), progress=False)
+    assert model.config.normalization == "neuron" and model.bin_size_ == pytest.approx(period * 1.00005)
+    assert np.isfinite(model.embed(jittered, progress=False)).all()
+    with pytest.raises(NeurPIRError, match=r"different bin sizes \(10 to 20 ms\); read them on one grid"):
+        train([ophys[0], dataclasses.replace(ophys[1], bin_size=period * 2)], TINY, progress=False)
 
 
 def test_resumed_run_matches_an_uninterrupted_one(recordings, tmp_path: Path) -> None:  # noqa: ANN001

@@ -1,4 +1,5 @@
-"""Calcium imaging: a ``RoiResponseSeries`` (``DfOverF`` preferred over ``Fluorescence``) on a grid of valid frames.
+"""Calcium imaging: a ``RoiResponseSeries`` (``DfOverF`` preferred over ``Fluorescence``, the ROI traces over
+neuropil, background and deconvolved series) on a grid of valid frames.
 
 By default each frame is one bin (the native frame period); another ``bin_size`` averages the frames whose middle
 falls in each bin, bins aligned to the start of each run of consecutive frames. NaN values are unobserved: a frame
@@ -6,6 +7,8 @@ NaN for every selected ROI leaves the grid, a frame NaN for some ROIs is marked 
 """
 
 from __future__ import annotations
+
+import re
 
 import h5py
 import numpy as np
@@ -24,19 +27,24 @@ from nwb_neurpir.io.h5_tables import (
     scalar_columns,
     table_ids,
 )
+from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.timeseries import neurodata_type, sample_period, sample_times, scaled
 from nwb_neurpir.io.unit_filter import select_rows
+from nwb_neurpir.recording import same_grid
 
 __all__ = ["find_roi_series", "read_ophys"]
 
 _CONTAINER_PREFERENCE = ("DfOverF", "Fluorescence")
+_AUXILIARY = re.compile(r"neuropil|background|deconv|spike|baseline", re.IGNORECASE)
+"""Series names of what conversions store beside the ROI traces (Suite2p's ``Neuropil`` and ``Deconvolved``)."""
 _NOT_METADATA = ("image_mask", "pixel_mask", "voxel_mask")
 _CHUNK_VALUES = 16_000_000
 
 
 def find_roi_series(nwb: h5py.File) -> list[str]:
     """HDF5 paths of every ``RoiResponseSeries`` in a ``DfOverF`` or ``Fluorescence`` container of any processing
-    module, ``DfOverF`` first and the ``ophys`` module first."""
+    module, in the order of preference: ROI traces before neuropil, background and deconvolved series, then the
+    ``ophys`` module first, then ``DfOverF`` first."""
     processing = nwb.get("processing")
     if not isinstance(processing, h5py.Group):
         return []
@@ -51,7 +59,9 @@ def find_roi_series(nwb: h5py.File) -> list[str]:
                 continue
             for series in (container.get(name) for name in member_names(container)):
                 if isinstance(series, h5py.Group) and "data" in series and "rois" in series:
-                    found.append((module_name != "ophys", _CONTAINER_PREFERENCE.index(kind), object_path(series)))
+                    path = object_path(series)
+                    auxiliary = _AUXILIARY.search(path.rsplit("/", 1)[-1]) is not None
+                    found.append((auxiliary, module_name != "ophys", _CONTAINER_PREFERENCE.index(kind), path))
     return [path for *_, path in sorted(found) if path]
 
 
@@ -75,7 +85,7 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
         raise NeurPIRError(f"{series.name} needs at least two frames or a rate to define a frame period", source=source)
     frames = _frames_in_range(times, period, time_range)
     values = _read_frames(series, data, frames, selected)
-    if bin_size is None or np.isclose(bin_size, period, rtol=1e-6, atol=0):
+    if bin_size is None or same_grid(bin_size, period):
         grid, activity, observed = _native_bins(times[frames], period, values)
     else:
         grid, activity, observed = _averaged_bins(times[frames], period, values, float(bin_size), time_range, source)
@@ -93,12 +103,27 @@ def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py
     if series_path is None:
         if not candidates:
             raise NeurPIRError("no RoiResponseSeries in a DfOverF or Fluorescence container", source=source)
+        _warn_other_segmentations(nwb, candidates, source)
         return nwb[candidates[0]]
     matches = [path for path in candidates if path == series_path.strip("/") or path.endswith("/" + series_path)]
     if len(matches) != 1:
         raise NeurPIRError(f"ophys series {series_path!r} {'is ambiguous' if matches else 'not found'}; available: "
                            f"{', '.join(candidates) or 'none'}", source=source)
     return nwb[matches[0]]
+
+
+def _warn_other_segmentations(nwb: h5py.File, candidates: list[str], source: str) -> None:
+    """Warn when ROI traces of other segmentation tables (other imaging planes) are left out of the default read."""
+    def table_of(path: str) -> str:
+        region = nwb[path].get("rois")
+        return object_path(region_target(region, source)) if isinstance(region, h5py.Dataset) else ""
+
+    chosen = table_of(candidates[0])
+    others = [path for path in candidates[1:] if _AUXILIARY.search(path.rsplit("/", 1)[-1]) is None
+              and table_of(path) != chosen]
+    if others:
+        warn_about(source, f"read the ROIs of {chosen} from {candidates[0]}; the ROI traces of other segmentations "
+                           f"are not read: {', '.join(others)} (choose one with ophys_series / --series)")
 
 
 def _roi_rows(series: h5py.Group, n_rois: int, source: str) -> tuple[h5py.Group, np.ndarray]:

@@ -19,7 +19,7 @@ from nwb_neurpir.model.embed import embed_session
 from nwb_neurpir.model.encoder import NeuronEncoder
 from nwb_neurpir.model.sessions import prepare_session
 from nwb_neurpir.provenance import ModelProvenance
-from nwb_neurpir.recording import Recording
+from nwb_neurpir.recording import Recording, same_grid
 
 __all__ = ["MODEL_FILES", "NeurPIR", "load_state"]
 
@@ -71,7 +71,7 @@ class NeurPIR:
         if recording.modality != self.config.modality:
             raise NeurPIRError(f"model was trained on {self.config.modality} but this recording is "
                                f"{recording.modality}", recording.source.label())
-        if self.bin_size_ is not None and not np.isclose(recording.bin_size, self.bin_size_, rtol=1e-6, atol=0.0):
+        if self.bin_size_ is not None and not same_grid(recording.bin_size, self.bin_size_):
             raise NeurPIRError(f"model was trained on {self.bin_size_ * 1000:g} ms bins but this recording has "
                                f"{recording.bin_size * 1000:g} ms bins; read it with bin_size={self.bin_size_:g}",
                                recording.source.label())

@@ -38,7 +38,7 @@ from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
 from nwb_neurpir.model.segments import PairBatch, ViewSampler
 from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
-from nwb_neurpir.recording import Recording
+from nwb_neurpir.recording import Recording, same_grid
 
 __all__ = ["train"]
 
@@ -144,9 +144,10 @@ def _check_recordings(recordings: list[Recording]) -> str:
                            "or --modality reads only those files)")
     if not any(r.n_neurons and r.n_bins for r in recordings):
         raise NeurPIRError("the recordings hold no activity to train on")
-    bin_sizes = sorted({round(r.bin_size, 9) for r in recordings})
-    if len(bin_sizes) > 1:
-        raise NeurPIRError(f"recordings have different bin sizes {bin_sizes}; read them on one grid (bin_size=...)")
+    shortest, longest = min(r.bin_size for r in recordings), max(r.bin_size for r in recordings)
+    if not same_grid(shortest, longest):
+        raise NeurPIRError(f"recordings have different bin sizes ({shortest * 1000:.4g} to {longest * 1000:.4g} ms); "
+                           "read them on one grid (--bin-size, bin_size=...)")
     return modalities[0]
 
 
@@ -157,7 +158,7 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
     changed = config.resume_conflicts(parsed["config.json"])
     meta = parsed["model.json"]
     saved_bin = meta.get("bin_size")
-    if saved_bin is not None and not math.isclose(saved_bin, recordings[0].bin_size, rel_tol=1e-6):
+    if saved_bin is not None and not same_grid(saved_bin, recordings[0].bin_size):
         changed.append(f"bin size {saved_bin * 1000:g} ms, now {recordings[0].bin_size * 1000:g} ms")
     if changed:
         raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); "
@@ -206,7 +207,7 @@ class _Run:
         _set_threads(config, self.env)
         self.out_dir = out_dir
         self.data = [session_key(r) for r in recordings]
-        self.bin_size = float(recordings[0].bin_size)
+        self.bin_size = float(np.median([r.bin_size for r in recordings]))
         self.root = out_dir / "checkpoints" if out_dir is not None else None
         found = readable_checkpoint(self.root, TRAINING_FILES) if (resume and self.root is not None) else None
         folder, self.resumed = found if found is not None else (None, None)

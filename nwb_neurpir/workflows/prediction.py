@@ -13,6 +13,7 @@ import numpy as np
 
 from nwb_neurpir.workflows.annotation import AnnotateOutcome, other_modality_skipped
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.recording import same_grid
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -183,7 +184,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
             model, source, access, sidecar, output_dir, unit_filter, embeddings, options)
         copy_from = None
     if probe.reads_hand_features:
-        if recording is None or not np.isclose(recording.bin_size, probe.hand_bin_size_):
+        if recording is None or not same_grid(recording.bin_size, probe.hand_bin_size_):
             recording = read_resolved(source, access, bin_size=probe.hand_bin_size_)
         probabilities = probe.predict_proba(vectors, recording, ids)
     else:
