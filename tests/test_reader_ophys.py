@@ -135,3 +135,15 @@ def test_a_bin_size_within_the_frame_periods_jitter_reads_the_frames_themselves(
     recording = read_nwb(base_file, bin_size=1.0002 / 30)  # another session's period, measured from timestamps
     assert recording.n_bins == 300 and recording.bin_size == pytest.approx(1 / 30)
     np.testing.assert_allclose(recording.activity, series_data(base_file, DFF).T)
+
+
+def test_roi_regions_that_do_not_fit_the_data_say_how(base_file: Path, tmp_path: Path) -> None:
+    short = copy_of(base_file, tmp_path, "short.nwb")
+    replace_dataset(short, f"{DFF}/rois", np.arange(4))
+    with pytest.raises(NeurPIRError, match="rois holds 4 ROIs but its data has 5 columns$"):
+        read_nwb(short)
+    transposed = copy_of(base_file, tmp_path, "transposed.nwb")
+    replace_dataset(transposed, f"{DFF}/data", series_data(base_file, DFF).T.copy())
+    with pytest.raises(NeurPIRError, match=r"holds 5 ROIs but its data has 300 columns and 5 rows: the data looks "
+                                           r"stored as \(ROIs, frames\)"):
+        read_nwb(transposed)

@@ -71,7 +71,7 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
     series = _choose_series(nwb, source, series_path)
     data = numeric_dataset(series["data"], f"{series.name}/data", source, ndim=(1, 2))
     n_frames, n_rois = data.shape[0], (data.shape[1] if data.ndim == 2 else 1)
-    table, rows = _roi_rows(series, n_rois, source)
+    table, rows = _roi_rows(series, n_frames, n_rois, source)
     roi_ids = table_ids(table, source)
     metadata = _roi_metadata(table, roi_ids.size).iloc[rows].reset_index(drop=True)
     selected = select_rows(unit_filter, metadata, source, what="ROI")
@@ -126,14 +126,18 @@ def _warn_other_segmentations(nwb: h5py.File, candidates: list[str], source: str
                            f"are not read: {', '.join(others)} (choose one with ophys_series / --series)")
 
 
-def _roi_rows(series: h5py.Group, n_rois: int, source: str) -> tuple[h5py.Group, np.ndarray]:
+def _roi_rows(series: h5py.Group, n_frames: int, n_rois: int, source: str) -> tuple[h5py.Group, np.ndarray]:
     region = series["rois"]
     rows = read_numeric(region, f"{series.name}/rois", source).astype(np.int64)
     table = region_target(region, source)
     n_table = table_ids(table, source).size
-    if rows.shape != (n_rois,) or np.any((rows < 0) | (rows >= n_table)):
-        raise NeurPIRError(f"{series.name}/rois must hold {n_rois} row indices into the {n_table} rows of "
-                           f"{table.name}", source=source)
+    if rows.shape != (n_rois,):
+        transposed = rows.size == n_frames != n_rois
+        raise NeurPIRError(f"{series.name}/rois holds {rows.size} ROIs but its data has {n_rois} columns" + (
+            f" and {n_frames} rows: the data looks stored as (ROIs, frames), NWB stores (frames, ROIs)"
+            if transposed else ""), source=source)
+    if np.any((rows < 0) | (rows >= n_table)):
+        raise NeurPIRError(f"{series.name}/rois points outside the {n_table} rows of {table.name}", source=source)
     return table, rows
 
 
