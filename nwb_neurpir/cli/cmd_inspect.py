@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Sources, UnitFilter
 
 
@@ -42,9 +43,14 @@ def register(app: typer.Typer) -> None:
                 tqdm.write(_summary_text(summary))
         if as_json:
             typer.echo(json.dumps(summaries, indent=2))
+        failed = sum(summary["holds"] == "unreadable" for summary in summaries)
+        if failed:
+            raise NeurPIRError(f"{failed} of {len(summaries)} files could not be read")
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
+    if summary["holds"] == "unreadable":
+        return f"{summary['source']}\n  unreadable: {summary['message'].removeprefix(summary['source'] + ': ')}"
     if "n_neurons" not in summary:
         return f"{summary['source']}\n  holds {summary['holds']}: not read"
     lines = [summary["source"],

@@ -20,9 +20,11 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
                     modality: str = "auto", unit_filter: str | None = None, bin_size: float | None = None,
                     progress: bool = True) -> Iterator[dict[str, Any]]:
     """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, no units or ROIs,
-    NeurPIR sidecar) and, for files with neurons, ``summarize``'s fields."""
+    NeurPIR sidecar, unreadable -- with the error as ``message``) and, for files with neurons, ``summarize``'s
+    fields. A file that cannot be read does not stop the others."""
     from tqdm import tqdm
 
+    from nwb_neurpir.errors import NeurPIRError
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
@@ -38,6 +40,8 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
             yield _unreadable(source, "no units or ROIs", exc)
         except SidecarFile as exc:
             yield _unreadable(source, "NeurPIR sidecar", exc)
+        except NeurPIRError as exc:
+            yield _unreadable(source, "unreadable", exc)
 
 
 def summarize(recording: Recording) -> dict[str, Any]:
