@@ -153,3 +153,25 @@ def test_cli_evaluates_and_plots_annotated_files(recordings: list, model_dir: Pa
     assert failed.output.startswith(f"error: {bad}: cannot parse grouping file") and failed.output.count("\n") == 1
     missing = runner.invoke(app, ["plot", str(annotated), "--label", "brain_area"])
     assert missing.exit_code == 1 and "no column 'brain_area'" in missing.output
+
+
+@pytest.mark.slow
+def test_hand_features_of_annotated_files_use_the_models_grid(simulated: Path, model_dir: Path,
+                                                               tmp_path: Path) -> None:
+    from nwb_neurpir.model import NeurPIR
+    from nwb_neurpir.store import annotate_recording
+
+    model = NeurPIR.load(model_dir)
+    model.bin_size_ = 0.02  # as if trained with --bin-size 0.02
+    annotated = tmp_path / "annotated"
+    for recording in open_recordings([simulated], progress=False, bin_size=0.02):
+        annotate_recording(recording, model.embed(recording, progress=False), model.provenance(),
+                           output_dir=annotated, progress=False)
+
+    def hand_scores(*options: str) -> list[float]:
+        result = CliRunner().invoke(app, ["evaluate", str(annotated), "--label", "cell_type", "--methods",
+                                          "neurpir,hand", "--json", *options])
+        assert result.exit_code == 0, result.output
+        return [fold["balanced_accuracy"] for fold in json.loads(result.output)["methods"][1]["folds"]]
+
+    assert hand_scores() == hand_scores("--bin-size", "0.02") != hand_scores("--bin-size", "0.01")

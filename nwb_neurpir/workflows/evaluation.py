@@ -126,7 +126,8 @@ def evaluate_annotated(
 ) -> EvaluationResult:
     """``evaluate`` on annotated files: their embeddings as ``neurpir``; hand baselines read from the same files or,
     for sidecar files, from the sources they name. Methods that need no NeurPIR vectors (``hand``, ``hand:gb``...)
-    need no embeddings in the files. ``options`` go to ``evaluate``."""
+    need no embeddings in the files; they are computed on the grid of the model that made the embeddings (unless
+    ``reader_kwargs`` name a ``bin_size``), as a model reads files. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recording
     from nwb_neurpir.io.access import DataAccess
@@ -134,16 +135,17 @@ def evaluate_annotated(
     clock = time.perf_counter()
     access = DataAccess()
 
-    def recording_of(path: str) -> Recording:
+    def recording_of(path: str, reader: dict[str, Any]) -> Recording:
         source = activity_source(path)
         if source != str(path) and "://" not in source and not Path(source).exists():
             raise NeurPIRError(f"the recording whose embeddings this sidecar holds, {source}, is not there; the hand "
                                "features are computed from its activity (--methods neurpir reads the sidecar alone)",
                                source=path)
-        return open_recording(source, access=access, keep_spike_times=True, **(reader_kwargs or {}))
+        return open_recording(source, access=access, keep_spike_times=True, **reader)
 
+    reader = dict(reader_kwargs or {})
     if not _uses_neurpir(methods):
-        recordings = [recording_of(path) for path in paths]
+        recordings = [recording_of(path, reader) for path in paths]
         return _timed_total(evaluate(recordings, label=label, methods=methods, progress=progress, **options),
                             time.perf_counter() - clock)
     table = read_annotated(paths, name)
@@ -151,9 +153,12 @@ def evaluate_annotated(
     if methods is not None and all(m.partition(":")[0] == "neurpir" for m in methods):
         return _timed_total(evaluate(label=label, embeddings=table, methods=methods, progress=progress,
                                      model_provenance=provenance, **options), time.perf_counter() - clock)
+    model_grids = {model.get("hyperparameters", {}).get("bin_size") for model in table.attrs["models"]} - {None}
+    if reader.get("bin_size") is None and len(model_grids) == 1:
+        reader["bin_size"] = model_grids.pop()
     recordings, matrices = [], []
     for path, frame in table.groupby("file", sort=False):
-        recording = recording_of(path)
+        recording = recording_of(path, reader)
         recordings.append(recording)
         matrices.append(aligned_embeddings(recording, frame))
     reading = time.perf_counter() - clock
