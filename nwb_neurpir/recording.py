@@ -89,6 +89,8 @@ class Recording:
     """The trials table (``start_time``, ``stop_time`` and its columns), if the file has one."""
     spike_times: list[np.ndarray] | None = None
     """Per-neuron spike times (s) inside the kept time, when the reader was asked to keep them."""
+    activity_series: str = ""
+    """HDF5 path of the ``RoiResponseSeries`` the calcium traces were read from; empty for units."""
 
     def __post_init__(self) -> None:
         n_neurons, n_bins = self.activity.shape

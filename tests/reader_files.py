@@ -42,3 +42,31 @@ def set_unit_spike_times(path: Path, per_unit: list[np.ndarray]) -> None:
     """Rewrite the ragged spike_times column with ``per_unit`` arrays (same number of units)."""
     replace_dataset(path, "units/spike_times", np.concatenate(per_unit).astype(np.float64))
     replace_dataset(path, "units/spike_times_index", np.cumsum([len(t) for t in per_unit]).astype(np.uint32))
+
+
+def suite2p_like_file(folder: Path) -> Path:
+    """A Suite2p conversion's layout: no DfOverF; ``Deconvolved``, ``Neuropil`` and the ROI traces of plane 0 in
+    ``Fluorescence`` (the auxiliary series sort first by name), and a second plane's ROIs and traces."""
+    from pynwb.ophys import Fluorescence
+
+    from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile
+
+    nwbfile = make_ophys_nwbfile(n_rois=4, n_frames=90, with_context=False)
+    ophys = nwbfile.processing["ophys"]
+    ophys.data_interfaces.pop("DfOverF")
+    old = ophys.data_interfaces.pop("Fluorescence")["RoiResponseSeries"]
+    planes = ophys["ImageSegmentation"]
+    second = planes.create_plane_segmentation(name="PlaneSegmentationPlane1", description="plane 1",
+                                              imaging_plane=nwbfile.imaging_planes["plane0"])
+    for index in range(3):
+        second.add_roi(image_mask=np.eye(16, dtype=np.float32) * (index + 1))
+    fluorescence = Fluorescence(roi_response_series=[])
+    ophys.add(fluorescence)
+    data = np.asarray(old.data)
+    for name, values in (("Deconvolved", data * 0), ("Neuropil", data * 0 + 5), ("RoiResponseSeries", data)):
+        rois = planes["PlaneSegmentation"].create_roi_table_region(region=[0, 1, 2, 3], description="plane 0 ROIs")
+        fluorescence.create_roi_response_series(name=name, data=values, rois=rois, unit="a.u.", rate=30.0)
+    fluorescence.create_roi_response_series(
+        name="RoiResponseSeriesPlane1", data=data[:, :3] * 2, unit="a.u.", rate=30.0,
+        rois=second.create_roi_table_region(region=[0, 1, 2], description="plane 1 ROIs"))
+    return write_nwbfile(nwbfile, folder / "suite2p.nwb")

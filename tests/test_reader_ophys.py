@@ -7,7 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from reader_files import copy_of, replace_dataset
+from reader_files import copy_of, replace_dataset, suite2p_like_file
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.nwb_reader import read_nwb
@@ -92,32 +92,6 @@ def test_irregular_timestamps_are_respected(base_file: Path, tmp_path: Path) -> 
     recording = read_nwb(copy)
     np.testing.assert_allclose(recording.bin_times, times)
     assert recording.bin_size == pytest.approx(np.median(np.diff(times)))
-
-
-def suite2p_like_file(folder: Path) -> Path:
-    """A Suite2p conversion's layout: no DfOverF; ``Deconvolved``, ``Neuropil`` and the ROI traces of plane 0 in
-    ``Fluorescence`` (the auxiliary series sort first by name), and a second plane's ROIs and traces."""
-    from pynwb.ophys import Fluorescence
-
-    nwbfile = make_ophys_nwbfile(n_rois=4, n_frames=90, with_context=False)
-    ophys = nwbfile.processing["ophys"]
-    ophys.data_interfaces.pop("DfOverF")
-    old = ophys.data_interfaces.pop("Fluorescence")["RoiResponseSeries"]
-    planes = ophys["ImageSegmentation"]
-    second = planes.create_plane_segmentation(name="PlaneSegmentationPlane1", description="plane 1",
-                                              imaging_plane=nwbfile.imaging_planes["plane0"])
-    for index in range(3):
-        second.add_roi(image_mask=np.eye(16, dtype=np.float32) * (index + 1))
-    fluorescence = Fluorescence(roi_response_series=[])
-    ophys.add(fluorescence)
-    data = np.asarray(old.data)
-    for name, values in (("Deconvolved", data * 0), ("Neuropil", data * 0 + 5), ("RoiResponseSeries", data)):
-        rois = planes["PlaneSegmentation"].create_roi_table_region(region=[0, 1, 2, 3], description="plane 0 ROIs")
-        fluorescence.create_roi_response_series(name=name, data=values, rois=rois, unit="a.u.", rate=30.0)
-    fluorescence.create_roi_response_series(
-        name="RoiResponseSeriesPlane1", data=np.ones((90, 3), np.float32), unit="a.u.", rate=30.0,
-        rois=second.create_roi_table_region(region=[0, 1, 2], description="plane 1 ROIs"))
-    return write_nwbfile(nwbfile, folder / "suite2p.nwb")
 
 
 def test_roi_traces_are_read_before_neuropil_and_deconvolved_and_other_planes_are_named(tmp_path: Path) -> None:

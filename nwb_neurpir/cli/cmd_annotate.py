@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, LockTimeout, Progress, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, LockTimeout, Progress, Series, Sources, UnitFilter
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
             "./neurpir-sidecars."))] = False,
         lock_timeout: LockTimeout = 120.0,
         unit_filter: UnitFilter = None,
+        series: Series = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
         progress: Progress = True,
@@ -48,5 +49,6 @@ def register(app: typer.Typer) -> None:
 
         outcomes = annotate_files(model_dir, sources, glob, output_dir=output_dir, overwrite=overwrite, name=name,
                                   sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
+                                  ophys_series=series,
                                   lock_timeout=lock_timeout, progress=progress, raise_on_failure=False)
         print_outcomes(outcomes, "annotated", as_json)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Series, Sources, UnitFilter
 
 __all__ = ["register"]
 
@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         progress: Progress = True,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
+        series: Series = None,
         cache_dir: CacheDir = None,
     ) -> None:
         """Embed every neuron of SOURCES with a trained model (read on the model's time grid).
@@ -50,6 +51,7 @@ def register(app: typer.Typer) -> None:
                 tqdm.write(f"{recording.source.label()}: {recording.n_neurons} neurons -> {vectors.shape[1]}-d")
 
         embedded = embed_sources(model_dir, sources, glob, cache_dir=cache_dir, unit_filter=unit_filter,
+                                 ophys_series=series,
                                  progress=progress, on_recording=say)
         if out is not None:
             embedded.write(out)

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Sources, UnitFilter, choice
+from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Series, Sources, UnitFilter, choice
 from nwb_neurpir.errors import NeurPIRError
 
 Normalize = Annotated[str, choice(
@@ -105,6 +105,7 @@ def register(app: typer.Typer) -> None:
                            "[default: the config's].")] = None,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
+        series: Series = None,
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
         progress: Progress = True,
@@ -130,6 +131,7 @@ def register(app: typer.Typer) -> None:
                        n_splits=folds or 5, seed=seed or 0, held_out=held_out, progress=progress and not as_json,
                        methods=split_methods(methods) if methods else None, ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
+                               ophys_series=series,
                                model=model,
                                config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed)
                                        if training else None),

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Sources, UnitFilter
+from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Series, Sources, UnitFilter
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
         glob: Glob = None,
         modality: Modality = "auto",
         unit_filter: UnitFilter = None,
+        series: Series = None,
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
@@ -37,6 +38,7 @@ def register(app: typer.Typer) -> None:
 
         summaries = []
         for summary in inspect_sources(sources, glob, cache_dir=cache_dir, modality=modality, unit_filter=unit_filter,
+                                       ophys_series=series,
                                        bin_size=bin_size, progress=progress):
             summaries.append(summary)
             if not as_json:
@@ -61,6 +63,8 @@ def _summary_text(summary: dict[str, Any]) -> str:
     lines.append(f"  {summary['n_neurons']} {kind} from /{summary['neuron_table']}; observed "
                  f"{summary['observed_s']:.1f} s in {windows} window{'' if windows == 1 else 's'} "
                  f"({summary['bin_size_s'] * 1000:g} ms bins)")
+    if summary["activity_series"]:
+        lines.append(f"  traces from /{summary['activity_series']}")
     for column, counts in summary["label_counts"].items():
         lines.append(f"  label {column}: {', '.join(f'{value} {count}' for value, count in counts.items())}")
     lines.append(f"  trials: {summary['n_trials']}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, LockTimeout, Progress, Sources, UnitFilter
+from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, LockTimeout, Progress, Series, Sources, UnitFilter
 
 __all__ = ["register"]
 
@@ -49,6 +49,7 @@ def register(app: typer.Typer) -> None:
                                 "where --fit-on saves its own.")] = False,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
+        series: Series = None,
         cache_dir: CacheDir = None,
         lock_timeout: LockTimeout = 120.0,
         progress: Progress = True,
@@ -69,6 +70,7 @@ def register(app: typer.Typer) -> None:
             probe_inputs=probe_inputs, probe_dir=probe_dir, embeddings=embeddings, name=name,
             sidecar=True if sidecar else None,
             output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,
+            ophys_series=series,
             lock_timeout=lock_timeout,
             progress=progress and not as_json, say=lambda text: typer.echo(text, err=True))
         print_outcomes(outcomes, "predicted", as_json, where=lambda outcome: f"{outcome.path}  ("

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Sources, UnitFilter
+from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Series, Sources, UnitFilter
 
 __all__ = ["register"]
 
@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
         glob: Glob = None,
         modality: Modality = "auto",
         unit_filter: UnitFilter = None,
+        series: Series = None,
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
     ) -> None:
@@ -59,7 +60,8 @@ def register(app: typer.Typer) -> None:
         config = NeurPIRConfig.from_file(config_file, max_steps=max_steps, batch_size=batch_size, context=context,
                                          seed=seed, num_threads=threads)
         report = train_sources(sources, config, out, glob=glob, resume=resume, progress=progress,
-                               cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size)
+                               cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
+                               ophys_series=series)
         if report is None:
             return
         if as_json:

@@ -62,6 +62,12 @@ UnitFilter = Annotated[
     typer.Option("--filter", help="Keep only neurons matching this expression on their columns, "
                                   "e.g. 'quality == \"good\"'."),
 ]
+Series = Annotated[
+    Optional[str],  # noqa: UP007
+    typer.Option("--series", help="Calcium: the RoiResponseSeries to read, or a PlaneSegmentation whose ROI traces "
+                                  "to read, by name [default: the ROI traces of the first plane, DfOverF before "
+                                  "Fluorescence; `neurpir inspect` names them]."),
+]
 BinSize = Annotated[
     Optional[float],  # noqa: UP007
     typer.Option("--bin-size", help="Bin size in seconds (default: 0.01 for spikes, the frame period for calcium; "

@@ -23,3 +23,4 @@ class NeuronActivity:
     neuron_metadata: pd.DataFrame
     observed: np.ndarray | None = None
     spike_times: list[np.ndarray] | None = None
+    series: str = ""

@@ -194,6 +194,7 @@ def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modal
         covariates=collect_covariates(nwb, activity.grid, label, interval_tables),
         trials=interval_tables.get("trials"),
         spike_times=activity.spike_times,
+        activity_series=activity.series,
     )
 
 

@@ -67,7 +67,8 @@ def find_roi_series(nwb: h5py.File) -> list[str]:
 
 def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, unit_filter: str | None = None,
                bin_size: float | None = None, time_range: tuple[float, float] | None = None) -> NeuronActivity:
-    """Read one ROI response series (the first of ``find_roi_series`` unless ``series_path`` names one)."""
+    """Read one ROI response series: the first of ``find_roi_series``, or the one ``series_path`` names (its name or
+    path), or the first holding the ROIs of the segmentation table it names (e.g. ``PlaneSegmentationPlane1``)."""
     series = _choose_series(nwb, source, series_path)
     data = numeric_dataset(series["data"], f"{series.name}/data", source, ndim=(1, 2))
     n_frames, n_rois = data.shape[0], (data.shape[1] if data.ndim == 2 else 1)
@@ -95,7 +96,7 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
     return NeuronActivity(
         grid=grid, activity=activity, neuron_ids=roi_ids[rows[selected]], neuron_table=object_path(table),
         neuron_metadata=metadata.iloc[selected].reset_index(drop=True),
-        observed=None if observed.all() else observed)
+        observed=None if observed.all() else observed, series=object_path(series))
 
 
 def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py.Group:
@@ -105,25 +106,35 @@ def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py
             raise NeurPIRError("no RoiResponseSeries in a DfOverF or Fluorescence container", source=source)
         _warn_other_segmentations(nwb, candidates, source)
         return nwb[candidates[0]]
-    matches = [path for path in candidates if path == series_path.strip("/") or path.endswith("/" + series_path)]
+    matches = [path for path in candidates if _names(path, series_path)]
+    if not matches:  # a segmentation table: its ROI traces
+        tables = {path: _table_of(nwb, path, source) for path in candidates}
+        matches = [path for path, table in tables.items() if _names(table, series_path)][:1]
     if len(matches) != 1:
         raise NeurPIRError(f"ophys series {series_path!r} {'is ambiguous' if matches else 'not found'}; available: "
                            f"{', '.join(candidates) or 'none'}", source=source)
     return nwb[matches[0]]
 
 
+def _names(path: str, name: str) -> bool:
+    """Whether ``name`` is the HDF5 ``path`` or its tail."""
+    return path == name.strip("/") or path.endswith("/" + name.strip("/"))
+
+
+def _table_of(nwb: h5py.File, series_path: str, source: str) -> str:
+    """The path of the segmentation table a series' ``rois`` point into ('' without a region)."""
+    region = nwb[series_path].get("rois")
+    return object_path(region_target(region, source)) if isinstance(region, h5py.Dataset) else ""
+
+
 def _warn_other_segmentations(nwb: h5py.File, candidates: list[str], source: str) -> None:
     """Warn when ROI traces of other segmentation tables (other imaging planes) are left out of the default read."""
-    def table_of(path: str) -> str:
-        region = nwb[path].get("rois")
-        return object_path(region_target(region, source)) if isinstance(region, h5py.Dataset) else ""
-
-    chosen = table_of(candidates[0])
+    chosen = _table_of(nwb, candidates[0], source)
     others = [path for path in candidates[1:] if _AUXILIARY.search(path.rsplit("/", 1)[-1]) is None
-              and table_of(path) != chosen]
+              and _table_of(nwb, path, source) != chosen]
     if others:
         warn_about(source, f"read the ROIs of {chosen} from {candidates[0]}; the ROI traces of other segmentations "
-                           f"are not read: {', '.join(others)} (choose one with ophys_series / --series)")
+                           f"are not read: {', '.join(others)} (choose one with --series, ophys_series=...)")
 
 
 def _roi_rows(series: h5py.Group, n_frames: int, n_rois: int, source: str) -> tuple[h5py.Group, np.ndarray]:

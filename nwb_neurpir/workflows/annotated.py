@@ -53,15 +53,27 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
     return table
 
 
-def activity_source(path: str | Path) -> str:
-    """Where the activity of a file's embedded neurons is: the file itself, or the source its sidecar names."""
+def activity_source(path: str | Path) -> tuple[str, dict[str, str]]:
+    """Where the activity of a file's embedded neurons is -- the file itself, or the source its sidecar names -- and
+    the reader options that read those neurons: for calcium ROIs, the segmentation table they are rows of (a file
+    may hold several imaging planes)."""
     from nwb_neurpir.store import list_embeddings, read_embeddings
 
+    location, table = str(path), ""
     for key in list_embeddings(path):
-        source = read_embeddings(path, key).attrs.get("source")
+        attrs = read_embeddings(path, key).attrs
+        source = attrs.get("source")
+        location, table = (str(source["location"]), source.get("neuron_table", "")) if source else \
+            (location, attrs.get("neuron_table", ""))
         if source:
-            return str(source["location"])
-    return str(path)
+            break
+    return location, reading_rows_of(table)
+
+
+def reading_rows_of(neuron_table: str) -> dict[str, str]:
+    """The reader options that read the neurons of ``neuron_table`` again: for ROIs, the segmentation table (whose
+    ROI traces the reader then picks); nothing for units."""
+    return {"ophys_series": neuron_table} if neuron_table and neuron_table.strip("/") != "units" else {}
 
 
 def _identity(path: Path) -> tuple[str, str, str]:

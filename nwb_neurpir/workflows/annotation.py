@@ -19,9 +19,10 @@ from nwb_neurpir.provenance import ModelProvenance
 if TYPE_CHECKING:
     from nwb_neurpir.io.sources import ResolvedSource
     from nwb_neurpir.model import NeurPIR as TrainedModel
+    from nwb_neurpir.recording import Recording
     from nwb_neurpir.workflows.estimator import NeurPIR
 
-__all__ = ["AnnotateOutcome", "annotate", "annotate_sources", "other_modality_skipped"]
+__all__ = ["AnnotateOutcome", "annotate", "annotate_sources", "as_embedded", "other_modality_skipped"]
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ Outcome = TypeVar("Outcome", bound="AnnotateOutcome")
 def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | Iterable[str | Path],
              glob: str | None = None, *, output_dir: str | Path | None = None, overwrite: bool = False,
              name: str | None = None, sidecar: bool | None = None, cache_dir: str | Path | None = None,
-             unit_filter: str | None = None, lock_timeout: float | None = None, progress: bool = True,
-             raise_on_failure: bool = True) -> list[AnnotateOutcome]:
+             unit_filter: str | None = None, ophys_series: str | None = None, lock_timeout: float | None = None,
+             progress: bool = True, raise_on_failure: bool = True) -> list[AnnotateOutcome]:
     """Write one embedding per neuron into every source: in place (atomic, locked) for local files, into copies with
     ``output_dir`` (read-only files too), as sidecar NWB files for DANDI assets and, without ``output_dir``,
     read-only files.
@@ -52,7 +53,7 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
     items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     outcomes = annotate_sources(trained_model(model), items, glob, output_dir=output_dir, overwrite=overwrite,
                                 name=name, sidecar=sidecar, cache_dir=cache_dir, unit_filter=unit_filter,
-                                lock_timeout=lock_timeout, progress=progress)
+                                ophys_series=ophys_series, lock_timeout=lock_timeout, progress=progress)
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed and raise_on_failure:
         more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""
@@ -88,6 +89,7 @@ def annotate_sources(
     sidecar: bool | None = None,
     cache_dir: str | Path | None = None,
     unit_filter: str | None = None,
+    ophys_series: str | None = None,
     lock_timeout: float | None = None,
     progress: bool = True,
 ) -> list[AnnotateOutcome]:
@@ -97,8 +99,9 @@ def annotate_sources(
     place (atomically) when writable; DANDI assets, URLs and other read-only files get a sidecar NWB file (see
     ``nwb_neurpir.store.annotate``). Sidecar files and files without units or ROIs are skipped. Neurons with no
     observed activity have no vector and are left out. Context inputs of the model that a file lacks are set to
-    zero, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``lock_timeout``: seconds to wait
-    for another writer of the same file (None: the store's default).
+    zero, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``ophys_series`` picks the calcium
+    traces (a RoiResponseSeries or a segmentation table, by name). ``lock_timeout``: seconds to wait for another
+    writer of the same file (None: the store's default).
     """
     from tqdm import tqdm
 
@@ -116,7 +119,8 @@ def annotate_sources(
     other_kind: list[int] = []
     for source in tqdm(resolved, desc="annotating", unit="file", disable=not progress):
         try:
-            recording = read_for_model(model, source, access, unit_filter=unit_filter)  # sidecars: skipped here
+            recording = read_for_model(model, source, access, unit_filter=unit_filter,  # sidecars: skipped here
+                                       ophys_series=ophys_series)
             if not overwrite:
                 _refuse_existing_early(source, name or DEFAULT_NAME, output_dir, sidecar)
             missing = warn_missing_context(model, recording)
@@ -126,7 +130,7 @@ def annotate_sources(
                 warnings.warn(f"{source.label()}: {int((~keep).sum())} neurons have no observed activity and get "
                               "no embedding", stacklevel=2)
             recording = recording.select_neurons(keep)
-            result = annotate_recording(recording, vectors[keep], _with_missing_inputs(provenance, missing),
+            result = annotate_recording(recording, vectors[keep], as_embedded(provenance, recording, missing),
                                         name=name or DEFAULT_NAME, overwrite=overwrite, output_dir=output_dir,
                                         relative_path=source.relative_path, sidecar=sidecar, claimed=claimed,
                                         lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
@@ -169,8 +173,11 @@ def other_modality_skipped(outcomes: list[Outcome], other_kind: list[int]) -> li
             for index, outcome in enumerate(outcomes)]
 
 
-def _with_missing_inputs(provenance: ModelProvenance, missing: list[str]) -> ModelProvenance:
-    if not missing:
-        return provenance
-    return dataclasses.replace(provenance, description=f"{provenance.description} Context inputs missing in this "
-                               f"file and set to zero when embedding it: {', '.join(missing)}.")
+def as_embedded(provenance: ModelProvenance, recording: Recording, missing: list[str]) -> ModelProvenance:
+    """The model's provenance, its description saying how this file was read: the calcium traces it embedded, the
+    context inputs it lacked."""
+    said = [f"Calcium traces read from /{recording.activity_series}."] if recording.activity_series else []
+    if missing:
+        said.append(f"Context inputs missing in this file and set to zero when embedding it: {', '.join(missing)}.")
+    return dataclasses.replace(provenance, description=" ".join([provenance.description, *said])) if said \
+        else provenance

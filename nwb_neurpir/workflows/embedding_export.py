@@ -79,7 +79,8 @@ class EmbeddedSources:
 
 
 def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = None, *,
-                  cache_dir: str | Path | None = None, unit_filter: str | None = None, progress: bool = True,
+                  cache_dir: str | Path | None = None, unit_filter: str | None = None,
+                  ophys_series: str | None = None, progress: bool = True,
                   on_recording: Callable[[Recording, np.ndarray], None] | None = None) -> EmbeddedSources:
     """Embed every neuron of ``sources`` with the model in ``model_dir`` (read on the model's time grid; context
     inputs a file lacks are set to zero, with a warning); ``on_recording`` is called after each recording."""
@@ -89,7 +90,8 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
     model = load_model_folder(model_dir)
     rows = []
     for recording in open_for_model(model, sources, glob, access=DataAccess(cache_dir=cache_dir),
-                                    unit_filter=unit_filter, progress=progress, desc="embedding"):
+                                    unit_filter=unit_filter, ophys_series=ophys_series, progress=progress,
+                                    desc="embedding"):
         warn_missing_context(model, recording)
         vectors = model.embed(recording, progress=progress)
         rows.append((recording, vectors))

@@ -52,6 +52,7 @@ def evaluate_sources(
     cache_dir: str | Path | None = None,
     unit_filter: str | None = None,
     bin_size: float | None = None,
+    ophys_series: str | None = None,
     model: TrainedModel | str | Path | None = None,
     config: NeurPIRConfig | None = None,
     transductive: bool = False,
@@ -69,7 +70,7 @@ def evaluate_sources(
     into the report. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation import write_report
 
-    reader = {"unit_filter": unit_filter, "bin_size": bin_size}
+    reader = {"unit_filter": unit_filter, "bin_size": bin_size, "ophys_series": ophys_series}
     if model is not None or config is not None:
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir, reader_kwargs=reader,
                                      model=model, config=config,
@@ -136,12 +137,12 @@ def evaluate_annotated(
     access = DataAccess()
 
     def recording_of(path: str, reader: dict[str, Any]) -> Recording:
-        source = activity_source(path)
+        source, table = activity_source(path)
         if source != str(path) and "://" not in source and not Path(source).exists():
             raise NeurPIRError(f"the recording whose embeddings this sidecar holds, {source}, is not there; the hand "
                                "features are computed from its activity (--methods neurpir reads the sidecar alone)",
                                source=path)
-        return open_recording(source, access=access, keep_spike_times=True, **reader)
+        return open_recording(source, access=access, keep_spike_times=True, **{**reader, **table})
 
     reader = dict(reader_kwargs or {})
     if not _uses_neurpir(methods):

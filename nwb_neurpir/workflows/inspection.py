@@ -18,7 +18,7 @@ _MAX_LABEL_VALUES = 30
 
 def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: str | Path | None = None,
                     modality: str = "auto", unit_filter: str | None = None, bin_size: float | None = None,
-                    progress: bool = True) -> Iterator[dict[str, Any]]:
+                    ophys_series: str | None = None, progress: bool = True) -> Iterator[dict[str, Any]]:
     """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, no units or ROIs,
     NeurPIR sidecar, unreadable -- with the error as ``message``) and, for files with neurons, ``summarize``'s
     fields. A file that cannot be read does not stop the others."""
@@ -34,7 +34,8 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
     resolved = resolve_sources(sources, glob, access=access)
     for source in tqdm(resolved, desc="inspecting", unit="file", disable=not progress or len(resolved) < 2):
         try:
-            recording = read_resolved(source, access, modality=modality, unit_filter=unit_filter, bin_size=bin_size)
+            recording = read_resolved(source, access, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
+                                      ophys_series=ophys_series)
             yield {"holds": "units" if recording.modality == "spikes" else "rois", **summarize(recording)}
         except NoNeurons as exc:
             yield _unreadable(source, "no units or ROIs", exc)
@@ -61,6 +62,7 @@ def summarize(recording: Recording) -> dict[str, Any]:
         "session_start_time": recording.session_start_time,
         "modality": recording.modality,
         "neuron_table": recording.neuron_table,
+        "activity_series": recording.activity_series,
         "n_neurons": recording.n_neurons,
         "neuron_columns": list(map(str, recording.neuron_metadata.columns)),
         "label_counts": labels,

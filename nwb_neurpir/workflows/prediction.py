@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nwb_neurpir.workflows.annotation import AnnotateOutcome, other_modality_skipped
+from nwb_neurpir.workflows.annotation import AnnotateOutcome, as_embedded, other_modality_skipped
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.recording import same_grid
 
@@ -42,7 +42,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
             model: NeurPIR | TrainedModel | str | Path | None = None, name: str | None = None,
             embeddings: str | None = None, sidecar: bool | None = None, output_dir: str | Path | None = None,
             overwrite: bool = False, cache_dir: str | Path | None = None, unit_filter: str | None = None,
-            lock_timeout: float | None = None, progress: bool = True,
+            ophys_series: str | None = None, lock_timeout: float | None = None, progress: bool = True,
             raise_on_failure: bool = True) -> list[PredictOutcome]:
     """Predict ``probe.label`` for every neuron of the sources and store it with the class probabilities in a
     ``NeuronPredictions`` table (default name ``predicted_<label>``).
@@ -51,11 +51,11 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     (atomic, locked; a writable file) or, with ``output_dir``, in a copy there; ``embeddings`` names the table when
     the file holds several of that model (else the default-named one is used), and ``unit_filter`` keeps the
     neurons it selects. Any other source is embedded by ``model`` (the one the probe was fitted on: an estimator, a
-    trained model or a model folder) and annotated as ``annotate`` does -- in place, a copy in ``output_dir``, or a
-    sidecar file for DANDI assets, URLs, read-only files without ``output_dir`` and ``sidecar=True`` -- and the
-    predictions go into that file. ``overwrite`` replaces
-    earlier embeddings, sidecars and predictions of the same names. Sidecar files and files without neurons are
-    skipped, as are files of the other modality beside files of the model's own. Every source is tried; then, unless
+    trained model or a model folder; ``ophys_series`` picks the calcium traces it reads) and annotated as
+    ``annotate`` does -- in place, a copy in ``output_dir``, or a sidecar file for DANDI assets, URLs, read-only
+    files without ``output_dir`` and ``sidecar=True`` -- and the predictions go into that file. ``overwrite``
+    replaces earlier embeddings, sidecars and predictions of the same names. Sidecar files and files without neurons
+    are skipped, as are files of the other modality beside files of the model's own. Every source is tried; then, unless
     ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
 
     >>> import nwb_neurpir as npir
@@ -86,7 +86,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
-                                         embeddings, options))
+                                         ophys_series, embeddings, options))
         except NeurPIRError as error:
             if isinstance(error, OtherModality):
                 other_kind.append(len(outcomes))
@@ -164,16 +164,18 @@ def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the 
 
 def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: ResolvedSource, access: Any,  # noqa: ANN401
                  sidecar: bool | None, output_dir: str | Path | None, unit_filter: str | None,
-                 embeddings: str | None, options: dict[str, Any]) -> PredictOutcome:
+                 ophys_series: str | None, embeddings: str | None, options: dict[str, Any]) -> PredictOutcome:
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import write_predictions
+    from nwb_neurpir.workflows.annotated import reading_rows_of
 
     recording = None
     found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
+        rows = reading_rows_of(table)  # the stored vectors' neurons, whatever ophys_series says
         if unit_filter is not None:
-            recording = read_resolved(source, access, unit_filter=unit_filter,
+            recording = read_resolved(source, access, unit_filter=unit_filter, **rows,
                                       bin_size=probe.hand_bin_size_ if probe.reads_hand_features else None)
             ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
     elif model is None:
@@ -181,11 +183,12 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
         recording, ids, vectors, table, provenance, path, status = _embed_and_annotate(
-            model, source, access, sidecar, output_dir, unit_filter, embeddings, options)
+            model, source, access, sidecar, output_dir, unit_filter, ophys_series, embeddings, options)
+        rows = reading_rows_of(recording.neuron_table)
         copy_from = None
     if probe.reads_hand_features:
         if recording is None or not same_grid(recording.bin_size, probe.hand_bin_size_):
-            recording = read_resolved(source, access, bin_size=probe.hand_bin_size_)
+            recording = read_resolved(source, access, bin_size=probe.hand_bin_size_, **rows)
         probabilities = probe.predict_proba(vectors, recording, ids)
     else:
         probabilities = probe.predict_proba(vectors)
@@ -245,7 +248,8 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
 
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
-                        output_dir: str | Path | None, unit_filter: str | None, embeddings: str | None,
+                        output_dir: str | Path | None, unit_filter: str | None, ophys_series: str | None,
+                        embeddings: str | None,
                         options: dict[str, Any]) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str]:
     """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
     sidecar) -- or, when ``annotate`` already wrote this model's vectors into the sidecar, use those; returns the
@@ -253,9 +257,9 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
     it was written."""
     from nwb_neurpir.store import DEFAULT_MODULE, DEFAULT_NAME, annotate_recording, read_embeddings
     from nwb_neurpir.store.annotate import goes_to_sidecar, sidecar_target
-    from nwb_neurpir.workflows.model_inputs import read_for_model
+    from nwb_neurpir.workflows.model_inputs import read_for_model, warn_missing_context
 
-    recording = read_for_model(model, source, access, unit_filter=unit_filter)
+    recording = read_for_model(model, source, access, unit_filter=unit_filter, ophys_series=ophys_series)
     if goes_to_sidecar(source.info, output_dir, True if sidecar else None):
         target = sidecar_target(source.info, DEFAULT_NAME, output_dir, recording.subject_id, recording.session_id)
         stored = _stored_embeddings(target, model.provenance().checkpoint_sha256, embeddings) \
@@ -266,9 +270,10 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
             return recording, ids, vectors, table, provenance, target, "sidecar"
     if embeddings is not None:
         raise NeurPIRError(f"has no embedding table {embeddings!r} of the probe's model", source=source.label())
+    provenance = as_embedded(model.provenance(), recording, warn_missing_context(model, recording))
     vectors = model.embed(recording, progress=False)
     keep = np.isfinite(vectors).all(axis=1)
-    recording, vectors, provenance = recording.select_neurons(keep), vectors[keep], model.provenance()
+    recording, vectors = recording.select_neurons(keep), vectors[keep]
     result = annotate_recording(recording, vectors, provenance, sidecar=True if sidecar else None,
                                 output_dir=output_dir, overwrite=options["overwrite"],
                                 lock_timeout=options["lock_timeout"], progress=False)
