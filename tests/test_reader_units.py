@@ -69,6 +69,36 @@ def test_no_obs_intervals_grid_spans_the_spikes_and_big_bins_widen_the_count_typ
     assert coarse.activity.dtype == np.uint16 and coarse.activity.max() > 255 and coarse.activity.sum() == n_spikes
 
 
+def test_without_obs_intervals_a_long_silence_of_every_unit_is_a_gap_between_segments(tmp_path: Path) -> None:
+    path = write_nwbfile(make_spikes_nwbfile(n_units=6, duration=120.0, with_context=False), tmp_path / "two.nwb")
+    per_unit = unit_spike_times(path)
+    shifted = [np.where(t < 60.0, t + 10_000.0, t + 10_940.0) for t in per_unit]  # segments 10000-10060, 11000-11060
+    set_unit_spike_times(path, shifted)
+    with pytest.warns(NWBReadWarning, match=r"no unit fires for 9\d\d s from 100\d\d s: read as gaps between "
+                                            "recording segments"):
+        recording = read_nwb(path)
+    assert 119.0 < recording.n_bins * recording.bin_size < 121.0
+    assert np.diff(recording.bin_times).max() > 900.0 and recording.activity.sum() == sum(t.size for t in per_unit)
+
+
+def test_spike_times_that_are_not_seconds_are_refused_before_they_fill_memory(
+        base_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    milliseconds = copy_of(base_file, tmp_path, "ms.nwb")
+    set_unit_spike_times(milliseconds, [t * 1e6 for t in unit_spike_times(base_file)])
+    with h5py.File(milliseconds, "a") as file:
+        del file["units/obs_intervals"], file["units/obs_intervals_index"]
+    with pytest.raises(NeurPIRError, match=r"are the (spike )?times in seconds\?"), \
+            pytest.warns(NWBReadWarning, match="span .* days; NWB stores them in seconds"):
+        read_nwb(milliseconds)
+    monkeypatch.setattr("nwb_neurpir.io.units._MAX_ACTIVITY_CELLS", 1000)  # the limit of a file with more units
+    with pytest.raises(NeurPIRError, match=r"6 units x 1e\+03 bins \(0.00278 h observed at 0.01 s bins\) is too much"):
+        read_nwb(base_file)
+    samples = copy_of(base_file, tmp_path, "samples.nwb")
+    replace_dataset(samples, "units/spike_times", (np.concatenate(unit_spike_times(base_file)) * 30_000).astype(int))
+    with pytest.raises(NeurPIRError, match="spike_times holds integers \\(sample indices\\?\\)"):
+        read_nwb(samples)
+
+
 def test_different_windows_give_an_observed_mask_and_drop_outside_spikes(base_file: Path, tmp_path: Path) -> None:
     copy = copy_of(base_file, tmp_path)
     per_unit = unit_spike_times(copy)

@@ -3,7 +3,9 @@
 Only the selected units' slices of the ragged ``spike_times`` are read, block by block, so a file larger than memory
 works for the units it needs. ``obs_intervals`` are honoured: time outside a unit's windows is unobserved, not
 silence. When every selected unit has the same windows the grid is those windows and ``observed`` is None; otherwise
-the grid is their union and ``observed`` marks, per unit, the bins inside its own windows.
+the grid is their union and ``observed`` marks, per unit, the bins inside its own windows. Without them, the time
+the spikes span is observed, except where no unit fires for so long that it must be a gap between recording segments
+(exports of multi-segment recordings often write no ``obs_intervals``).
 """
 
 from __future__ import annotations
@@ -32,13 +34,19 @@ from nwb_neurpir.io.h5_tables import (
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.unit_filter import select_rows
 
-__all__ = ["DEFAULT_SPIKE_BIN_SIZE", "read_units", "unit_metadata"]
+__all__ = ["DEFAULT_SPIKE_BIN_SIZE", "SILENT_GAP_SECONDS", "read_units", "unit_metadata"]
 
 DEFAULT_SPIKE_BIN_SIZE = 0.010
 
 _MAX_BLOCK_SPIKES = 8_000_000
 _MAX_BLOCK_CELLS = 16_000_000
 _COUNT_TYPES = (np.uint8, np.uint16, np.uint32)
+_MAX_ACTIVITY_CELLS = 4_000_000_000
+"""Refuse to bin more units x bins than this (4 GB of counts, more once normalised): a time unit that is not seconds
+or a far too small bin size would otherwise exhaust memory."""
+SILENT_GAP_SECONDS = 60.0
+"""Without ``obs_intervals``, a stretch this long (or 20 mean intervals between the population's spikes, if longer)
+in which no selected unit fires is read as a gap between recording segments, not as silence."""
 _NOT_METADATA = ("spike_times", "obs_intervals", "electrodes", "waveforms")
 
 
@@ -51,6 +59,9 @@ def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, b
         raise NeurPIRError("the units table has no ragged spike_times column", source=source)
     spike_data = units["spike_times"]
     numeric_dataset(spike_data, f"{units.name}/spike_times", source)
+    if spike_data.dtype.kind in "iu":
+        raise NeurPIRError(f"{units.name}/spike_times holds integers (sample indices?); NWB stores spike times as "
+                           "seconds in floating point", source=source)
     bounds = ragged_bounds(units, "spike_times", ids.size, source)
     metadata = unit_metadata(units, ids.size, source)
     selected = select_rows(unit_filter, metadata, source)
@@ -58,6 +69,10 @@ def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, b
     windows = _UnitWindows.read(units, selected, source)
     problems = _SpikeProblems()
     grid = _make_grid(windows, spike_data, bounds, selected, bin_size, time_range, source)
+    if grid.n_bins * selected.size > _MAX_ACTIVITY_CELLS:
+        raise NeurPIRError(f"{selected.size} units x {grid.n_bins:.3g} bins ({grid.n_bins * bin_size / 3600:.3g} h "
+                           f"observed at {bin_size} s bins) is too much to hold in memory; are the spike times in "
+                           "seconds? Otherwise choose a larger bin size, a time range or fewer units", source=source)
     observed = windows.observed(grid)
     activity, kept_times = _bin_selected(spike_data, bounds, selected, windows, grid, observed, keep_spike_times,
                                          problems)
@@ -219,24 +234,41 @@ def _make_grid(windows: _UnitWindows, spike_data: h5py.Dataset, bounds: np.ndarr
     elif time_range is not None:
         grid = window_grid(np.array([time_range]), bin_size, source=source)
     else:
-        grid = window_grid(_spike_span(spike_data, bounds, selected, bin_size), bin_size, source=source)
+        grid = window_grid(_spike_span(spike_data, bounds, selected, bin_size, source), bin_size, source=source)
     if grid.n_bins == 0:
         where = "" if time_range is None else f" in the time range {time_range}"
         raise NeurPIRError(f"no observed time to bin{where} (bin size {bin_size} s)", source=source)
     return grid
 
 
-def _spike_span(spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.ndarray, bin_size: float) -> np.ndarray:
-    """Without obs_intervals: one window from the first valid spike (floored to the bin) past the last spike."""
+def _spike_span(spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.ndarray, bin_size: float,
+                source: str) -> np.ndarray:
+    """Without obs_intervals: the windows the valid spikes span, from the first (floored to the bin) past the last,
+    cut at silent gaps (``SILENT_GAP_SECONDS``) with a warning; whole seconds resolve the gaps' edges."""
+    seconds, n_spikes = [], 0
     low, high = np.inf, -np.inf
     for _, _, times, _ in _spike_blocks(spike_data, bounds, selected, max_units=selected.size):
         times = times[np.isfinite(times) & (times >= 0)]
         if times.size:
             low, high = min(low, float(times.min())), max(high, float(times.max()))
+            seconds.append(np.unique(np.floor(times)))
+            n_spikes += times.size
     if not np.isfinite(low):
         return np.zeros((0, 2))
-    start = np.floor(low / bin_size) * bin_size
-    return np.array([[start, high + bin_size]])
+    occupied = np.unique(np.concatenate(seconds))
+    longest_silence = max(SILENT_GAP_SECONDS, 20.0 * (high - low) / n_spikes)
+    cuts = np.flatnonzero(np.diff(occupied) > longest_silence + 1.0)
+    starts = np.concatenate([[np.floor(low / bin_size) * bin_size], occupied[cuts + 1]])
+    stops = np.concatenate([occupied[cuts] + 1.0, [high + bin_size]])
+    if cuts.size:
+        gaps = occupied[cuts + 1] - occupied[cuts] - 1.0
+        warn_about(source, f"no obs_intervals, and no unit fires for {gaps.max():.0f} s from "
+                           f"{occupied[cuts[gaps.argmax()]] + 1:.0f} s" + (f" (and in {cuts.size - 1} more gaps of "
+                           f"over {longest_silence:.0f} s)" if cuts.size > 1 else "") + ": read as gaps between "
+                           "recording segments, not as silence; obs_intervals would say what was observed")
+    if high - low > 86_400:
+        warn_about(source, f"the spike times span {(high - low) / 86_400:.1f} days; NWB stores them in seconds")
+    return np.column_stack([starts, stops])
 
 
 def _spike_blocks(spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.ndarray,
