@@ -70,6 +70,14 @@ def test_ragged_index_past_the_data(base_file: Path, tmp_path: Path) -> None:
     assert "not a valid ragged index" in error_for(path).message
 
 
+def test_ragged_index_that_starts_at_zero_is_refused(base_file: Path, tmp_path: Path) -> None:
+    path = copy_of(base_file, tmp_path)
+    with h5py.File(path, "a") as nwb:
+        index = nwb["units/spike_times_index"]
+        index[...] = np.concatenate([[0], index[:-1]])  # starts written as ends
+    assert "spike_times_index ends at" in error_for(path).message
+
+
 def test_spike_times_of_the_wrong_type(base_file: Path, tmp_path: Path) -> None:
     path = copy_of(base_file, tmp_path)
     with h5py.File(path, "a") as nwb:

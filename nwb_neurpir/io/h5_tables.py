@@ -112,6 +112,10 @@ def ragged_bounds(table: h5py.Group, column: str, n_rows: int, source: str) -> n
     if np.any(np.diff(bounds) < 0) or bounds[-1] > data.shape[0]:
         raise NeurPIRError(f"{table.name}/{column}_index is not a valid ragged index into {data.shape[0]} rows "
                            "(offsets decrease or run past the end)", source=source)
+    if bounds[-1] != data.shape[0]:
+        raise NeurPIRError(f"{table.name}/{column}_index ends at {bounds[-1]}, but the column holds {data.shape[0]} "
+                           "values: each offset is where a row ends (an index that starts at 0, or is off by one, "
+                           "gives every row another row's values)", source=source)
     return bounds
 
 
