@@ -22,6 +22,14 @@ class NeurPIRError(Exception):
         return " ".join(text.split())
 
 
+class NoNeurons(NeurPIRError):
+    """The file holds neither units with spike times nor ROI responses (e.g. LFP only): among many files, skipped."""
+
+
+class NoneSelected(NoNeurons):
+    """None of the file's neurons passes the neuron filter: among many files, skipped like a file without neurons."""
+
+
 class Stopped(NeurPIRError):
     """A run the user stopped (Ctrl-C, or a scheduler's SIGTERM) after saving what it had done: not a failure. The CLI
     prints the message without ``error:`` and exits with ``128 + signal`` (130 for Ctrl-C), as a shell expects."""

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io import open_recordings
 from nwb_neurpir.io.unit_filter import filter_mask
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
 TABLE = pd.DataFrame({"quality": ["good", "mua", "good", "noise"], "area": ["CA1", "VISp", "root", "CA1"],
                       "snr": [5.0, 1.0, 3.0, 0.5], "depth": [100, 200, 300, 400]})
@@ -49,3 +54,16 @@ def test_filter_reports_incomparable_types_and_non_boolean_results() -> None:
         filter_mask("quality < 3", TABLE)
     with pytest.raises(NeurPIRError, match="true/false"):
         filter_mask("snr", TABLE)
+
+
+def test_among_many_files_one_without_a_neuron_passing_the_filter_is_skipped(tmp_path: Path) -> None:
+    for session, seed in (("1", 0), ("2", 1)):
+        write_nwbfile(make_spikes_nwbfile(n_units=4, duration=5.0, seed=seed, session_id=session, with_context=False),
+                      tmp_path / f"sub-m_ses-{session}.nwb")
+    with h5py.File(tmp_path / "sub-m_ses-2.nwb", "a") as file:  # every unit of the second session is good
+        file["units/quality"][...] = np.array([b"good"] * 4, dtype=object)
+    with pytest.warns(UserWarning, match=r"sub-m_ses-2.nwb: no unit passes the filter .*; skipped"):
+        (kept,) = open_recordings([tmp_path], progress=False, unit_filter='quality == "mua"')
+    assert kept.session_id == "1" and set(kept.neuron_metadata["quality"]) == {"mua"}
+    with pytest.raises(NeurPIRError, match="no neuron of any source passes the filter"), pytest.warns(UserWarning):
+        list(open_recordings([tmp_path], progress=False, unit_filter="quality == 'noise'"))

@@ -80,16 +80,19 @@ def open_recordings(
 
     from tqdm import tqdm
 
-    from nwb_neurpir.errors import NeurPIRError
-    from nwb_neurpir.io.nwb_reader import ModalityMismatch, NoNeurons, SidecarFile
+    from nwb_neurpir.errors import NeurPIRError, NoNeurons, NoneSelected
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch, SidecarFile
 
     access = _access_or_default(access)
     resolved = resolve_sources(sources, glob, access=access)
-    n_read, other_kind = 0, []
+    n_read, other_kind, none_selected = 0, [], []
     for source in tqdm(resolved, desc=desc, unit="file", disable=not progress or len(resolved) < 2):
         try:
             recording = read_resolved(source, access, download=download, **reader_kwargs)
         except (SidecarFile, NoNeurons) as exc:
+            if len(resolved) == 1 and isinstance(exc, NoneSelected):
+                raise
+            none_selected += [exc] if isinstance(exc, NoneSelected) else []
             warnings.warn(f"{exc.one_line()}; skipped", stacklevel=2)
             continue
         except ModalityMismatch as exc:
@@ -104,6 +107,8 @@ def open_recordings(
                       f"skipped: {names}", stacklevel=2)
     elif other_kind:
         raise other_kind[0]
+    if not n_read and none_selected:
+        raise NeurPIRError(f"no neuron of any source passes the filter ({none_selected[0].one_line()})")
     if not n_read:
         raise NeurPIRError("none of the sources holds units or ROIs to read (only NeurPIR sidecar files or files "
                            "without neurons); `neurpir inspect` lists what each file holds")

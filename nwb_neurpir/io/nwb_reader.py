@@ -18,7 +18,7 @@ from typing import Literal
 import h5py
 import numpy as np
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.errors import NeurPIRError, NoNeurons
 from nwb_neurpir.io.activity import NeuronActivity
 from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
 from nwb_neurpir.io.h5_tables import decode_text, scalar_text
@@ -39,10 +39,6 @@ _H5PY_ONLY_ERRORS = (TypeError, AttributeError, IndexError)
 
 class SidecarFile(NeurPIRError):
     """The file is a NeurPIR sidecar (embeddings of another file), not a recording."""
-
-
-class NoNeurons(NeurPIRError):
-    """The file holds neither units with spike times nor ROI responses (e.g. LFP only)."""
 
 
 class ModalityMismatch(NeurPIRError):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.errors import NeurPIRError, NoneSelected
 
 __all__ = ["filter_mask", "select_rows"]
 
@@ -34,7 +34,7 @@ def select_rows(expression: str | None, table: pd.DataFrame, source: str | None 
         return np.arange(len(table))
     selected = np.flatnonzero(filter_mask(expression, table, source))
     if selected.size == 0:
-        raise NeurPIRError(f"no {what} passes the filter {expression!r} ({len(table)} in the file)", source=source)
+        raise NoneSelected(f"no {what} passes the filter {expression!r} ({len(table)} in the file)", source=source)
     return selected
 
 

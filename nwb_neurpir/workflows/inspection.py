@@ -24,7 +24,7 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
     fields. A file that cannot be read does not stop the others."""
     from tqdm import tqdm
 
-    from nwb_neurpir.errors import NeurPIRError
+    from nwb_neurpir.errors import NeurPIRError, NoneSelected
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
@@ -37,6 +37,8 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
             recording = read_resolved(source, access, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
                                       ophys_series=ophys_series)
             yield {"holds": "units" if recording.modality == "spikes" else "rois", **summarize(recording)}
+        except NoneSelected as exc:
+            yield _unreadable(source, "no neuron passing the filter", exc)
         except NoNeurons as exc:
             yield _unreadable(source, "no units or ROIs", exc)
         except SidecarFile as exc:
