@@ -116,3 +116,20 @@ def test_activity_statistics_read_in_blocks_equal_the_direct_formulas() -> None:
     others = activity.sum(axis=0) - activity
     expected = [np.corrcoef(activity[i], others[i])[0, 1] for i in range(4)]
     np.testing.assert_allclose(population_coupling(activity), expected, rtol=1e-10)
+
+
+def test_a_neuron_unobserved_in_every_trial_gets_zeros_without_numpy_warnings() -> None:
+    import dataclasses
+    import warnings
+
+    rng = np.random.default_rng(1)
+    starts = np.arange(1.0, 50.0, 2.0)
+    trials = pd.DataFrame({"start_time": starts, "stop_time": starts + 0.5, "contrast": rng.choice([0.0, 1.0], 25)})
+    recording = _recording(rng.poisson(0.05, (2, 6000)), trials)
+    observed = np.ones((2, 6000), bool)
+    observed[1] = False  # its obs_intervals cover no trial
+    observed[1, 5500:] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = hand_features(dataclasses.replace(recording, observed=observed))
+    assert np.isfinite(table.to_numpy()).all() and table.loc[1, "stim_minus_blank"] == 0.0

@@ -7,6 +7,7 @@ Calcium: skewness, SNR, event rate, autocorrelation decay and the same autocorre
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -22,15 +23,18 @@ __all__ = ["feature_matrix", "hand_features", "on_shared_columns"]
 
 
 def hand_features(recording: Recording) -> pd.DataFrame:
-    """One row per neuron (recording order), one named column per feature; no NaN."""
-    windows = align_trials(recording)
-    per_trial = None if windows is None else np.nanmean(windows.responses, axis=2)
-    parts = [trial_response_features(recording, windows), binned_activity_features(recording, per_trial)]
-    if recording.modality == "spikes":
-        trial_counts = None if windows is None else np.nansum(windows.responses, axis=2)
-        parts.insert(0, spike_train_features(recording, trial_counts))
-    else:
-        parts.insert(0, trace_features(recording))
+    """One row per neuron (recording order), one named column per feature; no NaN (a feature a neuron has no
+    observed activity for, e.g. trials outside its ``obs_intervals``, is 0)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)  # such a neuron's mean is NaN, then 0
+        windows = align_trials(recording)
+        per_trial = None if windows is None else np.nanmean(windows.responses, axis=2)
+        parts = [trial_response_features(recording, windows), binned_activity_features(recording, per_trial)]
+        if recording.modality == "spikes":
+            trial_counts = None if windows is None else np.nansum(windows.responses, axis=2)
+            parts.insert(0, spike_train_features(recording, trial_counts))
+        else:
+            parts.insert(0, trace_features(recording))
     table = pd.concat([part.reset_index(drop=True) for part in parts], axis=1)
     return table.replace([np.inf, -np.inf], np.nan).fillna(0.0).astype(np.float64)
 
