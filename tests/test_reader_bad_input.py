@@ -96,3 +96,12 @@ def test_spike_times_of_the_wrong_type(base_file: Path, tmp_path: Path) -> None:
 ])
 def test_bad_options(base_file: Path, options: dict, expected: str) -> None:
     assert expected in error_for(base_file, **options).message
+
+
+def test_duplicate_unit_ids_are_refused_naming_one(base_file: Path, tmp_path: Path) -> None:
+    path = copy_of(base_file, tmp_path)
+    with h5py.File(path, "a") as nwb:
+        ids = nwb["units/id"][()]
+        ids[1] = ids[0]
+        nwb["units/id"][...] = ids
+    assert f"units/id holds 1 ids more than once (e.g. {ids[0]} 2 times)" in error_for(path).message

@@ -96,7 +96,13 @@ def table_ids(table: h5py.Group, source: str) -> np.ndarray:
     ids = read_numeric(table["id"], f"{table.name}/id", source)
     if ids.dtype.kind == "f" and not np.all(np.isfinite(ids)):
         raise NeurPIRError(f"{table.name}/id holds non-finite values", source=source)
-    return ids.astype(np.int64)
+    ids = ids.astype(np.int64)
+    values, counts = np.unique(ids, return_counts=True)
+    if np.any(counts > 1):
+        repeated = values[counts > 1]
+        raise NeurPIRError(f"{table.name}/id holds {repeated.size} ids more than once (e.g. {repeated[0]} "
+                           f"{counts[counts > 1][0]} times); each row needs its own id", source=source)
+    return ids
 
 
 def ragged_bounds(table: h5py.Group, column: str, n_rows: int, source: str) -> np.ndarray:
