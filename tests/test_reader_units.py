@@ -36,8 +36,10 @@ def test_counts_grid_and_metadata_match_the_file(base_file: Path) -> None:
     assert recording.activity.sum() == sum(t.size for t in unit_spike_times(base_file))
     assert list(recording.neuron_ids) == list(range(6))
     assert recording.neuron_table == "units"
-    assert list(recording.neuron_metadata.columns) == ["brain_area", "quality", "electrode_id", "location"]
+    assert list(recording.neuron_metadata.columns) == ["brain_area", "quality", "electrode_id", "location",
+                                                       "electrode_group_name"]
     assert list(recording.neuron_metadata["location"]) == ["VISp", "CA1", "LGd", "MRN", "VISp", "CA1"]
+    assert set(recording.neuron_metadata["electrode_group_name"]) == {"shank0"}
     assert (recording.subject_id, recording.session_id) == ("mouse1", "ses1")
     assert recording.session_start_time.startswith("2024-01-01T12:00:00")
     assert recording.source.location == str(base_file) and recording.source.identifier

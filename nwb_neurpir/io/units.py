@@ -85,7 +85,9 @@ def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, b
 
 
 def unit_metadata(units: h5py.Group, n_units: int, source: str) -> pd.DataFrame:
-    """Every scalar column of the units table, plus ``location`` (and ``electrode_id``) through its electrodes."""
+    """Every scalar column of the units table, plus, through its electrodes, ``location``, ``electrode_id`` and every
+    other scalar column of the electrodes table as ``electrode_<name>`` (e.g. ``electrode_acronym``, ``electrode_x``,
+    ``electrode_group_name``)."""
     metadata = scalar_columns(units, n_units, exclude=_NOT_METADATA)
     for name, values in _electrode_columns(units, n_units, source).items():
         metadata[name if name not in metadata else f"electrode_{name}"] = values
@@ -111,16 +113,21 @@ def _electrode_columns(units: h5py.Group, n_units: int, source: str) -> dict[str
             raise NeurPIRError(f"{region.name} has {rows.size} rows for {n_units} units", source=source)
     if np.any(rows >= n_electrodes):
         raise NeurPIRError(f"{region.name} points past the {n_electrodes} rows of {electrodes.name}", source=source)
-    valid = rows >= 0
-    columns = {"electrode_id": np.where(valid, electrode_ids[np.maximum(rows, 0)], -1)}
-    locations = _electrode_locations(electrodes, n_electrodes)
+    valid, picked = rows >= 0, np.maximum(rows, 0)
+    columns = {"electrode_id": np.where(valid, electrode_ids[picked], -1)}
+    table = scalar_columns(electrodes, n_electrodes)
+    locations = _electrode_locations(electrodes, table)
     if locations is not None:
-        columns["location"] = np.where(valid, locations[np.maximum(rows, 0)], "")
+        columns["location"] = np.where(valid, locations[picked], "")
+    for name, values in table.drop(columns="location", errors="ignore").items():
+        text = values.dtype == object
+        columns[f"electrode_{name}"] = np.where(valid, values.to_numpy()[picked], "" if text else np.nan)
     return columns
 
 
-def _electrode_locations(electrodes: h5py.Group, n_electrodes: int) -> np.ndarray | None:
-    table = scalar_columns(electrodes, n_electrodes)
+def _electrode_locations(electrodes: h5py.Group, table: pd.DataFrame) -> np.ndarray | None:
+    """Each electrode's ``location`` column, else its group's ``location``."""
+    n_electrodes = len(table)
     if "location" in table:
         return table["location"].astype(str).to_numpy(dtype=object)
     groups = electrodes.get("group")
