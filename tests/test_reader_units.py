@@ -181,3 +181,20 @@ def test_an_open_h5py_file_is_read_and_left_open(base_file: Path) -> None:
 def test_a_filter_that_keeps_no_unit_is_an_error(base_file: Path) -> None:
     with pytest.raises(NeurPIRError, match="no unit passes the filter"):
         read_nwb(base_file, unit_filter="brain_area == 'nowhere'")
+
+
+def test_a_units_table_in_a_processing_module_is_read(tmp_path: Path) -> None:
+    from pynwb.misc import Units
+
+    nwbfile = make_spikes_nwbfile(n_units=3, duration=10.0, with_context=False, with_electrodes=False)
+    top = nwbfile.units
+    units = Units(name="units", description="written by neuroconv with write_in_processing_module=True")
+    for index in range(3):
+        units.add_unit(spike_times=top["spike_times"][index])
+    nwbfile.create_processing_module("ecephys", "sorted units").add(units)
+    path = write_nwbfile(nwbfile, tmp_path / "processing_units.nwb")
+    with h5py.File(path, "a") as file:
+        del file["units"]
+    recording = read_nwb(path)
+    assert recording.neuron_table == "processing/ecephys/units" and recording.n_neurons == 3
+    assert recording.activity.sum() == sum(len(top["spike_times"][index]) for index in range(3))

@@ -25,7 +25,7 @@ from nwb_neurpir.io.h5_tables import decode_text, scalar_text
 from nwb_neurpir.io.nwb_file import check_nwb_root, open_nwb
 from nwb_neurpir.io.ophys import find_roi_series, read_ophys
 from nwb_neurpir.io.read_warnings import warn_about
-from nwb_neurpir.io.units import read_units
+from nwb_neurpir.io.units import find_units, read_units
 from nwb_neurpir.recording import Modality, Recording, SourceInfo
 
 __all__ = ["ModalityMismatch", "NoNeurons", "SidecarFile", "detect_modality", "read_nwb", "readable_modality",
@@ -88,8 +88,7 @@ def read_nwb(
 
 def detect_modality(nwb: h5py.File) -> Modality | None:
     """"spikes" when the file has a units table with spike times, else "ophys" when it has ROI responses, else None."""
-    units = nwb.get("units")
-    if isinstance(units, h5py.Group) and "spike_times" in units:
+    if find_units(nwb) is not None:
         return "spikes"
     return "ophys" if find_roi_series(nwb) else None
 

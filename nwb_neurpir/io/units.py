@@ -23,6 +23,7 @@ from nwb_neurpir.io.binning import TimeGrid, bins_inside_windows, count_events, 
 from nwb_neurpir.io.h5_tables import (
     column_names,
     decode_text,
+    member_names,
     numeric_dataset,
     object_path,
     ragged_bounds,
@@ -32,9 +33,10 @@ from nwb_neurpir.io.h5_tables import (
     table_ids,
 )
 from nwb_neurpir.io.read_warnings import warn_about
+from nwb_neurpir.io.timeseries import neurodata_type
 from nwb_neurpir.io.unit_filter import select_rows
 
-__all__ = ["DEFAULT_SPIKE_BIN_SIZE", "SILENT_GAP_SECONDS", "read_units", "unit_metadata"]
+__all__ = ["DEFAULT_SPIKE_BIN_SIZE", "SILENT_GAP_SECONDS", "find_units", "read_units", "unit_metadata"]
 
 DEFAULT_SPIKE_BIN_SIZE = 0.010
 
@@ -53,7 +55,9 @@ _NOT_METADATA = ("spike_times", "obs_intervals", "electrodes", "waveforms")
 def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, bin_size: float | None = None,
                time_range: tuple[float, float] | None = None, keep_spike_times: bool = False) -> NeuronActivity:
     """Bin the selected units' spikes (``bin_size`` default 10 ms) on the observed grid."""
-    units = nwb["units"]
+    units = find_units(nwb)
+    if units is None:
+        raise NeurPIRError("no units table with spike times", source=source)
     ids = table_ids(units, source)
     if "spike_times" not in units or "spike_times_index" not in units:
         raise NeurPIRError("the units table has no ragged spike_times column", source=source)
@@ -82,6 +86,19 @@ def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, b
         grid=grid, activity=activity, neuron_ids=ids[selected], neuron_table=object_path(units),
         neuron_metadata=metadata.iloc[selected].reset_index(drop=True),
         observed=observed, spike_times=kept_times)
+
+
+def find_units(nwb: h5py.File) -> h5py.Group | None:
+    """The units table with spike times: ``/units``, else the first ``Units`` table of a processing module (where
+    neuroconv writes it with ``write_in_processing_module``); None when there is none."""
+    candidates = [nwb.get("units")]
+    processing = nwb.get("processing")
+    if isinstance(processing, h5py.Group):
+        modules = [processing.get(name) for name in member_names(processing)]
+        candidates += [module.get(name) for module in modules if isinstance(module, h5py.Group)
+                       for name in member_names(module)]
+    return next((node for node in candidates if isinstance(node, h5py.Group) and "spike_times" in node
+                 and neurodata_type(node) in ("Units", "")), None)
 
 
 def unit_metadata(units: h5py.Group, n_units: int, source: str) -> pd.DataFrame:
