@@ -150,3 +150,20 @@ def test_embedding_without_population_context_relates_each_neuron_to_itself_only
             own = encode_own(encoder, gather_views(session, np.array([neuron]), [observed_chunks(session, neuron, 0)]),
                              cpu)
             np.testing.assert_allclose(alone[neuron], encoder.population(own, own)[0].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_session_statistics_in_small_blocks_equal_those_of_the_whole_session(monkeypatch) -> None:  # noqa: ANN001
+    from nwb_neurpir.model import normalize
+    from nwb_neurpir.model.sessions import population_activity
+
+    rng = np.random.default_rng(0)
+    activity = rng.poisson(0.3, (7, 500)).astype(np.uint8)
+    observed = rng.random((7, 500)) > 0.1
+    whole = normalize.fit_normalizer(activity, observed, "ophys", "neuron")
+    population = population_activity(activity, observed, whole)
+    monkeypatch.setattr(normalize, "BLOCK_CELLS", 1000)  # two rows per block
+    assert len(normalize.row_blocks(7, 500)) == 4
+    blocked = normalize.fit_normalizer(activity, observed, "ophys", "neuron")
+    np.testing.assert_allclose(blocked.scale, whole.scale, rtol=1e-6)
+    np.testing.assert_allclose(blocked.offset, whole.offset, rtol=1e-6)
+    np.testing.assert_allclose(population_activity(activity, observed, blocked), population, rtol=1e-5, atol=1e-6)

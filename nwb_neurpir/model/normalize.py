@@ -10,7 +10,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Normalizer", "fit_normalizer"]
+__all__ = ["BLOCK_CELLS", "Normalizer", "fit_normalizer", "row_blocks"]
+
+BLOCK_CELLS = 4_000_000
+"""Neurons x bins handled at once by the whole-session statistics (32 MB of float64): a long session's memory then
+grows with its activity, not with temporaries of it."""
+
+
+def row_blocks(n_rows: int, n_columns: int) -> range:
+    """Starts of row blocks of at most ``BLOCK_CELLS`` cells (at least one row each); a block is ``start:start +
+    range.step``."""
+    return range(0, n_rows, max(1, BLOCK_CELLS // max(n_columns, 1)))
 
 
 @dataclass(frozen=True)
@@ -60,12 +70,14 @@ def _neuron_moments(activity: np.ndarray, observed: np.ndarray | None) -> tuple[
     n_neurons = activity.shape[0]
     mean = np.zeros(n_neurons, np.float64)
     std = np.zeros(n_neurons, np.float64)
-    for start in range(0, n_neurons, 256):
-        block = activity[start:start + 256].astype(np.float64)
-        weight = np.ones_like(block) if observed is None else observed[start:start + 256].astype(np.float64)
+    blocks = row_blocks(*activity.shape)
+    for start in blocks:
+        rows = slice(start, start + blocks.step)
+        block = activity[rows].astype(np.float64)
+        weight = np.ones_like(block) if observed is None else observed[rows].astype(np.float64)
         block = np.where(weight > 0, block, 0.0)
         count = np.maximum(weight.sum(axis=1), 1.0)
         block_mean = block.sum(axis=1) / count
-        mean[start:start + 256] = block_mean
-        std[start:start + 256] = np.sqrt((weight * (block - block_mean[:, None]) ** 2).sum(axis=1) / count)
+        mean[rows] = block_mean
+        std[rows] = np.sqrt((weight * (block - block_mean[:, None]) ** 2).sum(axis=1) / count)
     return mean.astype(np.float32), std.astype(np.float32)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nwb_neurpir.model.config import NeurPIRConfig
-from nwb_neurpir.model.normalize import Normalizer, fit_normalizer
+from nwb_neurpir.model.normalize import Normalizer, fit_normalizer, row_blocks
 from nwb_neurpir.recording import Recording
 
 __all__ = ["ChunkLayout", "SessionData", "chunk_layout", "compact_activity", "population_activity",
@@ -122,8 +122,9 @@ def population_activity(activity: np.ndarray, observed: np.ndarray | None, norma
     (0 where no neuron is observed); computed in row blocks to bound memory."""
     n_neurons, n_bins = activity.shape
     sums, counts = np.zeros(n_bins, np.float64), np.zeros(n_bins, np.float64)
-    for start in range(0, n_neurons, 256):
-        rows = np.arange(start, min(start + 256, n_neurons))
+    blocks = row_blocks(n_neurons, n_bins)
+    for start in blocks:
+        rows = np.arange(start, min(start + blocks.step, n_neurons))
         values = normalizer.apply(activity[rows], rows)
         weight = np.ones(values.shape, bool) if observed is None else observed[rows]
         sums += np.where(weight, values, 0.0).sum(axis=0)
