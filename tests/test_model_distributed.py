@@ -1,9 +1,11 @@
-"""Two CPU processes under torchrun (gloo): identical weights on both ranks, and the loss goes down."""
+"""Two CPU processes under torchrun (gloo): identical weights on both ranks, the loss goes down, and a run stopped by a
+signal saves a checkpoint that the next run continues from."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+
+from nwb_neurpir.model.checkpoint import latest_checkpoint
 
 SCRIPT = """
 import json, os, sys
@@ -49,3 +53,51 @@ def test_two_ranks_end_with_identical_weights(tmp_path: Path) -> None:
     losses = [entry["train"] for entry in summary["history"]]
     assert losses[-1] < losses[0]
     assert (tmp_path / "manifest.json").is_file()
+
+
+STOP_SCRIPT = """
+import logging, os, signal, sys
+from nwb_neurpir.errors import Stopped
+from nwb_neurpir.model import trainer
+from nwb_neurpir.testing import mock_recording, tiny_config
+logging.basicConfig(level=logging.INFO)
+original = trainer._learning_rate
+def rate(config, step):
+    if step == 7 and os.environ["RANK"] == "1" and sys.argv[1] == "stop":
+        signal.raise_signal(signal.SIGTERM)  # as a scheduler stopping the job, seen by one rank first
+    return original(config, step)
+trainer._learning_rate = rate
+recordings = [mock_recording(seed=s, n_bins=300, subject_id=f"m{{s % 2}}") for s in range(2)]
+config = tiny_config(batch_size=32, max_steps=20, checkpoint_every=100, context="none", segment_length_max=3.0)
+try:
+    model = trainer.train(recordings, config, out_dir={out!r}, progress=False)
+except Stopped as stopped:
+    print(stopped.one_line())
+    sys.exit(stopped.exit_code)
+print("trained", model.training_summary_["steps"])
+"""
+
+
+def _torchrun(script: Path, *args: str) -> subprocess.CompletedProcess:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    return subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(script), *args],
+                          capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step_with_a_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    script = tmp_path / "job.py"
+    script.write_text(STOP_SCRIPT.format(out=str(out)))
+    stopped = _torchrun(script, "stop")
+    assert stopped.returncode != 0
+    assert stopped.stdout.count("stopped by SIGTERM at step 8; a checkpoint of that step is saved") == 2, \
+        stopped.stdout + stopped.stderr[-3000:]
+    assert f"exitcode  : {128 + signal.SIGTERM}" in stopped.stderr  # torchrun's summary of the failed ranks
+    assert latest_checkpoint(out / "checkpoints").name == "step-00000008"
+    assert not (out / "manifest.json").exists()
+    resumed = _torchrun(script, "resume")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from " + str(out / "checkpoints" / "step-00000008") in resumed.stderr
+    assert resumed.stdout.count("trained 20") == 2
+    assert (out / "manifest.json").is_file()

@@ -32,7 +32,7 @@ from nwb_neurpir.errors import NeurPIRError, Stopped
 from nwb_neurpir.model.checkpoint import readable_checkpoint, write_checkpoint
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder, fit_context
-from nwb_neurpir.model.distributed import DistEnv, barrier, broadcast_module, setup_distributed
+from nwb_neurpir.model.distributed import DistEnv, barrier, broadcast_module, max_over_ranks, setup_distributed
 from nwb_neurpir.model.encoder import ActivityDecoder, Expander, NeuronEncoder, batch_tensors, encode
 from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
@@ -323,14 +323,17 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     if run.resumed is not None and progress and run.env.is_main:
         bar.write(f"resuming from the checkpoint of step {run.state.step} in {run.root}", file=sys.stderr)
     run.pair.train()
-    with _stop_requests(run.root is not None and not run.env.active) as stops:
-        while run.state.step < config.max_steps and not run.state.stopped_early and not stops:
+    stop = 0
+    with _stop_requests(run.root is not None) as stops:
+        while run.state.step < config.max_steps and not run.state.stopped_early and not stop:
             _step(run, net, config, local_batch, bar)
+            stop = max_over_ranks(stops[0] if stops else 0, run.env)  # every rank stops after the same step
     bar.close()
-    if stops and run.state.step < config.max_steps and not run.state.stopped_early:
+    if stop and run.state.step < config.max_steps and not run.state.stopped_early:
         run.checkpoint()
-        raise Stopped(f"stopped by {stops[0].name} at step {run.state.step}; a checkpoint of that step is saved: run "
-                      "the same command to resume", run.out_dir, signal=stops[0])
+        name = signal.Signals(stop).name
+        raise Stopped(f"stopped by {name} at step {run.state.step}; a checkpoint of that step is saved: run "
+                      "the same command to resume", run.out_dir, signal=stop)
     model = run.model()
     if run.out_dir is not None and run.env.is_main:
         model.save(run.out_dir)
@@ -340,8 +343,8 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
 
 @contextmanager
 def _stop_requests(enabled: bool) -> Iterator[list[signal.Signals]]:
-    """While ``enabled`` (one process training into a folder), SIGINT and SIGTERM do not kill the run: they are
-    collected, and the loop stops after its current step and saves a checkpoint there."""
+    """While ``enabled`` (training into a folder), SIGINT and SIGTERM do not kill the run: they are collected, and the
+    loop stops after its current step (under torchrun every rank after the same one) and saves a checkpoint there."""
     requests: list[signal.Signals] = []
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield requests
