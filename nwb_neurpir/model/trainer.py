@@ -17,9 +17,11 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,9 @@ class TrainerState:
     """Every ``validate_every`` steps: the step, the mean training loss since the last entry, the validation loss."""
     window: list[float] = field(default_factory=list)
     """Training losses since the last history entry."""
+    finished: str | None = None
+    """When the final step was reached (ISO 8601, UTC; None before): the model's ``created`` time, kept here so that a
+    run resumed from the final checkpoint saves the same model."""
 
 
 class _PairLoss(nn.Module):
@@ -279,7 +284,8 @@ class _Run:
                    "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
                    "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons}
                                 for s in self.sessions]}
-        return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size)
+        return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size,
+                       self.state.finished)
 
     def checkpoint(self) -> None:
         """Rank 0 writes a complete checkpoint; every rank waits for it."""
@@ -323,6 +329,7 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     if run.resumed is not None and progress and run.env.is_main:
         bar.write(f"resuming from the checkpoint of step {run.state.step} in {run.root}", file=sys.stderr)
     run.pair.train()
+    first_step = run.state.step
     stop = 0
     with _stop_requests(run.root is not None) as stops:
         while run.state.step < config.max_steps and not run.state.stopped_early and not stop:
@@ -336,9 +343,23 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
                       "the same command to resume", run.out_dir, signal=stop)
     model = run.model()
     if run.out_dir is not None and run.env.is_main:
-        model.save(run.out_dir)
+        saved = _saved_final_model(run) if run.state.step == first_step else None
+        model = saved or model
+        if saved is None:
+            model.save(run.out_dir)
     barrier(run.env)
     return model
+
+
+def _saved_final_model(run: _Run) -> NeurPIR | None:
+    """The model in the output folder when it is the one the resumed final checkpoint ended with (a finished training
+    run again, e.g. a requeued job: rewriting it would change nothing but its files)."""
+    try:
+        saved = NeurPIR.load(run.out_dir)  # type: ignore[arg-type]
+    except NeurPIRError:
+        return None  # missing (killed before saving it) or damaged: written again from the checkpoint
+    same = saved.created_ == run.state.finished and saved.training_summary_.get("steps") == run.state.step
+    return saved if same else None
 
 
 @contextmanager
@@ -381,9 +402,16 @@ def _step(run: _Run, net: nn.Module, config: NeurPIRConfig, local_batch: int, ba
             postfix["val"] = f"{run.state.history[-1]['validation']:.3f}"
     bar.set_postfix(postfix, refresh=False)
     bar.update(1)
-    if run.state.step % config.checkpoint_every == 0 or run.state.stopped_early or \
-            run.state.step == config.max_steps:
+    final = run.state.stopped_early or run.state.step == config.max_steps
+    run.state.finished = _agreed_now(run.env) if final else None
+    if run.state.step % config.checkpoint_every == 0 or final:
         run.checkpoint()
+
+
+def _agreed_now(env: DistEnv) -> str:
+    """The current time (ISO 8601, UTC, seconds), the same on every rank (the latest of their clocks)."""
+    seconds = max_over_ranks(int(time.time()), env)
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
 
 
 def _record_history(run: _Run) -> None:
