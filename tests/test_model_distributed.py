@@ -72,16 +72,24 @@ config = tiny_config(batch_size=32, max_steps=20, checkpoint_every=100, context=
 try:
     model = trainer.train(recordings, config, out_dir={out!r}, progress=False)
 except Stopped as stopped:
-    print(stopped.one_line())
+    sys.stdout.write(stopped.one_line() + "\\n")  # one write: the ranks share the pipe
     sys.exit(stopped.exit_code)
-print("trained", model.training_summary_["steps"])
+sys.stdout.write(f"trained {{model.training_summary_['steps']}}\\n")
 """
 
 
 def _torchrun(script: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``script`` on two ranks; a job that hangs is killed with its ranks (they are in its process group)."""
     torchrun = Path(sys.executable).with_name("torchrun")
-    return subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(script), *args],
-                          capture_output=True, text=True, timeout=240, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [str(torchrun), "--standalone", "--nproc_per_node", "2", str(script), *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}) as job:
+        try:
+            stdout, stderr = job.communicate(timeout=240)
+        except subprocess.TimeoutExpired:
+            os.killpg(job.pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(command, job.returncode, stdout, stderr)
 
 
 @pytest.mark.slow
@@ -101,3 +109,34 @@ def test_a_signal_to_one_rank_stops_every_rank_at_the_same_step_with_a_checkpoin
     assert "resuming from " + str(out / "checkpoints" / "step-00000008") in resumed.stderr
     assert resumed.stdout.count("trained 20") == 2
     assert (out / "manifest.json").is_file()
+
+
+NODE_SCRIPT = """
+import os, sys
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.model import train
+from nwb_neurpir.testing import mock_recording, tiny_config
+recordings = [mock_recording(seed=s, n_bins=300, subject_id=f"m{{s % 2}}") for s in range(2)]
+config = tiny_config(batch_size=32, max_steps=int(sys.argv[1]), context="none", segment_length_max=3.0)
+try:  # each rank writes its own folder, as nodes do whose --out is not on a shared filesystem
+    train(recordings, config, out_dir=os.path.join({out!r}, "node" + os.environ["RANK"]), progress=False)
+except NeurPIRError as error:
+    sys.stdout.write(f"rank {{os.environ['RANK']}}: {{type(error).__name__}}: {{error.one_line()}}\\n")
+    sys.exit(1)
+"""
+
+
+@pytest.mark.slow
+def test_ranks_that_cannot_read_rank_0s_checkpoint_stop_every_rank_with_a_clear_error(tmp_path: Path) -> None:
+    script = tmp_path / "job.py"
+    script.write_text(NODE_SCRIPT.format(out=str(tmp_path)))
+    first = _torchrun(script, "4")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert latest_checkpoint(tmp_path / "node0" / "checkpoints").name == "step-00000004"
+    assert not (tmp_path / "node1" / "checkpoints").exists()  # only rank 0 writes
+    longer = _torchrun(script, "8")  # rank 0 resumes from step 4, rank 1 finds nothing to resume from
+    assert longer.returncode != 0
+    assert ("rank 0: NeurPIRError: " + str(tmp_path / "node0" / "checkpoints") + ": rank 0 resumes from the checkpoint "
+            "of step 4, which other ranks cannot read; --out must be a folder every node shares") in longer.stdout, \
+        longer.stdout + longer.stderr[-3000:]
+    assert "rank 1: RankError: " + str(tmp_path / "node1" / "checkpoints" / "step-00000004") in longer.stdout

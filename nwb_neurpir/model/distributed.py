@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistEnv", "barrier", "broadcast_module", "max_over_ranks", "resolve_device", "setup_distributed"]
+__all__ = ["DistEnv", "barrier", "broadcast_module", "from_rank_0", "max_over_ranks", "resolve_device", "setup_distributed"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,15 @@ def barrier(env: DistEnv) -> None:
     """Wait for every rank (no-op alone)."""
     if env.active:
         dist.barrier()
+
+
+def from_rank_0(value: int, env: DistEnv) -> int:
+    """Rank 0's ``value``, on every rank (alone: ``value``)."""
+    if not env.active:
+        return value
+    tensor = torch.tensor([value], dtype=torch.int64, device=env.device)
+    dist.broadcast(tensor, src=0)
+    return int(tensor.item())
 
 
 def max_over_ranks(value: int, env: DistEnv) -> int:

@@ -30,11 +30,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from nwb_neurpir.errors import NeurPIRError, Stopped
-from nwb_neurpir.model.checkpoint import readable_checkpoint, write_checkpoint
+from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
+from nwb_neurpir.model.checkpoint import checkpoint_folder, read_folder, readable_checkpoint, write_checkpoint
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder, fit_context
-from nwb_neurpir.model.distributed import DistEnv, barrier, broadcast_module, max_over_ranks, setup_distributed
+from nwb_neurpir.model.distributed import (
+    DistEnv,
+    barrier,
+    broadcast_module,
+    from_rank_0,
+    max_over_ranks,
+    setup_distributed,
+)
 from nwb_neurpir.model.encoder import ActivityDecoder, Expander, NeuronEncoder, batch_tensors, encode
 from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
@@ -179,6 +186,38 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
                            "--filter?); use another output folder or pass --no-resume (resume=False)", folder)
 
 
+_NO_CHECKPOINT, _UNREADABLE = -1, -2
+
+
+def _agreed_checkpoint(root: Path, env: DistEnv) -> tuple[Path, dict[str, Any]] | None:
+    """The checkpoint to resume from, read: rank 0 picks it (the newest readable one under ``root``) and every rank
+    reads that one; when a rank cannot (``--out`` not shared by every node), every rank stops with an error."""
+    try:
+        found = readable_checkpoint(root, TRAINING_FILES) if env.is_main else None
+    except NeurPIRError:
+        from_rank_0(_UNREADABLE, env)
+        raise
+    step = from_rank_0(found[1]["trainer.json"]["state"]["step"] if found else _NO_CHECKPOINT, env)
+    if step == _UNREADABLE:
+        raise NeurPIRError("rank 0 cannot read the checkpoints", root)
+    if step == _NO_CHECKPOINT:
+        return None
+    problem = None
+    if found is None:
+        folder = checkpoint_folder(root, step)
+        try:
+            found = folder, read_folder(folder, TRAINING_FILES)[0]
+        except NeurPIRError as error:
+            problem = error
+    if not max_over_ranks(int(problem is not None), env):
+        return found
+    shared = "--out must be a folder every node shares"
+    if problem is not None:
+        raise RankError(f"cannot read the checkpoint rank 0 resumes from ({problem.message}); {shared}", folder)
+    raise NeurPIRError(f"rank 0 resumes from the checkpoint of step {step}, which other ranks cannot read; {shared}",
+                       root)
+
+
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     state = optimizer.state_dict()
     tensors = {f"optimizer.{index}.{name}": torch.as_tensor(value).clone()
@@ -214,7 +253,7 @@ class _Run:
         self.data = [session_key(r) for r in recordings]
         self.bin_size = float(np.median([r.bin_size for r in recordings]))
         self.root = out_dir / "checkpoints" if out_dir is not None else None
-        found = readable_checkpoint(self.root, TRAINING_FILES) if (resume and self.root is not None) else None
+        found = _agreed_checkpoint(self.root, self.env) if (resume and self.root is not None) else None
         folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:
             _check_resumable(self.resumed, config, recordings, folder)  # type: ignore[arg-type]
