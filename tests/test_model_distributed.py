@@ -43,6 +43,9 @@ def test_two_ranks_end_with_identical_weights(tmp_path: Path) -> None:
     result = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", str(script)],
                             capture_output=True, text=True, timeout=240, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("each of the 2 ranks computes the loss on its own 8 neurons per group (batch_size 32 "
+                               "over 2 ranks and 2 groups), fewer than 16; scale --batch-size") == 1  # rank 0 says it
+    assert "over 2 ranks, 2 recording(s) keep fewer than 16 training neurons per rank" in result.stderr
     for name in ("rank", "context"):
         zero, one = load_file(tmp_path / f"{name}0.safetensors"), load_file(tmp_path / f"{name}1.safetensors")
         assert zero.keys() == one.keys()

@@ -147,6 +147,32 @@ def _split_neurons(sessions: list[SessionData], config: NeurPIRConfig) -> tuple[
     return train_pools, val_pools
 
 
+def _local_batch_size(config: NeurPIRConfig, world_size: int) -> int:
+    """Neurons one rank draws per step: its share of ``batch_size``, at least two per group."""
+    return max(2 * config.batch_groups, config.batch_size // world_size)
+
+
+def _sharding_warnings(train_pools: list[np.ndarray], world_size: int, config: NeurPIRConfig) -> list[str]:
+    """What splitting each step's neurons over ``world_size`` ranks does against the design of the loss: groups
+    smaller than ``ViewSampler.MIN_GROUP`` neurons, recordings too small per rank to be a group alone (their neurons
+    then share a group with other recordings')."""
+    if world_size <= 1:
+        return []
+    minimum, warnings_ = ViewSampler.MIN_GROUP, []
+    group = config.batch_size // config.batch_groups
+    local_group = _local_batch_size(config, world_size) // config.batch_groups
+    if local_group < minimum <= group:
+        warnings_.append(f"each of the {world_size} ranks computes the loss on its own {local_group} neurons per "
+                         f"group (batch_size {config.batch_size} over {world_size} ranks and {config.batch_groups} "
+                         f"groups), fewer than {minimum}; scale --batch-size with the number of ranks")
+    split = sum(1 for pool in train_pools if pool.size >= minimum > pool[::world_size].size)
+    if split:
+        warnings_.append(f"over {world_size} ranks, {split} recording(s) keep fewer than {minimum} training neurons per "
+                         "rank: a rank mixes their neurons with other recordings' in one loss group; use fewer ranks "
+                         "for this data")
+    return warnings_
+
+
 def _check_recordings(recordings: list[Recording]) -> str:
     if not recordings:
         raise NeurPIRError("no recordings to train on")
@@ -263,6 +289,9 @@ class _Run:
         self.sessions = [prepare_session(r, config, c) for r, c in zip(recordings, contexts)]
         train_pools, val_pools = _split_neurons(self.sessions, config)
         shards = [pool[self.env.rank::self.env.world_size] for pool in train_pools]
+        if self.env.is_main:
+            for warning in _sharding_warnings(train_pools, self.env.world_size, config):
+                log.warning(warning)
         lengths = (float(config.segment_length_min), float(config.segment_length_max))
         self.sampler = self._sampler(shards, lengths)
         self.n_train, self.n_val = int(sum(p.size for p in train_pools)), int(sum(p.size for p in val_pools))
@@ -362,7 +391,7 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     net: nn.Module = run.pair
     if run.env.active:
         net = nn.parallel.DistributedDataParallel(run.pair)
-    local_batch = max(2 * config.batch_groups, config.batch_size // run.env.world_size)
+    local_batch = _local_batch_size(config, run.env.world_size)
     bar = tqdm(total=config.max_steps, initial=run.state.step, desc="train", unit="step",
                disable=not progress or not run.env.is_main)
     if run.resumed is not None and progress and run.env.is_main:
