@@ -167,9 +167,9 @@ def _sharding_warnings(train_pools: list[np.ndarray], world_size: int, config: N
                          f"groups), fewer than {minimum}; scale --batch-size with the number of ranks")
     split = sum(1 for pool in train_pools if pool.size >= minimum > pool[::world_size].size)
     if split:
-        warnings_.append(f"over {world_size} ranks, {split} recording(s) keep fewer than {minimum} training neurons per "
-                         "rank: a rank mixes their neurons with other recordings' in one loss group; use fewer ranks "
-                         "for this data")
+        warnings_.append(f"over {world_size} ranks, {split} recording(s) keep fewer than {minimum} training neurons "
+                         "per rank: a rank mixes their neurons with other recordings' in one loss group; use fewer "
+                         "ranks for this data")
     return warnings_
 
 
