@@ -76,6 +76,9 @@ def test_user_mistakes_are_clear(recordings) -> None:  # noqa: ANN001
     model = train(recordings, dataclasses.replace(TINY, max_steps=0), progress=False)
     with pytest.raises(NeurPIRError, match="trained on spikes"):
         model.embed(ophys)
+    if not torch.cuda.is_available():
+        with pytest.raises(NeurPIRError, match="device 'cuda': torch sees no CUDA GPU on this machine"):
+            train(recordings, dataclasses.replace(TINY, device="cuda"), progress=False)
 
 
 def test_calcium_recordings_train_and_embed() -> None:
