@@ -37,3 +37,8 @@ class Stopped(NeurPIRError):
     def __init__(self, message: str, source: str | Path | None = None, *, signal: int) -> None:
         super().__init__(message, source)
         self.exit_code = 128 + int(signal)
+
+
+class RankError(NeurPIRError):
+    """Under ``torchrun``, a problem that only this rank has (say, a node that cannot see a file the others read). The
+    CLI prints it with the rank; the other ranks stop too, and only rank 0 reports problems every rank has."""

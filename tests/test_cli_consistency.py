@@ -87,6 +87,26 @@ def test_under_torchrun_only_rank_0_reports_with_the_saved_models_checksum(bare_
     assert f"sha256 {manifest_sha[:16]}" in summaries[0]
 
 
+@pytest.mark.slow
+def test_under_torchrun_ranks_other_than_0_show_no_bars_warnings_or_shared_errors(bare_files: Path,
+                                                                                 tmp_path: Path) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"hidden_dim": 8, "representation_dim": 8, "expander_dim": 16, "batch_size": 8,
+                                  "segment_length_min": 0.5, "segment_length_max": 2.0, "num_threads": 1,
+                                  "validation_fraction": 0.0, "context": "cebra"}))  # the files have no covariates
+    train = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+             "nwb_neurpir.cli", "train", str(bare_files), "--out", str(tmp_path / "model"), "--config", str(config),
+             "--max-steps", "2"]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(train, capture_output=True, text=True, timeout=300, env=environment)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("reading:   0%") == 1  # one bar
+    assert done.stderr.count("no covariates in the training recordings: training without context") == 1
+    again = subprocess.run([*train, "--seed", "1"], capture_output=True, text=True, timeout=300, env=environment)
+    assert again.returncode != 0
+    assert again.stderr.count("error: ") == 1 and "made with different settings (seed" in again.stderr, again.stderr
+
+
 def test_train_refuses_a_bad_out_before_reading_anything(cli_server: CliForkServer, tmp_path: Path) -> None:
     missing_source = tmp_path / "nothing-here"  # would fail too, but only once the sources are read
     a_file = tmp_path / "SOURCE.md"
@@ -99,6 +119,18 @@ def test_train_refuses_a_bad_out_before_reading_anything(cli_server: CliForkServ
     done = cli_server.run(["train", missing_source, "--out", other], tmp_path / "logs")
     assert done.code == 1 and "not a model folder; choose a new or empty folder" in done.stderr
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU")
+def test_a_gpu_the_machine_lacks_is_one_line_before_reading_anything(cli_server: CliForkServer,
+                                                                      tmp_path: Path) -> None:
+    config = tmp_path / "gpu.json"
+    config.write_text(json.dumps({"device": "cuda"}))
+    missing_source = tmp_path / "nothing-here"  # would fail too, but only once the sources are read
+    done = cli_server.run(["train", missing_source, "--out", tmp_path / "model", "--config", config], tmp_path / "logs")
+    assert done.code == 1
+    assert user_lines(done.stderr) == ["error: device 'cuda': torch sees no CUDA GPU on this machine; use device "
+                                       "'auto' or 'cpu'"], done.stderr
 
 
 def test_embedding_a_file_of_another_modality_blames_the_model(cli_server: CliForkServer, tiny_model: Path,

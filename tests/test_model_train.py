@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import signal
@@ -75,6 +76,9 @@ def test_user_mistakes_are_clear(recordings) -> None:  # noqa: ANN001
     model = train(recordings, dataclasses.replace(TINY, max_steps=0), progress=False)
     with pytest.raises(NeurPIRError, match="trained on spikes"):
         model.embed(ophys)
+    if not torch.cuda.is_available():
+        with pytest.raises(NeurPIRError, match="device 'cuda': torch sees no CUDA GPU on this machine"):
+            train(recordings, dataclasses.replace(TINY, device="cuda"), progress=False)
 
 
 def test_calcium_recordings_train_and_embed() -> None:
@@ -191,3 +195,20 @@ def test_small_recordings_still_hold_out_validation_neurons() -> None:
     summary = model.training_summary_
     assert summary["n_validation_neurons"] == 4 and summary["n_train_neurons"] == 32
     assert all("validation" in entry for entry in summary["history"])
+
+
+def test_rerunning_a_finished_training_leaves_the_model_as_it_was(recordings, tmp_path: Path) -> None:  # noqa: ANN001
+    config = dataclasses.replace(TINY, max_steps=6, checkpoint_every=100)
+    first = train(recordings, config, out_dir=tmp_path, progress=False)
+    manifest = tmp_path / "manifest.json"
+    written = manifest.stat().st_ino, manifest.read_bytes()
+    final = json.loads((latest_checkpoint(tmp_path / "checkpoints") / "trainer.json").read_text())
+    assert first.created_ == final["state"]["finished"]  # the time the final step was reached, kept in the checkpoint
+    again = train(recordings, config, out_dir=tmp_path, progress=False)  # a requeued job: nothing left to train
+    assert (manifest.stat().st_ino, manifest.read_bytes()) == written  # not even rewritten
+    assert again.provenance().checkpoint_sha256 == first.provenance().checkpoint_sha256
+    for name in ("manifest.json", "config.json", "model.json", "weights.safetensors"):
+        (tmp_path / name).unlink()  # as if killed after the final checkpoint, before the model was saved
+    resumed = train(recordings, config, out_dir=tmp_path, progress=False)
+    assert manifest.read_bytes() == written[1]
+    assert resumed.provenance().checkpoint_sha256 == first.provenance().checkpoint_sha256

@@ -27,11 +27,26 @@ from nwb_neurpir.cli import (
     cmd_simulate,
     cmd_train,
 )
-from nwb_neurpir.errors import NeurPIRError, Stopped
+from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
+
+
+def _other_rank() -> str | None:
+    """Under torchrun, this process's rank when it is not rank 0 (which alone reports what every rank shares)."""
+    from nwb_neurpir.workflows.estimator import is_main_process
+
+    return None if is_main_process() else os.environ["RANK"]
 
 
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    if _other_rank() is None:
+        typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def _fail_on_this_rank(exc: RankError) -> typer.Exit:
+    """A problem only this rank has: said with the rank, whichever it is."""
+    rank = _other_rank()
+    typer.echo(f"error: {'' if rank is None else f'rank {rank}: '}{exc.one_line()}", err=True)
     return typer.Exit(code=1)
 
 
@@ -45,7 +60,8 @@ def _silence_stdout() -> None:
 
 class _Group(TyperGroup):
     """Turns NeurPIRError and OS errors into ``error: <one line>`` and exit code 1, no traceback (a run the user
-    stopped: its message and ``128 + signal``).
+    stopped: its message and ``128 + signal``). Under torchrun only rank 0 says them, except a RankError (a problem of
+    that rank alone), said with the rank.
 
     Done in ``invoke`` so that the installed command and Typer's CliRunner behave the same.
     """
@@ -54,8 +70,11 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except Stopped as exc:
-            typer.echo(exc.one_line(), err=True)
+            if _other_rank() is None:
+                typer.echo(exc.one_line(), err=True)
             raise typer.Exit(code=exc.exit_code) from None
+        except RankError as exc:
+            raise _fail_on_this_rank(exc) from None
         except NeurPIRError as exc:
             raise _fail(exc.one_line()) from None
         except BrokenPipeError:  # `neurpir inspect ... | head`: the reader has gone, nothing more to say
@@ -96,8 +115,10 @@ def _root(
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = _BarSafeHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler])
+    logging.basicConfig(level=level if _other_rank() is None else logging.ERROR, handlers=[handler])
     warnings.showwarning = _show_warning
+    if _other_rank() is not None:
+        warnings.simplefilter("ignore")  # under torchrun rank 0 gives the warnings every rank would repeat
 
 
 def _write_line(text: str) -> None:

@@ -30,6 +30,7 @@ from nwb_neurpir.errors import NeurPIRError
 
 __all__ = [
     "FORMAT",
+    "checkpoint_folder",
     "folder_sha256",
     "latest_checkpoint",
     "readable_checkpoint",
@@ -155,11 +156,16 @@ def _parse_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
         raise NeurPIRError(f"{path.name} is not a valid safetensors file ({exc})", path.parent) from None
 
 
+def checkpoint_folder(root: Path, step: int) -> Path:
+    """Where the checkpoint of ``step`` goes under ``root``."""
+    return root / f"step-{step:08d}"
+
+
 def write_checkpoint(root: Path, step: int, files: dict[str, Any], keep: int = 2) -> Path:
     """Write a training checkpoint under ``root`` and point ``root/LATEST`` at it only once it is complete."""
     root.mkdir(parents=True, exist_ok=True)
-    name = f"step-{step:08d}"
-    final = root / name
+    final = checkpoint_folder(root, step)
+    name = final.name
     staging = root / f".{name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     write_folder(staging, files)

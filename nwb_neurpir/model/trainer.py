@@ -17,9 +17,11 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,18 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from nwb_neurpir.errors import NeurPIRError, Stopped
-from nwb_neurpir.model.checkpoint import readable_checkpoint, write_checkpoint
+from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
+from nwb_neurpir.model.checkpoint import checkpoint_folder, read_folder, readable_checkpoint, write_checkpoint
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder, fit_context
-from nwb_neurpir.model.distributed import DistEnv, barrier, broadcast_module, setup_distributed
+from nwb_neurpir.model.distributed import (
+    DistEnv,
+    barrier,
+    broadcast_module,
+    from_rank_0,
+    max_over_ranks,
+    setup_distributed,
+)
 from nwb_neurpir.model.encoder import ActivityDecoder, Expander, NeuronEncoder, batch_tensors, encode
 from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
@@ -60,6 +69,9 @@ class TrainerState:
     """Every ``validate_every`` steps: the step, the mean training loss since the last entry, the validation loss."""
     window: list[float] = field(default_factory=list)
     """Training losses since the last history entry."""
+    finished: str | None = None
+    """When the final step was reached (ISO 8601, UTC; None before): the model's ``created`` time, kept here so that a
+    run resumed from the final checkpoint saves the same model."""
 
 
 class _PairLoss(nn.Module):
@@ -135,6 +147,32 @@ def _split_neurons(sessions: list[SessionData], config: NeurPIRConfig) -> tuple[
     return train_pools, val_pools
 
 
+def _local_batch_size(config: NeurPIRConfig, world_size: int) -> int:
+    """Neurons one rank draws per step: its share of ``batch_size``, at least two per group."""
+    return max(2 * config.batch_groups, config.batch_size // world_size)
+
+
+def _sharding_warnings(train_pools: list[np.ndarray], world_size: int, config: NeurPIRConfig) -> list[str]:
+    """What splitting each step's neurons over ``world_size`` ranks does against the design of the loss: groups
+    smaller than ``ViewSampler.MIN_GROUP`` neurons, recordings too small per rank to be a group alone (their neurons
+    then share a group with other recordings')."""
+    if world_size <= 1:
+        return []
+    minimum, warnings_ = ViewSampler.MIN_GROUP, []
+    group = config.batch_size // config.batch_groups
+    local_group = _local_batch_size(config, world_size) // config.batch_groups
+    if local_group < minimum <= group:
+        warnings_.append(f"each of the {world_size} ranks computes the loss on its own {local_group} neurons per "
+                         f"group (batch_size {config.batch_size} over {world_size} ranks and {config.batch_groups} "
+                         f"groups), fewer than {minimum}; scale --batch-size with the number of ranks")
+    split = sum(1 for pool in train_pools if pool.size >= minimum > pool[::world_size].size)
+    if split:
+        warnings_.append(f"over {world_size} ranks, {split} recording(s) keep fewer than {minimum} training neurons "
+                         "per rank: a rank mixes their neurons with other recordings' in one loss group; use fewer "
+                         "ranks for this data")
+    return warnings_
+
+
 def _check_recordings(recordings: list[Recording]) -> str:
     if not recordings:
         raise NeurPIRError("no recordings to train on")
@@ -174,6 +212,38 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
                            "--filter?); use another output folder or pass --no-resume (resume=False)", folder)
 
 
+_NO_CHECKPOINT, _UNREADABLE = -1, -2
+
+
+def _agreed_checkpoint(root: Path, env: DistEnv) -> tuple[Path, dict[str, Any]] | None:
+    """The checkpoint to resume from, read: rank 0 picks it (the newest readable one under ``root``) and every rank
+    reads that one; when a rank cannot (``--out`` not shared by every node), every rank stops with an error."""
+    try:
+        found = readable_checkpoint(root, TRAINING_FILES) if env.is_main else None
+    except NeurPIRError:
+        from_rank_0(_UNREADABLE, env)
+        raise
+    step = from_rank_0(found[1]["trainer.json"]["state"]["step"] if found else _NO_CHECKPOINT, env)
+    if step == _UNREADABLE:
+        raise NeurPIRError("rank 0 cannot read the checkpoints", root)
+    if step == _NO_CHECKPOINT:
+        return None
+    problem = None
+    if found is None:
+        folder = checkpoint_folder(root, step)
+        try:
+            found = folder, read_folder(folder, TRAINING_FILES)[0]
+        except NeurPIRError as error:
+            problem = error
+    if not max_over_ranks(int(problem is not None), env):
+        return found
+    shared = "--out must be a folder every node shares"
+    if problem is not None:
+        raise RankError(f"cannot read the checkpoint rank 0 resumes from ({problem.message}); {shared}", folder)
+    raise NeurPIRError(f"rank 0 resumes from the checkpoint of step {step}, which other ranks cannot read; {shared}",
+                       root)
+
+
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     state = optimizer.state_dict()
     tensors = {f"optimizer.{index}.{name}": torch.as_tensor(value).clone()
@@ -209,7 +279,7 @@ class _Run:
         self.data = [session_key(r) for r in recordings]
         self.bin_size = float(np.median([r.bin_size for r in recordings]))
         self.root = out_dir / "checkpoints" if out_dir is not None else None
-        found = readable_checkpoint(self.root, TRAINING_FILES) if (resume and self.root is not None) else None
+        found = _agreed_checkpoint(self.root, self.env) if (resume and self.root is not None) else None
         folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:
             _check_resumable(self.resumed, config, recordings, folder)  # type: ignore[arg-type]
@@ -219,6 +289,9 @@ class _Run:
         self.sessions = [prepare_session(r, config, c) for r, c in zip(recordings, contexts)]
         train_pools, val_pools = _split_neurons(self.sessions, config)
         shards = [pool[self.env.rank::self.env.world_size] for pool in train_pools]
+        if self.env.is_main:
+            for warning in _sharding_warnings(train_pools, self.env.world_size, config):
+                log.warning(warning)
         lengths = (float(config.segment_length_min), float(config.segment_length_max))
         self.sampler = self._sampler(shards, lengths)
         self.n_train, self.n_val = int(sum(p.size for p in train_pools)), int(sum(p.size for p in val_pools))
@@ -279,7 +352,8 @@ class _Run:
                    "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
                    "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons}
                                 for s in self.sessions]}
-        return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size)
+        return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size,
+                       self.state.finished)
 
     def checkpoint(self) -> None:
         """Rank 0 writes a complete checkpoint; every rank waits for it."""
@@ -317,31 +391,49 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     net: nn.Module = run.pair
     if run.env.active:
         net = nn.parallel.DistributedDataParallel(run.pair)
-    local_batch = max(2 * config.batch_groups, config.batch_size // run.env.world_size)
+    local_batch = _local_batch_size(config, run.env.world_size)
     bar = tqdm(total=config.max_steps, initial=run.state.step, desc="train", unit="step",
                disable=not progress or not run.env.is_main)
     if run.resumed is not None and progress and run.env.is_main:
         bar.write(f"resuming from the checkpoint of step {run.state.step} in {run.root}", file=sys.stderr)
     run.pair.train()
-    with _stop_requests(run.root is not None and not run.env.active) as stops:
-        while run.state.step < config.max_steps and not run.state.stopped_early and not stops:
+    first_step = run.state.step
+    stop = 0
+    with _stop_requests(run.root is not None) as stops:
+        while run.state.step < config.max_steps and not run.state.stopped_early and not stop:
             _step(run, net, config, local_batch, bar)
+            stop = max_over_ranks(stops[0] if stops else 0, run.env)  # every rank stops after the same step
     bar.close()
-    if stops and run.state.step < config.max_steps and not run.state.stopped_early:
+    if stop and run.state.step < config.max_steps and not run.state.stopped_early:
         run.checkpoint()
-        raise Stopped(f"stopped by {stops[0].name} at step {run.state.step}; a checkpoint of that step is saved: run "
-                      "the same command to resume", run.out_dir, signal=stops[0])
+        name = signal.Signals(stop).name
+        raise Stopped(f"stopped by {name} at step {run.state.step}; a checkpoint of that step is saved: run "
+                      "the same command to resume", run.out_dir, signal=stop)
     model = run.model()
     if run.out_dir is not None and run.env.is_main:
-        model.save(run.out_dir)
+        saved = _saved_final_model(run) if run.state.step == first_step else None
+        model = saved or model
+        if saved is None:
+            model.save(run.out_dir)
     barrier(run.env)
     return model
 
 
+def _saved_final_model(run: _Run) -> NeurPIR | None:
+    """The model in the output folder when it is the one the resumed final checkpoint ended with (a finished training
+    run again, e.g. a requeued job: rewriting it would change nothing but its files)."""
+    try:
+        saved = NeurPIR.load(run.out_dir)  # type: ignore[arg-type]
+    except NeurPIRError:
+        return None  # missing (killed before saving it) or damaged: written again from the checkpoint
+    same = saved.created_ == run.state.finished and saved.training_summary_.get("steps") == run.state.step
+    return saved if same else None
+
+
 @contextmanager
 def _stop_requests(enabled: bool) -> Iterator[list[signal.Signals]]:
-    """While ``enabled`` (one process training into a folder), SIGINT and SIGTERM do not kill the run: they are
-    collected, and the loop stops after its current step and saves a checkpoint there."""
+    """While ``enabled`` (training into a folder), SIGINT and SIGTERM do not kill the run: they are collected, and the
+    loop stops after its current step (under torchrun every rank after the same one) and saves a checkpoint there."""
     requests: list[signal.Signals] = []
     if not enabled or threading.current_thread() is not threading.main_thread():
         yield requests
@@ -378,9 +470,16 @@ def _step(run: _Run, net: nn.Module, config: NeurPIRConfig, local_batch: int, ba
             postfix["val"] = f"{run.state.history[-1]['validation']:.3f}"
     bar.set_postfix(postfix, refresh=False)
     bar.update(1)
-    if run.state.step % config.checkpoint_every == 0 or run.state.stopped_early or \
-            run.state.step == config.max_steps:
+    final = run.state.stopped_early or run.state.step == config.max_steps
+    run.state.finished = _agreed_now(run.env) if final else None
+    if run.state.step % config.checkpoint_every == 0 or final:
         run.checkpoint()
+
+
+def _agreed_now(env: DistEnv) -> str:
+    """The current time (ISO 8601, UTC, seconds), the same on every rank (the latest of their clocks)."""
+    seconds = max_over_ranks(int(time.time()), env)
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
 
 
 def _record_history(run: _Run) -> None:

@@ -47,14 +47,18 @@ def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob:
                   resume: bool = True, progress: bool = True, **reader_options: Any) -> TrainingReport | None:
     """Train ``config`` on all the sources together into the model folder ``out`` (continuing from its last
     checkpoint unless ``resume=False``); ``reader_options`` (``modality``, ``unit_filter``, ``bin_size``,
-    ``cache_dir``) go to the reader. Returns the report, or None in the torchrun ranks other than 0."""
-    from nwb_neurpir.workflows.estimator import NeurPIR, is_main_process
+    ``cache_dir``) go to the reader. Returns the report, or None in the torchrun ranks other than 0 (which read
+    without progress bars)."""
+    from nwb_neurpir.model.distributed import on_every_rank, setup_distributed
+    from nwb_neurpir.workflows.estimator import NeurPIR
     from nwb_neurpir.workflows.recordings import open_recordings
 
     check_out(out)
-    recordings = open_recordings(sources, glob, progress=progress, **reader_options)
+    env = setup_distributed(config.device)  # under torchrun: joins the job; a device this machine lacks fails here
+    progress = progress and env.is_main
+    recordings = on_every_rank(lambda: open_recordings(sources, glob, progress=progress, **reader_options), env)
     model = NeurPIR(**config.to_dict()).fit(recordings, out, progress=progress, resume=resume).fitted_model()
-    if not is_main_process():
+    if not env.is_main:
         return None
     summary = model.training_summary_
     return TrainingReport(steps=summary["steps"], recordings=len(recordings),
