@@ -75,6 +75,18 @@ def test_mistakes_are_one_line_errors(model_dir: Path, files: list[Path], tmp_pa
     assert result.exit_code == 1 and "unknown config keys: hidden_dims" in result.output
 
 
+@pytest.mark.parametrize(("setting", "message"), [({"checkpoint_every": 0}, "checkpoint_every must be at least 1"),
+                                                  ({"validate_every": 0}, "validate_every must be at least 1"),
+                                                  ({"device": "gpu"}, "device must be auto, cpu, cuda, cuda:N or mps")])
+def test_a_bad_setting_is_refused_before_training(files: list[Path], tmp_path: Path, setting: dict,
+                                                  message: str) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"max_steps": 5, **setting}))
+    result = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m"), "--config", str(config)])
+    assert result.exit_code == 1 and f"{config}: {message}" in result.output, result.output
+    assert not (tmp_path / "m").exists()
+
+
 def test_ctrl_c_stops_training_as_asked_and_the_rerun_says_it_resumes(files: list[Path], tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import signal

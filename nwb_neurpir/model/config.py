@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -25,6 +26,8 @@ MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
     "ophys": {"segment_length_min": 4.0, "segment_length_max": 64.0, "normalization": "neuron"},
 }
 """Values used for fields left at ``None``, by modality."""
+_DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+"""The ``device`` settings accepted: ``auto`` or a torch device string of the CPU, a CUDA GPU or Apple's MPS."""
 
 
 def _runtime(default: Any) -> Any:  # noqa: ANN401 - a dataclass field
@@ -137,6 +140,7 @@ class NeurPIRConfig:
     num_threads: int = _runtime(0)
     """Torch CPU threads; 0 uses every core the process may run on."""
     device: str = _runtime("auto")
+    """``auto`` (the GPU when CUDA is available, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
 
     # --- embedding ------------------------------------------------------------------------------------------------
     embed_batch_size: int = _runtime(64)
@@ -153,10 +157,13 @@ class NeurPIRConfig:
         _check(self.segment_sampling in ("auto", "contiguous", "chunks"),
                f"unknown segment_sampling {self.segment_sampling!r}")
         _check(self.loss in ("barlow", "vicreg"), f"unknown loss {self.loss!r}")
+        _check(isinstance(self.device, str) and _DEVICES.fullmatch(self.device) is not None,
+               f"device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
         _check(0.0 < self.unit_keep_min <= 1.0, "unit_keep_min must be in (0, 1]")
         for name in ("context_dim", "hidden_dim", "representation_dim", "expander_dim",
                      "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size",
-                     "context_max_samples", "batch_groups", "conv_channels", "min_view_epochs"):
+                     "context_max_samples", "batch_groups", "conv_channels", "min_view_epochs",
+                     "validate_every", "checkpoint_every"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
         for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
                      "early_stopping_patience", "predict_weight", "context_neurons"):
