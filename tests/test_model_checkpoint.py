@@ -113,6 +113,21 @@ def test_unknown_config_key_is_refused(saved: Path) -> None:
         NeurPIR.load(saved)
 
 
+@pytest.mark.parametrize(("entry", "value", "message"), [
+    ("training", [1, 2], "model.json: training must be a JSON object, not [1, 2]"),
+    ("training_data", "abc", 'model.json: training_data must be a list of strings, not "abc"'),
+    ("created", 5, "model.json: created must be an ISO 8601 date and time, not 5"),
+    ("bin_size", "0.01", 'model.json: bin_size must be a positive number of seconds or null, not "0.01"'),
+])
+def test_a_model_json_entry_of_the_wrong_type_is_named(saved: Path, entry: str, value: object, message: str) -> None:
+    meta = json.loads((saved / "model.json").read_text())
+    meta[entry] = value
+    _rewrite(saved, "model.json", json.dumps(meta).encode())
+    with pytest.raises(NeurPIRError) as error:
+        NeurPIR.load(saved)
+    assert str(error.value) == f"{saved}: {message}"
+
+
 def test_wrong_shapes_are_refused(saved: Path, model) -> None:  # noqa: ANN001
     tensors = {k: v.clone() for k, v in model.files()["weights.safetensors"].items()}
     tensors["encoder.token.0.weight"] = torch.zeros(3, 3)
