@@ -13,7 +13,7 @@ import torch
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.model.checkpoint import folder_sha256, read_folder, write_folder
+from nwb_neurpir.model.checkpoint import folder_sha256, read_folder, upgrade_advice, write_folder
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder
 from nwb_neurpir.model.distributed import resolve_device
@@ -154,7 +154,19 @@ class NeurPIR:
 
     @classmethod
     def from_files(cls, parsed: dict[str, Any], source: str) -> NeurPIR:
-        """Rebuild from parsed folder content (see :meth:`files`)."""
+        """Rebuild from parsed folder content (see :meth:`files`); content that a newer nwb-neurpir wrote and this
+        one cannot read (a config key added since, ...) is refused with the advice to upgrade."""
+        try:
+            return cls._rebuild(parsed, source)
+        except NeurPIRError as exc:
+            meta = parsed.get("model.json")
+            advice = upgrade_advice(meta.get("package_version") if isinstance(meta, dict) else None)
+            if advice is None:
+                raise
+            raise NeurPIRError(f"{advice} ({exc.message})", source) from None
+
+    @classmethod
+    def _rebuild(cls, parsed: dict[str, Any], source: str) -> NeurPIR:
         config = NeurPIRConfig.from_saved(parsed["config.json"], source)
         if config.modality is None or config.normalization is None or config.segment_length_max is None:
             raise NeurPIRError("config.json is not a resolved model config", source)
