@@ -226,3 +226,20 @@ def test_a_newer_folder_format_says_to_upgrade_when_a_newer_release_wrote_it(sav
                                               (f"{NEWER}rc1", True), ("dev", False), (5, False)])
 def test_only_a_later_release_is_advised_to_upgrade_to(theirs: object, newer: bool) -> None:
     assert (upgrade_advice(theirs) is not None) == newer
+
+
+def test_a_model_folder_whose_training_stopped_says_how_to_resume_it(model, tmp_path: Path) -> None:  # noqa: ANN001
+    import nwb_neurpir as npir
+
+    folder = tmp_path / "model"
+    (folder / "checkpoints").mkdir(parents=True)
+    for load in (NeurPIR.load, npir.NeurPIR.load):
+        with pytest.raises(NeurPIRError, match=r"training has not finished \(no checkpoint yet\): .* restarts it"):
+            load(folder)
+    write_checkpoint(folder / "checkpoints", 50, model.files())
+    for load in (NeurPIR.load, npir.NeurPIR.load):
+        with pytest.raises(NeurPIRError) as error:
+            load(folder)
+        assert error.value.one_line() == (f"{folder}: its training has not finished (last checkpoint at step 50): "
+                                          "running the same `neurpir train` command again (or NeurPIR.fit with this "
+                                          "checkpoint_dir) resumes it")

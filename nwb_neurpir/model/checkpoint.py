@@ -32,6 +32,7 @@ from nwb_neurpir.errors import NeurPIRError
 
 __all__ = [
     "FORMAT",
+    "checkpoint_step",
     "folder_sha256",
     "latest_checkpoint",
     "readable_checkpoint",
@@ -209,6 +210,11 @@ def write_checkpoint(root: Path, step: int, files: dict[str, Any], keep: int = 2
         shutil.rmtree(stale, ignore_errors=True)
     remove_stale_temporaries(root, [_LATEST])
     return final
+
+
+def checkpoint_step(folder: Path) -> int:
+    """The training step of a checkpoint folder ``write_checkpoint`` wrote (``step-00000050`` -> 50)."""
+    return int(folder.name.removeprefix("step-"))
 
 
 def latest_checkpoint(root: Path) -> Path | None:

@@ -13,7 +13,8 @@ import torch
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.model.checkpoint import folder_sha256, read_folder, upgrade_advice, write_folder
+from nwb_neurpir.model.checkpoint import (checkpoint_step, folder_sha256, latest_checkpoint, read_folder,
+                                          upgrade_advice, write_folder)
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder
 from nwb_neurpir.model.distributed import resolve_device
@@ -74,6 +75,18 @@ def _check_model_meta(meta: Any, source: str) -> None:  # noqa: ANN401 - parsed 
     for name, (valid, expected) in _MODEL_META.items():
         if not valid(meta[name]):
             raise NeurPIRError(f"model.json: {name} must be {expected}, not {json.dumps(meta[name])[:60]}", source)
+
+
+def _unfinished_training(path: Path) -> NeurPIRError | None:
+    """The error for a model folder whose training stopped before it saved the model (checkpoints, no manifest)."""
+    checkpoints = path / "checkpoints"  # where the trainer writes them
+    if (path / "manifest.json").exists() or not checkpoints.is_dir():
+        return None
+    latest = latest_checkpoint(checkpoints)
+    where = "no checkpoint yet" if latest is None else f"last checkpoint at step {checkpoint_step(latest)}"
+    return NeurPIRError(f"its training has not finished ({where}): running the same `neurpir train` command again "
+                        f"(or NeurPIR.fit with this checkpoint_dir) {'restarts' if latest is None else 'resumes'} it",
+                        path)
 
 
 class NeurPIR:
@@ -147,6 +160,9 @@ class NeurPIR:
     def load(cls, path: str | Path) -> NeurPIR:
         """Read a model folder, verifying every checksum; never unpickles anything."""
         path = Path(path)
+        unfinished = _unfinished_training(path)
+        if unfinished is not None:
+            raise unfinished
         parsed, sha = read_folder(path, MODEL_FILES)
         model = cls.from_files(parsed, str(path))
         model.checkpoint_sha256_ = sha
