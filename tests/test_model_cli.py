@@ -87,6 +87,23 @@ def test_a_bad_setting_is_refused_before_training(files: list[Path], tmp_path: P
     assert not (tmp_path / "m").exists()
 
 
+def test_set_changes_config_fields_over_the_config_file_and_under_the_explicit_options(files: list[Path],
+                                                                                       tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**TINY.to_dict(), "max_steps": 7}))
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["train", *map(str, files), "--out", str(out), "--config", str(config),
+                                 "--set", "max_steps=3", "--set", "context=none", "--set", "seed=5", "--seed", "1",
+                                 "--json", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["steps"] == 3 and report["context"] == []
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["max_steps"], saved["context"], saved["seed"]) == (3, "none", 1)
+    result = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m2"), "--set", "max_step=3"])
+    assert result.exit_code == 1 and "error: --set: unknown config keys: max_step" in result.output
+
+
 def test_ctrl_c_stops_training_as_asked_and_the_rerun_says_it_resumes(files: list[Path], tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import signal

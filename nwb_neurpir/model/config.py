@@ -245,13 +245,15 @@ class NeurPIRConfig:
         return cls.from_dict(_parse_json(text, source), source)
 
     @classmethod
-    def from_file(cls, path: str | Path | None, **overrides: Any) -> NeurPIRConfig:  # noqa: ANN401 - field values
-        """The config in the JSON file ``path`` (the defaults when None) with ``overrides`` applied; overrides that
-        are None (options not given) are left out. A file that cannot be read or parsed, an unknown key or a bad value
-        is a one-line ``NeurPIRError`` naming the file.
+    def from_file(cls, path: str | Path | None, settings: Iterable[str] = (),
+                  **overrides: Any) -> NeurPIRConfig:  # noqa: ANN401 - field values
+        """The config in the JSON file ``path`` (the defaults when None), then the ``key=value`` ``settings``
+        (``--set``, see :func:`parse_overrides`), then ``overrides``; overrides that are None (options not given) are
+        left out. A file that cannot be read or parsed, an unknown key or a bad value is a one-line ``NeurPIRError``
+        naming the file (or ``--set``).
 
-        >>> NeurPIRConfig.from_file(None, max_steps=5, seed=None).max_steps
-        5
+        >>> NeurPIRConfig.from_file(None, ["max_steps=7", "seed=3"], max_steps=5, seed=None).seed
+        3
         """
         values: Any = {}
         source = None if path is None else str(path)
@@ -263,6 +265,7 @@ class NeurPIRConfig:
             values = _parse_json(text, source)
             if not isinstance(values, dict):
                 raise NeurPIRError("config must be a JSON object", source)
+        values.update(parse_overrides(settings))
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls.from_dict(values, source)
 
@@ -286,9 +289,9 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
         key, equals, text = pair.partition("=")
         key = key.strip()
         if not equals or not key:
-            raise NeurPIRError(f"a config override must be key=value, not {pair!r}")
+            raise NeurPIRError(f"a config override must be key=value, not {pair!r}", "--set")
         if key not in known:
-            raise NeurPIRError(f"unknown config keys: {key}")
+            raise NeurPIRError(f"unknown config keys: {key}", "--set")
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
@@ -296,7 +299,7 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
         if not _type_ok(known[key].type, value) and _type_ok(known[key].type, text):
             value = text
         if not _type_ok(known[key].type, value):
-            raise NeurPIRError(f"config key {key!r} has a value of the wrong type: {text!r}")
+            raise NeurPIRError(f"config key {key!r} has a value of the wrong type: {text!r}", "--set")
         out[key] = value
     return out
 
