@@ -104,6 +104,12 @@ def test_set_changes_config_fields_over_the_config_file_and_under_the_explicit_o
     assert result.exit_code == 1 and "error: --set: unknown config keys: max_step" in result.output
 
 
+@pytest.mark.parametrize("command", ["embed", "annotate"])
+def test_filter_help_says_it_changes_the_population_context_of_the_vectors(command: str) -> None:
+    text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())
+    assert "filtering changes the vectors of the neurons kept" in text and "embed without --filter" in text
+
+
 def test_ctrl_c_stops_training_as_asked_and_the_rerun_says_it_resumes(files: list[Path], tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import signal
