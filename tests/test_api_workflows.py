@@ -62,6 +62,8 @@ def test_parameters_follow_the_config_dataclass() -> None:
         model.set_params(max_step=1)
     with pytest.raises(NeurPIRError, match="batch_size must be at least 1"):
         npir.NeurPIR(batch_size=0)
+    with pytest.raises(NeurPIRError, match="device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'"):
+        npir.NeurPIR(device="gpu")
     with pytest.raises(npir.NotFittedError, match="not fitted yet") as caught:
         model.transform([])
     assert isinstance(caught.value, (ValueError, AttributeError))

@@ -12,10 +12,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from nwb_neurpir import __version__
 from nwb_neurpir.testing import mock_recording, tiny_config
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIR, train
-from nwb_neurpir.model.checkpoint import read_folder, write_checkpoint, write_folder
+from nwb_neurpir.model.checkpoint import read_folder, upgrade_advice, write_checkpoint, write_folder
 
 TINY = tiny_config()
 
@@ -113,6 +114,21 @@ def test_unknown_config_key_is_refused(saved: Path) -> None:
         NeurPIR.load(saved)
 
 
+@pytest.mark.parametrize(("entry", "value", "message"), [
+    ("training", [1, 2], "model.json: training must be a JSON object, not [1, 2]"),
+    ("training_data", "abc", 'model.json: training_data must be a list of strings, not "abc"'),
+    ("created", 5, "model.json: created must be an ISO 8601 date and time, not 5"),
+    ("bin_size", "0.01", 'model.json: bin_size must be a positive number of seconds or null, not "0.01"'),
+])
+def test_a_model_json_entry_of_the_wrong_type_is_named(saved: Path, entry: str, value: object, message: str) -> None:
+    meta = json.loads((saved / "model.json").read_text())
+    meta[entry] = value
+    _rewrite(saved, "model.json", json.dumps(meta).encode())
+    with pytest.raises(NeurPIRError) as error:
+        NeurPIR.load(saved)
+    assert str(error.value) == f"{saved}: {message}"
+
+
 def test_wrong_shapes_are_refused(saved: Path, model) -> None:  # noqa: ANN001
     tensors = {k: v.clone() for k, v in model.files()["weights.safetensors"].items()}
     tensors["encoder.token.0.weight"] = torch.zeros(3, 3)
@@ -167,3 +183,63 @@ def test_a_model_folder_of_the_previous_format_asks_for_retraining(saved: Path) 
     (saved / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(NeurPIRError, match="earlier nwb-neurpir .*train it again"):
         NeurPIR.load(saved)
+
+
+NEWER = f"{int(__version__.split('.')[0]) + 1}.0.0"
+"""A release after this one."""
+
+
+def _written_by(folder: Path, version: str) -> None:
+    meta = json.loads((folder / "model.json").read_text())
+    meta["package_version"] = version
+    _rewrite(folder, "model.json", json.dumps(meta).encode())
+
+
+def test_a_model_of_a_newer_release_with_a_new_config_key_says_to_upgrade(saved: Path) -> None:
+    _written_by(saved, NEWER)
+    config = json.loads((saved / "config.json").read_text())
+    config["added_later"] = False
+    _rewrite(saved, "config.json", json.dumps(config).encode())
+    with pytest.raises(NeurPIRError) as error:
+        NeurPIR.load(saved)
+    assert error.value.message == (f"this model was made by nwb-neurpir {NEWER} and this is nwb-neurpir {__version__}: "
+                                   "upgrade nwb-neurpir to read it (unknown config keys: added_later)")
+
+
+@pytest.mark.parametrize(("version", "message"), [
+    (NEWER, f"this model was made by nwb-neurpir {NEWER} and this is nwb-neurpir {__version__}: upgrade nwb-neurpir "
+            "to read it (format nwb-neurpir-model/3)"),
+    (__version__, "manifest.json is not a nwb-neurpir-model/2 manifest"),
+])
+def test_a_newer_folder_format_says_to_upgrade_when_a_newer_release_wrote_it(saved: Path, version: str,
+                                                                              message: str) -> None:
+    _written_by(saved, version)
+    manifest = json.loads((saved / "manifest.json").read_text())
+    manifest["format"] = "nwb-neurpir-model/3"
+    (saved / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(NeurPIRError) as error:
+        NeurPIR.load(saved)
+    assert error.value.message == message
+
+
+@pytest.mark.parametrize(("theirs", "newer"), [("0.1.0", False), ("0.1", False), (__version__, False), (NEWER, True),
+                                              (f"{NEWER}rc1", True), ("dev", False), (5, False)])
+def test_only_a_later_release_is_advised_to_upgrade_to(theirs: object, newer: bool) -> None:
+    assert (upgrade_advice(theirs) is not None) == newer
+
+
+def test_a_model_folder_whose_training_stopped_says_how_to_resume_it(model, tmp_path: Path) -> None:  # noqa: ANN001
+    import nwb_neurpir as npir
+
+    folder = tmp_path / "model"
+    (folder / "checkpoints").mkdir(parents=True)
+    for load in (NeurPIR.load, npir.NeurPIR.load):
+        with pytest.raises(NeurPIRError, match=r"training has not finished \(no checkpoint yet\): .* restarts it"):
+            load(folder)
+    write_checkpoint(folder / "checkpoints", 50, model.files())
+    for load in (NeurPIR.load, npir.NeurPIR.load):
+        with pytest.raises(NeurPIRError) as error:
+            load(folder)
+        assert error.value.one_line() == (f"{folder}: its training has not finished (last checkpoint at step 50): "
+                                          "running the same `neurpir train` command again (or NeurPIR.fit with this "
+                                          "checkpoint_dir) resumes it")

@@ -75,6 +75,41 @@ def test_mistakes_are_one_line_errors(model_dir: Path, files: list[Path], tmp_pa
     assert result.exit_code == 1 and "unknown config keys: hidden_dims" in result.output
 
 
+@pytest.mark.parametrize(("setting", "message"), [({"checkpoint_every": 0}, "checkpoint_every must be at least 1"),
+                                                  ({"validate_every": 0}, "validate_every must be at least 1"),
+                                                  ({"device": "gpu"}, "device must be auto, cpu, cuda, cuda:N or mps")])
+def test_a_bad_setting_is_refused_before_training(files: list[Path], tmp_path: Path, setting: dict,
+                                                  message: str) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"max_steps": 5, **setting}))
+    result = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m"), "--config", str(config)])
+    assert result.exit_code == 1 and f"{config}: {message}" in result.output, result.output
+    assert not (tmp_path / "m").exists()
+
+
+def test_set_changes_config_fields_over_the_config_file_and_under_the_explicit_options(files: list[Path],
+                                                                                       tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({**TINY.to_dict(), "max_steps": 7}))
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["train", *map(str, files), "--out", str(out), "--config", str(config),
+                                 "--set", "max_steps=3", "--set", "context=none", "--set", "seed=5", "--seed", "1",
+                                 "--json", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["steps"] == 3 and report["context"] == []
+    saved = json.loads((out / "config.json").read_text())
+    assert (saved["max_steps"], saved["context"], saved["seed"]) == (3, "none", 1)
+    result = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m2"), "--set", "max_step=3"])
+    assert result.exit_code == 1 and "error: --set: unknown config keys: max_step" in result.output
+
+
+@pytest.mark.parametrize("command", ["embed", "annotate"])
+def test_filter_help_says_it_changes_the_population_context_of_the_vectors(command: str) -> None:
+    text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())
+    assert "filtering changes the vectors of the neurons kept" in text and "embed without --filter" in text
+
+
 def test_ctrl_c_stops_training_as_asked_and_the_rerun_says_it_resumes(files: list[Path], tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import signal

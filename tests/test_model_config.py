@@ -28,6 +28,22 @@ def test_bad_values_are_refused(values: dict) -> None:
         NeurPIRConfig.from_dict(values)
 
 
+@pytest.mark.parametrize(("values", "message"), [
+    ({"checkpoint_every": 0}, "checkpoint_every must be at least 1"),
+    ({"validate_every": 0}, "validate_every must be at least 1"),
+    ({"device": "gpu"}, "device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'"),
+    ({"device": "cuda:x"}, "device must be"),
+])
+def test_intervals_and_device_are_checked_before_training(values: dict, message: str) -> None:
+    with pytest.raises(NeurPIRError, match=message):
+        NeurPIRConfig.from_dict(values)
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1", "mps"])
+def test_the_devices_torch_runs_on_are_accepted(device: str) -> None:
+    assert NeurPIRConfig(device=device).device == device
+
+
 def test_not_json_is_refused() -> None:
     with pytest.raises(NeurPIRError, match="not valid JSON"):
         NeurPIRConfig.from_json("{nope")

@@ -25,6 +25,10 @@ def register(app: typer.Typer) -> None:
             "Model folder to write (checkpoints go inside): new, empty, or a model folder to resume or replace."))],
         config_file: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--config", help="JSON file with NeurPIRConfig fields (see nwb_neurpir.model.NeurPIRConfig).")] = None,
+        settings: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
+            "--set", metavar="KEY=VALUE", show_default=False,
+            help="Set one NeurPIRConfig field, e.g. --set context_iterations=50 (repeatable); over --config, "
+                 "under --max-steps, --batch-size, --context, --seed and --threads.")] = None,
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--max-steps", help="Training steps (default: 400, or the --config value).")] = None,
         batch_size: Annotated[Optional[int], typer.Option(  # noqa: UP007
@@ -57,8 +61,8 @@ def register(app: typer.Typer) -> None:
         check_out(out)
         from nwb_neurpir.model.config import NeurPIRConfig
 
-        config = NeurPIRConfig.from_file(config_file, max_steps=max_steps, batch_size=batch_size, context=context,
-                                         seed=seed, num_threads=threads)
+        config = NeurPIRConfig.from_file(config_file, settings or [], max_steps=max_steps, batch_size=batch_size,
+                                         context=context, seed=seed, num_threads=threads)
         report = train_sources(sources, config, out, glob=glob, resume=resume, progress=progress,
                                cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
                                ophys_series=series)

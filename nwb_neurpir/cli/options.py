@@ -60,7 +60,10 @@ Modality = Annotated[str, choice("nwb_neurpir.io.nwb_reader:MODALITIES", "--moda
 UnitFilter = Annotated[
     Optional[str],  # noqa: UP007
     typer.Option("--filter", help="Keep only neurons matching this expression on their columns, "
-                                  "e.g. 'quality == \"good\"'."),
+                                  "e.g. 'quality == \"good\"'. A neuron is embedded with the co-recorded neurons "
+                                  "kept (its population context), so filtering changes the vectors of the neurons "
+                                  "kept; for vectors in the whole recording's context, embed without --filter and "
+                                  "select rows afterwards."),
 ]
 Series = Annotated[
     Optional[str],  # noqa: UP007

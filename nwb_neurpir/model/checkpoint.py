@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -25,17 +26,20 @@ from typing import Any, Iterable
 
 import torch
 
+from nwb_neurpir import __version__
 from nwb_neurpir.atomic_files import atomic_write_bytes, fsync_dir
 from nwb_neurpir.errors import NeurPIRError
 
 __all__ = [
     "FORMAT",
     "checkpoint_folder",
+    "checkpoint_step",
     "folder_sha256",
     "latest_checkpoint",
     "readable_checkpoint",
     "read_folder",
     "remove_stale_temporaries",
+    "upgrade_advice",
     "write_checkpoint",
     "write_folder",
 ]
@@ -109,7 +113,9 @@ def read_folder(folder: Path, required: tuple[str, ...]) -> tuple[dict[str, Any]
         raise NeurPIRError("this model was made by an earlier nwb-neurpir (format nwb-neurpir-model/1, an encoder "
                            "without population context); train it again with this version", folder)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(listed, dict):
-        raise NeurPIRError(f"manifest.json is not a {FORMAT} manifest", folder)
+        advice = upgrade_advice(_written_by(folder))
+        raise NeurPIRError(f"{advice} (format {manifest.get('format')})" if advice and isinstance(manifest, dict)
+                           else f"manifest.json is not a {FORMAT} manifest", folder)
     unexpected = sorted(name for name in listed if not _safe_name(name))
     missing = sorted(set(required) - set(listed))
     if unexpected or missing:
@@ -122,6 +128,36 @@ def read_folder(folder: Path, required: tuple[str, ...]) -> tuple[dict[str, Any]
         parsed[name] = _parse_tensors(data, folder / name) if name.endswith(".safetensors") else \
             _parse_json(data, folder / name)
     return parsed, hashlib.sha256(manifest_bytes).hexdigest()
+
+
+def upgrade_advice(package_version: Any) -> str | None:  # noqa: ANN401 - a JSON value
+    """For a folder that a newer nwb-neurpir than this one wrote (``package_version``, from its ``model.json``):
+    which release made it and that this one must be upgraded to read it; None otherwise."""
+    theirs, ours = _release(package_version), _release(__version__)
+    if theirs is None or ours is None or theirs <= ours:
+        return None
+    return (f"this model was made by nwb-neurpir {package_version} and this is nwb-neurpir {__version__}: "
+            "upgrade nwb-neurpir to read it")
+
+
+def _release(version: Any) -> tuple[int, ...] | None:  # noqa: ANN401 - a JSON value
+    """The release numbers of a version string (``0.2.0rc1`` -> (0, 2)), trailing zeros dropped; None if none."""
+    match = re.match(r"\d+(\.\d+)*", version) if isinstance(version, str) else None
+    if match is None:
+        return None
+    numbers = [int(part) for part in match.group().split(".")]
+    while numbers and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
+
+
+def _written_by(folder: Path) -> Any:  # noqa: ANN401 - a JSON value
+    """The ``package_version`` a folder's ``model.json`` names (unverified: for a message only), else None."""
+    try:
+        meta = _parse_json(_read_limited(folder / "model.json", MAX_JSON_BYTES), folder / "model.json")
+    except NeurPIRError:
+        return None
+    return meta.get("package_version") if isinstance(meta, dict) else None
 
 
 def _safe_name(name: Any) -> bool:
@@ -180,6 +216,11 @@ def write_checkpoint(root: Path, step: int, files: dict[str, Any], keep: int = 2
         shutil.rmtree(stale, ignore_errors=True)
     remove_stale_temporaries(root, [_LATEST])
     return final
+
+
+def checkpoint_step(folder: Path) -> int:
+    """The training step of a checkpoint folder ``write_checkpoint`` wrote (``step-00000050`` -> 50)."""
+    return int(folder.name.removeprefix("step-"))
 
 
 def latest_checkpoint(root: Path) -> Path | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Literal
@@ -25,6 +26,8 @@ MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
     "ophys": {"segment_length_min": 4.0, "segment_length_max": 64.0, "normalization": "neuron"},
 }
 """Values used for fields left at ``None``, by modality."""
+_DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+"""The ``device`` settings accepted: ``auto`` or a torch device string of the CPU, a CUDA GPU or Apple's MPS."""
 
 
 def _runtime(default: Any) -> Any:  # noqa: ANN401 - a dataclass field
@@ -137,6 +140,7 @@ class NeurPIRConfig:
     num_threads: int = _runtime(0)
     """Torch CPU threads; 0 uses every core the process may run on."""
     device: str = _runtime("auto")
+    """``auto`` (the GPU when CUDA is available, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
 
     # --- embedding ------------------------------------------------------------------------------------------------
     embed_batch_size: int = _runtime(64)
@@ -153,10 +157,13 @@ class NeurPIRConfig:
         _check(self.segment_sampling in ("auto", "contiguous", "chunks"),
                f"unknown segment_sampling {self.segment_sampling!r}")
         _check(self.loss in ("barlow", "vicreg"), f"unknown loss {self.loss!r}")
+        _check(isinstance(self.device, str) and _DEVICES.fullmatch(self.device) is not None,
+               f"device must be auto, cpu, cuda, cuda:N or mps, not {self.device!r}")
         _check(0.0 < self.unit_keep_min <= 1.0, "unit_keep_min must be in (0, 1]")
         for name in ("context_dim", "hidden_dim", "representation_dim", "expander_dim",
                      "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size",
-                     "context_max_samples", "batch_groups", "conv_channels", "min_view_epochs"):
+                     "context_max_samples", "batch_groups", "conv_channels", "min_view_epochs",
+                     "validate_every", "checkpoint_every"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
         for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
                      "early_stopping_patience", "predict_weight", "context_neurons"):
@@ -238,13 +245,15 @@ class NeurPIRConfig:
         return cls.from_dict(_parse_json(text, source), source)
 
     @classmethod
-    def from_file(cls, path: str | Path | None, **overrides: Any) -> NeurPIRConfig:  # noqa: ANN401 - field values
-        """The config in the JSON file ``path`` (the defaults when None) with ``overrides`` applied; overrides that
-        are None (options not given) are left out. A file that cannot be read or parsed, an unknown key or a bad value
-        is a one-line ``NeurPIRError`` naming the file.
+    def from_file(cls, path: str | Path | None, settings: Iterable[str] = (),
+                  **overrides: Any) -> NeurPIRConfig:  # noqa: ANN401 - field values
+        """The config in the JSON file ``path`` (the defaults when None), then the ``key=value`` ``settings``
+        (``--set``, see :func:`parse_overrides`), then ``overrides``; overrides that are None (options not given) are
+        left out. A file that cannot be read or parsed, an unknown key or a bad value is a one-line ``NeurPIRError``
+        naming the file (or ``--set``).
 
-        >>> NeurPIRConfig.from_file(None, max_steps=5, seed=None).max_steps
-        5
+        >>> NeurPIRConfig.from_file(None, ["max_steps=7", "seed=3"], max_steps=5, seed=None).seed
+        3
         """
         values: Any = {}
         source = None if path is None else str(path)
@@ -256,6 +265,7 @@ class NeurPIRConfig:
             values = _parse_json(text, source)
             if not isinstance(values, dict):
                 raise NeurPIRError("config must be a JSON object", source)
+        values.update(parse_overrides(settings))
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls.from_dict(values, source)
 
@@ -279,9 +289,9 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
         key, equals, text = pair.partition("=")
         key = key.strip()
         if not equals or not key:
-            raise NeurPIRError(f"a config override must be key=value, not {pair!r}")
+            raise NeurPIRError(f"a config override must be key=value, not {pair!r}", "--set")
         if key not in known:
-            raise NeurPIRError(f"unknown config keys: {key}")
+            raise NeurPIRError(f"unknown config keys: {key}", "--set")
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
@@ -289,7 +299,7 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
         if not _type_ok(known[key].type, value) and _type_ok(known[key].type, text):
             value = text
         if not _type_ok(known[key].type, value):
-            raise NeurPIRError(f"config key {key!r} has a value of the wrong type: {text!r}")
+            raise NeurPIRError(f"config key {key!r} has a value of the wrong type: {text!r}", "--set")
         out[key] = value
     return out
 

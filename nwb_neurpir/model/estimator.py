@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,8 @@ import torch
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.model.checkpoint import folder_sha256, read_folder, write_folder
+from nwb_neurpir.model.checkpoint import (checkpoint_step, folder_sha256, latest_checkpoint, read_folder,
+                                          upgrade_advice, write_folder)
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder
 from nwb_neurpir.model.distributed import resolve_device
@@ -38,6 +41,52 @@ def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix
             raise NeurPIRError(f"weight {prefix}{key} has shape {tuple(value.shape)} {value.dtype}, expected "
                                f"{tuple(expected[key].shape)} {expected[key].dtype}", source)
     module.load_state_dict(given, strict=True)
+
+
+def _is_iso_time(value: Any) -> bool:  # noqa: ANN401 - a JSON value
+    """True for an ISO 8601 date and time, as ``created`` is written (a trailing ``Z`` too)."""
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return True
+
+
+_MODEL_META: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "package_version": (lambda value: isinstance(value, str), "a string"),
+    "context": (lambda value: value is None or isinstance(value, dict), "a JSON object or null"),
+    "training_data": (lambda value: isinstance(value, list) and all(isinstance(item, str) for item in value),
+                      "a list of strings"),
+    "training": (lambda value: isinstance(value, dict), "a JSON object"),
+    "bin_size": (lambda value: value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                                and value > 0), "a positive number of seconds or null"),
+    "created": (_is_iso_time, "an ISO 8601 date and time"),
+}
+"""The entries of a model folder's ``model.json``: what each must hold, and how the error says it."""
+
+
+def _check_model_meta(meta: Any, source: str) -> None:  # noqa: ANN401 - parsed JSON
+    """Refuse a ``model.json`` with keys missing or unknown, or an entry of the wrong type, naming the entry."""
+    if not isinstance(meta, dict):
+        raise NeurPIRError("model.json is not a JSON object", source)
+    unknown, missing = sorted(set(meta) - set(_MODEL_META)), sorted(set(_MODEL_META) - set(meta))
+    if unknown or missing:
+        raise NeurPIRError(f"model.json has unexpected keys {unknown} or lacks {missing}", source)
+    for name, (valid, expected) in _MODEL_META.items():
+        if not valid(meta[name]):
+            raise NeurPIRError(f"model.json: {name} must be {expected}, not {json.dumps(meta[name])[:60]}", source)
+
+
+def _unfinished_training(path: Path) -> NeurPIRError | None:
+    """The error for a model folder whose training stopped before it saved the model (checkpoints, no manifest)."""
+    checkpoints = path / "checkpoints"  # where the trainer writes them
+    if (path / "manifest.json").exists() or not checkpoints.is_dir():
+        return None
+    latest = latest_checkpoint(checkpoints)
+    where = "no checkpoint yet" if latest is None else f"last checkpoint at step {checkpoint_step(latest)}"
+    return NeurPIRError(f"its training has not finished ({where}): running the same `neurpir train` command again "
+                        f"(or NeurPIR.fit with this checkpoint_dir) {'restarts' if latest is None else 'resumes'} it",
+                        path)
 
 
 class NeurPIR:
@@ -111,6 +160,9 @@ class NeurPIR:
     def load(cls, path: str | Path) -> NeurPIR:
         """Read a model folder, verifying every checksum; never unpickles anything."""
         path = Path(path)
+        unfinished = _unfinished_training(path)
+        if unfinished is not None:
+            raise unfinished
         parsed, sha = read_folder(path, MODEL_FILES)
         model = cls.from_files(parsed, str(path))
         model.checkpoint_sha256_ = sha
@@ -118,14 +170,24 @@ class NeurPIR:
 
     @classmethod
     def from_files(cls, parsed: dict[str, Any], source: str) -> NeurPIR:
-        """Rebuild from parsed folder content (see :meth:`files`)."""
+        """Rebuild from parsed folder content (see :meth:`files`); content that a newer nwb-neurpir wrote and this
+        one cannot read (a config key added since, ...) is refused with the advice to upgrade."""
+        try:
+            return cls._rebuild(parsed, source)
+        except NeurPIRError as exc:
+            meta = parsed.get("model.json")
+            advice = upgrade_advice(meta.get("package_version") if isinstance(meta, dict) else None)
+            if advice is None:
+                raise
+            raise NeurPIRError(f"{advice} ({exc.message})", source) from None
+
+    @classmethod
+    def _rebuild(cls, parsed: dict[str, Any], source: str) -> NeurPIR:
         config = NeurPIRConfig.from_saved(parsed["config.json"], source)
         if config.modality is None or config.normalization is None or config.segment_length_max is None:
             raise NeurPIRError("config.json is not a resolved model config", source)
         meta = parsed["model.json"]
-        if not isinstance(meta, dict) or set(meta) != {"package_version", "context", "training_data", "training",
-                                                   "bin_size", "created"}:
-            raise NeurPIRError("model.json has unexpected keys", source)
+        _check_model_meta(meta, source)
         try:
             context = None if meta["context"] is None else ContextEncoder.from_meta(meta["context"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -141,10 +203,8 @@ class NeurPIR:
         if unknown:
             raise NeurPIRError(f"weights hold unknown tensors {unknown[:3]}", source)
         bin_size = meta["bin_size"]
-        if bin_size is not None and not (isinstance(bin_size, (int, float)) and bin_size > 0):
-            raise NeurPIRError("model.json has an invalid bin_size", source)
-        return cls(config, encoder.eval(), context, [str(x) for x in meta["training_data"]], meta["training"],
-                   None if bin_size is None else float(bin_size), str(meta["created"]))
+        return cls(config, encoder.eval(), context, list(meta["training_data"]), meta["training"],
+                   None if bin_size is None else float(bin_size), meta["created"])
 
     def provenance(self) -> ModelProvenance:
         """Hyperparameters (with the bin size the model reads), checksum of the exact model content, and the
