@@ -164,6 +164,7 @@ def test_every_command_has_the_same_progress_and_json_options(command: str) -> N
 
 def test_one_output_option_name_and_defaults_in_help() -> None:
     from nwb_neurpir.model import NeurPIRConfig
+    from nwb_neurpir.model.config import MODALITY_DEFAULTS
 
     annotate = _help("annotate")
     assert "-o, --out, --output-dir <path>" in annotate and "[default: 120.0;" in annotate
@@ -173,7 +174,8 @@ def test_one_output_option_name_and_defaults_in_help() -> None:
     assert f"(default: {defaults.max_steps}," in train and f"(default: {defaults.batch_size}," in train
     assert f"(default: {defaults.seed}," in train and f"(default: {defaults.context}," in train
     embed = _help("embed")
-    assert f"at most {defaults.embed_max_seconds:g} s of its activity" in embed
+    spikes, ophys = (MODALITY_DEFAULTS[kind]["embed_max_seconds"] for kind in ("spikes", "ophys"))
+    assert f"at most {spikes:g} s (spikes) or {ophys:g} s (calcium) of its activity" in " ".join(embed.split())
 
 
 def test_bars_say_what_they_do_and_warnings_get_their_own_line(cli_server: CliForkServer, tiny_model: Path,

@@ -56,6 +56,10 @@ def test_resolved_fills_modality_defaults() -> None:
     assert spikes.normalization == "session"
     assert ophys.normalization == "neuron"
     assert ophys.segment_length_min <= ophys.segment_length_max == 10.0
+    assert (spikes.segment_sampling, spikes.embed_max_seconds) == ("auto", 64.0)
+    calcium = NeurPIRConfig().resolved("ophys")  # views of chunks drawn from the whole session, embedded from 10 min
+    assert (calcium.segment_sampling, calcium.segment_length_min, calcium.segment_length_max,
+            calcium.embed_max_seconds) == ("chunks", 100.0, 150.0, 600.0)
     with pytest.raises(NeurPIRError, match="config is for spikes"):
         NeurPIRConfig(modality="spikes").resolved("ophys")
 

@@ -167,3 +167,12 @@ def test_session_statistics_in_small_blocks_equal_those_of_the_whole_session(mon
     np.testing.assert_allclose(blocked.scale, whole.scale, rtol=1e-6)
     np.testing.assert_allclose(blocked.offset, whole.offset, rtol=1e-6)
     np.testing.assert_allclose(population_activity(activity, observed, blocked), population, rtol=1e-5, atol=1e-6)
+
+
+def test_a_view_holds_at_most_half_of_a_short_recording() -> None:
+    session = _session()  # far shorter than the views asked for
+    sampler = ViewSampler([session], [np.arange(24)], (100.0, 150.0), groups=1)
+    rng = np.random.default_rng(0)
+    views = [sampler.draw_chunks(rng, session, sampler.draw_seconds(rng)) for _ in range(20)]
+    assert all(0 < view.size <= session.layout.n_chunks // 2 for view in views)
+    assert len({tuple(view) for view in views}) > 1

@@ -20,10 +20,16 @@ from nwb_neurpir.errors import NeurPIRError
 __all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig", "parse_overrides"]
 
 MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
-    # Spikes: a few seconds up to tens of seconds of activity (or a few trials up to many), session-normalised counts.
-    "spikes": {"segment_length_min": 1.0, "segment_length_max": 16.0, "normalization": "session"},
-    # Calcium: dF/F scale differs per ROI, so z-score each neuron; slower dynamics need longer views.
-    "ophys": {"segment_length_min": 4.0, "segment_length_max": 64.0, "normalization": "neuron"},
+    # Spikes: a few seconds up to tens of seconds of activity (or a few trials up to many), session-normalised counts,
+    # embedded from at most 64 s.
+    "spikes": {"segment_length_min": 1.0, "segment_length_max": 16.0, "normalization": "session",
+               "segment_sampling": "auto", "embed_max_seconds": 64.0},
+    # Calcium: dF/F scale differs per ROI, so z-score each neuron. Each view is 100-150 s of chunks drawn from the whole
+    # session (at most half of it), so that it sees the neuron across the session as whole-session statistics do, and
+    # a neuron is embedded from up to 10 min: on simulated calcium 0.528 +- 0.028 against 0.425 +- 0.013 with
+    # contiguous 4-64 s views embedded from 64 s (3 seeds; BENCHMARKS.md), at 5-6x the training time.
+    "ophys": {"segment_length_min": 100.0, "segment_length_max": 150.0, "normalization": "neuron",
+              "segment_sampling": "chunks", "embed_max_seconds": 600.0},
 }
 """Values used for fields left at ``None``, by modality."""
 _DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
@@ -71,9 +77,9 @@ class NeurPIRConfig:
     min_view_epochs: int = 8
     """Trial-cut recordings (chunks are whole epochs): a view holds at least this many trials, whatever its drawn
     length (a few 400 ms windows describe a neuron too poorly to be a positive pair)."""
-    segment_sampling: Literal["auto", "contiguous", "chunks"] = "auto"
-    """``contiguous``: a run of consecutive chunks; ``chunks``: a random set of whole chunks (trials);
-    ``auto`` uses ``chunks`` when the recording is made of short epochs (trial windows)."""
+    segment_sampling: Literal["auto", "contiguous", "chunks"] | None = None
+    """``contiguous``: a run of consecutive chunks; ``chunks``: a random set of whole chunks (trials, or windows of a
+    continuous recording); ``auto`` uses ``chunks`` when the recording is made of short epochs (trial windows)."""
 
     # --- context (CEBRA) ------------------------------------------------------------------------------------------
     context: Literal["cebra", "none"] = "cebra"
@@ -145,7 +151,7 @@ class NeurPIRConfig:
     # --- embedding ------------------------------------------------------------------------------------------------
     embed_batch_size: int = _runtime(64)
     """Neurons encoded at once (memory only: each neuron's own vector does not depend on the others of its batch)."""
-    embed_max_seconds: float = _resumable(64.0)
+    embed_max_seconds: float | None = _resumable(None)
     """Use at most this much observed activity per neuron when embedding (chunks spread evenly over the session;
     bounds the cost on long recordings); 0 = all."""
 
@@ -154,7 +160,7 @@ class NeurPIRConfig:
         _check(self.modality in (None, "spikes", "ophys"), f"unknown modality {self.modality!r}")
         _check(self.normalization in (None, "session", "neuron", "none"),
                f"unknown normalization {self.normalization!r}")
-        _check(self.segment_sampling in ("auto", "contiguous", "chunks"),
+        _check(self.segment_sampling in (None, "auto", "contiguous", "chunks"),
                f"unknown segment_sampling {self.segment_sampling!r}")
         _check(self.loss in ("barlow", "vicreg"), f"unknown loss {self.loss!r}")
         _check(isinstance(self.device, str) and _DEVICES.fullmatch(self.device) is not None,

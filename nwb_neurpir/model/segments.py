@@ -151,11 +151,13 @@ class ViewSampler:
         return float(np.exp(rng.uniform(np.log(low), np.log(high))))
 
     def draw_chunks(self, rng: np.random.Generator, session: SessionData, seconds: float) -> np.ndarray:
-        """Chunk indices of one view of about ``seconds``."""
+        """Chunk indices of one view of about ``seconds``, at most half the recording's chunks (so that two views of a
+        short recording still differ)."""
         n_chunks = session.layout.n_chunks
         count = session.chunks_per_view(seconds)
         if session.layout.epoch_aligned:
-            count = min(max(count, self.min_epochs), n_chunks)
+            count = max(count, self.min_epochs)
+        count = min(count, max(1, n_chunks // 2))
         if session.layout.random_chunks:
             return np.sort(rng.choice(n_chunks, size=count, replace=False))
         start = int(rng.integers(0, n_chunks - count + 1))
