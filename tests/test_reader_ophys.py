@@ -121,3 +121,13 @@ def test_roi_regions_that_do_not_fit_the_data_say_how(base_file: Path, tmp_path:
     with pytest.raises(NeurPIRError, match=r"holds 5 ROIs but its data has 300 columns and 5 rows: the data looks "
                                            r"stored as \(ROIs, frames\)"):
         read_nwb(transposed)
+
+
+def test_filtering_on_a_column_of_several_values_per_roi_says_so(base_file: Path, tmp_path: Path) -> None:
+    path = copy_of(base_file, tmp_path)
+    with h5py.File(path, "a") as nwb:  # Suite2p's iscell: the is-cell flag and its probability per ROI
+        table = nwb["processing/ophys/ImageSegmentation/PlaneSegmentation"]
+        table.create_dataset("iscell", data=np.column_stack([np.ones(5), np.full(5, 0.9)]))
+        table.attrs["colnames"] = np.append(table.attrs["colnames"], "iscell").astype(object)
+    with pytest.raises(NeurPIRError, match="column 'iscell' holds several values per row"):
+        read_nwb(path, unit_filter="iscell == 1")

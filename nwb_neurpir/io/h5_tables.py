@@ -138,19 +138,25 @@ def region_target(region: h5py.Dataset, source: str) -> h5py.Group:
 
 def scalar_columns(table: h5py.Group, n_rows: int, exclude: Iterable[str] = ()) -> pd.DataFrame:
     """Every one-value-per-row column (numbers, booleans, strings) as a DataFrame; ragged, multi-dimensional,
-    region and reference columns are left out."""
+    region and reference columns are left out (those with several values per row named in ``attrs["several_values"]``,
+    for the neuron filter's message)."""
     skip = set(exclude)
     columns: dict[str, np.ndarray] = {}
+    several = []
     for name in column_names(table):
         node = table.get(name)
         if name in skip or f"{name}_index" in table or not isinstance(node, h5py.Dataset):
             continue
+        if node.ndim > 1 and node.shape[0] == n_rows:
+            several.append(name)
         if node.ndim != 1 or node.shape[0] != n_rows or _attr_text(node, "neurodata_type") == "DynamicTableRegion":
             continue
         values = _scalar_values(node)
         if values is not None:
             columns[name] = values
-    return pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
+    frame = pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
+    frame.attrs["several_values"] = several
+    return frame
 
 
 def _scalar_values(node: h5py.Dataset) -> np.ndarray | None:

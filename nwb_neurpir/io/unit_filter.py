@@ -83,6 +83,10 @@ class _Evaluator(ast.NodeVisitor):
                            "(use column names, literals, comparisons, and/or/not)")
 
     def visit_Name(self, node: ast.Name) -> np.ndarray:
+        if node.id in self.table.attrs.get("several_values", ()):
+            raise _FilterError(f"unit filter {self.expression!r}: column {node.id!r} holds several values per row "
+                               "(e.g. Suite2p's iscell: is-cell flag and probability); a filter compares one value "
+                               "per row")
         if node.id not in self.table.columns:
             raise _FilterError(f"unit filter {self.expression!r}: no column {node.id!r} "
                                f"(columns: {', '.join(map(str, self.table.columns))})")
