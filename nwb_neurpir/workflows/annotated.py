@@ -55,24 +55,20 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
 
 def activity_source(path: str | Path) -> tuple[str, dict[str, str]]:
     """Where the activity of a file's embedded neurons is -- the file itself, or the source its sidecar names -- and
-    the reader options that read those neurons: for calcium ROIs, the segmentation table they are rows of (a file
-    may hold several imaging planes)."""
+    the reader options that read those neurons again (``reader_options_for`` the neuron table of its first embedding
+    table)."""
     from nwb_neurpir.store import list_embeddings, read_embeddings
 
-    location, table = str(path), ""
-    for key in list_embeddings(path):
-        attrs = read_embeddings(path, key).attrs
-        source = attrs.get("source")
-        location, table = (str(source["location"]), source.get("neuron_table", "")) if source else \
-            (location, attrs.get("neuron_table", ""))
-        if source:
-            break
-    return location, reading_rows_of(table)
+    tables = [read_embeddings(path, key).attrs for key in list_embeddings(path)[:1]]
+    source = tables[0].get("source") if tables else None
+    if source:
+        return str(source["location"]), reader_options_for(source.get("neuron_table", ""))
+    return str(path), reader_options_for(tables[0].get("neuron_table", "") if tables else "")
 
 
-def reading_rows_of(neuron_table: str) -> dict[str, str]:
-    """The reader options that read the neurons of ``neuron_table`` again: for ROIs, the segmentation table (whose
-    ROI traces the reader then picks); nothing for units."""
+def reader_options_for(neuron_table: str) -> dict[str, str]:
+    """The reader options that read the neurons of ``neuron_table`` again: for ROIs, their segmentation table (whose
+    ROI traces the reader then picks; a file may hold several imaging planes); nothing for units."""
     return {"ophys_series": neuron_table} if neuron_table and neuron_table.strip("/") != "units" else {}
 
 

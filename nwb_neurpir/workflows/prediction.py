@@ -167,15 +167,15 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
                  ophys_series: str | None, embeddings: str | None, options: dict[str, Any]) -> PredictOutcome:
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import write_predictions
-    from nwb_neurpir.workflows.annotated import reading_rows_of
+    from nwb_neurpir.workflows.annotated import reader_options_for
 
     recording = None
     found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
-        rows = reading_rows_of(table)  # the stored vectors' neurons, whatever ophys_series says
+        same_neurons = reader_options_for(table)  # the stored vectors' neurons, whatever ophys_series says
         if unit_filter is not None:
-            recording = read_resolved(source, access, unit_filter=unit_filter, **rows,
+            recording = read_resolved(source, access, unit_filter=unit_filter, **same_neurons,
                                       bin_size=probe.hand_bin_size_ if probe.reads_hand_features else None)
             ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
     elif model is None:
@@ -184,11 +184,11 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     else:
         recording, ids, vectors, table, provenance, path, status = _embed_and_annotate(
             model, source, access, sidecar, output_dir, unit_filter, ophys_series, embeddings, options)
-        rows = reading_rows_of(recording.neuron_table)
+        same_neurons = reader_options_for(recording.neuron_table)
         copy_from = None
     if probe.reads_hand_features:
         if recording is None or not same_grid(recording.bin_size, probe.hand_bin_size_):
-            recording = read_resolved(source, access, bin_size=probe.hand_bin_size_, **rows)
+            recording = read_resolved(source, access, bin_size=probe.hand_bin_size_, **same_neurons)
         probabilities = probe.predict_proba(vectors, recording, ids)
     else:
         probabilities = probe.predict_proba(vectors)
