@@ -33,8 +33,8 @@ def register(app: typer.Typer) -> None:
         """Embed every neuron of SOURCES with a trained model (read on the model's time grid).
 
         By default a neuron's vector is made from at most 64 s (spikes) or 600 s (calcium) of its activity, spread
-        over the session (the model's embed_max_seconds), while training used the whole recordings. Context inputs of the model that a file lacks are set to zero, with a
-        warning. Sidecar files among SOURCES are skipped.
+        over the session (the model's embed_max_seconds), while training used the whole recordings. Context inputs of
+        the model that a file lacks are set to zero, with a warning. Sidecar files among SOURCES are skipped.
 
         Example: neurpir embed model ../shared/data/steinmetz2019-nwb/sub-Cori --out cori.npz
         """

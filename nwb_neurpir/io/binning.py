@@ -120,8 +120,8 @@ def window_grid(windows: np.ndarray, bin_size: float, time_range: tuple[float, f
     counts = np.floor((windows[:, 1] - windows[:, 0]) / bin_size + _EDGE_TOLERANCE)
     if counts.sum() > MAX_BINS:
         raise NeurPIRError(f"observed time {np.sum(windows[:, 1] - windows[:, 0]):.6g} s at {bin_size} s bins makes "
-                           f"{counts.sum():.3g} bins (limit {MAX_BINS:.0e}); are the times in seconds? Otherwise choose a "
-                           "larger bin size or a time range",
+                           f"{counts.sum():.3g} bins (limit {MAX_BINS:.0e}); are the times in seconds? Otherwise "
+                           "choose a larger bin size or a time range",
                            source=source)
     counts = counts.astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])

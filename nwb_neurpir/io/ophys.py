@@ -60,8 +60,7 @@ def find_roi_series(nwb: h5py.File) -> list[str]:
             for series in (container.get(name) for name in member_names(container)):
                 if isinstance(series, h5py.Group) and "data" in series and "rois" in series:
                     path = object_path(series)
-                    auxiliary = _AUXILIARY.search(path.rsplit("/", 1)[-1]) is not None
-                    found.append((auxiliary, module_name != "ophys", _CONTAINER_PREFERENCE.index(kind), path))
+                    found.append((_is_auxiliary(path), module_name != "ophys", _CONTAINER_PREFERENCE.index(kind), path))
     return [path for *_, path in sorted(found) if path]
 
 
@@ -116,6 +115,11 @@ def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py
     return nwb[matches[0]]
 
 
+def _is_auxiliary(series_path: str) -> bool:
+    """Whether a series is one conversions store beside the ROI traces (neuropil, background, deconvolved)."""
+    return _AUXILIARY.search(series_path.rsplit("/", 1)[-1]) is not None
+
+
 def _names(path: str, name: str) -> bool:
     """Whether ``name`` is the HDF5 ``path`` or its tail."""
     return path == name.strip("/") or path.endswith("/" + name.strip("/"))
@@ -130,8 +134,7 @@ def _table_of(nwb: h5py.File, series_path: str, source: str) -> str:
 def _warn_other_segmentations(nwb: h5py.File, candidates: list[str], source: str) -> None:
     """Warn when ROI traces of other segmentation tables (other imaging planes) are left out of the default read."""
     chosen = _table_of(nwb, candidates[0], source)
-    others = [path for path in candidates[1:] if _AUXILIARY.search(path.rsplit("/", 1)[-1]) is None
-              and _table_of(nwb, path, source) != chosen]
+    others = [path for path in candidates[1:] if not _is_auxiliary(path) and _table_of(nwb, path, source) != chosen]
     if others:
         warn_about(source, f"read the ROIs of {chosen} from {candidates[0]}; the ROI traces of other segmentations "
                            f"are not read: {', '.join(others)} (choose one with --series, ophys_series=...)")

@@ -31,6 +31,7 @@ from nwb_neurpir.atomic_files import atomic_write_bytes, fsync_dir
 from nwb_neurpir.errors import NeurPIRError
 
 __all__ = [
+    "CHECKPOINTS",
     "FORMAT",
     "checkpoint_folder",
     "checkpoint_step",
@@ -47,6 +48,8 @@ __all__ = [
 FORMAT = "nwb-neurpir-model/2"
 """Version 2: the population-context encoder. Folders of version 1 (the encoder without population layer) are refused
 with a message saying to retrain."""
+CHECKPOINTS = "checkpoints"
+"""The folder inside a model folder where training keeps its checkpoints."""
 MAX_JSON_BYTES = 16 * 1024 * 1024
 _LATEST = "LATEST"
 

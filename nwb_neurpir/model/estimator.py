@@ -13,8 +13,15 @@ import torch
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.model.checkpoint import (checkpoint_step, folder_sha256, latest_checkpoint, read_folder,
-                                          upgrade_advice, write_folder)
+from nwb_neurpir.model.checkpoint import (
+    CHECKPOINTS,
+    checkpoint_step,
+    folder_sha256,
+    latest_checkpoint,
+    read_folder,
+    upgrade_advice,
+    write_folder,
+)
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder
 from nwb_neurpir.model.distributed import resolve_device
@@ -79,7 +86,7 @@ def _check_model_meta(meta: Any, source: str) -> None:  # noqa: ANN401 - parsed 
 
 def _unfinished_training(path: Path) -> NeurPIRError | None:
     """The error for a model folder whose training stopped before it saved the model (checkpoints, no manifest)."""
-    checkpoints = path / "checkpoints"  # where the trainer writes them
+    checkpoints = path / CHECKPOINTS
     if (path / "manifest.json").exists() or not checkpoints.is_dir():
         return None
     latest = latest_checkpoint(checkpoints)

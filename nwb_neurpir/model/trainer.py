@@ -31,7 +31,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
-from nwb_neurpir.model.checkpoint import checkpoint_folder, read_folder, readable_checkpoint, write_checkpoint
+from nwb_neurpir.model.checkpoint import (
+    CHECKPOINTS,
+    checkpoint_folder,
+    read_folder,
+    readable_checkpoint,
+    write_checkpoint,
+)
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder, fit_context
 from nwb_neurpir.model.distributed import (
@@ -278,7 +284,7 @@ class _Run:
         self.out_dir = out_dir
         self.data = [session_key(r) for r in recordings]
         self.bin_size = float(np.median([r.bin_size for r in recordings]))
-        self.root = out_dir / "checkpoints" if out_dir is not None else None
+        self.root = out_dir / CHECKPOINTS if out_dir is not None else None
         found = _agreed_checkpoint(self.root, self.env) if (resume and self.root is not None) else None
         folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:

@@ -19,8 +19,8 @@ from nwb_neurpir.store.atomic import is_writable
 from nwb_neurpir.store.sidecar import disambiguated, sidecar_of_other_source, sidecar_path, write_sidecar
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, write_embeddings
 
-__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_target", "goes_to_sidecar", "local_target",
-           "sidecar_target"]
+__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_target", "goes_to_sidecar",
+           "local_target", "sidecar_target"]
 
 AnnotateKind = Literal["in-place", "copy", "sidecar"]
 

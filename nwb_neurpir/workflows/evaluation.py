@@ -137,12 +137,12 @@ def evaluate_annotated(
     access = DataAccess()
 
     def recording_of(path: str, reader: dict[str, Any]) -> Recording:
-        source, table = activity_source(path)
+        source, same_neurons = activity_source(path)
         if source != str(path) and "://" not in source and not Path(source).exists():
             raise NeurPIRError(f"the recording whose embeddings this sidecar holds, {source}, is not there; the hand "
                                "features are computed from its activity (--methods neurpir reads the sidecar alone)",
                                source=path)
-        return open_recording(source, access=access, keep_spike_times=True, **{**reader, **table})
+        return open_recording(source, access=access, keep_spike_times=True, **{**reader, **same_neurons})
 
     reader = dict(reader_kwargs or {})
     if not _uses_neurpir(methods):

@@ -62,8 +62,8 @@ def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None) -> t
     tables = []
     for path in paths:
         try:
-            source, table = activity_source(path)
-            (recording,) = open_recordings(source, progress=False, bin_size=bin_size, **table)
+            source, same_neurons = activity_source(path)
+            (recording,) = open_recordings(source, progress=False, bin_size=bin_size, **same_neurons)
         except (NeurPIRError, ValueError) as error:
             one_line = error.one_line() if isinstance(error, NeurPIRError) else f"{path}: {error}"
             raise NeurPIRError(f"{one_line}; the probe reads hand features from the files' activity (fit it with "
