@@ -436,6 +436,57 @@ def test_predict_fits_on_the_files_of_its_own_model_in_a_mixed_folder(fitted: tu
     assert len(npir.LabelProbe.load(model_dir / "probes" / "cell_type").training_data_) == 2
 
 
+
+def _add_table_of_another_model(path: Path, name: str) -> None:
+    """A second embedding table in ``path``, made (its provenance says) by a model other than the fixture's."""
+    from nwb_neurpir.provenance import ModelProvenance
+    from nwb_neurpir.store import read_embeddings, write_embeddings
+
+    ids = read_embeddings(path)["neuron_id"].to_numpy()
+    vectors = np.random.default_rng(0).normal(size=(ids.size, 8)).astype(np.float32)
+    write_embeddings(path, ids, vectors, ModelProvenance({}, "cd" * 32, ["elsewhere"]),
+                     name=name, progress=False)
+
+
+def test_predict_fits_on_the_table_of_its_own_model_where_files_hold_two(fitted: tuple, simulated: Path,
+                                                                        tmp_path: Path) -> None:
+    from nwb_neurpir.workflows.prediction import predict_with_saved_probe
+
+    data = _copy(simulated, tmp_path)
+    model_dir = Path(shutil.copytree(fitted[1], tmp_path / "model", ignore=shutil.ignore_patterns("probes")))
+    fit_on = [str(data / "sub-sim01"), str(data / "sub-sim02")]
+    npir.annotate(model_dir, fit_on, name="Mine", progress=False)
+    for folder in fit_on:
+        _add_table_of_another_model(next(Path(folder).glob("*.nwb")), "B")
+    outcomes = predict_with_saved_probe(model_dir, [data / "sub-sim03"], fit_on=fit_on, label="cell_type",
+                                        probe_inputs="neurpir", progress=False)
+    assert [outcome.status for outcome in outcomes] == ["in-place"], outcomes
+    assert len(npir.LabelProbe.load(model_dir / "probes" / "cell_type").training_data_) == 2
+    npir.annotate(model_dir, fit_on, name="Again", progress=False)  # the model's own tables are now two
+    with pytest.raises(NeurPIRError, match=r"several embedding tables of the probe's model \(neurpir/Again, "
+                                           r"neurpir/Mine\); pick one by name \(--embeddings\)"):
+        predict_with_saved_probe(model_dir, [data / "sub-sim03"], fit_on=fit_on, label="cell_type",
+                                 probe_inputs="neurpir", overwrite=True, progress=False)
+
+
+def test_to_pynapple_reads_the_default_table_and_names_name_when_it_cannot_choose(fitted: tuple, simulated: Path,
+                                                                                 tmp_path: Path) -> None:
+    data = _copy(simulated, tmp_path)
+    path = next((data / "sub-sim01").glob("*.nwb"))
+    npir.annotate(fitted[1], path, progress=False)
+    _add_table_of_another_model(path, "B")
+    expected = npir.read_embeddings(path, "NeurPIREmbeddings").set_index("neuron_id")["embedding"]
+    units = npir.to_pynapple(path)
+    first = units.metadata["embedding_0"]
+    assert np.allclose(first.to_numpy(dtype=float), [expected[unit][0] for unit in first.index])
+    other = next((data / "sub-sim02").glob("*.nwb"))
+    npir.annotate(fitted[1], other, name="C", progress=False)
+    _add_table_of_another_model(other, "B")  # no default-named table: nothing tells B and C apart
+    with pytest.raises(NeurPIRError, match=r"several embedding tables \(neurpir/B, neurpir/C\); pick one by name "
+                                           r"\(name=, or --embeddings on the command line\)"):
+        npir.to_pynapple(other)
+
+
 OUR_TYPES = ("NeuronEmbeddings", "NeuronPredictions", "NeurPIRModel", "NeurPIRProbe", "NeurPIRSource")
 
 

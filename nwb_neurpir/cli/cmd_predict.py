@@ -37,8 +37,8 @@ def register(app: typer.Typer) -> None:
             "--name", help="Name of the predictions table (default predicted_<label>).")] = None,
         embeddings: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--embeddings", help="Which embedding table of the model to read, in --fit-on files and in SOURCES, "
-                                 "when a file has several (annotate --name) [default: the only one, or "
-                                 "NeurPIREmbeddings].")] = None,
+                                 "when a file has several (annotate --name) [default: the only one made by "
+                                 "the model, else NeurPIREmbeddings].")] = None,
         output_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", "--output-dir", "-o", help="Write annotated copies (or sidecars) here instead of in place.")]
         = None,

@@ -29,6 +29,8 @@ _ROI_MASKS = ("image_mask", "pixel_mask", "voxel_mask")
 _RESERVED = ("neuron_id", "embedding")
 _KINDS = {"NeuronEmbeddings": ("embeddings", "embedding tables"),
           "NeuronPredictions": ("predictions", "prediction tables")}
+_PICK_BY_NAME = {"NeuronEmbeddings": "pick one by name (name=, or --embeddings on the command line)",
+                 "NeuronPredictions": "pick one by name (name=)"}
 
 
 def list_embeddings(path: str | Path) -> list[str]:
@@ -100,7 +102,8 @@ def _choose(file: h5py.File, kind: str, name: str | None, source: Path) -> tuple
         raise NeurPIRError(f"has no NeurPIR {contents} (no {kind} table in processing/)", source=source)
     if name is None:
         if len(groups) > 1:
-            raise NeurPIRError(f"has several {what} ({', '.join(sorted(groups))}); pick one by name", source=source)
+            raise NeurPIRError(f"has several {what} ({', '.join(sorted(groups))}); {_PICK_BY_NAME[kind]}",
+                               source=source)
         return next(iter(groups.items()))
     matches = tables_named(groups, name)
     if len(matches) != 1:

@@ -122,10 +122,10 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         if (folder / "manifest.json").exists() and not options.get("overwrite"):
             raise NeurPIRError("a probe is already saved here; use --overwrite to replace it with the one fitted on "
                                "--fit-on, or --probe-dir to keep both", source=folder)
-        files = _files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings)
-        say(f"fitting the {probe.name} probe on {len(files)} annotated files"
+        tables = _files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings)
+        say(f"fitting the {probe.name} probe on {len(tables)} annotated files"
             + (" (reading their activity for the hand features)" if probe.reads_hand_features else "") + " ...")
-        probe.fit(files, embeddings)
+        probe.fit(list(tables), _one_table(tables))
         probe.save(folder)
         accuracy = probe.cross_animal_accuracy_
         say(f"probe {probe.name} ({probe.inputs}): {probe.n_training_neurons_} neurons, classes "
@@ -137,16 +137,17 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     return predict(probe, sources, glob, model=model, embeddings=embeddings, raise_on_failure=False, **options)
 
 
-def _files_of_model(sources: list[str], model_sha256: str, embeddings: str | None) -> list[str]:
-    """The annotated files among ``sources`` that hold embeddings of the model (beside a dandiset's ``_ecephys.nwb``
-    files annotated with a spikes model, its ``_ophys.nwb`` files may hold an ophys model's): the others are left
-    out with a warning; none left is a ``NeurPIRError``."""
+def _files_of_model(sources: list[str], model_sha256: str, embeddings: str | None) -> dict[str, str]:
+    """The annotated files among ``sources`` that hold embeddings of the model, each with the table of them it
+    reads (``module/name``; beside a dandiset's ``_ecephys.nwb`` files annotated with a spikes model, its
+    ``_ophys.nwb`` files may hold an ophys model's): the others are left out with a warning; none left is a
+    ``NeurPIRError``."""
     import warnings
 
     from nwb_neurpir.workflows.embeddings import annotated_files
 
     files = annotated_files(sources, None, embeddings)
-    kept = [path for path in files if _tables_of_model(path, model_sha256, embeddings)]
+    kept = {path: found[0] for path in files if (found := _model_table(path, model_sha256, embeddings))}
     if not kept:
         raise NeurPIRError("no --fit-on file holds embeddings of this model; annotate them with it first",
                            source=", ".join(map(str, sources)))
@@ -154,6 +155,15 @@ def _files_of_model(sources: list[str], model_sha256: str, embeddings: str | Non
         warnings.warn(f"{len(files) - len(kept)} --fit-on files hold embeddings of other models only; the probe is "
                       f"fitted on the {len(kept)} annotated with this one", stacklevel=3)
     return kept
+
+
+def _one_table(tables: dict[str, str]) -> str:
+    """The one table name (``module/name``) the probe reads in every file of ``tables`` (file -> its table)."""
+    names = sorted(set(tables.values()))
+    if len(names) > 1:
+        raise NeurPIRError(f"the --fit-on files hold this model's embeddings under different names "
+                           f"({', '.join(names)}); pick one by name (--embeddings)")
+    return names[0]
 
 
 def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the probe") -> None:
@@ -293,11 +303,10 @@ def _tables_of_model(path: str | Path, model_sha256: str, embeddings: str | None
     return {key: frame for key, frame in frames.items() if frame.attrs["model"]["checkpoint_sha256"] == model_sha256}
 
 
-def _stored_embeddings(path: Path, model_sha256: str,
-                       embeddings: str | None = None) -> tuple[np.ndarray, np.ndarray, str, Any] | None:
-    """Neuron ids, vectors, neuron table and model provenance of the file's embeddings made by the probe's model:
-    the table named ``embeddings``, else the only one or the default-named one; several others are refused."""
-    from nwb_neurpir.provenance import ModelProvenance
+def _model_table(path: str | Path, model_sha256: str,
+                 embeddings: str | None = None) -> tuple[str, pd.DataFrame] | None:
+    """The ``module/name`` and frame of the file's embeddings made by the model: the table named ``embeddings``,
+    else the only one or the default-named one; several others are refused; None when there are none."""
     from nwb_neurpir.store import DEFAULT_NAME
     from nwb_neurpir.store.read import tables_named
 
@@ -308,9 +317,19 @@ def _stored_embeddings(path: Path, model_sha256: str,
     if len(mine) > 1:
         raise NeurPIRError(f"has several embedding tables of the probe's model ({', '.join(mine)}); pick one by "
                            "name (--embeddings)", source=path)
-    if not mine:
+    return (mine[0], frames[mine[0]]) if mine else None
+
+
+def _stored_embeddings(path: Path, model_sha256: str,
+                       embeddings: str | None = None) -> tuple[np.ndarray, np.ndarray, str, Any] | None:
+    """Neuron ids, vectors, neuron table and model provenance of the file's embeddings made by the probe's model
+    (``_model_table``), or None."""
+    from nwb_neurpir.provenance import ModelProvenance
+
+    found = _model_table(path, model_sha256, embeddings)
+    if found is None:
         return None
-    frame = frames[mine[0]]
+    frame = found[1]
     model = frame.attrs["model"]
     provenance = ModelProvenance(**{k: model[k] for k in (
         "hyperparameters", "checkpoint_sha256", "training_data", "description", "package_version", "created")})

@@ -18,7 +18,8 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
     ``predicted_<label>`` column per predictions table (NaN / "" for units without one).
 
     The embeddings and predictions are read from ``path`` itself, or from ``sidecar`` when they live in a sidecar
-    file; ``name`` picks the embedding table when there are several.
+    file; ``name`` picks the embedding table when there are several (default: the one named
+    ``NeurPIREmbeddings``).
 
     >>> import nwb_neurpir as npir
     >>> units = npir.to_pynapple("sim/sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb")  # doctest: +SKIP
@@ -37,8 +38,9 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
     units = data["units"]
     annotated = Path(sidecar) if sidecar is not None else Path(path)
     unit_ids = np.asarray(units.index)
-    if list_embeddings(annotated):
-        frame = read_embeddings(annotated, name)
+    tables = list_embeddings(annotated)
+    if tables:
+        frame = read_embeddings(annotated, name or _default_if_several(tables))
         matrix = _aligned(unit_ids, frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()),
                           np.nan)
         units.set_info(**{f"embedding_{i}": matrix[:, i] for i in range(matrix.shape[1])})
@@ -48,6 +50,16 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
                           "")
         units.set_info(**{key.split("/", 1)[1]: labels[:, 0].astype(str)})
     return units
+
+
+def _default_if_several(tables: list[str]) -> str | None:
+    """The default-named table among several embedding tables (``module/name``), else None (the only one, or
+    several that ``read_embeddings`` refuses to choose from)."""
+    from nwb_neurpir.store import DEFAULT_NAME
+    from nwb_neurpir.store.read import tables_named
+
+    named = tables_named(tables, DEFAULT_NAME)
+    return named[0] if len(tables) > 1 and len(named) == 1 else None
 
 
 def _aligned(unit_ids: np.ndarray, neuron_ids: np.ndarray, values: np.ndarray, missing: Any) -> np.ndarray:  # noqa: ANN401
