@@ -115,3 +115,19 @@ def test_predictions_next_to_embeddings_in_a_sidecar_label_table(tmp_path: Path)
     table = read_embeddings(sidecar).attrs["neuron_table"]
     write_predictions(sidecar, [3, 1], _probabilities(2), PROBE, PROVENANCE, neuron_table=table, progress=False)
     assert read_predictions(sidecar)["neuron_id"].tolist() == [3, 1]
+
+
+def test_predictions_never_take_the_name_of_another_tables_companion(tmp_path: Path) -> None:
+    path = write_nwbfile(make_spikes_nwbfile(n_units=4, duration=10.0, seed=3, n_trials=4), tmp_path / "a.nwb")
+    write_embeddings(path, [0, 1], vectors(2), PROVENANCE, progress=False)
+    write_predictions(path, [0, 1], _probabilities(2), PROBE, PROVENANCE, progress=False)
+    before = path.read_bytes()
+    for name, owner in (("NeurPIREmbeddings_model", "NeurPIREmbeddings"),
+                        ("predicted_brain_area_probe", "predicted_brain_area")):
+        for overwrite in (False, True):
+            with pytest.raises(NeurPIRError, match=f"processing/neurpir/{name} is the .* that processing/neurpir/"
+                                                   f"{owner} links to"):
+                write_predictions(path, [0, 1], _probabilities(2), PROBE, PROVENANCE, name=name,
+                                  overwrite=overwrite, progress=False)
+    assert path.read_bytes() == before
+    assert read_predictions(path)["label"].tolist() == ["VISp", "CA1"]

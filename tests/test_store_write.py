@@ -182,3 +182,38 @@ def test_overwrite_never_replaces_the_copy_of_another_recording(spikes: Path, tm
     with pytest.raises(NeurPIRError, match="holds another recording .* not replaced, even with overwrite"):
         write_embeddings(other, [0, 1], vectors(2), PROVENANCE, output=output, overwrite=True)
     assert output.read_bytes() == before
+
+
+def test_a_name_taken_by_another_tables_companion_is_refused_even_with_overwrite(spikes: Path) -> None:
+    write_embeddings(spikes, np.arange(12), vectors(12), PROVENANCE)
+    write_embeddings(spikes, np.arange(12), vectors(12), PROVENANCE, name="A_model")
+    before = spikes.read_bytes()
+    for overwrite in (False, True):
+        assert ("processing/neurpir/NeurPIREmbeddings_model is the NeurPIRModel that processing/neurpir/"
+                "NeurPIREmbeddings links to (as its model); choose another name"
+                in _error(spikes, np.arange(12), vectors(12), name="NeurPIREmbeddings_model", overwrite=overwrite))
+        assert ("processing/neurpir/A_model already holds a NeuronEmbeddings, not NeurPIR embeddings; choose "
+                "another name" in _error(spikes, np.arange(12), vectors(12), name="A", overwrite=overwrite))
+    assert spikes.read_bytes() == before
+    assert list_embeddings(spikes) == ["neurpir/A_model", "neurpir/NeurPIREmbeddings"]
+
+
+def test_overwrite_replaces_a_model_group_nothing_links_to(spikes: Path) -> None:
+    write_embeddings(spikes, np.arange(12), vectors(12), PROVENANCE, name="B")
+    with h5py.File(spikes, "a") as file:
+        del file["processing/neurpir/B"]  # as a user deleting the table alone leaves its model behind
+    write_embeddings(spikes, np.arange(12), vectors(12, seed=4), PROVENANCE, name="B", overwrite=True)
+    np.testing.assert_array_equal(np.stack(read_embeddings(spikes, "B")["embedding"]), vectors(12, seed=4))
+    assert validate(path=str(spikes)) == []
+
+
+def test_a_file_pynwb_cannot_read_gets_one_short_line_and_stays_unchanged(spikes: Path) -> None:
+    write_embeddings(spikes, np.arange(12), vectors(12), PROVENANCE)
+    with h5py.File(spikes, "a") as file:
+        del file["processing/neurpir/NeurPIREmbeddings_model"]  # the table's model link now dangles
+    before = spikes.read_bytes()
+    message = _error(spikes, np.arange(12), vectors(12), name="B")
+    assert len(message) < 400 and "GroupBuilder" not in message, message
+    assert "pynwb cannot read this NWB file (ConstructError: processing/neurpir/NeurPIREmbeddings: " in message
+    assert message.endswith("; the file was left unchanged")
+    assert spikes.read_bytes() == before

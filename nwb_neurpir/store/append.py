@@ -7,7 +7,7 @@ is cached for ``ndx-neurpir`` only and attributes pynwb rewrote on existing obje
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +51,39 @@ def append_objects(work: Path, table_path: str, module: str, build: Callable[[An
         file.close()
 
 
-def replaceable_objects(file: h5py.File, module: str, names: Iterable[str], our_types: set[str], what: str,
-                        source: Path) -> list[str]:
-    """Paths of the objects ``processing/<module>/<name>`` that exist; each must be one of ``our_types`` (else a
-    NeurPIRError saying it holds something else than ``what``)."""
-    found = []
-    for child in names:
-        path = f"processing/{module}/{child}"
-        if path not in file:
-            continue
+def replaceable_objects(file: h5py.File, module: str, kinds: dict[str, str], what: str, source: Path) -> list[str]:
+    """Paths of the objects ``processing/<module>/<name>`` that exist, for each ``name`` of ``kinds`` (a new table and
+    its companions, name -> the neurodata type each must have). An object that an object left in place links to
+    (another table's model or probe), or one of another type, is a NeurPIRError saying so: it is never replaced."""
+    found = {f"processing/{module}/{child}": kind for child, kind in kinds.items()
+             if f"processing/{module}/{child}" in file}
+    _refuse_linked(file, module, list(found), source)
+    for path, expected in found.items():
         kind = decode_text(file[path].attrs.get("neurodata_type"))
-        if kind not in our_types:
+        if kind != expected:
             raise NeurPIRError(f"{path} already holds a {kind or 'non-NWB object'}, not {what}; choose another name",
                                source=source)
-        found.append(path)
-    return found
+    return list(found)
+
+
+def _refuse_linked(file: h5py.File, module: str, paths: list[str], source: Path) -> None:
+    """A NeurPIRError when an object of ``processing/<module>`` other than ``paths`` links to one of ``paths``."""
+    for link, target in _soft_links(file[f"processing/{module}"]) if paths else ():
+        owner, role = link.rsplit("/", 1)
+        if target in paths and owner not in paths:
+            kind = decode_text(file[target].attrs.get("neurodata_type")) or "object"
+            raise NeurPIRError(f"{target} is the {kind} that {owner} links to (as its {role}); choose another name",
+                               source=source)
+
+
+def _soft_links(group: h5py.Group) -> Iterator[tuple[str, str]]:
+    """``(path of the link, path it points to)`` of every soft link below ``group`` (paths without a leading /)."""
+    for key in group:
+        link = group.get(key, getlink=True)
+        if isinstance(link, h5py.SoftLink):
+            yield f"{group.name}/{key}".strip("/"), link.path.strip("/")
+        elif isinstance(link, h5py.HardLink) and isinstance(group[key], h5py.Group):
+            yield from _soft_links(group[key])
 
 
 def _read_nwb(io: Any, source: Path) -> Any:
@@ -75,9 +93,15 @@ def _read_nwb(io: Any, source: Path) -> Any:
             warnings.simplefilter("ignore")
             return io.read()
     except Exception as error:  # pynwb raises many types on files it cannot map; the user needs one line
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise NeurPIRError(f"pynwb cannot read this NWB file ({type(error).__name__}: {first_line})",
-                           source=source) from error
+        raise NeurPIRError(f"pynwb cannot read this NWB file ({type(error).__name__}: {_gist(error)}); the file was "
+                           "left unchanged", source=source) from error
+
+
+def _gist(error: Exception, limit: int = 200) -> str:
+    """``error`` on one short line: a builder in its arguments (hdmf's ConstructError) by its path, not its dump."""
+    parts = [str(arg.path).removeprefix("root/") if hasattr(arg, "path") else str(arg) for arg in error.args]
+    text = " ".join(": ".join(parts).split()) or type(error).__name__
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
 
 
 def _container_at(io: Any, nwbfile: Any, table_path: str) -> Any:

@@ -29,8 +29,6 @@ from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, _fresh
 
 __all__ = ["ProbeProvenance", "predictions_name", "write_predictions"]
 
-_OUR_TYPES = {"NeuronPredictions", "NeurPIRModel", "NeurPIRProbe"}
-
 
 @dataclass(frozen=True)
 class ProbeProvenance:
@@ -97,8 +95,8 @@ def write_predictions(
         base = earlier_copy_or(source, target, in_place)
         with open_nwb(base) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, base)
-            stale = replaceable_objects(file, module, (name, model_name(name), probe_name(name)), _OUR_TYPES,
-                                        "NeurPIR predictions", base)
+            stale = replaceable_objects(file, module, {name: "NeuronPredictions", model_name(name): "NeurPIRModel",
+                                                       probe_name(name): "NeurPIRProbe"}, "NeurPIR predictions", base)
         if stale and not overwrite:
             raise NeurPIRError(f"already has predictions named '{name}' in processing/{module}; use --overwrite "
                                "(overwrite=True) to replace them", source=base)

@@ -34,7 +34,6 @@ __all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_MODULE", "DEFAULT_NAME", "MODULE_DES
 DEFAULT_NAME = "NeurPIREmbeddings"
 DEFAULT_MODULE = "neurpir"
 DEFAULT_LOCK_TIMEOUT = 120.0
-_OUR_TYPES = {"NeuronEmbeddings", "NeurPIRModel"}
 
 
 def write_embeddings(
@@ -117,7 +116,8 @@ def refuse_replacing(stale: list[str], name: str, module: str, path: Path, overw
 
 def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:
     """Paths of our objects that a new table called ``name`` would replace; a foreign object there is an error."""
-    return replaceable_objects(file, module, (name, model_name(name)), _OUR_TYPES, "NeurPIR embeddings", source)
+    return replaceable_objects(file, module, {name: "NeuronEmbeddings", model_name(name): "NeurPIRModel"},
+                               "NeurPIR embeddings", source)
 
 
 def _fresh_copy(staging: Staging, source: Path, stale: list[str], progress: bool) -> Path:
