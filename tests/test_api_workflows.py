@@ -487,6 +487,32 @@ def test_to_pynapple_reads_the_default_table_and_names_name_when_it_cannot_choos
         npir.to_pynapple(other)
 
 
+
+def test_sidecars_find_their_moved_sources_among_the_files_given_by_nwb_identifier(fitted: tuple, simulated: Path,
+                                                                                   tmp_path: Path) -> None:
+    from nwb_neurpir.workflows.prediction import predict_with_saved_probe
+
+    project = tmp_path / "project"
+    shutil.copytree(simulated, project / "raw")
+    npir.annotate(fitted[1], project / "raw", sidecar=True, output_dir=project / "side", progress=False)
+    moved = Path(shutil.move(project, tmp_path / "moved"))  # the sidecars record project/raw/... by absolute path
+    sidecars, raw = moved / "side", moved / "raw"
+    result = npir.evaluate([sidecars, raw], label="cell_type", methods=["neurpir", "hand"], progress=False)
+    assert result.method("hand").n_scored == 75
+    probe = npir.LabelProbe("cell_type").fit([sidecars / "sub-sim01", sidecars / "sub-sim02"],
+                                             moved_sources=[raw])
+    assert probe.n_training_neurons_ == 50 and probe.reads_hand_features
+    outcomes = predict_with_saved_probe(fitted[1], [raw / "sub-sim03"], fit_on=[str(sidecars / "sub-sim01"),
+                                        str(sidecars / "sub-sim02"), str(raw)], label="cell_type",
+                                        probe_dir=tmp_path / "probe", sidecar=True, output_dir=tmp_path / "out",
+                                        progress=False)
+    assert [outcome.status for outcome in outcomes] == ["sidecar"], outcomes
+    with pytest.raises(NeurPIRError, match=r"sub-sim01_ses-sim01s01_desc-NeurPIREmbeddings.nwb: the recording "
+                                           r"whose embeddings this sidecar holds is not at .*/project/raw/sub-sim01/"
+                                           r"sub-sim01_ses-sim01s01_ecephys.nwb any more, and none of the 3 files "
+                                           r"given has its NWB identifier"):
+        npir.evaluate([sidecars], label="cell_type", methods=["neurpir", "hand"], progress=False)
+
 OUR_TYPES = ("NeuronEmbeddings", "NeuronPredictions", "NeurPIRModel", "NeurPIRProbe", "NeurPIRSource")
 
 

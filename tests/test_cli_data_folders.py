@@ -172,8 +172,8 @@ def test_a_sidecar_names_its_source_from_any_folder(cli_server: CliForkServer, m
     (tmp_path / "data").rename(tmp_path / "moved")
     gone = cli_server.run(["evaluate", tmp_path / "sidecars", "--label", "brain_area", "--split", "kfold", "--folds",
                            "2", "--methods", "hand"], tmp_path / "logs", cwd=elsewhere)
-    assert gone.code == 1 and f"this sidecar holds, {(tmp_path / 'data/sub-a/x.nwb').resolve()}, is not there" in \
-        gone.stderr
+    assert gone.code == 1 and f"this sidecar holds is not at {(tmp_path / 'data/sub-a/x.nwb').resolve()} any more, " \
+        "and none of the 1 files given has its NWB identifier" in gone.stderr
 
 
 @pytest.mark.skipif(shutil.which("dandi") is None, reason="the dandi CLI is not installed")

@@ -3,14 +3,16 @@ and session."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["activity_source", "local_paths", "read_annotated"]
+__all__ = ["MovedSources", "activity_source", "local_paths", "read_annotated"]
 
 
 def local_paths(resolved: Sequence[Any]) -> list[str]:
@@ -53,16 +55,56 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
     return table
 
 
-def activity_source(path: str | Path) -> tuple[str, dict[str, str]]:
-    """Where the activity of a file's embedded neurons is -- the file itself, or the source its sidecar names -- and
-    the reader options that read those neurons again (``reader_options_for`` the neuron table of its first embedding
-    table)."""
+class MovedSources:
+    """Local NWB files (or folders, globs) given beside sidecars, where a sidecar's source that is no longer where
+    the sidecar says (a moved project folder) is looked up by its NWB identifier. Read only when needed."""
+
+    def __init__(self, sources: Iterable[str | Path] = ()) -> None:
+        self.sources = [str(source) for source in sources]
+
+    @cached_property
+    def by_identifier(self) -> dict[str, str]:
+        """NWB identifier -> path of every local NWB file the sources name (the first of each identifier)."""
+        from nwb_neurpir.io.h5_tables import scalar_text
+        from nwb_neurpir.io.nwb_file import open_nwb
+        from nwb_neurpir.io.resolve import resolve_sources
+        from nwb_neurpir.io.sources import parse_source
+
+        local = [item for item in self.sources if parse_source(item).kind in ("file", "folder", "glob")]
+        found: dict[str, str] = {}
+        for source in resolve_sources(local) if local else []:
+            try:
+                with open_nwb(source.location) as file:
+                    found.setdefault(scalar_text(file, "identifier") or "", source.location)
+            except NeurPIRError:
+                continue  # not an NWB file: not the source either
+        found.pop("", None)
+        return found
+
+    def locate(self, sidecar: str | Path, location: str, identifier: str) -> str:
+        """Where the source recorded as ``location`` (with NWB ``identifier``) of ``sidecar`` is now: there, else the
+        file given with its identifier; else a NeurPIRError saying what was tried."""
+        if "://" in location or Path(location).exists():
+            return location
+        if identifier and identifier in self.by_identifier:
+            return self.by_identifier[identifier]
+        raise NeurPIRError(f"the recording whose embeddings this sidecar holds is not at {location} any more, and "
+                           f"none of the {len(self.by_identifier)} files given has its NWB identifier "
+                           f"{identifier or '(not recorded)'}; give the moved recording (or its folder) among the "
+                           "sources", source=sidecar)
+
+
+def activity_source(path: str | Path, moved: MovedSources | None = None) -> tuple[str, dict[str, str]]:
+    """Where the activity of a file's embedded neurons is -- the file itself, or the source its sidecar names (when
+    it has moved, the file of ``moved`` with its NWB identifier) -- and the reader options that read those neurons
+    again (``reader_options_for`` the neuron table of its first embedding table)."""
     from nwb_neurpir.store import list_embeddings, read_embeddings
 
     tables = [read_embeddings(path, key).attrs for key in list_embeddings(path)[:1]]
     source = tables[0].get("source") if tables else None
     if source:
-        return str(source["location"]), reader_options_for(source.get("neuron_table", ""))
+        location = (moved or MovedSources()).locate(path, str(source["location"]), str(source.get("identifier", "")))
+        return location, reader_options_for(source.get("neuron_table", ""))
     return str(path), reader_options_for(tables[0].get("neuron_table", "") if tables else "")
 
 

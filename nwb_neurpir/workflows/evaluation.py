@@ -19,7 +19,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EvaluationResult
-from nwb_neurpir.workflows.annotated import activity_source, local_paths, read_annotated
+from nwb_neurpir.workflows.annotated import MovedSources, activity_source, local_paths, read_annotated
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
@@ -80,10 +80,12 @@ def evaluate_sources(
         from nwb_neurpir.io.resolve import resolve_sources
         from nwb_neurpir.workflows.embeddings import annotated_files
 
-        paths = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
-        if _uses_neurpir(options.get("methods")):  # files found in folders without embeddings are left out
+        given = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
+        paths = given  # files found in folders without embeddings are left out when the vectors are read:
+        if _uses_neurpir(options.get("methods")):
             paths = annotated_files(sources, glob, embeddings_name)
-        result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader, **options)
+        result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader,
+                                    moved_sources=given, **options)
     result.settings["command"] = command
     if report_dir is not None and plots and options.get("progress", True):
         print(f"writing the report and its figures to {report_dir} (a {projection.upper()} of the vectors can take a "
@@ -122,11 +124,13 @@ def evaluate_annotated(
     name: str | None = None,
     methods: Sequence[str] | None = None,
     reader_kwargs: dict[str, Any] | None = None,
+    moved_sources: Sequence[str | Path] = (),
     progress: bool = True,
     **options: Any,
 ) -> EvaluationResult:
     """``evaluate`` on annotated files: their embeddings as ``neurpir``; hand baselines read from the same files or,
-    for sidecar files, from the sources they name. Methods that need no NeurPIR vectors (``hand``, ``hand:gb``...)
+    for sidecar files, from the sources they name (when such a source has moved, the file among ``moved_sources``
+    with its NWB identifier). Methods that need no NeurPIR vectors (``hand``, ``hand:gb``...)
     need no embeddings in the files; they are computed on the grid of the model that made the embeddings (unless
     ``reader_kwargs`` name a ``bin_size``), as a model reads files. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
@@ -135,13 +139,14 @@ def evaluate_annotated(
 
     clock = time.perf_counter()
     access = DataAccess()
+    moved = MovedSources(moved_sources)
 
     def recording_of(path: str, reader: dict[str, Any]) -> Recording:
-        source, same_neurons = activity_source(path)
-        if source != str(path) and "://" not in source and not Path(source).exists():
-            raise NeurPIRError(f"the recording whose embeddings this sidecar holds, {source}, is not there; the hand "
-                               "features are computed from its activity (--methods neurpir reads the sidecar alone)",
-                               source=path)
+        try:
+            source, same_neurons = activity_source(path, moved)
+        except NeurPIRError as error:
+            raise NeurPIRError(f"{error.one_line()}; the hand features are computed from its activity (--methods "
+                               "neurpir reads the sidecar alone)") from None
         return open_recording(source, access=access, keep_spike_times=True, **{**reader, **same_neurons})
 
     reader = dict(reader_kwargs or {})

@@ -110,12 +110,14 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     files ``fit_on`` (reading ``probe_inputs``) and saved to ``probe_dir`` (default
     ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with ``overwrite``; ``say`` hears its
     cross-animal accuracy), or, without ``fit_on``, the one saved there. ``embeddings`` names the embedding table
-    where files hold several, in ``fit_on`` and in the sources. ``options`` go to ``predict``; a failed source is
-    reported in its outcome, not raised."""
+    where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has moved reads
+    its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier. ``options`` go
+    to ``predict``; a failed source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.probe import LabelProbe
 
     model = TrainedModel.load(model_dir)
+    sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
     probe = LabelProbe(label, grouping, probe_kind, inputs=probe_inputs)
     folder = Path(probe_dir) if probe_dir is not None else probe.default_folder(model_dir)
     if fit_on:
@@ -125,7 +127,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         tables = _files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings)
         say(f"fitting the {probe.name} probe on {len(tables)} annotated files"
             + (" (reading their activity for the hand features)" if probe.reads_hand_features else "") + " ...")
-        probe.fit(list(tables), _one_table(tables))
+        probe.fit(list(tables), _one_table(tables), moved_sources=[*fit_on, *sources])
         probe.save(folder)
         accuracy = probe.cross_animal_accuracy_
         say(f"probe {probe.name} ({probe.inputs}): {probe.n_training_neurons_} neurons, classes "

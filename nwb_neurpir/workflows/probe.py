@@ -11,6 +11,7 @@ highest summed log-probability wins, as ``neurpir evaluate``'s ``neurpir+hand``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,13 +139,15 @@ class LabelProbe:
         return Path(model_dir) / "probes" / self.name
 
     # --- fitting ----------------------------------------------------------------------------------------------------
-    def fit(self, annotated: Any, name: str | None = None) -> LabelProbe:  # noqa: ANN401
+    def fit(self, annotated: Any, name: str | None = None, *,  # noqa: ANN401
+            moved_sources: Sequence[str | Path] = ()) -> LabelProbe:
         """Fit on annotated, labelled files (paths, folders) or a frame of ``read_embeddings``/``transform``.
 
         First measures the cross-animal accuracy: for each animal, the probe fitted on the other animals' neurons
         predicts that animal's neurons (balanced accuracy, averaged over animals; None with one animal). Then fits
         on every labelled neuron. ``name`` picks the embedding table when a file has several. With hand features,
-        each file's activity is read again to compute them.
+        each file's activity is read again to compute them: for a sidecar, from the source it names, or, when that
+        has moved, from the file among ``moved_sources`` (files, folders) with its NWB identifier.
         """
         frame, training_data = self._training_frame(annotated, name)
         if self.label not in frame.columns:
@@ -159,7 +162,7 @@ class LabelProbe:
         vectors = np.stack([np.asarray(v, dtype=np.float64) for v in frame["embedding"]])
         blocks = {"neurpir": zscored_per_recording(vectors, files)}
         if self.reads_hand_features:
-            hand, self.hand_columns_, self.hand_bin_size_ = frame_hand_features(frame)
+            hand, self.hand_columns_, self.hand_bin_size_ = frame_hand_features(frame, moved_sources=moved_sources)
             blocks["hand"] = hand
         blocks = {key: block[grouped.keep] for key, block in blocks.items()}
         kept = frame.loc[grouped.keep]

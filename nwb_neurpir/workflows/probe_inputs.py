@@ -17,6 +17,8 @@ from nwb_neurpir.evaluation.normalization import unfit_sessions
 from nwb_neurpir.evaluation.probes import standardize_per_session
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
     from nwb_neurpir.recording import Recording
@@ -49,20 +51,23 @@ def recording_hand_features(recording: Recording, neuron_ids: Sequence[object] |
     return _hand_table(recording, neuron_ids).reindex(columns=list(columns), fill_value=0.0).to_numpy()
 
 
-def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None) -> tuple[np.ndarray, list[str], float]:
+def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None,
+                        moved_sources: Sequence[str | Path] = ()) -> tuple[np.ndarray, list[str], float]:
     """Hand features of every row of a ``read_embeddings`` frame, read from each row's ``file`` or, for a sidecar,
-    from the source it names (the first file read at ``bin_size`` or its reader's default fixes the bin size of the
-    rest): matrix, column names, bin size."""
+    from the source it names (when that has moved, the file among ``moved_sources`` with its NWB identifier; the
+    first file read at ``bin_size`` or its reader's default fixes the bin size of the rest): matrix, column names,
+    bin size."""
     from nwb_neurpir.evaluation.features import on_shared_columns
-    from nwb_neurpir.workflows.annotated import activity_source
+    from nwb_neurpir.workflows.annotated import MovedSources, activity_source
     from nwb_neurpir.workflows.recordings import open_recordings
 
     files = frame["file"].astype(str).to_numpy()
     paths = list(dict.fromkeys(files))
+    moved = MovedSources(moved_sources)
     tables = []
     for path in paths:
         try:
-            source, same_neurons = activity_source(path)
+            source, same_neurons = activity_source(path, moved)
             (recording,) = open_recordings(source, progress=False, bin_size=bin_size, **same_neurons)
         except (NeurPIRError, ValueError) as error:
             one_line = error.one_line() if isinstance(error, NeurPIRError) else f"{path}: {error}"
