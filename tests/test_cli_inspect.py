@@ -59,3 +59,29 @@ def test_a_damaged_file_is_listed_and_the_others_are_still_inspected(tmp_path: P
     assert result.exit_code == 1
     assert f"{damaged}\n  unreadable: " in result.stdout and result.stdout.count("6 units") == 2
     assert "error: 1 of 3 files could not be read" in result.stderr
+
+
+def test_inspect_lists_the_embedding_and_prediction_tables_a_file_holds(tmp_path: Path) -> None:
+    from nwb_neurpir.store import ProbeProvenance, write_embeddings, write_predictions
+    from store_helpers import PROVENANCE, vectors
+
+    path = write_nwbfile(make_spikes_nwbfile(n_units=6, duration=10.0), tmp_path / "sub-m_ses-1.nwb")
+    write_embeddings(path, [0, 1, 2], vectors(3), PROVENANCE, progress=False)
+    write_embeddings(path, [3, 4], vectors(2), PROVENANCE, name="B", progress=False)
+    probe = ProbeProvenance(kind="logistic", label="brain_area", class_names=["CA1", "VISp"], training_data=["a.nwb"],
+                            checkpoint_sha256="ef" * 32)
+    write_predictions(path, [0, 1], [[0.2, 0.8], [0.6, 0.4]], probe, PROVENANCE, progress=False)
+    result = runner.invoke(app, ["inspect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    (summary,) = json.loads(result.stdout)
+    created = PROVENANCE.created
+    assert summary["embeddings"] == [
+        {"name": "neurpir/B", "model_sha256": "ab" * 6, "created": created, "n_neurons": 2},
+        {"name": "neurpir/NeurPIREmbeddings", "model_sha256": "ab" * 6, "created": created, "n_neurons": 3}]
+    assert summary["predictions"] == [{"name": "neurpir/predicted_brain_area", "model_sha256": "ab" * 6,
+                                       "created": created, "n_neurons": 2, "label": "brain_area",
+                                       "probe": "logistic"}]
+    text = runner.invoke(app, ["inspect", str(path)]).stdout
+    assert f"  embeddings neurpir/B: 2 neurons, model {'ab' * 6} (created {created})\n" in text
+    assert (f"  predictions neurpir/predicted_brain_area: brain_area of 2 neurons by a logistic probe, model "
+            f"{'ab' * 6}") in text

@@ -27,8 +27,9 @@ def register(app: typer.Typer) -> None:
         progress: Progress = True,
     ) -> None:
         """Print, per file, whether it holds units or calcium ROIs, and for those: subject, session, neurons and
-        label columns, observed time, trials and covariates. Files without either (LFP only, NeurPIR sidecars) are
-        listed as such, so a glob that picks the right files is easy to find.
+        label columns, observed time, trials and covariates; and the NeurPIR embedding and prediction tables it
+        holds. Files without either (LFP only, NeurPIR sidecars) are listed as such, so a glob that picks the right
+        files is easy to find.
 
         Example: neurpir inspect DANDI:000021 --glob "sub-*/sub-*_ses-*.nwb"
         """
@@ -54,7 +55,7 @@ def _summary_text(summary: dict[str, Any]) -> str:
     if summary["holds"] == "unreadable":
         return f"{summary['source']}\n  unreadable: {summary['message'].removeprefix(summary['source'] + ': ')}"
     if "n_neurons" not in summary:
-        return f"{summary['source']}\n  holds {summary['holds']}: not read"
+        return "\n".join([f"{summary['source']}\n  holds {summary['holds']}: not read", *_stored_text(summary)])
     lines = [summary["source"],
              f"  subject {summary['subject_id']}  session {summary['session_id']}  "
              f"start {summary['session_start_time']}  identifier {summary['identifier']}"]
@@ -69,7 +70,16 @@ def _summary_text(summary: dict[str, Any]) -> str:
         lines.append(f"  label {column}: {', '.join(f'{value} {count}' for value, count in counts.items())}")
     lines.append(f"  trials: {summary['n_trials']}")
     lines.append(f"  covariates: {', '.join(summary['covariates']) or 'none'}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *_stored_text(summary)])
+
+
+def _stored_text(summary: dict[str, Any]) -> list[str]:
+    """One line per NeurPIR table the file holds."""
+    lines = [f"  embeddings {table['name']}: {table['n_neurons']} neurons, model {table['model_sha256']} "
+             f"(created {table['created']})" for table in summary["embeddings"]]
+    lines.extend(f"  predictions {table['name']}: {table['label']} of {table['n_neurons']} neurons by a "
+                 f"{table['probe']} probe, model {table['model_sha256']}" for table in summary["predictions"])
+    return lines
 
 
 __all__ = ["register"]

@@ -23,7 +23,7 @@ from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.units import unit_metadata
 
 __all__ = ["list_embeddings", "list_predictions", "read_embeddings", "read_predictions", "source_labels",
-           "tables_named"]
+           "stored_tables", "tables_named"]
 
 _ROI_MASKS = ("image_mask", "pixel_mask", "voxel_mask")
 _RESERVED = ("neuron_id", "embedding")
@@ -43,6 +43,29 @@ def list_predictions(path: str | Path) -> list[str]:
     """Names (``module/name``) of the ``NeuronPredictions`` tables in the NWB file at ``path``."""
     with open_nwb(path) as file:
         return sorted(_typed_groups(file, "NeuronPredictions"))
+
+
+def stored_tables(file: h5py.File) -> dict[str, list[dict[str, Any]]]:
+    """What an open NWB file holds of ours, for ``inspect``: per embedding table its ``name`` (``module/name``),
+    ``model_sha256`` (short), ``created`` and ``n_neurons``; per prediction table also its ``label`` and ``probe``."""
+    embeddings = [_table_summary(key, group) for key, group in sorted(_typed_groups(file, "NeuronEmbeddings").items())]
+    predictions = []
+    for key, group in sorted(_typed_groups(file, "NeuronPredictions").items()):
+        probe = group.get("probe")
+        attrs = probe.attrs if isinstance(probe, h5py.Group) else {}
+        predictions.append({**_table_summary(key, group), "label": decode_text(attrs.get("label")) or "",
+                            "probe": decode_text(attrs.get("kind")) or ""})
+    return {"embeddings": embeddings, "predictions": predictions}
+
+
+def _table_summary(key: str, group: h5py.Group) -> dict[str, Any]:
+    """Name, model checksum (first 12 characters), when the model was made, and neurons of one of our tables."""
+    model = group.get("model")
+    attrs = model.attrs if isinstance(model, h5py.Group) else {}
+    ids = group.get("id")
+    return {"name": key, "model_sha256": (decode_text(attrs.get("checkpoint_sha256")) or "")[:12],
+            "created": decode_text(attrs.get("created")) or "",
+            "n_neurons": int(ids.shape[0]) if isinstance(ids, h5py.Dataset) else 0}
 
 
 def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:

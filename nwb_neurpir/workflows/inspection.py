@@ -20,8 +20,9 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
                     modality: str = "auto", unit_filter: str | None = None, bin_size: float | None = None,
                     ophys_series: str | None = None, progress: bool = True) -> Iterator[dict[str, Any]]:
     """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, no units or ROIs,
-    NeurPIR sidecar, unreadable -- with the error as ``message``) and, for files with neurons, ``summarize``'s
-    fields. A file that cannot be read does not stop the others."""
+    NeurPIR sidecar, unreadable -- with the error as ``message``), for files with neurons ``summarize``'s fields, and
+    for readable files the NeurPIR ``embeddings`` and ``predictions`` tables they hold (``stored_tables``). A file
+    that cannot be read does not stop the others."""
     from tqdm import tqdm
 
     from nwb_neurpir.errors import NeurPIRError, NoneSelected
@@ -36,13 +37,14 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
         try:
             recording = read_resolved(source, access, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
                                       ophys_series=ophys_series)
-            yield {"holds": "units" if recording.modality == "spikes" else "rois", **summarize(recording)}
+            yield {"holds": "units" if recording.modality == "spikes" else "rois", **summarize(recording),
+                   **_stored(source, access)}
         except NoneSelected as exc:
-            yield _unreadable(source, "no neuron passing the filter", exc)
+            yield {**_unreadable(source, "no neuron passing the filter", exc), **_stored(source, access)}
         except NoNeurons as exc:
-            yield _unreadable(source, "no units or ROIs", exc)
+            yield {**_unreadable(source, "no units or ROIs", exc), **_stored(source, access)}
         except SidecarFile as exc:
-            yield _unreadable(source, "NeurPIR sidecar", exc)
+            yield {**_unreadable(source, "NeurPIR sidecar", exc), **_stored(source, access)}
         except NeurPIRError as exc:
             yield _unreadable(source, "unreadable", exc)
 
@@ -74,6 +76,14 @@ def summarize(recording: Recording) -> dict[str, Any]:
         "n_trials": 0 if recording.trials is None else len(recording.trials),
         "covariates": sorted(recording.covariates),
     }
+
+
+def _stored(source: ResolvedSource, access: Any) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN401
+    """The NeurPIR tables the file holds (``nwb_neurpir.store.read.stored_tables``)."""
+    from nwb_neurpir.store.read import stored_tables
+
+    with access.open_h5(source) as h5:
+        return stored_tables(h5)
 
 
 def _unreadable(source: ResolvedSource, reason: str, error: Exception) -> dict[str, Any]:
