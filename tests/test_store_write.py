@@ -217,3 +217,34 @@ def test_a_file_pynwb_cannot_read_gets_one_short_line_and_stays_unchanged(spikes
     assert "pynwb cannot read this NWB file (ConstructError: processing/neurpir/NeurPIREmbeddings: " in message
     assert message.endswith("; the file was left unchanged")
     assert spikes.read_bytes() == before
+
+
+def test_remove_embeddings_deletes_a_table_and_its_model_and_keeps_the_rest(spikes: Path, tmp_path: Path) -> None:
+    from nwb_neurpir.store import ProbeProvenance, list_predictions, remove_embeddings, write_predictions
+
+    write_embeddings(spikes, np.arange(12), vectors(12), PROVENANCE)
+    write_embeddings(spikes, np.arange(12), vectors(12, seed=1), PROVENANCE, name="B")
+    probe = ProbeProvenance(kind="logistic", label="brain_area", class_names=["CA1", "VISp"], training_data=["a"],
+                            checkpoint_sha256="ef" * 32)
+    write_predictions(spikes, [0, 1], [[0.2, 0.8], [0.6, 0.4]], probe, PROVENANCE, progress=False)
+    size = spikes.stat().st_size
+    assert remove_embeddings(spikes, "B", progress=False) == ["processing/neurpir/B", "processing/neurpir/B_model"]
+    assert list_embeddings(spikes) == ["neurpir/NeurPIREmbeddings"]
+    assert list_predictions(spikes) == ["neurpir/predicted_brain_area"]
+    with h5py.File(spikes, "r") as file:
+        assert "B_model" not in file["processing/neurpir"]
+    assert spikes.stat().st_size < size and validate(path=str(spikes)) == []
+    assert temp_files(spikes) == [] and not lock_path(spikes).exists()
+    write_embeddings(spikes, np.arange(12), vectors(12, seed=2), PROVENANCE, name="B")  # the name is free again
+    before = spikes.read_bytes()
+    with pytest.raises(NeurPIRError, match=r"has no embedding tables named 'C' \(tables: neurpir/B, "
+                                           r"neurpir/NeurPIREmbeddings\)"):
+        remove_embeddings(spikes, "C")
+    assert spikes.read_bytes() == before
+    from nwb_neurpir.recording import SourceInfo
+    from nwb_neurpir.store import write_sidecar
+
+    sidecar = write_sidecar(tmp_path / "side.nwb", SourceInfo(location=str(spikes)), [0, 1], vectors(2), PROVENANCE)
+    with pytest.raises(NeurPIRError, match="is a sidecar file holding the embeddings 'neurpir/NeurPIREmbeddings' of "
+                                           "one recording; delete the file itself"):
+        remove_embeddings(sidecar, "NeurPIREmbeddings")

@@ -4,6 +4,7 @@ that cannot be changed, and reading them back as a DataFrame."""
 from nwb_neurpir.store.annotate import DEFAULT_SIDECAR_DIR, AnnotateResult, annotate, annotate_recording
 from nwb_neurpir.store.predictions import ProbeProvenance, write_predictions
 from nwb_neurpir.store.read import list_embeddings, list_predictions, read_embeddings, read_predictions
+from nwb_neurpir.store.remove import remove_embeddings
 from nwb_neurpir.store.sidecar import sidecar_path, write_sidecar
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, write_embeddings
 
@@ -20,6 +21,7 @@ __all__ = [
     "list_predictions",
     "read_embeddings",
     "read_predictions",
+    "remove_embeddings",
     "sidecar_path",
     "write_embeddings",
     "write_predictions",

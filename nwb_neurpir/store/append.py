@@ -17,7 +17,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import decode_text
 from nwb_neurpir.store.hdf5_tools import AttributeSnapshot, cache_namespace, drop_older_versions
 
-__all__ = ["MODULE_DESCRIPTION", "append_objects", "replaceable_objects"]
+__all__ = ["MODULE_DESCRIPTION", "append_objects", "outside_links", "replaceable_objects"]
 
 MODULE_DESCRIPTION = "Per-neuron embeddings learned by NeurPIR and the models that made them (ndx-neurpir)."
 
@@ -68,12 +68,18 @@ def replaceable_objects(file: h5py.File, module: str, kinds: dict[str, str], wha
 
 def _refuse_linked(file: h5py.File, module: str, paths: list[str], source: Path) -> None:
     """A NeurPIRError when an object of ``processing/<module>`` other than ``paths`` links to one of ``paths``."""
-    for link, target in _soft_links(file[f"processing/{module}"]) if paths else ():
-        owner, role = link.rsplit("/", 1)
-        if target in paths and owner not in paths:
-            kind = decode_text(file[target].attrs.get("neurodata_type")) or "object"
-            raise NeurPIRError(f"{target} is the {kind} that {owner} links to (as its {role}); choose another name",
-                               source=source)
+    for owner, role, target in outside_links(file, module, paths)[:1]:
+        kind = decode_text(file[target].attrs.get("neurodata_type")) or "object"
+        raise NeurPIRError(f"{target} is the {kind} that {owner} links to (as its {role}); choose another name",
+                           source=source)
+
+
+def outside_links(file: h5py.File, module: str, paths: list[str]) -> list[tuple[str, str, str]]:
+    """``(object, link name, target)`` of each soft link from an object of ``processing/<module>`` other than
+    ``paths`` to one of ``paths``."""
+    links = [(*link.rsplit("/", 1), target) for link, target in _soft_links(file[f"processing/{module}"])] \
+        if paths else []
+    return [(owner, role, target) for owner, role, target in links if target in paths and owner not in paths]
 
 
 def _soft_links(group: h5py.Group) -> Iterator[tuple[str, str]]:

@@ -13,7 +13,7 @@ import importlib
 from typing import Any
 
 __all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "annotate", "evaluate", "open_recordings",
-           "predict", "read_embeddings", "to_pynapple"]
+           "predict", "read_embeddings", "remove_embeddings", "to_pynapple"]
 
 _HOMES = {
     "LabelProbe": "probe",
@@ -25,6 +25,7 @@ _HOMES = {
     "open_recordings": "recordings",
     "predict": "prediction",
     "read_embeddings": "embeddings",
+    "remove_embeddings": "embeddings",
     "to_pynapple": "pynapple_units",
 }
 

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.store.remove import remove_embeddings
 
-__all__ = ["annotated_files", "read_embeddings"]
+__all__ = ["annotated_files", "read_embeddings", "remove_embeddings"]
 
 
 def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None = None,
