@@ -3,9 +3,12 @@
 Every covariate is float32 with no NaN, shape (n_bins,) or (n_bins, k), named by where it came from:
 
 - ``<table>/<column>`` for each numeric column of a ``TimeIntervals`` table in ``/intervals``
-  (``trials/contrast_left``), as a step function over each interval (value of the interval holding the bin's centre,
-  0 outside any interval), plus ``trials/in_trial`` (``<table>/in_interval`` for other tables) and
-  ``<table>/time_since_start`` (s from the interval's start to the bin centre, 0 outside). Columns named ``*_time`` (absolute event times) are left out.
+  (``trials/contrast_left``), as a step function over each interval (value of the interval holding the bin's centre;
+  an interval holding no bin centre, such as an instantaneous one with start == stop, holds the bin it starts in; 0
+  outside any interval), plus ``trials/in_trial`` (``<table>/in_interval`` for other tables) and
+  ``<table>/time_since_start`` (s from the interval's start to the bin centre, 0 outside). A NaN value reads as 0, so
+  a column with NaN values also gives ``<table>/<column>_missing``, 1 where the interval's value is NaN (a blank
+  screen's orientation is then not a 0 deg grating). Columns named ``*_time`` (absolute event times) are left out.
 - ``behavior/<series>`` for each numeric TimeSeries in a ``behavior`` processing module or a behavioural container in
   ``/acquisition`` (Position, BehavioralTimeSeries, PupilTracking, ...), and ``stimulus/<series>`` for
   ``/stimulus/presentation``, resampled by what the series records:
@@ -83,32 +86,52 @@ def read_interval_table(table: h5py.Group, source: str) -> pd.DataFrame | None:
 
 
 def interval_covariates(table: pd.DataFrame, name: str, grid: TimeGrid, source: str) -> dict[str, np.ndarray]:
-    """Step functions of ``table``'s numeric columns over its intervals, with the in-interval indicator and time
-    since the interval's start (see module docstring)."""
+    """Step functions of ``table``'s numeric columns over its intervals, with the in-interval indicator, the time
+    since the interval's start and, for a column with NaN values, ``<column>_missing`` (see module docstring)."""
     starts = pd.to_numeric(table["start_time"], errors="coerce").to_numpy(dtype=np.float64)
     stops = pd.to_numeric(table["stop_time"], errors="coerce").to_numpy(dtype=np.float64)
     valid = np.isfinite(starts) & np.isfinite(stops) & (stops >= starts)
     if not valid.all():
         warn_about(source, f"{int((~valid).sum())} rows of intervals/{name} have a negative duration or non-finite "
                            "times; they are ignored")
-    order = np.flatnonzero(valid)[np.argsort(starts[valid], kind="stable")]
-    centers = grid.centers
-    index = np.searchsorted(starts[order], centers, side="right") - 1
-    inside = index >= 0
-    inside[inside] = centers[inside] < stops[order][index[inside]]
-    row = order[np.maximum(index, 0)] if order.size else np.zeros(grid.n_bins, dtype=np.int64)
+    inside, row = _row_per_bin(starts, stops, valid, grid)
     covariates = {
         f"{name}/{'in_trial' if name == 'trials' else 'in_interval'}": inside.astype(np.float32),
-        f"{name}/time_since_start": _finite_float32(np.where(inside, centers - starts[row] if order.size else 0.0,
+        f"{name}/time_since_start": _finite_float32(np.where(inside, np.maximum(grid.centers - starts[row], 0.0),
                                                              0.0)),
     }
     for column in table.columns:
         values = table[column].to_numpy()
         if column in ("start_time", "stop_time") or column.endswith("_time") or values.dtype.kind not in "biuf":
             continue
-        stepped = np.where(inside, values.astype(np.float64)[row] if order.size else 0.0, 0.0)
-        covariates[f"{name}/{column}"] = _finite_float32(np.where(np.isfinite(stepped), stepped, 0.0))
+        values = values.astype(np.float64)
+        missing = inside & np.isnan(values[row])
+        covariates[f"{name}/{column}"] = _finite_float32(np.where(inside & ~missing, values[row], 0.0))
+        if np.isnan(values[valid]).any():
+            covariates[f"{name}/{column}_missing"] = missing.astype(np.float32)
     return covariates
+
+
+def _row_per_bin(starts: np.ndarray, stops: np.ndarray, valid: np.ndarray,
+                 grid: TimeGrid) -> tuple[np.ndarray, np.ndarray]:
+    """For each bin, whether a ``valid`` interval holds it and which row (0 where none): the latest-starting row whose
+    ``[start, stop)`` holds the bin's centre, else a row that holds no bin centre (zero duration, shorter than a bin)
+    and starts in the bin."""
+    order = np.flatnonzero(valid)[np.argsort(starts[valid], kind="stable")]
+    if order.size == 0:
+        return np.zeros(grid.n_bins, dtype=bool), np.zeros(grid.n_bins, dtype=np.int64)
+    centers = grid.centers
+    index = np.searchsorted(starts[order], centers, side="right") - 1
+    inside = index >= 0
+    inside[inside] = centers[inside] < stops[order][index[inside]]
+    row = np.where(inside, order[np.maximum(index, 0)], 0)
+    unseen = np.setdiff1d(order, row[inside])
+    start_bins = grid.locate(starts[unseen])
+    free = start_bins >= 0
+    free[free] = ~inside[start_bins[free]]
+    inside[start_bins[free]] = True
+    row[start_bins[free]] = unseen[free]
+    return inside, row
 
 
 def series_on_grid(series: h5py.Group, grid: TimeGrid, source: str) -> np.ndarray | None:
