@@ -75,9 +75,15 @@ def test_mistakes_are_one_line_errors(model_dir: Path, files: list[Path], tmp_pa
     assert result.exit_code == 1 and "unknown config keys: hidden_dims" in result.output
 
 
-@pytest.mark.parametrize(("setting", "message"), [({"checkpoint_every": 0}, "checkpoint_every must be at least 1"),
-                                                  ({"validate_every": 0}, "validate_every must be at least 1"),
-                                                  ({"device": "gpu"}, "device must be auto, cpu, cuda, cuda:N or mps")])
+@pytest.mark.parametrize(("setting", "message"), [
+    ({"checkpoint_every": 0}, "checkpoint_every must be at least 1"),
+    ({"validate_every": 0}, "validate_every must be at least 1"),
+    ({"device": "gpu"}, "device must be auto, cpu, cuda, cuda:N or mps"),
+    ({"context_time_offsets": 0}, "context_time_offsets must be at least 1"),
+    ({"context_batch_size": 0}, "context_batch_size must be at least 1"),
+    ({"context_temperature": 0.0}, "context_temperature must be positive"),
+    ({"context_learning_rate": -1}, "context_learning_rate must be positive"),
+])
 def test_a_bad_setting_is_refused_before_training(files: list[Path], tmp_path: Path, setting: dict,
                                                   message: str) -> None:
     config = tmp_path / "config.json"
@@ -85,6 +91,24 @@ def test_a_bad_setting_is_refused_before_training(files: list[Path], tmp_path: P
     result = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m"), "--config", str(config)])
     assert result.exit_code == 1 and f"{config}: {message}" in result.output, result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_an_unknown_context_architecture_is_refused_before_the_sources_are_read(tmp_path: Path) -> None:
+    missing = tmp_path / "never-read.nwb"
+    result = runner.invoke(app, ["train", str(missing), "--out", str(tmp_path / "m"),
+                                 "--set", "context_architecture=nonsense-model"])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "unknown context_architecture 'nonsense-model'; CEBRA has offset10-model" in result.output
+
+
+def test_a_diverged_context_fit_stops_training_without_a_model(files: list[Path], tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(TINY.to_json())
+    result = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m"), "--config", str(config),
+                                 "--set", "context_learning_rate=1e30", "--no-progress"])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "the CEBRA context fit diverged (its weights are not finite)" in result.output
+    assert not (tmp_path / "m" / "model.json").exists()
 
 
 def test_set_changes_config_fields_over_the_config_file_and_under_the_explicit_options(files: list[Path],

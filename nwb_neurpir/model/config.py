@@ -169,8 +169,10 @@ class NeurPIRConfig:
         for name in ("context_dim", "hidden_dim", "representation_dim", "expander_dim",
                      "batch_size", "max_chunk_bins", "context_hidden", "embed_batch_size",
                      "context_max_samples", "batch_groups", "conv_channels", "min_view_epochs",
-                     "validate_every", "checkpoint_every"):
+                     "validate_every", "checkpoint_every", "context_batch_size", "context_time_offsets"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
+        for name in ("context_learning_rate", "context_temperature"):
+            _check(getattr(self, name) > 0, f"{name} must be positive")
         for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
                      "early_stopping_patience", "predict_weight", "context_neurons"):
             _check(getattr(self, name) >= 0, f"{name} must not be negative")
@@ -183,6 +185,17 @@ class NeurPIRConfig:
         if self.segment_length_min is not None and self.segment_length_max is not None:
             _check(self.segment_length_min <= self.segment_length_max,
                    "segment_length_min must not exceed segment_length_max")
+
+    def check_context_architecture(self) -> None:
+        """Refuse a ``context_architecture`` that CEBRA's model registry does not know (when the context is on). It
+        imports CEBRA, so training calls it when it starts rather than every config when built."""
+        if self.context == "none":
+            return
+        import cebra.models
+
+        known = cebra.models.get_options()
+        _check(self.context_architecture in known, f"unknown context_architecture {self.context_architecture!r}; "
+               f"CEBRA has {', '.join(known[:3])}, ... (cebra.models.get_options() lists all {len(known)})")
 
     @property
     def fixed_length(self) -> bool:

@@ -322,6 +322,9 @@ class _Run:
             load_state(context.network, self.resumed["weights.safetensors"], "context.", "checkpoint")
         else:
             broadcast_module(context.network, self.env)
+        if not all(torch.isfinite(parameter).all() for parameter in context.network.parameters()):
+            raise NeurPIRError("the CEBRA context fit diverged (its weights are not finite); try a lower "
+                               "context_learning_rate or a higher context_temperature, or context=none")
         return context
 
     def _sampler(self, pools: list[np.ndarray], lengths: tuple[float, float]) -> ViewSampler:
@@ -393,6 +396,7 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     training continues from it. ``max_steps=0`` returns an untrained encoder (an evaluation baseline).
     """
     config = (config or NeurPIRConfig()).resolved(_check_recordings(recordings))
+    config.check_context_architecture()
     run = _Run(recordings, config, Path(out_dir) if out_dir is not None else None, resume, progress)
     net: nn.Module = run.pair
     if run.env.active:

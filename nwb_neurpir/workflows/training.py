@@ -54,6 +54,7 @@ def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob:
     from nwb_neurpir.workflows.recordings import open_recordings
 
     check_out(out)
+    config.check_context_architecture()  # before the sources are read
     env = setup_distributed(config.device)  # under torchrun: joins the job; a device this machine lacks fails here
     progress = progress and env.is_main
     recordings = on_every_rank(lambda: open_recordings(sources, glob, progress=progress, **reader_options), env)
