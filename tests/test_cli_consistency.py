@@ -50,7 +50,8 @@ def test_missing_context_inputs_warn_once_per_file_and_are_recorded(cli_server: 
     assert "behavior/running_speed" in warnings[0]
     for path in sorted(data.glob("*.nwb")):
         description = read_embeddings(path).attrs["model"]["description"]
-        assert "set to zero when embedding it: " in description and "behavior/running_speed" in description
+        assert "set to their training mean when embedding it: " in description
+        assert "behavior/running_speed" in description
 
 
 def test_the_model_is_dated_when_it_was_saved_not_when_it_annotates(cli_server: CliForkServer, tiny_model: Path,
