@@ -1,5 +1,6 @@
 """The CEBRA context: one space for every session, no session identity in it, scaled over whole sessions, fitted on
-blocks spread over each session within its budget, missing covariates read as typical (and warned about)."""
+blocks spread over each session within its budget, missing covariates read as typical (and warned about), old column
+names still read."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from nwb_neurpir.testing import mock_recording
 from nwb_neurpir.model.config import NeurPIRConfig
-from nwb_neurpir.model.context import fit_context, fit_sample
+from nwb_neurpir.model.context import ContextEncoder, fit_context, fit_sample
 
 CONFIG = NeurPIRConfig(context_iterations=30, context_batch_size=128, context_hidden=8, seed=0)
 
@@ -132,6 +133,26 @@ def test_missing_columns_are_read_as_their_mean_over_the_recordings_that_have_th
     filled.covariates["speed"] = np.full(600, context.mean[speed], dtype=np.float32)
     np.testing.assert_array_equal(context.transform(rig_b), context.transform(filled))
     assert context.missing_columns(rig_b) == ["speed"] and context.missing_columns(filled) == []
+
+
+def _encoder_for(columns: list[str], like: ContextEncoder) -> ContextEncoder:
+    """An encoder reading ``columns`` with ``like``'s weights and scaling."""
+    encoder = ContextEncoder.from_meta({**like.meta(), "columns": columns})
+    encoder.network.load_state_dict(like.network.state_dict())
+    return encoder
+
+
+def test_a_model_saved_with_short_series_names_reads_them_where_unambiguous(context) -> None:  # noqa: ANN001
+    recording = mock_recording(seed=3, n_bins=600)
+    speed, stimulus = recording.covariates["speed"], recording.covariates["stimulus"]
+    recording.covariates = {"behavior/BehavioralTimeSeries/running_speed": speed,
+                            "stimulus/visual_contrast": stimulus}
+    current = _encoder_for(["behavior/BehavioralTimeSeries/running_speed", "stimulus/visual_contrast"], context)
+    old = _encoder_for(["behavior/running_speed", "stimulus/visual_contrast"], context)
+    assert old.missing_columns(recording) == []
+    np.testing.assert_array_equal(old.transform(recording), current.transform(recording))
+    recording.covariates["behavior/Other/running_speed"] = speed * 2  # now two series end so: which one is unknown
+    assert old.missing_columns(recording) == ["behavior/running_speed"]
 
 
 def test_context_off_and_no_covariates_give_none(recordings) -> None:  # noqa: ANN001
