@@ -58,7 +58,7 @@ def simulated_recordings(config, root: Path, progress: bool) -> list:  # noqa: A
 def describe_conditions(recordings: list) -> None:
     """Per animal: share of time running, mean speed, contrasts shown, trials per minute, mean firing rate."""
     for recording in recordings:
-        speed = recording.covariates.get("behavior/running_speed", np.zeros(1))
+        speed = recording.covariates.get("behavior/BehavioralTimeSeries/running_speed", np.zeros(1))
         trials = recording.trials
         contrasts = sorted(set(trials["contrast"].round(3))) if trials is not None else []
         minutes = recording.n_bins * recording.bin_size / 60

@@ -138,13 +138,19 @@ class Recording:
             spike_times=None if self.spike_times is None else [self.spike_times[i] for i in index],
         )
 
+    def covariate_names(self) -> list[str]:
+        """The name of each column of :meth:`covariate_matrix`: a covariate's, with ``[i]`` for each of several
+        columns."""
+        names = []
+        for name in sorted(self.covariates):
+            width = int(np.prod(np.shape(self.covariates[name])[1:]))
+            names.extend([name] if width == 1 else [f"{name}[{i}]" for i in range(width)])
+        return names
+
     def covariate_matrix(self) -> tuple[np.ndarray, list[str]]:
         """All covariates stacked as (n_bins, n_features) float32, with one name per column."""
-        columns, names = [], []
-        for name in sorted(self.covariates):
-            values = np.asarray(self.covariates[name], dtype=np.float32).reshape(self.n_bins, -1)
-            columns.append(values)
-            names.extend([name] if values.shape[1] == 1 else [f"{name}[{i}]" for i in range(values.shape[1])])
+        columns = [np.asarray(self.covariates[name], dtype=np.float32).reshape(self.n_bins, -1)
+                   for name in sorted(self.covariates)]
         if not columns:
             return np.zeros((self.n_bins, 0), dtype=np.float32), []
-        return np.concatenate(columns, axis=1), names
+        return np.concatenate(columns, axis=1), self.covariate_names()

@@ -164,6 +164,20 @@ def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: 
         npir.read_embeddings(sorted(simulated.rglob("*.nwb"))[0])  # a file named on its own must hold embeddings
 
 
+def test_annotated_files_say_which_covariates_the_context_read(fitted: tuple, simulated: Path,
+                                                                tmp_path: Path) -> None:
+    from nwb_neurpir.model import NeurPIR as TrainedModel
+    from nwb_neurpir.store import read_embeddings
+
+    path = sorted(_copy(simulated, tmp_path).rglob("*.nwb"))[0]
+    npir.annotate(fitted[1], path, progress=False)
+    model = read_embeddings(path).attrs["model"]
+    read = TrainedModel.load(fitted[1]).context_.columns
+    assert "behavior/BehavioralTimeSeries/running_speed" in read
+    assert model["hyperparameters"]["context_covariates"] == read
+    assert f"Its CEBRA context read {len(read)} covariates of each file: {', '.join(read)}." in model["description"]
+
+
 @pytest.fixture(scope="module")
 def predicted(fitted: tuple, simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Probe fitted on two annotated animals, predictions written into the third animal's (unannotated) file."""

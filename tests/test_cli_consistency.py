@@ -47,10 +47,11 @@ def test_missing_context_inputs_warn_once_per_file_and_are_recorded(cli_server: 
     assert done.code == 0, done.stderr[-2000:]
     warnings = [line for line in user_lines(done.stderr) if "context inputs are missing" in line]
     assert len(warnings) == 2 and all(line.startswith("warning: ") for line in warnings), done.stderr
-    assert "behavior/running_speed" in warnings[0]
+    assert "behavior/BehavioralTimeSeries/running_speed" in warnings[0]
     for path in sorted(data.glob("*.nwb")):
         description = read_embeddings(path).attrs["model"]["description"]
-        assert "set to zero when embedding it: " in description and "behavior/running_speed" in description
+        assert "set to their training mean when embedding it: " in description
+        assert "behavior/BehavioralTimeSeries/running_speed" in description
 
 
 def test_the_model_is_dated_when_it_was_saved_not_when_it_annotates(cli_server: CliForkServer, tiny_model: Path,

@@ -26,7 +26,7 @@ def test_inspect_json_reports_labels_trials_and_covariates(tmp_path: Path) -> No
     assert summary["observed_s"] == 20.0
     assert summary["observed_epochs"] == 2
     assert summary["n_trials"] == 20
-    assert "behavior/running_speed" in summary["covariates"]
+    assert "behavior/BehavioralTimeSeries/running_speed" in summary["covariates"]
 
 
 def test_inspect_folder_with_filter(tmp_path: Path) -> None:

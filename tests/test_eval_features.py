@@ -27,7 +27,7 @@ def test_spike_features_of_poisson_units(spikes_file: Path) -> None:
     assert np.isfinite(table.to_numpy()).all()
     for name in ("log_rate_vs_session", "fano_factor", "isi_cv", "isi_cv2", "isi_lv", "burst_index", "psth[0]",
                  "stim_tuning[contrast]", "reward_modulation[feedback_type]", "autocorr[10ms]",
-                 "population_coupling", "covariate_corr[behavior/running_speed]"):
+                 "population_coupling", "covariate_corr[behavior/BehavioralTimeSeries/running_speed]"):
         assert name in table.columns
     counts = np.array([times.size for times in recording.spike_times])
     assert np.corrcoef(counts, table["log_rate_vs_session"])[0, 1] > 0.95

@@ -34,7 +34,7 @@ def model_dir(files: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Pa
                                  "--max-steps", "4", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "trained 4 steps on 2 recordings" in result.output
-    assert "context: behavior/running_speed" in result.output
+    assert "context: behavior/BehavioralTimeSeries/running_speed" in result.output
     return folder / "model"
 
 

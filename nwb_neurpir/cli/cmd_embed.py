@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
 
         By default a neuron's vector is made from at most 64 s (spikes) or 600 s (calcium) of its activity, spread
         over the session (the model's embed_max_seconds), while training used the whole recordings. Context inputs of
-        the model that a file lacks are set to zero, with a warning. Sidecar files among SOURCES are skipped.
+        the model that a file lacks are set to their training mean, with a warning. Sidecar files among SOURCES are
+        skipped.
 
         Example: neurpir embed model ../shared/data/steinmetz2019-nwb/sub-Cori --out cori.npz
         """

@@ -9,9 +9,12 @@ Every covariate is float32 with no NaN, shape (n_bins,) or (n_bins, k), named by
   ``<table>/time_since_start`` (s from the interval's start to the bin centre, 0 outside). A NaN value reads as 0, so
   a column with NaN values also gives ``<table>/<column>_missing``, 1 where the interval's value is NaN (a blank
   screen's orientation is then not a 0 deg grating). Columns named ``*_time`` (absolute event times) are left out.
-- ``behavior/<series>`` for each numeric TimeSeries in a ``behavior`` processing module or a behavioural container in
-  ``/acquisition`` (Position, BehavioralTimeSeries, PupilTracking, ...), and ``stimulus/<series>`` for
-  ``/stimulus/presentation``, resampled by what the series records:
+- ``behavior/<path>`` for each numeric TimeSeries in a ``behavior`` processing module or a behavioural container in
+  ``/acquisition`` (Position, BehavioralTimeSeries, PupilTracking, ...), and ``stimulus/<path>`` for
+  ``/stimulus/presentation``. ``<path>`` is the series' path under its module, ``/acquisition`` or
+  ``/stimulus/presentation`` (``behavior/Position/position``, ``behavior/EyeTracking/position``; a series directly in
+  the module is ``behavior/<series>``), so a series has the same name whatever else the file holds. Each is resampled
+  by what it records:
 
   - an ``IntervalSeries`` (``BehavioralEpochs``; +1 marks a start, -1 a stop): 1 in bins whose centre lies in an
     interval or where an interval starts, else 0;
@@ -50,10 +53,10 @@ def collect_covariates(nwb: h5py.File, grid: TimeGrid, source: str,
     tables = read_interval_tables(nwb, source) if interval_tables is None else interval_tables
     for name, table in tables.items():
         covariates.update(interval_covariates(table, name, grid, source))
-    for prefix, series in _behaviour_series(nwb) + _stimulus_series(nwb):
+    for prefix, parent, series in _behaviour_series(nwb) + _stimulus_series(nwb):
         values = series_on_grid(series, grid, source)
         if values is not None:
-            covariates[_unique_name(covariates, prefix, series)] = values
+            covariates[_unique_name(covariates, prefix, parent, series)] = values
     return covariates
 
 
@@ -240,35 +243,35 @@ def _finite_float32(values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(np.clip(values, -limit, limit), nan=0.0).astype(np.float32)
 
 
-def _behaviour_series(nwb: h5py.File) -> list[tuple[str, h5py.Group]]:
-    found: list[tuple[str, h5py.Group]] = []
+def _behaviour_series(nwb: h5py.File) -> list[tuple[str, h5py.Group, h5py.Group]]:
+    """(prefix, the group the series is named under, series) of every behaviour series."""
+    found: list[tuple[str, h5py.Group, h5py.Group]] = []
     processing = nwb.get("processing")
     if isinstance(processing, h5py.Group):
         for module_name in member_names(processing):
             module = processing.get(module_name)
             if isinstance(module, h5py.Group) and module_name.lower().startswith("behavio"):
-                found.extend(("behavior", series) for series in iter_timeseries(module))
+                found.extend(("behavior", module, series) for series in iter_timeseries(module))
     acquisition = nwb.get("acquisition")
     if isinstance(acquisition, h5py.Group):
         for name in member_names(acquisition):
             container = acquisition.get(name)
             if isinstance(container, h5py.Group) and neurodata_type(container) in _BEHAVIOUR_CONTAINERS:
-                found.extend(("behavior", series) for series in iter_timeseries(container))
+                found.extend(("behavior", acquisition, series) for series in iter_timeseries(container))
     return found
 
 
-def _stimulus_series(nwb: h5py.File) -> list[tuple[str, h5py.Group]]:
+def _stimulus_series(nwb: h5py.File) -> list[tuple[str, h5py.Group, h5py.Group]]:
+    """(prefix, the group the series is named under, series) of every stimulus series."""
     presentation = nwb.get("stimulus/presentation")
     if not isinstance(presentation, h5py.Group):
         return []
-    return [("stimulus", series) for series in iter_timeseries(presentation)]
+    return [("stimulus", presentation, series) for series in iter_timeseries(presentation)]
 
 
-def _unique_name(taken: dict[str, np.ndarray], prefix: str, series: h5py.Group) -> str:
-    """``prefix/<series name>``, or with the parent container's name too when that is already taken."""
-    path = object_path(series)
-    parts = path.split("/")
-    name = f"{prefix}/{parts[-1]}"
-    if name in taken and len(parts) > 1:
-        name = f"{prefix}/{parts[-2]}/{parts[-1]}"
+def _unique_name(taken: dict[str, np.ndarray], prefix: str, parent: h5py.Group, series: h5py.Group) -> str:
+    """``prefix/<series' path under parent>``; the whole path in the file only when two series share that name
+    (two behaviour modules holding the same container and series)."""
+    path, under = object_path(series), object_path(parent) + "/"
+    name = f"{prefix}/{path[len(under):] if path.startswith(under) else path}"
     return name if name not in taken else f"{prefix}/{path}"

@@ -1,10 +1,12 @@
 """Surrounding information as context: ONE CEBRA model fitted jointly on the covariates of all training sessions.
 
-Covariate columns are aligned by name across sessions (a column a session lacks is zeros, and is logged), z-scored with
-statistics pooled over sessions, and encoded by the same CEBRA network everywhere, so the context lives in one space
-for every session and animal, including new ones. CEBRA is trained behaviour-guided (the covariates are its auxiliary
-labels, ``time_delta`` conditional). Only the network's ``state_dict`` is kept (saved as safetensors), never CEBRA's
-pickle-based ``save``.
+Covariate columns are aligned by name across sessions, z-scored with each column's mean and standard deviation pooled
+over every bin of the sessions that have it, and encoded by the same CEBRA network everywhere, so the context lives in
+one space for every session and animal, including new ones. A column a session lacks is filled with that mean (0
+after scaling: "typical", never a made-up raw 0), with one warning during training. CEBRA is trained
+behaviour-guided (the covariates are its auxiliary labels, ``time_delta`` conditional) on a bounded sample: evenly
+spaced contiguous blocks over the whole of each session. Only the network's ``state_dict`` is kept (saved as
+safetensors), never CEBRA's pickle-based ``save``.
 """
 
 from __future__ import annotations
@@ -27,19 +29,40 @@ __all__ = ["ContextEncoder", "fit_context", "aligned_covariates"]
 
 log = logging.getLogger(__name__)
 
+_BLOCK_BINS = 400
+"""Longest contiguous block of a session the CEBRA fit sees."""
+_BLOCKS_PER_SESSION = 8
+"""Blocks shrink (down to the network's receptive field plus the positive pair's offset) to give a session at least
+this many, spread over its whole length, within its share of ``context_max_samples``."""
+_SERIES_PREFIXES = ("behavior", "stimulus")
+_NAMES_SHOWN = 3
 
-def aligned_covariates(recording: Recording, columns: list[str]) -> np.ndarray:
-    """The recording's covariates as (n_bins, len(columns)) float32 in ``columns`` order; missing columns are 0."""
+
+def aligned_covariates(recording: Recording, columns: list[str], fill: np.ndarray) -> np.ndarray:
+    """The recording's covariates as (n_bins, len(columns)) float32 in ``columns`` order; a column the recording lacks
+    is ``fill[column]`` in every bin."""
     matrix, names = recording.covariate_matrix()
-    index = {name: i for i, name in enumerate(names)}
-    missing = [name for name in columns if name not in index]
-    if missing:
-        log.info("%s: covariates %s missing, using zeros", recording.source.label(), ", ".join(missing))
-    out = np.zeros((recording.n_bins, len(columns)), dtype=np.float32)
-    for j, name in enumerate(columns):
-        if name in index:
-            out[:, j] = matrix[:, index[name]]
+    out = np.empty((recording.n_bins, len(columns)), dtype=np.float32)
+    for j, index in enumerate(column_positions(names, columns)):
+        out[:, j] = fill[j] if index is None else matrix[:, index]
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def column_positions(names: list[str], columns: list[str]) -> list[int | None]:
+    """Where each of ``columns`` is among a recording's covariate ``names`` (None: absent). A column of a model saved
+    before behaviour and stimulus series were named by their path in the file is found by its old name."""
+    index = {name: i for i, name in enumerate(names)}
+    return [index[column] if column in index else _by_old_series_name(names, column) for column in columns]
+
+
+def _by_old_series_name(names: list[str], column: str) -> int | None:
+    """Older models name a series ``behavior/<series>`` or ``stimulus/<series>``: that is the recording's
+    ``<prefix>/.../<series>`` when exactly one of its covariates ends so, else None (absent or ambiguous)."""
+    prefix, _, series = column.partition("/")
+    if prefix not in _SERIES_PREFIXES or not series or "/" in series:
+        return None
+    matches = [i for i, name in enumerate(names) if name.startswith(f"{prefix}/") and name.endswith(f"/{series}")]
+    return matches[0] if len(matches) == 1 else None
 
 
 @dataclass
@@ -76,9 +99,18 @@ class ContextEncoder:
                    architecture=str(meta["architecture"]), hidden=int(meta["hidden"]),
                    output_dim=int(meta["output_dim"]), network=network)
 
+    def missing_columns(self, recording: Recording) -> list[str]:
+        """The encoder's input columns ``recording`` lacks (each is read as its training mean)."""
+        positions = column_positions(recording.covariate_names(), self.columns)
+        return [column for column, index in zip(self.columns, positions) if index is None]
+
+    def scaled(self, recording: Recording) -> np.ndarray:
+        """The recording's inputs z-scored, (n_bins, len(columns)) float32; a missing column is 0 (its mean)."""
+        return ((aligned_covariates(recording, self.columns, self.mean) - self.mean) / self.std).astype(np.float32)
+
     def transform(self, recording: Recording) -> np.ndarray:
         """Context per bin, (n_bins, output_dim) float32; each epoch is padded at its edges for the receptive field."""
-        scaled = (aligned_covariates(recording, self.columns) - self.mean) / self.std
+        scaled = self.scaled(recording)
         left, right = _receptive_offset(self.network)
         starts = recording.epoch_starts()
         ends = np.append(starts[1:], recording.n_bins)
@@ -109,36 +141,93 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
     """One CEBRA model over every training session's covariates, or None (logged) when there are none.
 
     ``progress`` shows CEBRA's own progress bar while it fits. With ``fit=False`` the layout and scaling are computed
-    but the network keeps fresh weights (to be loaded from a checkpoint or received from rank 0).
+    but the network keeps fresh weights (to be loaded from a checkpoint or received from rank 0); the warning about
+    columns some sessions lack comes with the fit, so once per training.
     """
     if config.context == "none":
         log.info("context is off (context='none')")
         return None
-    columns = sorted({name for recording in recordings for name in recording.covariate_matrix()[1]})
+    columns = sorted({name for recording in recordings for name in recording.covariate_names()})
     if not columns:
         log.warning("no covariates in the training recordings: training without context")
         return None
-    stacked = np.concatenate([_blocks(aligned_covariates(recording, columns), config.context_max_samples //
-                                      len(recordings)) for recording in recordings])
-    mean = stacked.mean(axis=0).astype(np.float32)
-    std = stacked.std(axis=0).astype(np.float32)
-    std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+    mean, std = _pooled_scaling(recordings, columns)
+    network = ContextEncoder.build_network(config.context_architecture, len(columns), config.context_hidden,
+                                           config.context_dim).eval()
+    encoder = ContextEncoder(columns=columns, mean=mean, std=std, architecture=config.context_architecture,
+                             hidden=config.context_hidden, output_dim=config.context_dim, network=network)
     if fit:
-        network = _fit_cebra(((stacked - mean) / std).astype(np.float32), config, progress)
-    else:
-        network = ContextEncoder.build_network(config.context_architecture, len(columns), config.context_hidden,
-                                               config.context_dim).eval()
-    return ContextEncoder(columns=columns, mean=mean, std=std, architecture=config.context_architecture,
-                          hidden=config.context_hidden, output_dim=config.context_dim, network=network)
+        summary = _missing_summary(recordings, columns)
+        if summary:
+            log.warning(summary)
+        encoder.network = _fit_cebra(fit_sample(encoder, recordings, config), config, progress)
+    return encoder
 
 
-def _blocks(values: np.ndarray, budget: int, block: int = 400) -> np.ndarray:
-    """At most ``budget`` rows of ``values`` as evenly spaced contiguous blocks (CEBRA's neighbour search over
-    behaviour labels costs time linear in the number of samples, so the fit sees a bounded subset)."""
-    if values.shape[0] <= budget:
+def fit_sample(encoder: ContextEncoder, recordings: list[Recording], config: NeurPIRConfig) -> np.ndarray:
+    """The scaled bins CEBRA is fitted on: each recording's share of ``context_max_samples`` as blocks spread over
+    its whole length (see :func:`_blocks`), in recording order."""
+    shortest = len(encoder.network.get_offset()) + config.context_time_offsets
+    budget = config.context_max_samples // len(recordings)
+    return np.concatenate([_blocks(encoder.scaled(recording), budget, shortest) for recording in recordings])
+
+
+def _pooled_scaling(recordings: list[Recording], columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation (1 where it is ~0) of each column over every bin of the recordings that have it,
+    combined recording by recording (Chan et al.'s pairwise update, in float64)."""
+    count, mean, squares = (np.zeros(len(columns)) for _ in range(3))
+    position = {name: j for j, name in enumerate(columns)}
+    for recording in recordings:
+        matrix, names = recording.covariate_matrix()
+        if matrix.shape[0] == 0:
+            continue
+        j = np.array([position[name] for name in names], dtype=np.int64)
+        values = np.nan_to_num(matrix.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        n, own_mean = values.shape[0], values.mean(axis=0)
+        own_squares = ((values - own_mean) ** 2).sum(axis=0)
+        total = count[j] + n
+        delta = own_mean - mean[j]
+        mean[j] += delta * n / total
+        squares[j] += own_squares + delta ** 2 * count[j] * n / total
+        count[j] = total
+    std = np.sqrt(squares / np.maximum(count, 1))
+    return mean.astype(np.float32), np.where(std > 1e-6, std, 1.0).astype(np.float32)
+
+
+def _missing_summary(recordings: list[Recording], columns: list[str]) -> str | None:
+    """One line naming the training recordings that lack some of ``columns`` and which, or None when none does."""
+    lacking = []
+    for recording in recordings:
+        present = set(recording.covariate_names())
+        missing = [column for column in columns if column not in present]
+        if missing:
+            lacking.append((recording.source.label(), missing))
+    if not lacking:
+        return None
+    shown = "; ".join(f"{label} lacks {len(missing)} ({_first_names(missing)})"
+                      for label, missing in lacking[:_NAMES_SHOWN])
+    more = f"; and {len(lacking) - _NAMES_SHOWN} more recordings" if len(lacking) > _NAMES_SHOWN else ""
+    return (f"context: {len(lacking)} of {len(recordings)} training recordings lack some of the {len(columns)} "
+            f"covariates, each filled with its mean over the recordings that have it: {shown}{more}")
+
+
+def _first_names(names: list[str]) -> str:
+    shown = ", ".join(names[:_NAMES_SHOWN])
+    return shown if len(names) <= _NAMES_SHOWN else f"{shown}, ..."
+
+
+def _blocks(values: np.ndarray, budget: int, shortest: int) -> np.ndarray:
+    """About ``budget`` rows of ``values`` as contiguous blocks centred at evenly spaced points of the whole session
+    (CEBRA's neighbour search over behaviour labels costs time linear in the number of samples, so the fit sees a
+    bounded subset). Blocks are ``_BLOCK_BINS`` long, shorter when that gives fewer than ``_BLOCKS_PER_SESSION``,
+    never shorter than ``shortest`` (a sample and its positive fit in one block), which may exceed the budget."""
+    n_rows = values.shape[0]
+    if n_rows <= max(budget, shortest):
         return values
+    block = max(shortest, min(_BLOCK_BINS, budget // _BLOCKS_PER_SESSION))
     n_blocks = max(1, budget // block)
-    starts = np.linspace(0, values.shape[0] - block, n_blocks).astype(np.int64)
+    centres = (np.arange(n_blocks) + 0.5) * n_rows / n_blocks
+    starts = np.clip(np.round(centres - block / 2).astype(np.int64), 0, n_rows - block)
     return np.concatenate([values[start:start + block] for start in starts])
 
 

@@ -84,6 +84,13 @@ def _check_model_meta(meta: Any, source: str) -> None:  # noqa: ANN401 - parsed 
             raise NeurPIRError(f"model.json: {name} must be {expected}, not {json.dumps(meta[name])[:60]}", source)
 
 
+def _context_sentence(covariates: list[str]) -> str:
+    """What the provenance says about the context's inputs."""
+    if not covariates:
+        return "No context: the encoder read the activity alone."
+    return f"Its CEBRA context read {len(covariates)} covariates of each file: {', '.join(covariates)}."
+
+
 def _unfinished_training(path: Path) -> NeurPIRError | None:
     """The error for a model folder whose training stopped before it saved the model (checkpoints, no manifest)."""
     checkpoints = path / CHECKPOINTS
@@ -214,12 +221,14 @@ class NeurPIR:
                    None if bin_size is None else float(bin_size), meta["created"])
 
     def provenance(self) -> ModelProvenance:
-        """Hyperparameters (with the bin size the model reads), checksum of the exact model content, and the
-        sessions it was trained on."""
+        """Hyperparameters (with the bin size the model reads and the covariates its context reads), checksum of the
+        exact model content, and the sessions it was trained on."""
         sha = self.checkpoint_sha256_ or folder_sha256(self.files())
-        return ModelProvenance(hyperparameters={**self.config.hyperparameters(), "bin_size": self.bin_size_},
+        covariates = list(self.context_.columns) if self.context_ is not None else []
+        return ModelProvenance(hyperparameters={**self.config.hyperparameters(), "bin_size": self.bin_size_,
+                                                "context_covariates": covariates},
                                checkpoint_sha256=sha,
                                training_data=list(self.training_data_), created=self.created_,
                                description=f"NeurPIR population-context neuron encoder trained with the "
                                            f"{self.config.loss} loss on segment-length-augmented views of groups of "
-                                           "co-recorded neurons.")
+                                           f"co-recorded neurons. {_context_sentence(covariates)}")

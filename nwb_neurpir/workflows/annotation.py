@@ -99,9 +99,9 @@ def annotate_sources(
     place (atomically) when writable; DANDI assets, URLs and other read-only files get a sidecar NWB file (see
     ``nwb_neurpir.store.annotate``). Sidecar files and files without units or ROIs are skipped. Neurons with no
     observed activity have no vector and are left out. Context inputs of the model that a file lacks are set to
-    zero, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``ophys_series`` picks the calcium
-    traces (a RoiResponseSeries or a segmentation table, by name). ``lock_timeout``: seconds to wait for another
-    writer of the same file (None: the store's default).
+    their training mean, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``ophys_series``
+    picks the calcium traces (a RoiResponseSeries or a segmentation table, by name). ``lock_timeout``: seconds to
+    wait for another writer of the same file (None: the store's default).
     """
     from tqdm import tqdm
 
@@ -178,6 +178,7 @@ def as_embedded(provenance: ModelProvenance, recording: Recording, missing: list
     context inputs it lacked."""
     said = [f"Calcium traces read from /{recording.activity_series}."] if recording.activity_series else []
     if missing:
-        said.append(f"Context inputs missing in this file and set to zero when embedding it: {', '.join(missing)}.")
+        said.append(f"Context inputs missing in this file and set to their training mean when embedding it: "
+                    f"{', '.join(missing)}.")
     return dataclasses.replace(provenance, description=" ".join([provenance.description, *said])) if said \
         else provenance

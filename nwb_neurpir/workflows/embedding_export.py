@@ -83,7 +83,8 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
                   ophys_series: str | None = None, progress: bool = True,
                   on_recording: Callable[[Recording, np.ndarray], None] | None = None) -> EmbeddedSources:
     """Embed every neuron of ``sources`` with the model in ``model_dir`` (read on the model's time grid; context
-    inputs a file lacks are set to zero, with a warning); ``on_recording`` is called after each recording."""
+    inputs a file lacks are set to their training mean, with a warning); ``on_recording`` is called after each
+    recording."""
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.workflows.model_inputs import load_model_folder, open_for_model, warn_missing_context
 

@@ -72,12 +72,13 @@ def model_mismatch(exc: ModalityMismatch) -> OtherModality:
 
 
 def warn_missing_context(model: NeurPIR, recording: Recording) -> list[str]:
-    """The model's context inputs that ``recording`` lacks (they are set to zero), with one warning naming them."""
+    """The model's context inputs that ``recording`` lacks (each is read as its training mean), with one warning
+    naming them."""
     if model.context_ is None:
         return []
-    present = set(recording.covariate_matrix()[1])
-    missing = [name for name in model.context_.columns if name not in present]
+    missing = model.context_.missing_columns(recording)
     if missing:
         warnings.warn(f"{recording.source.label()}: {len(missing)} of the model's {len(model.context_.columns)} "
-                      f"context inputs are missing and set to zero: {', '.join(missing)}", stacklevel=2)
+                      f"context inputs are missing and set to their training mean: {', '.join(missing)}",
+                      stacklevel=2)
     return missing
