@@ -175,3 +175,12 @@ def test_hand_features_of_annotated_files_use_the_models_grid(simulated: Path, m
         return [fold["balanced_accuracy"] for fold in json.loads(result.output)["methods"][1]["folds"]]
 
     assert hand_scores() == hand_scores("--bin-size", "0.02") != hand_scores("--bin-size", "0.01")
+
+
+def test_one_held_out_fold_reports_no_spread(recordings: list, tmp_path: Path) -> None:
+    result = evaluate(recordings, label="cell_type", methods=["hand"], held_out=["sim02"], progress=False)
+    assert "± n/a" in format_table(result) and "± 0.000" not in format_table(result)
+    paths = write_report(result, tmp_path, plots=False)
+    assert json.loads(paths["json"].read_text())["methods"][0]["balanced_accuracy"]["std"] is None
+    markdown = paths["markdown"].read_text()
+    assert "± n/a |" in markdown and "sample standard deviation (ddof = 1)" in markdown

@@ -43,8 +43,14 @@ def test_known_confusion_with_a_class_absent_from_the_test_animal() -> None:
     assert score.chance == 0.5
 
 
-def test_summary_is_mean_and_population_std() -> None:
+def test_summary_is_mean_and_sample_std() -> None:
     summary = summarize([0.3, 0.4, 0.5])
     assert summary.mean == pytest.approx(0.4)
-    assert summary.std == pytest.approx(np.std([0.3, 0.4, 0.5]))
-    assert str(summary) == "0.400 ± 0.082"
+    assert summary.std == pytest.approx(np.std([0.3, 0.4, 0.5], ddof=1))
+    assert str(summary) == "0.400 ± 0.100"
+
+
+def test_one_fold_has_no_spread() -> None:
+    summary = summarize([0.956])
+    assert summary.std is None and summary.to_dict()["std"] is None
+    assert str(summary) == "0.956 ± n/a"

@@ -1,4 +1,4 @@
-"""Scores of a probe's predictions on one fold (or on all folds pooled), and their mean ± std over folds.
+"""Scores of a probe's predictions on one fold (or on all folds pooled), and their mean ± sample std over folds.
 
 Balanced accuracy and macro-F1 average over the classes present in the test labels, so a class missing from an
 animal (no MB units in one Steinmetz mouse) does not count. Chance is that of a probe guessing uniformly among the
@@ -40,14 +40,15 @@ class FoldScore:
 
 @dataclass(frozen=True)
 class Summary:
-    """Mean and standard deviation (population, ddof=0) of a score over folds."""
+    """Mean and sample standard deviation (ddof=1) of a score over folds; ``std`` is None for a single fold, where
+    no spread can be measured."""
 
     mean: float
-    std: float
+    std: float | None
     values: tuple[float, ...]
 
     def __str__(self) -> str:
-        return f"{self.mean:.3f} ± {self.std:.3f}"
+        return f"{self.mean:.3f} ± " + ("n/a" if self.std is None else f"{self.std:.3f}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"mean": self.mean, "std": self.std, "values": list(self.values)}
@@ -117,6 +118,7 @@ def permutation_chance(y_true: Sequence[str], y_pred: Sequence[str], classes: Se
 
 
 def summarize(values: Sequence[float]) -> Summary:
-    """Mean ± std of one score over folds."""
+    """Mean ± sample std (ddof=1) of one score over folds; the std is None with fewer than two folds."""
     array = np.asarray(values, dtype=float)
-    return Summary(mean=float(array.mean()), std=float(array.std()), values=tuple(float(v) for v in array))
+    std = float(array.std(ddof=1)) if array.size >= 2 else None
+    return Summary(mean=float(array.mean()), std=std, values=tuple(float(v) for v in array))

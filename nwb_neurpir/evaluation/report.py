@@ -156,7 +156,8 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
         lines += ["## Notes", "", *[f"- {note}" for note in result.notes], ""]
     lines += ["## Methods", "", *_markdown_table(*_rows(result)), ""]
     lines += ["Headline: the pooled score (all out-of-fold predictions scored together, every neuron weighs the "
-              "same); beside it the mean ± std over scorable folds (every fold weighs the same). Chance: a probe "
+              "same); beside it the mean ± sample standard deviation (ddof = 1) over scorable folds (every fold weighs "
+              "the same; n/a with a single fold, where no spread can be measured). Chance: a probe "
               "guessing uniformly among its training classes; permutation chance: the method's own predictions "
               "shuffled against the true labels (p: share of shuffles scoring at least as well). "
               "Mode: `inductive` = the representation never saw the test sessions; `transductive` = it did; "

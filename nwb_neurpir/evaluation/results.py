@@ -89,7 +89,7 @@ class MethodResult:
 
     @property
     def balanced_accuracy(self) -> Summary:
-        """Per-fold balanced accuracy, mean ± std over the scorable folds (every fold weighs the same)."""
+        """Per-fold balanced accuracy, mean ± sample std over the scorable folds (every fold weighs the same)."""
         return summarize([score.balanced_accuracy for score in self.scored])
 
     @property
@@ -216,13 +216,15 @@ class EvaluationResult:
         return compare(primary, baseline)
 
     def table(self) -> pd.DataFrame:
-        """One row per method: mode, pooled balanced accuracy and macro-F1, per-fold mean and std, neurons scored,
-        then each fold's balanced accuracy (NaN where unscorable) -- the terminal table as numbers."""
+        """One row per method: mode, pooled balanced accuracy and macro-F1, per-fold mean and sample std (NaN with
+        one fold), neurons scored, then each fold's balanced accuracy (NaN where unscorable) -- the terminal table as
+        numbers."""
         import pandas as pd
 
         rows = [{"method": m.method.name, "mode": m.mode, "pooled_balanced_accuracy": m.pooled.balanced_accuracy,
                  "pooled_macro_f1": m.pooled.macro_f1, "per_fold_mean": m.balanced_accuracy.mean,
-                 "per_fold_std": m.balanced_accuracy.std, "n_scored": m.n_scored,
+                 "per_fold_std": m.balanced_accuracy.std if m.balanced_accuracy.std is not None else np.nan,
+                 "n_scored": m.n_scored,
                  **{fold.name: np.nan if score is None else score.balanced_accuracy
                     for fold, score in zip(self.folds, m.scores)}} for m in self.methods]
         return pd.DataFrame(rows).set_index("method")
