@@ -185,7 +185,47 @@ def test_a_constant_predictor_or_fold_noise_never_wins() -> None:
     noisy = _constant_result("hand", "hand", {"f1": (truth["f1"][0], truth["f1"][0][:-1] + ["A"]),
                                               "f2": (truth["f2"][0], truth["f2"][0])})
     close = compare(good, noisy)
-    assert close["winner"] is None and "within the fold-to-fold spread" in close["verdict"]
+    assert close["winner"] is None and "no clear difference: the paired test finds no difference" in close["verdict"]
+
+
+def _fold_truth(n_folds: int, size: int = 50) -> dict[str, list[str]]:
+    return {f"f{i}": ["A"] * (size // 2) + ["B"] * (size // 2) for i in range(n_folds)}
+
+
+def _with_errors(truth: dict[str, list[str]], wrong: int) -> dict[str, tuple[list[str], list[str]]]:
+    """Per fold: the true labels and predictions with the first ``wrong`` A and last ``wrong`` B flipped."""
+    flip = {"A": "B", "B": "A"}
+    return {fold: (t, [flip[v] if i < wrong or i >= len(t) - wrong else v for i, v in enumerate(t)])
+            for fold, t in truth.items()}
+
+
+def test_a_steady_small_gain_over_folds_is_no_winner_without_a_paired_test() -> None:
+    truth = _fold_truth(4)  # the baseline gets one more neuron per fold right: per-fold gains all -0.02, spread 0
+    primary = _constant_result("neurpir", "neurpir", _with_errors(truth, 6))
+    baseline = _constant_result("hand", "hand", {f: (t, p[:-1] + [t[-1]]) for f, (t, p) in
+                                                 _with_errors(truth, 6).items()})
+    verdict = compare(primary, baseline)
+    assert verdict["per_fold_gain"]["values"] == pytest.approx([-0.02] * 4)
+    assert verdict["winner"] is None and verdict["test"]["p_value"] > 0.05
+    assert "paired permutation test over neurons, 200 neurons, 10000 shuffles: p = 0.12" in verdict["verdict"]
+    assert "no clear difference" in verdict["verdict"]
+
+
+def test_a_clear_gain_wins_on_a_single_held_out_fold() -> None:
+    truth = _fold_truth(1, size=100)
+    verdict = compare(_constant_result("neurpir", "neurpir", _with_errors(truth, 2)),
+                      _constant_result("hand", "hand", _with_errors(truth, 20)))
+    assert verdict["winner"] == "neurpir" and verdict["test"]["p_value"] < 0.001
+    assert verdict["per_fold_gain"]["std"] is None
+    assert verdict["verdict"].endswith("neurpir is better")
+
+
+def test_the_verdict_says_when_folds_mix_protocols() -> None:
+    truth = _fold_truth(3)
+    primary = _constant_result("neurpir", "neurpir", _with_errors(truth, 2))
+    primary.modes = ["transductive", "inductive", "inductive"]
+    verdict = compare(primary, _constant_result("hand", "hand", _with_errors(truth, 10)))
+    assert verdict["verdict"].endswith("note: the compared folds mix transductive (f0) and inductive (f1, f2) ones")
 
 
 def test_the_hand_features_effective_rank_does_not_depend_on_their_units() -> None:

@@ -13,7 +13,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["FoldScore", "Summary", "chance_level", "confusion_matrix", "permutation_chance", "score_fold", "summarize"]
+__all__ = ["PAIRED_SHUFFLES", "PAIRED_TEST", "PERMUTATIONS", "FoldScore", "Summary", "chance_level",
+           "confusion_matrix", "paired_permutation_p", "permutation_chance", "score_fold", "summarize"]
+
+PERMUTATIONS = 200
+"""Shuffles of a method's predictions against the true labels behind its permutation chance and p-value."""
+PAIRED_SHUFFLES = 10_000
+"""Random swaps of two methods' predictions behind the paired test that compares them."""
+PAIRED_TEST = "paired permutation test over neurons"
+"""The name reports give ``paired_permutation_p``."""
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,7 @@ def score_fold(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[s
 
 
 def permutation_chance(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str],
-                       n_permutations: int = 200, seed: int = 0) -> tuple[float, float]:
+                       n_permutations: int = PERMUTATIONS, seed: int = 0) -> tuple[float, float]:
     """Mean balanced accuracy of the predictions shuffled against the true labels (what this method's mix of
     predicted classes scores by luck), and the share of shuffles scoring at least the real predictions (p-value)."""
     y_true, y_pred = np.asarray(y_true, dtype=str), np.asarray(y_pred, dtype=str)
@@ -115,6 +123,28 @@ def permutation_chance(y_true: Sequence[str], y_pred: Sequence[str], classes: Se
     values = np.array([score_fold(y_true, rng.permutation(y_pred), classes).balanced_accuracy
                        for _ in range(n_permutations)])
     return float(values.mean()), float((1 + np.sum(values >= observed - 1e-12)) / (1 + n_permutations))
+
+
+def paired_permutation_p(y_true: Sequence[str], first: Sequence[str], second: Sequence[str],
+                         n_shuffles: int = PAIRED_SHUFFLES, seed: int = 0) -> float:
+    """Two-sided p-value that two methods' predictions of the same neurons score the same balanced accuracy.
+
+    Under the null each neuron's two predictions are exchangeable, so every shuffle swaps them at random; balanced
+    accuracy is a weighted count of correct neurons (weight 1 / (classes x neurons of the class)), so a swap flips
+    the sign of the neuron's weighted difference in correctness. p = (1 + k) / (N + 1), k of the N shuffles giving
+    a difference at least as far from 0 as the observed one. Works on a single fold."""
+    y_true = np.asarray(y_true, dtype=str)
+    names, inverse, counts = np.unique(y_true, return_inverse=True, return_counts=True)
+    weight = 1.0 / (names.size * counts[inverse])
+    correct = (np.asarray(first, dtype=str) == y_true).astype(float) - (np.asarray(second, dtype=str) == y_true)
+    difference = (weight * correct)[correct != 0]
+    observed = abs(difference.sum()) - 1e-12
+    rng = np.random.default_rng(seed)
+    at_least, chunk = 0, max(1, 2_000_000 // max(difference.size, 1))
+    for start in range(0, n_shuffles, chunk):
+        signs = rng.integers(0, 2, size=(min(chunk, n_shuffles - start), difference.size)) * 2.0 - 1.0
+        at_least += int(np.sum(np.abs(signs @ difference) >= observed))
+    return (1 + at_least) / (n_shuffles + 1)
 
 
 def summarize(values: Sequence[float]) -> Summary:

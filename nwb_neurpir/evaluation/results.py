@@ -96,7 +96,7 @@ class MethodResult:
     def macro_f1(self) -> Summary:
         return summarize([score.macro_f1 for score in self.scored])
 
-    def _stacked(self) -> dict[str, np.ndarray]:
+    def stacked(self) -> dict[str, np.ndarray]:
         """The folds' predictions end to end: ``y_true``, ``y_pred``, and per neuron its ``n_choices``."""
         parts = self.predictions
         return {"y_true": np.concatenate([p.y_true for p in parts]),
@@ -106,14 +106,14 @@ class MethodResult:
     @cached_property
     def pooled(self) -> FoldScore:
         """All out-of-fold predictions scored together (every neuron weighs the same): the headline score."""
-        stacked = self._stacked()
+        stacked = self.stacked()
         return score_fold(stacked["y_true"], stacked["y_pred"], self.classes, stacked["n_choices"])
 
     @cached_property
     def permutation(self) -> tuple[float, float]:
         """Pooled balanced accuracy of the predictions shuffled against the true labels (mean over shuffles), and
         the permutation p-value."""
-        stacked = self._stacked()
+        stacked = self.stacked()
         return permutation_chance(stacked["y_true"], stacked["y_pred"], self.classes)
 
     @property
