@@ -184,3 +184,16 @@ def test_one_held_out_fold_reports_no_spread(recordings: list, tmp_path: Path) -
     assert json.loads(paths["json"].read_text())["methods"][0]["balanced_accuracy"]["std"] is None
     markdown = paths["markdown"].read_text()
     assert "± n/a |" in markdown and "sample standard deviation (ddof = 1)" in markdown
+
+
+def test_the_confusion_figure_draws_every_method(recordings: list) -> None:
+    from nwb_neurpir.evaluation.plots import confusion_figure
+
+    names = ["neurpir", "neurpir:knn", "neurpir:mlp", "neurpir-neighbours", "neurpir+hand", "hand", "hand:knn",
+             "hand-pca", "hand-pca:knn"]
+    vectors = [np.random.default_rng(0).normal(size=(r.n_neurons, 4)) for r in recordings]
+    result = evaluate(recordings, label="cell_type", embeddings=vectors, methods=names, normalize="none",
+                      progress=False)
+    figure = confusion_figure(result)
+    titles = [axis.get_title().split("\n")[0].split(" (")[0] for axis in figure.axes if axis.images]
+    assert titles == names  # all 9, not the first 8

@@ -16,12 +16,13 @@ from nwb_neurpir.atomic_files import atomic_path
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
 
-__all__ = ["MAX_LEGEND_ENTRIES", "PROJECTIONS", "plot_confusions", "plot_embeddings", "project_2d", "top_categories"]
+__all__ = ["MAX_LEGEND_ENTRIES", "PROJECTIONS", "confusion_figure", "plot_confusions", "plot_embeddings", "project_2d",
+           "top_categories"]
 
 PROJECTIONS = ("umap", "pca")
 """``umap`` (slow the first time in a process: numba compiles it) or ``pca`` (instant; a quick preview)."""
 
-_MAX_CONFUSION_PANELS = 8
+_CONFUSION_COLUMNS = 4
 MAX_LEGEND_ENTRIES = 12
 """Legend entries per panel: beyond it, the most frequent values and "other"."""
 
@@ -130,12 +131,12 @@ def _split_name(result: EvaluationResult) -> str:
     return "stratified k-fold" if result.split == "kfold" else f"leave-one-{result.split}-out"
 
 
-def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
-    """Row-normalised confusion matrices (test folds pooled), one panel per method, titled with the label, the
-    split and the pooled score."""
+def confusion_figure(result: EvaluationResult):  # noqa: ANN201 - matplotlib Figure
+    """Row-normalised confusion matrices (test folds pooled), one panel per method -- every method, in rows of
+    ``_CONFUSION_COLUMNS`` -- titled with the label, the split and the pooled score."""
     plt = _pyplot()
-    methods = result.methods[:_MAX_CONFUSION_PANELS]
-    columns = min(4, len(methods))
+    methods = result.methods
+    columns = min(_CONFUSION_COLUMNS, len(methods))
     rows = int(np.ceil(len(methods) / columns))
     figure, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.9 * rows + 0.6), squeeze=False)
     for axis in axes.ravel()[len(methods):]:
@@ -153,7 +154,12 @@ def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
     figure.tight_layout()
     if image is not None:
         figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="share of the true class")
-    return _save(figure, Path(path))
+    return figure
+
+
+def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
+    """``confusion_figure`` saved as a PNG at ``path``."""
+    return _save(confusion_figure(result), Path(path))
 
 
 def _save(figure, path: Path) -> Path:  # noqa: ANN001 - matplotlib Figure
