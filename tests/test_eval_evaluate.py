@@ -197,3 +197,27 @@ def test_the_confusion_figure_draws_every_method(recordings: list) -> None:
     figure = confusion_figure(result)
     titles = [axis.get_title().split("\n")[0].split(" (")[0] for axis in figure.axes if axis.images]
     assert titles == names  # all 9, not the first 8
+
+
+def test_predictions_csv_names_every_scored_neuron(recordings: list, tmp_path: Path) -> None:
+    import pandas as pd
+
+    vectors = [np.random.default_rng(1).normal(size=(r.n_neurons, 4)) for r in recordings]
+    result = evaluate(recordings, label="cell_type", embeddings=vectors, methods=["neurpir", "hand"],
+                      progress=False)
+    paths = write_report(result, tmp_path, plots=False)
+    assert paths["predictions"] == tmp_path / "predictions.csv"
+    table = pd.read_csv(paths["predictions"], dtype=str)
+    assert list(table.columns) == ["subject", "session", "source", "neuron_id", "fold", "method", "true", "predicted"]
+    assert len(table) == 2 * 75 and set(table["method"]) == {"neurpir", "hand"}
+    assert (table["fold"] == table["subject"]).all()  # leave-one-animal-out: each neuron predicted by its own fold
+    for recording in recordings:
+        truth = dict(zip(map(str, recording.neuron_ids), recording.neuron_metadata["cell_type"]))
+        mine = table[table["subject"] == recording.subject_id]
+        assert set(mine["source"]) == {str(Path(recording.source.location).resolve())}
+        assert sorted(set(mine["neuron_id"])) == sorted(truth)
+        assert (mine["true"] == mine["neuron_id"].map(truth)).all()
+    hand = result.method("hand").stacked()["y_pred"]
+    assert (table[table["method"] == "hand"]["predicted"].to_numpy() == hand).all()
+    markdown = paths["markdown"].read_text()
+    assert "200 shuffles (p = (1 + k) / (N + 1)" in markdown and "`predictions.csv`" in markdown

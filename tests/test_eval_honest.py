@@ -164,9 +164,12 @@ def test_headline_is_the_pooled_out_of_fold_score(sparse: list) -> None:
 def _constant_result(name: str, representation: str, folds: dict[str, tuple[list[str], list[str]]]) -> MethodResult:
     classes = ("A", "B")
     result = MethodResult(method=Method(name, representation, "logistic"), description=name, classes=classes)
+    first_row = 0
     for fold, (y_true, y_pred) in folds.items():
         result.scores.append(score_fold(y_true, y_pred, classes, 2))
-        result.predictions.append(FoldPredictions(fold, np.array(y_true), np.array(y_pred), 2))
+        rows = np.arange(first_row, first_row + len(y_true))
+        result.predictions.append(FoldPredictions(fold, rows, np.array(y_true), np.array(y_pred), 2))
+        first_row += len(y_true)
     return result
 
 

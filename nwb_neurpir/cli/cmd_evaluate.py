@@ -96,7 +96,8 @@ def register(app: typer.Typer) -> None:
         embeddings_name: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--embeddings", help="Which embedding table of annotated files (when a file has several).")] = None,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
-            "--out", help="Report folder: report.json, report.md, umap.png, confusion.png.")] = None,
+            "--out", help="Report folder: report.json, report.md, predictions.csv, umap.png, "
+                          "confusion.png.")] = None,
         no_plots: Annotated[bool, typer.Option("--no-plots", help="With --out: skip the PNG figures.")] = False,
         projection: Annotated[Optional[str], choice(  # noqa: UP007
             PROJECTIONS, "--projection", help="Embedding figure: umap, or pca (instant preview) [default: umap].")] = None,

@@ -24,7 +24,7 @@ def paired_test(primary: MethodResult, baseline: MethodResult) -> dict[str, Any]
     neurons in the same order): ``name``, ``p_value``, ``n_neurons``, ``n_shuffles``."""
     first, second = primary.stacked(), baseline.stacked()
     y_true = first["y_true"]
-    if not np.array_equal(y_true, second["y_true"]):
+    if not np.array_equal(first["rows"], second["rows"]):
         raise ValueError(f"{primary.method.name} and {baseline.method.name} did not score the same neurons")
     p_value = paired_permutation_p(y_true, first["y_pred"], second["y_pred"])
     return {"name": PAIRED_TEST, "p_value": p_value, "n_neurons": int(y_true.size), "n_shuffles": PAIRED_SHUFFLES}

@@ -184,7 +184,22 @@ def evaluate(
         label=label, grouping=None if grouping is None else grouping.to_dict(), split=split, classes=neurons.classes,
         n_neurons=neurons.n_total, n_labelled=len(neurons), dropped=neurons.dropped, folds=fold_infos,
         methods=results, settings=settings, timings=round_timings(timings), view=run.view, diagnostics=diagnostics,
-        notes=notes)
+        notes=notes, neurons=_neuron_table(neurons, recordings, keys))
+
+
+def _source_location(recording: Recording) -> str:
+    """Where a recording was read from: the absolute path of a local file, else its DANDI label or URL."""
+    source = recording.source
+    return str(Path(source.location).resolve()) if source.is_local else source.label()
+
+
+def _neuron_table(neurons: LabelledNeurons, recordings: Sequence[Recording], keys: Sequence[str]) -> pd.DataFrame:
+    """``subject``, ``session`` (key), ``source`` (empty for an embeddings table) and ``neuron_id`` per labelled
+    neuron."""
+    location = {key: _source_location(recording) for key, recording in zip(keys, recordings)}
+    return pd.DataFrame({"subject": neurons.subject_ids, "session": neurons.session_keys,
+                         "source": [location.get(key, "") for key in neurons.session_keys],
+                         "neuron_id": neurons.neuron_ids})
 
 
 def round_timings(timings: dict[str, float]) -> dict[str, float]:
@@ -283,7 +298,7 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
             y_true, y_pred = neurons.labels[fold.test][scored], predicted[scored]
             n_choices = sum(1 for count in info.train_counts.values() if count > 0)
             result.scores.append(score_fold(y_true, y_pred, neurons.classes, n_choices))
-            result.predictions.append(FoldPredictions(fold.name, y_true, y_pred, n_choices))
+            result.predictions.append(FoldPredictions(fold.name, fold.test[scored], y_true, y_pred, n_choices))
     bar.close()
 
 

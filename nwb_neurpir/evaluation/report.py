@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from nwb_neurpir.atomic_files import atomic_write_bytes
+from nwb_neurpir.evaluation.metrics import PERMUTATIONS
 from nwb_neurpir.evaluation.results import EvaluationResult, FoldInfo
 
-__all__ = ["format_table", "write_report"]
+__all__ = ["PREDICTIONS_FILE", "format_table", "write_report"]
 
+PREDICTIONS_FILE = "predictions.csv"
 _TOP_DROPPED = 12
 
 
@@ -158,10 +160,13 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
     lines += ["Headline: the pooled score (all out-of-fold predictions scored together, every neuron weighs the "
               "same); beside it the mean ± sample standard deviation (ddof = 1) over scorable folds (every fold weighs "
               "the same; n/a with a single fold, where no spread can be measured). Chance: a probe "
-              "guessing uniformly among its training classes; permutation chance: the method's own predictions "
-              "shuffled against the true labels (p: share of shuffles scoring at least as well). "
+              "guessing uniformly among its training classes; permutation chance: the mean score of the method's "
+              f"own predictions shuffled against the true labels, {PERMUTATIONS} shuffles (p = (1 + k) / (N + 1), "
+              f"k of the N = {PERMUTATIONS} shuffles scoring at least as well). "
               "Mode: `inductive` = the representation never saw the test sessions; `transductive` = it did; "
-              "`none` = no self-supervised training (hand features).", ""]
+              "`none` = no self-supervised training (hand features). Every scored neuron's prediction by every "
+              f"method: `{PREDICTIONS_FILE}` (subject, session, source, neuron id, fold, method, true, predicted).",
+              ""]
     lines += ["## Folds", "", *_markdown_table(
         ["fold", "held out", "train counts", "test counts", "chance", "scored", "model trained on"],
         [[f.name, ", ".join(f.held_out_subjects), _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",
@@ -192,7 +197,8 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
 
 def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = True,
                  projection: str = "umap") -> dict[str, Path]:
-    """Write ``report.json``, ``report.md`` and (``plots``) the PNG figures into ``out_dir``; returns the paths.
+    """Write ``report.json``, ``report.md``, ``predictions.csv`` (every scored neuron's prediction by every method)
+    and (``plots``) the PNG figures into ``out_dir``; returns the paths.
 
     ``projection`` (``umap`` or ``pca``) draws ``umap.png``."""
     out_dir = Path(out_dir)
@@ -210,6 +216,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = Tr
     paths["json"] = _write_text(out_dir / "report.json", json.dumps(payload, indent=2, default=float))
     images = {name: path.name for name, path in paths.items() if path.suffix == ".png"}
     paths["markdown"] = _write_text(out_dir / "report.md", _markdown(result, images))
+    paths["predictions"] = _write_text(out_dir / PREDICTIONS_FILE, result.predictions_table().to_csv(index=False))
     return paths
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from nwb_neurpir.evaluation.methods import Method
 from nwb_neurpir.evaluation.metrics import (
+    PERMUTATIONS,
     FoldScore,
     Summary,
     per_class_scores,
@@ -63,6 +64,8 @@ class FoldPredictions:
     """A probe's predictions for the scored test neurons of one fold."""
 
     fold: str
+    rows: np.ndarray
+    """Which neurons: rows of the evaluation's labelled neurons (``EvaluationResult.neurons``)."""
     y_true: np.ndarray
     y_pred: np.ndarray
     n_choices: int
@@ -97,9 +100,9 @@ class MethodResult:
         return summarize([score.macro_f1 for score in self.scored])
 
     def stacked(self) -> dict[str, np.ndarray]:
-        """The folds' predictions end to end: ``y_true``, ``y_pred``, and per neuron its ``n_choices``."""
+        """The folds' predictions end to end: ``rows``, ``y_true``, ``y_pred``, and per neuron its ``n_choices``."""
         parts = self.predictions
-        return {"y_true": np.concatenate([p.y_true for p in parts]),
+        return {"rows": np.concatenate([p.rows for p in parts]), "y_true": np.concatenate([p.y_true for p in parts]),
                 "y_pred": np.concatenate([p.y_pred for p in parts]),
                 "n_choices": np.concatenate([np.full(p.y_true.size, p.n_choices) for p in parts])}
 
@@ -138,6 +141,7 @@ class MethodResult:
                 "description": self.description, "mode": self.mode, "modes": self.modes,
                 "pooled": {"balanced_accuracy": pooled.balanced_accuracy, "macro_f1": pooled.macro_f1,
                            "chance": pooled.chance, "permutation_chance": permuted, "permutation_p": p_value,
+                           "permutation_shuffles": PERMUTATIONS,
                            "n_scored": self.n_scored, "predicted_classes": list(self.predicted_classes)},
                 "balanced_accuracy": self.balanced_accuracy.to_dict(), "macro_f1": self.macro_f1.to_dict(),
                 "confusion_total": pooled.confusion.tolist(),
@@ -180,6 +184,9 @@ class EvaluationResult:
     """What the vectors hold besides the label: effective rank, session/animal identity (see ``diagnostics``)."""
     notes: list[str] = field(default_factory=list)
     """Things the reader must know to trust the numbers (normalisation fallback, unscorable folds...)."""
+    neurons: pd.DataFrame | None = None
+    """One row per labelled neuron (``subject``, ``session``, ``source``, ``neuron_id``), in the order
+    ``FoldPredictions.rows`` index."""
 
     def __repr__(self) -> str:
         """A few lines (the predictions behind the scores would fill a notebook cell): label, folds, and each
@@ -228,6 +235,16 @@ class EvaluationResult:
                  **{fold.name: np.nan if score is None else score.balanced_accuracy
                     for fold, score in zip(self.folds, m.scores)}} for m in self.methods]
         return pd.DataFrame(rows).set_index("method")
+
+    def predictions_table(self) -> pd.DataFrame:
+        """Every scored neuron's prediction by every method: ``subject``, ``session``, ``source``, ``neuron_id``,
+        ``fold``, ``method``, ``true``, ``predicted``."""
+        import pandas as pd
+
+        parts = [self.neurons.iloc[p.rows].assign(fold=p.fold, method=m.method.name, true=p.y_true,
+                                                  predicted=p.y_pred)
+                 for m in self.methods for p in m.predictions]
+        return pd.concat(parts, ignore_index=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "grouping": self.grouping, "split": self.split, "classes": list(self.classes),
