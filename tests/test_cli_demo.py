@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,21 @@ def test_demo_simulates_trains_annotates_and_reports(tmp_path: Path) -> None:
     report = json.loads(Path(result["report_files"]["json"]).read_text())
     assert [fold["name"] for fold in report["folds"]] == ["sim03"]  # the one animal the model never saw
     assert report["settings"]["model"]["path"] == str((out / "model").resolve())
+    assert report["settings"]["command"] == f"neurpir demo --tiny --out {out} --json --no-progress"
+    sources = report["settings"]["sources"]
+    assert [Path(s["location"]) for s in sources] == [Path(p).resolve() for p in sorted(result["data_files"])]
+    assert all(s["identifier"] for s in sources)
+    again = tmp_path / "again"
+    command = report["settings"]["equivalent_command"].replace(str((out / "report").resolve()), str(again))
+    assert command.startswith("neurpir evaluate ")
+    done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", *shlex.split(command)[1:], "--no-progress"],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    reproduced = json.loads((again / "report.json").read_text())
+    assert [(m["name"], m["pooled"]["balanced_accuracy"]) for m in reproduced["methods"]] == \
+        [(m["name"], m["pooled"]["balanced_accuracy"]) for m in report["methods"]]
+    markdown = (out / "report" / "report.md").read_text()
+    assert f"The same evaluation as a `neurpir evaluate` command:\n\n```\n{command.split(' --out ')[0]}" in markdown
     assert {method["mode"] for method in report["methods"] if method["name"] == "neurpir"} == {"inductive"}
     assert (out / "model" / "manifest.json").is_file()
     assert len(result["data_files"]) == 3

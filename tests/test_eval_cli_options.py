@@ -131,7 +131,7 @@ def test_report_names_the_model(simulated: Path, model_dir: Path, tmp_path: Path
     assert payload["settings"]["package_version"] and payload["settings"]["created"].startswith("20")
     assert len(payload["settings"]["sources"]) == 3 and payload["settings"]["command"] is None  # not a process
     markdown = (tmp_path / "report.md").read_text()
-    assert "from 3 recordings (listed in report.json under settings.sources)" in markdown
+    assert "from 3 recordings (paths and NWB identifiers in report.json under settings.sources)" in markdown
     assert model["checkpoint_sha256"] in markdown and str(model_dir.resolve()) in markdown
     assert "neurpir: inductive on 0 of 3 folds" in markdown
     assert "## Diagnostics" in markdown and "effective rank" in markdown

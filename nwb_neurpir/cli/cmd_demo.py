@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import JsonOutput, Progress
+from nwb_neurpir.cli.options import JsonOutput, Progress, command_line
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
 
         sizes = {"population": tiny_population(), "config": tiny_config(), "projection": "pca"} if tiny else {}
         result = run_demo(out, seed=seed, max_steps=max_steps, progress=progress,
-                          say=(lambda _text: None) if as_json else typer.echo, **sizes)
+                          say=(lambda _text: None) if as_json else typer.echo, command=command_line(), **sizes)
         if as_json:
             typer.echo(json.dumps(result.to_dict(), indent=2))
             return

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Series, Sources, UnitFilter, choice
+from nwb_neurpir.cli.options import (
+    BinSize,
+    CacheDir,
+    Glob,
+    JsonOutput,
+    Series,
+    Sources,
+    UnitFilter,
+    choice,
+    command_line,
+)
 from nwb_neurpir.errors import NeurPIRError
 
 Normalize = Annotated[str, choice(
@@ -40,14 +48,6 @@ def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None,
     for happens, message in unused:
         if happens:
             raise NeurPIRError(message)
-
-
-def _command_line() -> str | None:
-    """The command line of a `neurpir` process (None when the app runs inside another program, e.g. a test)."""
-    program = Path(sys.argv[0])
-    if program.name != "neurpir" and program.parts[-3:] != ("nwb_neurpir", "cli", "__main__.py"):
-        return None
-    return shlex.join(["neurpir", *sys.argv[1:]])
 
 
 def register(app: typer.Typer) -> None:
@@ -138,7 +138,7 @@ def register(app: typer.Typer) -> None:
                                        if training else None),
                                transductive=transductive, embeddings_name=embeddings_name, report_dir=out,
                                plots=not no_plots, projection=projection or "umap",
-                               command=_command_line(), **options)
+                               command=command_line(), **options)
         if as_json:
             typer.echo(json.dumps(run.to_dict(), indent=2, default=float))
             return

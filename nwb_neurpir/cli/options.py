@@ -4,6 +4,8 @@ from the library's registries."""
 from __future__ import annotations
 
 import importlib
+import shlex
+import sys
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -33,6 +35,14 @@ class RegistryChoice:
         if value not in names:
             raise NeurPIRError(f"{self.option} must be one of {', '.join(names)}, not {value!r}")
         return value
+
+
+def command_line() -> str | None:
+    """The command line of a `neurpir` process (None when the app runs inside another program, e.g. a test)."""
+    program = Path(sys.argv[0])
+    if program.name != "neurpir" and program.parts[-3:] != ("nwb_neurpir", "cli", "__main__.py"):
+        return None
+    return shlex.join(["neurpir", *sys.argv[1:]])
 
 
 def choice(registry: str, *names: str, help: str) -> Any:  # noqa: A002, ANN401 - typer.Option's keyword and type

@@ -178,7 +178,7 @@ def evaluate(
                 "config": None if config is None else config.hyperparameters(),
                 "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,
                 "inductive_folds": _inductive_folds(results, fold_infos), "package_version": __version__,
-                "hand_features": feature_names, "sources": [r.source.label() for r in recordings],
+                "hand_features": feature_names, "sources": _sources(recordings, keys),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return EvaluationResult(
         label=label, grouping=None if grouping is None else grouping.to_dict(), split=split, classes=neurons.classes,
@@ -191,6 +191,12 @@ def _source_location(recording: Recording) -> str:
     """Where a recording was read from: the absolute path of a local file, else its DANDI label or URL."""
     source = recording.source
     return str(Path(source.location).resolve()) if source.is_local else source.label()
+
+
+def _sources(recordings: Sequence[Recording], keys: Sequence[str]) -> list[dict[str, str]]:
+    """Per recording: its session key, where it was read from (absolute path, or DANDI label) and NWB identifier."""
+    return [{"session": key, "location": _source_location(recording), "identifier": recording.source.identifier}
+            for key, recording in zip(keys, recordings)]
 
 
 def _neuron_table(neurons: LabelledNeurons, recordings: Sequence[Recording], keys: Sequence[str]) -> pd.DataFrame:

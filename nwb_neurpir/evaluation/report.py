@@ -138,14 +138,18 @@ def _diagnostic_lines(result: EvaluationResult) -> list[str]:
 
 
 def _origin_lines(settings: dict) -> list[str]:
-    """When, with which version and (from the command line) with which command the report was made, and from how
-    many recordings (their paths are in report.json)."""
+    """When, with which version and (from the command line) with which command the report was made, the
+    ``neurpir evaluate`` command that reproduces it (when it came from another workflow, e.g. the demo), and from
+    how many recordings (their absolute paths and NWB identifiers are in report.json)."""
     made = f"Made {settings.get('created', '(date not recorded)')} with nwb-neurpir {settings.get('package_version')}"
     sources = settings.get("sources") or []
-    lines = [f"{made}, from {len(sources)} recordings (listed in report.json under settings.sources)."
-             if sources else f"{made}.", ""]
+    lines = [f"{made}, from {len(sources)} recordings (paths and NWB identifiers in report.json under "
+             "settings.sources)." if sources else f"{made}.", ""]
     if settings.get("command"):
         lines += ["```", settings["command"], "```", ""]
+    if settings.get("equivalent_command"):
+        lines += ["The same evaluation as a `neurpir evaluate` command:", "", "```", settings["equivalent_command"],
+                  "```", ""]
     return lines
 
 
@@ -158,8 +162,8 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
         lines += ["## Notes", "", *[f"- {note}" for note in result.notes], ""]
     lines += ["## Methods", "", *_markdown_table(*_rows(result)), ""]
     lines += ["Headline: the pooled score (all out-of-fold predictions scored together, every neuron weighs the "
-              "same); beside it the mean ± sample standard deviation (ddof = 1) over scorable folds (every fold weighs "
-              "the same; n/a with a single fold, where no spread can be measured). Chance: a probe "
+              "same); beside it the mean ± sample standard deviation (ddof = 1) over scorable folds (every fold "
+              "weighs the same; n/a with a single fold, where no spread can be measured). Chance: a probe "
               "guessing uniformly among its training classes; permutation chance: the mean score of the method's "
               f"own predictions shuffled against the true labels, {PERMUTATIONS} shuffles (p = (1 + k) / (N + 1), "
               f"k of the N = {PERMUTATIONS} shuffles scoring at least as well). "

@@ -42,13 +42,14 @@ class DemoResult:
 
 def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: int | None = None,
              progress: bool = True, say: Callable[[str], None] = print, population: SimulationConfig | None = None,
-             config: NeurPIRConfig | None = None, projection: str = "umap") -> DemoResult:
+             config: NeurPIRConfig | None = None, projection: str = "umap", command: str | None = None) -> DemoResult:
     """Simulate the DEMO population, train NeurPIR on all animals but the last, annotate every file, and evaluate
     cell-type prediction on the held-out animal against hand-made features; write a report with PNGs.
 
     ``population`` and ``config`` replace the DEMO preset and the default model config (``DEMO_TRAINING_STEPS``
     steps); ``seed`` and ``max_steps``, when given, override theirs. ``projection`` (``umap`` or ``pca``) draws the
-    report's map."""
+    report's map. The report records ``command`` (the ``neurpir demo`` command line that ran, if any) and the
+    ``neurpir evaluate`` command that reproduces its numbers."""
     from nwb_neurpir.workflows.annotation import annotate_sources
     from nwb_neurpir.evaluation import evaluate, format_table, write_report
     from nwb_neurpir.io import open_recordings
@@ -97,6 +98,8 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
                       embeddings_training_data=model.provenance().training_data,
                       model_provenance={**model.provenance().to_dict(), "path": str(model_dir.resolve())},
                       progress=progress)
+    result.settings["command"] = command
+    result.settings["equivalent_command"] = _evaluate_command(data_dir, model_dir, test_subject, report_dir, projection)
     lap("evaluate")
 
     say(f"[5/5] writing the report and plots to {report_dir}")
@@ -106,6 +109,15 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     return DemoResult(out_dir=out_dir, data_files=files, model_dir=model_dir, test_subject=test_subject,
                       report_files=report_files, table=format_table(result), scores=held_out[0], chance=held_out[1],
                       seconds=seconds)
+
+
+def _evaluate_command(data_dir: Path, model_dir: Path, test_subject: str, report_dir: Path, projection: str) -> str:
+    """The ``neurpir evaluate`` command line that reproduces the demo's evaluation (absolute paths)."""
+    import shlex
+
+    return shlex.join(["neurpir", "evaluate", str(data_dir.resolve()), "--label", "cell_type", "--model",
+                       str(model_dir.resolve()), "--held-out", test_subject, "--out", str(report_dir.resolve()),
+                       "--projection", projection])
 
 
 def _held_out_scores(result: Any, subject: str) -> tuple[dict[str, float], float]:  # noqa: ANN401 - EvaluationResult
