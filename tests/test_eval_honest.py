@@ -254,6 +254,26 @@ def test_raw_labels_named_like_a_group_but_outside_it_are_noted(sparse: list) ->
     assert any(note.startswith("15 neurons whose cell_type is 'RS' itself") for note in result.notes)
 
 
+def test_every_grouping_notes_the_values_it_drops(sparse: list) -> None:
+    from nwb_neurpir.evaluation.grouping import LabelGrouping
+
+    grouping = LabelGrouping("two", {"fast": ("FS",), "regular": ("RS",)})  # no group is named like a raw value
+    result = evaluate(sparse, label="cell_type", grouping=grouping, methods=["hand"], normalize="none",
+                      progress=False)
+    assert "grouping two drops 45 neurons whose cell_type is in no group: CH 15, IB 15, LTS 15" in result.notes
+    many = LabelGrouping("one-each", {"fast": ("FS",), "slow": ("LTS",)})
+    counts = {f"type{i}": 8 - i for i in range(7)}
+    assert _notes_of_drops(many, counts) == ["grouping one-each drops 35 neurons whose cell_type is in no group: "
+                                             "type0 8, type1 7, type2 6, type3 5, type4 4, and 2 more values "
+                                             "(5 neurons)"]  # largest first; missing labels are not the grouping's
+
+
+def _notes_of_drops(grouping: object, dropped: dict[str, int]) -> list[str]:
+    from nwb_neurpir.evaluation.evaluate import _ungrouped_notes
+
+    return _ungrouped_notes(grouping, {"<missing>": 3, **dropped, "<no embedding>": 1}, "cell_type")
+
+
 def test_labelled_neurons_without_activity_are_noted(sparse: list) -> None:
     import dataclasses
 

@@ -13,6 +13,7 @@ from nwb_neurpir.cli.options import (
     CacheDir,
     Glob,
     JsonOutput,
+    PRESET_GROUPING,
     Series,
     Sources,
     UnitFilter,
@@ -59,8 +60,8 @@ def register(app: typer.Typer) -> None:
         label: Annotated[str, typer.Option("--label", help="Neuron column to predict, e.g. cell_type, brain_area, "
                                                            "location.")],
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--grouping", help="Preset (steinmetz-4region) or a YAML/JSON file mapping group -> label values; "
-                               "other values are dropped.")] = None,
+            "--grouping", help=f"{PRESET_GROUPING} or a YAML/JSON file mapping group -> label values; other "
+                               "values are dropped (the report's notes name them).")] = None,
         split: Annotated[str, choice("nwb_neurpir.evaluation.splits:SPLITS", "--split",
                                      help="animal (leave one animal out), session, or kfold.")]
         = "animal",

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from nwb_neurpir.cli.cmd_evaluate import PROJECTIONS, Normalize, Progress
-from nwb_neurpir.cli.options import Glob, JsonOutput, Sources, UnitFilter, choice
+from nwb_neurpir.cli.options import PRESET_GROUPING, Glob, JsonOutput, Sources, UnitFilter, choice
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
             "--label", help="Neuron column to colour by [default: cell_type, brain_area or location, the first "
                             "present].")] = None,
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--grouping", help="Preset (steinmetz-4region) or YAML/JSON file grouping the label values.")] = None,
+            "--grouping", help=f"{PRESET_GROUPING} or YAML/JSON file grouping the label values.")] = None,
         embeddings_name: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--embeddings", help="Which embedding table (when a file has several).")] = None,
         out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("umap.png"),

@@ -8,7 +8,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, LockTimeout, Progress, Series, Sources, UnitFilter
+from nwb_neurpir.cli.options import (
+    PRESET_GROUPING,
+    CacheDir,
+    Glob,
+    JsonOutput,
+    LockTimeout,
+    Progress,
+    Series,
+    Sources,
+    UnitFilter,
+)
 
 __all__ = ["register"]
 
@@ -25,7 +35,7 @@ def register(app: typer.Typer) -> None:
                              "without it, the probe saved beside the model for --label/--grouping is used.")] = None,
         label: Annotated[str, typer.Option("--label", help="Neuron column to predict.")] = "cell_type",
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--grouping", help="Preset (steinmetz-4region) or YAML/JSON file grouping the label values.")] = None,
+            "--grouping", help=f"{PRESET_GROUPING} or YAML/JSON file grouping the label values.")] = None,
         probe_kind: Annotated[str, typer.Option("--probe", help="logistic or knn.")] = "logistic",
         probe_inputs: Annotated[str, typer.Option(
             "--inputs", help="What the probe reads: neurpir+hand (the vectors and the neurons' hand features, by "

@@ -37,6 +37,11 @@ class RegistryChoice:
         return value
 
 
+PRESET_GROUPING = ("Preset (steinmetz-4region: Steinmetz et al. 2019's brainRegionGroups MB/VIS/TH/HPF, as NuCLR "
+                   "uses them)")
+"""How the ``--grouping`` options describe the built-in preset."""
+
+
 def command_line() -> str | None:
     """The command line of a `neurpir` process (None when the app runs inside another program, e.g. a test)."""
     program = Path(sys.argv[0])

@@ -35,7 +35,7 @@ from nwb_neurpir.evaluation.dataset import (
     session_keys,
     table_population,
 )
-from nwb_neurpir.evaluation.grouping import LabelGrouping, load_grouping
+from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import Method, default_methods, parse_methods, REPRESENTATIONS
 from nwb_neurpir.evaluation.metrics import score_fold
@@ -60,6 +60,10 @@ if TYPE_CHECKING:
 __all__ = ["EvaluationWarning", "evaluate"]
 
 Protocol = Literal["inductive", "transductive"]
+NO_EMBEDDING = "<no embedding>"
+"""The ``dropped`` key of labelled neurons without a (finite) NeurPIR vector."""
+_SHOWN_DROPPED = 5
+"""Dropped raw values a grouping note names before "and N more"."""
 Representation = FixedRepresentation | TrainedRepresentation | NeighbourRepresentation
 
 
@@ -136,6 +140,7 @@ def evaluate(
         folds = only_held_out(folds, held_out)
     fold_infos = [_fold_info(fold, neurons) for fold in folds]
     notes += _unscorable_notes(fold_infos, label) + _group_named_notes(grouping, neurons.dropped, label)
+    notes += _ungrouped_notes(grouping, neurons.dropped, label)
     notes += _silent_notes(recordings, neurons)
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     if config is not None:
@@ -250,7 +255,7 @@ def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGroupi
                                   timings)
     missing = ~np.isfinite(given.matrix).all(axis=1)
     if missing.any():
-        neurons = neurons.without(missing, "<no embedding>")
+        neurons = neurons.without(missing, NO_EMBEDDING)
         check_classes(neurons.labels, label, grouping, "embeddings")
         given.matrix = given.matrix[~missing]
     return neurons, {"neurpir": given}
@@ -507,6 +512,21 @@ def _group_named_notes(grouping: LabelGrouping | None, dropped: dict[str, int], 
     return [f"{dropped[name]} neurons whose {label} is {name!r} itself are dropped: group {name} of grouping "
             f"{grouping.name} holds only {', '.join(grouping.groups[name])}" for name in grouping.groups
             if dropped.get(name)]
+
+
+def _ungrouped_notes(grouping: LabelGrouping | None, dropped: dict[str, int], label: str) -> list[str]:
+    """A note naming the raw values the grouping drops (in no group), largest first, a few, then how many more."""
+    if grouping is None:
+        return []
+    outside = sorted(((name, count) for name, count in dropped.items() if name not in (MISSING_LABEL, NO_EMBEDDING)),
+                     key=lambda item: (-item[1], item[0]))
+    if not outside:
+        return []
+    shown = ", ".join(f"{name} {count}" for name, count in outside[:_SHOWN_DROPPED])
+    rest = outside[_SHOWN_DROPPED:]
+    more = f", and {len(rest)} more values ({sum(count for _, count in rest)} neurons)" if rest else ""
+    return [f"grouping {grouping.name} drops {sum(count for _, count in outside)} neurons whose {label} is in no "
+            f"group: {shown}{more}"]
 
 
 def _model_settings(model: NeurPIR | None, given: dict | None) -> dict | None:

@@ -1,6 +1,7 @@
 """Grouping of raw label values (e.g. Allen CCF acronyms) into coarse classes; values outside every group are dropped.
 
-A grouping comes from a built-in preset (``steinmetz-4region``) or from a YAML/JSON file that maps each group name to
+A grouping comes from a built-in preset (``steinmetz-4region``: Steinmetz et al. 2019's published brainRegionGroups,
+MB / VIS / TH / HPF, as NuCLR uses them) or from a YAML/JSON file that maps each group name to
 the raw values it contains::
 
     VIS: [VISp, VISl]
@@ -22,9 +23,12 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["GROUPING_PRESETS", "GroupedLabels", "LabelGrouping", "group_labels", "load_grouping", "normalize_label"]
+__all__ = ["GROUPING_PRESETS", "MISSING_LABEL", "GroupedLabels", "LabelGrouping", "group_labels", "load_grouping",
+           "normalize_label"]
 
 _MAX_GROUPING_FILE_BYTES = 1_000_000
+MISSING_LABEL = "<missing>"
+"""The ``dropped`` key of neurons without a label (None, NaN, empty)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class LabelGrouping:
 
 
 GROUPING_PRESETS: dict[str, LabelGrouping] = {
+    # Steinmetz et al. 2019's published brainRegionGroups (midbrain, visual cortex, thalamus, hippocampal formation),
+    # the grouping NuCLR evaluates with too; every other area (other cortex, striatum, SCsg, NB, ...) is dropped.
     "steinmetz-4region": LabelGrouping(
         name="steinmetz-4region",
         groups={
@@ -93,7 +99,7 @@ def group_labels(raw_labels: Sequence[Any], grouping: LabelGrouping | None) -> G
         text = normalize_label(value)
         group = text if mapping is None or text is None else mapping.get(text)
         if group is None:
-            dropped["<missing>" if text is None else text] += 1
+            dropped[MISSING_LABEL if text is None else text] += 1
             continue
         keep[index] = True
         labels.append(group)
