@@ -221,3 +221,11 @@ def test_predictions_csv_names_every_scored_neuron(recordings: list, tmp_path: P
     assert (table[table["method"] == "hand"]["predicted"].to_numpy() == hand).all()
     markdown = paths["markdown"].read_text()
     assert "200 shuffles (p = (1 + k) / (N + 1)" in markdown and "`predictions.csv`" in markdown
+
+
+def test_unavailable_methods_list_what_is_available_and_what_needs_training(recordings: list) -> None:
+    vectors = [np.zeros((r.n_neurons, 2)) for r in recordings]
+    with pytest.raises(NeurPIRError, match=r"available: neurpir, hand, hand-pca, neurpir\+hand, neurpir-neighbours; "
+                                           r"neurpir-no-context, neurpir-fixed-length, neurpir-untrained are trained "
+                                           r"per fold: they need --train$"):
+        evaluate(recordings, label="cell_type", embeddings=vectors, methods=["neurpir-untrained"], progress=False)

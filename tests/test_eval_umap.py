@@ -35,3 +35,21 @@ def test_umap_figure_is_a_wide_png_with_points_drawn(tmp_path) -> None:  # noqa:
         assert image.format == "PNG" and image.size[0] > image.size[1]
         pixels = np.asarray(image.convert("L"))
     assert (pixels < 200).mean() > 0.005  # points and text were drawn, not an empty canvas
+
+
+def test_the_largest_class_is_drawn_first_and_the_legend_stays_alphabetical() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from nwb_neurpir.evaluation.plots import _scatter
+
+    labels = np.array(["A"] * 5 + ["B"] * 50 + ["C"] * 20)  # A, the smallest, must not lie under B
+    figure, axis = plt.subplots()
+    _scatter(axis, np.random.default_rng(0).normal(size=(75, 2)), labels, "by label", ("tab10", "tab20"), "pca")
+    assert [c.get_label() for c in axis.collections] == ["B (50)", "C (20)", "A (5)"]
+    assert [t.get_text() for t in axis.get_legend().get_texts()] == ["A (5)", "B (50)", "C (20)"]
+    colours = {c.get_label(): tuple(c.get_facecolor()[0][:3]) for c in axis.collections}
+    assert colours["A (5)"] == plt.get_cmap("tab10")(0)[:3]  # colours still follow the alphabetical order
+    plt.close(figure)

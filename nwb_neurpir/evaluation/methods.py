@@ -79,8 +79,7 @@ def parse_methods(specs: Sequence[str], available: Sequence[str], default_probe:
         if representation not in REPRESENTATIONS:
             raise NeurPIRError(f"unknown method {spec!r}; representations: {', '.join(REPRESENTATIONS)}")
         if any(source not in available for source in Method(spec, representation, probe).sources):
-            raise NeurPIRError(f"method {spec!r} is not available with these inputs; available: "
-                               f"{', '.join(available)}")
+            raise _unavailable(spec, available)
         if probe not in PROBES:
             raise NeurPIRError(f"unknown probe in {spec!r}; choose one of {', '.join(PROBES)}")
         name = representation if probe == default_probe else f"{representation}:{probe}"
@@ -90,3 +89,17 @@ def parse_methods(specs: Sequence[str], available: Sequence[str], default_probe:
     if not methods:
         raise NeurPIRError("no methods to evaluate")
     return methods
+
+
+def _unavailable(spec: str, available: Sequence[str]) -> NeurPIRError:
+    """The error for a method the inputs cannot make: the representations they can (combinations included), and
+    what the missing NeurPIR ones need."""
+    usable = [name for name in REPRESENTATIONS if set(Method(name, name, "").sources) <= set(available)]
+    needs = []
+    if "neurpir" not in available:
+        needs.append("neurpir needs a model, embeddings (annotated files) or training (--train)")
+    trained = [name for name in NEURPIR_VARIANTS if name != "neurpir" and name not in available]
+    if trained:
+        needs.append(f"{', '.join(trained)} are trained per fold: they need --train")
+    return NeurPIRError(f"method {spec!r} is not available with these inputs; available: "
+                        f"{', '.join(usable) or 'none'}" + "".join(f"; {need}" for need in needs))

@@ -73,27 +73,29 @@ def top_categories(categories: np.ndarray, limit: int = MAX_LEGEND_ENTRIES) -> n
 
 def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str,  # noqa: ANN001
              palettes: tuple[str, str], projection: str) -> None:
-    """Points coloured by category, in alphabetical order (as the confusion matrices), "other" last and grey;
-    ``palettes``: the colour maps for up to 10 and for more categories (labels and animals use different ones)."""
+    """Points coloured by category, the largest category drawn first so that a small one is not hidden under it;
+    legend and colours in alphabetical order (as the confusion matrices), "other" last and grey; ``palettes``: the
+    colour maps for up to 10 and for more categories (labels and animals use different ones)."""
     plt = _pyplot()
     categories = top_categories(categories)
-    names = sorted(np.unique(categories).tolist())
-    names = [n for n in names if not n.startswith("other (")] + [n for n in names if n.startswith("other (")]
+    count = dict(zip(*(part.tolist() for part in np.unique(categories, return_counts=True))))
+    names = [n for n in count if not n.startswith("other (")] + [n for n in count if n.startswith("other (")]
     colours = plt.get_cmap(palettes[0] if len(names) <= 10 else palettes[1])
     size = max(2.0, min(16.0, 20000.0 / max(len(categories), 1)))  # visible at 10,000 points, not blobs at 100
-    for index, name in enumerate(names):
+    handles = {}
+    for name in sorted(names, key=lambda n: -count[n]):
         rows = categories == name
-        colour = "lightgrey" if name.startswith("other (") else colours(index % colours.N)
-        axis.scatter(coordinates[rows, 0], coordinates[rows, 1], s=size, alpha=0.7, linewidths=0, color=colour,
-                     label=f"{name} ({int(rows.sum())})")
+        colour = "lightgrey" if name.startswith("other (") else colours(names.index(name) % colours.N)
+        handles[name] = axis.scatter(coordinates[rows, 0], coordinates[rows, 1], s=size, alpha=0.7, linewidths=0,
+                                     color=colour, label=f"{name} ({count[name]})")
     axis.set_title(title, fontsize=10)
     axis.set_xticks([])
     axis.set_yticks([])
     axis.set_xlabel(f"{projection.upper()} 1", fontsize=8)
     axis.set_ylabel(f"{projection.upper()} 2", fontsize=8)
     # Beside the panel, never over the points.
-    axis.legend(fontsize=7, markerscale=max(1.0, 16.0 / size), loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                frameon=False, borderaxespad=0.0)
+    axis.legend(handles=[handles[name] for name in names], fontsize=7, markerscale=max(1.0, 16.0 / size),
+                loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
 
 
 def plot_embeddings(view: EmbeddingView, path: str | Path, seed: int = 0, projection: str = "umap") -> Path:
