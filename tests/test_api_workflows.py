@@ -29,7 +29,8 @@ CLASSES = ["CH", "FS", "IB", "LTS", "RS"]
 @pytest.fixture(scope="module")
 def fitted(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[npir.NeurPIR, Path]:
     folder = tmp_path_factory.mktemp("model") / "model"
-    model = npir.NeurPIR(**TINY).fit(npir.open_recordings(simulated, progress=False), folder, progress=False)
+    recordings = npir.open_recordings(simulated, progress=False)
+    model = npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)
     return model, folder
 
 
@@ -87,7 +88,7 @@ def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_
                                np.stack(frame["embedding"]), rtol=1e-5, atol=1e-6)
     assert (folder / "checkpoints" / "LATEST").is_file()
     copy = Path(shutil.copytree(folder, tmp_path / "resumed"))
-    resumed = npir.NeurPIR(**{**TINY, "max_steps": 4}).fit(simulated, copy, progress=False)
+    resumed = npir.NeurPIR(**{**TINY, "max_steps": 4}).fit(simulated, checkpoint_dir=copy, progress=False)
     history = [entry["step"] for entry in resumed.model_.training_summary_["history"]]
     assert history == [2, 4]  # continued from the 2-step checkpoint, not started over
 
@@ -122,6 +123,20 @@ def test_a_fitted_estimator_pickles_and_bad_input_is_named(fitted: tuple, simula
         model.transform(5)
 
 
+def test_fit_takes_and_ignores_y_as_scikit_learn_transformers_do(simulated: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    recordings = npir.open_recordings(simulated, progress=False)
+    labels = np.concatenate([recording.neuron_metadata["cell_type"] for recording in recordings])
+    fitted = npir.NeurPIR(**TINY).fit(recordings, labels, progress=False)
+    assert fitted.__sklearn_is_fitted__()
+    assert len(npir.NeurPIR(**TINY).fit_transform(recordings, labels, progress=False)) == len(labels)
+    monkeypatch.chdir(tmp_path)
+    for call in (npir.NeurPIR(**TINY).fit, npir.NeurPIR(**TINY).fit_transform):
+        with pytest.raises(TypeError, match="second argument is y .* checkpoint_dir='cell_type'"):
+            call(recordings, "cell_type", progress=False)  # the old fit(recordings, folder)
+    assert not (tmp_path / "cell_type").exists()
+
+
 def test_a_second_training_run_into_a_busy_model_folder_is_refused(simulated: Path, tmp_path: Path) -> None:
     from nwb_neurpir.store.atomic import lock_path
     from nwb_neurpir.store.target_lock import held_lock
@@ -130,9 +145,9 @@ def test_a_second_training_run_into_a_busy_model_folder_is_refused(simulated: Pa
     recordings = npir.open_recordings(simulated, progress=False)
     with held_lock(lock_path(folder.absolute()), timeout=0.0):  # as a first run holds it
         with pytest.raises(NeurPIRError, match="another training run is writing this model folder"):
-            npir.NeurPIR(**TINY).fit(recordings, folder, progress=False)
+            npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)
     assert not folder.exists()
-    npir.NeurPIR(**TINY).fit(recordings, folder, progress=False)  # free again
+    npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)  # free again
     assert (folder / "manifest.json").is_file() and not lock_path(folder.absolute()).exists()
 
 
@@ -336,7 +351,8 @@ def test_a_probe_of_another_models_embeddings_is_refused_before_it_is_saved(fitt
     from nwb_neurpir.workflows.prediction import predict_with_saved_probe
 
     other = tmp_path / "other-model"
-    npir.NeurPIR(**{**TINY, "seed": 1}).fit(npir.open_recordings(simulated, progress=False), other, progress=False)
+    recordings = npir.open_recordings(simulated, progress=False)
+    npir.NeurPIR(**{**TINY, "seed": 1}).fit(recordings, checkpoint_dir=other, progress=False)
     fit_on = [str(predicted["data"] / "sub-sim01"), str(predicted["data"] / "sub-sim02")]  # annotated by `fitted`
     with pytest.raises(NeurPIRError, match="no --fit-on file holds embeddings of this model; annotate them with it"):
         predict_with_saved_probe(other, [predicted["data"] / "sub-sim03"], fit_on=fit_on, label="cell_type")

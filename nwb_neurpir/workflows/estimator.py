@@ -122,9 +122,10 @@ class NeurPIR:
         return NeurPIRConfig.from_dict(params)
 
     # --- fitting and embedding --------------------------------------------------------------------------------------
-    def fit(self, recordings: Any, checkpoint_dir: str | Path | None = None, *, progress: bool = True,  # noqa: ANN401
-            resume: bool = True) -> NeurPIR:
-        """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator.
+    def fit(self, recordings: Any, y: Any = None, *, checkpoint_dir: str | Path | None = None,  # noqa: ANN401
+            progress: bool = True, resume: bool = True) -> NeurPIR:
+        """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator; ``y`` is
+        ignored (training needs no labels; it is there for scikit-learn's ``Pipeline.fit(X, y)``).
 
         Sources are read on the reader's grid (10 ms bins for spikes, the frame rate for calcium); for another one
         (the command's ``--bin-size``) give recordings read with ``npir.open_recordings(sources, bin_size=0.02)``:
@@ -134,6 +135,7 @@ class NeurPIR:
         """
         from nwb_neurpir.model import train
 
+        _refuse_a_folder_as_labels(y)
         data = self._training_recordings(recordings, progress)
         with _only_writer(None if checkpoint_dir is None else Path(checkpoint_dir)):
             self.model_ = train(data, self.config, out_dir=checkpoint_dir, progress=progress, resume=resume)
@@ -177,11 +179,12 @@ class NeurPIR:
         table.attrs["model"] = model.provenance().to_dict()
         return table
 
-    def fit_transform(self, recordings: Any, checkpoint_dir: str | Path | None = None, *,  # noqa: ANN401
-                      progress: bool = True) -> pd.DataFrame:
-        """``fit`` then ``transform`` on the same recordings (read once)."""
+    def fit_transform(self, recordings: Any, y: Any = None, *,  # noqa: ANN401
+                      checkpoint_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+        """``fit`` then ``transform`` on the same recordings (read once); ``y`` is ignored, as in ``fit``."""
+        _refuse_a_folder_as_labels(y)
         data = self._training_recordings(recordings, progress)
-        return self.fit(data, checkpoint_dir, progress=progress).transform(data, progress=progress)
+        return self.fit(data, checkpoint_dir=checkpoint_dir, progress=progress).transform(data, progress=progress)
 
     # --- the fitted model -------------------------------------------------------------------------------------------
     def fitted_model(self) -> TrainedModel:
@@ -214,6 +217,13 @@ class NeurPIR:
         estimator = cls(**{key: value for key, value in model.config.to_dict().items() if key in _config_fields()})
         estimator.model_ = model
         return estimator
+
+
+def _refuse_a_folder_as_labels(y: Any) -> None:  # noqa: ANN401 - whatever was passed as y
+    """A path given where ``y`` goes is the old ``fit(recordings, folder)``: refused, not taken as labels."""
+    if isinstance(y, (str, os.PathLike)):
+        raise TypeError(f"NeurPIR.fit's second argument is y (ignored, as in scikit-learn), not the model folder: "
+                        f"give the folder as checkpoint_dir={os.fspath(y)!r}")
 
 
 @contextmanager
