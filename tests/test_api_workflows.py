@@ -75,6 +75,23 @@ def test_parameters_follow_the_config_dataclass() -> None:
         check_is_fitted(model)
 
 
+@pytest.mark.parametrize("items", [np.random.default_rng(0).random((10, 3)), [1, 2], [np.zeros(5)], 5,
+                                   ["sim/sub-sim01", 2.5]])
+def test_items_that_are_not_sources_are_a_type_error(items: object) -> None:
+    with pytest.raises(TypeError, match=r"expected sources \(paths, .*\) or Recording objects, not (ndarray|int|float)"):
+        npir.NeurPIR(**TINY).fit(items, progress=False)
+
+
+def test_any_path_like_item_is_read_as_a_path(simulated: Path) -> None:
+    from nwb_neurpir.workflows.recordings import as_recordings
+
+    class PathLike:  # as py.path.local or a cloud library's path: os.PathLike, not a pathlib.Path
+        def __fspath__(self) -> str:
+            return str(simulated / "sub-sim01")
+
+    assert [recording.subject_id for recording in as_recordings([PathLike()], progress=False)] == ["sim01"]
+
+
 def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
     model, folder = fitted
     frame = model.transform(simulated, progress=False)
