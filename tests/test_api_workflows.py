@@ -75,6 +75,15 @@ def test_parameters_follow_the_config_dataclass() -> None:
         check_is_fitted(model)
 
 
+def test_numpy_scalars_from_a_parameter_grid_are_parameters() -> None:
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    for params in ParameterGrid({"max_steps": np.arange(50, 101, 50), "learning_rate": [np.float32(1e-3)]}):
+        model = clone(npir.NeurPIR(**params))  # clone checks that the parameters are kept as given
+        assert type(model.config.max_steps) is int and type(model.config.learning_rate) is float
+
+
 @pytest.mark.parametrize("items", [np.random.default_rng(0).random((10, 3)), [1, 2], [np.zeros(5)], 5,
                                    ["sim/sub-sim01", 2.5]])
 def test_items_that_are_not_sources_are_a_type_error(items: object) -> None:
