@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from nwb_neurpir.recording import Recording
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIRConfig
     from nwb_neurpir.provenance import ModelProvenance
 
-__all__ = ["NeurPIR", "NotFittedError", "trained_model"]
+__all__ = ["NeurPIR", "NotFittedError", "embedding_matrix", "trained_model"]
 
 
 class NotFittedError(NeurPIRError, ValueError, AttributeError):
@@ -217,6 +218,24 @@ class NeurPIR:
         estimator = cls(**{key: value for key, value in model.config.to_dict().items() if key in _config_fields()})
         estimator.model_ = model
         return estimator
+
+
+def embedding_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """The vectors of a frame of ``transform`` or ``read_embeddings`` as an ``(n_neurons, dim)`` float32 array, one
+    row per neuron in the frame's order: the feature matrix of a probe. In a scikit-learn ``Pipeline``, the step
+    ``FunctionTransformer(npir.embedding_matrix)`` between ``NeurPIR`` and a classifier.
+
+    >>> import numpy as np, pandas as pd
+    >>> import nwb_neurpir as npir
+    >>> npir.embedding_matrix(pd.DataFrame({"neuron_id": [3, 4], "embedding": [np.zeros(8), np.ones(8)]})).shape
+    (2, 8)
+    """
+    import numpy as np
+
+    if "embedding" not in getattr(frame, "columns", ()):
+        raise NeurPIRError(f"embedding_matrix takes the frame of NeurPIR.transform or read_embeddings (with an "
+                           f"'embedding' column), not {type(frame).__name__}")
+    return np.stack(frame["embedding"].to_list()).astype(np.float32, copy=False)
 
 
 def _refuse_a_folder_as_labels(y: Any) -> None:  # noqa: ANN401 - whatever was passed as y
