@@ -43,6 +43,9 @@ def test_import_is_lazy_and_names_are_documented() -> None:
            "if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+    code = "import sys, nwb_neurpir.cli.app as app; app._fail('a user error'); print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"  # the CLI's error path asks which rank it is in without scikit-learn
     for name in npir.__all__:
         if name != "__version__":
             doc = getattr(npir, name).__doc__
@@ -52,27 +55,42 @@ def test_import_is_lazy_and_names_are_documented() -> None:
 
 
 def test_parameters_follow_the_config_dataclass() -> None:
+    import inspect
+
     from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
 
     model = npir.NeurPIR(max_steps=7)
     assert set(model.get_params()) == {f.name for f in fields(NeurPIRConfig)}
     assert model.get_params()["max_steps"] == 7 and model.max_steps == 7 and repr(model) == "NeurPIR(max_steps=7)"
     assert model.set_params(seed=4) is model and model.config.seed == 4
     assert clone(model).get_params() == model.get_params()
-    with pytest.raises(NeurPIRError, match="no parameter 'max_step'; did you mean 'max_steps'"):
-        model.set_params(max_step=1)
-    with pytest.raises(NeurPIRError, match="batch_size must be at least 1"):
-        npir.NeurPIR(batch_size=0)
-    with pytest.raises(NeurPIRError, match="device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'"):
-        npir.NeurPIR(device="gpu")
-    with pytest.raises(npir.NotFittedError, match="not fitted yet") as caught:
-        model.transform([])
-    assert isinstance(caught.value, (ValueError, AttributeError))
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
+    assert list(inspect.signature(npir.NeurPIR).parameters) == [f.name for f in fields(NeurPIRConfig)]  # help()
     with pytest.raises(NotFittedError):
         check_is_fitted(model)
+
+
+def test_errors_are_scikit_learns_and_values_are_checked_by_fit(tmp_path: Path) -> None:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.estimator_checks import check_do_not_raise_errors_in_init_or_set_params, check_set_params
+
+    with pytest.raises(NotFittedError, match="not fitted yet") as caught:  # scikit-learn's, caught as such
+        npir.NeurPIR().transform([])
+    assert isinstance(caught.value, npir.NotFittedError) and isinstance(caught.value, AttributeError)
+    with pytest.raises(ValueError, match="no parameter 'max_step'; did you mean 'max_steps'") as caught:
+        npir.NeurPIR().set_params(max_step=1)
+    assert isinstance(caught.value, NeurPIRError)  # the CLI prints it on one line
+    for name, value, message in (("batch_size", 0, "batch_size must be at least 1"),
+                                 ("device", "gpu", "device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'")):
+        model = npir.NeurPIR(**{name: value})  # kept as given, as scikit-learn estimators keep their parameters
+        assert model.get_params()[name] == value
+        with pytest.raises(ValueError, match=message):
+            model.fit(tmp_path / "missing")  # checked before any file is read
+    model = npir.NeurPIR().set_params(segment_length_min=20.0)  # bound to segment_length_max: one at a time
+    assert model.set_params(segment_length_max=30.0).config.segment_length_min == 20.0
+    check_set_params("NeurPIR", npir.NeurPIR())
+    check_do_not_raise_errors_in_init_or_set_params("NeurPIR", npir.NeurPIR())
 
 
 def test_numpy_scalars_from_a_parameter_grid_are_parameters() -> None:
@@ -87,7 +105,7 @@ def test_numpy_scalars_from_a_parameter_grid_are_parameters() -> None:
 @pytest.mark.parametrize("items", [np.random.default_rng(0).random((10, 3)), [1, 2], [np.zeros(5)], 5,
                                    ["sim/sub-sim01", 2.5]])
 def test_items_that_are_not_sources_are_a_type_error(items: object) -> None:
-    with pytest.raises(TypeError, match=r"expected sources \(paths, .*\) or Recording objects, not (ndarray|int|float)"):
+    with pytest.raises(TypeError, match=r"expected sources \(.*\) or Recording objects, not (ndarray|int|float)"):
         npir.NeurPIR(**TINY).fit(items, progress=False)
 
 

@@ -7,6 +7,7 @@ the fitted model is ``model_`` (a :class:`nwb_neurpir.model.NeurPIR`).
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -14,7 +15,10 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.workflows.ranks import is_main_process
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,12 +29,16 @@ if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIRConfig
     from nwb_neurpir.provenance import ModelProvenance
 
-__all__ = ["NeurPIR", "NotFittedError", "embedding_matrix", "trained_model"]
+__all__ = ["InvalidParameterError", "NeurPIR", "NotFittedError", "embedding_matrix", "trained_model"]
 
 
-class NotFittedError(NeurPIRError, ValueError, AttributeError):
-    """The estimator was used before ``fit`` or ``load`` (a ``ValueError`` and ``AttributeError``, as in
-    scikit-learn)."""
+class NotFittedError(NeurPIRError, SklearnNotFittedError):
+    """The estimator was used before ``fit`` or ``load``: scikit-learn's ``NotFittedError`` (so a ``ValueError`` and an
+    ``AttributeError``) that the CLI prints on one line."""
+
+
+class InvalidParameterError(NeurPIRError, ValueError):
+    """A parameter that ``NeurPIRConfig`` has no field for (from ``set_params``), or a bad value (from ``fit``)."""
 
 
 def _config_fields() -> dict[str, Any]:
@@ -39,6 +47,15 @@ def _config_fields() -> dict[str, Any]:
 
     return {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
             for f in fields(NeurPIRConfig) if f.init}
+
+
+class _ConfigSignature:
+    """``NeurPIR``'s signature for ``inspect.signature``, ``help()`` and scikit-learn's checks: one keyword parameter
+    per ``NeurPIRConfig`` field (``__init__`` takes ``**params``), built when asked for so that importing stays fast."""
+
+    def __get__(self, instance: object, owner: type) -> inspect.Signature:
+        return inspect.Signature([inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+                                  for name, default in _config_fields().items()])
 
 
 class NeurPIR:
@@ -56,6 +73,8 @@ class NeurPIR:
     64
     >>> model.fit(npir.open_recordings("sim/")).transform("sim/sub-sim01")   # doctest: +SKIP
     """
+
+    __signature__ = _ConfigSignature()
 
     def __init__(self, **params: Any) -> None:
         self._params: dict[str, Any] = _config_fields()
@@ -94,7 +113,9 @@ class NeurPIR:
         return dict(self._params)
 
     def set_params(self, **params: Any) -> NeurPIR:
-        """Change parameters; an unknown name or a bad value is a ``NeurPIRError``. Returns the estimator.
+        """Change parameters; returns the estimator. An unknown name is an ``InvalidParameterError`` (a
+        ``ValueError``) at once; values are checked by ``fit``, as in scikit-learn (so that parameters bound to each
+        other, such as ``segment_length_min`` and ``segment_length_max``, may change one at a time).
 
         >>> import nwb_neurpir as npir
         >>> npir.NeurPIR().set_params(seed=3).seed
@@ -105,22 +126,19 @@ class NeurPIR:
         if unknown:
             close = difflib.get_close_matches(unknown[0], list(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else " (parameters are NeurPIRConfig's fields)"
-            raise NeurPIRError(f"NeurPIR has no parameter {unknown[0]!r}{hint}")
-        merged = {**known, **params}
-        self._config_of(merged)
-        self._params = merged
+            raise InvalidParameterError(f"NeurPIR has no parameter {unknown[0]!r}{hint}")
+        self._params = {**known, **params}
         return self
 
     @property
     def config(self) -> NeurPIRConfig:
-        """The parameters as a ``NeurPIRConfig``."""
-        return self._config_of(self._params)
-
-    @staticmethod
-    def _config_of(params: dict[str, Any]) -> NeurPIRConfig:
+        """The parameters as a ``NeurPIRConfig``; a bad value is an ``InvalidParameterError``."""
         from nwb_neurpir.model import NeurPIRConfig
 
-        return NeurPIRConfig.from_dict(params)
+        try:
+            return NeurPIRConfig.from_dict(self._params)
+        except NeurPIRError as exc:
+            raise InvalidParameterError(exc.message) from None
 
     # --- fitting and embedding --------------------------------------------------------------------------------------
     def fit(self, recordings: Any, y: Any = None, *, checkpoint_dir: str | Path | None = None,  # noqa: ANN401
@@ -136,17 +154,19 @@ class NeurPIR:
         """
         from nwb_neurpir.model import train
 
+        config = self.config  # a bad value fails here, before any file is read
         _refuse_a_folder_as_labels(y)
-        data = self._training_recordings(recordings, progress)
+        data = self._training_recordings(recordings, config, progress)
         with _only_writer(None if checkpoint_dir is None else Path(checkpoint_dir)):
-            self.model_ = train(data, self.config, out_dir=checkpoint_dir, progress=progress, resume=resume)
+            self.model_ = train(data, config, out_dir=checkpoint_dir, progress=progress, resume=resume)
         return self
 
-    def _training_recordings(self, recordings: Any, progress: bool) -> list[Recording]:  # noqa: ANN401
-        """``recordings`` as ``Recording`` objects, sources read as the ``modality`` parameter when it is set."""
+    @staticmethod
+    def _training_recordings(recordings: Any, config: NeurPIRConfig, progress: bool) -> list[Recording]:  # noqa: ANN401
+        """``recordings`` as ``Recording`` objects, sources read as ``config.modality`` when it is set."""
         from nwb_neurpir.workflows.recordings import as_recordings
 
-        options = {} if self._params["modality"] is None else {"modality": self._params["modality"]}
+        options = {} if config.modality is None else {"modality": config.modality}
         return as_recordings(recordings, progress=progress, **options)
 
     def transform(self, recordings: Any, *, progress: bool = True) -> pd.DataFrame:  # noqa: ANN401
@@ -184,7 +204,7 @@ class NeurPIR:
                       checkpoint_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
         """``fit`` then ``transform`` on the same recordings (read once); ``y`` is ignored, as in ``fit``."""
         _refuse_a_folder_as_labels(y)
-        data = self._training_recordings(recordings, progress)
+        data = self._training_recordings(recordings, self.config, progress)
         return self.fit(data, checkpoint_dir=checkpoint_dir, progress=progress).transform(data, progress=progress)
 
     # --- the fitted model -------------------------------------------------------------------------------------------
@@ -263,11 +283,6 @@ def _only_writer(folder: Path | None) -> Iterator[None]:
             raise NeurPIRError("another training run is writing this model folder; wait for it or choose another "
                                "output folder", source=folder) from None
         yield
-
-
-def is_main_process() -> bool:
-    """False in the ranks other than 0 under torchrun (they train, but rank 0 saves and reports)."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def trained_model(model: NeurPIR | TrainedModel | str | Path) -> TrainedModel:
