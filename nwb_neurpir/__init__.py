@@ -15,8 +15,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "__version__", "annotate", "evaluate",
-           "open_recordings", "predict", "read_embeddings", "remove_embeddings", "to_pynapple"]
+__all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "__version__", "annotate", "embedding_matrix",
+           "evaluate", "open_recordings", "predict", "read_embeddings", "remove_embeddings", "to_pynapple"]
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - any public name

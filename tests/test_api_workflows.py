@@ -29,7 +29,8 @@ CLASSES = ["CH", "FS", "IB", "LTS", "RS"]
 @pytest.fixture(scope="module")
 def fitted(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[npir.NeurPIR, Path]:
     folder = tmp_path_factory.mktemp("model") / "model"
-    model = npir.NeurPIR(**TINY).fit(npir.open_recordings(simulated, progress=False), folder, progress=False)
+    recordings = npir.open_recordings(simulated, progress=False)
+    model = npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)
     return model, folder
 
 
@@ -42,6 +43,9 @@ def test_import_is_lazy_and_names_are_documented() -> None:
            "if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+    code = "import sys, nwb_neurpir.cli.app as app; app._fail('a user error'); print('sklearn' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"  # the CLI's error path asks which rank it is in without scikit-learn
     for name in npir.__all__:
         if name != "__version__":
             doc = getattr(npir, name).__doc__
@@ -51,27 +55,68 @@ def test_import_is_lazy_and_names_are_documented() -> None:
 
 
 def test_parameters_follow_the_config_dataclass() -> None:
+    import inspect
+
     from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
 
     model = npir.NeurPIR(max_steps=7)
     assert set(model.get_params()) == {f.name for f in fields(NeurPIRConfig)}
     assert model.get_params()["max_steps"] == 7 and model.max_steps == 7 and repr(model) == "NeurPIR(max_steps=7)"
     assert model.set_params(seed=4) is model and model.config.seed == 4
     assert clone(model).get_params() == model.get_params()
-    with pytest.raises(NeurPIRError, match="no parameter 'max_step'; did you mean 'max_steps'"):
-        model.set_params(max_step=1)
-    with pytest.raises(NeurPIRError, match="batch_size must be at least 1"):
-        npir.NeurPIR(batch_size=0)
-    with pytest.raises(NeurPIRError, match="device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'"):
-        npir.NeurPIR(device="gpu")
-    with pytest.raises(npir.NotFittedError, match="not fitted yet") as caught:
-        model.transform([])
-    assert isinstance(caught.value, (ValueError, AttributeError))
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
+    assert list(inspect.signature(npir.NeurPIR).parameters) == [f.name for f in fields(NeurPIRConfig)]  # help()
     with pytest.raises(NotFittedError):
         check_is_fitted(model)
+
+
+def test_errors_are_scikit_learns_and_values_are_checked_by_fit(tmp_path: Path) -> None:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.estimator_checks import check_do_not_raise_errors_in_init_or_set_params, check_set_params
+
+    with pytest.raises(NotFittedError, match="not fitted yet") as caught:  # scikit-learn's, caught as such
+        npir.NeurPIR().transform([])
+    assert isinstance(caught.value, npir.NotFittedError) and isinstance(caught.value, AttributeError)
+    with pytest.raises(ValueError, match="no parameter 'max_step'; did you mean 'max_steps'") as caught:
+        npir.NeurPIR().set_params(max_step=1)
+    assert isinstance(caught.value, NeurPIRError)  # the CLI prints it on one line
+    for name, value, message in (("batch_size", 0, "batch_size must be at least 1"),
+                                 ("device", "gpu", "device must be auto, cpu, cuda, cuda:N or mps, not 'gpu'")):
+        model = npir.NeurPIR(**{name: value})  # kept as given, as scikit-learn estimators keep their parameters
+        assert model.get_params()[name] == value
+        with pytest.raises(ValueError, match=message):
+            model.fit(tmp_path / "missing")  # checked before any file is read
+    model = npir.NeurPIR().set_params(segment_length_min=20.0)  # bound to segment_length_max: one at a time
+    assert model.set_params(segment_length_max=30.0).config.segment_length_min == 20.0
+    check_set_params("NeurPIR", npir.NeurPIR())
+    check_do_not_raise_errors_in_init_or_set_params("NeurPIR", npir.NeurPIR())
+
+
+def test_numpy_scalars_from_a_parameter_grid_are_parameters() -> None:
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    for params in ParameterGrid({"max_steps": np.arange(50, 101, 50), "learning_rate": [np.float32(1e-3)]}):
+        model = clone(npir.NeurPIR(**params))  # clone checks that the parameters are kept as given
+        assert type(model.config.max_steps) is int and type(model.config.learning_rate) is float
+
+
+@pytest.mark.parametrize("items", [np.random.default_rng(0).random((10, 3)), [1, 2], [np.zeros(5)], 5,
+                                   ["sim/sub-sim01", 2.5]])
+def test_items_that_are_not_sources_are_a_type_error(items: object) -> None:
+    with pytest.raises(TypeError, match=r"expected sources \(.*\) or Recording objects, not (ndarray|int|float)"):
+        npir.NeurPIR(**TINY).fit(items, progress=False)
+
+
+def test_any_path_like_item_is_read_as_a_path(simulated: Path) -> None:
+    from nwb_neurpir.workflows.recordings import as_recordings
+
+    class PathLike:  # as py.path.local or a cloud library's path: os.PathLike, not a pathlib.Path
+        def __fspath__(self) -> str:
+            return str(simulated / "sub-sim01")
+
+    assert [recording.subject_id for recording in as_recordings([PathLike()], progress=False)] == ["sim01"]
 
 
 def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
@@ -87,7 +132,7 @@ def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_
                                np.stack(frame["embedding"]), rtol=1e-5, atol=1e-6)
     assert (folder / "checkpoints" / "LATEST").is_file()
     copy = Path(shutil.copytree(folder, tmp_path / "resumed"))
-    resumed = npir.NeurPIR(**{**TINY, "max_steps": 4}).fit(simulated, copy, progress=False)
+    resumed = npir.NeurPIR(**{**TINY, "max_steps": 4}).fit(simulated, checkpoint_dir=copy, progress=False)
     history = [entry["step"] for entry in resumed.model_.training_summary_["history"]]
     assert history == [2, 4]  # continued from the 2-step checkpoint, not started over
 
@@ -122,6 +167,20 @@ def test_a_fitted_estimator_pickles_and_bad_input_is_named(fitted: tuple, simula
         model.transform(5)
 
 
+def test_fit_takes_and_ignores_y_as_scikit_learn_transformers_do(simulated: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    recordings = npir.open_recordings(simulated, progress=False)
+    labels = np.concatenate([recording.neuron_metadata["cell_type"] for recording in recordings])
+    fitted = npir.NeurPIR(**TINY).fit(recordings, labels, progress=False)
+    assert fitted.__sklearn_is_fitted__()
+    assert len(npir.NeurPIR(**TINY).fit_transform(recordings, labels, progress=False)) == len(labels)
+    monkeypatch.chdir(tmp_path)
+    for call in (npir.NeurPIR(**TINY).fit, npir.NeurPIR(**TINY).fit_transform):
+        with pytest.raises(TypeError, match="second argument is y .* checkpoint_dir='cell_type'"):
+            call(recordings, "cell_type", progress=False)  # the old fit(recordings, folder)
+    assert not (tmp_path / "cell_type").exists()
+
+
 def test_a_second_training_run_into_a_busy_model_folder_is_refused(simulated: Path, tmp_path: Path) -> None:
     from nwb_neurpir.store.atomic import lock_path
     from nwb_neurpir.store.target_lock import held_lock
@@ -130,9 +189,9 @@ def test_a_second_training_run_into_a_busy_model_folder_is_refused(simulated: Pa
     recordings = npir.open_recordings(simulated, progress=False)
     with held_lock(lock_path(folder.absolute()), timeout=0.0):  # as a first run holds it
         with pytest.raises(NeurPIRError, match="another training run is writing this model folder"):
-            npir.NeurPIR(**TINY).fit(recordings, folder, progress=False)
+            npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)
     assert not folder.exists()
-    npir.NeurPIR(**TINY).fit(recordings, folder, progress=False)  # free again
+    npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)  # free again
     assert (folder / "manifest.json").is_file() and not lock_path(folder.absolute()).exists()
 
 
@@ -350,7 +409,8 @@ def test_a_probe_of_another_models_embeddings_is_refused_before_it_is_saved(fitt
     from nwb_neurpir.workflows.prediction import predict_with_saved_probe
 
     other = tmp_path / "other-model"
-    npir.NeurPIR(**{**TINY, "seed": 1}).fit(npir.open_recordings(simulated, progress=False), other, progress=False)
+    recordings = npir.open_recordings(simulated, progress=False)
+    npir.NeurPIR(**{**TINY, "seed": 1}).fit(recordings, checkpoint_dir=other, progress=False)
     fit_on = [str(predicted["data"] / "sub-sim01"), str(predicted["data"] / "sub-sim02")]  # annotated by `fitted`
     with pytest.raises(NeurPIRError, match="no --fit-on file holds embeddings of this model; annotate them with it"):
         predict_with_saved_probe(other, [predicted["data"] / "sub-sim03"], fit_on=fit_on, label="cell_type")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 
 from nwb_neurpir.errors import NeurPIRError
@@ -26,6 +29,16 @@ def test_unknown_keys_are_refused() -> None:
 def test_bad_values_are_refused(values: dict) -> None:
     with pytest.raises(NeurPIRError):
         NeurPIRConfig.from_dict(values)
+
+
+def test_numpy_scalars_count_as_the_python_values_they_hold() -> None:
+    config = NeurPIRConfig.from_dict({"max_steps": np.int64(50), "learning_rate": np.float32(1e-3),
+                                      "embed_max_seconds": np.float64(60.0), "context": np.str_("none")})
+    assert [type(value) for value in (config.max_steps, config.learning_rate, config.embed_max_seconds,
+                                      config.context)] == [int, float, float, str]
+    assert json.loads(config.to_json())["max_steps"] == 50 and config.learning_rate == pytest.approx(1e-3)
+    with pytest.raises(NeurPIRError, match="'max_steps' has a value of the wrong type: True"):
+        NeurPIRConfig.from_dict({"max_steps": np.bool_(True)})  # refused as True is
 
 
 @pytest.mark.parametrize(("values", "message"), [

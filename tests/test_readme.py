@@ -20,6 +20,7 @@ TINY_MODEL = ("npir.NeurPIR(max_steps=800)",
               "npir.NeurPIR(max_steps=2, hidden_dim=8, representation_dim=8, expander_dim=16, batch_size=16, "
               "context_iterations=5, context_batch_size=64, segment_length_min=0.5, segment_length_max=2.0, "
               "validation_fraction=0.0, num_threads=1)")
+CLASSES = {"CH", "FS", "IB", "LTS", "RS"}
 
 
 def readme_blocks() -> list[tuple[str, bool]]:
@@ -47,6 +48,6 @@ def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             exec(compile(code.replace(*TINY_MODEL), f"README.md python block {index + 1}", "exec"), namespace)  # noqa: S102
     assert (tmp_path / "neurpir-demo" / "model" / "probes" / "cell_type" / "probe.json").is_file()
     assert len(namespace["frame"]) == 50 and "predicted_cell_type" in namespace["frame"].columns
-    assert set(namespace["frame"].loc[namespace["frame"]["subject_id"] == "sim03", "predicted_cell_type"]) <= {
-        "CH", "FS", "IB", "LTS", "RS"}
+    assert set(namespace["frame"].loc[namespace["frame"]["subject_id"] == "sim03", "predicted_cell_type"]) <= CLASSES
     assert namespace["units"].metadata["predicted_cell_type"].notna().all()
+    assert len(namespace["labels_sim03"]) == 25 and set(namespace["labels_sim03"]) <= CLASSES  # the Pipeline's

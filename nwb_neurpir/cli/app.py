@@ -32,7 +32,7 @@ from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
 
 def _other_rank() -> str | None:
     """Under torchrun, this process's rank when it is not rank 0 (which alone reports what every rank shares)."""
-    from nwb_neurpir.workflows.estimator import is_main_process
+    from nwb_neurpir.workflows.ranks import is_main_process
 
     return None if is_main_process() else os.environ["RANK"]
 

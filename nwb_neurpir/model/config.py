@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
+import numpy as np
+
 from nwb_neurpir.errors import NeurPIRError
 
 __all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig", "parse_overrides"]
@@ -237,9 +239,11 @@ class NeurPIRConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str | None = None) -> NeurPIRConfig:
-        """Build from a mapping; unknown keys and wrongly typed values are refused with ``NeurPIRError``."""
+        """Build from a mapping; unknown keys and wrongly typed values are refused with ``NeurPIRError``. NumPy
+        scalars (``np.int64(50)``, as in a grid of ``np.arange``) count as the Python values they hold."""
         if not isinstance(values, dict):
             raise NeurPIRError("config must be a JSON object", source)
+        values = {name: _plain(value) for name, value in values.items()}
         known = {f.name: f for f in fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
@@ -348,3 +352,9 @@ def _type_ok(annotation: str, value: Any) -> bool:
     if isinstance(value, str):
         return annotation.startswith(("str", "Literal"))
     return False
+
+
+def _plain(value: Any) -> Any:  # noqa: ANN401 - a config value
+    """A NumPy scalar (``np.int64``, ``np.float32``, ``np.bool_``, ``np.str_``) as the Python value it holds, so that it
+    type-checks as one and the config stays JSON; anything else as it is."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "annotate", "evaluate", "open_recordings",
-           "predict", "read_embeddings", "remove_embeddings", "to_pynapple"]
+__all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "annotate", "embedding_matrix", "evaluate",
+           "open_recordings", "predict", "read_embeddings", "remove_embeddings", "to_pynapple"]
 
 _HOMES = {
     "LabelProbe": "probe",
@@ -21,6 +21,7 @@ _HOMES = {
     "NotFittedError": "estimator",
     "PredictOutcome": "prediction",
     "annotate": "annotation",
+    "embedding_matrix": "estimator",
     "evaluate": "evaluation",
     "open_recordings": "recordings",
     "predict": "prediction",

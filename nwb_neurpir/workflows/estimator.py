@@ -7,6 +7,7 @@ the fitted model is ``model_`` (a :class:`nwb_neurpir.model.NeurPIR`).
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -14,9 +15,13 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.workflows.ranks import is_main_process
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from nwb_neurpir.recording import Recording
@@ -24,12 +29,16 @@ if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIRConfig
     from nwb_neurpir.provenance import ModelProvenance
 
-__all__ = ["NeurPIR", "NotFittedError", "trained_model"]
+__all__ = ["InvalidParameterError", "NeurPIR", "NotFittedError", "embedding_matrix", "trained_model"]
 
 
-class NotFittedError(NeurPIRError, ValueError, AttributeError):
-    """The estimator was used before ``fit`` or ``load`` (a ``ValueError`` and ``AttributeError``, as in
-    scikit-learn)."""
+class NotFittedError(NeurPIRError, SklearnNotFittedError):
+    """The estimator was used before ``fit`` or ``load``: scikit-learn's ``NotFittedError`` (so a ``ValueError`` and an
+    ``AttributeError``) that the CLI prints on one line."""
+
+
+class InvalidParameterError(NeurPIRError, ValueError):
+    """A parameter that ``NeurPIRConfig`` has no field for (from ``set_params``), or a bad value (from ``fit``)."""
 
 
 def _config_fields() -> dict[str, Any]:
@@ -38,6 +47,15 @@ def _config_fields() -> dict[str, Any]:
 
     return {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
             for f in fields(NeurPIRConfig) if f.init}
+
+
+class _ConfigSignature:
+    """``NeurPIR``'s signature for ``inspect.signature``, ``help()`` and scikit-learn's checks: one keyword parameter
+    per ``NeurPIRConfig`` field (``__init__`` takes ``**params``), built when asked for so that importing stays fast."""
+
+    def __get__(self, instance: object, owner: type) -> inspect.Signature:
+        return inspect.Signature([inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+                                  for name, default in _config_fields().items()])
 
 
 class NeurPIR:
@@ -55,6 +73,8 @@ class NeurPIR:
     64
     >>> model.fit(npir.open_recordings("sim/")).transform("sim/sub-sim01")   # doctest: +SKIP
     """
+
+    __signature__ = _ConfigSignature()
 
     def __init__(self, **params: Any) -> None:
         self._params: dict[str, Any] = _config_fields()
@@ -93,7 +113,9 @@ class NeurPIR:
         return dict(self._params)
 
     def set_params(self, **params: Any) -> NeurPIR:
-        """Change parameters; an unknown name or a bad value is a ``NeurPIRError``. Returns the estimator.
+        """Change parameters; returns the estimator. An unknown name is an ``InvalidParameterError`` (a
+        ``ValueError``) at once; values are checked by ``fit``, as in scikit-learn (so that parameters bound to each
+        other, such as ``segment_length_min`` and ``segment_length_max``, may change one at a time).
 
         >>> import nwb_neurpir as npir
         >>> npir.NeurPIR().set_params(seed=3).seed
@@ -104,27 +126,25 @@ class NeurPIR:
         if unknown:
             close = difflib.get_close_matches(unknown[0], list(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else " (parameters are NeurPIRConfig's fields)"
-            raise NeurPIRError(f"NeurPIR has no parameter {unknown[0]!r}{hint}")
-        merged = {**known, **params}
-        self._config_of(merged)
-        self._params = merged
+            raise InvalidParameterError(f"NeurPIR has no parameter {unknown[0]!r}{hint}")
+        self._params = {**known, **params}
         return self
 
     @property
     def config(self) -> NeurPIRConfig:
-        """The parameters as a ``NeurPIRConfig``."""
-        return self._config_of(self._params)
-
-    @staticmethod
-    def _config_of(params: dict[str, Any]) -> NeurPIRConfig:
+        """The parameters as a ``NeurPIRConfig``; a bad value is an ``InvalidParameterError``."""
         from nwb_neurpir.model import NeurPIRConfig
 
-        return NeurPIRConfig.from_dict(params)
+        try:
+            return NeurPIRConfig.from_dict(self._params)
+        except NeurPIRError as exc:
+            raise InvalidParameterError(exc.message) from None
 
     # --- fitting and embedding --------------------------------------------------------------------------------------
-    def fit(self, recordings: Any, checkpoint_dir: str | Path | None = None, *, progress: bool = True,  # noqa: ANN401
-            resume: bool = True) -> NeurPIR:
-        """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator.
+    def fit(self, recordings: Any, y: Any = None, *, checkpoint_dir: str | Path | None = None,  # noqa: ANN401
+            progress: bool = True, resume: bool = True) -> NeurPIR:
+        """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator; ``y`` is
+        ignored (training needs no labels; it is there for scikit-learn's ``Pipeline.fit(X, y)``).
 
         Sources are read on the reader's grid (10 ms bins for spikes, the frame rate for calcium); for another one
         (the command's ``--bin-size``) give recordings read with ``npir.open_recordings(sources, bin_size=0.02)``:
@@ -134,16 +154,19 @@ class NeurPIR:
         """
         from nwb_neurpir.model import train
 
-        data = self._training_recordings(recordings, progress)
+        config = self.config  # a bad value fails here, before any file is read
+        _refuse_a_folder_as_labels(y)
+        data = self._training_recordings(recordings, config, progress)
         with _only_writer(None if checkpoint_dir is None else Path(checkpoint_dir)):
-            self.model_ = train(data, self.config, out_dir=checkpoint_dir, progress=progress, resume=resume)
+            self.model_ = train(data, config, out_dir=checkpoint_dir, progress=progress, resume=resume)
         return self
 
-    def _training_recordings(self, recordings: Any, progress: bool) -> list[Recording]:  # noqa: ANN401
-        """``recordings`` as ``Recording`` objects, sources read as the ``modality`` parameter when it is set."""
+    @staticmethod
+    def _training_recordings(recordings: Any, config: NeurPIRConfig, progress: bool) -> list[Recording]:  # noqa: ANN401
+        """``recordings`` as ``Recording`` objects, sources read as ``config.modality`` when it is set."""
         from nwb_neurpir.workflows.recordings import as_recordings
 
-        options = {} if self._params["modality"] is None else {"modality": self._params["modality"]}
+        options = {} if config.modality is None else {"modality": config.modality}
         return as_recordings(recordings, progress=progress, **options)
 
     def transform(self, recordings: Any, *, progress: bool = True) -> pd.DataFrame:  # noqa: ANN401
@@ -177,11 +200,12 @@ class NeurPIR:
         table.attrs["model"] = model.provenance().to_dict()
         return table
 
-    def fit_transform(self, recordings: Any, checkpoint_dir: str | Path | None = None, *,  # noqa: ANN401
-                      progress: bool = True) -> pd.DataFrame:
-        """``fit`` then ``transform`` on the same recordings (read once)."""
-        data = self._training_recordings(recordings, progress)
-        return self.fit(data, checkpoint_dir, progress=progress).transform(data, progress=progress)
+    def fit_transform(self, recordings: Any, y: Any = None, *,  # noqa: ANN401
+                      checkpoint_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+        """``fit`` then ``transform`` on the same recordings (read once); ``y`` is ignored, as in ``fit``."""
+        _refuse_a_folder_as_labels(y)
+        data = self._training_recordings(recordings, self.config, progress)
+        return self.fit(data, checkpoint_dir=checkpoint_dir, progress=progress).transform(data, progress=progress)
 
     # --- the fitted model -------------------------------------------------------------------------------------------
     def fitted_model(self) -> TrainedModel:
@@ -216,6 +240,31 @@ class NeurPIR:
         return estimator
 
 
+def embedding_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """The vectors of a frame of ``transform`` or ``read_embeddings`` as an ``(n_neurons, dim)`` float32 array, one
+    row per neuron in the frame's order: the feature matrix of a probe. In a scikit-learn ``Pipeline``, the step
+    ``FunctionTransformer(npir.embedding_matrix)`` between ``NeurPIR`` and a classifier.
+
+    >>> import numpy as np, pandas as pd
+    >>> import nwb_neurpir as npir
+    >>> npir.embedding_matrix(pd.DataFrame({"neuron_id": [3, 4], "embedding": [np.zeros(8), np.ones(8)]})).shape
+    (2, 8)
+    """
+    import numpy as np
+
+    if "embedding" not in getattr(frame, "columns", ()):
+        raise NeurPIRError(f"embedding_matrix takes the frame of NeurPIR.transform or read_embeddings (with an "
+                           f"'embedding' column), not {type(frame).__name__}")
+    return np.stack(frame["embedding"].to_list()).astype(np.float32, copy=False)
+
+
+def _refuse_a_folder_as_labels(y: Any) -> None:  # noqa: ANN401 - whatever was passed as y
+    """A path given where ``y`` goes is the old ``fit(recordings, folder)``: refused, not taken as labels."""
+    if isinstance(y, (str, os.PathLike)):
+        raise TypeError(f"NeurPIR.fit's second argument is y (ignored, as in scikit-learn), not the model folder: "
+                        f"give the folder as checkpoint_dir={os.fspath(y)!r}")
+
+
 @contextmanager
 def _only_writer(folder: Path | None) -> Iterator[None]:
     """Hold the lock of the model folder ``folder`` (in rank 0 only under torchrun, whose ranks train together):
@@ -234,11 +283,6 @@ def _only_writer(folder: Path | None) -> Iterator[None]:
             raise NeurPIRError("another training run is writing this model folder; wait for it or choose another "
                                "output folder", source=folder) from None
         yield
-
-
-def is_main_process() -> bool:
-    """False in the ranks other than 0 under torchrun (they train, but rank 0 saves and reports)."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def trained_model(model: NeurPIR | TrainedModel | str | Path) -> TrainedModel:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,20 +35,29 @@ def open_recordings(sources: str | Path | Iterable[str | Path], glob: str | None
 
 
 def as_recordings(items: Any, *, progress: bool = True, **options: Any) -> list[Recording]:  # noqa: ANN401
-    """``items`` as a list of recordings: a ``Recording`` or a list of them passes through; sources are read."""
+    """``items`` as a list of recordings: a ``Recording`` or a list of them passes through; sources are read. Anything
+    else, or a list holding anything else (numbers, arrays), is a ``TypeError``."""
     from nwb_neurpir.recording import Recording
 
     if isinstance(items, Recording):
         return [items]
-    if isinstance(items, (str, Path)):
+    if isinstance(items, (str, os.PathLike)):
         items = [items]
     elif isinstance(items, Iterable):
         items = list(items)
     else:
-        raise TypeError(f"expected sources (paths, folders, DANDI asset IDs or URLs) or Recording objects, not "
-                        f"{type(items).__name__}")
+        raise _not_sources(items)
     if all(isinstance(item, Recording) for item in items):
         return items
     if any(isinstance(item, Recording) for item in items):
         raise TypeError("give either recordings or sources, not a mix of both")
-    return open_recordings(items, progress=progress, **options)
+    strange = [item for item in items if not isinstance(item, (str, os.PathLike))]
+    if strange:
+        raise _not_sources(strange[0])
+    return open_recordings([item if isinstance(item, str) else Path(item) for item in items], progress=progress,
+                           **options)
+
+
+def _not_sources(value: Any) -> TypeError:  # noqa: ANN401 - what was given instead of a source
+    return TypeError(f"expected sources (paths, folders, DANDI asset IDs or URLs) or Recording objects, not "
+                     f"{type(value).__name__}")

@@ -58,7 +58,8 @@ def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob:
     env = setup_distributed(config.device)  # under torchrun: joins the job; a device this machine lacks fails here
     progress = progress and env.is_main
     recordings = on_every_rank(lambda: open_recordings(sources, glob, progress=progress, **reader_options), env)
-    model = NeurPIR(**config.to_dict()).fit(recordings, out, progress=progress, resume=resume).fitted_model()
+    estimator = NeurPIR(**config.to_dict()).fit(recordings, checkpoint_dir=out, progress=progress, resume=resume)
+    model = estimator.fitted_model()
     if not env.is_main:
         return None
     summary = model.training_summary_
