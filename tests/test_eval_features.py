@@ -133,3 +133,17 @@ def test_a_neuron_unobserved_in_every_trial_gets_zeros_without_numpy_warnings() 
         warnings.simplefilter("error")
         table = hand_features(dataclasses.replace(recording, observed=observed))
     assert np.isfinite(table.to_numpy()).all() and table.loc[1, "stim_minus_blank"] == 0.0
+
+
+def test_a_probe_saved_with_a_series_old_short_name_reads_that_series(spikes_file: Path) -> None:
+    from nwb_neurpir.workflows.probe_inputs import recording_hand_features
+
+    recording = read_nwb(spikes_file)
+    ids = recording.neuron_ids
+    new, old = "covariate_corr[behavior/BehavioralTimeSeries/running_speed]", "covariate_corr[behavior/running_speed]"
+    (by_path,) = recording_hand_features(recording, ids, [new]).T
+    (by_old_name,) = recording_hand_features(recording, ids, [old]).T
+    assert np.abs(by_path).max() > 0
+    np.testing.assert_array_equal(by_old_name, by_path)
+    (unknown,) = recording_hand_features(recording, ids, ["covariate_corr[behavior/no_such_series]"]).T
+    assert not unknown.any()

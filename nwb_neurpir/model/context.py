@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nwb_neurpir.covariate_names import column_positions
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.recording import Recording
 
@@ -34,7 +35,6 @@ _BLOCK_BINS = 400
 _BLOCKS_PER_SESSION = 8
 """Blocks shrink (down to the network's receptive field plus the positive pair's offset) to give a session at least
 this many, spread over its whole length, within its share of ``context_max_samples``."""
-_SERIES_PREFIXES = ("behavior", "stimulus")
 _NAMES_SHOWN = 3
 
 
@@ -46,23 +46,6 @@ def aligned_covariates(recording: Recording, columns: list[str], fill: np.ndarra
     for j, index in enumerate(column_positions(names, columns)):
         out[:, j] = fill[j] if index is None else matrix[:, index]
     return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
-
-
-def column_positions(names: list[str], columns: list[str]) -> list[int | None]:
-    """Where each of ``columns`` is among a recording's covariate ``names`` (None: absent). A column of a model saved
-    before behaviour and stimulus series were named by their path in the file is found by its old name."""
-    index = {name: i for i, name in enumerate(names)}
-    return [index[column] if column in index else _by_old_series_name(names, column) for column in columns]
-
-
-def _by_old_series_name(names: list[str], column: str) -> int | None:
-    """Older models name a series ``behavior/<series>`` or ``stimulus/<series>``: that is the recording's
-    ``<prefix>/.../<series>`` when exactly one of its covariates ends so, else None (absent or ambiguous)."""
-    prefix, _, series = column.partition("/")
-    if prefix not in _SERIES_PREFIXES or not series or "/" in series:
-        return None
-    matches = [i for i, name in enumerate(names) if name.startswith(f"{prefix}/") and name.endswith(f"/{series}")]
-    return matches[0] if len(matches) == 1 else None
 
 
 @dataclass

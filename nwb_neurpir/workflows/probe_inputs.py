@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from nwb_neurpir.covariate_names import column_positions
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.normalization import unfit_sessions
 from nwb_neurpir.evaluation.probes import standardize_per_session
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
 
 __all__ = ["PROBE_INPUTS", "frame_hand_features", "recording_hand_features", "zscored_per_recording"]
+
+_CORRELATION = "covariate_corr["
+"""How the hand features name a neuron's correlation with a covariate: ``covariate_corr[<covariate>]``."""
 
 PROBE_INPUTS = {
     "neurpir+hand": "the NeurPIR vector and the hand features, one probe each, their log-probabilities summed",
@@ -47,8 +51,24 @@ def zscored_per_recording(matrix: np.ndarray, recordings: Sequence[str] | np.nda
 def recording_hand_features(recording: Recording, neuron_ids: Sequence[object] | np.ndarray,
                             columns: Sequence[str]) -> np.ndarray:
     """Hand features of the recording's neurons ``neuron_ids`` (rows in that order), z-scored over all the
-    recording's neurons, on ``columns`` (a feature the recording lacks is 0)."""
-    return _hand_table(recording, neuron_ids).reindex(columns=list(columns), fill_value=0.0).to_numpy()
+    recording's neurons, on ``columns`` (a feature the recording lacks is 0; a probe's covariate correlation under a
+    covariate's older name is read from the covariate it names)."""
+    table = _hand_table(recording, neuron_ids)
+    table = table.rename(columns=_older_covariate_names(list(table.columns), list(columns)))
+    return table.reindex(columns=list(columns), fill_value=0.0).to_numpy()
+
+
+def _older_covariate_names(present: list[str], wanted: list[str]) -> dict[str, str]:
+    """``{present column: wanted column}`` for each ``covariate_corr[<name>]`` of ``wanted`` absent from ``present``
+    whose covariate ``present`` holds under its path name (probes saved before series were named by path)."""
+    inner = [name[len(_CORRELATION):-1] for name in present if _is_correlation(name)]
+    older = [name[len(_CORRELATION):-1] for name in wanted if _is_correlation(name) and name not in present]
+    return {f"{_CORRELATION}{inner[i]}]": f"{_CORRELATION}{name}]"
+            for name, i in zip(older, column_positions(inner, older)) if i is not None}
+
+
+def _is_correlation(column: str) -> bool:
+    return column.startswith(_CORRELATION) and column.endswith("]")
 
 
 def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None,
