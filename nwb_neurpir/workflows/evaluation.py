@@ -81,9 +81,8 @@ def evaluate_sources(
         from nwb_neurpir.workflows.embeddings import annotated_files
 
         given = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
-        paths = given  # files found in folders without embeddings are left out when the vectors are read:
-        if _uses_neurpir(options.get("methods")):
-            paths = annotated_files(sources, glob, embeddings_name)
+        # with NeurPIR among the methods, files found in folders without embeddings are left out
+        paths = annotated_files(sources, glob, embeddings_name) if _uses_neurpir(options.get("methods")) else given
         result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader,
                                     moved_sources=given, **options)
     result.settings["command"] = command

@@ -25,28 +25,36 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
     that cannot be read does not stop the others."""
     from tqdm import tqdm
 
-    from nwb_neurpir.errors import NeurPIRError, NoneSelected
-    from nwb_neurpir.io import read_resolved
+    from nwb_neurpir.errors import NeurPIRError
     from nwb_neurpir.io.access import DataAccess
-    from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
     from nwb_neurpir.io.resolve import resolve_sources
 
     access = DataAccess(cache_dir=cache_dir)
     resolved = resolve_sources(sources, glob, access=access)
+    options = {"modality": modality, "unit_filter": unit_filter, "bin_size": bin_size, "ophys_series": ophys_series}
     for source in tqdm(resolved, desc="inspecting", unit="file", disable=not progress or len(resolved) < 2):
         try:
-            recording = read_resolved(source, access, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
-                                      ophys_series=ophys_series)
-            yield {"holds": "units" if recording.modality == "spikes" else "rois", **summarize(recording),
-                   **_stored(source, access)}
-        except NoneSelected as exc:
-            yield {**_unreadable(source, "no neuron passing the filter", exc), **_stored(source, access)}
-        except NoNeurons as exc:
-            yield {**_unreadable(source, "no units or ROIs", exc), **_stored(source, access)}
-        except SidecarFile as exc:
-            yield {**_unreadable(source, "NeurPIR sidecar", exc), **_stored(source, access)}
+            yield {**_neurons_summary(source, access, options), **_stored(source, access)}
         except NeurPIRError as exc:
             yield _unreadable(source, "unreadable", exc)
+
+
+def _neurons_summary(source: ResolvedSource, access: Any, options: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN401
+    """``holds`` and ``summarize``'s fields of a file with neurons, or what the file is instead (no neuron passing
+    the filter, no units or ROIs, a NeurPIR sidecar); an unreadable file raises."""
+    from nwb_neurpir.errors import NoneSelected
+    from nwb_neurpir.io import read_resolved
+    from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
+
+    try:
+        recording = read_resolved(source, access, **options)
+    except NoneSelected as exc:
+        return _unreadable(source, "no neuron passing the filter", exc)
+    except NoNeurons as exc:
+        return _unreadable(source, "no units or ROIs", exc)
+    except SidecarFile as exc:
+        return _unreadable(source, "NeurPIR sidecar", exc)
+    return {"holds": "units" if recording.modality == "spikes" else "rois", **summarize(recording)}
 
 
 def summarize(recording: Recording) -> dict[str, Any]:
