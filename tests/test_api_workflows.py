@@ -119,6 +119,22 @@ def test_any_path_like_item_is_read_as_a_path(simulated: Path) -> None:
     assert [recording.subject_id for recording in as_recordings([PathLike()], progress=False)] == ["sim01"]
 
 
+def test_an_nwbfile_open_in_a_notebook_stands_for_its_file(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
+    from pynwb import NWBHDF5IO
+
+    from nwb_neurpir.testing import make_spikes_nwbfile
+
+    path = sorted(_copy(simulated, tmp_path).rglob("*.nwb"))[0]
+    with NWBHDF5IO(str(path), "r") as io:
+        nwbfile = io.read()
+        vectors = fitted[0].transform(nwbfile)
+        assert vectors["neuron_id"].tolist() == fitted[0].transform(path)["neuron_id"].tolist()
+        assert [o.status for o in npir.annotate(fitted[1], [nwbfile], progress=False)] == ["in-place"]
+    with NWBHDF5IO(str(path), "r") as io:
+        assert len(npir.read_embeddings(io.read())) == len(vectors)
+    with pytest.raises(TypeError, match="NWBFile .* was built in memory, not read from a file: write it with pynwb"):
+        fitted[0].transform(make_spikes_nwbfile())
+
 def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
     model, folder = fitted
     frame = model.transform(simulated, progress=False)

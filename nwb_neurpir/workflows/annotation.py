@@ -15,6 +15,7 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
+from nwb_neurpir.workflows.recordings import source_items
 
 if TYPE_CHECKING:
     from nwb_neurpir.io.sources import ResolvedSource
@@ -50,8 +51,7 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
     """
     from nwb_neurpir.workflows.estimator import trained_model
 
-    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    outcomes = annotate_sources(trained_model(model), items, glob, output_dir=output_dir, overwrite=overwrite,
+    outcomes = annotate_sources(trained_model(model), source_items(sources), glob, output_dir=output_dir, overwrite=overwrite,
                                 name=name, sidecar=sidecar, cache_dir=cache_dir, unit_filter=unit_filter,
                                 ophys_series=ophys_series, lock_timeout=lock_timeout, progress=progress)
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]

@@ -10,6 +10,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store.remove import remove_embeddings
+from nwb_neurpir.workflows.recordings import source_items
 
 __all__ = ["annotated_files", "read_embeddings", "remove_embeddings"]
 
@@ -26,7 +27,7 @@ def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None
     from nwb_neurpir.io.sources import parse_source
     from nwb_neurpir.store import list_embeddings
 
-    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    items = source_items(sources)
     paths = []
     for item in items:
         if parse_source(item).kind not in ("file", "folder", "glob"):

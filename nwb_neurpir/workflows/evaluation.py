@@ -20,6 +20,7 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EvaluationResult
 from nwb_neurpir.workflows.annotated import MovedSources, activity_source, local_paths, read_annotated
+from nwb_neurpir.workflows.recordings import source_items
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
@@ -244,8 +245,7 @@ def evaluate(
             model, config = None, model.config
     if isinstance(options.get("methods"), str):
         options["methods"] = split_methods(options["methods"])
-    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    return evaluate_sources(items, label=label, model=model, config=config, report_dir=report_dir,
+    return evaluate_sources(source_items(sources), label=label, model=model, config=config, report_dir=report_dir,
                             **options).result
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from nwb_neurpir.workflows.annotation import AnnotateOutcome, as_embedded, other_modality_skipped
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.recording import same_grid
+from nwb_neurpir.workflows.recordings import source_items
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,8 +80,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     access = DataAccess(cache_dir=cache_dir)
     options = dict(name=name, overwrite=overwrite, progress=False,
                    lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
-    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
-    resolved, failures = resolve_each(items, glob, access=access)
+    resolved, failures = resolve_each(source_items(sources), glob, access=access)
     outcomes = [PredictOutcome(source=text, status="failed", error=error.one_line()) for text, error in failures]
     other_kind: list[int] = []
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
@@ -117,7 +117,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     from nwb_neurpir.workflows.probe import LabelProbe
 
     model = TrainedModel.load(model_dir)
-    sources = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    sources = source_items(sources)
     probe = LabelProbe(label, grouping, probe_kind, inputs=probe_inputs)
     folder = Path(probe_dir) if probe_dir is not None else probe.default_folder(model_dir)
     if fit_on:

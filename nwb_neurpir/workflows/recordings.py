@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
 
-__all__ = ["as_recordings", "open_recordings"]
+__all__ = ["as_recordings", "open_recordings", "source_items"]
 
 
-def open_recordings(sources: str | Path | Iterable[str | Path], glob: str | None = None, *, progress: bool = True,
+def open_recordings(sources: Any, glob: str | None = None, *, progress: bool = True,  # noqa: ANN401
                     **options: Any) -> list[Recording]:
     """Read every NWB file the sources name, one ``Recording`` per session (binned activity, neuron ids, labels).
 
     ``sources`` are local files, folders (searched recursively), globs, DANDI asset IDs, ``DANDI:<dandiset>/<path>``
-    or URLs (streamed and cached); ``glob`` filters folders and dandisets. ``options`` go to the reader and to
+    or URLs (streamed and cached), or pynwb ``NWBFile`` objects read from local files (see ``source_items``); ``glob`` filters folders and dandisets. ``options`` go to the reader and to
     ``nwb_neurpir.io.open_recordings`` (``modality``, ``unit_filter``, ``bin_size``, ``cache_dir``, ...).
 
     >>> import nwb_neurpir as npir
@@ -29,35 +30,65 @@ def open_recordings(sources: str | Path | Iterable[str | Path], glob: str | None
     from nwb_neurpir.io import open_recordings as read_all
     from nwb_neurpir.io.access import DataAccess
 
-    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
     access = DataAccess(cache_dir=options.pop("cache_dir", None))
-    return list(read_all(items, glob, access=access, progress=progress, **options))
+    return list(read_all(source_items(sources), glob, access=access, progress=progress, **options))
+
+
+def source_items(sources: Any) -> list[str | Path]:  # noqa: ANN401 - what the Python API accepts as sources
+    """``sources`` as a list of sources: one source or an iterable of them, each a path (``str`` or path-like), a
+    DANDI asset ID or URL (``str``), or a pynwb ``NWBFile`` read from a local file, which stands for that file (a
+    notebook's open ``nwbfile`` can be given as it is). Anything else -- numbers, arrays, an ``NWBFile`` built in
+    memory or streamed -- is a ``TypeError`` that says what to give instead."""
+    if isinstance(sources, (str, os.PathLike)) or _is_nwbfile(sources):
+        sources = [sources]
+    elif not isinstance(sources, Iterable):
+        raise _not_sources(sources)
+    return [_source_of(item) for item in sources]
+
+
+def _source_of(item: Any) -> str | Path:  # noqa: ANN401 - one item of the sources
+    if isinstance(item, str):
+        return item
+    if isinstance(item, os.PathLike):
+        return Path(item)
+    if _is_nwbfile(item):
+        return _nwbfile_path(item)
+    raise _not_sources(item)
+
+
+def _is_nwbfile(value: Any) -> bool:  # noqa: ANN401
+    """Whether ``value`` is a pynwb ``NWBFile`` (without importing pynwb: an object of a module never loaded is not)."""
+    pynwb = sys.modules.get("pynwb")
+    return pynwb is not None and isinstance(value, pynwb.NWBFile)
+
+
+def _nwbfile_path(nwbfile: Any) -> Path:  # noqa: ANN401 - a pynwb NWBFile
+    """The local file an ``NWBFile`` was read from; a ``TypeError`` for one built in memory or read from a stream."""
+    source = getattr(nwbfile, "container_source", None)
+    if source and Path(source).is_file():
+        return Path(source)
+    where = f"was read from {source!r}, not a local file" if source else "was built in memory, not read from a file"
+    raise TypeError(f"NWBFile {nwbfile.identifier!r} {where}: write it with pynwb.NWBHDF5IO and give the file's path, "
+                    f"or give the DANDI asset ID or URL it was streamed from")
 
 
 def as_recordings(items: Any, *, progress: bool = True, **options: Any) -> list[Recording]:  # noqa: ANN401
-    """``items`` as a list of recordings: a ``Recording`` or a list of them passes through; sources are read. Anything
-    else, or a list holding anything else (numbers, arrays), is a ``TypeError``."""
+    """``items`` as a list of recordings: a ``Recording`` or a list of them passes through; sources
+    (``source_items``) are read. Anything else, or a list holding anything else (numbers, arrays), is a
+    ``TypeError``."""
     from nwb_neurpir.recording import Recording
 
     if isinstance(items, Recording):
         return [items]
-    if isinstance(items, (str, os.PathLike)):
-        items = [items]
-    elif isinstance(items, Iterable):
+    if isinstance(items, Iterable) and not isinstance(items, (str, os.PathLike)):
         items = list(items)
-    else:
-        raise _not_sources(items)
-    if all(isinstance(item, Recording) for item in items):
-        return items
-    if any(isinstance(item, Recording) for item in items):
-        raise TypeError("give either recordings or sources, not a mix of both")
-    strange = [item for item in items if not isinstance(item, (str, os.PathLike))]
-    if strange:
-        raise _not_sources(strange[0])
-    return open_recordings([item if isinstance(item, str) else Path(item) for item in items], progress=progress,
-                           **options)
+        if all(isinstance(item, Recording) for item in items):
+            return items
+        if any(isinstance(item, Recording) for item in items):
+            raise TypeError("give either recordings or sources, not a mix of both")
+    return open_recordings(source_items(items), progress=progress, **options)
 
 
 def _not_sources(value: Any) -> TypeError:  # noqa: ANN401 - what was given instead of a source
-    return TypeError(f"expected sources (paths, folders, DANDI asset IDs or URLs) or Recording objects, not "
-                     f"{type(value).__name__}")
+    return TypeError(f"expected sources (paths, folders, DANDI asset IDs, URLs or NWBFile objects read from files) "
+                     f"or Recording objects, not {type(value).__name__}")
