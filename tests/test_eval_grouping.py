@@ -9,7 +9,29 @@ import numpy as np
 import pytest
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.dataset import from_recordings
 from nwb_neurpir.evaluation.grouping import GROUPING_PRESETS, group_labels, load_grouping
+from nwb_neurpir.io import open_recordings
+from nwb_neurpir.recording import Recording
+from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+
+CODES = [0, 1, 2, 3, 4] * 6
+"""The label codes of the 30 units of each file of ``label_files``."""
+
+
+@pytest.fixture(scope="module")
+def label_files(tmp_path_factory: pytest.TempPathFactory) -> list[Recording]:
+    """Two animals' files whose ``type_code`` holds the same codes, as integers (m1) and as floats with two NaN
+    (unlabelled) rows (m2)."""
+    folder = tmp_path_factory.mktemp("labels")
+    float_codes = np.asarray(CODES, dtype=float)
+    float_codes[:2] = np.nan
+    for seed, (subject, codes) in enumerate([("m1", np.asarray(CODES)), ("m2", float_codes)]):
+        nwbfile = make_spikes_nwbfile(n_units=len(CODES), duration=5.0, seed=seed, subject_id=subject,
+                                      with_context=False)
+        nwbfile.units.add_column("type_code", "cell-type code", data=codes)
+        write_nwbfile(nwbfile, folder / f"{subject}.nwb")
+    return list(open_recordings([folder], progress=False))
 
 
 def test_steinmetz_preset_maps_drops_and_counts() -> None:
@@ -29,6 +51,18 @@ def test_no_grouping_keeps_every_present_label() -> None:
     grouped = group_labels(["FS", "RS", "", "RS"], None)
     assert grouped.labels.tolist() == ["FS", "RS", "RS"]
     assert grouped.dropped == {"<missing>": 1}
+
+
+def test_integer_and_float_codes_of_one_label_are_one_class(label_files: list[Recording], tmp_path: Path) -> None:
+    neurons = from_recordings(label_files, "type_code", None)
+    assert neurons.classes == ("0", "1", "2", "3", "4")
+    assert neurons.dropped == {"<missing>": 2}
+    groupings = {".json": '{"exc": [0, 1, 2], "inh": [3, 4.0]}', ".yaml": "exc: [0, 1.0, 2]\ninh: [3, 4]\n"}
+    for suffix, text in groupings.items():
+        path = tmp_path / f"codes{suffix}"
+        path.write_text(text)
+        grouped = from_recordings(label_files, "type_code", load_grouping(path))
+        assert grouped.classes == ("exc", "inh") and grouped.dropped == {"<missing>": 2}
 
 
 @pytest.mark.parametrize("suffix, text", [

@@ -9,11 +9,16 @@ the raw values it contains::
 
 (optionally nested under a top-level ``groups:`` key, with an optional ``name:``). Every YAML value is read as
 text: ``ON``/``OFF``/``NO`` or ``1`` are label values, not booleans or numbers.
+
+Label values (in files and in groupings alike) are compared as normalized text (``normalize_label``): whole numbers
+read the same whether stored as integers, floats or text (``1``, ``1.0`` and ``"1.0"`` are all ``1``), and empty
+values and float NaN are missing.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +34,7 @@ __all__ = ["GROUPING_PRESETS", "MISSING_LABEL", "GroupedLabels", "LabelGrouping"
 _MAX_GROUPING_FILE_BYTES = 1_000_000
 MISSING_LABEL = "<missing>"
 """The ``dropped`` key of neurons without a label (None, NaN, empty)."""
+_WHOLE_NUMBER_TEXT = re.compile(r"([+-]?\d+)\.0*")
 
 
 @dataclass(frozen=True)
@@ -78,14 +84,20 @@ class GroupedLabels:
 
 
 def normalize_label(value: Any) -> str | None:
-    """A raw label as a clean string, or None when it is missing (None, NaN, empty, bytes decoded)."""
+    """A raw label as a clean string (bytes decoded, whole numbers as integers: ``1.0`` -> ``1``), or None when it
+    is missing (None, NaN, empty)."""
     if value is None:
         return None
     if isinstance(value, bytes):
         value = value.decode("utf-8", errors="replace")
-    if isinstance(value, float) and np.isnan(value):
-        return None
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return None
+        return str(int(value)) if float(value).is_integer() else str(value)
     text = str(value).strip()
+    whole = _WHOLE_NUMBER_TEXT.fullmatch(text)
+    if whole:
+        return str(int(whole.group(1)))
     return text or None
 
 
@@ -156,16 +168,16 @@ def _parse_grouping(content: Any, default_name: str, source: Path) -> LabelGroup
     groups: dict[str, tuple[str, ...]] = {}
     owner: dict[str, str] = {}
     for group, values in content.items():
-        group_name = normalize_label(group) if _is_text_or_integer(group) else None
+        group_name = normalize_label(group) if _is_text_or_number(group) else None
         if group_name is None:
             raise NeurPIRError(f"group name {group!r} is not a non-empty string", source=source)
-        if _is_text_or_integer(values):
+        if _is_text_or_number(values):
             values = [values]
         if not isinstance(values, list) or not values:
             raise NeurPIRError(f"group {group_name!r} must list at least one label value", source=source)
         members = []
         for value in values:
-            text = normalize_label(value) if _is_text_or_integer(value) else None
+            text = normalize_label(value) if _is_text_or_number(value) else None
             if text is None:
                 raise NeurPIRError(f"group {group_name!r} has a value that is not a non-empty string: {value!r}",
                                    source=source)
@@ -180,6 +192,6 @@ def _parse_grouping(content: Any, default_name: str, source: Path) -> LabelGroup
     return LabelGrouping(name=name.strip(), groups=groups)
 
 
-def _is_text_or_integer(value: Any) -> bool:
-    """JSON label values may be strings or integers (never booleans, floats, lists or objects)."""
-    return isinstance(value, (str, int)) and not isinstance(value, bool)
+def _is_text_or_number(value: Any) -> bool:
+    """JSON label values may be strings or numbers (never booleans, lists or objects)."""
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
