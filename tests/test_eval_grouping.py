@@ -6,23 +6,29 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation import evaluate
 from nwb_neurpir.evaluation.dataset import from_recordings
+from nwb_neurpir.evaluation.evaluate import EvaluationWarning
 from nwb_neurpir.evaluation.grouping import GROUPING_PRESETS, group_labels, load_grouping
 from nwb_neurpir.io import open_recordings
 from nwb_neurpir.recording import Recording
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+from nwb_neurpir.workflows.probe import LabelProbe
 
 CODES = [0, 1, 2, 3, 4] * 6
 """The label codes of the 30 units of each file of ``label_files``."""
+MESSY = ["Pyr", " pyr ", "PYR", "PV", "unknown", "nan", "None", "n/a", "NULL", "NA"] * 3
+"""The ``messy_type`` of the 30 units of each file: case variants, a deliberate class and missing placeholders."""
 
 
 @pytest.fixture(scope="module")
 def label_files(tmp_path_factory: pytest.TempPathFactory) -> list[Recording]:
     """Two animals' files whose ``type_code`` holds the same codes, as integers (m1) and as floats with two NaN
-    (unlabelled) rows (m2)."""
+    (unlabelled) rows (m2), and with a ``messy_type`` text column."""
     folder = tmp_path_factory.mktemp("labels")
     float_codes = np.asarray(CODES, dtype=float)
     float_codes[:2] = np.nan
@@ -30,6 +36,7 @@ def label_files(tmp_path_factory: pytest.TempPathFactory) -> list[Recording]:
         nwbfile = make_spikes_nwbfile(n_units=len(CODES), duration=5.0, seed=seed, subject_id=subject,
                                       with_context=False)
         nwbfile.units.add_column("type_code", "cell-type code", data=codes)
+        nwbfile.units.add_column("messy_type", "cell type as typed by hand", data=MESSY)
         write_nwbfile(nwbfile, folder / f"{subject}.nwb")
     return list(open_recordings([folder], progress=False))
 
@@ -65,6 +72,21 @@ def test_integer_and_float_codes_of_one_label_are_one_class(label_files: list[Re
         assert grouped.classes == ("exc", "inh") and grouped.dropped == {"<missing>": 2}
 
 
+def test_missing_placeholders_are_dropped_and_case_variants_named(label_files: list[Recording]) -> None:
+    neurons = from_recordings(label_files, "messy_type", None)
+    assert neurons.classes == ("PV", "PYR", "Pyr", "pyr", "unknown")
+    assert neurons.dropped == {"<missing>": 30}
+    assert neurons.case_variants == (("PYR", "Pyr", "pyr"),)
+    with pytest.warns(EvaluationWarning, match="differ only by case or spacing are separate classes: PYR / Pyr / pyr"):
+        result = evaluate(label_files, label="messy_type", methods=["hand"], progress=False)
+    assert sum("PYR / Pyr / pyr" in note for note in result.notes) == 1
+    frame = pd.DataFrame({"subject_id": ["m1"] * 30 + ["m2"] * 30, "file": ["m1.nwb"] * 30 + ["m2.nwb"] * 30,
+                          "embedding": list(np.random.default_rng(0).normal(size=(60, 3))), "messy_type": MESSY * 2})
+    with pytest.warns(UserWarning, match="PYR / Pyr / pyr"):
+        probe = LabelProbe("messy_type", inputs="neurpir").fit(frame)
+    assert probe.classes_ == ["PV", "PYR", "Pyr", "pyr", "unknown"]
+
+
 @pytest.mark.parametrize("suffix, text", [
     (".yaml", "fast: [FS, LTS]\nregular: RS\n"),
     (".yml", "name: mine\ngroups:\n  fast: [FS, LTS]\n  regular: [RS]\n"),
@@ -85,7 +107,8 @@ def test_grouping_files(tmp_path: Path, suffix: str, text: str) -> None:
     ("empty.yaml", "", "must map each group"),
     ("twice.yaml", "a: [x]\nb: [x]\n", "in two groups"),
     ("nogroup.yaml", "a: []\n", "at least one label value"),
-    ("nested.yaml", "a: [[x]]\n", "not a non-empty string"),
+    ("nested.yaml", "a: [[x]]\n", "not a label"),
+    ("placeholder.yaml", "a: [x, N/A]\n", "not a label"),
     ("keys.yaml", "groups: {a: [x]}\nextra: 1\n", "unknown keys"),
 ])
 def test_bad_grouping_files_give_one_line_errors(tmp_path: Path, name: str, content: str, message: str) -> None:

@@ -13,6 +13,7 @@ from nwb_neurpir.cli.options import (
     CacheDir,
     Glob,
     JsonOutput,
+    LABEL_VALUES,
     PRESET_GROUPING,
     Series,
     Sources,
@@ -58,7 +59,7 @@ def register(app: typer.Typer) -> None:
     def evaluate(
         sources: Sources,
         label: Annotated[str, typer.Option("--label", help="Neuron column to predict, e.g. cell_type, brain_area, "
-                                                           "location.")],
+                                                           f"location. {LABEL_VALUES}")],
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--grouping", help=f"{PRESET_GROUPING} or a YAML/JSON file mapping group -> label values; other "
                                "values are dropped (the report's notes name them).")] = None,

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from nwb_neurpir.cli.options import (
+    LABEL_VALUES,
     PRESET_GROUPING,
     CacheDir,
     Glob,
@@ -33,7 +34,7 @@ def register(app: typer.Typer) -> None:
         fit_on: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
             "--fit-on", help="Annotated, labelled files or folders to fit the probe on (repeat the option); "
                              "without it, the probe saved beside the model for --label/--grouping is used.")] = None,
-        label: Annotated[str, typer.Option("--label", help="Neuron column to predict.")] = "cell_type",
+        label: Annotated[str, typer.Option("--label", help=f"Neuron column to predict. {LABEL_VALUES}")] = "cell_type",
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--grouping", help=f"{PRESET_GROUPING} or YAML/JSON file grouping the label values.")] = None,
         probe_kind: Annotated[str, typer.Option("--probe", help="logistic or knn.")] = "logistic",

@@ -40,6 +40,9 @@ class RegistryChoice:
 PRESET_GROUPING = ("Preset (steinmetz-4region: Steinmetz et al. 2019's brainRegionGroups MB/VIS/TH/HPF, as NuCLR "
                    "uses them)")
 """How the ``--grouping`` options describe the built-in preset."""
+LABEL_VALUES = ("Empty values, NaN and nan/none/null/n/a/na (any case) are missing: those neurons are left out; "
+                "every other value, 'unknown' too, is a class (a --grouping file keeps only the values it lists).")
+"""How the ``--label`` options say which label values are classes."""
 
 
 def command_line() -> str | None:

@@ -39,6 +39,8 @@ class LabelledNeurons:
     recording_rows: list[np.ndarray] = field(default_factory=list)
     """Per recording (when built from recordings): row indices into that recording for each kept neuron of it,
     in the order the kept neurons appear here (recordings are concatenated in order)."""
+    case_variants: tuple[tuple[str, ...], ...] = ()
+    """Raw label values that differ only by case or spacing (see ``GroupedLabels``)."""
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -58,7 +60,8 @@ class LabelledNeurons:
                                session_keys=self.session_keys[keep], neuron_ids=self.neuron_ids[keep],
                                labels=self.labels[keep], dropped=dropped, n_total=self.n_total,
                                recording_rows=[rows[keep[a:b]] for rows, a, b in
-                                               zip(self.recording_rows, bounds[:-1], bounds[1:])])
+                                               zip(self.recording_rows, bounds[:-1], bounds[1:])],
+                               case_variants=self.case_variants)
 
     def class_counts(self, rows: np.ndarray | None = None) -> dict[str, int]:
         labels = self.labels if rows is None else self.labels[rows]
@@ -112,7 +115,8 @@ def from_recordings(recordings: Sequence[Recording], label: str, grouping: Label
                               session_keys=np.asarray(sessions, dtype=str)[grouped.keep],
                               neuron_ids=np.concatenate(ids)[grouped.keep], labels=grouped.labels,
                               dropped=grouped.dropped, n_total=len(raw),
-                              recording_rows=[within[owner == index] for index in range(len(recordings))])
+                              recording_rows=[within[owner == index] for index in range(len(recordings))],
+                              case_variants=grouped.case_variants)
     check_classes(neurons.labels, label, grouping, recordings[0].source.label())
     return neurons
 
@@ -136,7 +140,8 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
         raise NeurPIRError("embedding vectors do not all have the same length", source=source) from None
     neurons = LabelledNeurons(label_name=label, subject_ids=kept["subject_id"].astype(str).to_numpy(),
                               session_keys=_table_session_keys(kept), neuron_ids=kept["neuron_id"].to_numpy(),
-                              labels=grouped.labels, dropped=grouped.dropped, n_total=len(table))
+                              labels=grouped.labels, dropped=grouped.dropped, n_total=len(table),
+                              case_variants=grouped.case_variants)
     check_classes(neurons.labels, label, grouping, source)
     return neurons, vectors
 

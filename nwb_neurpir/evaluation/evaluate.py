@@ -35,7 +35,7 @@ from nwb_neurpir.evaluation.dataset import (
     session_keys,
     table_population,
 )
-from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, load_grouping
+from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import Method, default_methods, parse_methods, REPRESENTATIONS
 from nwb_neurpir.evaluation.metrics import score_fold
@@ -140,7 +140,7 @@ def evaluate(
         folds = only_held_out(folds, held_out)
     fold_infos = [_fold_info(fold, neurons) for fold in folds]
     notes += _unscorable_notes(fold_infos, label) + _group_named_notes(grouping, neurons.dropped, label)
-    notes += _ungrouped_notes(grouping, neurons.dropped, label)
+    notes += _ungrouped_notes(grouping, neurons.dropped, label) + case_variants_note(neurons.case_variants, label)
     notes += _silent_notes(recordings, neurons)
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     if config is not None:

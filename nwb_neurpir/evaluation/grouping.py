@@ -12,7 +12,7 @@ text: ``ON``/``OFF``/``NO`` or ``1`` are label values, not booleans or numbers.
 
 Label values (in files and in groupings alike) are compared as normalized text (``normalize_label``): whole numbers
 read the same whether stored as integers, floats or text (``1``, ``1.0`` and ``"1.0"`` are all ``1``), and empty
-values and float NaN are missing.
+values, float NaN and the placeholders ``nan``, ``none``, ``null``, ``n/a`` and ``na`` (any case) are missing.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["GROUPING_PRESETS", "MISSING_LABEL", "GroupedLabels", "LabelGrouping", "group_labels", "load_grouping",
-           "normalize_label"]
+__all__ = ["GROUPING_PRESETS", "MISSING_LABEL", "MISSING_TEXTS", "GroupedLabels", "LabelGrouping", "case_variants_note",
+           "group_labels", "load_grouping", "normalize_label"]
 
 _MAX_GROUPING_FILE_BYTES = 1_000_000
 MISSING_LABEL = "<missing>"
-"""The ``dropped`` key of neurons without a label (None, NaN, empty)."""
+"""The ``dropped`` key of neurons without a label (None, NaN, empty, a placeholder of ``MISSING_TEXTS``)."""
+MISSING_TEXTS = ("nan", "none", "null", "n/a", "na")
+"""Text placeholders (compared without case) that mean "no label"; ``unknown`` is not one of them: it is a class."""
 _WHOLE_NUMBER_TEXT = re.compile(r"([+-]?\d+)\.0*")
 
 
@@ -77,6 +79,8 @@ class GroupedLabels:
     """(n_kept,) str: the class of each kept neuron."""
     dropped: dict[str, int]
     """Raw label value -> number of neurons dropped with it (``<missing>`` for empty / NaN labels)."""
+    case_variants: tuple[tuple[str, ...], ...] = ()
+    """Raw label values that differ only by case or spacing (``("PYR", "Pyr", "pyr")``): separate classes."""
 
     @property
     def n_dropped(self) -> int:
@@ -85,7 +89,7 @@ class GroupedLabels:
 
 def normalize_label(value: Any) -> str | None:
     """A raw label as a clean string (bytes decoded, whole numbers as integers: ``1.0`` -> ``1``), or None when it
-    is missing (None, NaN, empty)."""
+    is missing (None, NaN, empty, or a placeholder of ``MISSING_TEXTS``)."""
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -98,7 +102,7 @@ def normalize_label(value: Any) -> str | None:
     whole = _WHOLE_NUMBER_TEXT.fullmatch(text)
     if whole:
         return str(int(whole.group(1)))
-    return text or None
+    return None if not text or text.lower() in MISSING_TEXTS else text
 
 
 def group_labels(raw_labels: Sequence[Any], grouping: LabelGrouping | None) -> GroupedLabels:
@@ -107,8 +111,10 @@ def group_labels(raw_labels: Sequence[Any], grouping: LabelGrouping | None) -> G
     keep = np.zeros(len(raw_labels), dtype=bool)
     labels: list[str] = []
     dropped: Counter[str] = Counter()
+    texts: set[str] = set()
     for index, value in enumerate(raw_labels):
         text = normalize_label(value)
+        texts.update([text] if text is not None else [])
         group = text if mapping is None or text is None else mapping.get(text)
         if group is None:
             dropped[MISSING_LABEL if text is None else text] += 1
@@ -116,7 +122,25 @@ def group_labels(raw_labels: Sequence[Any], grouping: LabelGrouping | None) -> G
         keep[index] = True
         labels.append(group)
     return GroupedLabels(keep=keep, labels=np.asarray(labels, dtype=object).astype(str),
-                        dropped=dict(sorted(dropped.items(), key=lambda item: (-item[1], item[0]))))
+                        dropped=dict(sorted(dropped.items(), key=lambda item: (-item[1], item[0]))),
+                        case_variants=_case_variants(texts))
+
+
+def _case_variants(texts: set[str]) -> tuple[tuple[str, ...], ...]:
+    """The groups of ``texts`` that are one name written with different case or spacing."""
+    spellings: dict[str, list[str]] = {}
+    for text in sorted(texts):
+        spellings.setdefault(" ".join(text.casefold().split()), []).append(text)
+    return tuple(tuple(names) for names in spellings.values() if len(names) > 1)
+
+
+def case_variants_note(case_variants: tuple[tuple[str, ...], ...], label: str) -> list[str]:
+    """A note naming the ``label`` values that differ only by case or spacing (none when there are none)."""
+    if not case_variants:
+        return []
+    shown = "; ".join(" / ".join(names) for names in case_variants)
+    return [f"{label} values that differ only by case or spacing are separate classes: {shown} (a --grouping file "
+            "can merge them)"]
 
 
 def load_grouping(spec: str | Path | None) -> LabelGrouping | None:
@@ -179,8 +203,8 @@ def _parse_grouping(content: Any, default_name: str, source: Path) -> LabelGroup
         for value in values:
             text = normalize_label(value) if _is_text_or_number(value) else None
             if text is None:
-                raise NeurPIRError(f"group {group_name!r} has a value that is not a non-empty string: {value!r}",
-                                   source=source)
+                raise NeurPIRError(f"group {group_name!r} has a value that is not a label (empty, not text or a "
+                                   f"number, or a missing-value placeholder such as NaN): {value!r}", source=source)
             if text in owner and owner[text] != group_name:
                 raise NeurPIRError(f"label value {text!r} is in two groups ({owner[text]!r} and {group_name!r})",
                                    source=source)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
+from nwb_neurpir.evaluation.grouping import LabelGrouping, case_variants_note, group_labels, load_grouping
 from nwb_neurpir.workflows.probe_inputs import PROBE_INPUTS, frame_hand_features, recording_hand_features, \
     zscored_per_recording
 
@@ -154,6 +154,8 @@ class LabelProbe:
             columns = [str(c) for c in frame.columns if c not in ("embedding", "file")]
             raise NeurPIRError(f"the embeddings have no column {self.label!r}; available: {', '.join(columns)}")
         grouped = group_labels(frame[self.label].tolist(), self.grouping)
+        for note in case_variants_note(grouped.case_variants, self.label):
+            warnings.warn(note, stacklevel=2)
         classes = sorted(set(grouped.labels.tolist()))
         if len(classes) < 2:
             raise NeurPIRError(f"a probe needs labelled neurons of at least two {self.label!r} classes, found "
