@@ -13,7 +13,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate
 from nwb_neurpir.evaluation.dataset import from_recordings
 from nwb_neurpir.evaluation.evaluate import EvaluationWarning
-from nwb_neurpir.evaluation.grouping import GROUPING_PRESETS, group_labels, load_grouping
+from nwb_neurpir.evaluation.grouping import GROUPING_PRESETS, check_categorical, group_labels, load_grouping
 from nwb_neurpir.io import open_recordings
 from nwb_neurpir.recording import Recording
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
@@ -28,7 +28,8 @@ MESSY = ["Pyr", " pyr ", "PYR", "PV", "unknown", "nan", "None", "n/a", "NULL", "
 @pytest.fixture(scope="module")
 def label_files(tmp_path_factory: pytest.TempPathFactory) -> list[Recording]:
     """Two animals' files whose ``type_code`` holds the same codes, as integers (m1) and as floats with two NaN
-    (unlabelled) rows (m2), and with a ``messy_type`` text column."""
+    (unlabelled) rows (m2), and with a ``messy_type`` text column, a continuous ``depth``, a ``unit_number``
+    (different in every neuron) and a boolean ``is_fast``."""
     folder = tmp_path_factory.mktemp("labels")
     float_codes = np.asarray(CODES, dtype=float)
     float_codes[:2] = np.nan
@@ -37,6 +38,9 @@ def label_files(tmp_path_factory: pytest.TempPathFactory) -> list[Recording]:
                                       with_context=False)
         nwbfile.units.add_column("type_code", "cell-type code", data=codes)
         nwbfile.units.add_column("messy_type", "cell type as typed by hand", data=MESSY)
+        nwbfile.units.add_column("depth", "depth (um)", data=np.random.default_rng(seed).uniform(0, 3000, len(CODES)))
+        nwbfile.units.add_column("unit_number", "unit number", data=np.arange(len(CODES)) + seed * len(CODES))
+        nwbfile.units.add_column("is_fast", "fast-spiking", data=np.asarray(CODES) == 3)
         write_nwbfile(nwbfile, folder / f"{subject}.nwb")
     return list(open_recordings([folder], progress=False))
 
@@ -85,6 +89,28 @@ def test_missing_placeholders_are_dropped_and_case_variants_named(label_files: l
     with pytest.warns(UserWarning, match="PYR / Pyr / pyr"):
         probe = LabelProbe("messy_type", inputs="neurpir").fit(frame)
     assert probe.classes_ == ["PV", "PYR", "Pyr", "pyr", "unknown"]
+
+
+@pytest.mark.parametrize("label", ["depth", "unit_number"])
+def test_continuous_or_identifier_labels_are_refused(label_files: list[Recording], label: str) -> None:
+    message = f"label '{label}' has 60 distinct values for 60 labelled neurons: it looks continuous"
+    with pytest.raises(NeurPIRError, match=message):
+        evaluate(label_files, label=label, methods=["hand"], progress=False)
+    frame = pd.DataFrame({"subject_id": np.repeat(["m1", "m2"], 30), "file": np.repeat(["m1.nwb", "m2.nwb"], 30),
+                          "embedding": list(np.random.default_rng(0).normal(size=(60, 3))),
+                          label: np.concatenate([r.neuron_metadata[label].to_numpy() for r in label_files])})
+    with pytest.raises(NeurPIRError, match=message):
+        LabelProbe(label, inputs="neurpir").fit(frame)
+
+
+def test_booleans_codes_and_many_named_classes_are_categories(label_files: list[Recording]) -> None:
+    assert from_recordings(label_files, "is_fast", None).classes == ("False", "True")
+    areas = np.asarray([f"area{index}" for index in range(70)] * 10)  # ~70 Allen acronyms over many neurons
+    check_categorical(areas, "brain_area")
+    check_categorical(np.asarray([str(index % 100) for index in range(300)]), "code")
+    check_categorical(np.asarray([f"{index / 2}" for index in range(20)] * 5), "half_steps")
+    with pytest.raises(NeurPIRError, match="21 distinct values for 105"):
+        check_categorical(np.asarray([f"{index / 2}" for index in range(21)] * 5), "half_steps")
 
 
 @pytest.mark.parametrize("suffix, text", [

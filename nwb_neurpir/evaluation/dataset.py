@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels
+from nwb_neurpir.evaluation.grouping import LabelGrouping, check_categorical, group_labels
 from nwb_neurpir.recording import Recording
 
 __all__ = ["LabelledNeurons", "check_classes", "from_embeddings", "from_recordings", "session_keys",
@@ -82,12 +82,13 @@ def session_keys(recordings: Sequence[Recording]) -> list[str]:
 
 
 def check_classes(labels: np.ndarray, label: str, grouping: LabelGrouping | None, source: str) -> None:
-    """NeurPIRError unless at least two classes remain."""
+    """NeurPIRError unless at least two classes remain and they look like categories (``check_categorical``)."""
     classes = sorted(set(labels.tolist()))
     if len(classes) < 2:
         after = f" after grouping {grouping.name!r}" if grouping is not None else ""
         found = f"only {classes[0]!r}" if classes else "no labelled neurons"
         raise NeurPIRError(f"label {label!r} has {found}{after}; a probe needs at least two classes", source=source)
+    check_categorical(labels, label)
 
 
 def from_recordings(recordings: Sequence[Recording], label: str, grouping: LabelGrouping | None) -> LabelledNeurons:

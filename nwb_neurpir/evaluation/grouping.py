@@ -29,7 +29,7 @@ import numpy as np
 from nwb_neurpir.errors import NeurPIRError
 
 __all__ = ["GROUPING_PRESETS", "MISSING_LABEL", "MISSING_TEXTS", "GroupedLabels", "LabelGrouping", "case_variants_note",
-           "group_labels", "load_grouping", "normalize_label"]
+           "check_categorical", "group_labels", "load_grouping", "normalize_label"]
 
 _MAX_GROUPING_FILE_BYTES = 1_000_000
 MISSING_LABEL = "<missing>"
@@ -37,6 +37,11 @@ MISSING_LABEL = "<missing>"
 MISSING_TEXTS = ("nan", "none", "null", "n/a", "na")
 """Text placeholders (compared without case) that mean "no label"; ``unknown`` is not one of them: it is a class."""
 _WHOLE_NUMBER_TEXT = re.compile(r"([+-]?\d+)\.0*")
+_MAX_FRACTIONAL_CLASSES = 20
+"""More classes than this that are all numbers, some with a fraction, make a label look continuous."""
+_MAX_CLASSES = 50
+"""More classes than this, and more than half as many as labelled neurons, make a label look continuous or like an
+identifier (Steinmetz et al.'s ~70 brain areas over thousands of neurons are fine)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,28 @@ def case_variants_note(case_variants: tuple[tuple[str, ...], ...], label: str) -
     shown = "; ".join(" / ".join(names) for names in case_variants)
     return [f"{label} values that differ only by case or spacing are separate classes: {shown} (a --grouping file "
             "can merge them)"]
+
+
+def check_categorical(labels: np.ndarray, label: str) -> None:
+    """NeurPIRError when the classes of ``label`` look like a continuous value or an identifier, not categories:
+    more than ``_MAX_FRACTIONAL_CLASSES`` numbers with some fractions, or more than ``_MAX_CLASSES`` classes and more
+    than half as many as labelled neurons."""
+    classes = set(labels.tolist())
+    numbers = [_number(name) for name in classes]
+    fractional = None not in numbers and any(not number.is_integer() for number in numbers)
+    if (fractional and len(classes) > _MAX_FRACTIONAL_CLASSES) or (len(classes) > _MAX_CLASSES and
+                                                                    len(classes) > labels.size / 2):
+        raise NeurPIRError(f"label {label!r} has {len(classes)} distinct values for {labels.size} labelled neurons: "
+                           "it looks continuous (or like an identifier); pick a categorical column or map values to "
+                           "classes with a grouping file (--grouping)")
+
+
+def _number(text: str) -> float | None:
+    """``text`` as a number, or None when it is not one."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def load_grouping(spec: str | Path | None) -> LabelGrouping | None:

@@ -21,7 +21,8 @@ import pandas as pd
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.evaluation.grouping import LabelGrouping, case_variants_note, group_labels, load_grouping
+from nwb_neurpir.evaluation.grouping import LabelGrouping, case_variants_note, check_categorical, group_labels, \
+    load_grouping
 from nwb_neurpir.workflows.probe_inputs import PROBE_INPUTS, frame_hand_features, recording_hand_features, \
     zscored_per_recording
 
@@ -160,6 +161,7 @@ class LabelProbe:
         if len(classes) < 2:
             raise NeurPIRError(f"a probe needs labelled neurons of at least two {self.label!r} classes, found "
                                f"{classes or 'none'}")
+        check_categorical(grouped.labels, self.label)
         files = frame["file"].astype(str).to_numpy()
         vectors = np.stack([np.asarray(v, dtype=np.float64) for v in frame["embedding"]])
         blocks = {"neurpir": zscored_per_recording(vectors, files)}
