@@ -83,7 +83,7 @@ class GroupedLabels:
     labels: np.ndarray
     """(n_kept,) str: the class of each kept neuron."""
     dropped: dict[str, int]
-    """Raw label value -> number of neurons dropped with it (``<missing>`` for empty / NaN labels)."""
+    """Raw label value -> number of neurons dropped with it (``<missing>`` for missing labels: empty, NaN, nan...)."""
     case_variants: tuple[tuple[str, ...], ...] = ()
     """Raw label values that differ only by case or spacing (``("PYR", "Pyr", "pyr")``): separate classes."""
 
@@ -119,10 +119,13 @@ def group_labels(raw_labels: Sequence[Any], grouping: LabelGrouping | None) -> G
     texts: set[str] = set()
     for index, value in enumerate(raw_labels):
         text = normalize_label(value)
-        texts.update([text] if text is not None else [])
-        group = text if mapping is None or text is None else mapping.get(text)
+        if text is None:
+            dropped[MISSING_LABEL] += 1
+            continue
+        texts.add(text)
+        group = text if mapping is None else mapping.get(text)
         if group is None:
-            dropped[MISSING_LABEL if text is None else text] += 1
+            dropped[text] += 1
             continue
         keep[index] = True
         labels.append(group)
