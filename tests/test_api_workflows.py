@@ -572,9 +572,60 @@ def test_to_pynapple_reads_the_default_table_and_names_name_when_it_cannot_choos
     other = next((data / "sub-sim02").glob("*.nwb"))
     npir.annotate(fitted[1], other, name="C", progress=False)
     _add_table_of_another_model(other, "B")  # no default-named table: nothing tells B and C apart
-    with pytest.raises(NeurPIRError, match=r"several embedding tables \(neurpir/B, neurpir/C\); pick one by name "
-                                           r"\(name=, or --embeddings on the command line\)"):
+    with pytest.raises(NeurPIRError, match=r"several embedding tables of units \(neurpir/B, neurpir/C\); pick one "
+                                           r"by name \(name=\)"):
         npir.to_pynapple(other)
+
+
+ROIS = "processing/ophys/ImageSegmentation/PlaneSegmentation"
+
+
+def _units_and_rois(path: Path, units_table: bool) -> Path:
+    """A file with 4 ROIs (ids 0..3) and 6 units (ids 0..5), the ROIs' vectors (``OphysEmb``, by default name without
+    ``units_table``) and predicted labels (``predicted_roi``: "roi"); with ``units_table`` also the units' vectors
+    (default name) and predicted labels (``predicted_unit``: "unit")."""
+    from nwb_neurpir.provenance import ModelProvenance
+    from nwb_neurpir.store import ProbeProvenance, write_embeddings, write_predictions
+    from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile
+
+    nwbfile = make_ophys_nwbfile(n_rois=4, n_frames=90, with_context=False)
+    for unit in range(6):
+        nwbfile.add_unit(spike_times=np.linspace(0.1, 2.5, 5 + unit))
+    write_nwbfile(nwbfile, path)
+    model = ModelProvenance({}, "ab" * 32, ["elsewhere"])
+    tables = [(ROIS, 4, "OphysEmb" if units_table else "NeurPIREmbeddings", "roi")]
+    tables += [("units", 6, "NeurPIREmbeddings", "unit")] if units_table else []
+    for table, count, name, kind in tables:
+        ids = np.arange(count)
+        write_embeddings(path, ids, np.full((count, 3), 1.0 if kind == "unit" else -1.0, dtype=np.float32), model,
+                         neuron_table=table, name=name, progress=False)
+        probe = ProbeProvenance(kind="logistic", label=kind, class_names=[kind, "other"], training_data=["x.nwb"],
+                                checkpoint_sha256="ef" * 32)
+        write_predictions(path, ids, np.tile([[0.9, 0.1]], (count, 1)), probe, model, neuron_table=table,
+                          progress=False)
+    return path
+
+
+def test_predictions_and_vectors_of_rois_are_never_joined_to_units_of_the_same_ids(tmp_path: Path) -> None:
+    path = _units_and_rois(tmp_path / "mixed.nwb", units_table=True)
+    frame = npir.read_embeddings(path, "NeurPIREmbeddings")
+    assert list(frame["neuron_table"]) == ["units"] * 6 and list(frame["predicted_unit"]) == ["unit"] * 6
+    assert frame["predicted_roi"].isna().all()
+    rois = npir.read_embeddings(path, "OphysEmb")
+    assert list(rois["neuron_table"]) == [ROIS] * 4 and list(rois["predicted_roi"]) == ["roi"] * 4
+    assert rois["predicted_unit"].isna().all()
+
+    units = npir.to_pynapple(path)
+    assert list(units.metadata["predicted_unit"]) == ["unit"] * 6 and "predicted_roi" not in units.metadata_columns
+    assert (units.metadata["embedding_0"].to_numpy(dtype=float) == 1.0).all()
+    with pytest.raises(NeurPIRError, match=r"mixed.nwb: embedding table 'OphysEmb' holds vectors of "
+                                           r"processing/ophys/ImageSegmentation/PlaneSegmentation, not of the units"):
+        npir.to_pynapple(path, name="OphysEmb")
+
+
+def test_to_pynapple_leaves_out_the_vectors_of_a_files_only_table_when_it_is_of_rois(tmp_path: Path) -> None:
+    units = npir.to_pynapple(_units_and_rois(tmp_path / "rois.nwb", units_table=False))
+    assert len(units) == 6 and not [c for c in units.metadata_columns if c.startswith(("embedding_", "predicted"))]
 
 
 

@@ -64,6 +64,25 @@ def test_embed_writes_npz_and_json(model_dir: Path, files: list[Path], tmp_path:
     assert len(payload["recordings"][0]["embeddings"]) == 12 and len(payload["model_sha256"]) == 64
 
 
+def test_embed_tables_keep_integer_label_columns_and_every_digit(model_dir: Path, tmp_path: Path) -> None:
+    nwbfile = make_spikes_nwbfile(n_units=4, duration=30.0, seed=5)
+    keys = np.array([123456789, 2**53 + 1, 10**17 + 3, 7], dtype=np.int64)  # beyond float64's exact integers
+    nwbfile.units.add_column(name="cluster_id", description="spike sorter's key", data=keys)
+    nwbfile.units.add_column(name="depth_um", description="depth", data=[1234.5678, 1 / 3, 2e-9 / 3, 0.1])
+    source = write_nwbfile(nwbfile, tmp_path / "keys.nwb")
+    npz, csv = tmp_path / "keys.npz", tmp_path / "keys.csv"
+    for out in (npz, csv):
+        result = runner.invoke(app, ["embed", str(model_dir), str(source), "--out", str(out), "--no-progress"])
+        assert result.exit_code == 0, result.output
+    frame = pd.read_csv(csv)
+    with np.load(npz) as data:
+        assert data["cluster_id"].dtype == np.int64 and data["cluster_id"].tolist() == keys.tolist()
+        vectors = data["embeddings"]
+    assert frame["cluster_id"].tolist() == keys.tolist() and set(frame["neuron_table"]) == {"units"}
+    assert frame["depth_um"].tolist() == [1234.5678, 1 / 3, 2e-9 / 3, 0.1]
+    np.testing.assert_array_equal(frame[[f"embedding_{i}" for i in range(8)]].to_numpy(np.float32), vectors)
+
+
 def test_mistakes_are_one_line_errors(model_dir: Path, files: list[Path], tmp_path: Path) -> None:
     result = runner.invoke(app, ["embed", str(tmp_path), str(files[0])])
     assert result.exit_code == 1 and "not a NeurPIR model folder" in result.output

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
         sources: Sources,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help=("Write embeddings, neuron ids, sessions and label columns to this .npz file, or to a "
-                           ".csv/.tsv table (one row per neuron)."))] = None,
+                           ".csv/.tsv table (one row per neuron; its numbers read back exactly)."))] = None,
         as_json: JsonOutput = False,
         progress: Progress = True,
         glob: Glob = None,

@@ -26,7 +26,7 @@ __all__ = ["list_embeddings", "list_predictions", "read_embeddings", "read_predi
            "stored_tables", "tables_named"]
 
 _ROI_MASKS = ("image_mask", "pixel_mask", "voxel_mask")
-_RESERVED = ("neuron_id", "embedding")
+_RESERVED = ("neuron_id", "neuron_table", "embedding")
 _KINDS = {"NeuronEmbeddings": ("embeddings", "embedding tables"),
           "NeuronPredictions": ("predictions", "prediction tables")}
 _PICK_BY_NAME = {"NeuronEmbeddings": "pick one by name (name=, or --embeddings on the command line)",
@@ -69,8 +69,9 @@ def _table_summary(key: str, group: h5py.Group) -> dict[str, Any]:
 
 
 def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
-    """One row per neuron: ``neuron_id``, ``embedding`` (a float32 vector) and the source table's label columns
-    (``brain_area``, ``cell_type``, electrode or imaging-plane ``location``, ...).
+    """One row per neuron: ``neuron_id``, ``neuron_table`` (the path of the table whose id it is: ``units`` or a
+    ``PlaneSegmentation``), ``embedding`` (a float32 vector) and the source table's label columns (``brain_area``,
+    ``cell_type``, electrode or imaging-plane ``location``, ...).
 
     ``name`` picks a table by its name or ``module/name``; it may be left out when the file has only one. The
     DataFrame's ``attrs`` hold the table's ``name``, the ``neuron_table`` path, the ``model`` provenance and, for a
@@ -150,9 +151,10 @@ def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
     if vectors.ndim != 2 or vectors.shape[0] != rows.size or np.any((rows < 0) | (rows >= target_ids.size)):
         raise ValueError(f"{rows.size} neuron rows into {target_ids.size}, embedding shape {vectors.shape}")
     labels = source_labels(target, target_ids.size, label).iloc[rows].reset_index(drop=True)
-    frame = pd.DataFrame({"neuron_id": target_ids[rows], "embedding": list(vectors)})
+    neuron_table = target.name.strip("/")
+    frame = pd.DataFrame({"neuron_id": target_ids[rows], "neuron_table": neuron_table, "embedding": list(vectors)})
     frame = pd.concat([frame, labels.drop(columns=[c for c in _RESERVED if c in labels.columns])], axis=1)
-    frame.attrs.update(name=key, neuron_table=target.name.strip("/"), model=_model(group["model"]))
+    frame.attrs.update(name=key, neuron_table=neuron_table, model=_model(group["model"]))
     if "source_file" in group:
         frame.attrs["source"] = {k: decode_text(v) for k, v in group["source_file"].attrs.items()
                                  if k not in ("namespace", "neurodata_type", "object_id")}

@@ -94,18 +94,27 @@ class MovedSources:
                            "sources", source=sidecar)
 
 
-def activity_source(path: str | Path, moved: MovedSources | None = None) -> tuple[str, dict[str, str]]:
-    """Where the activity of a file's embedded neurons is -- the file itself, or the source its sidecar names (when
-    it has moved, the file of ``moved`` with its NWB identifier) -- and the reader options that read those neurons
-    again (``reader_options_for`` the neuron table of its first embedding table)."""
-    from nwb_neurpir.store import list_embeddings, read_embeddings
-
-    tables = [read_embeddings(path, key).attrs for key in list_embeddings(path)[:1]]
-    source = tables[0].get("source") if tables else None
+def activity_source(path: str | Path, moved: MovedSources | None = None,
+                    neuron_table: str | None = None) -> tuple[str, dict[str, str]]:
+    """Where the activity of the neurons of ``neuron_table`` (a ``neuron_table`` of ``read_embeddings``; default:
+    that of the file's first embedding table) is -- the file itself, or the source its sidecar names (when it has
+    moved, the file of ``moved`` with its NWB identifier) -- and the reader options that read those neurons again."""
+    table = _embedding_table_over(path, neuron_table)
+    source = table.get("source")
     if source:
         location = (moved or MovedSources()).locate(path, str(source["location"]), str(source.get("identifier", "")))
         return location, reader_options_for(source.get("neuron_table", ""))
-    return str(path), reader_options_for(tables[0].get("neuron_table", "") if tables else "")
+    return str(path), reader_options_for(neuron_table or table.get("neuron_table", ""))
+
+
+def _embedding_table_over(path: str | Path, neuron_table: str | None) -> dict[str, Any]:
+    """The ``attrs`` of the file's first embedding table whose neurons are those of ``neuron_table`` (any, when
+    None); empty when the file has none (its activity is read as it is)."""
+    from nwb_neurpir.store import list_embeddings, read_embeddings
+
+    tables = (read_embeddings(path, key).attrs for key in list_embeddings(path))
+    wanted = None if neuron_table is None else neuron_table.strip("/")
+    return next((attrs for attrs in tables if wanted in (None, attrs["neuron_table"])), {})
 
 
 def reader_options_for(neuron_table: str) -> dict[str, str]:

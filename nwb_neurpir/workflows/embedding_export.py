@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TABLE_SUFFIXES", "EmbeddedSources", "embed_sources", "label_arrays"]
 
-_NPZ_KEYS = ("embeddings", "neuron_ids", "subject_id", "session_id", "source", "model_sha256")
+_NPZ_KEYS = ("embeddings", "neuron_ids", "neuron_table", "subject_id", "session_id", "source", "model_sha256")
 TABLE_SUFFIXES = {".npz": None, ".csv": ",", ".tsv": "\t"}
 """What ``EmbeddedSources.write`` can write, by file suffix (with the column separator of the text tables)."""
 
@@ -42,14 +42,16 @@ class EmbeddedSources:
             for r, v in self.rows]}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Every neuron's vector (``embeddings``), id, subject, session, ``source`` (the file or DANDI asset, as in
-        the JSON form; ``np.savez`` cannot take a key called ``file``) and label columns, one row per neuron."""
+        """Every neuron's vector (``embeddings``), id, ``neuron_table`` (whose id it is), subject, session, ``source``
+        (the file or DANDI asset, as in the JSON form; ``np.savez`` cannot take a key called ``file``) and label
+        columns, one row per neuron."""
         def per_neuron(value: Callable[[Recording], str]) -> np.ndarray:
             return np.concatenate([[value(r)] * r.n_neurons for r, _ in self.rows]).astype(str)
 
         return dict(
             embeddings=np.concatenate([v for _, v in self.rows]).astype(np.float32),
             neuron_ids=np.concatenate([r.neuron_ids for r, _ in self.rows]),
+            neuron_table=per_neuron(lambda r: r.neuron_table),
             subject_id=per_neuron(lambda r: r.subject_id), session_id=per_neuron(lambda r: r.session_id),
             source=per_neuron(lambda r: r.source.label()),
             **label_arrays([r.neuron_metadata for r, _ in self.rows]))
@@ -57,7 +59,8 @@ class EmbeddedSources:
     def write(self, path: str | Path) -> Path:
         """Write :meth:`arrays` to ``path`` atomically: ``.npz`` (with the model checksum; loadable without pickle),
         or ``.csv``/``.tsv``: one row per neuron with the columns ``npir.read_embeddings`` gives (``subject_id``,
-        ``session_id``, ``neuron_id``, the label columns, ``file``), then the vector as ``embedding_0``..."""
+        ``session_id``, ``neuron_id``, ``neuron_table``, the label columns, ``file``), then the vector as
+        ``embedding_0``...; numbers are written so that they read back exactly."""
         from nwb_neurpir.atomic_files import atomic_write_bytes
 
         path = Path(path)
@@ -68,12 +71,12 @@ class EmbeddedSources:
         else:
             import pandas as pd
 
-            vectors, ids, subjects, sessions, files = (arrays.pop(key) for key in (
-                "embeddings", "neuron_ids", "subject_id", "session_id", "source"))
-            frame = pd.DataFrame({"subject_id": subjects, "session_id": sessions, "neuron_id": ids, **arrays,
-                                  "file": files})
+            vectors, ids, tables, subjects, sessions, files = (arrays.pop(key) for key in (
+                "embeddings", "neuron_ids", "neuron_table", "subject_id", "session_id", "source"))
+            frame = pd.DataFrame({"subject_id": subjects, "session_id": sessions, "neuron_id": ids,
+                                  "neuron_table": tables, **arrays, "file": files})
             frame = frame.join(pd.DataFrame(vectors, columns=[f"embedding_{i}" for i in range(vectors.shape[1])]))
-            frame.to_csv(buffer, sep=TABLE_SUFFIXES[path.suffix.lower()], index=False, float_format="%.6g")
+            frame.to_csv(buffer, sep=TABLE_SUFFIXES[path.suffix.lower()], index=False)  # numbers that read back exact
         atomic_write_bytes(path, buffer.getvalue())
         return path
 
@@ -102,8 +105,9 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
 
 
 def label_arrays(tables: list[pd.DataFrame]) -> dict[str, np.ndarray]:
-    """The one-value-per-neuron label columns of the recordings' neuron tables, concatenated: numbers as float64 (NaN
-    where a recording lacks the column), anything else as text ("" where absent); loadable without pickle."""
+    """The one-value-per-neuron label columns of the recordings' neuron tables, concatenated: integers and booleans
+    as they are when every recording has the column, other numbers as float64 (NaN where a recording lacks the
+    column), anything else as text ("" where absent); loadable without pickle."""
     import pandas as pd
 
     joined = pd.concat(tables, ignore_index=True)
@@ -112,7 +116,9 @@ def label_arrays(tables: list[pd.DataFrame]) -> dict[str, np.ndarray]:
         values = joined[column]
         if str(column) in _NPZ_KEYS or values.map(lambda v: isinstance(v, (list, tuple, dict, np.ndarray))).any():
             continue
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        if (pd.api.types.is_integer_dtype(values) or pd.api.types.is_bool_dtype(values)) and values.notna().all():
+            arrays[str(column)] = values.to_numpy(dtype=bool if pd.api.types.is_bool_dtype(values) else np.int64)
+        elif pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             arrays[str(column)] = values.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             arrays[str(column)] = np.array(["" if pd.isna(v) else str(v) for v in values], dtype=str)

@@ -51,9 +51,11 @@ def _holds(tables: list[str], name: str | None) -> bool:
 
 def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None = None, *,
                     glob: str | None = None, zscore: bool = False, predictions: bool = True) -> pd.DataFrame:
-    """One row per neuron of every annotated file: ``subject_id``, ``session_id``, ``neuron_id``, ``embedding``
-    (float32 vector), the neuron's label columns (``cell_type``, ``brain_area``, ``location``, ...), predicted labels
-    (a ``predicted_<label>`` column per ``neurpir predict`` table, unless ``predictions=False``) and ``file``.
+    """One row per neuron of every annotated file: ``subject_id``, ``session_id``, ``neuron_id``, ``neuron_table``
+    (the table in the file whose id it is: ``units``, a ``PlaneSegmentation`` or, in a sidecar, its copy of the
+    source's neurons), ``embedding`` (float32 vector), the neuron's label columns (``cell_type``, ``brain_area``,
+    ``location``, ...), predicted labels (a ``predicted_<label>`` column per ``neurpir predict`` table of the same
+    neurons, unless ``predictions=False``) and ``file``.
 
     ``sources`` is a file, a folder (files without embeddings are skipped) or a list of them; ``name`` picks the
     embedding table when a file has several. The vectors are stored raw: they are *not* centred per session, so
@@ -88,7 +90,8 @@ def _model_sha256(path: str, name: str | None) -> str:
 
 
 def _with_predictions(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with a ``<prediction table name>`` column per predictions table found in its files."""
+    """``table`` with a ``<prediction table name>`` column per predictions table found in its files, each joined to
+    the rows of its own file and neuron table (a file's units and ROIs, or two planes' ROIs, share ids)."""
     from nwb_neurpir.store import list_predictions, read_predictions
 
     attrs = dict(table.attrs)
@@ -96,12 +99,14 @@ def _with_predictions(table: pd.DataFrame) -> pd.DataFrame:
     for path in table["file"].unique():
         for key in list_predictions(path):
             column = key.split("/", 1)[1]
-            predicted = read_predictions(path, key)[["neuron_id", "label"]].rename(columns={"label": column})
-            columns.setdefault(column, []).append(predicted.assign(file=path))
+            predicted = read_predictions(path, key)
+            labels = predicted[["neuron_id", "label"]].rename(columns={"label": column})
+            columns.setdefault(column, []).append(labels.assign(file=path,
+                                                                neuron_table=predicted.attrs["neuron_table"]))
     for column, parts in columns.items():
         if column in table.columns:
             continue
-        table = table.merge(pd.concat(parts, ignore_index=True), on=["file", "neuron_id"], how="left",
+        table = table.merge(pd.concat(parts, ignore_index=True), on=["file", "neuron_table", "neuron_id"], how="left",
                             validate="many_to_one")
     table.attrs = attrs
     return table

@@ -141,9 +141,9 @@ def evaluate_annotated(
     access = DataAccess()
     moved = MovedSources(moved_sources)
 
-    def recording_of(path: str, reader: dict[str, Any]) -> Recording:
+    def recording_of(path: str, reader: dict[str, Any], neuron_table: str | None = None) -> Recording:
         try:
-            source, same_neurons = activity_source(path, moved)
+            source, same_neurons = activity_source(path, moved, neuron_table)
         except NeurPIRError as error:
             raise NeurPIRError(f"{error.one_line()}; the hand features are computed from its activity (--methods "
                                "neurpir reads the sidecar alone)") from None
@@ -164,7 +164,7 @@ def evaluate_annotated(
         reader["bin_size"] = model_grids.pop()
     recordings, matrices = [], []
     for path, frame in table.groupby("file", sort=False):
-        recording = recording_of(path, reader)
+        recording = recording_of(path, reader, frame["neuron_table"].iloc[0])
         recordings.append(recording)
         matrices.append(aligned_embeddings(recording, frame))
     reading = time.perf_counter() - clock

@@ -73,32 +73,32 @@ def _is_correlation(column: str) -> bool:
 
 def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None,
                         moved_sources: Sequence[str | Path] = ()) -> tuple[np.ndarray, list[str], float]:
-    """Hand features of every row of a ``read_embeddings`` frame, read from each row's ``file`` or, for a sidecar,
-    from the source it names (when that has moved, the file among ``moved_sources`` with its NWB identifier; the
-    first file read at ``bin_size`` or its reader's default fixes the bin size of the rest): matrix, column names,
-    bin size."""
+    """Hand features of every row of a ``read_embeddings`` frame, read from each row's ``file`` (the neurons of its
+    ``neuron_table``, when the frame has that column) or, for a sidecar, from the source it names (when that has
+    moved, the file among ``moved_sources`` with its NWB identifier; the first file read at ``bin_size`` or its
+    reader's default fixes the bin size of the rest): matrix, column names, bin size."""
     from nwb_neurpir.evaluation.features import on_shared_columns
     from nwb_neurpir.workflows.annotated import MovedSources, activity_source
     from nwb_neurpir.workflows.recordings import open_recordings
 
-    files = frame["file"].astype(str).to_numpy()
-    paths = list(dict.fromkeys(files))
+    keys = frame.assign(file=frame["file"].astype(str), neuron_table=frame.get("neuron_table", ""))
+    groups = keys.groupby(["file", "neuron_table"], sort=False).indices
     moved = MovedSources(moved_sources)
-    tables = []
-    for path in paths:
+    features = []
+    for (path, neuron_table), rows in groups.items():
         try:
-            source, same_neurons = activity_source(path, moved)
+            source, same_neurons = activity_source(path, moved, neuron_table or None)
             (recording,) = open_recordings(source, progress=False, bin_size=bin_size, **same_neurons)
         except (NeurPIRError, ValueError) as error:
             one_line = error.one_line() if isinstance(error, NeurPIRError) else f"{path}: {error}"
             raise NeurPIRError(f"{one_line}; the probe reads hand features from the files' activity (fit it with "
                                "inputs='neurpir' to read the vectors alone)") from None
         bin_size = recording.bin_size
-        tables.append(_hand_table(recording, frame["neuron_id"].to_numpy()[files == path]))
-    per_file, columns = on_shared_columns(tables)
+        features.append(_hand_table(recording, frame["neuron_id"].to_numpy()[rows]))
+    per_group, columns = on_shared_columns(features)
     matrix = np.zeros((len(frame), len(columns)))
-    for path, values in zip(paths, per_file):
-        matrix[files == path] = values
+    for rows, values in zip(groups.values(), per_group):
+        matrix[rows] = values
     return matrix, columns, float(bin_size)
 
 

@@ -4,11 +4,14 @@ predicted labels as metadata."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["to_pynapple"]
 
@@ -19,7 +22,8 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
 
     The embeddings and predictions are read from ``path`` itself, or from ``sidecar`` when they live in a sidecar
     file; ``name`` picks the embedding table when there are several (default: the one named
-    ``NeurPIREmbeddings``).
+    ``NeurPIREmbeddings``). Only tables of the units' vectors and predictions are read: those of a file's ROIs, whose
+    ids are not the units', are left out (and an embedding table of ROIs named by ``name`` is an error).
 
     >>> import nwb_neurpir as npir
     >>> units = npir.to_pynapple("sim/sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb")  # doctest: +SKIP
@@ -38,28 +42,48 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
     units = data["units"]
     annotated = Path(sidecar) if sidecar is not None else Path(path)
     unit_ids = np.asarray(units.index)
-    tables = list_embeddings(annotated)
-    if tables:
-        frame = read_embeddings(annotated, name or _default_if_several(tables))
+    embeddings = {key: read_embeddings(annotated, key) for key in list_embeddings(annotated)}
+    frame = _units_embeddings(embeddings, name, annotated)
+    if frame is not None:
         matrix = _aligned(unit_ids, frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()),
                           np.nan)
         units.set_info(**{f"embedding_{i}": matrix[:, i] for i in range(matrix.shape[1])})
+    unit_tables = {"units"} | {f.attrs["neuron_table"] for f in embeddings.values() if _over_units(f.attrs)}
     for key in list_predictions(annotated):
         frame = read_predictions(annotated, key)
+        if frame.attrs["neuron_table"] not in unit_tables:
+            continue  # predictions for ROIs, whose ids are not those of the units
         labels = _aligned(unit_ids, frame["neuron_id"].to_numpy(), frame["label"].to_numpy(dtype=object)[:, None],
                           "")
         units.set_info(**{key.split("/", 1)[1]: labels[:, 0].astype(str)})
     return units
 
 
-def _default_if_several(tables: list[str]) -> str | None:
-    """The default-named table among several embedding tables (``module/name``), else None (the only one, or
-    several that ``read_embeddings`` refuses to choose from)."""
-    from nwb_neurpir.store import DEFAULT_NAME
+def _over_units(attrs: dict[str, Any]) -> bool:
+    """Whether the embedding table whose ``read_embeddings`` attrs are ``attrs`` holds vectors of units (of the
+    source's units, for a sidecar)."""
+    return str((attrs.get("source") or {}).get("neuron_table", attrs["neuron_table"])).strip("/") == "units"
+
+
+def _units_embeddings(frames: dict[str, pd.DataFrame], name: str | None, annotated: Path) -> pd.DataFrame | None:
+    """The embedding table called ``name``, which must hold units' vectors; without a name, the one of ``frames``
+    (tables by ``module/name``) that holds units' vectors (among several, the default-named one), or None."""
+    from nwb_neurpir.store import DEFAULT_NAME, read_embeddings
     from nwb_neurpir.store.read import tables_named
 
-    named = tables_named(tables, DEFAULT_NAME)
-    return named[0] if len(tables) > 1 and len(named) == 1 else None
+    if name is not None:
+        frame = read_embeddings(annotated, name)
+        if not _over_units(frame.attrs):
+            raise NeurPIRError(f"embedding table {name!r} holds vectors of {frame.attrs['neuron_table']}, not of the "
+                               "units; to_pynapple reads units", source=annotated)
+        return frame
+    of_units = [key for key, frame in frames.items() if _over_units(frame.attrs)]
+    if len(of_units) > 1:
+        of_units = tables_named(of_units, DEFAULT_NAME) or of_units
+    if len(of_units) > 1:
+        raise NeurPIRError(f"has several embedding tables of units ({', '.join(of_units)}); pick one by name "
+                           "(name=)", source=annotated)
+    return frames[of_units[0]] if of_units else None
 
 
 def _aligned(unit_ids: np.ndarray, neuron_ids: np.ndarray, values: np.ndarray, missing: Any) -> np.ndarray:  # noqa: ANN401
