@@ -131,6 +131,24 @@ def test_chance_comes_from_the_training_classes(sparse: list) -> None:
     assert 0.0 < permuted < 0.5 and 0.0 < p_value <= 1.0
 
 
+def test_a_fold_whose_training_neurons_hold_one_class_is_left_out_with_a_note(files: list[Path]) -> None:
+    recordings = _one_class_sessions(files, [("FS", "RS"), ("RS",), ("RS",)])
+    with pytest.warns(UserWarning, match="fold sim01 is unscorable: its training neurons are all cell_type RS"):
+        result = evaluate(recordings, label="cell_type", methods=["hand"], normalize="none", progress=False)
+    sim01 = next(fold for fold in result.folds if fold.name == "sim01")
+    assert not sim01.scorable and sim01.unscorable_because == "training neurons all RS"
+    assert "UNSCORABLE (training neurons all RS)" in format_table(result)
+    hand = result.method("hand")
+    assert hand.scores[0] is None and [p.fold for p in hand.predictions] == ["sim02", "sim03"]
+
+
+def test_no_scorable_fold_is_an_error_naming_the_classes(files: list[Path]) -> None:
+    recordings = _one_class_sessions(files, [("FS",), ("RS",)])
+    with pytest.raises(NeurPIRError, match=r"no fold can be scored \(sim01: cell_type training neurons all RS; "
+                                           r"sim02: cell_type training neurons all FS\).*try --split kfold"):
+        evaluate(recordings, label="cell_type", methods=["hand"], normalize="none", progress=False)
+
+
 def test_folds_whose_class_is_not_in_training_are_unscorable(files: list[Path], tmp_path: Path) -> None:
     recordings = _one_class_sessions(files, [("FS",), ("RS", "IB"), ("RS", "IB")])
     with pytest.warns(UserWarning, match="fold sim01 is unscorable"):
