@@ -292,6 +292,30 @@ def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict) -> N
         npir.LabelProbe(kind="gb")
 
 
+def _annotated_frame(predicted: dict) -> object:
+    """The two annotated animals' embeddings (a read_embeddings frame, attrs included)."""
+    return npir.read_embeddings([predicted["data"] / "sub-sim01", predicted["data"] / "sub-sim02"],
+                                predictions=False)
+
+
+def test_probe_accuracy_leaves_out_classes_its_fold_never_trained_on(predicted: dict) -> None:
+    frame = _annotated_frame(predicted)
+    lts_of_sim02 = (frame["subject_id"] == "sim02") & (frame["cell_type"] == "LTS")
+    frame.loc[lts_of_sim02, "cell_type"] = "LTSx"  # a class of sim02 alone: fold sim02 cannot be scored on it
+    renamed = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
+    frame.loc[lts_of_sim02, "cell_type"] = None  # the same neurons unlabelled: the same fold without them
+    unlabelled = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
+    assert renamed.fold_accuracy_["sim02"] == pytest.approx(unlabelled.fold_accuracy_["sim02"])
+
+
+def test_probe_accuracy_skips_a_fold_whose_training_neurons_hold_one_class(predicted: dict) -> None:
+    frame = _annotated_frame(predicted)
+    frame["opto"] = np.where((frame["subject_id"] == "sim01") & (frame["cell_type"] == "FS"), "PV+", "PV-")
+    with pytest.warns(UserWarning, match=r"fold sim01 left out \(opto training neurons all PV-\)"):
+        probe = npir.LabelProbe("opto", inputs="neurpir").fit(frame)
+    assert list(probe.fold_accuracy_) == ["sim02"] and probe.cross_animal_accuracy_ is not None
+
+
 def test_a_probe_records_its_training_files_by_absolute_path(predicted: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(predicted["data"])
     probe = npir.LabelProbe("cell_type", inputs="neurpir").fit(["sub-sim01", "sub-sim02"])

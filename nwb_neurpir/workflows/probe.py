@@ -190,8 +190,11 @@ class LabelProbe:
 
     def _cross_animal(self, blocks: dict[str, np.ndarray], labels: np.ndarray, kept: pd.DataFrame,
                       classes: list[str]) -> dict[str, float]:
+        """Balanced accuracy per held-out animal, over the test classes its training neurons have (as ``neurpir
+        evaluate`` scores them); a fold that cannot be scored is skipped with a warning saying why."""
         from nwb_neurpir.evaluation.metrics import score_fold
         from nwb_neurpir.evaluation.probes import fit_predict_fused
+        from nwb_neurpir.evaluation.results import describe_fold
         from nwb_neurpir.evaluation.splits import make_folds
 
         try:
@@ -202,10 +205,17 @@ class LabelProbe:
             return {}
         scores = {}
         for fold in folds:
+            info = describe_fold(fold, labels, classes)
+            if not info.scorable:
+                warnings.warn(f"cross-animal accuracy: fold {fold.name} left out ({self.label} "
+                              f"{info.unscorable_because})", stacklevel=3)
+                continue
             predicted = fit_predict_fused(self.kind, [block[fold.train] for block in blocks.values()],
                                           labels[fold.train], [block[fold.test] for block in blocks.values()],
                                           seed=self.seed)
-            scores[fold.name] = float(score_fold(labels[fold.test], predicted, classes).balanced_accuracy)
+            scored = info.scored(labels[fold.test])
+            scores[fold.name] = float(score_fold(labels[fold.test][scored], predicted[scored], classes,
+                                                 len(info.training_classes)).balanced_accuracy)
         return scores
 
     # --- predicting -------------------------------------------------------------------------------------------------
