@@ -4,6 +4,7 @@ read_embeddings of many files, LabelProbe, predict (Python and CLI), pynapple, a
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -316,6 +317,23 @@ def test_probe_accuracy_skips_a_fold_whose_training_neurons_hold_one_class(predi
     assert list(probe.fold_accuracy_) == ["sim02"] and probe.cross_animal_accuracy_ is not None
 
 
+def test_probe_and_evaluation_tell_of_unlabelled_neurons_and_rare_classes(predicted: dict) -> None:
+    from nwb_neurpir.evaluation import evaluate
+
+    frame = _annotated_frame(predicted)
+    frame.loc[frame.index[:2], "cell_type"] = "rare"
+    with pytest.warns(UserWarning, match=r"cell_type rare \(2\): fewer than 5 labelled neurons"):
+        result = evaluate(label="cell_type", embeddings=frame, methods=["neurpir"], normalize="none",
+                          progress=False)
+    assert any(note.startswith("cell_type rare (2): fewer than 5") for note in result.notes)
+    frame.loc[frame["subject_id"] == "sim02", "cell_type"] = None
+    with pytest.warns(UserWarning, match=r"cell_type RS \(3\), rare \(2\): fewer than 5 labelled neurons"):
+        probe = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
+    assert re.search(r"^probe cell_type \(neurpir\): 25 labelled neurons \(25 unlabelled left out\), classes CH "
+                     r"\d+, .*, rare 2; cross-animal balanced accuracy n/a$", probe.summary_line())
+    assert probe.summary()["class_counts"]["rare"] == 2 and probe.summary()["n_unlabelled"] == 25
+
+
 def test_a_probe_records_its_training_files_by_absolute_path(predicted: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(predicted["data"])
     probe = npir.LabelProbe("cell_type", inputs="neurpir").fit(["sub-sim01", "sub-sim02"])
@@ -510,6 +528,9 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     (row,) = json.loads(done.stdout)
     assert row["status"] == "in-place" and row["n_neurons"] == 25
     assert "cross-animal balanced accuracy" in done.stderr and (model_dir / "probes" / "cell_type").is_dir()
+    assert "probe cell_type (neurpir+hand): 50 labelled neurons, classes CH 10, FS 10, IB 10, LTS 10, RS 10;" \
+        in done.stderr
+    assert row["probe"]["class_counts"] == dict.fromkeys(CLASSES, 10) and row["probe"]["n_unlabelled"] == 0
     again = cli_server.run(["predict", model_dir, target, "--label", "cell_type"], outputs)
     assert again.code == 1 and "already has predictions named 'predicted_cell_type'" in again.stdout
     assert "Traceback" not in again.stderr

@@ -4,6 +4,7 @@ commands normalise the same way, reports name the model, figures stay readable (
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,6 +114,42 @@ def test_evaluate_reads_the_hand_features_of_sidecars_from_their_sources(
                                for m in json.loads(shown.stdout)["methods"]]
     assert [name for name, _, _ in scores[sidecars.name]] == ["neurpir", "hand"]
     assert scores[sidecars.name] == scores[annotated.name]
+
+
+def _without_units_column(path: Path, name: str) -> None:
+    """Delete the units column ``name`` of an NWB file, as in a file that never had it."""
+    import h5py
+
+    with h5py.File(path, "a") as file:
+        units = file["units"]
+        del units[name]
+        kept = [str(n.decode() if isinstance(n, bytes) else n) for n in units.attrs["colnames"]]
+        units.attrs["colnames"] = np.array([n for n in kept if n != name], dtype=object)
+
+
+def _notes(shown: Finished) -> list[str]:
+    assert shown.code == 0, shown.stderr
+    return json.loads(shown.stdout)["notes"]
+
+
+def test_evaluate_names_the_files_it_leaves_out(annotated: Path, simulated: Path, sidecars: Path, tmp_path: Path,
+                                               neurpir: Callable[..., Finished]) -> None:
+    from nwb_neurpir.store import remove_embeddings
+
+    unlabelled = Path(shutil.copytree(annotated, tmp_path / "unlabelled"))
+    _without_units_column(next(unlabelled.glob("sub-sim01/*.nwb")), "cell_type")
+    notes = _notes(neurpir("evaluate", str(unlabelled), "--label", "cell_type", "--methods", "neurpir,hand",
+                           "--json"))
+    assert any(note.startswith("1 files have no cell_type (no such column, or no value in it); their neurons are "
+                               "left out as unlabelled: ") and "sub-sim01" in note for note in notes), notes
+    unannotated = Path(shutil.copytree(annotated, tmp_path / "unannotated"))
+    remove_embeddings(next(unannotated.glob("sub-sim02/*.nwb")), "NeurPIREmbeddings", progress=False)
+    notes = _notes(neurpir("evaluate", str(unannotated), "--label", "cell_type", "--methods", "neurpir", "--json"))
+    assert any(note.startswith("1 files left out: they hold no NeurPIR embeddings") and "sub-sim02" in note
+               for note in notes), notes
+    beside = _notes(neurpir("evaluate", str(simulated), str(sidecars), "--label", "cell_type", "--methods",
+                            "neurpir", "--json"))
+    assert not any("left out: they hold no NeurPIR embeddings" in note for note in beside), beside
 
 
 @pytest.mark.slow

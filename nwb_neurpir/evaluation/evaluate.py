@@ -38,7 +38,7 @@ from nwb_neurpir.evaluation.dataset import (
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import Method, default_methods, parse_methods, REPRESENTATIONS
-from nwb_neurpir.evaluation.metrics import score_fold
+from nwb_neurpir.evaluation.metrics import few_neurons_note, score_fold
 from nwb_neurpir.evaluation.neighbours import NeighbourRepresentation
 from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization
 from nwb_neurpir.evaluation.probes import PROBES, fit_predict, fit_predict_fused, standardize_per_session
@@ -64,7 +64,7 @@ from nwb_neurpir.recording import Recording
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR, NeurPIRConfig
 
-__all__ = ["EvaluationWarning", "evaluate"]
+__all__ = ["EvaluationWarning", "evaluate", "some_of"]
 
 Protocol = Literal["inductive", "transductive"]
 NO_EMBEDDING = "<no embedding>"
@@ -149,6 +149,8 @@ def evaluate(
     notes += _unscorable_notes(fold_infos, label) + _group_named_notes(grouping, neurons.dropped, label)
     notes += _ungrouped_notes(grouping, neurons.dropped, label)
     notes += _silent_notes(recordings, neurons)
+    notes += _unlabelled_file_notes(recordings, embeddings, label)
+    notes += [note for note in [few_neurons_note(neurons.labels, label)] if note]
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     if config is not None:
         mode = "inductive" if protocol == "inductive" else "transductive"
@@ -502,6 +504,29 @@ def _silent_notes(recordings: Sequence[Recording], neurons: LabelledNeurons) -> 
                  for r, rows in zip(recordings, neurons.recording_rows))
     return [f"{silent} of the {len(neurons)} labelled neurons have no activity in the observed time (units without "
             "spikes, kept as all-zero rows); no representation can tell them apart"] if silent else []
+
+
+def _unlabelled_file_notes(recordings: Sequence[Recording], embeddings: object, label: str) -> list[str]:
+    """A note naming the files none of whose neurons has a ``label`` (the column is missing or empty there): their
+    neurons are left out as unlabelled, and so are their animals' folds when no other file labels them."""
+    if recordings:
+        lacking = [r.source.label() for r in recordings if label not in r.neuron_metadata.columns
+                   or r.neuron_metadata[label].isna().all()]
+    elif isinstance(embeddings, pd.DataFrame) and {"file", label} <= set(embeddings.columns):
+        empty = embeddings[label].isna().groupby(embeddings["file"], sort=False).all()
+        lacking = [str(file) for file, none in empty.items() if none]
+    else:
+        lacking = []
+    if not lacking:
+        return []
+    return [f"{len(lacking)} files have no {label} (no such column, or no value in it); their neurons are left out "
+            f"as unlabelled: {some_of(lacking)}"]
+
+
+def some_of(names: Sequence[str]) -> str:
+    """The first few ``names``, comma-separated, then how many more there are."""
+    more = f" and {len(names) - _SHOWN_DROPPED} more" if len(names) > _SHOWN_DROPPED else ""
+    return ", ".join(names[:_SHOWN_DROPPED]) + more
 
 
 def _group_named_notes(grouping: LabelGrouping | None, dropped: dict[str, int], label: str) -> list[str]:

@@ -86,12 +86,42 @@ def evaluate_sources(
         paths = annotated_files(sources, glob, embeddings_name) if _uses_neurpir(options.get("methods")) else given
         result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader,
                                     moved_sources=given, **options)
+        _note_left_out(result, _without_embeddings(given, paths), embeddings_name)
     result.settings["command"] = command
     if report_dir is not None and plots and options.get("progress", True):
         print(f"writing the report and its figures to {report_dir} (a {projection.upper()} of the vectors can take a "
               "minute) ...", file=sys.stderr)
     written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
     return EvaluationRun(result=result, written=written)
+
+
+def _without_embeddings(given: Sequence[str], annotated: Sequence[str]) -> list[str]:
+    """The files among ``given`` left out for lack of embeddings: neither annotated nor the recording that a
+    sidecar among ``annotated`` holds the embeddings of."""
+    moved = MovedSources(given)
+    covered = set()
+    for path in annotated:
+        covered.add(Path(path).resolve())
+        try:
+            covered.add(Path(activity_source(path, moved)[0]).resolve())
+        except NeurPIRError:
+            continue  # a sidecar whose recording is not among the files given: it stands for none of them
+    return [path for path in given if Path(path).resolve() not in covered]
+
+
+def _note_left_out(result: EvaluationResult, left_out: Sequence[str], name: str | None) -> None:
+    """Add (and warn) a note naming the files left out of ``result`` for lack of embeddings."""
+    import warnings
+
+    from nwb_neurpir.evaluation.evaluate import EvaluationWarning, some_of
+
+    if not left_out:
+        return
+    table = f" named {name}" if name else ""
+    note = (f"{len(left_out)} files left out: they hold no NeurPIR embeddings{table} (annotate them, or evaluate "
+            f"hand features alone with --methods hand): {some_of(list(left_out))}")
+    result.notes.append(note)
+    warnings.warn(note, EvaluationWarning, stacklevel=3)
 
 
 def _model_provenance(models: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -30,13 +30,14 @@ __all__ = ["PredictOutcome", "predict", "predict_with_saved_probe"]
 
 @dataclass(frozen=True)
 class PredictOutcome(AnnotateOutcome):
-    """What happened to one source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``; ``error``)
-    and how many of its neurons got each class (``counts``)."""
+    """What happened to one source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``; ``error``),
+    how many of its neurons got each class (``counts``) and the probe that predicted them (``LabelProbe.summary``)."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    probe: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "counts": dict(self.counts)}
+        return {**super().to_dict(), "counts": dict(self.counts), "probe": dict(self.probe)}
 
 
 def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str | Path], glob: str | None = None, *,
@@ -129,10 +130,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
             + (" (reading their activity for the hand features)" if probe.reads_hand_features else "") + " ...")
         probe.fit(list(tables), _one_table(tables), moved_sources=[*fit_on, *sources])
         probe.save(folder)
-        accuracy = probe.cross_animal_accuracy_
-        say(f"probe {probe.name} ({probe.inputs}): {probe.n_training_neurons_} neurons, classes "
-            f"{', '.join(probe.classes_)}; "
-            f"cross-animal balanced accuracy {'n/a' if accuracy is None else f'{accuracy:.3f}'}; saved to {folder}")
+        say(f"{probe.summary_line()}; saved to {folder}")
     else:
         probe = LabelProbe.load(folder)
         _check_same_model(probe, model, f"the probe saved in {folder}")
@@ -208,7 +206,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
                       output=path if copy_from else None, **options)
     counts = Counter(np.asarray(probe.classes_)[probabilities.argmax(axis=1)].tolist())
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
-                          counts=dict(sorted(counts.items())))
+                          counts=dict(sorted(counts.items())), probe=probe.summary())
 
 
 def _check_modality(probe: LabelProbe, source: ResolvedSource, access: Any) -> None:  # noqa: ANN401

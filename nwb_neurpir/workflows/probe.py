@@ -166,6 +166,7 @@ class LabelProbe:
             blocks["hand"] = hand
         blocks = {key: block[grouped.keep] for key, block in blocks.items()}
         kept = frame.loc[grouped.keep]
+        self._warn_few_neurons(grouped.labels)
         self.fold_accuracy_ = self._cross_animal(blocks, grouped.labels, kept, classes)
         self.cross_animal_accuracy_ = (float(np.mean(list(self.fold_accuracy_.values())))
                                        if self.fold_accuracy_ else None)
@@ -176,6 +177,8 @@ class LabelProbe:
         self.model_sha256_ = _model_sha256(frame)
         self.model_modality_ = _model_modality(frame)
         self.n_training_neurons_ = int(len(kept))
+        self.n_unlabelled_ = int(len(frame) - len(kept))
+        self.class_counts_ = {name: int(np.sum(grouped.labels == name)) for name in self.classes_}
         self.created_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.checkpoint_sha256_ = ""
         return self
@@ -187,6 +190,31 @@ class LabelProbe:
 
         frame = read_embeddings(annotated, name, predictions=False)
         return frame, [str(Path(path).absolute()) for path in dict.fromkeys(frame["file"])]  # from any folder
+
+    def _warn_few_neurons(self, labels: np.ndarray) -> None:
+        from nwb_neurpir.evaluation.metrics import few_neurons_note
+
+        note = few_neurons_note(labels, self.label)
+        if note:
+            warnings.warn(note, stacklevel=3)
+
+    def summary(self) -> dict[str, Any]:
+        """What the probe was fitted on and how well it did: label, inputs, neurons per class, unlabelled neurons
+        left out, cross-animal balanced accuracy (overall and per held-out animal)."""
+        self._fitted()
+        return {"name": self.name, "inputs": self.inputs, "n_training_neurons": self.n_training_neurons_,
+                "n_unlabelled": self.n_unlabelled_, "class_counts": self.class_counts_,
+                "cross_animal_accuracy": self.cross_animal_accuracy_, "fold_accuracy": self.fold_accuracy_}
+
+    def summary_line(self) -> str:
+        """``summary`` as one line: ``probe cell_type (neurpir+hand): 360 labelled neurons (120 unlabelled left
+        out), classes CH 70, ...; cross-animal balanced accuracy 0.830``."""
+        unlabelled = f" ({self.n_unlabelled_} unlabelled left out)" if self.n_unlabelled_ else ""
+        classes = ", ".join(f"{name} {count}" for name, count in self.class_counts_.items()) if \
+            self.class_counts_ else ", ".join(self.classes_)
+        accuracy = "n/a" if self.cross_animal_accuracy_ is None else f"{self.cross_animal_accuracy_:.3f}"
+        return (f"probe {self.name} ({self.inputs}): {self.n_training_neurons_} labelled neurons{unlabelled}, "
+                f"classes {classes}; cross-animal balanced accuracy {accuracy}")
 
     def _cross_animal(self, blocks: dict[str, np.ndarray], labels: np.ndarray, kept: pd.DataFrame,
                       classes: list[str]) -> dict[str, float]:
@@ -289,8 +317,8 @@ class LabelProbe:
                 "classes": self.classes_, "training_data": self.training_data_,
                 "cross_animal_accuracy": self.cross_animal_accuracy_, "fold_accuracy": self.fold_accuracy_,
                 "model_sha256": self.model_sha256_, "model_modality": self.model_modality_,
-                "n_training_neurons": self.n_training_neurons_,
-                "package_version": __version__, "created": self.created_}
+                "n_training_neurons": self.n_training_neurons_, "n_unlabelled": self.n_unlabelled_,
+                "class_counts": self.class_counts_, "package_version": __version__, "created": self.created_}
         if "hand" in probes:
             meta.update(hand_columns=self.hand_columns_, hand_bin_size=self.hand_bin_size_)
         return {"probe.json": meta,
@@ -347,6 +375,8 @@ class LabelProbe:
         self.model_sha256_ = str(meta["model_sha256"])
         self.model_modality_ = meta.get("model_modality")  # not recorded by probes saved before it was
         self.n_training_neurons_ = int(meta["n_training_neurons"])
+        self.n_unlabelled_ = int(meta.get("n_unlabelled", 0))  # not recorded by probes saved before it was
+        self.class_counts_ = {str(k): int(v) for k, v in meta.get("class_counts", {}).items()}
         self.created_ = str(meta["created"])
 
 
