@@ -12,6 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hardening_support import CliForkServer
 
@@ -332,6 +333,34 @@ def test_probe_and_evaluation_tell_of_unlabelled_neurons_and_rare_classes(predic
     assert re.search(r"^probe cell_type \(neurpir\): 25 labelled neurons \(25 unlabelled left out\), classes CH "
                      r"\d+, .*, rare 2; cross-animal balanced accuracy n/a$", probe.summary_line())
     assert probe.summary()["class_counts"]["rare"] == 2 and probe.summary()["n_unlabelled"] == 25
+
+
+def test_a_probe_fitted_on_a_merged_frame_knows_its_model(predicted: dict) -> None:
+    frame = _annotated_frame(predicted)
+    tags = frame[["session_id", "neuron_id"]].assign(opto=np.where(frame["cell_type"] == "FS", "PV+", "PV-"))
+    tags.attrs = {}  # as read from a CSV: merging it drops the frame's attrs
+    merged = frame.merge(tags, on=["session_id", "neuron_id"])
+    assert not merged.attrs
+    probe = npir.LabelProbe("opto", inputs="neurpir").fit(merged)
+    assert probe.model_sha256_ == predicted["probe"].model_sha256_
+    with pytest.raises(NeurPIRError, match="the embeddings frame has no 'file' column"):
+        npir.LabelProbe("opto", inputs="neurpir").fit(merged.drop(columns="file"))
+
+
+def test_a_probe_reads_labels_kept_outside_the_files(predicted: dict) -> None:
+    frame = _annotated_frame(predicted)
+    identifiers = {path: npir.open_recordings(path, progress=False)[0].source.identifier
+                   for path in frame["file"].unique()}
+    table = pd.DataFrame({"identifier": frame["file"].map(identifiers), "neuron_id": frame["neuron_id"],
+                          "opto": np.where(frame["cell_type"] == "FS", "PV+", "PV-")})
+    probe = npir.LabelProbe("opto", inputs="neurpir").fit(
+        [predicted["data"] / "sub-sim01", predicted["data"] / "sub-sim02"], labels=table)
+    assert probe.class_counts_ == {"PV+": 10, "PV-": 40} and probe.model_sha256_ == predicted["probe"].model_sha256_
+    frame["session_id"] = "s1"  # two recordings of one session name: a labels table keyed by it is ambiguous
+    with pytest.raises(NeurPIRError, match=r"^labels table: session_id s1 names 2 recordings \(.*\); add a "
+                                           "subject_id or identifier column$"):
+        npir.LabelProbe("opto", inputs="neurpir").fit(frame, labels=table.drop(columns="identifier")
+                                                      .assign(session_id="s1").drop_duplicates(["neuron_id"]))
 
 
 def test_a_probe_records_its_training_files_by_absolute_path(predicted: dict, monkeypatch: pytest.MonkeyPatch) -> None:

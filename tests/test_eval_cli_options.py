@@ -152,6 +152,45 @@ def test_evaluate_names_the_files_it_leaves_out(annotated: Path, simulated: Path
     assert not any("left out: they hold no NeurPIR embeddings" in note for note in beside), beside
 
 
+def _opto_csv(annotated: Path, path: Path) -> Path:
+    """Labels kept outside the files, keyed by session_id and neuron_id: FS neurons PV+, the others PV-, every third
+    neuron untagged (empty), and one row of a session no file holds."""
+    frame = read_annotated(sorted(annotated.rglob("*.nwb")))
+    table = frame[["session_id", "neuron_id"]].assign(opto=np.where(frame["cell_type"] == "FS", "PV+", "PV-"))
+    table.loc[table.index % 3 == 0, "opto"] = None
+    table.loc[len(table)] = ["elsewhere", 0, "PV+"]
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_labels_kept_in_a_csv_are_evaluated_and_fit_a_probe(annotated: Path, simulated: Path, model_dir: Path,
+                                                            tmp_path: Path, neurpir: Callable[..., Finished]) -> None:
+    labels = _opto_csv(annotated, tmp_path / "opto.csv")
+    shown = neurpir("evaluate", str(annotated), "--label", "opto", "--labels", str(labels), "--methods",
+                    "neurpir,hand", "--json")
+    assert shown.code == 0, shown.stderr
+    payload = json.loads(shown.stdout)
+    assert payload["n_labelled"] == 50 and payload["classes"] == ["PV+", "PV-"]
+    assert [m["name"] for m in payload["methods"]] == ["neurpir", "hand"]
+    assert f"{labels}: 1 of its 76 rows match no neuron of the files (by session_id and neuron_id)" in shown.stderr
+    predicted = neurpir("predict", str(model_dir), str(simulated / "sub-sim03"), "--fit-on",
+                        str(annotated / "sub-sim01"), "--fit-on", str(annotated / "sub-sim02"), "--label", "opto",
+                        "--labels", str(labels), "--probe-dir", str(tmp_path / "probe"), "--out",
+                        str(tmp_path / "predicted"), "--json")
+    assert predicted.code == 0, predicted.stderr
+    (row,) = json.loads(predicted.stdout)
+    assert row["status"] == "copy" and set(row["counts"]) <= {"PV+", "PV-"}
+    assert row["probe"]["n_training_neurons"] == 33 and row["probe"]["n_unlabelled"] == 17
+    alone = neurpir("predict", str(model_dir), str(simulated / "sub-sim03"), "--label", "opto", "--labels",
+                    str(labels))
+    assert alone.code == 1 and alone.stderr == "error: --labels needs --fit-on: they label the files the probe is " \
+                                               "fitted on\n"
+    (tmp_path / "bad.tsv").write_text("session_id\tunit\topto\nsim01\t1\tPV+\n")
+    bad = neurpir("evaluate", str(annotated), "--label", "opto", "--labels", str(tmp_path / "bad.tsv"))
+    assert bad.code == 1 and bad.stderr == f"error: {tmp_path / 'bad.tsv'}: the labels table lacks neuron_id (it " \
+                                           "has session_id, unit, opto)\n"
+
+
 @pytest.mark.slow
 def test_report_names_the_model(simulated: Path, model_dir: Path, tmp_path: Path) -> None:
     from nwb_neurpir.model import NeurPIR

@@ -40,6 +40,11 @@ class RegistryChoice:
 PRESET_GROUPING = ("Preset (steinmetz-4region: Steinmetz et al. 2019's brainRegionGroups MB/VIS/TH/HPF, as NuCLR "
                    "uses them)")
 """How the ``--grouping`` options describe the built-in preset."""
+LABELS_HELP = ("A CSV (or .tsv) of labels kept outside the NWB files: columns neuron_id, the --label column, and "
+               "identifier (NWB identifier) or else session_id naming the recording (plus subject_id, if present, "
+               "matched too). Its values replace the files' column for the neurons it lists; other neurons are "
+               "unlabelled; rows matching no neuron are counted in a warning.")
+"""How ``evaluate --labels`` and ``predict --labels`` describe the labels file."""
 
 
 def command_line() -> str | None:

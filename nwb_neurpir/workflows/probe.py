@@ -140,16 +140,23 @@ class LabelProbe:
 
     # --- fitting ----------------------------------------------------------------------------------------------------
     def fit(self, annotated: Any, name: str | None = None, *,  # noqa: ANN401
-            moved_sources: Sequence[str | Path] = ()) -> LabelProbe:
+            moved_sources: Sequence[str | Path] = (), labels: str | Path | pd.DataFrame | None = None) -> LabelProbe:
         """Fit on annotated, labelled files (paths, folders) or a frame of ``read_embeddings``/``transform``.
 
         First measures the cross-animal accuracy: for each animal, the probe fitted on the other animals' neurons
         predicts that animal's neurons (balanced accuracy, averaged over animals; None with one animal). Then fits
         on every labelled neuron. ``name`` picks the embedding table when a file has several. With hand features,
         each file's activity is read again to compute them: for a sidecar, from the source it names, or, when that
-        has moved, from the file among ``moved_sources`` (files, folders) with its NWB identifier.
+        has moved, from the file among ``moved_sources`` (files, folders) with its NWB identifier. ``labels`` (a CSV/TSV
+        file or a DataFrame: ``neuron_id``, the label column, and ``identifier`` or ``session_id``, see
+        ``labels_file``) replaces the label of the files. A frame whose ``attrs`` were lost (``merge``) names its model
+        through the files in its ``file`` column.
         """
+        from nwb_neurpir.workflows.labels_file import read_labels, relabel_frame
+
         frame, training_data = self._training_frame(annotated, name)
+        if labels is not None:
+            frame = relabel_frame(frame, read_labels(labels, self.label))
         if self.label not in frame.columns:
             columns = [str(c) for c in frame.columns if c not in ("embedding", "file")]
             raise NeurPIRError(f"the embeddings have no column {self.label!r}; available: {', '.join(columns)}")
@@ -174,7 +181,7 @@ class LabelProbe:
                         for key, block in blocks.items()}
         self.classes_ = [str(name) for name in self.probes_["neurpir"].estimator.classes_]
         self.training_data_ = training_data
-        self.model_sha256_ = _model_sha256(frame)
+        self.model_sha256_ = _model_sha256(frame, name)
         self.model_modality_ = _model_modality(frame)
         self.n_training_neurons_ = int(len(kept))
         self.n_unlabelled_ = int(len(frame) - len(kept))
@@ -185,6 +192,9 @@ class LabelProbe:
 
     def _training_frame(self, annotated: Any, name: str | None) -> tuple[pd.DataFrame, list[str]]:  # noqa: ANN401
         if isinstance(annotated, pd.DataFrame):
+            if "file" not in annotated.columns:
+                raise NeurPIRError("the embeddings frame has no 'file' column (read_embeddings and transform give "
+                                   "one): the probe reads each neuron's recording, and the model, from it")
             return annotated, [str(path) for path in dict.fromkeys(annotated["file"])]
         from nwb_neurpir.workflows.embeddings import read_embeddings
 
@@ -380,9 +390,16 @@ class LabelProbe:
         self.created_ = str(meta["created"])
 
 
-def _model_sha256(frame: pd.DataFrame) -> str:
-    """The checkpoint checksum of the one model that made the frame's embeddings."""
-    shas = frame.attrs.get("model_sha256") or [frame.attrs.get("model", {}).get("checkpoint_sha256", "")]
+def _model_sha256(frame: pd.DataFrame, name: str | None) -> str:
+    """The checkpoint checksum of the one model that made the frame's embeddings: from its ``attrs``, else (lost in a
+    ``merge`` or ``concat``) from the files in its ``file`` column (their table ``name``; a file that cannot be read
+    is a NeurPIRError naming it)."""
+    from nwb_neurpir.workflows.embeddings import model_sha256_of
+
+    shas = frame.attrs.get("model_sha256") or ([frame.attrs["model"].get("checkpoint_sha256", "")]
+                                               if frame.attrs.get("model") else [])
+    if not shas:
+        shas = [model_sha256_of(str(path), name) for path in dict.fromkeys(frame["file"])]
     if len(set(shas)) != 1:
         raise NeurPIRError(f"the embeddings come from {len(set(shas))} different models; fit a probe on embeddings "
                            "of one model")
