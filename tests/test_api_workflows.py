@@ -335,7 +335,7 @@ def test_probe_and_evaluation_tell_of_unlabelled_neurons_and_rare_classes(predic
     assert probe.summary()["class_counts"]["rare"] == 2 and probe.summary()["n_unlabelled"] == 25
 
 
-def test_a_probe_fitted_on_a_merged_frame_knows_its_model(predicted: dict) -> None:
+def test_a_probe_fitted_on_a_merged_frame_knows_its_model(predicted: dict, fitted: tuple) -> None:
     frame = _annotated_frame(predicted)
     tags = frame[["session_id", "neuron_id"]].assign(opto=np.where(frame["cell_type"] == "FS", "PV+", "PV-"))
     tags.attrs = {}  # as read from a CSV: merging it drops the frame's attrs
@@ -345,6 +345,10 @@ def test_a_probe_fitted_on_a_merged_frame_knows_its_model(predicted: dict) -> No
     assert probe.model_sha256_ == predicted["probe"].model_sha256_
     with pytest.raises(NeurPIRError, match="the embeddings frame has no 'file' column"):
         npir.LabelProbe("opto", inputs="neurpir").fit(merged.drop(columns="file"))
+    with pytest.warns(UserWarning, match="the probe cannot tell which model made its embeddings"):
+        unknown = npir.LabelProbe("opto", inputs="neurpir").fit(merged.assign(file="moved-away.nwb"))
+    with pytest.raises(NeurPIRError, match="the probe does not record which model made the embeddings"):
+        npir.predict(unknown, predicted["data"] / "sub-sim03", model=fitted[0], progress=False)
 
 
 def test_a_probe_reads_labels_kept_outside_the_files(predicted: dict) -> None:

@@ -392,14 +392,21 @@ class LabelProbe:
 
 def _model_sha256(frame: pd.DataFrame, name: str | None) -> str:
     """The checkpoint checksum of the one model that made the frame's embeddings: from its ``attrs``, else (lost in a
-    ``merge`` or ``concat``) from the files in its ``file`` column (their table ``name``; a file that cannot be read
-    is a NeurPIRError naming it)."""
+    ``merge`` or ``concat``) from the files in its ``file`` column (their table ``name``); '' with a warning when they
+    cannot say."""
     from nwb_neurpir.workflows.embeddings import model_sha256_of
 
     shas = frame.attrs.get("model_sha256") or ([frame.attrs["model"].get("checkpoint_sha256", "")]
                                                if frame.attrs.get("model") else [])
     if not shas:
-        shas = [model_sha256_of(str(path), name) for path in dict.fromkeys(frame["file"])]
+        try:
+            shas = [model_sha256_of(str(path), name) for path in dict.fromkeys(frame["file"])]
+        except NeurPIRError as error:
+            warnings.warn(f"the probe cannot tell which model made its embeddings: the frame's attrs are empty (a "
+                          f"pandas merge drops them) and its files say nothing ({error.one_line()}); npir.predict "
+                          "with a model will refuse it (keep frame.attrs, or pass the labels with labels=)",
+                          stacklevel=3)
+            return ""
     if len(set(shas)) != 1:
         raise NeurPIRError(f"the embeddings come from {len(set(shas))} different models; fit a probe on embeddings "
                            "of one model")
