@@ -4,6 +4,7 @@ read_embeddings of many files, LabelProbe, predict (Python and CLI), pynapple, a
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hardening_support import CliForkServer
 
@@ -292,6 +294,79 @@ def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict) -> N
         npir.LabelProbe(kind="gb")
 
 
+def _annotated_frame(predicted: dict) -> object:
+    """The two annotated animals' embeddings (a read_embeddings frame, attrs included)."""
+    return npir.read_embeddings([predicted["data"] / "sub-sim01", predicted["data"] / "sub-sim02"],
+                                predictions=False)
+
+
+def test_probe_accuracy_leaves_out_classes_its_fold_never_trained_on(predicted: dict) -> None:
+    frame = _annotated_frame(predicted)
+    lts_of_sim02 = (frame["subject_id"] == "sim02") & (frame["cell_type"] == "LTS")
+    frame.loc[lts_of_sim02, "cell_type"] = "LTSx"  # a class of sim02 alone: fold sim02 cannot be scored on it
+    renamed = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
+    frame.loc[lts_of_sim02, "cell_type"] = None  # the same neurons unlabelled: the same fold without them
+    unlabelled = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
+    assert renamed.fold_accuracy_["sim02"] == pytest.approx(unlabelled.fold_accuracy_["sim02"])
+
+
+def test_probe_accuracy_skips_a_fold_whose_training_neurons_hold_one_class(predicted: dict) -> None:
+    frame = _annotated_frame(predicted)
+    frame["opto"] = np.where((frame["subject_id"] == "sim01") & (frame["cell_type"] == "FS"), "PV+", "PV-")
+    with pytest.warns(UserWarning, match=r"fold sim01 left out \(opto training neurons all PV-\)"):
+        probe = npir.LabelProbe("opto", inputs="neurpir").fit(frame)
+    assert list(probe.fold_accuracy_) == ["sim02"] and probe.cross_animal_accuracy_ is not None
+
+
+def test_probe_and_evaluation_tell_of_unlabelled_neurons_and_rare_classes(predicted: dict) -> None:
+    from nwb_neurpir.evaluation import evaluate
+
+    frame = _annotated_frame(predicted)
+    frame.loc[frame.index[:2], "cell_type"] = "rare"
+    with pytest.warns(UserWarning, match=r"cell_type rare \(2\): fewer than 5 labelled neurons"):
+        result = evaluate(label="cell_type", embeddings=frame, methods=["neurpir"], normalize="none",
+                          progress=False)
+    assert any(note.startswith("cell_type rare (2): fewer than 5") for note in result.notes)
+    frame.loc[frame["subject_id"] == "sim02", "cell_type"] = None
+    with pytest.warns(UserWarning, match=r"cell_type RS \(3\), rare \(2\): fewer than 5 labelled neurons"):
+        probe = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
+    assert re.search(r"^probe cell_type \(neurpir\): 25 labelled neurons \(25 unlabelled left out\), classes CH "
+                     r"\d+, .*, rare 2; cross-animal balanced accuracy n/a$", probe.summary_line())
+    assert probe.summary()["class_counts"]["rare"] == 2 and probe.summary()["n_unlabelled"] == 25
+
+
+def test_a_probe_fitted_on_a_merged_frame_knows_its_model(predicted: dict, fitted: tuple) -> None:
+    frame = _annotated_frame(predicted)
+    tags = frame[["session_id", "neuron_id"]].assign(opto=np.where(frame["cell_type"] == "FS", "PV+", "PV-"))
+    tags.attrs = {}  # as read from a CSV: merging it drops the frame's attrs
+    merged = frame.merge(tags, on=["session_id", "neuron_id"])
+    assert not merged.attrs
+    probe = npir.LabelProbe("opto", inputs="neurpir").fit(merged)
+    assert probe.model_sha256_ == predicted["probe"].model_sha256_
+    with pytest.raises(NeurPIRError, match="the embeddings frame has no 'file' column"):
+        npir.LabelProbe("opto", inputs="neurpir").fit(merged.drop(columns="file"))
+    with pytest.warns(UserWarning, match="the probe cannot tell which model made its embeddings"):
+        unknown = npir.LabelProbe("opto", inputs="neurpir").fit(merged.assign(file="moved-away.nwb"))
+    with pytest.raises(NeurPIRError, match="the probe does not record which model made the embeddings"):
+        npir.predict(unknown, predicted["data"] / "sub-sim03", model=fitted[0], progress=False)
+
+
+def test_a_probe_reads_labels_kept_outside_the_files(predicted: dict) -> None:
+    frame = _annotated_frame(predicted)
+    identifiers = {path: npir.open_recordings(path, progress=False)[0].source.identifier
+                   for path in frame["file"].unique()}
+    table = pd.DataFrame({"identifier": frame["file"].map(identifiers), "neuron_id": frame["neuron_id"],
+                          "opto": np.where(frame["cell_type"] == "FS", "PV+", "PV-")})
+    probe = npir.LabelProbe("opto", inputs="neurpir").fit(
+        [predicted["data"] / "sub-sim01", predicted["data"] / "sub-sim02"], labels=table)
+    assert probe.class_counts_ == {"PV+": 10, "PV-": 40} and probe.model_sha256_ == predicted["probe"].model_sha256_
+    frame["session_id"] = "s1"  # two recordings of one session name: a labels table keyed by it is ambiguous
+    with pytest.raises(NeurPIRError, match=r"^labels table: session_id s1 names 2 recordings \(.*\); add a "
+                                           "subject_id or identifier column$"):
+        npir.LabelProbe("opto", inputs="neurpir").fit(frame, labels=table.drop(columns="identifier")
+                                                      .assign(session_id="s1").drop_duplicates(["neuron_id"]))
+
+
 def test_a_probe_records_its_training_files_by_absolute_path(predicted: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(predicted["data"])
     probe = npir.LabelProbe("cell_type", inputs="neurpir").fit(["sub-sim01", "sub-sim02"])
@@ -486,6 +561,9 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     (row,) = json.loads(done.stdout)
     assert row["status"] == "in-place" and row["n_neurons"] == 25
     assert "cross-animal balanced accuracy" in done.stderr and (model_dir / "probes" / "cell_type").is_dir()
+    assert "probe cell_type (neurpir+hand): 50 labelled neurons, classes CH 10, FS 10, IB 10, LTS 10, RS 10;" \
+        in done.stderr
+    assert row["probe"]["class_counts"] == dict.fromkeys(CLASSES, 10) and row["probe"]["n_unlabelled"] == 0
     again = cli_server.run(["predict", model_dir, target, "--label", "cell_type"], outputs)
     assert again.code == 1 and "already has predictions named 'predicted_cell_type'" in again.stdout
     assert "Traceback" not in again.stderr

@@ -4,6 +4,7 @@ commands normalise the same way, reports name the model, figures stay readable (
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,6 +114,81 @@ def test_evaluate_reads_the_hand_features_of_sidecars_from_their_sources(
                                for m in json.loads(shown.stdout)["methods"]]
     assert [name for name, _, _ in scores[sidecars.name]] == ["neurpir", "hand"]
     assert scores[sidecars.name] == scores[annotated.name]
+
+
+def _without_units_column(path: Path, name: str) -> None:
+    """Delete the units column ``name`` of an NWB file, as in a file that never had it."""
+    import h5py
+
+    with h5py.File(path, "a") as file:
+        units = file["units"]
+        del units[name]
+        kept = [str(n.decode() if isinstance(n, bytes) else n) for n in units.attrs["colnames"]]
+        units.attrs["colnames"] = np.array([n for n in kept if n != name], dtype=object)
+
+
+def _notes(shown: Finished) -> list[str]:
+    assert shown.code == 0, shown.stderr
+    return json.loads(shown.stdout)["notes"]
+
+
+def test_evaluate_names_the_files_it_leaves_out(annotated: Path, simulated: Path, sidecars: Path, tmp_path: Path,
+                                               neurpir: Callable[..., Finished]) -> None:
+    from nwb_neurpir.store import remove_embeddings
+
+    unlabelled = Path(shutil.copytree(annotated, tmp_path / "unlabelled"))
+    _without_units_column(next(unlabelled.glob("sub-sim01/*.nwb")), "cell_type")
+    notes = _notes(neurpir("evaluate", str(unlabelled), "--label", "cell_type", "--methods", "neurpir,hand",
+                           "--json"))
+    assert any(note.startswith("1 files have no cell_type (no such column, or no value in it); their neurons are "
+                               "left out as unlabelled: ") and "sub-sim01" in note for note in notes), notes
+    unannotated = Path(shutil.copytree(annotated, tmp_path / "unannotated"))
+    remove_embeddings(next(unannotated.glob("sub-sim02/*.nwb")), "NeurPIREmbeddings", progress=False)
+    notes = _notes(neurpir("evaluate", str(unannotated), "--label", "cell_type", "--methods", "neurpir", "--json"))
+    assert any(note.startswith("1 files left out: they hold no NeurPIR embeddings") and "sub-sim02" in note
+               for note in notes), notes
+    beside = _notes(neurpir("evaluate", str(simulated), str(sidecars), "--label", "cell_type", "--methods",
+                            "neurpir", "--json"))
+    assert not any("left out: they hold no NeurPIR embeddings" in note for note in beside), beside
+
+
+def _opto_csv(annotated: Path, path: Path) -> Path:
+    """Labels kept outside the files, keyed by session_id and neuron_id: FS neurons PV+, the others PV-, every third
+    neuron untagged (empty), and one row of a session no file holds."""
+    frame = read_annotated(sorted(annotated.rglob("*.nwb")))
+    table = frame[["session_id", "neuron_id"]].assign(opto=np.where(frame["cell_type"] == "FS", "PV+", "PV-"))
+    table.loc[table.index % 3 == 0, "opto"] = None
+    table.loc[len(table)] = ["elsewhere", 0, "PV+"]
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_labels_kept_in_a_csv_are_evaluated_and_fit_a_probe(annotated: Path, simulated: Path, model_dir: Path,
+                                                            tmp_path: Path, neurpir: Callable[..., Finished]) -> None:
+    labels = _opto_csv(annotated, tmp_path / "opto.csv")
+    shown = neurpir("evaluate", str(annotated), "--label", "opto", "--labels", str(labels), "--methods",
+                    "neurpir,hand", "--json")
+    assert shown.code == 0, shown.stderr
+    payload = json.loads(shown.stdout)
+    assert payload["n_labelled"] == 50 and payload["classes"] == ["PV+", "PV-"]
+    assert [m["name"] for m in payload["methods"]] == ["neurpir", "hand"]
+    assert f"{labels}: 1 of its 76 rows match no neuron of the files (by session_id and neuron_id)" in shown.stderr
+    predicted = neurpir("predict", str(model_dir), str(simulated / "sub-sim03"), "--fit-on",
+                        str(annotated / "sub-sim01"), "--fit-on", str(annotated / "sub-sim02"), "--label", "opto",
+                        "--labels", str(labels), "--probe-dir", str(tmp_path / "probe"), "--out",
+                        str(tmp_path / "predicted"), "--json")
+    assert predicted.code == 0, predicted.stderr
+    (row,) = json.loads(predicted.stdout)
+    assert row["status"] == "copy" and set(row["counts"]) <= {"PV+", "PV-"}
+    assert row["probe"]["n_training_neurons"] == 33 and row["probe"]["n_unlabelled"] == 17
+    alone = neurpir("predict", str(model_dir), str(simulated / "sub-sim03"), "--label", "opto", "--labels",
+                    str(labels))
+    assert alone.code == 1 and alone.stderr == "error: --labels needs --fit-on: they label the files the probe is " \
+                                               "fitted on\n"
+    (tmp_path / "bad.tsv").write_text("session_id\tunit\topto\nsim01\t1\tPV+\n")
+    bad = neurpir("evaluate", str(annotated), "--label", "opto", "--labels", str(tmp_path / "bad.tsv"))
+    assert bad.code == 1 and bad.stderr == f"error: {tmp_path / 'bad.tsv'}: the labels table lacks neuron_id (it " \
+                                           "has session_id, unit, opto)\n"
 
 
 @pytest.mark.slow

@@ -100,7 +100,9 @@ def test_a_few_labelled_neurons_among_many_are_normalised_within_their_session(f
     assert all(r.n_neurons >= 3 + MIN_SESSION_NEURONS for r in recordings)
     result = evaluate(recordings, label="cell_type", embeddings=vectors, methods=["neurpir"], progress=False)
     assert result.settings["normalization"]["applied"] == "session"
-    assert result.settings["normalization"]["fallback_sessions"] == [] and not result.notes
+    assert result.settings["normalization"]["fallback_sessions"] == []
+    (note,) = result.notes  # only that its classes are small: 3 identified neurons each
+    assert note.startswith("cell_type FS (3), IB (3), RS (3): fewer than 5 labelled neurons")
     expected = [((m - m.mean(axis=0)) / m.std(axis=0))[rows] for m, rows in zip(vectors, identified)]
     np.testing.assert_allclose(result.view.vectors, np.concatenate(expected))
 
@@ -129,6 +131,24 @@ def test_chance_comes_from_the_training_classes(sparse: list) -> None:
     assert result.method("hand").pooled.chance == pytest.approx(0.2)
     permuted, p_value = result.method("hand").permutation
     assert 0.0 < permuted < 0.5 and 0.0 < p_value <= 1.0
+
+
+def test_a_fold_whose_training_neurons_hold_one_class_is_left_out_with_a_note(files: list[Path]) -> None:
+    recordings = _one_class_sessions(files, [("FS", "RS"), ("RS",), ("RS",)])
+    with pytest.warns(UserWarning, match="fold sim01 is unscorable: its training neurons are all cell_type RS"):
+        result = evaluate(recordings, label="cell_type", methods=["hand"], normalize="none", progress=False)
+    sim01 = next(fold for fold in result.folds if fold.name == "sim01")
+    assert not sim01.scorable and sim01.unscorable_because == "training neurons all RS"
+    assert "UNSCORABLE (training neurons all RS)" in format_table(result)
+    hand = result.method("hand")
+    assert hand.scores[0] is None and [p.fold for p in hand.predictions] == ["sim02", "sim03"]
+
+
+def test_no_scorable_fold_is_an_error_naming_the_classes(files: list[Path]) -> None:
+    recordings = _one_class_sessions(files, [("FS",), ("RS",)])
+    with pytest.raises(NeurPIRError, match=r"no fold can be scored \(sim01: cell_type training neurons all RS; "
+                                           r"sim02: cell_type training neurons all FS\).*try --split kfold"):
+        evaluate(recordings, label="cell_type", methods=["hand"], normalize="none", progress=False)
 
 
 def test_folds_whose_class_is_not_in_training_are_unscorable(files: list[Path], tmp_path: Path) -> None:

@@ -57,11 +57,16 @@ def test_impossible_splits_raise_clear_errors() -> None:
         make_folds(np.full(10, "m1"), sessions[:10], labels[:10], "animal")
     with pytest.raises(NeurPIRError, match="unknown split"):
         make_folds(subjects, sessions, labels, "random")
-    one_class_elsewhere = np.where(subjects == "m1", labels, "A")
-    with pytest.raises(NeurPIRError, match="fewer than two classes"):
-        make_folds(subjects, sessions, one_class_elsewhere, "animal")
     with pytest.raises(NeurPIRError, match="at least 2 folds"):
         make_folds(subjects, sessions, labels, "kfold", n_splits=1)
+
+
+def test_a_fold_whose_training_neurons_hold_one_class_is_made_not_refused() -> None:
+    subjects, sessions, labels = _neurons()
+    one_class_elsewhere = np.where(subjects == "m1", labels, "A")
+    folds = make_folds(subjects, sessions, one_class_elsewhere, "animal")
+    m1 = next(fold for fold in folds if fold.name == "m1")
+    assert set(one_class_elsewhere[m1.train]) == {"A"} and len(folds) == np.unique(subjects).size
 
 
 def test_only_the_folds_of_the_animals_asked_for_are_kept() -> None:

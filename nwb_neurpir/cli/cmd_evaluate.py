@@ -14,6 +14,7 @@ from nwb_neurpir.cli.options import (
     Glob,
     JsonOutput,
     LABEL_VALUES,
+    LABELS_HELP,
     PRESET_GROUPING,
     Series,
     Sources,
@@ -63,6 +64,8 @@ def register(app: typer.Typer) -> None:
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--grouping", help=f"{PRESET_GROUPING} or a YAML/JSON file mapping group -> label values; other "
                                "values are dropped (the report's notes name them).")] = None,
+        labels: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+            "--labels", help=LABELS_HELP)] = None,
         split: Annotated[str, choice("nwb_neurpir.evaluation.splits:SPLITS", "--split",
                                      help="animal (leave one animal out), session, or kfold.")]
         = "animal",
@@ -140,7 +143,7 @@ def register(app: typer.Typer) -> None:
                                        if training else None),
                                transductive=transductive, embeddings_name=embeddings_name, report_dir=out,
                                plots=not no_plots, projection=projection or "umap",
-                               command=command_line(), **options)
+                               command=command_line(), labels=labels, **options)
         if as_json:
             typer.echo(json.dumps(run.to_dict(), indent=2, default=float))
             return

@@ -10,6 +10,7 @@ import typer
 
 from nwb_neurpir.cli.options import (
     LABEL_VALUES,
+    LABELS_HELP,
     PRESET_GROUPING,
     CacheDir,
     Glob,
@@ -20,6 +21,7 @@ from nwb_neurpir.cli.options import (
     Sources,
     UnitFilter,
 )
+from nwb_neurpir.errors import NeurPIRError
 
 __all__ = ["register"]
 
@@ -35,6 +37,8 @@ def register(app: typer.Typer) -> None:
             "--fit-on", help="Annotated, labelled files or folders to fit the probe on (repeat the option); "
                              "without it, the probe saved beside the model for --label/--grouping is used.")] = None,
         label: Annotated[str, typer.Option("--label", help=f"Neuron column to predict. {LABEL_VALUES}")] = "cell_type",
+        labels: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+            "--labels", help=f"With --fit-on: {LABELS_HELP}")] = None,
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--grouping", help=f"{PRESET_GROUPING} or YAML/JSON file grouping the label values.")] = None,
         probe_kind: Annotated[str, typer.Option("--probe", help="logistic or knn.")] = "logistic",
@@ -76,8 +80,11 @@ def register(app: typer.Typer) -> None:
         from nwb_neurpir.cli.outcomes import print_outcomes
         from nwb_neurpir.workflows.prediction import predict_with_saved_probe
 
+        if labels is not None and not fit_on:
+            raise NeurPIRError("--labels needs --fit-on: they label the files the probe is fitted on")
         outcomes = predict_with_saved_probe(
-            model_dir, sources, glob, fit_on=fit_on, label=label, grouping=grouping, probe_kind=probe_kind,
+            model_dir, sources, glob, fit_on=fit_on, labels=labels, label=label, grouping=grouping,
+            probe_kind=probe_kind,
             probe_inputs=probe_inputs, probe_dir=probe_dir, embeddings=embeddings, name=name,
             sidecar=True if sidecar else None,
             output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,

@@ -63,10 +63,6 @@ class LabelledNeurons:
                                                zip(self.recording_rows, bounds[:-1], bounds[1:])],
                                case_variants=self.case_variants)
 
-    def class_counts(self, rows: np.ndarray | None = None) -> dict[str, int]:
-        labels = self.labels if rows is None else self.labels[rows]
-        return {name: int((labels == name).sum()) for name in self.classes}
-
 
 def session_keys(recordings: Sequence[Recording]) -> list[str]:
     """``subject/session`` per recording; repeated keys get ``#2``, ``#3``... so every recording has its own."""

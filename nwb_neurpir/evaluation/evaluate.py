@@ -38,7 +38,7 @@ from nwb_neurpir.evaluation.dataset import (
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import Method, default_methods, parse_methods, REPRESENTATIONS
-from nwb_neurpir.evaluation.metrics import score_fold
+from nwb_neurpir.evaluation.metrics import few_neurons_note, score_fold
 from nwb_neurpir.evaluation.neighbours import NeighbourRepresentation
 from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization
 from nwb_neurpir.evaluation.probes import PROBES, fit_predict, fit_predict_fused, standardize_per_session
@@ -50,14 +50,21 @@ from nwb_neurpir.evaluation.representations import (
     gather_rows,
     variant_config,
 )
-from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult, FoldInfo, FoldPredictions, MethodResult
+from nwb_neurpir.evaluation.results import (
+    EmbeddingView,
+    EvaluationResult,
+    FoldInfo,
+    FoldPredictions,
+    MethodResult,
+    describe_fold,
+)
 from nwb_neurpir.evaluation.splits import Fold, Split, make_folds, only_held_out
 from nwb_neurpir.recording import Recording
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR, NeurPIRConfig
 
-__all__ = ["EvaluationWarning", "evaluate"]
+__all__ = ["EvaluationWarning", "evaluate", "some_of"]
 
 Protocol = Literal["inductive", "transductive"]
 NO_EMBEDDING = "<no embedding>"
@@ -138,10 +145,12 @@ def evaluate(
             raise NeurPIRError("held-out animals need split 'animal' or 'session' (k-fold mixes every animal into "
                                "every fold)")
         folds = only_held_out(folds, held_out)
-    fold_infos = [_fold_info(fold, neurons) for fold in folds]
+    fold_infos = [describe_fold(fold, neurons.labels, neurons.classes) for fold in folds]
     notes += _unscorable_notes(fold_infos, label) + _group_named_notes(grouping, neurons.dropped, label)
     notes += _ungrouped_notes(grouping, neurons.dropped, label) + case_variants_note(neurons.case_variants, label)
     notes += _silent_notes(recordings, neurons)
+    notes += _unlabelled_file_notes(recordings, embeddings, label)
+    notes += [note for note in [few_neurons_note(neurons.labels, label)] if note]
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     if config is not None:
         mode = "inductive" if protocol == "inductive" else "transductive"
@@ -305,9 +314,9 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
             else:
                 predicted = fit_predict(method.probe, blocks[0][fold.train], neurons.labels[fold.train],
                                         blocks[0][fold.test], pca=method.pca, seed=seed)
-            scored = ~np.isin(neurons.labels[fold.test], info.unscorable_classes)
+            scored = info.scored(neurons.labels[fold.test])
             y_true, y_pred = neurons.labels[fold.test][scored], predicted[scored]
-            n_choices = sum(1 for count in info.train_counts.values() if count > 0)
+            n_choices = len(info.training_classes)
             result.scores.append(score_fold(y_true, y_pred, neurons.classes, n_choices))
             result.predictions.append(FoldPredictions(fold.name, fold.test[scored], y_true, y_pred, n_choices))
     bar.close()
@@ -450,16 +459,6 @@ def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, r
                          label_name=neurons.label_name, normalization=normalization.to_dict())
 
 
-def _fold_info(fold: Fold, neurons: LabelledNeurons) -> FoldInfo:
-    train_counts = neurons.class_counts(fold.train)
-    test_counts = neurons.class_counts(fold.test)
-    trained = [name for name, count in train_counts.items() if count > 0]
-    absent = tuple(name for name, count in test_counts.items() if count > 0 and train_counts[name] == 0)
-    return FoldInfo(name=fold.name, held_out_subjects=fold.held_out_subjects,
-                    held_out_sessions=fold.held_out_sessions, train_counts=train_counts, test_counts=test_counts,
-                    chance=1.0 / len(trained), training_data=(), unscorable_classes=absent)
-
-
 def _with_training_data(info: FoldInfo, run: _Run) -> FoldInfo:
     """``info`` with the sessions its NeurPIR model was trained on (known once the fold has run)."""
     import dataclasses
@@ -468,28 +467,31 @@ def _with_training_data(info: FoldInfo, run: _Run) -> FoldInfo:
 
 
 def _unscorable_notes(fold_infos: list[FoldInfo], label: str) -> list[str]:
-    """One note per fold whose test neurons (some or all) belong to classes its training neurons lack, and per
-    scorable fold whose test neurons lack some training classes (its balanced accuracy averages fewer classes)."""
+    """One note per fold whose test neurons (some or all) belong to classes its training neurons lack, or whose
+    training neurons hold one class, and per scorable fold whose test neurons lack some training classes (its
+    balanced accuracy averages fewer classes); a NeurPIRError when no fold can be scored."""
     notes = []
     for info in fold_infos:
-        absent = [name for name in info.train_counts if not info.test_counts.get(name)]
+        absent = [name for name in info.training_classes if not info.test_counts.get(name)]
         if absent and info.scorable:
             notes.append(f"fold {info.name}: no test neuron of {label} {', '.join(absent)}; its balanced accuracy "
                          "averages the recall of the other classes (its chance stays 1 / training classes), so "
                          "per-fold means and the pooled score can rank methods differently")
-        if not info.unscorable_classes:
-            continue
-        missing = ", ".join(info.unscorable_classes)
-        if info.scorable:
-            notes.append(f"fold {info.name}: {label} {missing} is absent from the training neurons; those test "
-                         f"neurons are not scored ({info.n_scored} scored)")
-        else:
-            notes.append(f"fold {info.name} is unscorable: its test {label} ({missing}) is absent from the training "
-                         "neurons, so no probe can predict it; it is left out of the scores")
+        if len(info.training_classes) < 2:
+            notes.append(f"fold {info.name} is unscorable: its training neurons are all {label} "
+                         f"{', '.join(info.training_classes) or 'unlabelled'} (the other classes occur only in "
+                         f"{info.name}), so no probe can choose; it is left out of the scores")
+        elif info.unscorable_classes and info.scorable:
+            notes.append(f"fold {info.name}: {label} {', '.join(info.unscorable_classes)} is absent from the "
+                         f"training neurons; those test neurons are not scored ({info.n_scored} scored)")
+        elif info.unscorable_classes:
+            notes.append(f"fold {info.name} is unscorable: its test {label} ({', '.join(info.unscorable_classes)}) "
+                         "is absent from the training neurons, so no probe can predict it; it is left out of the "
+                         "scores")
     if fold_infos and not any(info.scorable for info in fold_infos):
-        raise NeurPIRError(f"no fold can be scored: in every fold the test neurons' {label} is absent from the "
-                           "training neurons (each held-out group has classes of its own); try --split kfold or a "
-                           "coarser --grouping")
+        reasons = "; ".join(f"{info.name}: {label} {info.unscorable_because}" for info in fold_infos)
+        raise NeurPIRError(f"no fold can be scored ({reasons}): each held-out group has classes of its own; try "
+                           "--split kfold or a coarser --grouping")
     return notes
 
 
@@ -502,6 +504,29 @@ def _silent_notes(recordings: Sequence[Recording], neurons: LabelledNeurons) -> 
                  for r, rows in zip(recordings, neurons.recording_rows))
     return [f"{silent} of the {len(neurons)} labelled neurons have no activity in the observed time (units without "
             "spikes, kept as all-zero rows); no representation can tell them apart"] if silent else []
+
+
+def _unlabelled_file_notes(recordings: Sequence[Recording], embeddings: object, label: str) -> list[str]:
+    """A note naming the files none of whose neurons has a ``label`` (the column is missing or empty there): their
+    neurons are left out as unlabelled, and so are their animals' folds when no other file labels them."""
+    if recordings:
+        lacking = [r.source.label() for r in recordings if label not in r.neuron_metadata.columns
+                   or r.neuron_metadata[label].isna().all()]
+    elif isinstance(embeddings, pd.DataFrame) and {"file", label} <= set(embeddings.columns):
+        empty = embeddings[label].isna().groupby(embeddings["file"], sort=False).all()
+        lacking = [str(file) for file, none in empty.items() if none]
+    else:
+        lacking = []
+    if not lacking:
+        return []
+    return [f"{len(lacking)} files have no {label} (no such column, or no value in it); their neurons are left out "
+            f"as unlabelled: {some_of(lacking)}"]
+
+
+def some_of(names: Sequence[str]) -> str:
+    """The first few ``names``, comma-separated, then how many more there are."""
+    more = f" and {len(names) - _SHOWN_DROPPED} more" if len(names) > _SHOWN_DROPPED else ""
+    return ", ".join(names[:_SHOWN_DROPPED]) + more
 
 
 def _group_named_notes(grouping: LabelGrouping | None, dropped: dict[str, int], label: str) -> list[str]:

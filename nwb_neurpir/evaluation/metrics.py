@@ -13,8 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["PAIRED_SHUFFLES", "PAIRED_TEST", "PERMUTATIONS", "FoldScore", "Summary", "chance_level",
-           "confusion_matrix", "paired_permutation_p", "permutation_chance", "score_fold", "summarize"]
+__all__ = ["FEW_NEURONS", "PAIRED_SHUFFLES", "PAIRED_TEST", "PERMUTATIONS", "FoldScore", "Summary", "chance_level",
+           "confusion_matrix", "few_neurons_note", "paired_permutation_p", "permutation_chance", "score_fold",
+           "summarize"]
 
 PERMUTATIONS = 200
 """Shuffles of a method's predictions against the true labels behind its permutation chance and p-value."""
@@ -22,6 +23,8 @@ PAIRED_SHUFFLES = 10_000
 """Random swaps of two methods' predictions behind the paired test that compares them."""
 PAIRED_TEST = "paired permutation test over neurons"
 """The name reports give ``paired_permutation_p``."""
+FEW_NEURONS = 5
+"""A class with fewer labelled neurons than this is warned about: its recall rests on a handful of neurons."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,17 @@ def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequ
     except KeyError as exc:
         raise ValueError(f"label {exc.args[0]!r} is not one of the classes {list(classes)}") from None
     return matrix
+
+
+def few_neurons_note(labels: Sequence[str], label: str) -> str | None:
+    """A warning naming the classes with fewer than ``FEW_NEURONS`` labelled neurons, or None."""
+    names, counts = np.unique(np.asarray(labels, dtype=str), return_counts=True)
+    few = {str(name): int(count) for name, count in zip(names, counts) if count < FEW_NEURONS}
+    if not few:
+        return None
+    listed = ", ".join(f"{name} ({count})" for name, count in few.items())
+    return (f"{label} {listed}: fewer than {FEW_NEURONS} labelled neurons; the recall of such a class, and the "
+            "balanced accuracy that averages it, rests on a handful of neurons")
 
 
 def per_class_scores(confusion: np.ndarray, classes: Sequence[str]) -> dict[str, dict[str, float]]:

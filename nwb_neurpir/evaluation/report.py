@@ -53,7 +53,7 @@ def _fold_line(fold: FoldInfo) -> str:
     scoring = (f"chance {fold.chance:.3f}" if fold.scorable and not fold.unscorable_classes else
                f"chance {fold.chance:.3f}; {', '.join(fold.unscorable_classes)} not in training, "
                f"{fold.n_scored} scored" if fold.scorable else
-               f"UNSCORABLE ({', '.join(fold.unscorable_classes)} not in training)")
+               f"UNSCORABLE ({fold.unscorable_because})")
     return f"fold {fold.name}: test {_counts(fold.test_counts)}; {scoring}"
 
 
@@ -174,7 +174,7 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
     lines += ["## Folds", "", *_markdown_table(
         ["fold", "held out", "train counts", "test counts", "chance", "scored", "model trained on"],
         [[f.name, ", ".join(f.held_out_subjects), _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",
-          str(f.n_scored) if f.scorable else f"unscorable ({', '.join(f.unscorable_classes)} not in training)",
+          str(f.n_scored) if f.scorable else f"unscorable ({f.unscorable_because})",
           f"{len(f.training_data)} sessions" if f.training_data else "-"] for f in result.folds]), ""]
     lines += _model_lines(result)
     lines += _diagnostic_lines(result)

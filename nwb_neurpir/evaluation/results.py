@@ -20,9 +20,13 @@ from nwb_neurpir.evaluation.metrics import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
-__all__ = ["EmbeddingView", "EvaluationResult", "FoldInfo", "FoldPredictions", "MethodResult"]
+    from nwb_neurpir.evaluation.splits import Fold
+
+__all__ = ["EmbeddingView", "EvaluationResult", "FoldInfo", "FoldPredictions", "MethodResult", "describe_fold"]
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,27 @@ class FoldInfo:
         return sum(count for name, count in self.test_counts.items() if name not in self.unscorable_classes)
 
     @property
+    def training_classes(self) -> tuple[str, ...]:
+        """Classes with training neurons: those the fold's probe can predict."""
+        return tuple(name for name, count in self.train_counts.items() if count > 0)
+
+    @property
     def scorable(self) -> bool:
-        return self.n_scored > 0
+        """Whether a probe can be scored here: two or more training classes and a test neuron of one of them."""
+        return self.n_scored > 0 and len(self.training_classes) >= 2
+
+    @property
+    def unscorable_because(self) -> str:
+        """Why the fold is unscorable ('' when it is not): one training class, or test classes not in training."""
+        if self.scorable:
+            return ""
+        if len(self.training_classes) < 2:
+            return f"training neurons all {', '.join(self.training_classes) or 'unlabelled'}"
+        return f"{', '.join(self.unscorable_classes)} not in training"
+
+    def scored(self, test_labels: np.ndarray) -> np.ndarray:
+        """Which of the fold's test neurons are scored: those of a class its training neurons have."""
+        return ~np.isin(np.asarray(test_labels, dtype=str), self.unscorable_classes)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "held_out_subjects": list(self.held_out_subjects),
@@ -57,6 +80,19 @@ class FoldInfo:
                 "test_counts": self.test_counts, "chance": self.chance, "scorable": self.scorable,
                 "n_scored": self.n_scored, "unscorable_classes": list(self.unscorable_classes),
                 "training_data": list(self.training_data)}
+
+
+def describe_fold(fold: Fold, labels: np.ndarray, classes: Sequence[str]) -> FoldInfo:
+    """The fold's class counts on each side, its chance level and the test classes absent from its training neurons
+    (``labels``: every neuron's class, indexed by the fold's rows)."""
+    labels = np.asarray(labels, dtype=str)
+    train_counts = {name: int((labels[fold.train] == name).sum()) for name in classes}
+    test_counts = {name: int((labels[fold.test] == name).sum()) for name in classes}
+    trained = [name for name, count in train_counts.items() if count > 0]
+    absent = tuple(name for name, count in test_counts.items() if count > 0 and train_counts[name] == 0)
+    return FoldInfo(name=fold.name, held_out_subjects=fold.held_out_subjects,
+                    held_out_sessions=fold.held_out_sessions, train_counts=train_counts, test_counts=test_counts,
+                    chance=1.0 / max(len(trained), 1), training_data=(), unscorable_classes=absent)
 
 
 @dataclass(frozen=True)

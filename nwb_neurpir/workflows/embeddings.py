@@ -73,7 +73,7 @@ def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None
 
     paths = annotated_files(sources, glob, name)
     table = read_annotated(paths, name)
-    table.attrs["model_sha256"] = sorted({_model_sha256(path, name) for path in paths})
+    table.attrs["model_sha256"] = sorted({model_sha256_of(path, name) for path in paths})
     if predictions:
         table = _with_predictions(table)
     if zscore:
@@ -83,7 +83,8 @@ def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None
     return table
 
 
-def _model_sha256(path: str, name: str | None) -> str:
+def model_sha256_of(path: str, name: str | None) -> str:
+    """The checkpoint checksum of the model that made the embeddings ``name`` (the only table, if None) of a file."""
     from nwb_neurpir.store import read_embeddings as read_one
 
     return str(read_one(path, name).attrs["model"]["checkpoint_sha256"])

@@ -20,6 +20,7 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EvaluationResult
 from nwb_neurpir.workflows.annotated import MovedSources, activity_source, local_paths, read_annotated
+from nwb_neurpir.workflows.labels_file import ExternalLabels, relabel_frame, relabel_recordings
 from nwb_neurpir.workflows.recordings import source_items
 
 if TYPE_CHECKING:
@@ -62,19 +63,24 @@ def evaluate_sources(
     plots: bool = True,
     projection: str = "umap",
     command: str | None = None,
+    labels: str | Path | pd.DataFrame | None = None,
     **options: Any,
 ) -> EvaluationRun:
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
     table); write the report to ``report_dir`` (figures unless ``plots=False``). ``bin_size``: the grid the sources
     are read on (default: the model's, else the reader's); ``command``, the command line that asked for it, goes
-    into the report. ``options`` go to ``evaluate``."""
+    into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files' ``label``
+    column. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation import write_report
+    from nwb_neurpir.workflows.labels_file import read_labels
+
+    external = None if labels is None else read_labels(labels, label)
 
     reader = {"unit_filter": unit_filter, "bin_size": bin_size, "ophys_series": ophys_series}
     if model is not None or config is not None:
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir, reader_kwargs=reader,
-                                     model=model, config=config,
+                                     model=model, config=config, labels=external,
                                      protocol="transductive" if transductive else None, **options)
     else:
         from nwb_neurpir.io.access import DataAccess
@@ -85,13 +91,43 @@ def evaluate_sources(
         # with NeurPIR among the methods, files found in folders without embeddings are left out
         paths = annotated_files(sources, glob, embeddings_name) if _uses_neurpir(options.get("methods")) else given
         result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader,
-                                    moved_sources=given, **options)
+                                    moved_sources=given, labels=external, **options)
+        _note_left_out(result, _without_embeddings(given, paths), embeddings_name)
     result.settings["command"] = command
     if report_dir is not None and plots and options.get("progress", True):
         print(f"writing the report and its figures to {report_dir} (a {projection.upper()} of the vectors can take a "
               "minute) ...", file=sys.stderr)
     written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
     return EvaluationRun(result=result, written=written)
+
+
+def _without_embeddings(given: Sequence[str], annotated: Sequence[str]) -> list[str]:
+    """The files among ``given`` left out for lack of embeddings: neither annotated nor the recording that a
+    sidecar among ``annotated`` holds the embeddings of."""
+    moved = MovedSources(given)
+    covered = set()
+    for path in annotated:
+        covered.add(Path(path).resolve())
+        try:
+            covered.add(Path(activity_source(path, moved)[0]).resolve())
+        except NeurPIRError:
+            continue  # a sidecar whose recording is not among the files given: it stands for none of them
+    return [path for path in given if Path(path).resolve() not in covered]
+
+
+def _note_left_out(result: EvaluationResult, left_out: Sequence[str], name: str | None) -> None:
+    """Add (and warn) a note naming the files left out of ``result`` for lack of embeddings."""
+    import warnings
+
+    from nwb_neurpir.evaluation.evaluate import EvaluationWarning, some_of
+
+    if not left_out:
+        return
+    table = f" named {name}" if name else ""
+    note = (f"{len(left_out)} files left out: they hold no NeurPIR embeddings{table} (annotate them, or evaluate "
+            f"hand features alone with --methods hand): {some_of(list(left_out))}")
+    result.notes.append(note)
+    warnings.warn(note, EvaluationWarning, stacklevel=3)
 
 
 def _model_provenance(models: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -125,6 +161,7 @@ def evaluate_annotated(
     methods: Sequence[str] | None = None,
     reader_kwargs: dict[str, Any] | None = None,
     moved_sources: Sequence[str | Path] = (),
+    labels: ExternalLabels | None = None,
     progress: bool = True,
     **options: Any,
 ) -> EvaluationResult:
@@ -132,7 +169,8 @@ def evaluate_annotated(
     for sidecar files, from the sources they name (when such a source has moved, the file among ``moved_sources``
     with its NWB identifier). Methods that need no NeurPIR vectors (``hand``, ``hand:gb``...)
     need no embeddings in the files; they are computed on the grid of the model that made the embeddings (unless
-    ``reader_kwargs`` name a ``bin_size``), as a model reads files. ``options`` go to ``evaluate``."""
+    ``reader_kwargs`` name a ``bin_size``), as a model reads files. ``labels`` stand in for the files' label column.
+    ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recording
     from nwb_neurpir.io.access import DataAccess
@@ -151,10 +189,12 @@ def evaluate_annotated(
 
     reader = dict(reader_kwargs or {})
     if not _uses_neurpir(methods):
-        recordings = [recording_of(path, reader) for path in paths]
+        recordings = _relabelled([recording_of(path, reader) for path in paths], labels)
         return _timed_total(evaluate(recordings, label=label, methods=methods, progress=progress, **options),
                             time.perf_counter() - clock)
     table = read_annotated(paths, name)
+    if labels is not None:
+        table = relabel_frame(table, labels)
     provenance = _model_provenance(table.attrs["models"])
     if methods is not None and all(m.partition(":")[0] == "neurpir" for m in methods):
         return _timed_total(evaluate(label=label, embeddings=table, methods=methods, progress=progress,
@@ -167,6 +207,7 @@ def evaluate_annotated(
         recording = recording_of(path, reader, frame["neuron_table"].iloc[0])
         recordings.append(recording)
         matrices.append(aligned_embeddings(recording, frame))
+    recordings = _relabelled(recordings, labels)
     reading = time.perf_counter() - clock
     return _timed_total(evaluate(recordings, label=label, embeddings=matrices,
                                  embeddings_training_data=table.attrs["training_data"], methods=methods,
@@ -182,13 +223,14 @@ def evaluate_recordings(
     reader_kwargs: dict[str, Any] | None = None,
     model: TrainedModel | str | Path | None = None,
     config: Any = None,
+    labels: ExternalLabels | None = None,
     progress: bool = True,
     **options: Any,
 ) -> EvaluationResult:
     """Read ``sources`` (spike times kept for the ISI features; as the model's modality and, unless
     ``reader_kwargs`` name one, on its bin size, or as ``config``'s modality when it sets one) and ``evaluate`` them
-    with ``model`` (a trained model or its folder) or by training ``config`` per fold; ``options`` go to
-    ``evaluate``."""
+    with ``model`` (a trained model or its folder) or by training ``config`` per fold, ``labels`` standing in for
+    their label column; ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
@@ -202,8 +244,8 @@ def evaluate_recordings(
                   keep_spike_times=True)
     if model is None and getattr(config, "modality", None) is not None:
         reader.setdefault("modality", config.modality)
-    recordings = list(open_recordings(sources, glob, **reader) if model is None else
-                      open_for_model(model, sources, glob, **reader))
+    recordings = _relabelled(list(open_recordings(sources, glob, **reader) if model is None else
+                                  open_for_model(model, sources, glob, **reader)), labels)
     reading = time.perf_counter() - clock
     result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
     if folder is not None and result.settings.get("model"):
@@ -227,7 +269,8 @@ def evaluate(
     on all sources); ``None`` reads the embeddings stored in annotated files or sidecars. ``options`` are
     ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods`` (a list, or the
     command's comma-separated text), ``probe``, ``normalize``, ``n_splits`` (``--folds``), ``seed``, ``glob``,
-    ``bin_size``, ``unit_filter``, ``progress``... With ``report_dir`` the report (report.md/json and figures) is
+    ``bin_size``, ``unit_filter``, ``labels`` (``--labels``: a CSV/TSV file or DataFrame of labels kept outside the
+    files), ``progress``... With ``report_dir`` the report (report.md/json and figures) is
     written there; ``result.table()`` gives the scores as a DataFrame.
 
     >>> import nwb_neurpir as npir
@@ -247,6 +290,11 @@ def evaluate(
         options["methods"] = split_methods(options["methods"])
     return evaluate_sources(source_items(sources), label=label, model=model, config=config, report_dir=report_dir,
                             **options).result
+
+
+def _relabelled(recordings: list[Recording], labels: ExternalLabels | None) -> list[Recording]:
+    """The recordings with their label column from ``labels``, when given."""
+    return recordings if labels is None else relabel_recordings(recordings, labels)
 
 
 def aligned_embeddings(recording: Recording, table: pd.DataFrame) -> np.ndarray:

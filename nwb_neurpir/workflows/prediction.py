@@ -30,13 +30,14 @@ __all__ = ["PredictOutcome", "predict", "predict_with_saved_probe"]
 
 @dataclass(frozen=True)
 class PredictOutcome(AnnotateOutcome):
-    """What happened to one source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``; ``error``)
-    and how many of its neurons got each class (``counts``)."""
+    """What happened to one source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``; ``error``),
+    how many of its neurons got each class (``counts``) and the probe that predicted them (``LabelProbe.summary``)."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    probe: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "counts": dict(self.counts)}
+        return {**super().to_dict(), "counts": dict(self.counts), "probe": dict(self.probe)}
 
 
 def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str | Path], glob: str | None = None, *,
@@ -101,15 +102,16 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
 
 
 def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path], glob: str | None = None, *,
-                             fit_on: list[str] | None = None, label: str = "cell_type", grouping: str | None = None,
+                             fit_on: list[str] | None = None, labels: str | Path | None = None,
+                             label: str = "cell_type", grouping: str | None = None,
                              probe_kind: str = "logistic", probe_inputs: str = "neurpir+hand",
                              probe_dir: str | Path | None = None, embeddings: str | None = None,
                              say: Callable[[str], None] = lambda _text: None,
                              **options: Any) -> list[PredictOutcome]:
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
-    files ``fit_on`` (reading ``probe_inputs``) and saved to ``probe_dir`` (default
-    ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with ``overwrite``; ``say`` hears its
-    cross-animal accuracy), or, without ``fit_on``, the one saved there. ``embeddings`` names the embedding table
+    files ``fit_on`` (reading ``probe_inputs``; ``labels``, a CSV/TSV file, replacing their ``label`` column) and
+    saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with
+    ``overwrite``; ``say`` hears its summary), or, without ``fit_on``, the one saved there. ``embeddings`` names the embedding table
     where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has moved reads
     its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier. ``options`` go
     to ``predict``; a failed source is reported in its outcome, not raised."""
@@ -127,12 +129,9 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         tables = _files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings)
         say(f"fitting the {probe.name} probe on {len(tables)} annotated files"
             + (" (reading their activity for the hand features)" if probe.reads_hand_features else "") + " ...")
-        probe.fit(list(tables), _one_table(tables), moved_sources=[*fit_on, *sources])
+        probe.fit(list(tables), _one_table(tables), moved_sources=[*fit_on, *sources], labels=labels)
         probe.save(folder)
-        accuracy = probe.cross_animal_accuracy_
-        say(f"probe {probe.name} ({probe.inputs}): {probe.n_training_neurons_} neurons, classes "
-            f"{', '.join(probe.classes_)}; "
-            f"cross-animal balanced accuracy {'n/a' if accuracy is None else f'{accuracy:.3f}'}; saved to {folder}")
+        say(f"{probe.summary_line()}; saved to {folder}")
     else:
         probe = LabelProbe.load(folder)
         _check_same_model(probe, model, f"the probe saved in {folder}")
@@ -169,6 +168,9 @@ def _one_table(tables: dict[str, str]) -> str:
 
 
 def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the probe") -> None:
+    if not probe.model_sha256_:
+        raise NeurPIRError(f"{which} does not record which model made the embeddings it was fitted on (a frame "
+                           "without attrs); fit it again with this package")
     if model.provenance().checkpoint_sha256 != probe.model_sha256_:
         raise NeurPIRError(f"{which} was fitted on embeddings of another model (checksums differ); fit it on "
                            "files annotated with this model")
@@ -208,7 +210,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
                       output=path if copy_from else None, **options)
     counts = Counter(np.asarray(probe.classes_)[probabilities.argmax(axis=1)].tolist())
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
-                          counts=dict(sorted(counts.items())))
+                          counts=dict(sorted(counts.items())), probe=probe.summary())
 
 
 def _check_modality(probe: LabelProbe, source: ResolvedSource, access: Any) -> None:  # noqa: ANN401

@@ -141,16 +141,23 @@ class LabelProbe:
 
     # --- fitting ----------------------------------------------------------------------------------------------------
     def fit(self, annotated: Any, name: str | None = None, *,  # noqa: ANN401
-            moved_sources: Sequence[str | Path] = ()) -> LabelProbe:
+            moved_sources: Sequence[str | Path] = (), labels: str | Path | pd.DataFrame | None = None) -> LabelProbe:
         """Fit on annotated, labelled files (paths, folders) or a frame of ``read_embeddings``/``transform``.
 
         First measures the cross-animal accuracy: for each animal, the probe fitted on the other animals' neurons
         predicts that animal's neurons (balanced accuracy, averaged over animals; None with one animal). Then fits
         on every labelled neuron. ``name`` picks the embedding table when a file has several. With hand features,
         each file's activity is read again to compute them: for a sidecar, from the source it names, or, when that
-        has moved, from the file among ``moved_sources`` (files, folders) with its NWB identifier.
+        has moved, from the file among ``moved_sources`` (files, folders) with its NWB identifier. ``labels`` (a CSV/TSV
+        file or a DataFrame: ``neuron_id``, the label column, and ``identifier`` or ``session_id``, see
+        ``labels_file``) replaces the label of the files. A frame whose ``attrs`` were lost (``merge``) names its model
+        through the files in its ``file`` column.
         """
+        from nwb_neurpir.workflows.labels_file import read_labels, relabel_frame
+
         frame, training_data = self._training_frame(annotated, name)
+        if labels is not None:
+            frame = relabel_frame(frame, read_labels(labels, self.label))
         if self.label not in frame.columns:
             columns = [str(c) for c in frame.columns if c not in ("embedding", "file")]
             raise NeurPIRError(f"the embeddings have no column {self.label!r}; available: {', '.join(columns)}")
@@ -170,6 +177,7 @@ class LabelProbe:
             blocks["hand"] = hand
         blocks = {key: block[grouped.keep] for key, block in blocks.items()}
         kept = frame.loc[grouped.keep]
+        self._warn_few_neurons(grouped.labels)
         self.fold_accuracy_ = self._cross_animal(blocks, grouped.labels, kept, classes)
         self.cross_animal_accuracy_ = (float(np.mean(list(self.fold_accuracy_.values())))
                                        if self.fold_accuracy_ else None)
@@ -177,25 +185,58 @@ class LabelProbe:
                         for key, block in blocks.items()}
         self.classes_ = [str(name) for name in self.probes_["neurpir"].estimator.classes_]
         self.training_data_ = training_data
-        self.model_sha256_ = _model_sha256(frame)
+        self.model_sha256_ = _model_sha256(frame, name)
         self.model_modality_ = _model_modality(frame)
         self.n_training_neurons_ = int(len(kept))
+        self.n_unlabelled_ = int(len(frame) - len(kept))
+        self.class_counts_ = {name: int(np.sum(grouped.labels == name)) for name in self.classes_}
         self.created_ = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.checkpoint_sha256_ = ""
         return self
 
     def _training_frame(self, annotated: Any, name: str | None) -> tuple[pd.DataFrame, list[str]]:  # noqa: ANN401
         if isinstance(annotated, pd.DataFrame):
+            if "file" not in annotated.columns:
+                raise NeurPIRError("the embeddings frame has no 'file' column (read_embeddings and transform give "
+                                   "one): the probe reads each neuron's recording, and the model, from it")
             return annotated, [str(path) for path in dict.fromkeys(annotated["file"])]
         from nwb_neurpir.workflows.embeddings import read_embeddings
 
         frame = read_embeddings(annotated, name, predictions=False)
         return frame, [str(Path(path).absolute()) for path in dict.fromkeys(frame["file"])]  # from any folder
 
+    def _warn_few_neurons(self, labels: np.ndarray) -> None:
+        from nwb_neurpir.evaluation.metrics import few_neurons_note
+
+        note = few_neurons_note(labels, self.label)
+        if note:
+            warnings.warn(note, stacklevel=3)
+
+    def summary(self) -> dict[str, Any]:
+        """What the probe was fitted on and how well it did: label, inputs, neurons per class, unlabelled neurons
+        left out, cross-animal balanced accuracy (overall and per held-out animal)."""
+        self._fitted()
+        return {"name": self.name, "inputs": self.inputs, "n_training_neurons": self.n_training_neurons_,
+                "n_unlabelled": self.n_unlabelled_, "class_counts": self.class_counts_,
+                "cross_animal_accuracy": self.cross_animal_accuracy_, "fold_accuracy": self.fold_accuracy_}
+
+    def summary_line(self) -> str:
+        """``summary`` as one line: ``probe cell_type (neurpir+hand): 360 labelled neurons (120 unlabelled left
+        out), classes CH 70, ...; cross-animal balanced accuracy 0.830``."""
+        unlabelled = f" ({self.n_unlabelled_} unlabelled left out)" if self.n_unlabelled_ else ""
+        classes = ", ".join(f"{name} {count}" for name, count in self.class_counts_.items()) if \
+            self.class_counts_ else ", ".join(self.classes_)
+        accuracy = "n/a" if self.cross_animal_accuracy_ is None else f"{self.cross_animal_accuracy_:.3f}"
+        return (f"probe {self.name} ({self.inputs}): {self.n_training_neurons_} labelled neurons{unlabelled}, "
+                f"classes {classes}; cross-animal balanced accuracy {accuracy}")
+
     def _cross_animal(self, blocks: dict[str, np.ndarray], labels: np.ndarray, kept: pd.DataFrame,
                       classes: list[str]) -> dict[str, float]:
+        """Balanced accuracy per held-out animal, over the test classes its training neurons have (as ``neurpir
+        evaluate`` scores them); a fold that cannot be scored is skipped with a warning saying why."""
         from nwb_neurpir.evaluation.metrics import score_fold
         from nwb_neurpir.evaluation.probes import fit_predict_fused
+        from nwb_neurpir.evaluation.results import describe_fold
         from nwb_neurpir.evaluation.splits import make_folds
 
         try:
@@ -206,10 +247,17 @@ class LabelProbe:
             return {}
         scores = {}
         for fold in folds:
+            info = describe_fold(fold, labels, classes)
+            if not info.scorable:
+                warnings.warn(f"cross-animal accuracy: fold {fold.name} left out ({self.label} "
+                              f"{info.unscorable_because})", stacklevel=3)
+                continue
             predicted = fit_predict_fused(self.kind, [block[fold.train] for block in blocks.values()],
                                           labels[fold.train], [block[fold.test] for block in blocks.values()],
                                           seed=self.seed)
-            scores[fold.name] = float(score_fold(labels[fold.test], predicted, classes).balanced_accuracy)
+            scored = info.scored(labels[fold.test])
+            scores[fold.name] = float(score_fold(labels[fold.test][scored], predicted[scored], classes,
+                                                 len(info.training_classes)).balanced_accuracy)
         return scores
 
     # --- predicting -------------------------------------------------------------------------------------------------
@@ -283,8 +331,8 @@ class LabelProbe:
                 "classes": self.classes_, "training_data": self.training_data_,
                 "cross_animal_accuracy": self.cross_animal_accuracy_, "fold_accuracy": self.fold_accuracy_,
                 "model_sha256": self.model_sha256_, "model_modality": self.model_modality_,
-                "n_training_neurons": self.n_training_neurons_,
-                "package_version": __version__, "created": self.created_}
+                "n_training_neurons": self.n_training_neurons_, "n_unlabelled": self.n_unlabelled_,
+                "class_counts": self.class_counts_, "package_version": __version__, "created": self.created_}
         if "hand" in probes:
             meta.update(hand_columns=self.hand_columns_, hand_bin_size=self.hand_bin_size_)
         return {"probe.json": meta,
@@ -341,12 +389,28 @@ class LabelProbe:
         self.model_sha256_ = str(meta["model_sha256"])
         self.model_modality_ = meta.get("model_modality")  # not recorded by probes saved before it was
         self.n_training_neurons_ = int(meta["n_training_neurons"])
+        self.n_unlabelled_ = int(meta.get("n_unlabelled", 0))  # not recorded by probes saved before it was
+        self.class_counts_ = {str(k): int(v) for k, v in meta.get("class_counts", {}).items()}
         self.created_ = str(meta["created"])
 
 
-def _model_sha256(frame: pd.DataFrame) -> str:
-    """The checkpoint checksum of the one model that made the frame's embeddings."""
-    shas = frame.attrs.get("model_sha256") or [frame.attrs.get("model", {}).get("checkpoint_sha256", "")]
+def _model_sha256(frame: pd.DataFrame, name: str | None) -> str:
+    """The checkpoint checksum of the one model that made the frame's embeddings: from its ``attrs``, else (lost in a
+    ``merge`` or ``concat``) from the files in its ``file`` column (their table ``name``); '' with a warning when they
+    cannot say."""
+    from nwb_neurpir.workflows.embeddings import model_sha256_of
+
+    shas = frame.attrs.get("model_sha256") or ([frame.attrs["model"].get("checkpoint_sha256", "")]
+                                               if frame.attrs.get("model") else [])
+    if not shas:
+        try:
+            shas = [model_sha256_of(str(path), name) for path in dict.fromkeys(frame["file"])]
+        except NeurPIRError as error:
+            warnings.warn(f"the probe cannot tell which model made its embeddings: the frame's attrs are empty (a "
+                          f"pandas merge drops them) and its files say nothing ({error.one_line()}); npir.predict "
+                          "with a model will refuse it (keep frame.attrs, or pass the labels with labels=)",
+                          stacklevel=3)
+            return ""
     if len(set(shas)) != 1:
         raise NeurPIRError(f"the embeddings come from {len(set(shas))} different models; fit a probe on embeddings "
                            "of one model")
