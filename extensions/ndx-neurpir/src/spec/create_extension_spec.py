@@ -39,7 +39,10 @@ def neurpir_model_spec() -> NWBGroupSpec:
         attributes=[
             _text_attribute("description", "What the model is and how it was trained."),
             _text_attribute("package_version", "Version of the nwb-neurpir package that trained the model."),
-            _text_attribute("checkpoint_sha256", "SHA-256 hex digest of the model checkpoint file."),
+            _text_attribute("checkpoint_sha256", (
+                "SHA-256 hex digest of the model folder's manifest.json, which lists the SHA-256 of each of its files "
+                "(weights, config.json, model.json); model.json holds the creation time, so two otherwise identical "
+                "trainings have the same weights but different checksums.")),
             NWBAttributeSpec(name="created", doc="When the model was created (ISO 8601 date and time).",
                              dtype="isodatetime"),
         ],
