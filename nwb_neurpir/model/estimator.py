@@ -153,7 +153,8 @@ class NeurPIR:
         tensors = {f"encoder.{k}": v for k, v in self.encoder_.state_dict().items()}
         if self.context_ is not None:
             tensors.update({f"context.{k}": v for k, v in self.context_.network.state_dict().items()})
-        meta = {"package_version": self.package_version_, "context": None if self.context_ is None else self.context_.meta(),
+        meta = {"package_version": self.package_version_,
+                "context": None if self.context_ is None else self.context_.meta(),
                 "training_data": self.training_data_, "training": self.training_summary_, "bin_size": self.bin_size_,
                 "created": self.created_}
         return {"config.json": self.config.hyperparameters(), "model.json": meta, "weights.safetensors": tensors}
@@ -224,12 +225,14 @@ class NeurPIR:
                    None if bin_size is None else float(bin_size), meta["created"], meta["package_version"])
 
     def provenance(self) -> ModelProvenance:
-        """Hyperparameters (with the bin size the model reads and the covariates its context reads), checksum of the
-        exact model content, and the sessions it was trained on."""
+        """Hyperparameters (with the bin size the model reads, the covariates its context reads and, as ``training``,
+        model.json's training record without its loss history: the runs with their threads, device, processes and
+        software, the sessions), checksum of the exact model content, and the sessions it was trained on."""
         sha = self.checkpoint_sha256_ or folder_sha256(self.files())
         covariates = list(self.context_.columns) if self.context_ is not None else []
+        training = {key: value for key, value in self.training_summary_.items() if key != "history"}
         return ModelProvenance(hyperparameters={**self.config.hyperparameters(), "bin_size": self.bin_size_,
-                                                "context_covariates": covariates},
+                                                "context_covariates": covariates, "training": training},
                                checkpoint_sha256=sha,
                                training_data=list(self.training_data_), created=self.created_,
                                package_version=self.package_version_,
