@@ -52,6 +52,7 @@ from nwb_neurpir.evaluation.representations import (
 )
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult, FoldInfo, FoldPredictions, MethodResult
 from nwb_neurpir.evaluation.splits import Fold, Split, make_folds, only_held_out
+from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording
 
 if TYPE_CHECKING:
@@ -183,6 +184,7 @@ def evaluate(
                 "config": None if config is None else config.hyperparameters(),
                 "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,
                 "inductive_folds": _inductive_folds(results, fold_infos), "package_version": __version__,
+                "software": software_versions(),
                 "hand_features": feature_names, "sources": _sources(recordings, keys),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return EvaluationResult(
