@@ -289,6 +289,7 @@ class _Run:
         _set_threads(config, self.env)
         self.out_dir = out_dir
         self.data = [session_key(r) for r in recordings]
+        self.selections = [r.neuron_selection() for r in recordings]
         self.bin_size = float(np.median([r.bin_size for r in recordings]))
         self.root = out_dir / CHECKPOINTS if out_dir is not None else None
         found = _agreed_checkpoint(self.root, self.env) if (resume and self.root is not None) else None
@@ -366,8 +367,8 @@ class _Run:
                    self.state.best_validation, "history": self.state.history, "world_size": self.env.world_size,
                    "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
                    "runs": [dict(entry) for entry in self.state.runs],
-                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons}
-                                for s in self.sessions]}
+                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons, **selection}
+                                for s, selection in zip(self.sessions, self.selections)]}
         return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size,
                        self.state.finished)
 

@@ -47,8 +47,12 @@ def neurpir_model_spec() -> NWBGroupSpec:
                              dtype="isodatetime"),
         ],
         datasets=[
-            NWBDatasetSpec(name="hyperparameters", doc="Model hyperparameters as a JSON object with sorted keys.",
-                           dtype="text"),
+            NWBDatasetSpec(name="hyperparameters", dtype="text", doc=(
+                "Model hyperparameters as a JSON object with sorted keys. nwb-neurpir also records there the bin size "
+                "('bin_size'), the context's inputs ('context_covariates'), how the model was trained ('training': "
+                "each run's steps, max_steps, threads, device, processes and software versions, and each training "
+                "session's neuron filter and calcium series) and how the neurons of this file were read "
+                "('embedding': 'unit_filter' and 'activity_series').")),
             NWBDatasetSpec(name="training_data", dtype="text", dims=["num_sessions"], shape=[None],
                            doc="DANDI asset IDs or NWB file identifiers of the sessions the model was trained on."),
         ],
