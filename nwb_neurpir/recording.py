@@ -91,6 +91,8 @@ class Recording:
     """Per-neuron spike times (s) inside the kept time, when the reader was asked to keep them."""
     activity_series: str = ""
     """HDF5 path of the ``RoiResponseSeries`` the calcium traces were read from; empty for units."""
+    unit_filter: str | None = None
+    """The neuron filter expression the reader kept the neurons with (``--filter``); None: every neuron."""
 
     def __post_init__(self) -> None:
         n_neurons, n_bins = self.activity.shape
@@ -113,6 +115,11 @@ class Recording:
     @property
     def n_bins(self) -> int:
         return int(self.activity.shape[1])
+
+    def neuron_selection(self) -> dict[str, str | None]:
+        """Which of the file's neurons and traces this recording holds, as provenance records it: ``unit_filter``
+        (None: every neuron) and ``activity_series`` (the calcium traces' path; None for units)."""
+        return {"unit_filter": self.unit_filter, "activity_series": self.activity_series or None}
 
     @property
     def observed_seconds(self) -> float:

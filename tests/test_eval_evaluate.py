@@ -229,3 +229,23 @@ def test_unavailable_methods_list_what_is_available_and_what_needs_training(reco
                                            r"neurpir-no-context, neurpir-fixed-length, neurpir-untrained are trained "
                                            r"per fold: they need --train$"):
         evaluate(recordings, label="cell_type", embeddings=vectors, methods=["neurpir-untrained"], progress=False)
+
+
+def test_the_report_names_the_software_and_how_the_model_was_trained(recordings: list, model_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    from importlib import metadata
+
+    from nwb_neurpir.model import NeurPIR
+
+    result = evaluate(recordings, label="cell_type", model=NeurPIR.load(model_dir), methods=["neurpir"],
+                      progress=False)
+    paths = write_report(result, tmp_path, plots=False)
+    settings = json.loads(paths["json"].read_text())["settings"]
+    assert settings["software"]["torch"] == metadata.version("torch")  # the code that evaluated
+    assert settings["software"]["scikit-learn"] == metadata.version("scikit-learn")
+    run = settings["model"]["hyperparameters"]["training"]["runs"][0]  # the model's own training run
+    assert (run["threads"], run["device"], run["world_size"]) == (TINY.num_threads, "cpu", 1)
+    assert run["software"]["torch"] == metadata.version("torch")
+    markdown = paths["markdown"].read_text()
+    assert f"- training run: steps 0-{TINY.max_steps} of max_steps {TINY.max_steps}, 1 thread(s) on cpu" in markdown
+    assert f"torch {metadata.version('torch')}" in markdown

@@ -243,3 +243,12 @@ def test_a_model_folder_whose_training_stopped_says_how_to_resume_it(model, tmp_
         assert error.value.one_line() == (f"{folder}: its training has not finished (last checkpoint at step 50): "
                                           "running the same `neurpir train` command again (or NeurPIR.fit with this "
                                           "checkpoint_dir) resumes it")
+
+
+def test_a_loaded_model_keeps_the_version_that_trained_it(saved: Path, tmp_path: Path) -> None:
+    _written_by(saved, "0.0.9")
+    loaded = NeurPIR.load(saved)
+    assert loaded.provenance().package_version == "0.0.9"  # what NWB files and reports record, not this version
+    assert loaded.provenance().checkpoint_sha256 == hashlib.sha256((saved / "manifest.json").read_bytes()).hexdigest()
+    again = loaded.save(tmp_path / "again")
+    assert json.loads((again / "model.json").read_text()) == json.loads((saved / "model.json").read_text())

@@ -182,3 +182,26 @@ def test_ctrl_c_stops_training_as_asked_and_the_rerun_says_it_resumes(files: lis
     assert torch.get_num_threads() == 1
     torch.set_num_threads(threads)
     assert "resuming from the checkpoint of step 3 in " in resumed.output
+
+
+def test_the_neuron_filter_is_recorded_by_train_and_by_annotate(model_dir: Path, files: list[Path],
+                                                                 tmp_path: Path) -> None:
+    from pynwb import NWBHDF5IO
+
+    keep = 'brain_area != "CA1"'
+    config = tmp_path / "config.json"
+    config.write_text(TINY.to_json())
+    trained = runner.invoke(app, ["train", str(files[0]), "--out", str(tmp_path / "m"), "--config", str(config),
+                                  "--max-steps", "2", "--context", "none", "--filter", keep, "--no-progress"])
+    assert trained.exit_code == 0, trained.output
+    sessions = json.loads((tmp_path / "m" / "model.json").read_text())["training"]["sessions"]
+    assert [(s["unit_filter"], s["activity_series"]) for s in sessions] == [(keep, None)]
+    for name, options in (("filtered", ["--filter", keep]), ("whole", [])):
+        annotated = runner.invoke(app, ["annotate", str(model_dir), str(files[0]), "--out", str(tmp_path / name),
+                                        *options, "--no-progress"])
+        assert annotated.exit_code == 0, annotated.output
+    for name, expected in (("filtered", keep), ("whole", None)):
+        with NWBHDF5IO(str(tmp_path / name / files[0].name), "r") as io:  # plain pynwb reads it
+            model = io.read().processing["neurpir"]["NeurPIREmbeddings"].model
+            assert json.loads(model.hyperparameters)["embedding"] == {"unit_filter": expected, "activity_series": None}
+            assert (f"passing the filter {keep!r}" in model.description) == (expected is not None)

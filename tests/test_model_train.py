@@ -212,3 +212,38 @@ def test_rerunning_a_finished_training_leaves_the_model_as_it_was(recordings, tm
     resumed = train(recordings, config, out_dir=tmp_path, progress=False)
     assert manifest.read_bytes() == written[1]
     assert resumed.provenance().checkpoint_sha256 == first.provenance().checkpoint_sha256
+
+
+def test_model_json_records_each_run_with_its_threads_schedule_and_software(recordings, tmp_path: Path,  # noqa: ANN001
+                                                                             caplog) -> None:  # noqa: ANN001
+    from importlib import metadata
+
+    config = dataclasses.replace(TINY, max_steps=6, checkpoint_every=100)
+    first = train(recordings, config, out_dir=tmp_path, progress=False)
+    software = first.training_summary_["runs"][0]["software"]
+    assert first.training_summary_["runs"] == [{"start_step": 0, "end_step": 6, "max_steps": 6, "threads": 1,
+                                                "device": "cpu", "world_size": 1, "software": software}]
+    assert software["torch"] == metadata.version("torch") and software["numpy"] == metadata.version("numpy")
+    assert {"cebra", "scikit-learn", "pynwb", "python", "nwb-neurpir", "git_commit"} <= set(software)
+    with caplog.at_level(logging.WARNING):  # extended to 10 steps, with another thread count
+        extended = train(recordings, dataclasses.replace(config, max_steps=10, num_threads=2), out_dir=tmp_path,
+                         progress=False)
+    assert "extending a training of max_steps 6 to 10: the learning-rate schedule" in caplog.text
+    assert "resuming with 2 threads (before: 1): thread count, device and processes change" in caplog.text
+    runs = json.loads((tmp_path / "model.json").read_text())["training"]["runs"]
+    assert [(r["start_step"], r["end_step"], r["max_steps"], r["threads"]) for r in runs] == [(0, 6, 6, 1),
+                                                                                          (6, 10, 10, 2)]
+    recorded = NeurPIR.load(tmp_path).provenance().hyperparameters["training"]  # what NWB files and reports get
+    assert recorded["runs"] == runs and "history" not in recorded
+    assert extended.training_summary_["steps"] == 10
+
+
+def test_the_source_commit_is_recorded_only_for_the_package_checkout(tmp_path: Path) -> None:
+    from nwb_neurpir.provenance import PACKAGE_ROOT, software_versions, source_commit
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PACKAGE_ROOT, capture_output=True, text=True)
+    expected = head.stdout.strip() if (PACKAGE_ROOT / ".git").exists() and head.returncode == 0 else None
+    commit = software_versions()["git_commit"]
+    assert (commit if commit is None else commit.removesuffix("+dirty")) == expected
+    assert source_commit(tmp_path) is None  # not a git checkout
+    assert source_commit(PACKAGE_ROOT / "nwb_neurpir") is None  # inside one, but not its top

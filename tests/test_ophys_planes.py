@@ -42,6 +42,11 @@ def test_the_second_plane_is_inspected_annotated_and_read_back_with_its_own_trac
     stored = read_embeddings(path)
     assert stored.attrs["neuron_table"] == PLANE1 and list(stored["neuron_id"]) == [0, 1, 2]
     assert f"Calcium traces read from /{PLANE1_TRACES}." in stored.attrs["model"]["description"]
+    assert stored.attrs["model"]["hyperparameters"]["embedding"] == {"unit_filter": None,
+                                                                     "activity_series": PLANE1_TRACES}
+    sessions = json.loads((tmp_path / "model" / "model.json").read_text())["training"]["sessions"]
+    assert [s["activity_series"] for s in sessions] == ["processing/ophys/Fluorescence/RoiResponseSeries",
+                                                        PLANE1_TRACES]
 
     source, reading = activity_source(path)  # what evaluate and the label probe read for these vectors
     assert (source, reading) == (str(path), {"ophys_series": PLANE1})

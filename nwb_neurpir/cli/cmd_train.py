@@ -30,7 +30,10 @@ def register(app: typer.Typer) -> None:
             help="Set one NeurPIRConfig field, e.g. --set context_iterations=50 (repeatable); over --config, "
                  "under --max-steps, --batch-size, --context, --seed and --threads.")] = None,
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--max-steps", help="Training steps (default: 400, or the --config value).")] = None,
+            "--max-steps", help="Training steps (default: 400, or the --config value). A larger value on a finished "
+                                "model folder extends its training, but the learning-rate schedule follows "
+                                "--max-steps: the model differs from one trained that long from the start "
+                                "(model.json lists each run).")] = None,
         batch_size: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--batch-size", help="Neurons per step, split over 2 recordings (default: 256, or the --config value).")] = None,
         context: Annotated[Optional[str], typer.Option(  # noqa: UP007
@@ -39,7 +42,8 @@ def register(app: typer.Typer) -> None:
             "--seed", help="Random seed (default: 0, or the --config value).")] = None,
         threads: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--threads", min=1, help="CPU threads torch trains with (default: every core this process may use; on a "
-                                     "machine other jobs share, fewer run faster).")] = None,
+                                     "machine other jobs share, fewer run faster). Another count gives slightly "
+                                     "different weights; model.json records the count used.")] = None,
         resume: Annotated[bool, typer.Option(
             "--resume/--no-resume", help="Continue from the last complete checkpoint in --out.")] = True,
         progress: Progress = True,

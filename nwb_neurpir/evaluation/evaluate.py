@@ -59,6 +59,7 @@ from nwb_neurpir.evaluation.results import (
     describe_fold,
 )
 from nwb_neurpir.evaluation.splits import Fold, Split, make_folds, only_held_out
+from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording
 
 if TYPE_CHECKING:
@@ -192,6 +193,7 @@ def evaluate(
                 "config": None if config is None else config.hyperparameters(),
                 "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,
                 "inductive_folds": _inductive_folds(results, fold_infos), "package_version": __version__,
+                "software": software_versions(),
                 "hand_features": feature_names, "sources": _sources(recordings, keys),
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return EvaluationResult(

@@ -90,15 +90,18 @@ def _model_lines(result: EvaluationResult) -> list[str]:
         lines += [f"- path: `{model.get('path', 'not recorded')}`",
                   f"- checkpoint sha256: `{model.get('checkpoint_sha256', 'not recorded')}`",
                   f"- trained on {len(model.get('training_data') or [])} sessions with package version "
-                  f"{model.get('package_version', 'unknown')}"]
-        config = config or model.get("hyperparameters")
+                  f"{model.get('package_version', 'unknown')}",
+                  *_run_lines((model.get("hyperparameters") or {}).get("training", {}).get("runs") or [])]
+        config = config or {key: value for key, value in (model.get("hyperparameters") or {}).items()
+                            if key != "training"}
     elif config:
         lines.append("- trained per fold by this evaluation; checkpoints: "
                      + "; ".join(f"{fold}: " + ", ".join(f"{name} `{sha[:12]}`" for name, sha in shas.items())
                                  for fold, shas in (settings.get("fold_models") or {}).items()))
     else:
         lines.append("- no NeurPIR model behind these methods (or none recorded)")
-    lines.append(f"- evaluated with nwb-neurpir {settings.get('package_version')}")
+    lines.append(f"- evaluated with nwb-neurpir {settings.get('package_version')}"
+                 + _versions_text(settings.get("software") or {}))
     if settings.get("bin_sizes_s"):
         lines.append("- activity read on " + " / ".join(f"{size * 1000:g} ms" for size in settings["bin_sizes_s"])
                      + " bins")
@@ -108,6 +111,23 @@ def _model_lines(result: EvaluationResult) -> list[str]:
     if config:
         lines += ["", "Hyperparameters:", "", "```json", json.dumps(config, sort_keys=True), "```"]
     return [*lines, ""]
+
+
+def _run_lines(runs: list[dict[str, Any]]) -> list[str]:
+    """One line per training run of the model (model.json's ``training.runs``): steps, schedule, threads, device,
+    processes and the torch version, which all change the weights."""
+    return [f"- training run: steps {run['start_step']}-{run['end_step']} of max_steps {run['max_steps']}, "
+            f"{run['threads']} thread(s) on {run['device']}, {run['world_size']} process(es)"
+            + _versions_text(run.get("software") or {}) for run in runs]
+
+
+def _versions_text(software: dict[str, Any]) -> str:
+    """`` (torch 2.3.0, commit abc123...)`` from a ``software_versions()`` record; empty when there is none."""
+    said = [f"{name} {software[name]}" for name in ("torch", "cebra", "scikit-learn", "numpy", "pynwb")
+            if software.get(name)]
+    if software.get("git_commit"):
+        said.append(f"commit {software['git_commit']}")
+    return f" ({', '.join(said)})" if said else ""
 
 
 def _rate(probe: dict[str, Any] | None) -> str:

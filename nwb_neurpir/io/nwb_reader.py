@@ -159,11 +159,11 @@ def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: 
     else:
         activity = read_ophys(nwb, label, series_path=ophys_series, unit_filter=unit_filter, bin_size=bin_size,
                               time_range=time_range)
-    return _recording(nwb, label, source_info, chosen, activity)
+    return _recording(nwb, label, source_info, chosen, activity, unit_filter)
 
 
 def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: Modality,
-               activity: NeuronActivity) -> Recording:
+               activity: NeuronActivity, unit_filter: str | None) -> Recording:
     identifier = _text(nwb, "identifier")
     if source_info is None:
         source_info = SourceInfo(location=str(nwb.filename), identifier=identifier)
@@ -190,6 +190,7 @@ def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modal
         trials=interval_tables.get("trials"),
         spike_times=activity.spike_times,
         activity_series=activity.series,
+        unit_filter=unit_filter,
     )
 
 

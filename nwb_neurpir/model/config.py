@@ -1,9 +1,12 @@
 """Every NeurPIR setting in one dataclass, with per-modality defaults, a strict JSON round trip and the one config
 loader (``NeurPIRConfig.from_file``) that the CLI and the benchmarks use.
 
-Most fields are hyperparameters: they decide what a model computes, and a saved model and its provenance record
-them. A few are runtime settings (``RUNTIME_FIELDS``: device, threads, checkpoint interval, embedding batch size):
-they decide only where and how fast the work runs, so they are never recorded with a model nor compared on resume.
+Most fields are hyperparameters: they decide what a model computes, and a saved model's ``config.json`` and its
+provenance record them. A few are runtime settings (``RUNTIME_FIELDS``: device, threads, checkpoint interval,
+embedding batch size): they decide where and how fast the work runs, so they are not hyperparameters and a resumed
+run may change them. The thread count and the device still change the floating-point result (the same count and
+device on one machine give byte-identical weights, another count or device slightly different ones), so the ones
+each training run used are recorded as facts of that run in ``model.json`` (``training.runs``), not in the config.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ _DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
 def _runtime(default: Any) -> Any:  # noqa: ANN401 - a dataclass field
-    """A runtime setting: where and how fast the work runs, never what it computes (not recorded with a model)."""
+    """A runtime setting: where and how fast the work runs (not a hyperparameter; threads and device are recorded
+    per training run in model.json, as they change the floating-point result)."""
     return dataclasses.field(default=default, metadata={"runtime": True})
 
 
@@ -146,7 +150,8 @@ class NeurPIRConfig:
     """Validations without improvement before stopping; 0 never stops early."""
     checkpoint_every: int = _runtime(200)
     num_threads: int = _runtime(0)
-    """Torch CPU threads; 0 uses every core the process may run on."""
+    """Torch CPU threads; 0 uses every core the process may run on. Another count gives slightly different
+    weights (floating-point sums in another order); model.json records the count each run used."""
     device: str = _runtime("auto")
     """``auto`` (the GPU when CUDA is available, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
 
@@ -294,7 +299,8 @@ class NeurPIRConfig:
 
 
 RUNTIME_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.get("runtime"))
-"""Where and how fast the work runs: never recorded with a model, never compared when resuming."""
+"""Where and how fast the work runs: not in a model's config.json, never compared when resuming (the threads and
+device a training ran with are recorded in its model.json's ``training.runs``)."""
 RESUMABLE_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.get("resumable"))
 """Hyperparameters that may change between an interrupted run and its resumption."""
 

@@ -108,7 +108,8 @@ class NeurPIR:
 
     def __init__(self, config: NeurPIRConfig, encoder: NeuronEncoder, context: ContextEncoder | None = None,
                  training_data: list[str] | None = None, training_summary: dict[str, Any] | None = None,
-                 bin_size: float | None = None, created: str | None = None) -> None:
+                 bin_size: float | None = None, created: str | None = None, package_version: str = __version__,
+                 ) -> None:
         if config.modality is None:
             raise ValueError("NeurPIR needs a resolved config (modality set)")
         self.config = config
@@ -121,6 +122,8 @@ class NeurPIR:
         self.checkpoint_sha256_ = ""
         self.created_ = created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         """When the model was made (ISO 8601, UTC): the end of its training."""
+        self.package_version_ = package_version
+        """The nwb-neurpir version that trained the model (kept when a model folder is loaded by a later one)."""
 
     @property
     def representation_dim(self) -> int:
@@ -150,7 +153,8 @@ class NeurPIR:
         tensors = {f"encoder.{k}": v for k, v in self.encoder_.state_dict().items()}
         if self.context_ is not None:
             tensors.update({f"context.{k}": v for k, v in self.context_.network.state_dict().items()})
-        meta = {"package_version": __version__, "context": None if self.context_ is None else self.context_.meta(),
+        meta = {"package_version": self.package_version_,
+                "context": None if self.context_ is None else self.context_.meta(),
                 "training_data": self.training_data_, "training": self.training_summary_, "bin_size": self.bin_size_,
                 "created": self.created_}
         return {"config.json": self.config.hyperparameters(), "model.json": meta, "weights.safetensors": tensors}
@@ -218,17 +222,20 @@ class NeurPIR:
             raise NeurPIRError(f"weights hold unknown tensors {unknown[:3]}", source)
         bin_size = meta["bin_size"]
         return cls(config, encoder.eval(), context, list(meta["training_data"]), meta["training"],
-                   None if bin_size is None else float(bin_size), meta["created"])
+                   None if bin_size is None else float(bin_size), meta["created"], meta["package_version"])
 
     def provenance(self) -> ModelProvenance:
-        """Hyperparameters (with the bin size the model reads and the covariates its context reads), checksum of the
-        exact model content, and the sessions it was trained on."""
+        """Hyperparameters (with the bin size the model reads, the covariates its context reads and, as ``training``,
+        model.json's training record without its loss history: the runs with their threads, device, processes and
+        software, the sessions), checksum of the exact model content, and the sessions it was trained on."""
         sha = self.checkpoint_sha256_ or folder_sha256(self.files())
         covariates = list(self.context_.columns) if self.context_ is not None else []
+        training = {key: value for key, value in self.training_summary_.items() if key != "history"}
         return ModelProvenance(hyperparameters={**self.config.hyperparameters(), "bin_size": self.bin_size_,
-                                                "context_covariates": covariates},
+                                                "context_covariates": covariates, "training": training},
                                checkpoint_sha256=sha,
                                training_data=list(self.training_data_), created=self.created_,
+                               package_version=self.package_version_,
                                description=f"NeurPIR population-context neuron encoder trained with the "
                                            f"{self.config.loss} loss on segment-length-augmented views of groups of "
                                            f"co-recorded neurons. {_context_sentence(covariates)}")

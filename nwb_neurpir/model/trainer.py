@@ -53,6 +53,7 @@ from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
 from nwb_neurpir.model.segments import PairBatch, ViewSampler
 from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
+from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording, same_grid
 
 __all__ = ["train"]
@@ -78,6 +79,11 @@ class TrainerState:
     finished: str | None = None
     """When the final step was reached (ISO 8601, UTC; None before): the model's ``created`` time, kept here so that a
     run resumed from the final checkpoint saves the same model."""
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per process run that trained the model (a resumed or extended training adds one): the steps it
+    trained (``start_step`` to ``end_step``), its ``max_steps`` (the learning-rate schedule follows it), the
+    ``threads``, ``device`` and ``world_size`` it ran with (they change the floating-point result) and its
+    ``software`` (:func:`nwb_neurpir.provenance.software_versions`)."""
 
 
 class _PairLoss(nn.Module):
@@ -283,6 +289,7 @@ class _Run:
         _set_threads(config, self.env)
         self.out_dir = out_dir
         self.data = [session_key(r) for r in recordings]
+        self.selections = [r.neuron_selection() for r in recordings]
         self.bin_size = float(np.median([r.bin_size for r in recordings]))
         self.root = out_dir / CHECKPOINTS if out_dir is not None else None
         found = _agreed_checkpoint(self.root, self.env) if (resume and self.root is not None) else None
@@ -359,8 +366,9 @@ class _Run:
                    "best_validation_loss": None if math.isinf(self.state.best_validation) else
                    self.state.best_validation, "history": self.state.history, "world_size": self.env.world_size,
                    "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
-                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons}
-                                for s in self.sessions]}
+                   "runs": [dict(entry) for entry in self.state.runs],
+                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons, **selection}
+                                for s, selection in zip(self.sessions, self.selections)]}
         return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size,
                        self.state.finished)
 
@@ -408,6 +416,8 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
         bar.write(f"resuming from the checkpoint of step {run.state.step} in {run.root}", file=sys.stderr)
     run.pair.train()
     first_step = run.state.step
+    if run.resumed is None or (first_step < config.max_steps and not run.state.stopped_early):
+        _begin_run(run)
     stop = 0
     with _stop_requests(run.root is not None) as stops:
         while run.state.step < config.max_steps and not run.state.stopped_early and not stop:
@@ -460,6 +470,37 @@ def _stop_requests(enabled: bool) -> Iterator[list[signal.Signals]]:
             signal.signal(number, handler)
 
 
+def _begin_run(run: _Run) -> None:
+    """Record this process's run in the trainer state (see ``TrainerState.runs``); when it resumes a run that had
+    another schedule, thread count, device or number of processes, warn that the model will differ from an
+    uninterrupted training."""
+    entry = {"start_step": run.state.step, "end_step": run.state.step, "max_steps": run.config.max_steps,
+             "threads": torch.get_num_threads(), "device": str(run.env.device), "world_size": run.env.world_size,
+             "software": software_versions()}
+    if run.state.runs and run.env.is_main:
+        for warning in _resume_differences(run.state.runs[-1], entry):
+            log.warning(warning)
+    run.state.runs.append(entry)
+
+
+def _resume_differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """Why a run resuming after ``before`` (a ``TrainerState.runs`` entry) ends with another model than one
+    uninterrupted training would."""
+    differences = []
+    if before["max_steps"] != now["max_steps"]:
+        differences.append(f"extending a training of max_steps {before['max_steps']} to {now['max_steps']}: the "
+                           "learning-rate schedule (warm-up, cosine decay) follows max_steps, so the model differs "
+                           f"from one trained for {now['max_steps']} steps from the start (model.json lists both runs)")
+    changed = [f"{now[key]} {name} (before: {before[key]})" for key, name in
+               (("threads", "threads"), ("device", "device"), ("world_size", "processes"))
+               if before.get(key) != now[key]]
+    if changed:
+        differences.append(f"resuming with {', '.join(changed)}: thread count, device and processes change the "
+                           "floating-point arithmetic, so the model differs from an uninterrupted training with the "
+                           "settings before (model.json lists both runs)")
+    return differences
+
+
 def _step(run: _Run, net: nn.Module, config: NeurPIRConfig, local_batch: int, bar: tqdm) -> None:
     """One optimisation step, its history, progress and (every ``checkpoint_every`` steps) checkpoint."""
     step = run.state.step
@@ -472,6 +513,7 @@ def _step(run: _Run, net: nn.Module, config: NeurPIRConfig, local_batch: int, ba
     nn.utils.clip_grad_norm_(run.pair.parameters(), config.grad_clip)
     run.optimizer.step()
     run.state.step = step + 1
+    run.state.runs[-1]["end_step"] = run.state.step
     run.state.window.append(float(loss.detach()))
     postfix = {name[:3]: f"{float(term):.3f}" for name, term in terms.items()}
     if run.state.step % config.validate_every == 0 or run.state.step == config.max_steps:

@@ -51,9 +51,9 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
     """
     from nwb_neurpir.workflows.estimator import trained_model
 
-    outcomes = annotate_sources(trained_model(model), source_items(sources), glob, output_dir=output_dir, overwrite=overwrite,
-                                name=name, sidecar=sidecar, cache_dir=cache_dir, unit_filter=unit_filter,
-                                ophys_series=ophys_series, lock_timeout=lock_timeout, progress=progress)
+    outcomes = annotate_sources(trained_model(model), source_items(sources), glob, output_dir=output_dir,
+                                overwrite=overwrite, name=name, sidecar=sidecar, cache_dir=cache_dir,
+                                unit_filter=unit_filter, ophys_series=ophys_series, lock_timeout=lock_timeout, progress=progress)
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed and raise_on_failure:
         more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""
@@ -174,11 +174,16 @@ def other_modality_skipped(outcomes: list[Outcome], other_kind: list[int]) -> li
 
 
 def as_embedded(provenance: ModelProvenance, recording: Recording, missing: list[str]) -> ModelProvenance:
-    """The model's provenance, its description saying how this file was read: the calcium traces it embedded, the
-    context inputs it lacked."""
+    """The model's provenance for this file: its hyperparameters JSON gains ``embedding`` (the neuron filter and
+    calcium series the file was read with, see ``Recording.neuron_selection``) and its description says how this
+    file was read: the calcium traces it embedded, the neuron filter, the context inputs it lacked."""
     said = [f"Calcium traces read from /{recording.activity_series}."] if recording.activity_series else []
+    if recording.unit_filter is not None:
+        said.append(f"Only the neurons passing the filter {recording.unit_filter!r} were embedded, each in the "
+                    "context of those neurons only.")
     if missing:
         said.append(f"Context inputs missing in this file and set to their training mean when embedding it: "
                     f"{', '.join(missing)}.")
-    return dataclasses.replace(provenance, description=" ".join([provenance.description, *said])) if said \
-        else provenance
+    return dataclasses.replace(provenance, description=" ".join([provenance.description, *said]),
+                               hyperparameters={**provenance.hyperparameters,
+                                                "embedding": recording.neuron_selection()})

@@ -39,13 +39,20 @@ def neurpir_model_spec() -> NWBGroupSpec:
         attributes=[
             _text_attribute("description", "What the model is and how it was trained."),
             _text_attribute("package_version", "Version of the nwb-neurpir package that trained the model."),
-            _text_attribute("checkpoint_sha256", "SHA-256 hex digest of the model checkpoint file."),
+            _text_attribute("checkpoint_sha256", (
+                "SHA-256 hex digest of the model folder's manifest.json, which lists the SHA-256 of each of its files "
+                "(weights, config.json, model.json); model.json holds the creation time, so two otherwise identical "
+                "trainings have the same weights but different checksums.")),
             NWBAttributeSpec(name="created", doc="When the model was created (ISO 8601 date and time).",
                              dtype="isodatetime"),
         ],
         datasets=[
-            NWBDatasetSpec(name="hyperparameters", doc="Model hyperparameters as a JSON object with sorted keys.",
-                           dtype="text"),
+            NWBDatasetSpec(name="hyperparameters", dtype="text", doc=(
+                "Model hyperparameters as a JSON object with sorted keys. nwb-neurpir also records there the bin size "
+                "('bin_size'), the context's inputs ('context_covariates'), how the model was trained ('training': "
+                "each run's steps, max_steps, threads, device, processes and software versions, and each training "
+                "session's neuron filter and calcium series) and how the neurons of this file were read "
+                "('embedding': 'unit_filter' and 'activity_series').")),
             NWBDatasetSpec(name="training_data", dtype="text", dims=["num_sessions"], shape=[None],
                            doc="DANDI asset IDs or NWB file identifiers of the sessions the model was trained on."),
         ],

@@ -28,3 +28,12 @@ def test_package_finds_the_committed_spec() -> None:
     import ndx_neurpir
 
     assert ndx_neurpir.spec_path().resolve() == (EXTENSION_DIR / "spec" / SPEC_FILES[0]).resolve()
+
+
+def test_the_model_checksum_is_documented_as_the_manifest_digest() -> None:
+    import yaml
+
+    spec = yaml.safe_load((EXTENSION_DIR / "spec" / SPEC_FILES[1]).read_text())
+    model = next(group for group in spec["groups"] if group["neurodata_type_def"] == "NeurPIRModel")
+    doc = next(attribute["doc"] for attribute in model["attributes"] if attribute["name"] == "checkpoint_sha256")
+    assert "manifest.json" in doc and "checkpoint file" not in doc
