@@ -18,3 +18,15 @@ def simulated_folder(tmp_path_factory: pytest.TempPathFactory, seed: int, name: 
     folder = tmp_path_factory.mktemp(name)
     write_dataset(folder, tiny_population(seed), modality="spikes", progress=False)
     return folder
+
+
+def set_text(path: Path, dataset: str, value: str | None) -> None:
+    """Replace (or, with ``None``, delete) a scalar text dataset such as ``general/subject/subject_id``."""
+    import h5py
+
+    with h5py.File(path, "a") as file:
+        if dataset in file:
+            del file[dataset]
+        if value is not None:
+            file.create_dataset(dataset, data=value, dtype=h5py.string_dtype("utf-8"))
+
