@@ -1,5 +1,6 @@
 """Who a file's neurons are: the animal and session of an NWB file, read by one function for every path (the
-reader's ``Recording`` and the table of annotated files).
+reader's ``Recording`` and the table of annotated files), and the neuron-table columns whose names the package
+gives its own identity columns.
 
 An animal is the file's ``/general/subject/subject_id`` (surrounding whitespace removed); one file is one animal.
 A file without one counts as an animal of its own, named by its session id in parentheses, ``(<session id>)``:
@@ -13,11 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import h5py
+import pandas as pd
 
 from nwb_neurpir.io.h5_tables import scalar_text
 from nwb_neurpir.io.read_warnings import warn_about
 
-__all__ = ["FileIdentity", "is_stand_in", "read_identity", "similar_subjects"]
+__all__ = ["IDENTITY_COLUMNS", "FileIdentity", "clear_of_identity", "is_stand_in", "read_identity",
+           "similar_subjects"]
+
+IDENTITY_COLUMNS = ("subject_id", "session_id", "neuron_id", "embedding", "identifier", "file")
+"""Columns the package adds to a neuron's own (tables of embeddings, ``transform``'s frame)."""
+CLASH_PREFIX = "unit_"
+"""Prefix of a neuron-table column named like one of ``IDENTITY_COLUMNS`` (``subject_id`` -> ``unit_subject_id``)."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,19 @@ def similar_subjects(subject_ids: Iterable[str]) -> list[list[str]]:
     for subject in dict.fromkeys(subject_ids):
         groups.setdefault(re.sub(r"[\W_]+", "", subject).casefold(), []).append(subject)
     return [sorted(group) for group in groups.values() if len(group) > 1]
+
+
+def clear_of_identity(metadata: pd.DataFrame, label: str) -> pd.DataFrame:
+    """The neuron table's columns with those named like an identity column renamed ``unit_<name>`` (warned about
+    once per file), so the file's own values stay reachable (``--label unit_subject_id``)."""
+    clashing = [name for name in metadata.columns if name in IDENTITY_COLUMNS]
+    if not clashing:
+        return metadata
+    renamed = {name: f"{CLASH_PREFIX}{name}" for name in clashing}
+    _warn(label, f"the neuron table's column(s) {', '.join(clashing)} are read as "
+                 f"{', '.join(renamed.values())}: those names are the package's own columns (a file's animal and "
+                 "session are its general/subject/subject_id and general/session_id; one file is one animal)")
+    return metadata.rename(columns=renamed)
 
 
 def _warn(label: str, message: str) -> None:
