@@ -18,3 +18,30 @@ def simulated_folder(tmp_path_factory: pytest.TempPathFactory, seed: int, name: 
     folder = tmp_path_factory.mktemp(name)
     write_dataset(folder, tiny_population(seed), modality="spikes", progress=False)
     return folder
+
+
+def set_text(path: Path, dataset: str, value: str | None) -> None:
+    """Replace (or, with ``None``, delete) a scalar text dataset such as ``general/subject/subject_id``."""
+    import h5py
+
+    with h5py.File(path, "a") as file:
+        if dataset in file:
+            del file[dataset]
+        if value is not None:
+            file.create_dataset(dataset, data=value, dtype=h5py.string_dtype("utf-8"))
+
+
+def add_unit_column(path: Path, name: str, values: list[str]) -> None:
+    """Add a text column to the file's units table, as another tool writing NWB would."""
+    import uuid
+
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "a") as file:
+        units = file["units"]
+        column = units.create_dataset(name, data=np.array(values, dtype=object), dtype=h5py.string_dtype("utf-8"))
+        column.attrs.update(description=name, namespace="hdmf-common", neurodata_type="VectorData",
+                            object_id=str(uuid.uuid4()))
+        names = [c.decode() if isinstance(c, bytes) else str(c) for c in units.attrs["colnames"]]
+        units.attrs["colnames"] = np.array([*names, name], dtype=object)

@@ -241,6 +241,55 @@ def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: 
         npir.read_embeddings(sorted(simulated.rglob("*.nwb"))[0])  # a file named on its own must hold embeddings
 
 
+@pytest.fixture(scope="module")
+def messy(fitted: tuple, simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Annotated copies whose identities are messy: sim02's file says its animal is 'sim01 ' (one animal, two
+    files) and every session id is 'ses1'."""
+    from eval_files import set_text
+
+    data = Path(shutil.copytree(simulated, tmp_path_factory.mktemp("messy") / "data"))
+    npir.annotate(fitted[1], data, progress=False)
+    files = sorted(data.rglob("*.nwb"))
+    for path in files:
+        set_text(path, "general/session_id", "ses1")
+    set_text(files[1], "general/subject/subject_id", "sim01 ")
+    return files
+
+
+def test_unit_columns_named_like_identity_columns_are_kept_under_a_prefix(messy: list[Path], tmp_path: Path) -> None:
+    from eval_files import add_unit_column
+
+    files = sorted(Path(shutil.copytree(messy[0].parents[1], tmp_path / "data")).rglob("*.nwb"))
+    for name in ("subject_id", "file", "neuron_id"):
+        add_unit_column(files[0], name, [f"{name}-{index % 2}" for index in range(25)])
+    with pytest.warns(UserWarning, match="column\\(s\\) subject_id, file, neuron_id are read as unit_subject_id, "
+                                         "unit_file, unit_neuron_id"):
+        frame = npir.read_embeddings(files[0])
+    assert frame["unit_subject_id"].tolist() == [f"subject_id-{index % 2}" for index in range(25)]
+    assert set(frame["file"]) == {str(files[0])} and set(frame["subject_id"]) == {"sim01"}
+    assert frame["neuron_id"].tolist() == list(range(25)) and "unit_neuron_id" in frame.columns
+    recording = npir.open_recordings(files[0], progress=False)[0]
+    assert recording.neuron_metadata["unit_file"].tolist() == frame["unit_file"].tolist()
+    for methods in (["neurpir"], ["neurpir", "hand"], ["hand"]):
+        result = npir.evaluate(files, label="cell_type", methods=methods, progress=False)
+        assert [fold.name for fold in result.folds] == ["sim01", "sim03"]
+    probe = npir.LabelProbe("unit_subject_id", inputs="neurpir").fit(files[0])
+    assert probe.classes_ == ["subject_id-0", "subject_id-1"]
+
+
+def test_annotated_files_give_the_same_animals_and_sessions_with_or_without_their_activity(
+        messy: list[Path]) -> None:
+    frame = npir.read_embeddings(messy)
+    assert frame["subject_id"].unique().tolist() == ["sim01", "sim03"]
+    for split, folds in (("animal", ["sim01", "sim03"]), ("session", ["sim01/ses1", "sim01/ses1#2", "sim03/ses1"])):
+        alone, beside = (npir.evaluate(messy, label="cell_type", methods=methods, split=split, progress=False)
+                         for methods in (["neurpir"], ["neurpir", "hand"]))
+        assert [fold.name for fold in alone.folds] == [fold.name for fold in beside.folds] == folds
+        assert alone.method("neurpir").modes == beside.method("neurpir").modes == ["transductive"] * len(folds)
+        assert ([score.balanced_accuracy for score in alone.method("neurpir").scores]
+                == [score.balanced_accuracy for score in beside.method("neurpir").scores])
+
+
 def test_annotated_files_say_which_covariates_the_context_read(fitted: tuple, simulated: Path,
                                                                 tmp_path: Path) -> None:
     from nwb_neurpir.model import NeurPIR as TrainedModel

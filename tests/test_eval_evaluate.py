@@ -249,3 +249,25 @@ def test_the_report_names_the_software_and_how_the_model_was_trained(recordings:
     markdown = paths["markdown"].read_text()
     assert f"- training run: steps 0-{TINY.max_steps} of max_steps {TINY.max_steps}, 1 thread(s) on cpu" in markdown
     assert f"torch {metadata.version('torch')}" in markdown
+
+
+def test_files_without_a_subject_id_are_animals_of_their_own(simulated: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from eval_files import set_text
+
+    data = Path(shutil.copytree(simulated, tmp_path / "data"))
+    first, second, third = sorted(data.rglob("*.nwb"))
+    set_text(first, "general/subject/subject_id", " sim01 ")  # surrounding whitespace is not part of the id
+    set_text(second, "general/subject/subject_id", "SIM-01")   # one animal spelled two ways, or two animals?
+    set_text(third, "general/subject/subject_id", None)
+    with pytest.warns(UserWarning, match="counts as an animal of its own, named \\(.+\\) after its session id"):
+        recordings = list(open_recordings([data], progress=False, keep_spike_times=True))
+    result = evaluate(recordings, label="cell_type", methods=["hand"], progress=False)
+    third_session = recordings[2].session_id
+    assert [fold.name for fold in result.folds] == ["sim01", "SIM-01", f"({third_session})"]
+    assert any(f"animal of its own, named by its session id: ({third_session})" in note for note in result.notes)
+    assert any("'SIM-01' and 'sim01' differ only by case, punctuation or whitespace" in note
+               for note in result.notes)
+    assert evaluate(recordings, label="cell_type", methods=["hand"], held_out=[f"({third_session})"],
+                    progress=False).folds[0].test_counts == result.folds[2].test_counts

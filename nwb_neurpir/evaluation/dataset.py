@@ -17,7 +17,7 @@ from nwb_neurpir.evaluation.grouping import LabelGrouping, check_categorical, gr
 from nwb_neurpir.recording import Recording
 
 __all__ = ["LabelledNeurons", "check_classes", "from_embeddings", "from_recordings", "session_keys",
-           "table_population"]
+           "table_population", "table_session_keys", "unique_session_keys"]
 
 EMBEDDING_COLUMNS = ("subject_id", "session_id", "neuron_id", "embedding")
 
@@ -66,9 +66,15 @@ class LabelledNeurons:
 
 def session_keys(recordings: Sequence[Recording]) -> list[str]:
     """``subject/session`` per recording; repeated keys get ``#2``, ``#3``... so every recording has its own."""
+    return unique_session_keys([(r.subject_id, r.session_id or r.source.identifier) for r in recordings])
+
+
+def unique_session_keys(identities: Sequence[tuple[str, str]]) -> list[str]:
+    """``subject/session`` per recording given as its (subject, session) pair, in order; repeated keys get ``#2``,
+    ``#3``... so every recording has its own. The one rule for recordings and for embeddings tables."""
     keys: list[str] = []
-    for recording in recordings:
-        key = f"{recording.subject_id}/{recording.session_id or recording.source.identifier}"
+    for subject, session in identities:
+        key = f"{subject}/{session}"
         candidate, repeat = key, 1
         while candidate in keys:
             repeat += 1
@@ -130,13 +136,14 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
         raise NeurPIRError("embeddings table is empty", source=source)
     grouped = group_labels(table[label].tolist(), grouping)
     kept = table.loc[grouped.keep]
+    keys = table_session_keys(table)[np.asarray(grouped.keep)]
     try:
         vectors = np.stack([np.asarray(v, dtype=np.float64).ravel() for v in kept["embedding"]]) if len(kept) else \
             np.zeros((0, 0))
     except ValueError:
         raise NeurPIRError("embedding vectors do not all have the same length", source=source) from None
     neurons = LabelledNeurons(label_name=label, subject_ids=kept["subject_id"].astype(str).to_numpy(),
-                              session_keys=_table_session_keys(kept), neuron_ids=kept["neuron_id"].to_numpy(),
+                              session_keys=keys, neuron_ids=kept["neuron_id"].to_numpy(),
                               labels=grouped.labels, dropped=grouped.dropped, n_total=len(table),
                               case_variants=grouped.case_variants)
     check_classes(neurons.labels, label, grouping, source)
@@ -151,11 +158,17 @@ def table_population(table: pd.DataFrame, key_column: str | None = None) -> tupl
         return None
     vectors = np.stack([np.asarray(v, dtype=np.float64).ravel() for v in table["embedding"]])
     finite = np.isfinite(vectors).all(axis=1)
-    keys = _table_session_keys(table) if key_column is None else table[key_column].astype(str).to_numpy()
+    keys = table_session_keys(table) if key_column is None else table[key_column].astype(str).to_numpy()
     return vectors[finite], keys[finite]
 
 
-def _table_session_keys(table: pd.DataFrame) -> np.ndarray:
-    """``subject/session`` of every row of an embeddings table."""
-    subjects = table["subject_id"].astype(str).to_numpy().astype(str)
-    return np.char.add(np.char.add(subjects, "/"), table["session_id"].astype(str).to_numpy().astype(str))
+def table_session_keys(table: pd.DataFrame) -> np.ndarray:
+    """``subject/session`` of every row of an embeddings table, as ``session_keys`` gives them to recordings: a
+    recording is a ``file`` (when the table has that column), numbered ``#2``... when it repeats a subject and
+    session."""
+    identity = table["subject_id"].astype(str) + "/" + table["session_id"].astype(str)
+    recording = table["file"].astype(str) if "file" in table.columns else identity
+    first = ~recording.duplicated().to_numpy()
+    pairs = zip(table["subject_id"].astype(str)[first], table["session_id"].astype(str)[first])
+    key_of = dict(zip(recording[first], unique_session_keys(list(pairs))))
+    return recording.map(key_of).to_numpy().astype(str)

@@ -34,6 +34,7 @@ from nwb_neurpir.evaluation.dataset import (
     from_recordings,
     session_keys,
     table_population,
+    table_session_keys,
 )
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
@@ -58,7 +59,7 @@ from nwb_neurpir.evaluation.results import (
     MethodResult,
     describe_fold,
 )
-from nwb_neurpir.evaluation.splits import Fold, Split, make_folds, only_held_out
+from nwb_neurpir.evaluation.splits import Fold, Split, animal_notes, make_folds, only_held_out
 from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording
 
@@ -122,7 +123,9 @@ def evaluate(
     session offsets such as rate scale or indicator brightness), and refuses sessions too small or single-class for
     it; ``centre`` does the same but only subtracts each session's mean; ``auto`` (default) z-scores but falls back
     to ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
-    embedding model was trained on) lets given embeddings be labelled inductive or transductive per fold;
+    embedding model was trained on; for an embeddings table, by default its ``attrs["training_data"]``, with its
+    files named in ``attrs["recording_keys"]`` as ``read_embeddings`` gives them) lets given embeddings be labelled
+    inductive or transductive per fold;
     ``model_provenance`` (checksum, hyperparameters... of the model behind given embeddings) goes into the report.
     ``held_out`` (animals, or sessions under ``split="session"``) keeps only the folds that hold them out: the
     animals a given model never saw. Folds whose test classes are all absent from their training neurons are
@@ -141,6 +144,7 @@ def evaluate(
     notes = [normalization.note] if normalization.note else []
     protocol = _protocol(protocol, split, config is not None)
     folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed)
+    notes += animal_notes(neurons.subject_ids) if split == "animal" else []
     if held_out:
         if split == "kfold":
             raise NeurPIRError("held-out animals need split 'animal' or 'session' (k-fold mixes every animal into "
@@ -179,8 +183,8 @@ def evaluate(
     run = _Run(results={method.name: MethodResult(method=method, description=_describe(method),
                                                   classes=neurons.classes) for method in [*chosen, *extra]},
                timings=timings)
-    _run_folds(folds, fold_infos, train_sets, neurons, representations, [*chosen, *extra], run, recordings, keys,
-               normalization, seed, progress)
+    _run_folds(folds, fold_infos, train_sets, neurons, representations, [*chosen, *extra], run,
+               _session_sources(recordings, keys, embeddings), keys, normalization, seed, progress)
     fold_infos = [_with_training_data(info, run) for info in fold_infos]
     diagnostics = _diagnostics(run, neurons, seed, [m.name for m in extra])
     results = [run.results[method.name] for method in chosen]
@@ -274,9 +278,10 @@ def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGroupi
 
 def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[tuple[int, ...]],
                neurons: LabelledNeurons, representations: dict[str, Representation], chosen: list[Method], run: _Run,
-               recordings: list[Recording], keys: list[str], normalization: Normalization, seed: int,
+               sources: dict[str, str], keys: list[str], normalization: Normalization, seed: int,
                progress: bool) -> None:
-    """Every method on every scorable fold (fold-trained representations once per fold), filling ``run``."""
+    """Every method on every scorable fold (fold-trained representations once per fold), filling ``run``;
+    ``sources``: ``_session_sources``."""
     from tqdm.auto import tqdm
 
     needed = list(dict.fromkeys(source for method in chosen for source in method.sources))
@@ -305,7 +310,7 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
             bar.update()
         for method in chosen:
             result = run.results[method.name]
-            result.modes.append(_fold_mode(representations[method.sources[0]], fold, recordings, keys))
+            result.modes.append(_fold_mode(representations[method.sources[0]], fold, sources))
             if not info.scorable:
                 result.scores.append(None)
                 continue
@@ -420,7 +425,10 @@ def _given_representation(recordings: list[Recording], neurons: LabelledNeurons,
                           timings: dict[str, float]) -> FixedRepresentation:
     """NeurPIR vectors that exist before the folds: an embeddings table, a trained model's, or given matrices."""
     if table_vectors is not None:
-        return FixedRepresentation(name="neurpir", matrix=table_vectors, mode="unknown",
+        training_data = embeddings.attrs.get("training_data") if training_data is None else training_data
+        known = training_data is not None and bool(embeddings.attrs.get("recording_keys"))
+        return FixedRepresentation(name="neurpir", matrix=table_vectors, mode="provenance" if known else "unknown",
+                                   training_data=tuple(map(str, training_data or ())),
                                    population=table_population(embeddings))
     if model is not None:
         clock = time.perf_counter()
@@ -438,16 +446,27 @@ def _given_representation(recordings: list[Recording], neurons: LabelledNeurons,
                                training_data=tuple(map(str, training_data or ())), per_recording=full)
 
 
-def _fold_mode(representation: Representation, fold: Fold, recordings: Sequence[Recording],
-               keys: Sequence[str]) -> str:
+def _fold_mode(representation: Representation, fold: Fold, sources: dict[str, str]) -> str:
     """How the fold's representation relates to its test sessions (see ``MethodResult.modes``); ``provenance``
-    means: decide from the sessions the model was trained on."""
+    means: decide from the sessions the model was trained on (``sources`` names them as its training data does)."""
     if representation.mode != "provenance":
         return representation.mode
+    test = {sources[key] for key in fold.held_out_sessions if key in sources}
+    return "transductive" if test & set(representation.training_data) else "inductive"
+
+
+def _session_sources(recordings: Sequence[Recording], keys: Sequence[str],
+                     embeddings: pd.DataFrame | Sequence[np.ndarray] | None) -> dict[str, str]:
+    """Session key -> the recording as a model's training data names it (``session_key``): of each recording, or
+    of each file of an embeddings table read from annotated files (its ``attrs["recording_keys"]``)."""
     from nwb_neurpir.model.sessions import session_key
 
-    test = {session_key(r) for r, key in zip(recordings, keys) if key in fold.held_out_sessions}
-    return "transductive" if test & set(representation.training_data) else "inductive"
+    if recordings:
+        return {key: session_key(recording) for key, recording in zip(keys, recordings)}
+    if not isinstance(embeddings, pd.DataFrame) or "file" not in embeddings.columns:
+        return {}
+    named = embeddings["file"].astype(str).map(embeddings.attrs.get("recording_keys", {}))
+    return {key: name for key, name in zip(table_session_keys(embeddings), named) if isinstance(name, str)}
 
 
 def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, representation: Representation,

@@ -1,6 +1,8 @@
 """Train/test folds over neurons that answer "does it generalise to an animal (or session) never seen?".
 
-* ``animal`` (default): leave one animal (``subject_id``) out; no animal is ever on both sides.
+* ``animal`` (default): leave one animal (``subject_id``) out; no animal is ever on both sides. An animal is a file's
+  ``/general/subject/subject_id``; a file without one is an animal of its own, ``(<session id>)``
+  (``nwb_neurpir.io.identity``), and ``animal_notes`` says so.
 * ``session``: leave one session out; other sessions of the same animal stay in training.
 * ``kfold``: stratified k-fold with every animal's neurons spread over the folds (train and test share animals).
 """
@@ -13,8 +15,9 @@ from typing import Literal, Sequence
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.identity import is_stand_in, similar_subjects
 
-__all__ = ["SPLITS", "Fold", "Split", "make_folds", "only_held_out"]
+__all__ = ["SPLITS", "Fold", "Split", "animal_notes", "make_folds", "only_held_out"]
 
 Split = Literal["animal", "session", "kfold"]
 SPLITS: tuple[str, ...] = ("animal", "session", "kfold")
@@ -62,6 +65,24 @@ def make_folds(
     else:
         raise NeurPIRError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     return folds
+
+
+def animal_notes(subject_ids: Sequence[str]) -> list[str]:
+    """What a reader of leave-one-animal-out scores must know about the animals: files without a subject id (each
+    an animal of its own) and subject ids that differ only by case, punctuation or whitespace (perhaps one animal
+    on both sides of a fold)."""
+    subjects = list(dict.fromkeys(str(subject) for subject in subject_ids))
+    notes = []
+    stand_ins = [subject for subject in subjects if is_stand_in(subject)]
+    if stand_ins:
+        notes.append(f"{len(stand_ins)} recording(s) have no general/subject/subject_id; each counts as an animal of "
+                     f"its own, named by its session id: {', '.join(stand_ins)}; if some are one animal, it is on "
+                     "both sides of a fold and the scores are optimistic")
+    for group in similar_subjects(subjects):
+        notes.append(f"subject ids {' and '.join(repr(subject) for subject in group)} differ only by case, "
+                     "punctuation or whitespace and count as different animals; if they are one, it is on both "
+                     "sides of a fold (correct general/subject/subject_id in the files)")
+    return notes
 
 
 def only_held_out(folds: list[Fold], names: Sequence[str]) -> list[Fold]:

@@ -22,9 +22,9 @@ from nwb_neurpir.errors import NeurPIRError, NoNeurons
 from nwb_neurpir.io.activity import NeuronActivity
 from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
 from nwb_neurpir.io.h5_tables import decode_text, scalar_text
+from nwb_neurpir.io.identity import read_identity
 from nwb_neurpir.io.nwb_file import check_nwb_root, open_nwb
 from nwb_neurpir.io.ophys import find_roi_series, read_ophys
-from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.units import find_units, read_units
 from nwb_neurpir.recording import Modality, Recording, SourceInfo
 
@@ -164,20 +164,17 @@ def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: 
 
 def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: Modality,
                activity: NeuronActivity, unit_filter: str | None) -> Recording:
-    identifier = _text(nwb, "identifier")
+    identity = read_identity(nwb, label)
     if source_info is None:
-        source_info = SourceInfo(location=str(nwb.filename), identifier=identifier)
+        source_info = SourceInfo(location=str(nwb.filename), identifier=identity.identifier)
     elif not source_info.identifier:
-        source_info = dataclasses.replace(source_info, identifier=identifier)
-    subject_id = _text(nwb, "general/subject/subject_id")
-    if not subject_id:
-        warn_about(label, "no general/subject/subject_id; the recording's subject id is empty")
+        source_info = dataclasses.replace(source_info, identifier=identity.identifier)
     interval_tables = read_interval_tables(nwb, label)
     return Recording(
         source=source_info,
-        subject_id=subject_id,
-        session_id=_text(nwb, "general/session_id") or identifier,
-        session_start_time=_text(nwb, "session_start_time"),
+        subject_id=identity.subject_id,
+        session_id=identity.session_id,
+        session_start_time=(scalar_text(nwb, "session_start_time") or "").strip(),
         modality=modality,
         bin_size=activity.grid.bin_size,
         bin_times=activity.grid.bin_times,
@@ -193,7 +190,3 @@ def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modal
         unit_filter=unit_filter,
     )
 
-
-def _text(nwb: h5py.File, path: str) -> str:
-    """A scalar text dataset's value, "" when absent or not scalar."""
-    return (scalar_text(nwb, path) or "").strip()

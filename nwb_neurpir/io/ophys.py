@@ -29,10 +29,11 @@ from nwb_neurpir.io.h5_tables import (
 )
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.timeseries import neurodata_type, sample_period, sample_times, scaled
+from nwb_neurpir.io.identity import clear_of_identity
 from nwb_neurpir.io.unit_filter import select_rows
 from nwb_neurpir.recording import same_grid
 
-__all__ = ["find_roi_series", "read_ophys"]
+__all__ = ["find_roi_series", "read_ophys", "roi_metadata"]
 
 _CONTAINER_PREFERENCE = ("DfOverF", "Fluorescence")
 _AUXILIARY = re.compile(r"neuropil|background|deconv|spike|baseline", re.IGNORECASE)
@@ -73,7 +74,7 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
     n_frames, n_rois = data.shape[0], (data.shape[1] if data.ndim == 2 else 1)
     table, rows = _roi_rows(series, n_frames, n_rois, source)
     roi_ids = table_ids(table, source)
-    metadata = _roi_metadata(table, roi_ids.size).iloc[rows].reset_index(drop=True)
+    metadata = roi_metadata(table, roi_ids.size, source).iloc[rows].reset_index(drop=True)
     selected = select_rows(unit_filter, metadata, source, what="ROI")
     times = sample_times(series, source)
     if times.size != n_frames:
@@ -155,9 +156,10 @@ def _roi_rows(series: h5py.Group, n_frames: int, n_rois: int, source: str) -> tu
     return table, rows
 
 
-def _roi_metadata(table: h5py.Group, n_rows: int) -> pd.DataFrame:
-    """The segmentation table's scalar columns plus the imaging plane's ``location`` and ``indicator``."""
-    metadata = scalar_columns(table, n_rows, exclude=_NOT_METADATA)
+def roi_metadata(table: h5py.Group, n_rows: int, source: str) -> pd.DataFrame:
+    """The segmentation table's scalar columns plus the imaging plane's ``location`` and ``indicator``; a column
+    named like an identity column (``subject_id``...) is read as ``unit_<name>`` (``clear_of_identity``)."""
+    metadata = clear_of_identity(scalar_columns(table, n_rows, exclude=_NOT_METADATA), source)
     plane = table.get("imaging_plane")
     if isinstance(plane, h5py.Group):
         for name in ("location", "indicator"):

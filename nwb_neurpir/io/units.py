@@ -34,6 +34,7 @@ from nwb_neurpir.io.h5_tables import (
 )
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.timeseries import neurodata_type
+from nwb_neurpir.io.identity import clear_of_identity
 from nwb_neurpir.io.unit_filter import select_rows
 
 __all__ = ["DEFAULT_SPIKE_BIN_SIZE", "SILENT_GAP_SECONDS", "find_units", "read_units", "unit_metadata"]
@@ -104,8 +105,9 @@ def find_units(nwb: h5py.File) -> h5py.Group | None:
 def unit_metadata(units: h5py.Group, n_units: int, source: str) -> pd.DataFrame:
     """Every scalar column of the units table, plus, through its electrodes, ``location``, ``electrode_id`` and every
     other scalar column of the electrodes table as ``electrode_<name>`` (e.g. ``electrode_acronym``, ``electrode_x``,
-    ``electrode_group_name``)."""
-    metadata = scalar_columns(units, n_units, exclude=_NOT_METADATA)
+    ``electrode_group_name``). A column named like an identity column (``subject_id``...) is read as
+    ``unit_<name>`` (``clear_of_identity``)."""
+    metadata = clear_of_identity(scalar_columns(units, n_units, exclude=_NOT_METADATA), source)
     for name, values in _electrode_columns(units, n_units, source).items():
         metadata[name if name not in metadata else f"electrode_{name}"] = values
     return metadata

@@ -18,15 +18,14 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.h5_tables import decode_text, region_target, scalar_columns, table_ids
+from nwb_neurpir.io.h5_tables import decode_text, region_target, table_ids
 from nwb_neurpir.io.nwb_file import open_nwb
+from nwb_neurpir.io.ophys import roi_metadata
 from nwb_neurpir.io.units import unit_metadata
 
 __all__ = ["list_embeddings", "list_predictions", "read_embeddings", "read_predictions", "source_labels",
            "stored_tables", "tables_named"]
 
-_ROI_MASKS = ("image_mask", "pixel_mask", "voxel_mask")
-_RESERVED = ("neuron_id", "neuron_table", "embedding")
 _KINDS = {"NeuronEmbeddings": ("embeddings", "embedding tables"),
           "NeuronPredictions": ("predictions", "prediction tables")}
 _PICK_BY_NAME = {"NeuronEmbeddings": "pick one by name (name=, or --embeddings on the command line)",
@@ -153,7 +152,7 @@ def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
     labels = source_labels(target, target_ids.size, label).iloc[rows].reset_index(drop=True)
     neuron_table = target.name.strip("/")
     frame = pd.DataFrame({"neuron_id": target_ids[rows], "neuron_table": neuron_table, "embedding": list(vectors)})
-    frame = pd.concat([frame, labels.drop(columns=[c for c in _RESERVED if c in labels.columns])], axis=1)
+    frame = pd.concat([frame, labels], axis=1)
     frame.attrs.update(name=key, neuron_table=neuron_table, model=_model(group["model"]))
     if "source_file" in group:
         frame.attrs["source"] = {k: decode_text(v) for k, v in group["source_file"].attrs.items()
@@ -193,15 +192,12 @@ def _probe(group: h5py.Group) -> dict[str, Any]:
 
 
 def source_labels(target: h5py.Group, n_rows: int, label: str) -> pd.DataFrame:
-    """The source table's label columns: units get electrode ``location``; ROIs get the imaging plane's."""
+    """The source table's label columns as the reader gives them to a recording: units get their electrode's
+    columns, ROIs the imaging plane's ``location`` and ``indicator``."""
     kind = decode_text(target.attrs.get("neurodata_type"))
     if kind == "Units":
         return unit_metadata(target, n_rows, label)
-    labels = scalar_columns(target, n_rows, exclude=_ROI_MASKS)
-    plane = target.get("imaging_plane")
-    if isinstance(plane, h5py.Group) and isinstance(plane.get("location"), h5py.Dataset) and "location" not in labels:
-        labels["location"] = decode_text(plane["location"][()])
-    return labels
+    return roi_metadata(target, n_rows, label)
 
 
 def _model(group: h5py.Group) -> dict[str, Any]:

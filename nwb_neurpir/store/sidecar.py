@@ -18,6 +18,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import decode_text, scalar_text
+from nwb_neurpir.io.identity import is_stand_in
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import SourceInfo
@@ -56,7 +57,7 @@ def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: 
     location = source.asset_path or (urlparse(source.location).path if "://" in source.location else source.location)
     if source.is_local and not (subject_id and session_id):
         subject_id, session_id = _file_identity(Path(source.location), subject_id, session_id)
-    subject = _dandi_value(subject_id or "unknown")
+    subject = _dandi_value(_recorded_subject(subject_id) or "unknown")
     session = _dandi_value(session_id or source.identifier or Path(location).stem or source.asset_id or "source")
     return Path(folder) / f"sub-{subject}" / f"sub-{subject}_ses-{session}_desc-{_dandi_value(name)}.nwb"
 
@@ -85,6 +86,12 @@ def _recorded_location(source: SourceInfo) -> str:
     """Where a sidecar says its source is: a local file's absolute path (so that it can be found from any working
     folder), else the location as given (a URL)."""
     return str(Path(source.location).resolve()) if source.is_local else source.location
+
+
+def _recorded_subject(subject_id: str | None) -> str:
+    """The subject id a source file records: not the ``(<session id>)`` that names the animal of a file without
+    one."""
+    return "" if not subject_id or is_stand_in(subject_id) else subject_id
 
 
 def _dandi_value(text: str) -> str:
@@ -156,7 +163,7 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
     label = source.label()
     if labels is not None and len(labels) != ids.size:
         raise NeurPIRError(f"label columns have {len(labels)} rows but {ids.size} neuron ids were given", source=label)
-    subject = {"subject_id": subject_id} if subject_id else {}
+    subject = {"subject_id": subject_id} if _recorded_subject(subject_id) else {}
     general: dict[str, str | list[str]] = {}
     if source.is_local:
         with open_nwb(source.location) as file:

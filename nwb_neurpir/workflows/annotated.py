@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
+
+if TYPE_CHECKING:
+    from nwb_neurpir.io.identity import FileIdentity
 
 __all__ = ["MovedSources", "activity_source", "local_paths", "read_annotated"]
 
@@ -26,23 +29,26 @@ def local_paths(resolved: Sequence[Any]) -> list[str]:
 
 
 def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.DataFrame:
-    """One table of every file's embeddings with ``subject_id`` and ``session_id`` columns; ``attrs["training_data"]``
-    lists the sessions the embedding model(s) were trained on, ``attrs["models"]`` each distinct model's provenance
-    (by checksum). Two files holding embeddings of one recording (a file and its sidecar, two sidecars of different
-    names) are refused: their neurons would count twice."""
+    """One table of every file's embeddings with ``subject_id`` and ``session_id`` columns (read as the reader reads
+    them into a recording); ``attrs["training_data"]`` lists the sessions the embedding model(s) were trained on,
+    ``attrs["recording_keys"]`` names each file's recording as training data names it, ``attrs["models"]`` each
+    distinct model's provenance (by checksum). Two files holding embeddings of one recording (a file and its sidecar,
+    two sidecars of different names) are refused: their neurons would count twice."""
     from nwb_neurpir.store import read_embeddings
 
-    frames, training_data, models, recordings = [], [], {}, {}
+    frames, training_data, models, recordings, recording_keys = [], [], {}, {}, {}
     for path in paths:
         frame = read_embeddings(path, name)
-        subject_id, session_id, identifier = _identity(Path(path))
-        recording = frame.attrs.get("source", {}).get("identifier") or identifier
+        identity = _identity(Path(path))
+        source = frame.attrs.get("source", {})
+        recording = source.get("identifier") or identity.identifier
+        recording_keys[str(path)] = source.get("asset_id") or recording or str(path)
         if recording and recordings.setdefault(recording, str(path)) != str(path):
             raise NeurPIRError(f"{recordings[recording]} and {path} both hold embeddings of recording {recording}, "
                                "whose neurons would count twice; pick one table by name (--embeddings) or give "
                                "one of the files")
-        frame.insert(0, "subject_id", subject_id)
-        frame.insert(1, "session_id", session_id)
+        frame.insert(0, "subject_id", identity.subject_id)
+        frame.insert(1, "session_id", identity.session_id)
         frame["file"] = str(path)
         model = frame.attrs.get("model", {})
         training_data.extend(model.get("training_data", []))
@@ -51,7 +57,8 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
     if not frames:
         raise NeurPIRError("no annotated files given")
     table = pd.concat(frames, ignore_index=True)
-    table.attrs = {"training_data": list(dict.fromkeys(training_data)), "models": list(models.values())}
+    table.attrs = {"training_data": list(dict.fromkeys(training_data)), "recording_keys": recording_keys,
+                   "models": list(models.values())}
     return table
 
 
@@ -123,14 +130,10 @@ def reader_options_for(neuron_table: str) -> dict[str, str]:
     return {"ophys_series": neuron_table} if neuron_table and neuron_table.strip("/") != "units" else {}
 
 
-def _identity(path: Path) -> tuple[str, str, str]:
-    """``subject_id``, ``session_id`` (else the identifier) and identifier of an NWB file, '' when absent."""
-    from nwb_neurpir.io.h5_tables import scalar_text
+def _identity(path: Path) -> FileIdentity:
+    """The animal, session and identifier of an NWB file, as the reader gives them to its recording."""
+    from nwb_neurpir.io.identity import read_identity
     from nwb_neurpir.io.nwb_file import open_nwb
 
     with open_nwb(path) as file:
-        def text(name: str) -> str:
-            return scalar_text(file, name) or ""
-
-        identifier = text("identifier")
-        return text("general/subject/subject_id"), text("general/session_id") or identifier, identifier
+        return read_identity(file, str(path))

@@ -56,6 +56,8 @@ def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None
     source's neurons), ``embedding`` (float32 vector), the neuron's label columns (``cell_type``, ``brain_area``,
     ``location``, ...), predicted labels (a ``predicted_<label>`` column per ``neurpir predict`` table of the same
     neurons, unless ``predictions=False``) and ``file``.
+    ``subject_id`` is the file's animal, ``(<session id>)`` for a file without one; a neuron-table column named like
+    one of these columns is read as ``unit_<name>`` (``unit_subject_id``).
 
     ``sources`` is a file, a folder (files without embeddings are skipped) or a list of them; ``name`` picks the
     embedding table when a file has several. The vectors are stored raw: they are *not* centred per session, so

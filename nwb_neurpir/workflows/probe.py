@@ -237,14 +237,16 @@ class LabelProbe:
         from nwb_neurpir.evaluation.metrics import score_fold
         from nwb_neurpir.evaluation.probes import fit_predict_fused
         from nwb_neurpir.evaluation.results import describe_fold
-        from nwb_neurpir.evaluation.splits import make_folds
+        from nwb_neurpir.evaluation.splits import animal_notes, make_folds
 
+        subjects = kept["subject_id"].astype(str).tolist()
         try:
-            folds = make_folds(kept["subject_id"].astype(str).tolist(), kept["file"].astype(str).tolist(),
-                               labels.tolist(), split="animal")
+            folds = make_folds(subjects, kept["file"].astype(str).tolist(), labels.tolist(), split="animal")
         except NeurPIRError as error:
             warnings.warn(f"no cross-animal accuracy for this probe: {error.one_line()}", stacklevel=3)
             return {}
+        for note in animal_notes(subjects):
+            warnings.warn(f"cross-animal accuracy: {note}", stacklevel=3)
         scores = {}
         for fold in folds:
             info = describe_fold(fold, labels, classes)

@@ -1,0 +1,90 @@
+"""Who a file's neurons are: the animal and session of an NWB file, read by one function for every path (the
+reader's ``Recording`` and the table of annotated files), and the neuron-table columns whose names the package
+gives its own identity columns.
+
+An animal is the file's ``/general/subject/subject_id`` (surrounding whitespace removed); one file is one animal.
+A file without one counts as an animal of its own, named by its session id in parentheses, ``(<session id>)``:
+pooling every such file into one nameless animal would put different animals on one side of a split.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import h5py
+import pandas as pd
+
+from nwb_neurpir.io.h5_tables import scalar_text
+from nwb_neurpir.io.read_warnings import warn_about
+
+__all__ = ["IDENTITY_COLUMNS", "FileIdentity", "clear_of_identity", "is_stand_in", "read_identity",
+           "similar_subjects"]
+
+IDENTITY_COLUMNS = ("subject_id", "session_id", "neuron_id", "neuron_table", "embedding", "identifier", "file")
+"""Columns the package adds to a neuron's own (tables of embeddings, ``transform``'s frame)."""
+CLASH_PREFIX = "unit_"
+"""Prefix of a neuron-table column named like one of ``IDENTITY_COLUMNS`` (``subject_id`` -> ``unit_subject_id``)."""
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """The animal, session and NWB identifier of one file."""
+
+    subject_id: str
+    """``/general/subject/subject_id``, else ``(<session id>)``: an animal of its own."""
+    session_id: str
+    """``/general/session_id``, else the NWB identifier."""
+    identifier: str
+
+
+def read_identity(nwb: h5py.File, label: str) -> FileIdentity:
+    """The file's identity, stripped of surrounding whitespace; a file without a subject id is warned about once
+    and named as an animal of its own."""
+    identifier = _text(nwb, "identifier")
+    session_id = _text(nwb, "general/session_id") or identifier
+    subject_id = _text(nwb, "general/subject/subject_id")
+    if not subject_id:
+        subject_id = f"({session_id})"
+        _warn(label, f"no general/subject/subject_id; the recording counts as an animal of its own, named "
+                     f"{subject_id} after its session id")
+    return FileIdentity(subject_id=subject_id, session_id=session_id, identifier=identifier)
+
+
+def is_stand_in(subject_id: str) -> bool:
+    """Whether ``subject_id`` is the ``(<session id>)`` that names the animal of a file without a subject id."""
+    return subject_id.startswith("(") and subject_id.endswith(")")
+
+
+def similar_subjects(subject_ids: Iterable[str]) -> list[list[str]]:
+    """Groups of distinct subject ids that differ only by case, punctuation or whitespace (``SIM01``, ``sim-01``):
+    perhaps one animal spelled two ways, which splits by animal would put on both sides."""
+    groups: dict[str, list[str]] = {}
+    for subject in dict.fromkeys(subject_ids):
+        groups.setdefault(re.sub(r"[\W_]+", "", subject).casefold(), []).append(subject)
+    return [sorted(group) for group in groups.values() if len(group) > 1]
+
+
+def clear_of_identity(metadata: pd.DataFrame, label: str) -> pd.DataFrame:
+    """The neuron table's columns with those named like an identity column renamed ``unit_<name>`` (warned about
+    once per file), so the file's own values stay reachable (``--label unit_subject_id``)."""
+    clashing = [name for name in metadata.columns if name in IDENTITY_COLUMNS]
+    if not clashing:
+        return metadata
+    renamed = {name: f"{CLASH_PREFIX}{name}" for name in clashing}
+    _warn(label, f"the neuron table's column(s) {', '.join(clashing)} are read as "
+                 f"{', '.join(renamed.values())}: those names are the package's own columns (a file's animal and "
+                 "session are its general/subject/subject_id and general/session_id; one file is one animal)")
+    return metadata.rename(columns=renamed)
+
+
+def _warn(label: str, message: str) -> None:
+    """``warn_about`` from this one place, so that reading the same file twice (its recording and its
+    embeddings) gives the warning once."""
+    warn_about(label, message)
+
+
+def _text(nwb: h5py.File, path: str) -> str:
+    """A scalar text dataset's value without surrounding whitespace, "" when absent or not scalar."""
+    return (scalar_text(nwb, path) or "").strip()
