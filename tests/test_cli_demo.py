@@ -35,13 +35,14 @@ def test_demo_simulates_trains_annotates_and_reports(tmp_path: Path) -> None:
     sources = report["settings"]["sources"]
     assert [Path(s["location"]) for s in sources] == [Path(p).resolve() for p in sorted(result["data_files"])]
     assert all(s["identifier"] for s in sources)
-    again = tmp_path / "again"
-    command = report["settings"]["equivalent_command"].replace(str((out / "report").resolve()), str(again))
+    command = report["settings"]["equivalent_command"]
     assert command.startswith("neurpir evaluate ")
+    assert f"--out {(out / 'report-evaluate').resolve()} " in command  # beside the demo's report, not over it
     done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", *shlex.split(command)[1:], "--no-progress"],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
-    reproduced = json.loads((again / "report.json").read_text())
+    assert json.loads((out / "report" / "report.json").read_text()) == report
+    reproduced = json.loads((out / "report-evaluate" / "report.json").read_text())
     assert [(m["name"], m["pooled"]["balanced_accuracy"]) for m in reproduced["methods"]] == \
         [(m["name"], m["pooled"]["balanced_accuracy"]) for m in report["methods"]]
     markdown = (out / "report" / "report.md").read_text()

@@ -115,6 +115,22 @@ def test_evaluate_reads_the_hand_features_of_sidecars_from_their_sources(
     assert scores[sidecars.name] == scores[annotated.name]
 
 
+def test_evaluate_replaces_a_report_only_with_overwrite(simulated: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.json").write_text('{"settings": {"command": "neurpir demo"}}')
+    command = ["evaluate", str(simulated), "--label", "cell_type", "--methods", "hand", "--no-plots", "--out",
+               str(report)]
+    refused = CliRunner().invoke(app, command)
+    assert refused.exit_code == 1
+    assert refused.output == (f"error: {report}: already holds a report (report.json); use --overwrite "
+                              "(overwrite=True) to replace it, or another --out folder\n")
+    assert json.loads((report / "report.json").read_text()) == {"settings": {"command": "neurpir demo"}}
+    replaced = CliRunner().invoke(app, [*command, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert [m["name"] for m in json.loads((report / "report.json").read_text())["methods"]] == ["hand"]
+
+
 @pytest.mark.slow
 def test_report_names_the_model(simulated: Path, model_dir: Path, tmp_path: Path) -> None:
     from nwb_neurpir.model import NeurPIR

@@ -99,7 +99,9 @@ def register(app: typer.Typer) -> None:
             "--embeddings", help="Which embedding table of annotated files (when a file has several).")] = None,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help="Report folder: report.json, report.md, predictions.csv, umap.png, "
-                          "confusion.png.")] = None,
+                          "confusion.png; one that already holds a report needs --overwrite.")] = None,
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="Replace the report already in --out.")] = False,
         no_plots: Annotated[bool, typer.Option("--no-plots", help="With --out: skip the PNG figures.")] = False,
         projection: Annotated[Optional[str], choice(  # noqa: UP007
             PROJECTIONS, "--projection", help="Embedding figure: umap, or pca (instant preview) [default: umap].")] = None,
@@ -139,6 +141,7 @@ def register(app: typer.Typer) -> None:
                                config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed)
                                        if training else None),
                                transductive=transductive, embeddings_name=embeddings_name, report_dir=out,
+                               overwrite=overwrite,
                                plots=not no_plots, projection=projection or "umap",
                                command=command_line(), **options)
         if as_json:

@@ -49,7 +49,8 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     ``population`` and ``config`` replace the DEMO preset and the default model config (``DEMO_TRAINING_STEPS``
     steps); ``seed`` and ``max_steps``, when given, override theirs. ``projection`` (``umap`` or ``pca``) draws the
     report's map. The report records ``command`` (the ``neurpir demo`` command line that ran, if any) and the
-    ``neurpir evaluate`` command that reproduces its numbers."""
+    ``neurpir evaluate`` command that reproduces its numbers into ``<out_dir>/report-evaluate``, beside the demo's
+    own report."""
     from nwb_neurpir.workflows.annotation import annotate_sources
     from nwb_neurpir.evaluation import evaluate, format_table, write_report
     from nwb_neurpir.io import open_recordings
@@ -99,7 +100,8 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
                       model_provenance={**model.provenance().to_dict(), "path": str(model_dir.resolve())},
                       progress=progress)
     result.settings["command"] = command
-    result.settings["equivalent_command"] = _evaluate_command(data_dir, model_dir, test_subject, report_dir, projection)
+    result.settings["equivalent_command"] = _evaluate_command(data_dir, model_dir, test_subject,
+                                                              out_dir / "report-evaluate", projection)
     lap("evaluate")
 
     say(f"[5/5] writing the report and plots to {report_dir}")
@@ -112,7 +114,8 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
 
 
 def _evaluate_command(data_dir: Path, model_dir: Path, test_subject: str, report_dir: Path, projection: str) -> str:
-    """The ``neurpir evaluate`` command line that reproduces the demo's evaluation (absolute paths)."""
+    """The ``neurpir evaluate`` command line that reproduces the demo's evaluation into ``report_dir`` (absolute
+    paths)."""
     import shlex
 
     return shlex.join(["neurpir", "evaluate", str(data_dir.resolve()), "--label", "cell_type", "--model",

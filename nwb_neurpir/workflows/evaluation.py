@@ -59,6 +59,7 @@ def evaluate_sources(
     transductive: bool = False,
     embeddings_name: str | None = None,
     report_dir: str | Path | None = None,
+    overwrite: bool = False,
     plots: bool = True,
     projection: str = "umap",
     command: str | None = None,
@@ -66,11 +67,14 @@ def evaluate_sources(
 ) -> EvaluationRun:
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
-    table); write the report to ``report_dir`` (figures unless ``plots=False``). ``bin_size``: the grid the sources
+    table); write the report to ``report_dir`` (figures unless ``plots=False``; a report already there is replaced
+    only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources
     are read on (default: the model's, else the reader's); ``command``, the command line that asked for it, goes
     into the report. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation import write_report
 
+    if report_dir is not None and not overwrite:
+        _check_new_report(Path(report_dir))
     reader = {"unit_filter": unit_filter, "bin_size": bin_size, "ophys_series": ophys_series}
     if model is not None or config is not None:
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir, reader_kwargs=reader,
@@ -92,6 +96,13 @@ def evaluate_sources(
               "minute) ...", file=sys.stderr)
     written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
     return EvaluationRun(result=result, written=written)
+
+
+def _check_new_report(report_dir: Path) -> None:
+    """Refuse a report folder that already holds a report (its ``report.json``): it would be replaced."""
+    if (report_dir / "report.json").exists():
+        raise NeurPIRError("already holds a report (report.json); use --overwrite (overwrite=True) to replace it, "
+                           "or another --out folder", source=report_dir)
 
 
 def _model_provenance(models: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -228,7 +239,8 @@ def evaluate(
     ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods`` (a list, or the
     command's comma-separated text), ``probe``, ``normalize``, ``n_splits`` (``--folds``), ``seed``, ``glob``,
     ``bin_size``, ``unit_filter``, ``progress``... With ``report_dir`` the report (report.md/json and figures) is
-    written there; ``result.table()`` gives the scores as a DataFrame.
+    written there (``overwrite=True`` replaces a report already there); ``result.table()`` gives the scores as a
+    DataFrame.
 
     >>> import nwb_neurpir as npir
     >>> result = npir.evaluate("sim/", label="cell_type", model=npir.NeurPIR(max_steps=200))   # doctest: +SKIP
