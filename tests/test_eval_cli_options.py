@@ -67,6 +67,7 @@ def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--max-steps", "5"], "--max-steps needs --train or --train-config"),
+    (["--threads", "2"], "--threads needs --train or --train-config"),
     (["--transductive"], "--transductive needs --train or --train-config"),
     (["--folds", "3"], "--folds needs --split kfold"),
     (["--projection", "pca"], "--projection needs --out and figures"),
@@ -129,6 +130,22 @@ def test_evaluate_replaces_a_report_only_with_overwrite(simulated: Path, tmp_pat
     replaced = CliRunner().invoke(app, [*command, "--overwrite"])
     assert replaced.exit_code == 0, replaced.output
     assert [m["name"] for m in json.loads((report / "report.json").read_text())["methods"]] == ["hand"]
+
+
+def test_evaluate_trains_with_the_threads_asked_for(simulated: Path, tmp_path: Path) -> None:
+    import torch
+
+    config = tmp_path / "tiny.json"
+    config.write_text(TINY.to_json())  # num_threads 1
+    before = torch.get_num_threads()
+    try:
+        shown = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--train-config",
+                                         str(config), "--threads", "2", "--methods", "neurpir", "--held-out", "sim03",
+                                         "--no-progress"])
+        assert shown.exit_code == 0, shown.output
+        assert torch.get_num_threads() == 2  # the count the fold's model was trained with
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.slow

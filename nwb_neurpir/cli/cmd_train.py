@@ -8,7 +8,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Series, Sources, UnitFilter
+from nwb_neurpir.cli.options import (
+    BinSize,
+    CacheDir,
+    Glob,
+    JsonOutput,
+    Modality,
+    Progress,
+    Series,
+    Sources,
+    Threads,
+    UnitFilter,
+)
 
 __all__ = ["register"]
 
@@ -37,9 +48,7 @@ def register(app: typer.Typer) -> None:
             "--context", help="cebra or none (default: cebra, or the --config value).")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--seed", help="Random seed (default: 0, or the --config value).")] = None,
-        threads: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--threads", min=1, help="CPU threads torch trains with (default: every core this process may use; on a "
-                                     "machine other jobs share, fewer run faster).")] = None,
+        threads: Threads = None,
         resume: Annotated[bool, typer.Option(
             "--resume/--no-resume", help="Continue from the last complete checkpoint in --out.")] = True,
         progress: Progress = True,
