@@ -59,6 +59,17 @@ def sidecars(simulated: Path, model_dir: Path, tmp_path_factory: pytest.TempPath
     return _annotated_into(tmp_path_factory.mktemp("sidecars"), simulated, model_dir, sidecar=True)
 
 
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny animals as spikes (``_ecephys.nwb``) and as calcium (``_ophys.nwb``), side by side."""
+    from nwb_neurpir.simulate.nwb_output import write_dataset
+    from nwb_neurpir.testing import tiny_population
+
+    folder = tmp_path_factory.mktemp("mixed")
+    write_dataset(folder, tiny_population(7), modality="both", progress=False)
+    return folder
+
+
 @pytest.fixture()
 def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished]:
     """Runs ``neurpir <args>`` as a process forked from the warm CLI server (no interpreter start-up per run)."""
@@ -69,6 +80,8 @@ def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished
     (["--max-steps", "5"], "--max-steps needs --train or --train-config"),
     (["--threads", "2"], "--threads needs --train or --train-config"),
     (["--transductive"], "--transductive needs --train or --train-config"),
+    (["--modality", "spikes"], "--modality (modality=) reads the recordings of --model or --train; annotated files "
+                               "and hand baselines alone are read as they are: pick the files with --glob"),
     (["--folds", "3"], "--folds needs --split kfold"),
     (["--projection", "pca"], "--projection needs --out and figures"),
     (["--ablations"], "--ablations needs --train or --train-config"),
@@ -146,6 +159,24 @@ def test_evaluate_trains_with_the_threads_asked_for(simulated: Path, tmp_path: P
         assert torch.get_num_threads() == 2  # the count the fold's model was trained with
     finally:
         torch.set_num_threads(before)
+
+
+def test_evaluate_reads_the_modality_asked_for(mixed: Path, model_dir: Path, tmp_path: Path,
+                                               neurpir: Callable[..., Finished]) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(TINY.to_json())
+    command = ["evaluate", str(mixed), "--label", "cell_type", "--train-config", str(config), "--methods",
+               "neurpir,hand", "--held-out", "sim03", "--json", "--no-progress"]
+    assert "the recordings mix modalities (ophys, spikes)" in neurpir(*command).stderr
+    shown = neurpir(*command, "--modality", "spikes")
+    assert shown.code == 0, shown.stderr
+    assert shown.stderr.count("3 files hold ophys data only, not the spikes data being read; skipped") == 1
+    read = [Path(source["location"]).name for source in json.loads(shown.stdout)["settings"]["sources"]]
+    assert len(read) == 3 and all(name.endswith("_ecephys.nwb") for name in read)
+    refused = neurpir("evaluate", str(mixed), "--label", "cell_type", "--model", str(model_dir), "--modality", "ophys")
+    assert refused.code == 1
+    assert refused.stderr.strip() == (f"error: {model_dir}: --modality ophys (modality=) was asked for, but the model "
+                                      "was trained on spikes data")
 
 
 @pytest.mark.slow

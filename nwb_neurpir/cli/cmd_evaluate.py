@@ -14,6 +14,7 @@ from nwb_neurpir.cli.options import (
     Glob,
     JsonOutput,
     LABEL_VALUES,
+    Modality,
     PRESET_GROUPING,
     Series,
     Sources,
@@ -112,6 +113,7 @@ def register(app: typer.Typer) -> None:
             "--seed", help="Seed of folds, probes and UMAP [default: 0]; with --train also of the model "
                            "[default: the config's].")] = None,
         glob: Glob = None,
+        modality: Modality = "auto",
         unit_filter: UnitFilter = None,
         series: Series = None,
         bin_size: BinSize = None,
@@ -140,7 +142,7 @@ def register(app: typer.Typer) -> None:
                        n_splits=folds or 5, seed=seed or 0, held_out=held_out, progress=progress and not as_json,
                        methods=split_methods(methods) if methods else None, ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
-                               ophys_series=series,
+                               ophys_series=series, modality=modality,
                                model=model,
                                config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed,
                                                                num_threads=threads)

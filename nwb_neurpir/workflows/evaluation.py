@@ -54,6 +54,7 @@ def evaluate_sources(
     unit_filter: str | None = None,
     bin_size: float | None = None,
     ophys_series: str | None = None,
+    modality: str = "auto",
     model: TrainedModel | str | Path | None = None,
     config: NeurPIRConfig | None = None,
     transductive: bool = False,
@@ -68,22 +69,27 @@ def evaluate_sources(
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
     table); write the report to ``report_dir`` (figures unless ``plots=False``; a report already there is replaced
-    only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources
-    are read on (default: the model's, else the reader's); ``command``, the command line that asked for it, goes
-    into the report. ``options`` go to ``evaluate``."""
+    only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read on (default: the
+    model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
+    neurons read, files of the other kind skipped with one warning. ``command``, the command line that asked for
+    it, goes into the report. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation import write_report
 
     if report_dir is not None and not overwrite:
         _check_new_report(Path(report_dir))
     reader = {"unit_filter": unit_filter, "bin_size": bin_size, "ophys_series": ophys_series}
     if model is not None or config is not None:
-        result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir, reader_kwargs=reader,
-                                     model=model, config=config,
+        result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir,
+                                     reader_kwargs={**reader, "modality": modality}, model=model, config=config,
                                      protocol="transductive" if transductive else None, **options)
     else:
         from nwb_neurpir.io.access import DataAccess
         from nwb_neurpir.io.resolve import resolve_sources
         from nwb_neurpir.workflows.embeddings import annotated_files
+
+        if modality != "auto":
+            raise NeurPIRError("--modality (modality=) reads the recordings of --model or --train; annotated files "
+                               "and hand baselines alone are read as they are: pick the files with --glob")
 
         given = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
         # with NeurPIR among the methods, files found in folders without embeddings are left out
@@ -197,9 +203,9 @@ def evaluate_recordings(
     **options: Any,
 ) -> EvaluationResult:
     """Read ``sources`` (spike times kept for the ISI features; as the model's modality and, unless
-    ``reader_kwargs`` name one, on its bin size, or as ``config``'s modality when it sets one) and ``evaluate`` them
-    with ``model`` (a trained model or its folder) or by training ``config`` per fold; ``options`` go to
-    ``evaluate``."""
+    ``reader_kwargs`` name one, on its bin size; else as the ``modality`` of ``reader_kwargs`` or of ``config``,
+    files of the other kind skipped with one warning) and ``evaluate`` them with ``model`` (a trained model or its
+    folder) or by training ``config`` per fold; ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
@@ -211,10 +217,15 @@ def evaluate_recordings(
         model = load_model_folder(folder)
     reader = dict(reader_kwargs or {}, access=DataAccess(cache_dir=cache_dir), progress=progress,
                   keep_spike_times=True)
-    if model is None and getattr(config, "modality", None) is not None:
-        reader.setdefault("modality", config.modality)
-    recordings = list(open_recordings(sources, glob, **reader) if model is None else
-                      open_for_model(model, sources, glob, **reader))
+    modality = reader.pop("modality", "auto")
+    if model is not None:
+        if modality not in ("auto", model.config.modality):
+            raise NeurPIRError(f"--modality {modality} (modality=) was asked for, but the model was trained on "
+                               f"{model.config.modality} data", source=folder)
+        recordings = list(open_for_model(model, sources, glob, **reader))
+    else:
+        asked = getattr(config, "modality", None) if modality == "auto" else modality
+        recordings = list(open_recordings(sources, glob, modality=asked or "auto", **reader))
     reading = time.perf_counter() - clock
     result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
     if folder is not None and result.settings.get("model"):
