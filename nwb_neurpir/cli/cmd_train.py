@@ -63,6 +63,12 @@ def register(app: typer.Typer) -> None:
         """Train NeurPIR (CEBRA context + population-context neuron encoder) on all SOURCES together; runs under
         torchrun too (rank 0 saves the model and prints the summary).
 
+        The weights depend on the order of the recordings (as SOURCES name them, a folder's files sorted by path;
+        the model's training_data lists them in that order) and on --threads: the same sources, seed and thread count
+        on one machine train the same weights, another order or count slightly different ones. Ctrl-C (SIGINT) or
+        SIGTERM during the training steps saves a checkpoint of the step reached and exits with 130 or 143; the same
+        command resumes.
+
         Example: neurpir train ../shared/data/steinmetz2019-nwb --out model --max-steps 1500
         """
         from nwb_neurpir.workflows.training import check_out, train_sources
