@@ -19,8 +19,8 @@ from nwb_neurpir.store import read_embeddings
 @pytest.mark.slow
 def test_demo_simulates_trains_annotates_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", "demo", "--tiny", "--out", str(out), "--json",
-                           "--no-progress"], capture_output=True, text=True, timeout=300,
+    done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", "demo", "--tiny", "--threads", "2", "--out",
+                           str(out), "--json", "--no-progress"], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout)
@@ -31,17 +31,19 @@ def test_demo_simulates_trains_annotates_and_reports(tmp_path: Path) -> None:
     report = json.loads(Path(result["report_files"]["json"]).read_text())
     assert [fold["name"] for fold in report["folds"]] == ["sim03"]  # the one animal the model never saw
     assert report["settings"]["model"]["path"] == str((out / "model").resolve())
-    assert report["settings"]["command"] == f"neurpir demo --tiny --out {out} --json --no-progress"
+    # --threads (the tiny config's is 1) is what training used, and the recorded command says it, last
+    assert report["settings"]["command"] == f"neurpir demo --tiny --out {out} --json --no-progress --threads 2"
     sources = report["settings"]["sources"]
     assert [Path(s["location"]) for s in sources] == [Path(p).resolve() for p in sorted(result["data_files"])]
     assert all(s["identifier"] for s in sources)
-    again = tmp_path / "again"
-    command = report["settings"]["equivalent_command"].replace(str((out / "report").resolve()), str(again))
+    command = report["settings"]["equivalent_command"]
     assert command.startswith("neurpir evaluate ")
+    assert f"--out {(out / 'report-evaluate').resolve()} " in command  # beside the demo's report, not over it
     done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", *shlex.split(command)[1:], "--no-progress"],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
-    reproduced = json.loads((again / "report.json").read_text())
+    assert json.loads((out / "report" / "report.json").read_text()) == report
+    reproduced = json.loads((out / "report-evaluate" / "report.json").read_text())
     assert [(m["name"], m["pooled"]["balanced_accuracy"]) for m in reproduced["methods"]] == \
         [(m["name"], m["pooled"]["balanced_accuracy"]) for m in report["methods"]]
     markdown = (out / "report" / "report.md").read_text()

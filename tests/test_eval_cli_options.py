@@ -60,6 +60,17 @@ def sidecars(simulated: Path, model_dir: Path, tmp_path_factory: pytest.TempPath
     return _annotated_into(tmp_path_factory.mktemp("sidecars"), simulated, model_dir, sidecar=True)
 
 
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny animals as spikes (``_ecephys.nwb``) and as calcium (``_ophys.nwb``), side by side."""
+    from nwb_neurpir.simulate.nwb_output import write_dataset
+    from nwb_neurpir.testing import tiny_population
+
+    folder = tmp_path_factory.mktemp("mixed")
+    write_dataset(folder, tiny_population(7), modality="both", progress=False)
+    return folder
+
+
 @pytest.fixture()
 def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished]:
     """Runs ``neurpir <args>`` as a process forked from the warm CLI server (no interpreter start-up per run)."""
@@ -68,7 +79,10 @@ def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--max-steps", "5"], "--max-steps needs --train or --train-config"),
+    (["--threads", "2"], "--threads needs --train or --train-config"),
     (["--transductive"], "--transductive needs --train or --train-config"),
+    (["--modality", "spikes"], "--modality (modality=) reads the recordings of --model or --train; annotated files "
+                               "and hand baselines alone are read as they are: pick the files with --glob"),
     (["--folds", "3"], "--folds needs --split kfold"),
     (["--projection", "pca"], "--projection needs --out and figures"),
     (["--ablations"], "--ablations needs --train or --train-config"),
@@ -189,6 +203,56 @@ def test_labels_kept_in_a_csv_are_evaluated_and_fit_a_probe(annotated: Path, sim
     bad = neurpir("evaluate", str(annotated), "--label", "opto", "--labels", str(tmp_path / "bad.tsv"))
     assert bad.code == 1 and bad.stderr == f"error: {tmp_path / 'bad.tsv'}: the labels table lacks neuron_id (it " \
                                            "has session_id, unit, opto)\n"
+
+
+def test_evaluate_replaces_a_report_only_with_overwrite(simulated: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.json").write_text('{"settings": {"command": "neurpir demo"}}')
+    command = ["evaluate", str(simulated), "--label", "cell_type", "--methods", "hand", "--no-plots", "--out",
+               str(report)]
+    refused = CliRunner().invoke(app, command)
+    assert refused.exit_code == 1
+    assert refused.output == (f"error: {report}: already holds a report (report.json); use --overwrite "
+                              "(overwrite=True) to replace it, or another --out folder\n")
+    assert json.loads((report / "report.json").read_text()) == {"settings": {"command": "neurpir demo"}}
+    replaced = CliRunner().invoke(app, [*command, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert [m["name"] for m in json.loads((report / "report.json").read_text())["methods"]] == ["hand"]
+
+
+def test_evaluate_trains_with_the_threads_asked_for(simulated: Path, tmp_path: Path) -> None:
+    import torch
+
+    config = tmp_path / "tiny.json"
+    config.write_text(TINY.to_json())  # num_threads 1
+    before = torch.get_num_threads()
+    try:
+        shown = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--train-config",
+                                         str(config), "--threads", "2", "--methods", "neurpir", "--held-out", "sim03",
+                                         "--no-progress"])
+        assert shown.exit_code == 0, shown.output
+        assert torch.get_num_threads() == 2  # the count the fold's model was trained with
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_evaluate_reads_the_modality_asked_for(mixed: Path, model_dir: Path, tmp_path: Path,
+                                               neurpir: Callable[..., Finished]) -> None:
+    config = tmp_path / "tiny.json"
+    config.write_text(TINY.to_json())
+    command = ["evaluate", str(mixed), "--label", "cell_type", "--train-config", str(config), "--methods",
+               "neurpir,hand", "--held-out", "sim03", "--json", "--no-progress"]
+    assert "the recordings mix modalities (ophys, spikes)" in neurpir(*command).stderr
+    shown = neurpir(*command, "--modality", "spikes")
+    assert shown.code == 0, shown.stderr
+    assert shown.stderr.count("3 files hold ophys data only, not the spikes data being read; skipped") == 1
+    read = [Path(source["location"]).name for source in json.loads(shown.stdout)["settings"]["sources"]]
+    assert len(read) == 3 and all(name.endswith("_ecephys.nwb") for name in read)
+    refused = neurpir("evaluate", str(mixed), "--label", "cell_type", "--model", str(model_dir), "--modality", "ophys")
+    assert refused.code == 1
+    assert refused.stderr.strip() == (f"error: {model_dir}: --modality ophys (modality=) was asked for, but the model "
+                                      "was trained on spikes data")
 
 
 @pytest.mark.slow

@@ -153,6 +153,17 @@ def test_filter_help_says_it_changes_the_population_context_of_the_vectors(comma
     assert "filtering changes the vectors of the neurons kept" in text and "embed without --filter" in text
 
 
+def test_train_help_and_readme_say_what_the_weights_depend_on_and_how_a_stopped_run_exits() -> None:
+    import signal
+
+    text = " ".join(runner.invoke(app, ["train", "--help"], terminal_width=200).output.split())
+    assert "The weights depend on the order of the recordings" in text and "and on --threads" in text
+    assert "exits with 130 or 143" in text
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    exit_codes = readme[readme.index("Exit codes:"):].split(". ")[0]
+    assert f"{128 + signal.SIGINT} or {128 + signal.SIGTERM} (128 + the signal)" in exit_codes
+
+
 def test_ctrl_c_stops_training_as_asked_and_the_rerun_says_it_resumes(files: list[Path], tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import signal

@@ -108,6 +108,13 @@ def test_same_seed_writes_identical_datasets(written: list[Path], tmp_path: Path
         assert _datasets_and_attributes(first) == _datasets_and_attributes(second)
 
 
+def test_seed_help_promises_the_same_content_not_the_same_bytes() -> None:
+    text = " ".join(CliRunner().invoke(app, ["simulate", "--help"], terminal_width=200).output.split())
+    assert ("the same seed writes the same content (every dataset, every attribute but the object ids), though not "
+            "byte for byte") in text
+    assert "random object_id" in text
+
+
 def test_existing_files_are_kept_unless_overwrite(written: list[Path]) -> None:
     root = written[0].parents[1]
     before = written[0].stat().st_mtime_ns

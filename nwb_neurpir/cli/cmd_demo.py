@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import JsonOutput, Progress, command_line
+from nwb_neurpir.cli.options import JsonOutput, Progress, Threads, command_line
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
             Optional[int],  # noqa: UP007
             typer.Option("--max-steps", help="Training steps (default: 600)."),
         ] = None,
+        threads: Threads = None,
         as_json: JsonOutput = False,
         progress: Progress = True,
         tiny: Annotated[bool, typer.Option("--tiny", hidden=True, help=(
@@ -32,13 +33,16 @@ def register(app: typer.Typer) -> None:
         """Simulate Izhikevich neurons of 5 types in several animals, train NeurPIR without one animal, write the
         embeddings into the NWB files, and compare cell-type prediction on the unseen animal with hand-made features.
 
+        The report records this command with --threads set to the count training used, so that it trains the same
+        weights again.
+
         Example: neurpir demo --out neurpir-demo
         """
         from nwb_neurpir.workflows.demo import run_demo
         from nwb_neurpir.testing import tiny_config, tiny_population
 
         sizes = {"population": tiny_population(), "config": tiny_config(), "projection": "pca"} if tiny else {}
-        result = run_demo(out, seed=seed, max_steps=max_steps, progress=progress,
+        result = run_demo(out, seed=seed, max_steps=max_steps, num_threads=threads, progress=progress,
                           say=(lambda _text: None) if as_json else typer.echo, command=command_line(), **sizes)
         if as_json:
             typer.echo(json.dumps(result.to_dict(), indent=2))

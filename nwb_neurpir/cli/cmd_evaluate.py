@@ -15,9 +15,11 @@ from nwb_neurpir.cli.options import (
     JsonOutput,
     LABEL_VALUES,
     LABELS_HELP,
+    Modality,
     PRESET_GROUPING,
     Series,
     Sources,
+    Threads,
     UnitFilter,
     choice,
     command_line,
@@ -35,11 +37,12 @@ Progress = Annotated[bool, typer.Option("--progress/--no-progress",
                                         help="Show progress bars and status lines (on stderr).")]
 
 
-def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, transductive: bool,
-                   ablations: bool, methods: str | None, embeddings_name: str | None, split: str, folds: int | None,
-                   out: Path | None, no_plots: bool, projection: str | None) -> None:
+def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, threads: int | None,
+                   transductive: bool, ablations: bool, methods: str | None, embeddings_name: str | None, split: str,
+                   folds: int | None, out: Path | None, no_plots: bool, projection: str | None) -> None:
     """A one-line error for an option that would change nothing with the others given."""
     unused = [(max_steps is not None and not training, "--max-steps needs --train or --train-config"),
+              (threads is not None and not training, "--threads needs --train or --train-config"),
               (transductive and not training, "--transductive needs --train or --train-config"),
               (ablations and not training, "--ablations needs --train or --train-config"),
               (ablations and methods is not None,
@@ -82,6 +85,7 @@ def register(app: typer.Typer) -> None:
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--max-steps", help="With --train: override max_steps of the training config [default: the config's]."
         )] = None,
+        threads: Threads = None,
         transductive: Annotated[bool, typer.Option(
             "--transductive", help="With --train: train once on all sources (the published protocol).")] = False,
         ablations: Annotated[bool, typer.Option(
@@ -104,7 +108,9 @@ def register(app: typer.Typer) -> None:
             "--embeddings", help="Which embedding table of annotated files (when a file has several).")] = None,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help="Report folder: report.json, report.md, predictions.csv, umap.png, "
-                          "confusion.png.")] = None,
+                          "confusion.png; one that already holds a report needs --overwrite.")] = None,
+        overwrite: Annotated[bool, typer.Option(
+            "--overwrite", help="Replace the report already in --out.")] = False,
         no_plots: Annotated[bool, typer.Option("--no-plots", help="With --out: skip the PNG figures.")] = False,
         projection: Annotated[Optional[str], choice(  # noqa: UP007
             PROJECTIONS, "--projection", help="Embedding figure: umap, or pca (instant preview) [default: umap].")] = None,
@@ -112,6 +118,7 @@ def register(app: typer.Typer) -> None:
             "--seed", help="Seed of folds, probes and UMAP [default: 0]; with --train also of the model "
                            "[default: the config's].")] = None,
         glob: Glob = None,
+        modality: Modality = "auto",
         unit_filter: UnitFilter = None,
         series: Series = None,
         bin_size: BinSize = None,
@@ -132,18 +139,21 @@ def register(app: typer.Typer) -> None:
         if model is not None and (train or train_config is not None):
             raise NeurPIRError("give either --model or --train/--train-config, not both")
         training = train or train_config is not None
-        _refuse_unused(training=training, model=model, max_steps=max_steps, transductive=transductive,
-                       ablations=ablations, methods=methods, embeddings_name=embeddings_name, split=split,
-                       folds=folds, out=out, no_plots=no_plots, projection=projection)
+        _refuse_unused(training=training, model=model, max_steps=max_steps, threads=threads,
+                       transductive=transductive, ablations=ablations, methods=methods,
+                       embeddings_name=embeddings_name, split=split, folds=folds, out=out, no_plots=no_plots,
+                       projection=projection)
         options = dict(label=label, grouping=grouping, split=split, probe=probe, normalize=normalize,
                        n_splits=folds or 5, seed=seed or 0, held_out=held_out, progress=progress and not as_json,
                        methods=split_methods(methods) if methods else None, ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
-                               ophys_series=series,
+                               ophys_series=series, modality=modality,
                                model=model,
-                               config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed)
+                               config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed,
+                                                               num_threads=threads)
                                        if training else None),
                                transductive=transductive, embeddings_name=embeddings_name, report_dir=out,
+                               overwrite=overwrite,
                                plots=not no_plots, projection=projection or "umap",
                                command=command_line(), labels=labels, **options)
         if as_json:

@@ -42,7 +42,9 @@ def register(app: typer.Typer) -> None:
             "--shifted-animal", metavar="<int>", help="Animal number (1 = sim01) under --shift; repeat for several "
                                      "[default: the last animal].")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--seed", help="Seed of everything: the same seed writes the same data.")] = None,
+            "--seed", help="Seed of everything: the same seed writes the same content (every dataset, every "
+                           "attribute but the object ids), though not byte for byte: pynwb gives each HDF5 object a "
+                           "random object_id, so checksums of the files differ.")] = None,
         backend: Annotated[str, choice(
             "nwb_neurpir.simulate.integrator:Backend", "--backend", help="auto (numba when installed), numba or numpy (same spikes, slower).")] = "auto",
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace files that already exist.")] = False,

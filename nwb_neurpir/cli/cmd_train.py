@@ -8,7 +8,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Series, Sources, UnitFilter
+from nwb_neurpir.cli.options import (
+    BinSize,
+    CacheDir,
+    Glob,
+    JsonOutput,
+    Modality,
+    Progress,
+    Series,
+    Sources,
+    Threads,
+    UnitFilter,
+)
 
 __all__ = ["register"]
 
@@ -40,10 +51,7 @@ def register(app: typer.Typer) -> None:
             "--context", help="cebra or none (default: cebra, or the --config value).")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--seed", help="Random seed (default: 0, or the --config value).")] = None,
-        threads: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--threads", min=1, help="CPU threads torch trains with (default: every core this process may use; on a "
-                                     "machine other jobs share, fewer run faster). Another count gives slightly "
-                                     "different weights; model.json records the count used.")] = None,
+        threads: Threads = None,
         resume: Annotated[bool, typer.Option(
             "--resume/--no-resume", help="Continue from the last complete checkpoint in --out.")] = True,
         progress: Progress = True,
@@ -57,6 +65,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train NeurPIR (CEBRA context + population-context neuron encoder) on all SOURCES together; runs under
         torchrun too (rank 0 saves the model and prints the summary).
+
+        The weights depend on the order of the recordings (as SOURCES name them, a folder's files sorted by path;
+        the model's training_data lists them in that order) and on --threads: the same sources, seed and thread count
+        on one machine train the same weights, another order or count slightly different ones. Ctrl-C (SIGINT) or
+        SIGTERM during the training steps saves a checkpoint of the step reached and exits with 130 or 143; the same
+        command resumes.
 
         Example: neurpir train ../shared/data/steinmetz2019-nwb --out model --max-steps 1500
         """

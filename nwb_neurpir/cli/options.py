@@ -99,6 +99,14 @@ BinSize = Annotated[
     typer.Option("--bin-size", help="Bin size in seconds (default: 0.01 for spikes, the frame period for calcium; "
                                     "with a model, the model's own)."),
 ]
+Threads = Annotated[
+    Optional[int],  # noqa: UP007
+    typer.Option("--threads", min=0, help="CPU threads torch trains with; 0: every core this process may use "
+                                          "[default: 0, or the config's]. On a machine other jobs share, fewer run "
+                                          "faster. The trained weights depend on the count: the same count on one "
+                                          "machine trains the same weights, another count slightly different ones "
+                                          "(model.json records the count each training run used)."),
+]
 LockTimeout = Annotated[float, typer.Option(
     "--lock-timeout", min=0.0, help="Seconds to wait while another process writes the same file.")]
 Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")]

@@ -41,20 +41,24 @@ class DemoResult:
 
 
 def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: int | None = None,
-             progress: bool = True, say: Callable[[str], None] = print, population: SimulationConfig | None = None,
-             config: NeurPIRConfig | None = None, projection: str = "umap", command: str | None = None) -> DemoResult:
+             num_threads: int | None = None, progress: bool = True, say: Callable[[str], None] = print,
+             population: SimulationConfig | None = None, config: NeurPIRConfig | None = None,
+             projection: str = "umap", command: str | None = None) -> DemoResult:
     """Simulate the DEMO population, train NeurPIR on all animals but the last, annotate every file, and evaluate
     cell-type prediction on the held-out animal against hand-made features; write a report with PNGs.
 
     ``population`` and ``config`` replace the DEMO preset and the default model config (``DEMO_TRAINING_STEPS``
-    steps); ``seed`` and ``max_steps``, when given, override theirs. ``projection`` (``umap`` or ``pca``) draws the
-    report's map. The report records ``command`` (the ``neurpir demo`` command line that ran, if any) and the
-    ``neurpir evaluate`` command that reproduces its numbers."""
+    steps); ``seed``, and ``max_steps`` and ``num_threads`` (torch's CPU threads, 0: every core) when given, override
+    theirs. ``projection`` (``umap`` or ``pca``) draws the report's map. The report records ``command`` (the
+    ``neurpir demo`` command line that ran, if any, with ``--threads`` set to the count training used) and the
+    ``neurpir evaluate`` command that reproduces its numbers into ``<out_dir>/report-evaluate``, beside the demo's
+    own report."""
     from nwb_neurpir.workflows.annotation import annotate_sources
     from nwb_neurpir.evaluation import evaluate, format_table, write_report
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.model import NeurPIRConfig, train
     from nwb_neurpir.simulate import DEMO, write_dataset
+    import torch
 
     out_dir = Path(out_dir)
     data_dir, model_dir, report_dir = out_dir / "data", out_dir / "model", out_dir / "report"
@@ -77,10 +81,12 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     subjects = sorted({recording.subject_id for recording in recordings})
     test_subject = subjects[-1]
     training = [recording for recording in recordings if recording.subject_id != test_subject]
+    given = {"max_steps": max_steps, "num_threads": num_threads}
     config = dataclasses.replace(config or NeurPIRConfig(max_steps=DEMO_TRAINING_STEPS), seed=seed,
-                                 **({} if max_steps is None else {"max_steps": max_steps}))
+                                 **{name: value for name, value in given.items() if value is not None})
     say(f"[2/5] training NeurPIR on animals {', '.join(subjects[:-1])} (animal {test_subject} is held out)")
     model = train(training, config, out_dir=model_dir, progress=progress)
+    command = None if command is None else _with_threads(command, torch.get_num_threads())
     lap("train")
 
     say(f"[3/5] annotating {len(files)} NWB files with their neurons' embeddings")
@@ -99,7 +105,8 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
                       model_provenance={**model.provenance().to_dict(), "path": str(model_dir.resolve())},
                       progress=progress)
     result.settings["command"] = command
-    result.settings["equivalent_command"] = _evaluate_command(data_dir, model_dir, test_subject, report_dir, projection)
+    result.settings["equivalent_command"] = _evaluate_command(data_dir, model_dir, test_subject,
+                                                              out_dir / "report-evaluate", projection)
     lap("evaluate")
 
     say(f"[5/5] writing the report and plots to {report_dir}")
@@ -111,8 +118,20 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
                       seconds=seconds)
 
 
+def _with_threads(command: str, threads: int) -> str:
+    """``command`` with ``--threads threads`` in place of any ``--threads`` it had: the count training used, so
+    that running it again trains the same weights."""
+    import shlex
+
+    words = shlex.split(command)
+    kept = [word for index, word in enumerate(words)
+            if word.partition("=")[0] != "--threads" and (index == 0 or words[index - 1] != "--threads")]
+    return shlex.join([*kept, "--threads", str(threads)])
+
+
 def _evaluate_command(data_dir: Path, model_dir: Path, test_subject: str, report_dir: Path, projection: str) -> str:
-    """The ``neurpir evaluate`` command line that reproduces the demo's evaluation (absolute paths)."""
+    """The ``neurpir evaluate`` command line that reproduces the demo's evaluation into ``report_dir`` (absolute
+    paths)."""
     import shlex
 
     return shlex.join(["neurpir", "evaluate", str(data_dir.resolve()), "--label", "cell_type", "--model",

@@ -55,11 +55,13 @@ def evaluate_sources(
     unit_filter: str | None = None,
     bin_size: float | None = None,
     ophys_series: str | None = None,
+    modality: str = "auto",
     model: TrainedModel | str | Path | None = None,
     config: NeurPIRConfig | None = None,
     transductive: bool = False,
     embeddings_name: str | None = None,
     report_dir: str | Path | None = None,
+    overwrite: bool = False,
     plots: bool = True,
     projection: str = "umap",
     command: str | None = None,
@@ -68,24 +70,33 @@ def evaluate_sources(
 ) -> EvaluationRun:
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
-    table); write the report to ``report_dir`` (figures unless ``plots=False``). ``bin_size``: the grid the sources
-    are read on (default: the model's, else the reader's); ``command``, the command line that asked for it, goes
-    into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files' ``label``
-    column. ``options`` go to ``evaluate``."""
+    table); write the report to ``report_dir`` (figures unless ``plots=False``; a report already there is replaced
+    only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read on (default: the
+    model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
+    neurons read, files of the other kind skipped with one warning. ``command``, the command line that asked for
+    it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files'
+    ``label`` column. ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation import write_report
     from nwb_neurpir.workflows.labels_file import read_labels
 
     external = None if labels is None else read_labels(labels, label)
 
+    if report_dir is not None and not overwrite:
+        _check_new_report(Path(report_dir))
     reader = {"unit_filter": unit_filter, "bin_size": bin_size, "ophys_series": ophys_series}
     if model is not None or config is not None:
-        result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir, reader_kwargs=reader,
-                                     model=model, config=config, labels=external,
+        result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir,
+                                     reader_kwargs={**reader, "modality": modality}, model=model, config=config,
+                                     labels=external,
                                      protocol="transductive" if transductive else None, **options)
     else:
         from nwb_neurpir.io.access import DataAccess
         from nwb_neurpir.io.resolve import resolve_sources
         from nwb_neurpir.workflows.embeddings import annotated_files
+
+        if modality != "auto":
+            raise NeurPIRError("--modality (modality=) reads the recordings of --model or --train; annotated files "
+                               "and hand baselines alone are read as they are: pick the files with --glob")
 
         given = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
         # with NeurPIR among the methods, files found in folders without embeddings are left out
@@ -128,6 +139,13 @@ def _note_left_out(result: EvaluationResult, left_out: Sequence[str], name: str 
             f"hand features alone with --methods hand): {some_of(list(left_out))}")
     result.notes.append(note)
     warnings.warn(note, EvaluationWarning, stacklevel=3)
+
+
+def _check_new_report(report_dir: Path) -> None:
+    """Refuse a report folder that already holds a report (its ``report.json``): it would be replaced."""
+    if (report_dir / "report.json").exists():
+        raise NeurPIRError("already holds a report (report.json); use --overwrite (overwrite=True) to replace it, "
+                           "or another --out folder", source=report_dir)
 
 
 def _model_provenance(models: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -228,9 +246,10 @@ def evaluate_recordings(
     **options: Any,
 ) -> EvaluationResult:
     """Read ``sources`` (spike times kept for the ISI features; as the model's modality and, unless
-    ``reader_kwargs`` name one, on its bin size, or as ``config``'s modality when it sets one) and ``evaluate`` them
-    with ``model`` (a trained model or its folder) or by training ``config`` per fold, ``labels`` standing in for
-    their label column; ``options`` go to ``evaluate``."""
+    ``reader_kwargs`` name one, on its bin size; else as the ``modality`` of ``reader_kwargs`` or of ``config``,
+    files of the other kind skipped with one warning) and ``evaluate`` them with ``model`` (a trained model or its
+    folder) or by training ``config`` per fold, ``labels`` standing in for their label column; ``options`` go to
+    ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
@@ -242,10 +261,16 @@ def evaluate_recordings(
         model = load_model_folder(folder)
     reader = dict(reader_kwargs or {}, access=DataAccess(cache_dir=cache_dir), progress=progress,
                   keep_spike_times=True)
-    if model is None and getattr(config, "modality", None) is not None:
-        reader.setdefault("modality", config.modality)
-    recordings = _relabelled(list(open_recordings(sources, glob, **reader) if model is None else
-                                  open_for_model(model, sources, glob, **reader)), labels)
+    modality = reader.pop("modality", "auto")
+    if model is not None:
+        if modality not in ("auto", model.config.modality):
+            raise NeurPIRError(f"--modality {modality} (modality=) was asked for, but the model was trained on "
+                               f"{model.config.modality} data", source=folder)
+        recordings = list(open_for_model(model, sources, glob, **reader))
+    else:
+        asked = getattr(config, "modality", None) if modality == "auto" else modality
+        recordings = list(open_recordings(sources, glob, modality=asked or "auto", **reader))
+    recordings = _relabelled(recordings, labels)
     reading = time.perf_counter() - clock
     result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
     if folder is not None and result.settings.get("model"):
@@ -270,8 +295,8 @@ def evaluate(
     ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods`` (a list, or the
     command's comma-separated text), ``probe``, ``normalize``, ``n_splits`` (``--folds``), ``seed``, ``glob``,
     ``bin_size``, ``unit_filter``, ``labels`` (``--labels``: a CSV/TSV file or DataFrame of labels kept outside the
-    files), ``progress``... With ``report_dir`` the report (report.md/json and figures) is
-    written there; ``result.table()`` gives the scores as a DataFrame.
+    files), ``progress``... With ``report_dir`` the report (report.md/json and figures) is written there
+    (``overwrite=True`` replaces a report already there); ``result.table()`` gives the scores as a DataFrame.
 
     >>> import nwb_neurpir as npir
     >>> result = npir.evaluate("sim/", label="cell_type", model=npir.NeurPIR(max_steps=200))   # doctest: +SKIP
