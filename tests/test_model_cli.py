@@ -81,6 +81,9 @@ def test_embed_tables_keep_integer_label_columns_and_every_digit(model_dir: Path
     assert frame["cluster_id"].tolist() == keys.tolist() and set(frame["neuron_table"]) == {"units"}
     assert frame["depth_um"].tolist() == [1234.5678, 1 / 3, 2e-9 / 3, 0.1]
     np.testing.assert_array_equal(frame[[f"embedding_{i}" for i in range(8)]].to_numpy(np.float32), vectors)
+    shown = runner.invoke(app, ["embed", str(model_dir), str(source), "--json", "--no-progress"])
+    (recording,) = json.loads(shown.stdout)["recordings"]
+    np.testing.assert_array_equal(np.asarray(recording["embeddings"], dtype=np.float32), vectors)  # not rounded
 
 
 def test_mistakes_are_one_line_errors(model_dir: Path, files: list[Path], tmp_path: Path) -> None:

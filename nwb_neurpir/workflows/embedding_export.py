@@ -34,11 +34,11 @@ class EmbeddedSources:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per recording its source, identifier, subject, neuron ids and vectors (null where not
-        finite)."""
+        finite; every digit of the float32 values, so that they read back exactly)."""
         return {"model_sha256": self.model_sha256, "recordings": [
             {"source": r.source.label(), "identifier": r.source.identifier, "subject_id": r.subject_id,
              "neuron_ids": r.neuron_ids.tolist(),
-             "embeddings": [[None if not np.isfinite(x) else round(float(x), 6) for x in row] for row in v]}
+             "embeddings": [[None if not np.isfinite(x) else float(x) for x in row] for row in v]}
             for r, v in self.rows]}
 
     def arrays(self) -> dict[str, np.ndarray]:
