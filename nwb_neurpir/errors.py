@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nwb_neurpir.redaction import redact_text
+
 
 class NeurPIRError(Exception):
     """A problem with the user's input (a file, a source, an option) rather than a bug.
@@ -17,9 +19,9 @@ class NeurPIRError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        """The message as the CLI prints it: source first, no newlines."""
+        """The message as the CLI prints it: source first, no newlines, URLs without their credentials."""
         text = f"{self.source}: {self.message}" if self.source else self.message
-        return " ".join(text.split())
+        return redact_text(" ".join(text.split()))
 
 
 class NoNeurons(NeurPIRError):

@@ -15,6 +15,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from nwb_neurpir.redaction import redact_url
+
 Modality = Literal["spikes", "ophys"]
 
 __all__ = ["SAME_GRID_RTOL", "Modality", "Recording", "SourceInfo", "same_grid"]
@@ -48,12 +50,12 @@ class SourceInfo:
         return self.asset_id is None and "://" not in self.location
 
     def label(self) -> str:
-        """Short human-readable name for messages and tables."""
+        """Short human-readable name for messages and tables (a URL without its credentials)."""
         if self.asset_id and self.dandiset:
             return f"DANDI:{self.dandiset}/{self.asset_path or self.asset_id}"
         if self.asset_id:
             return f"DANDI asset {self.asset_id}" + (f" ({self.asset_path})" if self.asset_path else "")
-        return self.location
+        return redact_url(self.location)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.redaction import redact_url
 
 
 class RegistryChoice:
@@ -51,11 +52,12 @@ LABELS_HELP = ("A CSV (or .tsv) of labels kept outside the NWB files: columns ne
 
 
 def command_line() -> str | None:
-    """The command line of a `neurpir` process (None when the app runs inside another program, e.g. a test)."""
+    """The command line of a `neurpir` process, URLs without their credentials (None when the app runs inside
+    another program, e.g. a test)."""
     program = Path(sys.argv[0])
     if program.name != "neurpir" and program.parts[-3:] != ("nwb_neurpir", "cli", "__main__.py"):
         return None
-    return shlex.join(["neurpir", *sys.argv[1:]])
+    return shlex.join(["neurpir", *(redact_url(argument) for argument in sys.argv[1:])])
 
 
 def choice(registry: str, *names: str, help: str) -> Any:  # noqa: A002, ANN401 - typer.Option's keyword and type

@@ -27,6 +27,7 @@ import requests
 import urllib3
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.redaction import redact_text, redact_url
 
 __all__ = ["HttpPolicy", "HttpSession", "RemoteError", "download_to", "probe_size"]
 
@@ -121,7 +122,7 @@ class HttpSession(requests.Session):
                     self.failure = RemoteError(f"{method} failed after {attempt} attempt(s) in "
                                                f"{time.monotonic() - started:.1f} s: {_describe(exc)}", source=url)
                     raise self.failure from None
-                log.info("retrying %s %s in %.1f s (attempt %d failed: %s)", method, url, wait, attempt,
+                log.info("retrying %s %s in %.1f s (attempt %d failed: %s)", method, redact_url(url), wait, attempt,
                          _describe(exc))
                 time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -199,7 +200,7 @@ def _check_range_body(response: requests.Response, wanted: tuple[int, int] | Non
 
 
 def _describe(exc: BaseException) -> str:
-    text = " ".join((str(exc) or type(exc).__name__).split())
+    text = redact_text(" ".join((str(exc) or type(exc).__name__).split()))
     if isinstance(exc, requests.ConnectionError):
         if match := re.search(r"Failed to resolve '([^']+)'", text):
             return f"cannot resolve host {match[1]} (no network?)"
@@ -253,7 +254,8 @@ def download_to(
                 raise RemoteError(f"download failed after {attempt} attempt(s) in {time.monotonic() - started:.1f} s: "
                                   f"{_describe(exc)}", source=url) from None
             written = out.tell()
-            log.info("resuming download of %s at byte %d in %.1f s (%s)", url, written, wait, _describe(exc))
+            log.info("resuming download of %s at byte %d in %.1f s (%s)", redact_url(url), written, wait,
+                     _describe(exc))
             time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -98,9 +98,10 @@ def chunk_layout(recording: Recording, config: NeurPIRConfig) -> ChunkLayout:
 
 
 def session_key(recording: Recording) -> str:
-    """Identifier of a recording for provenance: the DANDI asset ID, else the NWB identifier, else the location."""
+    """Identifier of a recording for provenance: the DANDI asset ID, else the NWB identifier, else the location (a URL
+    without its credentials)."""
     source = recording.source
-    return source.asset_id or source.identifier or source.location
+    return source.asset_id or source.identifier or source.label()
 
 
 def prepare_session(recording: Recording, config: NeurPIRConfig, context: np.ndarray | None) -> SessionData:

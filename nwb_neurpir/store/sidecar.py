@@ -22,6 +22,7 @@ from nwb_neurpir.io.identity import is_stand_in
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import SourceInfo
+from nwb_neurpir.redaction import redact_url
 from nwb_neurpir.store.atomic import staged_replace
 from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons
 from nwb_neurpir.store.containers import embeddings_table, label_table, model_container, source_container
@@ -79,13 +80,13 @@ def sidecar_of_other_source(path: Path, source: SourceInfo) -> bool:
         return True
     if source.asset_id:
         return recorded.get("asset_id") != source.asset_id
-    return recorded.get("location") not in (_recorded_location(source), source.location)
+    return redact_url(recorded.get("location", "")) not in (_recorded_location(source), source.location)
 
 
 def _recorded_location(source: SourceInfo) -> str:
     """Where a sidecar says its source is: a local file's absolute path (so that it can be found from any working
-    folder), else the location as given (a URL)."""
-    return str(Path(source.location).resolve()) if source.is_local else source.location
+    folder), else the URL without its credentials (one object under a fresh signature is the same source)."""
+    return str(Path(source.location).resolve()) if source.is_local else redact_url(source.location)
 
 
 def _recorded_subject(subject_id: str | None) -> str:
@@ -171,13 +172,13 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
             if labels is None:
                 labels = source_labels(file[neuron_table], int(file[neuron_table]["id"].shape[0]), label).iloc[rows]
             session_start_time = session_start_time or scalar_text(file, "session_start_time")
-            source = replace(source, identifier=source.identifier or scalar_text(file, "identifier") or "",
-                             location=_recorded_location(source))
+            source = replace(source, identifier=source.identifier or scalar_text(file, "identifier") or "")
             subject = _subject_fields(file) or subject
             general = _general_fields(file)
             session_id = scalar_text(file, "general/session_id") or session_id
     if neuron_table is None or session_start_time is None:
         raise NeurPIRError("a sidecar of a remote file needs its neuron table and session start time", source=label)
+    source = replace(source, location=_recorded_location(source))
     start = session_start_time if isinstance(session_start_time, datetime) else datetime.fromisoformat(
         str(session_start_time))
     frame = labels.reset_index(drop=True) if labels is not None else pd.DataFrame(index=range(ids.size))

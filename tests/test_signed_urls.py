@@ -1,0 +1,92 @@
+"""Presigned URLs (a signature in the query) and URLs with ``user:password@``: the credentials never reach a sidecar,
+a report, a printed line or an error, and one object under a fresh signature is one source (one cache entry, one
+sidecar)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+from typer.testing import CliRunner
+
+from dandi_server import LoopbackDandi
+from nwb_neurpir.cli.app import app
+from nwb_neurpir.cli.options import command_line
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.resolve import resolve_sources
+from nwb_neurpir.recording import SourceInfo
+from nwb_neurpir.redaction import is_signed_url, redact_url
+from nwb_neurpir.store import write_sidecar
+from nwb_neurpir.store.sidecar import sidecar_of_other_source, sidecar_path
+from store_helpers import PROVENANCE, vectors
+
+pytest_plugins = ["dandi_fixtures"]
+
+runner = CliRunner()
+SECRET = "s3cr3tSIGNATURE"
+
+
+def _signed(url: str, signature: str = SECRET) -> str:
+    """``url`` as S3 presigns it."""
+    return (f"{url}?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEXAMPLE%2F20240101%2Fus-east-2"
+            f"&X-Amz-Date=20240101T000000Z&X-Amz-Expires=3600&X-Amz-Security-Token=TOKEN{signature}"
+            f"&X-Amz-SignedHeaders=host&X-Amz-Signature={signature}")
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    (_signed("https://bucket.s3.amazonaws.com/blobs/a.nwb"), "https://bucket.s3.amazonaws.com/blobs/a.nwb"),
+    ("https://d.cloudfront.net/a.nwb?versionId=7&Expires=1&Signature=x&Key-Pair-Id=k&Policy=p",
+     "https://d.cloudfront.net/a.nwb?versionId=7"),
+    ("https://acct.blob.core.windows.net/c/a.nwb?sv=2022&se=2024&sr=b&sp=r&sig=x%3D",
+     "https://acct.blob.core.windows.net/c/a.nwb"),
+    ("https://host/a.nwb?x-goog-signature=x&X-GOOG-CREDENTIAL=y&part=2", "https://host/a.nwb?part=2"),
+    ("https://host/a.nwb?access_token=x&TOKEN=y&sig=z", "https://host/a.nwb"),
+    ("https://user:pass@host:8080/a.nwb?a=1#frag", "https://host:8080/a.nwb?a=1#frag"),
+    ("https://host/a.nwb?a=1&b=%2F", "https://host/a.nwb?a=1&b=%2F"),
+])
+def test_redact_url_removes_signatures_and_passwords_and_keeps_the_rest(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+    assert not is_signed_url(expected)
+
+
+def test_a_signed_url_is_shown_without_its_signature_in_labels_errors_and_recorded_commands(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    url = _signed("https://user:pa55@bucket.s3.amazonaws.com/blobs/a.nwb")
+    assert SourceInfo(location=url).label() == "https://bucket.s3.amazonaws.com/blobs/a.nwb"
+    error = NeurPIRError(f"HTTP 500 (Max retries exceeded with url: /blobs/a.nwb?X-Amz-Signature={SECRET}&a=1)",
+                         source=url)
+    assert SECRET not in str(error) and "pa55" not in str(error)
+    assert str(error).endswith("with url: /blobs/a.nwb?a=1)")
+    monkeypatch.setattr(sys, "argv", ["neurpir", "evaluate", url, "--label", "cell_type"])
+    assert command_line() == "neurpir evaluate https://bucket.s3.amazonaws.com/blobs/a.nwb --label cell_type"
+
+
+def test_a_sidecar_of_a_signed_url_records_it_without_the_signature_and_owns_it_under_a_fresh_one(
+        tmp_path: Path) -> None:
+    blob = "https://bucket.s3.amazonaws.com/blobs/0a1b2c"
+    first, fresh = SourceInfo(location=_signed(blob), identifier="ses-1"), SourceInfo(location=_signed(blob, "NEW"))
+    out = write_sidecar(sidecar_path(first, "NeurPIREmbeddings", tmp_path, "m1", "ses-1"), first, [0, 1],
+                        vectors(2), PROVENANCE, neuron_table="units", session_start_time="2024-01-01T00:00:00+00:00")
+    with h5py.File(out) as file:
+        assert file["processing/neurpir/source"].attrs["location"] == blob
+        assert file["session_description"][()].decode().startswith(f"NeurPIR embeddings of the neurons of {blob};")
+    assert SECRET.encode() not in out.read_bytes()
+    assert not sidecar_of_other_source(out, fresh)  # the same object: --overwrite decides, no second sidecar
+    assert sidecar_of_other_source(out, SourceInfo(location=_signed("https://bucket.s3.amazonaws.com/blobs/ffff")))
+
+
+def test_fetch_prints_and_reports_a_signed_url_without_its_signature(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                                     cache_dir: Path) -> None:
+    blob = loopback_dandi.add_asset("sub-1/sub-1.nwb", small_nwb).blob_id
+    url = f"{loopback_dandi.base_url}/blobs/{blob}"
+    done = runner.invoke(app, ["fetch", _signed(url), "--cache-dir", str(cache_dir), "--json", "--no-progress"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)[0]["source"] == url
+    missing = runner.invoke(app, ["fetch", _signed(f"{loopback_dandi.base_url}/blobs/nothing"),
+                                  "--cache-dir", str(cache_dir), "--no-progress"])
+    assert missing.exit_code == 1
+    assert missing.stderr.startswith(f"error: {loopback_dandi.base_url}/blobs/nothing: HTTP 404")
+    assert SECRET not in done.output + missing.output
