@@ -78,6 +78,21 @@ def test_a_sidecar_of_a_signed_url_records_it_without_the_signature_and_owns_it_
     assert sidecar_of_other_source(out, SourceInfo(location=_signed("https://bucket.s3.amazonaws.com/blobs/ffff")))
 
 
+def test_a_fresh_signature_of_a_fetched_url_is_served_from_the_cache(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                                     cache_dir: Path) -> None:
+    blob = loopback_dandi.add_asset("sub-1/sub-1.nwb", small_nwb).blob_id
+    access = loopback_dandi.access(cache_dir)
+    url = f"{loopback_dandi.base_url}/blobs/{blob}"
+    [first] = resolve_sources([_signed(url)], access=access)
+    assert access.fetch(first).status == "downloaded"
+    loopback_dandi.reset_counters()
+    [fresh] = resolve_sources([_signed(url, "NEW")], access=access)
+    again = access.fetch(fresh)
+    assert again.status == "cached" and again.path.read_bytes() == small_nwb.read_bytes()
+    assert loopback_dandi.blob_bytes <= 1  # the size probe only
+    assert len(list((cache_dir / "files").iterdir())) == 1
+
+
 def test_fetch_prints_and_reports_a_signed_url_without_its_signature(loopback_dandi: LoopbackDandi, small_nwb: Path,
                                                                      cache_dir: Path) -> None:
     blob = loopback_dandi.add_asset("sub-1/sub-1.nwb", small_nwb).blob_id

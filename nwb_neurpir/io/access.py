@@ -28,6 +28,7 @@ from nwb_neurpir.io.dandi import AssetDetails, DandiResolver, default_api_url
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError, download_to, probe_size
 from nwb_neurpir.io.sources import ResolvedSource
+from nwb_neurpir.redaction import redact_url
 
 __all__ = ["DataAccess", "FetchedFile", "StreamStats", "access_or_default"]
 
@@ -172,7 +173,8 @@ class DataAccess:
         session = HttpSession(self.policy)
         size = probe_size(session, source.location)
         name = source.location.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
-        return _Remote(key=cache_key("url", f"{source.location}|{size}"), name=name, size=size,
+        # the URL without its signature: the same object under a fresh signature finds what is cached
+        return _Remote(key=cache_key("url", f"{redact_url(source.location)}|{size}"), name=name, size=size,
                        stream_url=source.location, download_url=source.location, details=None)
 
 
