@@ -42,24 +42,28 @@ def replace_durably(temp: Path, target: Path) -> None:
 
 
 @contextmanager
-def atomic_path(target: Path, *, prefix: str | None = None) -> Iterator[Path]:
+def atomic_path(target: Path, *, prefix: str | None = None, mode: int | None = None) -> Iterator[Path]:
     """Yield an unused temporary path in ``target``'s folder for the caller (or a library such as h5py) to create
     and write; when the block ends without an exception it replaces ``target`` durably, otherwise it is deleted and
     ``target`` is left as it was.
 
     The temporary name is ``prefix`` (default ``.<target name>.tmp-``) followed by the process id and a random part,
-    so a cleaner can find the ones a killed writer left. The file is created with the usual permissions (umask).
+    so a cleaner can find the ones a killed writer left. The file is created with the usual permissions (umask);
+    with ``mode`` (e.g. ``0o600``), it is created empty with those permissions before it is yielded, for the caller
+    to open for writing (``"wb"`` keeps them).
     """
     stem = prefix if prefix is not None else f".{target.name}.tmp-"
     temp = target.with_name(f"{stem}{os.getpid()}-{secrets.token_hex(4)}")
     try:
+        if mode is not None:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
         yield temp
         replace_durably(temp, target)
     finally:
         temp.unlink(missing_ok=True)
 
 
-def atomic_write_bytes(target: Path, data: bytes, *, prefix: str | None = None) -> None:
-    """Write ``data`` to ``target`` atomically and durably (see ``atomic_path``)."""
-    with atomic_path(target, prefix=prefix) as temp, open(temp, "xb") as handle:
-        handle.write(data)
+def atomic_write_bytes(target: Path, data: bytes, *, prefix: str | None = None, mode: int | None = None) -> None:
+    """Write ``data`` to ``target`` atomically and durably (see ``atomic_path``, also for ``mode``)."""
+    with atomic_path(target, prefix=prefix, mode=mode) as temp, open(temp, "xb" if mode is None else "wb") as out:
+        out.write(data)

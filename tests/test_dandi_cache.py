@@ -4,14 +4,18 @@ that cannot escape it, and one downloader per asset across threads."""
 from __future__ import annotations
 
 import os
+import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from dandi_server import LoopbackDandi
 
+from nwb_neurpir.atomic_files import atomic_write_bytes
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io import fetch_sources
+from nwb_neurpir.io.resolve import resolve_sources
 from nwb_neurpir.io.cache import (
     CACHE_DIR_ENV,
     CACHE_MAX_BYTES_ENV,
@@ -132,3 +136,37 @@ def test_one_download_when_two_threads_fetch_the_same_asset(loopback_dandi: Loop
         worker.join(timeout=30)
     assert sorted(statuses) == ["cached", "downloaded"]
     assert loopback_dandi.requests_to("^/blobs/") == 1
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The common umask, under which files are readable by everyone unless created otherwise."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_only_the_owner_can_read_the_cache(loopback_dandi: LoopbackDandi, small_nwb: Path, tmp_path: Path,
+                                           umask_022: None) -> None:
+    asset = loopback_dandi.add_asset("sub-1/sub-1_ses-1.nwb", small_nwb)
+    access = loopback_dandi.access(tmp_path / "new" / "cache")
+    assert [row.status for row in fetch_sources([asset.asset_id], access=access)] == ["downloaded"]
+    [streamed] = resolve_sources([f"{loopback_dandi.base_url}/blobs/{asset.blob_id}"], access=access)
+    with access.open_h5(streamed) as h5:
+        assert "units" in h5  # chunks
+    root = access.cache.root
+    folders = [root, *(path for path in root.rglob("*") if path.is_dir())]
+    files = [path for path in root.rglob("*") if path.is_file()]
+    assert {path.relative_to(root).parts[0] for path in files} >= {"files", "chunks", "meta"}
+    assert {str(path): oct(_mode(path)) for path in folders if _mode(path) != 0o700} == {}
+    assert {str(path): oct(_mode(path)) for path in files if _mode(path) != 0o600} == {}
+    assert _mode(tmp_path / "new") == 0o755  # above the cache: the usual permissions
+
+
+def test_files_written_outside_the_cache_keep_the_usual_permissions(tmp_path: Path, umask_022: None) -> None:
+    atomic_write_bytes(tmp_path / "report.md", b"# report")
+    assert _mode(tmp_path / "report.md") == 0o644
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)

@@ -52,6 +52,9 @@ _UNITS = {"": 1, "B": 1, "K": 10**3, "KB": 10**3, "M": 10**6, "MB": 10**6, "G": 
 _CHECKSUM_BYTES = 32
 _PARTIAL = ".partial-"
 """Name prefix of files being written into the cache (a killed writer's are deleted by the next one)."""
+PRIVATE_FOLDER_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+"""The cache holds bytes of embargoed data and asset paths: only its owner may read it."""
 
 
 def default_cache_dir() -> Path:
@@ -159,7 +162,7 @@ class AssetCache:
             self._makedirs(target.parent)
             for stale in target.parent.glob(f"{_PARTIAL}*"):  # left by a killed download of this key
                 stale.unlink(missing_ok=True)
-            with atomic_path(target, prefix=_PARTIAL) as tmp:
+            with atomic_path(target, prefix=_PARTIAL, mode=PRIVATE_FILE_MODE) as tmp:
                 write(tmp)
                 verify(tmp)
         self.trim(protect={target})
@@ -173,7 +176,7 @@ class AssetCache:
         path = self._inside("locks", self._checked_key(key) + ".lock")
         self._makedirs(path.parent)
         try:
-            with FileLock(str(path), timeout=timeout):
+            with FileLock(str(path), timeout=timeout, mode=PRIVATE_FILE_MODE):
                 yield
         except Timeout:
             raise NeurPIRError(f"another process has held the cache lock for {timeout:.0f} s; try again later",
@@ -200,11 +203,16 @@ class AssetCache:
     def write_atomic(self, path: Path, data: bytes) -> None:
         """Write ``data`` to ``path`` atomically (a temp file next to it, fsync, rename), creating its folder."""
         self._makedirs(path.parent)
-        atomic_write_bytes(path, data, prefix=_PARTIAL)
+        atomic_write_bytes(path, data, prefix=_PARTIAL, mode=PRIVATE_FILE_MODE)
 
     def _makedirs(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self._inside(*folder.relative_to(self.root).parts)  # re-check now that it exists (symlinks)
+        """Create ``folder`` below the root, and the root: each folder created here only its owner may open (a
+        folder that exists keeps its permissions)."""
+        parts = folder.relative_to(self.root).parts
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        for depth in range(len(parts) + 1):
+            self.root.joinpath(*parts[:depth]).mkdir(mode=PRIVATE_FOLDER_MODE, exist_ok=True)
+        self._inside(*parts)  # re-check now that it exists (symlinks)
 
     # -- bound -------------------------------------------------------------------------------------------------
     def _entries(self) -> Iterator[tuple[float, int, Path]]:
