@@ -16,7 +16,8 @@ Endpoints (as logged against dandi 0.81, see ``shared/notes/nwb-dandi-facts.md``
 Faults (``set_fault``): ``error500``, ``reset`` (connection reset -- RST -- mid-body), ``truncate`` (half the body,
 then a clean close), ``length_over`` / ``length_under``
 (Content-Length larger / smaller than the body), ``ignore_range`` (200 + whole file), ``slow`` (no answer for
-``delay`` s), ``trickle`` (body at ``rate`` bytes/s), ``not_found``. Each applies to requests whose path matches
+``delay`` s), ``trickle`` (body at ``rate`` bytes/s), ``not_found``, ``expired`` (403 with S3's "Request has
+expired", as for a presigned URL past its expiry). Each applies to requests whose path matches
 ``target`` (a regex; default the blobs), for ``times`` requests (None: always). Redirects from the download endpoint
 go to ``redirect_host`` (e.g. ``localhost`` -- another host name for the same server -- or a dead port).
 """
@@ -48,7 +49,7 @@ _TIME = "2024-01-01T00:00:00.000000Z"
 _DANDISET_ASSETS = re.compile(r"/api/dandisets/(\d{6})/versions/([^/]+)/assets/")
 _ASSET = re.compile(r"/api/(?:dandisets/(\d{6})/versions/([^/]+)/)?assets/([0-9a-f-]{36})/(info/|download/)?")
 FAULT_KINDS = ("error500", "reset", "truncate", "length_over", "length_under", "ignore_range", "slow", "trickle",
-               "not_found")
+               "not_found", "expired")
 
 
 @dataclass
@@ -283,6 +284,9 @@ def _make_handler(server: LoopbackDandi) -> type[BaseHTTPRequestHandler]:
                 if fault is not None and fault.kind in ("error500", "not_found"):
                     status = 500 if fault.kind == "error500" else 404
                     return self._json({"detail": "injected fault"}, status)
+                if fault is not None and fault.kind == "expired":
+                    body = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+                    return self._send(403, body, {"Content-Type": "application/xml"}, head=head)
                 if path.startswith("/blobs/"):
                     return self._blob(path.rsplit("/", 1)[-1], head, fault)
                 if path in ("/server-info", "/api/info/"):

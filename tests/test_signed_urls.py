@@ -105,3 +105,16 @@ def test_fetch_prints_and_reports_a_signed_url_without_its_signature(loopback_da
     assert missing.exit_code == 1
     assert missing.stderr.startswith(f"error: {loopback_dandi.base_url}/blobs/nothing: HTTP 404")
     assert SECRET not in done.output + missing.output
+
+
+def test_an_expired_signed_url_is_named_as_such_in_one_line(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                           cache_dir: Path) -> None:
+    url = f"{loopback_dandi.base_url}/blobs/{loopback_dandi.add_asset('sub-1/sub-1.nwb', small_nwb).blob_id}"
+    loopback_dandi.set_fault("expired")
+    signed = runner.invoke(app, ["fetch", _signed(url), "--cache-dir", str(cache_dir), "--no-progress"])
+    assert signed.exit_code == 1
+    assert signed.stderr == (f"error: {url}: HTTP 403 Forbidden while reading bytes 0-0; the signed URL has probably "
+                             "expired: get a new one, or give the file's DANDI asset ID (with DANDI_API_KEY for "
+                             "embargoed data)\n")
+    unsigned = runner.invoke(app, ["fetch", url, "--cache-dir", str(cache_dir), "--no-progress"])
+    assert unsigned.stderr == f"error: {url}: HTTP 403 Forbidden while reading bytes 0-0\n"

@@ -27,7 +27,7 @@ import requests
 import urllib3
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.redaction import redact_text, redact_url
+from nwb_neurpir.redaction import is_signed_url, redact_text, redact_url
 
 __all__ = ["HttpPolicy", "HttpSession", "RemoteError", "download_to", "probe_size"]
 
@@ -142,7 +142,7 @@ class HttpSession(requests.Session):
                               "file cannot be streamed; download it instead (`neurpir fetch` or download=True)", url)
         if wanted is not None and status >= 400:
             response.close()
-            raise RemoteError(f"HTTP {status} {response.reason} while reading bytes {wanted[0]}-{wanted[1]}", url)
+            raise _refused(response, url, f" while reading bytes {wanted[0]}-{wanted[1]}")
 
     def _read_body(self, response: requests.Response, deadline: float) -> None:
         blocks = []
@@ -199,6 +199,16 @@ def _check_range_body(response: requests.Response, wanted: tuple[int, int] | Non
         raise _Transient(f"body has {len(response.content)} bytes, Content-Range says {end - start + 1}")
 
 
+def _refused(response: requests.Response, url: str, during: str = "") -> RemoteError:
+    """The final error for an HTTP error status; a 403 on a presigned URL says that its signature has probably
+    expired."""
+    message = f"HTTP {response.status_code} {response.reason}{during}"
+    if response.status_code == 403 and is_signed_url(url):
+        message += ("; the signed URL has probably expired: get a new one, or give the file's DANDI asset ID "
+                    "(with DANDI_API_KEY for embargoed data)")
+    return RemoteError(message, source=url)
+
+
 def _describe(exc: BaseException) -> str:
     text = redact_text(" ".join((str(exc) or type(exc).__name__).split()))
     if isinstance(exc, requests.ConnectionError):
@@ -217,7 +227,7 @@ def probe_size(session: HttpSession, url: str) -> int:
     """Size of a remote file from a one-byte Range request; also proves the server honours Range."""
     response = session.get(url, headers={"Range": "bytes=0-0"})
     if response.status_code >= 400:
-        raise RemoteError(f"HTTP {response.status_code} {response.reason}", source=url)
+        raise _refused(response, url)
     match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
     if response.status_code == 206 and match and match[3] != "*":
         return int(match[3])
@@ -266,7 +276,7 @@ def _download_attempt(session: HttpSession, url: str, out: IO[bytes], offset: in
     response = session.get(url, headers={"Range": f"bytes={offset}-"} if offset else {}, stream=True)
     with response:
         if response.status_code >= 400:
-            raise RemoteError(f"HTTP {response.status_code} {response.reason}", source=url)
+            raise _refused(response, url)
         match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
         if offset and not (response.status_code == 206 and match and int(match[1]) == offset):
             if progress:
