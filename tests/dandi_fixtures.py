@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from dandi_server import LoopbackDandi
+from dandi_server import EMBARGO_KEY, LoopbackDandi
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile, write_session_with_acquisition
 
-__all__ = ["cache_dir", "large_nwb", "loopback_dandi", "small_nwb"]
+__all__ = ["cache_dir", "embargoed_dandi", "large_nwb", "loopback_dandi", "small_nwb"]
 
 @pytest.fixture(scope="session")
 def small_nwb(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -42,3 +42,14 @@ def loopback_dandi(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackDandi]:
 def cache_dir(tmp_path: Path) -> Path:
     """An empty cache folder inside the test's temp dir."""
     return tmp_path / "cache"
+
+
+@pytest.fixture
+def embargoed_dandi(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackDandi]:
+    """A started loopback archive whose dandiset 000123 is embargoed (key ``EMBARGO_KEY``); signed blob URLs are
+    on ``localhost`` (another host than the API's 127.0.0.1); proxies bypassed."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("DANDI_NO_ET", "1")
+    with LoopbackDandi(api_key=EMBARGO_KEY, redirect_host="localhost") as server:
+        yield server

@@ -20,11 +20,19 @@ then a clean close), ``length_over`` / ``length_under``
 expired", as for a presigned URL past its expiry). Each applies to requests whose path matches
 ``target`` (a regex; default the blobs), for ``times`` requests (None: always). Redirects from the download endpoint
 go to ``redirect_host`` (e.g. ``localhost`` -- another host name for the same server -- or a dead port).
+
+Embargo mode (``api_key=...``), as the real archive treats an embargoed dandiset: every ``/api/dandisets/`` and
+``/api/assets/`` request needs ``Authorization: token <api_key>`` (else 401, or 404 for the dandiset's own endpoints
+with ``hide_embargoed``); ``/api/auth/token/`` answers 200 only to that header; the download endpoint redirects to a
+signed blob URL (``?signature=...``) and a blob without a valid signature answers 403; the asset metadata lists the
+unsigned blob URL (and, with ``embargo_in_metadata``, ``access: dandi:EmbargoedAccess``). ``auth_log`` records the
+``Host`` and ``Authorization`` headers of every request.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import socket
@@ -39,11 +47,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from nwb_neurpir.io.access import DataAccess
 from nwb_neurpir.io.remote import HttpPolicy
 
-__all__ = ["FAST_HTTP", "Fault", "LoopbackDandi", "ServedAsset"]
+__all__ = ["EMBARGO_KEY", "FAST_HTTP", "Fault", "LoopbackDandi", "ServedAsset"]
 
 FAST_HTTP = HttpPolicy(connect_timeout=1.0, read_timeout=1.0, attempt_deadline=5.0, attempts=3, backoff=0.05,
                        max_backoff=0.2, total_budget=10.0)
 """Client settings for tests against this server: short timeouts, three quick attempts (about a second per fault)."""
+
+EMBARGO_KEY = "loopback-embargo-key-0123456789abcdef"
+"""An API key for tests of the embargo mode (``LoopbackDandi(api_key=EMBARGO_KEY)``)."""
 
 _TIME = "2024-01-01T00:00:00.000000Z"
 _DANDISET_ASSETS = re.compile(r"/api/dandisets/(\d{6})/versions/([^/]+)/assets/")
@@ -82,8 +93,14 @@ class LoopbackDandi:
     """A threaded HTTP server on 127.0.0.1 (random port) that behaves like the DANDI API for one dandiset."""
 
     def __init__(self, dandiset: str = "000123", *, page_size: int = 100, blob_urls_in_metadata: bool = True,
-                 redirect_host: str = "127.0.0.1") -> None:
+                 redirect_host: str = "127.0.0.1", api_key: str | None = None, hide_embargoed: bool = False,
+                 embargo_in_metadata: bool = True) -> None:
         self.dandiset = dandiset
+        self.api_key = api_key
+        self.hide_embargoed = hide_embargoed
+        self.embargo_in_metadata = embargo_in_metadata
+        self.auth_log: list[tuple[str, str, str | None]] = []
+        """(Host header, path, Authorization header) of every request."""
         self.page_size = page_size
         self.blob_urls_in_metadata = blob_urls_in_metadata
         self.redirect_host = redirect_host
@@ -183,6 +200,24 @@ class LoopbackDandi:
             self.blob_bytes = 0
             self.log.clear()
 
+    def signature(self, blob_id: str) -> str:
+        """The signature the download endpoint puts on an embargoed blob's URL."""
+        return hmac.new(b"loopback-signing-secret", blob_id.encode(), hashlib.sha256).hexdigest()
+
+    def refusal(self, path: str, authorization: str | None) -> tuple[int, str] | None:
+        """Status and detail for an API request embargo mode refuses; None when it is allowed."""
+        if self.api_key is None or authorization == f"token {self.api_key}":
+            return None
+        if path.rstrip("/") == "/api/auth/token":
+            return 401, "Invalid token."
+        if not path.startswith(("/api/dandisets/", "/api/assets/")):
+            return None
+        if authorization is not None:
+            return 401, "Invalid token."
+        if self.hide_embargoed and path.startswith("/api/dandisets/"):
+            return 404, "Not found."
+        return 401, "Authentication credentials were not provided."
+
     def requests_to(self, pattern: str) -> int:
         """How many logged requests had a path matching ``pattern``."""
         return sum(1 for _, path, _ in self.log if re.search(pattern, path))
@@ -195,6 +230,10 @@ class LoopbackDandi:
                         fault.times -= 1
                     return fault
         return None
+
+    def _log_auth(self, host: str, path: str, authorization: str | None) -> None:
+        with self._lock:
+            self.auth_log.append((host, path, authorization))
 
     def _count(self, method: str, path: str, status: int) -> None:
         with self._lock:
@@ -218,7 +257,7 @@ class LoopbackDandi:
     def dandiset_doc(self) -> dict:
         latest = self.published[-1] if self.published else None
         return {"identifier": self.dandiset, "created": _TIME, "modified": _TIME, "contact_person": "Test Person",
-                "embargo_status": "OPEN", "draft_version": self.version_doc("draft"),
+                "embargo_status": "EMBARGOED" if self.api_key else "OPEN", "draft_version": self.version_doc("draft"),
                 "most_recent_published_version": self.version_doc(latest) if latest else None}
 
     def asset_doc(self, asset: ServedAsset) -> dict:
@@ -232,9 +271,12 @@ class LoopbackDandi:
             urls.append(f"{self.base_url}/blobs/{asset.blob_id}")
         encoding = ("application/x-nwb" if asset.path.endswith(".nwb") else
                     "application/x-zarr" if asset.zarr else "text/plain")
-        return {"id": f"dandiasset:{asset.asset_id}", "identifier": asset.asset_id, "path": asset.path,
-                "contentSize": asset.size, "encodingFormat": encoding, "digest": dict(asset.digests),
-                "contentUrl": urls, "schemaKey": "Asset"}
+        doc = {"id": f"dandiasset:{asset.asset_id}", "identifier": asset.asset_id, "path": asset.path,
+               "contentSize": asset.size, "encodingFormat": encoding, "digest": dict(asset.digests),
+               "contentUrl": urls, "schemaKey": "Asset"}
+        if self.api_key and self.embargo_in_metadata:
+            doc["access"] = [{"schemaKey": "AccessRequirements", "status": "dandi:EmbargoedAccess"}]
+        return doc
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -277,8 +319,13 @@ def _make_handler(server: LoopbackDandi) -> type[BaseHTTPRequestHandler]:
         def _dispatch(self, head: bool) -> None:
             parts = urlsplit(self.path)
             path, query = parts.path, parse_qs(parts.query)
+            server._log_auth(self.headers.get("Host", ""), path, self.headers.get("Authorization"))
             fault = server._take_fault(path)
             try:
+                if refusal := server.refusal(path, self.headers.get("Authorization")):
+                    return self._json({"detail": refusal[1]}, refusal[0])
+                if path.rstrip("/") == "/api/auth/token":
+                    return self._json({"detail": "ok"})
                 if fault is not None and fault.kind == "slow":
                     server.wait(fault.delay)
                 if fault is not None and fault.kind in ("error500", "not_found"):
@@ -288,7 +335,10 @@ def _make_handler(server: LoopbackDandi) -> type[BaseHTTPRequestHandler]:
                     body = b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
                     return self._send(403, body, {"Content-Type": "application/xml"}, head=head)
                 if path.startswith("/blobs/"):
-                    return self._blob(path.rsplit("/", 1)[-1], head, fault)
+                    blob_id = path.rsplit("/", 1)[-1]
+                    if server.api_key and query.get("signature") != [server.signature(blob_id)]:
+                        return self._send(403, b"<Error><Code>AccessDenied</Code></Error>", {}, head=head)
+                    return self._blob(blob_id, head, fault)
                 if path in ("/server-info", "/api/info/"):
                     return self._json({"version": "0.0.0", "cli-minimal-version": "0.1.0", "cli-bad-versions": [],
                                        "services": {"api": {"url": server.api_url}}})
@@ -319,7 +369,8 @@ def _make_handler(server: LoopbackDandi) -> type[BaseHTTPRequestHandler]:
             if match[4] == "download/":
                 host = server.redirect_host
                 port = server.redirect_port or server.port
-                return self._send(302, b"", {"Location": f"http://{host}:{port}/blobs/{asset.blob_id}"},
+                signed = f"?signature={server.signature(asset.blob_id)}" if server.api_key else ""
+                return self._send(302, b"", {"Location": f"http://{host}:{port}/blobs/{asset.blob_id}{signed}"},
                                   head=head)
             if match[4] == "info/":
                 return self._json({**server.asset_doc(asset), "metadata": server.metadata_doc(asset)})

@@ -36,6 +36,11 @@ API = "https://api.dandiarchive.org/api"
                                                             kind="dandiset", dandiset="000021",
                                                             version="0.210913.1639", path="sub-1/")),
     ("dandi://dandi/000021", SourceSpec(text="dandi://dandi/000021", kind="dandiset", dandiset="000021")),
+    ("dandi://dandi-sandbox/000021/sub-1/", SourceSpec(text="dandi://dandi-sandbox/000021/sub-1/", kind="dandiset",
+                                                       dandiset="000021", path="sub-1/",
+                                                       api_url="https://api.sandbox.dandiarchive.org/api")),
+    ("dandi://LINC/000021@draft", SourceSpec(text="dandi://LINC/000021@draft", kind="dandiset", dandiset="000021",
+                                             version="draft", api_url="https://api.lincbrain.org/api")),
 ])
 def test_parse_dandi_identifiers(text: str, expected: SourceSpec) -> None:
     assert parse_source(text) == expected
@@ -89,8 +94,8 @@ def test_parse_local_forms(tmp_path: Path) -> None:
     ("DANDI:000021/draft/a/../../b.nwb", "plain relative path"),
     ("DANDI:000021/draft/a//b.nwb", "plain relative path"),
     ("ftp://example.org/a.nwb", "unsupported URL scheme"),
-    ("dandi://DANDI/21/sub-1/", "a dandi:// URL reads dandi://DANDI/<six-digit dandiset>"),
-    ("dandi://dandi-sandbox/000021/sub-1/", "instance 'dandi-sandbox' are not read here"),
+    ("dandi://DANDI/21/sub-1/", "a dandi:// URL reads dandi://<instance>/<six-digit dandiset>"),
+    ("dandi://nosuch-archive/000021/sub-1/", "unknown DANDI instance 'nosuch-archive' .* known: .*dandi-sandbox"),
     ("s3://bucket-only", "bucket and a key"),
     (f"{API}/assets/not-a-uuid/download/", "not one of the known forms"),
     (f"{API}/dandisets/000021/versions/draft/assets/zzz/", "not one of the known forms"),

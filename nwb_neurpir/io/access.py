@@ -26,7 +26,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.cache import AssetCache, cache_key
 from nwb_neurpir.io.dandi import AssetDetails, DandiResolver, default_api_url
 from nwb_neurpir.io.nwb_file import open_nwb
-from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError, download_to, probe_size
+from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteAccessDenied, RemoteError, download_to, probe_size
 from nwb_neurpir.io.sources import ResolvedSource
 from nwb_neurpir.redaction import redact_url
 
@@ -68,23 +68,34 @@ class _Remote:
 
 class DataAccess:
     """Where remote data comes from and where it is kept: the one set of access options (DANDI API, cache folder and
-    bound, HTTP policy) that resolving, opening and downloading sources take. Opens and downloads resolved sources,
-    sharing one cache, HTTP policy and DANDI client per API; ``None`` options come from the environment."""
+    bound, HTTP policy, API key) that resolving, opening and downloading sources take. Opens and downloads resolved
+    sources, sharing one cache, HTTP policy and DANDI client per API; ``None`` options come from the environment.
+    ``token`` is the DANDI API key for this access's API (embargoed or private dandisets); it is sent to that API's
+    host only, and other APIs use their own ``*_API_KEY`` variable."""
 
     def __init__(self, *, api_url: str | None = None, cache_dir: str | Path | None = None,
-                 cache_max_bytes: int | str | None = None, http: HttpPolicy | None = None) -> None:
+                 cache_max_bytes: int | str | None = None, http: HttpPolicy | None = None,
+                 token: str | None = None) -> None:
         self.api_url = api_url
         self.cache = AssetCache(cache_dir, cache_max_bytes)
         self.policy = http or HttpPolicy()
         self.last_stats = StreamStats()
+        self._token = token
         self._resolvers: dict[str, DandiResolver] = {}
 
     def resolver(self, api_url: str | None = None) -> DandiResolver:
-        """The DANDI resolver for ``api_url`` (default: this access's API)."""
-        url = (api_url or self.api_url or default_api_url()).rstrip("/")
+        """The DANDI resolver for ``api_url`` (default: this access's API, which alone gets ``token``)."""
+        default = (self.api_url or default_api_url()).rstrip("/")
+        url = (api_url or default).rstrip("/")
         if url not in self._resolvers:
-            self._resolvers[url] = DandiResolver(url, cache=self.cache, policy=self.policy)
+            token = self._token if url == default else None
+            self._resolvers[url] = DandiResolver(url, cache=self.cache, policy=self.policy, token=token)
         return self._resolvers[url]
+
+    def _session(self, source: ResolvedSource) -> HttpSession:
+        """A fresh session for one source; a DANDI asset's carries its API's key (sent to that API's host only)."""
+        api_key = self.resolver(source.api_url).api_key if source.kind == "dandi" else None
+        return HttpSession(self.policy, api_key)
 
     @contextmanager
     def open_h5(self, source: ResolvedSource, *, download: bool = False) -> Iterator[object]:
@@ -108,36 +119,46 @@ class DataAccess:
 
     @contextmanager
     def _streamed(self, source: ResolvedSource, remote: _Remote) -> Iterator[object]:
-        import h5py
-        import remfile
-
+        """Stream through the blob URL; when that is refused (401/403: an embargoed asset's unsigned URL), through
+        the API's download URL, whose every Range request is redirected to a freshly signed blob URL."""
         _close_hdf5_before_python_exits()
 
-        session = HttpSession(self.policy)
-        session.expected_sizes[remote.stream_url] = remote.size
         chunks = self.cache.chunks(remote.key)
         stats = self.last_stats = StreamStats(mode="streamed")
-        stream = remfile.File(remote.stream_url, disk_cache=chunks, _size=remote.size)
-        stream.session = session  # our timeouts, retries and Range checks instead of a bare requests.Session
+        sessions: list[HttpSession] = []
         h5 = None
         try:
-            try:
-                h5 = h5py.File(stream, "r")
-            except Exception as exc:
-                raise _stream_error(session, source, exc) from exc
+            h5 = self._open_streamed(source, remote, chunks, sessions)
             try:
                 yield h5
             except Exception as exc:
-                if session.failure is not None:
-                    raise session.failure from exc
+                if sessions[-1].failure is not None:
+                    raise _labelled(sessions[-1].failure, source) from exc
                 raise
         finally:
             if h5 is not None:
                 h5.close()
-            stats.bytes_received, stats.requests_sent = session.bytes_received, session.requests_sent
+            stats.bytes_received = sum(session.bytes_received for session in sessions)
+            stats.requests_sent = sum(session.requests_sent for session in sessions)
             stats.chunk_hits, stats.chunk_misses = chunks.hits, chunks.misses
-            session.close()
+            for session in sessions:
+                session.close()
             self.cache.trim()
+
+    def _open_streamed(self, source: ResolvedSource, remote: _Remote, chunks: object,
+                       sessions: list[HttpSession]) -> object:
+        """Open the blob URL, or the download URL when the blob URL is refused; each try's session is appended to
+        ``sessions`` (closed by the caller)."""
+        urls = list(dict.fromkeys([remote.stream_url, remote.download_url]))
+        for url in urls:
+            sessions.append(self._session(source))
+            try:
+                return _open_stream(sessions[-1], url, remote.size, chunks)
+            except Exception as exc:
+                if url == urls[-1] or not isinstance(sessions[-1].failure, RemoteAccessDenied):
+                    raise _stream_error(sessions[-1], source, exc) from exc
+                log.info("%s: the blob URL was refused; streaming through the DANDI API", source.label())
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def fetch(self, source: ResolvedSource, *, progress: bool = False) -> FetchedFile:
         """Make ``source`` a verified local file in the cache (no-op for local files)."""
@@ -146,7 +167,7 @@ class DataAccess:
         remote = self._remote(source)
         if (path := self.cache.cached_file(remote.key, remote.name, remote.size)) is not None:
             return FetchedFile(source=source, path=path, status="cached")
-        session = HttpSession(self.policy)
+        session = self._session(source)
 
         def write(tmp: Path) -> None:
             bar = _progress_bar(remote.size, source.label(), progress)
@@ -154,6 +175,8 @@ class DataAccess:
                 with open(tmp, "wb") as out:
                     download_to(session, remote.download_url, out, size=remote.size,
                                 progress=bar.update if bar else None)
+            except RemoteError as exc:
+                raise _labelled(exc, source) from None
             finally:
                 if bar:
                     bar.close()
@@ -170,8 +193,7 @@ class DataAccess:
             details.check_nwb(source.label())
             return _Remote(key=cache_key("dandi", details.asset_id), name=details.path, size=details.size,
                            stream_url=details.stream_url, download_url=details.download_url, details=details)
-        session = HttpSession(self.policy)
-        size = probe_size(session, source.location)
+        size = probe_size(self._session(source), source.location)
         name = source.location.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         # the URL without its signature: the same object under a fresh signature finds what is cached
         return _Remote(key=cache_key("url", f"{redact_url(source.location)}|{size}"), name=name, size=size,
@@ -219,10 +241,28 @@ def _progress_bar(total: int, label: str, enabled: bool):  # noqa: ANN202 - tqdm
     return tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False)
 
 
+def _open_stream(session: HttpSession, url: str, size: int, chunks: object) -> object:
+    """``url`` opened as an ``h5py.File`` through remfile, on ``session`` (our timeouts, retries, Range checks)."""
+    import h5py
+    import remfile
+
+    session.expected_sizes[url] = size
+    stream = remfile.File(url, disk_cache=chunks, _size=size)
+    stream.session = session
+    return h5py.File(stream, "r")
+
+
+def _labelled(error: RemoteError, source: ResolvedSource) -> RemoteError:
+    """The same failure named by the source (asset path or ID) instead of the URL it happened at."""
+    return type(error)(error.message, source=source.label())
+
+
 def _stream_error(session: HttpSession, source: ResolvedSource, exc: Exception) -> NeurPIRError:
     if session.failure is not None:
-        return session.failure
-    if isinstance(exc, RemoteError | NeurPIRError):
+        return _labelled(session.failure, source)
+    if isinstance(exc, RemoteError):
+        return _labelled(exc, source)
+    if isinstance(exc, NeurPIRError):
         return exc
     return NeurPIRError(f"not a readable HDF5/NWB file ({' '.join(str(exc).split())[:200]})", source=source.label())
 

@@ -22,10 +22,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.cache import AssetCache, cache_key
-from nwb_neurpir.io.remote import HttpPolicy, HttpSession, RemoteError
+from nwb_neurpir.io.remote import ApiKey, HttpPolicy, HttpSession, RemoteError, origin_of
 from nwb_neurpir.recording import SourceInfo
 from nwb_neurpir.io.sources import ResolvedSource, SourceSpec, is_nwb_path
 
@@ -53,6 +54,8 @@ class AssetDetails:
     digests: dict[str, str] = field(default_factory=dict)
     """e.g. ``{"dandi:sha2-256": ..., "dandi:dandi-etag": ...}``."""
     content_urls: list[str] = field(default_factory=list)
+    embargoed: bool = False
+    """The metadata's access requirements say embargoed: its blob URL needs the API's signed redirect."""
 
     @property
     def download_url(self) -> str:
@@ -61,10 +64,11 @@ class AssetDetails:
 
     @property
     def stream_url(self) -> str:
-        """The blob URL listed in the metadata (saves a redirect per Range request), else the download URL."""
+        """The blob URL listed in the metadata (saves a redirect per Range request), else -- and always for an
+        embargoed asset, whose listed blob URL is unsigned -- the download URL."""
         direct = [url for url in self.content_urls if url.startswith(("http://", "https://"))
                   and not url.startswith(self.api_url + "/")]
-        return direct[0] if direct else self.download_url
+        return direct[0] if direct and not self.embargoed else self.download_url
 
     def check_nwb(self, source: str) -> None:
         """Raise ``NeurPIRError`` unless this is an NWB HDF5 file."""
@@ -87,27 +91,55 @@ def _check_nwb_asset(path: str, *, is_zarr: bool, encoding_format: str | None, s
         raise NeurPIRError(f"asset {path!r} {problem}; only NWB HDF5 files (.nwb) can be read", source=source)
 
 
+def api_key_env_var(api_url: str) -> str:
+    """The environment variable the ``dandi`` client reads this API's key from (its ``api_key_env_var``):
+    ``<INSTANCE>_API_KEY``, e.g. ``DANDI_API_KEY``; an unknown server's instance is named ``host:port``."""
+    from dandi.consts import known_instances_rev
+
+    parts = urlsplit(api_url)
+    name = known_instances_rev.get(api_url.rstrip("/")) or (
+        f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname))
+    return f"{name.upper().replace('-', '_')}_API_KEY"
+
+
 class DandiResolver:
-    """Looks sources up in one DANDI API; the ``dandi`` client is created on first need."""
+    """Looks sources up in one DANDI API; the ``dandi`` client is created on first need. ``token`` (else the
+    instance's ``*_API_KEY`` variable) authenticates it; without one it is anonymous."""
 
     def __init__(self, api_url: str | None = None, *, cache_dir: str | Path | None = None,
-                 cache: AssetCache | None = None, policy: HttpPolicy | None = None) -> None:
+                 cache: AssetCache | None = None, policy: HttpPolicy | None = None, token: str | None = None) -> None:
         self.api_url = (api_url or default_api_url()).rstrip("/")
         self.cache = cache if cache is not None else AssetCache(cache_dir)
-        self.session = HttpSession(policy)
+        self.key_env_var = api_key_env_var(self.api_url)
+        key = token or os.environ.get(self.key_env_var)
+        self.api_key = ApiKey(origin_of(self.api_url), key) if key else None
+        """Sent to this API's origin only, by the resolver's session and by ``DataAccess``'s download sessions."""
+        self.key_origin = "token=" if token else self.key_env_var
+        self.session = HttpSession(policy, self.api_key)
         self._client: Any = None
 
     @property
     def client(self) -> Any:
-        """The ``dandi.dandiapi.DandiAPIClient`` for this API (created under a deadline, on our session)."""
+        """The ``dandi.dandiapi.DandiAPIClient`` for this API (created under a deadline, on our session), checked
+        and authenticated with the API key when there is one."""
         if self._client is None:
-            self._client = _make_client(self.api_url, self.session)
+            client = _make_client(self.api_url, self.session)
+            if self.api_key is not None:
+                with _dandi_errors(self.api_url, self.api_url, self._key_note()):
+                    client.authenticate(self.api_key.key)
+            self._client = client
         return self._client
+
+    def _key_note(self) -> str:
+        """What the errors say about the API key: which one was sent, or which variable to set."""
+        if self.api_key is not None:
+            return f"an API key was sent (from {self.key_origin}); it may be wrong, expired or lack access"
+        return f"no API key was sent; set {self.key_env_var} to your DANDI API key"
 
     # -- resolution ----------------------------------------------------------------------------------------
     def resolve(self, spec: SourceSpec, glob: str | None = None) -> list[ResolvedSource]:
         """The NWB assets a ``dandi_asset`` or ``dandiset`` spec names (``glob`` filters dandisets/folders)."""
-        with _dandi_errors(self.api_url, spec.text):
+        with _dandi_errors(self.api_url, spec.text, self._key_note()):
             if spec.kind == "dandi_asset":
                 details = self.details(spec.asset_id or "")
                 details.check_nwb(spec.text)
@@ -143,7 +175,7 @@ class DandiResolver:
     def _list_dandiset(self, spec: SourceSpec, glob: str | None) -> list[ResolvedSource]:
         from dandi.dandiapi import RemoteBlobAsset
 
-        dandiset = self.client.get_dandiset(spec.dandiset, spec.version, lazy=False)
+        dandiset = self._dandiset(spec)
         version = dandiset.version_id
         path = spec.path or ""
         if path and not path.endswith("/") and "*" not in path:
@@ -169,6 +201,19 @@ class DandiResolver:
                                source=spec.text)
         return sorted(found, key=lambda source: source.info.asset_path or "")
 
+    def _dandiset(self, spec: SourceSpec) -> Any:
+        """The dandiset version a spec names; when it is not found and no key was sent, the error says it may be
+        embargoed (the archive answers 404 for those to anonymous users)."""
+        from dandi.exceptions import NotFoundError
+
+        try:
+            return self.client.get_dandiset(spec.dandiset, spec.version, lazy=False)
+        except NotFoundError as exc:
+            if self.api_key is not None:
+                raise
+            raise NeurPIRError(f"not found in the DANDI archive at {self.api_url}: {_first_line(exc)} (if it is "
+                               f"embargoed or private: {self._key_note()})", source=spec.text) from None
+
     def _resolved(self, asset_id: str, path: str, size: int, dandiset: str | None,
                   version: str | None) -> ResolvedSource:
         info = SourceInfo(location=f"{self.api_url}/assets/{asset_id}/download/", dandiset=dandiset,
@@ -182,7 +227,7 @@ class DandiResolver:
         cached = self.cache.read_meta(key)
         if cached and cached.get("api_url") == self.api_url:
             return AssetDetails(**cached)
-        with _dandi_errors(self.api_url, asset_id):
+        with _dandi_errors(self.api_url, asset_id, self._key_note()):
             asset = self.client.get_asset(asset_id)
             metadata = asset.get_raw_metadata() or {}
         from dandi.dandiapi import BaseRemoteZarrAsset
@@ -192,9 +237,16 @@ class DandiResolver:
             api_url=self.api_url, asset_id=asset.identifier, path=asset.path, size=int(asset.size),
             is_zarr=isinstance(asset, BaseRemoteZarrAsset), encoding_format=metadata.get("encodingFormat"),
             digests={str(k): str(v) for k, v in (metadata.get("digest") or {}).items()},
-            content_urls=[str(url) for url in (urls if isinstance(urls, list) else [urls])])
+            content_urls=[str(url) for url in (urls if isinstance(urls, list) else [urls])],
+            embargoed=_is_embargoed(metadata))
         self.cache.write_meta(key, asdict(details))
         return details
+
+
+def _is_embargoed(metadata: dict) -> bool:
+    """True when the asset metadata's ``access`` requirements include ``dandi:EmbargoedAccess``."""
+    access = metadata.get("access") or []
+    return any(isinstance(rule, dict) and rule.get("status") == "dandi:EmbargoedAccess" for rule in access)
 
 
 def _make_client(api_url: str, session: HttpSession) -> Any:
@@ -228,8 +280,8 @@ def _make_client(api_url: str, session: HttpSession) -> Any:
 
 
 @contextmanager
-def _dandi_errors(api_url: str, source: str) -> Iterator[None]:
-    """Turn the dandi client's exceptions into one-line ``NeurPIRError``s."""
+def _dandi_errors(api_url: str, source: str, key_note: str = "") -> Iterator[None]:
+    """Turn the dandi client's exceptions into one-line ``NeurPIRError``s; a refusal (401/403) adds ``key_note``."""
     import requests
     from dandi.exceptions import NotFoundError
 
@@ -243,6 +295,9 @@ def _dandi_errors(api_url: str, source: str) -> Iterator[None]:
             from None
     except requests.HTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
+        if status in (401, 403):
+            raise NeurPIRError(f"the DANDI API at {api_url} refused access (HTTP {status}): the dandiset may be "
+                               f"embargoed or private; {key_note}", source=source) from None
         raise NeurPIRError(f"the DANDI API at {api_url} answered HTTP {status}", source=source) from None
     except (ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise NeurPIRError(f"unexpected answer from the DANDI API at {api_url}: {_first_line(exc)}",

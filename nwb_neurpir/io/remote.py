@@ -9,8 +9,12 @@ request fails at once instead of each waiting out its own budget. ``RemoteError`
 "permanent" error so remfile does not wrap our retries in its own fixed 8-retry loop.
 
 Redirects are followed (at most ``max_redirects``), including to another host: that is how the DANDI API hands out
-its S3 blob URLs (``/api/assets/<id>/download/`` answers 302). ``requests`` drops an ``Authorization`` header when a
-redirect changes host, and only http(s) targets are followed.
+its S3 blob URLs (``/api/assets/<id>/download/`` answers 302). Only http(s) targets are followed.
+
+A session given an ``ApiKey`` sends ``Authorization: token <key>`` on every request to the key's origin (the DANDI
+API's scheme, host and port) and on no other: not on a request to another origin, and not after a redirect leaves
+the origin (stricter than ``requests``, which keeps it across a port change). A 401 or 403 raises
+``RemoteAccessDenied``.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -29,7 +34,8 @@ import urllib3
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.redaction import is_signed_url, redact_text, redact_url
 
-__all__ = ["HttpPolicy", "HttpSession", "RemoteError", "download_to", "probe_size"]
+__all__ = ["ApiKey", "HttpPolicy", "HttpSession", "RemoteAccessDenied", "RemoteError", "download_to", "origin_of",
+           "probe_size"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +78,40 @@ class RemoteError(NeurPIRError, _remfile_permanent_error()):  # type: ignore[mis
     """A remote request failed for good: after retries, or with a status retrying cannot fix."""
 
 
+class RemoteAccessDenied(RemoteError):
+    """The server answered 401 or 403: no, a wrong or an expired credential."""
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of a URL (the port spelled out), the unit an API key is bound to."""
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A DANDI API key and the one origin it may be sent to; ``repr`` never shows the key."""
+
+    origin: str
+    key: str = field(repr=False)
+
+    def header_for(self, url: str) -> str | None:
+        """The ``Authorization`` value for a request to ``url``: ``token <key>`` on the key's origin, else None."""
+        return f"token {self.key}" if origin_of(url) == self.origin else None
+
+
+def _status_error(response: requests.Response, url: str, doing: str = "") -> RemoteError:
+    """The final error for an HTTP error status (``RemoteAccessDenied`` for 401/403); a 403 on a presigned URL says
+    that its signature has probably expired."""
+    kind = RemoteAccessDenied if response.status_code in (401, 403) else RemoteError
+    message = f"HTTP {response.status_code} {response.reason}{doing}"
+    if response.status_code == 403 and is_signed_url(url):
+        message += ("; the signed URL has probably expired: get a new one, or give the file's DANDI asset ID "
+                    "(with DANDI_API_KEY for embargoed data)")
+    return kind(message, source=url)
+
+
 class _Transient(Exception):
     """A failure worth retrying (bad status, short body, wrong Content-Range)."""
 
@@ -83,9 +123,11 @@ _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.Ch
 class HttpSession(requests.Session):
     """A ``requests.Session`` with the policy's timeouts and retries, Range checks and a byte counter."""
 
-    def __init__(self, policy: HttpPolicy | None = None) -> None:
+    def __init__(self, policy: HttpPolicy | None = None, api_key: ApiKey | None = None) -> None:
         super().__init__()
         self.policy = policy or HttpPolicy()
+        self.api_key = api_key
+        """Sent as ``Authorization`` to its origin only."""
         self.max_redirects = self.policy.max_redirects
         self.bytes_received = 0
         """Body bytes received (all attempts, all requests)."""
@@ -100,6 +142,7 @@ class HttpSession(requests.Session):
         if self.failure is not None:
             raise self.failure
         stream = bool(kwargs.pop("stream", False))
+        kwargs["headers"] = {**(kwargs.get("headers") or {}), "Authorization": self._authorization(url)}
         kwargs.setdefault("timeout", (self.policy.connect_timeout, self.policy.read_timeout))
         wanted = _requested_range(kwargs.get("headers"))
         started = time.monotonic()
@@ -127,6 +170,17 @@ class HttpSession(requests.Session):
                 time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """On a redirect, keep ``Authorization`` only while the target is still the API key's origin."""
+        super().rebuild_auth(prepared_request, response)
+        prepared_request.headers.pop("Authorization", None)
+        if value := self._authorization(prepared_request.url or ""):
+            prepared_request.headers["Authorization"] = value
+
+    def _authorization(self, url: str) -> str | None:
+        """``token <key>`` for the key's origin; None elsewhere (which also removes any session-wide header)."""
+        return self.api_key.header_for(url) if self.api_key is not None else None
+
     def count(self, nbytes: int) -> None:
         """Add bytes read from a ``stream=True`` response to the counter."""
         self.bytes_received += nbytes
@@ -142,7 +196,7 @@ class HttpSession(requests.Session):
                               "file cannot be streamed; download it instead (`neurpir fetch` or download=True)", url)
         if wanted is not None and status >= 400:
             response.close()
-            raise _refused(response, url, f" while reading bytes {wanted[0]}-{wanted[1]}")
+            raise _status_error(response, url, f" while reading bytes {wanted[0]}-{wanted[1]}")
 
     def _read_body(self, response: requests.Response, deadline: float) -> None:
         blocks = []
@@ -199,16 +253,6 @@ def _check_range_body(response: requests.Response, wanted: tuple[int, int] | Non
         raise _Transient(f"body has {len(response.content)} bytes, Content-Range says {end - start + 1}")
 
 
-def _refused(response: requests.Response, url: str, during: str = "") -> RemoteError:
-    """The final error for an HTTP error status; a 403 on a presigned URL says that its signature has probably
-    expired."""
-    message = f"HTTP {response.status_code} {response.reason}{during}"
-    if response.status_code == 403 and is_signed_url(url):
-        message += ("; the signed URL has probably expired: get a new one, or give the file's DANDI asset ID "
-                    "(with DANDI_API_KEY for embargoed data)")
-    return RemoteError(message, source=url)
-
-
 def _describe(exc: BaseException) -> str:
     text = redact_text(" ".join((str(exc) or type(exc).__name__).split()))
     if isinstance(exc, requests.ConnectionError):
@@ -227,7 +271,7 @@ def probe_size(session: HttpSession, url: str) -> int:
     """Size of a remote file from a one-byte Range request; also proves the server honours Range."""
     response = session.get(url, headers={"Range": "bytes=0-0"})
     if response.status_code >= 400:
-        raise _refused(response, url)
+        raise _status_error(response, url)
     match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
     if response.status_code == 206 and match and match[3] != "*":
         return int(match[3])
@@ -276,7 +320,7 @@ def _download_attempt(session: HttpSession, url: str, out: IO[bytes], offset: in
     response = session.get(url, headers={"Range": f"bytes={offset}-"} if offset else {}, stream=True)
     with response:
         if response.status_code >= 400:
-            raise _refused(response, url)
+            raise _status_error(response, url)
         match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
         if offset and not (response.status_code == 206 and match and int(match[1]) == offset):
             if progress:

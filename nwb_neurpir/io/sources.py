@@ -173,16 +173,27 @@ def _parse_dandi_id(text: str, stripped: str) -> SourceSpec:
 
 
 def _parse_dandi_url(text: str, stripped: str) -> SourceSpec:
-    """``dandi://DANDI/<dandiset>[@<version>][/<path>]``, the form ``dandi ls`` prints."""
+    """``dandi://<instance>/<dandiset>[@<version>][/<path>]``, the form ``dandi ls`` prints; the instance is one the
+    ``dandi`` client knows (``DANDI``, ``dandi-sandbox``, ``LINC``...)."""
     match = _DANDI_URL_RE.fullmatch(stripped)
     if match is None:
-        raise NeurPIRError("a dandi:// URL reads dandi://DANDI/<six-digit dandiset>[@<version>][/<path>]",
+        raise NeurPIRError("a dandi:// URL reads dandi://<instance>/<six-digit dandiset>[@<version>][/<path>]",
                            source=text)
-    if match.group("instance").upper() != "DANDI":
-        raise NeurPIRError(f"dandi:// URLs of the instance {match.group('instance')!r} are not read here; point "
-                           "NEURPIR_DANDI_API_URL at its API and give DANDI:<dandiset>/<path>", source=text)
     return _dandiset_spec(text, match.group("dandiset"), match.group("version"), match.group("rest") or "",
-                          api_url=None)
+                          api_url=_instance_api_url(match.group("instance"), text))
+
+
+def _instance_api_url(instance: str, text: str) -> str | None:
+    """The API URL of a DANDI instance the ``dandi`` client knows (no network); ``None`` for the main archive, so
+    ``NEURPIR_DANDI_API_URL`` still overrides it."""
+    from dandi.consts import known_instances
+
+    names = {name.lower(): name for name in known_instances}
+    name = names.get(instance.lower())
+    if name is None:
+        raise NeurPIRError(f"unknown DANDI instance {instance!r} in a dandi:// URL; known: "
+                           f"{', '.join(sorted(known_instances))}", source=text)
+    return None if name == "dandi" else known_instances[name].api.rstrip("/")
 
 
 def _dandiset_spec(text: str, dandiset: str, version: str | None, path: str, api_url: str | None) -> SourceSpec:
