@@ -38,7 +38,7 @@ from nwb_neurpir.model.checkpoint import (
     readable_checkpoint,
     write_checkpoint,
 )
-from nwb_neurpir.model.config import NeurPIRConfig
+from nwb_neurpir.model.config import NeurPIRConfig, override_text
 from nwb_neurpir.model.context import ContextEncoder, fit_context
 from nwb_neurpir.model.distributed import (
     DistEnv,
@@ -202,26 +202,35 @@ def _check_recordings(recordings: list[Recording]) -> str:
 
 
 def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: list[Recording],
-                     folder: Path) -> None:
+                     folder: Path, out_dir: Path) -> None:
     """A checkpoint is resumed only with the same hyperparameters, on the same neurons of the same recordings, read
     on the same time grid."""
-    changed = config.resume_conflicts(parsed["config.json"])
+    conflicts = config.resume_conflicts(parsed["config.json"])
+    changed = list(conflicts)
+    same_as_saved = [f"--set {override_text(name, value)}" for name, value in conflicts.items()]
     meta = parsed["model.json"]
     saved_bin = meta.get("bin_size")
     if saved_bin is not None and not same_grid(saved_bin, recordings[0].bin_size):
         changed.append(f"bin size {saved_bin * 1000:g} ms, now {recordings[0].bin_size * 1000:g} ms")
+        same_as_saved.append(f"--bin-size {saved_bin:g}")
     if changed:
-        raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); "
-                           "use another output folder or pass --no-resume (resume=False)", folder)
+        raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); continue it with "
+                           f"the saved ones ({' '.join(same_as_saved)}) or use another output folder; "
+                           f"{_start_over(out_dir)}", folder)
     done = parsed["trainer.json"]["state"]["step"]
     if done > config.max_steps:
         raise NeurPIRError(f"the checkpoint is at step {done}, past max_steps {config.max_steps}; ask for at least "
-                           f"{done} steps, or pass --no-resume (resume=False) to start over", folder)
+                           f"{done} steps; {_start_over(out_dir)}", folder)
     saved_neurons = [session.get("n_neurons") for session in meta.get("training", {}).get("sessions", [])]
     if meta.get("training_data") != [session_key(r) for r in recordings] or (
             saved_neurons and saved_neurons != [r.n_neurons for r in recordings]):
         raise NeurPIRError("the checkpoint was trained on other recordings or other neurons of them (another "
-                           "--filter?); use another output folder or pass --no-resume (resume=False)", folder)
+                           f"--filter?); use another output folder; {_start_over(out_dir)}", folder)
+
+
+def _start_over(out_dir: Path) -> str:
+    """What ``--no-resume`` does, for the advice of a checkpoint that cannot be resumed."""
+    return f"--no-resume (resume=False) trains again from scratch and replaces the model in {out_dir}"
 
 
 _NO_CHECKPOINT, _UNREADABLE = -1, -2
@@ -295,7 +304,7 @@ class _Run:
         found = _agreed_checkpoint(self.root, self.env) if (resume and self.root is not None) else None
         folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:
-            _check_resumable(self.resumed, config, recordings, folder)  # type: ignore[arg-type]
+            _check_resumable(self.resumed, config, recordings, folder, out_dir)  # type: ignore[arg-type]
             log.info("resuming from %s", folder)
         self.context = self._context(recordings, progress)
         contexts = [self.context.transform(r) if self.context else None for r in recordings]
