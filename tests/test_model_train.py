@@ -149,6 +149,19 @@ def test_a_checkpoint_of_an_earlier_release_resumes_with_the_values_it_was_train
     assert extended.training_summary_["steps"] == 8 and extended.config.predict_weight == 0.0
 
 
+def test_extending_a_checkpoint_of_an_earlier_release_records_and_compares_its_unrecorded_run(
+        recordings, earlier_release_folder: Path, tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    folder = shutil.copytree(earlier_release_folder, tmp_path / "model")
+    with caplog.at_level(logging.WARNING):
+        train(recordings, dataclasses.replace(TINY, max_steps=8, predict_weight=0.0), out_dir=folder, progress=False)
+    assert "extending a training of max_steps 6 to 8: the learning-rate schedule" in caplog.text
+    assert "resuming with" not in caplog.text  # its threads, device and processes are unknown, not different
+    runs = json.loads((folder / "model.json").read_text())["training"]["runs"]
+    assert runs[0] == {"start_step": 0, "end_step": 6, "max_steps": 6, "threads": None, "device": None,
+                       "world_size": None, "software": {"nwb-neurpir": "an earlier release"}}
+    assert [(r["start_step"], r["end_step"], r["max_steps"], r["threads"]) for r in runs[1:]] == [(6, 8, 8, 1)]
+
+
 def test_sigterm_saves_a_checkpoint_of_the_step_it_stops_at(recordings, tmp_path: Path,  # noqa: ANN001
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import signal

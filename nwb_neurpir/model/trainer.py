@@ -480,16 +480,25 @@ def _stop_requests(enabled: bool) -> Iterator[list[signal.Signals]]:
 
 
 def _begin_run(run: _Run) -> None:
-    """Record this process's run in the trainer state (see ``TrainerState.runs``); when it resumes a run that had
-    another schedule, thread count, device or number of processes, warn that the model will differ from an
-    uninterrupted training."""
+    """Record this process's run in the trainer state (see ``TrainerState.runs``), after the steps of a checkpoint
+    whose release recorded no runs (:func:`_unrecorded_run`); when it resumes a run that had another schedule, thread
+    count, device or number of processes, warn that the model will differ from an uninterrupted training."""
     entry = {"start_step": run.state.step, "end_step": run.state.step, "max_steps": run.config.max_steps,
              "threads": torch.get_num_threads(), "device": str(run.env.device), "world_size": run.env.world_size,
              "software": software_versions()}
+    if run.state.step and not run.state.runs and run.resumed is not None:
+        run.state.runs.append(_unrecorded_run(run.state.step, run.resumed["config.json"]))
     if run.state.runs and run.env.is_main:
         for warning in _resume_differences(run.state.runs[-1], entry):
             log.warning(warning)
     run.state.runs.append(entry)
+
+
+def _unrecorded_run(step: int, saved_config: dict[str, Any]) -> dict[str, Any]:
+    """The run of a checkpoint whose release recorded none (before ``TrainerState.runs``): steps 0 to ``step`` of its
+    saved ``max_steps``; its threads, device, processes and software are unknown (None, "an earlier release")."""
+    return {"start_step": 0, "end_step": step, "max_steps": saved_config.get("max_steps"), "threads": None,
+            "device": None, "world_size": None, "software": {"nwb-neurpir": "an earlier release"}}
 
 
 def _resume_differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
@@ -502,7 +511,7 @@ def _resume_differences(before: dict[str, Any], now: dict[str, Any]) -> list[str
                            f"from one trained for {now['max_steps']} steps from the start (model.json lists both runs)")
     changed = [f"{now[key]} {name} (before: {before[key]})" for key, name in
                (("threads", "threads"), ("device", "device"), ("world_size", "processes"))
-               if before.get(key) != now[key]]
+               if before.get(key) not in (None, now[key])]  # None: not recorded by an earlier release
     if changed:
         differences.append(f"resuming with {', '.join(changed)}: thread count, device and processes change the "
                            "floating-point arithmetic, so the model differs from an uninterrupted training with the "
