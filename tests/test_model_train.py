@@ -20,6 +20,7 @@ import torch
 from nwb_neurpir.testing import mock_recording, tiny_config
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
+from nwb_neurpir import __version__
 from nwb_neurpir.model.checkpoint import latest_checkpoint, read_folder, write_folder
 from nwb_neurpir.model.trainer import TRAINING_FILES
 
@@ -160,6 +161,34 @@ def test_extending_a_checkpoint_of_an_earlier_release_records_and_compares_its_u
     assert runs[0] == {"start_step": 0, "end_step": 6, "max_steps": 6, "threads": None, "device": None,
                        "world_size": None, "software": {"nwb-neurpir": "an earlier release"}}
     assert [(r["start_step"], r["end_step"], r["max_steps"], r["threads"]) for r in runs[1:]] == [(6, 8, 8, 1)]
+
+
+def _with_a_state_key_added_later(folder: Path, package_version: str) -> None:
+    """Make the latest checkpoint of ``folder`` look written by nwb-neurpir ``package_version`` with a trainer
+    state key this release does not know."""
+    checkpoint = latest_checkpoint(folder / "checkpoints")
+    files = read_folder(checkpoint, TRAINING_FILES)[0]
+    files["model.json"]["package_version"] = package_version
+    files["trainer.json"]["state"]["added_later"] = []
+    write_folder(checkpoint, files)
+
+
+def test_a_checkpoint_of_a_newer_release_is_refused_in_one_line(
+        recordings, earlier_release_folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    newer = f"{int(__version__.split('.')[0]) + 1}.0.0"
+    config = dataclasses.replace(TINY, max_steps=8, predict_weight=0.0)
+    folder = shutil.copytree(earlier_release_folder, tmp_path / "newer")
+    _with_a_state_key_added_later(folder, newer)
+    with pytest.raises(NeurPIRError) as error:
+        train(recordings, config, out_dir=folder, progress=False)
+    assert error.value.message == (
+        f"this model was made by nwb-neurpir {newer} and this is nwb-neurpir {__version__}: upgrade nwb-neurpir to "
+        f"read it and continue its training; --no-resume (resume=False) trains again from scratch and replaces the "
+        f"model in {folder}")
+    folder = shutil.copytree(earlier_release_folder, tmp_path / "same")
+    _with_a_state_key_added_later(folder, __version__)
+    with pytest.raises(NeurPIRError, match=r"trainer.json has unknown state keys added_later$"):
+        train(recordings, config, out_dir=folder, progress=False)
 
 
 def test_sigterm_saves_a_checkpoint_of_the_step_it_stops_at(recordings, tmp_path: Path,  # noqa: ANN001

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from nwb_neurpir.model.checkpoint import (
     checkpoint_folder,
     read_folder,
     readable_checkpoint,
+    upgrade_advice,
     write_checkpoint,
 )
 from nwb_neurpir.model.config import NeurPIRConfig, override_text
@@ -204,7 +205,10 @@ def _check_recordings(recordings: list[Recording]) -> str:
 def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: list[Recording],
                      folder: Path, out_dir: Path) -> None:
     """A checkpoint is resumed only with the same hyperparameters, on the same neurons of the same recordings, read
-    on the same time grid."""
+    on the same time grid, and only by a release at least as new as the one that wrote it."""
+    advice = upgrade_advice(parsed["model.json"].get("package_version"))
+    if advice is not None:
+        raise NeurPIRError(f"{advice} and continue its training; {_start_over(out_dir)}", folder)
     conflicts = config.resume_conflicts(parsed["config.json"])
     changed = list(conflicts)
     same_as_saved = [f"--set {override_text(name, value)}" for name, value in conflicts.items()]
@@ -363,7 +367,7 @@ class _Run:
             load_state(head, tensors, f"{name}.", source)
         trainer = parsed["trainer.json"]
         _restore_optimizer(self.optimizer, tensors, trainer["param_groups"])
-        self.state = TrainerState(**trainer["state"])
+        self.state = _trainer_state(trainer["state"], source)
         best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
         self.best = best or None
 
@@ -403,6 +407,14 @@ class _Run:
             losses = [float(self.pair(pair, self.env.device)[0]) for pair in self.validation]
         self.pair.train()
         return float(np.mean(losses))
+
+
+def _trainer_state(saved: dict[str, Any], source: str) -> TrainerState:
+    """The ``TrainerState`` a checkpoint's ``trainer.json`` holds; keys this release does not know are refused."""
+    unknown = sorted(set(saved) - {f.name for f in fields(TrainerState)})
+    if unknown:
+        raise NeurPIRError(f"trainer.json has unknown state keys {', '.join(unknown)}", source)
+    return TrainerState(**saved)
 
 
 def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_dir: str | Path | None = None,
