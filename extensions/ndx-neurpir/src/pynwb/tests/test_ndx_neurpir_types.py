@@ -133,6 +133,18 @@ def test_predictions_round_trip_validates(tmp_path: Path) -> None:
 OLD_VERSIONS = sorted((Path(__file__).parent / "old_versions").glob("ndx-neurpir-*.nwb"))
 
 
+def test_the_spec_is_a_version_after_every_kept_file() -> None:
+    """A spec change bumps the namespace version after keeping a file of the version before (README)."""
+    from packaging.version import Version
+    from pynwb import get_type_map
+
+    from ndx_neurpir import NAMESPACE
+
+    current = Version(get_type_map().namespace_catalog.get_namespace(NAMESPACE).version)
+    kept = [Version(path.stem.removeprefix("ndx-neurpir-")) for path in OLD_VERSIONS]
+    assert kept and all(version < current for version in kept), (current, kept)
+
+
 @pytest.mark.parametrize("path", OLD_VERSIONS, ids=[path.stem for path in OLD_VERSIONS])
 def test_files_of_earlier_versions_still_read(path: Path) -> None:
     assert OLD_VERSIONS, "no file of an earlier extension version is kept"
