@@ -249,6 +249,13 @@ def test_the_report_names_the_software_and_how_the_model_was_trained(recordings:
     markdown = paths["markdown"].read_text()
     assert f"- training run: steps 0-{TINY.max_steps} of max_steps {TINY.max_steps}, 1 thread(s) on cpu" in markdown
     assert f"torch {metadata.version('torch')}" in markdown
+    unrecorded = {"start_step": 0, "end_step": 2, "max_steps": 2, "threads": None, "device": None, "world_size": None,
+                  "software": {"nwb-neurpir": "an earlier release"}}  # steps of a release before training.runs
+    settings["model"]["hyperparameters"]["training"]["runs"].insert(0, unrecorded)
+    result.settings["model"] = settings["model"]
+    earlier = write_report(result, tmp_path / "earlier", plots=False)["markdown"].read_text()
+    assert ("- training run: steps 0-2 of max_steps 2, by an earlier release (threads, device, processes and "
+            "software not recorded)\n") in earlier
 
 
 def test_files_without_a_subject_id_are_animals_of_their_own(simulated: Path, tmp_path: Path) -> None:

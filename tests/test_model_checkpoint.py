@@ -228,6 +228,15 @@ def test_only_a_later_release_is_advised_to_upgrade_to(theirs: object, newer: bo
     assert (upgrade_advice(theirs) is not None) == newer
 
 
+def test_a_folder_of_this_release_names_a_release_after_the_0_1_0_every_earlier_one_called_itself(
+        saved: Path) -> None:
+    from packaging.version import Version
+
+    written = json.loads((saved / "model.json").read_text())["package_version"]
+    assert written == __version__ and Version(written) > Version("0.1.0")
+    assert upgrade_advice("0.1.0") is None  # their folders still load
+
+
 def test_a_model_folder_whose_training_stopped_says_how_to_resume_it(model, tmp_path: Path) -> None:  # noqa: ANN001
     import nwb_neurpir as npir
 

@@ -126,8 +126,15 @@ def test_runtime_settings_are_not_hyperparameters() -> None:
 
 def test_resuming_compares_hyperparameters_only() -> None:
     saved = {**NeurPIRConfig().hyperparameters(), "num_threads": 1, "device": "cuda"}  # an older checkpoint's file
-    assert NeurPIRConfig(num_threads=4, max_steps=800, embed_max_seconds=0.0).resume_conflicts(saved) == []
-    assert NeurPIRConfig(hidden_dim=16, seed=2).resume_conflicts(saved) == ["hidden_dim", "seed"]
+    assert NeurPIRConfig(num_threads=4, max_steps=800, embed_max_seconds=0.0).resume_conflicts(saved) == {}
+    assert NeurPIRConfig(hidden_dim=16, seed=2).resume_conflicts(saved) == {"hidden_dim": 64, "seed": 0}
+
+
+def test_resuming_compares_a_key_added_since_with_the_value_the_checkpoint_was_trained_with() -> None:
+    saved = NeurPIRConfig(predict_weight=0.0).hyperparameters()
+    del saved["predict_weight"]  # a checkpoint of a release before the prediction term
+    assert NeurPIRConfig(predict_weight=0.0).resume_conflicts(saved) == {}
+    assert NeurPIRConfig().resume_conflicts(saved) == {"predict_weight": 0.0}
 
 
 def test_a_saved_config_without_a_later_key_reads_as_it_was_trained() -> None:

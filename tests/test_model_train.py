@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,9 @@ import torch
 from nwb_neurpir.testing import mock_recording, tiny_config
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
-from nwb_neurpir.model.checkpoint import latest_checkpoint
+from nwb_neurpir import __version__
+from nwb_neurpir.model.checkpoint import latest_checkpoint, read_folder, write_folder
+from nwb_neurpir.model.trainer import TRAINING_FILES
 
 TINY = tiny_config(expander_dim=32, batch_size=24, max_steps=15, context="none", segment_length_max=3.0,
                    warmup_steps=5, learning_rate=3e-3)
@@ -28,6 +31,20 @@ TINY = tiny_config(expander_dim=32, batch_size=24, max_steps=15, context="none",
 @pytest.fixture(scope="module")
 def recordings():  # noqa: ANN201
     return [mock_recording(seed=s, n_bins=300, subject_id=f"m{s % 2}") for s in range(2)]
+
+
+@pytest.fixture(scope="module")
+def earlier_release_folder(recordings, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
+    """A model folder trained for 6 steps without the prediction term, whose checkpoint is as a release before
+    ``predict_weight`` and ``training.runs`` wrote it (5a9ff3c): neither key in its files."""
+    folder = tmp_path_factory.mktemp("earlier") / "model"
+    train(recordings, dataclasses.replace(TINY, max_steps=6, predict_weight=0.0), out_dir=folder, progress=False)
+    checkpoint = latest_checkpoint(folder / "checkpoints")
+    files = read_folder(checkpoint, TRAINING_FILES)[0]
+    del files["config.json"]["predict_weight"], files["trainer.json"]["state"]["runs"]
+    del files["model.json"]["training"]["runs"]
+    write_folder(checkpoint, files)
+    return folder
 
 
 @pytest.mark.slow
@@ -117,6 +134,61 @@ def test_resumed_run_matches_an_uninterrupted_one(recordings, tmp_path: Path) ->
     fewer = [recordings[0].select_neurons(np.arange(recordings[0].n_neurons) > 0), *recordings[1:]]  # a --filter
     with pytest.raises(NeurPIRError, match="other recordings or other neurons of them"):
         train(fewer, config, out_dir=tmp_path, progress=False)
+
+
+def test_a_checkpoint_of_an_earlier_release_resumes_with_the_values_it_was_trained_with(
+        recordings, earlier_release_folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    folder = shutil.copytree(earlier_release_folder, tmp_path / "model")
+    with pytest.raises(NeurPIRError) as error:  # predict_weight is 50 now, the checkpoint was trained without it
+        train(recordings, dataclasses.replace(TINY, max_steps=8), out_dir=folder, progress=False)
+    assert error.value.message == (
+        "the checkpoint was made with different settings (predict_weight); continue it with the saved ones "
+        f"(--set predict_weight=0.0) or use another output folder; --no-resume (resume=False) trains again from "
+        f"scratch and replaces the model in {folder}")
+    extended = train(recordings, dataclasses.replace(TINY, max_steps=8, predict_weight=0.0), out_dir=folder,
+                     progress=False)
+    assert extended.training_summary_["steps"] == 8 and extended.config.predict_weight == 0.0
+
+
+def test_extending_a_checkpoint_of_an_earlier_release_records_and_compares_its_unrecorded_run(
+        recordings, earlier_release_folder: Path, tmp_path: Path, caplog) -> None:  # noqa: ANN001
+    folder = shutil.copytree(earlier_release_folder, tmp_path / "model")
+    with caplog.at_level(logging.WARNING):
+        train(recordings, dataclasses.replace(TINY, max_steps=8, predict_weight=0.0), out_dir=folder, progress=False)
+    assert "extending a training of max_steps 6 to 8: the learning-rate schedule" in caplog.text
+    assert "resuming with" not in caplog.text  # its threads, device and processes are unknown, not different
+    runs = json.loads((folder / "model.json").read_text())["training"]["runs"]
+    assert runs[0] == {"start_step": 0, "end_step": 6, "max_steps": 6, "threads": None, "device": None,
+                       "world_size": None, "software": {"nwb-neurpir": "an earlier release"}}
+    assert [(r["start_step"], r["end_step"], r["max_steps"], r["threads"]) for r in runs[1:]] == [(6, 8, 8, 1)]
+
+
+def _with_a_state_key_added_later(folder: Path, package_version: str) -> None:
+    """Make the latest checkpoint of ``folder`` look written by nwb-neurpir ``package_version`` with a trainer
+    state key this release does not know."""
+    checkpoint = latest_checkpoint(folder / "checkpoints")
+    files = read_folder(checkpoint, TRAINING_FILES)[0]
+    files["model.json"]["package_version"] = package_version
+    files["trainer.json"]["state"]["added_later"] = []
+    write_folder(checkpoint, files)
+
+
+def test_a_checkpoint_of_a_newer_release_is_refused_in_one_line(
+        recordings, earlier_release_folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    newer = f"{int(__version__.split('.')[0]) + 1}.0.0"
+    config = dataclasses.replace(TINY, max_steps=8, predict_weight=0.0)
+    folder = shutil.copytree(earlier_release_folder, tmp_path / "newer")
+    _with_a_state_key_added_later(folder, newer)
+    with pytest.raises(NeurPIRError) as error:
+        train(recordings, config, out_dir=folder, progress=False)
+    assert error.value.message == (
+        f"this model was made by nwb-neurpir {newer} and this is nwb-neurpir {__version__}: upgrade nwb-neurpir to "
+        f"read it and continue its training; --no-resume (resume=False) trains again from scratch and replaces the "
+        f"model in {folder}")
+    folder = shutil.copytree(earlier_release_folder, tmp_path / "same")
+    _with_a_state_key_added_later(folder, __version__)
+    with pytest.raises(NeurPIRError, match=r"trainer.json has unknown state keys added_later$"):
+        train(recordings, config, out_dir=folder, progress=False)
 
 
 def test_sigterm_saves_a_checkpoint_of_the_step_it_stops_at(recordings, tmp_path: Path,  # noqa: ANN001

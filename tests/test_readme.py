@@ -51,3 +51,11 @@ def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert set(namespace["frame"].loc[namespace["frame"]["subject_id"] == "sim03", "predicted_cell_type"]) <= CLASSES
     assert namespace["units"].metadata["predicted_cell_type"].notna().all()
     assert len(namespace["labels_sim03"]) == 25 and set(namespace["labels_sim03"]) <= CLASSES  # the Pipeline's
+
+
+def test_the_changelog_starts_with_this_release_and_the_readme_links_it() -> None:
+    from nwb_neurpir import __version__
+
+    changelog = (README.parent / "CHANGELOG.md").read_text()
+    assert re.search(r"^## (\S+)$", changelog, re.MULTILINE)[1] == __version__
+    assert "## Compatibility" in README.read_text() and "(CHANGELOG.md)" in README.read_text()

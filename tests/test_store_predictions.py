@@ -1,5 +1,5 @@
 """``write_predictions`` / ``read_predictions``: predicted labels and class probabilities in NWB, atomic and readable
-with plain pynwb, also in files written by ndx-neurpir 0.1.0."""
+with plain pynwb, also in files written by earlier ndx-neurpir versions (0.1.0, 0.2.0)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 from store_helpers import PROVENANCE, vectors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-OLD_FILE = PROJECT_ROOT / "extensions/ndx-neurpir/src/pynwb/tests/old_versions/ndx-neurpir-0.1.0.nwb"
+OLD_FILES = sorted((PROJECT_ROOT / "extensions/ndx-neurpir/src/pynwb/tests/old_versions").glob("ndx-neurpir-*.nwb"))
+NAMESPACE_VERSION = "0.2.1"
 PROBE = ProbeProvenance(kind="logistic", label="brain_area", class_names=["CA1", "VISp"],
                         training_data=["a.nwb", "b.nwb"], checkpoint_sha256="ef" * 32,
                         grouping={"name": "two", "groups": {"CA1": ["CA1"], "VISp": ["VISp"]}},
@@ -93,15 +94,19 @@ def test_bad_probabilities_are_one_line_errors(tmp_path: Path) -> None:
         read_predictions(path)
 
 
-def test_predictions_into_a_file_of_extension_0_1_0(tmp_path: Path) -> None:
-    path = Path(shutil.copy(OLD_FILE, tmp_path / "old.nwb"))
+@pytest.mark.parametrize("old_file", OLD_FILES, ids=[path.stem for path in OLD_FILES])
+def test_predictions_into_a_file_of_an_earlier_extension_version(old_file: Path, tmp_path: Path) -> None:
+    path = Path(shutil.copy(old_file, tmp_path / "old.nwb"))
     write_predictions(path, [1, 2], _probabilities(2), PROBE, PROVENANCE, progress=False)
     assert read_predictions(path)["neuron_id"].tolist() == [1, 2]
     np.testing.assert_array_equal(np.stack(read_embeddings(path)["embedding"]),
                                   np.arange(24, dtype=np.float32).reshape(6, 4) / 10)
     assert _clean_read(path, "predicted_brain_area")["label"] == ["VISp", "CA1"]
     with h5py.File(path, "r") as file:
-        assert list(file["specifications/ndx-neurpir"]) == ["0.2.0"]  # 0.1.0 dropped: no reader warns of it
+        cached = file["specifications/ndx-neurpir"]
+        assert list(cached) == [NAMESPACE_VERSION]  # the earlier one dropped: no reader warns of it
+        spec = cached[NAMESPACE_VERSION]["ndx-neurpir.extensions"][()]
+    assert "manifest.json" in (spec.decode() if isinstance(spec, bytes) else spec)  # the docs of this version
 
 
 def test_predictions_next_to_embeddings_in_a_sidecar_label_table(tmp_path: Path) -> None:

@@ -68,6 +68,26 @@ def test_read_only_file_gets_a_sidecar_in_its_own_folder(session: Path, tmp_path
     assert seen["target_ids"] == [6, 2, 5] and seen["rows"] == [0, 1, 2]
 
 
+def test_a_sidecar_of_an_earlier_release_takes_its_sources_session_id(session: Path, tmp_path: Path) -> None:
+    import warnings
+
+    import nwb_neurpir as npir
+
+    sidecar = annotate(session, [6, 2, 5], vectors(3, dim=4), PROVENANCE, output_dir=tmp_path, sidecar=True).path
+    with h5py.File(sidecar, "a") as file:  # as releases before ca436fd wrote sidecars: no session id of their own
+        del file["general/session_id"]
+    with h5py.File(session, "r") as file:
+        identifier = file["identifier"][()].decode()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert npir.read_embeddings(sidecar)["session_id"].tolist() == ["ses1"] * 3  # the source's, read there
+    session.rename(tmp_path / "moved.nwb")
+    with pytest.warns(UserWarning, match=rf"^{re.escape(str(sidecar))}: the sidecar records no session id .* its "
+                                         rf"source {re.escape(str(session))} cannot be read here; its session_id is "
+                                         rf"the source's NWB identifier {identifier}$"):
+        assert npir.read_embeddings(sidecar)["session_id"].tolist() == [identifier] * 3
+
+
 def test_remote_source_sidecar_carries_identity_and_given_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                                  ) -> None:
     labels = pd.DataFrame({"brain_area": ["CA1", None], "depth": [120.5, np.nan], "spikes": [[1, 2], [3]]})

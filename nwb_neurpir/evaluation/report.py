@@ -117,8 +117,14 @@ def _run_lines(runs: list[dict[str, Any]]) -> list[str]:
     """One line per training run of the model (model.json's ``training.runs``): steps, schedule, threads, device,
     processes and the torch version, which all change the weights."""
     return [f"- training run: steps {run['start_step']}-{run['end_step']} of max_steps {run['max_steps']}, "
-            f"{run['threads']} thread(s) on {run['device']}, {run['world_size']} process(es)"
-            + _versions_text(run.get("software") or {}) for run in runs]
+            + _run_settings(run) + _versions_text(run.get("software") or {}) for run in runs]
+
+
+def _run_settings(run: dict[str, Any]) -> str:
+    """The threads, device and processes of a training run; a run of an earlier release recorded none (None)."""
+    if run.get("threads") is None:
+        return "by an earlier release (threads, device, processes and software not recorded)"
+    return f"{run['threads']} thread(s) on {run['device']}, {run['world_size']} process(es)"
 
 
 def _versions_text(software: dict[str, Any]) -> str:

@@ -39,11 +39,12 @@ class FileIdentity:
     identifier: str
 
 
-def read_identity(nwb: h5py.File, label: str) -> FileIdentity:
+def read_identity(nwb: h5py.File, label: str, session_fallback: str = "") -> FileIdentity:
     """The file's identity, stripped of surrounding whitespace; a file without a subject id is warned about once
-    and named as an animal of its own."""
+    and named as an animal of its own. A file without a session id gets ``session_fallback`` (a sidecar of an earlier
+    release: its source's), else its NWB identifier."""
     identifier = _text(nwb, "identifier")
-    session_id = _text(nwb, "general/session_id") or identifier
+    session_id = _text(nwb, "general/session_id") or session_fallback or identifier
     subject_id = _text(nwb, "general/subject/subject_id")
     if not subject_id:
         subject_id = f"({session_id})"

@@ -22,7 +22,8 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig", "parse_overrides"]
+__all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig", "override_text",
+           "parse_overrides"]
 
 MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Spikes: a few seconds up to tens of seconds of activity (or a few trials up to many), session-normalised counts,
@@ -232,12 +233,13 @@ class NeurPIRConfig:
         """Every field but the runtime settings: what a saved model's ``config.json`` and its provenance record."""
         return {name: value for name, value in self.to_dict().items() if name not in RUNTIME_FIELDS}
 
-    def resume_conflicts(self, saved: dict[str, Any]) -> list[str]:
+    def resume_conflicts(self, saved: dict[str, Any]) -> dict[str, Any]:
         """The hyperparameters in which ``saved`` (a checkpoint's ``config.json``) differs from this config, except
-        the resumable ones; runtime settings that older checkpoints still hold are ignored."""
-        current = self.hyperparameters()
+        the resumable ones, by name (sorted) with the saved value; a key added since the checkpoint was written
+        counts as the value it was trained with, runtime settings that older checkpoints still hold are ignored."""
+        saved, current = _trained_as(saved), self.hyperparameters()
         names = (set(saved) | set(current)) - RUNTIME_FIELDS - RESUMABLE_FIELDS
-        return sorted(name for name in names if saved.get(name) != current.get(name))
+        return {name: saved.get(name) for name in sorted(names) if saved.get(name) != current.get(name)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -264,9 +266,7 @@ class NeurPIRConfig:
     @classmethod
     def from_saved(cls, values: dict[str, Any], source: str | None = None) -> NeurPIRConfig:
         """A saved model's config: keys added since it was written take the value it was trained with."""
-        if isinstance(values, dict):
-            values = {**{f.name: f.metadata["before"] for f in fields(cls) if "before" in f.metadata}, **values}
-        return cls.from_dict(values, source)
+        return cls.from_dict(_trained_as(values) if isinstance(values, dict) else values, source)
 
     @classmethod
     def from_json(cls, text: str, source: str | None = None) -> NeurPIRConfig:
@@ -303,6 +303,20 @@ RUNTIME_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.g
 device a training ran with are recorded in its model.json's ``training.runs``)."""
 RESUMABLE_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.get("resumable"))
 """Hyperparameters that may change between an interrupted run and its resumption."""
+
+
+def _trained_as(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config with the keys added since it was written set to the value it was trained with (``_added``)."""
+    return {**{f.name: f.metadata["before"] for f in fields(NeurPIRConfig) if "before" in f.metadata}, **saved}
+
+
+def override_text(name: str, value: Any) -> str:  # noqa: ANN401 - a config value
+    """The ``--set`` option that gives field ``name`` the value ``value`` (``predict_weight=0.0``, ``context=none``).
+
+    >>> override_text("context", "none"), override_text("predict_weight", 0.0)
+    ('context=none', 'predict_weight=0.0')
+    """
+    return f"{name}={value if isinstance(value, str) else json.dumps(value)}"
 
 
 def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:

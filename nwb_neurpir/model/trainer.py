@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,10 @@ from nwb_neurpir.model.checkpoint import (
     checkpoint_folder,
     read_folder,
     readable_checkpoint,
+    upgrade_advice,
     write_checkpoint,
 )
-from nwb_neurpir.model.config import NeurPIRConfig
+from nwb_neurpir.model.config import NeurPIRConfig, override_text
 from nwb_neurpir.model.context import ContextEncoder, fit_context
 from nwb_neurpir.model.distributed import (
     DistEnv,
@@ -202,26 +203,38 @@ def _check_recordings(recordings: list[Recording]) -> str:
 
 
 def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: list[Recording],
-                     folder: Path) -> None:
+                     folder: Path, out_dir: Path) -> None:
     """A checkpoint is resumed only with the same hyperparameters, on the same neurons of the same recordings, read
-    on the same time grid."""
-    changed = config.resume_conflicts(parsed["config.json"])
+    on the same time grid, and only by a release at least as new as the one that wrote it."""
+    advice = upgrade_advice(parsed["model.json"].get("package_version"))
+    if advice is not None:
+        raise NeurPIRError(f"{advice} and continue its training; {_start_over(out_dir)}", folder)
+    conflicts = config.resume_conflicts(parsed["config.json"])
+    changed = list(conflicts)
+    same_as_saved = [f"--set {override_text(name, value)}" for name, value in conflicts.items()]
     meta = parsed["model.json"]
     saved_bin = meta.get("bin_size")
     if saved_bin is not None and not same_grid(saved_bin, recordings[0].bin_size):
         changed.append(f"bin size {saved_bin * 1000:g} ms, now {recordings[0].bin_size * 1000:g} ms")
+        same_as_saved.append(f"--bin-size {saved_bin:g}")
     if changed:
-        raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); "
-                           "use another output folder or pass --no-resume (resume=False)", folder)
+        raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); continue it with "
+                           f"the saved ones ({' '.join(same_as_saved)}) or use another output folder; "
+                           f"{_start_over(out_dir)}", folder)
     done = parsed["trainer.json"]["state"]["step"]
     if done > config.max_steps:
         raise NeurPIRError(f"the checkpoint is at step {done}, past max_steps {config.max_steps}; ask for at least "
-                           f"{done} steps, or pass --no-resume (resume=False) to start over", folder)
+                           f"{done} steps; {_start_over(out_dir)}", folder)
     saved_neurons = [session.get("n_neurons") for session in meta.get("training", {}).get("sessions", [])]
     if meta.get("training_data") != [session_key(r) for r in recordings] or (
             saved_neurons and saved_neurons != [r.n_neurons for r in recordings]):
         raise NeurPIRError("the checkpoint was trained on other recordings or other neurons of them (another "
-                           "--filter?); use another output folder or pass --no-resume (resume=False)", folder)
+                           f"--filter?); use another output folder; {_start_over(out_dir)}", folder)
+
+
+def _start_over(out_dir: Path) -> str:
+    """What ``--no-resume`` does, for the advice of a checkpoint that cannot be resumed."""
+    return f"--no-resume (resume=False) trains again from scratch and replaces the model in {out_dir}"
 
 
 _NO_CHECKPOINT, _UNREADABLE = -1, -2
@@ -295,7 +308,7 @@ class _Run:
         found = _agreed_checkpoint(self.root, self.env) if (resume and self.root is not None) else None
         folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:
-            _check_resumable(self.resumed, config, recordings, folder)  # type: ignore[arg-type]
+            _check_resumable(self.resumed, config, recordings, folder, out_dir)  # type: ignore[arg-type]
             log.info("resuming from %s", folder)
         self.context = self._context(recordings, progress)
         contexts = [self.context.transform(r) if self.context else None for r in recordings]
@@ -354,7 +367,7 @@ class _Run:
             load_state(head, tensors, f"{name}.", source)
         trainer = parsed["trainer.json"]
         _restore_optimizer(self.optimizer, tensors, trainer["param_groups"])
-        self.state = TrainerState(**trainer["state"])
+        self.state = _trainer_state(trainer["state"], source)
         best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
         self.best = best or None
 
@@ -394,6 +407,14 @@ class _Run:
             losses = [float(self.pair(pair, self.env.device)[0]) for pair in self.validation]
         self.pair.train()
         return float(np.mean(losses))
+
+
+def _trainer_state(saved: dict[str, Any], source: str) -> TrainerState:
+    """The ``TrainerState`` a checkpoint's ``trainer.json`` holds; keys this release does not know are refused."""
+    unknown = sorted(set(saved) - {f.name for f in fields(TrainerState)})
+    if unknown:
+        raise NeurPIRError(f"trainer.json has unknown state keys {', '.join(unknown)}", source)
+    return TrainerState(**saved)
 
 
 def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_dir: str | Path | None = None,
@@ -471,16 +492,25 @@ def _stop_requests(enabled: bool) -> Iterator[list[signal.Signals]]:
 
 
 def _begin_run(run: _Run) -> None:
-    """Record this process's run in the trainer state (see ``TrainerState.runs``); when it resumes a run that had
-    another schedule, thread count, device or number of processes, warn that the model will differ from an
-    uninterrupted training."""
+    """Record this process's run in the trainer state (see ``TrainerState.runs``), after the steps of a checkpoint
+    whose release recorded no runs (:func:`_unrecorded_run`); when it resumes a run that had another schedule, thread
+    count, device or number of processes, warn that the model will differ from an uninterrupted training."""
     entry = {"start_step": run.state.step, "end_step": run.state.step, "max_steps": run.config.max_steps,
              "threads": torch.get_num_threads(), "device": str(run.env.device), "world_size": run.env.world_size,
              "software": software_versions()}
+    if run.state.step and not run.state.runs and run.resumed is not None:
+        run.state.runs.append(_unrecorded_run(run.state.step, run.resumed["config.json"]))
     if run.state.runs and run.env.is_main:
         for warning in _resume_differences(run.state.runs[-1], entry):
             log.warning(warning)
     run.state.runs.append(entry)
+
+
+def _unrecorded_run(step: int, saved_config: dict[str, Any]) -> dict[str, Any]:
+    """The run of a checkpoint whose release recorded none (before ``TrainerState.runs``): steps 0 to ``step`` of its
+    saved ``max_steps``; its threads, device, processes and software are unknown (None, "an earlier release")."""
+    return {"start_step": 0, "end_step": step, "max_steps": saved_config.get("max_steps"), "threads": None,
+            "device": None, "world_size": None, "software": {"nwb-neurpir": "an earlier release"}}
 
 
 def _resume_differences(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
@@ -493,7 +523,7 @@ def _resume_differences(before: dict[str, Any], now: dict[str, Any]) -> list[str
                            f"from one trained for {now['max_steps']} steps from the start (model.json lists both runs)")
     changed = [f"{now[key]} {name} (before: {before[key]})" for key, name in
                (("threads", "threads"), ("device", "device"), ("world_size", "processes"))
-               if before.get(key) != now[key]]
+               if before.get(key) not in (None, now[key])]  # None: not recorded by an earlier release
     if changed:
         differences.append(f"resuming with {', '.join(changed)}: thread count, device and processes change the "
                            "floating-point arithmetic, so the model differs from an uninterrupted training with the "

@@ -39,8 +39,8 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
     frames, training_data, models, recordings, recording_keys = [], [], {}, {}, {}
     for path in paths:
         frame = read_embeddings(path, name)
-        identity = _identity(Path(path))
         source = frame.attrs.get("source", {})
+        identity = _identity(Path(path), source)
         recording = source.get("identifier") or identity.identifier
         recording_keys[str(path)] = source.get("asset_id") or recording or str(path)
         if recording and recordings.setdefault(recording, str(path)) != str(path):
@@ -130,10 +130,32 @@ def reader_options_for(neuron_table: str) -> dict[str, str]:
     return {"ophys_series": neuron_table} if neuron_table and neuron_table.strip("/") != "units" else {}
 
 
-def _identity(path: Path) -> FileIdentity:
-    """The animal, session and identifier of an NWB file, as the reader gives them to its recording."""
+def _identity(path: Path, source: dict[str, Any]) -> FileIdentity:
+    """The animal, session and identifier of an NWB file, as the reader gives them to its recording; a sidecar
+    (``source``: its source's record) without a session id of its own gets its source's."""
+    from nwb_neurpir.io.h5_tables import scalar_text
     from nwb_neurpir.io.identity import read_identity
     from nwb_neurpir.io.nwb_file import open_nwb
 
     with open_nwb(path) as file:
-        return read_identity(file, str(path))
+        needs_source = bool(source) and not (scalar_text(file, "general/session_id") or "").strip()
+        return read_identity(file, str(path), _source_session_id(path, source) if needs_source else "")
+
+
+def _source_session_id(sidecar: Path, source: dict[str, Any]) -> str:
+    """The session id of the recording that ``sidecar`` names (a sidecar of a release before sidecars recorded it):
+    read from the source when it is a local file with the recorded NWB identifier; else, warned about once, that
+    identifier."""
+    from nwb_neurpir.io.h5_tables import scalar_text
+    from nwb_neurpir.io.nwb_file import open_nwb
+    from nwb_neurpir.io.read_warnings import warn_about
+
+    location, identifier = str(source.get("location", "")), str(source.get("identifier", "")).strip()
+    if "://" not in location and Path(location).is_file():
+        with open_nwb(location) as file:
+            if not identifier or (scalar_text(file, "identifier") or "").strip() in ("", identifier):
+                return (scalar_text(file, "general/session_id") or scalar_text(file, "identifier") or "").strip()
+    warn_about(str(sidecar), f"the sidecar records no session id (an earlier nwb-neurpir wrote it) and its source "
+                             f"{location or '(not recorded)'} cannot be read here; its session_id is the source's "
+                             f"NWB identifier {identifier or '(not recorded)'}")
+    return identifier

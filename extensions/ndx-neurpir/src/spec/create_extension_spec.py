@@ -19,7 +19,7 @@ from pynwb.spec import (
 )
 
 NAMESPACE = "ndx-neurpir"
-VERSION = "0.2.0"
+VERSION = "0.2.1"
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
 
 

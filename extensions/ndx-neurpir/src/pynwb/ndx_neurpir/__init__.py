@@ -13,7 +13,7 @@ YAML (no hand-written classes):
   ``probability`` per class in the order of the probe's ``class_names``), linked to its ``NeurPIRModel`` and
   ``NeurPIRProbe``.
 
-Files written by earlier versions of the extension (0.1.0) read unchanged: their types are a subset of these.
+Files written by earlier versions of the extension (0.1.0, 0.2.0) read unchanged: their types are a subset of these.
 """
 
 from __future__ import annotations

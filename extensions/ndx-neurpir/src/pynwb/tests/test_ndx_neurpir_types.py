@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hdmf.common import DynamicTable, DynamicTableRegion, VectorData
-from pynwb import NWBHDF5IO, NWBFile, validate
+from pynwb import NWBHDF5IO, NWBFile, get_type_map, validate
 
-from ndx_neurpir import NeurPIRModel, NeurPIRSource, NeuronEmbeddings
+from ndx_neurpir import NAMESPACE, NeurPIRModel, NeurPIRProbe, NeurPIRSource, NeuronEmbeddings, NeuronPredictions
 
 CREATED = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
 
@@ -98,17 +98,13 @@ def test_region_may_target_any_dynamic_table(tmp_path: Path) -> None:
         assert list(table.neurons.table["brain_area"].data[:]) == ["CA1", "VISp"]
 
 
-def _probe() -> "NeurPIRProbe":
-    from ndx_neurpir import NeurPIRProbe
-
+def _probe() -> NeurPIRProbe:
     return NeurPIRProbe(name="probe", description="test probe", kind="logistic", label="cell_type", grouping="",
                         package_version="0.1.0", checkpoint_sha256="1" * 64, cross_animal_accuracy=0.5,
                         class_names=["FS", "RS"], training_data=["a.nwb", "b.nwb"])
 
 
 def test_predictions_round_trip_validates(tmp_path: Path) -> None:
-    from ndx_neurpir import NeurPIRProbe, NeuronPredictions
-
     nwbfile, _ = _nwbfile_with_embeddings(n_neurons=3)
     model = nwbfile.processing["neurpir"]["model"]
     probe = _probe()
@@ -131,6 +127,15 @@ def test_predictions_round_trip_validates(tmp_path: Path) -> None:
 
 
 OLD_VERSIONS = sorted((Path(__file__).parent / "old_versions").glob("ndx-neurpir-*.nwb"))
+
+
+def test_the_spec_is_a_version_after_every_kept_file() -> None:
+    """A spec change bumps the namespace version after keeping a file of the version before (README)."""
+    from packaging.version import Version
+
+    current = Version(get_type_map().namespace_catalog.get_namespace(NAMESPACE).version)
+    kept = [Version(path.stem.removeprefix("ndx-neurpir-")) for path in OLD_VERSIONS]
+    assert kept and all(version < current for version in kept), (current, kept)
 
 
 @pytest.mark.parametrize("path", OLD_VERSIONS, ids=[path.stem for path in OLD_VERSIONS])
