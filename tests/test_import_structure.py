@@ -23,8 +23,6 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[1] / "nwb_neurpir"
 
 FORBIDDEN = {
