@@ -111,10 +111,10 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
     files ``fit_on`` (reading ``probe_inputs``; ``labels``, a CSV/TSV file, replacing their ``label`` column) and
     saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with
-    ``overwrite``; ``say`` hears its summary), or, without ``fit_on``, the one saved there. ``embeddings`` names the embedding table
-    where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has moved reads
-    its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier. ``options`` go
-    to ``predict``; a failed source is reported in its outcome, not raised."""
+    ``overwrite``; ``say`` hears its summary), or, without ``fit_on``, the one saved there. ``embeddings`` names the
+    embedding table where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has
+    moved reads its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier.
+    ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.probe import LabelProbe
 
