@@ -311,17 +311,11 @@ def _model_table(path: str | Path, model_sha256: str,
                  embeddings: str | None = None) -> tuple[str, pd.DataFrame] | None:
     """The ``module/name`` and frame of the file's embeddings made by the model: the table named ``embeddings``,
     else the only one or the default-named one; several others are refused; None when there are none."""
-    from nwb_neurpir.store import DEFAULT_NAME
-    from nwb_neurpir.store.read import tables_named
+    from nwb_neurpir.workflows.embeddings import one_embedding_table
 
     frames = _tables_of_model(path, model_sha256, embeddings)
-    mine = list(frames)
-    if len(mine) > 1:
-        mine = tables_named(mine, DEFAULT_NAME) or mine
-    if len(mine) > 1:
-        raise NeurPIRError(f"has several embedding tables of the probe's model ({', '.join(mine)}); pick one by "
-                           "name (--embeddings)", source=path)
-    return (mine[0], frames[mine[0]]) if mine else None
+    key = one_embedding_table(frames, "of the probe's model", "--embeddings", path)
+    return None if key is None else (key, frames[key])
 
 
 def _stored_embeddings(path: Path, model_sha256: str,
