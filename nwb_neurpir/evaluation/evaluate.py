@@ -71,8 +71,8 @@ __all__ = ["EvaluationWarning", "evaluate", "some_of"]
 Protocol = Literal["inductive", "transductive"]
 NO_EMBEDDING = "<no embedding>"
 """The ``dropped`` key of labelled neurons without a (finite) NeurPIR vector."""
-_SHOWN_DROPPED = 5
-"""Dropped raw values a grouping note names before "and N more"."""
+_NAMES_SHOWN = 5
+"""Names a note lists before "and N more": raw values a grouping drops, files left out (``some_of``)."""
 Representation = FixedRepresentation | TrainedRepresentation | NeighbourRepresentation
 
 
@@ -546,8 +546,8 @@ def _unlabelled_file_notes(recordings: Sequence[Recording], embeddings: object, 
 
 def some_of(names: Sequence[str]) -> str:
     """The first few ``names``, comma-separated, then how many more there are."""
-    more = f" and {len(names) - _SHOWN_DROPPED} more" if len(names) > _SHOWN_DROPPED else ""
-    return ", ".join(names[:_SHOWN_DROPPED]) + more
+    more = f" and {len(names) - _NAMES_SHOWN} more" if len(names) > _NAMES_SHOWN else ""
+    return ", ".join(names[:_NAMES_SHOWN]) + more
 
 
 def _group_named_notes(grouping: LabelGrouping | None, dropped: dict[str, int], label: str) -> list[str]:
@@ -568,8 +568,8 @@ def _ungrouped_notes(grouping: LabelGrouping | None, dropped: dict[str, int], la
                      key=lambda item: (-item[1], item[0]))
     if not outside:
         return []
-    shown = ", ".join(f"{name} {count}" for name, count in outside[:_SHOWN_DROPPED])
-    rest = outside[_SHOWN_DROPPED:]
+    shown = ", ".join(f"{name} {count}" for name, count in outside[:_NAMES_SHOWN])
+    rest = outside[_NAMES_SHOWN:]
     more = f", and {len(rest)} more values ({sum(count for _, count in rest)} neurons)" if rest else ""
     return [f"grouping {grouping.name} drops {sum(count for _, count in outside)} neurons whose {label} is in no "
             f"group: {shown}{more}"]

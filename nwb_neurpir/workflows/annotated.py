@@ -15,7 +15,7 @@ from nwb_neurpir.errors import NeurPIRError
 if TYPE_CHECKING:
     from nwb_neurpir.io.identity import FileIdentity
 
-__all__ = ["MovedSources", "activity_source", "local_paths", "read_annotated"]
+__all__ = ["MovedSources", "activity_source", "embedding_table_over", "local_paths", "read_annotated"]
 
 
 def local_paths(resolved: Sequence[Any]) -> list[str]:
@@ -106,7 +106,7 @@ def activity_source(path: str | Path, moved: MovedSources | None = None,
     """Where the activity of the neurons of ``neuron_table`` (a ``neuron_table`` of ``read_embeddings``; default:
     that of the file's first embedding table) is -- the file itself, or the source its sidecar names (when it has
     moved, the file of ``moved`` with its NWB identifier) -- and the reader options that read those neurons again."""
-    table = _embedding_table_over(path, neuron_table)
+    table = embedding_table_over(path, neuron_table)
     source = table.get("source")
     if source:
         location = (moved or MovedSources()).locate(path, str(source["location"]), str(source.get("identifier", "")))
@@ -114,7 +114,7 @@ def activity_source(path: str | Path, moved: MovedSources | None = None,
     return str(path), reader_options_for(neuron_table or table.get("neuron_table", ""))
 
 
-def _embedding_table_over(path: str | Path, neuron_table: str | None) -> dict[str, Any]:
+def embedding_table_over(path: str | Path, neuron_table: str | None) -> dict[str, Any]:
     """The ``attrs`` of the file's first embedding table whose neurons are those of ``neuron_table`` (any, when
     None); empty when the file has none (its activity is read as it is)."""
     from nwb_neurpir.store import list_embeddings, read_embeddings

@@ -53,7 +53,8 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
 
     outcomes = annotate_sources(trained_model(model), source_items(sources), glob, output_dir=output_dir,
                                 overwrite=overwrite, name=name, sidecar=sidecar, cache_dir=cache_dir,
-                                unit_filter=unit_filter, ophys_series=ophys_series, lock_timeout=lock_timeout, progress=progress)
+                                unit_filter=unit_filter, ophys_series=ophys_series, lock_timeout=lock_timeout,
+                                progress=progress)
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed and raise_on_failure:
         more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""

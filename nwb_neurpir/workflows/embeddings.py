@@ -92,6 +92,21 @@ def model_sha256_of(path: str, name: str | None) -> str:
     return str(read_one(path, name).attrs["model"]["checkpoint_sha256"])
 
 
+def one_embedding_table(keys: Iterable[str], which: str, pick: str, source: str | Path) -> str | None:
+    """The only one of ``keys`` (``module/name`` embedding tables, ``which`` says of what), or among several the
+    default-named one; None when there are none; a NeurPIRError telling how to ``pick`` when several remain."""
+    from nwb_neurpir.store import DEFAULT_NAME
+    from nwb_neurpir.store.read import tables_named
+
+    chosen = list(keys)
+    if len(chosen) > 1:
+        chosen = tables_named(chosen, DEFAULT_NAME) or chosen
+    if len(chosen) > 1:
+        raise NeurPIRError(f"has several embedding tables {which} ({', '.join(chosen)}); pick one by name ({pick})",
+                           source=source)
+    return chosen[0] if chosen else None
+
+
 def _with_predictions(table: pd.DataFrame) -> pd.DataFrame:
     """``table`` with a ``<prediction table name>`` column per predictions table found in its files, each joined to
     the rows of its own file and neuron table (a file's units and ROIs, or two planes' ROIs, share ids)."""

@@ -147,10 +147,9 @@ def _recording_identifier(path: str) -> str:
     file's own."""
     from nwb_neurpir.io.h5_tables import scalar_text
     from nwb_neurpir.io.nwb_file import open_nwb
-    from nwb_neurpir.store import list_embeddings, read_embeddings
+    from nwb_neurpir.workflows.annotated import embedding_table_over
 
-    tables = list_embeddings(path)
-    source = read_embeddings(path, tables[0]).attrs.get("source") if tables else None
+    source = embedding_table_over(path, None).get("source")
     if source and source.get("identifier"):
         return str(source["identifier"])
     with open_nwb(path) as file:

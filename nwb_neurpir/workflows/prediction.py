@@ -111,10 +111,10 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
     files ``fit_on`` (reading ``probe_inputs``; ``labels``, a CSV/TSV file, replacing their ``label`` column) and
     saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with
-    ``overwrite``; ``say`` hears its summary), or, without ``fit_on``, the one saved there. ``embeddings`` names the embedding table
-    where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has moved reads
-    its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier. ``options`` go
-    to ``predict``; a failed source is reported in its outcome, not raised."""
+    ``overwrite``; ``say`` hears its summary), or, without ``fit_on``, the one saved there. ``embeddings`` names the
+    embedding table where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has
+    moved reads its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier.
+    ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.probe import LabelProbe
 
@@ -311,17 +311,11 @@ def _model_table(path: str | Path, model_sha256: str,
                  embeddings: str | None = None) -> tuple[str, pd.DataFrame] | None:
     """The ``module/name`` and frame of the file's embeddings made by the model: the table named ``embeddings``,
     else the only one or the default-named one; several others are refused; None when there are none."""
-    from nwb_neurpir.store import DEFAULT_NAME
-    from nwb_neurpir.store.read import tables_named
+    from nwb_neurpir.workflows.embeddings import one_embedding_table
 
     frames = _tables_of_model(path, model_sha256, embeddings)
-    mine = list(frames)
-    if len(mine) > 1:
-        mine = tables_named(mine, DEFAULT_NAME) or mine
-    if len(mine) > 1:
-        raise NeurPIRError(f"has several embedding tables of the probe's model ({', '.join(mine)}); pick one by "
-                           "name (--embeddings)", source=path)
-    return (mine[0], frames[mine[0]]) if mine else None
+    key = one_embedding_table(frames, "of the probe's model", "--embeddings", path)
+    return None if key is None else (key, frames[key])
 
 
 def _stored_embeddings(path: Path, model_sha256: str,

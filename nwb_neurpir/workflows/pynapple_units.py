@@ -68,8 +68,8 @@ def _over_units(attrs: dict[str, Any]) -> bool:
 def _units_embeddings(frames: dict[str, pd.DataFrame], name: str | None, annotated: Path) -> pd.DataFrame | None:
     """The embedding table called ``name``, which must hold units' vectors; without a name, the one of ``frames``
     (tables by ``module/name``) that holds units' vectors (among several, the default-named one), or None."""
-    from nwb_neurpir.store import DEFAULT_NAME, read_embeddings
-    from nwb_neurpir.store.read import tables_named
+    from nwb_neurpir.store import read_embeddings
+    from nwb_neurpir.workflows.embeddings import one_embedding_table
 
     if name is not None:
         frame = read_embeddings(annotated, name)
@@ -78,12 +78,8 @@ def _units_embeddings(frames: dict[str, pd.DataFrame], name: str | None, annotat
                                "units; to_pynapple reads units", source=annotated)
         return frame
     of_units = [key for key, frame in frames.items() if _over_units(frame.attrs)]
-    if len(of_units) > 1:
-        of_units = tables_named(of_units, DEFAULT_NAME) or of_units
-    if len(of_units) > 1:
-        raise NeurPIRError(f"has several embedding tables of units ({', '.join(of_units)}); pick one by name "
-                           "(name=)", source=annotated)
-    return frames[of_units[0]] if of_units else None
+    key = one_embedding_table(of_units, "of units", "name=", annotated)
+    return None if key is None else frames[key]
 
 
 def _aligned(unit_ids: np.ndarray, neuron_ids: np.ndarray, values: np.ndarray, missing: Any) -> np.ndarray:  # noqa: ANN401
