@@ -26,6 +26,7 @@ __all__ = [
     "region_target",
     "scalar_columns",
     "scalar_text",
+    "stripped_text",
     "table_ids",
 ]
 
@@ -50,6 +51,11 @@ def scalar_text(group: h5py.Group, path: str) -> str | None:
     if not isinstance(node, h5py.Dataset) or node.shape not in ((), (1,)):
         return None
     return decode_text(node[()])
+
+
+def stripped_text(group: h5py.Group, path: str) -> str:
+    """``scalar_text`` without surrounding whitespace; "" when there is none."""
+    return (scalar_text(group, path) or "").strip()
 
 
 def object_path(node: h5py.HLObject) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import h5py
 import pandas as pd
 
-from nwb_neurpir.io.h5_tables import scalar_text
+from nwb_neurpir.io.h5_tables import stripped_text
 from nwb_neurpir.io.read_warnings import warn_about
 
 __all__ = ["IDENTITY_COLUMNS", "FileIdentity", "clear_of_identity", "is_stand_in", "read_identity",
@@ -43,9 +43,9 @@ def read_identity(nwb: h5py.File, label: str, session_fallback: str = "") -> Fil
     """The file's identity, stripped of surrounding whitespace; a file without a subject id is warned about once
     and named as an animal of its own. A file without a session id gets ``session_fallback`` (a sidecar of an earlier
     release: its source's), else its NWB identifier."""
-    identifier = _text(nwb, "identifier")
-    session_id = _text(nwb, "general/session_id") or session_fallback or identifier
-    subject_id = _text(nwb, "general/subject/subject_id")
+    identifier = stripped_text(nwb, "identifier")
+    session_id = stripped_text(nwb, "general/session_id") or session_fallback or identifier
+    subject_id = stripped_text(nwb, "general/subject/subject_id")
     if not subject_id:
         subject_id = f"({session_id})"
         _warn(label, f"no general/subject/subject_id; the recording counts as an animal of its own, named "
@@ -86,6 +86,3 @@ def _warn(label: str, message: str) -> None:
     warn_about(label, message)
 
 
-def _text(nwb: h5py.File, path: str) -> str:
-    """A scalar text dataset's value without surrounding whitespace, "" when absent or not scalar."""
-    return (scalar_text(nwb, path) or "").strip()

@@ -21,7 +21,7 @@ import numpy as np
 from nwb_neurpir.errors import NeurPIRError, NoNeurons
 from nwb_neurpir.io.activity import NeuronActivity
 from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
-from nwb_neurpir.io.h5_tables import decode_text, scalar_text
+from nwb_neurpir.io.h5_tables import decode_text, stripped_text
 from nwb_neurpir.io.identity import read_identity
 from nwb_neurpir.io.nwb_file import check_nwb_root, open_nwb
 from nwb_neurpir.io.ophys import find_roi_series, read_ophys
@@ -174,7 +174,7 @@ def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modal
         source=source_info,
         subject_id=identity.subject_id,
         session_id=identity.session_id,
-        session_start_time=(scalar_text(nwb, "session_start_time") or "").strip(),
+        session_start_time=stripped_text(nwb, "session_start_time"),
         modality=modality,
         bin_size=activity.grid.bin_size,
         bin_times=activity.grid.bin_times,

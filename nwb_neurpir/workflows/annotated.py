@@ -133,12 +133,12 @@ def reader_options_for(neuron_table: str) -> dict[str, str]:
 def _identity(path: Path, source: dict[str, Any]) -> FileIdentity:
     """The animal, session and identifier of an NWB file, as the reader gives them to its recording; a sidecar
     (``source``: its source's record) without a session id of its own gets its source's."""
-    from nwb_neurpir.io.h5_tables import scalar_text
+    from nwb_neurpir.io.h5_tables import stripped_text
     from nwb_neurpir.io.identity import read_identity
     from nwb_neurpir.io.nwb_file import open_nwb
 
     with open_nwb(path) as file:
-        needs_source = bool(source) and not (scalar_text(file, "general/session_id") or "").strip()
+        needs_source = bool(source) and not stripped_text(file, "general/session_id")
         return read_identity(file, str(path), _source_session_id(path, source) if needs_source else "")
 
 
@@ -146,15 +146,15 @@ def _source_session_id(sidecar: Path, source: dict[str, Any]) -> str:
     """The session id of the recording that ``sidecar`` names (a sidecar of a release before sidecars recorded it):
     read from the source when it is a local file with the recorded NWB identifier; else, warned about once, that
     identifier."""
-    from nwb_neurpir.io.h5_tables import scalar_text
+    from nwb_neurpir.io.h5_tables import stripped_text
     from nwb_neurpir.io.nwb_file import open_nwb
     from nwb_neurpir.io.read_warnings import warn_about
 
     location, identifier = str(source.get("location", "")), str(source.get("identifier", "")).strip()
     if "://" not in location and Path(location).is_file():
         with open_nwb(location) as file:
-            if not identifier or (scalar_text(file, "identifier") or "").strip() in ("", identifier):
-                return (scalar_text(file, "general/session_id") or scalar_text(file, "identifier") or "").strip()
+            if not identifier or stripped_text(file, "identifier") in ("", identifier):
+                return stripped_text(file, "general/session_id") or stripped_text(file, "identifier")
     warn_about(str(sidecar), f"the sidecar records no session id (an earlier nwb-neurpir wrote it) and its source "
                              f"{location or '(not recorded)'} cannot be read here; its session_id is the source's "
                              f"NWB identifier {identifier or '(not recorded)'}")
