@@ -81,7 +81,8 @@ CacheDir = Annotated[
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
 Modality = Annotated[str, choice("nwb_neurpir.io.nwb_reader:MODALITIES", "--modality",
-                                 help="auto (units if present, else calcium ROIs), spikes or ophys.")]
+                                 help="auto (units if present, else calcium ROIs), spikes or ophys (evaluate: "
+                                      "with --model or --train only).")]
 UnitFilter = Annotated[
     Optional[str],  # noqa: UP007
     typer.Option("--filter", help="Keep only neurons matching this expression on their columns, "
