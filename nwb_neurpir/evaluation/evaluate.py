@@ -151,11 +151,7 @@ def evaluate(
                                "every fold)")
         folds = only_held_out(folds, held_out)
     fold_infos = [describe_fold(fold, neurons.labels, neurons.classes) for fold in folds]
-    notes += _unscorable_notes(fold_infos, label) + _group_named_notes(grouping, neurons.dropped, label)
-    notes += _ungrouped_notes(grouping, neurons.dropped, label) + case_variants_note(neurons.case_variants, label)
-    notes += _silent_notes(recordings, neurons)
-    notes += _unlabelled_file_notes(recordings, embeddings, label)
-    notes += [note for note in [few_neurons_note(neurons.labels, label)] if note]
+    notes += _unscorable_notes(fold_infos, label) + _label_notes(recordings, embeddings, neurons, grouping, label)
     train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
     if config is not None:
         mode = "inductive" if protocol == "inductive" else "transductive"
@@ -525,6 +521,16 @@ def _silent_notes(recordings: Sequence[Recording], neurons: LabelledNeurons) -> 
                  for r, rows in zip(recordings, neurons.recording_rows))
     return [f"{silent} of the {len(neurons)} labelled neurons have no activity in the observed time (units without "
             "spikes, kept as all-zero rows); no representation can tell them apart"] if silent else []
+
+
+def _label_notes(recordings: Sequence[Recording], embeddings: object, neurons: LabelledNeurons,
+                 grouping: LabelGrouping | None, label: str) -> list[str]:
+    """The report's notes on the labels: values a grouping names or drops, spellings that differ only by case,
+    neurons without activity, files without the label, classes of few neurons."""
+    few = few_neurons_note(neurons.labels, label)
+    return [*_group_named_notes(grouping, neurons.dropped, label), *_ungrouped_notes(grouping, neurons.dropped, label),
+            *case_variants_note(neurons.case_variants, label), *_silent_notes(recordings, neurons),
+            *_unlabelled_file_notes(recordings, embeddings, label), *([few] if few else [])]
 
 
 def _unlabelled_file_notes(recordings: Sequence[Recording], embeddings: object, label: str) -> list[str]:
