@@ -72,9 +72,9 @@ def source_commit(root: Path = PACKAGE_ROOT) -> str | None:
     if top is None or Path(top).resolve() != root.resolve():
         return None
     commit = _git(root, "rev-parse", "HEAD")
-    changes = _git(root, "status", "--porcelain", "--untracked-files=no", "--", "nwb_neurpir", "extensions")
     if commit is None:
         return None
+    changes = _git(root, "status", "--porcelain", "--untracked-files=no", "--", "nwb_neurpir", "extensions")
     return f"{commit}+dirty" if changes else commit
 
 
