@@ -150,6 +150,24 @@ def test_set_changes_config_fields_over_the_config_file_and_under_the_explicit_o
     assert result.exit_code == 1 and "error: --set: unknown config keys: max_step" in result.output
 
 
+def test_covariates_choose_what_the_context_reads_and_the_model_records_them(files: list[Path],
+                                                                            tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(TINY.to_json())
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["train", *map(str, files), "--out", str(out), "--config", str(config),
+                                 "--max-steps", "2", "--covariates", "trials/contrast, */running_*", "--json",
+                                 "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["context"] == ["behavior/BehavioralTimeSeries/running_speed", "trials/contrast"]
+    assert json.loads((out / "config.json").read_text())["context_covariates"] == "trials/contrast, */running_*"
+    result = runner.invoke(app, ["train", *map(str, files), "--out", str(tmp_path / "m2"), "--config", str(config),
+                                 "--covariates", "wheel", "--no-progress"])
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1, result.output
+    assert "context_covariates: wheel matches none of the training recordings' covariates" in result.output
+    assert "trials/feedback_type" in result.output
+
+
 @pytest.mark.parametrize("command", ["embed", "annotate"])
 def test_filter_help_says_it_changes_the_population_context_of_the_vectors(command: str) -> None:
     text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())

@@ -10,9 +10,10 @@ import logging
 import numpy as np
 import pytest
 
+from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.testing import mock_recording
 from nwb_neurpir.model.config import NeurPIRConfig
-from nwb_neurpir.model.context import ContextEncoder, fit_context, fit_sample
+from nwb_neurpir.model.context import ContextEncoder, fit_context, fit_sample, selected_columns
 
 CONFIG = NeurPIRConfig(context_iterations=30, context_batch_size=128, context_hidden=8, seed=0)
 
@@ -158,3 +159,23 @@ def test_a_model_saved_with_short_series_names_reads_them_where_unambiguous(cont
 def test_context_off_and_no_covariates_give_none(recordings) -> None:  # noqa: ANN001
     assert fit_context(recordings, dataclasses.replace(CONFIG, context="none")) is None
     assert fit_context([mock_recording(seed=1, n_bins=100, with_covariates=False)], CONFIG) is None
+
+
+def test_context_covariates_choose_what_the_context_reads(recordings) -> None:  # noqa: ANN001
+    chosen = fit_context(recordings, dataclasses.replace(CONFIG, context_covariates="spe*"))
+    assert chosen.columns == ["speed"]
+    assert chosen.transform(recordings[0]).shape == (600, CONFIG.context_dim)
+
+
+def test_a_covariate_name_also_names_each_column_of_a_multi_column_covariate() -> None:
+    columns = ["behavior/Position/position[0]", "behavior/Position/position[1]", "speed"]
+    assert selected_columns(columns, ["behavior/Position/position"]) == columns[:2]
+    assert selected_columns(columns, ["behavior/*", "speed"]) == columns
+
+
+def test_a_covariate_pattern_that_matches_none_is_refused_naming_what_there_is(recordings) -> None:  # noqa: ANN001
+    with pytest.raises(NeurPIRError, match=r"context_covariates: running matches none of the training recordings' "
+                                           r"covariates \(speed, stimulus\)"):
+        fit_context(recordings, dataclasses.replace(CONFIG, context_covariates="speed, running"))
+    with pytest.raises(NeurPIRError, match="context_covariates must name at least one covariate"):
+        NeurPIRConfig(context_covariates=" , ")

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         settings: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
             "--set", metavar="KEY=VALUE", show_default=False,
             help="Set one NeurPIRConfig field, e.g. --set context_iterations=50 (repeatable); over --config, "
-                 "under --max-steps, --batch-size, --context, --seed and --threads.")] = None,
+                 "under --max-steps, --batch-size, --context, --covariates, --seed and --threads.")] = None,
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--max-steps", help="Training steps (default: 400, or the --config value). A larger value on a finished "
                                 "model folder extends its training, but the learning-rate schedule follows "
@@ -49,6 +49,12 @@ def register(app: typer.Typer) -> None:
             "--batch-size", help="Neurons per step, split over 2 recordings (default: 256, or the --config value).")] = None,
         context: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--context", help="cebra or none (default: cebra, or the --config value).")] = None,
+        covariates: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--covariates", metavar="NAMES", help=(
+                "The covariates the CEBRA context reads, comma-separated names or shell patterns as `neurpir "
+                "inspect` lists them, e.g. 'trials/contrast_*,behavior/Position/position' (default: all; "
+                "context_covariates in --config).")
+        )] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--seed", help="Random seed (default: 0, or the --config value).")] = None,
         threads: Threads = None,
@@ -80,7 +86,8 @@ def register(app: typer.Typer) -> None:
         from nwb_neurpir.model.config import NeurPIRConfig
 
         config = NeurPIRConfig.from_file(config_file, settings or [], max_steps=max_steps, batch_size=batch_size,
-                                         context=context, seed=seed, num_threads=threads)
+                                         context=context, context_covariates=covariates, seed=seed,
+                                         num_threads=threads)
         report = train_sources(sources, config, out, glob=glob, resume=resume, progress=progress,
                                cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
                                ophys_series=series)

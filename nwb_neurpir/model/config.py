@@ -22,8 +22,8 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig", "override_text",
-           "parse_overrides"]
+__all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig", "covariate_patterns",
+           "override_text", "parse_overrides"]
 
 MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Spikes: a few seconds up to tens of seconds of activity (or a few trials up to many), session-normalised counts,
@@ -100,6 +100,10 @@ class NeurPIRConfig:
     context_time_offsets: int = 10
     context_max_samples: int = 8000
     """Bins (over all sessions, in contiguous blocks) the CEBRA fit sees; bounds its cost."""
+    context_covariates: str | None = _added(None, before=None)
+    """The covariates the context reads, as comma-separated names or shell patterns (``trials/contrast_*,
+    behavior/Position/*``; a multi-column covariate is named with or without its ``[i]``); None: every covariate of
+    the training recordings. A pattern that matches none of them is refused."""
 
     # --- neuron encoder ---------------------------------------------------------------------------------------------
     hidden_dim: int = 64
@@ -188,6 +192,8 @@ class NeurPIRConfig:
         _check(self.batch_size >= 2 * self.batch_groups, "batch_size must be at least 2 per group (the loss compares "
                "neurons of a group)")
         _check(0.0 <= self.validation_fraction < 1.0, "validation_fraction must be in [0, 1)")
+        _check(self.context_covariates is None or bool(covariate_patterns(self.context_covariates)),
+               "context_covariates must name at least one covariate (or be null for all)")
         for name in ("segment_length_min", "segment_length_max"):
             _check(getattr(self, name) is None or getattr(self, name) > 0, f"{name} must be positive")
         if self.segment_length_min is not None and self.segment_length_max is not None:
@@ -303,6 +309,15 @@ RUNTIME_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.g
 device a training ran with are recorded in its model.json's ``training.runs``)."""
 RESUMABLE_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.get("resumable"))
 """Hyperparameters that may change between an interrupted run and its resumption."""
+
+
+def covariate_patterns(text: str) -> list[str]:
+    """The names or patterns of a ``context_covariates`` value, in order, blanks dropped.
+
+    >>> covariate_patterns("trials/contrast_*, behavior/Position/position,")
+    ['trials/contrast_*', 'behavior/Position/position']
+    """
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _trained_as(saved: dict[str, Any]) -> dict[str, Any]:

@@ -17,16 +17,18 @@ import logging
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
 import torch
 
 from nwb_neurpir.covariate_names import column_positions
-from nwb_neurpir.model.config import NeurPIRConfig
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.model.config import NeurPIRConfig, covariate_patterns
 from nwb_neurpir.recording import Recording
 
-__all__ = ["ContextEncoder", "fit_context", "aligned_covariates"]
+__all__ = ["ContextEncoder", "aligned_covariates", "fit_context", "selected_columns"]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,8 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
     if not columns:
         log.warning("no covariates in the training recordings: training without context")
         return None
+    if config.context_covariates is not None:
+        columns = selected_columns(columns, covariate_patterns(config.context_covariates))
     mean, std = _pooled_scaling(recordings, columns)
     network = ContextEncoder.build_network(config.context_architecture, len(columns), config.context_hidden,
                                            config.context_dim).eval()
@@ -145,6 +149,20 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
             log.warning(summary)
         encoder.network = _fit_cebra(fit_sample(encoder, recordings, config), config, progress)
     return encoder
+
+
+def selected_columns(columns: list[str], patterns: list[str]) -> list[str]:
+    """The ``columns`` that one of ``patterns`` names (fnmatch; ``name`` also names ``name[i]``), in order; a pattern
+    that names none of them is a ``NeurPIRError`` listing what there is."""
+    def base(column: str) -> str:
+        return column.split("[", 1)[0]
+
+    unmatched = [p for p in patterns if not any(fnmatchcase(c, p) or fnmatchcase(base(c), p) for c in columns)]
+    if unmatched:
+        shown = ", ".join(sorted({base(c) for c in columns}))
+        raise NeurPIRError(f"context_covariates: {', '.join(unmatched)} matches none of the training recordings' "
+                           f"covariates ({shown})")
+    return [c for c in columns if any(fnmatchcase(c, p) or fnmatchcase(base(c), p) for p in patterns)]
 
 
 def fit_sample(encoder: ContextEncoder, recordings: list[Recording], config: NeurPIRConfig) -> np.ndarray:
@@ -162,10 +180,11 @@ def _pooled_scaling(recordings: list[Recording], columns: list[str]) -> tuple[np
     position = {name: j for j, name in enumerate(columns)}
     for recording in recordings:
         matrix, names = recording.covariate_matrix()
-        if matrix.shape[0] == 0:
+        read = [i for i, name in enumerate(names) if name in position]
+        if matrix.shape[0] == 0 or not read:
             continue
-        j = np.array([position[name] for name in names], dtype=np.int64)
-        values = np.nan_to_num(matrix.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        j = np.array([position[names[i]] for i in read], dtype=np.int64)
+        values = np.nan_to_num(matrix[:, read].astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         n, own_mean = values.shape[0], values.mean(axis=0)
         own_squares = ((values - own_mean) ** 2).sum(axis=0)
         total = count[j] + n
