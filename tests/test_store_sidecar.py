@@ -95,7 +95,7 @@ def test_remote_source_sidecar_carries_identity_and_given_labels(tmp_path: Path,
     result = annotate(DANDI_SOURCE, [10, 30], vectors(2), PROVENANCE, label_columns=labels, neuron_table="units",
                       session_start_time="2019-01-01T10:00:00+00:00", subject_id="sub-4")
     assert result.kind == "sidecar"  # DANDI's layout, the session named by the source's identifier
-    assert result.path == tmp_path / "neurpir-sidecars/sub-sub-4/sub-sub-4_ses-ses-remote_desc-NeurPIREmbeddings.nwb"
+    assert result.path == tmp_path / "neurpir-sidecars/sub-4/sub-4_ses-remote_desc-NeurPIREmbeddings.nwb"  # not doubled
     frame = read_embeddings(result.path)
     assert frame["brain_area"].tolist() == ["CA1", ""] and "spikes" not in frame
     assert frame["depth"].iloc[0] == 120.5 and np.isnan(frame["depth"].iloc[1])

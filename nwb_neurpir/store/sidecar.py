@@ -54,12 +54,14 @@ def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: 
                  session_id: str | None = None) -> Path:
     """``<folder>/sub-<subject>/sub-<subject>_ses-<session>_desc-<name>.nwb``: DANDI's layout, so a folder of sidecars
     can be uploaded as a derived dataset. Subject and session default to those of a local source file (else
-    ``unknown`` and the source's identifier or file stem); characters DANDI does not allow in a value become ``-``."""
+    ``unknown`` and the source's identifier or file stem); an id's own leading ``sub-`` or ``ses-`` is not doubled,
+    and characters DANDI does not allow in a value become ``-``."""
     location = source.asset_path or (urlparse(source.location).path if "://" in source.location else source.location)
     if source.is_local and not (subject_id and session_id):
         subject_id, session_id = _file_identity(Path(source.location), subject_id, session_id)
-    subject = _dandi_value(_recorded_subject(subject_id) or "unknown")
-    session = _dandi_value(session_id or source.identifier or Path(location).stem or source.asset_id or "source")
+    subject = _dandi_value(_recorded_subject(subject_id) or "unknown", "sub-")
+    session = _dandi_value(session_id or source.identifier or Path(location).stem or source.asset_id or "source",
+                           "ses-")
     return Path(folder) / f"sub-{subject}" / f"sub-{subject}_ses-{session}_desc-{_dandi_value(name)}.nwb"
 
 
@@ -95,8 +97,10 @@ def _recorded_subject(subject_id: str | None) -> str:
     return "" if not subject_id or is_stand_in(subject_id) else subject_id
 
 
-def _dandi_value(text: str) -> str:
-    return re.sub(r"[_*\\/<>:|\"'?%@;,.\s]", "-", text.strip()) or "unknown"
+def _dandi_value(text: str, entity: str = "") -> str:
+    """``text`` as the value of a DANDI name entity: without a leading ``entity`` (``sub-``, ``ses-``) that would
+    double it, each character DANDI does not allow as ``-``; ``unknown`` when nothing is left."""
+    return re.sub(r"[_*\\/<>:|\"'?%@;,.\s]", "-", text.strip().removeprefix(entity)) or "unknown"
 
 
 def _file_identity(path: Path, subject_id: str | None, session_id: str | None) -> tuple[str | None, str | None]:
