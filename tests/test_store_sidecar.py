@@ -95,7 +95,7 @@ def test_remote_source_sidecar_carries_identity_and_given_labels(tmp_path: Path,
     result = annotate(DANDI_SOURCE, [10, 30], vectors(2), PROVENANCE, label_columns=labels, neuron_table="units",
                       session_start_time="2019-01-01T10:00:00+00:00", subject_id="sub-4")
     assert result.kind == "sidecar"  # DANDI's layout, the session named by the source's identifier
-    assert result.path == tmp_path / "neurpir-sidecars/sub-sub-4/sub-sub-4_ses-ses-remote_desc-NeurPIREmbeddings.nwb"
+    assert result.path == tmp_path / "neurpir-sidecars/sub-4/sub-4_ses-remote_desc-NeurPIREmbeddings.nwb"  # not doubled
     frame = read_embeddings(result.path)
     assert frame["brain_area"].tolist() == ["CA1", ""] and "spikes" not in frame
     assert frame["depth"].iloc[0] == 120.5 and np.isnan(frame["depth"].iloc[1])
@@ -103,6 +103,29 @@ def test_remote_source_sidecar_carries_identity_and_given_labels(tmp_path: Path,
                                      "neuron_table": "units", "dandiset_id": "000207", "dandiset_version": "draft",
                                      "asset_id": "abc-123", "asset_path": DANDI_SOURCE.asset_path}
     assert validate(path=str(result.path)) == []
+
+
+def test_sources_without_a_subject_get_a_subject_each_named_as_their_animals(session: Path, tmp_path: Path) -> None:
+    import nwb_neurpir as npir
+
+    twin = Path(shutil.copy(session, tmp_path / "twin.nwb"))
+    for path, session_id in ((session, "ses-m15a"), (twin, "m20")):
+        with h5py.File(path, "a") as file:
+            del file["general/subject"], file["general/session_id"]
+            file["general/session_id"] = session_id
+    with pytest.warns(UserWarning, match="no general/subject/subject_id"):
+        recording = read_nwb(session, bin_size=0.1)
+    assert recording.subject_id == "(ses-m15a)"
+    out = tmp_path / "sidecars"
+    first = annotate_recording(recording, vectors(recording.n_neurons), PROVENANCE, sidecar=True, output_dir=out)
+    second = annotate(twin, [0], vectors(1), PROVENANCE, sidecar=True, output_dir=out)
+    assert first.path == out / "sub-m15a/sub-m15a_ses-m15a_desc-NeurPIREmbeddings.nwb"  # two animals, not one
+    assert second.path == out / "sub-m20/sub-m20_ses-m20_desc-NeurPIREmbeddings.nwb"
+    assert set(npir.read_embeddings(first.path)["subject_id"]) == {"(ses-m15a)"}  # as reading the source gives
+    assert set(npir.read_embeddings(second.path)["subject_id"]) == {"(m20)"}
+    messages = inspect_nwbfile(nwbfile_path=str(first.path), config=load_config("dandi"))
+    critical = {message.check_function_name for message in messages if message.importance.name == "CRITICAL"}
+    assert critical == {"check_subject_species_exists", "check_subject_age"}  # what no source records is not made up
 
 
 def test_sidecar_refuses_to_replace_without_overwrite(tmp_path: Path) -> None:

@@ -67,6 +67,17 @@ def test_everything_that_was_there_stays_byte_for_byte(spikes: Path) -> None:
     assert all(name.startswith(("processing/neurpir", "specifications/ndx-neurpir")) for name in added), added
 
 
+def test_a_file_without_cached_specs_gets_the_core_its_extension_needs(spikes: Path) -> None:
+    with h5py.File(spikes, "a") as file:  # as pynwb writes with cache_spec=False: dandi validate accepts it
+        del file["specifications"], file.attrs[".specloc"]
+    write_embeddings(spikes, np.arange(12), vectors(12), PROVENANCE)
+    with h5py.File(spikes, "r") as file:
+        assert sorted(file["specifications"]) == ["core", "hdmf-common", "ndx-neurpir"]
+    assert validate(path=str(spikes)) == []  # from the file's own specs, as dandi validate and nwbinspector read it
+    messages = list(inspect_nwbfile(nwbfile_path=str(spikes), config=load_config("dandi")))
+    assert [m.message for m in messages if m.importance.name == "ERROR"] == []
+
+
 def test_calcium_rois_are_found_and_labelled(tmp_path: Path) -> None:
     path = write_nwbfile(make_ophys_nwbfile(n_rois=6, n_frames=120, with_context=False), tmp_path / "ophys.nwb")
     write_embeddings(path, [5, 1], vectors(2), PROVENANCE)

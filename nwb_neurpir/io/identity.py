@@ -20,7 +20,7 @@ from nwb_neurpir.io.h5_tables import stripped_text
 from nwb_neurpir.io.read_warnings import warn_about
 
 __all__ = ["IDENTITY_COLUMNS", "FileIdentity", "clear_of_identity", "is_stand_in", "read_identity",
-           "similar_subjects"]
+           "similar_subjects", "stand_in"]
 
 IDENTITY_COLUMNS = ("subject_id", "session_id", "neuron_id", "neuron_table", "embedding", "identifier", "file")
 """Columns the package adds to a neuron's own (tables of embeddings, ``transform``'s frame)."""
@@ -47,10 +47,15 @@ def read_identity(nwb: h5py.File, label: str, session_fallback: str = "") -> Fil
     session_id = stripped_text(nwb, "general/session_id") or session_fallback or identifier
     subject_id = stripped_text(nwb, "general/subject/subject_id")
     if not subject_id:
-        subject_id = f"({session_id})"
+        subject_id = stand_in(session_id)
         _warn(label, f"no general/subject/subject_id; the recording counts as an animal of its own, named "
                      f"{subject_id} after its session id")
     return FileIdentity(subject_id=subject_id, session_id=session_id, identifier=identifier)
+
+
+def stand_in(session_id: str) -> str:
+    """``(<session id>)``: the subject id that names the animal of a file without one."""
+    return f"({session_id})"
 
 
 def is_stand_in(subject_id: str) -> bool:

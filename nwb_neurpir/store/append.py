@@ -1,7 +1,8 @@
 """Append ndx-neurpir objects to a temporary copy of an NWB file with pynwb, leaving every existing object as it was.
 
 pynwb's append mode would re-stamp old files with the current NWB version and cache a second core schema, so the spec
-is cached for ``ndx-neurpir`` only and attributes pynwb rewrote on existing objects are put back.
+is cached for ``ndx-neurpir`` (and for ``core`` and ``hdmf-common`` only when the file caches none of their versions)
+and attributes pynwb rewrote on existing objects are put back.
 """
 
 from __future__ import annotations

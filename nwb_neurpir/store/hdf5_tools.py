@@ -53,20 +53,43 @@ class AttributeSnapshot:
 
 
 def cache_namespace(file: h5py.File, catalog: Any, namespace: str) -> None:
-    """Cache one namespace's spec in ``/specifications/<namespace>/<version>`` as ``HDF5IO.write`` does for all."""
+    """Cache one namespace's spec in ``/specifications/<namespace>/<version>`` as ``HDF5IO.write`` does for all, with
+    the loaded version of each namespace it depends on that the file caches in no version: a file written without its
+    specs is then still self-describing (readers that load a file's specs need ``core`` beside an extension's).
+    Versions the file already caches are kept."""
     from hdmf.backends.hdf5 import H5SpecWriter
     from hdmf.backends.utils import NamespaceToBuilderHelper
 
+    specifications = _specifications_group(file)
+    missing = [name for name in _dependencies(catalog, namespace) if name not in specifications]
+    for name in [namespace, *missing]:
+        group_name = f"{name}/{catalog.get_namespace(name).version}"
+        if group_name not in specifications:
+            builder = NamespaceToBuilderHelper.convert_namespace(catalog, name)
+            builder.export("namespace", writer=H5SpecWriter(specifications.create_group(group_name)))
+
+
+def _specifications_group(file: h5py.File) -> h5py.Group:
+    """The file's group of cached specs (its ``.specloc``), made at ``/specifications`` when it has none."""
     reference = file.attrs.get(_SPEC_LOCATION)
     if reference:
-        specifications = file[reference]
-    else:
-        specifications = file.require_group("specifications")
-        file.attrs[_SPEC_LOCATION] = specifications.ref
-    group_name = f"{namespace}/{catalog.get_namespace(namespace).version}"
-    if group_name not in specifications:
-        builder = NamespaceToBuilderHelper.convert_namespace(catalog, namespace)
-        builder.export("namespace", writer=H5SpecWriter(specifications.create_group(group_name)))
+        return file[reference]
+    specifications = file.require_group("specifications")
+    file.attrs[_SPEC_LOCATION] = specifications.ref
+    return specifications
+
+
+def _dependencies(catalog: Any, namespace: str) -> list[str]:
+    """The namespaces ``namespace`` includes, directly or through another (``ndx-neurpir``: core, hdmf-common)."""
+    found: list[str] = []
+    pending = [namespace]
+    while pending:
+        for spec in catalog.get_namespace(pending.pop(0))["schema"]:
+            name = spec.get("namespace")
+            if name and name not in found:
+                found.append(name)
+                pending.append(name)
+    return found
 
 
 def drop_older_versions(file: h5py.File, namespace: str, version: str) -> None:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import decode_text, scalar_text
-from nwb_neurpir.io.identity import is_stand_in
+from nwb_neurpir.io.identity import is_stand_in, stand_in
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import SourceInfo
@@ -53,13 +53,17 @@ class _SourceFacts:
 def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: str | None = None,
                  session_id: str | None = None) -> Path:
     """``<folder>/sub-<subject>/sub-<subject>_ses-<session>_desc-<name>.nwb``: DANDI's layout, so a folder of sidecars
-    can be uploaded as a derived dataset. Subject and session default to those of a local source file (else
-    ``unknown`` and the source's identifier or file stem); characters DANDI does not allow in a value become ``-``."""
+    can be uploaded as a derived dataset. Subject and session default to those of a local source file (the session
+    else the source's identifier or file stem); a source without a subject id is named by its session, as its animal
+    is (``(<session id>)``). An id's own leading ``sub-`` or ``ses-`` is not doubled, and characters DANDI does not
+    allow in a value become ``-``."""
     location = source.asset_path or (urlparse(source.location).path if "://" in source.location else source.location)
     if source.is_local and not (subject_id and session_id):
         subject_id, session_id = _file_identity(Path(source.location), subject_id, session_id)
-    subject = _dandi_value(_recorded_subject(subject_id) or "unknown")
-    session = _dandi_value(session_id or source.identifier or Path(location).stem or source.asset_id or "source")
+    session = _dandi_value(session_id or source.identifier or Path(location).stem or source.asset_id or "source",
+                           "ses-")
+    recorded = _recorded_subject(subject_id)
+    subject = _dandi_value(recorded, "sub-") if recorded else session
     return Path(folder) / f"sub-{subject}" / f"sub-{subject}_ses-{session}_desc-{_dandi_value(name)}.nwb"
 
 
@@ -92,11 +96,14 @@ def _recorded_location(source: SourceInfo) -> str:
 def _recorded_subject(subject_id: str | None) -> str:
     """The subject id a source file records: not the ``(<session id>)`` that names the animal of a file without
     one."""
-    return "" if not subject_id or is_stand_in(subject_id) else subject_id
+    text = (subject_id or "").strip()
+    return "" if is_stand_in(text) else text
 
 
-def _dandi_value(text: str) -> str:
-    return re.sub(r"[_*\\/<>:|\"'?%@;,.\s]", "-", text.strip()) or "unknown"
+def _dandi_value(text: str, entity: str = "") -> str:
+    """``text`` as the value of a DANDI name entity: without a leading ``entity`` (``sub-``, ``ses-``) that would
+    double it, each character DANDI does not allow as ``-``; ``unknown`` when nothing is left."""
+    return re.sub(r"[_*\\/<>:|\"'?%@;,.\s]", "-", text.strip().removeprefix(entity)) or "unknown"
 
 
 def _file_identity(path: Path, subject_id: str | None, session_id: str | None) -> tuple[str | None, str | None]:
@@ -178,6 +185,7 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
             session_id = scalar_text(file, "general/session_id") or session_id
     if neuron_table is None or session_start_time is None:
         raise NeurPIRError("a sidecar of a remote file needs its neuron table and session start time", source=label)
+    subject = _with_subject_id(subject, (session_id or "").strip() or source.identifier.strip())
     source = replace(source, location=_recorded_location(source))
     start = session_start_time if isinstance(session_start_time, datetime) else datetime.fromisoformat(
         str(session_start_time))
@@ -196,7 +204,7 @@ def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray
         identifier=str(uuid.uuid4()),
         session_id=facts.session_id,
         session_start_time=facts.session_start_time,
-        subject=Subject(**facts.subject) if facts.subject else None,
+        subject=Subject(**facts.subject),
         **facts.general,
     )
     processing = nwbfile.create_processing_module(module, MODULE_DESCRIPTION)
@@ -208,6 +216,15 @@ def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray
     processing.add(embeddings_table(name, ids, np.arange(ids.size), vectors, neurons, model, source_file=source))
     with NWBHDF5IO(str(work), "w") as io:
         io.write(nwbfile)
+
+
+def _with_subject_id(subject: dict[str, str], session_id: str) -> dict[str, str]:
+    """``subject`` (the source's) when it has an id; else with the ``(<session id>)`` that names the animal of a
+    source without one (one subject per such source, as neurpir reads them) and, unless recorded, unknown sex."""
+    if _recorded_subject(subject.get("subject_id")):
+        return subject
+    description = "The source records no subject id; NeurPIR names its animal after the session id."
+    return {"sex": "U", "description": description, **subject, "subject_id": stand_in(session_id)}
 
 
 def _general_fields(file: h5py.File) -> dict[str, str | list[str]]:
