@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_files import TINY, simulated_folder
+from eval_files import TINY, set_text, simulated_folder
 from hardening_support import CliForkServer, Finished
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
+from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate
+from nwb_neurpir.io.read_warnings import NWBReadWarning
 from nwb_neurpir.workflows.annotated import read_annotated
 from nwb_neurpir.workflows.plotting import annotated_view
 from nwb_neurpir.evaluation.plots import MAX_LEGEND_ENTRIES, top_categories
@@ -164,6 +166,33 @@ def test_evaluate_names_the_files_it_leaves_out(annotated: Path, simulated: Path
     beside = _notes(neurpir("evaluate", str(simulated), str(sidecars), "--label", "cell_type", "--methods",
                             "neurpir", "--json"))
     assert not any("left out: they hold no NeurPIR embeddings" in note for note in beside), beside
+
+
+def _sharing_an_identifier(simulated: Path, folder: Path) -> Path:
+    """A copy of the simulated files in which sim02's recording has sim01's NWB identifier (as files written by one
+    template script have)."""
+    import h5py
+
+    copy = Path(shutil.copytree(simulated, folder))
+    first, second = (next(copy.glob(f"sub-{animal}/*.nwb")) for animal in ("sim01", "sim02"))
+    with h5py.File(first, "r") as file:
+        set_text(second, "identifier", file["identifier"][()].decode())
+    return copy
+
+
+def test_recordings_sharing_an_nwb_identifier_are_read_as_different_recordings(
+        simulated: Path, model_dir: Path, annotated: Path, sidecars: Path, tmp_path: Path) -> None:
+    data = _sharing_an_identifier(simulated, tmp_path / "data")
+    for sidecar in (True, False):
+        folder = _annotated_into(tmp_path / f"annotated-{sidecar}", data, model_dir, sidecar=sidecar)
+        with pytest.warns(NWBReadWarning, match=r"sub-sim01.*: shares its NWB identifier \S+ with .*sub-sim02.*; "
+                                                "they are read as different recordings"):
+            table = read_annotated(sorted(map(str, folder.rglob("*.nwb"))))
+        assert table.groupby("subject_id").size().to_dict() == {"sim01": 25, "sim02": 25, "sim03": 25}
+    own = [next(annotated.glob("sub-sim01/*.nwb")), next(sidecars.glob("sub-sim01/*.nwb"))]  # a file, its sidecar
+    with pytest.raises(NeurPIRError, match=r"both hold embeddings of recording \S+ \(animal sim01, session .*, "
+                                           r"neurons of units\), whose neurons would count twice"):
+        read_annotated(own)
 
 
 def _opto_csv(annotated: Path, path: Path) -> Path:

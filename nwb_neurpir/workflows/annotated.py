@@ -4,6 +4,7 @@ and session."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,21 +33,22 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
     """One table of every file's embeddings with ``subject_id`` and ``session_id`` columns (read as the reader reads
     them into a recording); ``attrs["training_data"]`` lists the sessions the embedding model(s) were trained on,
     ``attrs["recording_keys"]`` names each file's recording as training data names it, ``attrs["models"]`` each
-    distinct model's provenance (by checksum). Two files holding embeddings of one recording (a file and its sidecar,
-    two sidecars of different names) are refused: their neurons would count twice."""
+    distinct model's provenance (by checksum). A recording is its NWB identifier, animal, session and neuron table:
+    a sidecar and another file holding embeddings of one recording (its source, a sidecar of another name) are
+    refused, as their neurons would count twice; files of different recordings that share an NWB identifier are
+    read as such, with a warning."""
     from nwb_neurpir.store import read_embeddings
 
-    frames, training_data, models, recordings, recording_keys = [], [], {}, {}, {}
+    frames, training_data, models, recording_keys, holders = [], [], {}, {}, []
     for path in paths:
         frame = read_embeddings(path, name)
         source = frame.attrs.get("source", {})
         identity = _identity(Path(path), source)
-        recording = source.get("identifier") or identity.identifier
-        recording_keys[str(path)] = source.get("asset_id") or recording or str(path)
-        if recording and recordings.setdefault(recording, str(path)) != str(path):
-            raise NeurPIRError(f"{recordings[recording]} and {path} both hold embeddings of recording {recording}, "
-                               "whose neurons would count twice; pick one table by name (--embeddings) or give "
-                               "one of the files")
+        identifier = source.get("identifier") or identity.identifier
+        recording_keys[str(path)] = source.get("asset_id") or identifier or str(path)
+        neuron_table = (source.get("neuron_table") or frame.attrs["neuron_table"]).strip("/")
+        holders.append(_Holder(str(path), (identifier, identity.subject_id, identity.session_id, neuron_table),
+                               sidecar=bool(source)))
         frame.insert(0, "subject_id", identity.subject_id)
         frame.insert(1, "session_id", identity.session_id)
         frame["file"] = str(path)
@@ -56,10 +58,45 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
         frames.append(frame)
     if not frames:
         raise NeurPIRError("no annotated files given")
+    _check_recordings(holders)
     table = pd.concat(frames, ignore_index=True)
     table.attrs = {"training_data": list(dict.fromkeys(training_data)), "recording_keys": recording_keys,
                    "models": list(models.values())}
     return table
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """A file of embeddings and the recording whose neurons they are."""
+
+    path: str
+    recording: tuple[str, str, str, str]
+    """NWB identifier, animal, session and neuron table (of a sidecar: its source's)."""
+    sidecar: bool
+
+
+def _check_recordings(holders: Sequence[_Holder]) -> None:
+    """NeurPIRError when a sidecar and another file hold embeddings of one recording (a file and its sidecar,
+    sidecars of two names); a warning when files of different recordings (or two annotated files, which may be
+    copies) share an NWB identifier."""
+    from nwb_neurpir.io.read_warnings import warn_about
+
+    first: dict[tuple[str, str, str, str], _Holder] = {}
+    for holder in holders:
+        other = first.setdefault(holder.recording, holder)
+        if other is not holder and (other.sidecar or holder.sidecar):
+            identifier, subject, session, neuron_table = holder.recording
+            raise NeurPIRError(f"{other.path} and {holder.path} both hold embeddings of recording {identifier} "
+                               f"(animal {subject}, session {session}, neurons of {neuron_table}), whose neurons "
+                               "would count twice; pick one table by name (--embeddings) or give one of the files")
+    sharing: dict[str, list[str]] = {}
+    for holder in holders:
+        if holder.recording[0]:
+            sharing.setdefault(holder.recording[0], []).append(holder.path)
+    for identifier, paths in sharing.items():
+        if len(paths) > 1:
+            warn_about(paths[0], f"shares its NWB identifier {identifier} with {', '.join(paths[1:])}; they are "
+                                 "read as different recordings, told apart by animal, session and file")
 
 
 class MovedSources:
