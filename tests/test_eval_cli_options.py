@@ -18,7 +18,7 @@ from nwb_neurpir.cli.app import app
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate
 from nwb_neurpir.io.read_warnings import NWBReadWarning
-from nwb_neurpir.workflows.annotated import read_annotated
+from nwb_neurpir.workflows.annotated import MovedSources, activity_source, read_annotated
 from nwb_neurpir.workflows.plotting import annotated_view
 from nwb_neurpir.evaluation.plots import MAX_LEGEND_ENTRIES, top_categories
 from nwb_neurpir.io import open_recordings
@@ -193,6 +193,29 @@ def test_recordings_sharing_an_nwb_identifier_are_read_as_different_recordings(
     with pytest.raises(NeurPIRError, match=r"both hold embeddings of recording \S+ \(animal sim01, session .*, "
                                            r"neurons of units\), whose neurons would count twice"):
         read_annotated(own)
+
+
+def test_a_moved_source_is_told_from_files_sharing_its_nwb_identifier_by_animal_session_and_neurons(
+        simulated: Path, model_dir: Path, tmp_path: Path, neurpir: Callable[..., Finished]) -> None:
+    data = _sharing_an_identifier(simulated, tmp_path / "data")
+    side = _annotated_into(tmp_path / "side", data, model_dir, sidecar=True)
+    moved = Path(shutil.move(data, tmp_path / "moved"))  # the sidecars record data/... by absolute path
+    second = next(side.glob("sub-sim02/*.nwb"))
+    found, _ = activity_source(second, MovedSources([moved]))
+    assert Path(found).resolve() == next(moved.glob("sub-sim02/*.nwb")).resolve()
+    with pytest.raises(NeurPIRError, match=r"sub-sim02.*: the recording whose embeddings this sidecar holds is not "
+                                           r"at .* any more, and the files given with its NWB identifier \S+ "
+                                           r"\(.*sub-sim01.*\) hold other recordings \(not animal sim02, session "):
+        activity_source(second, MovedSources([moved / "sub-sim01"]))
+    twin = Path(shutil.copytree(moved / "sub-sim02", tmp_path / "twin"))
+    with pytest.raises(NeurPIRError, match=r"2 files given match its NWB identifier \S+, animal, session and "
+                                           r"neurons \(.*\); give only the moved recording among the sources$"):
+        activity_source(second, MovedSources([moved, twin]))
+    shown = neurpir("evaluate", str(side), str(moved), "--label", "cell_type", "--methods", "neurpir,hand", "--json")
+    assert shown.code == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert [fold["name"] for fold in report["folds"]] == ["sim01", "sim02", "sim03"]
+    assert not [note for note in report["notes"] if "left out" in note], report["notes"]
 
 
 def _opto_csv(annotated: Path, path: Path) -> Path:
