@@ -10,13 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_files import TINY, simulated_folder
+from eval_files import TINY, set_text, simulated_folder
 from hardening_support import CliForkServer, Finished
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
+from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate
-from nwb_neurpir.workflows.annotated import read_annotated
+from nwb_neurpir.io.read_warnings import NWBReadWarning
+from nwb_neurpir.workflows.annotated import MovedSources, activity_source, read_annotated
 from nwb_neurpir.workflows.plotting import annotated_view
 from nwb_neurpir.evaluation.plots import MAX_LEGEND_ENTRIES, top_categories
 from nwb_neurpir.io import open_recordings
@@ -164,6 +166,56 @@ def test_evaluate_names_the_files_it_leaves_out(annotated: Path, simulated: Path
     beside = _notes(neurpir("evaluate", str(simulated), str(sidecars), "--label", "cell_type", "--methods",
                             "neurpir", "--json"))
     assert not any("left out: they hold no NeurPIR embeddings" in note for note in beside), beside
+
+
+def _sharing_an_identifier(simulated: Path, folder: Path) -> Path:
+    """A copy of the simulated files in which sim02's recording has sim01's NWB identifier (as files written by one
+    template script have)."""
+    import h5py
+
+    copy = Path(shutil.copytree(simulated, folder))
+    first, second = (next(copy.glob(f"sub-{animal}/*.nwb")) for animal in ("sim01", "sim02"))
+    with h5py.File(first, "r") as file:
+        set_text(second, "identifier", file["identifier"][()].decode())
+    return copy
+
+
+def test_recordings_sharing_an_nwb_identifier_are_read_as_different_recordings(
+        simulated: Path, model_dir: Path, annotated: Path, sidecars: Path, tmp_path: Path) -> None:
+    data = _sharing_an_identifier(simulated, tmp_path / "data")
+    for sidecar in (True, False):
+        folder = _annotated_into(tmp_path / f"annotated-{sidecar}", data, model_dir, sidecar=sidecar)
+        with pytest.warns(NWBReadWarning, match=r"sub-sim01.*: shares its NWB identifier \S+ with .*sub-sim02.*; "
+                                                "they are read as different recordings"):
+            table = read_annotated(sorted(map(str, folder.rglob("*.nwb"))))
+        assert table.groupby("subject_id").size().to_dict() == {"sim01": 25, "sim02": 25, "sim03": 25}
+    own = [next(annotated.glob("sub-sim01/*.nwb")), next(sidecars.glob("sub-sim01/*.nwb"))]  # a file, its sidecar
+    with pytest.raises(NeurPIRError, match=r"both hold embeddings of recording \S+ \(animal sim01, session .*, "
+                                           r"neurons of units\), whose neurons would count twice"):
+        read_annotated(own)
+
+
+def test_a_moved_source_is_told_from_files_sharing_its_nwb_identifier_by_animal_session_and_neurons(
+        simulated: Path, model_dir: Path, tmp_path: Path, neurpir: Callable[..., Finished]) -> None:
+    data = _sharing_an_identifier(simulated, tmp_path / "data")
+    side = _annotated_into(tmp_path / "side", data, model_dir, sidecar=True)
+    moved = Path(shutil.move(data, tmp_path / "moved"))  # the sidecars record data/... by absolute path
+    second = next(side.glob("sub-sim02/*.nwb"))
+    found, _ = activity_source(second, MovedSources([moved]))
+    assert Path(found).resolve() == next(moved.glob("sub-sim02/*.nwb")).resolve()
+    with pytest.raises(NeurPIRError, match=r"sub-sim02.*: the recording whose embeddings this sidecar holds is not "
+                                           r"at .* any more, and the files given with its NWB identifier \S+ "
+                                           r"\(.*sub-sim01.*\) hold other recordings \(not animal sim02, session "):
+        activity_source(second, MovedSources([moved / "sub-sim01"]))
+    twin = Path(shutil.copytree(moved / "sub-sim02", tmp_path / "twin"))
+    with pytest.raises(NeurPIRError, match=r"2 files given match its NWB identifier \S+, animal, session and "
+                                           r"neurons \(.*\); give only the moved recording among the sources$"):
+        activity_source(second, MovedSources([moved, twin]))
+    shown = neurpir("evaluate", str(side), str(moved), "--label", "cell_type", "--methods", "neurpir,hand", "--json")
+    assert shown.code == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert [fold["name"] for fold in report["folds"]] == ["sim01", "sim02", "sim03"]
+    assert not [note for note in report["notes"] if "left out" in note], report["notes"]
 
 
 def _opto_csv(annotated: Path, path: Path) -> Path:

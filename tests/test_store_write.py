@@ -192,6 +192,13 @@ def test_overwrite_never_replaces_the_copy_of_another_recording(spikes: Path, tm
     before = output.read_bytes()
     with pytest.raises(NeurPIRError, match="holds another recording .* not replaced, even with overwrite"):
         write_embeddings(other, [0, 1], vectors(2), PROVENANCE, output=output, overwrite=True)
+    with h5py.File(spikes, "r") as source, h5py.File(other, "a") as file:  # another animal, one template identifier
+        del file["identifier"]
+        file["identifier"] = source["identifier"][()]
+        file["general/subject/subject_id"][()] = "mouse2"
+    with pytest.raises(NeurPIRError, match=r"holds another recording \(identifier (\S+), subject mouse1, session "
+                                           r"ses1; this is identifier \1, subject mouse2, session ses1\)"):
+        write_embeddings(other, [0, 1], vectors(2), PROVENANCE, output=output, name="Other")
     assert output.read_bytes() == before
 
 

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.h5_tables import scalar_text
+from nwb_neurpir.io.h5_tables import stripped_text
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.store.append import MODULE_DESCRIPTION, append_objects, replaceable_objects
@@ -84,21 +84,28 @@ def write_embeddings(
 
 def earlier_copy_or(source: Path, target: Path, in_place: bool) -> Path:
     """The file to add to: ``source``, or, when writing a copy to ``target`` and an earlier copy of the same
-    recording is there, that copy (so what it already holds is kept); a file of another recording there is an
-    error."""
+    recording (NWB identifier, subject and session) is there, that copy (so what it already holds is kept); a file
+    of another recording there is an error."""
     if in_place or not target.exists():
         return source
-    with open_nwb(source) as file:
-        ours = scalar_text(file, "identifier")
+    ours = _recording_identity(source)
     try:
-        with open_nwb(target) as file:
-            theirs = scalar_text(file, "identifier")
+        theirs = _recording_identity(target)
     except NeurPIRError:
-        theirs = None
+        theirs = "unknown"
     if theirs != ours:
-        raise NeurPIRError(f"output {target} holds another recording (identifier {theirs or 'unknown'}), not a copy "
-                           "of this one; it is not replaced, even with overwrite", source=source)
+        raise NeurPIRError(f"output {target} holds another recording ({theirs}; this is {ours}), not a copy of this "
+                           "one; it is not replaced, even with overwrite", source=source)
     return target
+
+
+def _recording_identity(path: Path) -> str:
+    """``identifier <NWB identifier>, subject <id>, session <id>`` of an NWB file ("-" where it records none)."""
+    with open_nwb(path) as file:
+        parts = {what: stripped_text(file, where) or "-" for what, where in
+                 (("identifier", "identifier"), ("subject", "general/subject/subject_id"),
+                  ("session", "general/session_id"))}
+    return ", ".join(f"{what} {value}" for what, value in parts.items())
 
 
 def existing_embeddings(path: Path, name: str, module: str = DEFAULT_MODULE) -> list[str]:

@@ -4,10 +4,13 @@ and session."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import h5py
+import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
@@ -32,21 +35,22 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
     """One table of every file's embeddings with ``subject_id`` and ``session_id`` columns (read as the reader reads
     them into a recording); ``attrs["training_data"]`` lists the sessions the embedding model(s) were trained on,
     ``attrs["recording_keys"]`` names each file's recording as training data names it, ``attrs["models"]`` each
-    distinct model's provenance (by checksum). Two files holding embeddings of one recording (a file and its sidecar,
-    two sidecars of different names) are refused: their neurons would count twice."""
+    distinct model's provenance (by checksum). A recording is its NWB identifier, animal, session and neuron table:
+    a sidecar and another file holding embeddings of one recording (its source, a sidecar of another name) are
+    refused, as their neurons would count twice; files of different recordings that share an NWB identifier are
+    read as such, with a warning."""
     from nwb_neurpir.store import read_embeddings
 
-    frames, training_data, models, recordings, recording_keys = [], [], {}, {}, {}
+    frames, training_data, models, recording_keys, holders = [], [], {}, {}, []
     for path in paths:
         frame = read_embeddings(path, name)
         source = frame.attrs.get("source", {})
         identity = _identity(Path(path), source)
-        recording = source.get("identifier") or identity.identifier
-        recording_keys[str(path)] = source.get("asset_id") or recording or str(path)
-        if recording and recordings.setdefault(recording, str(path)) != str(path):
-            raise NeurPIRError(f"{recordings[recording]} and {path} both hold embeddings of recording {recording}, "
-                               "whose neurons would count twice; pick one table by name (--embeddings) or give "
-                               "one of the files")
+        identifier = source.get("identifier") or identity.identifier
+        recording_keys[str(path)] = source.get("asset_id") or identifier or str(path)
+        neuron_table = (source.get("neuron_table") or frame.attrs["neuron_table"]).strip("/")
+        holders.append(_Holder(str(path), (identifier, identity.subject_id, identity.session_id, neuron_table),
+                               sidecar=bool(source)))
         frame.insert(0, "subject_id", identity.subject_id)
         frame.insert(1, "session_id", identity.session_id)
         frame["file"] = str(path)
@@ -56,72 +60,150 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
         frames.append(frame)
     if not frames:
         raise NeurPIRError("no annotated files given")
+    _check_recordings(holders)
     table = pd.concat(frames, ignore_index=True)
     table.attrs = {"training_data": list(dict.fromkeys(training_data)), "recording_keys": recording_keys,
                    "models": list(models.values())}
     return table
 
 
+@dataclass(frozen=True)
+class _Holder:
+    """A file of embeddings and the recording whose neurons they are."""
+
+    path: str
+    recording: tuple[str, str, str, str]
+    """NWB identifier, animal, session and neuron table (of a sidecar: its source's)."""
+    sidecar: bool
+
+
+def _check_recordings(holders: Sequence[_Holder]) -> None:
+    """NeurPIRError when a sidecar and another file hold embeddings of one recording (a file and its sidecar,
+    sidecars of two names); a warning when files of different recordings (or two annotated files, which may be
+    copies) share an NWB identifier."""
+    from nwb_neurpir.io.read_warnings import warn_about
+
+    first: dict[tuple[str, str, str, str], _Holder] = {}
+    for holder in holders:
+        other = first.setdefault(holder.recording, holder)
+        if other is not holder and (other.sidecar or holder.sidecar):
+            identifier, subject, session, neuron_table = holder.recording
+            raise NeurPIRError(f"{other.path} and {holder.path} both hold embeddings of recording {identifier} "
+                               f"(animal {subject}, session {session}, neurons of {neuron_table}), whose neurons "
+                               "would count twice; pick one table by name (--embeddings) or give one of the files")
+    sharing: dict[str, list[str]] = {}
+    for holder in holders:
+        if holder.recording[0]:
+            sharing.setdefault(holder.recording[0], []).append(holder.path)
+    for identifier, paths in sharing.items():
+        if len(paths) > 1:
+            warn_about(paths[0], f"shares its NWB identifier {identifier} with {', '.join(paths[1:])}; they are "
+                                 "read as different recordings, told apart by animal, session and file")
+
+
 class MovedSources:
     """Local NWB files (or folders, globs) given beside sidecars, where a sidecar's source that is no longer where
-    the sidecar says (a moved project folder) is looked up by its NWB identifier. Read only when needed."""
+    the sidecar says (a moved project folder) is looked up by its NWB identifier and the animal, session and
+    neurons the sidecar records. Read only when needed."""
 
     def __init__(self, sources: Iterable[str | Path] = ()) -> None:
         self.sources = [str(source) for source in sources]
 
     @cached_property
-    def by_identifier(self) -> dict[str, str]:
-        """NWB identifier -> path of every local NWB file the sources name (the first of each identifier)."""
+    def by_identifier(self) -> dict[str, list[str]]:
+        """NWB identifier -> paths of the local NWB files the sources name that have it."""
         from nwb_neurpir.io.h5_tables import scalar_text
         from nwb_neurpir.io.nwb_file import open_nwb
         from nwb_neurpir.io.resolve import resolve_sources
         from nwb_neurpir.io.sources import parse_source
 
         local = [item for item in self.sources if parse_source(item).kind in ("file", "folder", "glob")]
-        found: dict[str, str] = {}
+        found: dict[str, list[str]] = {}
         for source in resolve_sources(local) if local else []:
             try:
                 with open_nwb(source.location) as file:
-                    found.setdefault(scalar_text(file, "identifier") or "", source.location)
+                    found.setdefault(scalar_text(file, "identifier") or "", []).append(source.location)
             except NeurPIRError:
                 continue  # not an NWB file: not the source either
         found.pop("", None)
         return found
 
-    def locate(self, sidecar: str | Path, location: str, identifier: str) -> str:
-        """Where the source recorded as ``location`` (with NWB ``identifier``) of ``sidecar`` is now: there, else the
-        file given with its identifier; else a NeurPIRError saying what was tried."""
+    def locate(self, sidecar: str | Path, source: dict[str, str], neuron_ids: np.ndarray) -> str:
+        """Where the source that ``sidecar`` records (``source``: its location, NWB identifier and neuron table) is
+        now: there, else the one file given with its NWB identifier, the animal and session the sidecar copied
+        from it and the neurons ``neuron_ids``; else a NeurPIRError saying what was tried."""
+        location, identifier = str(source["location"]), str(source.get("identifier", ""))
         if "://" in location or Path(location).exists():
             return location
-        if identifier and identifier in self.by_identifier:
-            return self.by_identifier[identifier]
-        raise NeurPIRError(f"the recording whose embeddings this sidecar holds is not at {location} any more, and "
-                           f"none of the {len(self.by_identifier)} files given has its NWB identifier "
-                           f"{identifier or '(not recorded)'}; give the moved recording (or its folder) among the "
-                           "sources", source=sidecar)
+        candidates = self.by_identifier.get(identifier, []) if identifier else []
+        wanted = _recorded_animal_and_session(sidecar)
+        matching = [path for path in candidates
+                    if _holds_recording(path, wanted, source.get("neuron_table", ""), neuron_ids)]
+        if len(matching) == 1:
+            return matching[0]
+        gone = f"the recording whose embeddings this sidecar holds is not at {location} any more, and "
+        if not candidates:
+            given = sum(map(len, self.by_identifier.values()))
+            raise NeurPIRError(f"{gone}none of the {given} files given has its NWB identifier "
+                               f"{identifier or '(not recorded)'}; give the moved recording (or its folder) among the "
+                               "sources", source=sidecar)
+        if not matching:
+            raise NeurPIRError(f"{gone}the files given with its NWB identifier {identifier} ({', '.join(candidates)}) "
+                               f"hold other recordings (not animal {wanted[0] or '(none)'}, session "
+                               f"{wanted[1] or '(any)'} with its {len(neuron_ids)} neurons); give the moved recording "
+                               "among the sources", source=sidecar)
+        raise NeurPIRError(f"{gone}{len(matching)} files given match its NWB identifier {identifier}, animal, session "
+                           f"and neurons ({', '.join(matching)}); give only the moved recording among the sources",
+                           source=sidecar)
+
+
+def _recorded_animal_and_session(sidecar: str | Path) -> tuple[str, str]:
+    """The subject id and session id a sidecar copied from its source ("" where it records none)."""
+    from nwb_neurpir.io.h5_tables import stripped_text
+    from nwb_neurpir.io.nwb_file import open_nwb
+
+    with open_nwb(sidecar) as file:
+        return stripped_text(file, "general/subject/subject_id"), stripped_text(file, "general/session_id")
+
+
+def _holds_recording(path: str, animal_and_session: tuple[str, str], neuron_table: str,
+                     neuron_ids: np.ndarray) -> bool:
+    """Whether the NWB file ``path`` is of the animal and (when given) session of ``animal_and_session`` and its
+    ``neuron_table`` has every neuron of ``neuron_ids``."""
+    from nwb_neurpir.io.h5_tables import stripped_text, table_ids
+    from nwb_neurpir.io.nwb_file import open_nwb
+
+    animal, session = animal_and_session
+    with open_nwb(path) as file:
+        own_session = stripped_text(file, "general/session_id") or stripped_text(file, "identifier")
+        if stripped_text(file, "general/subject/subject_id") != animal or session not in ("", own_session):
+            return False
+        table = file.get(neuron_table.strip("/") or "units")
+        return isinstance(table, h5py.Group) and bool(np.isin(neuron_ids, table_ids(table, path)).all())
 
 
 def activity_source(path: str | Path, moved: MovedSources | None = None,
                     neuron_table: str | None = None) -> tuple[str, dict[str, str]]:
     """Where the activity of the neurons of ``neuron_table`` (a ``neuron_table`` of ``read_embeddings``; default:
     that of the file's first embedding table) is -- the file itself, or the source its sidecar names (when it has
-    moved, the file of ``moved`` with its NWB identifier) -- and the reader options that read those neurons again."""
+    moved, the file of ``moved`` with its NWB identifier, animal, session and neurons) -- and the reader options
+    that read those neurons again."""
     table = embedding_table_over(path, neuron_table)
-    source = table.get("source")
+    source = table.attrs.get("source")
     if source:
-        location = (moved or MovedSources()).locate(path, str(source["location"]), str(source.get("identifier", "")))
+        location = (moved or MovedSources()).locate(path, source, table["neuron_id"].to_numpy())
         return location, reader_options_for(source.get("neuron_table", ""))
-    return str(path), reader_options_for(neuron_table or table.get("neuron_table", ""))
+    return str(path), reader_options_for(neuron_table or table.attrs.get("neuron_table", ""))
 
 
-def embedding_table_over(path: str | Path, neuron_table: str | None) -> dict[str, Any]:
-    """The ``attrs`` of the file's first embedding table whose neurons are those of ``neuron_table`` (any, when
-    None); empty when the file has none (its activity is read as it is)."""
+def embedding_table_over(path: str | Path, neuron_table: str | None) -> pd.DataFrame:
+    """The file's first embedding table (``read_embeddings``) whose neurons are those of ``neuron_table`` (any,
+    when None); empty when the file has none (its activity is read as it is)."""
     from nwb_neurpir.store import list_embeddings, read_embeddings
 
-    tables = (read_embeddings(path, key).attrs for key in list_embeddings(path))
+    tables = (read_embeddings(path, key) for key in list_embeddings(path))
     wanted = None if neuron_table is None else neuron_table.strip("/")
-    return next((attrs for attrs in tables if wanted in (None, attrs["neuron_table"])), {})
+    return next((table for table in tables if wanted in (None, table.attrs["neuron_table"])), pd.DataFrame())
 
 
 def reader_options_for(neuron_table: str) -> dict[str, str]:

@@ -149,7 +149,7 @@ def _recording_identifier(path: str) -> str:
     from nwb_neurpir.io.nwb_file import open_nwb
     from nwb_neurpir.workflows.annotated import embedding_table_over
 
-    source = embedding_table_over(path, None).get("source")
+    source = embedding_table_over(path, None).attrs.get("source")
     if source and source.get("identifier"):
         return str(source["identifier"])
     with open_nwb(path) as file:

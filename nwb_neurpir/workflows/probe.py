@@ -148,10 +148,10 @@ class LabelProbe:
         predicts that animal's neurons (balanced accuracy, averaged over animals; None with one animal). Then fits
         on every labelled neuron. ``name`` picks the embedding table when a file has several. With hand features,
         each file's activity is read again to compute them: for a sidecar, from the source it names, or, when that
-        has moved, from the file among ``moved_sources`` (files, folders) with its NWB identifier. ``labels`` (a CSV/TSV
-        file or a DataFrame: ``neuron_id``, the label column, and ``identifier`` or ``session_id``, see
-        ``labels_file``) replaces the label of the files. A frame whose ``attrs`` were lost (``merge``) names its model
-        through the files in its ``file`` column.
+        has moved, from the file among ``moved_sources`` (files, folders) with its NWB identifier (and the animal,
+        session and neurons the sidecar records). ``labels`` (a CSV/TSV file or a DataFrame: ``neuron_id``, the
+        label column, and ``identifier`` or ``session_id``, see ``labels_file``) replaces the label of the files. A
+        frame whose ``attrs`` were lost (``merge``) names its model through the files in its ``file`` column.
         """
         from nwb_neurpir.workflows.labels_file import read_labels, relabel_frame
 
