@@ -189,10 +189,12 @@ def test_recordings_sharing_an_nwb_identifier_are_read_as_different_recordings(
                                                 "they are read as different recordings"):
             table = read_annotated(sorted(map(str, folder.rglob("*.nwb"))))
         assert table.groupby("subject_id").size().to_dict() == {"sim01": 25, "sim02": 25, "sim03": 25}
-    own = [next(annotated.glob("sub-sim01/*.nwb")), next(sidecars.glob("sub-sim01/*.nwb"))]  # a file, its sidecar
-    with pytest.raises(NeurPIRError, match=r"both hold embeddings of recording \S+ \(animal sim01, session .*, "
-                                           r"neurons of units\), whose neurons would count twice"):
-        read_annotated(own)
+    own = next(annotated.glob("sub-sim01/*.nwb"))
+    copy = Path(shutil.copy(own, tmp_path / "copy.nwb"))
+    for pair in ([own, next(sidecars.glob("sub-sim01/*.nwb"))], [own, copy]):  # a file and its sidecar, its copy
+        with pytest.raises(NeurPIRError, match=r"both hold embeddings of recording \S+ \(animal sim01, session .*, "
+                                               r"neurons of units\), whose neurons would count twice"):
+            read_annotated(pair)
 
 
 def test_a_moved_source_is_told_from_files_sharing_its_nwb_identifier_by_animal_session_and_neurons(

@@ -36,9 +36,9 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
     them into a recording); ``attrs["training_data"]`` lists the sessions the embedding model(s) were trained on,
     ``attrs["recording_keys"]`` names each file's recording as training data names it, ``attrs["models"]`` each
     distinct model's provenance (by checksum). A recording is its NWB identifier, animal, session and neuron table:
-    a sidecar and another file holding embeddings of one recording (its source, a sidecar of another name) are
-    refused, as their neurons would count twice; files of different recordings that share an NWB identifier are
-    read as such, with a warning."""
+    two files holding embeddings of one recording (a file and its sidecar or its annotated copy, sidecars of two
+    names) are refused, as their neurons would count twice; files of different recordings that share an NWB
+    identifier are read as such, with a warning."""
     from nwb_neurpir.store import read_embeddings
 
     frames, training_data, models, recording_keys, holders = [], [], {}, {}, []
@@ -49,8 +49,7 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
         identifier = source.get("identifier") or identity.identifier
         recording_keys[str(path)] = source.get("asset_id") or identifier or str(path)
         neuron_table = (source.get("neuron_table") or frame.attrs["neuron_table"]).strip("/")
-        holders.append(_Holder(str(path), (identifier, identity.subject_id, identity.session_id, neuron_table),
-                               sidecar=bool(source)))
+        holders.append(_Holder(str(path), (identifier, identity.subject_id, identity.session_id, neuron_table)))
         frame.insert(0, "subject_id", identity.subject_id)
         frame.insert(1, "session_id", identity.session_id)
         frame["file"] = str(path)
@@ -74,19 +73,17 @@ class _Holder:
     path: str
     recording: tuple[str, str, str, str]
     """NWB identifier, animal, session and neuron table (of a sidecar: its source's)."""
-    sidecar: bool
 
 
 def _check_recordings(holders: Sequence[_Holder]) -> None:
-    """NeurPIRError when a sidecar and another file hold embeddings of one recording (a file and its sidecar,
-    sidecars of two names); a warning when files of different recordings (or two annotated files, which may be
-    copies) share an NWB identifier."""
+    """NeurPIRError when two files hold embeddings of one recording (a file and its sidecar or annotated copy,
+    sidecars of two names); a warning when files of different recordings share an NWB identifier."""
     from nwb_neurpir.io.read_warnings import warn_about
 
     first: dict[tuple[str, str, str, str], _Holder] = {}
     for holder in holders:
         other = first.setdefault(holder.recording, holder)
-        if other is not holder and (other.sidecar or holder.sidecar):
+        if other is not holder:
             identifier, subject, session, neuron_table = holder.recording
             raise NeurPIRError(f"{other.path} and {holder.path} both hold embeddings of recording {identifier} "
                                f"(animal {subject}, session {session}, neurons of {neuron_table}), whose neurons "
@@ -98,7 +95,7 @@ def _check_recordings(holders: Sequence[_Holder]) -> None:
     for identifier, paths in sharing.items():
         if len(paths) > 1:
             warn_about(paths[0], f"shares its NWB identifier {identifier} with {', '.join(paths[1:])}; they are "
-                                 "read as different recordings, told apart by animal, session and file")
+                                 "read as different recordings, told apart by animal and session")
 
 
 class MovedSources:
