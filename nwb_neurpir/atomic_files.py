@@ -7,6 +7,7 @@ the new one, never a half-written one. This module imports nothing of the packag
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import Iterator
@@ -14,6 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_write_bytes", "fsync_dir", "replace_durably"]
+
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+"""Errors of writing to the disk that a bare ``write`` raises without a file name."""
 
 
 def fsync_dir(folder: Path) -> None:
@@ -50,7 +54,8 @@ def atomic_path(target: Path, *, prefix: str | None = None, mode: int | None = N
     The temporary name is ``prefix`` (default ``.<target name>.tmp-``) followed by the process id and a random part,
     so a cleaner can find the ones a killed writer left. The file is created with the usual permissions (umask);
     with ``mode`` (e.g. ``0o600``), it is created empty with those permissions before it is yielded, for the caller
-    to open for writing (``"wb"`` keeps them).
+    to open for writing (``"wb"`` keeps them). An ``OSError`` about the temporary file, or a disk error without a file
+    name (``ENOSPC`` from a write, say), is raised again with ``target`` as its file name.
     """
     stem = prefix if prefix is not None else f".{target.name}.tmp-"
     temp = target.with_name(f"{stem}{os.getpid()}-{secrets.token_hex(4)}")
@@ -59,6 +64,10 @@ def atomic_path(target: Path, *, prefix: str | None = None, mode: int | None = N
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
         yield temp
         replace_durably(temp, target)
+    except OSError as error:
+        if error.filename != str(temp) and not (error.filename is None and error.errno in _DISK_ERRORS):
+            raise
+        raise OSError(error.errno, error.strerror, str(target)) from error
     finally:
         temp.unlink(missing_ok=True)
 

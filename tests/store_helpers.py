@@ -1,14 +1,18 @@
-"""Shared pieces of the store tests: a provenance, vectors, a clean-process pynwb reader, inspector filter."""
+"""Shared pieces of the store tests: a provenance, vectors, a clean-process pynwb reader, inspector filter, a
+process run as another user."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 
 from nwb_neurpir.provenance import ModelProvenance
 
@@ -58,6 +62,20 @@ def read_in_clean_process(path: Path, module: str, name: str) -> dict:
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def as_another_user() -> list[str]:
+    """The command prefix that runs a process as another member of a lab group: it may read our files, and write
+    only what their modes let others write. As root: effective uid ``nobody`` with CAP_DAC_READ_SEARCH only
+    (``setpriv``; the real uid stays root, so ``os.access``, which checks the real uid, sees the folders as the group
+    member would); as anyone else, nothing, since to the kernel a file without write permission is then the same as
+    another user's."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("acting as another user needs setpriv")
+    return ["setpriv", "--euid=65534", "--egid=65534", "--clear-groups", "--inh-caps=+dac_read_search",
+            "--ambient-caps=+dac_read_search"]
 
 
 def vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:

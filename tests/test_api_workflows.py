@@ -200,17 +200,44 @@ def test_fit_takes_and_ignores_y_as_scikit_learn_transformers_do(simulated: Path
 
 
 def test_a_second_training_run_into_a_busy_model_folder_is_refused(simulated: Path, tmp_path: Path) -> None:
+    from nwb_neurpir.store.target_lock import held_lock
+    from nwb_neurpir.workflows.training import TRAINING_LOCK
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    recordings = npir.open_recordings(simulated, progress=False)
+    with held_lock(folder / TRAINING_LOCK, timeout=0.0):  # as a first run holds it
+        with pytest.raises(NeurPIRError, match="another training run is writing this model folder"):
+            npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)
+    assert list(folder.iterdir()) == []
+    npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)  # free again
+    assert (folder / "manifest.json").is_file() and not (folder / TRAINING_LOCK).exists()
+
+
+def test_the_training_lock_is_inside_the_model_folder(simulated: Path, tmp_path: Path) -> None:
+    """A run writes nothing beside its model folder (whose parent the user may not write); a folder it cannot make
+    is one line naming it; a first run that fails leaves no folder, and one killed leaves only its lock file, which
+    does not make the folder look foreign to the next run."""
     from nwb_neurpir.store.atomic import lock_path
     from nwb_neurpir.store.target_lock import held_lock
+    from nwb_neurpir.workflows.training import TRAINING_LOCK, check_out
 
     folder = tmp_path / "model"
     recordings = npir.open_recordings(simulated, progress=False)
-    with held_lock(lock_path(folder.absolute()), timeout=0.0):  # as a first run holds it
-        with pytest.raises(NeurPIRError, match="another training run is writing this model folder"):
-            npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)
-    assert not folder.exists()
-    npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)  # free again
-    assert (folder / "manifest.json").is_file() and not lock_path(folder.absolute()).exists()
+    with held_lock(lock_path(folder.absolute()), timeout=0.0):  # where the lock used to be: beside the folder
+        npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=folder, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"] and (folder / "manifest.json").is_file()
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(NeurPIRError, match=r"a-file/model: cannot write to the model folder \(Not a directory\)"):
+        npir.NeurPIR(**TINY).fit(recordings, checkpoint_dir=tmp_path / "a-file" / "model", progress=False)
+    with pytest.raises(NeurPIRError, match="unknown context_architecture"):  # fails once training has started
+        npir.NeurPIR(**{**TINY, "context_architecture": "no-such"}).fit(recordings, checkpoint_dir=tmp_path / "new",
+                                                                        progress=False)
+    assert not (tmp_path / "new").exists()
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / TRAINING_LOCK).touch()
+    check_out(killed)
 
 
 def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: Path,

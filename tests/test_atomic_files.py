@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from nwb_neurpir.atomic_files import atomic_path, atomic_write_bytes
+
+# Writes 2 kB to sys.argv[1] in a process whose files may not grow past 1 kB (SIGXFSZ ignored, so the write fails
+# with EFBIG as one on a full disk fails with ENOSPC); prints the error's file name and reason.
+_LIMITED_WRITER = """import resource, signal, sys
+from pathlib import Path
+from nwb_neurpir.atomic_files import atomic_write_bytes
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+try:
+    atomic_write_bytes(Path(sys.argv[1]), bytes(2048))
+except OSError as error:
+    print(error.filename, error.strerror, sep=": ")
+"""
 
 
 def test_writes_replace_the_target_and_leave_no_temporary_file(tmp_path: Path) -> None:
@@ -58,3 +73,12 @@ def test_the_file_and_its_folder_are_fsynced_before_and_after_the_rename(tmp_pat
     monkeypatch.setattr(os, "replace", replace)
     atomic_write_bytes(tmp_path / "m.json", b"{}")
     assert synced == ["file", "replace", "folder"]
+
+
+def test_a_full_disk_is_an_error_naming_the_target_not_the_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "model.json"
+    target.write_bytes(b"old")
+    done = subprocess.run([sys.executable, "-c", _LIMITED_WRITER, str(target)], capture_output=True, text=True,
+                          check=False)
+    assert done.stdout.strip() == f"{target}: File too large", done.stderr[-2000:]
+    assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["model.json"]

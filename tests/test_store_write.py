@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -12,10 +17,32 @@ from nwbinspector import inspect_nwbfile, load_config
 from pynwb import validate
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.store import list_embeddings, read_embeddings, write_embeddings
+from nwb_neurpir.store import annotate, list_embeddings, read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path, temp_files
 from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, write_nwbfile
-from store_helpers import PROVENANCE, h5_contents, read_in_clean_process, serious_messages_about_ours, vectors
+from store_helpers import (PROVENANCE, as_another_user, h5_contents, read_in_clean_process,
+                           serious_messages_about_ours, vectors)
+
+TESTS = Path(__file__).parent
+
+# Annotates sys.argv[1] in place in a process whose files may not grow past half its size (SIGXFSZ ignored, so a
+# write past the limit fails with EFBIG as one on a full disk fails with ENOSPC); prints the error's line.
+_LIMITED_WRITER = """import resource, signal, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.store import write_embeddings
+from store_helpers import PROVENANCE, vectors
+target = Path(sys.argv[1])
+if sys.argv[3] == "limited":
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (target.stat().st_size // 2, target.stat().st_size // 2))
+try:
+    write_embeddings(target, [0], vectors(1), PROVENANCE)
+    print("written")
+except NeurPIRError as error:
+    print(error.one_line())
+"""
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +171,75 @@ def test_stale_temporary_files_of_this_target_are_removed(spikes: Path) -> None:
     assert not stale.exists() and other.exists()
     assert temp_files(spikes) == []
     assert sorted(p.name for p in spikes.parent.iterdir()) == sorted([spikes.name, other.name])
+
+
+@pytest.fixture(params=[0o077, 0o002])
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A private umask, then a group-sharing one."""
+    previous = os.umask(request.param)
+    yield request.param
+    os.umask(previous)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_new_files_follow_the_umask_and_replaced_files_keep_their_mode(spikes: Path, tmp_path: Path,
+                                                                      umask: int) -> None:
+    copy = write_embeddings(spikes, [0], vectors(1), PROVENANCE, output=tmp_path / "copy.nwb")
+    sidecar = annotate(spikes, [0], vectors(1), PROVENANCE, sidecar=True, output_dir=tmp_path / "sidecars").path
+    assert _mode(copy) == _mode(sidecar) == 0o666 & ~umask
+    spikes.chmod(0o640)
+    write_embeddings(spikes, [0], vectors(1), PROVENANCE)
+    assert _mode(spikes) == 0o640 and len(read_embeddings(spikes)) == 1
+
+
+def test_a_replaced_file_keeps_its_owner_and_group(spikes: Path) -> None:
+    """Root gives the new file the old one's owner and group; another user, the group when it is one of theirs."""
+    if os.geteuid() == 0:
+        owner, group = 4242, 4343
+    else:
+        groups = [gid for gid in os.getgroups() if gid != os.getegid()]
+        if not groups:
+            pytest.skip("needs a second group to give the file")
+        owner, group = os.geteuid(), groups[0]
+    os.chown(spikes, owner, group)
+    spikes.chmod(0o660)
+    write_embeddings(spikes, [0], vectors(1), PROVENANCE)
+    after = spikes.stat()
+    assert (after.st_uid, after.st_gid, _mode(spikes)) == (owner, group, 0o660)
+    assert len(read_embeddings(spikes)) == 1
+
+
+def test_another_users_file_is_not_replaced_in_place(spikes: Path, tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving the file to another user needs root")
+    shared, home = tmp_path / "shared", tmp_path / "home"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # a folder and a file the whole lab group may write
+    target = spikes.rename(shared / spikes.name)
+    target.chmod(0o666)
+    home.mkdir()
+    os.chown(home, 65534, 65534)
+    before = target.read_bytes()
+    done = subprocess.run([*as_another_user(), sys.executable, "-c", _LIMITED_WRITER, str(target), str(TESTS), "-"],
+                          capture_output=True, text=True, check=False, env={**os.environ, "HOME": str(home)})
+    assert done.stdout.strip() == (f"{target}: belongs to root; replacing it would make it yours and could lock root "
+                                   "out of it; write a copy (--out DIR) or a sidecar file (--sidecar), or ask root to "
+                                   "write it"), done.stderr[-2000:]
+    assert target.read_bytes() == before and target.stat().st_uid == 0
+    assert [p.name for p in shared.iterdir()] == [target.name]
+
+
+def test_a_full_disk_names_the_file_and_leaves_it_as_it_was(spikes: Path) -> None:
+    before = spikes.read_bytes()
+    done = subprocess.run([sys.executable, "-c", _LIMITED_WRITER, str(spikes), str(TESTS), "limited"],
+                          capture_output=True, text=True, check=False)
+    assert done.stdout.strip() == f"{spikes}: writing failed (File too large); nothing was changed", \
+        done.stderr[-2000:]
+    assert spikes.read_bytes() == before
+    assert sorted(p.name for p in spikes.parent.iterdir()) == [spikes.name]
 
 
 def _error(path: Path, ids: object, matrix: object, **options: object) -> str:

@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
         progress: Progress = True,
     ) -> None:
         """Write one embedding per neuron into each source: in place (atomic) for local files, into copies with --out,
-        as sidecar NWB files for DANDI assets and (without --out) read-only files. Sidecar files among SOURCES are
+        as sidecar NWB files for DANDI assets and (without --out) read-only files. Another user's file is not
+        replaced in place (it would become yours): use --out or --sidecar for it. Sidecar files among SOURCES are
         skipped. Continues past a failing source and exits 1 if any failed.
 
         Example: neurpir annotate neurpir-demo/model neurpir-demo/data --overwrite

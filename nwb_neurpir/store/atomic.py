@@ -5,12 +5,17 @@ writers of one file never interleave (the second waits up to a timeout, then fai
 is deleted on release, so a finished or failed run leaves only the user's files. While holding the lock, a writer
 deletes temporary files and lock files of killed writers: no live writer can own them, since each writer holds the
 lock for as long as its temporary files exist.
+
+A replaced file keeps its permissions and group; a new one gets the usual permissions (``0666`` less the umask). A file
+of another user is not replaced: the new file would be the writer's, and the owner could lose access to it.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import pwd
+import re
 import stat
 import sys
 import tempfile
@@ -27,7 +32,7 @@ __all__ = ["Staging", "is_writable", "lock_path", "staged_replace", "temp_files"
 _TEMP_MARK = ".neurpir-tmp-"
 _LOCK_SUFFIX = ".neurpir-lock"
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
-_NEW_FILE_MODE = 0o644
+_UMASK_LINE = re.compile(r"^Umask:\s*([0-7]+)$", re.MULTILINE)
 _COPY_CHUNK = 16 * 1024 * 1024
 
 
@@ -51,6 +56,32 @@ def is_writable(path: Path) -> bool:
     except OSError:
         return False
     return bool(mode & _WRITE_BITS) and os.access(path, os.W_OK)
+
+
+def _new_file_mode() -> int:
+    """The permissions a file the user creates gets: ``0666`` less the umask."""
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read from ``/proc`` where Linux shows it; elsewhere set and restored at once."""
+    try:
+        found = _UMASK_LINE.search(Path("/proc/self/status").read_text())
+    except OSError:
+        found = None
+    if found:
+        return int(found.group(1), 8)
+    current = os.umask(0o077)
+    os.umask(current)
+    return current
+
+
+def _owner_name(uid: int) -> str:
+    """The user name of ``uid`` (``uid 1234`` when the system has none)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 class Staging:
@@ -83,9 +114,16 @@ class Staging:
         return temp
 
     def commit(self, temp: Path) -> None:
-        """Flush ``temp`` to disk, give it the target's permissions, and atomically put it in place of the target."""
-        mode = self.target.stat().st_mode if self.target.exists() else _NEW_FILE_MODE
-        os.chmod(temp, stat.S_IMODE(mode))
+        """Give ``temp`` the target's group and permissions (a new target: the usual permissions), flush it to disk
+        and atomically put it in place of the target."""
+        try:
+            original = self.target.stat()
+        except FileNotFoundError:
+            os.chmod(temp, _new_file_mode())
+        else:
+            with suppress(PermissionError):  # root keeps the owner too; others keep a group they belong to
+                os.chown(temp, original.st_uid, original.st_gid)
+            os.chmod(temp, stat.S_IMODE(original.st_mode))  # after chown, which may clear set-id bits
         replace_durably(temp, self.target)
         self._temps.remove(temp)
 
@@ -99,25 +137,68 @@ class Staging:
 
 @contextmanager
 def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
-    """Lock ``target``, clear stale temporary files, and yield a ``Staging``; leftovers are deleted on exit."""
+    """Lock ``target``, clear stale temporary files, and yield a ``Staging``; leftovers are deleted on exit.
+
+    Another user's file is refused (replacing it would change its owner); an ``OSError`` while writing (a full disk,
+    say) becomes a ``NeurPIRError`` naming ``target``, which is left as it was.
+    """
+    _check_replaceable(target)
+    with _held_lock_of(target, timeout):
+        staging = Staging(target)
+        try:
+            _remove_stale_temps(target)
+            yield staging
+        except OSError as error:
+            raise NeurPIRError(f"writing failed ({error.strerror or error}); nothing was changed",
+                               source=target) from error
+        finally:
+            staging.discard()
+
+
+def _check_replaceable(target: Path) -> None:
+    """Refuse a missing or read-only folder, and a file of another user (root keeps its owner, so root may)."""
     if not target.parent.is_dir():
         raise NeurPIRError(f"folder {target.parent} does not exist", source=target)
     if not is_writable(target.parent):
         raise NeurPIRError(f"folder {target.parent} is read-only; write a sidecar file or choose an output folder",
                            source=target)
+    try:
+        owner = target.stat().st_uid
+    except FileNotFoundError:
+        return
+    if owner != os.geteuid() and os.geteuid() != 0:
+        name = _owner_name(owner)
+        raise NeurPIRError(f"belongs to {name}; replacing it would make it yours and could lock {name} out of it; "
+                           f"write a copy (--out DIR) or a sidecar file (--sidecar), or ask {name} to write it",
+                           source=target)
+
+
+@contextmanager
+def _held_lock_of(target: Path, timeout: float) -> Iterator[None]:
+    """``target``'s lock, held; a timeout or a lock file that cannot be opened is a ``NeurPIRError``."""
+    lock = lock_path(target)
     with ExitStack() as stack:
         try:
-            stack.enter_context(held_lock(lock_path(target), timeout))
+            stack.enter_context(held_lock(lock, timeout))
         except LockTimeout:
             raise NeurPIRError(f"another process is writing this file (still locked after {timeout:g} s by "
-                               f"{lock_path(target).name}); try again when it has finished", source=target) from None
+                               f"{lock.name}); try again when it has finished", source=target) from None
         except OSError as error:
-            raise NeurPIRError(f"cannot create the lock file next to it ({error.strerror}); write a sidecar file or "
-                               "choose an output folder", source=target) from error
-        staging = Staging(target)
-        try:
-            for stale in temp_files(target):
-                stale.unlink(missing_ok=True)
-            yield staging
-        finally:
-            staging.discard()
+            raise NeurPIRError(f"cannot open the lock file {lock.name}{_owned_by(lock)} ({error.strerror}); write a "
+                               "sidecar file or choose an output folder", source=target) from error
+        yield
+
+
+def _owned_by(path: Path) -> str:
+    """`` of <user>`` for an existing ``path``, else nothing."""
+    try:
+        return f" of {_owner_name(path.stat().st_uid)}"
+    except OSError:
+        return ""
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Delete the temporary files killed writers of ``target`` left (in a sticky folder, only one's own)."""
+    for stale in temp_files(target):
+        with suppress(PermissionError):
+            stale.unlink(missing_ok=True)

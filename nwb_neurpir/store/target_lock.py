@@ -5,6 +5,10 @@ check: a waiter may win the ``flock`` on the inode that the previous holder just
 holder checks that the path still names the inode it locked, and starts again when it does not. A process killed while
 holding the lock leaves its file; the kernel drops the ``flock``, and the next writer of the target takes the lock,
 then deletes the file on release.
+
+The lock file gets the usual permissions (``0666`` less the umask). Another user's lock file is opened read-only
+(``flock`` needs no write access), so group members writing one folder wait for each other; where the folder is sticky
+and the file not theirs, they leave it for its owner to delete.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 __all__ = ["LockTimeout", "held_lock"]
@@ -32,21 +36,22 @@ class LockTimeout(Exception):
 def held_lock(path: Path, timeout: float) -> Iterator[None]:
     """Hold an exclusive lock on the file ``path`` (created if needed) and delete it on exit.
 
-    Raises ``LockTimeout`` after ``timeout`` seconds of waiting, ``OSError`` when the file cannot be created.
+    Raises ``LockTimeout`` after ``timeout`` seconds of waiting, ``OSError`` when the file cannot be created or opened.
     """
     handle = _acquire(path, time.monotonic() + timeout)
     try:
         yield
     finally:
         try:
-            path.unlink(missing_ok=True)
+            with suppress(PermissionError):  # another user's lock file in a sticky folder
+                path.unlink(missing_ok=True)
         finally:
             os.close(handle)  # closing drops the flock, after the path is gone
 
 
 def _acquire(path: Path, deadline: float) -> int:
     while True:
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        handle = _open(path)
         try:
             _flock_until(handle, path, deadline)
             if _names_inode(path, handle):
@@ -55,6 +60,18 @@ def _acquire(path: Path, deadline: float) -> int:
             os.close(handle)
             raise
         os.close(handle)  # the previous holder deleted this inode: lock the file that is there now
+
+
+def _open(path: Path) -> int:
+    """A descriptor of the lock file ``path``, created if needed: writable where allowed (NFS locks need that),
+    else read-only."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except PermissionError as cannot_write:
+        try:
+            return os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise cannot_write from None  # a folder the writer may not create it in
 
 
 def _flock_until(handle: int, path: Path, deadline: float) -> None:

@@ -10,7 +10,7 @@ import difflib
 import inspect
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -267,22 +267,35 @@ def _refuse_a_folder_as_labels(y: Any) -> None:  # noqa: ANN401 - whatever was p
 
 @contextmanager
 def _only_writer(folder: Path | None) -> Iterator[None]:
-    """Hold the lock of the model folder ``folder`` (in rank 0 only under torchrun, whose ranks train together):
-    a second run into the same folder fails at once instead of mixing its checkpoints with the first one's."""
+    """Hold the lock inside the model folder ``folder``, created if needed (in rank 0 only under torchrun, whose ranks
+    train together): a second run into the same folder fails at once instead of mixing its checkpoints with the first
+    one's. A folder this run created is removed again when the run fails before writing anything into it."""
     if folder is None or not is_main_process():
         yield
         return
-    from nwb_neurpir.store.atomic import lock_path
     from nwb_neurpir.store.target_lock import LockTimeout, held_lock
+    from nwb_neurpir.workflows.training import TRAINING_LOCK
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    created = not folder.exists()
     with ExitStack() as stack:
+        stack.callback(_remove_if_empty, folder, created)  # on exit, once the lock file is gone
         try:
-            stack.enter_context(held_lock(lock_path(folder.absolute()), timeout=0.0))
+            folder.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(held_lock(folder.absolute() / TRAINING_LOCK, timeout=0.0))
         except LockTimeout:
             raise NeurPIRError("another training run is writing this model folder; wait for it or choose another "
                                "output folder", source=folder) from None
+        except OSError as error:
+            raise NeurPIRError(f"cannot write to the model folder ({error.strerror}); choose an output folder you "
+                               "may write to", source=folder) from error
         yield
+
+
+def _remove_if_empty(folder: Path, created: bool) -> None:
+    """Remove ``folder`` when this run ``created`` it and it is still empty (the run failed before saving anything)."""
+    if created:
+        with suppress(OSError):
+            folder.rmdir()
 
 
 def trained_model(model: NeurPIR | TrainedModel | str | Path) -> TrainedModel:

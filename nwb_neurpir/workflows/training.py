@@ -12,10 +12,13 @@ from nwb_neurpir.errors import NeurPIRError
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIRConfig
 
-__all__ = ["TrainingReport", "check_out", "train_sources"]
+__all__ = ["TRAINING_LOCK", "TrainingReport", "check_out", "train_sources"]
 
 _MODEL_FOLDER_MARKS = ("manifest.json", "checkpoints")
 """A folder holding either of these was written by `neurpir train` (a finished model, or checkpoints to resume)."""
+
+TRAINING_LOCK = ".training.neurpir-lock"
+"""The lock a training run holds inside its model folder; one a killed run left does not make the folder foreign."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ def check_out(out: Path) -> None:
     """Refuse an output that is a file, or a non-empty folder that is not a model folder, before any work is done."""
     if out.exists() and not out.is_dir():
         raise NeurPIRError("--out must be a folder for the model, but this is a file", out)
-    if out.is_dir() and any(out.iterdir()) and not any((out / mark).exists() for mark in _MODEL_FOLDER_MARKS):
+    if out.is_dir() and any(p.name != TRAINING_LOCK for p in out.iterdir()) and not any(
+            (out / mark).exists() for mark in _MODEL_FOLDER_MARKS):
         raise NeurPIRError("--out is a folder with other files in it, not a model folder; choose a new or empty "
                            "folder", out)
 
