@@ -27,7 +27,7 @@ from nwb_neurpir.atomic_files import replace_durably
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store.target_lock import LockTimeout, held_lock
 
-__all__ = ["Staging", "is_writable", "lock_path", "staged_replace", "temp_files"]
+__all__ = ["Staging", "check_replaceable", "is_writable", "lock_path", "staged_replace", "temp_files"]
 
 _TEMP_MARK = ".neurpir-tmp-"
 _LOCK_SUFFIX = ".neurpir-lock"
@@ -142,7 +142,7 @@ def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
     Another user's file is refused (replacing it would change its owner); an ``OSError`` while writing (a full disk,
     say) becomes a ``NeurPIRError`` naming ``target``, which is left as it was.
     """
-    _check_replaceable(target)
+    check_replaceable(target)
     with _held_lock_of(target, timeout):
         staging = Staging(target)
         try:
@@ -155,8 +155,9 @@ def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
             staging.discard()
 
 
-def _check_replaceable(target: Path) -> None:
-    """Refuse a missing or read-only folder, and a file of another user (root keeps its owner, so root may)."""
+def check_replaceable(target: Path) -> None:
+    """A ``NeurPIRError`` for a target ``staged_replace`` may not write: a missing or read-only folder, a file of
+    another user (root keeps the owner, so root may)."""
     if not target.parent.is_dir():
         raise NeurPIRError(f"folder {target.parent} does not exist", source=target)
     if not is_writable(target.parent):

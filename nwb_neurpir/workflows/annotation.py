@@ -150,16 +150,18 @@ def annotate_sources(
 
 def _refuse_existing_early(source: ResolvedSource, name: str, output_dir: str | Path | None,
                            sidecar: bool | None) -> None:
-    """Before embedding (the slow part), the error ``annotate_recording`` would give at the end: the file it writes
-    (the source in place, or its copy in ``output_dir``) already holds embeddings ``name``. Sidecars are named after
-    the recording and checked when written."""
+    """Before embedding (the slow part), the errors ``annotate_recording`` would give at the end: the file it writes
+    (the source in place, or its copy in ``output_dir``) belongs to another user or already holds embeddings
+    ``name``. Sidecars are named after the recording and checked when written."""
     from nwb_neurpir.store.annotate import goes_to_sidecar, local_target
+    from nwb_neurpir.store.atomic import check_replaceable
     from nwb_neurpir.store.write import DEFAULT_MODULE, existing_embeddings, refuse_replacing
 
     if goes_to_sidecar(source.info, output_dir, sidecar):
         return
     target, _ = local_target(Path(source.location), output_dir, source.relative_path)
     if target.exists():
+        check_replaceable(target)
         refuse_replacing(existing_embeddings(target, name), name, DEFAULT_MODULE, target, overwrite=False)
 
 
