@@ -15,7 +15,14 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store import list_embeddings, read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path, temp_files
 from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, write_nwbfile
-from store_helpers import PROVENANCE, h5_contents, read_in_clean_process, serious_messages_about_ours, vectors
+from store_helpers import (
+    PROVENANCE,
+    cached_created_dtype,
+    h5_contents,
+    read_in_clean_process,
+    serious_messages_about_ours,
+    vectors,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +63,8 @@ def test_plain_pynwb_reads_it_without_our_packages(spikes: Path) -> None:
     np.testing.assert_array_equal(np.array(seen["embedding"], dtype=np.float32), matrix)
     assert seen["target"] == "units" and seen["rows"] == list(range(12))
     assert seen["checkpoint_sha256"] == PROVENANCE.checkpoint_sha256
+    # text, not isodatetime: pynwb before 3.0 could not read a file whose cached spec said isodatetime
+    assert cached_created_dtype(spikes) == "text" and seen["created"] == PROVENANCE.created
 
 
 def test_everything_that_was_there_stays_byte_for_byte(spikes: Path) -> None:
