@@ -51,6 +51,7 @@ with NWBHDF5IO(sys.argv[1], "r", load_namespaces=True) as io:
         "checkpoint_sha256": table.model.checkpoint_sha256,
         "training_data": [str(x) for x in table.model.training_data[:]],
         "hyperparameters": json.loads(table.model.hyperparameters),
+        "created": str(table.model.created),
         "loaded": sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED),
     }))
 """
@@ -76,6 +77,15 @@ def as_another_user() -> list[str]:
         pytest.skip("acting as another user needs setpriv")
     return ["setpriv", "--euid=65534", "--egid=65534", "--clear-groups", "--inh-caps=+dac_read_search",
             "--ambient-caps=+dac_read_search"]
+
+
+def cached_created_dtype(path: Path) -> str:
+    """The dtype of ``NeurPIRModel.created`` in the ndx-neurpir spec cached in the NWB file at ``path``."""
+    with h5py.File(path, "r") as file:
+        (cached,) = file["specifications/ndx-neurpir"].values()
+        spec = json.loads(cached["ndx-neurpir.extensions"][()])
+    model = next(group for group in spec["groups"] if group["neurodata_type_def"] == "NeurPIRModel")
+    return next(attribute["dtype"] for attribute in model["attributes"] if attribute["name"] == "created")
 
 
 def vectors(n: int, dim: int = 8, seed: int = 0) -> np.ndarray:

@@ -1,5 +1,5 @@
 """``write_predictions`` / ``read_predictions``: predicted labels and class probabilities in NWB, atomic and readable
-with plain pynwb, also in files written by earlier ndx-neurpir versions (0.1.0, 0.2.0)."""
+with plain pynwb, also in files written by earlier ndx-neurpir versions (0.1.0, 0.2.0, 0.2.1)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from pynwb import validate
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store import ProbeProvenance, read_embeddings, read_predictions, write_embeddings, write_predictions
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
-from store_helpers import PROVENANCE, vectors
+from store_helpers import PROVENANCE, cached_created_dtype, vectors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OLD_FILES = sorted((PROJECT_ROOT / "extensions/ndx-neurpir/src/pynwb/tests/old_versions").glob("ndx-neurpir-*.nwb"))
-NAMESPACE_VERSION = "0.2.1"
+NAMESPACE_VERSION = "0.2.2"
 PROBE = ProbeProvenance(kind="logistic", label="brain_area", class_names=["CA1", "VISp"],
                         training_data=["a.nwb", "b.nwb"], checkpoint_sha256="ef" * 32,
                         grouping={"name": "two", "groups": {"CA1": ["CA1"], "VISp": ["VISp"]}},
@@ -99,14 +99,13 @@ def test_predictions_into_a_file_of_an_earlier_extension_version(old_file: Path,
     path = Path(shutil.copy(old_file, tmp_path / "old.nwb"))
     write_predictions(path, [1, 2], _probabilities(2), PROBE, PROVENANCE, progress=False)
     assert read_predictions(path)["neuron_id"].tolist() == [1, 2]
-    np.testing.assert_array_equal(np.stack(read_embeddings(path)["embedding"]),
-                                  np.arange(24, dtype=np.float32).reshape(6, 4) / 10)
+    embeddings = read_embeddings(path)
+    np.testing.assert_array_equal(np.stack(embeddings["embedding"]), np.arange(24, dtype=np.float32).reshape(6, 4) / 10)
+    assert embeddings.attrs["model"]["created"] == "2026-12-03T00:00:00+00:00"
     assert _clean_read(path, "predicted_brain_area")["label"] == ["VISp", "CA1"]
     with h5py.File(path, "r") as file:
-        cached = file["specifications/ndx-neurpir"]
-        assert list(cached) == [NAMESPACE_VERSION]  # the earlier one dropped: no reader warns of it
-        spec = cached[NAMESPACE_VERSION]["ndx-neurpir.extensions"][()]
-    assert "manifest.json" in (spec.decode() if isinstance(spec, bytes) else spec)  # the docs of this version
+        assert list(file["specifications/ndx-neurpir"]) == [NAMESPACE_VERSION]  # the earlier one dropped: no warnings
+    assert cached_created_dtype(path) == "text"  # this version's spec, which pynwb before 3.0 reads
 
 
 def test_predictions_next_to_embeddings_in_a_sidecar_label_table(tmp_path: Path) -> None:

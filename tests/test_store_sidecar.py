@@ -19,7 +19,7 @@ from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.recording import SourceInfo
 from nwb_neurpir.store import annotate, annotate_recording, read_embeddings, write_sidecar
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
-from store_helpers import PROVENANCE, read_in_clean_process, vectors
+from store_helpers import PROVENANCE, cached_created_dtype, read_in_clean_process, vectors
 
 DANDI_SOURCE = SourceInfo(location="https://api.example.org/api/assets/abc-123/download/", identifier="ses-remote",
                           dandiset="000207", version="draft", asset_id="abc-123",
@@ -66,6 +66,7 @@ def test_read_only_file_gets_a_sidecar_in_its_own_folder(session: Path, tmp_path
         assert [name.decode() for name in file["general/experimenter"][()]] == ["Doe, Jane", "Roe, Rick"]
     seen = read_in_clean_process(result.path, "neurpir", "NeurPIREmbeddings")
     assert seen["target_ids"] == [6, 2, 5] and seen["rows"] == [0, 1, 2]
+    assert cached_created_dtype(result.path) == "text" and seen["created"] == PROVENANCE.created
 
 
 def test_a_sidecar_of_an_earlier_release_takes_its_sources_session_id(session: Path, tmp_path: Path) -> None:
@@ -150,6 +151,7 @@ def test_annotate_writes_in_place_or_into_a_copy(session: Path, tmp_path: Path) 
     assert session.read_bytes() == original and len(read_embeddings(copy.path)) == 2
     in_place = annotate(session, [0, 1], vectors(2), PROVENANCE)
     assert in_place.kind == "in-place" and in_place.path == session and len(read_embeddings(session)) == 2
+    assert cached_created_dtype(copy.path) == cached_created_dtype(session) == "text"  # old pynwb reads both
     session.chmod(0o444)
     with pytest.raises(NeurPIRError, match="read-only; write a sidecar"):
         annotate(session, [0], vectors(1), PROVENANCE, sidecar=False, overwrite=True)

@@ -20,7 +20,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store import annotate, list_embeddings, read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path, temp_files
 from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, write_nwbfile
-from store_helpers import (PROVENANCE, as_another_user, h5_contents, read_in_clean_process,
+from store_helpers import (PROVENANCE, as_another_user, cached_created_dtype, h5_contents, read_in_clean_process,
                            serious_messages_about_ours, vectors)
 
 TESTS = Path(__file__).parent
@@ -83,6 +83,8 @@ def test_plain_pynwb_reads_it_without_our_packages(spikes: Path) -> None:
     np.testing.assert_array_equal(np.array(seen["embedding"], dtype=np.float32), matrix)
     assert seen["target"] == "units" and seen["rows"] == list(range(12))
     assert seen["checkpoint_sha256"] == PROVENANCE.checkpoint_sha256
+    # text, not isodatetime: pynwb before 3.0 could not read a file whose cached spec said isodatetime
+    assert cached_created_dtype(spikes) == "text" and seen["created"] == PROVENANCE.created
 
 
 def test_everything_that_was_there_stays_byte_for_byte(spikes: Path) -> None:

@@ -19,7 +19,7 @@ from pynwb.spec import (
 )
 
 NAMESPACE = "ndx-neurpir"
-VERSION = "0.2.1"
+VERSION = "0.2.2"
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
 
 
@@ -43,8 +43,10 @@ def neurpir_model_spec() -> NWBGroupSpec:
                 "SHA-256 hex digest of the model folder's manifest.json, which lists the SHA-256 of each of its files "
                 "(weights, config.json, model.json); model.json holds the creation time, so two otherwise identical "
                 "trainings have the same weights but different checksums.")),
-            NWBAttributeSpec(name="created", doc="When the model was created (ISO 8601 date and time).",
-                             dtype="isodatetime"),
+            # text, not isodatetime: hdmf before 4 hands a stored ISO string to a docval that wants a datetime, so
+            # pynwb before 3.0 could not read a file holding an isodatetime attribute of an extension.
+            _text_attribute("created", "When the model was created: ISO 8601 date and time with its UTC offset, e.g. "
+                                       "'2025-03-01T09:30:00+00:00'."),
         ],
         datasets=[
             NWBDatasetSpec(name="hyperparameters", dtype="text", doc=(

@@ -37,3 +37,20 @@ def test_the_model_checksum_is_documented_as_the_manifest_digest() -> None:
     model = next(group for group in spec["groups"] if group["neurodata_type_def"] == "NeurPIRModel")
     doc = next(attribute["doc"] for attribute in model["attributes"] if attribute["name"] == "checkpoint_sha256")
     assert "manifest.json" in doc and "checkpoint file" not in doc
+
+
+def _dtypes(spec: dict) -> list[tuple[str, str]]:
+    """(name, dtype) of every attribute and dataset in ``spec``, at any depth."""
+    found = [(item.get("name", "?"), str(item.get("dtype"))) for key in ("attributes", "datasets")
+             for item in spec.get(key, [])]
+    return found + [pair for dataset in spec.get("datasets", []) for pair in _dtypes(dataset)]
+
+
+def test_no_field_is_an_isodatetime() -> None:
+    """pynwb before 3.0 (hdmf 3) cannot read an extension's isodatetime attribute back: the whole file fails."""
+    import yaml
+
+    spec = yaml.safe_load((EXTENSION_DIR / "spec" / SPEC_FILES[1]).read_text())
+    fields = [(group["neurodata_type_def"], *pair) for group in spec["groups"] for pair in _dtypes(group)]
+    assert ("NeurPIRModel", "created", "text") in fields
+    assert [field for field in fields if field[2] == "isodatetime"] == []

@@ -15,16 +15,13 @@ from ndx_neurpir import NAMESPACE, NeurPIRModel, NeurPIRProbe, NeurPIRSource, Ne
 CREATED = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
 
 
+def _model_arguments(name: str = "model") -> dict:
+    return {"name": name, "description": "test model", "package_version": "0.1.0", "checkpoint_sha256": "0" * 64,
+            "created": CREATED, "hyperparameters": '{"dim":4}', "training_data": ["asset-a", "asset-b"]}
+
+
 def _model(name: str = "model") -> NeurPIRModel:
-    return NeurPIRModel(
-        name=name,
-        description="test model",
-        package_version="0.1.0",
-        checkpoint_sha256="0" * 64,
-        created=CREATED,
-        hyperparameters='{"dim":4}',
-        training_data=["asset-a", "asset-b"],
-    )
+    return NeurPIRModel(**_model_arguments(name))
 
 
 def _nwbfile_with_embeddings(n_neurons: int = 5, dim: int = 4) -> tuple[NWBFile, np.ndarray]:
@@ -53,6 +50,16 @@ def test_constructor_exposes_spec_fields() -> None:
     assert source.asset_id is None
 
 
+def test_created_takes_a_datetime_or_iso_text_and_holds_text_with_an_offset() -> None:
+    assert _model().created == "2025-03-01T09:30:00+00:00"
+    assert NeurPIRModel(**{**_model_arguments(), "created": "2025-03-01T10:30:00+01:00"}).created == (
+        "2025-03-01T10:30:00+01:00")
+    naive = NeurPIRModel(**{**_model_arguments(), "created": datetime(2025, 3, 1, 9, 30)}).created
+    assert datetime.fromisoformat(naive) == datetime(2025, 3, 1, 9, 30).astimezone()  # local time, offset written
+    with pytest.raises(TypeError, match="created"):
+        NeurPIRModel(**{**_model_arguments(), "created": 1740821400})
+
+
 def test_embeddings_table_requires_its_model() -> None:
     with pytest.raises(TypeError):
         NeuronEmbeddings(name="embeddings", description="no model")
@@ -72,7 +79,7 @@ def test_round_trip_validates(tmp_path: Path) -> None:
         assert isinstance(table, NeuronEmbeddings)
         np.testing.assert_array_equal(table["embedding"].data[:], vectors)
         assert table.neurons.table.name == "units"
-        assert table.model.created == CREATED
+        assert table.model.created == CREATED.isoformat()  # text, as it is stored
         assert table.model.hyperparameters == '{"dim":4}'
 
 
@@ -146,4 +153,5 @@ def test_files_of_earlier_versions_still_read(path: Path) -> None:
         assert isinstance(table, NeuronEmbeddings)
         np.testing.assert_array_equal(table["embedding"].data[:], np.arange(24, dtype=np.float32).reshape(6, 4) / 10)
         assert table.model.checkpoint_sha256 == "cd" * 32
+        assert table.model.created == "2026-12-03T00:00:00+00:00"  # the stored ISO text, also where it was isodatetime
     assert validate(path=str(path)) == []
