@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -239,6 +240,15 @@ def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: 
         npir.read_embeddings(["DANDI:000021/sub-1/sub-1.nwb"])  # refused before any network call
     with pytest.raises(NeurPIRError, match="has no NeurPIR embeddings"):
         npir.read_embeddings(sorted(simulated.rglob("*.nwb"))[0])  # a file named on its own must hold embeddings
+
+
+def test_annotate_continues_past_an_unreadable_file(fitted: tuple, simulated: Path, tmp_path: Path,
+                                                   deny: Callable[[Path], Path]) -> None:
+    data = _copy(simulated, tmp_path)
+    secret = deny(sorted(data.rglob("*.nwb"))[-1])
+    outcomes = npir.annotate(fitted[1], data, raise_on_failure=False, progress=False)
+    assert [outcome.status for outcome in outcomes] == ["in-place", "in-place", "failed"]
+    assert outcomes[-1].source == str(secret) and "cannot read: permission denied" in outcomes[-1].error
 
 
 @pytest.fixture(scope="module")
