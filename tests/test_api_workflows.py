@@ -646,6 +646,22 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     assert wrong.code == 1 and "probe inputs 'hand' unknown; choose one of neurpir+hand, neurpir" in wrong.stderr
 
 
+def test_predict_refuses_a_probe_folder_it_cannot_write_before_fitting(fitted: tuple, simulated: Path, tmp_path: Path,
+                                                                       deny: Callable[[Path], Path]) -> None:
+    from nwb_neurpir.workflows.prediction import predict_with_saved_probe
+
+    data = _copy(simulated, tmp_path)
+    model_dir = Path(shutil.copytree(fitted[1], tmp_path / "model", ignore=shutil.ignore_patterns("probes")))
+    npir.annotate(model_dir, data / "sub-sim01", progress=False)
+    deny(model_dir)  # a model folder shared read-only
+    said: list[str] = []
+    with pytest.raises(NeurPIRError) as caught:
+        predict_with_saved_probe(model_dir, [data / "sub-sim03"], fit_on=[str(data / "sub-sim01")], say=said.append)
+    assert caught.value.one_line() == (f"{model_dir / 'probes' / 'cell_type'}: cannot save the probe here "
+                                       f"({model_dir} is not writable); give a folder you can write with --probe-dir")
+    assert said == []  # refused before fitting
+
+
 def test_predict_fits_on_the_files_of_its_own_model_in_a_mixed_folder(fitted: tuple, simulated: Path,
                                                                        tmp_path: Path) -> None:
     from nwb_neurpir.workflows.prediction import predict_with_saved_probe
