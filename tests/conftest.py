@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,3 +37,28 @@ def steinmetz_files(steinmetz_dir: Path) -> list[Path]:
 def human_mtl_file() -> Path:
     """The shared human MTL NWB file (read-only; copy it before writing)."""
     return _need(HUMAN_MTL_FILE)
+
+
+@pytest.fixture
+def deny() -> Callable[[Path], Path]:
+    """``deny(path)`` takes this user's access away: a file made unreadable (mode 000), a folder unwritable (mode
+    500). Skips the test where the mode denies nothing (as root, whose CAP_DAC_OVERRIDE passes over it)."""
+    def take_away(path: Path) -> Path:
+        path.chmod(0o500 if path.is_dir() else 0)
+        try:
+            _use(path)
+        except PermissionError:
+            return path
+        pytest.skip(f"mode {path.stat().st_mode & 0o777:o} does not deny access here (running as root?)")
+
+    return take_away
+
+
+def _use(path: Path) -> None:
+    """Read the file ``path``, or create and remove a file in the folder ``path``."""
+    if not path.is_dir():
+        path.open("rb").close()
+        return
+    handle, name = tempfile.mkstemp(dir=path)
+    os.close(handle)
+    os.unlink(name)

@@ -15,7 +15,8 @@ Endpoints (as logged against dandi 0.81, see ``shared/notes/nwb-dandi-facts.md``
 
 Faults (``set_fault``): ``error500``, ``reset`` (connection reset -- RST -- mid-body), ``truncate`` (half the body,
 then a clean close), ``length_over`` / ``length_under``
-(Content-Length larger / smaller than the body), ``ignore_range`` (200 + whole file), ``slow`` (no answer for
+(Content-Length larger / smaller than the body), ``ignore_range`` (200 + whole file), ``ignore_range_no_length``
+(200 + whole file without Content-Length, its end marked by closing the connection), ``slow`` (no answer for
 ``delay`` s), ``trickle`` (body at ``rate`` bytes/s), ``not_found``, ``expired`` (403 with S3's "Request has
 expired", as for a presigned URL past its expiry). Each applies to requests whose path matches
 ``target`` (a regex; default the blobs), for ``times`` requests (None: always). Redirects from the download endpoint
@@ -59,8 +60,8 @@ EMBARGO_KEY = "loopback-embargo-key-0123456789abcdef"
 _TIME = "2024-01-01T00:00:00.000000Z"
 _DANDISET_ASSETS = re.compile(r"/api/dandisets/(\d{6})/versions/([^/]+)/assets/")
 _ASSET = re.compile(r"/api/(?:dandisets/(\d{6})/versions/([^/]+)/)?assets/([0-9a-f-]{36})/(info/|download/)?")
-FAULT_KINDS = ("error500", "reset", "truncate", "length_over", "length_under", "ignore_range", "slow", "trickle",
-               "not_found", "expired")
+FAULT_KINDS = ("error500", "reset", "truncate", "length_over", "length_under", "ignore_range", "ignore_range_no_length",
+               "slow", "trickle", "not_found", "expired")
 
 
 @dataclass
@@ -407,7 +408,7 @@ def _make_handler(server: LoopbackDandi) -> type[BaseHTTPRequestHandler]:
             wanted = _parse_range(self.headers.get("Range"), len(content))
             if wanted == "invalid":
                 return self._send(416, b"", {"Content-Range": f"bytes */{len(content)}"}, head=head)
-            if wanted is None or (fault is not None and fault.kind == "ignore_range"):
+            if wanted is None or (fault is not None and fault.kind.startswith("ignore_range")):
                 start, end, status = 0, len(content) - 1, 200
             else:
                 start, end = wanted
@@ -423,6 +424,8 @@ def _make_handler(server: LoopbackDandi) -> type[BaseHTTPRequestHandler]:
             if kind == "length_under":
                 cut = max(1, len(body) // 2)
                 return self._send(status, body[:cut], headers, head=head, length=cut, close=True)
+            if kind == "ignore_range_no_length":
+                return self._send(status, body, headers, head=head, length=-1, close=True, count=True)
             if kind in ("reset", "truncate"):
                 return self._send(status, body[: len(body) // 2], headers, head=head, length=len(body),
                                   reset=kind == "reset", close=kind == "truncate")
@@ -440,7 +443,8 @@ def _make_handler(server: LoopbackDandi) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body) if length is None else length))
+            if length != -1:  # -1: no Content-Length (the body ends when the connection closes)
+                self.send_header("Content-Length", str(len(body) if length is None else length))
             if close or reset:
                 self.send_header("Connection", "close")
                 self.close_connection = True

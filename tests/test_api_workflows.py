@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -266,6 +267,15 @@ def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: 
         npir.read_embeddings(["DANDI:000021/sub-1/sub-1.nwb"])  # refused before any network call
     with pytest.raises(NeurPIRError, match="has no NeurPIR embeddings"):
         npir.read_embeddings(sorted(simulated.rglob("*.nwb"))[0])  # a file named on its own must hold embeddings
+
+
+def test_annotate_continues_past_an_unreadable_file(fitted: tuple, simulated: Path, tmp_path: Path,
+                                                   deny: Callable[[Path], Path]) -> None:
+    data = _copy(simulated, tmp_path)
+    secret = deny(sorted(data.rglob("*.nwb"))[-1])
+    outcomes = npir.annotate(fitted[1], data, raise_on_failure=False, progress=False)
+    assert [outcome.status for outcome in outcomes] == ["in-place", "in-place", "failed"]
+    assert outcomes[-1].source == str(secret) and "cannot read: permission denied" in outcomes[-1].error
 
 
 @pytest.fixture(scope="module")
@@ -661,6 +671,22 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     assert len(npir.LabelProbe.load(model_dir / "probes" / "cell_type").training_data_) == 2  # the first is kept
     wrong = cli_server.run(["predict", model_dir, target, "--fit-on", data / "sub-sim01", "--inputs", "hand"], outputs)
     assert wrong.code == 1 and "probe inputs 'hand' unknown; choose one of neurpir+hand, neurpir" in wrong.stderr
+
+
+def test_predict_refuses_a_probe_folder_it_cannot_write_before_fitting(fitted: tuple, simulated: Path, tmp_path: Path,
+                                                                       deny: Callable[[Path], Path]) -> None:
+    from nwb_neurpir.workflows.prediction import predict_with_saved_probe
+
+    data = _copy(simulated, tmp_path)
+    model_dir = Path(shutil.copytree(fitted[1], tmp_path / "model", ignore=shutil.ignore_patterns("probes")))
+    npir.annotate(model_dir, data / "sub-sim01", progress=False)
+    deny(model_dir)  # a model folder shared read-only
+    said: list[str] = []
+    with pytest.raises(NeurPIRError) as caught:
+        predict_with_saved_probe(model_dir, [data / "sub-sim03"], fit_on=[str(data / "sub-sim01")], say=said.append)
+    assert caught.value.one_line() == (f"{model_dir / 'probes' / 'cell_type'}: cannot save the probe here "
+                                       f"({model_dir} is not writable); give a folder you can write with --probe-dir")
+    assert said == []  # refused before fitting
 
 
 def test_predict_fits_on_the_files_of_its_own_model_in_a_mixed_folder(fitted: tuple, simulated: Path,

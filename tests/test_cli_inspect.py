@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
@@ -49,15 +51,21 @@ def test_inspect_missing_file_is_one_line_error_in_a_real_process(tmp_path: Path
     assert "Traceback" not in done.stderr
 
 
-def test_a_damaged_file_is_listed_and_the_others_are_still_inspected(tmp_path: Path) -> None:
-    for session in ("1", "2"):
+@pytest.mark.parametrize(("damage", "reason"), [("not HDF5", "not an HDF5 file"),
+                                               ("unreadable", "cannot read: permission denied")])
+def test_a_damaged_or_unreadable_file_is_listed_and_the_others_are_still_inspected(
+        damage: str, reason: str, tmp_path: Path, deny: Callable[[Path], Path]) -> None:
+    for session in ("0", "1", "2"):
         write_nwbfile(make_spikes_nwbfile(n_units=6, duration=10.0, session_id=session),
                       tmp_path / "sub-m" / f"sub-m_ses-{session}.nwb")
     damaged = tmp_path / "sub-m" / "sub-m_ses-0.nwb"
-    damaged.write_bytes(b"not an HDF5 file at all")
+    if damage == "unreadable":
+        deny(damaged)
+    else:
+        damaged.write_bytes(b"not an HDF5 file at all")
     result = runner.invoke(app, ["inspect", str(tmp_path)])
     assert result.exit_code == 1
-    assert f"{damaged}\n  unreadable: " in result.stdout and result.stdout.count("6 units") == 2
+    assert f"{damaged}\n  unreadable: {reason}" in result.stdout and result.stdout.count("6 units") == 2
     assert "error: 1 of 3 files could not be read" in result.stderr
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -170,3 +170,24 @@ def test_files_written_outside_the_cache_keep_the_usual_permissions(tmp_path: Pa
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("folder", ["files", "chunks"])
+def test_a_cache_folder_this_user_cannot_write_is_named_with_what_to_do(loopback_dandi: LoopbackDandi, small_nwb: Path,
+                                                                        tmp_path: Path, folder: str,
+                                                                        deny: Callable[[Path], Path]) -> None:
+    """As when the cache is shared: another user's run made its folders 0700 (here: this user's folder made 500)."""
+    asset = loopback_dandi.add_asset("sub-1/sub-1_ses-1.nwb", small_nwb)
+    access = loopback_dandi.access(tmp_path / "cache")
+    (access.cache.root / folder).mkdir(parents=True)
+    deny(access.cache.root / folder)
+    with pytest.raises(NeurPIRError) as caught:
+        if folder == "files":
+            list(fetch_sources([asset.asset_id], access=access))
+        else:
+            [streamed] = resolve_sources([f"{loopback_dandi.base_url}/blobs/{asset.blob_id}"], access=access)
+            with access.open_h5(streamed):
+                pass
+    assert caught.value.one_line() == (f"{access.cache.root}: this cache folder belongs to another user or is not "
+                                       f"writable (permission denied in {folder}); the cache is private: use one of "
+                                       f"your own (--cache-dir or {CACHE_DIR_ENV})")

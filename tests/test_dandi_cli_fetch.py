@@ -62,6 +62,30 @@ def test_fetch_of_a_missing_asset_is_one_error_line(archive: LoopbackDandi, cach
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("fault", ["ignore_range", "ignore_range_no_length"])
+def test_fetch_of_a_url_whose_server_ignores_range_downloads_it_whole(loopback_dandi: LoopbackDandi, cache_dir: Path,
+                                                                      small_nwb: Path, fault: str) -> None:
+    url = f"{loopback_dandi.base_url}/blobs/{loopback_dandi.add_asset('sub-1/a.nwb', small_nwb).blob_id}"
+    loopback_dandi.set_fault(fault)
+    args = ["fetch", url, "--cache-dir", str(cache_dir), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert row["status"] == "downloaded" and Path(row["path"]).read_bytes() == small_nwb.read_bytes()
+    assert [row["status"] for row in json.loads(runner.invoke(app, args).stdout)] == ["cached"]
+    assert runner.invoke(app, ["inspect", url, "--cache-dir", str(cache_dir)]).exit_code == 0  # the copy
+
+
+def test_a_url_whose_server_ignores_range_is_not_streamed_and_the_error_says_to_fetch_it(
+        loopback_dandi: LoopbackDandi, cache_dir: Path, small_nwb: Path) -> None:
+    url = f"{loopback_dandi.base_url}/blobs/{loopback_dandi.add_asset('sub-1/a.nwb', small_nwb).blob_id}"
+    loopback_dandi.set_fault("ignore_range")
+    result = runner.invoke(app, ["inspect", url, "--cache-dir", str(cache_dir)])
+    assert result.exit_code == 1
+    assert (f"{url}\n  unreadable: the server ignored the HTTP Range request (answered 200 with the whole file), so "
+            "the file cannot be streamed; download it instead (`neurpir fetch` or download=True)") in result.stdout
+
+
 @pytest.mark.slow
 def test_fetch_and_inspect_write_nothing_outside_the_cache(archive: LoopbackDandi, tmp_path: Path) -> None:
     """Run the installed command in a fresh HOME: the cache folder is the only thing that appears."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import h5py
@@ -105,3 +106,8 @@ def test_duplicate_unit_ids_are_refused_naming_one(base_file: Path, tmp_path: Pa
         ids[1] = ids[0]
         nwb["units/id"][...] = ids
     assert f"units/id holds 1 ids more than once (e.g. {ids[0]} 2 times)" in error_for(path).message
+
+
+def test_unreadable_file(base_file: Path, tmp_path: Path, deny: Callable[[Path], Path]) -> None:
+    path = deny(copy_of(base_file, tmp_path))
+    assert error_for(path).message == "cannot read: permission denied"

@@ -4,7 +4,8 @@ cached on disk) or from a whole verified copy in the cache; and downloading whol
 What is verified:
 - whole downloads: the byte count, then the archive's SHA-256 (``dandi:sha2-256``) or, when only that is given, its
   ``dandi:dandi-etag``; a mismatch deletes the temp file and raises. Plain URLs have no archive digest: only the
-  byte count (from a Range probe) is checked.
+  byte count is checked, against the total of a Range answer or, from a server that ignores Range (a download
+  needs no Range support; streaming does), its Content-Length when it sends one.
 - streamed chunks: every Range answer must be a 206 whose ``Content-Range`` is exactly the requested range of a
   file of the expected total size, with a body of exactly that length (otherwise retried); chunks on disk carry
   their SHA-256 and are re-fetched when it does not match. A whole-file digest cannot be checked from partial reads.
@@ -60,10 +61,12 @@ class StreamStats:
 class _Remote:
     key: str
     name: str
-    size: int
+    size: int | None
     stream_url: str
     download_url: str
     details: AssetDetails | None
+    stream_error: str | None = None
+    """Why the file cannot be streamed (its server ignores Range, or gives no size); None when it can."""
 
 
 class DataAccess:
@@ -114,6 +117,8 @@ class DataAccess:
             with open_nwb(path, label=source.label()) as h5:
                 yield h5
             return
+        if remote.stream_error is not None:
+            raise RemoteError(remote.stream_error, source=source.label())
         with self._streamed(source, remote) as h5:
             yield h5
 
@@ -174,11 +179,11 @@ class DataAccess:
             try:
                 with open(tmp, "wb") as out:
                     download_to(session, remote.download_url, out, size=remote.size,
-                                progress=bar.update if bar else None)
+                                progress=bar.update if bar is not None else None)
             except RemoteError as exc:
                 raise _labelled(exc, source) from None
             finally:
-                if bar:
+                if bar is not None:
                     bar.close()
 
         path = self.cache.store_file(remote.key, remote.name, write,
@@ -193,11 +198,12 @@ class DataAccess:
             details.check_nwb(source.label())
             return _Remote(key=cache_key("dandi", details.asset_id), name=details.path, size=details.size,
                            stream_url=details.stream_url, download_url=details.download_url, details=details)
-        size = probe_size(self._session(source), source.location)
+        probed = probe_size(self._session(source), source.location)
         name = source.location.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         # the URL without its signature: the same object under a fresh signature finds what is cached
-        return _Remote(key=cache_key("url", f"{redact_url(source.location)}|{size}"), name=name, size=size,
-                       stream_url=source.location, download_url=source.location, details=None)
+        return _Remote(key=cache_key("url", f"{redact_url(source.location)}|{probed.size}"), name=name,
+                       size=probed.size, stream_url=source.location, download_url=source.location, details=None,
+                       stream_error=probed.stream_error)
 
 
 def access_or_default(access: DataAccess | None) -> DataAccess:
@@ -207,7 +213,7 @@ def access_or_default(access: DataAccess | None) -> DataAccess:
 
 def _verify(path: Path, remote: _Remote, label: str) -> None:
     size = path.stat().st_size
-    if size != remote.size:
+    if remote.size is not None and size != remote.size:
         raise NeurPIRError(f"download has {size} bytes, the archive says {remote.size}", source=label)
     digests = remote.details.digests if remote.details else {}
     if expected := digests.get("dandi:sha2-256"):
@@ -233,7 +239,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _progress_bar(total: int, label: str, enabled: bool):  # noqa: ANN202 - tqdm or None
+def _progress_bar(total: int | None, label: str, enabled: bool):  # noqa: ANN202 - tqdm or None
     if not enabled:
         return None
     from tqdm import tqdm

@@ -18,6 +18,7 @@ chunks after each open or download; one open may exceed it by what it reads unti
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from nwb_neurpir.atomic_files import atomic_path, atomic_write_bytes
 from nwb_neurpir.errors import NeurPIRError
@@ -55,6 +57,7 @@ _PARTIAL = ".partial-"
 PRIVATE_FOLDER_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 """The cache holds bytes of embargoed data and asset paths: only its owner may read it."""
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 def default_cache_dir() -> Path:
@@ -94,6 +97,28 @@ def _safe_name(name: str) -> str:
     """A file name that is one plain path component: the last part of ``name``, odd characters replaced."""
     base = re.sub(r"[^A-Za-z0-9._+-]", "_", name.replace("\\", "/").rsplit("/", 1)[-1]).lstrip(".")[:120]
     return base if base else "asset.nwb"
+
+
+def _private(method: _Method) -> _Method:
+    """``method`` of an object with a cache ``root``, a ``PermissionError`` in the cache turned into one line naming
+    the cache folder and what to do: a folder another user's run created (0700) cannot be used (the cache is
+    private)."""
+    @functools.wraps(method)
+    def guarded(owner: AssetCache | ChunkStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(owner, *args, **kwargs)
+        except PermissionError as exc:
+            raise _not_ours(owner.root, exc.filename) from None
+
+    return guarded  # type: ignore[return-value]
+
+
+def _not_ours(root: Path, path: str | None) -> NeurPIRError:
+    """The error for a cache folder this user may not use (``path``: what was refused, when known)."""
+    inner = os.path.relpath(os.path.dirname(path), root) if path else "."
+    where = f" (permission denied in {inner})" if inner != "." else ""
+    return NeurPIRError(f"this cache folder belongs to another user or is not writable{where}; the cache is private: "
+                        f"use one of your own (--cache-dir or {CACHE_DIR_ENV})", source=root)
 
 
 @dataclass(frozen=True)
@@ -137,6 +162,7 @@ class AssetCache:
         return self._inside("files", self._checked_key(key), _safe_name(name))
 
     # -- whole files -------------------------------------------------------------------------------------------
+    @_private
     def cached_file(self, key: str, name: str, size: int | None = None) -> Path | None:
         """The verified whole file for ``key``, or None. A file of the wrong size is removed, not returned."""
         path = self.file_path(key, name)
@@ -148,6 +174,7 @@ class AssetCache:
         os.utime(path)
         return path
 
+    @_private
     def store_file(self, key: str, name: str, write: Callable[[Path], None], verify: Callable[[Path], None],
                    size: int | None = None) -> Path:
         """Create the whole file for ``key``: ``write(tmp)`` fills a temp file next to the target, ``verify(tmp)``
@@ -200,6 +227,7 @@ class AssetCache:
         path = self._inside("meta", self._checked_key(key) + ".json")
         self.write_atomic(path, json.dumps(meta, sort_keys=True).encode())
 
+    @_private
     def write_atomic(self, path: Path, data: bytes) -> None:
         """Write ``data`` to ``path`` atomically (a temp file next to it, fsync, rename), creating its folder."""
         self._makedirs(path.parent)
@@ -235,6 +263,7 @@ class AssetCache:
         files = sum(1 for _, _, path in entries if path.parts[-3] == "files")
         return CacheUsage(files=files, chunks=len(entries) - files, bytes=sum(size for _, size, _ in entries))
 
+    @_private
     def trim(self, protect: set[Path] | None = None) -> int:
         """Evict least recently used entries until the cache fits its bound; returns the bytes freed."""
         entries = sorted(self._entries())
@@ -268,6 +297,7 @@ class ChunkStore:
     def __init__(self, cache: AssetCache, key: str) -> None:
         self._cache = cache
         self._key = key
+        self.root = cache.root
         self.hits = 0
         self.misses = 0
 
@@ -277,6 +307,7 @@ class ChunkStore:
             raise NeurPIRError(f"unexpected chunk key {remfile_key!r}", source=self._cache.root)
         return self._cache._inside("chunks", self._key, f"{int(chunk_size)}-{int(index)}.bin")
 
+    @_private
     def get(self, remfile_key: str) -> bytes | None:
         """The chunk's bytes if cached and intact, else None."""
         path = self._path(remfile_key)

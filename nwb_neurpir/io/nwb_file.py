@@ -22,7 +22,7 @@ def open_nwb(path: str | Path, *, label: str | None = None) -> Iterator[h5py.Fil
     label = str(path) if label is None else label
     if not path.is_file():
         raise NeurPIRError("no such file" if not path.exists() else "not a file", source=label)
-    if not h5py.is_hdf5(path):
+    if not _is_hdf5(path, label):
         raise NeurPIRError("not an HDF5 file, so not an NWB file", source=label)
     try:
         file = h5py.File(path, "r")
@@ -32,6 +32,14 @@ def open_nwb(path: str | Path, *, label: str | None = None) -> Iterator[h5py.Fil
     with file:
         check_nwb_root(file, label)
         yield file
+
+
+def _is_hdf5(path: Path, label: str) -> bool:
+    """Whether ``path`` starts like an HDF5 file; a file this user may not read is a ``NeurPIRError`` naming it."""
+    try:
+        return h5py.is_hdf5(path)
+    except PermissionError:
+        raise NeurPIRError("cannot read: permission denied", source=label) from None
 
 
 def check_nwb_root(file: h5py.File, label: str) -> None:

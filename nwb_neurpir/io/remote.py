@@ -34,14 +34,17 @@ import urllib3
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.redaction import is_signed_url, redact_text, redact_url
 
-__all__ = ["ApiKey", "HttpPolicy", "HttpSession", "RemoteAccessDenied", "RemoteError", "download_to", "origin_of",
-           "probe_size"]
+__all__ = ["ApiKey", "HttpPolicy", "HttpSession", "RemoteAccessDenied", "RemoteError", "RemoteSize", "download_to",
+           "origin_of", "probe_size"]
 
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _BLOCK = 256 * 1024
+_DOWNLOAD_INSTEAD = "so the file cannot be streamed; download it instead (`neurpir fetch` or download=True)"
+_RANGE_IGNORED = f"the server ignored the HTTP Range request (answered 200 with the whole file), {_DOWNLOAD_INSTEAD}"
+_NO_TOTAL = f"the server did not report the file size in a Range answer, {_DOWNLOAD_INSTEAD}"
 
 
 def _remfile_permanent_error() -> type[Exception]:
@@ -150,7 +153,7 @@ class HttpSession(requests.Session):
             try:
                 self.requests_sent += 1
                 response = super().request(method, url, *args, stream=True, **kwargs)
-                self._check_status(response, url, wanted)
+                self._check_status(response, url, wanted, stream)
                 if not stream:
                     nbytes = wanted[1] - wanted[0] + 1 if wanted else 0
                     self._read_body(response, time.monotonic() + self.policy.deadline_for(nbytes))
@@ -185,15 +188,17 @@ class HttpSession(requests.Session):
         """Add bytes read from a ``stream=True`` response to the counter."""
         self.bytes_received += nbytes
 
-    def _check_status(self, response: requests.Response, url: str, wanted: tuple[int, int] | None) -> None:
+    def _check_status(self, response: requests.Response, url: str, wanted: tuple[int, int] | None,
+                      stream: bool) -> None:
+        """Raise for a transient or error status, and for a Range request answered with the whole file (unless
+        ``stream``: the caller of a streamed response reads it, and sees a 200 for itself)."""
         status = response.status_code
         if status in TRANSIENT_STATUS:
             response.close()
             raise _Transient(f"HTTP {status} {response.reason}")
-        if wanted is not None and status == 200 and not _covers_whole_body(response, wanted):
+        if wanted is not None and not stream and status == 200 and not _covers_whole_body(response, wanted):
             response.close()
-            raise RemoteError("the server ignored the HTTP Range request (answered 200 with the whole file), so the "
-                              "file cannot be streamed; download it instead (`neurpir fetch` or download=True)", url)
+            raise RemoteError(_RANGE_IGNORED, url)
         if wanted is not None and status >= 400:
             response.close()
             raise _status_error(response, url, f" while reading bytes {wanted[0]}-{wanted[1]}")
@@ -267,15 +272,27 @@ def _describe(exc: BaseException) -> str:
     return text[:300]
 
 
-def probe_size(session: HttpSession, url: str) -> int:
-    """Size of a remote file from a one-byte Range request; also proves the server honours Range."""
-    response = session.get(url, headers={"Range": "bytes=0-0"})
-    if response.status_code >= 400:
-        raise _status_error(response, url)
-    match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
-    if response.status_code == 206 and match and match[3] != "*":
-        return int(match[3])
-    raise RemoteError("the server did not report the file size in a Range answer, so it cannot be streamed", url)
+@dataclass(frozen=True)
+class RemoteSize:
+    """What a one-byte Range request tells of a remote file."""
+
+    size: int | None
+    """Bytes: the total of its Content-Range, or the Content-Length of a server that ignores Range (None: neither)."""
+    stream_error: str | None = None
+    """Why it cannot be streamed (Range ignored, or no total size); None when it can. A download needs neither."""
+
+
+def probe_size(session: HttpSession, url: str) -> RemoteSize:
+    """Size of a remote file and whether it can be streamed, from a one-byte Range request (of a server that ignores
+    Range and starts sending the whole file, only the headers are read)."""
+    with session.get(url, headers={"Range": "bytes=0-0"}, stream=True) as response:  # an error status has raised
+        match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+        if response.status_code == 206 and match and match[3] != "*":
+            return RemoteSize(int(match[3]))
+        if response.status_code == 206:
+            return RemoteSize(None, _NO_TOTAL)
+        length = response.headers.get("Content-Length", "")
+        return RemoteSize(int(length) if length.isdigit() else None, _RANGE_IGNORED)
 
 
 def download_to(

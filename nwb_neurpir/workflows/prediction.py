@@ -126,6 +126,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         if (folder / "manifest.json").exists() and not options.get("overwrite"):
             raise NeurPIRError("a probe is already saved here; use --overwrite to replace it with the one fitted on "
                                "--fit-on, or --probe-dir to keep both", source=folder)
+        _check_can_save(folder)
         tables = _files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings)
         say(f"fitting the {probe.name} probe on {len(tables)} annotated files"
             + (" (reading their activity for the hand features)" if probe.reads_hand_features else "") + " ...")
@@ -136,6 +137,17 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         probe = LabelProbe.load(folder)
         _check_same_model(probe, model, f"the probe saved in {folder}")
     return predict(probe, sources, glob, model=model, embeddings=embeddings, raise_on_failure=False, **options)
+
+
+def _check_can_save(folder: Path) -> None:
+    """Refuse, before the probe is fitted, a probe folder that cannot be written or made (a read-only model folder)."""
+    from nwb_neurpir.store.atomic import is_writable
+
+    nearest = next(path for path in (folder, *folder.parents) if path.exists())
+    if not is_writable(nearest):
+        where = "" if nearest == folder else f" ({nearest} is not writable)"
+        raise NeurPIRError(f"cannot save the probe here{where}; give a folder you can write with --probe-dir",
+                           source=folder)
 
 
 def _files_of_model(sources: list[str], model_sha256: str, embeddings: str | None) -> dict[str, str]:
