@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 __all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "__version__", "annotate", "embedding_matrix",
            "evaluate", "open_recordings", "predict", "read_embeddings", "remove_embeddings", "to_pynapple"]
