@@ -1,14 +1,19 @@
 """The ``neurpir`` Typer app: registers the commands and turns user errors into one-line messages.
 
-Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own).
+Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own), 128 + the signal for a run stopped by
+Ctrl-C (SIGINT, 130) or SIGTERM (143).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
@@ -58,21 +63,57 @@ def _silence_stdout() -> None:
         pass
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that it unwinds as after Ctrl-C: ``finally`` blocks and context
+    managers run (temporary files and lock files are deleted) instead of the process dying on the spot."""
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While a command runs, SIGTERM (a job scheduler's stop) raises ``_Terminated``; a second one while the process
+    cleans up is ignored (SIGKILL still ends it). The trainer's own handler takes over during its steps, to stop after
+    a step with a checkpoint, and gives this one back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def unwind(_number: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped(command: str | None, by: signal.Signals) -> typer.Exit:
+    """A command stopped by a signal outside the trainer's steps: one line (rank 0) and ``128 + signal``."""
+    if _other_rank() is None:
+        typer.echo(f"stopped by {by.name}: neurpir {command} did not finish", err=True)
+    return typer.Exit(code=128 + by)
+
+
 class _Group(TyperGroup):
     """Turns NeurPIRError and OS errors into ``error: <one line>`` and exit code 1, no traceback (a run the user
     stopped: its message and ``128 + signal``). Under torchrun only rank 0 says them, except a RankError (a problem of
-    that rank alone), said with the rank.
+    that rank alone), said with the rank. SIGTERM stops a command as Ctrl-C does.
 
     Done in ``invoke`` so that the installed command and Typer's CliRunner behave the same.
     """
 
     def invoke(self, ctx: typer.Context):  # noqa: ANN201 - Click's signature
         try:
-            return super().invoke(ctx)
+            with _sigterm_unwinds():
+                return super().invoke(ctx)
         except Stopped as exc:
             if _other_rank() is None:
                 typer.echo(exc.one_line(), err=True)
             raise typer.Exit(code=exc.exit_code) from None
+        except KeyboardInterrupt as exc:
+            by = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+            raise _stopped(ctx.invoked_subcommand, by) from None
         except RankError as exc:
             raise _fail_on_this_rank(exc) from None
         except NeurPIRError as exc:
