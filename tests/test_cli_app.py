@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -56,3 +58,23 @@ def test_choices_come_from_the_registries_which_load_only_when_a_value_is_checke
             "print(','.join(m for m in ('numpy', 'nwb_neurpir.simulate', 'nwb_neurpir.evaluation') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_an_os_error_names_its_files_or_else_what_the_command_writes() -> None:
+    import errno
+
+    from nwb_neurpir.cli.app import _os_error_line, _output_target
+
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert _os_error_line(full, _output_target({"out": Path("runs/model"), "sources": ["a.nwb"]})) == \
+        "No space left on device (writing to runs/model)"
+    in_place = {"output_dir": None, "sources": ["data/", "more.nwb"]}  # annotate or predict without --out
+    assert _os_error_line(full, _output_target(in_place)) == "No space left on device (writing to data/ (and 1 more))"
+    assert _output_target({"out": None, "sources": ["data/"]}) is None  # embed without --out writes nothing there
+    assert _os_error_line(full, None) == "No space left on device"
+    signed = {"output_dir": None, "sources": ["https://bucket.example/x.nwb?X-Amz-Signature=secret"]}
+    assert "secret" not in _os_error_line(full, _output_target(signed))
+    named = OSError(errno.ENOSPC, "No space left on device", "d/.s.nwb.neurpir-tmp-1.nwb")
+    assert _os_error_line(named, "d") == "d/.s.nwb.neurpir-tmp-1.nwb: No space left on device"
+    moved = OSError(errno.EXDEV, "Invalid cross-device link", "a.tmp", None, "b.nwb")
+    assert _os_error_line(moved, None) == "a.tmp -> b.nwb: Invalid cross-device link"

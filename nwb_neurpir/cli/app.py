@@ -14,7 +14,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -95,6 +95,31 @@ def _stopped(command: str | None, by: signal.Signals) -> typer.Exit:
     return typer.Exit(code=128 + by)
 
 
+_OUTPUT_PARAMETERS = ("out", "output_dir", "out_dir")
+"""The names of the commands' output options and arguments (``--out``, ``--output-dir``, simulate's folder)."""
+
+
+def _output_target(params: dict[str, Any]) -> str | None:
+    """What the command writes to, as given: its output option or argument, else (annotate and predict in place)
+    its sources; None when it names neither."""
+    given = next((params[name] for name in _OUTPUT_PARAMETERS if params.get(name) is not None), None)
+    if given is not None:
+        return str(given)
+    sources = params.get("sources") if "output_dir" in params else None
+    if not sources:
+        return None
+    return sources[0] if len(sources) == 1 else f"{sources[0]} (and {len(sources) - 1} more)"
+
+
+def _os_error_line(exc: OSError, target: str | None) -> str:
+    """An OSError in one line naming what it can: the file(s) it names, else the command's output target."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None:
+        names = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+        return NeurPIRError(reason, names).one_line()
+    return NeurPIRError(reason if target is None else f"{reason} (writing to {target})").one_line()
+
+
 class _Group(TyperGroup):
     """Turns NeurPIRError and OS errors into ``error: <one line>`` and exit code 1, no traceback (a run the user
     stopped: its message and ``128 + signal``). Under torchrun only rank 0 says them, except a RankError (a problem of
@@ -104,6 +129,7 @@ class _Group(TyperGroup):
     """
 
     def invoke(self, ctx: typer.Context):  # noqa: ANN201 - Click's signature
+        arguments = [*ctx._protected_args, *ctx.args]  # the command and its arguments, which super().invoke consumes
         try:
             with _sigterm_unwinds():
                 return super().invoke(ctx)
@@ -122,8 +148,16 @@ class _Group(TyperGroup):
             _silence_stdout()
             raise typer.Exit(code=1) from None
         except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise _fail(f"{where}{exc.strerror or exc}") from None
+            target = None if exc.filename is not None else self._output_target(ctx, arguments)
+            raise _fail(_os_error_line(exc, target)) from None
+
+    def _output_target(self, ctx: typer.Context, arguments: list[str]) -> str | None:
+        """The output target of the command ``arguments`` run, parsed again (only after an error)."""
+        name, command, rest = self.resolve_command(ctx, list(arguments))
+        if command is None:
+            return None
+        with command.make_context(name, rest, parent=ctx, resilient_parsing=True) as parsed:
+            return _output_target(parsed.params)
 
 
 app = typer.Typer(
