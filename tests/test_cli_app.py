@@ -60,6 +60,35 @@ def test_choices_come_from_the_registries_which_load_only_when_a_value_is_checke
     assert out.stdout.strip() == ""
 
 
+def test_progress_bars_default_to_on_only_on_a_terminal_and_follow_the_environment(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import pty
+
+    from nwb_neurpir.cli.options import progress_default
+    from nwb_neurpir.errors import NeurPIRError
+
+    for name in ("NEURPIR_PROGRESS", "TQDM_DISABLE"):
+        monkeypatch.delenv(name, raising=False)
+    leader, follower = pty.openpty()
+    with open(leader, "rb") as _, open(follower, "w") as terminal, open(tmp_path / "job.log", "w") as log_file:
+        monkeypatch.setattr(sys, "stderr", terminal)
+        assert progress_default() is True
+        monkeypatch.setenv("TQDM_DISABLE", "1")
+        assert progress_default() is False
+        monkeypatch.setenv("NEURPIR_PROGRESS", "1")  # ours decides over tqdm's
+        assert progress_default() is True
+        monkeypatch.setattr(sys, "stderr", log_file)
+        assert progress_default() is True
+        monkeypatch.setenv("NEURPIR_PROGRESS", "0")
+        assert progress_default() is False
+        monkeypatch.delenv("NEURPIR_PROGRESS")
+        monkeypatch.delenv("TQDM_DISABLE")
+        assert progress_default() is False
+        monkeypatch.setenv("NEURPIR_PROGRESS", "yes")
+        with pytest.raises(NeurPIRError, match="^NEURPIR_PROGRESS must be 1 or 0, not 'yes'$"):
+            progress_default()
+
+
 def test_an_os_error_names_its_files_or_else_what_the_command_writes() -> None:
     import errno
 
@@ -78,3 +107,4 @@ def test_an_os_error_names_its_files_or_else_what_the_command_writes() -> None:
     assert _os_error_line(named, "d") == "d/.s.nwb.neurpir-tmp-1.nwb: No space left on device"
     moved = OSError(errno.EXDEV, "Invalid cross-device link", "a.tmp", None, "b.nwb")
     assert _os_error_line(moved, None) == "a.tmp -> b.nwb: Invalid cross-device link"
+
