@@ -32,6 +32,7 @@ from nwb_neurpir.cli import (
     cmd_simulate,
     cmd_train,
 )
+from nwb_neurpir.cli.library_caches import use_private_caches_if_needed
 from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
 
 
@@ -194,6 +195,9 @@ def _root(
     warnings.showwarning = _show_warning
     if _other_rank() is not None:
         warnings.simplefilter("ignore")  # under torchrun rank 0 gives the warnings every rank would repeat
+    moved = use_private_caches_if_needed()  # before a command imports pynwb, numba or matplotlib
+    if moved is not None:
+        warnings.warn(moved, stacklevel=1)
 
 
 def _write_line(text: str) -> None:
