@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -183,3 +184,20 @@ def _umask(mask: int) -> Iterator[None]:
         yield
     finally:
         os.umask(previous)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_that_lands_in_a_finaliser_is_not_lost(stop: signal.Signals) -> None:
+    import threading
+
+    from nwb_neurpir.cli.app import _StopSignals
+
+    class Finalised:
+        def __del__(self) -> None:
+            signal.raise_signal(stop)  # its handler runs here, where Python ignores what it raises (h5py has many)
+
+    handler, hook = signal.getsignal(signal.SIGTERM), sys.unraisablehook
+    with pytest.raises(KeyboardInterrupt), _StopSignals():
+        Finalised()
+        threading.Event().wait(30)  # the command's own work, where the stop must land (at once)
+    assert signal.getsignal(signal.SIGTERM) == handler and sys.unraisablehook == hook  # given back

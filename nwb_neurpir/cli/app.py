@@ -12,8 +12,6 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Optional
 
 import typer
@@ -69,24 +67,47 @@ class _Terminated(KeyboardInterrupt):
     managers run (temporary files and lock files are deleted) instead of the process dying on the spot."""
 
 
-@contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """While a command runs, SIGTERM (a job scheduler's stop) raises ``_Terminated``; a second one while the process
-    cleans up is ignored (SIGKILL still ends it). The trainer's own handler takes over during its steps, to stop after
-    a step with a checkpoint, and gives this one back."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+_RESEND_SECONDS = 0.05
+"""How long after a stop lost in a finaliser it is sent again (the finaliser has returned by then)."""
 
-    def unwind(_number: int, _frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise _Terminated
 
-    previous = signal.signal(signal.SIGTERM, unwind)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+class _StopSignals:
+    """While a command runs, SIGTERM (a job scheduler's stop) raises ``_Terminated``, so the process unwinds as after
+    Ctrl-C; a second SIGTERM while it cleans up is ignored (SIGKILL still ends it). The trainer's own handler takes
+    over during its steps, to stop after a step with a checkpoint, and gives this one back.
+
+    Python ignores an exception raised in a finaliser or weakref callback (h5py runs many), so a stop that lands in
+    one would be lost: the signal is raised again, to land in the command's own code. Only the main thread can set
+    signal handlers: in another (a test's), nothing changes."""
+
+    def __enter__(self) -> None:
+        self.active = threading.current_thread() is threading.main_thread()
+        if self.active:
+            self.raised = False
+            self.previous_handler = signal.signal(signal.SIGTERM, self._unwind)
+            self.previous_hook, sys.unraisablehook = sys.unraisablehook, self._lost
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.active:
+            signal.signal(signal.SIGTERM, self.previous_handler)
+            sys.unraisablehook = self.previous_hook
+
+    def _unwind(self, _number: int, _frame: object) -> None:
+        if not self.raised:
+            self.raised = True
+            raise _Terminated
+
+    def _lost(self, unraisable: Any) -> None:  # noqa: ANN401 - sys.UnraisableHookArgs
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self.previous_hook(unraisable)
+            return
+        terminated = isinstance(unraisable.exc_value, _Terminated)
+        self.raised = self.raised and not terminated
+        again = signal.SIGTERM if terminated else signal.SIGINT
+        # Sent a moment later from another thread: raised here, the handler would run at once, in the finaliser.
+        resend = threading.Timer(_RESEND_SECONDS, os.kill, (os.getpid(), again))
+        resend.daemon = True
+        resend.start()
 
 
 def _stopped(command: str | None, by: signal.Signals) -> typer.Exit:
@@ -132,7 +153,7 @@ class _Group(TyperGroup):
     def invoke(self, ctx: typer.Context):  # noqa: ANN201 - Click's signature
         arguments = [*ctx._protected_args, *ctx.args]  # the command and its arguments, which super().invoke consumes
         try:
-            with _sigterm_unwinds():
+            with _StopSignals():
                 return super().invoke(ctx)
         except Stopped as exc:
             if _other_rank() is None:
