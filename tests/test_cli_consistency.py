@@ -97,7 +97,7 @@ def test_under_torchrun_ranks_other_than_0_show_no_bars_warnings_or_shared_error
                                   "validation_fraction": 0.0, "context": "cebra"}))  # the files have no covariates
     train = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
              "nwb_neurpir.cli", "train", str(bare_files), "--out", str(tmp_path / "model"), "--config", str(config),
-             "--max-steps", "2"]
+             "--max-steps", "2", "--progress"]
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(train, capture_output=True, text=True, timeout=300, env=environment)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -252,3 +252,15 @@ def test_an_unknown_modality_is_refused_before_any_file_is_read(tmp_path: Path) 
     done = subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", "inspect", str(tmp_path / "missing.nwb"),
                            "--modality", "eeg"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and done.stderr == "error: --modality must be one of auto, spikes, ophys, not 'eeg'\n"
+
+
+def test_bars_are_drawn_on_a_terminal_or_when_asked_not_into_a_log_file(cli_server: CliForkServer, tiny_model: Path,
+                                                                          bare_files: Path, tmp_path: Path) -> None:
+    argv = ["embed", tiny_model, bare_files / "s1.nwb", "--json"]
+    logged = cli_server.run(argv, tmp_path / "logs")  # stderr is a file here, as in a batch job
+    assert logged.code == 0, logged.stderr[-2000:]
+    assert "neuron/s]" not in logged.stderr  # no bar
+    asked = cli_server.run(argv, tmp_path / "logs", env={"NEURPIR_PROGRESS": "1"})
+    assert "neuron/s]" in asked.stderr
+    forced = cli_server.run([*argv, "--progress"], tmp_path / "logs", env={"TQDM_DISABLE": "1"})
+    assert "neuron/s]" in forced.stderr  # the flag wins over the environment

@@ -171,3 +171,20 @@ def test_annotate_gives_up_on_a_held_lock_after_lock_timeout(cli_server: CliFork
     assert "still locked after 0.5 s" in outcome.stdout + outcome.stderr
     assert "Traceback" not in outcome.stderr
     assert sha256(target) == before["held.nwb"] and _leftovers(folder, ["held.nwb"]) == []
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_annotating_in_place_cleans_up_and_says_so(cli_server: CliForkServer, tiny_model: Path,
+                                                                  session_template: Path, tmp_path: Path,
+                                                                  stop: signal.Signals) -> None:
+    folder = tmp_path / "data"
+    before = _reset(folder, {"session.nwb": session_template})
+    pid = cli_server.start(["annotate", tiny_model, folder / "session.nwb"], tmp_path / "logs")
+    _wait_for(lambda: _leftovers(folder, ["session.nwb"]) or not cli_server.running(pid), 240,
+              "the run stages its copy")
+    os.kill(pid, stop)  # as a job scheduler (SIGTERM) or Ctrl-C (SIGINT) stopping the run while it writes
+    outcome = cli_server.wait(pid)
+    assert outcome.code == 128 + stop, outcome.stderr[-2000:]
+    assert outcome.stderr.splitlines()[-1] == f"stopped by {stop.name}: neurpir annotate did not finish"
+    assert sha256(folder / "session.nwb") == before["session.nwb"]
+    assert _leftovers(folder, ["session.nwb"]) == []  # neither the staged copy nor the lock file is left

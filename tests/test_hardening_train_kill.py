@@ -6,6 +6,7 @@ from a warm interpreter (``CliForkServer``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -111,3 +112,19 @@ def test_killed_training_resumes_from_the_last_complete_checkpoint(cli_server: C
     assert sorted(got) == sorted(expected) and any(key.startswith("context.") for key in got)
     for key, value in expected.items():
         torch.testing.assert_close(got[key], value, rtol=0, atol=0, msg=key)
+
+
+def test_sigterm_while_fitting_the_context_says_so_and_leaves_no_lock(cli_server: CliForkServer,
+                                                                      session_template: Path, tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(dataclasses.replace(TINY, context_iterations=100_000).to_json())  # a fit it will not finish
+    logs, out = tmp_path / "logs", tmp_path / "runs" / "model"
+    out.parent.mkdir()
+    pid = cli_server.start(["train", session_template, "--out", out, "--config", config, "--progress"], logs)
+    while "context: fitting CEBRA" not in cli_server.stderr_of(pid) and cli_server.running(pid):
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGTERM)  # as a job scheduler stopping the run before its first step
+    outcome = cli_server.wait(pid)
+    assert outcome.code == 128 + signal.SIGTERM, outcome.stderr[-2000:]
+    assert outcome.stderr.splitlines()[-1] == "stopped by SIGTERM: neurpir train did not finish"
+    assert sorted(str(p.relative_to(out.parent)) for p in out.parent.rglob("*")) == []  # no lock, no staged files

@@ -1,15 +1,18 @@
 """The ``neurpir`` Typer app: registers the commands and turns user errors into one-line messages.
 
-Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own).
+Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own), 128 + the signal for a run stopped by
+Ctrl-C (SIGINT, 130) or SIGTERM (143).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 import warnings
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -27,6 +30,7 @@ from nwb_neurpir.cli import (
     cmd_simulate,
     cmd_train,
 )
+from nwb_neurpir.cli.library_caches import use_private_caches_if_needed
 from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
 
 
@@ -58,21 +62,106 @@ def _silence_stdout() -> None:
         pass
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that it unwinds as after Ctrl-C: ``finally`` blocks and context
+    managers run (temporary files and lock files are deleted) instead of the process dying on the spot."""
+
+
+_RESEND_SECONDS = 0.05
+"""How long after a stop lost in a finaliser it is sent again (the finaliser has returned by then)."""
+
+
+class _StopSignals:
+    """While a command runs, SIGTERM (a job scheduler's stop) raises ``_Terminated``, so the process unwinds as after
+    Ctrl-C; a second SIGTERM while it cleans up is ignored (SIGKILL still ends it). The trainer's own handler takes
+    over during its steps, to stop after a step with a checkpoint, and gives this one back.
+
+    Python ignores an exception raised in a finaliser or weakref callback (h5py runs many), so a stop that lands in
+    one would be lost: the signal is raised again, to land in the command's own code. Only the main thread can set
+    signal handlers: in another (a test's), nothing changes."""
+
+    def __enter__(self) -> None:
+        self.active = threading.current_thread() is threading.main_thread()
+        if self.active:
+            self.raised = False
+            self.previous_handler = signal.signal(signal.SIGTERM, self._unwind)
+            self.previous_hook, sys.unraisablehook = sys.unraisablehook, self._lost
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.active:
+            signal.signal(signal.SIGTERM, self.previous_handler)
+            sys.unraisablehook = self.previous_hook
+
+    def _unwind(self, _number: int, _frame: object) -> None:
+        if not self.raised:
+            self.raised = True
+            raise _Terminated
+
+    def _lost(self, unraisable: Any) -> None:  # noqa: ANN401 - sys.UnraisableHookArgs
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self.previous_hook(unraisable)
+            return
+        terminated = isinstance(unraisable.exc_value, _Terminated)
+        self.raised = self.raised and not terminated
+        again = signal.SIGTERM if terminated else signal.SIGINT
+        # Sent a moment later from another thread: raised here, the handler would run at once, in the finaliser.
+        resend = threading.Timer(_RESEND_SECONDS, os.kill, (os.getpid(), again))
+        resend.daemon = True
+        resend.start()
+
+
+def _stopped(command: str | None, by: signal.Signals) -> typer.Exit:
+    """A command stopped by a signal outside the trainer's steps: one line (rank 0) and ``128 + signal``."""
+    if _other_rank() is None:
+        typer.echo(f"stopped by {by.name}: neurpir {command} did not finish", err=True)
+    return typer.Exit(code=128 + by)
+
+
+_OUTPUT_PARAMETERS = ("out", "output_dir", "out_dir")
+"""The names of the commands' output options and arguments (``--out``, ``--output-dir``, simulate's folder)."""
+
+
+def _output_target(params: dict[str, Any]) -> str | None:
+    """What the command writes to, as given: its output option or argument, else (annotate and predict in place)
+    its sources; None when it names neither."""
+    given = next((params[name] for name in _OUTPUT_PARAMETERS if params.get(name) is not None), None)
+    if given is not None:
+        return str(given)
+    sources = params.get("sources") if "output_dir" in params else None
+    if not sources:
+        return None
+    return sources[0] if len(sources) == 1 else f"{sources[0]} (and {len(sources) - 1} more)"
+
+
+def _os_error_line(exc: OSError, target: str | None) -> str:
+    """An OSError in one line naming what it can: the file(s) it names, else the command's output target."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None:
+        names = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+        return NeurPIRError(reason, names).one_line()
+    return NeurPIRError(reason if target is None else f"{reason} (writing to {target})").one_line()
+
+
 class _Group(TyperGroup):
     """Turns NeurPIRError and OS errors into ``error: <one line>`` and exit code 1, no traceback (a run the user
     stopped: its message and ``128 + signal``). Under torchrun only rank 0 says them, except a RankError (a problem of
-    that rank alone), said with the rank.
+    that rank alone), said with the rank. SIGTERM stops a command as Ctrl-C does.
 
     Done in ``invoke`` so that the installed command and Typer's CliRunner behave the same.
     """
 
     def invoke(self, ctx: typer.Context):  # noqa: ANN201 - Click's signature
+        arguments = [*ctx._protected_args, *ctx.args]  # the command and its arguments, which super().invoke consumes
         try:
-            return super().invoke(ctx)
+            with _StopSignals():
+                return super().invoke(ctx)
         except Stopped as exc:
             if _other_rank() is None:
                 typer.echo(exc.one_line(), err=True)
             raise typer.Exit(code=exc.exit_code) from None
+        except KeyboardInterrupt as exc:
+            by = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+            raise _stopped(ctx.invoked_subcommand, by) from None
         except RankError as exc:
             raise _fail_on_this_rank(exc) from None
         except NeurPIRError as exc:
@@ -81,8 +170,16 @@ class _Group(TyperGroup):
             _silence_stdout()
             raise typer.Exit(code=1) from None
         except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise _fail(f"{where}{exc.strerror or exc}") from None
+            target = None if exc.filename is not None else self._output_target(ctx, arguments)
+            raise _fail(_os_error_line(exc, target)) from None
+
+    def _output_target(self, ctx: typer.Context, arguments: list[str]) -> str | None:
+        """The output target of the command ``arguments`` run, parsed again (only after an error)."""
+        name, command, rest = self.resolve_command(ctx, list(arguments))
+        if command is None:
+            return None
+        with command.make_context(name, rest, parent=ctx, resilient_parsing=True) as parsed:
+            return _output_target(parsed.params)
 
 
 app = typer.Typer(
@@ -119,6 +216,9 @@ def _root(
     warnings.showwarning = _show_warning
     if _other_rank() is not None:
         warnings.simplefilter("ignore")  # under torchrun rank 0 gives the warnings every rank would repeat
+    moved = use_private_caches_if_needed()  # before a command imports pynwb, numba or matplotlib
+    if moved is not None:
+        warnings.warn(moved, stacklevel=1)
 
 
 def _write_line(text: str) -> None:

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         series: Series = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
-        progress: Progress = True,
+        progress: Progress = None,
     ) -> None:
         """Write one embedding per neuron into each source: in place (atomic) for local files, into copies with --out,
         as sidecar NWB files for DANDI assets and (without --out) read-only files. Another user's file is not

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         threads: Threads = None,
         as_json: JsonOutput = False,
-        progress: Progress = True,
+        progress: Progress = None,
         tiny: Annotated[bool, typer.Option("--tiny", hidden=True, help=(
             "For tests: 3 animals x 25 neurons x 20 s, a 3-step model and a PCA map instead of the UMAP (seconds, "
             "not minutes)."))] = False,

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
             "--out", help=("Write embeddings, neuron ids, sessions and label columns to this .npz file, or to a "
                            ".csv/.tsv table (one row per neuron; its numbers read back exactly)."))] = None,
         as_json: JsonOutput = False,
-        progress: Progress = True,
+        progress: Progress = None,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
         series: Series = None,

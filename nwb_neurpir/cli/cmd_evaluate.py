@@ -23,6 +23,7 @@ from nwb_neurpir.cli.options import (
     UnitFilter,
     choice,
     command_line,
+    progress_option,
 )
 from nwb_neurpir.errors import NeurPIRError
 
@@ -33,8 +34,8 @@ Normalize = Annotated[str, choice(
 """The normalisation option ``evaluate`` and ``plot`` share (same name, same default ``auto``)."""
 PROJECTIONS = "nwb_neurpir.evaluation.plots:PROJECTIONS"
 """The registry of ``--projection`` (``evaluate`` and ``plot``)."""
-Progress = Annotated[bool, typer.Option("--progress/--no-progress",
-                                        help="Show progress bars and status lines (on stderr).")]
+Progress = Annotated[Optional[bool],  # noqa: UP007
+                     progress_option("Show progress bars and status lines (on stderr).")]
 
 
 def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, threads: int | None,
@@ -123,7 +124,7 @@ def register(app: typer.Typer) -> None:
         series: Series = None,
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
-        progress: Progress = True,
+        progress: Progress = None,
         as_json: JsonOutput = False,
     ) -> None:
         """Evaluate per-neuron vectors: NeurPIR (annotated files, --model, or --train) against hand features.

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("fetch")
     def fetch(sources: Sources, glob: Glob = None, cache_dir: CacheDir = None, as_json: JsonOutput = False,
-              progress: Progress = True) -> None:
+              progress: Progress = None) -> None:
         """Download DANDI assets and URLs into the cache (checked against the archive's digest); local files are
         listed as they are. Later commands given the same asset IDs or download URLs then read the cached copies
         without the network; a DANDI:<dandiset>/<path> source still asks the archive which asset the path names.

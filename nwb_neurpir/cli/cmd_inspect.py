@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
-        progress: Progress = True,
+        progress: Progress = None,
     ) -> None:
         """Print, per file, whether it holds units or calcium ROIs, and for those: subject, session, neurons and
         label columns, observed time, trials and covariates; and the NeurPIR embedding and prediction tables it

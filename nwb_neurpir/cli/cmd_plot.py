@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         normalize: Normalize = "auto",
         glob: Glob = None,
         unit_filter: UnitFilter = None,
-        progress: Progress = True,
+        progress: Progress = None,
         as_json: JsonOutput = False,
     ) -> None:
         """Draw a UMAP of annotated files' embeddings: one panel by label, one by animal (do animals mix?).

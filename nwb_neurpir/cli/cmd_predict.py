@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         series: Series = None,
         cache_dir: CacheDir = None,
         lock_timeout: LockTimeout = 120.0,
-        progress: Progress = True,
+        progress: Progress = None,
         as_json: JsonOutput = False,
     ) -> None:
         """Predict a label (cell type, brain area) for every neuron of SOURCES from its embedding (and, by default,

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import JsonOutput, choice
+from nwb_neurpir.cli.options import JsonOutput, choice, progress_option
 from nwb_neurpir.errors import NeurPIRError
 
 
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         backend: Annotated[str, choice(
             "nwb_neurpir.simulate.integrator:Backend", "--backend", help="auto (numba when installed), numba or numpy (same spikes, slower).")] = "auto",
         overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace files that already exist.")] = False,
-        progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+        progress: Annotated[Optional[bool], progress_option("Show a progress bar.")] = None,  # noqa: UP007
         as_json: JsonOutput = False,
     ) -> None:
         """Simulate recurrent Izhikevich (2003) populations with five known cell types, driven by noise, a stimulus

@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         threads: Threads = None,
         resume: Annotated[bool, typer.Option(
             "--resume/--no-resume", help="Continue from the last complete checkpoint in --out.")] = True,
-        progress: Progress = True,
+        progress: Progress = None,
         as_json: JsonOutput = False,
         glob: Glob = None,
         modality: Modality = "auto",

@@ -4,6 +4,7 @@ from the library's registries."""
 from __future__ import annotations
 
 import importlib
+import os
 import shlex
 import sys
 import typing
@@ -112,5 +113,36 @@ Threads = Annotated[
 ]
 LockTimeout = Annotated[float, typer.Option(
     "--lock-timeout", min=0.0, help="Seconds to wait while another process writes the same file.")]
-Progress = Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars on stderr.")]
+
+PROGRESS_DEFAULT = "[default: on when stderr is a terminal; NEURPIR_PROGRESS=1 or 0: on or off; TQDM_DISABLE=1: off]"
+"""How the ``--progress/--no-progress`` options describe their default."""
+
+
+def progress_default() -> bool:
+    """Whether progress bars are drawn when neither --progress nor --no-progress is given: ``NEURPIR_PROGRESS``
+    (``1`` or ``0``) decides, else ``TQDM_DISABLE`` (set and not ``0``: off), else whether stderr is a terminal (not
+    a batch job's log file)."""
+    chosen = os.environ.get("NEURPIR_PROGRESS", "").strip()
+    if chosen:
+        if chosen not in ("0", "1"):
+            raise NeurPIRError(f"NEURPIR_PROGRESS must be 1 or 0, not {chosen!r}")
+        return chosen == "1"
+    if os.environ.get("TQDM_DISABLE", "").strip() not in ("", "0"):
+        return False
+    return sys.stderr.isatty()
+
+
+def _given_or_default(value: bool | None) -> bool:
+    return progress_default() if value is None else value
+
+
+def progress_option(help: str) -> Any:  # noqa: A002, ANN401 - typer.Option's keyword and type
+    """The ``--progress/--no-progress`` option (``help``: what it shows), whose value is ``progress_default()`` when
+    neither flag is given."""
+    return typer.Option("--progress/--no-progress", callback=_given_or_default, show_default=False,
+                        help=f"{help} {PROGRESS_DEFAULT}")
+
+
+Progress = Annotated[Optional[bool], progress_option("Show progress bars on stderr.")]  # noqa: UP007
+"""True or False once parsed; the ``None`` default means ``progress_default()``."""
 

@@ -309,7 +309,8 @@ class _Run:
         folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:
             _check_resumable(self.resumed, config, recordings, folder, out_dir)  # type: ignore[arg-type]
-            log.info("resuming from %s", folder)
+            if self.env.is_main:  # with or without progress bars: a batch log shows that the run went on
+                tqdm.write(f"resuming from {folder}", file=sys.stderr)
         self.context = self._context(recordings, progress)
         contexts = [self.context.transform(r) if self.context else None for r in recordings]
         self.sessions = [prepare_session(r, config, c) for r, c in zip(recordings, contexts)]
@@ -433,8 +434,6 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     local_batch = _local_batch_size(config, run.env.world_size)
     bar = tqdm(total=config.max_steps, initial=run.state.step, desc="train", unit="step",
                disable=not progress or not run.env.is_main)
-    if run.resumed is not None and progress and run.env.is_main:
-        bar.write(f"resuming from the checkpoint of step {run.state.step} in {run.root}", file=sys.stderr)
     run.pair.train()
     first_step = run.state.step
     if run.resumed is None or (first_step < config.max_steps and not run.state.stopped_early):
