@@ -202,7 +202,7 @@ def test_fit_takes_and_ignores_y_as_scikit_learn_transformers_do(simulated: Path
 
 def test_a_second_training_run_into_a_busy_model_folder_is_refused(simulated: Path, tmp_path: Path) -> None:
     from nwb_neurpir.store.target_lock import held_lock
-    from nwb_neurpir.workflows.training import TRAINING_LOCK
+    from nwb_neurpir.workflows.estimator import TRAINING_LOCK
 
     folder = tmp_path / "model"
     folder.mkdir()
@@ -221,7 +221,8 @@ def test_the_training_lock_is_inside_the_model_folder(simulated: Path, tmp_path:
     does not make the folder look foreign to the next run."""
     from nwb_neurpir.store.atomic import lock_path
     from nwb_neurpir.store.target_lock import held_lock
-    from nwb_neurpir.workflows.training import TRAINING_LOCK, check_out
+    from nwb_neurpir.workflows.estimator import TRAINING_LOCK
+    from nwb_neurpir.workflows.training import check_out
 
     folder = tmp_path / "model"
     recordings = npir.open_recordings(simulated, progress=False)

@@ -409,7 +409,7 @@ def test_training_runs_say_what_they_train(simulated: Path, tmp_path: Path, neur
     config = tmp_path / "tiny.json"
     config.write_text(TINY.to_json())
     shown = neurpir("evaluate", str(simulated), "--label", "cell_type", "--train-config", str(config),
-                     "--methods", "neurpir-no-context,hand")
+                     "--methods", "neurpir-no-context,hand", "--progress")
     assert shown.code == 0, shown.stderr
     assert "training 3 models (1 NeurPIR methods x 3 training sets) of up to 3 steps each" in shown.stderr
     assert "fold 2/3 (sim02): training neurpir-no-context on 2 recordings" in shown.stderr

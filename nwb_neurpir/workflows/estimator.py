@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIRConfig
     from nwb_neurpir.provenance import ModelProvenance
 
-__all__ = ["InvalidParameterError", "NeurPIR", "NotFittedError", "embedding_matrix", "trained_model"]
+__all__ = ["TRAINING_LOCK", "InvalidParameterError", "NeurPIR", "NotFittedError", "embedding_matrix", "trained_model"]
+
+TRAINING_LOCK = ".training.neurpir-lock"
+"""The lock a training run holds inside its model folder; one a killed run left does not make the folder foreign."""
 
 
 class NotFittedError(NeurPIRError, SklearnNotFittedError):
@@ -274,7 +277,6 @@ def _only_writer(folder: Path | None) -> Iterator[None]:
         yield
         return
     from nwb_neurpir.store.target_lock import LockTimeout, held_lock
-    from nwb_neurpir.workflows.training import TRAINING_LOCK
 
     created = not folder.exists()
     with ExitStack() as stack:

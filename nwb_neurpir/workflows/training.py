@@ -12,13 +12,11 @@ from nwb_neurpir.errors import NeurPIRError
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIRConfig
 
-__all__ = ["TRAINING_LOCK", "TrainingReport", "check_out", "train_sources"]
+__all__ = ["TrainingReport", "check_out", "train_sources"]
 
 _MODEL_FOLDER_MARKS = ("manifest.json", "checkpoints")
 """A folder holding either of these was written by `neurpir train` (a finished model, or checkpoints to resume)."""
 
-TRAINING_LOCK = ".training.neurpir-lock"
-"""The lock a training run holds inside its model folder; one a killed run left does not make the folder foreign."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +37,8 @@ class TrainingReport:
 
 def check_out(out: Path) -> None:
     """Refuse an output that is a file, or a non-empty folder that is not a model folder, before any work is done."""
+    from nwb_neurpir.workflows.estimator import TRAINING_LOCK
+
     if out.exists() and not out.is_dir():
         raise NeurPIRError("--out must be a folder for the model, but this is a file", out)
     if out.is_dir() and any(p.name != TRAINING_LOCK for p in out.iterdir()) and not any(
