@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +177,27 @@ def test_temporaries_of_an_interrupted_write_are_removed_by_the_next(tmp_path: P
     (root / ".LATEST.tmp-4242").write_bytes(b"step-")
     write_checkpoint(root, 3, {"a.json": {"x": 1}})
     assert sorted(p.name for p in root.iterdir()) == ["LATEST", "step-00000003"]
+
+
+_LIMITED_CHECKPOINT = """import resource, signal, sys
+from pathlib import Path
+import torch
+from nwb_neurpir.model.checkpoint import write_checkpoint
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))  # files may not grow past 100 kB: a full disk
+try:
+    write_checkpoint(Path(sys.argv[1]), 7, {"weights.safetensors": {"w": torch.zeros(100_000)}})
+except OSError as error:
+    print(error.strerror)
+"""
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_no_staging_folder(tmp_path: Path) -> None:
+    root = tmp_path / "checkpoints"
+    done = subprocess.run([sys.executable, "-c", _LIMITED_CHECKPOINT, str(root)], capture_output=True, text=True,
+                          check=False)
+    assert done.stdout.strip() == "File too large", done.stderr[-2000:]
+    assert list(root.iterdir()) == []
 
 
 def test_a_model_folder_of_the_previous_format_asks_for_retraining(saved: Path) -> None:

@@ -201,13 +201,18 @@ def checkpoint_folder(root: Path, step: int) -> Path:
 
 
 def write_checkpoint(root: Path, step: int, files: dict[str, Any], keep: int = 2) -> Path:
-    """Write a training checkpoint under ``root`` and point ``root/LATEST`` at it only once it is complete."""
+    """Write a training checkpoint under ``root`` and point ``root/LATEST`` at it only once it is complete (a write
+    that fails, on a full disk say, leaves no staging folder behind)."""
     root.mkdir(parents=True, exist_ok=True)
     final = checkpoint_folder(root, step)
     name = final.name
     staging = root / f".{name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    write_folder(staging, files)
+    try:
+        write_folder(staging, files)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(final, ignore_errors=True)
     os.replace(staging, final)
     fsync_dir(root)
