@@ -220,6 +220,22 @@ def test_a_moved_source_is_told_from_files_sharing_its_nwb_identifier_by_animal_
     assert not [note for note in report["notes"] if "left out" in note], report["notes"]
 
 
+def test_a_moved_source_without_a_subject_is_found_from_its_sidecar(simulated: Path, model_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    """Its sidecar names its animal as neurpir does, ``(<session id>)``; the moved file records no subject."""
+    import h5py
+
+    data = Path(shutil.copytree(simulated, tmp_path / "data"))
+    source = next(data.glob("sub-sim02/*.nwb"))
+    with h5py.File(source, "r+") as file:
+        del file["general/subject"]
+    side = _annotated_into(tmp_path / "side", data, model_dir, sidecar=True)
+    moved = Path(shutil.move(data, tmp_path / "moved"))
+    (sidecar,) = [path for path in side.rglob("*.nwb") if path.parent.name not in ("sub-sim01", "sub-sim03")]
+    found, _ = activity_source(sidecar, MovedSources([moved]))
+    assert Path(found).resolve() == (moved / source.relative_to(data)).resolve()
+
+
 def _opto_csv(annotated: Path, path: Path) -> Path:
     """Labels kept outside the files, keyed by session_id and neuron_id: FS neurons PV+, the others PV-, every third
     neuron untagged (empty), and one row of a session no file holds."""

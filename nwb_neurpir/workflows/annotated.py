@@ -155,12 +155,15 @@ class MovedSources:
 
 
 def _recorded_animal_and_session(sidecar: str | Path) -> tuple[str, str]:
-    """The subject id and session id a sidecar copied from its source ("" where it records none)."""
+    """The subject id and session id a sidecar copied from its source ("" where it records none; the subject id is
+    also "" where the sidecar holds the ``(<session id>)`` that names the animal of a source without one)."""
     from nwb_neurpir.io.h5_tables import stripped_text
+    from nwb_neurpir.io.identity import is_stand_in
     from nwb_neurpir.io.nwb_file import open_nwb
 
     with open_nwb(sidecar) as file:
-        return stripped_text(file, "general/subject/subject_id"), stripped_text(file, "general/session_id")
+        subject = stripped_text(file, "general/subject/subject_id")
+        return ("" if is_stand_in(subject) else subject), stripped_text(file, "general/session_id")
 
 
 def _holds_recording(path: str, animal_and_session: tuple[str, str], neuron_table: str,
