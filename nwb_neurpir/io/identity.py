@@ -89,5 +89,3 @@ def _warn(label: str, message: str) -> None:
     """``warn_about`` from this one place, so that reading the same file twice (its recording and its
     embeddings) gives the warning once."""
     warn_about(label, message)
-
-

@@ -18,7 +18,6 @@ _MODEL_FOLDER_MARKS = ("manifest.json", "checkpoints")
 """A folder holding either of these was written by `neurpir train` (a finished model, or checkpoints to resume)."""
 
 
-
 @dataclass(frozen=True)
 class TrainingReport:
     """What a training run did: steps, recordings, neurons trained on and held out, context inputs, the model."""
