@@ -297,9 +297,13 @@ class ChunkStore:
     def __init__(self, cache: AssetCache, key: str) -> None:
         self._cache = cache
         self._key = key
-        self.root = cache.root
         self.hits = 0
         self.misses = 0
+
+    @property
+    def root(self) -> Path:
+        """The cache folder the chunks are in (what ``_private`` names when it cannot be used)."""
+        return self._cache.root
 
     def _path(self, remfile_key: str) -> Path:
         _url, chunk_size, index = remfile_key.rsplit("|", 2)
