@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from nwb_neurpir.cli.app import app
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate, format_table, write_report
 from nwb_neurpir.io import open_recordings
+from nwb_neurpir.recording import Recording
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -278,3 +280,27 @@ def test_files_without_a_subject_id_are_animals_of_their_own(simulated: Path, tm
                for note in result.notes)
     assert evaluate(recordings, label="cell_type", methods=["hand"], held_out=[f"({third_session})"],
                     progress=False).folds[0].test_counts == result.folds[2].test_counts
+
+
+def _second_sorting(recording: Recording) -> Recording:
+    """The same session spike-sorted again: its own NWB identifier and unit ids, the same spikes."""
+    source = dataclasses.replace(recording.source, identifier=f"{recording.source.identifier}-ms5")
+    return dataclasses.replace(recording, source=source, neuron_ids=recording.neuron_ids + 1000)
+
+
+def test_split_session_holds_out_every_sorting_of_the_session(recordings: list) -> None:
+    second = _second_sorting(recordings[0])
+    sorted_twice = [*recordings, second]
+    first_session = f"{recordings[0].subject_id}/{recordings[0].session_id}"
+    result = evaluate(sorted_twice, label="cell_type", config=TINY, split="session", methods=["neurpir", "hand"],
+                      progress=False)
+    assert [fold.name for fold in result.folds] == [f"{r.subject_id}/{r.session_id}" for r in recordings]
+    held_out = result.folds[0]
+    assert held_out.name == first_session and sum(held_out.test_counts.values()) == 2 * recordings[0].n_neurons
+    assert not {recordings[0].source.identifier, second.source.identifier} & set(held_out.training_data)
+    assert set(result.folds[1].training_data) >= {recordings[0].source.identifier, second.source.identifier}
+    # embeddings of a model trained on the second sorting only: the session was seen, whichever sorting is tested
+    vectors = [np.random.default_rng(0).normal(size=(r.n_neurons, 4)) for r in sorted_twice]
+    given = evaluate(sorted_twice, label="cell_type", embeddings=vectors, split="session", methods=["neurpir"],
+                     embeddings_training_data=[second.source.identifier], progress=False)
+    assert given.method("neurpir").modes == ["transductive", "inductive", "inductive"]

@@ -1,11 +1,13 @@
 """#18: evaluation on sparse, one-class sessions does not lie (real simulated NWB files read by the real reader).
 
-Each "session" below is one simulated file read with a unit filter that keeps the neurons of one cell type, so every
-session holds 5 neurons of a single class, as in identified-cell datasets (a few tagged cells per session).
+Each "session" below is one simulated file read with a unit filter that keeps the neurons of one cell type and given a
+session id of its own, so every session holds 5 neurons of a single class, as in identified-cell datasets (a few
+tagged cells per session).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from nwb_neurpir.evaluation.normalization import MIN_SESSION_NEURONS, choose_nor
 from nwb_neurpir.evaluation.metrics import score_fold
 from nwb_neurpir.evaluation.results import FoldPredictions, MethodResult
 from nwb_neurpir.io import open_recording
+from nwb_neurpir.recording import Recording
 
 TYPES = ("CH", "FS", "IB", "LTS", "RS")
 
@@ -32,9 +35,14 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def _one_class_sessions(files: list[Path], types_per_file: list[tuple[str, ...]]) -> list:
-    """One recording per (file, type): each holds only that type's neurons."""
-    return [open_recording(path, keep_spike_times=True, unit_filter=f"cell_type == '{kind}'")
-            for path, kinds in zip(files, types_per_file) for kind in kinds]
+    """One recording per (file, type), a session of its own (``<session id>-<type>``): each holds only that type's
+    neurons."""
+    return [_one_type(path, kind) for path, kinds in zip(files, types_per_file) for kind in kinds]
+
+
+def _one_type(path: Path, kind: str) -> Recording:
+    recording = open_recording(path, keep_spike_times=True, unit_filter=f"cell_type == '{kind}'")
+    return dataclasses.replace(recording, session_id=f"{recording.session_id}-{kind}")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +122,7 @@ def test_a_few_one_class_sessions_fall_back_to_the_statistics_of_all_neurons(fil
                                          "of all neurons instead"):
         result = evaluate(recordings, label="cell_type", methods=["hand"], normalize="session", progress=False)
     normalization = result.settings["normalization"]
-    assert normalization["applied"] == "session" and normalization["fallback_sessions"] == ["sim01/sim01s01"]
+    assert normalization["applied"] == "session" and normalization["fallback_sessions"] == ["sim01/sim01s01-FS"]
 
     keys = np.repeat(["a", "b", "c"], [10, 10, 3])
     x = np.random.default_rng(0).normal(5.0, 2.0, (23, 4))

@@ -78,3 +78,12 @@ def test_only_the_folds_of_the_animals_asked_for_are_kept() -> None:
     assert [fold.name for fold in only_held_out(by_session, ["m2/s1"])] == ["m2/s1"]
     with pytest.raises(NeurPIRError, match="no fold holds out 'm9'; the folds hold out m"):
         only_held_out(folds, ["m3", "m9"])
+
+
+def test_leave_one_session_out_holds_out_every_recording_of_the_session() -> None:
+    keys = np.array(["m1/s1", "m1/s1#2", "m1/s2", "m2/s1"]).repeat(5)
+    sessions = np.array(["m1/s1", "m1/s1", "m1/s2", "m2/s1"]).repeat(5)
+    subjects, labels = np.char.partition(sessions, "/")[:, 0], np.tile(["A", "B"], 10)
+    folds = make_folds(subjects, keys, labels, "session", sessions=sessions)
+    assert [fold.name for fold in folds] == ["m1/s1", "m1/s2", "m2/s1"]
+    assert folds[0].held_out_sessions == ("m1/s1", "m1/s1#2") and folds[0].test.tolist() == list(range(10))

@@ -16,8 +16,8 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.grouping import LabelGrouping, check_categorical, group_labels
 from nwb_neurpir.recording import Recording
 
-__all__ = ["LabelledNeurons", "check_classes", "from_embeddings", "from_recordings", "session_keys",
-           "table_population", "table_session_keys", "unique_session_keys"]
+__all__ = ["LabelledNeurons", "check_classes", "from_embeddings", "from_recordings", "session_keys", "session_names",
+           "table_population", "table_session_keys", "table_sessions", "unique_session_keys"]
 
 EMBEDDING_COLUMNS = ("subject_id", "session_id", "neuron_id", "embedding")
 
@@ -30,6 +30,9 @@ class LabelledNeurons:
     subject_ids: np.ndarray
     session_keys: np.ndarray
     """``subject/session`` (made unique per recording)."""
+    sessions: np.ndarray
+    """``subject/session``, one for every recording of a session (two spike sortings of it): what a
+    leave-one-session-out split holds out whole."""
     neuron_ids: np.ndarray
     labels: np.ndarray
     dropped: dict[str, int]
@@ -57,24 +60,29 @@ class LabelledNeurons:
             dropped[reason] = dropped.get(reason, 0) + int(drop.sum())
         bounds = np.cumsum([0] + [rows.size for rows in self.recording_rows])
         return LabelledNeurons(label_name=self.label_name, subject_ids=self.subject_ids[keep],
-                               session_keys=self.session_keys[keep], neuron_ids=self.neuron_ids[keep],
+                               session_keys=self.session_keys[keep], sessions=self.sessions[keep],
+                               neuron_ids=self.neuron_ids[keep],
                                labels=self.labels[keep], dropped=dropped, n_total=self.n_total,
                                recording_rows=[rows[keep[a:b]] for rows, a, b in
                                                zip(self.recording_rows, bounds[:-1], bounds[1:])],
                                case_variants=self.case_variants)
 
 
+def session_names(recordings: Sequence[Recording]) -> list[str]:
+    """``subject/session`` per recording: the session it was recorded in, shared by every recording of it."""
+    return [f"{r.subject_id}/{r.session_id or r.source.identifier}" for r in recordings]
+
+
 def session_keys(recordings: Sequence[Recording]) -> list[str]:
     """``subject/session`` per recording; repeated keys get ``#2``, ``#3``... so every recording has its own."""
-    return unique_session_keys([(r.subject_id, r.session_id or r.source.identifier) for r in recordings])
+    return unique_session_keys(session_names(recordings))
 
 
-def unique_session_keys(identities: Sequence[tuple[str, str]]) -> list[str]:
-    """``subject/session`` per recording given as its (subject, session) pair, in order; repeated keys get ``#2``,
-    ``#3``... so every recording has its own. The one rule for recordings and for embeddings tables."""
+def unique_session_keys(sessions: Sequence[str]) -> list[str]:
+    """A key per recording given as its ``subject/session``, in order; a repeated session gets ``#2``, ``#3``... so
+    every recording has its own. The one rule for recordings and for embeddings tables."""
     keys: list[str] = []
-    for subject, session in identities:
-        key = f"{subject}/{session}"
+    for key in sessions:
         candidate, repeat = key, 1
         while candidate in keys:
             repeat += 1
@@ -101,21 +109,21 @@ def from_recordings(recordings: Sequence[Recording], label: str, grouping: Label
         available = sorted({c for r in recordings for c in r.neuron_metadata.columns})
         raise NeurPIRError(f"no recording has a neuron column {label!r}; available: {', '.join(available) or 'none'}",
                            source=recordings[0].source.label())
-    keys = session_keys(recordings)
-    raw, subjects, sessions, ids, owners = [], [], [], [], []
-    for index, (recording, key) in enumerate(zip(recordings, keys)):
+    raw, ids, owners = [], [], []
+    for index, recording in enumerate(recordings):
         metadata = recording.neuron_metadata
-        values = metadata[label].tolist() if label in metadata.columns else [None] * recording.n_neurons
-        raw.extend(values)
-        subjects.extend([recording.subject_id] * recording.n_neurons)
-        sessions.extend([key] * recording.n_neurons)
+        raw.extend(metadata[label].tolist() if label in metadata.columns else [None] * recording.n_neurons)
         ids.append(recording.neuron_ids)
         owners.append(np.full(recording.n_neurons, index))
     grouped = group_labels(raw, grouping)
     owner = np.concatenate(owners)[grouped.keep]
     within = np.concatenate([np.arange(r.n_neurons) for r in recordings])[grouped.keep]
-    neurons = LabelledNeurons(label_name=label, subject_ids=np.asarray(subjects, dtype=str)[grouped.keep],
-                              session_keys=np.asarray(sessions, dtype=str)[grouped.keep],
+
+    def kept(per_recording: Sequence[str]) -> np.ndarray:
+        return np.asarray(per_recording, dtype=str)[owner]
+
+    neurons = LabelledNeurons(label_name=label, subject_ids=kept([r.subject_id for r in recordings]),
+                              session_keys=kept(session_keys(recordings)), sessions=kept(session_names(recordings)),
                               neuron_ids=np.concatenate(ids)[grouped.keep], labels=grouped.labels,
                               dropped=grouped.dropped, n_total=len(raw),
                               recording_rows=[within[owner == index] for index in range(len(recordings))],
@@ -143,7 +151,8 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
     except ValueError:
         raise NeurPIRError("embedding vectors do not all have the same length", source=source) from None
     neurons = LabelledNeurons(label_name=label, subject_ids=kept["subject_id"].astype(str).to_numpy(),
-                              session_keys=keys, neuron_ids=kept["neuron_id"].to_numpy(),
+                              session_keys=keys, sessions=table_sessions(table)[np.asarray(grouped.keep)],
+                              neuron_ids=kept["neuron_id"].to_numpy(),
                               labels=grouped.labels, dropped=grouped.dropped, n_total=len(table),
                               case_variants=grouped.case_variants)
     check_classes(neurons.labels, label, grouping, source)
@@ -162,13 +171,17 @@ def table_population(table: pd.DataFrame, key_column: str | None = None) -> tupl
     return vectors[finite], keys[finite]
 
 
+def table_sessions(table: pd.DataFrame) -> np.ndarray:
+    """``subject/session`` of every row of an embeddings table, as ``session_names`` gives them to recordings."""
+    return (table["subject_id"].astype(str) + "/" + table["session_id"].astype(str)).to_numpy().astype(str)
+
+
 def table_session_keys(table: pd.DataFrame) -> np.ndarray:
     """``subject/session`` of every row of an embeddings table, as ``session_keys`` gives them to recordings: a
     recording is a ``file`` (when the table has that column), numbered ``#2``... when it repeats a subject and
     session."""
-    identity = table["subject_id"].astype(str) + "/" + table["session_id"].astype(str)
-    recording = table["file"].astype(str) if "file" in table.columns else identity
+    sessions = pd.Series(table_sessions(table), index=table.index)
+    recording = table["file"].astype(str) if "file" in table.columns else sessions
     first = ~recording.duplicated().to_numpy()
-    pairs = zip(table["subject_id"].astype(str)[first], table["session_id"].astype(str)[first])
-    key_of = dict(zip(recording[first], unique_session_keys(list(pairs))))
+    key_of = dict(zip(recording[first], unique_session_keys(sessions[first].tolist())))
     return recording.map(key_of).to_numpy().astype(str)

@@ -33,8 +33,9 @@ from nwb_neurpir.evaluation.dataset import (
     from_embeddings,
     from_recordings,
     session_keys,
+    session_names,
     table_population,
-    table_session_keys,
+    table_sessions,
 )
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
@@ -143,7 +144,8 @@ def evaluate(
                                          _population_keys(recordings, keys, representations.get("neurpir")))
     notes = [normalization.note] if normalization.note else []
     protocol = _protocol(protocol, split, config is not None)
-    folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed)
+    folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed,
+                       sessions=neurons.sessions)
     notes += animal_notes(neurons.subject_ids) if split == "animal" else []
     if held_out:
         if split == "kfold":
@@ -152,7 +154,7 @@ def evaluate(
         folds = only_held_out(folds, held_out)
     fold_infos = [describe_fold(fold, neurons.labels, neurons.classes) for fold in folds]
     notes += _unscorable_notes(fold_infos, label) + _label_notes(recordings, embeddings, neurons, grouping, label)
-    train_sets = [_training_recordings(fold, split, recordings, keys, protocol) for fold in folds]
+    train_sets = [_training_recordings(fold, split, recordings, protocol) for fold in folds]
     if config is not None:
         mode = "inductive" if protocol == "inductive" else "transductive"
         for variant in NEURPIR_VARIANTS:
@@ -180,7 +182,7 @@ def evaluate(
                                                   classes=neurons.classes) for method in [*chosen, *extra]},
                timings=timings)
     _run_folds(folds, fold_infos, train_sets, neurons, representations, [*chosen, *extra], run,
-               _session_sources(recordings, keys, embeddings), keys, normalization, seed, progress)
+               _session_sources(recordings, embeddings), keys, normalization, seed, progress)
     fold_infos = [_with_training_data(info, run) for info in fold_infos]
     diagnostics = _diagnostics(run, neurons, seed, [m.name for m in extra])
     results = [run.results[method.name] for method in chosen]
@@ -274,7 +276,7 @@ def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGroupi
 
 def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[tuple[int, ...]],
                neurons: LabelledNeurons, representations: dict[str, Representation], chosen: list[Method], run: _Run,
-               sources: dict[str, str], keys: list[str], normalization: Normalization, seed: int,
+               sources: dict[str, set[str]], keys: list[str], normalization: Normalization, seed: int,
                progress: bool) -> None:
     """Every method on every scorable fold (fold-trained representations once per fold), filling ``run``;
     ``sources``: ``_session_sources``."""
@@ -304,9 +306,10 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
             if run.view is None:
                 run.view = _view(name, matrices[name], neurons, fold, representation, normalization)
             bar.update()
+        tested = set(neurons.sessions[fold.test].tolist())
         for method in chosen:
             result = run.results[method.name]
-            result.modes.append(_fold_mode(representations[method.sources[0]], fold, sources))
+            result.modes.append(_fold_mode(representations[method.sources[0]], tested, sources))
             if not info.scorable:
                 result.scores.append(None)
                 continue
@@ -405,14 +408,15 @@ def _protocol(protocol: Protocol | None, split: str, training: bool) -> Protocol
     return protocol
 
 
-def _training_recordings(fold: Fold, split: str, recordings: Sequence[Recording], keys: Sequence[str],
+def _training_recordings(fold: Fold, split: str, recordings: Sequence[Recording],
                          protocol: Protocol) -> tuple[int, ...]:
-    """Recordings a fold-trained model may learn from: not the held-out animal's (or session's) ones."""
+    """Recordings a fold-trained model may learn from: not the held-out animal's ones, or none of the held-out
+    session's (the fold's name), its other spike sortings included."""
     if protocol == "transductive" or split == "kfold":
         return tuple(range(len(recordings)))
     if split == "animal":
         return tuple(i for i, r in enumerate(recordings) if r.subject_id not in fold.held_out_subjects)
-    return tuple(i for i, key in enumerate(keys) if key not in fold.held_out_sessions)
+    return tuple(i for i, session in enumerate(session_names(recordings)) if session != fold.name)
 
 
 def _given_representation(recordings: list[Recording], neurons: LabelledNeurons, model: NeurPIR | None,
@@ -442,27 +446,34 @@ def _given_representation(recordings: list[Recording], neurons: LabelledNeurons,
                                training_data=tuple(map(str, training_data or ())), per_recording=full)
 
 
-def _fold_mode(representation: Representation, fold: Fold, sources: dict[str, str]) -> str:
-    """How the fold's representation relates to its test sessions (see ``MethodResult.modes``); ``provenance``
-    means: decide from the sessions the model was trained on (``sources`` names them as its training data does)."""
+def _fold_mode(representation: Representation, tested: set[str], sources: dict[str, set[str]]) -> str:
+    """How the fold's representation relates to its test sessions ``tested`` (see ``MethodResult.modes``);
+    ``provenance`` means: decide from the sessions the model was trained on (``sources`` names the recordings of
+    each session as its training data does): transductive when it saw any recording of a test session."""
     if representation.mode != "provenance":
         return representation.mode
-    test = {sources[key] for key in fold.held_out_sessions if key in sources}
+    test = set().union(*(sources.get(session, set()) for session in tested))
     return "transductive" if test & set(representation.training_data) else "inductive"
 
 
-def _session_sources(recordings: Sequence[Recording], keys: Sequence[str],
-                     embeddings: pd.DataFrame | Sequence[np.ndarray] | None) -> dict[str, str]:
-    """Session key -> the recording as a model's training data names it (``session_key``): of each recording, or
-    of each file of an embeddings table read from annotated files (its ``attrs["recording_keys"]``)."""
+def _session_sources(recordings: Sequence[Recording],
+                     embeddings: pd.DataFrame | Sequence[np.ndarray] | None) -> dict[str, set[str]]:
+    """Session (``subject/session``) -> its recordings as a model's training data names them (``session_key``):
+    every recording, or every file of an embeddings table read from annotated files (its
+    ``attrs["recording_keys"]``)."""
     from nwb_neurpir.model.sessions import session_key
 
     if recordings:
-        return {key: session_key(recording) for key, recording in zip(keys, recordings)}
-    if not isinstance(embeddings, pd.DataFrame) or "file" not in embeddings.columns:
-        return {}
-    named = embeddings["file"].astype(str).map(embeddings.attrs.get("recording_keys", {}))
-    return {key: name for key, name in zip(table_session_keys(embeddings), named) if isinstance(name, str)}
+        pairs = zip(session_names(recordings), map(session_key, recordings))
+    elif isinstance(embeddings, pd.DataFrame) and "file" in embeddings.columns:
+        named = embeddings["file"].astype(str).map(embeddings.attrs.get("recording_keys", {}))
+        pairs = ((session, name) for session, name in zip(table_sessions(embeddings), named) if isinstance(name, str))
+    else:
+        pairs = iter(())
+    sources: dict[str, set[str]] = {}
+    for session, name in pairs:
+        sources.setdefault(session, set()).add(name)
+    return sources
 
 
 def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, representation: Representation,

@@ -3,7 +3,8 @@
 * ``animal`` (default): leave one animal (``subject_id``) out; no animal is ever on both sides. An animal is a file's
   ``/general/subject/subject_id``; a file without one is an animal of its own, ``(<session id>)``
   (``nwb_neurpir.io.identity``), and ``animal_notes`` says so.
-* ``session``: leave one session out; other sessions of the same animal stay in training.
+* ``session``: leave one session out; other sessions of the same animal stay in training. Every recording of the
+  held-out session (two spike sortings of it) is held out with it.
 * ``kfold``: stratified k-fold with every animal's neurons spread over the folds (train and test share animals).
 """
 
@@ -28,6 +29,7 @@ class Fold:
     """One train/test partition of the labelled neurons (indices into the evaluation's neuron table)."""
 
     name: str
+    """The held-out animal (``animal``), session (``session``) or ``fold<n>`` (``kfold``)."""
     train: np.ndarray
     test: np.ndarray
     held_out_subjects: tuple[str, ...]
@@ -45,23 +47,27 @@ def make_folds(
     split: Split = "animal",
     n_splits: int = 5,
     seed: int = 0,
+    sessions: Sequence[str] | None = None,
 ) -> list[Fold]:
-    """Folds over neurons given each neuron's animal, session key (unique across animals) and class.
+    """Folds over neurons given each neuron's animal, session key (unique across animals: one per recording) and
+    class. ``sessions`` (default: the session keys) names the session each neuron was recorded in, one name for
+    every recording of it: ``session`` holds out each session whole, so no recording of it stays in training.
 
     Raises NeurPIRError when the split is impossible (one animal only, too few neurons for k folds...); a fold
     whose training neurons hold a single class is returned (``results.describe_fold`` says it cannot be scored).
     """
     subjects = np.asarray(subject_ids, dtype=str)
-    sessions = np.asarray(session_keys, dtype=str)
+    keys = np.asarray(session_keys, dtype=str)
+    recorded_in = keys if sessions is None else np.asarray(sessions, dtype=str)
     labels = np.asarray(labels, dtype=str)
-    if not subjects.size == sessions.size == labels.size:
-        raise ValueError("subject_ids, session_keys and labels must have the same length")
+    if not subjects.size == keys.size == recorded_in.size == labels.size:
+        raise ValueError("subject_ids, session_keys, sessions and labels must have the same length")
     if split == "animal":
-        folds = _leave_one_out(subjects, subjects, sessions, unit="animal")
+        folds = _leave_one_out(subjects, subjects, keys, unit="animal")
     elif split == "session":
-        folds = _leave_one_out(sessions, subjects, sessions, unit="session")
+        folds = _leave_one_out(recorded_in, subjects, keys, unit="session")
     elif split == "kfold":
-        folds = _stratified_kfold(subjects, sessions, labels, n_splits, seed)
+        folds = _stratified_kfold(subjects, keys, labels, n_splits, seed)
     else:
         raise NeurPIRError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     return folds
