@@ -9,17 +9,21 @@ neurons whose own observation differs from the grid (``None`` when every neuron 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.redaction import redact_url
 
 Modality = Literal["spikes", "ophys"]
 
-__all__ = ["SAME_GRID_RTOL", "Modality", "Recording", "SourceInfo", "same_grid"]
+__all__ = ["SAME_GRID_RTOL", "Modality", "Recording", "RecordingKey", "SourceInfo", "recording_key",
+           "refuse_one_recording_twice", "refuse_recordings_read_twice", "same_grid"]
 
 SAME_GRID_RTOL = 1e-3
 """Bin sizes this close are one grid: frame periods measured from timestamps differ by their jitter (two sessions
@@ -56,6 +60,12 @@ class SourceInfo:
         if self.asset_id:
             return f"DANDI asset {self.asset_id}" + (f" ({self.asset_path})" if self.asset_path else "")
         return redact_url(self.location)
+
+    @property
+    def recorded_location(self) -> str:
+        """Where records (reports, ``model.json``) say the recording is: a local file's absolute path, else
+        ``label()`` (a DANDI asset, or a URL without its credentials)."""
+        return str(Path(self.location).resolve()) if self.is_local else self.label()
 
 
 @dataclass
@@ -163,3 +173,49 @@ class Recording:
         if not columns:
             return np.zeros((self.n_bins, 0), dtype=np.float32), []
         return np.concatenate(columns, axis=1), self.covariate_names()
+
+
+@dataclass(frozen=True)
+class RecordingKey:
+    """One recording: its NWB identifier, animal, session and neuron table. Two files of one key hold the same neurons
+    (copies of one file, a file and its sidecar, two spike sortings that kept one identifier); two spike sortings of
+    a session with identifiers of their own are two recordings of it."""
+
+    identifier: str
+    subject_id: str
+    session_id: str
+    neuron_table: str
+    """The table's HDF5 path without leading or trailing ``/``."""
+
+    def describe(self) -> str:
+        return (f"NWB identifier {self.identifier or '(none)'}, animal {self.subject_id}, session {self.session_id}, "
+                f"neurons of {self.neuron_table}")
+
+
+def recording_key(recording: Recording) -> RecordingKey:
+    """The ``RecordingKey`` of a recording read from a file."""
+    return RecordingKey(identifier=recording.source.identifier, subject_id=recording.subject_id,
+                        session_id=recording.session_id or recording.source.identifier,
+                        neuron_table=recording.neuron_table.strip("/"))
+
+
+def refuse_one_recording_twice(held: Sequence[tuple[str, RecordingKey]]) -> None:
+    """NeurPIRError naming both files when two of ``held`` (a file, as messages name it, and the recording whose
+    neurons it gave) are one recording: its neurons would count twice."""
+    first: dict[RecordingKey, str] = {}
+    for where, key in held:
+        if key not in first:
+            first[key] = where
+        elif first[key] == where:
+            raise NeurPIRError("is given twice (itself and a folder holding it?); its neurons would count twice: give "
+                               "it once", source=where)
+        else:
+            raise NeurPIRError(f"{first[key]} and {where} hold one recording ({key.describe()}): copies of one file, "
+                               "a file and its sidecar, or two spike sortings that kept one NWB identifier? Its "
+                               "neurons would count twice: give only one of them, or give each sorting an NWB "
+                               "identifier of its own")
+
+
+def refuse_recordings_read_twice(recordings: Sequence[Recording]) -> None:
+    """``refuse_one_recording_twice`` for recordings read from files, named by their sources."""
+    refuse_one_recording_twice([(recording.source.label(), recording_key(recording)) for recording in recordings])

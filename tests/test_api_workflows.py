@@ -477,7 +477,7 @@ def test_a_probe_fitted_on_sidecars_reads_the_hand_features_from_their_sources(f
         npir.LabelProbe("cell_type").fit(sidecars)
     assert npir.LabelProbe("cell_type", inputs="neurpir").fit(sidecars).classes_ == CLASSES
     npir.annotate(fitted[0], data / "sub-sim01", sidecar=True, output_dir=sidecars, name="Other", progress=False)
-    with pytest.raises(NeurPIRError, match="both hold embeddings of recording .* would count twice"):
+    with pytest.raises(NeurPIRError, match="hold one recording .* would count twice: give only one of them"):
         npir.read_embeddings(sidecars)
     assert len(npir.read_embeddings(sidecars, "NeurPIREmbeddings")) == 50  # the other name's sidecars left out
 

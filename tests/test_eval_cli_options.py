@@ -192,8 +192,10 @@ def test_recordings_sharing_an_nwb_identifier_are_read_as_different_recordings(
     own = next(annotated.glob("sub-sim01/*.nwb"))
     copy = Path(shutil.copy(own, tmp_path / "copy.nwb"))
     for pair in ([own, next(sidecars.glob("sub-sim01/*.nwb"))], [own, copy]):  # a file and its sidecar, its copy
-        with pytest.raises(NeurPIRError, match=r"both hold embeddings of recording \S+ \(animal sim01, session .*, "
-                                               r"neurons of units\), whose neurons would count twice"):
+        with pytest.raises(NeurPIRError, match=r"hold one recording \(NWB identifier \S+, animal sim01, session .*, "
+                                               r"neurons of units\): copies of one file, a file and its sidecar, or "
+                                               r"two spike sortings that kept one NWB identifier\? Its neurons would "
+                                               r"count twice: give only one of them"):
             read_annotated(pair)
 
 

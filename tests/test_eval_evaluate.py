@@ -304,3 +304,18 @@ def test_split_session_holds_out_every_sorting_of_the_session(recordings: list) 
     given = evaluate(sorted_twice, label="cell_type", embeddings=vectors, split="session", methods=["neurpir"],
                      embeddings_training_data=[second.source.identifier], progress=False)
     assert given.method("neurpir").modes == ["transductive", "inductive", "inductive"]
+
+
+def test_one_recording_given_twice_is_refused_whatever_reads_it(simulated: Path, recordings: list,
+                                                                 tmp_path: Path) -> None:
+    import shutil
+
+    copy = dataclasses.replace(recordings[0], source=dataclasses.replace(recordings[0].source, location="copy.nwb"))
+    with pytest.raises(NeurPIRError, match="hold one recording .*: give only one of them"):
+        evaluate([*recordings, copy], label="cell_type", methods=["hand"], progress=False)
+    own = next(simulated.glob("sub-sim01/*.nwb"))
+    copied = Path(shutil.copy(own, tmp_path / "copy.nwb"))
+    refused = CliRunner().invoke(app, ["evaluate", str(simulated), str(copied), "--label", "cell_type", "--methods",
+                                       "hand", "--no-progress"])
+    assert refused.exit_code == 1
+    assert f"error: {own} and {copied} hold one recording (NWB identifier" in " ".join(refused.output.split())

@@ -228,6 +228,7 @@ def test_the_neuron_filter_is_recorded_by_train_and_by_annotate(model_dir: Path,
     assert trained.exit_code == 0, trained.output
     sessions = json.loads((tmp_path / "m" / "model.json").read_text())["training"]["sessions"]
     assert [(s["unit_filter"], s["activity_series"]) for s in sessions] == [(keep, None)]
+    assert [(s["location"], s["neuron_table"]) for s in sessions] == [(str(files[0].resolve()), "units")]
     for name, options in (("filtered", ["--filter", keep]), ("whole", [])):
         annotated = runner.invoke(app, ["annotate", str(model_dir), str(files[0]), "--out", str(tmp_path / name),
                                         *options, "--no-progress"])

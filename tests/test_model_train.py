@@ -90,6 +90,10 @@ def test_user_mistakes_are_clear(recordings) -> None:  # noqa: ANN001
     ophys = mock_recording(seed=1, n_bins=300, modality="ophys")
     with pytest.raises(NeurPIRError, match="mix modalities"):
         train([recordings[0], ophys], TINY)
+    copy = dataclasses.replace(recordings[0], source=dataclasses.replace(recordings[0].source, location="copy.nwb"))
+    with pytest.raises(NeurPIRError, match=r"^synthetic-m0-0.nwb and copy.nwb hold one recording \(NWB identifier "
+                                           r"synthetic-m0-0, animal m0, session ses0, neurons of units\)"):
+        train([recordings[0], copy], TINY)
     model = train(recordings, dataclasses.replace(TINY, max_steps=0), progress=False)
     with pytest.raises(NeurPIRError, match="trained on spikes"):
         model.embed(ophys)

@@ -47,6 +47,8 @@ def test_the_second_plane_is_inspected_annotated_and_read_back_with_its_own_trac
     sessions = json.loads((tmp_path / "model" / "model.json").read_text())["training"]["sessions"]
     assert [s["activity_series"] for s in sessions] == ["processing/ophys/Fluorescence/RoiResponseSeries",
                                                         PLANE1_TRACES]
+    assert [(s["location"], s["neuron_table"]) for s in sessions] == [(str(path.resolve()), planes[0].neuron_table),
+                                                                      (str(path.resolve()), PLANE1)]
 
     source, reading = activity_source(path)  # what evaluate and the label probe read for these vectors
     assert (source, reading) == (str(path), {"ophys_series": PLANE1})

@@ -71,7 +71,8 @@ def register(app: typer.Typer) -> None:
         labels: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--labels", help=LABELS_HELP)] = None,
         split: Annotated[str, choice("nwb_neurpir.evaluation.splits:SPLITS", "--split",
-                                     help="animal (leave one animal out), session, or kfold. An animal is a "
+                                     help="animal (leave one animal out), session (leave one session out, every "
+                                          "file of it together: two spike sortings), or kfold. An animal is a "
                                           "file's /general/subject/subject_id (one file is one animal); a file "
                                           "without one is an animal of its own, named (<session id>).")]
         = "animal",

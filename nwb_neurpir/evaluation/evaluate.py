@@ -62,7 +62,7 @@ from nwb_neurpir.evaluation.results import (
 )
 from nwb_neurpir.evaluation.splits import Fold, Split, animal_notes, make_folds, only_held_out
 from nwb_neurpir.provenance import software_versions
-from nwb_neurpir.recording import Recording
+from nwb_neurpir.recording import Recording, refuse_recordings_read_twice
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR, NeurPIRConfig
@@ -205,22 +205,16 @@ def evaluate(
         notes=notes, neurons=_neuron_table(neurons, recordings, keys))
 
 
-def _source_location(recording: Recording) -> str:
-    """Where a recording was read from: the absolute path of a local file, else its DANDI label or URL."""
-    source = recording.source
-    return str(Path(source.location).resolve()) if source.is_local else source.label()
-
-
 def _sources(recordings: Sequence[Recording], keys: Sequence[str]) -> list[dict[str, str]]:
     """Per recording: its session key, where it was read from (absolute path, or DANDI label) and NWB identifier."""
-    return [{"session": key, "location": _source_location(recording), "identifier": recording.source.identifier}
-            for key, recording in zip(keys, recordings)]
+    return [{"session": key, "location": recording.source.recorded_location,
+             "identifier": recording.source.identifier} for key, recording in zip(keys, recordings)]
 
 
 def _neuron_table(neurons: LabelledNeurons, recordings: Sequence[Recording], keys: Sequence[str]) -> pd.DataFrame:
     """``subject``, ``session`` (key), ``source`` (empty for an embeddings table) and ``neuron_id`` per labelled
     neuron."""
-    location = {key: _source_location(recording) for key, recording in zip(keys, recordings)}
+    location = {key: recording.source.recorded_location for key, recording in zip(keys, recordings)}
     return pd.DataFrame({"subject": neurons.subject_ids, "session": neurons.session_keys,
                          "source": [location.get(key, "") for key in neurons.session_keys],
                          "neuron_id": neurons.neuron_ids})
@@ -261,6 +255,7 @@ def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGroupi
         modalities = sorted({recording.modality for recording in recordings})
         if len(modalities) > 1:
             raise NeurPIRError(f"the recordings mix modalities ({', '.join(modalities)}); evaluate one at a time")
+        refuse_recordings_read_twice(recordings)
         neurons = from_recordings(recordings, label, grouping)
     if table_vectors is None and embeddings is None and model is None:
         return neurons, {}

@@ -55,7 +55,7 @@ from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
 from nwb_neurpir.model.segments import PairBatch, ViewSampler
 from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
 from nwb_neurpir.provenance import software_versions
-from nwb_neurpir.recording import Recording, same_grid
+from nwb_neurpir.recording import Recording, refuse_recordings_read_twice, same_grid
 
 __all__ = ["train"]
 
@@ -189,6 +189,7 @@ def _sharding_warnings(train_pools: list[np.ndarray], world_size: int, config: N
 def _check_recordings(recordings: list[Recording]) -> str:
     if not recordings:
         raise NeurPIRError("no recordings to train on")
+    refuse_recordings_read_twice(recordings)
     modalities = sorted({r.modality for r in recordings})
     if len(modalities) > 1:
         raise NeurPIRError(f"recordings mix modalities {modalities}; train one model per modality (modality=... "
@@ -302,7 +303,8 @@ class _Run:
         _set_threads(config, self.env)
         self.out_dir = out_dir
         self.data = [session_key(r) for r in recordings]
-        self.selections = [r.neuron_selection() for r in recordings]
+        self.origins = [{"location": r.source.recorded_location, "neuron_table": r.neuron_table.strip("/"),
+                         **r.neuron_selection()} for r in recordings]
         self.bin_size = float(np.median([r.bin_size for r in recordings]))
         self.root = out_dir / CHECKPOINTS if out_dir is not None else None
         found = _agreed_checkpoint(self.root, self.env) if (resume and self.root is not None) else None
@@ -381,8 +383,8 @@ class _Run:
                    self.state.best_validation, "history": self.state.history, "world_size": self.env.world_size,
                    "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
                    "runs": [dict(entry) for entry in self.state.runs],
-                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons, **selection}
-                                for s, selection in zip(self.sessions, self.selections)]}
+                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons, **origin}
+                                for s, origin in zip(self.sessions, self.origins)]}
         return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size,
                        self.state.finished)
 

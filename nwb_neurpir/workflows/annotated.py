@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.recording import RecordingKey, refuse_one_recording_twice
 
 if TYPE_CHECKING:
     from nwb_neurpir.io.identity import FileIdentity
@@ -35,10 +36,10 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
     """One table of every file's embeddings with ``subject_id`` and ``session_id`` columns (read as the reader reads
     them into a recording); ``attrs["training_data"]`` lists the sessions the embedding model(s) were trained on,
     ``attrs["recording_keys"]`` names each file's recording as training data names it, ``attrs["models"]`` each
-    distinct model's provenance (by checksum). A recording is its NWB identifier, animal, session and neuron table:
-    two files holding embeddings of one recording (a file and its sidecar or its annotated copy, sidecars of two
-    names) are refused, as their neurons would count twice; files of different recordings that share an NWB
-    identifier are read as such, with a warning."""
+    distinct model's provenance (by checksum). A recording is its NWB identifier, animal, session and neuron table
+    (``RecordingKey``): two files holding embeddings of one recording (a file and its sidecar or its annotated copy,
+    sidecars of two names, two sortings that kept one identifier) are refused, as their neurons would count twice;
+    files of different recordings that share an NWB identifier are read as such, with a warning."""
     from nwb_neurpir.store import read_embeddings
 
     frames, training_data, models, recording_keys, holders = [], [], {}, {}, []
@@ -49,7 +50,8 @@ def read_annotated(paths: Sequence[str | Path], name: str | None = None) -> pd.D
         identifier = source.get("identifier") or identity.identifier
         recording_keys[str(path)] = source.get("asset_id") or identifier or str(path)
         neuron_table = (source.get("neuron_table") or frame.attrs["neuron_table"]).strip("/")
-        holders.append(_Holder(str(path), (identifier, identity.subject_id, identity.session_id, neuron_table)))
+        holders.append(_Holder(str(path), RecordingKey(identifier, identity.subject_id, identity.session_id,
+                                                       neuron_table)))
         frame.insert(0, "subject_id", identity.subject_id)
         frame.insert(1, "session_id", identity.session_id)
         frame["file"] = str(path)
@@ -71,27 +73,21 @@ class _Holder:
     """A file of embeddings and the recording whose neurons they are."""
 
     path: str
-    recording: tuple[str, str, str, str]
-    """NWB identifier, animal, session and neuron table (of a sidecar: its source's)."""
+    recording: RecordingKey
+    """Of a sidecar: its source's."""
 
 
 def _check_recordings(holders: Sequence[_Holder]) -> None:
     """NeurPIRError when two files hold embeddings of one recording (a file and its sidecar or annotated copy,
-    sidecars of two names); a warning when files of different recordings share an NWB identifier."""
+    sidecars of two names, two sortings that kept one identifier); a warning when files of different recordings
+    share an NWB identifier."""
     from nwb_neurpir.io.read_warnings import warn_about
 
-    first: dict[tuple[str, str, str, str], _Holder] = {}
-    for holder in holders:
-        other = first.setdefault(holder.recording, holder)
-        if other is not holder:
-            identifier, subject, session, neuron_table = holder.recording
-            raise NeurPIRError(f"{other.path} and {holder.path} both hold embeddings of recording {identifier} "
-                               f"(animal {subject}, session {session}, neurons of {neuron_table}), whose neurons "
-                               "would count twice; pick one table by name (--embeddings) or give one of the files")
+    refuse_one_recording_twice([(holder.path, holder.recording) for holder in holders])
     sharing: dict[str, list[str]] = {}
     for holder in holders:
-        if holder.recording[0]:
-            sharing.setdefault(holder.recording[0], []).append(holder.path)
+        if holder.recording.identifier:
+            sharing.setdefault(holder.recording.identifier, []).append(holder.path)
     for identifier, paths in sharing.items():
         if len(paths) > 1:
             warn_about(paths[0], f"shares its NWB identifier {identifier} with {', '.join(paths[1:])}; they are "

@@ -19,6 +19,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EvaluationResult
+from nwb_neurpir.recording import recording_key, refuse_one_recording_twice
 from nwb_neurpir.workflows.annotated import MovedSources, activity_source, local_paths, read_annotated
 from nwb_neurpir.workflows.labels_file import ExternalLabels, relabel_frame, relabel_recordings
 from nwb_neurpir.workflows.recordings import source_items
@@ -207,9 +208,10 @@ def evaluate_annotated(
 
     reader = dict(reader_kwargs or {})
     if not _uses_neurpir(methods):
-        recordings = _relabelled([recording_of(path, reader) for path in paths], labels)
-        return _timed_total(evaluate(recordings, label=label, methods=methods, progress=progress, **options),
-                            time.perf_counter() - clock)
+        recordings = [recording_of(path, reader) for path in paths]
+        refuse_one_recording_twice([(str(path), recording_key(r)) for path, r in zip(paths, recordings)])
+        return _timed_total(evaluate(_relabelled(recordings, labels), label=label, methods=methods,
+                                     progress=progress, **options), time.perf_counter() - clock)
     table = read_annotated(paths, name)
     if labels is not None:
         table = relabel_frame(table, labels)
