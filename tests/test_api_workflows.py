@@ -449,8 +449,8 @@ def test_a_probe_reads_labels_kept_outside_the_files(predicted: dict) -> None:
         [predicted["data"] / "sub-sim01", predicted["data"] / "sub-sim02"], labels=table)
     assert probe.class_counts_ == {"PV+": 10, "PV-": 40} and probe.model_sha256_ == predicted["probe"].model_sha256_
     frame["session_id"] = "s1"  # two recordings of one session name: a labels table keyed by it is ambiguous
-    with pytest.raises(NeurPIRError, match=r"^labels table: session_id s1 names 2 recordings \(.*\); add a "
-                                           "subject_id or identifier column$"):
+    with pytest.raises(NeurPIRError, match=r"^labels table: session_id s1 names 2 recordings \(.*\) whose neuron ids "
+                                           "overlap; add a subject_id column$"):
         npir.LabelProbe("opto", inputs="neurpir").fit(frame, labels=table.drop(columns="identifier")
                                                       .assign(session_id="s1").drop_duplicates(["neuron_id"]))
 

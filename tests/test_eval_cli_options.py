@@ -258,7 +258,8 @@ def test_labels_kept_in_a_csv_are_evaluated_and_fit_a_probe(annotated: Path, sim
     payload = json.loads(shown.stdout)
     assert payload["n_labelled"] == 50 and payload["classes"] == ["PV+", "PV-"]
     assert [m["name"] for m in payload["methods"]] == ["neurpir", "hand"]
-    assert f"{labels}: 1 of its 76 rows match no neuron of the files (by session_id and neuron_id)" in shown.stderr
+    assert shown.stderr.count(f"{labels}: 1 of its 76 rows match no neuron of the files (by session_id and "
+                              "neuron_id)") == 1  # the vectors' table and the recordings are matched once
     predicted = neurpir("predict", str(model_dir), str(simulated / "sub-sim03"), "--fit-on",
                         str(annotated / "sub-sim01"), "--fit-on", str(annotated / "sub-sim02"), "--label", "opto",
                         "--labels", str(labels), "--probe-dir", str(tmp_path / "probe"), "--out",
@@ -275,6 +276,28 @@ def test_labels_kept_in_a_csv_are_evaluated_and_fit_a_probe(annotated: Path, sim
     bad = neurpir("evaluate", str(annotated), "--label", "opto", "--labels", str(tmp_path / "bad.tsv"))
     assert bad.code == 1 and bad.stderr == f"error: {tmp_path / 'bad.tsv'}: the labels table lacks neuron_id (it " \
                                            "has session_id, unit, opto)\n"
+
+
+def test_a_labels_key_naming_two_recordings_is_refused_only_when_their_neuron_ids_overlap() -> None:
+    import dataclasses
+
+    import pandas as pd
+
+    from nwb_neurpir.testing import mock_recording
+    from nwb_neurpir.workflows.labels_file import read_labels, relabel_recordings
+
+    first, other = mock_recording(seed=0, n_bins=200), mock_recording(seed=1, n_bins=200)
+    second = dataclasses.replace(other, source=dataclasses.replace(other.source, identifier=first.source.identifier),
+                                 neuron_ids=other.neuron_ids + 100)  # another session, one template's identifier
+    labels = read_labels(pd.DataFrame({"identifier": first.source.identifier, "neuron_id": [0, 100],
+                                       "opto": ["PV+", "PV-"]}), "opto")
+    relabelled = relabel_recordings([first, second], labels)
+    assert [r.neuron_metadata["opto"].iloc[0] for r in relabelled] == ["PV+", "PV-"]
+    overlapping = dataclasses.replace(second, neuron_ids=other.neuron_ids)
+    with pytest.raises(NeurPIRError, match=r"^labels table: identifier synthetic-m1-0 names 2 recordings \(.*\) whose "
+                                           "neuron ids overlap; they are sessions that share an NWB identifier: name "
+                                           "them by session_id"):
+        relabel_recordings([first, overlapping], labels)
 
 
 def test_evaluate_replaces_a_report_only_with_overwrite(simulated: Path, tmp_path: Path) -> None:

@@ -213,10 +213,9 @@ def evaluate_annotated(
         return _timed_total(evaluate(_relabelled(recordings, labels), label=label, methods=methods,
                                      progress=progress, **options), time.perf_counter() - clock)
     table = read_annotated(paths, name)
-    if labels is not None:
-        table = relabel_frame(table, labels)
     provenance = _model_provenance(table.attrs["models"])
     if methods is not None and all(m.partition(":")[0] == "neurpir" for m in methods):
+        table = table if labels is None else relabel_frame(table, labels)
         return _timed_total(evaluate(label=label, embeddings=table, methods=methods, progress=progress,
                                      model_provenance=provenance, **options), time.perf_counter() - clock)
     model_grids = {model.get("hyperparameters", {}).get("bin_size") for model in table.attrs["models"]} - {None}

@@ -5,8 +5,8 @@ column of the files (``neurpir evaluate --labels``, ``neurpir predict --fit-on .
 Key rule: the recording is named by ``identifier`` (its NWB identifier) when the table has that column, else by
 ``session_id``; a ``subject_id`` column, when present, must match too. Neurons the table lists get its value (an
 empty cell leaves them unlabelled); neurons it does not list are unlabelled, whatever their file says. Rows that
-match no neuron are ignored with a warning that counts them; when none matches, or a key names two recordings, or
-a neuron is listed twice, it is an error naming the table.
+match no neuron are ignored with a warning that counts them; when none matches, or a key names two recordings whose
+neuron ids overlap (so a row could be either's), or a neuron is listed twice, it is an error naming the table.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def relabel_frame(frame: pd.DataFrame, labels: ExternalLabels) -> pd.DataFrame:
                            labels.source)
     neurons = pd.DataFrame({"neuron_id": [_as_text(n) for n in frame["neuron_id"]],
                             "recording": frame["file"].astype(str).to_numpy()})
-    for column in labels.key:
+    for column in {*labels.key, *({"subject_id", "session_id"} & set(frame.columns))}:
         neurons[column] = ([_as_text(v) for v in frame[column]] if column != "identifier" else
                            neurons["recording"].map({path: _recording_identifier(path)
                                                      for path in neurons["recording"].unique()}))
@@ -99,16 +99,17 @@ def relabel_frame(frame: pd.DataFrame, labels: ExternalLabels) -> pd.DataFrame:
 
 
 def _matched(neurons: pd.DataFrame, labels: ExternalLabels) -> np.ndarray:
-    """The table's value for each row of ``neurons`` (columns: the key, ``neuron_id``, ``recording``), None where
-    the table does not list the neuron; refuses a key naming two recordings, warns of rows that match no neuron."""
+    """The table's value for each row of ``neurons`` (columns: the key, ``neuron_id``, ``recording``, and those of
+    ``subject_id``, ``session_id`` and ``identifier`` that are known), None where the table does not list the neuron;
+    refuses a key naming two recordings whose neuron ids overlap, warns of rows that match no neuron."""
     key = list(labels.key)
-    owners = neurons.groupby(key)["recording"].unique()
     used = set(map(tuple, labels.table[key].to_numpy().tolist()))
-    for value, recordings in owners.items():
+    for value, rows in neurons.groupby(key):
         value = value if isinstance(value, tuple) else (value,)
-        if len(recordings) > 1 and value in used:
+        recordings = rows["recording"].unique()
+        if len(recordings) > 1 and value in used and rows["neuron_id"].duplicated().any():
             raise NeurPIRError(f"{_named(key, dict(zip(key, value)))} names {len(recordings)} recordings "
-                               f"({', '.join(recordings[:2])}); add a subject_id or identifier column",
+                               f"({', '.join(recordings[:2])}) whose neuron ids overlap; {_telling_apart(rows, key)}",
                                labels.source)
     ids = neurons[[*key, "neuron_id"]]
     _report_unmatched(len(labels.table) - len(labels.table.merge(ids.drop_duplicates(), on=[*key, "neuron_id"])),
@@ -116,6 +117,24 @@ def _matched(neurons: pd.DataFrame, labels: ExternalLabels) -> np.ndarray:
     merged = ids.merge(labels.table, on=[*key, "neuron_id"], how="left")
     values = merged[labels.label].astype(object).to_numpy()
     return np.where(pd.isna(values), None, values)
+
+
+def _telling_apart(rows: pd.DataFrame, key: Sequence[str]) -> str:
+    """What makes a labels table name one of the recordings whose neurons ``rows`` are (all named by one ``key``)."""
+    def differ(column: str) -> bool:
+        return column in rows.columns and rows.groupby("recording")[column].first().nunique() > 1
+
+    if "subject_id" not in key and differ("subject_id"):
+        return "add a subject_id column"
+    if "identifier" not in key and differ("identifier"):
+        return "name the recordings by an identifier column (their NWB identifiers differ)"
+    if "identifier" in key and differ("session_id"):
+        return "they are sessions that share an NWB identifier: name them by session_id (without an identifier column)"
+    if "identifier" in key or "identifier" in rows.columns:
+        return ("they are one recording (copies of one file?) or spike sortings that kept one NWB identifier: give "
+                "only one of them, or give each sorting an NWB identifier of its own")
+    return ("give only one of them if they are copies of one file, else name them by an identifier column (two "
+            "spike sortings of the session?)")
 
 
 def _report_unmatched(unmatched: int, labels: ExternalLabels) -> None:
