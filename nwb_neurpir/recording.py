@@ -217,5 +217,13 @@ def refuse_one_recording_twice(held: Sequence[tuple[str, RecordingKey]]) -> None
 
 
 def refuse_recordings_read_twice(recordings: Sequence[Recording]) -> None:
-    """``refuse_one_recording_twice`` for recordings read from files, named by their sources."""
-    refuse_one_recording_twice([(recording.source.label(), recording_key(recording)) for recording in recordings])
+    """``refuse_one_recording_twice`` for recordings read from files, named by their sources, among those that share
+    a neuron: reads of one file that keep disjoint neurons (other ``--filter``s) cannot count a neuron twice."""
+    by_key: dict[RecordingKey, list[Recording]] = {}
+    for recording in recordings:
+        by_key.setdefault(recording_key(recording), []).append(recording)
+    for key, reads in by_key.items():
+        for i, first in enumerate(reads):
+            shared = [other for other in reads[i + 1:] if np.intersect1d(first.neuron_ids, other.neuron_ids).size]
+            if shared:
+                refuse_one_recording_twice([(first.source.label(), key), (shared[0].source.label(), key)])

@@ -319,3 +319,14 @@ def test_one_recording_given_twice_is_refused_whatever_reads_it(simulated: Path,
                                        "hand", "--no-progress"])
     assert refused.exit_code == 1
     assert f"error: {own} and {copied} hold one recording (NWB identifier" in " ".join(refused.output.split())
+
+
+def test_reads_of_one_file_that_keep_disjoint_neurons_are_not_one_recording_twice(recordings: list) -> None:
+    first = recordings[0]
+    halves = [first.select_neurons(np.arange(first.n_neurons) < first.n_neurons // 2),
+              first.select_neurons(np.arange(first.n_neurons) >= first.n_neurons // 2)]
+    result = evaluate([*halves, *recordings[1:]], label="cell_type", methods=["hand"], progress=False)
+    assert result.n_neurons == sum(r.n_neurons for r in recordings)
+    overlapping = first.select_neurons(np.arange(first.n_neurons) >= first.n_neurons // 4)
+    with pytest.raises(NeurPIRError, match="neurons would count twice"):
+        evaluate([*halves[:1], overlapping, *recordings[1:]], label="cell_type", methods=["hand"], progress=False)
