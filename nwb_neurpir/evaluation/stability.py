@@ -172,18 +172,22 @@ def measure_stability(match_column: str, recordings: Sequence[TrackedRecording],
             if retrieval is not None:
                 found.append(retrieval)
         retrievals[method] = found
-    return StabilityResult(match_column=match_column, retrievals=retrievals,
-                           notes=_notes(match_column, recordings, retrievals))
+    return StabilityResult(match_column=match_column, retrievals=retrievals, notes=_notes(match_column, recordings))
 
 
-def _notes(match_column: str, recordings: Sequence[TrackedRecording],
-           retrievals: dict[str, list[Retrieval]]) -> list[str]:
-    """What the reader must know: neurons skipped for a shared value, and no pair found at all."""
+def _has_partners(recordings: Sequence[TrackedRecording]) -> bool:
+    """Whether some neuron's value names a neuron in another recording of its animal."""
+    return any(a.subject == b.subject and bool(set(a.identities()) & set(b.identities()) - {""})
+               for a, b in itertools.combinations(recordings, 2))
+
+
+def _notes(match_column: str, recordings: Sequence[TrackedRecording]) -> list[str]:
+    """What the reader must know: neurons skipped for a shared value, and no partner anywhere."""
     notes = []
     shared = sum(recording.n_shared for recording in recordings)
     if shared:
         notes.append(f"{shared} neurons share their {match_column} value with another neuron of the same file "
                      "(e.g. -1 for untracked, or a split unit): they name no single neuron and are skipped")
-    if not any(retrievals.values()):
+    if not _has_partners(recordings):
         notes.append(f"no neuron has a partner by {match_column} in another file of its animal: nothing to measure")
     return notes
