@@ -57,14 +57,31 @@ def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None,
             raise NeurPIRError(message)
 
 
+def _refuse_probe_options(*, split: str, probe: str, normalize: str, seed: int | None,
+                          projection: str | None) -> None:
+    """Without --label no probe runs: a one-line error for an option that only shapes the probes or their figure."""
+    given = [name for name, happens in (("--split", split != "animal"), ("--probe", probe != "logistic"),
+                                        ("--normalize", normalize != "auto"), ("--seed", seed is not None),
+                                        ("--projection", projection is not None)) if happens]
+    if given:
+        raise NeurPIRError(f"{given[0]} shapes the probes of --label; with --match-column alone no probe runs")
+
+
 def register(app: typer.Typer) -> None:
     """Add `evaluate` to the app."""
 
     @app.command("evaluate")
     def evaluate(
         sources: Sources,
-        label: Annotated[str, typer.Option("--label", help="Neuron column to predict, e.g. cell_type, brain_area, "
-                                                           f"location. {LABEL_VALUES}")],
+        label: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--label", help="Neuron column to predict, e.g. cell_type, brain_area, location. "
+                            f"{LABEL_VALUES} Needed unless --match-column is given.")] = None,
+        match_column: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--match-column", help="Neuron column tracking units across an animal's recordings (same value = same "
+                                   "neuron, e.g. tracked_unit): report, per method, whether a neuron's nearest "
+                                   "vector in another recording is its partner (top-1, rank, cosine, chance). "
+                                   "Empty values, and values shared within a file, are skipped. Needs no --label.")
+        ] = None,
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--grouping", help=f"{PRESET_GROUPING} or a YAML/JSON file mapping group -> label values; other "
                                "values are dropped (the report's notes name them).")] = None,
@@ -110,7 +127,8 @@ def register(app: typer.Typer) -> None:
             "--embeddings", help="Which embedding table of annotated files (when a file has several).")] = None,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help="Report folder: report.json, report.md, predictions.csv, umap.png, "
-                          "confusion.png; one that already holds a report needs --overwrite.")] = None,
+                          "confusion.png (stability.png with --match-column); one that already holds a report "
+                          "needs --overwrite.")] = None,
         overwrite: Annotated[bool, typer.Option(
             "--overwrite", help="Replace the report already in --out.")] = False,
         no_plots: Annotated[bool, typer.Option("--no-plots", help="With --out: skip the PNG figures.")] = False,
@@ -132,6 +150,8 @@ def register(app: typer.Typer) -> None:
 
         Example: neurpir evaluate ../shared/data/steinmetz2019-nwb --label brain_area --grouping steinmetz-4region
         --train --methods neurpir,hand --out report/
+
+        Chronic recordings: neurpir evaluate data/ --model model/ --match-column tracked_unit --out stability/
         """
         from nwb_neurpir.evaluation import format_table
         from nwb_neurpir.evaluation.methods import split_methods
@@ -145,9 +165,12 @@ def register(app: typer.Typer) -> None:
                        transductive=transductive, ablations=ablations, methods=methods,
                        embeddings_name=embeddings_name, split=split, folds=folds, out=out, no_plots=no_plots,
                        projection=projection)
-        options = dict(label=label, grouping=grouping, split=split, probe=probe, normalize=normalize,
-                       n_splits=folds or 5, seed=seed or 0, held_out=held_out, progress=progress and not as_json,
-                       methods=split_methods(methods) if methods else None, ablations=ablations)
+        if label is None:
+            _refuse_probe_options(split=split, probe=probe, normalize=normalize, seed=seed, projection=projection)
+        options = dict(label=label, match_column=match_column, grouping=grouping, split=split, probe=probe,
+                       normalize=normalize, n_splits=folds or 5, seed=seed or 0, held_out=held_out,
+                       progress=progress and not as_json, methods=split_methods(methods) if methods else None,
+                       ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
                                ophys_series=series, modality=modality,
                                model=model,

@@ -37,6 +37,7 @@ from nwb_neurpir.evaluation.dataset import (
     table_population,
     table_sessions,
 )
+from nwb_neurpir.evaluation.features import feature_matrix
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import Method, default_methods, parse_methods, REPRESENTATIONS
@@ -61,6 +62,8 @@ from nwb_neurpir.evaluation.results import (
     describe_fold,
 )
 from nwb_neurpir.evaluation.splits import Fold, Split, animal_notes, make_folds, only_held_out
+from nwb_neurpir.evaluation.stability import StabilityResult, measure_stability
+from nwb_neurpir.evaluation.stability_inputs import stability_names, table_inputs, tracked_recordings
 from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording, refuse_recordings_read_twice
 
@@ -92,12 +95,16 @@ class _Run:
     fold_models: dict[str, dict[str, str]] = field(default_factory=dict)
     fold_training_data: dict[str, tuple[str, ...]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    unseen: dict[str, dict[int, np.ndarray]] | None = None
+    """With a tracked column: per fold-trained representation, each recording's vectors from the first fold whose
+    model never saw it (recording index -> matrix of all its neurons)."""
 
 
 def evaluate(
     recordings: Sequence[Recording] | None = None,
     *,
-    label: str,
+    label: str | None = None,
+    match_column: str | None = None,
     config: NeurPIRConfig | None = None,
     model: NeurPIR | None = None,
     embeddings: pd.DataFrame | Sequence[np.ndarray] | None = None,
@@ -131,14 +138,23 @@ def evaluate(
     ``held_out`` (animals, or sessions under ``split="session"``) keeps only the folds that hold them out: the
     animals a given model never saw. Folds whose test classes are all absent from their training neurons are
     unscorable: reported, not averaged in.
+
+    ``match_column`` (a neuron column tracking units across one animal's recordings, same value = same neuron)
+    adds cross-session retrieval of every NeurPIR variant and the hand features (``result.stability``, see
+    ``stability``); with it ``label`` may be None: then only the stability is measured, from a ``model`` or given
+    ``embeddings`` and the hand features.
     """
     started = time.perf_counter()
     _check_options(config, model, embeddings, normalize, probe, ablations)
-    grouping = grouping if isinstance(grouping, LabelGrouping) or grouping is None else load_grouping(grouping)
     recordings = list(recordings or [])
     timings: dict[str, float] = {}
+    if label is None:
+        _check_label_free(match_column, config, grouping, held_out)
+        return _stability_only(recordings, match_column, model, embeddings, methods, probe, progress, timings,
+                               started, model_provenance)
+    grouping = grouping if isinstance(grouping, LabelGrouping) or grouping is None else load_grouping(grouping)
     neurons, representations = _given_inputs(recordings, label, grouping, model, embeddings, embeddings_training_data,
-                                             progress, timings)
+                                             progress, timings, every_recording=match_column is not None)
     keys = session_keys(recordings)
     normalization = choose_normalization(normalize, neurons.session_keys, neurons.labels,
                                          _population_keys(recordings, keys, representations.get("neurpir")))
@@ -160,7 +176,8 @@ def evaluate(
         for variant in NEURPIR_VARIANTS:
             representations[variant] = TrainedRepresentation(
                 name=variant, recordings=recordings, neurons=neurons,
-                config=variant_config(config, variant, recordings[0].modality), mode=mode, progress=progress)
+                config=variant_config(config, variant, recordings[0].modality), mode=mode, progress=progress,
+                every_recording=match_column is not None)
     if recordings and "neurpir" in representations:
         representations["neurpir-neighbours"] = NeighbourRepresentation(
             "neurpir-neighbours", representations["neurpir"], recordings, neurons)
@@ -180,17 +197,19 @@ def evaluate(
     extra = _diagnostic_methods(chosen, probe)
     run = _Run(results={method.name: MethodResult(method=method, description=_describe(method),
                                                   classes=neurons.classes) for method in [*chosen, *extra]},
-               timings=timings)
+               timings=timings, unseen=None if match_column is None else {})
     _run_folds(folds, fold_infos, train_sets, neurons, representations, [*chosen, *extra], run,
                _session_sources(recordings, embeddings), keys, normalization, seed, progress)
     fold_infos = [_with_training_data(info, run) for info in fold_infos]
     diagnostics = _diagnostics(run, neurons, seed, [m.name for m in extra])
+    stability = None if match_column is None else _label_run_stability(
+        match_column, recordings, keys, embeddings, representations, stability_names(chosen), run)
     results = [run.results[method.name] for method in chosen]
     timings["total"] = time.perf_counter() - started
     settings = {"probe": probe, "normalize": normalization.applied, "normalization": normalization.to_dict(),
                 "protocol": protocol if config is not None else None,
                 "n_splits": n_splits if split == "kfold" else None, "held_out": list(held_out or []), "seed": seed,
-                "n_recordings": len(recordings),
+                "n_recordings": len(recordings), "match_column": match_column,
                 "bin_sizes_s": sorted({float(r.bin_size) for r in recordings}) or None,
                 "config": None if config is None else config.hyperparameters(),
                 "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,
@@ -202,7 +221,107 @@ def evaluate(
         label=label, grouping=None if grouping is None else grouping.to_dict(), split=split, classes=neurons.classes,
         n_neurons=neurons.n_total, n_labelled=len(neurons), dropped=neurons.dropped, folds=fold_infos,
         methods=results, settings=settings, timings=round_timings(timings), view=run.view, diagnostics=diagnostics,
-        notes=notes, neurons=_neuron_table(neurons, recordings, keys))
+        notes=notes + (stability.notes if stability else []), neurons=_neuron_table(neurons, recordings, keys),
+        stability=stability)
+
+
+def _check_label_free(match_column: str | None, config: NeurPIRConfig | None, grouping: object,
+                      held_out: Sequence[str] | None) -> None:
+    """Refuse what an evaluation without a label cannot do: nothing to measure, per-fold training, label options."""
+    if match_column is None:
+        raise NeurPIRError("nothing to evaluate: give a label to probe (--label) or a column of units tracked "
+                           "across recordings (--match-column), or both")
+    if config is not None:
+        raise NeurPIRError("--train trains one model per fold of the --label probe; without --label give --model or "
+                           "annotated files")
+    if grouping is not None or held_out:
+        raise NeurPIRError(f"{'--grouping' if grouping is not None else '--held-out'} needs --label (the stability "
+                           "of --match-column is reported for every animal)")
+
+
+def _stability_only(recordings: list[Recording], match_column: str, model: NeurPIR | None,
+                    embeddings: pd.DataFrame | Sequence[np.ndarray] | None, methods: Sequence[str] | None,
+                    probe: str, progress: bool, timings: dict[str, float], started: float,
+                    model_provenance: dict | None) -> EvaluationResult:
+    """The evaluation without a label: the cross-session stability of NeurPIR vectors (``model`` or ``embeddings``)
+    and of the hand features, on every tracked neuron."""
+    if isinstance(embeddings, pd.DataFrame):
+        tracked, matrices = table_inputs(embeddings, match_column)
+        vectors: dict[str, list[np.ndarray]] = {"neurpir": matrices}
+    else:
+        if not recordings:
+            raise NeurPIRError("no recordings to evaluate")
+        if len({recording.modality for recording in recordings}) > 1:
+            raise NeurPIRError("the recordings mix modalities; evaluate one at a time")
+        keys = session_keys(recordings)
+        tracked = tracked_recordings(recordings, keys, match_column)
+        variants = [] if model is None and embeddings is None else ["neurpir"]
+        available = variants + ["neurpir-neighbours" for _ in variants] + list(BASELINES)
+        chosen = parse_methods(methods or default_methods(variants, True), available, probe)
+        vectors = _label_free_vectors(recordings, stability_names(chosen), model, embeddings, progress, timings)
+    stability = measure_stability(match_column, tracked, vectors)
+    for note in stability.notes:
+        warnings.warn(note, EvaluationWarning, stacklevel=3)
+    timings["total"] = time.perf_counter() - started
+    n_neurons = sum(len(t.tracked) for t in tracked)
+    settings = {"match_column": match_column, "n_recordings": len(tracked), "package_version": __version__,
+                "software": software_versions(), "model": _model_settings(model, model_provenance),
+                "bin_sizes_s": sorted({float(r.bin_size) for r in recordings}) or None,
+                "sources": _sources(recordings, session_keys(recordings)),
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return EvaluationResult(label=None, grouping=None, split="animal", classes=(), n_neurons=n_neurons,
+                            n_labelled=0, dropped={}, folds=[], methods=[], settings=settings,
+                            timings=round_timings(timings), notes=list(stability.notes), stability=stability)
+
+
+def _label_free_vectors(recordings: list[Recording], names: list[str], model: NeurPIR | None,
+                        embeddings: Sequence[np.ndarray] | None, progress: bool,
+                        timings: dict[str, float]) -> dict[str, list[np.ndarray]]:
+    """Per representation in ``names`` (``neurpir``, ``hand``), the vectors of every neuron of every recording."""
+    vectors = {}
+    for name in names:
+        clock = time.perf_counter()
+        if name == "hand":
+            vectors[name] = feature_matrix(recordings, progress=progress)[0]
+        elif model is not None:
+            vectors[name] = embed_all(model, recordings, None, progress)
+        else:
+            vectors[name] = _checked_matrices(embeddings, recordings)
+        timings[f"{name} (stability)"] = time.perf_counter() - clock
+    return vectors
+
+
+def _label_run_stability(match_column: str, recordings: Sequence[Recording], keys: Sequence[str],
+                         embeddings: object, representations: dict[str, Representation], names: list[str],
+                         run: _Run) -> StabilityResult:
+    """The stability of the representations ``names`` after the folds ran: fixed vectors as they are, fold-trained
+    ones from the model of a fold that never saw the recording (none under a transductive protocol)."""
+    if isinstance(embeddings, pd.DataFrame):
+        tracked, matrices = table_inputs(embeddings, match_column)
+        stability = measure_stability(match_column, tracked, {"neurpir": matrices} if "neurpir" in names else {})
+    else:
+        vectors: dict[str, list[np.ndarray | None]] = {}
+        for name in names:
+            representation = representations[name]
+            if isinstance(representation, TrainedRepresentation):
+                unseen = (run.unseen or {}).get(name, {})
+                vectors[name] = [unseen.get(index) for index in range(len(recordings))]
+            else:
+                vectors[name] = representation.full_for_fold(())
+        stability = measure_stability(match_column, tracked_recordings(recordings, keys, match_column), vectors)
+        stability.notes += [f"{name}: every fold's model was trained on every recording (transductive), so no "
+                            "vectors of a model that never saw a recording exist to measure its stability"
+                            for name, matrices in vectors.items() if all(matrix is None for matrix in matrices)]
+    for note in stability.notes:
+        warnings.warn(note, EvaluationWarning, stacklevel=3)
+    return stability
+
+
+def _keep_unseen(unseen: dict[int, np.ndarray], full: list[np.ndarray], train_set: tuple[int, ...]) -> None:
+    """Keep the vectors of the recordings a fold's model did not learn from (the first such fold's)."""
+    for index, matrix in enumerate(full):
+        if index not in train_set:
+            unseen.setdefault(index, matrix)
 
 
 def _sources(recordings: Sequence[Recording], keys: Sequence[str]) -> list[dict[str, str]]:
@@ -243,8 +362,10 @@ def _check_options(config: NeurPIRConfig | None, model: NeurPIR | None, embeddin
 
 def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGrouping | None, model: NeurPIR | None,
                   embeddings: pd.DataFrame | Sequence[np.ndarray] | None, training_data: Sequence[str] | None,
-                  progress: bool, timings: dict[str, float]) -> tuple[LabelledNeurons, dict[str, Representation]]:
-    """The labelled neurons and the NeurPIR vectors that exist before any fold (neurons without one are dropped)."""
+                  progress: bool, timings: dict[str, float],
+                  every_recording: bool = False) -> tuple[LabelledNeurons, dict[str, Representation]]:
+    """The labelled neurons and the NeurPIR vectors that exist before any fold (neurons without one are dropped);
+    ``every_recording``: a model embeds the recordings without a labelled neuron too."""
     table_vectors = None
     if isinstance(embeddings, pd.DataFrame):
         if recordings:
@@ -260,7 +381,7 @@ def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGroupi
     if table_vectors is None and embeddings is None and model is None:
         return neurons, {}
     given = _given_representation(recordings, neurons, model, embeddings, table_vectors, training_data, progress,
-                                  timings)
+                                  timings, every_recording)
     missing = ~np.isfinite(given.matrix).all(axis=1)
     if missing.any():
         neurons = neurons.without(missing, NO_EMBEDDING)
@@ -290,6 +411,8 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
             clock = time.perf_counter()
             raw = representation.for_fold(train_set)
             run.timings[name] = run.timings.get(name, 0.0) + time.perf_counter() - clock
+            if run.unseen is not None and isinstance(representation, TrainedRepresentation):
+                _keep_unseen(run.unseen.setdefault(name, {}), representation.full_for_fold(train_set), train_set)
             if not any(raw is seen for seen in run.matrices.setdefault(name, [])):
                 run.matrices[name].append(raw)
             if representation.training_data and fold.name not in run.fold_training_data:
@@ -417,7 +540,7 @@ def _training_recordings(fold: Fold, split: str, recordings: Sequence[Recording]
 def _given_representation(recordings: list[Recording], neurons: LabelledNeurons, model: NeurPIR | None,
                           embeddings: pd.DataFrame | Sequence[np.ndarray] | None, table_vectors: np.ndarray | None,
                           training_data: Sequence[str] | None, progress: bool,
-                          timings: dict[str, float]) -> FixedRepresentation:
+                          timings: dict[str, float], every_recording: bool = False) -> FixedRepresentation:
     """NeurPIR vectors that exist before the folds: an embeddings table, a trained model's, or given matrices."""
     if table_vectors is not None:
         training_data = embeddings.attrs.get("training_data") if training_data is None else training_data
@@ -427,18 +550,23 @@ def _given_representation(recordings: list[Recording], neurons: LabelledNeurons,
                                    population=table_population(embeddings))
     if model is not None:
         clock = time.perf_counter()
-        full = embed_all(model, recordings, neurons, progress)
+        full = embed_all(model, recordings, None if every_recording else neurons, progress)
         timings["neurpir (embedding)"] = time.perf_counter() - clock
         return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full), mode="provenance",
                                    training_data=tuple(model.training_data_), per_recording=full)
+    full = _checked_matrices(embeddings, recordings)
+    return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full),
+                               mode="unknown" if training_data is None else "provenance",
+                               training_data=tuple(map(str, training_data or ())), per_recording=full)
+
+
+def _checked_matrices(embeddings: Sequence[np.ndarray] | None, recordings: Sequence[Recording]) -> list[np.ndarray]:
+    """Given embeddings as float matrices, after checking they are one (n_neurons, dim) matrix per recording."""
     matrices = list(embeddings or [])
     if len(matrices) != len(recordings) or any(
             np.asarray(m).ndim != 2 or len(m) != r.n_neurons for m, r in zip(matrices, recordings)):
         raise NeurPIRError("embeddings must be one (n_neurons, dim) matrix per recording, rows in neuron order")
-    full = [np.asarray(m, float) for m in matrices]
-    return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full),
-                               mode="unknown" if training_data is None else "provenance",
-                               training_data=tuple(map(str, training_data or ())), per_recording=full)
+    return [np.asarray(m, float) for m in matrices]
 
 
 def _fold_mode(representation: Representation, tested: set[str], sources: dict[str, set[str]]) -> str:

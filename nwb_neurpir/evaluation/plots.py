@@ -1,4 +1,5 @@
-"""PNG figures: UMAP of per-neuron vectors coloured by label and, in a second panel, by animal; confusion matrices.
+"""PNG figures: UMAP of per-neuron vectors coloured by label and, in a second panel, by animal; confusion matrices;
+the rank of tracked neurons' partners across recordings (``stability``).
 
 The projection file is ``umap.png`` whichever projection drew it (its title names the projection).
 
@@ -15,9 +16,10 @@ import numpy as np
 from nwb_neurpir.atomic_files import atomic_path
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
+from nwb_neurpir.evaluation.stability import StabilityResult
 
 __all__ = ["MAX_LEGEND_ENTRIES", "PROJECTIONS", "confusion_figure", "plot_confusions", "plot_embeddings", "project_2d",
-           "top_categories"]
+           "plot_stability", "top_categories"]
 
 PROJECTIONS = ("umap", "pca")
 """``umap`` (slow the first time in a process: numba compiles it) or ``pca`` (instant; a quick preview)."""
@@ -162,6 +164,31 @@ def confusion_figure(result: EvaluationResult):  # noqa: ANN201 - matplotlib Fig
 def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
     """``confusion_figure`` saved as a PNG at ``path``."""
     return _save(confusion_figure(result), Path(path))
+
+
+def plot_stability(stability: StabilityResult, path: str | Path) -> Path:
+    """One PNG: per method, the share of tracked neurons whose partner is among the k nearest vectors of the other
+    recording, against k (log scale), beside what vectors that say nothing of the neuron give (dashed)."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    for method, retrievals in stability.retrievals.items():
+        if not retrievals:
+            continue
+        ranks = np.concatenate([r.ranks for r in retrievals])
+        candidates = np.concatenate([np.full(r.ranks.size, r.n_candidates) for r in retrievals])
+        k = np.arange(1, int(candidates.max()) + 1)
+        line, = axis.plot(k, (ranks[:, None] <= k).mean(axis=0), label=f"{method} (top-1 {(ranks == 1).mean():.2f})")
+        axis.plot(k, np.minimum(k / candidates[:, None], 1.0).mean(axis=0), linestyle="--", color=line.get_color(),
+                  linewidth=0.8)
+    axis.set_xscale("log")
+    axis.set_ylim(0, 1.02)
+    axis.set_xlabel("k (nearest vectors of the other recording)", fontsize=9)
+    axis.set_ylabel("share of tracked neurons with the partner among them", fontsize=9)
+    axis.set_title(f"Partners by {stability.match_column} across each animal's recordings (dashed: chance)",
+                   fontsize=10)
+    axis.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return _save(figure, Path(path))
 
 
 def _save(figure, path: Path) -> Path:  # noqa: ANN001 - matplotlib Figure

@@ -9,6 +9,7 @@ from typing import Any
 from nwb_neurpir.atomic_files import atomic_write_bytes
 from nwb_neurpir.evaluation.metrics import PERMUTATIONS
 from nwb_neurpir.evaluation.results import EvaluationResult, FoldInfo
+from nwb_neurpir.evaluation.stability import StabilityResult
 
 __all__ = ["PREDICTIONS_FILE", "format_table", "write_report"]
 
@@ -17,6 +18,9 @@ _TOP_DROPPED = 12
 
 
 def _headline(result: EvaluationResult) -> str:
+    if result.label is None:
+        return (f"stability of the units tracked by {result.stability.match_column!r} across each animal's "
+                f"recordings; {result.n_neurons} neurons in {result.settings.get('n_recordings')} recordings")
     grouping = f" grouped by {result.grouping['name']}" if result.grouping else ""
     return (f"label {result.label!r}{grouping}; split: leave-one-{result.split}-out"
             if result.split != "kfold" else f"label {result.label!r}{grouping}; split: stratified k-fold") + \
@@ -60,20 +64,60 @@ def _fold_line(fold: FoldInfo) -> str:
 def format_table(result: EvaluationResult) -> str:
     """The summary a person reads in the terminal: methods side by side, pooled and per-fold balanced accuracy,
     chance, notes and the comparison verdict."""
-    header, rows = _rows(result)
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = [_headline(result), ""]
-    for row in [header, *rows]:
-        lines.append("  ".join(cell.ljust(width) if i < 2 else cell.rjust(width)
-                               for i, (cell, width) in enumerate(zip(row, widths))))
-    lines.append("")
+    if result.methods:
+        lines += [*_aligned(*_rows(result)), ""]
     lines.extend(_fold_line(fold) for fold in result.folds)
+    if result.stability is not None:
+        lines += [""] * bool(result.folds) + [
+            f"stability of {result.stability.match_column} (partner's rank among the other recording's neurons, "
+            "each animal's recordings pairwise):", *_aligned(*_stability_rows(result.stability)), ""]
     lines.extend(f"note: {note}" for note in result.notes)
     comparison = _comparison_line(result)
     if comparison:
         lines.append(comparison)
     lines.append(f"elapsed {result.timings.get('total', 0.0):.1f} s")
     return "\n".join(lines)
+
+
+def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain-text table: the first two columns left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) if i < 2 else cell.rjust(width)
+                      for i, (cell, width) in enumerate(zip(row, widths))) for row in [header, *rows]]
+
+
+def _stability_rows(stability: StabilityResult) -> tuple[list[str], list[list[str]]]:
+    """Per method and animal (``all`` first): look-ups (a neuron once per other recording of its animal), top-1
+    against chance, median rank against chance, mean cosine similarity to the partner and to the other neurons."""
+    header = ["method", "animal", "look-ups", "top-1", "top-1 chance", "median rank", "median rank chance",
+              "cos partner", "cos others"]
+    rows = []
+    for _, row in stability.table().iterrows():
+        if not row["n_queries"]:
+            rows.append([row["method"], row["subject"], "0", *["-"] * (len(header) - 3)])
+            continue
+        rows.append([row["method"], row["subject"], str(int(row["n_queries"])), f"{row['top1']:.3f}",
+                     f"{row['top1_chance']:.3f}", f"{row['median_rank']:g}", f"{row['median_rank_chance']:g}",
+                     f"{row['cosine_partner']:.3f}", f"{row['cosine_other']:.3f}"])
+    return header, rows
+
+
+def _stability_lines(result: EvaluationResult) -> list[str]:
+    """The report's stability section: the table per method and animal, how to read it, the pairs in report.json."""
+    stability = result.stability
+    if stability is None:
+        return []
+    return [f"## Stability across recordings ({stability.match_column})", "",
+            *_markdown_table(*_stability_rows(stability)), "",
+            f"Each neuron whose {stability.match_column} value names a neuron in another recording of its animal "
+            "looks up its nearest vector (cosine similarity, vectors z-scored per recording over all its neurons) "
+            "among all neurons of that recording, for every ordered pair of the animal's recordings (a look-up). "
+            "Top-1: the "
+            "share whose nearest is its partner (chance: 1 / neurons of the other recording); median rank: where "
+            "the partner comes (1 = nearest, ties counted against it; chance: the middle); cos partner / others: "
+            "mean cosine similarity to the partner and to the other neurons. Per pair of recordings: report.json, "
+            "stability.methods.<method>.per_pair.", ""]
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -186,7 +230,20 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
         lines += [f"**{comparison}.**", ""]
     if result.notes:
         lines += ["## Notes", "", *[f"- {note}" for note in result.notes], ""]
-    lines += ["## Methods", "", *_markdown_table(*_rows(result)), ""]
+    lines += _label_sections(result) if result.methods else _model_lines(result)
+    lines += _stability_lines(result)
+    if images:
+        lines += ["## Figures", "", *[f"![{name}]({path})" for name, path in images.items()], ""]
+    hidden = ("hand_features", "config", "model")
+    lines += ["## Settings and timings", "", "```json",
+              json.dumps({"settings": {k: v for k, v in result.settings.items() if k not in hidden},
+                          "timings_seconds": result.timings}, indent=2, default=str), "```", ""]
+    return "\n".join(lines)
+
+
+def _label_sections(result: EvaluationResult) -> list[str]:
+    """The sections on the label's probes: methods, folds, model, diagnostics, per-class scores, dropped labels."""
+    lines = ["## Methods", "", *_markdown_table(*_rows(result)), ""]
     lines += ["Headline: the pooled score (all out-of-fold predictions scored together, every neuron weighs the "
               "same); beside it the mean ± sample standard deviation (ddof = 1) over scorable folds (every fold "
               "weighs the same; n/a with a single fold, where no spread can be measured). Chance: a probe "
@@ -216,13 +273,7 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
         more = len(result.dropped) - len(shown)
         lines += ["## Dropped labels", "", ", ".join(f"{name} ({count})" for name, count in shown)
                   + (f", and {more} more values" if more > 0 else ""), ""]
-    if images:
-        lines += ["## Figures", "", *[f"![{name}]({path})" for name, path in images.items()], ""]
-    hidden = ("hand_features", "config", "model")
-    lines += ["## Settings and timings", "", "```json",
-              json.dumps({"settings": {k: v for k, v in result.settings.items() if k not in hidden},
-                          "timings_seconds": result.timings}, indent=2, default=str), "```", ""]
-    return "\n".join(lines)
+    return lines
 
 
 def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = True,
@@ -235,9 +286,12 @@ def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = Tr
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     if plots:
-        from nwb_neurpir.evaluation.plots import plot_confusions, plot_embeddings
+        from nwb_neurpir.evaluation.plots import plot_confusions, plot_embeddings, plot_stability
 
-        paths["confusion"] = plot_confusions(result, out_dir / "confusion.png")
+        if result.methods:
+            paths["confusion"] = plot_confusions(result, out_dir / "confusion.png")
+        if result.stability is not None and any(result.stability.retrievals.values()):
+            paths["stability"] = plot_stability(result.stability, out_dir / "stability.png")
         if result.view is not None:
             seed = int(result.settings.get("seed", 0))
             paths["umap"] = plot_embeddings(result.view, out_dir / "umap.png", seed=seed, projection=projection)
@@ -246,7 +300,9 @@ def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = Tr
     paths["json"] = _write_text(out_dir / "report.json", json.dumps(payload, indent=2, default=float))
     images = {name: path.name for name, path in paths.items() if path.suffix == ".png"}
     paths["markdown"] = _write_text(out_dir / "report.md", _markdown(result, images))
-    paths["predictions"] = _write_text(out_dir / PREDICTIONS_FILE, result.predictions_table().to_csv(index=False))
+    if result.methods:
+        paths["predictions"] = _write_text(out_dir / PREDICTIONS_FILE,
+                                           result.predictions_table().to_csv(index=False))
     return paths
 
 

@@ -94,6 +94,8 @@ class TrainedRepresentation:
     """Sessions the latest model was trained on (its provenance)."""
     checkpoint_sha256: str = ""
     """Checksum of the latest model."""
+    every_recording: bool = False
+    """Embed the recordings without a labelled neuron too (their vectors are read beside the probes)."""
     _cache: dict[tuple[int, ...], list[np.ndarray]] = field(default_factory=dict)
 
     def needs_training(self, train_recordings: Sequence[int]) -> bool:
@@ -113,16 +115,18 @@ class TrainedRepresentation:
             self.training_data = tuple(model.training_data_)
             self.checkpoint_sha256 = model.provenance().checkpoint_sha256
             self._cache.clear()
-            self._cache[key] = embed_all(model, self.recordings, self.neurons, self.progress)
+            self._cache[key] = embed_all(model, self.recordings, None if self.every_recording else self.neurons,
+                                         self.progress)
         return self._cache[key]
 
 
-def embed_all(model: NeurPIR, recordings: Sequence[Recording], neurons: LabelledNeurons,
+def embed_all(model: NeurPIR, recordings: Sequence[Recording], neurons: LabelledNeurons | None,
               progress: bool = False) -> list[np.ndarray]:
-    """Embeddings of every recording with a labelled neuron (others get an empty matrix)."""
+    """Embeddings of every recording with a labelled neuron (others get a matrix of zeros); of every recording when
+    ``neurons`` is None."""
     out = []
-    for recording, rows in zip(recordings, neurons.recording_rows):
-        if rows.size:
+    for index, recording in enumerate(recordings):
+        if neurons is None or neurons.recording_rows[index].size:
             out.append(np.asarray(model.embed(recording, progress=progress), dtype=np.float64))
         else:
             out.append(np.zeros((recording.n_neurons, model.representation_dim)))

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nwb_neurpir.evaluation.splits import Fold
+    from nwb_neurpir.evaluation.stability import StabilityResult
 
 __all__ = ["EmbeddingView", "EvaluationResult", "FoldInfo", "FoldPredictions", "MethodResult", "describe_fold"]
 
@@ -200,9 +201,10 @@ class EmbeddingView:
 
 @dataclass
 class EvaluationResult:
-    """Everything a report needs."""
+    """Everything a report needs. Without a label (``label`` None) only ``stability`` was measured: no folds, no
+    methods."""
 
-    label: str
+    label: str | None
     grouping: dict[str, Any] | None
     split: str
     classes: tuple[str, ...]
@@ -223,10 +225,17 @@ class EvaluationResult:
     neurons: pd.DataFrame | None = None
     """One row per labelled neuron (``subject``, ``session``, ``source``, ``neuron_id``), in the order
     ``FoldPredictions.rows`` index."""
+    stability: StabilityResult | None = None
+    """Cross-session retrieval of tracked neurons (``evaluate(match_column=...)``), else None."""
 
     def __repr__(self) -> str:
         """A few lines (the predictions behind the scores would fill a notebook cell): label, folds, and each
         method's pooled balanced accuracy against chance; ``table()`` has the numbers."""
+        if self.label is None:
+            tops = "; ".join(f"{name} {self.stability.summary(name).get('top1', float('nan')):.3f}"
+                             for name in self.stability.retrievals)
+            return (f"<EvaluationResult: stability of {self.stability.match_column!r} over {self.n_neurons} neurons; "
+                    f"top-1 {tops}; .stability.table() for every number>")
         scores = "; ".join(f"{m.method.name} {m.pooled.balanced_accuracy:.3f}" for m in self.methods)
         return (f"<EvaluationResult {self.label!r}: {len(self.folds)} folds ({self.split}), {self.n_labelled} labelled "
                 f"neurons, {len(self.classes)} classes; pooled balanced accuracy {scores} (chance "
@@ -290,4 +299,5 @@ class EvaluationResult:
                 "unscorable_folds": [fold.name for fold in self.folds if not fold.scorable],
                 "folds": [fold.to_dict() for fold in self.folds],
                 "methods": [method.to_dict() for method in self.methods], "comparison": self.comparison(),
-                "diagnostics": self.diagnostics, "notes": self.notes}
+                "diagnostics": self.diagnostics, "notes": self.notes,
+                "stability": None if self.stability is None else self.stability.to_dict()}

@@ -50,7 +50,7 @@ class EvaluationRun:
 def evaluate_sources(
     sources: Sequence[str | Path],
     *,
-    label: str,
+    label: str | None = None,
     glob: str | None = None,
     cache_dir: str | Path | None = None,
     unit_filter: str | None = None,
@@ -76,10 +76,12 @@ def evaluate_sources(
     model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
     neurons read, files of the other kind skipped with one warning. ``command``, the command line that asked for
     it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files'
-    ``label`` column. ``options`` go to ``evaluate``."""
+    ``label`` column. ``options`` go to ``evaluate`` (``match_column`` without ``label``: the stability alone)."""
     from nwb_neurpir.evaluation import write_report
     from nwb_neurpir.workflows.labels_file import read_labels
 
+    if labels is not None and label is None:
+        raise NeurPIRError("--labels (labels=) gives the values of --label (label=); name the label column too")
     external = None if labels is None else read_labels(labels, label)
 
     if report_dir is not None and not overwrite:
@@ -175,7 +177,7 @@ def _timed_total(result: EvaluationResult, reading: float) -> EvaluationResult:
 def evaluate_annotated(
     paths: Sequence[str | Path],
     *,
-    label: str,
+    label: str | None = None,
     name: str | None = None,
     methods: Sequence[str] | None = None,
     reader_kwargs: dict[str, Any] | None = None,
@@ -236,7 +238,7 @@ def evaluate_annotated(
 def evaluate_recordings(
     sources: Sequence[str | Path],
     *,
-    label: str,
+    label: str | None = None,
     glob: str | None = None,
     cache_dir: str | Path | None = None,
     reader_kwargs: dict[str, Any] | None = None,
@@ -282,22 +284,25 @@ def evaluate_recordings(
 def evaluate(
     sources: Sequence[str | Path] | str | Path,
     *,
-    label: str,
+    label: str | None = None,
     model: Any = None,  # noqa: ANN401 - an estimator, a trained model or a folder
     report_dir: str | Path | None = None,
     **options: Any,
 ) -> EvaluationResult:
     """Probe ``label`` on each animal in turn, held out, from NeurPIR vectors and from hand features: the Python
-    form of ``neurpir evaluate``.
+    form of ``neurpir evaluate``. ``match_column`` (``--match-column``), a neuron column that tracks units across
+    an animal's recordings, adds their cross-session stability (``result.stability``); alone, without ``label``,
+    it is all that is measured.
 
     ``model``: a fitted :class:`~nwb_neurpir.NeurPIR` estimator, a trained model or a model folder embeds every
     source; an unfitted estimator trains one model per fold with its parameters (``transductive=True``: one model
     on all sources); ``None`` reads the embeddings stored in annotated files or sidecars. ``options`` are
     ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods`` (a list, or the
     command's comma-separated text), ``probe``, ``normalize``, ``n_splits`` (``--folds``), ``seed``, ``glob``,
-    ``bin_size``, ``unit_filter``, ``labels`` (``--labels``: a CSV/TSV file or DataFrame of labels kept outside the
-    files), ``progress``... With ``report_dir`` the report (report.md/json and figures) is written there
-    (``overwrite=True`` replaces a report already there); ``result.table()`` gives the scores as a DataFrame.
+    ``bin_size``, ``unit_filter``, ``match_column``, ``labels`` (``--labels``: a CSV/TSV file or DataFrame of
+    labels kept outside the files), ``progress``... With ``report_dir`` the report (report.md/json and figures) is
+    written there (``overwrite=True`` replaces a report already there); ``result.table()`` gives the scores as a
+    DataFrame.
 
     >>> import nwb_neurpir as npir
     >>> result = npir.evaluate("sim/", label="cell_type", model=npir.NeurPIR(max_steps=200))   # doctest: +SKIP
