@@ -102,7 +102,8 @@ class Recording:
     spike_times: list[np.ndarray] | None = None
     """Per-neuron spike times (s) inside the kept time, when the reader was asked to keep them."""
     activity_series: str = ""
-    """HDF5 path of the ``RoiResponseSeries`` the calcium traces were read from; empty for units."""
+    """HDF5 path of what the activity was read from: the ``RoiResponseSeries`` of the calcium traces, or the units
+    table of the spike times (empty in recordings made elsewhere)."""
     unit_filter: str | None = None
     """The neuron filter expression the reader kept the neurons with (``--filter``); None: every neuron."""
 
@@ -130,7 +131,7 @@ class Recording:
 
     def neuron_selection(self) -> dict[str, str | None]:
         """Which of the file's neurons and traces this recording holds, as provenance records it: ``unit_filter``
-        (None: every neuron) and ``activity_series`` (the calcium traces' path; None for units)."""
+        (None: every neuron) and ``activity_series`` (the path of the calcium traces or units table read)."""
         return {"unit_filter": self.unit_filter, "activity_series": self.activity_series or None}
 
     @property

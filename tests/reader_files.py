@@ -70,3 +70,36 @@ def suite2p_like_file(folder: Path) -> Path:
         name="RoiResponseSeriesPlane1", data=data[:, :3] * 2, unit="a.u.", rate=30.0,
         rois=second.create_roi_table_region(region=[0, 1, 2], description="plane 1 ROIs"))
     return write_nwbfile(nwbfile, folder / "suite2p.nwb")
+
+
+SECOND_SORTING = "processing/ecephys/units_ms5"
+"""The second spike sorting's units table in ``two_sortings_file``."""
+
+
+def two_sortings_file(folder: Path, *, top_units: bool = True) -> Path:
+    """A session with two spike sortings: ``/units`` (6 units, ids 0-5, 20 s) and ``SECOND_SORTING`` (4 units, ids
+    10-13, other spike times); without ``top_units`` the first sorting is ``processing/ecephys/units_ks4`` and the
+    file has no ``/units``."""
+    from pynwb.misc import Units
+
+    from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+
+    nwbfile = make_spikes_nwbfile(n_units=6, duration=20.0, with_context=False, with_electrodes=False)
+    module = nwbfile.create_processing_module("ecephys", "two spike sortings")
+    rng = np.random.default_rng(7)
+    second = Units(name="units_ms5", description="second spike sorting")
+    second.add_column("quality", "spike-sorting quality label")
+    for index in range(4):
+        second.add_unit(id=10 + index, spike_times=np.sort(rng.uniform(0.0, 20.0, 100 * (index + 1))),
+                        quality="good")
+    module.add(second)
+    if not top_units:
+        first = Units(name="units_ks4", description="first spike sorting")
+        for index in range(6):
+            first.add_unit(id=index, spike_times=nwbfile.units["spike_times"][index])
+        module.add(first)
+    path = write_nwbfile(nwbfile, folder / ("two_sortings.nwb" if top_units else "two_sortings_in_processing.nwb"))
+    if not top_units:
+        with h5py.File(path, "a") as file:
+            del file["units"]
+    return path

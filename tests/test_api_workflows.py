@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hardening_support import CliForkServer
+from reader_files import SECOND_SORTING, two_sortings_file
 
 import nwb_neurpir as npir
 from nwb_neurpir.errors import NeurPIRError
@@ -808,6 +809,29 @@ def test_predictions_and_vectors_of_rois_are_never_joined_to_units_of_the_same_i
 def test_to_pynapple_leaves_out_the_vectors_of_a_files_only_table_when_it_is_of_rois(tmp_path: Path) -> None:
     units = npir.to_pynapple(_units_and_rois(tmp_path / "rois.nwb", units_table=False))
     assert len(units) == 6 and not [c for c in units.metadata_columns if c.startswith(("embedding_", "predicted"))]
+
+
+def test_to_pynapple_gives_the_units_of_the_sorting_the_vectors_are_of(tmp_path: Path) -> None:
+    from nwb_neurpir.provenance import ModelProvenance
+    from nwb_neurpir.store import ProbeProvenance, write_embeddings, write_predictions
+
+    path = two_sortings_file(tmp_path, top_units=False)  # units_ks4 and units_ms5, no /units
+    model = ModelProvenance({}, "ab" * 32, ["elsewhere"])
+    for table, ids, name, value in (("processing/ecephys/units_ks4", np.arange(6), "NeurPIREmbeddings", 1.0),
+                                    (SECOND_SORTING, np.arange(10, 14), "ms5", 2.0)):
+        write_embeddings(path, ids, np.full((ids.size, 3), value, dtype=np.float32), model, neuron_table=table,
+                         name=name, progress=False)
+        label = table.rsplit("_", 1)[1]
+        probe = ProbeProvenance(kind="logistic", label=label, class_names=[label, "other"], training_data=["x.nwb"],
+                                checkpoint_sha256="ef" * 32)
+        write_predictions(path, ids, np.tile([[0.9, 0.1]], (ids.size, 1)), probe, model, neuron_table=table,
+                          progress=False)
+    first = npir.to_pynapple(path)
+    assert list(first.index) == list(range(6)) and (first.metadata["embedding_2"].to_numpy(dtype=float) == 1).all()
+    assert list(first.metadata["predicted_ks4"]) == ["ks4"] * 6 and "predicted_ms5" not in first.metadata_columns
+    second = npir.to_pynapple(path, name="ms5")
+    assert list(second.index) == [10, 11, 12, 13] and (second.metadata["embedding_0"].to_numpy(dtype=float) == 2).all()
+    assert list(second.metadata["predicted_ms5"]) == ["ms5"] * 4 and "predicted_ks4" not in second.metadata_columns
 
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from reader_files import SECOND_SORTING, two_sortings_file
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
@@ -29,6 +30,22 @@ def test_inspect_json_reports_labels_trials_and_covariates(tmp_path: Path) -> No
     assert summary["observed_epochs"] == 2
     assert summary["n_trials"] == 20
     assert "behavior/BehavioralTimeSeries/running_speed" in summary["covariates"]
+
+
+def test_inspect_lists_every_units_table_and_series_picks_one(tmp_path: Path) -> None:
+    path = two_sortings_file(tmp_path)
+    default = runner.invoke(app, ["inspect", str(path)])
+    assert default.exit_code == 0, default.output
+    assert "6 units with spike times from /units;" in default.stdout
+    assert f"  units tables: /units, /{SECOND_SORTING} (--series NAME picks one)\n" in default.stdout
+    second = runner.invoke(app, ["inspect", str(path), "--series", "units_ms5", "--json"])
+    (summary,) = json.loads(second.stdout)
+    assert (summary["neuron_table"], summary["n_neurons"]) == (SECOND_SORTING, 4)
+    assert summary["units_tables"] == ["units", SECOND_SORTING]
+    unknown = runner.invoke(app, ["inspect", str(path), "--series", "no_such_table"])
+    assert unknown.exit_code == 1
+    assert f"unreadable: units table 'no_such_table' not found; the file's units tables: units, {SECOND_SORTING}" \
+        in unknown.stdout
 
 
 def test_inspect_folder_with_filter(tmp_path: Path) -> None:

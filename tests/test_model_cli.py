@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from reader_files import SECOND_SORTING, two_sortings_file
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
@@ -227,7 +228,7 @@ def test_the_neuron_filter_is_recorded_by_train_and_by_annotate(model_dir: Path,
                                   "--max-steps", "2", "--context", "none", "--filter", keep, "--no-progress"])
     assert trained.exit_code == 0, trained.output
     sessions = json.loads((tmp_path / "m" / "model.json").read_text())["training"]["sessions"]
-    assert [(s["unit_filter"], s["activity_series"]) for s in sessions] == [(keep, None)]
+    assert [(s["unit_filter"], s["activity_series"]) for s in sessions] == [(keep, "units")]
     assert [(s["location"], s["neuron_table"]) for s in sessions] == [(str(files[0].resolve()), "units")]
     for name, options in (("filtered", ["--filter", keep]), ("whole", [])):
         annotated = runner.invoke(app, ["annotate", str(model_dir), str(files[0]), "--out", str(tmp_path / name),
@@ -236,5 +237,37 @@ def test_the_neuron_filter_is_recorded_by_train_and_by_annotate(model_dir: Path,
     for name, expected in (("filtered", keep), ("whole", None)):
         with NWBHDF5IO(str(tmp_path / name / files[0].name), "r") as io:  # plain pynwb reads it
             model = io.read().processing["neurpir"]["NeurPIREmbeddings"].model
-            assert json.loads(model.hyperparameters)["embedding"] == {"unit_filter": expected, "activity_series": None}
+            assert json.loads(model.hyperparameters)["embedding"] == {"unit_filter": expected,
+                                                                      "activity_series": "units"}
             assert (f"passing the filter {keep!r}" in model.description) == (expected is not None)
+
+
+def test_series_names_the_units_table_of_a_second_sorting_for_train_annotate_and_read_back(
+        model_dir: Path, tmp_path: Path) -> None:
+    from nwb_neurpir.io.nwb_reader import read_nwb
+    from nwb_neurpir.store import read_embeddings
+    from nwb_neurpir.workflows.annotated import activity_source
+
+    path = two_sortings_file(tmp_path)
+    config = tmp_path / "config.json"
+    config.write_text(TINY.to_json())
+    trained = runner.invoke(app, ["train", str(path), "--series", "units_ms5", "--out", str(tmp_path / "m"),
+                                  "--config", str(config), "--max-steps", "2", "--context", "none", "--no-progress"])
+    assert trained.exit_code == 0, trained.output
+    sessions = json.loads((tmp_path / "m" / "model.json").read_text())["training"]["sessions"]
+    assert [(s["n_neurons"], s["activity_series"]) for s in sessions] == [(4, SECOND_SORTING)]
+    for options in ([], ["--series", "units_ms5", "--name", "ms5"]):  # both sortings' vectors in one file
+        annotated = runner.invoke(app, ["annotate", str(model_dir), str(path), *options, "--no-progress"])
+        assert annotated.exit_code == 0, annotated.output
+    first, second = read_embeddings(path, "NeurPIREmbeddings"), read_embeddings(path, "ms5")
+    assert (first.attrs["neuron_table"], list(first["neuron_id"])) == ("units", list(range(6)))
+    assert (second.attrs["neuron_table"], list(second["neuron_id"])) == (SECOND_SORTING, [10, 11, 12, 13])
+    assert second.attrs["model"]["hyperparameters"]["embedding"] == {"unit_filter": None,
+                                                                     "activity_series": SECOND_SORTING}
+    assert f"Spike times read from /{SECOND_SORTING}." in second.attrs["model"]["description"]
+    source, reading = activity_source(path, neuron_table=SECOND_SORTING)  # what evaluate and the label probe read
+    assert (source, reading) == (str(path), {"ophys_series": SECOND_SORTING})
+    assert list(read_nwb(source, **reading).neuron_ids) == [10, 11, 12, 13]
+    unknown = runner.invoke(app, ["embed", str(model_dir), str(path), "--series", "no_such_table", "--json",
+                                  "--no-progress"])
+    assert unknown.exit_code == 1 and "units table 'no_such_table' not found" in unknown.output

@@ -131,3 +131,14 @@ def test_filtering_on_a_column_of_several_values_per_roi_says_so(base_file: Path
         table.attrs["colnames"] = np.append(table.attrs["colnames"], "iscell").astype(object)
     with pytest.raises(NeurPIRError, match="column 'iscell' holds several values per row"):
         read_nwb(path, unit_filter="iscell == 1")
+
+
+def test_a_calcium_series_named_in_a_file_that_also_holds_units_reads_calcium(tmp_path: Path) -> None:
+    nwbfile = make_ophys_nwbfile(n_rois=3, n_frames=90, with_context=False)
+    nwbfile.add_unit(spike_times=[0.5, 1.0, 2.0])
+    path = write_nwbfile(nwbfile, tmp_path / "units_and_rois.nwb")
+    assert read_nwb(path).modality == "spikes"
+    named = read_nwb(path, ophys_series="Fluorescence/RoiResponseSeries")
+    assert (named.modality, named.activity_series) == ("ophys", RAW)
+    with pytest.raises(NeurPIRError, match="units table 'Nope' not found"):
+        read_nwb(path, modality="spikes", ophys_series="Nope")

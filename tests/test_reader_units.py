@@ -8,7 +8,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from reader_files import WINDOWS, copy_of, replace_dataset, set_unit_spike_times, unit_spike_times
+from reader_files import (
+    SECOND_SORTING,
+    WINDOWS,
+    copy_of,
+    replace_dataset,
+    set_unit_spike_times,
+    two_sortings_file,
+    unit_spike_times,
+)
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.nwb_reader import read_nwb
@@ -198,3 +206,30 @@ def test_a_units_table_in_a_processing_module_is_read(tmp_path: Path) -> None:
     recording = read_nwb(path)
     assert recording.neuron_table == "processing/ecephys/units" and recording.n_neurons == 3
     assert recording.activity.sum() == sum(len(top["spike_times"][index]) for index in range(3))
+
+
+def test_a_second_units_table_is_read_by_name_or_path_and_an_unknown_name_lists_the_tables(tmp_path: Path) -> None:
+    path = two_sortings_file(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NWBReadWarning)  # /units is read as before, without a word about the other
+        default = read_nwb(path)
+    assert (default.neuron_table, default.activity_series, list(default.neuron_ids)) == ("units", "units",
+                                                                                        list(range(6)))
+    with h5py.File(path, "r") as file:
+        second_spikes = file[f"{SECOND_SORTING}/spike_times"].shape[0]
+    for name in ("units_ms5", SECOND_SORTING, f"/{SECOND_SORTING}"):
+        second = read_nwb(path, ophys_series=name)
+        assert (second.neuron_table, second.activity_series) == (SECOND_SORTING, SECOND_SORTING)
+        assert list(second.neuron_ids) == [10, 11, 12, 13] and second.activity.sum() == second_spikes
+    with pytest.raises(NeurPIRError, match=r"units table 'no_such_table' not found; the file's units tables: units, "
+                                           f"{SECOND_SORTING}$"):
+        read_nwb(path, ophys_series="no_such_table")
+
+
+def test_of_two_units_tables_in_processing_the_first_is_read_with_a_warning_naming_the_other(tmp_path: Path) -> None:
+    path = two_sortings_file(tmp_path, top_units=False)
+    with pytest.warns(NWBReadWarning, match="read the units of processing/ecephys/units_ks4; the other units tables "
+                                            f"are not read: {SECOND_SORTING} \\(choose one with --series"):
+        recording = read_nwb(path)
+    assert recording.neuron_table == "processing/ecephys/units_ks4" and recording.n_neurons == 6
+    assert read_nwb(path, ophys_series="units_ms5").neuron_table == SECOND_SORTING

@@ -27,9 +27,10 @@ def register(app: typer.Typer) -> None:
         progress: Progress = None,
     ) -> None:
         """Print, per file, whether it holds units or calcium ROIs, and for those: subject, session, neurons and
-        label columns, observed time, trials and covariates; and the NeurPIR embedding and prediction tables it
-        holds. Files without either (LFP only, NeurPIR sidecars) are listed as such, so a glob that picks the right
-        files is easy to find.
+        label columns, observed time, trials and covariates; its units tables when it has several (two spike
+        sortings; --series picks one); and the NeurPIR embedding and prediction tables it holds. Files without
+        either (LFP only, NeurPIR sidecars) are listed as such, so a glob that picks the right files is easy to
+        find.
 
         Example: neurpir inspect DANDI:000021 --glob "sub-*/sub-*_ses-*.nwb"
         """
@@ -55,7 +56,8 @@ def _summary_text(summary: dict[str, Any]) -> str:
     if summary["holds"] == "unreadable":
         return f"{summary['source']}\n  unreadable: {summary['message'].removeprefix(summary['source'] + ': ')}"
     if "n_neurons" not in summary:
-        return "\n".join([f"{summary['source']}\n  holds {summary['holds']}: not read", *_stored_text(summary)])
+        return "\n".join([f"{summary['source']}\n  holds {summary['holds']}: not read", *_units_tables_text(summary),
+                          *_stored_text(summary)])
     lines = [summary["source"],
              f"  subject {summary['subject_id']}  session {summary['session_id']}  "
              f"start {summary['session_start_time']}  identifier {summary['identifier']}"]
@@ -64,13 +66,22 @@ def _summary_text(summary: dict[str, Any]) -> str:
     lines.append(f"  {summary['n_neurons']} {kind} from /{summary['neuron_table']}; observed "
                  f"{summary['observed_s']:.1f} s in {windows} window{'' if windows == 1 else 's'} "
                  f"({summary['bin_size_s'] * 1000:g} ms bins)")
-    if summary["activity_series"]:
+    lines.extend(_units_tables_text(summary))
+    if summary["modality"] == "ophys":
         lines.append(f"  traces from /{summary['activity_series']}")
     for column, counts in summary["label_counts"].items():
         lines.append(f"  label {column}: {', '.join(f'{value} {count}' for value, count in counts.items())}")
     lines.append(f"  trials: {summary['n_trials']}")
     lines.append(f"  covariates: {', '.join(summary['covariates']) or 'none'}")
     return "\n".join([*lines, *_stored_text(summary)])
+
+
+def _units_tables_text(summary: dict[str, Any]) -> list[str]:
+    """A line listing the file's units tables when it has several (``--series`` picks one)."""
+    tables = summary["units_tables"]
+    if len(tables) < 2:
+        return []
+    return [f"  units tables: {', '.join('/' + table for table in tables)} (--series NAME picks one)"]
 
 
 def _stored_text(summary: dict[str, Any]) -> list[str]:

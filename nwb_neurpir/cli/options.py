@@ -96,7 +96,9 @@ Series = Annotated[
     Optional[str],  # noqa: UP007
     typer.Option("--series", help="Calcium: the RoiResponseSeries to read, or a PlaneSegmentation whose ROI traces "
                                   "to read, by name [default: the ROI traces of the first plane, DfOverF before "
-                                  "Fluorescence; `neurpir inspect` names them]."),
+                                  "Fluorescence; `neurpir inspect` names them]. Spikes: the units table to read "
+                                  "(a second spike sorting), by name or path, e.g. units_ms5 [default: /units, else "
+                                  "the first in processing/; `neurpir inspect` lists them]."),
 ]
 BinSize = Annotated[
     Optional[float],  # noqa: UP007

@@ -21,6 +21,7 @@ __all__ = [
     "member_names",
     "numeric_dataset",
     "object_path",
+    "path_named",
     "read_numeric",
     "ragged_bounds",
     "region_target",
@@ -62,6 +63,12 @@ def object_path(node: h5py.HLObject) -> str:
     """The node's path in the file without the leading slash ("" for an unlinked node; undecodable bytes
     replaced)."""
     return decode_text(node.name).lstrip("/")
+
+
+def path_named(path: str, name: str) -> bool:
+    """Whether ``name`` is the HDF5 ``path`` (leading and trailing slashes aside) or its tail (``units_ms5`` names
+    ``processing/ecephys/units_ms5``)."""
+    return path == name.strip("/") or path.endswith("/" + name.strip("/"))
 
 
 def member_names(group: h5py.Group) -> list[str]:

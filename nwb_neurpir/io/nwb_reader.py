@@ -21,11 +21,11 @@ import numpy as np
 from nwb_neurpir.errors import NeurPIRError, NoNeurons
 from nwb_neurpir.io.activity import NeuronActivity
 from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
-from nwb_neurpir.io.h5_tables import decode_text, stripped_text
+from nwb_neurpir.io.h5_tables import decode_text, path_named, stripped_text
 from nwb_neurpir.io.identity import read_identity
 from nwb_neurpir.io.nwb_file import check_nwb_root, open_nwb
 from nwb_neurpir.io.ophys import find_roi_series, read_ophys
-from nwb_neurpir.io.units import find_units, read_units
+from nwb_neurpir.io.units import read_units, units_tables
 from nwb_neurpir.recording import Modality, Recording, SourceInfo
 
 __all__ = ["ModalityMismatch", "NoNeurons", "SidecarFile", "detect_modality", "read_nwb", "readable_modality",
@@ -67,8 +67,10 @@ def read_nwb(
     ``modality`` "auto" takes units when the file has a units table, else the calcium ROI responses. ``unit_filter`` is
     a safe expression on the unit/ROI columns (e.g. ``'quality == "good" and location != "root"'``). ``bin_size``
     defaults to 10 ms for spikes and to the frame period for calcium; ``time_range`` (s) keeps the bins wholly inside
-    it. ``ophys_series`` picks a RoiResponseSeries by name or path (default: the first ``DfOverF`` one, else
-    ``Fluorescence``). An open ``h5py.File`` is read but not closed.
+    it. ``ophys_series`` names what to read, by name or path: for calcium a RoiResponseSeries or a PlaneSegmentation
+    (default: the first ``DfOverF`` one, else ``Fluorescence``), for spikes a units table (default: ``/units``, else
+    the first in a processing module); with "auto", a name that is no units table's reads calcium. An open
+    ``h5py.File`` is read but not closed.
     """
     label = source_info.label() if source_info is not None else str(getattr(file, "filename", file))
     _check_options(modality, bin_size, time_range, label)
@@ -88,7 +90,7 @@ def read_nwb(
 
 def detect_modality(nwb: h5py.File) -> Modality | None:
     """"spikes" when the file has a units table with spike times, else "ophys" when it has ROI responses, else None."""
-    if find_units(nwb) is not None:
+    if units_tables(nwb):
         return "spikes"
     return "ophys" if find_roi_series(nwb) else None
 
@@ -152,14 +154,22 @@ def _opened(file: str | Path | h5py.File, label: str) -> Iterator[h5py.File]:
 def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: str, unit_filter: str | None,
           bin_size: float | None, time_range: tuple[float, float] | None, keep_spike_times: bool,
           ophys_series: str | None) -> Recording:
-    chosen = readable_modality(nwb, modality, label)
+    chosen = readable_modality(nwb, _modality_named(nwb, modality, ophys_series), label)
     if chosen == "spikes":
-        activity = read_units(nwb, label, unit_filter=unit_filter, bin_size=bin_size, time_range=time_range,
-                              keep_spike_times=keep_spike_times)
+        activity = read_units(nwb, label, table=ophys_series, unit_filter=unit_filter, bin_size=bin_size,
+                              time_range=time_range, keep_spike_times=keep_spike_times)
     else:
         activity = read_ophys(nwb, label, series_path=ophys_series, unit_filter=unit_filter, bin_size=bin_size,
                               time_range=time_range)
     return _recording(nwb, label, source_info, chosen, activity, unit_filter)
+
+
+def _modality_named(nwb: h5py.File, modality: str, series: str | None) -> str:
+    """``modality``, except that "auto" with a ``series`` that names no units table of a file with ROI traces is
+    "ophys" (the series is calcium traces, read even when the file also holds units)."""
+    if modality != "auto" or series is None or not find_roi_series(nwb):
+        return modality
+    return "spikes" if any(path_named(path, series) for path in units_tables(nwb)) else "ophys"
 
 
 def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: Modality,

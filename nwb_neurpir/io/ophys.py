@@ -22,6 +22,7 @@ from nwb_neurpir.io.h5_tables import (
     member_names,
     numeric_dataset,
     object_path,
+    path_named,
     read_numeric,
     region_target,
     scalar_columns,
@@ -106,10 +107,10 @@ def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py
             raise NeurPIRError("no RoiResponseSeries in a DfOverF or Fluorescence container", source=source)
         _warn_other_segmentations(nwb, candidates, source)
         return nwb[candidates[0]]
-    matches = [path for path in candidates if _names(path, series_path)]
+    matches = [path for path in candidates if path_named(path, series_path)]
     if not matches:  # a segmentation table: its ROI traces
         tables = {path: _table_of(nwb, path, source) for path in candidates}
-        matches = [path for path, table in tables.items() if _names(table, series_path)][:1]
+        matches = [path for path, table in tables.items() if path_named(table, series_path)][:1]
     if len(matches) != 1:
         raise NeurPIRError(f"ophys series {series_path!r} {'is ambiguous' if matches else 'not found'}; available: "
                            f"{', '.join(candidates) or 'none'}", source=source)
@@ -119,11 +120,6 @@ def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py
 def _is_auxiliary(series_path: str) -> bool:
     """Whether a series is one conversions store beside the ROI traces (neuropil, background, deconvolved)."""
     return _AUXILIARY.search(series_path.rsplit("/", 1)[-1]) is not None
-
-
-def _names(path: str, name: str) -> bool:
-    """Whether ``name`` is the HDF5 ``path`` or its tail."""
-    return path == name.strip("/") or path.endswith("/" + name.strip("/"))
 
 
 def _table_of(nwb: h5py.File, series_path: str, source: str) -> str:

@@ -1,4 +1,5 @@
-"""Spike-sorted units (``/units``) binned into counts on a grid of observed time, straight from h5py.
+"""Spike-sorted units (``/units``, or another units table chosen by name) binned into counts on a grid of observed
+time, straight from h5py.
 
 Only the selected units' slices of the ragged ``spike_times`` are read, block by block, so a file larger than memory
 works for the units it needs. ``obs_intervals`` are honoured: time outside a unit's windows is unobserved, not
@@ -26,6 +27,7 @@ from nwb_neurpir.io.h5_tables import (
     member_names,
     numeric_dataset,
     object_path,
+    path_named,
     ragged_bounds,
     read_numeric,
     region_target,
@@ -37,7 +39,7 @@ from nwb_neurpir.io.timeseries import neurodata_type
 from nwb_neurpir.io.identity import clear_of_identity
 from nwb_neurpir.io.unit_filter import select_rows
 
-__all__ = ["DEFAULT_SPIKE_BIN_SIZE", "SILENT_GAP_SECONDS", "find_units", "read_units", "unit_metadata"]
+__all__ = ["DEFAULT_SPIKE_BIN_SIZE", "SILENT_GAP_SECONDS", "read_units", "unit_metadata", "units_tables"]
 
 DEFAULT_SPIKE_BIN_SIZE = 0.010
 
@@ -53,12 +55,12 @@ in which no selected unit fires is read as a gap between recording segments, not
 _NOT_METADATA = ("spike_times", "obs_intervals", "electrodes", "waveforms")
 
 
-def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, bin_size: float | None = None,
-               time_range: tuple[float, float] | None = None, keep_spike_times: bool = False) -> NeuronActivity:
-    """Bin the selected units' spikes (``bin_size`` default 10 ms) on the observed grid."""
-    units = find_units(nwb)
-    if units is None:
-        raise NeurPIRError("no units table with spike times", source=source)
+def read_units(nwb: h5py.File, source: str, *, table: str | None = None, unit_filter: str | None = None,
+               bin_size: float | None = None, time_range: tuple[float, float] | None = None,
+               keep_spike_times: bool = False) -> NeuronActivity:
+    """Bin the selected units' spikes (``bin_size`` default 10 ms) on the observed grid; ``table`` names the Units
+    table by name or path (``_choose_units``)."""
+    units = _choose_units(nwb, source, table)
     ids = table_ids(units, source)
     if "spike_times" not in units or "spike_times_index" not in units:
         raise NeurPIRError("the units table has no ragged spike_times column", source=source)
@@ -86,20 +88,39 @@ def read_units(nwb: h5py.File, source: str, *, unit_filter: str | None = None, b
     return NeuronActivity(
         grid=grid, activity=activity, neuron_ids=ids[selected], neuron_table=object_path(units),
         neuron_metadata=metadata.iloc[selected].reset_index(drop=True),
-        observed=observed, spike_times=kept_times)
+        observed=observed, spike_times=kept_times, series=object_path(units))
 
 
-def find_units(nwb: h5py.File) -> h5py.Group | None:
-    """The units table with spike times: ``/units``, else the first ``Units`` table of a processing module (where
-    neuroconv writes it with ``write_in_processing_module``); None when there is none."""
+def units_tables(nwb: h5py.File) -> list[str]:
+    """HDF5 paths of every units table with spike times: ``/units`` first, then the ``Units`` tables of the
+    processing modules (where neuroconv writes them with ``write_in_processing_module``, and where a second spike
+    sorting goes), by module and name."""
     candidates = [nwb.get("units")]
     processing = nwb.get("processing")
     if isinstance(processing, h5py.Group):
         modules = [processing.get(name) for name in member_names(processing)]
         candidates += [module.get(name) for module in modules if isinstance(module, h5py.Group)
                        for name in member_names(module)]
-    return next((node for node in candidates if isinstance(node, h5py.Group) and "spike_times" in node
-                 and neurodata_type(node) in ("Units", "")), None)
+    return [object_path(node) for node in candidates if isinstance(node, h5py.Group) and "spike_times" in node
+            and neurodata_type(node) in ("Units", "")]
+
+
+def _choose_units(nwb: h5py.File, source: str, name: str | None) -> h5py.Group:
+    """The units table ``name`` names (its name or path), else ``/units``, else the first of ``units_tables`` with a
+    warning naming the others; a NeurPIRError listing the tables when ``name`` names none or several."""
+    tables = units_tables(nwb)
+    if not tables:
+        raise NeurPIRError("no units table with spike times", source=source)
+    if name is None:
+        if tables[0] != "units" and len(tables) > 1:
+            warn_about(source, f"read the units of {tables[0]}; the other units tables are not read: "
+                               f"{', '.join(tables[1:])} (choose one with --series, ophys_series=...)")
+        return nwb[tables[0]]
+    matches = [path for path in tables if path_named(path, name)]
+    if len(matches) != 1:
+        raise NeurPIRError(f"units table {name!r} {'is ambiguous' if matches else 'not found'}; the file's units "
+                           f"tables: {', '.join(tables)}", source=source)
+    return nwb[matches[0]]
 
 
 def unit_metadata(units: h5py.Group, n_units: int, source: str) -> pd.DataFrame:

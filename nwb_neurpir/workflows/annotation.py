@@ -101,8 +101,8 @@ def annotate_sources(
     ``nwb_neurpir.store.annotate``). Sidecar files and files without units or ROIs are skipped. Neurons with no
     observed activity have no vector and are left out. Context inputs of the model that a file lacks are set to
     their training mean, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``ophys_series``
-    picks the calcium traces (a RoiResponseSeries or a segmentation table, by name). ``lock_timeout``: seconds to
-    wait for another writer of the same file (None: the store's default).
+    picks the calcium traces (a RoiResponseSeries or a segmentation table) or the units table, by name or path.
+    ``lock_timeout``: seconds to wait for another writer of the same file (None: the store's default).
     """
     from tqdm import tqdm
 
@@ -178,9 +178,11 @@ def other_modality_skipped(outcomes: list[Outcome], other_kind: list[int]) -> li
 
 def as_embedded(provenance: ModelProvenance, recording: Recording, missing: list[str]) -> ModelProvenance:
     """The model's provenance for this file: its hyperparameters JSON gains ``embedding`` (the neuron filter and
-    calcium series the file was read with, see ``Recording.neuron_selection``) and its description says how this
-    file was read: the calcium traces it embedded, the neuron filter, the context inputs it lacked."""
-    said = [f"Calcium traces read from /{recording.activity_series}."] if recording.activity_series else []
+    calcium series or units table the file was read with, see ``Recording.neuron_selection``) and its description
+    says how this file was read: the calcium traces or units it embedded, the neuron filter, the context inputs it
+    lacked."""
+    what = "Calcium traces" if recording.modality == "ophys" else "Spike times"
+    said = [f"{what} read from /{recording.activity_series}."] if recording.activity_series else []
     if recording.unit_filter is not None:
         said.append(f"Only the neurons passing the filter {recording.unit_filter!r} were embedded, each in the "
                     "context of those neurons only.")

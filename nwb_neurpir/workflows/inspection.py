@@ -21,8 +21,8 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
                     ophys_series: str | None = None, progress: bool = True) -> Iterator[dict[str, Any]]:
     """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, no units or ROIs,
     NeurPIR sidecar, unreadable -- with the error as ``message``), for files with neurons ``summarize``'s fields, and
-    for readable files the NeurPIR ``embeddings`` and ``predictions`` tables they hold (``stored_tables``). A file
-    that cannot be read does not stop the others."""
+    for readable files the paths of every ``units_tables`` they hold and the NeurPIR ``embeddings`` and
+    ``predictions`` tables (``stored_tables``). A file that cannot be read does not stop the others."""
     from tqdm import tqdm
 
     from nwb_neurpir.errors import NeurPIRError
@@ -34,7 +34,7 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
     options = {"modality": modality, "unit_filter": unit_filter, "bin_size": bin_size, "ophys_series": ophys_series}
     for source in tqdm(resolved, desc="inspecting", unit="file", disable=not progress or len(resolved) < 2):
         try:
-            yield {**_neurons_summary(source, access, options), **_stored(source, access)}
+            yield {**_neurons_summary(source, access, options), **_file_tables(source, access)}
         except NeurPIRError as exc:
             yield _unreadable(source, "unreadable", exc)
 
@@ -86,12 +86,14 @@ def summarize(recording: Recording) -> dict[str, Any]:
     }
 
 
-def _stored(source: ResolvedSource, access: Any) -> dict[str, list[dict[str, Any]]]:  # noqa: ANN401
-    """The NeurPIR tables the file holds (``nwb_neurpir.store.read.stored_tables``)."""
+def _file_tables(source: ResolvedSource, access: Any) -> dict[str, list[Any]]:  # noqa: ANN401
+    """The paths of the file's units tables (``units_tables``) and the NeurPIR tables it holds
+    (``nwb_neurpir.store.read.stored_tables``)."""
+    from nwb_neurpir.io.units import units_tables
     from nwb_neurpir.store.read import stored_tables
 
     with access.open_h5(source) as h5:
-        return stored_tables(h5)
+        return {"units_tables": units_tables(h5), **stored_tables(h5)}
 
 
 def _unreadable(source: ResolvedSource, reason: str, error: Exception) -> dict[str, Any]:

@@ -53,12 +53,12 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     (atomic, locked; a writable file) or, with ``output_dir``, in a copy there; ``embeddings`` names the table when
     the file holds several of that model (else the default-named one is used), and ``unit_filter`` keeps the
     neurons it selects. Any other source is embedded by ``model`` (the one the probe was fitted on: an estimator, a
-    trained model or a model folder; ``ophys_series`` picks the calcium traces it reads) and annotated as
-    ``annotate`` does -- in place, a copy in ``output_dir``, or a sidecar file for DANDI assets, URLs, read-only
-    files without ``output_dir`` and ``sidecar=True`` -- and the predictions go into that file. ``overwrite``
-    replaces earlier embeddings, sidecars and predictions of the same names. Sidecar files and files without neurons
-    are skipped, as are files of the other modality beside files of the model's own. Every source is tried; then, unless
-    ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
+    trained model or a model folder; ``ophys_series`` picks the calcium traces or units table it reads) and
+    annotated as ``annotate`` does -- in place, a copy in ``output_dir``, or a sidecar file for DANDI assets, URLs,
+    read-only files without ``output_dir`` and ``sidecar=True`` -- and the predictions go into that file.
+    ``overwrite`` replaces earlier embeddings, sidecars and predictions of the same names. Sidecar files and files
+    without neurons are skipped, as are files of the other modality beside files of the model's own. Every source
+    is tried; then, unless ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
 
     >>> import nwb_neurpir as npir
     >>> probe = npir.LabelProbe("cell_type").fit(["sim/sub-sim01", "sim/sub-sim02"])    # doctest: +SKIP

@@ -17,13 +17,16 @@ __all__ = ["to_pynapple"]
 
 
 def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: str | None = None) -> Any:  # noqa: ANN401
-    """``pynapple.load_file(path)["units"]`` with metadata columns ``embedding_0`` … ``embedding_<dim-1>`` and one
-    ``predicted_<label>`` column per predictions table (NaN / "" for units without one).
+    """``pynapple.load_file(path)[<units table>]`` with metadata columns ``embedding_0`` … ``embedding_<dim-1>`` and
+    one ``predicted_<label>`` column per predictions table of the same units (NaN / "" for units without one).
 
     The embeddings and predictions are read from ``path`` itself, or from ``sidecar`` when they live in a sidecar
     file; ``name`` picks the embedding table when there are several (default: the one named
-    ``NeurPIREmbeddings``). Only tables of the units' vectors and predictions are read: those of a file's ROIs, whose
-    ids are not the units', are left out (and an embedding table of ROIs named by ``name`` is an error).
+    ``NeurPIREmbeddings``). The units are those of the embedding table's units table (``/units``, or another
+    sorting's table such as ``processing/ecephys/units_ms5``, which pynapple calls ``units_ms5``); without
+    embeddings, the reader's default units table. Only tables of units' vectors and predictions are read: those of
+    a file's ROIs, whose ids are not the units', are left out (and an embedding table of ROIs named by ``name`` is
+    an error).
 
     >>> import nwb_neurpir as npir
     >>> units = npir.to_pynapple("sim/sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb")  # doctest: +SKIP
@@ -36,48 +39,69 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
 
     from nwb_neurpir.store import list_embeddings, list_predictions, read_embeddings, read_predictions
 
-    data = pynapple.load_file(str(path))
-    if "units" not in data.keys():
+    tables = _units_tables(path)
+    if not tables:
         raise NeurPIRError("has no units table for pynapple (spiking data only)", source=path)
-    units = data["units"]
     annotated = Path(sidecar) if sidecar is not None else Path(path)
-    unit_ids = np.asarray(units.index)
     embeddings = {key: read_embeddings(annotated, key) for key in list_embeddings(annotated)}
-    frame = _units_embeddings(embeddings, name, annotated)
+    frame = _units_embeddings(embeddings, name, annotated, tables)
+    table = tables[0] if frame is None else _source_table(frame.attrs)
+    units = _pynapple_units(pynapple.load_file(str(path)), table, path)
+    unit_ids = np.asarray(units.index)
     if frame is not None:
         matrix = _aligned(unit_ids, frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()),
                           np.nan)
         units.set_info(**{f"embedding_{i}": matrix[:, i] for i in range(matrix.shape[1])})
-    unit_tables = {"units"} | {f.attrs["neuron_table"] for f in embeddings.values() if _over_units(f.attrs)}
+    same_units = {table} | {f.attrs["neuron_table"] for f in embeddings.values() if _source_table(f.attrs) == table}
     for key in list_predictions(annotated):
         frame = read_predictions(annotated, key)
-        if frame.attrs["neuron_table"] not in unit_tables:
-            continue  # predictions for ROIs, whose ids are not those of the units
+        if frame.attrs["neuron_table"] not in same_units:
+            continue  # predictions for ROIs or another units table, whose ids are not those of these units
         labels = _aligned(unit_ids, frame["neuron_id"].to_numpy(), frame["label"].to_numpy(dtype=object)[:, None],
                           "")
         units.set_info(**{key.split("/", 1)[1]: labels[:, 0].astype(str)})
     return units
 
 
-def _over_units(attrs: dict[str, Any]) -> bool:
-    """Whether the embedding table whose ``read_embeddings`` attrs are ``attrs`` holds vectors of units (of the
-    source's units, for a sidecar)."""
-    return str((attrs.get("source") or {}).get("neuron_table", attrs["neuron_table"])).strip("/") == "units"
+def _units_tables(path: str | Path) -> list[str]:
+    """The paths of the recording's units tables (``nwb_neurpir.io.units.units_tables``)."""
+    from nwb_neurpir.io.nwb_file import open_nwb
+    from nwb_neurpir.io.units import units_tables
+
+    with open_nwb(path) as file:
+        return units_tables(file)
 
 
-def _units_embeddings(frames: dict[str, pd.DataFrame], name: str | None, annotated: Path) -> pd.DataFrame | None:
-    """The embedding table called ``name``, which must hold units' vectors; without a name, the one of ``frames``
-    (tables by ``module/name``) that holds units' vectors (among several, the default-named one), or None."""
+def _pynapple_units(data: Any, table: str, path: str | Path) -> Any:  # noqa: ANN401
+    """The ``TsGroup`` pynapple loads for the units table at ``table`` (it names a table by its own name)."""
+    key = table.rsplit("/", 1)[-1]
+    if key not in data.keys():
+        raise NeurPIRError(f"pynapple does not load the units table {table} (it loads: {', '.join(data.keys())})",
+                           source=path)
+    return data[key]
+
+
+def _source_table(attrs: dict[str, Any]) -> str:
+    """The path of the neuron table of the embedding table whose ``read_embeddings`` attrs are ``attrs``: in the
+    source file, for a sidecar."""
+    return str((attrs.get("source") or {}).get("neuron_table", attrs["neuron_table"])).strip("/")
+
+
+def _units_embeddings(frames: dict[str, pd.DataFrame], name: str | None, annotated: Path,
+                      tables: list[str]) -> pd.DataFrame | None:
+    """The embedding table called ``name``, which must hold the vectors of one of the units ``tables``; without a
+    name, the one of ``frames`` (tables by ``module/name``) that holds units' vectors (among several, the
+    default-named one), or None."""
     from nwb_neurpir.store import read_embeddings
     from nwb_neurpir.workflows.embeddings import one_embedding_table
 
     if name is not None:
         frame = read_embeddings(annotated, name)
-        if not _over_units(frame.attrs):
+        if _source_table(frame.attrs) not in tables:
             raise NeurPIRError(f"embedding table {name!r} holds vectors of {frame.attrs['neuron_table']}, not of the "
                                "units; to_pynapple reads units", source=annotated)
         return frame
-    of_units = [key for key, frame in frames.items() if _over_units(frame.attrs)]
+    of_units = [key for key, frame in frames.items() if _source_table(frame.attrs) in tables]
     key = one_embedding_table(of_units, "of units", "name=", annotated)
     return None if key is None else frames[key]
 
