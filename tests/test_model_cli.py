@@ -238,3 +238,14 @@ def test_the_neuron_filter_is_recorded_by_train_and_by_annotate(model_dir: Path,
             model = io.read().processing["neurpir"]["NeurPIREmbeddings"].model
             assert json.loads(model.hyperparameters)["embedding"] == {"unit_filter": expected, "activity_series": None}
             assert (f"passing the filter {keep!r}" in model.description) == (expected is not None)
+
+
+@pytest.mark.parametrize("command", ["embed", "annotate"])
+def test_threads_set_the_torch_threads_a_command_embeds_with(command: str, model_dir: Path, files: list[Path],
+                                                             tmp_path: Path, torch_threads: int) -> None:
+    out = ["--out", str(tmp_path / ("e.npz" if command == "embed" else "annotated"))]
+    result = runner.invoke(app, [command, str(model_dir), str(files[0]), *out, "--threads", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert torch.get_num_threads() == 1 != torch_threads
+    text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())
+    assert "--threads <int range> CPU threads torch embeds with; 0: OMP_NUM_THREADS when set, else every CPU" in text
