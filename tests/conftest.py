@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -62,3 +62,19 @@ def _use(path: Path) -> None:
     handle, name = tempfile.mkstemp(dir=path)
     os.close(handle)
     os.unlink(name)
+
+
+@pytest.fixture
+def torch_threads() -> Iterator[int]:
+    """Torch set to a thread count no command chooses by itself (one more than this process may use), which the
+    fixture gives; the count from before the test is restored after it."""
+    import torch
+
+    from nwb_neurpir.model.threads import available_cpus
+
+    before, unchosen = torch.get_num_threads(), available_cpus() + 1
+    torch.set_num_threads(unchosen)
+    try:
+        yield unchosen
+    finally:
+        torch.set_num_threads(before)

@@ -676,6 +676,19 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     assert wrong.code == 1 and "probe inputs 'hand' unknown; choose one of neurpir+hand, neurpir" in wrong.stderr
 
 
+def test_predict_command_embeds_with_the_threads_asked_for(fitted: tuple, predicted: dict, simulated: Path,
+                                                          tmp_path: Path, torch_threads: int) -> None:
+    import torch
+    from typer.testing import CliRunner
+
+    from nwb_neurpir.cli.app import app
+
+    done = CliRunner().invoke(app, ["predict", str(fitted[1]), str(simulated / "sub-sim03"), "--label", "cell_type",
+                                    "-o", str(tmp_path / "out"), "--threads", "1", "--no-progress"])
+    assert done.exit_code == 0, done.output
+    assert torch.get_num_threads() == 1 != torch_threads
+
+
 def test_predict_refuses_a_probe_folder_it_cannot_write_before_fitting(fitted: tuple, simulated: Path, tmp_path: Path,
                                                                        deny: Callable[[Path], Path]) -> None:
     from nwb_neurpir.workflows.prediction import predict_with_saved_probe

@@ -81,7 +81,7 @@ def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--max-steps", "5"], "--max-steps needs --train or --train-config"),
-    (["--threads", "2"], "--threads needs --train or --train-config"),
+    (["--threads", "2"], "--threads needs --model, --train or --train-config"),
     (["--transductive"], "--transductive needs --train or --train-config"),
     (["--modality", "spikes"], "--modality (modality=) reads the recordings of --model or --train; annotated files "
                                "and hand baselines alone are read as they are: pick the files with --glob"),
@@ -330,6 +330,15 @@ def test_evaluate_trains_with_the_threads_asked_for(simulated: Path, tmp_path: P
         assert torch.get_num_threads() == 2  # the count the fold's model was trained with
     finally:
         torch.set_num_threads(before)
+
+
+def test_evaluate_embeds_with_the_threads_asked_for(simulated: Path, model_dir: Path, torch_threads: int) -> None:
+    import torch
+
+    shown = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--model", str(model_dir),
+                                     "--threads", "1", "--methods", "neurpir", "--no-progress"])
+    assert shown.exit_code == 0, shown.output
+    assert torch.get_num_threads() == 1 != torch_threads
 
 
 def test_evaluate_reads_the_modality_asked_for(mixed: Path, model_dir: Path, tmp_path: Path,

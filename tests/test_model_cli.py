@@ -271,3 +271,14 @@ def test_series_names_the_units_table_of_a_second_sorting_for_train_annotate_and
     unknown = runner.invoke(app, ["embed", str(model_dir), str(path), "--series", "no_such_table", "--json",
                                   "--no-progress"])
     assert unknown.exit_code == 1 and "units table 'no_such_table' not found" in unknown.output
+
+
+@pytest.mark.parametrize("command", ["embed", "annotate"])
+def test_threads_set_the_torch_threads_a_command_embeds_with(command: str, model_dir: Path, files: list[Path],
+                                                             tmp_path: Path, torch_threads: int) -> None:
+    out = ["--out", str(tmp_path / ("e.npz" if command == "embed" else "annotated"))]
+    result = runner.invoke(app, [command, str(model_dir), str(files[0]), *out, "--threads", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert torch.get_num_threads() == 1 != torch_threads
+    text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())
+    assert "--threads <int range> CPU threads torch embeds with; 0: OMP_NUM_THREADS when set, else every CPU" in text

@@ -7,7 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, LockTimeout, Progress, Series, Sources, UnitFilter
+from nwb_neurpir.cli.options import (
+    CacheDir,
+    EmbedThreads,
+    Glob,
+    JsonOutput,
+    LockTimeout,
+    Progress,
+    Series,
+    Sources,
+    UnitFilter,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +47,7 @@ def register(app: typer.Typer) -> None:
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
         progress: Progress = None,
+        threads: EmbedThreads = 0,
     ) -> None:
         """Write one embedding per neuron into each source: in place (atomic) for local files, into copies with --out,
         as sidecar NWB files for DANDI assets and (without --out) read-only files. Another user's file is not
@@ -47,8 +58,10 @@ def register(app: typer.Typer) -> None:
         """
         from nwb_neurpir.cli.outcomes import print_outcomes
         from nwb_neurpir.workflows.annotation import annotate as annotate_files
+        from nwb_neurpir.workflows.model_inputs import load_model_folder
 
-        outcomes = annotate_files(model_dir, sources, glob, output_dir=output_dir, overwrite=overwrite, name=name,
+        outcomes = annotate_files(load_model_folder(model_dir, threads), sources, glob, output_dir=output_dir,
+                                  overwrite=overwrite, name=name,
                                   sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
                                   ophys_series=series,
                                   lock_timeout=lock_timeout, progress=progress, raise_on_failure=False)

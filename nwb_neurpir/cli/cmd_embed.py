@@ -8,7 +8,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.options import CacheDir, Glob, JsonOutput, Progress, Series, Sources, UnitFilter
+from nwb_neurpir.cli.options import (
+    CacheDir,
+    EmbedThreads,
+    Glob,
+    JsonOutput,
+    Progress,
+    Series,
+    Sources,
+    UnitFilter,
+)
 
 __all__ = ["register"]
 
@@ -29,6 +38,7 @@ def register(app: typer.Typer) -> None:
         unit_filter: UnitFilter = None,
         series: Series = None,
         cache_dir: CacheDir = None,
+        threads: EmbedThreads = 0,
     ) -> None:
         """Embed every neuron of SOURCES with a trained model (read on the model's time grid).
 
@@ -53,7 +63,8 @@ def register(app: typer.Typer) -> None:
 
         embedded = embed_sources(model_dir, sources, glob, cache_dir=cache_dir, unit_filter=unit_filter,
                                  ophys_series=series,
-                                 progress=progress, on_recording=say)
+                                 progress=progress, on_recording=say,
+                                 num_threads=threads)
         if out is not None:
             embedded.write(out)
             if not as_json:

@@ -43,7 +43,8 @@ def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None,
                    folds: int | None, out: Path | None, no_plots: bool, projection: str | None) -> None:
     """A one-line error for an option that would change nothing with the others given."""
     unused = [(max_steps is not None and not training, "--max-steps needs --train or --train-config"),
-              (threads is not None and not training, "--threads needs --train or --train-config"),
+              (threads is not None and not training and model is None,
+               "--threads needs --model, --train or --train-config"),
               (transductive and not training, "--transductive needs --train or --train-config"),
               (ablations and not training, "--ablations needs --train or --train-config"),
               (ablations and methods is not None,
@@ -174,6 +175,7 @@ def register(app: typer.Typer) -> None:
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
                                ophys_series=series, modality=modality,
                                model=model,
+                               num_threads=threads or 0,
                                config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed,
                                                                num_threads=threads)
                                        if training else None),

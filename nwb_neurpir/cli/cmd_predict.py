@@ -13,6 +13,7 @@ from nwb_neurpir.cli.options import (
     LABELS_HELP,
     PRESET_GROUPING,
     CacheDir,
+    EmbedThreads,
     Glob,
     JsonOutput,
     LockTimeout,
@@ -69,6 +70,7 @@ def register(app: typer.Typer) -> None:
         lock_timeout: LockTimeout = 120.0,
         progress: Progress = None,
         as_json: JsonOutput = False,
+        threads: EmbedThreads = 0,
     ) -> None:
         """Predict a label (cell type, brain area) for every neuron of SOURCES from its embedding (and, by default,
         its hand features: --inputs) and store the label and class probabilities in the file (NeuronPredictions), in
@@ -90,6 +92,7 @@ def register(app: typer.Typer) -> None:
             output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,
             ophys_series=series,
             lock_timeout=lock_timeout,
+            num_threads=threads,
             progress=progress and not as_json, say=lambda text: typer.echo(text, err=True))
         print_outcomes(outcomes, "predicted", as_json, where=lambda outcome: f"{outcome.path}  ("
                        + ", ".join(f"{key} {value}" for key, value in outcome.counts.items()) + ")")

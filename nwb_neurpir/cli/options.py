@@ -105,13 +105,20 @@ BinSize = Annotated[
     typer.Option("--bin-size", help="Bin size in seconds (default: 0.01 for spikes, the frame period for calcium; "
                                     "with a model, the model's own)."),
 ]
+THREADS_MEANING = ("0: OMP_NUM_THREADS when set, else every CPU this process may use (those it may run on, capped "
+                   "by its cgroup CPU quota, as JupyterHub, Kubernetes or Slurm set one). On a machine other jobs "
+                   "share, fewer run faster: try 1.")
+"""What ``--threads`` counts, for every command that runs torch."""
 Threads = Annotated[
     Optional[int],  # noqa: UP007
-    typer.Option("--threads", min=0, help="CPU threads torch trains with; 0: every core this process may use "
-                                          "[default: 0, or the config's]. On a machine other jobs share, fewer run "
-                                          "faster. The trained weights depend on the count: the same count on one "
-                                          "machine trains the same weights, another count slightly different ones "
-                                          "(model.json records the count each training run used)."),
+    typer.Option("--threads", min=0, help=f"CPU threads torch trains and embeds with; {THREADS_MEANING} "
+                                          "[default: 0, or the config's]. The trained weights depend on the count: "
+                                          "the same count on one machine trains the same weights, another count "
+                                          "slightly different ones (model.json records the count each training run "
+                                          "used)."),
+]
+EmbedThreads = Annotated[
+    int, typer.Option("--threads", min=0, help=f"CPU threads torch embeds with; {THREADS_MEANING}"),
 ]
 LockTimeout = Annotated[float, typer.Option(
     "--lock-timeout", min=0.0, help="Seconds to wait while another process writes the same file.")]

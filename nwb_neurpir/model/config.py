@@ -155,8 +155,9 @@ class NeurPIRConfig:
     """Validations without improvement before stopping; 0 never stops early."""
     checkpoint_every: int = _runtime(200)
     num_threads: int = _runtime(0)
-    """Torch CPU threads; 0 uses every core the process may run on. Another count gives slightly different
-    weights (floating-point sums in another order); model.json records the count each run used."""
+    """Torch CPU threads; 0: ``OMP_NUM_THREADS`` when set, else every CPU the process may use (those it may run on,
+    capped by a cgroup CPU quota; ``nwb_neurpir.model.threads``). Another count gives slightly different weights
+    (floating-point sums in another order); model.json records the count each run used."""
     device: str = _runtime("auto")
     """``auto`` (the GPU when CUDA is available, else the CPU), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from nwb_neurpir.model.distributed import resolve_device
 from nwb_neurpir.model.embed import embed_session
 from nwb_neurpir.model.encoder import NeuronEncoder
 from nwb_neurpir.model.sessions import prepare_session
+from nwb_neurpir.model.threads import use_threads
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import Recording, same_grid
 
@@ -129,8 +131,16 @@ class NeurPIR:
     def representation_dim(self) -> int:
         return self.config.representation_dim
 
+    def set_threads(self, num_threads: int) -> NeurPIR:
+        """Embed with ``num_threads`` torch CPU threads (0: ``OMP_NUM_THREADS`` when set, else every CPU this process
+        may use, a cgroup CPU quota counted); returns the model. A loaded model has 0 (threads are a runtime setting,
+        not saved)."""
+        self.config = dataclasses.replace(self.config, num_threads=num_threads)
+        return self
+
     def embed(self, recording: Recording, progress: bool = True) -> np.ndarray:
-        """One vector per neuron, (recording.n_neurons, representation_dim) float32, rows in ``neuron_ids`` order.
+        """One vector per neuron, (recording.n_neurons, representation_dim) float32, rows in ``neuron_ids`` order,
+        computed with the config's ``num_threads`` torch threads (see :meth:`set_threads`).
 
         Neurons without any observed bin get a row of NaN.
         """
@@ -141,6 +151,7 @@ class NeurPIR:
             raise NeurPIRError(f"model was trained on {self.bin_size_ * 1000:g} ms bins but this recording has "
                                f"{recording.bin_size * 1000:g} ms bins; read it with bin_size={self.bin_size_:g}",
                                recording.source.label())
+        use_threads(self.config.num_threads)
         context = self.context_.transform(recording) if self.context_ is not None else None
         session = prepare_session(recording, self.config, context)
         device = resolve_device(self.config.device, 0)

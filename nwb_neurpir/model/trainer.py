@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import signal
 import sys
 import threading
@@ -54,6 +53,7 @@ from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
 from nwb_neurpir.model.segments import PairBatch, ViewSampler
 from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
+from nwb_neurpir.model.threads import use_threads
 from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording, refuse_recordings_read_twice, same_grid
 
@@ -128,11 +128,6 @@ def _learning_rate(config: NeurPIRConfig, step: int) -> float:
     warm = min(1.0, (step + 1) / max(warmup, 1))
     progress = step / max(config.max_steps, 1)
     return config.learning_rate * warm * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * progress)))
-
-
-def _set_threads(config: NeurPIRConfig, env: DistEnv) -> None:
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    torch.set_num_threads(max(1, config.num_threads or available // env.world_size))
 
 
 def _split_neurons(sessions: list[SessionData], config: NeurPIRConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -300,7 +295,7 @@ class _Run:
             config = dataclasses.replace(config, context="none")  # provenance records what was done
         self.config = config
         self.env = setup_distributed(config.device)
-        _set_threads(config, self.env)
+        use_threads(config.num_threads, self.env.world_size)
         self.out_dir = out_dir
         self.data = [session_key(r) for r in recordings]
         self.origins = [{"location": r.source.recorded_location, "neuron_table": r.neuron_table.strip("/"),

@@ -177,14 +177,16 @@ class NeurPIR:
         neuron's label columns, ``identifier`` and ``file`` (where the recording came from).
 
         ``recordings`` are ``Recording`` objects (read on the model's time grid) or sources, which are read with the
-        model's modality and bin size. Neurons without observed activity get a NaN vector.
+        model's modality and bin size. Neurons without observed activity get a NaN vector. Torch runs with the
+        ``num_threads`` parameter's threads (0, also after ``load``: ``OMP_NUM_THREADS`` or every CPU this process may
+        use).
         """
         import numpy as np
         import pandas as pd
 
         from nwb_neurpir.workflows.recordings import as_recordings
 
-        model = self.fitted_model()
+        model = trained_model(self)
         data = as_recordings(recordings, progress=progress, modality=model.config.modality, bin_size=model.bin_size_)
         frames = []
         for recording in data:
@@ -301,9 +303,10 @@ def _remove_if_empty(folder: Path, created: bool) -> None:
 
 
 def trained_model(model: NeurPIR | TrainedModel | str | Path) -> TrainedModel:
-    """The trained model behind an estimator, a trained model, or a model folder."""
+    """The trained model behind an estimator (set to embed with the estimator's ``num_threads``), a trained model,
+    or a model folder."""
     if isinstance(model, NeurPIR):
-        return model.fitted_model()
+        return model.fitted_model().set_threads(model.config.num_threads)
     if isinstance(model, (str, Path)):
         from nwb_neurpir.model import NeurPIR as TrainedModel
 

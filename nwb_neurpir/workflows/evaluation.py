@@ -58,6 +58,7 @@ def evaluate_sources(
     ophys_series: str | None = None,
     modality: str = "auto",
     model: TrainedModel | str | Path | None = None,
+    num_threads: int = 0,
     config: NeurPIRConfig | None = None,
     transductive: bool = False,
     embeddings_name: str | None = None,
@@ -76,7 +77,9 @@ def evaluate_sources(
     model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
     neurons read, files of the other kind skipped with one warning. ``command``, the command line that asked for
     it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files'
-    ``label`` column. ``options`` go to ``evaluate`` (``match_column`` without ``label``: the stability alone)."""
+    ``label`` column. ``options`` go to ``evaluate`` (``match_column`` without ``label``: the stability alone).
+    ``num_threads``: the torch threads a ``model`` folder embeds with (0: ``OMP_NUM_THREADS`` or every CPU this
+    process may use)."""
     from nwb_neurpir.evaluation import write_report
     from nwb_neurpir.workflows.labels_file import read_labels
 
@@ -90,6 +93,7 @@ def evaluate_sources(
     if model is not None or config is not None:
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir,
                                      reader_kwargs={**reader, "modality": modality}, model=model, config=config,
+                                     num_threads=num_threads,
                                      labels=external,
                                      protocol="transductive" if transductive else None, **options)
     else:
@@ -243,6 +247,7 @@ def evaluate_recordings(
     cache_dir: str | Path | None = None,
     reader_kwargs: dict[str, Any] | None = None,
     model: TrainedModel | str | Path | None = None,
+    num_threads: int = 0,
     config: Any = None,
     labels: ExternalLabels | None = None,
     progress: bool = True,
@@ -251,8 +256,8 @@ def evaluate_recordings(
     """Read ``sources`` (spike times kept for the ISI features; as the model's modality and, unless
     ``reader_kwargs`` name one, on its bin size; else as the ``modality`` of ``reader_kwargs`` or of ``config``,
     files of the other kind skipped with one warning) and ``evaluate`` them with ``model`` (a trained model or its
-    folder) or by training ``config`` per fold, ``labels`` standing in for their label column; ``options`` go to
-    ``evaluate``."""
+    folder, loaded to embed with ``num_threads`` torch threads) or by training ``config`` per fold, ``labels``
+    standing in for their label column; ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
@@ -261,7 +266,7 @@ def evaluate_recordings(
     clock = time.perf_counter()
     folder = model if isinstance(model, (str, Path)) else None
     if folder is not None:
-        model = load_model_folder(folder)
+        model = load_model_folder(folder, num_threads)
     reader = dict(reader_kwargs or {}, access=DataAccess(cache_dir=cache_dir), progress=progress,
                   keep_spike_times=True)
     modality = reader.pop("modality", "auto")
@@ -309,12 +314,12 @@ def evaluate(
     >>> result.table()["pooled_balanced_accuracy"]                                              # doctest: +SKIP
     """
     from nwb_neurpir.evaluation.methods import split_methods
-    from nwb_neurpir.workflows.estimator import NeurPIR, NotFittedError
+    from nwb_neurpir.workflows.estimator import NeurPIR, NotFittedError, trained_model
 
     config = None
     if isinstance(model, NeurPIR):
         try:
-            model = model.fitted_model()
+            model = trained_model(model)
         except NotFittedError:
             model, config = None, model.config
     if isinstance(options.get("methods"), str):

@@ -24,8 +24,9 @@ class OtherModality(NeurPIRError):
     """A file whose neurons are of another modality than the model's."""
 
 
-def load_model_folder(model_dir: str | Path) -> NeurPIR:
-    """The model in ``model_dir``; a missing folder or a file is named as such, before the manifest is looked at."""
+def load_model_folder(model_dir: str | Path, num_threads: int = 0) -> NeurPIR:
+    """The model in ``model_dir``, to embed with ``num_threads`` torch threads (0: ``OMP_NUM_THREADS`` or every CPU
+    this process may use); a missing folder or a file is named as such, before the manifest is looked at."""
     from nwb_neurpir.model import NeurPIR
 
     model_dir = Path(model_dir)
@@ -33,7 +34,7 @@ def load_model_folder(model_dir: str | Path) -> NeurPIR:
         raise NeurPIRError("model folder not found", model_dir)
     if not model_dir.is_dir():
         raise NeurPIRError("is a file, not a model folder written by `neurpir train`", model_dir)
-    return NeurPIR.load(model_dir)
+    return NeurPIR.load(model_dir).set_threads(num_threads)
 
 
 def open_for_model(model: NeurPIR, sources: Iterable[str | Path], glob: str | None = None, *, access: DataAccess,

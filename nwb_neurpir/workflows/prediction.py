@@ -107,18 +107,20 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
                              probe_kind: str = "logistic", probe_inputs: str = "neurpir+hand",
                              probe_dir: str | Path | None = None, embeddings: str | None = None,
                              say: Callable[[str], None] = lambda _text: None,
+                             num_threads: int = 0,
                              **options: Any) -> list[PredictOutcome]:
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
     files ``fit_on`` (reading ``probe_inputs``; ``labels``, a CSV/TSV file, replacing their ``label`` column) and
     saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with
     ``overwrite``; ``say`` hears its summary), or, without ``fit_on``, the one saved there. ``embeddings`` names the
     embedding table where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has
-    moved reads its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier.
+    moved reads its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier. The
+    model embeds with ``num_threads`` torch threads (0: ``OMP_NUM_THREADS`` or every CPU this process may use).
     ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.probe import LabelProbe
 
-    model = TrainedModel.load(model_dir)
+    model = TrainedModel.load(model_dir).set_threads(num_threads)
     sources = source_items(sources)
     probe = LabelProbe(label, grouping, probe_kind, inputs=probe_inputs)
     folder = Path(probe_dir) if probe_dir is not None else probe.default_folder(model_dir)
