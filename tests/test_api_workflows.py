@@ -923,3 +923,28 @@ def test_evaluate_from_python_with_a_fitted_or_an_unfitted_estimator(fitted: tup
     trained = npir.evaluate([simulated], label="cell_type", model=npir.NeurPIR(**TINY), methods=["neurpir"],
                             split="kfold", n_splits=2, transductive=True, progress=False)
     assert trained.settings["config"]["max_steps"] == 2 and trained.method("neurpir").mode == "transductive"
+
+
+JUPYTER_WITHOUT_IPYWIDGETS = """
+import sys, types, warnings
+warnings.simplefilter("always")
+shell = type("ZMQInteractiveShell", (), {})()  # what tqdm.autonotebook reads to tell a Jupyter kernel
+ipython = types.ModuleType("IPython")
+ipython.get_ipython = lambda: shell
+sys.modules.update({"IPython": ipython, "ipykernel.zmqshell": types.ModuleType("ipykernel.zmqshell"),
+                    "ipywidgets": None})
+"""
+"""A Jupyter kernel's modules as tqdm.auto sees them, with ipywidgets not importable."""
+
+
+def test_a_notebook_without_ipywidgets_gets_text_bars_without_a_warning(simulated: Path) -> None:
+    as_tqdm_auto_sees_it = JUPYTER_WITHOUT_IPYWIDGETS + "import tqdm.auto"
+    done = subprocess.run([sys.executable, "-c", as_tqdm_auto_sees_it], capture_output=True, text=True, check=True)
+    assert "TqdmWarning: IProgress not found" in done.stderr  # the kernel it warns in
+    fit_and_draw = JUPYTER_WITHOUT_IPYWIDGETS + (
+        "import numpy as np, nwb_neurpir as npir\n"
+        "from nwb_neurpir.evaluation.plots import project_2d\n"
+        f"npir.NeurPIR(max_steps=2, context='none', num_threads=1).fit(npir.open_recordings({str(simulated)!r}))\n"
+        "project_2d(np.random.default_rng(0).normal(size=(12, 4)), 'umap')\n")  # umap imports tqdm.auto too
+    done = subprocess.run([sys.executable, "-c", fit_and_draw], capture_output=True, text=True, check=True)
+    assert "train" in done.stderr and "TqdmWarning" not in done.stderr, done.stderr[-2000:]

@@ -53,7 +53,10 @@ def project_2d(vectors: np.ndarray, projection: str = "umap", seed: int = 0) -> 
         components[:, : min(2, vt.shape[0])] = vt[:2].T
         coordinates[finite] = x @ components
         return coordinates
-    import umap
+    from nwb_neurpir.progress import without_ipywidgets_warning
+
+    with without_ipywidgets_warning():  # umap imports tqdm.auto
+        import umap
 
     reducer = umap.UMAP(n_neighbors=min(15, x.shape[0] - 1), min_dist=0.1, random_state=seed, n_jobs=1)
     coordinates[finite] = reducer.fit_transform(x)
