@@ -1,7 +1,7 @@
 """nwb-neurpir: learn one intrinsic vector per neuron from NWB recordings (NeurPIR, Wu et al., ICLR 2025).
 
 >>> import nwb_neurpir as npir
->>> npir.simulate_nwb("sim/", preset="demo", animals=2, neurons=50)         # doctest: +SKIP
+>>> npir.simulate_nwb("sim/", preset="demo", animals=2, neurons=50)    # doctest: +SKIP
 >>> npir.inspect("sim/")                                              # doctest: +SKIP
 >>> recordings = npir.open_recordings("sim/")                          # doctest: +SKIP
 >>> model = npir.NeurPIR(max_steps=800).fit(recordings)               # doctest: +SKIP
