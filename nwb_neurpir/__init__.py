@@ -1,9 +1,12 @@
 """nwb-neurpir: learn one intrinsic vector per neuron from NWB recordings (NeurPIR, Wu et al., ICLR 2025).
 
 >>> import nwb_neurpir as npir
+>>> npir.simulate_nwb("sim/", preset="demo", animals=2, neurons=50)    # doctest: +SKIP
+>>> npir.inspect("sim/")                                              # doctest: +SKIP
 >>> recordings = npir.open_recordings("sim/")                          # doctest: +SKIP
 >>> model = npir.NeurPIR(max_steps=800).fit(recordings)               # doctest: +SKIP
 >>> frame = model.transform(recordings)                               # doctest: +SKIP
+>>> npir.plot_embeddings(frame, color_by="cell_type")                 # doctest: +SKIP
 >>> npir.annotate(model, "sim/"); npir.read_embeddings("sim/")        # doctest: +SKIP
 
 The names below are imported on first use (torch, CEBRA and pynwb load only when needed).
@@ -16,7 +19,8 @@ from typing import Any
 __version__ = "0.2.1"
 
 __all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "__version__", "annotate", "embedding_matrix",
-           "evaluate", "open_recordings", "predict", "read_embeddings", "remove_embeddings", "to_pynapple"]
+           "evaluate", "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings",
+           "remove_embeddings", "simulate_nwb", "to_pynapple"]
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - any public name

@@ -950,6 +950,10 @@ def test_evaluate_from_python_with_a_fitted_or_an_unfitted_estimator(fitted: tup
     assert list(table.index) == methods and list(table.columns[-3:]) == [fold.name for fold in result.folds]
     assert table.loc["hand", "n_scored"] == 75
     assert (tmp_path / "report" / "report.json").exists()
+    titles = [axis.get_title().split("\n")[0] for axis in result.plot().axes[:2]]  # the report's confusion.png
+    assert titles == ["neurpir (transductive)", "hand"]
+    assert _points(result.plot("embeddings", projection="pca").axes[0]) == 75  # and its umap.png
+    assert {path.name for path in (tmp_path / "report").glob("*.png")} == {"confusion.png", "umap.png"}
     shown = cli_server.run(["evaluate", simulated, "--label", "cell_type", "--model", folder, "--methods",
                             ",".join(methods), "--json"], tmp_path / "logs")
     assert shown.code == 0, shown.stderr[-2000:]
@@ -960,3 +964,75 @@ def test_evaluate_from_python_with_a_fitted_or_an_unfitted_estimator(fitted: tup
     trained = npir.evaluate([simulated], label="cell_type", model=npir.NeurPIR(**TINY), methods=["neurpir"],
                             split="kfold", n_splits=2, transductive=True, progress=False)
     assert trained.settings["config"]["max_steps"] == 2 and trained.method("neurpir").mode == "transductive"
+
+
+def _points(axis: object) -> int:
+    """How many points a scatter panel draws."""
+    return sum(len(collection.get_offsets()) for collection in axis.collections)
+
+
+def test_simulate_and_inspect_from_python_as_the_commands_do(cli_server: CliForkServer, tmp_path: Path) -> None:
+    paths = npir.simulate_nwb(tmp_path / "sim", preset="demo", animals=2, neurons=10, duration=5, seed=1,
+                              progress=False)
+    assert [path.relative_to(tmp_path / "sim").as_posix() for path in paths] == [
+        "sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb", "sub-sim02/sub-sim02_ses-sim02s01_ecephys.nwb"]
+    assert all(path.is_file() for path in paths)
+    with pytest.raises(NeurPIRError, match="--shifted-animal needs --shift"):
+        npir.simulate_nwb(tmp_path / "shifted", preset="demo", shifted_animals=[2], progress=False)
+    inspection = npir.inspect(tmp_path / "sim", progress=False)
+    shown = cli_server.run(["inspect", tmp_path / "sim", "--json"], tmp_path / "logs")
+    assert shown.code == 0, shown.stderr[-2000:]
+    assert inspection.files == json.loads(shown.stdout)  # what `neurpir inspect --json` prints
+    assert [summary["n_neurons"] for summary in inspection.files] == [10, 10]
+    assert inspection.files[0]["label_counts"]["cell_type"] == {name: 2 for name in CLASSES}
+    assert list(inspection.table()["subject_id"]) == ["sim01", "sim02"]
+    assert f"{paths[0]}: 10 units of sim01/sim01s01, 5 s observed, labels cell_type" in repr(inspection)
+
+
+def test_plot_embeddings_returns_a_figure_of_files_or_of_a_frame(fitted: tuple, predicted: dict,
+                                                                 tmp_path: Path) -> None:
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    annotated = [predicted["data"] / "sub-sim01", predicted["data"] / "sub-sim02"]
+    matplotlib.use("pdf")  # a backend the user chose (a notebook's inline one): drawing keeps it
+    try:
+        figure = npir.plot_embeddings(annotated, color_by="cell_type", projection="pca", save=tmp_path / "u.png")
+        assert matplotlib.get_backend() == "pdf" and not plt.get_fignums()  # returned, not left open in pyplot
+    finally:
+        matplotlib.use("Agg")
+    assert isinstance(figure, Figure) and (tmp_path / "u.png").read_bytes()[:4] == b"\x89PNG"
+    by_label, by_animal = figure.axes[:2]
+    assert _points(by_label) == _points(by_animal) == 50
+    assert [text.get_text() for text in by_label.get_legend().get_texts()] == [f"{name} (10)" for name in CLASSES]
+    assert [text.get_text() for text in by_animal.get_legend().get_texts()] == ["sim01 (25)", "sim02 (25)"]
+    frame = fitted[0].transform(npir.open_recordings(predicted["data"] / "sub-sim03", progress=False), progress=False)
+    assert _points(npir.plot_embeddings(frame, projection="pca").axes[0]) == 25
+    with pytest.raises(NeurPIRError, match="the embeddings have no column 'opto'"):
+        npir.plot_embeddings(frame, color_by="opto")
+
+
+JUPYTER_WITHOUT_IPYWIDGETS = """
+import sys, types, warnings
+warnings.simplefilter("always")
+shell = type("ZMQInteractiveShell", (), {})()  # what tqdm.autonotebook reads to tell a Jupyter kernel
+ipython = types.ModuleType("IPython")
+ipython.get_ipython = lambda: shell
+sys.modules.update({"IPython": ipython, "ipykernel.zmqshell": types.ModuleType("ipykernel.zmqshell"),
+                    "ipywidgets": None})
+"""
+"""A Jupyter kernel's modules as tqdm.auto sees them, with ipywidgets not importable."""
+
+
+def test_a_notebook_without_ipywidgets_gets_text_bars_without_a_warning(simulated: Path) -> None:
+    as_tqdm_auto_sees_it = JUPYTER_WITHOUT_IPYWIDGETS + "import tqdm.auto"
+    done = subprocess.run([sys.executable, "-c", as_tqdm_auto_sees_it], capture_output=True, text=True, check=True)
+    assert "TqdmWarning: IProgress not found" in done.stderr  # the kernel it warns in
+    fit_and_draw = JUPYTER_WITHOUT_IPYWIDGETS + (
+        "import numpy as np, nwb_neurpir as npir\n"
+        "from nwb_neurpir.evaluation.plots import project_2d\n"
+        f"npir.NeurPIR(max_steps=2, context='none', num_threads=1).fit(npir.open_recordings({str(simulated)!r}))\n"
+        "project_2d(np.random.default_rng(0).normal(size=(12, 4)), 'umap')\n")  # umap imports tqdm.auto too
+    done = subprocess.run([sys.executable, "-c", fit_and_draw], capture_output=True, text=True, check=True)
+    assert "train" in done.stderr and "TqdmWarning" not in done.stderr, done.stderr[-2000:]

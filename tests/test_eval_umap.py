@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from nwb_neurpir.evaluation.plots import plot_embeddings, project_2d
+from nwb_neurpir.evaluation.plots import embedding_figure, project_2d, save_figure
 from nwb_neurpir.evaluation.results import EmbeddingView
 
 
@@ -30,7 +30,7 @@ def test_umap_figure_is_a_wide_png_with_points_drawn(tmp_path) -> None:  # noqa:
     vectors, labels = _two_clusters()
     view = EmbeddingView(vectors=vectors, labels=labels, subjects=np.repeat(["m1", "m2"], 60), title="test vectors",
                          label_name="cell_type")
-    path = plot_embeddings(view, tmp_path / "umap.png", projection="umap")
+    path = save_figure(embedding_figure(view, projection="umap"), tmp_path / "umap.png")
     with Image.open(path) as image:
         assert image.format == "PNG" and image.size[0] > image.size[1]
         pixels = np.asarray(image.convert("L"))

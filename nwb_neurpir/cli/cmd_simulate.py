@@ -9,7 +9,6 @@ from typing import Annotated, Optional
 import typer
 
 from nwb_neurpir.cli.options import JsonOutput, choice, progress_option
-from nwb_neurpir.errors import NeurPIRError
 
 
 def register(app: typer.Typer) -> None:
@@ -60,8 +59,6 @@ def register(app: typer.Typer) -> None:
         """
         from nwb_neurpir.workflows.simulation import simulate_dataset
 
-        if shifted_animals and shift is None:
-            raise NeurPIRError("--shifted-animal needs --shift (behaviour, stimulus or both)")
         run = simulate_dataset(out_dir, preset, modality=modality, shift=shift, shifted_animals=shifted_animals,
                                backend=backend, overwrite=overwrite, progress=progress and not as_json,
                                n_animals=animals, sessions_per_animal=sessions_per_animal, n_neurons=neurons,

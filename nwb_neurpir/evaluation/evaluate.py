@@ -396,7 +396,7 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
                progress: bool) -> None:
     """Every method on every scorable fold (fold-trained representations once per fold), filling ``run``;
     ``sources``: ``_session_sources``."""
-    from tqdm.auto import tqdm
+    from nwb_neurpir.progress import tqdm
 
     needed = list(dict.fromkeys(source for method in chosen for source in method.sources))
     bar = tqdm(total=len(folds) * len(needed), unit="step", disable=not progress, desc="evaluate")

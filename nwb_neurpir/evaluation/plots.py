@@ -1,25 +1,33 @@
-"""PNG figures: UMAP of per-neuron vectors coloured by label and, in a second panel, by animal; confusion matrices;
-the rank of tracked neurons' partners across recordings (``stability``).
+"""Figures: UMAP of per-neuron vectors coloured by label and, in a second panel, by animal; confusion matrices;
+the rank of tracked neurons' partners across recordings (``stability``). Each is a matplotlib ``Figure`` (a notebook
+shows it); ``save_figure`` writes it as a PNG.
 
 The projection file is ``umap.png`` whichever projection drew it (its title names the projection).
 
-matplotlib runs on the Agg backend (no display needed); umap is imported only when a UMAP is drawn.
+matplotlib runs on the Agg backend (no display needed) unless a backend was chosen before (a notebook's inline
+backend, ``MPLBACKEND``, pyplot in use); umap is imported only when a UMAP is drawn.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from nwb_neurpir.atomic_files import atomic_path
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
-from nwb_neurpir.evaluation.stability import StabilityResult
 
-__all__ = ["MAX_LEGEND_ENTRIES", "PROJECTIONS", "confusion_figure", "plot_confusions", "plot_embeddings", "project_2d",
-           "plot_stability", "top_categories"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
+    from nwb_neurpir.evaluation.stability import StabilityResult
+
+__all__ = ["MAX_LEGEND_ENTRIES", "PROJECTIONS", "confusion_figure", "embedding_figure", "project_2d", "save_figure",
+           "stability_figure", "top_categories"]
 
 PROJECTIONS = ("umap", "pca")
 """``umap`` (slow the first time in a process: numba compiles it) or ``pca`` (instant; a quick preview)."""
@@ -30,9 +38,12 @@ MAX_LEGEND_ENTRIES = 12
 
 
 def _pyplot():  # noqa: ANN202 - matplotlib.pyplot module
+    """pyplot, on the Agg backend unless one was chosen before: a notebook's inline backend stays, so it shows the
+    figures returned and the user's own."""
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
+    if "matplotlib.pyplot" not in sys.modules and "MPLBACKEND" not in os.environ:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
@@ -55,7 +66,10 @@ def project_2d(vectors: np.ndarray, projection: str = "umap", seed: int = 0) -> 
         components[:, : min(2, vt.shape[0])] = vt[:2].T
         coordinates[finite] = x @ components
         return coordinates
-    import umap
+    from nwb_neurpir.progress import without_ipywidgets_warning
+
+    with without_ipywidgets_warning():  # umap imports tqdm.auto
+        import umap
 
     reducer = umap.UMAP(n_neighbors=min(15, x.shape[0] - 1), min_dist=0.1, random_state=seed, n_jobs=1)
     coordinates[finite] = reducer.fit_transform(x)
@@ -100,9 +114,9 @@ def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str, 
                 loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
 
 
-def plot_embeddings(view: EmbeddingView, path: str | Path, seed: int = 0, projection: str = "umap") -> Path:
-    """One PNG, two panels: UMAP (or PCA) coloured by label, and the same points coloured by animal (legends beside
-    the panels; more than ``MAX_LEGEND_ENTRIES`` values show the most frequent and "other")."""
+def embedding_figure(view: EmbeddingView, seed: int = 0, projection: str = "umap") -> Figure:
+    """Two panels: UMAP (or PCA) coloured by label, and the same points coloured by animal (legends beside the
+    panels; more than ``MAX_LEGEND_ENTRIES`` values show the most frequent and "other")."""
     plt = _pyplot()
     coordinates = project_2d(view.vectors, projection, seed)
     figure, axes = plt.subplots(1, 2, figsize=(15, 6))
@@ -112,7 +126,7 @@ def plot_embeddings(view: EmbeddingView, path: str | Path, seed: int = 0, projec
              projection)
     figure.suptitle(f"{projection.upper()} of {view.title}", fontsize=11)
     figure.tight_layout()
-    return _save(figure, Path(path))
+    return _released(figure)
 
 
 def _confusion_panel(axis, confusion: np.ndarray, classes: Sequence[str], title: str,  # noqa: ANN001
@@ -135,7 +149,7 @@ def _split_name(result: EvaluationResult) -> str:
     return "stratified k-fold" if result.split == "kfold" else f"leave-one-{result.split}-out"
 
 
-def confusion_figure(result: EvaluationResult):  # noqa: ANN201 - matplotlib Figure
+def confusion_figure(result: EvaluationResult) -> Figure:
     """Row-normalised confusion matrices (test folds pooled), one panel per method -- every method, in rows of
     ``_CONFUSION_COLUMNS`` -- titled with the label, the split and the pooled score."""
     plt = _pyplot()
@@ -158,17 +172,19 @@ def confusion_figure(result: EvaluationResult):  # noqa: ANN201 - matplotlib Fig
     figure.tight_layout()
     if image is not None:
         figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="share of the true class")
+    return _released(figure)
+
+
+def _released(figure: Figure) -> Figure:
+    """``figure`` closed in pyplot: not kept by it (memory), nor shown a second time at the end of a notebook cell
+    that returns it; it can still be shown, changed and saved."""
+    _pyplot().close(figure)
     return figure
 
 
-def plot_confusions(result: EvaluationResult, path: str | Path) -> Path:
-    """``confusion_figure`` saved as a PNG at ``path``."""
-    return _save(confusion_figure(result), Path(path))
-
-
-def plot_stability(stability: StabilityResult, path: str | Path) -> Path:
-    """One PNG: per method, the share of tracked neurons whose partner is among the k nearest vectors of the other
-    recording, against k (log scale), beside what vectors that say nothing of the neuron give (dashed)."""
+def stability_figure(stability: StabilityResult) -> Figure:
+    """Per method, the share of tracked neurons whose partner is among the k nearest vectors of the other recording,
+    against k (log scale), beside what vectors that say nothing of the neuron give (dashed)."""
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(6.5, 4.5))
     for method, retrievals in stability.retrievals.items():
@@ -188,13 +204,13 @@ def plot_stability(stability: StabilityResult, path: str | Path) -> Path:
                    fontsize=10)
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
-    return _save(figure, Path(path))
+    return _released(figure)
 
 
-def _save(figure, path: Path) -> Path:  # noqa: ANN001 - matplotlib Figure
-    plt = _pyplot()
+def save_figure(figure: Figure, path: str | Path) -> Path:
+    """``figure`` written as a PNG at ``path`` (atomically; its folder made if needed)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")  # nothing clipped: legends, axis labels
-    plt.close(figure)
     return path

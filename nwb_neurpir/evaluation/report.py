@@ -286,15 +286,14 @@ def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = Tr
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     if plots:
-        from nwb_neurpir.evaluation.plots import plot_confusions, plot_embeddings, plot_stability
+        from nwb_neurpir.evaluation.plots import save_figure
 
         if result.methods:
-            paths["confusion"] = plot_confusions(result, out_dir / "confusion.png")
+            paths["confusion"] = save_figure(result.plot("confusion"), out_dir / "confusion.png")
         if result.stability is not None and any(result.stability.retrievals.values()):
-            paths["stability"] = plot_stability(result.stability, out_dir / "stability.png")
+            paths["stability"] = save_figure(result.plot("stability"), out_dir / "stability.png")
         if result.view is not None:
-            seed = int(result.settings.get("seed", 0))
-            paths["umap"] = plot_embeddings(result.view, out_dir / "umap.png", seed=seed, projection=projection)
+            paths["umap"] = save_figure(result.plot("embeddings", projection), out_dir / "umap.png")
     payload: dict[str, Any] = result.to_dict()
     payload["figures"] = {name: path.name for name, path in paths.items()}
     paths["json"] = _write_text(out_dir / "report.json", json.dumps(payload, indent=2, default=float))

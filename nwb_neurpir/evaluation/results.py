@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.methods import Method
 from nwb_neurpir.evaluation.metrics import (
     PERMUTATIONS,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     import pandas as pd
+    from matplotlib.figure import Figure
 
     from nwb_neurpir.evaluation.splits import Fold
     from nwb_neurpir.evaluation.stability import StabilityResult
@@ -280,6 +282,29 @@ class EvaluationResult:
                  **{fold.name: np.nan if score is None else score.balanced_accuracy
                     for fold, score in zip(self.folds, m.scores)}} for m in self.methods]
         return pd.DataFrame(rows).set_index("method")
+
+    def plot(self, kind: str = "confusion", projection: str = "umap") -> Figure:
+        """The report's figure ``kind`` as a matplotlib Figure (a notebook shows it; ``.savefig`` writes it):
+        ``confusion``, each method's confusion matrix, ``embeddings``, a UMAP (``projection="pca"``: an instant
+        preview) of what the first method's probe read on the first fold, by label and by animal, or ``stability``,
+        how often tracked neurons' partners are among their nearest vectors (with ``match_column``).
+
+        >>> result = npir.evaluate("sim/", label="cell_type", model="model/")   # doctest: +SKIP
+        >>> result.plot("embeddings", projection="pca")                       # doctest: +SKIP
+        """
+        from nwb_neurpir.evaluation.plots import confusion_figure, embedding_figure, stability_figure
+
+        if kind == "confusion":
+            return confusion_figure(self)
+        if kind == "stability":
+            if self.stability is None:
+                raise NeurPIRError("the evaluation measured no stability (give match_column)")
+            return stability_figure(self.stability)
+        if kind != "embeddings":
+            raise NeurPIRError(f"unknown figure {kind!r}; choose confusion, embeddings or stability")
+        if self.view is None:
+            raise NeurPIRError("no fold was scored, so the evaluation has no vectors to draw")
+        return embedding_figure(self.view, seed=int(self.settings.get("seed", 0)), projection=projection)
 
     def predictions_table(self) -> pd.DataFrame:
         """Every scored neuron's prediction by every method: ``subject``, ``session``, ``source``, ``neuron_id``,

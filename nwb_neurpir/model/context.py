@@ -236,7 +236,7 @@ def _blocks(values: np.ndarray, budget: int, shortest: int) -> np.ndarray:
 def _fit_cebra(scaled: np.ndarray, config: NeurPIRConfig, progress: bool = False) -> torch.nn.Module:
     """Train CEBRA (behaviour-guided on the covariates themselves) and return its torch network, on CPU."""
     import cebra
-    from tqdm.auto import tqdm
+    from nwb_neurpir.progress import tqdm
 
     if progress:  # CEBRA's own bar has no label: say what it is doing first
         tqdm.write(f"context: fitting CEBRA on {scaled.shape[0]} bins of {scaled.shape[1]} covariates "

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from nwb_neurpir.model.encoder import NeuronEncoder, encode_own
 from nwb_neurpir.model.segments import gather_views
 from nwb_neurpir.model.sessions import SessionData
+from nwb_neurpir.progress import tqdm
 
 __all__ = ["embed_session", "observed_chunks"]
 

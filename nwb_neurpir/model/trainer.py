@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
 from nwb_neurpir.model.checkpoint import (
@@ -54,6 +53,7 @@ from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
 from nwb_neurpir.model.segments import PairBatch, ViewSampler
 from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
 from nwb_neurpir.model.threads import use_threads
+from nwb_neurpir.progress import tqdm
 from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording, refuse_recordings_read_twice, same_grid
 

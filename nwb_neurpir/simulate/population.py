@@ -305,7 +305,7 @@ def simulate_session(
 def iter_sessions(config: SimulationConfig, backend: Backend = "auto",
                   progress: bool = True) -> Iterator[SimulatedSession]:
     """Simulate the sessions one at a time (animal by animal), with one progress bar in simulated seconds."""
-    from tqdm.auto import tqdm
+    from nwb_neurpir.progress import tqdm
 
     config.validate()
     total = config.n_animals * config.sessions_per_animal * config.duration_s

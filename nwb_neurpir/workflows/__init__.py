@@ -13,7 +13,8 @@ import importlib
 from typing import Any
 
 __all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "annotate", "embedding_matrix", "evaluate",
-           "open_recordings", "predict", "read_embeddings", "remove_embeddings", "to_pynapple"]
+           "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings", "remove_embeddings",
+           "simulate_nwb", "to_pynapple"]
 
 _HOMES = {
     "LabelProbe": "probe",
@@ -23,10 +24,13 @@ _HOMES = {
     "annotate": "annotation",
     "embedding_matrix": "estimator",
     "evaluate": "evaluation",
+    "inspect": "inspection",
     "open_recordings": "recordings",
+    "plot_embeddings": "plotting",
     "predict": "prediction",
     "read_embeddings": "embeddings",
     "remove_embeddings": "embeddings",
+    "simulate_nwb": "simulation",
     "to_pynapple": "pynapple_units",
 }
 

@@ -1,17 +1,21 @@
 """``inspect_sources``: per NWB file, what matters before training on it -- whether it holds units or calcium ROIs,
-and for those: identity, neurons and label columns, observed time, trials and covariates."""
+and for those: identity, neurons and label columns, observed time, trials and covariates (``neurpir inspect``;
+``inspect`` gathers them into an ``Inspection``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.io.sources import ResolvedSource
 
-__all__ = ["inspect_sources", "summarize"]
+__all__ = ["Inspection", "inspect", "inspect_sources", "summarize"]
 
 _MAX_LABEL_VALUES = 30
 
@@ -99,3 +103,61 @@ def _file_tables(source: ResolvedSource, access: Any) -> dict[str, list[Any]]:  
 def _unreadable(source: ResolvedSource, reason: str, error: Exception) -> dict[str, Any]:
     """The summary of a file without neurons to read: what it is instead."""
     return {"source": source.label(), "holds": reason, "message": str(error)}
+
+
+_TABLE_FIELDS = ("source", "holds", "subject_id", "session_id", "n_neurons", "observed_s", "n_trials")
+_REPR_FILES = 20
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What ``inspect`` found: ``files``, one summary per file as ``neurpir inspect --json`` prints them (a file that
+    could not be read holds ``unreadable`` and its error as ``message``); ``table()`` has one row per file."""
+
+    files: list[dict[str, Any]]
+
+    def table(self) -> pd.DataFrame:
+        """One row per file: source, what it holds, subject, session, neurons, observed seconds, trials, label
+        columns, the NeurPIR tables stored in it (embeddings, predictions) and why it was not read."""
+        import pandas as pd
+
+        return pd.DataFrame([{**{name: summary.get(name) for name in _TABLE_FIELDS},
+                              "labels": ", ".join(summary.get("label_counts", {})),
+                              "stored": ", ".join(table["name"] for table in [*summary.get("embeddings", []),
+                                                                              *summary.get("predictions", [])]),
+                              "message": summary.get("message", "")} for summary in self.files])
+
+    def __repr__(self) -> str:
+        """A line per file (up to ``_REPR_FILES``): what it holds; ``table()`` and ``files`` have the rest."""
+        lines = [f"<Inspection of {len(self.files)} file(s); .table() one row per file, .files every field>"]
+        lines += [_line(summary) for summary in self.files[:_REPR_FILES]]
+        if len(self.files) > _REPR_FILES:
+            lines.append(f"... and {len(self.files) - _REPR_FILES} more")
+        return "\n".join(lines)
+
+
+def _line(summary: dict[str, Any]) -> str:
+    """One file's summary in a line: its neurons, animal, session and labels, or what it holds instead."""
+    if "n_neurons" not in summary:
+        return f"{summary['source']}: {summary['holds']}"
+    labels = ", ".join(summary["label_counts"]) or "none"
+    return (f"{summary['source']}: {summary['n_neurons']} {summary['holds']} of {summary['subject_id']}/"
+            f"{summary['session_id']}, {summary['observed_s']:g} s observed, labels {labels}")
+
+
+def inspect(sources: Any, glob: str | None = None, *, modality: str = "auto",  # noqa: ANN401 - sources
+            unit_filter: str | None = None, series: str | None = None, bin_size: float | None = None,
+            cache_dir: str | Path | None = None, progress: bool = True) -> Inspection:
+    """What each NWB file the sources name holds that matters before training on it, as ``neurpir inspect`` prints
+    it (same options): units or calcium ROIs, identity, neurons and label columns, observed time, trials,
+    covariates, and the NeurPIR tables stored in it. A file that cannot be read does not stop the others.
+
+    >>> import nwb_neurpir as npir
+    >>> npir.inspect("sim/").table()                                       # doctest: +SKIP
+    >>> npir.inspect("DANDI:000021", glob="sub-7*/*ecephys.nwb").files      # doctest: +SKIP
+    """
+    from nwb_neurpir.workflows.recordings import source_items
+
+    return Inspection(list(inspect_sources([str(item) for item in source_items(sources)], glob, cache_dir=cache_dir,
+                                           modality=modality, unit_filter=unit_filter, bin_size=bin_size,
+                                           ophys_series=series, progress=progress)))

@@ -1,12 +1,13 @@
-"""``plot_annotated``: a UMAP (or PCA) figure of the embeddings stored in annotated NWB files, coloured by a label
-and by animal; the vectors are normalised as ``evaluate`` does before its probe."""
+"""``plot_embeddings``: a UMAP (or PCA) figure of neurons' vectors -- stored in annotated NWB files, or a frame of
+``read_embeddings`` or ``NeurPIR.transform`` -- coloured by a label and by animal; the vectors are normalised as
+``evaluate`` does before its probe. ``plot_annotated`` writes it as a PNG (``neurpir plot``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,10 @@ from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_gr
 from nwb_neurpir.evaluation.results import EmbeddingView
 from nwb_neurpir.workflows.annotated import read_annotated
 
-__all__ = ["DEFAULT_LABELS", "PlotResult", "annotated_view", "plot_annotated"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["DEFAULT_LABELS", "PlotResult", "annotated_view", "plot_annotated", "plot_embeddings"]
 
 DEFAULT_LABELS = ("cell_type", "brain_area", "location")
 """Label columns ``annotated_view`` colours by when none is named (the first one present)."""
@@ -35,6 +39,31 @@ class PlotResult:
                 "normalization": self.view.normalization, "title": self.view.title}
 
 
+def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, color_by: str | None = None, *,
+                    grouping: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
+                    projection: str = "umap", seed: int = 0, glob: str | None = None,
+                    embeddings_name: str | None = None, save: str | Path | None = None) -> Figure:
+    """A matplotlib Figure of the neurons' vectors, a UMAP (``projection="pca"``: an instant preview) in two panels:
+    coloured by the label ``color_by`` (after ``grouping``; default the first of ``DEFAULT_LABELS`` present) and by
+    animal. ``data`` is annotated local files (a file, a folder, a glob or a list; ``glob``, ``embeddings_name`` as
+    in ``read_embeddings``) or a frame of ``read_embeddings`` or ``NeurPIR.transform``; ``unit_filter`` keeps the
+    neurons matching it, ``normalize`` works as in ``evaluate``. ``save`` also writes the figure as a PNG there.
+    ``neurpir plot`` draws the same figure.
+
+    >>> import nwb_neurpir as npir
+    >>> npir.plot_embeddings("sim/", color_by="cell_type", save="umap.png")            # doctest: +SKIP
+    >>> npir.plot_embeddings(model.transform(recordings), projection="pca")           # doctest: +SKIP
+    """
+    from nwb_neurpir.evaluation.plots import embedding_figure, save_figure
+
+    table = data if isinstance(data, pd.DataFrame) else _annotated_table(data, glob, embeddings_name)
+    view = annotated_view(table, color_by, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
+    figure = embedding_figure(view, seed=seed, projection=projection)
+    if save is not None:
+        save_figure(figure, save)
+    return figure
+
+
 def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None = None,
                    label: str | None = None, grouping: str | None = None,
                    embeddings_name: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
@@ -42,13 +71,20 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
                    say: Callable[[str], None] = lambda _text: None) -> PlotResult:
     """Read the embeddings of the annotated local files the sources name, draw them by label (``grouping`` applied)
     and by animal, and write the PNG ``out``; ``say`` hears what is being drawn before the (slow) projection."""
-    from nwb_neurpir.evaluation.plots import plot_embeddings
-    from nwb_neurpir.workflows.embeddings import annotated_files
+    from nwb_neurpir.evaluation.plots import embedding_figure, save_figure
 
-    table = read_annotated(annotated_files(sources, glob, embeddings_name), embeddings_name)
+    table = _annotated_table(sources, glob, embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
-    return PlotResult(written=plot_embeddings(view, out, seed=seed, projection=projection), view=view)
+    return PlotResult(written=save_figure(embedding_figure(view, seed=seed, projection=projection), out), view=view)
+
+
+def _annotated_table(sources: str | Path | Sequence[str | Path], glob: str | None,
+                     embeddings_name: str | None) -> pd.DataFrame:
+    """The embeddings of the annotated local files the sources name, as one table (``read_annotated``)."""
+    from nwb_neurpir.workflows.embeddings import annotated_files
+
+    return read_annotated(annotated_files(sources, glob, embeddings_name), embeddings_name)
 
 
 def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: LabelGrouping | None = None,

@@ -41,7 +41,7 @@ def hand_features(recording: Recording) -> pd.DataFrame:
 
 def feature_matrix(recordings: Sequence[Recording], progress: bool = False) -> tuple[list[np.ndarray], list[str]]:
     """Hand features of several recordings on one shared column set (a column a recording lacks is 0 there)."""
-    from tqdm.auto import tqdm
+    from nwb_neurpir.progress import tqdm
 
     tables = [hand_features(recording)
               for recording in tqdm(recordings, desc="hand features", unit="session", disable=not progress)]
