@@ -683,7 +683,9 @@ def test_predict_command_embeds_with_the_threads_asked_for(fitted: tuple, predic
 
     from nwb_neurpir.cli.app import app
 
-    done = CliRunner().invoke(app, ["predict", str(fitted[1]), str(simulated / "sub-sim03"), "--label", "cell_type",
+    model = Path(shutil.copytree(fitted[1], tmp_path / "model", ignore=shutil.ignore_patterns("probes")))
+    predicted["probe"].save(predicted["probe"].default_folder(model))  # its saved copy is tampered with above
+    done = CliRunner().invoke(app, ["predict", str(model), str(simulated / "sub-sim03"), "--label", "cell_type",
                                     "-o", str(tmp_path / "out"), "--threads", "1", "--no-progress"])
     assert done.exit_code == 0, done.output
     assert torch.get_num_threads() == 1 != torch_threads
