@@ -8,14 +8,13 @@ same seed writes the same datasets (HDF5 object ids, which pynwb draws at random
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from nwb_neurpir import __version__
-from nwb_neurpir.atomic_files import atomic_path
+from nwb_neurpir.atomic_files import atomic_path, hdf5_writer
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.simulate.calcium import CalciumTraces, simulate_calcium
 from nwb_neurpir.simulate.integrator import Backend
@@ -253,9 +252,5 @@ def _write_atomically(nwbfile, path: Path) -> None:  # noqa: ANN001 - pynwb.NWBF
     from pynwb import NWBHDF5IO
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as partial:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not end in '.nwb'", category=UserWarning)
-            io = NWBHDF5IO(str(partial), "w")
-        with io:
-            io.write(nwbfile)
+    with atomic_path(path) as partial, hdf5_writer(partial, "w") as file:
+        NWBHDF5IO(file=file, mode="w").write(nwbfile)
