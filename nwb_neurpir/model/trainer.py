@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
+from nwb_neurpir.errors import CannotResume, NeurPIRError, RankError, Stopped
 from nwb_neurpir.model.checkpoint import (
     CHECKPOINTS,
     checkpoint_folder,
@@ -207,9 +207,10 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
                      folder: Path, out_dir: Path) -> None:
     """A checkpoint is resumed only with the same hyperparameters, on the same neurons of the same recordings, read
     on the same time grid, and only by a release at least as new as the one that wrote it."""
+    start_over = _start_over(out_dir)
     advice = upgrade_advice(parsed["model.json"].get("package_version"))
     if advice is not None:
-        raise NeurPIRError(f"{advice} and continue its training; {_start_over(out_dir)}", folder)
+        raise CannotResume(f"{advice} and continue its training", folder, start_over=start_over)
     conflicts = config.resume_conflicts(parsed["config.json"])
     changed = list(conflicts)
     same_as_saved = [f"--set {override_text(name, value)}" for name, value in conflicts.items()]
@@ -219,18 +220,18 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
         changed.append(f"bin size {saved_bin * 1000:g} ms, now {recordings[0].bin_size * 1000:g} ms")
         same_as_saved.append(f"--bin-size {saved_bin:g}")
     if changed:
-        raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); continue it with "
-                           f"the saved ones ({' '.join(same_as_saved)}) or use another output folder; "
-                           f"{_start_over(out_dir)}", folder)
+        raise CannotResume(f"the checkpoint was made with different settings ({', '.join(changed)}); continue it "
+                           f"with the saved ones ({' '.join(same_as_saved)}) or use another output folder", folder,
+                           start_over=start_over)
     done = parsed["trainer.json"]["state"]["step"]
     if done > config.max_steps:
-        raise NeurPIRError(f"the checkpoint is at step {done}, past max_steps {config.max_steps}; ask for at least "
-                           f"{done} steps; {_start_over(out_dir)}", folder)
+        raise CannotResume(f"the checkpoint is at step {done}, past max_steps {config.max_steps}; ask for at least "
+                           f"{done} steps", folder, start_over=start_over)
     saved_neurons = [session.get("n_neurons") for session in meta.get("training", {}).get("sessions", [])]
     if meta.get("training_data") != [session_key(r) for r in recordings] or (
             saved_neurons and saved_neurons != [r.n_neurons for r in recordings]):
-        raise NeurPIRError("the checkpoint was trained on other recordings or other neurons of them (another "
-                           f"--filter?); use another output folder; {_start_over(out_dir)}", folder)
+        raise CannotResume("the checkpoint was trained on other recordings or other neurons of them (another "
+                           "--filter?); use another output folder", folder, start_over=start_over)
 
 
 def _start_over(out_dir: Path) -> str:
