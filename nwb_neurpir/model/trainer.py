@@ -34,6 +34,8 @@ from nwb_neurpir.errors import CannotResume, NeurPIRError, RankError, Stopped
 from nwb_neurpir.model.checkpoint import (
     CHECKPOINTS,
     checkpoint_folder,
+    checkpoint_step,
+    latest_checkpoint,
     read_folder,
     readable_checkpoint,
     upgrade_advice,
@@ -442,7 +444,7 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     if run.resumed is None or (first_step < config.max_steps and not run.state.stopped_early):
         _begin_run(run)
     stop = 0
-    with _stop_requests(run.root is not None) as stops:
+    with _stop_requests(run.root is not None) as stops, _said_out_of_memory(run):
         while run.state.step < config.max_steps and not run.state.stopped_early and not stop:
             _step(run, net, config, local_batch, bar)
             stop = max_over_ranks(stops[0] if stops else 0, run.env)  # every rank stops after the same step
@@ -491,6 +493,38 @@ def _stop_requests(enabled: bool) -> Iterator[list[signal.Signals]]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+_ALLOCATOR_FAILURES = ("can't allocate memory", "could not create a primitive", "out of memory")
+"""How torch's allocators say they got no memory: the CPU one, oneDNN's (its scratch space), CUDA's and MPS's."""
+
+
+@contextmanager
+def _said_out_of_memory(run: _Run) -> Iterator[None]:
+    """Running out of memory in a training step (``MemoryError``, or torch's ``RuntimeError`` of an allocator that
+    got none) becomes one line on the step, the settings that use less memory and the checkpoint kept; other errors
+    pass unchanged. A ``RankError``: under torchrun, the rank that ran out says so."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as error:
+        if not isinstance(error, MemoryError) and not any(text in str(error) for text in _ALLOCATOR_FAILURES):
+            raise
+        raise RankError(_out_of_memory_advice(run), run.out_dir) from None
+
+
+def _out_of_memory_advice(run: _Run) -> str:
+    """What happened at which step, what to lower, and whether a checkpoint lets the same command resume."""
+    config = run.config
+    advice = (f"out of memory in training step {run.state.step + 1}; a step's memory grows with its neurons and the "
+              f"length of their views: lower --batch-size (batch_size, {config.batch_size} now; e.g. 64) or "
+              f"--set segment_length_max=... ({config.segment_length_max:g} s now), or free memory")
+    if run.root is None:
+        return advice
+    latest = latest_checkpoint(run.root)
+    if latest is None:
+        return f"{advice}; no checkpoint was saved yet"
+    return (f"{advice}; the checkpoint of step {checkpoint_step(latest)} is kept: the same command resumes from it "
+            "(another --batch-size needs --no-resume)")
 
 
 def _begin_run(run: _Run) -> None:
