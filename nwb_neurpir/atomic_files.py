@@ -2,19 +2,25 @@
 
 A file is written under a temporary name in its target's folder, flushed to disk (``fsync``), moved over the target with
 ``os.replace`` and the folder entry flushed too: a reader -- or the file system after a crash -- sees the old file or
-the new one, never a half-written one. This module imports nothing of the package, so every stage may use it.
+the new one, never a half-written one. HDF5 files are written through ``hdf5_writer``, so that a full disk is an
+``OSError`` like any other. This module imports nothing of the package, so every stage may use it.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["atomic_path", "atomic_write_bytes", "fsync_dir", "replace_durably"]
+if TYPE_CHECKING:
+    import h5py
+
+__all__ = ["atomic_path", "atomic_write_bytes", "fsync_dir", "hdf5_writer", "replace_durably"]
 
 _DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
 """Errors of writing to the disk that a bare ``write`` raises without a file name."""
@@ -70,6 +76,84 @@ def atomic_path(target: Path, *, prefix: str | None = None, mode: int | None = N
         raise OSError(error.errno, error.strerror, str(target)) from error
     finally:
         temp.unlink(missing_ok=True)
+
+
+class _DiskGuard:
+    """The file object h5py writes through (its ``fileobj`` driver): a disk error keeps the first failure and drops
+    every later write, so that HDF5 never sees a failed write.
+
+    A failed write leaves HDF5's caches in a state it cannot close: h5py raises ``RuntimeError`` or ``ValueError``
+    (not ``OSError``), objects stay open and HDF5 crashes (SIGSEGV) closing them at exit."""
+
+    def __init__(self, raw: io.FileIO) -> None:
+        self._raw = raw
+        self.error: OSError | None = None
+
+    def __repr__(self) -> str:  # h5py gives it to HDF5 as the file's name
+        return str(self._raw.name)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        return self._raw.read(size)
+
+    def readinto(self, buffer: memoryview) -> int:
+        return self._raw.readinto(buffer)
+
+    def write(self, data: memoryview) -> int:
+        pending = memoryview(data).cast("B")
+        size = len(pending)
+        self._guarded(self._write_all, pending)
+        return size
+
+    def truncate(self, size: int) -> int:
+        self._guarded(self._raw.truncate, size)
+        return size
+
+    def flush(self) -> None:
+        """Nothing to do: the file is unbuffered."""
+
+    def _write_all(self, pending: memoryview) -> None:
+        while pending:
+            pending = pending[self._raw.write(pending):]
+
+    def _guarded(self, action: Callable[[Any], object], argument: Any) -> None:  # noqa: ANN401 - action's argument
+        if self.error is not None:
+            return
+        try:
+            action(argument)
+        except OSError as error:
+            if error.errno not in _DISK_ERRORS:
+                raise
+            self.error = error
+
+
+@contextmanager
+def hdf5_writer(path: Path, mode: Literal["w", "r+"]) -> Iterator[h5py.File]:
+    """``h5py.File(path, mode)``, closed on exit, that survives a disk refusing a write (full, over quota): the file
+    is still closed cleanly, then the error is raised as an ``OSError`` naming ``path`` (``atomic_path`` names its
+    target instead). ``mode`` ``"w"`` creates ``path`` or empties it, ``"r+"`` changes an existing file."""
+    import h5py
+
+    with open(path, "w+b" if mode == "w" else "r+b", buffering=0) as raw:
+        guard = _DiskGuard(raw)
+        try:
+            with h5py.File(guard, mode) as file:
+                yield file
+        except Exception:
+            _raise_disk_error(guard, path)
+            raise
+    _raise_disk_error(guard, path)
+
+
+def _raise_disk_error(guard: _DiskGuard, path: Path) -> None:
+    """Raise the disk error ``guard`` kept, if any, as an ``OSError`` naming ``path``."""
+    if guard.error is not None:
+        raise OSError(guard.error.errno, guard.error.strerror, str(path)) from guard.error
 
 
 def atomic_write_bytes(target: Path, data: bytes, *, prefix: str | None = None, mode: int | None = None) -> None:

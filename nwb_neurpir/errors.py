@@ -41,6 +41,15 @@ class Stopped(NeurPIRError):
         self.exit_code = 128 + int(signal)
 
 
+class CannotResume(NeurPIRError):
+    """A checkpoint that training cannot continue (other settings, other data, a newer release): ``reason`` says why,
+    the message adds ``start_over``, how to train again from scratch (a caller with other options says its own)."""
+
+    def __init__(self, reason: str, source: str | Path | None = None, *, start_over: str) -> None:
+        super().__init__(f"{reason}; {start_over}", source)
+        self.reason = reason
+
+
 class RankError(NeurPIRError):
     """Under ``torchrun``, a problem that only this rank has (say, a node that cannot see a file the others read). The
     CLI prints it with the rank; the other ranks stop too, and only rank 0 reports problems every rank has."""

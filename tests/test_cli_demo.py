@@ -57,3 +57,34 @@ def test_demo_simulates_trains_annotates_and_reports(tmp_path: Path) -> None:
         hyperparameters = table.attrs["model"]["hyperparameters"]
         assert hyperparameters["max_steps"] == 3 and "num_threads" not in hyperparameters  # runtime is not provenance
         assert hyperparameters["bin_size"] == 0.01  # the grid the files are read on
+
+
+def _demo(out: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nwb_neurpir.cli", "demo", "--tiny", "--threads", "1", "--out",
+                           str(out), "--no-progress", *options], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+@pytest.mark.slow
+def test_a_demo_run_again_keeps_the_earlier_files_or_refuses_before_writing(tmp_path: Path) -> None:
+    # a run again simulated the data anew (its embeddings lost), then refused a checkpoint with advice (--no-resume)
+    # that demo does not take
+    out = tmp_path / "demo"
+    assert _demo(out, "--max-steps", "4").returncode == 0
+    files = sorted((out / "data").rglob("*.nwb"))
+    before = {path: path.read_bytes() for path in files}
+    fewer_steps = _demo(out, "--max-steps", "3")
+    assert fewer_steps.returncode == 1 and fewer_steps.stderr.count("\n") == 1, fewer_steps.stderr[-2000:]
+    assert "the checkpoint is at step 4, past max_steps 3" in fewer_steps.stderr
+    assert "--overwrite (overwrite=True) starts the demo afresh" in fewer_steps.stderr
+    other_seed = _demo(out, "--seed", "5")
+    assert other_seed.returncode == 1, other_seed.stderr[-2000:]
+    assert other_seed.stderr == (f"error: {out / 'data'}: holds files of another demo (another --seed?) or only some "
+                                 "of this one's; --overwrite (overwrite=True) starts the demo afresh: it simulates, "
+                                 "trains and annotates again\n")
+    assert {path: path.read_bytes() for path in files} == before
+    assert all(len(read_embeddings(path)) == 25 for path in files)
+    afresh = _demo(out, "--seed", "5", "--max-steps", "3", "--overwrite", "--json")
+    assert afresh.returncode == 0, afresh.stderr[-2000:]
+    assert all(path.read_bytes() != before[path] and len(read_embeddings(path)) == 25 for path in files)
+    assert json.loads((out / "model" / "model.json").read_text())["training"]["steps"] == 3

@@ -24,6 +24,28 @@ from nwb_neurpir import __version__
 from nwb_neurpir.model.checkpoint import latest_checkpoint, read_folder, write_folder
 from nwb_neurpir.model.trainer import TRAINING_FILES
 
+# Trains sys.argv[2] steps into the model folder sys.argv[1] on two recordings of 300 neurons, with steps of 600
+# neurons x 10 s views (about 400 MB; starting takes under 100 MB), in a process that may take sys.argv[3] MB more
+# address space than it holds before training ("-": no limit; run with MALLOC_ARENA_MAX=1, so threads reserve no
+# malloc arenas); prints the error's line.
+_MEMORY_LIMITED_TRAINING = """import resource, sys
+from pathlib import Path
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.model import train
+from nwb_neurpir.testing import mock_recording, tiny_config
+recordings = [mock_recording(seed=s, n_per_kind=100, n_bins=1000, subject_id=f"m{s}") for s in range(2)]
+config = tiny_config(batch_size=600, max_steps=int(sys.argv[2]), context="none", segment_length_min=9.9,
+                     segment_length_max=10.0, checkpoint_every=2, hidden_dim=256, representation_dim=64)
+if sys.argv[3] != "-":
+    size = int(next(line for line in open("/proc/self/status") if line.startswith("VmSize")).split()[1]) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (size + (int(sys.argv[3]) << 20),) * 2)
+try:
+    train(recordings, config, out_dir=Path(sys.argv[1]), progress=False)
+    print("trained")
+except NeurPIRError as error:
+    print(error.one_line())
+"""
+
 TINY = tiny_config(expander_dim=32, batch_size=24, max_steps=15, context="none", segment_length_max=3.0,
                    warmup_steps=5, learning_rate=3e-3)
 
@@ -323,3 +345,26 @@ def test_the_source_commit_is_recorded_only_for_the_package_checkout(tmp_path: P
     assert (commit if commit is None else commit.removesuffix("+dirty")) == expected
     assert source_commit(tmp_path) is None  # not a git checkout
     assert source_commit(PACKAGE_ROOT / "nwb_neurpir") is None  # inside one, but not its top
+
+
+def _train_in_memory(out: Path, steps: int, headroom: str) -> str:
+    done = subprocess.run([sys.executable, "-c", _MEMORY_LIMITED_TRAINING, str(out), str(steps), headroom],
+                          capture_output=True, text=True, check=False, timeout=300,
+                          env={**os.environ, "MALLOC_ARENA_MAX": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
+
+
+@pytest.mark.slow
+def test_running_out_of_memory_names_the_step_what_to_lower_and_the_checkpoint_kept(tmp_path: Path) -> None:
+    # torch's allocator error was a 56-line traceback from loss.backward()
+    out = tmp_path / "model"
+    lower = ("a step's memory grows with its neurons and the length of their views: lower --batch-size (batch_size, "
+             "600 now; e.g. 64) or --set segment_length_max=... (10 s now), or free memory")
+    assert _train_in_memory(out, 2, "200") == f"{out}: out of memory in training step 1; {lower}; no checkpoint was " \
+        "saved yet"
+    assert _train_in_memory(out, 2, "-") == "trained"
+    assert _train_in_memory(out, 4, "200") == (
+        f"{out}: out of memory in training step 3; {lower}; the checkpoint of step 2 is kept: the same command "
+        "resumes from it (another --batch-size needs --no-resume)")
+    assert latest_checkpoint(out / "checkpoints").name == "step-00000002"

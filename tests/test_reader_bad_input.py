@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +16,21 @@ from reader_files import WINDOWS, copy_of
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
+
+
+# Reads sys.argv[1] in a process that may take 50 MB more address space than it holds before reading (run with
+# MALLOC_ARENA_MAX=1); prints the error's line.
+_MEMORY_LIMITED_READ = """import resource, sys
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.nwb_reader import read_nwb
+size = int(next(line for line in open("/proc/self/status") if line.startswith("VmSize")).split()[1]) * 1024
+resource.setrlimit(resource.RLIMIT_AS, (size + (50 << 20),) * 2)
+try:
+    read_nwb(sys.argv[1])
+    print("read")
+except NeurPIRError as error:
+    print(error.one_line())
+"""
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +129,15 @@ def test_duplicate_unit_ids_are_refused_naming_one(base_file: Path, tmp_path: Pa
 def test_unreadable_file(base_file: Path, tmp_path: Path, deny: Callable[[Path], Path]) -> None:
     path = deny(copy_of(base_file, tmp_path))
     assert error_for(path).message == "cannot read: permission denied"
+
+
+def test_not_enough_memory_names_options_that_read_less(tmp_path: Path) -> None:
+    # it advised "a unit filter, a time range or a larger bin size": no command takes a time range
+    path = write_nwbfile(make_spikes_nwbfile(n_units=2, duration=20.0, obs_intervals=[(0.0, 200_000.0)],
+                                             with_context=False), tmp_path / "long.nwb")  # 2e7 bins of 10 ms
+    done = subprocess.run([sys.executable, "-c", _MEMORY_LIMITED_READ, str(path)], capture_output=True, text=True,
+                          check=False, env={**os.environ, "MALLOC_ARENA_MAX": "1"})
+    line = done.stdout.strip()
+    assert line.startswith(f"{path}: not enough memory to read the file's data ("), done.stderr[-2000:]
+    assert line.endswith("); read fewer neurons (--filter, unit_filter=...), in larger bins (--bin-size, "
+                         "bin_size=...) or, in Python, a time range (time_range=(start, stop) in seconds)")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -13,6 +15,16 @@ from typer.testing import CliRunner
 from nwb_neurpir.cli.app import app
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.simulate import CELL_TYPES, SimulationConfig, planned_paths, simulate_population, write_dataset
+
+# Runs the neurpir CLI (sys.argv[2:]) in a process whose files may not grow past sys.argv[1] bytes (SIGXFSZ ignored,
+# so a write past the limit fails with EFBIG as one on a full disk fails with ENOSPC).
+_LIMITED_CLI = """import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+from nwb_neurpir.cli.app import main
+sys.argv = ["neurpir", *sys.argv[2:]]
+main()
+"""
 
 TINY = SimulationConfig(n_animals=2, sessions_per_animal=1, n_neurons=25, duration_s=8.0, seed=11)
 
@@ -140,3 +152,16 @@ def test_cli_rejects_bad_options_in_one_line(tmp_path: Path) -> None:
     too_few = runner.invoke(app, ["simulate", str(tmp_path), "--neurons", "2"])
     assert too_few.exit_code == 1 and "n_neurons must be at least 5" in too_few.output
     assert "Traceback" not in too_few.output
+
+
+@pytest.mark.parametrize("limit", [100_000, 120_000])
+def test_a_full_disk_is_one_line_naming_the_file_not_a_crash(tmp_path: Path, limit: int) -> None:
+    # the file fills up at different stages of HDF5's write: h5py raised RuntimeError (a traceback) or, at the
+    # first limit, HDF5 crashed with SIGSEGV after a failed write left objects it could not close
+    out = tmp_path / "sim"
+    done = subprocess.run([sys.executable, "-c", _LIMITED_CLI, str(limit), "simulate", str(out), "--preset", "demo",
+                           "--animals", "1", "--neurons", "25", "--duration", "8", "--no-progress"],
+                          capture_output=True, text=True, check=False)
+    target = out / "sub-sim01" / "sub-sim01_ses-sim01s01_ecephys.nwb"
+    assert (done.returncode, done.stderr) == (1, f"error: {target}: File too large\n")
+    assert [p for p in out.rglob("*") if p.is_file()] == []  # the half-written temporary file is gone

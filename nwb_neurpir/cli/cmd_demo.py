@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
             typer.Option("--max-steps", help="Training steps (default: 600)."),
         ] = None,
         threads: Threads = None,
+        overwrite: Annotated[bool, typer.Option("--overwrite", help=(
+            "Start afresh in a folder an earlier demo wrote: simulate, train and annotate again (without it, a run "
+            "again keeps the simulated files and their embeddings and continues the training)."))] = False,
         as_json: JsonOutput = False,
         progress: Progress = None,
         tiny: Annotated[bool, typer.Option("--tiny", hidden=True, help=(
@@ -43,7 +46,8 @@ def register(app: typer.Typer) -> None:
 
         sizes = {"population": tiny_population(), "config": tiny_config(), "projection": "pca"} if tiny else {}
         result = run_demo(out, seed=seed, max_steps=max_steps, num_threads=threads, progress=progress,
-                          say=(lambda _text: None) if as_json else typer.echo, command=command_line(), **sizes)
+                          say=(lambda _text: None) if as_json else typer.echo, command=command_line(),
+                          overwrite=overwrite, **sizes)
         if as_json:
             typer.echo(json.dumps(result.to_dict(), indent=2))
             return

@@ -9,7 +9,11 @@ import pandas as pd
 
 from nwb_neurpir.io.binning import TimeGrid
 
-__all__ = ["NeuronActivity"]
+__all__ = ["LESS_DATA", "NeuronActivity"]
+
+LESS_DATA = ("read fewer neurons (--filter, unit_filter=...), in larger bins (--bin-size, bin_size=...) or, in "
+             "Python, a time range (time_range=(start, stop) in seconds)")
+"""The settings that make a recording's activity smaller, for errors about memory."""
 
 
 @dataclass

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError, NoNeurons
-from nwb_neurpir.io.activity import NeuronActivity
+from nwb_neurpir.io.activity import LESS_DATA, NeuronActivity
 from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
 from nwb_neurpir.io.h5_tables import decode_text, path_named, stripped_text
 from nwb_neurpir.io.identity import read_identity
@@ -84,8 +84,7 @@ def read_nwb(
         raise NeurPIRError(f"the file is damaged or not laid out as NWB expects ({type(exc).__name__}: {exc})",
                            source=label) from exc
     except MemoryError as exc:
-        raise NeurPIRError(f"not enough memory to read the file's data ({exc}); try a unit filter, a time range or "
-                           "a larger bin size", source=label) from exc
+        raise NeurPIRError(f"not enough memory to read the file's data ({exc}); {LESS_DATA}", source=label) from exc
 
 
 def detect_modality(nwb: h5py.File) -> Modality | None:

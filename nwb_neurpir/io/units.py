@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.activity import NeuronActivity
+from nwb_neurpir.io.activity import LESS_DATA, NeuronActivity
 from nwb_neurpir.io.binning import TimeGrid, bins_inside_windows, count_events, merge_windows, window_grid
 from nwb_neurpir.io.h5_tables import (
     column_names,
@@ -79,7 +79,7 @@ def read_units(nwb: h5py.File, source: str, *, table: str | None = None, unit_fi
     if grid.n_bins * selected.size > _MAX_ACTIVITY_CELLS:
         raise NeurPIRError(f"{selected.size} units x {grid.n_bins:.3g} bins ({grid.n_bins * bin_size / 3600:.3g} h "
                            f"observed at {bin_size} s bins) is too much to hold in memory; are the spike times in "
-                           "seconds? Otherwise choose a larger bin size, a time range or fewer units", source=source)
+                           f"seconds? Otherwise {LESS_DATA}", source=source)
     observed = windows.observed(grid)
     activity, kept_times = _bin_selected(spike_data, bounds, selected, windows, grid, observed, keep_spike_times,
                                          problems)

@@ -28,10 +28,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
+from nwb_neurpir.errors import CannotResume, NeurPIRError, RankError, Stopped
 from nwb_neurpir.model.checkpoint import (
     CHECKPOINTS,
     checkpoint_folder,
+    checkpoint_step,
+    latest_checkpoint,
     read_folder,
     readable_checkpoint,
     upgrade_advice,
@@ -202,9 +204,10 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
                      folder: Path, out_dir: Path) -> None:
     """A checkpoint is resumed only with the same hyperparameters, on the same neurons of the same recordings, read
     on the same time grid, and only by a release at least as new as the one that wrote it."""
+    start_over = _start_over(out_dir)
     advice = upgrade_advice(parsed["model.json"].get("package_version"))
     if advice is not None:
-        raise NeurPIRError(f"{advice} and continue its training; {_start_over(out_dir)}", folder)
+        raise CannotResume(f"{advice} and continue its training", folder, start_over=start_over)
     conflicts = config.resume_conflicts(parsed["config.json"])
     changed = list(conflicts)
     same_as_saved = [f"--set {override_text(name, value)}" for name, value in conflicts.items()]
@@ -214,18 +217,18 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
         changed.append(f"bin size {saved_bin * 1000:g} ms, now {recordings[0].bin_size * 1000:g} ms")
         same_as_saved.append(f"--bin-size {saved_bin:g}")
     if changed:
-        raise NeurPIRError(f"the checkpoint was made with different settings ({', '.join(changed)}); continue it with "
-                           f"the saved ones ({' '.join(same_as_saved)}) or use another output folder; "
-                           f"{_start_over(out_dir)}", folder)
+        raise CannotResume(f"the checkpoint was made with different settings ({', '.join(changed)}); continue it "
+                           f"with the saved ones ({' '.join(same_as_saved)}) or use another output folder", folder,
+                           start_over=start_over)
     done = parsed["trainer.json"]["state"]["step"]
     if done > config.max_steps:
-        raise NeurPIRError(f"the checkpoint is at step {done}, past max_steps {config.max_steps}; ask for at least "
-                           f"{done} steps; {_start_over(out_dir)}", folder)
+        raise CannotResume(f"the checkpoint is at step {done}, past max_steps {config.max_steps}; ask for at least "
+                           f"{done} steps", folder, start_over=start_over)
     saved_neurons = [session.get("n_neurons") for session in meta.get("training", {}).get("sessions", [])]
     if meta.get("training_data") != [session_key(r) for r in recordings] or (
             saved_neurons and saved_neurons != [r.n_neurons for r in recordings]):
-        raise NeurPIRError("the checkpoint was trained on other recordings or other neurons of them (another "
-                           f"--filter?); use another output folder; {_start_over(out_dir)}", folder)
+        raise CannotResume("the checkpoint was trained on other recordings or other neurons of them (another "
+                           "--filter?); use another output folder", folder, start_over=start_over)
 
 
 def _start_over(out_dir: Path) -> str:
@@ -436,7 +439,7 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     if run.resumed is None or (first_step < config.max_steps and not run.state.stopped_early):
         _begin_run(run)
     stop = 0
-    with _stop_requests(run.root is not None) as stops:
+    with _stop_requests(run.root is not None) as stops, _said_out_of_memory(run):
         while run.state.step < config.max_steps and not run.state.stopped_early and not stop:
             _step(run, net, config, local_batch, bar)
             stop = max_over_ranks(stops[0] if stops else 0, run.env)  # every rank stops after the same step
@@ -485,6 +488,38 @@ def _stop_requests(enabled: bool) -> Iterator[list[signal.Signals]]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+_ALLOCATOR_FAILURES = ("can't allocate memory", "could not create a primitive", "out of memory")
+"""How torch's allocators say they got no memory: the CPU one, oneDNN's (its scratch space), CUDA's and MPS's."""
+
+
+@contextmanager
+def _said_out_of_memory(run: _Run) -> Iterator[None]:
+    """Running out of memory in a training step (``MemoryError``, or torch's ``RuntimeError`` of an allocator that
+    got none) becomes one line on the step, the settings that use less memory and the checkpoint kept; other errors
+    pass unchanged. A ``RankError``: under torchrun, the rank that ran out says so."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as error:
+        if not isinstance(error, MemoryError) and not any(text in str(error) for text in _ALLOCATOR_FAILURES):
+            raise
+        raise RankError(_out_of_memory_advice(run), run.out_dir) from None
+
+
+def _out_of_memory_advice(run: _Run) -> str:
+    """What happened at which step, what to lower, and whether a checkpoint lets the same command resume."""
+    config = run.config
+    advice = (f"out of memory in training step {run.state.step + 1}; a step's memory grows with its neurons and the "
+              f"length of their views: lower --batch-size (batch_size, {config.batch_size} now; e.g. 64) or "
+              f"--set segment_length_max=... ({config.segment_length_max:g} s now), or free memory")
+    if run.root is None:
+        return advice
+    latest = latest_checkpoint(run.root)
+    if latest is None:
+        return f"{advice}; no checkpoint was saved yet"
+    return (f"{advice}; the checkpoint of step {checkpoint_step(latest)} is kept: the same command resumes from it "
+            "(another --batch-size needs --no-resume)")
 
 
 def _begin_run(run: _Run) -> None:

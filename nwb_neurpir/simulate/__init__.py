@@ -5,7 +5,7 @@ from __future__ import annotations
 from nwb_neurpir.simulate.calcium import CalciumSettings
 from nwb_neurpir.simulate.context import CONTEXT_SHIFTS, ContextSettings, shift_context
 from nwb_neurpir.simulate.izhikevich import CELL_TYPES, IZHIKEVICH_PARAMETERS
-from nwb_neurpir.simulate.nwb_output import dandi_path, planned_paths, write_dataset, write_session
+from nwb_neurpir.simulate.nwb_output import dandi_path, planned_paths, simulated_already, write_dataset, write_session
 from nwb_neurpir.simulate.population import (
     DEMO,
     PRESETS,
@@ -30,6 +30,7 @@ __all__ = [
     "planned_paths",
     "shift_context",
     "simulate_population",
+    "simulated_already",
     "write_dataset",
     "write_session",
 ]

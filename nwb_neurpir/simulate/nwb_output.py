@@ -8,14 +8,13 @@ same seed writes the same datasets (HDF5 object ids, which pynwb draws at random
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from nwb_neurpir import __version__
-from nwb_neurpir.atomic_files import atomic_path
+from nwb_neurpir.atomic_files import atomic_path, hdf5_writer
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.simulate.calcium import CalciumTraces, simulate_calcium
 from nwb_neurpir.simulate.integrator import Backend
@@ -25,6 +24,7 @@ from nwb_neurpir.simulate.population import (
     SimulationConfig,
     iter_sessions,
     session_id_of,
+    session_identifier,
     subject_id_of,
 )
 
@@ -34,6 +34,7 @@ __all__ = [
     "dandi_path",
     "ophys_nwbfile",
     "planned_paths",
+    "simulated_already",
     "spikes_nwbfile",
     "write_dataset",
     "write_session",
@@ -54,9 +55,34 @@ def dandi_path(out_dir: str | Path, subject_id: str, session_id: str, modality: 
 
 def planned_paths(out_dir: str | Path, config: SimulationConfig, modality: SimModality = "spikes") -> list[Path]:
     """The files ``write_dataset`` will write, in order, without simulating anything."""
-    return [dandi_path(out_dir, subject_id_of(animal), session_id_of(animal, session), kind)
+    return list(_planned_identifiers(out_dir, config, modality))
+
+
+def simulated_already(out_dir: str | Path, config: SimulationConfig, modality: SimModality = "spikes") -> list[Path]:
+    """The files ``write_dataset`` would write that exist and hold this very simulation (by their NWB identifier,
+    which follows from the settings and the seed), whatever was added to them since (embeddings, say)."""
+    return [path for path, identifier in _planned_identifiers(out_dir, config, modality).items()
+            if _identifier_of(path) == identifier]
+
+
+def _planned_identifiers(out_dir: str | Path, config: SimulationConfig, modality: SimModality) -> dict[Path, str]:
+    """Each file ``write_dataset`` will write, in order, with the NWB identifier it gets."""
+    return {dandi_path(out_dir, subject_id_of(animal), session_id_of(animal, session), kind):
+            session_identifier(config, session_id_of(animal, session), kind)
             for animal in range(config.n_animals) for session in range(config.sessions_per_animal)
-            for kind in _kinds(modality)]
+            for kind in _kinds(modality)}
+
+
+def _identifier_of(path: Path) -> str | None:
+    """The NWB identifier of the file at ``path``; None when there is no readable NWB file there."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as file:
+            value = file["identifier"][()]
+    except (OSError, KeyError):
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def spikes_nwbfile(session: SimulatedSession):  # noqa: ANN201 - pynwb.NWBFile, imported lazily
@@ -253,9 +279,5 @@ def _write_atomically(nwbfile, path: Path) -> None:  # noqa: ANN001 - pynwb.NWBF
     from pynwb import NWBHDF5IO
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as partial:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*does not end in '.nwb'", category=UserWarning)
-            io = NWBHDF5IO(str(partial), "w")
-        with io:
-            io.write(nwbfile)
+    with atomic_path(path) as partial, hdf5_writer(partial, "w") as file:
+        NWBHDF5IO(file=file, mode="w").write(nwbfile)

@@ -41,6 +41,7 @@ __all__ = [
     "iter_sessions",
     "make_animal",
     "session_id_of",
+    "session_identifier",
     "simulate_population",
     "simulate_session",
     "subject_id_of",
@@ -209,8 +210,7 @@ class SimulatedSession:
 
     def identifier(self, modality: str) -> str:
         """UUID derived from the config, the session and the modality (never random)."""
-        name = f"{self.config.fingerprint()}/{self.session_id}/{modality}"
-        return str(uuid.uuid5(_IDENTIFIER_NAMESPACE, name))
+        return session_identifier(self.config, self.session_id, modality)
 
     def spike_times(self) -> list[np.ndarray]:
         """Per-neuron spike times (s), ascending."""
@@ -228,6 +228,12 @@ class SimulatedSession:
 def subject_id_of(animal_index: int) -> str:
     """``sim01``, ``sim02``, ...: DANDI-safe (letters and digits only)."""
     return f"sim{animal_index + 1:02d}"
+
+
+def session_identifier(config: SimulationConfig, session_id: str, modality: str) -> str:
+    """The NWB identifier of a simulated session's file: a UUID derived from the config, the session and the
+    modality (``spikes`` or ``ophys``), so the same settings give the same identifier."""
+    return str(uuid.uuid5(_IDENTIFIER_NAMESPACE, f"{config.fingerprint()}/{session_id}/{modality}"))
 
 
 def session_id_of(animal_index: int, session_index: int) -> str:

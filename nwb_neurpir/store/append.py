@@ -14,6 +14,7 @@ from typing import Any
 
 import h5py
 
+from nwb_neurpir.atomic_files import hdf5_writer
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import decode_text
 from nwb_neurpir.store.hdf5_tools import AttributeSnapshot, cache_namespace, drop_older_versions
@@ -33,23 +34,22 @@ def append_objects(work: Path, table_path: str, module: str, build: Callable[[An
     from ndx_neurpir import NAMESPACE
     from pynwb import NWBHDF5IO
 
-    file = h5py.File(work, "a")
-    io = NWBHDF5IO(file=file, mode="a")
-    try:
-        snapshot = AttributeSnapshot(file)
-        nwbfile = _read_nwb(io, source)
-        target = _container_at(io, nwbfile, table_path)
-        processing = (nwbfile.processing[module] if module in nwbfile.processing
-                      else nwbfile.create_processing_module(module, MODULE_DESCRIPTION))
-        for container in build(target):
-            processing.add(container)
-        io.write(nwbfile, cache_spec=False)
-        cache_namespace(file, io.manager.namespace_catalog, NAMESPACE)
-        snapshot.restore(file, may_add={"/": {".specloc"}})
-        drop_older_versions(file, NAMESPACE, io.manager.namespace_catalog.get_namespace(NAMESPACE).version)
-    finally:
-        io.close()
-        file.close()
+    with hdf5_writer(work, "r+") as file:
+        io = NWBHDF5IO(file=file, mode="a")
+        try:
+            snapshot = AttributeSnapshot(file)
+            nwbfile = _read_nwb(io, source)
+            target = _container_at(io, nwbfile, table_path)
+            processing = (nwbfile.processing[module] if module in nwbfile.processing
+                          else nwbfile.create_processing_module(module, MODULE_DESCRIPTION))
+            for container in build(target):
+                processing.add(container)
+            io.write(nwbfile, cache_spec=False)
+            cache_namespace(file, io.manager.namespace_catalog, NAMESPACE)
+            snapshot.restore(file, may_add={"/": {".specloc"}})
+            drop_older_versions(file, NAMESPACE, io.manager.namespace_catalog.get_namespace(NAMESPACE).version)
+        finally:
+            io.close()
 
 
 def replaceable_objects(file: h5py.File, module: str, kinds: dict[str, str], what: str, source: Path) -> list[str]:

@@ -9,6 +9,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from nwb_neurpir.atomic_files import hdf5_writer
+
 __all__ = ["AttributeSnapshot", "cache_namespace", "drop_older_versions", "repack"]
 
 _SPEC_LOCATION = ".specloc"
@@ -115,7 +117,7 @@ def repack(source: Path, destination: Path) -> None:
     root. HDF5 also links each object it reached through a reference as ``~obj_pointed_by_<address>`` next to the
     copy; those are extra hard links to objects of the copied tree, and are removed.
     """
-    with h5py.File(source, "r") as src, h5py.File(destination, "w") as dst:
+    with h5py.File(source, "r") as src, hdf5_writer(destination, "w") as dst:
         src.copy(src["/"], dst, name=_STAGING_ROOT, expand_refs=True)
         for name in [name for name in dst if name != _STAGING_ROOT]:
             if h5py.h5o.get_info(dst[name].id).rc < 2:

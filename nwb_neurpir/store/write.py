@@ -18,6 +18,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from nwb_neurpir.atomic_files import hdf5_writer
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import stripped_text
 from nwb_neurpir.io.nwb_file import open_nwb
@@ -132,7 +133,7 @@ def _fresh_copy(staging: Staging, source: Path, stale: list[str], progress: bool
     work = staging.copy_of(source, progress)
     if not stale:
         return work
-    with h5py.File(work, "a") as file:
+    with hdf5_writer(work, "r+") as file:
         for path in stale:
             del file[path]
     packed = staging.new_temp()

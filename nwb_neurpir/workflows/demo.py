@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from nwb_neurpir.errors import CannotResume, NeurPIRError
+
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIRConfig
     from nwb_neurpir.simulate import SimulationConfig
@@ -16,6 +18,8 @@ __all__ = ["DEMO_TRAINING_STEPS", "DemoResult", "run_demo"]
 
 DEMO_TRAINING_STEPS = 600
 """Fewer than the model's default, so the whole demo stays within a few minutes on 2 CPU cores."""
+
+_AFRESH = "--overwrite (overwrite=True) starts the demo afresh: it simulates, trains and annotates again"
 
 
 @dataclass
@@ -43,7 +47,7 @@ class DemoResult:
 def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: int | None = None,
              num_threads: int | None = None, progress: bool = True, say: Callable[[str], None] = print,
              population: SimulationConfig | None = None, config: NeurPIRConfig | None = None,
-             projection: str = "umap", command: str | None = None) -> DemoResult:
+             projection: str = "umap", command: str | None = None, overwrite: bool = False) -> DemoResult:
     """Simulate the DEMO population, train NeurPIR on all animals but the last, annotate every file, and evaluate
     cell-type prediction on the held-out animal against hand-made features; write a report with PNGs.
 
@@ -52,12 +56,17 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     theirs. ``projection`` (``umap`` or ``pca``) draws the report's map. The report records ``command`` (the
     ``neurpir demo`` command line that ran, if any, with ``--threads`` set to the count training used) and the
     ``neurpir evaluate`` command that reproduces its numbers into ``<out_dir>/report-evaluate``, beside the demo's
-    own report."""
+    own report.
+
+    Run again into the same ``out_dir``, the demo keeps the files it simulated (and their embeddings) and continues
+    the training from its checkpoint; it refuses, before writing anything, when ``data/`` holds other files (another
+    ``seed``) or the checkpoint cannot be continued (fewer ``max_steps``). ``overwrite`` starts afresh instead."""
     from nwb_neurpir.workflows.annotation import annotate_sources
     from nwb_neurpir.evaluation import evaluate, format_table, write_report
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.model import NeurPIRConfig, train
-    from nwb_neurpir.simulate import DEMO, write_dataset
+    from nwb_neurpir.simulate import DEMO
+    from nwb_neurpir.workflows.training import check_out
     import torch
 
     out_dir = Path(out_dir)
@@ -72,9 +81,8 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
         clock = now
 
     population = dataclasses.replace(population or DEMO, seed=seed)
-    say(f"[1/5] simulating {population.n_animals} animals x {population.n_neurons} Izhikevich neurons "
-        f"({population.duration_s:g} s each) into {data_dir}")
-    files = write_dataset(data_dir, population, modality="spikes", progress=progress, overwrite=True)
+    check_out(model_dir)
+    files = _simulated(data_dir, population, overwrite, progress, say)
     lap("simulate")
 
     recordings = list(open_recordings([data_dir], progress=progress, keep_spike_times=True))
@@ -85,7 +93,10 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     config = dataclasses.replace(config or NeurPIRConfig(max_steps=DEMO_TRAINING_STEPS), seed=seed,
                                  **{name: value for name, value in given.items() if value is not None})
     say(f"[2/5] training NeurPIR on animals {', '.join(subjects[:-1])} (animal {test_subject} is held out)")
-    model = train(training, config, out_dir=model_dir, progress=progress)
+    try:
+        model = train(training, config, out_dir=model_dir, progress=progress, resume=not overwrite)
+    except CannotResume as error:
+        raise NeurPIRError(f"{error.reason}; {_AFRESH}", error.source) from None
     command = None if command is None else _with_threads(command, torch.get_num_threads())
     lap("train")
 
@@ -93,8 +104,6 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     outcomes = annotate_sources(model, [data_dir], overwrite=True, progress=progress)
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed:
-        from nwb_neurpir.errors import NeurPIRError
-
         raise NeurPIRError(f"annotating failed: {failed[0].error}", source=failed[0].source)
     lap("annotate")
 
@@ -116,6 +125,24 @@ def run_demo(out_dir: str | Path = "neurpir-demo", *, seed: int = 0, max_steps: 
     return DemoResult(out_dir=out_dir, data_files=files, model_dir=model_dir, test_subject=test_subject,
                       report_files=report_files, table=format_table(result), scores=held_out[0], chance=held_out[1],
                       seconds=seconds)
+
+
+def _simulated(data_dir: Path, population: SimulationConfig, overwrite: bool, progress: bool,
+               say: Callable[[str], None]) -> list[Path]:
+    """The demo's NWB files: simulated into ``data_dir``, or (a run again, without ``overwrite``) those an earlier
+    run simulated with the same settings, kept as they are. Other files in their place are refused, not replaced."""
+    from nwb_neurpir.simulate import planned_paths, simulated_already, write_dataset
+
+    planned = planned_paths(data_dir, population)
+    if not overwrite and any(path.exists() for path in planned):
+        if simulated_already(data_dir, population) != planned:
+            raise NeurPIRError(f"holds files of another demo (another --seed?) or only some of this one's; {_AFRESH}",
+                               data_dir)
+        say(f"[1/5] keeping the {len(planned)} files an earlier run simulated in {data_dir}")
+        return planned
+    say(f"[1/5] simulating {population.n_animals} animals x {population.n_neurons} Izhikevich neurons "
+        f"({population.duration_s:g} s each) into {data_dir}")
+    return write_dataset(data_dir, population, modality="spikes", progress=progress, overwrite=True)
 
 
 def _with_threads(command: str, threads: int) -> str:

@@ -21,7 +21,7 @@ def open_recordings(sources: Any, glob: str | None = None, *, progress: bool = T
     ``sources`` are local files, folders (searched recursively), globs, DANDI asset IDs, ``DANDI:<dandiset>/<path>``
     or URLs (streamed and cached), or pynwb ``NWBFile`` objects read from local files (see ``source_items``);
     ``glob`` filters folders and dandisets. ``options`` go to the reader and to ``nwb_neurpir.io.open_recordings``
-    (``modality``, ``unit_filter``, ``bin_size``, ``cache_dir``, ...).
+    (``modality``, ``unit_filter``, ``bin_size``, ``time_range=(start, stop)`` in seconds, ``cache_dir``, ...).
 
     >>> import nwb_neurpir as npir
     >>> recordings = npir.open_recordings(["sim/sub-sim01", "sim/sub-sim02"])   # doctest: +SKIP
