@@ -146,11 +146,12 @@ def _line(summary: dict[str, Any]) -> str:
 
 
 def inspect(sources: Any, glob: str | None = None, *, modality: str = "auto",  # noqa: ANN401 - sources
-            unit_filter: str | None = None, series: str | None = None, bin_size: float | None = None,
-            cache_dir: str | Path | None = None, progress: bool = True) -> Inspection:
+            unit_filter: str | None = None, ophys_series: str | None = None,
+            bin_size: float | None = None, cache_dir: str | Path | None = None, progress: bool = True) -> Inspection:
     """What each NWB file the sources name holds that matters before training on it, as ``neurpir inspect`` prints
-    it (same options): units or calcium ROIs, identity, neurons and label columns, observed time, trials,
-    covariates, and the NeurPIR tables stored in it. A file that cannot be read does not stop the others.
+    it (same options; ``ophys_series`` is ``--series``, as in ``annotate`` and ``predict``): units or calcium ROIs,
+    identity, neurons and label columns, observed time, trials, covariates, and the NeurPIR tables stored in it. A
+    file that cannot be read does not stop the others.
 
     >>> import nwb_neurpir as npir
     >>> npir.inspect("sim/").table()                                       # doctest: +SKIP
@@ -160,4 +161,4 @@ def inspect(sources: Any, glob: str | None = None, *, modality: str = "auto",  #
 
     return Inspection(list(inspect_sources([str(item) for item in source_items(sources)], glob, cache_dir=cache_dir,
                                            modality=modality, unit_filter=unit_filter, bin_size=bin_size,
-                                           ophys_series=series, progress=progress)))
+                                           ophys_series=ophys_series, progress=progress)))
