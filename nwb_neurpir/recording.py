@@ -205,16 +205,19 @@ def refuse_one_recording_twice(held: Sequence[tuple[str, RecordingKey]]) -> None
     neurons it gave) are one recording: its neurons would count twice."""
     first: dict[RecordingKey, str] = {}
     for where, key in held:
-        if key not in first:
-            first[key] = where
-        elif first[key] == where:
-            raise NeurPIRError("is given twice (itself and a folder holding it?); its neurons would count twice: give "
-                               "it once", source=where)
-        else:
-            raise NeurPIRError(f"{first[key]} and {where} hold one recording ({key.describe()}): copies of one file, "
-                               "a file and its sidecar, or two spike sortings that kept one NWB identifier? Its "
-                               "neurons would count twice: give only one of them, or give each sorting an NWB "
-                               "identifier of its own")
+        if key in first:
+            raise _held_twice(first[key], where, key)
+        first[key] = where
+
+
+def _held_twice(first: str, second: str, key: RecordingKey) -> NeurPIRError:
+    """The error for two reads, named ``first`` and ``second``, of the recording ``key``."""
+    if first == second:
+        return NeurPIRError("is given twice (itself and a folder holding it?); its neurons would count twice: give it "
+                            "once", source=first)
+    return NeurPIRError(f"{first} and {second} hold one recording ({key.describe()}): copies of one file, a file and "
+                        "its sidecar, or two spike sortings that kept one NWB identifier? Its neurons would count "
+                        "twice: give only one of them, or give each sorting an NWB identifier of its own")
 
 
 def refuse_recordings_read_twice(recordings: Sequence[Recording]) -> None:
@@ -227,4 +230,4 @@ def refuse_recordings_read_twice(recordings: Sequence[Recording]) -> None:
         for i, first in enumerate(reads):
             shared = [other for other in reads[i + 1:] if np.intersect1d(first.neuron_ids, other.neuron_ids).size]
             if shared:
-                refuse_one_recording_twice([(first.source.label(), key), (shared[0].source.label(), key)])
+                raise _held_twice(first.source.label(), shared[0].source.label(), key)

@@ -33,9 +33,7 @@ def tracked_recordings(recordings: Sequence[Recording], keys: Sequence[str], col
     out = []
     for recording, key in zip(recordings, keys):
         if column not in recording.neuron_metadata.columns:
-            available = ", ".join(map(str, recording.neuron_metadata.columns)) or "none"
-            raise NeurPIRError(f"has no neuron column {column!r} (--match-column); available: {available}",
-                               source=recording.source.label())
+            raise _no_column(column, recording.neuron_metadata.columns, recording.source.label())
         out.append(TrackedRecording(recording.subject_id, key, tracked_values(recording.neuron_metadata[column])))
     return out
 
@@ -44,10 +42,8 @@ def table_inputs(table: pd.DataFrame, column: str) -> tuple[list[TrackedRecordin
     """Per recording of an embeddings table (a ``file``, else a subject and session): its tracked neurons and their
     vectors (NaN rows where a vector is missing or of another length)."""
     if column not in table.columns:
-        available = ", ".join(map(str, table.columns))
-        raise NeurPIRError(f"has no neuron column {column!r} (--match-column); available: {available}",
-                           source=", ".join(dict.fromkeys(table["file"].astype(str))) if "file" in table.columns
-                           else "embeddings")
+        raise _no_column(column, table.columns, ", ".join(dict.fromkeys(table["file"].astype(str)))
+                         if "file" in table.columns else "embeddings")
     keys = table_session_keys(table)
     dim = max((np.asarray(v).size for v in table["embedding"]), default=0)
     tracked, matrices = [], []
@@ -57,3 +53,9 @@ def table_inputs(table: pd.DataFrame, column: str) -> tuple[list[TrackedRecordin
         matrices.append(np.stack([np.asarray(v, dtype=np.float64).ravel() if np.asarray(v).size == dim
                                   else np.full(dim, np.nan) for v in rows["embedding"]]))
     return tracked, matrices
+
+
+def _no_column(column: str, columns: Sequence[object], source: str) -> NeurPIRError:
+    """The error for inputs named ``source`` whose neuron columns ``columns`` lack the ``--match-column``."""
+    available = ", ".join(map(str, columns)) or "none"
+    return NeurPIRError(f"has no neuron column {column!r} (--match-column); available: {available}", source=source)
