@@ -73,6 +73,8 @@ def test_resolved_fills_modality_defaults() -> None:
     calcium = NeurPIRConfig().resolved("ophys")  # views of chunks drawn from the whole session, embedded from 10 min
     assert (calcium.segment_sampling, calcium.segment_length_min, calcium.segment_length_max,
             calcium.embed_max_seconds) == ("chunks", 100.0, 150.0, 600.0)
+    assert (spikes.max_steps, calcium.max_steps) == (400, 1600)  # calcium gains from longer training, spikes lose
+    assert NeurPIRConfig(max_steps=7).resolved("ophys").max_steps == 7
     with pytest.raises(NeurPIRError, match="config is for spikes"):
         NeurPIRConfig(modality="spikes").resolved("ophys")
 
@@ -151,5 +153,5 @@ def test_warmup_takes_at_most_a_quarter_of_the_run() -> None:
 
     short = NeurPIRConfig(max_steps=20)
     assert _learning_rate(short, 4) > 0.75 * short.learning_rate  # warmed up after 5 of 20 steps, not 100
-    default = NeurPIRConfig()
+    default = NeurPIRConfig().resolved("spikes")
     assert _learning_rate(default, 49) == pytest.approx(0.5 * default.learning_rate, rel=0.05)  # 100 of 400 steps

@@ -192,7 +192,7 @@ def evaluate(
     for note in notes:
         warnings.warn(note, EvaluationWarning, stacklevel=2)
     if config is not None and progress:
-        _announce_training(chosen, train_sets, config)
+        _announce_training(chosen, train_sets, config.resolved(recordings[0].modality))
 
     extra = _diagnostic_methods(chosen, probe)
     run = _Run(results={method.name: MethodResult(method=method, description=_describe(method),

@@ -27,15 +27,17 @@ __all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRCo
 
 MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Spikes: a few seconds up to tens of seconds of activity (or a few trials up to many), session-normalised counts,
-    # embedded from at most 64 s.
+    # embedded from at most 64 s; short training carries over best to unseen animals on real data (Steinmetz, 3 folds:
+    # 400 steps 0.381, 800 steps 0.347).
     "spikes": {"segment_length_min": 1.0, "segment_length_max": 16.0, "normalization": "session",
-               "segment_sampling": "auto", "embed_max_seconds": 64.0},
+               "segment_sampling": "auto", "embed_max_seconds": 64.0, "max_steps": 400},
     # Calcium: dF/F scale differs per ROI, so z-score each neuron. Each view is 100-150 s of chunks drawn from the whole
     # session (at most half of it), so that it sees the neuron across the session as whole-session statistics do, and
     # a neuron is embedded from up to 10 min: on simulated calcium 0.528 +- 0.028 against 0.425 +- 0.013 with
-    # contiguous 4-64 s views embedded from 64 s (3 seeds; BENCHMARKS.md), at 5-6x the training time.
+    # contiguous 4-64 s views embedded from 64 s (3 seeds; BENCHMARKS.md), at 5-6x the training time. Calcium gains
+    # from longer training: 1,600 steps 0.564 +- 0.028 against 0.528 +- 0.028 at 800 (3 seeds; BENCHMARKS.md).
     "ophys": {"segment_length_min": 100.0, "segment_length_max": 150.0, "normalization": "neuron",
-              "segment_sampling": "chunks", "embed_max_seconds": 600.0},
+              "segment_sampling": "chunks", "embed_max_seconds": 600.0, "max_steps": 1600},
 }
 """Values used for fields left at ``None``, by modality."""
 _DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
@@ -140,9 +142,9 @@ class NeurPIRConfig:
     variance_weight: float = 25.0
     covariance_weight: float = 1.0
     batch_size: int = 256
-    max_steps: int = _resumable(400)
-    """Short training carries over best to unseen animals on real data (Steinmetz, 3 folds: 400 steps 0.381, 800 steps
-    0.347); the simulated demo trains longer (``DEMO_TRAINING_STEPS``)."""
+    max_steps: int | None = _resumable(None)
+    """Training steps; None: the modality's default (400 for spikes, 1,600 for calcium; :data:`MODALITY_DEFAULTS`
+    says why). The simulated demo trains ``DEMO_TRAINING_STEPS``."""
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100
@@ -186,9 +188,10 @@ class NeurPIRConfig:
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
         for name in ("context_learning_rate", "context_temperature"):
             _check(getattr(self, name) > 0, f"{name} must be positive")
-        for name in ("max_steps", "warmup_steps", "context_iterations", "chunk_bins", "num_threads",
+        for name in ("warmup_steps", "context_iterations", "chunk_bins", "num_threads",
                      "early_stopping_patience", "predict_weight", "context_neurons"):
             _check(getattr(self, name) >= 0, f"{name} must not be negative")
+        _check(self.max_steps is None or self.max_steps >= 0, "max_steps must not be negative")
         _check(self.chunk_bins <= self.max_chunk_bins, "chunk_bins must not exceed max_chunk_bins")
         _check(self.batch_size >= 2 * self.batch_groups, "batch_size must be at least 2 per group (the loss compares "
                "neurons of a group)")
