@@ -266,7 +266,7 @@ def test_series_names_the_units_table_of_a_second_sorting_for_train_annotate_and
                                                                      "activity_series": SECOND_SORTING}
     assert f"Spike times read from /{SECOND_SORTING}." in second.attrs["model"]["description"]
     source, reading = activity_source(path, neuron_table=SECOND_SORTING)  # what evaluate and the label probe read
-    assert (source, reading) == (str(path), {"ophys_series": SECOND_SORTING})
+    assert (source, reading) == (str(path), {"series": SECOND_SORTING})
     assert list(read_nwb(source, **reading).neuron_ids) == [10, 11, 12, 13]
     unknown = runner.invoke(app, ["embed", str(model_dir), str(path), "--series", "no_such_table", "--json",
                                   "--no-progress"])

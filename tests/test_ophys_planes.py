@@ -34,7 +34,7 @@ def test_the_second_plane_is_inspected_annotated_and_read_back_with_its_own_trac
     (summary,) = json.loads(inspected.stdout)
     assert (summary["n_neurons"], summary["activity_series"]) == (3, PLANE1_TRACES)
 
-    planes = [read_nwb(path), read_nwb(path, ophys_series="PlaneSegmentationPlane1")]
+    planes = [read_nwb(path), read_nwb(path, series="PlaneSegmentationPlane1")]
     train(planes, tiny_config(context="none", batch_size=6), out_dir=tmp_path / "model", progress=False)
     annotated = runner.invoke(app, ["annotate", str(tmp_path / "model"), str(path), "--series",
                                     "RoiResponseSeriesPlane1", "--json", "--no-progress"])
@@ -51,7 +51,7 @@ def test_the_second_plane_is_inspected_annotated_and_read_back_with_its_own_trac
                                                                       (str(path.resolve()), PLANE1)]
 
     source, reading = activity_source(path)  # what evaluate and the label probe read for these vectors
-    assert (source, reading) == (str(path), {"ophys_series": PLANE1})
+    assert (source, reading) == (str(path), {"series": PLANE1})
     again = read_nwb(source, **reading)
     np.testing.assert_array_equal(again.activity, planes[1].activity)
 
@@ -101,7 +101,7 @@ def test_hand_features_of_a_table_over_the_second_plane_are_read_from_that_plane
     frame = npir.read_embeddings(two_plane_files[0], name="OtherEmb", predictions=False)
     assert set(frame["neuron_table"]) == {OTHER_PLANE}
     matrix, columns, _ = frame_hand_features(frame)
-    mine = read_nwb(two_plane_files[0], ophys_series="OtherPlane")
+    mine = read_nwb(two_plane_files[0], series="OtherPlane")
     plane0 = read_nwb(two_plane_files[0])
     expected = recording_hand_features(mine, frame["neuron_id"].to_numpy(), columns)
     np.testing.assert_allclose(matrix, expected)

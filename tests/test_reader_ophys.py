@@ -41,12 +41,12 @@ def test_dff_is_preferred_one_bin_per_frame(base_file: Path) -> None:
 
 
 def test_a_named_series_a_filter_and_a_time_range(base_file: Path) -> None:
-    recording = read_nwb(base_file, ophys_series="Fluorescence/RoiResponseSeries", unit_filter="cell_type == 'Sst'",
+    recording = read_nwb(base_file, series="Fluorescence/RoiResponseSeries", unit_filter="cell_type == 'Sst'",
                          time_range=(1.0, 2.0))
     assert list(recording.neuron_ids) == [1, 4]
     np.testing.assert_allclose(recording.activity, series_data(base_file, RAW)[30:60, [1, 4]].T)
     with pytest.raises(NeurPIRError, match="not found; available"):
-        read_nwb(base_file, ophys_series="Nope")
+        read_nwb(base_file, series="Nope")
 
 
 def test_nan_frames_leave_the_grid_and_partial_nans_are_masked(base_file: Path, tmp_path: Path) -> None:
@@ -101,7 +101,7 @@ def test_roi_traces_are_read_before_neuropil_and_deconvolved_and_other_planes_ar
         recording = read_nwb(path)
     np.testing.assert_allclose(recording.activity, series_data(path, "processing/ophys/Fluorescence/"
                                                                       "RoiResponseSeries").T)
-    plane1 = read_nwb(path, ophys_series="RoiResponseSeriesPlane1")
+    plane1 = read_nwb(path, series="RoiResponseSeriesPlane1")
     assert plane1.neuron_table.endswith("PlaneSegmentationPlane1") and plane1.n_neurons == 3
 
 
@@ -138,7 +138,7 @@ def test_a_calcium_series_named_in_a_file_that_also_holds_units_reads_calcium(tm
     nwbfile.add_unit(spike_times=[0.5, 1.0, 2.0])
     path = write_nwbfile(nwbfile, tmp_path / "units_and_rois.nwb")
     assert read_nwb(path).modality == "spikes"
-    named = read_nwb(path, ophys_series="Fluorescence/RoiResponseSeries")
+    named = read_nwb(path, series="Fluorescence/RoiResponseSeries")
     assert (named.modality, named.activity_series) == ("ophys", RAW)
     with pytest.raises(NeurPIRError, match="units table 'Nope' not found"):
-        read_nwb(path, modality="spikes", ophys_series="Nope")
+        read_nwb(path, modality="spikes", series="Nope")

@@ -218,12 +218,12 @@ def test_a_second_units_table_is_read_by_name_or_path_and_an_unknown_name_lists_
     with h5py.File(path, "r") as file:
         second_spikes = file[f"{SECOND_SORTING}/spike_times"].shape[0]
     for name in ("units_ms5", SECOND_SORTING, f"/{SECOND_SORTING}"):
-        second = read_nwb(path, ophys_series=name)
+        second = read_nwb(path, series=name)
         assert (second.neuron_table, second.activity_series) == (SECOND_SORTING, SECOND_SORTING)
         assert list(second.neuron_ids) == [10, 11, 12, 13] and second.activity.sum() == second_spikes
     with pytest.raises(NeurPIRError, match=r"units table 'no_such_table' not found; the file's units tables: units, "
                                            f"{SECOND_SORTING}$"):
-        read_nwb(path, ophys_series="no_such_table")
+        read_nwb(path, series="no_such_table")
 
 
 def test_of_two_units_tables_in_processing_the_first_is_read_with_a_warning_naming_the_other(tmp_path: Path) -> None:
@@ -232,4 +232,4 @@ def test_of_two_units_tables_in_processing_the_first_is_read_with_a_warning_nami
                                             f"are not read: {SECOND_SORTING} \\(choose one with --series"):
         recording = read_nwb(path)
     assert recording.neuron_table == "processing/ecephys/units_ks4" and recording.n_neurons == 6
-    assert read_nwb(path, ophys_series="units_ms5").neuron_table == SECOND_SORTING
+    assert read_nwb(path, series="units_ms5").neuron_table == SECOND_SORTING

@@ -57,5 +57,6 @@ def test_the_changelog_starts_with_this_release_and_the_readme_links_it() -> Non
     from nwb_neurpir import __version__
 
     changelog = (README.parent / "CHANGELOG.md").read_text()
-    assert re.search(r"^## (\S+)$", changelog, re.MULTILINE)[1] == __version__
+    headings = re.findall(r"^## (\S+)$", changelog, re.MULTILINE)
+    assert headings[headings[0] == "Unreleased"] == __version__  # the changes since it, if any, above it
     assert "## Compatibility" in README.read_text() and "(CHANGELOG.md)" in README.read_text()

@@ -63,6 +63,6 @@ def register(app: typer.Typer) -> None:
         outcomes = annotate_files(load_model_folder(model_dir, threads), sources, glob, output_dir=output_dir,
                                   overwrite=overwrite, name=name,
                                   sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
-                                  ophys_series=series,
+                                  series=series,
                                   lock_timeout=lock_timeout, progress=progress, raise_on_failure=False)
         print_outcomes(outcomes, "annotated", as_json)

@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
                 tqdm.write(f"{recording.source.label()}: {recording.n_neurons} neurons -> {vectors.shape[1]}-d")
 
         embedded = embed_sources(model_dir, sources, glob, cache_dir=cache_dir, unit_filter=unit_filter,
-                                 ophys_series=series,
+                                 series=series,
                                  progress=progress, on_recording=say,
                                  num_threads=threads)
         if out is not None:

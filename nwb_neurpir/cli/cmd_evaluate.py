@@ -173,7 +173,7 @@ def register(app: typer.Typer) -> None:
                        progress=progress and not as_json, methods=split_methods(methods) if methods else None,
                        ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
-                               ophys_series=series, modality=modality,
+                               series=series, modality=modality,
                                model=model,
                                num_threads=threads or 0,
                                config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed,

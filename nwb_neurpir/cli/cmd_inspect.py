@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
 
         summaries = []
         for summary in inspect_sources(sources, glob, cache_dir=cache_dir, modality=modality, unit_filter=unit_filter,
-                                       ophys_series=series,
+                                       series=series,
                                        bin_size=bin_size, progress=progress):
             summaries.append(summary)
             if not as_json:

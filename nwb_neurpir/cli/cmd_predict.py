@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
             probe_inputs=probe_inputs, probe_dir=probe_dir, embeddings=embeddings, name=name,
             sidecar=True if sidecar else None,
             output_dir=output_dir, overwrite=overwrite, cache_dir=cache_dir, unit_filter=unit_filter,
-            ophys_series=series,
+            series=series,
             lock_timeout=lock_timeout,
             num_threads=threads,
             progress=progress and not as_json, say=lambda text: typer.echo(text, err=True))

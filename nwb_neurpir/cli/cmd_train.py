@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
                                          num_threads=threads)
         report = train_sources(sources, config, out, glob=glob, resume=resume, progress=progress,
                                cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
-                               ophys_series=series)
+                               series=series)
         if report is None:
             return
         if as_json:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nwb_neurpir.io.resolve import resolve_sources
+from nwb_neurpir.renamed import accepts_ophys_series
 
 if TYPE_CHECKING:
     from nwb_neurpir.io.access import DataAccess, FetchedFile
@@ -32,6 +33,7 @@ def _access_or_default(access: DataAccess | None) -> DataAccess:
     return access_or_default(access)
 
 
+@accepts_ophys_series
 def open_recording(
     source: str | Path | SourceSpec | ResolvedSource,
     *,
@@ -44,7 +46,7 @@ def open_recording(
     ``access`` (default ``DataAccess()``) names the DANDI API, the cache and the HTTP policy. Remote files are streamed
     (only the bytes the reader needs, cached) unless ``download`` asks for a whole verified copy first; a whole copy
     already in the cache is always used. ``reader_kwargs`` go to ``read_nwb`` (``modality``, ``unit_filter``,
-    ``bin_size``, ``time_range``, ``keep_spike_times``, ...). For a DANDI asset the recording's ``source`` carries
+    ``series``, ``bin_size``, ``time_range``, ``keep_spike_times``, ...). For a DANDI asset the recording's ``source`` carries
     dandiset, version, asset ID and path. Raises ``NeurPIRError`` when the source names more or less than one file.
     """
     access = _access_or_default(access)
@@ -57,6 +59,7 @@ def open_recording(
     return read_resolved(resolved[0], access, download=download, **reader_kwargs)
 
 
+@accepts_ophys_series
 def open_recordings(
     sources: Iterable[str | Path | SourceSpec | ResolvedSource],
     glob: str | None = None,
@@ -68,7 +71,7 @@ def open_recordings(
     **reader_kwargs: Any,
 ) -> Iterator[Recording]:
     """Resolve all sources (``glob`` filters folders and dandisets), then read them one at a time, in order, under a
-    progress bar labelled ``desc`` (say what the caller does with each file).
+    progress bar labelled ``desc`` (say what the caller does with each file); ``reader_kwargs`` go to ``read_nwb``.
 
     Files without neurons are skipped with a warning: NeurPIR sidecar files (embeddings of other files) and files
     with neither units nor ROIs (e.g. the LFP-only probe files of a dandiset); a ``NeurPIRError`` says so when

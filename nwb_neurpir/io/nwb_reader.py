@@ -26,6 +26,7 @@ from nwb_neurpir.io.identity import read_identity
 from nwb_neurpir.io.nwb_file import check_nwb_root, open_nwb
 from nwb_neurpir.io.ophys import find_roi_series, read_ophys
 from nwb_neurpir.io.units import read_units, units_tables
+from nwb_neurpir.renamed import accepts_ophys_series
 from nwb_neurpir.recording import Modality, Recording, SourceInfo
 
 __all__ = ["ModalityMismatch", "NoNeurons", "SidecarFile", "detect_modality", "read_nwb", "readable_modality",
@@ -51,6 +52,7 @@ class ModalityMismatch(NeurPIRError):
         super().__init__(f"{wanted} data was asked for, but the file holds {what} (use --modality {found})", source)
 
 
+@accepts_ophys_series
 def read_nwb(
     file: str | Path | h5py.File,
     *,
@@ -60,24 +62,24 @@ def read_nwb(
     bin_size: float | None = None,
     time_range: tuple[float, float] | None = None,
     keep_spike_times: bool = False,
-    ophys_series: str | None = None,
+    series: str | None = None,
 ) -> Recording:
     """Read one NWB session into a ``Recording`` on a grid of observed time.
 
     ``modality`` "auto" takes units when the file has a units table, else the calcium ROI responses. ``unit_filter`` is
     a safe expression on the unit/ROI columns (e.g. ``'quality == "good" and location != "root"'``). ``bin_size``
     defaults to 10 ms for spikes and to the frame period for calcium; ``time_range`` (s) keeps the bins wholly inside
-    it. ``ophys_series`` names what to read, by name or path: for calcium a RoiResponseSeries or a PlaneSegmentation
-    (default: the first ``DfOverF`` one, else ``Fluorescence``), for spikes a units table (default: ``/units``, else
-    the first in a processing module); with "auto", a name that is no units table's reads calcium. An open
-    ``h5py.File`` is read but not closed.
+    it. ``series`` (``--series``; ``ophys_series`` until 0.2.2) names what to read, by name or path: for calcium a
+    RoiResponseSeries or a PlaneSegmentation (default: the first ``DfOverF`` one, else ``Fluorescence``), for spikes
+    a units table (default: ``/units``, else the first in a processing module); with "auto", a name that is no units
+    table's reads calcium. An open ``h5py.File`` is read but not closed.
     """
     label = source_info.label() if source_info is not None else str(getattr(file, "filename", file))
     _check_options(modality, bin_size, time_range, label)
     try:
         with _opened(file, label) as nwb:
             return _read(nwb, label, source_info, modality, unit_filter, bin_size, time_range, keep_spike_times,
-                         ophys_series)
+                         series)
     except (*_DAMAGE_ERRORS, *_H5PY_ONLY_ERRORS) as exc:
         if isinstance(exc, _H5PY_ONLY_ERRORS) and not _raised_in_h5py(exc):
             raise
@@ -152,13 +154,13 @@ def _opened(file: str | Path | h5py.File, label: str) -> Iterator[h5py.File]:
 
 def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: str, unit_filter: str | None,
           bin_size: float | None, time_range: tuple[float, float] | None, keep_spike_times: bool,
-          ophys_series: str | None) -> Recording:
-    chosen = readable_modality(nwb, _modality_named(nwb, modality, ophys_series), label)
+          series: str | None) -> Recording:
+    chosen = readable_modality(nwb, _modality_named(nwb, modality, series), label)
     if chosen == "spikes":
-        activity = read_units(nwb, label, table=ophys_series, unit_filter=unit_filter, bin_size=bin_size,
+        activity = read_units(nwb, label, table=series, unit_filter=unit_filter, bin_size=bin_size,
                               time_range=time_range, keep_spike_times=keep_spike_times)
     else:
-        activity = read_ophys(nwb, label, series_path=ophys_series, unit_filter=unit_filter, bin_size=bin_size,
+        activity = read_ophys(nwb, label, series_path=series, unit_filter=unit_filter, bin_size=bin_size,
                               time_range=time_range)
     return _recording(nwb, label, source_info, chosen, activity, unit_filter)
 

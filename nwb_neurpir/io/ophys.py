@@ -134,7 +134,7 @@ def _warn_other_segmentations(nwb: h5py.File, candidates: list[str], source: str
     others = [path for path in candidates[1:] if not _is_auxiliary(path) and _table_of(nwb, path, source) != chosen]
     if others:
         warn_about(source, f"read the ROIs of {chosen} from {candidates[0]}; the ROI traces of other segmentations "
-                           f"are not read: {', '.join(others)} (choose one with --series, ophys_series=...)")
+                           f"are not read: {', '.join(others)} (choose one with --series, series=...)")
 
 
 def _roi_rows(series: h5py.Group, n_frames: int, n_rois: int, source: str) -> tuple[h5py.Group, np.ndarray]:

@@ -114,7 +114,7 @@ def _choose_units(nwb: h5py.File, source: str, name: str | None) -> h5py.Group:
     if name is None:
         if tables[0] != "units" and len(tables) > 1:
             warn_about(source, f"read the units of {tables[0]}; the other units tables are not read: "
-                               f"{', '.join(tables[1:])} (choose one with --series, ophys_series=...)")
+                               f"{', '.join(tables[1:])} (choose one with --series, series=...)")
         return nwb[tables[0]]
     matches = [path for path in tables if path_named(path, name)]
     if len(matches) != 1:

@@ -206,7 +206,7 @@ def reader_options_for(neuron_table: str) -> dict[str, str]:
     """The reader options that read the neurons of ``neuron_table`` again: for ROIs, their segmentation table (whose
     ROI traces the reader then picks; a file may hold several imaging planes); for units, their units table (a file
     may hold several spike sortings), nothing for ``/units``, the reader's default."""
-    return {"ophys_series": neuron_table} if neuron_table and neuron_table.strip("/") != "units" else {}
+    return {"series": neuron_table} if neuron_table and neuron_table.strip("/") != "units" else {}
 
 
 def _identity(path: Path, source: dict[str, Any]) -> FileIdentity:

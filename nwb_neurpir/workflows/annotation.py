@@ -15,6 +15,7 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
+from nwb_neurpir.renamed import accepts_ophys_series
 from nwb_neurpir.workflows.recordings import source_items
 
 if TYPE_CHECKING:
@@ -30,15 +31,17 @@ log = logging.getLogger(__name__)
 Outcome = TypeVar("Outcome", bound="AnnotateOutcome")
 
 
+@accepts_ophys_series
 def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | Iterable[str | Path],
              glob: str | None = None, *, output_dir: str | Path | None = None, overwrite: bool = False,
              name: str | None = None, sidecar: bool | None = None, cache_dir: str | Path | None = None,
-             unit_filter: str | None = None, ophys_series: str | None = None, lock_timeout: float | None = None,
+             unit_filter: str | None = None, series: str | None = None, lock_timeout: float | None = None,
              progress: bool = True, raise_on_failure: bool = True) -> list[AnnotateOutcome]:
     """Write one embedding per neuron into every source: in place (atomic, locked) for local files, into copies with
     ``output_dir`` (read-only files too), as sidecar NWB files for DANDI assets and, without ``output_dir``,
     read-only files.
 
+    ``series`` (``--series``) names the calcium traces or the units table to read, by name or path (``units_ms5``).
     ``model`` is a fitted ``npir.NeurPIR``, a trained ``nwb_neurpir.model.NeurPIR`` or a model folder; the other
     options are ``annotate_sources``' (``output_dir`` is the command's ``--out``). Every source is tried; then, unless
     ``raise_on_failure=False``, a failure raises a ``NeurPIRError`` naming the first failed source. Returns one
@@ -53,7 +56,7 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
 
     outcomes = annotate_sources(trained_model(model), source_items(sources), glob, output_dir=output_dir,
                                 overwrite=overwrite, name=name, sidecar=sidecar, cache_dir=cache_dir,
-                                unit_filter=unit_filter, ophys_series=ophys_series, lock_timeout=lock_timeout,
+                                unit_filter=unit_filter, series=series, lock_timeout=lock_timeout,
                                 progress=progress)
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed and raise_on_failure:
@@ -90,7 +93,7 @@ def annotate_sources(
     sidecar: bool | None = None,
     cache_dir: str | Path | None = None,
     unit_filter: str | None = None,
-    ophys_series: str | None = None,
+    series: str | None = None,
     lock_timeout: float | None = None,
     progress: bool = True,
 ) -> list[AnnotateOutcome]:
@@ -100,7 +103,7 @@ def annotate_sources(
     place (atomically) when writable; DANDI assets, URLs and other read-only files get a sidecar NWB file (see
     ``nwb_neurpir.store.annotate``). Sidecar files and files without units or ROIs are skipped. Neurons with no
     observed activity have no vector and are left out. Context inputs of the model that a file lacks are set to
-    their training mean, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``ophys_series``
+    their training mean, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``series``
     picks the calcium traces (a RoiResponseSeries or a segmentation table) or the units table, by name or path.
     ``lock_timeout``: seconds to wait for another writer of the same file (None: the store's default).
     """
@@ -121,7 +124,7 @@ def annotate_sources(
     for source in tqdm(resolved, desc="annotating", unit="file", disable=not progress):
         try:
             recording = read_for_model(model, source, access, unit_filter=unit_filter,  # sidecars: skipped here
-                                       ophys_series=ophys_series)
+                                       series=series)
             if not overwrite:
                 _refuse_existing_early(source, name or DEFAULT_NAME, output_dir, sidecar)
             missing = warn_missing_context(model, recording)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nwb_neurpir.renamed import accepts_ophys_series
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,21 +82,23 @@ class EmbeddedSources:
         return path
 
 
+@accepts_ophys_series
 def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = None, *,
                   cache_dir: str | Path | None = None, unit_filter: str | None = None,
-                  ophys_series: str | None = None, progress: bool = True,
+                  series: str | None = None, progress: bool = True,
                   on_recording: Callable[[Recording, np.ndarray], None] | None = None,
                   num_threads: int = 0) -> EmbeddedSources:
-    """Embed every neuron of ``sources`` with the model in ``model_dir`` (read on the model's time grid; context
-    inputs a file lacks are set to their training mean, with a warning) and ``num_threads`` torch threads (0:
-    ``OMP_NUM_THREADS`` or every CPU this process may use); ``on_recording`` is called after each recording."""
+    """Embed every neuron of ``sources`` (``series``: the calcium traces or units table read) with the model in
+    ``model_dir`` (read on the model's time grid; context inputs a file lacks are set to their training mean, with a
+    warning) and ``num_threads`` torch threads (0: ``OMP_NUM_THREADS`` or every CPU this process may use);
+    ``on_recording`` is called after each recording."""
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.workflows.model_inputs import load_model_folder, open_for_model, warn_missing_context
 
     model = load_model_folder(model_dir, num_threads)
     rows = []
     for recording in open_for_model(model, sources, glob, access=DataAccess(cache_dir=cache_dir),
-                                    unit_filter=unit_filter, ophys_series=ophys_series, progress=progress,
+                                    unit_filter=unit_filter, series=series, progress=progress,
                                     desc="embedding"):
         warn_missing_context(model, recording)
         vectors = model.embed(recording, progress=progress)

@@ -20,6 +20,7 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.results import EvaluationResult
 from nwb_neurpir.recording import recording_key, refuse_one_recording_twice
+from nwb_neurpir.renamed import accepts_ophys_series
 from nwb_neurpir.workflows.annotated import MovedSources, activity_source, local_paths, read_annotated
 from nwb_neurpir.workflows.labels_file import ExternalLabels, relabel_frame, relabel_recordings
 from nwb_neurpir.workflows.recordings import source_items
@@ -55,7 +56,7 @@ def evaluate_sources(
     cache_dir: str | Path | None = None,
     unit_filter: str | None = None,
     bin_size: float | None = None,
-    ophys_series: str | None = None,
+    series: str | None = None,
     modality: str = "auto",
     model: TrainedModel | str | Path | None = None,
     num_threads: int = 0,
@@ -89,7 +90,7 @@ def evaluate_sources(
 
     if report_dir is not None and not overwrite:
         _check_new_report(Path(report_dir))
-    reader = {"unit_filter": unit_filter, "bin_size": bin_size, "ophys_series": ophys_series}
+    reader = {"unit_filter": unit_filter, "bin_size": bin_size, "series": series}
     if model is not None or config is not None:
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir,
                                      reader_kwargs={**reader, "modality": modality}, model=model, config=config,
@@ -286,6 +287,7 @@ def evaluate_recordings(
     return _timed_total(result, reading)
 
 
+@accepts_ophys_series
 def evaluate(
     sources: Sequence[str | Path] | str | Path,
     *,
@@ -304,10 +306,10 @@ def evaluate(
     on all sources); ``None`` reads the embeddings stored in annotated files or sidecars. ``options`` are
     ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods`` (a list, or the
     command's comma-separated text), ``probe``, ``normalize``, ``n_splits`` (``--folds``), ``seed``, ``glob``,
-    ``bin_size``, ``unit_filter``, ``match_column``, ``labels`` (``--labels``: a CSV/TSV file or DataFrame of
-    labels kept outside the files), ``progress``... With ``report_dir`` the report (report.md/json and figures) is
-    written there (``overwrite=True`` replaces a report already there); ``result.table()`` gives the scores as a
-    DataFrame.
+    ``bin_size``, ``unit_filter``, ``series`` (``--series``: the calcium traces or units table), ``match_column``,
+    ``labels`` (``--labels``: a CSV/TSV file or DataFrame of labels kept outside the files), ``progress``... With
+    ``report_dir`` the report (report.md/json and figures) is written there (``overwrite=True`` replaces a report
+    already there); ``result.table()`` gives the scores as a DataFrame.
 
     >>> import nwb_neurpir as npir
     >>> result = npir.evaluate("sim/", label="cell_type", model=npir.NeurPIR(max_steps=200))   # doctest: +SKIP

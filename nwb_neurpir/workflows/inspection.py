@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nwb_neurpir.renamed import accepts_ophys_series
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -22,7 +24,7 @@ _MAX_LABEL_VALUES = 30
 
 def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: str | Path | None = None,
                     modality: str = "auto", unit_filter: str | None = None, bin_size: float | None = None,
-                    ophys_series: str | None = None, progress: bool = True) -> Iterator[dict[str, Any]]:
+                    series: str | None = None, progress: bool = True) -> Iterator[dict[str, Any]]:
     """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, no units or ROIs,
     NeurPIR sidecar, unreadable -- with the error as ``message``), for files with neurons ``summarize``'s fields, and
     for readable files the paths of every ``units_tables`` they hold and the NeurPIR ``embeddings`` and
@@ -35,7 +37,7 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
 
     access = DataAccess(cache_dir=cache_dir)
     resolved = resolve_sources(sources, glob, access=access)
-    options = {"modality": modality, "unit_filter": unit_filter, "bin_size": bin_size, "ophys_series": ophys_series}
+    options = {"modality": modality, "unit_filter": unit_filter, "bin_size": bin_size, "series": series}
     for source in tqdm(resolved, desc="inspecting", unit="file", disable=not progress or len(resolved) < 2):
         try:
             yield {**_neurons_summary(source, access, options), **_file_tables(source, access)}
@@ -145,11 +147,12 @@ def _line(summary: dict[str, Any]) -> str:
             f"{summary['session_id']}, {summary['observed_s']:g} s observed, labels {labels}")
 
 
+@accepts_ophys_series
 def inspect(sources: Any, glob: str | None = None, *, modality: str = "auto",  # noqa: ANN401 - sources
-            unit_filter: str | None = None, ophys_series: str | None = None,
+            unit_filter: str | None = None, series: str | None = None,
             bin_size: float | None = None, cache_dir: str | Path | None = None, progress: bool = True) -> Inspection:
     """What each NWB file the sources name holds that matters before training on it, as ``neurpir inspect`` prints
-    it (same options; ``ophys_series`` is ``--series``, as in ``annotate`` and ``predict``): units or calcium ROIs,
+    it (same options; ``series`` is ``--series``, as in ``annotate`` and ``predict``): units or calcium ROIs,
     identity, neurons and label columns, observed time, trials, covariates, and the NeurPIR tables stored in it. A
     file that cannot be read does not stop the others.
 
@@ -161,4 +164,4 @@ def inspect(sources: Any, glob: str | None = None, *, modality: str = "auto",  #
 
     return Inspection(list(inspect_sources([str(item) for item in source_items(sources)], glob, cache_dir=cache_dir,
                                            modality=modality, unit_filter=unit_filter, bin_size=bin_size,
-                                           ophys_series=ophys_series, progress=progress)))
+                                           series=series, progress=progress)))

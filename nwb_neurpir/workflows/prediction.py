@@ -14,6 +14,7 @@ import numpy as np
 from nwb_neurpir.workflows.annotation import AnnotateOutcome, as_embedded, other_modality_skipped
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.recording import same_grid
+from nwb_neurpir.renamed import accepts_ophys_series
 from nwb_neurpir.workflows.recordings import source_items
 
 if TYPE_CHECKING:
@@ -40,11 +41,12 @@ class PredictOutcome(AnnotateOutcome):
         return {**super().to_dict(), "counts": dict(self.counts), "probe": dict(self.probe)}
 
 
+@accepts_ophys_series
 def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str | Path], glob: str | None = None, *,
             model: NeurPIR | TrainedModel | str | Path | None = None, name: str | None = None,
             embeddings: str | None = None, sidecar: bool | None = None, output_dir: str | Path | None = None,
             overwrite: bool = False, cache_dir: str | Path | None = None, unit_filter: str | None = None,
-            ophys_series: str | None = None, lock_timeout: float | None = None, progress: bool = True,
+            series: str | None = None, lock_timeout: float | None = None, progress: bool = True,
             raise_on_failure: bool = True) -> list[PredictOutcome]:
     """Predict ``probe.label`` for every neuron of the sources and store it with the class probabilities in a
     ``NeuronPredictions`` table (default name ``predicted_<label>``).
@@ -53,7 +55,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     (atomic, locked; a writable file) or, with ``output_dir``, in a copy there; ``embeddings`` names the table when
     the file holds several of that model (else the default-named one is used), and ``unit_filter`` keeps the
     neurons it selects. Any other source is embedded by ``model`` (the one the probe was fitted on: an estimator, a
-    trained model or a model folder; ``ophys_series`` picks the calcium traces or units table it reads) and
+    trained model or a model folder; ``series`` picks the calcium traces or units table it reads) and
     annotated as ``annotate`` does -- in place, a copy in ``output_dir``, or a sidecar file for DANDI assets, URLs,
     read-only files without ``output_dir`` and ``sidecar=True`` -- and the predictions go into that file.
     ``overwrite`` replaces earlier embeddings, sidecars and predictions of the same names. Sidecar files and files
@@ -87,7 +89,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
-                                         ophys_series, embeddings, options))
+                                         series, embeddings, options))
         except NeurPIRError as error:
             if isinstance(error, OtherModality):
                 other_kind.append(len(outcomes))
@@ -192,7 +194,7 @@ def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the 
 
 def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: ResolvedSource, access: Any,  # noqa: ANN401
                  sidecar: bool | None, output_dir: str | Path | None, unit_filter: str | None,
-                 ophys_series: str | None, embeddings: str | None, options: dict[str, Any]) -> PredictOutcome:
+                 series: str | None, embeddings: str | None, options: dict[str, Any]) -> PredictOutcome:
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import write_predictions
     from nwb_neurpir.workflows.annotated import reader_options_for
@@ -201,7 +203,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
-        same_neurons = reader_options_for(table)  # the stored vectors' neurons, whatever ophys_series says
+        same_neurons = reader_options_for(table)  # the stored vectors' neurons, whatever series says
         if unit_filter is not None:
             recording = read_resolved(source, access, unit_filter=unit_filter, **same_neurons,
                                       bin_size=probe.hand_bin_size_ if probe.reads_hand_features else None)
@@ -211,7 +213,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
         recording, ids, vectors, table, provenance, path, status = _embed_and_annotate(
-            model, source, access, sidecar, output_dir, unit_filter, ophys_series, embeddings, options)
+            model, source, access, sidecar, output_dir, unit_filter, series, embeddings, options)
         same_neurons = reader_options_for(recording.neuron_table)
         copy_from = None
     if probe.reads_hand_features:
@@ -276,7 +278,7 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
 
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
-                        output_dir: str | Path | None, unit_filter: str | None, ophys_series: str | None,
+                        output_dir: str | Path | None, unit_filter: str | None, series: str | None,
                         embeddings: str | None,
                         options: dict[str, Any]) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str]:
     """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
@@ -287,7 +289,7 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
     from nwb_neurpir.store.annotate import goes_to_sidecar, sidecar_target
     from nwb_neurpir.workflows.model_inputs import read_for_model, warn_missing_context
 
-    recording = read_for_model(model, source, access, unit_filter=unit_filter, ophys_series=ophys_series)
+    recording = read_for_model(model, source, access, unit_filter=unit_filter, series=series)
     if goes_to_sidecar(source.info, output_dir, True if sidecar else None):
         target = sidecar_target(source.info, DEFAULT_NAME, output_dir, recording.subject_id, recording.session_id)
         stored = _stored_embeddings(target, model.provenance().checkpoint_sha256, embeddings) \

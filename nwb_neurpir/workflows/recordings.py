@@ -8,12 +8,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nwb_neurpir.renamed import accepts_ophys_series
+
 if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
 
 __all__ = ["as_recordings", "open_recordings", "source_items"]
 
 
+@accepts_ophys_series
 def open_recordings(sources: Any, glob: str | None = None, *, progress: bool = True,  # noqa: ANN401
                     **options: Any) -> list[Recording]:
     """Read every NWB file the sources name, one ``Recording`` per session (binned activity, neuron ids, labels).
@@ -21,7 +24,8 @@ def open_recordings(sources: Any, glob: str | None = None, *, progress: bool = T
     ``sources`` are local files, folders (searched recursively), globs, DANDI asset IDs, ``DANDI:<dandiset>/<path>``
     or URLs (streamed and cached), or pynwb ``NWBFile`` objects read from local files (see ``source_items``);
     ``glob`` filters folders and dandisets. ``options`` go to the reader and to ``nwb_neurpir.io.open_recordings``
-    (``modality``, ``unit_filter``, ``bin_size``, ``time_range=(start, stop)`` in seconds, ``cache_dir``, ...).
+    (``modality``, ``unit_filter``, ``series`` -- ``--series``: the calcium traces or the units table, by name or
+    path --, ``bin_size``, ``time_range=(start, stop)`` in seconds, ``cache_dir``, ...).
 
     >>> import nwb_neurpir as npir
     >>> recordings = npir.open_recordings(["sim/sub-sim01", "sim/sub-sim02"])   # doctest: +SKIP
