@@ -3,11 +3,13 @@ read_embeddings of many files, LabelProbe, predict (Python and CLI), pynapple, a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
@@ -389,14 +391,40 @@ def _annotated_frame(predicted: dict) -> object:
                                 predictions=False)
 
 
-def test_probe_accuracy_leaves_out_classes_its_fold_never_trained_on(predicted: dict) -> None:
+def _single_animal_notes(caught: list) -> list[str]:
+    return [str(w.message) for w in caught if "labelled in one animal only" in str(w.message)]
+
+
+def test_probe_accuracy_counts_a_class_its_fold_never_trained_on_as_missed(predicted: dict) -> None:
     frame = _annotated_frame(predicted)
-    lts_of_sim02 = (frame["subject_id"] == "sim02") & (frame["cell_type"] == "LTS")
-    frame.loc[lts_of_sim02, "cell_type"] = "LTSx"  # a class of sim02 alone: fold sim02 cannot be scored on it
-    renamed = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
-    frame.loc[lts_of_sim02, "cell_type"] = None  # the same neurons unlabelled: the same fold without them
+    sim01 = frame["subject_id"] == "sim01"
+    rare = frame.index[sim01 & (frame["cell_type"] == frame.loc[sim01, "cell_type"].mode()[0])][:3]
+    frame.loc[rare, "cell_type"] = None  # fold sim01 without those neurons
     unlabelled = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
-    assert renamed.fold_accuracy_["sim02"] == pytest.approx(unlabelled.fold_accuracy_["sim02"])
+    present = frame.loc[sim01, "cell_type"].nunique()
+    frame.loc[rare, "cell_type"] = "RARE"  # the same neurons, of a class sim02 lacks: recall 0 in fold sim01
+    with pytest.warns(UserWarning) as caught:
+        renamed = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
+    assert renamed.fold_accuracy_["sim01"] == pytest.approx(
+        unlabelled.fold_accuracy_["sim01"] * present / (present + 1))
+    assert _single_animal_notes(caught) == [
+        "cross-animal accuracy: cell_type classes labelled in one animal only: RARE (only in sim01); their neurons "
+        "cannot be predicted when that animal is held out, so its fold scores them recall 0 (the estimate is "
+        "pessimistic for them)"]
+
+
+def test_probe_accuracy_is_the_evaluations_where_every_class_is_in_two_animals(predicted: dict) -> None:
+    from nwb_neurpir.evaluation import evaluate
+
+    frame = _annotated_frame(predicted)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        probe = npir.LabelProbe("cell_type", inputs="neurpir").fit(frame)
+    result = evaluate(label="cell_type", embeddings=frame, methods=["neurpir"], normalize="session", progress=False)
+    (method,) = result.methods
+    assert probe.fold_accuracy_ == pytest.approx({fold.name: score.balanced_accuracy
+                                                  for fold, score in zip(result.folds, method.scores)})
+    assert not _single_animal_notes(caught)
 
 
 def test_probe_accuracy_skips_a_fold_whose_training_neurons_hold_one_class(predicted: dict) -> None:
@@ -440,15 +468,29 @@ def test_a_probe_fitted_on_a_merged_frame_knows_its_model(predicted: dict, fitte
         npir.predict(unknown, predicted["data"] / "sub-sim03", model=fitted[0], progress=False)
 
 
-def test_a_probe_reads_labels_kept_outside_the_files(predicted: dict) -> None:
+def test_a_probe_reads_labels_kept_outside_the_files(predicted: dict, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     frame = _annotated_frame(predicted)
     identifiers = {path: npir.open_recordings(path, progress=False)[0].source.identifier
                    for path in frame["file"].unique()}
     table = pd.DataFrame({"identifier": frame["file"].map(identifiers), "neuron_id": frame["neuron_id"],
                           "opto": np.where(frame["cell_type"] == "FS", "PV+", "PV-")})
-    probe = npir.LabelProbe("opto", inputs="neurpir").fit(
-        [predicted["data"] / "sub-sim01", predicted["data"] / "sub-sim02"], labels=table)
+    files = [predicted["data"] / "sub-sim01", predicted["data"] / "sub-sim02"]
+    probe = npir.LabelProbe("opto", inputs="neurpir").fit(files, labels=table)
     assert probe.class_counts_ == {"PV+": 10, "PV-": 40} and probe.model_sha256_ == predicted["probe"].model_sha256_
+    assert probe.labels_file_ is None and probe.labels_file_sha256_ is None  # a DataFrame has no file to name
+    table.to_csv(tmp_path / "opto.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    from_file = npir.LabelProbe("opto", inputs="neurpir").fit(files, labels="opto.csv")
+    sha256 = hashlib.sha256((tmp_path / "opto.csv").read_bytes()).hexdigest()
+    assert (from_file.labels_file_, from_file.labels_file_sha256_) == (str(tmp_path / "opto.csv"), sha256)
+    assert from_file.fold_accuracy_ == probe.fold_accuracy_ and from_file.summary()["labels_file"] == \
+        str(tmp_path / "opto.csv")
+    meta = json.loads((from_file.save(tmp_path / "probe") / "probe.json").read_text())
+    assert (meta["labels_file"], meta["labels_file_sha256"]) == (str(tmp_path / "opto.csv"), sha256)
+    assert meta["class_counts"] == {"PV+": 10, "PV-": 40} and meta["fold_accuracy"] == from_file.fold_accuracy_
+    loaded = npir.LabelProbe.load(tmp_path / "probe")
+    assert (loaded.labels_file_, loaded.labels_file_sha256_) == (str(tmp_path / "opto.csv"), sha256)
     frame["session_id"] = "s1"  # two recordings of one session name: a labels table keyed by it is ambiguous
     with pytest.raises(NeurPIRError, match=r"^labels table: session_id s1 names 2 recordings \(.*\) whose neuron ids "
                                            "overlap; add a subject_id column$"):

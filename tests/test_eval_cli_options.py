@@ -3,6 +3,7 @@ commands normalise the same way, reports name the model, figures stay readable (
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Callable
@@ -268,6 +269,9 @@ def test_labels_kept_in_a_csv_are_evaluated_and_fit_a_probe(annotated: Path, sim
     (row,) = json.loads(predicted.stdout)
     assert row["status"] == "copy" and set(row["counts"]) <= {"PV+", "PV-"}
     assert row["probe"]["n_training_neurons"] == 33 and row["probe"]["n_unlabelled"] == 17
+    meta = json.loads((tmp_path / "probe" / "probe.json").read_text())
+    assert meta["labels_file"] == str(labels) and row["probe"]["labels_file"] == str(labels)
+    assert meta["labels_file_sha256"] == hashlib.sha256(labels.read_bytes()).hexdigest()
     alone = neurpir("predict", str(model_dir), str(simulated / "sub-sim03"), "--label", "opto", "--labels",
                     str(labels))
     assert alone.code == 1 and alone.stderr == "error: --labels needs --fit-on: they label the files the probe is " \

@@ -12,6 +12,8 @@ neuron ids overlap (so a row could be either's), or a neuron is listed twice, it
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,13 +44,20 @@ class ExternalLabels:
     label: str
     source: str
     """What the table is called in messages: its path, or ``labels table``."""
+    file: str | None = None
+    """The file the table was read from, as an absolute path (None for a DataFrame)."""
+    sha256: str | None = None
+    """The sha256 of that file's bytes (None for a DataFrame)."""
 
 
 def read_labels(labels: str | Path | pd.DataFrame, label: str) -> ExternalLabels:
     """The labels of ``label`` from a CSV (``.tsv``/``.tab``: tab-separated) file or a DataFrame, checked for the
     columns it needs and for neurons listed twice."""
     source = "labels table" if isinstance(labels, pd.DataFrame) else str(labels)
-    table = labels.copy() if isinstance(labels, pd.DataFrame) else _read_table(Path(labels))
+    if isinstance(labels, pd.DataFrame):
+        table, file, sha256 = labels.copy(), None, None
+    else:
+        (table, sha256), file = _read_table(Path(labels)), str(Path(labels).absolute())
     recording = next((name for name in RECORDING_KEYS if name in table.columns), None)
     missing = [name for name in ("neuron_id", label) if name not in table.columns]
     if recording is None or missing:
@@ -63,7 +72,8 @@ def read_labels(labels: str | Path | pd.DataFrame, label: str) -> ExternalLabels
     if twice.any():
         row = table[twice].iloc[0]
         raise NeurPIRError(f"neuron {row['neuron_id']} of {_named(key, row)} is listed twice", source)
-    return ExternalLabels(table=table[[*key, "neuron_id", label]], key=key, label=label, source=source)
+    return ExternalLabels(table=table[[*key, "neuron_id", label]], key=key, label=label, source=source, file=file,
+                          sha256=sha256)
 
 
 def relabel_recordings(recordings: Sequence[Recording], labels: ExternalLabels) -> list[Recording]:
@@ -149,11 +159,12 @@ def _report_unmatched(unmatched: int, labels: ExternalLabels) -> None:
                       f"(by {by}); they are ignored", stacklevel=4)
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    """A CSV or TSV file as text columns (empty cells missing)."""
+def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
+    """A CSV or TSV file as text columns (empty cells missing), and the sha256 of its bytes."""
     separator = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     try:
-        return pd.read_csv(path, sep=separator, dtype=str)
+        content = path.read_bytes()
+        return pd.read_csv(io.BytesIO(content), sep=separator, dtype=str), hashlib.sha256(content).hexdigest()
     except FileNotFoundError:
         raise NeurPIRError("no such labels file", path) from None
     except (OSError, ValueError, pd.errors.ParserError) as error:

@@ -98,6 +98,15 @@ class LabelProbe:
     neurons' hand features, computed from the files' activity, read by late fusion) or ``neurpir`` (the vectors
     alone).
 
+    ``fit`` sets ``classes_``, ``class_counts_`` (training neurons per class), ``fold_accuracy_`` (balanced accuracy
+    on each held-out animal), ``cross_animal_accuracy_`` (their mean), ``training_data_``, and ``labels_file_`` and
+    ``labels_file_sha256_`` (the ``labels`` CSV/TSV as an absolute path, and the sha256 of its bytes; None without
+    one or for a DataFrame).
+
+    The probabilities of ``predict_proba`` are the probe's own, not calibrated across animals: on an animal it never
+    saw they are overconfident (on a held-out Steinmetz mouse, mean top probability 0.55 against accuracy 0.37).
+    ``cross_animal_accuracy_`` is the estimate of accuracy on a new animal to quote, not the probabilities.
+
     >>> import nwb_neurpir as npir
     >>> probe = npir.LabelProbe(label="brain_area", grouping="steinmetz-4region")
     >>> probe.grouping.name, probe.inputs
@@ -145,19 +154,21 @@ class LabelProbe:
         """Fit on annotated, labelled files (paths, folders) or a frame of ``read_embeddings``/``transform``.
 
         First measures the cross-animal accuracy: for each animal, the probe fitted on the other animals' neurons
-        predicts that animal's neurons (balanced accuracy, averaged over animals; None with one animal). Then fits
-        on every labelled neuron. ``name`` picks the embedding table when a file has several. With hand features,
-        each file's activity is read again to compute them: for a sidecar, from the source it names, or, when that
-        has moved, from the file among ``moved_sources`` (files, folders) with its NWB identifier (and the animal,
-        session and neurons the sidecar records). ``labels`` (a CSV/TSV file or a DataFrame: ``neuron_id``, the
-        label column, and ``identifier`` or ``session_id``, see ``labels_file``) replaces the label of the files. A
-        frame whose ``attrs`` were lost (``merge``) names its model through the files in its ``file`` column.
+        predicts that animal's neurons (balanced accuracy over all of them, a class the other animals lack scoring
+        recall 0; averaged over animals; None with one animal). Then fits on every labelled neuron. ``name`` picks the
+        embedding table when a file has several. With hand features, each file's activity is read again to compute them:
+        for a sidecar, from the source it names, or, when that has moved, from the file among ``moved_sources`` (files,
+        folders) with its NWB identifier (and the animal, session and neurons the sidecar records). ``labels`` (a
+        CSV/TSV file or a DataFrame: ``neuron_id``, the label column, and ``identifier`` or ``session_id``, see
+        ``labels_file``) replaces the label of the files. A frame whose ``attrs`` were lost (``merge``) names its model
+        through the files in its ``file`` column.
         """
         from nwb_neurpir.workflows.labels_file import read_labels, relabel_frame
 
         frame, training_data = self._training_frame(annotated, name)
-        if labels is not None:
-            frame = relabel_frame(frame, read_labels(labels, self.label))
+        external = None if labels is None else read_labels(labels, self.label)
+        if external is not None:
+            frame = relabel_frame(frame, external)
         if self.label not in frame.columns:
             columns = [str(c) for c in frame.columns if c not in ("embedding", "file")]
             raise NeurPIRError(f"the embeddings have no column {self.label!r}; available: {', '.join(columns)}")
@@ -185,6 +196,8 @@ class LabelProbe:
                         for key, block in blocks.items()}
         self.classes_ = [str(name) for name in self.probes_["neurpir"].estimator.classes_]
         self.training_data_ = training_data
+        self.labels_file_ = None if external is None else external.file
+        self.labels_file_sha256_ = None if external is None else external.sha256
         self.model_sha256_ = _model_sha256(frame, name)
         self.model_modality_ = _model_modality(frame)
         self.n_training_neurons_ = int(len(kept))
@@ -213,11 +226,12 @@ class LabelProbe:
             warnings.warn(note, stacklevel=3)
 
     def summary(self) -> dict[str, Any]:
-        """What the probe was fitted on and how well it did: label, inputs, neurons per class, unlabelled neurons
-        left out, cross-animal balanced accuracy (overall and per held-out animal)."""
+        """What the probe was fitted on and how well it did: label, inputs, labels file, neurons per class,
+        unlabelled neurons left out, cross-animal balanced accuracy (overall and per held-out animal)."""
         self._fitted()
-        return {"name": self.name, "inputs": self.inputs, "n_training_neurons": self.n_training_neurons_,
-                "n_unlabelled": self.n_unlabelled_, "class_counts": self.class_counts_,
+        return {"name": self.name, "inputs": self.inputs, "labels_file": self.labels_file_,
+                "n_training_neurons": self.n_training_neurons_, "n_unlabelled": self.n_unlabelled_,
+                "class_counts": self.class_counts_,
                 "cross_animal_accuracy": self.cross_animal_accuracy_, "fold_accuracy": self.fold_accuracy_}
 
     def summary_line(self) -> str:
@@ -232,8 +246,9 @@ class LabelProbe:
 
     def _cross_animal(self, blocks: dict[str, np.ndarray], labels: np.ndarray, kept: pd.DataFrame,
                       classes: list[str]) -> dict[str, float]:
-        """Balanced accuracy per held-out animal, over the test classes its training neurons have (as ``neurpir
-        evaluate`` scores them); a fold that cannot be scored is skipped with a warning saying why."""
+        """Balanced accuracy per held-out animal over every labelled neuron of it: a class its training animals lack
+        scores recall 0 (``neurpir evaluate`` leaves such neurons out instead), and one warning names the classes
+        of a single animal. A fold whose training neurons hold one class is skipped with a warning."""
         from nwb_neurpir.evaluation.metrics import score_fold
         from nwb_neurpir.evaluation.probes import fit_predict_fused
         from nwb_neurpir.evaluation.results import describe_fold
@@ -245,27 +260,27 @@ class LabelProbe:
         except NeurPIRError as error:
             warnings.warn(f"no cross-animal accuracy for this probe: {error.one_line()}", stacklevel=3)
             return {}
-        for note in animal_notes(subjects):
+        for note in [*animal_notes(subjects), *_single_animal_note(subjects, labels, self.label)]:
             warnings.warn(f"cross-animal accuracy: {note}", stacklevel=3)
         scores = {}
         for fold in folds:
             info = describe_fold(fold, labels, classes)
-            if not info.scorable:
+            if len(info.training_classes) < 2:
                 warnings.warn(f"cross-animal accuracy: fold {fold.name} left out ({self.label} "
                               f"{info.unscorable_because})", stacklevel=3)
                 continue
             predicted = fit_predict_fused(self.kind, [block[fold.train] for block in blocks.values()],
                                           labels[fold.train], [block[fold.test] for block in blocks.values()],
                                           seed=self.seed)
-            scored = info.scored(labels[fold.test])
-            scores[fold.name] = float(score_fold(labels[fold.test][scored], predicted[scored], classes,
+            scores[fold.name] = float(score_fold(labels[fold.test], predicted, classes,
                                                  len(info.training_classes)).balanced_accuracy)
         return scores
 
     # --- predicting -------------------------------------------------------------------------------------------------
     def predict_proba(self, vectors: np.ndarray, recording: Recording | None = None,
                       neuron_ids: Any = None) -> np.ndarray:  # noqa: ANN401 - any sequence of ids
-        """(n_neurons, n_classes) probabilities, columns in the order of ``classes_``.
+        """(n_neurons, n_classes) probabilities, columns in the order of ``classes_``: the probe's own, not
+        calibrated across animals (quote ``cross_animal_accuracy_``).
 
         ``vectors`` are the embeddings of neurons of one recording (z-scored together when there are at least 8, as
         at fitting). A probe that reads hand features needs that ``recording`` too; ``neuron_ids`` name the rows of
@@ -330,8 +345,9 @@ class LabelProbe:
             arrays.update(probes["hand"].arrays("hand."))
         meta = {"format": PROBE_FORMAT, "kind": self.kind, "label": self.label, "seed": self.seed,
                 "inputs": self.inputs, "grouping": self.grouping.to_dict() if self.grouping else None,
-                "classes": self.classes_, "training_data": self.training_data_,
-                "cross_animal_accuracy": self.cross_animal_accuracy_, "fold_accuracy": self.fold_accuracy_,
+                "classes": self.classes_, "training_data": self.training_data_, "labels_file": self.labels_file_,
+                "labels_file_sha256": self.labels_file_sha256_, "cross_animal_accuracy": self.cross_animal_accuracy_,
+                "fold_accuracy": self.fold_accuracy_,
                 "model_sha256": self.model_sha256_, "model_modality": self.model_modality_,
                 "n_training_neurons": self.n_training_neurons_, "n_unlabelled": self.n_unlabelled_,
                 "class_counts": self.class_counts_, "package_version": __version__, "created": self.created_}
@@ -342,8 +358,9 @@ class LabelProbe:
                                       arrays.items()}}
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``probe.json`` (kind, inputs, label, grouping, classes, training files, accuracies, the embedding
-        model's checksum) and ``probe.safetensors`` (the fitted arrays) with a checksummed manifest into ``folder``."""
+        """Write ``probe.json`` (kind, inputs, label, grouping, classes, training files, the labels file and its
+        sha256, neurons per class, accuracies, the embedding model's checksum) and ``probe.safetensors`` (the fitted
+        arrays) with a checksummed manifest into ``folder``."""
         from nwb_neurpir.model.checkpoint import write_folder
 
         folder = Path(folder)
@@ -386,6 +403,8 @@ class LabelProbe:
             self.hand_columns_ = [str(name) for name in meta["hand_columns"]]
             self.hand_bin_size_ = float(meta["hand_bin_size"])
         self.training_data_ = [str(path) for path in meta["training_data"]]
+        self.labels_file_ = meta.get("labels_file")  # not recorded by probes saved before it was
+        self.labels_file_sha256_ = meta.get("labels_file_sha256")
         self.cross_animal_accuracy_ = meta["cross_animal_accuracy"]
         self.fold_accuracy_ = dict(meta["fold_accuracy"])
         self.model_sha256_ = str(meta["model_sha256"])
@@ -394,6 +413,17 @@ class LabelProbe:
         self.n_unlabelled_ = int(meta.get("n_unlabelled", 0))  # not recorded by probes saved before it was
         self.class_counts_ = {str(k): int(v) for k, v in meta.get("class_counts", {}).items()}
         self.created_ = str(meta["created"])
+
+
+def _single_animal_note(subjects: Sequence[str], labels: np.ndarray, label: str) -> list[str]:
+    """One note naming the classes labelled in a single animal (with it), whose neurons no fold can predict."""
+    animals = pd.Series(subjects).groupby(np.asarray(labels, dtype=str)).unique()
+    alone = {name: str(found[0]) for name, found in animals.items() if len(found) == 1}
+    if not alone:
+        return []
+    named = ", ".join(f"{name} (only in {subject})" for name, subject in alone.items())
+    return [f"{label} classes labelled in one animal only: {named}; their neurons cannot be predicted when that "
+            "animal is held out, so its fold scores them recall 0 (the estimate is pessimistic for them)"]
 
 
 def _model_sha256(frame: pd.DataFrame, name: str | None) -> str:
