@@ -4,7 +4,7 @@ each neuron's predicted label and class probabilities into other files or sideca
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -24,6 +24,9 @@ from nwb_neurpir.cli.options import (
 )
 from nwb_neurpir.errors import NeurPIRError
 
+if TYPE_CHECKING:
+    from nwb_neurpir.workflows.prediction import PredictOutcome
+
 __all__ = ["register"]
 
 
@@ -42,10 +45,12 @@ def register(app: typer.Typer) -> None:
             "--labels", help=f"With --fit-on: {LABELS_HELP}")] = None,
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--grouping", help=f"{PRESET_GROUPING} or YAML/JSON file grouping the label values.")] = None,
-        probe_kind: Annotated[str, typer.Option("--probe", help="logistic or knn.")] = "logistic",
-        probe_inputs: Annotated[str, typer.Option(
-            "--inputs", help="What the probe reads: neurpir+hand (the vectors and the neurons' hand features, by "
-                             "late fusion) or neurpir (the vectors alone).")] = "neurpir+hand",
+        probe_kind: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--probe", help="With --fit-on: logistic or knn [default: logistic].")] = None,
+        probe_inputs: Annotated[Optional[str], typer.Option(  # noqa: UP007
+            "--inputs", help="With --fit-on: what the probe reads, neurpir+hand (the vectors and the neurons' hand "
+                             "features, by late fusion) or neurpir (the vectors alone) [default: neurpir+hand].")]
+        = None,
         probe_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--probe-dir", help="Where the probe is saved / read (default MODEL_DIR/probes/<label>[-<grouping>]).")]
         = None,
@@ -54,7 +59,9 @@ def register(app: typer.Typer) -> None:
         embeddings: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--embeddings", help="Which embedding table of the model to read, in --fit-on files and in SOURCES, "
                                  "when a file has several (annotate --name) [default: the only one made by "
-                                 "the model, else NeurPIREmbeddings].")] = None,
+                                 "the model, else NeurPIREmbeddings]; in a source without the model's, the "
+                                 "name its new embeddings get (keeps another model's NeurPIREmbeddings).")]
+        = None,
         output_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", "--output-dir", "-o", help="Write annotated copies (or sidecars) here instead of in place.")]
         = None,
@@ -74,7 +81,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict a label (cell type, brain area) for every neuron of SOURCES from its embedding (and, by default,
         its hand features: --inputs) and store the label and class probabilities in the file (NeuronPredictions), in
-        a copy with --out, or in a sidecar for DANDI assets and (without --out) read-only files.
+        a copy with --out, or in a sidecar for DANDI assets and (without --out) read-only files. Every neuron gets
+        one of the probe's classes, except neurons without activity, which are left unpredicted.
 
         Example: neurpir predict model ../shared/data/steinmetz2019-nwb/sub-Hench --fit-on annotated/sub-Cori
         --fit-on annotated/sub-Forssmann --label brain_area --grouping steinmetz-4region
@@ -94,5 +102,14 @@ def register(app: typer.Typer) -> None:
             lock_timeout=lock_timeout,
             num_threads=threads,
             progress=progress and not as_json, say=lambda text: typer.echo(text, err=True))
-        print_outcomes(outcomes, "predicted", as_json, where=lambda outcome: f"{outcome.path}  ("
-                       + ", ".join(f"{key} {value}" for key, value in outcome.counts.items()) + ")")
+        print_outcomes(outcomes, "predicted", as_json, where=_where)
+
+
+def _where(outcome: PredictOutcome) -> str:
+    """``path  (CH 12, FS 10, ...; 3 neurons without activity left unpredicted; replaced <tables>)``."""
+    said = [", ".join(f"{key} {value}" for key, value in outcome.counts.items())]
+    if outcome.n_silent:
+        said.append(f"{outcome.n_silent} neurons without activity left unpredicted")
+    if outcome.replaced:
+        said.append(f"replaced {', '.join(outcome.replaced)}")
+    return f"{outcome.path}  ({'; '.join(said)})"

@@ -31,14 +31,20 @@ __all__ = ["PredictOutcome", "predict", "predict_with_saved_probe"]
 
 @dataclass(frozen=True)
 class PredictOutcome(AnnotateOutcome):
-    """What happened to one source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``; ``error``),
-    how many of its neurons got each class (``counts``) and the probe that predicted them (``LabelProbe.summary``)."""
+    """What happened to one source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``
+    predicted; ``error``), how many of its neurons got each class (``counts``), how many were left unpredicted for
+    having no activity in the time read (``n_silent``: no label, as neurons a unit filter leaves out), the tables an
+    ``overwrite`` replaced (``replaced``: ``module/name (model <checksum>)``) and the probe that predicted them
+    (``LabelProbe.summary``)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     probe: dict[str, Any] = field(default_factory=dict)
+    n_silent: int = 0
+    replaced: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "counts": dict(self.counts), "probe": dict(self.probe)}
+        return {**super().to_dict(), "counts": dict(self.counts), "n_silent": self.n_silent,
+                "replaced": list(self.replaced), "probe": dict(self.probe)}
 
 
 @accepts_ophys_series
@@ -58,9 +64,15 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     trained model or a model folder; ``series`` picks the calcium traces or units table it reads) and
     annotated as ``annotate`` does -- in place, a copy in ``output_dir``, or a sidecar file for DANDI assets, URLs,
     read-only files without ``output_dir`` and ``sidecar=True`` -- and the predictions go into that file.
-    ``overwrite`` replaces earlier embeddings, sidecars and predictions of the same names. Sidecar files and files
-    without neurons are skipped, as are files of the other modality beside files of the model's own. Every source
-    is tried; then, unless ``raise_on_failure=False``, a failure raises a ``NeurPIRError``.
+    Where the file has none of the model's embeddings, ``embeddings`` names the table the new ones are written
+    under (default ``NeurPIREmbeddings``): another model's of that name are kept unless ``overwrite``, which
+    replaces earlier embeddings, sidecars and predictions of the same names (the outcome's ``replaced`` lists them).
+    Every neuron gets one of the probe's classes (the label set is closed: a warning counts the labelled neurons
+    whose own label, after the probe's grouping, is none of them), except neurons without any activity in the time
+    read, which are left unpredicted (``n_silent``); a warning names a file whose recording the probe was fitted
+    on (in-sample labels). Sidecar files and files without neurons are skipped, as are files of the other modality
+    beside files of the model's own. Every source is tried; then, unless ``raise_on_failure=False``, a failure
+    raises a ``NeurPIRError``.
 
     >>> import nwb_neurpir as npir
     >>> probe = npir.LabelProbe("cell_type").fit(["sim/sub-sim01", "sim/sub-sim02"])    # doctest: +SKIP
@@ -74,6 +86,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT
     from nwb_neurpir.workflows.estimator import trained_model
     from nwb_neurpir.workflows.model_inputs import OtherModality
+    from nwb_neurpir.workflows.prediction_checks import training_recordings
     from nwb_neurpir.workflows.probe import LabelProbe
 
     fitted = probe if isinstance(probe, LabelProbe) else LabelProbe.load(probe)
@@ -86,10 +99,11 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     resolved, failures = resolve_each(source_items(sources), glob, access=access)
     outcomes = [PredictOutcome(source=text, status="failed", error=error.one_line()) for text, error in failures]
     other_kind: list[int] = []
+    training = training_recordings(fitted.training_data_)
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
-                                         series, embeddings, options))
+                                         series, embeddings, training, options))
         except NeurPIRError as error:
             if isinstance(error, OtherModality):
                 other_kind.append(len(outcomes))
@@ -106,25 +120,28 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
 def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path], glob: str | None = None, *,
                              fit_on: list[str] | None = None, labels: str | Path | None = None,
                              label: str = "cell_type", grouping: str | None = None,
-                             probe_kind: str = "logistic", probe_inputs: str = "neurpir+hand",
+                             probe_kind: str | None = None, probe_inputs: str | None = None,
                              probe_dir: str | Path | None = None, embeddings: str | None = None,
                              say: Callable[[str], None] = lambda _text: None,
                              num_threads: int = 0,
                              **options: Any) -> list[PredictOutcome]:
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
-    files ``fit_on`` (reading ``probe_inputs``; ``labels``, a CSV/TSV file, replacing their ``label`` column) and
+    files ``fit_on`` (a ``probe_kind`` probe, default logistic, reading ``probe_inputs``, default neurpir+hand;
+    ``labels``, a CSV/TSV file, replacing their ``label`` column) and
     saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with
-    ``overwrite``; ``say`` hears its summary), or, without ``fit_on``, the one saved there. ``embeddings`` names the
+    ``overwrite``; ``say`` hears its summary), or, without ``fit_on``, the one saved there (a ``probe_kind`` or
+    ``probe_inputs`` other than its own is refused: they need ``fit_on``). ``embeddings`` names the
     embedding table where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has
     moved reads its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier. The
     model embeds with ``num_threads`` torch threads (0: ``OMP_NUM_THREADS`` or every CPU this process may use).
     ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
+    from nwb_neurpir.workflows.prediction_checks import check_saved_settings
     from nwb_neurpir.workflows.probe import LabelProbe
 
     model = TrainedModel.load(model_dir).set_threads(num_threads)
     sources = source_items(sources)
-    probe = LabelProbe(label, grouping, probe_kind, inputs=probe_inputs)
+    probe = LabelProbe(label, grouping, probe_kind or "logistic", inputs=probe_inputs or "neurpir+hand")
     folder = Path(probe_dir) if probe_dir is not None else probe.default_folder(model_dir)
     if fit_on:
         if (folder / "manifest.json").exists() and not options.get("overwrite"):
@@ -139,6 +156,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         say(f"{probe.summary_line()}; saved to {folder}")
     else:
         probe = LabelProbe.load(folder)
+        check_saved_settings(probe, probe_kind, probe_inputs, folder)
         _check_same_model(probe, model, f"the probe saved in {folder}")
     return predict(probe, sources, glob, model=model, embeddings=embeddings, raise_on_failure=False, **options)
 
@@ -194,15 +212,20 @@ def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the 
 
 def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: ResolvedSource, access: Any,  # noqa: ANN401
                  sidecar: bool | None, output_dir: str | Path | None, unit_filter: str | None,
-                 series: str | None, embeddings: str | None, options: dict[str, Any]) -> PredictOutcome:
+                 series: str | None, embeddings: str | None, training: dict[tuple[str, str], str],
+                 options: dict[str, Any]) -> PredictOutcome:
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import write_predictions
+    from nwb_neurpir.store.predictions import predictions_name
     from nwb_neurpir.workflows.annotated import reader_options_for
+    from nwb_neurpir.workflows.prediction_checks import replaced_tables
 
     recording = None
+    predictions = options["name"] or predictions_name(probe.label)
     found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
+        replaced = replaced_tables(path, None, predictions, options["overwrite"])
         same_neurons = reader_options_for(table)  # the stored vectors' neurons, whatever series says
         if unit_filter is not None:
             recording = read_resolved(source, access, unit_filter=unit_filter, **same_neurons,
@@ -212,21 +235,43 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         _check_modality(probe, source, access)
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
-        recording, ids, vectors, table, provenance, path, status = _embed_and_annotate(
-            model, source, access, sidecar, output_dir, unit_filter, series, embeddings, options)
+        recording, ids, vectors, table, provenance, path, status, replaced = _embed_and_annotate(
+            model, source, access, sidecar, output_dir, unit_filter, series, embeddings, predictions, options)
         same_neurons = reader_options_for(recording.neuron_table)
         copy_from = None
-    if probe.reads_hand_features:
-        if recording is None or not same_grid(recording.bin_size, probe.hand_bin_size_):
-            recording = read_resolved(source, access, bin_size=probe.hand_bin_size_, **same_neurons)
-        probabilities = probe.predict_proba(vectors, recording, ids)
-    else:
-        probabilities = probe.predict_proba(vectors)
+    hand_grid = probe.hand_bin_size_ if probe.reads_hand_features else None
+    if recording is None or (hand_grid is not None and not same_grid(recording.bin_size, hand_grid)):
+        recording = read_resolved(source, access, bin_size=hand_grid, **same_neurons)
+    probabilities = probe.predict_proba(vectors, recording, ids) if hand_grid is not None else \
+        probe.predict_proba(vectors)
+    ids, probabilities, n_silent = _told_about(probe, recording, ids, probabilities, training, source.label())
     write_predictions(copy_from or path, ids, probabilities, probe.provenance(), provenance, neuron_table=table,
                       output=path if copy_from else None, **options)
     counts = Counter(np.asarray(probe.classes_)[probabilities.argmax(axis=1)].tolist())
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
-                          counts=dict(sorted(counts.items())), probe=probe.summary())
+                          counts=dict(sorted(counts.items())), probe=probe.summary(), n_silent=n_silent,
+                          replaced=replaced)
+
+
+def _told_about(probe: LabelProbe, recording: Recording, ids: np.ndarray, probabilities: np.ndarray,
+                training: dict[tuple[str, str], str], label: str) -> tuple[np.ndarray, np.ndarray, int]:
+    """The neurons to write and their probabilities: those with activity in the time read (how many are left out is
+    returned); warns when the probe was fitted on this recording or its labelled neurons have labels outside the
+    probe's classes."""
+    import warnings
+
+    from nwb_neurpir.workflows.prediction_checks import outside_classes_note, silent, warn_in_sample
+
+    quiet = silent(recording, ids)
+    if quiet.all():
+        raise NeurPIRError(f"none of its {ids.size} neurons has any activity in the time read; nothing to predict",
+                           source=label)
+    ids, probabilities = ids[~quiet], probabilities[~quiet]
+    warn_in_sample(training, recording, label)
+    note = outside_classes_note(probe, recording, ids)
+    if note:
+        warnings.warn(f"{label}: {note}", stacklevel=3)
+    return ids, probabilities, int(quiet.sum())
 
 
 def _check_modality(probe: LabelProbe, source: ResolvedSource, access: Any) -> None:  # noqa: ANN401
@@ -279,37 +324,45 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
                         output_dir: str | Path | None, unit_filter: str | None, series: str | None,
-                        embeddings: str | None,
-                        options: dict[str, Any]) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str]:
+                        embeddings: str | None, predictions: str, options: dict[str, Any],
+                        ) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str, list[str]]:
     """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
-    sidecar) -- or, when ``annotate`` already wrote this model's vectors into the sidecar, use those; returns the
-    recording, the neuron ids and their vectors, the neuron table in the written file, provenance, the file and how
-    it was written."""
+    sidecar), named ``embeddings`` (default ``NeurPIREmbeddings``) -- or, when ``annotate`` already wrote this
+    model's vectors into the sidecar, use those; returns the recording, the neuron ids and their vectors, the neuron
+    table in the written file, provenance, the file, how it was written and the tables that the vectors and the
+    ``predictions`` replace there (refused, before embedding, without ``overwrite``)."""
     from nwb_neurpir.store import DEFAULT_MODULE, DEFAULT_NAME, annotate_recording, read_embeddings
-    from nwb_neurpir.store.annotate import goes_to_sidecar, sidecar_target
+    from nwb_neurpir.store.annotate import goes_to_sidecar, local_target, sidecar_target
     from nwb_neurpir.workflows.model_inputs import read_for_model, warn_missing_context
+    from nwb_neurpir.workflows.prediction_checks import replaced_tables
 
     recording = read_for_model(model, source, access, unit_filter=unit_filter, series=series)
+    name, overwrite = embeddings or DEFAULT_NAME, options["overwrite"]
     if goes_to_sidecar(source.info, output_dir, True if sidecar else None):
-        target = sidecar_target(source.info, DEFAULT_NAME, output_dir, recording.subject_id, recording.session_id)
+        target = sidecar_target(source.info, name, output_dir, recording.subject_id, recording.session_id)
         stored = _stored_embeddings(target, model.provenance().checkpoint_sha256, embeddings) \
             if target.exists() else None
         if stored is not None:
             ids, vectors, table, provenance = stored
             ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
-            return recording, ids, vectors, table, provenance, target, "sidecar"
-    if embeddings is not None:
-        raise NeurPIRError(f"has no embedding table {embeddings!r} of the probe's model", source=source.label())
+            return recording, ids, vectors, table, provenance, target, "sidecar", \
+                replaced_tables(target, None, predictions, overwrite)
+    else:
+        target = local_target(Path(source.location), output_dir)[0]
+        if embeddings is not None and target.is_file() and \
+                _tables_of_model(target, model.provenance().checkpoint_sha256, None):
+            raise NeurPIRError(f"has no embedding table {embeddings!r} of the probe's model", source=source.label())
+    replaced = replaced_tables(target, name, predictions, overwrite)
     provenance = as_embedded(model.provenance(), recording, warn_missing_context(model, recording))
     vectors = model.embed(recording, progress=False)
     keep = np.isfinite(vectors).all(axis=1)
     recording, vectors = recording.select_neurons(keep), vectors[keep]
-    result = annotate_recording(recording, vectors, provenance, sidecar=True if sidecar else None,
-                                output_dir=output_dir, overwrite=options["overwrite"],
+    result = annotate_recording(recording, vectors, provenance, name=name, sidecar=True if sidecar else None,
+                                output_dir=output_dir, overwrite=overwrite,
                                 lock_timeout=options["lock_timeout"], progress=False)
     table = recording.neuron_table if result.kind != "sidecar" else \
-        read_embeddings(result.path, f"{DEFAULT_MODULE}/{DEFAULT_NAME}").attrs["neuron_table"]
-    return recording, recording.neuron_ids, vectors, table, provenance, result.path, result.kind
+        read_embeddings(result.path, f"{DEFAULT_MODULE}/{name}").attrs["neuron_table"]
+    return recording, recording.neuron_ids, vectors, table, provenance, result.path, result.kind, replaced
 
 
 def _tables_of_model(path: str | Path, model_sha256: str, embeddings: str | None) -> dict[str, pd.DataFrame]:

@@ -1,0 +1,127 @@
+"""What ``predict`` checks and tells beside writing the labels: options that only fitting reads, neurons it leaves
+unpredicted (no activity), target labels outside the probe's classes, in-sample targets, and the tables an
+``overwrite`` replaces."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from nwb_neurpir.errors import NeurPIRError
+
+if TYPE_CHECKING:
+    from nwb_neurpir.recording import Recording
+    from nwb_neurpir.workflows.probe import LabelProbe
+
+__all__ = ["check_saved_settings", "outside_classes_note", "replaced_tables", "silent", "training_recordings",
+           "warn_in_sample"]
+
+
+def check_saved_settings(probe: LabelProbe, kind: str | None, inputs: str | None, folder: Path) -> None:
+    """Refuse ``--probe``/``--inputs`` (None: not given) that differ from those of the saved ``probe``: they choose
+    how a probe is fitted, so they need ``--fit-on``."""
+    asked = {"--probe": (kind, probe.kind), "--inputs": (inputs, probe.inputs)}
+    differ = [f"{option} {given}" for option, (given, saved) in asked.items() if given not in (None, saved)]
+    if differ:
+        verb, need = ("choose", "they need") if len(differ) > 1 else ("chooses", "it needs")
+        raise NeurPIRError(f"{' and '.join(differ)} {verb} how a probe is fitted, so {need} --fit-on; the probe "
+                           f"saved here is {probe.kind} on {probe.inputs} (refit it with --fit-on and --overwrite, or "
+                           "into another --probe-dir)", source=folder)
+
+
+def silent(recording: Recording, ids: np.ndarray) -> np.ndarray:
+    """(len(ids),) bool: the neurons ``ids`` whose activity in the time read is all zero (units without spikes)."""
+    return np.count_nonzero(recording.activity[_rows(recording, ids)], axis=1) == 0
+
+
+def _rows(recording: Recording, ids: np.ndarray) -> list[int]:
+    """The recording's rows of the neurons ``ids``."""
+    position = {neuron: row for row, neuron in enumerate(recording.neuron_ids.tolist())}
+    return [position[neuron] for neuron in ids.tolist()]
+
+
+def outside_classes_note(probe: LabelProbe, recording: Recording, ids: np.ndarray) -> str | None:
+    """When the recording's neurons ``ids`` carry the probe's label column (after its grouping): how many labelled
+    ones have a label the probe cannot predict, and which; None when none do."""
+    from nwb_neurpir.evaluation.grouping import normalize_label
+
+    metadata = recording.neuron_metadata
+    if probe.label not in metadata.columns:
+        return None
+    raw = [normalize_label(value) for value in metadata[probe.label].to_numpy()[_rows(recording, ids)]]
+    mapping = probe.grouping.mapping() if probe.grouping is not None else None
+    labelled = [text for text in raw if text is not None]
+    outside = Counter(text for text in labelled
+                      if (text if mapping is None else mapping.get(text)) not in probe.classes_)
+    if not outside:
+        return None
+    values = ", ".join(f"{value} {count}" for value, count in outside.most_common())
+    return (f"{sum(outside.values())} of {len(labelled)} labelled neurons have a {probe.label} outside the probe's "
+            f"classes {', '.join(probe.classes_)} ({values}); their predicted labels are one of those classes")
+
+
+def training_recordings(paths: Sequence[str]) -> dict[tuple[str, str], str]:
+    """(NWB identifier, session id) -> file, of the probe's training files that are still there (a sidecar: its
+    source's identifier)."""
+    from nwb_neurpir.io.h5_tables import stripped_text
+    from nwb_neurpir.io.nwb_file import open_nwb
+    from nwb_neurpir.io.nwb_reader import sidecar_source
+    from nwb_neurpir.store import list_embeddings, read_embeddings
+
+    found: dict[tuple[str, str], str] = {}
+    for path in paths:
+        if not Path(path).is_file():
+            continue
+        try:
+            with open_nwb(path) as file:
+                is_sidecar = sidecar_source(file) is not None
+                identifier = stripped_text(file, "identifier")
+                session = stripped_text(file, "general/session_id")
+            if is_sidecar:
+                identifier = str(read_embeddings(path, list_embeddings(path)[0]).attrs["source"]["identifier"])
+        except NeurPIRError:
+            continue  # no longer an NWB file: not this recording either
+        session = session or identifier
+        if identifier:
+            found[(identifier, session)] = path
+    return found
+
+
+def warn_in_sample(training: dict[tuple[str, str], str], recording: Recording, label: str) -> None:
+    """Warn when the probe was fitted on this recording (``training`` from ``training_recordings``)."""
+    from nwb_neurpir.recording import recording_key
+
+    key = recording_key(recording)
+    fitted_on = training.get((key.identifier, key.session_id))
+    if fitted_on is not None:
+        warnings.warn(f"{label}: the probe was fitted on this recording ({fitted_on}); its predicted labels are "
+                      "in-sample, not a test of the probe", stacklevel=3)
+
+
+def replaced_tables(path: Path, embeddings: str | None, predictions: str, overwrite: bool) -> list[str]:
+    """Our tables in the file at ``path`` that embeddings named ``embeddings`` (None: none are written) and
+    predictions named ``predictions`` would replace, as ``module/name (model <checksum>)``; without ``overwrite`` a
+    NeurPIRError whose hint names the options that keep both."""
+    from nwb_neurpir.io.nwb_file import open_nwb
+    from nwb_neurpir.store import DEFAULT_MODULE
+    from nwb_neurpir.store.read import stored_tables
+
+    if not path.is_file():
+        return []
+    with open_nwb(path) as file:
+        stored = stored_tables(file)
+    wanted = {"embeddings": embeddings, "predictions": predictions}
+    hits = [(kind, table) for kind, name in wanted.items() if name is not None
+            for table in stored[kind] if table["name"] == f"{DEFAULT_MODULE}/{name}"]
+    if hits and not overwrite:
+        kind, table = hits[0]
+        options = " and ".join({"embeddings": "--embeddings NAME", "predictions": "--name NAME"}[hit] for hit, _ in hits)
+        raise NeurPIRError(f"already has {kind} named '{wanted[kind]}' in processing/{DEFAULT_MODULE} (model "
+                           f"{table['model_sha256']}); to keep both, give the new ones another name ({options}), or "
+                           "use --overwrite (overwrite=True) to replace them", source=path)
+    return [f"{table['name']} (model {table['model_sha256']})" for _, table in hits]
