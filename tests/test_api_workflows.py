@@ -679,6 +679,54 @@ def test_plain_pynwb_and_pynapple_read_the_predictions(predicted: dict) -> None:
     assert np.isfinite(units.metadata["embedding_3"].to_numpy(dtype=float)).all()
 
 
+def test_the_predictions_table_says_what_the_probe_read_and_readers_give_the_probability(predicted: dict) -> None:
+    import h5py
+
+    from nwb_neurpir.io.h5_tables import decode_text
+    from nwb_neurpir.store import read_predictions
+
+    path = predicted["outcomes"][0].path
+    with h5py.File(path, "r") as file:
+        description = decode_text(file["processing/neurpir/predicted_cell_type"].attrs["description"])
+    assert "from NeurPIR embeddings and hand features (late fusion)" in description  # it said "NeurPIR embeddings"
+    stored = read_predictions(path)
+    table = npir.read_embeddings(predicted["data"])
+    third = table[table["subject_id"] == "sim03"].set_index("neuron_id")
+    probability = stored.set_index("neuron_id")["label_probability"]
+    np.testing.assert_allclose(third["predicted_cell_type_probability"], probability[third.index], rtol=1e-6)
+    np.testing.assert_allclose(probability, np.stack(stored["probability"]).max(axis=1))
+    assert table.loc[table["subject_id"] != "sim03", "predicted_cell_type_probability"].isna().all()
+    units = npir.to_pynapple(path)
+    np.testing.assert_allclose(units.metadata["predicted_cell_type_probability"], probability[units.index],
+                               rtol=1e-6)
+
+
+def test_a_saved_probe_is_recorded_by_its_recordings_classes_and_folds(predicted: dict, tmp_path: Path) -> None:
+    from nwb_neurpir.provenance import ModelProvenance
+    from nwb_neurpir.store import ProbeProvenance, read_predictions, write_predictions
+
+    saved, probe = predicted["saved"], predicted["probe"]
+    record = json.loads((saved / "probe.json").read_text())
+    recorded = ProbeProvenance.from_record(record, "ab" * 32)
+    recordings = npir.open_recordings([predicted["data"] / "sub-sim01", predicted["data"] / "sub-sim02"],
+                                      progress=False)
+    assert recorded.training_data == [r.source.identifier for r in recordings]  # as the model names them, no paths
+    assert recorded.training_subjects == ["sim01", "sim02"]
+    assert recorded.training_sessions == [r.session_id for r in recordings]
+    assert recorded.inputs == "neurpir+hand" and recorded.hand_features == probe.hand_columns_
+    assert recorded.class_counts == dict.fromkeys(CLASSES, 10) and recorded.fold_accuracy == probe.fold_accuracy_
+    target = Path(shutil.copy(predicted["outcomes"][0].path, tmp_path / "copy.nwb"))
+    model = read_predictions(target).attrs["model"]
+    write_predictions(target, [0, 1], np.full((2, 5), 0.2), recorded, ModelProvenance(**model), name="again",
+                      progress=False)
+    again = read_predictions(target, "again").attrs["probe"]
+    assert again["training_data"] == recorded.training_data and again["fold_accuracy"] == probe.fold_accuracy_
+    assert again["class_counts"] == recorded.class_counts and again["inputs"] == "neurpir+hand"
+    assert again["labels_file_sha256"] is None  # fitted on the files' own labels
+    moved = ProbeProvenance.from_record({**record, "training_data": [str(tmp_path / "gone.nwb")]}, "ab" * 32)
+    assert moved.training_data == ["gone.nwb"] and moved.training_subjects == [""]
+
+
 def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulated: Path, tmp_path: Path,
                                                          cli_server: CliForkServer) -> None:
     data = _copy(simulated, tmp_path)

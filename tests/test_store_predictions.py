@@ -1,5 +1,5 @@
 """``write_predictions`` / ``read_predictions``: predicted labels and class probabilities in NWB, atomic and readable
-with plain pynwb, also in files written by earlier ndx-neurpir versions (0.1.0, 0.2.0, 0.2.1)."""
+with plain pynwb, also in files written by earlier ndx-neurpir versions (0.1.0 to 0.2.2)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from store_helpers import PROVENANCE, cached_created_dtype, vectors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OLD_FILES = sorted((PROJECT_ROOT / "extensions/ndx-neurpir/src/pynwb/tests/old_versions").glob("ndx-neurpir-*.nwb"))
-NAMESPACE_VERSION = "0.2.2"
+NAMESPACE_VERSION = "0.2.3"
 PROBE = ProbeProvenance(kind="logistic", label="brain_area", class_names=["CA1", "VISp"],
                         training_data=["a.nwb", "b.nwb"], checkpoint_sha256="ef" * 32,
                         grouping={"name": "two", "groups": {"CA1": ["CA1"], "VISp": ["VISp"]}},
@@ -35,11 +35,18 @@ warnings.simplefilter("ignore")
 from pynwb import NWBHDF5IO
 with NWBHDF5IO(sys.argv[1], "r") as io:
     table = io.read().processing["neurpir"][sys.argv[2]]
+    probe = table.probe
+    def values(name):  # a field of 0.2.3, absent from the class made from an older cached spec
+        data = getattr(probe, name, None)
+        return None if data is None else [x if isinstance(x, (int, float)) else str(x) for x in data[:].tolist()]
     print(json.dumps({"type": type(table).__name__, "label": [str(x) for x in table["label"].data[:]],
                       "probability": table["probability"].data[:].tolist(),
-                      "class_names": [str(x) for x in table.probe.class_names[:]],
-                      "accuracy": table.probe.cross_animal_accuracy, "target": table["neurons"].table.name,
-                      "model": table.model.checkpoint_sha256}))
+                      "class_names": [str(x) for x in probe.class_names[:]],
+                      "accuracy": probe.cross_animal_accuracy, "target": table["neurons"].table.name,
+                      "model": table.model.checkpoint_sha256, "description": table.description,
+                      "inputs": getattr(probe, "inputs", None),
+                      **{name: values(name) for name in ("training_subjects", "class_counts", "held_out_subjects",
+                                                         "held_out_accuracy")}}))
 """
 
 
@@ -98,7 +105,7 @@ def test_bad_probabilities_are_one_line_errors(tmp_path: Path) -> None:
 def test_predictions_into_a_file_of_an_earlier_extension_version(old_file: Path, tmp_path: Path) -> None:
     path = Path(shutil.copy(old_file, tmp_path / "old.nwb"))
     write_predictions(path, [1, 2], _probabilities(2), PROBE, PROVENANCE, progress=False)
-    assert read_predictions(path)["neuron_id"].tolist() == [1, 2]
+    assert read_predictions(path, "predicted_brain_area")["neuron_id"].tolist() == [1, 2]
     embeddings = read_embeddings(path)
     np.testing.assert_array_equal(np.stack(embeddings["embedding"]), np.arange(24, dtype=np.float32).reshape(6, 4) / 10)
     assert embeddings.attrs["model"]["created"] == "2026-12-03T00:00:00+00:00"
@@ -135,3 +142,74 @@ def test_predictions_never_take_the_name_of_another_tables_companion(tmp_path: P
                                   overwrite=overwrite, progress=False)
     assert path.read_bytes() == before
     assert read_predictions(path)["label"].tolist() == ["VISp", "CA1"]
+
+
+RECORDED = ProbeProvenance(
+    kind="logistic", label="brain_area", class_names=["CA1", "VISp"], training_data=["asset-1", "ID-2", "ID-3"],
+    checkpoint_sha256="ef" * 32, cross_animal_accuracy=0.625, inputs="neurpir+hand",
+    training_subjects=["m1", "m2", "m3"], training_sessions=["s1", "s2", "s3"], class_counts={"CA1": 40, "VISp": 25},
+    fold_accuracy={"m1": 0.5, "m2": 0.75}, hand_features=["firing_rate", "burst_index"],
+    labels_file_sha256="12" * 32, description="logistic probe predicting brain_area from NeurPIR embeddings and hand "
+                                              "features (late fusion), fitted on 65 labelled neurons of 3 files.")
+
+def test_the_probe_records_its_inputs_classes_folds_and_recordings(tmp_path: Path) -> None:
+    from nwbinspector import inspect_nwbfile, load_config
+
+    from store_helpers import serious_messages_about_ours
+
+    path = write_nwbfile(make_spikes_nwbfile(n_units=4, duration=10.0, seed=3, n_trials=4), tmp_path / "a.nwb")
+    write_predictions(path, [0, 1, 2], _probabilities(3), RECORDED, PROVENANCE, progress=False)
+    probe = read_predictions(path).attrs["probe"]
+    assert probe["inputs"] == "neurpir+hand" and probe["labels_file_sha256"] == "12" * 32
+    assert probe["training_data"] == ["asset-1", "ID-2", "ID-3"] and probe["training_subjects"] == ["m1", "m2", "m3"]
+    assert probe["training_sessions"] == ["s1", "s2", "s3"] and probe["hand_features"] == ["firing_rate",
+                                                                                           "burst_index"]
+    assert probe["class_counts"] == {"CA1": 40, "VISp": 25} and probe["fold_accuracy"] == {"m1": 0.5, "m2": 0.75}
+    seen = _clean_read(path, "predicted_brain_area")
+    assert seen["inputs"] == "neurpir+hand" and seen["class_counts"] == [40, 25]
+    assert seen["held_out_subjects"] == ["m1", "m2"] and seen["held_out_accuracy"] == [0.5, 0.75]
+    assert seen["training_subjects"] == ["m1", "m2", "m3"]
+    assert "from NeurPIR embeddings and hand features (late fusion)" in seen["description"]
+    assert validate(path=str(path)) == []
+    messages = list(inspect_nwbfile(nwbfile_path=str(path), config=load_config("dandi")))
+    assert serious_messages_about_ours(messages) == []
+
+
+def test_a_probe_that_records_nothing_more_leaves_the_optional_fields_out(tmp_path: Path) -> None:
+    path = write_nwbfile(make_spikes_nwbfile(n_units=4, duration=10.0, seed=3, n_trials=4), tmp_path / "a.nwb")
+    write_predictions(path, [0, 1], _probabilities(2), PROBE, PROVENANCE, progress=False)
+    with h5py.File(path, "r") as file:
+        stored = file["processing/neurpir/predicted_brain_area_probe"]
+        assert sorted(stored) == ["class_names", "training_data"] and "inputs" not in stored.attrs
+    probe = read_predictions(path).attrs["probe"]
+    assert probe["inputs"] is None and probe["class_counts"] is None and probe["fold_accuracy"] is None
+
+
+def test_training_subjects_must_match_the_training_recordings(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    path = write_nwbfile(make_spikes_nwbfile(n_units=4, duration=10.0, seed=3, n_trials=4), tmp_path / "a.nwb")
+    with pytest.raises(NeurPIRError, match="a.nwb: the probe's training_subjects has 2 entries for 3 training "
+                                           "recordings"):
+        write_predictions(path, [0, 1], _probabilities(2), replace(RECORDED, training_subjects=["m1", "m2"]),
+                          PROVENANCE, progress=False)
+
+
+def test_the_probability_of_the_predicted_label_is_a_column(tmp_path: Path) -> None:
+    path = write_nwbfile(make_spikes_nwbfile(n_units=6, duration=10.0, seed=3, n_trials=4), tmp_path / "a.nwb")
+    write_predictions(path, [5, 0, 3], _probabilities(3), PROBE, PROVENANCE, progress=False)
+    frame = read_predictions(path)
+    np.testing.assert_allclose(frame["label_probability"], [0.9, 0.5, 0.9])  # a tie at 0.5 for the second: CA1
+    assert frame["label"].tolist() == ["VISp", "CA1", "CA1"]
+
+
+def test_predictions_written_by_0_2_2_read_without_the_fields_it_lacked() -> None:
+    (path,) = [old for old in OLD_FILES if old.stem == "ndx-neurpir-0.2.2"]
+    frame = read_predictions(path, "predicted_cell_type")
+    assert frame["label"].tolist() == ["RS", "RS", "RS", "FS", "FS", "FS"]
+    np.testing.assert_allclose(frame["label_probability"], [0.8, 0.7, 0.6, 0.5, 0.6, 0.7], rtol=1e-6)
+    probe = frame.attrs["probe"]
+    assert probe["cross_animal_accuracy"] == 0.5 and probe["training_data"] == ["old-version-fixture"]
+    assert probe["inputs"] is None and probe["training_subjects"] is None and probe["fold_accuracy"] is None
+    seen = _clean_read(path, "predicted_cell_type")
+    assert seen["class_names"] == ["FS", "RS"] and seen["inputs"] is None and seen["class_counts"] is None

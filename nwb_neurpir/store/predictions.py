@@ -8,7 +8,7 @@ same name when ``overwrite``), append, verify by reading back, ``os.replace``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,13 +18,14 @@ import numpy as np
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.h5_tables import decode_text
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.store.append import append_objects, replaceable_objects
 from nwb_neurpir.store.atomic import is_writable, staged_replace
 from nwb_neurpir.store.checks import checked_name, locate_neurons
 from nwb_neurpir.store.containers import model_container, model_name
-from nwb_neurpir.store.read import read_predictions
+from nwb_neurpir.store.read import _typed_groups, read_predictions
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, _fresh_copy, earlier_copy_or
 
 __all__ = ["ProbeProvenance", "predictions_name", "write_predictions"]
@@ -32,24 +33,78 @@ __all__ = ["ProbeProvenance", "predictions_name", "write_predictions"]
 
 @dataclass(frozen=True)
 class ProbeProvenance:
-    """The probe behind predicted labels: what it predicts, from which files, how well on animals it never saw."""
+    """The probe behind predicted labels: what it reads and predicts, from which recordings, how well on animals it
+    never saw. ``from_record`` makes it from a saved probe's ``probe.json``."""
 
     kind: str
     label: str
     class_names: list[str]
     training_data: list[str]
-    """The labelled, annotated files the probe was fitted on."""
+    """The labelled recordings the probe was fitted on: DANDI asset IDs or NWB identifiers (as a model names its
+    training data)."""
     checkpoint_sha256: str
     """sha256 of the saved probe's manifest."""
     grouping: dict[str, Any] | None = None
     cross_animal_accuracy: float | None = None
     """Leave-one-animal-out balanced accuracy measured when the probe was fitted (None with a single animal)."""
+    inputs: str | None = None
+    """``neurpir`` (the embeddings) or ``neurpir+hand`` (and the hand features, by late fusion)."""
+    training_subjects: list[str] | None = None
+    """Animal of each recording of ``training_data`` ("" where unknown)."""
+    training_sessions: list[str] | None = None
+    """Session id of each recording of ``training_data`` ("" where unknown)."""
+    class_counts: dict[str, int] | None = None
+    """Labelled training neurons per class."""
+    fold_accuracy: dict[str, float] | None = None
+    """Balanced accuracy per held-out animal (the folds behind ``cross_animal_accuracy``)."""
+    hand_features: list[str] | None = None
+    labels_file_sha256: str | None = None
+    """sha256 of the labels file that replaced the training files' labels, when one was used."""
     description: str = "Probe fitted on NeurPIR embeddings of labelled neurons."
     package_version: str = __version__
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], checkpoint_sha256: str) -> ProbeProvenance:
+        """The provenance of a probe from its ``probe.json`` (``record``) and checksum. The training files it lists
+        are named by their recordings (read from the files: asset ID or NWB identifier, animal, session; a file that
+        cannot be read is named by its file name); what an older probe did not record is left out."""
+        inputs = str(record.get("inputs") or "neurpir")  # probes of format 1, without the key, read the vectors alone
+        kind, label = str(record["kind"]), str(record["label"])
+        recordings = [_training_recording(str(path)) for path in record["training_data"]]
+        reads = "NeurPIR embeddings and hand features (late fusion)" if inputs == "neurpir+hand" else \
+            "NeurPIR embeddings"
+        return cls(
+            kind=kind, label=label, class_names=[str(name) for name in record["classes"]],
+            training_data=[key for key, _, _ in recordings], checkpoint_sha256=checkpoint_sha256,
+            grouping=record.get("grouping"), cross_animal_accuracy=record.get("cross_animal_accuracy"), inputs=inputs,
+            training_subjects=[subject for _, subject, _ in recordings],
+            training_sessions=[session for _, _, session in recordings],
+            class_counts=record.get("class_counts") or None, fold_accuracy=record.get("fold_accuracy") or None,
+            hand_features=record.get("hand_columns") or None, labels_file_sha256=record.get("labels_file_sha256"),
+            package_version=str(record.get("package_version", __version__)), created=str(record["created"]),
+            description=(f"{kind} probe predicting {label} from {reads}, fitted on {record['n_training_neurons']} "
+                         f"labelled neurons of {len(recordings)} files."))
+
+
+def _training_recording(path: str) -> tuple[str, str, str]:
+    """The recording an annotated file (or sidecar) holds, as training data names it -- DANDI asset ID, else NWB
+    identifier -- with its animal and session; the file name and "" "" when the file cannot be read."""
+    from nwb_neurpir.io.identity import read_identity
+
+    try:
+        with open_nwb(path) as file:
+            sources = _typed_groups(file, "NeurPIRSource")
+            source = {key: decode_text(value) for key, value in next(iter(sources.values())).attrs.items()} \
+                if sources else {}
+            identity = read_identity(file, path, source.get("identifier") or "")
+    except (NeurPIRError, OSError):
+        return Path(path).name, "", ""
+    return source.get("asset_id") or source.get("identifier") or identity.identifier, identity.subject_id, \
+        identity.session_id
 
 
 def predictions_name(label: str) -> str:
@@ -124,6 +179,11 @@ def _checked(neuron_ids: Sequence[int] | np.ndarray, probabilities: np.ndarray, 
                            source=source)
     if not np.all(np.isfinite(probability)):
         raise NeurPIRError("probabilities contain NaN or infinite values", source=source)
+    for name in ("training_subjects", "training_sessions"):
+        values = getattr(probe, name)
+        if values is not None and len(values) != len(probe.training_data):
+            raise NeurPIRError(f"the probe's {name} has {len(values)} entries for {len(probe.training_data)} "
+                               "training recordings", source=source)
     return ids.astype(np.int64), probability
 
 
@@ -138,18 +198,15 @@ def _containers(name: str, ids: np.ndarray, rows: np.ndarray, labels: np.ndarray
     from ndx_neurpir import NeurPIRProbe, NeuronPredictions
 
     model = model_container(provenance, name)
-    optional: dict[str, Any] = {}
-    if probe.cross_animal_accuracy is not None:
-        optional["cross_animal_accuracy"] = probe.cross_animal_accuracy
-    if probe.grouping:
-        optional["grouping"] = json.dumps(probe.grouping, sort_keys=True)
     probe_object = NeurPIRProbe(
-        name=probe_name(name), description=probe.description, kind=probe.kind, label=probe.label, package_version=probe.package_version, checkpoint_sha256=probe.checkpoint_sha256,
-        class_names=list(probe.class_names), training_data=list(probe.training_data), **optional)
+        name=probe_name(name), description=probe.description, kind=probe.kind, label=probe.label,
+        package_version=probe.package_version, checkpoint_sha256=probe.checkpoint_sha256,
+        class_names=list(probe.class_names), training_data=list(probe.training_data), **_recorded(probe))
     table = NeuronPredictions(
         name=name,
-        description=(f"{probe.label} of {ids.size} neurons of '{target.name}' predicted by the {probe.kind} probe "
-                     f"'{probe_object.name}' from their NeurPIR embeddings (model '{model.name}')."),
+        description=(f"{probe.label} of {ids.size} neurons of '{target.name}' predicted by the probe "
+                     f"'{probe_object.name}' from embeddings of the model '{model.name}'. The probe: "
+                     f"{probe.description}"),
         model=model, probe=probe_object, id=ids,
         columns=[
             DynamicTableRegion(name="neurons", data=rows, table=target,
@@ -160,3 +217,19 @@ def _containers(name: str, ids: np.ndarray, rows: np.ndarray, labels: np.ndarray
         ],
     )
     return [model, probe_object, table]
+
+
+def _recorded(probe: ProbeProvenance) -> dict[str, Any]:
+    """The optional ``NeurPIRProbe`` fields, for what the probe records (the others are left out)."""
+    folds = probe.fold_accuracy or {}
+    fields: dict[str, Any] = {
+        "cross_animal_accuracy": probe.cross_animal_accuracy,
+        "grouping": json.dumps(probe.grouping, sort_keys=True) if probe.grouping else None,
+        "inputs": probe.inputs, "labels_file_sha256": probe.labels_file_sha256,
+        "training_subjects": probe.training_subjects, "training_sessions": probe.training_sessions,
+        "class_counts": None if probe.class_counts is None else np.array(
+            [probe.class_counts.get(name, 0) for name in probe.class_names], dtype=np.int64),
+        "held_out_subjects": list(folds) or None,
+        "held_out_accuracy": np.array(list(folds.values()), dtype=np.float64) if folds else None,
+        "hand_features": probe.hand_features}
+    return {key: value for key, value in fields.items() if value is not None}

@@ -80,13 +80,14 @@ def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
 
 
 def read_predictions(path: str | Path, name: str | None = None) -> pd.DataFrame:
-    """One row per neuron: ``neuron_id``, the predicted ``label`` and ``probability`` (a float32 vector over the
-    classes), written by ``neurpir predict``.
+    """One row per neuron: ``neuron_id``, the predicted ``label``, ``probability`` (a float32 vector over the
+    classes) and ``label_probability`` (that of the predicted label), written by ``neurpir predict``.
 
     ``name`` picks a table by its name or ``module/name`` (e.g. ``predicted_cell_type``); it may be left out when the
     file has only one. ``attrs`` hold the table's ``name``, the ``neuron_table`` path, the ``class_names`` (order of
-    the probability columns), the ``probe`` (kind, label, grouping, training files, cross-animal accuracy) and the
-    ``model`` provenance.
+    the probability columns), the ``probe`` (kind, label, inputs, grouping, hand features, training recordings with
+    their animals and sessions, neurons per class, labels file checksum, cross-animal accuracy overall and per
+    held-out animal in ``fold_accuracy``; None for what it does not record) and the ``model`` provenance.
     """
     return _read_table(Path(path), "NeuronPredictions", name, _prediction_frame)
 
@@ -173,22 +174,37 @@ def _prediction_frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame
             (rows < 0) | (rows >= target_ids.size)):
         raise ValueError(f"{rows.size} neuron rows into {target_ids.size}, {len(predicted)} labels, probabilities "
                          f"{probability.shape} for {len(probe['class_names'])} classes")
-    frame = pd.DataFrame({"neuron_id": target_ids[rows], "label": predicted, "probability": list(probability)})
+    column = {name: index for index, name in enumerate(probe["class_names"])}
+    chosen = [column[name] for name in predicted]  # a label outside the classes: KeyError, a damaged table
+    frame = pd.DataFrame({"neuron_id": target_ids[rows], "label": predicted, "probability": list(probability),
+                          "label_probability": probability[np.arange(rows.size), chosen]})
     frame.attrs.update(name=key, neuron_table=target.name.strip("/"), class_names=probe["class_names"], probe=probe,
                        model=_model(group["model"]))
     return frame
 
 
 def _probe(group: h5py.Group) -> dict[str, Any]:
+    """What a ``NeurPIRProbe`` records; None for a field it lacks (written before the field was, or not known)."""
     probe: dict[str, Any] = {key: decode_text(group.attrs.get(key)) for key in (
         "description", "kind", "label", "package_version", "checkpoint_sha256")}
+    probe.update({key: decode_text(group.attrs[key]) if key in group.attrs else None for key in (
+        "inputs", "labels_file_sha256")})
     grouping = decode_text(group.attrs.get("grouping"))
     probe["grouping"] = json.loads(grouping) if grouping else None
     accuracy = group.attrs.get("cross_animal_accuracy")
     probe["cross_animal_accuracy"] = None if accuracy is None else float(accuracy)
-    for key in ("class_names", "training_data"):
-        probe[key] = [decode_text(value) for value in np.atleast_1d(group[key][()])]
+    for key in ("class_names", "training_data", "training_subjects", "training_sessions", "hand_features"):
+        probe[key] = _texts(group, key)
+    counts, subjects = group.get("class_counts"), _texts(group, "held_out_subjects")
+    probe["class_counts"] = None if counts is None else dict(zip(probe["class_names"], map(int, counts[()])))
+    probe["fold_accuracy"] = None if subjects is None else dict(zip(subjects, map(float,
+                                                                                  group["held_out_accuracy"][()])))
     return probe
+
+
+def _texts(group: h5py.Group, key: str) -> list[str] | None:
+    """The text dataset ``key`` of ``group`` as a list, None when there is none."""
+    return None if key not in group else [decode_text(value) for value in np.atleast_1d(group[key][()])]
 
 
 def source_labels(target: h5py.Group, n_rows: int, label: str) -> pd.DataFrame:

@@ -14,6 +14,9 @@ from nwb_neurpir.workflows.recordings import source_items
 
 __all__ = ["annotated_files", "read_embeddings", "remove_embeddings"]
 
+JOIN_KEYS = ("file", "neuron_table", "neuron_id")
+"""What names a neuron among the rows of annotated files: predictions are joined to its embedding on them."""
+
 
 def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None = None,
                     name: str | None = None) -> list[str]:
@@ -55,7 +58,9 @@ def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None
     (the table in the file whose id it is: ``units``, a ``PlaneSegmentation`` or, in a sidecar, its copy of the
     source's neurons), ``embedding`` (float32 vector), the neuron's label columns (``cell_type``, ``brain_area``,
     ``location``, ...), predicted labels (a ``predicted_<label>`` column per ``neurpir predict`` table of the same
-    neurons, unless ``predictions=False``) and ``file``.
+    neurons, and the probability of that label in ``predicted_<label>_probability``, NaN where none was predicted;
+    unless ``predictions=False``) and ``file``. ``nwb_neurpir.store.read_predictions`` gives every class's
+    probability.
     ``subject_id`` is the file's animal, ``(<session id>)`` for a file without one; a neuron-table column named like
     one of these columns is read as ``unit_<name>`` (``unit_subject_id``).
 
@@ -108,8 +113,9 @@ def one_embedding_table(keys: Iterable[str], which: str, pick: str, source: str 
 
 
 def _with_predictions(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with a ``<prediction table name>`` column per predictions table found in its files, each joined to
-    the rows of its own file and neuron table (a file's units and ROIs, or two planes' ROIs, share ids)."""
+    """``table`` with a ``<prediction table name>`` column per predictions table found in its files and the
+    probability of that predicted label in ``<prediction table name>_probability``, each joined to the rows of its
+    own file and neuron table (a file's units and ROIs, or two planes' ROIs, share ids)."""
     from nwb_neurpir.store import list_predictions, read_predictions
 
     attrs = dict(table.attrs)
@@ -118,13 +124,15 @@ def _with_predictions(table: pd.DataFrame) -> pd.DataFrame:
         for key in list_predictions(path):
             column = key.split("/", 1)[1]
             predicted = read_predictions(path, key)
-            labels = predicted[["neuron_id", "label"]].rename(columns={"label": column})
+            labels = predicted[["neuron_id", "label", "label_probability"]].rename(
+                columns={"label": column, "label_probability": f"{column}_probability"})
             columns.setdefault(column, []).append(labels.assign(file=path,
                                                                 neuron_table=predicted.attrs["neuron_table"]))
     for column, parts in columns.items():
         if column in table.columns:
             continue
-        table = table.merge(pd.concat(parts, ignore_index=True), on=["file", "neuron_table", "neuron_id"], how="left",
-                            validate="many_to_one")
+        found = pd.concat(parts, ignore_index=True)
+        table = table.merge(found[[name for name in found.columns if name not in table.columns or name in JOIN_KEYS]],
+                            on=list(JOIN_KEYS), how="left", validate="many_to_one")
     table.attrs = attrs
     return table

@@ -17,8 +17,9 @@ __all__ = ["to_pynapple"]
 
 
 def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: str | None = None) -> Any:  # noqa: ANN401
-    """``pynapple.load_file(path)[<units table>]`` with metadata columns ``embedding_0`` … ``embedding_<dim-1>`` and
-    one ``predicted_<label>`` column per predictions table of the same units (NaN / "" for units without one).
+    """``pynapple.load_file(path)[<units table>]`` with metadata columns ``embedding_0`` … ``embedding_<dim-1>`` and,
+    per predictions table of the same units, ``predicted_<label>`` and the probability of that label in
+    ``predicted_<label>_probability`` (NaN, "" and NaN for units without a vector or a prediction).
 
     The embeddings and predictions are read from ``path`` itself, or from ``sidecar`` when they live in a sidecar
     file; ``name`` picks the embedding table when there are several (default: the one named
@@ -57,9 +58,11 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
         frame = read_predictions(annotated, key)
         if frame.attrs["neuron_table"] not in same_units:
             continue  # predictions for ROIs or another units table, whose ids are not those of these units
-        labels = _aligned(unit_ids, frame["neuron_id"].to_numpy(), frame["label"].to_numpy(dtype=object)[:, None],
-                          "")
-        units.set_info(**{key.split("/", 1)[1]: labels[:, 0].astype(str)})
+        column, neuron_ids = key.split("/", 1)[1], frame["neuron_id"].to_numpy()
+        labels = _aligned(unit_ids, neuron_ids, frame["label"].to_numpy(dtype=object)[:, None], "")
+        probability = _aligned(unit_ids, neuron_ids, frame["label_probability"].to_numpy(dtype=np.float64)[:, None],
+                               np.nan)
+        units.set_info(**{column: labels[:, 0].astype(str), f"{column}_probability": probability[:, 0]})
     return units
 
 

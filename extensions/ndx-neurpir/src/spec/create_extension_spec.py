@@ -19,7 +19,7 @@ from pynwb.spec import (
 )
 
 NAMESPACE = "ndx-neurpir"
-VERSION = "0.2.2"
+VERSION = "0.2.3"
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
 
 
@@ -136,14 +136,40 @@ def neurpir_probe_spec() -> NWBGroupSpec:
             NWBAttributeSpec(name="cross_animal_accuracy", dtype="float64", required=False,
                              doc=("Balanced accuracy of the probe on the neurons of each training animal left out "
                                   "of its fit (leave-one-animal-out), averaged over animals.")),
+            _text_attribute("inputs", ("What the probe reads: 'neurpir' (the NeurPIR embeddings) or 'neurpir+hand' "
+                                       "(the embeddings and the neurons' hand features, by late fusion)."),
+                            required=False),
+            _text_attribute("labels_file_sha256", ("SHA-256 hex digest of the labels file (CSV/TSV) whose labels "
+                                                   "replaced those of the training files, when one was used."),
+                            required=False),
         ],
         datasets=[
             NWBDatasetSpec(name="class_names", dtype="text", dims=["num_classes"], shape=[None],
                            doc="The classes, in the order of the columns of the predicted probabilities."),
             NWBDatasetSpec(name="training_data", dtype="text", dims=["num_files"], shape=[None],
-                           doc="The labelled, annotated NWB files the probe was fitted on."),
+                           doc=("The labelled recordings the probe was fitted on, named as NeurPIRModel's "
+                                "training_data names them: DANDI asset IDs or NWB file identifiers (local paths of "
+                                "the annotated files in files written before version 0.2.3).")),
+            _optional_dataset("training_subjects", "text", "num_files",
+                              "Subject (animal) of each recording of training_data."),
+            _optional_dataset("training_sessions", "text", "num_files",
+                              "Session id of each recording of training_data."),
+            _optional_dataset("class_counts", "int64", "num_classes",
+                              "Labelled training neurons of each class, in the order of class_names."),
+            _optional_dataset("held_out_subjects", "text", "num_folds",
+                              "Each training animal left out of a fit to measure cross_animal_accuracy."),
+            _optional_dataset("held_out_accuracy", "float64", "num_folds",
+                              "Balanced accuracy on the neurons of each animal of held_out_subjects, predicted by "
+                              "the probe fitted on the other animals."),
+            _optional_dataset("hand_features", "text", "num_features",
+                              "The hand features the probe reads besides the embeddings (inputs 'neurpir+hand')."),
         ],
     )
+
+
+def _optional_dataset(name: str, dtype: str, dim: str, doc: str) -> NWBDatasetSpec:
+    """An optional one-dimensional dataset (added in 0.2.3: files of earlier versions lack it)."""
+    return NWBDatasetSpec(name=name, dtype=dtype, dims=[dim], shape=[None], quantity="?", doc=doc)
 
 
 def neuron_predictions_spec() -> NWBGroupSpec:

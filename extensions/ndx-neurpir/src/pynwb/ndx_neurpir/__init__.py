@@ -8,13 +8,15 @@ YAML (``NeurPIRModel`` is the generated class with one change: its ``created`` a
   ``embedding`` vector) and a link to its ``NeurPIRModel``.
 - ``NeurPIRSource``: identity of the source file when the embeddings live in a sidecar file.
 - ``NeurPIRProbe``: a classifier fitted on labelled neurons' embeddings (kind, label, grouping, class names, training
-  files, leave-one-animal-out accuracy).
+  recordings, leave-one-animal-out accuracy; since 0.2.3 optionally its inputs, hand features, neurons per class,
+  accuracy per held-out animal, the training recordings' animals and sessions, the labels file's sha256).
 - ``NeuronPredictions``: a ``DynamicTable`` with one row per neuron (``neurons`` region, predicted ``label``,
   ``probability`` per class in the order of the probe's ``class_names``), linked to its ``NeurPIRModel`` and
   ``NeurPIRProbe``.
 
-Files written by earlier versions of the extension (0.1.0, 0.2.0, 0.2.1) read unchanged: their types are a subset of
-these, and their ``created`` (stored as ISO 8601 text there too) reads as the text it is.
+Files written by earlier versions of the extension (0.1.0 to 0.2.2) read unchanged: their types are a subset of
+these (0.2.3 adds optional fields only), and their ``created`` (stored as ISO 8601 text there too) reads as the text it
+is.
 """
 
 from __future__ import annotations
