@@ -531,8 +531,9 @@ def test_predictions_are_in_the_third_animals_file(predicted: dict) -> None:
     (outcome,) = predicted["outcomes"]
     assert outcome.status == "in-place" and outcome.n_neurons == 25 and sum(outcome.counts.values()) == 25
     frame = read_predictions(outcome.path)
-    assert frame.attrs["class_names"] == CLASSES and frame.attrs["probe"]["training_data"] == \
-        predicted["probe"].training_data_
+    assert frame.attrs["class_names"] == CLASSES and frame.attrs["probe"]["inputs"] == "neurpir+hand"
+    assert frame.attrs["probe"]["training_subjects"] == ["sim01", "sim02"]  # the recordings, not the local paths
+    assert not set(frame.attrs["probe"]["training_data"]) & set(predicted["probe"].training_data_)
     np.testing.assert_allclose(np.stack(frame["probability"]).sum(axis=1), 1.0, atol=1e-5)
     table = npir.read_embeddings(predicted["data"])
     third = table[table["subject_id"] == "sim03"]

@@ -321,19 +321,11 @@ class LabelProbe:
         return self.probes_
 
     def provenance(self) -> Any:  # noqa: ANN401 - ProbeProvenance
-        """What files written with this probe's predictions record about it."""
+        """What files written with this probe's predictions record about it (``ProbeProvenance.from_record``)."""
         from nwb_neurpir.store import ProbeProvenance
 
-        self._fitted()
-        reads = "NeurPIR embeddings and hand features (late fusion)" if self.reads_hand_features else \
-            "NeurPIR embeddings"
-        return ProbeProvenance(
-            kind=self.kind, label=self.label, class_names=list(self.classes_), training_data=self.training_data_,
-            checkpoint_sha256=self.checkpoint_sha256_ or _sha256(self._files()),
-            grouping=self.grouping.to_dict() if self.grouping else None,
-            cross_animal_accuracy=self.cross_animal_accuracy_, created=self.created_,
-            description=(f"{self.kind} probe predicting {self.label} from {reads}, fitted on "
-                         f"{self.n_training_neurons_} labelled neurons of {len(self.training_data_)} files."))
+        files = self._files()
+        return ProbeProvenance.from_record(files["probe.json"], self.checkpoint_sha256_ or _sha256(files))
 
     # --- saving -----------------------------------------------------------------------------------------------------
     def _files(self) -> dict[str, Any]:
