@@ -18,7 +18,7 @@ from nwb_neurpir import __version__
 from nwb_neurpir.testing import mock_recording, tiny_config
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIR, train
-from nwb_neurpir.model.checkpoint import read_folder, upgrade_advice, write_checkpoint, write_folder
+from nwb_neurpir.model.checkpoint import read_folder, upgrade_advice, write_checkpoint, write_folder, write_new_folder
 
 TINY = tiny_config()
 
@@ -163,6 +163,16 @@ def test_write_folder_leaves_no_temporary_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["a.json", "b.safetensors", "manifest.json"]
     parsed, _ = read_folder(tmp_path / "f", ("a.json",))
     assert parsed["a.json"] == {"x": 1} and torch.equal(parsed["b.safetensors"]["t"], torch.ones(2))
+
+
+def test_a_new_folder_is_renamed_into_place_and_an_existing_one_left_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "probes" / "f"
+    sha = write_new_folder(folder, {"a.json": {"x": 1}})
+    assert read_folder(folder, ("a.json",))[1] == sha
+    with pytest.raises(FileExistsError):
+        write_new_folder(folder, {"a.json": {"x": 2}})
+    assert read_folder(folder, ("a.json",))[0]["a.json"] == {"x": 1}
+    assert [p.name for p in folder.parent.iterdir()] == ["f"]  # no temporary folder beside it
 
 
 def test_temporaries_of_an_interrupted_write_are_removed_by_the_next(tmp_path: Path) -> None:

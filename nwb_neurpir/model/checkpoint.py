@@ -15,10 +15,12 @@ Layout of a folder::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import warnings
 from pathlib import Path
@@ -43,6 +45,7 @@ __all__ = [
     "upgrade_advice",
     "write_checkpoint",
     "write_folder",
+    "write_new_folder",
 ]
 
 FORMAT = "nwb-neurpir-model/2"
@@ -101,6 +104,27 @@ def write_folder(folder: Path, files: dict[str, Any]) -> str:
     manifest_bytes = _manifest(payloads)
     atomic_write_bytes(folder / "manifest.json", manifest_bytes)
     return hashlib.sha256(manifest_bytes).hexdigest()
+
+
+def write_new_folder(folder: Path, files: dict[str, Any]) -> str:
+    """Write ``files`` as ``write_folder`` does, into a temporary folder beside ``folder``, and rename it to
+    ``folder`` in one step, so that a reader, or another process saving there at the same time, finds no folder or a
+    complete one; return the manifest's sha256. A ``folder`` that exists (not empty) is left as it is: a
+    ``FileExistsError``. The temporary folder never stays behind."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.with_name(f".{folder.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        sha = write_folder(staging, files)
+        try:
+            os.rename(staging, folder)
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            raise FileExistsError(errno.EEXIST, "a folder is already there", str(folder)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    fsync_dir(folder.parent)
+    return sha
 
 
 def read_folder(folder: Path, required: tuple[str, ...]) -> tuple[dict[str, Any], str]:

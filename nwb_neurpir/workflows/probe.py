@@ -324,8 +324,33 @@ class LabelProbe:
         """What files written with this probe's predictions record about it (``ProbeProvenance.from_record``)."""
         from nwb_neurpir.store import ProbeProvenance
 
-        files = self._files()
-        return ProbeProvenance.from_record(files["probe.json"], self.checkpoint_sha256_ or _sha256(files))
+        return ProbeProvenance.from_record(self._files()["probe.json"], self.sha256())
+
+    def sha256(self) -> str:
+        """The probe's checksum, which predictions record: the sha256 of its saved manifest (before it is saved, of
+        the manifest ``save`` would write)."""
+        return self.checkpoint_sha256_ or _sha256(self._files())
+
+    def saved_differences(self, folder: str | Path) -> list[str]:
+        """What differs between this probe and the one saved in ``folder``: the ``probe.json`` fields (settings,
+        training files, labels file, classes, accuracies, model) other than when and by which release it was
+        written, and ``weights`` (its fitted arrays); empty when the same fitted probe is saved there. A folder
+        without an intact probe is a ``NeurPIRError``."""
+        import json
+
+        import torch
+
+        from nwb_neurpir.model.checkpoint import read_folder
+
+        saved, _ = read_folder(Path(folder), PROBE_FILES)
+        ours = self._files()
+        meta, theirs = json.loads(json.dumps(ours["probe.json"])), saved["probe.json"]
+        differ = [key for key in sorted((set(meta) | set(theirs)) - {"created", "package_version"})
+                  if meta.get(key) != theirs.get(key)]
+        arrays, stored = ours["probe.safetensors"], saved["probe.safetensors"]
+        if arrays.keys() != stored.keys() or not all(torch.equal(arrays[key], stored[key]) for key in arrays):
+            differ.append("weights")
+        return differ
 
     # --- saving -----------------------------------------------------------------------------------------------------
     def _files(self) -> dict[str, Any]:
@@ -349,14 +374,21 @@ class LabelProbe:
                 "probe.safetensors": {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in
                                       arrays.items()}}
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, *, replace: bool = True) -> Path:
         """Write ``probe.json`` (kind, inputs, label, grouping, classes, training files, the labels file and its
         sha256, neurons per class, accuracies, the embedding model's checksum) and ``probe.safetensors`` (the fitted
-        arrays) with a checksummed manifest into ``folder``."""
-        from nwb_neurpir.model.checkpoint import write_folder
+        arrays) with a checksummed manifest into ``folder``. A new folder is written beside it and renamed into
+        place (a reader never finds half a probe); into an existing one the files are written one by one (the
+        manifest last), or, with ``replace=False``, not at all: a ``FileExistsError``."""
+        from nwb_neurpir.model.checkpoint import write_folder, write_new_folder
 
-        folder = Path(folder)
-        self.checkpoint_sha256_ = write_folder(folder, self._files())
+        folder, files = Path(folder), self._files()
+        try:
+            self.checkpoint_sha256_ = write_new_folder(folder, files)
+        except FileExistsError:
+            if not replace:
+                raise
+            self.checkpoint_sha256_ = write_folder(folder, files)
         return folder
 
     @classmethod
