@@ -552,8 +552,8 @@ def test_predictions_into_a_copy_of_an_annotated_read_only_file(predicted: dict,
     assert outcome.status == "copy" and Path(outcome.path) == tmp_path / "out" / "sub-sim01" / source.name  # DANDI
     assert len(read_predictions(outcome.path)) == 25 and len(npir.read_embeddings(outcome.path)) == 25
     assert source.read_bytes() == original
-    with pytest.raises(NeurPIRError, match="already has predictions named 'predicted_cell_type'"):
-        npir.predict(predicted["probe"], source, output_dir=tmp_path / "out", progress=False)
+    (again,) = npir.predict(predicted["probe"], source, output_dir=tmp_path / "out", progress=False)
+    assert (again.status, again.path, again.n_neurons) == ("unchanged", outcome.path, 25)  # this probe's already
 
 
 def test_predict_after_annotate_adds_to_the_sidecar_of_a_read_only_file(fitted: tuple, predicted: dict,
@@ -745,8 +745,9 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
         in done.stderr
     assert row["probe"]["class_counts"] == dict.fromkeys(CLASSES, 10) and row["probe"]["n_unlabelled"] == 0
     again = cli_server.run(["predict", model_dir, target, "--label", "cell_type"], outputs)
-    assert again.code == 1 and "already has predictions named 'predicted_cell_type'" in again.stdout
-    assert "Traceback" not in again.stderr
+    assert again.code == 0 and "unchanged      25 neurons" in again.stdout, again.stderr[-2000:]
+    assert "already predicted by this probe: skipped" in again.stdout
+    assert "predicted 0 of 1 sources; 1 unchanged (already predicted)" in again.stderr
     sidecars = tmp_path / "sidecars"
     third = cli_server.run(["predict", model_dir, target, "--label", "cell_type", "--sidecar", "-o", sidecars],
                            outputs)
@@ -761,7 +762,9 @@ def test_predict_command_fits_saves_and_reuses_the_probe(fitted: tuple, simulate
     assert missing.code == 1 and missing.stderr.startswith("error: ") and "no probe saved here" in missing.stderr
     refit = cli_server.run(["predict", model_dir, target, "--fit-on", data / "sub-sim01", "--label", "cell_type"],
                            outputs)
-    assert refit.code == 1 and "a probe is already saved here; use --overwrite" in refit.stderr
+    assert refit.code == 1 and "a different probe is already saved here (class_counts, " in refit.stderr
+    assert "training_data, weights differ); use --overwrite" in refit.stderr
+    assert not [path.name for path in (model_dir / "probes").iterdir() if path.name != "cell_type"]
     assert len(npir.LabelProbe.load(model_dir / "probes" / "cell_type").training_data_) == 2  # the first is kept
     wrong = cli_server.run(["predict", model_dir, target, "--fit-on", data / "sub-sim01", "--inputs", "hand"], outputs)
     assert wrong.code == 1 and "probe inputs 'hand' unknown; choose one of neurpir+hand, neurpir" in wrong.stderr

@@ -68,8 +68,10 @@ def register(app: typer.Typer) -> None:
         sidecar: Annotated[bool, typer.Option(
             "--sidecar", help="Always write a sidecar NWB file, never touch the source.")] = False,
         overwrite: Annotated[bool, typer.Option(
-            "--overwrite", help="Replace predictions, embeddings and sidecars of the same names, and a probe saved "
-                                "where --fit-on saves its own.")] = False,
+            "--overwrite", help="Replace predictions, embeddings and sidecars of the same names, and a different "
+                                "probe saved where --fit-on saves its own. Without it, the same probe fitted again "
+                                "is reused, and files already holding its predictions are left unchanged.")]
+        = False,
         glob: Glob = None,
         unit_filter: UnitFilter = None,
         series: Series = None,
@@ -106,8 +108,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _where(outcome: PredictOutcome) -> str:
-    """``path  (CH 12, FS 10, ...; 3 neurons without activity left unpredicted; replaced <tables>)``."""
+    """``path  (CH 12, FS 10, ...; 3 neurons without activity left unpredicted; replaced <tables>)``, or for a file
+    left unchanged ``path  (already predicted by this probe: skipped; CH 12, ...)``."""
     said = [", ".join(f"{key} {value}" for key, value in outcome.counts.items())]
+    if outcome.status == "unchanged":
+        said.insert(0, "already predicted by this probe: skipped")
     if outcome.n_silent:
         said.append(f"{outcome.n_silent} neurons without activity left unpredicted")
     if outcome.replaced:

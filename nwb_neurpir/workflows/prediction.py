@@ -31,7 +31,8 @@ __all__ = ["PredictOutcome", "predict", "predict_with_saved_probe"]
 
 @dataclass(frozen=True)
 class PredictOutcome(AnnotateOutcome):
-    """What happened to one source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``
+    """What happened to one source (``status``: in-place, copy, sidecar, skipped, failed, or unchanged: the file
+    already held these predictions, by the same probe from the same model's embeddings; ``path``; ``n_neurons``
     predicted; ``error``), how many of its neurons got each class (``counts``), how many were left unpredicted for
     having no activity in the time read (``n_silent``: no label, as neurons a unit filter leaves out), the tables an
     ``overwrite`` replaced (``replaced``: ``module/name (model <checksum>)``) and the probe that predicted them
@@ -67,6 +68,8 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     Where the file has none of the model's embeddings, ``embeddings`` names the table the new ones are written
     under (default ``NeurPIREmbeddings``): another model's of that name are kept unless ``overwrite``, which
     replaces earlier embeddings, sidecars and predictions of the same names (the outcome's ``replaced`` lists them).
+    A file that already holds predictions of that name by this very probe (same checksum) from this model's
+    embeddings is left as it is (status ``unchanged``), also without ``overwrite``.
     Every neuron gets one of the probe's classes (the label set is closed: a warning counts the labelled neurons
     whose own label, after the probe's grouping, is none of them), except neurons without any activity in the time
     read, which are left unpredicted (``n_silent``); a warning names a file whose recording the probe was fitted
@@ -86,7 +89,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT
     from nwb_neurpir.workflows.estimator import trained_model
     from nwb_neurpir.workflows.model_inputs import OtherModality
-    from nwb_neurpir.workflows.prediction_checks import training_recordings
+    from nwb_neurpir.workflows.prediction_checks import AlreadyPredicted, training_recordings
     from nwb_neurpir.workflows.probe import LabelProbe
 
     fitted = probe if isinstance(probe, LabelProbe) else LabelProbe.load(probe)
@@ -104,6 +107,8 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
                                          series, embeddings, training, options))
+        except AlreadyPredicted as done:
+            outcomes.append(_unchanged(fitted, source.label(), done))
         except NeurPIRError as error:
             if isinstance(error, OtherModality):
                 other_kind.append(len(outcomes))
@@ -117,6 +122,13 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     return outcomes
 
 
+def _unchanged(probe: LabelProbe, source: str, done: Any) -> PredictOutcome:  # noqa: ANN401 - AlreadyPredicted
+    """The outcome of a file that already holds this probe's predictions: their neurons and counts per class."""
+    counts = Counter(done.frame["label"].tolist())
+    return PredictOutcome(source=source, status="unchanged", path=done.source, n_neurons=len(done.frame),
+                          counts=dict(sorted(counts.items())), probe=probe.summary())
+
+
 def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path], glob: str | None = None, *,
                              fit_on: list[str] | None = None, labels: str | Path | None = None,
                              label: str = "cell_type", grouping: str | None = None,
@@ -128,8 +140,9 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     """``predict`` with the model in ``model_dir`` and a probe kept beside it: fitted on the annotated, labelled
     files ``fit_on`` (a ``probe_kind`` probe, default logistic, reading ``probe_inputs``, default neurpir+hand;
     ``labels``, a CSV/TSV file, replacing their ``label`` column) and
-    saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``, replacing one saved there only with
-    ``overwrite``; ``say`` hears its summary), or, without ``fit_on``, the one saved there (a ``probe_kind`` or
+    saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``; the same probe saved there before,
+    or by another job at the same time, is reused, a different one replaced only with ``overwrite``; ``say`` hears
+    its summary), or, without ``fit_on``, the one saved there (a ``probe_kind`` or
     ``probe_inputs`` other than its own is refused: they need ``fit_on``). ``embeddings`` names the
     embedding table where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has
     moved reads its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier. The
@@ -138,22 +151,21 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.workflows.prediction_checks import check_saved_settings
     from nwb_neurpir.workflows.probe import LabelProbe
+    from nwb_neurpir.workflows.probe_saving import keep_probe
 
     model = TrainedModel.load(model_dir).set_threads(num_threads)
     sources = source_items(sources)
     probe = LabelProbe(label, grouping, probe_kind or "logistic", inputs=probe_inputs or "neurpir+hand")
     folder = Path(probe_dir) if probe_dir is not None else probe.default_folder(model_dir)
     if fit_on:
-        if (folder / "manifest.json").exists() and not options.get("overwrite"):
-            raise NeurPIRError("a probe is already saved here; use --overwrite to replace it with the one fitted on "
-                               "--fit-on, or --probe-dir to keep both", source=folder)
         _check_can_save(folder)
         tables = _files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings)
         say(f"fitting the {probe.name} probe on {len(tables)} annotated files"
             + (" (reading their activity for the hand features)" if probe.reads_hand_features else "") + " ...")
         probe.fit(list(tables), _one_table(tables), moved_sources=[*fit_on, *sources], labels=labels)
-        probe.save(folder)
-        say(f"{probe.summary_line()}; saved to {folder}")
+        probe, reused = keep_probe(probe, folder, bool(options.get("overwrite")))
+        say(f"{probe.summary_line()}; " + (f"the same probe is already saved at {folder}, reused" if reused else
+                                           f"saved to {folder}"))
     else:
         probe = LabelProbe.load(folder)
         check_saved_settings(probe, probe_kind, probe_inputs, folder)
@@ -222,10 +234,11 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
 
     recording = None
     predictions = options["name"] or predictions_name(probe.label)
+    made_by = (probe.sha256(), probe.model_sha256_)
     found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
-        replaced = replaced_tables(path, None, predictions, options["overwrite"])
+        replaced = replaced_tables(path, None, predictions, options["overwrite"], made_by)
         same_neurons = reader_options_for(table)  # the stored vectors' neurons, whatever series says
         if unit_filter is not None:
             recording = read_resolved(source, access, unit_filter=unit_filter, **same_neurons,
@@ -236,7 +249,8 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
         recording, ids, vectors, table, provenance, path, status, replaced = _embed_and_annotate(
-            model, source, access, sidecar, output_dir, unit_filter, series, embeddings, predictions, options)
+            model, source, access, sidecar, output_dir, unit_filter, series, embeddings, predictions, made_by,
+            options)
         same_neurons = reader_options_for(recording.neuron_table)
         copy_from = None
     hand_grid = probe.hand_bin_size_ if probe.reads_hand_features else None
@@ -324,13 +338,15 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
                         output_dir: str | Path | None, unit_filter: str | None, series: str | None,
-                        embeddings: str | None, predictions: str, options: dict[str, Any],
-                        ) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str, list[str]]:
+                        embeddings: str | None, predictions: str, made_by: tuple[str, str],
+                        options: dict[str, Any]) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str,
+                                                          list[str]]:
     """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
     sidecar), named ``embeddings`` (default ``NeurPIREmbeddings``) -- or, when ``annotate`` already wrote this
     model's vectors into the sidecar, use those; returns the recording, the neuron ids and their vectors, the neuron
     table in the written file, provenance, the file, how it was written and the tables that the vectors and the
-    ``predictions`` replace there (refused, before embedding, without ``overwrite``)."""
+    ``predictions`` replace there (refused, before embedding, without ``overwrite``; ``AlreadyPredicted`` when
+    those predictions are ``made_by``'s: the probe's and the model's checksums)."""
     from nwb_neurpir.store import DEFAULT_MODULE, DEFAULT_NAME, annotate_recording, read_embeddings
     from nwb_neurpir.store.annotate import goes_to_sidecar, local_target, sidecar_target
     from nwb_neurpir.workflows.model_inputs import read_for_model, warn_missing_context
@@ -346,13 +362,13 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
             ids, vectors, table, provenance = stored
             ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
             return recording, ids, vectors, table, provenance, target, "sidecar", \
-                replaced_tables(target, None, predictions, overwrite)
+                replaced_tables(target, None, predictions, overwrite, made_by)
     else:
         target = local_target(Path(source.location), output_dir)[0]
         if embeddings is not None and target.is_file() and \
                 _tables_of_model(target, model.provenance().checkpoint_sha256, None):
             raise NeurPIRError(f"has no embedding table {embeddings!r} of the probe's model", source=source.label())
-    replaced = replaced_tables(target, name, predictions, overwrite)
+    replaced = replaced_tables(target, name, predictions, overwrite, made_by)
     provenance = as_embedded(model.provenance(), recording, warn_missing_context(model, recording))
     vectors = model.embed(recording, progress=False)
     keep = np.isfinite(vectors).all(axis=1)

@@ -1,6 +1,6 @@
 """What ``predict`` checks and tells beside writing the labels: options that only fitting reads, neurons it leaves
-unpredicted (no activity), target labels outside the probe's classes, in-sample targets, and the tables an
-``overwrite`` replaces."""
+unpredicted (no activity), target labels outside the probe's classes, in-sample targets, the tables an
+``overwrite`` replaces, and files that already hold this probe's predictions."""
 
 from __future__ import annotations
 
@@ -15,11 +15,22 @@ import numpy as np
 from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.workflows.probe import LabelProbe
 
-__all__ = ["check_saved_settings", "outside_classes_note", "replaced_tables", "silent", "training_recordings",
-           "warn_in_sample"]
+__all__ = ["AlreadyPredicted", "check_saved_settings", "outside_classes_note", "replaced_tables", "silent",
+           "training_recordings", "warn_in_sample"]
+
+
+class AlreadyPredicted(NeurPIRError):
+    """The file already holds predictions of the name asked for, made by the same probe from the same model's
+    embeddings (``frame``: them, as ``read_predictions`` gives them): nothing to do, the file is skipped."""
+
+    def __init__(self, path: Path, frame: pd.DataFrame) -> None:
+        super().__init__("already predicted by this probe: skipped", source=path)
+        self.frame = frame
 
 
 def check_saved_settings(probe: LabelProbe, kind: str | None, inputs: str | None, folder: Path) -> None:
@@ -103,12 +114,14 @@ def warn_in_sample(training: dict[tuple[str, str], str], recording: Recording, l
                       "in-sample, not a test of the probe", stacklevel=3)
 
 
-def replaced_tables(path: Path, embeddings: str | None, predictions: str, overwrite: bool) -> list[str]:
+def replaced_tables(path: Path, embeddings: str | None, predictions: str, overwrite: bool,
+                    made_by: tuple[str, str] | None = None) -> list[str]:
     """Our tables in the file at ``path`` that embeddings named ``embeddings`` (None: none are written) and
     predictions named ``predictions`` would replace, as ``module/name (model <checksum>)``; without ``overwrite`` a
-    NeurPIRError whose hint names the options that keep both."""
+    NeurPIRError whose hint names the options that keep both, or, when those predictions were made by ``made_by``
+    (the probe's checksum, the model's), ``AlreadyPredicted``."""
     from nwb_neurpir.io.nwb_file import open_nwb
-    from nwb_neurpir.store import DEFAULT_MODULE
+    from nwb_neurpir.store import DEFAULT_MODULE, read_predictions
     from nwb_neurpir.store.read import stored_tables
 
     if not path.is_file():
@@ -119,6 +132,10 @@ def replaced_tables(path: Path, embeddings: str | None, predictions: str, overwr
     hits = [(kind, table) for kind, name in wanted.items() if name is not None
             for table in stored[kind] if table["name"] == f"{DEFAULT_MODULE}/{name}"]
     if hits and not overwrite:
+        if made_by is not None and any(kind == "predictions" for kind, _ in hits):
+            frame = read_predictions(path, f"{DEFAULT_MODULE}/{predictions}")
+            if (frame.attrs["probe"]["checkpoint_sha256"], frame.attrs["model"]["checkpoint_sha256"]) == made_by:
+                raise AlreadyPredicted(path, frame)
         kind, table = hits[0]
         options = " and ".join({"embeddings": "--embeddings NAME", "predictions": "--name NAME"}[hit] for hit, _ in hits)
         raise NeurPIRError(f"already has {kind} named '{wanted[kind]}' in processing/{DEFAULT_MODULE} (model "
