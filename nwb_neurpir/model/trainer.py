@@ -53,7 +53,7 @@ from nwb_neurpir.model.encoder import ActivityDecoder, Expander, NeuronEncoder, 
 from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
 from nwb_neurpir.model.segments import PairBatch, ViewSampler
-from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
+from nwb_neurpir.model.sessions import SessionData, activity_fingerprint, prepare_session, session_key
 from nwb_neurpir.model.threads import use_threads
 from nwb_neurpir.progress import tqdm
 from nwb_neurpir.provenance import software_versions
@@ -231,6 +231,21 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
                            "--filter?); use another output folder", folder, start_over=start_over)
 
 
+def _check_same_activity(meta: dict[str, Any], recordings: list[Recording], fingerprints: list[dict[str, Any]],
+                         folder: Path, out_dir: Path) -> None:
+    """A checkpoint is resumed only on the activity it was trained on: each recording's bins and activity checksum
+    (:func:`activity_fingerprint`) as its model.json records them (a checkpoint of a release that recorded none is
+    not checked)."""
+    saved_sessions = meta.get("training", {}).get("sessions", [])
+    for saved, recording, now in zip(saved_sessions, recordings, fingerprints):
+        if "activity_sha256" not in saved or saved["activity_sha256"] == now["activity_sha256"]:
+            continue
+        what = (f"{saved['n_bins']} bins, now {now['n_bins']}" if saved.get("n_bins") != now["n_bins"] else
+                f"same {recording.n_neurons} neurons and {now['n_bins']} bins, other values")
+        raise CannotResume(f"the activity of {recording.source.label()} changed since the checkpoint was made "
+                           f"({what}); train into another output folder", folder, start_over=_start_over(out_dir))
+
+
 def _start_over(out_dir: Path) -> str:
     """What ``--no-resume`` does, for the advice of a checkpoint that cannot be resumed."""
     return f"--no-resume (resume=False) trains again from scratch and replaces the model in {out_dir}"
@@ -309,11 +324,15 @@ class _Run:
         folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:
             _check_resumable(self.resumed, config, recordings, folder, out_dir)  # type: ignore[arg-type]
-            if self.env.is_main:  # with or without progress bars: a batch log shows that the run went on
-                tqdm.write(f"resuming from {folder}", file=sys.stderr)
         self.context = self._context(recordings, progress)
         contexts = [self.context.transform(r) if self.context else None for r in recordings]
         self.sessions = [prepare_session(r, config, c) for r, c in zip(recordings, contexts)]
+        self.fingerprints = [activity_fingerprint(s) for s in self.sessions]
+        if self.resumed is not None:
+            _check_same_activity(self.resumed["model.json"], recordings, self.fingerprints,
+                                 folder, out_dir)  # type: ignore[arg-type]
+            if self.env.is_main:  # with or without progress bars: a batch log shows that the run went on
+                tqdm.write(f"resuming from {folder}", file=sys.stderr)
         train_pools, val_pools = _split_neurons(self.sessions, config)
         shards = [pool[self.env.rank::self.env.world_size] for pool in train_pools]
         if self.env.is_main:
@@ -381,8 +400,9 @@ class _Run:
                    self.state.best_validation, "history": self.state.history, "world_size": self.env.world_size,
                    "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
                    "runs": [dict(entry) for entry in self.state.runs],
-                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons, **origin}
-                                for s, origin in zip(self.sessions, self.origins)]}
+                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons, **fingerprint,
+                                 **origin} for s, fingerprint, origin in zip(self.sessions, self.fingerprints,
+                                                                            self.origins)]}
         return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size,
                        self.state.finished)
 
@@ -456,6 +476,8 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
         if saved is None:
             model.save(run.out_dir)
     barrier(run.env)
+    model.training_summary_.update(resumed_from_step=None if run.resumed is None else first_step,
+                                   steps_this_run=run.state.step - first_step)
     return model
 
 
