@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -246,6 +248,26 @@ def test_train_says_what_this_run_did_and_refuses_to_resume_on_changed_spikes(fi
         f"--no-resume (resume=False) trains again from scratch and replaces the model in {tmp_path / 'model'}")
     again = runner.invoke(app, [*command, "--max-steps", "8", "--no-resume", "--json"])
     assert again.exit_code == 0 and json.loads(again.stdout)["resumed_from_step"] is None
+
+
+def test_verbose_training_logs_its_start_validations_and_checkpoints_in_plain_lines(files: list[Path],
+                                                                                   tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "nwb_neurpir.cli", "train", *map(str, files), "--out", str(tmp_path / "model"),
+               "--max-steps", "20", "--set", "validate_every=10", "--set", "checkpoint_every=10", "--set",
+               "context_iterations=20", "--threads", "1"]
+    logged = subprocess.run([*command[:3], "-v", *command[3:]], capture_output=True, text=True, timeout=600)
+    assert logged.returncode == 0, logged.stderr[-2000:]
+    lines = [line for line in logged.stderr.splitlines() if line.startswith("INFO nwb_neurpir.model.trainer: ")]
+    messages = [line.split(": ", 1)[1] for line in lines]
+    assert messages[0] == "training on 2 recordings, 24 neurons (2 held out for validation): 20 steps, 1 thread, " \
+                          "device cpu"
+    assert [m.split(":")[0] for m in messages[1:]] == ["step 10/20", "checkpoint of step 10 saved",
+                                                       "step 20/20", "checkpoint of step 20 saved"]
+    assert "training loss" in messages[1] and "validation loss" in messages[1] and "(best " in messages[1]
+    assert messages[2].endswith(str(tmp_path / "model" / "checkpoints" / "step-00000010"))
+    assert "\r" not in logged.stderr  # no progress bar where stderr is not a terminal
+    quiet = subprocess.run([*command, "--no-resume"], capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0 and "INFO" not in quiet.stderr
 
 
 def test_the_neuron_filter_is_recorded_by_train_and_by_annotate(model_dir: Path, files: list[Path],

@@ -419,7 +419,8 @@ class _Run:
             training.update({f"best.{k}": v for k, v in (self.best or {}).items()})
             files["training.safetensors"] = training
             files["trainer.json"] = {"state": asdict(self.state), "param_groups": groups}
-            write_checkpoint(self.root, self.state.step, files)
+            folder = write_checkpoint(self.root, self.state.step, files)
+            log.info("checkpoint of step %d saved: %s", self.state.step, folder)
         barrier(self.env)
 
     def validate(self) -> float:
@@ -458,6 +459,8 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     first_step = run.state.step
     if run.resumed is None or (first_step < config.max_steps and not run.state.stopped_early):
         _begin_run(run)
+    if run.env.is_main:
+        log.info(_start_line(run))
     stop = 0
     with _stop_requests(run.root is not None) as stops, _said_out_of_memory(run):
         while run.state.step < config.max_steps and not run.state.stopped_early and not stop:
@@ -479,6 +482,23 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     model.training_summary_.update(resumed_from_step=None if run.resumed is None else first_step,
                                    steps_this_run=run.state.step - first_step)
     return model
+
+
+def _start_line(run: _Run) -> str:
+    """What a run is about to do, for the log: the data, the steps left, the threads and processes."""
+    state, config = run.state, run.config
+    if run.resumed is not None and (state.step >= config.max_steps or state.stopped_early):
+        early = " (stopped early)" if state.stopped_early else ""
+        return f"already complete at step {state.step} of {config.max_steps}{early}: no step to train"
+    steps = f"steps {state.step} to {config.max_steps}" if state.step else f"{config.max_steps} steps"
+    processes = f" x {run.env.world_size} processes" if run.env.world_size > 1 else ""
+    return (f"training on {_count(len(run.sessions), 'recording')}, {run.n_train + run.n_val} neurons ({run.n_val} "
+            f"held out for validation): {steps}, {_count(torch.get_num_threads(), 'thread')}{processes}, device "
+            f"{run.env.device}")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _saved_final_model(run: _Run) -> NeurPIR | None:
@@ -618,13 +638,32 @@ def _agreed_now(env: DistEnv) -> str:
 
 
 def _record_history(run: _Run) -> None:
-    """Append a history entry; with held-out neurons, validate, keep the best weights and maybe stop early."""
+    """Append a history entry (with held-out neurons: validate, keep the best weights and maybe stop early) and log
+    it."""
     state = run.state
     entry = {"step": state.step, "train": float(np.mean(state.window))}
     state.window = []
     state.history.append(entry)
-    if not run.validation:
-        return
+    if run.validation:
+        _validate(run, entry)
+    if run.env.is_main:
+        log.info(_history_line(entry, state, run.config.max_steps))
+        if state.stopped_early:
+            log.info("early stopping at step %d (no validation improvement for %d checks)", state.step,
+                     state.bad_validations)
+
+
+def _history_line(entry: dict[str, float], state: TrainerState, max_steps: int) -> str:
+    """A history entry for the log: the step, the training loss and, with validation, its loss and the best one."""
+    line = f"step {state.step}/{max_steps}: training loss {entry['train']:.4f}"
+    if "validation" in entry:
+        line += f", validation loss {entry['validation']:.4f} (best {state.best_validation:.4f})"
+    return line
+
+
+def _validate(run: _Run, entry: dict[str, float]) -> None:
+    """Add the validation loss to the history ``entry``, keep the best weights and maybe stop early."""
+    state = run.state
     value = entry["validation"] = run.validate()
     if value < state.best_validation - 1e-4 * abs(state.best_validation if math.isfinite(state.best_validation)
                                                   else 0.0):
@@ -634,5 +673,3 @@ def _record_history(run: _Run) -> None:
         state.bad_validations += 1
         if run.config.early_stopping_patience and state.bad_validations >= run.config.early_stopping_patience:
             state.stopped_early = True
-            log.info("early stopping at step %d (no validation improvement for %d checks)", state.step,
-                     state.bad_validations)
