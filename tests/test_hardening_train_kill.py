@@ -105,7 +105,7 @@ def test_killed_training_resumes_from_the_last_complete_checkpoint(cli_server: C
     final = cli_server.run(argv(out), logs)
     assert final.code == 0, final.stderr[-2000:]
     assert f"resuming from {checkpoints / f'step-{last:08d}'}" in final.stderr
-    assert f"trained {MAX_STEPS} steps" in final.stdout
+    assert f"resumed at step {last}, trained {MAX_STEPS - last} more: {MAX_STEPS} of {MAX_STEPS} steps" in final.stdout
     assert [p.name for p in checkpoints.iterdir() if p.name.startswith(".")] == []
     assert [p.name for p in out.iterdir() if ".tmp-" in p.name] == []
     expected, got = _weights(tmp_path / "calibration"), _weights(out)

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import h5py
 
 import numpy as np
 import pandas as pd
@@ -215,6 +220,54 @@ def test_ctrl_c_stops_training_as_asked_and_the_rerun_says_it_resumes(files: lis
     assert torch.get_num_threads() == 1
     torch.set_num_threads(threads)
     assert f"resuming from {tmp_path / 'model' / 'checkpoints' / 'step-00000003'}\n" in resumed.output  # no bars
+
+
+def test_train_says_what_this_run_did_and_refuses_to_resume_on_changed_spikes(files: list[Path],
+                                                                              tmp_path: Path) -> None:
+    data = shutil.copytree(files[0].parent, tmp_path / "data")
+    config = tmp_path / "config.json"
+    config.write_text(TINY.to_json())
+    command = ["train", str(data), "--out", str(tmp_path / "model"), "--config", str(config), "--context", "none",
+               "--no-progress"]
+    reports = [json.loads(runner.invoke(app, [*command, "--max-steps", "4", "--json"]).stdout) for _ in range(2)]
+    assert [(r["steps"], r["max_steps"], r["resumed_from_step"], r["steps_this_run"]) for r in reports] == [
+        (4, 4, None, 4), (4, 4, 4, 0)]  # a fresh run, then the same command on the finished model
+    complete = runner.invoke(app, [*command, "--max-steps", "4"])
+    assert complete.stdout.startswith("already complete, 0 steps trained in this run: 4 of 4 steps on 2 recordings")
+    extended = runner.invoke(app, [*command, "--max-steps", "6"])
+    assert extended.stdout.startswith("resumed at step 4, trained 2 more: 6 of 6 steps on 2 recordings")
+    changed = data / files[1].name
+    with h5py.File(changed, "r+") as file:  # same identifier and units, other spikes
+        spike_times = file["units/spike_times"]
+        spike_times[:] = np.sort(np.random.default_rng(5).uniform(0.0, 30.0, spike_times.shape))
+    refused = runner.invoke(app, [*command, "--max-steps", "8"])
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"error: {tmp_path / 'model' / 'checkpoints' / 'step-00000006'}: the activity of {changed} changed since the "
+        f"checkpoint was made (same 12 neurons and 3000 bins, other values); train into another output folder; "
+        f"--no-resume (resume=False) trains again from scratch and replaces the model in {tmp_path / 'model'}")
+    again = runner.invoke(app, [*command, "--max-steps", "8", "--no-resume", "--json"])
+    assert again.exit_code == 0 and json.loads(again.stdout)["resumed_from_step"] is None
+
+
+def test_verbose_training_logs_its_start_validations_and_checkpoints_in_plain_lines(files: list[Path],
+                                                                                   tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "nwb_neurpir.cli", "train", *map(str, files), "--out", str(tmp_path / "model"),
+               "--max-steps", "20", "--set", "validate_every=10", "--set", "checkpoint_every=10", "--set",
+               "context_iterations=20", "--threads", "1"]
+    logged = subprocess.run([*command[:3], "-v", *command[3:]], capture_output=True, text=True, timeout=600)
+    assert logged.returncode == 0, logged.stderr[-2000:]
+    lines = [line for line in logged.stderr.splitlines() if line.startswith("INFO nwb_neurpir.model.trainer: ")]
+    messages = [line.split(": ", 1)[1] for line in lines]
+    assert messages[0] == "training on 2 recordings, 24 neurons (2 held out for validation): 20 steps, 1 thread, " \
+                          "device cpu"
+    assert [m.split(":")[0] for m in messages[1:]] == ["step 10/20", "checkpoint of step 10 saved",
+                                                       "step 20/20", "checkpoint of step 20 saved"]
+    assert "training loss" in messages[1] and "validation loss" in messages[1] and "(best " in messages[1]
+    assert messages[2].endswith(str(tmp_path / "model" / "checkpoints" / "step-00000010"))
+    assert "\r" not in logged.stderr  # no progress bar where stderr is not a terminal
+    quiet = subprocess.run([*command, "--no-resume"], capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0 and "INFO" not in quiet.stderr
 
 
 def test_the_neuron_filter_is_recorded_by_train_and_by_annotate(model_dir: Path, files: list[Path],

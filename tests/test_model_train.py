@@ -22,7 +22,9 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.model import NeurPIR, NeurPIRConfig, train
 from nwb_neurpir import __version__
 from nwb_neurpir.model.checkpoint import latest_checkpoint, read_folder, write_folder
+from nwb_neurpir.model.estimator import THIS_RUN
 from nwb_neurpir.model.trainer import TRAINING_FILES
+from nwb_neurpir.recording import Recording
 
 # Trains sys.argv[2] steps into the model folder sys.argv[1] on two recordings of 300 neurons, with steps of 600
 # neurons x 10 s views (about 400 MB; starting takes under 100 MB), in a process that may take sys.argv[3] MB more
@@ -58,13 +60,16 @@ def recordings():  # noqa: ANN201
 @pytest.fixture(scope="module")
 def earlier_release_folder(recordings, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: ANN001
     """A model folder trained for 6 steps without the prediction term, whose checkpoint is as a release before
-    ``predict_weight`` and ``training.runs`` wrote it (5a9ff3c): neither key in its files."""
+    ``predict_weight`` and ``training.runs`` wrote it (5a9ff3c): neither key in its files, nor the sessions' activity
+    fingerprints (``n_bins``, ``activity_sha256``)."""
     folder = tmp_path_factory.mktemp("earlier") / "model"
     train(recordings, dataclasses.replace(TINY, max_steps=6, predict_weight=0.0), out_dir=folder, progress=False)
     checkpoint = latest_checkpoint(folder / "checkpoints")
     files = read_folder(checkpoint, TRAINING_FILES)[0]
     del files["config.json"]["predict_weight"], files["trainer.json"]["state"]["runs"]
     del files["model.json"]["training"]["runs"]
+    for session in files["model.json"]["training"]["sessions"]:
+        del session["n_bins"], session["activity_sha256"]
     write_folder(checkpoint, files)
     return folder
 
@@ -160,6 +165,46 @@ def test_resumed_run_matches_an_uninterrupted_one(recordings, tmp_path: Path) ->
     fewer = [recordings[0].select_neurons(np.arange(recordings[0].n_neurons) > 0), *recordings[1:]]  # a --filter
     with pytest.raises(NeurPIRError, match="other recordings or other neurons of them"):
         train(fewer, config, out_dir=tmp_path, progress=False)
+
+
+def _with_a_spike_moved(recording: Recording) -> Recording:
+    """The recording with one spike of its first neuron moved to another bin (same neurons, bins and spike count)."""
+    activity = recording.activity.copy()
+    first, empty = np.flatnonzero(activity[0])[0], np.flatnonzero(activity[0] == 0)[0]
+    activity[0, first] -= 1
+    activity[0, empty] += 1
+    return dataclasses.replace(recording, activity=activity)
+
+
+def test_the_summary_says_what_each_run_trained_and_changed_activity_is_not_resumed(
+        recordings, earlier_release_folder: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    config = dataclasses.replace(TINY, max_steps=10, checkpoint_every=5)
+    fresh = train(recordings, config, out_dir=tmp_path / "model", progress=False)
+    saved = json.loads((tmp_path / "model" / "model.json").read_text())["training"]
+    assert {key: fresh.training_summary_[key] for key in THIS_RUN} == {"resumed_from_step": None,
+                                                                       "steps_this_run": 10}
+    assert not set(THIS_RUN) & set(saved)  # what one call did is not part of the model
+    assert [s["n_bins"] for s in saved["sessions"]] == [300, 300]
+    assert len({s["activity_sha256"] for s in saved["sessions"]}) == 2
+    (tmp_path / "model" / "checkpoints" / "LATEST").write_text("step-00000005")  # as if killed after step 5
+    resumed = train(recordings, config, out_dir=tmp_path / "model", progress=False)
+    assert (resumed.training_summary_["resumed_from_step"], resumed.training_summary_["steps_this_run"]) == (5, 5)
+    again = train(recordings, config, out_dir=tmp_path / "model", progress=False)
+    assert (again.training_summary_["resumed_from_step"], again.training_summary_["steps_this_run"]) == (10, 0)
+    changed = [recordings[0], _with_a_spike_moved(recordings[1])]
+    with pytest.raises(NeurPIRError) as error:
+        train(changed, dataclasses.replace(config, max_steps=12), out_dir=tmp_path / "model", progress=False)
+    assert error.value.message.startswith(
+        f"the activity of {recordings[1].source.label()} changed since the checkpoint was made (same "
+        f"{recordings[1].n_neurons} neurons and 300 bins, other values); train into another output folder; "
+        "--no-resume (resume=False) trains again")
+    longer = [recordings[0], mock_recording(seed=1, n_bins=301, subject_id="m1")]  # same neurons, one bin more
+    with pytest.raises(NeurPIRError, match=r"changed since the checkpoint was made \(300 bins, now 301\)"):
+        train(longer, config, out_dir=tmp_path / "model", progress=False)
+    earlier = shutil.copytree(earlier_release_folder, tmp_path / "earlier")  # no fingerprints: resumed as before
+    extended = train(changed, dataclasses.replace(TINY, max_steps=8, predict_weight=0.0), out_dir=earlier,
+                     progress=False)
+    assert (extended.training_summary_["resumed_from_step"], extended.training_summary_["steps"]) == (6, 8)
 
 
 def test_a_checkpoint_of_an_earlier_release_resumes_with_the_values_it_was_trained_with(

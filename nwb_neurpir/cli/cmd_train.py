@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -21,9 +21,21 @@ from nwb_neurpir.cli.options import (
     UnitFilter,
 )
 
+if TYPE_CHECKING:
+    from nwb_neurpir.workflows.training import TrainingReport
+
 __all__ = ["register"]
 
 
+def _done(report: TrainingReport) -> str:
+    """What this run trained (all the steps, the steps after the checkpoint it resumed from, or none) and the steps
+    of the model."""
+    early = " (stopped early)" if report.stopped_early else ""
+    if report.resumed_from_step is None:
+        return f"trained {report.steps} steps{early}"
+    done = (f"resumed at step {report.resumed_from_step}, trained {report.steps_this_run} more"
+            if report.steps_this_run else "already complete, 0 steps trained in this run")
+    return f"{done}: {report.steps} of {report.max_steps} steps{early}"
 
 
 def register(app: typer.Typer) -> None:
@@ -98,7 +110,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(report.to_dict(), indent=2))
             return
         recordings = f"{report.recordings} recording{'s' if report.recordings != 1 else ''}"
-        typer.echo(f"trained {report.steps} steps on {recordings} "
+        typer.echo(f"{_done(report)} on {recordings} "
                    f"({report.train_neurons} + {report.held_out_neurons} held-out neurons); "
                    f"context: {', '.join(report.context) or 'none'}")
         typer.echo(f"model: {out} (sha256 {report.sha256[:16]}…)")

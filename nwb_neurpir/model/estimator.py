@@ -33,9 +33,12 @@ from nwb_neurpir.model.threads import use_threads
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import Recording, same_grid
 
-__all__ = ["MODEL_FILES", "NeurPIR", "load_state"]
+__all__ = ["MODEL_FILES", "THIS_RUN", "NeurPIR", "load_state"]
 
 MODEL_FILES = ("config.json", "model.json", "weights.safetensors")
+THIS_RUN = ("resumed_from_step", "steps_this_run")
+"""Keys of ``training_summary_`` that say what the ``train`` call returning the model did (the checkpoint step it
+resumed from, or None; the steps it trained): not saved, so a model folder and its checksum do not depend on them."""
 
 
 def load_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], prefix: str, source: str) -> None:
@@ -119,6 +122,7 @@ class NeurPIR:
         self.context_ = context
         self.training_data_ = list(training_data or [])
         self.training_summary_ = dict(training_summary or {})
+        """model.json's training record; after ``train``, also the :data:`THIS_RUN` keys."""
         self.bin_size_ = bin_size
         """Seconds per bin of the training recordings; recordings to embed must use the same grid."""
         self.checkpoint_sha256_ = ""
@@ -166,9 +170,13 @@ class NeurPIR:
             tensors.update({f"context.{k}": v for k, v in self.context_.network.state_dict().items()})
         meta = {"package_version": self.package_version_,
                 "context": None if self.context_ is None else self.context_.meta(),
-                "training_data": self.training_data_, "training": self.training_summary_, "bin_size": self.bin_size_,
+                "training_data": self.training_data_, "training": self._saved_summary(), "bin_size": self.bin_size_,
                 "created": self.created_}
         return {"config.json": self.config.hyperparameters(), "model.json": meta, "weights.safetensors": tensors}
+
+    def _saved_summary(self) -> dict[str, Any]:
+        """``training_summary_`` without the :data:`THIS_RUN` keys."""
+        return {key: value for key, value in self.training_summary_.items() if key not in THIS_RUN}
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled as its folder content (the CEBRA network object itself does not pickle) and its full config."""
@@ -241,7 +249,7 @@ class NeurPIR:
         software, the sessions), checksum of the exact model content, and the sessions it was trained on."""
         sha = self.checkpoint_sha256_ or folder_sha256(self.files())
         covariates = list(self.context_.columns) if self.context_ is not None else []
-        training = {key: value for key, value in self.training_summary_.items() if key != "history"}
+        training = {key: value for key, value in self._saved_summary().items() if key != "history"}
         return ModelProvenance(hyperparameters={**self.config.hyperparameters(), "bin_size": self.bin_size_,
                                                 "context_covariates": covariates, "training": training},
                                checkpoint_sha256=sha,

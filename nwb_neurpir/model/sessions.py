@@ -6,6 +6,7 @@ memory grows with the data kept, never with what a step samples.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,8 +15,8 @@ from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.normalize import Normalizer, fit_normalizer, row_blocks
 from nwb_neurpir.recording import Recording
 
-__all__ = ["ChunkLayout", "SessionData", "chunk_layout", "compact_activity", "population_activity",
-           "prepare_session"]
+__all__ = ["ChunkLayout", "SessionData", "activity_fingerprint", "chunk_layout", "compact_activity",
+           "population_activity", "prepare_session"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,20 @@ def prepare_session(recording: Recording, config: NeurPIRConfig, context: np.nda
         key=session_key(recording), subject_id=recording.subject_id, activity=activity, observed=observed,
         normalizer=normalizer, layout=chunk_layout(recording, config), context=context,
         bin_size=float(recording.bin_size), population=population_activity(activity, observed, normalizer))
+
+
+def activity_fingerprint(session: SessionData) -> dict[str, int | str]:
+    """What identifies the activity a session trains on: its bins and the sha256 of its compact activity (dtype, shape,
+    values, and the observed mask when there is one), hashed in row blocks (about 1 GB/s, no copy of the matrix)."""
+    digest = hashlib.sha256(repr(session.activity.shape).encode())
+    for matrix in (session.activity, session.observed):
+        if matrix is None:
+            continue
+        digest.update(matrix.dtype.str.encode())
+        blocks = row_blocks(*matrix.shape)
+        for start in blocks:
+            digest.update(np.ascontiguousarray(matrix[start:start + blocks.step]).data)
+    return {"n_bins": int(session.activity.shape[1]), "activity_sha256": digest.hexdigest()}
 
 
 def population_activity(activity: np.ndarray, observed: np.ndarray | None, normalizer: Normalizer) -> np.ndarray:

@@ -53,7 +53,7 @@ from nwb_neurpir.model.encoder import ActivityDecoder, Expander, NeuronEncoder, 
 from nwb_neurpir.model.losses import barlow_loss, grouped_loss, vicreg_loss
 from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
 from nwb_neurpir.model.segments import PairBatch, ViewSampler
-from nwb_neurpir.model.sessions import SessionData, prepare_session, session_key
+from nwb_neurpir.model.sessions import SessionData, activity_fingerprint, prepare_session, session_key
 from nwb_neurpir.model.threads import use_threads
 from nwb_neurpir.progress import tqdm
 from nwb_neurpir.provenance import software_versions
@@ -231,6 +231,21 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
                            "--filter?); use another output folder", folder, start_over=start_over)
 
 
+def _check_same_activity(meta: dict[str, Any], recordings: list[Recording], fingerprints: list[dict[str, Any]],
+                         folder: Path, out_dir: Path) -> None:
+    """A checkpoint is resumed only on the activity it was trained on: each recording's bins and activity checksum
+    (:func:`activity_fingerprint`) as its model.json records them (a checkpoint of a release that recorded none is
+    not checked)."""
+    saved_sessions = meta.get("training", {}).get("sessions", [])
+    for saved, recording, now in zip(saved_sessions, recordings, fingerprints):
+        if "activity_sha256" not in saved or saved["activity_sha256"] == now["activity_sha256"]:
+            continue
+        what = (f"{saved['n_bins']} bins, now {now['n_bins']}" if saved.get("n_bins") != now["n_bins"] else
+                f"same {recording.n_neurons} neurons and {now['n_bins']} bins, other values")
+        raise CannotResume(f"the activity of {recording.source.label()} changed since the checkpoint was made "
+                           f"({what}); train into another output folder", folder, start_over=_start_over(out_dir))
+
+
 def _start_over(out_dir: Path) -> str:
     """What ``--no-resume`` does, for the advice of a checkpoint that cannot be resumed."""
     return f"--no-resume (resume=False) trains again from scratch and replaces the model in {out_dir}"
@@ -309,11 +324,15 @@ class _Run:
         folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:
             _check_resumable(self.resumed, config, recordings, folder, out_dir)  # type: ignore[arg-type]
-            if self.env.is_main:  # with or without progress bars: a batch log shows that the run went on
-                tqdm.write(f"resuming from {folder}", file=sys.stderr)
         self.context = self._context(recordings, progress)
         contexts = [self.context.transform(r) if self.context else None for r in recordings]
         self.sessions = [prepare_session(r, config, c) for r, c in zip(recordings, contexts)]
+        self.fingerprints = [activity_fingerprint(s) for s in self.sessions]
+        if self.resumed is not None:
+            _check_same_activity(self.resumed["model.json"], recordings, self.fingerprints,
+                                 folder, out_dir)  # type: ignore[arg-type]
+            if self.env.is_main:  # with or without progress bars: a batch log shows that the run went on
+                tqdm.write(f"resuming from {folder}", file=sys.stderr)
         train_pools, val_pools = _split_neurons(self.sessions, config)
         shards = [pool[self.env.rank::self.env.world_size] for pool in train_pools]
         if self.env.is_main:
@@ -381,8 +400,9 @@ class _Run:
                    self.state.best_validation, "history": self.state.history, "world_size": self.env.world_size,
                    "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
                    "runs": [dict(entry) for entry in self.state.runs],
-                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons, **origin}
-                                for s, origin in zip(self.sessions, self.origins)]}
+                   "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons, **fingerprint,
+                                 **origin} for s, fingerprint, origin in zip(self.sessions, self.fingerprints,
+                                                                            self.origins)]}
         return NeurPIR(self.config, encoder.cpu().eval(), self.context, self.data, summary, self.bin_size,
                        self.state.finished)
 
@@ -399,7 +419,8 @@ class _Run:
             training.update({f"best.{k}": v for k, v in (self.best or {}).items()})
             files["training.safetensors"] = training
             files["trainer.json"] = {"state": asdict(self.state), "param_groups": groups}
-            write_checkpoint(self.root, self.state.step, files)
+            folder = write_checkpoint(self.root, self.state.step, files)
+            log.info("checkpoint of step %d saved: %s", self.state.step, folder)
         barrier(self.env)
 
     def validate(self) -> float:
@@ -438,6 +459,8 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     first_step = run.state.step
     if run.resumed is None or (first_step < config.max_steps and not run.state.stopped_early):
         _begin_run(run)
+    if run.env.is_main:
+        log.info(_start_line(run))
     stop = 0
     with _stop_requests(run.root is not None) as stops, _said_out_of_memory(run):
         while run.state.step < config.max_steps and not run.state.stopped_early and not stop:
@@ -456,7 +479,26 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
         if saved is None:
             model.save(run.out_dir)
     barrier(run.env)
+    model.training_summary_.update(resumed_from_step=None if run.resumed is None else first_step,
+                                   steps_this_run=run.state.step - first_step)
     return model
+
+
+def _start_line(run: _Run) -> str:
+    """What a run is about to do, for the log: the data, the steps left, the threads and processes."""
+    state, config = run.state, run.config
+    if run.resumed is not None and (state.step >= config.max_steps or state.stopped_early):
+        early = " (stopped early)" if state.stopped_early else ""
+        return f"already complete at step {state.step} of {config.max_steps}{early}: no step to train"
+    steps = f"steps {state.step} to {config.max_steps}" if state.step else f"{config.max_steps} steps"
+    processes = f" x {run.env.world_size} processes" if run.env.world_size > 1 else ""
+    return (f"training on {_count(len(run.sessions), 'recording')}, {run.n_train + run.n_val} neurons ({run.n_val} "
+            f"held out for validation): {steps}, {_count(torch.get_num_threads(), 'thread')}{processes}, device "
+            f"{run.env.device}")
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _saved_final_model(run: _Run) -> NeurPIR | None:
@@ -596,13 +638,32 @@ def _agreed_now(env: DistEnv) -> str:
 
 
 def _record_history(run: _Run) -> None:
-    """Append a history entry; with held-out neurons, validate, keep the best weights and maybe stop early."""
+    """Append a history entry (with held-out neurons: validate, keep the best weights and maybe stop early) and log
+    it."""
     state = run.state
     entry = {"step": state.step, "train": float(np.mean(state.window))}
     state.window = []
     state.history.append(entry)
-    if not run.validation:
-        return
+    if run.validation:
+        _validate(run, entry)
+    if run.env.is_main:
+        log.info(_history_line(entry, state, run.config.max_steps))
+        if state.stopped_early:
+            log.info("early stopping at step %d (no validation improvement for %d checks)", state.step,
+                     state.bad_validations)
+
+
+def _history_line(entry: dict[str, float], state: TrainerState, max_steps: int) -> str:
+    """A history entry for the log: the step, the training loss and, with validation, its loss and the best one."""
+    line = f"step {state.step}/{max_steps}: training loss {entry['train']:.4f}"
+    if "validation" in entry:
+        line += f", validation loss {entry['validation']:.4f} (best {state.best_validation:.4f})"
+    return line
+
+
+def _validate(run: _Run, entry: dict[str, float]) -> None:
+    """Add the validation loss to the history ``entry``, keep the best weights and maybe stop early."""
+    state = run.state
     value = entry["validation"] = run.validate()
     if value < state.best_validation - 1e-4 * abs(state.best_validation if math.isfinite(state.best_validation)
                                                   else 0.0):
@@ -612,5 +673,3 @@ def _record_history(run: _Run) -> None:
         state.bad_validations += 1
         if run.config.early_stopping_patience and state.bad_validations >= run.config.early_stopping_patience:
             state.stopped_early = True
-            log.info("early stopping at step %d (no validation improvement for %d checks)", state.step,
-                     state.bad_validations)

@@ -20,9 +20,14 @@ _MODEL_FOLDER_MARKS = ("manifest.json", "checkpoints")
 
 @dataclass(frozen=True)
 class TrainingReport:
-    """What a training run did: steps, recordings, neurons trained on and held out, context inputs, the model."""
+    """What a training run did: steps (the model's, of ``max_steps``; the checkpoint step it resumed from, or None;
+    the steps trained in this run), recordings, neurons trained on and held out, context inputs, the model."""
 
     steps: int
+    max_steps: int
+    stopped_early: bool
+    resumed_from_step: int | None
+    steps_this_run: int
     recordings: int
     train_neurons: int
     held_out_neurons: int
@@ -66,7 +71,9 @@ def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob:
     if not env.is_main:
         return None
     summary = model.training_summary_
-    return TrainingReport(steps=summary["steps"], recordings=len(recordings),
+    return TrainingReport(steps=summary["steps"], max_steps=model.config.max_steps,
+                          stopped_early=summary["stopped_early"], resumed_from_step=summary["resumed_from_step"],
+                          steps_this_run=summary["steps_this_run"], recordings=len(recordings),
                           train_neurons=summary["n_train_neurons"], held_out_neurons=summary["n_validation_neurons"],
                           context=list(model.context_.columns) if model.context_ is not None else [], model=str(out),
                           sha256=model.provenance().checkpoint_sha256)
