@@ -17,17 +17,19 @@ __all__ = ["print_outcomes"]
 
 def print_outcomes(outcomes: Sequence[AnnotateOutcome], verb: str, as_json: bool,
                    where: Callable[[AnnotateOutcome], str] = lambda outcome: str(outcome.path)) -> None:
-    """Print each outcome (``where`` says where a successful one went), then '<verb> N of M sources; S skipped;
-    F failed'; raise ``typer.Exit(1)`` when any failed."""
+    """Print each outcome (``where`` says where a successful one went), then '<verb> N of M sources; U unchanged;
+    S skipped; F failed'; raise ``typer.Exit(1)`` when any failed."""
     if as_json:
         typer.echo(json.dumps([outcome.to_dict() for outcome in outcomes], indent=2))
     else:
         for outcome in outcomes:
             detail = where(outcome) if outcome.error is None else outcome.error
-            typer.echo(f"{outcome.status:>8}  {outcome.n_neurons:>6} neurons  {detail}")
+            typer.echo(f"{outcome.status:>9}  {outcome.n_neurons:>6} neurons  {detail}")
     failed = sum(outcome.status == "failed" for outcome in outcomes)
     skipped = sum(outcome.status == "skipped" for outcome in outcomes)
-    typer.echo(f"{verb} {len(outcomes) - failed - skipped} of {len(outcomes)} sources"
+    unchanged = sum(outcome.status == "unchanged" for outcome in outcomes)
+    typer.echo(f"{verb} {len(outcomes) - failed - skipped - unchanged} of {len(outcomes)} sources"
+               + (f"; {unchanged} unchanged (already hold these embeddings)" if unchanged else "")
                + (f"; {skipped} skipped (sidecars, no neurons, or the other modality)" if skipped else "")
                + (f"; {failed} failed" if failed else ""), err=True)
     if failed:
