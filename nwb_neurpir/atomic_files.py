@@ -9,8 +9,10 @@ the new one, never a half-written one. HDF5 files are written through ``hdf5_wri
 from __future__ import annotations
 
 import errno
+import glob
 import io
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import h5py
 
-__all__ = ["atomic_path", "atomic_write_bytes", "fsync_dir", "hdf5_writer", "replace_durably"]
+__all__ = ["abandoned_temporaries", "atomic_path", "atomic_write_bytes", "fsync_dir", "hdf5_writer",
+           "replace_durably"]
 
 _DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
 """Errors of writing to the disk that a bare ``write`` raises without a file name."""
@@ -76,6 +79,29 @@ def atomic_path(target: Path, *, prefix: str | None = None, mode: int | None = N
         raise OSError(error.errno, error.strerror, str(target)) from error
     finally:
         temp.unlink(missing_ok=True)
+
+
+def abandoned_temporaries(target: Path) -> list[Path]:
+    """The temporary files ``atomic_path`` (default prefix) made for ``target`` whose writing process is no longer
+    running on this machine: what a killed writer left."""
+    stem = f".{target.name}.tmp-"
+    found = []
+    for path in target.parent.glob(f"{glob.escape(stem)}*"):
+        pid = re.fullmatch(r"(\d+)-[0-9a-f]+", path.name[len(stem):])
+        if pid and not _running(int(pid.group(1))):
+            found.append(path)
+    return sorted(found)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs on this machine (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _DiskGuard:

@@ -252,9 +252,18 @@ def test_annotate_and_read_many_files(fitted: tuple, simulated: Path, tmp_path: 
     data = _copy(simulated, tmp_path)
     outcomes = npir.annotate(fitted[1], data, progress=False)
     assert [outcome.status for outcome in outcomes] == ["in-place"] * 3
-    monkeypatch.setattr(TrainedModel, "embed", lambda *_args, **_kwargs: pytest.fail("embedded before refusing"))
-    again = npir.annotate(fitted[1], data, raise_on_failure=False, progress=False)  # refused before embedding
-    assert all(o.status == "failed" and "already has embeddings named 'NeurPIREmbeddings'" in o.error for o in again)
+    files = sorted(data.rglob("*.nwb"))
+    before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
+    monkeypatch.setattr(TrainedModel, "embed", lambda *_args, **_kwargs: pytest.fail("embedded before deciding"))
+    again = npir.annotate(fitted[1], data, progress=False)  # the same model, neurons and settings: left as they are
+    assert [(o.status, o.n_neurons, o.error) for o in again] == [("unchanged", 25, None)] * 3
+    assert sorted(Path(o.path) for o in again) == files and sorted(data.rglob("*")) == sorted(
+        [*files, *{path.parent for path in files}])  # no temporary or lock files left
+    assert {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in files} == before
+    filtered = npir.annotate(fitted[1], data, unit_filter="cell_type == 'RS'", raise_on_failure=False,
+                             progress=False)  # other vectors under that name: refused as before
+    assert all(o.status == "failed" and "already has embeddings named 'NeurPIREmbeddings'" in o.error
+               for o in filtered)
     monkeypatch.undo()
     frame = npir.read_embeddings(data)
     assert len(frame) == 75 and frame["file"].nunique() == 3 and set(frame["subject_id"]) == {"sim01", "sim02",

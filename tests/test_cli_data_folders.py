@@ -61,8 +61,13 @@ def test_annotate_in_place_leaves_only_the_nwb_files_and_nwbinspector_finds_no_e
     done = cli_server.run(["annotate", model, data, "--no-progress"], tmp_path / "logs")
     assert done.code == 0, done.stderr[-2000:]
     assert _tree(data) == before  # no lock or temporary files beside the user's files
-    failed = cli_server.run(["annotate", model, data, "--no-progress"], tmp_path / "logs")  # exists: fails
-    assert failed.code == 1 and "already has embeddings" in failed.stdout + failed.stderr
+    again = cli_server.run(["annotate", model, data, "--no-progress", "--json"], tmp_path / "logs")  # a rerun
+    assert again.code == 0, again.stderr[-2000:]
+    assert [o["status"] for o in json.loads(again.stdout)] == ["unchanged"] * 2
+    assert "annotated 0 of 2 sources; 2 unchanged (already annotated)" in again.stderr
+    failed = cli_server.run(["annotate", model, data, "--no-progress", "--filter", 'quality == "good"'],
+                            tmp_path / "logs")
+    assert failed.code == 1 and "already has embeddings" in failed.stdout + failed.stderr  # other neurons: refused
     assert _tree(data) == before
     problems = [p for p in _inspector_problems(data) if "ERROR" in p or "CRITICAL" in p or "neurpir" in p.lower()]
     assert problems == []
@@ -140,8 +145,8 @@ def test_a_modality_asked_for_skips_the_files_of_the_other_kind(cli_server: CliF
     assert annotated.code == 0, annotated.stderr[-2000:]
     assert sorted(o["status"] for o in json.loads(annotated.stdout)) == ["copy", "skipped"]
     again = cli_server.run(["annotate", model, data, "--out", tmp_path / "out", "--json", "--no-progress"],
-                           tmp_path / "logs")  # the copy's embeddings exist: it fails, the other kind stays skipped
-    assert again.code == 1 and sorted(o["status"] for o in json.loads(again.stdout)) == ["failed", "skipped"]
+                           tmp_path / "logs")  # the copy holds these embeddings already; the other kind stays skipped
+    assert again.code == 0 and sorted(o["status"] for o in json.loads(again.stdout)) == ["skipped", "unchanged"]
     shutil.copy(data / "sub-a" / "sub-a_ses-s1_ophys.nwb", tmp_path / "out" / "sub-a")  # not annotated: left out
     plotted = cli_server.run(["plot", tmp_path / "out", "--projection", "pca", "--out", tmp_path / "p.png", "--json",
                               "--no-progress"], tmp_path / "logs")

@@ -70,6 +70,27 @@ def test_embed_writes_npz_and_json(model_dir: Path, files: list[Path], tmp_path:
     assert len(payload["recordings"][0]["embeddings"]) == 12 and len(payload["model_sha256"]) == 64
 
 
+def test_embed_out_makes_missing_folders_and_refuses_an_unwritable_place_before_embedding(
+        model_dir: Path, files: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "newdir" / "x" / "e.npz"
+    result = runner.invoke(app, ["embed", str(model_dir), str(files[0]), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    with np.load(out) as data:
+        assert data["embeddings"].shape == (12, 8)
+    assert [p.name for p in out.parent.iterdir()] == ["e.npz"]  # written through a temporary file
+    (tmp_path / "a-file").write_text("")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    (tmp_path / "newdir" / "x.npz").mkdir()
+    for place, problem in ((tmp_path / "a-file" / "sub" / "e.csv", f"{tmp_path / 'a-file'} is a file, not a folder"),
+                           (read_only / "sub" / "e.npz", f"folder {read_only} is not writable"),
+                           (tmp_path / "newdir" / "x.npz", "is a folder")):
+        result = runner.invoke(app, ["embed", str(model_dir), str(files[0]), "--out", str(place), "--no-progress"])
+        assert result.exit_code == 1 and problem in result.output, result.output
+        assert "neurons ->" not in result.output and len(result.output.strip().splitlines()) == 1  # before embedding
+    assert list(read_only.iterdir()) == []
+
+
 def test_embed_tables_keep_integer_label_columns_and_every_digit(model_dir: Path, tmp_path: Path) -> None:
     nwbfile = make_spikes_nwbfile(n_units=4, duration=30.0, seed=5)
     keys = np.array([123456789, 2**53 + 1, 10**17 + 3, 7], dtype=np.int64)  # beyond float64's exact integers

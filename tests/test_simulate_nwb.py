@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -163,5 +164,25 @@ def test_a_full_disk_is_one_line_naming_the_file_not_a_crash(tmp_path: Path, lim
                            "--animals", "1", "--neurons", "25", "--duration", "8", "--no-progress"],
                           capture_output=True, text=True, check=False)
     target = out / "sub-sim01" / "sub-sim01_ses-sim01s01_ecephys.nwb"
-    assert (done.returncode, done.stderr) == (1, f"error: {target}: File too large\n")
+    assert (done.returncode, done.stderr) == (1, f"error: {target}: writing failed (File too large); nothing was "
+                                                 "changed\n")
     assert [p for p in out.rglob("*") if p.is_file()] == []  # the half-written temporary file is gone
+
+
+def test_a_rerun_removes_what_a_killed_simulate_left_and_keeps_a_live_writers_file(tmp_path: Path) -> None:
+    # a simulate killed with SIGKILL left its temporary file (named as the writer names them, or as versions before
+    # 0.2.3 did: .<name>.tmp-<pid>-<random>) and its lock file; the next run into the folder removes them
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                           check=True)
+    gone = int(ended.stdout)
+    target = planned_paths(tmp_path, TINY.with_overrides(n_animals=1))[0]
+    target.parent.mkdir(parents=True)
+    stale = [target.with_name(f".{target.name}.neurpir-tmp-k1ll3d.nwb"),
+             target.with_name(f".{target.name}.tmp-{gone}-7bbda2a2"), target.with_name(f".{target.name}.neurpir-lock")]
+    live = target.with_name(f".{target.name}.tmp-{os.getpid()}-0123abcd")  # a writer that still runs
+    for path in [*stale, live]:
+        path.write_bytes(b"partial")
+    result = CliRunner().invoke(app, ["simulate", str(tmp_path), "--preset", "demo", "--animals", "1", "--neurons",
+                                      "25", "--duration", "8", "--seed", "11", "--overwrite", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, live.name])

@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
         sources: Sources,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help=("Write embeddings, neuron ids, sessions and label columns to this .npz file, or to a "
-                           ".csv/.tsv table (one row per neuron; its numbers read back exactly)."))] = None,
+                           ".csv/.tsv table (one row per neuron; its numbers read back exactly). Missing folders "
+                           "are made; a place that cannot be written is refused before embedding."))] = None,
         as_json: JsonOutput = False,
         progress: Progress = None,
         glob: Glob = None,
@@ -51,11 +52,10 @@ def register(app: typer.Typer) -> None:
         """
         from tqdm import tqdm
 
-        from nwb_neurpir.errors import NeurPIRError
-        from nwb_neurpir.workflows.embedding_export import TABLE_SUFFIXES, embed_sources
+        from nwb_neurpir.workflows.embedding_export import check_output, embed_sources
 
-        if out is not None and out.suffix.lower() not in TABLE_SUFFIXES:
-            raise NeurPIRError(f"--out must end in {', '.join(TABLE_SUFFIXES)}", out)
+        if out is not None:
+            check_output(out)
 
         def say(recording, vectors) -> None:  # noqa: ANN001 - a Recording and its vectors
             if not as_json:

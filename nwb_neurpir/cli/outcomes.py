@@ -24,7 +24,7 @@ def print_outcomes(outcomes: Sequence[AnnotateOutcome], verb: str, as_json: bool
     else:
         for outcome in outcomes:
             detail = where(outcome) if outcome.error is None else outcome.error
-            typer.echo(f"{outcome.status:>8}  {outcome.n_neurons:>6} neurons  {detail}")
+            typer.echo(f"{outcome.status:>9}  {outcome.n_neurons:>6} neurons  {detail}")
     failed = sum(outcome.status == "failed" for outcome in outcomes)
     skipped = sum(outcome.status == "skipped" for outcome in outcomes)
     unchanged = sum(outcome.status == "unchanged" for outcome in outcomes)

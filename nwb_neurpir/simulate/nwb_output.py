@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from nwb_neurpir import __version__
-from nwb_neurpir.atomic_files import atomic_path, hdf5_writer
+from nwb_neurpir.atomic_files import hdf5_writer
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.simulate.calcium import CalciumTraces, simulate_calcium
 from nwb_neurpir.simulate.integrator import Backend
@@ -275,9 +275,16 @@ def _calcium(session: SimulatedSession) -> CalciumTraces:
 
 
 def _write_atomically(nwbfile, path: Path) -> None:  # noqa: ANN001 - pynwb.NWBFile
-    """Write to a temporary file next to ``path``, then move it into place (``atomic_path``)."""
+    """Write to a temporary file next to ``path``, then move it into place, under ``path``'s lock as ``annotate``
+    writes (``staged_replace``): temporary and lock files that killed writers of ``path`` left are deleted first."""
     from pynwb import NWBHDF5IO
 
+    from nwb_neurpir.store.atomic import staged_replace
+    from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as partial, hdf5_writer(partial, "w") as file:
-        NWBHDF5IO(file=file, mode="w").write(nwbfile)
+    with staged_replace(path, DEFAULT_LOCK_TIMEOUT) as staging:
+        partial = staging.new_temp()
+        with hdf5_writer(partial, "w") as file:
+            NWBHDF5IO(file=file, mode="w").write(nwbfile)
+        staging.commit(partial)

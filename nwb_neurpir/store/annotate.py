@@ -16,11 +16,12 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import Recording, SourceInfo
 from nwb_neurpir.store.atomic import is_writable
+from nwb_neurpir.store.read import list_embeddings, read_embeddings, tables_named
 from nwb_neurpir.store.sidecar import disambiguated, sidecar_of_other_source, sidecar_path, write_sidecar
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, write_embeddings
 
 __all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_target", "goes_to_sidecar",
-           "local_target", "sidecar_target"]
+           "holds_same_embeddings", "local_target", "planned_target", "sidecar_target"]
 
 AnnotateKind = Literal["in-place", "copy", "sidecar"]
 
@@ -80,22 +81,46 @@ def annotate(
         raise NeurPIRError("no such file", source=local)
     claimed = set() if claimed is None else claimed
     common = dict(neuron_table=neuron_table, name=name, module=module, overwrite=overwrite, lock_timeout=lock_timeout)
-    if goes_to_sidecar(info, output_dir, sidecar):
-        target = sidecar_target(info, name, output_dir, subject_id, session_id, claimed)
+    planned = planned_target(info, name, output_dir, relative_path, sidecar, subject_id, session_id, claimed)
+    target, how = planned.path, planned.kind
+    if how == "sidecar":
         _claim(target, claimed, info)
         path = write_sidecar(target, info, neuron_ids, embeddings, provenance, label_columns,
                              session_start_time=session_start_time, subject_id=subject_id, session_id=session_id,
                              **common)
         return AnnotateResult(path, "sidecar")
-    if local is None:
-        raise NeurPIRError("a remote file cannot be annotated in place; write a sidecar file", source=info.label())
-    target, how = local_target(local, output_dir, relative_path)
     if how == "copy":
         _claim(target, claimed, info)
         target.parent.mkdir(parents=True, exist_ok=True)
     path = write_embeddings(local, neuron_ids, embeddings, provenance, progress=progress,
                             output=target if how == "copy" else None, **common)
     return AnnotateResult(path, how)
+
+
+def planned_target(info: SourceInfo, name: str, output_dir: str | Path | None, relative_path: str | None,
+                   sidecar: bool | None, subject_id: str | None = None, session_id: str | None = None,
+                   claimed: set[Path] | frozenset[Path] = frozenset()) -> AnnotateResult:
+    """Where ``annotate`` writes the embeddings ``name`` of ``info``, and how, without writing anything."""
+    if goes_to_sidecar(info, output_dir, sidecar):
+        return AnnotateResult(sidecar_target(info, name, output_dir, subject_id, session_id, claimed), "sidecar")
+    if not info.is_local:
+        raise NeurPIRError("a remote file cannot be annotated in place; write a sidecar file", source=info.label())
+    return AnnotateResult(*local_target(Path(info.location), output_dir, relative_path))
+
+
+def holds_same_embeddings(path: Path, name: str, model_sha256: str, selection: dict[str, str | None],
+                          neuron_ids: np.ndarray, module: str = DEFAULT_MODULE) -> bool:
+    """Whether the NWB file ``path`` holds embeddings ``name`` (in ``module``) made by the model ``model_sha256``
+    from the neurons ``neuron_ids`` read with ``selection`` (``Recording.neuron_selection``: the neuron filter and
+    the calcium series or units table), as its ``NeurPIRModel`` records them: writing them again would change
+    nothing."""
+    if not tables_named(list_embeddings(path), f"{module}/{name}"):
+        return False
+    frame = read_embeddings(path, name=f"{module}/{name}")
+    model = frame.attrs["model"]
+    return (model["checkpoint_sha256"] == model_sha256
+            and model["hyperparameters"].get("embedding") == selection
+            and np.array_equal(frame["neuron_id"].to_numpy(), neuron_ids))
 
 
 def goes_to_sidecar(info: SourceInfo, output_dir: str | Path | None, sidecar: bool | None) -> bool:

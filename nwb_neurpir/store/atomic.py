@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from nwb_neurpir.atomic_files import replace_durably
+from nwb_neurpir.atomic_files import abandoned_temporaries, replace_durably
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store.target_lock import LockTimeout, held_lock
 
@@ -199,7 +199,8 @@ def _owned_by(path: Path) -> str:
 
 
 def _remove_stale_temps(target: Path) -> None:
-    """Delete the temporary files killed writers of ``target`` left (in a sticky folder, only one's own)."""
-    for stale in temp_files(target):
+    """Delete the temporary files killed writers of ``target`` left (in a sticky folder, only one's own): those of
+    the lock's holders, and those of ``atomic_path`` whose process is gone (``simulate`` wrote through it before)."""
+    for stale in [*temp_files(target), *abandoned_temporaries(target)]:
         with suppress(PermissionError):
             stale.unlink(missing_ok=True)

@@ -19,7 +19,6 @@ from nwb_neurpir.renamed import accepts_ophys_series
 from nwb_neurpir.workflows.recordings import source_items
 
 if TYPE_CHECKING:
-    from nwb_neurpir.io.sources import ResolvedSource
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.workflows.estimator import NeurPIR
@@ -45,7 +44,7 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
     ``model`` is a fitted ``npir.NeurPIR``, a trained ``nwb_neurpir.model.NeurPIR`` or a model folder; the other
     options are ``annotate_sources``' (``output_dir`` is the command's ``--out``). Every source is tried; then, unless
     ``raise_on_failure=False``, a failure raises a ``NeurPIRError`` naming the first failed source. Returns one
-    outcome per source (``status``: in-place, copy, sidecar or failed; ``path``; ``n_neurons``).
+    outcome per source (``status``: in-place, copy, sidecar, unchanged, skipped or failed; ``path``; ``n_neurons``).
 
     >>> import nwb_neurpir as npir
     >>> outcomes = npir.annotate("model/", "sim/sub-sim01", overwrite=True)     # doctest: +SKIP
@@ -71,8 +70,9 @@ class AnnotateOutcome:
 
     source: str
     status: str
-    """``in-place``, ``copy``, ``sidecar``, ``skipped`` (a sidecar, a file without neurons, or one of the other
-    modality among files of the model's) or ``failed``."""
+    """``in-place``, ``copy``, ``sidecar``, ``unchanged`` (the file already holds these embeddings: same model,
+    neuron selection and neurons; left as it is), ``skipped`` (a sidecar, a file without neurons, or one of the
+    other modality among files of the model's) or ``failed``."""
     path: str | None = None
     n_neurons: int = 0
     error: str | None = None
@@ -105,7 +105,9 @@ def annotate_sources(
     observed activity have no vector and are left out. Context inputs of the model that a file lacks are set to
     their training mean, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``series``
     picks the calcium traces (a RoiResponseSeries or a segmentation table) or the units table, by name or path.
-    ``lock_timeout``: seconds to wait for another writer of the same file (None: the store's default).
+    ``lock_timeout``: seconds to wait for another writer of the same file (None: the store's default). Without
+    ``overwrite``, a file that already holds these embeddings (same model, neuron selection and neurons) is left as
+    it is (status ``unchanged``), before anything is embedded; other embeddings of that name are refused.
     """
     from tqdm import tqdm
 
@@ -125,8 +127,14 @@ def annotate_sources(
         try:
             recording = read_for_model(model, source, access, unit_filter=unit_filter,  # sidecars: skipped here
                                        series=series)
-            if not overwrite:
-                _refuse_existing_early(source, name or DEFAULT_NAME, output_dir, sidecar)
+            timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
+            done = None if overwrite else _unchanged_or_refused(
+                recording, provenance.checkpoint_sha256, name or DEFAULT_NAME, output_dir, source.relative_path,
+                sidecar, claimed, timeout)
+            if done is not None:
+                outcomes.append(AnnotateOutcome(source=source.label(), status="unchanged", path=str(done[0]),
+                                                n_neurons=done[1]))
+                continue
             missing = warn_missing_context(model, recording)
             vectors = model.embed(recording, progress=False)
             keep = np.isfinite(vectors).all(axis=1)
@@ -137,7 +145,7 @@ def annotate_sources(
             result = annotate_recording(recording, vectors[keep], as_embedded(provenance, recording, missing),
                                         name=name or DEFAULT_NAME, overwrite=overwrite, output_dir=output_dir,
                                         relative_path=source.relative_path, sidecar=sidecar, claimed=claimed,
-                                        lock_timeout=DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout)
+                                        lock_timeout=timeout)
             outcomes.append(AnnotateOutcome(source=source.label(), status=result.kind, path=str(result.path),
                                             n_neurons=int(keep.sum())))
         except (SidecarFile, NoNeurons) as exc:
@@ -151,21 +159,34 @@ def annotate_sources(
     return other_modality_skipped(outcomes, other_kind)
 
 
-def _refuse_existing_early(source: ResolvedSource, name: str, output_dir: str | Path | None,
-                           sidecar: bool | None) -> None:
-    """Before embedding (the slow part), the errors ``annotate_recording`` would give at the end: the file it writes
-    (the source in place, or its copy in ``output_dir``) belongs to another user or already holds embeddings
-    ``name``. Sidecars are named after the recording and checked when written."""
-    from nwb_neurpir.store.annotate import goes_to_sidecar, local_target
-    from nwb_neurpir.store.atomic import check_replaceable
-    from nwb_neurpir.store.write import DEFAULT_MODULE, existing_embeddings, refuse_replacing
+def _unchanged_or_refused(recording: Recording, model_sha256: str, name: str, output_dir: str | Path | None,
+                          relative_path: str | None, sidecar: bool | None, claimed: set[Path],
+                          lock_timeout: float) -> tuple[Path, int] | None:
+    """Before embedding (the slow part), under the lock of the file ``annotate_recording`` would write (waiting for
+    its writer; clearing what killed ones left): that file and its neuron count when it already holds these
+    embeddings (``holds_same_embeddings``: same model, neuron selection and neurons, those with observed activity),
+    to be left as it is. Otherwise the errors the write would give at the end: the file (the source in place, or
+    its copy in ``output_dir``) belongs to another user, holds another recording, or already holds embeddings
+    ``name``; an existing sidecar is refused when written."""
+    from nwb_neurpir.store.annotate import holds_same_embeddings, planned_target
+    from nwb_neurpir.store.atomic import staged_replace
+    from nwb_neurpir.store.write import DEFAULT_MODULE, earlier_copy_or, existing_embeddings, refuse_replacing
 
-    if goes_to_sidecar(source.info, output_dir, sidecar):
-        return
-    target, _ = local_target(Path(source.location), output_dir, source.relative_path)
-    if target.exists():
-        check_replaceable(target)
-        refuse_replacing(existing_embeddings(target, name), name, DEFAULT_MODULE, target, overwrite=False)
+    planned = planned_target(recording.source, name, output_dir, relative_path, sidecar, recording.subject_id,
+                             recording.session_id, claimed)
+    how = planned.kind
+    target = planned.path.resolve() if how == "in-place" else planned.path  # the file write_embeddings locks
+    if target in claimed or not target.exists():
+        return None
+    ids = recording.neuron_ids if recording.observed is None else recording.neuron_ids[recording.observed.any(axis=1)]
+    with staged_replace(target, lock_timeout):
+        if how == "copy":
+            earlier_copy_or(Path(recording.source.location), target, in_place=False)
+        if holds_same_embeddings(target, name, model_sha256, recording.neuron_selection(), ids):
+            return planned.path, int(ids.size)
+        if how != "sidecar":
+            refuse_replacing(existing_embeddings(target, name), name, DEFAULT_MODULE, target, overwrite=False)
+    return None
 
 
 def other_modality_skipped(outcomes: list[Outcome], other_kind: list[int]) -> list[Outcome]:

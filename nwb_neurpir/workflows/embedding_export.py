@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from nwb_neurpir.recording import Recording
 
-__all__ = ["TABLE_SUFFIXES", "EmbeddedSources", "embed_sources", "label_arrays"]
+__all__ = ["TABLE_SUFFIXES", "EmbeddedSources", "check_output", "embed_sources", "label_arrays"]
 
 _NPZ_KEYS = ("embeddings", "neuron_ids", "neuron_table", "subject_id", "session_id", "source", "model_sha256")
 TABLE_SUFFIXES = {".npz": None, ".csv": ",", ".tsv": "\t"}
@@ -58,7 +58,7 @@ class EmbeddedSources:
             **label_arrays([r.neuron_metadata for r, _ in self.rows]))
 
     def write(self, path: str | Path) -> Path:
-        """Write :meth:`arrays` to ``path`` atomically: ``.npz`` (with the model checksum; loadable without pickle),
+        """Write :meth:`arrays` to ``path`` atomically, making its missing folders: ``.npz`` (with the model checksum; loadable without pickle),
         or ``.csv``/``.tsv``: one row per neuron with the columns ``npir.read_embeddings`` gives (``subject_id``,
         ``session_id``, ``neuron_id``, ``neuron_table``, the label columns, ``file``), then the vector as
         ``embedding_0``...; numbers are written so that they read back exactly."""
@@ -78,8 +78,26 @@ class EmbeddedSources:
                                   "neuron_table": tables, **arrays, "file": files})
             frame = frame.join(pd.DataFrame(vectors, columns=[f"embedding_{i}" for i in range(vectors.shape[1])]))
             frame.to_csv(buffer, sep=TABLE_SUFFIXES[path.suffix.lower()], index=False)  # numbers that read back exact
+        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, buffer.getvalue())
         return path
+
+
+def check_output(path: Path) -> None:
+    """Refuse, before anything is embedded, an output file ``write`` could not write: another suffix than
+    ``TABLE_SUFFIXES``, a folder, or a place where it (or the folders missing on its way) cannot be created."""
+    from nwb_neurpir.errors import NeurPIRError
+    from nwb_neurpir.store.atomic import is_writable
+
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        raise NeurPIRError(f"--out must end in {', '.join(TABLE_SUFFIXES)}", source=path)
+    if path.is_dir():
+        raise NeurPIRError("is a folder; give the file to write", source=path)
+    nearest = next(folder for folder in path.absolute().parents if folder.exists())
+    if not nearest.is_dir():
+        raise NeurPIRError(f"cannot write here: {nearest} is a file, not a folder", source=path)
+    if not is_writable(nearest):
+        raise NeurPIRError(f"cannot write here: folder {nearest} is not writable", source=path)
 
 
 @accepts_ophys_series
