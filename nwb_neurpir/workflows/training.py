@@ -66,7 +66,7 @@ def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob:
     if not env.is_main:
         return None
     summary = model.training_summary_
-    return TrainingReport(steps=summary["steps"], recordings=len(recordings),
+    return TrainingReport(steps=summary["steps"], recordings=len(model.training_data_),
                           train_neurons=summary["n_train_neurons"], held_out_neurons=summary["n_validation_neurons"],
                           context=list(model.context_.columns) if model.context_ is not None else [], model=str(out),
                           sha256=model.provenance().checkpoint_sha256)
