@@ -1,7 +1,7 @@
 """The ``neurpir`` Typer app: registers the commands and turns user errors into one-line messages.
 
-Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own), 128 + the signal for a run stopped by
-Ctrl-C (SIGINT, 130) or SIGTERM (143).
+Exit codes: 0 ok, 1 error (bad input, failed asset), 2 usage (Click's own), 3 internal error (a bug: the traceback,
+then one line asking for a report), 128 + the signal for a run stopped by Ctrl-C (SIGINT, 130) or SIGTERM (143).
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import os
 import signal
 import sys
 import threading
+import traceback
 import warnings
 from typing import Annotated, Any, Optional
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from nwb_neurpir import __version__
 from nwb_neurpir.cli import (
@@ -32,6 +34,11 @@ from nwb_neurpir.cli import (
 )
 from nwb_neurpir.cli.library_caches import use_private_caches_if_needed
 from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
+from nwb_neurpir.redaction import redact_text
+
+INTERNAL_ERROR = 3
+"""The exit code of a command that failed by a bug (an unexpected exception), apart from user errors (1) and usage
+errors (2)."""
 
 
 def _other_rank() -> str | None:
@@ -52,6 +59,16 @@ def _fail_on_this_rank(exc: RankError) -> typer.Exit:
     rank = _other_rank()
     typer.echo(f"error: {'' if rank is None else f'rank {rank}: '}{exc.one_line()}", err=True)
     return typer.Exit(code=1)
+
+
+def _internal_error(exc: Exception) -> typer.Exit:
+    """A bug: its traceback (URLs without their credentials), then one line saying it is one, to report (every
+    rank says its own, with its rank)."""
+    rank = _other_rank()
+    _write_line(redact_text("".join(traceback.format_exception(exc))).rstrip("\n"))
+    typer.echo(f"error: {'' if rank is None else f'rank {rank}: '}internal error in neurpir {__version__} (a bug, "
+               "not a problem with the input): please report it with the traceback above", err=True)
+    return typer.Exit(code=INTERNAL_ERROR)
 
 
 def _silence_stdout() -> None:
@@ -145,7 +162,8 @@ def _os_error_line(exc: OSError, target: str | None) -> str:
 class _Group(TyperGroup):
     """Turns NeurPIRError and OS errors into ``error: <one line>`` and exit code 1, no traceback (a run the user
     stopped: its message and ``128 + signal``). Under torchrun only rank 0 says them, except a RankError (a problem of
-    that rank alone), said with the rank. SIGTERM stops a command as Ctrl-C does.
+    that rank alone), said with the rank. SIGTERM stops a command as Ctrl-C does. Any other exception is a bug: its
+    traceback and exit code ``INTERNAL_ERROR``.
 
     Done in ``invoke`` so that the installed command and Typer's CliRunner behave the same.
     """
@@ -172,6 +190,10 @@ class _Group(TyperGroup):
         except OSError as exc:
             target = None if exc.filename is not None else self._output_target(ctx, arguments)
             raise _fail(_os_error_line(exc, target)) from None
+        except (typer.Exit, typer.Abort, TyperException):  # Typer's own exits and usage errors
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug, reported as one
+            raise _internal_error(exc) from None
 
     def _output_target(self, ctx: typer.Context, arguments: list[str]) -> str | None:
         """The output target of the command ``arguments`` run, parsed again (only after an error)."""
@@ -211,7 +233,7 @@ def _root(
     """NeurPIR for NWB: simulate, inspect, train, embed, annotate, predict, evaluate, plot."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = _BarSafeHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_RecordFormatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level if _other_rank() is None else logging.ERROR, handlers=[handler])
     warnings.showwarning = _show_warning
     if _other_rank() is not None:
@@ -235,9 +257,24 @@ class _BarSafeHandler(logging.Handler):
         _write_line(self.format(record))
 
 
+def _warning_line(message: object) -> str:
+    """A warning as the user reads it: ``warning: <message on one line>``."""
+    return f"warning: {' '.join(str(message).split())}"
+
+
+class _RecordFormatter(logging.Formatter):
+    """The package's own logged warnings read like its ``warnings.warn`` ones (``warning: <one line>``); other
+    records (information and debugging, other libraries' warnings) keep their level and logger."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno == logging.WARNING and record.name.partition(".")[0] == "nwb_neurpir":
+            return _warning_line(record.getMessage())
+        return super().format(record)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001, ARG001
     """Warnings reach the user as one line, without the source line that raised them."""
-    _write_line(f"warning: {' '.join(str(message).split())}")
+    _write_line(_warning_line(message))
 
 
 for _module in (cmd_demo, cmd_simulate, cmd_inspect, cmd_fetch, cmd_train, cmd_embed, cmd_annotate, cmd_predict,

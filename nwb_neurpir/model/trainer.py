@@ -55,6 +55,7 @@ from nwb_neurpir.model.estimator import MODEL_FILES, NeurPIR, load_state
 from nwb_neurpir.model.segments import PairBatch, ViewSampler
 from nwb_neurpir.model.sessions import SessionData, activity_fingerprint, prepare_session, session_key
 from nwb_neurpir.model.threads import use_threads
+from nwb_neurpir.model.trainable import MIN_NEURONS, trainable_recordings
 from nwb_neurpir.progress import tqdm
 from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording, refuse_recordings_read_twice, same_grid
@@ -135,23 +136,25 @@ def _learning_rate(config: NeurPIRConfig, step: int) -> float:
 def _split_neurons(sessions: list[SessionData], config: NeurPIRConfig) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per session: training neurons and held-out validation neurons.
 
-    ``validation_fraction`` of each session's neurons (seeded); when sessions are too small for that to hold out anyone,
-    the same fraction of all neurons pooled over sessions instead (never a session's last neuron), with a warning
-    when even that leaves none.
+    ``validation_fraction`` of each session's neurons (seeded); when sessions are too small for that to hold out two
+    (a validation loss compares neurons), the same fraction of all neurons pooled over sessions instead, with a warning
+    when even that holds out fewer than two (then none). A session keeps ``MIN_NEURONS`` training neurons.
     """
     orders = [np.random.default_rng([config.seed, index]).permutation(s.n_neurons) for index, s in enumerate(sessions)]
-    n_val = [min(int(config.validation_fraction * s.n_neurons), s.n_neurons - 1) for s in sessions]
+    n_val = [max(min(int(config.validation_fraction * s.n_neurons), s.n_neurons - MIN_NEURONS), 0) for s in sessions]
     total = sum(s.n_neurons for s in sessions)
     wanted = int(round(config.validation_fraction * total))
-    if sum(n_val) == 0 and wanted:
+    if sum(n_val) < MIN_NEURONS <= wanted:
         n_val = [0] * len(sessions)
         for index in np.random.default_rng([config.seed, 7919]).permutation(len(sessions)):
             if sum(n_val) >= wanted:
                 break
-            n_val[index] = min(wanted - sum(n_val), max(sessions[index].n_neurons - 1, 0))
+            n_val[index] = min(wanted - sum(n_val), max(sessions[index].n_neurons - MIN_NEURONS, 0))
+    if sum(n_val) < MIN_NEURONS:
+        n_val = [0] * len(sessions)
     if config.validation_fraction and sum(n_val) == 0:
-        log.warning("no neuron can be held out for validation (%d neurons in %d recordings): no validation loss, no "
-                    "early stopping; the last weights are kept", total, len(sessions))
+        log.warning("no neuron can be held out for validation (%d neurons in %d recording%s): no validation loss, no "
+                    "early stopping; the last weights are kept", total, len(sessions), "" if len(sessions) == 1 else "s")
     val_pools = [np.sort(order[:k]) for order, k in zip(orders, n_val)]
     train_pools = [np.sort(order[k:]) for order, k in zip(orders, n_val)]
     return train_pools, val_pools
@@ -444,9 +447,11 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     """Fit the context encoder and the neuron encoder on ``recordings``; save to ``out_dir`` when given.
 
     With ``resume`` (default) and an ``out_dir`` holding a complete checkpoint of the same settings and data,
-    training continues from it. ``max_steps=0`` returns an untrained encoder (an evaluation baseline).
+    training continues from it. ``max_steps=0`` returns an untrained encoder (an evaluation baseline). A recording
+    with fewer than two neurons is left out with a warning (a ``NeurPIRError`` when no other remains).
     """
     config = (config or NeurPIRConfig()).resolved(_check_recordings(recordings))
+    recordings = trainable_recordings(recordings)
     config.check_context_architecture()
     run = _Run(recordings, config, Path(out_dir) if out_dir is not None else None, resume, progress)
     net: nn.Module = run.pair

@@ -73,7 +73,7 @@ def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob:
     summary = model.training_summary_
     return TrainingReport(steps=summary["steps"], max_steps=model.config.max_steps,
                           stopped_early=summary["stopped_early"], resumed_from_step=summary["resumed_from_step"],
-                          steps_this_run=summary["steps_this_run"], recordings=len(recordings),
+                          steps_this_run=summary["steps_this_run"], recordings=len(model.training_data_),
                           train_neurons=summary["n_train_neurons"], held_out_neurons=summary["n_validation_neurons"],
                           context=list(model.context_.columns) if model.context_ is not None else [], model=str(out),
                           sha256=model.provenance().checkpoint_sha256)
