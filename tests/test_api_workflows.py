@@ -367,7 +367,7 @@ def predicted(fitted: tuple, simulated: Path, tmp_path_factory: pytest.TempPathF
     return {"data": data, "probe": probe, "saved": saved, "outcomes": outcomes}
 
 
-def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict) -> None:
+def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict, tmp_path: Path) -> None:
     probe, saved = predicted["probe"], predicted["saved"]
     assert probe.classes_ == CLASSES and set(probe.fold_accuracy_) == {"sim01", "sim02"}
     assert 0.0 <= probe.cross_animal_accuracy_ <= 1.0
@@ -387,6 +387,16 @@ def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict) -> N
         loaded.predict_proba(vectors)
     with pytest.raises(NeurPIRError, match="has no neuron 999"):
         loaded.predict_proba(vectors[:1], recording, [999])
+    from nwb_neurpir.model.checkpoint import read_folder, write_folder
+
+    parsed, _ = read_folder(saved, ("probe.json", "probe.safetensors"))  # as saved by 0.2.2, the earlier scoring rule
+    earlier = tmp_path / "earlier"
+    write_folder(earlier, {**parsed, "probe.json": {**parsed["probe.json"], "package_version": "0.2.2"}})
+    with pytest.warns(UserWarning, match=r"saved by nwb-neurpir 0\.2\.2, whose cross-animal accuracy left out"):
+        npir.LabelProbe.load(earlier)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        npir.LabelProbe.load(saved)  # saved by this release: nothing to say
     (saved / "probe.json").write_text((saved / "probe.json").read_text().replace("logistic", "knn"))
     with pytest.raises(NeurPIRError, match="does not match its checksum"):
         npir.LabelProbe.load(saved)

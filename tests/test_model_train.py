@@ -216,6 +216,9 @@ def test_a_checkpoint_of_an_earlier_release_resumes_with_the_values_it_was_train
         "the checkpoint was made with different settings (predict_weight); continue it with the saved ones "
         f"(--set predict_weight=0.0) or use another output folder; --no-resume (resume=False) trains again from "
         f"scratch and replaces the model in {folder}")
+    kept = train(recordings, dataclasses.replace(TINY, max_steps=None, predict_weight=0.0), out_dir=folder,
+                 progress=False)  # no max_steps: the checkpoint's 6, not today's default for the modality (400)
+    assert (kept.config.max_steps, kept.training_summary_["steps_this_run"]) == (6, 0)
     extended = train(recordings, dataclasses.replace(TINY, max_steps=8, predict_weight=0.0), out_dir=folder,
                      progress=False)
     assert extended.training_summary_["steps"] == 8 and extended.config.predict_weight == 0.0

@@ -53,7 +53,8 @@ def register(app: typer.Typer) -> None:
             help="Set one NeurPIRConfig field, e.g. --set context_iterations=50 (repeatable); over --config, "
                  "under --max-steps, --batch-size, --context, --covariates, --seed and --threads.")] = None,
         max_steps: Annotated[Optional[int], typer.Option(  # noqa: UP007
-            "--max-steps", help="Training steps (default: 400 for spikes, 1600 for calcium, or the --config value). "
+            "--max-steps", help="Training steps (default: 400 for spikes, 1600 for calcium, or the --config value; a model folder being "
+                                "resumed keeps its own). "
                                 "A larger value on a finished "
                                 "model folder extends its training, but the learning-rate schedule follows "
                                 "--max-steps: the model differs from one trained that long from the start "

@@ -143,8 +143,8 @@ class NeurPIRConfig:
     covariance_weight: float = 1.0
     batch_size: int = 256
     max_steps: int | None = _resumable(None)
-    """Training steps; None: the modality's default (400 for spikes, 1,600 for calcium; :data:`MODALITY_DEFAULTS`
-    says why). The simulated demo trains ``DEMO_TRAINING_STEPS``."""
+    """Training steps; None: a resumed checkpoint's own, else the modality's default (400 for spikes, 1,600 for
+    calcium; :data:`MODALITY_DEFAULTS` says why). The simulated demo trains ``DEMO_TRAINING_STEPS``."""
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
     warmup_steps: int = 100

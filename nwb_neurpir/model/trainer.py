@@ -11,6 +11,7 @@ Works alone or under ``torchrun`` (DistributedDataParallel, neurons sharded acro
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import signal
@@ -442,6 +443,18 @@ def _trainer_state(saved: dict[str, Any], source: str) -> TrainerState:
     return TrainerState(**saved)
 
 
+def _checkpoint_max_steps(root: Path) -> int | None:
+    """The ``max_steps`` of the latest checkpoint under ``root`` (None without one, or unreadable: the resume check
+    says why later), so that resuming without ``max_steps`` neither extends nor cuts a training whose default has
+    changed since it was saved."""
+    folder = latest_checkpoint(root)
+    try:
+        steps = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("max_steps") if folder else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+
+
 def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_dir: str | Path | None = None,
           progress: bool = True, resume: bool = True) -> NeurPIR:
     """Fit the context encoder and the neuron encoder on ``recordings``; save to ``out_dir`` when given.
@@ -450,7 +463,10 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     training continues from it. ``max_steps=0`` returns an untrained encoder (an evaluation baseline). A recording
     with fewer than two neurons is left out with a warning (a ``NeurPIRError`` when no other remains).
     """
-    config = (config or NeurPIRConfig()).resolved(_check_recordings(recordings))
+    config = config or NeurPIRConfig()
+    if config.max_steps is None and resume and out_dir is not None:  # a checkpoint goes on as long as it was to
+        config = dataclasses.replace(config, max_steps=_checkpoint_max_steps(Path(out_dir) / CHECKPOINTS))
+    config = config.resolved(_check_recordings(recordings))
     recordings = trainable_recordings(recordings)
     config.check_context_architecture()
     run = _Run(recordings, config, Path(out_dir) if out_dir is not None else None, resume, progress)

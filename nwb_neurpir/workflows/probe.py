@@ -417,6 +417,7 @@ class LabelProbe:
             raise NeurPIRError(f"probe.json or probe.safetensors is malformed ({type(error).__name__}: {error})",
                                folder) from None
         probe.checkpoint_sha256_ = sha
+        _warn_earlier_scoring(meta, folder)
         return probe
 
     def _restore(self, meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
@@ -484,3 +485,22 @@ def _sha256(files: dict[str, Any]) -> str:
     from nwb_neurpir.model.checkpoint import folder_sha256
 
     return folder_sha256(files)
+
+
+SCORING_SINCE = (0, 2, 3)
+"""The release since which a probe's per-animal accuracy counts the neurons of classes its fold never trained on."""
+
+
+def _warn_earlier_scoring(meta: dict[str, Any], folder: Path) -> None:
+    """Warn that a probe saved before ``SCORING_SINCE`` scored its held-out animals without the neurons of classes the
+    other animals lacked (optimistic where a class is labelled in one animal only)."""
+    version = str(meta.get("package_version", "0"))
+    try:
+        saved = tuple(int(part) for part in version.split(".")[:3])
+    except ValueError:
+        return  # a development version string: nothing to say
+    if saved < SCORING_SINCE and len(meta.get("fold_accuracy") or {}) > 1:
+        warnings.warn(f"{folder}: this probe was saved by nwb-neurpir {version}, whose cross-animal accuracy left out "
+                      "the neurons of classes a held-out animal's training animals lacked (optimistic where a class is "
+                      "labelled in one animal only); fit it again (predict --fit-on ... --overwrite) for the current "
+                      "estimate", stacklevel=3)
