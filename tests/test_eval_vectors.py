@@ -121,3 +121,17 @@ def test_cli_refuses_bad_files_and_specs(data: Path, tmp_path: Path) -> None:
         outcome = CliRunner().invoke(app, ["evaluate", str(data), "--label", "cell_type", "--vectors", spec,
                                            "--no-progress"])
         assert outcome.exit_code != 0 and message in outcome.output, outcome.output
+
+
+def test_scored_beside_neurpir_trained_per_fold(data: Path, hand_copy: pd.DataFrame) -> None:
+    from nwb_neurpir.evaluation import evaluate
+    from nwb_neurpir.testing import tiny_config
+    from nwb_neurpir.workflows.vectors_file import matched_vectors, read_vectors
+
+    recordings = list(open_recordings([data], progress=False, keep_spike_times=True))
+    vectors = matched_vectors(read_vectors({"copy": hand_copy.iloc[::-1]}), recordings)
+    result = evaluate(recordings, label="cell_type", config=tiny_config(), vectors=vectors, progress=False)
+    names = [m.method.name for m in result.methods]
+    assert names[:2] == ["neurpir", "copy"] and "copy+hand" in names and "neurpir+hand" in names
+    assert _scores(result, "copy") == _scores(result, "hand")
+    assert "copy" not in result.settings["inductive_folds"] and result.method("copy").mode == "unknown"
