@@ -68,6 +68,19 @@ def _refuse_probe_options(*, split: str, probe: str, normalize: str, seed: int |
         raise NeurPIRError(f"{given[0]} shapes the probes of --label; with --match-column alone no probe runs")
 
 
+def _named_vectors(specs: list[str]) -> dict[str, Path]:
+    """``--vectors NAME=PATH`` options as name -> path (a spec without ``=``, or a name given twice, is refused)."""
+    named: dict[str, Path] = {}
+    for spec in specs:
+        name, sign, path = spec.partition("=")
+        if not sign or not name.strip() or not path.strip():
+            raise NeurPIRError(f"--vectors {spec!r}: give NAME=PATH, e.g. --vectors mymethod=vectors.csv")
+        if name.strip() in named:
+            raise NeurPIRError(f"--vectors names {name.strip()!r} twice")
+        named[name.strip()] = Path(path.strip())
+    return named
+
+
 def register(app: typer.Typer) -> None:
     """Add `evaluate` to the app."""
 
@@ -88,6 +101,14 @@ def register(app: typer.Typer) -> None:
                                "values are dropped (the report's notes name them).")] = None,
         labels: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--labels", help=LABELS_HELP)] = None,
+        vectors: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
+            "--vectors", help="NAME=PATH: another method's per-neuron vectors, scored as method NAME (and NAME:gb, "
+                              "NAME+hand... in --methods) on the same folds beside NeurPIR and the hand features; "
+                              "repeat for several. PATH: a .csv/.tsv/.parquet table with a recording key (file, "
+                              "else identifier, else session_id; subject_id matched too if present), neuron_id, and "
+                              "the vector as every other column (numeric), or an .npz of arrays neuron_id, vectors "
+                              "(n x dim) and one key array. Neurons it lacks are left out of every method.")
+        ] = None,
         split: Annotated[str, choice("nwb_neurpir.evaluation.splits:SPLITS", "--split",
                                      help="animal (leave one animal out), session (leave one session out, every "
                                           "file of it together: two spike sortings), or kfold. An animal is a "
@@ -182,7 +203,8 @@ def register(app: typer.Typer) -> None:
                                transductive=transductive, embeddings_name=embeddings_name, report_dir=out,
                                overwrite=overwrite,
                                plots=not no_plots, projection=projection or "umap",
-                               command=command_line(), labels=labels, **options)
+                               command=command_line(), labels=labels, vectors=_named_vectors(vectors or []),
+                               **options)
         if as_json:
             typer.echo(json.dumps(run.to_dict(), indent=2, default=float))
             return

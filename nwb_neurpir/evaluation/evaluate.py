@@ -8,7 +8,8 @@ Inputs, one of:
   in the model's training data;
 * recordings + ``embeddings`` (one matrix per recording, e.g. read back from annotated files);
 * an embeddings table alone (columns ``subject_id``, ``session_id``, ``neuron_id``, the label, ``embedding``).
-Hand-feature baselines run whenever recordings are given.
+Hand-feature baselines run whenever recordings are given, and so do the vectors of other methods given with them
+(``vectors``).
 """
 
 from __future__ import annotations
@@ -37,10 +38,17 @@ from nwb_neurpir.evaluation.dataset import (
     table_population,
     table_sessions,
 )
+from nwb_neurpir.evaluation.external import GivenVectors
 from nwb_neurpir.evaluation.features import feature_matrix
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
 from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
-from nwb_neurpir.evaluation.methods import Method, default_methods, parse_methods, REPRESENTATIONS
+from nwb_neurpir.evaluation.methods import (
+    REPRESENTATIONS,
+    Method,
+    default_methods,
+    parse_methods,
+    representations_with,
+)
 from nwb_neurpir.evaluation.metrics import few_neurons_note, score_fold
 from nwb_neurpir.evaluation.neighbours import NeighbourRepresentation
 from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization
@@ -121,6 +129,7 @@ def evaluate(
     progress: bool = True,
     model_provenance: dict | None = None,
     ablations: bool = False,
+    vectors: Sequence[GivenVectors] = (),
 ) -> EvaluationResult:
     """Probe ``label`` (after ``grouping``) from each method's per-neuron vectors on folds of ``split``.
 
@@ -143,10 +152,17 @@ def evaluate(
     adds cross-session retrieval of every NeurPIR variant and the hand features (``result.stability``, see
     ``stability``); with it ``label`` may be None: then only the stability is measured, from a ``model`` or given
     ``embeddings`` and the hand features.
+
+    ``vectors``: other methods' per-neuron vectors for the recordings, each scored as ``NAME`` (and ``NAME:PROBE``,
+    ``NAME+hand``) on the same folds and neurons; labelled neurons without a vector of every given representation
+    (NeurPIR's included) are left out of every method.
     """
     started = time.perf_counter()
     _check_options(config, model, embeddings, normalize, probe, ablations)
     recordings = list(recordings or [])
+    if vectors and (label is None or not recordings):
+        raise NeurPIRError("vectors of other methods are probed for --label on the recordings they were made from; "
+                           "give both")
     timings: dict[str, float] = {}
     if label is None:
         _check_label_free(match_column, config, grouping, held_out)
@@ -154,11 +170,12 @@ def evaluate(
                                started, model_provenance)
     grouping = grouping if isinstance(grouping, LabelGrouping) or grouping is None else load_grouping(grouping)
     neurons, representations = _given_inputs(recordings, label, grouping, model, embeddings, embeddings_training_data,
-                                             progress, timings, every_recording=match_column is not None)
+                                             progress, timings, vectors, every_recording=match_column is not None)
     keys = session_keys(recordings)
     normalization = choose_normalization(normalize, neurons.session_keys, neurons.labels,
                                          _population_keys(recordings, keys, representations.get("neurpir")))
-    notes = [normalization.note] if normalization.note else []
+    notes = ([normalization.note] if normalization.note else []) + _coverage_notes(vectors, recordings, keys,
+                                                                                   normalization)
     protocol = _protocol(protocol, split, config is not None)
     folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed,
                        sessions=neurons.sessions)
@@ -183,7 +200,9 @@ def evaluate(
             "neurpir-neighbours", representations["neurpir"], recordings, neurons)
     available = list(representations) + (list(BASELINES) if recordings else [])
     variants = [r for r in NEURPIR_VARIANTS if r in representations and (ablations or r == "neurpir")]
-    chosen = parse_methods(methods or default_methods(variants, bool(recordings)), available, probe)
+    known = representations_with({given.name: given.description for given in vectors})
+    chosen = parse_methods(methods or default_methods(variants, bool(recordings), [v.name for v in vectors]),
+                           available, probe, known)
     feature_names = None
     if any("hand" in method.sources for method in chosen):
         clock = time.perf_counter()
@@ -195,7 +214,7 @@ def evaluate(
         _announce_training(chosen, train_sets, config.resolved(recordings[0].modality))
 
     extra = _diagnostic_methods(chosen, probe)
-    run = _Run(results={method.name: MethodResult(method=method, description=_describe(method),
+    run = _Run(results={method.name: MethodResult(method=method, description=_describe(method, known),
                                                   classes=neurons.classes) for method in [*chosen, *extra]},
                timings=timings, unseen=None if match_column is None else {})
     _run_folds(folds, fold_infos, train_sets, neurons, representations, [*chosen, *extra], run,
@@ -362,10 +381,11 @@ def _check_options(config: NeurPIRConfig | None, model: NeurPIR | None, embeddin
 
 def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGrouping | None, model: NeurPIR | None,
                   embeddings: pd.DataFrame | Sequence[np.ndarray] | None, training_data: Sequence[str] | None,
-                  progress: bool, timings: dict[str, float],
+                  progress: bool, timings: dict[str, float], vectors: Sequence[GivenVectors] = (),
                   every_recording: bool = False) -> tuple[LabelledNeurons, dict[str, Representation]]:
-    """The labelled neurons and the NeurPIR vectors that exist before any fold (neurons without one are dropped);
-    ``every_recording``: a model embeds the recordings without a labelled neuron too."""
+    """The labelled neurons and the vectors that exist before any fold, NeurPIR's and the given ``vectors`` (neurons
+    without one of them are dropped); ``every_recording``: a model embeds the recordings without a labelled neuron
+    too."""
     table_vectors = None
     if isinstance(embeddings, pd.DataFrame):
         if recordings:
@@ -378,16 +398,23 @@ def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGroupi
             raise NeurPIRError(f"the recordings mix modalities ({', '.join(modalities)}); evaluate one at a time")
         refuse_recordings_read_twice(recordings)
         neurons = from_recordings(recordings, label, grouping)
-    if table_vectors is None and embeddings is None and model is None:
-        return neurons, {}
-    given = _given_representation(recordings, neurons, model, embeddings, table_vectors, training_data, progress,
-                                  timings, every_recording)
-    missing = ~np.isfinite(given.matrix).all(axis=1)
-    if missing.any():
-        neurons = neurons.without(missing, NO_EMBEDDING)
-        check_classes(neurons.labels, label, grouping, "embeddings")
-        given.matrix = given.matrix[~missing]
-    return neurons, {"neurpir": given}
+    given: dict[str, FixedRepresentation] = {}
+    if table_vectors is not None or embeddings is not None or model is not None:
+        given["neurpir"] = _given_representation(recordings, neurons, model, embeddings, table_vectors, training_data,
+                                                 progress, timings, every_recording)
+    for other in vectors:
+        if len(other.per_recording) != len(recordings):
+            raise NeurPIRError(f"vectors {other.name}: one matrix per recording is needed")
+        given[other.name] = FixedRepresentation(name=other.name, matrix=gather_rows(neurons, other.per_recording),
+                                                mode="unknown", per_recording=other.per_recording)
+    for name, representation in given.items():
+        missing = ~np.isfinite(representation.matrix).all(axis=1)
+        if missing.any():
+            neurons = neurons.without(missing, NO_EMBEDDING if name == "neurpir" else f"<no {name} vector>")
+            check_classes(neurons.labels, label, grouping, "embeddings" if name == "neurpir" else name)
+            for each in given.values():
+                each.matrix = each.matrix[~missing]
+    return neurons, dict(given)
 
 
 def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[tuple[int, ...]],
@@ -724,8 +751,27 @@ def _model_settings(model: NeurPIR | None, given: dict | None) -> dict | None:
 def _inductive_folds(results: list[MethodResult], fold_infos: list[FoldInfo]) -> dict[str, list[str]]:
     """Per NeurPIR method, the folds on which its representation never saw the test sessions."""
     return {result.method.name: [info.name for info, mode in zip(fold_infos, result.modes) if mode == "inductive"]
-            for result in results if not result.method.is_baseline}
+            for result in results if result.method.sources[0].startswith("neurpir")}
 
 
-def _describe(method: Method) -> str:
-    return f"{REPRESENTATIONS[method.representation]} + {PROBES[method.probe]}"
+def _describe(method: Method, known: dict[str, str]) -> str:
+    return f"{known[method.representation]} + {PROBES[method.probe]}"
+
+
+def _coverage_notes(vectors: Sequence[GivenVectors], recordings: Sequence[Recording], keys: Sequence[str],
+                    normalization: Normalization) -> list[str]:
+    """A note per given representation that lacks vectors of some neurons of a session: when vectors are normalised
+    per session, its statistics there come from fewer neurons than the other methods' (hand features: all)."""
+    if normalization.applied == "none":
+        return []
+    notes = []
+    for given in vectors:
+        short = [f"{key} ({int(np.isfinite(matrix).all(axis=1).sum())} of {recording.n_neurons})"
+                 for matrix, key, recording in zip(given.per_recording, keys, recordings)
+                 if not np.isfinite(matrix).all()]
+        if short:
+            notes.append(f"{given.name} has no vector for some neurons of {len(short)} session(s): {some_of(short)}; "
+                         f"its per-session normalisation statistics come from those neurons only, the hand features' "
+                         f"from every neuron, so the methods are not normalised alike there (labelled neurons "
+                         f"without a {given.name} vector are left out of every method)")
+    return notes

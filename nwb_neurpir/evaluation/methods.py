@@ -2,27 +2,40 @@
 
 Representations: the NeurPIR variants (``representations.NEURPIR_VARIANTS``), the baselines
 (``baselines.BASELINES``), ``neurpir+hand`` (a probe on the NeurPIR vectors and one on the hand features, fused) and
-``neurpir-neighbours`` (``neighbours``); probes: ``probes.PROBES`` (default ``logistic``).
+``neurpir-neighbours`` (``neighbours``), and given vectors of other methods (``external``: ``NAME``, ``NAME+hand``);
+probes: ``probes.PROBES`` (default ``logistic``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.baselines import BASELINES, HAND_PCA_COMPONENTS
 from nwb_neurpir.evaluation.probes import PROBES
 from nwb_neurpir.evaluation.representations import NEURPIR_VARIANTS
 
-__all__ = ["COMBINED", "REPRESENTATIONS", "Method", "default_methods", "parse_methods", "split_methods"]
+__all__ = ["COMBINED", "REPRESENTATIONS", "Method", "default_methods", "parse_methods", "representations_with",
+           "split_methods"]
 
+_FUSION = "late fusion: one probe on each, log-probabilities summed"
 COMBINED: dict[str, str] = {
-    "neurpir+hand": "NeurPIR vectors and hand features (late fusion: one probe on each, log-probabilities summed)",
+    "neurpir+hand": f"NeurPIR vectors and hand features ({_FUSION})",
     "neurpir-neighbours": "NeurPIR vector beside the mean vector of the 5 co-recorded neurons most correlated in "
                           "activity (label-free, neighbour-aware)",
 }
 REPRESENTATIONS: dict[str, str] = {**NEURPIR_VARIANTS, **BASELINES, **COMBINED}
+
+
+def representations_with(given: Mapping[str, str]) -> dict[str, str]:
+    """``REPRESENTATIONS`` and the given vectors (name -> description), each also fused with the hand features
+    (``NAME+hand``)."""
+    out = dict(REPRESENTATIONS)
+    for name, description in given.items():
+        out[name] = description
+        out[f"{name}+hand"] = f"{description} and hand features ({_FUSION})"
+    return out
 
 
 @dataclass(frozen=True)
@@ -50,16 +63,18 @@ class Method:
         return self.representation in BASELINES
 
 
-def default_methods(neurpir_variants: Sequence[str], with_hand_features: bool) -> list[str]:
-    """NeurPIR variants with the default probe, then the hand baselines (logistic, gradient boosting, PCA) and, with
-    NeurPIR vectors and recordings both available, ``neurpir-neighbours`` and ``neurpir+hand``."""
-    methods = list(neurpir_variants)
+def default_methods(neurpir_variants: Sequence[str], with_hand_features: bool, given: Sequence[str] = ()) -> list[str]:
+    """NeurPIR variants with the default probe, the ``given`` vectors, then the hand baselines (logistic, gradient
+    boosting, PCA) and, with NeurPIR vectors and recordings both available, ``neurpir-neighbours`` and
+    ``neurpir+hand`` (and ``NAME+hand`` for each given ``NAME``)."""
+    methods = [*neurpir_variants, *given]
     if with_hand_features and "neurpir" in neurpir_variants:
         methods.append("neurpir-neighbours")
     if with_hand_features:
         methods += ["hand", "hand:gb", "hand-pca"]
         if "neurpir" in neurpir_variants:
             methods.append("neurpir+hand")
+        methods += [f"{name}+hand" for name in given]
     return methods
 
 
@@ -68,18 +83,20 @@ def split_methods(text: str) -> list[str]:
     return [spec.strip() for spec in text.split(",") if spec.strip()]
 
 
-def parse_methods(specs: Sequence[str], available: Sequence[str], default_probe: str = "logistic") -> list[Method]:
-    """Methods from ``REPRESENTATION[:PROBE]`` strings; unknown or unavailable names raise NeurPIRError."""
+def parse_methods(specs: Sequence[str], available: Sequence[str], default_probe: str = "logistic",
+                  known: Mapping[str, str] = REPRESENTATIONS) -> list[Method]:
+    """Methods from ``REPRESENTATION[:PROBE]`` strings (representations among ``known``, see
+    ``representations_with``); unknown or unavailable names raise NeurPIRError."""
     if default_probe not in PROBES:
         raise NeurPIRError(f"unknown probe {default_probe!r}; choose one of {', '.join(PROBES)}")
     methods: list[Method] = []
     for spec in specs:
         representation, _, probe = spec.strip().partition(":")
         probe = probe or default_probe
-        if representation not in REPRESENTATIONS:
-            raise NeurPIRError(f"unknown method {spec!r}; representations: {', '.join(REPRESENTATIONS)}")
+        if representation not in known:
+            raise NeurPIRError(f"unknown method {spec!r}; representations: {', '.join(known)}")
         if any(source not in available for source in Method(spec, representation, probe).sources):
-            raise _unavailable(spec, available)
+            raise _unavailable(spec, available, known)
         if probe not in PROBES:
             raise NeurPIRError(f"unknown probe in {spec!r}; choose one of {', '.join(PROBES)}")
         name = representation if probe == default_probe else f"{representation}:{probe}"
@@ -91,10 +108,10 @@ def parse_methods(specs: Sequence[str], available: Sequence[str], default_probe:
     return methods
 
 
-def _unavailable(spec: str, available: Sequence[str]) -> NeurPIRError:
+def _unavailable(spec: str, available: Sequence[str], known: Mapping[str, str]) -> NeurPIRError:
     """The error for a method the inputs cannot make: the representations they can (combinations included), and
     what the missing NeurPIR ones need."""
-    usable = [name for name in REPRESENTATIONS if set(Method(name, name, "").sources) <= set(available)]
+    usable = [name for name in known if set(Method(name, name, "").sources) <= set(available)]
     needs = []
     if "neurpir" not in available:
         needs.append("neurpir needs a model, embeddings (annotated files) or training (--train)")

@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from nwb_neurpir.renamed import accepts_ophys_series
 from nwb_neurpir.workflows.annotated import MovedSources, activity_source, local_paths, read_annotated
 from nwb_neurpir.workflows.labels_file import ExternalLabels, relabel_frame, relabel_recordings
 from nwb_neurpir.workflows.recordings import source_items
+from nwb_neurpir.workflows.vectors_file import ExternalVectors, matched_vectors, read_vectors
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
@@ -69,6 +70,7 @@ def evaluate_sources(
     projection: str = "umap",
     command: str | None = None,
     labels: str | Path | pd.DataFrame | None = None,
+    vectors: Mapping[str, str | Path | pd.DataFrame] | None = None,
     **options: Any,
 ) -> EvaluationRun:
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
@@ -78,7 +80,9 @@ def evaluate_sources(
     model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
     neurons read, files of the other kind skipped with one warning. ``command``, the command line that asked for
     it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files'
-    ``label`` column. ``options`` go to ``evaluate`` (``match_column`` without ``label``: the stability alone).
+    ``label`` column. ``vectors`` (method name -> a table of per-neuron vectors, see ``vectors_file``) are scored as
+    methods of those names beside NeurPIR (when the files are annotated, or with ``model``/``config``) and the hand
+    features. ``options`` go to ``evaluate`` (``match_column`` without ``label``: the stability alone).
     ``num_threads``: the torch threads a ``model`` folder embeds with (0: ``OMP_NUM_THREADS`` or every CPU this
     process may use)."""
     from nwb_neurpir.evaluation import write_report
@@ -87,6 +91,9 @@ def evaluate_sources(
     if labels is not None and label is None:
         raise NeurPIRError("--labels (labels=) gives the values of --label (label=); name the label column too")
     external = None if labels is None else read_labels(labels, label)
+    if vectors and label is None:
+        raise NeurPIRError("--vectors (vectors=) are probed for --label (label=); name the label column too")
+    tables = read_vectors(vectors or {})
 
     if report_dir is not None and not overwrite:
         _check_new_report(Path(report_dir))
@@ -95,7 +102,7 @@ def evaluate_sources(
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir,
                                      reader_kwargs={**reader, "modality": modality}, model=model, config=config,
                                      num_threads=num_threads,
-                                     labels=external,
+                                     labels=external, vectors=tables,
                                      protocol="transductive" if transductive else None, **options)
     else:
         from nwb_neurpir.io.access import DataAccess
@@ -108,9 +115,13 @@ def evaluate_sources(
 
         given = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
         # with NeurPIR among the methods, files found in folders without embeddings are left out
-        paths = annotated_files(sources, glob, embeddings_name) if _uses_neurpir(options.get("methods")) else given
+        embedded = _uses_neurpir(options.get("methods"))
+        if embedded and tables and options.get("methods") is None:
+            embedded = _annotated_among(sources, glob, embeddings_name)
+        paths = annotated_files(sources, glob, embeddings_name) if embedded else given
         result = evaluate_annotated(paths, label=label, name=embeddings_name, reader_kwargs=reader,
-                                    moved_sources=given, labels=external, **options)
+                                    moved_sources=given, labels=external, vectors=tables, embedded=embedded,
+                                    **options)
         _note_left_out(result, _without_embeddings(given, paths), embeddings_name)
     result.settings["command"] = command
     if report_dir is not None and plots and options.get("progress", True):
@@ -118,6 +129,17 @@ def evaluate_sources(
               "minute) ...", file=sys.stderr)
     written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
     return EvaluationRun(result=result, written=written)
+
+
+def _annotated_among(sources: Sequence[str | Path], glob: str | None, name: str | None) -> bool:
+    """Whether the sources hold NeurPIR embeddings (given vectors are then scored beside them, else alone)."""
+    from nwb_neurpir.workflows.embeddings import annotated_files
+
+    try:
+        annotated_files(sources, glob, name)
+    except NeurPIRError:
+        return False
+    return True
 
 
 def _without_embeddings(given: Sequence[str], annotated: Sequence[str]) -> list[str]:
@@ -188,6 +210,8 @@ def evaluate_annotated(
     reader_kwargs: dict[str, Any] | None = None,
     moved_sources: Sequence[str | Path] = (),
     labels: ExternalLabels | None = None,
+    vectors: Sequence[ExternalVectors] = (),
+    embedded: bool | None = None,
     progress: bool = True,
     **options: Any,
 ) -> EvaluationResult:
@@ -195,8 +219,9 @@ def evaluate_annotated(
     for sidecar files, from the sources they name (when such a source has moved, the file among ``moved_sources``
     with its NWB identifier). Methods that need no NeurPIR vectors (``hand``, ``hand:gb``...)
     need no embeddings in the files; they are computed on the grid of the model that made the embeddings (unless
-    ``reader_kwargs`` name a ``bin_size``), as a model reads files. ``labels`` stand in for the files' label column.
-    ``options`` go to ``evaluate``."""
+    ``reader_kwargs`` name a ``bin_size``), as a model reads files. ``labels`` stand in for the files' label column;
+    ``vectors`` are other methods' (scored beside them). ``embedded``: read the files' embeddings (default: when
+    ``methods`` name NeurPIR, or are not given). ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recording
     from nwb_neurpir.io.access import DataAccess
@@ -214,14 +239,15 @@ def evaluate_annotated(
         return open_recording(source, access=access, keep_spike_times=True, **{**reader, **same_neurons})
 
     reader = dict(reader_kwargs or {})
-    if not _uses_neurpir(methods):
+    if not (_uses_neurpir(methods) if embedded is None else embedded):
         recordings = [recording_of(path, reader) for path in paths]
         refuse_one_recording_twice([(str(path), recording_key(r)) for path, r in zip(paths, recordings)])
         return _timed_total(evaluate(_relabelled(recordings, labels), label=label, methods=methods,
-                                     progress=progress, **options), time.perf_counter() - clock)
+                                     progress=progress, vectors=matched_vectors(vectors, recordings), **options),
+                            time.perf_counter() - clock)
     table = read_annotated(paths, name)
     provenance = _model_provenance(table.attrs["models"])
-    if methods is not None and all(m.partition(":")[0] == "neurpir" for m in methods):
+    if not vectors and methods is not None and all(m.partition(":")[0] == "neurpir" for m in methods):
         table = table if labels is None else relabel_frame(table, labels)
         return _timed_total(evaluate(label=label, embeddings=table, methods=methods, progress=progress,
                                      model_provenance=provenance, **options), time.perf_counter() - clock)
@@ -237,7 +263,8 @@ def evaluate_annotated(
     reading = time.perf_counter() - clock
     return _timed_total(evaluate(recordings, label=label, embeddings=matrices,
                                  embeddings_training_data=table.attrs["training_data"], methods=methods,
-                                 progress=progress, model_provenance=provenance, **options), reading)
+                                 progress=progress, model_provenance=provenance,
+                                 vectors=matched_vectors(vectors, recordings), **options), reading)
 
 
 def evaluate_recordings(
@@ -251,6 +278,7 @@ def evaluate_recordings(
     num_threads: int = 0,
     config: Any = None,
     labels: ExternalLabels | None = None,
+    vectors: Sequence[ExternalVectors] = (),
     progress: bool = True,
     **options: Any,
 ) -> EvaluationResult:
@@ -258,7 +286,7 @@ def evaluate_recordings(
     ``reader_kwargs`` name one, on its bin size; else as the ``modality`` of ``reader_kwargs`` or of ``config``,
     files of the other kind skipped with one warning) and ``evaluate`` them with ``model`` (a trained model or its
     folder, loaded to embed with ``num_threads`` torch threads) or by training ``config`` per fold, ``labels``
-    standing in for their label column; ``options`` go to ``evaluate``."""
+    standing in for their label column, ``vectors`` scored beside them; ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
@@ -281,7 +309,8 @@ def evaluate_recordings(
         recordings = list(open_recordings(sources, glob, modality=asked or "auto", **reader))
     recordings = _relabelled(recordings, labels)
     reading = time.perf_counter() - clock
-    result = evaluate(recordings, label=label, model=model, config=config, progress=progress, **options)
+    result = evaluate(recordings, label=label, model=model, config=config, progress=progress,
+                      vectors=matched_vectors(vectors, recordings), **options)
     if folder is not None and result.settings.get("model"):
         result.settings["model"]["path"] = str(Path(folder).resolve())
     return _timed_total(result, reading)
@@ -307,7 +336,9 @@ def evaluate(
     ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods`` (a list, or the
     command's comma-separated text), ``probe``, ``normalize``, ``n_splits`` (``--folds``), ``seed``, ``glob``,
     ``bin_size``, ``unit_filter``, ``series`` (``--series``: the calcium traces or units table), ``match_column``,
-    ``labels`` (``--labels``: a CSV/TSV file or DataFrame of labels kept outside the files), ``progress``... With
+    ``labels`` (``--labels``: a CSV/TSV file or DataFrame of labels kept outside the files), ``vectors``
+    (``--vectors``: method name -> a CSV/TSV/parquet/npz file or DataFrame of another method's per-neuron vectors,
+    scored beside NeurPIR and the hand features; see ``nwb_neurpir.workflows.vectors_file``), ``progress``... With
     ``report_dir`` the report (report.md/json and figures) is written there (``overwrite=True`` replaces a report
     already there); ``result.table()`` gives the scores as a DataFrame.
 

@@ -1,0 +1,191 @@
+"""Per-neuron vectors of another method (``neurpir evaluate --vectors NAME=PATH``, ``vectors={NAME: table}``), scored
+beside NeurPIR and the hand features on the same folds.
+
+Format: a CSV (``.tsv``/``.tab``: tab-separated) or parquet file, or a DataFrame, with one row per neuron: a key
+naming its recording -- ``file`` (the file's path, or its name), else ``identifier`` (its NWB identifier), else
+``session_id`` (an optional ``subject_id`` must match too) -- then ``neuron_id`` (the unit or ROI id), and the vector:
+every other column, all numeric. Or an ``.npz`` file of arrays ``neuron_id``, ``vectors`` (n_neurons x dim) and one
+key array, ``identifier`` or ``session_id`` (``numpy.savez`` cannot name an array ``file``). Rows are matched by key
+and neuron id, never by position; unknown recordings or neuron ids, neurons listed twice, rows with missing values
+and non-finite values are errors naming the table and the row (counted from 1 below the header).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.external import GivenVectors, check_name
+from nwb_neurpir.recording import Recording
+from nwb_neurpir.workflows.labels_file import _as_text
+
+__all__ = ["VECTOR_KEYS", "ExternalVectors", "matched_vectors", "read_vectors"]
+
+VECTOR_KEYS = ("file", "identifier", "session_id")
+"""The columns that can name a neuron's recording, in the order the first present one is used."""
+_TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+
+
+@dataclass(frozen=True)
+class ExternalVectors:
+    """A vectors table read and checked: its name (the method), where it came from, and its rows."""
+
+    name: str
+    source: str
+    """What the table is called in the report and in messages: its path, or ``NAME table``."""
+    keys: pd.DataFrame
+    """Per row: the key columns and ``neuron_id``, as text."""
+    vectors: np.ndarray
+
+    @property
+    def description(self) -> str:
+        return f"external vectors {self.name} ({self.source})"
+
+    def per_recording(self, recordings: Sequence[Recording]) -> list[np.ndarray]:
+        """Per recording, an (n_neurons, dim) matrix in its neuron order; NaN rows for neurons the table lacks."""
+        owners = self._owners(recordings)
+        positions = [{_as_text(n): i for i, n in enumerate(r.neuron_ids)} for r in recordings]
+        out = [np.full((r.n_neurons, self.vectors.shape[1]), np.nan) for r in recordings]
+        filled: dict[tuple[int, int], int] = {}
+        for row, (owner, neuron) in enumerate(zip(owners, self.keys["neuron_id"])):
+            position = positions[owner].get(neuron)
+            if position is None:
+                raise self._error(row, f"neuron {neuron} is not a neuron of {recordings[owner].source.label()}")
+            if (owner, position) in filled:
+                raise self._error(row, f"neuron {neuron} of {recordings[owner].source.label()} is listed twice "
+                                       f"(also in row {filled[owner, position] + 1})")
+            filled[owner, position] = row
+            out[owner][position] = self.vectors[row]
+        return out
+
+    def _owners(self, recordings: Sequence[Recording]) -> list[int]:
+        """The recording of every row (an error naming the first row whose key names none, or several)."""
+        key = next(name for name in VECTOR_KEYS if name in self.keys.columns)
+        names: dict[tuple[str, ...], list[int]] = {}
+        for index, recording in enumerate(recordings):
+            for value in _recording_names(recording, key):
+                subject = (recording.subject_id,) if "subject_id" in self.keys.columns else ()
+                names.setdefault((*subject, value), []).append(index)
+        columns = [*(["subject_id"] if "subject_id" in self.keys.columns else []), key]
+        owners = []
+        for row, value in enumerate(map(tuple, self.keys[columns].to_numpy().tolist())):
+            found = sorted(set(names.get(value, [])))
+            if not found:
+                raise self._error(row, f"{_named(columns, value)} is not among the evaluated recordings")
+            if len(found) > 1:
+                raise self._error(row, f"{_named(columns, value)} names {len(found)} recordings "
+                                       f"({', '.join(recordings[i].source.label() for i in found[:2])}); "
+                                       "name them by file path or identifier")
+            owners.append(found[0])
+        return owners
+
+    def _error(self, row: int, problem: str) -> NeurPIRError:
+        return NeurPIRError(f"row {row + 1}: {problem}", self.source)
+
+
+def read_vectors(vectors: Mapping[str, str | Path | pd.DataFrame]) -> list[ExternalVectors]:
+    """The vectors tables by method name, read and checked (names as ``check_name`` allows)."""
+    out = []
+    for name, table in vectors.items():
+        check_name(name)
+        source = f"{name} table" if isinstance(table, pd.DataFrame) else str(table)
+        frame = table.copy() if isinstance(table, pd.DataFrame) else _read_file(Path(table))
+        out.append(_checked(name, source, frame))
+    return out
+
+
+def matched_vectors(tables: Sequence[ExternalVectors], recordings: Sequence[Recording]) -> list[GivenVectors]:
+    """Each table's vectors matched to the recordings' neurons by key and neuron id."""
+    return [GivenVectors(table.name, table.description, table.per_recording(recordings)) for table in tables]
+
+
+def _checked(name: str, source: str, frame: pd.DataFrame) -> ExternalVectors:
+    """The table split into text keys and a float matrix, after checking its columns and values."""
+    key = next((column for column in VECTOR_KEYS if column in frame.columns), None)
+    if key is None or "neuron_id" not in frame.columns:
+        needed = ", ".join([*([] if "neuron_id" in frame.columns else ["neuron_id"]),
+                            *([] if key else ["file, identifier or session_id"])])
+        raise NeurPIRError(f"the vectors table lacks {needed} (it has {', '.join(map(str, frame.columns))})", source)
+    columns = [*(["subject_id"] if "subject_id" in frame.columns else []), key, "neuron_id"]
+    values = frame.drop(columns=[c for c in (*VECTOR_KEYS, "subject_id", "neuron_id") if c in frame.columns])
+    if values.shape[1] == 0 or len(frame) == 0:
+        raise NeurPIRError("the vectors table has no vector columns or no rows", source)
+    keys = pd.DataFrame({column: [_as_text(v) for v in frame[column]] for column in columns})
+    blank = frame[columns].isna().any(axis=1).to_numpy()
+    if blank.any():
+        raise NeurPIRError(f"row {int(np.argmax(blank)) + 1}: no {' or '.join(columns)}", source)
+    matrix = np.full(values.shape, np.nan)
+    for index, column in enumerate(values.columns):
+        numbers = pd.to_numeric(values[column], errors="coerce").to_numpy(dtype=float)
+        wrong = pd.isna(numbers) & ~values[column].isna().to_numpy()
+        if wrong.any():
+            row = int(np.argmax(wrong))
+            raise NeurPIRError(f"row {row + 1}: column {column} holds {values[column].iloc[row]!r}, not a number "
+                               f"(every column besides {', '.join(columns)} is a vector component)", source)
+        matrix[:, index] = numbers
+    missing = values.isna().to_numpy()
+    if missing.any():
+        row = int(np.argmax(missing.any(axis=1)))
+        raise NeurPIRError(f"row {row + 1}: its vector has {int((~missing[row]).sum())} values, not "
+                           f"{values.shape[1]} (vectors of unequal length, or empty cells)", source)
+    infinite = ~np.isfinite(matrix)
+    if infinite.any():
+        row = int(np.argmax(infinite.any(axis=1)))
+        raise NeurPIRError(f"row {row + 1}: non-finite value in column {values.columns[infinite[row].argmax()]}",
+                           source)
+    return ExternalVectors(name=name, source=source, keys=keys, vectors=matrix)
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    """A vectors file as a DataFrame: CSV/TSV cells as text (empty cells missing), parquet as stored, npz arrays."""
+    suffix = path.suffix.lower()
+    if suffix not in (*_TEXT_SUFFIXES, ".parquet", ".npz"):
+        raise NeurPIRError("vectors are read from .csv, .tsv, .parquet or .npz files", path)
+    if not path.is_file():
+        raise NeurPIRError("no such vectors file", path)
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".npz":
+            return _npz_frame(path)
+        return pd.read_csv(path, sep=_TEXT_SUFFIXES[suffix], dtype=str, keep_default_na=False, na_values=[""])
+    except NeurPIRError:
+        raise
+    except (OSError, ValueError, ImportError, pd.errors.ParserError) as error:
+        raise NeurPIRError(f"cannot be read as a vectors table ({type(error).__name__}: "
+                           f"{' '.join(str(error).split())})", path) from None
+
+
+def _npz_frame(path: Path) -> pd.DataFrame:
+    """An npz file of ``neuron_id``, a key array and ``vectors`` (n_neurons x dim) as a vectors table."""
+    with np.load(path, allow_pickle=False) as arrays:
+        key = next((name for name in VECTOR_KEYS[1:] if name in arrays.files), None)
+        if key is None or "neuron_id" not in arrays.files or "vectors" not in arrays.files:
+            raise NeurPIRError(f"an npz vectors file holds arrays neuron_id, vectors and identifier or session_id "
+                               f"(it has {', '.join(arrays.files)})", path)
+        vectors = np.asarray(arrays["vectors"])
+        if vectors.ndim != 2 or len(vectors) != len(arrays["neuron_id"]) or len(arrays[key]) != len(vectors):
+            raise NeurPIRError("its vectors array must be (n_neurons, dim), with one neuron_id and key per row", path)
+        return pd.concat([pd.DataFrame({key: arrays[key], "neuron_id": arrays["neuron_id"]}),
+                          pd.DataFrame(vectors, columns=[f"v{i}" for i in range(vectors.shape[1])])], axis=1)
+
+
+def _recording_names(recording: Recording, key: str) -> set[str]:
+    """What a table's ``key`` column may call the recording: its file (as given, absolute, or its name), NWB
+    identifier, or session."""
+    if key == "identifier":
+        return {recording.source.identifier}
+    if key == "session_id":
+        return {recording.session_id or recording.source.identifier}
+    location = recording.source.location
+    return {location, recording.source.recorded_location, Path(location).name}
+
+
+def _named(columns: Sequence[str], value: Sequence[str]) -> str:
+    """``subject_id A, file x.nwb``: the recording a row names."""
+    return ", ".join(f"{column} {item}" for column, item in zip(columns, value))
