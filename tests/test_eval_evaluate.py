@@ -330,3 +330,53 @@ def test_reads_of_one_file_that_keep_disjoint_neurons_are_not_one_recording_twic
     overlapping = first.select_neurons(np.arange(first.n_neurons) >= first.n_neurons // 4)
     with pytest.raises(NeurPIRError, match="neurons would count twice"):
         evaluate([*halves[:1], overlapping, *recordings[1:]], label="cell_type", methods=["hand"], progress=False)
+
+
+def test_the_report_records_every_probes_exact_settings(recordings: list, tmp_path: Path) -> None:
+    import sklearn
+
+    embeddings = [np.random.default_rng(i).normal(size=(r.n_neurons, 4)) for i, r in enumerate(recordings)]
+    result = evaluate(recordings, label="cell_type", embeddings=embeddings, seed=7, progress=False,
+                      methods=["neurpir", "hand", "hand:mlp", "hand:gb", "hand-pca"])
+    paths = write_report(result, tmp_path, plots=False)
+    probes = json.loads(paths["json"].read_text())["settings"]["probes"]
+    assert list(probes) == ["logistic", "mlp", "gb", "logistic+pca10"]
+    assert probes["logistic"]["methods"] == ["neurpir", "hand"] and probes["logistic"]["sample_weight"] is None
+    scaler, logistic = probes["logistic"]["steps"]
+    assert scaler["class"] == "StandardScaler" and scaler["params"]["with_mean"] is True
+    assert logistic["class"] == "LogisticRegression"
+    assert {key: logistic["params"][key] for key in ("C", "max_iter", "class_weight")} == \
+        {"C": 1.0, "max_iter": 2000, "class_weight": "balanced"}
+    mlp = probes["mlp"]["steps"][-1]["params"]
+    assert (mlp["hidden_layer_sizes"], mlp["alpha"], mlp["early_stopping"], mlp["max_iter"], mlp["random_state"]) == \
+        ([64], 1e-3, True, 300, 7)
+    assert probes["mlp"]["sample_weight"] == "balanced"
+    gb = probes["gb"]["steps"][-1]["params"]
+    assert (gb["learning_rate"], gb["max_iter"], gb["class_weight"], gb["random_state"]) == (0.05, 200, "balanced", 7)
+    assert [step["class"] for step in probes["logistic+pca10"]["steps"]] == ["StandardScaler", "PCA",
+                                                                             "LogisticRegression"]
+    assert probes["logistic+pca10"]["steps"][1]["params"]["n_components"] == 10
+    assert all(probe["scikit-learn"] == sklearn.__version__ for probe in probes.values())
+    markdown = paths["markdown"].read_text()
+    assert (f"Probes (scikit-learn {sklearn.__version__};" in markdown and
+            "- mlp (hand:mlp): StandardScaler() → MLPClassifier(alpha=0.001, early_stopping=True, "
+            "hidden_layer_sizes=[64], max_iter=300, random_state=7), balanced sample weights" in markdown)
+
+
+@pytest.mark.slow
+def test_the_report_records_the_threads_and_device_the_fold_models_trained_with(simulated: Path,
+                                                                                tmp_path: Path) -> None:
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({**TINY.to_dict(), "num_threads": 1}))
+    out = tmp_path / "report"
+    done = CliRunner().invoke(app, ["evaluate", str(simulated), "--label", "cell_type", "--train-config", str(config),
+                                    "--max-steps", "2", "--methods", "neurpir", "--held-out", "sim01", "--no-plots",
+                                    "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    settings = json.loads((out / "report.json").read_text())["settings"]
+    assert "num_threads" not in settings["config"]  # a hyperparameter record, like a model's config.json
+    runtime = settings["runtime"]
+    assert (runtime["num_threads"], runtime["threads"], runtime["device"], runtime["torch_device"]) == \
+        (1, 1, "auto", "cpu")
+    assert ("- fold models trained with 1 thread(s) on cpu (num_threads 1, device auto; report.json "
+            "settings.runtime)") in (out / "report.md").read_text()

@@ -176,6 +176,20 @@ def test_folds_whose_class_is_not_in_training_are_unscorable(files: list[Path], 
                for note in result.notes)  # why its per-fold score and the pooled one can rank methods differently
 
 
+def test_a_fold_lacking_a_training_class_says_what_chance_is_without_it(files: list[Path], tmp_path: Path) -> None:
+    recordings = _one_class_sessions(files, [("FS", "RS", "IB"), ("RS", "IB"), ("FS", "RS", "IB")])
+    with pytest.warns(UserWarning, match="fold sim02: no test neuron of cell_type FS"):
+        result = evaluate(recordings, label="cell_type", methods=["hand"], normalize="none", progress=False)
+    assert next(fold for fold in result.folds if fold.name == "sim02").chance == pytest.approx(1 / 3)  # unchanged
+    note = ("fold sim02: chance 0.333 is 1/3 over the 3 classes of the training animals; a probe that never "
+            "predicts the class this fold lacks (FS) has chance 1/2 (0.500)")
+    paths = write_report(result, tmp_path, plots=False)
+    assert f"- {note}\n" in paths["markdown"].read_text() and f"note: {note}" in format_table(result)
+    assert note in json.loads(paths["json"].read_text())["notes"]
+    assert not any(line.startswith(("- fold sim01: chance", "- fold sim03: chance"))
+                   for line in paths["markdown"].read_text().splitlines())
+
+
 def test_headline_is_the_pooled_out_of_fold_score(sparse: list) -> None:
     result = evaluate(sparse, label="cell_type", methods=["hand"], split="session", normalize="none",
                       progress=False)

@@ -231,6 +231,7 @@ def evaluate(
                 "n_recordings": len(recordings), "match_column": match_column,
                 "bin_sizes_s": sorted({float(r.bin_size) for r in recordings}) or None,
                 "config": None if config is None else config.hyperparameters(),
+                "runtime": None if config is None else config.runtime(),
                 "model": _model_settings(model, model_provenance), "fold_models": run.fold_models or None,
                 "inductive_folds": _inductive_folds(results, fold_infos), "package_version": __version__,
                 "software": software_versions(),

@@ -8,13 +8,14 @@ vectors and hand features) are read by late fusion: one probe each, their log-pr
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal
 
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["PROBES", "Probe", "fit_predict", "fit_predict_fused", "log_probabilities", "standardize_per_session"]
+__all__ = ["PROBES", "Probe", "fit_predict", "fit_predict_fused", "log_probabilities", "probe_settings",
+           "standardize_per_session"]
 
 Probe = Literal["logistic", "knn", "mlp", "gb"]
 PROBES: dict[str, str] = {
@@ -95,19 +96,60 @@ def log_probabilities(probabilities: np.ndarray) -> np.ndarray:
 
 def _fitted(probe: str, train_x: np.ndarray, train_y: np.ndarray, pca: int | None, seed: int):  # noqa: ANN202
     """A standardising (optionally PCA) pipeline ending in ``probe``, fitted on the training neurons."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    pipeline = _pipeline(probe, seed, None if pca is None else min(pca, train_x.shape[1], train_x.shape[0]))
+    fit_params = {}
+    if probe in _SAMPLE_WEIGHTED:
+        fit_params[f"{pipeline.steps[-1][0]}__sample_weight"] = compute_sample_weight("balanced", train_y)
+    return pipeline.fit(_finite(train_x), train_y, **fit_params)
+
+
+_SAMPLE_WEIGHTED = ("mlp",)
+"""Probes without a ``class_weight`` parameter: fitted with balanced sample weights instead."""
+
+
+def _pipeline(probe: str, seed: int, pca: int | None):  # noqa: ANN202 - sklearn pipeline imported lazily
+    """The unfitted pipeline ``fit_predict`` fits: StandardScaler, PCA with ``pca`` components when given, ``probe``."""
     from sklearn.decomposition import PCA
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    from sklearn.utils.class_weight import compute_sample_weight
 
     steps = [StandardScaler()]
     if pca is not None:
-        steps.append(PCA(n_components=min(pca, train_x.shape[1], train_x.shape[0]), random_state=seed))
-    pipeline = make_pipeline(*steps, _make_estimator(probe, seed))
-    fit_params = {}
-    if probe == "mlp":
-        fit_params[f"{pipeline.steps[-1][0]}__sample_weight"] = compute_sample_weight("balanced", train_y)
-    return pipeline.fit(_finite(train_x), train_y, **fit_params)
+        steps.append(PCA(n_components=pca, random_state=seed))
+    return make_pipeline(*steps, _make_estimator(probe, seed))
+
+
+def probe_settings(probe: str, seed: int = 0, pca: int | None = None) -> dict[str, Any]:
+    """The exact settings of the pipeline ``fit_predict`` fits for ``probe`` (read off a freshly built one, so they
+    follow the code): per step its class, ``get_params()`` and the names of those not at scikit-learn's defaults,
+    the sample weighting, and the scikit-learn version.
+    With ``pca`` the PCA step asks for that many components (``fit_predict`` caps them at the training neurons' rows
+    and columns)."""
+    import sklearn
+
+    steps = []
+    for name, step in _pipeline(probe, seed, pca).steps:
+        params, defaults = _json_params(step.get_params()), _json_params(type(step)().get_params())
+        steps.append({"name": name, "class": type(step).__name__, "params": params,
+                      "non_default": [key for key, value in params.items() if defaults.get(key) != value]})
+    return {"steps": steps, "sample_weight": "balanced" if probe in _SAMPLE_WEIGHTED else None,
+            "scikit-learn": sklearn.__version__}
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Estimator parameters as JSON values (tuples as lists, anything else that JSON lacks as its repr)."""
+    def plain(value: Any) -> Any:  # noqa: ANN401 - any parameter value
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        if isinstance(value, (tuple, list)):
+            return [plain(item) for item in value]
+        if isinstance(value, dict):
+            return {str(key): plain(item) for key, item in value.items()}
+        return repr(value)
+
+    return {name: plain(value) for name, value in sorted(params.items())}
 
 
 @contextmanager

@@ -72,7 +72,7 @@ def format_table(result: EvaluationResult) -> str:
         lines += [""] * bool(result.folds) + [
             f"stability of {result.stability.match_column} (partner's rank among the other recording's neurons, "
             "each animal's recordings pairwise):", *_aligned(*_stability_rows(result.stability)), ""]
-    lines.extend(f"note: {note}" for note in result.notes)
+    lines.extend(f"note: {note}" for note in _notes(result))
     comparison = _comparison_line(result)
     if comparison:
         lines.append(comparison)
@@ -142,6 +142,7 @@ def _model_lines(result: EvaluationResult) -> list[str]:
         lines.append("- trained per fold by this evaluation; checkpoints: "
                      + "; ".join(f"{fold}: " + ", ".join(f"{name} `{sha[:12]}`" for name, sha in shas.items())
                                  for fold, shas in (settings.get("fold_models") or {}).items()))
+        lines += _runtime_lines(settings.get("runtime"))
     else:
         lines.append("- no NeurPIR model behind these methods (or none recorded)")
     lines.append(f"- evaluated with nwb-neurpir {settings.get('package_version')}"
@@ -155,6 +156,14 @@ def _model_lines(result: EvaluationResult) -> list[str]:
     if config:
         lines += ["", "Hyperparameters:", "", "```json", json.dumps(config, sort_keys=True), "```"]
     return [*lines, ""]
+
+
+def _runtime_lines(runtime: dict[str, Any] | None) -> list[str]:
+    """How the fold models trained: threads and device (they change the weights), as asked and as resolved."""
+    if not runtime:
+        return []
+    return [f"- fold models trained with {runtime['threads']} thread(s) on {runtime['torch_device']} (num_threads "
+            f"{runtime['num_threads']}, device {runtime['device']}; report.json settings.runtime)"]
 
 
 def _run_lines(runs: list[dict[str, Any]]) -> list[str]:
@@ -228,17 +237,49 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
     comparison = _comparison_line(result)
     if comparison:
         lines += [f"**{comparison}.**", ""]
-    if result.notes:
-        lines += ["## Notes", "", *[f"- {note}" for note in result.notes], ""]
+    notes = _notes(result)
+    if notes:
+        lines += ["## Notes", "", *[f"- {note}" for note in notes], ""]
     lines += _label_sections(result) if result.methods else _model_lines(result)
     lines += _stability_lines(result)
     if images:
         lines += ["## Figures", "", *[f"![{name}]({path})" for name, path in images.items()], ""]
-    hidden = ("hand_features", "config", "model")
+    hidden = ("hand_features", "config", "model", "probes")
     lines += ["## Settings and timings", "", "```json",
               json.dumps({"settings": {k: v for k, v in result.settings.items() if k not in hidden},
                           "timings_seconds": result.timings}, indent=2, default=str), "```", ""]
     return "\n".join(lines)
+
+
+def _notes(result: EvaluationResult) -> list[str]:
+    """The evaluation's notes, then one per scorable fold whose test neurons lack a training class: what chance is
+    for a probe that never predicts that class."""
+    animals = {"animal": "animals", "session": "sessions"}.get(result.split, "neurons")
+    return [*result.notes, *[_chance_note(fold, animals) for fold in result.folds
+                             if fold.scorable and fold.untested_classes]]
+
+
+def _chance_note(fold: FoldInfo, training: str) -> str:
+    k, lacking = len(fold.training_classes), fold.untested_classes
+    return (f"fold {fold.name}: chance {fold.chance:.3f} is 1/{k} over the {k} classes of the training {training}; "
+            f"a probe that never predicts the class{'es' * (len(lacking) > 1)} this fold lacks "
+            f"({', '.join(lacking)}) has chance 1/{k - len(lacking)} ({1 / (k - len(lacking)):.3f})")
+
+
+def _probe_lines(probes: dict[str, dict[str, Any]]) -> list[str]:
+    """Each probe pipeline with its parameters not at scikit-learn's defaults (all of them: report.json)."""
+    if not probes:
+        return []
+    version = next(iter(probes.values()))["scikit-learn"]
+    lines = [f"Probes (scikit-learn {version}; other parameters at its defaults, every one in report.json "
+             "settings.probes; each fitted on the fold's training neurons):", ""]
+    for name, probe in probes.items():
+        steps = " → ".join(f"{step['class']}(" + ", ".join(f"{key}={step['params'][key]!r}"
+                                                           for key in step["non_default"]) + ")"
+                           for step in probe["steps"])
+        weights = ", balanced sample weights" if probe["sample_weight"] else ""
+        lines.append(f"- {name} ({', '.join(probe['methods'])}): {steps}{weights}")
+    return [*lines, ""]
 
 
 def _label_sections(result: EvaluationResult) -> list[str]:
@@ -253,7 +294,7 @@ def _label_sections(result: EvaluationResult) -> list[str]:
               "Mode: `inductive` = the representation never saw the test sessions; `transductive` = it did; "
               "`none` = no self-supervised training (hand features). Every scored neuron's prediction by every "
               f"method: `{PREDICTIONS_FILE}` (subject, session, source, neuron id, fold, method, true, predicted).",
-              ""]
+              "", *_probe_lines(result.settings.get("probes") or {})]
     lines += ["## Folds", "", *_markdown_table(
         ["fold", "held out", "train counts", "test counts", "chance", "scored", "model trained on"],
         [[f.name, ", ".join(f.held_out_subjects), _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",
@@ -296,6 +337,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = Tr
             paths["umap"] = save_figure(result.plot("embeddings", projection), out_dir / "umap.png")
     payload: dict[str, Any] = result.to_dict()
     payload["figures"] = {name: path.name for name, path in paths.items()}
+    payload["notes"] = _notes(result)
     paths["json"] = _write_text(out_dir / "report.json", json.dumps(payload, indent=2, default=float))
     images = {name: path.name for name, path in paths.items() if path.suffix == ".png"}
     paths["markdown"] = _write_text(out_dir / "report.md", _markdown(result, images))

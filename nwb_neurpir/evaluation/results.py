@@ -10,6 +10,7 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.methods import Method
+from nwb_neurpir.evaluation.probes import probe_settings
 from nwb_neurpir.evaluation.metrics import (
     PERMUTATIONS,
     FoldScore,
@@ -58,6 +59,11 @@ class FoldInfo:
     def training_classes(self) -> tuple[str, ...]:
         """Classes with training neurons: those the fold's probe can predict."""
         return tuple(name for name, count in self.train_counts.items() if count > 0)
+
+    @property
+    def untested_classes(self) -> tuple[str, ...]:
+        """Training classes without a test neuron: a probe that never predicts them scores above ``chance``."""
+        return tuple(name for name in self.training_classes if not self.test_counts.get(name))
 
     @property
     def scorable(self) -> bool:
@@ -230,6 +236,11 @@ class EvaluationResult:
     stability: StabilityResult | None = None
     """Cross-session retrieval of tracked neurons (``evaluate(match_column=...)``), else None."""
 
+    def __post_init__(self) -> None:
+        """Record in ``settings["probes"]`` the exact settings of every probe pipeline the methods fit."""
+        if self.methods:
+            self.settings["probes"] = _probes(self.methods, int(self.settings.get("seed") or 0))
+
     def __repr__(self) -> str:
         """A few lines (the predictions behind the scores would fill a notebook cell): label, folds, and each
         method's pooled balanced accuracy against chance; ``table()`` has the numbers."""
@@ -326,3 +337,15 @@ class EvaluationResult:
                 "methods": [method.to_dict() for method in self.methods], "comparison": self.comparison(),
                 "diagnostics": self.diagnostics, "notes": self.notes,
                 "stability": None if self.stability is None else self.stability.to_dict()}
+
+
+def _probes(methods: Sequence[MethodResult], seed: int) -> dict[str, dict[str, Any]]:
+    """Per probe pipeline (``logistic``, ``gb``, ``logistic+pca10``...): its settings (``probes.probe_settings``) and
+    the methods that fit it."""
+    out: dict[str, dict[str, Any]] = {}
+    for result in methods:
+        method = result.method
+        key = method.probe if method.pca is None else f"{method.probe}+pca{method.pca}"
+        entry = out.setdefault(key, {**probe_settings(method.probe, seed, method.pca), "methods": []})
+        entry["methods"].append(method.name)
+    return out

@@ -243,6 +243,15 @@ class NeurPIRConfig:
         """Every field but the runtime settings: what a saved model's ``config.json`` and its provenance record."""
         return {name: value for name, value in self.to_dict().items() if name not in RUNTIME_FIELDS}
 
+    def runtime(self) -> dict[str, Any]:
+        """The runtime settings as given, with ``threads`` and ``torch_device``: the thread count and device that
+        training in this process runs with (what ``num_threads`` 0 and device ``auto`` resolve to here)."""
+        from nwb_neurpir.model.distributed import resolve_device
+        from nwb_neurpir.model.threads import thread_count
+
+        given = {name: value for name, value in self.to_dict().items() if name in RUNTIME_FIELDS}
+        return {**given, "threads": thread_count(self.num_threads), "torch_device": str(resolve_device(self.device, 0))}
+
     def resume_conflicts(self, saved: dict[str, Any]) -> dict[str, Any]:
         """The hyperparameters in which ``saved`` (a checkpoint's ``config.json``) differs from this config, except
         the resumable ones, by name (sorted) with the saved value; a key added since the checkpoint was written
