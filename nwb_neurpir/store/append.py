@@ -35,7 +35,9 @@ def append_objects(work: Path, table_path: str, module: str, build: Callable[[An
     from pynwb import NWBHDF5IO
 
     with hdf5_writer(work, "r+") as file:
-        io = NWBHDF5IO(file=file, mode="a")
+        with warnings.catch_warnings():  # a file annotated by an earlier release caches its ndx-neurpir version:
+            warnings.filterwarnings("ignore", "Ignoring the following cached namespace")  # the loaded one reads it
+            io = NWBHDF5IO(file=file, mode="a")
         try:
             snapshot = AttributeSnapshot(file)
             nwbfile = _read_nwb(io, source)
