@@ -19,8 +19,8 @@ from fork_server import ForkServer
 from nwb_neurpir.cli.app import app
 from nwb_neurpir.testing import tiny_config
 
-__all__ = ["CLI_CRASHED", "CLI_PRELOAD", "TINY", "CliForkServer", "ColdAnnotation", "Finished", "run_cli_forked",
-           "run_cold", "sha256", "user_lines"]
+__all__ = ["CLI_CRASHED", "CLI_PRELOAD", "SAME_VECTORS_ATOL", "TINY", "CliForkServer", "ColdAnnotation", "Finished",
+           "run_cli_forked", "run_cold", "sha256", "user_lines"]
 
 TINY = tiny_config()
 """Small enough to train in a second or two; keeps the CEBRA context so annotating loads and runs it."""
@@ -33,6 +33,12 @@ forked process starts without thread pools."""
 
 CLI_CRASHED = 99
 """Exit code of a forked ``neurpir`` command that raised past the Typer app (its traceback is on stderr)."""
+
+
+SAME_VECTORS_ATOL = 1e-4
+"""How close two runs' vectors of one model and file are: on a busy machine the math library may use fewer threads
+than asked (MKL_DYNAMIC), which moves float32 vectors by a few 1e-6; another model's or random vectors differ by
+about 1."""
 
 
 def run_cli_forked(argv: list[str]) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-from hardening_support import CliForkServer, ColdAnnotation, sha256
+from hardening_support import SAME_VECTORS_ATOL, CliForkServer, ColdAnnotation, sha256
 from nwb_neurpir.store import list_embeddings, read_embeddings, write_embeddings
 from nwb_neurpir.store.atomic import lock_path
 from nwb_neurpir.store.target_lock import held_lock
@@ -68,7 +68,7 @@ def _state(path: Path, before: str, reference: dict, spikes: np.ndarray) -> str:
         return "old"
     frame = read_embeddings(path)
     assert frame["neuron_id"].tolist() == reference["ids"], f"{path.name}: changed, but rows are wrong"
-    np.testing.assert_allclose(np.stack(frame["embedding"]), reference["vectors"], rtol=0, atol=1e-6,
+    np.testing.assert_allclose(np.stack(frame["embedding"]), reference["vectors"], rtol=0, atol=SAME_VECTORS_ATOL,
                                err_msg=f"{path.name}: changed, but does not hold the new embeddings")
     assert list_embeddings(path) == ["neurpir/NeurPIREmbeddings"], path.name
     np.testing.assert_array_equal(_spike_times(path), spikes)
@@ -156,7 +156,7 @@ def test_two_annotate_runs_at_once_wait_for_the_lock_and_lose_nothing(cli_server
         for table in ("first", "second"):
             frame = read_embeddings(folder / name, name=table)
             assert frame["neuron_id"].tolist() == reference["ids"]
-            np.testing.assert_allclose(np.stack(frame["embedding"]), reference["vectors"], rtol=0, atol=1e-6)
+            np.testing.assert_allclose(np.stack(frame["embedding"]), reference["vectors"], rtol=0, atol=SAME_VECTORS_ATOL)
     assert _leftovers(folder, names) == []
 
 

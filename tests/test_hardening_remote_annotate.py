@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dandi_server import LoopbackDandi
-from hardening_support import CliForkServer, ColdAnnotation
+from hardening_support import SAME_VECTORS_ATOL, CliForkServer, ColdAnnotation
 from nwb_neurpir.store import read_embeddings
 
 pytest_plugins = ["hardening_fixtures", "dandi_fixtures"]
@@ -44,7 +44,7 @@ def test_sidecars_of_hostile_asset_paths_stay_in_the_output_folder(cli_server: C
     for path in written:
         frame = read_embeddings(path)
         assert frame["neuron_id"].tolist() == cold_annotation.ids
-        np.testing.assert_allclose(np.stack(frame["embedding"]), cold_annotation.vectors, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(np.stack(frame["embedding"]), cold_annotation.vectors, rtol=0, atol=SAME_VECTORS_ATOL)
         assert frame.attrs["source"]["asset_path"] in HOSTILE
     assert {p.name for p in tmp_path.iterdir()} == {"out", "cwd", "cache", "logs"}
     assert _tree(cwd) == set() and not Path("/tmp/absolute-neurpir-hardening.nwb").exists()
