@@ -28,7 +28,7 @@ from nwb_neurpir.store.containers import model_container, model_name
 from nwb_neurpir.store.read import _typed_groups, read_predictions
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, _fresh_copy, earlier_copy_or
 
-__all__ = ["ProbeProvenance", "predictions_name", "write_predictions"]
+__all__ = ["ProbeProvenance", "TrainingRecording", "predictions_name", "training_recording", "write_predictions"]
 
 
 @dataclass(frozen=True)
@@ -68,21 +68,24 @@ class ProbeProvenance:
         return asdict(self)
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any], checkpoint_sha256: str) -> ProbeProvenance:
+    def from_record(cls, record: Mapping[str, Any], checkpoint_sha256: str,
+                    recordings: Sequence[TrainingRecording] | None = None) -> ProbeProvenance:
         """The provenance of a probe from its ``probe.json`` (``record``) and checksum. The training files it lists
-        are named by their recordings (read from the files: asset ID or NWB identifier, animal, session; a file that
-        cannot be read is named by its file name); what an older probe did not record is left out."""
+        are named by their recordings (``recordings``, one per file, else read from the files: asset ID or NWB
+        identifier, animal, session; a file that cannot be read is named by its file name); what an older probe did
+        not record is left out."""
         inputs = str(record.get("inputs") or "neurpir")  # probes of format 1, without the key, read the vectors alone
         kind, label = str(record["kind"]), str(record["label"])
-        recordings = [_training_recording(str(path)) for path in record["training_data"]]
+        if recordings is None:
+            recordings = [training_recording(str(path)) for path in record["training_data"]]
         reads = "NeurPIR embeddings and hand features (late fusion)" if inputs == "neurpir+hand" else \
             "NeurPIR embeddings"
         return cls(
             kind=kind, label=label, class_names=[str(name) for name in record["classes"]],
-            training_data=[key for key, _, _ in recordings], checkpoint_sha256=checkpoint_sha256,
+            training_data=[recording.name for recording in recordings], checkpoint_sha256=checkpoint_sha256,
             grouping=record.get("grouping"), cross_animal_accuracy=record.get("cross_animal_accuracy"), inputs=inputs,
-            training_subjects=[subject for _, subject, _ in recordings],
-            training_sessions=[session for _, _, session in recordings],
+            training_subjects=[recording.subject_id for recording in recordings],
+            training_sessions=[recording.session_id for recording in recordings],
             class_counts=record.get("class_counts") or None, fold_accuracy=record.get("fold_accuracy") or None,
             hand_features=record.get("hand_columns") or None, labels_file_sha256=record.get("labels_file_sha256"),
             package_version=str(record.get("package_version", __version__)), created=str(record["created"]),
@@ -90,9 +93,26 @@ class ProbeProvenance:
                          f"labelled neurons of {len(recordings)} files."))
 
 
-def _training_recording(path: str) -> tuple[str, str, str]:
-    """The recording an annotated file (or sidecar) holds, as training data names it -- DANDI asset ID, else NWB
-    identifier -- with its animal and session; the file name and "" "" when the file cannot be read."""
+@dataclass(frozen=True)
+class TrainingRecording:
+    """A probe's training file and the recording it holds, read from the file ("" where it cannot be read)."""
+
+    path: str
+    identifier: str = ""
+    """The recording's NWB identifier (a sidecar: its source's)."""
+    asset_id: str = ""
+    subject_id: str = ""
+    session_id: str = ""
+
+    @property
+    def name(self) -> str:
+        """How training data names it, as a model names its own: DANDI asset ID, else NWB identifier, else the
+        file's name."""
+        return self.asset_id or self.identifier or Path(self.path).name
+
+
+def training_recording(path: str) -> TrainingRecording:
+    """The recording the annotated file (or sidecar) at ``path`` holds; only ``path`` when it cannot be read."""
     from nwb_neurpir.io.identity import read_identity
 
     try:
@@ -102,9 +122,9 @@ def _training_recording(path: str) -> tuple[str, str, str]:
                 if sources else {}
             identity = read_identity(file, path, source.get("identifier") or "")
     except (NeurPIRError, OSError):
-        return Path(path).name, "", ""
-    return source.get("asset_id") or source.get("identifier") or identity.identifier, identity.subject_id, \
-        identity.session_id
+        return TrainingRecording(path)
+    return TrainingRecording(path, source.get("identifier") or identity.identifier, source.get("asset_id") or "",
+                             identity.subject_id, identity.session_id)
 
 
 def predictions_name(label: str) -> str:

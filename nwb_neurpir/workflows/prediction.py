@@ -89,7 +89,8 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT
     from nwb_neurpir.workflows.estimator import trained_model
     from nwb_neurpir.workflows.model_inputs import OtherModality
-    from nwb_neurpir.workflows.prediction_checks import AlreadyPredicted, training_recordings
+    from nwb_neurpir.store.predictions import training_recording
+    from nwb_neurpir.workflows.prediction_checks import AlreadyPredicted, in_sample_keys
     from nwb_neurpir.workflows.probe import LabelProbe
 
     fitted = probe if isinstance(probe, LabelProbe) else LabelProbe.load(probe)
@@ -102,11 +103,12 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     resolved, failures = resolve_each(source_items(sources), glob, access=access)
     outcomes = [PredictOutcome(source=text, status="failed", error=error.one_line()) for text, error in failures]
     other_kind: list[int] = []
-    training = training_recordings(fitted.training_data_)
+    recordings = [training_recording(path) for path in fitted.training_data_]  # read once, for every file
+    written = _Written(fitted.provenance(recordings), in_sample_keys(recordings))
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
-                                         series, embeddings, training, options))
+                                         series, embeddings, written, options))
         except AlreadyPredicted as done:
             outcomes.append(_unchanged(fitted, source.label(), done))
         except NeurPIRError as error:
@@ -224,7 +226,7 @@ def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the 
 
 def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: ResolvedSource, access: Any,  # noqa: ANN401
                  sidecar: bool | None, output_dir: str | Path | None, unit_filter: str | None,
-                 series: str | None, embeddings: str | None, training: dict[tuple[str, str], str],
+                 series: str | None, embeddings: str | None, written: _Written,
                  options: dict[str, Any]) -> PredictOutcome:
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import write_predictions
@@ -234,7 +236,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
 
     recording = None
     predictions = options["name"] or predictions_name(probe.label)
-    made_by = (probe.sha256(), probe.model_sha256_)
+    made_by = (written.probe.checkpoint_sha256, probe.model_sha256_)
     found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
@@ -258,13 +260,23 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         recording = read_resolved(source, access, bin_size=hand_grid, **same_neurons)
     probabilities = probe.predict_proba(vectors, recording, ids) if hand_grid is not None else \
         probe.predict_proba(vectors)
-    ids, probabilities, n_silent = _told_about(probe, recording, ids, probabilities, training, source.label())
-    write_predictions(copy_from or path, ids, probabilities, probe.provenance(), provenance, neuron_table=table,
+    ids, probabilities, n_silent = _told_about(probe, recording, ids, probabilities, written.training,
+                                               source.label())
+    write_predictions(copy_from or path, ids, probabilities, written.probe, provenance, neuron_table=table,
                       output=path if copy_from else None, **options)
     counts = Counter(np.asarray(probe.classes_)[probabilities.argmax(axis=1)].tolist())
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
                           counts=dict(sorted(counts.items())), probe=probe.summary(), n_silent=n_silent,
                           replaced=replaced)
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What every file written by one ``predict`` records of the probe (``ProbeProvenance``) and the recordings it
+    was fitted on (``in_sample_keys``): read from its training files once."""
+
+    probe: Any
+    training: dict[tuple[str, str], str]
 
 
 def _told_about(probe: LabelProbe, recording: Recording, ids: np.ndarray, probabilities: np.ndarray,

@@ -18,10 +18,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nwb_neurpir.recording import Recording
+    from nwb_neurpir.store.predictions import TrainingRecording
     from nwb_neurpir.workflows.probe import LabelProbe
 
-__all__ = ["AlreadyPredicted", "check_saved_settings", "outside_classes_note", "replaced_tables", "silent",
-           "training_recordings", "warn_in_sample"]
+__all__ = ["AlreadyPredicted", "check_saved_settings", "in_sample_keys", "outside_classes_note", "replaced_tables",
+           "silent", "warn_in_sample"]
 
 
 class AlreadyPredicted(NeurPIRError):
@@ -76,35 +77,14 @@ def outside_classes_note(probe: LabelProbe, recording: Recording, ids: np.ndarra
             f"classes {', '.join(probe.classes_)} ({values}); their predicted labels are one of those classes")
 
 
-def training_recordings(paths: Sequence[str]) -> dict[tuple[str, str], str]:
-    """(NWB identifier, session id) -> file, of the probe's training files that are still there (a sidecar: its
-    source's identifier)."""
-    from nwb_neurpir.io.h5_tables import stripped_text
-    from nwb_neurpir.io.nwb_file import open_nwb
-    from nwb_neurpir.io.nwb_reader import sidecar_source
-    from nwb_neurpir.store import list_embeddings, read_embeddings
-
-    found: dict[tuple[str, str], str] = {}
-    for path in paths:
-        if not Path(path).is_file():
-            continue
-        try:
-            with open_nwb(path) as file:
-                is_sidecar = sidecar_source(file) is not None
-                identifier = stripped_text(file, "identifier")
-                session = stripped_text(file, "general/session_id")
-            if is_sidecar:
-                identifier = str(read_embeddings(path, list_embeddings(path)[0]).attrs["source"]["identifier"])
-        except NeurPIRError:
-            continue  # no longer an NWB file: not this recording either
-        session = session or identifier
-        if identifier:
-            found[(identifier, session)] = path
-    return found
+def in_sample_keys(recordings: Sequence[TrainingRecording]) -> dict[tuple[str, str], str]:
+    """(NWB identifier, session id) -> file, of the probe's training files that could be read."""
+    return {(recording.identifier, recording.session_id): recording.path for recording in recordings
+            if recording.identifier}
 
 
 def warn_in_sample(training: dict[tuple[str, str], str], recording: Recording, label: str) -> None:
-    """Warn when the probe was fitted on this recording (``training`` from ``training_recordings``)."""
+    """Warn when the probe was fitted on this recording (``training`` from ``in_sample_keys``)."""
     from nwb_neurpir.recording import recording_key
 
     key = recording_key(recording)

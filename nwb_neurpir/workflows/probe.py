@@ -320,11 +320,12 @@ class LabelProbe:
             raise NotFittedError("this LabelProbe is not fitted yet: call fit(annotated files) or LabelProbe.load")
         return self.probes_
 
-    def provenance(self) -> Any:  # noqa: ANN401 - ProbeProvenance
-        """What files written with this probe's predictions record about it (``ProbeProvenance.from_record``)."""
+    def provenance(self, recordings: Sequence[Any] | None = None) -> Any:  # noqa: ANN401 - ProbeProvenance
+        """What files written with this probe's predictions record about it (``ProbeProvenance.from_record``;
+        ``recordings``: its training files' ``training_recording``, read from them when None)."""
         from nwb_neurpir.store import ProbeProvenance
 
-        return ProbeProvenance.from_record(self._files()["probe.json"], self.sha256())
+        return ProbeProvenance.from_record(self._files()["probe.json"], self.sha256(), recordings)
 
     def sha256(self) -> str:
         """The probe's checksum, which predictions record: the sha256 of its saved manifest (before it is saved, of
