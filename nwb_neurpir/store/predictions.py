@@ -18,17 +18,16 @@ import numpy as np
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.h5_tables import decode_text
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.store.append import append_objects, replaceable_objects
 from nwb_neurpir.store.atomic import is_writable, staged_replace
 from nwb_neurpir.store.checks import checked_name, locate_neurons
 from nwb_neurpir.store.containers import model_container, model_name
-from nwb_neurpir.store.read import _typed_groups, read_predictions
+from nwb_neurpir.store.read import AnnotatedRecording, annotated_recording, read_predictions
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, _fresh_copy, earlier_copy_or
 
-__all__ = ["ProbeProvenance", "TrainingRecording", "predictions_name", "training_recording", "write_predictions"]
+__all__ = ["ProbeProvenance", "predictions_name", "write_predictions"]
 
 
 @dataclass(frozen=True)
@@ -69,15 +68,15 @@ class ProbeProvenance:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], checkpoint_sha256: str,
-                    recordings: Sequence[TrainingRecording] | None = None) -> ProbeProvenance:
+                    recordings: Sequence[AnnotatedRecording] | None = None) -> ProbeProvenance:
         """The provenance of a probe from its ``probe.json`` (``record``) and checksum. The training files it lists
-        are named by their recordings (``recordings``, one per file, else read from the files: asset ID or NWB
+        are named by their recordings (``recordings``, one per file, else read from the files by ``annotated_recording``: asset ID or NWB
         identifier, animal, session; a file that cannot be read is named by its file name); what an older probe did
         not record is left out."""
         inputs = str(record.get("inputs") or "neurpir")  # probes of format 1, without the key, read the vectors alone
         kind, label = str(record["kind"]), str(record["label"])
         if recordings is None:
-            recordings = [training_recording(str(path)) for path in record["training_data"]]
+            recordings = [annotated_recording(str(path)) for path in record["training_data"]]
         reads = "NeurPIR embeddings and hand features (late fusion)" if inputs == "neurpir+hand" else \
             "NeurPIR embeddings"
         return cls(
@@ -91,40 +90,6 @@ class ProbeProvenance:
             package_version=str(record.get("package_version", __version__)), created=str(record["created"]),
             description=(f"{kind} probe predicting {label} from {reads}, fitted on {record['n_training_neurons']} "
                          f"labelled neurons of {len(recordings)} files."))
-
-
-@dataclass(frozen=True)
-class TrainingRecording:
-    """A probe's training file and the recording it holds, read from the file ("" where it cannot be read)."""
-
-    path: str
-    identifier: str = ""
-    """The recording's NWB identifier (a sidecar: its source's)."""
-    asset_id: str = ""
-    subject_id: str = ""
-    session_id: str = ""
-
-    @property
-    def name(self) -> str:
-        """How training data names it, as a model names its own: DANDI asset ID, else NWB identifier, else the
-        file's name."""
-        return self.asset_id or self.identifier or Path(self.path).name
-
-
-def training_recording(path: str) -> TrainingRecording:
-    """The recording the annotated file (or sidecar) at ``path`` holds; only ``path`` when it cannot be read."""
-    from nwb_neurpir.io.identity import read_identity
-
-    try:
-        with open_nwb(path) as file:
-            sources = _typed_groups(file, "NeurPIRSource")
-            source = {key: decode_text(value) for key, value in next(iter(sources.values())).attrs.items()} \
-                if sources else {}
-            identity = read_identity(file, path, source.get("identifier") or "")
-    except (NeurPIRError, OSError):
-        return TrainingRecording(path)
-    return TrainingRecording(path, source.get("identifier") or identity.identifier, source.get("asset_id") or "",
-                             identity.subject_id, identity.session_id)
 
 
 def predictions_name(label: str) -> str:

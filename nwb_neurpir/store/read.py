@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,8 @@ from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.ophys import roi_metadata
 from nwb_neurpir.io.units import unit_metadata
 
-__all__ = ["list_embeddings", "list_predictions", "read_embeddings", "read_predictions", "source_labels",
-           "stored_tables", "tables_named"]
+__all__ = ["AnnotatedRecording", "annotated_recording", "list_embeddings", "list_predictions", "read_embeddings",
+           "read_predictions", "source_labels", "stored_tables", "tables_named"]
 
 _KINDS = {"NeuronEmbeddings": ("embeddings", "embedding tables"),
           "NeuronPredictions": ("predictions", "prediction tables")}
@@ -222,3 +223,38 @@ def _model(group: h5py.Group) -> dict[str, Any]:
     model["hyperparameters"] = json.loads(decode_text(group["hyperparameters"][()]))
     model["training_data"] = [decode_text(value) for value in np.atleast_1d(group["training_data"][()])]
     return model
+
+
+@dataclass(frozen=True)
+class AnnotatedRecording:
+    """An annotated file (or sidecar) and the recording whose embeddings it holds, read from the file ("" where it
+    cannot be read)."""
+
+    path: str
+    identifier: str = ""
+    """The recording's NWB identifier (a sidecar: its source's)."""
+    asset_id: str = ""
+    subject_id: str = ""
+    session_id: str = ""
+
+    @property
+    def name(self) -> str:
+        """How training data names it (a model its own, a probe its files): DANDI asset ID, else NWB identifier, else
+        the file's name."""
+        return self.asset_id or self.identifier or Path(self.path).name
+
+
+def annotated_recording(path: str) -> AnnotatedRecording:
+    """The recording the annotated file (or sidecar) at ``path`` holds; only ``path`` when it cannot be read."""
+    from nwb_neurpir.io.identity import read_identity
+
+    try:
+        with open_nwb(path) as file:
+            sources = _typed_groups(file, "NeurPIRSource")
+            source = {key: decode_text(value) for key, value in next(iter(sources.values())).attrs.items()} \
+                if sources else {}
+            identity = read_identity(file, path, source.get("identifier") or "")
+    except (NeurPIRError, OSError):
+        return AnnotatedRecording(path)
+    return AnnotatedRecording(path, source.get("identifier") or identity.identifier, source.get("asset_id") or "",
+                              identity.subject_id, identity.session_id)

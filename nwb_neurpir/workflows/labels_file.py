@@ -92,6 +92,8 @@ def relabel_recordings(recordings: Sequence[Recording], labels: ExternalLabels) 
 def relabel_frame(frame: pd.DataFrame, labels: ExternalLabels) -> pd.DataFrame:
     """An embeddings frame (``read_embeddings``, ``read_annotated``) with its ``labels.label`` column replaced by the
     table's values; keyed by ``identifier``, each file's recording identifier is read from the file in ``file``."""
+    from nwb_neurpir.store.read import annotated_recording
+
     needed = [name for name in ("neuron_id", "file", *labels.key) if name not in frame.columns
               and name != "identifier"]
     if needed:
@@ -101,7 +103,7 @@ def relabel_frame(frame: pd.DataFrame, labels: ExternalLabels) -> pd.DataFrame:
                             "recording": frame["file"].astype(str).to_numpy()})
     for column in {*labels.key, *({"subject_id", "session_id"} & set(frame.columns))}:
         neurons[column] = ([_as_text(v) for v in frame[column]] if column != "identifier" else
-                           neurons["recording"].map({path: _recording_identifier(path)
+                           neurons["recording"].map({path: annotated_recording(path).identifier
                                                      for path in neurons["recording"].unique()}))
     out = frame.assign(**{labels.label: _matched(neurons, labels)})
     out.attrs = dict(frame.attrs)
@@ -170,20 +172,6 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
     except (OSError, ValueError, pd.errors.ParserError) as error:
         raise NeurPIRError(f"cannot be read as a {'TSV' if separator == chr(9) else 'CSV'} table "
                            f"({type(error).__name__}: {' '.join(str(error).split())})", path) from None
-
-
-def _recording_identifier(path: str) -> str:
-    """The NWB identifier of the recording whose embeddings ``path`` holds: the source a sidecar names, else the
-    file's own."""
-    from nwb_neurpir.io.h5_tables import scalar_text
-    from nwb_neurpir.io.nwb_file import open_nwb
-    from nwb_neurpir.workflows.annotated import embedding_table_over
-
-    source = embedding_table_over(path, None).attrs.get("source")
-    if source and source.get("identifier"):
-        return str(source["identifier"])
-    with open_nwb(path) as file:
-        return scalar_text(file, "identifier") or ""
 
 
 def _as_text(value: object) -> str:

@@ -89,7 +89,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT
     from nwb_neurpir.workflows.estimator import trained_model
     from nwb_neurpir.workflows.model_inputs import OtherModality
-    from nwb_neurpir.store.predictions import training_recording
+    from nwb_neurpir.store.read import annotated_recording
     from nwb_neurpir.workflows.prediction_checks import AlreadyPredicted, in_sample_keys
     from nwb_neurpir.workflows.probe import LabelProbe
 
@@ -103,7 +103,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     resolved, failures = resolve_each(source_items(sources), glob, access=access)
     outcomes = [PredictOutcome(source=text, status="failed", error=error.one_line()) for text, error in failures]
     other_kind: list[int] = []
-    recordings = [training_recording(path) for path in fitted.training_data_]  # read once, for every file
+    recordings = [annotated_recording(path) for path in fitted.training_data_]  # read once, for every file
     written = _Written(fitted.provenance(recordings), in_sample_keys(recordings))
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
         try:

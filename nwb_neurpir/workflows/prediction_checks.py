@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nwb_neurpir.recording import Recording
-    from nwb_neurpir.store.predictions import TrainingRecording
+    from nwb_neurpir.store.read import AnnotatedRecording
     from nwb_neurpir.workflows.probe import LabelProbe
 
 __all__ = ["AlreadyPredicted", "check_saved_settings", "in_sample_keys", "outside_classes_note", "replaced_tables",
@@ -77,7 +77,7 @@ def outside_classes_note(probe: LabelProbe, recording: Recording, ids: np.ndarra
             f"classes {', '.join(probe.classes_)} ({values}); their predicted labels are one of those classes")
 
 
-def in_sample_keys(recordings: Sequence[TrainingRecording]) -> dict[tuple[str, str], str]:
+def in_sample_keys(recordings: Sequence[AnnotatedRecording]) -> dict[tuple[str, str], str]:
     """(NWB identifier, session id) -> file, of the probe's training files that could be read."""
     return {(recording.identifier, recording.session_id): recording.path for recording in recordings
             if recording.identifier}

@@ -322,7 +322,7 @@ class LabelProbe:
 
     def provenance(self, recordings: Sequence[Any] | None = None) -> Any:  # noqa: ANN401 - ProbeProvenance
         """What files written with this probe's predictions record about it (``ProbeProvenance.from_record``;
-        ``recordings``: its training files' ``training_recording``, read from them when None)."""
+        ``recordings``: its training files' ``annotated_recording``, read from them when None)."""
         from nwb_neurpir.store import ProbeProvenance
 
         return ProbeProvenance.from_record(self._files()["probe.json"], self.sha256(), recordings)
