@@ -22,12 +22,17 @@ from nwb_neurpir.redaction import redact_url
 
 Modality = Literal["spikes", "ophys"]
 
-__all__ = ["SAME_GRID_RTOL", "Modality", "Recording", "RecordingKey", "SourceInfo", "recording_key",
-           "refuse_one_recording_twice", "refuse_recordings_read_twice", "same_grid"]
+__all__ = ["SAME_GRID_RTOL", "UNIT_NAME", "Modality", "Recording", "RecordingKey", "SourceInfo", "id_text",
+           "recording_key", "refuse_one_recording_twice", "refuse_recordings_read_twice", "same_grid", "unit_names"]
 
 SAME_GRID_RTOL = 1e-3
 """Bin sizes this close are one grid: frame periods measured from timestamps differ by their jitter (two sessions
 imaged at 15.2 Hz gave 65.781 and 65.790 ms)."""
+
+
+UNIT_NAME = "unit_name"
+"""The units-table column where NWB exporters (SpikeInterface, neuroconv) keep each unit's name in its spike sorting:
+the Kilosort/Phy cluster id, which is not the table's row id (``neuron_id``)."""
 
 
 def same_grid(first: float, second: float) -> bool:
@@ -174,6 +179,22 @@ class Recording:
         if not columns:
             return np.zeros((self.n_bins, 0), dtype=np.float32), []
         return np.concatenate(columns, axis=1), self.covariate_names()
+
+
+def id_text(value: object) -> str:
+    """A key, neuron id or unit name as text: whole floats (``3.0``, as pandas reads ids beside empty cells) without
+    ``.0``."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def unit_names(metadata: pd.DataFrame) -> np.ndarray | None:
+    """Each neuron's ``unit_name`` (``UNIT_NAME``) in a neuron table (``Recording.neuron_metadata``, an embeddings
+    frame) as text, "" where it has none; None when the table has no such column."""
+    if UNIT_NAME not in metadata.columns:
+        return None
+    return np.array(["" if pd.isna(value) else id_text(value) for value in metadata[UNIT_NAME]], dtype=object)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,31 @@ def simulated_folder(tmp_path_factory: pytest.TempPathFactory, seed: int, name: 
     return folder
 
 
+def cluster_id(row: int) -> str:
+    """The Phy cluster id ``phy_folder`` gives the unit in row ``row``: not its row id, though some coincide."""
+    return str(3 * row + 2)
+
+
+def phy_folder(tmp_path_factory: pytest.TempPathFactory, seed: int) -> Path:
+    """The animals of ``simulated_folder`` written by pynwb as Kilosort+Phy exports (SpikeInterface, neuroconv) are:
+    each unit's Phy cluster id (``cluster_id``) in a text ``unit_name`` column."""
+    from pynwb import NWBHDF5IO
+
+    from nwb_neurpir.simulate.nwb_output import dandi_path, spikes_nwbfile
+    from nwb_neurpir.simulate.population import iter_sessions
+
+    folder = tmp_path_factory.mktemp("phy")
+    for session in iter_sessions(tiny_population(seed), progress=False):
+        nwbfile = spikes_nwbfile(session)
+        nwbfile.units.add_column("unit_name", "unique reference for each unit (Phy cluster id)",
+                                 data=[cluster_id(row) for row in range(len(nwbfile.units))])
+        path = dandi_path(folder, session.subject_id, session.session_id, "spikes")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with NWBHDF5IO(str(path), "w") as io:
+            io.write(nwbfile)
+    return folder
+
+
 def set_text(path: Path, dataset: str, value: str | None) -> None:
     """Replace (or, with ``None``, delete) a scalar text dataset such as ``general/subject/subject_id``."""
     import h5py

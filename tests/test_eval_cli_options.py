@@ -278,8 +278,8 @@ def test_labels_kept_in_a_csv_are_evaluated_and_fit_a_probe(annotated: Path, sim
                                                "fitted on\n"
     (tmp_path / "bad.tsv").write_text("session_id\tunit\topto\nsim01\t1\tPV+\n")
     bad = neurpir("evaluate", str(annotated), "--label", "opto", "--labels", str(tmp_path / "bad.tsv"))
-    assert bad.code == 1 and bad.stderr == f"error: {tmp_path / 'bad.tsv'}: the labels table lacks neuron_id (it " \
-                                           "has session_id, unit, opto)\n"
+    assert bad.code == 1 and bad.stderr == f"error: {tmp_path / 'bad.tsv'}: the labels table lacks neuron_id or " \
+                                           "unit_name (it has session_id, unit, opto)\n"
 
 
 def test_a_labels_key_naming_two_recordings_is_refused_only_when_their_neuron_ids_overlap() -> None:

@@ -45,10 +45,11 @@ PRESET_GROUPING = ("Preset (steinmetz-4region: Steinmetz et al. 2019's brainRegi
 LABEL_VALUES = ("Empty values, NaN and nan/none/null/n/a/na (any case) are missing: those neurons are left out; "
                 "every other value, 'unknown' too, is a class (a --grouping file keeps only the values it lists).")
 """How the ``--label`` options say which label values are classes."""
-LABELS_HELP = ("A CSV (or .tsv) of labels kept outside the NWB files: columns neuron_id, the --label column, and "
-               "identifier (NWB identifier) or else session_id naming the recording (plus subject_id, if present, "
-               "matched too). Its values replace the files' column for the neurons it lists; other neurons are "
-               "unlabelled; rows matching no neuron are counted in a warning.")
+LABELS_HELP = ("A CSV (or .tsv) of labels kept outside the NWB files: columns neuron_id (the units table's row id) "
+               "or unit_name (the units' unit_name, e.g. the Phy cluster id of Kilosort/Phy exports), the --label "
+               "column, and identifier (NWB identifier) or else session_id naming the recording (plus subject_id, if "
+               "present, matched too). Its values replace the files' column for the neurons it lists; other neurons "
+               "are unlabelled; rows matching no neuron are counted in a warning.")
 """How ``evaluate --labels`` and ``predict --labels`` describe the labels file."""
 
 

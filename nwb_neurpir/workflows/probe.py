@@ -159,8 +159,8 @@ class LabelProbe:
         embedding table when a file has several. With hand features, each file's activity is read again to compute them:
         for a sidecar, from the source it names, or, when that has moved, from the file among ``moved_sources`` (files,
         folders) with its NWB identifier (and the animal, session and neurons the sidecar records). ``labels`` (a
-        CSV/TSV file or a DataFrame: ``neuron_id``, the label column, and ``identifier`` or ``session_id``, see
-        ``labels_file``) replaces the label of the files. A frame whose ``attrs`` were lost (``merge``) names its model
+        CSV/TSV file or a DataFrame: ``neuron_id`` or ``unit_name``, the label column, and ``identifier`` or
+        ``session_id``, see ``labels_file``) replaces the label of the files. A frame whose ``attrs`` were lost (``merge``) names its model
         through the files in its ``file`` column.
         """
         from nwb_neurpir.workflows.labels_file import read_labels, relabel_frame

@@ -21,8 +21,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.external import GivenVectors, check_name
-from nwb_neurpir.recording import Recording
-from nwb_neurpir.workflows.labels_file import _as_text
+from nwb_neurpir.recording import Recording, id_text
 
 __all__ = ["VECTOR_KEYS", "ExternalVectors", "matched_vectors", "read_vectors"]
 
@@ -49,7 +48,7 @@ class ExternalVectors:
     def per_recording(self, recordings: Sequence[Recording]) -> list[np.ndarray]:
         """Per recording, an (n_neurons, dim) matrix in its neuron order; NaN rows for neurons the table lacks."""
         owners = self._owners(recordings)
-        positions = [{_as_text(n): i for i, n in enumerate(r.neuron_ids)} for r in recordings]
+        positions = [{id_text(n): i for i, n in enumerate(r.neuron_ids)} for r in recordings]
         out = [np.full((r.n_neurons, self.vectors.shape[1]), np.nan) for r in recordings]
         filled: dict[tuple[int, int], int] = {}
         for row, (owner, neuron) in enumerate(zip(owners, self.keys["neuron_id"])):
@@ -115,7 +114,7 @@ def _checked(name: str, source: str, frame: pd.DataFrame) -> ExternalVectors:
     values = frame.drop(columns=[c for c in (*VECTOR_KEYS, "subject_id", "neuron_id") if c in frame.columns])
     if values.shape[1] == 0 or len(frame) == 0:
         raise NeurPIRError("the vectors table has no vector columns or no rows", source)
-    keys = pd.DataFrame({column: [_as_text(v) for v in frame[column]] for column in columns})
+    keys = pd.DataFrame({column: [id_text(v) for v in frame[column]] for column in columns})
     blank = frame[columns].isna().any(axis=1).to_numpy()
     if blank.any():
         raise NeurPIRError(f"row {int(np.argmax(blank)) + 1}: no {' or '.join(columns)}", source)
