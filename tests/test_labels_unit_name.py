@@ -1,6 +1,6 @@
 """Kilosort+Phy exports name their units by the Phy cluster id, kept in the units' ``unit_name`` column: a labels
-file may key its neurons by it, and a ``neuron_id`` column holding such names is refused rather than read as row ids
-(pynwb-written files)."""
+file may key its neurons by it, a ``neuron_id`` column holding such names is refused rather than read as row ids, and
+``predictions.csv`` and ``embed --json`` give each neuron's unit name back (pynwb-written files)."""
 
 from __future__ import annotations
 
@@ -132,3 +132,22 @@ def test_a_probe_fits_on_labels_keyed_by_unit_name(annotated: Path, tags: pd.Dat
                                            "that column unit_name$"):
         npir.LabelProbe("opto", inputs="neurpir").fit(files, labels=tags.rename(columns={"unit_name": "neuron_id"}))
 
+
+def test_embed_json_gives_each_units_unit_name(model: Path, phy: Path, neurpir: Callable[..., Finished]) -> None:
+    shown = neurpir("embed", str(model), str(phy), "--json", "--no-progress")
+    assert shown.code == 0, shown.stderr
+    for recording in json.loads(shown.stdout)["recordings"]:
+        assert recording["unit_names"] == [cluster_id(row) for row in recording["neuron_ids"]]
+        assert len(recording["embeddings"]) == 25
+
+
+def test_predictions_csv_gives_each_neurons_unit_name(phy: Path, tags: pd.DataFrame, tmp_path: Path,
+                                                      neurpir: Callable[..., Finished]) -> None:
+    shown = neurpir("evaluate", str(phy), "--label", "cell_type", "--methods", "hand", "--out",
+                    str(tmp_path / "report"), "--no-plots")
+    assert shown.code == 0, shown.stderr
+    predictions = pd.read_csv(tmp_path / "report" / "predictions.csv", dtype=str)
+    assert list(predictions.columns) == ["subject", "session", "source", "neuron_id", "unit_name", "fold", "method",
+                                         "true", "predicted"]
+    assert len(predictions) == 75 and (predictions["unit_name"] == predictions["neuron_id"].astype(int)
+                                       .map(cluster_id)).all()

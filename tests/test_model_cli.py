@@ -68,6 +68,7 @@ def test_embed_writes_npz_and_json(model_dir: Path, files: list[Path], tmp_path:
     result = runner.invoke(app, ["embed", str(model_dir), str(files[0]), "--json", "--no-progress"])
     payload = json.loads(result.output)
     assert len(payload["recordings"][0]["embeddings"]) == 12 and len(payload["model_sha256"]) == 64
+    assert "unit_names" not in payload["recordings"][0]  # only units with a unit_name column (Phy exports) have them
 
 
 def test_embed_out_makes_missing_folders_and_refuses_an_unwritable_place_before_embedding(

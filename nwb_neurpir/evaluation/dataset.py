@@ -14,7 +14,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.grouping import LabelGrouping, check_categorical, group_labels
-from nwb_neurpir.recording import Recording
+from nwb_neurpir.recording import Recording, unit_names
 
 __all__ = ["LabelledNeurons", "check_classes", "from_embeddings", "from_recordings", "session_keys", "session_names",
            "table_population", "table_session_keys", "table_sessions", "unique_session_keys"]
@@ -44,6 +44,8 @@ class LabelledNeurons:
     in the order the kept neurons appear here (recordings are concatenated in order)."""
     case_variants: tuple[tuple[str, ...], ...] = ()
     """Raw label values that differ only by case or spacing (see ``GroupedLabels``)."""
+    unit_names: np.ndarray | None = None
+    """Each neuron's ``unit_name`` ("" where its recording has none), None when no recording has that column."""
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -65,7 +67,8 @@ class LabelledNeurons:
                                labels=self.labels[keep], dropped=dropped, n_total=self.n_total,
                                recording_rows=[rows[keep[a:b]] for rows, a, b in
                                                zip(self.recording_rows, bounds[:-1], bounds[1:])],
-                               case_variants=self.case_variants)
+                               case_variants=self.case_variants,
+                               unit_names=None if self.unit_names is None else self.unit_names[keep])
 
 
 def session_names(recordings: Sequence[Recording]) -> list[str]:
@@ -127,7 +130,8 @@ def from_recordings(recordings: Sequence[Recording], label: str, grouping: Label
                               neuron_ids=np.concatenate(ids)[grouped.keep], labels=grouped.labels,
                               dropped=grouped.dropped, n_total=len(raw),
                               recording_rows=[within[owner == index] for index in range(len(recordings))],
-                              case_variants=grouped.case_variants)
+                              case_variants=grouped.case_variants, unit_names=_recordings_unit_names(recordings,
+                                                                                                     grouped.keep))
     check_classes(neurons.labels, label, grouping, recordings[0].source.label())
     return neurons
 
@@ -154,9 +158,19 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
                               session_keys=keys, sessions=table_sessions(table)[np.asarray(grouped.keep)],
                               neuron_ids=kept["neuron_id"].to_numpy(),
                               labels=grouped.labels, dropped=grouped.dropped, n_total=len(table),
-                              case_variants=grouped.case_variants)
+                              case_variants=grouped.case_variants, unit_names=unit_names(kept))
     check_classes(neurons.labels, label, grouping, source)
     return neurons, vectors
+
+
+def _recordings_unit_names(recordings: Sequence[Recording], keep: np.ndarray) -> np.ndarray | None:
+    """The ``unit_name`` of the kept neurons of ``recordings`` ("" in a recording without that column), None when
+    none of them has it."""
+    names = [unit_names(recording.neuron_metadata) for recording in recordings]
+    if all(per_recording is None for per_recording in names):
+        return None
+    return np.concatenate([np.full(r.n_neurons, "", dtype=object) if per_recording is None else per_recording
+                           for r, per_recording in zip(recordings, names)])[keep]
 
 
 def table_population(table: pd.DataFrame, key_column: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:

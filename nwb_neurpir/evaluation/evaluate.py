@@ -73,7 +73,7 @@ from nwb_neurpir.evaluation.splits import Fold, Split, animal_notes, make_folds,
 from nwb_neurpir.evaluation.stability import StabilityResult, measure_stability
 from nwb_neurpir.evaluation.stability_inputs import stability_names, table_inputs, tracked_recordings
 from nwb_neurpir.provenance import software_versions
-from nwb_neurpir.recording import Recording, refuse_recordings_read_twice
+from nwb_neurpir.recording import UNIT_NAME, Recording, refuse_recordings_read_twice
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR, NeurPIRConfig
@@ -351,12 +351,13 @@ def _sources(recordings: Sequence[Recording], keys: Sequence[str]) -> list[dict[
 
 
 def _neuron_table(neurons: LabelledNeurons, recordings: Sequence[Recording], keys: Sequence[str]) -> pd.DataFrame:
-    """``subject``, ``session`` (key), ``source`` (empty for an embeddings table) and ``neuron_id`` per labelled
-    neuron."""
+    """``subject``, ``session`` (key), ``source`` (empty for an embeddings table), ``neuron_id`` and, when the
+    recordings have one, ``unit_name`` per labelled neuron."""
     location = {key: recording.source.recorded_location for key, recording in zip(keys, recordings)}
+    names = {} if neurons.unit_names is None else {UNIT_NAME: neurons.unit_names}
     return pd.DataFrame({"subject": neurons.subject_ids, "session": neurons.session_keys,
                          "source": [location.get(key, "") for key in neurons.session_keys],
-                         "neuron_id": neurons.neuron_ids})
+                         "neuron_id": neurons.neuron_ids, **names})
 
 
 def round_timings(timings: dict[str, float]) -> dict[str, float]:

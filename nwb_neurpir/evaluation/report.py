@@ -293,7 +293,8 @@ def _label_sections(result: EvaluationResult) -> list[str]:
               f"k of the N = {PERMUTATIONS} shuffles scoring at least as well). "
               "Mode: `inductive` = the representation never saw the test sessions; `transductive` = it did; "
               "`none` = no self-supervised training (hand features). Every scored neuron's prediction by every "
-              f"method: `{PREDICTIONS_FILE}` (subject, session, source, neuron id, fold, method, true, predicted).",
+              f"method: `{PREDICTIONS_FILE}` (subject, session, source, neuron id, unit name where the files have "
+              "one, fold, method, true, predicted).",
               "", *_probe_lines(result.settings.get("probes") or {})]
     lines += ["## Folds", "", *_markdown_table(
         ["fold", "held out", "train counts", "test counts", "chance", "scored", "model trained on"],

@@ -231,8 +231,8 @@ class EvaluationResult:
     notes: list[str] = field(default_factory=list)
     """Things the reader must know to trust the numbers (normalisation fallback, unscorable folds...)."""
     neurons: pd.DataFrame | None = None
-    """One row per labelled neuron (``subject``, ``session``, ``source``, ``neuron_id``), in the order
-    ``FoldPredictions.rows`` index."""
+    """One row per labelled neuron (``subject``, ``session``, ``source``, ``neuron_id``, and ``unit_name`` when the
+    recordings have one), in the order ``FoldPredictions.rows`` index."""
     stability: StabilityResult | None = None
     """Cross-session retrieval of tracked neurons (``evaluate(match_column=...)``), else None."""
 
@@ -319,7 +319,8 @@ class EvaluationResult:
 
     def predictions_table(self) -> pd.DataFrame:
         """Every scored neuron's prediction by every method: ``subject``, ``session``, ``source``, ``neuron_id``,
-        ``fold``, ``method``, ``true``, ``predicted``."""
+        ``unit_name`` (when the recordings have one: the Phy cluster id of Kilosort/Phy exports), ``fold``,
+        ``method``, ``true``, ``predicted``."""
         import pandas as pd
 
         parts = [self.neurons.iloc[p.rows].assign(fold=p.fold, method=m.method.name, true=p.y_true,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nwb_neurpir.recording import unit_names
 from nwb_neurpir.renamed import accepts_ophys_series
 
 if TYPE_CHECKING:
@@ -34,13 +35,10 @@ class EmbeddedSources:
     model_sha256: str
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: per recording its source, identifier, subject, neuron ids and vectors (null where not
-        finite; every digit of the float32 values, so that they read back exactly)."""
-        return {"model_sha256": self.model_sha256, "recordings": [
-            {"source": r.source.label(), "identifier": r.source.identifier, "subject_id": r.subject_id,
-             "neuron_ids": r.neuron_ids.tolist(),
-             "embeddings": [[None if not np.isfinite(x) else float(x) for x in row] for row in v]}
-            for r, v in self.rows]}
+        """JSON-ready: per recording its source, identifier, subject, neuron ids, ``unit_names`` (when its units
+        have a ``unit_name`` column: the Phy cluster ids of Kilosort/Phy exports) and vectors (null where not finite;
+        every digit of the float32 values, so that they read back exactly)."""
+        return {"model_sha256": self.model_sha256, "recordings": [_recording_dict(r, v) for r, v in self.rows]}
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every neuron's vector (``embeddings``), id, ``neuron_table`` (whose id it is), subject, session, ``source``
@@ -81,6 +79,15 @@ class EmbeddedSources:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, buffer.getvalue())
         return path
+
+
+def _recording_dict(recording: Recording, vectors: np.ndarray) -> dict[str, Any]:
+    """One recording of ``EmbeddedSources.to_dict``."""
+    names = unit_names(recording.neuron_metadata)
+    return {"source": recording.source.label(), "identifier": recording.source.identifier,
+            "subject_id": recording.subject_id, "neuron_ids": recording.neuron_ids.tolist(),
+            **({} if names is None else {"unit_names": names.tolist()}),
+            "embeddings": [[None if not np.isfinite(x) else float(x) for x in row] for row in vectors]}
 
 
 def check_output(path: Path) -> None:
