@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.testing import mock_recording
+from nwb_neurpir.io.nwb_reader import read_nwb
+from nwb_neurpir.testing import make_spikes_nwbfile, mock_recording, write_nwbfile
 from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.context import ContextEncoder, fit_context, fit_sample, selected_columns
 
@@ -179,3 +180,13 @@ def test_a_covariate_pattern_that_matches_none_is_refused_naming_what_there_is(r
         fit_context(recordings, dataclasses.replace(CONFIG, context_covariates="speed, running"))
     with pytest.raises(NeurPIRError, match="context_covariates must name at least one covariate"):
         NeurPIRConfig(context_covariates=" , ")
+
+
+def test_a_covariate_pattern_naming_a_text_trials_column_says_text_is_no_covariate(tmp_path) -> None:  # noqa: ANN001
+    nwbfile = make_spikes_nwbfile(n_units=3, duration=20.0, n_trials=4)
+    nwbfile.trials.add_column("stimulus_name", "what was shown", data=["grating", "blank", "grating", "movie"])
+    recording = read_nwb(write_nwbfile(nwbfile, tmp_path / "text_trials.nwb"))
+    with pytest.raises(NeurPIRError, match=r"context_covariates: trials/stim\* matches none of the training "
+                                           r"recordings' covariates \(.*\); trials/stimulus_name is a text column, "
+                                           r"and text columns are not covariates \(only numeric ones are\)$"):
+        fit_context([recording], dataclasses.replace(CONFIG, context_covariates="trials/contrast, trials/stim*"))

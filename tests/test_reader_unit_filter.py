@@ -8,9 +8,12 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.cli.app import app
+from nwb_neurpir.errors import NeurPIRError, NoneSelected
 from nwb_neurpir.io import open_recordings
+from nwb_neurpir.io.nwb_reader import read_nwb
 from nwb_neurpir.io.unit_filter import filter_mask
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
@@ -67,3 +70,22 @@ def test_among_many_files_one_without_a_neuron_passing_the_filter_is_skipped(tmp
     assert kept.session_id == "1" and set(kept.neuron_metadata["quality"]) == {"mua"}
     with pytest.raises(NeurPIRError, match="no neuron of any source passes the filter"), pytest.warns(UserWarning):
         list(open_recordings([tmp_path], progress=False, unit_filter="quality == 'noise'"))
+
+
+
+def test_a_filter_comparing_text_with_a_number_that_keeps_nothing_says_so(tmp_path: Path) -> None:
+    nwbfile = make_spikes_nwbfile(n_units=3, duration=5.0, with_context=False)
+    nwbfile.add_unit_column("unit_name", "the sorter's cluster name", data=["7", "12", "40"])
+    path = write_nwbfile(nwbfile, tmp_path / "names.nwb")
+    with pytest.raises(NoneSelected, match=r"names.nwb: no unit passes the filter 'unit_name == 12' \(3 in the "
+                                           r"file\); column 'unit_name' holds text, compared here with a number "
+                                           r'\(did you mean unit_name == "12"\?\)'):
+        read_nwb(path, unit_filter="unit_name == 12")
+    with pytest.raises(NoneSelected, match=r"column 'electrode_id' holds numbers, compared here with text \(did "
+                                           r"you mean electrode_id in \[5, 6\]\?\)"):
+        read_nwb(path, unit_filter='electrode_id in ["5", "6"]')
+    with pytest.raises(NoneSelected, match=r"\(3 in the file\)$"):  # no hint when the types agree
+        read_nwb(path, unit_filter='unit_name == "13"')
+    assert list(read_nwb(path, unit_filter='unit_name == "12"').neuron_ids) == [1]
+    result = CliRunner().invoke(app, ["inspect", str(path), "--filter", "unit_name == 12"])
+    assert 'did you mean unit_name == "12"?' in result.output, result.output

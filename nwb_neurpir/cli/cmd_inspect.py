@@ -53,11 +53,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
+    from nwb_neurpir.workflows.inspection import NONE_PASSING
+
     if summary["holds"] == "unreadable":
         return f"{summary['source']}\n  unreadable: {summary['message'].removeprefix(summary['source'] + ': ')}"
     if "n_neurons" not in summary:
-        return "\n".join([f"{summary['source']}\n  holds {summary['holds']}: not read", *_units_tables_text(summary),
-                          *_stored_text(summary)])
+        why = ([f"  {summary['message'].removeprefix(summary['source'] + ': ')}"]
+               if summary["holds"] == NONE_PASSING else [])
+        return "\n".join([f"{summary['source']}\n  holds {summary['holds']}: not read", *why,
+                          *_units_tables_text(summary), *_stored_text(summary)])
     lines = [summary["source"],
              f"  subject {summary['subject_id']}  session {summary['session_id']}  "
              f"start {summary['session_start_time']}  identifier {summary['identifier']}"]

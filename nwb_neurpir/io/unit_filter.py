@@ -9,7 +9,9 @@ walked, so no attribute access, call or import can run.
 from __future__ import annotations
 
 import ast
+import copy
 import io
+import json
 import operator
 import tokenize
 from collections.abc import Callable
@@ -32,21 +34,31 @@ def select_rows(expression: str | None, table: pd.DataFrame, source: str | None 
     """Indices of the rows passing ``expression`` (all rows when None); an error when none passes."""
     if expression is None:
         return np.arange(len(table))
-    selected = np.flatnonzero(filter_mask(expression, table, source))
+    mask, type_hints = _evaluate(expression, table, source)
+    selected = np.flatnonzero(mask)
     if selected.size == 0:
-        raise NoneSelected(f"no {what} passes the filter {expression!r} ({len(table)} in the file)", source=source)
+        hints = "".join(f"; {hint}" for hint in dict.fromkeys(type_hints))
+        raise NoneSelected(f"no {what} passes the filter {expression!r} ({len(table)} in the file){hints}",
+                           source=source)
     return selected
 
 
 def filter_mask(expression: str, table: pd.DataFrame, source: str | None = None) -> np.ndarray:
     """(n_rows,) bool: the rows of ``table`` for which ``expression`` holds."""
+    return _evaluate(expression, table, source)[0]
+
+
+def _evaluate(expression: str, table: pd.DataFrame, source: str | None) -> tuple[np.ndarray, list[str]]:
+    """``filter_mask`` and a hint for each comparison of a text column with a number or of a numeric column with
+    text (which no row passes)."""
     try:
         tree = ast.parse(_words_for_symbols(expression), mode="eval")
     except (SyntaxError, tokenize.TokenError) as exc:
         raise NeurPIRError(f"unit filter {expression!r} is not a valid expression ({exc.args[0]})",
                            source=source) from exc
+    evaluator = _Evaluator(table, expression)
     try:
-        result = _Evaluator(table, expression).visit(tree.body)
+        result = evaluator.visit(tree.body)
     except TypeError as exc:
         raise NeurPIRError(f"unit filter {expression!r} compares values of incompatible types ({exc})",
                            source=source) from exc
@@ -55,7 +67,7 @@ def filter_mask(expression: str, table: pd.DataFrame, source: str | None = None)
     mask = np.broadcast_to(np.asarray(result), (len(table),))
     if mask.dtype != bool:
         raise NeurPIRError(f"unit filter {expression!r} does not give true/false per row", source=source)
-    return mask.copy()
+    return mask.copy(), evaluator.type_hints
 
 
 _SYMBOL_WORDS = {"&": "and", "|": "or", "~": "not"}
@@ -77,6 +89,7 @@ class _Evaluator(ast.NodeVisitor):
     def __init__(self, table: pd.DataFrame, expression: str) -> None:
         self.table = table
         self.expression = expression
+        self.type_hints: list[str] = []
 
     def generic_visit(self, node: ast.AST) -> object:
         raise _FilterError(f"unit filter {self.expression!r}: {type(node).__name__} is not allowed "
@@ -118,12 +131,34 @@ class _Evaluator(ast.NodeVisitor):
 
     def visit_Compare(self, node: ast.Compare) -> np.ndarray:
         result: np.ndarray | bool = True
-        left = self.visit(node.left)
+        left_node, left = node.left, self.visit(node.left)
         for op, right_node in zip(node.ops, node.comparators):
             right = self.visit(right_node)
+            self._note_types(left_node, op, right_node)
+            if isinstance(op, (ast.Eq, ast.NotEq)):
+                self._note_types(right_node, op, left_node)
             result = result & self._compare(op, left, right)
-            left = right
+            left_node, left = right_node, right
         return np.asarray(result, dtype=bool)
+
+    def _note_types(self, column: ast.expr, op: ast.cmpop, other: ast.expr) -> None:
+        """A hint when ``column`` (a column's name) holds text and ``other`` is or lists numbers, or it holds numbers
+        and ``other`` is or lists text, with the comparison rewritten when the literals convert."""
+        if not isinstance(column, ast.Name) or not isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)):
+            return
+        values = self.table[column.id]
+        literals = [n for n in ast.walk(other) if isinstance(n, ast.Constant)]
+        if pd.api.types.is_string_dtype(values) and any(_is_number(n.value) for n in literals):
+            held, other_kind = "text", "a number"
+        elif _numbers(values) and any(isinstance(n.value, str) for n in literals):
+            held, other_kind = "numbers", "text"
+        else:
+            return
+        written = ast.unparse(ast.Compare(left=column, ops=[op], comparators=[other]))
+        rewritten = _TypeSwap(to_text=held == "text").visit(copy.deepcopy(other))
+        example = ast.unparse(ast.Compare(left=column, ops=[op], comparators=[rewritten]))
+        meant = f" (did you mean {example}?)" if example != written else ""
+        self.type_hints.append(f"column {column.id!r} holds {held}, compared here with {other_kind}{meant}")
 
     def _compare(self, op: ast.cmpop, left: object, right: object) -> np.ndarray:
         if isinstance(op, (ast.In, ast.NotIn)):
@@ -135,3 +170,36 @@ class _Evaluator(ast.NodeVisitor):
         if compare is None:
             raise _FilterError(f"unit filter {self.expression!r}: operator {type(op).__name__} is not allowed")
         return np.asarray(compare(left, right), dtype=bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _numbers(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+class _TypeSwap(ast.NodeTransformer):
+    """Numbers written as text (``to_text``; every text literal then in double quotes, as a shell's single-quoted
+    ``--filter`` needs them), or text that reads as a number as that number."""
+
+    def __init__(self, to_text: bool) -> None:
+        self.to_text = to_text
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        negative = isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant)
+        return self.visit_Constant(ast.Constant(-node.operand.value)) if negative else node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.expr:
+        if self.to_text and (_is_number(node.value) or isinstance(node.value, str)):
+            return ast.Name(json.dumps(str(node.value)))  # unparsed as written
+        if not self.to_text and isinstance(node.value, str):
+            try:
+                number = float(node.value)
+            except ValueError:
+                return node
+            if not np.isfinite(number):
+                return node
+            return ast.Constant(int(number) if number.is_integer() and "." not in node.value else number)
+        return node

@@ -22,21 +22,18 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.activity import LESS_DATA, NeuronActivity
 from nwb_neurpir.io.binning import TimeGrid, bins_inside_windows, count_events, merge_windows, window_grid
 from nwb_neurpir.io.h5_tables import (
-    column_names,
-    decode_text,
     member_names,
     numeric_dataset,
     object_path,
     path_named,
     ragged_bounds,
-    read_numeric,
-    region_target,
     scalar_columns,
     table_ids,
 )
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.timeseries import neurodata_type
 from nwb_neurpir.io.identity import clear_of_identity
+from nwb_neurpir.io.unit_electrodes import electrode_columns
 from nwb_neurpir.io.unit_filter import select_rows
 
 __all__ = ["DEFAULT_SPIKE_BIN_SIZE", "SILENT_GAP_SECONDS", "read_units", "unit_metadata", "units_tables"]
@@ -126,55 +123,13 @@ def _choose_units(nwb: h5py.File, source: str, name: str | None) -> h5py.Group:
 def unit_metadata(units: h5py.Group, n_units: int, source: str) -> pd.DataFrame:
     """Every scalar column of the units table, plus, through its electrodes, ``location``, ``electrode_id`` and every
     other scalar column of the electrodes table as ``electrode_<name>`` (e.g. ``electrode_acronym``, ``electrode_x``,
-    ``electrode_group_name``). A column named like an identity column (``subject_id``...) is read as
+    ``electrode_group_name``), or without them its electrode group's ``location`` and ``electrode_group_name``
+    (``electrode_columns``). A column named like an identity column (``subject_id``...) is read as
     ``unit_<name>`` (``clear_of_identity``)."""
     metadata = clear_of_identity(scalar_columns(units, n_units, exclude=_NOT_METADATA), source)
-    for name, values in _electrode_columns(units, n_units, source).items():
+    for name, values in electrode_columns(units, n_units, source).items():
         metadata[name if name not in metadata else f"electrode_{name}"] = values
     return metadata
-
-
-def _electrode_columns(units: h5py.Group, n_units: int, source: str) -> dict[str, np.ndarray]:
-    region = units.get("electrodes")
-    if not isinstance(region, h5py.Dataset) or "electrodes" not in column_names(units):
-        return {}
-    electrodes = region_target(region, source)
-    electrode_ids = table_ids(electrodes, source)
-    n_electrodes = electrode_ids.size
-    if "electrodes_index" in units:
-        ends = ragged_bounds(units, "electrodes", n_units, source)
-        rows_all = read_numeric(region, region.name, source)
-        has_one = ends[1:] > ends[:-1]
-        rows = np.full(n_units, -1, dtype=np.int64)
-        rows[has_one] = rows_all[ends[:-1][has_one]]
-    else:
-        rows = read_numeric(region, region.name, source).astype(np.int64)
-        if rows.shape != (n_units,):
-            raise NeurPIRError(f"{region.name} has {rows.size} rows for {n_units} units", source=source)
-    if np.any(rows >= n_electrodes):
-        raise NeurPIRError(f"{region.name} points past the {n_electrodes} rows of {electrodes.name}", source=source)
-    valid, picked = rows >= 0, np.maximum(rows, 0)
-    columns = {"electrode_id": np.where(valid, electrode_ids[picked], -1)}
-    table = scalar_columns(electrodes, n_electrodes)
-    locations = _electrode_locations(electrodes, table)
-    if locations is not None:
-        columns["location"] = np.where(valid, locations[picked], "")
-    for name, values in table.drop(columns="location", errors="ignore").items():
-        text = values.dtype == object
-        columns[f"electrode_{name}"] = np.where(valid, values.to_numpy()[picked], "" if text else np.nan)
-    return columns
-
-
-def _electrode_locations(electrodes: h5py.Group, table: pd.DataFrame) -> np.ndarray | None:
-    """Each electrode's ``location`` column, else its group's ``location``."""
-    n_electrodes = len(table)
-    if "location" in table:
-        return table["location"].astype(str).to_numpy(dtype=object)
-    groups = electrodes.get("group")
-    if not isinstance(groups, h5py.Dataset) or groups.dtype != h5py.ref_dtype or groups.shape != (n_electrodes,):
-        return None
-    return np.array([decode_text(electrodes.file[ref].attrs.get("location", "")) if ref else "" for ref in groups[()]],
-                    dtype=object)
 
 
 @dataclass

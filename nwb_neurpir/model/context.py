@@ -15,7 +15,7 @@ import contextlib
 import itertools
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -137,7 +137,8 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
         log.warning("no covariates in the training recordings: training without context")
         return None
     if config.context_covariates is not None:
-        columns = selected_columns(columns, covariate_patterns(config.context_covariates))
+        columns = selected_columns(columns, covariate_patterns(config.context_covariates),
+                                   _text_trial_columns(recordings))
     mean, std = _pooled_scaling(recordings, columns)
     network = ContextEncoder.build_network(config.context_architecture, len(columns), config.context_hidden,
                                            config.context_dim).eval()
@@ -151,18 +152,28 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
     return encoder
 
 
-def selected_columns(columns: list[str], patterns: list[str]) -> list[str]:
+def selected_columns(columns: list[str], patterns: list[str], text_columns: Sequence[str] = ()) -> list[str]:
     """The ``columns`` that one of ``patterns`` names (fnmatch; ``name`` also names ``name[i]``), in order; a pattern
-    that names none of them is a ``NeurPIRError`` listing what there is."""
+    that names none of them is a ``NeurPIRError`` listing what there is, and saying which of ``text_columns`` (the
+    trials tables' text columns, which are no covariates) it names."""
     def base(column: str) -> str:
         return column.split("[", 1)[0]
 
     unmatched = [p for p in patterns if not any(fnmatchcase(c, p) or fnmatchcase(base(c), p) for c in columns)]
     if unmatched:
         shown = ", ".join(sorted({base(c) for c in columns}))
+        text = [c for c in text_columns if any(fnmatchcase(c, p) for p in unmatched)]
+        named = (f"; {', '.join(text)} {'is a text column' if len(text) == 1 else 'are text columns'}, and text "
+                 "columns are not covariates (only numeric ones are)") if text else ""
         raise NeurPIRError(f"context_covariates: {', '.join(unmatched)} matches none of the training recordings' "
-                           f"covariates ({shown})")
+                           f"covariates ({shown}){named}")
     return [c for c in columns if any(fnmatchcase(c, p) or fnmatchcase(base(c), p) for p in patterns)]
+
+
+def _text_trial_columns(recordings: list[Recording]) -> list[str]:
+    """``trials/<column>`` for each text column of the recordings' trials tables, sorted."""
+    return sorted({f"trials/{column}" for recording in recordings if recording.trials is not None
+                   for column, values in recording.trials.items() if values.dtype.kind not in "biuf"})
 
 
 def fit_sample(encoder: ContextEncoder, recordings: list[Recording], config: NeurPIRConfig) -> np.ndarray:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["Inspection", "inspect", "inspect_sources", "summarize"]
 
 _MAX_LABEL_VALUES = 30
+NONE_PASSING = "no neuron passing the filter"
+"""``holds`` of a file none of whose neurons passes the filter (its ``message`` says why)."""
 
 
 def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: str | Path | None = None,
@@ -55,7 +57,7 @@ def _neurons_summary(source: ResolvedSource, access: Any, options: dict[str, Any
     try:
         recording = read_resolved(source, access, **options)
     except NoneSelected as exc:
-        return _unreadable(source, "no neuron passing the filter", exc)
+        return _unreadable(source, NONE_PASSING, exc)
     except NoNeurons as exc:
         return _unreadable(source, "no units or ROIs", exc)
     except SidecarFile as exc:

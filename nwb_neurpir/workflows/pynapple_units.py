@@ -19,7 +19,9 @@ __all__ = ["to_pynapple"]
 def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: str | None = None) -> Any:  # noqa: ANN401
     """``pynapple.load_file(path)[<units table>]`` with metadata columns ``embedding_0`` … ``embedding_<dim-1>`` and,
     per predictions table of the same units, ``predicted_<label>`` and the probability of that label in
-    ``predicted_<label>_probability`` (NaN, "" and NaN for units without a vector or a prediction).
+    ``predicted_<label>_probability`` (NaN, "" and NaN for units without a vector or a prediction). ``location`` is
+    the package's own, a unit's electrodes' location as every reader gives it (the one ``--label location`` means),
+    not pynapple's (its electrode group's).
 
     The embeddings and predictions are read from ``path`` itself, or from ``sidecar`` when they live in a sidecar
     file; ``name`` picks the embedding table when there are several (default: the one named
@@ -49,6 +51,9 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
     table = tables[0] if frame is None else _source_table(frame.attrs)
     units = _pynapple_units(pynapple.load_file(str(path)), table, path)
     unit_ids = np.asarray(units.index)
+    reader_ids, locations = _reader_locations(path, table)
+    if locations is not None:
+        units.set_info(location=_aligned(unit_ids, reader_ids, locations[:, None], "")[:, 0].astype(str))
     if frame is not None:
         matrix = _aligned(unit_ids, frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()),
                           np.nan)
@@ -73,6 +78,19 @@ def _units_tables(path: str | Path) -> list[str]:
 
     with open_nwb(path) as file:
         return units_tables(file)
+
+
+def _reader_locations(path: str | Path, table: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The ids of the units table at ``table`` and each unit's ``location`` as the readers give it (through its
+    electrodes, ``unit_metadata``), None when the table has none."""
+    from nwb_neurpir.io.h5_tables import table_ids
+    from nwb_neurpir.io.nwb_file import open_nwb
+    from nwb_neurpir.io.units import unit_metadata
+
+    with open_nwb(path) as file:
+        ids = table_ids(file[table], str(path))
+        metadata = unit_metadata(file[table], ids.size, str(path))
+    return ids, metadata["location"].to_numpy(dtype=object) if "location" in metadata else None
 
 
 def _pynapple_units(data: Any, table: str, path: str | Path) -> Any:  # noqa: ANN401
