@@ -18,6 +18,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.activity import NeuronActivity
 from nwb_neurpir.io.binning import TimeGrid, bin_means, window_grid
 from nwb_neurpir.io.h5_tables import (
+    FEW_VALUES,
     decode_text,
     member_names,
     numeric_dataset,
@@ -155,7 +156,7 @@ def _roi_rows(series: h5py.Group, n_frames: int, n_rois: int, source: str) -> tu
 def roi_metadata(table: h5py.Group, n_rows: int, source: str) -> pd.DataFrame:
     """The segmentation table's scalar columns plus the imaging plane's ``location`` and ``indicator``; a column
     named like an identity column (``subject_id``...) is read as ``unit_<name>`` (``clear_of_identity``)."""
-    metadata = clear_of_identity(scalar_columns(table, n_rows, exclude=_NOT_METADATA), source)
+    metadata = clear_of_identity(scalar_columns(table, n_rows, exclude=_NOT_METADATA, split_up_to=FEW_VALUES), source)
     plane = table.get("imaging_plane")
     if isinstance(plane, h5py.Group):
         for name in ("location", "indicator"):
