@@ -59,6 +59,19 @@ def test_context_does_not_reveal_the_session(context, recordings) -> None:  # no
     assert accuracy < 1 / len(recordings) + 0.15
 
 
+def test_a_one_bin_stretch_of_time_gets_context_without_a_torch_warning(context, recordings) -> None:  # noqa: ANN001
+    import warnings
+
+    times = recordings[0].bin_times.copy()
+    times[-1] += 1.0  # the last bin alone after a gap: an epoch of one bin (a frame between dropped ones)
+    recording = dataclasses.replace(recordings[0], bin_times=times)
+    assert recording.epoch_starts()[-1] == recording.n_bins - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "use of x.T on tensors of dimension other than 2 is deprecated"
+        out = context.transform(recording)
+    assert out.shape == (600, CONFIG.context_dim) and np.isfinite(out).all()
+
+
 def test_same_seed_gives_the_same_context_network(recordings, context) -> None:  # noqa: ANN001
     """CEBRA's own samplers would draw their seeds from the OS; the fit pins them to the config's seed."""
     import torch

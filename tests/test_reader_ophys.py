@@ -123,14 +123,16 @@ def test_roi_regions_that_do_not_fit_the_data_say_how(base_file: Path, tmp_path:
         read_nwb(transposed)
 
 
-def test_filtering_on_a_column_of_several_values_per_roi_says_so(base_file: Path, tmp_path: Path) -> None:
+def test_filtering_on_a_column_of_many_values_per_roi_says_so(base_file: Path, tmp_path: Path) -> None:
     path = copy_of(base_file, tmp_path)
-    with h5py.File(path, "a") as nwb:  # Suite2p's iscell: the is-cell flag and its probability per ROI
+    with h5py.File(path, "a") as nwb:  # a trace per ROI: more values than a filter reads one by one
         table = nwb["processing/ophys/ImageSegmentation/PlaneSegmentation"]
-        table.create_dataset("iscell", data=np.column_stack([np.ones(5), np.full(5, 0.9)]))
-        table.attrs["colnames"] = np.append(table.attrs["colnames"], "iscell").astype(object)
-    with pytest.raises(NeurPIRError, match="column 'iscell' holds several values per row"):
-        read_nwb(path, unit_filter="iscell == 1")
+        table.create_dataset("trace", data=np.ones((5, 6)))
+        table.attrs["colnames"] = np.append(table.attrs["colnames"], "trace").astype(object)
+    with pytest.raises(NeurPIRError, match="column 'trace' holds more than 4 values per row"):
+        read_nwb(path, unit_filter="trace == 1")
+    with pytest.raises(NeurPIRError, match="column 'trace' holds more than 4 values per row"):
+        read_nwb(path, unit_filter="trace[0] == 1")
 
 
 def test_a_calcium_series_named_in_a_file_that_also_holds_units_reads_calcium(tmp_path: Path) -> None:

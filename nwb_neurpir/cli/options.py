@@ -88,10 +88,10 @@ Modality = Annotated[str, choice("nwb_neurpir.io.nwb_reader:MODALITIES", "--moda
 UnitFilter = Annotated[
     Optional[str],  # noqa: UP007
     typer.Option("--filter", help="Keep only neurons matching this expression on their columns, "
-                                  "e.g. 'quality == \"good\"'. A neuron is embedded with the co-recorded neurons "
-                                  "kept (its population context), so filtering changes the vectors of the neurons "
-                                  "kept; for vectors in the whole recording's context, embed without --filter and "
-                                  "select rows afterwards."),
+                                  "e.g. 'quality == \"good\"' or 'iscell[0] == 1' (one value of a column of a few "
+                                  "per row). A neuron is embedded with the co-recorded neurons kept (its population "
+                                  "context), so filtering changes the vectors of the neurons kept; for vectors in the "
+                                  "whole recording's context, embed without --filter and select rows afterwards."),
 ]
 Series = Annotated[
     Optional[str],  # noqa: UP007
@@ -104,7 +104,7 @@ Series = Annotated[
 BinSize = Annotated[
     Optional[float],  # noqa: UP007
     typer.Option("--bin-size", help="Bin size in seconds (default: 0.01 for spikes, the frame period for calcium; "
-                                    "with a model, the model's own)."),
+                                    "with a model, the model's own; calcium frames may not be further apart)."),
 ]
 THREADS_MEANING = ("0: OMP_NUM_THREADS when set, else every CPU this process may use (those it may run on, capped "
                    "by its cgroup CPU quota, as JupyterHub, Kubernetes or Slurm set one). On a machine other jobs "

@@ -15,7 +15,12 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 
+FEW_VALUES = 4
+"""A neuron table's column of at most this many values per row is read as one column per value (``scalar_columns``):
+Suite2p's ``iscell`` (is-cell flag, probability) as ``iscell[0]`` and ``iscell[1]``."""
+
 __all__ = [
+    "FEW_VALUES",
     "column_names",
     "decode_text",
     "member_names",
@@ -28,6 +33,7 @@ __all__ = [
     "scalar_columns",
     "scalar_text",
     "stripped_text",
+    "subscripted",
     "table_ids",
 ]
 
@@ -149,27 +155,34 @@ def region_target(region: h5py.Dataset, source: str) -> h5py.Group:
     return target
 
 
-def scalar_columns(table: h5py.Group, n_rows: int, exclude: Iterable[str] = ()) -> pd.DataFrame:
+def scalar_columns(table: h5py.Group, n_rows: int, exclude: Iterable[str] = (), split_up_to: int = 0) -> pd.DataFrame:
     """Every one-value-per-row column (numbers, booleans, strings) as a DataFrame; ragged, multi-dimensional,
-    region and reference columns are left out (those with several values per row named in ``attrs["several_values"]``,
-    for the neuron filter's message)."""
+    region and reference columns are left out. A column of ``k <= split_up_to`` values per row (Suite2p's ``iscell``:
+    is-cell flag and probability) is read as ``k`` columns ``name[0]``, ``name[1]``...; the others with several values
+    per row are named in ``attrs["several_values"]``, for the neuron filter's message."""
     skip = set(exclude)
     columns: dict[str, np.ndarray] = {}
     several = []
     for name in column_names(table):
         node = table.get(name)
-        if name in skip or f"{name}_index" in table or not isinstance(node, h5py.Dataset):
+        if name in skip or f"{name}_index" in table or not isinstance(node, h5py.Dataset) or node.ndim == 0 \
+                or node.shape[0] != n_rows or _attr_text(node, "neurodata_type") == "DynamicTableRegion":
             continue
-        if node.ndim > 1 and node.shape[0] == n_rows:
+        if node.ndim == 2 and node.shape[1] <= split_up_to and node.dtype.kind in "biuf":
+            values = node[()]
+            columns.update({subscripted(name, index): values[:, index] for index in range(node.shape[1])})
+        elif node.ndim > 1:
             several.append(name)
-        if node.ndim != 1 or node.shape[0] != n_rows or _attr_text(node, "neurodata_type") == "DynamicTableRegion":
-            continue
-        values = _scalar_values(node)
-        if values is not None:
+        elif (values := _scalar_values(node)) is not None:
             columns[name] = values
     frame = pd.DataFrame(columns, index=pd.RangeIndex(n_rows))
     frame.attrs["several_values"] = several
     return frame
+
+
+def subscripted(name: str, index: int) -> str:
+    """The column ``scalar_columns`` reads the ``index``-th value of each row of the column ``name`` into."""
+    return f"{name}[{index}]"
 
 
 def _scalar_values(node: h5py.Dataset) -> np.ndarray | None:

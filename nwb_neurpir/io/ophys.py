@@ -18,6 +18,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.activity import NeuronActivity
 from nwb_neurpir.io.binning import TimeGrid, bin_means, window_grid
 from nwb_neurpir.io.h5_tables import (
+    FEW_VALUES,
     decode_text,
     member_names,
     numeric_dataset,
@@ -38,15 +39,23 @@ __all__ = ["find_roi_series", "read_ophys", "roi_metadata"]
 
 _CONTAINER_PREFERENCE = ("DfOverF", "Fluorescence")
 _AUXILIARY = re.compile(r"neuropil|background|deconv|spike|baseline", re.IGNORECASE)
-"""Series names of what conversions store beside the ROI traces (Suite2p's ``Neuropil`` and ``Deconvolved``)."""
+"""Series or container names of what conversions store beside the ROI traces (Suite2p's ``Neuropil`` and
+``Deconvolved``)."""
+_FRAME_PERIOD_SLACK = 0.02
+"""How much longer than a bin a frame period may be (rigs imaging at nominally one rate) before bins would be left
+without a frame: a plane read into shorter bins than its frames is refused, not spread thin over the grid."""
 _NOT_METADATA = ("image_mask", "pixel_mask", "voxel_mask")
 _CHUNK_VALUES = 16_000_000
+_ACCEPTANCE = {"accepted": "accepted", "iscell": "accepted", "iscell0": "accepted", "isaccepted": "accepted",
+               "rejected": "rejected", "isrejected": "rejected"}
+"""Acceptance columns of segmentations (lower case, without punctuation): Suite2p's ``iscell`` (its flag read as
+``iscell[0]``), CaImAn's ``Accepted`` and ``Rejected`` as neuroconv writes them."""
 
 
 def find_roi_series(nwb: h5py.File) -> list[str]:
     """HDF5 paths of every ``RoiResponseSeries`` in a ``DfOverF`` or ``Fluorescence`` container of any processing
-    module, in the order of preference: ROI traces before neuropil, background and deconvolved series, then the
-    ``ophys`` module first, then ``DfOverF`` first."""
+    module, in the order of preference: ROI traces before neuropil, background and deconvolved series (by the series'
+    or the container's name), then the ``ophys`` module first, then ``DfOverF`` first."""
     processing = nwb.get("processing")
     if not isinstance(processing, h5py.Group):
         return []
@@ -85,6 +94,13 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
     period = sample_period(series, times)
     if not (np.isfinite(period) and period > 0):
         raise NeurPIRError(f"{series.name} needs at least two frames or a rate to define a frame period", source=source)
+    if bin_size is not None and period > bin_size * (1 + _FRAME_PERIOD_SLACK):
+        raise NeurPIRError(
+            f"{object_path(series)} has a frame every {period * 1000:.4g} ms ({1 / period:.4g} Hz), longer than the "
+            f"{bin_size * 1000:.4g} ms bins it is read into (the model's grid, or --bin-size): most bins would hold no "
+            f"frame; it can only be read in bins of {period * 1000:.4g} ms or more, and embedded by a model trained "
+            "at that rate",
+            source=source)
     frames = _frames_in_range(times, period, time_range)
     values = _read_frames(series, data, frames, selected)
     if bin_size is None or same_grid(bin_size, period):
@@ -94,6 +110,7 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
     if grid.n_bins == 0:
         raise NeurPIRError(f"{series.name} has no valid frame{'' if time_range is None else f' in {time_range}'}",
                            source=source)
+    _warn_rejected(metadata.iloc[selected], object_path(table), source)
     return NeuronActivity(
         grid=grid, activity=activity, neuron_ids=roi_ids[rows[selected]], neuron_table=object_path(table),
         neuron_metadata=metadata.iloc[selected].reset_index(drop=True),
@@ -118,8 +135,9 @@ def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py
 
 
 def _is_auxiliary(series_path: str) -> bool:
-    """Whether a series is one conversions store beside the ROI traces (neuropil, background, deconvolved)."""
-    return _AUXILIARY.search(series_path.rsplit("/", 1)[-1]) is not None
+    """Whether a series is one conversions store beside the ROI traces (neuropil, background, deconvolved), by its
+    name or its container's (a ``Deconvolved`` container holding ``RoiResponseSeriesPlane0``)."""
+    return any(_AUXILIARY.search(name) for name in series_path.split("/")[-2:])
 
 
 def _table_of(nwb: h5py.File, series_path: str, source: str) -> str:
@@ -152,10 +170,37 @@ def _roi_rows(series: h5py.Group, n_frames: int, n_rois: int, source: str) -> tu
     return table, rows
 
 
+def _warn_rejected(metadata: pd.DataFrame, table: str, source: str) -> None:
+    """Warn when a segmentation's acceptance column (Suite2p's ``iscell``, CaImAn's ``Accepted``/``Rejected``) says
+    some of the ROIs read were rejected as cells, naming the filter that keeps the accepted ones."""
+    for column, rejected_when in _acceptance_columns(metadata):
+        values = metadata[column].to_numpy()
+        if values.dtype.kind not in "biuf" or not np.isin(values, (0, 1)).all():
+            continue
+        rejected = int(np.count_nonzero(values == rejected_when))
+        if rejected:
+            warn_about(source, f"{rejected} of {values.size} ROIs read from {table} were rejected as cells by the "
+                               f"segmentation ({column} == {rejected_when}) and are read as neurons all the same; keep "
+                               f"the accepted ones with --filter '{column} == {1 - rejected_when}' "
+                               f"(unit_filter=...)")
+        return
+
+
+def _acceptance_columns(metadata: pd.DataFrame) -> list[tuple[str, int]]:
+    """The columns saying which ROIs are cells, each with its value for a rejected ROI: the table's first accepting
+    column, then its first rejecting one."""
+    found: dict[str, str] = {}
+    for column in map(str, metadata.columns):
+        kind = _ACCEPTANCE.get(re.sub(r"[^a-z0-9]", "", column.lower()))
+        if kind is not None:
+            found.setdefault(kind, column)
+    return [(found[key], rejected_when) for key, rejected_when in (("accepted", 0), ("rejected", 1)) if key in found]
+
+
 def roi_metadata(table: h5py.Group, n_rows: int, source: str) -> pd.DataFrame:
     """The segmentation table's scalar columns plus the imaging plane's ``location`` and ``indicator``; a column
     named like an identity column (``subject_id``...) is read as ``unit_<name>`` (``clear_of_identity``)."""
-    metadata = clear_of_identity(scalar_columns(table, n_rows, exclude=_NOT_METADATA), source)
+    metadata = clear_of_identity(scalar_columns(table, n_rows, exclude=_NOT_METADATA, split_up_to=FEW_VALUES), source)
     plane = table.get("imaging_plane")
     if isinstance(plane, h5py.Group):
         for name in ("location", "indicator"):

@@ -1,6 +1,7 @@
 """A small, safe filter language over neuron metadata columns, e.g. ``quality == "good" and brain_area != "root"``.
 
-Python expression syntax, but only column names, literals (numbers, strings, booleans, lists of them), comparisons
+Python expression syntax, but only column names (``iscell[0]``: one value of a column of a few values per row, such
+as Suite2p's is-cell flag), literals (numbers, strings, booleans, lists of them), comparisons
 (``== != < <= > >= in``, ``not in``, chained), ``and``/``or``/``not``; as in ``pandas.DataFrame.query``, ``& | ~``
 mean ``and or not`` (with their low precedence). Nothing is ``eval``-ed: the expression is parsed with ``ast`` and
 walked, so no attribute access, call or import can run.
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError, NoneSelected
+from nwb_neurpir.io.h5_tables import FEW_VALUES, subscripted
 
 __all__ = ["filter_mask", "select_rows"]
 
@@ -96,14 +98,29 @@ class _Evaluator(ast.NodeVisitor):
                            "(use column names, literals, comparisons, and/or/not)")
 
     def visit_Name(self, node: ast.Name) -> np.ndarray:
-        if node.id in self.table.attrs.get("several_values", ()):
-            raise _FilterError(f"unit filter {self.expression!r}: column {node.id!r} holds several values per row "
-                               "(e.g. Suite2p's iscell: is-cell flag and probability); a filter compares one value "
-                               "per row")
-        if node.id not in self.table.columns:
-            raise _FilterError(f"unit filter {self.expression!r}: no column {node.id!r} "
+        return self._column(node.id)
+
+    def visit_Subscript(self, node: ast.Subscript) -> np.ndarray:
+        """``iscell[0]``: one value of a column of a few values per row (read as the column ``iscell[0]``)."""
+        index = node.slice
+        if not (isinstance(node.value, ast.Name) and isinstance(index, ast.Constant) and type(index.value) is int):
+            return self.generic_visit(node)
+        return self._column(subscripted(node.value.id, index.value), node.value.id)
+
+    def _column(self, name: str, whole: str | None = None) -> np.ndarray:
+        """The column ``name`` (``whole``: the column it is one value of)."""
+        if (whole or name) in self.table.attrs.get("several_values", ()):
+            raise _FilterError(f"unit filter {self.expression!r}: column {whole or name!r} holds more than "
+                               f"{FEW_VALUES} values per row; a filter compares one value per row")
+        parts = [column for column in map(str, self.table.columns) if column.startswith(f"{name}[")]
+        if parts and name not in self.table.columns:
+            raise _FilterError(f"unit filter {self.expression!r}: column {name!r} holds {len(parts)} values per row "
+                               f"(e.g. Suite2p's iscell: is-cell flag and probability); compare one of them: "
+                               f"{', '.join(parts)}")
+        if name not in self.table.columns:
+            raise _FilterError(f"unit filter {self.expression!r}: no column {name!r} "
                                f"(columns: {', '.join(map(str, self.table.columns))})")
-        return self.table[node.id].to_numpy()
+        return self.table[name].to_numpy()
 
     def visit_Constant(self, node: ast.Constant) -> object:
         if not isinstance(node.value, (str, int, float, bool)):

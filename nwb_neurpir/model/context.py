@@ -118,7 +118,7 @@ def _run(network: torch.nn.Module, piece: np.ndarray, n_out: int) -> np.ndarray:
     if tensor.shape[-1] == n_out:  # single-bin models see each bin separately
         result = network(tensor[0].T[:, :, None])
         return result.reshape(n_out, -1).numpy()
-    return network(tensor)[0].T.numpy()
+    return network(tensor)[0].reshape(-1, n_out).T.numpy()  # CEBRA drops the time axis of a one-bin output
 
 
 def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = True,
