@@ -86,11 +86,17 @@ def _units_tables_text(summary: dict[str, Any]) -> list[str]:
 
 def _stored_text(summary: dict[str, Any]) -> list[str]:
     """One line per NeurPIR table the file holds."""
-    lines = [f"  embeddings {table['name']}: {table['n_neurons']} neurons, model {table['model_sha256']} "
-             f"(created {table['created']})" for table in summary["embeddings"]]
-    lines.extend(f"  predictions {table['name']}: {table['label']} of {table['n_neurons']} neurons by a "
-                 f"{table['probe']} probe, model {table['model_sha256']}" for table in summary["predictions"])
+    lines = [f"  embeddings {table['name']}: {table['n_neurons']} neurons{_of_table(table)}, model "
+             f"{table['model_sha256']} (created {table['created']})" for table in summary["embeddings"]]
+    lines.extend(f"  predictions {table['name']}: {table['label']} of {table['n_neurons']} neurons"
+                 f"{_of_table(table)} by a {table['probe']} probe, model {table['model_sha256']}"
+                 for table in summary["predictions"])
     return lines
+
+
+def _of_table(table: dict[str, Any]) -> str:
+    """`` of /<neuron table>``: whose neurons one of our tables holds (another plane's, another units table's)."""
+    return f" of /{table['neuron_table']}" if table.get("neuron_table") else ""
 
 
 __all__ = ["register"]

@@ -170,7 +170,7 @@ def _unchanged_or_refused(recording: Recording, model_sha256: str, name: str, ou
     ``name``; an existing sidecar is refused when written."""
     from nwb_neurpir.store.annotate import holds_same_embeddings, planned_target
     from nwb_neurpir.store.atomic import staged_replace
-    from nwb_neurpir.store.write import DEFAULT_MODULE, earlier_copy_or, existing_embeddings, refuse_replacing
+    from nwb_neurpir.store.write import earlier_copy_or, refuse_existing
 
     planned = planned_target(recording.source, name, output_dir, relative_path, sidecar, recording.subject_id,
                              recording.session_id, claimed)
@@ -185,7 +185,7 @@ def _unchanged_or_refused(recording: Recording, model_sha256: str, name: str, ou
         if holds_same_embeddings(target, name, model_sha256, recording.neuron_selection(), ids):
             return planned.path, int(ids.size)
         if how != "sidecar":
-            refuse_replacing(existing_embeddings(target, name), name, DEFAULT_MODULE, target, overwrite=False)
+            refuse_existing(target, name, recording.neuron_table)
     return None
 
 

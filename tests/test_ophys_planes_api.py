@@ -1,0 +1,97 @@
+"""A Suite2p-like file with two imaging planes (ROI ids 0.. in each) through the Python API and the commands: the
+estimator's rows say which plane's neuron they are, embeddings of one plane never silently replace the other's,
+``inspect`` says whose neurons a stored table holds and names an empty label value, ``embed`` warns about ROIs
+without activity, the estimator exposes ``training_summary_``, and ``NEURPIR_PROGRESS`` governs the API's bars."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from reader_files import suite2p_like_file
+from typer.testing import CliRunner
+
+import nwb_neurpir as npir
+from nwb_neurpir.cli.app import app
+from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.testing import tiny_config
+
+PLANE0 = "processing/ophys/ImageSegmentation/PlaneSegmentation"
+PLANE1 = "processing/ophys/ImageSegmentation/PlaneSegmentationPlane1"
+
+
+@pytest.fixture(scope="module")
+def two_planes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, npir.NeurPIR, Path]:
+    """The two-plane file, an estimator fitted on both of its planes, and that model's folder."""
+    folder = tmp_path_factory.mktemp("planes")
+    path = suite2p_like_file(folder)
+    planes = [*npir.open_recordings(path, progress=False),
+              *npir.open_recordings(path, series="PlaneSegmentationPlane1", progress=False)]
+    estimator = npir.NeurPIR(**tiny_config(context="none", batch_size=6, max_steps=2).to_dict())
+    estimator.fit(planes, progress=False)
+    return path, estimator, estimator.save(folder / "model")
+
+
+def _copy(path: Path, folder: Path) -> Path:
+    return Path(shutil.copy(path, folder / path.name))
+
+
+def test_transform_rows_name_the_neuron_table_of_each_plane(two_planes: tuple) -> None:
+    path, estimator, _ = two_planes
+    planes = [*npir.open_recordings(path, progress=False),
+              *npir.open_recordings(path, series="PlaneSegmentationPlane1", progress=False)]
+    frame = estimator.transform(planes, progress=False)
+    assert list(frame.columns[:4]) == ["subject_id", "session_id", "neuron_id", "neuron_table"]
+    assert frame["neuron_table"].tolist() == [PLANE0] * 4 + [PLANE1] * 3
+    assert frame["neuron_id"].tolist() == [0, 1, 2, 3, 0, 1, 2]  # ids shared by the planes: the table tells them apart
+    assert not frame.duplicated(["file", "neuron_table", "neuron_id"]).any()
+
+
+def test_annotating_the_other_plane_under_a_taken_name_is_refused_with_whose_neurons_they_are(
+        two_planes: tuple, tmp_path: Path) -> None:
+    path, _, model = two_planes
+    path = _copy(path, tmp_path)
+    runner = CliRunner()
+    first = runner.invoke(app, ["annotate", str(model), str(path), "--no-progress"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["annotate", str(model), str(path), "--series", "PlaneSegmentationPlane1",
+                                 "--no-progress"])
+    assert second.exit_code == 1
+    said = " ".join(second.output.split())
+    assert (f"already has embeddings named 'NeurPIREmbeddings' in processing/neurpir, of the neurons of /{PLANE0}, "
+            f"not of /{PLANE1}; give these another name with --name NAME (name=...) to keep both" in said), said
+    kept = npir.read_embeddings(path, predictions=False)
+    assert kept["neuron_table"].tolist() == [PLANE0] * 4
+
+    named = runner.invoke(app, ["annotate", str(model), str(path), "--series", "PlaneSegmentationPlane1",
+                                "--name", "plane1", "--no-progress"])
+    assert named.exit_code == 0, named.output
+    assert {table: len(npir.read_embeddings(path, table, predictions=False))
+            for table in ("NeurPIREmbeddings", "plane1")} == {"NeurPIREmbeddings": 4, "plane1": 3}
+    inspected = runner.invoke(app, ["inspect", str(path), "--no-progress"])
+    assert f"embeddings neurpir/NeurPIREmbeddings: 4 neurons of /{PLANE0}, model " in inspected.stdout
+    assert f"embeddings neurpir/plane1: 3 neurons of /{PLANE1}, model " in inspected.stdout
+    (summary,) = npir.inspect(path, progress=False).files
+    assert [table["neuron_table"] for table in summary["embeddings"]] == [PLANE0, PLANE1]
+
+    again = runner.invoke(app, ["annotate", str(model), str(path), "--overwrite", "--no-progress"])
+    assert again.exit_code == 0, again.output  # --overwrite still replaces the table of the same plane
+
+
+def test_writing_embeddings_keeps_the_overwrite_advice_for_the_same_table(two_planes: tuple, tmp_path: Path) -> None:
+    from nwb_neurpir.provenance import ModelProvenance
+    from nwb_neurpir.store import write_embeddings
+
+    path = _copy(two_planes[0], tmp_path)
+    provenance = ModelProvenance({}, "ab" * 32, ["elsewhere"])
+    write_embeddings(path, [0, 1, 2, 3], np.ones((4, 2)), provenance, neuron_table=PLANE0, progress=False)
+    with pytest.raises(NeurPIRError, match="in processing/neurpir; use --overwrite \\(overwrite=True\\) to replace"):
+        write_embeddings(path, [0, 1], np.ones((2, 2)), provenance, neuron_table=PLANE0, progress=False)
+    with pytest.raises(NeurPIRError, match=f"of the neurons of /{PLANE0}, not of /{PLANE1}; give these another name"):
+        write_embeddings(path, [0, 1], np.ones((2, 2)), provenance, neuron_table=PLANE1, progress=False)
+    write_embeddings(path, [0, 1], np.ones((2, 2)), provenance, neuron_table=PLANE1, overwrite=True, progress=False)
+    assert npir.read_embeddings(path, predictions=False)["neuron_table"].tolist() == [PLANE1] * 2
+
+
