@@ -49,6 +49,18 @@ def test_transform_rows_name_the_neuron_table_of_each_plane(two_planes: tuple) -
     assert not frame.duplicated(["file", "neuron_table", "neuron_id"]).any()
 
 
+def test_the_estimator_exposes_what_training_did(two_planes: tuple) -> None:
+    _, estimator, _ = two_planes
+    assert estimator.training_summary_ is estimator.model_.training_summary_
+    assert estimator.training_summary_["steps"] == 2 and estimator.training_summary_["resumed_from_step"] is None
+    unfitted = npir.NeurPIR()
+    with pytest.raises(npir.NotFittedError, match="not fitted yet"):
+        unfitted.training_summary_  # noqa: B018
+    assert not hasattr(unfitted, "training_summary_") and not hasattr(unfitted, "model_")
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        estimator.nope  # noqa: B018
+
+
 def test_annotating_the_other_plane_under_a_taken_name_is_refused_with_whose_neurons_they_are(
         two_planes: tuple, tmp_path: Path) -> None:
     path, _, model = two_planes

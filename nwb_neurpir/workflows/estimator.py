@@ -1,7 +1,7 @@
 """``NeurPIR``: the scikit-learn-style estimator over NeurPIR training, embedding and model folders.
 
 Its parameters are the fields of :class:`nwb_neurpir.model.NeurPIRConfig` (read from the dataclass, so they follow it);
-the fitted model is ``model_`` (a :class:`nwb_neurpir.model.NeurPIR`).
+the fitted model is ``model_`` (a :class:`nwb_neurpir.model.NeurPIR`), what its training did ``training_summary_``.
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ class NeurPIR:
         params = self.__dict__.get("_params", {})
         if name in params:
             return params[name]
+        if name.endswith("_") and not name.startswith("_"):
+            self.fitted_model()  # a fitted attribute (model_, training_summary_) before fit: NotFittedError
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def __repr__(self) -> str:
@@ -215,6 +217,13 @@ class NeurPIR:
         return self.fit(data, checkpoint_dir=checkpoint_dir, progress=progress).transform(data, progress=progress)
 
     # --- the fitted model -------------------------------------------------------------------------------------------
+    @property
+    def training_summary_(self) -> dict[str, Any]:
+        """What training did (``steps``, ``max_steps``, ``stopped_early``, ``history`` of losses, ...;
+        ``resumed_from_step`` and ``steps_this_run`` for the ``fit`` that returned it): the fitted model's
+        ``training_summary_``. Before ``fit``, a ``NotFittedError``."""
+        return self.fitted_model().training_summary_
+
     def fitted_model(self) -> TrainedModel:
         """The trained ``nwb_neurpir.model.NeurPIR``, or a ``NotFittedError``."""
         model = self.__dict__.get("model_")
