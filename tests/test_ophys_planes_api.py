@@ -6,6 +6,7 @@ without activity, the estimator exposes ``training_summary_``, and ``NEURPIR_PRO
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -105,5 +106,35 @@ def test_writing_embeddings_keeps_the_overwrite_advice_for_the_same_table(two_pl
         write_embeddings(path, [0, 1], np.ones((2, 2)), provenance, neuron_table=PLANE1, progress=False)
     write_embeddings(path, [0, 1], np.ones((2, 2)), provenance, neuron_table=PLANE1, overwrite=True, progress=False)
     assert npir.read_embeddings(path, predictions=False)["neuron_table"].tolist() == [PLANE1] * 2
+
+
+def _rejected_and_dark_rois(folder: Path) -> Path:
+    """A calcium file whose ROI 0 has an empty cell type (a rejected ROI) and ROI 1 no finite trace value."""
+    from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile
+
+    nwbfile = make_ophys_nwbfile(n_rois=4, n_frames=300, with_context=False)
+    ophys = nwbfile.processing["ophys"]
+    ophys["ImageSegmentation"]["PlaneSegmentation"]["cell_type"].data[0] = ""
+    for series in (ophys["Fluorescence"]["RoiResponseSeries"], ophys["DfOverF"]["DfOverFSeries"]):
+        series.data[:, 1] = np.nan
+    return write_nwbfile(nwbfile, folder / "rejected.nwb")
+
+
+def test_inspect_names_an_empty_label_and_embed_warns_of_rois_without_activity(two_planes: tuple,
+                                                                                tmp_path: Path) -> None:
+    path = _rejected_and_dark_rois(tmp_path)
+    runner = CliRunner()
+    inspected = runner.invoke(app, ["inspect", str(path), "--no-progress"])
+    assert "  label cell_type: (empty) 1, " in inspected.stdout, inspected.stdout
+
+    from nwb_neurpir.workflows.embedding_export import embed_sources
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        embedded = embed_sources(two_planes[2], [str(path)], progress=False)
+    (vectors,) = [vectors for _, vectors in embedded.rows]
+    assert np.isnan(vectors[1]).all() and np.isfinite(np.delete(vectors, 1, axis=0)).all()
+    assert [str(w.message) for w in caught if "observed" in str(w.message)] == [
+        f"{path}: 1 neurons have no observed activity and get NaN vectors"]
 
 

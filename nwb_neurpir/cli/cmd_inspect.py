@@ -70,10 +70,15 @@ def _summary_text(summary: dict[str, Any]) -> str:
     if summary["modality"] == "ophys":
         lines.append(f"  traces from /{summary['activity_series']}")
     for column, counts in summary["label_counts"].items():
-        lines.append(f"  label {column}: {', '.join(f'{value} {count}' for value, count in counts.items())}")
+        lines.append(f"  label {column}: {', '.join(f'{_shown(value)} {count}' for value, count in counts.items())}")
     lines.append(f"  trials: {summary['n_trials']}")
     lines.append(f"  covariates: {', '.join(summary['covariates']) or 'none'}")
     return "\n".join([*lines, *_stored_text(summary)])
+
+
+def _shown(value: str) -> str:
+    """A label value as printed: ``(empty)`` for an empty (or blank) one, such as a rejected ROI's cell type."""
+    return value if value.strip() else "(empty)"
 
 
 def _units_tables_text(summary: dict[str, Any]) -> list[str]:

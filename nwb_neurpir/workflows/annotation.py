@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
@@ -115,7 +112,8 @@ def annotate_sources(
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
     from nwb_neurpir.io.resolve import resolve_each
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_NAME, annotate_recording
-    from nwb_neurpir.workflows.model_inputs import OtherModality, read_for_model, warn_missing_context
+    from nwb_neurpir.workflows.model_inputs import (OtherModality, read_for_model, warn_missing_context,
+                                                   warn_unobserved)
 
     access = DataAccess(cache_dir=cache_dir)
     provenance = model.provenance()
@@ -137,10 +135,7 @@ def annotate_sources(
                 continue
             missing = warn_missing_context(model, recording)
             vectors = model.embed(recording, progress=False)
-            keep = np.isfinite(vectors).all(axis=1)
-            if not keep.all():
-                warnings.warn(f"{source.label()}: {int((~keep).sum())} neurons have no observed activity and get "
-                              "no embedding", stacklevel=2)
+            keep = warn_unobserved(recording, vectors, "get no embedding")
             recording = recording.select_neurons(keep)
             result = annotate_recording(recording, vectors[keep], as_embedded(provenance, recording, missing),
                                         name=name or DEFAULT_NAME, overwrite=overwrite, output_dir=output_dir,
