@@ -138,3 +138,27 @@ def test_inspect_names_an_empty_label_and_embed_warns_of_rois_without_activity(t
         f"{path}: 1 neurons have no observed activity and get NaN vectors"]
 
 
+def test_neurpir_progress_decides_the_api_bars_unless_the_call_does(two_planes: tuple, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    path, estimator, _ = two_planes
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("a.nwb", "b.nwb"):
+        shutil.copy(path, folder / name)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+
+    def bars(call: object) -> str:
+        capsys.readouterr()
+        call()  # type: ignore[operator]
+        return capsys.readouterr().err
+
+    monkeypatch.setenv("NEURPIR_PROGRESS", "0")
+    assert "reading" not in bars(lambda: npir.open_recordings(folder))
+    assert "embed" not in bars(lambda: estimator.transform(path))
+    assert "reading" in bars(lambda: npir.open_recordings(folder, progress=True))  # the call decides over it
+    monkeypatch.delenv("NEURPIR_PROGRESS")
+    assert "reading" in bars(lambda: npir.open_recordings(folder))
+    assert "embed" in bars(lambda: estimator.transform(path))
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert "reading" not in bars(lambda: npir.open_recordings(folder))

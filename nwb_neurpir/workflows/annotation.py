@@ -32,7 +32,7 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
              glob: str | None = None, *, output_dir: str | Path | None = None, overwrite: bool = False,
              name: str | None = None, sidecar: bool | None = None, cache_dir: str | Path | None = None,
              unit_filter: str | None = None, series: str | None = None, lock_timeout: float | None = None,
-             progress: bool = True, raise_on_failure: bool = True) -> list[AnnotateOutcome]:
+             progress: bool | None = None, raise_on_failure: bool = True) -> list[AnnotateOutcome]:
     """Write one embedding per neuron into every source: in place (atomic, locked) for local files, into copies with
     ``output_dir`` (read-only files too), as sidecar NWB files for DANDI assets and, without ``output_dir``,
     read-only files.
@@ -42,18 +42,20 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
     options are ``annotate_sources``' (``output_dir`` is the command's ``--out``). Every source is tried; then, unless
     ``raise_on_failure=False``, a failure raises a ``NeurPIRError`` naming the first failed source. Returns one
     outcome per source (``status``: in-place, copy, sidecar, unchanged, skipped or failed; ``path``; ``n_neurons``).
+    ``progress``: None follows ``NEURPIR_PROGRESS`` (as ``open_recordings``).
 
     >>> import nwb_neurpir as npir
     >>> outcomes = npir.annotate("model/", "sim/sub-sim01", overwrite=True)     # doctest: +SKIP
     >>> outcomes[0].status, outcomes[0].n_neurons                              # doctest: +SKIP
     ('in-place', 250)
     """
+    from nwb_neurpir.progress import progress_or_environment
     from nwb_neurpir.workflows.estimator import trained_model
 
     outcomes = annotate_sources(trained_model(model), source_items(sources), glob, output_dir=output_dir,
                                 overwrite=overwrite, name=name, sidecar=sidecar, cache_dir=cache_dir,
                                 unit_filter=unit_filter, series=series, lock_timeout=lock_timeout,
-                                progress=progress)
+                                progress=progress_or_environment(progress))
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed and raise_on_failure:
         more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""

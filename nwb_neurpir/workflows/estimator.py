@@ -147,7 +147,7 @@ class NeurPIR:
 
     # --- fitting and embedding --------------------------------------------------------------------------------------
     def fit(self, recordings: Any, y: Any = None, *, checkpoint_dir: str | Path | None = None,  # noqa: ANN401
-            progress: bool = True, resume: bool = True) -> NeurPIR:
+            progress: bool | None = None, resume: bool = True) -> NeurPIR:
         """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator; ``y`` is
         ignored (training needs no labels; it is there for scikit-learn's ``Pipeline.fit(X, y)``).
 
@@ -155,11 +155,14 @@ class NeurPIR:
         (the command's ``--bin-size``) give recordings read with ``npir.open_recordings(sources, bin_size=0.02)``:
         the model records its grid and ``transform`` reads later sources on it. With ``checkpoint_dir``, checkpoints
         and the final model go to that folder, and a run interrupted there continues from its last checkpoint
-        (``resume=False`` starts over); one run at a time may write it. ``progress`` shows a progress bar.
+        (``resume=False`` starts over); one run at a time may write it. ``progress`` shows progress bars (None: unless
+        the environment says ``NEURPIR_PROGRESS=0`` or ``TQDM_DISABLE=1``).
         """
         from nwb_neurpir.model import train
+        from nwb_neurpir.progress import progress_or_environment
 
         config = self.config  # a bad value fails here, before any file is read
+        progress = progress_or_environment(progress)
         _refuse_a_folder_as_labels(y)
         data = self._training_recordings(recordings, config, progress)
         with _only_writer(None if checkpoint_dir is None else Path(checkpoint_dir)):
@@ -167,14 +170,15 @@ class NeurPIR:
         return self
 
     @staticmethod
-    def _training_recordings(recordings: Any, config: NeurPIRConfig, progress: bool) -> list[Recording]:  # noqa: ANN401
+    def _training_recordings(recordings: Any, config: NeurPIRConfig,  # noqa: ANN401
+                             progress: bool | None) -> list[Recording]:
         """``recordings`` as ``Recording`` objects, sources read as ``config.modality`` when it is set."""
         from nwb_neurpir.workflows.recordings import as_recordings
 
         options = {} if config.modality is None else {"modality": config.modality}
         return as_recordings(recordings, progress=progress, **options)
 
-    def transform(self, recordings: Any, *, progress: bool = True) -> pd.DataFrame:  # noqa: ANN401
+    def transform(self, recordings: Any, *, progress: bool | None = None) -> pd.DataFrame:  # noqa: ANN401
         """One row per neuron: ``subject_id``, ``session_id``, ``neuron_id``, ``neuron_table`` (the table in the file
         whose id it is: ``units`` or a ``PlaneSegmentation``, as in ``read_embeddings``), ``embedding`` (float32
         vector), the neuron's label columns, ``identifier`` and ``file`` (where the recording came from).
@@ -182,14 +186,16 @@ class NeurPIR:
         ``recordings`` are ``Recording`` objects (read on the model's time grid) or sources, which are read with the
         model's modality and bin size. Neurons without observed activity get a NaN vector. Torch runs with the
         ``num_threads`` parameter's threads (0, also after ``load``: ``OMP_NUM_THREADS`` or every CPU this process may
-        use).
+        use). ``progress`` as in ``fit``.
         """
         import numpy as np
         import pandas as pd
 
+        from nwb_neurpir.progress import progress_or_environment
         from nwb_neurpir.workflows.recordings import as_recordings
 
         model = trained_model(self)
+        progress = progress_or_environment(progress)
         data = as_recordings(recordings, progress=progress, modality=model.config.modality, bin_size=model.bin_size_)
         frames = []
         for recording in data:
@@ -210,7 +216,7 @@ class NeurPIR:
         return table
 
     def fit_transform(self, recordings: Any, y: Any = None, *,  # noqa: ANN401
-                      checkpoint_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+                      checkpoint_dir: str | Path | None = None, progress: bool | None = None) -> pd.DataFrame:
         """``fit`` then ``transform`` on the same recordings (read once); ``y`` is ignored, as in ``fit``."""
         _refuse_a_folder_as_labels(y)
         data = self._training_recordings(recordings, self.config, progress)
