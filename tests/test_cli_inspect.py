@@ -101,12 +101,13 @@ def test_inspect_lists_the_embedding_and_prediction_tables_a_file_holds(tmp_path
     (summary,) = json.loads(result.stdout)
     created = PROVENANCE.created
     assert summary["embeddings"] == [
-        {"name": "neurpir/B", "model_sha256": "ab" * 6, "created": created, "n_neurons": 2},
-        {"name": "neurpir/NeurPIREmbeddings", "model_sha256": "ab" * 6, "created": created, "n_neurons": 3}]
+        {"name": "neurpir/B", "model_sha256": "ab" * 6, "created": created, "n_neurons": 2, "neuron_table": "units"},
+        {"name": "neurpir/NeurPIREmbeddings", "model_sha256": "ab" * 6, "created": created, "n_neurons": 3,
+         "neuron_table": "units"}]
     assert summary["predictions"] == [{"name": "neurpir/predicted_brain_area", "model_sha256": "ab" * 6,
-                                       "created": created, "n_neurons": 2, "label": "brain_area",
-                                       "probe": "logistic"}]
+                                       "created": created, "n_neurons": 2, "neuron_table": "units",
+                                       "label": "brain_area", "probe": "logistic"}]
     text = runner.invoke(app, ["inspect", str(path)]).stdout
-    assert f"  embeddings neurpir/B: 2 neurons, model {'ab' * 6} (created {created})\n" in text
-    assert (f"  predictions neurpir/predicted_brain_area: brain_area of 2 neurons by a logistic probe, model "
-            f"{'ab' * 6}") in text
+    assert f"  embeddings neurpir/B: 2 neurons of /units, model {'ab' * 6} (created {created})\n" in text
+    assert (f"  predictions neurpir/predicted_brain_area: brain_area of 2 neurons of /units by a logistic probe, "
+            f"model {'ab' * 6}") in text

@@ -74,10 +74,15 @@ def _summary_text(summary: dict[str, Any]) -> str:
     if summary["modality"] == "ophys":
         lines.append(f"  traces from /{summary['activity_series']}")
     for column, counts in summary["label_counts"].items():
-        lines.append(f"  label {column}: {', '.join(f'{value} {count}' for value, count in counts.items())}")
+        lines.append(f"  label {column}: {', '.join(f'{_shown(value)} {count}' for value, count in counts.items())}")
     lines.append(f"  trials: {summary['n_trials']}")
     lines.append(f"  covariates: {', '.join(summary['covariates']) or 'none'}")
     return "\n".join([*lines, *_stored_text(summary)])
+
+
+def _shown(value: str) -> str:
+    """A label value as printed: ``(empty)`` for an empty (or blank) one, such as a rejected ROI's cell type."""
+    return value if value.strip() else "(empty)"
 
 
 def _units_tables_text(summary: dict[str, Any]) -> list[str]:
@@ -90,11 +95,17 @@ def _units_tables_text(summary: dict[str, Any]) -> list[str]:
 
 def _stored_text(summary: dict[str, Any]) -> list[str]:
     """One line per NeurPIR table the file holds."""
-    lines = [f"  embeddings {table['name']}: {table['n_neurons']} neurons, model {table['model_sha256']} "
-             f"(created {table['created']})" for table in summary["embeddings"]]
-    lines.extend(f"  predictions {table['name']}: {table['label']} of {table['n_neurons']} neurons by a "
-                 f"{table['probe']} probe, model {table['model_sha256']}" for table in summary["predictions"])
+    lines = [f"  embeddings {table['name']}: {table['n_neurons']} neurons{_of_table(table)}, model "
+             f"{table['model_sha256']} (created {table['created']})" for table in summary["embeddings"]]
+    lines.extend(f"  predictions {table['name']}: {table['label']} of {table['n_neurons']} neurons"
+                 f"{_of_table(table)} by a {table['probe']} probe, model {table['model_sha256']}"
+                 for table in summary["predictions"])
     return lines
+
+
+def _of_table(table: dict[str, Any]) -> str:
+    """`` of /<neuron table>``: whose neurons one of our tables holds (another plane's, another units table's)."""
+    return f" of /{table['neuron_table']}" if table.get("neuron_table") else ""
 
 
 __all__ = ["register"]

@@ -4,7 +4,6 @@ from the library's registries."""
 from __future__ import annotations
 
 import importlib
-import os
 import shlex
 import sys
 import typing
@@ -132,14 +131,10 @@ def progress_default() -> bool:
     """Whether progress bars are drawn when neither --progress nor --no-progress is given: ``NEURPIR_PROGRESS``
     (``1`` or ``0``) decides, else ``TQDM_DISABLE`` (set and not ``0``: off), else whether stderr is a terminal (not
     a batch job's log file)."""
-    chosen = os.environ.get("NEURPIR_PROGRESS", "").strip()
-    if chosen:
-        if chosen not in ("0", "1"):
-            raise NeurPIRError(f"NEURPIR_PROGRESS must be 1 or 0, not {chosen!r}")
-        return chosen == "1"
-    if os.environ.get("TQDM_DISABLE", "").strip() not in ("", "0"):
-        return False
-    return sys.stderr.isatty()
+    from nwb_neurpir.progress import progress_from_environment
+
+    chosen = progress_from_environment()
+    return sys.stderr.isatty() if chosen is None else chosen
 
 
 def _given_or_default(value: bool | None) -> bool:

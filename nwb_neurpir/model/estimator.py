@@ -142,12 +142,15 @@ class NeurPIR:
         self.config = dataclasses.replace(self.config, num_threads=num_threads)
         return self
 
-    def embed(self, recording: Recording, progress: bool = True) -> np.ndarray:
+    def embed(self, recording: Recording, progress: bool | None = None) -> np.ndarray:
         """One vector per neuron, (recording.n_neurons, representation_dim) float32, rows in ``neuron_ids`` order,
         computed with the config's ``num_threads`` torch threads (see :meth:`set_threads`).
 
-        Neurons without any observed bin get a row of NaN.
+        Neurons without any observed bin get a row of NaN. ``progress``: a bar on stderr (None: unless
+        ``NEURPIR_PROGRESS=0`` or ``TQDM_DISABLE=1``).
         """
+        from nwb_neurpir.progress import progress_or_environment
+
         if recording.modality != self.config.modality:
             raise NeurPIRError(f"model was trained on {self.config.modality} but this recording is "
                                f"{recording.modality}", recording.source.label())
@@ -161,7 +164,8 @@ class NeurPIR:
         device = resolve_device(self.config.device, 0)
         self.encoder_.to(device)
         return embed_session(self.encoder_, session, self.config.embed_batch_size, self.config.embed_max_seconds,
-                             self.config.context_neurons, self.config.seed, device, progress)
+                             self.config.context_neurons, self.config.seed, device,
+                             progress_or_environment(progress))
 
     def files(self) -> dict[str, Any]:
         """The folder content: name -> JSON dict or tensor dict."""

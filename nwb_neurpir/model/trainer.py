@@ -57,7 +57,7 @@ from nwb_neurpir.model.segments import PairBatch, ViewSampler
 from nwb_neurpir.model.sessions import SessionData, activity_fingerprint, prepare_session, session_key
 from nwb_neurpir.model.threads import use_threads
 from nwb_neurpir.model.trainable import MIN_NEURONS, trainable_recordings
-from nwb_neurpir.progress import tqdm
+from nwb_neurpir.progress import progress_or_environment, tqdm
 from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording, refuse_recordings_read_twice, same_grid
 
@@ -456,13 +456,15 @@ def _checkpoint_max_steps(root: Path) -> int | None:
 
 
 def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_dir: str | Path | None = None,
-          progress: bool = True, resume: bool = True) -> NeurPIR:
+          progress: bool | None = None, resume: bool = True) -> NeurPIR:
     """Fit the context encoder and the neuron encoder on ``recordings``; save to ``out_dir`` when given.
 
     With ``resume`` (default) and an ``out_dir`` holding a complete checkpoint of the same settings and data,
     training continues from it. ``max_steps=0`` returns an untrained encoder (an evaluation baseline). A recording
     with fewer than two neurons is left out with a warning (a ``NeurPIRError`` when no other remains).
+    ``progress``: bars on stderr (None: unless ``NEURPIR_PROGRESS=0`` or ``TQDM_DISABLE=1``).
     """
+    progress = progress_or_environment(progress)
     config = config or NeurPIRConfig()
     if config.max_steps is None and resume and out_dir is not None:  # a checkpoint goes on as long as it was to
         config = dataclasses.replace(config, max_steps=_checkpoint_max_steps(Path(out_dir) / CHECKPOINTS))

@@ -19,13 +19,13 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.h5_tables import decode_text, region_target, table_ids
+from nwb_neurpir.io.h5_tables import decode_text, object_path, region_target, table_ids
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.ophys import roi_metadata
 from nwb_neurpir.io.units import unit_metadata
 
-__all__ = ["AnnotatedRecording", "annotated_recording", "list_embeddings", "list_predictions", "read_embeddings",
-           "read_predictions", "source_labels", "stored_tables", "tables_named"]
+__all__ = ["AnnotatedRecording", "annotated_recording", "list_embeddings", "list_predictions", "neuron_table_of",
+           "read_embeddings", "read_predictions", "source_labels", "stored_tables", "tables_named"]
 
 _KINDS = {"NeuronEmbeddings": ("embeddings", "embedding tables"),
           "NeuronPredictions": ("predictions", "prediction tables")}
@@ -47,7 +47,9 @@ def list_predictions(path: str | Path) -> list[str]:
 
 def stored_tables(file: h5py.File) -> dict[str, list[dict[str, Any]]]:
     """What an open NWB file holds of ours, for ``inspect``: per embedding table its ``name`` (``module/name``),
-    ``model_sha256`` (short), ``created`` and ``n_neurons``; per prediction table also its ``label`` and ``probe``."""
+    ``model_sha256`` (short), ``created`` (when the model was made), ``n_neurons`` and ``neuron_table`` (the path of
+    the table whose neurons they are; "" when it cannot be told); per prediction table also its ``label`` and
+    ``probe``."""
     embeddings = [_table_summary(key, group) for key, group in sorted(_typed_groups(file, "NeuronEmbeddings").items())]
     predictions = []
     for key, group in sorted(_typed_groups(file, "NeuronPredictions").items()):
@@ -59,13 +61,26 @@ def stored_tables(file: h5py.File) -> dict[str, list[dict[str, Any]]]:
 
 
 def _table_summary(key: str, group: h5py.Group) -> dict[str, Any]:
-    """Name, model checksum (first 12 characters), when the model was made, and neurons of one of our tables."""
+    """Name, model checksum (first 12 characters), when the model was made, and neurons (how many, of which table)
+    of one of our tables."""
     model = group.get("model")
     attrs = model.attrs if isinstance(model, h5py.Group) else {}
     ids = group.get("id")
     return {"name": key, "model_sha256": (decode_text(attrs.get("checkpoint_sha256")) or "")[:12],
             "created": decode_text(attrs.get("created")) or "",
-            "n_neurons": int(ids.shape[0]) if isinstance(ids, h5py.Dataset) else 0}
+            "n_neurons": int(ids.shape[0]) if isinstance(ids, h5py.Dataset) else 0,
+            "neuron_table": neuron_table_of(group) or ""}
+
+
+def neuron_table_of(group: h5py.Group) -> str | None:
+    """The path of the neuron table one of our tables (``group``) points at; None when it cannot be told."""
+    region = group.get("neurons")
+    if not isinstance(region, h5py.Dataset):
+        return None
+    try:
+        return object_path(region_target(region, group.file.filename))
+    except NeurPIRError:
+        return None
 
 
 def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from nwb_neurpir.store.atomic import Staging, is_writable, staged_replace
 from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons
 from nwb_neurpir.store.containers import embeddings_table, model_container, model_name
 from nwb_neurpir.store.hdf5_tools import repack
-from nwb_neurpir.store.read import read_embeddings
+from nwb_neurpir.store.read import neuron_table_of, read_embeddings
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_MODULE", "DEFAULT_NAME", "MODULE_DESCRIPTION", "write_embeddings"]
 
@@ -75,7 +75,8 @@ def write_embeddings(
         with open_nwb(base) as file:
             table_path, rows = locate_neurons(file, ids, neuron_table, base)
             stale = _existing_objects(file, module, name, base)
-        refuse_replacing(stale, name, module, base, overwrite)
+            if not overwrite:
+                refuse_replacing(file, stale, name, module, table_path, base)
         work = _fresh_copy(staging, base, stale, progress)
         _append(work, table_path, rows, ids, vectors, provenance, name, module, source)
         _verify(work, f"{module}/{name}", table_path, ids, vectors, source)
@@ -109,17 +110,29 @@ def _recording_identity(path: Path) -> str:
     return ", ".join(f"{what} {value}" for what, value in parts.items())
 
 
-def existing_embeddings(path: Path, name: str, module: str = DEFAULT_MODULE) -> list[str]:
-    """Our objects in the NWB file ``path`` that embeddings called ``name`` would replace (to refuse early)."""
+def refuse_existing(path: Path, name: str, neuron_table: str, module: str = DEFAULT_MODULE) -> None:
+    """The error ``write_embeddings`` gives without ``overwrite`` when the NWB file ``path`` already holds embeddings
+    called ``name`` (to refuse before embedding the neurons of ``neuron_table``)."""
     with open_nwb(path) as file:
-        return _existing_objects(file, module, name, path)
+        refuse_replacing(file, _existing_objects(file, module, name, path), name, module, neuron_table, path)
 
 
-def refuse_replacing(stale: list[str], name: str, module: str, path: Path, overwrite: bool) -> None:
-    """The error for embeddings that would replace ``stale`` ones without ``overwrite``."""
-    if stale and not overwrite:
-        raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}; use --overwrite "
-                           "(overwrite=True) to replace them", source=path)
+def refuse_replacing(file: h5py.File, stale: list[str], name: str, module: str, neuron_table: str,
+                     path: Path) -> None:
+    """The error for embeddings of the neurons of ``neuron_table`` that would replace the ``stale`` objects of
+    ``file``: when the table there holds another table's neurons (another imaging plane, another units table), it
+    says so and points to another name."""
+    if not stale:
+        return
+    table = file.get(f"processing/{module}/{name}")
+    held = neuron_table_of(table) if isinstance(table, h5py.Group) else None
+    ours = neuron_table.strip("/")
+    if held is not None and held != ours:
+        raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}, of the neurons of /{held}, "
+                           f"not of /{ours}; give these another name with --name NAME (name=...) to keep both "
+                           f"(--overwrite would replace those of /{held})", source=path)
+    raise NeurPIRError(f"already has embeddings named '{name}' in processing/{module}; use --overwrite "
+                       "(overwrite=True) to replace them", source=path)
 
 
 def _existing_objects(file: h5py.File, module: str, name: str, source: Path) -> list[str]:

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-
-import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
@@ -35,7 +32,7 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
              glob: str | None = None, *, output_dir: str | Path | None = None, overwrite: bool = False,
              name: str | None = None, sidecar: bool | None = None, cache_dir: str | Path | None = None,
              unit_filter: str | None = None, series: str | None = None, lock_timeout: float | None = None,
-             progress: bool = True, raise_on_failure: bool = True) -> list[AnnotateOutcome]:
+             progress: bool | None = None, raise_on_failure: bool = True) -> list[AnnotateOutcome]:
     """Write one embedding per neuron into every source: in place (atomic, locked) for local files, into copies with
     ``output_dir`` (read-only files too), as sidecar NWB files for DANDI assets and, without ``output_dir``,
     read-only files.
@@ -45,18 +42,20 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | I
     options are ``annotate_sources``' (``output_dir`` is the command's ``--out``). Every source is tried; then, unless
     ``raise_on_failure=False``, a failure raises a ``NeurPIRError`` naming the first failed source. Returns one
     outcome per source (``status``: in-place, copy, sidecar, unchanged, skipped or failed; ``path``; ``n_neurons``).
+    ``progress``: None follows ``NEURPIR_PROGRESS`` (as ``open_recordings``).
 
     >>> import nwb_neurpir as npir
     >>> outcomes = npir.annotate("model/", "sim/sub-sim01", overwrite=True)     # doctest: +SKIP
     >>> outcomes[0].status, outcomes[0].n_neurons                              # doctest: +SKIP
     ('in-place', 250)
     """
+    from nwb_neurpir.progress import progress_or_environment
     from nwb_neurpir.workflows.estimator import trained_model
 
     outcomes = annotate_sources(trained_model(model), source_items(sources), glob, output_dir=output_dir,
                                 overwrite=overwrite, name=name, sidecar=sidecar, cache_dir=cache_dir,
                                 unit_filter=unit_filter, series=series, lock_timeout=lock_timeout,
-                                progress=progress)
+                                progress=progress_or_environment(progress))
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed and raise_on_failure:
         more = f" ({len(failed) - 1} more sources failed)" if len(failed) > 1 else ""
@@ -115,7 +114,8 @@ def annotate_sources(
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
     from nwb_neurpir.io.resolve import resolve_each
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT, DEFAULT_NAME, annotate_recording
-    from nwb_neurpir.workflows.model_inputs import OtherModality, read_for_model, warn_missing_context
+    from nwb_neurpir.workflows.model_inputs import (OtherModality, read_for_model, warn_missing_context,
+                                                   warn_unobserved)
 
     access = DataAccess(cache_dir=cache_dir)
     provenance = model.provenance()
@@ -137,10 +137,7 @@ def annotate_sources(
                 continue
             missing = warn_missing_context(model, recording)
             vectors = model.embed(recording, progress=False)
-            keep = np.isfinite(vectors).all(axis=1)
-            if not keep.all():
-                warnings.warn(f"{source.label()}: {int((~keep).sum())} neurons have no observed activity and get "
-                              "no embedding", stacklevel=2)
+            keep = warn_unobserved(recording, vectors, "get no embedding")
             recording = recording.select_neurons(keep)
             result = annotate_recording(recording, vectors[keep], as_embedded(provenance, recording, missing),
                                         name=name or DEFAULT_NAME, overwrite=overwrite, output_dir=output_dir,
@@ -170,7 +167,7 @@ def _unchanged_or_refused(recording: Recording, model_sha256: str, name: str, ou
     ``name``; an existing sidecar is refused when written."""
     from nwb_neurpir.store.annotate import holds_same_embeddings, planned_target
     from nwb_neurpir.store.atomic import staged_replace
-    from nwb_neurpir.store.write import DEFAULT_MODULE, earlier_copy_or, existing_embeddings, refuse_replacing
+    from nwb_neurpir.store.write import earlier_copy_or, refuse_existing
 
     planned = planned_target(recording.source, name, output_dir, relative_path, sidecar, recording.subject_id,
                              recording.session_id, claimed)
@@ -185,7 +182,7 @@ def _unchanged_or_refused(recording: Recording, model_sha256: str, name: str, ou
         if holds_same_embeddings(target, name, model_sha256, recording.neuron_selection(), ids):
             return planned.path, int(ids.size)
         if how != "sidecar":
-            refuse_replacing(existing_embeddings(target, name), name, DEFAULT_MODULE, target, overwrite=False)
+            refuse_existing(target, name, recording.neuron_table)
     return None
 
 

@@ -118,7 +118,8 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
     warning) and ``num_threads`` torch threads (0: ``OMP_NUM_THREADS`` or every CPU this process may use);
     ``on_recording`` is called after each recording."""
     from nwb_neurpir.io.access import DataAccess
-    from nwb_neurpir.workflows.model_inputs import load_model_folder, open_for_model, warn_missing_context
+    from nwb_neurpir.workflows.model_inputs import (load_model_folder, open_for_model, warn_missing_context,
+                                                   warn_unobserved)
 
     model = load_model_folder(model_dir, num_threads)
     rows = []
@@ -127,6 +128,7 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
                                     desc="embedding"):
         warn_missing_context(model, recording)
         vectors = model.embed(recording, progress=progress)
+        warn_unobserved(recording, vectors, "get NaN vectors")
         rows.append((recording, vectors))
         if on_recording is not None:
             on_recording(recording, vectors)

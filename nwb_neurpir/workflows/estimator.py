@@ -1,7 +1,7 @@
 """``NeurPIR``: the scikit-learn-style estimator over NeurPIR training, embedding and model folders.
 
 Its parameters are the fields of :class:`nwb_neurpir.model.NeurPIRConfig` (read from the dataclass, so they follow it);
-the fitted model is ``model_`` (a :class:`nwb_neurpir.model.NeurPIR`).
+the fitted model is ``model_`` (a :class:`nwb_neurpir.model.NeurPIR`), what its training did ``training_summary_``.
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ class NeurPIR:
         params = self.__dict__.get("_params", {})
         if name in params:
             return params[name]
+        if name.endswith("_") and not name.startswith("_"):
+            self.fitted_model()  # a fitted attribute (model_, training_summary_) before fit: NotFittedError
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     def __repr__(self) -> str:
@@ -145,7 +147,7 @@ class NeurPIR:
 
     # --- fitting and embedding --------------------------------------------------------------------------------------
     def fit(self, recordings: Any, y: Any = None, *, checkpoint_dir: str | Path | None = None,  # noqa: ANN401
-            progress: bool = True, resume: bool = True) -> NeurPIR:
+            progress: bool | None = None, resume: bool = True) -> NeurPIR:
         """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator; ``y`` is
         ignored (training needs no labels; it is there for scikit-learn's ``Pipeline.fit(X, y)``).
 
@@ -153,11 +155,14 @@ class NeurPIR:
         (the command's ``--bin-size``) give recordings read with ``npir.open_recordings(sources, bin_size=0.02)``:
         the model records its grid and ``transform`` reads later sources on it. With ``checkpoint_dir``, checkpoints
         and the final model go to that folder, and a run interrupted there continues from its last checkpoint
-        (``resume=False`` starts over); one run at a time may write it. ``progress`` shows a progress bar.
+        (``resume=False`` starts over); one run at a time may write it. ``progress`` shows progress bars (None: unless
+        the environment says ``NEURPIR_PROGRESS=0`` or ``TQDM_DISABLE=1``).
         """
         from nwb_neurpir.model import train
+        from nwb_neurpir.progress import progress_or_environment
 
         config = self.config  # a bad value fails here, before any file is read
+        progress = progress_or_environment(progress)
         _refuse_a_folder_as_labels(y)
         data = self._training_recordings(recordings, config, progress)
         with _only_writer(None if checkpoint_dir is None else Path(checkpoint_dir)):
@@ -165,34 +170,39 @@ class NeurPIR:
         return self
 
     @staticmethod
-    def _training_recordings(recordings: Any, config: NeurPIRConfig, progress: bool) -> list[Recording]:  # noqa: ANN401
+    def _training_recordings(recordings: Any, config: NeurPIRConfig,  # noqa: ANN401
+                             progress: bool | None) -> list[Recording]:
         """``recordings`` as ``Recording`` objects, sources read as ``config.modality`` when it is set."""
         from nwb_neurpir.workflows.recordings import as_recordings
 
         options = {} if config.modality is None else {"modality": config.modality}
         return as_recordings(recordings, progress=progress, **options)
 
-    def transform(self, recordings: Any, *, progress: bool = True) -> pd.DataFrame:  # noqa: ANN401
-        """One row per neuron: ``subject_id``, ``session_id``, ``neuron_id``, ``embedding`` (float32 vector), the
-        neuron's label columns, ``identifier`` and ``file`` (where the recording came from).
+    def transform(self, recordings: Any, *, progress: bool | None = None) -> pd.DataFrame:  # noqa: ANN401
+        """One row per neuron: ``subject_id``, ``session_id``, ``neuron_id``, ``neuron_table`` (the table in the file
+        whose id it is: ``units`` or a ``PlaneSegmentation``, as in ``read_embeddings``), ``embedding`` (float32
+        vector), the neuron's label columns, ``identifier`` and ``file`` (where the recording came from).
 
         ``recordings`` are ``Recording`` objects (read on the model's time grid) or sources, which are read with the
         model's modality and bin size. Neurons without observed activity get a NaN vector. Torch runs with the
         ``num_threads`` parameter's threads (0, also after ``load``: ``OMP_NUM_THREADS`` or every CPU this process may
-        use).
+        use). ``progress`` as in ``fit``.
         """
         import numpy as np
         import pandas as pd
 
+        from nwb_neurpir.progress import progress_or_environment
         from nwb_neurpir.workflows.recordings import as_recordings
 
         model = trained_model(self)
+        progress = progress_or_environment(progress)
         data = as_recordings(recordings, progress=progress, modality=model.config.modality, bin_size=model.bin_size_)
         frames = []
         for recording in data:
             vectors = model.embed(recording, progress=progress)
             frame = pd.DataFrame({"subject_id": recording.subject_id, "session_id": recording.session_id,
-                                  "neuron_id": recording.neuron_ids, "embedding": list(vectors.astype(np.float32))})
+                                  "neuron_id": recording.neuron_ids, "neuron_table": recording.neuron_table.strip("/"),
+                                  "embedding": list(vectors.astype(np.float32))})
             labels = recording.neuron_metadata.reset_index(drop=True)
             frame = pd.concat([frame, labels.drop(columns=[c for c in labels.columns if c in frame.columns
                                                            or c in ("identifier", "file")])], axis=1)
@@ -206,13 +216,20 @@ class NeurPIR:
         return table
 
     def fit_transform(self, recordings: Any, y: Any = None, *,  # noqa: ANN401
-                      checkpoint_dir: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+                      checkpoint_dir: str | Path | None = None, progress: bool | None = None) -> pd.DataFrame:
         """``fit`` then ``transform`` on the same recordings (read once); ``y`` is ignored, as in ``fit``."""
         _refuse_a_folder_as_labels(y)
         data = self._training_recordings(recordings, self.config, progress)
         return self.fit(data, checkpoint_dir=checkpoint_dir, progress=progress).transform(data, progress=progress)
 
     # --- the fitted model -------------------------------------------------------------------------------------------
+    @property
+    def training_summary_(self) -> dict[str, Any]:
+        """What training did (``steps``, ``max_steps``, ``stopped_early``, ``history`` of losses, ...;
+        ``resumed_from_step`` and ``steps_this_run`` for the ``fit`` that returned it): the fitted model's
+        ``training_summary_``. Before ``fit``, a ``NotFittedError``."""
+        return self.fitted_model().training_summary_
+
     def fitted_model(self) -> TrainedModel:
         """The trained ``nwb_neurpir.model.NeurPIR``, or a ``NotFittedError``."""
         model = self.__dict__.get("model_")

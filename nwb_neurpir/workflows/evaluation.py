@@ -338,7 +338,8 @@ def evaluate(
     ``bin_size``, ``unit_filter``, ``series`` (``--series``: the calcium traces or units table), ``match_column``,
     ``labels`` (``--labels``: a CSV/TSV file or DataFrame of labels kept outside the files), ``vectors``
     (``--vectors``: method name -> a CSV/TSV/parquet/npz file or DataFrame of another method's per-neuron vectors,
-    scored beside NeurPIR and the hand features; see ``nwb_neurpir.workflows.vectors_file``), ``progress``... With
+    scored beside NeurPIR and the hand features; see ``nwb_neurpir.workflows.vectors_file``), ``progress`` (None
+    follows ``NEURPIR_PROGRESS``, as ``open_recordings``)... With
     ``report_dir`` the report (report.md/json and figures) is written there (``overwrite=True`` replaces a report
     already there); ``result.table()`` gives the scores as a DataFrame.
 
@@ -347,8 +348,10 @@ def evaluate(
     >>> result.table()["pooled_balanced_accuracy"]                                              # doctest: +SKIP
     """
     from nwb_neurpir.evaluation.methods import split_methods
+    from nwb_neurpir.progress import progress_or_environment
     from nwb_neurpir.workflows.estimator import NeurPIR, NotFittedError, trained_model
 
+    options["progress"] = progress_or_environment(options.get("progress"))
     config = None
     if isinstance(model, NeurPIR):
         try:

@@ -152,18 +152,20 @@ def _line(summary: dict[str, Any]) -> str:
 @accepts_ophys_series
 def inspect(sources: Any, glob: str | None = None, *, modality: str = "auto",  # noqa: ANN401 - sources
             unit_filter: str | None = None, series: str | None = None,
-            bin_size: float | None = None, cache_dir: str | Path | None = None, progress: bool = True) -> Inspection:
+            bin_size: float | None = None, cache_dir: str | Path | None = None,
+            progress: bool | None = None) -> Inspection:
     """What each NWB file the sources name holds that matters before training on it, as ``neurpir inspect`` prints
     it (same options; ``series`` is ``--series``, as in ``annotate`` and ``predict``): units or calcium ROIs,
     identity, neurons and label columns, observed time, trials, covariates, and the NeurPIR tables stored in it. A
-    file that cannot be read does not stop the others.
+    file that cannot be read does not stop the others. ``progress``: None follows ``NEURPIR_PROGRESS`` (as ``open_recordings``).
 
     >>> import nwb_neurpir as npir
     >>> npir.inspect("sim/").table()                                       # doctest: +SKIP
     >>> npir.inspect("DANDI:000021", glob="sub-7*/*ecephys.nwb").files      # doctest: +SKIP
     """
+    from nwb_neurpir.progress import progress_or_environment
     from nwb_neurpir.workflows.recordings import source_items
 
     return Inspection(list(inspect_sources([str(item) for item in source_items(sources)], glob, cache_dir=cache_dir,
                                            modality=modality, unit_filter=unit_filter, bin_size=bin_size,
-                                           series=series, progress=progress)))
+                                           series=series, progress=progress_or_environment(progress))))

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.io.nwb_reader import ModalityMismatch
     from nwb_neurpir.model import NeurPIR
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.io.sources import ResolvedSource
 
 __all__ = ["OtherModality", "load_model_folder", "model_mismatch", "open_for_model", "read_for_model",
-           "warn_missing_context"]
+           "warn_missing_context", "warn_unobserved"]
 
 
 class OtherModality(NeurPIRError):
@@ -83,3 +85,15 @@ def warn_missing_context(model: NeurPIR, recording: Recording) -> list[str]:
                       f"context inputs are missing and set to their training mean: {', '.join(missing)}",
                       stacklevel=2)
     return missing
+
+
+def warn_unobserved(recording: Recording, vectors: np.ndarray, outcome: str) -> np.ndarray:
+    """Which neurons of ``recording`` have a vector (finite ``vectors`` row), with one warning counting those
+    without (no observed activity: an all-NaN ROI trace) and saying what becomes of them (``outcome``)."""
+    import numpy as np
+
+    kept = np.isfinite(vectors).all(axis=1)
+    if not kept.all():
+        warnings.warn(f"{recording.source.label()}: {int((~kept).sum())} neurons have no observed activity and "
+                      f"{outcome}", stacklevel=3)
+    return kept

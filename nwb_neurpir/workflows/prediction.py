@@ -53,7 +53,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
             model: NeurPIR | TrainedModel | str | Path | None = None, name: str | None = None,
             embeddings: str | None = None, sidecar: bool | None = None, output_dir: str | Path | None = None,
             overwrite: bool = False, cache_dir: str | Path | None = None, unit_filter: str | None = None,
-            series: str | None = None, lock_timeout: float | None = None, progress: bool = True,
+            series: str | None = None, lock_timeout: float | None = None, progress: bool | None = None,
             raise_on_failure: bool = True) -> list[PredictOutcome]:
     """Predict ``probe.label`` for every neuron of the sources and store it with the class probabilities in a
     ``NeuronPredictions`` table (default name ``predicted_<label>``).
@@ -75,7 +75,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     read, which are left unpredicted (``n_silent``); a warning names a file whose recording the probe was fitted
     on (in-sample labels). Sidecar files and files without neurons are skipped, as are files of the other modality
     beside files of the model's own. Every source is tried; then, unless ``raise_on_failure=False``, a failure
-    raises a ``NeurPIRError``.
+    raises a ``NeurPIRError``. ``progress``: None follows ``NEURPIR_PROGRESS`` (as ``open_recordings``).
 
     >>> import nwb_neurpir as npir
     >>> probe = npir.LabelProbe("cell_type").fit(["sim/sub-sim01", "sim/sub-sim02"])    # doctest: +SKIP
@@ -86,6 +86,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     from nwb_neurpir.io.access import DataAccess
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
     from nwb_neurpir.io.resolve import resolve_each
+    from nwb_neurpir.progress import progress_or_environment
     from nwb_neurpir.store import DEFAULT_LOCK_TIMEOUT
     from nwb_neurpir.workflows.estimator import trained_model
     from nwb_neurpir.workflows.model_inputs import OtherModality
@@ -105,7 +106,7 @@ def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str |
     other_kind: list[int] = []
     recordings = [annotated_recording(path) for path in fitted.training_data_]  # read once, for every file
     written = _Written(fitted.provenance(recordings), in_sample_keys(recordings))
-    for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress):
+    for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress_or_environment(progress)):
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
                                          series, embeddings, written, options))

@@ -17,7 +17,7 @@ __all__ = ["as_recordings", "open_recordings", "source_items"]
 
 
 @accepts_ophys_series
-def open_recordings(sources: Any, glob: str | None = None, *, progress: bool = True,  # noqa: ANN401
+def open_recordings(sources: Any, glob: str | None = None, *, progress: bool | None = None,  # noqa: ANN401
                     **options: Any) -> list[Recording]:
     """Read every NWB file the sources name, one ``Recording`` per session (binned activity, neuron ids, labels).
 
@@ -25,7 +25,8 @@ def open_recordings(sources: Any, glob: str | None = None, *, progress: bool = T
     or URLs (streamed and cached), or pynwb ``NWBFile`` objects read from local files (see ``source_items``);
     ``glob`` filters folders and dandisets. ``options`` go to the reader and to ``nwb_neurpir.io.open_recordings``
     (``modality``, ``unit_filter``, ``series`` -- ``--series``: the calcium traces or the units table, by name or
-    path --, ``bin_size``, ``time_range=(start, stop)`` in seconds, ``cache_dir``, ...).
+    path --, ``bin_size``, ``time_range=(start, stop)`` in seconds, ``cache_dir``, ...). ``progress``: a bar on
+    stderr; None, as in every call of the API, draws it unless ``NEURPIR_PROGRESS=0`` (or ``TQDM_DISABLE=1``).
 
     >>> import nwb_neurpir as npir
     >>> recordings = npir.open_recordings(["sim/sub-sim01", "sim/sub-sim02"])   # doctest: +SKIP
@@ -34,9 +35,11 @@ def open_recordings(sources: Any, glob: str | None = None, *, progress: bool = T
     """
     from nwb_neurpir.io import open_recordings as read_all
     from nwb_neurpir.io.access import DataAccess
+    from nwb_neurpir.progress import progress_or_environment
 
     access = DataAccess(cache_dir=options.pop("cache_dir", None))
-    return list(read_all(source_items(sources), glob, access=access, progress=progress, **options))
+    return list(read_all(source_items(sources), glob, access=access, progress=progress_or_environment(progress),
+                         **options))
 
 
 def source_items(sources: Any) -> list[str | Path]:  # noqa: ANN401 - what the Python API accepts as sources
@@ -77,7 +80,7 @@ def _nwbfile_path(nwbfile: Any) -> Path:  # noqa: ANN401 - a pynwb NWBFile
                     f"or give the DANDI asset ID or URL it was streamed from")
 
 
-def as_recordings(items: Any, *, progress: bool = True, **options: Any) -> list[Recording]:  # noqa: ANN401
+def as_recordings(items: Any, *, progress: bool | None = None, **options: Any) -> list[Recording]:  # noqa: ANN401
     """``items`` as a list of recordings: a ``Recording`` or a list of them passes through; sources
     (``source_items``) are read. Anything else, or a list holding anything else (numbers, arrays), is a
     ``TypeError``."""

@@ -62,17 +62,21 @@ def simulate_nwb(out_dir: str | Path, preset: str = "paper", *, animals: int | N
              sessions_per_animal: int | None = None, neurons: int | None = None, duration: float | None = None,
              modality: str = "spikes", shift: str | None = None, shifted_animals: Sequence[int] | None = None,
              seed: int | None = None, backend: str = "auto", overwrite: bool = False,
-             progress: bool = True) -> list[Path]:
+             progress: bool | None = None) -> list[Path]:
     """Write a simulated population with known cell types (``cell_type``: RS, IB, CH, FS, LTS) as one NWB file per
     session into ``out_dir``, as ``neurpir simulate`` does with the same options (see ``neurpir simulate --help``):
     ``preset`` (``paper``, ``demo``, ``demo-shifted``) overridden by ``animals``, ``sessions_per_animal``,
     ``neurons`` (per animal), ``duration`` (seconds per session) and ``seed``; returns the paths written.
+    ``progress``: None follows ``NEURPIR_PROGRESS`` (as ``open_recordings``).
 
     >>> import nwb_neurpir as npir
     >>> npir.simulate_nwb("sim/", preset="demo", animals=2, neurons=50, duration=60, seed=1)   # doctest: +SKIP
     [PosixPath('sim/sub-sim01/sub-sim01_ses-sim01s01_ecephys.nwb'), ...]
     """
+    from nwb_neurpir.progress import progress_or_environment
+
     return simulate_dataset(out_dir, preset, modality=modality, shift=shift, shifted_animals=shifted_animals,
-                            backend=backend, overwrite=overwrite, progress=progress, n_animals=animals,
+                            backend=backend, overwrite=overwrite, progress=progress_or_environment(progress),
+                            n_animals=animals,
                             sessions_per_animal=sessions_per_animal, n_neurons=neurons, duration_s=duration,
                             seed=seed).paths
