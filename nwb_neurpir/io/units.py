@@ -23,8 +23,6 @@ from nwb_neurpir.io.activity import LESS_DATA, NeuronActivity
 from nwb_neurpir.io.binning import TimeGrid, bins_inside_windows, count_events, merge_windows, window_grid
 from nwb_neurpir.io.h5_tables import (
     FEW_VALUES,
-    column_names,
-    decode_text,
     member_names,
     numeric_dataset,
     object_path,
@@ -129,10 +127,8 @@ def unit_metadata(units: h5py.Group, n_units: int, source: str) -> pd.DataFrame:
     ``electrode_group_name``), or without them its electrode group's ``location`` and ``electrode_group_name``
     (``electrode_columns``). A column named like an identity column (``subject_id``...) is read as
     ``unit_<name>`` (``clear_of_identity``)."""
-    metadata = clear_of_identity(scalar_columns(units, n_units, exclude=_NOT_METADATA), source)
-    for name, values in electrode_columns(units, n_units, source).items():
     metadata = clear_of_identity(scalar_columns(units, n_units, exclude=_NOT_METADATA, split_up_to=FEW_VALUES), source)
-    for name, values in _electrode_columns(units, n_units, source).items():
+    for name, values in electrode_columns(units, n_units, source).items():
         metadata[name if name not in metadata else f"electrode_{name}"] = values
     return metadata
 
