@@ -3,7 +3,7 @@
 A file is written under a temporary name in its target's folder, flushed to disk (``fsync``), moved over the target with
 ``os.replace`` and the folder entry flushed too: a reader -- or the file system after a crash -- sees the old file or
 the new one, never a half-written one. HDF5 files are written through ``hdf5_writer``, so that a full disk is an
-``OSError`` like any other. This module imports nothing of the package, so every stage may use it.
+``OSError`` like any other. This module imports only ``file_metadata`` of the package, so every stage may use it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+from nwb_neurpir.file_metadata import take_on
 
 if TYPE_CHECKING:
     import h5py
@@ -58,20 +60,25 @@ def replace_durably(temp: Path, target: Path) -> None:
 def atomic_path(target: Path, *, prefix: str | None = None, mode: int | None = None) -> Iterator[Path]:
     """Yield an unused temporary path in ``target``'s folder for the caller (or a library such as h5py) to create
     and write; when the block ends without an exception it replaces ``target`` durably, otherwise it is deleted and
-    ``target`` is left as it was.
+    ``target`` is left as it was. A symbolic link ``target`` is written through: the file it points at is replaced.
 
     The temporary name is ``prefix`` (default ``.<target name>.tmp-``) followed by the process id and a random part,
-    so a cleaner can find the ones a killed writer left. The file is created with the usual permissions (umask);
-    with ``mode`` (e.g. ``0o600``), it is created empty with those permissions before it is yielded, for the caller
-    to open for writing (``"wb"`` keeps them). An ``OSError`` about the temporary file, or a disk error without a file
-    name (``ENOSPC`` from a write, say), is raised again with ``target`` as its file name.
+    so a cleaner can find the ones a killed writer left. The new file keeps what the file it replaces has (owner and
+    group as far as the user may give them, extended attributes, permissions; see ``file_metadata.take_on``) or gets
+    the usual permissions (umask); with ``mode`` (e.g. ``0o600``), it is created empty with those permissions before
+    it is yielded, for the caller to open for writing (``"wb"`` keeps them), and keeps them. An ``OSError`` about the
+    temporary file, or a disk error without a file name (``ENOSPC`` from a write, say), is raised again with
+    ``target`` as its file name.
     """
+    target = Path(os.path.realpath(target))
     stem = prefix if prefix is not None else f".{target.name}.tmp-"
     temp = target.with_name(f"{stem}{os.getpid()}-{secrets.token_hex(4)}")
     try:
         if mode is not None:
             os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
         yield temp
+        if mode is None:
+            take_on(temp, target)
         replace_durably(temp, target)
     except OSError as error:
         if error.filename != str(temp) and not (error.filename is None and error.errno in _DISK_ERRORS):

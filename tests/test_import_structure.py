@@ -10,7 +10,7 @@ Stages (one per sub-package) and what each may never import::
 
 ``testing`` (factories of NWB files, recordings and tiny configs for tests and the demo's smoke size) sits beside
 workflows: it may use the stages, and the stages below workflows never import it. The other modules at the package
-root (errors, recording, provenance, atomic_files) are shared by every stage and import none of them. Every import counts, also those inside functions (they run when the function does) and those
+root (errors, recording, provenance, atomic_files, file_metadata) are shared by every stage and import none of them. Every import counts, also those inside functions (they run when the function does) and those
 under ``TYPE_CHECKING`` (the types are still a dependency) -- except that a ``TYPE_CHECKING`` import never runs, so it
 cannot close a cycle. ``from nwb_neurpir import __version__`` reads a constant of the top-level package and runs none
 of its lazy re-exports, so it is no dependency on the package.

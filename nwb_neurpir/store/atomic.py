@@ -6,25 +6,29 @@ is deleted on release, so a finished or failed run leaves only the user's files.
 deletes temporary files and lock files of killed writers: no live writer can own them, since each writer holds the
 lock for as long as its temporary files exist.
 
-A replaced file keeps its permissions and group; a new one gets the usual permissions (``0666`` less the umask). A file
-of another user is not replaced: the new file would be the writer's, and the owner could lose access to it.
+A replaced file keeps its owner, group, extended attributes (its ACL) and permissions; a copy gets its source's
+permissions less the umask, a new file ``0666`` less the umask (``file_metadata``). A symbolic link is written through:
+the file it points at is replaced. A file of another user, or of a group the writer is not in, is not replaced: the
+new file would be the writer's, or in another group, and the owner or the group's members could lose access to it.
 """
 
 from __future__ import annotations
 
 import glob
+import grp
 import os
 import pwd
-import re
 import stat
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from typing import NoReturn
 
 from nwb_neurpir.atomic_files import abandoned_temporaries, replace_durably
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.file_metadata import may_give_group, take_on
 from nwb_neurpir.store.target_lock import LockTimeout, held_lock
 
 __all__ = ["Staging", "check_replaceable", "is_writable", "lock_path", "staged_replace", "temp_files"]
@@ -32,7 +36,6 @@ __all__ = ["Staging", "check_replaceable", "is_writable", "lock_path", "staged_r
 _TEMP_MARK = ".neurpir-tmp-"
 _LOCK_SUFFIX = ".neurpir-lock"
 _WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
-_UMASK_LINE = re.compile(r"^Umask:\s*([0-7]+)$", re.MULTILINE)
 _COPY_CHUNK = 16 * 1024 * 1024
 
 
@@ -58,24 +61,6 @@ def is_writable(path: Path) -> bool:
     return bool(mode & _WRITE_BITS) and os.access(path, os.W_OK)
 
 
-def _new_file_mode() -> int:
-    """The permissions a file the user creates gets: ``0666`` less the umask."""
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    """The process's umask, read from ``/proc`` where Linux shows it; elsewhere set and restored at once."""
-    try:
-        found = _UMASK_LINE.search(Path("/proc/self/status").read_text())
-    except OSError:
-        found = None
-    if found:
-        return int(found.group(1), 8)
-    current = os.umask(0o077)
-    os.umask(current)
-    return current
-
-
 def _owner_name(uid: int) -> str:
     """The user name of ``uid`` (``uid 1234`` when the system has none)."""
     try:
@@ -84,12 +69,21 @@ def _owner_name(uid: int) -> str:
         return f"uid {uid}"
 
 
+def _group_name(gid: int) -> str:
+    """``group <name>`` of ``gid`` (``group 1234`` when the system has no name for it)."""
+    try:
+        return f"group {grp.getgrgid(gid).gr_name}"
+    except KeyError:
+        return f"group {gid}"
+
+
 class Staging:
     """Temporary files next to one target while its lock is held; ``commit`` moves one of them into place."""
 
     def __init__(self, target: Path) -> None:
         self.target = target
         self._temps: list[Path] = []
+        self._copied: Path | None = None
 
     def new_temp(self) -> Path:
         """A fresh, empty temporary file in the target's folder (deleted on exit unless committed)."""
@@ -101,9 +95,11 @@ class Staging:
         return path
 
     def copy_of(self, source: Path, progress: bool = True) -> Path:
-        """A new temporary file holding the bytes of ``source`` (a progress bar on stderr if it takes over 1 s)."""
+        """A new temporary file holding the bytes of ``source`` (a progress bar on stderr if it takes over 1 s); a new
+        target committed from this staging gets ``source``'s permissions less the umask, as ``cp`` gives them."""
         from tqdm import tqdm
 
+        self._copied = source
         temp = self.new_temp()
         with open(source, "rb") as reader, open(temp, "wb") as writer, tqdm(
                 total=source.stat().st_size, unit="B", unit_scale=True, desc=f"copying {source.name}",
@@ -114,16 +110,10 @@ class Staging:
         return temp
 
     def commit(self, temp: Path) -> None:
-        """Give ``temp`` the target's group and permissions (a new target: the usual permissions), flush it to disk
-        and atomically put it in place of the target."""
-        try:
-            original = self.target.stat()
-        except FileNotFoundError:
-            os.chmod(temp, _new_file_mode())
-        else:
-            with suppress(PermissionError):  # root keeps the owner too; others keep a group they belong to
-                os.chown(temp, original.st_uid, original.st_gid)
-            os.chmod(temp, stat.S_IMODE(original.st_mode))  # after chown, which may clear set-id bits
+        """Give ``temp`` the target's owner, group, extended attributes and permissions (a new target: those of a
+        new file or copy, see ``file_metadata.take_on``), flush it to disk and atomically put it in place of the
+        target."""
+        take_on(temp, self.target, self._copied)
         replace_durably(temp, self.target)
         self._temps.remove(temp)
 
@@ -137,11 +127,14 @@ class Staging:
 
 @contextmanager
 def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
-    """Lock ``target``, clear stale temporary files, and yield a ``Staging``; leftovers are deleted on exit.
+    """Lock ``target`` (the file it links to, for a symbolic link), clear stale temporary files, and yield a
+    ``Staging``; leftovers are deleted on exit.
 
-    Another user's file is refused (replacing it would change its owner); an ``OSError`` while writing (a full disk,
-    say) becomes a ``NeurPIRError`` naming ``target``, which is left as it was.
+    A file of another user or of a group the writer is not in is refused (replacing it would change its owner or
+    group); an ``OSError`` while writing (a full disk, say) becomes a ``NeurPIRError`` naming ``target``, which is
+    left as it was.
     """
+    target = Path(os.path.realpath(target))
     check_replaceable(target)
     with _held_lock_of(target, timeout):
         staging = Staging(target)
@@ -157,21 +150,29 @@ def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
 
 def check_replaceable(target: Path) -> None:
     """A ``NeurPIRError`` for a target ``staged_replace`` may not write: a missing or read-only folder, a file of
-    another user (root keeps the owner, so root may)."""
+    another user or of a group the writer is not in (root keeps the owner and group, so root may)."""
     if not target.parent.is_dir():
         raise NeurPIRError(f"folder {target.parent} does not exist", source=target)
     if not is_writable(target.parent):
         raise NeurPIRError(f"folder {target.parent} is read-only; write a sidecar file or choose an output folder",
                            source=target)
     try:
-        owner = target.stat().st_uid
+        found = target.stat()
     except FileNotFoundError:
         return
-    if owner != os.geteuid() and os.geteuid() != 0:
-        name = _owner_name(owner)
-        raise NeurPIRError(f"belongs to {name}; replacing it would make it yours and could lock {name} out of it; "
-                           f"write a copy (--out DIR) or a sidecar file (--sidecar), or ask {name} to write it",
-                           source=target)
+    if found.st_uid != os.geteuid() and os.geteuid() != 0:
+        name = _owner_name(found.st_uid)
+        _refuse(target, f"belongs to {name}; replacing it would make it yours and could lock {name} out of it", name)
+    if not may_give_group(found.st_gid):
+        group = _group_name(found.st_gid)
+        _refuse(target, f"is in {group}, which you are not in; replacing it would move it to another group and "
+                        f"could lock {group}'s members out of it", f"a member of {group}")
+
+
+def _refuse(target: Path, why: str, who: str) -> NoReturn:
+    """The ``NeurPIRError`` for a file only ``who`` should replace: ``why``, and what to do instead."""
+    raise NeurPIRError(f"{why}; write a copy (--out DIR) or a sidecar file (--sidecar), or ask {who} to write it",
+                       source=target)
 
 
 @contextmanager
