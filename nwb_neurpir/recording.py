@@ -22,7 +22,7 @@ from nwb_neurpir.redaction import redact_url
 
 Modality = Literal["spikes", "ophys"]
 
-__all__ = ["SAME_GRID_RTOL", "Modality", "Recording", "RecordingKey", "SourceInfo", "recording_key",
+__all__ = ["SAME_GRID_RTOL", "Modality", "Recording", "RecordingKey", "SourceInfo", "path_text", "recording_key",
            "refuse_one_recording_twice", "refuse_recordings_read_twice", "same_grid"]
 
 SAME_GRID_RTOL = 1e-3
@@ -33,6 +33,13 @@ imaged at 15.2 Hz gave 65.781 and 65.790 ms)."""
 def same_grid(first: float, second: float) -> bool:
     """Whether two bin sizes (seconds) are one time grid, within ``SAME_GRID_RTOL``."""
     return math.isclose(first, second, rel_tol=SAME_GRID_RTOL)
+
+
+def path_text(path: str) -> str:
+    """``path`` as text that can be written into files (UTF-8): a byte of a file name that is not UTF-8 (a Latin-1
+    ``donn\xe9es.nwb``, which Python holds as a surrogate escape) is written as ``\xe9``; the path itself stays for
+    opening the file."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
