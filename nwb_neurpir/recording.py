@@ -22,7 +22,7 @@ from nwb_neurpir.redaction import redact_url
 
 Modality = Literal["spikes", "ophys"]
 
-__all__ = ["SAME_GRID_RTOL", "UNIT_NAME", "Modality", "Recording", "RecordingKey", "SourceInfo", "id_text",
+__all__ = ["SAME_GRID_RTOL", "UNIT_NAME", "Modality", "Recording", "RecordingKey", "SourceInfo", "id_text", "path_text",
            "recording_key", "refuse_one_recording_twice", "refuse_recordings_read_twice", "same_grid", "unit_names"]
 
 SAME_GRID_RTOL = 1e-3
@@ -38,6 +38,13 @@ the Kilosort/Phy cluster id, which is not the table's row id (``neuron_id``)."""
 def same_grid(first: float, second: float) -> bool:
     """Whether two bin sizes (seconds) are one time grid, within ``SAME_GRID_RTOL``."""
     return math.isclose(first, second, rel_tol=SAME_GRID_RTOL)
+
+
+def path_text(path: str) -> str:
+    """``path`` as text that can be written into files (UTF-8): a byte of a file name that is not UTF-8 (a Latin-1
+    ``donn\xe9es.nwb``, which Python holds as a surrogate escape) is written as ``\xe9``; the path itself stays for
+    opening the file."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)

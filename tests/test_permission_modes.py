@@ -20,6 +20,8 @@ MODE_TESTS = [
     "tests/test_dandi_cache.py::test_a_cache_folder_this_user_cannot_write_is_named_with_what_to_do",
     "tests/test_api_workflows.py::test_annotate_continues_past_an_unreadable_file",
     "tests/test_api_workflows.py::test_predict_refuses_a_probe_folder_it_cannot_write_before_fitting",
+    "tests/test_cli_source_paths.py::"
+    "test_a_read_only_source_run_from_a_folder_that_cannot_be_written_is_named_with_what_to_do",
 ]
 _OVERRIDES = "-dac_override,-dac_read_search,-fowner"
 

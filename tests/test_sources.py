@@ -82,6 +82,11 @@ def test_parse_local_forms(tmp_path: Path) -> None:
     assert parse_source(folder).kind == "folder"
     assert parse_source(str(folder / "a.nwb")).kind == "file"
     assert parse_source(f"{folder}/**/*.nwb").kind == "glob"
+    rerun = folder / "ses 1 [rerun].nwb"
+    assert parse_source(str(rerun)).kind == "glob"  # names nothing yet
+    rerun.touch()
+    assert parse_source(str(rerun)) == SourceSpec(text=str(rerun), kind="file", path=str(rerun))  # as cp takes it
+    assert parse_source(folder / "gone [x]*.nwb").kind == "file"  # a pathlib.Path is never a glob
 
 
 @pytest.mark.parametrize(("text", "message"), [

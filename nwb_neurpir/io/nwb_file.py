@@ -27,11 +27,20 @@ def open_nwb(path: str | Path, *, label: str | None = None) -> Iterator[h5py.Fil
     try:
         file = h5py.File(path, "r")
     except OSError as exc:
-        raise NeurPIRError(f"the HDF5 file is damaged or truncated and cannot be opened "
-                           f"({' '.join(str(exc).split())[:200]})", source=label) from None
+        raise NeurPIRError(_cannot_open(exc), source=label) from None
     with file:
         check_nwb_root(file, label)
         yield file
+
+
+def _cannot_open(error: OSError) -> str:
+    """Why h5py could not open an HDF5 file: another program holds it open for writing (HDF5's file lock), or the
+    file is damaged."""
+    said = " ".join(str(error).split())
+    if "unable to lock file" in said.lower():
+        return ("locked by another program that has it open for writing (HDF5 locks a file while it is written, "
+                "see HDF5_USE_FILE_LOCKING); try again when that program has closed it")
+    return f"the HDF5 file is damaged or truncated and cannot be opened ({said[:200]})"
 
 
 def _is_hdf5(path: Path, label: str) -> bool:

@@ -3,11 +3,16 @@ globs and the DANDI API (through a ``DataAccess``) for dandisets, paths and asse
 
 ``--glob`` filters what a folder or a dandiset expands to: it is matched against the path relative to the folder (or
 the asset path below the dandiset folder), and ``*`` matches across ``/`` in both (as the DANDI API does).
+
+A folder is searched as ``dandi`` searches one: recursively, into folders reached through symbolic links (each real
+folder once, by its path without links when it has one, so a link loop or two links to one folder add nothing), and
+skipping files and folders whose name starts with a dot (``.snapshot``, ``.Trash-1000``, ``.git``...).
 """
 
 from __future__ import annotations
 
 import glob as globlib
+import os
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -82,7 +87,7 @@ def _resolve_local(spec: SourceSpec, glob: str | None) -> list[ResolvedSource]:
         return [_local(path)]
     if spec.kind == "folder":
         base = path
-        files = sorted(p for p in path.rglob("[!.]*") if p.is_file() and is_nwb_path(p.name))
+        files = _nwb_files_below(path)
         if glob:
             files = [p for p in files if fnmatchcase(p.relative_to(path).as_posix(), glob)]
         where = f"matching --glob {glob!r}" if glob else "(searched recursively for *.nwb)"
@@ -94,6 +99,27 @@ def _resolve_local(spec: SourceSpec, glob: str | None) -> list[ResolvedSource]:
     if not files:
         raise NeurPIRError(f"no NWB files found {where}", source=spec.text)
     return [_local(p, p.relative_to(base).as_posix()) for p in files]
+
+
+def _nwb_files_below(folder: Path) -> list[Path]:
+    """The ``*.nwb`` files below ``folder``, sorted by path: into linked folders, each real folder once (the path
+    without links first), hidden files and folders (names starting with a dot) left out."""
+    seen: set[str] = set()
+    files: list[Path] = []
+    tops = [folder]
+    while tops:
+        top = tops.pop(0)
+        for root, folders, names in os.walk(top):  # not into links: they wait until every plain path was walked
+            if os.path.realpath(root) in seen:
+                folders.clear()
+                continue
+            seen.add(os.path.realpath(root))
+            visible = sorted(name for name in folders if not name.startswith("."))
+            tops.extend(Path(root, name) for name in visible if os.path.islink(os.path.join(root, name)))
+            folders[:] = [name for name in visible if not os.path.islink(os.path.join(root, name))]
+            files.extend(Path(root, name) for name in names
+                         if not name.startswith(".") and is_nwb_path(name) and os.path.isfile(os.path.join(root, name)))
+    return sorted(files)
 
 
 def _glob_base(pattern: Path) -> Path:

@@ -1,15 +1,17 @@
 """Every way a user can name NWB data -- local files, folders, globs, DANDI IDs and URLs -- parsed before anything is
 looked up (no network, no listing, no file opened).
 
-``parse_source`` turns one string into a ``SourceSpec`` without touching the network (on disk it only asks "is it a
-folder?"), so every form can be unit-tested on its own; ``nwb_neurpir.io.resolve.resolve_sources`` expands specs into
-the single NWB files to open (``ResolvedSource``).
+``parse_source`` turns one string into a ``SourceSpec`` without touching the network (on disk it only asks "does it
+exist, and is it a folder?"), so every form can be unit-tested on its own; ``nwb_neurpir.io.resolve.resolve_sources``
+expands specs into the single NWB files to open (``ResolvedSource``).
 
 Accepted forms (see ``SOURCE_FORMS``)::
 
     path/to/file.nwb                      a local file
-    path/to/folder                        every *.nwb below it (recursively; hidden files are skipped)
-    'data/**/*.nwb'                       a glob (quote it in the shell)
+    path/to/folder                        every *.nwb below it (recursively, into linked folders; hidden files
+                                          and folders are skipped)
+    'data/**/*.nwb'                       a glob (quote it in the shell); a path that exists is never one, even
+                                          with [ ] in its name, nor is a pathlib.Path
     5f2a...-...                           a DANDI asset ID (UUID)
     DANDI:000021[/<version>][/<path>]     a dandiset, a version, a folder (ending in /), a file or a glob with *
     https://api.dandiarchive.org/api/assets/<id>/download/
@@ -131,10 +133,12 @@ def is_nwb_path(path: str) -> bool:
 
 
 def parse_source(text: str | Path) -> SourceSpec:
-    """Classify one source string: no network, and on disk only "is it a folder?". Raises ``NeurPIRError`` when a
+    """Classify one source string: no network, and on disk only "does it exist, and is it a folder?". A path that
+    exists is taken as it is written (``ses 1 [rerun].nwb`` is that file); only a string naming nothing is read as a
+    glob when it holds ``*``, ``?`` or ``[``; a ``pathlib.Path`` is never a glob. Raises ``NeurPIRError`` when a
     DANDI identifier or URL is malformed."""
     if isinstance(text, Path):
-        return _local_spec(str(text), text)
+        return _local_spec(str(text), text, may_glob=False)
     stripped = text.strip()
     if not stripped:
         raise NeurPIRError(f"empty source; expected {SOURCE_FORMS}", source=repr(text))
@@ -154,8 +158,9 @@ def parse_source(text: str | Path) -> SourceSpec:
     return _local_spec(text, Path(stripped).expanduser())
 
 
-def _local_spec(text: str, path: Path) -> SourceSpec:
-    if any(char in str(path) for char in "*?["):
+def _local_spec(text: str, path: Path, may_glob: bool = True) -> SourceSpec:
+    """A file or folder when ``path`` exists (as ``cp`` takes it), else a glob when it may be one and has wildcards."""
+    if may_glob and not path.exists() and any(char in str(path) for char in "*?["):
         return SourceSpec(text=text, kind="glob", path=str(path))
     return SourceSpec(text=text, kind="folder" if path.is_dir() else "file", path=str(path))
 

@@ -15,13 +15,14 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import Recording, SourceInfo
-from nwb_neurpir.store.atomic import is_writable
+from nwb_neurpir.store.atomic import is_writable, new_folders, staged_replace
 from nwb_neurpir.store.read import list_embeddings, read_embeddings, tables_named
 from nwb_neurpir.store.sidecar import disambiguated, sidecar_of_other_source, sidecar_path, write_sidecar
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, write_embeddings
 
-__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_target", "goes_to_sidecar",
-           "holds_same_embeddings", "local_target", "planned_target", "sidecar_target"]
+__all__ = ["DEFAULT_SIDECAR_DIR", "AnnotateResult", "annotate", "annotate_recording", "copy_as_annotated",
+           "copy_target", "goes_to_sidecar", "holds_same_embeddings", "local_target", "planned_target",
+           "sidecar_target"]
 
 AnnotateKind = Literal["in-place", "copy", "sidecar"]
 
@@ -91,10 +92,23 @@ def annotate(
         return AnnotateResult(path, "sidecar")
     if how == "copy":
         _claim(target, claimed, info)
-        target.parent.mkdir(parents=True, exist_ok=True)
-    path = write_embeddings(local, neuron_ids, embeddings, provenance, progress=progress,
-                            output=target if how == "copy" else None, **common)
+    with new_folders(target.parent, info.label(), "its annotated copy"):
+        path = write_embeddings(local, neuron_ids, embeddings, provenance, progress=progress,
+                                output=target if how == "copy" else None, **common)
     return AnnotateResult(path, how)
+
+
+def copy_as_annotated(info: SourceInfo, target: Path, claimed: set[Path], lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+                      progress: bool = True) -> AnnotateResult:
+    """Copy the local source of ``info``, which already holds the embeddings asked for, byte for byte to ``target``
+    (its copy in an output folder, ``planned_target``), under the target's lock; a copy another job made meanwhile is
+    kept."""
+    _claim(target, claimed, info)
+    with new_folders(target.parent, info.label(), "its annotated copy"), \
+            staged_replace(target, lock_timeout) as staging:
+        if not target.exists():
+            staging.commit(staging.copy_of(Path(info.location), progress))
+    return AnnotateResult(target, "copy")
 
 
 def planned_target(info: SourceInfo, name: str, output_dir: str | Path | None, relative_path: str | None,
@@ -125,12 +139,13 @@ def holds_same_embeddings(path: Path, name: str, model_sha256: str, selection: d
 
 def goes_to_sidecar(info: SourceInfo, output_dir: str | Path | None, sidecar: bool | None) -> bool:
     """Whether ``annotate`` writes a sidecar for ``info``: asked for (``sidecar``), or, when not said, for a source
-    that cannot be changed (remote, or read-only and no ``output_dir`` for a copy)."""
+    that cannot be changed (remote, or read-only and no ``output_dir`` for a copy). A symbolic link is judged by the
+    file it points at and that file's folder, where an in-place write goes."""
     if sidecar is not None:
         return sidecar
     if not info.is_local:
         return True
-    local = Path(info.location)
+    local = Path(info.location).resolve()
     return output_dir is None and not (is_writable(local) and is_writable(local.parent))
 
 

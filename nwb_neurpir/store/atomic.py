@@ -31,7 +31,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.file_metadata import may_give_group, take_on
 from nwb_neurpir.store.target_lock import LockTimeout, held_lock
 
-__all__ = ["Staging", "check_replaceable", "is_writable", "lock_path", "staged_replace", "temp_files"]
+__all__ = ["Staging", "check_replaceable", "is_writable", "lock_path", "new_folders", "staged_replace", "temp_files"]
 
 _TEMP_MARK = ".neurpir-tmp-"
 _LOCK_SUFFIX = ".neurpir-lock"
@@ -146,6 +146,26 @@ def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
                                source=target) from error
         finally:
             staging.discard()
+
+
+@contextmanager
+def new_folders(folder: Path, source: str, what: str) -> Iterator[None]:
+    """``folder`` made with its missing parents, to write ``what`` of ``source`` into (``its sidecar``; a folder that
+    cannot be made is a ``NeurPIRError`` naming ``source``); when the block fails, those made here are removed again
+    if they are still empty (a failed write into ``--out`` leaves no empty ``sub-*/`` folders)."""
+    made = [path for path in (folder, *folder.parents) if not path.exists()]  # deepest first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise NeurPIRError(f"cannot make the folder {folder} to write {what} into ({error.strerror or error}); "
+                           "choose an output folder you can write with --out DIR", source=source) from None
+    try:
+        yield
+    except BaseException:
+        for path in made:
+            with suppress(OSError):
+                path.rmdir()
+        raise
 
 
 def check_replaceable(target: Path) -> None:

@@ -21,9 +21,9 @@ from nwb_neurpir.io.h5_tables import decode_text, scalar_text
 from nwb_neurpir.io.identity import is_stand_in, stand_in
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
-from nwb_neurpir.recording import SourceInfo
+from nwb_neurpir.recording import SourceInfo, path_text
 from nwb_neurpir.redaction import redact_url
-from nwb_neurpir.store.atomic import staged_replace
+from nwb_neurpir.store.atomic import new_folders, staged_replace
 from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons
 from nwb_neurpir.store.containers import embeddings_table, label_table, model_container, source_container
 from nwb_neurpir.store.read import list_predictions, read_embeddings, source_labels
@@ -89,8 +89,9 @@ def sidecar_of_other_source(path: Path, source: SourceInfo) -> bool:
 
 def _recorded_location(source: SourceInfo) -> str:
     """Where a sidecar says its source is: a local file's absolute path (so that it can be found from any working
-    folder), else the URL without its credentials (one object under a fresh signature is the same source)."""
-    return str(Path(source.location).resolve()) if source.is_local else redact_url(source.location)
+    folder; a name that is not UTF-8 as ``path_text`` writes it), else the URL without its credentials (one object
+    under a fresh signature is the same source)."""
+    return path_text(str(Path(source.location).resolve())) if source.is_local else redact_url(source.location)
 
 
 def _recorded_subject(subject_id: str | None) -> str:
@@ -145,8 +146,7 @@ def write_sidecar(
     checked_name(name, "embeddings", target)
     checked_name(module, "processing module", target)
     facts = _source_facts(source, ids, label_columns, neuron_table, session_start_time, subject_id, session_id)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with staged_replace(target, lock_timeout) as staging:
+    with new_folders(target.parent, source.label(), "its sidecar"), staged_replace(target, lock_timeout) as staging:
         if target.exists() and not overwrite:
             raise NeurPIRError("sidecar file already exists; use --overwrite (overwrite=True) to replace it",
                                source=target)

@@ -69,9 +69,10 @@ class AnnotateOutcome:
 
     source: str
     status: str
-    """``in-place``, ``copy``, ``sidecar``, ``unchanged`` (the file already holds these embeddings: same model,
-    neuron selection and neurons; left as it is), ``skipped`` (a sidecar, a file without neurons, or one of the
-    other modality among files of the model's) or ``failed``."""
+    """``in-place``, ``copy`` (also a source that already holds these embeddings, copied as it is), ``sidecar``,
+    ``unchanged`` (the file already holds these embeddings: same model, neuron selection and neurons; left as it
+    is), ``skipped`` (a sidecar, a file without neurons, or one of the other modality among files of the model's)
+    or ``failed``."""
     path: str | None = None
     n_neurons: int = 0
     error: str | None = None
@@ -106,7 +107,9 @@ def annotate_sources(
     picks the calcium traces (a RoiResponseSeries or a segmentation table) or the units table, by name or path.
     ``lock_timeout``: seconds to wait for another writer of the same file (None: the store's default). Without
     ``overwrite``, a file that already holds these embeddings (same model, neuron selection and neurons) is left as
-    it is (status ``unchanged``), before anything is embedded; other embeddings of that name are refused.
+    it is (status ``unchanged``), or, with ``output_dir``, copied there as it is (status ``copy``), before anything
+    is embedded; other embeddings of that name are refused. Folders made for a copy or sidecar that failed are
+    removed again when empty.
     """
     from tqdm import tqdm
 
@@ -128,12 +131,12 @@ def annotate_sources(
             recording = read_for_model(model, source, access, unit_filter=unit_filter,  # sidecars: skipped here
                                        series=series)
             timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
-            done = None if overwrite else _unchanged_or_refused(
+            done = None if overwrite else _unchanged_copied_or_refused(
                 recording, provenance.checkpoint_sha256, name or DEFAULT_NAME, output_dir, source.relative_path,
                 sidecar, claimed, timeout)
             if done is not None:
-                outcomes.append(AnnotateOutcome(source=source.label(), status="unchanged", path=str(done[0]),
-                                                n_neurons=done[1]))
+                outcomes.append(AnnotateOutcome(source=source.label(), status=done[0], path=str(done[1]),
+                                                n_neurons=done[2]))
                 continue
             missing = warn_missing_context(model, recording)
             vectors = model.embed(recording, progress=False)
@@ -156,16 +159,17 @@ def annotate_sources(
     return other_modality_skipped(outcomes, other_kind)
 
 
-def _unchanged_or_refused(recording: Recording, model_sha256: str, name: str, output_dir: str | Path | None,
+def _unchanged_copied_or_refused(recording: Recording, model_sha256: str, name: str, output_dir: str | Path | None,
                           relative_path: str | None, sidecar: bool | None, claimed: set[Path],
-                          lock_timeout: float) -> tuple[Path, int] | None:
+                          lock_timeout: float) -> tuple[str, Path, int] | None:
     """Before embedding (the slow part), under the lock of the file ``annotate_recording`` would write (waiting for
-    its writer; clearing what killed ones left): that file and its neuron count when it already holds these
-    embeddings (``holds_same_embeddings``: same model, neuron selection and neurons, those with observed activity),
-    to be left as it is. Otherwise the errors the write would give at the end: the file (the source in place, or
-    its copy in ``output_dir``) belongs to another user, holds another recording, or already holds embeddings
-    ``name``; an existing sidecar is refused when written."""
-    from nwb_neurpir.store.annotate import holds_same_embeddings, planned_target
+    its writer; clearing what killed ones left): ``unchanged``, that file and its neuron count when it already holds
+    these embeddings (``holds_same_embeddings``: same model, neuron selection and neurons, those with observed
+    activity), to be left as it is; ``copy``, when a copy in ``output_dir`` is still to be made and the source
+    already holds them: the source is copied as it is. Otherwise the errors the write would give at the end: the
+    file (the source in place, or its copy in ``output_dir``) belongs to another user, holds another recording, or
+    already holds embeddings ``name``; an existing sidecar is refused when written."""
+    from nwb_neurpir.store.annotate import copy_as_annotated, holds_same_embeddings, planned_target
     from nwb_neurpir.store.atomic import staged_replace
     from nwb_neurpir.store.write import earlier_copy_or, refuse_existing
 
@@ -173,14 +177,17 @@ def _unchanged_or_refused(recording: Recording, model_sha256: str, name: str, ou
                              recording.session_id, claimed)
     how = planned.kind
     target = planned.path.resolve() if how == "in-place" else planned.path  # the file write_embeddings locks
+    ids = recording.neuron_ids if recording.observed is None else recording.neuron_ids[recording.observed.any(axis=1)]
+    if how == "copy" and target not in claimed and not target.exists() and holds_same_embeddings(
+            Path(recording.source.location), name, model_sha256, recording.neuron_selection(), ids):
+        return "copy", copy_as_annotated(recording.source, target, claimed, lock_timeout).path, int(ids.size)
     if target in claimed or not target.exists():
         return None
-    ids = recording.neuron_ids if recording.observed is None else recording.neuron_ids[recording.observed.any(axis=1)]
     with staged_replace(target, lock_timeout):
         if how == "copy":
             earlier_copy_or(Path(recording.source.location), target, in_place=False)
         if holds_same_embeddings(target, name, model_sha256, recording.neuron_selection(), ids):
-            return planned.path, int(ids.size)
+            return "unchanged", planned.path, int(ids.size)
         if how != "sidecar":
             refuse_existing(target, name, recording.neuron_table)
     return None

@@ -42,8 +42,10 @@ class EmbeddedSources:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every neuron's vector (``embeddings``), id, ``neuron_table`` (whose id it is), subject, session, ``source``
-        (the file or DANDI asset, as in the JSON form; ``np.savez`` cannot take a key called ``file``) and label
-        columns, one row per neuron."""
+        (the file or DANDI asset, as in the JSON form, a file name that is not UTF-8 as ``path_text`` writes it;
+        ``np.savez`` cannot take a key called ``file``) and label columns, one row per neuron."""
+        from nwb_neurpir.recording import path_text
+
         def per_neuron(value: Callable[[Recording], str]) -> np.ndarray:
             return np.concatenate([[value(r)] * r.n_neurons for r, _ in self.rows]).astype(str)
 
@@ -52,7 +54,7 @@ class EmbeddedSources:
             neuron_ids=np.concatenate([r.neuron_ids for r, _ in self.rows]),
             neuron_table=per_neuron(lambda r: r.neuron_table),
             subject_id=per_neuron(lambda r: r.subject_id), session_id=per_neuron(lambda r: r.session_id),
-            source=per_neuron(lambda r: r.source.label()),
+            source=per_neuron(lambda r: path_text(r.source.label())),
             **label_arrays([r.neuron_metadata for r, _ in self.rows]))
 
     def write(self, path: str | Path) -> Path:
