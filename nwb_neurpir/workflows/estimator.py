@@ -173,7 +173,8 @@ class NeurPIR:
         return as_recordings(recordings, progress=progress, **options)
 
     def transform(self, recordings: Any, *, progress: bool = True) -> pd.DataFrame:  # noqa: ANN401
-        """One row per neuron: ``subject_id``, ``session_id``, ``neuron_id``, ``embedding`` (float32 vector), the
+        """One row per neuron: ``subject_id``, ``session_id``, ``neuron_id``, ``embedding`` (float32 vector),
+        ``silent`` (True for a neuron without activity in the time read: its vector says nothing about it), the
         neuron's label columns, ``identifier`` and ``file`` (where the recording came from).
 
         ``recordings`` are ``Recording`` objects (read on the model's time grid) or sources, which are read with the
@@ -192,7 +193,8 @@ class NeurPIR:
         for recording in data:
             vectors = model.embed(recording, progress=progress)
             frame = pd.DataFrame({"subject_id": recording.subject_id, "session_id": recording.session_id,
-                                  "neuron_id": recording.neuron_ids, "embedding": list(vectors.astype(np.float32))})
+                                  "neuron_id": recording.neuron_ids, "embedding": list(vectors.astype(np.float32)),
+                                  "silent": recording.silent()})
             labels = recording.neuron_metadata.reset_index(drop=True)
             frame = pd.concat([frame, labels.drop(columns=[c for c in labels.columns if c in frame.columns
                                                            or c in ("identifier", "file")])], axis=1)
