@@ -32,6 +32,11 @@ class NoneSelected(NoNeurons):
     """None of the file's neurons passes the neuron filter: among many files, skipped like a file without neurons."""
 
 
+class NoSpikes(NoNeurons):
+    """Every unit read (all of the file's, or those the neuron filter keeps) has no spike times, as when a probe's
+    spike sorting failed: among many files, skipped like a file without neurons; alone, this error."""
+
+
 class Stopped(NeurPIRError):
     """A run the user stopped (Ctrl-C, or a scheduler's SIGTERM) after saving what it had done: not a failure. The CLI
     prints the message without ``error:`` and exits with ``128 + signal`` (130 for Ctrl-C), as a shell expects."""

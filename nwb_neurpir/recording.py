@@ -141,6 +141,11 @@ class Recording:
     def n_bins(self) -> int:
         return int(self.activity.shape[1])
 
+    def silent(self) -> np.ndarray:
+        """(n_neurons,) bool: the neurons with no activity in the time read (all-zero rows: units without spikes
+        there). Their vectors say nothing about them; ``predict`` leaves them unpredicted, the embeddings mark them."""
+        return np.count_nonzero(self.activity, axis=1) == 0
+
     def neuron_selection(self) -> dict[str, str | None]:
         """Which of the file's neurons and traces this recording holds, as provenance records it: ``unit_filter``
         (None: every neuron) and ``activity_series`` (the path of the calcium traces or units table read)."""

@@ -57,7 +57,7 @@ def test_annotated_human_file_reads_back_validates_and_keeps_the_rest(human_copy
     with h5py.File(human_copy, "r") as file:
         assert file.attrs["nwb_version"] == "2.4.0"
         assert {name: list(file["specifications"][name]) for name in file["specifications"]} == {
-            "core": ["2.4.0"], "hdmf-common": ["1.5.0"], "ndx-neurpir": ["0.2.3"]}
+            "core": ["2.4.0"], "hdmf-common": ["1.5.0"], "ndx-neurpir": ["0.2.4"]}
 
     with warnings.catch_warnings(), NWBHDF5IO(str(human_copy), "r") as io:
         warnings.simplefilter("ignore")  # the file's own OpticalSeries warnings

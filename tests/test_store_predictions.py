@@ -22,7 +22,7 @@ from store_helpers import PROVENANCE, cached_created_dtype, vectors
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OLD_FILES = sorted((PROJECT_ROOT / "extensions/ndx-neurpir/src/pynwb/tests/old_versions").glob("ndx-neurpir-*.nwb"))
-NAMESPACE_VERSION = "0.2.3"
+NAMESPACE_VERSION = "0.2.4"
 PROBE = ProbeProvenance(kind="logistic", label="brain_area", class_names=["CA1", "VISp"],
                         training_data=["a.nwb", "b.nwb"], checkpoint_sha256="ef" * 32,
                         grouping={"name": "two", "groups": {"CA1": ["CA1"], "VISp": ["VISp"]}},

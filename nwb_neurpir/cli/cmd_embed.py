@@ -59,7 +59,9 @@ def register(app: typer.Typer) -> None:
 
         def say(recording, vectors) -> None:  # noqa: ANN001 - a Recording and its vectors
             if not as_json:
-                tqdm.write(f"{recording.source.label()}: {recording.n_neurons} neurons -> {vectors.shape[1]}-d")
+                quiet = int(recording.silent().sum())
+                tqdm.write(f"{recording.source.label()}: {recording.n_neurons} neurons -> {vectors.shape[1]}-d"
+                           + (f" ({quiet} without activity, marked silent)" if quiet else ""))
 
         embedded = embed_sources(model_dir, sources, glob, cache_dir=cache_dir, unit_filter=unit_filter,
                                  series=series,

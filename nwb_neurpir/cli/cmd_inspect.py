@@ -29,8 +29,8 @@ def register(app: typer.Typer) -> None:
         """Print, per file, whether it holds units or calcium ROIs, and for those: subject, session, neurons and
         label columns, observed time, trials and covariates; its units tables when it has several (two spike
         sortings; --series picks one); and the NeurPIR embedding and prediction tables it holds. Files without
-        either (LFP only, NeurPIR sidecars) are listed as such, so a glob that picks the right files is easy to
-        find.
+        either (LFP only, NeurPIR sidecars) or whose units all lack spikes (a failed spike sorting) are listed as
+        such, with the reason, so a glob that picks the right files is easy to find.
 
         Example: neurpir inspect DANDI:000021 --glob "sub-*/sub-*_ses-*.nwb"
         """
@@ -53,14 +53,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
-    from nwb_neurpir.workflows.inspection import NONE_PASSING
-
+    reason = summary.get("message", "").removeprefix(summary["source"] + ": ")
     if summary["holds"] == "unreadable":
-        return f"{summary['source']}\n  unreadable: {summary['message'].removeprefix(summary['source'] + ': ')}"
+        return f"{summary['source']}\n  unreadable: {reason}"
     if "n_neurons" not in summary:
-        why = ([f"  {summary['message'].removeprefix(summary['source'] + ': ')}"]
-               if summary["holds"] == NONE_PASSING else [])
-        return "\n".join([f"{summary['source']}\n  holds {summary['holds']}: not read", *why,
+        return "\n".join([f"{summary['source']}\n  holds {summary['holds']}: not read -- {reason}",
                           *_units_tables_text(summary), *_stored_text(summary)])
     lines = [summary["source"],
              f"  subject {summary['subject_id']}  session {summary['session_id']}  "

@@ -29,7 +29,7 @@ def print_outcomes(outcomes: Sequence[AnnotateOutcome], verb: str, as_json: bool
     skipped = sum(outcome.status == "skipped" for outcome in outcomes)
     unchanged = sum(outcome.status == "unchanged" for outcome in outcomes)
     typer.echo(f"{verb} {len(outcomes) - failed - skipped - unchanged} of {len(outcomes)} sources"
-               + (f"; {skipped} skipped (sidecars, no neurons, or the other modality)" if skipped else "")
+               + (f"; {skipped} skipped (sidecars, no neurons or spikes, or the other modality)" if skipped else "")
                + (f"; {unchanged} unchanged (already {verb})" if unchanged else "")
                + (f"; {failed} failed" if failed else ""), err=True)
     if failed:

@@ -680,8 +680,7 @@ def _silent_notes(recordings: Sequence[Recording], neurons: LabelledNeurons) -> 
     method sees the same empty row for them, so they are scored near chance whatever the representation."""
     if not recordings or len(neurons.recording_rows) != len(recordings):
         return []
-    silent = sum(int((np.count_nonzero(r.activity, axis=1)[rows] == 0).sum())
-                 for r, rows in zip(recordings, neurons.recording_rows))
+    silent = sum(int(r.silent()[rows].sum()) for r, rows in zip(recordings, neurons.recording_rows))
     return [f"{silent} of the {len(neurons)} labelled neurons have no activity in the observed time (units without "
             "spikes, kept as all-zero rows); no representation can tell them apart"] if silent else []
 

@@ -73,17 +73,19 @@ def open_recordings(
     """Resolve all sources (``glob`` filters folders and dandisets), then read them one at a time, in order, under a
     progress bar labelled ``desc`` (say what the caller does with each file); ``reader_kwargs`` go to ``read_nwb``.
 
-    Files without neurons are skipped with a warning: NeurPIR sidecar files (embeddings of other files) and files
-    with neither units nor ROIs (e.g. the LFP-only probe files of a dandiset); a ``NeurPIRError`` says so when
-    nothing else was named. With a ``modality`` asked for, files holding only the other kind of neurons (the
-    ``_ophys.nwb`` beside the ``_ecephys.nwb`` files of a dandiset) are skipped too, with one warning at the end;
-    when no file holds the kind asked for, the first one's ``ModalityMismatch`` is raised.
+    Files without neurons are skipped with a warning: NeurPIR sidecar files (embeddings of other files), files
+    with neither units nor ROIs (e.g. the LFP-only probe files of a dandiset) and files whose units all lack spikes
+    (a failed spike sorting); a ``NeurPIRError`` says so when nothing else was named (a single file without spikes,
+    or without a neuron passing the filter, gives its own error). With a ``modality`` asked for, files holding only
+    the other kind of neurons (the ``_ophys.nwb`` beside the ``_ecephys.nwb`` files of a dandiset) are skipped too,
+    with one warning at the end; when no file holds the kind asked for, the first one's ``ModalityMismatch`` is
+    raised.
     """
     import warnings
 
     from tqdm import tqdm
 
-    from nwb_neurpir.errors import NeurPIRError, NoNeurons, NoneSelected
+    from nwb_neurpir.errors import NeurPIRError, NoNeurons, NoneSelected, NoSpikes
     from nwb_neurpir.io.nwb_reader import ModalityMismatch, SidecarFile
 
     access = _access_or_default(access)
@@ -93,7 +95,7 @@ def open_recordings(
         try:
             recording = read_resolved(source, access, download=download, **reader_kwargs)
         except (SidecarFile, NoNeurons) as exc:
-            if len(resolved) == 1 and isinstance(exc, NoneSelected):
+            if len(resolved) == 1 and isinstance(exc, (NoneSelected, NoSpikes)):
                 raise
             none_selected += [exc] if isinstance(exc, NoneSelected) else []
             warnings.warn(f"{exc.one_line()}; skipped", stacklevel=2)
@@ -114,7 +116,7 @@ def open_recordings(
         raise NeurPIRError(f"no neuron of any source passes the filter ({none_selected[0].one_line()})")
     if not n_read:
         raise NeurPIRError("none of the sources holds units or ROIs to read (only NeurPIR sidecar files or files "
-                           "without neurons); `neurpir inspect` lists what each file holds")
+                           "without neurons or spikes); `neurpir inspect` lists what each file holds")
 
 
 def read_resolved(source: ResolvedSource, access: DataAccess, *, download: bool = False,

@@ -22,7 +22,8 @@ from nwb_neurpir.io.read_warnings import warn_about
 __all__ = ["IDENTITY_COLUMNS", "FileIdentity", "clear_of_identity", "is_stand_in", "read_identity",
            "similar_subjects", "stand_in"]
 
-IDENTITY_COLUMNS = ("subject_id", "session_id", "neuron_id", "neuron_table", "embedding", "identifier", "file")
+IDENTITY_COLUMNS = ("subject_id", "session_id", "neuron_id", "neuron_table", "embedding", "silent", "identifier",
+                    "file")
 """Columns the package adds to a neuron's own (tables of embeddings, ``transform``'s frame)."""
 CLASH_PREFIX = "unit_"
 """Prefix of a neuron-table column named like one of ``IDENTITY_COLUMNS`` (``subject_id`` -> ``unit_subject_id``)."""

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.errors import NeurPIRError, NoSpikes
 from nwb_neurpir.io.activity import LESS_DATA, NeuronActivity
 from nwb_neurpir.io.binning import TimeGrid, bins_inside_windows, count_events, merge_windows, window_grid
 from nwb_neurpir.io.h5_tables import (
@@ -70,6 +70,10 @@ def read_units(nwb: h5py.File, source: str, *, table: str | None = None, unit_fi
     bounds = ragged_bounds(units, "spike_times", ids.size, source)
     metadata = unit_metadata(units, ids.size, source)
     selected = select_rows(unit_filter, metadata, source)
+    n_spikes = bounds[selected + 1] - bounds[selected]
+    if selected.size and not n_spikes.any():
+        raise NoSpikes(f"{_all_units(selected.size, unit_filter is not None)} no spikes (a failed spike sorting?)",
+                       source=source)
     bin_size = DEFAULT_SPIKE_BIN_SIZE if bin_size is None else float(bin_size)
     windows = _UnitWindows.read(units, selected, source)
     problems = _SpikeProblems()
@@ -81,12 +85,18 @@ def read_units(nwb: h5py.File, source: str, *, table: str | None = None, unit_fi
     observed = windows.observed(grid)
     activity, kept_times = _bin_selected(spike_data, bounds, selected, windows, grid, observed, keep_spike_times,
                                          problems)
-    problems.zero_spike_ids = ids[selected][bounds[selected + 1] == bounds[selected]]
+    problems.zero_spike_ids = ids[selected][n_spikes == 0]
     problems.report(source)
     return NeuronActivity(
         grid=grid, activity=activity, neuron_ids=ids[selected], neuron_table=object_path(units),
         neuron_metadata=metadata.iloc[selected].reset_index(drop=True),
         observed=observed, spike_times=kept_times, series=object_path(units))
+
+
+def _all_units(n_units: int, filtered: bool) -> str:
+    """"all 5 units have" (or "the one unit the filter keeps has"): the subject of ``NoSpikes``' message."""
+    kept = " the filter keeps" if filtered else ""
+    return f"all {n_units} units{kept} have" if n_units > 1 else f"the one unit{kept} has"
 
 
 def units_tables(nwb: h5py.File) -> list[str]:
@@ -227,7 +237,7 @@ class _SpikeProblems:
         if self.zero_spike_ids.size:
             shown = ", ".join(map(str, self.zero_spike_ids[:5])) + (", ..." if self.zero_spike_ids.size > 5 else "")
             warn_about(source, f"{self.zero_spike_ids.size} units have no spikes (ids {shown}); they are kept as "
-                               "all-zero rows")
+                               "all-zero rows, and their vectors are marked silent")
 
 
 def _make_grid(windows: _UnitWindows, spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.ndarray,

@@ -59,6 +59,7 @@ def annotate(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     progress: bool = True,
     claimed: set[Path] | None = None,
+    silent: Sequence[bool] | np.ndarray | None = None,
 ) -> AnnotateResult:
     """Store embeddings for the neurons of ``source`` where they belong.
 
@@ -75,13 +76,15 @@ def annotate(
     ``sidecar=False`` refuses the sidecar fallback (a read-only file without ``output_dir`` is then an error).
     ``progress=False`` hides the progress bar of copying a large file. ``claimed``: output paths already written in
     this run; a source whose output would be one of them is refused (and its output is added once written).
+    ``silent`` (one bool per neuron) marks those without activity in the time read (``write_embeddings``).
     """
     info = source if isinstance(source, SourceInfo) else SourceInfo(location=str(source))
     local = Path(info.location) if info.is_local else None
     if local is not None and not local.exists():
         raise NeurPIRError("no such file", source=local)
     claimed = set() if claimed is None else claimed
-    common = dict(neuron_table=neuron_table, name=name, module=module, overwrite=overwrite, lock_timeout=lock_timeout)
+    common = dict(neuron_table=neuron_table, name=name, module=module, overwrite=overwrite, lock_timeout=lock_timeout,
+                  silent=silent)
     planned = planned_target(info, name, output_dir, relative_path, sidecar, subject_id, session_id, claimed)
     target, how = planned.path, planned.kind
     if how == "sidecar":
@@ -200,8 +203,9 @@ def copy_target(source: Path, output_dir: str | Path, relative_path: str | None 
 
 def annotate_recording(recording: Recording, embeddings: np.ndarray, provenance: ModelProvenance,
                        **options: object) -> AnnotateResult:
-    """``annotate`` with the ids, table, labels and session start of a ``Recording`` read by ``nwb_neurpir.io``."""
+    """``annotate`` with the ids, table, labels, session start and neurons without activity (``Recording.silent``)
+    of a ``Recording`` read by ``nwb_neurpir.io``."""
     return annotate(recording.source, recording.neuron_ids, embeddings, provenance,
                     neuron_table=recording.neuron_table, label_columns=recording.neuron_metadata,
                     session_start_time=recording.session_start_time, subject_id=recording.subject_id,
-                    session_id=recording.session_id, **options)
+                    session_id=recording.session_id, silent=recording.silent(), **options)

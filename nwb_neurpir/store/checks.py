@@ -7,11 +7,12 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import decode_text
 
-__all__ = ["checked_embeddings", "checked_name", "locate_neurons"]
+__all__ = ["checked_embeddings", "checked_name", "checked_silent", "locate_neurons", "reads_back_as"]
 
 _NEURON_TABLE_TYPES = ("Units", "PlaneSegmentation")
 
@@ -43,6 +44,25 @@ def checked_embeddings(neuron_ids: Sequence[int] | np.ndarray, embeddings: np.nd
     if bad:
         raise NeurPIRError(f"embeddings contain {bad} NaN or infinite values (as float32)", source=source)
     return ids, vectors
+
+
+def checked_silent(silent: Sequence[bool] | np.ndarray | None, n_neurons: int,
+                   source: str | Path) -> np.ndarray | None:
+    """The neurons' ``silent`` marks (no activity in the time read) as a bool array of one per neuron, or None."""
+    if silent is None:
+        return None
+    marks = np.asarray(silent)
+    if marks.shape != (n_neurons,) or marks.dtype.kind not in "biu" or not np.isin(marks, (0, 1)).all():
+        raise NeurPIRError(f"silent must be one True/False per neuron ({n_neurons}), got {marks.dtype} of shape "
+                           f"{marks.shape}", source=source)
+    return marks.astype(bool)
+
+
+def reads_back_as(frame: pd.DataFrame, ids: np.ndarray, vectors: np.ndarray, silent: np.ndarray | None) -> bool:
+    """Whether embeddings read back (``read_embeddings``) hold these neurons, vectors and ``silent`` marks."""
+    return (np.array_equal(frame["neuron_id"].to_numpy(), ids)
+            and np.array_equal(np.stack(frame["embedding"].to_numpy()), vectors)
+            and (silent is None or np.array_equal(frame["silent"].to_numpy(dtype=bool), silent)))
 
 
 def checked_name(name: str, what: str, source: str | Path) -> str:

@@ -35,12 +35,17 @@ def model_container(provenance: ModelProvenance, embeddings_name: str) -> Any:
 
 
 def embeddings_table(name: str, neuron_ids: np.ndarray, rows: np.ndarray, vectors: np.ndarray, target: Any,
-                     model: Any, source_file: Any = None) -> Any:
-    """A ``NeuronEmbeddings`` table: row ``i`` is neuron ``neuron_ids[i]``, found at ``rows[i]`` of ``target``."""
+                     model: Any, source_file: Any = None, silent: np.ndarray | None = None) -> Any:
+    """A ``NeuronEmbeddings`` table: row ``i`` is neuron ``neuron_ids[i]``, found at ``rows[i]`` of ``target``;
+    with ``silent``, its column marking the neurons without activity in the time read."""
     from hdmf.common import DynamicTableRegion, VectorData
     from ndx_neurpir import NeuronEmbeddings
 
     n_neurons, dim = vectors.shape
+    marks = [] if silent is None else [VectorData(
+        name="silent", data=silent,
+        description="True for a neuron without activity in the time read (a unit without spikes there): its vector "
+                    "says nothing about it.")]
     return NeuronEmbeddings(
         name=name,
         description=(f"NeurPIR embeddings: one {dim}-dimensional vector per neuron for {n_neurons} neurons of "
@@ -53,6 +58,7 @@ def embeddings_table(name: str, neuron_ids: np.ndarray, rows: np.ndarray, vector
                                description=f"Row of each neuron in the table '{target.name}'."),
             VectorData(name="embedding", data=vectors,
                        description="Embedding vector of each neuron (dimensionless NeurPIR representation)."),
+            *marks,
         ],
     )
 

@@ -85,8 +85,9 @@ def neuron_table_of(group: h5py.Group) -> str | None:
 
 def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
     """One row per neuron: ``neuron_id``, ``neuron_table`` (the path of the table whose id it is: ``units`` or a
-    ``PlaneSegmentation``), ``embedding`` (a float32 vector) and the source table's label columns (``brain_area``,
-    ``cell_type``, electrode or imaging-plane ``location``, ...).
+    ``PlaneSegmentation``), ``embedding`` (a float32 vector), ``silent`` (True for a neuron without activity in the
+    time read, whose vector says nothing about it; absent from tables written by earlier releases) and the source
+    table's label columns (``brain_area``, ``cell_type``, electrode or imaging-plane ``location``, ...).
 
     ``name`` picks a table by its name or ``module/name``; it may be left out when the file has only one. The
     DataFrame's ``attrs`` hold the table's ``name``, the ``neuron_table`` path, the ``model`` provenance and, for a
@@ -168,13 +169,24 @@ def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
         raise ValueError(f"{rows.size} neuron rows into {target_ids.size}, embedding shape {vectors.shape}")
     labels = source_labels(target, target_ids.size, label).iloc[rows].reset_index(drop=True)
     neuron_table = target.name.strip("/")
-    frame = pd.DataFrame({"neuron_id": target_ids[rows], "neuron_table": neuron_table, "embedding": list(vectors)})
+    frame = pd.DataFrame({"neuron_id": target_ids[rows], "neuron_table": neuron_table, "embedding": list(vectors),
+                          **_silent(group, rows.size)})
     frame = pd.concat([frame, labels], axis=1)
     frame.attrs.update(name=key, neuron_table=neuron_table, model=_model(group["model"]))
     if "source_file" in group:
         frame.attrs["source"] = {k: decode_text(v) for k, v in group["source_file"].attrs.items()
                                  if k not in ("namespace", "neurodata_type", "object_id")}
     return frame
+
+
+def _silent(group: h5py.Group, n_rows: int) -> dict[str, np.ndarray]:
+    """The table's ``silent`` column (neurons without activity, ndx-neurpir 0.2.4), none in earlier files."""
+    if "silent" not in group:
+        return {}
+    marks = np.asarray(group["silent"][()], dtype=bool)
+    if marks.shape != (n_rows,):
+        raise ValueError(f"silent has shape {marks.shape} for {n_rows} neuron rows")
+    return {"silent": marks}
 
 
 def _prediction_frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import SourceInfo, path_text
 from nwb_neurpir.redaction import redact_url
 from nwb_neurpir.store.atomic import new_folders, staged_replace
-from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons
+from nwb_neurpir.store.checks import checked_embeddings, checked_name, checked_silent, locate_neurons, reads_back_as
 from nwb_neurpir.store.containers import embeddings_table, label_table, model_container, source_container
 from nwb_neurpir.store.read import list_predictions, read_embeddings, source_labels
 from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAULT_NAME, MODULE_DESCRIPTION
@@ -131,6 +131,7 @@ def write_sidecar(
     module: str = DEFAULT_MODULE,
     overwrite: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    silent: Sequence[bool] | np.ndarray | None = None,
 ) -> Path:
     """Write a new NWB file at ``out_path`` with the embeddings of ``source``'s neurons; returns ``out_path``.
 
@@ -139,10 +140,11 @@ def write_sidecar(
     and its subject and session id are copied; a remote source needs ``neuron_table`` and ``session_start_time`` (and
     gets a subject from ``subject_id``, its session id from ``session_id``). An existing ``out_path`` is replaced only
     with ``overwrite``, and not when it holds predictions (replacing the embeddings they were made from would drop
-    them).
+    them). ``silent`` marks the neurons without activity, as in ``write_embeddings``.
     """
     target = Path(out_path)
     ids, vectors = checked_embeddings(neuron_ids, embeddings, source.label())
+    marks = checked_silent(silent, ids.size, source.label())
     checked_name(name, "embeddings", target)
     checked_name(module, "processing module", target)
     facts = _source_facts(source, ids, label_columns, neuron_table, session_start_time, subject_id, session_id)
@@ -155,10 +157,8 @@ def write_sidecar(
                                "would replace, which would drop them; move the file aside or write the new "
                                "embeddings under another --name", source=target)
         work = staging.new_temp()
-        _write(work, facts, ids, vectors, provenance, name, module)
-        frame = read_embeddings(work, name=f"{module}/{name}")
-        if not np.array_equal(frame["neuron_id"].to_numpy(), ids) or not np.array_equal(
-                np.stack(frame["embedding"].to_numpy()), vectors):
+        _write(work, facts, ids, vectors, marks, provenance, name, module)
+        if not reads_back_as(read_embeddings(work, name=f"{module}/{name}"), ids, vectors, marks):
             raise NeurPIRError("the sidecar read back differs from what was written; nothing was saved", source=target)
         staging.commit(work)
     return target
@@ -193,8 +193,8 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
     return _SourceFacts(source, start, neuron_table.strip("/"), frame, subject, session_id, general)
 
 
-def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray, provenance: ModelProvenance,
-           name: str, module: str) -> None:
+def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray, silent: np.ndarray | None,
+           provenance: ModelProvenance, name: str, module: str) -> None:
     from pynwb import NWBHDF5IO, NWBFile
     from pynwb.file import Subject
 
@@ -213,7 +213,8 @@ def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray
     source = source_container(facts.source, facts.neuron_table)
     for container in (neurons, model, source):
         processing.add(container)
-    processing.add(embeddings_table(name, ids, np.arange(ids.size), vectors, neurons, model, source_file=source))
+    processing.add(embeddings_table(name, ids, np.arange(ids.size), vectors, neurons, model, source_file=source,
+                                    silent=silent))
     with NWBHDF5IO(str(work), "w") as io:
         io.write(nwbfile)
 

@@ -25,7 +25,7 @@ from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.store.append import MODULE_DESCRIPTION, append_objects, replaceable_objects
 from nwb_neurpir.store.atomic import Staging, is_writable, staged_replace
-from nwb_neurpir.store.checks import checked_embeddings, checked_name, locate_neurons
+from nwb_neurpir.store.checks import checked_embeddings, checked_name, checked_silent, locate_neurons, reads_back_as
 from nwb_neurpir.store.containers import embeddings_table, model_container, model_name
 from nwb_neurpir.store.hdf5_tools import repack
 from nwb_neurpir.store.read import neuron_table_of, read_embeddings
@@ -50,6 +50,7 @@ def write_embeddings(
     output: str | Path | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     progress: bool = True,
+    silent: Sequence[bool] | np.ndarray | None = None,
 ) -> Path:
     """Store one embedding per neuron in the NWB file at ``path`` (in place), or in a copy at ``output``.
 
@@ -58,12 +59,14 @@ def write_embeddings(
     ``<name>_model``. An existing table of that name is an error unless ``overwrite``. An earlier copy of the same
     recording at ``output`` gets the table added, keeping what it holds. Writing in place copies the
     whole file first (shown with a progress bar when that takes over a second, unless ``progress`` is False); a
-    symbolic link is followed, so the file it points at is annotated. Returns the written path.
+    symbolic link is followed, so the file it points at is annotated. ``silent`` (one bool per neuron: no activity
+    in the time read, ``Recording.silent``) is stored as the table's ``silent`` column. Returns the written path.
     """
     source = Path(path)
     in_place = output is None or Path(output).resolve() == source.resolve()
     target = source.resolve() if in_place else Path(output)
     ids, vectors = checked_embeddings(neuron_ids, embeddings, source)
+    marks = checked_silent(silent, ids.size, source)
     checked_name(name, "embeddings", source)
     checked_name(module, "processing module", source)
     with open_nwb(source):
@@ -78,8 +81,8 @@ def write_embeddings(
             if not overwrite:
                 refuse_replacing(file, stale, name, module, table_path, base)
         work = _fresh_copy(staging, base, stale, progress)
-        _append(work, table_path, rows, ids, vectors, provenance, name, module, source)
-        _verify(work, f"{module}/{name}", table_path, ids, vectors, source)
+        _append(work, table_path, rows, ids, vectors, marks, provenance, name, module, source)
+        _verify(work, f"{module}/{name}", table_path, ids, vectors, marks, source)
         staging.commit(work)
     return source if in_place else target
 
@@ -155,18 +158,18 @@ def _fresh_copy(staging: Staging, source: Path, stale: list[str], progress: bool
 
 
 def _append(work: Path, table_path: str, rows: np.ndarray, ids: np.ndarray, vectors: np.ndarray,
-            provenance: ModelProvenance, name: str, module: str, source: Path) -> None:
+            silent: np.ndarray | None, provenance: ModelProvenance, name: str, module: str, source: Path) -> None:
     def build(target: Any) -> list[Any]:
         model = model_container(provenance, name)
-        return [model, embeddings_table(name, ids, rows, vectors, target, model)]
+        return [model, embeddings_table(name, ids, rows, vectors, target, model, silent=silent)]
 
     append_objects(work, table_path, module, build, source)
 
 
-def _verify(work: Path, name: str, table_path: str, ids: np.ndarray, vectors: np.ndarray, source: Path) -> None:
+def _verify(work: Path, name: str, table_path: str, ids: np.ndarray, vectors: np.ndarray, silent: np.ndarray | None,
+            source: Path) -> None:
     """Read the written table back from the closed file and compare it with what was meant to be written."""
     frame = read_embeddings(work, name=name)
-    if not (frame.attrs["neuron_table"] == table_path and np.array_equal(frame["neuron_id"].to_numpy(), ids)
-            and np.array_equal(np.stack(frame["embedding"].to_numpy()), vectors)):
+    if not (frame.attrs["neuron_table"] == table_path and reads_back_as(frame, ids, vectors, silent)):
         raise NeurPIRError("the embeddings read back differ from those written; the file was left unchanged",
                            source=source)

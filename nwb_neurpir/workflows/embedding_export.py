@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TABLE_SUFFIXES", "EmbeddedSources", "check_output", "embed_sources", "label_arrays"]
 
-_NPZ_KEYS = ("embeddings", "neuron_ids", "neuron_table", "subject_id", "session_id", "source", "model_sha256")
+_NPZ_KEYS = ("embeddings", "neuron_ids", "neuron_table", "silent", "subject_id", "session_id", "source",
+             "model_sha256")
 TABLE_SUFFIXES = {".npz": None, ".csv": ",", ".tsv": "\t"}
 """What ``EmbeddedSources.write`` can write, by file suffix (with the column separator of the text tables)."""
 
@@ -36,12 +37,14 @@ class EmbeddedSources:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per recording its source, identifier, subject, neuron ids, ``unit_names`` (when its units
-        have a ``unit_name`` column: the Phy cluster ids of Kilosort/Phy exports) and vectors (null where not finite;
-        every digit of the float32 values, so that they read back exactly)."""
+        have a ``unit_name`` column: the Phy cluster ids of Kilosort/Phy exports), which neurons are ``silent`` (no
+        activity in the time read) and vectors (null where not finite; every digit of the float32 values, so that
+        they read back exactly)."""
         return {"model_sha256": self.model_sha256, "recordings": [_recording_dict(r, v) for r, v in self.rows]}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Every neuron's vector (``embeddings``), id, ``neuron_table`` (whose id it is), subject, session, ``source``
+        """Every neuron's vector (``embeddings``), id, ``neuron_table`` (whose id it is), ``silent`` (True for a
+        neuron without activity in the time read: its vector says nothing about it), subject, session, ``source``
         (the file or DANDI asset, as in the JSON form, a file name that is not UTF-8 as ``path_text`` writes it;
         ``np.savez`` cannot take a key called ``file``) and label columns, one row per neuron."""
         from nwb_neurpir.recording import path_text
@@ -53,6 +56,7 @@ class EmbeddedSources:
             embeddings=np.concatenate([v for _, v in self.rows]).astype(np.float32),
             neuron_ids=np.concatenate([r.neuron_ids for r, _ in self.rows]),
             neuron_table=per_neuron(lambda r: r.neuron_table),
+            silent=np.concatenate([r.silent() for r, _ in self.rows]),
             subject_id=per_neuron(lambda r: r.subject_id), session_id=per_neuron(lambda r: r.session_id),
             source=per_neuron(lambda r: path_text(r.source.label())),
             **label_arrays([r.neuron_metadata for r, _ in self.rows]))
@@ -60,7 +64,7 @@ class EmbeddedSources:
     def write(self, path: str | Path) -> Path:
         """Write :meth:`arrays` to ``path`` atomically, making its missing folders: ``.npz`` (with the model checksum; loadable without pickle),
         or ``.csv``/``.tsv``: one row per neuron with the columns ``npir.read_embeddings`` gives (``subject_id``,
-        ``session_id``, ``neuron_id``, ``neuron_table``, the label columns, ``file``), then the vector as
+        ``session_id``, ``neuron_id``, ``neuron_table``, ``silent``, the label columns, ``file``), then the vector as
         ``embedding_0``...; numbers are written so that they read back exactly."""
         from nwb_neurpir.atomic_files import atomic_write_bytes
 
@@ -72,10 +76,10 @@ class EmbeddedSources:
         else:
             import pandas as pd
 
-            vectors, ids, tables, subjects, sessions, files = (arrays.pop(key) for key in (
-                "embeddings", "neuron_ids", "neuron_table", "subject_id", "session_id", "source"))
+            vectors, ids, tables, silent, subjects, sessions, files = (arrays.pop(key) for key in (
+                "embeddings", "neuron_ids", "neuron_table", "silent", "subject_id", "session_id", "source"))
             frame = pd.DataFrame({"subject_id": subjects, "session_id": sessions, "neuron_id": ids,
-                                  "neuron_table": tables, **arrays, "file": files})
+                                  "neuron_table": tables, "silent": silent, **arrays, "file": files})
             frame = frame.join(pd.DataFrame(vectors, columns=[f"embedding_{i}" for i in range(vectors.shape[1])]))
             frame.to_csv(buffer, sep=TABLE_SUFFIXES[path.suffix.lower()], index=False)  # numbers that read back exact
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +92,7 @@ def _recording_dict(recording: Recording, vectors: np.ndarray) -> dict[str, Any]
     names = unit_names(recording.neuron_metadata)
     return {"source": recording.source.label(), "identifier": recording.source.identifier,
             "subject_id": recording.subject_id, "neuron_ids": recording.neuron_ids.tolist(),
-            **({} if names is None else {"unit_names": names.tolist()}),
+            **({} if names is None else {"unit_names": names.tolist()}), "silent": recording.silent().tolist(),
             "embeddings": [[None if not np.isfinite(x) else float(x) for x in row] for row in vectors]}
 
 

@@ -181,7 +181,8 @@ class NeurPIR:
     def transform(self, recordings: Any, *, progress: bool | None = None) -> pd.DataFrame:  # noqa: ANN401
         """One row per neuron: ``subject_id``, ``session_id``, ``neuron_id``, ``neuron_table`` (the table in the file
         whose id it is: ``units`` or a ``PlaneSegmentation``, as in ``read_embeddings``), ``embedding`` (float32
-        vector), the neuron's label columns, ``identifier`` and ``file`` (where the recording came from).
+        vector), ``silent`` (True for a neuron without activity in the time read: its vector says nothing about it),
+        the neuron's label columns, ``identifier`` and ``file`` (where the recording came from).
 
         ``recordings`` are ``Recording`` objects (read on the model's time grid) or sources, which are read with the
         model's modality and bin size. Neurons without observed activity get a NaN vector. Torch runs with the
@@ -202,7 +203,7 @@ class NeurPIR:
             vectors = model.embed(recording, progress=progress)
             frame = pd.DataFrame({"subject_id": recording.subject_id, "session_id": recording.session_id,
                                   "neuron_id": recording.neuron_ids, "neuron_table": recording.neuron_table.strip("/"),
-                                  "embedding": list(vectors.astype(np.float32))})
+                                  "embedding": list(vectors.astype(np.float32)), "silent": recording.silent()})
             labels = recording.neuron_metadata.reset_index(drop=True)
             frame = pd.concat([frame, labels.drop(columns=[c for c in labels.columns if c in frame.columns
                                                            or c in ("identifier", "file")])], axis=1)

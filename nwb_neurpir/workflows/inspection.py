@@ -27,10 +27,11 @@ NONE_PASSING = "no neuron passing the filter"
 def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: str | Path | None = None,
                     modality: str = "auto", unit_filter: str | None = None, bin_size: float | None = None,
                     series: str | None = None, progress: bool = True) -> Iterator[dict[str, Any]]:
-    """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, no units or ROIs,
-    NeurPIR sidecar, unreadable -- with the error as ``message``), for files with neurons ``summarize``'s fields, and
-    for readable files the paths of every ``units_tables`` they hold and the NeurPIR ``embeddings`` and
-    ``predictions`` tables (``stored_tables``). A file that cannot be read does not stop the others."""
+    """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, units without
+    spikes, no units or ROIs, NeurPIR sidecar, unreadable -- with the error as ``message``), for files with neurons
+    ``summarize``'s fields, and for readable files the paths of every ``units_tables`` they hold and the NeurPIR
+    ``embeddings`` and ``predictions`` tables (``stored_tables``). A file that cannot be read does not stop the
+    others."""
     from tqdm import tqdm
 
     from nwb_neurpir.errors import NeurPIRError
@@ -49,8 +50,8 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
 
 def _neurons_summary(source: ResolvedSource, access: Any, options: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN401
     """``holds`` and ``summarize``'s fields of a file with neurons, or what the file is instead (no neuron passing
-    the filter, no units or ROIs, a NeurPIR sidecar); an unreadable file raises."""
-    from nwb_neurpir.errors import NoneSelected
+    the filter, units without spikes, no units or ROIs, a NeurPIR sidecar); an unreadable file raises."""
+    from nwb_neurpir.errors import NoneSelected, NoSpikes
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.io.nwb_reader import NoNeurons, SidecarFile
 
@@ -58,6 +59,8 @@ def _neurons_summary(source: ResolvedSource, access: Any, options: dict[str, Any
         recording = read_resolved(source, access, **options)
     except NoneSelected as exc:
         return _unreadable(source, NONE_PASSING, exc)
+    except NoSpikes as exc:
+        return _unreadable(source, "units without spikes", exc)
     except NoNeurons as exc:
         return _unreadable(source, "no units or ROIs", exc)
     except SidecarFile as exc:

@@ -47,7 +47,8 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
     coloured by the label ``color_by`` (after ``grouping``; default the first of ``DEFAULT_LABELS`` present) and by
     animal. ``data`` is annotated local files (a file, a folder, a glob or a list; ``glob``, ``embeddings_name`` as
     in ``read_embeddings``) or a frame of ``read_embeddings`` or ``NeurPIR.transform``; ``unit_filter`` keeps the
-    neurons matching it, ``normalize`` works as in ``evaluate``. ``save`` also writes the figure as a PNG there.
+    neurons matching it, ``normalize`` works as in ``evaluate``; neurons marked ``silent`` are left out (a warning
+    counts them). ``save`` also writes the figure as a PNG there.
     ``neurpir plot`` draws the same figure.
 
     >>> import nwb_neurpir as npir
@@ -87,11 +88,30 @@ def _annotated_table(sources: str | Path | Sequence[str | Path], glob: str | Non
     return read_annotated(annotated_files(sources, glob, embeddings_name), embeddings_name)
 
 
+def _without_silent(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of neurons with activity: those the ``silent`` column (when there is one) does not mark, with a
+    warning counting the others."""
+    import warnings
+
+    from nwb_neurpir.evaluation.evaluate import EvaluationWarning
+
+    if "silent" not in table.columns:
+        return table
+    silent = table["silent"].eq(True).to_numpy()  # NaN: a file annotated before the column, kept
+    if silent.any():
+        warnings.warn(f"{int(silent.sum())} of {len(table)} neurons have no activity in the time read (silent: units "
+                      "without spikes); their vectors say nothing about them, so they are left out of the figure",
+                      EvaluationWarning, stacklevel=3)
+    return table.loc[~silent].reset_index(drop=True)
+
+
 def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: LabelGrouping | None = None,
                    title: str = "NeurPIR embeddings", normalize: str = "auto",
                    unit_filter: str | None = None) -> EmbeddingView:
     """The vectors of an annotated table for a UMAP, coloured by ``label`` (after ``grouping``; neurons outside it
-    dropped) or by the first of ``DEFAULT_LABELS`` present; ``unit_filter`` keeps the neurons matching it.
+    dropped) or by the first of ``DEFAULT_LABELS`` present; ``unit_filter`` keeps the neurons matching it. Neurons
+    marked ``silent`` (no activity in the time read: their vectors say nothing about them) are left out, with a
+    warning.
 
     ``normalize`` works as in ``evaluate`` (each file is a session; the label's classes count only when a label is
     known): ``auto`` z-scores per session unless a session is too small or single-class, then warns and uses none."""
@@ -107,6 +127,7 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
         columns = [c for c in table.columns if c not in ("embedding", "file")]
         raise NeurPIRError(f"the embeddings have no column {label!r}; available: {', '.join(map(str, columns))}")
     table = table.iloc[select_rows(unit_filter, table, what="neuron")].reset_index(drop=True)
+    table = _without_silent(table)
     raw = table[label].tolist() if label is not None else ["all"] * len(table)
     grouped = group_labels(raw, grouping)
     kept = table.loc[grouped.keep]

@@ -47,8 +47,8 @@ def check_saved_settings(probe: LabelProbe, kind: str | None, inputs: str | None
 
 
 def silent(recording: Recording, ids: np.ndarray) -> np.ndarray:
-    """(len(ids),) bool: the neurons ``ids`` whose activity in the time read is all zero (units without spikes)."""
-    return np.count_nonzero(recording.activity[_rows(recording, ids)], axis=1) == 0
+    """(len(ids),) bool: the neurons ``ids`` whose activity in the time read is all zero (``Recording.silent``)."""
+    return recording.silent()[_rows(recording, ids)]
 
 
 def _rows(recording: Recording, ids: np.ndarray) -> list[int]:

@@ -19,7 +19,7 @@ from pynwb.spec import (
 )
 
 NAMESPACE = "ndx-neurpir"
-VERSION = "0.2.3"
+VERSION = "0.2.4"
 SPEC_DIR = Path(__file__).resolve().parents[2] / "spec"
 
 
@@ -105,6 +105,18 @@ def neuron_embeddings_spec() -> NWBGroupSpec:
                 dims=["num_neurons", "embedding_dim"],
                 shape=[None, None],
                 doc="Embedding vector of each neuron (dimensionless, one row per neuron).",
+            ),
+            NWBDatasetSpec(
+                name="silent",
+                neurodata_type_inc="VectorData",
+                dtype="bool",
+                dims=["num_neurons"],
+                shape=[None],
+                quantity="?",
+                doc=("True for a neuron with no activity in the time its embedding was computed from (a unit without "
+                     "spikes there): its vector is computed like the others', but says nothing about the neuron; "
+                     "every such neuron of a file gets about the same one. Absent in files written before version "
+                     "0.2.4."),
             ),
         ],
         links=[

@@ -5,7 +5,8 @@ YAML (``NeurPIRModel`` is the generated class with one change: its ``created`` a
 
 - ``NeurPIRModel``: provenance of the model (version, hyperparameters, checkpoint checksum, training data, creation).
 - ``NeuronEmbeddings``: a ``DynamicTable`` with one row per neuron (``neurons`` region into the source table,
-  ``embedding`` vector) and a link to its ``NeurPIRModel``.
+  ``embedding`` vector; since 0.2.4 optionally ``silent``, the neurons without activity in the time read) and a link
+  to its ``NeurPIRModel``.
 - ``NeurPIRSource``: identity of the source file when the embeddings live in a sidecar file.
 - ``NeurPIRProbe``: a classifier fitted on labelled neurons' embeddings (kind, label, grouping, class names, training
   recordings, leave-one-animal-out accuracy; since 0.2.3 optionally its inputs, hand features, neurons per class,
@@ -14,9 +15,9 @@ YAML (``NeurPIRModel`` is the generated class with one change: its ``created`` a
   ``probability`` per class in the order of the probe's ``class_names``), linked to its ``NeurPIRModel`` and
   ``NeurPIRProbe``.
 
-Files written by earlier versions of the extension (0.1.0 to 0.2.2) read unchanged: their types are a subset of
-these (0.2.3 adds optional fields only), and their ``created`` (stored as ISO 8601 text there too) reads as the text it
-is.
+Files written by earlier versions of the extension (0.1.0 to 0.2.3) read unchanged: their types are a subset of
+these (0.2.3 and 0.2.4 add optional fields only), and their ``created`` (stored as ISO 8601 text there too) reads as
+the text it is.
 """
 
 from __future__ import annotations

@@ -45,7 +45,8 @@ def test_constructor_exposes_spec_fields() -> None:
     model = _model()
     assert model.checkpoint_sha256 == "0" * 64
     assert list(model.training_data) == ["asset-a", "asset-b"]
-    assert [column["name"] for column in NeuronEmbeddings.__columns__] == ["neurons", "embedding"]
+    assert [(column["name"], column["required"]) for column in NeuronEmbeddings.__columns__] == [
+        ("neurons", True), ("embedding", True), ("silent", False)]
     source = NeurPIRSource(name="source", identifier="abc", location="/x.nwb", neuron_table="units")
     assert source.asset_id is None
 
@@ -81,6 +82,16 @@ def test_round_trip_validates(tmp_path: Path) -> None:
         assert table.neurons.table.name == "units"
         assert table.model.created == CREATED.isoformat()  # text, as it is stored
         assert table.model.hyperparameters == '{"dim":4}'
+
+
+def test_the_optional_silent_column_round_trips_and_validates(tmp_path: Path) -> None:
+    nwbfile, _ = _nwbfile_with_embeddings(n_neurons=3)
+    table = nwbfile.processing["neurpir"]["embeddings"]
+    table.add_column(name="silent", description="no activity", data=[False, True, False])
+    with NWBHDF5IO(_written_and_valid(nwbfile, tmp_path / "silent.nwb"), "r") as io:
+        table = io.read().processing["neurpir"]["embeddings"]
+        assert table["silent"].data[:].tolist() == [False, True, False]
+        assert table["silent"].data.dtype == bool
 
 
 def test_region_may_target_any_dynamic_table(tmp_path: Path) -> None:

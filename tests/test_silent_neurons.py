@@ -1,0 +1,171 @@
+"""Units without spikes, written by pynwb as a failed or partial spike sorting leaves them: a file whose units all
+lack spikes is skipped among many and an error alone; units without spikes in a file that has others are marked
+``silent`` wherever their (uninformative) vectors go, and left out of the figures."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pynwb import NWBHDF5IO, validate
+from typer.testing import CliRunner
+
+import nwb_neurpir as npir
+from nwb_neurpir.cli.app import app
+from nwb_neurpir.errors import NoSpikes
+from nwb_neurpir.store import read_embeddings
+from nwb_neurpir.testing import make_spikes_nwbfile, tiny_config, write_nwbfile
+
+runner = CliRunner()
+OLD_FILES = sorted((Path(__file__).resolve().parents[1] / "extensions/ndx-neurpir/src/pynwb/tests/old_versions")
+                   .glob("ndx-neurpir-*.nwb"))
+SILENT_IDS = [12, 13]
+"""The ids of the units without spikes in ``s1.nwb`` (after its 12 units with spikes)."""
+
+
+def _sorting(path: Path, n_spiking: int, n_silent: int, seed: int) -> Path:
+    """A pynwb file of ``n_spiking`` Poisson units (``quality`` good or mua) then ``n_silent`` units without spike
+    times (``quality`` noise), as a spike sorter exports them."""
+    nwbfile = make_spikes_nwbfile(n_units=n_spiking, duration=30.0, seed=seed, subject_id=f"mouse{seed}",
+                                  session_id=f"ses{seed}", with_electrodes=False)
+    for _ in range(n_silent):
+        nwbfile.add_unit(spike_times=np.zeros(0), brain_area="CA1", quality="noise")
+    return write_nwbfile(nwbfile, path)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two sortings (the second with two units without spikes) and one whose units all lack spikes."""
+    data = tmp_path_factory.mktemp("sortings")
+    _sorting(data / "s0.nwb", 12, 0, seed=0)
+    _sorting(data / "s1.nwb", 12, len(SILENT_IDS), seed=1)
+    _sorting(data / "failed.nwb", 0, 3, seed=2)
+    return data
+
+
+@pytest.fixture(scope="module")
+def model_dir(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained on the folder: the file without spikes is skipped with a warning."""
+    run = tmp_path_factory.mktemp("run")
+    config = run / "config.json"
+    config.write_text(tiny_config(segment_length_min=1.0, segment_length_max=4.0).to_json())
+    done = runner.invoke(app, ["train", str(folder), "--out", str(run / "model"), "--config", str(config),
+                               "--max-steps", "2", "--no-progress"])
+    assert done.exit_code == 0, done.output
+    assert "failed.nwb: all 3 units have no spikes (a failed spike sorting?); skipped" in done.output
+    assert "trained 2 steps on 2 recordings" in done.output
+    return run / "model"
+
+
+def test_a_file_whose_units_all_lack_spikes_is_skipped_among_many_and_an_error_alone(folder: Path) -> None:
+    with pytest.warns(UserWarning, match=r"failed.nwb: all 3 units have no spikes \(a failed spike sorting\?\); "
+                                         "skipped"):
+        read = npir.open_recordings([folder], progress=False)
+    assert sorted(Path(r.source.location).name for r in read) == ["s0.nwb", "s1.nwb"]
+    with pytest.raises(NoSpikes, match=r"failed.nwb: all 3 units have no spikes \(a failed spike sorting\?\)$"):
+        npir.open_recordings([folder / "failed.nwb"], progress=False)
+    noise = 'quality == "noise"'
+    with pytest.raises(NoSpikes, match="s1.nwb: all 2 units the filter keeps have no spikes"):
+        npir.open_recordings([folder / "s1.nwb"], progress=False, unit_filter=noise)
+    with pytest.warns(UserWarning, match="failed.nwb: all 3 units the filter keeps have no spikes"):
+        assert [r.n_neurons for r in npir.open_recordings([folder / "failed.nwb", folder / "s0.nwb"],
+                                                          progress=False, unit_filter='quality != "mua"')] == [8]
+
+
+def test_train_skips_a_file_whose_units_all_lack_spikes(model_dir: Path) -> None:
+    assert len(json.loads((model_dir / "model.json").read_text())["training_data"]) == 2  # s0 and s1
+
+
+def test_inspect_says_a_file_holds_units_without_spikes(folder: Path) -> None:
+    holds = {Path(f["source"]).name: (f["holds"], f.get("message", "")) for f in npir.inspect(folder).files}
+    assert holds["failed.nwb"][0] == "units without spikes" and "all 3 units have no spikes" in holds["failed.nwb"][1]
+    assert holds["s1.nwb"][0] == "units"
+    shown = runner.invoke(app, ["inspect", str(folder / "failed.nwb"), "--no-progress"])
+    assert shown.exit_code == 0, shown.output
+    assert "holds units without spikes: not read -- all 3 units have no spikes" in shown.output
+
+
+def test_embed_marks_the_units_without_spikes_silent_and_keeps_their_vectors(model_dir: Path, folder: Path,
+                                                                            tmp_path: Path) -> None:
+    files = [str(folder / "s0.nwb"), str(folder / "s1.nwb")]
+    expected = [False] * 24 + [True] * 2
+    done = runner.invoke(app, ["embed", str(model_dir), *files, "--out", str(tmp_path / "e.npz"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    assert "s1.nwb: 14 neurons -> 8-d (2 without activity, marked silent)" in done.output
+    with np.load(tmp_path / "e.npz") as data:
+        assert data["silent"].tolist() == expected and data["silent"].dtype == bool
+        vectors = data["embeddings"]
+    assert np.isfinite(vectors).all()  # the vectors themselves are as computed: no NaN
+    done = runner.invoke(app, ["embed", str(model_dir), *files, "--out", str(tmp_path / "e.csv"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    table = pd.read_csv(tmp_path / "e.csv")
+    assert list(table.columns[:5]) == ["subject_id", "session_id", "neuron_id", "neuron_table", "silent"]
+    assert table["silent"].tolist() == expected
+    assert table.loc[table["silent"], "neuron_id"].tolist() == SILENT_IDS
+    np.testing.assert_allclose(table[[f"embedding_{i}" for i in range(8)]].to_numpy(), vectors, rtol=1e-6)
+    shown = json.loads(runner.invoke(app, ["embed", str(model_dir), files[1], "--json", "--no-progress"]).stdout)
+    assert shown["recordings"][0]["silent"] == expected[12:]
+
+
+def test_annotate_stores_the_silent_column_in_place_and_in_sidecars(model_dir: Path, folder: Path,
+                                                                  tmp_path: Path) -> None:
+    done = runner.invoke(app, ["annotate", str(model_dir), str(folder), "--out", str(tmp_path / "copies"),
+                               "--no-progress"])
+    assert done.exit_code == 0, done.output
+    assert "1 skipped (sidecars, no neurons or spikes, or the other modality)" in done.output
+    copy = tmp_path / "copies" / "s1.nwb"
+    frame = read_embeddings(copy)
+    assert frame["silent"].dtype == bool and frame.loc[frame["silent"], "neuron_id"].tolist() == SILENT_IDS
+    assert np.isfinite(np.stack(frame["embedding"])).all()
+    assert validate(path=str(copy)) == []
+    with NWBHDF5IO(str(copy), "r") as io:  # pynwb reads the column as the extension declares it
+        assert io.read().processing["neurpir"]["NeurPIREmbeddings"]["silent"].data[:].tolist() == [False] * 12 + \
+            [True] * 2
+    done = runner.invoke(app, ["annotate", str(model_dir), str(folder / "s1.nwb"), "--sidecar", "--out",
+                               str(tmp_path / "sidecars"), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    (sidecar,) = (tmp_path / "sidecars").rglob("*.nwb")
+    beside = npir.read_embeddings(sidecar)
+    assert beside["silent"].tolist() == [False] * 12 + [True] * 2 and "unit_silent" not in beside
+
+
+def test_transform_marks_silent_neurons_and_plots_leave_them_out(model_dir: Path, folder: Path,
+                                                                 tmp_path: Path) -> None:
+    frame = npir.NeurPIR.load(model_dir).transform([folder / "s0.nwb", folder / "s1.nwb"], progress=False)
+    assert frame.loc[frame["silent"], "neuron_id"].tolist() == SILENT_IDS
+    with pytest.warns(UserWarning, match="2 of 26 neurons have no activity in the time read .* left out of the "
+                                         "figure"):
+        figure = npir.plot_embeddings(frame, projection="pca")
+    assert sum(len(collection.get_offsets()) for collection in figure.axes[0].collections) == 24
+    done = runner.invoke(app, ["annotate", str(model_dir), str(folder / "s1.nwb"), "--out", str(tmp_path),
+                               "--no-progress"])
+    assert done.exit_code == 0, done.output
+    drawn = runner.invoke(app, ["plot", str(tmp_path), "--projection", "pca", "--out", str(tmp_path / "u.png"),
+                                "--json", "--no-progress"])
+    assert drawn.exit_code == 0, drawn.output
+    assert json.loads(drawn.stdout)["n_neurons"] == 12
+    assert "warning: 2 of 14 neurons have no activity in the time read" in drawn.stderr
+
+
+@pytest.mark.parametrize("old_file", OLD_FILES, ids=[path.stem for path in OLD_FILES])
+def test_embeddings_written_before_the_column_read_as_before(old_file: Path) -> None:
+    frame = read_embeddings(old_file)
+    assert "silent" not in frame.columns and len(frame) == 6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is left out, nothing to warn about
+        figure = npir.plot_embeddings(old_file, projection="pca", normalize="none")
+    assert sum(len(collection.get_offsets()) for collection in figure.axes[0].collections) == 6
+
+
+def test_a_units_column_named_silent_is_read_as_unit_silent(tmp_path: Path) -> None:
+    nwbfile = make_spikes_nwbfile(n_units=4, duration=5.0, with_context=False)
+    nwbfile.add_unit_column("silent", "the sorter's own flag", data=[False, True, False, False])
+    path = write_nwbfile(nwbfile, tmp_path / "own.nwb")
+    with pytest.warns(UserWarning, match="column\\(s\\) silent are read as unit_silent"):
+        (recording,) = npir.open_recordings([path], progress=False)
+    assert recording.neuron_metadata["unit_silent"].tolist() == [False, True, False, False]
+    assert not recording.silent().any()
