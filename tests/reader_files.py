@@ -103,3 +103,25 @@ def two_sortings_file(folder: Path, *, top_units: bool = True) -> Path:
         with h5py.File(path, "a") as file:
             del file["units"]
     return path
+
+
+def curated_ophys_file(folder: Path, subject_id: str = "mouse1", seed: int = 0) -> Path:
+    """A Suite2p-like calcium session of 16 ROIs with trials: 12 cells accepted by curation (dF/F transients over a
+    0 baseline, ``Accepted`` 1) and 4 rejected ROIs (every fourth, ``Accepted`` 0) whose dF/F is zero-mean noise."""
+    from pynwb.ophys import DfOverF
+
+    from nwb_neurpir.testing import make_ophys_nwbfile, write_nwbfile
+
+    nwbfile = make_ophys_nwbfile(n_rois=16, n_frames=1800, seed=seed, subject_id=subject_id,
+                                 session_id=f"{subject_id}-s1")
+    ophys = nwbfile.processing["ophys"]
+    dff = np.array(ophys.data_interfaces.pop("DfOverF")["DfOverFSeries"].data)
+    rejected = np.arange(16) % 4 == 3
+    dff[:, rejected] = np.random.default_rng(seed + 50).normal(0.0, 0.3, (dff.shape[0], int(rejected.sum())))
+    rois = ophys["ImageSegmentation"]["PlaneSegmentation"]
+    rois.add_column("Accepted", "1 if the ROI was accepted as a cell", data=(~rejected).astype(int).tolist())
+    ophys.add(DfOverF(roi_response_series=[]))
+    ophys["DfOverF"].create_roi_response_series(
+        name="DfOverFSeries", data=dff.astype(np.float32), unit="n.a.", rate=30.0,
+        rois=rois.create_roi_table_region(region=list(range(16)), description="all ROIs"))
+    return write_nwbfile(nwbfile, folder / f"sub-{subject_id}.nwb")

@@ -90,6 +90,26 @@ def test_calcium_statistics_of_roi_blocks_equal_those_of_all_rois_at_once(tmp_pa
     pd.testing.assert_frame_equal(traces.trace_features(recording), whole)
 
 
+def test_signed_dff_traces_give_finite_features_on_the_cells_scale_without_numpy_warnings(tmp_path: Path) -> None:
+    import warnings
+
+    from reader_files import curated_ophys_file
+
+    path = curated_ophys_file(tmp_path)
+    recording = read_nwb(path)
+    assert recording.activity.min() < 0  # the rejected ROIs' dF/F is zero-mean noise
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the log of a negative ratio warned
+        table = hand_features(recording)
+    assert np.isfinite(table.to_numpy()).all()
+    noise = recording.neuron_metadata["Accepted"].to_numpy() == 0
+    psth = table[[f"psth[{i}]" for i in range(20)]].to_numpy()
+    assert np.abs(psth[noise]).max() < 5  # was 16: divided by a mean near 0
+    assert np.abs(table.loc[noise, "trial_vs_overall"]).max() < 0.2  # noise is as strong in trials as outside
+    raw = hand_features(read_nwb(path, series="RoiResponseSeries"))  # positive: divided by its mean, as before
+    np.testing.assert_allclose(raw[[f"psth[{i}]" for i in range(20)]].mean(axis=1), 1.0, rtol=1e-5)
+
+
 def test_feature_matrix_aligns_columns_across_recordings() -> None:
     rng = np.random.default_rng(1)
     trials = pd.DataFrame({"start_time": [1.0, 3.0, 5.0], "stop_time": [1.5, 3.5, 5.5], "contrast": [0.0, 1.0, 0.5]})

@@ -120,6 +120,17 @@ def test_evaluate_without_a_label_measures_the_stability_of_neurpir_and_hand_fea
     assert mixed.stability.summary("hand")["top1"] < 0.2        # chance 0.04; the same neurons found 1.0 above
 
 
+def test_the_hand_features_stability_counts_only_the_neurons_with_a_vector(same_neurons: Path) -> None:
+    from nwb_neurpir.evaluation import evaluate
+
+    recordings = list(open_recordings([same_neurons], progress=False))
+    vectors = [np.random.default_rng(0).normal(size=(recording.n_neurons, 4)) for recording in recordings]
+    for matrix in vectors:
+        matrix[:5] = np.nan  # units u0-u4, on both days, have no vector: the hand features leave them out too
+    result = evaluate(recordings, match_column="tracked_unit", embeddings=vectors, methods=["hand"], progress=False)
+    assert result.stability.summary("hand")["n_queries"] == 3 * 2 * (N_NEURONS - 5)
+
+
 @pytest.mark.slow
 def test_evaluate_with_a_label_adds_the_stability_of_fold_trained_models(same_neurons: Path) -> None:
     result = npir.evaluate(same_neurons, label="cell_type", match_column="tracked_unit",

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from nwb_neurpir.evaluation.dataset import LabelledNeurons
 from nwb_neurpir.evaluation.features import feature_matrix
 from nwb_neurpir.evaluation.representations import FixedRepresentation, gather_rows
@@ -22,9 +24,10 @@ BASELINES: dict[str, str] = {
 }
 
 
-def hand_feature_representation(recordings: Sequence[Recording], neurons: LabelledNeurons,
-                                progress: bool = False) -> tuple[FixedRepresentation, list[str]]:
-    """Hand features of the labelled neurons, and the feature names."""
-    matrices, names = feature_matrix(recordings, progress=progress)
+def hand_feature_representation(recordings: Sequence[Recording], neurons: LabelledNeurons, progress: bool = False,
+                                among: Sequence[np.ndarray] | None = None) -> tuple[FixedRepresentation, list[str]]:
+    """Hand features of the labelled neurons, and the feature names; ``among``: per recording, the neurons to
+    compute them among (``feature_matrix``)."""
+    matrices, names = feature_matrix(recordings, progress=progress, among=among)
     return FixedRepresentation(name="hand", matrix=gather_rows(neurons, matrices), mode="none",
                                per_recording=matrices), names

@@ -206,7 +206,8 @@ def evaluate(
     feature_names = None
     if any("hand" in method.sources for method in chosen):
         clock = time.perf_counter()
-        representations["hand"], feature_names = hand_feature_representation(recordings, neurons, progress)
+        representations["hand"], feature_names = hand_feature_representation(
+            recordings, neurons, progress, among=_embedded_neurons(representations.get("neurpir")))
         timings["hand features"] = time.perf_counter() - clock
     for note in notes:
         warnings.warn(note, EvaluationWarning, stacklevel=2)
@@ -299,10 +300,11 @@ def _label_free_vectors(recordings: list[Recording], names: list[str], model: Ne
                         timings: dict[str, float]) -> dict[str, list[np.ndarray]]:
     """Per representation in ``names`` (``neurpir``, ``hand``), the vectors of every neuron of every recording."""
     vectors = {}
+    among = None if embeddings is None else _finite_rows(_checked_matrices(embeddings, recordings))
     for name in names:
         clock = time.perf_counter()
         if name == "hand":
-            vectors[name] = feature_matrix(recordings, progress=progress)[0]
+            vectors[name] = feature_matrix(recordings, progress=progress, among=among)[0]
         elif model is not None:
             vectors[name] = embed_all(model, recordings, None, progress)
         else:
@@ -587,6 +589,20 @@ def _given_representation(recordings: list[Recording], neurons: LabelledNeurons,
     return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full),
                                mode="unknown" if training_data is None else "provenance",
                                training_data=tuple(map(str, training_data or ())), per_recording=full)
+
+
+def _embedded_neurons(given: Representation | None) -> list[np.ndarray] | None:
+    """Per recording, the neurons with a NeurPIR vector given before the folds (the hand features are computed and
+    normalised among them, as the vectors are); None when every neuron has one or the vectors are trained."""
+    if not isinstance(given, FixedRepresentation) or given.per_recording is None:
+        return None
+    return _finite_rows(given.per_recording)
+
+
+def _finite_rows(matrices: Sequence[np.ndarray]) -> list[np.ndarray] | None:
+    """Per matrix, which rows are finite; None when all are."""
+    finite = [np.isfinite(matrix).all(axis=1) for matrix in matrices]
+    return None if all(rows.all() for rows in finite) else finite
 
 
 def _checked_matrices(embeddings: Sequence[np.ndarray] | None, recordings: Sequence[Recording]) -> list[np.ndarray]:

@@ -284,7 +284,8 @@ class LabelProbe:
 
         ``vectors`` are the embeddings of neurons of one recording (z-scored together when there are at least 8, as
         at fitting). A probe that reads hand features needs that ``recording`` too; ``neuron_ids`` name the rows of
-        ``vectors`` among its neurons (default: all of them, in the recording's order).
+        ``vectors`` among its neurons (default: all of them, in the recording's order), the neurons the hand
+        features are computed and z-scored among.
         """
         self._fitted()
         matrix = np.asarray(vectors, dtype=np.float64)

@@ -1,5 +1,6 @@
 """What a ``LabelProbe`` reads besides the NeurPIR vectors: the neurons' hand features, computed from the recording
-itself, and the per-recording z-scoring both inputs get (as in ``neurpir evaluate``).
+itself, and the per-recording z-scoring both inputs get (as in ``neurpir evaluate``). Both are computed among the
+neurons that have a vector (those embedded, e.g. the ROIs ``--filter`` kept), never the recording's other neurons.
 
 A recording with fewer than ``normalization.MIN_SESSION_NEURONS`` neurons is not z-scored on its own (it would erase
 what tells its few neurons apart); the probe's training statistics standardise it instead.
@@ -50,9 +51,9 @@ def zscored_per_recording(matrix: np.ndarray, recordings: Sequence[str] | np.nda
 
 def recording_hand_features(recording: Recording, neuron_ids: Sequence[object] | np.ndarray,
                             columns: Sequence[str]) -> np.ndarray:
-    """Hand features of the recording's neurons ``neuron_ids`` (rows in that order), z-scored over all the
-    recording's neurons, on ``columns`` (a feature the recording lacks is 0; a probe's covariate correlation under a
-    covariate's older name is read from the covariate it names)."""
+    """Hand features of the recording's neurons ``neuron_ids`` (rows in that order), computed and z-scored among
+    those neurons (as their vectors are), on ``columns`` (a feature the recording lacks is 0; a probe's covariate
+    correlation under a covariate's older name is read from the covariate it names)."""
     table = _hand_table(recording, neuron_ids)
     table = table.rename(columns=_older_covariate_names(list(table.columns), list(columns)))
     return table.reindex(columns=list(columns), fill_value=0.0).to_numpy()
@@ -103,15 +104,18 @@ def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None,
 
 
 def _hand_table(recording: Recording, neuron_ids: Sequence[object] | np.ndarray) -> pd.DataFrame:
-    """The hand features of ``neuron_ids`` (rows in that order), each column z-scored over the recording's neurons."""
+    """The hand features of ``neuron_ids`` (rows in that order), computed among those neurons alone -- the neurons
+    whose vectors are z-scored together -- and each column z-scored over them."""
     from nwb_neurpir.evaluation.features import hand_features
 
-    table = hand_features(recording)
-    table.loc[:, :] = zscored_per_recording(table.to_numpy(), np.zeros(len(table)))
     position = {str(neuron): row for row, neuron in enumerate(recording.neuron_ids)}
     missing = [str(neuron) for neuron in neuron_ids if str(neuron) not in position]
     if missing:
         raise NeurPIRError(f"has no neuron {missing[0]} (of {len(missing)} embedded neurons) in its activity",
                            recording.source.label())
-    return table.iloc[[position[str(neuron)] for neuron in neuron_ids]]
+    rows = np.asarray([position[str(neuron)] for neuron in neuron_ids], dtype=np.int64)
+    among = np.unique(rows)
+    table = hand_features(recording.select_neurons(among))
+    table.loc[:, :] = zscored_per_recording(table.to_numpy(), np.zeros(len(table)))
+    return table.iloc[np.searchsorted(among, rows)]
 

@@ -39,13 +39,33 @@ def hand_features(recording: Recording) -> pd.DataFrame:
     return table.replace([np.inf, -np.inf], np.nan).fillna(0.0).astype(np.float64)
 
 
-def feature_matrix(recordings: Sequence[Recording], progress: bool = False) -> tuple[list[np.ndarray], list[str]]:
-    """Hand features of several recordings on one shared column set (a column a recording lacks is 0 there)."""
+def feature_matrix(recordings: Sequence[Recording], progress: bool = False,
+                   among: Sequence[np.ndarray] | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """Hand features of several recordings on one shared column set (a column a recording lacks is 0 there).
+    ``among``: per recording, a boolean mask of the neurons to compute them among (e.g. those with a vector); the
+    rows of the other neurons are NaN."""
     from nwb_neurpir.progress import tqdm
 
-    tables = [hand_features(recording)
-              for recording in tqdm(recordings, desc="hand features", unit="session", disable=not progress)]
-    return on_shared_columns(tables)
+    masks = [None] * len(recordings) if among is None else list(among)
+    tables = [_features_among(recording, mask)
+              for recording, mask in tqdm(list(zip(recordings, masks)), desc="hand features", unit="session",
+                                          disable=not progress)]
+    matrices, columns = on_shared_columns(tables)
+    return [matrix if mask is None else _scattered(matrix, mask) for matrix, mask in zip(matrices, masks)], columns
+
+
+def _features_among(recording: Recording, mask: np.ndarray | None) -> pd.DataFrame:
+    """``hand_features`` of the neurons ``mask`` selects (every neuron when None; no row when it selects none)."""
+    if mask is None:
+        return hand_features(recording)
+    return hand_features(recording.select_neurons(mask)) if mask.any() else pd.DataFrame()
+
+
+def _scattered(rows: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(len(mask), k): ``rows`` where ``mask`` is set, NaN elsewhere."""
+    out = np.full((mask.size, rows.shape[1]), np.nan)
+    out[mask] = rows
+    return out
 
 
 def on_shared_columns(tables: Sequence[pd.DataFrame]) -> tuple[list[np.ndarray], list[str]]:

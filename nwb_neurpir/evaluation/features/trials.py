@@ -3,6 +3,10 @@
 Trials come from ``Recording.trials``; stimulus columns are numeric trial columns whose name mentions a contrast,
 stimulus or intensity, reward columns those that mention feedback or reward. A trial is used when its whole window
 lies on contiguous observed bins.
+
+PSTH and contrasts are divided by the neuron's activity level in the trial window, and compared with its level over
+the session: the mean rate of spikes or raw fluorescence; for signed traces, the mean or, when that is near or below
+the baseline, a fraction of the mean absolute value (``LEVEL_FLOOR``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ STIMULUS_WORDS = ("contrast", "stim", "intensity")
 REWARD_WORDS = ("feedback", "reward")
 MAX_WINDOW_SECONDS = 1.0
 N_PSTH_BINS = 20
+LEVEL_FLOOR = 0.25
+"""A signed trace (dF/F, baseline 0) whose mean is below this fraction of its mean absolute value is mostly noise
+around its baseline: its level is that fraction instead (no ratio or log is taken of a mean near or below 0)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,14 @@ def _rebin(responses: np.ndarray, n_out: int) -> np.ndarray:
     return np.stack([np.nanmean(responses[..., a:b], axis=-1) for a, b in zip(edges[:-1], edges[1:])], axis=-1)
 
 
+def _level(mean: np.ndarray, values: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
+    """Per row, the activity level that ratios and logs use: the ``mean`` of ``values`` over ``axis``, but for
+    values with negative numbers (signed traces) at least ``LEVEL_FLOOR`` times their mean absolute value."""
+    if values.dtype.kind == "u" or not (values < 0).any():
+        return mean
+    return np.maximum(mean, LEVEL_FLOOR * np.nanmean(np.abs(values), axis=axis))
+
+
 def _contrast(values: np.ndarray, split: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """(mean over trials where split) - (mean where not split), divided by ``scale``; 0 if either side is empty."""
     if split.all() or not split.any():
@@ -95,12 +110,13 @@ def trial_response_features(recording: Recording, windows: TrialWindows | None) 
     responses, trials = windows.responses, windows.trials
     n_psth = min(N_PSTH_BINS, responses.shape[-1])
     psth = np.nanmean(_rebin(responses, n_psth), axis=1)
-    trial_mean = np.nanmean(psth, axis=1)
-    scale = np.where(trial_mean > 0, trial_mean, 1.0)
+    trial_level = _level(np.nanmean(psth, axis=1), responses, (1, 2))
+    scale = np.where(trial_level > 0, trial_level, 1.0)
     features = {f"psth[{i}]": psth[:, i] / scale for i in range(n_psth)}
     features["psth_peak_time"] = np.argmax(psth, axis=1) / max(n_psth - 1, 1)
-    overall = np.nanmean(recording.activity, axis=1)
-    features["trial_vs_overall"] = np.log((trial_mean + 1e-3) / (overall + 1e-3))
+    activity = recording.activity
+    overall_level = _level(np.nanmean(activity, axis=1), activity, 1)
+    features["trial_vs_overall"] = np.log((trial_level + 1e-3) / (overall_level + 1e-3))
     per_trial = np.nanmean(responses, axis=2)
     stimulus_columns = _numeric_columns(trials, STIMULUS_WORDS)
     if stimulus_columns:
