@@ -38,9 +38,15 @@ def test_known_confusion_with_a_class_absent_from_the_test_animal() -> None:
     assert score.confusion.tolist() == [[2, 1, 1], [0, 0, 0], [1, 0, 1]]
     assert score.balanced_accuracy == pytest.approx((2 / 4 + 1 / 2) / 2)
     assert score.balanced_accuracy == pytest.approx(skm.balanced_accuracy_score(y_true, y_pred))
-    present = ["HPF", "TH"]
-    assert score.macro_f1 == pytest.approx(skm.f1_score(y_true, y_pred, average="macro", labels=present))
+    assert score.macro_f1 == pytest.approx(skm.f1_score(y_true, y_pred, average="macro"))  # MB predicted: F1 0
+    assert score.macro_f1 == pytest.approx((4 / 7 + 0 + 1 / 2) / 3)  # HPF, MB, TH
     assert score.chance == 0.5
+
+
+def test_macro_f1_leaves_out_only_classes_neither_true_nor_predicted() -> None:
+    classes = ["HPF", "MB", "TH", "VIS"]
+    y_true, y_pred = ["HPF", "HPF", "TH", "TH"], ["HPF", "HPF", "TH", "TH"]
+    assert score_fold(y_true, y_pred, classes).macro_f1 == 1.0  # MB and VIS: neither true nor predicted
 
 
 def test_summary_is_mean_and_sample_std() -> None:

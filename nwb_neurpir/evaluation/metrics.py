@@ -1,7 +1,9 @@
 """Scores of a probe's predictions on one fold (or on all folds pooled), and their mean ± sample std over folds.
 
-Balanced accuracy and macro-F1 average over the classes present in the test labels, so a class missing from an
-animal (no MB units in one Steinmetz mouse) does not count. Chance is that of a probe guessing uniformly among the
+Balanced accuracy averages the recall of the classes present in the test labels, so a class missing from an animal
+(no MB units in one Steinmetz mouse) does not count. Macro-F1 is the standard one (scikit-learn's
+``f1_score(average="macro")``): the F1 of every class among the true *or predicted* labels, so predictions of a class
+absent from the test labels count (with F1 0: all of them are wrong). Chance is that of a probe guessing uniformly among the
 classes it was trained on (``chance_level``); ``permutation_chance`` estimates it for a method's own predictions by
 shuffling them against the true labels.
 """
@@ -110,7 +112,8 @@ def chance_level(y_true: Sequence[str], n_choices: Sequence[int] | int) -> float
 
 def score_fold(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[str],
                n_choices: Sequence[int] | int | None = None) -> FoldScore:
-    """Balanced accuracy, macro-F1 (both over classes present in ``y_true``), chance level and confusion matrix.
+    """Balanced accuracy (over the classes present in ``y_true``), macro-F1 (over the classes in ``y_true`` or
+    ``y_pred``), chance level and confusion matrix.
 
     ``n_choices``: classes the probe could predict, per test neuron or one number (default: the classes present in
     ``y_true``)."""
@@ -121,7 +124,8 @@ def score_fold(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[s
         raise ValueError("no test labels to score")
     scores = per_class_scores(confusion, classes)
     recalls = [scores[name]["recall"] for name, here in zip(classes, present) if here]
-    f1s = [scores[name]["f1"] for name, here in zip(classes, present) if here]
+    named = present | (confusion.sum(axis=0) > 0)
+    f1s = [scores[name]["f1"] for name, here in zip(classes, named) if here]
     chance = chance_level(y_true, int(present.sum()) if n_choices is None else n_choices)
     return FoldScore(balanced_accuracy=float(np.mean(recalls)), macro_f1=float(np.mean(f1s)), chance=chance,
                      classes=classes, confusion=confusion)
