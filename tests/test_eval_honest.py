@@ -215,13 +215,21 @@ def _constant_result(name: str, representation: str, folds: dict[str, tuple[list
     return result
 
 
+def _compare(primary: MethodResult, baseline: MethodResult, sessions_per_fold: int = 1) -> dict:
+    """``compare`` with each fold an animal of ``sessions_per_fold`` sessions (its neurons dealt out in turn)."""
+    subjects = np.concatenate([[p.fold] * p.y_true.size for p in primary.predictions])
+    sessions = np.concatenate([[f"{p.fold}/s{i % sessions_per_fold}" for i in range(p.y_true.size)]
+                               for p in primary.predictions])
+    return compare(primary, baseline, subjects, sessions)
+
+
 def test_a_constant_predictor_or_fold_noise_never_wins() -> None:
     truth = {"f1": (["A"] * 6 + ["B"] * 4, None), "f2": (["A"] * 3 + ["B"] * 7, None)}
     constant = _constant_result("neurpir", "neurpir", {f: (t, ["A"] * len(t)) for f, (t, _) in truth.items()})
     poor = _constant_result("hand", "hand", {"f1": (truth["f1"][0], ["B"] * 5 + ["A"] * 5),
                                              "f2": (truth["f2"][0], ["B"] * 5 + ["A"] * 5)})
     assert constant.pooled.balanced_accuracy > poor.pooled.balanced_accuracy
-    verdict = compare(constant, poor)
+    verdict = _compare(constant, poor)
     assert verdict["winner"] is None
     assert "neurpir predicts a single class (A) for every neuron" in verdict["verdict"]
 
@@ -229,8 +237,8 @@ def test_a_constant_predictor_or_fold_noise_never_wins() -> None:
                                                    "f2": (truth["f2"][0], truth["f2"][0][:-2] + ["A", "A"])})
     noisy = _constant_result("hand", "hand", {"f1": (truth["f1"][0], truth["f1"][0][:-1] + ["A"]),
                                               "f2": (truth["f2"][0], truth["f2"][0])})
-    close = compare(good, noisy)
-    assert close["winner"] is None and "no clear difference: the paired test finds no difference" in close["verdict"]
+    close = _compare(good, noisy)
+    assert close["winner"] is None and "no verdict: 2 sessions with a difference are too few" in close["verdict"]
 
 
 def _fold_truth(n_folds: int, size: int = 50) -> dict[str, list[str]]:
@@ -249,27 +257,34 @@ def test_a_steady_small_gain_over_folds_is_no_winner_without_a_paired_test() -> 
     primary = _constant_result("neurpir", "neurpir", _with_errors(truth, 6))
     baseline = _constant_result("hand", "hand", {f: (t, p[:-1] + [t[-1]]) for f, (t, p) in
                                                  _with_errors(truth, 6).items()})
-    verdict = compare(primary, baseline)
+    verdict = _compare(primary, baseline)
     assert verdict["per_fold_gain"]["values"] == pytest.approx([-0.02] * 4)
     assert verdict["winner"] is None and verdict["test"]["p_value"] > 0.05
-    assert "paired permutation test over neurons, 200 neurons, 10000 shuffles: p = 0.12" in verdict["verdict"]
-    assert "no clear difference" in verdict["verdict"]
+    assert verdict["neuron_test"]["p_value"] == pytest.approx(0.12, abs=0.005)
+    assert "neuron-level p = 0.124 ± 0.003 (secondary: neurons of one animal are not independent)" \
+        in verdict["verdict"]
+    assert "hand better on 4 of 4 animals, 4 of 4 sessions" in verdict["verdict"]
+    assert "no verdict: 4 sessions with a difference are too few for the session-level test to reach p ≤ 0.05 " \
+        "(smallest possible p 0.12)" in verdict["verdict"]
 
 
-def test_a_clear_gain_wins_on_a_single_held_out_fold() -> None:
+def test_a_clear_gain_wins_on_a_single_held_out_fold_of_many_sessions() -> None:
     truth = _fold_truth(1, size=100)
-    verdict = compare(_constant_result("neurpir", "neurpir", _with_errors(truth, 2)),
-                      _constant_result("hand", "hand", _with_errors(truth, 20)))
-    assert verdict["winner"] == "neurpir" and verdict["test"]["p_value"] < 0.001
+    primary = _constant_result("neurpir", "neurpir", _with_errors(truth, 2))
+    baseline = _constant_result("hand", "hand", _with_errors(truth, 20))
+    verdict = _compare(primary, baseline, sessions_per_fold=10)
+    assert verdict["winner"] == "neurpir" and verdict["test"]["p_value"] == pytest.approx(2 / 2 ** 10)
     assert verdict["per_fold_gain"]["std"] is None
-    assert verdict["verdict"].endswith("neurpir is better")
+    assert ("neurpir better on 1 of 1 animals, 10 of 10 sessions (paired sign-flip test over sessions: p = 0.002 "
+            "(exact, all 2^10 sign patterns)); neurpir is better; neuron-level p ≤ 0.0001") in verdict["verdict"]
+    assert _compare(primary, baseline)["winner"] is None  # the same neurons as one session: no verdict
 
 
 def test_the_verdict_says_when_folds_mix_protocols() -> None:
     truth = _fold_truth(3)
     primary = _constant_result("neurpir", "neurpir", _with_errors(truth, 2))
     primary.modes = ["transductive", "inductive", "inductive"]
-    verdict = compare(primary, _constant_result("hand", "hand", _with_errors(truth, 10)))
+    verdict = _compare(primary, _constant_result("hand", "hand", _with_errors(truth, 10)))
     assert verdict["verdict"].endswith("note: the compared folds mix transductive (f0) and inductive (f1, f2) ones")
 
 

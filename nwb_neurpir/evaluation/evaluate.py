@@ -62,6 +62,7 @@ from nwb_neurpir.evaluation.representations import (
     variant_config,
 )
 from nwb_neurpir.evaluation.results import (
+    RECORDED_SESSION,
     EmbeddingView,
     EvaluationResult,
     FoldInfo,
@@ -353,13 +354,13 @@ def _sources(recordings: Sequence[Recording], keys: Sequence[str]) -> list[dict[
 
 
 def _neuron_table(neurons: LabelledNeurons, recordings: Sequence[Recording], keys: Sequence[str]) -> pd.DataFrame:
-    """``subject``, ``session`` (key), ``source`` (empty for an embeddings table), ``neuron_id`` and, when the
-    recordings have one, ``unit_name`` per labelled neuron."""
+    """``subject``, ``session`` (key), ``source`` (empty for an embeddings table), ``neuron_id``, ``unit_name`` when
+    the recordings have one, and ``recorded_session`` (``results.RECORDED_SESSION``) per labelled neuron."""
     location = {key: recording.source.recorded_location for key, recording in zip(keys, recordings)}
     names = {} if neurons.unit_names is None else {UNIT_NAME: neurons.unit_names}
     return pd.DataFrame({"subject": neurons.subject_ids, "session": neurons.session_keys,
                          "source": [location.get(key, "") for key in neurons.session_keys],
-                         "neuron_id": neurons.neuron_ids, **names})
+                         "neuron_id": neurons.neuron_ids, **names, RECORDED_SESSION: neurons.sessions})
 
 
 def round_timings(timings: dict[str, float]) -> dict[str, float]:

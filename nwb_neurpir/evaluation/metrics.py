@@ -3,9 +3,9 @@
 Balanced accuracy averages the recall of the classes present in the test labels, so a class missing from an animal
 (no MB units in one Steinmetz mouse) does not count. Macro-F1 is the standard one (scikit-learn's
 ``f1_score(average="macro")``): the F1 of every class among the true *or predicted* labels, so predictions of a class
-absent from the test labels count (with F1 0: all of them are wrong). Chance is that of a probe guessing uniformly among the
-classes it was trained on (``chance_level``); ``permutation_chance`` estimates it for a method's own predictions by
-shuffling them against the true labels.
+absent from the test labels count (with F1 0: all of them are wrong). Chance is that of a probe guessing uniformly
+among the classes it was trained on (``chance_level``); ``permutation_chance`` estimates it for a method's own
+predictions by shuffling them against the true labels.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["FEW_NEURONS", "PAIRED_SHUFFLES", "PAIRED_TEST", "PERMUTATIONS", "FoldScore", "Summary", "chance_level",
-           "confusion_matrix", "few_neurons_note", "paired_permutation_p", "permutation_chance", "score_fold",
-           "summarize"]
+           "confusion_matrix", "few_neurons_note", "monte_carlo_p_text", "paired_permutation_p", "permutation_chance",
+           "random_sign_flips", "score_fold", "summarize"]
 
 PERMUTATIONS = 200
 """Shuffles of a method's predictions against the true labels behind its permutation chance and p-value."""
@@ -155,14 +155,27 @@ def paired_permutation_p(y_true: Sequence[str], first: Sequence[str], second: Se
     names, inverse, counts = np.unique(y_true, return_inverse=True, return_counts=True)
     weight = 1.0 / (names.size * counts[inverse])
     correct = (np.asarray(first, dtype=str) == y_true).astype(float) - (np.asarray(second, dtype=str) == y_true)
-    difference = (weight * correct)[correct != 0]
-    observed = abs(difference.sum()) - 1e-12
+    return (1 + random_sign_flips((weight * correct)[correct != 0], n_shuffles, seed)) / (n_shuffles + 1)
+
+
+def random_sign_flips(values: np.ndarray, n_shuffles: int, seed: int) -> int:
+    """How many of ``n_shuffles`` random sign patterns give ``values`` a sum at least as far from 0 as theirs."""
+    observed = abs(values.sum()) - 1e-12
     rng = np.random.default_rng(seed)
-    at_least, chunk = 0, max(1, 2_000_000 // max(difference.size, 1))
+    at_least, chunk = 0, max(1, 2_000_000 // max(values.size, 1))
     for start in range(0, n_shuffles, chunk):
-        signs = rng.integers(0, 2, size=(min(chunk, n_shuffles - start), difference.size)) * 2.0 - 1.0
-        at_least += int(np.sum(np.abs(signs @ difference) >= observed))
-    return (1 + at_least) / (n_shuffles + 1)
+        signs = rng.integers(0, 2, size=(min(chunk, n_shuffles - start), values.size)) * 2.0 - 1.0
+        at_least += int(np.sum(np.abs(signs @ values) >= observed))
+    return at_least
+
+
+def monte_carlo_p_text(p_value: float, n_shuffles: int) -> str:
+    """A Monte Carlo p-value of ``n_shuffles`` shuffles as text: ``p ≤ 0.005`` at its floor 1 / (N + 1) (no shuffle
+    scored as well: the true p may be far smaller), else ``p = 0.056 ± 0.002`` with its Monte Carlo standard error
+    sqrt(p (1 - p) / N)."""
+    if p_value <= 1.0 / (n_shuffles + 1) + 1e-12:
+        return f"p ≤ {1.0 / (n_shuffles + 1):.2g}"
+    return f"p = {p_value:.3g} ± {np.sqrt(p_value * (1.0 - p_value) / n_shuffles):.1g}"
 
 
 def summarize(values: Sequence[float]) -> Summary:

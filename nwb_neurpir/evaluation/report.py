@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from nwb_neurpir.atomic_files import atomic_write_bytes
-from nwb_neurpir.evaluation.metrics import PERMUTATIONS
+from nwb_neurpir.evaluation.comparison import SESSION_TEST
+from nwb_neurpir.evaluation.metrics import PAIRED_SHUFFLES, PERMUTATIONS, monte_carlo_p_text
+from nwb_neurpir.evaluation.replication import EXACT_UNITS, UNIT_SHUFFLES
 from nwb_neurpir.evaluation.results import EvaluationResult, FoldInfo
 from nwb_neurpir.evaluation.stability import StabilityResult
 
@@ -37,16 +39,38 @@ def _rows(result: EvaluationResult) -> tuple[list[str], list[list[str]]]:
     header = ["method", "mode", "pooled bal. acc.", "per-fold mean ± std", "pooled macro-F1", "n scored",
               "permutation chance", *[fold.name for fold in result.folds]]
     rows = [[m.method.name, m.mode, f"{m.pooled.balanced_accuracy:.3f}", str(m.balanced_accuracy),
-             f"{m.pooled.macro_f1:.3f}", str(m.n_scored), f"{m.permutation[0]:.3f} (p {m.permutation[1]:.3f})",
+             f"{m.pooled.macro_f1:.3f}", str(m.n_scored),
+             f"{m.permutation[0]:.3f} ({monte_carlo_p_text(m.permutation[1], PERMUTATIONS)})",
              *[_fold_cell(score) for score in m.scores]] for m in result.methods]
     rows.append(["chance (training classes)", "", f"{result.pooled_chance:.3f}", "", "", "", "",
                  *[f"{fold.chance:.3f}" for fold in result.folds]])
     return header, rows
 
 
-def _comparison_line(result: EvaluationResult) -> str | None:
-    comparison = result.comparison()
-    return None if comparison is None else comparison["verdict"]
+def _comparison_lines(comparison: dict[str, Any] | None) -> list[str]:
+    """The report's comparison section: each animal's and session's balanced accuracy by both methods, and how the
+    verdict reads them."""
+    if comparison is None:
+        return []
+    first, second = comparison["neurpir"], comparison["best_baseline"]
+    rows = [*[["animal", g["name"], f"{g['first']:.3f}", f"{g['second']:.3f}", f"{g['gain']:+.3f}",
+               str(g["n_neurons"])] for g in comparison["per_animal"]],
+            *[["session", g["name"], f"{g['first']:.3f}", f"{g['second']:.3f}", f"{g['gain']:+.3f}",
+               str(g["n_neurons"])] for g in comparison["per_session"]]]
+    neuron = comparison["neuron_test"]
+    return [f"## {first} vs best baseline {second}", "",
+            *_markdown_table(["unit", "name", first, second, "gain", "neurons"], rows), "",
+            "Balanced accuracy of each method on each animal's and each session's neurons. The verdict rests on "
+            f"the sessions: the {SESSION_TEST} weighs the mean per-session gain against the gains with their signs "
+            f"flipped at random (two-sided; all 2^n sign patterns up to {EXACT_UNITS} sessions, else "
+            f"{UNIT_SHUFFLES} drawn ones, p given with its Monte Carlo error). A method is called better only when "
+            "that test gives p ≤ 0.05, no animal goes the other way, neither method predicts a single class and "
+            "the better one is above its permutation chance; with too few sessions for p to reach 0.05 (2 / 2^n: "
+            "5 or fewer) there is no verdict. The best baseline is the hand-feature method with the highest mean "
+            "balanced accuracy over folds. The paired permutation test over neurons "
+            f"(neuron-level {monte_carlo_p_text(neuron['p_value'], PAIRED_SHUFFLES)}) is secondary: neurons of one "
+            "animal share its recording and are not independent, so it finds differences that do not replicate "
+            "across animals. Every figure: report.json, comparison.", ""]
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -73,9 +97,9 @@ def format_table(result: EvaluationResult) -> str:
             f"stability of {result.stability.match_column} (partner's rank among the other recording's neurons, "
             "each animal's recordings pairwise):", *_aligned(*_stability_rows(result.stability)), ""]
     lines.extend(f"note: {note}" for note in _notes(result))
-    comparison = _comparison_line(result)
+    comparison = result.comparison()
     if comparison:
-        lines.append(comparison)
+        lines.append(comparison["verdict"])
     lines.append(f"elapsed {result.timings.get('total', 0.0):.1f} s")
     return "\n".join(lines)
 
@@ -234,13 +258,13 @@ def _origin_lines(settings: dict) -> list[str]:
 
 def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
     lines = ["# NeurPIR evaluation", "", _headline(result) + ".", "", *_origin_lines(result.settings)]
-    comparison = _comparison_line(result)
+    comparison = result.comparison()
     if comparison:
-        lines += [f"**{comparison}.**", ""]
+        lines += [f"**{comparison['verdict']}.**", ""]
     notes = _notes(result)
     if notes:
         lines += ["## Notes", "", *[f"- {note}" for note in notes], ""]
-    lines += _label_sections(result) if result.methods else _model_lines(result)
+    lines += _label_sections(result, comparison) if result.methods else _model_lines(result)
     lines += _stability_lines(result)
     if images:
         lines += ["## Figures", "", *[f"![{name}]({path})" for name, path in images.items()], ""]
@@ -282,20 +306,25 @@ def _probe_lines(probes: dict[str, dict[str, Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def _label_sections(result: EvaluationResult) -> list[str]:
-    """The sections on the label's probes: methods, folds, model, diagnostics, per-class scores, dropped labels."""
+def _label_sections(result: EvaluationResult, comparison: dict[str, Any] | None) -> list[str]:
+    """The sections on the label's probes: methods, the comparison, folds, model, diagnostics, per-class scores,
+    dropped labels."""
     lines = ["## Methods", "", *_markdown_table(*_rows(result)), ""]
     lines += ["Headline: the pooled score (all out-of-fold predictions scored together, every neuron weighs the "
               "same); beside it the mean ± sample standard deviation (ddof = 1) over scorable folds (every fold "
-              "weighs the same; n/a with a single fold, where no spread can be measured). Chance: a probe "
+              "weighs the same; n/a with a single fold, where no spread can be measured). Macro-F1: the mean F1 "
+              "over every class among the true or the predicted labels (scikit-learn's "
+              "`f1_score(average=\"macro\")`), so predictions of a class the test neurons lack count, with F1 0; "
+              "balanced accuracy averages the recall of the classes among the true labels. Chance: a probe "
               "guessing uniformly among its training classes; permutation chance: the mean score of the method's "
               f"own predictions shuffled against the true labels, {PERMUTATIONS} shuffles (p = (1 + k) / (N + 1), "
-              f"k of the N = {PERMUTATIONS} shuffles scoring at least as well). "
+              f"k of the N = {PERMUTATIONS} shuffles scoring at least as well, ± its Monte Carlo error; "
+              f"p ≤ 1 / (N + 1) when no shuffle did). "
               "Mode: `inductive` = the representation never saw the test sessions; `transductive` = it did; "
               "`none` = no self-supervised training (hand features). Every scored neuron's prediction by every "
               f"method: `{PREDICTIONS_FILE}` (subject, session, source, neuron id, unit name where the files have "
               "one, fold, method, true, predicted).",
-              "", *_probe_lines(result.settings.get("probes") or {})]
+              "", *_probe_lines(result.settings.get("probes") or {}), *_comparison_lines(comparison)]
     lines += ["## Folds", "", *_markdown_table(
         ["fold", "held out", "train counts", "test counts", "chance", "scored", "model trained on"],
         [[f.name, ", ".join(f.held_out_subjects), _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",

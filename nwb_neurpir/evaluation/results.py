@@ -30,7 +30,12 @@ if TYPE_CHECKING:
     from nwb_neurpir.evaluation.splits import Fold
     from nwb_neurpir.evaluation.stability import StabilityResult
 
-__all__ = ["EmbeddingView", "EvaluationResult", "FoldInfo", "FoldPredictions", "MethodResult", "describe_fold"]
+__all__ = ["RECORDED_SESSION", "EmbeddingView", "EvaluationResult", "FoldInfo", "FoldPredictions", "MethodResult",
+           "describe_fold"]
+
+RECORDED_SESSION = "recorded_session"
+"""The neuron table's column naming the session a neuron was recorded in (``subject/session``, one for every
+recording of it, where ``session`` names the recording): the unit the comparison of methods replicates over."""
 
 
 @dataclass(frozen=True)
@@ -231,8 +236,8 @@ class EvaluationResult:
     notes: list[str] = field(default_factory=list)
     """Things the reader must know to trust the numbers (normalisation fallback, unscorable folds...)."""
     neurons: pd.DataFrame | None = None
-    """One row per labelled neuron (``subject``, ``session``, ``source``, ``neuron_id``, and ``unit_name`` when the
-    recordings have one), in the order ``FoldPredictions.rows`` index."""
+    """One row per labelled neuron (``subject``, ``session``, ``source``, ``neuron_id``, ``unit_name`` when the
+    recordings have one, and ``recorded_session``), in the order ``FoldPredictions.rows`` index."""
     stability: StabilityResult | None = None
     """Cross-session retrieval of tracked neurons (``evaluate(match_column=...)``), else None."""
 
@@ -258,9 +263,10 @@ class EvaluationResult:
         return next(result for result in self.methods if result.method.name == name)
 
     def best_baseline(self) -> MethodResult | None:
-        """The hand-feature baseline with the highest pooled balanced accuracy."""
-        pool = [result for result in self.methods if result.method.is_baseline]
-        return max(pool, key=lambda result: result.pooled.balanced_accuracy, default=None)
+        """The hand-feature baseline with the highest mean balanced accuracy over folds (``choose_baseline``)."""
+        from nwb_neurpir.evaluation.comparison import choose_baseline
+
+        return choose_baseline([result for result in self.methods if result.method.is_baseline])[0]
 
     def primary(self) -> MethodResult | None:
         """The full NeurPIR method (first ``neurpir`` representation), if it ran."""
@@ -272,13 +278,15 @@ class EvaluationResult:
         return self.methods[0].pooled.chance if self.methods else float("nan")
 
     def comparison(self) -> dict[str, Any] | None:
-        """NeurPIR against the best baseline, with a verdict that a constant predictor or fold noise cannot win."""
-        from nwb_neurpir.evaluation.comparison import compare
+        """NeurPIR against the best baseline, animal by animal and session by session, with a verdict that a
+        constant predictor, neurons of a few animals or fold noise cannot win (``comparison.compare``)."""
+        from nwb_neurpir.evaluation.comparison import choose_baseline, compare
 
-        primary, baseline = self.primary(), self.best_baseline()
+        primary = self.primary()
+        baseline, note = choose_baseline([result for result in self.methods if result.method.is_baseline])
         if primary is None or baseline is None:
             return None
-        return compare(primary, baseline)
+        return compare(primary, baseline, self.neurons["subject"], self.neurons[RECORDED_SESSION], note)
 
     def table(self) -> pd.DataFrame:
         """One row per method: mode, pooled balanced accuracy and macro-F1, per-fold mean and sample std (NaN with
@@ -323,8 +331,8 @@ class EvaluationResult:
         ``method``, ``true``, ``predicted``."""
         import pandas as pd
 
-        parts = [self.neurons.iloc[p.rows].assign(fold=p.fold, method=m.method.name, true=p.y_true,
-                                                  predicted=p.y_pred)
+        neurons = self.neurons.drop(columns=RECORDED_SESSION)
+        parts = [neurons.iloc[p.rows].assign(fold=p.fold, method=m.method.name, true=p.y_true, predicted=p.y_pred)
                  for m in self.methods for p in m.predictions]
         return pd.concat(parts, ignore_index=True)
 
