@@ -21,7 +21,7 @@ from nwb_neurpir.evaluation import evaluate
 from nwb_neurpir.io.read_warnings import NWBReadWarning
 from nwb_neurpir.workflows.annotated import MovedSources, activity_source, read_annotated
 from nwb_neurpir.workflows.plotting import annotated_view
-from nwb_neurpir.evaluation.plots import MAX_LEGEND_ENTRIES, top_categories
+from nwb_neurpir.evaluation.plots import MAX_CLASSES, top_categories
 from nwb_neurpir.io import open_recordings
 
 pytest_plugins = ["hardening_fixtures"]  # cli_server: `neurpir` commands forked from a warm interpreter
@@ -506,5 +506,5 @@ def test_help_shows_defaults_and_the_shared_options() -> None:
 def test_many_labels_show_the_most_frequent_and_other() -> None:
     labels = np.array([f"area{i % 62:02d}" for i in range(62 * 3)] + ["area00"] * 10)
     shown = top_categories(labels)
-    assert np.unique(shown).size == MAX_LEGEND_ENTRIES
-    assert "area00" in shown and "other (51 values)" in shown
+    assert np.unique(shown).size == MAX_CLASSES + 1
+    assert "area00" in shown and "other (50 values)" in shown

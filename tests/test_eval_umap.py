@@ -39,17 +39,19 @@ def test_umap_figure_is_a_wide_png_with_points_drawn(tmp_path) -> None:  # noqa:
 
 def test_the_largest_class_is_drawn_first_and_the_legend_stays_alphabetical() -> None:
     import matplotlib
+    from matplotlib.colors import to_hex
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
+    from nwb_neurpir.evaluation.palette import class_colours
     from nwb_neurpir.evaluation.plots import _scatter
 
     labels = np.array(["A"] * 5 + ["B"] * 50 + ["C"] * 20)  # A, the smallest, must not lie under B
     figure, axis = plt.subplots()
-    _scatter(axis, np.random.default_rng(0).normal(size=(75, 2)), labels, "by label", ("tab10", "tab20"), "pca")
+    _scatter(axis, np.random.default_rng(0).normal(size=(75, 2)), labels, "by label", ("PC1", "PC2"), what="label")
     assert [c.get_label() for c in axis.collections] == ["B (50)", "C (20)", "A (5)"]
     assert [t.get_text() for t in axis.get_legend().get_texts()] == ["A (5)", "B (50)", "C (20)"]
-    colours = {c.get_label(): tuple(c.get_facecolor()[0][:3]) for c in axis.collections}
-    assert colours["A (5)"] == plt.get_cmap("tab10")(0)[:3]  # colours still follow the alphabetical order
+    colours = {c.get_label(): to_hex(c.get_facecolor()[0]) for c in axis.collections}
+    assert colours["A (5)"] == class_colours(["A", "B", "C"])["A"].lower()  # keyed by name, not by what is present
     plt.close(figure)

@@ -10,6 +10,7 @@ import typer
 
 from nwb_neurpir.cli.cmd_evaluate import PROJECTIONS, Normalize, Progress
 from nwb_neurpir.cli.options import PRESET_GROUPING, Glob, JsonOutput, Sources, UnitFilter, choice
+from nwb_neurpir.evaluation.plots import MAX_CLASSES
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +30,12 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option("--seed", help="UMAP random seed.")] = 0,
         projection: Annotated[str, choice(
             PROJECTIONS, "--projection", help="umap, or pca (instant preview).")] = "umap",
+        palette: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+            "--palette", help='JSON file of name -> colour for classes and animals, e.g. {"TH": "#0072B2"} '
+                              "[default: colour-blind-safe colours, the same for a name in every figure].")] = None,
+        max_classes: Annotated[int, typer.Option(
+            "--max-classes", min=1, help="Values per panel drawn in their own colour; the rest are grey 'other', "
+                                         "named in the legend and a warning.")] = MAX_CLASSES,
         normalize: Normalize = "auto",
         glob: Glob = None,
         unit_filter: UnitFilter = None,
@@ -49,7 +56,8 @@ def register(app: typer.Typer) -> None:
 
         shown = plot_annotated(sources, out, glob=glob, label=label, grouping=grouping,
                                embeddings_name=embeddings_name, normalize=normalize, unit_filter=unit_filter,
-                               seed=seed, projection=projection, say=status)
+                               seed=seed, projection=projection, palette=palette, max_classes=max_classes,
+                               say=status)
         if as_json:
             typer.echo(json.dumps(shown.to_dict(), indent=2))
             return

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Sequence
@@ -38,6 +38,7 @@ from nwb_neurpir.evaluation.dataset import (
     table_population,
     table_sessions,
 )
+from nwb_neurpir.evaluation.evaluation_warning import EvaluationWarning
 from nwb_neurpir.evaluation.external import GivenVectors
 from nwb_neurpir.evaluation.features import feature_matrix
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
@@ -87,10 +88,6 @@ NO_EMBEDDING = "<no embedding>"
 _NAMES_SHOWN = 5
 """Names a note lists before "and N more": raw values a grouping drops, files left out (``some_of``)."""
 Representation = FixedRepresentation | TrainedRepresentation | NeighbourRepresentation
-
-
-class EvaluationWarning(UserWarning):
-    """Something the reader of an evaluation must know (also recorded in the result's ``notes``)."""
 
 
 @dataclass
@@ -242,7 +239,8 @@ def evaluate(
     return EvaluationResult(
         label=label, grouping=None if grouping is None else grouping.to_dict(), split=split, classes=neurons.classes,
         n_neurons=neurons.n_total, n_labelled=len(neurons), dropped=neurons.dropped, folds=fold_infos,
-        methods=results, settings=settings, timings=round_timings(timings), view=run.view, diagnostics=diagnostics,
+        methods=results, settings=settings, timings=round_timings(timings), diagnostics=diagnostics,
+        view=None if run.view is None else replace(run.view, grouping=grouping, n_total=neurons.n_total),
         notes=notes + (stability.notes if stability else []), neurons=_neuron_table(neurons, recordings, keys),
         stability=stability)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -23,18 +23,21 @@ from nwb_neurpir.errors import NeurPIRError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
+    from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult, MethodResult
     from nwb_neurpir.evaluation.stability import StabilityResult
 
-__all__ = ["MAX_LEGEND_ENTRIES", "PROJECTIONS", "confusion_figure", "embedding_figure", "project_2d", "save_figure",
+__all__ = ["MAX_CLASSES", "PROJECTIONS", "confusion_figure", "embedding_figure", "project_2d", "save_figure",
            "stability_figure", "top_categories"]
 
 PROJECTIONS = ("umap", "pca")
 """``umap`` (slow the first time in a process: numba compiles it) or ``pca`` (instant; a quick preview)."""
 
 _CONFUSION_COLUMNS = 4
-MAX_LEGEND_ENTRIES = 12
-"""Legend entries per panel: beyond it, the most frequent values and "other"."""
+MAX_CLASSES = 12
+"""Classes (or animals) drawn in their own colour per panel by default: beyond it, the most frequent and a grey
+"other" naming the rest (``max_classes=``, ``--max-classes``)."""
+_OTHER_LINES = 8
+"""Lines of the "other" legend entry's list of values."""
 
 
 def _pyplot():  # noqa: ANN202 - matplotlib.pyplot module
@@ -53,13 +56,10 @@ def project_2d(vectors: np.ndarray, projection: str = "umap", seed: int = 0) -> 
     """2-D coordinates of standardised vectors clipped to ±5 SD (rows with NaN stay NaN); PCA for under 10 rows."""
     if projection not in PROJECTIONS:
         raise NeurPIRError(f"unknown projection {projection!r}; choose one of {', '.join(PROJECTIONS)}")
-    vectors = np.asarray(vectors, dtype=np.float64)
-    finite = np.isfinite(vectors).all(axis=1)
-    coordinates = np.full((vectors.shape[0], 2), np.nan)
-    x = vectors[finite]
+    finite, x = _standardised(vectors)
+    coordinates = np.full((finite.size, 2), np.nan)
     if x.shape[0] < 3:
         return coordinates
-    x = np.clip((x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0), -5.0, 5.0)
     if projection == "pca" or x.shape[0] < 10:
         _, _, vt = np.linalg.svd(x, full_matrices=False)
         components = np.zeros((x.shape[1], 2))
@@ -76,57 +76,149 @@ def project_2d(vectors: np.ndarray, projection: str = "umap", seed: int = 0) -> 
     return coordinates
 
 
-def top_categories(categories: np.ndarray, limit: int = MAX_LEGEND_ENTRIES) -> np.ndarray:
-    """``categories`` with all but the ``limit - 1`` most frequent values replaced by ``other (N values)`` when there
-    are more than ``limit`` distinct values (so colours do not repeat and the legend fits)."""
+def _standardised(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows are finite, and those rows standardised per column and clipped to ±5 SD."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    finite = np.isfinite(vectors).all(axis=1)
+    x = vectors[finite]
+    if x.shape[0]:
+        x = np.clip((x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0), -5.0, 5.0)
+    return finite, x
+
+
+def _axis_names(vectors: np.ndarray, projection: str) -> tuple[str, str]:
+    """Axis labels: ``PC1 (23%)``, ``PC2 (9%)`` -- each component's share of the variance of what ``project_2d``
+    projects -- for a PCA; ``UMAP 1``, ``UMAP 2`` otherwise."""
+    if projection != "pca":
+        return f"{projection.upper()} 1", f"{projection.upper()} 2"
+    _, x = _standardised(vectors)
+    variance = np.linalg.svd(x, compute_uv=False) ** 2 if x.shape[0] >= 3 else np.zeros(0)  # as project_2d
+    shares = [variance[k] / variance.sum() if k < variance.size and variance.sum() > 0 else np.nan for k in (0, 1)]
+    return tuple(f"PC{k + 1}" + ("" if np.isnan(share) else f" ({share:.0%})") for k, share in enumerate(shares))
+
+
+def top_categories(categories: np.ndarray, max_classes: int = MAX_CLASSES) -> np.ndarray:
+    """``categories`` with all but the ``max_classes`` most frequent values replaced by ``other (N values)`` when there
+    are more distinct values than that (so the legend fits and colours stay apart)."""
+    if max_classes < 1:
+        raise NeurPIRError(f"max_classes must be at least 1, not {max_classes}")
     names, counts = np.unique(categories, return_counts=True)
-    if names.size <= limit:
+    if names.size <= max_classes:
         return categories
-    keep = names[np.argsort(-counts, kind="stable")[: limit - 1]]
+    keep = names[np.argsort(-counts, kind="stable")[:max_classes]]
     other = f"other ({names.size - keep.size} values)"
     return np.where(np.isin(categories, keep), categories, other)
 
 
+def _folded(categories: np.ndarray, shown: np.ndarray, what: str) -> list[str]:
+    """The values ``top_categories`` folded into "other", with a one-line warning naming them (``what``: the panel)."""
+    import warnings
+
+    from nwb_neurpir.evaluation.evaluation_warning import EvaluationWarning
+
+    folded = sorted(set(categories.tolist()) - set(shown.tolist()))
+    if folded:
+        grey = int(np.isin(categories, folded).sum())
+        warnings.warn(f"{what}: {_values(len(folded))} drawn grey as 'other' ({grey} of {len(categories)} neurons; "
+                      f"max_classes / --max-classes colours more): {', '.join(folded)}", EvaluationWarning,
+                      stacklevel=4)
+    return folded
+
+
+def _shared_colours(colours: Mapping[str, str], what: str) -> None:
+    """A one-line warning when some values of a panel share a colour (more than the palette holds; ``colours``: those
+    not set by the user)."""
+    import warnings
+
+    from nwb_neurpir.evaluation.evaluation_warning import EvaluationWarning
+
+    distinct = len({colour.lower() for colour in colours.values()})
+    if distinct < len(colours):
+        warnings.warn(f"{what}: {len(colours)} values but {distinct} distinct colours, so some share one; lower "
+                      "max_classes / --max-classes or give a palette", EvaluationWarning, stacklevel=4)
+
+
+def _other_label(count: int, folded: list[str]) -> str:
+    """The legend entry of "other": its count, then the values it holds (wrapped; a long list cut short)."""
+    import textwrap
+
+    lines = textwrap.wrap(", ".join(folded), 44)
+    if len(lines) > _OTHER_LINES:
+        lines = [*lines[:_OTHER_LINES - 1], f"... ({len(folded)} values in all: see the warning)"]
+    return "\n".join([f"other, {_values(len(folded))} ({count}):", *lines])
+
+
+def _values(n: int) -> str:
+    return f"{n} value{'s' * (n != 1)}"
+
+
 def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str,  # noqa: ANN001
-             palettes: tuple[str, str], projection: str) -> None:
+             axis_names: tuple[str, str], *, what: str, order: Sequence[str] = (),
+             palette: Mapping[str, str] | None = None, max_classes: int = MAX_CLASSES) -> None:
     """Points coloured by category, the largest category drawn first so that a small one is not hidden under it;
-    legend and colours in alphabetical order (as the confusion matrices), "other" last and grey; ``palettes``: the
-    colour maps for up to 10 and for more categories (labels and animals use different ones)."""
-    plt = _pyplot()
-    categories = top_categories(categories)
-    count = dict(zip(*(part.tolist() for part in np.unique(categories, return_counts=True))))
-    names = [n for n in count if not n.startswith("other (")] + [n for n in count if n.startswith("other (")]
-    colours = plt.get_cmap(palettes[0] if len(names) <= 10 else palettes[1])
-    size = max(2.0, min(16.0, 20000.0 / max(len(categories), 1)))  # visible at 10,000 points, not blobs at 100
+    legend in ``order`` (a grouping's classes) or alphabetical, "other" last, grey and naming what it holds; colours
+    from ``palette`` and ``class_colours`` (the same for a class in every figure)."""
+    from nwb_neurpir.evaluation.palette import OTHER_COLOUR, class_colours
+
+    shown = top_categories(categories, max_classes)
+    folded = _folded(categories, shown, what)
+    count = dict(zip(*(part.tolist() for part in np.unique(shown, return_counts=True))))
+    rank = {name: index for index, name in enumerate(order)}
+    names = sorted((n for n in count if not n.startswith("other (")), key=lambda n: (rank.get(n, len(rank)), n))
+    colours = class_colours(names, order, palette)
+    _shared_colours({name: colour for name, colour in colours.items() if name not in (palette or {})},
+                    what)
+    names += [n for n in count if n.startswith("other (")]
+    size = max(2.0, min(16.0, 20000.0 / max(len(shown), 1)))  # visible at 10,000 points, not blobs at 100
     handles = {}
     for name in sorted(names, key=lambda n: -count[n]):
-        rows = categories == name
-        colour = "lightgrey" if name.startswith("other (") else colours(names.index(name) % colours.N)
+        rows = shown == name
+        other = name.startswith("other (")
         handles[name] = axis.scatter(coordinates[rows, 0], coordinates[rows, 1], s=size, alpha=0.7, linewidths=0,
-                                     color=colour, label=f"{name} ({count[name]})")
+                                     color=OTHER_COLOUR if other else colours[name],
+                                     label=_other_label(count[name], folded) if other
+                                     else f"{name} ({count[name]})")
     axis.set_title(title, fontsize=10)
     axis.set_xticks([])
     axis.set_yticks([])
-    axis.set_xlabel(f"{projection.upper()} 1", fontsize=8)
-    axis.set_ylabel(f"{projection.upper()} 2", fontsize=8)
+    axis.set_xlabel(axis_names[0], fontsize=8)
+    axis.set_ylabel(axis_names[1], fontsize=8)
     # Beside the panel, never over the points.
     axis.legend(handles=[handles[name] for name in names], fontsize=7, markerscale=max(1.0, 16.0 / size),
                 loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
 
 
-def embedding_figure(view: EmbeddingView, seed: int = 0, projection: str = "umap") -> Figure:
+def embedding_figure(view: EmbeddingView, seed: int = 0, projection: str = "umap", *,
+                     palette: Mapping[str, str] | None = None, max_classes: int = MAX_CLASSES) -> Figure:
     """Two panels: UMAP (or PCA) coloured by label, and the same points coloured by animal (legends beside the
-    panels; more than ``MAX_LEGEND_ENTRIES`` values show the most frequent and "other")."""
+    panels; more than ``max_classes`` values show the most frequent and a grey "other" naming the rest, with a
+    warning). ``palette`` (name -> colour) fixes the colours of classes and animals it names; the others keep theirs
+    across figures (``nwb_neurpir.evaluation.palette``)."""
     plt = _pyplot()
     coordinates = project_2d(view.vectors, projection, seed)
     figure, axes = plt.subplots(1, 2, figsize=(15, 6))
-    _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str), f"by {view.label_name}", ("tab10", "tab20"),
-             projection)
-    _scatter(axes[1], coordinates, np.asarray(view.subjects, dtype=str), "by animal", ("Dark2", "tab20b"),
-             projection)
+    label_title, names = _label_title(view), _axis_names(view.vectors, projection)
+    order = view.grouping.groups if view.grouping is not None else ()
+    _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str), label_title, names,
+             what=label_title.splitlines()[0], order=tuple(order), palette=palette, max_classes=max_classes)
+    _scatter(axes[1], coordinates, np.asarray(view.subjects, dtype=str), "by animal", names, what="by animal",
+             palette=palette, max_classes=max_classes)
     figure.suptitle(f"{projection.upper()} of {view.title}", fontsize=11)
     figure.tight_layout()
     return _released(figure)
+
+
+def _label_title(view: EmbeddingView) -> str:
+    """``by LABEL`` (``grouped by NAME``), and on a second line how many neurons are shown of how many when some
+    were left out (no label, or one outside the grouping)."""
+    grouping = f" grouped by {view.grouping.name}" if view.grouping is not None else ""
+    title = f"by {view.label_name}{grouping}"
+    shown = len(view.labels)
+    if view.n_total is None or view.n_total <= shown:
+        return title
+    why = f"no {view.label_name} inside grouping {view.grouping.name}" if view.grouping is not None else \
+        f"no {view.label_name}"
+    return f"{title}\n{shown} of {view.n_total} neurons shown; {view.n_total - shown} left out ({why})"
 
 
 def _confusion_panel(axis, confusion: np.ndarray, classes: Sequence[str], title: str,  # noqa: ANN001
@@ -149,9 +241,34 @@ def _split_name(result: EvaluationResult) -> str:
     return "stratified k-fold" if result.split == "kfold" else f"leave-one-{result.split}-out"
 
 
+def _chance_without_absent(result: EvaluationResult, method: MethodResult) -> float | None:
+    """The pooled chance of a probe that never predicts the training classes a fold's test neurons lack (the
+    report's notes give it per fold), or None when every scored fold tests every class it trained on."""
+    from nwb_neurpir.evaluation.metrics import chance_level
+
+    folds = {fold.name: fold for fold in result.folds}
+    if not any(folds[part.fold].untested_classes for part in method.predictions):
+        return None
+    return chance_level(np.concatenate([part.y_true for part in method.predictions]),
+                        np.concatenate([np.full(part.y_true.size,
+                                                part.n_choices - len(folds[part.fold].untested_classes))
+                                        for part in method.predictions]))
+
+
+def _absent_note(result: EvaluationResult) -> str:
+    """The suptitle's line on chance when some fold's test neurons lack a training class ('' otherwise)."""
+    lacking = [f"{fold.name} lacks {', '.join(fold.untested_classes)}" for fold in result.folds
+               if fold.scorable and fold.untested_classes]
+    if not lacking:
+        return ""
+    return ("\nchance: guessing among each fold's training classes; in brackets, never guessing those its test "
+            f"neurons lack ({'; '.join(lacking)})")
+
+
 def confusion_figure(result: EvaluationResult) -> Figure:
     """Row-normalised confusion matrices (test folds pooled), one panel per method -- every method, in rows of
-    ``_CONFUSION_COLUMNS`` -- titled with the label, the split and the pooled score."""
+    ``_CONFUSION_COLUMNS`` -- titled with the label, the split and the pooled score against chance (and, when a
+    fold's test neurons lack a training class, against the chance of a probe that never predicts it)."""
     plt = _pyplot()
     methods = result.methods
     columns = min(_CONFUSION_COLUMNS, len(methods))
@@ -162,13 +279,16 @@ def confusion_figure(result: EvaluationResult) -> Figure:
     image = None
     for axis, method in zip(axes.ravel(), methods):
         mode = "" if method.mode == "none" else f" ({method.mode})"
+        effective = _chance_without_absent(result, method)
+        bracket = "" if effective is None else f" ({effective:.3f})"
         image = _confusion_panel(axis, method.total_confusion(), result.classes,
                                  f"{method.method.name}{mode}\npooled bal. acc. {method.pooled.balanced_accuracy:.3f}, "
-                                 f"chance {result.pooled_chance:.3f}", result.label)
+                                 f"chance {result.pooled_chance:.3f}{bracket}", result.label)
     grouping = f" grouped by {result.grouping['name']}" if result.grouping else ""
     held_out = ", ".join(fold.name for fold in result.folds)
     figure.suptitle(f"{result.label}{grouping}: {_split_name(result)}, test folds pooled (held out: {held_out})\n"
-                    "each row: share of that true class's neurons (diagonal = recall)", fontsize=10)
+                    f"each row: share of that true class's neurons (diagonal = recall){_absent_note(result)}",
+                    fontsize=10)
     figure.tight_layout()
     if image is not None:
         figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="share of the true class")

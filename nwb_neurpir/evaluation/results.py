@@ -22,11 +22,12 @@ from nwb_neurpir.evaluation.metrics import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     import pandas as pd
     from matplotlib.figure import Figure
 
+    from nwb_neurpir.evaluation.grouping import LabelGrouping
     from nwb_neurpir.evaluation.splits import Fold
     from nwb_neurpir.evaluation.stability import StabilityResult
 
@@ -210,6 +211,10 @@ class EmbeddingView:
     label_name: str = "label"
     normalization: dict[str, Any] | None = None
     """``Normalization.to_dict()`` of what was applied to ``vectors``, when known."""
+    grouping: LabelGrouping | None = None
+    """The grouping that made ``labels`` (its class order fixes their colours), if any."""
+    n_total: int | None = None
+    """Neurons before those without a label (or with one outside the grouping) were left out, when known."""
 
 
 @dataclass
@@ -302,16 +307,20 @@ class EvaluationResult:
                     for fold, score in zip(self.folds, m.scores)}} for m in self.methods]
         return pd.DataFrame(rows).set_index("method")
 
-    def plot(self, kind: str = "confusion", projection: str = "umap") -> Figure:
+    def plot(self, kind: str = "confusion", projection: str = "umap", *, palette: Mapping[str, str] | None = None,
+             max_classes: int | None = None) -> Figure:
         """The report's figure ``kind`` as a matplotlib Figure (a notebook shows it; ``.savefig`` writes it):
         ``confusion``, each method's confusion matrix, ``embeddings``, a UMAP (``projection="pca"``: an instant
         preview) of what the first method's probe read on the first fold, by label and by animal, or ``stability``,
-        how often tracked neurons' partners are among their nearest vectors (with ``match_column``).
+        how often tracked neurons' partners are among their nearest vectors (with ``match_column``). For
+        ``embeddings``, ``palette`` (name -> colour) fixes the colours of the classes and animals it names and
+        ``max_classes`` how many get their own colour (``plot_embeddings``).
 
         >>> result = npir.evaluate("sim/", label="cell_type", model="model/")   # doctest: +SKIP
-        >>> result.plot("embeddings", projection="pca")                       # doctest: +SKIP
+        >>> result.plot("embeddings", projection="pca", palette={"PYR": "#0072B2"})  # doctest: +SKIP
         """
-        from nwb_neurpir.evaluation.plots import confusion_figure, embedding_figure, stability_figure
+        from nwb_neurpir.evaluation.palette import check_palette
+        from nwb_neurpir.evaluation.plots import MAX_CLASSES, confusion_figure, embedding_figure, stability_figure
 
         if kind == "confusion":
             return confusion_figure(self)
@@ -323,7 +332,9 @@ class EvaluationResult:
             raise NeurPIRError(f"unknown figure {kind!r}; choose confusion, embeddings or stability")
         if self.view is None:
             raise NeurPIRError("no fold was scored, so the evaluation has no vectors to draw")
-        return embedding_figure(self.view, seed=int(self.settings.get("seed", 0)), projection=projection)
+        return embedding_figure(self.view, seed=int(self.settings.get("seed", 0)), projection=projection,
+                                palette=check_palette(palette),
+                                max_classes=MAX_CLASSES if max_classes is None else max_classes)
 
     def predictions_table(self) -> pd.DataFrame:
         """Every scored neuron's prediction by every method: ``subject``, ``session``, ``source``, ``neuron_id``,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.evaluation.results import EvaluationResult
+from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
 from nwb_neurpir.recording import recording_key, refuse_one_recording_twice
 from nwb_neurpir.renamed import accepts_ophys_series
 from nwb_neurpir.workflows.annotated import MovedSources, activity_source, local_paths, read_annotated
@@ -313,7 +313,21 @@ def evaluate_recordings(
                       vectors=matched_vectors(vectors, recordings), **options)
     if folder is not None and result.settings.get("model"):
         result.settings["model"]["path"] = str(Path(folder).resolve())
+        result.view = _view_of_model(result.view, Path(folder))
     return _timed_total(result, reading)
+
+
+def _view_of_model(view: EmbeddingView | None, folder: Path) -> EmbeddingView | None:
+    """``view`` titled with the name of the model folder whose vectors it draws (not when it draws an ablation trained
+    per fold, or hand features)."""
+    import dataclasses
+
+    from nwb_neurpir.evaluation.representations import NEURPIR_VARIANTS
+
+    full = NEURPIR_VARIANTS["neurpir"]
+    if view is None or not view.title.startswith(full):
+        return view
+    return dataclasses.replace(view, title=f"NeurPIR vectors of model {folder.resolve().name}{view.title[len(full):]}")
 
 
 @accepts_ophys_series

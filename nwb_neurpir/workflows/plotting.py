@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,8 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.dataset import table_population
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
+from nwb_neurpir.evaluation.palette import check_palette, read_palette
+from nwb_neurpir.evaluation.plots import MAX_CLASSES
 from nwb_neurpir.evaluation.results import EmbeddingView
 from nwb_neurpir.workflows.annotated import read_annotated
 
@@ -42,13 +44,19 @@ class PlotResult:
 def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, color_by: str | None = None, *,
                     grouping: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
                     projection: str = "umap", seed: int = 0, glob: str | None = None,
-                    embeddings_name: str | None = None, save: str | Path | None = None) -> Figure:
+                    embeddings_name: str | None = None, save: str | Path | None = None,
+                    palette: Mapping[str, str] | None = None, max_classes: int | None = None) -> Figure:
     """A matplotlib Figure of the neurons' vectors, a UMAP (``projection="pca"``: an instant preview) in two panels:
     coloured by the label ``color_by`` (after ``grouping``; default the first of ``DEFAULT_LABELS`` present) and by
     animal. ``data`` is annotated local files (a file, a folder, a glob or a list; ``glob``, ``embeddings_name`` as
     in ``read_embeddings``) or a frame of ``read_embeddings`` or ``NeurPIR.transform``; ``unit_filter`` keeps the
     neurons matching it, ``normalize`` works as in ``evaluate``; neurons marked ``silent`` are left out (a warning
     counts them). ``save`` also writes the figure as a PNG there.
+
+    Colours are colour-blind-safe and the same for a class or animal in every figure (a grouping's classes by its
+    own order, other names by the name itself: ``nwb_neurpir.evaluation.palette``); ``palette`` (name -> colour,
+    e.g. ``{"TH": "#0072B2"}``) sets those it names. At most ``max_classes`` (default 12) values per panel get a
+    colour; the rest are drawn grey as "other", which the legend and a warning name.
     ``neurpir plot`` draws the same figure.
 
     >>> import nwb_neurpir as npir
@@ -57,9 +65,11 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
     """
     from nwb_neurpir.evaluation.plots import embedding_figure, save_figure
 
+    colours = check_palette(palette)
     table = data if isinstance(data, pd.DataFrame) else _annotated_table(data, glob, embeddings_name)
     view = annotated_view(table, color_by, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
-    figure = embedding_figure(view, seed=seed, projection=projection)
+    figure = embedding_figure(view, seed=seed, projection=projection, palette=colours,
+                              max_classes=MAX_CLASSES if max_classes is None else max_classes)
     if save is not None:
         save_figure(figure, save)
     return figure
@@ -68,16 +78,19 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
 def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None = None,
                    label: str | None = None, grouping: str | None = None,
                    embeddings_name: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
-                   seed: int = 0, projection: str = "umap",
-                   say: Callable[[str], None] = lambda _text: None) -> PlotResult:
+                   seed: int = 0, projection: str = "umap", palette: str | Path | None = None,
+                   max_classes: int = MAX_CLASSES, say: Callable[[str], None] = lambda _text: None) -> PlotResult:
     """Read the embeddings of the annotated local files the sources name, draw them by label (``grouping`` applied)
-    and by animal, and write the PNG ``out``; ``say`` hears what is being drawn before the (slow) projection."""
+    and by animal, and write the PNG ``out``; ``palette``: a JSON file of name -> colour (``plot_embeddings``);
+    ``say`` hears what is being drawn before the (slow) projection."""
     from nwb_neurpir.evaluation.plots import embedding_figure, save_figure
 
+    colours = read_palette(palette) if palette is not None else {}
     table = _annotated_table(sources, glob, embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
-    return PlotResult(written=save_figure(embedding_figure(view, seed=seed, projection=projection), out), view=view)
+    figure = embedding_figure(view, seed=seed, projection=projection, palette=colours, max_classes=max_classes)
+    return PlotResult(written=save_figure(figure, out), view=view)
 
 
 def _annotated_table(sources: str | Path | Sequence[str | Path], glob: str | None,
@@ -144,4 +157,4 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
                          subjects=kept["subject_id"].astype(str).to_numpy(),
                          title=f"{title} of {len(kept)} neurons{normalization.description}",
                          label_name=label or "label",
-                         normalization=normalization.to_dict())
+                         normalization=normalization.to_dict(), grouping=grouping, n_total=len(table))
