@@ -51,7 +51,7 @@ from nwb_neurpir.evaluation.methods import (
 )
 from nwb_neurpir.evaluation.metrics import few_neurons_note, score_fold
 from nwb_neurpir.evaluation.neighbours import NeighbourRepresentation
-from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization
+from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization, one_class_note
 from nwb_neurpir.evaluation.probes import PROBES, fit_predict, fit_predict_fused, standardize_per_session
 from nwb_neurpir.evaluation.representations import (
     NEURPIR_VARIANTS,
@@ -137,10 +137,10 @@ def evaluate(
     ``config`` and ``ablations=True`` also its ablation variants, each trained per fold -- then ``hand``, ``hand:gb``,
     ``hand-pca`` and ``neurpir+hand``). ``normalize``: ``session`` z-scores every representation within each
     session before the probe, with the statistics of all the session's neurons, labelled or not (label-free; removes
-    session offsets such as rate scale or indicator brightness), and refuses sessions too small or single-class for
-    it; ``centre`` does the same but only subtracts each session's mean; ``auto`` (default) z-scores but falls back
-    to ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
-    embedding model was trained on; for an embeddings table, by default its ``attrs["training_data"]``, with its
+    session offsets such as rate scale or indicator brightness), and refuses when too many sessions are too small for
+    it; ``centre`` does the same but only subtracts each session's mean; ``auto`` (default) z-scores but normalises
+    the sessions too small for it with the statistics of all neurons, with a note (see ``normalization``).
+    ``embeddings_training_data`` (session identifiers the embedding model was trained on; for an embeddings table, by default its ``attrs["training_data"]``, with its
     files named in ``attrs["recording_keys"]`` as ``read_embeddings`` gives them) lets given embeddings be labelled
     inductive or transductive per fold;
     ``model_provenance`` (checksum, hyperparameters... of the model behind given embeddings) goes into the report.
@@ -172,10 +172,11 @@ def evaluate(
     neurons, representations = _given_inputs(recordings, label, grouping, model, embeddings, embeddings_training_data,
                                              progress, timings, vectors, every_recording=match_column is not None)
     keys = session_keys(recordings)
-    normalization = choose_normalization(normalize, neurons.session_keys, neurons.labels,
-                                         _population_keys(recordings, keys, representations.get("neurpir")))
-    notes = ([normalization.note] if normalization.note else []) + _coverage_notes(vectors, recordings, keys,
-                                                                                   normalization)
+    population_keys = _population_keys(recordings, keys, representations.get("neurpir"))
+    normalization = choose_normalization(normalize, neurons.session_keys, population_keys)
+    one_class = one_class_note(normalization, neurons.session_keys, neurons.labels, label, population_keys)
+    notes = [note for note in (normalization.note, one_class) if note] + _coverage_notes(vectors, recordings, keys,
+                                                                                         normalization)
     protocol = _protocol(protocol, split, config is not None)
     folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed,
                        sessions=neurons.sessions)
