@@ -190,6 +190,10 @@ def evaluate(
     notes += _unscorable_notes(fold_infos, label) + _label_notes(recordings, embeddings, neurons, grouping, label)
     train_sets = [_training_recordings(fold, split, recordings, protocol) for fold in folds]
     if config is not None:
+        fold_infos = [_model_sees_animal(info, train_set, recordings)
+                      for info, train_set in zip(fold_infos, train_sets)]
+    notes += _shared_animal_notes(fold_infos)
+    if config is not None:
         mode = "inductive" if protocol == "inductive" else "transductive"
         for variant in NEURPIR_VARIANTS:
             representations[variant] = TrainedRepresentation(
@@ -650,10 +654,32 @@ def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, r
     """What the probe reads from the first representation on the first fold, for the UMAP figure."""
     title = REPRESENTATIONS.get(name, name)
     if isinstance(representation, TrainedRepresentation) and representation.mode == "inductive":
-        title = f"{name}: model trained without {', '.join(fold.held_out_subjects)} (fold {fold.name})"
+        without = fold.name if fold.split == "session" else ", ".join(fold.held_out_subjects)
+        title = f"{name}: model trained without {without} (fold {fold.name})"
     title += normalization.description
     return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
                          label_name=neurons.label_name, normalization=normalization.to_dict())
+
+
+def _model_sees_animal(info: FoldInfo, train_set: tuple[int, ...], recordings: Sequence[Recording]) -> FoldInfo:
+    """``info``, not animal-disjoint when the fold's model learns from a recording of a test animal."""
+    import dataclasses
+
+    seen = any(recordings[index].subject_id in info.held_out_subjects for index in train_set)
+    return dataclasses.replace(info, animal_disjoint=False) if seen else info
+
+
+def _shared_animal_notes(fold_infos: list[FoldInfo]) -> list[str]:
+    """A note naming the folds of a session or k-fold split whose training data holds other sessions (k-fold: other
+    neurons) of their test animal: they score an animal already seen."""
+    shared = [info.name for info in fold_infos if not info.animal_disjoint and info.split != "animal"]
+    if not shared:
+        return []
+    what = ("other sessions of their test animal" if fold_infos[0].split == "session"
+            else "other neurons of their test sessions")
+    return [f"{len(shared)} of {len(fold_infos)} folds are not animal-held-out ({some_of(shared)}): their training "
+            f"data (the probe's neurons, or the recordings the fold's model learns from) holds {what}, so they "
+            "score neurons of an animal already seen; accuracy on an unseen animal is `--split animal`"]
 
 
 def _with_training_data(info: FoldInfo, run: _Run) -> FoldInfo:

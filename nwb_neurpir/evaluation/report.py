@@ -298,7 +298,7 @@ def _label_sections(result: EvaluationResult) -> list[str]:
               "", *_probe_lines(result.settings.get("probes") or {})]
     lines += ["## Folds", "", *_markdown_table(
         ["fold", "held out", "train counts", "test counts", "chance", "scored", "model trained on"],
-        [[f.name, ", ".join(f.held_out_subjects), _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",
+        [[f.name, f.held_out, _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",
           str(f.n_scored) if f.scorable else f"unscorable ({f.unscorable_because})",
           f"{len(f.training_data)} sessions" if f.training_data else "-"] for f in result.folds]), ""]
     lines += _model_lines(result)
