@@ -1,4 +1,4 @@
-"""What an evaluation's report says it held out and the Python API taking
+"""What an evaluation's report says it held out, how its diagnostics were computed, and the Python API taking
 recordings already read (real simulated NWB files: three animals, two sessions each but one, read by the real
 reader)."""
 
@@ -87,6 +87,23 @@ def test_a_fold_whose_model_learns_from_its_animal_is_not_animal_held_out(traine
     assert next(fold for fold in result.folds if fold.name == "sim03/sim03s01").animal_disjoint
     assert any(note.startswith("3 of 4 folds are not animal-held-out (sim01/sim01s01, sim02/sim02s01, "
                                "sim02/sim02s02)") for note in result.notes)
+
+
+@pytest.mark.slow
+def test_diagnostics_of_a_representation_trained_per_fold_average_every_fold_model(trained: object,
+                                                                                    tmp_path: Path) -> None:
+    result = trained
+    neurpir = result.diagnostics["representations"]["neurpir"]
+    assert neurpir["n_models"] == 4
+    for name in ("session_identity", "animal_identity"):
+        assert len(neurpir[f"{name}_per_model"]) == 4
+        assert neurpir[name]["balanced_accuracy"] == pytest.approx(np.mean(neurpir[f"{name}_per_model"]))
+    assert neurpir["effective_rank"] == pytest.approx(np.mean(neurpir["effective_rank_per_model"]))
+    hand = result.diagnostics["representations"]["hand"]
+    assert hand["n_models"] == 1 and "session_identity_per_model" not in hand
+    markdown = write_report(result, tmp_path, plots=False)["markdown"].read_text()
+    assert "| neurpir (mean of 4 fold models) | 8 |" in markdown and "| hand | " in markdown
+    assert "each number is the mean over its fold models" in markdown
 
 
 def test_the_python_api_evaluates_recordings_already_read(folder: Path, recordings: list) -> None:

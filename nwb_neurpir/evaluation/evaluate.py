@@ -41,7 +41,7 @@ from nwb_neurpir.evaluation.dataset import (
 from nwb_neurpir.evaluation.external import GivenVectors
 from nwb_neurpir.evaluation.features import feature_matrix
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
-from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
+from nwb_neurpir.evaluation.diagnostics import representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import (
     REPRESENTATIONS,
     Method,
@@ -530,18 +530,15 @@ def _diagnostic_methods(chosen: list[Method], probe: str) -> list[Method]:
 def _diagnostics(run: _Run, neurons: LabelledNeurons, seed: int, hidden: list[str]) -> dict[str, Any]:
     """Effective rank and identity probes of every NeurPIR variant and the hand features (on the vectors before
     normalisation, the hand features' columns z-scored over all neurons as their units differ; trained variants:
-    rank averaged over the folds' models, identity from the first fold's), and NeurPIR + hand features against hand
-    features alone."""
+    the mean over the folds' models), and NeurPIR + hand features against hand features alone."""
     out: dict[str, Any] = {"representations": {}}
     for name, matrices in run.matrices.items():
         if name not in NEURPIR_VARIANTS and name != "hand":
             continue
-        first = standardize_per_session(matrices[0], np.zeros(len(matrices[0]))) if name == "hand" else matrices[0]
-        summary = representation_diagnostics(first, neurons.session_keys, neurons.subject_ids, seed)
-        if len(matrices) > 1:
-            summary["effective_rank_per_fold"] = [effective_rank(matrix) for matrix in matrices]
-            summary["effective_rank"] = float(np.mean(summary["effective_rank_per_fold"]))
-        out["representations"][name] = summary
+        if name == "hand":
+            matrices = [standardize_per_session(matrix, np.zeros(len(matrix))) for matrix in matrices]
+        out["representations"][name] = representation_diagnostics(matrices, neurons.session_keys,
+                                                                   neurons.subject_ids, seed)
     hand = run.results.get("hand")
     combined = next((r for r in run.results.values() if r.method.representation == "neurpir+hand"
                      and hand is not None and r.method.probe == hand.method.probe), None)
