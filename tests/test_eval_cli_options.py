@@ -450,7 +450,7 @@ def test_plot_does_not_z_score_one_class_sessions(annotated: Path, tmp_path: Pat
     refused = neurpir(*one_class, "--normalize", "session")
     assert refused.code == 1 and refused.stdout == ""
     assert refused.stderr.startswith("error: --normalize session: 3 of 3 sessions (100% of the neurons) are too "
-                                     "small or single-class")
+                                     "small for per-session z-scoring")
     assert refused.stderr.count("\n") == 1
     fallback = neurpir(*one_class)
     assert fallback.code == 0, fallback.stderr

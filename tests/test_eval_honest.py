@@ -53,7 +53,7 @@ def sparse(files: list[Path]) -> list:
 def test_session_normalisation_refuses_one_class_sessions_and_auto_falls_back(sparse: list) -> None:
     assert all(r.neuron_metadata["cell_type"].nunique() == 1 and r.n_neurons == 5 for r in sparse)
     with pytest.raises(NeurPIRError, match=r"--normalize session: 15 of 15 sessions \(100% of the neurons\) are too "
-                                           r"small or single-class.*; use --normalize auto or none"):
+                                           r"small for per-session z-scoring.*; use --normalize auto or none"):
         evaluate(sparse, label="cell_type", methods=["hand"], normalize="session", progress=False)
     with pytest.warns(UserWarning, match="--normalize auto used none"):
         result = evaluate(sparse, label="cell_type", methods=["hand"], progress=False)
@@ -113,6 +113,29 @@ def test_a_few_labelled_neurons_among_many_are_normalised_within_their_session(f
     assert note.startswith("cell_type FS (3), IB (3), RS (3): fewer than 5 labelled neurons")
     expected = [((m - m.mean(axis=0)) / m.std(axis=0))[rows] for m, rows in zip(vectors, identified)]
     np.testing.assert_allclose(result.view.vectors, np.concatenate(expected))
+
+
+def test_labels_never_change_how_a_session_is_normalised(files: list[Path]) -> None:
+    """The same neurons and vectors, once with the first session's 10 neurons labelled FS and RS, once all FS: its
+    neurons are z-scored alike (normalisation is label-free); a note says what z-scoring does to a one-class
+    session."""
+    def run(relabel: bool) -> object:
+        recordings = [open_recording(files[0], unit_filter="cell_type in ['FS', 'RS']"),
+                      *[open_recording(path) for path in files[1:]]]
+        if relabel:
+            recordings[0].neuron_metadata["cell_type"] = "FS"
+        vectors = [np.random.default_rng(index).normal(size=(r.n_neurons, 3)) + index
+                   for index, r in enumerate(recordings)]
+        return evaluate(recordings, label="cell_type", embeddings=vectors, methods=["neurpir"], progress=False)
+
+    two_classes, one_class = run(relabel=False), run(relabel=True)
+    assert one_class.settings["normalization"] == two_classes.settings["normalization"]
+    assert one_class.settings["normalization"]["fallback_sessions"] == []
+    np.testing.assert_allclose(one_class.view.vectors, two_classes.view.vectors)
+    (note,) = [note for note in one_class.notes if "single cell_type" in note]
+    assert note.startswith("1 of 3 sessions (17% of the labelled neurons) hold labelled neurons of a single "
+                           "cell_type (e.g. sim01/sim01s01): z-scored per session, they lose")
+    assert not any("single cell_type" in note for note in two_classes.notes)
 
 
 def test_a_few_one_class_sessions_fall_back_to_the_statistics_of_all_neurons(files: list[Path]) -> None:

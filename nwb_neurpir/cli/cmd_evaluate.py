@@ -28,9 +28,10 @@ from nwb_neurpir.cli.options import (
 from nwb_neurpir.errors import NeurPIRError
 
 Normalize = Annotated[str, choice(
-    "nwb_neurpir.evaluation.normalization:NORMALIZATIONS", "--normalize", help="auto: z-score the vectors within each session unless a session is too small (under 8 "
-                        "neurons) or single-class, then none, with a warning; session: the same but refuse such "
-                        "sessions; centre: as session, subtracting each session's mean only; none.")]
+    "nwb_neurpir.evaluation.normalization:NORMALIZATIONS", "--normalize", help="auto: z-score the vectors within each session, a session too small for it (under 8 "
+                        "neurons) with the statistics of all neurons, with a warning (label-free); session: the "
+                        "same but refuse when such sessions hold over a quarter of the neurons; centre: as session, "
+                        "subtracting each session's mean only; none.")]
 """The normalisation option ``evaluate`` and ``plot`` share (same name, same default ``auto``)."""
 PROJECTIONS = "nwb_neurpir.evaluation.plots:PROJECTIONS"
 """The registry of ``--projection`` (``evaluate`` and ``plot``)."""

@@ -3,7 +3,7 @@ probe tells the session or the animal from the vectors), and whether NeurPIR vec
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -55,12 +55,23 @@ def identity_probe(vectors: np.ndarray, groups: np.ndarray, seed: int = 0) -> di
             "n_groups": n_groups, "n_neurons": int(y.size)}
 
 
-def representation_diagnostics(vectors: np.ndarray, sessions: np.ndarray, subjects: np.ndarray,
+def representation_diagnostics(matrices: Sequence[np.ndarray], sessions: np.ndarray, subjects: np.ndarray,
                                seed: int = 0) -> dict[str, Any]:
-    """Effective rank and the session- and animal-identity probes of one matrix of vectors (not normalised)."""
-    return {"dimension": int(vectors.shape[1]), "effective_rank": effective_rank(vectors),
-            "session_identity": identity_probe(vectors, sessions, seed),
-            "animal_identity": identity_probe(vectors, subjects, seed)}
+    """Effective rank and the session- and animal-identity probes of one representation's vectors (not normalised),
+    each the mean over ``matrices`` (one per model: a representation trained per fold has one per fold model); with
+    several, every model's values too (``*_per_model``)."""
+    ranks = [effective_rank(matrix) for matrix in matrices]
+    out: dict[str, Any] = {"dimension": int(matrices[0].shape[1]), "n_models": len(matrices),
+                           "effective_rank": float(np.mean(ranks))}
+    for name, groups in (("session_identity", sessions), ("animal_identity", subjects)):
+        probes = [identity_probe(matrix, groups, seed) for matrix in matrices]
+        out[name] = None if probes[0] is None else {
+            **probes[0], "balanced_accuracy": float(np.mean([probe["balanced_accuracy"] for probe in probes]))}
+        if len(matrices) > 1 and probes[0] is not None:
+            out[f"{name}_per_model"] = [probe["balanced_accuracy"] for probe in probes]
+    if len(matrices) > 1:
+        out["effective_rank_per_model"] = ranks
+    return out
 
 
 def vector_plus_hand(combined: MethodResult, hand: MethodResult) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from nwb_neurpir.evaluation.evaluation_warning import EvaluationWarning
 from nwb_neurpir.evaluation.external import GivenVectors
 from nwb_neurpir.evaluation.features import feature_matrix
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
-from nwb_neurpir.evaluation.diagnostics import effective_rank, representation_diagnostics, vector_plus_hand
+from nwb_neurpir.evaluation.diagnostics import representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import (
     REPRESENTATIONS,
     Method,
@@ -52,7 +52,7 @@ from nwb_neurpir.evaluation.methods import (
 )
 from nwb_neurpir.evaluation.metrics import few_neurons_note, score_fold
 from nwb_neurpir.evaluation.neighbours import NeighbourRepresentation
-from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization
+from nwb_neurpir.evaluation.normalization import NORMALIZATIONS, Normalization, choose_normalization, one_class_note
 from nwb_neurpir.evaluation.probes import PROBES, fit_predict, fit_predict_fused, standardize_per_session
 from nwb_neurpir.evaluation.representations import (
     NEURPIR_VARIANTS,
@@ -135,10 +135,10 @@ def evaluate(
     ``config`` and ``ablations=True`` also its ablation variants, each trained per fold -- then ``hand``, ``hand:gb``,
     ``hand-pca`` and ``neurpir+hand``). ``normalize``: ``session`` z-scores every representation within each
     session before the probe, with the statistics of all the session's neurons, labelled or not (label-free; removes
-    session offsets such as rate scale or indicator brightness), and refuses sessions too small or single-class for
-    it; ``centre`` does the same but only subtracts each session's mean; ``auto`` (default) z-scores but falls back
-    to ``none`` there, with a note (see ``normalization``). ``embeddings_training_data`` (session identifiers the
-    embedding model was trained on; for an embeddings table, by default its ``attrs["training_data"]``, with its
+    session offsets such as rate scale or indicator brightness), and refuses when too many sessions are too small for
+    it; ``centre`` does the same but only subtracts each session's mean; ``auto`` (default) z-scores but normalises
+    the sessions too small for it with the statistics of all neurons, with a note (see ``normalization``).
+    ``embeddings_training_data`` (session identifiers the embedding model was trained on; for an embeddings table, by default its ``attrs["training_data"]``, with its
     files named in ``attrs["recording_keys"]`` as ``read_embeddings`` gives them) lets given embeddings be labelled
     inductive or transductive per fold;
     ``model_provenance`` (checksum, hyperparameters... of the model behind given embeddings) goes into the report.
@@ -170,10 +170,11 @@ def evaluate(
     neurons, representations = _given_inputs(recordings, label, grouping, model, embeddings, embeddings_training_data,
                                              progress, timings, vectors, every_recording=match_column is not None)
     keys = session_keys(recordings)
-    normalization = choose_normalization(normalize, neurons.session_keys, neurons.labels,
-                                         _population_keys(recordings, keys, representations.get("neurpir")))
-    notes = ([normalization.note] if normalization.note else []) + _coverage_notes(vectors, recordings, keys,
-                                                                                   normalization)
+    population_keys = _population_keys(recordings, keys, representations.get("neurpir"))
+    normalization = choose_normalization(normalize, neurons.session_keys, population_keys)
+    one_class = one_class_note(normalization, neurons.session_keys, neurons.labels, label, population_keys)
+    notes = [note for note in (normalization.note, one_class) if note] + _coverage_notes(vectors, recordings, keys,
+                                                                                         normalization)
     protocol = _protocol(protocol, split, config is not None)
     folds = make_folds(neurons.subject_ids, neurons.session_keys, neurons.labels, split, n_splits, seed,
                        sessions=neurons.sessions)
@@ -186,6 +187,10 @@ def evaluate(
     fold_infos = [describe_fold(fold, neurons.labels, neurons.classes) for fold in folds]
     notes += _unscorable_notes(fold_infos, label) + _label_notes(recordings, embeddings, neurons, grouping, label)
     train_sets = [_training_recordings(fold, split, recordings, protocol) for fold in folds]
+    if config is not None:
+        fold_infos = [_model_sees_animal(info, train_set, recordings)
+                      for info, train_set in zip(fold_infos, train_sets)]
+    notes += _shared_animal_notes(fold_infos)
     if config is not None:
         mode = "inductive" if protocol == "inductive" else "transductive"
         for variant in NEURPIR_VARIANTS:
@@ -524,18 +529,15 @@ def _diagnostic_methods(chosen: list[Method], probe: str) -> list[Method]:
 def _diagnostics(run: _Run, neurons: LabelledNeurons, seed: int, hidden: list[str]) -> dict[str, Any]:
     """Effective rank and identity probes of every NeurPIR variant and the hand features (on the vectors before
     normalisation, the hand features' columns z-scored over all neurons as their units differ; trained variants:
-    rank averaged over the folds' models, identity from the first fold's), and NeurPIR + hand features against hand
-    features alone."""
+    the mean over the folds' models), and NeurPIR + hand features against hand features alone."""
     out: dict[str, Any] = {"representations": {}}
     for name, matrices in run.matrices.items():
         if name not in NEURPIR_VARIANTS and name != "hand":
             continue
-        first = standardize_per_session(matrices[0], np.zeros(len(matrices[0]))) if name == "hand" else matrices[0]
-        summary = representation_diagnostics(first, neurons.session_keys, neurons.subject_ids, seed)
-        if len(matrices) > 1:
-            summary["effective_rank_per_fold"] = [effective_rank(matrix) for matrix in matrices]
-            summary["effective_rank"] = float(np.mean(summary["effective_rank_per_fold"]))
-        out["representations"][name] = summary
+        if name == "hand":
+            matrices = [standardize_per_session(matrix, np.zeros(len(matrix))) for matrix in matrices]
+        out["representations"][name] = representation_diagnostics(matrices, neurons.session_keys,
+                                                                   neurons.subject_ids, seed)
     hand = run.results.get("hand")
     combined = next((r for r in run.results.values() if r.method.representation == "neurpir+hand"
                      and hand is not None and r.method.probe == hand.method.probe), None)
@@ -648,10 +650,32 @@ def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, r
     """What the probe reads from the first representation on the first fold, for the UMAP figure."""
     title = REPRESENTATIONS.get(name, name)
     if isinstance(representation, TrainedRepresentation) and representation.mode == "inductive":
-        title = f"{name}: model trained without {', '.join(fold.held_out_subjects)} (fold {fold.name})"
+        without = fold.name if fold.split == "session" else ", ".join(fold.held_out_subjects)
+        title = f"{name}: model trained without {without} (fold {fold.name})"
     title += normalization.description
     return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
                          label_name=neurons.label_name, normalization=normalization.to_dict())
+
+
+def _model_sees_animal(info: FoldInfo, train_set: tuple[int, ...], recordings: Sequence[Recording]) -> FoldInfo:
+    """``info``, not animal-disjoint when the fold's model learns from a recording of a test animal."""
+    import dataclasses
+
+    seen = any(recordings[index].subject_id in info.held_out_subjects for index in train_set)
+    return dataclasses.replace(info, animal_disjoint=False) if seen else info
+
+
+def _shared_animal_notes(fold_infos: list[FoldInfo]) -> list[str]:
+    """A note naming the folds of a session or k-fold split whose training data holds other sessions (k-fold: other
+    neurons) of their test animal: they score an animal already seen."""
+    shared = [info.name for info in fold_infos if not info.animal_disjoint and info.split != "animal"]
+    if not shared:
+        return []
+    what = ("other sessions of their test animal" if fold_infos[0].split == "session"
+            else "other neurons of their test sessions")
+    return [f"{len(shared)} of {len(fold_infos)} folds are not animal-held-out ({some_of(shared)}): their training "
+            f"data (the probe's neurons, or the recordings the fold's model learns from) holds {what}, so they "
+            "score neurons of an animal already seen; accuracy on an unseen animal is `--split animal`"]
 
 
 def _with_training_data(info: FoldInfo, run: _Run) -> FoldInfo:

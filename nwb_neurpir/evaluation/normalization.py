@@ -1,11 +1,12 @@
 """Per-session z-scoring (or centring) of representations before a probe or a UMAP, and where it must not be used.
 
 Z-scoring every column within a session removes session-wide offsets (rate scale, indicator brightness), but it
-needs sessions whose neurons are many and varied: within a session of 1-6 neurons of one class it erases exactly
-the class information the probe is asked to find. A session is *unfit* when it has fewer than
-``MIN_SESSION_NEURONS`` neurons, or (when labels are known, as in an evaluation) all its labelled neurons share one
-class and fewer than ``MIN_SESSION_NEURONS`` other neurons share its statistics. The label check only decides the
-preprocessing of a whole session; it never looks at a fold's split.
+needs sessions of many neurons: within a session of 1-6 neurons it erases what tells them apart. A session is
+*unfit* when it has fewer than ``MIN_SESSION_NEURONS`` neurons. Normalisation is label-free: which sessions are unfit,
+and every statistic, come from the neurons alone, never from their labels (a test neuron's label must not shape its
+own vector). A session whose labelled neurons all share one class (few other neurons beside them) loses that class
+to per-session normalisation, as it loses any offset its neurons share; ``one_class_note`` says so, and changes
+nothing.
 
 The statistics of a session come from all its neurons, labelled or not, when they are known (``apply``'s
 ``population``): which neurons carry a label must not shift the others' normalised vectors, and a session that
@@ -29,7 +30,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.probes import standardize_per_session
 
 __all__ = ["MAX_UNFIT_SHARE", "MIN_SESSION_NEURONS", "NORMALIZATIONS", "Normalization", "choose_normalization",
-           "unfit_sessions"]
+           "one_class_note", "unfit_sessions"]
 
 NORMALIZATIONS = ("auto", "session", "centre", "none")
 MIN_SESSION_NEURONS = 8
@@ -74,34 +75,29 @@ class Normalization:
                 "fallback_sessions": list(self.fallback_sessions), "note": self.note}
 
 
-def unfit_sessions(session_keys: np.ndarray, labels: np.ndarray | None = None,
-                   population_keys: np.ndarray | None = None) -> dict[str, str]:
-    """Session key -> why per-session z-scoring would be degenerate there. ``population_keys``: the session key of
-    every neuron whose statistics normalise the sessions (labelled or not; default: the rows of ``session_keys``).
-    A session of one labelled class is fit when at least ``MIN_SESSION_NEURONS`` other neurons share its statistics."""
+def unfit_sessions(session_keys: np.ndarray, population_keys: np.ndarray | None = None) -> dict[str, str]:
+    """Session key -> why per-session z-scoring would be degenerate there (too few neurons). ``population_keys``:
+    the session key of every neuron whose statistics normalise the sessions (labelled or not; default: the rows of
+    ``session_keys``)."""
     session_keys = np.asarray(session_keys, dtype=str)
     population_keys = session_keys if population_keys is None else np.asarray(population_keys, dtype=str)
     unfit = {}
     for key in dict.fromkeys(session_keys.tolist()):
-        rows = session_keys == key
-        total = int((population_keys == key).sum()) or int(rows.sum())
+        total = int((population_keys == key).sum()) or int((session_keys == key).sum())
         if total < MIN_SESSION_NEURONS:
             unfit[key] = f"{total} neurons"
-        elif (labels is not None and np.unique(np.asarray(labels)[rows]).size < 2
-              and total - int(rows.sum()) < MIN_SESSION_NEURONS):
-            unfit[key] = "a single class"
     return unfit
 
 
-def choose_normalization(requested: str, session_keys: np.ndarray, labels: np.ndarray | None = None,
+def choose_normalization(requested: str, session_keys: np.ndarray,
                          population_keys: np.ndarray | None = None) -> Normalization:
     """The normalisation to apply for ``requested`` (``auto``, ``session``, ``centre`` or ``none``) on these
-    sessions (``population_keys`` as in :func:`unfit_sessions`)."""
+    sessions (``population_keys`` as in :func:`unfit_sessions`); label-free."""
     if requested not in NORMALIZATIONS:
         raise NeurPIRError(f"--normalize must be one of {', '.join(NORMALIZATIONS)}, not {requested!r}")
     if requested == "none":
         return Normalization(requested, "none")
-    unfit = unfit_sessions(session_keys, labels, population_keys)
+    unfit = unfit_sessions(session_keys, population_keys)
     per_session = "centre" if requested == "centre" else "session"
     what = "centring" if per_session == "centre" else "z-scoring"
     if not unfit:
@@ -110,13 +106,35 @@ def choose_normalization(requested: str, session_keys: np.ndarray, labels: np.nd
     share = float(np.isin(session_keys, list(unfit)).mean())
     example = ", ".join(f"{key} ({why})" for key, why in list(unfit.items())[:3])
     problem = (f"{len(unfit)} of {len(set(session_keys.tolist()))} sessions ({share:.0%} of the neurons) are too "
-               f"small or single-class for per-session {what} (fewer than {MIN_SESSION_NEURONS} neurons or one "
-               f"class, e.g. {example})")
+               f"small for per-session {what} (fewer than {MIN_SESSION_NEURONS} neurons, e.g. {example})")
     if requested in ("session", "centre") and share > MAX_UNFIT_SHARE:
-        raise NeurPIRError(f"--normalize {requested}: {problem}; it would erase the label there; use --normalize auto "
-                           "or none")
+        raise NeurPIRError(f"--normalize {requested}: {problem}; it would erase what tells their neurons apart; use "
+                           "--normalize auto or none")
     if len(unfit) == len(set(session_keys.tolist())):
         return Normalization(requested, "none", tuple(unfit), f"--normalize {requested} used none: {problem}")
     return Normalization(requested, per_session, tuple(unfit),
                          f"--normalize {requested}: {problem}; those were {PAST[per_session]} with the statistics "
                          "of all neurons instead")
+
+
+def one_class_note(normalization: Normalization, session_keys: np.ndarray, labels: np.ndarray, label: str,
+                   population_keys: np.ndarray | None = None) -> str | None:
+    """A note when sessions normalised on their own hold labelled neurons of one class only, with fewer than
+    ``MIN_SESSION_NEURONS`` other neurons beside them (``population_keys`` as in :func:`unfit_sessions`): their
+    normalisation removes what their neurons share, their class with it. The labels change nothing; None when there
+    is nothing to say."""
+    if normalization.applied == "none":
+        return None
+    session_keys, labels = np.asarray(session_keys, dtype=str), np.asarray(labels, dtype=str)
+    population_keys = session_keys if population_keys is None else np.asarray(population_keys, dtype=str)
+    one_class = [key for key in dict.fromkeys(session_keys.tolist()) if key not in normalization.fallback_sessions
+                 and np.unique(labels[session_keys == key]).size == 1
+                 and (population_keys == key).sum() - (session_keys == key).sum() < MIN_SESSION_NEURONS]
+    if not one_class:
+        return None
+    share = float(np.isin(session_keys, one_class).mean())
+    return (f"{len(one_class)} of {len(set(session_keys.tolist()))} sessions ({share:.0%} of the labelled neurons) "
+            f"hold labelled neurons of a single {label} (e.g. {', '.join(one_class[:3])}): "
+            f"{PAST[normalization.applied]} per session, they lose what their neurons share, their class with it, "
+            "and a probe may not find it there; normalisation never reads the labels (--normalize none keeps what "
+            "sessions share)")

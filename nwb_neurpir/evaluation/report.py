@@ -219,6 +219,11 @@ def _rate(probe: dict[str, Any] | None) -> str:
     return f"{probe['balanced_accuracy']:.3f} (chance {probe['chance']:.3f}, {probe['n_groups']} groups)"
 
 
+def _models(name: str, n_models: int) -> str:
+    """A diagnostics row's name, with how many fold models its numbers average."""
+    return f"{name} (mean of {n_models} fold models)" if n_models > 1 else name
+
+
 def _diagnostic_lines(result: EvaluationResult) -> list[str]:
     """Effective rank and identity probes per representation, and vector + hand features vs hand alone."""
     diagnostics = result.diagnostics
@@ -227,12 +232,15 @@ def _diagnostic_lines(result: EvaluationResult) -> list[str]:
         return []
     lines = ["## Diagnostics", "", *_markdown_table(
         ["vectors", "dimension", "effective rank", "session identity (bal. acc.)", "animal identity (bal. acc.)"],
-        [[name, str(d["dimension"]), f"{d['effective_rank']:.1f}", _rate(d["session_identity"]),
-          _rate(d["animal_identity"])] for name, d in representations.items()]), "",
+        [[_models(name, d.get("n_models", 1)), str(d["dimension"]), f"{d['effective_rank']:.1f}",
+          _rate(d["session_identity"]), _rate(d["animal_identity"])] for name, d in representations.items()]), "",
         "Effective rank: exp(entropy of the normalised PCA eigenvalues) of the vectors before normalisation "
         "(the hand features' columns each z-scored over all neurons first, as their units differ). "
         "Identity: balanced accuracy of a logistic probe telling the session (animal) from the vectors, "
-        "cross-validated over neurons; near chance means the vectors describe neurons, not recordings.", ""]
+        "cross-validated over neurons; near chance means the vectors describe neurons, not recordings. "
+        "All computed on the vectors of every labelled neuron; for a representation trained per fold, each number "
+        "is the mean over its fold models, every model's vectors measured alike (every model's values: "
+        "report.json, diagnostics.representations.<name>.*_per_model).", ""]
     both = diagnostics.get("vector_plus_hand")
     if both:
         lines += [f"NeurPIR vectors + hand features: {both['vector_plus_hand']:.3f} pooled balanced accuracy; hand "
@@ -327,7 +335,7 @@ def _label_sections(result: EvaluationResult, comparison: dict[str, Any] | None)
               "", *_probe_lines(result.settings.get("probes") or {}), *_comparison_lines(comparison)]
     lines += ["## Folds", "", *_markdown_table(
         ["fold", "held out", "train counts", "test counts", "chance", "scored", "model trained on"],
-        [[f.name, ", ".join(f.held_out_subjects), _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",
+        [[f.name, f.held_out, _counts(f.train_counts), _counts(f.test_counts), f"{f.chance:.3f}",
           str(f.n_scored) if f.scorable else f"unscorable ({f.unscorable_because})",
           f"{len(f.training_data)} sessions" if f.training_data else "-"] for f in result.folds]), ""]
     lines += _model_lines(result)

@@ -50,11 +50,28 @@ class FoldInfo:
     test_counts: dict[str, int]
     chance: float
     """1 / number of classes in the training neurons (what a probe guessing among them scores)."""
+    split: str
+    """How the folds were made: ``animal``, ``session`` or ``kfold`` (``splits.make_folds``)."""
+    animal_disjoint: bool
+    """True when the fold's training data (the probe's neurons, and the recordings its model learnt from) holds
+    nothing of its test animals."""
     training_data: tuple[str, ...]
     """Sessions (NWB identifiers) the fold's NeurPIR model was trained on, from the model's own provenance; for
     per-fold training all sessions of the training animals, labelled or not. Empty when unknown or not trained."""
     unscorable_classes: tuple[str, ...] = ()
     """Test classes absent from the training neurons: no probe can predict them, so their neurons are not scored."""
+
+    @property
+    def held_out(self) -> str:
+        """What the fold tests on, for the reader: an animal, a session (and whether its animal trains), or a share of
+        every animal's neurons."""
+        animals = ", ".join(self.held_out_subjects)
+        if self.split == "animal":
+            return f"animal {animals}"
+        if self.split == "session":
+            shared = "" if self.animal_disjoint else f" (other sessions of animal {animals} train)"
+            return f"session {self.name}{shared}"
+        return f"neurons of {animals} (the animals also train)"
 
     @property
     def n_scored(self) -> int:
@@ -90,7 +107,8 @@ class FoldInfo:
         return ~np.isin(np.asarray(test_labels, dtype=str), self.unscorable_classes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "held_out_subjects": list(self.held_out_subjects),
+        return {"name": self.name, "held_out": self.held_out, "animal_disjoint": self.animal_disjoint,
+                "held_out_subjects": list(self.held_out_subjects),
                 "held_out_sessions": list(self.held_out_sessions), "train_counts": self.train_counts,
                 "test_counts": self.test_counts, "chance": self.chance, "scorable": self.scorable,
                 "n_scored": self.n_scored, "unscorable_classes": list(self.unscorable_classes),
@@ -107,7 +125,8 @@ def describe_fold(fold: Fold, labels: np.ndarray, classes: Sequence[str]) -> Fol
     absent = tuple(name for name, count in test_counts.items() if count > 0 and train_counts[name] == 0)
     return FoldInfo(name=fold.name, held_out_subjects=fold.held_out_subjects,
                     held_out_sessions=fold.held_out_sessions, train_counts=train_counts, test_counts=test_counts,
-                    chance=1.0 / max(len(trained), 1), training_data=(), unscorable_classes=absent)
+                    chance=1.0 / max(len(trained), 1), split=fold.split, animal_disjoint=fold.animal_disjoint,
+                    training_data=(), unscorable_classes=absent)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ class Fold:
     """Session keys (as given to ``make_folds``) whose neurons are in ``test``."""
     animal_disjoint: bool
     """True when no test animal contributes a training neuron."""
+    split: str
+    """How the folds were made: ``animal``, ``session`` or ``kfold``."""
 
 
 def make_folds(
@@ -63,9 +65,9 @@ def make_folds(
     if not subjects.size == keys.size == recorded_in.size == labels.size:
         raise ValueError("subject_ids, session_keys, sessions and labels must have the same length")
     if split == "animal":
-        folds = _leave_one_out(subjects, subjects, keys, unit="animal")
+        folds = _leave_one_out(subjects, subjects, keys, split)
     elif split == "session":
-        folds = _leave_one_out(recorded_in, subjects, keys, unit="session")
+        folds = _leave_one_out(recorded_in, subjects, keys, split)
     elif split == "kfold":
         folds = _stratified_kfold(subjects, keys, labels, n_splits, seed)
     else:
@@ -103,7 +105,7 @@ def only_held_out(folds: list[Fold], names: Sequence[str]) -> list[Fold]:
     return kept
 
 
-def _leave_one_out(keys: np.ndarray, subjects: np.ndarray, sessions: np.ndarray, unit: str) -> list[Fold]:
+def _leave_one_out(keys: np.ndarray, subjects: np.ndarray, sessions: np.ndarray, unit: Split) -> list[Fold]:
     values = list(dict.fromkeys(keys.tolist()))
     if len(values) < 2:
         found = f"all come from {unit} {values[0]}" if values else "there are none"
@@ -116,7 +118,8 @@ def _leave_one_out(keys: np.ndarray, subjects: np.ndarray, sessions: np.ndarray,
         test_subjects = tuple(dict.fromkeys(subjects[test].tolist()))
         disjoint = not set(test_subjects) & set(subjects[train].tolist())
         folds.append(Fold(name=value, train=train, test=test, held_out_subjects=test_subjects,
-                          held_out_sessions=tuple(dict.fromkeys(sessions[test].tolist())), animal_disjoint=disjoint))
+                          held_out_sessions=tuple(dict.fromkeys(sessions[test].tolist())), animal_disjoint=disjoint,
+                          split=unit))
     return folds
 
 
@@ -139,5 +142,6 @@ def _stratified_kfold(subjects: np.ndarray, sessions: np.ndarray, labels: np.nda
     for index, (train, test) in enumerate(splitter.split(np.zeros(labels.size), strata)):
         folds.append(Fold(name=f"fold{index + 1}", train=train, test=test,
                           held_out_subjects=tuple(dict.fromkeys(subjects[test].tolist())),
-                          held_out_sessions=tuple(dict.fromkeys(sessions[test].tolist())), animal_disjoint=False))
+                          held_out_sessions=tuple(dict.fromkeys(sessions[test].tolist())), animal_disjoint=False,
+                          split="kfold"))
     return folds

@@ -23,7 +23,7 @@ from nwb_neurpir.recording import recording_key, refuse_one_recording_twice
 from nwb_neurpir.renamed import accepts_ophys_series
 from nwb_neurpir.workflows.annotated import MovedSources, activity_source, local_paths, read_annotated
 from nwb_neurpir.workflows.labels_file import ExternalLabels, relabel_frame, relabel_recordings
-from nwb_neurpir.workflows.recordings import source_items
+from nwb_neurpir.workflows.recordings import given_recordings, recordings_or_sources
 from nwb_neurpir.workflows.vectors_file import ExternalVectors, matched_vectors, read_vectors
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def evaluate_sources(
     if report_dir is not None and not overwrite:
         _check_new_report(Path(report_dir))
     reader = {"unit_filter": unit_filter, "bin_size": bin_size, "series": series}
-    if model is not None or config is not None:
+    if model is not None or config is not None or given_recordings(sources):
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir,
                                      reader_kwargs={**reader, "modality": modality}, model=model, config=config,
                                      num_threads=num_threads,
@@ -268,7 +268,7 @@ def evaluate_annotated(
 
 
 def evaluate_recordings(
-    sources: Sequence[str | Path],
+    sources: Sequence[str | Path] | Sequence[Recording],
     *,
     label: str | None = None,
     glob: str | None = None,
@@ -284,9 +284,11 @@ def evaluate_recordings(
 ) -> EvaluationResult:
     """Read ``sources`` (spike times kept for the ISI features; as the model's modality and, unless
     ``reader_kwargs`` name one, on its bin size; else as the ``modality`` of ``reader_kwargs`` or of ``config``,
-    files of the other kind skipped with one warning) and ``evaluate`` them with ``model`` (a trained model or its
-    folder, loaded to embed with ``num_threads`` torch threads) or by training ``config`` per fold, ``labels``
-    standing in for their label column, ``vectors`` scored beside them; ``options`` go to ``evaluate``."""
+    files of the other kind skipped with one warning), or take the ``Recording`` objects given as they were read,
+    and ``evaluate`` them with ``model`` (a trained model or its folder, loaded to embed with ``num_threads`` torch
+    threads), by training ``config`` per fold, or with neither on the methods that need no NeurPIR vectors (hand
+    features, ``vectors``), ``labels`` standing in for their label column, ``vectors`` scored beside them;
+    ``options`` go to ``evaluate``."""
     from nwb_neurpir.evaluation.evaluate import evaluate
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.access import DataAccess
@@ -299,7 +301,10 @@ def evaluate_recordings(
     reader = dict(reader_kwargs or {}, access=DataAccess(cache_dir=cache_dir), progress=progress,
                   keep_spike_times=True)
     modality = reader.pop("modality", "auto")
-    if model is not None:
+    if given_recordings(sources):
+        _refuse_reading_options(glob, cache_dir, {**(reader_kwargs or {}), "modality": modality})
+        recordings = list(sources)
+    elif model is not None:
         if modality not in ("auto", model.config.modality):
             raise NeurPIRError(f"--modality {modality} (modality=) was asked for, but the model was trained on "
                                f"{model.config.modality} data", source=folder)
@@ -330,9 +335,18 @@ def _view_of_model(view: EmbeddingView | None, folder: Path) -> EmbeddingView | 
     return dataclasses.replace(view, title=f"NeurPIR vectors of model {folder.resolve().name}{view.title[len(full):]}")
 
 
+def _refuse_reading_options(glob: str | None, cache_dir: str | Path | None, reader: dict[str, Any]) -> None:
+    """Refuse options that say how to read sources when the recordings given were read already."""
+    asked = {"glob": glob, "cache_dir": cache_dir, **reader}
+    named = next((name for name, value in asked.items() if value not in (None, "auto")), None)
+    if named is not None:
+        raise NeurPIRError(f"{named}= says how to read files, but the recordings given were read already: read them "
+                           f"with npir.open_recordings(..., {named}=...), or give the files' paths")
+
+
 @accepts_ophys_series
 def evaluate(
-    sources: Sequence[str | Path] | str | Path,
+    sources: Sequence[str | Path] | str | Path | Sequence[Recording] | Recording,
     *,
     label: str | None = None,
     model: Any = None,  # noqa: ANN401 - an estimator, a trained model or a folder
@@ -343,6 +357,11 @@ def evaluate(
     form of ``neurpir evaluate``. ``match_column`` (``--match-column``), a neuron column that tracks units across
     an animal's recordings, adds their cross-session stability (``result.stability``); alone, without ``label``,
     it is all that is measured.
+
+    ``sources``: paths, folders, DANDI asset IDs or URLs (``npir.open_recordings``), or ``Recording`` objects read
+    already (evaluated as they were read: ``keep_spike_times=True`` gives the hand features' ISI statistics exact
+    spike times, else they come from the binned counts; with ``model=None`` they are probed with the methods that
+    need no NeurPIR vectors, the hand features by default).
 
     ``model``: a fitted :class:`~nwb_neurpir.NeurPIR` estimator, a trained model or a model folder embeds every
     source; an unfitted estimator trains one model per fold with its parameters (``transductive=True``: one model
@@ -374,8 +393,8 @@ def evaluate(
             model, config = None, model.config
     if isinstance(options.get("methods"), str):
         options["methods"] = split_methods(options["methods"])
-    return evaluate_sources(source_items(sources), label=label, model=model, config=config, report_dir=report_dir,
-                            **options).result
+    return evaluate_sources(recordings_or_sources(sources), label=label, model=model, config=config,
+                            report_dir=report_dir, **options).result
 
 
 def _relabelled(recordings: list[Recording], labels: ExternalLabels | None) -> list[Recording]:

@@ -126,12 +126,13 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
     marked ``silent`` (no activity in the time read: their vectors say nothing about them) are left out, with a
     warning.
 
-    ``normalize`` works as in ``evaluate`` (each file is a session; the label's classes count only when a label is
-    known): ``auto`` z-scores per session unless a session is too small or single-class, then warns and uses none."""
+    ``normalize`` works as in ``evaluate`` (each file is a session; label-free): ``auto`` z-scores per session,
+    a session too small for it with the statistics of all neurons, with a warning (and one when a session's
+    neurons shown are all of one class: z-scoring removes it)."""
     import warnings
 
     from nwb_neurpir.evaluation.evaluate import EvaluationWarning
-    from nwb_neurpir.evaluation.normalization import choose_normalization
+    from nwb_neurpir.evaluation.normalization import choose_normalization, one_class_note
     from nwb_neurpir.io.unit_filter import select_rows
 
     if label is None:
@@ -149,10 +150,13 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
     vectors = np.stack([np.asarray(v, dtype=np.float64) for v in kept["embedding"]])
     sessions = kept["file"].astype(str).to_numpy()
     population = table_population(table, key_column="file")
-    normalization = choose_normalization(normalize, sessions, grouped.labels if label is not None else None,
-                                         None if population is None else population[1])
-    if normalization.note:
-        warnings.warn(normalization.note, EvaluationWarning, stacklevel=2)
+    population_keys = None if population is None else population[1]
+    normalization = choose_normalization(normalize, sessions, population_keys)
+    one_class = None if label is None else one_class_note(normalization, sessions, grouped.labels, label,
+                                                          population_keys)
+    for note in (normalization.note, one_class):
+        if note:
+            warnings.warn(note, EvaluationWarning, stacklevel=2)
     return EmbeddingView(vectors=normalization.apply(vectors, sessions, population), labels=grouped.labels,
                          subjects=kept["subject_id"].astype(str).to_numpy(),
                          title=f"{title} of {len(kept)} neurons{normalization.description}",

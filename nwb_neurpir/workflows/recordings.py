@@ -13,7 +13,7 @@ from nwb_neurpir.renamed import accepts_ophys_series
 if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
 
-__all__ = ["as_recordings", "open_recordings", "source_items"]
+__all__ = ["as_recordings", "given_recordings", "open_recordings", "recordings_or_sources", "source_items"]
 
 
 @accepts_ophys_series
@@ -84,6 +84,15 @@ def as_recordings(items: Any, *, progress: bool | None = None, **options: Any) -
     """``items`` as a list of recordings: a ``Recording`` or a list of them passes through; sources
     (``source_items``) are read. Anything else, or a list holding anything else (numbers, arrays), is a
     ``TypeError``."""
+    items = recordings_or_sources(items)
+    if given_recordings(items):
+        return items
+    return open_recordings(items, progress=progress, **options)
+
+
+def recordings_or_sources(items: Any) -> list[Recording] | list[str | Path]:  # noqa: ANN401
+    """``items`` as a list: a ``Recording`` or an iterable of them (a list, a generator) as recordings, anything
+    else as sources (``source_items``); a mix of both, or what is neither, is a ``TypeError``."""
     from nwb_neurpir.recording import Recording
 
     if isinstance(items, Recording):
@@ -94,7 +103,14 @@ def as_recordings(items: Any, *, progress: bool | None = None, **options: Any) -
             return items
         if any(isinstance(item, Recording) for item in items):
             raise TypeError("give either recordings or sources, not a mix of both")
-    return open_recordings(source_items(items), progress=progress, **options)
+    return source_items(items)
+
+
+def given_recordings(items: list[Recording] | list[str | Path]) -> bool:
+    """Whether ``recordings_or_sources`` gave recordings (an empty list counts as recordings: none to read)."""
+    from nwb_neurpir.recording import Recording
+
+    return all(isinstance(item, Recording) for item in items)
 
 
 def _not_sources(value: Any) -> TypeError:  # noqa: ANN401 - what was given instead of a source
