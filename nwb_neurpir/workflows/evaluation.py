@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.plots import DEFAULT_DPI, check_dpi
 from nwb_neurpir.evaluation.results import EvaluationResult
 from nwb_neurpir.recording import recording_key, refuse_one_recording_twice
 from nwb_neurpir.renamed import accepts_ophys_series
@@ -68,6 +69,7 @@ def evaluate_sources(
     overwrite: bool = False,
     plots: bool = True,
     projection: str = "umap",
+    dpi: float = DEFAULT_DPI,
     command: str | None = None,
     labels: str | Path | pd.DataFrame | None = None,
     vectors: Mapping[str, str | Path | pd.DataFrame] | None = None,
@@ -75,8 +77,8 @@ def evaluate_sources(
 ) -> EvaluationRun:
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
-    table); write the report to ``report_dir`` (figures unless ``plots=False``; a report already there is replaced
-    only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read on (default: the
+    table); write the report to ``report_dir`` (PNG figures at ``dpi`` unless ``plots=False``; a report already
+    there is replaced only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read on (default: the
     model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
     neurons read, files of the other kind skipped with one warning. ``command``, the command line that asked for
     it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files'
@@ -97,6 +99,8 @@ def evaluate_sources(
 
     if report_dir is not None and not overwrite:
         _check_new_report(Path(report_dir))
+    if report_dir is not None and plots:
+        check_dpi(dpi)
     reader = {"unit_filter": unit_filter, "bin_size": bin_size, "series": series}
     if model is not None or config is not None:
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir,
@@ -127,7 +131,8 @@ def evaluate_sources(
     if report_dir is not None and plots and options.get("progress", True):
         print(f"writing the report and its figures to {report_dir} (a {projection.upper()} of the vectors can take a "
               "minute) ...", file=sys.stderr)
-    written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
+    written = (write_report(result, report_dir, plots=plots, projection=projection, dpi=dpi)
+               if report_dir is not None else {})
     return EvaluationRun(result=result, written=written)
 
 
