@@ -128,6 +128,8 @@ def test_an_empty_selection_says_why(annotated: Path) -> None:
     frame = npir.read_embeddings(annotated)
     with pytest.raises(NeurPIRError, match="^the embeddings hold no neurons; nothing to draw$"):
         npir.plot_embeddings(frame.head(0), projection="pca")
+    with pytest.raises(NeurPIRError, match=r"^all 75 neurons are silent \(no activity in the time read\); nothing "):
+        npir.plot_embeddings(frame.assign(silent=True), projection="pca")
     frame["cell_type"] = None
     with pytest.raises(NeurPIRError, match="^none of the 75 neurons has a 'cell_type' value; nothing to draw$"):
         npir.plot_embeddings(frame, projection="pca")

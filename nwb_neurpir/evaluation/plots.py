@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
     from nwb_neurpir.evaluation.stability import StabilityResult
 
-__all__ = ["DEFAULT_DPI", "FIGURE_FORMATS", "MAX_LEGEND_ENTRIES", "MIN_PROJECTED", "PROJECTIONS",
-           "check_dpi", "check_projectable", "confusion_figure", "drawable", "embedding_figure", "figure_format", "project_2d", "save_figure", "stability_figure",
-           "top_categories"]
+__all__ = ["DEFAULT_DPI", "FIGURE_FORMATS", "MAX_LEGEND_ENTRIES", "MIN_PROJECTED", "PROJECTIONS", "check_dpi",
+           "check_projectable", "confusion_figure", "drawable", "embedding_figure", "figure_format", "project_2d",
+           "save_figure", "stability_figure", "top_categories"]
 
 PROJECTIONS = ("umap", "pca")
 """``umap`` (slow the first time in a process: numba compiles it) or ``pca`` (instant; a quick preview)."""
@@ -58,8 +58,8 @@ def _new_figure(width: float, height: float, layout: str | None = None) -> Figur
     from matplotlib.figure import Figure
 
     backend = matplotlib.rcParams._get("backend")  # without resolving it (which would load pyplot)
-    if isinstance(backend, str) and backend.startswith("module://") and backend.endswith("backend_inline") \
-            and "IPython" in sys.modules:
+    inline = isinstance(backend, str) and backend.startswith("module://") and backend.endswith("backend_inline")
+    if inline and "IPython" in sys.modules:
         importlib.import_module(backend.removeprefix("module://"))
     return Figure(figsize=(width, height), layout=layout)
 
