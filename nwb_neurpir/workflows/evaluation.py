@@ -78,8 +78,8 @@ def evaluate_sources(
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
     table); write the report to ``report_dir`` (PNG figures at ``dpi`` unless ``plots=False``; a report already
-    there is replaced only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read on (default: the
-    model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
+    there is replaced only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read
+    on (default: the model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
     neurons read, files of the other kind skipped with one warning. ``command``, the command line that asked for
     it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files'
     ``label`` column. ``vectors`` (method name -> a table of per-neuron vectors, see ``vectors_file``) are scored as
