@@ -79,14 +79,14 @@ def evaluate_sources(
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
     table); write the report to ``report_dir`` (PNG figures at ``dpi`` unless ``plots=False``; a report already
     there is replaced only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read
-    on (default: the model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
-    neurons read, files of the other kind skipped with one warning. ``command``, the command line that asked for
-    it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files'
-    ``label`` column. ``vectors`` (method name -> a table of per-neuron vectors, see ``vectors_file``) are scored as
-    methods of those names beside NeurPIR (when the files are annotated, or with ``model``/``config``) and the hand
-    features. ``options`` go to ``evaluate`` (``match_column`` without ``label``: the stability alone).
-    ``num_threads``: the torch threads a ``model`` folder embeds with (0: ``OMP_NUM_THREADS`` or every CPU this
-    process may use)."""
+    on (default: the model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config
+    only): the kind of neurons read, files of the other kind skipped with one warning. ``command``, the command line
+    that asked for it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in
+    for the files' ``label`` column. ``vectors`` (method name -> a table of per-neuron vectors, see
+    ``vectors_file``) are scored as methods of those names beside NeurPIR (when the files are annotated, or with
+    ``model``/``config``) and the hand features. ``options`` go to ``evaluate`` (``match_column`` without ``label``:
+    the stability alone). ``num_threads``: the torch threads a ``model`` folder embeds with (0: ``OMP_NUM_THREADS``
+    or every CPU this process may use)."""
     from nwb_neurpir.evaluation import write_report
     from nwb_neurpir.workflows.labels_file import read_labels
 
