@@ -37,11 +37,15 @@ PROJECTIONS = "nwb_neurpir.evaluation.plots:PROJECTIONS"
 """The registry of ``--projection`` (``evaluate`` and ``plot``)."""
 Progress = Annotated[Optional[bool],  # noqa: UP007
                      progress_option("Show progress bars and status lines (on stderr).")]
+Dpi = Annotated[Optional[float], typer.Option(  # noqa: UP007
+    "--dpi", help="Resolution of PNG/JPEG figures in dots per inch, e.g. 300 for a journal [default: 120].")]
+"""The figure resolution option ``evaluate`` and ``plot`` share."""
 
 
 def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, threads: int | None,
                    transductive: bool, ablations: bool, methods: str | None, embeddings_name: str | None, split: str,
-                   folds: int | None, out: Path | None, no_plots: bool, projection: str | None) -> None:
+                   folds: int | None, out: Path | None, no_plots: bool, projection: str | None,
+                   dpi: float | None) -> None:
     """A one-line error for an option that would change nothing with the others given."""
     unused = [(max_steps is not None and not training, "--max-steps needs --train or --train-config"),
               (threads is not None and not training and model is None,
@@ -53,7 +57,8 @@ def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None,
               (embeddings_name is not None and (training or model is not None),
                "--embeddings picks a table of annotated files; it does nothing with --model or --train"),
               (folds is not None and split != "kfold", "--folds needs --split kfold"),
-              (projection is not None and (out is None or no_plots), "--projection needs --out and figures")]
+              (projection is not None and (out is None or no_plots), "--projection needs --out and figures"),
+              (dpi is not None and (out is None or no_plots), "--dpi needs --out and figures")]
     for happens, message in unused:
         if happens:
             raise NeurPIRError(message)
@@ -155,6 +160,7 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option(
             "--overwrite", help="Replace the report already in --out.")] = False,
         no_plots: Annotated[bool, typer.Option("--no-plots", help="With --out: skip the PNG figures.")] = False,
+        dpi: Dpi = None,
         projection: Annotated[Optional[str], choice(  # noqa: UP007
             PROJECTIONS, "--projection", help="Embedding figure: umap, or pca (instant preview) [default: umap].")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
@@ -187,7 +193,7 @@ def register(app: typer.Typer) -> None:
         _refuse_unused(training=training, model=model, max_steps=max_steps, threads=threads,
                        transductive=transductive, ablations=ablations, methods=methods,
                        embeddings_name=embeddings_name, split=split, folds=folds, out=out, no_plots=no_plots,
-                       projection=projection)
+                       projection=projection, dpi=dpi)
         if label is None:
             _refuse_probe_options(split=split, probe=probe, normalize=normalize, seed=seed, projection=projection)
         options = dict(label=label, match_column=match_column, grouping=grouping, split=split, probe=probe,
@@ -204,6 +210,7 @@ def register(app: typer.Typer) -> None:
                                transductive=transductive, embeddings_name=embeddings_name, report_dir=out,
                                overwrite=overwrite,
                                plots=not no_plots, projection=projection or "umap",
+                               **({} if dpi is None else {"dpi": dpi}),
                                command=command_line(), labels=labels, vectors=_named_vectors(vectors or []),
                                **options)
         if as_json:
@@ -213,4 +220,4 @@ def register(app: typer.Typer) -> None:
         for path in run.written.values():
             typer.echo(f"wrote {path}")
 
-__all__ = ["PROJECTIONS", "Normalize", "Progress", "register"]
+__all__ = ["PROJECTIONS", "Dpi", "Normalize", "Progress", "register"]

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nwb_neurpir.cli.cmd_evaluate import PROJECTIONS, Normalize, Progress
+from nwb_neurpir.cli.cmd_evaluate import PROJECTIONS, Dpi, Normalize, Progress
 from nwb_neurpir.cli.options import PRESET_GROUPING, Glob, JsonOutput, Sources, UnitFilter, choice
 from nwb_neurpir.evaluation.plots import MAX_CLASSES
 
@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
             "--grouping", help=f"{PRESET_GROUPING} or YAML/JSON file grouping the label values.")] = None,
         embeddings_name: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--embeddings", help="Which embedding table (when a file has several).")] = None,
-        out: Annotated[Path, typer.Option("--out", help="PNG file to write.")] = Path("umap.png"),
+        out: Annotated[Path, typer.Option(
+            "--out", help="Figure to write: .png, .svg, .pdf or .jpg (the suffix picks the format).")
+        ] = Path("umap.png"),
+        dpi: Dpi = None,
         seed: Annotated[int, typer.Option("--seed", help="UMAP random seed.")] = 0,
         projection: Annotated[str, choice(
             PROJECTIONS, "--projection", help="umap, or pca (instant preview).")] = "umap",
@@ -46,7 +49,7 @@ def register(app: typer.Typer) -> None:
 
         The vectors are normalised as `neurpir evaluate` does before its probe (--normalize, same default).
 
-        Example: neurpir plot neurpir-demo/data --label cell_type --out umap.png
+        Example: neurpir plot neurpir-demo/data --label cell_type --out umap.pdf
         """
         from nwb_neurpir.workflows.plotting import plot_annotated
 
@@ -57,7 +60,7 @@ def register(app: typer.Typer) -> None:
         shown = plot_annotated(sources, out, glob=glob, label=label, grouping=grouping,
                                embeddings_name=embeddings_name, normalize=normalize, unit_filter=unit_filter,
                                seed=seed, projection=projection, palette=palette, max_classes=max_classes,
-                               say=status)
+                               say=status, **({} if dpi is None else {"dpi": dpi}))
         if as_json:
             typer.echo(json.dumps(shown.to_dict(), indent=2))
             return

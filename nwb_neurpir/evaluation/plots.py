@@ -1,17 +1,20 @@
 """Figures: UMAP of per-neuron vectors coloured by label and, in a second panel, by animal; confusion matrices;
 the rank of tracked neurons' partners across recordings (``stability``). Each is a matplotlib ``Figure`` (a notebook
-shows it); ``save_figure`` writes it as a PNG.
+shows it); ``save_figure`` writes it as PNG, SVG, PDF or JPEG (from the file's suffix).
 
 The projection file is ``umap.png`` whichever projection drew it (its title names the projection).
 
-matplotlib runs on the Agg backend (no display needed) unless a backend was chosen before (a notebook's inline
-backend, ``MPLBACKEND``, pyplot in use); umap is imported only when a UMAP is drawn.
+The figures are built without pyplot, so the session's backend is never chosen or changed; in a notebook whose
+backend is the inline one, that backend is loaded first (as pyplot would load it) so the figures returned show.
+Font sizes are relative ("small"...): ``rcParams["font.size"]`` and style sheets scale them. umap is imported only
+when a UMAP is drawn.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -26,11 +29,19 @@ if TYPE_CHECKING:
     from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult, MethodResult
     from nwb_neurpir.evaluation.stability import StabilityResult
 
-__all__ = ["MAX_CLASSES", "PROJECTIONS", "confusion_figure", "embedding_figure", "project_2d", "save_figure",
-           "stability_figure", "top_categories"]
+__all__ = ["DEFAULT_DPI", "FIGURE_FORMATS", "MAX_CLASSES", "MIN_PROJECTED", "PROJECTIONS", "check_dpi",
+           "check_projectable", "confusion_figure", "drawable", "embedding_figure", "figure_format", "project_2d",
+           "save_figure", "stability_figure", "top_categories"]
 
 PROJECTIONS = ("umap", "pca")
 """``umap`` (slow the first time in a process: numba compiles it) or ``pca`` (instant; a quick preview)."""
+
+MIN_PROJECTED = 3
+"""Neurons with a finite vector a projection needs (below it, ``embedding_figure`` refuses)."""
+FIGURE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf", ".jpg": "jpeg", ".jpeg": "jpeg"}
+"""The suffixes ``save_figure`` writes, and the format of each."""
+DEFAULT_DPI = 120
+"""Resolution of the raster formats (PNG, JPEG; the images inside SVG and PDF) unless ``dpi`` says otherwise."""
 
 _CONFUSION_COLUMNS = 4
 MAX_CLASSES = 12
@@ -38,18 +49,22 @@ MAX_CLASSES = 12
 "other" naming the rest (``max_classes=``, ``--max-classes``)."""
 _OTHER_LINES = 8
 """Lines of the "other" legend entry's list of values."""
+_CELL_TEXT_MAX = 12
+"""Above this many classes a confusion cell carries no numbers (they would be a smear): its colour only."""
 
 
-def _pyplot():  # noqa: ANN202 - matplotlib.pyplot module
-    """pyplot, on the Agg backend unless one was chosen before: a notebook's inline backend stays, so it shows the
-    figures returned and the user's own."""
+def _new_figure(width: float, height: float, layout: str | None = None) -> Figure:
+    """A Figure of ``width`` x ``height`` inches outside pyplot (not kept by it, the backend untouched). When the
+    backend asked for is a notebook's inline one, its module is imported first: that registers how IPython shows a
+    Figure (pyplot does the same when it loads that backend), so a notebook shows the Figure returned."""
     import matplotlib
+    from matplotlib.figure import Figure
 
-    if "matplotlib.pyplot" not in sys.modules and "MPLBACKEND" not in os.environ:
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    backend = matplotlib.rcParams._get("backend")  # without resolving it (which would load pyplot)
+    inline = isinstance(backend, str) and backend.startswith("module://") and backend.endswith("backend_inline")
+    if inline and "IPython" in sys.modules:
+        importlib.import_module(backend.removeprefix("module://"))
+    return Figure(figsize=(width, height), layout=layout)
 
 
 def project_2d(vectors: np.ndarray, projection: str = "umap", seed: int = 0) -> np.ndarray:
@@ -68,7 +83,8 @@ def project_2d(vectors: np.ndarray, projection: str = "umap", seed: int = 0) -> 
         return coordinates
     from nwb_neurpir.progress import without_ipywidgets_warning
 
-    with without_ipywidgets_warning():  # umap imports tqdm.auto
+    with without_ipywidgets_warning(), warnings.catch_warnings():  # umap imports tqdm.auto
+        warnings.filterwarnings("ignore", message="Tensorflow not installed", category=ImportWarning)
         import umap
 
     reducer = umap.UMAP(n_neighbors=min(15, x.shape[0] - 1), min_dist=0.1, random_state=seed, n_jobs=1)
@@ -95,6 +111,18 @@ def _axis_names(vectors: np.ndarray, projection: str) -> tuple[str, str]:
     variance = np.linalg.svd(x, compute_uv=False) ** 2 if x.shape[0] >= 3 else np.zeros(0)  # as project_2d
     shares = [variance[k] / variance.sum() if k < variance.size and variance.sum() > 0 else np.nan for k in (0, 1)]
     return tuple(f"PC{k + 1}" + ("" if np.isnan(share) else f" ({share:.0%})") for k, share in enumerate(shares))
+
+
+def drawable(vectors: np.ndarray) -> np.ndarray:
+    """(n,) bool: the rows of ``vectors`` a projection places (every value finite)."""
+    return np.isfinite(np.asarray(vectors, dtype=np.float64)).all(axis=1)
+
+
+def check_projectable(count: int) -> None:
+    """A one-line error when ``count`` neurons are too few to project (under ``MIN_PROJECTED``)."""
+    if count < MIN_PROJECTED:
+        raise NeurPIRError(f"only {count} neuron{'s' if count != 1 else ''} with a vector to draw; a projection "
+                           f"needs at least {MIN_PROJECTED}")
 
 
 def top_categories(categories: np.ndarray, max_classes: int = MAX_CLASSES) -> np.ndarray:
@@ -178,13 +206,13 @@ def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str, 
                                      color=OTHER_COLOUR if other else colours[name],
                                      label=_other_label(count[name], folded) if other
                                      else f"{name} ({count[name]})")
-    axis.set_title(title, fontsize=10)
+    axis.set_title(title, fontsize="medium")
     axis.set_xticks([])
     axis.set_yticks([])
-    axis.set_xlabel(axis_names[0], fontsize=8)
-    axis.set_ylabel(axis_names[1], fontsize=8)
+    axis.set_xlabel(axis_names[0], fontsize="small")
+    axis.set_ylabel(axis_names[1], fontsize="small")
     # Beside the panel, never over the points.
-    axis.legend(handles=[handles[name] for name in names], fontsize=7, markerscale=max(1.0, 16.0 / size),
+    axis.legend(handles=[handles[name] for name in names], fontsize="x-small", markerscale=max(1.0, 16.0 / size),
                 loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0.0)
 
 
@@ -193,19 +221,23 @@ def embedding_figure(view: EmbeddingView, seed: int = 0, projection: str = "umap
     """Two panels: UMAP (or PCA) coloured by label, and the same points coloured by animal (legends beside the
     panels; more than ``max_classes`` values show the most frequent and a grey "other" naming the rest, with a
     warning). ``palette`` (name -> colour) fixes the colours of classes and animals it names; the others keep theirs
-    across figures (``nwb_neurpir.evaluation.palette``)."""
-    plt = _pyplot()
-    coordinates = project_2d(view.vectors, projection, seed)
-    figure, axes = plt.subplots(1, 2, figsize=(15, 6))
-    label_title, names = _label_title(view), _axis_names(view.vectors, projection)
+    across figures (``nwb_neurpir.evaluation.palette``). Only the neurons with a finite vector are drawn and counted;
+    fewer than ``MIN_PROJECTED`` of them is an error."""
+    drawn = drawable(view.vectors)
+    check_projectable(int(drawn.sum()))
+    vectors = np.asarray(view.vectors)[drawn]
+    coordinates = project_2d(vectors, projection, seed)
+    figure = _new_figure(15, 6)
+    axes = figure.subplots(1, 2)
+    label_title, names = _label_title(view), _axis_names(vectors, projection)
     order = view.grouping.groups if view.grouping is not None else ()
-    _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str), label_title, names,
+    _scatter(axes[0], coordinates, np.asarray(view.labels, dtype=str)[drawn], label_title, names,
              what=label_title.splitlines()[0], order=tuple(order), palette=palette, max_classes=max_classes)
-    _scatter(axes[1], coordinates, np.asarray(view.subjects, dtype=str), "by animal", names, what="by animal",
+    _scatter(axes[1], coordinates, np.asarray(view.subjects, dtype=str)[drawn], "by animal", names, what="by animal",
              palette=palette, max_classes=max_classes)
-    figure.suptitle(f"{projection.upper()} of {view.title}", fontsize=11)
+    figure.suptitle(f"{projection.upper()} of {view.title}", fontsize="large")
     figure.tight_layout()
-    return _released(figure)
+    return figure
 
 
 def _label_title(view: EmbeddingView) -> str:
@@ -226,15 +258,29 @@ def _confusion_panel(axis, confusion: np.ndarray, classes: Sequence[str], title:
     support = confusion.sum(axis=1, keepdims=True)
     fraction = np.divide(confusion, support, out=np.zeros(confusion.shape), where=support > 0)
     image = axis.imshow(fraction, vmin=0, vmax=1, cmap="Blues")
-    for (row, column), count in np.ndenumerate(confusion):
-        axis.text(column, row, f"{fraction[row, column]:.2f}\n({count})", ha="center", va="center", fontsize=7,
-                  color="white" if fraction[row, column] > 0.5 else "black")
-    axis.set_xticks(range(len(classes)), classes, fontsize=8, rotation=45, ha="right")
-    axis.set_yticks(range(len(classes)), classes, fontsize=8)
-    axis.set_xlabel(f"predicted {label}", fontsize=8)
-    axis.set_ylabel(f"true {label}", fontsize=8)
-    axis.set_title(title, fontsize=9)
+    axis.set_anchor("N")  # space the square matrix leaves goes below it (cropped when saved), not under the title
+    if len(classes) <= _CELL_TEXT_MAX:
+        for (row, column), count in np.ndenumerate(confusion):
+            axis.text(column, row, f"{fraction[row, column]:.2f}\n({count})", ha="center", va="center",
+                      fontsize="x-small", color="white" if fraction[row, column] > 0.5 else "black")
+    names = "small" if len(classes) <= 30 else "x-small" if len(classes) <= 50 else "xx-small"
+    upright = max(map(len, classes), default=0) > 8  # long names read down, short ones slanted
+    axis.set_xticks(range(len(classes)), classes, fontsize=names, rotation=90 if upright else 45,
+                    ha="center" if upright else "right", rotation_mode="default" if upright else "anchor")
+    axis.set_yticks(range(len(classes)), classes, fontsize=names)
+    axis.set_xlabel(f"predicted {label}", fontsize="small")
+    axis.set_ylabel(f"true {label}", fontsize="small")
+    axis.set_title(title, fontsize="small")
     return image
+
+
+def _confusion_panel_size(classes: Sequence[str]) -> tuple[float, float]:
+    """Width and height (inches) of one confusion panel: the matrix grows with the class count (numbered cells
+    wider), the margins with the longest class name, both bounded."""
+    cell = 0.5 if len(classes) <= _CELL_TEXT_MAX else 0.18
+    side = float(np.clip(len(classes) * cell, 2.4, 8.0))
+    names = 0.075 * min(max(map(len, classes), default=0), 40) + 0.5  # the tick labels and the axis label
+    return side + names, side + names + 0.6  # the title above
 
 
 def _split_name(result: EvaluationResult) -> str:
@@ -269,11 +315,12 @@ def confusion_figure(result: EvaluationResult) -> Figure:
     """Row-normalised confusion matrices (test folds pooled), one panel per method -- every method, in rows of
     ``_CONFUSION_COLUMNS`` -- titled with the label, the split and the pooled score against chance (and, when a
     fold's test neurons lack a training class, against the chance of a probe that never predicts it)."""
-    plt = _pyplot()
     methods = result.methods
     columns = min(_CONFUSION_COLUMNS, len(methods))
     rows = int(np.ceil(len(methods) / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(3.8 * columns, 3.9 * rows + 0.6), squeeze=False)
+    width, height = _confusion_panel_size(result.classes)
+    figure = _new_figure(width * columns + 1.2, height * rows + 0.8, layout="compressed")  # colour bar, suptitle
+    axes = figure.subplots(rows, columns, squeeze=False)
     for axis in axes.ravel()[len(methods):]:
         axis.set_axis_off()
     image = None
@@ -288,25 +335,17 @@ def confusion_figure(result: EvaluationResult) -> Figure:
     held_out = ", ".join(fold.name for fold in result.folds)
     figure.suptitle(f"{result.label}{grouping}: {_split_name(result)}, test folds pooled (held out: {held_out})\n"
                     f"each row: share of that true class's neurons (diagonal = recall){_absent_note(result)}",
-                    fontsize=10)
-    figure.tight_layout()
+                    fontsize="medium")
     if image is not None:
         figure.colorbar(image, ax=axes.ravel().tolist(), shrink=0.6, label="share of the true class")
-    return _released(figure)
-
-
-def _released(figure: Figure) -> Figure:
-    """``figure`` closed in pyplot: not kept by it (memory), nor shown a second time at the end of a notebook cell
-    that returns it; it can still be shown, changed and saved."""
-    _pyplot().close(figure)
     return figure
 
 
 def stability_figure(stability: StabilityResult) -> Figure:
     """Per method, the share of tracked neurons whose partner is among the k nearest vectors of the other recording,
     against k (log scale), beside what vectors that say nothing of the neuron give (dashed)."""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6.5, 4.5))
+    figure = _new_figure(6.5, 4.5)
+    axis = figure.subplots()
     for method, retrievals in stability.retrievals.items():
         if not retrievals:
             continue
@@ -318,19 +357,38 @@ def stability_figure(stability: StabilityResult) -> Figure:
                   linewidth=0.8)
     axis.set_xscale("log")
     axis.set_ylim(0, 1.02)
-    axis.set_xlabel("k (nearest vectors of the other recording)", fontsize=9)
-    axis.set_ylabel("share of tracked neurons with the partner among them", fontsize=9)
+    axis.set_xlabel("k (nearest vectors of the other recording)", fontsize="small")
+    axis.set_ylabel("share of tracked neurons with the partner among them", fontsize="small")
     axis.set_title(f"Partners by {stability.match_column} across each animal's recordings (dashed: chance)",
-                   fontsize=10)
-    axis.legend(fontsize=8, loc="lower right")
+                   fontsize="medium")
+    axis.legend(fontsize="small", loc="lower right")
     figure.tight_layout()
-    return _released(figure)
+    return figure
 
 
-def save_figure(figure: Figure, path: str | Path) -> Path:
-    """``figure`` written as a PNG at ``path`` (atomically; its folder made if needed)."""
+def figure_format(path: str | Path, dpi: float = DEFAULT_DPI) -> str:
+    """The format ``save_figure`` writes ``path`` in, from its suffix (``FIGURE_FORMATS``); a one-line error for
+    another suffix or a ``dpi`` that is not a positive number -- check it before the work that draws the figure."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FIGURE_FORMATS:
+        given = f"not {Path(path).suffix!r}" if suffix else "this path has none"
+        raise NeurPIRError(f"{path}: a figure's format comes from its suffix: .png, .svg, .pdf or .jpg ({given})")
+    check_dpi(dpi)
+    return FIGURE_FORMATS[suffix]
+
+
+def check_dpi(dpi: float) -> None:
+    """A one-line error unless ``dpi`` is a positive number."""
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 0 < dpi < float("inf"):
+        raise NeurPIRError(f"--dpi (dpi=) must be a positive number, not {dpi!r}")
+
+
+def save_figure(figure: Figure, path: str | Path, dpi: float = DEFAULT_DPI) -> Path:
+    """``figure`` written at ``path`` (atomically; its folder made if needed) in the format of its suffix: PNG, SVG,
+    PDF or JPEG (``figure_format``), rasters at ``dpi`` dots per inch."""
     path = Path(path)
+    chosen = figure_format(path, dpi)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")  # nothing clipped: legends, axis labels
+    with atomic_path(path) as temporary:  # nothing clipped: legends, axis labels
+        figure.savefig(temporary, format=chosen, dpi=dpi, bbox_inches="tight")
     return path

@@ -9,6 +9,7 @@ from typing import Any
 from nwb_neurpir.atomic_files import atomic_write_bytes
 from nwb_neurpir.evaluation.comparison import SESSION_TEST
 from nwb_neurpir.evaluation.metrics import PAIRED_SHUFFLES, PERMUTATIONS, monte_carlo_p_text
+from nwb_neurpir.evaluation.plots import DEFAULT_DPI
 from nwb_neurpir.evaluation.replication import EXACT_UNITS, UNIT_SHUFFLES
 from nwb_neurpir.evaluation.results import EvaluationResult, FoldInfo
 from nwb_neurpir.evaluation.stability import StabilityResult
@@ -356,23 +357,23 @@ def _label_sections(result: EvaluationResult, comparison: dict[str, Any] | None)
 
 
 def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = True,
-                 projection: str = "umap") -> dict[str, Path]:
+                 projection: str = "umap", dpi: float = DEFAULT_DPI) -> dict[str, Path]:
     """Write ``report.json``, ``report.md``, ``predictions.csv`` (every scored neuron's prediction by every method)
-    and (``plots``) the PNG figures into ``out_dir``; returns the paths.
+    and (``plots``) the PNG figures (at ``dpi``) into ``out_dir``; returns the paths.
 
     ``projection`` (``umap`` or ``pca``) draws ``umap.png``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     if plots:
-        from nwb_neurpir.evaluation.plots import save_figure
+        from nwb_neurpir.evaluation.plots import MIN_PROJECTED, drawable, save_figure
 
         if result.methods:
-            paths["confusion"] = save_figure(result.plot("confusion"), out_dir / "confusion.png")
+            paths["confusion"] = save_figure(result.plot("confusion"), out_dir / "confusion.png", dpi)
         if result.stability is not None and any(result.stability.retrievals.values()):
-            paths["stability"] = save_figure(result.plot("stability"), out_dir / "stability.png")
-        if result.view is not None:
-            paths["umap"] = save_figure(result.plot("embeddings", projection), out_dir / "umap.png")
+            paths["stability"] = save_figure(result.plot("stability"), out_dir / "stability.png", dpi)
+        if result.view is not None and drawable(result.view.vectors).sum() >= MIN_PROJECTED:
+            paths["umap"] = save_figure(result.plot("embeddings", projection), out_dir / "umap.png", dpi)
     payload: dict[str, Any] = result.to_dict()
     payload["figures"] = {name: path.name for name, path in paths.items()}
     payload["notes"] = _notes(result)

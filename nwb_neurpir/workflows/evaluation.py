@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.evaluation.plots import DEFAULT_DPI, check_dpi
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
 from nwb_neurpir.recording import recording_key, refuse_one_recording_twice
 from nwb_neurpir.renamed import accepts_ophys_series
@@ -68,6 +69,7 @@ def evaluate_sources(
     overwrite: bool = False,
     plots: bool = True,
     projection: str = "umap",
+    dpi: float = DEFAULT_DPI,
     command: str | None = None,
     labels: str | Path | pd.DataFrame | None = None,
     vectors: Mapping[str, str | Path | pd.DataFrame] | None = None,
@@ -75,16 +77,16 @@ def evaluate_sources(
 ) -> EvaluationRun:
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
-    table); write the report to ``report_dir`` (figures unless ``plots=False``; a report already there is replaced
-    only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read on (default: the
-    model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config only): the kind of
-    neurons read, files of the other kind skipped with one warning. ``command``, the command line that asked for
-    it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in for the files'
-    ``label`` column. ``vectors`` (method name -> a table of per-neuron vectors, see ``vectors_file``) are scored as
-    methods of those names beside NeurPIR (when the files are annotated, or with ``model``/``config``) and the hand
-    features. ``options`` go to ``evaluate`` (``match_column`` without ``label``: the stability alone).
-    ``num_threads``: the torch threads a ``model`` folder embeds with (0: ``OMP_NUM_THREADS`` or every CPU this
-    process may use)."""
+    table); write the report to ``report_dir`` (PNG figures at ``dpi`` unless ``plots=False``; a report already
+    there is replaced only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read
+    on (default: the model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config
+    only): the kind of neurons read, files of the other kind skipped with one warning. ``command``, the command line
+    that asked for it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in
+    for the files' ``label`` column. ``vectors`` (method name -> a table of per-neuron vectors, see
+    ``vectors_file``) are scored as methods of those names beside NeurPIR (when the files are annotated, or with
+    ``model``/``config``) and the hand features. ``options`` go to ``evaluate`` (``match_column`` without ``label``:
+    the stability alone). ``num_threads``: the torch threads a ``model`` folder embeds with (0: ``OMP_NUM_THREADS``
+    or every CPU this process may use)."""
     from nwb_neurpir.evaluation import write_report
     from nwb_neurpir.workflows.labels_file import read_labels
 
@@ -97,6 +99,8 @@ def evaluate_sources(
 
     if report_dir is not None and not overwrite:
         _check_new_report(Path(report_dir))
+    if report_dir is not None and plots:
+        check_dpi(dpi)
     reader = {"unit_filter": unit_filter, "bin_size": bin_size, "series": series}
     if model is not None or config is not None or given_recordings(sources):
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir,
@@ -127,7 +131,8 @@ def evaluate_sources(
     if report_dir is not None and plots and options.get("progress", True):
         print(f"writing the report and its figures to {report_dir} (a {projection.upper()} of the vectors can take a "
               "minute) ...", file=sys.stderr)
-    written = write_report(result, report_dir, plots=plots, projection=projection) if report_dir is not None else {}
+    written = (write_report(result, report_dir, plots=plots, projection=projection, dpi=dpi)
+               if report_dir is not None else {})
     return EvaluationRun(result=result, written=written)
 
 

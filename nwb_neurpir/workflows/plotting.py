@@ -1,6 +1,6 @@
 """``plot_embeddings``: a UMAP (or PCA) figure of neurons' vectors -- stored in annotated NWB files, or a frame of
 ``read_embeddings`` or ``NeurPIR.transform`` -- coloured by a label and by animal; the vectors are normalised as
-``evaluate`` does before its probe. ``plot_annotated`` writes it as a PNG (``neurpir plot``)."""
+``evaluate`` does before its probe. ``plot_annotated`` writes it as PNG, SVG, PDF or JPEG (``neurpir plot``)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.dataset import table_population
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
 from nwb_neurpir.evaluation.palette import check_palette, read_palette
-from nwb_neurpir.evaluation.plots import MAX_CLASSES
+from nwb_neurpir.evaluation.plots import DEFAULT_DPI, MAX_CLASSES, check_projectable
 from nwb_neurpir.evaluation.results import EmbeddingView
 from nwb_neurpir.workflows.annotated import read_annotated
 
@@ -45,13 +45,15 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
                     grouping: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
                     projection: str = "umap", seed: int = 0, glob: str | None = None,
                     embeddings_name: str | None = None, save: str | Path | None = None,
-                    palette: Mapping[str, str] | None = None, max_classes: int | None = None) -> Figure:
+                    palette: Mapping[str, str] | None = None, max_classes: int | None = None,
+                    dpi: float = DEFAULT_DPI) -> Figure:
     """A matplotlib Figure of the neurons' vectors, a UMAP (``projection="pca"``: an instant preview) in two panels:
     coloured by the label ``color_by`` (after ``grouping``; default the first of ``DEFAULT_LABELS`` present) and by
     animal. ``data`` is annotated local files (a file, a folder, a glob or a list; ``glob``, ``embeddings_name`` as
     in ``read_embeddings``) or a frame of ``read_embeddings`` or ``NeurPIR.transform``; ``unit_filter`` keeps the
-    neurons matching it, ``normalize`` works as in ``evaluate``; neurons marked ``silent`` are left out (a warning
-    counts them). ``save`` also writes the figure as a PNG there.
+    neurons matching it, ``normalize`` works as in ``evaluate``; neurons marked ``silent`` or whose vector is not
+    finite (NaN) are left out (a warning counts them). ``save`` also writes the figure there, as PNG, SVG, PDF or
+    JPEG after its suffix (rasters at ``dpi`` dots per inch).
 
     Colours are colour-blind-safe and the same for a class or animal in every figure (a grouping's classes by its
     own order, other names by the name itself: ``nwb_neurpir.evaluation.palette``); ``palette`` (name -> colour,
@@ -60,18 +62,20 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
     ``neurpir plot`` draws the same figure.
 
     >>> import nwb_neurpir as npir
-    >>> npir.plot_embeddings("sim/", color_by="cell_type", save="umap.png")            # doctest: +SKIP
+    >>> npir.plot_embeddings("sim/", color_by="cell_type", save="umap.pdf")            # doctest: +SKIP
     >>> npir.plot_embeddings(model.transform(recordings), projection="pca")           # doctest: +SKIP
     """
-    from nwb_neurpir.evaluation.plots import embedding_figure, save_figure
+    from nwb_neurpir.evaluation.plots import embedding_figure, figure_format, save_figure
 
     colours = check_palette(palette)
+    if save is not None:
+        figure_format(save, dpi)
     table = data if isinstance(data, pd.DataFrame) else _annotated_table(data, glob, embeddings_name)
     view = annotated_view(table, color_by, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     figure = embedding_figure(view, seed=seed, projection=projection, palette=colours,
                               max_classes=MAX_CLASSES if max_classes is None else max_classes)
     if save is not None:
-        save_figure(figure, save)
+        save_figure(figure, save, dpi)
     return figure
 
 
@@ -79,18 +83,21 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
                    label: str | None = None, grouping: str | None = None,
                    embeddings_name: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
                    seed: int = 0, projection: str = "umap", palette: str | Path | None = None,
-                   max_classes: int = MAX_CLASSES, say: Callable[[str], None] = lambda _text: None) -> PlotResult:
+                   max_classes: int = MAX_CLASSES, dpi: float = DEFAULT_DPI,
+                   say: Callable[[str], None] = lambda _text: None) -> PlotResult:
     """Read the embeddings of the annotated local files the sources name, draw them by label (``grouping`` applied)
-    and by animal, and write the PNG ``out``; ``palette``: a JSON file of name -> colour (``plot_embeddings``);
-    ``say`` hears what is being drawn before the (slow) projection."""
-    from nwb_neurpir.evaluation.plots import embedding_figure, save_figure
+    and by animal, and write ``out`` (PNG, SVG, PDF or JPEG after its suffix; rasters at ``dpi``); ``palette``: a
+    JSON file of name -> colour (``plot_embeddings``); ``say`` hears what is being drawn before the (slow)
+    projection."""
+    from nwb_neurpir.evaluation.plots import embedding_figure, figure_format, save_figure
 
+    figure_format(out, dpi)
     colours = read_palette(palette) if palette is not None else {}
     table = _annotated_table(sources, glob, embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
     figure = embedding_figure(view, seed=seed, projection=projection, palette=colours, max_classes=max_classes)
-    return PlotResult(written=save_figure(figure, out), view=view)
+    return PlotResult(written=save_figure(figure, out, dpi), view=view)
 
 
 def _annotated_table(sources: str | Path | Sequence[str | Path], glob: str | None,
@@ -111,6 +118,8 @@ def _without_silent(table: pd.DataFrame) -> pd.DataFrame:
     if "silent" not in table.columns:
         return table
     silent = table["silent"].eq(True).to_numpy()  # NaN: a file annotated before the column, kept
+    if silent.all():
+        raise NeurPIRError(f"all {len(table)} neurons are silent (no activity in the time read); nothing to draw")
     if silent.any():
         warnings.warn(f"{int(silent.sum())} of {len(table)} neurons have no activity in the time read (silent: units "
                       "without spikes); their vectors say nothing about them, so they are left out of the figure",
@@ -118,13 +127,30 @@ def _without_silent(table: pd.DataFrame) -> pd.DataFrame:
     return table.loc[~silent].reset_index(drop=True)
 
 
+def _with_finite_vectors(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose vector is finite, with a warning counting the others (NaN or infinite values: nowhere to
+    draw them); none left is an error."""
+    import warnings
+
+    from nwb_neurpir.evaluation.evaluate import EvaluationWarning
+
+    finite = np.array([np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in table["embedding"]], dtype=bool)
+    if not finite.any():
+        raise NeurPIRError(f"none of the {len(table)} neurons has a finite vector (NaN or infinite values); "
+                           "nothing to draw")
+    if not finite.all():
+        warnings.warn(f"{int((~finite).sum())} of {len(table)} neurons have NaN or infinite values in their vector; "
+                      "they are left out of the figure", EvaluationWarning, stacklevel=3)
+    return table.loc[finite].reset_index(drop=True)
+
+
 def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: LabelGrouping | None = None,
                    title: str = "NeurPIR embeddings", normalize: str = "auto",
                    unit_filter: str | None = None) -> EmbeddingView:
     """The vectors of an annotated table for a UMAP, coloured by ``label`` (after ``grouping``; neurons outside it
     dropped) or by the first of ``DEFAULT_LABELS`` present; ``unit_filter`` keeps the neurons matching it. Neurons
-    marked ``silent`` (no activity in the time read: their vectors say nothing about them) are left out, with a
-    warning.
+    marked ``silent`` (no activity in the time read: their vectors say nothing about them) and those whose vector is
+    not finite are left out, with a warning each.
 
     ``normalize`` works as in ``evaluate`` (each file is a session; label-free): ``auto`` z-scores per session,
     a session too small for it with the statistics of all neurons, with a warning (and one when a session's
@@ -140,13 +166,17 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
     elif label not in table.columns:
         columns = [c for c in table.columns if c not in ("embedding", "file")]
         raise NeurPIRError(f"the embeddings have no column {label!r}; available: {', '.join(map(str, columns))}")
+    if len(table) == 0:
+        raise NeurPIRError("the embeddings hold no neurons; nothing to draw")
     table = table.iloc[select_rows(unit_filter, table, what="neuron")].reset_index(drop=True)
-    table = _without_silent(table)
+    table = _with_finite_vectors(_without_silent(table))
     raw = table[label].tolist() if label is not None else ["all"] * len(table)
     grouped = group_labels(raw, grouping)
     kept = table.loc[grouped.keep]
     if len(kept) == 0:
-        raise NeurPIRError(f"no neuron has a {label!r} value inside the grouping")
+        where = "" if grouping is None else " inside the grouping"
+        raise NeurPIRError(f"none of the {len(table)} neurons has a {label!r} value{where}; nothing to draw")
+    check_projectable(len(kept))
     vectors = np.stack([np.asarray(v, dtype=np.float64) for v in kept["embedding"]])
     sessions = kept["file"].astype(str).to_numpy()
     population = table_population(table, key_column="file")
