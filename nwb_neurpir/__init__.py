@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.2.3"
+__version__ = "0.2.4"
 
 __all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "__version__", "annotate", "embedding_matrix",
            "evaluate", "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings",
