@@ -89,3 +89,23 @@ def test_a_filter_comparing_text_with_a_number_that_keeps_nothing_says_so(tmp_pa
     assert list(read_nwb(path, unit_filter='unit_name == "12"').neuron_ids) == [1]
     result = CliRunner().invoke(app, ["inspect", str(path), "--filter", "unit_name == 12"])
     assert 'did you mean unit_name == "12"?' in result.output, result.output
+
+
+def test_a_filter_knows_neuron_id_the_row_id_outputs_name(tmp_path: Path) -> None:
+    """``neuron_id`` (the row's id in its table, as the package's outputs call it) is a filter column wherever files
+    are read, spikes and calcium, the units table's own ``neuron_id`` column being ``unit_neuron_id``."""
+    from nwb_neurpir.testing import make_ophys_nwbfile
+
+    nwbfile = make_spikes_nwbfile(n_units=4, duration=5.0, with_context=False)
+    nwbfile.add_unit_column("neuron_id", "the lab's own neuron number", data=[10, 11, 12, 13])
+    spikes = write_nwbfile(nwbfile, tmp_path / "spikes.nwb")
+    calcium = write_nwbfile(make_ophys_nwbfile(n_rois=5, with_context=False), tmp_path / "calcium.nwb")
+    with pytest.warns(UserWarning, match="read as unit_neuron_id"):
+        assert list(read_nwb(spikes, unit_filter="neuron_id >= 2").neuron_ids) == [2, 3]
+        assert list(read_nwb(spikes, unit_filter="unit_neuron_id == 11").neuron_ids) == [1]
+    assert list(read_nwb(calcium, unit_filter="neuron_id in [0, 4]").neuron_ids) == [0, 4]
+    with pytest.raises(NeurPIRError, match=r"no column 'nope' \(columns: .*, neuron_id\)"):
+        read_nwb(calcium, unit_filter="nope > 1")
+    result = CliRunner().invoke(app, ["inspect", str(calcium), "--filter", "neuron_id < 2"])
+    assert result.exit_code == 0, result.output
+    assert "2 calcium ROIs from" in result.output, result.output

@@ -86,9 +86,10 @@ Modality = Annotated[str, choice("nwb_neurpir.io.nwb_reader:MODALITIES", "--moda
                                       "with --model or --train only).")]
 UnitFilter = Annotated[
     Optional[str],  # noqa: UP007
-    typer.Option("--filter", help="Keep only neurons matching this expression on their columns, "
-                                  "e.g. 'quality == \"good\"' or 'iscell[0] == 1' (one value of a column of a few "
-                                  "per row). A neuron is embedded with the co-recorded neurons kept (its population "
+    typer.Option("--filter", help="Keep only neurons matching this expression on their columns and "
+                                  "neuron_id (their row id in the table, as outputs name it), e.g. "
+                                  "'quality == \"good\"', 'neuron_id < 30' or 'iscell[0] == 1' (one value of a "
+                                  "column of a few per row). A neuron is embedded with the co-recorded neurons kept (its population "
                                   "context), so filtering changes the vectors of the neurons kept; for vectors in the "
                                   "whole recording's context, embed without --filter and select rows afterwards."),
 ]

@@ -85,7 +85,7 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
     table, rows = _roi_rows(series, n_frames, n_rois, source)
     roi_ids = table_ids(table, source)
     metadata = roi_metadata(table, roi_ids.size, source).iloc[rows].reset_index(drop=True)
-    selected = select_rows(unit_filter, metadata, source, what="ROI")
+    selected = select_rows(unit_filter, metadata, source, what="ROI", ids=roi_ids[rows])
     times = sample_times(series, source)
     if times.size != n_frames:
         raise NeurPIRError(f"{series.name} has {times.size} timestamps for {n_frames} frames", source=source)

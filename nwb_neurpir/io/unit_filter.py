@@ -32,10 +32,14 @@ _COMPARISONS: dict[type, Callable[[object, object], object]] = {
 
 
 def select_rows(expression: str | None, table: pd.DataFrame, source: str | None = None,
-                what: str = "unit") -> np.ndarray:
-    """Indices of the rows passing ``expression`` (all rows when None); an error when none passes."""
+                what: str = "unit", ids: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the rows passing ``expression`` (all rows when None); an error when none passes. ``ids``, the
+    rows' ids in their NWB table, are the column ``neuron_id`` (as the package's outputs name them) unless the table
+    has one."""
     if expression is None:
         return np.arange(len(table))
+    if ids is not None and "neuron_id" not in table.columns:
+        table = table.assign(neuron_id=np.asarray(ids))
     mask, type_hints = _evaluate(expression, table, source)
     selected = np.flatnonzero(mask)
     if selected.size == 0:

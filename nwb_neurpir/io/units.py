@@ -69,7 +69,7 @@ def read_units(nwb: h5py.File, source: str, *, table: str | None = None, unit_fi
                            "seconds in floating point", source=source)
     bounds = ragged_bounds(units, "spike_times", ids.size, source)
     metadata = unit_metadata(units, ids.size, source)
-    selected = select_rows(unit_filter, metadata, source)
+    selected = select_rows(unit_filter, metadata, source, ids=ids)
     n_spikes = bounds[selected + 1] - bounds[selected]
     if selected.size and not n_spikes.any():
         raise NoSpikes(f"{_all_units(selected.size, unit_filter is not None)} no spikes (a failed spike sorting?)",
