@@ -21,6 +21,7 @@ import nwb_neurpir as npir
 from nwb_neurpir.cli.app import app
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation import evaluate
+from nwb_neurpir.evaluation.evaluation_warning import EvaluationWarning
 from nwb_neurpir.evaluation.palette import OKABE_ITO, OTHER_COLOUR
 from nwb_neurpir.io import open_recordings
 
@@ -158,13 +159,56 @@ def test_confusion_titles_give_the_chance_of_a_fold_that_lacks_a_class(simulated
     for path in sorted(folder.rglob("*.nwb")):
         areas = "AB" if "sim01" in path.name else "ABC"
         add_unit_column(path, "area", [areas[row % len(areas)] for row in range(25)])
+    figure = _random_vector_result(folder, "area").plot("confusion")
+    title = figure.axes[0].get_title()
+    assert title.endswith(", chance 0.333 (0.500)"), title
+    assert "never guessing those its test neurons lack (sim01 lacks C)" in figure.get_suptitle()
+
+
+def test_a_value_the_palette_names_is_never_folded_into_other(frame: pd.DataFrame, tmp_path: Path) -> None:
+    """Counted first among the ``max_classes`` kept, then the most frequent; the palette given as a JSON file too."""
+    palette = tmp_path / "colours.json"
+    palette.write_text(json.dumps({"RS": "#000000", "sim03": "#FF00FF"}))
+    for given in (palette, str(palette), {"RS": "#000000", "sim03": "#FF00FF"}):
+        with pytest.warns(UserWarning) as caught:
+            figure = npir.plot_embeddings(frame, color_by="cell_type", palette=given, max_classes=2, projection="pca")
+        assert [str(w.message).split(": ")[-1] for w in caught if "other" in str(w.message)] == ["FS, IB, LTS",
+                                                                                                  "sim02"]
+        assert _colours(figure.axes[0])["RS"] == "#000000" and "CH" in _colours(figure.axes[0])
+        assert _colours(figure.axes[1])["sim03"] == "#ff00ff" and "sim01" in _colours(figure.axes[1])
+    alone = _quiet_plot(frame, color_by="cell_type", palette={"LTS": "#000000"}, max_classes=1)
+    assert set(_colours(alone.axes[0])) == {"LTS", "other, 4 values"}
+
+
+def test_the_figures_warnings_name_the_callers_line(frame: pd.DataFrame) -> None:
+    with_nan = frame.copy()
+    with_nan.at[0, "embedding"] = np.full_like(with_nan.at[0, "embedding"], np.nan)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        npir.plot_embeddings(with_nan, color_by="cell_type", max_classes=2, projection="pca")
+    ours = [w for w in caught if issubclass(w.category, EvaluationWarning)]
+    assert any("NaN" in str(w.message) for w in ours) and any("drawn grey" in str(w.message) for w in ours)
+    assert {w.filename for w in ours} == {__file__}, [(w.filename, w.lineno) for w in ours]
+
+
+def test_result_plot_takes_a_palette_file_and_refuses_it_for_other_figures(simulated: Path, tmp_path: Path) -> None:
+    result = _random_vector_result(simulated, "cell_type")
+    for kind, option in (("confusion", {"palette": {"RS": "#000000"}}), ("stability", {"max_classes": 3})):
+        with pytest.raises(NeurPIRError, match=f"apply to the 'embeddings' figure, not to '{kind}'"):
+            result.plot(kind, **option)
+    palette = tmp_path / "colours.json"
+    palette.write_text(json.dumps({"RS": "#123456"}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        figure = result.plot("embeddings", projection="pca", palette=palette, max_classes=1)
+    assert _colours(figure.axes[0])["RS"] == "#123456"
+
+
+def _random_vector_result(folder: Path, label: str):  # noqa: ANN202 - an EvaluationResult
+    """An evaluation of random vectors of the files in ``folder`` by ``label``, sim01 held out (quietly)."""
     recordings = list(open_recordings([folder], progress=False))
     vectors = [np.random.default_rng(0).normal(size=(r.n_neurons, 4)) for r in recordings]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = evaluate(recordings, label="area", embeddings=vectors, methods=["neurpir"],
-                            held_out=["sim01"], normalize="none", progress=False)
-    figure = result.plot("confusion")
-    title = figure.axes[0].get_title()
-    assert title.endswith(", chance 0.333 (0.500)"), title
-    assert "never guessing those its test neurons lack (sim01 lacks C)" in figure.get_suptitle()
+        return evaluate(recordings, label=label, embeddings=vectors, methods=["neurpir"], held_out=["sim01"],
+                        normalize="none", progress=False)

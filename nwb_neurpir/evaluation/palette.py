@@ -6,7 +6,8 @@ background, last); more take ``LARGE_PALETTE``: Okabe-Ito followed by the six co
 deficiency, so prefer a grouping or ``max_classes`` of 8 for print; beyond 14 colours repeat, with a warning). Grey
 is kept for the values folded into "other".
 
-Which colour a name gets: the user's ``palette`` mapping first; then, with a grouping, its position in the
+Which colour a name gets: the user's ``palette`` (a mapping, or a JSON file of one: ``load_palette``) first -- a name
+it sets is never folded into the grey "other" of ``max_classes``; then, with a grouping, its position in the
 grouping's own class order; otherwise a colour keyed by the name itself (a CRC-32 of it), moved to the next free
 colour when an earlier name (alphabetically) holds it -- so a class keeps its colour in a figure of any subset
 unless it collided there with a class the subset lacks.
@@ -22,7 +23,7 @@ from typing import Mapping, Sequence
 from nwb_neurpir.errors import NeurPIRError
 
 __all__ = ["LARGE_PALETTE", "OKABE_ITO", "OTHER_COLOUR", "TOL_MUTED", "class_colours", "check_palette",
-           "read_palette"]
+           "load_palette", "read_palette"]
 
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7", "#F0E442", "#000000")
 """Okabe & Ito (2008), "Color Universal Design": orange, sky blue, bluish green, blue, vermillion, reddish purple,
@@ -66,6 +67,14 @@ def read_palette(path: str | Path) -> dict[str, str]:
     if not isinstance(parsed, dict):
         raise NeurPIRError('a palette file holds one JSON object, e.g. {"TH": "#0072B2", "VIS": "#D55E00"}', path)
     return check_palette(parsed, path)
+
+
+def load_palette(palette: Mapping[str, str] | str | Path | None) -> dict[str, str]:
+    """The palette ``palette`` gives: a mapping name -> colour (``check_palette``), or the path of a JSON file of one
+    (``read_palette``); None gives none."""
+    if isinstance(palette, (str, Path)):
+        return read_palette(palette)
+    return check_palette(palette)
 
 
 def class_colours(names: Sequence[str], order: Sequence[str] = (),

@@ -16,7 +16,7 @@ import importlib
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Collection, Mapping, Sequence
 
 import numpy as np
 
@@ -125,45 +125,46 @@ def check_projectable(count: int) -> None:
                            f"needs at least {MIN_PROJECTED}")
 
 
-def top_categories(categories: np.ndarray, max_classes: int = MAX_CLASSES) -> np.ndarray:
-    """``categories`` with all but the ``max_classes`` most frequent values replaced by ``other (N values)`` when there
-    are more distinct values than that (so the legend fits and colours stay apart)."""
+def top_categories(categories: np.ndarray, max_classes: int = MAX_CLASSES, keep: Collection[str] = ()) -> np.ndarray:
+    """``categories`` with all but ``max_classes`` values replaced by ``other (N values)`` when there are more distinct
+    values than that (so the legend fits and colours stay apart): the values in ``keep`` (those a palette colours)
+    are kept first, all of them, then the most frequent others up to ``max_classes``."""
     if max_classes < 1:
         raise NeurPIRError(f"max_classes must be at least 1, not {max_classes}")
     names, counts = np.unique(categories, return_counts=True)
     if names.size <= max_classes:
         return categories
-    keep = names[np.argsort(-counts, kind="stable")[:max_classes]]
-    other = f"other ({names.size - keep.size} values)"
-    return np.where(np.isin(categories, keep), categories, other)
+    chosen = names[np.isin(names, list(keep))]
+    by_size = names[np.argsort(-counts, kind="stable")]
+    others = by_size[~np.isin(by_size, chosen)]
+    kept = np.concatenate([chosen, others[:max(0, max_classes - chosen.size)]])
+    if kept.size == names.size:
+        return categories
+    other = f"other ({names.size - kept.size} values)"
+    return np.where(np.isin(categories, kept), categories, other)
 
 
 def _folded(categories: np.ndarray, shown: np.ndarray, what: str) -> list[str]:
     """The values ``top_categories`` folded into "other", with a one-line warning naming them (``what``: the panel)."""
-    import warnings
-
-    from nwb_neurpir.evaluation.evaluation_warning import EvaluationWarning
+    from nwb_neurpir.evaluation.evaluation_warning import warn_caller
 
     folded = sorted(set(categories.tolist()) - set(shown.tolist()))
     if folded:
         grey = int(np.isin(categories, folded).sum())
-        warnings.warn(f"{what}: {_values(len(folded))} drawn grey as 'other' ({grey} of {len(categories)} neurons; "
-                      f"max_classes / --max-classes colours more): {', '.join(folded)}", EvaluationWarning,
-                      stacklevel=4)
+        warn_caller(f"{what}: {_values(len(folded))} drawn grey as 'other' ({grey} of {len(categories)} neurons; "
+                    f"max_classes / --max-classes colours more): {', '.join(folded)}")
     return folded
 
 
 def _shared_colours(colours: Mapping[str, str], what: str) -> None:
     """A one-line warning when some values of a panel share a colour (more than the palette holds; ``colours``: those
     not set by the user)."""
-    import warnings
-
-    from nwb_neurpir.evaluation.evaluation_warning import EvaluationWarning
+    from nwb_neurpir.evaluation.evaluation_warning import warn_caller
 
     distinct = len({colour.lower() for colour in colours.values()})
     if distinct < len(colours):
-        warnings.warn(f"{what}: {len(colours)} values but {distinct} distinct colours, so some share one; lower "
-                      "max_classes / --max-classes or give a palette", EvaluationWarning, stacklevel=4)
+        warn_caller(f"{what}: {len(colours)} values but {distinct} distinct colours, so some share one; lower "
+                    "max_classes / --max-classes or give a palette")
 
 
 def _other_label(count: int, folded: list[str]) -> str:
@@ -184,11 +185,11 @@ def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str, 
              axis_names: tuple[str, str], *, what: str, order: Sequence[str] = (),
              palette: Mapping[str, str] | None = None, max_classes: int = MAX_CLASSES) -> None:
     """Points coloured by category, the largest category drawn first so that a small one is not hidden under it;
-    legend in ``order`` (a grouping's classes) or alphabetical, "other" last, grey and naming what it holds; colours
-    from ``palette`` and ``class_colours`` (the same for a class in every figure)."""
+    legend in ``order`` (a grouping's classes) or alphabetical, "other" last, grey and naming what it holds (never a
+    value ``palette`` names); colours from ``palette`` and ``class_colours`` (the same for a class in every figure)."""
     from nwb_neurpir.evaluation.palette import OTHER_COLOUR, class_colours
 
-    shown = top_categories(categories, max_classes)
+    shown = top_categories(categories, max_classes, keep=tuple(palette or ()))
     folded = _folded(categories, shown, what)
     count = dict(zip(*(part.tolist() for part in np.unique(shown, return_counts=True))))
     rank = {name: index for index, name in enumerate(order)}
@@ -220,9 +221,10 @@ def embedding_figure(view: EmbeddingView, seed: int = 0, projection: str = "umap
                      palette: Mapping[str, str] | None = None, max_classes: int = MAX_CLASSES) -> Figure:
     """Two panels: UMAP (or PCA) coloured by label, and the same points coloured by animal (legends beside the
     panels; more than ``max_classes`` values show the most frequent and a grey "other" naming the rest, with a
-    warning). ``palette`` (name -> colour) fixes the colours of classes and animals it names; the others keep theirs
-    across figures (``nwb_neurpir.evaluation.palette``). Only the neurons with a finite vector are drawn and counted;
-    fewer than ``MIN_PROJECTED`` of them is an error."""
+    warning). ``palette`` (name -> colour) fixes the colours of classes and animals it names, which are kept out of
+    "other" (counted first among the ``max_classes``); the others keep theirs across figures
+    (``nwb_neurpir.evaluation.palette``). Only the neurons with a finite vector are drawn and counted; fewer than
+    ``MIN_PROJECTED`` of them is an error."""
     drawn = drawable(view.vectors)
     check_projectable(int(drawn.sum()))
     vectors = np.asarray(view.vectors)[drawn]

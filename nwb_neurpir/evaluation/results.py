@@ -23,6 +23,7 @@ from nwb_neurpir.evaluation.metrics import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from pathlib import Path
 
     import pandas as pd
     from matplotlib.figure import Figure
@@ -326,21 +327,23 @@ class EvaluationResult:
                     for fold, score in zip(self.folds, m.scores)}} for m in self.methods]
         return pd.DataFrame(rows).set_index("method")
 
-    def plot(self, kind: str = "confusion", projection: str = "umap", *, palette: Mapping[str, str] | None = None,
-             max_classes: int | None = None) -> Figure:
+    def plot(self, kind: str = "confusion", projection: str = "umap", *,
+             palette: Mapping[str, str] | str | Path | None = None, max_classes: int | None = None) -> Figure:
         """The report's figure ``kind`` as a matplotlib Figure (a notebook shows it; ``.savefig`` writes it):
         ``confusion``, each method's confusion matrix, ``embeddings``, a UMAP (``projection="pca"``: an instant
         preview) of what the first method's probe read on the first fold, by label and by animal, or ``stability``,
         how often tracked neurons' partners are among their nearest vectors (with ``match_column``). For
-        ``embeddings``, ``palette`` (name -> colour) fixes the colours of the classes and animals it names and
-        ``max_classes`` how many get their own colour (``plot_embeddings``).
+        ``embeddings`` only, ``palette`` (name -> colour, or the path of a JSON file of one) fixes the colours of the
+        classes and animals it names and ``max_classes`` how many get their own colour (``plot_embeddings``).
 
         >>> result = npir.evaluate("sim/", label="cell_type", model="model/")   # doctest: +SKIP
         >>> result.plot("embeddings", projection="pca", palette={"PYR": "#0072B2"})  # doctest: +SKIP
         """
-        from nwb_neurpir.evaluation.palette import check_palette
+        from nwb_neurpir.evaluation.palette import load_palette
         from nwb_neurpir.evaluation.plots import MAX_CLASSES, confusion_figure, embedding_figure, stability_figure
 
+        if kind in ("confusion", "stability") and (palette is not None or max_classes is not None):
+            raise NeurPIRError(f"palette= and max_classes= apply to the 'embeddings' figure, not to {kind!r}")
         if kind == "confusion":
             return confusion_figure(self)
         if kind == "stability":
@@ -352,7 +355,7 @@ class EvaluationResult:
         if self.view is None:
             raise NeurPIRError("no fold was scored, so the evaluation has no vectors to draw")
         return embedding_figure(self.view, seed=int(self.settings.get("seed", 0)), projection=projection,
-                                palette=check_palette(palette),
+                                palette=load_palette(palette),
                                 max_classes=MAX_CLASSES if max_classes is None else max_classes)
 
     def predictions_table(self) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.dataset import table_population
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
-from nwb_neurpir.evaluation.palette import check_palette, read_palette
+from nwb_neurpir.evaluation.palette import load_palette
 from nwb_neurpir.evaluation.plots import DEFAULT_DPI, MAX_CLASSES, check_projectable
 from nwb_neurpir.evaluation.results import EmbeddingView
 from nwb_neurpir.workflows.annotated import read_annotated
@@ -45,7 +45,7 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
                     grouping: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
                     projection: str = "umap", seed: int = 0, glob: str | None = None,
                     embeddings_name: str | None = None, save: str | Path | None = None,
-                    palette: Mapping[str, str] | None = None, max_classes: int | None = None,
+                    palette: Mapping[str, str] | str | Path | None = None, max_classes: int | None = None,
                     dpi: float = DEFAULT_DPI) -> Figure:
     """A matplotlib Figure of the neurons' vectors, a UMAP (``projection="pca"``: an instant preview) in two panels:
     coloured by the label ``color_by`` (after ``grouping``; default the first of ``DEFAULT_LABELS`` present) and by
@@ -57,8 +57,9 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
 
     Colours are colour-blind-safe and the same for a class or animal in every figure (a grouping's classes by its
     own order, other names by the name itself: ``nwb_neurpir.evaluation.palette``); ``palette`` (name -> colour,
-    e.g. ``{"TH": "#0072B2"}``) sets those it names. At most ``max_classes`` (default 12) values per panel get a
-    colour; the rest are drawn grey as "other", which the legend and a warning name.
+    e.g. ``{"TH": "#0072B2"}``, or the path of a JSON file of one, as ``neurpir plot --palette``) sets those it
+    names. At most ``max_classes`` (default 12) values per panel get a colour -- those the palette names first, then
+    the most frequent; the rest are drawn grey as "other", which the legend and a warning name.
     ``neurpir plot`` draws the same figure.
 
     >>> import nwb_neurpir as npir
@@ -67,7 +68,7 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
     """
     from nwb_neurpir.evaluation.plots import embedding_figure, figure_format, save_figure
 
-    colours = check_palette(palette)
+    colours = load_palette(palette)
     if save is not None:
         figure_format(save, dpi)
     table = data if isinstance(data, pd.DataFrame) else _annotated_table(data, glob, embeddings_name)
@@ -92,7 +93,7 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
     from nwb_neurpir.evaluation.plots import embedding_figure, figure_format, save_figure
 
     figure_format(out, dpi)
-    colours = read_palette(palette) if palette is not None else {}
+    colours = load_palette(palette)
     table = _annotated_table(sources, glob, embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
@@ -130,17 +131,15 @@ def _without_silent(table: pd.DataFrame) -> pd.DataFrame:
 def _with_finite_vectors(table: pd.DataFrame) -> pd.DataFrame:
     """The rows whose vector is finite, with a warning counting the others (NaN or infinite values: nowhere to
     draw them); none left is an error."""
-    import warnings
-
-    from nwb_neurpir.evaluation.evaluate import EvaluationWarning
+    from nwb_neurpir.evaluation.evaluation_warning import warn_caller
 
     finite = np.array([np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in table["embedding"]], dtype=bool)
     if not finite.any():
         raise NeurPIRError(f"none of the {len(table)} neurons has a finite vector (NaN or infinite values); "
                            "nothing to draw")
     if not finite.all():
-        warnings.warn(f"{int((~finite).sum())} of {len(table)} neurons have NaN or infinite values in their vector; "
-                      "they are left out of the figure", EvaluationWarning, stacklevel=3)
+        warn_caller(f"{int((~finite).sum())} of {len(table)} neurons have NaN or infinite values in their vector; "
+                    "they are left out of the figure")
     return table.loc[finite].reset_index(drop=True)
 
 
@@ -155,9 +154,7 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
     ``normalize`` works as in ``evaluate`` (each file is a session; label-free): ``auto`` z-scores per session,
     a session too small for it with the statistics of all neurons, with a warning (and one when a session's
     neurons shown are all of one class: z-scoring removes it)."""
-    import warnings
-
-    from nwb_neurpir.evaluation.evaluate import EvaluationWarning
+    from nwb_neurpir.evaluation.evaluation_warning import warn_caller
     from nwb_neurpir.evaluation.normalization import choose_normalization, one_class_note
     from nwb_neurpir.io.unit_filter import select_rows
 
@@ -186,7 +183,7 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
                                                           population_keys)
     for note in (normalization.note, one_class):
         if note:
-            warnings.warn(note, EvaluationWarning, stacklevel=2)
+            warn_caller(note)
     return EmbeddingView(vectors=normalization.apply(vectors, sessions, population), labels=grouped.labels,
                          subjects=kept["subject_id"].astype(str).to_numpy(),
                          title=f"{title} of {len(kept)} neurons{normalization.description}",
