@@ -212,3 +212,13 @@ def _random_vector_result(folder: Path, label: str):  # noqa: ANN202 - an Evalua
         warnings.simplefilter("ignore")
         return evaluate(recordings, label=label, embeddings=vectors, methods=["neurpir"], held_out=["sim01"],
                         normalize="none", progress=False)
+
+
+def test_plot_help_states_the_max_classes_default_without_importing_the_plots() -> None:
+    from typer.testing import CliRunner
+
+    from nwb_neurpir.cli.app import app
+    from nwb_neurpir.evaluation.plots import MAX_CLASSES
+
+    text = " ".join(CliRunner().invoke(app, ["plot", "--help"], env={"COLUMNS": "200"}).output.split())
+    assert f"[default: {MAX_CLASSES}]" in text

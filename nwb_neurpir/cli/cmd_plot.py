@@ -10,7 +10,6 @@ import typer
 
 from nwb_neurpir.cli.cmd_evaluate import PROJECTIONS, Dpi, Normalize, Progress
 from nwb_neurpir.cli.options import PRESET_GROUPING, Glob, JsonOutput, Sources, UnitFilter, choice
-from nwb_neurpir.evaluation.plots import MAX_CLASSES
 
 
 def register(app: typer.Typer) -> None:
@@ -36,9 +35,9 @@ def register(app: typer.Typer) -> None:
         palette: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--palette", help='JSON file of name -> colour for classes and animals, e.g. {"TH": "#0072B2"} '
                               "[default: colour-blind-safe colours, the same for a name in every figure].")] = None,
-        max_classes: Annotated[int, typer.Option(
+        max_classes: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--max-classes", min=1, help="Values per panel drawn in their own colour; the rest are grey 'other', "
-                                         "named in the legend and a warning.")] = MAX_CLASSES,
+                                         "named in the legend and a warning [default: 12].")] = None,
         normalize: Normalize = "auto",
         glob: Glob = None,
         unit_filter: UnitFilter = None,

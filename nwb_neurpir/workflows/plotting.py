@@ -84,7 +84,7 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
                    label: str | None = None, grouping: str | None = None,
                    embeddings_name: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
                    seed: int = 0, projection: str = "umap", palette: str | Path | None = None,
-                   max_classes: int = MAX_CLASSES, dpi: float = DEFAULT_DPI,
+                   max_classes: int | None = None, dpi: float = DEFAULT_DPI,
                    say: Callable[[str], None] = lambda _text: None) -> PlotResult:
     """Read the embeddings of the annotated local files the sources name, draw them by label (``grouping`` applied)
     and by animal, and write ``out`` (PNG, SVG, PDF or JPEG after its suffix; rasters at ``dpi``); ``palette``: a
@@ -97,7 +97,8 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
     table = _annotated_table(sources, glob, embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
-    figure = embedding_figure(view, seed=seed, projection=projection, palette=colours, max_classes=max_classes)
+    figure = embedding_figure(view, seed=seed, projection=projection, palette=colours,
+                              max_classes=MAX_CLASSES if max_classes is None else max_classes)
     return PlotResult(written=save_figure(figure, out, dpi), view=view)
 
 
