@@ -113,7 +113,7 @@ def test_titles_name_the_grouping_the_neurons_left_out_and_pca_variance(frame: p
                                                                         grouping: Path) -> None:
     figure = _quiet_plot(frame, color_by="cell_type", grouping=str(grouping))
     assert figure.axes[0].get_title() == ("by cell_type grouped by firing\n60 of 75 neurons shown; 15 left out "
-                                          "(no cell_type inside grouping firing)")
+                                          "(15 outside grouping)")
     assert figure.axes[1].get_title() == "by animal"
     shares = [re.fullmatch(r"PC(\d) \((\d+)%\)", label) for label in (figure.axes[0].get_xlabel(),
                                                                       figure.axes[0].get_ylabel())]

@@ -117,6 +117,7 @@ def test_annotate_stores_the_silent_column_in_place_and_in_sidecars(model_dir: P
                                "--no-progress"])
     assert done.exit_code == 0, done.output
     assert "1 skipped (sidecars, no neurons or spikes, or the other modality)" in done.output
+    assert "s1.nwb (2 without activity, marked silent)" in done.output and "s0.nwb (" not in done.output
     copy = tmp_path / "copies" / "s1.nwb"
     frame = read_embeddings(copy)
     assert frame["silent"].dtype == bool and frame.loc[frame["silent"], "neuron_id"].tolist() == SILENT_IDS
@@ -169,3 +170,76 @@ def test_a_units_column_named_silent_is_read_as_unit_silent(tmp_path: Path) -> N
         (recording,) = npir.open_recordings([path], progress=False)
     assert recording.neuron_metadata["unit_silent"].tolist() == [False, True, False, False]
     assert not recording.silent().any()
+
+
+@pytest.fixture(scope="module")
+def annotated(model_dir: Path, folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Annotated copies of the two sortings; in s1.nwb the stored vector of unit 0 is NaN (a damaged vector)."""
+    import h5py
+
+    out = tmp_path_factory.mktemp("annotated")
+    done = runner.invoke(app, ["annotate", str(model_dir), str(folder / "s0.nwb"), str(folder / "s1.nwb"), "--out",
+                               str(out), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    with h5py.File(out / "s1.nwb", "r+") as file:
+        file["processing/neurpir/NeurPIREmbeddings/embedding"][0] = np.nan
+    return out
+
+
+def test_evaluate_leaves_silent_neurons_out_of_its_figure_and_names_non_finite_vectors(annotated: Path) -> None:
+    with pytest.warns(UserWarning, match="2 of 25 neurons have no activity in the time read .* left out of the "
+                                         "figure"):
+        result = npir.evaluate(annotated, label="brain_area", methods="neurpir,hand", progress=False)
+    assert result.dropped == {"<non-finite vector>": 1} and result.n_labelled == 25  # silent ones still scored
+    figure = result.plot("embeddings", projection="pca")
+    assert sum(len(collection.get_offsets()) for collection in figure.axes[0].collections) == 23
+    assert figure.axes[0].get_title() == ("by brain_area\n23 of 26 neurons shown; 3 left out (2 silent, "
+                                          "1 non-finite vector)")
+    alone = npir.evaluate(annotated, label="brain_area", methods="neurpir", progress=False)
+    assert alone.dropped == {"<non-finite vector>": 1}
+
+
+def test_plot_titles_count_every_neuron_left_out_by_reason(annotated: Path) -> None:
+    with pytest.warns(UserWarning):
+        figure = npir.plot_embeddings(annotated, color_by="brain_area", projection="pca")
+    assert figure.axes[0].get_title() == ("by brain_area\n23 of 26 neurons shown; 3 left out (2 silent, "
+                                          "1 non-finite vector)")
+    frame = npir.read_embeddings(annotated)
+    frame.loc[frame["neuron_id"] == 5, "brain_area"] = None
+    with pytest.warns(UserWarning):
+        figure = npir.plot_embeddings(frame, color_by="brain_area", projection="pca")
+    assert figure.axes[0].get_title().endswith("21 of 26 neurons shown; 5 left out (2 silent, 1 non-finite vector, "
+                                               "2 no brain_area)")
+
+
+def test_to_pynapple_carries_the_silent_marker_and_renames_a_units_own_silent_column(model_dir: Path,
+                                                                                     annotated: Path,
+                                                                                     tmp_path: Path) -> None:
+    units = npir.to_pynapple(annotated / "s1.nwb")
+    assert units.metadata["silent"].tolist() == [False] * 12 + [True] * 2
+    path = _sorting(tmp_path / "own.nwb", 12, 0, seed=3)
+    with NWBHDF5IO(str(path), "a") as io:
+        nwbfile = io.read()
+        nwbfile.units.add_column("silent", "the sorter's own flag", data=[1] + [0] * 11)  # pynapple skips bools
+        io.write(nwbfile)
+    done = runner.invoke(app, ["annotate", str(model_dir), str(path), "--no-progress"])
+    assert done.exit_code == 0, done.output
+    assert ("column(s) silent are read as unit_silent: the package gives those names to its own columns (silent: "
+            "whether the neuron has no activity in the time read (its vector says nothing about it))") in done.output
+    assert "subject_id" not in done.output
+    units = npir.to_pynapple(path)
+    assert units.metadata["unit_silent"].tolist() == [1] + [0] * 11
+    assert units.metadata["silent"].tolist() == [False] * 12
+
+
+def test_wording_of_silent_units_filters_and_figure_resolution(annotated: Path, folder: Path) -> None:
+    with pytest.warns(UserWarning, match=r"2 units have no spikes \(ids 12, 13\); they are kept as all-zero rows "
+                                         r"\(marked silent when embedded\)$"):
+        npir.open_recordings([folder / "s1.nwb"], progress=False)
+    shown = runner.invoke(app, ["inspect", str(annotated / "s1.nwb"), "--no-progress"])
+    assert "14 neurons of /units (2 without activity, marked silent), model" in shown.output
+    plot = " ".join(runner.invoke(app, ["plot", "--help"], terminal_width=200).output.split())
+    assert "plot embeds nothing" in plot and "filtering changes" not in plot and "PNG/JPEG" in plot
+    evaluate = " ".join(runner.invoke(app, ["evaluate", "--help"], terminal_width=200).output.split())
+    assert "Resolution of the PNG figures" in evaluate and "JPEG" not in evaluate
+    assert "``dpi``" in npir.evaluate.__doc__

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -18,6 +18,9 @@ from nwb_neurpir.cli.options import (
     Sources,
     UnitFilter,
 )
+
+if TYPE_CHECKING:
+    from nwb_neurpir.workflows.annotation import AnnotateOutcome
 
 
 def register(app: typer.Typer) -> None:
@@ -65,4 +68,9 @@ def register(app: typer.Typer) -> None:
                                   sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
                                   series=series,
                                   lock_timeout=lock_timeout, progress=progress, raise_on_failure=False)
-        print_outcomes(outcomes, "annotated", as_json)
+        print_outcomes(outcomes, "annotated", as_json, where=_where)
+
+
+def _where(outcome: AnnotateOutcome) -> str:
+    """The path written, and how many of its neurons have no activity (as ``embed`` says it)."""
+    return str(outcome.path) + (f" ({outcome.n_silent} without activity, marked silent)" if outcome.n_silent else "")

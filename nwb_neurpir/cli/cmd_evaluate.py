@@ -37,9 +37,11 @@ PROJECTIONS = "nwb_neurpir.evaluation.plots:PROJECTIONS"
 """The registry of ``--projection`` (``evaluate`` and ``plot``)."""
 Progress = Annotated[Optional[bool],  # noqa: UP007
                      progress_option("Show progress bars and status lines (on stderr).")]
-Dpi = Annotated[Optional[float], typer.Option(  # noqa: UP007
-    "--dpi", help="Resolution of PNG/JPEG figures in dots per inch, e.g. 300 for a journal [default: 120].")]
-"""The figure resolution option ``evaluate`` and ``plot`` share."""
+_DPI_HELP = "Resolution of {} figures in dots per inch, e.g. 300 for a journal [default: 120]."
+Dpi = Annotated[Optional[float], typer.Option("--dpi", help=_DPI_HELP.format("PNG/JPEG"))]  # noqa: UP007
+"""The figure resolution option of ``plot`` (rasters: PNG or JPEG)."""
+PngDpi = Annotated[Optional[float], typer.Option("--dpi", help=_DPI_HELP.format("the PNG"))]  # noqa: UP007
+"""The figure resolution option of ``evaluate`` (its figures are PNG)."""
 
 
 def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, threads: int | None,
@@ -160,7 +162,7 @@ def register(app: typer.Typer) -> None:
         overwrite: Annotated[bool, typer.Option(
             "--overwrite", help="Replace the report already in --out.")] = False,
         no_plots: Annotated[bool, typer.Option("--no-plots", help="With --out: skip the PNG figures.")] = False,
-        dpi: Dpi = None,
+        dpi: PngDpi = None,
         projection: Annotated[Optional[str], choice(  # noqa: UP007
             PROJECTIONS, "--projection", help="Embedding figure: umap, or pca (instant preview) [default: umap].")] = None,
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007

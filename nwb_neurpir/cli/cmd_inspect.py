@@ -90,9 +90,14 @@ def _units_tables_text(summary: dict[str, Any]) -> list[str]:
     return [f"  units tables: {', '.join('/' + table for table in tables)} (--series NAME picks one)"]
 
 
+def _silent(table: dict[str, Any]) -> str:
+    """`` (3 without activity, marked silent)`` for an embedding table with such neurons, as ``embed`` says it."""
+    return f" ({table['n_silent']} without activity, marked silent)" if table.get("n_silent") else ""
+
+
 def _stored_text(summary: dict[str, Any]) -> list[str]:
     """One line per NeurPIR table the file holds."""
-    lines = [f"  embeddings {table['name']}: {table['n_neurons']} neurons{_of_table(table)}, model "
+    lines = [f"  embeddings {table['name']}: {table['n_neurons']} neurons{_of_table(table)}{_silent(table)}, model "
              f"{table['model_sha256']} (created {table['created']})" for table in summary["embeddings"]]
     lines.extend(f"  predictions {table['name']}: {table['label']} of {table['n_neurons']} neurons"
                  f"{_of_table(table)} by a {table['probe']} probe, model {table['model_sha256']}"

@@ -9,7 +9,12 @@ from typing import Annotated, Optional
 import typer
 
 from nwb_neurpir.cli.cmd_evaluate import PROJECTIONS, Dpi, Normalize, Progress
-from nwb_neurpir.cli.options import PRESET_GROUPING, Glob, JsonOutput, Sources, UnitFilter, choice
+from nwb_neurpir.cli.options import PRESET_GROUPING, Glob, JsonOutput, Sources, choice
+
+
+PlotFilter = Annotated[Optional[str], typer.Option(  # noqa: UP007
+    "--filter", help="Draw only the neurons matching this expression on their columns, e.g. 'quality == \"good\"'; "
+                     "their vectors are those stored (plot embeds nothing).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +45,7 @@ def register(app: typer.Typer) -> None:
                                          "named in the legend and a warning [default: 12].")] = None,
         normalize: Normalize = "auto",
         glob: Glob = None,
-        unit_filter: UnitFilter = None,
+        unit_filter: PlotFilter = None,
         progress: Progress = None,
         as_json: JsonOutput = False,
     ) -> None:

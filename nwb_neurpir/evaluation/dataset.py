@@ -46,6 +46,8 @@ class LabelledNeurons:
     """Raw label values that differ only by case or spacing (see ``GroupedLabels``)."""
     unit_names: np.ndarray | None = None
     """Each neuron's ``unit_name`` ("" where its recording has none), None when no recording has that column."""
+    silent: np.ndarray | None = None
+    """Each neuron's ``silent`` marker (no activity in the time read; ``silent_rows``), None when unknown."""
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -68,7 +70,8 @@ class LabelledNeurons:
                                recording_rows=[rows[keep[a:b]] for rows, a, b in
                                                zip(self.recording_rows, bounds[:-1], bounds[1:])],
                                case_variants=self.case_variants,
-                               unit_names=None if self.unit_names is None else self.unit_names[keep])
+                               unit_names=None if self.unit_names is None else self.unit_names[keep],
+                               silent=None if self.silent is None else self.silent[keep])
 
 
 def session_names(recordings: Sequence[Recording]) -> list[str]:
@@ -130,8 +133,9 @@ def from_recordings(recordings: Sequence[Recording], label: str, grouping: Label
                               neuron_ids=np.concatenate(ids)[grouped.keep], labels=grouped.labels,
                               dropped=grouped.dropped, n_total=len(raw),
                               recording_rows=[within[owner == index] for index in range(len(recordings))],
-                              case_variants=grouped.case_variants, unit_names=_recordings_unit_names(recordings,
-                                                                                                     grouped.keep))
+                              case_variants=grouped.case_variants,
+                              unit_names=_recordings_unit_names(recordings, grouped.keep),
+                              silent=np.concatenate([r.silent() for r in recordings])[grouped.keep])
     check_classes(neurons.labels, label, grouping, recordings[0].source.label())
     return neurons
 
@@ -158,7 +162,8 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
                               session_keys=keys, sessions=table_sessions(table)[np.asarray(grouped.keep)],
                               neuron_ids=kept["neuron_id"].to_numpy(),
                               labels=grouped.labels, dropped=grouped.dropped, n_total=len(table),
-                              case_variants=grouped.case_variants, unit_names=unit_names(kept))
+                              case_variants=grouped.case_variants, unit_names=unit_names(kept),
+                              silent=kept["silent"].to_numpy(dtype=object) if "silent" in kept.columns else None)
     check_classes(neurons.labels, label, grouping, source)
     return neurons, vectors
 

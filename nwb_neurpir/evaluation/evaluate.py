@@ -70,6 +70,7 @@ from nwb_neurpir.evaluation.results import (
     FoldPredictions,
     MethodResult,
     describe_fold,
+    left_out_reasons,
 )
 from nwb_neurpir.evaluation.splits import Fold, Split, animal_notes, make_folds, only_held_out
 from nwb_neurpir.evaluation.stability import StabilityResult, measure_stability
@@ -84,7 +85,9 @@ __all__ = ["EvaluationWarning", "evaluate", "some_of"]
 
 Protocol = Literal["inductive", "transductive"]
 NO_EMBEDDING = "<no embedding>"
-"""The ``dropped`` key of labelled neurons without a (finite) NeurPIR vector."""
+"""The ``dropped`` key of labelled neurons without a NeurPIR vector."""
+NON_FINITE = "<non-finite vector>"
+"""The ``dropped`` key of labelled neurons whose stored vector holds NaN or infinite values."""
 _NAMES_SHOWN = 5
 """Names a note lists before "and N more": raw values a grouping drops, files left out (``some_of``)."""
 Representation = FixedRepresentation | TrainedRepresentation | NeighbourRepresentation
@@ -153,7 +156,9 @@ def evaluate(
 
     ``vectors``: other methods' per-neuron vectors for the recordings, each scored as ``NAME`` (and ``NAME:PROBE``,
     ``NAME+hand``) on the same folds and neurons; labelled neurons without a vector of every given representation
-    (NeurPIR's included) are left out of every method.
+    (NeurPIR's included) are left out of every method. In given matrices (``embeddings``, ``vectors``) a row of NaN
+    is a neuron without a vector, another row with NaN or infinite values a vector that is not finite (the report
+    counts them apart).
     """
     started = time.perf_counter()
     _check_options(config, model, embeddings, normalize, probe, ablations)
@@ -418,11 +423,20 @@ def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGroupi
     for name, representation in given.items():
         missing = ~np.isfinite(representation.matrix).all(axis=1)
         if missing.any():
-            neurons = neurons.without(missing, NO_EMBEDDING if name == "neurpir" else f"<no {name} vector>")
+            neurons = neurons.without(missing, _missing_reason(name, representation.matrix[missing],
+                                                               table_vectors is not None))
             check_classes(neurons.labels, label, grouping, "embeddings" if name == "neurpir" else name)
             for each in given.values():
                 each.matrix = each.matrix[~missing]
     return neurons, dict(given)
+
+
+def _missing_reason(name: str, rows: np.ndarray, stored: bool) -> str:
+    """Why neurons whose ``name`` rows are not finite are dropped: a stored vector with NaN or inf values (every
+    row of an embeddings table, or a row not all NaN), or no vector (an all-NaN row of a given matrix)."""
+    if stored or not np.isnan(rows).all():
+        return NON_FINITE
+    return NO_EMBEDDING if name == "neurpir" else f"<no {name} vector>"
 
 
 def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[tuple[int, ...]],
@@ -647,14 +661,18 @@ def _session_sources(recordings: Sequence[Recording],
 
 def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, representation: Representation,
           normalization: Normalization) -> EmbeddingView:
-    """What the probe reads from the first representation on the first fold, for the UMAP figure."""
+    """What the probe reads from the first representation on the first fold, for the UMAP figure; neurons marked
+    silent are left out of it (``silent_rows``: as ``plot_embeddings`` does; they are still scored)."""
     title = REPRESENTATIONS.get(name, name)
     if isinstance(representation, TrainedRepresentation) and representation.mode == "inductive":
         without = fold.name if fold.split == "session" else ", ".join(fold.held_out_subjects)
         title = f"{name}: model trained without {without} (fold {fold.name})"
     title += normalization.description
-    return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
-                         label_name=neurons.label_name, normalization=normalization.to_dict())
+    view = EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
+                         label_name=neurons.label_name, normalization=normalization.to_dict(),
+                         n_total=neurons.n_total,
+                         left_out=left_out_reasons({}, neurons.dropped, neurons.label_name))
+    return view if neurons.silent is None else view.without_silent(neurons.silent)
 
 
 def _model_sees_animal(info: FoldInfo, train_set: tuple[int, ...], recordings: Sequence[Recording]) -> FoldInfo:
@@ -771,7 +789,8 @@ def _ungrouped_notes(grouping: LabelGrouping | None, dropped: dict[str, int], la
     """A note naming the raw values the grouping drops (in no group), largest first, a few, then how many more."""
     if grouping is None:
         return []
-    outside = sorted(((name, count) for name, count in dropped.items() if name not in (MISSING_LABEL, NO_EMBEDDING)),
+    outside = sorted(((name, count) for name, count in dropped.items() if name not in (MISSING_LABEL, NO_EMBEDDING,
+                                                                                  NON_FINITE)),
                      key=lambda item: (-item[1], item[0]))
     if not outside:
         return []

@@ -244,15 +244,15 @@ def embedding_figure(view: EmbeddingView, seed: int = 0, projection: str = "umap
 
 def _label_title(view: EmbeddingView) -> str:
     """``by LABEL`` (``grouped by NAME``), and on a second line how many neurons are shown of how many when some
-    were left out (no label, or one outside the grouping)."""
+    were left out, by reason (``18 silent, 3 non-finite vector, 359 no cell_type``)."""
     grouping = f" grouped by {view.grouping.name}" if view.grouping is not None else ""
     title = f"by {view.label_name}{grouping}"
     shown = len(view.labels)
     if view.n_total is None or view.n_total <= shown:
         return title
-    why = f"no {view.label_name} inside grouping {view.grouping.name}" if view.grouping is not None else \
-        f"no {view.label_name}"
-    return f"{title}\n{shown} of {view.n_total} neurons shown; {view.n_total - shown} left out ({why})"
+    why = ", ".join(f"{count} {reason}" for reason, count in view.left_out)
+    return f"{title}\n{shown} of {view.n_total} neurons shown; {view.n_total - shown} left out" + \
+        (f" ({why})" if why else "")
 
 
 def _confusion_panel(axis, confusion: np.ndarray, classes: Sequence[str], title: str,  # noqa: ANN001

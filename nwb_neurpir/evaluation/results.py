@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.evaluation.stability import StabilityResult
 
 __all__ = ["RECORDED_SESSION", "EmbeddingView", "EvaluationResult", "FoldInfo", "FoldPredictions", "MethodResult",
-           "describe_fold"]
+           "describe_fold", "silent_rows"]
 
 RECORDED_SESSION = "recorded_session"
 """The neuron table's column naming the session a neuron was recorded in (``subject/session``, one for every
@@ -234,7 +234,49 @@ class EmbeddingView:
     grouping: LabelGrouping | None = None
     """The grouping that made ``labels`` (its class order fixes their colours), if any."""
     n_total: int | None = None
-    """Neurons before those without a label (or with one outside the grouping) were left out, when known."""
+    """Neurons before any was left out of the figure, when known."""
+    left_out: tuple[tuple[str, int], ...] = ()
+    """Why neurons were left out and how many each time (``silent``, ``non-finite vector``, ``no LABEL``,
+    ``outside grouping``...), in that order."""
+
+    def without_silent(self, silent: np.ndarray) -> EmbeddingView:
+        """This view minus the neurons ``silent`` marks (``silent_rows``), counted in ``left_out``."""
+        import dataclasses
+
+        drop = silent_rows(silent)
+        if not drop.any():
+            return self
+        keep = ~drop
+        return dataclasses.replace(self, vectors=np.asarray(self.vectors)[keep], labels=np.asarray(self.labels)[keep],
+                                   subjects=np.asarray(self.subjects)[keep],
+                                   left_out=(("silent", int(drop.sum())), *self.left_out))
+
+
+def left_out_reasons(counts: dict[str, int], dropped: dict[str, int], label: str) -> tuple[tuple[str, int], ...]:
+    """``EmbeddingView.left_out``: the ``counts`` given (reason -> neurons), then the labelled neurons' ``dropped``
+    (raw value -> neurons) by reason: ``no LABEL``, a bracketed reason as it reads (``<no embedding>``: ``no
+    embedding``), any other value ``outside grouping``; reasons without a neuron are left out."""
+    from nwb_neurpir.evaluation.grouping import MISSING_LABEL
+
+    reasons = dict(counts)
+    for value, count in dropped.items():
+        reason = f"no {label}" if value == MISSING_LABEL else value[1:-1] if value.startswith("<") and \
+            value.endswith(">") else "outside grouping"
+        reasons[reason] = reasons.get(reason, 0) + count
+    return tuple((reason, count) for reason, count in reasons.items() if count)
+
+
+def silent_rows(silent: Any) -> np.ndarray:
+    """Which neurons the ``silent`` marks (True; False or NaN, a file annotated before the marker: not) leave out of
+    an embedding figure -- the one rule of ``plot_embeddings`` and ``evaluate``'s figure -- with a warning counting
+    them: their vectors say nothing about them (the fake tight cluster of units without spikes)."""
+    from nwb_neurpir.evaluation.evaluation_warning import warn_caller
+
+    marked = np.array([isinstance(value, (bool, np.bool_)) and bool(value) for value in silent], dtype=bool)
+    if marked.any():
+        warn_caller(f"{int(marked.sum())} of {marked.size} neurons have no activity in the time read (silent: units "
+                    "without spikes); their vectors say nothing about them, so they are left out of the figure")
+    return marked
 
 
 @dataclass

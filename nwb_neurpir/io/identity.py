@@ -19,7 +19,7 @@ import pandas as pd
 from nwb_neurpir.io.h5_tables import stripped_text
 from nwb_neurpir.io.read_warnings import warn_about
 
-__all__ = ["IDENTITY_COLUMNS", "FileIdentity", "clear_of_identity", "is_stand_in", "read_identity",
+__all__ = ["IDENTITY_COLUMNS", "FileIdentity", "clear_of_identity", "identity_renames", "is_stand_in", "read_identity",
            "similar_subjects", "stand_in"]
 
 IDENTITY_COLUMNS = ("subject_id", "session_id", "neuron_id", "neuron_table", "embedding", "silent", "identifier",
@@ -76,14 +76,27 @@ def similar_subjects(subject_ids: Iterable[str]) -> list[list[str]]:
 def clear_of_identity(metadata: pd.DataFrame, label: str) -> pd.DataFrame:
     """The neuron table's columns with those named like an identity column renamed ``unit_<name>`` (warned about
     once per file), so the file's own values stay reachable (``--label unit_subject_id``)."""
-    clashing = [name for name in metadata.columns if name in IDENTITY_COLUMNS]
-    if not clashing:
-        return metadata
+    return metadata.rename(columns=identity_renames(metadata.columns, label))
+
+
+def identity_renames(columns: Iterable[str], label: str) -> dict[str, str]:
+    """Name -> ``unit_<name>`` for the ``columns`` of a file's neuron table named like an identity column, with a
+    warning (once per file) saying what the package means by each name."""
+    clashing = [name for name in columns if name in IDENTITY_COLUMNS]
     renamed = {name: f"{CLASH_PREFIX}{name}" for name in clashing}
-    _warn(label, f"the neuron table's column(s) {', '.join(clashing)} are read as "
-                 f"{', '.join(renamed.values())}: those names are the package's own columns (a file's animal and "
-                 "session are its general/subject/subject_id and general/session_id; one file is one animal)")
-    return metadata.rename(columns=renamed)
+    if renamed:
+        meanings = "; ".join(f"{name}: {_MEANINGS[name]}" for name in clashing)
+        _warn(label, f"the neuron table's column(s) {', '.join(clashing)} are read as {', '.join(renamed.values())}: "
+                     f"the package gives those names to its own columns ({meanings})")
+    return renamed
+
+
+_MEANINGS = {"subject_id": "the file's animal, its general/subject/subject_id (one file is one animal)",
+             "session_id": "the file's session, its general/session_id", "identifier": "the file's NWB identifier",
+             "neuron_id": "the neuron's id in its table", "neuron_table": "the table the neuron is read from",
+             "file": "the file the neuron is read from", "embedding": "the neuron's NeurPIR vector",
+             "silent": "whether the neuron has no activity in the time read (its vector says nothing about it)"}
+"""What the package means by each of ``IDENTITY_COLUMNS``, for the warning that renames a file's own column."""
 
 
 def _warn(label: str, message: str) -> None:

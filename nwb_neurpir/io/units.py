@@ -237,7 +237,7 @@ class _SpikeProblems:
         if self.zero_spike_ids.size:
             shown = ", ".join(map(str, self.zero_spike_ids[:5])) + (", ..." if self.zero_spike_ids.size > 5 else "")
             warn_about(source, f"{self.zero_spike_ids.size} units have no spikes (ids {shown}); they are kept as "
-                               "all-zero rows, and their vectors are marked silent")
+                               "all-zero rows (marked silent when embedded)")
 
 
 def _make_grid(windows: _UnitWindows, spike_data: h5py.Dataset, bounds: np.ndarray, selected: np.ndarray,

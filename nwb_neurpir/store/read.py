@@ -47,9 +47,9 @@ def list_predictions(path: str | Path) -> list[str]:
 
 def stored_tables(file: h5py.File) -> dict[str, list[dict[str, Any]]]:
     """What an open NWB file holds of ours, for ``inspect``: per embedding table its ``name`` (``module/name``),
-    ``model_sha256`` (short), ``created`` (when the model was made), ``n_neurons`` and ``neuron_table`` (the path of
-    the table whose neurons they are; "" when it cannot be told); per prediction table also its ``label`` and
-    ``probe``."""
+    ``model_sha256`` (short), ``created`` (when the model was made), ``n_neurons``, ``n_silent`` (marked silent)
+    and ``neuron_table`` (the path of the table whose neurons they are; "" when it cannot be told); per prediction
+    table also its ``label`` and ``probe``."""
     embeddings = [_table_summary(key, group) for key, group in sorted(_typed_groups(file, "NeuronEmbeddings").items())]
     predictions = []
     for key, group in sorted(_typed_groups(file, "NeuronPredictions").items()):
@@ -61,14 +61,16 @@ def stored_tables(file: h5py.File) -> dict[str, list[dict[str, Any]]]:
 
 
 def _table_summary(key: str, group: h5py.Group) -> dict[str, Any]:
-    """Name, model checksum (first 12 characters), when the model was made, and neurons (how many, of which table)
-    of one of our tables."""
+    """Name, model checksum (first 12 characters), when the model was made, and neurons (how many, how many of them
+    marked ``silent``, of which table) of one of our tables."""
     model = group.get("model")
     attrs = model.attrs if isinstance(model, h5py.Group) else {}
     ids = group.get("id")
+    silent = group.get("silent")
     return {"name": key, "model_sha256": (decode_text(attrs.get("checkpoint_sha256")) or "")[:12],
             "created": decode_text(attrs.get("created")) or "",
             "n_neurons": int(ids.shape[0]) if isinstance(ids, h5py.Dataset) else 0,
+            "n_silent": int(np.count_nonzero(silent[()])) if isinstance(silent, h5py.Dataset) else 0,
             "neuron_table": neuron_table_of(group) or ""}
 
 

@@ -76,10 +76,12 @@ class AnnotateOutcome:
     path: str | None = None
     n_neurons: int = 0
     error: str | None = None
+    n_silent: int = 0
+    """Of the neurons embedded now, those without activity in the time read (marked ``silent``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "status": self.status, "path": self.path, "n_neurons": self.n_neurons,
-                "error": self.error}
+                "n_silent": self.n_silent, "error": self.error}
 
 
 def annotate_sources(
@@ -147,7 +149,7 @@ def annotate_sources(
                                         relative_path=source.relative_path, sidecar=sidecar, claimed=claimed,
                                         lock_timeout=timeout)
             outcomes.append(AnnotateOutcome(source=source.label(), status=result.kind, path=str(result.path),
-                                            n_neurons=int(keep.sum())))
+                                            n_neurons=int(keep.sum()), n_silent=int(recording.silent().sum())))
         except (SidecarFile, NoNeurons) as exc:
             outcomes.append(AnnotateOutcome(source=source.label(), status="skipped", error=exc.one_line()))
         except OtherModality as exc:

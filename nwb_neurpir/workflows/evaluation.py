@@ -377,9 +377,10 @@ def evaluate(
     ``labels`` (``--labels``: a CSV/TSV file or DataFrame of labels kept outside the files), ``vectors``
     (``--vectors``: method name -> a CSV/TSV/parquet/npz file or DataFrame of another method's per-neuron vectors,
     scored beside NeurPIR and the hand features; see ``nwb_neurpir.workflows.vectors_file``), ``progress`` (None
-    follows ``NEURPIR_PROGRESS``, as ``open_recordings``)... With
-    ``report_dir`` the report (report.md/json and figures) is written there (``overwrite=True`` replaces a report
-    already there); ``result.table()`` gives the scores as a DataFrame.
+    follows ``NEURPIR_PROGRESS``, as ``open_recordings``)... With ``report_dir`` the report (report.md/json and PNG
+    figures, at ``dpi`` dots per inch, default 120; ``plots=False``: none; ``projection="pca"``: an instant embedding
+    figure) is written there (``overwrite=True`` replaces a report already there); ``result.table()`` gives the
+    scores as a DataFrame.
 
     >>> import nwb_neurpir as npir
     >>> result = npir.evaluate("sim/", label="cell_type", model=npir.NeurPIR(max_steps=200))   # doctest: +SKIP
@@ -408,10 +409,12 @@ def _relabelled(recordings: list[Recording], labels: ExternalLabels | None) -> l
 
 
 def aligned_embeddings(recording: Recording, table: pd.DataFrame) -> np.ndarray:
-    """(n_neurons, dim) embeddings in the recording's neuron order; NaN rows for neurons without one."""
+    """(n_neurons, dim) embeddings in the recording's neuron order; NaN rows for neurons without one, infinite rows
+    for those whose stored vector holds NaN or infinite values (``evaluate`` drops both, by name)."""
     if len(table) == 0:
         raise NeurPIRError("has an empty embeddings table", source=recording.source.label())
     vectors = np.stack([np.asarray(v, dtype=np.float64) for v in table["embedding"]])
+    vectors[~np.isfinite(vectors).all(axis=1)] = np.inf
     position = {int(neuron): row for row, neuron in enumerate(table["neuron_id"])}
     out = np.full((recording.n_neurons, vectors.shape[1]), np.nan)
     rows = [(index, position[int(n)]) for index, n in enumerate(recording.neuron_ids) if int(n) in position]

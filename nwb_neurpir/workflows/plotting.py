@@ -17,7 +17,7 @@ from nwb_neurpir.evaluation.dataset import table_population
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
 from nwb_neurpir.evaluation.palette import load_palette
 from nwb_neurpir.evaluation.plots import DEFAULT_DPI, MAX_CLASSES, check_projectable
-from nwb_neurpir.evaluation.results import EmbeddingView
+from nwb_neurpir.evaluation.results import EmbeddingView, left_out_reasons, silent_rows
 from nwb_neurpir.workflows.annotated import read_annotated
 
 if TYPE_CHECKING:
@@ -110,28 +110,20 @@ def _annotated_table(sources: str | Path | Sequence[str | Path], glob: str | Non
     return read_annotated(annotated_files(sources, glob, embeddings_name), embeddings_name)
 
 
-def _without_silent(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows of neurons with activity: those the ``silent`` column (when there is one) does not mark, with a
-    warning counting the others."""
-    import warnings
-
-    from nwb_neurpir.evaluation.evaluate import EvaluationWarning
-
+def _without_silent(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows of neurons with activity (``silent_rows``: those the ``silent`` column, when there is one, does not
+    mark) and how many were left out; all silent is an error."""
     if "silent" not in table.columns:
-        return table
-    silent = table["silent"].eq(True).to_numpy()  # NaN: a file annotated before the column, kept
-    if silent.all():
+        return table, 0
+    if table["silent"].eq(True).all():  # NaN: a file annotated before the column, kept
         raise NeurPIRError(f"all {len(table)} neurons are silent (no activity in the time read); nothing to draw")
-    if silent.any():
-        warnings.warn(f"{int(silent.sum())} of {len(table)} neurons have no activity in the time read (silent: units "
-                      "without spikes); their vectors say nothing about them, so they are left out of the figure",
-                      EvaluationWarning, stacklevel=3)
-    return table.loc[~silent].reset_index(drop=True)
+    silent = silent_rows(table["silent"].tolist())
+    return table.loc[~silent].reset_index(drop=True), int(silent.sum())
 
 
-def _with_finite_vectors(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows whose vector is finite, with a warning counting the others (NaN or infinite values: nowhere to
-    draw them); none left is an error."""
+def _with_finite_vectors(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows whose vector is finite and how many others there were, with a warning counting them (NaN or
+    infinite values: nowhere to draw them); none left is an error."""
     from nwb_neurpir.evaluation.evaluation_warning import warn_caller
 
     finite = np.array([np.isfinite(np.asarray(v, dtype=np.float64)).all() for v in table["embedding"]], dtype=bool)
@@ -141,7 +133,7 @@ def _with_finite_vectors(table: pd.DataFrame) -> pd.DataFrame:
     if not finite.all():
         warn_caller(f"{int((~finite).sum())} of {len(table)} neurons have NaN or infinite values in their vector; "
                     "they are left out of the figure")
-    return table.loc[finite].reset_index(drop=True)
+    return table.loc[finite].reset_index(drop=True), int((~finite).sum())
 
 
 def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: LabelGrouping | None = None,
@@ -167,7 +159,9 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
     if len(table) == 0:
         raise NeurPIRError("the embeddings hold no neurons; nothing to draw")
     table = table.iloc[select_rows(unit_filter, table, what="neuron")].reset_index(drop=True)
-    table = _with_finite_vectors(_without_silent(table))
+    n_total = len(table)
+    table, silent = _without_silent(table)
+    table, non_finite = _with_finite_vectors(table)
     raw = table[label].tolist() if label is not None else ["all"] * len(table)
     grouped = group_labels(raw, grouping)
     kept = table.loc[grouped.keep]
@@ -189,4 +183,6 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
                          subjects=kept["subject_id"].astype(str).to_numpy(),
                          title=f"{title} of {len(kept)} neurons{normalization.description}",
                          label_name=label or "label",
-                         normalization=normalization.to_dict(), grouping=grouping, n_total=len(table))
+                         normalization=normalization.to_dict(), grouping=grouping, n_total=n_total,
+                         left_out=left_out_reasons({"silent": silent, "non-finite vector": non_finite}, grouped.dropped,
+                                                   label or "label"))

@@ -40,12 +40,11 @@ class PredictOutcome(AnnotateOutcome):
 
     counts: dict[str, int] = field(default_factory=dict)
     probe: dict[str, Any] = field(default_factory=dict)
-    n_silent: int = 0
     replaced: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "counts": dict(self.counts), "n_silent": self.n_silent,
-                "replaced": list(self.replaced), "probe": dict(self.probe)}
+        return {**super().to_dict(), "counts": dict(self.counts), "replaced": list(self.replaced),
+                "probe": dict(self.probe)}
 
 
 @accepts_ophys_series

@@ -17,11 +17,13 @@ __all__ = ["to_pynapple"]
 
 
 def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: str | None = None) -> Any:  # noqa: ANN401
-    """``pynapple.load_file(path)[<units table>]`` with metadata columns ``embedding_0`` … ``embedding_<dim-1>`` and,
-    per predictions table of the same units, ``predicted_<label>`` and the probability of that label in
-    ``predicted_<label>_probability`` (NaN, "" and NaN for units without a vector or a prediction). ``location`` is
-    the package's own, a unit's electrodes' location as every reader gives it (the one ``--label location`` means),
-    not pynapple's (its electrode group's).
+    """``pynapple.load_file(path)[<units table>]`` with metadata columns ``embedding_0`` … ``embedding_<dim-1>``,
+    ``silent`` (True for units without activity in the time read: their vectors say nothing about them) and, per
+    predictions table of the same units, ``predicted_<label>`` and the probability of that label in
+    ``predicted_<label>_probability`` (NaN for units without a vector; "" and NaN without a prediction). A column of
+    the file's own named like one of the package's (``silent``) is renamed ``unit_silent``, as ``read_embeddings``
+    does. ``location`` is the package's own, a unit's electrodes' location as every reader gives it (the one
+    ``--label location`` means), not pynapple's (its electrode group's).
 
     The embeddings and predictions are read from ``path`` itself, or from ``sidecar`` when they live in a sidecar
     file; ``name`` picks the embedding table when there are several (default: the one named
@@ -49,7 +51,7 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
     embeddings = {key: read_embeddings(annotated, key) for key in list_embeddings(annotated)}
     frame = _units_embeddings(embeddings, name, annotated, tables)
     table = tables[0] if frame is None else _source_table(frame.attrs)
-    units = _pynapple_units(pynapple.load_file(str(path)), table, path)
+    units = _without_identity_names(_pynapple_units(pynapple.load_file(str(path)), table, path), path)
     unit_ids = np.asarray(units.index)
     reader_ids, locations = _reader_locations(path, table)
     if locations is not None:
@@ -58,6 +60,10 @@ def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: st
         matrix = _aligned(unit_ids, frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()),
                           np.nan)
         units.set_info(**{f"embedding_{i}": matrix[:, i] for i in range(matrix.shape[1])})
+        if "silent" in frame.columns:
+            silent = _aligned(unit_ids, frame["neuron_id"].to_numpy(), frame["silent"].to_numpy(dtype=object)[:, None],
+                              np.nan)
+            units.set_info(silent=silent[:, 0])
     same_units = {table} | {f.attrs["neuron_table"] for f in embeddings.values() if _source_table(f.attrs) == table}
     for key in list_predictions(annotated):
         frame = read_predictions(annotated, key)
@@ -100,6 +106,17 @@ def _pynapple_units(data: Any, table: str, path: str | Path) -> Any:  # noqa: AN
         raise NeurPIRError(f"pynapple does not load the units table {table} (it loads: {', '.join(data.keys())})",
                            source=path)
     return data[key]
+
+
+def _without_identity_names(units: Any, path: str | Path) -> Any:  # noqa: ANN401
+    """``units`` with its metadata columns named like the package's own (``silent``...) renamed ``unit_<name>``,
+    as ``read_embeddings`` renames them (``identity_renames``)."""
+    from nwb_neurpir.io.identity import identity_renames
+
+    for name, renamed in identity_renames(units.metadata_columns, str(path)).items():
+        units.set_info(**{renamed: units.get_info(name).to_numpy()})
+        units.drop_info(name)
+    return units
 
 
 def _source_table(attrs: dict[str, Any]) -> str:
