@@ -101,11 +101,12 @@ def test_inspect_lists_the_embedding_and_prediction_tables_a_file_holds(tmp_path
     (summary,) = json.loads(result.stdout)
     created = PROVENANCE.created
     assert summary["embeddings"] == [
-        {"name": "neurpir/B", "model_sha256": "ab" * 6, "created": created, "n_neurons": 2, "neuron_table": "units"},
+        {"name": "neurpir/B", "model_sha256": "ab" * 6, "created": created, "n_neurons": 2, "n_silent": 0,
+         "neuron_table": "units"},
         {"name": "neurpir/NeurPIREmbeddings", "model_sha256": "ab" * 6, "created": created, "n_neurons": 3,
-         "neuron_table": "units"}]
+         "n_silent": 0, "neuron_table": "units"}]
     assert summary["predictions"] == [{"name": "neurpir/predicted_brain_area", "model_sha256": "ab" * 6,
-                                       "created": created, "n_neurons": 2, "neuron_table": "units",
+                                       "created": created, "n_neurons": 2, "n_silent": 0, "neuron_table": "units",
                                        "label": "brain_area", "probe": "logistic"}]
     text = runner.invoke(app, ["inspect", str(path)]).stdout
     assert f"  embeddings neurpir/B: 2 neurons of /units, model {'ab' * 6} (created {created})\n" in text
