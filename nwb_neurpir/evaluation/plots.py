@@ -94,9 +94,8 @@ def project_2d(vectors: np.ndarray, projection: str = "umap", seed: int = 0) -> 
 
 def _standardised(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which rows are finite, and those rows standardised per column and clipped to ±5 SD."""
-    vectors = np.asarray(vectors, dtype=np.float64)
-    finite = np.isfinite(vectors).all(axis=1)
-    x = vectors[finite]
+    finite = drawable(vectors)
+    x = np.asarray(vectors, dtype=np.float64)[finite]
     if x.shape[0]:
         x = np.clip((x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0), -5.0, 5.0)
     return finite, x
@@ -218,13 +217,14 @@ def _scatter(axis, coordinates: np.ndarray, categories: np.ndarray, title: str, 
 
 
 def embedding_figure(view: EmbeddingView, seed: int = 0, projection: str = "umap", *,
-                     palette: Mapping[str, str] | None = None, max_classes: int = MAX_CLASSES) -> Figure:
+                     palette: Mapping[str, str] | None = None, max_classes: int | None = None) -> Figure:
     """Two panels: UMAP (or PCA) coloured by label, and the same points coloured by animal (legends beside the
-    panels; more than ``max_classes`` values show the most frequent and a grey "other" naming the rest, with a
+    panels; more than ``max_classes`` (default ``MAX_CLASSES``) values show the most frequent and a grey "other" naming the rest, with a
     warning). ``palette`` (name -> colour) fixes the colours of classes and animals it names, which are kept out of
     "other" (counted first among the ``max_classes``); the others keep theirs across figures
     (``nwb_neurpir.evaluation.palette``). Only the neurons with a finite vector are drawn and counted; fewer than
     ``MIN_PROJECTED`` of them is an error."""
+    max_classes = MAX_CLASSES if max_classes is None else max_classes
     drawn = drawable(view.vectors)
     check_projectable(int(drawn.sum()))
     vectors = np.asarray(view.vectors)[drawn]

@@ -382,7 +382,7 @@ class EvaluationResult:
         >>> result.plot("embeddings", projection="pca", palette={"PYR": "#0072B2"})  # doctest: +SKIP
         """
         from nwb_neurpir.evaluation.palette import load_palette
-        from nwb_neurpir.evaluation.plots import MAX_CLASSES, confusion_figure, embedding_figure, stability_figure
+        from nwb_neurpir.evaluation.plots import confusion_figure, embedding_figure, stability_figure
 
         if kind in ("confusion", "stability") and (palette is not None or max_classes is not None):
             raise NeurPIRError(f"palette= and max_classes= apply to the 'embeddings' figure, not to {kind!r}")
@@ -398,7 +398,7 @@ class EvaluationResult:
             raise NeurPIRError("no fold was scored, so the evaluation has no vectors to draw")
         return embedding_figure(self.view, seed=int(self.settings.get("seed", 0)), projection=projection,
                                 palette=load_palette(palette),
-                                max_classes=MAX_CLASSES if max_classes is None else max_classes)
+                                max_classes=max_classes)
 
     def predictions_table(self) -> pd.DataFrame:
         """Every scored neuron's prediction by every method: ``subject``, ``session``, ``source``, ``neuron_id``,

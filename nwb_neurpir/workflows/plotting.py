@@ -16,7 +16,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.dataset import table_population
 from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
 from nwb_neurpir.evaluation.palette import load_palette
-from nwb_neurpir.evaluation.plots import DEFAULT_DPI, MAX_CLASSES, check_projectable
+from nwb_neurpir.evaluation.plots import DEFAULT_DPI, check_projectable
 from nwb_neurpir.evaluation.results import EmbeddingView, left_out_reasons, silent_rows
 from nwb_neurpir.workflows.annotated import read_annotated
 
@@ -73,8 +73,7 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
         figure_format(save, dpi)
     table = data if isinstance(data, pd.DataFrame) else _annotated_table(data, glob, embeddings_name)
     view = annotated_view(table, color_by, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
-    figure = embedding_figure(view, seed=seed, projection=projection, palette=colours,
-                              max_classes=MAX_CLASSES if max_classes is None else max_classes)
+    figure = embedding_figure(view, seed=seed, projection=projection, palette=colours, max_classes=max_classes)
     if save is not None:
         save_figure(figure, save, dpi)
     return figure
@@ -97,8 +96,7 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
     table = _annotated_table(sources, glob, embeddings_name)
     view = annotated_view(table, label, load_grouping(grouping), normalize=normalize, unit_filter=unit_filter)
     say(f"drawing a {projection.upper()} of {len(view.labels)} neurons ...")
-    figure = embedding_figure(view, seed=seed, projection=projection, palette=colours,
-                              max_classes=MAX_CLASSES if max_classes is None else max_classes)
+    figure = embedding_figure(view, seed=seed, projection=projection, palette=colours, max_classes=max_classes)
     return PlotResult(written=save_figure(figure, out, dpi), view=view)
 
 
