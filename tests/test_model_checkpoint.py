@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -158,10 +160,48 @@ def test_extra_or_missing_files_are_refused(saved: Path, tmp_path: Path) -> None
         NeurPIR.load(tmp_path / "nowhere")
 
 
+def test_a_file_a_newer_release_added_is_named_in_a_warning_and_not_read(saved: Path, recording) -> None:  # noqa: ANN001
+    _rewrite(saved, "calibration.json", b"[" * 200_000)  # never parsed: a RecursionError if it were
+    with pytest.warns(UserWarning, match=r"lists files this nwb-neurpir does not know \(calibration.json; from a "
+                                         r"newer release\?\); they are not read"):
+        loaded = NeurPIR.load(saved)
+    assert loaded.embed(recording, progress=False).shape[0] == recording.n_neurons
+
+
+def _sparse(path: Path, size: int) -> Path:
+    with path.open("wb") as file:
+        file.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize(("name", "plant", "message"), [
+    ("weights.safetensors", lambda path: path.symlink_to("/dev/zero"), "is not a regular file (a character device)"),
+    ("weights.safetensors", lambda path: path.symlink_to(_sparse(path.with_name("big.bin"), 40 << 30)),
+     "weights.safetensors is too large (42949672960 bytes, at most 1073741824 expected)"),
+    ("config.json", lambda path: os.mkfifo(path), "config.json is not a regular file (a FIFO)"),
+    ("manifest.json", lambda path: os.mkfifo(path), "manifest.json is not a regular file (a FIFO)"),
+    ("config.json", lambda path: path.write_bytes(b" " * (17 << 20)), "config.json is too large"),
+])
+def test_a_file_that_is_no_regular_file_or_too_large_is_refused_before_it_is_read(
+        saved: Path, name: str, plant: object, message: str) -> None:
+    (saved / name).unlink()
+    plant(saved / name)
+    with pytest.raises(NeurPIRError, match=re.escape(message)) as refused:
+        NeurPIR.load(saved)
+    assert refused.value.source == str(saved)
+
+
+def test_json_nested_too_deeply_is_one_line_naming_the_file(saved: Path) -> None:
+    _rewrite(saved, "config.json", b"[" * 200_000 + b"]" * 200_000)
+    with pytest.raises(NeurPIRError, match=r"config.json is not valid JSON we can read \(nested too deeply\)") as deep:
+        NeurPIR.load(saved)
+    assert deep.value.source == str(saved)
+
+
 def test_write_folder_leaves_no_temporary_files(tmp_path: Path) -> None:
     write_folder(tmp_path / "f", {"a.json": {"x": 1}, "b.safetensors": {"t": torch.ones(2)}})
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["a.json", "b.safetensors", "manifest.json"]
-    parsed, _ = read_folder(tmp_path / "f", ("a.json",))
+    parsed, _ = read_folder(tmp_path / "f", ("a.json", "b.safetensors"))
     assert parsed["a.json"] == {"x": 1} and torch.equal(parsed["b.safetensors"]["t"], torch.ones(2))
 
 

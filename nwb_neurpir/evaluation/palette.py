@@ -15,12 +15,12 @@ unless it collided there with a class the subset lacks.
 
 from __future__ import annotations
 
-import json
 import zlib
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.input_files import parse_json
 
 __all__ = ["LARGE_PALETTE", "OKABE_ITO", "OTHER_COLOUR", "TOL_MUTED", "class_colours", "check_palette",
            "load_palette", "read_palette"]
@@ -59,11 +59,12 @@ def read_palette(path: str | Path) -> dict[str, str]:
     """The palette of a JSON file holding one object, name -> colour."""
     path = Path(path)
     try:
-        parsed = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NeurPIRError("palette file not found", path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise NeurPIRError(f"cannot read the palette as JSON ({exc})", path) from None
+    parsed = parse_json(text, "the palette", path)
     if not isinstance(parsed, dict):
         raise NeurPIRError('a palette file holds one JSON object, e.g. {"TH": "#0072B2", "VIS": "#D55E00"}', path)
     return check_palette(parsed, path)

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from nwb_neurpir.atomic_files import atomic_path, atomic_write_bytes
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.input_files import parse_json
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -218,8 +219,8 @@ class AssetCache:
         """The metadata stored for ``key``, or None."""
         path = self._inside("meta", self._checked_key(key) + ".json")
         try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
+            return parse_json(path.read_text(), path.name, path)
+        except (OSError, UnicodeDecodeError, NeurPIRError):
             return None
 
     def write_meta(self, key: str, meta: dict) -> None:

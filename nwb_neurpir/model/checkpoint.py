@@ -1,7 +1,10 @@
 """Model folders on disk: safetensors weights + JSON, every file's sha256 in a manifest, written atomically.
 
 Nothing here ever unpickles: weights are parsed by ``safetensors`` only, after their checksum matched. A folder that
-was tampered with, truncated, or holds unexpected files or tensors gives a one-line ``NeurPIRError``.
+was tampered with, truncated, or holds unexpected files or tensors gives a one-line ``NeurPIRError``. Only the files
+a reader asks for are read, each only when it is a regular file (symbolic links followed) of at most
+``MAX_JSON_BYTES`` (JSON) or ``MAX_WEIGHTS_BYTES`` (safetensors); other files a manifest lists (a newer release's)
+are named in a warning and left unread.
 
 Layout of a folder::
 
@@ -31,10 +34,12 @@ import torch
 from nwb_neurpir import __version__
 from nwb_neurpir.atomic_files import atomic_write_bytes, fsync_dir
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.input_files import parse_json, read_regular
 
 __all__ = [
     "CHECKPOINTS",
     "FORMAT",
+    "MAX_JSON_BYTES",
     "checkpoint_folder",
     "checkpoint_step",
     "folder_sha256",
@@ -54,6 +59,10 @@ with a message saying to retrain."""
 CHECKPOINTS = "checkpoints"
 """The folder inside a model folder where training keeps its checkpoints."""
 MAX_JSON_BYTES = 16 * 1024 * 1024
+"""The largest JSON file of a folder that is read (the manifest, configs, metadata)."""
+MAX_WEIGHTS_BYTES = 1024 * 1024 * 1024
+"""The largest safetensors file of a folder that is read (this release's models hold a few MB): a larger one, or a
+sparse file or device put in its place, is refused before it fills memory."""
 _LATEST = "LATEST"
 
 
@@ -131,10 +140,10 @@ def read_folder(folder: Path, required: tuple[str, ...]) -> tuple[dict[str, Any]
     """Verify and parse a folder: (name -> dict or tensor dict, sha256 of the manifest)."""
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
+    if not manifest_path.exists():
         raise NeurPIRError("not a NeurPIR model folder (manifest.json missing)", folder)
-    manifest_bytes = _read_limited(manifest_path, MAX_JSON_BYTES)
-    manifest = _parse_json(manifest_bytes, manifest_path)
+    manifest_bytes = _read_file(folder, "manifest.json")
+    manifest = parse_json(manifest_bytes, "manifest.json", folder)
     listed = manifest.get("files") if isinstance(manifest, dict) else None
     if isinstance(manifest, dict) and manifest.get("format") == "nwb-neurpir-model/1":
         raise NeurPIRError("this model was made by an earlier nwb-neurpir (format nwb-neurpir-model/1, an encoder "
@@ -147,13 +156,17 @@ def read_folder(folder: Path, required: tuple[str, ...]) -> tuple[dict[str, Any]
     missing = sorted(set(required) - set(listed))
     if unexpected or missing:
         raise NeurPIRError(f"manifest lists unexpected files {unexpected} or lacks {missing}", folder)
+    unknown = sorted(set(listed) - set(required))
+    if unknown:
+        warnings.warn(f"{folder}: manifest.json lists files this nwb-neurpir does not know ({', '.join(unknown)}; "
+                      "from a newer release?); they are not read", stacklevel=2)
     parsed: dict[str, Any] = {}
-    for name, digest in listed.items():
-        data = _read_limited(folder / name, None)
-        if hashlib.sha256(data).hexdigest() != digest:
+    for name in required:
+        data = _read_file(folder, name)
+        if hashlib.sha256(data).hexdigest() != listed[name]:
             raise NeurPIRError(f"{name} does not match its checksum (modified or truncated)", folder)
         parsed[name] = _parse_tensors(data, folder / name) if name.endswith(".safetensors") else \
-            _parse_json(data, folder / name)
+            parse_json(data, name, folder)
     return parsed, hashlib.sha256(manifest_bytes).hexdigest()
 
 
@@ -181,7 +194,7 @@ def _release(version: Any) -> tuple[int, ...] | None:  # noqa: ANN401 - a JSON v
 def _written_by(folder: Path) -> Any:  # noqa: ANN401 - a JSON value
     """The ``package_version`` a folder's ``model.json`` names (unverified: for a message only), else None."""
     try:
-        meta = _parse_json(_read_limited(folder / "model.json", MAX_JSON_BYTES), folder / "model.json")
+        meta = parse_json(_read_file(folder, "model.json"), "model.json", folder)
     except NeurPIRError:
         return None
     return meta.get("package_version") if isinstance(meta, dict) else None
@@ -192,21 +205,11 @@ def _safe_name(name: Any) -> bool:
         "\\" not in name and not name.startswith(".") and name != "manifest.json"
 
 
-def _read_limited(path: Path, limit: int | None) -> bytes:
-    try:
-        size = path.stat().st_size
-        if limit is not None and size > limit:
-            raise NeurPIRError(f"{path.name} is too large ({size} bytes)", path.parent)
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise NeurPIRError(f"{path.name} is missing", path.parent) from None
-
-
-def _parse_json(data: bytes, path: Path) -> Any:
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise NeurPIRError(f"{path.name} is not valid JSON", path.parent) from None
+def _read_file(folder: Path, name: str) -> bytes:
+    """The bytes of the folder's file ``name``: a regular file of at most ``MAX_WEIGHTS_BYTES`` (safetensors) or
+    ``MAX_JSON_BYTES`` (JSON)."""
+    limit = MAX_WEIGHTS_BYTES if name.endswith(".safetensors") else MAX_JSON_BYTES
+    return read_regular(folder / name, limit, folder)
 
 
 def _parse_tensors(data: bytes, path: Path) -> dict[str, torch.Tensor]:
@@ -260,7 +263,7 @@ def latest_checkpoint(root: Path) -> Path | None:
     pointer = root / _LATEST
     if not pointer.is_file():
         return None
-    name = pointer.read_text().strip()
+    name = read_regular(pointer, 256, root).decode("utf-8", errors="replace").strip()
     if not name.startswith("step-") or "/" in name:
         return None
     folder = root / name

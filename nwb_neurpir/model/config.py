@@ -21,6 +21,7 @@ from typing import Any, Iterable, Literal
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.input_files import parse_json
 
 __all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig", "covariate_patterns",
            "override_text", "parse_overrides"]
@@ -289,7 +290,7 @@ class NeurPIRConfig:
 
     @classmethod
     def from_json(cls, text: str, source: str | None = None) -> NeurPIRConfig:
-        return cls.from_dict(_parse_json(text, source), source)
+        return cls.from_dict(parse_json(text, "config", source), source)
 
     @classmethod
     def from_file(cls, path: str | Path | None, settings: Iterable[str] = (),
@@ -309,7 +310,7 @@ class NeurPIRConfig:
                 text = Path(path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise NeurPIRError(f"cannot read the config ({exc})", source) from None
-            values = _parse_json(text, source)
+            values = parse_json(text, "config", source)
             if not isinstance(values, dict):
                 raise NeurPIRError("config must be a JSON object", source)
         values.update(parse_overrides(settings))
@@ -373,13 +374,6 @@ def parse_overrides(pairs: Iterable[str]) -> dict[str, Any]:
             raise NeurPIRError(f"config key {key!r} has a value of the wrong type: {text!r}", "--set")
         out[key] = value
     return out
-
-
-def _parse_json(text: str, source: str | None) -> Any:  # noqa: ANN401 - any JSON value
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NeurPIRError(f"config is not valid JSON ({exc.msg})", source) from None
 
 
 def _check(condition: bool, message: str) -> None:

@@ -11,7 +11,6 @@ Works alone or under ``torchrun`` (DistributedDataParallel, neurons sharded acro
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import signal
@@ -30,8 +29,10 @@ import torch
 from torch import nn
 
 from nwb_neurpir.errors import CannotResume, NeurPIRError, RankError, Stopped
+from nwb_neurpir.input_files import parse_json, read_regular
 from nwb_neurpir.model.checkpoint import (
     CHECKPOINTS,
+    MAX_JSON_BYTES,
     checkpoint_folder,
     checkpoint_step,
     latest_checkpoint,
@@ -449,8 +450,9 @@ def _checkpoint_max_steps(root: Path) -> int | None:
     changed since it was saved."""
     folder = latest_checkpoint(root)
     try:
-        steps = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("max_steps") if folder else None
-    except (OSError, ValueError, AttributeError):
+        steps = parse_json(read_regular(folder / "config.json", MAX_JSON_BYTES, folder), "config.json",
+                           folder).get("max_steps") if folder else None
+    except (NeurPIRError, AttributeError):
         return None
     return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
 
