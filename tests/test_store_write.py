@@ -74,6 +74,35 @@ def test_round_trip_joins_labels_and_validates(spikes: Path) -> None:
     assert serious_messages_about_ours(messages) == []
 
 
+def _embedding_group(file: h5py.File) -> h5py.Group:
+    return file[f"processing/{list_embeddings(file.filename)[0]}"]
+
+
+def test_hyperparameters_nested_too_deeply_are_one_line_naming_the_file(spikes: Path) -> None:
+    write_embeddings(spikes, [0, 1], vectors(2), PROVENANCE)
+    with h5py.File(spikes, "r+") as file:
+        model = _embedding_group(file)["model"]
+        del model["hyperparameters"]
+        model["hyperparameters"] = "[" * 200_000
+    with pytest.raises(NeurPIRError, match="hyperparameters is not valid JSON we can read \\(nested too deeply\\)") \
+            as deep:
+        read_embeddings(spikes)
+    assert deep.value.source == str(spikes)
+
+
+def test_embeddings_stored_outside_the_file_are_not_read(spikes: Path, tmp_path: Path) -> None:
+    write_embeddings(spikes, [0, 1], vectors(2), PROVENANCE)
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(16, dtype=np.float32).tobytes())
+    with h5py.File(spikes, "r+") as file:
+        group = _embedding_group(file)
+        del group["embedding"]
+        group.create_dataset("embedding", shape=(2, 8), dtype="<f4", external=[(str(secret), 0, 64)])
+    with pytest.raises(NeurPIRError, match="/embedding is stored outside the file .*; it is not read") as refused:
+        read_embeddings(spikes)
+    assert refused.value.source == str(spikes)
+
+
 def test_plain_pynwb_reads_it_without_our_packages(spikes: Path) -> None:
     matrix = vectors(12, dim=5)
     write_embeddings(spikes, np.arange(12), matrix, PROVENANCE, name="v1")

@@ -35,7 +35,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.binning import TimeGrid, bin_means
-from nwb_neurpir.io.h5_tables import member_names, object_path, scalar_columns, table_ids
+from nwb_neurpir.io.h5_tables import OUTSIDE, member_names, object_path, scalar_columns, stored_outside, table_ids
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.timeseries import iter_timeseries, neurodata_type, sample_times, scaled
 
@@ -54,6 +54,9 @@ def collect_covariates(nwb: h5py.File, grid: TimeGrid, source: str,
     for name, table in tables.items():
         covariates.update(interval_covariates(table, name, grid, source))
     for prefix, parent, series in _behaviour_series(nwb) + _stimulus_series(nwb):
+        if stored_outside(series, nwb):
+            warn_about(source, f"a series in {object_path(parent)} {OUTSIDE}; not used as a covariate")
+            continue
         values = series_on_grid(series, grid, source)
         if values is not None:
             covariates[_unique_name(covariates, prefix, parent, series)] = values
@@ -68,6 +71,9 @@ def read_interval_tables(nwb: h5py.File, source: str) -> dict[str, pd.DataFrame]
     tables = {}
     for name in member_names(intervals):
         group = intervals.get(name)
+        if isinstance(group, h5py.Group) and stored_outside(group, nwb):
+            warn_about(source, f"intervals/{name} {OUTSIDE}; left out")
+            continue
         table = read_interval_table(group, source) if isinstance(group, h5py.Group) else None
         if table is not None:
             tables[name] = table
@@ -80,7 +86,7 @@ def read_interval_table(table: h5py.Group, source: str) -> pd.DataFrame | None:
     if not all(isinstance(table.get(name), h5py.Dataset) for name in ("id", "start_time", "stop_time")):
         return None
     ids = table_ids(table, source)
-    frame = scalar_columns(table, ids.size)
+    frame = scalar_columns(table, ids.size, source)
     if "start_time" not in frame or "stop_time" not in frame:
         warn_about(source, f"{table.name} has start/stop times that are not one number per row; it is skipped")
         return None
@@ -143,6 +149,9 @@ def series_on_grid(series: h5py.Group, grid: TimeGrid, source: str) -> np.ndarra
     recording's time span)."""
     data = series.get("data")
     if not isinstance(data, h5py.Dataset) or data.dtype.kind not in "biuf" or data.ndim not in (1, 2):
+        return None
+    if stored_outside(data, series):
+        warn_about(source, f"{object_path(series)}/data {OUTSIDE}; not used as a covariate")
         return None
     if data.ndim == 2 and data.shape[1] > _MAX_SERIES_COLUMNS:
         warn_about(source, f"{series.name} has {data.shape[1]} columns (more than {_MAX_SERIES_COLUMNS}); not used "

@@ -3,6 +3,11 @@
 A ``DynamicTable`` is an HDF5 group with an ``id`` dataset and one dataset per column (``colnames`` attribute); a
 ragged column ``x`` has a companion ``x_index`` (``VectorIndex``) holding the end offset of each row; a
 ``DynamicTableRegion`` column holds row indices into the table its ``table`` attribute references.
+
+Data that lies outside the file (a dataset with external raw storage or virtual, or a node reached through an
+external link: ``stored_outside``) is never read: such a column is left out with a warning, such a text is absent,
+and such a dataset the reader needs (``numeric_dataset``) stops it with a ``NeurPIRError``. A shared file could
+otherwise copy any file its reader may read into what the reader writes or prints.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.io.read_warnings import warn_about
 
 FEW_VALUES = 4
 """A neuron table's column of at most this many values per row is read as one column per value (``scalar_columns``):
@@ -21,8 +27,11 @@ Suite2p's ``iscell`` (is-cell flag, probability) as ``iscell[0]`` and ``iscell[1
 
 __all__ = [
     "FEW_VALUES",
+    "OUTSIDE",
     "column_names",
     "decode_text",
+    "in_file",
+    "left_out_outside",
     "member_names",
     "numeric_dataset",
     "object_path",
@@ -32,6 +41,7 @@ __all__ = [
     "region_target",
     "scalar_columns",
     "scalar_text",
+    "stored_outside",
     "stripped_text",
     "subscripted",
     "table_ids",
@@ -52,10 +62,40 @@ def decode_text(value: object) -> str:
     return str(value)
 
 
+OUTSIDE = "is stored outside the file (external storage or an external link)"
+"""What a message says of data ``stored_outside``."""
+
+
+def stored_outside(node: h5py.HLObject, home: h5py.HLObject) -> bool:
+    """Whether reading ``node`` would read bytes from outside the file ``home`` (the file, or a node of it ``node``
+    was reached from) is in: a node reached through an external link (in another file), or a dataset whose data lie
+    in other files (external raw storage, a virtual dataset)."""
+    if node.file != home.file:
+        return True
+    return isinstance(node, h5py.Dataset) and (node.external is not None or node.is_virtual)
+
+
+def in_file(nwb: h5py.File, path: str, what: str, source: str) -> h5py.HLObject:
+    """The node at ``path`` of ``nwb``, which the reader needs: a ``NeurPIRError`` when it is ``stored_outside``."""
+    node = nwb[path]
+    if stored_outside(node, nwb):
+        raise NeurPIRError(f"the {what} {path} {OUTSIDE}; it is not read", source=source)
+    return node
+
+
+def left_out_outside(table: h5py.Group, name: str, source: str) -> bool:
+    """Whether the column ``name`` of ``table`` is ``stored_outside`` the file, and so left out, with a warning."""
+    if not stored_outside(table[name], table):
+        return False
+    warn_about(source, f"column {object_path(table)}/{name} {OUTSIDE}; left out")
+    return True
+
+
 def scalar_text(group: h5py.Group, path: str) -> str | None:
-    """The text of the scalar (or one-element) dataset at ``path`` below ``group``; ``None`` when there is none."""
+    """The text of the scalar (or one-element) dataset at ``path`` below ``group``; ``None`` when there is none (or
+    it is ``stored_outside`` the file)."""
     node = group.get(path)
-    if not isinstance(node, h5py.Dataset) or node.shape not in ((), (1,)):
+    if not isinstance(node, h5py.Dataset) or node.shape not in ((), (1,)) or stored_outside(node, group):
         return None
     return decode_text(node[()])
 
@@ -91,15 +131,21 @@ def column_names(table: h5py.Group) -> list[str]:
     return [decode_text(name) for name in np.atleast_1d(names)]
 
 
-def read_numeric(node: object, what: str, source: str, ndim: tuple[int, ...] = (1,)) -> np.ndarray:
-    """Read a whole numeric dataset, checking it is one, with an allowed number of dimensions."""
-    return numeric_dataset(node, what, source, ndim)[()]
+def read_numeric(node: object, what: str, source: str, ndim: tuple[int, ...] = (1,), *,
+                 home: h5py.HLObject) -> np.ndarray:
+    """Read a whole numeric dataset, checking it is one (``numeric_dataset``), with an allowed number of
+    dimensions."""
+    return numeric_dataset(node, what, source, ndim, home=home)[()]
 
 
-def numeric_dataset(node: object, what: str, source: str, ndim: tuple[int, ...] = (1,)) -> h5py.Dataset:
-    """``node`` checked (without reading it) to be a numeric dataset with an allowed number of dimensions."""
+def numeric_dataset(node: object, what: str, source: str, ndim: tuple[int, ...] = (1,), *,
+                    home: h5py.HLObject) -> h5py.Dataset:
+    """``node`` checked (without reading it) to be a numeric dataset with an allowed number of dimensions, in the
+    file of ``home`` (the group it was reached from: not ``stored_outside`` it)."""
     if not isinstance(node, h5py.Dataset):
         raise NeurPIRError(f"{what} is not a dataset", source=source)
+    if stored_outside(node, home):
+        raise NeurPIRError(f"{what} {OUTSIDE}; it is not read", source=source)
     if node.dtype.kind not in "biuf":
         raise NeurPIRError(f"{what} has non-numeric type {node.dtype}", source=source)
     if node.ndim not in ndim:
@@ -112,7 +158,7 @@ def table_ids(table: h5py.Group, source: str) -> np.ndarray:
     """The table's row ids as int64 (row numbers when the ``id`` dataset is missing)."""
     if "id" not in table:
         raise NeurPIRError(f"table {table.name} has no 'id' dataset", source=source)
-    ids = read_numeric(table["id"], f"{table.name}/id", source)
+    ids = read_numeric(table["id"], f"{table.name}/id", source, home=table)
     if ids.dtype.kind == "f" and not np.all(np.isfinite(ids)):
         raise NeurPIRError(f"{table.name}/id holds non-finite values", source=source)
     ids = ids.astype(np.int64)
@@ -129,7 +175,9 @@ def ragged_bounds(table: h5py.Group, column: str, n_rows: int, source: str) -> n
     data = table[column]
     if not isinstance(data, h5py.Dataset) or data.ndim == 0:
         raise NeurPIRError(f"{table.name}/{column} is not a ragged column's data", source=source)
-    index = read_numeric(table[f"{column}_index"], f"{table.name}/{column}_index", source)
+    if stored_outside(data, table):
+        raise NeurPIRError(f"{table.name}/{column} {OUTSIDE}; it is not read", source=source)
+    index = read_numeric(table[f"{column}_index"], f"{table.name}/{column}_index", source, home=table)
     if index.dtype.kind not in "iu" or index.shape != (n_rows,):
         raise NeurPIRError(f"{table.name}/{column}_index has type {index.dtype} and shape {index.shape}, expected "
                            f"{n_rows} integer offsets", source=source)
@@ -155,9 +203,11 @@ def region_target(region: h5py.Dataset, source: str) -> h5py.Group:
     return target
 
 
-def scalar_columns(table: h5py.Group, n_rows: int, exclude: Iterable[str] = (), split_up_to: int = 0) -> pd.DataFrame:
+def scalar_columns(table: h5py.Group, n_rows: int, source: str, exclude: Iterable[str] = (),
+                   split_up_to: int = 0) -> pd.DataFrame:
     """Every one-value-per-row column (numbers, booleans, strings) as a DataFrame; ragged, multi-dimensional,
-    region and reference columns are left out. A column of ``k <= split_up_to`` values per row (Suite2p's ``iscell``:
+    region and reference columns are left out, and so, with a warning naming ``source``, are columns
+    ``stored_outside`` the file. A column of ``k <= split_up_to`` values per row (Suite2p's ``iscell``:
     is-cell flag and probability) is read as ``k`` columns ``name[0]``, ``name[1]``...; the others with several values
     per row are named in ``attrs["several_values"]``, for the neuron filter's message."""
     skip = set(exclude)
@@ -167,6 +217,8 @@ def scalar_columns(table: h5py.Group, n_rows: int, exclude: Iterable[str] = (), 
         node = table.get(name)
         if name in skip or f"{name}_index" in table or not isinstance(node, h5py.Dataset) or node.ndim == 0 \
                 or node.shape[0] != n_rows or _attr_text(node, "neurodata_type") == "DynamicTableRegion":
+            continue
+        if left_out_outside(table, name, source):
             continue
         if node.ndim == 2 and node.shape[1] <= split_up_to and node.dtype.kind in "biuf":
             values = node[()]

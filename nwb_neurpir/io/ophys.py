@@ -19,7 +19,7 @@ from nwb_neurpir.io.activity import NeuronActivity
 from nwb_neurpir.io.binning import TimeGrid, bin_means, window_grid
 from nwb_neurpir.io.h5_tables import (
     FEW_VALUES,
-    decode_text,
+    in_file,
     member_names,
     numeric_dataset,
     object_path,
@@ -27,6 +27,8 @@ from nwb_neurpir.io.h5_tables import (
     read_numeric,
     region_target,
     scalar_columns,
+    scalar_text,
+    stored_outside,
     table_ids,
 )
 from nwb_neurpir.io.read_warnings import warn_about
@@ -80,7 +82,7 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
     """Read one ROI response series: the first of ``find_roi_series``, or the one ``series_path`` names (its name or
     path), or the first holding the ROIs of the segmentation table it names (e.g. ``PlaneSegmentationPlane1``)."""
     series = _choose_series(nwb, source, series_path)
-    data = numeric_dataset(series["data"], f"{series.name}/data", source, ndim=(1, 2))
+    data = numeric_dataset(series["data"], f"{series.name}/data", source, ndim=(1, 2), home=series)
     n_frames, n_rois = data.shape[0], (data.shape[1] if data.ndim == 2 else 1)
     table, rows = _roi_rows(series, n_frames, n_rois, source)
     roi_ids = table_ids(table, source)
@@ -123,7 +125,7 @@ def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py
         if not candidates:
             raise NeurPIRError("no RoiResponseSeries in a DfOverF or Fluorescence container", source=source)
         _warn_other_segmentations(nwb, candidates, source)
-        return nwb[candidates[0]]
+        return in_file(nwb, candidates[0], "ROI response series", source)
     matches = [path for path in candidates if path_named(path, series_path)]
     if not matches:  # a segmentation table: its ROI traces
         tables = {path: _table_of(nwb, path, source) for path in candidates}
@@ -131,7 +133,7 @@ def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py
     if len(matches) != 1:
         raise NeurPIRError(f"ophys series {series_path!r} {'is ambiguous' if matches else 'not found'}; available: "
                            f"{', '.join(candidates) or 'none'}", source=source)
-    return nwb[matches[0]]
+    return in_file(nwb, matches[0], "ROI response series", source)
 
 
 def _is_auxiliary(series_path: str) -> bool:
@@ -157,7 +159,7 @@ def _warn_other_segmentations(nwb: h5py.File, candidates: list[str], source: str
 
 def _roi_rows(series: h5py.Group, n_frames: int, n_rois: int, source: str) -> tuple[h5py.Group, np.ndarray]:
     region = series["rois"]
-    rows = read_numeric(region, f"{series.name}/rois", source).astype(np.int64)
+    rows = read_numeric(region, f"{series.name}/rois", source, home=series).astype(np.int64)
     table = region_target(region, source)
     n_table = table_ids(table, source).size
     if rows.shape != (n_rois,):
@@ -200,13 +202,13 @@ def _acceptance_columns(metadata: pd.DataFrame) -> list[tuple[str, int]]:
 def roi_metadata(table: h5py.Group, n_rows: int, source: str) -> pd.DataFrame:
     """The segmentation table's scalar columns plus the imaging plane's ``location`` and ``indicator``; a column
     named like an identity column (``subject_id``...) is read as ``unit_<name>`` (``clear_of_identity``)."""
-    metadata = clear_of_identity(scalar_columns(table, n_rows, exclude=_NOT_METADATA, split_up_to=FEW_VALUES), source)
+    metadata = clear_of_identity(
+        scalar_columns(table, n_rows, source, exclude=_NOT_METADATA, split_up_to=FEW_VALUES), source)
     plane = table.get("imaging_plane")
-    if isinstance(plane, h5py.Group):
+    if isinstance(plane, h5py.Group) and not stored_outside(plane, table):
         for name in ("location", "indicator"):
-            node = plane.get(name)
-            if name not in metadata and isinstance(node, h5py.Dataset) and node.shape in ((), (1,)):
-                metadata[name] = decode_text(node[()])
+            if name not in metadata and (text := scalar_text(plane, name)) is not None:
+                metadata[name] = text
     return metadata
 
 

@@ -38,9 +38,10 @@ def iter_timeseries(group: h5py.Group) -> Iterator[h5py.Group]:
 def sample_times(series: h5py.Group, source: str) -> np.ndarray:
     """(n,) float64 time of each sample: ``timestamps``, or ``starting_time + i / rate`` for the data's length."""
     if "timestamps" in series:
-        timestamps = numeric_dataset(series["timestamps"], f"{series.name}/timestamps", source)[()]
+        timestamps = numeric_dataset(series["timestamps"], f"{series.name}/timestamps", source, home=series)[()]
         return timestamps.astype(np.float64, copy=False)
-    start = numeric_dataset(series["starting_time"], f"{series.name}/starting_time", source, ndim=(0,))
+    start = numeric_dataset(series["starting_time"], f"{series.name}/starting_time", source, ndim=(0,),
+                            home=series)
     rate = _number_attribute(start, "rate", np.nan)
     if not (np.isfinite(rate) and rate > 0) or not np.isfinite(start[()]):
         raise NeurPIRError(f"{series.name} has starting_time {start[()]} and rate {rate}; need finite values and a "

@@ -18,6 +18,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import (
     column_names,
     decode_text,
+    left_out_outside,
     object_path,
     ragged_bounds,
     read_numeric,
@@ -34,9 +35,11 @@ def electrode_columns(units: h5py.Group, n_units: int, source: str) -> dict[str,
     """The units' electrode columns (module docstring), each (n_units,); {} when the table names no electrodes."""
     region = units.get("electrodes")
     if isinstance(region, h5py.Dataset) and "electrodes" in column_names(units):
-        return _through_electrodes(units, region, n_units, source)
+        return {} if left_out_outside(units, "electrodes", source) else \
+            _through_electrodes(units, region, n_units, source)
     groups = units.get("electrode_group")
     if (isinstance(groups, h5py.Dataset) and "electrode_group" in column_names(units)
+            and not left_out_outside(units, "electrode_group", source)
             and groups.dtype == h5py.ref_dtype and groups.shape == (n_units,)):
         nodes = _groups(groups)
         return {"location": _group_locations(nodes),
@@ -52,7 +55,7 @@ def _through_electrodes(units: h5py.Group, region: h5py.Dataset, n_units: int, s
     rows, unit_of = _listed_rows(units, region, n_units, source)
     if np.any(rows >= n_electrodes):
         raise NeurPIRError(f"{region.name} points past the {n_electrodes} rows of {electrodes.name}", source=source)
-    table = scalar_columns(electrodes, n_electrodes)
+    table = scalar_columns(electrodes, n_electrodes, source)
     locations = _electrode_locations(electrodes, table)
     chosen, spanning = _chosen_rows(rows, unit_of, n_units, locations)
     if spanning:
@@ -72,7 +75,7 @@ def _through_electrodes(units: h5py.Group, region: h5py.Dataset, n_units: int, s
 def _listed_rows(units: h5py.Group, region: h5py.Dataset, n_units: int,
                  source: str) -> tuple[np.ndarray, np.ndarray]:
     """Every electrode row the units list, in order, and the unit listing each (negative rows left out)."""
-    rows = read_numeric(region, region.name, source).astype(np.int64)
+    rows = read_numeric(region, region.name, source, home=units).astype(np.int64)
     if "electrodes_index" in units:
         unit_of = np.repeat(np.arange(n_units), np.diff(ragged_bounds(units, "electrodes", n_units, source)))
     elif rows.shape == (n_units,):

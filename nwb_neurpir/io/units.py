@@ -23,6 +23,7 @@ from nwb_neurpir.io.activity import LESS_DATA, NeuronActivity
 from nwb_neurpir.io.binning import TimeGrid, bins_inside_windows, count_events, merge_windows, window_grid
 from nwb_neurpir.io.h5_tables import (
     FEW_VALUES,
+    in_file,
     member_names,
     numeric_dataset,
     object_path,
@@ -63,7 +64,7 @@ def read_units(nwb: h5py.File, source: str, *, table: str | None = None, unit_fi
     if "spike_times" not in units or "spike_times_index" not in units:
         raise NeurPIRError("the units table has no ragged spike_times column", source=source)
     spike_data = units["spike_times"]
-    numeric_dataset(spike_data, f"{units.name}/spike_times", source)
+    numeric_dataset(spike_data, f"{units.name}/spike_times", source, home=units)
     if spike_data.dtype.kind in "iu":
         raise NeurPIRError(f"{units.name}/spike_times holds integers (sample indices?); NWB stores spike times as "
                            "seconds in floating point", source=source)
@@ -123,12 +124,12 @@ def _choose_units(nwb: h5py.File, source: str, name: str | None) -> h5py.Group:
         if tables[0] != "units" and len(tables) > 1:
             warn_about(source, f"read the units of {tables[0]}; the other units tables are not read: "
                                f"{', '.join(tables[1:])} (choose one with --series, series=...)")
-        return nwb[tables[0]]
+        return in_file(nwb, tables[0], "units table", source)
     matches = [path for path in tables if path_named(path, name)]
     if len(matches) != 1:
         raise NeurPIRError(f"units table {name!r} {'is ambiguous' if matches else 'not found'}; the file's units "
                            f"tables: {', '.join(tables)}", source=source)
-    return nwb[matches[0]]
+    return in_file(nwb, matches[0], "units table", source)
 
 
 def unit_metadata(units: h5py.Group, n_units: int, source: str) -> pd.DataFrame:
@@ -137,7 +138,8 @@ def unit_metadata(units: h5py.Group, n_units: int, source: str) -> pd.DataFrame:
     ``electrode_group_name``), or without them its electrode group's ``location`` and ``electrode_group_name``
     (``electrode_columns``). A column named like an identity column (``subject_id``...) is read as
     ``unit_<name>`` (``clear_of_identity``)."""
-    metadata = clear_of_identity(scalar_columns(units, n_units, exclude=_NOT_METADATA, split_up_to=FEW_VALUES), source)
+    metadata = clear_of_identity(
+        scalar_columns(units, n_units, source, exclude=_NOT_METADATA, split_up_to=FEW_VALUES), source)
     for name, values in electrode_columns(units, n_units, source).items():
         metadata[name if name not in metadata else f"electrode_{name}"] = values
     return metadata
@@ -158,6 +160,7 @@ class _UnitWindows:
         if not isinstance(data, h5py.Dataset) or data.ndim != 2 or data.shape[1] != 2 or data.dtype.kind not in "iuf":
             raise NeurPIRError(f"{data.name} must be an (n, 2) numeric dataset, got shape "
                                f"{getattr(data, 'shape', None)}", source=source)
+        numeric_dataset(data, f"{units.name}/obs_intervals", source, ndim=(2,), home=units)
         bounds = ragged_bounds(units, "obs_intervals", units["id"].shape[0], source)
         low, high = bounds[selected[0]], bounds[selected[-1] + 1]
         values = np.asarray(data[low:high], dtype=np.float64)

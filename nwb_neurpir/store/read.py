@@ -3,12 +3,12 @@ sidecar as a pandas DataFrame.
 
 Read with h5py (fast, and independent of pynwb's object mapping): the ``NeuronEmbeddings`` (``NeuronPredictions``)
 table, the rows of the source table it points at, and, for embeddings, that table's one-value-per-row columns (for
-units also the electrode ``location``).
+units also the electrode ``location``). Nothing stored outside the file (``stored_outside``) is read: such a table
+is not one of ours, such a part of one a ``NeurPIRError``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.h5_tables import decode_text, object_path, region_target, table_ids
+from nwb_neurpir.io.h5_tables import OUTSIDE, decode_text, object_path, region_target, stored_outside, table_ids
+from nwb_neurpir.input_files import parse_json
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.ophys import roi_metadata
 from nwb_neurpir.io.units import unit_metadata
@@ -53,7 +54,7 @@ def stored_tables(file: h5py.File) -> dict[str, list[dict[str, Any]]]:
     embeddings = [_table_summary(key, group) for key, group in sorted(_typed_groups(file, "NeuronEmbeddings").items())]
     predictions = []
     for key, group in sorted(_typed_groups(file, "NeuronPredictions").items()):
-        probe = group.get("probe")
+        probe = _member(group, "probe")
         attrs = probe.attrs if isinstance(probe, h5py.Group) else {}
         predictions.append({**_table_summary(key, group), "label": decode_text(attrs.get("label")) or "",
                             "probe": decode_text(attrs.get("kind")) or ""})
@@ -63,15 +64,32 @@ def stored_tables(file: h5py.File) -> dict[str, list[dict[str, Any]]]:
 def _table_summary(key: str, group: h5py.Group) -> dict[str, Any]:
     """Name, model checksum (first 12 characters), when the model was made, and neurons (how many, how many of them
     marked ``silent``, of which table) of one of our tables."""
-    model = group.get("model")
+    model = _member(group, "model")
     attrs = model.attrs if isinstance(model, h5py.Group) else {}
     ids = group.get("id")
-    silent = group.get("silent")
+    silent = _member(group, "silent")
     return {"name": key, "model_sha256": (decode_text(attrs.get("checkpoint_sha256")) or "")[:12],
             "created": decode_text(attrs.get("created")) or "",
             "n_neurons": int(ids.shape[0]) if isinstance(ids, h5py.Dataset) else 0,
             "n_silent": int(np.count_nonzero(silent[()])) if isinstance(silent, h5py.Dataset) else 0,
             "neuron_table": neuron_table_of(group) or ""}
+
+
+def _member(table: h5py.Group, path: str) -> h5py.HLObject | None:
+    """The node at ``path`` below one of our tables, None when there is none; a ``NeurPIRError`` naming the file
+    when it is ``stored_outside`` it."""
+    node = table.get(path)
+    if node is not None and stored_outside(node, table):
+        raise NeurPIRError(f"{object_path(table)}/{path} {OUTSIDE}; it is not read", source=table.file.filename)
+    return node
+
+
+def _values(table: h5py.Group, path: str) -> np.ndarray:
+    """The whole dataset at ``path`` below one of our tables (``_member``); a KeyError when there is none."""
+    node = _member(table, path)
+    if node is None:
+        raise KeyError(f"{path} is missing")
+    return node[()]
 
 
 def neuron_table_of(group: h5py.Group) -> str | None:
@@ -132,7 +150,8 @@ def _typed_groups(file: h5py.File, neurodata_type: str) -> dict[str, h5py.Group]
             if not isinstance(module, h5py.Group):
                 continue
             for child_name, child in module.items():
-                if isinstance(child, h5py.Group) and decode_text(child.attrs.get("neurodata_type")) == neurodata_type:
+                if isinstance(child, h5py.Group) and not stored_outside(child, file) \
+                        and decode_text(child.attrs.get("neurodata_type")) == neurodata_type:
                     found[f"{module_name}/{child_name}"] = child
     return found
 
@@ -163,8 +182,8 @@ def tables_named(keys: Iterable[str], name: str) -> list[str]:
 def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
     label = str(source)
     region = group["neurons"]
-    rows = np.asarray(region[()], dtype=np.int64)
-    vectors = np.asarray(group["embedding"][()], dtype=np.float32)
+    rows = np.asarray(_values(group, "neurons"), dtype=np.int64)
+    vectors = np.asarray(_values(group, "embedding"), dtype=np.float32)
     target = region_target(region, label)
     target_ids = table_ids(target, label)
     if vectors.ndim != 2 or vectors.shape[0] != rows.size or np.any((rows < 0) | (rows >= target_ids.size)):
@@ -174,9 +193,9 @@ def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
     frame = pd.DataFrame({"neuron_id": target_ids[rows], "neuron_table": neuron_table, "embedding": list(vectors),
                           **_silent(group, rows.size)})
     frame = pd.concat([frame, labels], axis=1)
-    frame.attrs.update(name=key, neuron_table=neuron_table, model=_model(group["model"]))
+    frame.attrs.update(name=key, neuron_table=neuron_table, model=_model(group))
     if "source_file" in group:
-        frame.attrs["source"] = {k: decode_text(v) for k, v in group["source_file"].attrs.items()
+        frame.attrs["source"] = {k: decode_text(v) for k, v in _member(group, "source_file").attrs.items()
                                  if k not in ("namespace", "neurodata_type", "object_id")}
     return frame
 
@@ -185,7 +204,7 @@ def _silent(group: h5py.Group, n_rows: int) -> dict[str, np.ndarray]:
     """The table's ``silent`` column (neurons without activity, ndx-neurpir 0.2.4), none in earlier files."""
     if "silent" not in group:
         return {}
-    marks = np.asarray(group["silent"][()], dtype=bool)
+    marks = np.asarray(_values(group, "silent"), dtype=bool)
     if marks.shape != (n_rows,):
         raise ValueError(f"silent has shape {marks.shape} for {n_rows} neuron rows")
     return {"silent": marks}
@@ -194,12 +213,12 @@ def _silent(group: h5py.Group, n_rows: int) -> dict[str, np.ndarray]:
 def _prediction_frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
     label = str(source)
     region = group["neurons"]
-    rows = np.asarray(region[()], dtype=np.int64)
-    probability = np.asarray(group["probability"][()], dtype=np.float32)
-    predicted = [decode_text(value) for value in np.atleast_1d(group["label"][()])]
+    rows = np.asarray(_values(group, "neurons"), dtype=np.int64)
+    probability = np.asarray(_values(group, "probability"), dtype=np.float32)
+    predicted = [decode_text(value) for value in np.atleast_1d(_values(group, "label"))]
     target = region_target(region, label)
     target_ids = table_ids(target, label)
-    probe = _probe(group["probe"])
+    probe = _probe(_member(group, "probe"))
     if probability.shape != (rows.size, len(probe["class_names"])) or len(predicted) != rows.size or np.any(
             (rows < 0) | (rows >= target_ids.size)):
         raise ValueError(f"{rows.size} neuron rows into {target_ids.size}, {len(predicted)} labels, probabilities "
@@ -209,7 +228,7 @@ def _prediction_frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame
     frame = pd.DataFrame({"neuron_id": target_ids[rows], "label": predicted, "probability": list(probability),
                           "label_probability": probability[np.arange(rows.size), chosen]})
     frame.attrs.update(name=key, neuron_table=target.name.strip("/"), class_names=probe["class_names"], probe=probe,
-                       model=_model(group["model"]))
+                       model=_model(group))
     return frame
 
 
@@ -220,21 +239,22 @@ def _probe(group: h5py.Group) -> dict[str, Any]:
     probe.update({key: decode_text(group.attrs[key]) if key in group.attrs else None for key in (
         "inputs", "labels_file_sha256")})
     grouping = decode_text(group.attrs.get("grouping"))
-    probe["grouping"] = json.loads(grouping) if grouping else None
+    probe["grouping"] = parse_json(grouping, f"{object_path(group)}.grouping", group.file.filename) if grouping \
+        else None
     accuracy = group.attrs.get("cross_animal_accuracy")
     probe["cross_animal_accuracy"] = None if accuracy is None else float(accuracy)
     for key in ("class_names", "training_data", "training_subjects", "training_sessions", "hand_features"):
         probe[key] = _texts(group, key)
-    counts, subjects = group.get("class_counts"), _texts(group, "held_out_subjects")
+    counts, subjects = _member(group, "class_counts"), _texts(group, "held_out_subjects")
     probe["class_counts"] = None if counts is None else dict(zip(probe["class_names"], map(int, counts[()])))
     probe["fold_accuracy"] = None if subjects is None else dict(zip(subjects, map(float,
-                                                                                  group["held_out_accuracy"][()])))
+                                                                                  _values(group, "held_out_accuracy"))))
     return probe
 
 
 def _texts(group: h5py.Group, key: str) -> list[str] | None:
     """The text dataset ``key`` of ``group`` as a list, None when there is none."""
-    return None if key not in group else [decode_text(value) for value in np.atleast_1d(group[key][()])]
+    return None if key not in group else [decode_text(value) for value in np.atleast_1d(_values(group, key))]
 
 
 def source_labels(target: h5py.Group, n_rows: int, label: str) -> pd.DataFrame:
@@ -246,11 +266,14 @@ def source_labels(target: h5py.Group, n_rows: int, label: str) -> pd.DataFrame:
     return roi_metadata(target, n_rows, label)
 
 
-def _model(group: h5py.Group) -> dict[str, Any]:
+def _model(table: h5py.Group) -> dict[str, Any]:
+    """The provenance of the model that made one of our tables (its ``model`` group)."""
+    group = _member(table, "model")
     model = {key: decode_text(group.attrs.get(key)) for key in ("description", "package_version", "checkpoint_sha256",
                                                             "created")}
-    model["hyperparameters"] = json.loads(decode_text(group["hyperparameters"][()]))
-    model["training_data"] = [decode_text(value) for value in np.atleast_1d(group["training_data"][()])]
+    model["hyperparameters"] = parse_json(decode_text(_values(group, "hyperparameters")),
+                                          f"{object_path(group)}/hyperparameters", group.file.filename)
+    model["training_data"] = [decode_text(value) for value in np.atleast_1d(_values(group, "training_data"))]
     return model
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.h5_tables import decode_text, scalar_text
+from nwb_neurpir.io.h5_tables import decode_text, scalar_text, stored_outside
 from nwb_neurpir.io.identity import is_stand_in, stand_in
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
@@ -235,7 +235,7 @@ def _general_fields(file: h5py.File) -> dict[str, str | list[str]]:
                                            if (text := scalar_text(file, f"general/{key}")) is not None}
     for key in _GENERAL_LIST_FIELDS:
         node = file.get(f"general/{key}")
-        if isinstance(node, h5py.Dataset) and node.ndim <= 1:
+        if isinstance(node, h5py.Dataset) and node.ndim <= 1 and not stored_outside(node, file):
             values = [decode_text(value) for value in np.atleast_1d(node[()])]
             fields[key] = [value for value in values if value]
     return {key: value for key, value in fields.items() if value}
@@ -244,6 +244,6 @@ def _general_fields(file: h5py.File) -> dict[str, str | list[str]]:
 def _subject_fields(file: h5py.File) -> dict[str, str]:
     """The text fields of the source's subject (``general/subject``), to copy into the sidecar."""
     subject = file.get("general/subject")
-    if not isinstance(subject, h5py.Group):
+    if not isinstance(subject, h5py.Group) or stored_outside(subject, file):
         return {}
     return {key: text for key in _SUBJECT_TEXT_FIELDS if (text := scalar_text(subject, key)) is not None}
