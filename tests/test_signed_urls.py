@@ -12,6 +12,7 @@ import h5py
 import pytest
 from typer.testing import CliRunner
 
+import nwb_neurpir as npir
 from dandi_server import LoopbackDandi
 from nwb_neurpir.cli.app import app
 from nwb_neurpir.cli.options import command_line
@@ -171,3 +172,14 @@ def test_no_credential_of_a_source_url_reaches_a_model_sidecar_report_or_printed
         assert not [path for path in written if secret.encode() in path.read_bytes()], secret
     assert all(url in printed for url in plain)  # the URLs are shown, without their credentials
 
+
+def test_a_recording_of_a_credentialed_url_shows_it_without_the_credentials(loopback_dandi: LoopbackDandi,
+                                                                            small_nwb: Path, cache_dir: Path) -> None:
+    plain = [f"{loopback_dandi.base_url}/blobs/{loopback_dandi.add_asset(f'{n}.nwb', small_nwb).blob_id}"
+             for n in range(3)]
+    urls = _credentialed(plain)
+    recordings = npir.open_recordings(urls, cache_dir=cache_dir, progress=False)
+    assert [recording.source.location for recording in recordings] == urls  # still what reads the data
+    shown = repr(recordings)
+    assert not [secret for secret in CREDENTIALS if secret in shown]
+    assert all(f"SourceInfo(location={url!r}, identifier=" in shown for url in plain)
