@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
 
@@ -59,6 +59,13 @@ class SourceInfo:
     version: str | None = None
     asset_id: str | None = None
     asset_path: str | None = None
+
+    def __repr__(self) -> str:
+        """The fields, with ``location`` as ``redact_url`` shows it: a notebook that displays a recording (its repr
+        holds this one) keeps no credential of a signed URL in its saved output."""
+        values = {item.name: getattr(self, item.name) for item in fields(self)}
+        values["location"] = redact_url(self.location)
+        return f"{type(self).__name__}({', '.join(f'{name}={value!r}' for name, value in values.items())})"
 
     @property
     def is_local(self) -> bool:

@@ -12,6 +12,7 @@ import h5py
 import pytest
 from typer.testing import CliRunner
 
+import nwb_neurpir as npir
 from dandi_server import LoopbackDandi
 from nwb_neurpir.cli.app import app
 from nwb_neurpir.cli.options import command_line
@@ -21,6 +22,7 @@ from nwb_neurpir.recording import SourceInfo
 from nwb_neurpir.redaction import is_signed_url, redact_url
 from nwb_neurpir.store import write_sidecar
 from nwb_neurpir.store.sidecar import sidecar_of_other_source, sidecar_path
+from nwb_neurpir.testing import make_spikes_nwbfile, tiny_config, write_nwbfile
 from store_helpers import PROVENANCE, vectors
 
 pytest_plugins = ["dandi_fixtures"]
@@ -46,6 +48,13 @@ def _signed(url: str, signature: str = SECRET) -> str:
     ("https://host/a.nwb?access_token=x&TOKEN=y&sig=z", "https://host/a.nwb"),
     ("https://user:pass@host:8080/a.nwb?a=1#frag", "https://host:8080/a.nwb?a=1#frag"),
     ("https://host/a.nwb?a=1&b=%2F", "https://host/a.nwb?a=1&b=%2F"),
+    ("https://host/a.nwb?auth_token=t&X-Amz-Signature=s&X-Amz-Date=d&part=1", "https://host/a.nwb?part=1"),
+    ("https://host/a.nwb?private_token=t#access_token=f", "https://host/a.nwb"),
+    ("https://host/a.nwb?sv=2022&st=1#page", "https://host/a.nwb?sv=2022&st=1#page"),  # no signature: all kept
+    ("https://host/a.nwb?" + "&".join(f"{name}=v" for name in (
+        "api-key", "X-Api-Key", "access-token", "jwt", "code", "sessionid", "private_token", "auth_token", "sig",
+        "signature", "credential", "passwd", "pwd", "ticket", "bearer", "session", "Client%2DSecret")) + "&a=1",
+     "https://host/a.nwb?a=1"),
 ])
 def test_redact_url_removes_signatures_and_passwords_and_keeps_the_rest(url: str, expected: str) -> None:
     assert redact_url(url) == expected
@@ -118,3 +127,59 @@ def test_an_expired_signed_url_is_named_as_such_in_one_line(loopback_dandi: Loop
                              "embargoed data)\n")
     unsigned = runner.invoke(app, ["fetch", url, "--cache-dir", str(cache_dir), "--no-progress"])
     assert unsigned.stderr == f"error: {url}: HTTP 403 Forbidden while reading bytes 0-0\n"
+
+
+CREDENTIALS = ("PASSW0RD1", "TOKVAL1", "AUTHTOK2", "AMZSIG2", "PRIVTOK3", "FRAGTOK3")
+
+
+def _credentialed(urls: list[str]) -> list[str]:
+    """``urls`` with a password and token, an auth token beside an S3 signature, and a private token beside an
+    access token in the fragment."""
+    first, second, third = urls
+    return [first.replace("://", "://alice:PASSW0RD1@") + "?token=TOKVAL1",
+            f"{second}?auth_token=AUTHTOK2&X-Amz-Signature=AMZSIG2",
+            f"{third}?private_token=PRIVTOK3#access_token=FRAGTOK3"]
+
+
+def test_no_credential_of_a_source_url_reaches_a_model_sidecar_report_or_printed_line(
+        loopback_dandi: LoopbackDandi, tmp_path: Path) -> None:
+    plain = []
+    for seed in range(3):
+        path = write_nwbfile(make_spikes_nwbfile(n_units=12, duration=20.0, seed=seed, subject_id=f"mouse{seed}",
+                                                 session_id=f"ses{seed}"), tmp_path / f"s{seed}.nwb")
+        plain.append(f"{loopback_dandi.base_url}/blobs/{loopback_dandi.add_asset(path.name, path).blob_id}")
+    urls, cache = _credentialed(plain), ["--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    config = tmp_path / "config.json"
+    config.write_text(tiny_config(max_steps=2).to_json())
+    out = tmp_path / "out"
+    runs = [["train", *urls, "--out", str(out / "model"), "--config", str(config), *cache],
+            ["embed", str(out / "model"), *urls, "--json", *cache],
+            ["inspect", *urls, "--json", *cache],
+            ["annotate", str(out / "model"), *urls, "--output-dir", str(out / "sidecars"), *cache],
+            ["evaluate", *urls, "--label", "brain_area", "--model", str(out / "model"), "--methods", "neurpir,hand",
+             "--out", str(out / "report"), *cache]]
+    printed = ""
+    for argv in runs:
+        done = runner.invoke(app, argv)
+        assert done.exit_code == 0, done.output
+        printed += done.output
+    assert sorted(entry["source"] for entry in json.loads(runner.invoke(app, runs[2]).stdout)) == sorted(plain)
+    written = [path for path in out.rglob("*") if path.is_file()]
+    assert {path.name for path in written} >= {"model.json", "report.json", "report.md", "predictions.csv"}
+    assert len(list((out / "sidecars").rglob("*.nwb"))) == 3
+    for secret in CREDENTIALS:
+        assert secret not in printed
+        assert not [path for path in written if secret.encode() in path.read_bytes()], secret
+    assert all(url in printed for url in plain)  # the URLs are shown, without their credentials
+
+
+def test_a_recording_of_a_credentialed_url_shows_it_without_the_credentials(loopback_dandi: LoopbackDandi,
+                                                                            small_nwb: Path, cache_dir: Path) -> None:
+    plain = [f"{loopback_dandi.base_url}/blobs/{loopback_dandi.add_asset(f'{n}.nwb', small_nwb).blob_id}"
+             for n in range(3)]
+    urls = _credentialed(plain)
+    recordings = npir.open_recordings(urls, cache_dir=cache_dir, progress=False)
+    assert [recording.source.location for recording in recordings] == urls  # still what reads the data
+    shown = repr(recordings)
+    assert not [secret for secret in CREDENTIALS if secret in shown]
+    assert all(f"SourceInfo(location={url!r}, identifier=" in shown for url in plain)

@@ -33,6 +33,7 @@ from nwb_neurpir.cli import (
     cmd_train,
 )
 from nwb_neurpir.cli.library_caches import use_private_caches_if_needed
+from nwb_neurpir.cli.terminal import terminal_output
 from nwb_neurpir.errors import NeurPIRError, RankError, Stopped
 from nwb_neurpir.redaction import redact_text
 
@@ -165,10 +166,17 @@ class _Group(TyperGroup):
     that rank alone), said with the rank. SIGTERM stops a command as Ctrl-C does. Any other exception is a bug: its
     traceback and exit code ``INTERNAL_ERROR``.
 
+    Everything it prints, those lines too, shows the control characters of text from files as escapes
+    (``terminal_output``).
+
     Done in ``invoke`` so that the installed command and Typer's CliRunner behave the same.
     """
 
     def invoke(self, ctx: typer.Context):  # noqa: ANN201 - Click's signature
+        with terminal_output():
+            return self._invoke(ctx)
+
+    def _invoke(self, ctx: typer.Context):  # noqa: ANN202 - Click's invoke
         arguments = [*ctx._protected_args, *ctx.args]  # the command and its arguments, which super().invoke consumes
         try:
             with _StopSignals():

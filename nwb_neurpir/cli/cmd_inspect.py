@@ -9,6 +9,7 @@ import typer
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Series, Sources, UnitFilter
+from nwb_neurpir.cli.terminal import terminal_fields
 
 
 def register(app: typer.Typer) -> None:
@@ -53,6 +54,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
+    """The lines ``inspect`` prints for a file; each field it shows from the file on one line (``terminal_fields``)."""
+    summary = terminal_fields(summary)
     reason = summary.get("message", "").removeprefix(summary["source"] + ": ")
     if summary["holds"] == "unreadable":
         return f"{summary['source']}\n  unreadable: {reason}"
