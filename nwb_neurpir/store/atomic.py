@@ -8,8 +8,9 @@ lock for as long as its temporary files exist.
 
 A replaced file keeps its owner, group, extended attributes (its ACL) and permissions; a copy gets its source's
 permissions less the umask, a new file ``0666`` less the umask (``file_metadata``). A symbolic link is written through:
-the file it points at is replaced. A file of another user, or of a group the writer is not in, is not replaced: the
-new file would be the writer's, or in another group, and the owner or the group's members could lose access to it.
+the file it points at is replaced (a link of the writer's, of its folder's owner or of root only: ``followed_links``).
+A file of another user, or of a group the writer is not in, is not replaced: the new file
+would be the writer's, or in another group, and the owner or the group's members could lose access to it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import glob
 import grp
 import os
-import pwd
 import stat
 import sys
 import tempfile
@@ -29,6 +29,7 @@ from typing import NoReturn
 from nwb_neurpir.atomic_files import abandoned_temporaries, replace_durably
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.file_metadata import may_give_group, take_on
+from nwb_neurpir.followed_links import owner_name, resolved_for_writing
 from nwb_neurpir.store.target_lock import LockTimeout, held_lock
 
 __all__ = ["Staging", "check_replaceable", "is_writable", "lock_path", "new_folders", "staged_replace", "temp_files"]
@@ -59,14 +60,6 @@ def is_writable(path: Path) -> bool:
     except OSError:
         return False
     return bool(mode & _WRITE_BITS) and os.access(path, os.W_OK)
-
-
-def _owner_name(uid: int) -> str:
-    """The user name of ``uid`` (``uid 1234`` when the system has none)."""
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
 
 
 def _group_name(gid: int) -> str:
@@ -127,14 +120,14 @@ class Staging:
 
 @contextmanager
 def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
-    """Lock ``target`` (the file it links to, for a symbolic link), clear stale temporary files, and yield a
-    ``Staging``; leftovers are deleted on exit.
+    """Lock ``target`` (the file it links to, for a symbolic link ``followed_links`` lets it follow), clear stale
+    temporary files, and yield a ``Staging``; leftovers are deleted on exit.
 
     A file of another user or of a group the writer is not in is refused (replacing it would change its owner or
     group); an ``OSError`` while writing (a full disk, say) becomes a ``NeurPIRError`` naming ``target``, which is
     left as it was.
     """
-    target = Path(os.path.realpath(target))
+    target = resolved_for_writing(target)
     check_replaceable(target)
     with _held_lock_of(target, timeout):
         staging = Staging(target)
@@ -181,7 +174,7 @@ def check_replaceable(target: Path) -> None:
     except FileNotFoundError:
         return
     if found.st_uid != os.geteuid() and os.geteuid() != 0:
-        name = _owner_name(found.st_uid)
+        name = owner_name(found.st_uid)
         _refuse(target, f"belongs to {name}; replacing it would make it yours and could lock {name} out of it", name)
     if not may_give_group(found.st_gid):
         group = _group_name(found.st_gid)
@@ -214,7 +207,7 @@ def _held_lock_of(target: Path, timeout: float) -> Iterator[None]:
 def _owned_by(path: Path) -> str:
     """`` of <user>`` for an existing ``path``, else nothing."""
     try:
-        return f" of {_owner_name(path.stat().st_uid)}"
+        return f" of {owner_name(path.stat().st_uid)}"
     except OSError:
         return ""
 
