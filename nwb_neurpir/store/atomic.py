@@ -6,10 +6,10 @@ is deleted on release, so a finished or failed run leaves only the user's files.
 deletes temporary files and lock files of killed writers: no live writer can own them, since each writer holds the
 lock for as long as its temporary files exist.
 
-A replaced file keeps its owner, group, extended attributes (its ACL) and permissions; a copy gets its source's
-permissions less the umask, a new file ``0666`` less the umask (``file_metadata``). A symbolic link is written through:
-the file it points at is replaced (a link of the writer's, of its folder's owner or of root only: ``followed_links``).
-A file of another user, or of a group the writer is not in, is not replaced: the new file
+A replaced file keeps its owner, group, extended attributes (its ACL) and permissions; a copy, and a sidecar of a local
+file, get the source's permissions less the umask, a new file ``0666`` less the umask (``file_metadata``). A symbolic
+link is written through: the file it points at is replaced (a link of the writer's, of its folder's owner or of root
+only: ``followed_links``). A file of another user, or of a group the writer is not in, is not replaced: the new file
 would be the writer's, or in another group, and the owner or the group's members could lose access to it.
 """
 
@@ -76,7 +76,7 @@ class Staging:
     def __init__(self, target: Path) -> None:
         self.target = target
         self._temps: list[Path] = []
-        self._copied: Path | None = None
+        self._mode_of: Path | None = None
 
     def new_temp(self) -> Path:
         """A fresh, empty temporary file in the target's folder (deleted on exit unless committed)."""
@@ -87,12 +87,17 @@ class Staging:
         self._temps.append(path)
         return path
 
+    def permissions_of(self, source: Path) -> None:
+        """Give a new target committed from this staging ``source``'s permissions less the umask, as ``cp`` gives
+        them: what holds ``source``'s data (a copy, a sidecar) is readable by those who may read ``source``."""
+        self._mode_of = source
+
     def copy_of(self, source: Path, progress: bool = True) -> Path:
-        """A new temporary file holding the bytes of ``source`` (a progress bar on stderr if it takes over 1 s); a new
-        target committed from this staging gets ``source``'s permissions less the umask, as ``cp`` gives them."""
+        """A new temporary file holding the bytes of ``source`` (a progress bar on stderr if it takes over 1 s), with
+        ``source``'s permissions for a new target (``permissions_of``)."""
         from tqdm import tqdm
 
-        self._copied = source
+        self.permissions_of(source)
         temp = self.new_temp()
         with open(source, "rb") as reader, open(temp, "wb") as writer, tqdm(
                 total=source.stat().st_size, unit="B", unit_scale=True, desc=f"copying {source.name}",
@@ -104,9 +109,9 @@ class Staging:
 
     def commit(self, temp: Path) -> None:
         """Give ``temp`` the target's owner, group, extended attributes and permissions (a new target: those of a
-        new file or copy, see ``file_metadata.take_on``), flush it to disk and atomically put it in place of the
-        target."""
-        take_on(temp, self.target, self._copied)
+        new file, or of ``permissions_of``'s source, see ``file_metadata.take_on``), flush it to disk and atomically
+        put it in place of the target."""
+        take_on(temp, self.target, self._mode_of)
         replace_durably(temp, self.target)
         self._temps.remove(temp)
 
