@@ -3,7 +3,8 @@
 A file is written under a temporary name in its target's folder, flushed to disk (``fsync``), moved over the target with
 ``os.replace`` and the folder entry flushed too: a reader -- or the file system after a crash -- sees the old file or
 the new one, never a half-written one. HDF5 files are written through ``hdf5_writer``, so that a full disk is an
-``OSError`` like any other. This module imports only ``file_metadata`` of the package, so every stage may use it.
+``OSError`` like any other. A symbolic link is followed only when ``followed_links`` allows it. This module imports
+only ``file_metadata``, ``followed_links`` and ``errors`` of the package, so every stage may use it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from nwb_neurpir.file_metadata import take_on
+from nwb_neurpir.followed_links import resolved_for_writing
 
 if TYPE_CHECKING:
     import h5py
@@ -60,7 +62,8 @@ def replace_durably(temp: Path, target: Path) -> None:
 def atomic_path(target: Path, *, prefix: str | None = None, mode: int | None = None) -> Iterator[Path]:
     """Yield an unused temporary path in ``target``'s folder for the caller (or a library such as h5py) to create
     and write; when the block ends without an exception it replaces ``target`` durably, otherwise it is deleted and
-    ``target`` is left as it was. A symbolic link ``target`` is written through: the file it points at is replaced.
+    ``target`` is left as it was. A symbolic link ``target`` is written through: the file it points at is replaced
+    (only a link of the writer's, of its folder's owner or of root: ``followed_links.resolved_for_writing``).
 
     The temporary name is ``prefix`` (default ``.<target name>.tmp-``) followed by the process id and a random part,
     so a cleaner can find the ones a killed writer left. The new file keeps what the file it replaces has (owner and
@@ -70,7 +73,7 @@ def atomic_path(target: Path, *, prefix: str | None = None, mode: int | None = N
     temporary file, or a disk error without a file name (``ENOSPC`` from a write, say), is raised again with
     ``target`` as its file name.
     """
-    target = Path(os.path.realpath(target))
+    target = resolved_for_writing(target)
     stem = prefix if prefix is not None else f".{target.name}.tmp-"
     temp = target.with_name(f"{stem}{os.getpid()}-{secrets.token_hex(4)}")
     try:

@@ -312,12 +312,33 @@ def test_evaluate_replaces_a_report_only_with_overwrite(simulated: Path, tmp_pat
                str(report)]
     refused = CliRunner().invoke(app, command)
     assert refused.exit_code == 1
-    assert refused.output == (f"error: {report}: already holds a report (report.json); use --overwrite "
-                              "(overwrite=True) to replace it, or another --out folder\n")
+    assert refused.output == (f"error: {report}: already holds report.json, which this report would replace; use "
+                              "--overwrite (overwrite=True) to replace them, or another --out folder\n")
     assert json.loads((report / "report.json").read_text()) == {"settings": {"command": "neurpir demo"}}
     replaced = CliRunner().invoke(app, [*command, "--overwrite"])
     assert replaced.exit_code == 0, replaced.output
     assert [m["name"] for m in json.loads((report / "report.json").read_text())["methods"]] == ["hand"]
+
+
+def test_evaluate_replaces_any_file_of_a_report_only_with_overwrite(simulated: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text("my notes on the last run")
+    (report / "umap.png").symlink_to("missing.png")  # a dangling link counts too
+    command = ["evaluate", str(simulated), "--label", "cell_type", "--methods", "hand", "--out", str(report)]
+    refused = CliRunner().invoke(app, command)
+    assert refused.exit_code == 1
+    assert refused.output == (f"error: {report}: already holds report.md, umap.png, which this report would "
+                              "replace; use --overwrite (overwrite=True) to replace them, or another --out folder\n")
+    assert sorted(p.name for p in report.iterdir()) == ["report.md", "umap.png"]
+    (report / "umap.png").unlink()
+    refused = CliRunner().invoke(app, [*command, "--no-plots"])
+    assert refused.exit_code == 1 and "already holds report.md, which" in refused.output
+    (report / "umap.png").write_text("")  # a figure --no-plots does not write is not in the way
+    (report / "report.md").unlink()
+    done = CliRunner().invoke(app, [*command, "--no-plots"])
+    assert done.exit_code == 0, done.output
+    assert (report / "umap.png").read_text() == "" and (report / "report.json").is_file()
 
 
 def test_evaluate_trains_with_the_threads_asked_for(simulated: Path, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """What a written file keeps of the file it replaces or copies (``file_metadata``), on real files: the ACL and extended
-attributes, the group, hard links, a copy's permissions, symbolic links written through."""
+attributes, the group, hard links, a copy's and a sidecar's permissions, symbolic links written through."""
 
 from __future__ import annotations
 
@@ -138,6 +138,23 @@ def test_a_copy_gets_the_sources_permissions_less_the_umask(spikes: Path, tmp_pa
     spikes.chmod(0o2466)  # set-id bits are not copied; the owner may write the copy of a read-only file
     again = write_embeddings(spikes, [0], vectors(1), PROVENANCE, output=tmp_path / "again.nwb")
     assert _mode(again) == 0o664
+
+
+def test_a_sidecar_of_a_local_file_gets_its_permissions_less_the_umask(spikes: Path, tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        spikes.chmod(0o640)  # its labels, ids and vectors are no more readable in the sidecar than in the source
+        local = write_sidecar(tmp_path / "local.nwb", SourceInfo(location=str(spikes)), [0], vectors(1), PROVENANCE)
+        assert _mode(local) == 0o640
+        spikes.chmod(0o666)  # less the umask, as a copy
+        write_sidecar(tmp_path / "open.nwb", SourceInfo(location=str(spikes)), [0], vectors(1), PROVENANCE)
+        assert _mode(tmp_path / "open.nwb") == 0o644
+        remote = SourceInfo(location="https://example.org/ses.nwb", identifier="ses-remote")
+        write_sidecar(tmp_path / "remote.nwb", remote, [0], vectors(1), PROVENANCE, neuron_table="units",
+                      session_start_time="2019-01-01T10:00:00+00:00")
+        assert _mode(tmp_path / "remote.nwb") == 0o644  # a new file's
+    finally:
+        os.umask(previous)
 
 
 def test_simulate_overwrite_writes_through_a_symbolic_link(tmp_path: Path) -> None:

@@ -157,10 +157,10 @@ def register(app: typer.Typer) -> None:
             "--embeddings", help="Which embedding table of annotated files (when a file has several).")] = None,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help="Report folder: report.json, report.md, predictions.csv, umap.png, "
-                          "confusion.png (stability.png with --match-column); one that already holds a report "
+                          "confusion.png (stability.png with --match-column); one that already holds any of these "
                           "needs --overwrite.")] = None,
         overwrite: Annotated[bool, typer.Option(
-            "--overwrite", help="Replace the report already in --out.")] = False,
+            "--overwrite", help="Replace the report files already in --out.")] = False,
         no_plots: Annotated[bool, typer.Option("--no-plots", help="With --out: skip the PNG figures.")] = False,
         dpi: PngDpi = None,
         projection: Annotated[Optional[str], choice(  # noqa: UP007

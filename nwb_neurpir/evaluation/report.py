@@ -14,9 +14,11 @@ from nwb_neurpir.evaluation.replication import EXACT_UNITS, UNIT_SHUFFLES
 from nwb_neurpir.evaluation.results import EvaluationResult, FoldInfo
 from nwb_neurpir.evaluation.stability import StabilityResult
 
-__all__ = ["PREDICTIONS_FILE", "format_table", "write_report"]
+__all__ = ["PREDICTIONS_FILE", "format_table", "report_files", "write_report"]
 
 PREDICTIONS_FILE = "predictions.csv"
+_TEXT_FILES = {"json": "report.json", "markdown": "report.md", "predictions": PREDICTIONS_FILE}
+_FIGURES = {"confusion": "confusion.png", "stability": "stability.png", "umap": "umap.png"}
 _TOP_DROPPED = 12
 
 
@@ -369,21 +371,26 @@ def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = Tr
         from nwb_neurpir.evaluation.plots import MIN_PROJECTED, drawable, save_figure
 
         if result.methods:
-            paths["confusion"] = save_figure(result.plot("confusion"), out_dir / "confusion.png", dpi)
+            paths["confusion"] = save_figure(result.plot("confusion"), out_dir / _FIGURES["confusion"], dpi)
         if result.stability is not None and any(result.stability.retrievals.values()):
-            paths["stability"] = save_figure(result.plot("stability"), out_dir / "stability.png", dpi)
+            paths["stability"] = save_figure(result.plot("stability"), out_dir / _FIGURES["stability"], dpi)
         if result.view is not None and drawable(result.view.vectors).sum() >= MIN_PROJECTED:
-            paths["umap"] = save_figure(result.plot("embeddings", projection), out_dir / "umap.png", dpi)
+            paths["umap"] = save_figure(result.plot("embeddings", projection), out_dir / _FIGURES["umap"], dpi)
     payload: dict[str, Any] = result.to_dict()
     payload["figures"] = {name: path.name for name, path in paths.items()}
     payload["notes"] = _notes(result)
-    paths["json"] = _write_text(out_dir / "report.json", json.dumps(payload, indent=2, default=float))
+    paths["json"] = _write_text(out_dir / _TEXT_FILES["json"], json.dumps(payload, indent=2, default=float))
     images = {name: path.name for name, path in paths.items() if path.suffix == ".png"}
-    paths["markdown"] = _write_text(out_dir / "report.md", _markdown(result, images))
+    paths["markdown"] = _write_text(out_dir / _TEXT_FILES["markdown"], _markdown(result, images))
     if result.methods:
-        paths["predictions"] = _write_text(out_dir / PREDICTIONS_FILE,
+        paths["predictions"] = _write_text(out_dir / _TEXT_FILES["predictions"],
                                            result.predictions_table().to_csv(index=False))
     return paths
+
+
+def report_files(plots: bool = True) -> list[str]:
+    """The names of the files ``write_report`` may write into its folder (the PNG figures only with ``plots``)."""
+    return [*_TEXT_FILES.values(), *(_FIGURES.values() if plots else ())]
 
 
 def _write_text(path: Path, text: str) -> Path:

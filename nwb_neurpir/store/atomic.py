@@ -6,10 +6,11 @@ is deleted on release, so a finished or failed run leaves only the user's files.
 deletes temporary files and lock files of killed writers: no live writer can own them, since each writer holds the
 lock for as long as its temporary files exist.
 
-A replaced file keeps its owner, group, extended attributes (its ACL) and permissions; a copy gets its source's
-permissions less the umask, a new file ``0666`` less the umask (``file_metadata``). A symbolic link is written through:
-the file it points at is replaced. A file of another user, or of a group the writer is not in, is not replaced: the
-new file would be the writer's, or in another group, and the owner or the group's members could lose access to it.
+A replaced file keeps its owner, group, extended attributes (its ACL) and permissions; a copy, and a sidecar of a local
+file, get the source's permissions less the umask, a new file ``0666`` less the umask (``file_metadata``). A symbolic
+link is written through: the file it points at is replaced (a link of the writer's, of its folder's owner or of root
+only: ``followed_links``). A file of another user, or of a group the writer is not in, is not replaced: the new file
+would be the writer's, or in another group, and the owner or the group's members could lose access to it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import glob
 import grp
 import os
-import pwd
 import stat
 import sys
 import tempfile
@@ -29,6 +29,7 @@ from typing import NoReturn
 from nwb_neurpir.atomic_files import abandoned_temporaries, replace_durably
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.file_metadata import may_give_group, take_on
+from nwb_neurpir.followed_links import owner_name, resolved_for_writing
 from nwb_neurpir.store.target_lock import LockTimeout, held_lock
 
 __all__ = ["Staging", "check_replaceable", "is_writable", "lock_path", "new_folders", "staged_replace", "temp_files"]
@@ -61,14 +62,6 @@ def is_writable(path: Path) -> bool:
     return bool(mode & _WRITE_BITS) and os.access(path, os.W_OK)
 
 
-def _owner_name(uid: int) -> str:
-    """The user name of ``uid`` (``uid 1234`` when the system has none)."""
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return f"uid {uid}"
-
-
 def _group_name(gid: int) -> str:
     """``group <name>`` of ``gid`` (``group 1234`` when the system has no name for it)."""
     try:
@@ -83,7 +76,7 @@ class Staging:
     def __init__(self, target: Path) -> None:
         self.target = target
         self._temps: list[Path] = []
-        self._copied: Path | None = None
+        self._mode_of: Path | None = None
 
     def new_temp(self) -> Path:
         """A fresh, empty temporary file in the target's folder (deleted on exit unless committed)."""
@@ -94,12 +87,17 @@ class Staging:
         self._temps.append(path)
         return path
 
+    def permissions_of(self, source: Path) -> None:
+        """Give a new target committed from this staging ``source``'s permissions less the umask, as ``cp`` gives
+        them: what holds ``source``'s data (a copy, a sidecar) is readable by those who may read ``source``."""
+        self._mode_of = source
+
     def copy_of(self, source: Path, progress: bool = True) -> Path:
-        """A new temporary file holding the bytes of ``source`` (a progress bar on stderr if it takes over 1 s); a new
-        target committed from this staging gets ``source``'s permissions less the umask, as ``cp`` gives them."""
+        """A new temporary file holding the bytes of ``source`` (a progress bar on stderr if it takes over 1 s), with
+        ``source``'s permissions for a new target (``permissions_of``)."""
         from tqdm import tqdm
 
-        self._copied = source
+        self.permissions_of(source)
         temp = self.new_temp()
         with open(source, "rb") as reader, open(temp, "wb") as writer, tqdm(
                 total=source.stat().st_size, unit="B", unit_scale=True, desc=f"copying {source.name}",
@@ -111,9 +109,9 @@ class Staging:
 
     def commit(self, temp: Path) -> None:
         """Give ``temp`` the target's owner, group, extended attributes and permissions (a new target: those of a
-        new file or copy, see ``file_metadata.take_on``), flush it to disk and atomically put it in place of the
-        target."""
-        take_on(temp, self.target, self._copied)
+        new file, or of ``permissions_of``'s source, see ``file_metadata.take_on``), flush it to disk and atomically
+        put it in place of the target."""
+        take_on(temp, self.target, self._mode_of)
         replace_durably(temp, self.target)
         self._temps.remove(temp)
 
@@ -127,14 +125,14 @@ class Staging:
 
 @contextmanager
 def staged_replace(target: Path, timeout: float) -> Iterator[Staging]:
-    """Lock ``target`` (the file it links to, for a symbolic link), clear stale temporary files, and yield a
-    ``Staging``; leftovers are deleted on exit.
+    """Lock ``target`` (the file it links to, for a symbolic link ``followed_links`` lets it follow), clear stale
+    temporary files, and yield a ``Staging``; leftovers are deleted on exit.
 
     A file of another user or of a group the writer is not in is refused (replacing it would change its owner or
     group); an ``OSError`` while writing (a full disk, say) becomes a ``NeurPIRError`` naming ``target``, which is
     left as it was.
     """
-    target = Path(os.path.realpath(target))
+    target = resolved_for_writing(target)
     check_replaceable(target)
     with _held_lock_of(target, timeout):
         staging = Staging(target)
@@ -181,7 +179,7 @@ def check_replaceable(target: Path) -> None:
     except FileNotFoundError:
         return
     if found.st_uid != os.geteuid() and os.geteuid() != 0:
-        name = _owner_name(found.st_uid)
+        name = owner_name(found.st_uid)
         _refuse(target, f"belongs to {name}; replacing it would make it yours and could lock {name} out of it", name)
     if not may_give_group(found.st_gid):
         group = _group_name(found.st_gid)
@@ -214,7 +212,7 @@ def _held_lock_of(target: Path, timeout: float) -> Iterator[None]:
 def _owned_by(path: Path) -> str:
     """`` of <user>`` for an existing ``path``, else nothing."""
     try:
-        return f" of {_owner_name(path.stat().st_uid)}"
+        return f" of {owner_name(path.stat().st_uid)}"
     except OSError:
         return ""
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.followed_links import resolved_for_writing
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.store.append import append_objects, replaceable_objects
@@ -127,7 +128,7 @@ def write_predictions(
     with open_nwb(source):
         pass  # not found / not HDF5 / not NWB: said before any lock file is made
     in_place = output is None or Path(output).resolve() == source.resolve()
-    target = source.resolve() if in_place else Path(output)
+    target = resolved_for_writing(source) if in_place else Path(output)
     if in_place and not is_writable(target):
         raise NeurPIRError("file is read-only; write predictions into a sidecar file", source=source)
     labels = np.asarray(probe.class_names, dtype=object)[probability.argmax(axis=1)].astype(str)

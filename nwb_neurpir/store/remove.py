@@ -8,6 +8,7 @@ from pathlib import Path
 import h5py
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.followed_links import resolved_for_writing
 from nwb_neurpir.io.h5_tables import decode_text
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.store.append import outside_links
@@ -32,7 +33,7 @@ def remove_embeddings(path: str | Path, name: str, *, lock_timeout: float = DEFA
     """
     source = Path(path)
     key = _the_table(source, name)
-    target = source.resolve()
+    target = resolved_for_writing(source)
     if not is_writable(target):
         raise NeurPIRError("file is read-only; its embeddings cannot be removed", source=source)
     with staged_replace(target, lock_timeout) as staging:

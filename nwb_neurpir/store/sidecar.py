@@ -156,6 +156,8 @@ def write_sidecar(
             raise NeurPIRError(f"holds predictions ({', '.join(predictions)}) made from the embeddings --overwrite "
                                "would replace, which would drop them; move the file aside or write the new "
                                "embeddings under another --name", source=target)
+        if source.is_local:  # it holds the source's labels and ids: no more readable than the source
+            staging.permissions_of(Path(source.location))
         work = staging.new_temp()
         _write(work, facts, ids, vectors, marks, provenance, name, module)
         if not reads_back_as(read_embeddings(work, name=f"{module}/{name}"), ids, vectors, marks):

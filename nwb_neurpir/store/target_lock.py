@@ -8,11 +8,14 @@ then deletes the file on release.
 
 The lock file gets the usual permissions (``0666`` less the umask). Another user's lock file is opened read-only
 (``flock`` needs no write access), so group members writing one folder wait for each other; where the folder is sticky
-and the file not theirs, they leave it for its owner to delete.
+and the file not theirs, they leave it for its owner to delete. A lock file is never opened through a symbolic link
+(``O_NOFOLLOW``): a link planted at its path would make the lock create or open the file it points at, so it is a
+``NeurPIRError`` naming it.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -20,6 +23,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from nwb_neurpir.errors import NeurPIRError
 
 __all__ = ["LockTimeout", "held_lock"]
 
@@ -36,7 +41,8 @@ class LockTimeout(Exception):
 def held_lock(path: Path, timeout: float) -> Iterator[None]:
     """Hold an exclusive lock on the file ``path`` (created if needed) and delete it on exit.
 
-    Raises ``LockTimeout`` after ``timeout`` seconds of waiting, ``OSError`` when the file cannot be created or opened.
+    Raises ``LockTimeout`` after ``timeout`` seconds of waiting, ``OSError`` when the file cannot be created or opened,
+    ``NeurPIRError`` when ``path`` is a symbolic link.
     """
     handle = _acquire(path, time.monotonic() + timeout)
     try:
@@ -66,12 +72,24 @@ def _open(path: Path) -> int:
     """A descriptor of the lock file ``path``, created if needed: writable where allowed (NFS locks need that),
     else read-only."""
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        return _open_unlinked(path, os.O_RDWR | os.O_CREAT)
     except PermissionError as cannot_write:
         try:
-            return os.open(path, os.O_RDONLY)
+            return _open_unlinked(path, os.O_RDONLY)
         except FileNotFoundError:
             raise cannot_write from None  # a folder the writer may not create it in
+
+
+def _open_unlinked(path: Path, flags: int) -> int:
+    """``os.open(path, flags)`` that never follows a symbolic link at ``path``: such a link is a ``NeurPIRError``."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, 0o666)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+    raise NeurPIRError("is a symbolic link where a lock file belongs, and a lock file is never opened through a link "
+                       "(it could create or lock the file the link points at); remove the link and run again",
+                       source=path)
 
 
 def _flock_until(handle: int, path: Path, deadline: float) -> None:
@@ -91,7 +109,7 @@ def _flock_until(handle: int, path: Path, deadline: float) -> None:
 
 def _names_inode(path: Path, handle: int) -> bool:
     try:
-        on_disk = path.stat()
+        on_disk = path.lstat()
     except FileNotFoundError:
         return False
     held = os.fstat(handle)

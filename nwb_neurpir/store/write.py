@@ -20,6 +20,7 @@ import numpy as np
 
 from nwb_neurpir.atomic_files import hdf5_writer
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.followed_links import resolved_for_writing
 from nwb_neurpir.io.h5_tables import stripped_text
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
@@ -57,14 +58,15 @@ def write_embeddings(
     ``neuron_ids`` are ids of rows of ``neuron_table`` (an HDF5 path such as ``units``; ``None`` finds the Units table
     or PlaneSegmentation holding them). The table goes to ``processing/<module>/<name>`` next to its model
     ``<name>_model``. An existing table of that name is an error unless ``overwrite``. An earlier copy of the same
-    recording at ``output`` gets the table added, keeping what it holds. Writing in place copies the
-    whole file first (shown with a progress bar when that takes over a second, unless ``progress`` is False); a
-    symbolic link is followed, so the file it points at is annotated. ``silent`` (one bool per neuron: no activity
-    in the time read, ``Recording.silent``) is stored as the table's ``silent`` column. Returns the written path.
+    recording at ``output`` gets the table added, keeping what it holds. Writing in place copies the whole file first
+    (shown with a progress bar when that takes over a second, unless ``progress`` is False); a symbolic link is
+    followed, so the file it points at is annotated (a link of yours or of its folder's owner only:
+    ``followed_links``). ``silent`` (one bool per neuron: no activity in the time read, ``Recording.silent``) is
+    stored as the table's ``silent`` column. Returns the written path.
     """
     source = Path(path)
     in_place = output is None or Path(output).resolve() == source.resolve()
-    target = source.resolve() if in_place else Path(output)
+    target = resolved_for_writing(source) if in_place else Path(output)
     ids, vectors = checked_embeddings(neuron_ids, embeddings, source)
     marks = checked_silent(silent, ids.size, source)
     checked_name(name, "embeddings", source)

@@ -171,6 +171,7 @@ def _unchanged_copied_or_refused(recording: Recording, model_sha256: str, name: 
     already holds them: the source is copied as it is. Otherwise the errors the write would give at the end: the
     file (the source in place, or its copy in ``output_dir``) belongs to another user, holds another recording, or
     already holds embeddings ``name``; an existing sidecar is refused when written."""
+    from nwb_neurpir.followed_links import resolved_for_writing
     from nwb_neurpir.store.annotate import copy_as_annotated, holds_same_embeddings, planned_target
     from nwb_neurpir.store.atomic import staged_replace
     from nwb_neurpir.store.write import earlier_copy_or, refuse_existing
@@ -178,7 +179,7 @@ def _unchanged_copied_or_refused(recording: Recording, model_sha256: str, name: 
     planned = planned_target(recording.source, name, output_dir, relative_path, sidecar, recording.subject_id,
                              recording.session_id, claimed)
     how = planned.kind
-    target = planned.path.resolve() if how == "in-place" else planned.path  # the file write_embeddings locks
+    target = resolved_for_writing(planned.path) if how == "in-place" else planned.path  # what write_embeddings locks
     ids = recording.neuron_ids if recording.observed is None else recording.neuron_ids[recording.observed.any(axis=1)]
     if how == "copy" and target not in claimed and not target.exists() and holds_same_embeddings(
             Path(recording.source.location), name, model_sha256, recording.neuron_selection(), ids):

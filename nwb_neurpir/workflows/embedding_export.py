@@ -98,8 +98,10 @@ def _recording_dict(recording: Recording, vectors: np.ndarray) -> dict[str, Any]
 
 def check_output(path: Path) -> None:
     """Refuse, before anything is embedded, an output file ``write`` could not write: another suffix than
-    ``TABLE_SUFFIXES``, a folder, or a place where it (or the folders missing on its way) cannot be created."""
+    ``TABLE_SUFFIXES``, a folder, a place where it (or the folders missing on its way) cannot be created, or a
+    symbolic link on its way that is not followed for writing (``followed_links``)."""
     from nwb_neurpir.errors import NeurPIRError
+    from nwb_neurpir.followed_links import resolved_for_writing
     from nwb_neurpir.store.atomic import is_writable
 
     if path.suffix.lower() not in TABLE_SUFFIXES:
@@ -111,6 +113,7 @@ def check_output(path: Path) -> None:
         raise NeurPIRError(f"cannot write here: {nearest} is a file, not a folder", source=path)
     if not is_writable(nearest):
         raise NeurPIRError(f"cannot write here: folder {nearest} is not writable", source=path)
+    resolved_for_writing(path)
 
 
 @accepts_ophys_series

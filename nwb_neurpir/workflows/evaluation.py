@@ -8,6 +8,7 @@ sidecar files).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ def evaluate_sources(
     tables = read_vectors(vectors or {})
 
     if report_dir is not None and not overwrite:
-        _check_new_report(Path(report_dir))
+        _check_new_report(Path(report_dir), plots)
     if report_dir is not None and plots:
         check_dpi(dpi)
     reader = {"unit_filter": unit_filter, "bin_size": bin_size, "series": series}
@@ -176,11 +177,15 @@ def _note_left_out(result: EvaluationResult, left_out: Sequence[str], name: str 
     warnings.warn(note, EvaluationWarning, stacklevel=3)
 
 
-def _check_new_report(report_dir: Path) -> None:
-    """Refuse a report folder that already holds a report (its ``report.json``): it would be replaced."""
-    if (report_dir / "report.json").exists():
-        raise NeurPIRError("already holds a report (report.json); use --overwrite (overwrite=True) to replace it, "
-                           "or another --out folder", source=report_dir)
+def _check_new_report(report_dir: Path, plots: bool) -> None:
+    """Refuse a report folder that already holds a file the report may write (``report_files``): it would be
+    replaced."""
+    from nwb_neurpir.evaluation.report import report_files
+
+    found = [name for name in report_files(plots) if os.path.lexists(report_dir / name)]
+    if found:
+        raise NeurPIRError(f"already holds {', '.join(found)}, which this report would replace; use --overwrite "
+                           "(overwrite=True) to replace them, or another --out folder", source=report_dir)
 
 
 def _model_provenance(models: list[dict[str, Any]]) -> dict[str, Any] | None:
