@@ -662,17 +662,17 @@ def _session_sources(recordings: Sequence[Recording],
 def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, representation: Representation,
           normalization: Normalization) -> EmbeddingView:
     """What the probe reads from the first representation on the first fold, for the UMAP figure; neurons marked
-    silent are left out of it (``silent_rows``: as ``plot_embeddings`` does; they are still scored)."""
+    silent are left out of it when it is drawn (``EmbeddingView.silent``: as ``plot_embeddings`` does; they are
+    still scored)."""
     title = REPRESENTATIONS.get(name, name)
     if isinstance(representation, TrainedRepresentation) and representation.mode == "inductive":
         without = fold.name if fold.split == "session" else ", ".join(fold.held_out_subjects)
         title = f"{name}: model trained without {without} (fold {fold.name})"
     title += normalization.description
-    view = EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
+    return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
                          label_name=neurons.label_name, normalization=normalization.to_dict(),
                          n_total=neurons.n_total,
-                         left_out=left_out_reasons({}, neurons.dropped, neurons.label_name))
-    return view if neurons.silent is None else view.without_silent(neurons.silent)
+                         left_out=left_out_reasons({}, neurons.dropped, neurons.label_name), silent=neurons.silent)
 
 
 def _model_sees_animal(info: FoldInfo, train_set: tuple[int, ...], recordings: Sequence[Recording]) -> FoldInfo:
