@@ -9,7 +9,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from eval_files import TINY, simulated_folder
+from eval_files import TINY
+from test_eval_evaluate import simulated  # noqa: F401 - the fixture: 3 simulated animals x 25 neurons x 20 s
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
@@ -21,23 +22,18 @@ COPY = "holds the activity of training session"
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return simulated_folder(tmp_path_factory, seed=11)
-
-
-@pytest.fixture(scope="module")
-def model_dir(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_dir(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
     """A tiny model trained on sim01 and sim02 only: sim03 is an animal it never saw."""
     from nwb_neurpir.model import train
 
     folder = tmp_path_factory.mktemp("model")
-    seen = [simulated / "sub-sim01", simulated / "sub-sim02"]
-    train(list(open_recordings(seen, progress=False)), TINY, out_dir=folder, progress=False)
+    train(list(open_recordings([simulated / "sub-sim01", simulated / "sub-sim02"], progress=False)), TINY,
+          out_dir=folder, progress=False)
     return folder
 
 
 @pytest.fixture(scope="module")
-def reexported(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reexported(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
     """Every file exported by pynwb into another folder with a new NWB identifier."""
     from pynwb import NWBHDF5IO
 
@@ -64,7 +60,8 @@ def _evaluate(sources: Path, model_dir: Path, held_out: str) -> dict:
     return json.loads(done.stdout)
 
 
-def test_a_held_out_animal_the_model_saw_under_other_identifiers_is_transductive(simulated: Path, model_dir: Path,
+def test_a_held_out_animal_the_model_saw_under_other_identifiers_is_transductive(simulated: Path,  # noqa: F811
+                                                                               model_dir: Path,
                                                                                reexported: Path) -> None:
     for sources in (simulated, reexported):
         payload = _evaluate(sources, model_dir, "sim01")
