@@ -54,6 +54,37 @@ def test_probe_settings_without_fit_on_are_refused_unless_they_are_the_saved_one
     assert outcome.status == "copy" and outcome.n_neurons == 25
 
 
+def test_a_saved_probe_fitted_with_another_grouping_of_the_same_name_is_refused(saved: dict, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from nwb_neurpir.cli.app import app
+
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    fitted_with = tmp_path / "old" / "types.json"
+    fitted_with.write_text(json.dumps({"bursty": ["CH", "IB"], "regular": ["RS", "FS", "LTS"]}))
+    probe = npir.LabelProbe("cell_type", fitted_with).fit([saved["data"] / "sub-sim01", saved["data"] / "sub-sim02"])
+    probe.save(probe.default_folder(saved["model_dir"]))  # probes/cell_type-types
+    other = tmp_path / "new" / "types.json"  # the same name, other groups
+    other.write_text(json.dumps({"A": ["CH", "IB"], "B": ["RS", "FS"]}))
+    target = str(saved["data"] / "sub-sim03")
+    done = CliRunner().invoke(app, ["predict", str(saved["model_dir"]), target, "--grouping", str(other),
+                                    "-o", str(tmp_path / "out"), "--no-progress"])
+    assert done.exit_code == 1 and not (tmp_path / "out").exists()
+    assert "--grouping types differs from the grouping the probe saved here was fitted with (groups only in " \
+           "--grouping: A, B; groups only in the saved probe: bursty, regular); refit it with --fit-on ... " \
+           "--overwrite, or into another --probe-dir" in " ".join(done.output.split())
+    other.write_text(json.dumps({"bursty": ["CH", "IB"], "regular": ["RS", "FS"]}))
+    with pytest.raises(NeurPIRError, match=r"\(regular: LTS only in the saved probe\)"):
+        predict_with_saved_probe(saved["model_dir"], [target], label="cell_type", grouping=str(other))
+    other.write_text(json.dumps({"regular": ["LTS", "FS", "RS"], "bursty": ["IB", "CH"]}))  # the same, reordered
+    (outcome,) = predict_with_saved_probe(saved["model_dir"], [target], label="cell_type", grouping=str(other),
+                                          output_dir=tmp_path / "out", progress=False)
+    assert outcome.status == "copy" and set(outcome.counts) <= {"bursty", "regular"}
+
+
 def _silence_and_relabel(path: Path, silent: int, relabelled: list[int]) -> None:
     """Give the first ``silent`` units of the file no spikes (their spikes go to the next unit) and the units
     ``relabelled`` the cell type XX, in place."""

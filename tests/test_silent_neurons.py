@@ -187,16 +187,32 @@ def annotated(model_dir: Path, folder: Path, tmp_path_factory: pytest.TempPathFa
 
 
 def test_evaluate_leaves_silent_neurons_out_of_its_figure_and_names_non_finite_vectors(annotated: Path) -> None:
+    with warnings.catch_warnings(record=True) as heard:
+        warnings.simplefilter("always")
+        result = npir.evaluate(annotated, label="brain_area", methods="neurpir,hand", progress=False)
+    assert not [w for w in heard if "figure" in str(w.message)]  # no figure drawn yet
+    assert result.dropped == {"<non-finite vector>": 1} and result.n_labelled == 25  # silent ones still scored
     with pytest.warns(UserWarning, match="2 of 25 neurons have no activity in the time read .* left out of the "
                                          "figure"):
-        result = npir.evaluate(annotated, label="brain_area", methods="neurpir,hand", progress=False)
-    assert result.dropped == {"<non-finite vector>": 1} and result.n_labelled == 25  # silent ones still scored
-    figure = result.plot("embeddings", projection="pca")
+        figure = result.plot("embeddings", projection="pca")
     assert sum(len(collection.get_offsets()) for collection in figure.axes[0].collections) == 23
     assert figure.axes[0].get_title() == ("by brain_area\n23 of 26 neurons shown; 3 left out (2 silent, "
                                           "1 non-finite vector)")
     alone = npir.evaluate(annotated, label="brain_area", methods="neurpir", progress=False)
     assert alone.dropped == {"<non-finite vector>": 1}
+
+
+def test_evaluate_warns_about_silent_neurons_left_out_of_a_figure_only_when_it_draws_one(annotated: Path,
+                                                                                       tmp_path: Path) -> None:
+    told = "left out of the figure"
+    base = ["evaluate", str(annotated), "--label", "brain_area", "--methods", "neurpir,hand", "--no-progress"]
+    for extra in (["--out", str(tmp_path / "bare"), "--no-plots"], ["--json"]):
+        done = runner.invoke(app, [*base, *extra])
+        assert done.exit_code == 0, done.output
+        assert told not in done.output
+    drawn = runner.invoke(app, [*base, "--out", str(tmp_path / "drawn"), "--projection", "pca"])
+    assert drawn.exit_code == 0 and (tmp_path / "drawn" / "umap.png").exists()
+    assert "2 of 25 neurons have no activity in the time read" in drawn.output and told in drawn.output
 
 
 def test_plot_titles_count_every_neuron_left_out_by_reason(annotated: Path) -> None:

@@ -72,6 +72,7 @@ from nwb_neurpir.evaluation.results import (
     describe_fold,
     left_out_reasons,
 )
+from nwb_neurpir.evaluation.sightings import unnamed_sightings
 from nwb_neurpir.evaluation.splits import Fold, Split, animal_notes, make_folds, only_held_out
 from nwb_neurpir.evaluation.stability import StabilityResult, measure_stability
 from nwb_neurpir.evaluation.stability_inputs import stability_names, table_inputs, tracked_recordings
@@ -191,6 +192,8 @@ def evaluate(
         folds = only_held_out(folds, held_out)
     fold_infos = [describe_fold(fold, neurons.labels, neurons.classes) for fold in folds]
     notes += _unscorable_notes(fold_infos, label) + _label_notes(recordings, embeddings, neurons, grouping, label)
+    sightings = {} if model is None else unnamed_sightings(model, recordings, keys, folds)
+    notes += _sighting_notes(sightings)
     train_sets = [_training_recordings(fold, split, recordings, protocol) for fold in folds]
     if config is not None:
         fold_infos = [_model_sees_animal(info, train_set, recordings)
@@ -227,7 +230,7 @@ def evaluate(
                                                   classes=neurons.classes) for method in [*chosen, *extra]},
                timings=timings, unseen=None if match_column is None else {})
     _run_folds(folds, fold_infos, train_sets, neurons, representations, [*chosen, *extra], run,
-               _session_sources(recordings, embeddings), keys, normalization, seed, progress)
+               _session_sources(recordings, embeddings), sightings, keys, normalization, seed, progress)
     fold_infos = [_with_training_data(info, run) for info in fold_infos]
     diagnostics = _diagnostics(run, neurons, seed, [m.name for m in extra])
     stability = None if match_column is None else _label_run_stability(
@@ -441,10 +444,10 @@ def _missing_reason(name: str, rows: np.ndarray, stored: bool) -> str:
 
 def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[tuple[int, ...]],
                neurons: LabelledNeurons, representations: dict[str, Representation], chosen: list[Method], run: _Run,
-               sources: dict[str, set[str]], keys: list[str], normalization: Normalization, seed: int,
-               progress: bool) -> None:
+               sources: dict[str, set[str]], sightings: dict[str, str], keys: list[str],
+               normalization: Normalization, seed: int, progress: bool) -> None:
     """Every method on every scorable fold (fold-trained representations once per fold), filling ``run``;
-    ``sources``: ``_session_sources``."""
+    ``sources``: ``_session_sources``; ``sightings``: ``unnamed_sightings``."""
     from nwb_neurpir.progress import tqdm
 
     needed = list(dict.fromkeys(source for method in chosen for source in method.sources))
@@ -476,7 +479,8 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
         tested = set(neurons.sessions[fold.test].tolist())
         for method in chosen:
             result = run.results[method.name]
-            result.modes.append(_fold_mode(representations[method.sources[0]], tested, sources))
+            result.modes.append(_fold_mode(representations[method.sources[0]], tested, sources,
+                                           fold.name in sightings))
             if not info.scorable:
                 result.scores.append(None)
                 continue
@@ -629,14 +633,22 @@ def _checked_matrices(embeddings: Sequence[np.ndarray] | None, recordings: Seque
     return [np.asarray(m, float) for m in matrices]
 
 
-def _fold_mode(representation: Representation, tested: set[str], sources: dict[str, set[str]]) -> str:
+def _fold_mode(representation: Representation, tested: set[str], sources: dict[str, set[str]],
+               sighted: bool = False) -> str:
     """How the fold's representation relates to its test sessions ``tested`` (see ``MethodResult.modes``);
     ``provenance`` means: decide from the sessions the model was trained on (``sources`` names the recordings of
-    each session as its training data does): transductive when it saw any recording of a test session."""
+    each session as its training data does): transductive when it saw any recording of a test session, or when
+    ``sighted`` (``unnamed_sightings``: it saw them under other names)."""
     if representation.mode != "provenance":
         return representation.mode
     test = set().union(*(sources.get(session, set()) for session in tested))
-    return "transductive" if test & set(representation.training_data) else "inductive"
+    return "transductive" if sighted or test & set(representation.training_data) else "inductive"
+
+
+def _sighting_notes(sightings: dict[str, str]) -> list[str]:
+    """A note per fold the model saw under other names (``unnamed_sightings``), saying why."""
+    return [f"fold {name} is transductive for the model's vectors although its training data names none of the "
+            f"fold's files: {why}" for name, why in sightings.items()]
 
 
 def _session_sources(recordings: Sequence[Recording],
@@ -662,17 +674,17 @@ def _session_sources(recordings: Sequence[Recording],
 def _view(name: str, matrix: np.ndarray, neurons: LabelledNeurons, fold: Fold, representation: Representation,
           normalization: Normalization) -> EmbeddingView:
     """What the probe reads from the first representation on the first fold, for the UMAP figure; neurons marked
-    silent are left out of it (``silent_rows``: as ``plot_embeddings`` does; they are still scored)."""
+    silent are left out of it when it is drawn (``EmbeddingView.silent``: as ``plot_embeddings`` does; they are
+    still scored)."""
     title = REPRESENTATIONS.get(name, name)
     if isinstance(representation, TrainedRepresentation) and representation.mode == "inductive":
         without = fold.name if fold.split == "session" else ", ".join(fold.held_out_subjects)
         title = f"{name}: model trained without {without} (fold {fold.name})"
     title += normalization.description
-    view = EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
+    return EmbeddingView(vectors=matrix, labels=neurons.labels, subjects=neurons.subject_ids, title=title,
                          label_name=neurons.label_name, normalization=normalization.to_dict(),
                          n_total=neurons.n_total,
-                         left_out=left_out_reasons({}, neurons.dropped, neurons.label_name))
-    return view if neurons.silent is None else view.without_silent(neurons.silent)
+                         left_out=left_out_reasons({}, neurons.dropped, neurons.label_name), silent=neurons.silent)
 
 
 def _model_sees_animal(info: FoldInfo, train_set: tuple[int, ...], recordings: Sequence[Recording]) -> FoldInfo:

@@ -222,9 +222,10 @@ def embedding_figure(view: EmbeddingView, seed: int = 0, projection: str = "umap
     panels; more than ``max_classes`` (default ``MAX_CLASSES``) values show the most frequent and a grey "other" naming the rest, with a
     warning). ``palette`` (name -> colour) fixes the colours of classes and animals it names, which are kept out of
     "other" (counted first among the ``max_classes``); the others keep theirs across figures
-    (``nwb_neurpir.evaluation.palette``). Only the neurons with a finite vector are drawn and counted; fewer than
-    ``MIN_PROJECTED`` of them is an error."""
+    (``nwb_neurpir.evaluation.palette``). Only the neurons with a finite vector that ``view.silent`` does not mark
+    are drawn and counted; fewer than ``MIN_PROJECTED`` of them is an error."""
     max_classes = MAX_CLASSES if max_classes is None else max_classes
+    view = view.without_silent()
     drawn = drawable(view.vectors)
     check_projectable(int(drawn.sum()))
     vectors = np.asarray(view.vectors)[drawn]

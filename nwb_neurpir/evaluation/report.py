@@ -374,7 +374,7 @@ def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = Tr
             paths["confusion"] = save_figure(result.plot("confusion"), out_dir / _FIGURES["confusion"], dpi)
         if result.stability is not None and any(result.stability.retrievals.values()):
             paths["stability"] = save_figure(result.plot("stability"), out_dir / _FIGURES["stability"], dpi)
-        if result.view is not None and drawable(result.view.vectors).sum() >= MIN_PROJECTED:
+        if result.view is not None and drawable(result.view.drawn_vectors()).sum() >= MIN_PROJECTED:
             paths["umap"] = save_figure(result.plot("embeddings", projection), out_dir / _FIGURES["umap"], dpi)
     payload: dict[str, Any] = result.to_dict()
     payload["figures"] = {name: path.name for name, path in paths.items()}

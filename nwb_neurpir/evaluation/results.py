@@ -238,18 +238,27 @@ class EmbeddingView:
     left_out: tuple[tuple[str, int], ...] = ()
     """Why neurons were left out and how many each time (``silent``, ``non-finite vector``, ``no LABEL``,
     ``outside grouping``...), in that order."""
+    silent: np.ndarray | None = None
+    """Each neuron's ``silent`` marker, when the neurons it marks are still in the view: the figure leaves them out
+    (``without_silent``), and only a figure drawn warns about them."""
 
-    def without_silent(self, silent: np.ndarray) -> EmbeddingView:
-        """This view minus the neurons ``silent`` marks (``silent_rows``), counted in ``left_out``."""
+    def without_silent(self) -> EmbeddingView:
+        """This view minus the neurons ``silent`` marks (``silent_rows``, with its warning), counted in
+        ``left_out``."""
         import dataclasses
 
-        drop = silent_rows(silent)
-        if not drop.any():
+        if self.silent is None:
             return self
+        drop = silent_rows(self.silent)
         keep = ~drop
         return dataclasses.replace(self, vectors=np.asarray(self.vectors)[keep], labels=np.asarray(self.labels)[keep],
-                                   subjects=np.asarray(self.subjects)[keep],
-                                   left_out=(("silent", int(drop.sum())), *self.left_out))
+                                   subjects=np.asarray(self.subjects)[keep], silent=None,
+                                   left_out=(("silent", int(drop.sum())), *self.left_out) if drop.any() else
+                                   self.left_out)
+
+    def drawn_vectors(self) -> np.ndarray:
+        """The vectors the figure draws from: without the neurons ``silent`` marks (no warning)."""
+        return np.asarray(self.vectors) if self.silent is None else np.asarray(self.vectors)[~_marked(self.silent)]
 
 
 def left_out_reasons(counts: dict[str, int], dropped: dict[str, int], label: str) -> tuple[tuple[str, int], ...]:
@@ -272,11 +281,16 @@ def silent_rows(silent: Any) -> np.ndarray:
     them: their vectors say nothing about them (the fake tight cluster of units without spikes)."""
     from nwb_neurpir.evaluation.evaluation_warning import warn_caller
 
-    marked = np.array([isinstance(value, (bool, np.bool_)) and bool(value) for value in silent], dtype=bool)
+    marked = _marked(silent)
     if marked.any():
         warn_caller(f"{int(marked.sum())} of {marked.size} neurons have no activity in the time read (silent: units "
                     "without spikes); their vectors say nothing about them, so they are left out of the figure")
     return marked
+
+
+def _marked(silent: Any) -> np.ndarray:
+    """(n,) bool: True where ``silent`` holds True (False or NaN: a file annotated before the marker)."""
+    return np.array([isinstance(value, (bool, np.bool_)) and bool(value) for value in silent], dtype=bool)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from nwb_neurpir.model.normalize import Normalizer, fit_normalizer, row_blocks
 from nwb_neurpir.recording import Recording
 
 __all__ = ["ChunkLayout", "SessionData", "activity_fingerprint", "chunk_layout", "compact_activity",
-           "population_activity", "prepare_session"]
+           "population_activity", "prepare_session", "recording_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,7 @@ def session_key(recording: Recording) -> str:
 def prepare_session(recording: Recording, config: NeurPIRConfig, context: np.ndarray | None) -> SessionData:
     """Compact, normalise (statistics only) and chunk one recording for a resolved ``config``, with the population's
     mean activity per bin."""
-    activity, not_finite = compact_activity(recording.activity)
-    observed = recording.observed
-    if not_finite is not None:
-        observed = not_finite if observed is None else (observed & not_finite)
+    activity, observed = _compact_recording(recording)
     normalizer = fit_normalizer(activity, observed, recording.modality, str(config.normalization))
     return SessionData(
         key=session_key(recording), subject_id=recording.subject_id, activity=activity, observed=observed,
@@ -119,18 +116,38 @@ def prepare_session(recording: Recording, config: NeurPIRConfig, context: np.nda
         bin_size=float(recording.bin_size), population=population_activity(activity, observed, normalizer))
 
 
+def _compact_recording(recording: Recording) -> tuple[np.ndarray, np.ndarray | None]:
+    """The recording's activity in its compact dtype and its observed mask, bins that are not finite unobserved."""
+    activity, not_finite = compact_activity(recording.activity)
+    observed = recording.observed
+    if not_finite is not None:
+        observed = not_finite if observed is None else (observed & not_finite)
+    return activity, observed
+
+
 def activity_fingerprint(session: SessionData) -> dict[str, int | str]:
     """What identifies the activity a session trains on: its bins and the sha256 of its compact activity (dtype, shape,
     values, and the observed mask when there is one), hashed in row blocks (about 1 GB/s, no copy of the matrix)."""
-    digest = hashlib.sha256(repr(session.activity.shape).encode())
-    for matrix in (session.activity, session.observed):
+    return _fingerprint(session.activity, session.observed)
+
+
+def recording_fingerprint(recording: Recording) -> dict[str, int | str]:
+    """``activity_fingerprint`` of the session a recording makes, without preparing the rest of it: equal to a
+    training session's when the model trained on this very activity (read the same way), whatever the file's name
+    or NWB identifier."""
+    return _fingerprint(*_compact_recording(recording))
+
+
+def _fingerprint(activity: np.ndarray, observed: np.ndarray | None) -> dict[str, int | str]:
+    digest = hashlib.sha256(repr(activity.shape).encode())
+    for matrix in (activity, observed):
         if matrix is None:
             continue
         digest.update(matrix.dtype.str.encode())
         blocks = row_blocks(*matrix.shape)
         for start in blocks:
             digest.update(np.ascontiguousarray(matrix[start:start + blocks.step]).data)
-    return {"n_bins": int(session.activity.shape[1]), "activity_sha256": digest.hexdigest()}
+    return {"n_bins": int(activity.shape[1]), "activity_sha256": digest.hexdigest()}
 
 
 def population_activity(activity: np.ndarray, observed: np.ndarray | None, normalizer: Normalizer) -> np.ndarray:

@@ -145,13 +145,14 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``; the same probe saved there before,
     or by another job at the same time, is reused, a different one replaced only with ``overwrite``; ``say`` hears
     its summary), or, without ``fit_on``, the one saved there (a ``probe_kind`` or
-    ``probe_inputs`` other than its own is refused: they need ``fit_on``). ``embeddings`` names the
+    ``probe_inputs`` other than its own is refused: they need ``fit_on``; so is a ``grouping`` whose groups or their
+    values differ from those it was fitted with). ``embeddings`` names the
     embedding table where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has
     moved reads its hand features from the file of ``fit_on`` or ``sources`` with the source's NWB identifier. The
     model embeds with ``num_threads`` torch threads (0: ``OMP_NUM_THREADS`` or every CPU this process may use).
     ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
-    from nwb_neurpir.workflows.prediction_checks import check_saved_settings
+    from nwb_neurpir.workflows.prediction_checks import check_saved_grouping, check_saved_settings
     from nwb_neurpir.workflows.probe import LabelProbe
     from nwb_neurpir.workflows.probe_saving import keep_probe
 
@@ -169,8 +170,9 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         say(f"{probe.summary_line()}; " + (f"the same probe is already saved at {folder}, reused" if reused else
                                            f"saved to {folder}"))
     else:
-        probe = LabelProbe.load(folder)
+        asked, probe = probe, LabelProbe.load(folder)
         check_saved_settings(probe, probe_kind, probe_inputs, folder)
+        check_saved_grouping(probe, asked.grouping, folder)
         _check_same_model(probe, model, f"the probe saved in {folder}")
     return predict(probe, sources, glob, model=model, embeddings=embeddings, raise_on_failure=False, **options)
 

@@ -17,12 +17,13 @@ from nwb_neurpir.errors import NeurPIRError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from nwb_neurpir.evaluation.grouping import LabelGrouping
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.store.read import AnnotatedRecording
     from nwb_neurpir.workflows.probe import LabelProbe
 
-__all__ = ["AlreadyPredicted", "check_saved_settings", "in_sample_keys", "outside_classes_note", "replaced_tables",
-           "silent", "warn_in_sample"]
+__all__ = ["AlreadyPredicted", "check_saved_grouping", "check_saved_settings", "in_sample_keys",
+           "outside_classes_note", "replaced_tables", "silent", "warn_in_sample"]
 
 
 class AlreadyPredicted(NeurPIRError):
@@ -44,6 +45,39 @@ def check_saved_settings(probe: LabelProbe, kind: str | None, inputs: str | None
         raise NeurPIRError(f"{' and '.join(differ)} {verb} how a probe is fitted, so {need} --fit-on; the probe "
                            f"saved here is {probe.kind} on {probe.inputs} (refit it with --fit-on and --overwrite, or "
                            "into another --probe-dir)", source=folder)
+
+
+def check_saved_grouping(probe: LabelProbe, given: LabelGrouping | None, folder: Path) -> None:
+    """Refuse a ``--grouping`` (None: not given) whose groups or their values differ from those the saved ``probe``
+    was fitted with (its folder is found by the grouping's name alone): it would predict the saved classes."""
+    if given is None or (probe.grouping is not None and _members(probe.grouping) == _members(given)):
+        return
+    differ = "the probe saved here has no grouping" if probe.grouping is None else \
+        "; ".join(_grouping_differences(probe.grouping, given))
+    raise NeurPIRError(f"--grouping {given.name} differs from the grouping the probe saved here was fitted with "
+                       f"({differ}); refit it with --fit-on ... --overwrite, or into another --probe-dir",
+                       source=folder)
+
+
+def _members(grouping: LabelGrouping) -> dict[str, frozenset[str]]:
+    """Each group's values, in any order."""
+    return {group: frozenset(values) for group, values in grouping.groups.items()}
+
+
+def _grouping_differences(saved: LabelGrouping, given: LabelGrouping) -> list[str]:
+    """What differs between two groupings: groups one of them lacks, then the values of a shared group one of them
+    lacks (``thalamus: POL only in the saved probe``)."""
+    from nwb_neurpir.evaluation.evaluate import some_of
+
+    ours, theirs = _members(given), _members(saved)
+    said = [f"groups only in {where}: {some_of(sorted(set(one) - set(other)))}"
+            for where, one, other in (("--grouping", ours, theirs), ("the saved probe", theirs, ours))
+            if set(one) - set(other)]
+    for group in (name for name in theirs if name in ours):
+        said += [f"{group}: {some_of(sorted(one - other))} only in {where}"
+                 for where, one, other in (("--grouping", ours[group], theirs[group]),
+                                           ("the saved probe", theirs[group], ours[group])) if one - other]
+    return said
 
 
 def silent(recording: Recording, ids: np.ndarray) -> np.ndarray:
