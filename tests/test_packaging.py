@@ -8,6 +8,7 @@ import ast
 import subprocess
 import sys
 from importlib.metadata import packages_distributions
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,8 @@ def test_every_package_the_code_imports_is_a_declared_dependency(package: str) -
     undeclared = sorted(module for module, distributions in _imported_distributions(package_dir).items()
                         if not distributions & declared)
     assert undeclared == []
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_both_packages_say_they_are_typed(package: str) -> None:
+    assert (files(package) / "py.typed").is_file()
