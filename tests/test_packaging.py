@@ -1,6 +1,6 @@
 """What the sdists and the wheels carry and declare, read from the project: every tracked file (the sdist leaves out what
-.gitignore ignores), a dependency for every package the code imports; and a parametrize over fixture files that are
-missing fails the run instead of collecting nothing."""
+.gitignore ignores), a dependency for every package the code imports, ``py.typed``; and a parametrize over fixture
+files that are missing fails the run instead of collecting nothing."""
 
 from __future__ import annotations
 
