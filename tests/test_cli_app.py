@@ -27,6 +27,12 @@ def test_version() -> None:
     assert __version__ in result.output
 
 
+def test_python_m_nwb_neurpir_runs_the_command() -> None:
+    done = subprocess.run([sys.executable, "-m", "nwb_neurpir", "--version"], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stdout) == (0, f"neurpir {__version__}\n"), done.stderr
+
+
 COMMANDS = {"demo", "simulate", "inspect", "fetch", "train", "embed", "annotate", "predict", "evaluate", "plot"}
 
 

@@ -121,6 +121,13 @@ def test_too_few_sessions_give_no_verdict() -> None:
             "(smallest possible p 0.25)") in verdict["verdict"]
 
 
+def test_one_session_with_a_difference_is_too_few() -> None:
+    verdict = _verdict([("m1", "s0", 50, 0, 25), *[(animal, "s0", 50, 5, 5) for animal in ("m2", "m3")]])
+    assert verdict["winner"] is None and verdict["test"]["n_units"] == 1
+    assert ("no verdict: 1 session with a difference is too few for the session-level test to reach p ≤ 0.05 "
+            "(smallest possible p 1)") in verdict["verdict"]
+
+
 def test_the_best_baseline_is_chosen_per_fold_and_a_different_pooled_ranking_is_said() -> None:
     animals = {"m1": (50, 10), "m2": (50, 10), "m3": (10, 100)}  # m3 holds most of the B neurons
     hand = {"m1": (10, 2), "m2": (10, 2), "m3": (2, 20)}  # recall 0.8 everywhere

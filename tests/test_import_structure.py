@@ -9,11 +9,13 @@ Stages (one per sub-package) and what each may never import::
     any         cli, unless it is cli itself
 
 ``testing`` (factories of NWB files, recordings and tiny configs for tests and the demo's smoke size) sits beside
-workflows: it may use the stages, and the stages below workflows never import it. The other modules at the package
-root (errors, recording, provenance, atomic_files, file_metadata) are shared by every stage and import none of them. Every import counts, also those inside functions (they run when the function does) and those
-under ``TYPE_CHECKING`` (the types are still a dependency) -- except that a ``TYPE_CHECKING`` import never runs, so it
-cannot close a cycle. ``from nwb_neurpir import __version__`` reads a constant of the top-level package and runs none
-of its lazy re-exports, so it is no dependency on the package.
+workflows: it may use the stages, and the stages below workflows never import it. The other modules at the package root
+(errors, recording, provenance, atomic_files, file_metadata) are shared by every stage and import none of them;
+``__main__`` (``python -m nwb_neurpir``) is the command line and counts as ``cli``. Every import counts, also those
+inside functions (they run when the function does) and those under ``TYPE_CHECKING`` (the types are still a dependency)
+-- except that a ``TYPE_CHECKING`` import never runs, so it cannot close a cycle. ``from nwb_neurpir import
+__version__`` reads a constant of the top-level package and runs none of its lazy re-exports, so it is no dependency on
+the package.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ def _is_type_checking(test: ast.expr) -> bool:
 def stage_of(module: str) -> str:
     """The sub-package a module belongs to, or the module itself for the package root's modules."""
     parts = module.split(".")
+    if parts[1:] == ["__main__"]:
+        return "cli"
     return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in STAGES) else module
 
 

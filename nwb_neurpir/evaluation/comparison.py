@@ -100,8 +100,9 @@ def compare(primary: MethodResult, baseline: MethodResult, subjects: Sequence[st
                for m in (primary, baseline) if len(m.predicted_classes) < 2]
     too_few = test.smallest_p > SIGNIFICANCE
     if too_few:
-        reasons.append(f"{test.n_units} session{'s' * (test.n_units != 1)} with a difference are too few for the "
-                       f"session-level test to reach p ≤ {SIGNIFICANCE} (smallest possible p {test.smallest_p:.2g})")
+        counted = f"{test.n_units} session{'s' * (test.n_units != 1)} with a difference"
+        reasons.append(f"{counted} {'is' if test.n_units == 1 else 'are'} too few for the session-level test to "
+                       f"reach p ≤ {SIGNIFICANCE} (smallest possible p {test.smallest_p:.2g})")
     elif test.p_value > SIGNIFICANCE:
         reasons.append(f"the session-level test finds no difference (p > {SIGNIFICANCE})")
     against = [g for g in per_animal if sign * g.gain < 0]

@@ -29,10 +29,13 @@ from pathlib import Path
 from hdmf.utils import docval, get_docval
 from pynwb import get_class, load_namespaces, register_class
 
+__version__ = "0.2.4"
+"""The package's version (the ``version`` of its pyproject.toml is read from here)."""
+
 NAMESPACE = "ndx-neurpir"
 
 __all__ = ["NAMESPACE", "NeurPIRModel", "NeurPIRProbe", "NeurPIRSource", "NeuronEmbeddings", "NeuronPredictions",
-           "spec_path"]
+           "__version__", "spec_path"]
 
 
 def spec_path() -> Path:

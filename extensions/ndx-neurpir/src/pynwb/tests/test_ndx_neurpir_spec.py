@@ -25,9 +25,24 @@ def test_committed_spec_matches_generator(tmp_path: Path) -> None:
 
 
 def test_package_finds_the_committed_spec() -> None:
+    """The spec the package loads, from the source tree (editable) or from inside the installed package (a wheel), is
+    the committed one."""
     import ndx_neurpir
 
-    assert ndx_neurpir.spec_path().resolve() == (EXTENSION_DIR / "spec" / SPEC_FILES[0]).resolve()
+    found = ndx_neurpir.spec_path()
+    assert found.name == SPEC_FILES[0]
+    for name in SPEC_FILES:
+        assert (found.parent / name).read_text() == (EXTENSION_DIR / "spec" / name).read_text(), name
+
+
+def test_the_package_version_is_at_least_the_namespace_version_it_loads() -> None:
+    from packaging.version import Version
+    from pynwb import get_type_map
+
+    import ndx_neurpir
+
+    namespace = get_type_map().namespace_catalog.get_namespace(ndx_neurpir.NAMESPACE)
+    assert Version(ndx_neurpir.__version__) >= Version(namespace.version)
 
 
 def test_the_model_checksum_is_documented_as_the_manifest_digest() -> None:

@@ -145,6 +145,8 @@ def test_predictions_round_trip_validates(tmp_path: Path) -> None:
 
 
 OLD_VERSIONS = sorted((Path(__file__).parent / "old_versions").glob("ndx-neurpir-*.nwb"))
+"""The kept files of earlier versions. None (a copy of the project without them) fails the tests' collection: the
+project's pytest settings make an empty parameter set an error."""
 
 
 def test_the_spec_is_a_version_after_every_kept_file() -> None:
@@ -158,7 +160,6 @@ def test_the_spec_is_a_version_after_every_kept_file() -> None:
 
 @pytest.mark.parametrize("path", OLD_VERSIONS, ids=[path.stem for path in OLD_VERSIONS])
 def test_files_of_earlier_versions_still_read(path: Path) -> None:
-    assert OLD_VERSIONS, "no file of an earlier extension version is kept"
     with NWBHDF5IO(str(path), "r") as io:
         table = io.read().processing["neurpir"]["NeurPIREmbeddings"]
         assert isinstance(table, NeuronEmbeddings)
