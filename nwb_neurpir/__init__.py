@@ -18,9 +18,9 @@ from typing import Any
 
 __version__ = "0.2.4"
 
-__all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "__version__", "annotate", "embedding_matrix",
-           "evaluate", "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings",
-           "remove_embeddings", "simulate_nwb", "to_pynapple"]
+__all__ = ["LabelGrouping", "LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "__version__", "annotate",
+           "embedding_matrix", "evaluate", "inspect", "open_recordings", "plot_embeddings", "predict",
+           "read_embeddings", "remove_embeddings", "simulate_nwb", "to_pynapple"]
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - any public name

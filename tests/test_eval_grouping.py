@@ -80,7 +80,7 @@ def test_missing_placeholders_are_dropped_and_case_variants_named(label_files: l
     neurons = from_recordings(label_files, "messy_type", None)
     assert neurons.classes == ("PV", "PYR", "Pyr", "pyr", "unknown")
     assert neurons.dropped == {"<missing>": 30}
-    assert neurons.case_variants == (("PYR", "Pyr", "pyr"),)
+    assert neurons.label_values == {"PV": 6, "PYR": 6, "Pyr": 6, "pyr": 6, "unknown": 6}  # " pyr " is pyr
     with pytest.warns(EvaluationWarning, match="differ only by case or spacing are separate classes: PYR / Pyr / pyr"):
         result = evaluate(label_files, label="messy_type", methods=["hand"], progress=False)
     assert sum("PYR / Pyr / pyr" in note for note in result.notes) == 1
@@ -122,7 +122,7 @@ def test_grouping_files(tmp_path: Path, suffix: str, text: str) -> None:
     path = tmp_path / f"types{suffix}"
     path.write_text(text)
     grouping = load_grouping(path)
-    assert grouping.mapping() == {"FS": "fast", "LTS": "fast", "RS": "regular"}
+    assert [grouping.group_of(value) for value in ("FS", "LTS", "RS", "CH")] == ["fast", "fast", "regular", None]
     assert group_labels(["FS", "CH", "RS"], grouping).labels.tolist() == ["fast", "regular"]
 
 

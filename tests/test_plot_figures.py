@@ -133,7 +133,8 @@ def test_an_empty_selection_says_why(annotated: Path) -> None:
     frame["cell_type"] = None
     with pytest.raises(NeurPIRError, match="^none of the 75 neurons has a 'cell_type' value; nothing to draw$"):
         npir.plot_embeddings(frame, projection="pca")
-    with pytest.raises(NeurPIRError, match="^none of the 75 neurons has a 'area' value inside the grouping; "):
+    with pytest.raises(NeurPIRError, match="^none of the values of grouping 'steinmetz-4region' matches any 'area' "
+                                           r"value of the data \(1 distinct value, most common: elsewhere\)$"):
         npir.plot_embeddings(frame.assign(area="elsewhere"), color_by="area", grouping="steinmetz-4region",
                              projection="pca")
 

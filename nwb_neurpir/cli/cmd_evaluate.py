@@ -11,12 +11,12 @@ import typer
 from nwb_neurpir.cli.options import (
     BinSize,
     CacheDir,
+    GROUPING_HELP,
     Glob,
     JsonOutput,
     LABEL_VALUES,
     LABELS_HELP,
     Modality,
-    PRESET_GROUPING,
     Series,
     Sources,
     Threads,
@@ -105,8 +105,7 @@ def register(app: typer.Typer) -> None:
                                    "Empty values, and values shared within a file, are skipped. Needs no --label.")
         ] = None,
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--grouping", help=f"{PRESET_GROUPING} or a YAML/JSON file mapping group -> label values; other "
-                               "values are dropped (the report's notes name them).")] = None,
+            "--grouping", help=GROUPING_HELP)] = None,
         labels: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--labels", help=LABELS_HELP)] = None,
         vectors: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from nwb_neurpir.cli.cmd_evaluate import PROJECTIONS, Dpi, Normalize, Progress
-from nwb_neurpir.cli.options import PRESET_GROUPING, Glob, JsonOutput, Sources, choice
+from nwb_neurpir.cli.options import GROUPING_HELP, Glob, JsonOutput, Sources, choice
 
 
 PlotFilter = Annotated[Optional[str], typer.Option(  # noqa: UP007
@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
             "--label", help="Neuron column to colour by [default: cell_type, brain_area or location, the first "
                             "present].")] = None,
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--grouping", help=f"{PRESET_GROUPING} or YAML/JSON file grouping the label values.")] = None,
+            "--grouping", help=GROUPING_HELP)] = None,
         embeddings_name: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--embeddings", help="Which embedding table (when a file has several).")] = None,
         out: Annotated[Path, typer.Option(

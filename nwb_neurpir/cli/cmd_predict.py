@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from nwb_neurpir.cli.options import (
+    GROUPING_HELP,
     LABEL_VALUES,
     LABELS_HELP,
-    PRESET_GROUPING,
     CacheDir,
     EmbedThreads,
     Glob,
@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         labels: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--labels", help=f"With --fit-on: {LABELS_HELP}")] = None,
         grouping: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--grouping", help=f"{PRESET_GROUPING} or YAML/JSON file grouping the label values.")] = None,
+            "--grouping", help=GROUPING_HELP)] = None,
         probe_kind: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--probe", help="With --fit-on: logistic or knn [default: logistic].")] = None,
         probe_inputs: Annotated[Optional[str], typer.Option(  # noqa: UP007

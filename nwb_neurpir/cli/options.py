@@ -38,11 +38,15 @@ class RegistryChoice:
         return value
 
 
-PRESET_GROUPING = ("Preset (steinmetz-4region: Steinmetz et al. 2019's brainRegionGroups MB/VIS/TH/HPF, as NuCLR "
-                   "uses them)")
-"""How the ``--grouping`` options describe the built-in preset."""
-LABEL_VALUES = ("Empty values, NaN and nan/none/null/n/a/na (any case) are missing: those neurons are left out; "
-                "every other value, 'unknown' too, is a class (a --grouping file keeps only the values it lists).")
+GROUPING_HELP = ("Preset (steinmetz-4region: Steinmetz et al. 2019's brainRegionGroups MB/VIS/TH/HPF, as NuCLR uses "
+                 "them) or a YAML/JSON file mapping each group name to its label values, flat (hippocampus: [CA1, "
+                 "DG*]) or under groups: beside a name:; a * matches any characters, case-sensitively (VIS* takes "
+                 "VISp5, VISam2/3 ...). A label two groups match, or a group name written twice, is an error. Values "
+                 "in no group and unassigned ones (empty, root, void) are left out, and notes count them.")
+"""How the ``--grouping`` options describe a grouping: the preset, the file format, what is left out."""
+LABEL_VALUES = ("Values are compared with surrounding spaces stripped. Empty values, NaN and nan/none/null/n/a/na "
+                "(any case) are missing: those neurons are left out; every other value, 'unknown', root and void "
+                "too, is a class (a --grouping keeps only the values its groups list or match).")
 """How the ``--label`` options say which label values are classes."""
 LABELS_HELP = ("A CSV (or .tsv) of labels kept outside the NWB files: columns neuron_id (the units table's row id) "
                "or unit_name (the units' unit_name, e.g. the Phy cluster id of Kilosort/Phy exports), the --label "

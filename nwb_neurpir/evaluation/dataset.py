@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.evaluation.grouping import LabelGrouping, check_categorical, group_labels
+from nwb_neurpir.evaluation.grouping import LabelGrouping, check_categorical, check_grouping_matches, group_labels
 from nwb_neurpir.recording import Recording, unit_names
 
 __all__ = ["LabelledNeurons", "check_classes", "from_embeddings", "from_recordings", "session_keys", "session_names",
@@ -42,8 +42,8 @@ class LabelledNeurons:
     recording_rows: list[np.ndarray] = field(default_factory=list)
     """Per recording (when built from recordings): row indices into that recording for each kept neuron of it,
     in the order the kept neurons appear here (recordings are concatenated in order)."""
-    case_variants: tuple[tuple[str, ...], ...] = ()
-    """Raw label values that differ only by case or spacing (see ``GroupedLabels``)."""
+    label_values: dict[str, int] = field(default_factory=dict)
+    """Every raw label value present -> its neurons, kept or not (``GroupedLabels.values``)."""
     unit_names: np.ndarray | None = None
     """Each neuron's ``unit_name`` ("" where its recording has none), None when no recording has that column."""
     silent: np.ndarray | None = None
@@ -69,7 +69,7 @@ class LabelledNeurons:
                                labels=self.labels[keep], dropped=dropped, n_total=self.n_total,
                                recording_rows=[rows[keep[a:b]] for rows, a, b in
                                                zip(self.recording_rows, bounds[:-1], bounds[1:])],
-                               case_variants=self.case_variants,
+                               label_values=self.label_values,
                                unit_names=None if self.unit_names is None else self.unit_names[keep],
                                silent=None if self.silent is None else self.silent[keep])
 
@@ -122,6 +122,7 @@ def from_recordings(recordings: Sequence[Recording], label: str, grouping: Label
         ids.append(recording.neuron_ids)
         owners.append(np.full(recording.n_neurons, index))
     grouped = group_labels(raw, grouping)
+    check_grouping_matches(grouped, grouping, label)
     owner = np.concatenate(owners)[grouped.keep]
     within = np.concatenate([np.arange(r.n_neurons) for r in recordings])[grouped.keep]
 
@@ -133,7 +134,7 @@ def from_recordings(recordings: Sequence[Recording], label: str, grouping: Label
                               neuron_ids=np.concatenate(ids)[grouped.keep], labels=grouped.labels,
                               dropped=grouped.dropped, n_total=len(raw),
                               recording_rows=[within[owner == index] for index in range(len(recordings))],
-                              case_variants=grouped.case_variants,
+                              label_values=grouped.values,
                               unit_names=_recordings_unit_names(recordings, grouped.keep),
                               silent=np.concatenate([r.silent() for r in recordings])[grouped.keep])
     check_classes(neurons.labels, label, grouping, recordings[0].source.label())
@@ -151,6 +152,7 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
     if len(table) == 0:
         raise NeurPIRError("embeddings table is empty", source=source)
     grouped = group_labels(table[label].tolist(), grouping)
+    check_grouping_matches(grouped, grouping, label)
     kept = table.loc[grouped.keep]
     keys = table_session_keys(table)[np.asarray(grouped.keep)]
     try:
@@ -162,7 +164,7 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
                               session_keys=keys, sessions=table_sessions(table)[np.asarray(grouped.keep)],
                               neuron_ids=kept["neuron_id"].to_numpy(),
                               labels=grouped.labels, dropped=grouped.dropped, n_total=len(table),
-                              case_variants=grouped.case_variants, unit_names=unit_names(kept),
+                              label_values=grouped.values, unit_names=unit_names(kept),
                               silent=kept["silent"].to_numpy(dtype=object) if "silent" in kept.columns else None)
     check_classes(neurons.labels, label, grouping, source)
     return neurons, vectors

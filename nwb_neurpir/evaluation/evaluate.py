@@ -19,7 +19,6 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import numpy as np
@@ -41,7 +40,8 @@ from nwb_neurpir.evaluation.dataset import (
 from nwb_neurpir.evaluation.evaluation_warning import EvaluationWarning
 from nwb_neurpir.evaluation.external import GivenVectors
 from nwb_neurpir.evaluation.features import feature_matrix
-from nwb_neurpir.evaluation.grouping import MISSING_LABEL, LabelGrouping, case_variants_note, load_grouping
+from nwb_neurpir.evaluation.grouping import MISSING_LABEL, GroupingSpec, LabelGrouping, load_grouping
+from nwb_neurpir.evaluation.label_notes import is_unassigned, label_notes
 from nwb_neurpir.evaluation.diagnostics import representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import (
     REPRESENTATIONS,
@@ -119,7 +119,7 @@ def evaluate(
     model: NeurPIR | None = None,
     embeddings: pd.DataFrame | Sequence[np.ndarray] | None = None,
     embeddings_training_data: Sequence[str] | None = None,
-    grouping: str | Path | LabelGrouping | None = None,
+    grouping: GroupingSpec = None,
     split: Split = "animal",
     methods: Sequence[str] | None = None,
     probe: str = "logistic",
@@ -133,7 +133,9 @@ def evaluate(
     ablations: bool = False,
     vectors: Sequence[GivenVectors] = (),
 ) -> EvaluationResult:
-    """Probe ``label`` (after ``grouping``) from each method's per-neuron vectors on folds of ``split``.
+    """Probe ``label`` (after ``grouping``: a preset name, a YAML/JSON file, a mapping group -> values such as
+    ``{"hippocampus": ["CA*", "DG*"]}``, or a ``LabelGrouping``) from each method's per-neuron vectors on folds of
+    ``split``.
 
     ``methods`` are ``REPRESENTATION[:PROBE]`` names (default: ``neurpir`` when the inputs allow it -- with a
     ``config`` and ``ablations=True`` also its ablation variants, each trained per fold -- then ``hand``, ``hand:gb``,
@@ -172,7 +174,7 @@ def evaluate(
         _check_label_free(match_column, config, grouping, held_out)
         return _stability_only(recordings, match_column, model, embeddings, methods, probe, progress, timings,
                                started, model_provenance)
-    grouping = grouping if isinstance(grouping, LabelGrouping) or grouping is None else load_grouping(grouping)
+    grouping = load_grouping(grouping)
     neurons, representations = _given_inputs(recordings, label, grouping, model, embeddings, embeddings_training_data,
                                              progress, timings, vectors, every_recording=match_column is not None)
     keys = session_keys(recordings)
@@ -756,11 +758,12 @@ def _silent_notes(recordings: Sequence[Recording], neurons: LabelledNeurons) -> 
 
 def _label_notes(recordings: Sequence[Recording], embeddings: object, neurons: LabelledNeurons,
                  grouping: LabelGrouping | None, label: str) -> list[str]:
-    """The report's notes on the labels: values a grouping names or drops, spellings that differ only by case,
-    neurons without activity, files without the label, classes of few neurons."""
+    """The report's notes on the labels: values a grouping names or drops, groups it leaves empty, unassigned labels,
+    spellings that differ only by case, neurons without activity, files without the label, classes of few neurons."""
     few = few_neurons_note(neurons.labels, label)
     return [*_group_named_notes(grouping, neurons.dropped, label), *_ungrouped_notes(grouping, neurons.dropped, label),
-            *case_variants_note(neurons.case_variants, label), *_silent_notes(recordings, neurons),
+            *label_notes(neurons.label_values, neurons.dropped.get(MISSING_LABEL, 0), grouping, label),
+            *_silent_notes(recordings, neurons),
             *_unlabelled_file_notes(recordings, embeddings, label), *([few] if few else [])]
 
 
@@ -798,11 +801,13 @@ def _group_named_notes(grouping: LabelGrouping | None, dropped: dict[str, int], 
 
 
 def _ungrouped_notes(grouping: LabelGrouping | None, dropped: dict[str, int], label: str) -> list[str]:
-    """A note naming the raw values the grouping drops (in no group), largest first, a few, then how many more."""
+    """A note naming the raw values the grouping drops (in no group), largest first, a few, then how many more;
+    unassigned labels (``root``, ``void``) have their own note."""
     if grouping is None:
         return []
     outside = sorted(((name, count) for name, count in dropped.items() if name not in (MISSING_LABEL, NO_EMBEDDING,
-                                                                                  NON_FINITE)),
+                                                                                  NON_FINITE)
+                      and not is_unassigned(name)),
                      key=lambda item: (-item[1], item[0]))
     if not outside:
         return []

@@ -12,11 +12,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "annotate", "embedding_matrix", "evaluate",
-           "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings", "remove_embeddings",
-           "simulate_nwb", "to_pynapple"]
+__all__ = ["LabelGrouping", "LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "annotate", "embedding_matrix",
+           "evaluate", "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings",
+           "remove_embeddings", "simulate_nwb", "to_pynapple"]
 
 _HOMES = {
+    "LabelGrouping": "probe",
     "LabelProbe": "probe",
     "NeurPIR": "estimator",
     "NotFittedError": "estimator",

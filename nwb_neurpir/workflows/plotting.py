@@ -14,7 +14,8 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.dataset import table_population
-from nwb_neurpir.evaluation.grouping import LabelGrouping, group_labels, load_grouping
+from nwb_neurpir.evaluation.grouping import GroupingSpec, LabelGrouping, check_grouping_matches, group_labels, \
+    load_grouping
 from nwb_neurpir.evaluation.palette import load_palette
 from nwb_neurpir.evaluation.plots import DEFAULT_DPI, check_projectable
 from nwb_neurpir.evaluation.results import EmbeddingView, left_out_reasons, silent_rows
@@ -42,7 +43,7 @@ class PlotResult:
 
 
 def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, color_by: str | None = None, *,
-                    grouping: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
+                    grouping: GroupingSpec = None, normalize: str = "auto", unit_filter: str | None = None,
                     projection: str = "umap", seed: int = 0, glob: str | None = None,
                     embeddings_name: str | None = None, save: str | Path | None = None,
                     palette: Mapping[str, str] | str | Path | None = None, max_classes: int | None = None,
@@ -80,7 +81,7 @@ def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, colo
 
 
 def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None = None,
-                   label: str | None = None, grouping: str | None = None,
+                   label: str | None = None, grouping: GroupingSpec = None,
                    embeddings_name: str | None = None, normalize: str = "auto", unit_filter: str | None = None,
                    seed: int = 0, projection: str = "umap", palette: str | Path | None = None,
                    max_classes: int | None = None, dpi: float = DEFAULT_DPI,
@@ -162,6 +163,8 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
     table, non_finite = _with_finite_vectors(table)
     raw = table[label].tolist() if label is not None else ["all"] * len(table)
     grouped = group_labels(raw, grouping)
+    if label is not None:
+        check_grouping_matches(grouped, grouping, label)
     kept = table.loc[grouped.keep]
     if len(kept) == 0:
         where = "" if grouping is None else " inside the grouping"

@@ -100,10 +100,9 @@ def outside_classes_note(probe: LabelProbe, recording: Recording, ids: np.ndarra
     if probe.label not in metadata.columns:
         return None
     raw = [normalize_label(value) for value in metadata[probe.label].to_numpy()[_rows(recording, ids)]]
-    mapping = probe.grouping.mapping() if probe.grouping is not None else None
     labelled = [text for text in raw if text is not None]
     outside = Counter(text for text in labelled
-                      if (text if mapping is None else mapping.get(text)) not in probe.classes_)
+                      if (text if probe.grouping is None else probe.grouping.group_of(text)) not in probe.classes_)
     if not outside:
         return None
     values = ", ".join(f"{value} {count}" for value, count in outside.most_common())

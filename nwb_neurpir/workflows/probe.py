@@ -21,8 +21,9 @@ import pandas as pd
 
 from nwb_neurpir import __version__
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.evaluation.grouping import LabelGrouping, case_variants_note, check_categorical, group_labels, \
-    load_grouping
+from nwb_neurpir.evaluation.grouping import MISSING_LABEL, GroupingSpec, LabelGrouping, check_categorical, \
+    check_grouping_matches, group_labels, load_grouping
+from nwb_neurpir.evaluation.label_notes import label_notes
 from nwb_neurpir.workflows.probe_inputs import PROBE_INPUTS, frame_hand_features, recording_hand_features, \
     zscored_per_recording
 
@@ -93,7 +94,8 @@ class LabelProbe:
     """Fit a probe on annotated, labelled files; predict the label of other neurons from their embeddings.
 
     ``label`` is a neuron column (``cell_type``, ``brain_area``, ``location``); ``grouping`` a preset
-    (``steinmetz-4region``), a YAML/JSON file or a ``LabelGrouping`` (neurons outside every group are left out of the
+    (``steinmetz-4region``), a YAML/JSON file, a mapping group -> values (``{"HPF": ["CA*", "DG*"]}``) or a
+    ``LabelGrouping`` (neurons outside every group are left out of the
     fit); ``kind`` is ``logistic`` (default) or ``knn``; ``inputs`` is ``neurpir+hand`` (default: the vectors and the
     neurons' hand features, computed from the files' activity, read by late fusion) or ``neurpir`` (the vectors
     alone).
@@ -116,7 +118,7 @@ class LabelProbe:
     >>> probe.save(probe.default_folder("model/"))                             # doctest: +SKIP
     """
 
-    def __init__(self, label: str = "cell_type", grouping: str | Path | LabelGrouping | None = None,
+    def __init__(self, label: str = "cell_type", grouping: GroupingSpec = None,
                  kind: str = "logistic", seed: int = 0, inputs: str = "neurpir+hand") -> None:
         if kind not in SAVABLE_PROBES:
             raise NeurPIRError(f"probe kind {kind!r} cannot be saved without pickle; choose one of "
@@ -124,8 +126,7 @@ class LabelProbe:
         if inputs not in PROBE_INPUTS:
             raise NeurPIRError(f"probe inputs {inputs!r} unknown; choose one of {', '.join(PROBE_INPUTS)}")
         self.label = label
-        self.grouping = grouping if isinstance(grouping, LabelGrouping) or grouping is None else \
-            load_grouping(grouping)
+        self.grouping = load_grouping(grouping)
         self.kind = kind
         self.seed = seed
         self.inputs = inputs
@@ -173,7 +174,8 @@ class LabelProbe:
             columns = [str(c) for c in frame.columns if c not in ("embedding", "file")]
             raise NeurPIRError(f"the embeddings have no column {self.label!r}; available: {', '.join(columns)}")
         grouped = group_labels(frame[self.label].tolist(), self.grouping)
-        for note in case_variants_note(grouped.case_variants, self.label):
+        check_grouping_matches(grouped, self.grouping, self.label)
+        for note in label_notes(grouped.values, grouped.dropped.get(MISSING_LABEL, 0), self.grouping, self.label):
             warnings.warn(note, stacklevel=2)
         classes = sorted(set(grouped.labels.tolist()))
         if len(classes) < 2:
