@@ -141,6 +141,15 @@ def test_an_nwbfile_open_in_a_notebook_stands_for_its_file(fitted: tuple, simula
     with pytest.raises(TypeError, match="NWBFile .* was built in memory, not read from a file: write it with pynwb"):
         fitted[0].transform(make_spikes_nwbfile())
 
+def test_the_training_summary_has_the_keys_its_docstring_names(fitted: tuple, tmp_path: Path) -> None:
+    from nwb_neurpir.model.estimator import THIS_RUN
+
+    model, _ = fitted
+    named = set(re.findall(r"``(\w+)``", str(npir.NeurPIR.training_summary_.__doc__))) - {"fit", "NotFittedError"}
+    assert set(model.training_summary_) == named
+    assert set(npir.NeurPIR.load(model.save(tmp_path / "saved")).training_summary_) == named - set(THIS_RUN)
+
+
 def test_fit_transform_save_load_and_resume(fitted: tuple, simulated: Path, tmp_path: Path) -> None:
     model, folder = fitted
     frame = model.transform(simulated, progress=False)

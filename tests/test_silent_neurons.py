@@ -138,6 +138,7 @@ def test_transform_marks_silent_neurons_and_plots_leave_them_out(model_dir: Path
                                                                  tmp_path: Path) -> None:
     frame = npir.NeurPIR.load(model_dir).transform([folder / "s0.nwb", folder / "s1.nwb"], progress=False)
     assert frame.loc[frame["silent"], "neuron_id"].tolist() == SILENT_IDS
+    assert np.isfinite(np.stack(frame["embedding"])).all()  # silent neurons too: finite vectors, as documented
     with pytest.warns(UserWarning, match="2 of 26 neurons have no activity in the time read .* left out of the "
                                          "figure"):
         figure = npir.plot_embeddings(frame, projection="pca")

@@ -185,9 +185,10 @@ class NeurPIR:
         the neuron's label columns, ``identifier`` and ``file`` (where the recording came from).
 
         ``recordings`` are ``Recording`` objects (read on the model's time grid) or sources, which are read with the
-        model's modality and bin size. Neurons without observed activity get a NaN vector. Torch runs with the
-        ``num_threads`` parameter's threads (0, also after ``load``: ``OMP_NUM_THREADS`` or every CPU this process may
-        use). ``progress`` as in ``fit``.
+        model's modality and bin size. A silent neuron (a unit without spikes in the time read) still gets a finite
+        vector; only a neuron never observed (no finite bin: an all-NaN ROI trace) gets a NaN vector. Torch runs with
+        the ``num_threads`` parameter's threads (0, also after ``load``: ``OMP_NUM_THREADS`` or every CPU this process
+        may use). ``progress`` as in ``fit``.
         """
         import numpy as np
         import pandas as pd
@@ -226,9 +227,11 @@ class NeurPIR:
     # --- the fitted model -------------------------------------------------------------------------------------------
     @property
     def training_summary_(self) -> dict[str, Any]:
-        """What training did (``steps``, ``max_steps``, ``stopped_early``, ``history`` of losses, ...;
-        ``resumed_from_step`` and ``steps_this_run`` for the ``fit`` that returned it): the fitted model's
-        ``training_summary_``. Before ``fit``, a ``NotFittedError``."""
+        """What training did, the fitted model's: ``steps`` (trained in all, at most the max_steps parameter),
+        ``stopped_early``, ``best_validation_loss``, ``history`` of losses, ``world_size``, ``n_train_neurons``,
+        ``n_validation_neurons``, ``runs`` and ``sessions``; for the ``fit`` that returned it also
+        ``resumed_from_step`` and ``steps_this_run`` (not saved: a loaded model lacks them). Before ``fit``, a
+        ``NotFittedError``."""
         return self.fitted_model().training_summary_
 
     def fitted_model(self) -> TrainedModel:
