@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.workflows.estimator import NeurPIR
+    from nwb_neurpir.workflows.recordings import Sources
 
 __all__ = ["AnnotateOutcome", "annotate", "annotate_sources", "as_embedded", "other_modality_skipped"]
 
@@ -28,7 +29,7 @@ Outcome = TypeVar("Outcome", bound="AnnotateOutcome")
 
 
 @accepts_ophys_series
-def annotate(model: NeurPIR | TrainedModel | str | Path, sources: str | Path | Iterable[str | Path],
+def annotate(model: NeurPIR | TrainedModel | str | Path, sources: Sources,
              glob: str | None = None, *, output_dir: str | Path | None = None, overwrite: bool = False,
              name: str | None = None, sidecar: bool | None = None, cache_dir: str | Path | None = None,
              unit_filter: str | None = None, series: str | None = None, lock_timeout: float | None = None,

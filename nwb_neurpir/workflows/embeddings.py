@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,13 +13,16 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.store.remove import remove_embeddings
 from nwb_neurpir.workflows.recordings import source_items
 
+if TYPE_CHECKING:
+    from nwb_neurpir.workflows.recordings import Sources
+
 __all__ = ["annotated_files", "read_embeddings", "remove_embeddings"]
 
 JOIN_KEYS = ("file", "neuron_table", "neuron_id")
 """What names a neuron among the rows of annotated files: predictions are joined to its embedding on them."""
 
 
-def annotated_files(sources: str | Path | Iterable[str | Path], glob: str | None = None,
+def annotated_files(sources: Sources, glob: str | None = None,
                     name: str | None = None) -> list[str]:
     """The local NWB files the sources name that hold NeurPIR embeddings (called ``name``, when given).
 
@@ -52,7 +56,7 @@ def _holds(tables: list[str], name: str | None) -> bool:
     return bool(tables if name is None else tables_named(tables, name))
 
 
-def read_embeddings(sources: str | Path | Iterable[str | Path], name: str | None = None, *,
+def read_embeddings(sources: Sources, name: str | None = None, *,
                     glob: str | None = None, zscore: bool = False, predictions: bool = True) -> pd.DataFrame:
     """One row per neuron of every annotated file: ``subject_id``, ``session_id``, ``neuron_id``, ``neuron_table``
     (the table in the file whose id it is: ``units``, a ``PlaneSegmentation`` or, in a sidecar, its copy of the

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.model import NeurPIRConfig
     from nwb_neurpir.provenance import ModelProvenance
+    from nwb_neurpir.workflows.recordings import RecordingsOrSources
 
 __all__ = ["TRAINING_LOCK", "InvalidParameterError", "NeurPIR", "NotFittedError", "embedding_matrix", "trained_model"]
 
@@ -146,7 +147,7 @@ class NeurPIR:
             raise InvalidParameterError(exc.message) from None
 
     # --- fitting and embedding --------------------------------------------------------------------------------------
-    def fit(self, recordings: Any, y: Any = None, *, checkpoint_dir: str | Path | None = None,  # noqa: ANN401
+    def fit(self, recordings: RecordingsOrSources, y: object = None, *, checkpoint_dir: str | Path | None = None,
             progress: bool | None = None, resume: bool = True) -> NeurPIR:
         """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator; ``y`` is
         ignored (training needs no labels; it is there for scikit-learn's ``Pipeline.fit(X, y)``).
@@ -170,7 +171,7 @@ class NeurPIR:
         return self
 
     @staticmethod
-    def _training_recordings(recordings: Any, config: NeurPIRConfig,  # noqa: ANN401
+    def _training_recordings(recordings: RecordingsOrSources, config: NeurPIRConfig,
                              progress: bool | None) -> list[Recording]:
         """``recordings`` as ``Recording`` objects, sources read as ``config.modality`` when it is set."""
         from nwb_neurpir.workflows.recordings import as_recordings
@@ -178,7 +179,7 @@ class NeurPIR:
         options = {} if config.modality is None else {"modality": config.modality}
         return as_recordings(recordings, progress=progress, **options)
 
-    def transform(self, recordings: Any, *, progress: bool | None = None) -> pd.DataFrame:  # noqa: ANN401
+    def transform(self, recordings: RecordingsOrSources, *, progress: bool | None = None) -> pd.DataFrame:
         """One row per neuron: ``subject_id``, ``session_id``, ``neuron_id``, ``neuron_table`` (the table in the file
         whose id it is: ``units`` or a ``PlaneSegmentation``, as in ``read_embeddings``), ``embedding`` (float32
         vector), ``silent`` (True for a neuron without activity in the time read: its vector says nothing about it),
@@ -217,7 +218,7 @@ class NeurPIR:
         table.attrs["model"] = model.provenance().to_dict()
         return table
 
-    def fit_transform(self, recordings: Any, y: Any = None, *,  # noqa: ANN401
+    def fit_transform(self, recordings: RecordingsOrSources, y: object = None, *,
                       checkpoint_dir: str | Path | None = None, progress: bool | None = None) -> pd.DataFrame:
         """``fit`` then ``transform`` on the same recordings (read once); ``y`` is ignored, as in ``fit``."""
         _refuse_a_folder_as_labels(y)
@@ -284,7 +285,7 @@ def embedding_matrix(frame: pd.DataFrame) -> np.ndarray:
     return np.stack(frame["embedding"].to_list()).astype(np.float32, copy=False)
 
 
-def _refuse_a_folder_as_labels(y: Any) -> None:  # noqa: ANN401 - whatever was passed as y
+def _refuse_a_folder_as_labels(y: object) -> None:
     """A path given where ``y`` goes is the old ``fit(recordings, folder)``: refused, not taken as labels."""
     if isinstance(y, (str, os.PathLike)):
         raise TypeError(f"NeurPIR.fit's second argument is y (ignored, as in scikit-learn), not the model folder: "

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.model import NeurPIRConfig
     from nwb_neurpir.recording import Recording
+    from nwb_neurpir.workflows.estimator import NeurPIR
+    from nwb_neurpir.workflows.recordings import RecordingsOrSources
 
 __all__ = ["EvaluationRun", "aligned_embeddings", "evaluate", "evaluate_annotated", "evaluate_recordings",
            "evaluate_sources"]
@@ -356,10 +358,10 @@ def _refuse_reading_options(glob: str | None, cache_dir: str | Path | None, read
 
 @accepts_ophys_series
 def evaluate(
-    sources: Sequence[str | Path] | str | Path | Sequence[Recording] | Recording,
+    sources: RecordingsOrSources,
     *,
     label: str | None = None,
-    model: Any = None,  # noqa: ANN401 - an estimator, a trained model or a folder
+    model: NeurPIR | TrainedModel | str | Path | None = None,
     report_dir: str | Path | None = None,
     **options: Any,
 ) -> EvaluationResult:

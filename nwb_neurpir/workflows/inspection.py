@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.io.sources import ResolvedSource
+    from nwb_neurpir.workflows.recordings import Sources
 
 __all__ = ["Inspection", "inspect", "inspect_sources", "summarize"]
 
@@ -153,7 +154,7 @@ def _line(summary: dict[str, Any]) -> str:
 
 
 @accepts_ophys_series
-def inspect(sources: Any, glob: str | None = None, *, modality: str = "auto",  # noqa: ANN401 - sources
+def inspect(sources: Sources, glob: str | None = None, *, modality: str = "auto",
             unit_filter: str | None = None, series: str | None = None,
             bin_size: float | None = None, cache_dir: str | Path | None = None,
             progress: bool | None = None) -> Inspection:

@@ -24,6 +24,8 @@ from nwb_neurpir.workflows.annotated import read_annotated
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from nwb_neurpir.workflows.recordings import Sources
+
 __all__ = ["DEFAULT_LABELS", "PlotResult", "annotated_view", "plot_annotated", "plot_embeddings"]
 
 DEFAULT_LABELS = ("cell_type", "brain_area", "location")
@@ -42,7 +44,7 @@ class PlotResult:
                 "normalization": self.view.normalization, "title": self.view.title}
 
 
-def plot_embeddings(data: str | Path | Sequence[str | Path] | pd.DataFrame, color_by: str | None = None, *,
+def plot_embeddings(data: Sources | pd.DataFrame, color_by: str | None = None, *,
                     grouping: GroupingSpec = None, normalize: str = "auto", unit_filter: str | None = None,
                     projection: str = "umap", seed: int = 0, glob: str | None = None,
                     embeddings_name: str | None = None, save: str | Path | None = None,
@@ -101,7 +103,7 @@ def plot_annotated(sources: Sequence[str], out: str | Path, *, glob: str | None 
     return PlotResult(written=save_figure(figure, out, dpi), view=view)
 
 
-def _annotated_table(sources: str | Path | Sequence[str | Path], glob: str | None,
+def _annotated_table(sources: Sources, glob: str | None,
                      embeddings_name: str | None) -> pd.DataFrame:
     """The embeddings of the annotated local files the sources name, as one table (``read_annotated``)."""
     from nwb_neurpir.workflows.embeddings import annotated_files

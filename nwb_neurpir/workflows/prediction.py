@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.workflows.estimator import NeurPIR
     from nwb_neurpir.workflows.probe import LabelProbe
+    from nwb_neurpir.workflows.recordings import Sources
 
 __all__ = ["PredictOutcome", "predict", "predict_with_saved_probe"]
 
@@ -48,7 +49,7 @@ class PredictOutcome(AnnotateOutcome):
 
 
 @accepts_ophys_series
-def predict(probe: LabelProbe | str | Path, sources: str | Path | Iterable[str | Path], glob: str | None = None, *,
+def predict(probe: LabelProbe | str | Path, sources: Sources, glob: str | None = None, *,
             model: NeurPIR | TrainedModel | str | Path | None = None, name: str | None = None,
             embeddings: str | None = None, sidecar: bool | None = None, output_dir: str | Path | None = None,
             overwrite: bool = False, cache_dir: str | Path | None = None, unit_filter: str | None = None,

@@ -29,6 +29,9 @@ from nwb_neurpir.workflows.probe_inputs import PROBE_INPUTS, frame_hand_features
 
 if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
+    from nwb_neurpir.store import ProbeProvenance
+    from nwb_neurpir.store.read import AnnotatedRecording
+    from nwb_neurpir.workflows.recordings import Sources
 
 __all__ = ["PROBE_FILES", "SAVABLE_PROBES", "LabelProbe"]
 
@@ -150,7 +153,7 @@ class LabelProbe:
         return Path(model_dir) / "probes" / self.name
 
     # --- fitting ----------------------------------------------------------------------------------------------------
-    def fit(self, annotated: Any, name: str | None = None, *,  # noqa: ANN401
+    def fit(self, annotated: Sources | pd.DataFrame, name: str | None = None, *,
             moved_sources: Sequence[str | Path] = (), labels: str | Path | pd.DataFrame | None = None) -> LabelProbe:
         """Fit on annotated, labelled files (paths, folders) or a frame of ``read_embeddings``/``transform``.
 
@@ -209,7 +212,7 @@ class LabelProbe:
         self.checkpoint_sha256_ = ""
         return self
 
-    def _training_frame(self, annotated: Any, name: str | None) -> tuple[pd.DataFrame, list[str]]:  # noqa: ANN401
+    def _training_frame(self, annotated: Sources | pd.DataFrame, name: str | None) -> tuple[pd.DataFrame, list[str]]:
         if isinstance(annotated, pd.DataFrame):
             if "file" not in annotated.columns:
                 raise NeurPIRError("the embeddings frame has no 'file' column (read_embeddings and transform give "
@@ -280,7 +283,7 @@ class LabelProbe:
 
     # --- predicting -------------------------------------------------------------------------------------------------
     def predict_proba(self, vectors: np.ndarray, recording: Recording | None = None,
-                      neuron_ids: Any = None) -> np.ndarray:  # noqa: ANN401 - any sequence of ids
+                      neuron_ids: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """(n_neurons, n_classes) probabilities, columns in the order of ``classes_``: the probe's own, not
         calibrated across animals (quote ``cross_animal_accuracy_``).
 
@@ -311,7 +314,7 @@ class LabelProbe:
         return (probabilities / probabilities.sum(axis=1, keepdims=True)).astype(np.float32)
 
     def predict(self, vectors: np.ndarray, recording: Recording | None = None,
-                neuron_ids: Any = None) -> np.ndarray:  # noqa: ANN401 - any sequence of ids
+                neuron_ids: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """The most probable class of each neuron (arguments as ``predict_proba``)."""
         probabilities = self.predict_proba(vectors, recording, neuron_ids)
         return np.asarray(self.classes_, dtype=object)[probabilities.argmax(axis=1)].astype(str)
@@ -323,7 +326,7 @@ class LabelProbe:
             raise NotFittedError("this LabelProbe is not fitted yet: call fit(annotated files) or LabelProbe.load")
         return self.probes_
 
-    def provenance(self, recordings: Sequence[Any] | None = None) -> Any:  # noqa: ANN401 - ProbeProvenance
+    def provenance(self, recordings: Sequence[AnnotatedRecording] | None = None) -> ProbeProvenance:
         """What files written with this probe's predictions record about it (``ProbeProvenance.from_record``;
         ``recordings``: its training files' ``annotated_recording``, read from them when None)."""
         from nwb_neurpir.store import ProbeProvenance

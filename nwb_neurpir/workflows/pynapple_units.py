@@ -12,11 +12,12 @@ from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pynapple import TsGroup  # pynapple is optional (nwb-neurpir[pynapple])
 
 __all__ = ["to_pynapple"]
 
 
-def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: str | None = None) -> Any:  # noqa: ANN401
+def to_pynapple(path: str | Path, *, sidecar: str | Path | None = None, name: str | None = None) -> TsGroup:
     """``pynapple.load_file(path)[<units table>]`` with metadata columns ``embedding_0`` … ``embedding_<dim-1>``,
     ``silent`` (True for units without activity in the time read: their vectors say nothing about them) and, per
     predictions table of the same units, ``predicted_<label>`` and the probability of that label in
@@ -99,7 +100,7 @@ def _reader_locations(path: str | Path, table: str) -> tuple[np.ndarray, np.ndar
     return ids, metadata["location"].to_numpy(dtype=object) if "location" in metadata else None
 
 
-def _pynapple_units(data: Any, table: str, path: str | Path) -> Any:  # noqa: ANN401
+def _pynapple_units(data: Any, table: str, path: str | Path) -> TsGroup:  # noqa: ANN401 - pynapple's NWBFile
     """The ``TsGroup`` pynapple loads for the units table at ``table`` (it names a table by its own name)."""
     key = table.rsplit("/", 1)[-1]
     if key not in data.keys():
@@ -108,7 +109,7 @@ def _pynapple_units(data: Any, table: str, path: str | Path) -> Any:  # noqa: AN
     return data[key]
 
 
-def _without_identity_names(units: Any, path: str | Path) -> Any:  # noqa: ANN401
+def _without_identity_names(units: TsGroup, path: str | Path) -> TsGroup:
     """``units`` with its metadata columns named like the package's own (``silent``...) renamed ``unit_<name>``,
     as ``read_embeddings`` renames them (``identity_renames``)."""
     from nwb_neurpir.io.identity import identity_renames

@@ -6,19 +6,41 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from nwb_neurpir.renamed import accepts_ophys_series
 
 if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
 
-__all__ = ["as_recordings", "given_recordings", "open_recordings", "recordings_or_sources", "source_items"]
+__all__ = ["NWBFileLike", "RecordingsOrSources", "Source", "Sources", "as_recordings", "given_recordings",
+           "open_recordings", "recordings_or_sources", "source_items"]
+
+
+class NWBFileLike(Protocol):
+    """A pynwb ``NWBFile`` as type checkers see it: pynwb has no type information (mypy takes its classes as
+    ``Any``, which would let anything pass as a source), so an object with a ``container_source`` matches;
+    ``source_items`` checks at run time that it is an ``NWBFile`` read from a local file."""
+
+    @property
+    def container_source(self) -> object: ...
+
+
+Source: TypeAlias = "str | os.PathLike[str] | NWBFileLike"
+"""One source: a path (``str`` or path-like) to a file or folder, a glob, a DANDI asset ID, ``DANDI:<dandiset>/<path>``
+or URL (``str``), or a pynwb ``NWBFile`` read from a local file."""
+
+Sources: TypeAlias = "Source | Iterable[Source]"
+"""What the API takes as sources: one source or an iterable of them (``source_items``)."""
+
+RecordingsOrSources: TypeAlias = "Recording | Iterable[Recording] | Sources"
+"""What ``NeurPIR.fit``/``transform`` and ``evaluate`` take: recordings read already, or sources to read
+(``recordings_or_sources``)."""
 
 
 @accepts_ophys_series
-def open_recordings(sources: Any, glob: str | None = None, *, progress: bool | None = None,  # noqa: ANN401
-                    **options: Any) -> list[Recording]:
+def open_recordings(sources: Sources, glob: str | None = None, *, progress: bool | None = None,
+                    **options: Any) -> list[Recording]:  # noqa: ANN401 - the reader's options
     """Read every NWB file the sources name, one ``Recording`` per session (binned activity, neuron ids, labels).
 
     ``sources`` are local files, folders (searched recursively), globs, DANDI asset IDs, ``DANDI:<dandiset>/<path>``
@@ -42,7 +64,7 @@ def open_recordings(sources: Any, glob: str | None = None, *, progress: bool | N
                          **options))
 
 
-def source_items(sources: Any) -> list[str | Path]:  # noqa: ANN401 - what the Python API accepts as sources
+def source_items(sources: Sources) -> list[str | Path]:
     """``sources`` as a list of sources: one source or an iterable of them, each a path (``str`` or path-like), a
     DANDI asset ID or URL (``str``), or a pynwb ``NWBFile`` read from a local file, which stands for that file (a
     notebook's open ``nwbfile`` can be given as it is). Anything else -- numbers, arrays, an ``NWBFile`` built in
@@ -80,7 +102,8 @@ def _nwbfile_path(nwbfile: Any) -> Path:  # noqa: ANN401 - a pynwb NWBFile
                     f"or give the DANDI asset ID or URL it was streamed from")
 
 
-def as_recordings(items: Any, *, progress: bool | None = None, **options: Any) -> list[Recording]:  # noqa: ANN401
+def as_recordings(items: RecordingsOrSources, *, progress: bool | None = None,
+                  **options: Any) -> list[Recording]:  # noqa: ANN401 - open_recordings' options
     """``items`` as a list of recordings: a ``Recording`` or a list of them passes through; sources
     (``source_items``) are read. Anything else, or a list holding anything else (numbers, arrays), is a
     ``TypeError``."""
@@ -90,7 +113,7 @@ def as_recordings(items: Any, *, progress: bool | None = None, **options: Any) -
     return open_recordings(items, progress=progress, **options)
 
 
-def recordings_or_sources(items: Any) -> list[Recording] | list[str | Path]:  # noqa: ANN401
+def recordings_or_sources(items: RecordingsOrSources) -> list[Recording] | list[str | Path]:
     """``items`` as a list: a ``Recording`` or an iterable of them (a list, a generator) as recordings, anything
     else as sources (``source_items``); a mix of both, or what is neither, is a ``TypeError``."""
     from nwb_neurpir.recording import Recording
