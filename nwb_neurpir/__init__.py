@@ -9,26 +9,33 @@
 >>> npir.plot_embeddings(frame, color_by="cell_type")                 # doctest: +SKIP
 >>> npir.annotate(model, "sim/"); npir.read_embeddings("sim/")        # doctest: +SKIP
 
-The names below are imported on first use (torch, CEBRA and pynwb load only when needed).
+The names below are imported on first use (torch, CEBRA and pynwb load only when needed); type checkers (mypy,
+pyright) see their real types through the imports under ``TYPE_CHECKING``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 __version__ = "0.2.4"
 
-__all__ = ["LabelGrouping", "LabelProbe", "NeurPIR", "NotFittedError", "PredictOutcome", "__version__", "annotate",
-           "embedding_matrix", "evaluate", "inspect", "open_recordings", "plot_embeddings", "predict",
-           "read_embeddings", "remove_embeddings", "simulate_nwb", "to_pynapple"]
+__all__ = ["AnnotateOutcome", "EvaluationResult", "Inspection", "LabelGrouping", "LabelProbe", "NeurPIR",
+           "NotFittedError", "PredictOutcome", "Recording", "__version__", "annotate", "embedding_matrix", "evaluate",
+           "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings", "remove_embeddings",
+           "simulate_nwb", "to_pynapple"]
 
+if TYPE_CHECKING:
+    from nwb_neurpir.workflows import (AnnotateOutcome, EvaluationResult, Inspection, LabelGrouping, LabelProbe,
+                                       NeurPIR, NotFittedError, PredictOutcome, Recording, annotate, embedding_matrix,
+                                       evaluate, inspect, open_recordings, plot_embeddings, predict, read_embeddings,
+                                       remove_embeddings, simulate_nwb, to_pynapple)
+else:  # hidden from type checkers, so that a name outside ``__all__`` is an error to them
+    def __getattr__(name: str) -> object:
+        if name in __all__:
+            from nwb_neurpir import workflows
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - any public name
-    if name in __all__:
-        from nwb_neurpir import workflows
-
-        return getattr(workflows, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            return getattr(workflows, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
