@@ -37,6 +37,10 @@ class NoSpikes(NoNeurons):
     spike sorting failed: among many files, skipped like a file without neurons; alone, this error."""
 
 
+class ContradictedSeries(NeurPIRError):
+    """The ``--series`` given names other traces (or neurons) than stored embeddings were made from."""
+
+
 class Stopped(NeurPIRError):
     """A run the user stopped (Ctrl-C, or a scheduler's SIGTERM) after saving what it had done: not a failure. The CLI
     prints the message without ``error:`` and exits with ``128 + signal`` (130 for Ctrl-C), as a shell expects."""

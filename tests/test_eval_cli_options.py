@@ -85,7 +85,9 @@ def neurpir(cli_server: CliForkServer, tmp_path: Path) -> Callable[..., Finished
     (["--threads", "2"], "--threads needs --model, --train or --train-config"),
     (["--transductive"], "--transductive needs --train or --train-config"),
     (["--modality", "spikes"], "--modality (modality=) reads the recordings of --model or --train; annotated files "
-                               "and hand baselines alone are read as they are: pick the files with --glob"),
+                               "and hand baselines alone are read as they are: pick the neurons with --series "
+                               "(series=: a PlaneSegmentation or RoiResponseSeries for calcium ROIs, a units table "
+                               "for spikes; `neurpir inspect` names them)"),
     (["--folds", "3"], "--folds needs --split kfold"),
     (["--projection", "pca"], "--projection needs --out and figures"),
     (["--ablations"], "--ablations needs --train or --train-config"),

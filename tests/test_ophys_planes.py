@@ -51,7 +51,7 @@ def test_the_second_plane_is_inspected_annotated_and_read_back_with_its_own_trac
                                                                       (str(path.resolve()), PLANE1)]
 
     source, reading = activity_source(path)  # what evaluate and the label probe read for these vectors
-    assert (source, reading) == (str(path), {"series": PLANE1})
+    assert (source, reading) == (str(path), {"series": PLANE1_TRACES})
     again = read_nwb(source, **reading)
     np.testing.assert_array_equal(again.activity, planes[1].activity)
 

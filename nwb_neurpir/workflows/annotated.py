@@ -13,13 +13,14 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.errors import ContradictedSeries, NeurPIRError
 from nwb_neurpir.recording import RecordingKey, refuse_one_recording_twice
 
 if TYPE_CHECKING:
     from nwb_neurpir.io.identity import FileIdentity
 
-__all__ = ["MovedSources", "activity_source", "embedding_table_over", "local_paths", "read_annotated"]
+__all__ = ["MovedSources", "activity_source", "embedded_reading", "embedded_series", "embedding_table_over",
+           "local_paths", "read_annotated"]
 
 
 def local_paths(resolved: Sequence[Any]) -> list[str]:
@@ -178,18 +179,21 @@ def _holds_recording(path: str, animal_and_session: tuple[str, str], neuron_tabl
         return isinstance(table, h5py.Group) and bool(np.isin(neuron_ids, table_ids(table, path)).all())
 
 
-def activity_source(path: str | Path, moved: MovedSources | None = None,
-                    neuron_table: str | None = None) -> tuple[str, dict[str, str]]:
+def activity_source(path: str | Path, moved: MovedSources | None = None, neuron_table: str | None = None,
+                    series: str | None = None) -> tuple[str, dict[str, str]]:
     """Where the activity of the neurons of ``neuron_table`` (a ``neuron_table`` of ``read_embeddings``; default:
     that of the file's first embedding table) is -- the file itself, or the source its sidecar names (when it has
     moved, the file of ``moved`` with its NWB identifier, animal, session and neurons) -- and the reader options
-    that read those neurons again."""
+    that read the traces their vectors were made from again (``embedded_reading``; ``series``: the user's
+    ``--series``, refused when it names other traces)."""
     table = embedding_table_over(path, neuron_table)
     source = table.attrs.get("source")
+    recorded = table.attrs.get("neuron_table", "") if source is None else source.get("neuron_table", "")
+    reading = embedded_reading(recorded or neuron_table or "", table.attrs.get("model", {}).get("hyperparameters", {}),
+                               series, str(path))
     if source:
-        location = (moved or MovedSources()).locate(path, source, table["neuron_id"].to_numpy())
-        return location, reader_options_for(source.get("neuron_table", ""))
-    return str(path), reader_options_for(neuron_table or table.attrs.get("neuron_table", ""))
+        return (moved or MovedSources()).locate(path, source, table["neuron_id"].to_numpy()), reading
+    return str(path), reading
 
 
 def embedding_table_over(path: str | Path, neuron_table: str | None) -> pd.DataFrame:
@@ -202,10 +206,36 @@ def embedding_table_over(path: str | Path, neuron_table: str | None) -> pd.DataF
     return next((table for table in tables if wanted in (None, table.attrs["neuron_table"])), pd.DataFrame())
 
 
+def embedded_series(neuron_table: str, hyperparameters: dict[str, Any]) -> str:
+    """The path of the traces (or units table) the vectors of the neurons of ``neuron_table`` were made from, as
+    their model's ``hyperparameters`` record it (``embedding``: ``activity_series``); ``neuron_table`` itself for
+    vectors that do not record it (written before 0.2.2, or elsewhere)."""
+    selection = hyperparameters.get("embedding")
+    recorded = selection.get("activity_series") if isinstance(selection, dict) else None
+    return str(recorded or neuron_table).strip("/")
+
+
+def embedded_reading(neuron_table: str, hyperparameters: dict[str, Any], series: str | None,
+                     source: str) -> dict[str, str]:
+    """The reader options that read the traces the vectors of ``neuron_table`` were made from again
+    (``embedded_series``); ``ContradictedSeries`` naming both when ``series`` (the user's ``--series``) names other
+    traces or neurons."""
+    from nwb_neurpir.io.h5_tables import path_named
+
+    embedded = embedded_series(neuron_table, hyperparameters)
+    if series is not None and neuron_table and \
+            not any(path_named(path, series) for path in (embedded, neuron_table.strip("/"))):
+        raise ContradictedSeries(f"--series {series} contradicts the embeddings, made from /{embedded}; leave "
+                                 "--series out (the vectors' own traces are read) or pick the embeddings of that "
+                                 "series with --embeddings", source=source)
+    return reader_options_for(embedded)
+
+
 def reader_options_for(neuron_table: str) -> dict[str, str]:
     """The reader options that read the neurons of ``neuron_table`` again: for ROIs, their segmentation table (whose
-    ROI traces the reader then picks; a file may hold several imaging planes); for units, their units table (a file
-    may hold several spike sortings), nothing for ``/units``, the reader's default."""
+    ROI traces the reader then picks; a file may hold several imaging planes) or the ``RoiResponseSeries`` itself;
+    for units, their units table (a file may hold several spike sortings), nothing for ``/units``, the reader's
+    default."""
     return {"series": neuron_table} if neuron_table and neuron_table.strip("/") != "units" else {}
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.errors import ContradictedSeries, NeurPIRError
 from nwb_neurpir.evaluation.plots import DEFAULT_DPI, check_dpi
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
 from nwb_neurpir.recording import recording_key, refuse_one_recording_twice
@@ -118,7 +118,9 @@ def evaluate_sources(
 
         if modality != "auto":
             raise NeurPIRError("--modality (modality=) reads the recordings of --model or --train; annotated files "
-                               "and hand baselines alone are read as they are: pick the files with --glob")
+                               "and hand baselines alone are read as they are: pick the neurons with --series "
+                               "(series=: a PlaneSegmentation or RoiResponseSeries for calcium ROIs, a units table "
+                               "for spikes; `neurpir inspect` names them)")
 
         given = local_paths(resolve_sources(sources, glob, access=DataAccess(cache_dir=cache_dir)))
         # with NeurPIR among the methods, files found in folders without embeddings are left out
@@ -244,7 +246,9 @@ def evaluate_annotated(
 
     def recording_of(path: str, reader: dict[str, Any], neuron_table: str | None = None) -> Recording:
         try:
-            source, same_neurons = activity_source(path, moved, neuron_table)
+            source, same_neurons = activity_source(path, moved, neuron_table, reader.get("series"))
+        except ContradictedSeries:
+            raise
         except NeurPIRError as error:
             raise NeurPIRError(f"{error.one_line()}; the hand features are computed from its activity (--methods "
                                "neurpir reads the sidecar alone)") from None

@@ -234,7 +234,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import write_predictions
     from nwb_neurpir.store.predictions import predictions_name
-    from nwb_neurpir.workflows.annotated import reader_options_for
+    from nwb_neurpir.workflows.annotated import embedded_reading
     from nwb_neurpir.workflows.prediction_checks import replaced_tables
 
     recording = None
@@ -244,7 +244,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
         replaced = replaced_tables(path, None, predictions, options["overwrite"], made_by)
-        same_neurons = reader_options_for(table)  # the stored vectors' neurons, whatever series says
+        same_neurons = embedded_reading(table, provenance.hyperparameters, series, source.label())
         if unit_filter is not None:
             recording = read_resolved(source, access, unit_filter=unit_filter, **same_neurons,
                                       bin_size=probe.hand_bin_size_ if probe.reads_hand_features else None)
@@ -256,10 +256,11 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         recording, ids, vectors, table, provenance, path, status, replaced = _embed_and_annotate(
             model, source, access, sidecar, output_dir, unit_filter, series, embeddings, predictions, made_by,
             options)
-        same_neurons = reader_options_for(recording.neuron_table)
+        same_neurons = embedded_reading(table, provenance.hyperparameters, series, source.label())
         copy_from = None
     hand_grid = probe.hand_bin_size_ if probe.reads_hand_features else None
-    if recording is None or (hand_grid is not None and not same_grid(recording.bin_size, hand_grid)):
+    if recording is None or (hand_grid is not None and not same_grid(recording.bin_size, hand_grid)) or \
+            not _reads_embedded(recording, same_neurons):
         recording = read_resolved(source, access, bin_size=hand_grid, **same_neurons)
     probabilities = probe.predict_proba(vectors, recording, ids) if hand_grid is not None else \
         probe.predict_proba(vectors)
@@ -271,6 +272,13 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
                           counts=dict(sorted(counts.items())), probe=probe.summary(), n_silent=n_silent,
                           replaced=replaced)
+
+
+def _reads_embedded(recording: Recording, reading: dict[str, str]) -> bool:
+    """Whether ``recording`` was read from the traces (or units table) that ``reading`` (``embedded_reading``) reads:
+    vectors stored beside a recording read with other ``--series`` were not made from it."""
+    wanted = reading.get("series", "units")
+    return wanted in (recording.activity_series or recording.neuron_table, recording.neuron_table)
 
 
 @dataclass(frozen=True)
