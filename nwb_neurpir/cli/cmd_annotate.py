@@ -13,6 +13,7 @@ from nwb_neurpir.cli.options import (
     Glob,
     JsonOutput,
     LockTimeout,
+    OneSeries,
     Progress,
     Series,
     Sources,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 def register(app: typer.Typer) -> None:
     """Add `annotate` to the app."""
 
-    @app.command("annotate")
+    @app.command("annotate", cls=OneSeries)
     def annotate(
         model_dir: Annotated[Path, typer.Argument(help="A model folder written by `neurpir train`.")],
         sources: Sources,

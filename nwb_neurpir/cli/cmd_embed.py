@@ -13,6 +13,7 @@ from nwb_neurpir.cli.options import (
     EmbedThreads,
     Glob,
     JsonOutput,
+    OneSeries,
     Progress,
     Series,
     Sources,
@@ -25,7 +26,7 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     """Add `embed` to the app."""
 
-    @app.command("embed")
+    @app.command("embed", cls=OneSeries)
     def embed(
         model_dir: Annotated[Path, typer.Argument(help="Model folder written by `neurpir train`.")],
         sources: Sources,

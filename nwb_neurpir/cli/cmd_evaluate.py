@@ -17,6 +17,7 @@ from nwb_neurpir.cli.options import (
     LABEL_VALUES,
     LABELS_HELP,
     Modality,
+    OneSeries,
     Series,
     Sources,
     Threads,
@@ -92,7 +93,7 @@ def _named_vectors(specs: list[str]) -> dict[str, Path]:
 def register(app: typer.Typer) -> None:
     """Add `evaluate` to the app."""
 
-    @app.command("evaluate")
+    @app.command("evaluate", cls=OneSeries)
     def evaluate(
         sources: Sources,
         label: Annotated[Optional[str], typer.Option(  # noqa: UP007

@@ -8,14 +8,25 @@ from typing import Any
 import typer
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.cli.options import BinSize, CacheDir, Glob, JsonOutput, Modality, Progress, Series, Sources, UnitFilter
+from nwb_neurpir.cli.options import (
+    BinSize,
+    CacheDir,
+    Glob,
+    JsonOutput,
+    Modality,
+    OneSeries,
+    Progress,
+    Series,
+    Sources,
+    UnitFilter,
+)
 from nwb_neurpir.cli.terminal import terminal_fields
 
 
 def register(app: typer.Typer) -> None:
     """Add `inspect` to the app."""
 
-    @app.command("inspect")
+    @app.command("inspect", cls=OneSeries)
     def inspect(
         sources: Sources,
         glob: Glob = None,

@@ -17,6 +17,7 @@ from nwb_neurpir.cli.options import (
     Glob,
     JsonOutput,
     LockTimeout,
+    OneSeries,
     Progress,
     Series,
     Sources,
@@ -33,7 +34,7 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     """Add `predict` to the app."""
 
-    @app.command("predict")
+    @app.command("predict", cls=OneSeries)
     def predict(
         model_dir: Annotated[Path, typer.Argument(help="Model folder written by `neurpir train`.")],
         sources: Sources,

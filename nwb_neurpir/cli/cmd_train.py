@@ -14,6 +14,7 @@ from nwb_neurpir.cli.options import (
     Glob,
     JsonOutput,
     Modality,
+    OneSeries,
     Progress,
     Series,
     Sources,
@@ -41,7 +42,7 @@ def _done(report: TrainingReport) -> str:
 def register(app: typer.Typer) -> None:
     """Add `train` to the app."""
 
-    @app.command("train")
+    @app.command("train", cls=OneSeries)
     def train(
         sources: Sources,
         out: Annotated[Path, typer.Option("--out", help=(

@@ -10,7 +10,9 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.redaction import redact_url
@@ -105,6 +107,22 @@ Series = Annotated[
                                   "(a second spike sorting), by name or path, e.g. units_ms5 [default: /units, else "
                                   "the first in processing/; `neurpir inspect` lists them]."),
 ]
+
+
+class OneSeries(TyperCommand):
+    """A command whose ``--series`` may be given once: Click keeps the last value of an option given twice, so
+    ``--series A --series B`` read B alone; a repeated ``--series`` is a one-line error."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:
+            _, _, order = self.make_parser(ctx).parse_args(args=list(args))
+            given = sum("--series" in getattr(param, "opts", ()) for param in order)
+            if given > 1:
+                raise NeurPIRError(f"--series is given {given} times; a run reads one series (or units table) of "
+                                   "each file: run the command once per series")
+        return super().parse_args(ctx, args)
+
+
 BinSize = Annotated[
     Optional[float],  # noqa: UP007
     typer.Option("--bin-size", help="Bin size in seconds (default: 0.01 for spikes, the frame period for calcium; "
