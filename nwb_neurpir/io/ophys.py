@@ -124,7 +124,7 @@ def _choose_series(nwb: h5py.File, source: str, series_path: str | None) -> h5py
     if series_path is None:
         if not candidates:
             raise NeurPIRError("no RoiResponseSeries in a DfOverF or Fluorescence container", source=source)
-        _warn_other_segmentations(nwb, candidates, source)
+        _warn_unread_traces(nwb, candidates, source)
         return in_file(nwb, candidates[0], "ROI response series", source)
     matches = [path for path in candidates if path_named(path, series_path)]
     if not matches:  # a segmentation table: its ROI traces
@@ -148,13 +148,28 @@ def _table_of(nwb: h5py.File, series_path: str, source: str) -> str:
     return object_path(region_target(region, source)) if isinstance(region, h5py.Dataset) else ""
 
 
-def _warn_other_segmentations(nwb: h5py.File, candidates: list[str], source: str) -> None:
-    """Warn when ROI traces of other segmentation tables (other imaging planes) are left out of the default read."""
+def _warn_unread_traces(nwb: h5py.File, candidates: list[str], source: str) -> None:
+    """Warn when ROI traces left out of the default read could have been read instead: those of other segmentation
+    tables (other imaging planes), and other traces of the chosen ROIs of the same kind (another channel's
+    ``DfOverF``, as ``DfOverFGreen`` beside ``DfOverFRed``)."""
     chosen = _table_of(nwb, candidates[0], source)
+    read = f"read the ROIs of {chosen} from {candidates[0]}"
     others = [path for path in candidates[1:] if not _is_auxiliary(path) and _table_of(nwb, path, source) != chosen]
     if others:
-        warn_about(source, f"read the ROIs of {chosen} from {candidates[0]}; the ROI traces of other segmentations "
-                           f"are not read: {', '.join(others)} (choose one with --series, series=...)")
+        warn_about(source, f"{read}; the ROI traces of other segmentations are not read: {', '.join(others)} "
+                           "(choose one with --series, series=...)")
+    kind = _container_kind(nwb, candidates[0])
+    channels = [path for path in candidates[1:] if not _is_auxiliary(path) and _table_of(nwb, path, source) == chosen
+                and _container_kind(nwb, path) == kind]
+    if channels:
+        warn_about(source, f"{read}; the other {kind[1]} traces of these ROIs (another channel?) are not read: "
+                           f"{', '.join(channels)} (choose one with --series, series=...)")
+
+
+def _container_kind(nwb: h5py.File, series_path: str) -> tuple[str, str]:
+    """The processing module and the container type (``DfOverF``, ``Fluorescence``) of a series."""
+    module, container = series_path.split("/")[1:3]
+    return module, neurodata_type(nwb[f"processing/{module}/{container}"])
 
 
 def _roi_rows(series: h5py.Group, n_frames: int, n_rois: int, source: str) -> tuple[h5py.Group, np.ndarray]:
