@@ -55,6 +55,7 @@ def _two_channel_file(folder: Path, subject_id: str, seed: int) -> Path:
 
 @pytest.fixture(scope="module")
 def two_channel_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three animals' files (``_two_channel_file``)."""
     folder = tmp_path_factory.mktemp("two-channels")
     return [_two_channel_file(folder, subject, seed) for seed, subject in enumerate("abc")]
 
