@@ -70,16 +70,28 @@ def test_the_hand_features_of_red_vectors_are_read_from_the_red_channel(two_chan
     assert not np.allclose(matrix, recording_hand_features(read_nwb(path, series=GREEN), ids, columns))
 
 
+def _hand_predictions(result: npir.EvaluationResult) -> list:
+    """The hand baseline's prediction of each neuron, by animal and neuron id."""
+    table = result.predictions_table()
+    return table[table["method"] == "hand"].sort_values(["subject", "neuron_id"])[
+        ["subject", "neuron_id", "predicted"]].to_numpy().tolist()
+
+
+def _red_hand_predictions(files: list) -> list:
+    red = [read_nwb(path, series="DfOverFSeriesRed", keep_spike_times=True) for path in files]
+    return _hand_predictions(npir.evaluate(red, label="cell_type", methods="hand", progress=False))
+
+
 def test_evaluate_scores_the_hand_baseline_on_the_channel_the_vectors_came_from(two_channel_files: list) -> None:
     annotated = npir.evaluate(two_channel_files, label="cell_type", embeddings_name="red", methods="neurpir,hand",
-                              progress=False).predictions_table()
-    red = [read_nwb(path, series="DfOverFSeriesRed", keep_spike_times=True) for path in two_channel_files]
-    expected = npir.evaluate(red, label="cell_type", methods="hand", progress=False).predictions_table()
-    hand = annotated[annotated["method"] == "hand"]
-    key = ["subject", "neuron_id"]
-    columns = [*key, "predicted"]
-    assert hand.sort_values(key)[columns].to_numpy().tolist() == \
-        expected.sort_values(key)[columns].to_numpy().tolist()
+                              progress=False)
+    assert _hand_predictions(annotated) == _red_hand_predictions(two_channel_files)
+
+
+def test_hand_features_alone_read_the_series_given_in_annotated_files(two_channel_files: list) -> None:
+    alone = npir.evaluate(two_channel_files, label="cell_type", methods="hand", series="DfOverFSeriesRed",
+                          progress=False)
+    assert _hand_predictions(alone) == _red_hand_predictions(two_channel_files)
 
 
 @pytest.mark.parametrize("series", ["units", "DfOverFSeries"])

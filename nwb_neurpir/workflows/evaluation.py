@@ -245,14 +245,18 @@ def evaluate_annotated(
     moved = MovedSources(moved_sources)
 
     def recording_of(path: str, reader: dict[str, Any], neuron_table: str | None = None) -> Recording:
+        """The activity of the neurons whose vectors the file's table over ``neuron_table`` holds; None: of the
+        neurons the reader's ``series`` names, else of the file's first table (hand features alone)."""
+        series = reader.get("series")
         try:
-            source, same_neurons = activity_source(path, moved, neuron_table, reader.get("series"))
+            source, same_neurons = activity_source(path, moved, neuron_table, series if neuron_table else None)
         except ContradictedSeries:
             raise
         except NeurPIRError as error:
             raise NeurPIRError(f"{error.one_line()}; the hand features are computed from its activity (--methods "
                                "neurpir reads the sidecar alone)") from None
-        return open_recording(source, access=access, keep_spike_times=True, **{**reader, **same_neurons})
+        chosen = {} if neuron_table is None and series is not None else same_neurons
+        return open_recording(source, access=access, keep_spike_times=True, **{**reader, **chosen})
 
     reader = dict(reader_kwargs or {})
     if not (_uses_neurpir(methods) if embedded is None else embedded):
