@@ -70,6 +70,22 @@ def test_the_hand_features_of_red_vectors_are_read_from_the_red_channel(two_chan
     assert not np.allclose(matrix, recording_hand_features(read_nwb(path, series=GREEN), ids, columns))
 
 
+def test_a_sidecar_of_red_vectors_names_the_red_channel_of_its_source(two_channel_files: list,
+                                                                      tmp_path: Path) -> None:
+    from nwb_neurpir.provenance import ModelProvenance
+    from nwb_neurpir.store import annotate_recording
+    from nwb_neurpir.workflows.annotation import as_embedded
+
+    recording = read_nwb(two_channel_files[0], series="DfOverFSeriesRed")
+    provenance = as_embedded(ModelProvenance({}, "cd" * 32, ["x"]), recording, [])
+    written = annotate_recording(recording, np.zeros((9, 4), dtype=np.float32), provenance, name="red", sidecar=True,
+                                 output_dir=tmp_path, progress=False)
+    assert written.kind == "sidecar"
+    assert activity_source(written.path) == (str(two_channel_files[0]), {"series": RED})
+    with pytest.raises(NeurPIRError, match=f"--series units contradicts the embeddings, made from /{RED}"):
+        activity_source(written.path, series="units")
+
+
 def _hand_predictions(result: npir.EvaluationResult) -> list:
     """The hand baseline's prediction of each neuron, by animal and neuron id."""
     table = result.predictions_table()
