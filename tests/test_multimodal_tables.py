@@ -110,6 +110,7 @@ def test_a_sidecar_names_the_neuron_table_of_its_source(mixed: Path, tmp_path: P
                             np.ones((N, 8), dtype=np.float32), PROVENANCE, neuron_table=PLANE)
     frame = read_embeddings(sidecar)
     assert frame.attrs["neuron_table"] == PLANE and set(frame["neuron_table"]) == {PLANE}
+    assert set(npir.read_embeddings(sidecar)["neuron_table"]) == {PLANE}
     (summary,) = npir.inspect(sidecar, progress=False).files
     assert summary["embeddings"][0]["neuron_table"] == PLANE
 
