@@ -210,7 +210,8 @@ def test_predictions_csv_names_every_scored_neuron(recordings: list, tmp_path: P
     paths = write_report(result, tmp_path, plots=False)
     assert paths["predictions"] == tmp_path / "predictions.csv"
     table = pd.read_csv(paths["predictions"], dtype=str)
-    assert list(table.columns) == ["subject", "session", "source", "neuron_id", "fold", "method", "true", "predicted"]
+    assert list(table.columns) == ["subject", "session", "source", "neuron_table", "neuron_id", "fold", "method",
+                                   "true", "predicted"]
     assert len(table) == 2 * 75 and set(table["method"]) == {"neurpir", "hand"}
     assert (table["fold"] == table["subject"]).all()  # leave-one-animal-out: each neuron predicted by its own fold
     for recording in recordings:

@@ -147,7 +147,7 @@ def test_predictions_csv_gives_each_neurons_unit_name(phy: Path, tags: pd.DataFr
                     str(tmp_path / "report"), "--no-plots")
     assert shown.code == 0, shown.stderr
     predictions = pd.read_csv(tmp_path / "report" / "predictions.csv", dtype=str)
-    assert list(predictions.columns) == ["subject", "session", "source", "neuron_id", "unit_name", "fold", "method",
+    assert list(predictions.columns) == ["subject", "session", "source", "neuron_table", "neuron_id", "unit_name", "fold", "method",
                                          "true", "predicted"]
     assert len(predictions) == 75 and (predictions["unit_name"] == predictions["neuron_id"].astype(int)
                                        .map(cluster_id)).all()

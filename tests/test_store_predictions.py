@@ -127,7 +127,7 @@ def test_predictions_next_to_embeddings_in_a_sidecar_label_table(tmp_path: Path)
                            tmp_path / "src.nwb")
     sidecar = write_sidecar(tmp_path / "side.nwb", SourceInfo(location=str(source)), [1, 3], vectors(2),
                             PROVENANCE)
-    table = read_embeddings(sidecar).attrs["neuron_table"]
+    table = read_embeddings(sidecar).attrs["stored_table"]
     write_predictions(sidecar, [3, 1], _probabilities(2), PROBE, PROVENANCE, neuron_table=table, progress=False)
     assert read_predictions(sidecar)["neuron_id"].tolist() == [3, 1]
 

@@ -97,11 +97,17 @@ def _shown(value: str) -> str:
 
 
 def _units_tables_text(summary: dict[str, Any]) -> list[str]:
-    """A line listing the file's units tables when it has several (``--series`` picks one)."""
-    tables = summary["units_tables"]
-    if len(tables) < 2:
-        return []
-    return [f"  units tables: {', '.join('/' + table for table in tables)} (--series NAME picks one)"]
+    """Lines listing the file's units tables when it has several (``--series`` picks one) or also has ROIs, and its
+    imaging planes with their series when it has several or also has units (what was not read, and how to read it)."""
+    tables, planes = summary["units_tables"], summary["planes"]
+    both = bool(tables) and bool(planes)
+    lines = [f"  units tables: {', '.join('/' + table for table in tables)} (--series NAME picks one"
+             f"{', --modality spikes reads units' if both else ''})"] if len(tables) > 1 or both else []
+    if len(planes) > 1 or both:
+        lines.append(f"  imaging planes ({'--modality ophys reads ROIs, ' if both else ''}--series NAME picks one):")
+        lines.extend(f"    /{plane['segmentation']}: {', '.join('/' + series for series in plane['series'])}"
+                     for plane in planes)
+    return lines
 
 
 def _silent(table: dict[str, Any]) -> str:

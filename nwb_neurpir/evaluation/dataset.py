@@ -48,6 +48,12 @@ class LabelledNeurons:
     """Each neuron's ``unit_name`` ("" where its recording has none), None when no recording has that column."""
     silent: np.ndarray | None = None
     """Each neuron's ``silent`` marker (no activity in the time read; ``silent_rows``), None when unknown."""
+    locations: np.ndarray | None = None
+    """Each neuron's file (where its recording was read from, or the annotated file of its embeddings row; ""
+    where unknown), None when not known at all."""
+    neuron_tables: np.ndarray | None = None
+    """The path of each neuron's table in its file (``units``, a ``PlaneSegmentation``; "" where unknown), None when
+    not known at all."""
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -71,7 +77,9 @@ class LabelledNeurons:
                                                zip(self.recording_rows, bounds[:-1], bounds[1:])],
                                label_values=self.label_values,
                                unit_names=None if self.unit_names is None else self.unit_names[keep],
-                               silent=None if self.silent is None else self.silent[keep])
+                               silent=None if self.silent is None else self.silent[keep],
+                               locations=None if self.locations is None else self.locations[keep],
+                               neuron_tables=None if self.neuron_tables is None else self.neuron_tables[keep])
 
 
 def session_names(recordings: Sequence[Recording]) -> list[str]:
@@ -136,7 +144,9 @@ def from_recordings(recordings: Sequence[Recording], label: str, grouping: Label
                               recording_rows=[within[owner == index] for index in range(len(recordings))],
                               label_values=grouped.values,
                               unit_names=_recordings_unit_names(recordings, grouped.keep),
-                              silent=np.concatenate([r.silent() for r in recordings])[grouped.keep])
+                              silent=np.concatenate([r.silent() for r in recordings])[grouped.keep],
+                              locations=kept([r.source.recorded_location for r in recordings]),
+                              neuron_tables=kept([r.neuron_table.strip("/") for r in recordings]))
     check_classes(neurons.labels, label, grouping, recordings[0].source.label())
     return neurons
 
@@ -165,9 +175,17 @@ def from_embeddings(table: pd.DataFrame, label: str, grouping: LabelGrouping | N
                               neuron_ids=kept["neuron_id"].to_numpy(),
                               labels=grouped.labels, dropped=grouped.dropped, n_total=len(table),
                               label_values=grouped.values, unit_names=unit_names(kept),
-                              silent=kept["silent"].to_numpy(dtype=object) if "silent" in kept.columns else None)
+                              silent=kept["silent"].to_numpy(dtype=object) if "silent" in kept.columns else None,
+                              locations=_text_column(kept, "file"), neuron_tables=_text_column(kept, "neuron_table"))
     check_classes(neurons.labels, label, grouping, source)
     return neurons, vectors
+
+
+def _text_column(table: pd.DataFrame, column: str) -> np.ndarray | None:
+    """An embeddings table's ``column`` as text ("" where missing), None when the table has no such column."""
+    if column not in table.columns:
+        return None
+    return np.array(["" if pd.isna(value) else str(value) for value in table[column]], dtype=object)
 
 
 def _recordings_unit_names(recordings: Sequence[Recording], keep: np.ndarray) -> np.ndarray | None:

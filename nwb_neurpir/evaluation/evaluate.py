@@ -361,19 +361,25 @@ def _keep_unseen(unseen: dict[int, np.ndarray], full: list[np.ndarray], train_se
 
 
 def _sources(recordings: Sequence[Recording], keys: Sequence[str]) -> list[dict[str, str]]:
-    """Per recording: its session key, where it was read from (absolute path, or DANDI label) and NWB identifier."""
+    """Per recording: its session key, where it was read from (absolute path, or DANDI label), NWB identifier and
+    the path of its neuron table."""
     return [{"session": key, "location": recording.source.recorded_location,
-             "identifier": recording.source.identifier} for key, recording in zip(keys, recordings)]
+             "identifier": recording.source.identifier, "neuron_table": recording.neuron_table.strip("/")}
+            for key, recording in zip(keys, recordings)]
 
 
 def _neuron_table(neurons: LabelledNeurons, recordings: Sequence[Recording], keys: Sequence[str]) -> pd.DataFrame:
-    """``subject``, ``session`` (key), ``source`` (empty for an embeddings table), ``neuron_id``, ``unit_name`` when
-    the recordings have one, and ``recorded_session`` (``results.RECORDED_SESSION``) per labelled neuron."""
+    """``subject``, ``session`` (key), ``source`` (the recording's location, else the embeddings table's file),
+    ``neuron_table``, ``neuron_id``, ``unit_name`` when the recordings have one, and ``recorded_session``
+    (``results.RECORDED_SESSION``) per labelled neuron."""
     location = {key: recording.source.recorded_location for key, recording in zip(keys, recordings)}
+    given = np.full(len(neurons), "", dtype=object) if neurons.locations is None else neurons.locations
+    tables = np.full(len(neurons), "", dtype=object) if neurons.neuron_tables is None else neurons.neuron_tables
     names = {} if neurons.unit_names is None else {UNIT_NAME: neurons.unit_names}
     return pd.DataFrame({"subject": neurons.subject_ids, "session": neurons.session_keys,
-                         "source": [location.get(key, "") for key in neurons.session_keys],
-                         "neuron_id": neurons.neuron_ids, **names, RECORDED_SESSION: neurons.sessions})
+                         "source": [location.get(key, file) for key, file in zip(neurons.session_keys, given)],
+                         "neuron_table": tables, "neuron_id": neurons.neuron_ids, **names,
+                         RECORDED_SESSION: neurons.sessions})
 
 
 def round_timings(timings: dict[str, float]) -> dict[str, float]:

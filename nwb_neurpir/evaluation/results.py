@@ -317,8 +317,9 @@ class EvaluationResult:
     notes: list[str] = field(default_factory=list)
     """Things the reader must know to trust the numbers (normalisation fallback, unscorable folds...)."""
     neurons: pd.DataFrame | None = None
-    """One row per labelled neuron (``subject``, ``session``, ``source``, ``neuron_id``, ``unit_name`` when the
-    recordings have one, and ``recorded_session``), in the order ``FoldPredictions.rows`` index."""
+    """One row per labelled neuron (``subject``, ``session``, ``source``, ``neuron_table``, ``neuron_id``,
+    ``unit_name`` when the recordings have one, and ``recorded_session``), in the order ``FoldPredictions.rows``
+    index."""
     stability: StabilityResult | None = None
     """Cross-session retrieval of tracked neurons (``evaluate(match_column=...)``), else None."""
 
@@ -415,7 +416,8 @@ class EvaluationResult:
                                 max_classes=max_classes)
 
     def predictions_table(self) -> pd.DataFrame:
-        """Every scored neuron's prediction by every method: ``subject``, ``session``, ``source``, ``neuron_id``,
+        """Every scored neuron's prediction by every method: ``subject``, ``session``, ``source`` (its file),
+        ``neuron_table`` (the path of the table in it whose row ``neuron_id`` is), ``neuron_id``,
         ``unit_name`` (when the recordings have one: the Phy cluster id of Kilosort/Phy exports), ``fold``,
         ``method``, ``true``, ``predicted``."""
         import pandas as pd

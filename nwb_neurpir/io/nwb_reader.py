@@ -24,7 +24,8 @@ from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
 from nwb_neurpir.io.h5_tables import decode_text, path_named, stripped_text
 from nwb_neurpir.io.identity import read_identity
 from nwb_neurpir.io.nwb_file import check_nwb_root, open_nwb
-from nwb_neurpir.io.ophys import find_roi_series, read_ophys
+from nwb_neurpir.io.ophys import find_roi_series, read_ophys, roi_planes
+from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.units import read_units, units_tables
 from nwb_neurpir.renamed import accepts_ophys_series
 from nwb_neurpir.recording import Modality, Recording, SourceInfo
@@ -159,10 +160,21 @@ def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: 
     if chosen == "spikes":
         activity = read_units(nwb, label, table=series, unit_filter=unit_filter, bin_size=bin_size,
                               time_range=time_range, keep_spike_times=keep_spike_times)
+        if modality == "auto" and series is None:
+            _warn_rois_left_out(nwb, activity.neuron_table, label)
     else:
         activity = read_ophys(nwb, label, series_path=series, unit_filter=unit_filter, bin_size=bin_size,
                               time_range=time_range)
     return _recording(nwb, label, source_info, chosen, activity, unit_filter)
+
+
+def _warn_rois_left_out(nwb: h5py.File, units: str, label: str) -> None:
+    """Warn that a file read for its units (``modality`` auto) also holds calcium ROIs, which are left out."""
+    planes = roi_planes(nwb, label)
+    if planes:
+        warn_about(label, f"holds both units and calcium ROIs; read the units of /{units.strip('/')}, the ROIs of "
+                          f"{', '.join('/' + str(plane['segmentation']) for plane in planes)} are left out (read them "
+                          "with --modality ophys, modality='ophys', or name their series with --series)")
 
 
 def _modality_named(nwb: h5py.File, modality: str, series: str | None) -> str:

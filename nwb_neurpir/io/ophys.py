@@ -37,7 +37,7 @@ from nwb_neurpir.io.identity import clear_of_identity
 from nwb_neurpir.io.unit_filter import select_rows
 from nwb_neurpir.recording import same_grid
 
-__all__ = ["find_roi_series", "read_ophys", "roi_metadata"]
+__all__ = ["find_roi_series", "read_ophys", "roi_metadata", "roi_planes"]
 
 _CONTAINER_PREFERENCE = ("DfOverF", "Fluorescence")
 _AUXILIARY = re.compile(r"neuropil|background|deconv|spike|baseline", re.IGNORECASE)
@@ -75,6 +75,15 @@ def find_roi_series(nwb: h5py.File) -> list[str]:
                     path = object_path(series)
                     found.append((_is_auxiliary(path), module_name != "ophys", _CONTAINER_PREFERENCE.index(kind), path))
     return [path for *_, path in sorted(found) if path]
+
+
+def roi_planes(nwb: h5py.File, source: str) -> list[dict[str, str | list[str]]]:
+    """Each segmentation table (imaging plane) with ROI traces: its path as ``segmentation`` and the paths of its
+    ``series`` (``find_roi_series`` order, neuropil and deconvolved series included)."""
+    planes: dict[str, list[str]] = {}
+    for path in find_roi_series(nwb):
+        planes.setdefault(_table_of(nwb, path, source), []).append(path)
+    return [{"segmentation": table, "series": series} for table, series in planes.items()]
 
 
 def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, unit_filter: str | None = None,

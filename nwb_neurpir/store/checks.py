@@ -12,7 +12,7 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.h5_tables import decode_text
 
-__all__ = ["checked_embeddings", "checked_name", "checked_silent", "locate_neurons", "reads_back_as"]
+__all__ = ["checked_embeddings", "checked_name", "checked_silent", "locate_neurons", "neuron_tables", "reads_back_as"]
 
 _NEURON_TABLE_TYPES = ("Units", "PlaneSegmentation")
 
@@ -91,7 +91,7 @@ def locate_neurons(file: h5py.File, neuron_ids: np.ndarray, neuron_table: str | 
                                f"({missing.size} of {neuron_ids.size} missing)", source=source)
         return path, rows
     matches, shortfalls = [], []
-    for path, table in _neuron_tables(file):
+    for path, table in neuron_tables(file):
         rows, missing = _rows_of(table, neuron_ids)
         (shortfalls if missing.size else matches).append((path, rows if not missing.size else missing))
     if len(matches) == 1:
@@ -106,7 +106,8 @@ def locate_neurons(file: h5py.File, neuron_ids: np.ndarray, neuron_table: str | 
                        f"{_few(missing)} ({missing.size} of {neuron_ids.size} missing)", source=source)
 
 
-def _neuron_tables(file: h5py.File) -> list[tuple[str, h5py.Group]]:
+def neuron_tables(file: h5py.File) -> list[tuple[str, h5py.Group]]:
+    """Path and group of every Units table and PlaneSegmentation of the file."""
     found = []
 
     def visit(name: str, node: h5py.HLObject) -> None:

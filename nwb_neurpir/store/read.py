@@ -93,14 +93,26 @@ def _values(table: h5py.Group, path: str) -> np.ndarray:
 
 
 def neuron_table_of(group: h5py.Group) -> str | None:
-    """The path of the neuron table one of our tables (``group``) points at; None when it cannot be told."""
+    """The path of the neuron table whose neurons one of our tables (``group``) holds (for a sidecar, the table of
+    its source file); None when it cannot be told."""
     region = group.get("neurons")
     if not isinstance(region, h5py.Dataset):
         return None
     try:
-        return object_path(region_target(region, group.file.filename))
+        return source_table_of(region_target(region, group.file.filename))
     except NeurPIRError:
         return None
+
+
+def source_table_of(target: h5py.Group) -> str:
+    """The path of the neuron table whose neurons the rows of ``target`` are: ``target``'s own path, or for a
+    sidecar's copy of a source's neurons, the ``neuron_table`` its module's ``NeurPIRSource`` records."""
+    parent = target.parent
+    recorded = {decode_text(node.attrs.get("neuron_table")) for node in parent.values()
+                if isinstance(node, h5py.Group) and decode_text(node.attrs.get("neurodata_type")) == "NeurPIRSource"}
+    recorded.discard(None)
+    recorded.discard("")
+    return recorded.pop().strip("/") if len(recorded) == 1 and parent.name != "/" else object_path(target)
 
 
 def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
@@ -110,8 +122,9 @@ def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
     table's label columns (``brain_area``, ``cell_type``, electrode or imaging-plane ``location``, ...).
 
     ``name`` picks a table by its name or ``module/name``; it may be left out when the file has only one. The
-    DataFrame's ``attrs`` hold the table's ``name``, the ``neuron_table`` path, the ``model`` provenance and, for a
-    sidecar file, the ``source`` file's identity. ``np.stack(frame["embedding"])`` gives the (n_neurons, dim) matrix.
+    DataFrame's ``attrs`` hold the table's ``name``, the ``neuron_table`` path (for a sidecar, that of its source
+    file), the ``stored_table`` path (of the table in this file its rows point into), the ``model`` provenance and,
+    for a sidecar file, the ``source`` file's identity. ``np.stack(frame["embedding"])`` gives the (n_neurons, dim) matrix.
     """
     return _read_table(Path(path), "NeuronEmbeddings", name, _frame)
 
@@ -121,7 +134,8 @@ def read_predictions(path: str | Path, name: str | None = None) -> pd.DataFrame:
     classes) and ``label_probability`` (that of the predicted label), written by ``neurpir predict``.
 
     ``name`` picks a table by its name or ``module/name`` (e.g. ``predicted_cell_type``); it may be left out when the
-    file has only one. ``attrs`` hold the table's ``name``, the ``neuron_table`` path, the ``class_names`` (order of
+    file has only one. ``attrs`` hold the table's ``name``, the ``neuron_table`` and ``stored_table`` paths (as
+    ``read_embeddings``), the ``class_names`` (order of
     the probability columns), the ``probe`` (kind, label, inputs, grouping, hand features, training recordings with
     their animals and sessions, neurons per class, labels file checksum, cross-animal accuracy overall and per
     held-out animal in ``fold_accuracy``; None for what it does not record) and the ``model`` provenance.
@@ -189,11 +203,11 @@ def _frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame:
     if vectors.ndim != 2 or vectors.shape[0] != rows.size or np.any((rows < 0) | (rows >= target_ids.size)):
         raise ValueError(f"{rows.size} neuron rows into {target_ids.size}, embedding shape {vectors.shape}")
     labels = source_labels(target, target_ids.size, label).iloc[rows].reset_index(drop=True)
-    neuron_table = target.name.strip("/")
+    neuron_table = source_table_of(target)
     frame = pd.DataFrame({"neuron_id": target_ids[rows], "neuron_table": neuron_table, "embedding": list(vectors),
                           **_silent(group, rows.size)})
     frame = pd.concat([frame, labels], axis=1)
-    frame.attrs.update(name=key, neuron_table=neuron_table, model=_model(group))
+    frame.attrs.update(name=key, neuron_table=neuron_table, stored_table=object_path(target), model=_model(group))
     if "source_file" in group:
         frame.attrs["source"] = {k: decode_text(v) for k, v in _member(group, "source_file").attrs.items()
                                  if k not in ("namespace", "neurodata_type", "object_id")}
@@ -227,8 +241,8 @@ def _prediction_frame(group: h5py.Group, key: str, source: Path) -> pd.DataFrame
     chosen = [column[name] for name in predicted]  # a label outside the classes: KeyError, a damaged table
     frame = pd.DataFrame({"neuron_id": target_ids[rows], "label": predicted, "probability": list(probability),
                           "label_probability": probability[np.arange(rows.size), chosen]})
-    frame.attrs.update(name=key, neuron_table=target.name.strip("/"), class_names=probe["class_names"], probe=probe,
-                       model=_model(group))
+    frame.attrs.update(name=key, neuron_table=source_table_of(target), stored_table=object_path(target),
+                       class_names=probe["class_names"], probe=probe, model=_model(group))
     return frame
 
 

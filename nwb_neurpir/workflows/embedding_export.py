@@ -36,9 +36,9 @@ class EmbeddedSources:
     model_sha256: str
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: per recording its source, identifier, subject, neuron ids, ``unit_names`` (when its units
-        have a ``unit_name`` column: the Phy cluster ids of Kilosort/Phy exports), which neurons are ``silent`` (no
-        activity in the time read) and vectors (null where not finite; every digit of the float32 values, so that
+        """JSON-ready: per recording its source, identifier, subject, ``neuron_table`` (the path of the table whose
+        row ids the neuron ids are), neuron ids, ``unit_names`` (when its units have a ``unit_name`` column: the Phy
+        cluster ids of Kilosort/Phy exports), which neurons are ``silent`` (no activity in the time read) and vectors (null where not finite; every digit of the float32 values, so that
         they read back exactly)."""
         return {"model_sha256": self.model_sha256, "recordings": [_recording_dict(r, v) for r, v in self.rows]}
 
@@ -91,7 +91,8 @@ def _recording_dict(recording: Recording, vectors: np.ndarray) -> dict[str, Any]
     """One recording of ``EmbeddedSources.to_dict``."""
     names = unit_names(recording.neuron_metadata)
     return {"source": recording.source.label(), "identifier": recording.source.identifier,
-            "subject_id": recording.subject_id, "neuron_ids": recording.neuron_ids.tolist(),
+            "subject_id": recording.subject_id, "neuron_table": recording.neuron_table.strip("/"),
+            "neuron_ids": recording.neuron_ids.tolist(),
             **({} if names is None else {"unit_names": names.tolist()}), "silent": recording.silent().tolist(),
             "embeddings": [[None if not np.isfinite(x) else float(x) for x in row] for row in vectors]}
 

@@ -30,7 +30,8 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
                     series: str | None = None, progress: bool = True) -> Iterator[dict[str, Any]]:
     """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, units without
     spikes, no units or ROIs, NeurPIR sidecar, unreadable -- with the error as ``message``), for files with neurons
-    ``summarize``'s fields, and for readable files the paths of every ``units_tables`` they hold and the NeurPIR
+    ``summarize``'s fields, and for readable files the paths of every ``units_tables`` they hold, their imaging
+    ``planes`` (each ``segmentation`` with its ROI ``series``), whichever kind was read, and the NeurPIR
     ``embeddings`` and ``predictions`` tables (``stored_tables``). A file that cannot be read does not stop the
     others."""
     from tqdm import tqdm
@@ -99,13 +100,14 @@ def summarize(recording: Recording) -> dict[str, Any]:
 
 
 def _file_tables(source: ResolvedSource, access: Any) -> dict[str, list[Any]]:  # noqa: ANN401
-    """The paths of the file's units tables (``units_tables``) and the NeurPIR tables it holds
-    (``nwb_neurpir.store.read.stored_tables``)."""
+    """The paths of the file's units tables (``units_tables``), its imaging ``planes`` (``roi_planes``: each
+    segmentation with its ROI series) and the NeurPIR tables it holds (``nwb_neurpir.store.read.stored_tables``)."""
+    from nwb_neurpir.io.ophys import roi_planes
     from nwb_neurpir.io.units import units_tables
     from nwb_neurpir.store.read import stored_tables
 
     with access.open_h5(source) as h5:
-        return {"units_tables": units_tables(h5), **stored_tables(h5)}
+        return {"units_tables": units_tables(h5), "planes": roi_planes(h5, source.label()), **stored_tables(h5)}
 
 
 def _unreadable(source: ResolvedSource, reason: str, error: Exception) -> dict[str, Any]:

@@ -5,7 +5,10 @@ in for that column of the files (``neurpir evaluate --labels``, ``neurpir predic
 Key rule: the recording is named by ``identifier`` (its NWB identifier) when the table has that column, else by
 ``session_id``; a ``subject_id`` column, when present, must match too. The neuron is named by ``neuron_id`` (the row
 id of its units or ROI table) or by ``unit_name`` (the units' ``unit_name`` column, where Kilosort/Phy exports keep
-the cluster id; compared as text), by both when the table has both. Neurons the table lists get its value (an empty
+the cluster id; compared as text), by both when the table has both. A ``neuron_table`` column (the path or name of
+the neuron's table in its file, ``units`` or a ``PlaneSegmentation``, as ``embed`` writes it) is part of the key:
+rows of other tables than the one read match no neuron; without it, rows are matched to the table read, with a
+warning when the files also hold other neuron tables (units and ROIs share ids). Neurons the table lists get its value (an empty
 cell leaves them unlabelled); neurons it does not list are unlabelled, whatever their file says. Rows that match no
 neuron are ignored with a warning that counts them; when none matches, or a key names two recordings whose neurons
 overlap (so a row could be either's), or a row names two neurons of one recording (a repeated unit name), or a
@@ -29,6 +32,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.recording import UNIT_NAME, id_text, unit_names
+from nwb_neurpir.workflows.table_keys import NEURON_TABLE, named_tables, warn_implicit_table
 
 if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
@@ -73,11 +77,13 @@ def read_labels(labels: str | Path | pd.DataFrame, label: str) -> ExternalLabels
     if recording is None or missing:
         needed = ", ".join([*missing, *([] if recording else ["identifier or session_id"])])
         raise NeurPIRError(f"the labels table lacks {needed} (it has {', '.join(map(str, table.columns))})", source)
-    key = (*(["subject_id"] if "subject_id" in table.columns else []), recording)
+    key = (*(["subject_id"] if "subject_id" in table.columns else []), recording,
+           *([NEURON_TABLE] if NEURON_TABLE in table.columns else []))
     if table[[*key, *neuron]].isna().any(axis=None):
         raise NeurPIRError(f"the labels table has rows without {' or '.join([*key, *neuron])}", source)
     for column in (*key, *neuron):
-        table[column] = [id_text(value) for value in table[column]]
+        table[column] = [id_text(value).strip("/") if column == NEURON_TABLE else id_text(value)
+                         for value in table[column]]
     twice = table.duplicated([*key, *neuron])
     if twice.any():
         row = table[twice].iloc[0]
@@ -92,8 +98,11 @@ def relabel_recordings(recordings: Sequence[Recording], labels: ExternalLabels) 
     neurons = pd.concat([pd.DataFrame({
         "subject_id": recording.subject_id, "session_id": recording.session_id or recording.source.identifier,
         "identifier": recording.source.identifier, "neuron_id": [id_text(n) for n in recording.neuron_ids],
-        UNIT_NAME: _unit_names(recording.neuron_metadata), "recording": recording.source.label()})
+        UNIT_NAME: _unit_names(recording.neuron_metadata), "recording": recording.source.label(),
+        NEURON_TABLE: recording.neuron_table.strip("/")})
         for recording in recordings], ignore_index=True)
+    if NEURON_TABLE not in labels.key:
+        warn_implicit_table(labels.source, [(r.source.location, r.neuron_table) for r in recordings])
     values = _matched(neurons, labels)
     bounds = np.cumsum([0, *(recording.n_neurons for recording in recordings)])
     return [dataclasses.replace(recording, neuron_metadata=recording.neuron_metadata.assign(
@@ -112,10 +121,12 @@ def relabel_frame(frame: pd.DataFrame, labels: ExternalLabels) -> pd.DataFrame:
                            labels.source)
     neurons = pd.DataFrame({"neuron_id": [id_text(n) for n in frame["neuron_id"]], UNIT_NAME: _unit_names(frame),
                             "recording": frame["file"].astype(str).to_numpy()})
-    for column in {*labels.key, *({"subject_id", "session_id"} & set(frame.columns))}:
+    for column in {*labels.key, *({"subject_id", "session_id", NEURON_TABLE} & set(frame.columns))}:
         neurons[column] = ([id_text(v) for v in frame[column]] if column != "identifier" else
                            neurons["recording"].map({path: annotated_recording(path).identifier
                                                      for path in neurons["recording"].unique()}))
+    if NEURON_TABLE not in labels.key and NEURON_TABLE in frame.columns:
+        warn_implicit_table(labels.source, list(zip(neurons["recording"], neurons[NEURON_TABLE])))
     out = frame.assign(**{labels.label: _matched(neurons, labels)})
     out.attrs = dict(frame.attrs)
     return out
@@ -132,6 +143,9 @@ def _matched(neurons: pd.DataFrame, labels: ExternalLabels) -> np.ndarray:
     unknown), ``recording``, and those of ``subject_id``, ``session_id`` and ``identifier`` that are known), None
     where the table does not list the neuron; refuses a key naming two recordings whose neurons overlap, a row naming
     two neurons, a ``neuron_id`` table that names unit names; warns of rows that match no neuron."""
+    if NEURON_TABLE in labels.key:
+        labels = dataclasses.replace(labels, table=labels.table.assign(**{NEURON_TABLE: named_tables(
+            labels.table[NEURON_TABLE], neurons[NEURON_TABLE])}))
     key, by = list(labels.key), [*labels.key, *labels.neuron]
     if UNIT_NAME in labels.neuron and neurons[UNIT_NAME].isna().all():
         raise NeurPIRError(f"names neurons by {UNIT_NAME}, but the files' neurons have no {UNIT_NAME} column",

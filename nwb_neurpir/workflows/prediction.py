@@ -400,7 +400,7 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
                                 output_dir=output_dir, overwrite=overwrite,
                                 lock_timeout=options["lock_timeout"], progress=False)
     table = recording.neuron_table if result.kind != "sidecar" else \
-        read_embeddings(result.path, f"{DEFAULT_MODULE}/{name}").attrs["neuron_table"]
+        read_embeddings(result.path, f"{DEFAULT_MODULE}/{name}").attrs["stored_table"]
     return recording, recording.neuron_ids, vectors, table, provenance, result.path, result.kind, replaced
 
 
@@ -439,5 +439,5 @@ def _stored_embeddings(path: Path, model_sha256: str,
     model = frame.attrs["model"]
     provenance = ModelProvenance(**{k: model[k] for k in (
         "hyperparameters", "checkpoint_sha256", "training_data", "description", "package_version", "created")})
-    return (frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()), frame.attrs["neuron_table"],
+    return (frame["neuron_id"].to_numpy(), np.stack(frame["embedding"].to_numpy()), frame.attrs["stored_table"],
             provenance)

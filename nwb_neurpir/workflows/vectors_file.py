@@ -3,15 +3,21 @@ beside NeurPIR and the hand features on the same folds.
 
 Format: a CSV (``.tsv``/``.tab``: tab-separated) or parquet file, or a DataFrame, with one row per neuron: a key
 naming its recording -- ``file`` (the file's path, or its name), else ``identifier`` (its NWB identifier), else
-``session_id`` (an optional ``subject_id`` must match too) -- then ``neuron_id`` (the unit or ROI id), and the vector:
-every other column, all numeric. Or an ``.npz`` file of arrays ``neuron_id``, ``vectors`` (n_neurons x dim) and one
-key array, ``identifier`` or ``session_id`` (``numpy.savez`` cannot name an array ``file``). Rows are matched by key
+``session_id`` (an optional ``subject_id`` must match too) -- then ``neuron_id`` (the unit or ROI id), an optional
+``neuron_table`` (the path or name of its table in the file: rows of other tables than the one read are ignored with a
+warning that counts them; without it, a warning when the files also hold other neuron tables), and the vector: the
+``embedding_0``, ``embedding_1``... columns when there are such (``neurpir embed --out x.csv`` writes them; its other
+columns are then ignored), else every other column, all numeric. Or an ``.npz`` file of arrays ``neuron_id``,
+``vectors`` (n_neurons x dim) and one key array, ``identifier`` or ``session_id`` (``numpy.savez`` cannot name an
+array ``file``). Rows are matched by key
 and neuron id, never by position; unknown recordings or neuron ids, neurons listed twice, rows with missing values
 and non-finite values are errors naming the table and the row (counted from 1 below the header).
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -22,12 +28,15 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.external import GivenVectors, check_name
 from nwb_neurpir.recording import Recording, id_text
+from nwb_neurpir.workflows.table_keys import NEURON_TABLE, named_tables, warn_implicit_table
 
 __all__ = ["VECTOR_KEYS", "ExternalVectors", "matched_vectors", "read_vectors"]
 
 VECTOR_KEYS = ("file", "identifier", "session_id")
 """The columns that can name a neuron's recording, in the order the first present one is used."""
 _TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+_EMBEDDED = re.compile(r"embedding_\d+")
+"""The vector columns of ``neurpir embed --out x.csv``; a table with them has its vector there only."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +57,13 @@ class ExternalVectors:
     def per_recording(self, recordings: Sequence[Recording]) -> list[np.ndarray]:
         """Per recording, an (n_neurons, dim) matrix in its neuron order; NaN rows for neurons the table lacks."""
         owners = self._owners(recordings)
+        read = self._of_tables_read(recordings, owners)
         positions = [{id_text(n): i for i, n in enumerate(r.neuron_ids)} for r in recordings]
         out = [np.full((r.n_neurons, self.vectors.shape[1]), np.nan) for r in recordings]
         filled: dict[tuple[int, int], int] = {}
         for row, (owner, neuron) in enumerate(zip(owners, self.keys["neuron_id"])):
+            if not read[row]:
+                continue
             position = positions[owner].get(neuron)
             if position is None:
                 raise self._error(row, f"neuron {neuron} is not a neuron of {recordings[owner].source.label()}")
@@ -61,6 +73,24 @@ class ExternalVectors:
             filled[owner, position] = row
             out[owner][position] = self.vectors[row]
         return out
+
+    def _of_tables_read(self, recordings: Sequence[Recording], owners: Sequence[int]) -> np.ndarray:
+        """Whether each row is of the neuron table read from its recording (all rows without a ``neuron_table``
+        column, warning when the files hold other tables); a warning counts the rows of other tables, an error when
+        no row is of a table read."""
+        tables = [recording.neuron_table.strip("/") for recording in recordings]
+        if NEURON_TABLE not in self.keys.columns:
+            warn_implicit_table(self.source, [(r.source.location, r.neuron_table) for r in recordings])
+            return np.ones(len(owners), dtype=bool)
+        named = named_tables(self.keys[NEURON_TABLE], tables)
+        read = np.array([table == tables[owner] for table, owner in zip(named, owners)], dtype=bool)
+        if not read.any():
+            raise self._error(0, f"{NEURON_TABLE} {named[0]} is not the table read ({tables[owners[0]]}); no row is "
+                                 "of a neuron table read")
+        if not read.all():
+            warnings.warn(f"{self.source}: {int((~read).sum())} of its {read.size} rows are of other neuron tables "
+                          f"than those read ({', '.join(sorted(set(tables)))}); they are ignored", stacklevel=5)
+        return read
 
     def _owners(self, recordings: Sequence[Recording]) -> list[int]:
         """The recording of every row (an error naming the first row whose key names none, or several)."""
@@ -110,8 +140,11 @@ def _checked(name: str, source: str, frame: pd.DataFrame) -> ExternalVectors:
         needed = ", ".join([*([] if "neuron_id" in frame.columns else ["neuron_id"]),
                             *([] if key else ["file, identifier or session_id"])])
         raise NeurPIRError(f"the vectors table lacks {needed} (it has {', '.join(map(str, frame.columns))})", source)
-    columns = [*(["subject_id"] if "subject_id" in frame.columns else []), key, "neuron_id"]
-    values = frame.drop(columns=[c for c in (*VECTOR_KEYS, "subject_id", "neuron_id") if c in frame.columns])
+    columns = [*(["subject_id"] if "subject_id" in frame.columns else []), key, "neuron_id",
+               *([NEURON_TABLE] if NEURON_TABLE in frame.columns else [])]
+    embedded = [column for column in frame.columns if _EMBEDDED.fullmatch(str(column))]
+    values = frame[embedded] if embedded else frame.drop(
+        columns=[c for c in (*VECTOR_KEYS, "subject_id", "neuron_id", NEURON_TABLE) if c in frame.columns])
     if values.shape[1] == 0 or len(frame) == 0:
         raise NeurPIRError("the vectors table has no vector columns or no rows", source)
     keys = pd.DataFrame({column: [id_text(v) for v in frame[column]] for column in columns})
@@ -124,8 +157,10 @@ def _checked(name: str, source: str, frame: pd.DataFrame) -> ExternalVectors:
         wrong = pd.isna(numbers) & ~values[column].isna().to_numpy()
         if wrong.any():
             row = int(np.argmax(wrong))
+            what = "the embedding_N columns are the vector" if embedded else \
+                f"every column besides {', '.join(columns)} is a vector component"
             raise NeurPIRError(f"row {row + 1}: column {column} holds {values[column].iloc[row]!r}, not a number "
-                               f"(every column besides {', '.join(columns)} is a vector component)", source)
+                               f"({what})", source)
         matrix[:, index] = numbers
     missing = values.isna().to_numpy()
     if missing.any():
