@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -981,6 +982,10 @@ def test_sidecars_find_their_moved_sources_among_the_files_given_by_nwb_identifi
     project = tmp_path / "project"
     shutil.copytree(simulated, project / "raw")
     npir.annotate(fitted[1], project / "raw", sidecar=True, output_dir=project / "side", progress=False)
+    for sidecar in (project / "side").rglob("*.nwb"):  # the sources' lab, institution, subject's sex, age, description
+        with h5py.File(sidecar, "r") as file:  # are not copied; what evaluate and predict use below is
+            assert sorted(file["general/subject"]) == ["species", "subject_id"] and sorted(file["general"]) == [
+                "session_id", "subject"] and str(project) not in file["session_description"][()].decode()
     moved = Path(shutil.move(project, tmp_path / "moved"))  # the sidecars record project/raw/... by absolute path
     sidecars, raw = moved / "side", moved / "raw"
     result = npir.evaluate([sidecars, raw], label="cell_type", methods=["neurpir", "hand"], progress=False)

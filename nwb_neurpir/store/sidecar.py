@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.io.h5_tables import decode_text, scalar_text, stored_outside
+from nwb_neurpir.io.h5_tables import scalar_text, stored_outside
 from nwb_neurpir.io.identity import is_stand_in, stand_in
 from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.provenance import ModelProvenance
@@ -31,9 +31,10 @@ from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAUL
 
 __all__ = ["disambiguated", "sidecar_of_other_source", "sidecar_path", "write_sidecar"]
 
-_SUBJECT_TEXT_FIELDS = ("subject_id", "species", "sex", "age", "description", "genotype", "strain")
-_GENERAL_TEXT_FIELDS = ("experiment_description", "institution", "lab")
-_GENERAL_LIST_FIELDS = ("experimenter", "related_publications", "keywords")
+_SUBJECT_TEXT_FIELDS = ("subject_id", "species")
+"""What a sidecar copies of its source's subject: its id (evaluate's animal) and species. Not its description, age,
+sex, date of birth, genotype or strain, nor the source's experimenters, institution or lab: a sidecar is made to share
+vectors without the source, so it names the source without what else the source says about its subject."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,6 @@ class _SourceFacts:
     labels: pd.DataFrame
     subject: dict[str, str]
     session_id: str | None
-    general: dict[str, str | list[str]]
-    """The source's experiment description, institution, lab, experimenters, publications and keywords."""
 
 
 def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: str | None = None,
@@ -137,10 +136,12 @@ def write_sidecar(
 
     ``label_columns`` has one row per neuron (same order as ``neuron_ids``); its one-value-per-row columns are copied.
     For a local source, what is not given (labels, neuron table, session start, identifier) is read from the file,
-    and its subject and session id are copied; a remote source needs ``neuron_table`` and ``session_start_time`` (and
-    gets a subject from ``subject_id``, its session id from ``session_id``). An existing ``out_path`` is replaced only
-    with ``overwrite``, and not when it holds predictions (replacing the embeddings they were made from would drop
-    them). ``silent`` marks the neurons without activity, as in ``write_embeddings``.
+    and its subject id, species and session id are copied (nothing else of its subject, nor its experimenters,
+    institution or lab; the session start time is kept because NWB requires one); a remote source needs
+    ``neuron_table`` and ``session_start_time`` (and gets a subject from ``subject_id``, its session id from
+    ``session_id``). An existing ``out_path`` is replaced only with ``overwrite``, and not when it holds predictions
+    (replacing the embeddings they were made from would drop them). ``silent`` marks the neurons without activity, as
+    in ``write_embeddings``.
     """
     target = Path(out_path)
     ids, vectors = checked_embeddings(neuron_ids, embeddings, source.label())
@@ -174,7 +175,6 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
     if labels is not None and len(labels) != ids.size:
         raise NeurPIRError(f"label columns have {len(labels)} rows but {ids.size} neuron ids were given", source=label)
     subject = {"subject_id": subject_id} if _recorded_subject(subject_id) else {}
-    general: dict[str, str | list[str]] = {}
     if source.is_local:
         with open_nwb(source.location) as file:
             neuron_table, rows = locate_neurons(file, ids, neuron_table, label)
@@ -183,7 +183,6 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
             session_start_time = session_start_time or scalar_text(file, "session_start_time")
             source = replace(source, identifier=source.identifier or scalar_text(file, "identifier") or "")
             subject = _subject_fields(file) or subject
-            general = _general_fields(file)
             session_id = scalar_text(file, "general/session_id") or session_id
     if neuron_table is None or session_start_time is None:
         raise NeurPIRError("a sidecar of a remote file needs its neuron table and session start time", source=label)
@@ -192,7 +191,7 @@ def _source_facts(source: SourceInfo, ids: np.ndarray, labels: pd.DataFrame | No
     start = session_start_time if isinstance(session_start_time, datetime) else datetime.fromisoformat(
         str(session_start_time))
     frame = labels.reset_index(drop=True) if labels is not None else pd.DataFrame(index=range(ids.size))
-    return _SourceFacts(source, start, neuron_table.strip("/"), frame, subject, session_id, general)
+    return _SourceFacts(source, start, neuron_table.strip("/"), frame, subject, session_id)
 
 
 def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray, silent: np.ndarray | None,
@@ -201,13 +200,12 @@ def _write(work: Path, facts: _SourceFacts, ids: np.ndarray, vectors: np.ndarray
     from pynwb.file import Subject
 
     nwbfile = NWBFile(
-        session_description=(f"NeurPIR embeddings of the neurons of {facts.source.label()}; a sidecar file: the "
-                             "recording itself stays in that source file."),
+        session_description=(f"NeurPIR embeddings of the neurons of {_source_name(facts.source)}; a sidecar file: "
+                             "the recording itself stays in that source file."),
         identifier=str(uuid.uuid4()),
         session_id=facts.session_id,
         session_start_time=facts.session_start_time,
         subject=Subject(**facts.subject),
-        **facts.general,
     )
     processing = nwbfile.create_processing_module(module, MODULE_DESCRIPTION)
     neurons = label_table(f"{name}_neurons", ids, facts.labels, facts.neuron_table)
@@ -230,17 +228,10 @@ def _with_subject_id(subject: dict[str, str], session_id: str) -> dict[str, str]
     return {"sex": "U", "description": description, **subject, "subject_id": stand_in(session_id)}
 
 
-def _general_fields(file: h5py.File) -> dict[str, str | list[str]]:
-    """The source's ``general`` text and lists of text that a derived dataset should carry too (what DANDI's
-    inspection asks of every file)."""
-    fields: dict[str, str | list[str]] = {key: text for key in _GENERAL_TEXT_FIELDS
-                                           if (text := scalar_text(file, f"general/{key}")) is not None}
-    for key in _GENERAL_LIST_FIELDS:
-        node = file.get(f"general/{key}")
-        if isinstance(node, h5py.Dataset) and node.ndim <= 1 and not stored_outside(node, file):
-            values = [decode_text(value) for value in np.atleast_1d(node[()])]
-            fields[key] = [value for value in values if value]
-    return {key: value for key, value in fields.items() if value}
+def _source_name(source: SourceInfo) -> str:
+    """The source as a sidecar's session description names it: a local file by its name (not its absolute path, which
+    ``NeurPIRSource`` alone records), a DANDI asset by its dandiset and path, a URL without its credentials."""
+    return Path(source.location).name if source.is_local else source.label()
 
 
 def _subject_fields(file: h5py.File) -> dict[str, str]:
