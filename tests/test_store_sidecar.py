@@ -64,9 +64,9 @@ def test_read_only_file_gets_a_sidecar_in_its_own_folder(session: Path, tmp_path
     messages = inspect_nwbfile(nwbfile_path=str(result.path), config=load_config("dandi"))
     serious = {m.check_function_name for m in messages
                if m.importance.name in ("CRITICAL", "BEST_PRACTICE_VIOLATION", "ERROR", "PYNWB_VALIDATION")}
-    assert serious == {"check_subject_sex", "check_subject_age"}  # dropped: dandi upload asks the user to add them
+    assert serious == set()
     with h5py.File(result.path, "r") as file, h5py.File(session, "r") as source:  # it names its source, no more
-        assert sorted(file["general/subject"]) == ["species", "subject_id"]
+        assert sorted(file["general/subject"]) == ["age", "sex", "species", "subject_id"]
         assert sorted(set(file["general"]) - {"subject"}) == ["session_id"]
         assert file["session_start_time"][()] == source["session_start_time"][()]  # NWB requires one
         assert str(tmp_path) not in file["session_description"][()].decode()

@@ -31,10 +31,11 @@ from nwb_neurpir.store.write import DEFAULT_LOCK_TIMEOUT, DEFAULT_MODULE, DEFAUL
 
 __all__ = ["disambiguated", "sidecar_of_other_source", "sidecar_path", "write_sidecar"]
 
-_SUBJECT_TEXT_FIELDS = ("subject_id", "species")
-"""What a sidecar copies of its source's subject: its id (evaluate's animal) and species. Not its description, age,
-sex, date of birth, genotype or strain, nor the source's experimenters, institution or lab: a sidecar is made to share
-vectors without the source, so it names the source without what else the source says about its subject."""
+_SUBJECT_TEXT_FIELDS = ("subject_id", "species", "sex", "age")
+"""What a sidecar copies of its source's subject: its id (evaluate's animal), species, sex and age (what DANDI requires
+of every file, so a folder of sidecars uploads). Not its free-text description, date of birth, genotype or strain,
+nor the source's experimenters, institution or lab: a sidecar is made to share vectors without the source, so it
+names the source without what else the source says about its subject."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def write_sidecar(
 
     ``label_columns`` has one row per neuron (same order as ``neuron_ids``); its one-value-per-row columns are copied.
     For a local source, what is not given (labels, neuron table, session start, identifier) is read from the file,
-    and its subject id, species and session id are copied (nothing else of its subject, nor its experimenters,
+    and its subject id, species, sex, age and session id are copied (nothing else of its subject, nor its experimenters,
     institution or lab; the session start time is kept because NWB requires one); a remote source needs
     ``neuron_table`` and ``session_start_time`` (and gets a subject from ``subject_id``, its session id from
     ``session_id``). An existing ``out_path`` is replaced only with ``overwrite``, and not when it holds predictions
