@@ -109,8 +109,9 @@ def test_a_few_labelled_neurons_among_many_are_normalised_within_their_session(f
     result = evaluate(recordings, label="cell_type", embeddings=vectors, methods=["neurpir"], progress=False)
     assert result.settings["normalization"]["applied"] == "session"
     assert result.settings["normalization"]["fallback_sessions"] == []
-    (note,) = result.notes  # only that its classes are small: 3 identified neurons each
-    assert note.startswith("cell_type FS (3), IB (3), RS (3): fewer than 5 labelled neurons")
+    pooled, per_fold = result.notes  # only that its classes are small: 3 identified neurons each, 1 per fold
+    assert pooled.startswith("cell_type FS (3), IB (3), RS (3): fewer than 5 labelled neurons")
+    assert per_fold.startswith("cell_type classes with fewer than 5 test neurons in a fold: fold sim01 FS (1), ")
     expected = [((m - m.mean(axis=0)) / m.std(axis=0))[rows] for m, rows in zip(vectors, identified)]
     np.testing.assert_allclose(result.view.vectors, np.concatenate(expected))
 

@@ -98,3 +98,23 @@ def test_two_jobs_fitting_the_same_probe_at_once_both_predict(labelled: dict, tm
     saved = npir.LabelProbe.load(model_dir / "probes" / "cell_type").checkpoint_sha256_
     assert {read_predictions(_nwb(tmp_path / job)).attrs["probe"]["checkpoint_sha256"] for job in ("one", "two")} \
         == {saved}  # both predicted with the probe kept
+
+
+def test_a_saved_probe_says_its_accuracy_and_warns_when_it_is_not_above_chance(labelled: dict, tmp_path: Path) -> None:
+    model_dir, target = labelled["model_dir"], [labelled["target"]]
+    folder = model_dir / "probes" / "cell_type"
+    said: list[str] = []
+    predict_with_saved_probe(model_dir, target, fit_on=labelled["fit_on"], output_dir=tmp_path / "a", say=said.append,
+                             progress=False)
+    probe = npir.LabelProbe.load(folder)
+    assert probe.cross_animal_accuracy_ > 1 / len(probe.classes_) and not any("chance" in line for line in said)
+    probe.cross_animal_accuracy_ = 1 / len(probe.classes_)  # as a probe on too few neurons can score
+    probe.save(folder)
+    said.clear()
+    predict_with_saved_probe(model_dir, target, output_dir=tmp_path / "b", say=said.append, progress=False)
+    chance = 1 / len(probe.classes_)
+    assert said == [f"{probe.summary_line()}; saved at {folder}, reused",
+                    f"warning: the probe's cross-animal balanced accuracy {chance:.3f} is not above chance "
+                    f"(1/{len(probe.classes_)} = {chance:.3f}): the predictions written are not better than chance "
+                    "across animals"]
+    assert said[0].endswith(f"cross-animal balanced accuracy {chance:.3f}; saved at {folder}, reused")

@@ -41,6 +41,7 @@ from nwb_neurpir.evaluation.evaluation_warning import EvaluationWarning
 from nwb_neurpir.evaluation.external import GivenVectors
 from nwb_neurpir.evaluation.features import feature_matrix
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, GroupingSpec, LabelGrouping, load_grouping
+from nwb_neurpir.evaluation.fold_notes import fold_notes
 from nwb_neurpir.evaluation.label_notes import is_unassigned, label_notes
 from nwb_neurpir.evaluation.diagnostics import representation_diagnostics, vector_plus_hand
 from nwb_neurpir.evaluation.methods import (
@@ -256,7 +257,8 @@ def evaluate(
         n_neurons=neurons.n_total, n_labelled=len(neurons), dropped=neurons.dropped, folds=fold_infos,
         methods=results, settings=settings, timings=round_timings(timings), diagnostics=diagnostics,
         view=None if run.view is None else replace(run.view, grouping=grouping, n_total=neurons.n_total),
-        notes=notes + (stability.notes if stability else []), neurons=_neuron_table(neurons, recordings, keys),
+        notes=notes + fold_notes(fold_infos, results, label, split) + (stability.notes if stability else []),
+        neurons=_neuron_table(neurons, recordings, keys),
         stability=stability)
 
 

@@ -99,7 +99,7 @@ def format_table(result: EvaluationResult) -> str:
         lines += [""] * bool(result.folds) + [
             f"stability of {result.stability.match_column} (partner's rank among the other recording's neurons, "
             "each animal's recordings pairwise):", *_aligned(*_stability_rows(result.stability)), ""]
-    lines.extend(f"note: {note}" for note in _notes(result))
+    lines.extend(f"note: {note}" for note in result.notes)
     comparison = result.comparison()
     if comparison:
         lines.append(comparison["verdict"])
@@ -272,9 +272,8 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
     comparison = result.comparison()
     if comparison:
         lines += [f"**{comparison['verdict']}.**", ""]
-    notes = _notes(result)
-    if notes:
-        lines += ["## Notes", "", *[f"- {note}" for note in notes], ""]
+    if result.notes:
+        lines += ["## Notes", "", *[f"- {note}" for note in result.notes], ""]
     lines += _label_sections(result, comparison) if result.methods else _model_lines(result)
     lines += _stability_lines(result)
     if images:
@@ -284,21 +283,6 @@ def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
               json.dumps({"settings": {k: v for k, v in result.settings.items() if k not in hidden},
                           "timings_seconds": result.timings}, indent=2, default=str), "```", ""]
     return "\n".join(lines)
-
-
-def _notes(result: EvaluationResult) -> list[str]:
-    """The evaluation's notes, then one per scorable fold whose test neurons lack a training class: what chance is
-    for a probe that never predicts that class."""
-    animals = {"animal": "animals", "session": "sessions"}.get(result.split, "neurons")
-    return [*result.notes, *[_chance_note(fold, animals) for fold in result.folds
-                             if fold.scorable and fold.untested_classes]]
-
-
-def _chance_note(fold: FoldInfo, training: str) -> str:
-    k, lacking = len(fold.training_classes), fold.untested_classes
-    return (f"fold {fold.name}: chance {fold.chance:.3f} is 1/{k} over the {k} classes of the training {training}; "
-            f"a probe that never predicts the class{'es' * (len(lacking) > 1)} this fold lacks "
-            f"({', '.join(lacking)}) has chance 1/{k - len(lacking)} ({1 / (k - len(lacking)):.3f})")
 
 
 def _probe_lines(probes: dict[str, dict[str, Any]]) -> list[str]:
@@ -378,7 +362,6 @@ def write_report(result: EvaluationResult, out_dir: str | Path, plots: bool = Tr
             paths["umap"] = save_figure(result.plot("embeddings", projection), out_dir / _FIGURES["umap"], dpi)
     payload: dict[str, Any] = result.to_dict()
     payload["figures"] = {name: path.name for name, path in paths.items()}
-    payload["notes"] = _notes(result)
     paths["json"] = _write_text(out_dir / _TEXT_FILES["json"], json.dumps(payload, indent=2, default=float))
     images = {name: path.name for name, path in paths.items() if path.suffix == ".png"}
     paths["markdown"] = _write_text(out_dir / _TEXT_FILES["markdown"], _markdown(result, images))

@@ -145,7 +145,8 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     ``labels``, a CSV/TSV file, replacing their ``label`` column) and
     saved to ``probe_dir`` (default ``<model_dir>/probes/<label>[-<grouping>]``; the same probe saved there before,
     or by another job at the same time, is reused, a different one replaced only with ``overwrite``; ``say`` hears
-    its summary), or, without ``fit_on``, the one saved there (a ``probe_kind`` or
+    its summary, and a warning when the probe's cross-animal accuracy is not above chance), or, without ``fit_on``,
+    the one saved there (``say`` hears its summary and that warning too; a ``probe_kind`` or
     ``probe_inputs`` other than its own is refused: they need ``fit_on``; so is a ``grouping`` whose groups or their
     values differ from those it was fitted with). ``embeddings`` names the
     embedding table where files hold several, in ``fit_on`` and in the sources. A ``fit_on`` sidecar whose source has
@@ -153,7 +154,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     model embeds with ``num_threads`` torch threads (0: ``OMP_NUM_THREADS`` or every CPU this process may use).
     ``options`` go to ``predict``; a failed source is reported in its outcome, not raised."""
     from nwb_neurpir.model import NeurPIR as TrainedModel
-    from nwb_neurpir.workflows.prediction_checks import check_saved_grouping, check_saved_settings
+    from nwb_neurpir.workflows.prediction_checks import chance_warning, check_saved_grouping, check_saved_settings
     from nwb_neurpir.workflows.probe import LabelProbe
     from nwb_neurpir.workflows.probe_saving import keep_probe
 
@@ -175,6 +176,10 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
         check_saved_settings(probe, probe_kind, probe_inputs, folder)
         check_saved_grouping(probe, asked.grouping, folder)
         _check_same_model(probe, model, f"the probe saved in {folder}")
+        say(f"{probe.summary_line()}; saved at {folder}, reused")
+    warning = chance_warning(probe)
+    if warning:
+        say(warning)
     return predict(probe, sources, glob, model=model, embeddings=embeddings, raise_on_failure=False, **options)
 
 

@@ -91,6 +91,17 @@ def _rows(recording: Recording, ids: np.ndarray) -> list[int]:
     return [position[neuron] for neuron in ids.tolist()]
 
 
+def chance_warning(probe: LabelProbe) -> str | None:
+    """A one-line warning when the probe's cross-animal balanced accuracy is not above chance (1 / its classes),
+    else None."""
+    accuracy, chance = probe.cross_animal_accuracy_, 1 / len(probe.classes_)
+    if accuracy is None or accuracy > chance:
+        return None
+    return (f"warning: the probe's cross-animal balanced accuracy {accuracy:.3f} is not above chance "
+            f"(1/{len(probe.classes_)} = {chance:.3f}): the predictions written are not better than chance across "
+            "animals")
+
+
 def outside_classes_note(probe: LabelProbe, recording: Recording, ids: np.ndarray) -> str | None:
     """When the recording's neurons ``ids`` carry the probe's label column (after its grouping): how many labelled
     ones have a label the probe cannot predict, and which; None when none do."""
