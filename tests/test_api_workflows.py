@@ -982,10 +982,11 @@ def test_sidecars_find_their_moved_sources_among_the_files_given_by_nwb_identifi
     project = tmp_path / "project"
     shutil.copytree(simulated, project / "raw")
     npir.annotate(fitted[1], project / "raw", sidecar=True, output_dir=project / "side", progress=False)
-    for sidecar in (project / "side").rglob("*.nwb"):  # the sources' lab, institution, subject's sex, age, description
-        with h5py.File(sidecar, "r") as file:  # are not copied; what evaluate and predict use below is
-            assert sorted(file["general/subject"]) == ["species", "subject_id"] and sorted(file["general"]) == [
-                "session_id", "subject"] and str(project) not in file["session_description"][()].decode()
+    for sidecar in (project / "side").rglob("*.nwb"):  # the sources' lab, institution, subject's description are
+        with h5py.File(sidecar, "r") as file:  # not copied; what evaluate and predict use below (and DANDI asks) is
+            assert sorted(file["general/subject"]) == ["age", "sex", "species", "subject_id"]
+            assert sorted(file["general"]) == ["session_id", "subject"]
+            assert str(project) not in file["session_description"][()].decode()
     moved = Path(shutil.move(project, tmp_path / "moved"))  # the sidecars record project/raw/... by absolute path
     sidecars, raw = moved / "side", moved / "raw"
     result = npir.evaluate([sidecars, raw], label="cell_type", methods=["neurpir", "hand"], progress=False)
