@@ -19,8 +19,8 @@ import glob
 import grp
 import os
 import stat
+import secrets
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
@@ -79,13 +79,18 @@ class Staging:
         self._mode_of: Path | None = None
 
     def new_temp(self) -> Path:
-        """A fresh, empty temporary file in the target's folder (deleted on exit unless committed)."""
-        handle, name = tempfile.mkstemp(prefix=f".{self.target.name}{_TEMP_MARK}", suffix=".nwb",
-                                        dir=self.target.parent)
-        os.close(handle)
-        path = Path(name)
-        self._temps.append(path)
-        return path
+        """A fresh, empty temporary file in the target's folder (deleted on exit unless committed).
+
+        Its name is listed for deletion before the file is made: a stop (SIGTERM, Ctrl-C) raised between making it
+        and listing it would otherwise leave it behind."""
+        while True:
+            path = self.target.with_name(f".{self.target.name}{_TEMP_MARK}{secrets.token_hex(8)}.nwb")
+            self._temps.append(path)
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                return path
+            except FileExistsError:  # another writer's (as good as never with 64 random bits): not ours to delete
+                self._temps.remove(path)
 
     def permissions_of(self, source: Path) -> None:
         """Give a new target committed from this staging ``source``'s permissions less the umask, as ``cp`` gives
