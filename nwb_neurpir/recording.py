@@ -1,9 +1,10 @@
 """The in-memory recording every stage after the reader works on: plain numpy/pandas, no torch, no h5py.
 
 One ``Recording`` is one session of one animal, binned on one time grid. Only *observed* time is kept: the bins are
-the concatenation of the observed windows (``obs_intervals`` for spikes, valid frames for calcium), ``bin_times`` says
-where each bin starts, and a jump in ``bin_times`` marks a gap in observation. A per-neuron ``observed`` mask covers
-neurons whose own observation differs from the grid (``None`` when every neuron is observed in every bin).
+the concatenation of the observed windows (``obs_intervals`` for spikes, valid frames for calcium) less the file's
+``invalid_times``, ``bin_times`` says where each bin starts, and a jump in ``bin_times`` marks a gap in observation. A
+per-neuron ``observed`` mask covers neurons whose own observation differs from the grid (``None`` when every neuron is
+observed in every bin).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from nwb_neurpir.redaction import redact_url
 
 Modality = Literal["spikes", "ophys"]
 
-__all__ = ["SAME_GRID_RTOL", "UNIT_NAME", "Modality", "Recording", "RecordingKey", "SourceInfo", "id_text", "path_text",
-           "recording_key", "refuse_one_recording_twice", "refuse_recordings_read_twice", "same_grid", "unit_names"]
+__all__ = ["SAME_GRID_RTOL", "UNIT_NAME", "InvalidTimes", "Modality", "Recording", "RecordingKey", "SourceInfo",
+           "id_text", "path_text", "recording_key", "refuse_one_recording_twice", "refuse_recordings_read_twice",
+           "same_grid", "unit_names"]
 
 SAME_GRID_RTOL = 1e-3
 """Bin sizes this close are one grid: frame periods measured from timestamps differ by their jitter (two sessions
@@ -87,6 +89,16 @@ class SourceInfo:
         return str(Path(self.location).resolve()) if self.is_local else self.label()
 
 
+@dataclass(frozen=True)
+class InvalidTimes:
+    """A file's ``invalid_times`` table (time NWB marks as not to be analysed), whose time the grid leaves out."""
+
+    intervals: np.ndarray
+    """(n, 2) float64 start and stop (s, the file's clock) of each row, in the table's order."""
+    excluded_seconds: float
+    """Observed time (s) left out of the grid for them: the bins sharing time with any interval, each counted once."""
+
+
 @dataclass
 class Recording:
     """One session's activity on a binned grid of observed time, plus what surrounds it."""
@@ -125,6 +137,8 @@ class Recording:
     table of the spike times (empty in recordings made elsewhere)."""
     unit_filter: str | None = None
     """The neuron filter expression the reader kept the neurons with (``--filter``); None: every neuron."""
+    invalid_times: InvalidTimes | None = None
+    """The file's ``invalid_times``, whose time is not in the grid; None when it has no such table."""
 
     def __post_init__(self) -> None:
         n_neurons, n_bins = self.activity.shape

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -28,3 +28,14 @@ class NeuronActivity:
     observed: np.ndarray | None = None
     spike_times: list[np.ndarray] | None = None
     series: str = ""
+
+    def without_bins(self, dropped: np.ndarray) -> NeuronActivity:
+        """The activity with the bins where ``dropped`` (n_bins,) is true left out of the grid, for every neuron, and
+        the kept spike times that fell in them."""
+        kept = ~dropped
+        spike_times = None
+        if self.spike_times is not None:
+            bins = [self.grid.locate(times) for times in self.spike_times]
+            spike_times = [times[(where >= 0) & kept[where]] for times, where in zip(self.spike_times, bins)]
+        return replace(self, grid=self.grid.restrict(kept), activity=self.activity[:, kept],
+                       observed=None if self.observed is None else self.observed[:, kept], spike_times=spike_times)

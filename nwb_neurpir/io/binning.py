@@ -14,7 +14,8 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["MAX_BINS", "TimeGrid", "bin_means", "bins_inside_windows", "count_events", "merge_windows", "window_grid"]
+__all__ = ["MAX_BINS", "TimeGrid", "bin_means", "bins_inside_windows", "bins_overlapping_windows", "count_events",
+           "merge_windows", "window_grid"]
 
 MAX_BINS = 200_000_000
 """Refuse grids longer than this: a wrong bin size or an absurd interval would otherwise exhaust memory."""
@@ -145,6 +146,19 @@ def bins_inside_windows(grid: TimeGrid, windows: np.ndarray) -> np.ndarray:
     slack = _EDGE_TOLERANCE * grid.bin_size
     inside[inside] = grid.bin_times[inside] + grid.bin_size <= windows[index[inside], 1] + slack
     return inside
+
+
+def bins_overlapping_windows(grid: TimeGrid, windows: np.ndarray) -> np.ndarray:
+    """(n_bins,) bool: which bins share time with one of the (merged) windows, beyond float rounding of the edges (a
+    bin that ends where a window starts, or starts where it ends, does not)."""
+    windows = merge_windows(windows)
+    if windows.shape[0] == 0:
+        return np.zeros(grid.n_bins, dtype=bool)
+    slack = _EDGE_TOLERANCE * grid.bin_size
+    index = np.searchsorted(windows[:, 0], grid.bin_times + grid.bin_size - slack, side="left") - 1
+    overlapping = index >= 0
+    overlapping[overlapping] = windows[index[overlapping], 1] > grid.bin_times[overlapping] + slack
+    return overlapping
 
 
 def count_events(bins: np.ndarray, rows: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,13 +2,14 @@
 
 Every covariate is float32 with no NaN, shape (n_bins,) or (n_bins, k), named by where it came from:
 
-- ``<table>/<column>`` for each numeric column of a ``TimeIntervals`` table in ``/intervals``
-  (``trials/contrast_left``), as a step function over each interval (value of the interval holding the bin's centre;
-  an interval holding no bin centre, such as an instantaneous one with start == stop, holds the bin it starts in; 0
-  outside any interval), plus ``trials/in_trial`` (``<table>/in_interval`` for other tables) and
-  ``<table>/time_since_start`` (s from the interval's start to the bin centre, 0 outside). A NaN value reads as 0, so
-  a column with NaN values also gives ``<table>/<column>_missing``, 1 where the interval's value is NaN (a blank
-  screen's orientation is then not a 0 deg grating). Columns named ``*_time`` (absolute event times) are left out.
+- ``<table>/<column>`` for each numeric column of a ``TimeIntervals`` table in ``/intervals`` but ``invalid_times``
+  (time left out of the grid, not context), e.g. ``trials/contrast_left``, ``epochs/stage_code``, as a step function
+  over each interval (value of the interval holding the bin's centre; an interval holding no bin centre, such as an
+  instantaneous one with start == stop, holds the bin it starts in; 0 outside any interval), plus ``trials/in_trial``
+  (``<table>/in_interval`` for other tables) and ``<table>/time_since_start`` (s from the interval's start to the bin
+  centre, 0 outside). A NaN value reads as 0, so a column with NaN values also gives ``<table>/<column>_missing``, 1
+  where the interval's value is NaN (a blank screen's orientation is then not a 0 deg grating). Columns named
+  ``*_time`` (absolute event times) are left out.
 - ``behavior/<path>`` for each numeric TimeSeries in a ``behavior`` processing module or a behavioural container in
   ``/acquisition`` (Position, BehavioralTimeSeries, PupilTracking, ...), and ``stimulus/<path>`` for
   ``/stimulus/presentation``. ``<path>`` is the series' path under its module, ``/acquisition`` or
@@ -36,6 +37,7 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.binning import TimeGrid, bin_means
 from nwb_neurpir.io.h5_tables import OUTSIDE, member_names, object_path, scalar_columns, stored_outside, table_ids
+from nwb_neurpir.io.invalid_times import INVALID_TIMES
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.timeseries import iter_timeseries, neurodata_type, sample_times, scaled
 
@@ -64,12 +66,15 @@ def collect_covariates(nwb: h5py.File, grid: TimeGrid, source: str,
 
 
 def read_interval_tables(nwb: h5py.File, source: str) -> dict[str, pd.DataFrame]:
-    """Every ``TimeIntervals`` table in ``/intervals`` (trials, epochs, task tables), by name."""
+    """Every ``TimeIntervals`` table in ``/intervals`` (trials, epochs, task tables), by name, but ``invalid_times``
+    (read by ``nwb_neurpir.io.invalid_times``)."""
     intervals = nwb.get("intervals")
     if not isinstance(intervals, h5py.Group):
         return {}
     tables = {}
     for name in member_names(intervals):
+        if name == INVALID_TIMES:
+            continue
         group = intervals.get(name)
         if isinstance(group, h5py.Group) and stored_outside(group, nwb):
             warn_about(source, f"intervals/{name} {OUTSIDE}; left out")

@@ -1,9 +1,9 @@
 """``read_nwb``: one NWB file (a path, or an already open ``h5py.File`` such as a remfile stream) into a ``Recording``.
 
 The NWB layout is read with h5py directly (pynwb is too slow and reads too much for this): units or ROI responses
-binned on the observed grid (``units``, ``ophys``), covariates on the same grid (``covariates``), the trials table and
-the session's identity. Problems with the input raise ``NeurPIRError`` naming the file; problems the reader can work
-around give an ``NWBReadWarning``.
+binned on the observed grid (``units``, ``ophys``) less the time the file marks invalid (``invalid_times``),
+covariates on the same grid (``covariates``), the trials table and the session's identity. Problems with the input
+raise ``NeurPIRError`` naming the file; problems the reader can work around give an ``NWBReadWarning``.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from nwb_neurpir.io.activity import LESS_DATA, NeuronActivity
 from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
 from nwb_neurpir.io.h5_tables import decode_text, path_named, stripped_text
 from nwb_neurpir.io.identity import read_identity
+from nwb_neurpir.io.invalid_times import exclude_invalid_times
 from nwb_neurpir.io.nwb_file import check_nwb_root, open_nwb
 from nwb_neurpir.io.ophys import find_roi_series, read_ophys, roi_planes
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.units import read_units, units_tables
 from nwb_neurpir.renamed import accepts_ophys_series
-from nwb_neurpir.recording import Modality, Recording, SourceInfo
+from nwb_neurpir.recording import InvalidTimes, Modality, Recording, SourceInfo
 
 __all__ = ["ModalityMismatch", "NoNeurons", "SidecarFile", "detect_modality", "read_nwb", "readable_modality",
            "sidecar_source"]
@@ -165,7 +166,8 @@ def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: 
     else:
         activity = read_ophys(nwb, label, series_path=series, unit_filter=unit_filter, bin_size=bin_size,
                               time_range=time_range)
-    return _recording(nwb, label, source_info, chosen, activity, unit_filter)
+    activity, invalid_times = exclude_invalid_times(activity, nwb, label)
+    return _recording(nwb, label, source_info, chosen, activity, unit_filter, invalid_times)
 
 
 def _warn_rois_left_out(nwb: h5py.File, units: str, label: str) -> None:
@@ -186,7 +188,7 @@ def _modality_named(nwb: h5py.File, modality: str, series: str | None) -> str:
 
 
 def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: Modality,
-               activity: NeuronActivity, unit_filter: str | None) -> Recording:
+               activity: NeuronActivity, unit_filter: str | None, invalid_times: InvalidTimes | None) -> Recording:
     identity = read_identity(nwb, label)
     if source_info is None:
         source_info = SourceInfo(location=str(nwb.filename), identifier=identity.identifier)
@@ -211,5 +213,6 @@ def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modal
         spike_times=activity.spike_times,
         activity_series=activity.series,
         unit_filter=unit_filter,
+        invalid_times=invalid_times,
     )
 
