@@ -194,7 +194,7 @@ def test_bars_say_what_they_do_and_warnings_get_their_own_line(cli_server: CliFo
 def test_wording_and_a_missing_model_folder(cli_server: CliForkServer, bare_files: Path, tmp_path: Path) -> None:
     done = cli_server.run(["inspect", bare_files / "s1.nwb", "--no-progress"], tmp_path / "logs")
     assert done.code == 0, done.stderr[-2000:]
-    assert "10 units with spike times from /units; observed 10.0 s in 1 window (" in done.stdout
+    assert "10 units with spike times from /units; observed 10.0 s in 1 window between " in done.stdout
     for command in (["embed", tmp_path / "no-model", bare_files],
                     ["evaluate", bare_files, "--label", "location", "--model", tmp_path / "no-model"]):
         missing = cli_server.run(command, tmp_path / "logs")

@@ -4,6 +4,7 @@ file with the artefact periods cut out of ``obs_intervals``. Real NWB files writ
 
 from __future__ import annotations
 
+import json
 import uuid
 import warnings
 from datetime import datetime, timezone
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import nwb_neurpir as npir
+from nwb_neurpir.cli.app import app
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.features import hand_features
 from nwb_neurpir.io.nwb_reader import read_nwb
@@ -22,6 +25,7 @@ from nwb_neurpir.testing import make_ophys_nwbfile, make_spikes_nwbfile, tiny_co
 DURATION = 60.0
 ARTEFACTS = [(10.0, 12.0), (25.0, 27.0), (40.0, 42.0), (50.0, 52.0)]
 """Whole seconds, so the grid cut at them in ``obs_intervals`` has the same bins as the grid they are cut from."""
+runner = CliRunner()
 
 
 def _session(path: Path, variant: str) -> Path:
@@ -133,3 +137,34 @@ def test_invalid_times_covering_all_observed_time_is_an_error(tmp_path: Path) ->
     with pytest.raises(NeurPIRError, match=r"all\.nwb: intervals/invalid_times covers all [0-9.]+ s of observed time: "
                                            "nothing is left to read$"):
         read_nwb(write_nwbfile(nwbfile, tmp_path / "all.nwb"))
+
+
+def _lost_units(path: Path) -> Path:
+    """Four units on an acquisition clock starting at 3,600 s, units 0 and 2 lost 5 s into the 20 s session."""
+    from pynwb import NWBFile
+
+    nwbfile = NWBFile(session_description="lost units", identifier="lost", session_id="s2",
+                      session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    rng = np.random.default_rng(3)
+    for index in range(4):
+        stop = 3605.0 if index % 2 == 0 else 3620.0
+        nwbfile.add_unit(spike_times=np.sort(rng.uniform(3600.0, stop, 50)), obs_intervals=[[3600.0, stop]])
+    return write_nwbfile(nwbfile, path)
+
+
+def test_inspect_shows_the_span_the_invalid_times_and_the_units_observed_for_less(tmp_path: Path,
+                                                                                   sessions: dict[str, Path]) -> None:
+    text = runner.invoke(app, ["inspect", str(sessions["marked"])])
+    assert text.exit_code == 0, text.output
+    assert ("  12 units with spike times from /units; observed 52.0 s in 5 windows between 0.0 and 60.0 s (10 ms "
+            "bins)\n  invalid_times: 8.0 s left out (4 intervals)\n") in text.stdout
+    assert "invalid_times/" not in text.stdout and "observed for less" not in text.stdout
+    path = _lost_units(tmp_path / "lost.nwb")
+    shown = runner.invoke(app, ["inspect", str(path), "--json"])
+    assert shown.exit_code == 0, shown.output
+    (summary,) = json.loads(shown.stdout)
+    assert summary["observed_span_s"] == [3600.0, 3620.0] and summary["invalid_times"] is None
+    assert summary["partly_observed"] == {"n_neurons": 2, "median_observed_s": 5.0}
+    printed = runner.invoke(app, ["inspect", str(path)]).stdout
+    assert "observed 20.0 s in 1 window between 3600.0 and 3620.0 s" in printed
+    assert "  2 units observed for less than the session: median 5.0 s\n" in printed

@@ -76,11 +76,7 @@ def _summary_text(summary: dict[str, Any]) -> str:
     lines = [summary["source"],
              f"  subject {summary['subject_id']}  session {summary['session_id']}  "
              f"start {summary['session_start_time']}  identifier {summary['identifier']}"]
-    kind = "units with spike times" if summary["modality"] == "spikes" else "calcium ROIs"
-    windows = summary["observed_epochs"]
-    lines.append(f"  {summary['n_neurons']} {kind} from /{summary['neuron_table']}; observed "
-                 f"{summary['observed_s']:.1f} s in {windows} window{'' if windows == 1 else 's'} "
-                 f"({summary['bin_size_s'] * 1000:g} ms bins)")
+    lines.extend(_observed_lines(summary))
     lines.extend(_units_tables_text(summary))
     if summary["modality"] == "ophys":
         lines.append(f"  traces from /{summary['activity_series']}")
@@ -89,6 +85,25 @@ def _summary_text(summary: dict[str, Any]) -> str:
     lines.append(f"  trials: {summary['n_trials']}")
     lines.append(f"  covariates: {', '.join(summary['covariates']) or 'none'}")
     return "\n".join([*lines, *_stored_text(summary)])
+
+
+def _observed_lines(summary: dict[str, Any]) -> list[str]:
+    """The neurons and their observed time: total, windows, first and last observed second on the file's clock, bin
+    size; a line for the time left out as ``invalid_times`` and one for the neurons observed for less than the rest
+    (their own ``obs_intervals``)."""
+    kind = "units with spike times" if summary["modality"] == "spikes" else "calcium ROIs"
+    windows, (first, last) = summary["observed_epochs"], summary["observed_span_s"]
+    lines = [f"  {summary['n_neurons']} {kind} from /{summary['neuron_table']}; observed {summary['observed_s']:.1f} s "
+             f"in {windows} window{'' if windows == 1 else 's'} between {first:.1f} and {last:.1f} s "
+             f"({summary['bin_size_s'] * 1000:g} ms bins)"]
+    if (invalid := summary["invalid_times"]) is not None:
+        count = invalid["intervals"]
+        lines.append(f"  invalid_times: {invalid['excluded_s']:.1f} s left out ({count} interval"
+                     f"{'' if count == 1 else 's'})")
+    if (partly := summary["partly_observed"]) is not None:
+        lines.append(f"  {partly['n_neurons']} {'units' if summary['modality'] == 'spikes' else 'ROIs'} observed for "
+                     f"less than the session: median {partly['median_observed_s']:.1f} s")
+    return lines
 
 
 def _shown(value: str) -> str:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from nwb_neurpir.renamed import accepts_ophys_series
 
 if TYPE_CHECKING:
@@ -94,9 +96,27 @@ def summarize(recording: Recording) -> dict[str, Any]:
         "bin_size_s": recording.bin_size,
         "observed_s": round(recording.observed_seconds, 3),
         "observed_epochs": int(recording.epoch_starts().size),
+        "observed_span_s": [round(float(recording.bin_times[0]), 3),
+                            round(float(recording.bin_times[-1] + recording.bin_size), 3)],
+        "invalid_times": None if recording.invalid_times is None else {
+            "intervals": int(recording.invalid_times.intervals.shape[0]),
+            "excluded_s": round(recording.invalid_times.excluded_seconds, 3)},
+        "partly_observed": _partly_observed(recording),
         "n_trials": 0 if recording.trials is None else len(recording.trials),
         "covariates": sorted(recording.covariates),
     }
+
+
+def _partly_observed(recording: Recording) -> dict[str, float | int] | None:
+    """How many neurons are observed for less than the recording's observed time (their own ``obs_intervals``, a
+    calcium ROI's NaN frames) and their median observed seconds; None when every neuron is observed throughout."""
+    if recording.observed is None:
+        return None
+    seconds = recording.observed.sum(axis=1) * recording.bin_size
+    shorter = seconds[seconds < recording.observed_seconds]
+    if shorter.size == 0:
+        return None
+    return {"n_neurons": int(shorter.size), "median_observed_s": round(float(np.median(shorter)), 3)}
 
 
 def _file_tables(source: ResolvedSource, access: Any) -> dict[str, list[Any]]:  # noqa: ANN401
