@@ -277,7 +277,7 @@ def test_files_without_a_subject_id_are_animals_of_their_own(simulated: Path, tm
     third_session = recordings[2].session_id
     assert [fold.name for fold in result.folds] == ["sim01", "SIM-01", f"({third_session})"]
     assert any(f"animal of its own, named by its session id: ({third_session})" in note for note in result.notes)
-    assert any("'SIM-01' and 'sim01' differ only by case, punctuation or whitespace" in note
+    assert any("'SIM-01' and 'sim01' differ only by case, punctuation, whitespace or character width" in note
                for note in result.notes)
     assert evaluate(recordings, label="cell_type", methods=["hand"], held_out=[f"({third_session})"],
                     progress=False).folds[0].test_counts == result.folds[2].test_counts

@@ -81,7 +81,7 @@ def test_missing_placeholders_are_dropped_and_case_variants_named(label_files: l
     assert neurons.classes == ("PV", "PYR", "Pyr", "pyr", "unknown")
     assert neurons.dropped == {"<missing>": 30}
     assert neurons.label_values == {"PV": 6, "PYR": 6, "Pyr": 6, "pyr": 6, "unknown": 6}  # " pyr " is pyr
-    with pytest.warns(EvaluationWarning, match="differ only by case or spacing are separate classes: PYR / Pyr / pyr"):
+    with pytest.warns(EvaluationWarning, match="differ only by case, spacing or character width are separate classes: PYR / Pyr / pyr"):
         result = evaluate(label_files, label="messy_type", methods=["hand"], progress=False)
     assert sum("PYR / Pyr / pyr" in note for note in result.notes) == 1
     frame = pd.DataFrame({"subject_id": ["m1"] * 30 + ["m2"] * 30, "file": ["m1.nwb"] * 30 + ["m2.nwb"] * 30,

@@ -61,7 +61,7 @@ def test_a_preset_group_matching_no_neuron_unassigned_labels_and_dropped_spellin
              "no group include VISp5 (12), VISp2/3 (6), MOs (12), DG-mo (6), SCig (6), and 1 more values (6 neurons) "
              "('VISp*' would match VISp5); so 3 of the 4 groups of grouping steinmetz-4region are classes")
     unassigned = "left out as unassigned labels: 24 neurons whose acronym is root (12), void (6), empty or missing (6)"
-    spelling = ("acronym values that differ only by case or spacing are not grouped together by grouping "
+    spelling = ("acronym values that differ only by case, spacing or character width are not grouped together by grouping "
                 "steinmetz-4region: CA1 (in HPF) / ca1 (in no group: 6 neurons dropped)")
     outside = "grouping steinmetz-4region drops 48 neurons whose acronym is in no group: MOs 12, VISp5 12, DG-mo 6, "
     report = json.loads((out / "report.json").read_text())
@@ -76,7 +76,7 @@ def test_without_a_grouping_root_and_void_are_classes_with_a_note(recordings: li
     notes = _notes(recordings, None)
     assert ("acronym root (12), void (6) usually mean unassigned (no area), yet each is a class here as every value "
             "is; a --grouping file leaves them out unless it lists them") in notes
-    assert "acronym values that differ only by case or spacing are separate classes: CA1 / ca1 (a --grouping file " \
+    assert "acronym values that differ only by case, spacing or character width are separate classes: CA1 / ca1 (a --grouping file " \
            "can merge them)" in notes
     assert not any(note.startswith("left out as unassigned") for note in notes)
 
@@ -86,7 +86,7 @@ def test_a_dict_grouping_with_wildcards_rolls_fine_acronyms_up(recordings: list[
     assert result.classes == ("hippocampus", "midbrain", "thalamus", "visual cortex")
     assert result.grouping == {"name": "custom", "groups": COARSE}
     assert result.folds[0].test_counts == {"hippocampus": 15, "midbrain": 9, "thalamus": 9, "visual cortex": 9}
-    assert not any("case or spacing" in note or "matches no labelled neuron" in note for note in result.notes)
+    assert not any("differ only by case" in note or "matches no labelled neuron" in note for note in result.notes)
     assert "left out as unassigned labels: 24 neurons whose acronym is root (12), void (6), empty or missing (6)" \
         in result.notes
     grouping = npir.LabelGrouping("coarse", {group: tuple(values) for group, values in COARSE.items()})
@@ -142,5 +142,5 @@ def test_a_grouping_matching_no_label_is_blamed_on_itself(recordings: list[Recor
 
 def test_spellings_a_grouping_puts_apart_are_named(recordings: list[Recording]) -> None:
     notes = _notes(recordings, {"hippocampus": ["CA1"], "thalamus": ["ca1", "LP"]})
-    assert ("acronym values that differ only by case or spacing are not grouped together by grouping custom: CA1 "
+    assert ("acronym values that differ only by case, spacing or character width are not grouped together by grouping custom: CA1 "
             "(in hippocampus) / ca1 (in thalamus) (list each spelling under its group)") in notes

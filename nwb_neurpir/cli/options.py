@@ -46,8 +46,8 @@ GROUPING_HELP = ("Preset (steinmetz-4region: Steinmetz et al. 2019's brainRegion
                  "VISp5, VISam2/3 ...). A label two groups match, or a group name written twice, is an error. Values "
                  "in no group and unassigned ones (empty, root, void) are left out, and notes count them.")
 """How the ``--grouping`` options describe a grouping: the preset, the file format, what is left out."""
-LABEL_VALUES = ("Values are compared with surrounding spaces stripped. Empty values, NaN and nan/none/null/n/a/na "
-                "(any case) are missing: those neurons are left out; every other value, 'unknown', root and void "
+LABEL_VALUES = ("Values are compared with surrounding spaces stripped, in one Unicode form (NFC). Empty values, "
+                "NaN and nan/none/null/n/a/na (any case) are missing: those neurons are left out; every other value, 'unknown', root and void "
                 "too, is a class (a --grouping keeps only the values its groups list or match).")
 """How the ``--label`` options say which label values are classes."""
 LABELS_HELP = ("A CSV (or .tsv) of labels kept outside the NWB files: columns neuron_id (the units table's row id) "

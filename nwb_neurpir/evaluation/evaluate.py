@@ -79,6 +79,7 @@ from nwb_neurpir.evaluation.stability import StabilityResult, measure_stability
 from nwb_neurpir.evaluation.stability_inputs import stability_names, table_inputs, tracked_recordings
 from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import UNIT_NAME, Recording, refuse_recordings_read_twice
+from nwb_neurpir.unicode_forms import named_columns
 
 if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR, NeurPIRConfig
@@ -166,7 +167,9 @@ def evaluate(
     """
     started = time.perf_counter()
     _check_options(config, model, embeddings, normalize, probe, ablations)
-    recordings = list(recordings or [])
+    recordings = [_columns_named(recording, (label, match_column)) for recording in recordings or []]
+    if isinstance(embeddings, pd.DataFrame):
+        embeddings = named_columns(embeddings, (label, match_column))
     if vectors and (label is None or not recordings):
         raise NeurPIRError("vectors of other methods are probed for --label on the recordings they were made from; "
                            "give both")
@@ -260,6 +263,13 @@ def evaluate(
         notes=notes + fold_notes(fold_infos, results, label, split) + (stability.notes if stability else []),
         neurons=_neuron_table(neurons, recordings, keys),
         stability=stability)
+
+
+def _columns_named(recording: Recording, names: Sequence[str | None]) -> Recording:
+    """``recording`` with its neuron columns spelled like ``names`` in another Unicode form renamed as ``names``
+    spell them (``named_columns``), so that ``label="área"`` typed either way finds the file's column."""
+    metadata = named_columns(recording.neuron_metadata, names)
+    return recording if metadata is recording.neuron_metadata else replace(recording, neuron_metadata=metadata)
 
 
 def _check_label_free(match_column: str | None, config: NeurPIRConfig | None, grouping: object,

@@ -13,7 +13,8 @@ match, or a group name written twice, is an error. Every YAML value is read as t
 are label values, not booleans or numbers.
 
 Label values (in files and in groupings alike) are compared as normalized text (``normalize_label``): surrounding
-spaces stripped (``" CA1 "`` is ``CA1``), whole numbers read the same whether stored as integers, floats or text
+spaces stripped (``" CA1 "`` is ``CA1``), in Unicode normal form C (``córtex`` with a combining accent is ``córtex``
+precomposed; full-width ``ＣＡ１`` stays apart from ``CA1``), whole numbers read the same whether stored as integers, floats or text
 (``1``, ``1.0`` and ``"1.0"`` are all ``1``), and empty values, float NaN and the placeholders ``nan``, ``none``,
 ``null``, ``n/a`` and ``na`` (any case) are missing.
 """
@@ -31,6 +32,7 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.unicode_forms import nfc
 
 __all__ = ["GROUPING_PRESETS", "MISSING_LABEL", "MISSING_TEXTS", "GroupedLabels", "GroupingSpec", "LabelGrouping",
            "check_categorical", "check_grouping_matches", "group_labels", "load_grouping", "normalize_label"]
@@ -72,15 +74,16 @@ class LabelGrouping:
     def group_of(self, value: str) -> str | None:
         """The group whose values list or match ``value`` (a normalized label), None when none does; NeurPIRError
         when two groups do."""
-        owners = [group for group, pattern in self._patterns.items() if pattern.fullmatch(value)]
+        owners = [group for group, pattern in self._patterns.items() if pattern.fullmatch(nfc(value))]
         if len(owners) > 1:
             raise _in_two_groups(value, owners[0], owners[1], self.source)
         return owners[0] if owners else None
 
     @cached_property
     def _patterns(self) -> dict[str, re.Pattern[str]]:
-        """Per group, one regular expression matching its values (``*``: any characters, the rest literally)."""
-        return {group: re.compile("|".join(".*".join(map(re.escape, value.split(WILDCARD))) for value in values),
+        """Per group, one regular expression matching its values (``*``: any characters, the rest literally; in
+        Unicode normal form C, as labels are compared)."""
+        return {group: re.compile("|".join(".*".join(map(re.escape, nfc(value).split(WILDCARD))) for value in values),
                                   re.DOTALL) for group, values in self.groups.items()}
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,8 +128,8 @@ class GroupedLabels:
 
 
 def normalize_label(value: Any) -> str | None:
-    """A raw label as a clean string (bytes decoded, surrounding spaces stripped, whole numbers as integers: ``1.0``
-    -> ``1``), or None when it is missing (None, NaN, empty, or a placeholder of ``MISSING_TEXTS``)."""
+    """A raw label as a clean string (bytes decoded, surrounding spaces stripped, in Unicode normal form C, whole
+    numbers as integers: ``1.0`` -> ``1``), or None when it is missing (None, NaN, empty, or a placeholder of ``MISSING_TEXTS``)."""
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -135,7 +138,7 @@ def normalize_label(value: Any) -> str | None:
         if np.isnan(value):
             return None
         return str(int(value)) if float(value).is_integer() else str(value)
-    text = str(value).strip()
+    text = nfc(str(value).strip())
     whole = _WHOLE_NUMBER_TEXT.fullmatch(text)
     if whole:
         return str(int(whole.group(1)))

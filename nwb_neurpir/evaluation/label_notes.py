@@ -1,10 +1,11 @@
 """Notes on the values of a label, for evaluate's report and a probe's fit: groups of a grouping that no neuron falls
-in, labels that mean "no area" (missing, ``root``, ``void``), and values that differ only by case or spacing -- each
-saying what happened to those neurons."""
+in, labels that mean "no area" (missing, ``root``, ``void``), and values that differ only by case, spacing or character
+width -- each saying what happened to those neurons."""
 
 from __future__ import annotations
 
 from nwb_neurpir.evaluation.grouping import WILDCARD, LabelGrouping
+from nwb_neurpir.unicode_forms import loose_form
 
 __all__ = ["UNASSIGNED_TEXTS", "is_unassigned", "label_notes"]
 
@@ -22,7 +23,7 @@ def is_unassigned(value: str) -> bool:
 
 def label_notes(values: dict[str, int], n_missing: int, grouping: LabelGrouping | None, label: str) -> list[str]:
     """The notes on ``label``'s values (value -> neurons, as ``GroupedLabels.values``; ``n_missing`` neurons without
-    one): groups no neuron falls in, unassigned labels, spellings that differ only by case or spacing."""
+    one): groups no neuron falls in, unassigned labels, spellings that differ only by case, spacing or width."""
     fates = {value: value if grouping is None else grouping.group_of(value) for value in values}
     return [*_empty_groups_note(values, fates, grouping), *_unassigned_notes(values, fates, n_missing, grouping, label),
             *_spelling_note(values, fates, grouping, label)]
@@ -72,21 +73,22 @@ def _unassigned_notes(values: dict[str, int], fates: dict[str, str | None], n_mi
 
 def _spelling_note(values: dict[str, int], fates: dict[str, str | None], grouping: LabelGrouping | None,
                    label: str) -> list[str]:
-    """A note on the values that differ only by case or inner spacing (surrounding spaces are stripped before):
-    without a grouping they are separate classes; with one, those it puts in different groups or drops only some of
-    (one listed, the other not), saying where each went. Spellings a grouping puts together, or drops all, pass."""
+    """A note on the values that differ only by case, inner spacing or character width (full-width ``ＣＡ１``;
+    surrounding spaces are stripped before, and accents are already in one Unicode form): without a grouping they
+    are separate classes; with one, those it puts in different groups or drops only some of (one listed, the other
+    not), saying where each went. Spellings a grouping puts together, or drops all, pass."""
     spellings: dict[str, list[str]] = {}
     for text in sorted(values):
-        spellings.setdefault(" ".join(text.casefold().split()), []).append(text)
+        spellings.setdefault(" ".join(loose_form(text).split()), []).append(text)
     variants = [names for names in spellings.values() if len(names) > 1]
     if grouping is None:
         shown = "; ".join(" / ".join(names) for names in variants)
-        return [f"{label} values that differ only by case or spacing are separate classes: {shown} (a --grouping "
-                "file can merge them)"] if variants else []
+        return [f"{label} values that differ only by case, spacing or character width are separate classes: {shown} "
+                "(a --grouping file can merge them)"] if variants else []
     apart = [" / ".join(f"{name} ({_fate(fates[name], values[name])})" for name in names)
              for names in variants if len({fates[name] for name in names}) > 1]
-    return [f"{label} values that differ only by case or spacing are not grouped together by grouping "
-            f"{grouping.name}: {'; '.join(apart)} (list each spelling under its group)"] if apart else []
+    return [f"{label} values that differ only by case, spacing or character width are not grouped together by "
+            f"grouping {grouping.name}: {'; '.join(apart)} (list each spelling under its group)"] if apart else []
 
 
 def _fate(group: str | None, count: int) -> str:

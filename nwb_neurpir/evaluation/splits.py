@@ -17,6 +17,7 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.identity import is_stand_in, similar_subjects
+from nwb_neurpir.unicode_forms import nfc
 
 __all__ = ["SPLITS", "Fold", "Split", "animal_notes", "make_folds", "only_held_out"]
 
@@ -77,8 +78,8 @@ def make_folds(
 
 def animal_notes(subject_ids: Sequence[str]) -> list[str]:
     """What a reader of leave-one-animal-out scores must know about the animals: files without a subject id (each
-    an animal of its own) and subject ids that differ only by case, punctuation or whitespace (perhaps one animal
-    on both sides of a fold)."""
+    an animal of its own) and subject ids that differ only by case, punctuation, whitespace or character width
+    (perhaps one animal on both sides of a fold)."""
     subjects = list(dict.fromkeys(str(subject) for subject in subject_ids))
     notes = []
     stand_ins = [subject for subject in subjects if is_stand_in(subject)]
@@ -88,17 +89,20 @@ def animal_notes(subject_ids: Sequence[str]) -> list[str]:
                      "both sides of a fold and the scores are optimistic")
     for group in similar_subjects(subjects):
         notes.append(f"subject ids {' and '.join(repr(subject) for subject in group)} differ only by case, "
-                     "punctuation or whitespace and count as different animals; if they are one, it is on both "
-                     "sides of a fold (correct general/subject/subject_id in the files)")
+                     "punctuation, whitespace or character width and count as different animals; if they are one, it "
+                     "is on both sides of a fold (correct general/subject/subject_id in the files)")
     return notes
 
 
 def only_held_out(folds: list[Fold], names: Sequence[str]) -> list[Fold]:
     """The folds that hold out one of ``names`` (an animal, or a fold's own name: a session under ``session``),
-    for scoring only the animals a model never saw; a name no fold holds out is a ``NeurPIRError``."""
-    kept = [fold for fold in folds if {fold.name, *fold.held_out_subjects} & set(names)]
-    known = {name for fold in folds for name in (fold.name, *fold.held_out_subjects)}
-    unknown = [name for name in names if name not in known]
+    for scoring only the animals a model never saw; a name no fold holds out is a ``NeurPIRError``. Names are
+    compared in Unicode normal form C (``Zürich-m3`` typed with a precomposed ``ü`` names the animal a file spells
+    with a combining accent)."""
+    wanted = {nfc(name) for name in names}
+    kept = [fold for fold in folds if {nfc(name) for name in (fold.name, *fold.held_out_subjects)} & wanted]
+    known = {nfc(name) for fold in folds for name in (fold.name, *fold.held_out_subjects)}
+    unknown = [name for name in names if nfc(name) not in known]
     if unknown:
         raise NeurPIRError(f"no fold holds out {unknown[0]!r}; the folds hold out "
                            f"{', '.join(fold.name for fold in folds)}")

@@ -22,13 +22,15 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.evaluation.probes import standardize_per_session
+from nwb_neurpir.unicode_forms import nfc
 
 __all__ = ["Retrieval", "StabilityResult", "TrackedRecording", "measure_stability", "retrieve", "tracked_values"]
 
 
 def tracked_values(values: Sequence[Any]) -> np.ndarray:
     """A tracked column as text, one per neuron: ``""`` for missing values (None, NaN, blank); whole numbers
-    without a decimal part (``3.0`` -> ``"3"``), so an integer column and its float copy name the same neuron."""
+    without a decimal part (``3.0`` -> ``"3"``), so an integer column and its float copy name the same neuron; text
+    stripped and in Unicode normal form C."""
     out = []
     for value in values:
         if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -36,9 +38,9 @@ def tracked_values(values: Sequence[Any]) -> np.ndarray:
         elif isinstance(value, (float, np.floating)) and float(value).is_integer():
             out.append(str(int(value)))
         elif isinstance(value, bytes):
-            out.append(value.decode("utf-8", "replace").strip())
+            out.append(nfc(value.decode("utf-8", "replace").strip()))
         else:
-            out.append(str(value).strip())
+            out.append(nfc(str(value).strip()))
     return np.asarray(out, dtype=object).astype(str)
 
 

@@ -2,7 +2,8 @@
 reader's ``Recording`` and the table of annotated files), and the neuron-table columns whose names the package
 gives its own identity columns.
 
-An animal is the file's ``/general/subject/subject_id`` (surrounding whitespace removed); one file is one animal.
+An animal is the file's ``/general/subject/subject_id`` (surrounding whitespace removed, in Unicode normal form C as
+every compared text: ``unicode_forms``); one file is one animal.
 A file without one counts as an animal of its own, named by its session id in parentheses, ``(<session id>)``:
 pooling every such file into one nameless animal would put different animals on one side of a split.
 """
@@ -18,6 +19,7 @@ import pandas as pd
 
 from nwb_neurpir.io.h5_tables import stripped_text
 from nwb_neurpir.io.read_warnings import warn_about
+from nwb_neurpir.unicode_forms import loose_form, nfc
 
 __all__ = ["IDENTITY_COLUMNS", "FileIdentity", "clear_of_identity", "identity_renames", "is_stand_in", "read_identity",
            "similar_subjects", "stand_in"]
@@ -41,12 +43,13 @@ class FileIdentity:
 
 
 def read_identity(nwb: h5py.File, label: str, session_fallback: str = "") -> FileIdentity:
-    """The file's identity, stripped of surrounding whitespace; a file without a subject id is warned about once
+    """The file's identity, stripped of surrounding whitespace, its subject and session ids in Unicode normal form C
+    (a session of one animal saved on macOS names the same animal); a file without a subject id is warned about once
     and named as an animal of its own. A file without a session id gets ``session_fallback`` (a sidecar of an earlier
     release: its source's), else its NWB identifier."""
     identifier = stripped_text(nwb, "identifier")
-    session_id = stripped_text(nwb, "general/session_id") or session_fallback or identifier
-    subject_id = stripped_text(nwb, "general/subject/subject_id")
+    session_id = nfc(stripped_text(nwb, "general/session_id") or session_fallback or identifier)
+    subject_id = nfc(stripped_text(nwb, "general/subject/subject_id"))
     if not subject_id:
         subject_id = stand_in(session_id)
         _warn(label, f"no general/subject/subject_id; the recording counts as an animal of its own, named "
@@ -65,11 +68,12 @@ def is_stand_in(subject_id: str) -> bool:
 
 
 def similar_subjects(subject_ids: Iterable[str]) -> list[list[str]]:
-    """Groups of distinct subject ids that differ only by case, punctuation or whitespace (``SIM01``, ``sim-01``):
-    perhaps one animal spelled two ways, which splits by animal would put on both sides."""
+    """Groups of distinct subject ids that differ only by case, punctuation, whitespace or character width (``SIM01``,
+    ``sim-01``, full-width ``ＳＩＭ０１``): perhaps one animal spelled two ways, which splits by animal would put on
+    both sides."""
     groups: dict[str, list[str]] = {}
     for subject in dict.fromkeys(subject_ids):
-        groups.setdefault(re.sub(r"[\W_]+", "", subject).casefold(), []).append(subject)
+        groups.setdefault(re.sub(r"[\W_]+", "", loose_form(subject)), []).append(subject)
     return [sorted(group) for group in groups.values() if len(group) > 1]
 
 

@@ -3,9 +3,10 @@
 in for that column of the files (``neurpir evaluate --labels``, ``neurpir predict --fit-on ... --labels``).
 
 Key rule: the recording is named by ``identifier`` (its NWB identifier) when the table has that column, else by
-``session_id``; a ``subject_id`` column, when present, must match too. The neuron is named by ``neuron_id`` (the row
-id of its units or ROI table) or by ``unit_name`` (the units' ``unit_name`` column, where Kilosort/Phy exports keep
-the cluster id; compared as text), by both when the table has both. A ``neuron_table`` column (the path or name of
+``session_id``; a ``subject_id`` column, when present, must match too. Keys and neuron names are compared stripped
+of surrounding whitespace (a spreadsheet's trailing spaces) and in Unicode normal form C, as the files' ids are. The
+neuron is named by ``neuron_id`` (the row id of its units or ROI table) or by ``unit_name`` (the units'
+``unit_name`` column, where Kilosort/Phy exports keep the cluster id; compared as text), by both when the table has both. A ``neuron_table`` column (the path or name of
 the neuron's table in its file, ``units`` or a ``PlaneSegmentation``, as ``embed`` writes it) is part of the key:
 rows of other tables than the one read match no neuron; without it, rows are matched to the table read, with a
 warning when the files also hold other neuron tables (units and ROIs share ids). Neurons the table lists get its value (an empty
@@ -32,6 +33,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.recording import UNIT_NAME, id_text, unit_names
+from nwb_neurpir.unicode_forms import named_columns, nfc
 from nwb_neurpir.workflows.table_keys import NEURON_TABLE, named_tables, warn_implicit_table
 
 if TYPE_CHECKING:
@@ -71,6 +73,7 @@ def read_labels(labels: str | Path | pd.DataFrame, label: str) -> ExternalLabels
         table, file, sha256 = labels.copy(), None, None
     else:
         (table, sha256), file = _read_table(Path(labels)), str(Path(labels).absolute())
+    table = named_columns(table, [label])
     recording = next((name for name in RECORDING_KEYS if name in table.columns), None)
     neuron = tuple(name for name in NEURON_KEYS if name in table.columns)
     missing = [*([] if neuron else [" or ".join(NEURON_KEYS)]), *([] if label in table.columns else [label])]
@@ -82,7 +85,7 @@ def read_labels(labels: str | Path | pd.DataFrame, label: str) -> ExternalLabels
     if table[[*key, *neuron]].isna().any(axis=None):
         raise NeurPIRError(f"the labels table has rows without {' or '.join([*key, *neuron])}", source)
     for column in (*key, *neuron):
-        table[column] = [id_text(value).strip("/") if column == NEURON_TABLE else id_text(value)
+        table[column] = [id_text(value).strip("/") if column == NEURON_TABLE else _key_text(value)
                          for value in table[column]]
     twice = table.duplicated([*key, *neuron])
     if twice.any():
@@ -146,6 +149,8 @@ def _matched(neurons: pd.DataFrame, labels: ExternalLabels) -> np.ndarray:
     if NEURON_TABLE in labels.key:
         labels = dataclasses.replace(labels, table=labels.table.assign(**{NEURON_TABLE: named_tables(
             labels.table[NEURON_TABLE], neurons[NEURON_TABLE])}))
+    neurons = neurons.assign(**{column: [None if value is None else _key_text(value) for value in neurons[column]]
+                                for column in neurons.columns if column in (*RECORDING_KEYS, "subject_id", UNIT_NAME)})
     key, by = list(labels.key), [*labels.key, *labels.neuron]
     if UNIT_NAME in labels.neuron and neurons[UNIT_NAME].isna().all():
         raise NeurPIRError(f"names neurons by {UNIT_NAME}, but the files' neurons have no {UNIT_NAME} column",
@@ -174,6 +179,12 @@ def _matched(neurons: pd.DataFrame, labels: ExternalLabels) -> np.ndarray:
     merged = ids.merge(labels.table, on=by, how="left")
     values = merged[labels.label].astype(object).to_numpy()
     return np.where(pd.isna(values), None, values)
+
+
+def _key_text(value: object) -> str:
+    """A key or neuron name of a labels table or of the files' neurons, as compared: text (``id_text``) stripped of
+    surrounding whitespace, in Unicode normal form C."""
+    return nfc(id_text(value).strip())
 
 
 def _refuse_unit_names(neurons: pd.DataFrame, labels: ExternalLabels, matched: int) -> None:

@@ -19,6 +19,7 @@ from nwb_neurpir.evaluation.grouping import GroupingSpec, LabelGrouping, check_g
 from nwb_neurpir.evaluation.palette import load_palette
 from nwb_neurpir.evaluation.plots import DEFAULT_DPI, check_projectable
 from nwb_neurpir.evaluation.results import EmbeddingView, left_out_reasons, silent_rows
+from nwb_neurpir.unicode_forms import named_columns
 from nwb_neurpir.workflows.annotated import read_annotated
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ def annotated_view(table: pd.DataFrame, label: str | None = None, grouping: Labe
     from nwb_neurpir.evaluation.normalization import choose_normalization, one_class_note
     from nwb_neurpir.io.unit_filter import select_rows
 
+    table = named_columns(table, [label])
     if label is None:
         label = next((name for name in DEFAULT_LABELS if name in table.columns), None)
     elif label not in table.columns:

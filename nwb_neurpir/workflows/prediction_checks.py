@@ -106,8 +106,9 @@ def outside_classes_note(probe: LabelProbe, recording: Recording, ids: np.ndarra
     """When the recording's neurons ``ids`` carry the probe's label column (after its grouping): how many labelled
     ones have a label the probe cannot predict, and which; None when none do."""
     from nwb_neurpir.evaluation.grouping import normalize_label
+    from nwb_neurpir.unicode_forms import named_columns
 
-    metadata = recording.neuron_metadata
+    metadata = named_columns(recording.neuron_metadata, [probe.label])
     if probe.label not in metadata.columns:
         return None
     raw = [normalize_label(value) for value in metadata[probe.label].to_numpy()[_rows(recording, ids)]]

@@ -24,6 +24,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, GroupingSpec, LabelGrouping, check_categorical, \
     check_grouping_matches, group_labels, load_grouping
 from nwb_neurpir.evaluation.label_notes import label_notes
+from nwb_neurpir.unicode_forms import named_columns
 from nwb_neurpir.workflows.probe_inputs import PROBE_INPUTS, frame_hand_features, recording_hand_features, \
     zscored_per_recording
 
@@ -173,6 +174,7 @@ class LabelProbe:
         external = None if labels is None else read_labels(labels, self.label)
         if external is not None:
             frame = relabel_frame(frame, external)
+        frame = named_columns(frame, [self.label])
         if self.label not in frame.columns:
             columns = [str(c) for c in frame.columns if c not in ("embedding", "file")]
             raise NeurPIRError(f"the embeddings have no column {self.label!r}; available: {', '.join(columns)}")
