@@ -1,5 +1,6 @@
 """Reading what others hand over (model and probe folders, JSON kept in a file): the one place the package parses
-JSON from a file or an NWB dataset (``parse_json``) and reads a file it was given whole (``read_regular``).
+JSON from a file or an NWB dataset (``parse_json``; ``without_bom`` for a parser of its own) and reads a file it was
+given whole (``read_regular``).
 
 Whatever the bytes hold, the result is the value or a one-line ``NeurPIRError`` naming the file: JSON nested too
 deeply to parse is an error, not a ``RecursionError``; a FIFO, a device (``/dev/zero``) or a folder, also behind a
@@ -16,22 +17,28 @@ from typing import Any
 
 from nwb_neurpir.errors import NeurPIRError
 
-__all__ = ["parse_json", "read_regular"]
+__all__ = ["parse_json", "read_regular", "without_bom"]
 
 _CHUNK = 1 << 20
 
 
 def parse_json(data: bytes | str, what: str, source: str | Path | None) -> Any:  # noqa: ANN401 - any JSON value
-    """The JSON value of ``data`` (``what``: how the message names it, e.g. ``config.json``); a ``NeurPIRError``
-    naming ``source`` when it is not UTF-8, not JSON, or nested too deeply to parse."""
+    """The JSON value of ``data`` (``what``: how the message names it, e.g. ``config.json``), a UTF-8 byte order mark
+    before it ignored (Windows editors write one); a ``NeurPIRError`` naming ``source`` when it is not UTF-8, not
+    JSON, or nested too deeply to parse."""
     try:
-        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+        return json.loads(without_bom(data.decode("utf-8") if isinstance(data, bytes) else data))
     except UnicodeDecodeError:
         raise NeurPIRError(f"{what} is not valid JSON (not UTF-8 text)", source) from None
     except json.JSONDecodeError as exc:
         raise NeurPIRError(f"{what} is not valid JSON ({exc.msg})", source) from None
     except RecursionError:
         raise NeurPIRError(f"{what} is not valid JSON we can read (nested too deeply)", source) from None
+
+
+def without_bom(text: str) -> str:
+    """``text`` without the byte order mark (U+FEFF) it may start with: a JSON parser refuses one."""
+    return text.removeprefix("\ufeff")
 
 
 def read_regular(path: Path, limit: int, source: str | Path | None) -> bytes:

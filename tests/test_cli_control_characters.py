@@ -3,13 +3,16 @@ move the cursor, clear a line or forge one; ``--json`` keeps the text exact, and
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
+from nwb_neurpir.cli.terminal import TerminalStream
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
 runner = CliRunner()
@@ -55,3 +58,28 @@ def test_an_error_line_and_a_progress_bar_through_the_filter(hostile: Path) -> N
     drawn = runner.invoke(app, ["inspect", str(hostile), "--progress"])
     assert "\rinspecting: 100%" in drawn.stderr  # the bar's own carriage returns pass
     assert "\x1b" not in drawn.output
+
+
+def test_text_the_output_cannot_encode_is_shown_escaped(tmp_path: Path) -> None:
+    """On an ASCII stdout (``PYTHONIOENCODING``, ``LC_ALL=C``) the command finishes, showing ``ã`` as ``\\xe3``."""
+    from hardening_support import run_cold
+
+    folder = tmp_path / "Zürich data"
+    write_nwbfile(make_spikes_nwbfile(n_units=6, duration=5.0, n_trials=2, subject_id="São Paulo – m2",
+                                      session_id="視床"), folder / "sessão 2.nwb")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "NEURPIR_PROGRESS": "1"}
+    shown = run_cold(["inspect", folder, "--progress"], env=env)
+    assert shown.code == 0, shown.stderr
+    assert f"{tmp_path}/Z\\xfcrich data/sess\\xe3o 2.nwb\n  subject S\\xe3o Paulo \\u2013 m2  session \\u8996\\u5e8a " \
+        in shown.stdout
+    assert "internal error" not in shown.stderr
+    exact = run_cold(["inspect", folder, "--json"], env=env)
+    assert exact.code == 0 and json.loads(exact.stdout)[0]["subject_id"] == "São Paulo – m2"
+
+
+def test_a_progress_bar_and_a_line_on_a_stream_that_cannot_encode_them() -> None:
+    encoded = io.BytesIO()
+    stream = TerminalStream(io.TextIOWrapper(encoded, encoding="cp932", errors="strict", write_through=True))
+    stream.write("\rannotating São 2: 50%")  # a bar redrawn: its carriage return passes
+    stream.write("視床 ã\n")
+    assert encoded.getvalue().decode("cp932") == "\rannotating S\\xe3o 2: 50%視床 \\xe3\n"

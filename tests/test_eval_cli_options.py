@@ -284,6 +284,20 @@ def test_labels_kept_in_a_csv_are_evaluated_and_fit_a_probe(annotated: Path, sim
                                            "unit_name (it has session_id, unit, opto)\n"
 
 
+def test_a_labels_table_with_only_a_header_is_refused_in_one_line(simulated: Path, tmp_path: Path,
+                                                                 neurpir: Callable[..., Finished]) -> None:
+    import pandas as pd
+
+    import nwb_neurpir as npir
+
+    header = tmp_path / "h.csv"
+    header.write_text("session_id,neuron_id,opto\n")
+    shown = neurpir("evaluate", str(simulated), "--label", "opto", "--labels", str(header), "--methods", "hand")
+    assert shown.code == 1 and shown.stderr == f"error: {header}: the labels table has no rows\n"
+    with pytest.raises(NeurPIRError, match="^labels table: the labels table has no rows$"):
+        npir.evaluate(simulated, label="opto", methods=["hand"], progress=False, labels=pd.read_csv(header, dtype=str))
+
+
 def test_a_labels_key_naming_two_recordings_is_refused_only_when_their_neuron_ids_overlap() -> None:
     import dataclasses
 

@@ -283,6 +283,36 @@ def test_files_without_a_subject_id_are_animals_of_their_own(simulated: Path, tm
                     progress=False).folds[0].test_counts == result.folds[2].test_counts
 
 
+MARKDOWN_LABELS = {"RS": "CA1|CA3", "FS": "*SST*", "IB": "line\nbreak", "CH": "tab\there", "LTS": "<b>PV_x</b>"}
+"""Labels that, written raw into a markdown table, add a column, break a row, italicise, or vanish as HTML."""
+
+
+def test_report_md_tables_show_labels_and_ids_as_they_are(simulated: Path, tmp_path: Path) -> None:
+    import re
+    import shutil
+
+    import h5py
+    from eval_files import add_unit_column, set_text
+
+    data = Path(shutil.copytree(simulated, tmp_path / "data"))
+    for index, path in enumerate(sorted(data.rglob("*.nwb"))):
+        with h5py.File(path, "r") as file:
+            types = [value.decode() for value in file["units/cell_type"][:]]
+        add_unit_column(path, "area", [MARKDOWN_LABELS[value] for value in types])
+        set_text(path, "general/subject/subject_id", f"m|{index}")
+    result = evaluate(list(open_recordings([data], progress=False)), label="area", methods=["hand"], progress=False)
+    markdown = write_report(result, tmp_path / "report", plots=False)["markdown"].read_text()
+    tables = re.findall(r"(?m)^(\|.*\|)\n\|(?:---\|)+\n((?:\|.*\n)+)", markdown)
+    assert len(tables) >= 3
+    for header, rows in tables:  # every row as many cells as its header: no pipe of a label makes a column
+        cells = len(re.split(r"(?<!\\)\|", header))
+        assert [len(re.split(r"(?<!\\)\|", row)) for row in rows.splitlines()] == [cells] * len(rows.splitlines())
+    for shown in ("| CA1\\|CA3 |", "| \\*SST\\* |", "| line\\nbreak |", "| tab\\there |",
+                  "| \\<b\\>PV\\_x\\</b\\> |", "| m\\|0 |"):
+        assert shown in markdown
+    assert "\t" not in markdown
+
+
 def _second_sorting(recording: Recording) -> Recording:
     """The same session spike-sorted again: its own NWB identifier and unit ids, the same spikes."""
     source = dataclasses.replace(recording.source, identifier=f"{recording.source.identifier}-ms5")

@@ -151,3 +151,21 @@ def test_a_second_models_predictions_go_beside_the_first_or_say_what_they_replac
     assert outcome.replaced == [f"neurpir/NeurPIREmbeddings (model {first_sha})",
                                 f"neurpir/predicted_cell_type (model {first_sha})"]
     assert read_predictions(targets[1]).attrs["model"]["checkpoint_sha256"] == probe.model_sha256_
+
+
+def test_a_groupings_name_makes_one_folder_inside_probes(saved: dict, tmp_path: Path) -> None:
+    escaping = tmp_path / "escaping.yaml"
+    escaping.write_text('name: "../../../../ESC2"\ngroups:\n  bursty: [CH, IB]\n  regular: [RS, FS, LTS]\n')
+    probes = saved["model_dir"] / "probes"
+    (outcome,) = predict_with_saved_probe(saved["model_dir"], [saved["data"] / "sub-sim03"], label="cell_type",
+                                          grouping=str(escaping), fit_on=[str(saved["data"] / "sub-sim01"),
+                                                                          str(saved["data"] / "sub-sim02")],
+                                          output_dir=tmp_path / "out", progress=False)
+    assert outcome.status == "copy"
+    assert (probes / "cell_type-..-..-..-..-ESC2" / "probe.json").is_file()
+    assert not list(saved["model_dir"].parent.rglob("ESC2"))  # nothing saved outside the model's probes folder
+    (again,) = predict_with_saved_probe(saved["model_dir"], [saved["data"] / "sub-sim03"], label="cell_type",
+                                        grouping=str(escaping), output_dir=tmp_path / "again", progress=False)
+    assert again.status == "copy"  # read back from the same folder
+    nested = npir.LabelProbe("cell_type", {"name": "MB/VIS – grob", "groups": {"fast": ["FS"], "other": ["RS"]}})
+    assert nested.default_folder(saved["model_dir"]) == probes / "cell_type-MB-VIS – grob"

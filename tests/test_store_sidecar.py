@@ -136,6 +136,27 @@ def test_sources_without_a_subject_get_a_subject_each_named_as_their_animals(ses
     assert critical == {"check_subject_species_exists", "check_subject_age"}  # what no source records is not made up
 
 
+def test_ids_too_long_for_a_file_name_are_shortened_to_a_prefix_and_a_hash(session: Path, tmp_path: Path) -> None:
+    subject = "京都の" * 25  # 225 bytes in UTF-8
+    twin = Path(shutil.copy(session, tmp_path / "twin.nwb"))
+    out = tmp_path / "sidecars"
+    written = []
+    for path, last in ((session, "一"), (twin, "二")):
+        with h5py.File(path, "a") as file:
+            del file["general/subject/subject_id"], file["general/session_id"]
+            file["general/subject/subject_id"] = subject
+            file["general/session_id"] = "視覚刺激セッション" * 10 + last  # 273 bytes: over 255 alone
+        written.append(annotate(path, [0, 1], vectors(2), PROVENANCE, sidecar=True, output_dir=out).path)
+    first, second = written
+    assert first != second and first.parent == second.parent  # one animal's folder, a file per session
+    for path in written:
+        assert path.name.startswith("sub-京都の京都の") and "_ses-視覚刺激セッション視覚刺激" in path.name
+        assert path.name.endswith("_desc-NeurPIREmbeddings.nwb")
+        for part in path.relative_to(out).parts:  # within 255 bytes with its temporary file's name too
+            assert len(f".{part}.neurpir-tmp-{'0' * 16}.nwb".encode()) <= 255
+        assert read_embeddings(path)["neuron_id"].tolist() == [0, 1]
+
+
 def test_sidecar_refuses_to_replace_without_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "side.nwb"
     options = dict(neuron_table="units", session_start_time="2019-01-01T10:00:00+00:00")

@@ -5,7 +5,8 @@ returns or other control characters; printed raw, they move the cursor, clear li
 user reads (``subject m1\\r\\x1b[2Kerror: all good``). While a command runs, ``terminal_output`` puts stdout and stderr
 behind ``TerminalStream``, which shows every control character but the newline as its escape (``\\x1b``, ``\\r``):
 tables, messages, warnings, logs and tracebacks all pass there. JSON output (``--json``) holds none (``json`` escapes
-them), so it is printed exactly.
+them), so it is printed exactly. A character the stream's encoding cannot hold (``ã`` on an ASCII or cp932 stdout,
+``PYTHONIOENCODING``, ``LC_ALL=C``) is shown as its backslash escape (``\\xe3``) instead of failing the command.
 """
 
 from __future__ import annotations
@@ -16,30 +17,19 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["TerminalStream", "terminal_fields", "terminal_output", "terminal_text"]
+from nwb_neurpir.visible_text import visible_text
 
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-"""Every control character (C0, DEL, C1) but the newline."""
-_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+__all__ = ["TerminalStream", "terminal_fields", "terminal_output"]
+
 _CURSOR_UP = re.compile(r"(?:\x1b\[A)+")
 """What a progress bar writes to move up to its line among several bars (``tqdm``'s ``moveto``)."""
 
 
-def terminal_text(text: str, *, one_line: bool = False) -> str:
-    """``text`` with every control character but the newline (``one_line``: the newline too) shown as its escape."""
-    return (_CONTROL_OR_NEWLINE if one_line else _CONTROL).sub(_escape, text)
-
-
-def _escape(match: re.Match[str]) -> str:
-    return _NAMED.get(match[0], f"\\x{ord(match[0]):02x}")
-
-
 def terminal_fields(value: Any) -> Any:  # noqa: ANN401 - JSON-like data
     """``value`` (a command's summary: dicts, lists, strings) with every string in it, keys too, as one line of
-    ``terminal_text``: for printing fields of a file that each hold one line."""
+    ``visible_text``: for printing fields of a file that each hold one line."""
     if isinstance(value, str):
-        return terminal_text(value, one_line=True)
+        return visible_text(value, one_line=True)
     if isinstance(value, dict):
         return {terminal_fields(key): terminal_fields(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -48,23 +38,38 @@ def terminal_fields(value: Any) -> Any:  # noqa: ANN401 - JSON-like data
 
 
 class TerminalStream:
-    """A text stream that writes ``terminal_text`` of what it is given to ``stream`` (everything else is the
+    """A text stream that writes ``visible_text`` of what it is given to ``stream`` (everything else is the
     stream's). A progress bar's own writes pass: a carriage return that starts a write (the bar redrawn from the
-    start of its line; the rest of the write, the bar's description too, is shown as ``terminal_text``) and a write
+    start of its line; the rest of the write, the bar's description too, is shown as ``visible_text``) and a write
     of cursor-ups only (moving between stacked bars)."""
 
     def __init__(self, stream: Any) -> None:  # noqa: ANN401 - any text stream
         self._stream = stream
 
     def write(self, text: str) -> int:
-        """Write ``text`` as ``terminal_text`` (bytes are refused, as by any text stream)."""
+        """Write ``text`` as ``visible_text``, what the stream cannot encode as backslash escapes (bytes are refused,
+        as by any text stream)."""
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if _CURSOR_UP.fullmatch(text):
             return self._stream.write(text)
         start = "\r" if text.startswith("\r") else ""
-        self._stream.write(start + terminal_text(text[len(start):]))
+        self._stream.write(self._encodable(start + visible_text(text[len(start):])))
         return len(text)
+
+    def _encodable(self, text: str) -> str:
+        """``text``, or, when the stream's encoding (with its error handler) cannot hold all of it, ``text`` with
+        the characters it cannot hold as backslash escapes."""
+        encoding = getattr(self._stream, "encoding", None)
+        if not isinstance(encoding, str):
+            return text
+        try:
+            text.encode(encoding, getattr(self._stream, "errors", None) or "strict")
+        except UnicodeEncodeError:
+            return text.encode(encoding, "backslashreplace").decode(encoding)
+        except LookupError:  # an encoding Python does not know: the stream's own write says so
+            pass
+        return text
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:

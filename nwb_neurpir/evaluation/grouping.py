@@ -33,6 +33,7 @@ import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.unicode_forms import nfc
+from nwb_neurpir.input_files import without_bom
 
 __all__ = ["GROUPING_PRESETS", "MISSING_LABEL", "MISSING_TEXTS", "GroupedLabels", "GroupingSpec", "LabelGrouping",
            "check_categorical", "check_grouping_matches", "group_labels", "load_grouping", "normalize_label"]
@@ -278,7 +279,7 @@ def _read_mapping_file(path: Path) -> Any:
         raise NeurPIRError("grouping file is not UTF-8 text", source=path) from None
     try:
         if path.suffix.lower() == ".json":
-            return json.loads(text, object_pairs_hook=_unique_pairs)
+            return json.loads(without_bom(text), object_pairs_hook=_unique_pairs)
         return yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - BaseLoader builds only str/list/dict
     except _DuplicateKey as twice:
         line = twice.line or _json_key_line(text, twice.key)

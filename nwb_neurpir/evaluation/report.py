@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from nwb_neurpir.evaluation.plots import DEFAULT_DPI
 from nwb_neurpir.evaluation.replication import EXACT_UNITS, UNIT_SHUFFLES
 from nwb_neurpir.evaluation.results import EvaluationResult, FoldInfo
 from nwb_neurpir.evaluation.stability import StabilityResult
+from nwb_neurpir.visible_text import visible_text
 
 __all__ = ["PREDICTIONS_FILE", "format_table", "report_files", "write_report"]
 
@@ -20,6 +22,8 @@ PREDICTIONS_FILE = "predictions.csv"
 _TEXT_FILES = {"json": "report.json", "markdown": "report.md", "predictions": PREDICTIONS_FILE}
 _FIGURES = {"confusion": "confusion.png", "stability": "stability.png", "umap": "umap.png"}
 _TOP_DROPPED = 12
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*_~\[\]<>|&]")
+"""What a markdown table cell shows as written only when escaped with a backslash."""
 
 
 def _headline(result: EvaluationResult) -> str:
@@ -148,8 +152,19 @@ def _stability_lines(result: EvaluationResult) -> list[str]:
 
 
 def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *["| " + " | ".join(row) + " |" for row in rows]]
+    """A markdown table, every cell (header too) one ``_markdown_cell``: the one way report.md writes a table."""
+    return [_markdown_row(header), "|" + "---|" * len(header), *map(_markdown_row, rows)]
+
+
+def _markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(map(_markdown_cell, cells)) + " |"
+
+
+def _markdown_cell(text: str) -> str:
+    """``text`` (a label, a subject id) shown as it is in a markdown table cell: ``|`` (a column), ``*`` ``_`` ``~``
+    (emphasis), backquotes (code), brackets (links), ``<`` ``>`` ``&`` (HTML) and backslashes escaped with a
+    backslash; a newline, tab or other control character as its escape (``\\n``, ``\\t``), on the cell's line."""
+    return visible_text(_MARKDOWN_SPECIAL.sub(r"\\\g<0>", text), one_line=True)
 
 
 def _model_lines(result: EvaluationResult) -> list[str]:

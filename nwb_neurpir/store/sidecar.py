@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
+from nwb_neurpir.file_names import NAME_BYTES, name_bytes, name_part
 from nwb_neurpir.io.h5_tables import scalar_text, stored_outside
 from nwb_neurpir.io.identity import is_stand_in, stand_in
 from nwb_neurpir.io.nwb_file import open_nwb
@@ -36,6 +37,12 @@ _SUBJECT_TEXT_FIELDS = ("subject_id", "species", "sex", "age")
 of every file, so a folder of sidecars uploads). Not its free-text description, date of birth, genotype or strain,
 nor the source's experimenters, institution or lab: a sidecar is made to share vectors without the source, so it
 names the source without what else the source says about its subject."""
+_DANDI_UNSAFE = re.compile(r"[_*\\/<>:|\"'?%@;,.\s\x00-\x1f\x7f]")
+"""What DANDI does not allow in the value of a name entity (``sub-<value>``), and control characters."""
+_LAYOUT_BYTES = len("sub-_ses-_desc-_obj-12345678.nwb")
+"""The bytes of a sidecar's name around its subject, session and description (``disambiguated``'s part too)."""
+_PART_BYTES = (NAME_BYTES - _LAYOUT_BYTES) // 3
+"""The most bytes a sidecar's subject or description takes in its name."""
 
 
 @dataclass(frozen=True)
@@ -55,16 +62,18 @@ def sidecar_path(source: SourceInfo, name: str, folder: str | Path, subject_id: 
     """``<folder>/sub-<subject>/sub-<subject>_ses-<session>_desc-<name>.nwb``: DANDI's layout, so a folder of sidecars
     can be uploaded as a derived dataset. Subject and session default to those of a local source file (the session
     else the source's identifier or file stem); a source without a subject id is named by its session, as its animal
-    is (``(<session id>)``). An id's own leading ``sub-`` or ``ses-`` is not doubled, and characters DANDI does not
-    allow in a value become ``-``."""
+    is (``(<session id>)``). An id's own leading ``sub-`` or ``ses-`` is not doubled, characters DANDI does not
+    allow in a value become ``-``, and values too long for a file name are shortened to a prefix and a hash
+    (``file_names.name_part``; subject and description alike in every sidecar, the session fills the rest)."""
     location = source.asset_path or (urlparse(source.location).path if "://" in source.location else source.location)
     if source.is_local and not (subject_id and session_id):
         subject_id, session_id = _file_identity(Path(source.location), subject_id, session_id)
-    session = _dandi_value(session_id or source.identifier or Path(location).stem or source.asset_id or "source",
-                           "ses-")
+    session = session_id or source.identifier or Path(location).stem or source.asset_id or "source"
     recorded = _recorded_subject(subject_id)
-    subject = _dandi_value(recorded, "sub-") if recorded else session
-    return Path(folder) / f"sub-{subject}" / f"sub-{subject}_ses-{session}_desc-{_dandi_value(name)}.nwb"
+    subject = _dandi_value(recorded, "sub-", _PART_BYTES) if recorded else _dandi_value(session, "ses-", _PART_BYTES)
+    desc = _dandi_value(name, limit=_PART_BYTES)
+    session = _dandi_value(session, "ses-", NAME_BYTES - _LAYOUT_BYTES - name_bytes(subject) - name_bytes(desc))
+    return Path(folder) / f"sub-{subject}" / f"sub-{subject}_ses-{session}_desc-{desc}.nwb"
 
 
 def disambiguated(path: Path, source: SourceInfo) -> Path:
@@ -101,10 +110,11 @@ def _recorded_subject(subject_id: str | None) -> str:
     return "" if is_stand_in(text) else text
 
 
-def _dandi_value(text: str, entity: str = "") -> str:
+def _dandi_value(text: str, entity: str = "", limit: int = NAME_BYTES) -> str:
     """``text`` as the value of a DANDI name entity: without a leading ``entity`` (``sub-``, ``ses-``) that would
-    double it, each character DANDI does not allow as ``-``; ``unknown`` when nothing is left."""
-    return re.sub(r"[_*\\/<>:|\"'?%@;,.\s]", "-", text.strip().removeprefix(entity)) or "unknown"
+    double it, each character DANDI does not allow (and control characters) as ``-``, at most ``limit`` bytes;
+    ``unknown`` when nothing is left."""
+    return name_part(text.strip().removeprefix(entity), _DANDI_UNSAFE, limit) or "unknown"
 
 
 def _file_identity(path: Path, subject_id: str | None, session_id: str | None) -> tuple[str | None, str | None]:

@@ -80,6 +80,8 @@ def read_labels(labels: str | Path | pd.DataFrame, label: str) -> ExternalLabels
     if recording is None or missing:
         needed = ", ".join([*missing, *([] if recording else ["identifier or session_id"])])
         raise NeurPIRError(f"the labels table lacks {needed} (it has {', '.join(map(str, table.columns))})", source)
+    if table.empty:
+        raise NeurPIRError("the labels table has no rows", source)
     key = (*(["subject_id"] if "subject_id" in table.columns else []), recording,
            *([NEURON_TABLE] if NEURON_TABLE in table.columns else []))
     if table[[*key, *neuron]].isna().any(axis=None):

@@ -25,6 +25,7 @@ from nwb_neurpir.evaluation.grouping import MISSING_LABEL, GroupingSpec, LabelGr
     check_grouping_matches, group_labels, load_grouping
 from nwb_neurpir.evaluation.label_notes import label_notes
 from nwb_neurpir.unicode_forms import named_columns
+from nwb_neurpir.file_names import name_part
 from nwb_neurpir.workflows.probe_inputs import PROBE_INPUTS, frame_hand_features, recording_hand_features, \
     zscored_per_recording
 
@@ -150,8 +151,9 @@ class LabelProbe:
         return self.inputs == "neurpir+hand"
 
     def default_folder(self, model_dir: str | Path) -> Path:
-        """Where the probe is kept beside its model: ``<model_dir>/probes/<name>``."""
-        return Path(model_dir) / "probes" / self.name
+        """Where the probe is kept beside its model: ``<model_dir>/probes/<name>``, the name as one folder inside
+        ``probes`` (``file_names.name_part``: ``/`` as ``-``, shortened when too long)."""
+        return Path(model_dir) / "probes" / name_part(self.name)
 
     # --- fitting ----------------------------------------------------------------------------------------------------
     def fit(self, annotated: Sources | pd.DataFrame, name: str | None = None, *,
