@@ -32,8 +32,8 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from nwb_neurpir.errors import NeurPIRError
-from nwb_neurpir.unicode_forms import nfc
 from nwb_neurpir.input_files import without_bom
+from nwb_neurpir.unicode_forms import nfc
 
 __all__ = ["GROUPING_PRESETS", "MISSING_LABEL", "MISSING_TEXTS", "GroupedLabels", "GroupingSpec", "LabelGrouping",
            "check_categorical", "check_grouping_matches", "group_labels", "load_grouping", "normalize_label"]

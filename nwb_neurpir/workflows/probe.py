@@ -24,8 +24,8 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.grouping import MISSING_LABEL, GroupingSpec, LabelGrouping, check_categorical, \
     check_grouping_matches, group_labels, load_grouping
 from nwb_neurpir.evaluation.label_notes import label_notes
-from nwb_neurpir.unicode_forms import named_columns
 from nwb_neurpir.file_names import name_part
+from nwb_neurpir.unicode_forms import named_columns
 from nwb_neurpir.workflows.probe_inputs import PROBE_INPUTS, frame_hand_features, recording_hand_features, \
     zscored_per_recording
 
