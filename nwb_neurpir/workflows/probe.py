@@ -112,7 +112,8 @@ class LabelProbe:
     ``fit`` sets ``classes_``, ``class_counts_`` (training neurons per class), ``fold_accuracy_`` (balanced accuracy
     on each held-out animal), ``cross_animal_accuracy_`` (their mean), ``training_data_``, and ``labels_file_`` and
     ``labels_file_sha256_`` (the ``labels`` CSV/TSV as an absolute path, and the sha256 of its bytes; None without
-    one or for a DataFrame).
+    one or for a DataFrame), and with hand features ``hand_columns_``, ``hand_bin_size_`` and ``hand_isis_`` (where
+    their ISIs came from: ``spike times``, or ``bins`` for probes saved before format 3).
 
     The probabilities of ``predict_proba`` are the probe's own, not calibrated across animals: on an animal it never
     saw they are overconfident (on a held-out Steinmetz mouse, mean top probability 0.55 against accuracy 0.37).
