@@ -389,9 +389,13 @@ def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict, tmp_
     assert meta["label"] == "cell_type" and meta["kind"] == "logistic" and len(meta["training_data"]) == 2
     assert meta["inputs"] == "neurpir+hand" and "skewness" not in meta["hand_columns"]  # spikes: spike-train features
     assert {"log_rate_vs_session", "burst_index"} <= set(meta["hand_columns"])
+    assert meta["format"] == "nwb-neurpir-probe/3" and meta["hand_isis"] == "spike times"  # as evaluate takes them
     loaded = npir.LabelProbe.load(saved)
-    (recording,) = npir.open_recordings(predicted["data"] / "sub-sim03", progress=False)
+    (binned,) = npir.open_recordings(predicted["data"] / "sub-sim03", progress=False)
+    (recording,) = npir.open_recordings(predicted["data"] / "sub-sim03", progress=False, keep_spike_times=True)
     vectors = np.random.default_rng(0).normal(size=(25, 8))
+    with pytest.raises(NeurPIRError, match="take ISIs from exact spike times.*read it with keep_spike_times=True"):
+        loaded.predict_proba(vectors, binned)
     probabilities = probe.predict_proba(vectors, recording)
     np.testing.assert_allclose(loaded.predict_proba(vectors, recording), probabilities, atol=1e-6)
     assert not np.allclose(probe.predict_proba(vectors, recording, recording.neuron_ids[::-1]), probabilities)
@@ -409,11 +413,31 @@ def test_probe_is_fitted_measured_and_saved_without_pickle(predicted: dict, tmp_
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         npir.LabelProbe.load(saved)  # saved by this release: nothing to say
+    second = {key: value for key, value in parsed["probe.json"].items() if key != "hand_isis"}
+    write_folder(tmp_path / "v2", {**parsed, "probe.json": {**second, "format": "nwb-neurpir-probe/2"}})
+    fitted_on_bins = npir.LabelProbe.load(tmp_path / "v2")  # a format 2 probe took its ISIs between bins: so it does
+    assert fitted_on_bins.hand_reading() == {"bin_size": 0.01, "keep_spike_times": False}
+    np.testing.assert_allclose(fitted_on_bins.predict_proba(vectors, recording),
+                               fitted_on_bins.predict_proba(vectors, binned), atol=1e-6)
     (saved / "probe.json").write_text((saved / "probe.json").read_text().replace("logistic", "knn"))
     with pytest.raises(NeurPIRError, match="does not match its checksum"):
         npir.LabelProbe.load(saved)
     with pytest.raises(NeurPIRError, match="cannot be saved without pickle"):
         npir.LabelProbe(kind="gb")
+
+
+def test_predict_computes_the_hand_features_from_exact_spike_times_as_the_probe_was_fitted(predicted: dict) -> None:
+    """The probe fitted (as ``evaluate`` does) on hand features with ISIs from exact spike times; ``predict`` reads
+    the file it labels the same way, not its 10 ms bins."""
+    from nwb_neurpir.store import read_predictions
+
+    path = predicted["outcomes"][0].path
+    frame = npir.read_embeddings(path, predictions=False)
+    (recording,) = npir.open_recordings(path, progress=False, keep_spike_times=True)
+    expected = predicted["probe"].predict_proba(np.stack(frame["embedding"]), recording, frame["neuron_id"])
+    written = read_predictions(path).set_index("neuron_id")
+    rows = pd.Index(frame["neuron_id"]).get_indexer(written.index)
+    np.testing.assert_allclose(np.stack(written["probability"]), expected[rows], atol=1e-6)
 
 
 def _annotated_frame(predicted: dict) -> object:

@@ -242,7 +242,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     from nwb_neurpir.workflows.annotated import embedded_reading
     from nwb_neurpir.workflows.prediction_checks import replaced_tables
 
-    recording = None
+    recording, hand = None, probe.hand_reading()
     predictions = options["name"] or predictions_name(probe.label)
     made_by = (written.probe.checkpoint_sha256, probe.model_sha256_)
     found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
@@ -251,8 +251,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         replaced = replaced_tables(path, None, predictions, options["overwrite"], made_by)
         same_neurons = embedded_reading(table, provenance.hyperparameters, series, source.label())
         if unit_filter is not None:
-            recording = read_resolved(source, access, unit_filter=unit_filter, **same_neurons,
-                                      bin_size=probe.hand_bin_size_ if probe.reads_hand_features else None)
+            recording = read_resolved(source, access, unit_filter=unit_filter, **same_neurons, **hand)
             ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
     elif model is None:
         _check_modality(probe, source, access)
@@ -260,15 +259,12 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     else:
         recording, ids, vectors, table, provenance, path, status, replaced = _embed_and_annotate(
             model, source, access, sidecar, output_dir, unit_filter, series, embeddings, predictions, made_by,
-            options)
+            options, hand.get("keep_spike_times", False))
         same_neurons = embedded_reading(table, provenance.hyperparameters, series, source.label())
         copy_from = None
-    hand_grid = probe.hand_bin_size_ if probe.reads_hand_features else None
-    if recording is None or (hand_grid is not None and not same_grid(recording.bin_size, hand_grid)) or \
-            not _reads_embedded(recording, same_neurons):
-        recording = read_resolved(source, access, bin_size=hand_grid, **same_neurons)
-    probabilities = probe.predict_proba(vectors, recording, ids) if hand_grid is not None else \
-        probe.predict_proba(vectors)
+    if recording is None or not _reads_embedded(recording, same_neurons) or not _read_for_hand(recording, hand):
+        recording = read_resolved(source, access, **{"bin_size": None, **hand}, **same_neurons)
+    probabilities = probe.predict_proba(vectors, recording, ids) if hand else probe.predict_proba(vectors)
     ids, probabilities, n_silent = _told_about(probe, recording, ids, probabilities, written.training,
                                                source.label())
     write_predictions(copy_from or path, ids, probabilities, written.probe, provenance, neuron_table=table,
@@ -277,6 +273,14 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     return PredictOutcome(source=source.label(), status=status, path=str(path), n_neurons=int(ids.size),
                           counts=dict(sorted(counts.items())), probe=probe.summary(), n_silent=n_silent,
                           replaced=replaced)
+
+
+def _read_for_hand(recording: Recording, hand: dict[str, Any]) -> bool:
+    """Whether ``recording`` was read as the probe's ``hand_reading`` asks: on its grid, with spike times if asked."""
+    if not hand:
+        return True
+    wants_times = hand["keep_spike_times"] and recording.modality == "spikes"
+    return same_grid(recording.bin_size, hand["bin_size"]) and not (wants_times and recording.spike_times is None)
 
 
 def _reads_embedded(recording: Recording, reading: dict[str, str]) -> bool:
@@ -367,10 +371,10 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
                         output_dir: str | Path | None, unit_filter: str | None, series: str | None,
                         embeddings: str | None, predictions: str, made_by: tuple[str, str],
-                        options: dict[str, Any]) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str,
+                        options: dict[str, Any], keep_spike_times: bool) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str,
                                                           list[str]]:
-    """Embed the source's neurons and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a
-    sidecar), named ``embeddings`` (default ``NeurPIREmbeddings``) -- or, when ``annotate`` already wrote this
+    """Embed the source's neurons (read keeping their spike times with ``keep_spike_times``, for a probe's hand
+    features) and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a sidecar), named ``embeddings`` (default ``NeurPIREmbeddings``) -- or, when ``annotate`` already wrote this
     model's vectors into the sidecar, use those; returns the recording, the neuron ids and their vectors, the neuron
     table in the written file, provenance, the file, how it was written and the tables that the vectors and the
     ``predictions`` replace there (refused, before embedding, without ``overwrite``; ``AlreadyPredicted`` when
@@ -380,7 +384,8 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
     from nwb_neurpir.workflows.model_inputs import read_for_model, warn_missing_context
     from nwb_neurpir.workflows.prediction_checks import replaced_tables
 
-    recording = read_for_model(model, source, access, unit_filter=unit_filter, series=series)
+    recording = read_for_model(model, source, access, unit_filter=unit_filter, series=series,
+                               keep_spike_times=keep_spike_times)
     name, overwrite = embeddings or DEFAULT_NAME, options["overwrite"]
     if goes_to_sidecar(source.info, output_dir, True if sidecar else None):
         target = sidecar_target(source.info, name, output_dir, recording.subject_id, recording.session_id)

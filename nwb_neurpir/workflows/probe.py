@@ -40,9 +40,15 @@ __all__ = ["PROBE_FILES", "SAVABLE_PROBES", "LabelProbe"]
 PROBE_FILES = ("probe.json", "probe.safetensors")
 SAVABLE_PROBES = ("logistic", "knn")
 """Probe kinds whose fitted state is plain arrays (so they are saved without pickle)."""
-PROBE_FORMAT = "nwb-neurpir-probe/2"
-"""Format 2 adds the hand-feature input and per-recording z-scoring; format 1 probes (vectors alone, standardised
-with the training statistics only) still load and predict as they did."""
+PROBE_FORMAT = "nwb-neurpir-probe/3"
+"""Format 3 records how the hand features' ISI statistics were computed (``hand_isis``: from exact spike times, as
+``evaluate`` computes them); format 2 added the hand-feature input (ISIs between bins) and per-recording z-scoring;
+format 1 probes (vectors alone, standardised with the training statistics only). Earlier formats still load and
+predict as they did."""
+_EARLIER_FORMATS = ("nwb-neurpir-probe/1", "nwb-neurpir-probe/2")
+HAND_ISIS = ("spike times", "bins")
+"""Where a probe's hand features take ISIs from: the files' exact spike times (probes fitted since format 3) or the
+binned counts (format 2)."""
 
 
 class _InputProbe:
@@ -108,7 +114,8 @@ class LabelProbe:
     ``fit`` sets ``classes_``, ``class_counts_`` (training neurons per class), ``fold_accuracy_`` (balanced accuracy
     on each held-out animal), ``cross_animal_accuracy_`` (their mean), ``training_data_``, and ``labels_file_`` and
     ``labels_file_sha256_`` (the ``labels`` CSV/TSV as an absolute path, and the sha256 of its bytes; None without
-    one or for a DataFrame).
+    one or for a DataFrame), and with hand features ``hand_columns_``, ``hand_bin_size_`` and ``hand_isis_`` (where
+    their ISIs came from: ``spike times``, or ``bins`` for probes saved before format 3).
 
     The probabilities of ``predict_proba`` are the probe's own, not calibrated across animals: on an animal it never
     saw they are overconfident (on a held-out Steinmetz mouse, mean top probability 0.55 against accuracy 0.37).
@@ -149,6 +156,13 @@ class LabelProbe:
     @property
     def reads_hand_features(self) -> bool:
         return self.inputs == "neurpir+hand"
+
+    def hand_reading(self) -> dict[str, Any]:
+        """The reader options a file's hand features are read with for this fitted probe: its grid, and spike times
+        kept when its ISIs came from them ({} for a probe without hand features)."""
+        if not self.reads_hand_features:
+            return {}
+        return {"bin_size": self.hand_bin_size_, "keep_spike_times": self.hand_isis_ == HAND_ISIS[0]}
 
     def default_folder(self, model_dir: str | Path) -> Path:
         """Where the probe is kept beside its model: ``<model_dir>/probes/<name>``, the name as one folder inside
@@ -194,6 +208,7 @@ class LabelProbe:
         blocks = {"neurpir": zscored_per_recording(vectors, files)}
         if self.reads_hand_features:
             hand, self.hand_columns_, self.hand_bin_size_ = frame_hand_features(frame, moved_sources=moved_sources)
+            self.hand_isis_ = HAND_ISIS[0]
             blocks["hand"] = hand
         blocks = {key: block[grouped.keep] for key, block in blocks.items()}
         kept = frame.loc[grouped.keep]
@@ -292,8 +307,9 @@ class LabelProbe:
         calibrated across animals (quote ``cross_animal_accuracy_``).
 
         ``vectors`` are the embeddings of neurons of one recording (z-scored together when there are at least 8, as
-        at fitting). A probe that reads hand features needs that ``recording`` too; ``neuron_ids`` name the rows of
-        ``vectors`` among its neurons (default: all of them, in the recording's order), the neurons the hand
+        at fitting). A probe that reads hand features needs that ``recording`` too, read as ``hand_reading`` says
+        (a spike recording with ``keep_spike_times=True`` for a probe fitted on exact ISIs); ``neuron_ids`` name the
+        rows of ``vectors`` among its neurons (default: all of them, in the recording's order), the neurons the hand
         features are computed and z-scored among.
         """
         self._fitted()
@@ -311,7 +327,7 @@ class LabelProbe:
             ids = recording.neuron_ids if neuron_ids is None else neuron_ids
             if len(ids) != len(matrix):
                 raise NeurPIRError(f"{len(matrix)} vectors but {len(ids)} neurons", recording.source.label())
-            hand = recording_hand_features(recording, ids, self.hand_columns_)
+            hand = recording_hand_features(recording, ids, self.hand_columns_, self.hand_isis_ == HAND_ISIS[0])
             total = total + self.probes_["hand"].log_proba(hand)
         total -= total.max(axis=1, keepdims=True)
         probabilities = np.exp(total)
@@ -380,7 +396,7 @@ class LabelProbe:
                 "n_training_neurons": self.n_training_neurons_, "n_unlabelled": self.n_unlabelled_,
                 "class_counts": self.class_counts_, "package_version": __version__, "created": self.created_}
         if "hand" in probes:
-            meta.update(hand_columns=self.hand_columns_, hand_bin_size=self.hand_bin_size_)
+            meta.update(hand_columns=self.hand_columns_, hand_bin_size=self.hand_bin_size_, hand_isis=self.hand_isis_)
         return {"probe.json": meta,
                 "probe.safetensors": {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in
                                       arrays.items()}}
@@ -417,8 +433,8 @@ class LabelProbe:
             grouping = None if meta["grouping"] is None else LabelGrouping(
                 name=str(meta["grouping"]["name"]),
                 groups={str(k): tuple(map(str, v)) for k, v in meta["grouping"]["groups"].items()})
-            first_format = meta["format"] == "nwb-neurpir-probe/1"
-            if not first_format and meta["format"] != PROBE_FORMAT:
+            first_format = meta["format"] == _EARLIER_FORMATS[0]
+            if meta["format"] not in (*_EARLIER_FORMATS, PROBE_FORMAT):
                 raise ValueError(f"format {meta['format']!r} is newer than this package reads ({PROBE_FORMAT})")
             probe = cls(meta["label"], grouping, meta["kind"], int(meta["seed"]),
                         "neurpir" if first_format else meta["inputs"])
@@ -438,6 +454,9 @@ class LabelProbe:
             self.probes_["hand"] = _InputProbe(self.kind, self.seed).restore(tensors, "hand.", self.classes_)
             self.hand_columns_ = [str(name) for name in meta["hand_columns"]]
             self.hand_bin_size_ = float(meta["hand_bin_size"])
+            self.hand_isis_ = str(meta.get("hand_isis", "bins"))  # format 2 took ISIs between bins
+            if self.hand_isis_ not in HAND_ISIS:
+                raise ValueError(f"hand_isis {self.hand_isis_!r} is none of {', '.join(HAND_ISIS)}")
         self.training_data_ = [str(path) for path in meta["training_data"]]
         self.labels_file_ = meta.get("labels_file")  # not recorded by probes saved before it was
         self.labels_file_sha256_ = meta.get("labels_file_sha256")

@@ -9,6 +9,7 @@ what tells its few neurons apart); the probe's training statistics standardise i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,11 +51,12 @@ def zscored_per_recording(matrix: np.ndarray, recordings: Sequence[str] | np.nda
 
 
 def recording_hand_features(recording: Recording, neuron_ids: Sequence[object] | np.ndarray,
-                            columns: Sequence[str]) -> np.ndarray:
+                            columns: Sequence[str], exact_isis: bool = True) -> np.ndarray:
     """Hand features of the recording's neurons ``neuron_ids`` (rows in that order), computed and z-scored among
     those neurons (as their vectors are), on ``columns`` (a feature the recording lacks is 0; a probe's covariate
-    correlation under a covariate's older name is read from the covariate it names)."""
-    table = _hand_table(recording, neuron_ids)
+    correlation under a covariate's older name is read from the covariate it names). ``exact_isis``: ISIs from the
+    recording's spike times (a spike recording must keep them), else between its bins, as the probe was fitted."""
+    table = _hand_table(_with_isis(recording, exact_isis), neuron_ids)
     table = table.rename(columns=_older_covariate_names(list(table.columns), list(columns)))
     return table.reindex(columns=list(columns), fill_value=0.0).to_numpy()
 
@@ -68,6 +70,19 @@ def _older_covariate_names(present: list[str], wanted: list[str]) -> dict[str, s
             for name, i in zip(older, column_positions(inner, older)) if i is not None}
 
 
+def _with_isis(recording: Recording, exact: bool) -> Recording:
+    """``recording`` as the hand features should read it: with its spike times when ``exact`` (a ``NeurPIRError``
+    when it has none), without them otherwise."""
+    if recording.modality != "spikes":
+        return recording
+    if not exact:
+        return replace(recording, spike_times=None)
+    if recording.spike_times is None:
+        raise NeurPIRError("the probe's hand features take ISIs from exact spike times, and this recording kept none: "
+                           "read it with keep_spike_times=True", recording.source.label())
+    return recording
+
+
 def _is_correlation(column: str) -> bool:
     return column.startswith(_CORRELATION) and column.endswith("]")
 
@@ -77,7 +92,8 @@ def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None,
     """Hand features of every row of a ``read_embeddings`` frame, read from each row's ``file`` (the neurons of its
     ``neuron_table``, when the frame has that column) or, for a sidecar, from the source it names (when that has
     moved, the file among ``moved_sources`` with its NWB identifier; the first file read at ``bin_size`` or its
-    reader's default fixes the bin size of the rest): matrix, column names, bin size."""
+    reader's default fixes the bin size of the rest; spike times are kept, for exact ISIs as ``evaluate`` takes them):
+    matrix, column names, bin size."""
     from nwb_neurpir.evaluation.features import on_shared_columns
     from nwb_neurpir.workflows.annotated import MovedSources, activity_source
     from nwb_neurpir.workflows.recordings import open_recordings
@@ -89,7 +105,8 @@ def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None,
     for (path, neuron_table), rows in groups.items():
         try:
             source, same_neurons = activity_source(path, moved, neuron_table or None)
-            (recording,) = open_recordings(source, progress=False, bin_size=bin_size, **same_neurons)
+            (recording,) = open_recordings(source, progress=False, bin_size=bin_size, keep_spike_times=True,
+                                           **same_neurons)
         except (NeurPIRError, ValueError) as error:
             one_line = error.one_line() if isinstance(error, NeurPIRError) else f"{path}: {error}"
             raise NeurPIRError(f"{one_line}; the probe reads hand features from the files' activity (fit it with "

@@ -31,7 +31,7 @@ def hand_features(recording: Recording) -> pd.DataFrame:
         per_trial = None if windows is None else np.nanmean(windows.responses, axis=2)
         parts = [trial_response_features(recording, windows), binned_activity_features(recording, per_trial)]
         if recording.modality == "spikes":
-            trial_counts = None if windows is None else np.nansum(windows.responses, axis=2)
+            trial_counts = None if windows is None else windows.responses.sum(axis=2)  # NaN: trial unobserved
             parts.insert(0, spike_train_features(recording, trial_counts))
         else:
             parts.insert(0, trace_features(recording))

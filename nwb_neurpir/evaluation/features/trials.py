@@ -2,7 +2,8 @@
 
 Trials come from ``Recording.trials``; stimulus columns are numeric trial columns whose name mentions a contrast,
 stimulus or intensity, reward columns those that mention feedback or reward. A trial is used when its whole window
-lies on contiguous observed bins.
+lies on contiguous observed bins, and for each neuron only when the neuron is observed throughout it (its own
+``obs_intervals``): a neuron's unobserved trials are NaN and left out of its statistics.
 
 PSTH and contrasts are divided by the neuron's activity level in the trial window, and compared with its level over
 the session: the mean rate of spikes or raw fluorescence; for signed traces, the mean or, when that is near or below
@@ -11,11 +12,13 @@ the baseline, a fraction of the mean absolute value (``LEVEL_FLOOR``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from nwb_neurpir.evaluation.features.activity import correlation_over_observed, observed_means
 from nwb_neurpir.recording import Recording
 
 __all__ = ["TrialWindows", "align_trials", "trial_response_features"]
@@ -34,7 +37,7 @@ class TrialWindows:
     """Activity cut into equal windows starting at each usable trial's start."""
 
     responses: np.ndarray
-    """(n_neurons, n_trials, window_bins) float32."""
+    """(n_neurons, n_trials, window_bins) float32; NaN for a trial the neuron is not observed throughout."""
     trials: pd.DataFrame
     """The usable trials, in the same order."""
 
@@ -67,7 +70,7 @@ def align_trials(recording: Recording) -> TrialWindows | None:
     offsets = np.searchsorted(times, starts[usable] - 0.5 * recording.bin_size)[:, None] + np.arange(window)
     responses = recording.activity[:, offsets].astype(np.float32)
     if recording.observed is not None:
-        responses = np.where(recording.observed[:, offsets], responses, np.nan)
+        responses[~recording.observed[:, offsets].all(axis=2)] = np.nan
     return TrialWindows(responses=responses, trials=trials.iloc[usable].reset_index(drop=True))
 
 
@@ -77,12 +80,12 @@ def _rebin(responses: np.ndarray, n_out: int) -> np.ndarray:
     return np.stack([np.nanmean(responses[..., a:b], axis=-1) for a, b in zip(edges[:-1], edges[1:])], axis=-1)
 
 
-def _level(mean: np.ndarray, values: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
-    """Per row, the activity level that ratios and logs use: the ``mean`` of ``values`` over ``axis``, but for
-    values with negative numbers (signed traces) at least ``LEVEL_FLOOR`` times their mean absolute value."""
+def _level(mean: np.ndarray, values: np.ndarray, absolute_mean: Callable[[], np.ndarray]) -> np.ndarray:
+    """Per row, the activity level that ratios and logs use: the ``mean`` of ``values``, but for values with
+    negative numbers (signed traces) at least ``LEVEL_FLOOR`` times their mean absolute value (``absolute_mean``)."""
     if values.dtype.kind == "u" or not (values < 0).any():
         return mean
-    return np.maximum(mean, LEVEL_FLOOR * np.nanmean(np.abs(values), axis=axis))
+    return np.maximum(mean, LEVEL_FLOOR * absolute_mean())
 
 
 def _contrast(values: np.ndarray, split: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -94,12 +97,12 @@ def _contrast(values: np.ndarray, split: np.ndarray, scale: np.ndarray) -> np.nd
 
 
 def _correlation_with(values: np.ndarray, covariate: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each row of (n, trials) ``values`` with a (trials,) covariate (0 where undefined)."""
-    centred_cov = covariate - covariate.mean()
-    centred = values - np.nanmean(values, axis=1, keepdims=True)
-    centred = np.nan_to_num(centred)
-    denominator = np.sqrt((centred ** 2).sum(axis=1) * (centred_cov ** 2).sum())
-    return np.divide(centred @ centred_cov, denominator, out=np.zeros(values.shape[0]), where=denominator > 0)
+    """Pearson correlation of each row of (n, trials) ``values`` with a (trials,) covariate over the row's trials
+    that are not NaN (0 where undefined)."""
+    seen = ~np.isnan(values)
+    centred = np.where(seen, values - observed_means(values, seen)[:, None], 0.0)
+    return correlation_over_observed(centred @ covariate, (centred ** 2).sum(axis=1), seen @ covariate,
+                                     seen @ covariate ** 2, seen.sum(axis=1))
 
 
 def trial_response_features(recording: Recording, windows: TrialWindows | None) -> pd.DataFrame:
@@ -110,12 +113,13 @@ def trial_response_features(recording: Recording, windows: TrialWindows | None) 
     responses, trials = windows.responses, windows.trials
     n_psth = min(N_PSTH_BINS, responses.shape[-1])
     psth = np.nanmean(_rebin(responses, n_psth), axis=1)
-    trial_level = _level(np.nanmean(psth, axis=1), responses, (1, 2))
+    trial_level = _level(np.nanmean(psth, axis=1), responses, lambda: np.nanmean(np.abs(responses), axis=(1, 2)))
     scale = np.where(trial_level > 0, trial_level, 1.0)
     features = {f"psth[{i}]": psth[:, i] / scale for i in range(n_psth)}
     features["psth_peak_time"] = np.argmax(psth, axis=1) / max(n_psth - 1, 1)
-    activity = recording.activity
-    overall_level = _level(np.nanmean(activity, axis=1), activity, 1)
+    activity, observed = recording.activity, recording.observed
+    overall_level = _level(observed_means(activity, observed), activity,
+                           lambda: observed_means(np.abs(activity), observed))
     features["trial_vs_overall"] = np.log((trial_level + 1e-3) / (overall_level + 1e-3))
     per_trial = np.nanmean(responses, axis=2)
     stimulus_columns = _numeric_columns(trials, STIMULUS_WORDS)
