@@ -139,6 +139,10 @@ class Recording:
     """The neuron filter expression the reader kept the neurons with (``--filter``); None: every neuron."""
     invalid_times: InvalidTimes | None = None
     """The file's ``invalid_times``, whose time is not in the grid; None when it has no such table."""
+    during: str | None = None
+    """The intervals the reader kept the time of (``--during``, e.g. ``epochs:stage=NREM``); None: all observed time."""
+    text_columns: tuple[str, ...] = ()
+    """``<table>/<column>`` of each text column of the file's interval tables (``epochs/stage``): no covariates."""
 
     def __post_init__(self) -> None:
         n_neurons, n_bins = self.activity.shape
@@ -168,9 +172,11 @@ class Recording:
         return np.count_nonzero(self.activity, axis=1) == 0
 
     def neuron_selection(self) -> dict[str, str | None]:
-        """Which of the file's neurons and traces this recording holds, as provenance records it: ``unit_filter``
-        (None: every neuron) and ``activity_series`` (the path of the calcium traces or units table read)."""
-        return {"unit_filter": self.unit_filter, "activity_series": self.activity_series or None}
+        """Which of the file's neurons, traces and time this recording holds, as provenance records it:
+        ``unit_filter`` (None: every neuron), ``activity_series`` (the path of the calcium traces or units table
+        read) and, when the time read was restricted, ``during`` (``--during``)."""
+        during = {} if self.during is None else {"during": self.during}
+        return {"unit_filter": self.unit_filter, "activity_series": self.activity_series or None, **during}
 
     @property
     def observed_seconds(self) -> float:

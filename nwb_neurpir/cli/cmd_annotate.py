@@ -9,6 +9,7 @@ import typer
 
 from nwb_neurpir.cli.options import (
     CacheDir,
+    During,
     EmbedThreads,
     Glob,
     JsonOutput,
@@ -48,6 +49,7 @@ def register(app: typer.Typer) -> None:
         lock_timeout: LockTimeout = 120.0,
         unit_filter: UnitFilter = None,
         series: Series = None,
+        during: During = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
         progress: Progress = None,
@@ -67,7 +69,7 @@ def register(app: typer.Typer) -> None:
         outcomes = annotate_files(load_model_folder(model_dir, threads), sources, glob, output_dir=output_dir,
                                   overwrite=overwrite, name=name,
                                   sidecar=True if sidecar else None, cache_dir=cache_dir, unit_filter=unit_filter,
-                                  series=series,
+                                  series=series, during=during,
                                   lock_timeout=lock_timeout, progress=progress, raise_on_failure=False)
         print_outcomes(outcomes, "annotated", as_json, where=_where)
 

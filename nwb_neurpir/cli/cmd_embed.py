@@ -10,6 +10,7 @@ import typer
 
 from nwb_neurpir.cli.options import (
     CacheDir,
+    During,
     EmbedThreads,
     Glob,
     JsonOutput,
@@ -39,6 +40,7 @@ def register(app: typer.Typer) -> None:
         glob: Glob = None,
         unit_filter: UnitFilter = None,
         series: Series = None,
+        during: During = None,
         cache_dir: CacheDir = None,
         threads: EmbedThreads = 0,
     ) -> None:
@@ -65,7 +67,7 @@ def register(app: typer.Typer) -> None:
                            + (f" ({quiet} without activity, marked silent)" if quiet else ""))
 
         embedded = embed_sources(model_dir, sources, glob, cache_dir=cache_dir, unit_filter=unit_filter,
-                                 series=series,
+                                 series=series, during=during,
                                  progress=progress, on_recording=say,
                                  num_threads=threads)
         if out is not None:

@@ -11,6 +11,7 @@ import typer
 from nwb_neurpir.cli.options import (
     BinSize,
     CacheDir,
+    During,
     GROUPING_HELP,
     Glob,
     JsonOutput,
@@ -172,6 +173,7 @@ def register(app: typer.Typer) -> None:
         modality: Modality = "auto",
         unit_filter: UnitFilter = None,
         series: Series = None,
+        during: During = None,
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
         progress: Progress = None,
@@ -203,7 +205,7 @@ def register(app: typer.Typer) -> None:
                        progress=progress and not as_json, methods=split_methods(methods) if methods else None,
                        ablations=ablations)
         run = evaluate_sources(sources, glob=glob, cache_dir=cache_dir, unit_filter=unit_filter, bin_size=bin_size,
-                               series=series, modality=modality,
+                               series=series, during=during, modality=modality,
                                model=model,
                                num_threads=threads or 0,
                                config=(NeurPIRConfig.from_file(train_config, max_steps=max_steps, seed=seed,

@@ -11,6 +11,7 @@ from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.cli.options import (
     BinSize,
     CacheDir,
+    During,
     Glob,
     JsonOutput,
     Modality,
@@ -33,6 +34,7 @@ def register(app: typer.Typer) -> None:
         modality: Modality = "auto",
         unit_filter: UnitFilter = None,
         series: Series = None,
+        during: During = None,
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
         as_json: JsonOutput = False,
@@ -52,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
         summaries = []
         for summary in inspect_sources(sources, glob, cache_dir=cache_dir, modality=modality, unit_filter=unit_filter,
-                                       series=series,
+                                       series=series, during=during,
                                        bin_size=bin_size, progress=progress):
             summaries.append(summary)
             if not as_json:
@@ -88,13 +90,14 @@ def _summary_text(summary: dict[str, Any]) -> str:
 
 
 def _observed_lines(summary: dict[str, Any]) -> list[str]:
-    """The neurons and their observed time: total, windows, first and last observed second on the file's clock, bin
-    size; a line for the time left out as ``invalid_times`` and one for the neurons observed for less than the rest
-    (their own ``obs_intervals``)."""
+    """The neurons and their observed time (``during`` the intervals chosen with ``--during``): total, windows, first
+    and last observed second on the file's clock, bin size; a line for the time left out as ``invalid_times`` and one
+    for the neurons observed for less than the rest (their own ``obs_intervals``)."""
     kind = "units with spike times" if summary["modality"] == "spikes" else "calcium ROIs"
     windows, (first, last) = summary["observed_epochs"], summary["observed_span_s"]
-    lines = [f"  {summary['n_neurons']} {kind} from /{summary['neuron_table']}; observed {summary['observed_s']:.1f} s "
-             f"in {windows} window{'' if windows == 1 else 's'} between {first:.1f} and {last:.1f} s "
+    during = "" if summary.get("during") is None else f" during {summary['during']}"
+    lines = [f"  {summary['n_neurons']} {kind} from /{summary['neuron_table']}; observed {summary['observed_s']:.1f} s"
+             f"{during} in {windows} window{'' if windows == 1 else 's'} between {first:.1f} and {last:.1f} s "
              f"({summary['bin_size_s'] * 1000:g} ms bins)"]
     if (invalid := summary["invalid_times"]) is not None:
         count = invalid["intervals"]

@@ -11,6 +11,7 @@ import typer
 from nwb_neurpir.cli.options import (
     BinSize,
     CacheDir,
+    During,
     Glob,
     JsonOutput,
     Modality,
@@ -81,6 +82,7 @@ def register(app: typer.Typer) -> None:
         modality: Modality = "auto",
         unit_filter: UnitFilter = None,
         series: Series = None,
+        during: During = None,
         bin_size: BinSize = None,
         cache_dir: CacheDir = None,
     ) -> None:
@@ -105,7 +107,7 @@ def register(app: typer.Typer) -> None:
                                          num_threads=threads)
         report = train_sources(sources, config, out, glob=glob, resume=resume, progress=progress,
                                cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
-                               series=series)
+                               series=series, during=during)
         if report is None:
             return
         if as_json:

@@ -109,17 +109,39 @@ Series = Annotated[
 ]
 
 
+def _checked_during(value: str) -> str:
+    """``--during`` as given, once it parses as ``TABLE[:COLUMN=VALUE[,VALUE...]]`` (before any file is read)."""
+    from nwb_neurpir.io.during import During
+
+    During.parse(value)
+    return value
+
+
+During = Annotated[
+    Optional[str],  # noqa: UP007
+    typer.Option("--during", metavar="TABLE[:COLUMN=VALUE,...]", parser=_checked_during,
+                 help="Read only the time inside intervals of an interval table of each file (`neurpir inspect` "
+                      "lists them under covariates): every row of TABLE (trials), or the rows whose COLUMN holds "
+                      "one of the values (epochs:stage=NREM, epochs:stage_code=1,2). Observed time outside them is "
+                      "left out as if outside obs_intervals; a file without the table, column or value is an error."),
+]
+
+_ONCE = {"--series": "a run reads one series (or units table) of each file: run the command once per series",
+         "--during": "name several values in one (epochs:stage=NREM,REM)"}
+"""Options a command takes once (Click would keep the last of several silently), with what to do instead."""
+
+
 class OneSeries(TyperCommand):
-    """A command whose ``--series`` may be given once: Click keeps the last value of an option given twice, so
-    ``--series A --series B`` read B alone; a repeated ``--series`` is a one-line error."""
+    """A command whose ``--series`` and ``--during`` may be given once each: Click keeps the last value of an option
+    given twice, so ``--series A --series B`` read B alone; a repeated one is a one-line error."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not ctx.resilient_parsing:
             _, _, order = self.make_parser(ctx).parse_args(args=list(args))
-            given = sum("--series" in getattr(param, "opts", ()) for param in order)
-            if given > 1:
-                raise NeurPIRError(f"--series is given {given} times; a run reads one series (or units table) of "
-                                   "each file: run the command once per series")
+            for option, instead in _ONCE.items():
+                given = sum(option in getattr(param, "opts", ()) for param in order)
+                if given > 1:
+                    raise NeurPIRError(f"{option} is given {given} times; {instead}")
         return super().parse_args(ctx, args)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from nwb_neurpir.errors import NeurPIRError
 
 __all__ = ["MAX_BINS", "TimeGrid", "bin_means", "bins_inside_windows", "bins_overlapping_windows", "count_events",
-           "merge_windows", "window_grid"]
+           "merge_windows", "observed_between", "window_grid"]
 
 MAX_BINS = 200_000_000
 """Refuse grids longer than this: a wrong bin size or an absurd interval would otherwise exhaust memory."""
@@ -134,6 +134,12 @@ def window_grid(windows: np.ndarray, bin_size: float, time_range: tuple[float, f
     start, stop = time_range
     slack = _EDGE_TOLERANCE * bin_size
     return grid.restrict((bin_times >= start - slack) & (bin_times + bin_size <= stop + slack))
+
+
+def observed_between(first: float, last: float) -> str:
+    """How a message says where a file's observed time lies (seconds on the file's clock), for a time range or
+    chosen periods that hold none of it."""
+    return f"the file's observed time lies between {first:.6g} and {last:.6g} s"
 
 
 def bins_inside_windows(grid: TimeGrid, windows: np.ndarray) -> np.ndarray:

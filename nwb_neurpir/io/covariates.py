@@ -41,7 +41,8 @@ from nwb_neurpir.io.invalid_times import INVALID_TIMES
 from nwb_neurpir.io.read_warnings import warn_about
 from nwb_neurpir.io.timeseries import iter_timeseries, neurodata_type, sample_times, scaled
 
-__all__ = ["collect_covariates", "interval_covariates", "read_interval_table", "read_interval_tables", "series_on_grid"]
+__all__ = ["collect_covariates", "interval_covariates", "read_interval_table", "read_interval_tables", "series_on_grid",
+           "text_columns"]
 
 _MAX_SERIES_COLUMNS = 32
 _BEHAVIOUR_CONTAINERS = {"Position", "BehavioralTimeSeries", "PupilTracking", "EyeTracking", "CompassDirection",
@@ -83,6 +84,13 @@ def read_interval_tables(nwb: h5py.File, source: str) -> dict[str, pd.DataFrame]
         if table is not None:
             tables[name] = table
     return tables
+
+
+def text_columns(tables: dict[str, pd.DataFrame]) -> tuple[str, ...]:
+    """``<table>/<column>`` for each text column of the interval ``tables`` (``epochs/stage``), which give no
+    covariate, sorted: messages name them when they are asked for as covariates."""
+    return tuple(sorted(f"{name}/{column}" for name, table in tables.items() for column, values in table.items()
+                        if values.dtype.kind not in "biuf"))
 
 
 def read_interval_table(table: h5py.Group, source: str) -> pd.DataFrame | None:

@@ -17,7 +17,7 @@ from nwb_neurpir.io.binning import bins_overlapping_windows
 from nwb_neurpir.io.h5_tables import in_file, read_numeric
 from nwb_neurpir.recording import InvalidTimes
 
-__all__ = ["INVALID_TIMES", "exclude_invalid_times", "read_invalid_times"]
+__all__ = ["INVALID_TIMES", "checked_intervals", "exclude_invalid_times", "read_invalid_times"]
 
 INVALID_TIMES = "invalid_times"
 """The name of the interval table NWB reserves for time to exclude from analysis."""
@@ -32,13 +32,18 @@ def read_invalid_times(nwb: h5py.File, source: str) -> np.ndarray | None:
     table = in_file(nwb, f"intervals/{INVALID_TIMES}", "table", source)
     starts, stops = (read_numeric(table.get(name), f"intervals/{INVALID_TIMES}/{name}", source, home=table)
                      .astype(np.float64) for name in ("start_time", "stop_time"))
+    return checked_intervals(starts, stops, f"intervals/{INVALID_TIMES}", source)
+
+
+def checked_intervals(starts: np.ndarray, stops: np.ndarray, table: str, source: str) -> np.ndarray:
+    """(n, 2) ``starts`` and ``stops`` of the rows of ``table`` (its path, for messages); a ``NeurPIRError`` naming the
+    first malformed row when a row is not finite or stops before it starts."""
     if starts.shape != stops.shape:
-        raise NeurPIRError(f"intervals/{INVALID_TIMES} has {starts.size} start times but {stops.size} stop times",
-                           source=source)
+        raise NeurPIRError(f"{table} has {starts.size} start times but {stops.size} stop times", source=source)
     bad = np.flatnonzero(~(np.isfinite(starts) & np.isfinite(stops) & (stops >= starts)))
     if bad.size:
         first = int(bad[0])
-        raise NeurPIRError(f"intervals/{INVALID_TIMES} has {bad.size} malformed row{'s' if bad.size > 1 else ''} "
+        raise NeurPIRError(f"{table} has {bad.size} malformed row{'s' if bad.size > 1 else ''} "
                            f"(row {first}: start {starts[first]:g} s, stop {stops[first]:g} s); a row must have finite "
                            "times with stop_time >= start_time: fix or remove it", source=source)
     return np.column_stack([starts, stops])

@@ -17,10 +17,12 @@ from typing import Literal
 
 import h5py
 import numpy as np
+import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError, NoNeurons
 from nwb_neurpir.io.activity import LESS_DATA, NeuronActivity
-from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables
+from nwb_neurpir.io.covariates import collect_covariates, read_interval_tables, text_columns
+from nwb_neurpir.io.during import During, keep_during
 from nwb_neurpir.io.h5_tables import decode_text, path_named, stripped_text
 from nwb_neurpir.io.identity import read_identity
 from nwb_neurpir.io.invalid_times import exclude_invalid_times
@@ -65,6 +67,7 @@ def read_nwb(
     time_range: tuple[float, float] | None = None,
     keep_spike_times: bool = False,
     series: str | None = None,
+    during: str | None = None,
 ) -> Recording:
     """Read one NWB session into a ``Recording`` on a grid of observed time.
 
@@ -74,14 +77,16 @@ def read_nwb(
     it. ``series`` (``--series``; ``ophys_series`` until 0.2.2) names what to read, by name or path: for calcium a
     RoiResponseSeries or a PlaneSegmentation (default: the first ``DfOverF`` one, else ``Fluorescence``), for spikes
     a units table (default: ``/units``, else the first in a processing module); with "auto", a name that is no units
-    table's reads calcium. An open ``h5py.File`` is read but not closed.
+    table's reads calcium. ``during`` (``--during``) reads only the time inside chosen intervals of an interval table:
+    ``"epochs:stage=NREM"`` (``TABLE:COLUMN=VALUE[,VALUE...]``) or ``"trials"`` (every row). An open ``h5py.File`` is
+    read but not closed.
     """
     label = source_info.label() if source_info is not None else str(getattr(file, "filename", file))
-    _check_options(modality, bin_size, time_range, label)
+    chosen = _check_options(modality, bin_size, time_range, during, label)
     try:
         with _opened(file, label) as nwb:
             return _read(nwb, label, source_info, modality, unit_filter, bin_size, time_range, keep_spike_times,
-                         series)
+                         series, chosen)
     except (*_DAMAGE_ERRORS, *_H5PY_ONLY_ERRORS) as exc:
         if isinstance(exc, _H5PY_ONLY_ERRORS) and not _raised_in_h5py(exc):
             raise
@@ -133,14 +138,23 @@ MODALITIES = ("auto", "spikes", "ophys")
 """What a reader may be asked for: ``auto`` (units if present, else calcium ROIs), ``spikes`` or ``ophys``."""
 
 
-def _check_options(modality: str, bin_size: float | None, time_range: tuple[float, float] | None, label: str) -> None:
+def _check_options(modality: str, bin_size: float | None, time_range: tuple[float, float] | None,
+                   during: str | None, label: str) -> During | None:
+    """The ``during`` selection parsed; a one-line ``NeurPIRError`` naming the file for a bad option."""
     if modality not in MODALITIES:
         raise NeurPIRError(f"modality must be 'auto', 'spikes' or 'ophys', not {modality!r}", source=label)
     if bin_size is not None and not (np.isfinite(bin_size) and bin_size > 0):
         raise NeurPIRError(f"bin size must be a positive number of seconds, not {bin_size!r}", source=label)
-    if time_range is not None and not (len(time_range) == 2 and np.all(np.isfinite(time_range))
+    if time_range is not None and np.ndim(time_range) == 2:
+        raise NeurPIRError(f"time range must be one window (start, stop), not several ({time_range!r}); to read "
+                           "several periods, name them in an interval table and read during them (--during, "
+                           "during='epochs:stage=NREM')", source=label)
+    if time_range is not None and not (np.shape(time_range) == (2,) and np.all(np.isfinite(time_range))
                                        and time_range[0] < time_range[1]):
         raise NeurPIRError(f"time range must be (start, stop) with start < stop, not {time_range!r}", source=label)
+    if during is None:
+        return None
+    return During.parse(during, label)
 
 
 @contextmanager
@@ -156,7 +170,7 @@ def _opened(file: str | Path | h5py.File, label: str) -> Iterator[h5py.File]:
 
 def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: str, unit_filter: str | None,
           bin_size: float | None, time_range: tuple[float, float] | None, keep_spike_times: bool,
-          series: str | None) -> Recording:
+          series: str | None, during: During | None) -> Recording:
     chosen = readable_modality(nwb, _modality_named(nwb, modality, series), label)
     if chosen == "spikes":
         activity = read_units(nwb, label, table=series, unit_filter=unit_filter, bin_size=bin_size,
@@ -166,8 +180,11 @@ def _read(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: 
     else:
         activity = read_ophys(nwb, label, series_path=series, unit_filter=unit_filter, bin_size=bin_size,
                               time_range=time_range)
+    interval_tables = read_interval_tables(nwb, label)
+    if during is not None:
+        activity = keep_during(activity, during, interval_tables, label)
     activity, invalid_times = exclude_invalid_times(activity, nwb, label)
-    return _recording(nwb, label, source_info, chosen, activity, unit_filter, invalid_times)
+    return _recording(nwb, label, source_info, chosen, activity, unit_filter, invalid_times, interval_tables, during)
 
 
 def _warn_rois_left_out(nwb: h5py.File, units: str, label: str) -> None:
@@ -188,13 +205,13 @@ def _modality_named(nwb: h5py.File, modality: str, series: str | None) -> str:
 
 
 def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modality: Modality,
-               activity: NeuronActivity, unit_filter: str | None, invalid_times: InvalidTimes | None) -> Recording:
+               activity: NeuronActivity, unit_filter: str | None, invalid_times: InvalidTimes | None,
+               interval_tables: dict[str, pd.DataFrame], during: During | None) -> Recording:
     identity = read_identity(nwb, label)
     if source_info is None:
         source_info = SourceInfo(location=str(nwb.filename), identifier=identity.identifier)
     elif not source_info.identifier:
         source_info = dataclasses.replace(source_info, identifier=identity.identifier)
-    interval_tables = read_interval_tables(nwb, label)
     return Recording(
         source=source_info,
         subject_id=identity.subject_id,
@@ -214,5 +231,7 @@ def _recording(nwb: h5py.File, label: str, source_info: SourceInfo | None, modal
         activity_series=activity.series,
         unit_filter=unit_filter,
         invalid_times=invalid_times,
+        during=None if during is None else str(during),
+        text_columns=text_columns(interval_tables),
     )
 

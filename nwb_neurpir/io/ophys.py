@@ -16,7 +16,7 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.io.activity import NeuronActivity
-from nwb_neurpir.io.binning import TimeGrid, bin_means, window_grid
+from nwb_neurpir.io.binning import TimeGrid, bin_means, observed_between, window_grid
 from nwb_neurpir.io.h5_tables import (
     FEW_VALUES,
     in_file,
@@ -119,8 +119,9 @@ def read_ophys(nwb: h5py.File, source: str, *, series_path: str | None = None, u
     else:
         grid, activity, observed = _averaged_bins(times[frames], period, values, float(bin_size), time_range, source)
     if grid.n_bins == 0:
-        raise NeurPIRError(f"{series.name} has no valid frame{'' if time_range is None else f' in {time_range}'}",
-                           source=source)
+        where = "" if time_range is None else \
+            f" in the time range {time_range}; {observed_between(times[0], times[-1] + period)}"
+        raise NeurPIRError(f"{series.name} has no valid frame{where}", source=source)
     _warn_rejected(metadata.iloc[selected], object_path(table), source)
     return NeuronActivity(
         grid=grid, activity=activity, neuron_ids=roi_ids[rows[selected]], neuron_table=object_path(table),

@@ -20,7 +20,8 @@ import pandas as pd
 
 from nwb_neurpir.errors import NeurPIRError, NoSpikes
 from nwb_neurpir.io.activity import LESS_DATA, NeuronActivity
-from nwb_neurpir.io.binning import TimeGrid, bins_inside_windows, count_events, merge_windows, window_grid
+from nwb_neurpir.io.binning import (TimeGrid, bins_inside_windows, count_events, merge_windows, observed_between,
+                                   window_grid)
 from nwb_neurpir.io.h5_tables import (
     FEW_VALUES,
     in_file,
@@ -253,7 +254,9 @@ def _make_grid(windows: _UnitWindows, spike_data: h5py.Dataset, bounds: np.ndarr
         grid = window_grid(_spike_span(spike_data, bounds, selected, bin_size, source), bin_size, source=source)
     if grid.n_bins == 0:
         where = "" if time_range is None else f" in the time range {time_range}"
-        raise NeurPIRError(f"no observed time to bin{where} (bin size {bin_size} s)", source=source)
+        span = windows.union() if windows.present and time_range is not None else np.zeros((0, 2))
+        said = f"; {observed_between(span[0, 0], span[-1, 1])}" if span.size else ""
+        raise NeurPIRError(f"no observed time to bin{where} (bin size {bin_size} s){said}", source=source)
     return grid
 
 

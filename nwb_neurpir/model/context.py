@@ -138,7 +138,7 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
         return None
     if config.context_covariates is not None:
         columns = selected_columns(columns, covariate_patterns(config.context_covariates),
-                                   _text_trial_columns(recordings))
+                                   _text_columns(recordings))
     mean, std = _pooled_scaling(recordings, columns)
     network = ContextEncoder.build_network(config.context_architecture, len(columns), config.context_hidden,
                                            config.context_dim).eval()
@@ -155,7 +155,7 @@ def fit_context(recordings: list[Recording], config: NeurPIRConfig, fit: bool = 
 def selected_columns(columns: list[str], patterns: list[str], text_columns: Sequence[str] = ()) -> list[str]:
     """The ``columns`` that one of ``patterns`` names (fnmatch; ``name`` also names ``name[i]``), in order; a pattern
     that names none of them is a ``NeurPIRError`` listing what there is, and saying which of ``text_columns`` (the
-    trials tables' text columns, which are no covariates) it names."""
+    interval tables' text columns, which are no covariates) it names."""
     def base(column: str) -> str:
         return column.split("[", 1)[0]
 
@@ -170,10 +170,9 @@ def selected_columns(columns: list[str], patterns: list[str], text_columns: Sequ
     return [c for c in columns if any(fnmatchcase(c, p) or fnmatchcase(base(c), p) for p in patterns)]
 
 
-def _text_trial_columns(recordings: list[Recording]) -> list[str]:
-    """``trials/<column>`` for each text column of the recordings' trials tables, sorted."""
-    return sorted({f"trials/{column}" for recording in recordings if recording.trials is not None
-                   for column, values in recording.trials.items() if values.dtype.kind not in "biuf"})
+def _text_columns(recordings: list[Recording]) -> list[str]:
+    """``<table>/<column>`` for each text column of the recordings' interval tables, sorted."""
+    return sorted({column for recording in recordings for column in recording.text_columns})
 
 
 def fit_sample(encoder: ContextEncoder, recordings: list[Recording], config: NeurPIRConfig) -> np.ndarray:

@@ -32,18 +32,20 @@ Outcome = TypeVar("Outcome", bound="AnnotateOutcome")
 def annotate(model: NeurPIR | TrainedModel | str | Path, sources: Sources,
              glob: str | None = None, *, output_dir: str | Path | None = None, overwrite: bool = False,
              name: str | None = None, sidecar: bool | None = None, cache_dir: str | Path | None = None,
-             unit_filter: str | None = None, series: str | None = None, lock_timeout: float | None = None,
-             progress: bool | None = None, raise_on_failure: bool = True) -> list[AnnotateOutcome]:
+             unit_filter: str | None = None, series: str | None = None, during: str | None = None,
+             lock_timeout: float | None = None, progress: bool | None = None,
+             raise_on_failure: bool = True) -> list[AnnotateOutcome]:
     """Write one embedding per neuron into every source: in place (atomic, locked) for local files, into copies with
     ``output_dir`` (read-only files too), as sidecar NWB files for DANDI assets and, without ``output_dir``,
     read-only files.
 
-    ``series`` (``--series``) names the calcium traces or the units table to read, by name or path (``units_ms5``).
-    ``model`` is a fitted ``npir.NeurPIR``, a trained ``nwb_neurpir.model.NeurPIR`` or a model folder; the other
-    options are ``annotate_sources``' (``output_dir`` is the command's ``--out``). Every source is tried; then, unless
-    ``raise_on_failure=False``, a failure raises a ``NeurPIRError`` naming the first failed source. Returns one
-    outcome per source (``status``: in-place, copy, sidecar, unchanged, skipped or failed; ``path``; ``n_neurons``).
-    ``progress``: None follows ``NEURPIR_PROGRESS`` (as ``open_recordings``).
+    ``series`` (``--series``) names the calcium traces or the units table to read, by name or path (``units_ms5``);
+    ``during`` (``--during``) the intervals whose time alone is read (``"epochs:stage=NREM"``, recorded in the file's
+    ``NeurPIRModel``). ``model`` is a fitted ``npir.NeurPIR``, a trained ``nwb_neurpir.model.NeurPIR`` or a model
+    folder; the other options are ``annotate_sources``' (``output_dir`` is the command's ``--out``). Every source is
+    tried; then, unless ``raise_on_failure=False``, a failure raises a ``NeurPIRError`` naming the first failed source.
+    Returns one outcome per source (``status``: in-place, copy, sidecar, unchanged, skipped or failed; ``path``;
+    ``n_neurons``). ``progress``: None follows ``NEURPIR_PROGRESS`` (as ``open_recordings``).
 
     >>> import nwb_neurpir as npir
     >>> outcomes = npir.annotate("model/", "sim/sub-sim01", overwrite=True)     # doctest: +SKIP
@@ -55,7 +57,7 @@ def annotate(model: NeurPIR | TrainedModel | str | Path, sources: Sources,
 
     outcomes = annotate_sources(trained_model(model), source_items(sources), glob, output_dir=output_dir,
                                 overwrite=overwrite, name=name, sidecar=sidecar, cache_dir=cache_dir,
-                                unit_filter=unit_filter, series=series, lock_timeout=lock_timeout,
+                                unit_filter=unit_filter, series=series, during=during, lock_timeout=lock_timeout,
                                 progress=progress_or_environment(progress))
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     if failed and raise_on_failure:
@@ -97,6 +99,7 @@ def annotate_sources(
     cache_dir: str | Path | None = None,
     unit_filter: str | None = None,
     series: str | None = None,
+    during: str | None = None,
     lock_timeout: float | None = None,
     progress: bool = True,
 ) -> list[AnnotateOutcome]:
@@ -107,7 +110,8 @@ def annotate_sources(
     ``nwb_neurpir.store.annotate``). Sidecar files and files without units or ROIs are skipped. Neurons with no
     observed activity have no vector and are left out. Context inputs of the model that a file lacks are set to
     their training mean, with a warning, and recorded in that file's ``NeurPIRModel`` description. ``series``
-    picks the calcium traces (a RoiResponseSeries or a segmentation table) or the units table, by name or path.
+    picks the calcium traces (a RoiResponseSeries or a segmentation table) or the units table, by name or path;
+    ``during`` the intervals of an interval table whose time alone is read (``"epochs:stage=NREM"``).
     ``lock_timeout``: seconds to wait for another writer of the same file (None: the store's default). Without
     ``overwrite``, a file that already holds these embeddings (same model, neuron selection and neurons) is left as
     it is (status ``unchanged``), or, with ``output_dir``, copied there as it is (status ``copy``), before anything
@@ -132,7 +136,7 @@ def annotate_sources(
     for source in tqdm(resolved, desc="annotating", unit="file", disable=not progress):
         try:
             recording = read_for_model(model, source, access, unit_filter=unit_filter,  # sidecars: skipped here
-                                       series=series)
+                                       series=series, during=during)
             timeout = DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout
             done = None if overwrite else _unchanged_copied_or_refused(
                 recording, provenance.checkpoint_sha256, name or DEFAULT_NAME, output_dir, source.relative_path,
@@ -209,15 +213,17 @@ def other_modality_skipped(outcomes: list[Outcome], other_kind: list[int]) -> li
 
 
 def as_embedded(provenance: ModelProvenance, recording: Recording, missing: list[str]) -> ModelProvenance:
-    """The model's provenance for this file: its hyperparameters JSON gains ``embedding`` (the neuron filter and
-    calcium series or units table the file was read with, see ``Recording.neuron_selection``) and its description
-    says how this file was read: the calcium traces or units it embedded, the neuron filter, the context inputs it
-    lacked."""
+    """The model's provenance for this file: its hyperparameters JSON gains ``embedding`` (the neuron filter,
+    calcium series or units table and ``during`` intervals the file was read with, see
+    ``Recording.neuron_selection``) and its description says how this file was read: the calcium traces or units it
+    embedded, the neuron filter, the time read, the context inputs it lacked."""
     what = "Calcium traces" if recording.modality == "ophys" else "Spike times"
     said = [f"{what} read from /{recording.activity_series}."] if recording.activity_series else []
     if recording.unit_filter is not None:
         said.append(f"Only the neurons passing the filter {recording.unit_filter!r} were embedded, each in the "
                     "context of those neurons only.")
+    if recording.during is not None:
+        said.append(f"Only the time during {recording.during} was read.")
     if missing:
         said.append(f"Context inputs missing in this file and set to their training mean when embedding it: "
                     f"{', '.join(missing)}.")

@@ -120,10 +120,11 @@ def check_output(path: Path) -> None:
 @accepts_ophys_series
 def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = None, *,
                   cache_dir: str | Path | None = None, unit_filter: str | None = None,
-                  series: str | None = None, progress: bool = True,
+                  series: str | None = None, during: str | None = None, progress: bool = True,
                   on_recording: Callable[[Recording, np.ndarray], None] | None = None,
                   num_threads: int = 0) -> EmbeddedSources:
-    """Embed every neuron of ``sources`` (``series``: the calcium traces or units table read) with the model in
+    """Embed every neuron of ``sources`` (``series``: the calcium traces or units table read; ``during``: the
+    intervals whose time alone is read, ``"epochs:stage=NREM"``) with the model in
     ``model_dir`` (read on the model's time grid; context inputs a file lacks are set to their training mean, with a
     warning) and ``num_threads`` torch threads (0: ``OMP_NUM_THREADS`` or every CPU this process may use);
     ``on_recording`` is called after each recording."""
@@ -134,7 +135,7 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
     model = load_model_folder(model_dir, num_threads)
     rows = []
     for recording in open_for_model(model, sources, glob, access=DataAccess(cache_dir=cache_dir),
-                                    unit_filter=unit_filter, series=series, progress=progress,
+                                    unit_filter=unit_filter, series=series, during=during, progress=progress,
                                     desc="embedding"):
         warn_missing_context(model, recording)
         vectors = model.embed(recording, progress=progress)

@@ -62,6 +62,7 @@ def evaluate_sources(
     unit_filter: str | None = None,
     bin_size: float | None = None,
     series: str | None = None,
+    during: str | None = None,
     modality: str = "auto",
     model: TrainedModel | str | Path | None = None,
     num_threads: int = 0,
@@ -81,15 +82,16 @@ def evaluate_sources(
     """Evaluate the sources with ``model`` (a trained model or its folder), by training ``config`` per fold (once on
     all sources with ``transductive``), or else from the embeddings stored in them (``embeddings_name`` picks the
     table); write the report to ``report_dir`` (PNG figures at ``dpi`` unless ``plots=False``; a report already
-    there is replaced only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read
-    on (default: the model's, else the reader's); ``modality`` (``spikes`` or ``ophys``; with a model or a config
-    only): the kind of neurons read, files of the other kind skipped with one warning. ``command``, the command line
-    that asked for it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see ``labels_file``) stands in
-    for the files' ``label`` column. ``vectors`` (method name -> a table of per-neuron vectors, see
-    ``vectors_file``) are scored as methods of those names beside NeurPIR (when the files are annotated, or with
-    ``model``/``config``) and the hand features. ``options`` go to ``evaluate`` (``match_column`` without ``label``:
-    the stability alone). ``num_threads``: the torch threads a ``model`` folder embeds with (0: ``OMP_NUM_THREADS``
-    or every CPU this process may use)."""
+    there is replaced only with ``overwrite``, checked before any work). ``bin_size``: the grid the sources are read on
+    (default: the model's, else the reader's); ``during`` (``--during``, ``"epochs:stage=NREM"``): the intervals whose
+    time alone is read, for the vectors a model makes and for the hand features; ``modality`` (``spikes`` or ``ophys``;
+    with a model or a config only): the kind of neurons read, files of the other kind skipped with one warning.
+    ``command``, the command line that asked for it, goes into the report. ``labels`` (a CSV/TSV file or DataFrame, see
+    ``labels_file``) stands in for the files' ``label`` column. ``vectors`` (method name -> a table of per-neuron
+    vectors, see ``vectors_file``) are scored as methods of those names beside NeurPIR (when the files are annotated, or
+    with ``model``/``config``) and the hand features. ``options`` go to ``evaluate`` (``match_column`` without
+    ``label``: the stability alone). ``num_threads``: the torch threads a ``model`` folder embeds with (0:
+    ``OMP_NUM_THREADS`` or every CPU this process may use)."""
     from nwb_neurpir.evaluation import write_report
     from nwb_neurpir.workflows.labels_file import read_labels
 
@@ -104,7 +106,7 @@ def evaluate_sources(
         _check_new_report(Path(report_dir), plots)
     if report_dir is not None and plots:
         check_dpi(dpi)
-    reader = {"unit_filter": unit_filter, "bin_size": bin_size, "series": series}
+    reader = {"unit_filter": unit_filter, "bin_size": bin_size, "series": series, "during": during}
     if model is not None or config is not None or given_recordings(sources):
         result = evaluate_recordings(sources, label=label, glob=glob, cache_dir=cache_dir,
                                      reader_kwargs={**reader, "modality": modality}, model=model, config=config,
@@ -388,7 +390,8 @@ def evaluate(
     on all sources); ``None`` reads the embeddings stored in annotated files or sidecars. ``options`` are
     ``evaluate_sources``'s and ``neurpir evaluate``'s: ``grouping``, ``split``, ``methods`` (a list, or the
     command's comma-separated text), ``probe``, ``normalize``, ``n_splits`` (``--folds``), ``seed``, ``glob``,
-    ``bin_size``, ``unit_filter``, ``series`` (``--series``: the calcium traces or units table), ``match_column``,
+    ``bin_size``, ``unit_filter``, ``series`` (``--series``: the calcium traces or units table), ``during``
+    (``--during``: the intervals whose time alone is read, ``"epochs:stage=NREM"``), ``match_column``,
     ``labels`` (``--labels``: a CSV/TSV file or DataFrame of labels kept outside the files), ``vectors``
     (``--vectors``: method name -> a CSV/TSV/parquet/npz file or DataFrame of another method's per-neuron vectors,
     scored beside NeurPIR and the hand features; see ``nwb_neurpir.workflows.vectors_file``), ``progress`` (None

@@ -29,7 +29,8 @@ NONE_PASSING = "no neuron passing the filter"
 
 def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: str | Path | None = None,
                     modality: str = "auto", unit_filter: str | None = None, bin_size: float | None = None,
-                    series: str | None = None, progress: bool = True) -> Iterator[dict[str, Any]]:
+                    series: str | None = None, during: str | None = None,
+                    progress: bool = True) -> Iterator[dict[str, Any]]:
     """One JSON-ready summary per file the sources name, as each is read: ``holds`` (units, rois, units without
     spikes, no units or ROIs, NeurPIR sidecar, unreadable -- with the error as ``message``), for files with neurons
     ``summarize``'s fields, and for readable files the paths of every ``units_tables`` they hold, their imaging
@@ -44,7 +45,8 @@ def inspect_sources(sources: list[str], glob: str | None = None, *, cache_dir: s
 
     access = DataAccess(cache_dir=cache_dir)
     resolved = resolve_sources(sources, glob, access=access)
-    options = {"modality": modality, "unit_filter": unit_filter, "bin_size": bin_size, "series": series}
+    options = {"modality": modality, "unit_filter": unit_filter, "bin_size": bin_size, "series": series,
+               "during": during}
     for source in tqdm(resolved, desc="inspecting", unit="file", disable=not progress or len(resolved) < 2):
         try:
             yield {**_neurons_summary(source, access, options), **_file_tables(source, access)}
@@ -98,6 +100,7 @@ def summarize(recording: Recording) -> dict[str, Any]:
         "observed_epochs": int(recording.epoch_starts().size),
         "observed_span_s": [round(float(recording.bin_times[0]), 3),
                             round(float(recording.bin_times[-1] + recording.bin_size), 3)],
+        "during": recording.during,
         "invalid_times": None if recording.invalid_times is None else {
             "intervals": int(recording.invalid_times.intervals.shape[0]),
             "excluded_s": round(recording.invalid_times.excluded_seconds, 3)},
@@ -177,13 +180,14 @@ def _line(summary: dict[str, Any]) -> str:
 
 @accepts_ophys_series
 def inspect(sources: Sources, glob: str | None = None, *, modality: str = "auto",
-            unit_filter: str | None = None, series: str | None = None,
+            unit_filter: str | None = None, series: str | None = None, during: str | None = None,
             bin_size: float | None = None, cache_dir: str | Path | None = None,
             progress: bool | None = None) -> Inspection:
     """What each NWB file the sources name holds that matters before training on it, as ``neurpir inspect`` prints
-    it (same options; ``series`` is ``--series``, as in ``annotate`` and ``predict``): units or calcium ROIs,
-    identity, neurons and label columns, observed time, trials, covariates, and the NeurPIR tables stored in it. A
-    file that cannot be read does not stop the others. ``progress``: None follows ``NEURPIR_PROGRESS`` (as ``open_recordings``).
+    it (same options; ``series`` is ``--series`` and ``during`` ``--during``, as in ``annotate`` and ``predict``): units
+    or calcium ROIs, identity, neurons and label columns, observed time, trials, covariates, and the NeurPIR tables
+    stored in it. A file that cannot be read does not stop the others. ``progress``: None follows ``NEURPIR_PROGRESS``
+    (as ``open_recordings``).
 
     >>> import nwb_neurpir as npir
     >>> npir.inspect("sim/").table()                                       # doctest: +SKIP
@@ -194,4 +198,5 @@ def inspect(sources: Sources, glob: str | None = None, *, modality: str = "auto"
 
     return Inspection(list(inspect_sources([str(item) for item in source_items(sources)], glob, cache_dir=cache_dir,
                                            modality=modality, unit_filter=unit_filter, bin_size=bin_size,
-                                           series=series, progress=progress_or_environment(progress))))
+                                           series=series, during=during,
+                                           progress=progress_or_environment(progress))))

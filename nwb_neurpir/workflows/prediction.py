@@ -53,8 +53,8 @@ def predict(probe: LabelProbe | str | Path, sources: Sources, glob: str | None =
             model: NeurPIR | TrainedModel | str | Path | None = None, name: str | None = None,
             embeddings: str | None = None, sidecar: bool | None = None, output_dir: str | Path | None = None,
             overwrite: bool = False, cache_dir: str | Path | None = None, unit_filter: str | None = None,
-            series: str | None = None, lock_timeout: float | None = None, progress: bool | None = None,
-            raise_on_failure: bool = True) -> list[PredictOutcome]:
+            series: str | None = None, during: str | None = None, lock_timeout: float | None = None,
+            progress: bool | None = None, raise_on_failure: bool = True) -> list[PredictOutcome]:
     """Predict ``probe.label`` for every neuron of the sources and store it with the class probabilities in a
     ``NeuronPredictions`` table (default name ``predicted_<label>``).
 
@@ -69,7 +69,9 @@ def predict(probe: LabelProbe | str | Path, sources: Sources, glob: str | None =
     under (default ``NeurPIREmbeddings``): another model's of that name are kept unless ``overwrite``, which
     replaces earlier embeddings, sidecars and predictions of the same names (the outcome's ``replaced`` lists them).
     A file that already holds predictions of that name by this very probe (same checksum) from this model's
-    embeddings is left as it is (status ``unchanged``), also without ``overwrite``.
+    embeddings is left as it is (status ``unchanged``), also without ``overwrite``. ``during`` (``--during``,
+    ``"epochs:stage=NREM"``) reads only the time inside those intervals, for the vectors embedded now and for the
+    hand features.
     Every neuron gets one of the probe's classes (the label set is closed: a warning counts the labelled neurons
     whose own label, after the probe's grouping, is none of them), except neurons without any activity in the time
     read, which are left unpredicted (``n_silent``); a warning names a file whose recording the probe was fitted
@@ -109,7 +111,7 @@ def predict(probe: LabelProbe | str | Path, sources: Sources, glob: str | None =
     for source in tqdm(resolved, desc="predicting", unit="file", disable=not progress_or_environment(progress)):
         try:
             outcomes.append(_predict_one(fitted, embedder, source, access, sidecar, output_dir, unit_filter,
-                                         series, embeddings, written, options))
+                                         series, during, embeddings, written, options))
         except AlreadyPredicted as done:
             outcomes.append(_unchanged(fitted, source.label(), done))
         except NeurPIRError as error:
@@ -234,7 +236,7 @@ def _check_same_model(probe: LabelProbe, model: TrainedModel, which: str = "the 
 
 def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: ResolvedSource, access: Any,  # noqa: ANN401
                  sidecar: bool | None, output_dir: str | Path | None, unit_filter: str | None,
-                 series: str | None, embeddings: str | None, written: _Written,
+                 series: str | None, during: str | None, embeddings: str | None, written: _Written,
                  options: dict[str, Any]) -> PredictOutcome:
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.store import write_predictions
@@ -245,11 +247,12 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     recording, hand = None, probe.hand_reading()
     predictions = options["name"] or predictions_name(probe.label)
     made_by = (written.probe.checkpoint_sha256, probe.model_sha256_)
+    timing = {} if during is None else {"during": during}
     found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
         replaced = replaced_tables(path, None, predictions, options["overwrite"], made_by)
-        same_neurons = embedded_reading(table, provenance.hyperparameters, series, source.label())
+        same_neurons = {**embedded_reading(table, provenance.hyperparameters, series, source.label()), **timing}
         if unit_filter is not None:
             recording = read_resolved(source, access, unit_filter=unit_filter, **same_neurons, **hand)
             ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
@@ -258,9 +261,9 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         raise NeurPIRError("has no embeddings of the probe's model; give the model to embed it", source=source.label())
     else:
         recording, ids, vectors, table, provenance, path, status, replaced = _embed_and_annotate(
-            model, source, access, sidecar, output_dir, unit_filter, series, embeddings, predictions, made_by,
-            options, hand.get("keep_spike_times", False))
-        same_neurons = embedded_reading(table, provenance.hyperparameters, series, source.label())
+            model, source, access, sidecar, output_dir, unit_filter, series, during, embeddings, predictions,
+            made_by, options, hand.get("keep_spike_times", False))
+        same_neurons = {**embedded_reading(table, provenance.hyperparameters, series, source.label()), **timing}
         copy_from = None
     if recording is None or not _reads_embedded(recording, same_neurons) or not _read_for_hand(recording, hand):
         recording = read_resolved(source, access, **{"bin_size": None, **hand}, **same_neurons)
@@ -370,12 +373,13 @@ def _local_embeddings(probe: LabelProbe, source: ResolvedSource, sidecar: bool |
 
 def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any, sidecar: bool | None,  # noqa: ANN401
                         output_dir: str | Path | None, unit_filter: str | None, series: str | None,
-                        embeddings: str | None, predictions: str, made_by: tuple[str, str],
-                        options: dict[str, Any], keep_spike_times: bool) -> tuple[Recording, np.ndarray, np.ndarray, str, Any, Path, str,
+                        during: str | None, embeddings: str | None, predictions: str, made_by: tuple[str, str],
+                        options: dict[str, Any], keep_spike_times: bool) -> tuple[Recording, np.ndarray, np.ndarray,
+                                                                                 str, Any, Path, str,
                                                           list[str]]:
     """Embed the source's neurons (read keeping their spike times with ``keep_spike_times``, for a probe's hand
-    features) and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a sidecar), named ``embeddings`` (default ``NeurPIREmbeddings``) -- or, when ``annotate`` already wrote this
-    model's vectors into the sidecar, use those; returns the recording, the neuron ids and their vectors, the neuron
+    features) and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a sidecar), named
+    ``embeddings`` (default ``NeurPIREmbeddings``) -- or, when ``annotate`` already wrote this model's vectors into the sidecar, use those; returns the recording, the neuron ids and their vectors, the neuron
     table in the written file, provenance, the file, how it was written and the tables that the vectors and the
     ``predictions`` replace there (refused, before embedding, without ``overwrite``; ``AlreadyPredicted`` when
     those predictions are ``made_by``'s: the probe's and the model's checksums)."""
@@ -384,7 +388,7 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
     from nwb_neurpir.workflows.model_inputs import read_for_model, warn_missing_context
     from nwb_neurpir.workflows.prediction_checks import replaced_tables
 
-    recording = read_for_model(model, source, access, unit_filter=unit_filter, series=series,
+    recording = read_for_model(model, source, access, unit_filter=unit_filter, series=series, during=during,
                                keep_spike_times=keep_spike_times)
     name, overwrite = embeddings or DEFAULT_NAME, options["overwrite"]
     if goes_to_sidecar(source.info, output_dir, True if sidecar else None):

@@ -54,9 +54,9 @@ def check_out(out: Path) -> None:
 def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob: str | None = None,
                   resume: bool = True, progress: bool = True, **reader_options: Any) -> TrainingReport | None:
     """Train ``config`` on all the sources together into the model folder ``out`` (continuing from its last
-    checkpoint unless ``resume=False``); ``reader_options`` (``modality``, ``unit_filter``, ``series``, ``bin_size``,
-    ``cache_dir``) go to the reader. Returns the report, or None in the torchrun ranks other than 0 (which read without
-    progress bars)."""
+    checkpoint unless ``resume=False``); ``reader_options`` (``modality``, ``unit_filter``, ``series``, ``during``,
+    ``bin_size``, ``cache_dir``) go to the reader. Returns the report, or None in the torchrun ranks other than 0
+    (which read without progress bars)."""
     from nwb_neurpir.model.distributed import on_every_rank, setup_distributed
     from nwb_neurpir.workflows.estimator import NeurPIR
     from nwb_neurpir.workflows.recordings import open_recordings
