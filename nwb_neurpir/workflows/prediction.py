@@ -379,8 +379,9 @@ def _embed_and_annotate(model: TrainedModel, source: ResolvedSource, access: Any
                                                           list[str]]:
     """Embed the source's neurons (read keeping their spike times with ``keep_spike_times``, for a probe's hand
     features) and store the vectors as ``annotate`` does (in place, a copy in ``output_dir``, or a sidecar), named
-    ``embeddings`` (default ``NeurPIREmbeddings``) -- or, when ``annotate`` already wrote this model's vectors into the sidecar, use those; returns the recording, the neuron ids and their vectors, the neuron
-    table in the written file, provenance, the file, how it was written and the tables that the vectors and the
+    ``embeddings`` (default ``NeurPIREmbeddings``) -- or, when ``annotate`` already wrote this model's vectors into
+    the sidecar, use those; returns the recording, the neuron ids and their vectors, the neuron table in the written
+    file, provenance, the file, how it was written and the tables that the vectors and the
     ``predictions`` replace there (refused, before embedding, without ``overwrite``; ``AlreadyPredicted`` when
     those predictions are ``made_by``'s: the probe's and the model's checksums)."""
     from nwb_neurpir.store import DEFAULT_MODULE, DEFAULT_NAME, annotate_recording, read_embeddings
