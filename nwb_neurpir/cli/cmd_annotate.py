@@ -13,6 +13,7 @@ from nwb_neurpir.cli.options import (
     Glob,
     JsonOutput,
     LockTimeout,
+    ModelFolder,
     OneSeries,
     Progress,
     Series,
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("annotate", cls=OneSeries)
     def annotate(
-        model_dir: Annotated[Path, typer.Argument(help="A model folder written by `neurpir train`.")],
+        model_dir: ModelFolder,
         sources: Sources,
         glob: Glob = None,
         output_dir: Annotated[
