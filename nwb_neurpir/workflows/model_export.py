@@ -33,7 +33,11 @@ def export_model(model_dir: str | os.PathLike[str], out_dir: str | os.PathLike[s
                  license: str | None = None, include_probes: bool = False) -> Path:  # noqa: A002 - the CLI's word
     """Write the model in ``model_dir`` as a new folder ``out_dir`` to share (see the module docstring), with
     ``license`` (an SPDX identifier such as ``CC-BY-4.0``) in its card and model.json; return ``out_dir``. The new
-    folder loads wherever a model folder is accepted. An ``out_dir`` that exists and is not empty is refused."""
+    folder loads wherever a model folder is accepted. An ``out_dir`` that exists and is not empty is refused.
+
+    >>> import nwb_neurpir as npir
+    >>> npir.export_model("model/", "shared-model/", redact=True, license="CC-BY-4.0")    # doctest: +SKIP
+    """
     from nwb_neurpir.model import NeurPIR as TrainedModel
     from nwb_neurpir.model.checkpoint import folder_sha256, write_new_folder
 
