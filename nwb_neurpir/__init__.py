@@ -21,14 +21,14 @@ __version__ = "0.2.4"
 
 __all__ = ["AnnotateOutcome", "EvaluationResult", "Inspection", "LabelGrouping", "LabelProbe", "NeurPIR",
            "NotFittedError", "PredictOutcome", "Recording", "__version__", "annotate", "embedding_matrix", "evaluate",
-           "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings", "remove_embeddings",
-           "simulate_nwb", "to_pynapple"]
+           "export_model", "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings",
+           "remove_embeddings", "simulate_nwb", "to_pynapple"]
 
 if TYPE_CHECKING:
     from nwb_neurpir.workflows import (AnnotateOutcome, EvaluationResult, Inspection, LabelGrouping, LabelProbe,
                                        NeurPIR, NotFittedError, PredictOutcome, Recording, annotate, embedding_matrix,
-                                       evaluate, inspect, open_recordings, plot_embeddings, predict, read_embeddings,
-                                       remove_embeddings, simulate_nwb, to_pynapple)
+                                       evaluate, export_model, inspect, open_recordings, plot_embeddings, predict,
+                                       read_embeddings, remove_embeddings, simulate_nwb, to_pynapple)
 else:  # hidden from type checkers, so that a name outside ``__all__`` is an error to them
     def __getattr__(name: str) -> object:
         if name in __all__:

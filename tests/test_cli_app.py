@@ -33,7 +33,8 @@ def test_python_m_nwb_neurpir_runs_the_command() -> None:
     assert (done.returncode, done.stdout) == (0, f"neurpir {__version__}\n"), done.stderr
 
 
-COMMANDS = {"demo", "simulate", "inspect", "fetch", "train", "embed", "annotate", "predict", "evaluate", "plot"}
+COMMANDS = {"demo", "simulate", "inspect", "fetch", "train", "embed", "annotate", "predict", "evaluate", "plot",
+            "export"}
 
 
 def test_the_app_has_exactly_the_workflow_commands() -> None:

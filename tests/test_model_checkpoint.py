@@ -156,8 +156,11 @@ def test_extra_or_missing_files_are_refused(saved: Path, tmp_path: Path) -> None
     (saved / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(NeurPIRError, match="unexpected files"):
         NeurPIR.load(saved)
-    with pytest.raises(NeurPIRError, match="manifest.json missing"):
+    with pytest.raises(NeurPIRError, match="model folder not found"):
         NeurPIR.load(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NeurPIRError, match="manifest.json missing"):
+        NeurPIR.load(tmp_path / "empty")
 
 
 def test_a_file_a_newer_release_added_is_named_in_a_warning_and_not_read(saved: Path, recording) -> None:  # noqa: ANN001

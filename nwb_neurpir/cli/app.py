@@ -25,6 +25,7 @@ from nwb_neurpir.cli import (
     cmd_demo,
     cmd_embed,
     cmd_evaluate,
+    cmd_export,
     cmd_fetch,
     cmd_inspect,
     cmd_plot,
@@ -286,7 +287,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 for _module in (cmd_demo, cmd_simulate, cmd_inspect, cmd_fetch, cmd_train, cmd_embed, cmd_annotate, cmd_predict,
-                cmd_evaluate, cmd_plot):
+                cmd_evaluate, cmd_plot, cmd_export):
     _module.register(app)
 
 

@@ -14,6 +14,7 @@ from nwb_neurpir.cli.options import (
     Glob,
     JsonOutput,
     LockTimeout,
+    ModelFolder,
     OneSeries,
     Progress,
     Series,
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("annotate", cls=OneSeries)
     def annotate(
-        model_dir: Annotated[Path, typer.Argument(help="A model folder written by `neurpir train`.")],
+        model_dir: ModelFolder,
         sources: Sources,
         glob: Glob = None,
         output_dir: Annotated[

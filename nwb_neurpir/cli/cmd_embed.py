@@ -14,6 +14,7 @@ from nwb_neurpir.cli.options import (
     EmbedThreads,
     Glob,
     JsonOutput,
+    ModelFolder,
     OneSeries,
     Progress,
     Series,
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("embed", cls=OneSeries)
     def embed(
-        model_dir: Annotated[Path, typer.Argument(help="Model folder written by `neurpir train`.")],
+        model_dir: ModelFolder,
         sources: Sources,
         out: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--out", help=("Write embeddings, neuron ids, sessions and label columns to this .npz file, or to a "

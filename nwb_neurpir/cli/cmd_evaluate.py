@@ -46,7 +46,7 @@ PngDpi = Annotated[Optional[float], typer.Option("--dpi", help=_DPI_HELP.format(
 """The figure resolution option of ``evaluate`` (its figures are PNG)."""
 
 
-def _refuse_unused(*, training: bool, model: Path | None, max_steps: int | None, threads: int | None,
+def _refuse_unused(*, training: bool, model: str | None, max_steps: int | None, threads: int | None,
                    transductive: bool, ablations: bool, methods: str | None, embeddings_name: str | None, split: str,
                    folds: int | None, out: Path | None, no_plots: bool, projection: str | None,
                    dpi: float | None) -> None:
@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
                                           "file's /general/subject/subject_id (one file is one animal); a file "
                                           "without one is an animal of its own, named (<session id>).")]
         = "animal",
-        model: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+        model: Annotated[Optional[str], typer.Option(  # noqa: UP007
             "--model", help="A trained model folder: embed every source with it.")] = None,
         train: Annotated[bool, typer.Option(
             "--train", help="Train NeurPIR per fold without the test animal (inductive), with the default "

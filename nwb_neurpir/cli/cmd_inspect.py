@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -40,7 +41,10 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOutput = False,
         progress: Progress = None,
     ) -> None:
-        """Print, per file, whether it holds units or calcium ROIs, and for those: subject, session, neurons and
+        """Given a model folder, print what the model is (as its model card says: modality, bin size, covariates,
+        architecture, training, training data, licence, checkpoints, probes).
+
+        Otherwise print, per file, whether it holds units or calcium ROIs, and for those: subject, session, neurons and
         label columns, observed time, trials and covariates; its units tables when it has several (two spike
         sortings; --series picks one); and the NeurPIR embedding and prediction tables it holds. Files without
         either (LFP only, NeurPIR sidecars) or whose units all lack spikes (a failed spike sorting) are listed as
@@ -52,6 +56,9 @@ def register(app: typer.Typer) -> None:
 
         from nwb_neurpir.workflows.inspection import inspect_sources
 
+        if len(sources) == 1 and glob is None and is_model_folder(sources[0]):
+            _inspect_model(sources[0], as_json)
+            return
         summaries = []
         for summary in inspect_sources(sources, glob, cache_dir=cache_dir, modality=modality, unit_filter=unit_filter,
                                        series=series, during=during,
@@ -64,6 +71,26 @@ def register(app: typer.Typer) -> None:
         failed = sum(summary["holds"] == "unreadable" for summary in summaries)
         if failed:
             raise NeurPIRError(f"{failed} of {len(summaries)} files could not be read")
+
+
+def is_model_folder(source: str) -> bool:
+    """True for a local folder a model was trained or exported into (its model.json, or training checkpoints)."""
+    from nwb_neurpir.model.checkpoint import CHECKPOINTS
+
+    folder = Path(source)
+    return folder.is_dir() and ((folder / "model.json").is_file() or (folder / CHECKPOINTS).is_dir())
+
+
+def _inspect_model(source: str, as_json: bool) -> None:
+    """Print what the model in the folder ``source`` is: the facts of its model card (``summary.fact_lines``)."""
+    from nwb_neurpir.model import NeurPIR as TrainedModel
+    from nwb_neurpir.model.summary import fact_lines, model_facts
+
+    facts = model_facts(TrainedModel.load(source), Path(source))
+    if as_json:
+        typer.echo(json.dumps(facts, indent=2))
+    else:
+        typer.echo("\n".join([f"{source}: NeurPIR model", *(f"  {line}" for line in fact_lines(facts))]))
 
 
 def _summary_text(summary: dict[str, Any]) -> str:

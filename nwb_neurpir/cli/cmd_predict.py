@@ -18,6 +18,7 @@ from nwb_neurpir.cli.options import (
     Glob,
     JsonOutput,
     LockTimeout,
+    ModelFolder,
     OneSeries,
     Progress,
     Series,
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("predict", cls=OneSeries)
     def predict(
-        model_dir: Annotated[Path, typer.Argument(help="Model folder written by `neurpir train`.")],
+        model_dir: ModelFolder,
         sources: Sources,
         fit_on: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
             "--fit-on", help="Annotated, labelled files or folders to fit the probe on (repeat the option); "

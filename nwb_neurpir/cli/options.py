@@ -78,6 +78,9 @@ SOURCES_HELP = (
 )
 
 Sources = Annotated[list[str], typer.Argument(help=SOURCES_HELP, show_default=False)]
+ModelFolder = Annotated[str, typer.Argument(
+    metavar="MODEL", show_default=False,
+    help="A model folder written by `neurpir train` or `neurpir export` (a local folder: unzip an archive first).")]
 Glob = Annotated[
     Optional[str],  # noqa: UP007
     typer.Option("--glob", help="With a dandiset or folder: only assets whose path matches this glob."),

@@ -673,10 +673,10 @@ def _sighting_notes(sightings: dict[str, str]) -> list[str]:
 
 def _session_sources(recordings: Sequence[Recording],
                      embeddings: pd.DataFrame | Sequence[np.ndarray] | None) -> dict[str, set[str]]:
-    """Session (``subject/session``) -> its recordings as a model's training data names them (``session_key``):
-    every recording, or every file of an embeddings table read from annotated files (its
+    """Session (``subject/session``) -> its recordings as a model's training data names them (``session_key``, and
+    that key's ``hashed_key``, as a redacted export names it): every recording, or every file of an embeddings table read from annotated files (its
     ``attrs["recording_keys"]``)."""
-    from nwb_neurpir.model.sessions import session_key
+    from nwb_neurpir.model.sessions import hashed_key, session_key
 
     if recordings:
         pairs = zip(session_names(recordings), map(session_key, recordings))
@@ -687,7 +687,7 @@ def _session_sources(recordings: Sequence[Recording],
         pairs = iter(())
     sources: dict[str, set[str]] = {}
     for session, name in pairs:
-        sources.setdefault(session, set()).add(name)
+        sources.setdefault(session, set()).update({name, hashed_key(name)})  # a redacted model's name for it too
     return sources
 
 

@@ -22,14 +22,14 @@ def unnamed_sightings(model: NeurPIR, recordings: Sequence[Recording], keys: Seq
     """Fold name -> why the model saw its test recordings (``keys``: each recording's session key, as the folds name
     them), for the folds none of whose test recordings the model's training data names (those are transductive
     already). Only recordings of a training session's shape are hashed."""
-    from nwb_neurpir.model.sessions import session_key
+    from nwb_neurpir.model.sessions import hashed_key, session_key
 
     trained = [session for session in model.training_summary_.get("sessions") or [] if isinstance(session, dict)]
     named = set(model.training_data_)
     found = {}
     for fold in folds:
         tested = [(recording, key) for recording, key in zip(recordings, keys) if key in fold.held_out_sessions]
-        if any(session_key(recording) in named for recording, _ in tested):
+        if any({session_key(recording), hashed_key(session_key(recording))} & named for recording, _ in tested):
             continue
         reasons = [*_copies(tested, trained), *_animals(fold, trained)]
         if reasons:

@@ -14,6 +14,9 @@ Layout of a folder::
     weights.safetensors  encoder (and context) weights
     [training.safetensors, trainer.json]    training checkpoints only: expander, optimizer, best weights;
                                             trainer state
+
+A model folder also holds, outside its manifest, ``checkpoints/`` (training's, to resume it), ``probes/<name>``
+(label probes, each a folder of this layout) and, when ``neurpir export`` wrote it, ``MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import secrets
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -115,15 +118,19 @@ def write_folder(folder: Path, files: dict[str, Any]) -> str:
     return hashlib.sha256(manifest_bytes).hexdigest()
 
 
-def write_new_folder(folder: Path, files: dict[str, Any]) -> str:
-    """Write ``files`` as ``write_folder`` does, into a temporary folder beside ``folder``, and rename it to
-    ``folder`` in one step, so that a reader, or another process saving there at the same time, finds no folder or a
-    complete one; return the manifest's sha256. A ``folder`` that exists (not empty) is left as it is: a
-    ``FileExistsError``. The temporary folder never stays behind."""
+def write_new_folder(folder: Path, files: dict[str, Any],
+                     extra: Callable[[Path], None] | None = None) -> str:
+    """Write ``files`` as ``write_folder`` does (then, when given, ``extra(temporary folder)`` adds what else belongs
+    in it), into a temporary folder beside ``folder``, and rename it to ``folder`` in one step, so that a reader, or
+    another process saving there at the same time, finds no folder or a complete one; return the manifest's sha256.
+    A ``folder`` that exists (not empty) is left as it is: a ``FileExistsError``. The temporary folder never stays
+    behind."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.with_name(f".{folder.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         sha = write_folder(staging, files)
+        if extra is not None:
+            extra(staging)
         try:
             os.rename(staging, folder)
         except OSError as error:

@@ -28,7 +28,9 @@ from nwb_neurpir.model.context import ContextEncoder
 from nwb_neurpir.model.distributed import resolve_device
 from nwb_neurpir.model.embed import embed_session
 from nwb_neurpir.model.encoder import NeuronEncoder
+from nwb_neurpir.model.location import model_folder
 from nwb_neurpir.model.sessions import prepare_session
+from nwb_neurpir.model.summary import describe
 from nwb_neurpir.model.threads import use_threads
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import Recording, same_grid
@@ -131,6 +133,10 @@ class NeurPIR:
         self.package_version_ = package_version
         """The nwb-neurpir version that trained the model (kept when a model folder is loaded by a later one)."""
 
+    def __repr__(self) -> str:
+        """``<NeurPIR model: spikes, 10 ms bins, 64-d vectors, ...>`` (``summary.describe``)."""
+        return f"<NeurPIR model: {describe(self)}>"
+
     @property
     def representation_dim(self) -> int:
         return self.config.representation_dim
@@ -199,8 +205,9 @@ class NeurPIR:
 
     @classmethod
     def load(cls, path: str | Path) -> NeurPIR:
-        """Read a model folder, verifying every checksum; never unpickles anything."""
-        path = Path(path)
+        """Read a model folder, verifying every checksum; never unpickles anything. A URL, a zip archive or a path
+        that is no folder is refused with what to do instead."""
+        path = model_folder(path)
         unfinished = _unfinished_training(path)
         if unfinished is not None:
             raise unfinished

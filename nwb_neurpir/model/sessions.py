@@ -15,7 +15,7 @@ from nwb_neurpir.model.config import NeurPIRConfig
 from nwb_neurpir.model.normalize import Normalizer, fit_normalizer, row_blocks
 from nwb_neurpir.recording import Recording
 
-__all__ = ["ChunkLayout", "SessionData", "activity_fingerprint", "chunk_layout", "compact_activity",
+__all__ = ["ChunkLayout", "SessionData", "activity_fingerprint", "chunk_layout", "compact_activity", "hashed_key",
            "population_activity", "prepare_session", "recording_fingerprint"]
 
 
@@ -104,6 +104,13 @@ def session_key(recording: Recording) -> str:
     source = recording.source
     return source.asset_id or source.identifier or source.label()
 
+
+def hashed_key(key: str) -> str:
+    """A session key as a redacted model (``neurpir export --redact``) names it: ``sha256:`` and the sha256 of the key
+    (a key already hashed is returned as it is)."""
+    if key.startswith("sha256:"):
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 def prepare_session(recording: Recording, config: NeurPIRConfig, context: np.ndarray | None) -> SessionData:
     """Compact, normalise (statistics only) and chunk one recording for a resolved ``config``, with the population's

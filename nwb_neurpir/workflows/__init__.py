@@ -15,9 +15,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 __all__ = ["AnnotateOutcome", "EvaluationResult", "Inspection", "LabelGrouping", "LabelProbe", "NeurPIR",
-           "NotFittedError", "PredictOutcome", "Recording", "annotate", "embedding_matrix", "evaluate", "inspect",
-           "open_recordings", "plot_embeddings", "predict", "read_embeddings", "remove_embeddings", "simulate_nwb",
-           "to_pynapple"]
+           "NotFittedError", "PredictOutcome", "Recording", "annotate", "embedding_matrix", "evaluate", "export_model",
+           "inspect", "open_recordings", "plot_embeddings", "predict", "read_embeddings", "remove_embeddings",
+           "simulate_nwb", "to_pynapple"]
 
 _HOMES = {
     "AnnotateOutcome": "nwb_neurpir.workflows.annotation",
@@ -32,6 +32,7 @@ _HOMES = {
     "annotate": "nwb_neurpir.workflows.annotation",
     "embedding_matrix": "nwb_neurpir.workflows.estimator",
     "evaluate": "nwb_neurpir.workflows.evaluation",
+    "export_model": "nwb_neurpir.workflows.model_export",
     "inspect": "nwb_neurpir.workflows.inspection",
     "open_recordings": "nwb_neurpir.workflows.recordings",
     "plot_embeddings": "nwb_neurpir.workflows.plotting",
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.workflows.estimator import NeurPIR, NotFittedError, embedding_matrix
     from nwb_neurpir.workflows.evaluation import evaluate
     from nwb_neurpir.workflows.inspection import Inspection, inspect
+    from nwb_neurpir.workflows.model_export import export_model
     from nwb_neurpir.workflows.plotting import plot_embeddings
     from nwb_neurpir.workflows.prediction import PredictOutcome, predict
     from nwb_neurpir.workflows.probe import LabelProbe

@@ -95,7 +95,12 @@ class NeurPIR:
     def __repr__(self) -> str:
         defaults = _config_fields()
         changed = ", ".join(f"{key}={value!r}" for key, value in self._params.items() if value != defaults[key])
-        return f"{type(self).__name__}({changed})"
+        model = self.__dict__.get("model_")
+        if model is None:
+            return f"{type(self).__name__}({changed})"
+        from nwb_neurpir.model.summary import describe
+
+        return f"{type(self).__name__}({changed}) [fitted: {describe(model)}]"
 
     def __sklearn_is_fitted__(self) -> bool:
         """For ``sklearn.utils.validation.check_is_fitted``."""

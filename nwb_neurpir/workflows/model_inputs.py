@@ -28,14 +28,10 @@ class OtherModality(NeurPIRError):
 
 def load_model_folder(model_dir: str | Path, num_threads: int = 0) -> NeurPIR:
     """The model in ``model_dir``, to embed with ``num_threads`` torch threads (0: ``OMP_NUM_THREADS`` or every CPU
-    this process may use); a missing folder or a file is named as such, before the manifest is looked at."""
+    this process may use); a URL, a zip archive, a missing folder or a file is named as such (``model_folder``),
+    before the manifest is looked at."""
     from nwb_neurpir.model import NeurPIR
 
-    model_dir = Path(model_dir)
-    if not model_dir.exists():
-        raise NeurPIRError("model folder not found", model_dir)
-    if not model_dir.is_dir():
-        raise NeurPIRError("is a file, not a model folder written by `neurpir train`", model_dir)
     return NeurPIR.load(model_dir).set_threads(num_threads)
 
 
