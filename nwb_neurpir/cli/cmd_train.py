@@ -47,7 +47,9 @@ def register(app: typer.Typer) -> None:
     def train(
         sources: Sources,
         out: Annotated[Path, typer.Option("--out", help=(
-            "Model folder to write (checkpoints go inside): new, empty, or a model folder to resume or replace."))],
+            "Model folder to write (checkpoints go inside): new, empty, or a model folder whose checkpoint to "
+            "continue (the settings not given keep the checkpoint's). A model folder without a checkpoint is "
+            "refused, never replaced, unless --no-resume."))],
         config_file: Annotated[Optional[Path], typer.Option(  # noqa: UP007
             "--config", help="JSON file with NeurPIRConfig fields (see nwb_neurpir.model.NeurPIRConfig).")] = None,
         settings: Annotated[Optional[list[str]], typer.Option(  # noqa: UP007
@@ -74,8 +76,15 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[Optional[int], typer.Option(  # noqa: UP007
             "--seed", help="Random seed (default: 0, or the --config value).")] = None,
         threads: Threads = None,
+        init_from: Annotated[Optional[Path], typer.Option(  # noqa: UP007
+            "--init-from", metavar="MODEL", help=(
+                "Fine-tune the model folder MODEL on SOURCES into the new folder --out: start from its encoder "
+                "weights with its CEBRA context (frozen) and the settings that define its vectors (modality, bin "
+                "size, covariates, architecture), a new optimizer and step count; its other settings apply unless "
+                "given (--max-steps ...). The new model records MODEL (sha256, training data)."))] = None,
         resume: Annotated[bool, typer.Option(
-            "--resume/--no-resume", help="Continue from the last complete checkpoint in --out.")] = True,
+            "--resume/--no-resume", help="Continue from the last complete checkpoint in --out (--no-resume trains "
+                                         "again from scratch and replaces a model there).")] = True,
         progress: Progress = None,
         as_json: JsonOutput = False,
         glob: Glob = None,
@@ -99,13 +108,14 @@ def register(app: typer.Typer) -> None:
         """
         from nwb_neurpir.workflows.training import check_out, train_sources
 
-        check_out(out)
+        check_out(out, resume)
         from nwb_neurpir.model.config import NeurPIRConfig
 
-        config = NeurPIRConfig.from_file(config_file, settings or [], max_steps=max_steps, batch_size=batch_size,
-                                         context=context, context_covariates=covariates, seed=seed,
-                                         num_threads=threads)
-        report = train_sources(sources, config, out, glob=glob, resume=resume, progress=progress,
+        given = NeurPIRConfig.given_values(config_file, settings or [], max_steps=max_steps, batch_size=batch_size,
+                                           context=context, context_covariates=covariates, seed=seed,
+                                           num_threads=threads)
+        NeurPIRConfig.from_dict(given, None if config_file is None else str(config_file))  # a bad value fails here
+        report = train_sources(sources, given, out, init_from=init_from, glob=glob, resume=resume, progress=progress,
                                cache_dir=cache_dir, modality=modality, unit_filter=unit_filter, bin_size=bin_size,
                                series=series, during=during)
         if report is None:
@@ -118,3 +128,5 @@ def register(app: typer.Typer) -> None:
                    f"({report.train_neurons} + {report.held_out_neurons} held-out neurons); "
                    f"context: {', '.join(report.context) or 'none'}")
         typer.echo(f"model: {out} (sha256 {report.sha256[:16]}…)")
+        if report.initialized_from:
+            typer.echo(f"fine-tuned from: {init_from} (sha256 {report.initialized_from[:16]}…)")

@@ -623,7 +623,7 @@ def _given_representation(recordings: list[Recording], neurons: LabelledNeurons,
         full = embed_all(model, recordings, None if every_recording else neurons, progress)
         timings["neurpir (embedding)"] = time.perf_counter() - clock
         return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full), mode="provenance",
-                                   training_data=tuple(model.training_data_), per_recording=full)
+                                   training_data=tuple(model.seen_data()), per_recording=full)
     full = _checked_matrices(embeddings, recordings)
     return FixedRepresentation(name="neurpir", matrix=gather_rows(neurons, full),
                                mode="unknown" if training_data is None else "provenance",

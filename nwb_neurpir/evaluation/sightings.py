@@ -21,11 +21,12 @@ def unnamed_sightings(model: NeurPIR, recordings: Sequence[Recording], keys: Seq
                       folds: Sequence[Fold]) -> dict[str, str]:
     """Fold name -> why the model saw its test recordings (``keys``: each recording's session key, as the folds name
     them), for the folds none of whose test recordings the model's training data names (those are transductive
-    already). Only recordings of a training session's shape are hashed."""
+    already). The training sessions include those of the models a fine-tuned model started from
+    (``NeurPIR.seen_sessions``). Only recordings of a training session's shape are hashed."""
     from nwb_neurpir.model.sessions import hashed_key, session_key
 
-    trained = [session for session in model.training_summary_.get("sessions") or [] if isinstance(session, dict)]
-    named = set(model.training_data_)
+    trained = model.seen_sessions()
+    named = set(model.seen_data())
     found = {}
     for fold in folds:
         tested = [(recording, key) for recording, key in zip(recordings, keys) if key in fold.held_out_sessions]

@@ -23,8 +23,8 @@ import numpy as np
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.input_files import parse_json
 
-__all__ = ["MODALITY_DEFAULTS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig", "covariate_patterns",
-           "override_text", "parse_overrides"]
+__all__ = ["MODALITY_DEFAULTS", "REPRESENTATION_FIELDS", "RESUMABLE_FIELDS", "RUNTIME_FIELDS", "NeurPIRConfig",
+           "covariate_patterns", "override_text", "parse_overrides"]
 
 MODALITY_DEFAULTS: dict[str, dict[str, Any]] = {
     # Spikes: a few seconds up to tens of seconds of activity (or a few trials up to many), session-normalised counts,
@@ -303,6 +303,13 @@ class NeurPIRConfig:
         >>> NeurPIRConfig.from_file(None, ["max_steps=7", "seed=3"], max_steps=5, seed=None).seed
         3
         """
+        return cls.from_dict(cls.given_values(path, settings, **overrides), None if path is None else str(path))
+
+    @classmethod
+    def given_values(cls, path: str | Path | None, settings: Iterable[str] = (),
+                     **overrides: Any) -> dict[str, Any]:  # noqa: ANN401 - field values
+        """The fields ``from_file`` sets from the file, ``settings`` and ``overrides`` (not None), unchecked: the
+        settings a user gave, which a resumed or fine-tuned training takes over the saved model's."""
         values: Any = {}
         source = None if path is None else str(path)
         if path is not None:
@@ -315,7 +322,21 @@ class NeurPIRConfig:
                 raise NeurPIRError("config must be a JSON object", source)
         values.update(parse_overrides(settings))
         values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls.from_dict(values, source)
+        return values
+
+    @classmethod
+    def over_saved(cls, saved: dict[str, Any], given: dict[str, Any], source: str | None = None) -> NeurPIRConfig:
+        """A saved model's or checkpoint's config (``config.json``) with the ``given`` fields over it: what resuming
+        or fine-tuning it trains with, so that settings the user did not give keep the saved values."""
+        known = {f.name for f in fields(cls)} - RUNTIME_FIELDS  # a newer release's keys: the resume check says so
+        kept = {name: value for name, value in _trained_as(saved).items() if name in known}
+        return cls.from_dict({**kept, **given}, source)
+
+    def representation_conflicts(self, saved: NeurPIRConfig) -> dict[str, Any]:
+        """The :data:`REPRESENTATION_FIELDS` in which this config differs from ``saved`` (a model's), by name (sorted)
+        with the saved value: what a fine-tuning of that model may not change."""
+        return {name: getattr(saved, name) for name in sorted(REPRESENTATION_FIELDS)
+                if getattr(self, name) != getattr(saved, name)}
 
 
 RUNTIME_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.get("runtime"))
@@ -323,6 +344,14 @@ RUNTIME_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.g
 device a training ran with are recorded in its model.json's ``training.runs``)."""
 RESUMABLE_FIELDS = frozenset(f.name for f in fields(NeurPIRConfig) if f.metadata.get("resumable"))
 """Hyperparameters that may change between an interrupted run and its resumption."""
+REPRESENTATION_FIELDS = frozenset({
+    "modality", "normalization", "chunk_bins", "max_chunk_bins", "hidden_dim", "conv_channels", "representation_dim",
+    "context", "context_dim", "context_architecture", "context_hidden", "context_iterations", "context_batch_size",
+    "context_learning_rate", "context_temperature", "context_time_offsets", "context_max_samples",
+    "context_covariates"})
+"""Hyperparameters that define what a model's vectors mean -- its input (modality, normalisation, chunks), the
+encoder's architecture and its CEBRA context model -- which a fine-tuning of the model keeps (the bin size, a fact of
+the data, is kept too)."""
 
 
 def covariate_patterns(text: str) -> list[str]:

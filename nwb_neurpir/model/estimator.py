@@ -157,13 +157,7 @@ class NeurPIR:
         """
         from nwb_neurpir.progress import progress_or_environment
 
-        if recording.modality != self.config.modality:
-            raise NeurPIRError(f"model was trained on {self.config.modality} but this recording is "
-                               f"{recording.modality}", recording.source.label())
-        if self.bin_size_ is not None and not same_grid(recording.bin_size, self.bin_size_):
-            raise NeurPIRError(f"model was trained on {self.bin_size_ * 1000:g} ms bins but this recording has "
-                               f"{recording.bin_size * 1000:g} ms bins; read it with bin_size={self.bin_size_:g}",
-                               recording.source.label())
+        self.check_input(recording)
         use_threads(self.config.num_threads)
         context = self.context_.transform(recording) if self.context_ is not None else None
         session = prepare_session(recording, self.config, context)
@@ -172,6 +166,47 @@ class NeurPIR:
         return embed_session(self.encoder_, session, self.config.embed_batch_size, self.config.embed_max_seconds,
                              self.config.context_neurons, self.config.seed, device,
                              progress_or_environment(progress))
+
+    def check_input(self, recording: Recording) -> None:
+        """Refuse a recording the model cannot read as its input: another modality, or another bin size."""
+        if recording.modality != self.config.modality:
+            raise NeurPIRError(f"model was trained on {self.config.modality} but this recording is "
+                               f"{recording.modality}", recording.source.label())
+        if self.bin_size_ is not None and not same_grid(recording.bin_size, self.bin_size_):
+            raise NeurPIRError(f"model was trained on {self.bin_size_ * 1000:g} ms bins but this recording has "
+                               f"{recording.bin_size * 1000:g} ms bins; read it with bin_size={self.bin_size_:g}",
+                               recording.source.label())
+
+    def origin(self) -> dict[str, Any]:
+        """What a model fine-tuned from this one records of it (``training_summary_["initialized_from"]``): its
+        checksum, creation, release, steps, training data and sessions, and the model it was fine-tuned from in
+        turn."""
+        summary = self._saved_summary()
+        return {"sha256": self.provenance().checkpoint_sha256, "created": self.created_,
+                "package_version": self.package_version_, "steps": summary.get("steps"),
+                "training_data": list(self.training_data_), "sessions": summary.get("sessions", []),
+                **({"initialized_from": summary["initialized_from"]} if "initialized_from" in summary else {})}
+
+    def seen_data(self) -> list[str]:
+        """The recordings the model's weights were trained on (``training_data_``), with those of the models it was
+        fine-tuned from: what an evaluation counts as seen."""
+        return list(dict.fromkeys([*self.training_data_, *(key for origin in self._origins()
+                                                            for key in origin.get("training_data") or [])]))
+
+    def seen_sessions(self) -> list[dict[str, Any]]:
+        """model.json's training sessions (with their activity fingerprints), with those of the models it was
+        fine-tuned from."""
+        sessions = [self.training_summary_.get("sessions") or [],
+                    *(origin.get("sessions") or [] for origin in self._origins())]
+        return [session for group in sessions for session in group if isinstance(session, dict)]
+
+    def _origins(self) -> list[dict[str, Any]]:
+        """The models this one was fine-tuned from, nearest first (``initialized_from``, and theirs)."""
+        origins, origin = [], self.training_summary_.get("initialized_from")
+        while isinstance(origin, dict):
+            origins.append(origin)
+            origin = origin.get("initialized_from")
+        return origins
 
     def files(self) -> dict[str, Any]:
         """The folder content: name -> JSON dict or tensor dict."""

@@ -62,7 +62,7 @@ from nwb_neurpir.progress import progress_or_environment, tqdm
 from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording, refuse_recordings_read_twice, same_grid
 
-__all__ = ["train"]
+__all__ = ["checkpoint_config", "refuse_replacing_model", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,8 @@ class TrainerState:
     trained (``start_step`` to ``end_step``), its ``max_steps`` (the learning-rate schedule follows it), the
     ``threads``, ``device`` and ``world_size`` it ran with (they change the floating-point result) and its
     ``software`` (:func:`nwb_neurpir.provenance.software_versions`)."""
+    initialized_from: dict[str, Any] | None = None
+    """The model a fine-tuning started from (:meth:`NeurPIR.origin`), None for a training from scratch."""
 
 
 class _PairLoss(nn.Module):
@@ -251,9 +253,30 @@ def _check_same_activity(meta: dict[str, Any], recordings: list[Recording], fing
                            f"({what}); train into another output folder", folder, start_over=_start_over(out_dir))
 
 
+def refuse_replacing_model(out_dir: Path) -> None:
+    """Refuse to train from scratch into ``out_dir`` when it holds a model (a manifest or weights) but no checkpoint
+    to continue: the training would replace that model. ``--no-resume`` (``resume=False``) replaces it on purpose."""
+    held = [name for name in ("manifest.json", "weights.safetensors") if (out_dir / name).exists()]
+    if held and latest_checkpoint(out_dir / CHECKPOINTS) is None:
+        raise CannotResume(f"holds a model ({held[0]}) but no checkpoint to continue its training, so training "
+                           "would replace it; train into a new folder, or fine-tune it into one with --init-from "
+                           "(warm_start=True)", out_dir, start_over=_start_over(out_dir))
+
+
 def _start_over(out_dir: Path) -> str:
     """What ``--no-resume`` does, for the advice of a checkpoint that cannot be resumed."""
     return f"--no-resume (resume=False) trains again from scratch and replaces the model in {out_dir}"
+
+
+def _check_same_init(parsed: dict[str, Any], init: NeurPIR | None, folder: Path, out_dir: Path) -> None:
+    """A fine-tuning (``init``) resumes only a checkpoint fine-tuned from the same model; a checkpoint of a training
+    from scratch, or of another model's fine-tuning, is refused."""
+    if init is None:
+        return
+    origin = parsed["trainer.json"]["state"].get("initialized_from") or {}
+    if origin.get("sha256") != init.origin()["sha256"]:
+        raise CannotResume("the checkpoint is not of a fine-tuning of this model (--init-from, warm_start); train "
+                           "into another output folder", folder, start_over=_start_over(out_dir))
 
 
 _NO_CHECKPOINT, _UNREADABLE = -1, -2
@@ -312,14 +335,15 @@ class _Run:
     """One training run's moving parts (kept together so the loop stays readable)."""
 
     def __init__(self, recordings: list[Recording], config: NeurPIRConfig, out_dir: Path | None, resume: bool,
-                 progress: bool = False):
-        if config.context != "none" and not any(r.covariates for r in recordings):
+                 progress: bool = False, init: NeurPIR | None = None):
+        if init is None and config.context != "none" and not any(r.covariates for r in recordings):
             log.warning("no covariates in the training recordings: training without context")
             config = dataclasses.replace(config, context="none")  # provenance records what was done
         self.config = config
         self.env = setup_distributed(config.device)
         use_threads(config.num_threads, self.env.world_size)
         self.out_dir = out_dir
+        self.init = init
         self.data = [session_key(r) for r in recordings]
         self.origins = [{"location": r.source.recorded_location, "neuron_table": r.neuron_table.strip("/"),
                          **r.neuron_selection()} for r in recordings]
@@ -329,6 +353,9 @@ class _Run:
         folder, self.resumed = found if found is not None else (None, None)
         if self.resumed is not None:
             _check_resumable(self.resumed, config, recordings, folder, out_dir)  # type: ignore[arg-type]
+            _check_same_init(self.resumed, init, folder, out_dir)  # type: ignore[arg-type]
+        elif resume and out_dir is not None:
+            refuse_replacing_model(out_dir)
         self.context = self._context(recordings, progress)
         contexts = [self.context.transform(r) if self.context else None for r in recordings]
         self.sessions = [prepare_session(r, config, c) for r, c in zip(recordings, contexts)]
@@ -350,15 +377,21 @@ class _Run:
         torch.manual_seed(config.seed)
         context_dim = self.context.output_dim if self.context else 0
         self.pair = _PairLoss(NeuronEncoder(config, context_dim), config)
+        if init is not None:
+            self.pair.encoder.load_state_dict(init.encoder_.state_dict())
         self.pair.to(self.env.device)
         self.optimizer = torch.optim.AdamW(self.pair.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
-        self.state = TrainerState()
+        self.state = TrainerState(initialized_from=None if init is None else init.origin())
         self.best: dict[str, torch.Tensor] | None = None
         if self.resumed is not None:
             self._restore(self.resumed, str(folder))
 
     def _context(self, recordings: list[Recording], progress: bool) -> ContextEncoder | None:
+        if self.init is not None:  # fine-tuning: the model's context, frozen, so that it means the same
+            return self.init.context_
+        if self.resumed is not None and self.resumed["trainer.json"]["state"].get("initialized_from"):
+            return _saved_context(self.resumed)
         fit = self.resumed is None and self.env.is_main
         context = fit_context(recordings, self.config, fit=fit, progress=progress and fit)
         if context is None:
@@ -405,6 +438,7 @@ class _Run:
                    self.state.best_validation, "history": self.state.history, "world_size": self.env.world_size,
                    "n_train_neurons": self.n_train, "n_validation_neurons": self.n_val,
                    "runs": [dict(entry) for entry in self.state.runs],
+                   **({} if self.state.initialized_from is None else {"initialized_from": self.state.initialized_from}),
                    "sessions": [{"key": s.key, "subject_id": s.subject_id, "n_neurons": s.n_neurons, **fingerprint,
                                  **origin} for s, fingerprint, origin in zip(self.sessions, self.fingerprints,
                                                                             self.origins)]}
@@ -436,6 +470,17 @@ class _Run:
         return float(np.mean(losses))
 
 
+def _saved_context(parsed: dict[str, Any]) -> ContextEncoder | None:
+    """The context model a checkpoint holds (its layout, scaling and weights): a fine-tuning's, which came with the
+    model it started from rather than from its training data."""
+    meta = parsed["model.json"]["context"]
+    if meta is None:
+        return None
+    context = ContextEncoder.from_meta(meta)
+    load_state(context.network, parsed["weights.safetensors"], "context.", "checkpoint")
+    return context
+
+
 def _trainer_state(saved: dict[str, Any], source: str) -> TrainerState:
     """The ``TrainerState`` a checkpoint's ``trainer.json`` holds; keys this release does not know are refused."""
     unknown = sorted(set(saved) - {f.name for f in fields(TrainerState)})
@@ -444,36 +489,48 @@ def _trainer_state(saved: dict[str, Any], source: str) -> TrainerState:
     return TrainerState(**saved)
 
 
-def _checkpoint_max_steps(root: Path) -> int | None:
-    """The ``max_steps`` of the latest checkpoint under ``root`` (None without one, or unreadable: the resume check
-    says why later), so that resuming without ``max_steps`` neither extends nor cuts a training whose default has
-    changed since it was saved."""
-    folder = latest_checkpoint(root)
+def checkpoint_config(out_dir: Path) -> dict[str, Any] | None:
+    """The ``config.json`` of the latest checkpoint in the model folder ``out_dir`` (None without one, or unreadable:
+    the resume check says why later): the settings a resumed training keeps unless they are given."""
+    folder = latest_checkpoint(out_dir / CHECKPOINTS)
     try:
-        steps = parse_json(read_regular(folder / "config.json", MAX_JSON_BYTES, folder), "config.json",
-                           folder).get("max_steps") if folder else None
-    except (NeurPIRError, AttributeError):
+        saved = parse_json(read_regular(folder / "config.json", MAX_JSON_BYTES, folder), "config.json",
+                           folder) if folder else None
+    except NeurPIRError:
         return None
+    return saved if isinstance(saved, dict) else None
+
+
+def _checkpoint_max_steps(out_dir: Path) -> int | None:
+    """The ``max_steps`` of the latest checkpoint in ``out_dir`` (None without one), so that resuming without
+    ``max_steps`` neither extends nor cuts a training whose default has changed since it was saved."""
+    steps = (checkpoint_config(out_dir) or {}).get("max_steps")
     return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
 
 
 def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_dir: str | Path | None = None,
-          progress: bool | None = None, resume: bool = True) -> NeurPIR:
+          progress: bool | None = None, resume: bool = True, init: NeurPIR | None = None) -> NeurPIR:
     """Fit the context encoder and the neuron encoder on ``recordings``; save to ``out_dir`` when given.
 
     With ``resume`` (default) and an ``out_dir`` holding a complete checkpoint of the same settings and data,
-    training continues from it. ``max_steps=0`` returns an untrained encoder (an evaluation baseline). A recording
-    with fewer than two neurons is left out with a warning (a ``NeurPIRError`` when no other remains).
+    training continues from it; an ``out_dir`` holding a model without one is refused (``resume=False`` replaces
+    it). ``init`` fine-tunes that trained model: training starts from its encoder weights with its context model
+    (frozen), a new optimizer and step count; the recordings must be its input (modality, bin size) and ``config``
+    must keep its :data:`~nwb_neurpir.model.config.REPRESENTATION_FIELDS`; the model records ``init`` as
+    ``training_summary_["initialized_from"]``. ``max_steps=0`` returns an untrained encoder (an evaluation baseline).
+    A recording with fewer than two neurons is left out with a warning (a ``NeurPIRError`` when no other remains).
     ``progress``: bars on stderr (None: unless ``NEURPIR_PROGRESS=0`` or ``TQDM_DISABLE=1``).
     """
     progress = progress_or_environment(progress)
     config = config or NeurPIRConfig()
     if config.max_steps is None and resume and out_dir is not None:  # a checkpoint goes on as long as it was to
-        config = dataclasses.replace(config, max_steps=_checkpoint_max_steps(Path(out_dir) / CHECKPOINTS))
+        config = dataclasses.replace(config, max_steps=_checkpoint_max_steps(Path(out_dir)))
     config = config.resolved(_check_recordings(recordings))
+    if init is not None:
+        _check_init(init, recordings, config)
     recordings = trainable_recordings(recordings)
     config.check_context_architecture()
-    run = _Run(recordings, config, Path(out_dir) if out_dir is not None else None, resume, progress)
+    run = _Run(recordings, config, Path(out_dir) if out_dir is not None else None, resume, progress, init)
     net: nn.Module = run.pair
     if run.env.active:
         net = nn.parallel.DistributedDataParallel(run.pair)
@@ -507,6 +564,18 @@ def train(recordings: list[Recording], config: NeurPIRConfig | None = None, out_
     model.training_summary_.update(resumed_from_step=None if run.resumed is None else first_step,
                                    steps_this_run=run.state.step - first_step)
     return model
+
+
+def _check_init(init: NeurPIR, recordings: list[Recording], config: NeurPIRConfig) -> None:
+    """A fine-tuning of ``init`` reads its input (each recording's modality and bin size) and keeps the settings of
+    its representation."""
+    for recording in recordings:
+        init.check_input(recording)
+    conflicts = config.representation_conflicts(init.config)
+    if conflicts:
+        kept = " ".join(f"--set {override_text(name, value)}" for name, value in conflicts.items())
+        raise NeurPIRError(f"fine-tuning keeps the settings that define the model's vectors, and it was made with "
+                           f"{kept}: leave out the settings that change them ({', '.join(conflicts)})")
 
 
 def _start_line(run: _Run) -> str:

@@ -82,6 +82,9 @@ class NeurPIR:
 
     def __init__(self, **params: Any) -> None:
         self._params: dict[str, Any] = _config_fields()
+        self._given: set[str] = set()
+        """The parameters given (to ``__init__``, ``set_params`` or by ``load``): those a resumed training takes
+        over the settings its checkpoint was made with."""
         self.set_params(**params)
 
     def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - a parameter's value
@@ -139,6 +142,7 @@ class NeurPIR:
             hint = f"; did you mean {close[0]!r}?" if close else " (parameters are NeurPIRConfig's fields)"
             raise InvalidParameterError(f"NeurPIR has no parameter {unknown[0]!r}{hint}")
         self._params = {**known, **params}
+        self._given = self.__dict__.get("_given", set()) | set(params)
         return self
 
     @property
@@ -153,7 +157,7 @@ class NeurPIR:
 
     # --- fitting and embedding --------------------------------------------------------------------------------------
     def fit(self, recordings: RecordingsOrSources, y: object = None, *, checkpoint_dir: str | Path | None = None,
-            progress: bool | None = None, resume: bool = True) -> NeurPIR:
+            progress: bool | None = None, resume: bool = True, warm_start: bool = False) -> NeurPIR:
         """Train on ``recordings`` (``Recording`` objects or sources to read) and return the estimator; ``y`` is
         ignored (training needs no labels; it is there for scikit-learn's ``Pipeline.fit(X, y)``).
 
@@ -161,27 +165,57 @@ class NeurPIR:
         (the command's ``--bin-size``) give recordings read with ``npir.open_recordings(sources, bin_size=0.02)``:
         the model records its grid and ``transform`` reads later sources on it. With ``checkpoint_dir``, checkpoints
         and the final model go to that folder, and a run interrupted there continues from its last checkpoint
-        (``resume=False`` starts over); one run at a time may write it. ``progress`` shows progress bars (None: unless
-        the environment says ``NEURPIR_PROGRESS=0`` or ``TQDM_DISABLE=1``).
+        (``resume=False`` starts over); one run at a time may write it. Resuming, the parameters not given (to the
+        constructor or ``set_params``) take the checkpoint's values. A ``checkpoint_dir`` holding a model but no
+        checkpoint is refused rather than replaced (``resume=False`` replaces it). ``progress`` shows progress bars
+        (None: unless the environment says ``NEURPIR_PROGRESS=0`` or ``TQDM_DISABLE=1``).
+
+        As in scikit-learn, ``fit`` trains a new model from scratch, also on a fitted or loaded estimator;
+        ``warm_start=True`` fine-tunes the fitted model instead (``NeurPIR.load(folder).fit(mine, warm_start=True)``):
+        training starts from its encoder weights with its CEBRA context model (frozen, so that the context means
+        the same), a new optimizer and step count, for ``max_steps`` steps; the recordings are read as its input
+        (modality, bin size), the parameters that define its vectors (``REPRESENTATION_FIELDS``: architecture,
+        normalisation, context) must stay its own, and the new model records the one it started from in
+        ``training_summary_["initialized_from"]``.
         """
         from nwb_neurpir.model import train
         from nwb_neurpir.progress import progress_or_environment
 
         config = self.config  # a bad value fails here, before any file is read
+        init = self.fitted_model() if warm_start else None
         progress = progress_or_environment(progress)
         _refuse_a_folder_as_labels(y)
-        data = self._training_recordings(recordings, config, progress)
+        if checkpoint_dir is not None and resume:
+            config = self._resumed_config(Path(checkpoint_dir), config)
+        data = self._training_recordings(recordings, config, progress, init)
         with _only_writer(None if checkpoint_dir is None else Path(checkpoint_dir)):
-            self.model_ = train(data, config, out_dir=checkpoint_dir, progress=progress, resume=resume)
+            self.model_ = train(data, config, out_dir=checkpoint_dir, progress=progress, resume=resume, init=init)
         return self
 
+    def _resumed_config(self, folder: Path, config: NeurPIRConfig) -> NeurPIRConfig:
+        """``config`` for a training into ``folder``: when it holds a checkpoint, that checkpoint's settings with the
+        given parameters over them (a given one that differs is refused by the resume check, another is taken)."""
+        from nwb_neurpir.model import NeurPIRConfig
+        from nwb_neurpir.model.trainer import checkpoint_config
+
+        saved = checkpoint_config(folder)
+        if saved is None:
+            return config
+        try:
+            return NeurPIRConfig.over_saved(saved, {name: self._params[name] for name in self._given})
+        except NeurPIRError as exc:
+            raise InvalidParameterError(exc.message) from None
+
     @staticmethod
-    def _training_recordings(recordings: RecordingsOrSources, config: NeurPIRConfig,
-                             progress: bool | None) -> list[Recording]:
-        """``recordings`` as ``Recording`` objects, sources read as ``config.modality`` when it is set."""
+    def _training_recordings(recordings: RecordingsOrSources, config: NeurPIRConfig, progress: bool | None,
+                             init: TrainedModel | None = None) -> list[Recording]:
+        """``recordings`` as ``Recording`` objects, sources read as ``config.modality`` when it is set (and on the
+        bin size of ``init``, the model to fine-tune)."""
         from nwb_neurpir.workflows.recordings import as_recordings
 
         options = {} if config.modality is None else {"modality": config.modality}
+        if init is not None:
+            options["bin_size"] = init.bin_size_
         return as_recordings(recordings, progress=progress, **options)
 
     def transform(self, recordings: RecordingsOrSources, *, progress: bool | None = None) -> pd.DataFrame:
@@ -266,7 +300,11 @@ class NeurPIR:
         """
         from nwb_neurpir.model import NeurPIR as TrainedModel
 
-        model = TrainedModel.load(folder)
+        return cls.around(TrainedModel.load(folder))
+
+    @classmethod
+    def around(cls, model: TrainedModel) -> NeurPIR:
+        """A fitted estimator of the trained ``model``, its parameters the model's settings."""
         estimator = cls(**{key: value for key, value in model.config.to_dict().items() if key in _config_fields()})
         estimator.model_ = model
         return estimator

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
-    from nwb_neurpir.model import NeurPIRConfig
+    from nwb_neurpir.workflows.estimator import NeurPIR
 
 __all__ = ["TrainingReport", "check_out", "train_sources"]
 
@@ -34,13 +34,17 @@ class TrainingReport:
     context: list[str]
     model: str
     sha256: str
+    initialized_from: str | None = None
+    """The sha256 of the model this one was fine-tuned from (``--init-from``), None for a training from scratch."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def check_out(out: Path) -> None:
-    """Refuse an output that is a file, or a non-empty folder that is not a model folder, before any work is done."""
+def check_out(out: Path, resume: bool = True) -> None:
+    """Refuse an output that is a file, a non-empty folder that is not a model folder, or (``resume``) a model folder
+    without a checkpoint to continue (training would replace its model), before any work is done."""
+    from nwb_neurpir.model.trainer import refuse_replacing_model
     from nwb_neurpir.workflows.estimator import TRAINING_LOCK
 
     if out.exists() and not out.is_dir():
@@ -49,24 +53,30 @@ def check_out(out: Path) -> None:
             (out / mark).exists() for mark in _MODEL_FOLDER_MARKS):
         raise NeurPIRError("--out is a folder with other files in it, not a model folder; choose a new or empty "
                            "folder", out)
+    if resume and out.is_dir():
+        refuse_replacing_model(out)
 
 
-def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob: str | None = None,
-                  resume: bool = True, progress: bool = True, **reader_options: Any) -> TrainingReport | None:
-    """Train ``config`` on all the sources together into the model folder ``out`` (continuing from its last
-    checkpoint unless ``resume=False``); ``reader_options`` (``modality``, ``unit_filter``, ``series``, ``during``,
-    ``bin_size``, ``cache_dir``) go to the reader. Returns the report, or None in the torchrun ranks other than 0
-    (which read without progress bars)."""
+def train_sources(sources: list[str], settings: dict[str, Any], out: Path, *, init_from: Path | None = None,
+                  glob: str | None = None, resume: bool = True, progress: bool = True,
+                  **reader_options: Any) -> TrainingReport | None:
+    """Train on all the sources together into the model folder ``out`` (continuing from its last checkpoint unless
+    ``resume=False``), with the ``NeurPIRConfig`` fields ``settings`` (the ones given: resuming, the others keep the
+    checkpoint's values); ``init_from``: the model folder to fine-tune (``NeurPIR.fit(warm_start=True)``), whose
+    settings apply unless given and whose modality and bin size the sources are read with. ``reader_options``
+    (``modality``, ``unit_filter``, ``series``, ``during``, ``bin_size``, ``cache_dir``) go to the reader. Returns the
+    report, or None in the torchrun ranks other than 0 (which read without progress bars)."""
     from nwb_neurpir.model.distributed import on_every_rank, setup_distributed
-    from nwb_neurpir.workflows.estimator import NeurPIR
     from nwb_neurpir.workflows.recordings import open_recordings
 
-    check_out(out)
+    check_out(out, resume)
+    estimator = _estimator(settings, init_from, out, reader_options)
+    config = estimator.config
     config.check_context_architecture()  # before the sources are read
     env = setup_distributed(config.device)  # under torchrun: joins the job; a device this machine lacks fails here
     progress = progress and env.is_main
     recordings = on_every_rank(lambda: open_recordings(sources, glob, progress=progress, **reader_options), env)
-    estimator = NeurPIR(**config.to_dict()).fit(recordings, checkpoint_dir=out, progress=progress, resume=resume)
+    estimator.fit(recordings, checkpoint_dir=out, progress=progress, resume=resume, warm_start=init_from is not None)
     model = estimator.fitted_model()
     if not env.is_main:
         return None
@@ -76,6 +86,28 @@ def train_sources(sources: list[str], config: NeurPIRConfig, out: Path, *, glob:
                           steps_this_run=summary["steps_this_run"], recordings=len(model.training_data_),
                           train_neurons=summary["n_train_neurons"], held_out_neurons=summary["n_validation_neurons"],
                           context=list(model.context_.columns) if model.context_ is not None else [], model=str(out),
-                          sha256=model.provenance().checkpoint_sha256)
+                          sha256=model.provenance().checkpoint_sha256,
+                          initialized_from=(summary.get("initialized_from") or {}).get("sha256"))
+
+
+def _estimator(settings: dict[str, Any], init_from: Path | None, out: Path,
+               reader_options: dict[str, Any]) -> NeurPIR:
+    """The estimator to fit: a new one with ``settings``, or the model in ``init_from`` with ``settings`` over its
+    own, whose modality and bin size ``reader_options`` then read the sources with (another ``modality`` refused)."""
+    from nwb_neurpir.workflows.estimator import NeurPIR
+    from nwb_neurpir.workflows.model_inputs import load_model_folder
+
+    if init_from is None:
+        return NeurPIR(**settings)
+    if out.resolve() == init_from.resolve():
+        raise NeurPIRError("--out must be a new folder, not the model --init-from fine-tunes", out)
+    model = load_model_folder(init_from)
+    modality = reader_options.get("modality") or "auto"
+    if modality not in ("auto", model.config.modality):
+        raise NeurPIRError(f"--modality {modality}: this model reads {model.config.modality} recordings, and "
+                           "fine-tuning reads the data as its input", init_from)
+    reader_options.update(modality=model.config.modality,
+                          bin_size=reader_options.get("bin_size") or model.bin_size_)
+    return NeurPIR.around(model).set_params(**settings)
 
 
