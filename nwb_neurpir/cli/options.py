@@ -110,16 +110,20 @@ Series = Annotated[
 
 
 class OneSeries(TyperCommand):
-    """A command whose ``--series`` may be given once: Click keeps the last value of an option given twice, so
-    ``--series A --series B`` read B alone; a repeated ``--series`` is a one-line error."""
+    """A command whose ``--series`` (and the other options of ``once``) may be given once: Click keeps the last value
+    of an option given twice, so ``--series A --series B`` read B alone; a repeated one is a one-line error."""
+
+    once: dict[str, str] = {"--series": "a run reads one series (or units table) of each file: run the command once "
+                                        "per series"}
+    """Option -> what the error says after ``--X is given N times;``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not ctx.resilient_parsing:
             _, _, order = self.make_parser(ctx).parse_args(args=list(args))
-            given = sum("--series" in getattr(param, "opts", ()) for param in order)
-            if given > 1:
-                raise NeurPIRError(f"--series is given {given} times; a run reads one series (or units table) of "
-                                   "each file: run the command once per series")
+            for option, why in self.once.items():
+                given = sum(option in getattr(param, "opts", ()) for param in order)
+                if given > 1:
+                    raise NeurPIRError(f"{option} is given {given} times; {why}")
         return super().parse_args(ctx, args)
 
 
