@@ -169,3 +169,43 @@ def test_a_groupings_name_makes_one_folder_inside_probes(saved: dict, tmp_path: 
     assert again.status == "copy"  # read back from the same folder
     nested = npir.LabelProbe("cell_type", {"name": "MB/VIS – grob", "groups": {"fast": ["FS"], "other": ["RS"]}})
     assert nested.default_folder(saved["model_dir"]) == probes / "cell_type-MB-VIS – grob"
+
+
+def test_hand_features_a_file_lacks_are_named_and_set_to_their_training_mean(fitted: tuple, saved: dict,  # noqa: F811
+                                                                            tmp_path: Path) -> None:
+    from nwb_neurpir.workflows.probe_inputs import recording_hand_features
+
+    target = Path(shutil.copy(_nwb(saved["data"] / "sub-sim03"), tmp_path / "sim03.nwb"))
+    with h5py.File(target, "r+") as file:
+        del file["processing/behavior"]  # no running speed: its covariate correlation is a feature the file lacks
+    probe, missing = saved["probe"], "covariate_corr[behavior/BehavioralTimeSeries/running_speed]"
+    assert missing in probe.hand_columns_
+    with pytest.warns(UserWarning) as caught:
+        (outcome,) = npir.predict(probe, target, model=fitted[0], output_dir=tmp_path / "out", progress=False)
+    assert outcome.n_neurons == 25
+    (said,) = [str(w.message) for w in caught if "hand features" in str(w.message)]  # once per file
+    assert said.endswith(f"sim03.nwb: 1 of the probe's {len(probe.hand_columns_)} hand features are missing and set "
+                         f"to their training mean: {missing}")
+    recording = npir.open_recordings(target, progress=False)[0]
+    column = probe.hand_columns_.index(missing)
+    with pytest.warns(UserWarning, match="set to their training mean"):
+        hand = recording_hand_features(recording, recording.neuron_ids, probe.hand_columns_,
+                                       probe.probes_["hand"].mean)
+    np.testing.assert_array_equal(hand[:, column], probe.probes_["hand"].mean[column])
+
+
+def test_a_label_named_like_a_group_it_is_not_in_is_explained(fitted: tuple, saved: dict,  # noqa: F811
+                                                            tmp_path: Path) -> None:
+    grouping = {"bursty": ["CH", "IB"], "regular": ["RS", "FS", "LTS"]}
+    probe = npir.LabelProbe("cell_type", grouping).fit([saved["data"] / "sub-sim01", saved["data"] / "sub-sim02"])
+    target = Path(shutil.copy(_nwb(saved["data"] / "sub-sim03"), tmp_path / "sim03.nwb"))
+    with h5py.File(target, "r+") as file:
+        for row in (10, 11, 12):
+            file["units"]["cell_type"][row] = "bursty"  # a coarse label, as Steinmetz's TH beside group TH's nuclei
+    with pytest.warns(UserWarning) as caught:
+        npir.predict(probe, target, model=fitted[0], output_dir=tmp_path / "out", progress=False)
+    (note,) = [str(w.message) for w in caught if "outside the probe's classes" in str(w.message)]
+    assert "3 of 25 labelled neurons have a cell_type outside the probe's classes bursty, regular (values in none " \
+           "of these groups of grouping" in note
+    assert ": bursty 3; the value bursty is not among the values of group bursty (CH, IB)); their predicted " \
+           "labels are one of those classes" in note

@@ -91,10 +91,18 @@ def _named_vectors(specs: list[str]) -> dict[str, Path]:
     return named
 
 
+class _OneSeriesOneModel(OneSeries):
+    """``evaluate``: one ``--series`` and one ``--model`` (its method rows, modes and report describe one model)."""
+
+    once = {**OneSeries.once, "--model": "a run scores one model as method neurpir: compare another by embedding "
+                                        "the files with it (neurpir embed MODEL FILES --out NAME.npz) and adding "
+                                        "--vectors NAME=NAME.npz, or evaluate each model in its own run"}
+
+
 def register(app: typer.Typer) -> None:
     """Add `evaluate` to the app."""
 
-    @app.command("evaluate", cls=OneSeries)
+    @app.command("evaluate", cls=_OneSeriesOneModel)
     def evaluate(
         sources: Sources,
         label: Annotated[Optional[str], typer.Option(  # noqa: UP007
@@ -116,7 +124,9 @@ def register(app: typer.Typer) -> None:
                               "repeat for several. PATH: a .csv/.tsv/.parquet table with a recording key (file, "
                               "else identifier, else session_id; subject_id matched too if present), neuron_id, and "
                               "the vector as every other column (numeric), or an .npz of arrays neuron_id, vectors "
-                              "(n x dim) and one key array. Neurons it lacks are left out of every method.")
+                              "(n x dim) and one key array; or what `neurpir embed --out` writes (.npz or .csv: "
+                              "each fold is then inductive or transductive as with --model). Neurons it lacks are "
+                              "left out of every method.")
         ] = None,
         split: Annotated[str, choice("nwb_neurpir.evaluation.splits:SPLITS", "--split",
                                      help="animal (leave one animal out), session (leave one session out, every "
@@ -125,7 +135,9 @@ def register(app: typer.Typer) -> None:
                                           "without one is an animal of its own, named (<session id>).")]
         = "animal",
         model: Annotated[Optional[str], typer.Option(  # noqa: UP007
-            "--model", help="A trained model folder: embed every source with it.")] = None,
+            "--model", help="A trained model folder: embed every source with it. Given once: score another "
+                            "model beside it with --vectors NAME=x.npz, x.npz from `neurpir embed MODEL ... --out "
+                            "x.npz`.")] = None,
         train: Annotated[bool, typer.Option(
             "--train", help="Train NeurPIR per fold without the test animal (inductive), with the default "
                             "config or --train-config: one model per fold, which can take long (lower "

@@ -129,22 +129,23 @@ During = Annotated[
                       "left out as if outside obs_intervals; a file without the table, column or value is an error."),
 ]
 
-_ONCE = {"--series": "a run reads one series (or units table) of each file: run the command once per series",
-         "--during": "name several values in one (epochs:stage=NREM,REM)"}
-"""Options a command takes once (Click would keep the last of several silently), with what to do instead."""
-
-
 class OneSeries(TyperCommand):
-    """A command whose ``--series`` and ``--during`` may be given once each: Click keeps the last value of an option
-    given twice, so ``--series A --series B`` read B alone; a repeated one is a one-line error."""
+    """A command whose ``--series``, ``--during`` (and the other options of ``once``) may be given once: Click keeps
+    the last value of an option given twice, so ``--series A --series B`` read B alone; a repeated one is a one-line
+    error."""
+
+    once: dict[str, str] = {"--series": "a run reads one series (or units table) of each file: run the command once "
+                                        "per series",
+                            "--during": "name several values in one (epochs:stage=NREM,REM)"}
+    """Option -> what the error says after ``--X is given N times;``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if not ctx.resilient_parsing:
             _, _, order = self.make_parser(ctx).parse_args(args=list(args))
-            for option, instead in _ONCE.items():
+            for option, why in self.once.items():
                 given = sum(option in getattr(param, "opts", ()) for param in order)
                 if given > 1:
-                    raise NeurPIRError(f"{option} is given {given} times; {instead}")
+                    raise NeurPIRError(f"{option} is given {given} times; {why}")
         return super().parse_args(ctx, args)
 
 

@@ -442,7 +442,10 @@ def _given_inputs(recordings: list[Recording], label: str, grouping: LabelGroupi
         if len(other.per_recording) != len(recordings):
             raise NeurPIRError(f"vectors {other.name}: one matrix per recording is needed")
         given[other.name] = FixedRepresentation(name=other.name, matrix=gather_rows(neurons, other.per_recording),
-                                                mode="unknown", per_recording=other.per_recording)
+                                                mode="unknown" if other.training_data is None else "provenance",
+                                                training_data=other.training_data or (),
+                                                checkpoint_sha256=other.checkpoint_sha256,
+                                                per_recording=other.per_recording)
     for name, representation in given.items():
         missing = ~np.isfinite(representation.matrix).all(axis=1)
         if missing.any():
@@ -464,7 +467,7 @@ def _missing_reason(name: str, rows: np.ndarray, stored: bool) -> str:
 
 def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[tuple[int, ...]],
                neurons: LabelledNeurons, representations: dict[str, Representation], chosen: list[Method], run: _Run,
-               sources: dict[str, set[str]], sightings: dict[str, str], keys: list[str],
+               sources: dict[str, set[str]], sightings: dict[str, tuple[str, str]], keys: list[str],
                normalization: Normalization, seed: int, progress: bool) -> None:
     """Every method on every scorable fold (fold-trained representations once per fold), filling ``run``;
     ``sources``: ``_session_sources``; ``sightings``: ``unnamed_sightings``."""
@@ -500,7 +503,7 @@ def _run_folds(folds: list[Fold], fold_infos: list[FoldInfo], train_sets: list[t
         for method in chosen:
             result = run.results[method.name]
             result.modes.append(_fold_mode(representations[method.sources[0]], tested, sources,
-                                           fold.name in sightings))
+                                           sightings.get(fold.name, ("", ""))[0]))
             if not info.scorable:
                 result.scores.append(None)
                 continue
@@ -654,21 +657,26 @@ def _checked_matrices(embeddings: Sequence[np.ndarray] | None, recordings: Seque
 
 
 def _fold_mode(representation: Representation, tested: set[str], sources: dict[str, set[str]],
-               sighted: bool = False) -> str:
+               sighted: str = "") -> str:
     """How the fold's representation relates to its test sessions ``tested`` (see ``MethodResult.modes``);
     ``provenance`` means: decide from the sessions the model was trained on (``sources`` names the recordings of
-    each session as its training data does): transductive when it saw any recording of a test session, or when
-    ``sighted`` (``unnamed_sightings``: it saw them under other names)."""
+    each session as its training data does): transductive when it saw any recording of a test session, else the
+    mode ``sighted`` names (``unnamed_sightings``: it saw them under other names, or saw their subject id) if any."""
     if representation.mode != "provenance":
         return representation.mode
     test = set().union(*(sources.get(session, set()) for session in tested))
-    return "transductive" if sighted or test & set(representation.training_data) else "inductive"
+    return "transductive" if test & set(representation.training_data) else sighted or "inductive"
 
 
-def _sighting_notes(sightings: dict[str, str]) -> list[str]:
-    """A note per fold the model saw under other names (``unnamed_sightings``), saying why."""
+def _sighting_notes(sightings: dict[str, tuple[str, str]]) -> list[str]:
+    """A note per fold the model saw under other names, or whose animal's subject id alone it saw
+    (``unnamed_sightings``), saying why and how to read it."""
     return [f"fold {name} is transductive for the model's vectors although its training data names none of the "
-            f"fold's files: {why}" for name, why in sightings.items()]
+            f"fold's files: {why}" if mode == "transductive" else
+            f"fold {name} is {mode} for the model's vectors: {why}, but none of the fold's recordings is a training "
+            "session (by NWB identifier or activity); subject ids such as M1 recur across labs: read the fold as "
+            "inductive if this is another animal, as transductive if the model was trained on other recordings of "
+            "this animal" for name, (mode, why) in sightings.items()]
 
 
 def _session_sources(recordings: Sequence[Recording],

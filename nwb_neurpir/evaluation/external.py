@@ -21,6 +21,11 @@ class GivenVectors:
     name: str
     description: str
     per_recording: list[np.ndarray]
+    checkpoint_sha256: str = ""
+    """The checksum of the model that made the vectors, when known."""
+    training_data: tuple[str, ...] | None = None
+    """The recordings (``session_key``) that model was trained on, when known: each fold is then inductive or
+    transductive for the vectors; None: ``unknown``."""
 
 
 def check_name(name: str) -> None:

@@ -331,6 +331,8 @@ def _label_sections(result: EvaluationResult, comparison: dict[str, Any] | None)
               f"k of the N = {PERMUTATIONS} shuffles scoring at least as well, ± its Monte Carlo error; "
               f"p ≤ 1 / (N + 1) when no shuffle did). "
               "Mode: `inductive` = the representation never saw the test sessions; `transductive` = it did; "
+              "`possibly transductive` = its training sessions share the held-out animal's subject id but none is "
+              "a test recording (another lab's animal with the same id, or the same animal recorded again); "
               "`none` = no self-supervised training (hand features). Every scored neuron's prediction by every "
               f"method: `{PREDICTIONS_FILE}` (subject, session, source, neuron id, unit name where the files have "
               "one, fold, method, true, predicted).",

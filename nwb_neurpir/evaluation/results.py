@@ -153,6 +153,7 @@ class MethodResult:
     scores: list[FoldScore | None] = field(default_factory=list)
     modes: list[str] = field(default_factory=list)
     """Per fold: ``inductive`` (representation never saw the test neurons' sessions), ``transductive`` (it did),
+    ``possibly transductive`` (its training sessions share a held-out animal's subject id, not its recordings),
     ``unknown`` (given embeddings without provenance) or ``none`` (no self-supervised training)."""
     predictions: list[FoldPredictions] = field(default_factory=list)
     classes: tuple[str, ...] = ()

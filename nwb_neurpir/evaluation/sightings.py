@@ -1,8 +1,10 @@
 """Folds whose test recordings a given model was trained on although its training data names none of their files:
 re-exported files keep the activity but get another NWB identifier, the name a model records. A fold is then
 transductive when a test recording holds the very activity of a training session (``recording_fingerprint`` equal to
-the ``activity_sha256`` model.json records), or, when animals are held out, when its animal is among the training
-sessions' subject ids."""
+the ``activity_sha256`` model.json records). When animals are held out and a held-out animal's subject id is among the
+training sessions' ones but no recording matches by identifier or activity, the fold is ``possibly transductive``:
+subject ids such as ``M1`` recur across labs, so it may be another animal (inductive) or the same one recorded again
+(transductive)."""
 
 from __future__ import annotations
 
@@ -14,14 +16,18 @@ if TYPE_CHECKING:
     from nwb_neurpir.model import NeurPIR
     from nwb_neurpir.recording import Recording
 
-__all__ = ["unnamed_sightings"]
+__all__ = ["POSSIBLY_TRANSDUCTIVE", "unnamed_sightings"]
+
+POSSIBLY_TRANSDUCTIVE = "possibly transductive"
+"""The mode of a fold whose held-out animal shares its subject id alone with a training session."""
 
 
 def unnamed_sightings(model: NeurPIR, recordings: Sequence[Recording], keys: Sequence[str],
-                      folds: Sequence[Fold]) -> dict[str, str]:
-    """Fold name -> why the model saw its test recordings (``keys``: each recording's session key, as the folds name
-    them), for the folds none of whose test recordings the model's training data names (those are transductive
-    already). The training sessions include those of the models a fine-tuned model started from
+                      folds: Sequence[Fold]) -> dict[str, tuple[str, str]]:
+    """Fold name -> (mode, why): ``transductive`` when the model saw its test recordings' activity, else
+    ``POSSIBLY_TRANSDUCTIVE`` when it saw a held-out animal's subject id only (``keys``: each recording's session
+    key, as the folds name them), for the folds none of whose test recordings the model's training data names (those
+    are transductive already). The training sessions include those of the models a fine-tuned model started from
     (``NeurPIR.seen_sessions``). Only recordings of a training session's shape are hashed."""
     from nwb_neurpir.model.sessions import hashed_key, session_key
 
@@ -32,9 +38,11 @@ def unnamed_sightings(model: NeurPIR, recordings: Sequence[Recording], keys: Seq
         tested = [(recording, key) for recording, key in zip(recordings, keys) if key in fold.held_out_sessions]
         if any({session_key(recording), hashed_key(session_key(recording))} & named for recording, _ in tested):
             continue
-        reasons = [*_copies(tested, trained), *_animals(fold, trained)]
-        if reasons:
-            found[fold.name] = "; ".join(reasons)
+        copies, animals = _copies(tested, trained), _animals(fold, trained)
+        if copies:
+            found[fold.name] = ("transductive", "; ".join(copies + animals))
+        elif animals:
+            found[fold.name] = (POSSIBLY_TRANSDUCTIVE, "; ".join(animals))
     return found
 
 

@@ -1,6 +1,7 @@
 """``embed_sources``: one vector per neuron of NWB sources from a trained model, kept in memory, and written as a
-``.npz`` file (embeddings, neuron ids, subjects, sessions, sources, the model's checksum and the label columns), as a
-CSV/TSV table (one row per neuron, one column per dimension) or as JSON."""
+``.npz`` file (embeddings, neuron ids, subjects, sessions, sources, the model's checksum, whether the model was trained
+on each neuron's recording, and the label columns), as a CSV/TSV table (one row per neuron, those as columns, one
+column per dimension) or as JSON."""
 
 from __future__ import annotations
 
@@ -20,10 +21,13 @@ if TYPE_CHECKING:
 
     from nwb_neurpir.recording import Recording
 
-__all__ = ["TABLE_SUFFIXES", "EmbeddedSources", "check_output", "embed_sources", "label_arrays"]
+__all__ = ["IN_MODEL_TRAINING", "TABLE_SUFFIXES", "EmbeddedSources", "check_output", "embed_sources", "label_arrays"]
 
+IN_MODEL_TRAINING = "in_model_training"
+"""The per-neuron array (``.npz``) or column (CSV/TSV) saying whether the model's training data names the neuron's
+recording: what ``evaluate --vectors`` decides each fold's mode from (inductive or transductive)."""
 _NPZ_KEYS = ("embeddings", "neuron_ids", "neuron_table", "silent", "subject_id", "session_id", "source",
-             "model_sha256")
+             "model_sha256", IN_MODEL_TRAINING)
 TABLE_SUFFIXES = {".npz": None, ".csv": ",", ".tsv": "\t"}
 """What ``EmbeddedSources.write`` can write, by file suffix (with the column separator of the text tables)."""
 
@@ -34,6 +38,8 @@ class EmbeddedSources:
 
     rows: list[tuple[Recording, np.ndarray]]
     model_sha256: str
+    training_data: tuple[str, ...] = ()
+    """The recordings the model was trained on, as its provenance names them (``session_key``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per recording its source, identifier, subject, ``neuron_table`` (the path of the table whose
@@ -46,7 +52,9 @@ class EmbeddedSources:
         """Every neuron's vector (``embeddings``), id, ``neuron_table`` (whose id it is), ``silent`` (True for a
         neuron without activity in the time read: its vector says nothing about it), subject, session, ``source``
         (the file or DANDI asset, as in the JSON form, a file name that is not UTF-8 as ``path_text`` writes it;
-        ``np.savez`` cannot take a key called ``file``) and label columns, one row per neuron."""
+        ``np.savez`` cannot take a key called ``file``), ``in_model_training`` (whether the model's training data
+        names the neuron's recording) and label columns, one row per neuron."""
+        from nwb_neurpir.model.sessions import session_key
         from nwb_neurpir.recording import path_text
 
         def per_neuron(value: Callable[[Recording], str]) -> np.ndarray:
@@ -59,13 +67,16 @@ class EmbeddedSources:
             silent=np.concatenate([r.silent() for r, _ in self.rows]),
             subject_id=per_neuron(lambda r: r.subject_id), session_id=per_neuron(lambda r: r.session_id),
             source=per_neuron(lambda r: path_text(r.source.label())),
+            in_model_training=np.concatenate([[session_key(r) in self.training_data] * r.n_neurons
+                                              for r, _ in self.rows]).astype(bool),
             **label_arrays([r.neuron_metadata for r, _ in self.rows]))
 
     def write(self, path: str | Path) -> Path:
         """Write :meth:`arrays` to ``path`` atomically, making its missing folders: ``.npz`` (with the model checksum; loadable without pickle),
         or ``.csv``/``.tsv``: one row per neuron with the columns ``npir.read_embeddings`` gives (``subject_id``,
-        ``session_id``, ``neuron_id``, ``neuron_table``, ``silent``, the label columns, ``file``), then the vector as
-        ``embedding_0``...; numbers are written so that they read back exactly."""
+        ``session_id``, ``neuron_id``, ``neuron_table``, ``silent``, the label columns, ``file``), then
+        ``model_sha256`` and ``in_model_training``, then the vector as ``embedding_0``...; numbers are written so
+        that they read back exactly."""
         from nwb_neurpir.atomic_files import atomic_write_bytes
 
         path = Path(path)
@@ -76,10 +87,12 @@ class EmbeddedSources:
         else:
             import pandas as pd
 
-            vectors, ids, tables, silent, subjects, sessions, files = (arrays.pop(key) for key in (
-                "embeddings", "neuron_ids", "neuron_table", "silent", "subject_id", "session_id", "source"))
+            vectors, ids, tables, silent, subjects, sessions, files, trained = (arrays.pop(key) for key in (
+                "embeddings", "neuron_ids", "neuron_table", "silent", "subject_id", "session_id", "source",
+                IN_MODEL_TRAINING))
             frame = pd.DataFrame({"subject_id": subjects, "session_id": sessions, "neuron_id": ids,
-                                  "neuron_table": tables, "silent": silent, **arrays, "file": files})
+                                  "neuron_table": tables, "silent": silent, **arrays, "file": files,
+                                  "model_sha256": self.model_sha256, IN_MODEL_TRAINING: trained})
             frame = frame.join(pd.DataFrame(vectors, columns=[f"embedding_{i}" for i in range(vectors.shape[1])]))
             frame.to_csv(buffer, sep=TABLE_SUFFIXES[path.suffix.lower()], index=False)  # numbers that read back exact
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +156,8 @@ def embed_sources(model_dir: str | Path, sources: list[str], glob: str | None = 
         rows.append((recording, vectors))
         if on_recording is not None:
             on_recording(recording, vectors)
-    return EmbeddedSources(rows=rows, model_sha256=model.provenance().checkpoint_sha256)
+    return EmbeddedSources(rows=rows, model_sha256=model.provenance().checkpoint_sha256,
+                           training_data=tuple(model.training_data_))
 
 
 def label_arrays(tables: list[pd.DataFrame]) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from nwb_neurpir.recording import Recording
     from nwb_neurpir.io.sources import ResolvedSource
 
-__all__ = ["OtherModality", "load_model_folder", "model_mismatch", "open_for_model", "read_for_model",
+__all__ = ["OtherModality", "load_model_folder", "model_bin_size", "model_mismatch", "open_for_model", "read_for_model",
            "warn_missing_context", "warn_unobserved"]
 
 
@@ -42,8 +42,7 @@ def open_for_model(model: NeurPIR, sources: Iterable[str | Path], glob: str | No
     from nwb_neurpir.io import open_recordings
     from nwb_neurpir.io.nwb_reader import ModalityMismatch
 
-    if reader_kwargs.get("bin_size") is None:
-        reader_kwargs["bin_size"] = model.bin_size_
+    reader_kwargs["bin_size"] = model_bin_size(model, reader_kwargs.get("bin_size"))
     try:
         yield from open_recordings(sources, glob, access=access, modality=model.config.modality, **reader_kwargs)
     except ModalityMismatch as exc:
@@ -56,12 +55,25 @@ def read_for_model(model: NeurPIR, source: ResolvedSource, access: DataAccess, *
     from nwb_neurpir.io import read_resolved
     from nwb_neurpir.io.nwb_reader import ModalityMismatch
 
-    if reader_kwargs.get("bin_size") is None:
-        reader_kwargs["bin_size"] = model.bin_size_
+    reader_kwargs["bin_size"] = model_bin_size(model, reader_kwargs.get("bin_size"))
     try:
         return read_resolved(source, access, modality=model.config.modality, **reader_kwargs)
     except ModalityMismatch as exc:
         raise model_mismatch(exc) from None
+
+
+def model_bin_size(model: NeurPIR, asked: float | None) -> float | None:
+    """The bin size to read files on for ``model``: its own; a different one asked for (``--bin-size``) is refused
+    before any file is read, naming the model's (a model embeds recordings on the grid it was trained on only)."""
+    from nwb_neurpir.recording import same_grid
+
+    if asked is None or model.bin_size_ is None:
+        return model.bin_size_ if asked is None else asked
+    if not same_grid(float(asked), model.bin_size_):
+        raise NeurPIRError(f"--bin-size {asked:g} (bin_size=) is not the model's bin size: it was trained on "
+                           f"{model.bin_size_ * 1000:g} ms bins and embeds recordings read on them only; give "
+                           f"--bin-size {model.bin_size_:g}, or leave --bin-size out to read on the model's")
+    return asked
 
 
 def model_mismatch(exc: ModalityMismatch) -> OtherModality:

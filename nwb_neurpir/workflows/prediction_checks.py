@@ -113,13 +113,25 @@ def outside_classes_note(probe: LabelProbe, recording: Recording, ids: np.ndarra
         return None
     raw = [normalize_label(value) for value in metadata[probe.label].to_numpy()[_rows(recording, ids)]]
     labelled = [text for text in raw if text is not None]
+    grouping = probe.grouping
     outside = Counter(text for text in labelled
-                      if (text if probe.grouping is None else probe.grouping.group_of(text)) not in probe.classes_)
+                      if (text if grouping is None else grouping.group_of(text)) not in probe.classes_)
     if not outside:
         return None
     values = ", ".join(f"{value} {count}" for value, count in outside.most_common())
+    if grouping is not None:
+        values = (f"values in none of these groups of grouping {grouping.name}: {values}"
+                  f"{_named_like_groups(grouping, outside)}")
     return (f"{sum(outside.values())} of {len(labelled)} labelled neurons have a {probe.label} outside the probe's "
             f"classes {', '.join(probe.classes_)} ({values}); their predicted labels are one of those classes")
+
+
+def _named_like_groups(grouping: LabelGrouping, values: Counter[str]) -> str:
+    """``; the value TH is not among the values of group TH (LP, LD, ...)`` for raw values spelled as a group is
+    named but not listed in it (Steinmetz's coarse ``TH`` beside the thalamic nuclei of group ``TH``)."""
+    named = [value for value in values if value in grouping.groups]
+    return "".join(f"; the value {value} is not among the values of group {value} "
+                   f"({', '.join(grouping.groups[value])})" for value in named)
 
 
 def in_sample_keys(recordings: Sequence[AnnotatedRecording]) -> dict[tuple[str, str], str]:

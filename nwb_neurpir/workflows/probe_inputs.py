@@ -8,6 +8,7 @@ what tells its few neurons apart); the probe's training statistics standardise i
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -51,14 +52,22 @@ def zscored_per_recording(matrix: np.ndarray, recordings: Sequence[str] | np.nda
 
 
 def recording_hand_features(recording: Recording, neuron_ids: Sequence[object] | np.ndarray,
-                            columns: Sequence[str], exact_isis: bool = True) -> np.ndarray:
+                            columns: Sequence[str], exact_isis: bool = True,
+                            training_means: np.ndarray | None = None) -> np.ndarray:
     """Hand features of the recording's neurons ``neuron_ids`` (rows in that order), computed and z-scored among
-    those neurons (as their vectors are), on ``columns`` (a feature the recording lacks is 0; a probe's covariate
-    correlation under a covariate's older name is read from the covariate it names). ``exact_isis``: ISIs from the
-    recording's spike times (a spike recording must keep them), else between its bins, as the probe was fitted."""
+    those neurons (as their vectors are), on ``columns`` (a probe's covariate correlation under a covariate's older
+    name is read from the covariate it names). ``exact_isis``: ISIs from the recording's spike times (a spike
+    recording must keep them), else between its bins, as the probe was fitted. A feature the recording lacks is set
+    to its mean over the probe's training neurons (``training_means``, one per column; None: 0, the mean of a
+    z-scored feature), so that it moves no prediction, with one warning naming the features missing."""
     table = _hand_table(_with_isis(recording, exact_isis), neuron_ids)
     table = table.rename(columns=_older_covariate_names(list(table.columns), list(columns)))
-    return table.reindex(columns=list(columns), fill_value=0.0).to_numpy()
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        warnings.warn(f"{recording.source.label()}: {len(missing)} of the probe's {len(columns)} hand features are "
+                      f"missing and set to their training mean: {', '.join(missing)}", stacklevel=3)
+    means = dict(zip(columns, np.zeros(len(columns)) if training_means is None else training_means))
+    return table.reindex(columns=list(columns)).fillna({column: means[column] for column in missing}).to_numpy()
 
 
 def _older_covariate_names(present: list[str], wanted: list[str]) -> dict[str, str]:

@@ -9,7 +9,10 @@ warning that counts them; without it, a warning when the files also hold other n
 ``embedding_0``, ``embedding_1``... columns when there are such (``neurpir embed --out x.csv`` writes them; its other
 columns are then ignored), else every other column, all numeric. Or an ``.npz`` file of arrays ``neuron_id``,
 ``vectors`` (n_neurons x dim) and one key array, ``identifier`` or ``session_id`` (``numpy.savez`` cannot name an
-array ``file``). Rows are matched by key
+array ``file``), or the ``.npz`` that ``neurpir embed --out x.npz`` writes (``embeddings``, ``neuron_ids``, ``source``
+as the file). The checksum of the model behind the vectors (``model_sha256``, which ``neurpir embed`` writes in both
+forms) goes into the report, and its ``in_model_training`` (whether the model was trained on each neuron's recording)
+makes each fold inductive or transductive for the method, as for ``--model``. Rows are matched by key
 and neuron id, never by position; unknown recordings or neuron ids, neurons listed twice, rows with missing values
 and non-finite values are errors naming the table and the row (counted from 1 below the header).
 """
@@ -28,6 +31,7 @@ import pandas as pd
 from nwb_neurpir.errors import NeurPIRError
 from nwb_neurpir.evaluation.external import GivenVectors, check_name
 from nwb_neurpir.recording import Recording, id_text
+from nwb_neurpir.workflows.embedding_export import IN_MODEL_TRAINING
 from nwb_neurpir.workflows.table_keys import NEURON_TABLE, named_tables, warn_implicit_table
 
 __all__ = ["VECTOR_KEYS", "ExternalVectors", "matched_vectors", "read_vectors"]
@@ -37,6 +41,8 @@ VECTOR_KEYS = ("file", "identifier", "session_id")
 _TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 _EMBEDDED = re.compile(r"embedding_\d+")
 """The vector columns of ``neurpir embed --out x.csv``; a table with them has its vector there only."""
+_PROVENANCE = ("model_sha256", IN_MODEL_TRAINING)
+"""The columns of ``neurpir embed``'s tables that say which model made the vectors and what it was trained on."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +55,27 @@ class ExternalVectors:
     keys: pd.DataFrame
     """Per row: the key columns and ``neuron_id``, as text."""
     vectors: np.ndarray
+    model_sha256: str = ""
+    """The checksum of the model that made the vectors, when the table names it."""
+    in_training: np.ndarray | None = None
+    """Per row, whether that model was trained on the neuron's recording, when the table says."""
 
     @property
     def description(self) -> str:
-        return f"external vectors {self.name} ({self.source})"
+        model = f", model {self.model_sha256[:12]}" if self.model_sha256 else ""
+        return f"external vectors {self.name} ({self.source}{model})"
+
+    def training_data(self, recordings: Sequence[Recording]) -> tuple[str, ...] | None:
+        """The recordings (``session_key``) the model behind the vectors was trained on, among ``recordings``; None
+        when the table does not say."""
+        from nwb_neurpir.model.sessions import session_key
+
+        if self.in_training is None:
+            return None
+        owners = self._owners(recordings)
+        read = self._of_tables_read(recordings, owners)
+        return tuple(sorted({session_key(recordings[owner]) for owner, kept, seen
+                             in zip(owners, read, self.in_training) if kept and seen}))
 
     def per_recording(self, recordings: Sequence[Recording]) -> list[np.ndarray]:
         """Per recording, an (n_neurons, dim) matrix in its neuron order; NaN rows for neurons the table lacks."""
@@ -130,7 +153,9 @@ def read_vectors(vectors: Mapping[str, str | Path | pd.DataFrame]) -> list[Exter
 
 def matched_vectors(tables: Sequence[ExternalVectors], recordings: Sequence[Recording]) -> list[GivenVectors]:
     """Each table's vectors matched to the recordings' neurons by key and neuron id."""
-    return [GivenVectors(table.name, table.description, table.per_recording(recordings)) for table in tables]
+    return [GivenVectors(table.name, table.description, table.per_recording(recordings),
+                         checkpoint_sha256=table.model_sha256, training_data=table.training_data(recordings))
+            for table in tables]
 
 
 def _checked(name: str, source: str, frame: pd.DataFrame) -> ExternalVectors:
@@ -144,7 +169,8 @@ def _checked(name: str, source: str, frame: pd.DataFrame) -> ExternalVectors:
                *([NEURON_TABLE] if NEURON_TABLE in frame.columns else [])]
     embedded = [column for column in frame.columns if _EMBEDDED.fullmatch(str(column))]
     values = frame[embedded] if embedded else frame.drop(
-        columns=[c for c in (*VECTOR_KEYS, "subject_id", "neuron_id", NEURON_TABLE) if c in frame.columns])
+        columns=[c for c in (*VECTOR_KEYS, "subject_id", "neuron_id", NEURON_TABLE, *_PROVENANCE)
+                 if c in frame.columns])
     if values.shape[1] == 0 or len(frame) == 0:
         raise NeurPIRError("the vectors table has no vector columns or no rows", source)
     keys = pd.DataFrame({column: [id_text(v) for v in frame[column]] for column in columns})
@@ -172,7 +198,27 @@ def _checked(name: str, source: str, frame: pd.DataFrame) -> ExternalVectors:
         row = int(np.argmax(infinite.any(axis=1)))
         raise NeurPIRError(f"row {row + 1}: non-finite value in column {values.columns[infinite[row].argmax()]}",
                            source)
-    return ExternalVectors(name=name, source=source, keys=keys, vectors=matrix)
+    return ExternalVectors(name=name, source=source, keys=keys, vectors=matrix, **_provenance(frame, source))
+
+
+def _provenance(frame: pd.DataFrame, source: str) -> dict[str, object]:
+    """``model_sha256`` and ``in_training`` of a table that names its model (``neurpir embed``'s), else none."""
+    out: dict[str, object] = {}
+    if "model_sha256" in frame.columns:
+        checksums = sorted({str(value) for value in frame["model_sha256"] if not pd.isna(value) and str(value)})
+        if len(checksums) > 1:
+            raise NeurPIRError(f"its model_sha256 column names {len(checksums)} models; one vectors table holds "
+                               "the vectors of one model (give each model's as its own --vectors NAME=PATH)", source)
+        out["model_sha256"] = checksums[0] if checksums else ""
+    if IN_MODEL_TRAINING in frame.columns:
+        flags = frame[IN_MODEL_TRAINING].map(lambda value: str(value).strip().casefold())
+        wrong = ~flags.isin(["true", "false", "1", "0"])
+        if wrong.any():
+            raise NeurPIRError(f"row {int(np.argmax(wrong.to_numpy())) + 1}: {IN_MODEL_TRAINING} is "
+                               f"{frame[IN_MODEL_TRAINING].iloc[int(np.argmax(wrong.to_numpy()))]!r}, not True or "
+                               "False", source)
+        out["in_training"] = flags.isin(["true", "1"]).to_numpy()
+    return out
 
 
 def _read_file(path: Path) -> pd.DataFrame:
@@ -196,8 +242,11 @@ def _read_file(path: Path) -> pd.DataFrame:
 
 
 def _npz_frame(path: Path) -> pd.DataFrame:
-    """An npz file of ``neuron_id``, a key array and ``vectors`` (n_neurons x dim) as a vectors table."""
+    """An npz file of ``neuron_id``, a key array and ``vectors`` (n_neurons x dim), or the one ``neurpir embed``
+    writes, as a vectors table."""
     with np.load(path, allow_pickle=False) as arrays:
+        if {"embeddings", "neuron_ids", "source"} <= set(arrays.files):
+            return _embedded_npz_frame(path, {name: arrays[name] for name in arrays.files})
         key = next((name for name in VECTOR_KEYS[1:] if name in arrays.files), None)
         if key is None or "neuron_id" not in arrays.files or "vectors" not in arrays.files:
             raise NeurPIRError(f"an npz vectors file holds arrays neuron_id, vectors and identifier or session_id "
@@ -207,6 +256,22 @@ def _npz_frame(path: Path) -> pd.DataFrame:
             raise NeurPIRError("its vectors array must be (n_neurons, dim), with one neuron_id and key per row", path)
         return pd.concat([pd.DataFrame({key: arrays[key], "neuron_id": arrays["neuron_id"]}),
                           pd.DataFrame(vectors, columns=[f"v{i}" for i in range(vectors.shape[1])])], axis=1)
+
+
+def _embedded_npz_frame(path: Path, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The arrays of ``neurpir embed --out x.npz`` as the table its ``--out x.csv`` would be: ``file`` (its
+    ``source``), ``neuron_id``, ``neuron_table``, the model's checksum, ``in_model_training`` when the file has it
+    (older versions of ``neurpir embed`` did not write it: the folds are then ``unknown``), and the vector as
+    ``embedding_0``..."""
+    vectors = np.asarray(arrays["embeddings"])
+    n_rows = len(arrays["neuron_ids"])
+    if vectors.ndim != 2 or len(vectors) != n_rows or len(arrays["source"]) != n_rows:
+        raise NeurPIRError("its embeddings array must be (n_neurons, dim), with one neuron id and source per row", path)
+    columns = {"file": arrays["source"], "neuron_id": arrays["neuron_ids"],
+               **{name: arrays[name] for name in (NEURON_TABLE, IN_MODEL_TRAINING) if name in arrays},
+               "model_sha256": str(arrays["model_sha256"]) if "model_sha256" in arrays else ""}
+    return pd.concat([pd.DataFrame(columns),
+                      pd.DataFrame(vectors, columns=[f"embedding_{i}" for i in range(vectors.shape[1])])], axis=1)
 
 
 def _recording_names(recording: Recording, key: str) -> set[str]:
