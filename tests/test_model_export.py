@@ -117,3 +117,23 @@ def test_a_zipped_model_or_a_url_says_what_to_do(model_dir: Path, simulated: Pat
     done = _run("embed", url, simulated / "sub-sim03")
     assert done.exit_code == 1
     assert f"{url}: models are read from local folders, not URLs" in done.output
+
+
+def test_a_redacted_export_of_a_fine_tuned_model_redacts_the_model_it_started_from(
+        model_dir: Path, simulated: Path, tmp_path: Path) -> None:  # noqa: F811
+    tuned_dir = tmp_path / "tuned"
+    npir.NeurPIR.load(model_dir).set_params(max_steps=2).fit(simulated / "sub-sim03", warm_start=True,
+                                                             checkpoint_dir=tuned_dir, progress=False)
+    assert "sim01" in (tuned_dir / "model.json").read_text()  # the origin's training data, before redaction
+    out = tmp_path / "public"
+    npir.export_model(tuned_dir, out, redact=True)
+    text = (out / "model.json").read_text()
+    assert str(simulated) not in text and "/tmp" not in text
+    assert not any(subject in text for subject in (*SUBJECTS, "sim03"))
+    origin = json.loads(text)["training"]["initialized_from"]
+    assert origin["sha256"] == NeurPIR.load(model_dir).checkpoint_sha256_
+    assert origin["training_data"] and all(key.startswith("sha256:") for key in origin["training_data"])
+    done = _run("evaluate", simulated, "--model", out, "--held-out", "sim01", "--label", "cell_type",
+                "--methods", "neurpir", "--json", "--no-progress")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["settings"]["inductive_folds"]["neurpir"] == []  # seen through its origin

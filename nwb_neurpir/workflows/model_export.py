@@ -79,11 +79,31 @@ def _shared_meta(meta: dict[str, Any], source: TrainedModel, redact: bool, licen
                         "exported_from": source.provenance().checkpoint_sha256, "package_version": __version__}
     if redact:
         meta["training_data"] = [hashed_key(key) for key in meta["training_data"]]
-        training["sessions"] = [
-            {"key": hashed_key(str(session.get("key"))), **{key: session[key] for key in _KEPT_PER_SESSION
-                                                           if key in session}}
-            for session in training.get("sessions") or [] if isinstance(session, dict)]
+        training["sessions"] = _redacted_sessions(training.get("sessions"))
+        if isinstance(training.get("initialized_from"), dict):
+            training["initialized_from"] = _redacted_origin(training["initialized_from"])
     return meta
+
+
+def _redacted_sessions(sessions: Any) -> list[dict[str, Any]]:  # noqa: ANN401
+    """Training sessions as a redacted model.json keeps them: a hashed key and ``_KEPT_PER_SESSION``."""
+    from nwb_neurpir.model.sessions import hashed_key
+
+    return [{"key": hashed_key(str(session.get("key"))), **{key: session[key] for key in _KEPT_PER_SESSION
+                                                            if key in session}}
+            for session in sessions or [] if isinstance(session, dict)]
+
+
+def _redacted_origin(origin: dict[str, Any]) -> dict[str, Any]:
+    """The record of the model a fine-tuned one started from (``training.initialized_from``), and of its own origin
+    in turn, with its training data redacted as the model's is."""
+    from nwb_neurpir.model.sessions import hashed_key
+
+    earlier = origin.get("initialized_from")
+    return {**{key: origin[key] for key in ("sha256", "created", "package_version", "steps") if key in origin},
+            "training_data": [hashed_key(str(key)) for key in origin.get("training_data") or []],
+            "sessions": _redacted_sessions(origin.get("sessions")),
+            **({"initialized_from": _redacted_origin(earlier)} if isinstance(earlier, dict) else {})}
 
 
 def _probes(model_dir: Path, source: TrainedModel) -> dict[str, LabelProbe]:
