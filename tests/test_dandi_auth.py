@@ -76,7 +76,9 @@ def test_a_refused_blob_url_falls_back_to_the_signed_download_url(small_nwb: Pat
         recording = open_recording(SOURCE, access=_access(server, cache_dir, token=EMBARGO_KEY))
         statuses = [status for _, path, status in server.log if path.startswith("/blobs/")]
     assert recording.n_neurons == 20
-    assert statuses[0] == 403 and set(statuses[1:]) == {206}  # the unsigned URL once, then signed redirects
+    first_read = statuses.index(206)  # the unsigned URL refused (more than once seen on a loaded machine),
+    assert first_read > 0 and set(statuses[:first_read]) == {403}  # then only signed redirects, every one served
+    assert set(statuses[first_read:]) == {206}, statuses
 
 
 def test_without_a_key_the_error_says_embargoed_and_which_variable(embargoed_dandi: LoopbackDandi,

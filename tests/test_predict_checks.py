@@ -186,11 +186,11 @@ def test_hand_features_a_file_lacks_are_named_and_set_to_their_training_mean(fit
     (said,) = [str(w.message) for w in caught if "hand features" in str(w.message)]  # once per file
     assert said.endswith(f"sim03.nwb: 1 of the probe's {len(probe.hand_columns_)} hand features are missing and set "
                          f"to their training mean: {missing}")
-    recording = npir.open_recordings(target, progress=False)[0]
+    recording = npir.open_recordings(target, progress=False, keep_spike_times=True)[0]
     column = probe.hand_columns_.index(missing)
     with pytest.warns(UserWarning, match="set to their training mean"):
         hand = recording_hand_features(recording, recording.neuron_ids, probe.hand_columns_,
-                                       probe.probes_["hand"].mean)
+                                       training_means=probe.probes_["hand"].mean)
     np.testing.assert_array_equal(hand[:, column], probe.probes_["hand"].mean[column])
 
 

@@ -327,8 +327,9 @@ class LabelProbe:
             ids = recording.neuron_ids if neuron_ids is None else neuron_ids
             if len(ids) != len(matrix):
                 raise NeurPIRError(f"{len(matrix)} vectors but {len(ids)} neurons", recording.source.label())
-            hand = recording_hand_features(recording, ids, self.hand_columns_, self.hand_isis_ == HAND_ISIS[0],
-                                           self.probes_["hand"].mean)
+            hand = recording_hand_features(recording, ids, self.hand_columns_,
+                                           exact_isis=self.hand_isis_ == HAND_ISIS[0],
+                                           training_means=self.probes_["hand"].mean)
             total = total + self.probes_["hand"].log_proba(hand)
         total -= total.max(axis=1, keepdims=True)
         probabilities = np.exp(total)

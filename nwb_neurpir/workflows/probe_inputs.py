@@ -52,7 +52,7 @@ def zscored_per_recording(matrix: np.ndarray, recordings: Sequence[str] | np.nda
 
 
 def recording_hand_features(recording: Recording, neuron_ids: Sequence[object] | np.ndarray,
-                            columns: Sequence[str], exact_isis: bool = True,
+                            columns: Sequence[str], *, exact_isis: bool = True,
                             training_means: np.ndarray | None = None) -> np.ndarray:
     """Hand features of the recording's neurons ``neuron_ids`` (rows in that order), computed and z-scored among
     those neurons (as their vectors are), on ``columns`` (a probe's covariate correlation under a covariate's older
