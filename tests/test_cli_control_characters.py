@@ -6,13 +6,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from nwb_neurpir.cli.app import app
-from nwb_neurpir.cli.terminal import TerminalStream
+from nwb_neurpir.cli.terminal import TerminalStream, terminal_output
 from nwb_neurpir.testing import make_spikes_nwbfile, write_nwbfile
 
 runner = CliRunner()
@@ -83,3 +84,15 @@ def test_a_progress_bar_and_a_line_on_a_stream_that_cannot_encode_them() -> None
     stream.write("\rannotating São 2: 50%")  # a bar redrawn: its carriage return passes
     stream.write("視床 ã\n")
     assert encoded.getvalue().decode("cp932") == "\rannotating S\\xe3o 2: 50%視床 \\xe3\n"
+
+
+def test_typer_echo_on_an_ascii_stdout_is_escaped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``click.echo`` rewraps an ASCII stdout's binary buffer as UTF-8; behind ``terminal_output`` it cannot, so what
+    ``evaluate`` prints (``Zürich``, ``±``, ``≤``) stays ASCII under ``PYTHONIOENCODING=ascii``."""
+    import typer
+
+    encoded = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(encoded, encoding="ascii", write_through=True))
+    with terminal_output():
+        typer.echo("Zürich-m1 0.729 ± 0.029 (p ≤ 0.005)")
+    assert encoded.getvalue().decode("ascii") == "Z\\xfcrich-m1 0.729 \\xb1 0.029 (p \\u2264 0.005)\n"

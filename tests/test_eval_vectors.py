@@ -92,9 +92,26 @@ def test_neurons_missing_from_the_table_leave_every_method_with_a_note(data: Pat
     assert np.array_equal(rows["copy"], rows["hand"]) and len(rows["hand"]) == 70
 
 
+def test_rows_of_recordings_not_evaluated_are_ignored_with_a_warning(data: Path, hand_copy: pd.DataFrame,
+                                                                     tmp_path: Path) -> None:
+    """A table of more recordings than are evaluated (``neurpir embed`` over all, ``evaluate`` over some) scores the
+    evaluated ones; a warning counts the rows left out."""
+    files = sorted(data.rglob("*.nwb"))
+    kept = {r.source.identifier for r in open_recordings(files[1:], progress=False)}
+    npz = tmp_path / "all.npz"
+    np.savez(npz, identifier=hand_copy["identifier"].to_numpy(str), neuron_id=hand_copy["neuron_id"].to_numpy(),
+             vectors=hand_copy.filter(like="v").to_numpy())
+    left_out = int((~hand_copy["identifier"].isin(kept)).sum())
+    with pytest.warns(UserWarning, match=f"all.npz: {left_out} of its {len(hand_copy)} rows are of recordings not "
+                                         "evaluated; they are ignored"):
+        result = npir.evaluate(files[1:], label="cell_type", vectors={"all": npz}, methods=["all", "hand"],
+                               progress=False)
+    assert 0 < left_out < len(hand_copy) and _scores(result, "all") == _scores(result, "hand")
+
+
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda t: t.assign(identifier=t["identifier"].where(t.index != 4, "nowhere")),
-     "row 5: identifier nowhere is not among the evaluated recordings"),
+    (lambda t: t.assign(identifier="nowhere"),
+     "row 1: identifier nowhere is not among the evaluated recordings, nor is any other row's"),
     (lambda t: t.assign(neuron_id=t["neuron_id"].where(t.index != 2, 9999)),
      "row 3: neuron 9999 is not a neuron of"),
     (lambda t: pd.concat([t, t.iloc[[7]]], ignore_index=True), "row 76: neuron .* is listed twice \\(also in row 8\\)"),

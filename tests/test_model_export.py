@@ -137,3 +137,25 @@ def test_a_redacted_export_of_a_fine_tuned_model_redacts_the_model_it_started_fr
                 "--methods", "neurpir", "--json", "--no-progress")
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["settings"]["inductive_folds"]["neurpir"] == []  # seen through its origin
+
+
+def test_where_a_fine_tuned_model_came_from_is_shown_wherever_it_is_described(
+        model_dir: Path, simulated: Path, tmp_path: Path) -> None:  # noqa: F811
+    """``inspect`` (text and --json), ``repr``, MODEL_CARD.md and report.md say which model it was fine-tuned from;
+    a redacted export gives counts only."""
+    tuned_dir = tmp_path / "tuned"
+    npir.NeurPIR.load(model_dir).set_params(max_steps=2).fit(simulated / "sub-sim03", warm_start=True,
+                                                             checkpoint_dir=tuned_dir, progress=False)
+    origin = f"fine-tuned from {NeurPIR.load(model_dir).checkpoint_sha256_[:12]} ("
+    said = f"{origin}{json.loads((model_dir / 'model.json').read_text())['training']['steps']} steps on 2 recordings"
+    assert f"{said}, 2 animals)" in repr(npir.NeurPIR.load(tuned_dir))
+    shown = _run("inspect", tuned_dir)
+    assert shown.exit_code == 0 and f"origin: {said}, 2 animals)" in shown.output, shown.output
+    facts = json.loads(_run("inspect", tuned_dir, "--json").stdout)["initialized_from"]
+    assert [(f["n_recordings"], f["n_animals"]) for f in facts] == [(2, 2)]
+    npir.export_model(tuned_dir, tmp_path / "public", redact=True)
+    assert f"origin: {said})" in (tmp_path / "public" / "MODEL_CARD.md").read_text()
+    done = _run("evaluate", simulated, "--model", tuned_dir, "--held-out", "sim01", "--label", "cell_type",
+                "--methods", "neurpir", "--out", tmp_path / "report", "--no-plots", "--no-progress")
+    assert done.exit_code == 0, done.output
+    assert f"- {said}, 2 animals)" in (tmp_path / "report" / "report.md").read_text()

@@ -6,7 +6,9 @@ user reads (``subject m1\\r\\x1b[2Kerror: all good``). While a command runs, ``t
 behind ``TerminalStream``, which shows every control character but the newline as its escape (``\\x1b``, ``\\r``):
 tables, messages, warnings, logs and tracebacks all pass there. JSON output (``--json``) holds none (``json`` escapes
 them), so it is printed exactly. A character the stream's encoding cannot hold (``ã`` on an ASCII or cp932 stdout,
-``PYTHONIOENCODING``, ``LC_ALL=C``) is shown as its backslash escape (``\\xe3``) instead of failing the command.
+``PYTHONIOENCODING``, ``LC_ALL=C``) is shown as its backslash escape (``\\xe3``) instead of failing the command;
+the stream hides its binary ``buffer``, which ``click.echo`` (``typer.echo``) would otherwise write UTF-8 into on an
+ASCII stream.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class TerminalStream:
             self.write(line)
 
     def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - the stream's own attributes
+        if name == "buffer":  # hidden: ``click.echo`` writes UTF-8 bytes there past the escaping on an ASCII stream
+            raise AttributeError(name)
         return getattr(self._stream, name)
 
 

@@ -14,6 +14,7 @@ from nwb_neurpir.evaluation.plots import DEFAULT_DPI
 from nwb_neurpir.evaluation.replication import EXACT_UNITS, UNIT_SHUFFLES
 from nwb_neurpir.evaluation.results import EvaluationResult, FoldInfo
 from nwb_neurpir.evaluation.stability import StabilityResult
+from nwb_neurpir.model.summary import lineage, lineage_text
 from nwb_neurpir.visible_text import visible_text
 
 __all__ = ["PREDICTIONS_FILE", "format_table", "report_files", "write_report"]
@@ -177,6 +178,8 @@ def _model_lines(result: EvaluationResult) -> list[str]:
                   f"- checkpoint sha256: `{model.get('checkpoint_sha256', 'not recorded')}`",
                   f"- trained on {len(model.get('training_data') or [])} sessions with package version "
                   f"{model.get('package_version', 'unknown')}",
+                  *[f"- {text}" for text in [lineage_text(lineage(
+                      (model.get("hyperparameters") or {}).get("training") or {}))] if text],
                   *_run_lines((model.get("hyperparameters") or {}).get("training", {}).get("runs") or [])]
         config = config or {key: value for key, value in (model.get("hyperparameters") or {}).items()
                             if key != "training"}

@@ -11,7 +11,7 @@ from nwb_neurpir.model.checkpoint import CHECKPOINTS, FORMAT
 if TYPE_CHECKING:
     from nwb_neurpir.model.estimator import NeurPIR
 
-__all__ = ["EXPORT", "describe", "fact_lines", "model_facts"]
+__all__ = ["EXPORT", "describe", "fact_lines", "lineage", "lineage_text", "model_facts"]
 
 EXPORT = "export"
 """The entry of model.json's training record that ``neurpir export`` writes: ``license`` (SPDX id or null),
@@ -25,7 +25,34 @@ def describe(model: NeurPIR) -> str:
     covariates = len(model.context_.columns) if model.context_ is not None else 0
     return (f"{model.config.modality}, {bins}, {model.representation_dim}-d vectors, "
             f"{f'context of {covariates} covariates' if covariates else 'no context'}, "
-            f"{model.training_summary_.get('steps', '?')} steps on {len(model.training_data_)} recordings")
+            f"{model.training_summary_.get('steps', '?')} steps on {len(model.training_data_)} recordings"
+            + "".join(f", {text}" for text in [lineage_text(lineage(model.training_summary_))] if text))
+
+
+def lineage(training: dict[str, Any]) -> list[dict[str, Any]]:
+    """The models a model was fine-tuned from (model.json's ``training.initialized_from``, and theirs), nearest
+    first: each one's checksum, steps, recordings and animals (None when its subject ids were redacted)."""
+    origins, origin = [], training.get("initialized_from")
+    while isinstance(origin, dict):
+        sessions = [session for session in origin.get("sessions") or [] if isinstance(session, dict)]
+        subjects = {str(session["subject_id"]) for session in sessions if session.get("subject_id") is not None}
+        origins.append({"sha256": origin.get("sha256"), "steps": origin.get("steps"),
+                        "n_recordings": len(origin.get("training_data") or sessions),
+                        "n_animals": len(subjects) if subjects else None})
+        origin = origin.get("initialized_from")
+    return origins
+
+
+def lineage_text(origins: list[dict[str, Any]]) -> str:
+    """``fine-tuned from 578ca865444f (60 steps on 3 recordings, 3 animals), itself fine-tuned from ...``; empty for
+    a model trained from scratch."""
+    said = [f"fine-tuned from {str(origin['sha256'])[:12]} ({origin['steps']} steps on {origin['n_recordings']} "
+            f"recordings{_animals(origin['n_animals'])})" for origin in origins]
+    return ", itself ".join(said)
+
+
+def _animals(count: int | None) -> str:
+    return "" if count is None else f", {count} animals"
 
 
 def model_facts(model: NeurPIR, folder: Path | None = None) -> dict[str, Any]:
@@ -55,6 +82,7 @@ def model_facts(model: NeurPIR, folder: Path | None = None) -> dict[str, Any]:
             "n_animals": shared.get("n_animals") if redacted else len(subjects), "redacted": redacted,
             "recordings": [] if redacted else [_recording(session) for session in sessions] or
             [{"id": key} for key in model.training_data_]},
+        "initialized_from": lineage(summary),
         "license": shared.get("license"), "exported_from": shared.get("exported_from")}
     if folder is not None:
         facts.update(folder=str(folder), checkpoints=_checkpoints(folder / CHECKPOINTS),
@@ -99,6 +127,7 @@ def fact_lines(facts: dict[str, Any]) -> list[str]:
         f"{'?' if data['n_animals'] is None else data['n_animals']} animals"
         f"{' (identifiers redacted: sha256 of each recording identifier)' if data['redacted'] else ''}",
         *(f"  {_recording_line(recording)}" for recording in data["recordings"]),
+        *([f"origin: {lineage_text(facts['initialized_from'])}"] if facts.get("initialized_from") else []),
         f"licence: {facts['license'] or 'not stated'}",
     ]
     if facts.get("exported_from"):

@@ -13,8 +13,10 @@ array ``file``), or the ``.npz`` that ``neurpir embed --out x.npz`` writes (``em
 as the file). The checksum of the model behind the vectors (``model_sha256``, which ``neurpir embed`` writes in both
 forms) goes into the report, and its ``in_model_training`` (whether the model was trained on each neuron's recording)
 makes each fold inductive or transductive for the method, as for ``--model``. Rows are matched by key
-and neuron id, never by position; unknown recordings or neuron ids, neurons listed twice, rows with missing values
-and non-finite values are errors naming the table and the row (counted from 1 below the header).
+and neuron id, never by position; rows of recordings not evaluated are ignored with a warning that counts them (a
+table of every recording can score a few of them); a table none of whose rows names an evaluated recording, unknown
+neuron ids, neurons listed twice, rows with missing values and non-finite values are errors naming the table and the
+row (counted from 1 below the header).
 """
 
 from __future__ import annotations
@@ -72,15 +74,13 @@ class ExternalVectors:
 
         if self.in_training is None:
             return None
-        owners = self._owners(recordings)
-        read = self._of_tables_read(recordings, owners)
+        owners, read = self._rows_read(recordings)
         return tuple(sorted({session_key(recordings[owner]) for owner, kept, seen
                              in zip(owners, read, self.in_training) if kept and seen}))
 
     def per_recording(self, recordings: Sequence[Recording]) -> list[np.ndarray]:
         """Per recording, an (n_neurons, dim) matrix in its neuron order; NaN rows for neurons the table lacks."""
-        owners = self._owners(recordings)
-        read = self._of_tables_read(recordings, owners)
+        owners, read = self._rows_read(recordings)
         positions = [{id_text(n): i for i, n in enumerate(r.neuron_ids)} for r in recordings]
         out = [np.full((r.n_neurons, self.vectors.shape[1]), np.nan) for r in recordings]
         filled: dict[tuple[int, int], int] = {}
@@ -97,38 +97,62 @@ class ExternalVectors:
             out[owner][position] = self.vectors[row]
         return out
 
-    def _of_tables_read(self, recordings: Sequence[Recording], owners: Sequence[int]) -> np.ndarray:
-        """Whether each row is of the neuron table read from its recording (all rows without a ``neuron_table``
-        column, warning when the files hold other tables); a warning counts the rows of other tables, an error when
-        no row is of a table read."""
+    def _rows_read(self, recordings: Sequence[Recording]) -> tuple[list[int], np.ndarray]:
+        """The recording of every row (-1: none evaluated) and whether the row is read: of an evaluated recording and
+        of the neuron table read from it. A warning counts the rows of recordings not evaluated (a table of more
+        recordings than are evaluated); an error when no row is of an evaluated recording."""
+        owners = self._owners(recordings)
+        evaluated = np.array([owner >= 0 for owner in owners], dtype=bool)
+        if not evaluated.any():
+            columns = self._key_columns()
+            raise self._error(0, f"{_named(columns, tuple(self.keys[columns].iloc[0]))} is not among the evaluated "
+                                 "recordings, nor is any other row's")
+        if not evaluated.all():
+            warnings.warn(f"{self.source}: {int((~evaluated).sum())} of its {evaluated.size} rows are of recordings "
+                          "not evaluated; they are ignored", stacklevel=5)
+        return owners, self._of_tables_read(recordings, owners, evaluated)
+
+    def _of_tables_read(self, recordings: Sequence[Recording], owners: Sequence[int],
+                        evaluated: np.ndarray) -> np.ndarray:
+        """Whether each row is of an ``evaluated`` recording and of the neuron table read from it (all evaluated
+        rows without a ``neuron_table`` column, warning when the files hold other tables); a warning counts the
+        evaluated rows of other tables, an error when no row is of a table read."""
         tables = [recording.neuron_table.strip("/") for recording in recordings]
         if NEURON_TABLE not in self.keys.columns:
             warn_implicit_table(self.source, [(r.source.location, r.neuron_table) for r in recordings])
-            return np.ones(len(owners), dtype=bool)
+            return evaluated
         named = named_tables(self.keys[NEURON_TABLE], tables)
-        read = np.array([table == tables[owner] for table, owner in zip(named, owners)], dtype=bool)
+        read = np.array([kept and table == tables[owner] for table, owner, kept in zip(named, owners, evaluated)],
+                        dtype=bool)
+        first = int(np.argmax(evaluated))
         if not read.any():
-            raise self._error(0, f"{NEURON_TABLE} {named[0]} is not the table read ({tables[owners[0]]}); no row is "
-                                 "of a neuron table read")
-        if not read.all():
-            warnings.warn(f"{self.source}: {int((~read).sum())} of its {read.size} rows are of other neuron tables "
-                          f"than those read ({', '.join(sorted(set(tables)))}); they are ignored", stacklevel=5)
+            raise self._error(first, f"{NEURON_TABLE} {named[first]} is not the table read "
+                                     f"({tables[owners[first]]}); no row is of a neuron table read")
+        if not read[evaluated].all():
+            warnings.warn(f"{self.source}: {int((~read[evaluated]).sum())} of its {read.size} rows are of other neuron tables "
+                          f"than those read ({', '.join(sorted(set(tables)))}); they are ignored", stacklevel=6)
         return read
 
+    def _key_columns(self) -> list[str]:
+        """The columns naming a row's recording: ``subject_id`` when there is one, then the first of ``VECTOR_KEYS``."""
+        return [*(["subject_id"] if "subject_id" in self.keys.columns else []),
+                next(name for name in VECTOR_KEYS if name in self.keys.columns)]
+
     def _owners(self, recordings: Sequence[Recording]) -> list[int]:
-        """The recording of every row (an error naming the first row whose key names none, or several)."""
-        key = next(name for name in VECTOR_KEYS if name in self.keys.columns)
+        """The recording of every row, -1 when its key names none of ``recordings`` (an error naming the first row
+        whose key names several)."""
+        columns = self._key_columns()
         names: dict[tuple[str, ...], list[int]] = {}
         for index, recording in enumerate(recordings):
-            for value in _recording_names(recording, key):
+            for value in _recording_names(recording, columns[-1]):
                 subject = (recording.subject_id,) if "subject_id" in self.keys.columns else ()
                 names.setdefault((*subject, value), []).append(index)
-        columns = [*(["subject_id"] if "subject_id" in self.keys.columns else []), key]
         owners = []
         for row, value in enumerate(map(tuple, self.keys[columns].to_numpy().tolist())):
             found = sorted(set(names.get(value, [])))
             if not found:
-                raise self._error(row, f"{_named(columns, value)} is not among the evaluated recordings")
+                owners.append(-1)
+                continue
             if len(found) > 1:
                 raise self._error(row, f"{_named(columns, value)} names {len(found)} recordings "
                                        f"({', '.join(recordings[i].source.label() for i in found[:2])}); "
