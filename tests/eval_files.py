@@ -70,3 +70,10 @@ def add_unit_column(path: Path, name: str, values: list[str]) -> None:
                             object_id=str(uuid.uuid4()))
         names = [c.decode() if isinstance(c, bytes) else str(c) for c in units.attrs["colnames"]]
         units.attrs["colnames"] = np.array([*names, name], dtype=object)
+
+
+def rendered(markdown: str) -> str:
+    """``markdown`` as it renders: its backslash escapes resolved (report.md escapes the data it shows)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown)

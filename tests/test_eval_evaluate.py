@@ -311,6 +311,15 @@ def test_report_md_tables_show_labels_and_ids_as_they_are(simulated: Path, tmp_p
                   "| \\<b\\>PV\\_x\\</b\\> |", "| m\\|0 |"):
         assert shown in markdown
     assert "\t" not in markdown
+    # outside the tables too: a note naming a label, the folds a method is inductive on, the dropped labels
+    result.notes.append("class <b>PV_x</b> has | few neurons")
+    result.settings["inductive_folds"] = {"neurpir": ["São<b>|x"]}
+    result.dropped = {"*odd*": 3}
+    markdown = write_report(result, tmp_path / "again", plots=False)["markdown"].read_text()
+    for shown in ("- class \\<b\\>PV\\_x\\</b\\> has \\| few neurons", "(São\\<b\\>\\|x)", "\\*odd\\* (3)"):
+        assert shown in markdown
+    prose = re.sub(r"(?s)```.*?```", "", markdown)  # code blocks show their text as written
+    assert "<b>" not in prose and "*odd*" not in prose
 
 
 def _second_sorting(recording: Recording) -> Recording:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_files import simulated_folder
+from eval_files import rendered, simulated_folder
 
 from nwb_neurpir.evaluation import evaluate, format_table, write_report
 from nwb_neurpir.evaluation.external import GivenVectors
@@ -58,7 +58,7 @@ def test_a_method_predicting_one_class_for_whole_folds_is_named(result: Evaluati
 def test_every_output_carries_the_same_notes(result: EvaluationResult, tmp_path: Path) -> None:
     assert any(note.startswith("fold sim03: chance 0.200 is 1/5") for note in result.notes)
     paths = write_report(result, tmp_path, plots=False)
-    markdown = paths["markdown"].read_text().split("## Notes\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    markdown = rendered(paths["markdown"].read_text()).split("## Notes\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
     table = [line.removeprefix("note: ") for line in format_table(result).splitlines() if line.startswith("note: ")]
     assert result.to_dict()["notes"] == json.loads(paths["json"].read_text())["notes"] == table == result.notes
     assert markdown == [f"- {note}" for note in result.notes]

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
+from eval_files import rendered
 
 import nwb_neurpir as npir
 from nwb_neurpir.cli.app import app
@@ -65,7 +66,7 @@ def test_a_preset_group_matching_no_neuron_unassigned_labels_and_dropped_spellin
                 "steinmetz-4region: CA1 (in HPF) / ca1 (in no group: 6 neurons dropped)")
     outside = "grouping steinmetz-4region drops 48 neurons whose acronym is in no group: MOs 12, VISp5 12, DG-mo 6, "
     report = json.loads((out / "report.json").read_text())
-    markdown = (out / "report.md").read_text()
+    markdown = rendered((out / "report.md").read_text())
     for text in (done.output, markdown, "\n".join(report["notes"])):
         assert empty in text and unassigned in text and spelling in text and outside in text
         assert "separate classes" not in text and "root" not in text.split(outside)[1].split("\n")[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_files import TINY
+from eval_files import TINY, rendered
 
 import nwb_neurpir as npir
 from nwb_neurpir.errors import NeurPIRError
@@ -51,7 +51,7 @@ def test_session_folds_say_which_session_they_hold_out_and_whether_its_animal_tr
     paths = write_report(result, tmp_path, plots=False)
     markdown = paths["markdown"].read_text()
     assert "| sim01/sim01s02 | session sim01/sim01s02 (other sessions of animal sim01 train) |" in markdown
-    assert "| sim03/sim03s01 | session sim03/sim03s01 |" in markdown and note in markdown
+    assert "| sim03/sim03s01 | session sim03/sim03s01 |" in markdown and note in rendered(markdown)
     folds = json.loads(paths["json"].read_text())["folds"]
     assert (folds[0]["held_out"], folds[0]["animal_disjoint"]) == held_out["sim01/sim01s01"]
 

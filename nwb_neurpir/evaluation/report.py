@@ -24,7 +24,9 @@ _TEXT_FILES = {"json": "report.json", "markdown": "report.md", "predictions": PR
 _FIGURES = {"confusion": "confusion.png", "stability": "stability.png", "umap": "umap.png"}
 _TOP_DROPPED = 12
 _MARKDOWN_SPECIAL = re.compile(r"[\\`*_~\[\]<>|&]")
-"""What a markdown table cell shows as written only when escaped with a backslash."""
+"""What markdown shows as written only when escaped with a backslash."""
+_PROSE_SPECIAL = re.compile(r"[\\*_~\[\]<>|&]")
+"""The same but backquotes, for the package's own sentences (``_markdown_cell(keep_code=True)``)."""
 
 
 def _headline(result: EvaluationResult) -> str:
@@ -161,11 +163,14 @@ def _markdown_row(cells: list[str]) -> str:
     return "| " + " | ".join(map(_markdown_cell, cells)) + " |"
 
 
-def _markdown_cell(text: str) -> str:
-    """``text`` (a label, a subject id) shown as it is in a markdown table cell: ``|`` (a column), ``*`` ``_`` ``~``
-    (emphasis), backquotes (code), brackets (links), ``<`` ``>`` ``&`` (HTML) and backslashes escaped with a
-    backslash; a newline, tab or other control character as its escape (``\\n``, ``\\t``), on the cell's line."""
-    return visible_text(_MARKDOWN_SPECIAL.sub(r"\\\g<0>", text), one_line=True)
+def _markdown_cell(text: str, keep_code: bool = False) -> str:
+    """``text`` (a label, a subject id, a note naming them) shown as it is in a markdown table cell or list item:
+    ``|`` (a column), ``*`` ``_`` ``~`` (emphasis), backquotes (code; kept with ``keep_code``, for the package's own
+    sentences, which mark options and commands as code), brackets (links), ``<`` ``>`` ``&`` (HTML) and backslashes
+    escaped with a backslash; a newline, tab or other control character as its escape (``\\n``, ``\\t``), on the
+    cell's line."""
+    special = _PROSE_SPECIAL if keep_code else _MARKDOWN_SPECIAL
+    return visible_text(special.sub(r"\\\g<0>", text), one_line=True)
 
 
 def _model_lines(result: EvaluationResult) -> list[str]:
@@ -196,8 +201,8 @@ def _model_lines(result: EvaluationResult) -> list[str]:
         lines.append("- activity read on " + " / ".join(f"{size * 1000:g} ms" for size in settings["bin_sizes_s"])
                      + " bins")
     for name, folds in (settings.get("inductive_folds") or {}).items():
-        lines.append(f"- {name}: inductive on {len(folds)} of {len(result.folds)} folds"
-                     + (f" ({', '.join(folds)})" if folds else ""))
+        lines.append(f"- {_markdown_cell(name)}: inductive on {len(folds)} of {len(result.folds)} folds"
+                     + (f" ({', '.join(map(_markdown_cell, folds))})" if folds else ""))
     if config:
         lines += ["", "Hyperparameters:", "", "```json", json.dumps(config, sort_keys=True), "```"]
     return [*lines, ""]
@@ -286,12 +291,12 @@ def _origin_lines(settings: dict) -> list[str]:
 
 
 def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
-    lines = ["# NeurPIR evaluation", "", _headline(result) + ".", "", *_origin_lines(result.settings)]
+    lines = ["# NeurPIR evaluation", "", _markdown_cell(_headline(result), keep_code=True) + ".", "", *_origin_lines(result.settings)]
     comparison = result.comparison()
     if comparison:
         lines += [f"**{comparison['verdict']}.**", ""]
     if result.notes:
-        lines += ["## Notes", "", *[f"- {note}" for note in result.notes], ""]
+        lines += ["## Notes", "", *[f"- {_markdown_cell(note, keep_code=True)}" for note in result.notes], ""]
     lines += _label_sections(result, comparison) if result.methods else _model_lines(result)
     lines += _stability_lines(result)
     if images:
@@ -350,14 +355,15 @@ def _label_sections(result: EvaluationResult, comparison: dict[str, Any] | None)
     lines += ["## Per-class scores (all folds pooled)", ""]
     for method in result.methods:
         per_class = method.to_dict()["per_class_total"]
-        lines += [f"### {method.method.name}", "", method.description, "", *_markdown_table(
+        lines += [f"### {_markdown_cell(method.method.name)}", "", _markdown_cell(method.description, keep_code=True), "",
+                  *_markdown_table(
             ["class", "precision", "recall", "F1", "support"],
             [[name, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"])]
              for name, s in per_class.items()]), ""]
     if result.dropped:
         shown = list(result.dropped.items())[:_TOP_DROPPED]
         more = len(result.dropped) - len(shown)
-        lines += ["## Dropped labels", "", ", ".join(f"{name} ({count})" for name, count in shown)
+        lines += ["## Dropped labels", "", ", ".join(f"{_markdown_cell(name)} ({count})" for name, count in shown)
                   + (f", and {more} more values" if more > 0 else ""), ""]
     return lines
 
