@@ -19,6 +19,8 @@ from nwb_neurpir.cli.app import app
 from nwb_neurpir.errors import CannotResume, NeurPIRError
 from nwb_neurpir.model import NeurPIR as TrainedModel
 from nwb_neurpir.model.sessions import session_key
+from nwb_neurpir.simulate.nwb_output import write_dataset
+from nwb_neurpir.testing import tiny_population
 
 runner = CliRunner()
 
@@ -118,15 +120,21 @@ def test_train_init_from_fine_tunes_into_a_new_folder_and_refuses_other_input(mo
     code, output = _train(mine, "--out", str(new), "--init-from", str(model_dir), "--max-steps", "3")
     assert code == 0 and output.startswith("resumed at step 2, trained 1 more"), output
     refused = {
-        "bin size": (["--bin-size", "0.02"], "model was trained on 10 ms bins but this recording has 20 ms bins"),
+        "bin size": (["--bin-size", "0.02"], "--bin-size 0.02 (bin_size=) is not the model's bin size: it was "
+                     "trained on 10 ms bins"),
         "setting": (["--set", "representation_dim=16"], "fine-tuning keeps the settings that define the model's "
-                    "vectors, and it was made with --set representation_dim=8: leave out the settings that change "
-                    "them (representation_dim)"),
+                    "vectors, and the model has representation_dim=8: leave out the options that change them "
+                    "(representation_dim; --covariates sets context_covariates)"),
+        "covariates": (["--covariates", "trials/*"], "and the model has context_covariates at its default"),
+        "calcium file": ([], "the model was trained on spikes data, but this file holds ophys data only"),
         "modality": (["--modality", "ophys"], "this model reads spikes recordings"),
         "same folder": (["--no-resume"], "--out must be a new folder, not the model --init-from fine-tunes")}
+    write_dataset(tmp_path / "calcium", tiny_population(5), modality="ophys", progress=False)
+    (calcium,) = (tmp_path / "calcium").glob("sub-sim03/*_ophys.nwb")
     for name, (options, message) in refused.items():
         out = model_dir if name == "same folder" else tmp_path / name
-        code, output = _train(mine, "--out", str(out), "--init-from", str(model_dir), *options)
+        source = str(calcium) if name == "calcium file" else mine
+        code, output = _train(source, "--out", str(out), "--init-from", str(model_dir), *options)
         assert code == 1 and message in output and len(output.strip().splitlines()) == 1, (name, output)
     with pytest.raises(NeurPIRError, match="not fitted yet"):
         npir.NeurPIR().fit(mine, warm_start=True, progress=False)

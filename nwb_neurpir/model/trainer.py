@@ -573,9 +573,11 @@ def _check_init(init: NeurPIR, recordings: list[Recording], config: NeurPIRConfi
         init.check_input(recording)
     conflicts = config.representation_conflicts(init.config)
     if conflicts:
-        kept = " ".join(f"--set {override_text(name, value)}" for name, value in conflicts.items())
-        raise NeurPIRError(f"fine-tuning keeps the settings that define the model's vectors, and it was made with "
-                           f"{kept}: leave out the settings that change them ({', '.join(conflicts)})")
+        kept = ", ".join(f"{name} at its default" if value is None else override_text(name, value)
+                         for name, value in conflicts.items())
+        raise NeurPIRError(f"fine-tuning keeps the settings that define the model's vectors, and the model has "
+                           f"{kept}: leave out the options that change them ({', '.join(conflicts)}; "
+                           "--covariates sets context_covariates)")
 
 
 def _start_line(run: _Run) -> str:

@@ -76,10 +76,11 @@ def model_bin_size(model: NeurPIR, asked: float | None) -> float | None:
     return asked
 
 
-def model_mismatch(exc: ModalityMismatch) -> OtherModality:
-    """The error for a file whose neurons are of another modality than the model's."""
+def model_mismatch(exc: ModalityMismatch, doing: str = "embed it with") -> OtherModality:
+    """The error for a file whose neurons are of another modality than the model's (``doing``: what to do with a
+    model of the file's modality)."""
     return OtherModality(f"the model was trained on {exc.wanted} data, but this file holds {exc.found} data only; "
-                        f"embed it with a model trained on {exc.found} recordings", exc.source)
+                        f"{doing} a model trained on {exc.found} recordings", exc.source)
 
 
 def warn_missing_context(model: NeurPIR, recording: Recording) -> list[str]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from nwb_neurpir.errors import NeurPIRError
 
 if TYPE_CHECKING:
+    from nwb_neurpir.recording import Recording
     from nwb_neurpir.workflows.estimator import NeurPIR
 
 __all__ = ["TrainingReport", "check_out", "train_sources"]
@@ -67,7 +68,6 @@ def train_sources(sources: list[str], settings: dict[str, Any], out: Path, *, in
     (``modality``, ``unit_filter``, ``series``, ``during``, ``bin_size``, ``cache_dir``) go to the reader. Returns the
     report, or None in the torchrun ranks other than 0 (which read without progress bars)."""
     from nwb_neurpir.model.distributed import on_every_rank, setup_distributed
-    from nwb_neurpir.workflows.recordings import open_recordings
 
     check_out(out, resume)
     estimator = _estimator(settings, init_from, out, reader_options)
@@ -75,7 +75,7 @@ def train_sources(sources: list[str], settings: dict[str, Any], out: Path, *, in
     config.check_context_architecture()  # before the sources are read
     env = setup_distributed(config.device)  # under torchrun: joins the job; a device this machine lacks fails here
     progress = progress and env.is_main
-    recordings = on_every_rank(lambda: open_recordings(sources, glob, progress=progress, **reader_options), env)
+    recordings = on_every_rank(lambda: _read(sources, glob, progress, init_from, reader_options), env)
     estimator.fit(recordings, checkpoint_dir=out, progress=progress, resume=resume, warm_start=init_from is not None)
     model = estimator.fitted_model()
     if not env.is_main:
@@ -90,12 +90,27 @@ def train_sources(sources: list[str], settings: dict[str, Any], out: Path, *, in
                           initialized_from=(summary.get("initialized_from") or {}).get("sha256"))
 
 
+def _read(sources: list[str], glob: str | None, progress: bool, init_from: Path | None,
+          reader_options: dict[str, Any]) -> list[Recording]:
+    """The training recordings; fine-tuning, a file of another modality than the model's is blamed on the model."""
+    from nwb_neurpir.io.nwb_reader import ModalityMismatch
+    from nwb_neurpir.workflows.model_inputs import model_mismatch
+    from nwb_neurpir.workflows.recordings import open_recordings
+
+    try:
+        return open_recordings(sources, glob, progress=progress, **reader_options)
+    except ModalityMismatch as exc:
+        if init_from is None:
+            raise
+        raise model_mismatch(exc, "fine-tune") from None
+
+
 def _estimator(settings: dict[str, Any], init_from: Path | None, out: Path,
                reader_options: dict[str, Any]) -> NeurPIR:
     """The estimator to fit: a new one with ``settings``, or the model in ``init_from`` with ``settings`` over its
     own, whose modality and bin size ``reader_options`` then read the sources with (another ``modality`` refused)."""
     from nwb_neurpir.workflows.estimator import NeurPIR
-    from nwb_neurpir.workflows.model_inputs import load_model_folder
+    from nwb_neurpir.workflows.model_inputs import load_model_folder, model_bin_size
 
     if init_from is None:
         return NeurPIR(**settings)
@@ -107,7 +122,7 @@ def _estimator(settings: dict[str, Any], init_from: Path | None, out: Path,
         raise NeurPIRError(f"--modality {modality}: this model reads {model.config.modality} recordings, and "
                            "fine-tuning reads the data as its input", init_from)
     reader_options.update(modality=model.config.modality,
-                          bin_size=reader_options.get("bin_size") or model.bin_size_)
+                          bin_size=model_bin_size(model, reader_options.get("bin_size")))
     return NeurPIR.around(model).set_params(**settings)
 
 
