@@ -37,8 +37,9 @@ class NoSpikes(NoNeurons):
     spike sorting failed: among many files, skipped like a file without neurons; alone, this error."""
 
 
-class ContradictedSeries(NeurPIRError):
-    """The ``--series`` given names other traces (or neurons) than stored embeddings were made from."""
+class ContradictedReading(NeurPIRError):
+    """The ``--series`` or ``--during`` given reads other traces, neurons or time than stored embeddings were made
+    from."""
 
 
 class Stopped(NeurPIRError):

@@ -102,9 +102,9 @@ def test_inspect_lists_the_embedding_and_prediction_tables_a_file_holds(tmp_path
     created = PROVENANCE.created
     assert summary["embeddings"] == [
         {"name": "neurpir/B", "model_sha256": "ab" * 6, "created": created, "n_neurons": 2, "n_silent": 0,
-         "neuron_table": "units"},
+         "neuron_table": "units", "during": None},
         {"name": "neurpir/NeurPIREmbeddings", "model_sha256": "ab" * 6, "created": created, "n_neurons": 3,
-         "n_silent": 0, "neuron_table": "units"}]
+         "n_silent": 0, "neuron_table": "units", "during": None}]
     assert summary["predictions"] == [{"name": "neurpir/predicted_brain_area", "model_sha256": "ab" * 6,
                                        "created": created, "n_neurons": 2, "n_silent": 0, "neuron_table": "units",
                                        "label": "brain_area", "probe": "logistic"}]

@@ -162,12 +162,18 @@ def _silent(table: dict[str, Any]) -> str:
 
 def _stored_text(summary: dict[str, Any]) -> list[str]:
     """One line per NeurPIR table the file holds."""
-    lines = [f"  embeddings {table['name']}: {table['n_neurons']} neurons{_of_table(table)}{_silent(table)}, model "
-             f"{table['model_sha256']} (created {table['created']})" for table in summary["embeddings"]]
+    lines = [f"  embeddings {table['name']}: {table['n_neurons']} neurons{_of_table(table)}{_silent(table)}"
+             f"{_made_during(table)}, model {table['model_sha256']} (created {table['created']})"
+             for table in summary["embeddings"]]
     lines.extend(f"  predictions {table['name']}: {table['label']} of {table['n_neurons']} neurons"
                  f"{_of_table(table)} by a {table['probe']} probe, model {table['model_sha256']}"
                  for table in summary["predictions"])
     return lines
+
+
+def _made_during(table: dict[str, Any]) -> str:
+    """`` during epochs:stage=NREM``: the time an embedding table's vectors were made from, when --during chose it."""
+    return f" during {table['during']}" if table.get("during") else ""
 
 
 def _of_table(table: dict[str, Any]) -> str:

@@ -129,4 +129,5 @@ def register(app: typer.Typer) -> None:
                    f"context: {', '.join(report.context) or 'none'}")
         typer.echo(f"model: {out} (sha256 {report.sha256[:16]}…)")
         if report.initialized_from:
-            typer.echo(f"fine-tuned from: {init_from} (sha256 {report.initialized_from[:16]}…)")
+            checksum = f"sha256 {report.initialized_from[:16]}…"  # resumed without --init-from: the checksum alone
+            typer.echo(f"fine-tuned from: {checksum if init_from is None else f'{init_from} ({checksum})'}")

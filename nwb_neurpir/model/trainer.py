@@ -62,7 +62,7 @@ from nwb_neurpir.progress import progress_or_environment, tqdm
 from nwb_neurpir.provenance import software_versions
 from nwb_neurpir.recording import Recording, refuse_recordings_read_twice, same_grid
 
-__all__ = ["checkpoint_config", "refuse_replacing_model", "train"]
+__all__ = ["checkpoint_config", "checkpoint_during", "refuse_replacing_model", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +223,10 @@ def _check_resumable(parsed: dict[str, Any], config: NeurPIRConfig, recordings: 
     if saved_bin is not None and not same_grid(saved_bin, recordings[0].bin_size):
         changed.append(f"bin size {saved_bin * 1000:g} ms, now {recordings[0].bin_size * 1000:g} ms")
         same_as_saved.append(f"--bin-size {saved_bin:g}")
+    saved_during, during = _saved_during(meta), recordings[0].during
+    if saved_during != during:
+        changed.append(f"--during {saved_during or '(none)'}, now {during or '(none)'}")
+        same_as_saved.append(f"--during {saved_during}" if saved_during else "no --during")
     if changed:
         raise CannotResume(f"the checkpoint was made with different settings ({', '.join(changed)}); continue it "
                            f"with the saved ones ({' '.join(same_as_saved)}) or use another output folder", folder,
@@ -492,10 +496,29 @@ def _trainer_state(saved: dict[str, Any], source: str) -> TrainerState:
 def checkpoint_config(out_dir: Path) -> dict[str, Any] | None:
     """The ``config.json`` of the latest checkpoint in the model folder ``out_dir`` (None without one, or unreadable:
     the resume check says why later): the settings a resumed training keeps unless they are given."""
+    return _checkpoint_json(out_dir, "config.json")
+
+
+def checkpoint_during(out_dir: Path) -> str | None:
+    """The ``--during`` the latest checkpoint in the model folder ``out_dir`` was trained with, as its ``model.json``
+    records it per session (None without a checkpoint, or for one trained on all the observed time): what a resumed
+    training reads unless ``--during`` is given."""
+    return _saved_during(_checkpoint_json(out_dir, "model.json") or {})
+
+
+def _saved_during(meta: dict[str, Any]) -> str | None:
+    """The ``during`` a checkpoint's ``model.json`` (``meta``) records of its sessions; None when it records none."""
+    sessions = meta.get("training", {}).get("sessions", [])
+    return next((str(session["during"]) for session in sessions if isinstance(session, dict)
+                 and session.get("during")), None)
+
+
+def _checkpoint_json(out_dir: Path, name: str) -> dict[str, Any] | None:
+    """The JSON file ``name`` of the latest checkpoint in the model folder ``out_dir`` (None without one, or
+    unreadable: the resume check says why later)."""
     folder = latest_checkpoint(out_dir / CHECKPOINTS)
     try:
-        saved = parse_json(read_regular(folder / "config.json", MAX_JSON_BYTES, folder), "config.json",
-                           folder) if folder else None
+        saved = parse_json(read_regular(folder / name, MAX_JSON_BYTES, folder), name, folder) if folder else None
     except NeurPIRError:
         return None
     return saved if isinstance(saved, dict) else None

@@ -25,8 +25,8 @@ from nwb_neurpir.io.nwb_file import open_nwb
 from nwb_neurpir.io.ophys import roi_metadata
 from nwb_neurpir.io.units import unit_metadata
 
-__all__ = ["AnnotatedRecording", "annotated_recording", "list_embeddings", "list_predictions", "neuron_table_of",
-           "read_embeddings", "read_predictions", "source_labels", "stored_tables", "tables_named"]
+__all__ = ["AnnotatedRecording", "annotated_recording", "embedded_during", "list_embeddings", "list_predictions",
+           "neuron_table_of", "read_embeddings", "read_predictions", "source_labels", "stored_tables", "tables_named"]
 
 _KINDS = {"NeuronEmbeddings": ("embeddings", "embedding tables"),
           "NeuronPredictions": ("predictions", "prediction tables")}
@@ -51,7 +51,8 @@ def stored_tables(file: h5py.File) -> dict[str, list[dict[str, Any]]]:
     ``model_sha256`` (short), ``created`` (when the model was made), ``n_neurons``, ``n_silent`` (marked silent)
     and ``neuron_table`` (the path of the table whose neurons they are; "" when it cannot be told); per prediction
     table also its ``label`` and ``probe``."""
-    embeddings = [_table_summary(key, group) for key, group in sorted(_typed_groups(file, "NeuronEmbeddings").items())]
+    embeddings = [{**_table_summary(key, group), "during": _made_during(group)}
+                  for key, group in sorted(_typed_groups(file, "NeuronEmbeddings").items())]
     predictions = []
     for key, group in sorted(_typed_groups(file, "NeuronPredictions").items()):
         probe = _member(group, "probe")
@@ -73,6 +74,24 @@ def _table_summary(key: str, group: h5py.Group) -> dict[str, Any]:
             "n_neurons": int(ids.shape[0]) if isinstance(ids, h5py.Dataset) else 0,
             "n_silent": int(np.count_nonzero(silent[()])) if isinstance(silent, h5py.Dataset) else 0,
             "neuron_table": neuron_table_of(group) or ""}
+
+
+def _made_during(table: h5py.Group) -> str | None:
+    """The ``--during`` one of our tables' vectors were made with, as its model's hyperparameters record it (None:
+    all the observed time, or not readable)."""
+    try:
+        hyperparameters = _model(table)["hyperparameters"]
+    except (KeyError, NeurPIRError):
+        return None
+    return embedded_during(hyperparameters) if isinstance(hyperparameters, dict) else None
+
+
+def embedded_during(hyperparameters: dict[str, Any]) -> str | None:
+    """The ``--during`` vectors were made with, as their model's ``hyperparameters`` record it (``embedding``:
+    ``during``); None for vectors of all the observed time."""
+    selection = hyperparameters.get("embedding")
+    recorded = selection.get("during") if isinstance(selection, dict) else None
+    return str(recorded) if recorded else None
 
 
 def _member(table: h5py.Group, path: str) -> h5py.HLObject | None:

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from nwb_neurpir.errors import ContradictedSeries, NeurPIRError
+from nwb_neurpir.errors import ContradictedReading, NeurPIRError
 from nwb_neurpir.recording import RecordingKey, refuse_one_recording_twice
 
 if TYPE_CHECKING:
@@ -180,28 +180,29 @@ def _holds_recording(path: str, animal_and_session: tuple[str, str], neuron_tabl
 
 
 def activity_source(path: str | Path, moved: MovedSources | None = None, neuron_table: str | None = None,
-                    series: str | None = None) -> tuple[str, dict[str, str]]:
+                    series: str | None = None, during: str | None = None,
+                    name: str | None = None) -> tuple[str, dict[str, str]]:
     """Where the activity of the neurons of ``neuron_table`` (a ``neuron_table`` of ``read_embeddings``; default:
-    that of the file's first embedding table) is -- the file itself, or the source its sidecar names (when it has
+    that of the file's first embedding table; ``name``: of the embedding table of that name) is -- the file itself, or the source its sidecar names (when it has
     moved, the file of ``moved`` with its NWB identifier, animal, session and neurons) -- and the reader options
-    that read the traces their vectors were made from again (``embedded_reading``; ``series``: the user's
-    ``--series``, refused when it names other traces)."""
-    table = embedding_table_over(path, neuron_table)
+    that read the traces their vectors were made from again, over the time they were made from (``embedded_reading``;
+    ``series``, ``during``: the user's ``--series`` and ``--during``, refused when they read other traces or time)."""
+    table = embedding_table_over(path, neuron_table, name)
     source = table.attrs.get("source")
     recorded = table.attrs.get("neuron_table", "") if source is None else source.get("neuron_table", "")
     reading = embedded_reading(recorded or neuron_table or "", table.attrs.get("model", {}).get("hyperparameters", {}),
-                               series, str(path))
+                               series, str(path), during)
     if source:
         return (moved or MovedSources()).locate(path, source, table["neuron_id"].to_numpy()), reading
     return str(path), reading
 
 
-def embedding_table_over(path: str | Path, neuron_table: str | None) -> pd.DataFrame:
-    """The file's first embedding table (``read_embeddings``) whose neurons are those of ``neuron_table`` (any,
-    when None); empty when the file has none (its activity is read as it is)."""
+def embedding_table_over(path: str | Path, neuron_table: str | None, name: str | None = None) -> pd.DataFrame:
+    """The file's first embedding table (``read_embeddings``; of those named ``name``, when given) whose neurons are
+    those of ``neuron_table`` (any, when None); empty when the file has none (its activity is read as it is)."""
     from nwb_neurpir.store import list_embeddings, read_embeddings
 
-    tables = (read_embeddings(path, key) for key in list_embeddings(path))
+    tables = (read_embeddings(path, key) for key in ([name] if name else list_embeddings(path)))
     wanted = None if neuron_table is None else neuron_table.strip("/")
     return next((table for table in tables if wanted in (None, table.attrs["neuron_table"])), pd.DataFrame())
 
@@ -216,19 +217,35 @@ def embedded_series(neuron_table: str, hyperparameters: dict[str, Any]) -> str:
 
 
 def embedded_reading(neuron_table: str, hyperparameters: dict[str, Any], series: str | None,
-                     source: str) -> dict[str, str]:
+                     source: str, during: str | None = None) -> dict[str, str]:
     """The reader options that read the traces the vectors of ``neuron_table`` were made from again
-    (``embedded_series``); ``ContradictedSeries`` naming both when ``series`` (the user's ``--series``) names other
-    traces or neurons."""
+    (``embedded_series``), over the time they were made from (their ``--during``, which hand features read beside
+    them then share); ``ContradictedReading`` naming both when ``series`` (the user's ``--series``) names other
+    traces or neurons, or ``during`` (the user's ``--during``) other time."""
     from nwb_neurpir.io.h5_tables import path_named
 
     embedded = embedded_series(neuron_table, hyperparameters)
     if series is not None and neuron_table and \
             not any(path_named(path, series) for path in (embedded, neuron_table.strip("/"))):
-        raise ContradictedSeries(f"--series {series} contradicts the embeddings, made from /{embedded}; leave "
-                                 "--series out (the vectors' own traces are read) or pick the embeddings of that "
-                                 "series with --embeddings", source=source)
-    return reader_options_for(embedded)
+        raise ContradictedReading(f"--series {series} contradicts the embeddings, made from /{embedded}; leave "
+                                  "--series out (the vectors' own traces are read) or pick the embeddings of that "
+                                  "series with --embeddings", source=source)
+    return {**reader_options_for(embedded), **_embedded_time(hyperparameters, during, source)}
+
+
+def _embedded_time(hyperparameters: dict[str, Any], during: str | None, source: str) -> dict[str, str]:
+    """``{"during": ...}`` of the vectors (``embedded_during``; empty for all the time); ``ContradictedReading``
+    naming both when ``during`` (the user's ``--during``, None: not given) chooses other time."""
+    from nwb_neurpir.io.during import During
+    from nwb_neurpir.store.read import embedded_during
+
+    stored = embedded_during(hyperparameters)
+    if during is not None and (stored is None or str(During.parse(during, source)) != stored):
+        made = f"made with --during {stored}" if stored else "made from all the observed time (without --during)"
+        raise ContradictedReading(f"--during {during} contradicts the embeddings, {made}; leave --during out (the "
+                                  "vectors' own time is read) or embed the file again with it under another "
+                                  "--embeddings name", source=source)
+    return {} if stored is None else {"during": stored}
 
 
 def reader_options_for(neuron_table: str) -> dict[str, str]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from nwb_neurpir.errors import ContradictedSeries, NeurPIRError
+from nwb_neurpir.errors import ContradictedReading, NeurPIRError
 from nwb_neurpir.evaluation.plots import DEFAULT_DPI, check_dpi
 from nwb_neurpir.evaluation.results import EmbeddingView, EvaluationResult
 from nwb_neurpir.recording import recording_key, refuse_one_recording_twice
@@ -247,17 +247,19 @@ def evaluate_annotated(
     moved = MovedSources(moved_sources)
 
     def recording_of(path: str, reader: dict[str, Any], neuron_table: str | None = None) -> Recording:
-        """The activity of the neurons whose vectors the file's table over ``neuron_table`` holds; None: of the
-        neurons the reader's ``series`` names, else of the file's first table (hand features alone)."""
-        series = reader.get("series")
+        """The activity of the neurons whose vectors the file's table over ``neuron_table`` holds, over the time
+        they were made from; None (hand features alone): of the neurons and time the reader's ``series`` and
+        ``during`` choose, else as the file's first table was read."""
+        given = {key: reader.get(key) for key in ("series", "during")}
         try:
-            source, same_neurons = activity_source(path, moved, neuron_table, series if neuron_table else None)
-        except ContradictedSeries:
+            source, same_neurons = activity_source(path, moved, neuron_table, **(given if neuron_table else {}),
+                                                   name=name if neuron_table else None)
+        except ContradictedReading:
             raise
         except NeurPIRError as error:
             raise NeurPIRError(f"{error.one_line()}; the hand features are computed from its activity (--methods "
                                "neurpir reads the sidecar alone)") from None
-        chosen = {} if neuron_table is None and series is not None else same_neurons
+        chosen = {key: value for key, value in same_neurons.items() if neuron_table or given.get(key) is None}
         return open_recording(source, access=access, keep_spike_times=True, **{**reader, **chosen})
 
     reader = dict(reader_kwargs or {})

@@ -167,6 +167,7 @@ def predict_with_saved_probe(model_dir: str | Path, sources: Iterable[str | Path
     if fit_on:
         _check_can_save(folder)
         tables = _files_of_model(fit_on, model.provenance().checkpoint_sha256, embeddings)
+        _check_fit_on_time(tables, options.get("during"))
         say(f"fitting the {probe.name} probe on {len(tables)} annotated files"
             + (" (reading their activity for the hand features)" if probe.reads_hand_features else "") + " ...")
         probe.fit(list(tables), _one_table(tables), moved_sources=[*fit_on, *sources], labels=labels)
@@ -216,6 +217,18 @@ def _files_of_model(sources: list[str], model_sha256: str, embeddings: str | Non
     return kept
 
 
+def _check_fit_on_time(tables: dict[str, str], during: str | None) -> None:
+    """Refuse (``ContradictedReading``) a ``during`` (``--during``) other than the one the vectors of ``tables``
+    (file -> its table) were made with: the probe fits on those vectors and hand features read with theirs."""
+    from nwb_neurpir.store import read_embeddings
+    from nwb_neurpir.workflows.annotated import embedded_reading
+
+    for path, key in tables.items() if during is not None else ():
+        frame = read_embeddings(path, key)
+        embedded_reading(frame.attrs["neuron_table"], frame.attrs.get("model", {}).get("hyperparameters", {}), None,
+                         path, during)
+
+
 def _one_table(tables: dict[str, str]) -> str:
     """The one table name (``module/name``) the probe reads in every file of ``tables`` (file -> its table)."""
     names = sorted(set(tables.values()))
@@ -247,12 +260,11 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
     recording, hand = None, probe.hand_reading()
     predictions = options["name"] or predictions_name(probe.label)
     made_by = (written.probe.checkpoint_sha256, probe.model_sha256_)
-    timing = {} if during is None else {"during": during}
     found = _local_embeddings(probe, source, sidecar, output_dir, embeddings)
     if found is not None:
         (ids, vectors, table, provenance), path, status, copy_from = found
         replaced = replaced_tables(path, None, predictions, options["overwrite"], made_by)
-        same_neurons = {**embedded_reading(table, provenance.hyperparameters, series, source.label()), **timing}
+        same_neurons = embedded_reading(table, provenance.hyperparameters, series, source.label(), during)
         if unit_filter is not None:
             recording = read_resolved(source, access, unit_filter=unit_filter, **same_neurons, **hand)
             ids, vectors = _selected(ids, vectors, recording.neuron_ids, source.label())
@@ -263,7 +275,7 @@ def _predict_one(probe: LabelProbe, model: TrainedModel | None, source: Resolved
         recording, ids, vectors, table, provenance, path, status, replaced = _embed_and_annotate(
             model, source, access, sidecar, output_dir, unit_filter, series, during, embeddings, predictions,
             made_by, options, hand.get("keep_spike_times", False))
-        same_neurons = {**embedded_reading(table, provenance.hyperparameters, series, source.label()), **timing}
+        same_neurons = embedded_reading(table, provenance.hyperparameters, series, source.label(), during)
         copy_from = None
     if recording is None or not _reads_embedded(recording, same_neurons) or not _read_for_hand(recording, hand):
         recording = read_resolved(source, access, **{"bin_size": None, **hand}, **same_neurons)

@@ -207,7 +207,7 @@ class LabelProbe:
         vectors = np.stack([np.asarray(v, dtype=np.float64) for v in frame["embedding"]])
         blocks = {"neurpir": zscored_per_recording(vectors, files)}
         if self.reads_hand_features:
-            hand, self.hand_columns_, self.hand_bin_size_ = frame_hand_features(frame, moved_sources=moved_sources)
+            hand, self.hand_columns_, self.hand_bin_size_ = frame_hand_features(frame, None, moved_sources, name)
             self.hand_isis_ = HAND_ISIS[0]
             blocks["hand"] = hand
         blocks = {key: block[grouped.keep] for key, block in blocks.items()}

@@ -96,10 +96,11 @@ def _is_correlation(column: str) -> bool:
     return column.startswith(_CORRELATION) and column.endswith("]")
 
 
-def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None,
-                        moved_sources: Sequence[str | Path] = ()) -> tuple[np.ndarray, list[str], float]:
+def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None, moved_sources: Sequence[str | Path] = (),
+                        name: str | None = None) -> tuple[np.ndarray, list[str], float]:
     """Hand features of every row of a ``read_embeddings`` frame, read from each row's ``file`` (the neurons of its
-    ``neuron_table``, when the frame has that column) or, for a sidecar, from the source it names (when that has
+    ``neuron_table``, when the frame has that column, over the time their vectors -- of the table ``name``, else
+    the file's first -- were made from) or, for a sidecar, from the source it names (when that has
     moved, the file among ``moved_sources`` with its NWB identifier; the first file read at ``bin_size`` or its
     reader's default fixes the bin size of the rest; spike times are kept, for exact ISIs as ``evaluate`` takes them):
     matrix, column names, bin size."""
@@ -113,7 +114,7 @@ def frame_hand_features(frame: pd.DataFrame, bin_size: float | None = None,
     features = []
     for (path, neuron_table), rows in groups.items():
         try:
-            source, same_neurons = activity_source(path, moved, neuron_table or None)
+            source, same_neurons = activity_source(path, moved, neuron_table or None, name=name)
             (recording,) = open_recordings(source, progress=False, bin_size=bin_size, keep_spike_times=True,
                                            **same_neurons)
         except (NeurPIRError, ValueError) as error:

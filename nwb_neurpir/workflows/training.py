@@ -63,13 +63,16 @@ def train_sources(sources: list[str], settings: dict[str, Any], out: Path, *, in
                   **reader_options: Any) -> TrainingReport | None:
     """Train on all the sources together into the model folder ``out`` (continuing from its last checkpoint unless
     ``resume=False``), with the ``NeurPIRConfig`` fields ``settings`` (the ones given: resuming, the others keep the
-    checkpoint's values); ``init_from``: the model folder to fine-tune (``NeurPIR.fit(warm_start=True)``), whose
-    settings apply unless given and whose modality and bin size the sources are read with. ``reader_options``
+    checkpoint's values, as does a ``during`` not given); ``init_from``: the model folder to fine-tune
+    (``NeurPIR.fit(warm_start=True)``), whose settings apply unless given and whose modality and bin size the sources are read with. ``reader_options``
     (``modality``, ``unit_filter``, ``series``, ``during``, ``bin_size``, ``cache_dir``) go to the reader. Returns the
     report, or None in the torchrun ranks other than 0 (which read without progress bars)."""
     from nwb_neurpir.model.distributed import on_every_rank, setup_distributed
+    from nwb_neurpir.model.trainer import checkpoint_during
 
     check_out(out, resume)
+    if resume and reader_options.get("during") is None:  # as the settings not given, a resumed training keeps it
+        reader_options["during"] = checkpoint_during(out)
     estimator = _estimator(settings, init_from, out, reader_options)
     config = estimator.config
     config.check_context_architecture()  # before the sources are read
