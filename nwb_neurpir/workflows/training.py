@@ -64,9 +64,10 @@ def train_sources(sources: list[str], settings: dict[str, Any], out: Path, *, in
     """Train on all the sources together into the model folder ``out`` (continuing from its last checkpoint unless
     ``resume=False``), with the ``NeurPIRConfig`` fields ``settings`` (the ones given: resuming, the others keep the
     checkpoint's values, as does a ``during`` not given); ``init_from``: the model folder to fine-tune
-    (``NeurPIR.fit(warm_start=True)``), whose settings apply unless given and whose modality and bin size the sources are read with. ``reader_options``
-    (``modality``, ``unit_filter``, ``series``, ``during``, ``bin_size``, ``cache_dir``) go to the reader. Returns the
-    report, or None in the torchrun ranks other than 0 (which read without progress bars)."""
+    (``NeurPIR.fit(warm_start=True)``), whose settings apply unless given and whose modality and bin size the sources
+    are read with. ``reader_options`` (``modality``, ``unit_filter``, ``series``, ``during``, ``bin_size``,
+    ``cache_dir``) go to the reader. Returns the report, or None in the torchrun ranks other than 0 (which read
+    without progress bars)."""
     from nwb_neurpir.model.distributed import on_every_rank, setup_distributed
     from nwb_neurpir.model.trainer import checkpoint_during
 
