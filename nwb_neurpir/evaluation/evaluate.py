@@ -146,8 +146,9 @@ def evaluate(
     session offsets such as rate scale or indicator brightness), and refuses when too many sessions are too small for
     it; ``centre`` does the same but only subtracts each session's mean; ``auto`` (default) z-scores but normalises
     the sessions too small for it with the statistics of all neurons, with a note (see ``normalization``).
-    ``embeddings_training_data`` (session identifiers the embedding model was trained on; for an embeddings table, by default its ``attrs["training_data"]``, with its
-    files named in ``attrs["recording_keys"]`` as ``read_embeddings`` gives them) lets given embeddings be labelled
+    ``embeddings_training_data`` (session identifiers the embedding model was trained on; for an embeddings table,
+    by default its ``attrs["training_data"]``, with its files named in ``attrs["recording_keys"]`` as
+    ``read_embeddings`` gives them) lets given embeddings be labelled
     inductive or transductive per fold;
     ``model_provenance`` (checksum, hyperparameters... of the model behind given embeddings) goes into the report.
     ``held_out`` (animals, or sessions under ``split="session"``) keeps only the folds that hold them out: the
@@ -682,8 +683,8 @@ def _sighting_notes(sightings: dict[str, tuple[str, str]]) -> list[str]:
 def _session_sources(recordings: Sequence[Recording],
                      embeddings: pd.DataFrame | Sequence[np.ndarray] | None) -> dict[str, set[str]]:
     """Session (``subject/session``) -> its recordings as a model's training data names them (``session_key``, and
-    that key's ``hashed_key``, as a redacted export names it): every recording, or every file of an embeddings table read from annotated files (its
-    ``attrs["recording_keys"]``)."""
+    that key's ``hashed_key``, as a redacted export names it): every recording, or every file of an embeddings table
+    read from annotated files (its ``attrs["recording_keys"]``)."""
     from nwb_neurpir.model.sessions import hashed_key, session_key
 
     if recordings:

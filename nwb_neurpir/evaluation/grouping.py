@@ -130,7 +130,8 @@ class GroupedLabels:
 
 def normalize_label(value: Any) -> str | None:
     """A raw label as a clean string (bytes decoded, surrounding spaces stripped, in Unicode normal form C, whole
-    numbers as integers: ``1.0`` -> ``1``), or None when it is missing (None, NaN, empty, or a placeholder of ``MISSING_TEXTS``)."""
+    numbers as integers: ``1.0`` -> ``1``), or None when it is missing (None, NaN, empty, or a placeholder of
+    ``MISSING_TEXTS``)."""
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -187,7 +188,8 @@ def check_grouping_matches(grouped: GroupedLabels, grouping: LabelGrouping | Non
     reversed_hint = (f"; its group names {', '.join(named[:_VALUES_SHOWN])} are {label} values: the mapping may be "
                      "reversed (it must map each group name to a list of label values)") if named else ""
     raise NeurPIRError(f"none of the values of grouping {grouping.name!r} matches any {label!r} value of the data "
-                       f"({len(grouped.values)} distinct value{'s' if len(grouped.values) > 1 else ''}, most common: {common})"
+                       f"({len(grouped.values)} distinct value{'s' if len(grouped.values) > 1 else ''}, "
+                       f"most common: {common})"
                        f"{reversed_hint}",
                        source=grouping.source)
 

@@ -291,7 +291,8 @@ def _origin_lines(settings: dict) -> list[str]:
 
 
 def _markdown(result: EvaluationResult, images: dict[str, str]) -> str:
-    lines = ["# NeurPIR evaluation", "", _markdown_cell(_headline(result), keep_code=True) + ".", "", *_origin_lines(result.settings)]
+    lines = ["# NeurPIR evaluation", "", _markdown_cell(_headline(result), keep_code=True) + ".", "",
+             *_origin_lines(result.settings)]
     comparison = result.comparison()
     if comparison:
         lines += [f"**{comparison['verdict']}.**", ""]
@@ -355,8 +356,8 @@ def _label_sections(result: EvaluationResult, comparison: dict[str, Any] | None)
     lines += ["## Per-class scores (all folds pooled)", ""]
     for method in result.methods:
         per_class = method.to_dict()["per_class_total"]
-        lines += [f"### {_markdown_cell(method.method.name)}", "", _markdown_cell(method.description, keep_code=True), "",
-                  *_markdown_table(
+        description = _markdown_cell(method.description, keep_code=True)
+        lines += [f"### {_markdown_cell(method.method.name)}", "", description, "", *_markdown_table(
             ["class", "precision", "recall", "F1", "support"],
             [[name, f"{s['precision']:.3f}", f"{s['recall']:.3f}", f"{s['f1']:.3f}", str(s["support"])]
              for name, s in per_class.items()]), ""]

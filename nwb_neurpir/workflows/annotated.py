@@ -183,10 +183,11 @@ def activity_source(path: str | Path, moved: MovedSources | None = None, neuron_
                     series: str | None = None, during: str | None = None,
                     name: str | None = None) -> tuple[str, dict[str, str]]:
     """Where the activity of the neurons of ``neuron_table`` (a ``neuron_table`` of ``read_embeddings``; default:
-    that of the file's first embedding table; ``name``: of the embedding table of that name) is -- the file itself, or the source its sidecar names (when it has
-    moved, the file of ``moved`` with its NWB identifier, animal, session and neurons) -- and the reader options
-    that read the traces their vectors were made from again, over the time they were made from (``embedded_reading``;
-    ``series``, ``during``: the user's ``--series`` and ``--during``, refused when they read other traces or time)."""
+    that of the file's first embedding table; ``name``: of the embedding table of that name) is -- the file itself,
+    or the source its sidecar names (when it has moved, the file of ``moved`` with its NWB identifier, animal,
+    session and neurons) -- and the reader options that read the traces their vectors were made from again, over the
+    time they were made from (``embedded_reading``; ``series``, ``during``: the user's ``--series`` and ``--during``,
+    refused when they read other traces or time)."""
     table = embedding_table_over(path, neuron_table, name)
     source = table.attrs.get("source")
     recorded = table.attrs.get("neuron_table", "") if source is None else source.get("neuron_table", "")

@@ -129,8 +129,9 @@ class ExternalVectors:
             raise self._error(first, f"{NEURON_TABLE} {named[first]} is not the table read "
                                      f"({tables[owners[first]]}); no row is of a neuron table read")
         if not read[evaluated].all():
-            warnings.warn(f"{self.source}: {int((~read[evaluated]).sum())} of its {read.size} rows are of other neuron tables "
-                          f"than those read ({', '.join(sorted(set(tables)))}); they are ignored", stacklevel=6)
+            warnings.warn(f"{self.source}: {int((~read[evaluated]).sum())} of its {read.size} rows are of other "
+                          f"neuron tables than those read ({', '.join(sorted(set(tables)))}); they are ignored",
+                          stacklevel=6)
         return read
 
     def _key_columns(self) -> list[str]:
