@@ -150,3 +150,17 @@ def test_evaluate_counts_the_recordings_of_the_model_it_was_fine_tuned_from_as_s
     payload = json.loads(done.stdout)
     assert [m["mode"] for m in payload["methods"] if m["name"] == "neurpir"] == ["transductive"]
     assert payload["settings"]["inductive_folds"]["neurpir"] == []
+
+
+def test_fine_tuning_on_a_recording_lacking_a_context_input_says_so(model_dir: Path, simulated: Path,  # noqa: F811
+                                                                   tmp_path: Path) -> None:
+    import h5py
+
+    (source,) = (simulated / "sub-sim03").glob("*.nwb")
+    mine = Path(shutil.copy(source, tmp_path / "no-running.nwb"))
+    with h5py.File(mine, "r+") as file:
+        del file["processing/behavior"]  # no running speed: a context input of the model
+    received = npir.NeurPIR.load(model_dir).set_params(max_steps=1)
+    with pytest.warns(UserWarning, match=r"no-running\.nwb: 1 of the model's \d+ context inputs are missing and set "
+                                         r"to their training mean: behavior/BehavioralTimeSeries/running_speed"):
+        received.fit(mine, warm_start=True, progress=False)

@@ -188,6 +188,11 @@ class NeurPIR:
         if checkpoint_dir is not None and resume:
             config = self._resumed_config(Path(checkpoint_dir), config)
         data = self._training_recordings(recordings, config, progress, init)
+        if init is not None:  # the frozen context reads its covariates; those a recording lacks are its mean
+            from nwb_neurpir.workflows.model_inputs import warn_missing_context
+
+            for recording in data:
+                warn_missing_context(init, recording)
         with _only_writer(None if checkpoint_dir is None else Path(checkpoint_dir)):
             self.model_ = train(data, config, out_dir=checkpoint_dir, progress=progress, resume=resume, init=init)
         return self
