@@ -30,7 +30,7 @@ from nwb_neurpir.model.embed import embed_session
 from nwb_neurpir.model.encoder import NeuronEncoder
 from nwb_neurpir.model.location import model_folder
 from nwb_neurpir.model.sessions import prepare_session
-from nwb_neurpir.model.summary import describe
+from nwb_neurpir.model.summary import describe, origins
 from nwb_neurpir.model.threads import use_threads
 from nwb_neurpir.provenance import ModelProvenance
 from nwb_neurpir.recording import Recording, same_grid
@@ -190,23 +190,15 @@ class NeurPIR:
     def seen_data(self) -> list[str]:
         """The recordings the model's weights were trained on (``training_data_``), with those of the models it was
         fine-tuned from: what an evaluation counts as seen."""
-        return list(dict.fromkeys([*self.training_data_, *(key for origin in self._origins()
+        return list(dict.fromkeys([*self.training_data_, *(key for origin in origins(self.training_summary_)
                                                             for key in origin.get("training_data") or [])]))
 
     def seen_sessions(self) -> list[dict[str, Any]]:
         """model.json's training sessions (with their activity fingerprints), with those of the models it was
         fine-tuned from."""
         sessions = [self.training_summary_.get("sessions") or [],
-                    *(origin.get("sessions") or [] for origin in self._origins())]
+                    *(origin.get("sessions") or [] for origin in origins(self.training_summary_))]
         return [session for group in sessions for session in group if isinstance(session, dict)]
-
-    def _origins(self) -> list[dict[str, Any]]:
-        """The models this one was fine-tuned from, nearest first (``initialized_from``, and theirs)."""
-        origins, origin = [], self.training_summary_.get("initialized_from")
-        while isinstance(origin, dict):
-            origins.append(origin)
-            origin = origin.get("initialized_from")
-        return origins
 
     def files(self) -> dict[str, Any]:
         """The folder content: name -> JSON dict or tensor dict."""

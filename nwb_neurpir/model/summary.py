@@ -11,7 +11,7 @@ from nwb_neurpir.model.checkpoint import CHECKPOINTS, FORMAT
 if TYPE_CHECKING:
     from nwb_neurpir.model.estimator import NeurPIR
 
-__all__ = ["EXPORT", "describe", "fact_lines", "lineage", "lineage_text", "model_facts"]
+__all__ = ["EXPORT", "describe", "fact_lines", "lineage", "lineage_text", "model_facts", "origins"]
 
 EXPORT = "export"
 """The entry of model.json's training record that ``neurpir export`` writes: ``license`` (SPDX id or null),
@@ -29,18 +29,37 @@ def describe(model: NeurPIR) -> str:
             + "".join(f", {text}" for text in [lineage_text(lineage(model.training_summary_))] if text))
 
 
-def lineage(training: dict[str, Any]) -> list[dict[str, Any]]:
-    """The models a model was fine-tuned from (model.json's ``training.initialized_from``, and theirs), nearest
-    first: each one's checksum, steps, recordings and animals (None when its subject ids were redacted)."""
-    origins, origin = [], training.get("initialized_from")
+def origins(training: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records of the models a model was fine-tuned from (model.json's ``training.initialized_from``, and
+    theirs), nearest first."""
+    records, origin = [], training.get("initialized_from")
     while isinstance(origin, dict):
-        sessions = [session for session in origin.get("sessions") or [] if isinstance(session, dict)]
-        subjects = {str(session["subject_id"]) for session in sessions if session.get("subject_id") is not None}
-        origins.append({"sha256": origin.get("sha256"), "steps": origin.get("steps"),
-                        "n_recordings": len(origin.get("training_data") or sessions),
-                        "n_animals": len(subjects) if subjects else None})
+        records.append(origin)
         origin = origin.get("initialized_from")
-    return origins
+    return records
+
+
+def lineage(training: dict[str, Any]) -> list[dict[str, Any]]:
+    """The models a model was fine-tuned from (:func:`origins`), nearest first: each one's checksum, steps,
+    recordings and animals (None when its subject ids were redacted)."""
+    lines = []
+    for origin in origins(training):
+        sessions = _sessions(origin)
+        subjects = _subjects(sessions)
+        lines.append({"sha256": origin.get("sha256"), "steps": origin.get("steps"),
+                      "n_recordings": len(origin.get("training_data") or sessions),
+                      "n_animals": len(subjects) if subjects else None})
+    return lines
+
+
+def _sessions(training: dict[str, Any]) -> list[dict[str, Any]]:
+    """A training record's sessions (model.json's ``training.sessions``, or an origin's)."""
+    return [session for session in training.get("sessions") or [] if isinstance(session, dict)]
+
+
+def _subjects(sessions: list[dict[str, Any]]) -> set[str]:
+    """The subject ids the ``sessions`` name (none once redacted)."""
+    return {str(session["subject_id"]) for session in sessions if session.get("subject_id") is not None}
 
 
 def lineage_text(origins: list[dict[str, Any]]) -> str:
@@ -61,9 +80,9 @@ def model_facts(model: NeurPIR, folder: Path | None = None) -> dict[str, Any]:
     its checkpoints and probes."""
     config, summary = model.config, model.training_summary_
     shared = summary.get(EXPORT) if isinstance(summary.get(EXPORT), dict) else {}
-    sessions = [session for session in summary.get("sessions") or [] if isinstance(session, dict)]
+    sessions = _sessions(summary)
     redacted = bool(shared.get("redacted"))
-    subjects = {str(session["subject_id"]) for session in sessions if session.get("subject_id") is not None}
+    subjects = _subjects(sessions)
     networks = [model.encoder_, *([model.context_.network] if model.context_ is not None else [])]
     facts: dict[str, Any] = {
         "format": FORMAT, "sha256": model.provenance().checkpoint_sha256, "package_version": model.package_version_,
