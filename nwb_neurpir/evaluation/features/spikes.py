@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nwb_neurpir.evaluation.features.activity import observed_means
 from nwb_neurpir.io.binning import TimeGrid
 from nwb_neurpir.recording import Recording
 
@@ -92,7 +93,7 @@ def _fano_factor(trial_counts: np.ndarray) -> np.ndarray:
     """Variance over mean of each neuron's spike counts over the trials it was observed in (NaN: unobserved)."""
     seen = ~np.isnan(trial_counts)
     n_trials = np.maximum(seen.sum(axis=1), 1)
-    mean = np.where(seen, trial_counts, 0.0).sum(axis=1) / n_trials
+    mean = observed_means(trial_counts, seen)
     variance = (np.where(seen, trial_counts - mean[:, None], 0.0) ** 2).sum(axis=1) / n_trials
     return np.divide(variance, mean, out=np.zeros_like(mean), where=mean > 0)
 

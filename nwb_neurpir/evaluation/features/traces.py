@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from nwb_neurpir.evaluation.features.activity import autocorrelation, epoch_ids
+from nwb_neurpir.evaluation.features.activity import autocorrelation, epoch_ids, observed_means
 from nwb_neurpir.recording import Recording
 
 __all__ = ["trace_features"]
@@ -46,7 +46,7 @@ def _noise_sd(traces: np.ndarray) -> np.ndarray:
 def _skew(x: np.ndarray) -> np.ndarray:
     seen = ~np.isnan(x)
     n = np.maximum(seen.sum(axis=1), 1)
-    centred = np.where(seen, x - (np.where(seen, x, 0.0).sum(axis=1) / n)[:, None], 0.0)
+    centred = np.where(seen, x - observed_means(x, seen)[:, None], 0.0)
     std = np.sqrt((centred ** 2).sum(axis=1) / n)
     return np.divide((centred ** 3).sum(axis=1) / n, std ** 3, out=np.zeros_like(std), where=std > 0)
 
