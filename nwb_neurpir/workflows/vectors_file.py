@@ -67,20 +67,30 @@ class ExternalVectors:
         model = f", model {self.model_sha256[:12]}" if self.model_sha256 else ""
         return f"external vectors {self.name} ({self.source}{model})"
 
-    def training_data(self, recordings: Sequence[Recording]) -> tuple[str, ...] | None:
+    def given(self, recordings: Sequence[Recording]) -> GivenVectors:
+        """The vectors matched to the recordings' neurons (``per_recording``), with the model that made them and the
+        recordings it was trained on (``training_data``); the rows are matched to the recordings once."""
+        rows = self._rows_read(recordings)
+        return GivenVectors(self.name, self.description, self.per_recording(recordings, rows),
+                            checkpoint_sha256=self.model_sha256, training_data=self.training_data(recordings, rows))
+
+    def training_data(self, recordings: Sequence[Recording],
+                      rows: tuple[list[int], np.ndarray] | None = None) -> tuple[str, ...] | None:
         """The recordings (``session_key``) the model behind the vectors was trained on, among ``recordings``; None
-        when the table does not say."""
+        when the table does not say. ``rows``: ``_rows_read`` of the recordings, when already matched."""
         from nwb_neurpir.model.sessions import session_key
 
         if self.in_training is None:
             return None
-        owners, read = self._rows_read(recordings)
+        owners, read = rows or self._rows_read(recordings)
         return tuple(sorted({session_key(recordings[owner]) for owner, kept, seen
                              in zip(owners, read, self.in_training) if kept and seen}))
 
-    def per_recording(self, recordings: Sequence[Recording]) -> list[np.ndarray]:
-        """Per recording, an (n_neurons, dim) matrix in its neuron order; NaN rows for neurons the table lacks."""
-        owners, read = self._rows_read(recordings)
+    def per_recording(self, recordings: Sequence[Recording],
+                      rows: tuple[list[int], np.ndarray] | None = None) -> list[np.ndarray]:
+        """Per recording, an (n_neurons, dim) matrix in its neuron order; NaN rows for neurons the table lacks.
+        ``rows``: ``_rows_read`` of the recordings, when already matched."""
+        owners, read = rows or self._rows_read(recordings)
         positions = [{id_text(n): i for i, n in enumerate(r.neuron_ids)} for r in recordings]
         out = [np.full((r.n_neurons, self.vectors.shape[1]), np.nan) for r in recordings]
         filled: dict[tuple[int, int], int] = {}
@@ -178,9 +188,7 @@ def read_vectors(vectors: Mapping[str, str | Path | pd.DataFrame]) -> list[Exter
 
 def matched_vectors(tables: Sequence[ExternalVectors], recordings: Sequence[Recording]) -> list[GivenVectors]:
     """Each table's vectors matched to the recordings' neurons by key and neuron id."""
-    return [GivenVectors(table.name, table.description, table.per_recording(recordings),
-                         checkpoint_sha256=table.model_sha256, training_data=table.training_data(recordings))
-            for table in tables]
+    return [table.given(recordings) for table in tables]
 
 
 def _checked(name: str, source: str, frame: pd.DataFrame) -> ExternalVectors:
