@@ -47,8 +47,9 @@ GROUPING_HELP = ("Preset (steinmetz-4region: Steinmetz et al. 2019's brainRegion
                  "in no group and unassigned ones (empty, root, void) are left out, and notes count them.")
 """How the ``--grouping`` options describe a grouping: the preset, the file format, what is left out."""
 LABEL_VALUES = ("Values are compared with surrounding spaces stripped, in one Unicode form (NFC). Empty values, "
-                "NaN and nan/none/null/n/a/na (any case) are missing: those neurons are left out; every other value, 'unknown', root and void "
-                "too, is a class (a --grouping keeps only the values its groups list or match).")
+                "NaN and nan/none/null/n/a/na (any case) are missing: those neurons are left out; every other value, "
+                "'unknown', root and void too, is a class (a --grouping keeps only the values its groups list or "
+                "match).")
 """How the ``--label`` options say which label values are classes."""
 LABELS_HELP = ("A CSV (or .tsv) of labels kept outside the NWB files: columns neuron_id (the units table's row id) "
                "or unit_name (the units' unit_name, e.g. the Phy cluster id of Kilosort/Phy exports), the --label "
@@ -98,9 +99,10 @@ UnitFilter = Annotated[
     typer.Option("--filter", help="Keep only neurons matching this expression on their columns and "
                                   "neuron_id (their row id in the table, as outputs name it), e.g. "
                                   "'quality == \"good\"', 'neuron_id < 30' or 'iscell[0] == 1' (one value of a "
-                                  "column of a few per row). A neuron is embedded with the co-recorded neurons kept (its population "
-                                  "context), so filtering changes the vectors of the neurons kept; for vectors in the "
-                                  "whole recording's context, embed without --filter and select rows afterwards."),
+                                  "column of a few per row). A neuron is embedded with the co-recorded neurons "
+                                  "kept (its population context), so filtering changes the vectors of the neurons "
+                                  "kept; for vectors in the whole recording's context, embed without --filter and "
+                                  "select rows afterwards."),
 ]
 Series = Annotated[
     Optional[str],  # noqa: UP007

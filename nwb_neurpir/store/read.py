@@ -143,7 +143,8 @@ def read_embeddings(path: str | Path, name: str | None = None) -> pd.DataFrame:
     ``name`` picks a table by its name or ``module/name``; it may be left out when the file has only one. The
     DataFrame's ``attrs`` hold the table's ``name``, the ``neuron_table`` path (for a sidecar, that of its source
     file), the ``stored_table`` path (of the table in this file its rows point into), the ``model`` provenance and,
-    for a sidecar file, the ``source`` file's identity. ``np.stack(frame["embedding"])`` gives the (n_neurons, dim) matrix.
+    for a sidecar file, the ``source`` file's identity. ``np.stack(frame["embedding"])`` gives the (n_neurons, dim)
+    matrix.
     """
     return _read_table(Path(path), "NeuronEmbeddings", name, _frame)
 

@@ -44,8 +44,8 @@ class EmbeddedSources:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: per recording its source, identifier, subject, ``neuron_table`` (the path of the table whose
         row ids the neuron ids are), neuron ids, ``unit_names`` (when its units have a ``unit_name`` column: the Phy
-        cluster ids of Kilosort/Phy exports), which neurons are ``silent`` (no activity in the time read) and vectors (null where not finite; every digit of the float32 values, so that
-        they read back exactly)."""
+        cluster ids of Kilosort/Phy exports), which neurons are ``silent`` (no activity in the time read) and vectors
+        (null where not finite; every digit of the float32 values, so that they read back exactly)."""
         return {"model_sha256": self.model_sha256, "recordings": [_recording_dict(r, v) for r, v in self.rows]}
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -72,11 +72,11 @@ class EmbeddedSources:
             **label_arrays([r.neuron_metadata for r, _ in self.rows]))
 
     def write(self, path: str | Path) -> Path:
-        """Write :meth:`arrays` to ``path`` atomically, making its missing folders: ``.npz`` (with the model checksum; loadable without pickle),
-        or ``.csv``/``.tsv``: one row per neuron with the columns ``npir.read_embeddings`` gives (``subject_id``,
-        ``session_id``, ``neuron_id``, ``neuron_table``, ``silent``, the label columns, ``file``), then
-        ``model_sha256`` and ``in_model_training``, then the vector as ``embedding_0``...; numbers are written so
-        that they read back exactly."""
+        """Write :meth:`arrays` to ``path`` atomically, making its missing folders: ``.npz`` (with the model checksum;
+        loadable without pickle), or ``.csv``/``.tsv``: one row per neuron with the columns ``npir.read_embeddings``
+        gives (``subject_id``, ``session_id``, ``neuron_id``, ``neuron_table``, ``silent``, the label columns,
+        ``file``), then ``model_sha256`` and ``in_model_training``, then the vector as ``embedding_0``...; numbers are
+        written so that they read back exactly."""
         from nwb_neurpir.atomic_files import atomic_write_bytes
 
         path = Path(path)

@@ -3,18 +3,19 @@
 in for that column of the files (``neurpir evaluate --labels``, ``neurpir predict --fit-on ... --labels``).
 
 Key rule: the recording is named by ``identifier`` (its NWB identifier) when the table has that column, else by
-``session_id``; a ``subject_id`` column, when present, must match too. Keys and neuron names are compared stripped
-of surrounding whitespace (a spreadsheet's trailing spaces) and in Unicode normal form C, as the files' ids are. The
-neuron is named by ``neuron_id`` (the row id of its units or ROI table) or by ``unit_name`` (the units'
-``unit_name`` column, where Kilosort/Phy exports keep the cluster id; compared as text), by both when the table has both. A ``neuron_table`` column (the path or name of
-the neuron's table in its file, ``units`` or a ``PlaneSegmentation``, as ``embed`` writes it) is part of the key:
-rows of other tables than the one read match no neuron; without it, rows are matched to the table read, with a
-warning when the files also hold other neuron tables (units and ROIs share ids). Neurons the table lists get its value (an empty
-cell leaves them unlabelled); neurons it does not list are unlabelled, whatever their file says. Rows that match no
-neuron are ignored with a warning that counts them; when none matches, or a key names two recordings whose neurons
-overlap (so a row could be either's), or a row names two neurons of one recording (a repeated unit name), or a
-neuron is listed twice, it is an error naming the table. So is a table keyed by ``neuron_id`` whose rows would
-match more neurons as unit names: its ids are Phy cluster ids, and row ids would give their labels to other units.
+``session_id``; a ``subject_id`` column, when present, must match too. Keys and neuron names are compared stripped of
+surrounding whitespace (a spreadsheet's trailing spaces) and in Unicode normal form C, as the files' ids are. The neuron
+is named by ``neuron_id`` (the row id of its units or ROI table) or by ``unit_name`` (the units' ``unit_name`` column,
+where Kilosort/Phy exports keep the cluster id; compared as text), by both when the table has both. A ``neuron_table``
+column (the path or name of the neuron's table in its file, ``units`` or a ``PlaneSegmentation``, as ``embed`` writes
+it) is part of the key: rows of other tables than the one read match no neuron; without it, rows are matched to the
+table read, with a warning when the files also hold other neuron tables (units and ROIs share ids). Neurons the table
+lists get its value (an empty cell leaves them unlabelled); neurons it does not list are unlabelled, whatever their file
+says. Rows that match no neuron are ignored with a warning that counts them; when none matches, or a key names two
+recordings whose neurons overlap (so a row could be either's), or a row names two neurons of one recording (a repeated
+unit name), or a neuron is listed twice, it is an error naming the table. So is a table keyed by ``neuron_id`` whose
+rows would match more neurons as unit names: its ids are Phy cluster ids, and row ids would give their labels to other
+units.
 """
 
 from __future__ import annotations
